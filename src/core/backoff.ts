@@ -1,0 +1,41 @@
+// Retry delays. Exponential with full jitter is the default (AWS architecture blog's
+// "full jitter": spreads retries of a failed provider so they do not arrive together).
+import type { BackoffPolicy } from './job.js';
+
+/** Delay in ms before attempt `attempt + 1`, given `attempt` attempts already made (>= 1). */
+export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+  switch (policy.type) {
+    case 'fixed':
+      return Math.max(0, policy.delay);
+    case 'list': {
+      const d = policy.delays;
+      if (d.length === 0) return 0;
+      return Math.max(0, d[Math.min(attempt - 1, d.length - 1)]!);
+    }
+    case 'exponential': {
+      const base = policy.base ?? 1000;
+      const cap = policy.cap ?? 3_600_000;
+      const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
+      return policy.jitter === false ? ceiling : Math.floor(random() * ceiling);
+    }
+  }
+}
+
+export function validateBackoff(p: unknown): string | null {
+  if (!p || typeof p !== 'object') return 'backoff must be an object';
+  const b = p as Record<string, unknown>;
+  const nonNeg = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  switch (b.type) {
+    case 'exponential':
+      if (b.base !== undefined && !nonNeg(b.base)) return 'backoff.base must be a non-negative number';
+      if (b.cap !== undefined && !nonNeg(b.cap)) return 'backoff.cap must be a non-negative number';
+      if (b.jitter !== undefined && typeof b.jitter !== 'boolean') return 'backoff.jitter must be a boolean';
+      return null;
+    case 'fixed':
+      return nonNeg(b.delay) ? null : 'backoff.delay must be a non-negative number';
+    case 'list':
+      return Array.isArray(b.delays) && b.delays.every(nonNeg) ? null : 'backoff.delays must be a list of non-negative numbers';
+    default:
+      return 'backoff.type must be exponential, fixed or list';
+  }
+}

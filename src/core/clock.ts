@@ -1,0 +1,53 @@
+// Time is passed in, never read deep inside logic, so tests can move it.
+
+export interface Clock {
+  now(): number;
+  /** Call `fn` once the clock reaches `at` (epoch ms). Returns a cancel function. */
+  at(at: number, fn: () => void): () => void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  at(at, fn) {
+    // setTimeout caps near 24.8 days; re-arm for longer waits.
+    const MAX = 2 ** 31 - 1;
+    let t: NodeJS.Timeout;
+    const arm = () => {
+      const d = at - Date.now();
+      t = d > MAX ? setTimeout(arm, MAX) : setTimeout(fn, Math.max(0, d));
+      t.unref?.();
+    };
+    arm();
+    return () => clearTimeout(t);
+  },
+};
+
+/** A clock that only moves when told to. Timers fire, in order, as it passes them. */
+export class ManualClock implements Clock {
+  private timers: { at: number; fn: () => void; seq: number }[] = [];
+  private seq = 0;
+  constructor(private t = Date.UTC(2026, 0, 1)) {}
+  now(): number {
+    return this.t;
+  }
+  at(at: number, fn: () => void): () => void {
+    const timer = { at, fn, seq: this.seq++ };
+    this.timers.push(timer);
+    if (at <= this.t) queueMicrotask(() => this.fireDue());
+    return () => {
+      this.timers = this.timers.filter((x) => x !== timer);
+    };
+  }
+  advance(ms: number): void {
+    this.set(this.t + ms);
+  }
+  set(t: number): void {
+    this.t = Math.max(this.t, t);
+    this.fireDue();
+  }
+  private fireDue(): void {
+    const due = this.timers.filter((x) => x.at <= this.t).sort((a, b) => a.at - b.at || a.seq - b.seq);
+    this.timers = this.timers.filter((x) => x.at > this.t);
+    for (const d of due) d.fn();
+  }
+}

@@ -1,0 +1,61 @@
+// Errors a handler throws to steer retries, and errors the engine raises to callers.
+
+/** Thrown by a handler: fail the job at once, no more attempts. */
+export class NonRetryableError extends Error {
+  override name = 'NonRetryableError';
+  readonly retryable = false;
+}
+
+/** Thrown by a handler: retry, optionally after a given delay (e.g. a provider's Retry-After). */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+  readonly retryable = true;
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
+}
+
+/** The attempt ran past its timeout. Retryable. */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+  readonly retryable = true;
+}
+
+/** The job was cancelled while it ran. */
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+  readonly retryable = false;
+}
+
+/** A caller's mistake or a refused operation; `code` is stable and shown to API clients. */
+export class FusionError extends Error {
+  override name = 'FusionError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string, id: string) =>
+  new FusionError('not_found', `${what} ${id} not found`, { id }, 404);
+
+export const conflict = (message: string, details: Record<string, unknown> = {}) =>
+  new FusionError('conflict', message, details, 409);
+
+/** Decide whether an error thrown by a handler should be retried. */
+export function isRetryable(err: unknown): boolean {
+  if (err && typeof err === 'object') {
+    const r = (err as { retryable?: unknown }).retryable;
+    if (typeof r === 'boolean') return r;
+  }
+  return true; // errors are retryable unless they say otherwise (network faults included)
+}
+
+export function retryAfterOf(err: unknown): number | undefined {
+  const v = err && typeof err === 'object' ? (err as { retryAfterMs?: unknown }).retryAfterMs : undefined;
+  return typeof v === 'number' && v >= 0 ? v : undefined;
+}

@@ -1,0 +1,143 @@
+// The job model: what a job is, its states, and the spec a caller gives to create one.
+
+export const JOB_STATES = ['scheduled', 'queued', 'active', 'completed', 'failed', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINISHED_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
+
+export const PRIORITIES = { high: 2, moderate: 1, low: 0 } as const;
+export type PriorityName = keyof typeof PRIORITIES;
+export type Priority = PriorityName | number;
+
+export type BackoffPolicy =
+  | { type: 'exponential'; base?: number; cap?: number; jitter?: boolean }
+  | { type: 'fixed'; delay: number }
+  | { type: 'list'; delays: number[] };
+
+export interface JobError {
+  message: string;
+  name?: string;
+  stack?: string;
+  retryable: boolean;
+  code?: string;
+}
+
+export type AttemptOutcome = 'completed' | 'retrying' | 'failed' | 'cancelled' | 'stalled' | 'released';
+
+export interface AttemptRecord {
+  attempt: number;
+  workerId: string;
+  startedAt: number;
+  endedAt?: number;
+  outcome?: AttemptOutcome;
+  error?: string;
+}
+
+export interface JobCallbacks {
+  onSuccess?: string;
+  onFailure?: string;
+}
+
+export interface LogLine {
+  at: number;
+  message: string;
+}
+
+export interface Job<P = unknown, R = unknown> {
+  id: string;
+  queue: string;
+  task: string;
+  payload: P;
+  priority: number;
+  state: JobState;
+  /** Attempts started so far (a stalled attempt counts). */
+  attempts: number;
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  /** Per-attempt time limit in ms; 0 means none. */
+  timeout: number;
+  /** When the job is (or was) due. */
+  runAt: number;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  result: R | null;
+  error: JobError | null;
+  history: AttemptRecord[];
+  progress: unknown;
+  stalls: number;
+  maxStalls: number;
+  cancelRequested: boolean;
+  workerId: string | null;
+  leaseToken: string | null;
+  leaseUntil: number | null;
+  description: string | null;
+  tags: string[];
+  callbacks: JobCallbacks | null;
+  /** Schedule that produced this job, if any. */
+  scheduleId: string | null;
+}
+
+/** What a caller gives to create a job. */
+export interface JobSpec<P = unknown> {
+  task: string;
+  payload?: P;
+  queue?: string;
+  id?: string;
+  priority?: Priority;
+  /** Absolute due time (epoch ms or Date). Wins over `delay`. */
+  runAt?: number | Date;
+  /** Due in this many ms from now. */
+  delay?: number;
+  maxAttempts?: number;
+  backoff?: BackoffPolicy;
+  timeout?: number;
+  maxStalls?: number;
+  description?: string;
+  tags?: string[];
+  callbacks?: JobCallbacks;
+  scheduleId?: string;
+}
+
+/** A fully resolved job ready for a store to insert. */
+export interface NewJob {
+  id: string;
+  queue: string;
+  task: string;
+  payload: unknown;
+  priority: number;
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  timeout: number;
+  maxStalls: number;
+  runAt: number;
+  createdAt: number;
+  description: string | null;
+  tags: string[];
+  callbacks: JobCallbacks | null;
+  scheduleId: string | null;
+}
+
+export const DEFAULTS = {
+  queue: 'default',
+  priority: PRIORITIES.moderate,
+  maxAttempts: 10,
+  backoff: { type: 'exponential', base: 1000, cap: 3_600_000, jitter: true } as BackoffPolicy,
+  timeout: 0,
+  maxStalls: 3,
+  leaseMs: 30_000,
+};
+
+export function resolvePriority(p: Priority | undefined): number {
+  if (p === undefined) return DEFAULTS.priority;
+  if (typeof p === 'number') {
+    if (!Number.isInteger(p)) throw new TypeError(`priority must be an integer, got ${p}`);
+    return p;
+  }
+  const n = PRIORITIES[p];
+  if (n === undefined) throw new TypeError(`unknown priority "${p}" (use high, moderate, low or an integer)`);
+  return n;
+}
+
+export function isFinished(state: JobState): boolean {
+  return state === 'completed' || state === 'failed' || state === 'cancelled';
+}

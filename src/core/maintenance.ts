@@ -1,0 +1,88 @@
+// Maintenance: returns expired leases to the queue, promotes due jobs (so counts tell the truth
+// even with no worker on a queue), and applies retention in bounded batches so it never holds
+// the store for long.
+import { systemClock, type Clock } from './clock.js';
+import { silentLogger, type Logger } from './logger.js';
+import type { Store } from './store.js';
+
+export interface RetentionPolicy {
+  completedMs: number;
+  failedMs: number;
+  cancelledMs: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  completedMs: 24 * 3600_000,
+  failedMs: 7 * 24 * 3600_000,
+  cancelledMs: 7 * 24 * 3600_000,
+};
+
+export interface MaintenanceOptions {
+  intervalMs?: number;
+  retention?: Partial<RetentionPolicy>;
+  /** Rows removed per store call. */
+  batch?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export class Maintenance {
+  private cancel: (() => void) | null = null;
+  private runningPass: Promise<void> | null = null;
+  private readonly intervalMs: number;
+  private readonly retention: RetentionPolicy;
+  private readonly batch: number;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(private store: Store, opts: MaintenanceOptions = {}) {
+    this.intervalMs = opts.intervalMs ?? 1000;
+    this.retention = { ...DEFAULT_RETENTION, ...opts.retention };
+    this.batch = opts.batch ?? 1000;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  start(): this {
+    if (this.cancel) return this;
+    const tick = () => {
+      this.runningPass = this.runOnce()
+        .then(() => undefined)
+        .catch((err) => this.log.error({ err: (err as Error).message }, 'maintenance pass failed'))
+        .finally(() => {
+          this.runningPass = null;
+          if (this.cancel) this.cancel = this.clock.at(this.clock.now() + this.intervalMs, tick);
+        });
+    };
+    this.cancel = this.clock.at(this.clock.now(), tick);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.cancel?.();
+    this.cancel = null;
+    await this.runningPass;
+  }
+
+  /** One pass. Returns what it did, for tests and logs. */
+  async runOnce(): Promise<{ requeued: number; failed: number; promoted: number; removed: number }> {
+    const now = this.clock.now();
+    const rec = await this.store.recoverExpired(now, this.batch);
+    if (rec.requeued.length || rec.failed.length || rec.cancelled.length) {
+      this.log.warn({ requeued: rec.requeued.length, failed: rec.failed.length, cancelled: rec.cancelled.length }, 'recovered expired leases');
+    }
+    const promoted = await this.store.promoteDue(now, this.batch);
+    let removed = 0;
+    const r = this.retention;
+    for (const [state, keep] of [['completed', r.completedMs], ['failed', r.failedMs], ['cancelled', r.cancelledMs]] as const) {
+      // Bounded batches, yielding between them, so retention never blocks claims for long.
+      for (let i = 0; i < 10; i++) {
+        const n = await this.store.clean({ states: [state], endedBefore: now - keep, limit: this.batch });
+        removed += n;
+        if (n < this.batch) break;
+        await new Promise((res) => setImmediate(res));
+      }
+    }
+    return { requeued: rec.requeued.length, failed: rec.failed.length, promoted, removed };
+  }
+}

@@ -1,0 +1,53 @@
+// Registered task handlers: `task name → async (payload, ctx)`, like Celery tasks or BullMQ processors.
+import type { BackoffPolicy, Job, Priority } from './job.js';
+
+export interface TaskContext<P = unknown> {
+  job: Job<P>;
+  /** Aborted on timeout, on cancel, on lease loss, and at the end of a shutdown's grace period. */
+  signal: AbortSignal;
+  /** 1 for the first attempt. */
+  attempt: number;
+  workerId: string;
+  progress(value: unknown): Promise<void>;
+  log(message: string): Promise<void>;
+}
+
+export type TaskHandler<P = any, R = unknown> = (payload: P, ctx: TaskContext<P>) => Promise<R> | R;
+
+/** Defaults applied to jobs of a task when the enqueuer does not say otherwise. */
+export interface TaskOptions {
+  queue?: string;
+  priority?: Priority;
+  maxAttempts?: number;
+  backoff?: BackoffPolicy;
+  timeout?: number;
+}
+
+export interface TaskDefinition {
+  name: string;
+  handler: TaskHandler;
+  options: TaskOptions;
+}
+
+export class TaskRegistry {
+  private tasks = new Map<string, TaskDefinition>();
+
+  register<P, R>(name: string, handler: TaskHandler<P, R>, options: TaskOptions = {}): this {
+    if (!name || typeof name !== 'string') throw new TypeError('task name must be a non-empty string');
+    if (typeof handler !== 'function') throw new TypeError(`handler of task "${name}" must be a function`);
+    this.tasks.set(name, { name, handler: handler as TaskHandler, options });
+    return this;
+  }
+
+  get(name: string): TaskDefinition | undefined {
+    return this.tasks.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.tasks.has(name);
+  }
+
+  names(): string[] {
+    return [...this.tasks.keys()];
+  }
+}

@@ -1,0 +1,245 @@
+// The Store contract. Every method is one atomic operation in the store: no caller may
+// split one into read-then-write. The same contract suite (tests/contract/) runs on every store.
+import type { Job, JobError, JobState, NewJob, LogLine } from './job.js';
+
+export interface ClaimRequest {
+  /** Queues to take from, in the order given: the first is drained before the next is tried. */
+  queues: string[];
+  workerId: string;
+  limit: number;
+  leaseMs: number;
+  now: number;
+}
+
+export interface ClaimResult {
+  /** Claimed jobs, now active, each with a fresh leaseToken. */
+  jobs: Job[];
+  /**
+   * The earliest time something in these queues may become claimable without a new event:
+   * a scheduled job coming due or a rate-limit window reopening. null when nothing is pending.
+   */
+  nextWakeAt: number | null;
+}
+
+interface OutcomeBase {
+  id: string;
+  token: string;
+  at: number;
+  /** Jobs to add in the same atomic step if the outcome is applied (e.g. success/failure callbacks). */
+  enqueue?: NewJob[];
+}
+/** The end of one attempt, reported by the worker that holds the lease. */
+export type Outcome =
+  | (OutcomeBase & { kind: 'completed'; result: unknown })
+  | (OutcomeBase & { kind: 'retry'; error: JobError; retryAt: number })
+  | (OutcomeBase & { kind: 'failed'; error: JobError })
+  | (OutcomeBase & { kind: 'cancelled'; error?: JobError })
+  /** Given back unfinished (graceful shutdown): back to queued, the attempt does not count. */
+  | (OutcomeBase & { kind: 'released' });
+
+export interface Lease {
+  id: string;
+  token: string;
+}
+
+export interface HeartbeatResult {
+  id: string;
+  /** false: the lease is lost (expired and recovered, or the job was removed). Stop working on it. */
+  ok: boolean;
+  cancelRequested: boolean;
+}
+
+export interface ListQuery {
+  queue?: string;
+  state?: JobState;
+  task?: string;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  limit?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export type StateCounts = Record<JobState, number>;
+
+export interface RateLimit {
+  max: number;
+  windowMs: number;
+}
+
+export interface QueueOptions {
+  /** At most `max` jobs started per `windowMs`, across all workers. null clears it. */
+  rateLimit?: RateLimit | null;
+  /** At most this many active at once, across all workers. null clears it. */
+  concurrency?: number | null;
+}
+
+export interface QueueInfo {
+  name: string;
+  paused: boolean;
+  rateLimit: RateLimit | null;
+  concurrency: number | null;
+  counts: StateCounts;
+  /** createdAt of the oldest queued job, or null. */
+  oldestQueuedAt: number | null;
+}
+
+export interface CleanQuery {
+  queue?: string;
+  /** Finished states to remove; default all finished ones. */
+  states?: JobState[];
+  /** Remove jobs that ended before this time (epoch ms). */
+  endedBefore: number;
+  /** Bound on rows removed in one call, so a clean never blocks the store for long. */
+  limit?: number;
+}
+
+export interface RetryOptions {
+  /** true (default): attempts start again from 0. false: keep counting (one more attempt is allowed). */
+  resetAttempts?: boolean;
+}
+
+export interface RecoverResult {
+  requeued: string[];
+  failed: string[];
+  cancelled: string[];
+}
+
+/** A stored schedule. `spec` is owned by the scheduler (trigger + job template); the store keeps it as JSON. */
+export interface ScheduleRecord {
+  id: string;
+  spec: unknown;
+  /** Next occurrence to fire, or null when the schedule has ended. */
+  nextRunAt: number | null;
+  paused: boolean;
+  runCount: number;
+  lastRunAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  /** Bumped by every write; advanceSchedule compares it. */
+  version: number;
+}
+
+/** What a caller writes; the store keeps version, createdAt, updatedAt. runCount/lastRunAt keep their values when omitted. */
+export interface ScheduleInput {
+  id: string;
+  spec: unknown;
+  nextRunAt: number | null;
+  paused: boolean;
+  runCount?: number;
+  lastRunAt?: number | null;
+}
+
+export interface ScheduleAdvance {
+  nextRunAt: number | null;
+  runCount: number;
+  lastRunAt: number | null;
+}
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  running: string[];
+  startedAt: number;
+  lastSeenAt: number;
+}
+
+export type StoreEventType =
+  | 'queued'
+  | 'scheduled'
+  | 'active'
+  | 'progress'
+  | 'completed'
+  | 'retrying'
+  | 'failed'
+  | 'cancelled'
+  | 'cancel-requested'
+  | 'stalled'
+  | 'removed'
+  | 'paused'
+  | 'resumed';
+
+export interface StoreEvent {
+  type: StoreEventType;
+  queue: string;
+  /** Absent for queue-level events (paused, resumed). */
+  jobId?: string;
+  at: number;
+  /** For 'scheduled' and 'retrying': when the job is due. */
+  runAt?: number;
+  progress?: unknown;
+}
+
+export type StoreListener = (e: StoreEvent) => void;
+
+export interface Store {
+  /** Insert jobs atomically. A job whose id exists returns the existing job with created=false. */
+  add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]>;
+  claim(req: ClaimRequest): Promise<ClaimResult>;
+  /** Extend the leases of running jobs; tells which are lost or asked to cancel. */
+  heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]>;
+  /** Apply attempt outcomes; each only if its token still holds the job. Returns which were applied. */
+  finish(outcomes: Outcome[]): Promise<boolean[]>;
+  progress(lease: Lease, progress: unknown, now: number): Promise<boolean>;
+  log(id: string, message: string, now: number): Promise<void>;
+  logs(id: string): Promise<LogLine[]>;
+  /** Active jobs whose lease ran out: back to queued, or failed past their stall limit, or cancelled if asked. */
+  recoverExpired(now: number, limit?: number): Promise<RecoverResult>;
+  /** Move due scheduled jobs to queued (claim does this too, per queue). Returns how many moved. */
+  promoteDue(now: number, limit?: number): Promise<number>;
+
+  get(id: string): Promise<Job | null>;
+  list(q: ListQuery): Promise<Page<Job>>;
+  counts(queue?: string): Promise<Record<string, StateCounts>>;
+  /** scheduled|queued → cancelled; active → cancelRequested (its worker aborts it). */
+  cancel(id: string, now: number): Promise<Job>;
+  /** scheduled|queued → scheduled at runAt (queued if runAt <= now). */
+  reschedule(id: string, runAt: number, now: number): Promise<Job>;
+  /** scheduled → queued now. */
+  promote(id: string, now: number): Promise<Job>;
+  /** failed|cancelled → queued. */
+  retry(id: string, opts: RetryOptions, now: number): Promise<Job>;
+  /** Delete a job that is not active. */
+  remove(id: string): Promise<void>;
+  clean(q: CleanQuery): Promise<number>;
+
+  pause(queue: string, now: number): Promise<void>;
+  resume(queue: string, now: number): Promise<void>;
+  setQueueOptions(queue: string, opts: QueueOptions): Promise<void>;
+  queues(): Promise<QueueInfo[]>;
+
+  upsertSchedule(rec: ScheduleInput, now: number): Promise<ScheduleRecord>;
+  getSchedule(id: string): Promise<ScheduleRecord | null>;
+  listSchedules(): Promise<ScheduleRecord[]>;
+  removeSchedule(id: string): Promise<boolean>;
+  /** Unpaused schedules with nextRunAt <= now, oldest first. */
+  dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]>;
+  /** Earliest nextRunAt of any unpaused schedule, or null. */
+  nextScheduleAt(): Promise<number | null>;
+  /**
+   * Compare-and-set: if the schedule's version is still `expectedVersion`, apply `next` and add `jobs`
+   * in one atomic step, and return true. Otherwise change nothing and return false.
+   */
+  advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean>;
+
+  /** Record a live worker (expires after ttlMs without another beat). */
+  workerBeat(info: WorkerInfo, ttlMs: number): Promise<void>;
+  workerGone(id: string): Promise<void>;
+  listWorkers(now: number): Promise<WorkerInfo[]>;
+
+  /** State-change events of this store. Cross-process for stores that can (Redis), in-process otherwise. */
+  subscribe(listener: StoreListener): () => void;
+  /** Cheap reachability check for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function emptyCounts(): StateCounts {
+  return { scheduled: 0, queued: 0, active: 0, completed: 0, failed: 0, cancelled: 0 };
+}

@@ -1,0 +1,429 @@
+// Worker: claims jobs in batches, runs their handlers with a lease kept alive by one batched
+// heartbeat, and reports outcomes in batches. It wakes on store events and on the store's own
+// word of when the next delayed job comes due; polling is only a fallback across processes.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { backoffDelay } from './backoff.js';
+import { CancelledError, NonRetryableError, TimeoutError, isRetryable, retryAfterOf } from './errors.js';
+import { DEFAULTS, type Job, type JobError, type NewJob } from './job.js';
+import { systemClock, type Clock } from './clock.js';
+import { silentLogger, type Logger } from './logger.js';
+import type { TaskContext, TaskRegistry } from './registry.js';
+import type { Outcome, Store, StoreEvent } from './store.js';
+import { callbackJobs } from './callbacks.js';
+
+export interface WorkerOptions {
+  queues: string[];
+  concurrency?: number;
+  /** Lease length; a worker that stops heartbeating loses its jobs after this long. */
+  leaseMs?: number;
+  /** Heartbeat period; default a third of the lease. */
+  heartbeatMs?: number;
+  /** Longest idle wait without an event, for changes made by other processes. */
+  pollMs?: number;
+  /** Claim at most this many jobs in one store call. */
+  batchSize?: number;
+  /** Weighted fairness across queues: each claim orders queues by weighted random draw instead of the given order. */
+  weights?: Record<string, number>;
+  id?: string;
+  clock?: Clock;
+  logger?: Logger;
+  random?: () => number;
+}
+
+interface Running {
+  job: Job;
+  ac: AbortController;
+  startedAt: number;
+  cancelTimeout?: () => void;
+  /** Set when the lease was lost: the outcome must not be reported. */
+  lost?: boolean;
+}
+
+class ReleasedError extends Error {
+  override name = 'ReleasedError';
+}
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+export type WorkerState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+export class Worker {
+  readonly id: string;
+  readonly queues: string[];
+  readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly heartbeatMs: number;
+  private readonly pollMs: number;
+  private readonly batchSize: number;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly random: () => number;
+  private readonly queueSet: Set<string>;
+  private running = new Map<string, Running>();
+  private outbox: Outcome[] = [];
+  private flushing: Promise<void> | null = null;
+  private claiming = false;
+  private pumpAgain = false;
+  private pumpScheduled = false;
+  private wakeTimer: { at: number; cancel: () => void } | null = null;
+  private heartbeatCancel: (() => void) | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private storeErrors = 0;
+  private idleResolvers: (() => void)[] = [];
+  state: WorkerState = 'idle';
+  readonly startedAt: number;
+
+  constructor(private store: Store, private registry: TaskRegistry, opts: WorkerOptions) {
+    if (!opts.queues?.length) throw new TypeError('a worker needs at least one queue');
+    this.queues = [...opts.queues];
+    this.queueSet = new Set(this.queues);
+    this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    this.leaseMs = opts.leaseMs ?? DEFAULTS.leaseMs;
+    this.heartbeatMs = opts.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3));
+    this.pollMs = opts.pollMs ?? 1000;
+    this.batchSize = Math.max(1, opts.batchSize ?? 100);
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? silentLogger;
+    this.random = opts.random ?? Math.random;
+    this.id = opts.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    this.weights = opts.weights;
+    this.startedAt = this.clock.now();
+  }
+  private readonly weights?: Record<string, number>;
+
+  /** Jobs running now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  start(): this {
+    if (this.state !== 'idle') return this;
+    this.state = 'running';
+    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
+    this.armHeartbeat();
+    this.log.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
+    this.wake();
+    return this;
+  }
+
+  /**
+   * Stop claiming, wait up to graceMs for running jobs, then give back (re-queue) what still runs.
+   * Resolves when every outcome is stored.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'idle') {
+      this.state = 'stopped';
+      return;
+    }
+    if (this.state !== 'stopping') {
+      this.state = 'stopping';
+      this.wakeTimer?.cancel();
+      this.wakeTimer = null;
+      this.log.info({ workerId: this.id, running: this.running.size, graceMs }, 'worker stopping');
+    }
+    if (this.running.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+      await Promise.race([this.whenIdle(), grace]);
+      clearTimeout(timer);
+      for (const r of this.running.values()) r.ac.abort(new ReleasedError('worker shutting down'));
+      await this.whenIdle();
+    }
+    await this.flush();
+    this.heartbeatCancel?.();
+    this.unsubscribe?.();
+    this.state = 'stopped';
+    await this.store.workerGone(this.id).catch(() => {});
+    this.log.info({ workerId: this.id }, 'worker stopped');
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleResolvers.push(r));
+  }
+
+  private onEvent(e: StoreEvent): void {
+    if (e.type === 'cancel-requested' && e.jobId) {
+      this.running.get(e.jobId)?.ac.abort(new CancelledError('job cancelled'));
+      return;
+    }
+    if (!this.queueSet.has(e.queue) || this.state !== 'running') return;
+    if (e.type === 'queued' || e.type === 'resumed') this.wake();
+    else if ((e.type === 'scheduled' || e.type === 'retrying') && e.runAt !== undefined) this.wakeAt(e.runAt);
+  }
+
+  /** Ask for a claim soon; many wakes in one tick make one claim. */
+  wake(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
+  }
+
+  private wakeAt(at: number): void {
+    if (this.state !== 'running') return;
+    if (this.wakeTimer && this.wakeTimer.at <= at) return;
+    this.wakeTimer?.cancel();
+    const cancel = this.clock.at(at, () => {
+      this.wakeTimer = null;
+      this.wake();
+    });
+    this.wakeTimer = { at, cancel };
+  }
+
+  private orderedQueues(): string[] {
+    if (!this.weights) return this.queues;
+    // Weighted draw without replacement: a queue of weight 3 leads three times as often as one of weight 1.
+    const pool = this.queues.map((q) => ({ q, w: Math.max(0, this.weights![q] ?? 1) }));
+    const out: string[] = [];
+    while (pool.length) {
+      const total = pool.reduce((s, p) => s + p.w, 0);
+      let x = this.random() * total;
+      let i = 0;
+      while (i < pool.length - 1 && x >= pool[i]!.w) x -= pool[i++]!.w;
+      out.push(pool.splice(i, 1)[0]!.q);
+    }
+    return out;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.claiming) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.claiming = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        if (this.state !== 'running') return;
+        if (this.flushing) await this.flushing;
+        const free = this.concurrency - this.running.size;
+        if (free <= 0) return;
+        const limit = Math.min(free, this.batchSize);
+        const now = this.clock.now();
+        let res;
+        try {
+          res = await this.store.claim({ queues: this.orderedQueues(), workerId: this.id, limit, leaseMs: this.leaseMs, now });
+          this.storeErrors = 0;
+        } catch (err) {
+          this.onStoreError(err, 'claim');
+          return;
+        }
+        for (const job of res.jobs) this.run(job);
+        if (res.jobs.length === limit) this.pumpAgain = true;
+        else this.wakeAt(Math.min(res.nextWakeAt ?? Infinity, this.clock.now() + this.pollMs));
+      } while (this.pumpAgain);
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  private onStoreError(err: unknown, op: string): void {
+    this.storeErrors++;
+    const delay = Math.min(5000, 50 * 2 ** Math.min(this.storeErrors, 7));
+    this.log.error({ workerId: this.id, op, err: (err as Error)?.message, retryInMs: delay }, 'store call failed');
+    this.wakeAt(this.clock.now() + delay);
+  }
+
+  private run(job: Job): void {
+    const ac = new AbortController();
+    const entry: Running = { job, ac, startedAt: this.clock.now() };
+    this.running.set(job.id, entry);
+    if (job.timeout > 0) {
+      entry.cancelTimeout = this.clock.at(entry.startedAt + job.timeout, () =>
+        ac.abort(new TimeoutError(`attempt timed out after ${job.timeout} ms`)),
+      );
+    }
+    this.log.debug({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
+    void this.execute(entry).then((outcome) => this.settle(entry, outcome));
+  }
+
+  private async execute(entry: Running): Promise<Outcome | null> {
+    const { job, ac } = entry;
+    const lease = { id: job.id, token: job.leaseToken! };
+    const def = this.registry.get(job.task);
+    try {
+      if (!def) throw new NonRetryableError(`no handler is registered for task "${job.task}"`);
+      const ctx: TaskContext = {
+        job,
+        signal: ac.signal,
+        attempt: job.attempts,
+        workerId: this.id,
+        progress: async (value) => {
+          await this.store.progress(lease, value, this.clock.now());
+        },
+        log: (message) => this.store.log(job.id, String(message), this.clock.now()),
+      };
+      const result = await abortable(def.handler(job.payload, ctx), ac.signal);
+      return { kind: 'completed', ...lease, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
+    } catch (thrown) {
+      const err = ac.signal.aborted ? ac.signal.reason : thrown;
+      const at = this.clock.now();
+      if (err instanceof LeaseLostError) return null;
+      if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
+      const error = toJobError(err);
+      if (err instanceof CancelledError) return { kind: 'cancelled', ...lease, at, error };
+      if (error.retryable && job.attempts < job.maxAttempts) {
+        const delay = retryAfterOf(err) ?? backoffDelay(job.backoff, job.attempts, this.random);
+        return { kind: 'retry', ...lease, at, error, retryAt: at + delay };
+      }
+      return { kind: 'failed', ...lease, at, error, enqueue: this.followUps(job, 'failed', undefined, error) };
+    }
+  }
+
+  private followUps(job: Job, outcome: 'completed' | 'failed', result?: unknown, error?: JobError): NewJob[] | undefined {
+    return job.callbacks ? callbackJobs(job, outcome, this.clock.now(), result, error) : undefined;
+  }
+
+  private settle(entry: Running, outcome: Outcome | null): void {
+    entry.cancelTimeout?.();
+    const { job } = entry;
+    const ms = this.clock.now() - entry.startedAt;
+    const fields = { jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts, durationMs: ms };
+    if (outcome === null || entry.lost) {
+      this.log.warn(fields, 'lease lost; outcome dropped (another worker owns the job now)');
+      this.release(job.id);
+      return;
+    }
+    switch (outcome.kind) {
+      case 'completed':
+        this.log.info(fields, 'job completed');
+        break;
+      case 'retry':
+        this.log.warn({ ...fields, err: outcome.error.message, retryAt: outcome.retryAt }, 'job failed; will retry');
+        break;
+      case 'failed':
+        this.log.error({ ...fields, err: outcome.error.message }, 'job failed');
+        break;
+      case 'cancelled':
+        this.log.info(fields, 'job cancelled');
+        break;
+      case 'released':
+        this.log.info(fields, 'job given back to the queue');
+        break;
+    }
+    this.outbox.push(outcome);
+    // The slot frees only once the outcome is stored, so a claim never races its own finish.
+    void this.flush().then(() => this.release(job.id));
+  }
+
+  private release(id: string): void {
+    this.running.delete(id);
+    if (this.running.size === 0) {
+      for (const r of this.idleResolvers.splice(0)) r();
+    }
+    this.wake();
+  }
+
+  /** Write buffered outcomes in one store call. Outcomes that arrive meanwhile wait for the next. */
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.outbox.length ? this.flush() : undefined));
+    if (this.outbox.length === 0) return Promise.resolve();
+    this.flushing = (async () => {
+      // One macrotask turn lets outcomes of jobs finishing together join this batch.
+      await new Promise<void>((r) => setImmediate(r));
+      const batch = this.outbox.splice(0);
+      for (let tries = 0; ; tries++) {
+        try {
+          await this.store.finish(batch);
+          this.storeErrors = 0;
+          return;
+        } catch (err) {
+          // The leases still protect these jobs; keep trying until the store answers or they expire.
+          this.log.error({ workerId: this.id, err: (err as Error)?.message, outcomes: batch.length }, 'could not store outcomes');
+          if (tries > 100 || this.state === 'stopped') return;
+          await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(tries, 7))));
+        }
+      }
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private armHeartbeat(): void {
+    const tick = () => {
+      if (this.state === 'stopped') return;
+      void this.beat().finally(() => {
+        if (this.state !== 'stopped') this.heartbeatCancel = this.clock.at(this.clock.now() + this.heartbeatMs, tick);
+      });
+    };
+    this.heartbeatCancel = this.clock.at(this.clock.now() + this.heartbeatMs, tick);
+    void this.beatWorker();
+  }
+
+  private async beat(): Promise<void> {
+    const leases = [...this.running.values()].map((r) => ({ id: r.job.id, token: r.job.leaseToken! }));
+    await this.beatWorker();
+    if (leases.length === 0) return;
+    try {
+      const res = await this.store.heartbeat(leases, this.leaseMs, this.clock.now());
+      for (const r of res) {
+        const entry = this.running.get(r.id);
+        if (!entry) continue;
+        if (!r.ok) {
+          entry.lost = true;
+          entry.ac.abort(new LeaseLostError('lease lost'));
+        } else if (r.cancelRequested) {
+          entry.ac.abort(new CancelledError('job cancelled'));
+        }
+      }
+    } catch (err) {
+      this.log.error({ workerId: this.id, err: (err as Error)?.message }, 'heartbeat failed');
+    }
+  }
+
+  private async beatWorker(): Promise<void> {
+    const now = this.clock.now();
+    await this.store
+      .workerBeat(
+        {
+          id: this.id, host: hostname(), pid: process.pid, queues: this.queues, concurrency: this.concurrency,
+          running: this.runningIds(), startedAt: this.startedAt, lastSeenAt: now,
+        },
+        this.heartbeatMs * 3,
+      )
+      .catch(() => {});
+  }
+}
+
+/** Resolve with the promise, or reject with the signal's reason as soon as it aborts. */
+function abortable<T>(p: Promise<T> | T, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve(p).then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+export function toJobError(err: unknown): JobError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      message: err.message || err.name,
+      name: err.name,
+      stack: err.stack,
+      retryable: isRetryable(err),
+      ...(typeof code === 'string' ? { code } : {}),
+    };
+  }
+  return { message: typeof err === 'string' ? err : JSON.stringify(err) ?? String(err), retryable: isRetryable(err) };
+}

@@ -1,0 +1,79 @@
+// Fusion: the library entry for user code. Opens a store, registers tasks, enqueues, runs workers.
+import { Queue } from './core/queue.js';
+import { TaskRegistry, type TaskHandler, type TaskOptions } from './core/registry.js';
+import { Worker, type WorkerOptions } from './core/worker.js';
+import { Maintenance, type MaintenanceOptions } from './core/maintenance.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { silentLogger, type Logger } from './core/logger.js';
+import type { Job, JobSpec } from './core/job.js';
+import type { Store } from './core/store.js';
+import { CALLBACK_QUEUE, CALLBACK_TASK } from './core/callbacks.js';
+import { deliverCallback } from './channels/callback.js';
+import { openStore, type OpenStoreOptions } from './stores/index.js';
+
+export interface FusionOptions {
+  /** A store URL (sqlite:PATH, redis://...) or a Store. Default sqlite:./data/fusion.db. */
+  store?: string | Store;
+  storeOptions?: OpenStoreOptions;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export class Fusion {
+  readonly registry = new TaskRegistry();
+  readonly queue: Queue;
+  private workers = new Set<Worker>();
+  private maintenance: Maintenance | null = null;
+
+  private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger) {
+    this.queue = new Queue(store, { clock, registry: this.registry });
+    this.registry.register(CALLBACK_TASK, deliverCallback, { queue: CALLBACK_QUEUE });
+  }
+
+  static async open(opts: FusionOptions = {}): Promise<Fusion> {
+    const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
+    return new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger);
+  }
+
+  /** Register a handler: `task name → async (payload, ctx)`. Options are defaults for its jobs. */
+  task<P = any, R = unknown>(name: string, handler: TaskHandler<P, R>, options: TaskOptions = {}): this {
+    this.registry.register(name, handler, options);
+    return this;
+  }
+
+  /** Enqueue a job: `enqueue('send-sms', payload, { priority: 'high' })` or `enqueue({ task, payload, ... })`. */
+  enqueue<P>(task: string, payload?: P, opts?: Omit<JobSpec<P>, 'task' | 'payload'>): Promise<Job<P>>;
+  enqueue<P>(spec: JobSpec<P>): Promise<Job<P>>;
+  enqueue<P>(a: string | JobSpec<P>, payload?: P, opts: Omit<JobSpec<P>, 'task' | 'payload'> = {}): Promise<Job<P>> {
+    return this.queue.enqueue(typeof a === 'string' ? { ...opts, task: a, payload } : a);
+  }
+
+  /** Queues of every registered task, plus `default`. */
+  taskQueues(): string[] {
+    const qs = new Set(['default']);
+    for (const name of this.registry.names()) qs.add(this.registry.get(name)!.options.queue ?? 'default');
+    return [...qs];
+  }
+
+  /** Start a worker. Without `queues` it serves every registered task's queue. */
+  worker(opts: Partial<WorkerOptions> = {}): Worker {
+    const w = new Worker(this.store, this.registry, {
+      clock: this.clock, logger: this.logger, ...opts, queues: opts.queues ?? this.taskQueues(),
+    });
+    this.workers.add(w);
+    return w.start();
+  }
+
+  /** Start the maintenance loop (lease recovery, promotion, retention). Workers need one running somewhere. */
+  startMaintenance(opts: MaintenanceOptions = {}): Maintenance {
+    this.maintenance ??= new Maintenance(this.store, { clock: this.clock, logger: this.logger, ...opts }).start();
+    return this.maintenance;
+  }
+
+  /** Stop workers (graceful, up to graceMs) and maintenance, then close the store. */
+  async close(graceMs = 10_000): Promise<void> {
+    await Promise.all([...this.workers].map((w) => w.stop(graceMs)));
+    await this.maintenance?.stop();
+    await this.store.close();
+  }
+}

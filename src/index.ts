@@ -1,0 +1,13 @@
+// Public library API.
+export { Fusion, type FusionOptions } from './fusion.js';
+export { Queue, resolveSpec } from './core/queue.js';
+export { Worker, type WorkerOptions } from './core/worker.js';
+export { Maintenance, type MaintenanceOptions, type RetentionPolicy } from './core/maintenance.js';
+export { TaskRegistry, type TaskContext, type TaskHandler, type TaskOptions } from './core/registry.js';
+export { NonRetryableError, RetryableError, TimeoutError, CancelledError, FusionError } from './core/errors.js';
+export { ManualClock, systemClock, type Clock } from './core/clock.js';
+export * from './core/job.js';
+export type * from './core/store.js';
+export { openStore, DEFAULT_STORE_URL } from './stores/index.js';
+export { SqliteStore } from './stores/sqlite/store.js';
+export { createLogger, maskSecrets } from './logging.js';

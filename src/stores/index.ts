@@ -1,0 +1,30 @@
+// Choose a store by URL: sqlite:./data/fusion.db (default), redis://host:6379/0.
+import { FusionError } from '../core/errors.js';
+import type { Store } from '../core/store.js';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
+
+export const DEFAULT_STORE_URL = 'sqlite:./data/fusion.db';
+
+export interface OpenStoreOptions {
+  sqlite?: SqliteStoreOptions;
+  /** Redis key prefix (default "fusion"). */
+  prefix?: string;
+}
+
+export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStoreOptions = {}): Promise<Store> {
+  if (url.startsWith('sqlite:')) {
+    const rest = url.slice('sqlite:'.length).replace(/^\/\//, '');
+    const [path, query] = rest.split('?');
+    const params = new URLSearchParams(query ?? '');
+    const sync = (params.get('synchronous') ?? opts.sqlite?.synchronous ?? 'NORMAL').toUpperCase();
+    if (sync !== 'NORMAL' && sync !== 'FULL') {
+      throw new FusionError('invalid_store', 'synchronous must be NORMAL or FULL', { url });
+    }
+    return new SqliteStore(path || './data/fusion.db', { ...opts.sqlite, synchronous: sync });
+  }
+  if (/^(redis|rediss|redis\+cluster):\/\//.test(url)) {
+    const { openRedisStore } = await import('./redis/index.js');
+    return openRedisStore(url, opts);
+  }
+  throw new FusionError('invalid_store', `unknown store URL "${url}" (use sqlite:PATH or redis://HOST:PORT/DB)`, { url });
+}

@@ -1,0 +1,80 @@
+// The SQLite schema. Partial indexes keep the hot paths (claim, promote, recover) small:
+// each index only holds rows in the state that path looks for.
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY,             -- enqueue order: FIFO within a priority
+  id TEXT NOT NULL UNIQUE,
+  queue TEXT NOT NULL,
+  task TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  backoff TEXT NOT NULL,
+  timeout INTEGER NOT NULL,
+  stalls INTEGER NOT NULL DEFAULT 0,
+  max_stalls INTEGER NOT NULL,
+  run_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  ended_at INTEGER,
+  result TEXT,
+  error TEXT,
+  history TEXT NOT NULL DEFAULT '[]',
+  progress TEXT,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  worker_id TEXT,
+  lease_token TEXT,
+  lease_until INTEGER,
+  description TEXT,
+  tags TEXT,
+  callbacks TEXT,
+  schedule_id TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, seq) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs(queue, run_at) WHERE state = 'scheduled';
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(lease_until) WHERE state = 'active';
+CREATE INDEX IF NOT EXISTS jobs_list ON jobs(queue, state, seq);
+CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(state, ended_at) WHERE ended_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS job_logs (
+  job_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_logs_job ON job_logs(job_id);
+
+CREATE TABLE IF NOT EXISTS queues (
+  name TEXT PRIMARY KEY,
+  paused INTEGER NOT NULL DEFAULT 0,
+  rate_max INTEGER,
+  rate_window_ms INTEGER,
+  rate_window_start INTEGER NOT NULL DEFAULT 0,
+  rate_count INTEGER NOT NULL DEFAULT 0,
+  concurrency INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS schedules (
+  id TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  next_run_at INTEGER,
+  paused INTEGER NOT NULL DEFAULT 0,
+  run_count INTEGER NOT NULL DEFAULT 0,
+  last_run_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS schedules_due ON schedules(next_run_at) WHERE paused = 0 AND next_run_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS workers (
+  id TEXT PRIMARY KEY,
+  info TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+`;

@@ -1,0 +1,605 @@
+// The SQLite store: one file, WAL, every contract operation one IMMEDIATE transaction,
+// so several processes may share the file. better-sqlite3 is synchronous; the async
+// signatures are the contract's, shared with network stores.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Job, JobState, NewJob, LogLine, JobError } from '../../core/job.js';
+import { isFinished } from '../../core/job.js';
+import { conflict, notFound, FusionError } from '../../core/errors.js';
+import type {
+  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
+  QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleInput, ScheduleRecord, StateCounts, Store, StoreEvent,
+  StoreListener, WorkerInfo,
+} from '../../core/store.js';
+import { emptyCounts } from '../../core/store.js';
+import { SCHEMA } from './schema.js';
+import { rowToJob, type JobRow } from './rows.js';
+
+export interface SqliteStoreOptions {
+  /** NORMAL (default): a commit survives a process crash, the last ones may be lost on power failure.
+   *  FULL: fsync on every commit, nothing lost on power failure, slower. */
+  synchronous?: 'NORMAL' | 'FULL';
+  busyTimeoutMs?: number;
+}
+
+type Row = Record<string, unknown>;
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private listeners = new Set<StoreListener>();
+  private tokenPrefix = randomBytes(6).toString('base64url');
+  private tokenSeq = 0;
+  private st: ReturnType<SqliteStore['prepare']>;
+
+  constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    this.db.pragma('temp_store = MEMORY');
+    this.db.exec(SCHEMA);
+    this.st = this.prepare();
+  }
+
+  private prepare() {
+    const d = this.db;
+    return {
+      insert: d.prepare(`INSERT INTO jobs (id, queue, task, payload, priority, state, max_attempts, backoff, timeout,
+        max_stalls, run_at, created_at, description, tags, callbacks, schedule_id)
+        VALUES (@id, @queue, @task, @payload, @priority, @state, @maxAttempts, @backoff, @timeout, @maxStalls,
+        @runAt, @createdAt, @description, @tags, @callbacks, @scheduleId) ON CONFLICT(id) DO NOTHING`),
+      byId: d.prepare(`SELECT * FROM jobs WHERE id = ?`),
+      ensureQueue: d.prepare(`INSERT INTO queues (name) VALUES (?) ON CONFLICT(name) DO NOTHING`),
+      queueRow: d.prepare(`SELECT * FROM queues WHERE name = ?`),
+      promoteQueue: d.prepare(`UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND queue = ? AND run_at <= ?
+        RETURNING id`),
+      nextDue: d.prepare(`SELECT min(run_at) AS t FROM jobs WHERE state = 'scheduled' AND queue = ?`),
+      activeCount: d.prepare(`SELECT count(*) AS n FROM jobs WHERE queue = ? AND state = 'active'`),
+      claim: d.prepare(`UPDATE jobs SET state = 'active', attempts = attempts + 1, worker_id = @worker,
+        lease_token = @token, lease_until = @until, started_at = @now, cancel_requested = 0,
+        history = json_insert(history, '$[#]', json_object('attempt', attempts + 1, 'workerId', @worker, 'startedAt', @now))
+        WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' AND queue = @queue ORDER BY priority DESC, seq LIMIT @limit)
+        RETURNING *`),
+      rateUse: d.prepare(`UPDATE queues SET rate_window_start = ?, rate_count = ? WHERE name = ?`),
+      heartbeat: d.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = 'active'
+        RETURNING cancel_requested`),
+      complete: d.prepare(`UPDATE jobs SET state = 'completed', result = @result, ended_at = @at, lease_token = NULL,
+        lease_until = NULL, worker_id = NULL, error = NULL,
+        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', 'completed')
+        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
+      retry: d.prepare(`UPDATE jobs SET state = 'scheduled', run_at = @retryAt, error = @error, lease_token = NULL,
+        lease_until = NULL, worker_id = NULL,
+        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', 'retrying', '$[#-1].error', @message)
+        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
+      endWith: d.prepare(`UPDATE jobs SET state = @state, error = @error, ended_at = @at, lease_token = NULL,
+        lease_until = NULL, worker_id = NULL,
+        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', @state, '$[#-1].error', @message)
+        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
+      release: d.prepare(`UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), lease_token = NULL,
+        lease_until = NULL, worker_id = NULL,
+        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', 'released')
+        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
+      progress: d.prepare(`UPDATE jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'active' RETURNING queue`),
+      log: d.prepare(`INSERT INTO job_logs (job_id, at, message) VALUES (?, ?, ?)`),
+      logs: d.prepare(`SELECT at, message FROM job_logs WHERE job_id = ? ORDER BY rowid`),
+      expired: d.prepare(`SELECT * FROM jobs WHERE state = 'active' AND lease_until < ? ORDER BY lease_until LIMIT ?`),
+      stallRequeue: d.prepare(`UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), stalls = stalls + 1,
+        lease_token = NULL, lease_until = NULL, worker_id = NULL,
+        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', 'stalled')
+        WHERE seq = @seq`),
+      stallEnd: d.prepare(`UPDATE jobs SET state = @state, stalls = stalls + @stall, error = @error, ended_at = @at,
+        lease_token = NULL, lease_until = NULL, worker_id = NULL,
+        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', @outcome, '$[#-1].error', @message)
+        WHERE seq = @seq`),
+      queueNames: d.prepare(`SELECT name FROM queues`),
+      setState: d.prepare(`UPDATE jobs SET state = @state, run_at = @runAt, ended_at = @endedAt, cancel_requested = @cr
+        WHERE id = @id RETURNING *`),
+      requestCancel: d.prepare(`UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
+      retryJob: d.prepare(`UPDATE jobs SET state = 'queued', run_at = @now, ended_at = NULL, error = NULL, result = NULL,
+        cancel_requested = 0, stalls = 0, attempts = CASE WHEN @reset THEN 0 ELSE attempts END,
+        max_attempts = CASE WHEN @reset THEN max_attempts ELSE max(max_attempts, attempts + 1) END
+        WHERE id = @id RETURNING *`),
+      remove: d.prepare(`DELETE FROM jobs WHERE id = ?`),
+      removeLogs: d.prepare(`DELETE FROM job_logs WHERE job_id = ?`),
+      counts: d.prepare(`SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state`),
+      countsOf: d.prepare(`SELECT state, count(*) AS n FROM jobs WHERE queue = ? GROUP BY state`),
+      oldestQueued: d.prepare(`SELECT queue, min(created_at) AS t FROM jobs WHERE state = 'queued' GROUP BY queue`),
+      allQueues: d.prepare(`SELECT * FROM queues ORDER BY name`),
+      schedGet: d.prepare(`SELECT * FROM schedules WHERE id = ?`),
+      schedAll: d.prepare(`SELECT * FROM schedules ORDER BY id`),
+      schedUpsert: d.prepare(`INSERT INTO schedules (id, spec, next_run_at, paused, run_count, last_run_at, created_at,
+        updated_at, version) VALUES (@id, @spec, @nextRunAt, @paused, @runCount, @lastRunAt, @now, @now, 1)
+        ON CONFLICT(id) DO UPDATE SET spec = excluded.spec, next_run_at = excluded.next_run_at, paused = excluded.paused,
+        run_count = coalesce(@runCountSet, run_count), last_run_at = coalesce(@lastRunAtSet, last_run_at),
+        updated_at = excluded.updated_at, version = version + 1 RETURNING *`),
+      schedRemove: d.prepare(`DELETE FROM schedules WHERE id = ?`),
+      schedDue: d.prepare(`SELECT * FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= ?
+        ORDER BY next_run_at LIMIT ?`),
+      schedNext: d.prepare(`SELECT min(next_run_at) AS t FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL`),
+      schedAdvance: d.prepare(`UPDATE schedules SET next_run_at = @nextRunAt, run_count = @runCount,
+        last_run_at = @lastRunAt, updated_at = @now, version = version + 1 WHERE id = @id AND version = @version`),
+      workerBeat: d.prepare(`INSERT INTO workers (id, info, expires_at) VALUES (?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at`),
+      workerGone: d.prepare(`DELETE FROM workers WHERE id = ?`),
+      workersLive: d.prepare(`SELECT info FROM workers WHERE expires_at >= ? ORDER BY id`),
+      workersExpire: d.prepare(`DELETE FROM workers WHERE expires_at < ?`),
+    };
+  }
+
+  private emit(events: StoreEvent[]): void {
+    if (this.listeners.size === 0 || events.length === 0) return;
+    for (const l of this.listeners) for (const e of events) l(e);
+  }
+
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private mustGet(id: string): JobRow {
+    const row = this.st.byId.get(id) as JobRow | undefined;
+    if (!row) throw notFound('job', id);
+    return row;
+  }
+
+  private insertJobs(jobs: NewJob[], now: number, events: StoreEvent[]): { job: Job; created: boolean }[] {
+    const queues = new Set<string>();
+    const out: { job: Job; created: boolean }[] = [];
+    for (const j of jobs) {
+      if (!queues.has(j.queue)) {
+        queues.add(j.queue);
+        this.st.ensureQueue.run(j.queue);
+      }
+      const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
+      const info = this.st.insert.run({
+        id: j.id, queue: j.queue, task: j.task, payload: JSON.stringify(j.payload ?? null), priority: j.priority,
+        state, maxAttempts: j.maxAttempts, backoff: JSON.stringify(j.backoff), timeout: j.timeout,
+        maxStalls: j.maxStalls, runAt: j.runAt, createdAt: j.createdAt, description: j.description,
+        tags: j.tags.length ? JSON.stringify(j.tags) : null, callbacks: j.callbacks ? JSON.stringify(j.callbacks) : null,
+        scheduleId: j.scheduleId,
+      });
+      if (info.changes === 1) {
+        out.push({ job: newJobView(j, state), created: true });
+        events.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
+      } else {
+        out.push({ job: rowToJob(this.mustGet(j.id)), created: false });
+      }
+    }
+    return out;
+  }
+
+  async add(jobs: NewJob[], now: number) {
+    const events: StoreEvent[] = [];
+    const out = this.tx(() => this.insertJobs(jobs, now, events));
+    this.emit(events);
+    return out;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const events: StoreEvent[] = [];
+    const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+    const result = this.tx(() => {
+      const jobs: Job[] = [];
+      let nextWakeAt: number | null = null;
+      const wakeAt = (t: number | null) => {
+        if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
+      };
+      for (const queue of req.queues) {
+        const q = this.st.queueRow.get(queue) as Row | undefined;
+        if (!q || q.paused) continue;
+        for (const r of this.st.promoteQueue.all(queue, req.now) as { id: string }[]) {
+          events.push({ type: 'queued', queue, jobId: r.id, at: req.now });
+        }
+        wakeAt((this.st.nextDue.get(queue) as { t: number | null }).t);
+        let n = req.limit - jobs.length;
+        if (n <= 0) continue;
+        if (q.concurrency != null) {
+          const active = (this.st.activeCount.get(queue) as { n: number }).n;
+          n = Math.min(n, (q.concurrency as number) - active);
+        }
+        let windowStart = q.rate_window_start as number;
+        let used = q.rate_count as number;
+        if (q.rate_max != null) {
+          const win = q.rate_window_ms as number;
+          if (req.now >= windowStart + win) {
+            windowStart = req.now;
+            used = 0;
+          }
+          const left = (q.rate_max as number) - used;
+          if (left <= n) wakeAt(windowStart + win);
+          n = Math.min(n, left);
+        }
+        if (n <= 0) continue;
+        const rows = this.st.claim.all({
+          worker: req.workerId, token, until: req.now + req.leaseMs, now: req.now, queue, limit: n,
+        }) as JobRow[];
+        rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+        if (q.rate_max != null) this.st.rateUse.run(windowStart, used + rows.length, queue);
+        for (const r of rows) {
+          jobs.push(rowToJob(r));
+          events.push({ type: 'active', queue, jobId: r.id, at: req.now });
+        }
+        if (jobs.length >= req.limit) break;
+      }
+      return { jobs, nextWakeAt };
+    });
+    this.emit(events);
+    return result;
+  }
+
+  async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
+    return this.tx(() =>
+      leases.map((l) => {
+        const r = this.st.heartbeat.get(now + leaseMs, l.id, l.token) as { cancel_requested: number } | undefined;
+        return { id: l.id, ok: r !== undefined, cancelRequested: r ? r.cancel_requested === 1 : false };
+      }),
+    );
+  }
+
+  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    const events: StoreEvent[] = [];
+    const applied = this.tx(() =>
+      outcomes.map((o) => {
+        const base = { id: o.id, token: o.token, at: o.at };
+        let r: { queue: string } | undefined;
+        switch (o.kind) {
+          case 'completed':
+            r = this.st.complete.get({ ...base, result: o.result === undefined ? null : JSON.stringify(o.result) }) as typeof r;
+            break;
+          case 'retry':
+            r = this.st.retry.get({ ...base, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message }) as typeof r;
+            break;
+          case 'failed':
+          case 'cancelled':
+            r = this.st.endWith.get({
+              ...base, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
+            }) as typeof r;
+            break;
+          case 'released':
+            r = this.st.release.get(base) as typeof r;
+            break;
+        }
+        if (!r) return false;
+        const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
+        events.push({ type, queue: r.queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
+        if (o.enqueue?.length) this.insertJobs(o.enqueue, o.at, events);
+        return true;
+      }),
+    );
+    this.emit(events);
+    return applied;
+  }
+
+  async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
+    const r = this.st.progress.get(JSON.stringify(progress ?? null), lease.id, lease.token) as { queue: string } | undefined;
+    if (r) this.emit([{ type: 'progress', queue: r.queue, jobId: lease.id, at: now, progress }]);
+    return r !== undefined;
+  }
+
+  async log(id: string, message: string, now: number): Promise<void> {
+    this.st.log.run(id, now, message);
+  }
+
+  async logs(id: string): Promise<LogLine[]> {
+    return this.st.logs.all(id) as LogLine[];
+  }
+
+  async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
+    const events: StoreEvent[] = [];
+    const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
+    this.tx(() => {
+      for (const r of this.st.expired.all(now, limit) as JobRow[]) {
+        const base = { seq: r.seq, at: now };
+        if (r.cancel_requested) {
+          const error: JobError = { message: 'cancelled while its worker was lost', retryable: false, name: 'CancelledError' };
+          this.st.stallEnd.run({ ...base, state: 'cancelled', stall: 1, error: JSON.stringify(error), outcome: 'stalled', message: error.message });
+          res.cancelled.push(r.id);
+          events.push({ type: 'cancelled', queue: r.queue, jobId: r.id, at: now });
+        } else if (r.stalls + 1 > r.max_stalls) {
+          const error: JobError = {
+            message: `job stalled ${r.stalls + 1} times (limit ${r.max_stalls}): its worker lost the lease each time`,
+            retryable: false, name: 'StalledError', code: 'stalled',
+          };
+          this.st.stallEnd.run({ ...base, state: 'failed', stall: 1, error: JSON.stringify(error), outcome: 'stalled', message: error.message });
+          res.failed.push(r.id);
+          events.push({ type: 'stalled', queue: r.queue, jobId: r.id, at: now }, { type: 'failed', queue: r.queue, jobId: r.id, at: now });
+        } else {
+          this.st.stallRequeue.run(base);
+          res.requeued.push(r.id);
+          events.push({ type: 'stalled', queue: r.queue, jobId: r.id, at: now }, { type: 'queued', queue: r.queue, jobId: r.id, at: now });
+        }
+      }
+    });
+    this.emit(events);
+    return res;
+  }
+
+  async promoteDue(now: number, limit = 10_000): Promise<number> {
+    const events: StoreEvent[] = [];
+    this.tx(() => {
+      for (const { name } of this.st.queueNames.all() as { name: string }[]) {
+        for (const r of this.st.promoteQueue.all(name, now) as { id: string }[]) {
+          events.push({ type: 'queued', queue: name, jobId: r.id, at: now });
+          if (events.length >= limit) return;
+        }
+      }
+    });
+    this.emit(events);
+    return events.length;
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const row = this.st.byId.get(id) as JobRow | undefined;
+    return row ? rowToJob(row) : null;
+  }
+
+  async list(q: ListQuery): Promise<Page<Job>> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.queue !== undefined) (where.push('queue = ?'), args.push(q.queue));
+    if (q.state !== undefined) (where.push('state = ?'), args.push(q.state));
+    if (q.task !== undefined) (where.push('task = ?'), args.push(q.task));
+    if (q.cursor !== undefined) {
+      const seq = Number.parseInt(q.cursor, 36);
+      if (!Number.isFinite(seq)) throw new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: q.cursor });
+      where.push('seq < ?');
+      args.push(seq);
+    }
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
+    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
+    const rows = this.db.prepare(sql).all(...args) as JobRow[];
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    return { items: page.map(rowToJob), nextCursor: more ? page[page.length - 1]!.seq.toString(36) : null };
+  }
+
+  async counts(queue?: string): Promise<Record<string, StateCounts>> {
+    const out: Record<string, StateCounts> = {};
+    if (queue !== undefined) {
+      out[queue] = emptyCounts();
+      for (const r of this.st.countsOf.all(queue) as { state: JobState; n: number }[]) out[queue][r.state] = r.n;
+      return out;
+    }
+    for (const r of this.st.counts.all() as { queue: string; state: JobState; n: number }[]) {
+      (out[r.queue] ??= emptyCounts())[r.state] = r.n;
+    }
+    return out;
+  }
+
+  async cancel(id: string, now: number): Promise<Job> {
+    const events: StoreEvent[] = [];
+    const job = this.tx(() => {
+      const row = this.mustGet(id);
+      if (row.state === 'active') {
+        const r = this.st.requestCancel.get(id) as JobRow;
+        events.push({ type: 'cancel-requested', queue: row.queue, jobId: id, at: now });
+        return rowToJob(r);
+      }
+      if (row.state !== 'scheduled' && row.state !== 'queued') {
+        throw conflict(`job ${id} is ${row.state} and cannot be cancelled`, { id, state: row.state });
+      }
+      const r = this.st.setState.get({ id, state: 'cancelled', runAt: row.run_at, endedAt: now, cr: 0 }) as JobRow;
+      events.push({ type: 'cancelled', queue: row.queue, jobId: id, at: now });
+      return rowToJob(r);
+    });
+    this.emit(events);
+    return job;
+  }
+
+  async reschedule(id: string, runAt: number, now: number): Promise<Job> {
+    const events: StoreEvent[] = [];
+    const job = this.tx(() => {
+      const row = this.mustGet(id);
+      if (row.state !== 'scheduled' && row.state !== 'queued') {
+        throw conflict(`job ${id} is ${row.state}; only scheduled or queued jobs can be rescheduled`, { id, state: row.state });
+      }
+      const state = runAt > now ? 'scheduled' : 'queued';
+      const r = this.st.setState.get({ id, state, runAt, endedAt: null, cr: 0 }) as JobRow;
+      events.push({ type: state, queue: row.queue, jobId: id, at: now, runAt });
+      return rowToJob(r);
+    });
+    this.emit(events);
+    return job;
+  }
+
+  async promote(id: string, now: number): Promise<Job> {
+    const events: StoreEvent[] = [];
+    const job = this.tx(() => {
+      const row = this.mustGet(id);
+      if (row.state !== 'scheduled') throw conflict(`job ${id} is ${row.state}; only scheduled jobs can be promoted`, { id, state: row.state });
+      const r = this.st.setState.get({ id, state: 'queued', runAt: now, endedAt: null, cr: 0 }) as JobRow;
+      events.push({ type: 'queued', queue: row.queue, jobId: id, at: now });
+      return rowToJob(r);
+    });
+    this.emit(events);
+    return job;
+  }
+
+  async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
+    const events: StoreEvent[] = [];
+    const job = this.tx(() => {
+      const row = this.mustGet(id);
+      if (row.state !== 'failed' && row.state !== 'cancelled') {
+        throw conflict(`job ${id} is ${row.state}; only failed or cancelled jobs can be retried`, { id, state: row.state });
+      }
+      const r = this.st.retryJob.get({ id, now, reset: opts.resetAttempts === false ? 0 : 1 }) as JobRow;
+      events.push({ type: 'queued', queue: row.queue, jobId: id, at: now });
+      return rowToJob(r);
+    });
+    this.emit(events);
+    return job;
+  }
+
+  async remove(id: string): Promise<void> {
+    const events: StoreEvent[] = [];
+    this.tx(() => {
+      const row = this.mustGet(id);
+      if (row.state === 'active') throw conflict(`job ${id} is active; cancel it first`, { id, state: row.state });
+      this.st.remove.run(id);
+      this.st.removeLogs.run(id);
+      events.push({ type: 'removed', queue: row.queue, jobId: id, at: Date.now() });
+    });
+    this.emit(events);
+  }
+
+  async clean(q: CleanQuery): Promise<number> {
+    const states = (q.states ?? ['completed', 'failed', 'cancelled']).filter((s) => isFinished(s));
+    if (states.length === 0) return 0;
+    const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
+    return this.tx(() => {
+      let removed = 0;
+      for (const state of states) {
+        const args: unknown[] = [state, q.endedBefore];
+        let sql = `SELECT id FROM jobs WHERE state = ? AND ended_at < ?`;
+        if (q.queue !== undefined) (sql += ' AND queue = ?'), args.push(q.queue);
+        sql += ` LIMIT ${limit - removed}`;
+        const ids = (this.db.prepare(sql).all(...args) as { id: string }[]).map((r) => r.id);
+        for (const id of ids) {
+          this.st.remove.run(id);
+          this.st.removeLogs.run(id);
+        }
+        removed += ids.length;
+        if (removed >= limit) break;
+      }
+      return removed;
+    });
+  }
+
+  async pause(queue: string, now: number): Promise<void> {
+    this.tx(() => {
+      this.st.ensureQueue.run(queue);
+      this.db.prepare(`UPDATE queues SET paused = 1 WHERE name = ?`).run(queue);
+    });
+    this.emit([{ type: 'paused', queue, at: now }]);
+  }
+
+  async resume(queue: string, now: number): Promise<void> {
+    this.tx(() => {
+      this.st.ensureQueue.run(queue);
+      this.db.prepare(`UPDATE queues SET paused = 0 WHERE name = ?`).run(queue);
+    });
+    this.emit([{ type: 'resumed', queue, at: now }]);
+  }
+
+  async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
+    this.tx(() => {
+      this.st.ensureQueue.run(queue);
+      if (opts.rateLimit !== undefined) {
+        this.db.prepare(`UPDATE queues SET rate_max = ?, rate_window_ms = ?, rate_window_start = 0, rate_count = 0 WHERE name = ?`)
+          .run(opts.rateLimit?.max ?? null, opts.rateLimit?.windowMs ?? null, queue);
+      }
+      if (opts.concurrency !== undefined) {
+        this.db.prepare(`UPDATE queues SET concurrency = ? WHERE name = ?`).run(opts.concurrency, queue);
+      }
+    });
+    // Options can open room (higher limits): let idle workers look again.
+    this.emit([{ type: 'resumed', queue, at: Date.now() }]);
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const counts = await this.counts();
+    const oldest = new Map((this.st.oldestQueued.all() as { queue: string; t: number }[]).map((r) => [r.queue, r.t]));
+    return (this.st.allQueues.all() as Row[]).map((q) => ({
+      name: q.name as string,
+      paused: q.paused === 1,
+      rateLimit: q.rate_max != null ? { max: q.rate_max as number, windowMs: q.rate_window_ms as number } : null,
+      concurrency: (q.concurrency as number | null) ?? null,
+      counts: counts[q.name as string] ?? emptyCounts(),
+      oldestQueuedAt: oldest.get(q.name as string) ?? null,
+    }));
+  }
+
+  async upsertSchedule(rec: ScheduleInput, now: number): Promise<ScheduleRecord> {
+    const row = this.tx(() =>
+      this.st.schedUpsert.get({
+        id: rec.id, spec: JSON.stringify(rec.spec), nextRunAt: rec.nextRunAt, paused: rec.paused ? 1 : 0,
+        runCount: rec.runCount ?? 0, lastRunAt: rec.lastRunAt ?? null, now,
+        runCountSet: rec.runCount ?? null, lastRunAtSet: rec.lastRunAt ?? null,
+      }),
+    ) as Row;
+    return rowToSchedule(row);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+    const r = this.st.schedGet.get(id) as Row | undefined;
+    return r ? rowToSchedule(r) : null;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return (this.st.schedAll.all() as Row[]).map(rowToSchedule);
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    return this.st.schedRemove.run(id).changes === 1;
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return (this.st.schedDue.all(now, limit) as Row[]).map(rowToSchedule);
+  }
+
+  async nextScheduleAt(): Promise<number | null> {
+    return (this.st.schedNext.get() as { t: number | null }).t;
+  }
+
+  async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
+    const events: StoreEvent[] = [];
+    const ok = this.tx(() => {
+      const changed = this.st.schedAdvance.run({ id, version: expectedVersion, now, ...next }).changes === 1;
+      if (changed && jobs.length) this.insertJobs(jobs, now, events);
+      return changed;
+    });
+    this.emit(events);
+    return ok;
+  }
+
+  async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+    this.st.workerBeat.run(info.id, JSON.stringify(info), info.lastSeenAt + ttlMs);
+  }
+
+  async workerGone(id: string): Promise<void> {
+    this.st.workerGone.run(id);
+  }
+
+  async listWorkers(now: number): Promise<WorkerInfo[]> {
+    this.st.workersExpire.run(now);
+    return (this.st.workersLive.all(now) as { info: string }[]).map((r) => JSON.parse(r.info));
+  }
+
+  subscribe(listener: StoreListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+  }
+}
+
+function newJobView(j: NewJob, state: JobState): Job {
+  return {
+    ...j, state, attempts: 0, startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null,
+    stalls: 0, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,
+  };
+}
+
+function rowToSchedule(r: Row): ScheduleRecord {
+  return {
+    id: r.id as string,
+    spec: JSON.parse(r.spec as string),
+    nextRunAt: (r.next_run_at as number | null) ?? null,
+    paused: r.paused === 1,
+    runCount: r.run_count as number,
+    lastRunAt: (r.last_run_at as number | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    version: r.version as number,
+  };
+}
+
