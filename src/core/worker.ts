@@ -246,7 +246,7 @@ export class Worker {
         ac.abort(new TimeoutError(`attempt timed out after ${job.timeout} ms`)),
       );
     }
-    this.log.debug({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
+    this.log.info({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
     void this.execute(entry).then((outcome) => this.settle(entry, outcome));
   }
 
