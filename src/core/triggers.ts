@@ -139,7 +139,8 @@ function parseDateValue(v: string, field: string): ParsedDate {
   if (!m) throw invalidSchedule(field, `invalid date-time "${v}" (use YYYYMMDD or YYYYMMDDTHHMMSS[Z])`);
   const [, y, mo, d, h = '0', mi = '0', s = '0', z] = m;
   const ms = Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +s);
-  if (Number.isNaN(ms) || new Date(ms).getUTCDate() !== +d!) throw invalidSchedule(field, `invalid date-time "${v}"`);
+  const back = new Date(ms);
+  if (Number.isNaN(ms) || back.getUTCMonth() !== +mo! - 1 || back.getUTCDate() !== +d! || +h > 23 || +mi > 59 || +s > 59) throw invalidSchedule(field, `invalid date-time "${v}"`);
   return { ms, utc: z === 'Z' };
 }
 
