@@ -170,12 +170,15 @@ export function compileSpec(spec: StoredSpec): CompiledSpec {
   return { spec, trigger, next };
 }
 
-/** Where a new, updated or resumed schedule starts: its first occurrence at or after now. */
+/**
+ * Where a new, updated or resumed schedule starts: its first occurrence after now (an `every`
+ * series at its anchor). A one-off a little in the past (a client's clock, a slow request)
+ * still runs, within the grace.
+ */
 export function initialNextRun(c: CompiledSpec, runCount: number, now: number): number | null {
   if (c.spec.limit !== null && runCount >= c.spec.limit) return null;
-  // A one-off a little in the past (a client's clock, a slow request) still runs, within the grace.
-  const from = c.trigger.kind === 'at' ? now - c.spec.misfire.graceMs : now;
-  return c.next(from - 1);
+  if (c.trigger.kind === 'at') return c.next(now - c.spec.misfire.graceMs - 1);
+  return c.next(now);
 }
 
 export interface FirePlan {

@@ -51,6 +51,7 @@ export class Scheduler {
   private cancelTimer: (() => void) | null = null;
   private pass: Promise<TickReport> | null = null;
   private again = false;
+  private arming: Promise<void> | null = null;
 
   constructor(readonly store: Store, opts: SchedulerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -74,6 +75,9 @@ export class Scheduler {
     const previous = existing ? (existing.spec as StoredSpec) : undefined;
     const spec = buildSpec(input, now, this.registry, previous);
     const c = compileSpec(spec);
+    if (!existing && c.trigger.kind === 'at' && c.trigger.next(-Infinity)! < now - spec.misfire.graceMs) {
+      throw invalidSchedule('trigger.at', 'at is in the past', { value: (spec.trigger as { at: number }).at, now });
+    }
     const runCount = existing?.runCount ?? 0;
     let nextRunAt = initialNextRun(c, runCount, now);
     // Re-declaring an unchanged schedule keeps a pending occurrence instead of dropping it.
@@ -196,7 +200,10 @@ export class Scheduler {
 
   /** Resolves when no pass is running or queued (tests: after moving a ManualClock). */
   async whenIdle(): Promise<void> {
-    while (this.pass) await this.pass.catch(() => undefined);
+    while (this.pass || this.arming) {
+      await this.pass?.catch(() => undefined);
+      await this.arming;
+    }
   }
 
   /** Check for due schedules now (the store may have changed under us). No-op when stopped. */
@@ -219,7 +226,11 @@ export class Scheduler {
         if (this.again) {
           this.again = false;
           this.wake();
-        } else void this.arm();
+        } else {
+          this.arming = this.arm().finally(() => {
+            this.arming = null;
+          });
+        }
       });
   }
 
@@ -230,6 +241,7 @@ export class Scheduler {
     } catch (err) {
       this.logger.error({ err }, 'scheduler could not read the next due time');
     }
+    // A wake() while reading started a pass; that pass arms the timer when it ends.
     if (!this.running || this.pass) return;
     const now = this.clock.now();
     const at = next === null ? now + this.maxSleepMs : Math.min(next, now + this.maxSleepMs);
