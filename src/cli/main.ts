@@ -1,4 +1,4 @@
-// The `fusion` command: start (all in one), server, worker.
+// The `fusion` command: start (all in one), server, worker, scheduler.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,9 +13,10 @@ const HELP = `fusion — a task hub: priority queues, workers, retries, schedule
 Usage: fusion <command> [options]
 
 Commands:
-  start       everything in one process: API server, worker, maintenance
+  start       everything in one process: API server, worker, maintenance, scheduler
   server      the HTTP API only
   worker      a worker only (plus lease recovery and retention)
+  scheduler   the scheduler only: fires due schedules (any number may run on one store)
 
 Options:
   --store URL          store URL (env FUSION_STORE; default ${DEFAULT_STORE_URL})
@@ -59,7 +60,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  if (!['start', 'server', 'worker'].includes(command)) {
+  if (!['start', 'server', 'worker', 'scheduler'].includes(command)) {
     process.stderr.write(`fusion: unknown command "${command}"\n\n${HELP}`);
     process.exitCode = 2;
     return;
@@ -98,6 +99,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       }),
     );
     fusion.startMaintenance();
+  }
+  if (command === 'start' || command === 'scheduler') {
+    fusion.startScheduler();
+    // The scheduler's timers are unref'd (a library must not hold a process open); the command must.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    stoppers.push(async () => clearInterval(keepAlive));
+    logger.info({ schedules: (await fusion.scheduler.list()).length }, 'scheduler running');
   }
   if (command === 'start' || command === 'server') {
     const app = await buildServer({ fusion });

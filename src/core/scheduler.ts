@@ -52,6 +52,8 @@ export class Scheduler {
   private pass: Promise<TickReport> | null = null;
   private again = false;
   private arming: Promise<void> | null = null;
+  /** Totals since construction, for logs, metrics and tests. */
+  readonly stats = { passes: 0, enqueued: 0, lost: 0, dropped: 0 };
 
   constructor(readonly store: Store, opts: SchedulerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -258,8 +260,13 @@ export class Scheduler {
     for (;;) {
       const due = await this.store.dueSchedules(this.clock.now(), this.batch);
       for (const rec of due) await this.fire(rec, report);
-      if (due.length < this.batch) return report;
+      if (due.length < this.batch) break;
     }
+    this.stats.passes++;
+    this.stats.enqueued += report.enqueued;
+    this.stats.lost += report.lost;
+    this.stats.dropped += report.dropped;
+    return report;
   }
 
   private async fire(rec: ScheduleRecord, report: TickReport): Promise<void> {
