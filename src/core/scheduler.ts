@@ -11,7 +11,7 @@ import type { TaskRegistry } from './registry.js';
 import type { ScheduleRecord, Store } from './store.js';
 import {
   SCHEDULE_ID, buildSpec, compileSpec, initialNextRun, occurrenceJob, planFire, toSchedule,
-  type Schedule, type ScheduleInput, type StoredSpec,
+  type CompiledSpec, type Schedule, type ScheduleInput, type StoredSpec,
 } from './schedule-spec.js';
 import { compileTrigger, invalidSchedule, parseTime, type Trigger } from './triggers.js';
 
@@ -52,6 +52,8 @@ export class Scheduler {
   private pass: Promise<TickReport> | null = null;
   private again = false;
   private arming: Promise<void> | null = null;
+  /** Compiled triggers by schedule id, reused while the stored spec is unchanged (cron/RRULE parsing is the costly part of a fire). */
+  private compiled = new Map<string, { key: string; c: CompiledSpec }>();
   /** Totals since construction, for logs, metrics and tests. */
   readonly stats = { passes: 0, enqueued: 0, lost: 0, dropped: 0 };
 
@@ -269,6 +271,16 @@ export class Scheduler {
     return report;
   }
 
+  private compile(id: string, spec: StoredSpec): CompiledSpec {
+    const key = JSON.stringify(spec);
+    const hit = this.compiled.get(id);
+    if (hit && hit.key === key) return hit.c;
+    if (this.compiled.size >= 10_000) this.compiled.clear();
+    const c = compileSpec(spec);
+    this.compiled.set(id, { key, c });
+    return c;
+  }
+
   private async fire(rec: ScheduleRecord, report: TickReport): Promise<void> {
     const now = this.clock.now();
     let spec: StoredSpec;
@@ -276,7 +288,7 @@ export class Scheduler {
     let jobs;
     try {
       spec = rec.spec as StoredSpec;
-      plan = planFire(compileSpec(spec), rec, now);
+      plan = planFire(this.compile(rec.id, spec), rec, now);
       jobs = plan.times.map((t) => occurrenceJob(rec.id, spec, t, now, this.registry));
     } catch (err) {
       // A spec that no longer compiles (e.g. a task default changed) must not stall every other schedule:
