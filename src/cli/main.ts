@@ -89,31 +89,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const workers: Worker[] = [];
   const stoppers: (() => Promise<void>)[] = [];
 
-  if (command === 'start' || command === 'worker') {
-    const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? [...new Set([...DEFAULT_QUEUES, ...fusion.taskQueues()])];
-    workers.push(
-      fusion.worker({
-        queues,
-        concurrency,
-        leaseMs,
-      }),
-    );
-    fusion.startMaintenance();
-  }
-  if (command === 'start' || command === 'scheduler') {
-    fusion.startScheduler();
-    // The scheduler's timers are unref'd (a library must not hold a process open); the command must.
-    const keepAlive = setInterval(() => undefined, 1 << 30);
-    stoppers.push(async () => clearInterval(keepAlive));
-    logger.info({ schedules: (await fusion.scheduler.list()).length }, 'scheduler running');
-  }
-  if (command === 'start' || command === 'server') {
-    const app = await buildServer({ fusion });
-    await app.listen({ port, host });
-    logger.info({ url: `http://${host}:${port}`, store: storeUrl.replace(/\/\/[^@/]*@/, '//***@') }, 'fusion listening');
-    stoppers.push(() => app.close());
-  }
-
+  // Signal handlers first: a component may log readiness (and be signalled) before main() returns.
   let stopping = false;
   const onSignal = (sig: string) => {
     if (stopping) {
@@ -133,6 +109,28 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+
+  if (command === 'start' || command === 'worker') {
+    const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? [...new Set([...DEFAULT_QUEUES, ...fusion.taskQueues()])];
+    workers.push(
+      fusion.worker({
+        queues,
+        concurrency,
+        leaseMs,
+      }),
+    );
+    fusion.startMaintenance();
+  }
+  if (command === 'start' || command === 'scheduler') {
+    fusion.startScheduler();
+    logger.info({ schedules: (await fusion.scheduler.list()).length }, 'scheduler running');
+  }
+  if (command === 'start' || command === 'server') {
+    const app = await buildServer({ fusion });
+    await app.listen({ port, host });
+    logger.info({ url: `http://${host}:${port}`, store: storeUrl.replace(/\/\/[^@/]*@/, '//***@') }, 'fusion listening');
+    stoppers.push(() => app.close());
+  }
 }
 
 main().catch((err) => {

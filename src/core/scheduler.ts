@@ -52,6 +52,8 @@ export class Scheduler {
   private pass: Promise<TickReport> | null = null;
   private again = false;
   private arming: Promise<void> | null = null;
+  /** A started scheduler keeps its process alive until stopped (as a Worker does); its clock timers are unref'd. */
+  private keepAlive: NodeJS.Timeout | null = null;
   /** Compiled triggers by schedule id, reused while the stored spec is unchanged (cron/RRULE parsing is the costly part of a fire). */
   private compiled = new Map<string, { key: string; c: CompiledSpec }>();
   /** Totals since construction, for logs, metrics and tests. */
@@ -190,6 +192,7 @@ export class Scheduler {
   start(): this {
     if (this.running) return this;
     this.running = true;
+    this.keepAlive = setInterval(() => undefined, 1 << 30);
     this.wake();
     return this;
   }
@@ -197,6 +200,8 @@ export class Scheduler {
   /** Stop firing; resolves once a pass in progress has finished. */
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.keepAlive ?? undefined);
+    this.keepAlive = null;
     this.cancelTimer?.();
     this.cancelTimer = null;
     await this.pass?.catch(() => undefined);
