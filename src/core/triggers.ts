@@ -5,9 +5,18 @@ import { Cron } from 'croner';
 import rrulePkg from 'rrule';
 import type { Options as RRuleOptions } from 'rrule';
 import { FusionError } from './errors.js';
-import { instantOf, isValidZone, wallOf } from './schedule-zone.js';
+import { instantOf, isValidZone, offsetAt, wallOf } from './schedule-zone.js';
 
 const { RRule, RRuleSet } = rrulePkg;
+
+/** Wall-time length of one period of each rrule frequency with a fixed length (YEARLY, MONTHLY have none). */
+const PERIOD_MS: Record<number, number> = {
+  [RRule.WEEKLY]: 7 * 86_400_000,
+  [RRule.DAILY]: 86_400_000,
+  [RRule.HOURLY]: 3_600_000,
+  [RRule.MINUTELY]: 60_000,
+  [RRule.SECONDLY]: 1000,
+};
 
 export type CronTrigger = { cron: string; tz?: string };
 /** RFC 5545 lines: optional DTSTART[;TZID=..], one or more RRULE, optional EXDATE/RDATE. A bare "FREQ=..." works too. */
@@ -203,7 +212,7 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger & 
   // Everything below is in wall time of `zone`, as rrule.js expects with no tzid.
   const toWall = (d: ParsedDate) => (d.utc ? wallOf(d.ms, zone) : d.ms);
   const startWall = dtstart ? toWall(dtstart) : Math.floor(wallOf(defaultStart, zone) / 1000) * 1000;
-  const set = new RRuleSet();
+  const rules: Partial<RRuleOptions>[] = [];
   for (const text of ruleTexts) {
     let opts: Partial<RRuleOptions>;
     try {
@@ -220,22 +229,51 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger & 
     opts.dtstart = new Date(startWall);
     opts.tzid = null;
     try {
-      set.rrule(new RRule(opts));
+      new RRule(opts);
     } catch (e) {
       throw invalidSchedule('trigger.rrule', `invalid RRULE: ${(e as Error).message}`, { value: text });
     }
+    rules.push(opts);
   }
-  for (const d of rdates) set.rdate(new Date(toWall(d)));
-  for (const d of exdates) set.exdate(new Date(toWall(d)));
+  const rdateWalls = rdates.map(toWall);
+  const exdateWalls = exdates.map(toWall);
 
-  // The instant of a wall time is not monotonic across a DST gap (02:30 maps after 03:00),
-  // so look at wall times from a margin before `after` and keep the earliest instant.
-  const MARGIN = 26 * 3_600_000;
+  // rrule.js always iterates from DTSTART, which for a frequent rule running for months costs
+  // seconds per query. A rule without COUNT whose period is fixed in wall time (SECONDLY..WEEKLY)
+  // has the same occurrences from any DTSTART moved forward by whole periods (BYxxx defaults taken
+  // from DTSTART stay the same), so each query starts the series just before the window it needs.
+  const periodOf = (o: Partial<RRuleOptions>): number | null => {
+    if (o.count !== undefined && o.count !== null) return null;
+    const unit = PERIOD_MS[o.freq as number];
+    return unit === undefined ? null : unit * (o.interval ?? 1);
+  };
+  const makeSet = (fromWall: number): { set: InstanceType<typeof RRuleSet>; shifted: boolean } => {
+    const set = new RRuleSet();
+    let shifted = false;
+    for (const o of rules) {
+      const period = periodOf(o);
+      const k = period === null ? 0 : Math.floor((fromWall - startWall) / period) - 1;
+      if (k > 0) shifted = true;
+      set.rrule(new RRule(k > 0 ? { ...o, dtstart: new Date(startWall + k * period!) } : o));
+    }
+    for (const w of rdateWalls) set.rdate(new Date(w));
+    for (const w of exdateWalls) set.exdate(new Date(w));
+    return { set, shifted };
+  };
+
+  // The instant of a wall time is not monotonic across a DST gap (02:30 maps after 03:00), so
+  // near an offset change look at wall times from a margin before `after` and keep the earliest instant.
+  const marginAt = (t: number): number => {
+    if (zone === 'UTC') return 0;
+    const o = offsetAt(t, zone);
+    return offsetAt(t - 2 * 86_400_000, zone) === o && offsetAt(t + 2 * 86_400_000, zone) === o ? 0 : 3 * 3_600_000;
+  };
   const next = (after: number): number | null => {
+    const MARGIN = marginAt(after);
     const fromWall = wallOf(after, zone) - MARGIN;
     let best: number | null = null;
     let bestWall = 0;
-    set.all((d) => {
+    makeSet(fromWall).set.all((d) => {
       const w = d.getTime();
       if (w <= fromWall) return true;
       if (best !== null && w > bestWall + MARGIN) return false;
@@ -248,20 +286,26 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger & 
     });
     return best;
   };
+  const maxPeriod = Math.max(0, ...rules.map((o) => periodOf(o) ?? 0));
   const lastUpTo = (upTo: number, n: number): number[] => {
-    const out: number[] = [];
+    const MARGIN = marginAt(upTo);
     const limitWall = wallOf(upTo, zone) + MARGIN;
-    set.all((d) => {
-      const w = d.getTime();
-      if (w > limitWall) return false;
-      const inst = instantOf(w, zone);
-      if (inst <= upTo) {
-        out.push(inst);
-        if (out.length > n * 4) out.splice(0, out.length - n);
-      }
-      return true;
-    });
-    return [...new Set(out)].sort((a, b) => a - b).slice(-n);
+    // Start a window of a few periods back; widen it while it holds fewer than n (filters may thin a series).
+    for (let span = (n + 2) * maxPeriod + 2 * MARGIN + 1000; ; span *= 4) {
+      const out: number[] = [];
+      const { set, shifted } = makeSet(limitWall - span);
+      set.all((d) => {
+        const w = d.getTime();
+        if (w > limitWall) return false;
+        const inst = instantOf(w, zone);
+        if (inst <= upTo) {
+          out.push(inst);
+          if (out.length > n * 4) out.splice(0, out.length - n);
+        }
+        return true;
+      });
+      if (out.length >= n || !shifted) return [...new Set(out)].sort((a, b) => a - b).slice(-n);
+    }
   };
   return { kind: 'rrule', next, lastUpTo, dtstartWall: startWall, tz: zone, hasDtstart: dtstart !== null };
 }

@@ -4,9 +4,13 @@
 //   reading, 09:00 and 12:00.
 // - Nothing else is missing: rrule.js 2.8 supports every BYxxx part used in §3.8.5.3, BYSETPOS and WKST
 //   included. RDATE;VALUE=PERIOD (§3.8.5.2, not a recurrence rule) is refused with invalid_schedule.
+// Known rrule.js limitation (not in §3.8.5.3): SECONDLY/MINUTELY/HOURLY with an INTERVAL that does not
+// divide the next unit, combined with BYHOUR/BYMINUTE, loses the interval's phase when it skips
+// filtered-out times (FREQ=MINUTELY;INTERVAL=7;BYHOUR=9 from 05:30 gives 09:05, RFC says 09:00).
 // Expectations are wall times in America/New_York, formatted with Intl independently of our zone code.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import rrulePkg from 'rrule';
 import { compileTrigger } from '../../src/core/triggers.js';
 import { FusionError } from '../../src/core/errors.js';
 import { local } from './helpers.js';
@@ -276,6 +280,22 @@ describe('RRULE: time zones and input forms', () => {
     const out: number[] = [];
     for (let n = t.next(-1); n !== null; n = t.next(n)) out.push(n);
     assert.deepEqual(out, [Date.UTC(2026, 0, 1, 9), Date.UTC(2026, 0, 3, 12), Date.UTC(2026, 0, 8, 9)]);
+  });
+
+  it('queries far from DTSTART (where the series is restarted near the query) agree with iterating from DTSTART', () => {
+    const { RRule } = rrulePkg;
+    const rules = ['FREQ=SECONDLY;INTERVAL=15', 'FREQ=MINUTELY', 'FREQ=HOURLY;INTERVAL=5;BYDAY=MO', 'FREQ=WEEKLY;INTERVAL=3;BYDAY=TU,FR;WKST=SU',
+      'FREQ=DAILY;INTERVAL=9;BYSETPOS=1;BYHOUR=3,4', 'FREQ=DAILY;BYHOUR=9,17;BYMINUTE=15', 'FREQ=MONTHLY;BYDAY=-1FR'];
+    const start = Date.UTC(2020, 0, 1, 0, 0, 7);
+    for (const rule of rules) {
+      const ref = new RRule({ ...RRule.parseString(rule), dtstart: new Date(start) });
+      const t = compileTrigger({ rrule: `DTSTART:20200101T000007Z\nRRULE:${rule}` }, 0);
+      for (const at of [Date.UTC(2020, 0, 1), Date.UTC(2020, 5, 5, 7, 11, 3), Date.UTC(2021, 6, 1)]) {
+        assert.equal(t.next(at), ref.after(new Date(at))!.getTime(), `${rule} after ${new Date(at).toISOString()}`);
+        const want = ref.between(new Date(at - 400 * 86_400_000), new Date(at), true).slice(-3).map((d) => d.getTime());
+        assert.deepEqual(t.lastUpTo(at, 3), want, `${rule} last 3 up to ${new Date(at).toISOString()}`);
+      }
+    }
   });
 
   it('lastUpTo returns the latest occurrences at or before a time', () => {
