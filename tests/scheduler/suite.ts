@@ -1,0 +1,402 @@
+// The Scheduler suite, written against the Store contract and run against every store (like the
+// contract suite): operations, firing, misfire policies with a ManualClock, limits and bounds, DST
+// days through the store, and several instances (each with its own store connection) racing.
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/core/clock.js';
+import { FusionError } from '../../src/core/errors.js';
+import { Scheduler, occurrenceJobId, type ScheduleInput } from '../../src/core/scheduler.js';
+import type { Job } from '../../src/core/job.js';
+import type { Store } from '../../src/core/store.js';
+import { iso, local } from './helpers.js';
+
+export interface SchedulerHarness {
+  store: Store;
+  /** Another connection to the same store, as a second scheduler process would have. */
+  connect(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
+const MIN = 60_000;
+const tpl = { task: 'remind', payload: { to: '+15550100' } };
+const isInvalid = (field: string) => (e: FusionError) => e instanceof FusionError && e.code === 'invalid_schedule' && e.details.field === field && e.status === 400;
+
+export function schedulerSuite(name: string, make: () => Promise<SchedulerHarness>): void {
+  describe(`Scheduler on ${name}`, () => {
+    let env: SchedulerHarness;
+    let clock: ManualClock;
+    let s: Scheduler;
+    const jobsOf = async (id: string): Promise<Job[]> => {
+      const all = await env.store.list({ limit: 1000 });
+      return all.items.filter((j) => j.scheduleId === id).sort((a, b) => a.runAt - b.runAt || a.id.localeCompare(b.id));
+    };
+
+    beforeEach(async () => {
+      env = await make();
+      clock = new ManualClock(T0);
+      s = new Scheduler(env.store, { clock });
+    });
+    afterEach(async () => {
+      await s.stop();
+      await env.cleanup();
+    });
+
+    describe('operations', () => {
+      it('creates, gets, lists, upserts by id, and removes', async () => {
+        const a = await s.create({ id: 'a', trigger: { cron: '*/5 * * * *' }, template: tpl, description: 'five' });
+        assert.equal(a.nextRunAt, T0 + 5 * MIN, 'T0 matches */5 but is "now": the first occurrence is after now');
+        assert.equal(a.runCount, 0);
+        assert.equal(a.misfire.policy, 'skip');
+        assert.equal(a.description, 'five');
+        const b = await s.create({ trigger: { every: '30s' }, template: tpl });
+        assert.match(b.id, /^[0-9a-f-]{36}$/);
+        assert.equal(b.nextRunAt, T0 + 30_000);
+        assert.deepEqual((await s.list()).map((x) => x.id).sort(), ['a', b.id].sort());
+        const a2 = await s.create({ id: 'a', trigger: { cron: '0 * * * *' }, template: { ...tpl, priority: 'high' } });
+        assert.equal(a2.nextRunAt, T0 + 60 * MIN);
+        assert.equal(a2.createdAt, a.createdAt);
+        assert.ok(a2.version > a.version);
+        assert.deepEqual((await s.get('a'))!.template, { ...tpl, priority: 'high' });
+        assert.equal(await s.remove('a'), true);
+        assert.equal(await s.remove('a'), false);
+        assert.equal(await s.get('a'), null);
+      });
+
+      it('refuses invalid input with invalid_schedule naming the field', async () => {
+        const ok: ScheduleInput = { trigger: { every: '1m' }, template: tpl };
+        const cases: [Partial<ScheduleInput> & Record<string, unknown>, string][] = [
+          [{ id: 'has space' }, 'id'],
+          [{ trigger: { cron: 'nope' } }, 'trigger.cron'],
+          [{ trigger: { every: 'often' } }, 'trigger.every'],
+          [{ trigger: { at: 'someday' } }, 'trigger.at'],
+          [{ trigger: { cron: '* * * * *', tz: 'Atlantis/Capital' } }, 'trigger.tz'],
+          [{ trigger: { cron: '* * * * *', junk: 1 } as never }, 'trigger.junk'],
+          [{ trigger: null as never }, 'trigger'],
+          [{ template: { payload: 1 } as never }, 'template.task'],
+          [{ template: { task: 't', queue: 'bad queue' } }, 'template.queue'],
+          [{ template: { task: 't', priority: 'urgent' as never } }, 'template.priority'],
+          [{ template: { task: 't', runAt: 5 } as never }, 'template.runAt'],
+          [{ startAt: 'later' }, 'startAt'],
+          [{ startAt: T0 + 10, endAt: T0 }, 'endAt'],
+          [{ limit: 0 }, 'limit'],
+          [{ misfire: 'retry' as never }, 'misfire.policy'],
+          [{ misfire: { policy: 'catch-up', maxCatchUp: 0 } }, 'misfire.maxCatchUp'],
+          [{ misfire: { graceMs: -1 } }, 'misfire.graceMs'],
+          [{ trigger: { at: T0 - 3_600_000 } }, 'trigger.at'],
+        ];
+        for (const [patch, field] of cases) {
+          await assert.rejects(s.create({ ...ok, ...patch } as ScheduleInput), isInvalid(field), `${JSON.stringify(patch)} → ${field}`);
+        }
+        assert.deepEqual(await s.list(), [], 'nothing was stored');
+      });
+
+      it('update changes the trigger or template, keeps the run count, refuses unknown ids', async () => {
+        await s.create({ id: 'u', trigger: { every: '1m' }, template: tpl });
+        clock.set(T0 + MIN);
+        await s.tick();
+        const u = await s.update('u', { trigger: { cron: '0 12 * * *', tz: 'Asia/Kolkata' } });
+        assert.equal(u.runCount, 1);
+        assert.equal(local(u.nextRunAt!, 'Asia/Kolkata'), '2026-01-01 12:00');
+        assert.deepEqual(u.template, tpl);
+        const u2 = await s.update('u', { template: { task: 'other' } });
+        assert.equal(u2.nextRunAt, u.nextRunAt);
+        assert.equal(u2.template.task, 'other');
+        await assert.rejects(s.update('u', { trigger: { every: 'x' } }), isInvalid('trigger.every'));
+        await assert.rejects(s.update('nope', { limit: 3 }), (e: FusionError) => e.code === 'not_found' && e.status === 404);
+      });
+
+      it('re-declaring an unchanged every schedule keeps its phase', async () => {
+        const a = await s.create({ id: 'p', trigger: { every: '10m' }, template: tpl });
+        clock.advance(3 * MIN);
+        const b = await s.create({ id: 'p', trigger: { every: '10m' }, template: tpl });
+        assert.equal(b.nextRunAt, a.nextRunAt);
+        const c = await s.create({ id: 'p', trigger: { every: '5m' }, template: tpl });
+        assert.equal(c.nextRunAt, T0 + 3 * MIN + 5 * MIN, 'a new interval starts from now');
+      });
+
+      it('previews any trigger without storing it, and a stored schedule with its bounds', async () => {
+        assert.deepEqual(iso(s.preview({ cron: '0 9 * * 1', tz: 'Asia/Kolkata' }, 2)), ['2026-01-05T03:30:00.000Z', '2026-01-12T03:30:00.000Z']);
+        assert.deepEqual(s.preview({ every: '1h' }, 3, T0 + 5), [T0 + 5, T0 + 5 + 3_600_000, T0 + 5 + 7_200_000]);
+        assert.deepEqual(s.preview({ at: T0 + 10 }, 5), [T0 + 10]);
+        assert.deepEqual(iso(s.preview({ rrule: 'DTSTART:20260101T000000Z\nRRULE:FREQ=MONTHLY;BYDAY=-1FR;COUNT=2' }, 5, '2026-01-01')), ['2026-01-30T00:00:00.000Z', '2026-02-27T00:00:00.000Z']);
+        assert.throws(() => s.preview({ every: '1s' }, 0), isInvalid('count'));
+        assert.throws(() => s.preview({ cron: 'bad' }, 1), isInvalid('trigger.cron'));
+        assert.deepEqual(await s.list(), []);
+        await s.create({ id: 'b', trigger: { every: '1m' }, template: tpl, endAt: T0 + 3 * MIN });
+        assert.deepEqual(await s.previewSchedule('b', 10), [T0 + MIN, T0 + 2 * MIN, T0 + 3 * MIN]);
+      });
+
+      it('runNow enqueues one job outside the series', async () => {
+        await s.create({ id: 'r', trigger: { every: '1h' }, template: tpl, limit: 1 });
+        const j = await s.runNow('r');
+        assert.equal(j.state, 'queued');
+        assert.equal(j.scheduleId, 'r');
+        assert.equal(j.task, 'remind');
+        assert.notEqual((await s.runNow('r')).id, j.id);
+        const r = (await s.get('r'))!;
+        assert.equal(r.runCount, 0);
+        assert.equal(r.nextRunAt, T0 + 3_600_000);
+        await assert.rejects(s.runNow('none'), (e: FusionError) => e.code === 'not_found');
+      });
+    });
+
+    describe('firing', () => {
+      it('sleeps until the next due time and enqueues the occurrence with a derived id', async () => {
+        s.start();
+        await s.create({ id: 'f', trigger: { every: '1m' }, template: tpl });
+        await s.whenIdle();
+        clock.set(T0 + MIN - 1);
+        await s.whenIdle();
+        assert.deepEqual(await jobsOf('f'), []);
+        clock.set(T0 + MIN);
+        await s.whenIdle();
+        const [j] = await jobsOf('f');
+        assert.equal(j!.id, occurrenceJobId('f', T0 + MIN));
+        assert.equal(j!.id, 'f@2026-01-01T00:01:00.000Z');
+        assert.equal(j!.runAt, T0 + MIN);
+        assert.equal(j!.createdAt, T0 + MIN, 'fired at the due time');
+        assert.equal(j!.state, 'queued');
+        assert.deepEqual(j!.payload, tpl.payload);
+        const f = (await s.get('f'))!;
+        assert.equal(f.runCount, 1);
+        assert.equal(f.lastRunAt, T0 + MIN);
+        assert.equal(f.nextRunAt, T0 + 2 * MIN);
+      });
+
+      it('a schedule created while running wakes the scheduler (no waiting for the poll)', async () => {
+        const slow = new Scheduler(env.store, { clock, maxSleepMs: 3_600_000 });
+        slow.start();
+        await slow.whenIdle();
+        await slow.create({ id: 'now', trigger: { at: T0 }, template: tpl });
+        await slow.whenIdle();
+        assert.equal((await jobsOf('now')).length, 1);
+        const done = (await slow.get('now'))!;
+        assert.equal(done.nextRunAt, null, 'a one-off ends after it fires');
+        await slow.stop();
+      });
+
+      it('pause stops firing; resume continues from now without running the paused period', async () => {
+        await s.create({ id: 'p', trigger: { every: '1m' }, template: tpl, misfire: 'catch-up' });
+        clock.set(T0 + MIN);
+        await s.tick();
+        const paused = await s.pause('p');
+        assert.equal(paused.paused, true);
+        clock.set(T0 + 10 * MIN + 30_000);
+        await s.tick();
+        assert.equal((await jobsOf('p')).length, 1);
+        assert.equal((await s.resume('p')).nextRunAt, T0 + 11 * MIN);
+        clock.set(T0 + 11 * MIN);
+        await s.tick();
+        assert.deepEqual((await jobsOf('p')).map((j) => j.runAt), [T0 + MIN, T0 + 11 * MIN]);
+        assert.equal((await s.get('p'))!.paused, false);
+      });
+
+      it('a schedule created paused does not fire until resumed', async () => {
+        await s.create({ id: 'cp', trigger: { every: '1m' }, template: tpl, paused: true });
+        clock.set(T0 + 5 * MIN);
+        await s.tick();
+        assert.equal((await jobsOf('cp')).length, 0);
+      });
+
+      it('misfire skip (default): missed occurrences are dropped, the on-time one runs, the series goes on', async () => {
+        await s.create({ id: 'm', trigger: { every: '1m' }, template: tpl });
+        clock.set(T0 + 10 * MIN + 1000); // down from T0+1m to T0+10m+1s
+        const r = await s.tick();
+        assert.equal(r.enqueued, 1);
+        assert.equal(r.dropped, 1, 'reported as "at least one dropped"');
+        assert.deepEqual((await jobsOf('m')).map((j) => j.runAt), [T0 + 10 * MIN], 'the 1s-late one is within the 5s grace');
+        const m = (await s.get('m'))!;
+        assert.equal(m.nextRunAt, T0 + 11 * MIN);
+        assert.equal(m.runCount, 1);
+      });
+
+      it('misfire skip with nothing on time: no job, next future occurrence', async () => {
+        await s.create({ id: 'm2', trigger: { cron: '0 * * * *' }, template: tpl });
+        clock.set(T0 + 5 * 3_600_000 + 30 * MIN);
+        await s.tick();
+        assert.deepEqual(await jobsOf('m2'), []);
+        assert.equal((await s.get('m2'))!.nextRunAt, T0 + 6 * 3_600_000);
+      });
+
+      it('misfire catch-up: enqueues the latest maxCatchUp missed occurrences, then goes on', async () => {
+        await s.create({ id: 'c', trigger: { every: '1m' }, template: tpl, misfire: { policy: 'catch-up', maxCatchUp: 3 } });
+        clock.set(T0 + 10 * MIN + 1000);
+        const r = await s.tick();
+        assert.deepEqual((await jobsOf('c')).map((j) => (j.runAt - T0) / MIN), [7, 8, 9, 10]);
+        assert.equal(r.dropped, 1, 'at least one older missed occurrence was dropped');
+        const c = (await s.get('c'))!;
+        assert.equal(c.runCount, 4);
+        assert.equal(c.nextRunAt, T0 + 11 * MIN);
+        assert.ok((await jobsOf('c')).every((j) => j.state === 'queued' && j.createdAt === T0 + 10 * MIN + 1000));
+      });
+
+      it('misfire catch-up with few missed: all of them, nothing dropped', async () => {
+        await s.create({ id: 'c2', trigger: { cron: '0 * * * *' }, template: tpl, misfire: 'catch-up' });
+        clock.set(T0 + 3 * 3_600_000 + 10 * MIN);
+        const r = await s.tick();
+        assert.equal(r.dropped, 0);
+        assert.deepEqual((await jobsOf('c2')).map((j) => (j.runAt - T0) / 3_600_000), [1, 2, 3]);
+      });
+
+      it('a missed one-off runs late by default (catch-up); with skip it ends without running', async () => {
+        await s.create({ id: 'late', trigger: { at: T0 + 3_600_000 }, template: tpl });
+        await s.create({ id: 'gone', trigger: { at: T0 + 3_600_000 }, template: tpl, misfire: 'skip' });
+        clock.set(T0 + 5 * 3_600_000);
+        await s.tick();
+        assert.deepEqual((await jobsOf('late')).map((j) => j.runAt), [T0 + 3_600_000]);
+        assert.deepEqual(await jobsOf('gone'), []);
+        assert.equal((await s.get('gone'))!.nextRunAt, null);
+        assert.equal((await s.get('late'))!.runCount, 1);
+      });
+
+      it('a one-off slightly in the past (within the grace) still runs', async () => {
+        const o = await s.create({ id: 'o', trigger: { at: T0 - 2000 }, template: tpl });
+        assert.equal(o.nextRunAt, T0 - 2000);
+        await s.tick();
+        assert.equal((await jobsOf('o')).length, 1);
+      });
+
+      it('limit: stops after N runs, also when catching up', async () => {
+        await s.create({ id: 'l', trigger: { every: '1s' }, template: tpl, limit: 3 });
+        for (let i = 1; i <= 6; i++) {
+          clock.set(T0 + i * 1000);
+          await s.tick();
+        }
+        assert.deepEqual((await jobsOf('l')).map((j) => j.runAt - T0), [1000, 2000, 3000]);
+        assert.equal((await s.get('l'))!.nextRunAt, null);
+        await s.create({ id: 'l2', trigger: { every: '1m' }, template: tpl, limit: 2, misfire: { policy: 'catch-up', maxCatchUp: 10 } });
+        clock.set(T0 + 30 * MIN);
+        await s.tick();
+        assert.equal((await jobsOf('l2')).length, 2);
+        assert.equal((await s.get('l2'))!.nextRunAt, null);
+        const more = await s.update('l2', { limit: 3 });
+        assert.equal(more.runCount, 2);
+        assert.equal(more.nextRunAt, T0 + 30 * MIN + 6000, 'raising the limit revives the schedule (anchored at its creation, T0+6s, + 1m)');
+      });
+
+      it('startAt and endAt bound the occurrences (inclusive)', async () => {
+        await s.create({ id: 'b', trigger: { cron: '* * * * *' }, template: tpl, startAt: T0 + 2 * MIN, endAt: '2026-01-01T00:04:00Z' });
+        assert.equal((await s.get('b'))!.nextRunAt, T0 + 2 * MIN);
+        for (let i = 1; i <= 8; i++) {
+          clock.set(T0 + i * MIN);
+          await s.tick();
+        }
+        assert.deepEqual((await jobsOf('b')).map((j) => (j.runAt - T0) / MIN), [2, 3, 4]);
+        assert.equal((await s.get('b'))!.nextRunAt, null);
+        const past = await s.create({ id: 'b2', trigger: { every: '1m' }, template: tpl, endAt: T0 });
+        assert.equal(past.nextRunAt, null, 'an end already past: ended at once');
+      });
+
+      it('every with startAt: the first occurrence is startAt', async () => {
+        await s.create({ id: 'e', trigger: { every: '15m' }, template: tpl, startAt: T0 + 7 * MIN });
+        assert.deepEqual(await s.previewSchedule('e', 3), [T0 + 7 * MIN, T0 + 22 * MIN, T0 + 37 * MIN]);
+      });
+
+      it('template defaults: queue, priority and retry policy reach the job', async () => {
+        await s.create({ id: 't', trigger: { every: '1s' }, template: { task: 'sms', queue: 'otp', priority: 'high', maxAttempts: 7, backoff: { type: 'fixed', delay: 100 }, tags: ['x'] } });
+        clock.set(T0 + 1000);
+        await s.tick();
+        const [j] = await jobsOf('t');
+        assert.equal(j!.queue, 'otp');
+        assert.equal(j!.priority, 2);
+        assert.equal(j!.maxAttempts, 7);
+        assert.deepEqual(j!.backoff, { type: 'fixed', delay: 100 });
+        assert.deepEqual(j!.tags, ['x']);
+      });
+
+      it('a stored spec that no longer compiles ends that schedule and leaves the others firing', async () => {
+        await s.create({ id: 'good', trigger: { every: '1m' }, template: tpl });
+        await env.store.upsertSchedule({ id: 'broken', spec: { v: 1, trigger: { cron: 'garbage' } }, nextRunAt: T0 + MIN, paused: false }, T0);
+        clock.set(T0 + MIN);
+        await s.tick();
+        assert.equal((await jobsOf('good')).length, 1);
+        assert.equal((await env.store.getSchedule('broken'))!.nextRunAt, null);
+      });
+    });
+
+    describe('DST days through the store (Europe/Berlin, daily 02:30)', () => {
+      // Step the clock every 10 minutes over three days and fire at each step: each day gets one job.
+      async function run(trigger: ScheduleInput['trigger'], from: number): Promise<string[]> {
+        await s.create({ id: 'dst', trigger, template: tpl });
+        for (let t = from; t <= from + 3 * 86_400_000; t += 10 * MIN) {
+          clock.set(t);
+          await s.tick();
+        }
+        return (await jobsOf('dst')).map((j) => local(j.runAt, 'Europe/Berlin'));
+      }
+
+      it('cron, spring forward: once per day, the missing 02:30 at 03:00', async () => {
+        clock.set(Date.UTC(2026, 2, 27, 12));
+        assert.deepEqual(await run({ cron: '30 2 * * *', tz: 'Europe/Berlin' }, Date.UTC(2026, 2, 27, 12)), ['2026-03-28 02:30', '2026-03-29 03:00', '2026-03-30 02:30']);
+      });
+
+      it('cron, fall back: once per day, the first 02:30', async () => {
+        clock.set(Date.UTC(2026, 9, 23, 12));
+        const r = await run({ cron: '30 2 * * *', tz: 'Europe/Berlin' }, Date.UTC(2026, 9, 23, 12));
+        assert.deepEqual(r, ['2026-10-24 02:30', '2026-10-25 02:30', '2026-10-26 02:30']);
+        assert.equal((await jobsOf('dst'))[1]!.runAt, Date.UTC(2026, 9, 25, 0, 30), 'CEST, the first pass');
+      });
+
+      it('rrule, spring forward and fall back: RFC 5545 rule, once per day', async () => {
+        clock.set(Date.UTC(2026, 2, 27, 12));
+        const spring = await run({ rrule: 'DTSTART;TZID=Europe/Berlin:20260301T023000\nRRULE:FREQ=DAILY' }, Date.UTC(2026, 2, 27, 12));
+        assert.deepEqual(spring, ['2026-03-28 02:30', '2026-03-29 03:30', '2026-03-30 02:30']);
+        await s.remove('dst');
+        clock.set(Date.UTC(2026, 9, 23, 12));
+        const before = (await jobsOf('dst')).length;
+        const fall = (await run({ rrule: 'DTSTART;TZID=Europe/Berlin:20260301T023000\nRRULE:FREQ=DAILY' }, Date.UTC(2026, 9, 23, 12))).slice(before);
+        assert.deepEqual(fall, ['2026-10-24 02:30', '2026-10-25 02:30', '2026-10-26 02:30']);
+      });
+    });
+
+    describe('racing instances on one store', () => {
+      it('four schedulers, each with its own connection, fire every occurrence exactly once', async () => {
+        const stores = await Promise.all([0, 1, 2, 3].map(() => env.connect()));
+        const racers = stores.map((st) => new Scheduler(st, { clock, batch: 7 }));
+        try {
+          const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
+          for (const id of ids) await racers[0]!.create({ id, trigger: { every: '1s' }, template: tpl, misfire: 'catch-up' });
+          let lost = 0;
+          let enqueued = 0;
+          for (let step = 1; step <= 30; step++) {
+            clock.set(T0 + step * 1000 + (step % 3) * 700); // some steps cover two occurrences
+            const reports = await Promise.all(racers.map((r) => r.tick()));
+            for (const r of reports) {
+              lost += r.lost;
+              enqueued += r.enqueued;
+            }
+          }
+          assert.ok(lost > 0, 'the instances really raced');
+          const last = Math.floor((clock.now() - T0) / 1000);
+          for (const id of ids) {
+            const jobs = await jobsOf(id);
+            assert.deepEqual(jobs.map((j) => (j.runAt - T0) / 1000), Array.from({ length: last }, (_, i) => i + 1), id);
+            assert.equal((await racers[1]!.get(id))!.runCount, last, 'the count agrees with the jobs: no double advance');
+          }
+          assert.equal(enqueued, ids.length * last, 'each job was created by exactly one instance');
+        } finally {
+          for (const st of stores) await st.close();
+        }
+      });
+
+      it('timer-driven instances started together do not double-fire', async () => {
+        const stores = await Promise.all([0, 1, 2].map(() => env.connect()));
+        const racers = stores.map((st) => new Scheduler(st, { clock }).start());
+        try {
+          await racers[0]!.create({ id: 'tick', trigger: { cron: '* * * * * *' }, template: tpl });
+          for (let i = 1; i <= 20; i++) {
+            clock.set(T0 + i * 1000);
+            await Promise.all(racers.map((r) => r.whenIdle()));
+          }
+          const jobs = await jobsOf('tick');
+          assert.deepEqual(jobs.map((j) => (j.runAt - T0) / 1000), Array.from({ length: 20 }, (_, i) => i + 1));
+          assert.equal((await s.get('tick'))!.runCount, 20);
+        } finally {
+          for (const r of racers) await r.stop();
+          for (const st of stores) await st.close();
+        }
+      });
+    });
+  });
+}
