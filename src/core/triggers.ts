@@ -166,17 +166,11 @@ function splitProp(line: string): { name: string; params: Record<string, string>
   return { name: name!.toUpperCase(), params, value };
 }
 
-export interface RRuleParsed {
-  tz: string;
-  /** wall ms */
-  dtstart: number | null;
-}
-
 /**
  * Compile an RRULE trigger. `defaultStart` (instant) is DTSTART when the text has none; the
  * scheduler passes the schedule's start so the series stays put once stored.
  */
-function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger & { dtstartWall: number; tz: string; hasDtstart: boolean } {
+function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
   if (typeof t.rrule !== 'string' || t.rrule.trim() === '') throw invalidSchedule('trigger.rrule', 'rrule must be RFC 5545 text, e.g. "FREQ=WEEKLY;BYDAY=MO"');
   // Unfold RFC 5545 continuation lines, then read property by property.
   const lines = t.rrule.replace(/\r?\n[ \t]/g, '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
@@ -307,7 +301,7 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger & 
       if (out.length >= n || !shifted) return [...new Set(out)].sort((a, b) => a - b).slice(-n);
     }
   };
-  return { kind: 'rrule', next, lastUpTo, dtstartWall: startWall, tz: zone, hasDtstart: dtstart !== null };
+  return { kind: 'rrule', next, lastUpTo };
 }
 
 /**
@@ -330,7 +324,3 @@ export function compileTrigger(trigger: Trigger, anchor: number): CompiledTrigge
   }
 }
 
-/** Whether the RRULE text fixes its own DTSTART (otherwise the schedule's anchor does). */
-export function rruleHasDtstart(text: string): boolean {
-  return /(^|\n)\s*DTSTART[;:]/i.test(text);
-}
