@@ -37,6 +37,8 @@ export interface TickReport {
   lost: number;
   /** Missed occurrences dropped by the misfire policy. */
   dropped: number;
+  /** Schedules whose firing failed in the store (retried on a later pass). */
+  errors: number;
 }
 
 export const MAX_PREVIEW = 1000;
@@ -57,7 +59,7 @@ export class Scheduler {
   /** Compiled triggers by schedule id, reused while the stored spec is unchanged (cron/RRULE parsing is the costly part of a fire). */
   private compiled = new Map<string, { key: string; c: CompiledSpec }>();
   /** Totals since construction, for logs, metrics and tests. */
-  readonly stats = { passes: 0, enqueued: 0, lost: 0, dropped: 0 };
+  readonly stats = { passes: 0, enqueued: 0, lost: 0, dropped: 0, errors: 0 };
 
   constructor(readonly store: Store, opts: SchedulerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -224,26 +226,36 @@ export class Scheduler {
     }
     this.cancelTimer?.();
     this.cancelTimer = null;
+    let failed = false;
     this.pass = this.tick()
+      .then((r) => {
+        failed = r.errors > 0;
+        return r;
+      })
       .catch((err: unknown) => {
+        failed = true;
+        this.stats.errors++;
         this.logger.error({ err }, 'scheduler pass failed');
-        return { enqueued: 0, lost: 0, dropped: 0 };
+        return { enqueued: 0, lost: 0, dropped: 0, errors: 1 };
       })
       .finally(() => {
         this.pass = null;
         if (!this.running) return;
-        if (this.again) {
+        if (this.again && !failed) {
           this.again = false;
           this.wake();
         } else {
-          this.arming = this.arm().finally(() => {
+          this.again = false;
+          // After a failure, wait maxSleepMs before trying again: a store that is down, or one schedule
+          // it keeps refusing, must not turn the scheduler into a hot loop.
+          this.arming = this.arm(failed).finally(() => {
             this.arming = null;
           });
         }
       });
   }
 
-  private async arm(): Promise<void> {
+  private async arm(backOff = false): Promise<void> {
     let next: number | null = null;
     try {
       next = await this.store.nextScheduleAt();
@@ -253,7 +265,7 @@ export class Scheduler {
     // A wake() while reading started a pass; that pass arms the timer when it ends.
     if (!this.running || this.pass) return;
     const now = this.clock.now();
-    const at = next === null ? now + this.maxSleepMs : Math.min(next, now + this.maxSleepMs);
+    const at = next === null || backOff ? now + this.maxSleepMs : Math.min(next, now + this.maxSleepMs);
     this.cancelTimer?.();
     this.cancelTimer = this.clock.at(at, () => {
       this.cancelTimer = null;
@@ -263,16 +275,19 @@ export class Scheduler {
 
   /** One pass: fire every due schedule. Public so tests and tools can drive it without timers. */
   async tick(): Promise<TickReport> {
-    const report: TickReport = { enqueued: 0, lost: 0, dropped: 0 };
+    const report: TickReport = { enqueued: 0, lost: 0, dropped: 0, errors: 0 };
     for (;;) {
       const due = await this.store.dueSchedules(this.clock.now(), this.batch);
+      const errorsBefore = report.errors;
       for (const rec of due) await this.fire(rec, report);
-      if (due.length < this.batch) break;
+      // A full batch means more may be due; unless the store refused some, which would come back first again.
+      if (due.length < this.batch || report.errors > errorsBefore) break;
     }
     this.stats.passes++;
     this.stats.enqueued += report.enqueued;
     this.stats.lost += report.lost;
     this.stats.dropped += report.dropped;
+    this.stats.errors += report.errors;
     return report;
   }
 
@@ -299,12 +314,25 @@ export class Scheduler {
       // A spec that no longer compiles (e.g. a task default changed) must not stall every other schedule:
       // end this one, loudly; an update brings it back.
       this.logger.error({ err, scheduleId: rec.id }, 'schedule cannot fire; ending it until it is updated');
-      await this.store.advanceSchedule(rec.id, rec.version, { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, [], now);
+      try {
+        await this.store.advanceSchedule(rec.id, rec.version, { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, [], now);
+      } catch (e) {
+        report.errors++;
+        this.logger.error({ err: e, scheduleId: rec.id }, 'could not end the schedule');
+      }
       return;
     }
-    const ok = await this.store.advanceSchedule(
-      rec.id, rec.version, { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now,
-    );
+    let ok: boolean;
+    try {
+      ok = await this.store.advanceSchedule(
+        rec.id, rec.version, { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now,
+      );
+    } catch (err) {
+      // One schedule the store refuses must not keep the others from firing.
+      report.errors++;
+      this.logger.error({ err, scheduleId: rec.id }, 'schedule could not fire; retrying on a later pass');
+      return;
+    }
     if (!ok) {
       report.lost++;
       return;

@@ -313,6 +313,23 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
         assert.equal((await jobsOf('good')).length, 1);
         assert.equal((await env.store.getSchedule('broken'))!.nextRunAt, null);
       });
+
+      it('a store that fails does not make the scheduler spin: it retries after maxSleepMs', async () => {
+        const conn = await env.connect();
+        const sick = new Scheduler(conn, { clock, maxSleepMs: 1000 });
+        await s.create({ id: 'k', trigger: { every: '1s' }, template: tpl });
+        await conn.close(); // every store call of `sick` now fails
+        sick.start();
+        await sick.whenIdle(); // resolves only if the failure did not re-arm at once
+        assert.equal(sick.stats.errors, 1);
+        clock.advance(999);
+        await sick.whenIdle();
+        assert.equal(sick.stats.errors, 1, 'no retry before maxSleepMs');
+        clock.advance(1);
+        await sick.whenIdle();
+        assert.equal(sick.stats.errors, 2);
+        await sick.stop();
+      });
     });
 
     describe('DST days through the store (Europe/Berlin, daily 02:30)', () => {
