@@ -78,6 +78,7 @@ export class Scheduler {
     if (typeof id !== 'string' || !SCHEDULE_ID.test(id)) {
       throw invalidSchedule('id', 'id must be 1-150 characters of letters, digits, _ . : -', { value: id });
     }
+    if (input.paused !== undefined && typeof input.paused !== 'boolean') throw invalidSchedule('paused', 'paused must be true or false');
     const now = this.clock.now();
     const existing = await this.store.getSchedule(id);
     const previous = existing ? (existing.spec as StoredSpec) : undefined;
@@ -87,9 +88,9 @@ export class Scheduler {
       throw invalidSchedule('trigger.at', 'at is in the past', { value: (spec.trigger as { at: number }).at, now });
     }
     const runCount = existing?.runCount ?? 0;
-    let nextRunAt = initialNextRun(c, runCount, now);
-    // Re-declaring an unchanged schedule keeps a pending occurrence instead of dropping it.
-    if (existing && previous && sameTiming(previous, spec) && existing.nextRunAt !== null) nextRunAt = existing.nextRunAt;
+    let nextRunAt = afterLastRun(c, initialNextRun(c, runCount, now), existing?.lastRunAt ?? null);
+    // Re-declaring an unchanged, running schedule keeps a pending occurrence instead of dropping it.
+    if (existing && previous && !existing.paused && sameTiming(previous, spec) && existing.nextRunAt !== null) nextRunAt = existing.nextRunAt;
     const rec = await this.store.upsertSchedule({ id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false }, now);
     this.wake();
     return toSchedule(rec);
@@ -129,7 +130,8 @@ export class Scheduler {
     const r = await this.must(id);
     if (!r.paused) return toSchedule(r);
     const now = this.clock.now();
-    const nextRunAt = initialNextRun(compileSpec(r.spec as StoredSpec), r.runCount, now);
+    const c = compileSpec(r.spec as StoredSpec);
+    const nextRunAt = afterLastRun(c, initialNextRun(c, r.runCount, now), r.lastRunAt);
     const rec = await this.store.upsertSchedule({ id, spec: r.spec, nextRunAt, paused: false }, now);
     this.wake();
     return toSchedule(rec);
@@ -344,6 +346,12 @@ export class Scheduler {
     }
     if (jobs.length) this.logger.debug({ scheduleId: rec.id, jobs: jobs.map((j) => j.id), lateMs: now - plan.times[plan.times.length - 1]! }, 'schedule fired');
   }
+}
+
+/** Never go back to an occurrence already fired (e.g. a one-off updated within its grace). */
+function afterLastRun(c: CompiledSpec, next: number | null, lastRunAt: number | null): number | null {
+  if (next === null || lastRunAt === null || next > lastRunAt) return next;
+  return c.next(lastRunAt);
 }
 
 function sameTiming(a: StoredSpec, b: StoredSpec): boolean {

@@ -84,6 +84,8 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
           [{ misfire: { policy: 'catch-up', maxCatchUp: 0 } }, 'misfire.maxCatchUp'],
           [{ misfire: { graceMs: -1 } }, 'misfire.graceMs'],
           [{ trigger: { at: T0 - 3_600_000 } }, 'trigger.at'],
+          [{ paused: 'yes' as never }, 'paused'],
+          [{ description: 5 as never }, 'description'],
         ];
         for (const [patch, field] of cases) {
           await assert.rejects(s.create({ ...ok, ...patch } as ScheduleInput), isInvalid(field), `${JSON.stringify(patch)} → ${field}`);
@@ -248,6 +250,27 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
         assert.deepEqual(await jobsOf('gone'), []);
         assert.equal((await s.get('gone'))!.nextRunAt, null);
         assert.equal((await s.get('late'))!.runCount, 1);
+      });
+
+      it('updating a one-off that just fired (within its grace) does not fire it again', async () => {
+        await s.create({ id: 'once', trigger: { at: T0 + 1000 }, template: tpl });
+        clock.set(T0 + 1500);
+        await s.tick();
+        const u = await s.update('once', { description: 'edited' });
+        assert.equal(u.nextRunAt, null);
+        clock.set(T0 + 2000);
+        await s.tick();
+        assert.equal((await s.get('once'))!.runCount, 1);
+      });
+
+      it('resuming through update (paused: false) starts from now, like resume', async () => {
+        await s.create({ id: 'up', trigger: { every: '1m' }, template: tpl, misfire: 'catch-up' });
+        await s.pause('up');
+        clock.set(T0 + 10 * MIN + 30_000);
+        const u = await s.update('up', { paused: false });
+        assert.equal(u.nextRunAt, T0 + 11 * MIN);
+        await s.tick();
+        assert.deepEqual(await jobsOf('up'), []);
       });
 
       it('a one-off slightly in the past (within the grace) still runs', async () => {
