@@ -125,7 +125,7 @@ export class Scheduler {
     return toSchedule(rec);
   }
 
-  /** Fire again from the next occurrence at or after now. */
+  /** Fire again from the next occurrence after now. */
   async resume(id: string): Promise<Schedule> {
     const r = await this.must(id);
     if (!r.paused) return toSchedule(r);
