@@ -56,7 +56,8 @@ function describe(e: AjvError, field: string): string {
 export function validationError(errors: AjvError[], part: string): FusionError {
   // ajv lists an alternative's branch failures before the alternative itself; the alternative's
   // own sentence ("priority must be high, moderate, low or an integer") is the useful one.
-  const alt = errors.find((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && e.instancePath === errors[0]!.instancePath && e.parentSchema?.[EXPECT]);
+  const at = errors[0]!.instancePath;
+  const alt = errors.find((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && e.parentSchema?.[EXPECT] && (at === e.instancePath || at.startsWith(`${e.instancePath}/`)));
   const first = alt ?? errors[0]!;
   const field = fieldOf(first);
   return apiError(400, 'invalid_request', describe(first, field), {

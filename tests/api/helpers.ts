@@ -56,3 +56,21 @@ export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; 
     },
   };
 }
+
+/** Resolves on the first store event matching `pred` (subscribe before acting). */
+export function nextEvent(fusion: Fusion, pred: (e: import('../../src/core/store.js').StoreEvent) => boolean, timeoutMs = 10_000): Promise<import('../../src/core/store.js').StoreEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error('timed out waiting for a store event'));
+    }, timeoutMs);
+    const off = fusion.store.subscribe((e) => {
+      if (!pred(e)) return;
+      clearTimeout(timer);
+      off();
+      resolve(e);
+    });
+  });
+}
+
+export const json = (r: LightMyRequestResponse) => JSON.parse(r.body);
