@@ -112,6 +112,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     else req.log.debug({ code: body.error.code, details: body.error.details }, 'request refused');
     // A store that is down is not the caller's fault but is not a crash either: tell them to retry.
     if (status === 503) reply.header('retry-after', '1');
+    if (status === 401) reply.header('www-authenticate', 'Bearer realm="fusion"');
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) =>

@@ -7,41 +7,7 @@ import { Authenticator, checkBind, isLoopback, keysFromEnv, loadKeysFile, parseK
 import { tempDir } from '../helpers/tmp.js';
 import { KEYS, startApi, json, type Api } from './helpers.js';
 
-type Role = 'public' | 'send' | 'read' | 'admin';
-/** Every route and the role it needs. */
-const ROUTES: [string, string, unknown, Role][] = [
-  ['GET', '/healthz', undefined, 'public'],
-  ['GET', '/readyz', undefined, 'public'],
-  ['GET', '/openapi.json', undefined, 'public'],
-  ['GET', '/docs', undefined, 'public'],
-  ['GET', '/metrics', undefined, 'read'],
-  ['POST', '/v1/jobs', { task: 'sms' }, 'send'],
-  ['POST', '/v1/jobs/bulk', { jobs: [{ task: 'sms' }] }, 'send'],
-  ['GET', '/v1/jobs', undefined, 'read'],
-  ['GET', '/v1/jobs/x', undefined, 'read'],
-  ['POST', '/v1/jobs/x/cancel', undefined, 'admin'],
-  ['POST', '/v1/jobs/x/retry', undefined, 'admin'],
-  ['POST', '/v1/jobs/x/promote', undefined, 'admin'],
-  ['POST', '/v1/jobs/x/reschedule', { runAt: Date.now() + 1000 }, 'admin'],
-  ['DELETE', '/v1/jobs/x', undefined, 'admin'],
-  ['GET', '/v1/queues', undefined, 'read'],
-  ['POST', '/v1/queues/q/pause', undefined, 'admin'],
-  ['POST', '/v1/queues/q/resume', undefined, 'admin'],
-  ['PATCH', '/v1/queues/q', { concurrency: 2 }, 'admin'],
-  ['POST', '/v1/queues/q/clean', {}, 'admin'],
-  ['GET', '/v1/workers', undefined, 'read'],
-  ['POST', '/queue/', { payload: { task: 1, contact: 1 } }, 'send'],
-  ['POST', '/schedule/', { payload: { task: 1, contact: 1 }, delay: 10 }, 'send'],
-  ['POST', '/jobInfo/', { job_id: 'x' }, 'read'],
-  ['POST', '/cancelJob/', { job_id: 'x' }, 'admin'],
-  ['POST', '/rescheduleJob/', { job_id: 'x', schedule_at: Math.floor(Date.now() / 1000) + 60 }, 'admin'],
-  ['POST', '/retryTask/', { job_id: 'x' }, 'admin'],
-  ['POST', '/mapping/', { payload: {} }, 'send'],
-  ['POST', '/update_consent/', { contact: '9876543210', countryCode: 91, consent: true }, 'send'],
-  ['POST', '/api/tasks', { task_type: 'email_sending', parameters: {} }, 'send'],
-  ['GET', '/api/tasks/x', undefined, 'read'],
-];
-export const AUTH_ROUTES = ROUTES;
+import { AUTH_ROUTES as ROUTES } from './routes.js';
 
 describe('auth', () => {
   let api: Api;

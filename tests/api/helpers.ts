@@ -50,9 +50,12 @@ export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; 
       return n;
     },
     async close() {
-      await app.close();
-      await fusion.close(100);
-      t.remove();
+      try {
+        await app.close();
+        await fusion.close(100);
+      } finally {
+        t.remove();
+      }
     },
   };
 }
