@@ -37,7 +37,8 @@ export function parseTime(v: unknown, field: string, unit: 'ms' | 's'): number {
     if (/^-?\d+(\.\d+)?$/.test(s)) t = unit === 's' ? Number(s) * 1000 : Number(s);
     else t = parseIso(s);
   }
-  if (t === null || !Number.isFinite(t)) {
+  // Beyond ±8.64e15 ms a number is not a representable date at all.
+  if (t === null || !Number.isFinite(t) || Math.abs(t) > 8.64e15) {
     throw badField(field, `${field} must be an ISO 8601 time or epoch ${unit === 's' ? 'seconds' : 'milliseconds'}`, { value: v });
   }
   return Math.round(t);
