@@ -75,6 +75,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const port = int(values.port ?? process.env.FUSION_PORT, 'port', 8002);
   const host = values.host ?? process.env.FUSION_HOST ?? '127.0.0.1';
   const graceMs = int(values['grace-ms'], 'grace-ms', 10_000);
+  const concurrency = int(values.concurrency, 'concurrency', 10);
+  const leaseMs = int(values['lease-ms'], 'lease-ms', 30_000);
 
   const fusion = await Fusion.open({ store: storeUrl, logger });
   const taskFiles = values.tasks ?? process.env.FUSION_TASKS?.split(',').filter(Boolean) ?? [];
@@ -91,8 +93,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     workers.push(
       fusion.worker({
         queues,
-        concurrency: int(values.concurrency, 'concurrency', 10),
-        leaseMs: int(values['lease-ms'], 'lease-ms', 30_000),
+        concurrency,
+        leaseMs,
       }),
     );
     fusion.startMaintenance();

@@ -72,6 +72,8 @@ export class Worker {
   private unsubscribe: (() => void) | null = null;
   private storeErrors = 0;
   private idleResolvers: (() => void)[] = [];
+  /** A started worker keeps its process alive until stopped; its other timers are unref'd. */
+  private keepAlive: NodeJS.Timeout | null = null;
   state: WorkerState = 'idle';
   readonly startedAt: number;
 
@@ -105,6 +107,7 @@ export class Worker {
   start(): this {
     if (this.state !== 'idle') return this;
     this.state = 'running';
+    this.keepAlive = setInterval(() => {}, 1 << 30);
     this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
     this.armHeartbeat();
     this.log.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
@@ -121,6 +124,7 @@ export class Worker {
       this.state = 'stopped';
       return;
     }
+    clearInterval(this.keepAlive ?? undefined);
     if (this.state !== 'stopping') {
       this.state = 'stopping';
       this.wakeTimer?.cancel();
@@ -242,7 +246,7 @@ export class Worker {
         ac.abort(new TimeoutError(`attempt timed out after ${job.timeout} ms`)),
       );
     }
-    this.log.debug({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
+    this.log.info({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
     void this.execute(entry).then((outcome) => this.settle(entry, outcome));
   }
 

@@ -1,0 +1,87 @@
+// Pure core logic: backoff policies and job spec validation.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { backoffDelay } from '../../src/core/backoff.js';
+import { resolveSpec } from '../../src/core/queue.js';
+import { FusionError } from '../../src/core/errors.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+
+describe('backoff', () => {
+  it('exponential without jitter doubles from the base up to the cap', () => {
+    const p = { type: 'exponential', base: 100, cap: 1000, jitter: false } as const;
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(p, a)), [100, 200, 400, 800, 1000, 1000]);
+  });
+
+  it('exponential with full jitter stays within [0, ceiling) and spreads', () => {
+    const p = { type: 'exponential', base: 1000, cap: 60_000 } as const;
+    const xs = Array.from({ length: 2000 }, () => backoffDelay(p, 4));
+    assert.ok(xs.every((x) => x >= 0 && x < 8000));
+    assert.ok(new Set(xs).size > 1000, 'jitter spreads retries');
+    assert.equal(backoffDelay(p, 30, () => 0.999999), 59_999, 'never past the cap');
+  });
+
+  it('fixed and list policies', () => {
+    assert.equal(backoffDelay({ type: 'fixed', delay: 250 }, 7), 250);
+    const l = { type: 'list' as const, delays: [10, 20, 30] };
+    assert.deepEqual([1, 2, 3, 4, 9].map((a) => backoffDelay(l, a)), [10, 20, 30, 30, 30]);
+  });
+});
+
+describe('resolveSpec', () => {
+  const now = 1_000_000;
+  const fieldOf = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof FusionError);
+      assert.equal(e.code, 'invalid_job');
+      assert.equal(e.status, 400);
+      return e.details.field;
+    }
+    assert.fail('expected a FusionError');
+  };
+
+  it('fills defaults: moderate priority, 10 attempts, exponential backoff, default queue', () => {
+    const j = resolveSpec({ task: 'sms' }, now);
+    assert.equal(j.priority, 1);
+    assert.equal(j.maxAttempts, 10);
+    assert.equal(j.backoff.type, 'exponential');
+    assert.equal(j.queue, 'default');
+    assert.equal(j.runAt, now);
+    assert.match(j.id, /^[0-9a-f-]{36}$/);
+  });
+
+  it('makes time-ordered ids', () => {
+    const ids = Array.from({ length: 100 }, () => resolveSpec({ task: 't' }, now).id);
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(new Set(ids).size, 100);
+  });
+
+  it('takes task defaults from the registry, and the spec wins over them', () => {
+    const reg = new TaskRegistry().register('otp', () => {}, { queue: 'sms', priority: 'high', maxAttempts: 3 });
+    const a = resolveSpec({ task: 'otp' }, now, reg);
+    assert.deepEqual([a.queue, a.priority, a.maxAttempts], ['sms', 2, 3]);
+    const b = resolveSpec({ task: 'otp', queue: 'other', priority: 'low', maxAttempts: 1 }, now, reg);
+    assert.deepEqual([b.queue, b.priority, b.maxAttempts], ['other', 0, 1]);
+  });
+
+  it('resolves runAt and delay', () => {
+    assert.equal(resolveSpec({ task: 't', delay: 500 }, now).runAt, now + 500);
+    assert.equal(resolveSpec({ task: 't', runAt: new Date(now + 9) }, now).runAt, now + 9);
+    assert.equal(resolveSpec({ task: 't', runAt: now + 7, delay: 500 }, now).runAt, now + 7);
+  });
+
+  it('names the field of each bad input', () => {
+    assert.equal(fieldOf(() => resolveSpec({ task: '' }, now)), 'task');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', queue: 'has space' }, now)), 'queue');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', priority: 'urgent' as never }, now)), 'priority');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', priority: 1.5 }, now)), 'priority');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', maxAttempts: 0 }, now)), 'maxAttempts');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', delay: -1 }, now)), 'delay');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', runAt: new Date('nope') }, now)), 'runAt');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', timeout: -5 }, now)), 'timeout');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', backoff: { type: 'fixed', delay: -1 } }, now)), 'backoff');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', id: '' }, now)), 'id');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', tags: [1] as never }, now)), 'tags');
+  });
+});
