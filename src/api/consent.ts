@@ -52,7 +52,7 @@ export class FileConsentStore extends MemoryConsentStore {
           // A torn last line from a crash mid-write: the record before it still stands.
         }
       }
-    } else mkdirSync(dirname(path), { recursive: true });
+    }
   }
 
   override async set(rec: ConsentRecord): Promise<ConsentRecord> {
@@ -60,7 +60,11 @@ export class FileConsentStore extends MemoryConsentStore {
     const line = `${JSON.stringify(r)}\n`;
     // Writes are serialised and synced before the caller hears "ok", so an answered update survives a crash.
     const write = this.chain.then(async () => {
-      const fh = await (this.file ??= open(this.path, 'a'));
+      this.file ??= (async () => {
+        mkdirSync(dirname(this.path), { recursive: true });
+        return open(this.path, 'a');
+      })();
+      const fh = await this.file;
       await fh.write(line);
       await fh.datasync();
     });
