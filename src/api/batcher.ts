@@ -6,6 +6,10 @@ import type { Store } from '../core/store.js';
 import { FusionError } from '../core/errors.js';
 import { apiError } from './errors.js';
 
+/** Nothing was written (add is atomic): a 503 tells the caller to retry, with the same Idempotency-Key. */
+const storeFailure = (err: unknown) =>
+  err instanceof FusionError ? err : Object.assign(apiError(503, 'store_unavailable', 'the job store could not take the job; retry', {}), { cause: err });
+
 type Result = { job: Job; created: boolean }[];
 interface Pending {
   jobs: NewJob[];
@@ -17,9 +21,10 @@ export class JobBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
 
-  constructor(private readonly store: Store, private readonly now: () => number, private readonly maxJobs = 2000) {}
+  constructor(private readonly store: Store, private readonly now: () => number, private readonly enabled = true, private readonly maxJobs = 2000) {}
 
   add(jobs: NewJob[]): Promise<Result> {
+    if (!this.enabled) return this.store.add(jobs, this.now()).catch((err) => Promise.reject(storeFailure(err)));
     return new Promise<Result>((resolve, reject) => {
       this.pending.push({ jobs, resolve, reject });
       if (!this.scheduled) {
@@ -45,8 +50,7 @@ export class JobBatcher {
           i += p.jobs.length;
         }
       } catch (err) {
-        // Nothing of the batch was written (add is atomic): the callers may retry safely.
-        const e = err instanceof FusionError ? err : Object.assign(apiError(503, 'store_unavailable', 'the job store could not take the job; retry', {}), { cause: err });
+        const e = storeFailure(err);
         for (const p of batch) p.reject(e);
       }
     }

@@ -118,11 +118,12 @@ export class IdempotencyCache {
   }
 }
 
-/** Hooks: check the key before the handler, record the answer after it. */
+/**
+ * Hooks: check the key before the handler, record the answer after it. Written callback-style so a
+ * request without the header (almost all of them) pays no promise per hook.
+ */
 export function installIdempotency(app: FastifyInstance, cache: IdempotencyCache, principalOf: (req: FastifyRequest) => string): void {
-  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
-    const raw = req.headers[IDEMPOTENCY_HEADER];
-    if (raw === undefined || req.method === 'GET' || req.method === 'HEAD') return;
+  const check = async (req: FastifyRequest, reply: FastifyReply, raw: string | string[]): Promise<boolean> => {
     const key = Array.isArray(raw) ? raw[0]! : raw;
     if (!KEY_FORMAT.test(key)) {
       throw apiError(400, 'invalid_request', 'Idempotency-Key must be 1-255 visible ASCII characters', { field: 'Idempotency-Key' });
@@ -135,29 +136,39 @@ export function installIdempotency(app: FastifyInstance, cache: IdempotencyCache
       if (entry.fingerprint !== fingerprint) throw keyReused(key);
       const first = await entry.answer;
       if (first) {
-        return reply.code(first.status).header(REPLAY_HEADER, 'true').type(first.contentType).send(first.body);
+        reply.code(first.status).header(REPLAY_HEADER, 'true').type(first.contentType).send(first.body);
+        return true;
       }
       // The first attempt failed; this one runs as a new attempt and owns a new entry.
       const again = cache.claim(scope, fingerprint);
       req.idempotency = { key, principal, scope, entry: again.owner ? again.entry : undefined };
-      return;
+      return false;
     }
     req.idempotency = { key, principal, scope, entry };
+    return false;
+  };
+
+  app.addHook('preHandler', (req, reply, done) => {
+    const raw = req.headers[IDEMPOTENCY_HEADER];
+    if (raw === undefined || req.method === 'GET' || req.method === 'HEAD') return done();
+    check(req, reply, raw).then((replied) => (replied ? undefined : done()), (err) => done(err));
   });
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     const idem = req.idempotency;
-    if (!idem?.entry) return payload;
-    const entry = idem.entry;
-    idem.entry = undefined;
-    const ok = reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string';
-    cache.settle(idem.scope, entry, ok ? { status: reply.statusCode, body: payload as string, contentType: String(reply.getHeader('content-type') ?? 'application/json') } : null);
-    return payload;
+    if (idem?.entry) {
+      const entry = idem.entry;
+      idem.entry = undefined;
+      const ok = reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string';
+      cache.settle(idem.scope, entry, ok ? { status: reply.statusCode, body: payload as string, contentType: String(reply.getHeader('content-type') ?? 'application/json') } : null);
+    }
+    done(null, payload);
   });
 
   // A request that never reaches onSend (client gone) must not leave waiters hanging.
-  app.addHook('onResponse', async (req) => {
+  app.addHook('onResponse', (req, _reply, done) => {
     const idem = req.idempotency;
     if (idem?.entry) cache.settle(idem.scope, idem.entry, null);
+    done();
   });
 }

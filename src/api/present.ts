@@ -1,13 +1,39 @@
 // How jobs look from outside: ISO times, no lease token, no stack traces, secret-looking payload
 // fields masked (a read-only key must not reveal an OTP or a provider token).
 import type { Job, JobError, JobState } from '../core/job.js';
-import { maskSecrets } from '../logging.js';
+import { SECRET_KEYS } from '../logging.js';
 import { iso } from './times.js';
 
-export interface Presenter {
-  /** Extra payload field names to mask, beyond the built-in secret names. */
-  sensitiveFields: string[];
+/**
+ * Mask secret-looking fields (built-in names plus `extra`), copying only the objects that hold one:
+ * this runs on every answer, so the common case (nothing to mask) allocates nothing.
+ */
+export function makeMasker(extra: string[]): (v: unknown) => unknown {
+  const keys = new Set([...SECRET_KEYS, ...extra].map((k) => k.toLowerCase()));
+  const needs = (v: unknown, depth: number): boolean => {
+    if (v === null || typeof v !== 'object' || depth > 20) return false;
+    if (Array.isArray(v)) return v.some((x) => needs(x, depth + 1));
+    for (const k in v) if (keys.has(k.toLowerCase()) || needs((v as Record<string, unknown>)[k], depth + 1)) return true;
+    return false;
+  };
+  const mask = (v: unknown, depth: number): unknown => {
+    if (v === null || typeof v !== 'object' || depth > 20 || !needs(v, depth)) return v;
+    if (Array.isArray(v)) return v.map((x) => mask(x, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = keys.has(k.toLowerCase()) ? '[redacted]' : mask(x, depth + 1);
+    return out;
+  };
+  return (v) => mask(v, 0);
 }
+
+const maskers = new WeakMap<string[], (v: unknown) => unknown>();
+/** One masker per field list (the server keeps one list), built once. */
+export function maskerFor(extra: string[]): (v: unknown) => unknown {
+  let m = maskers.get(extra);
+  if (!m) maskers.set(extra, (m = makeMasker(extra)));
+  return m;
+}
+const maskSecrets = (v: unknown, extra: string[]) => maskerFor(extra)(v);
 
 const errorView = (e: JobError | null) => (e ? { message: e.message, name: e.name ?? null, code: e.code ?? null, retryable: e.retryable } : null);
 
@@ -37,7 +63,7 @@ export function jobView(j: Job, sensitive: string[]) {
     tags: j.tags,
     callbacks: j.callbacks,
     scheduleId: j.scheduleId,
-    history: j.history.map((h) => ({ ...h, startedAt: iso(h.startedAt), endedAt: iso(h.endedAt) })),
+    history: j.history.length === 0 ? [] : j.history.map((h) => ({ ...h, startedAt: iso(h.startedAt), endedAt: iso(h.endedAt) })),
   };
 }
 export type JobView = ReturnType<typeof jobView>;

@@ -3,7 +3,8 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { Fusion } from '../fusion.js';
-import { redactPaths, maskSecrets } from '../logging.js';
+import { redactPaths } from '../logging.js';
+import { maskerFor } from './present.js';
 import { Authenticator, type ApiKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { installValidators, type RouteConfig } from './validation.js';
@@ -50,6 +51,8 @@ export interface ServerOptions {
   /** Node process metrics on /metrics (default true). */
   processMetrics?: boolean;
   trustProxy?: boolean;
+  /** Group commit: job creations of one event-loop turn share one store write (default true). */
+  groupCommit?: boolean;
 }
 
 declare module 'fastify' {
@@ -121,17 +124,24 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   const auth = new Authenticator(opts.apiKeys ?? []);
   app.decorateRequest('apiKey', null);
-  app.addHook('onRequest', async (req) => {
+  // Hooks are callback-style: they run on every request, and an async hook costs a promise each.
+  app.addHook('onRequest', (req, _reply, done) => {
     const config = req.routeOptions.config as RouteConfig | undefined;
     // Unknown routes fall through to the 404 handler; every known route states its role.
-    if (!req.routeOptions.url) return;
-    req.apiKey = auth.check(req.headers, config?.role ?? 'admin');
+    if (!req.routeOptions.url) return done();
+    try {
+      req.apiKey = auth.check(req.headers, config?.role ?? 'admin');
+    } catch (e) {
+      return done(e as Error);
+    }
+    done();
   });
   // The native API is JSON only; form bodies belong to the compatibility routes.
-  app.addHook('preValidation', async (req) => {
+  app.addHook('preValidation', (req, _reply, done) => {
     if (req.body !== undefined && req.url.startsWith('/v1/') && !/^application\/json/i.test(req.headers['content-type'] ?? '')) {
-      throw apiError(415, 'unsupported_media_type', 'the /v1 API takes application/json bodies', { field: 'content-type' });
+      return done(apiError(415, 'unsupported_media_type', 'the /v1 API takes application/json bodies', { field: 'content-type' }));
     }
+    done();
   });
 
   const principalOf = (req: FastifyRequest) => (req.apiKey ? `key:${req.apiKey.digest.subarray(0, 12).toString('hex')}` : 'anonymous');
@@ -150,7 +160,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     metrics,
     watcher,
     consent,
-    batcher: new JobBatcher(fusion.store, now),
+    batcher: new JobBatcher(fusion.store, now, opts.groupCommit ?? true),
     scheduler: opts.scheduler ?? null,
     extraTasks: new Set(opts.knownTasks ?? []),
     now,
@@ -158,7 +168,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   };
 
   // One log line per request: what, who (key name, never the key), outcome, time.
-  app.addHook('onResponse', async (req, reply) => {
+  const mask = maskerFor(sensitive);
+  app.addHook('onResponse', (req, reply, done) => {
+    done();
     const route = req.routeOptions.url ?? 'unmatched';
     const secs = reply.elapsedTime / 1000;
     metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -166,7 +178,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!logger) return;
     const line = { method: req.method, route, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, key: req.apiKey?.name ?? null, reqId: req.id };
     if (reply.statusCode >= 500) req.log.error(line, 'request');
-    else if (logger.isLevelEnabled('debug')) req.log.debug({ ...line, body: maskSecrets(req.body, sensitive) }, 'request');
+    else if (logger.isLevelEnabled('debug')) req.log.debug({ ...line, body: mask(req.body) }, 'request');
     else req.log.info(line, 'request');
   });
 

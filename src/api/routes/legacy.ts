@@ -5,8 +5,7 @@ import type { Job, JobSpec } from '../../core/job.js';
 import { FusionError, notFound } from '../../core/errors.js';
 import { type ApiContext, isKnownTask, resolve, unknownTask } from '../context.js';
 import { apiError, badField } from '../errors.js';
-import { RQ_STATUS, celeryStatus, legacyJobInfo } from '../present.js';
-import { maskSecrets } from '../../logging.js';
+import { RQ_STATUS, celeryStatus, legacyJobInfo, maskerFor } from '../present.js';
 import { checkWindow, iso, parseTime } from '../times.js';
 import { createOne } from './jobs.js';
 import type { LegacySchedules } from './schedules.js';
@@ -171,7 +170,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
       task_id: job.id,
       task_type: job.tags.find((t) => t.startsWith('task_type:'))?.slice(10) ?? job.task,
       status: celeryStatus(job),
-      result: maskSecrets(job.result, ctx.sensitive),
+      result: maskerFor(ctx.sensitive)(job.result),
       error: job.error?.message ?? null,
       retries: Math.max(0, job.attempts - 1),
       date_done: iso(job.endedAt),
