@@ -64,6 +64,9 @@ function bodyFor(fields: string[], base: Record<string, unknown>) {
   );
 }
 
+/** Whether the fuzzed server runs a scheduler (set when the core Scheduler is wired in). */
+const SCHEDULER = false;
+
 describe('fuzz: random bodies at every POST route', () => {
   let api: Api;
   before(async () => {
@@ -82,8 +85,10 @@ describe('fuzz: random bodies at every POST route', () => {
           const headers: Record<string, string> = { 'content-type': kind === 'json' ? 'application/json' : 'application/x-www-form-urlencoded' };
           if (key !== undefined) headers['idempotency-key'] = key;
           const r = await api.app.inject({ method: 'POST', url, payload: body, headers });
-          assert.ok(r.statusCode < 500, `${url} ${r.statusCode} ${r.body} for ${body}`);
           const parsed = JSON.parse(r.body);
+          // A server built without a scheduler answers cron/rrule requests 503 scheduler_unavailable by design.
+          const noScheduler = r.statusCode === 503 && parsed.error?.code === 'scheduler_unavailable' && !SCHEDULER;
+          assert.ok(r.statusCode < 500 || noScheduler, `${url} ${r.statusCode} ${r.body} for ${body}`);
           if (r.statusCode >= 400) {
             assert.equal(typeof parsed.error?.code, 'string', r.body);
             assert.equal(typeof parsed.error?.message, 'string', r.body);
