@@ -121,6 +121,17 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseForm(body as string));
   });
+  // Old clients post JSON without a content type (Python's requests with data=json.dumps(...)), or
+  // as text/plain; the original server read those too. /v1 refuses them in preValidation below.
+  const lenient = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, undefined);
+    if (text.startsWith('{') || text.startsWith('[')) return defaultJson(req, text, done);
+    if (/^[^=&\s]+=/.test(text)) return done(null, parseForm(text));
+    done(null, body);
+  };
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, lenient);
+  app.addContentTypeParser('*', { parseAs: 'string' }, lenient);
 
   const auth = new Authenticator(opts.apiKeys ?? []);
   app.decorateRequest('apiKey', null);

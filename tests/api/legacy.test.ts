@@ -75,6 +75,17 @@ describe('original Fusion routes', () => {
     assert.equal(job.queue, 'sms');
   });
 
+  test('/queue/ reads JSON sent without a content type or as text/plain, as the original did', async () => {
+    const body = JSON.stringify({ payload: { task: 1, contact: 5, message: 'm' } });
+    for (const headers of [{}, { 'content-type': 'text/plain' }]) {
+      const r = await api.app.inject({ method: 'POST', url: '/queue/', payload: body, headers });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal((await api.fusion.store.get(json(r).job_id))?.queue, 'sms');
+    }
+    const v1 = await api.app.inject({ method: 'POST', url: '/v1/jobs', payload: JSON.stringify({ task: 'sms' }), headers: { 'content-type': 'text/plain' } });
+    assert.equal(v1.statusCode, 415, 'the native API stays JSON-only');
+  });
+
   test('/queue/ job_id is idempotent; a different body under the same job_id is 409', async () => {
     const body = { payload: { task: 1, contact: 1, message: 'a' }, job_id: 'legacy-dup' };
     assert.equal((await api.call({ method: 'POST', url: '/queue/', payload: body })).statusCode, 200);
