@@ -196,14 +196,18 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const openapi = new OpenApiCollector();
   openapi.attach(app);
   systemRoutes(app, ctx, openapi);
-  jobRoutes(app, ctx);
+  jobRoutes(app, ctx, opts.bodyLimit ?? DEFAULT_BODY_LIMIT);
   queueRoutes(app, ctx);
   const legacySchedules = scheduleRoutes(app, ctx);
   legacyRoutes(app, ctx, legacySchedules);
 
+  // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.
+  app.addHook('preClose', (done) => {
+    watcher.close();
+    done();
+  });
   app.addHook('onClose', async () => {
     metrics.stop();
-    watcher.close();
     if (ownConsent) await consent.close();
   });
   return app;

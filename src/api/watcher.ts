@@ -7,6 +7,7 @@ const ENDING: ReadonlySet<StoreEvent['type']> = new Set(['completed', 'failed', 
 export class JobWatcher {
   private waiters = new Map<string, Set<() => void>>();
   private unsubscribe: (() => void) | null = null;
+  private closed = false;
 
   constructor(private readonly store: Store) {}
 
@@ -26,6 +27,7 @@ export class JobWatcher {
    * events stay in-process (SQLite shared by an API process and a worker process).
    */
   wait(jobId: string, timeoutMs: number, signal: AbortSignal, recheck: () => Promise<boolean>, recheckMs = 2000): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.ensureSubscribed();
     return new Promise<void>((resolve) => {
       let done = false;
@@ -64,6 +66,7 @@ export class JobWatcher {
   }
 
   close(): void {
+    this.closed = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
     for (const set of this.waiters.values()) for (const wake of set) wake();

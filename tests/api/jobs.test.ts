@@ -167,6 +167,36 @@ describe('/v1/jobs', () => {
     assert.equal(json(over).error.details.field, 'jobs');
   });
 
+  test('bulk bodies may exceed the body limit, each payload may not', async () => {
+    const jobs = Array.from({ length: 1000 }, (_, i) => ({ task: 'sms', payload: { i, text: 'z'.repeat(2000) } }));
+    const r = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs } });
+    assert.equal(r.statusCode, 201, r.body.slice(0, 300));
+    const before = await api.totalJobs();
+    const one = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [{ task: 'sms' }, { task: 'sms', payload: 'y'.repeat(1024 * 1024 + 1) }] } });
+    assert.equal(one.statusCode, 413);
+    assert.equal(json(one).error.details.field, 'jobs[1].payload');
+    const huge = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: Array.from({ length: 9 }, () => ({ task: 'sms', payload: 'q'.repeat(1000 * 1000) })) } });
+    assert.equal(huge.statusCode, 413);
+    assert.equal(await api.totalJobs(), before);
+  });
+
+  test('closing the server ends waiting long-polls at once', async () => {
+    const other = await startApi();
+    try {
+      const j = json(await other.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', queue: 'nobody' } }));
+      const t0 = Date.now();
+      const pending = other.call({ method: 'GET', url: `/v1/jobs/${j.id}?wait=60` });
+      const waiting = async () => /fusion_api_long_polls 1/.test((await other.call({ method: 'GET', url: '/metrics' })).body);
+      while (!(await waiting())) await new Promise((r) => setImmediate(r));
+      await other.app.close();
+      const r = await pending;
+      assert.equal(json(r).state, 'queued');
+      assert.ok(Date.now() - t0 < 5000, 'did not wait out the minute');
+    } finally {
+      await other.close().catch(() => undefined);
+    }
+  });
+
   test('list filters by queue, state and task and pages with a cursor', async () => {
     for (let i = 0; i < 5; i++) await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'echo', queue: 'listing', payload: i } });
     const seen: string[] = [];

@@ -41,7 +41,10 @@ export async function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob
   return { job, created, replay: idem !== undefined };
 }
 
-export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
+/** Bulk bodies may be this many times the body limit; each job's payload still has to fit the limit. */
+export const BULK_BODY_FACTOR = 8;
+
+export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: number): void {
   const view = (j: Parameters<typeof jobView>[0]) => jobView(j, ctx.sensitive);
 
   app.post('/v1/jobs', { schema: S.createJob, config: { role: 'send' } }, async (req, reply) => {
@@ -53,8 +56,16 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.code(r.created || r.replay ? 201 : 200).send(view(r.job));
   });
 
-  app.post('/v1/jobs/bulk', { schema: S.createBulk, config: { role: 'send' } }, async (req, reply) => {
+  app.post('/v1/jobs/bulk', { schema: S.createBulk, config: { role: 'send' }, bodyLimit: bodyLimit * BULK_BODY_FACTOR }, async (req, reply) => {
     const { jobs } = req.body as { jobs: SpecBody[] };
+    if (Number(req.headers['content-length'] ?? 0) > bodyLimit || req.headers['transfer-encoding']) {
+      jobs.forEach((b, i) => {
+        const size = Buffer.byteLength(JSON.stringify(b.payload ?? null));
+        if (size > bodyLimit) {
+          throw apiError(413, 'payload_too_large', `jobs[${i}].payload is ${size} bytes; the limit per job is ${bodyLimit}`, { field: `jobs[${i}].payload`, limit: bodyLimit });
+        }
+      });
+    }
     const now = ctx.now();
     const idem = req.idempotency;
     const resolved: NewJob[] = jobs.map((b, i) => {

@@ -68,7 +68,7 @@ export const createJob = {
 export const createBulk = {
   tags: ['jobs'],
   summary: `Enqueue up to ${MAX_BULK} jobs atomically`,
-  description: 'All jobs are added or none. Each item is validated like POST /v1/jobs; an error names the item (`jobs[3].task`).',
+  description: 'All jobs are added or none. Each item is validated like POST /v1/jobs; an error names the item (`jobs[3].task`). The body may be 8 times the body limit (8 MiB by default); each job\'s payload must still fit the limit.',
   body: {
     type: 'object', additionalProperties: false, required: ['jobs'],
     properties: { jobs: { type: 'array', minItems: 1, maxItems: MAX_BULK, items: jobSpecSchema } },
