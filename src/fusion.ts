@@ -3,6 +3,7 @@ import { Queue } from './core/queue.js';
 import { TaskRegistry, type TaskHandler, type TaskOptions } from './core/registry.js';
 import { Worker, type WorkerOptions } from './core/worker.js';
 import { Maintenance, type MaintenanceOptions } from './core/maintenance.js';
+import { Scheduler, type Schedule, type ScheduleInput, type SchedulerOptions } from './core/scheduler.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import type { Job, JobSpec } from './core/job.js';
@@ -24,6 +25,8 @@ export class Fusion {
   readonly queue: Queue;
   private workers = new Set<Worker>();
   private maintenance: Maintenance | null = null;
+  private _scheduler: Scheduler | null = null;
+  private schedulerOptions: SchedulerOptions = {};
 
   private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger) {
     this.queue = new Queue(store, { clock, registry: this.registry });
@@ -70,10 +73,28 @@ export class Fusion {
     return this.maintenance;
   }
 
+  /** Schedule operations (create, update, pause, preview, ...). Firing starts with startScheduler(). */
+  get scheduler(): Scheduler {
+    this._scheduler ??= new Scheduler(this.store, { clock: this.clock, logger: this.logger, registry: this.registry, ...this.schedulerOptions });
+    return this._scheduler;
+  }
+
+  /** Create or replace a schedule: `schedule({ id, trigger: { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' }, template: { task } })`. */
+  schedule(input: ScheduleInput): Promise<Schedule> {
+    return this.scheduler.create(input);
+  }
+
+  /** Start firing due schedules in this process. Any number of processes may run one. */
+  startScheduler(opts: Omit<SchedulerOptions, 'clock' | 'logger' | 'registry'> = {}): Scheduler {
+    if (!this._scheduler) this.schedulerOptions = opts;
+    return this.scheduler.start();
+  }
+
   /** Stop workers (graceful, up to graceMs) and maintenance, then close the store. */
   async close(graceMs = 10_000): Promise<void> {
     await Promise.all([...this.workers].map((w) => w.stop(graceMs)));
     await this.maintenance?.stop();
+    await this._scheduler?.stop();
     await this.store.close();
   }
 }

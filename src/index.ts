@@ -2,6 +2,10 @@
 export { Fusion, type FusionOptions } from './fusion.js';
 export { Queue, resolveSpec } from './core/queue.js';
 export { Worker, type WorkerOptions } from './core/worker.js';
+export {
+  Scheduler, occurrenceJobId, type SchedulerOptions, type TickReport, type Schedule, type ScheduleInput, type ScheduleTemplate,
+  type MisfirePolicy, type MisfirePolicyName, type Trigger, type CronTrigger, type RRuleTrigger, type EveryTrigger, type AtTrigger,
+} from './core/scheduler.js';
 export { Maintenance, type MaintenanceOptions, type RetentionPolicy } from './core/maintenance.js';
 export { TaskRegistry, type TaskContext, type TaskHandler, type TaskOptions } from './core/registry.js';
 export { NonRetryableError, RetryableError, TimeoutError, CancelledError, FusionError } from './core/errors.js';

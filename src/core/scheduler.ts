@@ -1,0 +1,288 @@
+// The Scheduler: stores schedules and fires their occurrences. Firing advances the schedule and
+// enqueues its jobs in one compare-and-set store step (advanceSchedule), with job ids derived
+// from schedule id + occurrence time, so any number of instances fire each occurrence once.
+import { notFound } from './errors.js';
+import { systemClock, type Clock } from './clock.js';
+import { silentLogger, type Logger } from './logger.js';
+import { newId } from './ids.js';
+import { resolveSpec } from './queue.js';
+import type { Job } from './job.js';
+import type { TaskRegistry } from './registry.js';
+import type { ScheduleRecord, Store } from './store.js';
+import {
+  SCHEDULE_ID, buildSpec, compileSpec, initialNextRun, occurrenceJob, planFire, toSchedule,
+  type Schedule, type ScheduleInput, type StoredSpec,
+} from './schedule-spec.js';
+import { compileTrigger, invalidSchedule, parseTime, type Trigger } from './triggers.js';
+
+export type { Schedule, ScheduleInput, ScheduleTemplate, MisfirePolicy, MisfirePolicyName } from './schedule-spec.js';
+export type { Trigger, CronTrigger, RRuleTrigger, EveryTrigger, AtTrigger } from './triggers.js';
+export { occurrenceJobId } from './schedule-spec.js';
+
+export interface SchedulerOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Task defaults for templates (queue, priority, retry policy), as for Queue. */
+  registry?: TaskRegistry;
+  /** Longest sleep between store checks; bounds how late a schedule created by another process is seen. Default 1000. */
+  maxSleepMs?: number;
+  /** Due schedules read per store call. Default 100. */
+  batch?: number;
+}
+
+export interface TickReport {
+  /** Jobs this instance enqueued. */
+  enqueued: number;
+  /** Schedules another instance (or an update) advanced first. */
+  lost: number;
+  /** Missed occurrences dropped by the misfire policy. */
+  dropped: number;
+}
+
+export const MAX_PREVIEW = 1000;
+
+export class Scheduler {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry?: TaskRegistry;
+  private readonly maxSleepMs: number;
+  private readonly batch: number;
+  private running = false;
+  private cancelTimer: (() => void) | null = null;
+  private pass: Promise<TickReport> | null = null;
+  private again = false;
+
+  constructor(readonly store: Store, opts: SchedulerOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    this.registry = opts.registry;
+    this.maxSleepMs = opts.maxSleepMs ?? 1000;
+    this.batch = opts.batch ?? 100;
+  }
+
+  // ---- operations ----
+
+  /** Create a schedule, or replace the one with the same id (its run count and history stay). */
+  async create(input: ScheduleInput): Promise<Schedule> {
+    if (!input || typeof input !== 'object') throw invalidSchedule('schedule', 'a schedule must be an object');
+    const id = input.id ?? newId();
+    if (typeof id !== 'string' || !SCHEDULE_ID.test(id)) {
+      throw invalidSchedule('id', 'id must be 1-150 characters of letters, digits, _ . : -', { value: id });
+    }
+    const now = this.clock.now();
+    const existing = await this.store.getSchedule(id);
+    const previous = existing ? (existing.spec as StoredSpec) : undefined;
+    const spec = buildSpec(input, now, this.registry, previous);
+    const c = compileSpec(spec);
+    const runCount = existing?.runCount ?? 0;
+    let nextRunAt = initialNextRun(c, runCount, now);
+    // Re-declaring an unchanged schedule keeps a pending occurrence instead of dropping it.
+    if (existing && previous && sameTiming(previous, spec) && existing.nextRunAt !== null) nextRunAt = existing.nextRunAt;
+    const rec = await this.store.upsertSchedule({ id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false }, now);
+    this.wake();
+    return toSchedule(rec);
+  }
+
+  async get(id: string): Promise<Schedule | null> {
+    const r = await this.store.getSchedule(id);
+    return r ? toSchedule(r) : null;
+  }
+
+  async list(): Promise<Schedule[]> {
+    return (await this.store.listSchedules()).map(toSchedule);
+  }
+
+  /** Change the trigger, template, bounds, limit or misfire policy. The next occurrence is recomputed from now. */
+  async update(id: string, patch: Partial<ScheduleInput>): Promise<Schedule> {
+    if (!patch || typeof patch !== 'object') throw invalidSchedule('schedule', 'a patch must be an object');
+    if (patch.id !== undefined && patch.id !== id) throw invalidSchedule('id', 'id cannot be changed');
+    const existing = await this.must(id);
+    const s = toSchedule(existing);
+    const input: ScheduleInput = {
+      id, trigger: s.trigger, template: s.template, startAt: s.startAt, endAt: s.endAt, limit: s.limit,
+      misfire: s.misfire, description: s.description, paused: s.paused, ...patch,
+    };
+    return this.create(input);
+  }
+
+  /** Stop firing; occurrences while paused are not run later, whatever the misfire policy. */
+  async pause(id: string): Promise<Schedule> {
+    const r = await this.must(id);
+    const rec = await this.store.upsertSchedule({ id, spec: r.spec, nextRunAt: r.nextRunAt, paused: true }, this.clock.now());
+    return toSchedule(rec);
+  }
+
+  /** Fire again from the next occurrence at or after now. */
+  async resume(id: string): Promise<Schedule> {
+    const r = await this.must(id);
+    if (!r.paused) return toSchedule(r);
+    const now = this.clock.now();
+    const nextRunAt = initialNextRun(compileSpec(r.spec as StoredSpec), r.runCount, now);
+    const rec = await this.store.upsertSchedule({ id, spec: r.spec, nextRunAt, paused: false }, now);
+    this.wake();
+    return toSchedule(rec);
+  }
+
+  /** Delete a schedule. Jobs it already enqueued stay. */
+  async remove(id: string): Promise<boolean> {
+    return this.store.removeSchedule(id);
+  }
+
+  /** Enqueue the schedule's job now, outside the series: the next occurrence, run count and limit stay as they are. */
+  async runNow(id: string): Promise<Job> {
+    const r = await this.must(id);
+    const spec = r.spec as StoredSpec;
+    const now = this.clock.now();
+    const job = resolveSpec({ ...spec.template, id: `${id}@manual-${newId()}`, scheduleId: id }, now, this.registry);
+    const [added] = await this.store.add([job], now);
+    return added!.job;
+  }
+
+  /** The next `count` occurrence times of a trigger at or after `from` (default now); nothing is stored. */
+  preview(trigger: Trigger, count: number, from?: number | string | Date): number[] {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_PREVIEW) {
+      throw invalidSchedule('count', `count must be an integer from 1 to ${MAX_PREVIEW}`, { value: count });
+    }
+    const start = from === undefined ? this.clock.now() : parseTime(from, 'from');
+    const t = compileTrigger(trigger, start);
+    const out: number[] = [];
+    let next = t.next(start - 1);
+    while (next !== null && out.length < count) {
+      out.push(next);
+      next = t.next(next);
+    }
+    return out;
+  }
+
+  /** Upcoming occurrences of a stored schedule, with its bounds and limit applied. */
+  async previewSchedule(id: string, count: number): Promise<number[]> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_PREVIEW) {
+      throw invalidSchedule('count', `count must be an integer from 1 to ${MAX_PREVIEW}`, { value: count });
+    }
+    const r = await this.must(id);
+    const c = compileSpec(r.spec as StoredSpec);
+    const left = c.spec.limit === null ? count : Math.min(count, c.spec.limit - r.runCount);
+    const out: number[] = [];
+    let next = r.nextRunAt;
+    while (next !== null && out.length < left) {
+      out.push(next);
+      next = c.next(next);
+    }
+    return out;
+  }
+
+  private async must(id: string): Promise<ScheduleRecord> {
+    const r = await this.store.getSchedule(id);
+    if (!r) throw notFound('schedule', id);
+    return r;
+  }
+
+  // ---- firing ----
+
+  start(): this {
+    if (this.running) return this;
+    this.running = true;
+    this.wake();
+    return this;
+  }
+
+  /** Stop firing; resolves once a pass in progress has finished. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    await this.pass?.catch(() => undefined);
+  }
+
+  /** Resolves when no pass is running or queued (tests: after moving a ManualClock). */
+  async whenIdle(): Promise<void> {
+    while (this.pass) await this.pass.catch(() => undefined);
+  }
+
+  /** Check for due schedules now (the store may have changed under us). No-op when stopped. */
+  wake(): void {
+    if (!this.running) return;
+    if (this.pass) {
+      this.again = true;
+      return;
+    }
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.pass = this.tick()
+      .catch((err: unknown) => {
+        this.logger.error({ err }, 'scheduler pass failed');
+        return { enqueued: 0, lost: 0, dropped: 0 };
+      })
+      .finally(() => {
+        this.pass = null;
+        if (!this.running) return;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        } else void this.arm();
+      });
+  }
+
+  private async arm(): Promise<void> {
+    let next: number | null = null;
+    try {
+      next = await this.store.nextScheduleAt();
+    } catch (err) {
+      this.logger.error({ err }, 'scheduler could not read the next due time');
+    }
+    if (!this.running || this.pass) return;
+    const now = this.clock.now();
+    const at = next === null ? now + this.maxSleepMs : Math.min(next, now + this.maxSleepMs);
+    this.cancelTimer?.();
+    this.cancelTimer = this.clock.at(at, () => {
+      this.cancelTimer = null;
+      this.wake();
+    });
+  }
+
+  /** One pass: fire every due schedule. Public so tests and tools can drive it without timers. */
+  async tick(): Promise<TickReport> {
+    const report: TickReport = { enqueued: 0, lost: 0, dropped: 0 };
+    for (;;) {
+      const due = await this.store.dueSchedules(this.clock.now(), this.batch);
+      for (const rec of due) await this.fire(rec, report);
+      if (due.length < this.batch) return report;
+    }
+  }
+
+  private async fire(rec: ScheduleRecord, report: TickReport): Promise<void> {
+    const now = this.clock.now();
+    let spec: StoredSpec;
+    let plan: ReturnType<typeof planFire>;
+    let jobs;
+    try {
+      spec = rec.spec as StoredSpec;
+      plan = planFire(compileSpec(spec), rec, now);
+      jobs = plan.times.map((t) => occurrenceJob(rec.id, spec, t, now, this.registry));
+    } catch (err) {
+      // A spec that no longer compiles (e.g. a task default changed) must not stall every other schedule:
+      // end this one, loudly; an update brings it back.
+      this.logger.error({ err, scheduleId: rec.id }, 'schedule cannot fire; ending it until it is updated');
+      await this.store.advanceSchedule(rec.id, rec.version, { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, [], now);
+      return;
+    }
+    const ok = await this.store.advanceSchedule(
+      rec.id, rec.version, { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now,
+    );
+    if (!ok) {
+      report.lost++;
+      return;
+    }
+    report.enqueued += jobs.length;
+    report.dropped += plan.dropped;
+    if (plan.dropped > 0) {
+      this.logger.warn({ scheduleId: rec.id, dropped: plan.dropped, policy: spec.misfire.policy, missedFrom: rec.nextRunAt }, 'missed occurrences dropped');
+    }
+    if (jobs.length) this.logger.debug({ scheduleId: rec.id, jobs: jobs.map((j) => j.id), lateMs: now - plan.times[plan.times.length - 1]! }, 'schedule fired');
+  }
+}
+
+function sameTiming(a: StoredSpec, b: StoredSpec): boolean {
+  return JSON.stringify([a.trigger, a.anchor, a.startAt, a.endAt, a.limit]) === JSON.stringify([b.trigger, b.anchor, b.startAt, b.endAt, b.limit]);
+}
+
