@@ -43,7 +43,7 @@ export interface ServerOptions {
   sensitiveFields?: string[];
   /** Where WhatsApp consent is kept (default: in memory). */
   consent?: ConsentStore;
-  /** The scheduler behind the schedule routes; without one they answer 503. */
+  /** The scheduler behind the schedule routes (default: the Fusion's own); null: they answer 503. */
   scheduler?: SchedulerLike | null;
   /** Task names accepted besides registered tasks and channels (handlers living in other processes). */
   knownTasks?: string[];
@@ -172,7 +172,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     watcher,
     consent,
     batcher: new JobBatcher(fusion.store, now, opts.groupCommit ?? true),
-    scheduler: opts.scheduler ?? null,
+    scheduler: opts.scheduler === undefined ? fusion.scheduler : opts.scheduler,
     extraTasks: new Set(opts.knownTasks ?? []),
     now,
     principalOf,
