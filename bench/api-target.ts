@@ -9,6 +9,24 @@ import { parseKeys } from '../src/api/auth.js';
 
 import { BENCH_KEY } from './api-key.js';
 
+/** Delete exactly the keys of one prefix (its slots `{p:...}`, `{p}` and `p:...`). */
+async function dropPrefix(url: string, prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url);
+  try {
+    for (const match of [`{${prefix}:*`, `{${prefix}}*`, `${prefix}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+        if (keys.length) await client.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   const [mode, storeUrl] = process.argv.slice(2);
   if (mode === 'bare') {
@@ -20,12 +38,15 @@ async function main(): Promise<void> {
     return;
   }
   if (mode !== 'fusion' || !storeUrl) throw new Error('usage: api-target bare | fusion STORE_URL');
-  const fusion = await Fusion.open({ store: storeUrl });
+  // Redis: a key prefix of its own, removed on exit; the Redis may be shared.
+  const prefix = `bench-api-${process.pid}`;
+  const isRedis = /^rediss?:\/\//.test(storeUrl);
+  const fusion = await Fusion.open({ store: storeUrl, storeOptions: isRedis ? { prefix } : {} });
   const app = await buildServer({ fusion, apiKeys: parseKeys(`${BENCH_KEY}:send`), processMetrics: false, groupCommit: process.env.FUSION_GROUP_COMMIT !== '0' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`READY ${(app.server.address() as { port: number }).port}\n`);
   process.on('SIGTERM', () => {
-    void app.close().then(() => fusion.close(100)).then(() => process.exit(0));
+    void app.close().then(() => fusion.close(100)).then(() => (isRedis ? dropPrefix(storeUrl, prefix) : undefined)).then(() => process.exit(0));
   });
 }
 
