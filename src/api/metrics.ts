@@ -33,6 +33,9 @@ export class ApiMetrics {
   private startedAt = new Bounded<number>(100_000);
   private dueAt = new Bounded<number>(100_000);
   private unsubscribe: (() => void) | null = null;
+  // Label lookups hash the label object on every call; the hot paths keep the bound children.
+  private children = new Map<string, { inc(): void }>();
+  private timers = new Map<string, { observe(v: number): void }>();
 
   constructor(private readonly store: Store, opts: { defaultMetrics?: boolean; waiting?: () => number } = {}) {
     const r = [this.registry];
@@ -100,8 +103,27 @@ export class ApiMetrics {
 
   /** The API knows the task of what it creates; remembering it saves a store read per outcome. */
   created(queue: string, task: string, jobId: string): void {
-    this.enqueued.inc({ queue, task });
+    this.child(`e\u0000${queue}\u0000${task}`, () => this.enqueued.labels({ queue, task })).inc();
     this.tasks.set(jobId, task);
+  }
+
+  /** One finished HTTP request. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    this.child(`h\u0000${method}\u0000${route}\u0000${status}`, () => this.httpRequests.labels({ method, route, status: String(status) })).inc();
+    const k = `${method}\u0000${route}`;
+    let t = this.timers.get(k);
+    if (!t) this.timers.set(k, (t = this.httpDuration.labels({ method, route })));
+    t.observe(seconds);
+  }
+
+  private child(key: string, make: () => { inc(): void }): { inc(): void } {
+    let c = this.children.get(key);
+    if (!c) {
+      // Label sets are bounded by routes x statuses and queues x tasks; the cap guards against a flood of task names.
+      if (this.children.size > 10_000) this.children.clear();
+      this.children.set(key, (c = make()));
+    }
+    return c;
   }
 
   private onEvent(e: StoreEvent): void {

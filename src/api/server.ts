@@ -183,9 +183,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addHook('onResponse', (req, reply, done) => {
     done();
     const route = req.routeOptions.url ?? 'unmatched';
-    const secs = reply.elapsedTime / 1000;
-    metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ method: req.method, route }, secs);
+    metrics.request(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (!logger) return;
     const line = { method: req.method, route, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, key: req.apiKey?.name ?? null, reqId: req.id };
     if (reply.statusCode >= 500) req.log.error(line, 'request');
