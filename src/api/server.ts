@@ -106,6 +106,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     trustProxy: opts.trustProxy ?? false,
     return503OnClosing: true,
+    // Router-level refusals (bad URL encoding, over-long path parameter) in the API's error shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      void (reply as unknown as { code(n: number): { send(b: unknown): unknown } }).code(status).send({ error: { code: status === 414 ? 'uri_too_long' : 'invalid_request', message: err.message, details: { field: 'url' } } });
+    },
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
   }) as unknown as FastifyInstance;
 

@@ -217,6 +217,15 @@ describe('/v1/jobs', () => {
     assert.equal((await api.call({ method: 'GET', url: '/v1/jobs?cursor=%24%24' })).statusCode, 400);
   });
 
+  test('router-level refusals keep the error shape', async () => {
+    const long = await api.call({ method: 'GET', url: `/v1/jobs/${'x'.repeat(600)}` });
+    assert.equal(long.statusCode, 414);
+    assert.equal(json(long).error.code, 'uri_too_long');
+    const enc = await api.call({ method: 'GET', url: '/v1/jobs/%E0%A4%A' });
+    assert.equal(enc.statusCode, 400);
+    assert.equal(json(enc).error.details.field, 'url');
+  });
+
   test('GET a job; 404 for an unknown id', async () => {
     const j = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms' } }));
     const r = await api.call({ method: 'GET', url: `/v1/jobs/${j.id}` });
