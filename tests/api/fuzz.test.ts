@@ -103,4 +103,18 @@ describe('fuzz: random bodies at every POST route', () => {
       t.diagnostic(`${twoXX} of 500 bodies accepted`);
     });
   }
+
+  test('random paths and query strings on the GET routes', async () => {
+    const segment = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('fz', '%', '%E0%A4%A', '..', '', 'x'.repeat(300)));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('/v1/jobs', '/v1/jobs/', '/v1/schedules/', '/api/tasks/', '/v1/schedules/fz/preview'), segment, fc.dictionary(fc.constantFrom('queue', 'state', 'task', 'cursor', 'limit', 'wait', 'count', 'x'), fc.string({ maxLength: 20 }), { maxKeys: 4 }), async (base, seg, q) => {
+        const qs = new URLSearchParams(Object.entries(q).map(([k, v]) => [k, k === 'wait' ? '0' : v])).toString();
+        const url = `${base}${base.endsWith('/') ? encodeURIComponent(seg) : ''}${qs ? `?${qs}` : ''}`;
+        const r = await api.app.inject({ method: 'GET', url });
+        assert.ok(r.statusCode < 500, `${url} ${r.statusCode} ${r.body}`);
+        if (r.statusCode >= 400) assert.equal(typeof JSON.parse(r.body).error.code, 'string', r.body);
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
