@@ -58,6 +58,7 @@ export const keyReused = (key: string) =>
 
 interface Stored {
   fingerprint: string;
+  bytes: number;
   expiresAt: number;
   /** Settles when the first request's answer is known; null when it failed and may be retried. */
   answer: Promise<{ status: number; body: string; contentType: string } | null>;
@@ -73,6 +74,8 @@ declare module 'fastify' {
 
 export interface IdempotencyOptions {
   maxEntries?: number;
+  /** Bound on the answer bytes kept (default 64 MiB); an answer over a sixteenth of it is not kept. */
+  maxBytes?: number;
   ttlMs?: number;
   now?: () => number;
 }
@@ -80,11 +83,14 @@ export interface IdempotencyOptions {
 export class IdempotencyCache {
   private entries = new Map<string, Stored>();
   readonly maxEntries: number;
+  readonly maxBytes: number;
   readonly ttlMs: number;
+  private bytes = 0;
   private now: () => number;
 
   constructor(opts: IdempotencyOptions = {}) {
     this.maxEntries = opts.maxEntries ?? 10_000;
+    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
     this.ttlMs = opts.ttlMs ?? 24 * 3600_000;
     this.now = opts.now ?? Date.now;
   }
@@ -103,18 +109,44 @@ export class IdempotencyCache {
       this.entries.set(scope, old);
       return { entry: old, owner: false };
     }
-    if (old) this.entries.delete(scope);
+    if (old) this.drop(scope, old);
     let resolve!: Stored['resolve'];
     const answer = new Promise<{ status: number; body: string; contentType: string } | null>((r) => (resolve = r));
-    const entry: Stored = { fingerprint, expiresAt: now + this.ttlMs, answer, resolve };
+    const entry: Stored = { fingerprint, bytes: 0, expiresAt: now + this.ttlMs, answer, resolve };
     this.entries.set(scope, entry);
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.evict();
     return { entry, owner: true };
   }
 
+  get storedBytes(): number {
+    return this.bytes;
+  }
+
   settle(scope: string, entry: Stored, answer: { status: number; body: string; contentType: string } | null): void {
+    const size = answer ? Buffer.byteLength(answer.body) : 0;
+    // Waiters get the answer either way; only answers of reasonable size stay for later replays
+    // (a big bulk answer is still replayed across requests by its derived job ids).
     entry.resolve(answer);
-    if (answer === null && this.entries.get(scope) === entry) this.entries.delete(scope);
+    if (answer === null || size > this.maxBytes / 16) {
+      if (this.entries.get(scope) === entry) this.drop(scope, entry);
+      return;
+    }
+    if (this.entries.get(scope) !== entry) return;
+    entry.bytes = size;
+    this.bytes += size;
+    this.evict();
+  }
+
+  private drop(scope: string, e: Stored): void {
+    this.entries.delete(scope);
+    this.bytes -= e.bytes;
+  }
+
+  private evict(): void {
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
+      const [scope, e] = this.entries.entries().next().value!;
+      this.drop(scope, e);
+    }
   }
 }
 

@@ -135,5 +135,15 @@ describe('Idempotency-Key', () => {
     assert.equal(ttl.claim('k', 'f').owner, false);
     now = 11;
     assert.equal(ttl.claim('k', 'f').owner, true);
+    const small = new IdempotencyCache({ maxBytes: 1600 });
+    for (let i = 0; i < 20; i++) {
+      const { entry } = small.claim(`b${i}`, 'f');
+      small.settle(`b${i}`, entry, { status: 201, body: 'x'.repeat(90), contentType: 'application/json' });
+    }
+    assert.ok(small.storedBytes <= 1600, `${small.storedBytes} bytes kept`);
+    assert.ok(small.size < 20);
+    const { entry: huge } = small.claim('huge', 'f');
+    small.settle('huge', huge, { status: 201, body: 'y'.repeat(200), contentType: 'application/json' });
+    assert.equal(small.claim('huge', 'f').owner, true, 'an answer over a sixteenth of the budget is not kept');
   });
 });
