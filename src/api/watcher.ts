@@ -56,6 +56,8 @@ export class JobWatcher {
       let set = this.waiters.get(jobId);
       if (!set) this.waiters.set(jobId, (set = new Set()));
       set.add(finish);
+      // The job may have ended between the caller's read and this registration: look once more.
+      recheck().then((ended) => ended && finish(), () => undefined);
     });
   }
 
