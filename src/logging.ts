@@ -12,14 +12,17 @@ export function redactPaths(extra: string[] = []): string[] {
   return keys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `req.headers.${k.toLowerCase()}`, 'req.headers["x-api-key"]']);
 }
 
-export function createLogger(opts: { level?: string; sensitiveFields?: string[]; destination?: number } = {}): PinoLogger {
+/** `sync: true` writes each line before returning (tests, short-lived tools); the default is async, off the hot path. */
+export function createLogger(
+  opts: { level?: string; sensitiveFields?: string[]; destination?: number; sync?: boolean } = {},
+): PinoLogger {
   return pino(
     {
       level: opts.level ?? process.env.FUSION_LOG_LEVEL ?? 'info',
       base: { pid: process.pid },
       redact: { paths: [...new Set(redactPaths(opts.sensitiveFields))], censor: '[redacted]' },
     },
-    pino.destination({ dest: opts.destination ?? 1, sync: false }),
+    pino.destination({ dest: opts.destination ?? 1, sync: opts.sync ?? false }),
   );
 }
 

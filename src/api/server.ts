@@ -1,22 +1,218 @@
-// The HTTP server. For now: health. Routes are added by the API issue.
-import Fastify, { type FastifyInstance } from 'fastify';
+// The HTTP server: native /v1 routes, the compatibility routes, auth, validation, errors, metrics,
+// OpenAPI. It is given a Fusion (and optionally a scheduler); it never touches a store's internals.
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { Fusion } from '../fusion.js';
+import { redactPaths } from '../logging.js';
+import { maskerFor } from './present.js';
+import { Authenticator, type ApiKey } from './auth.js';
+import { installErrorHandling } from './errors.js';
+import { installValidators, type RouteConfig } from './validation.js';
+import { IdempotencyCache, installIdempotency, type IdempotencyOptions } from './idempotency.js';
+import { ApiMetrics } from './metrics.js';
+import { JobWatcher } from './watcher.js';
+import { MemoryConsentStore, type ConsentStore } from './consent.js';
+import { DEFAULT_WINDOW, type TimeWindow } from './times.js';
+import { JobBatcher } from './batcher.js';
+import { OpenApiCollector } from './openapi.js';
+import type { ApiContext } from './context.js';
+import type { SchedulerLike } from './scheduler-port.js';
+import { jobRoutes } from './routes/jobs.js';
+import { queueRoutes } from './routes/queues.js';
+import { legacyRoutes } from './routes/legacy.js';
+import { scheduleRoutes } from './routes/schedules.js';
+import { systemRoutes } from './routes/system.js';
+import { apiError } from './errors.js';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** Payload fields masked in answers and logs, beyond the built-in secret names. */
+export const API_SENSITIVE_FIELDS = ['auth_header', 'x-api-key', 'api_key', 'certificate', 'credentials', 'client_secret'];
 
 export interface ServerOptions {
   fusion: Fusion;
-  logger?: boolean;
+  /** false (default): no logs. true: JSON logs to stdout. Or a pino logger, or a stream to write JSON logs to. */
+  logger?: boolean | PinoLogger | { level?: string; stream: DestinationStream };
+  /** API keys. None: every request is allowed (bind to loopback only; see checkBind). */
+  apiKeys?: ApiKey[];
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  /** Accepted window for due times. */
+  window?: Partial<TimeWindow>;
+  /** More payload field names to mask in answers and logs. */
+  sensitiveFields?: string[];
+  /** Where WhatsApp consent is kept (default: in memory). */
+  consent?: ConsentStore;
+  /** The scheduler behind the schedule routes (default: the Fusion's own); null: they answer 503. */
+  scheduler?: SchedulerLike | null;
+  /** Task names accepted besides registered tasks and channels (handlers living in other processes). */
+  knownTasks?: string[];
+  idempotency?: IdempotencyOptions;
+  /** Node process metrics on /metrics (default true). */
+  processMetrics?: boolean;
+  trustProxy?: boolean;
+  /** Group commit: job creations of one event-loop turn share one store write (default true). */
+  groupCommit?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey: ApiKey | null;
+  }
+  interface FastifyContextConfig {
+    role?: RouteConfig['role'];
+    legacy?: boolean;
+    hidden?: boolean;
+  }
+}
+
+function makeLogger(opt: ServerOptions['logger'], sensitive: string[]): PinoLogger | false {
+  if (!opt) return false;
+  if (typeof opt === 'object' && 'info' in opt && typeof opt.info === 'function') return opt as PinoLogger;
+  const redact = { paths: [...new Set(redactPaths(sensitive))], censor: '[redacted]' };
+  if (opt === true) return pino({ level: process.env.FUSION_LOG_LEVEL ?? 'info', redact });
+  const o = opt as { level?: string; stream: DestinationStream };
+  return pino({ level: o.level ?? 'info', redact }, o.stream);
+}
+
+/** Form bodies (the original Fusion accepted them): values that hold JSON objects or arrays are parsed. */
+function parseForm(body: string): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [k, v] of new URLSearchParams(body)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
+    let value: unknown = v;
+    const t = v.trim();
+    if ((t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'))) {
+      try {
+        value = JSON.parse(t, (key, val) => (key === '__proto__' ? undefined : val));
+      } catch {
+        value = v;
+      }
+    }
+    const prev = out[k];
+    out[k] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return { ...out };
 }
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1024 * 1024 });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  const { fusion } = opts;
+  const sensitive = [...new Set([...API_SENSITIVE_FIELDS, ...(opts.sensitiveFields ?? [])])];
+  const logger = makeLogger(opts.logger, sensitive);
+  const app = Fastify({
+    loggerInstance: logger || undefined,
+    // Fastify's own per-request lines are replaced by the one onResponse line below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    trustProxy: opts.trustProxy ?? false,
+    return503OnClosing: true,
+    // Router-level refusals (bad URL encoding, over-long path parameter) in the API's error shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      void (reply as unknown as { code(n: number): { send(b: unknown): unknown } }).code(status).send({ error: { code: status === 414 ? 'uri_too_long' : 'invalid_request', message: err.message, details: { field: 'url' } } });
+    },
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
+  }) as unknown as FastifyInstance;
+
+  installValidators(app);
+  installErrorHandling(app);
+
+  // Empty JSON bodies are common on action routes (POST .../cancel): treat them as no body.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    return defaultJson(req, body as string, done);
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, parseForm(body as string));
+  });
+  // Old clients post JSON without a content type (Python's requests with data=json.dumps(...)), or
+  // as text/plain; the original server read those too. /v1 refuses them in preValidation below.
+  const lenient = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, undefined);
+    if (text.startsWith('{') || text.startsWith('[')) return defaultJson(req, text, done);
+    if (/^[^=&\s]+=/.test(text)) return done(null, parseForm(text));
+    done(null, body);
+  };
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, lenient);
+  app.addContentTypeParser('*', { parseAs: 'string' }, lenient);
+
+  const auth = new Authenticator(opts.apiKeys ?? []);
+  app.decorateRequest('apiKey', null);
+  // Hooks are callback-style: they run on every request, and an async hook costs a promise each.
+  app.addHook('onRequest', (req, _reply, done) => {
+    const config = req.routeOptions.config as RouteConfig | undefined;
+    // Unknown routes fall through to the 404 handler; every known route states its role.
+    if (!req.routeOptions.url) return done();
     try {
-      await opts.fusion.store.ping();
-      return { status: 'ready' };
-    } catch (err) {
-      return reply.code(503).send({ error: { code: 'store_unreachable', message: (err as Error).message, details: {} } });
+      req.apiKey = auth.check(req.headers, config?.role ?? 'admin');
+    } catch (e) {
+      return done(e as Error);
     }
+    done();
+  });
+  // The native API is JSON only; form bodies belong to the compatibility routes.
+  app.addHook('preValidation', (req, _reply, done) => {
+    if (req.body !== undefined && req.url.startsWith('/v1/') && !/^application\/json/i.test(req.headers['content-type'] ?? '')) {
+      return done(apiError(415, 'unsupported_media_type', 'the /v1 API takes application/json bodies', { field: 'content-type' }));
+    }
+    done();
+  });
+
+  const principalOf = (req: FastifyRequest) => (req.apiKey ? `key:${req.apiKey.digest.subarray(0, 12).toString('hex')}` : 'anonymous');
+  installIdempotency(app, new IdempotencyCache(opts.idempotency), principalOf);
+
+  const watcher = new JobWatcher(fusion.store);
+  const metrics = new ApiMetrics(fusion.store, { defaultMetrics: opts.processMetrics, waiting: () => watcher.waiting }).start();
+  const ownConsent = opts.consent === undefined;
+  const consent = opts.consent ?? new MemoryConsentStore();
+  const now = () => fusion.clock.now();
+  const ctx: ApiContext = {
+    fusion,
+    store: fusion.store,
+    window: { ...DEFAULT_WINDOW, ...opts.window },
+    sensitive,
+    metrics,
+    watcher,
+    consent,
+    batcher: new JobBatcher(fusion.store, now, opts.groupCommit ?? true),
+    scheduler: opts.scheduler === undefined ? fusion.scheduler : opts.scheduler,
+    extraTasks: new Set(opts.knownTasks ?? []),
+    now,
+    principalOf,
+  };
+
+  // One log line per request: what, who (key name, never the key), outcome, time.
+  const mask = maskerFor(sensitive);
+  app.addHook('onResponse', (req, reply, done) => {
+    done();
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.request(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    if (!logger) return;
+    const line = { method: req.method, route, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, key: req.apiKey?.name ?? null, reqId: req.id };
+    if (reply.statusCode >= 500) req.log.error(line, 'request');
+    else if (logger.isLevelEnabled('debug')) req.log.debug({ ...line, body: mask(req.body) }, 'request');
+    else req.log.info(line, 'request');
+  });
+
+  const openapi = new OpenApiCollector();
+  openapi.attach(app);
+  systemRoutes(app, ctx, openapi);
+  jobRoutes(app, ctx, opts.bodyLimit ?? DEFAULT_BODY_LIMIT);
+  queueRoutes(app, ctx);
+  const legacySchedules = scheduleRoutes(app, ctx);
+  legacyRoutes(app, ctx, legacySchedules);
+
+  // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.
+  app.addHook('preClose', (done) => {
+    watcher.close();
+    done();
+  });
+  app.addHook('onClose', async () => {
+    metrics.stop();
+    if (ownConsent) await consent.close();
   });
   return app;
 }
+

@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Fusion } from '../fusion.js';
 import { buildServer } from '../api/server.js';
+import { checkBind, keysFromEnv } from '../api/auth.js';
+import { FileConsentStore } from '../api/consent.js';
 import { createLogger } from '../logging.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import type { Worker } from '../core/worker.js';
@@ -30,6 +32,11 @@ Options:
   --tasks FILE         a module whose default export, (fusion) => void, registers task
                        handlers (repeatable; env FUSION_TASKS, comma-separated)
   --log-level LEVEL    trace|debug|info|warn|error (env FUSION_LOG_LEVEL; default info)
+  --api-keys-file FILE API keys with roles, JSON (env FUSION_API_KEYS_FILE); keys also come from
+                       env FUSION_API_KEYS="KEY:admin,KEY2:send+read". Without any key the API
+                       only binds to loopback; a public --host without keys is refused.
+  --consent-file FILE  where WhatsApp consent (/update_consent/) is kept (env FUSION_CONSENT_FILE;
+                       default ./data/consent.jsonl)
   -h, --help           this help
 
 Signals: the first SIGTERM/SIGINT stops claiming, waits for running jobs up to --grace-ms,
@@ -52,6 +59,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'grace-ms': { type: 'string' },
       'log-level': { type: 'string' },
       tasks: { type: 'string', multiple: true },
+      'api-keys-file': { type: 'string' },
+      'consent-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,6 +87,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const graceMs = int(values['grace-ms'], 'grace-ms', 10_000);
   const concurrency = int(values.concurrency, 'concurrency', 10);
   const leaseMs = int(values['lease-ms'], 'lease-ms', 30_000);
+  const serving = command === 'start' || command === 'server';
+  // Keys and the bind address are checked before anything opens: a public port without keys never starts.
+  const apiKeys = serving ? keysFromEnv(process.env, values['api-keys-file']) : [];
+  const bindWarning = serving ? checkBind(host, apiKeys.length).warning : undefined;
 
   const fusion = await Fusion.open({ store: storeUrl, logger });
   const taskFiles = values.tasks ?? process.env.FUSION_TASKS?.split(',').filter(Boolean) ?? [];
@@ -125,10 +138,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     fusion.startScheduler();
     logger.info({ schedules: (await fusion.scheduler.list()).length }, 'scheduler running');
   }
-  if (command === 'start' || command === 'server') {
-    const app = await buildServer({ fusion });
+  if (serving) {
+    const consent = new FileConsentStore(values['consent-file'] ?? process.env.FUSION_CONSENT_FILE ?? './data/consent.jsonl');
+    const app = await buildServer({ fusion, apiKeys, logger, consent });
+    app.addHook('onClose', () => consent.close());
     await app.listen({ port, host });
-    logger.info({ url: `http://${host}:${port}`, store: storeUrl.replace(/\/\/[^@/]*@/, '//***@') }, 'fusion listening');
+    if (bindWarning) logger.warn({ host }, bindWarning);
+    logger.info({ url: `http://${host}:${port}`, store: storeUrl.replace(/\/\/[^@/]*@/, '//***@'), apiKeys: apiKeys.length }, 'fusion listening');
     stoppers.push(() => app.close());
   }
 }

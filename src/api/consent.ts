@@ -1,0 +1,82 @@
+// WhatsApp consent per contact. The Store contract has no key-value operation yet, so consent lives
+// behind this small interface: an append-only JSON-lines file (durable across restarts on one host)
+// or memory (tests, throwaway runs). A Store-backed implementation can replace both once the
+// contract grows a KV operation.
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface ConsentRecord {
+  contact: string;
+  countryCode: string;
+  consent: boolean;
+  updatedAt: number;
+}
+
+export interface ConsentStore {
+  set(rec: ConsentRecord): Promise<ConsentRecord>;
+  get(contact: string, countryCode: string): Promise<ConsentRecord | null>;
+  close(): Promise<void>;
+}
+
+/** Contacts arrive as numbers or strings, with or without spaces, dashes or a leading +. */
+export const normalizeContact = (v: string | number) => String(v).replace(/[\s().-]/g, '').replace(/^\+/, '');
+const keyOf = (contact: string, cc: string) => `${normalizeContact(cc)}:${normalizeContact(contact)}`;
+
+export class MemoryConsentStore implements ConsentStore {
+  protected records = new Map<string, ConsentRecord>();
+  async set(rec: ConsentRecord): Promise<ConsentRecord> {
+    const r = { ...rec, contact: normalizeContact(rec.contact), countryCode: normalizeContact(rec.countryCode) };
+    this.records.set(keyOf(r.contact, r.countryCode), r);
+    return r;
+  }
+  async get(contact: string, countryCode: string): Promise<ConsentRecord | null> {
+    return this.records.get(keyOf(contact, countryCode)) ?? null;
+  }
+  async close(): Promise<void> {}
+}
+
+export class FileConsentStore extends MemoryConsentStore {
+  private file: Promise<FileHandle> | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly path: string) {
+    super();
+    if (existsSync(path)) {
+      for (const line of readFileSync(path, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          const r = JSON.parse(line) as ConsentRecord;
+          this.records.set(keyOf(r.contact, r.countryCode), r);
+        } catch {
+          // A torn last line from a crash mid-write: the record before it still stands.
+        }
+      }
+    }
+  }
+
+  override async set(rec: ConsentRecord): Promise<ConsentRecord> {
+    const r = { ...rec, contact: normalizeContact(rec.contact), countryCode: normalizeContact(rec.countryCode) };
+    const line = `${JSON.stringify(r)}\n`;
+    // Writes are serialised and synced before the caller hears "ok", so an answered update survives a crash.
+    const write = this.chain.then(async () => {
+      this.file ??= (async () => {
+        mkdirSync(dirname(this.path), { recursive: true });
+        return open(this.path, 'a');
+      })();
+      const fh = await this.file;
+      await fh.write(line);
+      await fh.datasync();
+    });
+    this.chain = write.catch(() => undefined);
+    await write;
+    return super.set(r);
+  }
+
+  override async close(): Promise<void> {
+    await this.chain;
+    const f = this.file;
+    this.file = null;
+    if (f) await (await f).close();
+  }
+}

@@ -1,0 +1,177 @@
+// Prometheus metrics for one server (its own registry, so several servers in one process do not clash).
+// Job outcomes come from store events: with Redis those are every process's events, so each API
+// instance reports the cluster's outcomes (aggregate with max, not sum); with SQLite, this process's.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store, StoreEvent } from '../core/store.js';
+import { JOB_STATES } from '../core/job.js';
+
+/** Bounded map: oldest entries go first, so memory stays flat whatever the event rate. */
+class Bounded<V> extends Map<string, V> {
+  constructor(private readonly cap: number) {
+    super();
+  }
+  override set(k: string, v: V): this {
+    if (!this.has(k) && this.size >= this.cap) this.delete(this.keys().next().value!);
+    return super.set(k, v);
+  }
+}
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const LATENESS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly enqueued: Counter<'queue' | 'task'>;
+  readonly completed: Counter<'queue' | 'task'>;
+  readonly failed: Counter<'queue' | 'task'>;
+  readonly retried: Counter<'queue' | 'task'>;
+  readonly attemptDuration: Histogram<'queue' | 'task' | 'outcome'>;
+  readonly lateness: Histogram<'queue'>;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  private tasks = new Bounded<string>(100_000);
+  private startedAt = new Bounded<number>(100_000);
+  private dueAt = new Bounded<number>(100_000);
+  private unsubscribe: (() => void) | null = null;
+  // Label lookups hash the label object on every call; the hot paths keep the bound children.
+  private children = new Map<string, { inc(): void }>();
+  private timers = new Map<string, { observe(v: number): void }>();
+
+  constructor(private readonly store: Store, opts: { defaultMetrics?: boolean; waiting?: () => number } = {}) {
+    const r = [this.registry];
+    const jobLabels = ['queue', 'task'] as const;
+    this.enqueued = new Counter({ name: 'fusion_jobs_enqueued_total', help: 'Jobs created through this API', labelNames: jobLabels, registers: r });
+    this.completed = new Counter({ name: 'fusion_jobs_completed_total', help: 'Jobs completed', labelNames: jobLabels, registers: r });
+    this.failed = new Counter({ name: 'fusion_jobs_failed_total', help: 'Jobs failed for good (no attempts left or not retryable)', labelNames: jobLabels, registers: r });
+    this.retried = new Counter({ name: 'fusion_jobs_retried_total', help: 'Attempts that failed and were scheduled for retry', labelNames: jobLabels, registers: r });
+    this.attemptDuration = new Histogram({
+      name: 'fusion_job_attempt_duration_seconds', help: 'Duration of one attempt, by outcome',
+      labelNames: ['queue', 'task', 'outcome'], buckets: DURATION_BUCKETS, registers: r,
+    });
+    this.lateness = new Histogram({
+      name: 'fusion_scheduler_lateness_seconds',
+      help: 'How long after its due time a delayed job or schedule occurrence became runnable',
+      labelNames: ['queue'], buckets: LATENESS_BUCKETS, registers: r,
+    });
+    this.httpRequests = new Counter({ name: 'fusion_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: r });
+    this.httpDuration = new Histogram({
+      name: 'fusion_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 60], registers: r,
+    });
+    const depth = new Gauge({ name: 'fusion_queue_depth', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: r });
+    const oldest = new Gauge({ name: 'fusion_queue_oldest_job_age_seconds', help: 'Age of the oldest queued job', labelNames: ['queue'], registers: r });
+    const paused = new Gauge({ name: 'fusion_queue_paused', help: '1 when the queue is paused', labelNames: ['queue'], registers: r });
+    // One store read per scrape feeds all three queue gauges.
+    let scrape: Promise<void> | null = null;
+    const refresh = () =>
+      (scrape ??= (async () => {
+        try {
+          const qs = await store.queues();
+          const now = Date.now();
+          depth.reset();
+          oldest.reset();
+          paused.reset();
+          for (const q of qs) {
+            for (const s of JOB_STATES) depth.set({ queue: q.name, state: s }, q.counts[s]);
+            oldest.set({ queue: q.name }, q.oldestQueuedAt === null ? 0 : Math.max(0, (now - q.oldestQueuedAt) / 1000));
+            paused.set({ queue: q.name }, q.paused ? 1 : 0);
+          }
+        } finally {
+          scrape = null;
+        }
+      })());
+    // prom-client calls collect() on each gauge; they share one read.
+    (depth as unknown as { collect: () => Promise<void> }).collect = refresh;
+    (oldest as unknown as { collect: () => Promise<void> }).collect = refresh;
+    (paused as unknown as { collect: () => Promise<void> }).collect = refresh;
+    if (opts.waiting) {
+      const waiting = opts.waiting;
+      new Gauge({ name: 'fusion_api_long_polls', help: 'Requests waiting on a job (?wait=)', registers: r, collect() { this.set(waiting()); } });
+    }
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'fusion_' });
+  }
+
+  start(): this {
+    this.unsubscribe ??= this.store.subscribe((e) => this.onEvent(e));
+    return this;
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /** The API knows the task of what it creates; remembering it saves a store read per outcome. */
+  created(queue: string, task: string, jobId: string): void {
+    this.child(`e\u0000${queue}\u0000${task}`, () => this.enqueued.labels({ queue, task })).inc();
+    this.tasks.set(jobId, task);
+  }
+
+  /** One finished HTTP request. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    this.child(`h\u0000${method}\u0000${route}\u0000${status}`, () => this.httpRequests.labels({ method, route, status: String(status) })).inc();
+    const k = `${method}\u0000${route}`;
+    let t = this.timers.get(k);
+    if (!t) this.timers.set(k, (t = this.httpDuration.labels({ method, route })));
+    t.observe(seconds);
+  }
+
+  private child(key: string, make: () => { inc(): void }): { inc(): void } {
+    let c = this.children.get(key);
+    if (!c) {
+      // Label sets are bounded by routes x statuses and queues x tasks; the cap guards against a flood of task names.
+      if (this.children.size > 10_000) this.children.clear();
+      this.children.set(key, (c = make()));
+    }
+    return c;
+  }
+
+  private onEvent(e: StoreEvent): void {
+    if (!e.jobId) return;
+    switch (e.type) {
+      case 'scheduled':
+        if (e.runAt !== undefined) this.dueAt.set(e.jobId, e.runAt);
+        return;
+      case 'queued': {
+        const due = e.runAt ?? this.dueAt.get(e.jobId);
+        this.dueAt.delete(e.jobId);
+        if (due !== undefined && due < e.at) this.lateness.observe({ queue: e.queue }, (e.at - due) / 1000);
+        return;
+      }
+      case 'active':
+        this.startedAt.set(e.jobId, e.at);
+        return;
+      case 'completed':
+      case 'failed':
+      case 'retrying':
+        void this.outcome(e);
+        return;
+      case 'removed':
+      case 'cancelled':
+        this.tasks.delete(e.jobId);
+        this.startedAt.delete(e.jobId);
+        return;
+    }
+  }
+
+  private async outcome(e: StoreEvent): Promise<void> {
+    const id = e.jobId!;
+    const started = this.startedAt.get(id);
+    this.startedAt.delete(id);
+    if (e.type === 'retrying' && e.runAt !== undefined) this.dueAt.set(id, e.runAt);
+    let task = this.tasks.get(id);
+    if (task === undefined) {
+      try {
+        task = (await this.store.get(id))?.task ?? 'unknown';
+      } catch {
+        task = 'unknown';
+      }
+    }
+    if (e.type !== 'retrying') this.tasks.delete(id);
+    const labels = { queue: e.queue, task };
+    (e.type === 'completed' ? this.completed : e.type === 'failed' ? this.failed : this.retried).inc(labels);
+    if (started !== undefined) {
+      this.attemptDuration.observe({ ...labels, outcome: e.type }, Math.max(0, e.at - started) / 1000);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+// Native job routes: /v1/jobs.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { JobSpec, NewJob } from '../../core/job.js';
+import { isFinished } from '../../core/job.js';
+import { notFound } from '../../core/errors.js';
+import { type ApiContext, createJobs, isKnownTask, resolve, unknownTask } from '../context.js';
+import { apiError, badField } from '../errors.js';
+import { REPLAY_HEADER, derivedId, jobsMatch, keyReused } from '../idempotency.js';
+import { jobView } from '../present.js';
+import { checkWindow, parseTime } from '../times.js';
+import * as S from '../schemas/jobs.js';
+
+type SpecBody = Omit<JobSpec, 'runAt'> & { runAt?: string | number };
+
+export function specFromBody(ctx: ApiContext, b: SpecBody, now: number, prefix = ''): JobSpec {
+  if (b.runAt !== undefined && b.delay !== undefined) throw badField(`${prefix}delay`, 'give runAt or delay, not both');
+  if (!isKnownTask(ctx, b.task)) throw unknownTask(`${prefix}task`, b.task);
+  const spec: JobSpec = { ...b, runAt: undefined };
+  if (b.runAt !== undefined) spec.runAt = checkWindow(parseTime(b.runAt, `${prefix}runAt`, 'ms'), now, `${prefix}runAt`, ctx.window);
+  if (b.delay !== undefined) checkWindow(now + b.delay, now, `${prefix}delay`, ctx.window);
+  return spec;
+}
+
+const existsDifferently = (id: string, field: string) =>
+  apiError(409, 'conflict', `a job with id ${id} already exists with different content`, { field, id });
+
+/**
+ * Create one job, honouring Idempotency-Key (the key decides the id) and client ids (the same id
+ * twice is one job). `idField` names the body field that carried a client id, if any.
+ */
+export async function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null) {
+  const idem = req.idempotency;
+  if (idem) {
+    if (idField) throw badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the job id`);
+    nj.id = derivedId('job', idem.principal, idem.key);
+  }
+  const [r] = await createJobs(ctx, [nj]);
+  const { job, created } = r!;
+  if (created) return { job, created, replay: false };
+  if (!jobsMatch(job, nj)) throw idem ? keyReused(idem.key) : existsDifferently(job.id, idField ?? 'id');
+  return { job, created, replay: idem !== undefined };
+}
+
+/** Bulk bodies may be this many times the body limit; each job's payload still has to fit the limit. */
+export const BULK_BODY_FACTOR = 8;
+
+export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: number): void {
+  const view = (j: Parameters<typeof jobView>[0]) => jobView(j, ctx.sensitive);
+
+  app.post('/v1/jobs', { schema: S.createJob, config: { role: 'send' } }, async (req, reply) => {
+    const body = req.body as SpecBody;
+    const now = ctx.now();
+    const nj = resolve(ctx, specFromBody(ctx, body, now), now);
+    const r = await createOne(ctx, req, nj, body.id !== undefined ? 'id' : null);
+    if (r.replay) reply.header(REPLAY_HEADER, 'true');
+    return reply.code(r.created || r.replay ? 201 : 200).send(view(r.job));
+  });
+
+  app.post('/v1/jobs/bulk', { schema: S.createBulk, config: { role: 'send' }, bodyLimit: bodyLimit * BULK_BODY_FACTOR }, async (req, reply) => {
+    const { jobs } = req.body as { jobs: SpecBody[] };
+    if (Number(req.headers['content-length'] ?? 0) > bodyLimit || req.headers['transfer-encoding']) {
+      jobs.forEach((b, i) => {
+        const size = Buffer.byteLength(JSON.stringify(b.payload ?? null));
+        if (size > bodyLimit) {
+          throw apiError(413, 'payload_too_large', `jobs[${i}].payload is ${size} bytes; the limit per job is ${bodyLimit}`, { field: `jobs[${i}].payload`, limit: bodyLimit });
+        }
+      });
+    }
+    const now = ctx.now();
+    const idem = req.idempotency;
+    const resolved: NewJob[] = jobs.map((b, i) => {
+      const prefix = `jobs[${i}].`;
+      const nj = resolve(ctx, specFromBody(ctx, b, now, prefix), now, prefix);
+      if (idem) {
+        if (b.id !== undefined) throw badField(`${prefix}id`, 'give either ids or an Idempotency-Key, not both: the key decides the job ids');
+        nj.id = `${derivedId('job', idem.principal, idem.key)}-${i}`;
+      }
+      return nj;
+    });
+    const seen = new Set<string>();
+    resolved.forEach((j, i) => {
+      if (seen.has(j.id)) throw badField(`jobs[${i}].id`, `id ${j.id} appears twice in this request`);
+      seen.add(j.id);
+    });
+    const out = await createJobs(ctx, resolved);
+    let createdCount = 0;
+    out.forEach((r, i) => {
+      if (r.created) createdCount++;
+      else if (!jobsMatch(r.job, resolved[i]!)) throw idem ? keyReused(idem.key) : badField(`jobs[${i}].id`, `a job with id ${r.job.id} already exists with different content`);
+    });
+    if (idem && createdCount === 0) reply.header(REPLAY_HEADER, 'true');
+    return reply.code(201).send({ jobs: out.map((r) => view(r.job)), created: createdCount });
+  });
+
+  app.get('/v1/jobs', { schema: S.listJobs, config: { role: 'read' } }, async (req) => {
+    const q = req.query as { queue?: string; state?: never; task?: string; cursor?: string; limit?: number };
+    try {
+      const page = await ctx.store.list(q);
+      return { items: page.items.map(view), nextCursor: page.nextCursor };
+    } catch (e) {
+      if ((e as { code?: string }).code === 'invalid_cursor') throw badField('cursor', 'cursor is not one this server gave');
+      throw e;
+    }
+  });
+
+  app.get('/v1/jobs/:id', { schema: S.getJob, config: { role: 'read' } }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const { id } = req.params as { id: string };
+    const { wait } = req.query as { wait?: number };
+    let job = await ctx.store.get(id);
+    if (!job) throw notFound('job', id);
+    if (wait && wait > 0 && !isFinished(job.state)) {
+      const ac = new AbortController();
+      const onClose = () => ac.abort();
+      req.raw.once('close', onClose);
+      reply.raw.once('close', onClose);
+      try {
+        await ctx.watcher.wait(id, wait * 1000, ac.signal, async () => {
+          const j = await ctx.store.get(id);
+          return !j || isFinished(j.state);
+        });
+      } finally {
+        req.raw.off('close', onClose);
+        reply.raw.off('close', onClose);
+      }
+      job = await ctx.store.get(id);
+      if (!job) throw notFound('job', id);
+    }
+    return view(job);
+  });
+
+  const action = (name: string, schema: object, run: (id: string, body: Record<string, unknown>) => Promise<Parameters<typeof view>[0]>) =>
+    app.post(`/v1/jobs/:id/${name}`, { schema, config: { role: 'admin' } }, async (req) => {
+      const { id } = req.params as { id: string };
+      return view(await run(id, (req.body ?? {}) as Record<string, unknown>));
+    });
+
+  action('cancel', S.cancelJob, (id) => ctx.fusion.queue.cancel(id));
+  action('promote', S.promoteJob, (id) => ctx.fusion.queue.promote(id));
+  action('retry', S.retryJob, (id, b) => ctx.fusion.queue.retry(id, { resetAttempts: (b.resetAttempts as boolean | undefined) ?? true }));
+  action('reschedule', S.rescheduleJob, (id, b) => {
+    const now = ctx.now();
+    const runAt = checkWindow(parseTime(b.runAt, 'runAt', 'ms'), now, 'runAt', ctx.window);
+    return ctx.fusion.queue.reschedule(id, runAt);
+  });
+
+  app.delete('/v1/jobs/:id', { schema: S.deleteJob, config: { role: 'admin' } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    await ctx.fusion.queue.remove(id);
+    return reply.code(204).send();
+  });
+}

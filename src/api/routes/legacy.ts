@@ -1,0 +1,179 @@
+// The original Fusion routes (Flask + RQ), kept byte-compatible for existing clients: same paths,
+// same bodies (JSON or form-encoded), snake_case answers, 200 on success.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Job, JobSpec } from '../../core/job.js';
+import { FusionError, notFound } from '../../core/errors.js';
+import { type ApiContext, isKnownTask, resolve, unknownTask } from '../context.js';
+import { apiError, badField } from '../errors.js';
+import { RQ_STATUS, celeryStatus, legacyJobInfo, maskerFor } from '../present.js';
+import { checkWindow, iso, parseTime } from '../times.js';
+import { createOne } from './jobs.js';
+import type { LegacySchedules } from './schedules.js';
+import * as S from '../schemas/legacy.js';
+
+/** The original task numbers: channel, queue, and the name the old logs used. */
+export const LEGACY_CHANNELS: Record<number, { task: string; queue: string; label: string }> = {
+  1: { task: 'sms', queue: 'sms', label: 'SMS' },
+  2: { task: 'email', queue: 'email', label: 'EMAIL' },
+  3: { task: 'push', queue: 'pn', label: 'PN' },
+  4: { task: 'webhook', queue: 'webhook', label: 'WEBHOOK' },
+  6: { task: 'whatsapp', queue: 'whatsapp', label: 'WHATSAPP' },
+};
+
+export interface LegacyEnvelope {
+  payload: Record<string, unknown> & { task: number };
+  priority?: number;
+  task_type?: string;
+  success_task_handler?: string;
+  failed_task_handler?: string;
+  job_id?: string;
+}
+
+/** A /queue/ body as a job spec: channel task on its queue, the payload as given (webhook method made explicit). */
+export function legacySpec(b: LegacyEnvelope): JobSpec {
+  const ch = LEGACY_CHANNELS[b.payload.task]!;
+  const payload = { ...b.payload };
+  if (ch.task === 'webhook') payload.method = String(payload.method ?? 'POST').toUpperCase();
+  const callbacks = b.success_task_handler || b.failed_task_handler
+    ? { ...(b.success_task_handler ? { onSuccess: b.success_task_handler } : {}), ...(b.failed_task_handler ? { onFailure: b.failed_task_handler } : {}) }
+    : undefined;
+  return {
+    task: ch.task,
+    queue: ch.queue,
+    payload,
+    priority: b.priority ?? 1,
+    id: b.job_id,
+    description: b.task_type ? `${ch.label} ${b.task_type}` : ch.label,
+    tags: b.task_type ? [`task_type:${b.task_type}`] : [],
+    callbacks,
+  };
+}
+
+const answer = (j: Job) => ({ job_id: j.id, status: RQ_STATUS[j.state] });
+
+export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: LegacySchedules): void {
+  const legacy = (role: 'send' | 'read' | 'admin') => ({ role, legacy: true });
+
+  const enqueue = async (req: FastifyRequest, spec: JobSpec) => {
+    const now = ctx.now();
+    const nj = resolve(ctx, spec, now);
+    const r = await createOne(ctx, req, nj, spec.id !== undefined ? 'job_id' : null);
+    return r.job;
+  };
+
+  app.post('/queue/', { schema: S.legacyQueue, config: legacy('send') }, async (req) => answer(await enqueue(req, legacySpec(req.body as LegacyEnvelope))));
+
+  app.post('/schedule/', { schema: S.legacySchedule, config: legacy('send') }, async (req) => {
+    const b = req.body as LegacyEnvelope & { schedule_at?: string | number; delay?: number; cron?: string; repeat?: number; rrule?: string; timezone?: string };
+    const given = (['schedule_at', 'delay', 'cron', 'rrule'] as const).filter((k) => b[k] !== undefined);
+    if (given.length !== 1) {
+      throw badField(given[1] ?? 'schedule_at', given.length === 0
+        ? 'give one of schedule_at, delay, cron or rrule'
+        : `give only one of schedule_at, delay, cron or rrule (got ${given.join(', ')})`);
+    }
+    if (b.repeat !== undefined && b.cron === undefined) throw badField('repeat', 'repeat goes with cron');
+    const spec = legacySpec(b);
+    if (b.cron !== undefined || b.rrule !== undefined) {
+      const s = await schedules.fromLegacy(req, spec, { cron: b.cron, rrule: b.rrule, repeat: b.repeat, timezone: b.timezone });
+      return { job_id: s.id, schedule_id: s.id, status: 'scheduled', scheduled_at: iso(s.nextRunAt) };
+    }
+    const now = ctx.now();
+    const runAt = b.schedule_at !== undefined
+      ? checkWindow(parseTime(b.schedule_at, 'schedule_at', 's'), now, 'schedule_at', ctx.window)
+      : checkWindow(now + Math.round(b.delay! * 1000), now, 'delay', ctx.window);
+    const job = await enqueue(req, { ...spec, runAt });
+    return { ...answer(job), scheduled_at: iso(job.runAt) };
+  });
+
+  app.post('/jobInfo/', { schema: S.legacyJobInfo, config: legacy('read') }, async (req) => {
+    const { job_id } = req.body as { job_id: string };
+    const job = await ctx.store.get(job_id);
+    if (job) return legacyJobInfo(job, ctx.sensitive);
+    const s = await schedules.legacyInfo(job_id);
+    if (s) return s;
+    throw notFound('job', job_id);
+  });
+
+  app.post('/cancelJob/', { schema: S.legacyCancel, config: legacy('admin') }, async (req) => {
+    const { job_id } = req.body as { job_id: string };
+    try {
+      return answer(await ctx.fusion.queue.cancel(job_id));
+    } catch (e) {
+      // An id from /schedule/ with cron or rrule names a schedule: cancelling it stops the series.
+      if (e instanceof FusionError && e.code === 'not_found' && (await schedules.removeLegacy(job_id))) {
+        return { job_id, status: 'canceled' };
+      }
+      throw e;
+    }
+  });
+
+  app.post('/rescheduleJob/', { schema: S.legacyReschedule, config: legacy('admin') }, async (req) => {
+    const { job_id, schedule_at } = req.body as { job_id: string; schedule_at: string | number };
+    const now = ctx.now();
+    const runAt = checkWindow(parseTime(schedule_at, 'schedule_at', 's'), now, 'schedule_at', ctx.window);
+    const job = await ctx.fusion.queue.reschedule(job_id, runAt);
+    return { ...answer(job), scheduled_at: iso(job.runAt) };
+  });
+
+  app.post('/retryTask/', { schema: S.legacyRetry, config: legacy('admin') }, async (req) => {
+    const { job_id } = req.body as { job_id: string };
+    return answer(await ctx.fusion.queue.retry(job_id, { resetAttempts: true }));
+  });
+
+  app.post('/mapping/', { schema: S.legacyMapping, config: legacy('send') }, async (req) => {
+    if (!ctx.fusion.registry.has('mapping')) {
+      throw apiError(422, 'unknown_task', 'no handler is registered for task "mapping": register one (fusion.task(\'mapping\', handler)) in the server\'s --tasks module', {
+        field: 'task', task: 'mapping', queue: 'dictionary',
+      });
+    }
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const { payload, priority, job_id, success_task_handler, failed_task_handler, ...rest } = b;
+    const callbacks = success_task_handler || failed_task_handler
+      ? { ...(success_task_handler ? { onSuccess: String(success_task_handler) } : {}), ...(failed_task_handler ? { onFailure: String(failed_task_handler) } : {}) }
+      : undefined;
+    const job = await enqueue(req, {
+      task: 'mapping', queue: 'dictionary', payload: payload !== undefined ? payload : rest,
+      priority: (priority as number | undefined) ?? 1, id: job_id as string | undefined, description: 'MAPPING', callbacks,
+    });
+    return answer(job);
+  });
+
+  app.post('/update_consent/', { schema: S.legacyConsent, config: legacy('send') }, async (req) => {
+    const b = req.body as { contact: string | number; countryCode: string | number; consent: boolean };
+    if (!/^\+?[\d\s().-]{3,30}$/.test(String(b.contact))) throw badField('contact', 'contact must be a phone number');
+    if (!/^\+?\d{1,4}$/.test(String(b.countryCode))) throw badField('countryCode', 'countryCode must be 1-4 digits');
+    const r = await ctx.consent.set({ contact: String(b.contact), countryCode: String(b.countryCode), consent: b.consent, updatedAt: ctx.now() });
+    return { contact: r.contact, country_code: r.countryCode, consent: r.consent, updated_at: iso(r.updatedAt), status: 'updated' };
+  });
+
+  // Celery-style clients (Flask + Celery): /api/tasks.
+  const CELERY_PRIORITY: Record<string, number> = { high: 2, normal: 1, low: 0 };
+  const celeryTask = (t: string) => (t === 'email_sending' ? 'email' : t);
+
+  app.post('/api/tasks', { schema: S.celeryCreate, config: legacy('send') }, async (req, reply) => {
+    const b = req.body as { task_type: string; priority: string; parameters: Record<string, unknown>; delay: number };
+    const task = celeryTask(b.task_type);
+    if (!isKnownTask(ctx, task)) throw unknownTask('task_type', b.task_type);
+    const now = ctx.now();
+    const runAt = b.delay > 0 ? checkWindow(now + Math.round(b.delay * 1000), now, 'delay', ctx.window) : undefined;
+    const job = await enqueue(req, {
+      task, payload: b.parameters, priority: CELERY_PRIORITY[b.priority] ?? 1, runAt, tags: [`task_type:${b.task_type}`],
+    });
+    return reply.code(202).send({ task_id: job.id, status: 'PENDING' });
+  });
+
+  app.get('/api/tasks/:id', { schema: S.celeryGet, config: legacy('read') }, async (req) => {
+    const { id } = req.params as { id: string };
+    const job = await ctx.store.get(id);
+    if (!job) throw notFound('task', id);
+    return {
+      task_id: job.id,
+      task_type: job.tags.find((t) => t.startsWith('task_type:'))?.slice(10) ?? job.task,
+      status: celeryStatus(job),
+      result: maskerFor(ctx.sensitive)(job.result),
+      error: job.error?.message ?? null,
+      retries: Math.max(0, job.attempts - 1),
+      date_done: iso(job.endedAt),
+    };
+  });
+}

@@ -1,0 +1,79 @@
+// JSON Schemas shared by validation, serialization and the OpenAPI document.
+import { JOB_STATES } from '../../core/job.js';
+
+export const errorSchema = {
+  type: 'object',
+  description: 'Every error: a stable code, a message for humans, details naming the field at fault',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string', examples: ['invalid_request'] },
+        message: { type: 'string' },
+        details: { type: 'object', additionalProperties: true },
+      },
+      required: ['code', 'message', 'details'],
+    },
+  },
+  required: ['error'],
+} as const;
+
+/** Responses every route may give, for the OpenAPI document and to serialize errors. */
+export const errorResponses = {
+  '4xx': { ...errorSchema, description: 'The request was refused; `error.details.field` names the culprit' },
+  '5xx': { ...errorSchema, description: 'The server or its store failed; retry with the same Idempotency-Key' },
+};
+
+export const queueName = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$', description: 'Letters, digits, _ . : - (1-100)' } as const;
+export const jobId = { type: 'string', minLength: 1, maxLength: 200 } as const;
+export const jobState = { type: 'string', enum: [...JOB_STATES] } as const;
+export const httpUrl = { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s]+$', description: 'An http(s) URL' } as const;
+export const nullableString = { type: ['string', 'null'] } as const;
+export const isoTime = { type: ['string', 'null'], description: 'ISO 8601 (UTC)' } as const;
+/** ISO 8601 string or epoch milliseconds. */
+export const timeInput = {
+  anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'integer' }],
+  description: 'ISO 8601 (no offset means UTC) or epoch milliseconds',
+  'x-expect': 'an ISO 8601 time or epoch milliseconds',
+  examples: ['2026-11-23T18:30:00Z', 1795458600000],
+} as const;
+
+export const idParams = {
+  type: 'object',
+  properties: { id: jobId },
+  required: ['id'],
+} as const;
+
+export const jobView = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    queue: { type: 'string' },
+    task: { type: 'string' },
+    state: jobState,
+    priority: { type: 'integer' },
+    payload: { description: 'As given; secret-looking fields are masked' },
+    attempts: { type: 'integer' },
+    maxAttempts: { type: 'integer' },
+    backoff: { type: 'object', additionalProperties: true },
+    timeout: { type: 'integer' },
+    runAt: isoTime,
+    createdAt: isoTime,
+    startedAt: isoTime,
+    endedAt: isoTime,
+    result: {},
+    error: {
+      type: ['object', 'null'],
+      properties: { message: { type: 'string' }, name: nullableString, code: nullableString, retryable: { type: 'boolean' } },
+    },
+    progress: {},
+    stalls: { type: 'integer' },
+    cancelRequested: { type: 'boolean' },
+    workerId: nullableString,
+    description: nullableString,
+    tags: { type: 'array', items: { type: 'string' } },
+    callbacks: { type: ['object', 'null'], properties: { onSuccess: { type: 'string' }, onFailure: { type: 'string' } } },
+    scheduleId: nullableString,
+    history: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
+} as const;

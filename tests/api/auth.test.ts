@@ -1,0 +1,98 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { Authenticator, checkBind, isLoopback, keysFromEnv, loadKeysFile, parseKeys } from '../../src/api/auth.js';
+import { tempDir } from '../helpers/tmp.js';
+import { KEYS, startApi, json, type Api } from './helpers.js';
+
+import { AUTH_ROUTES as ROUTES } from './routes.js';
+
+describe('auth', () => {
+  let api: Api;
+  before(async () => {
+    api = await startApi({ auth: true });
+  });
+  after(() => api.close());
+
+  for (const [method, url, body, role] of ROUTES) {
+    test(`${method} ${url} needs ${role}`, async () => {
+      const send = (as: keyof typeof KEYS | null) => api.call({ method: method as 'GET', url, ...(body !== undefined ? { payload: body as object } : {}), as });
+      const none = await send(null);
+      if (role === 'public') assert.ok(none.statusCode < 400, `${none.statusCode} ${none.body}`);
+      else {
+        assert.equal(none.statusCode, 401);
+        assert.equal(json(none).error.code, 'unauthorized');
+      }
+      for (const as of ['send', 'read', 'admin'] as const) {
+        const r = await send(as);
+        const allowed = role === 'public' || as === 'admin' || as === role;
+        if (allowed) assert.ok(r.statusCode !== 401 && r.statusCode !== 403, `${as}: ${r.statusCode} ${r.body}`);
+        else {
+          assert.equal(r.statusCode, 403, `${as}: ${r.body}`);
+          assert.equal(json(r).error.details.needed, role);
+        }
+      }
+    });
+  }
+
+  test('X-API-Key works like Bearer; a wrong key is 401', async () => {
+    const ok = await api.call({ method: 'GET', url: '/v1/queues', headers: { 'x-api-key': KEYS.read }, as: null });
+    assert.equal(ok.statusCode, 200);
+    const wrong = await api.call({ method: 'GET', url: '/v1/queues', headers: { authorization: 'Bearer not-a-key-at-all-xxxxxx' }, as: null });
+    assert.equal(wrong.statusCode, 401);
+    const basic = await api.call({ method: 'GET', url: '/v1/queues', headers: { authorization: `Basic ${KEYS.admin}` }, as: null });
+    assert.equal(basic.statusCode, 401);
+  });
+
+  test('without keys every route is open (loopback only, see checkBind)', async () => {
+    const open = await startApi();
+    try {
+      assert.equal((await open.call({ method: 'POST', url: '/v1/jobs/x/cancel', as: null })).statusCode, 404);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe('keys and binding', () => {
+  test('parseKeys reads KEY:ROLE[+ROLE] lists and refuses bad ones', () => {
+    const keys = parseKeys('aaaaaaaaaaaaaaaa:admin, bbbbbbbbbbbbbbbb:send+read');
+    assert.equal(keys.length, 2);
+    assert.deepEqual(keys[1]!.roles, ['send', 'read']);
+    assert.ok(!JSON.stringify(keys).includes('aaaaaaaaaaaaaaaa'), 'keys are kept as digests only');
+    assert.throws(() => parseKeys('aaaaaaaaaaaaaaaa:root'), /unknown role/);
+    assert.throws(() => parseKeys('short:admin'), /16 characters/);
+    assert.throws(() => parseKeys('noroles'), /KEY:ROLE/);
+  });
+
+  test('a keys file may hold keys or their SHA-256 digests', () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'keys.json');
+      const digest = createHash('sha256').update('ops-key-0123456789abcdef').digest('hex');
+      writeFileSync(path, JSON.stringify({ keys: [{ name: 'billing', key: 'billing-key-0123456789', roles: ['send'] }, { name: 'ops', sha256: digest, roles: ['admin'] }] }));
+      const keys = loadKeysFile(path);
+      const auth = new Authenticator(keys);
+      assert.equal(auth.find('ops-key-0123456789abcdef')?.name, 'ops');
+      assert.equal(auth.find('billing-key-0123456789')?.name, 'billing');
+      assert.equal(auth.find('billing-key-0123456780'), null);
+      assert.equal(keysFromEnv({ FUSION_API_KEYS: 'cccccccccccccccc:read', FUSION_API_KEYS_FILE: path }).length, 3);
+      writeFileSync(path, '{"keys": [{"roles": ["send"]}]}');
+      assert.throws(() => loadKeysFile(path), /give "key" or "sha256"/);
+    } finally {
+      t.remove();
+    }
+  });
+
+  test('no keys: loopback only, with a warning; public binds refused', () => {
+    assert.match(checkBind('127.0.0.1', 0).warning ?? '', /no API keys/);
+    assert.match(checkBind('::1', 0).warning ?? '', /no API keys/);
+    assert.throws(() => checkBind('0.0.0.0', 0), /refusing to listen/);
+    assert.throws(() => checkBind('::', 0), /refusing to listen/);
+    assert.throws(() => checkBind('10.1.2.3', 0), /refusing to listen/);
+    assert.deepEqual(checkBind('0.0.0.0', 1), {});
+    assert.ok(isLoopback('localhost') && isLoopback('127.8.9.1') && isLoopback('[::1]') && !isLoopback('128.0.0.1'));
+  });
+});

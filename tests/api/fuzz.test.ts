@@ -1,0 +1,120 @@
+// Thousands of random bodies at every POST route: never a 5xx, the server stays up, and the job
+// count moves only when the answer is a 2xx.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { startApi, type Api } from './helpers.js';
+
+/** POST routes and the field names their bodies use, so random bodies often look nearly right. */
+const ROUTES: [string, string[], Record<string, unknown>][] = [
+  ['/v1/jobs', ['task', 'payload', 'queue', 'priority', 'runAt', 'delay', 'id', 'maxAttempts', 'backoff', 'timeout', 'callbacks', 'description', 'tags'], { task: 'sms' }],
+  ['/v1/jobs/bulk', ['jobs'], { jobs: [{ task: 'sms' }, { task: 'email' }] }],
+  ['/v1/jobs/fz/cancel', ['resetAttempts'], {}],
+  ['/v1/jobs/fz/retry', ['resetAttempts'], {}],
+  ['/v1/jobs/fz/promote', [], {}],
+  ['/v1/jobs/fz/reschedule', ['runAt'], { runAt: Date.now() + 60_000 }],
+  ['/v1/queues/fz/pause', [], {}],
+  ['/v1/queues/fz/resume', [], {}],
+  ['/v1/queues/fz/clean', ['olderThanMs', 'states', 'limit'], {}],
+  ['/queue/', ['payload', 'priority', 'task_type', 'success_task_handler', 'failed_task_handler', 'job_id'], { payload: { task: 1, contact: 98765 } }],
+  ['/schedule/', ['payload', 'priority', 'task_type', 'schedule_at', 'delay', 'cron', 'repeat', 'rrule', 'job_id'], { payload: { task: 6, contact: 98765 }, delay: 60 }],
+  ['/jobInfo/', ['job_id'], { job_id: 'fz' }],
+  ['/cancelJob/', ['job_id'], { job_id: 'fz' }],
+  ['/rescheduleJob/', ['job_id', 'schedule_at'], { job_id: 'fz', schedule_at: Math.floor(Date.now() / 1000) + 60 }],
+  ['/retryTask/', ['job_id'], { job_id: 'fz' }],
+  ['/mapping/', ['payload', 'priority', 'job_id'], { payload: { m: 1 } }],
+  ['/update_consent/', ['contact', 'countryCode', 'consent'], { contact: '98765', countryCode: 91, consent: true }],
+  ['/api/tasks', ['task_type', 'priority', 'parameters', 'delay'], { task_type: 'email_sending', parameters: {} }],
+  ['/v1/schedules', ['id', 'trigger', 'template', 'startAt', 'endAt', 'limit', 'misfire', 'paused', 'description'], { trigger: { cron: '*/5 * * * *' }, template: { task: 'sms' } }],
+  ['/v1/schedules/preview', ['trigger', 'count', 'from'], { trigger: { rrule: 'FREQ=DAILY;COUNT=3' }, count: 3 }],
+  ['/v1/schedules/fz/pause', [], {}],
+  ['/v1/schedules/fz/resume', [], {}],
+  ['/v1/schedules/fz/run', [], {}],
+  ['/remind_me', ['rrule', 'start_datetime', 'notification_metadata'], { rrule: 'FREQ=DAILY;COUNT=3', start_datetime: Math.floor(Date.now() / 1000) + 60, notification_metadata: { title: 't' } }],
+];
+
+const tasks = fc.constantFrom('sms', 'email', 'push', 'webhook', 'whatsapp', 'email_sending', 'mapping', 'nope', '', 'fz');
+const times = fc.oneof(
+  fc.integer(), fc.double(), fc.constantFrom(Date.now(), Date.now() / 1000, Date.now() + 60_000, '2026-02-30T00:00:00Z', 'now', ''),
+  fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+);
+const value = fc.oneof(
+  { withCrossShrink: true },
+  fc.jsonValue({ maxDepth: 3 }),
+  tasks,
+  times,
+  fc.constantFrom(0, 1, 2, 3, 4, 5, 6, -1, 'high', 'low', 'normal', 'moderate', true, false, null, 'https://x.example.com', 'FREQ=DAILY;COUNT=2', '*/5 * * * *'),
+  fc.record({ task: fc.oneof(fc.constantFrom(1, 2, 3, 4, 6, 9), fc.jsonValue()), contact: fc.jsonValue(), url: fc.jsonValue(), to: fc.jsonValue() }, { requiredKeys: [] }),
+  fc.record({ cron: fc.oneof(fc.constantFrom('* * * * *', '0 7 * * 1-5', '61 * * * *', '@daily'), fc.string()), rrule: fc.oneof(fc.constantFrom('FREQ=HOURLY', 'FREQ=DAILY;UNTIL=19700101T000000Z', 'DTSTART:20260101T000000Z\nRRULE:FREQ=WEEKLY'), fc.string()), tz: fc.constantFrom('UTC', 'Asia/Kolkata', 'Nowhere/City'), every: fc.oneof(fc.integer(), fc.string()), at: times }, { requiredKeys: [] }),
+);
+
+function bodyFor(fields: string[], base: Record<string, unknown>) {
+  const known = fields.length ? fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: fields.length }) : fc.constant({});
+  // A valid body with a field or two replaced or removed: reaches the deeper checks and the 2xx paths.
+  const nearlyValid = fields.length
+    ? fc.tuple(fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: 2 }), fc.subarray(Object.keys(base), { maxLength: Math.min(1, Object.keys(base).length) })).map(([m, drop]) => {
+        const b: Record<string, unknown> = { ...base, ...m };
+        for (const k of drop) delete b[k];
+        return b;
+      })
+    : fc.constant(base);
+  return fc.oneof(
+    fc.constant(base).map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
+    nearlyValid.map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
+    nearlyValid.map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
+    known.map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
+    fc.jsonValue().map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
+    fc.string({ maxLength: 80 }).map((s) => ({ kind: 'json' as const, body: s })),
+    known.map((b) => ({ kind: 'form' as const, body: new URLSearchParams(Object.entries(b).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v) ?? ''])).toString() })),
+    fc.string({ maxLength: 80 }).map((s) => ({ kind: 'form' as const, body: s })),
+  );
+}
+
+describe('fuzz: random bodies at every POST route', () => {
+  let api: Api;
+  before(async () => {
+    api = await startApi({ setup: (f) => f.task('mapping', async () => null).task('reminder', async () => null) });
+    await api.fusion.schedule({ id: 'fz', trigger: { cron: '0 0 1 1 *' }, template: { task: 'sms' } });
+    // A job the id-taking routes can find, so state-changing paths are exercised, not only 404s.
+    await api.fusion.enqueue({ task: 'sms', id: 'fz', runAt: Date.now() + 3600_000 });
+  });
+  after(() => api.close());
+
+  for (const [url, fields, base] of ROUTES) {
+    test(`POST ${url}`, async (t) => {
+      let twoXX = 0;
+      await fc.assert(
+        fc.asyncProperty(bodyFor(fields, base), fc.option(fc.constantFrom('k1', 'k2', 'bad key', ''), { nil: undefined }), async ({ kind, body }, key) => {
+          const before = await api.totalJobs();
+          const headers: Record<string, string> = { 'content-type': kind === 'json' ? 'application/json' : 'application/x-www-form-urlencoded' };
+          if (key !== undefined) headers['idempotency-key'] = key;
+          const r = await api.app.inject({ method: 'POST', url, payload: body, headers });
+          assert.ok(r.statusCode < 500, `${url} ${r.statusCode} ${r.body} for ${body}`);
+          const parsed = JSON.parse(r.body);
+          if (r.statusCode >= 400) {
+            assert.equal(typeof parsed.error?.code, 'string', r.body);
+            assert.equal(typeof parsed.error?.message, 'string', r.body);
+            assert.equal(await api.totalJobs(), before, `${url} ${r.statusCode} changed the job count`);
+          } else twoXX++;
+        }),
+        { numRuns: 500 },
+      );
+      assert.equal((await api.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+      t.diagnostic(`${twoXX} of 500 bodies accepted`);
+    });
+  }
+
+  test('random paths and query strings on the GET routes', async () => {
+    const segment = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('fz', '%', '%E0%A4%A', '..', '', 'x'.repeat(300)));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('/v1/jobs', '/v1/jobs/', '/v1/schedules/', '/api/tasks/', '/v1/schedules/fz/preview'), segment, fc.dictionary(fc.constantFrom('queue', 'state', 'task', 'cursor', 'limit', 'wait', 'count', 'x'), fc.string({ maxLength: 20 }), { maxKeys: 4 }), async (base, seg, q) => {
+        const qs = new URLSearchParams(Object.entries(q).map(([k, v]) => [k, k === 'wait' ? '0' : v])).toString();
+        const url = `${base}${base.endsWith('/') ? encodeURIComponent(seg) : ''}${qs ? `?${qs}` : ''}`;
+        const r = await api.app.inject({ method: 'GET', url });
+        assert.ok(r.statusCode < 500, `${url} ${r.statusCode} ${r.body}`);
+        if (r.statusCode >= 400) assert.equal(typeof JSON.parse(r.body).error.code, 'string', r.body);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

@@ -1,0 +1,316 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { NonRetryableError } from '../../src/core/errors.js';
+import { startApi, json, nextEvent, type Api } from './helpers.js';
+
+describe('/v1/jobs', () => {
+  let api: Api;
+  before(async () => {
+    api = await startApi({
+      setup: (f) => {
+        f.task('echo', async (p: unknown) => ({ echoed: p }), { queue: 'echoes', priority: 'low' });
+        f.task('boom', async () => {
+          throw new NonRetryableError('boom');
+        }, { queue: 'booms' });
+      },
+    });
+  });
+  after(() => api.close());
+
+  test('POST creates a job with the task defaults and answers 201 with it', async () => {
+    const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'echo', payload: { a: 1 } } });
+    assert.equal(r.statusCode, 201);
+    const j = json(r);
+    assert.equal(j.task, 'echo');
+    assert.equal(j.queue, 'echoes');
+    assert.equal(j.priority, 0);
+    assert.equal(j.state, 'queued');
+    assert.deepEqual(j.payload, { a: 1 });
+    assert.match(j.createdAt, /^\d{4}-\d{2}-\d{2}T/);
+    assert.equal(j.leaseToken, undefined);
+    const stored = await api.fusion.store.get(j.id);
+    assert.equal(stored?.state, 'queued');
+  });
+
+  test('every option is honoured', async () => {
+    const runAt = new Date(Date.now() + 3600_000).toISOString();
+    const r = await api.call({
+      method: 'POST', url: '/v1/jobs',
+      payload: {
+        task: 'sms', payload: { contact: '1' }, queue: 'otp', priority: 'high', runAt, id: 'client-id-1', maxAttempts: 3,
+        backoff: { type: 'fixed', delay: 500 }, timeout: 2000, callbacks: { onSuccess: 'https://example.com/ok', onFailure: 'http://example.com/ko' },
+        description: 'an OTP', tags: ['otp', 'in'],
+      },
+    });
+    assert.equal(r.statusCode, 201);
+    const j = json(r);
+    assert.equal(j.id, 'client-id-1');
+    assert.equal(j.queue, 'otp');
+    assert.equal(j.priority, 2);
+    assert.equal(j.state, 'scheduled');
+    assert.equal(j.runAt, runAt);
+    assert.equal(j.maxAttempts, 3);
+    assert.deepEqual(j.backoff, { type: 'fixed', delay: 500 });
+    assert.equal(j.timeout, 2000);
+    assert.deepEqual(j.callbacks, { onSuccess: 'https://example.com/ok', onFailure: 'http://example.com/ko' });
+    assert.deepEqual(j.tags, ['otp', 'in']);
+  });
+
+  test('epoch-ms runAt and delay make scheduled jobs; integer priority is kept', async () => {
+    const at = Date.now() + 60_000;
+    const a = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', runAt: at, priority: 7 } }));
+    assert.equal(a.state, 'scheduled');
+    assert.equal(Date.parse(a.runAt), at);
+    assert.equal(a.priority, 7);
+    const b = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', delay: 30_000 } }));
+    assert.equal(b.state, 'scheduled');
+    assert.ok(Date.parse(b.runAt) - Date.parse(b.createdAt) === 30_000);
+  });
+
+  test('the same client id twice is one job: 200 when it matches, 409 when it does not', async () => {
+    const body = { task: 'sms', id: 'dup-1', payload: { x: 1 } };
+    assert.equal((await api.call({ method: 'POST', url: '/v1/jobs', payload: body })).statusCode, 201);
+    const again = await api.call({ method: 'POST', url: '/v1/jobs', payload: body });
+    assert.equal(again.statusCode, 200);
+    assert.equal(json(again).id, 'dup-1');
+    const other = await api.call({ method: 'POST', url: '/v1/jobs', payload: { ...body, payload: { x: 2 } } });
+    assert.equal(other.statusCode, 409);
+    assert.equal(json(other).error.details.field, 'id');
+  });
+
+  const bad: [string, unknown, string, number?][] = [
+    ['missing task', { payload: 1 }, 'task'],
+    ['task of wrong type', { task: 5 }, 'task'],
+    ['empty task', { task: '' }, 'task'],
+    ['unknown task', { task: 'no-such-task' }, 'task', 422],
+    ['unknown field', { task: 'sms', colour: 'red' }, 'colour'],
+    ['priority name', { task: 'sms', priority: 'urgent' }, 'priority'],
+    ['priority out of range', { task: 'sms', priority: 1_000_000 }, 'priority'],
+    ['fractional priority', { task: 'sms', priority: 1.5 }, 'priority'],
+    ['invalid date', { task: 'sms', runAt: '2026-02-31T10:00:00Z' }, 'runAt'],
+    ['not a date', { task: 'sms', runAt: 'tomorrow' }, 'runAt'],
+    ['runAt in seconds (1970)', { task: 'sms', runAt: Math.floor(Date.now() / 1000) }, 'runAt'],
+    ['runAt far in the future', { task: 'sms', runAt: Date.now() + 5 * 365 * 86400_000 }, 'runAt'],
+    ['delay far in the future', { task: 'sms', delay: 5 * 365 * 86400_000 }, 'delay'],
+    ['negative delay', { task: 'sms', delay: -1 }, 'delay'],
+    ['runAt and delay', { task: 'sms', delay: 1, runAt: Date.now() }, 'delay'],
+    ['bad queue name', { task: 'sms', queue: 'has space' }, 'queue'],
+    ['zero maxAttempts', { task: 'sms', maxAttempts: 0 }, 'maxAttempts'],
+    ['bad backoff', { task: 'sms', backoff: { type: 'fixed' } }, 'backoff'],
+    ['callback not a URL', { task: 'sms', callbacks: { onSuccess: 'ftp://x' } }, 'callbacks.onSuccess'],
+    ['tags not strings', { task: 'sms', tags: [1] }, 'tags[0]'],
+    ['body is an array', [], 'body'],
+    ['body is null', null, 'body'],
+  ];
+  for (const [name, body, field, status = 400] of bad) {
+    test(`refuses ${name} with ${status} naming ${field}`, async () => {
+      const before = await api.totalJobs();
+      const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      assert.equal(r.statusCode, status, r.body);
+      const e = json(r).error;
+      assert.equal(typeof e.code, 'string');
+      assert.equal(typeof e.message, 'string');
+      assert.equal(e.details.field, field, r.body);
+      assert.equal(await api.totalJobs(), before);
+    });
+  }
+
+  test('malformed JSON answers 400 invalid_json', async () => {
+    const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: '{"task": ', headers: { 'content-type': 'application/json' } });
+    assert.equal(r.statusCode, 400);
+    assert.equal(json(r).error.code, 'invalid_json');
+  });
+
+  test('a body over the limit answers 413', async () => {
+    const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', payload: 'x'.repeat(1024 * 1024) } });
+    assert.equal(r.statusCode, 413);
+    assert.equal(json(r).error.code, 'payload_too_large');
+  });
+
+  test('form bodies are refused on /v1 (415)', async () => {
+    const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: 'task=sms', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(r.statusCode, 415);
+  });
+
+  test('__proto__ in a body is refused, not merged', async () => {
+    const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: '{"task":"sms","__proto__":{"polluted":1}}', headers: { 'content-type': 'application/json' } });
+    assert.equal(r.statusCode, 400);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  test('bulk adds all jobs atomically, or none when one is bad', async () => {
+    const before = await api.totalJobs();
+    const ok = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [{ task: 'sms' }, { task: 'echo', payload: 2 }, { task: 'email', priority: 'low' }] } });
+    assert.equal(ok.statusCode, 201);
+    const b = json(ok);
+    assert.equal(b.jobs.length, 3);
+    assert.equal(b.created, 3);
+    assert.equal(await api.totalJobs(), before + 3);
+    const bad = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [{ task: 'sms' }, { task: 'sms', runAt: 'nope' }] } });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(json(bad).error.details.field, 'jobs[1].runAt');
+    const unknown = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [{ task: 'sms' }, { task: 'ghost' }] } });
+    assert.equal(unknown.statusCode, 422);
+    assert.equal(json(unknown).error.details.field, 'jobs[1].task');
+    const dupIds = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [{ task: 'sms', id: 'same' }, { task: 'sms', id: 'same' }] } });
+    assert.equal(dupIds.statusCode, 400);
+    assert.equal(await api.totalJobs(), before + 3);
+  });
+
+  test('bulk takes 1000 jobs and refuses 1001', async () => {
+    const jobs = Array.from({ length: 1000 }, (_, i) => ({ task: 'sms', payload: { i } }));
+    const r = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs } });
+    assert.equal(r.statusCode, 201);
+    assert.equal(json(r).created, 1000);
+    const over = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [...jobs, { task: 'sms' }] } });
+    assert.equal(over.statusCode, 400);
+    assert.equal(json(over).error.details.field, 'jobs');
+  });
+
+  test('bulk bodies may exceed the body limit, each payload may not', async () => {
+    const jobs = Array.from({ length: 1000 }, (_, i) => ({ task: 'sms', payload: { i, text: 'z'.repeat(2000) } }));
+    const r = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs } });
+    assert.equal(r.statusCode, 201, r.body.slice(0, 300));
+    const before = await api.totalJobs();
+    const one = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [{ task: 'sms' }, { task: 'sms', payload: 'y'.repeat(1024 * 1024 + 1) }] } });
+    assert.equal(one.statusCode, 413);
+    assert.equal(json(one).error.details.field, 'jobs[1].payload');
+    const huge = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: Array.from({ length: 9 }, () => ({ task: 'sms', payload: 'q'.repeat(1000 * 1000) })) } });
+    assert.equal(huge.statusCode, 413);
+    assert.equal(await api.totalJobs(), before);
+  });
+
+  test('closing the server ends waiting long-polls at once', async () => {
+    const other = await startApi();
+    try {
+      const j = json(await other.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', queue: 'nobody' } }));
+      const t0 = Date.now();
+      const pending = other.call({ method: 'GET', url: `/v1/jobs/${j.id}?wait=60` });
+      const waiting = async () => /fusion_api_long_polls 1/.test((await other.call({ method: 'GET', url: '/metrics' })).body);
+      while (!(await waiting())) await new Promise((r) => setImmediate(r));
+      await other.app.close();
+      const r = await pending;
+      assert.equal(json(r).state, 'queued');
+      assert.ok(Date.now() - t0 < 5000, 'did not wait out the minute');
+    } finally {
+      await other.close().catch(() => undefined);
+    }
+  });
+
+  test('list filters by queue, state and task and pages with a cursor', async () => {
+    for (let i = 0; i < 5; i++) await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'echo', queue: 'listing', payload: i } });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const qs: string = `/v1/jobs?queue=listing&state=queued&task=echo&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page = json(await api.call({ method: 'GET', url: qs }));
+      assert.ok(page.items.length <= 2);
+      for (const j of page.items) {
+        assert.equal(j.queue, 'listing');
+        seen.push(j.id);
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    assert.equal(new Set(seen).size, 5);
+    assert.equal((await api.call({ method: 'GET', url: '/v1/jobs?state=bogus' })).statusCode, 400);
+    assert.equal((await api.call({ method: 'GET', url: '/v1/jobs?limit=0' })).statusCode, 400);
+    assert.equal((await api.call({ method: 'GET', url: '/v1/jobs?cursor=%24%24' })).statusCode, 400);
+  });
+
+  test('router-level refusals keep the error shape', async () => {
+    const long = await api.call({ method: 'GET', url: `/v1/jobs/${'x'.repeat(600)}` });
+    assert.equal(long.statusCode, 414);
+    assert.equal(json(long).error.code, 'uri_too_long');
+    const enc = await api.call({ method: 'GET', url: '/v1/jobs/%E0%A4%A' });
+    assert.equal(enc.statusCode, 400);
+    assert.equal(json(enc).error.details.field, 'url');
+  });
+
+  test('GET a job; 404 for an unknown id', async () => {
+    const j = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms' } }));
+    const r = await api.call({ method: 'GET', url: `/v1/jobs/${j.id}` });
+    assert.equal(r.statusCode, 200);
+    assert.equal(json(r).id, j.id);
+    const missing = await api.call({ method: 'GET', url: '/v1/jobs/nope' });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(json(missing).error.code, 'not_found');
+  });
+
+  test('?wait long-polls until the job finishes', async () => {
+    const j = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'echo', payload: 'hi' } }));
+    const t0 = Date.now();
+    const pending = api.call({ method: 'GET', url: `/v1/jobs/${j.id}?wait=20` });
+    const worker = api.fusion.worker({ queues: ['echoes'], concurrency: 1 });
+    try {
+      const r = await pending;
+      assert.equal(r.statusCode, 200);
+      assert.equal(json(r).state, 'completed');
+      assert.deepEqual(json(r).result, { echoed: 'hi' });
+      assert.ok(Date.now() - t0 < 15_000);
+    } finally {
+      await worker.stop(1000);
+    }
+  });
+
+  test('?wait returns the unfinished job when the wait ends', async () => {
+    const j = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', queue: 'nobody-serves' } }));
+    const t0 = Date.now();
+    const r = await api.call({ method: 'GET', url: `/v1/jobs/${j.id}?wait=0.3` });
+    assert.equal(json(r).state, 'queued');
+    assert.ok(Date.now() - t0 >= 250);
+    assert.equal((await api.call({ method: 'GET', url: `/v1/jobs/${j.id}?wait=61` })).statusCode, 400);
+  });
+
+  test('cancel, retry, promote, reschedule, delete', async () => {
+    const later = Date.now() + 3600_000;
+    const j = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', runAt: later } }));
+    const moved = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/reschedule`, payload: { runAt: later + 60_000 } });
+    assert.equal(moved.statusCode, 200);
+    assert.equal(Date.parse(json(moved).runAt), later + 60_000);
+    const badMove = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/reschedule`, payload: { runAt: 'soon' } });
+    assert.equal(badMove.statusCode, 400);
+    assert.equal(json(badMove).error.details.field, 'runAt');
+    const promoted = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/promote` });
+    assert.equal(json(promoted).state, 'queued');
+    const again = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/promote`, headers: { 'content-type': 'application/json' }, payload: '' });
+    assert.equal(again.statusCode, 409);
+    const cancelled = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/cancel` });
+    assert.equal(json(cancelled).state, 'cancelled');
+    assert.equal((await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/cancel` })).statusCode, 409);
+    const retried = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/retry`, payload: { resetAttempts: false } });
+    assert.equal(json(retried).state, 'queued');
+    assert.equal((await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/retry`, payload: { resetAttempts: 'yes' } })).statusCode, 400);
+    const del = await api.call({ method: 'DELETE', url: `/v1/jobs/${j.id}` });
+    assert.equal(del.statusCode, 204);
+    assert.equal(await api.fusion.store.get(j.id), null);
+    assert.equal((await api.call({ method: 'DELETE', url: `/v1/jobs/${j.id}` })).statusCode, 404);
+    assert.equal((await api.call({ method: 'POST', url: '/v1/jobs/nope/cancel' })).statusCode, 404);
+  });
+
+  test('a failed job can be retried through the API', async () => {
+    const failed = nextEvent(api.fusion, (e) => e.type === 'failed' && e.queue === 'booms');
+    const j = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'boom' } }));
+    const worker = api.fusion.worker({ queues: ['booms'], concurrency: 1 });
+    try {
+      await failed;
+    } finally {
+      await worker.stop(1000);
+    }
+    const got = json(await api.call({ method: 'GET', url: `/v1/jobs/${j.id}` }));
+    assert.equal(got.state, 'failed');
+    assert.equal(got.error.message, 'boom');
+    assert.equal(got.error.stack, undefined);
+    const r = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/retry` });
+    assert.equal(json(r).state, 'queued');
+    assert.equal(json(r).attempts, 0);
+  });
+
+  test('secret-looking payload fields are masked in answers but stored intact', async () => {
+    const j = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'push', payload: { android: { api_key: 'AAA' }, password: 'p', auth_header: 'Bearer t' } } }));
+    assert.equal(j.payload.password, '[redacted]');
+    assert.equal(j.payload.android.api_key, '[redacted]');
+    assert.equal(j.payload.auth_header, '[redacted]');
+    const stored = await api.fusion.store.get(j.id);
+    assert.equal((stored!.payload as { password: string }).password, 'p');
+  });
+});
