@@ -14,11 +14,28 @@ export function retryAfterMs(header: string | null, now: number): number | undef
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** The original Fusion worker's callback: form fields, RQ's status words, retries made so far. */
+export function legacyForm(p: CallbackPayload): URLSearchParams {
+  const f = new URLSearchParams({ description: p.job.description ?? '', job_id: p.job.id });
+  if (p.job.state === 'completed') {
+    f.set('status', 'finished');
+    f.set('retry_attempts', String(Math.max(0, p.job.attempts - 1)));
+  } else {
+    f.set('status', 'failed');
+    f.set('failure_trace', p.job.error?.message ?? '');
+  }
+  return f;
+}
+
 export async function deliverCallback(p: CallbackPayload, ctx: TaskContext): Promise<{ status: number }> {
+  const form = p.format === 'form';
   const res = await fetch(p.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'user-agent': 'fusion-callback/1' },
-    body: JSON.stringify({ event: p.event, job: p.job }),
+    headers: {
+      'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json',
+      'user-agent': 'fusion-callback/1',
+    },
+    body: form ? legacyForm(p).toString() : JSON.stringify({ event: p.event, job: p.job }),
     signal: ctx.signal,
   });
   await res.arrayBuffer().catch(() => undefined);

@@ -8,8 +8,12 @@ export const CALLBACK_QUEUE = 'callbacks';
 
 export interface CallbackPayload {
   url: string;
+  format?: 'json' | 'form';
   event: 'job.completed' | 'job.failed';
-  job: { id: string; queue: string; task: string; state: 'completed' | 'failed'; attempts: number; result?: unknown; error?: JobError };
+  job: {
+    id: string; queue: string; task: string; state: 'completed' | 'failed'; attempts: number; description: string | null;
+    result?: unknown; error?: JobError;
+  };
 }
 
 export function callbackJobs(job: Job, outcome: 'completed' | 'failed', now: number, result?: unknown, error?: JobError): NewJob[] {
@@ -17,9 +21,10 @@ export function callbackJobs(job: Job, outcome: 'completed' | 'failed', now: num
   if (!url) return [];
   const payload: CallbackPayload = {
     url,
+    format: job.callbacks?.format ?? 'json',
     event: outcome === 'completed' ? 'job.completed' : 'job.failed',
     job: {
-      id: job.id, queue: job.queue, task: job.task, state: outcome, attempts: job.attempts,
+      id: job.id, queue: job.queue, task: job.task, state: outcome, attempts: job.attempts, description: job.description,
       ...(outcome === 'completed' ? { result } : { error: error && { ...error, stack: undefined } }),
     },
   };

@@ -35,6 +35,9 @@ export interface AttemptRecord {
 export interface JobCallbacks {
   onSuccess?: string;
   onFailure?: string;
+  /** `json` (default): `{ event, job }`. `form`: the original Fusion worker's form fields
+   *  (description, job_id, status, retry_attempts | failure_trace), for its existing handlers. */
+  format?: 'json' | 'form';
 }
 
 export interface LogLine {

@@ -49,7 +49,7 @@ describe('original Fusion routes', () => {
       assert.equal(job.task, task);
       assert.equal(job.queue, queue);
       assert.equal(job.priority, 2);
-      assert.deepEqual(job.callbacks, { onSuccess: 'https://cb.example.com/ok', onFailure: 'https://cb.example.com/ko' });
+      assert.deepEqual(job.callbacks, { onSuccess: 'https://cb.example.com/ok', onFailure: 'https://cb.example.com/ko', format: 'form' });
       assert.ok(job.tags.includes('task_type:OTP'));
       assert.equal((job.payload as { task: number }).task, n);
       if (task === 'webhook') assert.equal((job.payload as { method: string }).method, 'POST');

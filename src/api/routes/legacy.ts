@@ -1,7 +1,7 @@
 // The original Fusion routes (Flask + RQ), kept byte-compatible for existing clients: same paths,
 // same bodies (JSON or form-encoded), snake_case answers, 200 on success.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Job, JobSpec } from '../../core/job.js';
+import type { Job, JobCallbacks, JobSpec } from '../../core/job.js';
 import { FusionError, notFound } from '../../core/errors.js';
 import { type ApiContext, isKnownTask, resolve, unknownTask } from '../context.js';
 import { apiError, badField } from '../errors.js';
@@ -29,14 +29,22 @@ export interface LegacyEnvelope {
   job_id?: string;
 }
 
+/** The original handlers' URLs, called back with the original worker's form fields. */
+function legacyCallbacks(success: unknown, failed: unknown): JobCallbacks | undefined {
+  if (!success && !failed) return undefined;
+  return {
+    ...(success ? { onSuccess: String(success) } : {}),
+    ...(failed ? { onFailure: String(failed) } : {}),
+    format: 'form',
+  };
+}
+
 /** A /queue/ body as a job spec: channel task on its queue, the payload as given (webhook method made explicit). */
 export function legacySpec(b: LegacyEnvelope): JobSpec {
   const ch = LEGACY_CHANNELS[b.payload.task]!;
   const payload = { ...b.payload };
   if (ch.task === 'webhook') payload.method = String(payload.method ?? 'POST').toUpperCase();
-  const callbacks = b.success_task_handler || b.failed_task_handler
-    ? { ...(b.success_task_handler ? { onSuccess: b.success_task_handler } : {}), ...(b.failed_task_handler ? { onFailure: b.failed_task_handler } : {}) }
-    : undefined;
+  const callbacks = legacyCallbacks(b.success_task_handler, b.failed_task_handler);
   return {
     task: ch.task,
     queue: ch.queue,
@@ -128,9 +136,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     }
     const b = (req.body ?? {}) as Record<string, unknown>;
     const { payload, priority, job_id, success_task_handler, failed_task_handler, ...rest } = b;
-    const callbacks = success_task_handler || failed_task_handler
-      ? { ...(success_task_handler ? { onSuccess: String(success_task_handler) } : {}), ...(failed_task_handler ? { onFailure: String(failed_task_handler) } : {}) }
-      : undefined;
+    const callbacks = legacyCallbacks(success_task_handler, failed_task_handler);
     const job = await enqueue(req, {
       task: 'mapping', queue: 'dictionary', payload: payload !== undefined ? payload : rest,
       priority: (priority as number | undefined) ?? 1, id: job_id as string | undefined, description: 'MAPPING', callbacks,

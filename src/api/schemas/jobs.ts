@@ -46,7 +46,10 @@ export const jobSpecSchema = {
     timeout: { type: 'integer', minimum: 0, maximum: 86_400_000, description: 'Per-attempt limit in ms; 0 = none' },
     callbacks: {
       type: 'object', additionalProperties: false,
-      properties: { onSuccess: httpUrl, onFailure: httpUrl },
+      properties: {
+        onSuccess: httpUrl, onFailure: httpUrl,
+        format: { type: 'string', enum: ['json', 'form'], description: 'json (default) or the original Fusion form fields' },
+      },
       description: 'URLs POSTed with the outcome (delivered as jobs of their own, with retries)',
     },
     description: { type: 'string', maxLength: 1000 },
