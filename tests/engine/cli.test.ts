@@ -2,20 +2,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
+import { CLI, freePort } from '../helpers/net.js';
 
-const CLI = join(process.cwd(), 'dist/src/cli/main.js');
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('fusion CLI', () => {
   it('start: creates the SQLite file, answers /healthz and /readyz on FUSION_PORT, exits 0 on SIGTERM', async () => {

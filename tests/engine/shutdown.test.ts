@@ -7,7 +7,7 @@ import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { resolveSpec } from '../../src/core/queue.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+import { CLI } from '../helpers/net.js';
 const TASKS = join(process.cwd(), 'dist/tests/helpers/shutdown-tasks.js');
 
 function startWorker(db: string, graceMs: number): { child: ChildProcess; started: (n: number) => Promise<void>; exit: Promise<number | null> } {
