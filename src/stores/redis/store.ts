@@ -1,0 +1,662 @@
+// The Redis store. Every state change is one Lua script (scripts.ts) on one hash-tag slot, so the
+// same code runs on a single Redis and on Redis Cluster. What a slot cannot hold atomically across
+// queues (follow-up jobs of an outcome, jobs of a schedule) goes through an outbox in the source
+// slot, written in the same script and delivered right after; a sweep redelivers if a process died
+// in between, and delivery is idempotent by job id.
+import { randomBytes } from 'node:crypto';
+import type { Job, JobState, LogLine, NewJob } from '../../core/job.js';
+import { JOB_STATES, isFinished } from '../../core/job.js';
+import { conflict, notFound, FusionError } from '../../core/errors.js';
+import type {
+  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo, QueueOptions,
+  RecoverResult, RetryOptions, ScheduleAdvance, ScheduleInput, ScheduleRecord, StateCounts, Store, StoreEvent,
+  StoreEventType, StoreListener, WorkerInfo,
+} from '../../core/store.js';
+import { emptyCounts } from '../../core/store.js';
+import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
+import { addArgs, hashToJob, hashToSchedule, newJobView } from './codec.js';
+import type { RedisClient, RedisTarget } from './connect.js';
+
+export interface RedisStoreOptions {
+  /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */
+  prefix?: string;
+}
+
+type Raw = (string | number)[];
+/** Jobs of one outbox entry: [queue, ...ADD args] each, added at `now`. */
+interface OutboxEntry {
+  now: number;
+  jobs: [string, ...Raw][];
+}
+
+const MAX_ADD_BATCH = 2000;
+const LIST_SCAN_BUDGET = 5000;
+const SWEEP_LOCK_MS = 60_000;
+
+export class RedisStore implements Store {
+  readonly prefix: string;
+  readonly cluster: boolean;
+  readonly client: RedisClient;
+  private sub: RedisClient | null = null;
+  private subReady: Promise<void> | null = null;
+  private listeners = new Set<StoreListener>();
+  private readonly G: string;
+  private readonly chan: string;
+  private readonly idx: string;
+  /** Queues this process has registered in the global queue set. */
+  private registered = new Set<string>();
+  /** id → queue for jobs this process added or claimed: spares an index lookup on the hot paths. */
+  private where = new Map<string, string>();
+  private tokenPrefix = randomBytes(6).toString('base64url');
+  private tokenSeq = 0;
+  private closed = false;
+
+  constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
+    this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
+    if (!/^[^{}\s]{1,100}$/.test(this.prefix)) {
+      throw new FusionError('invalid_store', 'a Redis key prefix must be 1-100 characters without braces or spaces', { prefix: this.prefix });
+    }
+    this.cluster = target.cluster;
+    this.G = `{${this.prefix}}`;
+    this.chan = `${this.prefix}:events`;
+    this.idx = `${this.G}:ids`;
+    this.client = target.create(`${this.prefix}:cmd`);
+    for (const name of Object.keys(SCRIPTS) as ScriptName[]) this.client.defineCommand(name, { lua: scriptSource(name) });
+  }
+
+  /** The hash-tag base of a queue's keys. */
+  private T(queue: string): string {
+    return `{${this.prefix}:${queue}}`;
+  }
+
+  /** Keys for scripts that keep the id index: on a single Redis the index rides along, atomically. */
+  private qkeys(queue: string): string[] {
+    return this.cluster ? [this.T(queue)] : [this.T(queue), this.idx];
+  }
+
+  private async run<T = unknown>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
+    // A listener that just subscribed must see the events of the calls that follow it.
+    if (this.subReady) await this.subReady;
+    return (this.client as unknown as Record<string, (...a: Raw) => Promise<T>>)[name]!(keys.length, ...keys, ...args);
+  }
+
+  private remember(id: string, queue: string): void {
+    if (this.where.size >= 100_000) this.where.delete(this.where.keys().next().value!);
+    this.where.set(id, queue);
+  }
+
+  private async register(queue: string): Promise<void> {
+    if (this.registered.has(queue)) return;
+    await this.client.sadd(`${this.G}:queues`, queue);
+    this.registered.add(queue);
+  }
+
+  private async allQueues(): Promise<string[]> {
+    return (await this.client.smembers(`${this.G}:queues`)).sort();
+  }
+
+  /** The queue of each id, from the cache, then the index; null if unknown. */
+  private async queuesOf(ids: string[]): Promise<(string | null)[]> {
+    const out = ids.map((id) => this.where.get(id) ?? null);
+    const missing = ids.filter((_, i) => out[i] === null);
+    if (missing.length) {
+      const found = await this.client.hmget(this.idx, ...missing);
+      let k = 0;
+      for (let i = 0; i < ids.length; i++) if (out[i] === null) out[i] = found[k++] ?? null;
+    }
+    return out;
+  }
+
+  private async locate(id: string): Promise<string | null> {
+    const [q] = await this.queuesOf([id]);
+    if (q) return q;
+    if (!this.cluster) return null;
+    // On Cluster the index is written after the job (another slot): look in every queue before saying no.
+    for (const queue of await this.allQueues()) {
+      if (await this.client.exists(`${this.T(queue)}:j:${id}`)) return queue;
+    }
+    return null;
+  }
+
+  // ---- jobs in ----
+
+  private async addRows(queue: string, rows: Raw[], now: number): Promise<(number | [number, unknown])[]> {
+    await this.register(queue);
+    const out: (number | [number, unknown])[] = [];
+    for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) {
+      const chunk = rows.slice(i, i + MAX_ADD_BATCH);
+      const res = await this.run<(number | [number, unknown])[]>('fusionAdd', this.qkeys(queue), [this.chan, queue, now, chunk.length, ...chunk.flat()]);
+      if (this.cluster) {
+        const created = chunk.filter((_, k) => res[k] === 1).flatMap((r) => [r[0]!, queue]);
+        if (created.length) await this.client.hset(this.idx, ...created);
+      }
+      out.push(...res);
+    }
+    return out;
+  }
+
+  async add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
+    const byQueue = new Map<string, number[]>();
+    jobs.forEach((j, i) => {
+      const list = byQueue.get(j.queue);
+      if (list) list.push(i);
+      else byQueue.set(j.queue, [i]);
+    });
+    const out: { job: Job; created: boolean }[] = new Array(jobs.length);
+    await Promise.all([...byQueue].map(async ([queue, positions]) => {
+      const res = await this.addRows(queue, positions.map((i) => addArgs(jobs[i]!)), now);
+      await Promise.all(positions.map(async (pos, k) => {
+        const j = jobs[pos]!;
+        const r = res[k]!;
+        if (r === 1) {
+          this.remember(j.id, queue);
+          out[pos] = { job: newJobView(j, j.runAt > now ? 'scheduled' : 'queued'), created: true };
+        } else if (typeof r !== 'number' && r[0] === 0) {
+          out[pos] = { job: hashToJob(j.id, queue, r[1] as string[]), created: false };
+        } else {
+          out[pos] = { job: (await this.get(j.id))!, created: false };
+        }
+      }));
+    }));
+    return out;
+  }
+
+  private async deliver(outboxKey: string, field: string, entry: string): Promise<void> {
+    const e = JSON.parse(entry) as OutboxEntry;
+    const byQueue = new Map<string, Raw[]>();
+    for (const [queue, ...args] of e.jobs) {
+      const list = byQueue.get(queue);
+      if (list) list.push(args);
+      else byQueue.set(queue, [args]);
+    }
+    for (const [queue, rows] of byQueue) await this.addRows(queue, rows, e.now);
+    await this.client.hdel(outboxKey, field);
+  }
+
+  /** Redeliver outbox entries left by a process that died between an outcome and its delivery. */
+  private async drainOutbox(outboxKey: string): Promise<void> {
+    const [, flat] = await this.client.hscan(outboxKey, '0', 'COUNT', 100);
+    for (let i = 0; i < flat.length; i += 2) await this.deliver(outboxKey, flat[i]!, flat[i + 1]!);
+  }
+
+  private outboxEntry(jobs: NewJob[], now: number): string {
+    const e: OutboxEntry = { now, jobs: jobs.map((j) => [j.queue, ...addArgs(j)]) };
+    return JSON.stringify(e);
+  }
+
+  // ---- workers' hot path ----
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+    const jobs: Job[] = [];
+    let nextWakeAt: number | null = null;
+    for (const queue of req.queues) {
+      const limit = req.limit - jobs.length;
+      const [flat, wake] = await this.run<[string[] | (string | string[])[], string | null]>('fusionClaim', [this.T(queue)], [
+        this.chan, queue, req.now, Math.max(limit, 0), req.leaseMs, req.workerId, token,
+      ]);
+      for (let i = 0; i < flat.length; i += 2) {
+        const id = flat[i] as string;
+        this.remember(id, queue);
+        jobs.push(hashToJob(id, queue, flat[i + 1] as string[]));
+      }
+      if (wake !== null) {
+        const t = Number(wake);
+        if (nextWakeAt === null || t < nextWakeAt) nextWakeAt = t;
+      }
+      if (jobs.length >= req.limit) break;
+    }
+    return { jobs, nextWakeAt };
+  }
+
+  /** Group items by the queue of their job id; unknown ids go to `lost`. */
+  private async groupByQueue<T extends { id: string }>(items: T[]): Promise<{ groups: Map<string, number[]>; lost: number[] }> {
+    const queues = await this.queuesOf(items.map((x) => x.id));
+    const groups = new Map<string, number[]>();
+    const lost: number[] = [];
+    queues.forEach((q, i) => {
+      if (q === null) return void lost.push(i);
+      const list = groups.get(q);
+      if (list) list.push(i);
+      else groups.set(q, [i]);
+    });
+    return { groups, lost };
+  }
+
+  async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
+    const out: HeartbeatResult[] = leases.map((l) => ({ id: l.id, ok: false, cancelRequested: false }));
+    const { groups } = await this.groupByQueue(leases);
+    await Promise.all([...groups].map(async ([queue, positions]) => {
+      const args: Raw = [now + leaseMs, positions.length];
+      for (const p of positions) args.push(leases[p]!.id, leases[p]!.token);
+      const res = await this.run<number[]>('fusionHeartbeat', [this.T(queue)], args);
+      positions.forEach((p, k) => {
+        out[p] = { id: leases[p]!.id, ok: res[k]! > 0, cancelRequested: res[k] === 2 };
+      });
+    }));
+    return out;
+  }
+
+  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    const applied = outcomes.map(() => false);
+    const { groups } = await this.groupByQueue(outcomes);
+    await Promise.all([...groups].map(async ([queue, positions]) => {
+      const args: Raw = [this.chan, queue, positions.length];
+      const fields: (string | null)[] = [];
+      for (const p of positions) {
+        const o = outcomes[p]!;
+        let a = '';
+        let b: string | number = '';
+        let msg = '';
+        switch (o.kind) {
+          case 'completed':
+            a = JSON.stringify(o.result ?? null) ?? 'null';
+            break;
+          case 'retry':
+            a = JSON.stringify(o.error);
+            b = o.retryAt;
+            msg = o.error.message;
+            break;
+          case 'failed':
+          case 'cancelled':
+            if (o.error) {
+              a = JSON.stringify(o.error);
+              msg = o.error.message;
+            }
+            break;
+        }
+        const field = o.enqueue?.length ? `${o.token}:${o.id}` : '';
+        fields.push(field || null);
+        args.push(o.kind, o.id, o.token, o.at, a, b, msg, field, field ? this.outboxEntry(o.enqueue!, o.at) : '');
+      }
+      const res = await this.run<number[]>('fusionFinish', [this.T(queue)], args);
+      const outbox = `${this.T(queue)}:o`;
+      for (let k = 0; k < positions.length; k++) {
+        const p = positions[k]!;
+        if (res[k] !== 1) continue;
+        applied[p] = true;
+        const o = outcomes[p]!;
+        if (o.kind !== 'released' && o.kind !== 'retry') this.where.delete(o.id);
+        if (fields[k]) await this.deliver(outbox, fields[k]!, this.outboxEntry(o.enqueue!, o.at));
+      }
+    }));
+    return applied;
+  }
+
+  async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
+    const [queue] = await this.queuesOf([lease.id]);
+    if (!queue) return false;
+    const r = await this.run<number>('fusionProgress', [this.T(queue)], [
+      this.chan, queue, now, lease.id, lease.token, JSON.stringify(progress ?? null) ?? 'null',
+    ]);
+    return r === 1;
+  }
+
+  async log(id: string, message: string, now: number): Promise<void> {
+    const queue = await this.locate(id);
+    if (queue) await this.run('fusionLog', [this.T(queue)], [id, now, message]);
+  }
+
+  async logs(id: string): Promise<LogLine[]> {
+    const queue = await this.locate(id);
+    if (!queue) return [];
+    const lines = await this.client.lrange(`${this.T(queue)}:l:${id}`, 0, -1);
+    return lines.map((l) => {
+      const sp = l.indexOf(' ');
+      return { at: Number(l.slice(0, sp)), message: l.slice(sp + 1) };
+    });
+  }
+
+  async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
+    const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
+    // One sweep at a time across every process: a second sweeper would only race the first.
+    const lockToken = randomBytes(8).toString('hex');
+    const got = await this.client.set(`${this.G}:sweep`, lockToken, 'PX', SWEEP_LOCK_MS, 'NX');
+    if (got !== 'OK') return res;
+    try {
+      for (const queue of await this.allQueues()) {
+        const left = limit - res.requeued.length - res.failed.length - res.cancelled.length;
+        if (left <= 0) break;
+        const [rq, fl, cn] = await this.run<[string[], string[], string[]]>('fusionRecover', [this.T(queue)], [this.chan, queue, now, left]);
+        res.requeued.push(...rq);
+        res.failed.push(...fl);
+        res.cancelled.push(...cn);
+        await this.drainOutbox(`${this.T(queue)}:o`);
+      }
+      await this.drainOutbox(`${this.G}:o`);
+    } finally {
+      await this.run('fusionUnlock', [this.G], [lockToken]).catch(() => {});
+    }
+    return res;
+  }
+
+  async promoteDue(now: number, limit = 10_000): Promise<number> {
+    let moved = 0;
+    for (const queue of await this.allQueues()) {
+      if (moved >= limit) break;
+      moved += await this.run<number>('fusionPromoteDue', [this.T(queue)], [this.chan, queue, now, limit - moved]);
+    }
+    return moved;
+  }
+
+  // ---- reads ----
+
+  async get(id: string): Promise<Job | null> {
+    const queue = await this.locate(id);
+    if (!queue) return null;
+    const flat = await this.client.hgetall(`${this.T(queue)}:j:${id}`);
+    const arr = Object.entries(flat).flat();
+    return arr.length ? hashToJob(id, queue, arr) : null;
+  }
+
+  async list(q: ListQuery): Promise<Page<Job>> {
+    const queues = q.queue !== undefined ? [q.queue] : await this.allQueues();
+    const states: readonly JobState[] = q.state !== undefined ? [q.state] : JOB_STATES;
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
+    let cur = q.cursor !== undefined ? parseCursor(q.cursor) : null;
+    const items: { job: Job; seq: number; queue: string }[] = [];
+    let scanned = 0;
+    const batch = q.task !== undefined ? 200 : limit + 1;
+    for (;;) {
+      // Newest first across every (queue, state) set: order by (seq desc, queue desc), after the cursor.
+      const lists = await Promise.all(queues.flatMap((queue) => states.map(async (st) => {
+        const max = cur === null ? '+inf' : queue < cur.queue ? String(cur.seq) : `(${cur.seq}`;
+        const r = await this.client.zrevrangebyscore(`${this.T(queue)}:s:${st}`, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
+        const out: { id: string; seq: number; queue: string }[] = [];
+        for (let i = 0; i < r.length; i += 2) out.push({ id: r[i]!, seq: Number(r[i + 1]), queue });
+        return out;
+      })));
+      const cands = lists.flat().sort((a, b) => b.seq - a.seq || (a.queue < b.queue ? 1 : a.queue > b.queue ? -1 : 0)).slice(0, batch);
+      const hashes = await Promise.all(cands.map((c) => this.client.hgetall(`${this.T(c.queue)}:j:${c.id}`)));
+      for (let i = 0; i < cands.length && items.length <= limit; i++) {
+        const c = cands[i]!;
+        cur = { seq: c.seq, queue: c.queue };
+        scanned++;
+        const arr = Object.entries(hashes[i]!).flat();
+        if (!arr.length) continue;
+        const job = hashToJob(c.id, c.queue, arr);
+        if (q.task !== undefined && job.task !== q.task) continue;
+        items.push({ job, seq: c.seq, queue: c.queue });
+      }
+      if (items.length > limit) {
+        const last = items[limit - 1]!;
+        return { items: items.slice(0, limit).map((x) => x.job), nextCursor: cursorOf(last.seq, last.queue) };
+      }
+      if (cands.length < batch) return { items: items.map((x) => x.job), nextCursor: null };
+      // A filtered list over a long history answers with what it found and a cursor to go on, never an unbounded scan.
+      if (scanned >= LIST_SCAN_BUDGET) return { items: items.map((x) => x.job), nextCursor: cursorOf(cur!.seq, cur!.queue) };
+    }
+  }
+
+  private async queueInfo(queue: string): Promise<{ meta: Record<string, string>; counts: StateCounts; oldest: number | null }> {
+    const [metaFlat, counts, oldest] = await this.run<[string[], number[], string | null]>('fusionQueueInfo', [this.T(queue)], []);
+    const meta: Record<string, string> = {};
+    for (let i = 0; i < metaFlat.length; i += 2) meta[metaFlat[i]!] = metaFlat[i + 1]!;
+    const c = emptyCounts();
+    JOB_STATES.forEach((s, i) => (c[s] = counts[i]!));
+    return { meta, counts: c, oldest: oldest ? (JSON.parse(oldest) as { createdAt: number }).createdAt : null };
+  }
+
+  async counts(queue?: string): Promise<Record<string, StateCounts>> {
+    const queues = queue !== undefined ? [queue] : await this.allQueues();
+    const infos = await Promise.all(queues.map((x) => this.queueInfo(x)));
+    return Object.fromEntries(queues.map((x, i) => [x, infos[i]!.counts]));
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const names = await this.allQueues();
+    const infos = await Promise.all(names.map((x) => this.queueInfo(x)));
+    return names.map((name, i) => {
+      const { meta, counts, oldest } = infos[i]!;
+      return {
+        name,
+        paused: meta.paused === '1',
+        rateLimit: meta.rmax !== undefined ? { max: Number(meta.rmax), windowMs: Number(meta.rwin) } : null,
+        concurrency: meta.conc !== undefined ? Number(meta.conc) : null,
+        counts,
+        oldestQueuedAt: oldest,
+      };
+    });
+  }
+
+  // ---- operator actions ----
+
+  private async jobOp(op: string, id: string, now: number, x: string | number = '', y = ''): Promise<Job | null> {
+    const queue = await this.locate(id);
+    if (!queue) throw notFound('job', id);
+    const r = await this.run<[string, unknown?]>('fusionJobOp', this.qkeys(queue), [this.chan, queue, now, op, id, x, y]);
+    if (r[0] === 'missing') throw notFound('job', id);
+    if (r[0] === 'conflict') {
+      const state = r[1] as string;
+      const why: Record<string, string> = {
+        cancel: `job ${id} is ${state} and cannot be cancelled`,
+        reschedule: `job ${id} is ${state}; only scheduled or queued jobs can be rescheduled`,
+        promote: `job ${id} is ${state}; only scheduled jobs can be promoted`,
+        retry: `job ${id} is ${state}; only failed or cancelled jobs can be retried`,
+        remove: `job ${id} is active; cancel it first`,
+      };
+      throw conflict(why[op]!, { id, state });
+    }
+    if (r[0] === 'removed') {
+      this.where.delete(id);
+      if (this.cluster) await this.client.hdel(this.idx, id);
+      return null;
+    }
+    return hashToJob(id, queue, r[1] as string[]);
+  }
+
+  async cancel(id: string, now: number): Promise<Job> {
+    return (await this.jobOp('cancel', id, now))!;
+  }
+
+  async reschedule(id: string, runAt: number, now: number): Promise<Job> {
+    return (await this.jobOp('reschedule', id, now, runAt))!;
+  }
+
+  async promote(id: string, now: number): Promise<Job> {
+    return (await this.jobOp('promote', id, now))!;
+  }
+
+  async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
+    return (await this.jobOp('retry', id, now, opts.resetAttempts === false ? '0' : '1'))!;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.jobOp('remove', id, Date.now());
+  }
+
+  async clean(q: CleanQuery): Promise<number> {
+    const states = (q.states ?? ['completed', 'failed', 'cancelled']).filter((s) => isFinished(s));
+    if (states.length === 0) return 0;
+    const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
+    const queues = q.queue !== undefined ? [q.queue] : await this.allQueues();
+    let removed = 0;
+    for (const queue of queues) {
+      // Bounded slices per script call, so retention never holds Redis for long.
+      while (removed < limit) {
+        const n = Math.min(limit - removed, 500);
+        const ids = await this.run<string[]>('fusionClean', this.qkeys(queue), [q.endedBefore, n, ...states]);
+        for (const id of ids) this.where.delete(id);
+        if (this.cluster && ids.length) await this.client.hdel(this.idx, ...ids);
+        removed += ids.length;
+        if (ids.length < n) break;
+      }
+      if (removed >= limit) break;
+    }
+    return removed;
+  }
+
+  private async queueSet(queue: string, now: number, event: StoreEventType | '', fields: Raw): Promise<void> {
+    await this.register(queue);
+    await this.run('fusionQueueSet', [this.T(queue)], [this.chan, queue, now, event, ...fields]);
+  }
+
+  async pause(queue: string, now: number): Promise<void> {
+    await this.queueSet(queue, now, 'paused', ['paused', '1']);
+  }
+
+  async resume(queue: string, now: number): Promise<void> {
+    await this.queueSet(queue, now, 'resumed', ['paused', '']);
+  }
+
+  async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
+    const fields: Raw = [];
+    if (opts.rateLimit !== undefined) {
+      fields.push('rmax', opts.rateLimit?.max ?? '', 'rwin', opts.rateLimit?.windowMs ?? '', 'rs', '', 'rc', '');
+    }
+    if (opts.concurrency !== undefined) fields.push('conc', opts.concurrency ?? '');
+    // Options can open room (higher limits): let idle workers look again.
+    await this.queueSet(queue, Date.now(), 'resumed', fields);
+  }
+
+  // ---- schedules (global slot) ----
+
+  private async schedules(ids: string[]): Promise<ScheduleRecord[]> {
+    const hashes = await Promise.all(ids.map((id) => this.client.hgetall(`${this.G}:sc:${id}`)));
+    const out: ScheduleRecord[] = [];
+    ids.forEach((id, i) => {
+      const arr = Object.entries(hashes[i]!).flat();
+      if (arr.length) out.push(hashToSchedule(id, arr));
+    });
+    return out;
+  }
+
+  async upsertSchedule(rec: ScheduleInput, now: number): Promise<ScheduleRecord> {
+    const flat = await this.run<string[]>('fusionScheduleUpsert', [this.G], [
+      rec.id, JSON.stringify(rec.spec ?? null), rec.nextRunAt ?? '', rec.paused ? '1' : '0', rec.runCount ?? '',
+      rec.lastRunAt === undefined ? '' : rec.lastRunAt === null ? '-' : rec.lastRunAt, now,
+    ]);
+    return hashToSchedule(rec.id, flat);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+    return (await this.schedules([id]))[0] ?? null;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.schedules(await this.client.zrange(`${this.G}:sca`, '0', '-1'));
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    return (await this.run<number>('fusionScheduleRemove', [this.G], [id])) === 1;
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return this.schedules(await this.client.zrangebyscore(`${this.G}:scd`, '-inf', String(now), 'LIMIT', 0, limit));
+  }
+
+  async nextScheduleAt(): Promise<number | null> {
+    const r = await this.client.zrange(`${this.G}:scd`, '0', '0', 'WITHSCORES');
+    return r.length ? Number(r[1]) : null;
+  }
+
+  async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
+    const field = jobs.length ? `${id}@${expectedVersion}` : '';
+    const entry = field ? this.outboxEntry(jobs, now) : '';
+    const ok = await this.run<number>('fusionScheduleAdvance', [this.G], [
+      id, expectedVersion, next.nextRunAt ?? '', next.runCount, next.lastRunAt ?? '', now, field, entry,
+    ]);
+    if (ok !== 1) return false;
+    if (field) await this.deliver(`${this.G}:o`, field, entry);
+    return true;
+  }
+
+  // ---- workers ----
+
+  async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+    await this.run('fusionWorkerBeat', [this.G], [info.id, JSON.stringify(info), info.lastSeenAt + ttlMs]);
+  }
+
+  async workerGone(id: string): Promise<void> {
+    await this.run('fusionWorkerGone', [this.G], [id]);
+  }
+
+  async listWorkers(now: number): Promise<WorkerInfo[]> {
+    const infos = await this.run<(string | null)[]>('fusionWorkersLive', [this.G], [now]);
+    return infos.filter((x): x is string => x !== null).map((x) => JSON.parse(x) as WorkerInfo)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // ---- events ----
+
+  subscribe(listener: StoreListener): () => void {
+    this.listeners.add(listener);
+    if (!this.sub && !this.closed) this.openSubscriber();
+    return () => this.listeners.delete(listener);
+  }
+
+  private openSubscriber(): void {
+    const sub = this.target.create(`${this.prefix}:events`);
+    this.sub = sub;
+    let connectedOnce = false;
+    sub.on('message', (_chan: string, msg: string) => this.onMessage(msg));
+    // After a reconnect, events published while we were away are gone: tell listeners every queue
+    // may have work, so idle workers claim at once instead of waiting for their poll.
+    sub.on('ready', () => {
+      if (connectedOnce) void this.resync();
+      connectedOnce = true;
+    });
+    sub.on('error', () => {});
+    this.subReady = sub.subscribe(this.chan).then(
+      () => { this.subReady = null; },
+      () => { this.subReady = null; },
+    );
+  }
+
+  private async resync(): Promise<void> {
+    const queues = await this.allQueues().catch(() => [...this.registered]);
+    const at = Date.now();
+    this.emit(queues.map((queue) => ({ type: 'resumed' as const, queue, at })));
+  }
+
+  private onMessage(msg: string): void {
+    if (this.listeners.size === 0) return;
+    let m: { q: string; a: number; e: [StoreEventType, string?, (number | false)?, string?][] };
+    try {
+      m = JSON.parse(msg);
+    } catch {
+      return;
+    }
+    const events: StoreEvent[] = m.e.map(([type, jobId, runAt, pg]) => {
+      const e: StoreEvent = { type, queue: m.q, at: m.a };
+      if (jobId !== undefined) e.jobId = jobId;
+      if (typeof runAt === 'number') e.runAt = runAt;
+      if (pg !== undefined) e.progress = JSON.parse(pg);
+      return e;
+    });
+    this.emit(events);
+  }
+
+  private emit(events: StoreEvent[]): void {
+    for (const l of this.listeners) for (const e of events) l(e);
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await Promise.all([this.client, this.sub].map(async (c) => {
+      if (!c) return;
+      try {
+        await c.quit();
+      } catch {
+        c.disconnect();
+      }
+    }));
+  }
+}
+
+function cursorOf(seq: number, queue: string): string {
+  return `${seq.toString(36)}~${queue}`;
+}
+
+function parseCursor(c: string): { seq: number; queue: string } {
+  const i = c.indexOf('~');
+  const seq = i > 0 ? Number.parseInt(c.slice(0, i), 36) : NaN;
+  if (!Number.isFinite(seq)) throw new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: c });
+  return { seq, queue: c.slice(i + 1) };
+}
