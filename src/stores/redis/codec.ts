@@ -29,39 +29,42 @@ export function addArgs(j: NewJob): (string | number)[] {
   return [j.id, j.runAt, j.priority, j.maxAttempts, j.maxStalls, staticJson(j)];
 }
 
-const num = (v: string | undefined): number | null => (v === undefined ? null : Number(v));
-const json = (v: string | undefined): unknown => (v === undefined ? null : JSON.parse(v));
+const num = (v: string | null | undefined): number | null => (v == null || v === '' ? null : Number(v));
+const json = (v: string | null | undefined): unknown => (v == null || v === '' ? null : JSON.parse(v));
+const str = (v: string | null | undefined): string | null => (v == null || v === '' ? null : v);
 
-/** A job from a flat HGETALL reply [field, value, ...]. */
-export function hashToJob(id: string, queue: string, flat: string[]): Job {
-  const h: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
-  const d = JSON.parse(h.d!) as StaticFields;
+/** The job hash fields in the order the scripts' row() reads them (HMGET). */
+export const FIELDS = ['d', 'st', 'p', 'sq', 'ra', 'at', 'ma', 'sl', 'ms', 'sa', 'ea', 'r', 'e', 'h', 'pg', 'cr', 'w', 'tk', 'lu'] as const;
+
+/** A job from a row of FIELDS values; null when the hash does not exist. */
+export function rowToJob(id: string, queue: string, f: (string | null)[]): Job | null {
+  if (!f[0]) return null;
+  const d = JSON.parse(f[0]) as StaticFields;
   return {
     id,
     queue,
     task: d.task,
     payload: d.payload,
-    priority: Number(h.p),
-    state: h.st as JobState,
-    attempts: Number(h.at),
-    maxAttempts: Number(h.ma),
+    priority: Number(f[2]),
+    state: f[1] as JobState,
+    attempts: Number(f[5]),
+    maxAttempts: Number(f[6]),
     backoff: d.backoff,
     timeout: d.timeout,
-    runAt: Number(h.ra),
+    runAt: Number(f[4]),
     createdAt: d.createdAt,
-    startedAt: num(h.sa),
-    endedAt: num(h.ea),
-    result: json(h.r),
-    error: json(h.e) as Job['error'],
-    history: JSON.parse(h.h ?? '[]'),
-    progress: json(h.pg),
-    stalls: Number(h.sl),
-    maxStalls: Number(h.ms),
-    cancelRequested: h.cr === '1',
-    workerId: h.w ?? null,
-    leaseToken: h.tk ?? null,
-    leaseUntil: num(h.lu),
+    startedAt: num(f[9]),
+    endedAt: num(f[10]),
+    result: json(f[11]),
+    error: json(f[12]) as Job['error'],
+    history: f[13] ? JSON.parse(f[13]) : [],
+    progress: json(f[14]),
+    stalls: Number(f[7]),
+    maxStalls: Number(f[8]),
+    cancelRequested: f[15] === '1',
+    workerId: str(f[16]),
+    leaseToken: str(f[17]),
+    leaseUntil: num(f[18]),
     description: d.description,
     tags: d.tags,
     callbacks: d.callbacks,
@@ -72,8 +75,11 @@ export function hashToJob(id: string, queue: string, flat: string[]): Job {
 /** The view of a job just created by add, built without reading it back. */
 export function newJobView(j: NewJob, state: JobState): Job {
   return {
-    ...j, state, attempts: 0, startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null,
-    stalls: 0, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,
+    id: j.id, queue: j.queue, task: j.task, payload: j.payload, priority: j.priority, state, attempts: 0,
+    maxAttempts: j.maxAttempts, backoff: j.backoff, timeout: j.timeout, runAt: j.runAt, createdAt: j.createdAt,
+    startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null, stalls: 0,
+    maxStalls: j.maxStalls, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,
+    description: j.description, tags: j.tags, callbacks: j.callbacks, scheduleId: j.scheduleId,
   };
 }
 

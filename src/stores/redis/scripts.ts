@@ -7,32 +7,55 @@
 //
 // Per-queue keys (T = KEYS[1]):
 //   T:j:<id>  job hash        T:l:<id>  log lines       T:m  queue meta (paused, limits, seq)
-//   T:r  ready ZSET: score -priority, member <17-digit seq><id> (equal scores sort by member: FIFO)
-//   T:d  scheduled ZSET by runAt      T:k  leases ZSET by leaseUntil
-//   T:s:<state>  every job of a state, by seq (list, counts)
-//   T:e:<state>  finished jobs by endedAt (retention)      T:o  outbox of follow-up jobs
-// Job hash fields: d static JSON, st state, p priority, sq seq, ra runAt, at attempts, ma maxAttempts,
-//   sl stalls, ms maxStalls, sa startedAt, ea endedAt, r result, e error, h history, pg progress,
-//   cr cancel requested, w worker, tk lease token, lu lease until.
-
+//   T:a  every job by seq (newest-first lists)
+//   T:r  queued: score -priority, member <17-digit seq><id> (equal scores sort by member: FIFO)
+//   T:d  scheduled by runAt     T:k  active by leaseUntil     T:e:<state>  finished by endedAt
+//   T:o  outbox of follow-up jobs
+// Each state has exactly one index, so a transition is one ZREM + one ZADD, and counts are ZCARDs.
+// Job hash fields (FIELDS order): d static JSON, st state, p priority, sq seq, ra runAt, at attempts,
+//   ma maxAttempts, sl stalls, ms maxStalls, sa startedAt, ea endedAt, r result, e error, h history,
+//   pg progress, cr cancel requested, w worker, tk lease token, lu lease until. '' or absent = null.
+// Writes that touch many members of one index are batched into one ZADD/ZREM per script call.
 const PRELUDE = `
 local T = KEYS[1]
 local IDX = KEYS[2]
 local EV = {}
+local FIELDS = {'d', 'st', 'p', 'sq', 'ra', 'at', 'ma', 'sl', 'ms', 'sa', 'ea', 'r', 'e', 'h', 'pg', 'cr', 'w', 'tk', 'lu'}
 local function jk(id) return T .. ':j:' .. id end
+local function row(k) return redis.call('HMGET', k, unpack(FIELDS)) end
+-- Batched index writes: key -> flat args, flushed in chunks (Lua's unpack has a stack limit).
+local ZA, ZR = {}, {}
+local function zadd(key, score, member)
+  local t = ZA[key]
+  if not t then t = {}; ZA[key] = t end
+  t[#t + 1] = score
+  t[#t + 1] = member
+end
+local function zrem(key, member)
+  local t = ZR[key]
+  if not t then t = {}; ZR[key] = t end
+  t[#t + 1] = member
+end
+local function flush()
+  for key, t in pairs(ZR) do
+    for i = 1, #t, 4000 do redis.call('ZREM', key, unpack(t, i, math.min(i + 3999, #t))) end
+  end
+  for key, t in pairs(ZA) do
+    for i = 1, #t, 4000 do redis.call('ZADD', key, unpack(t, i, math.min(i + 3999, #t))) end
+  end
+  ZA, ZR = {}, {}
+end
 local function unindex(id, st, sq)
-  redis.call('ZREM', T .. ':s:' .. st, id)
-  if st == 'queued' then redis.call('ZREM', T .. ':r', sq .. id)
-  elseif st == 'scheduled' then redis.call('ZREM', T .. ':d', id)
-  elseif st == 'active' then redis.call('ZREM', T .. ':k', id)
-  else redis.call('ZREM', T .. ':e:' .. st, id) end
+  if st == 'queued' then zrem(T .. ':r', sq .. id)
+  elseif st == 'scheduled' then zrem(T .. ':d', id)
+  elseif st == 'active' then zrem(T .. ':k', id)
+  else zrem(T .. ':e:' .. st, id) end
 end
 local function index(id, st, sq, p, ra, ea, lu)
-  redis.call('ZADD', T .. ':s:' .. st, tonumber(sq), id)
-  if st == 'queued' then redis.call('ZADD', T .. ':r', -tonumber(p), sq .. id)
-  elseif st == 'scheduled' then redis.call('ZADD', T .. ':d', ra, id)
-  elseif st == 'active' then redis.call('ZADD', T .. ':k', lu, id)
-  else redis.call('ZADD', T .. ':e:' .. st, ea, id) end
+  if st == 'queued' then zadd(T .. ':r', -tonumber(p), sq .. id)
+  elseif st == 'scheduled' then zadd(T .. ':d', ra, id)
+  elseif st == 'active' then zadd(T .. ':k', lu, id)
+  else zadd(T .. ':e:' .. st, ea, id) end
 end
 -- Close the open (last) attempt record of a history JSON array without decoding it.
 local function closeAttempt(h, at, outcome, msg)
@@ -41,20 +64,22 @@ local function closeAttempt(h, at, outcome, msg)
   return string.sub(h, 1, -3) .. tail .. '}]'
 end
 local function publish(chan, queue, at)
+  flush()
   if #EV > 0 then redis.call('PUBLISH', chan, cjson.encode({q = queue, a = at, e = EV})) end
 end
 -- scheduled → queued for due jobs; returns how many moved.
 local function promoteDue(now, limit)
   local due = redis.call('ZRANGEBYSCORE', T .. ':d', '-inf', now, 'LIMIT', 0, limit)
+  if #due == 0 then return 0 end
   for _, id in ipairs(due) do
     local k = jk(id)
     local f = redis.call('HMGET', k, 'p', 'sq')
-    redis.call('ZREM', T .. ':d', id)
-    redis.call('ZREM', T .. ':s:scheduled', id)
     redis.call('HSET', k, 'st', 'queued')
-    index(id, 'queued', f[2], f[1])
+    zrem(T .. ':d', id)
+    zadd(T .. ':r', -tonumber(f[1]), f[2] .. id)
     EV[#EV + 1] = {'queued', id}
   end
+  flush()
   return #due
 end
 `;
@@ -67,6 +92,7 @@ local meta = T .. ':m'
 local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')
 local base = now * 1000
 local out = {}
+local ids = {}
 local i = 5
 for x = 1, n do
   local id, raS, p, ma, ms, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -76,7 +102,7 @@ for x = 1, n do
   if other and other ~= queue then
     out[x] = {2, other}
   elseif redis.call('EXISTS', k) == 1 then
-    out[x] = {0, redis.call('HGETALL', k)}
+    out[x] = {0, row(k)}
   else
     seq = math.max(seq + 1, base)
     local sq = string.format('%017.0f', seq)
@@ -84,12 +110,14 @@ for x = 1, n do
     local st = 'queued'
     if ra > now then st = 'scheduled' end
     redis.call('HSET', k, 'd', d, 'st', st, 'p', p, 'sq', sq, 'ra', raS, 'at', 0, 'ma', ma, 'sl', 0, 'ms', ms, 'h', '[]')
+    zadd(T .. ':a', seq, id)
     index(id, st, sq, p, ra)
-    if IDX then redis.call('HSET', IDX, id, queue) end
+    if IDX then ids[#ids + 1] = id; ids[#ids + 1] = queue end
     if st == 'queued' then EV[#EV + 1] = {st, id} else EV[#EV + 1] = {st, id, ra} end
     out[x] = 1
   end
 end
+for j = 1, #ids, 4000 do redis.call('HSET', IDX, unpack(ids, j, math.min(j + 3999, #ids))) end
 redis.call('HSET', meta, 'seq', string.format('%.0f', seq))
 publish(chan, queue, now)
 return out
@@ -107,7 +135,7 @@ local wake = false
 local first = redis.call('ZRANGE', T .. ':d', 0, 0, 'WITHSCORES')
 if first[2] then wake = tonumber(first[2]) end
 local n = limit
-if m[2] then n = math.min(n, tonumber(m[2]) - redis.call('ZCARD', T .. ':s:active')) end
+if m[2] then n = math.min(n, tonumber(m[2]) - redis.call('ZCARD', T .. ':k')) end
 local rmax = tonumber(m[3])
 local ws, used
 if rmax then
@@ -128,18 +156,16 @@ if n > 0 then
   for j = 1, #popped, 2 do
     local id = string.sub(popped[j], 18)
     local k = jk(id)
-    local f = redis.call('HMGET', k, 'h', 'sq', 'at')
-    local at = tonumber(f[3]) + 1
-    local h = f[1]
+    local f = row(k)
+    local at = tonumber(f[6]) + 1
+    local h = f[14]
     local rec = rec1 .. at .. rec2
     if h == '[]' then h = '[' .. rec .. ']' else h = string.sub(h, 1, -2) .. ',' .. rec .. ']' end
-    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h)
-    redis.call('HDEL', k, 'cr')
-    redis.call('ZREM', T .. ':s:queued', id)
-    redis.call('ZADD', T .. ':s:active', tonumber(f[2]), id)
-    redis.call('ZADD', T .. ':k', lu, id)
+    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h, 'cr', '')
+    f[2], f[6], f[10], f[14], f[16], f[17], f[18], f[19] = 'active', at, nowS, h, '', worker, token, luS
+    zadd(T .. ':k', lu, id)
     jobs[#jobs + 1] = id
-    jobs[#jobs + 1] = redis.call('HGETALL', k)
+    jobs[#jobs + 1] = f
     EV[#EV + 1] = {'active', id}
   end
   if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #popped / 2) end
@@ -169,26 +195,22 @@ for x = 1, n do
     local at = tonumber(atS)
     lastAt = at
     local sq = f[2]
-    redis.call('ZREM', T .. ':s:active', id)
-    redis.call('ZREM', T .. ':k', id)
-    redis.call('HDEL', k, 'tk', 'lu', 'w')
+    zrem(T .. ':k', id)
     if kind == 'completed' then
-      redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[3], atS, 'completed'))
-      if a == '' then redis.call('HDEL', k, 'r', 'e') else redis.call('HSET', k, 'r', a); redis.call('HDEL', k, 'e') end
-      index(id, 'completed', sq, nil, nil, at)
+      redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[3], atS, 'completed'), 'r', a, 'e', '', 'tk', '', 'lu', '', 'w', '')
+      zadd(T .. ':e:completed', at, id)
       EV[#EV + 1] = {'completed', id}
     elseif kind == 'retry' then
-      redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[3], atS, 'retrying', msg))
-      index(id, 'scheduled', sq, nil, tonumber(b))
+      redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[3], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '')
+      zadd(T .. ':d', tonumber(b), id)
       EV[#EV + 1] = {'retrying', id, tonumber(b)}
     elseif kind == 'released' then
-      redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(f[4]) - 1, 0), 'h', closeAttempt(f[3], atS, 'released'))
+      redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(f[4]) - 1, 0), 'h', closeAttempt(f[3], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
       index(id, 'queued', sq, f[5])
       EV[#EV + 1] = {'queued', id}
     else
-      redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[3], atS, kind, msg))
-      if a == '' then redis.call('HDEL', k, 'e') else redis.call('HSET', k, 'e', a) end
-      index(id, kind, sq, nil, nil, at)
+      redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[3], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')
+      zadd(T .. ':e:' .. kind, at, id)
       EV[#EV + 1] = {kind, id}
     end
     if of ~= '' then redis.call('HSET', T .. ':o', of, oe) end
@@ -238,26 +260,24 @@ for _, id in ipairs(expired) do
   local k = jk(id)
   local f = redis.call('HMGET', k, 'cr', 'sl', 'ms', 'h', 'sq', 'p', 'at')
   local sl = tonumber(f[2]) + 1
-  redis.call('ZREM', T .. ':s:active', id)
-  redis.call('ZREM', T .. ':k', id)
-  redis.call('HDEL', k, 'tk', 'lu', 'w')
+  zrem(T .. ':k', id)
   if f[1] == '1' then
     local msg = 'cancelled while its worker was lost'
     local e = cjson.encode({message = msg, retryable = false, name = 'CancelledError'})
-    redis.call('HSET', k, 'st', 'cancelled', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], nowS, 'stalled', msg))
+    redis.call('HSET', k, 'st', 'cancelled', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
     index(id, 'cancelled', f[5], nil, nil, now)
     cn[#cn + 1] = id
     EV[#EV + 1] = {'cancelled', id}
   elseif sl > tonumber(f[3]) then
     local msg = 'job stalled ' .. sl .. ' times (limit ' .. f[3] .. '): its worker lost the lease each time'
     local e = cjson.encode({message = msg, retryable = false, name = 'StalledError', code = 'stalled'})
-    redis.call('HSET', k, 'st', 'failed', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], nowS, 'stalled', msg))
+    redis.call('HSET', k, 'st', 'failed', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
     index(id, 'failed', f[5], nil, nil, now)
     fl[#fl + 1] = id
     EV[#EV + 1] = {'stalled', id}
     EV[#EV + 1] = {'failed', id}
   else
-    redis.call('HSET', k, 'st', 'queued', 'sl', sl, 'at', math.max(tonumber(f[7]) - 1, 0), 'h', closeAttempt(f[4], nowS, 'stalled'))
+    redis.call('HSET', k, 'st', 'queued', 'sl', sl, 'at', math.max(tonumber(f[7]) - 1, 0), 'h', closeAttempt(f[4], nowS, 'stalled'), 'tk', '', 'lu', '', 'w', '')
     index(id, 'queued', f[5], f[6])
     rq[#rq + 1] = id
     EV[#EV + 1] = {'stalled', id}
@@ -276,11 +296,11 @@ return n
 `;
 
 /**
- * Operator actions on one job. KEYS: T [, idx]. ARGV: chan, queue, now, op, id, x, y.
- * Returns {'ok', hash} | {'missing'} | {'conflict', state} | {'removed'}.
+ * Operator actions on one job. KEYS: T [, idx]. ARGV: chan, queue, now, op, id, x.
+ * Returns {'ok', row} | {'missing'} | {'conflict', state} | {'removed'}.
  */
 const JOB_OP = `
-local chan, queue, nowS, op, id, x, y = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local chan, queue, nowS, op, id, x = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now = tonumber(nowS)
 local k = jk(id)
 local f = redis.call('HMGET', k, 'st', 'sq', 'p', 'at', 'ma')
@@ -293,8 +313,7 @@ if op == 'cancel' then
     EV[1] = {'cancel-requested', id}
   elseif st == 'scheduled' or st == 'queued' then
     unindex(id, st, sq)
-    redis.call('HSET', k, 'st', 'cancelled', 'ea', nowS)
-    redis.call('HDEL', k, 'cr')
+    redis.call('HSET', k, 'st', 'cancelled', 'ea', nowS, 'cr', '')
     index(id, 'cancelled', sq, p, nil, now)
     EV[1] = {'cancelled', id}
   else return {'conflict', st} end
@@ -304,29 +323,27 @@ elseif op == 'reschedule' then
   local ns = 'queued'
   if ra > now then ns = 'scheduled' end
   unindex(id, st, sq)
-  redis.call('HSET', k, 'st', ns, 'ra', x)
-  redis.call('HDEL', k, 'ea', 'cr')
+  redis.call('HSET', k, 'st', ns, 'ra', x, 'ea', '', 'cr', '')
   index(id, ns, sq, p, ra)
   EV[1] = {ns, id, ra}
 elseif op == 'promote' then
   if st ~= 'scheduled' then return {'conflict', st} end
   unindex(id, st, sq)
-  redis.call('HSET', k, 'st', 'queued', 'ra', nowS)
-  redis.call('HDEL', k, 'ea', 'cr')
+  redis.call('HSET', k, 'st', 'queued', 'ra', nowS, 'ea', '', 'cr', '')
   index(id, 'queued', sq, p)
   EV[1] = {'queued', id}
 elseif op == 'retry' then
   if st ~= 'failed' and st ~= 'cancelled' then return {'conflict', st} end
   unindex(id, st, sq)
-  redis.call('HSET', k, 'st', 'queued', 'ra', nowS, 'sl', 0)
+  redis.call('HSET', k, 'st', 'queued', 'ra', nowS, 'sl', 0, 'ea', '', 'e', '', 'r', '', 'cr', '')
   if x == '1' then redis.call('HSET', k, 'at', 0)
   else redis.call('HSET', k, 'ma', math.max(tonumber(f[5]), tonumber(f[4]) + 1)) end
-  redis.call('HDEL', k, 'ea', 'e', 'r', 'cr')
   index(id, 'queued', sq, p)
   EV[1] = {'queued', id}
 elseif op == 'remove' then
   if st == 'active' then return {'conflict', st} end
   unindex(id, st, sq)
+  zrem(T .. ':a', id)
   redis.call('DEL', k, T .. ':l:' .. id)
   if IDX then redis.call('HDEL', IDX, id) end
   EV[1] = {'removed', id}
@@ -334,7 +351,7 @@ elseif op == 'remove' then
   return {'removed'}
 end
 publish(chan, queue, now)
-return {'ok', redis.call('HGETALL', k)}
+return {'ok', row(k)}
 `;
 
 /** KEYS: T [, idx]. ARGV: endedBefore, limit, states... Returns removed ids. */
@@ -347,13 +364,14 @@ for s = 3, #ARGV do
   if left <= 0 then break end
   local ids = redis.call('ZRANGEBYSCORE', T .. ':e:' .. st, '-inf', '(' .. before, 'LIMIT', 0, left)
   for _, id in ipairs(ids) do
-    local k = jk(id)
-    unindex(id, st, redis.call('HGET', k, 'sq') or '')
-    redis.call('DEL', k, T .. ':l:' .. id)
-    if IDX then redis.call('HDEL', IDX, id) end
+    zrem(T .. ':e:' .. st, id)
+    zrem(T .. ':a', id)
+    redis.call('DEL', jk(id), T .. ':l:' .. id)
     removed[#removed + 1] = id
   end
 end
+flush()
+if IDX and #removed > 0 then redis.call('HDEL', IDX, unpack(removed)) end
 return removed
 `;
 
@@ -368,16 +386,42 @@ publish(ARGV[1], ARGV[2], tonumber(ARGV[3]))
 return 1
 `;
 
-/** KEYS: T. Reads meta, counts and the oldest queued job of one queue. */
+/**
+ * KEYS: T. Reads meta, counts (in JOB_STATES order) and the static JSON of the oldest queued job:
+ * the oldest of each priority is the head of its score band, and a queue has few priorities.
+ */
 const QUEUE_INFO = `
-local counts = {}
-for _, st in ipairs({'scheduled', 'queued', 'active', 'completed', 'failed', 'cancelled'}) do
-  counts[#counts + 1] = redis.call('ZCARD', T .. ':s:' .. st)
+local counts = {
+  redis.call('ZCARD', T .. ':d'), redis.call('ZCARD', T .. ':r'), redis.call('ZCARD', T .. ':k'),
+  redis.call('ZCARD', T .. ':e:completed'), redis.call('ZCARD', T .. ':e:failed'), redis.call('ZCARD', T .. ':e:cancelled'),
+}
+local oldest, oldestSq = false, nil
+local min = '-inf'
+for _ = 1, 64 do
+  local head = redis.call('ZRANGEBYSCORE', T .. ':r', min, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if not head[1] then break end
+  local sq = string.sub(head[1], 1, 17)
+  if not oldestSq or sq < oldestSq then oldestSq, oldest = sq, string.sub(head[1], 18) end
+  min = '(' .. head[2]
 end
-local oldest = false
-local first = redis.call('ZRANGE', T .. ':s:queued', 0, 0)
-if first[1] then oldest = redis.call('HGET', jk(first[1]), 'd') or false end
+if oldest then oldest = redis.call('HGET', jk(oldest), 'd') or false end
 return {redis.call('HGETALL', T .. ':m'), counts, oldest}
+`;
+
+/** KEYS: T. ARGV: state, offset, count, reverse (1/0). A page of one state's index, in that index's order. */
+const STATE_PAGE = `
+local st, off, cnt, rev = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
+local key
+if st == 'queued' then key = T .. ':r' elseif st == 'scheduled' then key = T .. ':d'
+elseif st == 'active' then key = T .. ':k' else key = T .. ':e:' .. st end
+local r
+if rev then r = redis.call('ZREVRANGE', key, off, off + cnt - 1, 'WITHSCORES')
+else r = redis.call('ZRANGE', key, off, off + cnt - 1, 'WITHSCORES') end
+if st == 'queued' then
+  -- Ready members carry their seq; the score the caller merges by is the run order (priority, seq).
+  for i = 1, #r, 2 do r[i + 1] = r[i + 1] .. ':' .. string.sub(r[i], 1, 17); r[i] = string.sub(r[i], 18) end
+end
+return r
 `;
 
 /** KEYS: T. ARGV: id, at, message. Appends a log line only if the job exists. */
@@ -471,6 +515,7 @@ export const SCRIPTS = {
   fusionClean: CLEAN,
   fusionQueueSet: QUEUE_SET,
   fusionQueueInfo: QUEUE_INFO,
+  fusionStatePage: STATE_PAGE,
   fusionLog: LOG,
   fusionScheduleUpsert: SCHEDULE_UPSERT,
   fusionScheduleRemove: SCHEDULE_REMOVE,

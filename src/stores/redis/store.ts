@@ -14,7 +14,7 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
-import { addArgs, hashToJob, hashToSchedule, newJobView } from './codec.js';
+import { FIELDS, addArgs, hashToSchedule, newJobView, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 
 export interface RedisStoreOptions {
@@ -152,7 +152,7 @@ export class RedisStore implements Store {
           this.remember(j.id, queue);
           out[pos] = { job: newJobView(j, j.runAt > now ? 'scheduled' : 'queued'), created: true };
         } else if (typeof r !== 'number' && r[0] === 0) {
-          out[pos] = { job: hashToJob(j.id, queue, r[1] as string[]), created: false };
+          out[pos] = { job: rowToJob(j.id, queue, r[1] as string[])!, created: false };
         } else {
           out[pos] = { job: (await this.get(j.id))!, created: false };
         }
@@ -192,13 +192,13 @@ export class RedisStore implements Store {
     let nextWakeAt: number | null = null;
     for (const queue of req.queues) {
       const limit = req.limit - jobs.length;
-      const [flat, wake] = await this.run<[string[] | (string | string[])[], string | null]>('fusionClaim', [this.T(queue)], [
+      const [flat, wake] = await this.run<[(string | string[])[], string | null]>('fusionClaim', [this.T(queue)], [
         this.chan, queue, req.now, Math.max(limit, 0), req.leaseMs, req.workerId, token,
       ]);
       for (let i = 0; i < flat.length; i += 2) {
         const id = flat[i] as string;
         this.remember(id, queue);
-        jobs.push(hashToJob(id, queue, flat[i + 1] as string[]));
+        jobs.push(rowToJob(id, queue, flat[i + 1] as string[])!);
       }
       if (wake !== null) {
         const t = Number(wake);
@@ -344,48 +344,74 @@ export class RedisStore implements Store {
   async get(id: string): Promise<Job | null> {
     const queue = await this.locate(id);
     if (!queue) return null;
-    const flat = await this.client.hgetall(`${this.T(queue)}:j:${id}`);
-    const arr = Object.entries(flat).flat();
-    return arr.length ? hashToJob(id, queue, arr) : null;
+    return rowToJob(id, queue, await this.client.hmget(`${this.T(queue)}:j:${id}`, ...FIELDS));
   }
 
+  /**
+   * Without a state: newest first (by enqueue seq) across queues, with a seq cursor. With a state:
+   * that state's own index order (queued in run order, scheduled by due time, active by lease,
+   * finished newest end first) with an offset cursor, like BullMQ's getJobs.
+   */
   async list(q: ListQuery): Promise<Page<Job>> {
     const queues = q.queue !== undefined ? [q.queue] : await this.allQueues();
-    const states: readonly JobState[] = q.state !== undefined ? [q.state] : JOB_STATES;
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
-    let cur = q.cursor !== undefined ? parseCursor(q.cursor) : null;
-    const items: { job: Job; seq: number; queue: string }[] = [];
-    let scanned = 0;
     const batch = q.task !== undefined ? 200 : limit + 1;
+    const byState = q.state !== undefined;
+    let cur: Cursor = q.cursor !== undefined ? parseCursor(q.cursor, byState) : byState ? { offset: 0 } : null;
+    const items: { job: Job; after: Cursor }[] = [];
+    let scanned = 0;
     for (;;) {
-      // Newest first across every (queue, state) set: order by (seq desc, queue desc), after the cursor.
-      const lists = await Promise.all(queues.flatMap((queue) => states.map(async (st) => {
-        const max = cur === null ? '+inf' : queue < cur.queue ? String(cur.seq) : `(${cur.seq}`;
-        const r = await this.client.zrevrangebyscore(`${this.T(queue)}:s:${st}`, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
-        const out: { id: string; seq: number; queue: string }[] = [];
-        for (let i = 0; i < r.length; i += 2) out.push({ id: r[i]!, seq: Number(r[i + 1]), queue });
-        return out;
-      })));
-      const cands = lists.flat().sort((a, b) => b.seq - a.seq || (a.queue < b.queue ? 1 : a.queue > b.queue ? -1 : 0)).slice(0, batch);
-      const hashes = await Promise.all(cands.map((c) => this.client.hgetall(`${this.T(c.queue)}:j:${c.id}`)));
+      const cands = byState
+        ? await this.statePage(queues, q.state!, (cur as { offset: number }).offset, batch)
+        : await this.seqPage(queues, cur as SeqCursor | null, batch);
+      const rows = await Promise.all(cands.map((c) => this.client.hmget(`${this.T(c.queue)}:j:${c.id}`, ...FIELDS)));
       for (let i = 0; i < cands.length && items.length <= limit; i++) {
         const c = cands[i]!;
-        cur = { seq: c.seq, queue: c.queue };
+        cur = byState ? { offset: (cur as { offset: number }).offset + 1 } : { seq: c.seq!, queue: c.queue };
         scanned++;
-        const arr = Object.entries(hashes[i]!).flat();
-        if (!arr.length) continue;
-        const job = hashToJob(c.id, c.queue, arr);
-        if (q.task !== undefined && job.task !== q.task) continue;
-        items.push({ job, seq: c.seq, queue: c.queue });
+        const job = rowToJob(c.id, c.queue, rows[i]!);
+        if (!job || (q.task !== undefined && job.task !== q.task)) continue;
+        items.push({ job, after: cur });
       }
       if (items.length > limit) {
-        const last = items[limit - 1]!;
-        return { items: items.slice(0, limit).map((x) => x.job), nextCursor: cursorOf(last.seq, last.queue) };
+        return { items: items.slice(0, limit).map((x) => x.job), nextCursor: cursorOf(items[limit - 1]!.after) };
       }
       if (cands.length < batch) return { items: items.map((x) => x.job), nextCursor: null };
       // A filtered list over a long history answers with what it found and a cursor to go on, never an unbounded scan.
-      if (scanned >= LIST_SCAN_BUDGET) return { items: items.map((x) => x.job), nextCursor: cursorOf(cur!.seq, cur!.queue) };
+      if (scanned >= LIST_SCAN_BUDGET) return { items: items.map((x) => x.job), nextCursor: cursorOf(cur) };
     }
+  }
+
+  /** Up to `count` jobs after the cursor, ordered (seq desc, queue desc) across queues. */
+  private async seqPage(queues: string[], cur: SeqCursor | null, count: number): Promise<Cand[]> {
+    const lists = await Promise.all(queues.map(async (queue) => {
+      const max = cur === null ? '+inf' : queue < cur.queue ? String(cur.seq) : `(${cur.seq}`;
+      const r = await this.client.zrevrangebyscore(`${this.T(queue)}:a`, max, '-inf', 'WITHSCORES', 'LIMIT', 0, count);
+      const out: Cand[] = [];
+      for (let i = 0; i < r.length; i += 2) out.push({ id: r[i]!, seq: Number(r[i + 1]), queue });
+      return out;
+    }));
+    return lists.flat().sort((a, b) => b.seq! - a.seq! || (a.queue < b.queue ? 1 : a.queue > b.queue ? -1 : 0)).slice(0, count);
+  }
+
+  /** Jobs [offset, offset+count) of one state, merged across queues in the state's index order. */
+  private async statePage(queues: string[], state: JobState, offset: number, count: number): Promise<Cand[]> {
+    const rev = isFinished(state);
+    const lists = await Promise.all(queues.map(async (queue) => {
+      const r = await this.run<string[]>('fusionStatePage', [this.T(queue)], [state, 0, offset + count, rev ? '1' : '0']);
+      const out: Cand[] = [];
+      for (let i = 0; i < r.length; i += 2) {
+        const sc = r[i + 1]!;
+        // queued: "-priority:seq" → compare priority band, then seq (fixed width, so numeric order).
+        const [a, b] = sc.includes(':') ? sc.split(':') : [sc, '0'];
+        out.push({ id: r[i]!, queue, key: [Number(a), Number(b)] });
+      }
+      return out;
+    }));
+    const dir = rev ? -1 : 1;
+    return lists.flat()
+      .sort((x, y) => dir * (x.key![0] - y.key![0] || x.key![1] - y.key![1]) || (x.queue < y.queue ? -1 : x.queue > y.queue ? 1 : 0))
+      .slice(offset, offset + count);
   }
 
   private async queueInfo(queue: string): Promise<{ meta: Record<string, string>; counts: StateCounts; oldest: number | null }> {
@@ -421,10 +447,10 @@ export class RedisStore implements Store {
 
   // ---- operator actions ----
 
-  private async jobOp(op: string, id: string, now: number, x: string | number = '', y = ''): Promise<Job | null> {
+  private async jobOp(op: string, id: string, now: number, x: string | number = ''): Promise<Job | null> {
     const queue = await this.locate(id);
     if (!queue) throw notFound('job', id);
-    const r = await this.run<[string, unknown?]>('fusionJobOp', this.qkeys(queue), [this.chan, queue, now, op, id, x, y]);
+    const r = await this.run<[string, unknown?]>('fusionJobOp', this.qkeys(queue), [this.chan, queue, now, op, id, x]);
     if (r[0] === 'missing') throw notFound('job', id);
     if (r[0] === 'conflict') {
       const state = r[1] as string;
@@ -442,7 +468,7 @@ export class RedisStore implements Store {
       if (this.cluster) await this.client.hdel(this.idx, id);
       return null;
     }
-    return hashToJob(id, queue, r[1] as string[]);
+    return rowToJob(id, queue, r[1] as string[])!;
   }
 
   async cancel(id: string, now: number): Promise<Job> {
@@ -650,13 +676,32 @@ export class RedisStore implements Store {
   }
 }
 
-function cursorOf(seq: number, queue: string): string {
-  return `${seq.toString(36)}~${queue}`;
+interface SeqCursor {
+  seq: number;
+  queue: string;
+}
+type Cursor = SeqCursor | { offset: number } | null;
+interface Cand {
+  id: string;
+  queue: string;
+  seq?: number;
+  key?: [number, number];
 }
 
-function parseCursor(c: string): { seq: number; queue: string } {
+function cursorOf(c: Cursor): string | null {
+  if (c === null) return null;
+  return 'offset' in c ? `o${c.offset.toString(36)}` : `${c.seq.toString(36)}~${c.queue}`;
+}
+
+function parseCursor(c: string, byState: boolean): Cursor {
+  const bad = () => new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: c });
+  if (byState) {
+    const offset = c.startsWith('o') ? Number.parseInt(c.slice(1), 36) : NaN;
+    if (!Number.isInteger(offset) || offset < 0) throw bad();
+    return { offset };
+  }
   const i = c.indexOf('~');
   const seq = i > 0 ? Number.parseInt(c.slice(0, i), 36) : NaN;
-  if (!Number.isFinite(seq)) throw new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: c });
+  if (!Number.isFinite(seq)) throw bad();
   return { seq, queue: c.slice(i + 1) };
 }
