@@ -124,3 +124,31 @@ export async function waitForPing(port: number, ms = 10_000): Promise<void> {
     }
   }
 }
+
+/** A 3-master Redis Cluster of the test's own, on loopback ports. */
+export class OwnCluster {
+  readonly nodes: OwnRedis[];
+  constructor(readonly ports: number[]) {
+    this.nodes = ports.map((p) => new OwnRedis(p, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${p}.conf`, '--cluster-node-timeout', '5000']));
+  }
+  get url(): string {
+    return `redis+cluster://${this.ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  }
+  async start(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.start()));
+    const r = spawnSync('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${r.stderr || r.stdout}`);
+    const end = Date.now() + 20_000;
+    for (const p of this.ports) {
+      for (;;) {
+        const info = spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+        if (info.includes('cluster_state:ok')) break;
+        if (Date.now() > end) throw new Error(`cluster node ${p} never reached cluster_state:ok`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+  }
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}

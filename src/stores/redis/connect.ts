@@ -15,7 +15,7 @@ export interface RedisTarget {
 const common = (role: string): RedisOptions => ({
   connectionName: `fusion:${role}`,
   // Commands issued in the same tick go out as one write: many concurrent enqueues cost one round trip.
-  enableAutoPipelining: true,
+  enableAutoPipelining: process.env.FUSION_AUTOPIPE === "1",
   // Reconnect forever with a capped delay; a worker must outlive any Redis outage.
   retryStrategy: (times: number) => Math.min(50 * times, 1000),
 });

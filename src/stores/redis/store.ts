@@ -50,6 +50,8 @@ export class RedisStore implements Store {
   private tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
   private closed = false;
+  /** The last connection error seen, for diagnostics. */
+  lastError: Error | null = null;
 
   constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
@@ -61,6 +63,8 @@ export class RedisStore implements Store {
     this.chan = `${this.prefix}:events`;
     this.idx = `${this.G}:ids`;
     this.client = target.create(`${this.prefix}:cmd`);
+    // Connection errors surface as failed calls (and ping() for readiness); ioredis reconnects on its own.
+    this.client.on('error', (err: Error) => (this.lastError = err));
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) this.client.defineCommand(name, { lua: scriptSource(name) });
   }
 
@@ -622,7 +626,7 @@ export class RedisStore implements Store {
       if (connectedOnce) void this.resync();
       connectedOnce = true;
     });
-    sub.on('error', () => {});
+    sub.on('error', (err: Error) => (this.lastError = err));
     this.subReady = sub.subscribe(this.chan).then(
       () => { this.subReady = null; },
       () => { this.subReady = null; },
