@@ -153,7 +153,6 @@ export class RedisStore implements Store {
         const j = jobs[pos]!;
         const r = res[k]!;
         if (r === 1) {
-          this.remember(j.id, queue);
           out[pos] = { job: newJobView(j, j.runAt > now ? 'scheduled' : 'queued'), created: true };
         } else if (typeof r !== 'number' && r[0] === 0) {
           out[pos] = { job: rowToJob(j.id, queue, r[1] as string[])!, created: false };
