@@ -61,13 +61,15 @@ export async function dropPrefix(client: Redis | Cluster, prefix: string): Promi
   return n;
 }
 
-export function openTestStore(url = REDIS_URL, prefix = testPrefix()): RedisStore {
-  return new RedisStore(parseRedisUrl(url), { prefix });
+/** A store on its own prefix. Worker tests use the production configuration (claim-ahead on). */
+export function openTestStore(url = REDIS_URL, prefix = testPrefix(), opts: { prefetch?: boolean } = { prefetch: true }): RedisStore {
+  return new RedisStore(parseRedisUrl(url), { prefix, ...opts });
 }
 
 /** A store on a fresh prefix, and a cleanup that removes its keys and closes it. */
 export async function redisHarness(url = REDIS_URL): Promise<{ store: RedisStore; cleanup(): Promise<void> }> {
-  const store = openTestStore(url);
+  // The contract suite drives claim/finish by hand: no claim-ahead, so each call does only what it says.
+  const store = openTestStore(url, testPrefix(), { prefetch: false });
   return {
     store,
     async cleanup() {

@@ -82,6 +82,53 @@ local function promoteDue(now, limit)
   flush()
   return #due
 end
+-- Promote due jobs, then take up to \`limit\` queued jobs (priority, FIFO) as active under \`token\`.
+local function claimJobs(now, nowS, limit, leaseMs, worker, token)
+  local meta = T .. ':m'
+  local m = redis.call('HMGET', meta, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
+  if m[1] == '1' then return {}, false end
+  promoteDue(now, 1000)
+  local wake = false
+  local first = redis.call('ZRANGE', T .. ':d', 0, 0, 'WITHSCORES')
+  if first[2] then wake = tonumber(first[2]) end
+  local n = limit
+  if m[2] then n = math.min(n, tonumber(m[2]) - redis.call('ZCARD', T .. ':k')) end
+  local rmax = tonumber(m[3])
+  local ws, used
+  if rmax then
+    local win = tonumber(m[4])
+    ws, used = tonumber(m[5] or '0'), tonumber(m[6] or '0')
+    if now >= ws + win then ws, used = now, 0 end
+    local left = rmax - used
+    if left <= n and (not wake or ws + win < wake) then wake = ws + win end
+    n = math.min(n, left)
+  end
+  local jobs = {}
+  if n > 0 then
+    local lu = now + leaseMs
+    local luS = string.format('%.0f', lu)
+    local rec1 = '{"attempt":'
+    local rec2 = ',"workerId":' .. cjson.encode(worker) .. ',"startedAt":' .. nowS .. '}'
+    local popped = redis.call('ZPOPMIN', T .. ':r', n)
+    for j = 1, #popped, 2 do
+      local id = string.sub(popped[j], 18)
+      local k = jk(id)
+      local f = row(k)
+      local at = tonumber(f[6]) + 1
+      local h = f[14]
+      local rec = rec1 .. at .. rec2
+      if h == '[]' then h = '[' .. rec .. ']' else h = string.sub(h, 1, -2) .. ',' .. rec .. ']' end
+      redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h, 'cr', '')
+      f[2], f[6], f[10], f[14], f[16], f[17], f[18], f[19] = 'active', at, nowS, h, '', worker, token, luS
+      zadd(T .. ':k', lu, id)
+      jobs[#jobs + 1] = id
+      jobs[#jobs + 1] = f
+      EV[#EV + 1] = {'active', id}
+    end
+    if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #popped / 2) end
+  end
+  return jobs, wake
+end
 `;
 
 /** KEYS: T [, idx]. ARGV: chan, queue, now, n, then n × (id, runAt, priority, maxAttempts, maxStalls, d). */
@@ -125,64 +172,25 @@ return out
 
 /** KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token. Returns {jobs, nextWakeAt|false}. */
 const CLAIM = `
-local chan, queue, nowS, limit, leaseMs, worker, token = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local now = tonumber(nowS)
-local meta = T .. ':m'
-local m = redis.call('HMGET', meta, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
-if m[1] == '1' then return {{}, false} end
-promoteDue(now, 1000)
-local wake = false
-local first = redis.call('ZRANGE', T .. ':d', 0, 0, 'WITHSCORES')
-if first[2] then wake = tonumber(first[2]) end
-local n = limit
-if m[2] then n = math.min(n, tonumber(m[2]) - redis.call('ZCARD', T .. ':k')) end
-local rmax = tonumber(m[3])
-local ws, used
-if rmax then
-  local win = tonumber(m[4])
-  ws, used = tonumber(m[5] or '0'), tonumber(m[6] or '0')
-  if now >= ws + win then ws, used = now, 0 end
-  local left = rmax - used
-  if left <= n and (not wake or ws + win < wake) then wake = ws + win end
-  n = math.min(n, left)
-end
-local jobs = {}
-if n > 0 then
-  local lu = now + leaseMs
-  local luS = string.format('%.0f', lu)
-  local rec1 = '{"attempt":'
-  local rec2 = ',"workerId":' .. cjson.encode(worker) .. ',"startedAt":' .. nowS .. '}'
-  local popped = redis.call('ZPOPMIN', T .. ':r', n)
-  for j = 1, #popped, 2 do
-    local id = string.sub(popped[j], 18)
-    local k = jk(id)
-    local f = row(k)
-    local at = tonumber(f[6]) + 1
-    local h = f[14]
-    local rec = rec1 .. at .. rec2
-    if h == '[]' then h = '[' .. rec .. ']' else h = string.sub(h, 1, -2) .. ',' .. rec .. ']' end
-    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h, 'cr', '')
-    f[2], f[6], f[10], f[14], f[16], f[17], f[18], f[19] = 'active', at, nowS, h, '', worker, token, luS
-    zadd(T .. ':k', lu, id)
-    jobs[#jobs + 1] = id
-    jobs[#jobs + 1] = f
-    EV[#EV + 1] = {'active', id}
-  end
-  if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #popped / 2) end
-end
-publish(chan, queue, now)
+local chan, queue, nowS = ARGV[1], ARGV[2], ARGV[3]
+local jobs, wake = claimJobs(tonumber(nowS), nowS, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
+publish(chan, queue, tonumber(nowS))
 if wake then wake = string.format('%.0f', wake) end
 return {jobs, wake}
 `;
 
 /**
- * KEYS: T. ARGV: chan, queue, n, then n × (kind, id, token, at, a, b, msg, outboxField, outboxEntry).
- * a: result JSON (completed) or error JSON; b: retryAt. Returns 1/0 per outcome.
+ * KEYS: T. ARGV: chan, queue, n, prefetch, workerId, token, leaseMs, now,
+ *   then n × (kind, id, token, at, a, b, msg, outboxField, outboxEntry).
+ * a: result JSON (completed) or error JSON; b: retryAt. Returns {1/0 per outcome, prefetched jobs, nextWakeAt}:
+ * with prefetch > 0 the worker's next claim (up to one job per applied outcome) rides in the same call.
  */
 const FINISH = `
 local chan, queue, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local prefetch = tonumber(ARGV[4])
 local out = {}
-local i = 4
+local applied = 0
+local i = 9
 local lastAt = 0
 for x = 1, n do
   local kind, id, token, atS, a, b, msg, of, oe = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
@@ -215,10 +223,17 @@ for x = 1, n do
     end
     if of ~= '' then redis.call('HSET', T .. ':o', of, oe) end
     out[x] = 1
+    applied = applied + 1
   end
 end
+local jobs, wake = {}, false
+if prefetch > 0 and applied > 0 then
+  flush()
+  jobs, wake = claimJobs(tonumber(ARGV[8]), ARGV[8], math.min(prefetch, applied), tonumber(ARGV[7]), ARGV[5], ARGV[6])
+  if wake then wake = string.format('%.0f', wake) end
+end
 publish(chan, queue, lastAt)
-return out
+return {out, jobs, wake}
 `;
 
 /** KEYS: T. ARGV: leaseUntil, n, n × (id, token). Returns 0 lost, 1 held, 2 held and asked to cancel. */

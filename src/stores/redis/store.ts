@@ -20,6 +20,21 @@ import type { RedisClient, RedisTarget } from './connect.js';
 export interface RedisStoreOptions {
   /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */
   prefix?: string;
+  /**
+   * Claim-ahead: when a single-queue worker's outcomes are stored, the same script claims as many
+   * new jobs for it (as BullMQ's moveToFinished fetches the next job), and its next claim() takes
+   * them without a round trip. Jobs not taken within PREFETCH_HOLD_MS, or when the worker is gone,
+   * are released unchanged. openRedisStore turns it on; off by default for direct construction,
+   * so a bare claim()/finish() caller sees exactly what it asked for.
+   */
+  prefetch?: boolean;
+}
+
+interface Prefetched {
+  queue: string;
+  jobs: Job[];
+  nextWakeAt: number | null;
+  timer: NodeJS.Timeout;
 }
 
 type Raw = (string | number)[];
@@ -32,6 +47,7 @@ interface OutboxEntry {
 const MAX_ADD_BATCH = 2000;
 const LIST_SCAN_BUDGET = 5000;
 const SWEEP_LOCK_MS = 60_000;
+const PREFETCH_HOLD_MS = 250;
 
 export class RedisStore implements Store {
   readonly prefix: string;
@@ -45,6 +61,8 @@ export class RedisStore implements Store {
   private readonly idx: string;
   /** Queues this process has registered in the global queue set. */
   private registered = new Set<string>();
+  /** Queues this process's workers claim from: they get a wake after an event-connection reconnect. */
+  private claimedQueues = new Set<string>();
   /** id → queue for jobs this process added or claimed: spares an index lookup on the hot paths. */
   private where = new Map<string, string>();
   private tokenPrefix = randomBytes(6).toString('base64url');
@@ -52,6 +70,12 @@ export class RedisStore implements Store {
   private closed = false;
   /** The last connection error seen, for diagnostics. */
   lastError: Error | null = null;
+  readonly prefetch: boolean;
+  /** workerId → the queue of its last claim when it claims from exactly one queue (claim-ahead candidates). */
+  private claimers = new Map<string, string | null>();
+  /** lease token → workerId and lease length, for tokens this process handed out. */
+  private tokenOwner = new Map<string, { workerId: string; leaseMs: number }>();
+  private prefetched = new Map<string, Prefetched>();
 
   constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
@@ -59,12 +83,15 @@ export class RedisStore implements Store {
       throw new FusionError('invalid_store', 'a Redis key prefix must be 1-100 characters without braces or spaces', { prefix: this.prefix });
     }
     this.cluster = target.cluster;
+    this.prefetch = opts.prefetch ?? false;
     this.G = `{${this.prefix}}`;
     this.chan = `${this.prefix}:events`;
     this.idx = `${this.G}:ids`;
     this.client = target.create(`${this.prefix}:cmd`);
     // Connection errors surface as failed calls (and ping() for readiness); ioredis reconnects on its own.
     this.client.on('error', (err: Error) => (this.lastError = err));
+    // A Redis that restarted without its data has lost the queue set: register queues again on next use.
+    this.client.on('ready', () => this.registered.clear());
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) this.client.defineCommand(name, { lua: scriptSource(name) });
   }
 
@@ -189,27 +216,65 @@ export class RedisStore implements Store {
 
   // ---- workers' hot path ----
 
-  async claim(req: ClaimRequest): Promise<ClaimResult> {
+  private newToken(workerId: string, leaseMs: number): string {
     const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+    if (this.prefetch) {
+      if (this.tokenOwner.size >= 50_000) this.tokenOwner.delete(this.tokenOwner.keys().next().value!);
+      this.tokenOwner.set(token, { workerId, leaseMs });
+    }
+    return token;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
     const jobs: Job[] = [];
     let nextWakeAt: number | null = null;
+    const wakeAt = (t: number | null) => {
+      if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
+    };
+    if (this.prefetch) {
+      this.claimers.set(req.workerId, req.queues.length === 1 ? req.queues[0]! : null);
+      const held = this.prefetched.get(req.workerId);
+      if (held && req.queues[0] === held.queue) {
+        jobs.push(...held.jobs.splice(0, req.limit));
+        wakeAt(held.nextWakeAt);
+        if (held.jobs.length === 0) {
+          clearTimeout(held.timer);
+          this.prefetched.delete(req.workerId);
+        }
+        if (jobs.length >= req.limit) return { jobs, nextWakeAt };
+      }
+    }
+    const token = this.newToken(req.workerId, req.leaseMs);
     for (const queue of req.queues) {
+      this.claimedQueues.add(queue);
       const limit = req.limit - jobs.length;
       const [flat, wake] = await this.run<[(string | string[])[], string | null]>('fusionClaim', [this.T(queue)], [
         this.chan, queue, req.now, Math.max(limit, 0), req.leaseMs, req.workerId, token,
       ]);
-      for (let i = 0; i < flat.length; i += 2) {
-        const id = flat[i] as string;
-        this.remember(id, queue);
-        jobs.push(rowToJob(id, queue, flat[i + 1] as string[])!);
-      }
-      if (wake !== null) {
-        const t = Number(wake);
-        if (nextWakeAt === null || t < nextWakeAt) nextWakeAt = t;
-      }
+      this.takeRows(queue, flat, jobs);
+      wakeAt(wake === null ? null : Number(wake));
       if (jobs.length >= req.limit) break;
     }
     return { jobs, nextWakeAt };
+  }
+
+  private takeRows(queue: string, flat: (string | string[])[], into: Job[]): void {
+    for (let i = 0; i < flat.length; i += 2) {
+      const id = flat[i] as string;
+      this.remember(id, queue);
+      into.push(rowToJob(id, queue, flat[i + 1] as string[])!);
+    }
+  }
+
+  /** Give back claimed-ahead jobs a worker did not take: queued again, the attempt not counted. */
+  private async releasePrefetched(workerId: string): Promise<void> {
+    const held = this.prefetched.get(workerId);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.prefetched.delete(workerId);
+    if (held.jobs.length === 0) return;
+    const at = held.jobs[0]!.startedAt ?? 0;
+    await this.finishOutcomes(held.jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at })), false);
   }
 
   /** Group items by the queue of their job id; unknown ids go to `lost`. */
@@ -241,10 +306,35 @@ export class RedisStore implements Store {
   }
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    return this.finishOutcomes(outcomes, this.prefetch);
+  }
+
+  private async finishOutcomes(outcomes: Outcome[], prefetch: boolean): Promise<boolean[]> {
     const applied = outcomes.map(() => false);
     const { groups } = await this.groupByQueue(outcomes);
     await Promise.all([...groups].map(async ([queue, positions]) => {
-      const args: Raw = [this.chan, queue, positions.length];
+      // Claim-ahead for the worker that holds these leases, if it claims from this queue alone
+      // and holds nothing claimed-ahead yet. A released job means it is stopping: no claim-ahead.
+      let ahead = 0;
+      let owner: { workerId: string; leaseMs: number } | undefined;
+      let aheadToken = '';
+      let aheadAt = 0;
+      if (prefetch) {
+        owner = this.tokenOwner.get(outcomes[positions[0]!]!.token);
+        if (owner && this.claimers.get(owner.workerId) === queue && !this.prefetched.has(owner.workerId)) {
+          for (const p of positions) {
+            const o = outcomes[p]!;
+            if (o.kind === 'released') {
+              ahead = 0;
+              break;
+            }
+            ahead++;
+            aheadAt = Math.max(aheadAt, o.at);
+          }
+          if (ahead > 0) aheadToken = this.newToken(owner.workerId, owner.leaseMs);
+        }
+      }
+      const args: Raw = [this.chan, queue, positions.length, ahead, owner?.workerId ?? '', aheadToken, owner?.leaseMs ?? 0, aheadAt];
       const fields: (string | null)[] = [];
       for (const p of positions) {
         const o = outcomes[p]!;
@@ -272,7 +362,15 @@ export class RedisStore implements Store {
         fields.push(field || null);
         args.push(o.kind, o.id, o.token, o.at, a, b, msg, field, field ? this.outboxEntry(o.enqueue!, o.at) : '');
       }
-      const res = await this.run<number[]>('fusionFinish', [this.T(queue)], args);
+      const [res, flat, wake] = await this.run<[number[], (string | string[])[], string | null]>('fusionFinish', [this.T(queue)], args);
+      if (flat.length && owner) {
+        const jobs: Job[] = [];
+        this.takeRows(queue, flat, jobs);
+        const workerId = owner.workerId;
+        const timer = setTimeout(() => void this.releasePrefetched(workerId).catch(() => {}), PREFETCH_HOLD_MS);
+        timer.unref();
+        this.prefetched.set(workerId, { queue, jobs, nextWakeAt: wake === null ? null : Number(wake), timer });
+      }
       const outbox = `${this.T(queue)}:o`;
       for (let k = 0; k < positions.length; k++) {
         const p = positions[k]!;
@@ -597,6 +695,8 @@ export class RedisStore implements Store {
   }
 
   async workerGone(id: string): Promise<void> {
+    await this.releasePrefetched(id);
+    this.claimers.delete(id);
     await this.run('fusionWorkerGone', [this.G], [id]);
   }
 
@@ -622,7 +722,8 @@ export class RedisStore implements Store {
     // After a reconnect, events published while we were away are gone: tell listeners every queue
     // may have work, so idle workers claim at once instead of waiting for their poll.
     sub.on('ready', () => {
-      if (connectedOnce) void this.resync();
+      // Wake listeners only once the channel is subscribed again, so no enqueue falls in between.
+      if (connectedOnce) void (sub.subscribe(this.chan) as Promise<unknown>).then(() => this.resync(), () => this.resync());
       connectedOnce = true;
     });
     sub.on('error', (err: Error) => (this.lastError = err));
@@ -633,9 +734,9 @@ export class RedisStore implements Store {
   }
 
   private async resync(): Promise<void> {
-    const queues = await this.allQueues().catch(() => [...this.registered]);
+    const queues = new Set([...this.claimedQueues, ...this.registered, ...(await this.allQueues().catch(() => []))]);
     const at = Date.now();
-    this.emit(queues.map((queue) => ({ type: 'resumed' as const, queue, at })));
+    this.emit([...queues].map((queue) => ({ type: 'resumed' as const, queue, at })));
   }
 
   private onMessage(msg: string): void {
@@ -668,6 +769,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    await Promise.all([...this.prefetched.keys()].map((w) => this.releasePrefetched(w).catch(() => {})));
     await Promise.all([this.client, this.sub].map(async (c) => {
       if (!c) return;
       try {
