@@ -145,10 +145,11 @@ for x = 1, n do
   local id, raS, p, ma, ms, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   i = i + 6
   local k = jk(id)
+  -- On a single Redis the index is exact and spares the EXISTS; on Cluster the job key decides.
   local other = IDX and redis.call('HGET', IDX, id)
   if other and other ~= queue then
     out[x] = {2, other}
-  elseif redis.call('EXISTS', k) == 1 then
+  elseif (IDX and other) or (not IDX and redis.call('EXISTS', k) == 1) then
     out[x] = {0, row(k)}
   else
     seq = math.max(seq + 1, base)

@@ -105,10 +105,11 @@ export class RedisStore implements Store {
     return this.cluster ? [this.T(queue)] : [this.T(queue), this.idx];
   }
 
-  private async run<T = unknown>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
+  private run<T = unknown>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
+    const call = (this.client as unknown as Record<string, (...a: Raw) => Promise<T>>)[name]!;
     // A listener that just subscribed must see the events of the calls that follow it.
-    if (this.subReady) await this.subReady;
-    return (this.client as unknown as Record<string, (...a: Raw) => Promise<T>>)[name]!(keys.length, ...keys, ...args);
+    if (this.subReady) return this.subReady.then(() => call.call(this.client, keys.length, ...keys, ...args));
+    return call.call(this.client, keys.length, ...keys, ...args);
   }
 
   private remember(id: string, queue: string): void {
@@ -152,21 +153,28 @@ export class RedisStore implements Store {
   // ---- jobs in ----
 
   private async addRows(queue: string, rows: Raw[], now: number): Promise<(number | [number, unknown])[]> {
-    await this.register(queue);
+    if (!this.registered.has(queue)) await this.register(queue);
+    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now);
     const out: (number | [number, unknown])[] = [];
-    for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) {
-      const chunk = rows.slice(i, i + MAX_ADD_BATCH);
-      const res = await this.run<(number | [number, unknown])[]>('fusionAdd', this.qkeys(queue), [this.chan, queue, now, chunk.length, ...chunk.flat()]);
-      if (this.cluster) {
-        const created = chunk.filter((_, k) => res[k] === 1).flatMap((r) => [r[0]!, queue]);
-        if (created.length) await this.client.hset(this.idx, ...created);
-      }
-      out.push(...res);
-    }
+    for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) out.push(...(await this.addChunk(queue, rows.slice(i, i + MAX_ADD_BATCH), now)));
     return out;
   }
 
+  private async addChunk(queue: string, rows: Raw[], now: number): Promise<(number | [number, unknown])[]> {
+    const args: Raw = [this.chan, queue, now, rows.length];
+    for (const r of rows) for (const x of r) args.push(x);
+    const res = await this.run<(number | [number, unknown])[]>('fusionAdd', this.qkeys(queue), args);
+    if (this.cluster) {
+      const created = rows.filter((_, k) => res[k] === 1).flatMap((r) => [r[0]!, queue]);
+      if (created.length) await this.client.hset(this.idx, ...created);
+    }
+    return res;
+  }
+
   async add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
+    if (jobs.length === 0) return [];
+    const first = jobs[0]!.queue;
+    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, now);
     const byQueue = new Map<string, number[]>();
     jobs.forEach((j, i) => {
       const list = byQueue.get(j.queue);
@@ -175,19 +183,25 @@ export class RedisStore implements Store {
     });
     const out: { job: Job; created: boolean }[] = new Array(jobs.length);
     await Promise.all([...byQueue].map(async ([queue, positions]) => {
-      const res = await this.addRows(queue, positions.map((i) => addArgs(jobs[i]!)), now);
-      await Promise.all(positions.map(async (pos, k) => {
-        const j = jobs[pos]!;
-        const r = res[k]!;
-        if (r === 1) {
-          out[pos] = { job: newJobView(j, j.runAt > now ? 'scheduled' : 'queued'), created: true };
-        } else if (typeof r !== 'number' && r[0] === 0) {
-          out[pos] = { job: rowToJob(j.id, queue, r[1] as string[])!, created: false };
-        } else {
-          out[pos] = { job: (await this.get(j.id))!, created: false };
-        }
-      }));
+      const res = await this.addToQueue(queue, positions.map((i) => jobs[i]!), now);
+      positions.forEach((pos, k) => (out[pos] = res[k]!));
     }));
+    return out;
+  }
+
+  private async addToQueue(queue: string, jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
+    const res = await this.addRows(queue, jobs.map(addArgs), now);
+    const out: { job: Job; created: boolean }[] = new Array(jobs.length);
+    const elsewhere: number[] = [];
+    for (let k = 0; k < jobs.length; k++) {
+      const j = jobs[k]!;
+      const r = res[k]!;
+      if (r === 1) out[k] = { job: newJobView(j, j.runAt > now ? 'scheduled' : 'queued'), created: true };
+      else if (typeof r !== 'number' && r[0] === 0) out[k] = { job: rowToJob(j.id, queue, r[1] as string[])!, created: false };
+      else elsewhere.push(k);
+    }
+    // The id exists in another queue (single Redis only: the index says where).
+    for (const k of elsewhere) out[k] = { job: (await this.get(jobs[k]!.id))!, created: false };
     return out;
   }
 
