@@ -139,17 +139,20 @@ local meta = T .. ':m'
 local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')
 local base = now * 1000
 local out = {}
-local ids = {}
 local i = 5
 for x = 1, n do
   local id, raS, p, ma, ms, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   i = i + 6
   local k = jk(id)
-  -- On a single Redis the index is exact and spares the EXISTS; on Cluster the job key decides.
-  local other = IDX and redis.call('HGET', IDX, id)
+  -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
+  -- On Cluster the index lives in another slot and the job key decides.
+  local other = false
+  if IDX then
+    if redis.call('HSETNX', IDX, id, queue) == 0 then other = redis.call('HGET', IDX, id) end
+  elseif redis.call('EXISTS', k) == 1 then other = queue end
   if other and other ~= queue then
     out[x] = {2, other}
-  elseif (IDX and other) or (not IDX and redis.call('EXISTS', k) == 1) then
+  elseif other then
     out[x] = {0, row(k)}
   else
     seq = math.max(seq + 1, base)
@@ -160,12 +163,10 @@ for x = 1, n do
     redis.call('HSET', k, 'd', d, 'st', st, 'p', p, 'sq', sq, 'ra', raS, 'at', 0, 'ma', ma, 'sl', 0, 'ms', ms, 'h', '[]')
     zadd(T .. ':a', seq, id)
     index(id, st, sq, p, ra)
-    if IDX then ids[#ids + 1] = id; ids[#ids + 1] = queue end
     if st == 'queued' then EV[#EV + 1] = {st, id} else EV[#EV + 1] = {st, id, ra} end
     out[x] = 1
   end
 end
-for j = 1, #ids, 4000 do redis.call('HSET', IDX, unpack(ids, j, math.min(j + 3999, #ids))) end
 redis.call('HSET', meta, 'seq', string.format('%.0f', seq))
 publish(chan, queue, now)
 return out
