@@ -342,6 +342,8 @@ export class RedisStore implements Store {
               ahead = 0;
               break;
             }
+            // Only slots this worker frees: a store shared by several workers batches theirs together.
+            if (this.tokenOwner.get(o.token)?.workerId !== owner.workerId) continue;
             ahead++;
             aheadAt = Math.max(aheadAt, o.at);
           }
