@@ -24,7 +24,7 @@ export interface RedisStoreOptions {
    * Claim-ahead: when a single-queue worker's outcomes are stored, the same script claims as many
    * new jobs for it (as BullMQ's moveToFinished fetches the next job), and its next claim() takes
    * them without a round trip. Jobs not taken within PREFETCH_HOLD_MS, or when the worker is gone,
-   * are released unchanged. openRedisStore turns it on; off by default for direct construction,
+   * are given back (queued again; the attempt is not counted, its history shows 'released'). openRedisStore turns it on; off by default for direct construction,
    * so a bare claim()/finish() caller sees exactly what it asked for.
    */
   prefetch?: boolean;
@@ -63,7 +63,7 @@ export class RedisStore implements Store {
   private registered = new Set<string>();
   /** Queues this process's workers claim from: they get a wake after an event-connection reconnect. */
   private claimedQueues = new Set<string>();
-  /** id → queue for jobs this process added or claimed: spares an index lookup on the hot paths. */
+  /** id → queue for jobs this process claimed: spares an index lookup on heartbeat and finish. */
   private where = new Map<string, string>();
   private tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
