@@ -1,7 +1,13 @@
-// Redis store entry point; the store itself arrives with the Redis issue.
-import { FusionError } from '../../core/errors.js';
+// Redis store entry point: redis://, rediss:// and redis+cluster:// URLs.
 import type { Store } from '../../core/store.js';
+import { parseRedisUrl } from './connect.js';
+import { RedisStore, type RedisStoreOptions } from './store.js';
 
-export async function openRedisStore(url: string, _opts: { prefix?: string }): Promise<Store> {
-  throw new FusionError('store_unavailable', `the Redis store is not built yet (${url})`, { url });
+export { RedisStore, type RedisStoreOptions } from './store.js';
+export { parseRedisUrl } from './connect.js';
+
+export async function openRedisStore(url: string, opts: RedisStoreOptions = {}): Promise<Store> {
+  const store = new RedisStore(parseRedisUrl(url), { prefetch: true, ...opts });
+  await store.ping();
+  return store;
 }

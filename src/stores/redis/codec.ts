@@ -1,0 +1,100 @@
+// Mapping between the Redis job hash (see scripts.ts for its fields) and the core Job.
+// Fields that never change after add travel as one JSON blob (`d`), so adding or reading a job
+// costs one JSON.stringify / JSON.parse instead of one per field.
+import type { Job, JobState, NewJob } from '../../core/job.js';
+import type { ScheduleRecord } from '../../core/store.js';
+
+interface StaticFields {
+  task: string;
+  payload: unknown;
+  backoff: Job['backoff'];
+  timeout: number;
+  createdAt: number;
+  description: string | null;
+  tags: string[];
+  callbacks: Job['callbacks'];
+  scheduleId: string | null;
+}
+
+export function staticJson(j: NewJob): string {
+  const d: StaticFields = {
+    task: j.task, payload: j.payload ?? null, backoff: j.backoff, timeout: j.timeout, createdAt: j.createdAt,
+    description: j.description, tags: j.tags, callbacks: j.callbacks, scheduleId: j.scheduleId,
+  };
+  return JSON.stringify(d);
+}
+
+/** The ADD script's arguments for one job. */
+export function addArgs(j: NewJob): (string | number)[] {
+  return [j.id, j.runAt, j.priority, j.maxAttempts, j.maxStalls, staticJson(j)];
+}
+
+const num = (v: string | null | undefined): number | null => (v == null || v === '' ? null : Number(v));
+const json = (v: string | null | undefined): unknown => (v == null || v === '' ? null : JSON.parse(v));
+const str = (v: string | null | undefined): string | null => (v == null || v === '' ? null : v);
+
+/** The job hash fields in the order the scripts' row() reads them (HMGET). */
+export const FIELDS = ['d', 'st', 'p', 'sq', 'ra', 'at', 'ma', 'sl', 'ms', 'sa', 'ea', 'r', 'e', 'h', 'pg', 'cr', 'w', 'tk', 'lu'] as const;
+
+/** A job from a row of FIELDS values; null when the hash does not exist. */
+export function rowToJob(id: string, queue: string, f: (string | null)[]): Job | null {
+  if (!f[0]) return null;
+  const d = JSON.parse(f[0]) as StaticFields;
+  return {
+    id,
+    queue,
+    task: d.task,
+    payload: d.payload,
+    priority: Number(f[2]),
+    state: f[1] as JobState,
+    attempts: Number(f[5]),
+    maxAttempts: Number(f[6]),
+    backoff: d.backoff,
+    timeout: d.timeout,
+    runAt: Number(f[4]),
+    createdAt: d.createdAt,
+    startedAt: num(f[9]),
+    endedAt: num(f[10]),
+    result: json(f[11]),
+    error: json(f[12]) as Job['error'],
+    history: f[13] ? JSON.parse(f[13]) : [],
+    progress: json(f[14]),
+    stalls: Number(f[7]),
+    maxStalls: Number(f[8]),
+    cancelRequested: f[15] === '1',
+    workerId: str(f[16]),
+    leaseToken: str(f[17]),
+    leaseUntil: num(f[18]),
+    description: d.description,
+    tags: d.tags,
+    callbacks: d.callbacks,
+    scheduleId: d.scheduleId,
+  };
+}
+
+/** The view of a job just created by add, built without reading it back. */
+export function newJobView(j: NewJob, state: JobState): Job {
+  return {
+    id: j.id, queue: j.queue, task: j.task, payload: j.payload, priority: j.priority, state, attempts: 0,
+    maxAttempts: j.maxAttempts, backoff: j.backoff, timeout: j.timeout, runAt: j.runAt, createdAt: j.createdAt,
+    startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null, stalls: 0,
+    maxStalls: j.maxStalls, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,
+    description: j.description, tags: j.tags, callbacks: j.callbacks, scheduleId: j.scheduleId,
+  };
+}
+
+export function hashToSchedule(id: string, flat: string[]): ScheduleRecord {
+  const h: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  return {
+    id,
+    spec: JSON.parse(h.spec!),
+    nextRunAt: num(h.nx),
+    paused: h.pa === '1',
+    runCount: Number(h.rc ?? 0),
+    lastRunAt: num(h.lr),
+    createdAt: Number(h.ca),
+    updatedAt: Number(h.ua),
+    version: Number(h.v),
+  };
+}

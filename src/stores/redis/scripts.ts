@@ -1,0 +1,550 @@
+// Lua scripts of the Redis store. Each state change is one script, so it is atomic.
+//
+// KEYS[1] is always a hash-tag base: `{prefix:queue}` for queue scripts, `{prefix}` for global ones.
+// Every other key a script touches is that base plus a suffix, so all of them share one slot and
+// the scripts run unchanged on Redis Cluster. Standalone Redis may pass KEYS[2] = the id→queue
+// index (another slot), which keeps that index exact; on Cluster the store writes it separately.
+//
+// Per-queue keys (T = KEYS[1]):
+//   T:j:<id>  job hash        T:l:<id>  log lines       T:m  queue meta (paused, limits, seq)
+//   T:a  every job by seq (newest-first lists)
+//   T:r  queued: score -priority, member <17-digit seq><id> (equal scores sort by member: FIFO)
+//   T:d  scheduled by runAt     T:k  active by leaseUntil     T:e:<state>  finished by endedAt
+//   T:o  outbox of follow-up jobs
+// Each state has exactly one index, so a transition is one ZREM + one ZADD, and counts are ZCARDs.
+// Job hash fields (FIELDS order): d static JSON, st state, p priority, sq seq, ra runAt, at attempts,
+//   ma maxAttempts, sl stalls, ms maxStalls, sa startedAt, ea endedAt, r result, e error, h history,
+//   pg progress, cr cancel requested, w worker, tk lease token, lu lease until. '' or absent = null.
+// Writes that touch many members of one index are batched into one ZADD/ZREM per script call.
+const PRELUDE = `
+local T = KEYS[1]
+local IDX = KEYS[2]
+local EV = {}
+local FIELDS = {'d', 'st', 'p', 'sq', 'ra', 'at', 'ma', 'sl', 'ms', 'sa', 'ea', 'r', 'e', 'h', 'pg', 'cr', 'w', 'tk', 'lu'}
+local function jk(id) return T .. ':j:' .. id end
+local function row(k) return redis.call('HMGET', k, unpack(FIELDS)) end
+-- Batched index writes: key -> flat args, flushed in chunks (Lua's unpack has a stack limit).
+local ZA, ZR = {}, {}
+local function zadd(key, score, member)
+  local t = ZA[key]
+  if not t then t = {}; ZA[key] = t end
+  t[#t + 1] = score
+  t[#t + 1] = member
+end
+local function zrem(key, member)
+  local t = ZR[key]
+  if not t then t = {}; ZR[key] = t end
+  t[#t + 1] = member
+end
+local function flush()
+  for key, t in pairs(ZR) do
+    for i = 1, #t, 4000 do redis.call('ZREM', key, unpack(t, i, math.min(i + 3999, #t))) end
+  end
+  for key, t in pairs(ZA) do
+    for i = 1, #t, 4000 do redis.call('ZADD', key, unpack(t, i, math.min(i + 3999, #t))) end
+  end
+  ZA, ZR = {}, {}
+end
+local function unindex(id, st, sq)
+  if st == 'queued' then zrem(T .. ':r', sq .. id)
+  elseif st == 'scheduled' then zrem(T .. ':d', id)
+  elseif st == 'active' then zrem(T .. ':k', id)
+  else zrem(T .. ':e:' .. st, id) end
+end
+local function index(id, st, sq, p, ra, ea, lu)
+  if st == 'queued' then zadd(T .. ':r', -tonumber(p), sq .. id)
+  elseif st == 'scheduled' then zadd(T .. ':d', ra, id)
+  elseif st == 'active' then zadd(T .. ':k', lu, id)
+  else zadd(T .. ':e:' .. st, ea, id) end
+end
+-- Close the open (last) attempt record of a history JSON array without decoding it.
+local function closeAttempt(h, at, outcome, msg)
+  local tail = ',"endedAt":' .. at .. ',"outcome":"' .. outcome .. '"'
+  if msg and msg ~= '' then tail = tail .. ',"error":' .. cjson.encode(msg) end
+  return string.sub(h, 1, -3) .. tail .. '}]'
+end
+local function publish(chan, queue, at)
+  flush()
+  if #EV > 0 then redis.call('PUBLISH', chan, cjson.encode({q = queue, a = at, e = EV})) end
+end
+-- scheduled → queued for due jobs; returns how many moved.
+local function promoteDue(now, limit)
+  local due = redis.call('ZRANGEBYSCORE', T .. ':d', '-inf', now, 'LIMIT', 0, limit)
+  if #due == 0 then return 0 end
+  for _, id in ipairs(due) do
+    local k = jk(id)
+    local f = redis.call('HMGET', k, 'p', 'sq')
+    redis.call('HSET', k, 'st', 'queued')
+    zrem(T .. ':d', id)
+    zadd(T .. ':r', -tonumber(f[1]), f[2] .. id)
+    EV[#EV + 1] = {'queued', id}
+  end
+  flush()
+  return #due
+end
+-- Promote due jobs, then take up to \`limit\` queued jobs (priority, FIFO) as active under \`token\`.
+local function claimJobs(now, nowS, limit, leaseMs, worker, token)
+  local meta = T .. ':m'
+  local m = redis.call('HMGET', meta, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
+  if m[1] == '1' then return {}, false end
+  promoteDue(now, 1000)
+  local wake = false
+  local first = redis.call('ZRANGE', T .. ':d', 0, 0, 'WITHSCORES')
+  if first[2] then wake = tonumber(first[2]) end
+  local n = limit
+  if m[2] then n = math.min(n, tonumber(m[2]) - redis.call('ZCARD', T .. ':k')) end
+  local rmax = tonumber(m[3])
+  local ws, used
+  if rmax then
+    local win = tonumber(m[4])
+    ws, used = tonumber(m[5] or '0'), tonumber(m[6] or '0')
+    if now >= ws + win then ws, used = now, 0 end
+    local left = rmax - used
+    if left <= n and (not wake or ws + win < wake) then wake = ws + win end
+    n = math.min(n, left)
+  end
+  local jobs = {}
+  if n > 0 then
+    local lu = now + leaseMs
+    local luS = string.format('%.0f', lu)
+    local rec1 = '{"attempt":'
+    local rec2 = ',"workerId":' .. cjson.encode(worker) .. ',"startedAt":' .. nowS .. '}'
+    local popped = redis.call('ZPOPMIN', T .. ':r', n)
+    for j = 1, #popped, 2 do
+      local id = string.sub(popped[j], 18)
+      local k = jk(id)
+      local f = row(k)
+      local at = tonumber(f[6]) + 1
+      local h = f[14]
+      local rec = rec1 .. at .. rec2
+      if h == '[]' then h = '[' .. rec .. ']' else h = string.sub(h, 1, -2) .. ',' .. rec .. ']' end
+      redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h, 'cr', '')
+      f[2], f[6], f[10], f[14], f[16], f[17], f[18], f[19] = 'active', at, nowS, h, '', worker, token, luS
+      zadd(T .. ':k', lu, id)
+      jobs[#jobs + 1] = id
+      jobs[#jobs + 1] = f
+      EV[#EV + 1] = {'active', id}
+    end
+    if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #popped / 2) end
+  end
+  return jobs, wake
+end
+`;
+
+/** KEYS: T [, idx]. ARGV: chan, queue, now, n, then n × (id, runAt, priority, maxAttempts, maxStalls, d). */
+const ADD = `
+local chan, queue, nowS, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local now = tonumber(nowS)
+local meta = T .. ':m'
+local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')
+local base = now * 1000
+local out = {}
+local i = 5
+for x = 1, n do
+  local id, raS, p, ma, ms, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  i = i + 6
+  local k = jk(id)
+  -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
+  -- On Cluster the index lives in another slot and the job key decides.
+  local other = false
+  if IDX then
+    if redis.call('HSETNX', IDX, id, queue) == 0 then other = redis.call('HGET', IDX, id) end
+  elseif redis.call('EXISTS', k) == 1 then other = queue end
+  if other and other ~= queue then
+    out[x] = {2, other}
+  elseif other then
+    out[x] = {0, row(k)}
+  else
+    seq = math.max(seq + 1, base)
+    local sq = string.format('%017.0f', seq)
+    local ra = tonumber(raS)
+    local st = 'queued'
+    if ra > now then st = 'scheduled' end
+    redis.call('HSET', k, 'd', d, 'st', st, 'p', p, 'sq', sq, 'ra', raS, 'at', 0, 'ma', ma, 'sl', 0, 'ms', ms, 'h', '[]')
+    zadd(T .. ':a', seq, id)
+    index(id, st, sq, p, ra)
+    if st == 'queued' then EV[#EV + 1] = {st, id} else EV[#EV + 1] = {st, id, ra} end
+    out[x] = 1
+  end
+end
+redis.call('HSET', meta, 'seq', string.format('%.0f', seq))
+publish(chan, queue, now)
+return out
+`;
+
+/** KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token. Returns {jobs, nextWakeAt|false}. */
+const CLAIM = `
+local chan, queue, nowS = ARGV[1], ARGV[2], ARGV[3]
+local jobs, wake = claimJobs(tonumber(nowS), nowS, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
+publish(chan, queue, tonumber(nowS))
+if wake then wake = string.format('%.0f', wake) end
+return {jobs, wake}
+`;
+
+/**
+ * KEYS: T. ARGV: chan, queue, n, prefetch, workerId, token, leaseMs, now,
+ *   then n × (kind, id, token, at, a, b, msg, outboxField, outboxEntry).
+ * a: result JSON (completed) or error JSON; b: retryAt. Returns {1/0 per outcome, prefetched jobs, nextWakeAt}:
+ * with prefetch > 0 the worker's next claim (up to one job per applied outcome) rides in the same call.
+ */
+const FINISH = `
+local chan, queue, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local prefetch = tonumber(ARGV[4])
+local out = {}
+local applied = 0
+local i = 9
+local lastAt = 0
+for x = 1, n do
+  local kind, id, token, atS, a, b, msg, of, oe = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  i = i + 9
+  local k = jk(id)
+  local f = redis.call('HMGET', k, 'tk', 'sq', 'h', 'at', 'p')
+  if f[1] ~= token then
+    out[x] = 0
+  else
+    local at = tonumber(atS)
+    lastAt = at
+    local sq = f[2]
+    zrem(T .. ':k', id)
+    if kind == 'completed' then
+      redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[3], atS, 'completed'), 'r', a, 'e', '', 'tk', '', 'lu', '', 'w', '')
+      zadd(T .. ':e:completed', at, id)
+      EV[#EV + 1] = {'completed', id}
+    elseif kind == 'retry' then
+      redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[3], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '')
+      zadd(T .. ':d', tonumber(b), id)
+      EV[#EV + 1] = {'retrying', id, tonumber(b)}
+    elseif kind == 'released' then
+      redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(f[4]) - 1, 0), 'h', closeAttempt(f[3], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+      index(id, 'queued', sq, f[5])
+      EV[#EV + 1] = {'queued', id}
+    else
+      redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[3], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')
+      zadd(T .. ':e:' .. kind, at, id)
+      EV[#EV + 1] = {kind, id}
+    end
+    if of ~= '' then redis.call('HSET', T .. ':o', of, oe) end
+    out[x] = 1
+    applied = applied + 1
+  end
+end
+local jobs, wake = {}, false
+if prefetch > 0 and applied > 0 then
+  flush()
+  jobs, wake = claimJobs(tonumber(ARGV[8]), ARGV[8], math.min(prefetch, applied), tonumber(ARGV[7]), ARGV[5], ARGV[6])
+  if wake then wake = string.format('%.0f', wake) end
+end
+publish(chan, queue, lastAt)
+return {out, jobs, wake}
+`;
+
+/** KEYS: T. ARGV: leaseUntil, n, n × (id, token). Returns 0 lost, 1 held, 2 held and asked to cancel. */
+const HEARTBEAT = `
+local luS, n = ARGV[1], tonumber(ARGV[2])
+local lu = tonumber(luS)
+local out = {}
+for x = 1, n do
+  local id, token = ARGV[1 + 2 * x], ARGV[2 + 2 * x]
+  local k = jk(id)
+  local f = redis.call('HMGET', k, 'tk', 'cr')
+  if f[1] ~= token then out[x] = 0 else
+    redis.call('HSET', k, 'lu', luS)
+    redis.call('ZADD', T .. ':k', lu, id)
+    if f[2] == '1' then out[x] = 2 else out[x] = 1 end
+  end
+end
+return out
+`;
+
+/** KEYS: T. ARGV: chan, queue, now, id, token, progress JSON. */
+const PROGRESS = `
+local chan, queue, now, id, token, pg = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+local k = jk(id)
+if redis.call('HGET', k, 'tk') ~= token then return 0 end
+redis.call('HSET', k, 'pg', pg)
+EV[1] = {'progress', id, false, pg}
+publish(chan, queue, now)
+return 1
+`;
+
+/** KEYS: T. ARGV: chan, queue, now, limit. Returns {requeued, failed, cancelled}. */
+const RECOVER = `
+local chan, queue, nowS, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local now = tonumber(nowS)
+local expired = redis.call('ZRANGEBYSCORE', T .. ':k', '-inf', '(' .. nowS, 'LIMIT', 0, limit)
+local rq, fl, cn = {}, {}, {}
+for _, id in ipairs(expired) do
+  local k = jk(id)
+  local f = redis.call('HMGET', k, 'cr', 'sl', 'ms', 'h', 'sq', 'p', 'at')
+  local sl = tonumber(f[2]) + 1
+  zrem(T .. ':k', id)
+  if f[1] == '1' then
+    local msg = 'cancelled while its worker was lost'
+    local e = cjson.encode({message = msg, retryable = false, name = 'CancelledError'})
+    redis.call('HSET', k, 'st', 'cancelled', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
+    index(id, 'cancelled', f[5], nil, nil, now)
+    cn[#cn + 1] = id
+    EV[#EV + 1] = {'cancelled', id}
+  elseif sl > tonumber(f[3]) then
+    local msg = 'job stalled ' .. sl .. ' times (limit ' .. f[3] .. '): its worker lost the lease each time'
+    local e = cjson.encode({message = msg, retryable = false, name = 'StalledError', code = 'stalled'})
+    redis.call('HSET', k, 'st', 'failed', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
+    index(id, 'failed', f[5], nil, nil, now)
+    fl[#fl + 1] = id
+    EV[#EV + 1] = {'stalled', id}
+    EV[#EV + 1] = {'failed', id}
+  else
+    redis.call('HSET', k, 'st', 'queued', 'sl', sl, 'at', math.max(tonumber(f[7]) - 1, 0), 'h', closeAttempt(f[4], nowS, 'stalled'), 'tk', '', 'lu', '', 'w', '')
+    index(id, 'queued', f[5], f[6])
+    rq[#rq + 1] = id
+    EV[#EV + 1] = {'stalled', id}
+    EV[#EV + 1] = {'queued', id}
+  end
+end
+publish(chan, queue, now)
+return {rq, fl, cn}
+`;
+
+/** KEYS: T. ARGV: chan, queue, now, limit. */
+const PROMOTE_DUE = `
+local n = promoteDue(tonumber(ARGV[3]), tonumber(ARGV[4]))
+publish(ARGV[1], ARGV[2], tonumber(ARGV[3]))
+return n
+`;
+
+/**
+ * Operator actions on one job. KEYS: T [, idx]. ARGV: chan, queue, now, op, id, x.
+ * Returns {'ok', row} | {'missing'} | {'conflict', state} | {'removed'}.
+ */
+const JOB_OP = `
+local chan, queue, nowS, op, id, x = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local now = tonumber(nowS)
+local k = jk(id)
+local f = redis.call('HMGET', k, 'st', 'sq', 'p', 'at', 'ma')
+local st = f[1]
+if not st then return {'missing'} end
+local sq, p = f[2], f[3]
+if op == 'cancel' then
+  if st == 'active' then
+    redis.call('HSET', k, 'cr', '1')
+    EV[1] = {'cancel-requested', id}
+  elseif st == 'scheduled' or st == 'queued' then
+    unindex(id, st, sq)
+    redis.call('HSET', k, 'st', 'cancelled', 'ea', nowS, 'cr', '')
+    index(id, 'cancelled', sq, p, nil, now)
+    EV[1] = {'cancelled', id}
+  else return {'conflict', st} end
+elseif op == 'reschedule' then
+  if st ~= 'scheduled' and st ~= 'queued' then return {'conflict', st} end
+  local ra = tonumber(x)
+  local ns = 'queued'
+  if ra > now then ns = 'scheduled' end
+  unindex(id, st, sq)
+  redis.call('HSET', k, 'st', ns, 'ra', x, 'ea', '', 'cr', '')
+  index(id, ns, sq, p, ra)
+  EV[1] = {ns, id, ra}
+elseif op == 'promote' then
+  if st ~= 'scheduled' then return {'conflict', st} end
+  unindex(id, st, sq)
+  redis.call('HSET', k, 'st', 'queued', 'ra', nowS, 'ea', '', 'cr', '')
+  index(id, 'queued', sq, p)
+  EV[1] = {'queued', id}
+elseif op == 'retry' then
+  if st ~= 'failed' and st ~= 'cancelled' then return {'conflict', st} end
+  unindex(id, st, sq)
+  redis.call('HSET', k, 'st', 'queued', 'ra', nowS, 'sl', 0, 'ea', '', 'e', '', 'r', '', 'cr', '')
+  if x == '1' then redis.call('HSET', k, 'at', 0)
+  else redis.call('HSET', k, 'ma', math.max(tonumber(f[5]), tonumber(f[4]) + 1)) end
+  index(id, 'queued', sq, p)
+  EV[1] = {'queued', id}
+elseif op == 'remove' then
+  if st == 'active' then return {'conflict', st} end
+  unindex(id, st, sq)
+  zrem(T .. ':a', id)
+  redis.call('DEL', k, T .. ':l:' .. id)
+  if IDX then redis.call('HDEL', IDX, id) end
+  EV[1] = {'removed', id}
+  publish(chan, queue, now)
+  return {'removed'}
+end
+publish(chan, queue, now)
+return {'ok', row(k)}
+`;
+
+/** KEYS: T [, idx]. ARGV: endedBefore, limit, states... Returns removed ids. */
+const CLEAN = `
+local before, limit = ARGV[1], tonumber(ARGV[2])
+local removed = {}
+for s = 3, #ARGV do
+  local st = ARGV[s]
+  local left = limit - #removed
+  if left <= 0 then break end
+  local ids = redis.call('ZRANGEBYSCORE', T .. ':e:' .. st, '-inf', '(' .. before, 'LIMIT', 0, left)
+  for _, id in ipairs(ids) do
+    zrem(T .. ':e:' .. st, id)
+    zrem(T .. ':a', id)
+    redis.call('DEL', jk(id), T .. ':l:' .. id)
+    removed[#removed + 1] = id
+  end
+end
+flush()
+if IDX and #removed > 0 then redis.call('HDEL', IDX, unpack(removed)) end
+return removed
+`;
+
+/** KEYS: T. ARGV: chan, queue, now, event type ('' for none), then field/value pairs; '' deletes a field. */
+const QUEUE_SET = `
+local meta = T .. ':m'
+for i = 5, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', meta, ARGV[i]) else redis.call('HSET', meta, ARGV[i], ARGV[i + 1]) end
+end
+if ARGV[4] ~= '' then EV[1] = {ARGV[4]} end
+publish(ARGV[1], ARGV[2], tonumber(ARGV[3]))
+return 1
+`;
+
+/**
+ * KEYS: T. Reads meta, counts (in JOB_STATES order) and the static JSON of the oldest queued job:
+ * the oldest of each priority is the head of its score band, and a queue has few priorities.
+ */
+const QUEUE_INFO = `
+local counts = {
+  redis.call('ZCARD', T .. ':d'), redis.call('ZCARD', T .. ':r'), redis.call('ZCARD', T .. ':k'),
+  redis.call('ZCARD', T .. ':e:completed'), redis.call('ZCARD', T .. ':e:failed'), redis.call('ZCARD', T .. ':e:cancelled'),
+}
+local oldest, oldestSq = false, nil
+local min = '-inf'
+for _ = 1, 64 do
+  local head = redis.call('ZRANGEBYSCORE', T .. ':r', min, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if not head[1] then break end
+  local sq = string.sub(head[1], 1, 17)
+  if not oldestSq or sq < oldestSq then oldestSq, oldest = sq, string.sub(head[1], 18) end
+  min = '(' .. head[2]
+end
+if oldest then oldest = redis.call('HGET', jk(oldest), 'd') or false end
+return {redis.call('HGETALL', T .. ':m'), counts, oldest}
+`;
+
+/** KEYS: T. ARGV: state, offset, count, reverse (1/0). A page of one state's index, in that index's order. */
+const STATE_PAGE = `
+local st, off, cnt, rev = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
+local key
+if st == 'queued' then key = T .. ':r' elseif st == 'scheduled' then key = T .. ':d'
+elseif st == 'active' then key = T .. ':k' else key = T .. ':e:' .. st end
+local r
+if rev then r = redis.call('ZREVRANGE', key, off, off + cnt - 1, 'WITHSCORES')
+else r = redis.call('ZRANGE', key, off, off + cnt - 1, 'WITHSCORES') end
+if st == 'queued' then
+  -- Ready members carry their seq; the score the caller merges by is the run order (priority, seq).
+  for i = 1, #r, 2 do r[i + 1] = r[i + 1] .. ':' .. string.sub(r[i], 1, 17); r[i] = string.sub(r[i], 18) end
+end
+return r
+`;
+
+/** KEYS: T. ARGV: id, at, message. Appends a log line only if the job exists. */
+const LOG = `
+if redis.call('EXISTS', jk(ARGV[1])) == 0 then return 0 end
+redis.call('RPUSH', T .. ':l:' .. ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+return 1
+`;
+
+/** KEYS: G. ARGV: id, spec, nextRunAt|'', paused 0/1, runCount|'', lastRunAt|'' ('-' = null), now. */
+const SCHEDULE_UPSERT = `
+local id, spec, nx, pa, rc, lr, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local k = T .. ':sc:' .. id
+local ex = redis.call('HMGET', k, 'v', 'ca')
+redis.call('HSET', k, 'spec', spec, 'pa', pa, 'ua', now, 'v', (tonumber(ex[1]) or 0) + 1, 'ca', ex[2] or now)
+if not ex[1] then redis.call('HSET', k, 'rc', 0) end
+if nx == '' then redis.call('HDEL', k, 'nx') else redis.call('HSET', k, 'nx', nx) end
+if rc ~= '' then redis.call('HSET', k, 'rc', rc) end
+if lr == '-' then redis.call('HDEL', k, 'lr') elseif lr ~= '' then redis.call('HSET', k, 'lr', lr) end
+redis.call('ZADD', T .. ':sca', 0, id)
+if pa == '0' and nx ~= '' then redis.call('ZADD', T .. ':scd', tonumber(nx), id) else redis.call('ZREM', T .. ':scd', id) end
+return redis.call('HGETALL', k)
+`;
+
+/** KEYS: G. ARGV: id. */
+const SCHEDULE_REMOVE = `
+local id = ARGV[1]
+redis.call('ZREM', T .. ':sca', id)
+redis.call('ZREM', T .. ':scd', id)
+return redis.call('DEL', T .. ':sc:' .. id)
+`;
+
+/**
+ * KEYS: G. ARGV: id, expectedVersion, nextRunAt|'', runCount, lastRunAt|'', now, outboxField, outboxEntry.
+ * The schedule's jobs go to the global outbox in the same step; the store then delivers them to
+ * their queues (idempotent by id), and a maintenance sweep redelivers if the process died between.
+ */
+const SCHEDULE_ADVANCE = `
+local id, ver, nx, rc, lr, now, of, oe = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local k = T .. ':sc:' .. id
+local f = redis.call('HMGET', k, 'v', 'pa')
+if f[1] ~= ver then return 0 end
+redis.call('HSET', k, 'rc', rc, 'ua', now, 'v', tonumber(ver) + 1)
+if nx == '' then redis.call('HDEL', k, 'nx') else redis.call('HSET', k, 'nx', nx) end
+if lr == '' then redis.call('HDEL', k, 'lr') else redis.call('HSET', k, 'lr', lr) end
+if f[2] == '0' and nx ~= '' then redis.call('ZADD', T .. ':scd', tonumber(nx), id) else redis.call('ZREM', T .. ':scd', id) end
+if of ~= '' then redis.call('HSET', T .. ':o', of, oe) end
+return 1
+`;
+
+/** KEYS: G. ARGV: id, info JSON, expiresAt. */
+const WORKER_BEAT = `
+redis.call('HSET', T .. ':w', ARGV[1], ARGV[2])
+redis.call('ZADD', T .. ':we', tonumber(ARGV[3]), ARGV[1])
+return 1
+`;
+
+/** KEYS: G. ARGV: now. Forgets expired workers (bounded), returns live ones. */
+const WORKERS_LIVE = `
+local gone = redis.call('ZRANGEBYSCORE', T .. ':we', '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)
+for _, id in ipairs(gone) do
+  redis.call('HDEL', T .. ':w', id)
+  redis.call('ZREM', T .. ':we', id)
+end
+local live = redis.call('ZRANGEBYSCORE', T .. ':we', ARGV[1], '+inf', 'LIMIT', 0, 10000)
+if #live == 0 then return {} end
+return redis.call('HMGET', T .. ':w', unpack(live))
+`;
+
+/** KEYS: G. ARGV: id. */
+const WORKER_GONE = `
+redis.call('HDEL', T .. ':w', ARGV[1])
+return redis.call('ZREM', T .. ':we', ARGV[1])
+`;
+
+/** KEYS: G. ARGV: token. Releases the sweep lock only if this sweep still holds it. */
+const UNLOCK = `
+if redis.call('GET', T .. ':sweep') == ARGV[1] then return redis.call('DEL', T .. ':sweep') end
+return 0
+`;
+
+export const SCRIPTS = {
+  fusionAdd: ADD,
+  fusionClaim: CLAIM,
+  fusionFinish: FINISH,
+  fusionHeartbeat: HEARTBEAT,
+  fusionProgress: PROGRESS,
+  fusionRecover: RECOVER,
+  fusionPromoteDue: PROMOTE_DUE,
+  fusionJobOp: JOB_OP,
+  fusionClean: CLEAN,
+  fusionQueueSet: QUEUE_SET,
+  fusionQueueInfo: QUEUE_INFO,
+  fusionStatePage: STATE_PAGE,
+  fusionLog: LOG,
+  fusionScheduleUpsert: SCHEDULE_UPSERT,
+  fusionScheduleRemove: SCHEDULE_REMOVE,
+  fusionScheduleAdvance: SCHEDULE_ADVANCE,
+  fusionWorkerBeat: WORKER_BEAT,
+  fusionWorkersLive: WORKERS_LIVE,
+  fusionWorkerGone: WORKER_GONE,
+  fusionUnlock: UNLOCK,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+export function scriptSource(name: ScriptName): string {
+  return PRELUDE + SCRIPTS[name];
+}

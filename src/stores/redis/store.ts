@@ -1,0 +1,828 @@
+// The Redis store. Every state change is one Lua script (scripts.ts) on one hash-tag slot, so the
+// same code runs on a single Redis and on Redis Cluster. What a slot cannot hold atomically across
+// queues (follow-up jobs of an outcome, jobs of a schedule) goes through an outbox in the source
+// slot, written in the same script and delivered right after; a sweep redelivers if a process died
+// in between, and delivery is idempotent by job id.
+import { randomBytes } from 'node:crypto';
+import type { Job, JobState, LogLine, NewJob } from '../../core/job.js';
+import { JOB_STATES, isFinished } from '../../core/job.js';
+import { conflict, notFound, FusionError } from '../../core/errors.js';
+import type {
+  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo, QueueOptions,
+  RecoverResult, RetryOptions, ScheduleAdvance, ScheduleInput, ScheduleRecord, StateCounts, Store, StoreEvent,
+  StoreEventType, StoreListener, WorkerInfo,
+} from '../../core/store.js';
+import { emptyCounts } from '../../core/store.js';
+import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
+import { FIELDS, addArgs, hashToSchedule, newJobView, rowToJob } from './codec.js';
+import type { RedisClient, RedisTarget } from './connect.js';
+
+export interface RedisStoreOptions {
+  /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */
+  prefix?: string;
+  /**
+   * Claim-ahead: when a single-queue worker's outcomes are stored, the same script claims as many
+   * new jobs for it (as BullMQ's moveToFinished fetches the next job), and its next claim() takes
+   * them without a round trip. Jobs not taken within PREFETCH_HOLD_MS, or when the worker is gone,
+   * are given back (queued again; the attempt is not counted, its history shows 'released'). openRedisStore turns it on; off by default for direct construction,
+   * so a bare claim()/finish() caller sees exactly what it asked for.
+   */
+  prefetch?: boolean;
+}
+
+interface Prefetched {
+  queue: string;
+  jobs: Job[];
+  nextWakeAt: number | null;
+  timer: NodeJS.Timeout;
+}
+
+type Raw = (string | number)[];
+/** Jobs of one outbox entry: [queue, ...ADD args] each, added at `now`. */
+interface OutboxEntry {
+  now: number;
+  jobs: [string, ...Raw][];
+}
+
+const MAX_ADD_BATCH = 2000;
+const LIST_SCAN_BUDGET = 5000;
+const SWEEP_LOCK_MS = 60_000;
+const PREFETCH_HOLD_MS = 250;
+
+export class RedisStore implements Store {
+  readonly prefix: string;
+  readonly cluster: boolean;
+  readonly client: RedisClient;
+  private sub: RedisClient | null = null;
+  private subReady: Promise<void> | null = null;
+  private listeners = new Set<StoreListener>();
+  private readonly G: string;
+  private readonly chan: string;
+  private readonly idx: string;
+  /** Queues this process has registered in the global queue set. */
+  private registered = new Set<string>();
+  /** Queues this process's workers claim from: they get a wake after an event-connection reconnect. */
+  private claimedQueues = new Set<string>();
+  /** id → queue for jobs this process claimed: spares an index lookup on heartbeat and finish. */
+  private where = new Map<string, string>();
+  private tokenPrefix = randomBytes(6).toString('base64url');
+  private tokenSeq = 0;
+  private closed = false;
+  /** The last connection error seen, for diagnostics. */
+  lastError: Error | null = null;
+  readonly prefetch: boolean;
+  /** workerId → the queue of its last claim when it claims from exactly one queue (claim-ahead candidates). */
+  private claimers = new Map<string, string | null>();
+  /** lease token → workerId and lease length, for tokens this process handed out. */
+  private tokenOwner = new Map<string, { workerId: string; leaseMs: number }>();
+  private prefetched = new Map<string, Prefetched>();
+
+  constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
+    this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
+    if (!/^[^{}\s]{1,100}$/.test(this.prefix)) {
+      throw new FusionError('invalid_store', 'a Redis key prefix must be 1-100 characters without braces or spaces', { prefix: this.prefix });
+    }
+    this.cluster = target.cluster;
+    this.prefetch = opts.prefetch ?? false;
+    this.G = `{${this.prefix}}`;
+    this.chan = `${this.prefix}:events`;
+    this.idx = `${this.G}:ids`;
+    this.client = target.create(`${this.prefix}:cmd`);
+    // Connection errors surface as failed calls (and ping() for readiness); ioredis reconnects on its own.
+    this.client.on('error', (err: Error) => (this.lastError = err));
+    // A Redis that restarted without its data has lost the queue set: register queues again on next use.
+    this.client.on('ready', () => this.registered.clear());
+    for (const name of Object.keys(SCRIPTS) as ScriptName[]) this.client.defineCommand(name, { lua: scriptSource(name) });
+  }
+
+  /** The hash-tag base of a queue's keys. */
+  private T(queue: string): string {
+    return `{${this.prefix}:${queue}}`;
+  }
+
+  /** Keys for scripts that keep the id index: on a single Redis the index rides along, atomically. */
+  private qkeys(queue: string): string[] {
+    return this.cluster ? [this.T(queue)] : [this.T(queue), this.idx];
+  }
+
+  private run<T = unknown>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
+    const call = (this.client as unknown as Record<string, (...a: Raw) => Promise<T>>)[name]!;
+    // A listener that just subscribed must see the events of the calls that follow it.
+    if (this.subReady) return this.subReady.then(() => call.call(this.client, keys.length, ...keys, ...args));
+    return call.call(this.client, keys.length, ...keys, ...args);
+  }
+
+  private remember(id: string, queue: string): void {
+    if (this.where.size >= 100_000) this.where.delete(this.where.keys().next().value!);
+    this.where.set(id, queue);
+  }
+
+  private async register(queue: string): Promise<void> {
+    if (this.registered.has(queue)) return;
+    await this.client.sadd(`${this.G}:queues`, queue);
+    this.registered.add(queue);
+  }
+
+  private async allQueues(): Promise<string[]> {
+    return (await this.client.smembers(`${this.G}:queues`)).sort();
+  }
+
+  /** The queue of each id, from the cache, then the index; null if unknown. */
+  private async queuesOf(ids: string[]): Promise<(string | null)[]> {
+    const out = ids.map((id) => this.where.get(id) ?? null);
+    const missing = ids.filter((_, i) => out[i] === null);
+    if (missing.length) {
+      const found = await this.client.hmget(this.idx, ...missing);
+      let k = 0;
+      for (let i = 0; i < ids.length; i++) if (out[i] === null) out[i] = found[k++] ?? null;
+    }
+    return out;
+  }
+
+  private async locate(id: string): Promise<string | null> {
+    const [q] = await this.queuesOf([id]);
+    if (q) return q;
+    if (!this.cluster) return null;
+    // On Cluster the index is written after the job (another slot): look in every queue before saying no.
+    for (const queue of await this.allQueues()) {
+      if (await this.client.exists(`${this.T(queue)}:j:${id}`)) return queue;
+    }
+    return null;
+  }
+
+  // ---- jobs in ----
+
+  private async addRows(queue: string, rows: Raw[], now: number): Promise<(number | [number, unknown])[]> {
+    if (!this.registered.has(queue)) await this.register(queue);
+    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now);
+    const out: (number | [number, unknown])[] = [];
+    for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) out.push(...(await this.addChunk(queue, rows.slice(i, i + MAX_ADD_BATCH), now)));
+    return out;
+  }
+
+  private async addChunk(queue: string, rows: Raw[], now: number): Promise<(number | [number, unknown])[]> {
+    const args: Raw = [this.chan, queue, now, rows.length];
+    for (const r of rows) for (const x of r) args.push(x);
+    const res = await this.run<(number | [number, unknown])[]>('fusionAdd', this.qkeys(queue), args);
+    if (this.cluster) {
+      const created = rows.filter((_, k) => res[k] === 1).flatMap((r) => [r[0]!, queue]);
+      if (created.length) await this.client.hset(this.idx, ...created);
+    }
+    return res;
+  }
+
+  async add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
+    if (jobs.length === 0) return [];
+    const first = jobs[0]!.queue;
+    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, now);
+    const byQueue = new Map<string, number[]>();
+    jobs.forEach((j, i) => {
+      const list = byQueue.get(j.queue);
+      if (list) list.push(i);
+      else byQueue.set(j.queue, [i]);
+    });
+    const out: { job: Job; created: boolean }[] = new Array(jobs.length);
+    await Promise.all([...byQueue].map(async ([queue, positions]) => {
+      const res = await this.addToQueue(queue, positions.map((i) => jobs[i]!), now);
+      positions.forEach((pos, k) => (out[pos] = res[k]!));
+    }));
+    return out;
+  }
+
+  private async addToQueue(queue: string, jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
+    const res = await this.addRows(queue, jobs.map(addArgs), now);
+    const out: { job: Job; created: boolean }[] = new Array(jobs.length);
+    const elsewhere: number[] = [];
+    for (let k = 0; k < jobs.length; k++) {
+      const j = jobs[k]!;
+      const r = res[k]!;
+      if (r === 1) out[k] = { job: newJobView(j, j.runAt > now ? 'scheduled' : 'queued'), created: true };
+      else if (typeof r !== 'number' && r[0] === 0) out[k] = { job: rowToJob(j.id, queue, r[1] as string[])!, created: false };
+      else elsewhere.push(k);
+    }
+    // The id exists in another queue (single Redis only: the index says where).
+    for (const k of elsewhere) out[k] = { job: (await this.get(jobs[k]!.id))!, created: false };
+    return out;
+  }
+
+  private async deliver(outboxKey: string, field: string, entry: string): Promise<void> {
+    const e = JSON.parse(entry) as OutboxEntry;
+    const byQueue = new Map<string, Raw[]>();
+    for (const [queue, ...args] of e.jobs) {
+      const list = byQueue.get(queue);
+      if (list) list.push(args);
+      else byQueue.set(queue, [args]);
+    }
+    for (const [queue, rows] of byQueue) await this.addRows(queue, rows, e.now);
+    await this.client.hdel(outboxKey, field);
+  }
+
+  /** Redeliver outbox entries left by a process that died between an outcome and its delivery. */
+  private async drainOutbox(outboxKey: string): Promise<void> {
+    const [, flat] = await this.client.hscan(outboxKey, '0', 'COUNT', 100);
+    for (let i = 0; i < flat.length; i += 2) await this.deliver(outboxKey, flat[i]!, flat[i + 1]!);
+  }
+
+  private outboxEntry(jobs: NewJob[], now: number): string {
+    const e: OutboxEntry = { now, jobs: jobs.map((j) => [j.queue, ...addArgs(j)]) };
+    return JSON.stringify(e);
+  }
+
+  // ---- workers' hot path ----
+
+  private newToken(workerId: string, leaseMs: number): string {
+    const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+    if (this.prefetch) {
+      if (this.tokenOwner.size >= 50_000) this.tokenOwner.delete(this.tokenOwner.keys().next().value!);
+      this.tokenOwner.set(token, { workerId, leaseMs });
+    }
+    return token;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const jobs: Job[] = [];
+    let nextWakeAt: number | null = null;
+    const wakeAt = (t: number | null) => {
+      if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
+    };
+    if (this.prefetch) {
+      this.claimers.set(req.workerId, req.queues.length === 1 ? req.queues[0]! : null);
+      const held = this.prefetched.get(req.workerId);
+      if (held && req.queues[0] === held.queue) {
+        jobs.push(...held.jobs.splice(0, req.limit));
+        wakeAt(held.nextWakeAt);
+        if (held.jobs.length === 0) {
+          clearTimeout(held.timer);
+          this.prefetched.delete(req.workerId);
+        }
+        if (jobs.length >= req.limit) return { jobs, nextWakeAt };
+      }
+    }
+    const token = this.newToken(req.workerId, req.leaseMs);
+    for (const queue of req.queues) {
+      this.claimedQueues.add(queue);
+      const limit = req.limit - jobs.length;
+      const [flat, wake] = await this.run<[(string | string[])[], string | null]>('fusionClaim', [this.T(queue)], [
+        this.chan, queue, req.now, Math.max(limit, 0), req.leaseMs, req.workerId, token,
+      ]);
+      this.takeRows(queue, flat, jobs);
+      wakeAt(wake === null ? null : Number(wake));
+      if (jobs.length >= req.limit) break;
+    }
+    return { jobs, nextWakeAt };
+  }
+
+  private takeRows(queue: string, flat: (string | string[])[], into: Job[]): void {
+    for (let i = 0; i < flat.length; i += 2) {
+      const id = flat[i] as string;
+      this.remember(id, queue);
+      into.push(rowToJob(id, queue, flat[i + 1] as string[])!);
+    }
+  }
+
+  /** Give back claimed-ahead jobs a worker did not take: queued again, the attempt not counted. */
+  private async releasePrefetched(workerId: string): Promise<void> {
+    const held = this.prefetched.get(workerId);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.prefetched.delete(workerId);
+    if (held.jobs.length === 0) return;
+    const at = held.jobs[0]!.startedAt ?? 0;
+    await this.finishOutcomes(held.jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at })), false);
+  }
+
+  /** Group items by the queue of their job id; unknown ids go to `lost`. */
+  private async groupByQueue<T extends { id: string }>(items: T[]): Promise<{ groups: Map<string, number[]>; lost: number[] }> {
+    const queues = await this.queuesOf(items.map((x) => x.id));
+    const groups = new Map<string, number[]>();
+    const lost: number[] = [];
+    queues.forEach((q, i) => {
+      if (q === null) return void lost.push(i);
+      const list = groups.get(q);
+      if (list) list.push(i);
+      else groups.set(q, [i]);
+    });
+    return { groups, lost };
+  }
+
+  async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
+    const out: HeartbeatResult[] = leases.map((l) => ({ id: l.id, ok: false, cancelRequested: false }));
+    const { groups } = await this.groupByQueue(leases);
+    await Promise.all([...groups].map(async ([queue, positions]) => {
+      const args: Raw = [now + leaseMs, positions.length];
+      for (const p of positions) args.push(leases[p]!.id, leases[p]!.token);
+      const res = await this.run<number[]>('fusionHeartbeat', [this.T(queue)], args);
+      positions.forEach((p, k) => {
+        out[p] = { id: leases[p]!.id, ok: res[k]! > 0, cancelRequested: res[k] === 2 };
+      });
+    }));
+    return out;
+  }
+
+  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    return this.finishOutcomes(outcomes, this.prefetch);
+  }
+
+  private async finishOutcomes(outcomes: Outcome[], prefetch: boolean): Promise<boolean[]> {
+    const applied = outcomes.map(() => false);
+    const { groups } = await this.groupByQueue(outcomes);
+    await Promise.all([...groups].map(async ([queue, positions]) => {
+      // Claim-ahead for the worker that holds these leases, if it claims from this queue alone
+      // and holds nothing claimed-ahead yet. A released job means it is stopping: no claim-ahead.
+      let ahead = 0;
+      let owner: { workerId: string; leaseMs: number } | undefined;
+      let aheadToken = '';
+      let aheadAt = 0;
+      if (prefetch) {
+        owner = this.tokenOwner.get(outcomes[positions[0]!]!.token);
+        if (owner && this.claimers.get(owner.workerId) === queue && !this.prefetched.has(owner.workerId)) {
+          for (const p of positions) {
+            const o = outcomes[p]!;
+            if (o.kind === 'released') {
+              ahead = 0;
+              break;
+            }
+            // Only slots this worker frees: a store shared by several workers batches theirs together.
+            if (this.tokenOwner.get(o.token)?.workerId !== owner.workerId) continue;
+            ahead++;
+            aheadAt = Math.max(aheadAt, o.at);
+          }
+          if (ahead > 0) aheadToken = this.newToken(owner.workerId, owner.leaseMs);
+        }
+      }
+      const args: Raw = [this.chan, queue, positions.length, ahead, owner?.workerId ?? '', aheadToken, owner?.leaseMs ?? 0, aheadAt];
+      const fields: (string | null)[] = [];
+      for (const p of positions) {
+        const o = outcomes[p]!;
+        let a = '';
+        let b: string | number = '';
+        let msg = '';
+        switch (o.kind) {
+          case 'completed':
+            a = JSON.stringify(o.result ?? null) ?? 'null';
+            break;
+          case 'retry':
+            a = JSON.stringify(o.error);
+            b = o.retryAt;
+            msg = o.error.message;
+            break;
+          case 'failed':
+          case 'cancelled':
+            if (o.error) {
+              a = JSON.stringify(o.error);
+              msg = o.error.message;
+            }
+            break;
+        }
+        const field = o.enqueue?.length ? `${o.token}:${o.id}` : '';
+        fields.push(field || null);
+        args.push(o.kind, o.id, o.token, o.at, a, b, msg, field, field ? this.outboxEntry(o.enqueue!, o.at) : '');
+      }
+      const [res, flat, wake] = await this.run<[number[], (string | string[])[], string | null]>('fusionFinish', [this.T(queue)], args);
+      if (flat.length && owner) {
+        const jobs: Job[] = [];
+        this.takeRows(queue, flat, jobs);
+        const workerId = owner.workerId;
+        const timer = setTimeout(() => void this.releasePrefetched(workerId).catch(() => {}), PREFETCH_HOLD_MS);
+        timer.unref();
+        this.prefetched.set(workerId, { queue, jobs, nextWakeAt: wake === null ? null : Number(wake), timer });
+      }
+      const outbox = `${this.T(queue)}:o`;
+      for (let k = 0; k < positions.length; k++) {
+        const p = positions[k]!;
+        if (res[k] !== 1) continue;
+        applied[p] = true;
+        const o = outcomes[p]!;
+        if (o.kind !== 'released' && o.kind !== 'retry') this.where.delete(o.id);
+        if (fields[k]) await this.deliver(outbox, fields[k]!, this.outboxEntry(o.enqueue!, o.at));
+      }
+    }));
+    return applied;
+  }
+
+  async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
+    const [queue] = await this.queuesOf([lease.id]);
+    if (!queue) return false;
+    const r = await this.run<number>('fusionProgress', [this.T(queue)], [
+      this.chan, queue, now, lease.id, lease.token, JSON.stringify(progress ?? null) ?? 'null',
+    ]);
+    return r === 1;
+  }
+
+  async log(id: string, message: string, now: number): Promise<void> {
+    const queue = await this.locate(id);
+    if (queue) await this.run('fusionLog', [this.T(queue)], [id, now, message]);
+  }
+
+  async logs(id: string): Promise<LogLine[]> {
+    const queue = await this.locate(id);
+    if (!queue) return [];
+    const lines = await this.client.lrange(`${this.T(queue)}:l:${id}`, 0, -1);
+    return lines.map((l) => {
+      const sp = l.indexOf(' ');
+      return { at: Number(l.slice(0, sp)), message: l.slice(sp + 1) };
+    });
+  }
+
+  async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
+    const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
+    // One sweep at a time across every process: a second sweeper would only race the first.
+    const lockToken = randomBytes(8).toString('hex');
+    const got = await this.client.set(`${this.G}:sweep`, lockToken, 'PX', SWEEP_LOCK_MS, 'NX');
+    if (got !== 'OK') return res;
+    try {
+      for (const queue of await this.allQueues()) {
+        const left = limit - res.requeued.length - res.failed.length - res.cancelled.length;
+        if (left <= 0) break;
+        const [rq, fl, cn] = await this.run<[string[], string[], string[]]>('fusionRecover', [this.T(queue)], [this.chan, queue, now, left]);
+        res.requeued.push(...rq);
+        res.failed.push(...fl);
+        res.cancelled.push(...cn);
+        await this.drainOutbox(`${this.T(queue)}:o`);
+      }
+      await this.drainOutbox(`${this.G}:o`);
+    } finally {
+      await this.run('fusionUnlock', [this.G], [lockToken]).catch(() => {});
+    }
+    return res;
+  }
+
+  async promoteDue(now: number, limit = 10_000): Promise<number> {
+    let moved = 0;
+    for (const queue of await this.allQueues()) {
+      if (moved >= limit) break;
+      moved += await this.run<number>('fusionPromoteDue', [this.T(queue)], [this.chan, queue, now, limit - moved]);
+    }
+    return moved;
+  }
+
+  // ---- reads ----
+
+  async get(id: string): Promise<Job | null> {
+    const queue = await this.locate(id);
+    if (!queue) return null;
+    return rowToJob(id, queue, await this.client.hmget(`${this.T(queue)}:j:${id}`, ...FIELDS));
+  }
+
+  /**
+   * Without a state: newest first (by enqueue seq) across queues, with a seq cursor. With a state:
+   * that state's own index order (queued in run order, scheduled by due time, active by lease,
+   * finished newest end first) with an offset cursor, like BullMQ's getJobs.
+   */
+  async list(q: ListQuery): Promise<Page<Job>> {
+    const queues = q.queue !== undefined ? [q.queue] : await this.allQueues();
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
+    const batch = q.task !== undefined ? 200 : limit + 1;
+    const byState = q.state !== undefined;
+    let cur: Cursor = q.cursor !== undefined ? parseCursor(q.cursor, byState) : byState ? { offset: 0 } : null;
+    const items: { job: Job; after: Cursor }[] = [];
+    let scanned = 0;
+    for (;;) {
+      const cands = byState
+        ? await this.statePage(queues, q.state!, (cur as { offset: number }).offset, batch)
+        : await this.seqPage(queues, cur as SeqCursor | null, batch);
+      const rows = await Promise.all(cands.map((c) => this.client.hmget(`${this.T(c.queue)}:j:${c.id}`, ...FIELDS)));
+      for (let i = 0; i < cands.length && items.length <= limit; i++) {
+        const c = cands[i]!;
+        cur = byState ? { offset: (cur as { offset: number }).offset + 1 } : { seq: c.seq!, queue: c.queue };
+        scanned++;
+        const job = rowToJob(c.id, c.queue, rows[i]!);
+        if (!job || (q.task !== undefined && job.task !== q.task)) continue;
+        items.push({ job, after: cur });
+      }
+      if (items.length > limit) {
+        return { items: items.slice(0, limit).map((x) => x.job), nextCursor: cursorOf(items[limit - 1]!.after) };
+      }
+      if (cands.length < batch) return { items: items.map((x) => x.job), nextCursor: null };
+      // A filtered list over a long history answers with what it found and a cursor to go on, never an unbounded scan.
+      if (scanned >= LIST_SCAN_BUDGET) return { items: items.map((x) => x.job), nextCursor: cursorOf(cur) };
+    }
+  }
+
+  /** Up to `count` jobs after the cursor, ordered (seq desc, queue desc) across queues. */
+  private async seqPage(queues: string[], cur: SeqCursor | null, count: number): Promise<Cand[]> {
+    const lists = await Promise.all(queues.map(async (queue) => {
+      const max = cur === null ? '+inf' : queue < cur.queue ? String(cur.seq) : `(${cur.seq}`;
+      const r = await this.client.zrevrangebyscore(`${this.T(queue)}:a`, max, '-inf', 'WITHSCORES', 'LIMIT', 0, count);
+      const out: Cand[] = [];
+      for (let i = 0; i < r.length; i += 2) out.push({ id: r[i]!, seq: Number(r[i + 1]), queue });
+      return out;
+    }));
+    return lists.flat().sort((a, b) => b.seq! - a.seq! || (a.queue < b.queue ? 1 : a.queue > b.queue ? -1 : 0)).slice(0, count);
+  }
+
+  /** Jobs [offset, offset+count) of one state, merged across queues in the state's index order. */
+  private async statePage(queues: string[], state: JobState, offset: number, count: number): Promise<Cand[]> {
+    const rev = isFinished(state);
+    const lists = await Promise.all(queues.map(async (queue) => {
+      const r = await this.run<string[]>('fusionStatePage', [this.T(queue)], [state, 0, offset + count, rev ? '1' : '0']);
+      const out: Cand[] = [];
+      for (let i = 0; i < r.length; i += 2) {
+        const sc = r[i + 1]!;
+        // queued: "-priority:seq" → compare priority band, then seq (fixed width, so numeric order).
+        const [a, b] = sc.includes(':') ? sc.split(':') : [sc, '0'];
+        out.push({ id: r[i]!, queue, key: [Number(a), Number(b)] });
+      }
+      return out;
+    }));
+    const dir = rev ? -1 : 1;
+    return lists.flat()
+      .sort((x, y) => dir * (x.key![0] - y.key![0] || x.key![1] - y.key![1]) || (x.queue < y.queue ? -1 : x.queue > y.queue ? 1 : 0))
+      .slice(offset, offset + count);
+  }
+
+  private async queueInfo(queue: string): Promise<{ meta: Record<string, string>; counts: StateCounts; oldest: number | null }> {
+    const [metaFlat, counts, oldest] = await this.run<[string[], number[], string | null]>('fusionQueueInfo', [this.T(queue)], []);
+    const meta: Record<string, string> = {};
+    for (let i = 0; i < metaFlat.length; i += 2) meta[metaFlat[i]!] = metaFlat[i + 1]!;
+    const c = emptyCounts();
+    JOB_STATES.forEach((s, i) => (c[s] = counts[i]!));
+    return { meta, counts: c, oldest: oldest ? (JSON.parse(oldest) as { createdAt: number }).createdAt : null };
+  }
+
+  async counts(queue?: string): Promise<Record<string, StateCounts>> {
+    const queues = queue !== undefined ? [queue] : await this.allQueues();
+    const infos = await Promise.all(queues.map((x) => this.queueInfo(x)));
+    return Object.fromEntries(queues.map((x, i) => [x, infos[i]!.counts]));
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const names = await this.allQueues();
+    const infos = await Promise.all(names.map((x) => this.queueInfo(x)));
+    return names.map((name, i) => {
+      const { meta, counts, oldest } = infos[i]!;
+      return {
+        name,
+        paused: meta.paused === '1',
+        rateLimit: meta.rmax !== undefined ? { max: Number(meta.rmax), windowMs: Number(meta.rwin) } : null,
+        concurrency: meta.conc !== undefined ? Number(meta.conc) : null,
+        counts,
+        oldestQueuedAt: oldest,
+      };
+    });
+  }
+
+  // ---- operator actions ----
+
+  private async jobOp(op: string, id: string, now: number, x: string | number = ''): Promise<Job | null> {
+    const queue = await this.locate(id);
+    if (!queue) throw notFound('job', id);
+    const r = await this.run<[string, unknown?]>('fusionJobOp', this.qkeys(queue), [this.chan, queue, now, op, id, x]);
+    if (r[0] === 'missing') throw notFound('job', id);
+    if (r[0] === 'conflict') {
+      const state = r[1] as string;
+      const why: Record<string, string> = {
+        cancel: `job ${id} is ${state} and cannot be cancelled`,
+        reschedule: `job ${id} is ${state}; only scheduled or queued jobs can be rescheduled`,
+        promote: `job ${id} is ${state}; only scheduled jobs can be promoted`,
+        retry: `job ${id} is ${state}; only failed or cancelled jobs can be retried`,
+        remove: `job ${id} is active; cancel it first`,
+      };
+      throw conflict(why[op]!, { id, state });
+    }
+    if (r[0] === 'removed') {
+      this.where.delete(id);
+      if (this.cluster) await this.client.hdel(this.idx, id);
+      return null;
+    }
+    return rowToJob(id, queue, r[1] as string[])!;
+  }
+
+  async cancel(id: string, now: number): Promise<Job> {
+    return (await this.jobOp('cancel', id, now))!;
+  }
+
+  async reschedule(id: string, runAt: number, now: number): Promise<Job> {
+    return (await this.jobOp('reschedule', id, now, runAt))!;
+  }
+
+  async promote(id: string, now: number): Promise<Job> {
+    return (await this.jobOp('promote', id, now))!;
+  }
+
+  async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
+    return (await this.jobOp('retry', id, now, opts.resetAttempts === false ? '0' : '1'))!;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.jobOp('remove', id, Date.now());
+  }
+
+  async clean(q: CleanQuery): Promise<number> {
+    const states = (q.states ?? ['completed', 'failed', 'cancelled']).filter((s) => isFinished(s));
+    if (states.length === 0) return 0;
+    const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
+    const queues = q.queue !== undefined ? [q.queue] : await this.allQueues();
+    let removed = 0;
+    for (const queue of queues) {
+      // Bounded slices per script call, so retention never holds Redis for long.
+      while (removed < limit) {
+        const n = Math.min(limit - removed, 500);
+        const ids = await this.run<string[]>('fusionClean', this.qkeys(queue), [q.endedBefore, n, ...states]);
+        for (const id of ids) this.where.delete(id);
+        if (this.cluster && ids.length) await this.client.hdel(this.idx, ...ids);
+        removed += ids.length;
+        if (ids.length < n) break;
+      }
+      if (removed >= limit) break;
+    }
+    return removed;
+  }
+
+  private async queueSet(queue: string, now: number, event: StoreEventType | '', fields: Raw): Promise<void> {
+    await this.register(queue);
+    await this.run('fusionQueueSet', [this.T(queue)], [this.chan, queue, now, event, ...fields]);
+  }
+
+  async pause(queue: string, now: number): Promise<void> {
+    await this.queueSet(queue, now, 'paused', ['paused', '1']);
+  }
+
+  async resume(queue: string, now: number): Promise<void> {
+    await this.queueSet(queue, now, 'resumed', ['paused', '']);
+  }
+
+  async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
+    const fields: Raw = [];
+    if (opts.rateLimit !== undefined) {
+      fields.push('rmax', opts.rateLimit?.max ?? '', 'rwin', opts.rateLimit?.windowMs ?? '', 'rs', '', 'rc', '');
+    }
+    if (opts.concurrency !== undefined) fields.push('conc', opts.concurrency ?? '');
+    // Options can open room (higher limits): let idle workers look again.
+    await this.queueSet(queue, Date.now(), 'resumed', fields);
+  }
+
+  // ---- schedules (global slot) ----
+
+  private async schedules(ids: string[]): Promise<ScheduleRecord[]> {
+    const hashes = await Promise.all(ids.map((id) => this.client.hgetall(`${this.G}:sc:${id}`)));
+    const out: ScheduleRecord[] = [];
+    ids.forEach((id, i) => {
+      const arr = Object.entries(hashes[i]!).flat();
+      if (arr.length) out.push(hashToSchedule(id, arr));
+    });
+    return out;
+  }
+
+  async upsertSchedule(rec: ScheduleInput, now: number): Promise<ScheduleRecord> {
+    const flat = await this.run<string[]>('fusionScheduleUpsert', [this.G], [
+      rec.id, JSON.stringify(rec.spec ?? null), rec.nextRunAt ?? '', rec.paused ? '1' : '0', rec.runCount ?? '',
+      rec.lastRunAt === undefined ? '' : rec.lastRunAt === null ? '-' : rec.lastRunAt, now,
+    ]);
+    return hashToSchedule(rec.id, flat);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+    return (await this.schedules([id]))[0] ?? null;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.schedules(await this.client.zrange(`${this.G}:sca`, '0', '-1'));
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    return (await this.run<number>('fusionScheduleRemove', [this.G], [id])) === 1;
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return this.schedules(await this.client.zrangebyscore(`${this.G}:scd`, '-inf', String(now), 'LIMIT', 0, limit));
+  }
+
+  async nextScheduleAt(): Promise<number | null> {
+    const r = await this.client.zrange(`${this.G}:scd`, '0', '0', 'WITHSCORES');
+    return r.length ? Number(r[1]) : null;
+  }
+
+  async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
+    const field = jobs.length ? `${id}@${expectedVersion}` : '';
+    const entry = field ? this.outboxEntry(jobs, now) : '';
+    const ok = await this.run<number>('fusionScheduleAdvance', [this.G], [
+      id, expectedVersion, next.nextRunAt ?? '', next.runCount, next.lastRunAt ?? '', now, field, entry,
+    ]);
+    if (ok !== 1) return false;
+    if (field) await this.deliver(`${this.G}:o`, field, entry);
+    return true;
+  }
+
+  // ---- workers ----
+
+  async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+    await this.run('fusionWorkerBeat', [this.G], [info.id, JSON.stringify(info), info.lastSeenAt + ttlMs]);
+  }
+
+  async workerGone(id: string): Promise<void> {
+    await this.releasePrefetched(id);
+    this.claimers.delete(id);
+    await this.run('fusionWorkerGone', [this.G], [id]);
+  }
+
+  async listWorkers(now: number): Promise<WorkerInfo[]> {
+    const infos = await this.run<(string | null)[]>('fusionWorkersLive', [this.G], [now]);
+    return infos.filter((x): x is string => x !== null).map((x) => JSON.parse(x) as WorkerInfo)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // ---- events ----
+
+  subscribe(listener: StoreListener): () => void {
+    this.listeners.add(listener);
+    if (!this.sub && !this.closed) this.openSubscriber();
+    return () => this.listeners.delete(listener);
+  }
+
+  private openSubscriber(): void {
+    const sub = this.target.create(`${this.prefix}:events`);
+    this.sub = sub;
+    let connectedOnce = false;
+    sub.on('message', (_chan: string, msg: string) => this.onMessage(msg));
+    // After a reconnect, events published while we were away are gone: tell listeners every queue
+    // may have work, so idle workers claim at once instead of waiting for their poll.
+    sub.on('ready', () => {
+      // Wake listeners only once the channel is subscribed again, so no enqueue falls in between.
+      if (connectedOnce) void (sub.subscribe(this.chan) as Promise<unknown>).then(() => this.resync(), () => this.resync());
+      connectedOnce = true;
+    });
+    sub.on('error', (err: Error) => (this.lastError = err));
+    this.subReady = sub.subscribe(this.chan).then(
+      () => { this.subReady = null; },
+      () => { this.subReady = null; },
+    );
+  }
+
+  private async resync(): Promise<void> {
+    const queues = new Set([...this.claimedQueues, ...this.registered, ...(await this.allQueues().catch(() => []))]);
+    const at = Date.now();
+    this.emit([...queues].map((queue) => ({ type: 'resumed' as const, queue, at })));
+  }
+
+  private onMessage(msg: string): void {
+    if (this.listeners.size === 0) return;
+    let m: { q: string; a: number; e: [StoreEventType, string?, (number | false)?, string?][] };
+    try {
+      m = JSON.parse(msg);
+    } catch {
+      return;
+    }
+    const events: StoreEvent[] = m.e.map(([type, jobId, runAt, pg]) => {
+      const e: StoreEvent = { type, queue: m.q, at: m.a };
+      if (jobId !== undefined) e.jobId = jobId;
+      if (typeof runAt === 'number') e.runAt = runAt;
+      if (pg !== undefined) e.progress = JSON.parse(pg);
+      return e;
+    });
+    this.emit(events);
+  }
+
+  private emit(events: StoreEvent[]): void {
+    for (const l of this.listeners) for (const e of events) l(e);
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await Promise.all([...this.prefetched.keys()].map((w) => this.releasePrefetched(w).catch(() => {})));
+    await Promise.all([this.client, this.sub].map(async (c) => {
+      if (!c) return;
+      try {
+        await c.quit();
+      } catch {
+        c.disconnect();
+      }
+    }));
+  }
+}
+
+interface SeqCursor {
+  seq: number;
+  queue: string;
+}
+type Cursor = SeqCursor | { offset: number } | null;
+interface Cand {
+  id: string;
+  queue: string;
+  seq?: number;
+  key?: [number, number];
+}
+
+function cursorOf(c: Cursor): string | null {
+  if (c === null) return null;
+  return 'offset' in c ? `o${c.offset.toString(36)}` : `${c.seq.toString(36)}~${c.queue}`;
+}
+
+function parseCursor(c: string, byState: boolean): Cursor {
+  const bad = () => new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: c });
+  if (byState) {
+    const offset = c.startsWith('o') ? Number.parseInt(c.slice(1), 36) : NaN;
+    if (!Number.isInteger(offset) || offset < 0) throw bad();
+    return { offset };
+  }
+  const i = c.indexOf('~');
+  const seq = i > 0 ? Number.parseInt(c.slice(0, i), 36) : NaN;
+  if (!Number.isFinite(seq)) throw bad();
+  return { seq, queue: c.slice(i + 1) };
+}

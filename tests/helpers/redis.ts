@@ -1,0 +1,156 @@
+// Redis for tests: one gate (is a Redis reachable?), a random key prefix per store, and cleanup of
+// exactly the keys under that prefix. Never FLUSHALL/FLUSHDB: the Redis may be shared.
+import { randomBytes } from 'node:crypto';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis, Cluster } from 'ioredis';
+import { RedisStore } from '../../src/stores/redis/store.js';
+import { parseRedisUrl } from '../../src/stores/redis/connect.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+let gate: Promise<string | false> | null = null;
+
+/**
+ * false when Redis answers; otherwise the reason to skip. With CI=true a missing Redis throws,
+ * so a CI run cannot pass by skipping.
+ */
+export function redisSkip(): Promise<string | false> {
+  gate ??= (async () => {
+    const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      await r.ping();
+      return false;
+    } catch (err) {
+      const why = `Redis is not reachable at ${REDIS_URL} (${(err as Error).message}).`;
+      if (process.env.CI === 'true') throw new Error(`${why} CI=true requires Redis for the Redis suites.`);
+      console.error(
+        `\n${'!'.repeat(78)}\n!! SKIPPING REDIS SUITES: ${why}\n!! Start one with:  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no\n` +
+          `!! or point REDIS_URL at one (only keys under a random test prefix are touched).\n${'!'.repeat(78)}\n`,
+      );
+      return `Redis not reachable at ${REDIS_URL}`;
+    } finally {
+      r.disconnect();
+    }
+  })();
+  return gate;
+}
+
+export function testPrefix(): string {
+  return `fusion-test-${randomBytes(5).toString('hex')}`;
+}
+
+/** Delete every key of a prefix (its queue slots `{p:...}` and its global slot `{p}`), on every master. */
+export async function dropPrefix(client: Redis | Cluster, prefix: string): Promise<number> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  let n = 0;
+  for (const node of nodes) {
+    for (const match of [`{${prefix}:*`, `{${prefix}}*`, `${prefix}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 500);
+        cursor = next;
+        for (const k of keys) n += await client.unlink(k);
+      } while (cursor !== '0');
+    }
+  }
+  return n;
+}
+
+/** A store on its own prefix. Worker tests use the production configuration (claim-ahead on). */
+export function openTestStore(url = REDIS_URL, prefix = testPrefix(), opts: { prefetch?: boolean } = { prefetch: true }): RedisStore {
+  return new RedisStore(parseRedisUrl(url), { prefix, ...opts });
+}
+
+/** A store on a fresh prefix, and a cleanup that removes its keys and closes it. */
+export async function redisHarness(url = REDIS_URL): Promise<{ store: RedisStore; cleanup(): Promise<void> }> {
+  // The contract suite drives claim/finish by hand: no claim-ahead, so each call does only what it says.
+  const store = openTestStore(url, testPrefix(), { prefetch: false });
+  return {
+    store,
+    async cleanup() {
+      await dropPrefix(store.client, store.prefix);
+      await store.close();
+    },
+  };
+}
+
+export const hasRedisServer = (): boolean => spawnSync('redis-server', ['--version']).status === 0;
+
+/** A redis-server of the test's own on a spare loopback port (never the shared one). */
+export class OwnRedis {
+  proc: ChildProcess | null = null;
+  readonly dir = mkdtempSync(join(tmpdir(), 'fusion-redis-'));
+  constructor(readonly port: number, private extra: string[] = []) {}
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--dir', this.dir, ...this.extra], { stdio: 'ignore' });
+    await waitForPing(this.port);
+  }
+  /** Hard stop (SIGKILL): what a crash or an OOM kill looks like to clients. */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+    this.proc = null;
+  }
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function waitForPing(port: number, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      await r.ping();
+      return;
+    } catch {
+      if (Date.now() > end) throw new Error(`redis on port ${port} did not come up`);
+      await new Promise((res) => setTimeout(res, 50));
+    } finally {
+      r.disconnect();
+    }
+  }
+}
+
+/** A 3-master Redis Cluster of the test's own, on loopback ports. */
+export class OwnCluster {
+  readonly nodes: OwnRedis[];
+  constructor(readonly ports: number[]) {
+    this.nodes = ports.map((p) => new OwnRedis(p, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${p}.conf`, '--cluster-node-timeout', '5000']));
+  }
+  get url(): string {
+    return `redis+cluster://${this.ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  }
+  async start(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.start()));
+    const r = spawnSync('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${r.stderr || r.stdout}`);
+    const end = Date.now() + 20_000;
+    for (const p of this.ports) {
+      for (;;) {
+        const info = spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+        if (info.includes('cluster_state:ok')) break;
+        if (Date.now() > end) throw new Error(`cluster node ${p} never reached cluster_state:ok`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+  }
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}

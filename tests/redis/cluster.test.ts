@@ -1,0 +1,93 @@
+// Redis Cluster: a 3-master cluster of the test's own on loopback ports runs the whole Store
+// contract, and a worker serving queues that live on different slots.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cluster } from 'ioredis';
+import { storeContract } from '../contract/suite.js';
+import { Worker } from '../../src/core/worker.js';
+import { Queue } from '../../src/core/queue.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+import { openRedisStore } from '../../src/stores/redis/index.js';
+import type { RedisStore } from '../../src/stores/redis/store.js';
+import { OwnCluster, hasRedisServer, redisHarness, redisSkip, testPrefix, dropPrefix } from '../helpers/redis.js';
+import { deferred, within } from '../helpers/await.js';
+
+const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a cluster');
+const cluster = skip ? null : new OwnCluster([7301, 7302, 7303]);
+if (cluster) {
+  await cluster.start();
+  after(() => cluster.stop());
+}
+
+if (!cluster) describe('Redis Cluster', { skip }, () => {});
+else {
+  storeContract('redis cluster (3 masters)', () => redisHarness(cluster.url));
+
+  describe('Redis Cluster specifics', () => {
+    it('keeps every key of a queue in one slot, and spreads queues over the masters', async () => {
+      const prefix = testPrefix();
+      const store = (await openRedisStore(`${cluster.url}?prefix=${prefix}`)) as RedisStore;
+      const c = store.client as Cluster;
+      try {
+        const queues = Array.from({ length: 12 }, (_, i) => `q${i}`);
+        const q = new Queue(store);
+        for (const name of queues) await q.enqueueMany([{ task: 't', queue: name }, { task: 't', queue: name, delay: 60_000 }]);
+        const slotsOfQueue = new Map<string, Set<number>>();
+        for (const node of c.nodes('master')) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await node.scan(cursor, 'MATCH', `{${prefix}:*`, 'COUNT', 500);
+            cursor = next;
+            for (const k of keys) {
+              const queue = /^\{[^:]+:([^}]+)\}/.exec(k)![1]!;
+              const slot = (await node.cluster('KEYSLOT', k)) as number;
+              (slotsOfQueue.get(queue) ?? slotsOfQueue.set(queue, new Set()).get(queue)!).add(slot);
+            }
+          } while (cursor !== '0');
+        }
+        assert.equal(slotsOfQueue.size, 12);
+        for (const [queue, slots] of slotsOfQueue) assert.equal(slots.size, 1, `queue ${queue} spans ${slots.size} slots`);
+        assert.ok(new Set([...slotsOfQueue.values()].map((s) => [...s][0])).size > 1, 'queues land on different slots');
+      } finally {
+        await dropPrefix(c, prefix);
+        await store.close();
+      }
+    });
+
+    it('runs one worker across queues on different masters, with callbacks crossing slots', async () => {
+      const prefix = testPrefix();
+      const producer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
+      const consumer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
+      const queues = ['alpha', 'beta', 'gamma', 'delta'];
+      const seen = new Set<string>();
+      const all = deferred();
+      const N = 200;
+      const reg = new TaskRegistry().register('t', async (p: { n: number }) => {
+        seen.add(String(p.n));
+        if (seen.size === N) all.resolve();
+      });
+      const worker = new Worker(consumer, reg, { queues, concurrency: 8, pollMs: 60_000 }).start();
+      try {
+        const q = new Queue(producer);
+        for (let i = 0; i < N; i++) {
+          await q.enqueue({ task: 't', queue: queues[i % queues.length]!, payload: { n: i }, ...(i % 10 === 0 ? { delay: 200 } : {}) });
+        }
+        await within(all.promise, 20_000, 'all jobs on all queues ran');
+        const counts = await producer.counts();
+        const done = queues.reduce((s, name) => s + (counts[name]?.completed ?? 0), 0);
+        assert.ok(done <= N);
+        assert.equal(seen.size, N);
+        // A schedule's jobs go to their queue's slot through the outbox, atomically with the CAS.
+        const rec = await producer.upsertSchedule({ id: 'sc', spec: { x: 1 }, nextRunAt: Date.now(), paused: false }, Date.now());
+        const job = { id: 'sc@1', queue: 'beta', task: 'none', payload: null, priority: 1, maxAttempts: 1, backoff: { type: 'fixed' as const, delay: 1 },
+          timeout: 0, maxStalls: 1, runAt: Date.now() + 60_000, createdAt: Date.now(), description: null, tags: [], callbacks: null, scheduleId: 'sc' };
+        assert.equal(await producer.advanceSchedule('sc', rec.version, { nextRunAt: null, runCount: 1, lastRunAt: Date.now() }, [job], Date.now()), true);
+        assert.equal((await consumer.get('sc@1'))!.scheduleId, 'sc');
+      } finally {
+        await worker.stop(1000);
+        await dropPrefix(producer.client, prefix);
+        await Promise.all([producer.close(), consumer.close()]);
+      }
+    });
+  });
+}
