@@ -1,4 +1,4 @@
-// npm run bench -- [--store URL] [--jobs N] [--runs R] [--compare bullmq] [--only row,row]
+// npm run bench -- [--store URL] [--jobs N] [--runs R] [--compare bullmq] [--only row,row] [--log info]
 // Prints one JSON document: each row's median and range over R runs, per subject, and with
 // --compare bullmq the ratio Fusion/BullMQ (above 1 is better for rates, below 1 for latencies).
 // Subjects alternate within each run so machine noise hits both alike.
@@ -17,6 +17,7 @@ const { values: args } = parseArgs({
     compare: { type: 'string' },
     only: { type: 'string' },
     samples: { type: 'string', default: '300' },
+    log: { type: 'string' },
   },
 });
 
@@ -57,7 +58,7 @@ const selected = rows.filter((r) => !only || only.includes(r.name));
 async function main() {
   // systemClock timers are unref'd (a worker never holds a process open); the bench must stay up.
   const keepAlive = setInterval(() => {}, 60_000);
-  const subjects: Subject[] = [await fusionSubject(storeUrl)];
+  const subjects: Subject[] = [await fusionSubject(storeUrl, args.log)];
   if (args.compare) subjects.push(await bullmqSubject(redisUrl));
   const results = new Map<string, Map<string, number[]>>(); // metric → subject → values
   const units = new Map<string, { unit: string; n: number }>();
@@ -91,7 +92,7 @@ async function main() {
   const report = {
     store: storeUrl.replace(/:\/\/[^@]*@/, '://***@'),
     compare: args.compare ? `bullmq on ${redisUrl.replace(/:\/\/[^@]*@/, '://***@')}` : null,
-    jobs, runs, node: process.version, cpus: cpus().length,
+    log: args.log ?? 'silent', jobs, runs, node: process.version, cpus: cpus().length,
     rows: [...results].map(([metric, bySubject]) => {
       const { unit, n } = units.get(metric)!;
       const d = digits(unit);

@@ -1,7 +1,9 @@
 // The systems a benchmark row can run on. Each subject hides its own API behind the same few
 // calls, so the measurements in measure.ts never know which queue they drive.
 import { randomBytes } from 'node:crypto';
+import { openSync } from 'node:fs';
 import { Fusion } from '../src/fusion.js';
+import { createLogger } from '../src/logging.js';
 import type { StoreEvent } from '../src/core/store.js';
 
 export interface WorkerHandle {
@@ -36,8 +38,10 @@ class CompletionCounter {
   }
 }
 
-export async function fusionSubject(storeUrl: string): Promise<Subject> {
-  const fusion = await Fusion.open({ store: storeUrl });
+/** logLevel: run with the real pino logger at that level, writing to /dev/null (default: silent). */
+export async function fusionSubject(storeUrl: string, logLevel?: string): Promise<Subject> {
+  const logger = logLevel ? createLogger({ level: logLevel, destination: openSync('/dev/null', 'w') }) : undefined;
+  const fusion = await Fusion.open({ store: storeUrl, logger });
   let onStart: (() => void) | undefined;
   fusion.task('noop', () => {
     onStart?.();
