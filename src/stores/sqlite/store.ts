@@ -22,6 +22,13 @@ export interface SqliteStoreOptions {
    *  FULL: fsync on every commit, nothing lost on power failure, slower. */
   synchronous?: 'NORMAL' | 'FULL';
   busyTimeoutMs?: number;
+  /**
+   * While someone subscribes, check this often (ms) whether another connection committed, and emit
+   * events for jobs it added, so workers in other processes start them in a few ms instead of at
+   * their next poll. 0 turns it off. Default 4 (about 1.5% of a core
+   * per idle process on a 2-core VM; the check is one PRAGMA when nothing changed).
+   */
+  watchMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -32,6 +39,14 @@ export class SqliteStore implements Store {
   private tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
   private st: ReturnType<SqliteStore['prepare']>;
+  private readonly watchMs: number;
+  private watchTimer: NodeJS.Timeout | null = null;
+  private dataVersion = 0;
+  /** Highest seq already reported (or present when watching began). */
+  private seenSeq = 0;
+  /** Rows this connection inserted: their events were emitted at commit, the watcher skips them. */
+  private ownSeqs = new Set<number>();
+  private pendingOwn: number[] = [];
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -42,6 +57,7 @@ export class SqliteStore implements Store {
     this.db.pragma('temp_store = MEMORY');
     this.db.exec(SCHEMA);
     this.st = this.prepare();
+    this.watchMs = path === ':memory:' ? 0 : opts.watchMs ?? 4;
   }
 
   private prepare() {
@@ -126,6 +142,9 @@ export class SqliteStore implements Store {
       workerGone: d.prepare(`DELETE FROM workers WHERE id = ?`),
       workersLive: d.prepare(`SELECT info FROM workers WHERE expires_at >= ? ORDER BY id`),
       workersExpire: d.prepare(`DELETE FROM workers WHERE expires_at < ?`),
+      dataVersion: d.prepare(`PRAGMA data_version`).pluck(),
+      maxSeq: d.prepare(`SELECT coalesce(max(seq), 0) FROM jobs`).pluck(),
+      addedSince: d.prepare(`SELECT seq, id, queue, run_at, created_at FROM jobs WHERE seq > ? ORDER BY seq LIMIT 1000`),
     };
   }
 
@@ -135,7 +154,14 @@ export class SqliteStore implements Store {
   }
 
   private tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    try {
+      const out = this.db.transaction(fn).immediate();
+      if (this.pendingOwn.length) for (const seq of this.pendingOwn.splice(0)) this.ownSeqs.add(seq);
+      return out;
+    } catch (err) {
+      this.pendingOwn.length = 0;
+      throw err;
+    }
   }
 
   private mustGet(id: string): JobRow {
@@ -161,6 +187,7 @@ export class SqliteStore implements Store {
         scheduleId: j.scheduleId,
       });
       if (info.changes === 1) {
+        if (this.watchTimer) this.pendingOwn.push(Number(info.lastInsertRowid));
         out.push({ job: newJobView(j, state), created: true });
         events.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
       } else {
@@ -569,7 +596,56 @@ export class SqliteStore implements Store {
 
   subscribe(listener: StoreListener): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.startWatch();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopWatch();
+    };
+  }
+
+  // Cross-process wake-up. PRAGMA data_version changes only when another connection commits, so an
+  // idle check costs one tiny statement; on a change, jobs added since the last seen seq become
+  // 'queued'/'scheduled' events, as if added here. Jobs made ready by another process's UPDATE
+  // (retry, promote, lease recovery) are not seen this way: the worker's poll covers those.
+  private startWatch(): void {
+    if (this.watchTimer || this.watchMs <= 0 || !this.db.open) return;
+    this.dataVersion = this.st.dataVersion.get() as number;
+    this.seenSeq = this.st.maxSeq.get() as number;
+    this.ownSeqs.clear();
+    this.watchTimer = setInterval(() => this.checkExternal(), this.watchMs);
+    this.watchTimer.unref();
+  }
+
+  private stopWatch(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+    this.ownSeqs.clear();
+  }
+
+  private checkExternal(): void {
+    if (!this.db.open) return this.stopWatch();
+    const v = this.st.dataVersion.get() as number;
+    if (v === this.dataVersion) {
+      // Nobody else committed since the last scan: every newer row is ours, so move past them.
+      for (const seq of this.ownSeqs) if (seq > this.seenSeq) this.seenSeq = seq;
+      this.ownSeqs.clear();
+      return;
+    }
+    this.dataVersion = v;
+    const events: StoreEvent[] = [];
+    for (;;) {
+      const rows = this.st.addedSince.all(this.seenSeq) as { seq: number; id: string; queue: string; run_at: number; created_at: number }[];
+      for (const r of rows) {
+        this.seenSeq = r.seq;
+        if (this.ownSeqs.delete(r.seq)) continue;
+        // A job is added scheduled exactly when it is due after its creation time.
+        const scheduled = r.run_at > r.created_at;
+        events.push({ type: scheduled ? 'scheduled' : 'queued', queue: r.queue, jobId: r.id, at: r.created_at, runAt: r.run_at });
+      }
+      if (rows.length < 1000) break;
+    }
+    for (const seq of this.ownSeqs) if (seq <= this.seenSeq) this.ownSeqs.delete(seq);
+    this.emit(events);
   }
 
   async ping(): Promise<void> {
@@ -578,6 +654,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.stopWatch();
     if (this.db.open) this.db.close();
   }
 }
