@@ -51,6 +51,19 @@ const rows: RowDef[] = [
       return { latency_p50_ms: l.p50, latency_p99_ms: l.p99 };
     },
   },
+  {
+    // Enqueued through a second connection, as by an API process: SQLite's cross-process wake-up path.
+    name: 'latency_xconn', unit: 'ms', n: samples,
+    run: async (s, q) => {
+      const producer = await s.producer();
+      try {
+        const l = await latency(s, q, samples, producer);
+        return { latency_xconn_p50_ms: l.p50, latency_xconn_p99_ms: l.p99 };
+      } finally {
+        await producer.close();
+      }
+    },
+  },
 ];
 const only = args.only?.split(',');
 const selected = rows.filter((r) => !only || only.includes(r.name));

@@ -40,14 +40,16 @@ export interface Latency {
 }
 
 /** Idle worker; enqueue one job at a time and time the call's start to its handler's start. */
-export async function latency(s: Subject, queue: string, samples: number): Promise<Latency> {
+export async function latency(
+  s: Subject, queue: string, samples: number, producer: Pick<Subject, 'enqueue'> = s,
+): Promise<Latency> {
   let started: () => void = () => {};
   const w = await s.work(queue, 10, () => started());
   const ms: number[] = [];
   for (let i = 0; i < samples; i++) {
     const begun = new Promise<number>((r) => (started = () => r(performance.now())));
     const t0 = performance.now();
-    await s.enqueue(queue, payload(i));
+    await producer.enqueue(queue, payload(i));
     ms.push((await begun) - t0);
     await w.completed(i + 1);
     // A short pause so the worker is truly idle (blocked or waiting) when the next job arrives.

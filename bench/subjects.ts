@@ -18,6 +18,11 @@ export interface Subject {
   enqueueBulk(queue: string, payloads: unknown[]): Promise<void>;
   /** Start a worker on `queue`; `onStart` runs first thing in each handler call. */
   work(queue: string, concurrency: number, onStart?: () => void): Promise<WorkerHandle>;
+  /**
+   * Something that enqueues through its own store connection, as another process would.
+   * BullMQ's Queue and Worker already use separate Redis connections, so it returns itself.
+   */
+  producer(): Promise<Pick<Subject, 'enqueue' | 'close'>>;
   /** Remove what a row left behind in `queue`. */
   drop(queue: string): Promise<void>;
   close(): Promise<void>;
@@ -71,6 +76,13 @@ export async function fusionSubject(storeUrl: string, logLevel?: string): Promis
         },
       };
     },
+    async producer() {
+      const other = await Fusion.open({ store: storeUrl });
+      return {
+        enqueue: async (queue: string, payload: unknown) => void (await other.queue.enqueue({ task: 'noop', queue, payload })),
+        close: () => other.close(),
+      };
+    },
     async drop(queue) {
       await fusion.store.clean({ queue, endedBefore: Date.now() + 1, limit: 100_000 });
     },
@@ -102,11 +114,12 @@ export async function bullmqSubject(redisUrl: string): Promise<Subject> {
     await q.close();
     queues.delete(queue);
   };
+  const enqueue = async (queue: string, payload: unknown) => {
+    await queueOf(queue).add('noop', payload);
+  };
   return {
     name: 'bullmq',
-    async enqueue(queue, payload) {
-      await queueOf(queue).add('noop', payload);
-    },
+    enqueue,
     async enqueueBulk(queue, payloads) {
       await queueOf(queue).addBulk(payloads.map((data) => ({ name: 'noop', data })));
     },
@@ -123,6 +136,9 @@ export async function bullmqSubject(redisUrl: string): Promise<Subject> {
       worker.on('completed', () => counter.hit());
       await worker.waitUntilReady();
       return { completed: (n) => counter.until(n), stop: () => worker.close() };
+    },
+    async producer() {
+      return { enqueue, close: async () => {} };
     },
     drop,
     async close() {
