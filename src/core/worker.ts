@@ -332,8 +332,9 @@ export class Worker {
     if (this.flushing) return this.flushing.then(() => (this.outbox.length ? this.flush() : undefined));
     if (this.outbox.length === 0) return Promise.resolve();
     this.flushing = (async () => {
-      // One macrotask turn lets outcomes of jobs finishing together join this batch.
-      await new Promise<void>((r) => setImmediate(r));
+      // One macrotask turn lets outcomes of jobs finishing together join this batch; not worth
+      // waiting for when every running job already has its outcome here (concurrency 1, say).
+      if (this.outbox.length < this.running.size) await new Promise<void>((r) => setImmediate(r));
       const batch = this.outbox.splice(0);
       for (let tries = 0; ; tries++) {
         try {
