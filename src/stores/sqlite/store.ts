@@ -206,54 +206,67 @@ export class SqliteStore implements Store {
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const events: StoreEvent[] = [];
-    const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+    const result = this.tx(() => this.claimIn(req, events));
+    this.emit(events);
+    return result;
+  }
+
+  /** Outcomes and the next claim in one transaction: one commit per worker cycle instead of two. */
+  async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+    const events: StoreEvent[] = [];
     const result = this.tx(() => {
-      const jobs: Job[] = [];
-      let nextWakeAt: number | null = null;
-      const wakeAt = (t: number | null) => {
-        if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
-      };
-      for (const queue of req.queues) {
-        const q = this.st.queueRow.get(queue) as Row | undefined;
-        if (!q || q.paused) continue;
-        for (const r of this.st.promoteQueue.all(queue, req.now) as { id: string }[]) {
-          events.push({ type: 'queued', queue, jobId: r.id, at: req.now });
-        }
-        wakeAt((this.st.nextDue.get(queue) as { t: number | null }).t);
-        let n = req.limit - jobs.length;
-        if (n <= 0) continue;
-        if (q.concurrency != null) {
-          const active = (this.st.activeCount.get(queue) as { n: number }).n;
-          n = Math.min(n, (q.concurrency as number) - active);
-        }
-        let windowStart = q.rate_window_start as number;
-        let used = q.rate_count as number;
-        if (q.rate_max != null) {
-          const win = q.rate_window_ms as number;
-          if (req.now >= windowStart + win) {
-            windowStart = req.now;
-            used = 0;
-          }
-          const left = (q.rate_max as number) - used;
-          if (left <= n) wakeAt(windowStart + win);
-          n = Math.min(n, left);
-        }
-        if (n <= 0) continue;
-        const rows = this.st.claim.all({
-          worker: req.workerId, token, until: req.now + req.leaseMs, now: req.now, queue, limit: n,
-        }) as JobRow[];
-        rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-        if (q.rate_max != null) this.st.rateUse.run(windowStart, used + rows.length, queue);
-        for (const r of rows) {
-          jobs.push(rowToJob(r));
-          events.push({ type: 'active', queue, jobId: r.id, at: req.now });
-        }
-        if (jobs.length >= req.limit) break;
-      }
-      return { jobs, nextWakeAt };
+      const applied = this.finishIn(outcomes, events);
+      return { applied, claim: this.claimIn(req, events) };
     });
     this.emit(events);
     return result;
+  }
+
+  private claimIn(req: ClaimRequest, events: StoreEvent[]): ClaimResult {
+    const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+    const jobs: Job[] = [];
+    let nextWakeAt: number | null = null;
+    const wakeAt = (t: number | null) => {
+      if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
+    };
+    for (const queue of req.queues) {
+      const q = this.st.queueRow.get(queue) as Row | undefined;
+      if (!q || q.paused) continue;
+      for (const r of this.st.promoteQueue.all(queue, req.now) as { id: string }[]) {
+        events.push({ type: 'queued', queue, jobId: r.id, at: req.now });
+      }
+      wakeAt((this.st.nextDue.get(queue) as { t: number | null }).t);
+      let n = req.limit - jobs.length;
+      if (n <= 0) continue;
+      if (q.concurrency != null) {
+        const active = (this.st.activeCount.get(queue) as { n: number }).n;
+        n = Math.min(n, (q.concurrency as number) - active);
+      }
+      let windowStart = q.rate_window_start as number;
+      let used = q.rate_count as number;
+      if (q.rate_max != null) {
+        const win = q.rate_window_ms as number;
+        if (req.now >= windowStart + win) {
+          windowStart = req.now;
+          used = 0;
+        }
+        const left = (q.rate_max as number) - used;
+        if (left <= n) wakeAt(windowStart + win);
+        n = Math.min(n, left);
+      }
+      if (n <= 0) continue;
+      const rows = this.st.claim.all({
+        worker: req.workerId, token, until: req.now + req.leaseMs, now: req.now, queue, limit: n,
+      }) as JobRow[];
+      rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      if (q.rate_max != null) this.st.rateUse.run(windowStart, used + rows.length, queue);
+      for (const r of rows) {
+        jobs.push(rowToJob(r));
+        events.push({ type: 'active', queue, jobId: r.id, at: req.now });
+      }
+      if (jobs.length >= req.limit) break;
+    }
+    return { jobs, nextWakeAt };
   }
 
   async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
@@ -267,36 +280,38 @@ export class SqliteStore implements Store {
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
     const events: StoreEvent[] = [];
-    const applied = this.tx(() =>
-      outcomes.map((o) => {
-        const base = { id: o.id, token: o.token, at: o.at };
-        let r: { queue: string } | undefined;
-        switch (o.kind) {
-          case 'completed':
-            r = this.st.complete.get({ ...base, result: o.result === undefined ? null : JSON.stringify(o.result) }) as typeof r;
-            break;
-          case 'retry':
-            r = this.st.retry.get({ ...base, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message }) as typeof r;
-            break;
-          case 'failed':
-          case 'cancelled':
-            r = this.st.endWith.get({
-              ...base, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
-            }) as typeof r;
-            break;
-          case 'released':
-            r = this.st.release.get(base) as typeof r;
-            break;
-        }
-        if (!r) return false;
-        const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
-        events.push({ type, queue: r.queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
-        if (o.enqueue?.length) this.insertJobs(o.enqueue, o.at, events);
-        return true;
-      }),
-    );
+    const applied = this.tx(() => this.finishIn(outcomes, events));
     this.emit(events);
     return applied;
+  }
+
+  private finishIn(outcomes: Outcome[], events: StoreEvent[]): boolean[] {
+    return outcomes.map((o) => {
+      const base = { id: o.id, token: o.token, at: o.at };
+      let r: { queue: string } | undefined;
+      switch (o.kind) {
+        case 'completed':
+          r = this.st.complete.get({ ...base, result: o.result === undefined ? null : JSON.stringify(o.result) }) as typeof r;
+          break;
+        case 'retry':
+          r = this.st.retry.get({ ...base, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message }) as typeof r;
+          break;
+        case 'failed':
+        case 'cancelled':
+          r = this.st.endWith.get({
+            ...base, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
+          }) as typeof r;
+          break;
+        case 'released':
+          r = this.st.release.get(base) as typeof r;
+          break;
+      }
+      if (!r) return false;
+      const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
+      events.push({ type, queue: r.queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
+      if (o.enqueue?.length) this.insertJobs(o.enqueue, o.at, events);
+      return true;
+    });
   }
 
   async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
