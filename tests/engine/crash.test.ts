@@ -18,7 +18,7 @@ const JOBS = 4000;
 const KILLS = 10;
 const PROCS = 3;
 const CONCURRENCY = 8;
-const LEASE_MS = 800;
+const LEASE_MS = 1000;
 
 test(`kill -9 of worker processes: ${JOBS} jobs all complete, none lost, duplicates bounded`, async () => {
   const tmp = tempDir('fusion-crash-');
@@ -61,7 +61,7 @@ test(`kill -9 of worker processes: ${JOBS} jobs all complete, none lost, duplica
     await Promise.all(Array.from({ length: PROCS }, spawnWorker));
     let kills = 0;
     while (kills < KILLS && completed() < JOBS) {
-      const target = completed() + 60 + Math.floor(Math.random() * 200);
+      const target = completed() + 40 + Math.floor(Math.random() * 160);
       await until(() => completed() >= Math.min(target, JOBS), `${target} completions`);
       if (completed() >= JOBS) break;
       const victims = [...live];

@@ -7,7 +7,7 @@ import { Fusion } from '../../src/fusion.js';
 
 const [dbPath, leaseArg, concArg] = process.argv.slice(2);
 if (!dbPath) throw new Error('usage: crash-worker DB_PATH LEASE_MS CONCURRENCY');
-const leaseMs = Number(leaseArg ?? 800);
+const leaseMs = Number(leaseArg ?? 1000);
 
 const rec = new Database(dbPath);
 rec.pragma('busy_timeout = 10000');
@@ -19,7 +19,7 @@ fusion.task(
   async (_payload: unknown, ctx) => {
     insert.run(ctx.job.id, process.pid, Date.now());
     // A few ms of "work" so a kill often lands while jobs are in flight.
-    await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * 15)));
+    await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 25)));
     return { pid: process.pid };
   },
   { queue: 'crash' },
