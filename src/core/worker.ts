@@ -139,7 +139,7 @@ export class Worker {
       for (const r of this.running.values()) r.ac.abort(new ReleasedError('worker shutting down'));
       await this.whenIdle();
     }
-    await this.flush();
+    await this.drain();
     this.heartbeatCancel?.();
     this.unsubscribe?.();
     this.state = 'stopped';
@@ -208,7 +208,11 @@ export class Worker {
       do {
         this.pumpAgain = false;
         if (this.state !== 'running') return;
-        if (this.flushing) await this.flushing;
+        if (this.flushing) {
+          // Claim after the flush, never beside it (it may claim in the same store call); its end wakes us.
+          this.pumpAgain = true;
+          return;
+        }
         const free = this.concurrency - this.running.size;
         if (free <= 0) return;
         const limit = Math.min(free, this.batchSize);
@@ -315,42 +319,78 @@ export class Worker {
         break;
     }
     this.outbox.push(outcome);
-    // The slot frees only once the outcome is stored, so a claim never races its own finish.
-    void this.flush().then(() => this.release(job.id));
+    // The slot frees only once the outcome is stored (flush releases it), so a claim never races its own finish.
+    void this.flush();
   }
 
-  private release(id: string): void {
+  private release(id: string, wake = true): void {
     this.running.delete(id);
     if (this.running.size === 0) {
       for (const r of this.idleResolvers.splice(0)) r();
     }
-    this.wake();
+    if (wake) this.wake();
   }
 
   /** Write buffered outcomes in one store call. Outcomes that arrive meanwhile wait for the next. */
   private flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.outbox.length ? this.flush() : undefined));
-    if (this.outbox.length === 0) return Promise.resolve();
+    // One flush at a time; outcomes arriving meanwhile start the next one when it ends. (Chaining a
+    // .then per caller instead built an ever longer promise chain once jobs start inside a flush.)
+    if (this.flushing || this.outbox.length === 0) return this.flushing ?? Promise.resolve();
     this.flushing = (async () => {
-      // One macrotask turn lets outcomes of jobs finishing together join this batch.
-      await new Promise<void>((r) => setImmediate(r));
+      // One macrotask turn lets outcomes of jobs finishing together join this batch; not worth
+      // waiting for when every running job already has its outcome here (concurrency 1, say).
+      if (this.outbox.length < this.running.size) await new Promise<void>((r) => setImmediate(r));
       const batch = this.outbox.splice(0);
+      // Claim the batch's slots again in the same store call when no claim is under way, so a busy
+      // worker pays one round trip per cycle. Holding `claiming` keeps pump from claiming the same slots.
+      const combine = this.store.finishAndClaim !== undefined && this.state === 'running' && !this.claiming;
+      if (combine) this.claiming = true;
+      let claimed: { jobs: Job[]; nextWakeAt: number | null; limit: number } | null = null;
       for (let tries = 0; ; tries++) {
         try {
-          await this.store.finish(batch);
+          if (combine) {
+            const limit = Math.min(this.concurrency - this.running.size + batch.length, this.batchSize);
+            const now = this.clock.now();
+            const req = { queues: this.orderedQueues(), workerId: this.id, limit, leaseMs: this.leaseMs, now };
+            const res = await this.store.finishAndClaim!(batch, req);
+            claimed = { ...res.claim, limit };
+          } else {
+            await this.store.finish(batch);
+          }
           this.storeErrors = 0;
-          return;
+          break;
         } catch (err) {
           // The leases still protect these jobs; keep trying until the store answers or they expire.
           this.log.error({ workerId: this.id, err: (err as Error)?.message, outcomes: batch.length }, 'could not store outcomes');
-          if (tries > 100 || this.state === 'stopped') return;
+          if (tries > 100 || this.state === 'stopped') break;
           await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(tries, 7))));
+        }
+      }
+      // Free the whole batch's slots before anyone awaiting this flush resumes: a pump waiting on it
+      // then claims one full batch instead of one job now and the rest a tick later.
+      // After a combined claim the store has just said how much work there is: no extra claim unless
+      // it filled every slot or a wake came meanwhile (pumpAgain, acted on when this flush ends).
+      for (const o of batch) this.release(o.id, !claimed);
+      if (combine) {
+        this.claiming = false;
+        if (claimed) {
+          // Run them even if a stop began meanwhile: stop() then gives them back as released, not stalled.
+          for (const job of claimed.jobs) this.run(job);
+          if (claimed.jobs.length === claimed.limit) this.pumpAgain = true;
+          else this.wakeAt(Math.min(claimed.nextWakeAt ?? Infinity, this.clock.now() + this.pollMs));
         }
       }
     })().finally(() => {
       this.flushing = null;
+      if (this.outbox.length) void this.flush();
+      if (this.pumpAgain) this.wake();
     });
     return this.flushing;
+  }
+
+  /** Resolves once every buffered outcome is stored. */
+  private async drain(): Promise<void> {
+    while (this.flushing || this.outbox.length) await (this.flushing ?? this.flush());
   }
 
   private armHeartbeat(): void {

@@ -1,4 +1,4 @@
-// Choose a store by URL: sqlite:./data/fusion.db (default), redis://host:6379/0.
+// Choose a store by URL: sqlite:./data/fusion.db (default; ?synchronous=FULL, ?watchMs=N), redis://host:6379/0.
 import { FusionError } from '../core/errors.js';
 import type { Store } from '../core/store.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
@@ -20,7 +20,12 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
     if (sync !== 'NORMAL' && sync !== 'FULL') {
       throw new FusionError('invalid_store', 'synchronous must be NORMAL or FULL', { url });
     }
-    return new SqliteStore(path || './data/fusion.db', { ...opts.sqlite, synchronous: sync });
+    const watch = params.get('watchMs');
+    const watchMs = watch === null ? opts.sqlite?.watchMs : Number(watch);
+    if (watchMs !== undefined && !(Number.isInteger(watchMs) && watchMs >= 0)) {
+      throw new FusionError('invalid_store', 'watchMs must be an integer >= 0', { url });
+    }
+    return new SqliteStore(path || './data/fusion.db', { ...opts.sqlite, synchronous: sync, watchMs });
   }
   if (/^(redis|rediss|redis\+cluster):\/\//.test(url)) {
     const { openRedisStore } = await import('./redis/index.js');

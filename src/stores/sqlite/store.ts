@@ -22,6 +22,20 @@ export interface SqliteStoreOptions {
    *  FULL: fsync on every commit, nothing lost on power failure, slower. */
   synchronous?: 'NORMAL' | 'FULL';
   busyTimeoutMs?: number;
+  /**
+   * While someone subscribes, check this often (ms) whether another connection committed, and emit
+   * events for jobs it added, so workers in other processes start them in a few ms instead of at
+   * their next poll. 0 turns it off. Default 4 (about 1.5% of a core
+   * per idle process on a 2-core VM; the check is one PRAGMA when nothing changed).
+   */
+  watchMs?: number;
+  /**
+   * Checkpoint the WAL from a timer this often (ms) instead of inside whichever commit crosses
+   * SQLite's 1000-page mark: that commit paid the checkpoint's fsyncs (~3-4 ms), which set the p99
+   * enqueue→start latency. A commit still checkpoints at 4,000 pages if the timer cannot keep up.
+   * 0 leaves SQLite's default. Default 250.
+   */
+  checkpointMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -32,6 +46,15 @@ export class SqliteStore implements Store {
   private tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
   private st: ReturnType<SqliteStore['prepare']>;
+  private readonly watchMs: number;
+  private watchTimer: NodeJS.Timeout | null = null;
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  private dataVersion = 0;
+  /** Highest seq already reported (or present when watching began). */
+  private seenSeq = 0;
+  /** Rows this connection inserted: their events were emitted at commit, the watcher skips them. */
+  private ownSeqs = new Set<number>();
+  private pendingOwn: number[] = [];
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -42,6 +65,21 @@ export class SqliteStore implements Store {
     this.db.pragma('temp_store = MEMORY');
     this.db.exec(SCHEMA);
     this.st = this.prepare();
+    this.watchMs = path === ':memory:' ? 0 : opts.watchMs ?? 4;
+    const checkpointMs = path === ':memory:' ? 0 : opts.checkpointMs ?? 250;
+    if (checkpointMs > 0) {
+      this.db.pragma('wal_autocheckpoint = 4000');
+      const checkpoint = this.db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+      this.checkpointTimer = setInterval(() => {
+        // PASSIVE never waits on other connections; with nothing new in the WAL it is a no-op.
+        try {
+          if (this.db.open) checkpoint.get();
+        } catch {
+          // busy: the next tick (or a commit at 4,000 pages) does it
+        }
+      }, checkpointMs);
+      this.checkpointTimer.unref();
+    }
   }
 
   private prepare() {
@@ -126,6 +164,9 @@ export class SqliteStore implements Store {
       workerGone: d.prepare(`DELETE FROM workers WHERE id = ?`),
       workersLive: d.prepare(`SELECT info FROM workers WHERE expires_at >= ? ORDER BY id`),
       workersExpire: d.prepare(`DELETE FROM workers WHERE expires_at < ?`),
+      dataVersion: d.prepare(`PRAGMA data_version`).pluck(),
+      maxSeq: d.prepare(`SELECT coalesce(max(seq), 0) FROM jobs`).pluck(),
+      addedSince: d.prepare(`SELECT seq, id, queue, run_at, created_at FROM jobs WHERE seq > ? ORDER BY seq LIMIT 1000`),
     };
   }
 
@@ -135,7 +176,14 @@ export class SqliteStore implements Store {
   }
 
   private tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    try {
+      const out = this.db.transaction(fn).immediate();
+      if (this.pendingOwn.length) for (const seq of this.pendingOwn.splice(0)) this.ownSeqs.add(seq);
+      return out;
+    } catch (err) {
+      this.pendingOwn.length = 0;
+      throw err;
+    }
   }
 
   private mustGet(id: string): JobRow {
@@ -161,6 +209,7 @@ export class SqliteStore implements Store {
         scheduleId: j.scheduleId,
       });
       if (info.changes === 1) {
+        if (this.watchTimer) this.pendingOwn.push(Number(info.lastInsertRowid));
         out.push({ job: newJobView(j, state), created: true });
         events.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
       } else {
@@ -179,54 +228,67 @@ export class SqliteStore implements Store {
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const events: StoreEvent[] = [];
-    const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+    const result = this.tx(() => this.claimIn(req, events));
+    this.emit(events);
+    return result;
+  }
+
+  /** Outcomes and the next claim in one transaction: one commit per worker cycle instead of two. */
+  async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+    const events: StoreEvent[] = [];
     const result = this.tx(() => {
-      const jobs: Job[] = [];
-      let nextWakeAt: number | null = null;
-      const wakeAt = (t: number | null) => {
-        if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
-      };
-      for (const queue of req.queues) {
-        const q = this.st.queueRow.get(queue) as Row | undefined;
-        if (!q || q.paused) continue;
-        for (const r of this.st.promoteQueue.all(queue, req.now) as { id: string }[]) {
-          events.push({ type: 'queued', queue, jobId: r.id, at: req.now });
-        }
-        wakeAt((this.st.nextDue.get(queue) as { t: number | null }).t);
-        let n = req.limit - jobs.length;
-        if (n <= 0) continue;
-        if (q.concurrency != null) {
-          const active = (this.st.activeCount.get(queue) as { n: number }).n;
-          n = Math.min(n, (q.concurrency as number) - active);
-        }
-        let windowStart = q.rate_window_start as number;
-        let used = q.rate_count as number;
-        if (q.rate_max != null) {
-          const win = q.rate_window_ms as number;
-          if (req.now >= windowStart + win) {
-            windowStart = req.now;
-            used = 0;
-          }
-          const left = (q.rate_max as number) - used;
-          if (left <= n) wakeAt(windowStart + win);
-          n = Math.min(n, left);
-        }
-        if (n <= 0) continue;
-        const rows = this.st.claim.all({
-          worker: req.workerId, token, until: req.now + req.leaseMs, now: req.now, queue, limit: n,
-        }) as JobRow[];
-        rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-        if (q.rate_max != null) this.st.rateUse.run(windowStart, used + rows.length, queue);
-        for (const r of rows) {
-          jobs.push(rowToJob(r));
-          events.push({ type: 'active', queue, jobId: r.id, at: req.now });
-        }
-        if (jobs.length >= req.limit) break;
-      }
-      return { jobs, nextWakeAt };
+      const applied = this.finishIn(outcomes, events);
+      return { applied, claim: this.claimIn(req, events) };
     });
     this.emit(events);
     return result;
+  }
+
+  private claimIn(req: ClaimRequest, events: StoreEvent[]): ClaimResult {
+    const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+    const jobs: Job[] = [];
+    let nextWakeAt: number | null = null;
+    const wakeAt = (t: number | null) => {
+      if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
+    };
+    for (const queue of req.queues) {
+      const q = this.st.queueRow.get(queue) as Row | undefined;
+      if (!q || q.paused) continue;
+      for (const r of this.st.promoteQueue.all(queue, req.now) as { id: string }[]) {
+        events.push({ type: 'queued', queue, jobId: r.id, at: req.now });
+      }
+      wakeAt((this.st.nextDue.get(queue) as { t: number | null }).t);
+      let n = req.limit - jobs.length;
+      if (n <= 0) continue;
+      if (q.concurrency != null) {
+        const active = (this.st.activeCount.get(queue) as { n: number }).n;
+        n = Math.min(n, (q.concurrency as number) - active);
+      }
+      let windowStart = q.rate_window_start as number;
+      let used = q.rate_count as number;
+      if (q.rate_max != null) {
+        const win = q.rate_window_ms as number;
+        if (req.now >= windowStart + win) {
+          windowStart = req.now;
+          used = 0;
+        }
+        const left = (q.rate_max as number) - used;
+        if (left <= n) wakeAt(windowStart + win);
+        n = Math.min(n, left);
+      }
+      if (n <= 0) continue;
+      const rows = this.st.claim.all({
+        worker: req.workerId, token, until: req.now + req.leaseMs, now: req.now, queue, limit: n,
+      }) as JobRow[];
+      rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      if (q.rate_max != null) this.st.rateUse.run(windowStart, used + rows.length, queue);
+      for (const r of rows) {
+        jobs.push(rowToJob(r));
+        events.push({ type: 'active', queue, jobId: r.id, at: req.now });
+      }
+      if (jobs.length >= req.limit) break;
+    }
+    return { jobs, nextWakeAt };
   }
 
   async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
@@ -240,36 +302,38 @@ export class SqliteStore implements Store {
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
     const events: StoreEvent[] = [];
-    const applied = this.tx(() =>
-      outcomes.map((o) => {
-        const base = { id: o.id, token: o.token, at: o.at };
-        let r: { queue: string } | undefined;
-        switch (o.kind) {
-          case 'completed':
-            r = this.st.complete.get({ ...base, result: o.result === undefined ? null : JSON.stringify(o.result) }) as typeof r;
-            break;
-          case 'retry':
-            r = this.st.retry.get({ ...base, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message }) as typeof r;
-            break;
-          case 'failed':
-          case 'cancelled':
-            r = this.st.endWith.get({
-              ...base, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
-            }) as typeof r;
-            break;
-          case 'released':
-            r = this.st.release.get(base) as typeof r;
-            break;
-        }
-        if (!r) return false;
-        const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
-        events.push({ type, queue: r.queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
-        if (o.enqueue?.length) this.insertJobs(o.enqueue, o.at, events);
-        return true;
-      }),
-    );
+    const applied = this.tx(() => this.finishIn(outcomes, events));
     this.emit(events);
     return applied;
+  }
+
+  private finishIn(outcomes: Outcome[], events: StoreEvent[]): boolean[] {
+    return outcomes.map((o) => {
+      const base = { id: o.id, token: o.token, at: o.at };
+      let r: { queue: string } | undefined;
+      switch (o.kind) {
+        case 'completed':
+          r = this.st.complete.get({ ...base, result: o.result === undefined ? null : JSON.stringify(o.result) }) as typeof r;
+          break;
+        case 'retry':
+          r = this.st.retry.get({ ...base, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message }) as typeof r;
+          break;
+        case 'failed':
+        case 'cancelled':
+          r = this.st.endWith.get({
+            ...base, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
+          }) as typeof r;
+          break;
+        case 'released':
+          r = this.st.release.get(base) as typeof r;
+          break;
+      }
+      if (!r) return false;
+      const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
+      events.push({ type, queue: r.queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
+      if (o.enqueue?.length) this.insertJobs(o.enqueue, o.at, events);
+      return true;
+    });
   }
 
   async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
@@ -569,7 +633,56 @@ export class SqliteStore implements Store {
 
   subscribe(listener: StoreListener): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.startWatch();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopWatch();
+    };
+  }
+
+  // Cross-process wake-up. PRAGMA data_version changes only when another connection commits, so an
+  // idle check costs one tiny statement; on a change, jobs added since the last seen seq become
+  // 'queued'/'scheduled' events, as if added here. Jobs made ready by another process's UPDATE
+  // (retry, promote, lease recovery) are not seen this way: the worker's poll covers those.
+  private startWatch(): void {
+    if (this.watchTimer || this.watchMs <= 0 || !this.db.open) return;
+    this.dataVersion = this.st.dataVersion.get() as number;
+    this.seenSeq = this.st.maxSeq.get() as number;
+    this.ownSeqs.clear();
+    this.watchTimer = setInterval(() => this.checkExternal(), this.watchMs);
+    this.watchTimer.unref();
+  }
+
+  private stopWatch(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+    this.ownSeqs.clear();
+  }
+
+  private checkExternal(): void {
+    if (!this.db.open) return this.stopWatch();
+    const v = this.st.dataVersion.get() as number;
+    if (v === this.dataVersion) {
+      // Nobody else committed since the last scan: every newer row is ours, so move past them.
+      for (const seq of this.ownSeqs) if (seq > this.seenSeq) this.seenSeq = seq;
+      this.ownSeqs.clear();
+      return;
+    }
+    this.dataVersion = v;
+    const events: StoreEvent[] = [];
+    for (;;) {
+      const rows = this.st.addedSince.all(this.seenSeq) as { seq: number; id: string; queue: string; run_at: number; created_at: number }[];
+      for (const r of rows) {
+        this.seenSeq = r.seq;
+        if (this.ownSeqs.delete(r.seq)) continue;
+        // A job is added scheduled exactly when it is due after its creation time.
+        const scheduled = r.run_at > r.created_at;
+        events.push({ type: scheduled ? 'scheduled' : 'queued', queue: r.queue, jobId: r.id, at: r.created_at, runAt: r.run_at });
+      }
+      if (rows.length < 1000) break;
+    }
+    for (const seq of this.ownSeqs) if (seq <= this.seenSeq) this.ownSeqs.delete(seq);
+    this.emit(events);
   }
 
   async ping(): Promise<void> {
@@ -578,14 +691,21 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.stopWatch();
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     if (this.db.open) this.db.close();
   }
 }
 
+// A literal, not a spread of `j`: spreading into an object this wide fell off V8's fast path and
+// cost ~15 µs per job, three quarters of a bulk enqueue.
 function newJobView(j: NewJob, state: JobState): Job {
   return {
-    ...j, state, attempts: 0, startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null,
-    stalls: 0, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,
+    id: j.id, queue: j.queue, task: j.task, payload: j.payload, priority: j.priority, state, attempts: 0,
+    maxAttempts: j.maxAttempts, backoff: j.backoff, timeout: j.timeout, runAt: j.runAt, createdAt: j.createdAt,
+    startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null, stalls: 0,
+    maxStalls: j.maxStalls, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,
+    description: j.description, tags: j.tags, callbacks: j.callbacks, scheduleId: j.scheduleId,
   };
 }
 

@@ -1,0 +1,132 @@
+// npm run bench -- [--store URL] [--jobs N] [--runs R] [--compare bullmq] [--only row,row] [--log info]
+// Prints one JSON document: each row's median and range over R runs, per subject, and with
+// --compare bullmq the ratio Fusion/BullMQ (above 1 is better for rates, below 1 for latencies).
+// Subjects alternate within each run so machine noise hits both alike.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { bullmqSubject, fusionSubject, type Subject } from './subjects.js';
+import { enqueueBatch, enqueueSingle, latency, processed, round } from './measure.js';
+
+const { values: args } = parseArgs({
+  options: {
+    store: { type: 'string' },
+    jobs: { type: 'string', default: '20000' },
+    runs: { type: 'string', default: '1' },
+    compare: { type: 'string' },
+    only: { type: 'string' },
+    samples: { type: 'string', default: '300' },
+    log: { type: 'string' },
+  },
+});
+
+const jobs = Number(args.jobs);
+const runs = Number(args.runs);
+const samples = Number(args.samples);
+let tmp: string | null = null;
+const storeUrl = args.store ?? `sqlite:${join((tmp = mkdtempSync(join(tmpdir(), 'fusion-bench-'))), 'bench.db')}`;
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+if (args.compare && args.compare !== 'bullmq') throw new Error(`--compare knows only bullmq, not ${args.compare}`);
+
+type Measure = (s: Subject, queue: string) => Promise<Record<string, number>>;
+interface RowDef {
+  name: string;
+  unit: string;
+  n: number;
+  run: Measure;
+}
+
+const single = Math.min(jobs, 5000);
+const c1 = Math.min(jobs, 5000);
+const rows: RowDef[] = [
+  { name: 'enqueue_single', unit: 'jobs/s', n: single, run: async (s, q) => ({ enqueue_single: await enqueueSingle(s, q, single) }) },
+  { name: 'enqueue_batch', unit: 'jobs/s', n: jobs, run: async (s, q) => ({ enqueue_batch: await enqueueBatch(s, q, jobs) }) },
+  { name: 'processed_c1', unit: 'jobs/s', n: c1, run: async (s, q) => ({ processed_c1: await processed(s, q, c1, 1) }) },
+  { name: 'processed_c50', unit: 'jobs/s', n: jobs, run: async (s, q) => ({ processed_c50: await processed(s, q, jobs, 50) }) },
+  {
+    name: 'latency', unit: 'ms', n: samples,
+    run: async (s, q) => {
+      const l = await latency(s, q, samples);
+      return { latency_p50_ms: l.p50, latency_p99_ms: l.p99 };
+    },
+  },
+  {
+    // Enqueued through a second connection, as by an API process: SQLite's cross-process wake-up path.
+    name: 'latency_xconn', unit: 'ms', n: samples,
+    run: async (s, q) => {
+      const producer = await s.producer();
+      try {
+        const l = await latency(s, q, samples, producer);
+        return { latency_xconn_p50_ms: l.p50, latency_xconn_p99_ms: l.p99 };
+      } finally {
+        await producer.close();
+      }
+    },
+  },
+];
+const only = args.only?.split(',');
+const selected = rows.filter((r) => !only || only.includes(r.name));
+
+async function main() {
+  // systemClock timers are unref'd (a worker never holds a process open); the bench must stay up.
+  const keepAlive = setInterval(() => {}, 60_000);
+  const subjects: Subject[] = [await fusionSubject(storeUrl, args.log)];
+  if (args.compare) subjects.push(await bullmqSubject(redisUrl));
+  const results = new Map<string, Map<string, number[]>>(); // metric → subject → values
+  const units = new Map<string, { unit: string; n: number }>();
+  let seq = 0;
+  for (let run = 0; run < runs; run++) {
+    for (const row of selected) {
+      // Alternate who goes first, so neither always gets the warmer (or noisier) slot.
+      const order = run % 2 === 0 ? subjects : [...subjects].reverse();
+      for (const s of order) {
+        const queue = `bench-${row.name}-${seq++}`;
+        const out = await row.run(s, queue);
+        await s.drop(queue);
+        for (const [metric, v] of Object.entries(out)) {
+          units.set(metric, { unit: metric.endsWith('_ms') ? 'ms' : row.unit, n: row.n });
+          const bySubject = results.get(metric) ?? new Map<string, number[]>();
+          results.set(metric, bySubject);
+          bySubject.set(s.name, [...(bySubject.get(s.name) ?? []), v]);
+        }
+        process.stderr.write(`${s.name} ${row.name} run ${run + 1}: ${JSON.stringify(out)}\n`);
+      }
+    }
+  }
+  for (const s of subjects) await s.close();
+  clearInterval(keepAlive);
+
+  const median = (xs: number[]) => {
+    const a = [...xs].sort((x, y) => x - y);
+    return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
+  };
+  const digits = (unit: string) => (unit === 'ms' ? 3 : 0);
+  const report = {
+    store: storeUrl.replace(/:\/\/[^@]*@/, '://***@'),
+    compare: args.compare ? `bullmq on ${redisUrl.replace(/:\/\/[^@]*@/, '://***@')}` : null,
+    log: args.log ?? 'silent', jobs, runs, node: process.version, cpus: cpus().length,
+    rows: [...results].map(([metric, bySubject]) => {
+      const { unit, n } = units.get(metric)!;
+      const d = digits(unit);
+      const row: Record<string, unknown> = { row: metric, unit, n };
+      for (const [name, vs] of bySubject) {
+        row[name] = { median: round(median(vs), d), min: round(Math.min(...vs), d), max: round(Math.max(...vs), d) };
+      }
+      const f = bySubject.get('fusion');
+      const b = bySubject.get('bullmq');
+      if (f && b) row.ratio = round(median(f) / median(b), 2);
+      return row;
+    }),
+  };
+  console.log(JSON.stringify(report, null, 2));
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });

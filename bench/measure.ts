@@ -1,0 +1,64 @@
+// Measurements, written against Subject only so the same rows run on any store and on BullMQ.
+import { performance } from 'node:perf_hooks';
+import type { Subject } from './subjects.js';
+
+const payload = (i: number) => ({ i });
+
+export async function enqueueSingle(s: Subject, queue: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await s.enqueue(queue, payload(i));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+export async function enqueueBatch(s: Subject, queue: string, n: number, chunk = 1000): Promise<number> {
+  const t0 = performance.now();
+  await fill(s, queue, n, chunk);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function fill(s: Subject, queue: string, n: number, chunk = 1000): Promise<void> {
+  for (let i = 0; i < n; i += chunk) {
+    await s.enqueueBulk(queue, Array.from({ length: Math.min(chunk, n - i) }, (_, k) => payload(i + k)));
+  }
+}
+
+/** Pre-enqueue n no-op jobs, then time from worker start to the n-th stored completion. */
+export async function processed(s: Subject, queue: string, n: number, concurrency: number): Promise<number> {
+  await fill(s, queue, n);
+  const t0 = performance.now();
+  const w = await s.work(queue, concurrency);
+  await w.completed(n);
+  const secs = (performance.now() - t0) / 1000;
+  await w.stop();
+  return n / secs;
+}
+
+export interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Idle worker; enqueue one job at a time and time the call's start to its handler's start. */
+export async function latency(
+  s: Subject, queue: string, samples: number, producer: Pick<Subject, 'enqueue'> = s,
+): Promise<Latency> {
+  let started: () => void = () => {};
+  const w = await s.work(queue, 10, () => started());
+  const ms: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const begun = new Promise<number>((r) => (started = () => r(performance.now())));
+    const t0 = performance.now();
+    await producer.enqueue(queue, payload(i));
+    ms.push((await begun) - t0);
+    await w.completed(i + 1);
+    // A short pause so the worker is truly idle (blocked or waiting) when the next job arrives.
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await w.stop();
+  ms.sort((a, b) => a - b);
+  const q = (p: number) => round(ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!, 3);
+  return { p50: q(0.5), p99: q(0.99), max: round(ms[ms.length - 1]!, 3) };
+}
+
+export const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;

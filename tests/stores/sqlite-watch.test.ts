@@ -1,0 +1,94 @@
+// Cross-connection wake-up of the SQLite store: jobs added through another connection (as by
+// another process) become events here, so a worker starts them without waiting for its poll.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { Queue } from '../../src/core/queue.js';
+import { Worker } from '../../src/core/worker.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+import type { StoreEvent } from '../../src/core/store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** Await p, failing after ms. The timer also keeps the process up: the store's watch timer is unref'd. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`${what}: not within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function pair() {
+  const t = tempDir();
+  const file = join(t.dir, 'w.db');
+  const here = new SqliteStore(file);
+  const there = new SqliteStore(file);
+  return {
+    here, there,
+    async close() {
+      await here.close();
+      await there.close();
+      t.remove();
+    },
+  };
+}
+
+describe('sqlite store: cross-connection events', () => {
+  it('reports jobs another connection adds, each once, and not its own twice', async () => {
+    const p = await pair();
+    try {
+      const seen: StoreEvent[] = [];
+      let notify = () => {};
+      p.here.subscribe((e) => {
+        seen.push(e);
+        notify();
+      });
+      const now = Date.now();
+      await new Queue(p.here).enqueueMany([{ task: 't', queue: 'q', id: 'own' }]);
+      await new Queue(p.there).enqueueMany([
+        { task: 't', queue: 'q', id: 'x1' },
+        { task: 't', queue: 'q', id: 'x2', runAt: now + 60_000 },
+      ]);
+      await within(new Promise<void>((r) => {
+        notify = () => seen.length >= 3 && r();
+        notify();
+      }), 5000, 'events of x1, x2');
+      // One more commit elsewhere, so a second scan runs and could repeat what it already reported.
+      await new Queue(p.there).enqueueMany([{ task: 't', queue: 'q', id: 'x3' }]);
+      await within(new Promise<void>((r) => {
+        notify = () => seen.some((e) => e.jobId === 'x3') && r();
+        notify();
+      }), 5000, 'event of x3');
+      const byId = (id: string) => seen.filter((e) => e.jobId === id);
+      assert.equal(byId('own').length, 1);
+      assert.deepEqual(byId('x1').map((e) => e.type), ['queued']);
+      assert.deepEqual(byId('x2').map((e) => [e.type, e.runAt]), [['scheduled', now + 60_000]]);
+      assert.equal(byId('x3').length, 1);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a worker starts a job enqueued through another connection without waiting for its poll', async () => {
+    const p = await pair();
+    const registry = new TaskRegistry();
+    let started!: () => void;
+    const ran = new Promise<void>((r) => (started = r));
+    registry.register('t', () => started());
+    // A poll of a minute: only the cross-connection event can start the job within the test's time.
+    const worker = new Worker(p.here, registry, { queues: ['q'], pollMs: 60_000 }).start();
+    try {
+      await new Promise((r) => setTimeout(r, 20)); // let the worker's first (empty) claim settle into its long wait
+      const t0 = performance.now();
+      await new Queue(p.there).enqueue({ task: 't', queue: 'q' });
+      await within(ran, 5000, 'job start');
+      console.log(`cross-connection enqueue → start: ${(performance.now() - t0).toFixed(2)} ms`);
+    } finally {
+      await worker.stop();
+      await p.close();
+    }
+  });
+});
