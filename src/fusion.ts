@@ -10,6 +10,7 @@ import type { Job, JobSpec } from './core/job.js';
 import type { Store } from './core/store.js';
 import { CALLBACK_QUEUE, CALLBACK_TASK } from './core/callbacks.js';
 import { deliverCallback } from './channels/callback.js';
+import { CHANNEL_QUEUES } from './channels/queues.js';
 import { openStore, type OpenStoreOptions } from './stores/index.js';
 
 export interface FusionOptions {
@@ -31,6 +32,7 @@ export class Fusion {
   private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger) {
     this.queue = new Queue(store, { clock, registry: this.registry });
     this.registry.register(CALLBACK_TASK, deliverCallback, { queue: CALLBACK_QUEUE });
+    for (const [task, queue] of Object.entries(CHANNEL_QUEUES)) this.registry.declare(task, { queue });
   }
 
   static async open(opts: FusionOptions = {}): Promise<Fusion> {

@@ -13,8 +13,10 @@ import type { TimeWindow } from './times.js';
 import type { JobBatcher } from './batcher.js';
 import type { SchedulerLike } from './scheduler-port.js';
 
+import { CHANNEL_TASKS } from '../channels/queues.js';
+
 /** The channels' task names: known before their handlers are registered, so their jobs can wait in queue. */
-export const CHANNEL_TASKS = ['sms', 'email', 'push', 'webhook', 'whatsapp'] as const;
+export { CHANNEL_TASKS };
 
 export interface ApiContext {
   fusion: Fusion;

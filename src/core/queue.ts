@@ -37,7 +37,7 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry)
   if (typeof spec.task !== 'string' || spec.task.length === 0 || spec.task.length > 200) {
     throw invalid('task', 'task must be a non-empty string of at most 200 characters');
   }
-  const defaults = registry?.get(spec.task)?.options ?? {};
+  const defaults = registry?.defaultsOf(spec.task) ?? {};
   const queue = spec.queue ?? defaults.queue ?? DEFAULTS.queue;
   if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
     throw invalid('queue', 'queue must be 1-100 characters of letters, digits, _ . : -', { value: queue });

@@ -31,6 +31,18 @@ export interface TaskDefinition {
 
 export class TaskRegistry {
   private tasks = new Map<string, TaskDefinition>();
+  /** Defaults of tasks known before their handler is registered (the channels), so their jobs wait in the right queue. */
+  private declared = new Map<string, TaskOptions>();
+
+  declare(name: string, options: TaskOptions): this {
+    this.declared.set(name, options);
+    return this;
+  }
+
+  /** Job defaults for a task: its handler's options, else what was declared for it. */
+  defaultsOf(name: string): TaskOptions | undefined {
+    return this.tasks.get(name)?.options ?? this.declared.get(name);
+  }
 
   register<P, R>(name: string, handler: TaskHandler<P, R>, options: TaskOptions = {}): this {
     if (!name || typeof name !== 'string') throw new TypeError('task name must be a non-empty string');

@@ -65,6 +65,14 @@ describe('resolveSpec', () => {
     assert.deepEqual([b.queue, b.priority, b.maxAttempts], ['other', 0, 1]);
   });
 
+  it('uses declared defaults of a task with no handler yet, and the handler\'s once registered', () => {
+    const reg = new TaskRegistry().declare('sms', { queue: 'sms' });
+    assert.equal(resolveSpec({ task: 'sms' }, now, reg).queue, 'sms');
+    assert.equal(reg.has('sms'), false, 'declaring is not a handler');
+    reg.register('sms', () => {}, { queue: 'sms-fast' });
+    assert.equal(resolveSpec({ task: 'sms' }, now, reg).queue, 'sms-fast');
+  });
+
   it('resolves runAt and delay', () => {
     assert.equal(resolveSpec({ task: 't', delay: 500 }, now).runAt, now + 500);
     assert.equal(resolveSpec({ task: 't', runAt: new Date(now + 9) }, now).runAt, now + 9);

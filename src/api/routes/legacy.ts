@@ -10,14 +10,15 @@ import { checkWindow, iso, parseTime } from '../times.js';
 import { createOne } from './jobs.js';
 import type { LegacySchedules } from './schedules.js';
 import * as S from '../schemas/legacy.js';
+import { CHANNEL_QUEUES } from '../../channels/queues.js';
 
 /** The original task numbers: channel, queue, and the name the old logs used. */
 export const LEGACY_CHANNELS: Record<number, { task: string; queue: string; label: string }> = {
-  1: { task: 'sms', queue: 'sms', label: 'SMS' },
-  2: { task: 'email', queue: 'email', label: 'EMAIL' },
-  3: { task: 'push', queue: 'pn', label: 'PN' },
-  4: { task: 'webhook', queue: 'webhook', label: 'WEBHOOK' },
-  6: { task: 'whatsapp', queue: 'whatsapp', label: 'WHATSAPP' },
+  1: { task: 'sms', queue: CHANNEL_QUEUES.sms, label: 'SMS' },
+  2: { task: 'email', queue: CHANNEL_QUEUES.email, label: 'EMAIL' },
+  3: { task: 'push', queue: CHANNEL_QUEUES.push, label: 'PN' },
+  4: { task: 'webhook', queue: CHANNEL_QUEUES.webhook, label: 'WEBHOOK' },
+  6: { task: 'whatsapp', queue: CHANNEL_QUEUES.whatsapp, label: 'WHATSAPP' },
 };
 
 export interface LegacyEnvelope {

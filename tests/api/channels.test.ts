@@ -1,0 +1,20 @@
+// Channel tasks wait in their own queues from any route, before their handlers exist.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApi, json } from './helpers.js';
+
+test('POST /v1/jobs puts each channel task on its channel queue, as /queue/ does', async () => {
+  const api = await startApi();
+  try {
+    const want = { sms: 'sms', email: 'email', push: 'pn', webhook: 'webhook', whatsapp: 'whatsapp' };
+    for (const [task, queue] of Object.entries(want)) {
+      const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: { task, payload: {} } });
+      assert.equal(r.statusCode, 201, r.body);
+      assert.equal(json(r).queue, queue, task);
+    }
+    const explicit = await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', queue: 'otp', payload: {} } });
+    assert.equal(json(explicit).queue, 'otp');
+  } finally {
+    await api.close();
+  }
+});
