@@ -44,15 +44,19 @@ export function parseTime(v: unknown, field: string, unit: 'ms' | 's'): number {
   return Math.round(t);
 }
 
+/** A time for an error message; Date cannot render times past ±8.64e15 ms and would throw. */
+const describeTime = (t: number): string =>
+  Number.isFinite(t) && Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : `${t} ms since the epoch`;
+
 export function checkWindow(t: number, now: number, field: string, w: TimeWindow): number {
-  if (t < now - w.maxPastMs) {
-    throw badField(field, `${field} is too far in the past (${new Date(t).toISOString()}); at most ${Math.round(w.maxPastMs / 3600_000)} h ago is accepted`, {
-      value: new Date(t).toISOString(), min: new Date(now - w.maxPastMs).toISOString(),
+  if (!(t >= now - w.maxPastMs)) {
+    throw badField(field, `${field} is too far in the past (${describeTime(t)}); at most ${Math.round(w.maxPastMs / 3600_000)} h ago is accepted`, {
+      value: describeTime(t), min: describeTime(now - w.maxPastMs),
     });
   }
   if (t > now + w.maxFutureMs) {
-    throw badField(field, `${field} is too far in the future (${new Date(t).toISOString()}); at most ${Math.round(w.maxFutureMs / 86400_000)} days ahead is accepted`, {
-      value: new Date(t).toISOString(), max: new Date(now + w.maxFutureMs).toISOString(),
+    throw badField(field, `${field} is too far in the future (${describeTime(t)}); at most ${Math.round(w.maxFutureMs / 86400_000)} days ahead is accepted`, {
+      value: describeTime(t), max: describeTime(now + w.maxFutureMs),
     });
   }
   return t;
