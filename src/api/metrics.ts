@@ -5,14 +5,40 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Store, StoreEvent } from '../core/store.js';
 import { JOB_STATES } from '../core/job.js';
 
-/** Bounded map: oldest entries go first, so memory stays flat whatever the event rate. */
-class Bounded<V> extends Map<string, V> {
-  constructor(private readonly cap: number) {
-    super();
+/**
+ * Bounded map in two generations: when the young one is full it becomes the old one and the previous
+ * old one is dropped whole, so memory stays flat whatever the event rate. (Evicting the oldest key one
+ * at a time through a Map iterator walks the deletion tombstones: ~30 µs per insert once full.)
+ */
+export class Bounded<V> {
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
+  private readonly half: number;
+
+  constructor(cap: number) {
+    this.half = Math.max(1, Math.floor(cap / 2));
   }
-  override set(k: string, v: V): this {
-    if (!this.has(k) && this.size >= this.cap) this.delete(this.keys().next().value!);
-    return super.set(k, v);
+
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+
+  get(k: string): V | undefined {
+    const v = this.young.get(k);
+    return v !== undefined ? v : this.old.get(k);
+  }
+
+  set(k: string, v: V): void {
+    if (this.young.size >= this.half && !this.young.has(k)) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(k, v);
+  }
+
+  delete(k: string): void {
+    this.young.delete(k);
+    this.old.delete(k);
   }
 }
 

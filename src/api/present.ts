@@ -10,17 +10,29 @@ import { iso } from './times.js';
  */
 export function makeMasker(extra: string[]): (v: unknown) => unknown {
   const keys = new Set([...SECRET_KEYS, ...extra].map((k) => k.toLowerCase()));
+  // Payloads reuse a handful of field names; remembering the verdict per name saves a lowercased
+  // copy of every key of every answer. Bounded: a flood of distinct names only resets it.
+  const verdicts = new Map<string, boolean>();
+  const secret = (k: string): boolean => {
+    let r = verdicts.get(k);
+    if (r === undefined) {
+      r = keys.has(k.toLowerCase());
+      if (verdicts.size >= 10_000) verdicts.clear();
+      verdicts.set(k, r);
+    }
+    return r;
+  };
   const needs = (v: unknown, depth: number): boolean => {
     if (v === null || typeof v !== 'object' || depth > 20) return false;
     if (Array.isArray(v)) return v.some((x) => needs(x, depth + 1));
-    for (const k in v) if (keys.has(k.toLowerCase()) || needs((v as Record<string, unknown>)[k], depth + 1)) return true;
+    for (const k in v) if (secret(k) || needs((v as Record<string, unknown>)[k], depth + 1)) return true;
     return false;
   };
   const mask = (v: unknown, depth: number): unknown => {
     if (v === null || typeof v !== 'object' || depth > 20 || !needs(v, depth)) return v;
     if (Array.isArray(v)) return v.map((x) => mask(x, depth + 1));
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = keys.has(k.toLowerCase()) ? '[redacted]' : mask(x, depth + 1);
+    for (const [k, x] of Object.entries(v)) out[k] = secret(k) ? '[redacted]' : mask(x, depth + 1);
     return out;
   };
   return (v) => mask(v, 0);

@@ -62,4 +62,15 @@ export function checkWindow(t: number, now: number, field: string, w: TimeWindow
   return t;
 }
 
-export const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
+// A new job's runAt and createdAt are both "now", and so are its neighbours': one remembered
+// conversion saves most Date objects of the create path.
+let lastT = NaN;
+let lastIso = '';
+export const iso = (t: number | null | undefined): string | null => {
+  if (t === null || t === undefined) return null;
+  if (t !== lastT) {
+    lastIso = new Date(t).toISOString();
+    lastT = t;
+  }
+  return lastIso;
+};

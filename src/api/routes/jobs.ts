@@ -15,7 +15,13 @@ type SpecBody = Omit<JobSpec, 'runAt'> & { runAt?: string | number };
 export function specFromBody(ctx: ApiContext, b: SpecBody, now: number, prefix = ''): JobSpec {
   if (b.runAt !== undefined && b.delay !== undefined) throw badField(`${prefix}delay`, 'give runAt or delay, not both');
   if (!isKnownTask(ctx, b.task)) throw unknownTask(`${prefix}task`, b.task);
-  const spec: JobSpec = { ...b, runAt: undefined };
+  // Field by field (the type makes sure none is forgotten): `{ ...b, runAt }` leaves V8's fast path
+  // for the added property, ~1 µs a job.
+  const spec: JobSpec = {
+    task: b.task, payload: b.payload, queue: b.queue, id: b.id, priority: b.priority, runAt: undefined, delay: b.delay,
+    maxAttempts: b.maxAttempts, backoff: b.backoff, timeout: b.timeout, maxStalls: b.maxStalls, description: b.description,
+    tags: b.tags, callbacks: b.callbacks, scheduleId: b.scheduleId,
+  } satisfies Record<keyof JobSpec, unknown>;
   if (b.runAt !== undefined) spec.runAt = checkWindow(parseTime(b.runAt, `${prefix}runAt`, 'ms'), now, `${prefix}runAt`, ctx.window);
   if (b.delay !== undefined) checkWindow(now + b.delay, now, `${prefix}delay`, ctx.window);
   return spec;
