@@ -3,6 +3,7 @@
 // instance reports the cluster's outcomes (aggregate with max, not sum); with SQLite, this process's.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store, StoreEvent } from '../core/store.js';
+import { CounterTally, LocalHistogram } from './tally.js';
 import { JOB_STATES } from '../core/job.js';
 
 /**
@@ -54,19 +55,21 @@ export class ApiMetrics {
   readonly attemptDuration: Histogram<'queue' | 'task' | 'outcome'>;
   readonly lateness: Histogram<'queue'>;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly httpDuration: LocalHistogram;
   private tasks = new Bounded<string>(100_000);
   private startedAt = new Bounded<number>(100_000);
   private dueAt = new Bounded<number>(100_000);
   private unsubscribe: (() => void) | null = null;
-  // Label lookups hash the label object on every call; the hot paths keep the bound children.
-  private children = new Map<string, { inc(): void }>();
-  private timers = new Map<string, { observe(v: number): void }>();
+  // The per-request counts live in tallies, handed to prom-client when /metrics is read.
+  private enqueuedTally: CounterTally<'queue' | 'task'>;
+  private requestTally: CounterTally<'method' | 'route' | 'status'>;
 
   constructor(private readonly store: Store, opts: { defaultMetrics?: boolean; waiting?: () => number } = {}) {
     const r = [this.registry];
     const jobLabels = ['queue', 'task'] as const;
-    this.enqueued = new Counter({ name: 'fusion_jobs_enqueued_total', help: 'Jobs created through this API', labelNames: jobLabels, registers: r });
+    const flushEnqueued = () => this.enqueuedTally.flush();
+    this.enqueued = new Counter({ name: 'fusion_jobs_enqueued_total', help: 'Jobs created through this API', labelNames: jobLabels, registers: r, collect: flushEnqueued });
+    this.enqueuedTally = new CounterTally(this.enqueued);
     this.completed = new Counter({ name: 'fusion_jobs_completed_total', help: 'Jobs completed', labelNames: jobLabels, registers: r });
     this.failed = new Counter({ name: 'fusion_jobs_failed_total', help: 'Jobs failed for good (no attempts left or not retryable)', labelNames: jobLabels, registers: r });
     this.retried = new Counter({ name: 'fusion_jobs_retried_total', help: 'Attempts that failed and were scheduled for retry', labelNames: jobLabels, registers: r });
@@ -79,11 +82,10 @@ export class ApiMetrics {
       help: 'How long after its due time a delayed job or schedule occurrence became runnable',
       labelNames: ['queue'], buckets: LATENESS_BUCKETS, registers: r,
     });
-    this.httpRequests = new Counter({ name: 'fusion_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: r });
-    this.httpDuration = new Histogram({
-      name: 'fusion_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['method', 'route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 60], registers: r,
-    });
+    const flushRequests = () => this.requestTally.flush();
+    this.httpRequests = new Counter({ name: 'fusion_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: r, collect: flushRequests });
+    this.requestTally = new CounterTally(this.httpRequests);
+    this.httpDuration = new LocalHistogram('fusion_http_request_duration_seconds', 'HTTP request duration', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 60], this.registry);
     const depth = new Gauge({ name: 'fusion_queue_depth', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: r });
     const oldest = new Gauge({ name: 'fusion_queue_oldest_job_age_seconds', help: 'Age of the oldest queued job', labelNames: ['queue'], registers: r });
     const paused = new Gauge({ name: 'fusion_queue_paused', help: '1 when the queue is paused', labelNames: ['queue'], registers: r });
@@ -129,27 +131,15 @@ export class ApiMetrics {
 
   /** The API knows the task of what it creates; remembering it saves a store read per outcome. */
   created(queue: string, task: string, jobId: string): void {
-    this.child(`e\u0000${queue}\u0000${task}`, () => this.enqueued.labels({ queue, task })).inc();
+    this.enqueuedTally.cell(`${queue}\u0000${task}`, () => ({ queue, task })).n++;
     this.tasks.set(jobId, task);
   }
 
   /** One finished HTTP request. */
   request(method: string, route: string, status: number, seconds: number): void {
-    this.child(`h\u0000${method}\u0000${route}\u0000${status}`, () => this.httpRequests.labels({ method, route, status: String(status) })).inc();
-    const k = `${method}\u0000${route}`;
-    let t = this.timers.get(k);
-    if (!t) this.timers.set(k, (t = this.httpDuration.labels({ method, route })));
-    t.observe(seconds);
-  }
-
-  private child(key: string, make: () => { inc(): void }): { inc(): void } {
-    let c = this.children.get(key);
-    if (!c) {
-      // Label sets are bounded by routes x statuses and queues x tasks; the cap guards against a flood of task names.
-      if (this.children.size > 10_000) this.children.clear();
-      this.children.set(key, (c = make()));
-    }
-    return c;
+    const k = `${method} ${route}`;
+    this.requestTally.cell(`${k} ${status}`, () => ({ method, route, status: String(status) })).n++;
+    this.httpDuration.cell(k, () => ({ method, route })).observe(seconds);
   }
 
   private onEvent(e: StoreEvent): void {
