@@ -87,8 +87,7 @@ export class SqliteStore implements Store {
     return {
       insert: d.prepare(`INSERT INTO jobs (id, queue, task, payload, priority, state, max_attempts, backoff, timeout,
         max_stalls, run_at, created_at, description, tags, callbacks, schedule_id)
-        VALUES (@id, @queue, @task, @payload, @priority, @state, @maxAttempts, @backoff, @timeout, @maxStalls,
-        @runAt, @createdAt, @description, @tags, @callbacks, @scheduleId) ON CONFLICT(id) DO NOTHING`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
       byId: d.prepare(`SELECT * FROM jobs WHERE id = ?`),
       ensureQueue: d.prepare(`INSERT INTO queues (name) VALUES (?) ON CONFLICT(name) DO NOTHING`),
       queueRow: d.prepare(`SELECT * FROM queues WHERE name = ?`),
@@ -201,13 +200,12 @@ export class SqliteStore implements Store {
         this.st.ensureQueue.run(j.queue);
       }
       const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
-      const info = this.st.insert.run({
-        id: j.id, queue: j.queue, task: j.task, payload: JSON.stringify(j.payload ?? null), priority: j.priority,
-        state, maxAttempts: j.maxAttempts, backoff: JSON.stringify(j.backoff), timeout: j.timeout,
-        maxStalls: j.maxStalls, runAt: j.runAt, createdAt: j.createdAt, description: j.description,
-        tags: j.tags.length ? JSON.stringify(j.tags) : null, callbacks: j.callbacks ? JSON.stringify(j.callbacks) : null,
-        scheduleId: j.scheduleId,
-      });
+      // Positional: binding a named-parameter object costs ~1.5 µs more per row.
+      const info = this.st.insert.run(
+        j.id, j.queue, j.task, JSON.stringify(j.payload ?? null), j.priority, state, j.maxAttempts, JSON.stringify(j.backoff),
+        j.timeout, j.maxStalls, j.runAt, j.createdAt, j.description, j.tags.length ? JSON.stringify(j.tags) : null,
+        j.callbacks ? JSON.stringify(j.callbacks) : null, j.scheduleId,
+      );
       if (info.changes === 1) {
         if (this.watchTimer) this.pendingOwn.push(Number(info.lastInsertRowid));
         out.push({ job: newJobView(j, state), created: true });
