@@ -64,7 +64,7 @@ interface Harness {
 }
 
 function fusionHarness(prefix: string): Harness {
-  const store = new RedisStore(parseRedisUrl(URL_), { prefix, prefetch: true });
+  const store = new RedisStore(parseRedisUrl(URL_), { prefix });
   const queue = new Queue(store);
   const workers: Worker[] = [];
   return {

@@ -178,7 +178,15 @@ export interface StoreEvent {
 
 export type StoreListener = (e: StoreEvent) => void;
 
+/** The events a worker acts on: new work, work coming due, and cancel requests. */
+export const WORK_EVENTS: ReadonlySet<StoreEventType> = new Set<StoreEventType>(['queued', 'scheduled', 'retrying', 'resumed', 'cancel-requested']);
+
 export interface Store {
+  /**
+   * True when each call is a network round trip (Redis): workers keep two outcome batches in
+   * flight, so the store and the worker work at the same time. Absent or false for an embedded store.
+   */
+  readonly remote?: boolean;
   /** Insert jobs atomically. A job whose id exists returns the existing job with created=false. */
   add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]>;
   claim(req: ClaimRequest): Promise<ClaimResult>;
@@ -238,8 +246,12 @@ export interface Store {
   workerGone(id: string): Promise<void>;
   listWorkers(now: number): Promise<WorkerInfo[]>;
 
-  /** State-change events of this store. Cross-process for stores that can (Redis), in-process otherwise. */
-  subscribe(listener: StoreListener): () => void;
+  /**
+   * State-change events of this store. Cross-process for stores that can (Redis), in-process otherwise.
+   * With `workOnly`, the listener needs only WORK_EVENTS and a store may spare it the rest (Redis
+   * sends those on a channel of their own, so a busy worker does not read an event per job it runs).
+   */
+  subscribe(listener: StoreListener, opts?: { workOnly?: boolean }): () => void;
   /** Cheap reachability check for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

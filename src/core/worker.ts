@@ -23,6 +23,11 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Claim at most this many jobs in one store call. */
   batchSize?: number;
+  /**
+   * Outcome batches in flight at once. Default 2 on a remote store (see Store.remote): while the
+   * store applies one batch, the worker runs the jobs claimed with the other. 1 otherwise.
+   */
+  pipeline?: number;
   /** Weighted fairness across queues: each claim orders queues by weighted random draw instead of the given order. */
   weights?: Record<string, number>;
   id?: string;
@@ -33,7 +38,7 @@ export interface WorkerOptions {
 
 interface Running {
   job: Job;
-  ac: AbortController;
+  attempt: Attempt;
   startedAt: number;
   cancelTimeout?: () => void;
   /** Set when the lease was lost: the outcome must not be reported. */
@@ -63,7 +68,14 @@ export class Worker {
   private readonly queueSet: Set<string>;
   private running = new Map<string, Running>();
   private outbox: Outcome[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly maxFlights: number;
+  /** Outcome batches being stored now, and how many outcomes they carry. */
+  private flights = 0;
+  private storing = 0;
+  /** Slots promised to claims riding on flights in the air. */
+  private reserved = 0;
+  private flushPending = false;
+  private landed: (() => void)[] = [];
   private claiming = false;
   private pumpAgain = false;
   private pumpScheduled = false;
@@ -86,6 +98,7 @@ export class Worker {
     this.heartbeatMs = opts.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3));
     this.pollMs = opts.pollMs ?? 1000;
     this.batchSize = Math.max(1, opts.batchSize ?? 100);
+    this.maxFlights = Math.max(1, opts.pipeline ?? (store.remote ? 2 : 1));
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
     this.random = opts.random ?? Math.random;
@@ -108,7 +121,7 @@ export class Worker {
     if (this.state !== 'idle') return this;
     this.state = 'running';
     this.keepAlive = setInterval(() => {}, 1 << 30);
-    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
+    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e), { workOnly: true });
     this.armHeartbeat();
     this.log.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
     this.wake();
@@ -136,7 +149,7 @@ export class Worker {
       const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
       await Promise.race([this.whenIdle(), grace]);
       clearTimeout(timer);
-      for (const r of this.running.values()) r.ac.abort(new ReleasedError('worker shutting down'));
+      for (const r of this.running.values()) r.attempt.abort(new ReleasedError('worker shutting down'));
       await this.whenIdle();
     }
     await this.drain();
@@ -154,7 +167,7 @@ export class Worker {
 
   private onEvent(e: StoreEvent): void {
     if (e.type === 'cancel-requested' && e.jobId) {
-      this.running.get(e.jobId)?.ac.abort(new CancelledError('job cancelled'));
+      this.running.get(e.jobId)?.attempt.abort(new CancelledError('job cancelled'));
       return;
     }
     if (!this.queueSet.has(e.queue) || this.state !== 'running') return;
@@ -208,8 +221,8 @@ export class Worker {
       do {
         this.pumpAgain = false;
         if (this.state !== 'running') return;
-        if (this.flushing) {
-          // Claim after the flush, never beside it (it may claim in the same store call); its end wakes us.
+        if (this.flights > 0) {
+          // Claim after the flights land, never beside them (they claim in the same store call); their end wakes us.
           this.pumpAgain = true;
           return;
         }
@@ -242,12 +255,12 @@ export class Worker {
   }
 
   private run(job: Job): void {
-    const ac = new AbortController();
-    const entry: Running = { job, ac, startedAt: this.clock.now() };
+    const attempt = new Attempt();
+    const entry: Running = { job, attempt, startedAt: this.clock.now() };
     this.running.set(job.id, entry);
     if (job.timeout > 0) {
       entry.cancelTimeout = this.clock.at(entry.startedAt + job.timeout, () =>
-        ac.abort(new TimeoutError(`attempt timed out after ${job.timeout} ms`)),
+        attempt.abort(new TimeoutError(`attempt timed out after ${job.timeout} ms`)),
       );
     }
     this.log.info({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
@@ -255,14 +268,16 @@ export class Worker {
   }
 
   private async execute(entry: Running): Promise<Outcome | null> {
-    const { job, ac } = entry;
+    const { job, attempt } = entry;
     const lease = { id: job.id, token: job.leaseToken! };
     const def = this.registry.get(job.task);
     try {
       if (!def) throw new NonRetryableError(`no handler is registered for task "${job.task}"`);
       const ctx: TaskContext = {
         job,
-        signal: ac.signal,
+        get signal() {
+          return attempt.signal;
+        },
         attempt: job.attempts,
         workerId: this.id,
         progress: async (value) => {
@@ -270,10 +285,10 @@ export class Worker {
         },
         log: (message) => this.store.log(job.id, String(message), this.clock.now()),
       };
-      const result = await abortable(def.handler(job.payload, ctx), ac.signal);
+      const result = await attempt.race(def.handler(job.payload, ctx));
       return { kind: 'completed', ...lease, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
     } catch (thrown) {
-      const err = ac.signal.aborted ? ac.signal.reason : thrown;
+      const err = attempt.aborted ? attempt.reason : thrown;
       const at = this.clock.now();
       if (err instanceof LeaseLostError) return null;
       if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
@@ -331,66 +346,83 @@ export class Worker {
     if (wake) this.wake();
   }
 
-  /** Write buffered outcomes in one store call. Outcomes that arrive meanwhile wait for the next. */
-  private flush(): Promise<void> {
-    // One flush at a time; outcomes arriving meanwhile start the next one when it ends. (Chaining a
-    // .then per caller instead built an ever longer promise chain once jobs start inside a flush.)
-    if (this.flushing || this.outbox.length === 0) return this.flushing ?? Promise.resolve();
-    this.flushing = (async () => {
-      // One macrotask turn lets outcomes of jobs finishing together join this batch; not worth
-      // waiting for when every running job already has its outcome here (concurrency 1, say).
-      if (this.outbox.length < this.running.size) await new Promise<void>((r) => setImmediate(r));
-      const batch = this.outbox.splice(0);
-      // Claim the batch's slots again in the same store call when no claim is under way, so a busy
-      // worker pays one round trip per cycle. Holding `claiming` keeps pump from claiming the same slots.
-      const combine = this.store.finishAndClaim !== undefined && this.state === 'running' && !this.claiming;
-      if (combine) this.claiming = true;
-      let claimed: { jobs: Job[]; nextWakeAt: number | null; limit: number } | null = null;
-      for (let tries = 0; ; tries++) {
-        try {
-          if (combine) {
-            const limit = Math.min(this.concurrency - this.running.size + batch.length, this.batchSize);
-            const now = this.clock.now();
-            const req = { queues: this.orderedQueues(), workerId: this.id, limit, leaseMs: this.leaseMs, now };
-            const res = await this.store.finishAndClaim!(batch, req);
-            claimed = { ...res.claim, limit };
-          } else {
-            await this.store.finish(batch);
-          }
-          this.storeErrors = 0;
-          break;
-        } catch (err) {
-          // The leases still protect these jobs; keep trying until the store answers or they expire.
-          this.log.error({ workerId: this.id, err: (err as Error)?.message, outcomes: batch.length }, 'could not store outcomes');
-          if (tries > 100 || this.state === 'stopped') break;
-          await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(tries, 7))));
+  /**
+   * Store buffered outcomes. Up to maxFlights batches are in the air at once, each also claiming
+   * the slots it frees (finishAndClaim), so a busy worker pays one round trip per cycle and, on a
+   * remote store, runs one batch of jobs while the store applies the other.
+   */
+  private flush(): void {
+    if (this.flushPending || this.flights >= this.maxFlights || this.outbox.length === 0) return;
+    // One macrotask turn lets outcomes of jobs finishing together join this batch; not worth
+    // waiting for when every running job not already being stored has its outcome here.
+    if (this.outbox.length < this.running.size - this.storing) {
+      this.flushPending = true;
+      setImmediate(() => {
+        this.flushPending = false;
+        this.launch();
+      });
+    } else this.launch();
+  }
+
+  private launch(): void {
+    const per = this.maxFlights > 1 ? Math.ceil(this.concurrency / this.maxFlights) : Infinity;
+    while (this.outbox.length > 0 && this.flights < this.maxFlights) void this.fly(this.outbox.splice(0, per));
+  }
+
+  private async fly(batch: Outcome[]): Promise<void> {
+    this.flights++;
+    this.storing += batch.length;
+    // Claim the batch's slots again in the same store call when no claim is under way (holding
+    // `claiming` would block pump; instead the slots are reserved: running - storing + reserved
+    // never exceeds concurrency).
+    const free = this.concurrency - (this.running.size - this.storing) - this.reserved;
+    const combine = this.store.finishAndClaim !== undefined && this.state === 'running' && !this.claiming && free > 0;
+    const limit = combine ? Math.min(free, this.batchSize) : 0;
+    this.reserved += limit;
+    let claimed: { jobs: Job[]; nextWakeAt: number | null } | null = null;
+    for (let tries = 0; ; tries++) {
+      try {
+        if (combine) {
+          const req = { queues: this.orderedQueues(), workerId: this.id, limit, leaseMs: this.leaseMs, now: this.clock.now() };
+          claimed = (await this.store.finishAndClaim!(batch, req)).claim;
+        } else {
+          await this.store.finish(batch);
         }
+        this.storeErrors = 0;
+        break;
+      } catch (err) {
+        // The leases still protect these jobs; keep trying until the store answers or they expire.
+        this.log.error({ workerId: this.id, err: (err as Error)?.message, outcomes: batch.length }, 'could not store outcomes');
+        if (tries > 100 || this.state === 'stopped') break;
+        await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(tries, 7))));
       }
-      // Free the whole batch's slots before anyone awaiting this flush resumes: a pump waiting on it
-      // then claims one full batch instead of one job now and the rest a tick later.
-      // After a combined claim the store has just said how much work there is: no extra claim unless
-      // it filled every slot or a wake came meanwhile (pumpAgain, acted on when this flush ends).
-      for (const o of batch) this.release(o.id, !claimed);
-      if (combine) {
-        this.claiming = false;
-        if (claimed) {
-          // Run them even if a stop began meanwhile: stop() then gives them back as released, not stalled.
-          for (const job of claimed.jobs) this.run(job);
-          if (claimed.jobs.length === claimed.limit) this.pumpAgain = true;
-          else this.wakeAt(Math.min(claimed.nextWakeAt ?? Infinity, this.clock.now() + this.pollMs));
-        }
-      }
-    })().finally(() => {
-      this.flushing = null;
-      if (this.outbox.length) void this.flush();
-      if (this.pumpAgain) this.wake();
-    });
-    return this.flushing;
+    }
+    this.flights--;
+    this.storing -= batch.length;
+    this.reserved -= limit;
+    // Free the whole batch's slots before anyone awaiting this flush resumes: a pump waiting on it
+    // then claims one full batch instead of one job now and the rest a tick later.
+    // After a combined claim the store has just said how much work there is: no extra claim unless
+    // it filled every slot or a wake came meanwhile (pumpAgain, acted on below).
+    for (const o of batch) this.release(o.id, !claimed);
+    if (claimed) {
+      // Run them even if a stop began meanwhile: stop() then gives them back as released, not stalled.
+      for (const job of claimed.jobs) this.run(job);
+      if (claimed.jobs.length === limit) this.pumpAgain = true;
+      else this.wakeAt(Math.min(claimed.nextWakeAt ?? Infinity, this.clock.now() + this.pollMs));
+    }
+    for (const r of this.landed.splice(0)) r();
+    this.flush();
+    if (this.pumpAgain) this.wake();
   }
 
   /** Resolves once every buffered outcome is stored. */
   private async drain(): Promise<void> {
-    while (this.flushing || this.outbox.length) await (this.flushing ?? this.flush());
+    while (this.flights > 0 || this.outbox.length > 0) {
+      const landed = new Promise<void>((r) => this.landed.push(r));
+      if (this.flights === 0) this.launch();
+      await landed;
+    }
   }
 
   private armHeartbeat(): void {
@@ -415,9 +447,9 @@ export class Worker {
         if (!entry) continue;
         if (!r.ok) {
           entry.lost = true;
-          entry.ac.abort(new LeaseLostError('lease lost'));
+          entry.attempt.abort(new LeaseLostError('lease lost'));
         } else if (r.cancelRequested) {
-          entry.ac.abort(new CancelledError('job cancelled'));
+          entry.attempt.abort(new CancelledError('job cancelled'));
         }
       }
     } catch (err) {
@@ -439,23 +471,40 @@ export class Worker {
   }
 }
 
-/** Resolve with the promise, or reject with the signal's reason as soon as it aborts. */
-function abortable<T>(p: Promise<T> | T, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    Promise.resolve(p).then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+/**
+ * One attempt's abort state. The AbortController is made only when the handler reads ctx.signal:
+ * most handlers never do, and one per job is a real share of a no-op job's cost.
+ */
+class Attempt {
+  aborted = false;
+  reason: unknown;
+  private ac: AbortController | null = null;
+  private reject: ((reason: unknown) => void) | null = null;
+
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      this.ac = new AbortController();
+      if (this.aborted) this.ac.abort(this.reason);
+    }
+    return this.ac.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.ac?.abort(reason);
+    this.reject?.(reason);
+  }
+
+  /** Settle with the handler's promise, or reject with the abort reason as soon as it aborts. */
+  race<T>(p: Promise<T> | T): Promise<T> {
+    if (this.aborted) return Promise.reject(this.reason);
+    return new Promise<T>((resolve, reject) => {
+      this.reject = reject;
+      Promise.resolve(p).then(resolve, reject);
+    });
+  }
 }
 
 export function toJobError(err: unknown): JobError {

@@ -232,6 +232,45 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         assert.equal((await s.get('a:cb'))!.state, 'queued');
       });
 
+      it('finishAndClaim applies outcomes by token, then claims by priority and FIFO, as one step', async (t) => {
+        if (!s.finishAndClaim) return t.skip('this store has no combined cycle');
+        await s.add([job({ id: 'a' }), job({ id: 'b' })], T0);
+        const first = (await claim(2)).jobs;
+        assert.deepEqual(first.map((j) => j.id), ['a', 'b']);
+        await s.add([job({ id: 'c', priority: 'low' }), job({ id: 'd' }), job({ id: 'e', priority: 'high' })], T0 + 1);
+        const follow = job({ id: 'a:cb', queue: 'callbacks' });
+        const r = await s.finishAndClaim(
+          [
+            { kind: 'completed', id: 'a', token: first[0]!.leaseToken!, at: T0 + 2, result: { n: 1 }, enqueue: [follow] },
+            { kind: 'completed', id: 'b', token: 'stale', at: T0 + 2, result: 2 },
+          ],
+          { queues: ['q'], workerId: 'w2', limit: 2, leaseMs: 1000, now: T0 + 2 },
+        );
+        assert.deepEqual(r.applied, [true, false]);
+        assert.deepEqual(r.claim.jobs.map((j) => j.id), ['e', 'd']);
+        for (const j of r.claim.jobs) {
+          assert.equal(j.state, 'active');
+          assert.equal(j.workerId, 'w2');
+          assert.equal(j.attempts, 1);
+          assert.equal(j.leaseUntil, T0 + 2 + 1000);
+          assert.deepEqual(await s.get(j.id), j, 'the claimed view is what the store holds');
+        }
+        assert.deepEqual((await s.get('a'))!.result, { n: 1 });
+        assert.equal((await s.get('a:cb'))!.state, 'queued');
+        assert.equal((await s.get('b'))!.state, 'active', 'a stale token changes nothing');
+        assert.equal((await s.get('c'))!.state, 'queued');
+        // Outcomes of one queue, a claim from others first: same results as finish() then claim().
+        await s.add([job({ id: 'x', queue: 'q2' })], T0 + 3);
+        const e = r.claim.jobs[0]!;
+        const r2 = await s.finishAndClaim(
+          [{ kind: 'failed', id: 'e', token: e.leaseToken!, at: T0 + 3, error: { message: 'no', retryable: false } }],
+          { queues: ['q2', 'q'], workerId: 'w2', limit: 2, leaseMs: 1000, now: T0 + 3 },
+        );
+        assert.deepEqual(r2.applied, [true]);
+        assert.deepEqual(r2.claim.jobs.map((j) => j.id), ['x', 'c']);
+        assert.equal((await s.get('e'))!.state, 'failed');
+      });
+
       it('records progress and log lines for the lease holder', async () => {
         await s.add([job({ id: 'a' })], T0);
         const [j] = (await claim()).jobs;
@@ -454,6 +493,29 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         await want('completed', 'a');
         await want('cancelled', 'b');
         off();
+      });
+
+      it('a work-only listener gets every work event and may be spared the rest', async () => {
+        const all: StoreEvent[] = [];
+        const work: StoreEvent[] = [];
+        const offAll = s.subscribe((e) => all.push(e));
+        const offWork = s.subscribe((e) => work.push(e), { workOnly: true });
+        await s.add([job({ id: 'a' }), job({ id: 'b', runAt: T0 + 5 })], T0);
+        const [j] = (await claim(1)).jobs;
+        await s.finish([{ kind: 'retry', id: j!.id, token: j!.leaseToken!, at: T0, retryAt: T0 + 9, error: { message: 'x', retryable: true } }]);
+        await s.pause('q', T0);
+        await s.resume('q', T0);
+        await waitFor(() => all.some((e) => e.type === 'resumed'));
+        await waitFor(() => work.some((e) => e.type === 'resumed'));
+        const key = (e: StoreEvent) => `${e.type}:${e.jobId ?? ''}`;
+        const workTypes = new Set(['queued', 'scheduled', 'retrying', 'resumed', 'cancel-requested']);
+        // Every work event the full listener saw, the work-only listener saw, in the same order.
+        assert.deepEqual(work.filter((e) => workTypes.has(e.type)).map(key), all.filter((e) => workTypes.has(e.type)).map(key));
+        assert.deepEqual(all.filter((e) => workTypes.has(e.type)).map(key), ['queued:a', 'scheduled:b', 'retrying:a', 'resumed:']);
+        assert.equal(work.find((e) => e.type === 'retrying')!.runAt, T0 + 9);
+        assert.ok(all.some((e) => e.type === 'active') && all.some((e) => e.type === 'paused'));
+        offAll();
+        offWork();
       });
 
       it('answers ping', async () => {

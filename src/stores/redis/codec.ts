@@ -72,6 +72,39 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
   };
 }
 
+/** One job of a claim script's JSON answer; see claimJobs in scripts.ts. */
+interface ClaimedRow {
+  id: string;
+  d: StaticFields;
+  p: number;
+  ra: number;
+  at: number;
+  ma: number;
+  sl: number;
+  ms: number;
+  e: Job['error'];
+  h: Job['history'];
+  pg: unknown;
+}
+
+/** The jobs of a claim script's answer, now active under one lease. */
+export function claimedJobs(text: string, queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
+  const rows = JSON.parse(text) as ClaimedRow[];
+  const jobs: Job[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const d = r.d;
+    jobs[i] = {
+      id: r.id, queue, task: d.task, payload: d.payload, priority: r.p, state: 'active', attempts: r.at,
+      maxAttempts: r.ma, backoff: d.backoff, timeout: d.timeout, runAt: r.ra, createdAt: d.createdAt,
+      startedAt: now, endedAt: null, result: null, error: r.e, history: r.h, progress: r.pg, stalls: r.sl,
+      maxStalls: r.ms, cancelRequested: false, workerId, leaseToken: token, leaseUntil,
+      description: d.description, tags: d.tags, callbacks: d.callbacks, scheduleId: d.scheduleId,
+    };
+  }
+  return jobs;
+}
+
 /** The view of a job just created by add, built without reading it back. */
 export function newJobView(j: NewJob, state: JobState): Job {
   return {

@@ -7,7 +7,7 @@ export { RedisStore, type RedisStoreOptions } from './store.js';
 export { parseRedisUrl } from './connect.js';
 
 export async function openRedisStore(url: string, opts: RedisStoreOptions = {}): Promise<Store> {
-  const store = new RedisStore(parseRedisUrl(url), { prefetch: true, ...opts });
+  const store = new RedisStore(parseRedisUrl(url), opts);
   await store.ping();
   return store;
 }

@@ -63,9 +63,22 @@ local function closeAttempt(h, at, outcome, msg)
   if msg and msg ~= '' then tail = tail .. ',"error":' .. cjson.encode(msg) end
   return string.sub(h, 1, -3) .. tail .. '}]'
 end
+-- Events a worker acts on go to chan .. ':w', the rest to chan, so an idle-or-busy worker reads
+-- only what wakes it. Runs of one kind go out as one message each, in order.
+local WORK = {queued = true, scheduled = true, retrying = true, resumed = true, ['cancel-requested'] = true}
 local function publish(chan, queue, at)
   flush()
-  if #EV > 0 then redis.call('PUBLISH', chan, cjson.encode({q = queue, a = at, e = EV})) end
+  local run, runWork = {}, nil
+  for _, e in ipairs(EV) do
+    local w = WORK[e[1]] == true
+    if w ~= runWork and #run > 0 then
+      redis.call('PUBLISH', runWork and (chan .. ':w') or chan, cjson.encode({q = queue, a = at, e = run}))
+      run = {}
+    end
+    runWork = w
+    run[#run + 1] = e
+  end
+  if #run > 0 then redis.call('PUBLISH', runWork and (chan .. ':w') or chan, cjson.encode({q = queue, a = at, e = run})) end
 end
 -- scheduled → queued for due jobs; returns how many moved.
 local function promoteDue(now, limit)
@@ -82,11 +95,23 @@ local function promoteDue(now, limit)
   flush()
   return #due
 end
+-- A JSON string literal. Ids are nearly always plain, so encoding is rarely needed.
+local function jstr(s)
+  if string.find(s, '[%c"\\\\]') then return cjson.encode(s) end
+  return '"' .. s .. '"'
+end
+local function jraw(v)
+  if not v or v == '' then return 'null' end
+  return v
+end
 -- Promote due jobs, then take up to \`limit\` queued jobs (priority, FIFO) as active under \`token\`.
+-- Returns the claimed jobs as one JSON text (rows of the fields a worker needs; the caller adds
+-- state, worker, token and times, which are the same for all), since one string costs a client
+-- far less to read than an array of fields per job, and the earliest wake time or false.
 local function claimJobs(now, nowS, limit, leaseMs, worker, token)
   local meta = T .. ':m'
   local m = redis.call('HMGET', meta, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
-  if m[1] == '1' then return {}, false end
+  if m[1] == '1' then return '[]', false end
   promoteDue(now, 1000)
   local wake = false
   local first = redis.call('ZRANGE', T .. ':d', 0, 0, 'WITHSCORES')
@@ -103,31 +128,30 @@ local function claimJobs(now, nowS, limit, leaseMs, worker, token)
     if left <= n and (not wake or ws + win < wake) then wake = ws + win end
     n = math.min(n, left)
   end
-  local jobs = {}
-  if n > 0 then
-    local lu = now + leaseMs
-    local luS = string.format('%.0f', lu)
-    local rec1 = '{"attempt":'
-    local rec2 = ',"workerId":' .. cjson.encode(worker) .. ',"startedAt":' .. nowS .. '}'
-    local popped = redis.call('ZPOPMIN', T .. ':r', n)
-    for j = 1, #popped, 2 do
-      local id = string.sub(popped[j], 18)
-      local k = jk(id)
-      local f = row(k)
-      local at = tonumber(f[6]) + 1
-      local h = f[14]
-      local rec = rec1 .. at .. rec2
-      if h == '[]' then h = '[' .. rec .. ']' else h = string.sub(h, 1, -2) .. ',' .. rec .. ']' end
-      redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h, 'cr', '')
-      f[2], f[6], f[10], f[14], f[16], f[17], f[18], f[19] = 'active', at, nowS, h, '', worker, token, luS
-      zadd(T .. ':k', lu, id)
-      jobs[#jobs + 1] = id
-      jobs[#jobs + 1] = f
-      EV[#EV + 1] = {'active', id}
-    end
-    if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #popped / 2) end
+  if n <= 0 then return '[]', wake end
+  local parts = {}
+  local lu = now + leaseMs
+  local luS = string.format('%.0f', lu)
+  local rec1 = '{"attempt":'
+  local rec2 = ',"workerId":' .. cjson.encode(worker) .. ',"startedAt":' .. nowS .. '}'
+  local popped = redis.call('ZPOPMIN', T .. ':r', n)
+  for j = 1, #popped, 2 do
+    local id = string.sub(popped[j], 18)
+    local k = jk(id)
+    local f = redis.call('HMGET', k, 'd', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'e', 'h', 'pg')
+    local at = tonumber(f[4]) + 1
+    local h = f[9]
+    local rec = rec1 .. at .. rec2
+    if h == '[]' then h = '[' .. rec .. ']' else h = string.sub(h, 1, -2) .. ',' .. rec .. ']' end
+    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h, 'cr', '')
+    zadd(T .. ':k', lu, id)
+    parts[#parts + 1] = '{"id":' .. jstr(id) .. ',"d":' .. f[1] .. ',"p":' .. f[2] .. ',"ra":' .. f[3] .. ',"at":' .. at
+      .. ',"ma":' .. f[5] .. ',"sl":' .. f[6] .. ',"ms":' .. f[7] .. ',"e":' .. jraw(f[8]) .. ',"h":' .. h
+      .. ',"pg":' .. jraw(f[10]) .. '}'
+    EV[#EV + 1] = {'active', id}
   end
-  return jobs, wake
+  if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #parts) end
+  return '[' .. table.concat(parts, ',') .. ']', wake
 end
 `;
 
@@ -172,7 +196,7 @@ publish(chan, queue, now)
 return out
 `;
 
-/** KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token. Returns {jobs, nextWakeAt|false}. */
+/** KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token. Returns {jobs JSON, nextWakeAt|false}. */
 const CLAIM = `
 local chan, queue, nowS = ARGV[1], ARGV[2], ARGV[3]
 local jobs, wake = claimJobs(tonumber(nowS), nowS, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
@@ -182,57 +206,65 @@ return {jobs, wake}
 `;
 
 /**
- * KEYS: T. ARGV: chan, queue, n, prefetch, workerId, token, leaseMs, now,
- *   then n × (kind, id, token, at, a, b, msg, outboxField, outboxEntry).
- * a: result JSON (completed) or error JSON; b: retryAt. Returns {1/0 per outcome, prefetched jobs, nextWakeAt}:
- * with prefetch > 0 the worker's next claim (up to one job per applied outcome) rides in the same call.
+ * Outcomes, then optionally the worker's next claim, in one script: a busy worker's cycle is one
+ * round trip. KEYS: T. ARGV: chan, queue, n, m, claimLimit, workerId, token, leaseMs, now,
+ *   then n × (kind, id, token, at, a, b), then m × (outcome index, outbox field, outbox entry).
+ * a: result JSON (completed) or error JSON ('' for none); b: retryAt (retry) or ''.
+ * Returns {1/0 per outcome, claimed jobs JSON, nextWakeAt|false}.
  */
 const FINISH = `
-local chan, queue, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local prefetch = tonumber(ARGV[4])
+local chan, queue, n, m = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local claimLimit = tonumber(ARGV[5])
 local out = {}
-local applied = 0
-local i = 9
 local lastAt = 0
+local i = 10
 for x = 1, n do
-  local kind, id, token, atS, a, b, msg, of, oe = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
-  i = i + 9
+  local kind, id, token, atS, a, b = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  i = i + 6
   local k = jk(id)
-  local f = redis.call('HMGET', k, 'tk', 'sq', 'h', 'at', 'p')
+  local f = redis.call('HMGET', k, 'tk', 'h')
   if f[1] ~= token then
     out[x] = 0
   else
     local at = tonumber(atS)
-    lastAt = at
-    local sq = f[2]
+    if at > lastAt then lastAt = at end
     zrem(T .. ':k', id)
     if kind == 'completed' then
-      redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[3], atS, 'completed'), 'r', a, 'e', '', 'tk', '', 'lu', '', 'w', '')
+      redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[2], atS, 'completed'), 'r', a, 'e', '', 'tk', '', 'lu', '', 'w', '')
       zadd(T .. ':e:completed', at, id)
       EV[#EV + 1] = {'completed', id}
-    elseif kind == 'retry' then
-      redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[3], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '')
-      zadd(T .. ':d', tonumber(b), id)
-      EV[#EV + 1] = {'retrying', id, tonumber(b)}
-    elseif kind == 'released' then
-      redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(f[4]) - 1, 0), 'h', closeAttempt(f[3], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
-      index(id, 'queued', sq, f[5])
-      EV[#EV + 1] = {'queued', id}
     else
-      redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[3], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')
-      zadd(T .. ':e:' .. kind, at, id)
-      EV[#EV + 1] = {kind, id}
+      local msg = nil
+      if a ~= '' then msg = cjson.decode(a).message end
+      if kind == 'retry' then
+        redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[2], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '')
+        zadd(T .. ':d', tonumber(b), id)
+        EV[#EV + 1] = {'retrying', id, tonumber(b)}
+      elseif kind == 'released' then
+        local g = redis.call('HMGET', k, 'at', 'p', 'sq')
+        redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(g[1]) - 1, 0), 'h', closeAttempt(f[2], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+        index(id, 'queued', g[3], g[2])
+        EV[#EV + 1] = {'queued', id}
+      else
+        redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[2], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')
+        zadd(T .. ':e:' .. kind, at, id)
+        EV[#EV + 1] = {kind, id}
+      end
     end
-    if of ~= '' then redis.call('HSET', T .. ':o', of, oe) end
     out[x] = 1
-    applied = applied + 1
   end
 end
-local jobs, wake = {}, false
-if prefetch > 0 and applied > 0 then
+for y = 1, m do
+  local x = tonumber(ARGV[i])
+  if out[x] == 1 then redis.call('HSET', T .. ':o', ARGV[i + 1], ARGV[i + 2]) end
+  i = i + 3
+end
+local jobs, wake = '[]', false
+if claimLimit > 0 then
   flush()
-  jobs, wake = claimJobs(tonumber(ARGV[8]), ARGV[8], math.min(prefetch, applied), tonumber(ARGV[7]), ARGV[5], ARGV[6])
+  jobs, wake = claimJobs(tonumber(ARGV[9]), ARGV[9], claimLimit, tonumber(ARGV[8]), ARGV[6], ARGV[7])
   if wake then wake = string.format('%.0f', wake) end
+  if tonumber(ARGV[9]) > lastAt then lastAt = tonumber(ARGV[9]) end
 end
 publish(chan, queue, lastAt)
 return {out, jobs, wake}

@@ -14,27 +14,12 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
-import { FIELDS, addArgs, hashToSchedule, newJobView, rowToJob } from './codec.js';
+import { FIELDS, addArgs, claimedJobs, hashToSchedule, newJobView, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 
 export interface RedisStoreOptions {
   /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */
   prefix?: string;
-  /**
-   * Claim-ahead: when a single-queue worker's outcomes are stored, the same script claims as many
-   * new jobs for it (as BullMQ's moveToFinished fetches the next job), and its next claim() takes
-   * them without a round trip. Jobs not taken within PREFETCH_HOLD_MS, or when the worker is gone,
-   * are given back (queued again; the attempt is not counted, its history shows 'released'). openRedisStore turns it on; off by default for direct construction,
-   * so a bare claim()/finish() caller sees exactly what it asked for.
-   */
-  prefetch?: boolean;
-}
-
-interface Prefetched {
-  queue: string;
-  jobs: Job[];
-  nextWakeAt: number | null;
-  timer: NodeJS.Timeout;
 }
 
 type Raw = (string | number)[];
@@ -47,17 +32,21 @@ interface OutboxEntry {
 const MAX_ADD_BATCH = 2000;
 const LIST_SCAN_BUDGET = 5000;
 const SWEEP_LOCK_MS = 60_000;
-const PREFETCH_HOLD_MS = 250;
 
 export class RedisStore implements Store {
+  readonly remote = true;
   readonly prefix: string;
   readonly cluster: boolean;
   readonly client: RedisClient;
   private sub: RedisClient | null = null;
   private subReady: Promise<void> | null = null;
-  private listeners = new Set<StoreListener>();
+  /** listener → whether it wants every event, not only WORK_EVENTS. */
+  private listeners = new Map<StoreListener, boolean>();
+  private fullSubscribed = false;
   private readonly G: string;
+  /** Channels: every event but the work events, and the work events (see publish in scripts.ts). */
   private readonly chan: string;
+  private readonly workChan: string;
   private readonly idx: string;
   /** Queues this process has registered in the global queue set. */
   private registered = new Set<string>();
@@ -70,22 +59,15 @@ export class RedisStore implements Store {
   private closed = false;
   /** The last connection error seen, for diagnostics. */
   lastError: Error | null = null;
-  readonly prefetch: boolean;
-  /** workerId → the queue of its last claim when it claims from exactly one queue (claim-ahead candidates). */
-  private claimers = new Map<string, string | null>();
-  /** lease token → workerId and lease length, for tokens this process handed out. */
-  private tokenOwner = new Map<string, { workerId: string; leaseMs: number }>();
-  private prefetched = new Map<string, Prefetched>();
-
   constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
     if (!/^[^{}\s]{1,100}$/.test(this.prefix)) {
       throw new FusionError('invalid_store', 'a Redis key prefix must be 1-100 characters without braces or spaces', { prefix: this.prefix });
     }
     this.cluster = target.cluster;
-    this.prefetch = opts.prefetch ?? false;
     this.G = `{${this.prefix}}`;
     this.chan = `${this.prefix}:events`;
+    this.workChan = `${this.chan}:w`;
     this.idx = `${this.G}:ids`;
     this.client = target.create(`${this.prefix}:cmd`);
     // Connection errors surface as failed calls (and ping() for readiness); ioredis reconnects on its own.
@@ -230,65 +212,34 @@ export class RedisStore implements Store {
 
   // ---- workers' hot path ----
 
-  private newToken(workerId: string, leaseMs: number): string {
-    const token = `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
-    if (this.prefetch) {
-      if (this.tokenOwner.size >= 50_000) this.tokenOwner.delete(this.tokenOwner.keys().next().value!);
-      this.tokenOwner.set(token, { workerId, leaseMs });
-    }
-    return token;
+  private newToken(): string {
+    return `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
   }
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
-    const jobs: Job[] = [];
-    let nextWakeAt: number | null = null;
-    const wakeAt = (t: number | null) => {
-      if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
-    };
-    if (this.prefetch) {
-      this.claimers.set(req.workerId, req.queues.length === 1 ? req.queues[0]! : null);
-      const held = this.prefetched.get(req.workerId);
-      if (held && req.queues[0] === held.queue) {
-        jobs.push(...held.jobs.splice(0, req.limit));
-        wakeAt(held.nextWakeAt);
-        if (held.jobs.length === 0) {
-          clearTimeout(held.timer);
-          this.prefetched.delete(req.workerId);
-        }
-        if (jobs.length >= req.limit) return { jobs, nextWakeAt };
+    const out: ClaimResult = { jobs: [], nextWakeAt: null };
+    const token = this.newToken();
+    for (const queue of req.queues) {
+      const limit = req.limit - out.jobs.length;
+      if (limit <= 0) break;
+      this.claimedQueues.add(queue);
+      const [text, wake] = await this.run<[string, string | null]>('fusionClaim', [this.T(queue)], [
+        this.chan, queue, req.now, limit, req.leaseMs, req.workerId, token,
+      ]);
+      this.took(out, queue, text, wake, token, req);
+    }
+    return out;
+  }
+
+  /** Add a claim script's answer to a claim result. */
+  private took(out: ClaimResult, queue: string, text: string, wake: string | null, token: string, req: ClaimRequest): void {
+    if (text.length > 2) {
+      for (const job of claimedJobs(text, queue, token, req.workerId, req.now, req.now + req.leaseMs)) {
+        this.remember(job.id, queue);
+        out.jobs.push(job);
       }
     }
-    const token = this.newToken(req.workerId, req.leaseMs);
-    for (const queue of req.queues) {
-      this.claimedQueues.add(queue);
-      const limit = req.limit - jobs.length;
-      const [flat, wake] = await this.run<[(string | string[])[], string | null]>('fusionClaim', [this.T(queue)], [
-        this.chan, queue, req.now, Math.max(limit, 0), req.leaseMs, req.workerId, token,
-      ]);
-      this.takeRows(queue, flat, jobs);
-      wakeAt(wake === null ? null : Number(wake));
-      if (jobs.length >= req.limit) break;
-    }
-    return { jobs, nextWakeAt };
-  }
-
-  private takeRows(queue: string, flat: (string | string[])[], into: Job[]): void {
-    for (let i = 0; i < flat.length; i += 2) {
-      const id = flat[i] as string;
-      this.remember(id, queue);
-      into.push(rowToJob(id, queue, flat[i + 1] as string[])!);
-    }
-  }
-
-  /** Give back claimed-ahead jobs a worker did not take: queued again, the attempt not counted. */
-  private async releasePrefetched(workerId: string): Promise<void> {
-    const held = this.prefetched.get(workerId);
-    if (!held) return;
-    clearTimeout(held.timer);
-    this.prefetched.delete(workerId);
-    if (held.jobs.length === 0) return;
-    const at = held.jobs[0]!.startedAt ?? 0;
-    await this.finishOutcomes(held.jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at })), false);
+    if (wake !== null && (out.nextWakeAt === null || Number(wake) < out.nextWakeAt)) out.nextWakeAt = Number(wake);
   }
 
   /** Group items by the queue of their job id; unknown ids go to `lost`. */
@@ -320,84 +271,62 @@ export class RedisStore implements Store {
   }
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
-    return this.finishOutcomes(outcomes, this.prefetch);
-  }
-
-  private async finishOutcomes(outcomes: Outcome[], prefetch: boolean): Promise<boolean[]> {
     const applied = outcomes.map(() => false);
     const { groups } = await this.groupByQueue(outcomes);
-    await Promise.all([...groups].map(async ([queue, positions]) => {
-      // Claim-ahead for the worker that holds these leases, if it claims from this queue alone
-      // and holds nothing claimed-ahead yet. A released job means it is stopping: no claim-ahead.
-      let ahead = 0;
-      let owner: { workerId: string; leaseMs: number } | undefined;
-      let aheadToken = '';
-      let aheadAt = 0;
-      if (prefetch) {
-        owner = this.tokenOwner.get(outcomes[positions[0]!]!.token);
-        if (owner && this.claimers.get(owner.workerId) === queue && !this.prefetched.has(owner.workerId)) {
-          for (const p of positions) {
-            const o = outcomes[p]!;
-            if (o.kind === 'released') {
-              ahead = 0;
-              break;
-            }
-            // Only slots this worker frees: a store shared by several workers batches theirs together.
-            if (this.tokenOwner.get(o.token)?.workerId !== owner.workerId) continue;
-            ahead++;
-            aheadAt = Math.max(aheadAt, o.at);
-          }
-          if (ahead > 0) aheadToken = this.newToken(owner.workerId, owner.leaseMs);
-        }
-      }
-      const args: Raw = [this.chan, queue, positions.length, ahead, owner?.workerId ?? '', aheadToken, owner?.leaseMs ?? 0, aheadAt];
-      const fields: (string | null)[] = [];
-      for (const p of positions) {
-        const o = outcomes[p]!;
-        let a = '';
-        let b: string | number = '';
-        let msg = '';
-        switch (o.kind) {
-          case 'completed':
-            a = JSON.stringify(o.result ?? null) ?? 'null';
-            break;
-          case 'retry':
-            a = JSON.stringify(o.error);
-            b = o.retryAt;
-            msg = o.error.message;
-            break;
-          case 'failed':
-          case 'cancelled':
-            if (o.error) {
-              a = JSON.stringify(o.error);
-              msg = o.error.message;
-            }
-            break;
-        }
-        const field = o.enqueue?.length ? `${o.token}:${o.id}` : '';
-        fields.push(field || null);
-        args.push(o.kind, o.id, o.token, o.at, a, b, msg, field, field ? this.outboxEntry(o.enqueue!, o.at) : '');
-      }
-      const [res, flat, wake] = await this.run<[number[], (string | string[])[], string | null]>('fusionFinish', [this.T(queue)], args);
-      if (flat.length && owner) {
-        const jobs: Job[] = [];
-        this.takeRows(queue, flat, jobs);
-        const workerId = owner.workerId;
-        const timer = setTimeout(() => void this.releasePrefetched(workerId).catch(() => {}), PREFETCH_HOLD_MS);
-        timer.unref();
-        this.prefetched.set(workerId, { queue, jobs, nextWakeAt: wake === null ? null : Number(wake), timer });
-      }
-      const outbox = `${this.T(queue)}:o`;
-      for (let k = 0; k < positions.length; k++) {
-        const p = positions[k]!;
-        if (res[k] !== 1) continue;
-        applied[p] = true;
-        const o = outcomes[p]!;
-        if (o.kind !== 'released' && o.kind !== 'retry') this.where.delete(o.id);
-        if (fields[k]) await this.deliver(outbox, fields[k]!, this.outboxEntry(o.enqueue!, o.at));
-      }
-    }));
+    await Promise.all([...groups].map(([queue, positions]) => this.finishInQueue(queue, outcomes, positions, applied, null)));
     return applied;
+  }
+
+  /**
+   * One script when the outcomes and the claim are all in one queue (a single-queue worker, the
+   * usual case): the slot holds them all. Otherwise the outcomes first, then the claim.
+   */
+  async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+    const { groups } = await this.groupByQueue(outcomes);
+    const queue = req.queues[0]!;
+    if (req.queues.length !== 1 || groups.size > 1 || (groups.size === 1 && !groups.has(queue))) {
+      return { applied: await this.finish(outcomes), claim: await this.claim(req) };
+    }
+    const applied = outcomes.map(() => false);
+    const claim: ClaimResult = { jobs: [], nextWakeAt: null };
+    await this.finishInQueue(queue, outcomes, groups.get(queue) ?? [], applied, { req, out: claim });
+    return { applied, claim };
+  }
+
+  private async finishInQueue(
+    queue: string, outcomes: Outcome[], positions: number[], applied: boolean[], claim: { req: ClaimRequest; out: ClaimResult } | null,
+  ): Promise<void> {
+    const token = claim ? this.newToken() : '';
+    const req = claim?.req;
+    if (claim) this.claimedQueues.add(queue);
+    const args: Raw = [this.chan, queue, positions.length, 0, req?.limit ?? 0, req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0];
+    const outbox: Raw = [];
+    for (let k = 0; k < positions.length; k++) {
+      const o = outcomes[positions[k]!]!;
+      let a = '';
+      let b: string | number = '';
+      if (o.kind === 'completed') a = JSON.stringify(o.result ?? null) ?? 'null';
+      else if (o.kind === 'retry') {
+        a = JSON.stringify(o.error);
+        b = o.retryAt;
+      } else if ((o.kind === 'failed' || o.kind === 'cancelled') && o.error) a = JSON.stringify(o.error);
+      args.push(o.kind, o.id, o.token, o.at, a, b);
+      if (o.enqueue?.length) outbox.push(k + 1, `${o.token}:${o.id}`, this.outboxEntry(o.enqueue, o.at));
+    }
+    args[3] = outbox.length / 3;
+    for (const x of outbox) args.push(x);
+    const [res, text, wake] = await this.run<[number[], string, string | null]>('fusionFinish', [this.T(queue)], args);
+    if (claim) this.took(claim.out, queue, text, wake, token, claim.req);
+    for (let k = 0; k < positions.length; k++) {
+      if (res[k] !== 1) continue;
+      const o = outcomes[positions[k]!]!;
+      applied[positions[k]!] = true;
+      if (o.kind !== 'released' && o.kind !== 'retry') this.where.delete(o.id);
+    }
+    // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
+    for (let x = 0; x < outbox.length; x += 3) {
+      if (res[(outbox[x] as number) - 1] === 1) await this.deliver(`${this.T(queue)}:o`, outbox[x + 1] as string, outbox[x + 2] as string);
+    }
   }
 
   async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
@@ -711,8 +640,6 @@ export class RedisStore implements Store {
   }
 
   async workerGone(id: string): Promise<void> {
-    await this.releasePrefetched(id);
-    this.claimers.delete(id);
     await this.run('fusionWorkerGone', [this.G], [id]);
   }
 
@@ -724,29 +651,43 @@ export class RedisStore implements Store {
 
   // ---- events ----
 
-  subscribe(listener: StoreListener): () => void {
-    this.listeners.add(listener);
-    if (!this.sub && !this.closed) this.openSubscriber();
+  subscribe(listener: StoreListener, opts: { workOnly?: boolean } = {}): () => void {
+    const all = !opts.workOnly;
+    this.listeners.set(listener, all);
+    if (!this.closed) {
+      if (!this.sub) this.openSubscriber();
+      if (all && !this.fullSubscribed) {
+        this.fullSubscribed = true;
+        this.whenSubscribed(this.sub!.subscribe(this.chan));
+      }
+    }
     return () => this.listeners.delete(listener);
+  }
+
+  /** Calls made from now on wait for this subscription, so a new listener sees their events. */
+  private whenSubscribed(p: Promise<unknown>): void {
+    const next = Promise.all([this.subReady, p]).then(() => {}, () => {});
+    this.subReady = next;
+    void next.then(() => {
+      if (this.subReady === next) this.subReady = null;
+    });
   }
 
   private openSubscriber(): void {
     const sub = this.target.create(`${this.prefix}:events`);
     this.sub = sub;
     let connectedOnce = false;
-    sub.on('message', (_chan: string, msg: string) => this.onMessage(msg));
+    sub.on('message', (chan: string, msg: string) => this.onMessage(chan, msg));
     // After a reconnect, events published while we were away are gone: tell listeners every queue
     // may have work, so idle workers claim at once instead of waiting for their poll.
     sub.on('ready', () => {
-      // Wake listeners only once the channel is subscribed again, so no enqueue falls in between.
-      if (connectedOnce) void (sub.subscribe(this.chan) as Promise<unknown>).then(() => this.resync(), () => this.resync());
+      // Wake listeners only once the channels are subscribed again, so no enqueue falls in between.
+      const channels = this.fullSubscribed ? [this.workChan, this.chan] : [this.workChan];
+      if (connectedOnce) void (sub.subscribe(...channels) as Promise<unknown>).then(() => this.resync(), () => this.resync());
       connectedOnce = true;
     });
     sub.on('error', (err: Error) => (this.lastError = err));
-    this.subReady = sub.subscribe(this.chan).then(
-      () => { this.subReady = null; },
-      () => { this.subReady = null; },
-    );
+    this.whenSubscribed(sub.subscribe(this.workChan));
   }
 
   private async resync(): Promise<void> {
@@ -755,8 +696,9 @@ export class RedisStore implements Store {
     this.emit([...queues].map((queue) => ({ type: 'resumed' as const, queue, at })));
   }
 
-  private onMessage(msg: string): void {
+  private onMessage(chan: string, msg: string): void {
     if (this.listeners.size === 0) return;
+    const work = chan === this.workChan;
     let m: { q: string; a: number; e: [StoreEventType, string?, (number | false)?, string?][] };
     try {
       m = JSON.parse(msg);
@@ -770,11 +712,11 @@ export class RedisStore implements Store {
       if (pg !== undefined) e.progress = JSON.parse(pg);
       return e;
     });
-    this.emit(events);
+    this.emit(events, work);
   }
 
-  private emit(events: StoreEvent[]): void {
-    for (const l of this.listeners) for (const e of events) l(e);
+  private emit(events: StoreEvent[], work = true): void {
+    for (const [l, all] of this.listeners) if (work || all) for (const e of events) l(e);
   }
 
   async ping(): Promise<void> {
@@ -785,7 +727,6 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
-    await Promise.all([...this.prefetched.keys()].map((w) => this.releasePrefetched(w).catch(() => {})));
     await Promise.all([this.client, this.sub].map(async (c) => {
       if (!c) return;
       try {

@@ -1,0 +1,173 @@
+// The worker's cycle on both stores: outcomes and the next claim in one store call (finishAndClaim),
+// one or two batches in flight (pipeline), and the plain finish-then-claim path of a store without
+// the combined call. Each must run every job once, within concurrency, in priority order.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { Queue, resolveSpec } from '../../src/core/queue.js';
+import { Worker } from '../../src/core/worker.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+import type { Store } from '../../src/core/store.js';
+import { tempDir } from '../helpers/tmp.js';
+import { dropPrefix, openTestStore, redisSkip } from '../helpers/redis.js';
+import { deferred, within } from '../helpers/await.js';
+
+const T0 = Date.now();
+const redisSkipped = await redisSkip();
+
+interface Made {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+const stores: [string, () => Made, string | false][] = [
+  ['sqlite', () => {
+    const t = tempDir();
+    const store = new SqliteStore(join(t.dir, 'c.db'));
+    return { store, cleanup: async () => { await store.close(); t.remove(); } };
+  }, false],
+  ['redis', () => {
+    const store = openTestStore();
+    return { store, cleanup: async () => { await dropPrefix(store.client, store.prefix); await store.close(); } };
+  }, redisSkipped],
+];
+
+// Hiding finishAndClaim makes the same real store look like one without it.
+const withoutCombined = (s: Store): Store =>
+  new Proxy(s, {
+    get(t, k) {
+      if (k === 'finishAndClaim') return undefined;
+      const v = Reflect.get(t, k);
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  });
+
+/** Counts the store calls a worker makes. */
+function counted(store: Store, calls: { claim: number; finish: number; combined: number }): Store {
+  return new Proxy(store, {
+    get(t, k) {
+      const v = Reflect.get(t, k);
+      if (typeof v !== 'function') return v;
+      if (k === 'claim' || k === 'finish' || k === 'finishAndClaim') {
+        return (...a: unknown[]) => {
+          calls[k === 'finishAndClaim' ? 'combined' : k]++;
+          return (v as (...a: unknown[]) => unknown).apply(t, a);
+        };
+      }
+      return (v as (...a: unknown[]) => unknown).bind(t);
+    },
+  });
+}
+
+for (const [storeName, make, skip] of stores) {
+  describe(`worker cycle on ${storeName}`, { skip }, () => {
+    const variants = [
+      { name: 'with finishAndClaim', combined: true, pipeline: 1 },
+      { name: 'with finishAndClaim, two batches in flight', combined: true, pipeline: 2 },
+      { name: 'with finish and claim apart', combined: false, pipeline: 1 },
+    ];
+    for (const v of variants) {
+      for (const concurrency of [1, 20]) {
+        it(`${v.name}, concurrency ${concurrency}: runs every job once, never more than ${concurrency} at a time`, async () => {
+          const m = make();
+          try {
+            const store = v.combined ? m.store : withoutCombined(m.store);
+            const N = 600;
+            const registry = new TaskRegistry();
+            let running = 0;
+            let peak = 0;
+            const runs = new Map<number, number>();
+            const all = deferred();
+            let done = 0;
+            registry.register('t', async (p: { i: number }) => {
+              running++;
+              peak = Math.max(peak, running);
+              runs.set(p.i, (runs.get(p.i) ?? 0) + 1);
+              if (p.i % 7 === 0) await new Promise((r) => setImmediate(r));
+              running--;
+              if (++done === N) all.resolve();
+            });
+            const calls = { claim: 0, finish: 0, combined: 0 };
+            await new Queue(store).enqueueMany(Array.from({ length: N }, (_, i) => ({ task: 't', queue: 'q', payload: { i } })));
+            const worker = new Worker(counted(store, calls), registry, { queues: ['q'], concurrency, pipeline: v.pipeline }).start();
+            try {
+              await within(all.promise, 30_000, 'every job ran');
+            } finally {
+              await worker.stop();
+            }
+            assert.equal(runs.size, N);
+            assert.ok([...runs.values()].every((n) => n === 1), 'a job ran twice');
+            assert.ok(peak <= concurrency, `peak ${peak} above concurrency ${concurrency}`);
+            assert.deepEqual((await m.store.counts('q')).q, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
+            const cycles = calls.claim + calls.combined;
+            // Batching: far fewer store calls than jobs once concurrency allows batches.
+            if (concurrency > 1) assert.ok(cycles <= N / 5, `${cycles} claims for ${N} jobs`);
+            if (v.combined) assert.ok(calls.combined > calls.claim, JSON.stringify(calls));
+            else assert.equal(calls.combined, 0);
+          } finally {
+            await m.cleanup();
+          }
+        });
+      }
+    }
+
+    for (const pipeline of [1, 2]) {
+      it(`keeps strict priority order at concurrency 1 (pipeline ${pipeline}) and leaves nothing active`, async () => {
+        const m = make();
+        try {
+          const N = 300;
+          const specs = Array.from({ length: N }, (_, i) => resolveSpec({ task: 't', queue: 'pf', id: `j${i}`, priority: i % 3 }, T0));
+          await m.store.add(specs, T0);
+          const order: string[] = [];
+          const all = deferred();
+          const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => {
+            order.push(ctx.job.id);
+            if (order.length === N) all.resolve();
+          });
+          const w = new Worker(m.store, reg, { queues: ['pf'], concurrency: 1, pipeline }).start();
+          try {
+            await within(all.promise, 20_000, 'all jobs ran');
+          } finally {
+            await w.stop(1000);
+          }
+          const want = [...specs].sort((x, y) => y.priority - x.priority || Number(x.id.slice(1)) - Number(y.id.slice(1))).map((x) => x.id);
+          assert.deepEqual(order, want);
+          const c = (await m.store.counts('pf')).pf!;
+          assert.equal(c.completed, N);
+          assert.equal(c.active, 0);
+        } finally {
+          await m.cleanup();
+        }
+      });
+    }
+
+    it('a stop while two batches are in flight stores every outcome and gives back what still runs', async () => {
+      const m = make();
+      try {
+        const N = 200;
+        await new Queue(m.store).enqueueMany(Array.from({ length: N }, (_, i) => ({ task: 't', queue: 'q', payload: { i } })));
+        let started = 0;
+        const half = deferred();
+        const reg = new TaskRegistry().register('t', async (p: { i: number }, ctx) => {
+          if (++started === 60) half.resolve();
+          // Every tenth job waits for the stop to give it back (fewer than the 20 slots).
+          if (p.i % 10 === 0) await new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason)));
+        });
+        const w = new Worker(m.store, reg, { queues: ['q'], concurrency: 20, pipeline: 2 }).start();
+        try {
+          await within(half.promise, 20_000, '60 jobs started');
+        } finally {
+          await w.stop(50);
+        }
+        const c = (await m.store.counts('q')).q!;
+        assert.equal(c.active, 0, 'nothing left active after stop');
+        assert.equal(c.completed + c.queued, N);
+        assert.ok(c.completed > 0 && c.queued > 0, JSON.stringify(c));
+        const released = await m.store.list({ queue: 'q', state: 'queued', limit: 1000 });
+        for (const j of released.items) assert.equal(j.attempts, 0, 'a given-back attempt does not count');
+      } finally {
+        await m.cleanup();
+      }
+    });
+  });
+}
