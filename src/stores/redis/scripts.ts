@@ -66,17 +66,32 @@ end
 -- Events a worker acts on go to chan .. ':w', the rest to chan, so an idle-or-busy worker reads
 -- only what wakes it. Runs of one kind go out as one message each, in order.
 local WORK = {queued = true, scheduled = true, retrying = true, resumed = true, ['cancel-requested'] = true}
+-- A channel given as '?name' (single Redis only, where PUBSUB NUMSUB sees every subscriber) sends
+-- the other events only if someone subscribes to them: a deployment of workers alone, which read
+-- only work events, pays nothing for the rest. STATUS: nil until known for this call.
+local STATUS = nil
+local function listening(chan)
+  if STATUS == nil then
+    if string.sub(chan, 1, 1) == '?' then STATUS = redis.call('PUBSUB', 'NUMSUB', string.sub(chan, 2))[2] > 0
+    else STATUS = true end
+  end
+  return STATUS
+end
 local function publish(chan, queue, at)
   flush()
+  local status = listening(chan)
+  if string.sub(chan, 1, 1) == '?' then chan = string.sub(chan, 2) end
   local run, runWork = {}, nil
   for _, e in ipairs(EV) do
     local w = WORK[e[1]] == true
-    if w ~= runWork and #run > 0 then
-      redis.call('PUBLISH', runWork and (chan .. ':w') or chan, cjson.encode({q = queue, a = at, e = run}))
-      run = {}
+    if w or status then
+      if w ~= runWork and #run > 0 then
+        redis.call('PUBLISH', runWork and (chan .. ':w') or chan, cjson.encode({q = queue, a = at, e = run}))
+        run = {}
+      end
+      runWork = w
+      run[#run + 1] = e
     end
-    runWork = w
-    run[#run + 1] = e
   end
   if #run > 0 then redis.call('PUBLISH', runWork and (chan .. ':w') or chan, cjson.encode({q = queue, a = at, e = run})) end
 end
@@ -143,12 +158,12 @@ local function claimJobs(now, nowS, limit, leaseMs, worker, token)
     local h = f[9]
     local rec = rec1 .. at .. rec2
     if h == '[]' then h = '[' .. rec .. ']' else h = string.sub(h, 1, -2) .. ',' .. rec .. ']' end
-    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h, 'cr', '')
+    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h)
     zadd(T .. ':k', lu, id)
+    if STATUS ~= false then EV[#EV + 1] = {'active', id} end
     parts[#parts + 1] = '{"id":' .. jstr(id) .. ',"d":' .. f[1] .. ',"p":' .. f[2] .. ',"ra":' .. f[3] .. ',"at":' .. at
       .. ',"ma":' .. f[5] .. ',"sl":' .. f[6] .. ',"ms":' .. f[7] .. ',"e":' .. jraw(f[8]) .. ',"h":' .. h
       .. ',"pg":' .. jraw(f[10]) .. '}'
-    EV[#EV + 1] = {'active', id}
   end
   if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #parts) end
   return '[' .. table.concat(parts, ',') .. ']', wake
@@ -199,6 +214,7 @@ return out
 /** KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token. Returns {jobs JSON, nextWakeAt|false}. */
 const CLAIM = `
 local chan, queue, nowS = ARGV[1], ARGV[2], ARGV[3]
+listening(chan)
 local jobs, wake = claimJobs(tonumber(nowS), nowS, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
 publish(chan, queue, tonumber(nowS))
 if wake then wake = string.format('%.0f', wake) end
@@ -215,6 +231,7 @@ return {jobs, wake}
 const FINISH = `
 local chan, queue, n, m = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local claimLimit = tonumber(ARGV[5])
+local status = listening(chan)
 local out = {}
 local lastAt = 0
 local i = 10
@@ -232,12 +249,12 @@ for x = 1, n do
     if kind == 'completed' then
       redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[2], atS, 'completed'), 'r', a, 'e', '', 'tk', '', 'lu', '', 'w', '')
       zadd(T .. ':e:completed', at, id)
-      EV[#EV + 1] = {'completed', id}
+      if status then EV[#EV + 1] = {'completed', id} end
     else
       local msg = nil
       if a ~= '' then msg = cjson.decode(a).message end
       if kind == 'retry' then
-        redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[2], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '')
+        redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[2], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '', 'cr', '')
         zadd(T .. ':d', tonumber(b), id)
         EV[#EV + 1] = {'retrying', id, tonumber(b)}
       elseif kind == 'released' then

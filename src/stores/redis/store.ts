@@ -47,6 +47,7 @@ export class RedisStore implements Store {
   /** Channels: every event but the work events, and the work events (see publish in scripts.ts). */
   private readonly chan: string;
   private readonly workChan: string;
+  private readonly chanArg: string;
   private readonly idx: string;
   /** Queues this process has registered in the global queue set. */
   private registered = new Set<string>();
@@ -68,6 +69,8 @@ export class RedisStore implements Store {
     this.G = `{${this.prefix}}`;
     this.chan = `${this.prefix}:events`;
     this.workChan = `${this.chan}:w`;
+    // On a single Redis, scripts may skip events nobody subscribes to (see publish in scripts.ts).
+    this.chanArg = this.cluster ? this.chan : `?${this.chan}`;
     this.idx = `${this.G}:ids`;
     this.client = target.create(`${this.prefix}:cmd`);
     // Connection errors surface as failed calls (and ping() for readiness); ioredis reconnects on its own.
@@ -143,7 +146,7 @@ export class RedisStore implements Store {
   }
 
   private async addChunk(queue: string, rows: Raw[], now: number): Promise<(number | [number, unknown])[]> {
-    const args: Raw = [this.chan, queue, now, rows.length];
+    const args: Raw = [this.chanArg, queue, now, rows.length];
     for (const r of rows) for (const x of r) args.push(x);
     const res = await this.run<(number | [number, unknown])[]>('fusionAdd', this.qkeys(queue), args);
     if (this.cluster) {
@@ -224,7 +227,7 @@ export class RedisStore implements Store {
       if (limit <= 0) break;
       this.claimedQueues.add(queue);
       const [text, wake] = await this.run<[string, string | null]>('fusionClaim', [this.T(queue)], [
-        this.chan, queue, req.now, limit, req.leaseMs, req.workerId, token,
+        this.chanArg, queue, req.now, limit, req.leaseMs, req.workerId, token,
       ]);
       this.took(out, queue, text, wake, token, req);
     }
@@ -299,7 +302,7 @@ export class RedisStore implements Store {
     const token = claim ? this.newToken() : '';
     const req = claim?.req;
     if (claim) this.claimedQueues.add(queue);
-    const args: Raw = [this.chan, queue, positions.length, 0, req?.limit ?? 0, req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0];
+    const args: Raw = [this.chanArg, queue, positions.length, 0, req?.limit ?? 0, req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0];
     const outbox: Raw = [];
     for (let k = 0; k < positions.length; k++) {
       const o = outcomes[positions[k]!]!;
@@ -333,7 +336,7 @@ export class RedisStore implements Store {
     const [queue] = await this.queuesOf([lease.id]);
     if (!queue) return false;
     const r = await this.run<number>('fusionProgress', [this.T(queue)], [
-      this.chan, queue, now, lease.id, lease.token, JSON.stringify(progress ?? null) ?? 'null',
+      this.chanArg, queue, now, lease.id, lease.token, JSON.stringify(progress ?? null) ?? 'null',
     ]);
     return r === 1;
   }
@@ -363,7 +366,7 @@ export class RedisStore implements Store {
       for (const queue of await this.allQueues()) {
         const left = limit - res.requeued.length - res.failed.length - res.cancelled.length;
         if (left <= 0) break;
-        const [rq, fl, cn] = await this.run<[string[], string[], string[]]>('fusionRecover', [this.T(queue)], [this.chan, queue, now, left]);
+        const [rq, fl, cn] = await this.run<[string[], string[], string[]]>('fusionRecover', [this.T(queue)], [this.chanArg, queue, now, left]);
         res.requeued.push(...rq);
         res.failed.push(...fl);
         res.cancelled.push(...cn);
@@ -380,7 +383,7 @@ export class RedisStore implements Store {
     let moved = 0;
     for (const queue of await this.allQueues()) {
       if (moved >= limit) break;
-      moved += await this.run<number>('fusionPromoteDue', [this.T(queue)], [this.chan, queue, now, limit - moved]);
+      moved += await this.run<number>('fusionPromoteDue', [this.T(queue)], [this.chanArg, queue, now, limit - moved]);
     }
     return moved;
   }
@@ -496,7 +499,7 @@ export class RedisStore implements Store {
   private async jobOp(op: string, id: string, now: number, x: string | number = ''): Promise<Job | null> {
     const queue = await this.locate(id);
     if (!queue) throw notFound('job', id);
-    const r = await this.run<[string, unknown?]>('fusionJobOp', this.qkeys(queue), [this.chan, queue, now, op, id, x]);
+    const r = await this.run<[string, unknown?]>('fusionJobOp', this.qkeys(queue), [this.chanArg, queue, now, op, id, x]);
     if (r[0] === 'missing') throw notFound('job', id);
     if (r[0] === 'conflict') {
       const state = r[1] as string;
@@ -560,7 +563,7 @@ export class RedisStore implements Store {
 
   private async queueSet(queue: string, now: number, event: StoreEventType | '', fields: Raw): Promise<void> {
     await this.register(queue);
-    await this.run('fusionQueueSet', [this.T(queue)], [this.chan, queue, now, event, ...fields]);
+    await this.run('fusionQueueSet', [this.T(queue)], [this.chanArg, queue, now, event, ...fields]);
   }
 
   async pause(queue: string, now: number): Promise<void> {
