@@ -372,9 +372,9 @@ export class Worker {
   private async fly(batch: Outcome[]): Promise<void> {
     this.flights++;
     this.storing += batch.length;
-    // Claim the batch's slots again in the same store call when no claim is under way (holding
-    // `claiming` would block pump; instead the slots are reserved: running - storing + reserved
-    // never exceeds concurrency).
+    // Claim the batch's slots again in the same store call, unless pump is claiming right now.
+    // The claim's slots are reserved until it lands, so running - storing + reserved never
+    // exceeds concurrency, however many flights are in the air.
     const free = this.concurrency - (this.running.size - this.storing) - this.reserved;
     const combine = this.store.finishAndClaim !== undefined && this.state === 'running' && !this.claiming && free > 0;
     const limit = combine ? Math.min(free, this.batchSize) : 0;
@@ -400,8 +400,7 @@ export class Worker {
     this.flights--;
     this.storing -= batch.length;
     this.reserved -= limit;
-    // Free the whole batch's slots before anyone awaiting this flush resumes: a pump waiting on it
-    // then claims one full batch instead of one job now and the rest a tick later.
+    // Free the whole batch's slots at once, so a pump after this claims one full batch.
     // After a combined claim the store has just said how much work there is: no extra claim unless
     // it filled every slot or a wake came meanwhile (pumpAgain, acted on below).
     for (const o of batch) this.release(o.id, !claimed);

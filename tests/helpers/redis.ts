@@ -61,15 +61,14 @@ export async function dropPrefix(client: Redis | Cluster, prefix: string): Promi
   return n;
 }
 
-/** A store on its own prefix. Worker tests use the production configuration (claim-ahead on). */
-export function openTestStore(url = REDIS_URL, prefix = testPrefix(), opts: { prefetch?: boolean } = { prefetch: true }): RedisStore {
-  return new RedisStore(parseRedisUrl(url), { prefix, ...opts });
+/** A store on its own prefix. */
+export function openTestStore(url = REDIS_URL, prefix = testPrefix()): RedisStore {
+  return new RedisStore(parseRedisUrl(url), { prefix });
 }
 
 /** A store on a fresh prefix, and a cleanup that removes its keys and closes it. */
 export async function redisHarness(url = REDIS_URL): Promise<{ store: RedisStore; cleanup(): Promise<void> }> {
-  // The contract suite drives claim/finish by hand: no claim-ahead, so each call does only what it says.
-  const store = openTestStore(url, testPrefix(), { prefetch: false });
+  const store = openTestStore(url, testPrefix());
   return {
     store,
     async cleanup() {

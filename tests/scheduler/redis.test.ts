@@ -9,12 +9,12 @@ if (skip) describe('Scheduler: redis', { skip }, () => {});
 else
   schedulerSuite('redis (standalone)', async () => {
     const prefix = testPrefix();
-    const store = openTestStore(REDIS_URL, prefix, { prefetch: false });
+    const store = openTestStore(REDIS_URL, prefix);
     const others: RedisStore[] = [];
     return {
       store,
       connect: async () => {
-        const s = openTestStore(REDIS_URL, prefix, { prefetch: false });
+        const s = openTestStore(REDIS_URL, prefix);
         others.push(s);
         return s;
       },
