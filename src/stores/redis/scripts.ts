@@ -64,7 +64,7 @@ local function closeAttempt(h, at, outcome, msg)
   return string.sub(h, 1, -3) .. tail .. '}]'
 end
 -- Events a worker acts on go to chan .. ':w', the rest to chan, so an idle-or-busy worker reads
--- only what wakes it. Runs of one kind go out as one message each, in order.
+-- only what wakes it (WORK_EVENTS in core/store.ts). Runs of one kind go out as one message each, in order.
 local WORK = {queued = true, scheduled = true, retrying = true, resumed = true, ['cancel-requested'] = true}
 -- A channel given as '?name' (single Redis only, where PUBSUB NUMSUB sees every subscriber) sends
 -- the other events only if someone subscribes to them: a deployment of workers alone, which read
