@@ -144,3 +144,18 @@ export function resolvePriority(p: Priority | undefined): number {
 export function isFinished(state: JobState): boolean {
   return state === 'completed' || state === 'failed' || state === 'cancelled';
 }
+
+/**
+ * The view of a job a store has just created, built without reading it back. A literal, not a
+ * spread of `j`: spreading into an object this wide fell off V8's fast path and cost ~15 µs per
+ * job, three quarters of a bulk enqueue.
+ */
+export function newJobView(j: NewJob, state: JobState): Job {
+  return {
+    id: j.id, queue: j.queue, task: j.task, payload: j.payload, priority: j.priority, state, attempts: 0,
+    maxAttempts: j.maxAttempts, backoff: j.backoff, timeout: j.timeout, runAt: j.runAt, createdAt: j.createdAt,
+    startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null, stalls: 0,
+    maxStalls: j.maxStalls, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,
+    description: j.description, tags: j.tags, callbacks: j.callbacks, scheduleId: j.scheduleId,
+  };
+}

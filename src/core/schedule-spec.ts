@@ -41,8 +41,8 @@ export interface ScheduleInput {
   description?: string | null;
 }
 
-export interface Schedule {
-  id: string;
+/** A schedule's settings, as stored and as shown. */
+interface ScheduleSettings {
   trigger: Trigger;
   template: ScheduleTemplate;
   startAt: number | null;
@@ -50,6 +50,10 @@ export interface Schedule {
   limit: number | null;
   misfire: MisfirePolicy;
   description: string | null;
+}
+
+export interface Schedule extends ScheduleSettings {
+  id: string;
   paused: boolean;
   /** Next occurrence to fire; null when the schedule has ended (past endAt, limit reached, one-off done). */
   nextRunAt: number | null;
@@ -61,17 +65,10 @@ export interface Schedule {
 }
 
 /** What ScheduleRecord.spec holds. */
-export interface StoredSpec {
+export interface StoredSpec extends ScheduleSettings {
   v: 1;
-  trigger: Trigger;
   /** Fixes series without an explicit start: first `every` occurrence, DTSTART of an RRULE without one. */
   anchor: number;
-  template: ScheduleTemplate;
-  startAt: number | null;
-  endAt: number | null;
-  limit: number | null;
-  misfire: MisfirePolicy;
-  description: string | null;
 }
 
 export const SCHEDULE_ID = /^[A-Za-z0-9_.:-]{1,150}$/;

@@ -105,17 +105,6 @@ export function claimedJobs(text: string, queue: string, token: string, workerId
   return jobs;
 }
 
-/** The view of a job just created by add, built without reading it back. */
-export function newJobView(j: NewJob, state: JobState): Job {
-  return {
-    id: j.id, queue: j.queue, task: j.task, payload: j.payload, priority: j.priority, state, attempts: 0,
-    maxAttempts: j.maxAttempts, backoff: j.backoff, timeout: j.timeout, runAt: j.runAt, createdAt: j.createdAt,
-    startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null, stalls: 0,
-    maxStalls: j.maxStalls, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,
-    description: j.description, tags: j.tags, callbacks: j.callbacks, scheduleId: j.scheduleId,
-  };
-}
-
 export function hashToSchedule(id: string, flat: string[]): ScheduleRecord {
   const h: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;

@@ -5,7 +5,7 @@
 // in between, and delivery is idempotent by job id.
 import { randomBytes } from 'node:crypto';
 import type { Job, JobState, LogLine, NewJob } from '../../core/job.js';
-import { JOB_STATES, isFinished } from '../../core/job.js';
+import { JOB_STATES, isFinished, newJobView } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
   ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo, QueueOptions,
@@ -14,7 +14,7 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
-import { FIELDS, addArgs, claimedJobs, hashToSchedule, newJobView, rowToJob } from './codec.js';
+import { FIELDS, addArgs, claimedJobs, hashToSchedule, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 
 export interface RedisStoreOptions {
@@ -329,8 +329,11 @@ export class RedisStore implements Store {
   }
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    return this.finishGroups(outcomes, (await this.groupByQueue(outcomes)).groups);
+  }
+
+  private async finishGroups(outcomes: Outcome[], groups: Map<string, number[]>): Promise<boolean[]> {
     const applied = outcomes.map(() => false);
-    const { groups } = await this.groupByQueue(outcomes);
     await Promise.all([...groups].map(([queue, positions]) => this.finishInQueue(queue, outcomes, positions, applied, null)));
     return applied;
   }
@@ -343,7 +346,7 @@ export class RedisStore implements Store {
     const { groups } = await this.groupByQueue(outcomes);
     const queue = req.queues[0]!;
     if (req.queues.length !== 1 || groups.size > 1 || (groups.size === 1 && !groups.has(queue))) {
-      return { applied: await this.finish(outcomes), claim: await this.claim(req) };
+      return { applied: await this.finishGroups(outcomes, groups), claim: await this.claim(req) };
     }
     const applied = outcomes.map(() => false);
     const claim: ClaimResult = { jobs: [], nextWakeAt: null };
