@@ -1,5 +1,6 @@
 // The SQLite schema. Partial indexes keep the hot paths (claim, promote, recover) small:
-// each index only holds rows in the state that path looks for.
+// each index only holds rows in the state that path looks for, and a state change touches only
+// the indexes of the two states it joins (jobs_queue never moves: it lists a queue by seq).
 export const SCHEMA_VERSION = 1;
 
 export const SCHEMA = `
@@ -36,9 +37,16 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(queue, run_at) WHERE state = 'scheduled';
-CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(lease_until) WHERE state = 'active';
-CREATE INDEX IF NOT EXISTS jobs_list ON jobs(queue, state, seq);
+CREATE INDEX IF NOT EXISTS jobs_active ON jobs(queue, lease_until) WHERE state = 'active';
+CREATE INDEX IF NOT EXISTS jobs_completed ON jobs(queue, seq) WHERE state = 'completed';
+CREATE INDEX IF NOT EXISTS jobs_failed ON jobs(queue, seq) WHERE state = 'failed';
+CREATE INDEX IF NOT EXISTS jobs_cancelled ON jobs(queue, seq) WHERE state = 'cancelled';
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(queue, seq);
 CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(state, ended_at) WHERE ended_at IS NOT NULL;
+-- Files made before the indexes above kept one (queue, state, seq) index over every row, which
+-- moved on each state change; dropping it is the whole migration.
+DROP INDEX IF EXISTS jobs_list;
+DROP INDEX IF EXISTS jobs_lease;
 
 CREATE TABLE IF NOT EXISTS job_logs (
   job_id TEXT NOT NULL,

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobState, NewJob, LogLine, JobError } from '../../core/job.js';
-import { isFinished, newJobView } from '../../core/job.js';
+import { isFinished, newJobView, JOB_STATES } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
   ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
@@ -141,8 +141,11 @@ export class SqliteStore implements Store {
         WHERE id = @id RETURNING *`),
       remove: d.prepare(`DELETE FROM jobs WHERE id = ?`),
       removeLogs: d.prepare(`DELETE FROM job_logs WHERE job_id = ?`),
-      counts: d.prepare(`SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state`),
-      countsOf: d.prepare(`SELECT state, count(*) AS n FROM jobs WHERE queue = ? GROUP BY state`),
+      // One count per state's own partial index (jobs_queue holds no state).
+      counts: d.prepare(JOB_STATES.map((st) => `SELECT queue, '${st}' AS state, count(*) AS n FROM jobs WHERE state = '${st}' GROUP BY queue`)
+        .join(' UNION ALL ')),
+      countsOf: d.prepare(JOB_STATES.map((st) => `SELECT '${st}' AS state, count(*) AS n FROM jobs WHERE state = '${st}' AND queue = @q`)
+        .join(' UNION ALL ')),
       oldestQueued: d.prepare(`SELECT queue, min(created_at) AS t FROM jobs WHERE state = 'queued' GROUP BY queue`),
       allQueues: d.prepare(`SELECT * FROM queues ORDER BY name`),
       schedGet: d.prepare(`SELECT * FROM schedules WHERE id = ?`),
@@ -401,7 +404,11 @@ export class SqliteStore implements Store {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.queue !== undefined) (where.push('queue = ?'), args.push(q.queue));
-    if (q.state !== undefined) (where.push('state = ?'), args.push(q.state));
+    // A known state is written as a literal: only then may the plan use that state's partial index.
+    if (q.state !== undefined) {
+      if ((JOB_STATES as readonly string[]).includes(q.state)) where.push(`state = '${q.state}'`);
+      else (where.push('state = ?'), args.push(q.state));
+    }
     if (q.task !== undefined) (where.push('task = ?'), args.push(q.task));
     if (q.cursor !== undefined) {
       const seq = Number.parseInt(q.cursor, 36);
@@ -410,7 +417,7 @@ export class SqliteStore implements Store {
       args.push(seq);
     }
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
-    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
+    const sql = `SELECT * FROM jobs ${listIndex(q)} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
     const rows = this.db.prepare(sql).all(...args) as JobRow[];
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
@@ -421,7 +428,7 @@ export class SqliteStore implements Store {
     const out: Record<string, StateCounts> = {};
     if (queue !== undefined) {
       out[queue] = emptyCounts();
-      for (const r of this.st.countsOf.all(queue) as { state: JobState; n: number }[]) out[queue][r.state] = r.n;
+      for (const r of this.st.countsOf.all({ q: queue }) as { state: JobState; n: number }[]) out[queue][r.state] = r.n;
       return out;
     }
     for (const r of this.st.counts.all() as { queue: string; state: JobState; n: number }[]) {
@@ -709,3 +716,15 @@ function rowToSchedule(r: Row): ScheduleRecord {
   };
 }
 
+
+/**
+ * The index a job list walks, named so the plan does not hang on the planner's guess. Queued and
+ * scheduled jobs are mostly the newest of their queue, so walking the queue newest-first finds
+ * them soon; active jobs are few, and each finished state has an index by seq of its own.
+ */
+function listIndex(q: ListQuery): string {
+  if (q.queue === undefined || q.state === undefined || !(JOB_STATES as readonly string[]).includes(q.state)) return '';
+  if (q.state === 'active') return 'INDEXED BY jobs_active';
+  if (q.state === 'queued' || q.state === 'scheduled') return 'INDEXED BY jobs_queue';
+  return `INDEXED BY jobs_${q.state}`;
+}
