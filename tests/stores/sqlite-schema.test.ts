@@ -1,5 +1,5 @@
-// The SQLite schema's indexes: a file made by an earlier version (one (queue, state, seq) index
-// over every row) is brought to the current indexes on open, and its jobs stay listed and counted.
+// The SQLite schema: a file made by the first version (one (queue, state, seq) index over every
+// row, open attempts written into history) is brought up to date on open, its jobs intact.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -18,20 +18,24 @@ describe('sqlite store: schema', () => {
     try {
       const old = new SqliteStore(file);
       await new Queue(old).enqueueMany([1, 2, 3].map((i) => ({ id: `j${i}`, queue: 'q', task: 't', payload: { i } })));
-      const claimed = await old.claim({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 60_000, now: Date.now() });
-      await old.finish([{ kind: 'completed', id: claimed.jobs[0]!.id, token: claimed.jobs[0]!.leaseToken!, at: Date.now(), result: null }]);
-      // What a file of the earlier schema had.
-      old.db.exec(`CREATE INDEX jobs_list ON jobs(queue, state, seq); CREATE INDEX jobs_lease ON jobs(lease_until) WHERE state = 'active'`);
+      const claimed = await old.claim({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 60_000, now: Date.now() });
+      await old.finish([{ kind: 'completed', id: 'j1', token: claimed.jobs[0]!.leaseToken!, at: Date.now(), result: null }]);
+      // What a file of the earlier schema had: its indexes, and the open attempt in an active job's history.
+      old.db.exec(`CREATE INDEX jobs_list ON jobs(queue, state, seq); CREATE INDEX jobs_lease ON jobs(lease_until) WHERE state = 'active';
+        UPDATE jobs SET history = json_array(json_object('attempt', 1, 'workerId', 'w', 'startedAt', started_at)) WHERE id = 'j2'`);
       await old.close();
 
       const store = new SqliteStore(file);
       try {
         assert.deepEqual(indexes(store), ['jobs_active', 'jobs_cancelled', 'jobs_completed', 'jobs_due', 'jobs_ended', 'jobs_failed', 'jobs_queue', 'jobs_ready']);
-        assert.deepEqual((await store.counts('q')).q, { scheduled: 0, queued: 2, active: 0, completed: 1, failed: 0, cancelled: 0 });
-        const queued = await store.list({ queue: 'q', state: 'queued' });
-        assert.deepEqual(queued.items.map((j) => j.id), ['j3', 'j2']);
-        const done = await store.list({ queue: 'q', state: 'completed' });
-        assert.deepEqual(done.items.map((j) => j.id), ['j1']);
+        assert.deepEqual((await store.counts('q')).q, { scheduled: 0, queued: 1, active: 1, completed: 1, failed: 0, cancelled: 0 });
+        assert.deepEqual((await store.list({ queue: 'q', state: 'queued' })).items.map((j) => j.id), ['j3']);
+        assert.deepEqual((await store.list({ queue: 'q', state: 'completed' })).items.map((j) => j.id), ['j1']);
+        const active = (await store.get('j2'))!;
+        assert.deepEqual(active.history.map((a) => [a.attempt, a.workerId, a.endedAt]), [[1, 'w', undefined]]);
+        await store.finish([{ kind: 'completed', id: 'j2', token: active.leaseToken!, at: Date.now(), result: null }]);
+        const done = (await store.get('j2'))!;
+        assert.deepEqual(done.history.map((a) => [a.attempt, a.workerId, a.outcome]), [[1, 'w', 'completed']]);
       } finally {
         await store.close();
       }

@@ -53,7 +53,7 @@ export function rowToJob(r: JobRow): Job {
     endedAt: r.ended_at,
     result: parse(r.result),
     error: parse(r.error),
-    history: JSON.parse(r.history),
+    history: history(r),
     progress: parse(r.progress),
     stalls: r.stalls,
     maxStalls: r.max_stalls,
@@ -66,4 +66,11 @@ export function rowToJob(r: JobRow): Job {
     callbacks: parse(r.callbacks),
     scheduleId: r.schedule_id,
   };
+}
+
+/** Ended attempts from the column; an active job's open attempt from the lease columns. */
+function history(r: JobRow): Job['history'] {
+  const h = JSON.parse(r.history) as Job['history'];
+  if (r.state === 'active') h.push({ attempt: r.attempts, workerId: r.worker_id!, startedAt: r.started_at! });
+  return h;
 }

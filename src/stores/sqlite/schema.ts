@@ -43,10 +43,6 @@ CREATE INDEX IF NOT EXISTS jobs_failed ON jobs(queue, seq) WHERE state = 'failed
 CREATE INDEX IF NOT EXISTS jobs_cancelled ON jobs(queue, seq) WHERE state = 'cancelled';
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(queue, seq);
 CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(state, ended_at) WHERE ended_at IS NOT NULL;
--- Files made before the indexes above kept one (queue, state, seq) index over every row, which
--- moved on each state change; dropping it is the whole migration.
-DROP INDEX IF EXISTS jobs_list;
-DROP INDEX IF EXISTS jobs_lease;
 
 CREATE TABLE IF NOT EXISTS job_logs (
   job_id TEXT NOT NULL,
@@ -85,4 +81,16 @@ CREATE TABLE IF NOT EXISTS workers (
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+`;
+
+/**
+ * Files made by the first schema (known by its jobs_list index) kept one (queue, state, seq) index
+ * over every row, which moved on each state change, and wrote an active job's open attempt into
+ * its history. Now an active job's open attempt is derived from its columns, so it is taken out.
+ */
+export const MIGRATE_FROM_FIRST = `
+UPDATE jobs SET history = json_remove(history, '$[#-1]')
+  WHERE state = 'active' AND json_array_length(history) > 0 AND json_extract(history, '$[#-1].endedAt') IS NULL;
+DROP INDEX IF EXISTS jobs_list;
+DROP INDEX IF EXISTS jobs_lease;
 `;

@@ -14,7 +14,7 @@ import type {
   StoreListener, WorkerInfo,
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
-import { SCHEMA } from './schema.js';
+import { MIGRATE_FROM_FIRST, SCHEMA } from './schema.js';
 import { rowToJob, type JobRow } from './rows.js';
 
 export interface SqliteStoreOptions {
@@ -63,7 +63,9 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
     this.db.pragma('temp_store = MEMORY');
+    const first = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'jobs_list'`).get();
     this.db.exec(SCHEMA);
+    if (first) this.db.transaction(() => this.db.exec(MIGRATE_FROM_FIRST)).immediate();
     this.st = this.prepare();
     this.watchMs = path === ':memory:' ? 0 : opts.watchMs ?? 4;
     const checkpointMs = path === ':memory:' ? 0 : opts.checkpointMs ?? 250;
@@ -96,8 +98,7 @@ export class SqliteStore implements Store {
       nextDue: d.prepare(`SELECT min(run_at) AS t FROM jobs WHERE state = 'scheduled' AND queue = ?`),
       activeCount: d.prepare(`SELECT count(*) AS n FROM jobs WHERE queue = ? AND state = 'active'`),
       claim: d.prepare(`UPDATE jobs SET state = 'active', attempts = attempts + 1, worker_id = @worker,
-        lease_token = @token, lease_until = @until, started_at = @now, cancel_requested = 0,
-        history = json_insert(history, '$[#]', json_object('attempt', attempts + 1, 'workerId', @worker, 'startedAt', @now))
+        lease_token = @token, lease_until = @until, started_at = @now, cancel_requested = 0
         WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' AND queue = @queue ORDER BY priority DESC, seq LIMIT @limit)
         RETURNING *`),
       rateUse: d.prepare(`UPDATE queues SET rate_window_start = ?, rate_count = ? WHERE name = ?`),
@@ -105,19 +106,19 @@ export class SqliteStore implements Store {
         RETURNING cancel_requested`),
       complete: d.prepare(`UPDATE jobs SET state = 'completed', result = @result, ended_at = @at, lease_token = NULL,
         lease_until = NULL, worker_id = NULL, error = NULL,
-        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', 'completed')
+        history = ${closeAttempt(`'completed'`)}
         WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
       retry: d.prepare(`UPDATE jobs SET state = 'scheduled', run_at = @retryAt, error = @error, lease_token = NULL,
         lease_until = NULL, worker_id = NULL,
-        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', 'retrying', '$[#-1].error', @message)
+        history = ${closeAttempt(`'retrying'`, true)}
         WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
       endWith: d.prepare(`UPDATE jobs SET state = @state, error = @error, ended_at = @at, lease_token = NULL,
         lease_until = NULL, worker_id = NULL,
-        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', @state, '$[#-1].error', @message)
+        history = ${closeAttempt('@state', true)}
         WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
       release: d.prepare(`UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), lease_token = NULL,
         lease_until = NULL, worker_id = NULL,
-        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', 'released')
+        history = ${closeAttempt(`'released'`)}
         WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
       progress: d.prepare(`UPDATE jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'active' RETURNING queue`),
       log: d.prepare(`INSERT INTO job_logs (job_id, at, message) VALUES (?, ?, ?)`),
@@ -125,11 +126,11 @@ export class SqliteStore implements Store {
       expired: d.prepare(`SELECT * FROM jobs WHERE state = 'active' AND lease_until < ? ORDER BY lease_until LIMIT ?`),
       stallRequeue: d.prepare(`UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), stalls = stalls + 1,
         lease_token = NULL, lease_until = NULL, worker_id = NULL,
-        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', 'stalled')
+        history = ${closeAttempt(`'stalled'`)}
         WHERE seq = @seq`),
       stallEnd: d.prepare(`UPDATE jobs SET state = @state, stalls = stalls + @stall, error = @error, ended_at = @at,
         lease_token = NULL, lease_until = NULL, worker_id = NULL,
-        history = json_set(history, '$[#-1].endedAt', @at, '$[#-1].outcome', @outcome, '$[#-1].error', @message)
+        history = ${closeAttempt('@outcome', true)}
         WHERE seq = @seq`),
       queueNames: d.prepare(`SELECT name FROM queues`),
       setState: d.prepare(`UPDATE jobs SET state = @state, run_at = @runAt, ended_at = @endedAt, cancel_requested = @cr
@@ -727,4 +728,14 @@ function listIndex(q: ListQuery): string {
   if (q.state === 'active') return 'INDEXED BY jobs_active';
   if (q.state === 'queued' || q.state === 'scheduled') return 'INDEXED BY jobs_queue';
   return `INDEXED BY jobs_${q.state}`;
+}
+
+/**
+ * SQL that appends the attempt an UPDATE ends to the history column. The history holds ended
+ * attempts only; the open one is read from attempts, worker_id and started_at (see rowToJob), so a
+ * claim writes no JSON. SET expressions see the row as it was, before the UPDATE clears the lease.
+ */
+function closeAttempt(outcome: string, withError = false): string {
+  return `json_insert(history, '$[#]', json_object('attempt', attempts, 'workerId', worker_id, 'startedAt', started_at,
+    'endedAt', @at, 'outcome', ${outcome}${withError ? `, 'error', @message` : ''}))`;
 }
