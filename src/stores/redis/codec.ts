@@ -57,7 +57,7 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
     endedAt: num(f[10]),
     result: json(f[11]),
     error: json(f[12]) as Job['error'],
-    history: f[13] ? JSON.parse(f[13]) : [],
+    history: history(f),
     progress: json(f[14]),
     stalls: Number(f[7]),
     maxStalls: Number(f[8]),
@@ -70,6 +70,17 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
     callbacks: d.callbacks,
     scheduleId: d.scheduleId,
   };
+}
+
+/**
+ * The stored history holds ended attempts; an active job's open attempt is read from its attempt,
+ * worker and start fields (a job claimed by an earlier version may still hold it, without endedAt).
+ */
+function history(f: (string | null)[]): Job['history'] {
+  const h = (f[13] ? JSON.parse(f[13]) : []) as Job['history'];
+  const last = h[h.length - 1];
+  if (f[1] === 'active' && !(last && last.endedAt === undefined)) h.push({ attempt: Number(f[5]), workerId: f[16]!, startedAt: Number(f[9]) });
+  return h;
 }
 
 /** One job of a claim script's JSON answer; see claimJobs in scripts.ts. */
@@ -87,13 +98,14 @@ interface ClaimedRow {
   pg: unknown;
 }
 
-/** The jobs of a claim script's answer, now active under one lease. */
+/** The jobs of a claim script's answer, now active under one lease, each with its open attempt. */
 export function claimedJobs(text: string, queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
   const rows = JSON.parse(text) as ClaimedRow[];
   const jobs: Job[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     const d = r.d;
+    r.h.push({ attempt: r.at, workerId, startedAt: now });
     jobs[i] = {
       id: r.id, queue, task: d.task, payload: d.payload, priority: r.p, state: 'active', attempts: r.at,
       maxAttempts: r.ma, backoff: d.backoff, timeout: d.timeout, runAt: r.ra, createdAt: d.createdAt,

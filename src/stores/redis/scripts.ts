@@ -57,11 +57,32 @@ local function index(id, st, sq, p, ra, ea, lu)
   elseif st == 'active' then zadd(T .. ':k', lu, id)
   else zadd(T .. ':e:' .. st, ea, id) end
 end
--- Close the open (last) attempt record of a history JSON array without decoding it.
-local function closeAttempt(h, at, outcome, msg)
-  local tail = ',"endedAt":' .. at .. ',"outcome":"' .. outcome .. '"'
-  if msg and msg ~= '' then tail = tail .. ',"error":' .. cjson.encode(msg) end
-  return string.sub(h, 1, -3) .. tail .. '}]'
+-- A JSON string literal. Ids are nearly always plain, so encoding is rarely needed.
+local function jstr(s)
+  if string.find(s, '[%c"\\\\]') then return cjson.encode(s) end
+  return '"' .. s .. '"'
+end
+local function jraw(v)
+  if not v or v == '' then return 'null' end
+  return v
+end
+-- Append the attempt that ends now to a history JSON array (ended attempts only: the open one is
+-- read from at, w and sa) without decoding it. A job claimed by a version that wrote the open
+-- attempt into the history still has it there, last and without endedAt (so the array ends in a
+-- digit and '}]', where an ended one ends in a string): it is replaced.
+local function closeAttempt(h, att, w, sa, at, outcome, msg)
+  local rec = '{"attempt":' .. att .. ',"workerId":' .. jstr(w or '') .. ',"startedAt":' .. jraw(sa) .. ',"endedAt":' .. at
+    .. ',"outcome":"' .. outcome .. '"'
+  if msg and msg ~= '' then rec = rec .. ',"error":' .. cjson.encode(msg) end
+  rec = rec .. '}'
+  if h == '[]' then return '[' .. rec .. ']' end
+  local c = string.byte(h, -3)
+  if c >= 48 and c <= 57 then
+    local open = string.match(h, '.*(){"attempt":')
+    if open == 2 then return '[' .. rec .. ']' end
+    h = string.sub(h, 1, open - 2) .. ']'
+  end
+  return string.sub(h, 1, -2) .. ',' .. rec .. ']'
 end
 -- Events a worker acts on go to chan .. ':w', the rest to chan, so an idle-or-busy worker reads
 -- only what wakes it (WORK_EVENTS in core/store.ts). Runs of one kind go out as one message each, in order.
@@ -110,18 +131,9 @@ local function promoteDue(now, limit)
   flush()
   return #due
 end
--- A JSON string literal. Ids are nearly always plain, so encoding is rarely needed.
-local function jstr(s)
-  if string.find(s, '[%c"\\\\]') then return cjson.encode(s) end
-  return '"' .. s .. '"'
-end
-local function jraw(v)
-  if not v or v == '' then return 'null' end
-  return v
-end
 -- Promote due jobs, then take up to \`limit\` queued jobs (priority, FIFO) as active under \`token\`.
 -- Returns the claimed jobs as one JSON text (rows of the fields a worker needs; the caller adds
--- state, worker, token and times, which are the same for all), since one string costs a client
+-- state, worker, token, times and the open attempt, which are the same for all), since one string costs a client
 -- far less to read than an array of fields per job, and the earliest wake time or false.
 local function claimJobs(now, nowS, limit, leaseMs, worker, token)
   local meta = T .. ':m'
@@ -147,22 +159,17 @@ local function claimJobs(now, nowS, limit, leaseMs, worker, token)
   local parts = {}
   local lu = now + leaseMs
   local luS = string.format('%.0f', lu)
-  local rec1 = '{"attempt":'
-  local rec2 = ',"workerId":' .. cjson.encode(worker) .. ',"startedAt":' .. nowS .. '}'
   local popped = redis.call('ZPOPMIN', T .. ':r', n)
   for j = 1, #popped, 2 do
     local id = string.sub(popped[j], 18)
     local k = jk(id)
     local f = redis.call('HMGET', k, 'd', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'e', 'h', 'pg')
     local at = tonumber(f[4]) + 1
-    local h = f[9]
-    local rec = rec1 .. at .. rec2
-    if h == '[]' then h = '[' .. rec .. ']' else h = string.sub(h, 1, -2) .. ',' .. rec .. ']' end
-    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS, 'h', h)
+    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS)
     zadd(T .. ':k', lu, id)
     if STATUS ~= false then EV[#EV + 1] = {'active', id} end
     parts[#parts + 1] = '{"id":' .. jstr(id) .. ',"d":' .. f[1] .. ',"p":' .. f[2] .. ',"ra":' .. f[3] .. ',"at":' .. at
-      .. ',"ma":' .. f[5] .. ',"sl":' .. f[6] .. ',"ms":' .. f[7] .. ',"e":' .. jraw(f[8]) .. ',"h":' .. h
+      .. ',"ma":' .. f[5] .. ',"sl":' .. f[6] .. ',"ms":' .. f[7] .. ',"e":' .. jraw(f[8]) .. ',"h":' .. f[9]
       .. ',"pg":' .. jraw(f[10]) .. '}'
   end
   if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #parts) end
@@ -239,7 +246,7 @@ for x = 1, n do
   local kind, id, token, atS, a, b = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   i = i + 6
   local k = jk(id)
-  local f = redis.call('HMGET', k, 'tk', 'h')
+  local f = redis.call('HMGET', k, 'tk', 'h', 'at', 'w', 'sa')
   if f[1] ~= token then
     out[x] = 0
   else
@@ -247,23 +254,23 @@ for x = 1, n do
     if at > lastAt then lastAt = at end
     zrem(T .. ':k', id)
     if kind == 'completed' then
-      redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[2], atS, 'completed'), 'r', a, 'e', '', 'tk', '', 'lu', '', 'w', '')
+      redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, 'completed'), 'r', a, 'e', '', 'tk', '', 'lu', '', 'w', '')
       zadd(T .. ':e:completed', at, id)
       if status then EV[#EV + 1] = {'completed', id} end
     else
       local msg = nil
       if a ~= '' then msg = cjson.decode(a).message end
       if kind == 'retry' then
-        redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[2], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+        redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '', 'cr', '')
         zadd(T .. ':d', tonumber(b), id)
         EV[#EV + 1] = {'retrying', id, tonumber(b)}
       elseif kind == 'released' then
         local g = redis.call('HMGET', k, 'at', 'p', 'sq')
-        redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(g[1]) - 1, 0), 'h', closeAttempt(f[2], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+        redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(g[1]) - 1, 0), 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
         index(id, 'queued', g[3], g[2])
         EV[#EV + 1] = {'queued', id}
       else
-        redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[2], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')
+        redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')
         zadd(T .. ':e:' .. kind, at, id)
         EV[#EV + 1] = {kind, id}
       end
@@ -324,26 +331,26 @@ local expired = redis.call('ZRANGEBYSCORE', T .. ':k', '-inf', '(' .. nowS, 'LIM
 local rq, fl, cn = {}, {}, {}
 for _, id in ipairs(expired) do
   local k = jk(id)
-  local f = redis.call('HMGET', k, 'cr', 'sl', 'ms', 'h', 'sq', 'p', 'at')
+  local f = redis.call('HMGET', k, 'cr', 'sl', 'ms', 'h', 'sq', 'p', 'at', 'w', 'sa')
   local sl = tonumber(f[2]) + 1
   zrem(T .. ':k', id)
   if f[1] == '1' then
     local msg = 'cancelled while its worker was lost'
     local e = cjson.encode({message = msg, retryable = false, name = 'CancelledError'})
-    redis.call('HSET', k, 'st', 'cancelled', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
+    redis.call('HSET', k, 'st', 'cancelled', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], f[7], f[8], f[9], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
     index(id, 'cancelled', f[5], nil, nil, now)
     cn[#cn + 1] = id
     EV[#EV + 1] = {'cancelled', id}
   elseif sl > tonumber(f[3]) then
     local msg = 'job stalled ' .. sl .. ' times (limit ' .. f[3] .. '): its worker lost the lease each time'
     local e = cjson.encode({message = msg, retryable = false, name = 'StalledError', code = 'stalled'})
-    redis.call('HSET', k, 'st', 'failed', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
+    redis.call('HSET', k, 'st', 'failed', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], f[7], f[8], f[9], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
     index(id, 'failed', f[5], nil, nil, now)
     fl[#fl + 1] = id
     EV[#EV + 1] = {'stalled', id}
     EV[#EV + 1] = {'failed', id}
   else
-    redis.call('HSET', k, 'st', 'queued', 'sl', sl, 'at', math.max(tonumber(f[7]) - 1, 0), 'h', closeAttempt(f[4], nowS, 'stalled'), 'tk', '', 'lu', '', 'w', '')
+    redis.call('HSET', k, 'st', 'queued', 'sl', sl, 'at', math.max(tonumber(f[7]) - 1, 0), 'h', closeAttempt(f[4], f[7], f[8], f[9], nowS, 'stalled'), 'tk', '', 'lu', '', 'w', '')
     index(id, 'queued', f[5], f[6])
     rq[#rq + 1] = id
     EV[#EV + 1] = {'stalled', id}

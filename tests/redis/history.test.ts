@@ -1,0 +1,54 @@
+// Attempt history on Redis: the stored history holds ended attempts and an active job's open
+// attempt is read from its fields, so a claim rewrites no JSON. A job claimed by an earlier version
+// (which kept the open attempt in the history) must not end with that attempt twice.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveSpec } from '../../src/core/queue.js';
+import { dropPrefix, openTestStore, redisSkip } from '../helpers/redis.js';
+
+const skip = await redisSkip();
+
+describe('Redis attempt history', { skip }, () => {
+  it('records each attempt once, open while active and whole when it ends', async () => {
+    const store = openTestStore();
+    const now = Date.now();
+    try {
+      await store.add([resolveSpec({ task: 't', queue: 'h', id: 'a' }, now)], now);
+      const [first] = (await store.claim({ queues: ['h'], workerId: 'w1', limit: 1, leaseMs: 60_000, now })).jobs;
+      assert.deepEqual(first!.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
+      assert.deepEqual((await store.get('a'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
+      await store.finish([{ kind: 'retry', id: 'a', token: first!.leaseToken!, at: now + 5, error: { message: 'boom', retryable: true }, retryAt: now + 6 }]);
+      const [second] = (await store.claim({ queues: ['h'], workerId: 'w2', limit: 1, leaseMs: 60_000, now: now + 10 })).jobs;
+      assert.deepEqual(second!.history, [
+        { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 5, outcome: 'retrying', error: 'boom' },
+        { attempt: 2, workerId: 'w2', startedAt: now + 10 },
+      ]);
+      await store.finish([{ kind: 'completed', id: 'a', token: second!.leaseToken!, at: now + 12, result: 1 }]);
+      assert.deepEqual((await store.get('a'))!.history.map((x) => [x.attempt, x.workerId, x.outcome]), [[1, 'w1', 'retrying'], [2, 'w2', 'completed']]);
+    } finally {
+      await dropPrefix(store.client, store.prefix);
+      await store.close();
+    }
+  });
+
+  it('replaces the open attempt a job claimed by an earlier version kept in its history', async () => {
+    const store = openTestStore();
+    const now = Date.now();
+    try {
+      await store.add([resolveSpec({ task: 't', queue: 'h', id: 'old' }, now)], now);
+      const [job] = (await store.claim({ queues: ['h'], workerId: 'w1', limit: 1, leaseMs: 60_000, now })).jobs;
+      // What the earlier version stored at claim: a closed attempt, then the open one.
+      const earlier = `[{"attempt":0,"workerId":"w0","startedAt":1,"endedAt":2,"outcome":"released"},{"attempt":1,"workerId":"w1","startedAt":${now}}]`;
+      await store.client.hset(`{${store.prefix}:h}:j:old`, 'h', earlier);
+      assert.equal((await store.get('old'))!.history.length, 2);
+      await store.finish([{ kind: 'completed', id: 'old', token: job!.leaseToken!, at: now + 3, result: null }]);
+      assert.deepEqual((await store.get('old'))!.history, [
+        { attempt: 0, workerId: 'w0', startedAt: 1, endedAt: 2, outcome: 'released' },
+        { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' },
+      ]);
+    } finally {
+      await dropPrefix(store.client, store.prefix);
+      await store.close();
+    }
+  });
+});
