@@ -35,6 +35,27 @@ export interface JobRow {
 
 const parse = (s: string | null) => (s === null ? null : JSON.parse(s));
 
+/** The jobs table's columns in schema order: the order of a raw `SELECT *` or `RETURNING *` row. */
+export const JOB_COLUMNS = [
+  'seq', 'id', 'queue', 'task', 'payload', 'priority', 'state', 'attempts', 'max_attempts', 'backoff', 'timeout',
+  'stalls', 'max_stalls', 'run_at', 'created_at', 'started_at', 'ended_at', 'result', 'error', 'history', 'progress',
+  'cancel_requested', 'worker_id', 'lease_token', 'lease_until', 'description', 'tags', 'callbacks', 'schedule_id',
+] as const;
+
+/**
+ * A row read in raw (array) mode. better-sqlite3 builds an object row through V8's API, one
+ * property at a time, which cost a claim ~5 us per job (measured); an array plus this literal does not.
+ */
+export function fromRaw(a: unknown[]): JobRow {
+  return {
+    seq: a[0], id: a[1], queue: a[2], task: a[3], payload: a[4], priority: a[5], state: a[6], attempts: a[7],
+    max_attempts: a[8], backoff: a[9], timeout: a[10], stalls: a[11], max_stalls: a[12], run_at: a[13],
+    created_at: a[14], started_at: a[15], ended_at: a[16], result: a[17], error: a[18], history: a[19],
+    progress: a[20], cancel_requested: a[21], worker_id: a[22], lease_token: a[23], lease_until: a[24],
+    description: a[25], tags: a[26], callbacks: a[27], schedule_id: a[28],
+  } as JobRow;
+}
+
 export function rowToJob(r: JobRow): Job {
   return {
     id: r.id,

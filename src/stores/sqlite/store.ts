@@ -15,7 +15,7 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { MIGRATE_FROM_FIRST, SCHEMA } from './schema.js';
-import { rowToJob, type JobRow } from './rows.js';
+import { JOB_COLUMNS, fromRaw, rowToJob, type JobRow } from './rows.js';
 
 export interface SqliteStoreOptions {
   /** NORMAL (default): a commit survives a process crash, the last ones may be lost on power failure.
@@ -67,6 +67,8 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     if (first) this.db.transaction(() => this.db.exec(MIGRATE_FROM_FIRST)).immediate();
     this.st = this.prepare();
+    const cols = this.st.claim.columns().map((c) => c.name);
+    if (cols.join() !== JOB_COLUMNS.join()) throw new Error(`jobs columns are not in the order rows.ts reads: ${cols.join()}`);
     this.watchMs = path === ':memory:' ? 0 : opts.watchMs ?? 4;
     const checkpointMs = path === ':memory:' ? 0 : opts.checkpointMs ?? 250;
     if (checkpointMs > 0) {
@@ -100,26 +102,26 @@ export class SqliteStore implements Store {
       claim: d.prepare(`UPDATE jobs SET state = 'active', attempts = attempts + 1, worker_id = @worker,
         lease_token = @token, lease_until = @until, started_at = @now, cancel_requested = 0
         WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' AND queue = @queue ORDER BY priority DESC, seq LIMIT @limit)
-        RETURNING *`),
+        RETURNING *`).raw(true),
       rateUse: d.prepare(`UPDATE queues SET rate_window_start = ?, rate_count = ? WHERE name = ?`),
       heartbeat: d.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = 'active'
         RETURNING cancel_requested`),
       complete: d.prepare(`UPDATE jobs SET state = 'completed', result = @result, ended_at = @at, lease_token = NULL,
         lease_until = NULL, worker_id = NULL, error = NULL,
         history = ${closeAttempt(`'completed'`)}
-        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
+        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`).pluck(),
       retry: d.prepare(`UPDATE jobs SET state = 'scheduled', run_at = @retryAt, error = @error, lease_token = NULL,
         lease_until = NULL, worker_id = NULL,
         history = ${closeAttempt(`'retrying'`, true)}
-        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
+        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`).pluck(),
       endWith: d.prepare(`UPDATE jobs SET state = @state, error = @error, ended_at = @at, lease_token = NULL,
         lease_until = NULL, worker_id = NULL,
         history = ${closeAttempt('@state', true)}
-        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
+        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`).pluck(),
       release: d.prepare(`UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), lease_token = NULL,
         lease_until = NULL, worker_id = NULL,
         history = ${closeAttempt(`'released'`)}
-        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`),
+        WHERE id = @id AND lease_token = @token AND state = 'active' RETURNING queue`).pluck(),
       progress: d.prepare(`UPDATE jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'active' RETURNING queue`),
       log: d.prepare(`INSERT INTO job_logs (job_id, at, message) VALUES (?, ?, ?)`),
       logs: d.prepare(`SELECT at, message FROM job_logs WHERE job_id = ? ORDER BY rowid`),
@@ -279,9 +281,9 @@ export class SqliteStore implements Store {
         n = Math.min(n, left);
       }
       if (n <= 0) continue;
-      const rows = this.st.claim.all({
+      const rows = (this.st.claim.all({
         worker: req.workerId, token, until: req.now + req.leaseMs, now: req.now, queue, limit: n,
-      }) as JobRow[];
+      }) as unknown[][]).map(fromRaw);
       rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
       if (q.rate_max != null) this.st.rateUse.run(windowStart, used + rows.length, queue);
       for (const r of rows) {
@@ -312,27 +314,27 @@ export class SqliteStore implements Store {
   private finishIn(outcomes: Outcome[], events: StoreEvent[]): boolean[] {
     return outcomes.map((o) => {
       const base = { id: o.id, token: o.token, at: o.at };
-      let r: { queue: string } | undefined;
+      let queue: string | undefined;
       switch (o.kind) {
         case 'completed':
-          r = this.st.complete.get({ ...base, result: o.result === undefined ? null : JSON.stringify(o.result) }) as typeof r;
+          queue = this.st.complete.get({ ...base, result: o.result === undefined ? null : JSON.stringify(o.result) }) as typeof queue;
           break;
         case 'retry':
-          r = this.st.retry.get({ ...base, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message }) as typeof r;
+          queue = this.st.retry.get({ ...base, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message }) as typeof queue;
           break;
         case 'failed':
         case 'cancelled':
-          r = this.st.endWith.get({
+          queue = this.st.endWith.get({
             ...base, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
-          }) as typeof r;
+          }) as typeof queue;
           break;
         case 'released':
-          r = this.st.release.get(base) as typeof r;
+          queue = this.st.release.get(base) as typeof queue;
           break;
       }
-      if (!r) return false;
+      if (queue === undefined) return false;
       const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
-      events.push({ type, queue: r.queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
+      events.push({ type, queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
       if (o.enqueue?.length) this.insertJobs(o.enqueue, o.at, events);
       return true;
     });
