@@ -24,6 +24,8 @@ local FIELDS = {'d', 'st', 'p', 'sq', 'ra', 'at', 'ma', 'sl', 'ms', 'sa', 'ea', 
 local function jk(id) return T .. ':j:' .. id end
 local function row(k) return redis.call('HMGET', k, unpack(FIELDS)) end
 -- Batched index writes: key -> flat args, flushed in chunks (Lua's unpack has a stack limit).
+-- Scores go in as the strings they came as where possible: Redis turns a Lua number argument into
+-- text with printf('%.17g'), which for a millisecond time costs ~0.3 us (measured), per member.
 local ZA, ZR = {}, {}
 local function zadd(key, score, member)
   local t = ZA[key]
@@ -164,9 +166,9 @@ local function claimJobs(now, nowS, limit, leaseMs, worker, token)
     local id = string.sub(popped[j], 18)
     local k = jk(id)
     local f = redis.call('HMGET', k, 'd', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'e', 'h', 'pg')
-    local at = tonumber(f[4]) + 1
+    local at = tostring(tonumber(f[4]) + 1)
     redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS)
-    zadd(T .. ':k', lu, id)
+    zadd(T .. ':k', luS, id)
     if STATUS ~= false then EV[#EV + 1] = {'active', id} end
     parts[#parts + 1] = '{"id":' .. jstr(id) .. ',"d":' .. f[1] .. ',"p":' .. f[2] .. ',"ra":' .. f[3] .. ',"at":' .. at
       .. ',"ma":' .. f[5] .. ',"sl":' .. f[6] .. ',"ms":' .. f[7] .. ',"e":' .. jraw(f[8]) .. ',"h":' .. f[9]
@@ -255,7 +257,7 @@ for x = 1, n do
     zrem(T .. ':k', id)
     if kind == 'completed' then
       redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, 'completed'), 'r', a, 'e', '', 'tk', '', 'lu', '', 'w', '')
-      zadd(T .. ':e:completed', at, id)
+      zadd(T .. ':e:completed', atS, id)
       if status then EV[#EV + 1] = {'completed', id} end
     else
       local msg = nil
@@ -271,7 +273,7 @@ for x = 1, n do
         EV[#EV + 1] = {'queued', id}
       else
         redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')
-        zadd(T .. ':e:' .. kind, at, id)
+        zadd(T .. ':e:' .. kind, atS, id)
         EV[#EV + 1] = {kind, id}
       end
     end
