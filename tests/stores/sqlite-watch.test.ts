@@ -21,10 +21,10 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
-async function pair() {
+async function pair(watchMs?: number) {
   const t = tempDir();
   const file = join(t.dir, 'w.db');
-  const here = new SqliteStore(file);
+  const here = new SqliteStore(file, { watchMs });
   const there = new SqliteStore(file);
   return {
     here, there,
@@ -86,6 +86,32 @@ describe('sqlite store: cross-connection events', () => {
       await new Queue(p.there).enqueue({ task: 't', queue: 'q' });
       await within(ran, 5000, 'job start');
       console.log(`cross-connection enqueue → start: ${(performance.now() - t0).toFixed(2)} ms`);
+    } finally {
+      await worker.stop();
+      await p.close();
+    }
+  });
+
+  it('wakes on the other connection\'s commit itself, not on its fallback timer', async () => {
+    // Fallback timer every 10 s and a poll of a minute: only the watch on the -wal file can start
+    // the job within a second.
+    const p = await pair(2000);
+    const registry = new TaskRegistry();
+    let onStart = () => {};
+    registry.register('t', () => onStart());
+    const worker = new Worker(p.here, registry, { queues: ['q'], pollMs: 60_000 }).start();
+    try {
+      await new Promise((r) => setTimeout(r, 20)); // let the worker's first (empty) claim settle into its long wait
+      const samples: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const ran = new Promise<void>((r) => (onStart = r));
+        const t0 = performance.now();
+        await new Queue(p.there).enqueue({ task: 't', queue: 'q' });
+        await within(ran, 1000, `job ${i} start`);
+        samples.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 20)); // idle again before the next one
+      }
+      console.log(`cross-connection enqueue → start with only the file watch: ${samples.map((x) => x.toFixed(2)).join(', ')} ms`);
     } finally {
       await worker.stop();
       await p.close();

@@ -2,8 +2,8 @@
 // so several processes may share the file. better-sqlite3 is synchronous; the async
 // signatures are the contract's, shared with network stores.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobState, NewJob, LogLine, JobError } from '../../core/job.js';
 import { isFinished, newJobView, JOB_STATES } from '../../core/job.js';
@@ -23,10 +23,11 @@ export interface SqliteStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   busyTimeoutMs?: number;
   /**
-   * While someone subscribes, check this often (ms) whether another connection committed, and emit
-   * events for jobs it added, so workers in other processes start them in a few ms instead of at
-   * their next poll. 0 turns it off. Default 4 (about 1.5% of a core
-   * per idle process on a 2-core VM; the check is one PRAGMA when nothing changed).
+   * While someone subscribes, check whether another connection committed, and emit events for jobs
+   * it added, so workers in other processes start them at once instead of at their next poll: on
+   * each change of the -wal file where the file system reports changes (inotify), and from a timer
+   * every 5 × watchMs as the fallback (every watchMs where there are no such reports). 0 turns it
+   * off. Default 4; the check is one PRAGMA when nothing changed.
    */
   watchMs?: number;
   /**
@@ -48,6 +49,8 @@ export class SqliteStore implements Store {
   private st: ReturnType<SqliteStore['prepare']>;
   private readonly watchMs: number;
   private watchTimer: NodeJS.Timeout | null = null;
+  private fileWatch: FSWatcher | null = null;
+  private checkQueued = false;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private dataVersion = 0;
   /** Highest seq already reported (or present when watching began). */
@@ -649,22 +652,46 @@ export class SqliteStore implements Store {
     };
   }
 
-  // Cross-process wake-up. PRAGMA data_version changes only when another connection commits, so an
-  // idle check costs one tiny statement; on a change, jobs added since the last seen seq become
-  // 'queued'/'scheduled' events, as if added here. Jobs made ready by another process's UPDATE
-  // (retry, promote, lease recovery) are not seen this way: the worker's poll covers those.
+  // Cross-process wake-up. PRAGMA data_version changes only when another connection commits, so a
+  // check that finds nothing costs one tiny statement; on a change, jobs added since the last seen
+  // seq become 'queued'/'scheduled' events, as if added here. A commit by another process writes
+  // the -wal file, so a watch on the directory (inotify) runs the check at once; the timer stays as
+  // the fallback where the file system has no such events, and for a check that ran before the
+  // writer published its commit. Jobs made ready by another process's UPDATE (retry, promote,
+  // lease recovery) are not seen this way: the worker's poll covers those.
   private startWatch(): void {
     if (this.watchTimer || this.watchMs <= 0 || !this.db.open) return;
     this.dataVersion = this.st.dataVersion.get() as number;
     this.seenSeq = this.st.maxSeq.get() as number;
     this.ownSeqs.clear();
-    this.watchTimer = setInterval(() => this.checkExternal(), this.watchMs);
+    const wal = `${basename(this.path)}-wal`;
+    try {
+      this.fileWatch = watch(dirname(this.path), { persistent: false }, (_event, name) => {
+        if (name === wal) this.checkSoon();
+      });
+      this.fileWatch.on('error', () => this.fileWatch?.close());
+    } catch {
+      this.fileWatch = null;
+    }
+    this.watchTimer = setInterval(() => this.checkExternal(), this.fileWatch ? this.watchMs * 5 : this.watchMs);
     this.watchTimer.unref();
+  }
+
+  /** One check per turn of the event loop however many file events came in it. */
+  private checkSoon(): void {
+    if (this.checkQueued) return;
+    this.checkQueued = true;
+    setImmediate(() => {
+      this.checkQueued = false;
+      if (this.watchTimer) this.checkExternal();
+    });
   }
 
   private stopWatch(): void {
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.watchTimer = null;
+    this.fileWatch?.close();
+    this.fileWatch = null;
     this.ownSeqs.clear();
   }
 
