@@ -15,14 +15,14 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
+import { FIELDS, addArgs, claimedJobs, hashToSchedule, rowToJob } from './codec.js';
+import type { RedisClient, RedisTarget } from './connect.js';
 
 /** Each script's full source and its SHA-1, the name Redis caches it under. */
 const SCRIPT_SHAS = Object.fromEntries((Object.keys(SCRIPTS) as ScriptName[]).map((name) => {
   const source = scriptSource(name);
   return [name, { source, sha: createHash('sha1').update(source).digest('hex') }];
 })) as Record<ScriptName, { source: string; sha: string }>;
-import { FIELDS, addArgs, claimedJobs, hashToSchedule, rowToJob } from './codec.js';
-import type { RedisClient, RedisTarget } from './connect.js';
 
 export interface RedisStoreOptions {
   /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */

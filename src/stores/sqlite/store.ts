@@ -669,10 +669,22 @@ export class SqliteStore implements Store {
       this.fileWatch = watch(dirname(this.path), { persistent: false }, (_event, name) => {
         if (name === wal) this.checkSoon();
       });
-      this.fileWatch.on('error', () => this.fileWatch?.close());
+      // A watch that fails later (directory gone, watch limit) leaves the timer alone, at full rate.
+      const fw = this.fileWatch;
+      fw.on('error', () => {
+        fw.close();
+        if (this.fileWatch !== fw) return; // stopped already
+        this.fileWatch = null;
+        this.armTimer();
+      });
     } catch {
       this.fileWatch = null;
     }
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
     this.watchTimer = setInterval(() => this.checkExternal(), this.fileWatch ? this.watchMs * 5 : this.watchMs);
     this.watchTimer.unref();
   }
