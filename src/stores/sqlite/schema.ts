@@ -1,6 +1,7 @@
 // The SQLite schema. Partial indexes keep the hot paths (claim, promote, recover) small:
 // each index only holds rows in the state that path looks for, and a state change touches only
-// the indexes of the two states it joins (jobs_queue never moves: it lists a queue by seq).
+// the indexes of the two states it joins (jobs_queue never moves: it lists a queue by seq). Each
+// state but active also has a (queue, seq) index, so a list of one state pages in its own order.
 export const SCHEMA_VERSION = 1;
 
 export const SCHEMA = `
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(queue, run_at) WHERE state = 'scheduled';
 CREATE INDEX IF NOT EXISTS jobs_active ON jobs(queue, lease_until) WHERE state = 'active';
+CREATE INDEX IF NOT EXISTS jobs_queued ON jobs(queue, seq) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS jobs_scheduled ON jobs(queue, seq) WHERE state = 'scheduled';
 CREATE INDEX IF NOT EXISTS jobs_completed ON jobs(queue, seq) WHERE state = 'completed';
 CREATE INDEX IF NOT EXISTS jobs_failed ON jobs(queue, seq) WHERE state = 'failed';
 CREATE INDEX IF NOT EXISTS jobs_cancelled ON jobs(queue, seq) WHERE state = 'cancelled';

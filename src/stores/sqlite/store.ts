@@ -761,14 +761,12 @@ function rowToSchedule(r: Row): ScheduleRecord {
 
 
 /**
- * The index a job list walks, named so the plan does not hang on the planner's guess. Queued and
- * scheduled jobs are mostly the newest of their queue, so walking the queue newest-first finds
- * them soon; active jobs are few, and each finished state has an index by seq of its own.
+ * The index a job list walks, named so the plan does not hang on the planner's guess: each state
+ * but active has a (queue, seq) index of its own, so a page costs its length however long the
+ * queue's history; active jobs are few and are sorted.
  */
 function listIndex(q: ListQuery): string {
   if (q.queue === undefined || q.state === undefined || !(JOB_STATES as readonly string[]).includes(q.state)) return '';
-  if (q.state === 'active') return 'INDEXED BY jobs_active';
-  if (q.state === 'queued' || q.state === 'scheduled') return 'INDEXED BY jobs_queue';
   return `INDEXED BY jobs_${q.state}`;
 }
 
