@@ -2,9 +2,13 @@
 // Prints one JSON document: each row's median and range over R runs, per subject, and with
 // --compare bullmq the ratio Fusion/BullMQ (above 1 is better for rates, below 1 for latencies).
 // Subjects alternate within each run so machine noise hits both alike.
+// With a redis:// store and --compare bullmq it runs the Redis comparison (redis-vs-bullmq.ts),
+// whose rows add enqueues in flight, four worker processes and delayed-job lateness.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bullmqSubject, fusionSubject, type Subject } from './subjects.js';
 import { enqueueBatch, enqueueSingle, latency, processed, round } from './measure.js';
@@ -20,6 +24,14 @@ const { values: args } = parseArgs({
     log: { type: 'string' },
   },
 });
+
+if (args.compare === 'bullmq' && /^rediss?:\/\//.test(args.store ?? '')) {
+  const forward = ['--url', args.store!, '--reps', args.runs!];
+  if (process.argv.includes('--jobs')) forward.push('--scale', String(Number(args.jobs) / 30_000));
+  if (args.only) forward.push('--only', args.only);
+  const script = fileURLToPath(new URL('./redis-vs-bullmq.js', import.meta.url));
+  process.exit(spawnSync(process.execPath, [script, ...forward], { stdio: 'inherit' }).status ?? 1);
+}
 
 const jobs = Number(args.jobs);
 const runs = Number(args.runs);
