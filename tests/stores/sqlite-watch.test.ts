@@ -117,4 +117,71 @@ describe('sqlite store: cross-connection events', () => {
       await p.close();
     }
   });
+
+  it('reports the work another connection\'s updates make: retry, promote, cancel request, resume', async () => {
+    const p = await pair();
+    try {
+      const seen: StoreEvent[] = [];
+      let notify = () => {};
+      p.here.subscribe((e) => {
+        seen.push(e);
+        notify();
+      });
+      const until = (what: string, cond: () => boolean) => within(new Promise<void>((r) => {
+        notify = () => cond() && r();
+        notify();
+      }), 5000, what);
+      const there = new Queue(p.there);
+      const now = Date.now();
+      await there.enqueueMany([
+        { task: 't', queue: 'q', id: 'failing' },
+        { task: 't', queue: 'q', id: 'later', runAt: now + 60_000 },
+        { task: 't', queue: 'q', id: 'running' },
+      ]);
+      const claimed = await p.there.claim({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 60_000, now });
+      const lease = (id: string) => claimed.jobs.find((j) => j.id === id)!.leaseToken!;
+      await p.there.finish([{ kind: 'failed', id: 'failing', token: lease('failing'), at: now, error: { message: 'no', retryable: false } }]);
+      await until('the added jobs', () => seen.filter((e) => e.type === 'queued' || e.type === 'scheduled').length >= 3);
+      seen.length = 0;
+
+      await p.there.retry('failing', { resetAttempts: true }, now + 1);
+      await p.there.promote('later', now + 2);
+      await p.there.cancel('running', now + 3);
+      await p.there.pause('q', now + 4);
+      await p.there.resume('q', now + 5);
+      await until('the updates', () => seen.length >= 4);
+      assert.deepEqual(seen.map((e) => [e.type, e.jobId]), [
+        ['queued', 'failing'], ['queued', 'later'], ['cancel-requested', 'running'], ['resumed', undefined],
+      ]);
+      // Its own updates it reports once, at commit, and not again from the log.
+      await p.here.pause('q', now + 8);
+      await p.here.resume('q', now + 9);
+      await p.there.resume('q', now + 10); // a foreign commit, so the watcher reads the log past our rows
+      await until('the last resume', () => seen.filter((e) => e.type === 'resumed').length >= 3);
+      assert.equal(seen.filter((e) => e.type === 'resumed').length, 3);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a worker starts a job another connection retried without waiting for its poll', async () => {
+    const p = await pair();
+    const registry = new TaskRegistry();
+    let started!: () => void;
+    const ran = new Promise<void>((r) => (started = r));
+    registry.register('t', () => started());
+    const now = Date.now();
+    await new Queue(p.there).enqueue({ task: 't', queue: 'q', id: 'again' });
+    const [job] = (await p.there.claim({ queues: ['q'], workerId: 'gone', limit: 1, leaseMs: 60_000, now })).jobs;
+    await p.there.finish([{ kind: 'failed', id: 'again', token: job!.leaseToken!, at: now, error: { message: 'no', retryable: false } }]);
+    const worker = new Worker(p.here, registry, { queues: ['q'], pollMs: 60_000 }).start();
+    try {
+      await new Promise((r) => setTimeout(r, 20)); // let the worker's first (empty) claim settle into its long wait
+      await p.there.retry('again', { resetAttempts: true }, Date.now());
+      await within(ran, 1000, 'retried job start');
+    } finally {
+      await worker.stop();
+      await p.close();
+    }
+  });
 });

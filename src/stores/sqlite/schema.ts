@@ -84,7 +84,22 @@ CREATE TABLE IF NOT EXISTS workers (
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+-- Work that an UPDATE makes (a retry, promote or reschedule, a released or recovered job, a cancel
+-- request, a resumed queue), for other processes' watchers: new rows they find in jobs itself.
+-- Short: the last WORK_LOG_KEEP entries are kept.
+CREATE TABLE IF NOT EXISTS work_log (
+  seq INTEGER PRIMARY KEY,
+  origin TEXT NOT NULL,
+  type TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  job_id TEXT,
+  at INTEGER NOT NULL,
+  run_at INTEGER
+);
 `;
+
+export const WORK_LOG_KEEP = 10_000;
 
 /**
  * Files made by the first schema (known by its jobs_list index) kept one (queue, state, seq) index

@@ -13,8 +13,8 @@ import type {
   QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleInput, ScheduleRecord, StateCounts, Store, StoreEvent,
   StoreListener, WorkerInfo,
 } from '../../core/store.js';
-import { emptyCounts } from '../../core/store.js';
-import { MIGRATE_FROM_FIRST, SCHEMA } from './schema.js';
+import { WORK_EVENTS, emptyCounts } from '../../core/store.js';
+import { MIGRATE_FROM_FIRST, SCHEMA, WORK_LOG_KEEP } from './schema.js';
 import { JOB_COLUMNS, fromRaw, rowToJob, type JobRow } from './rows.js';
 
 export interface SqliteStoreOptions {
@@ -55,6 +55,8 @@ export class SqliteStore implements Store {
   private dataVersion = 0;
   /** Highest seq already reported (or present when watching began). */
   private seenSeq = 0;
+  /** Highest work_log seq already read. */
+  private seenWork = 0;
   /** Rows this connection inserted: their events were emitted at commit, the watcher skips them. */
   private ownSeqs = new Set<number>();
   private pendingOwn: number[] = [];
@@ -176,6 +178,10 @@ export class SqliteStore implements Store {
       dataVersion: d.prepare(`PRAGMA data_version`).pluck(),
       maxSeq: d.prepare(`SELECT coalesce(max(seq), 0) FROM jobs`).pluck(),
       addedSince: d.prepare(`SELECT seq, id, queue, run_at, created_at FROM jobs WHERE seq > ? ORDER BY seq LIMIT 1000`),
+      shareWork: d.prepare(`INSERT INTO work_log (origin, type, queue, job_id, at, run_at) VALUES (?, ?, ?, ?, ?, ?)`),
+      trimWork: d.prepare(`DELETE FROM work_log WHERE seq <= ?`),
+      maxWork: d.prepare(`SELECT coalesce(max(seq), 0) FROM work_log`).pluck(),
+      workSince: d.prepare(`SELECT seq, origin, type, queue, job_id, at, run_at FROM work_log WHERE seq > ? ORDER BY seq LIMIT 1000`),
     };
   }
 
@@ -192,6 +198,18 @@ export class SqliteStore implements Store {
     } catch (err) {
       this.pendingOwn.length = 0;
       throw err;
+    }
+  }
+
+  /**
+   * Inside a transaction: record the work events an UPDATE made, so watchers in other processes
+   * wake for them as they do for new rows (a retried job starts at once, not at the next poll).
+   */
+  private shareWork(events: StoreEvent[]): void {
+    for (const e of events) {
+      if (!WORK_EVENTS.has(e.type)) continue;
+      const seq = Number(this.st.shareWork.run(this.tokenPrefix, e.type, e.queue, e.jobId ?? null, e.at, e.runAt ?? null).lastInsertRowid);
+      if (seq % 1000 === 0) this.st.trimWork.run(seq - WORK_LOG_KEEP);
     }
   }
 
@@ -338,7 +356,10 @@ export class SqliteStore implements Store {
       }
       if (queue === undefined) return false;
       const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
-      events.push({ type, queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
+      const event: StoreEvent = { type, queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined };
+      events.push(event);
+      // A job given back at shutdown is for the workers of other processes.
+      if (o.kind === 'released') this.shareWork([event]);
       if (o.enqueue?.length) this.insertJobs(o.enqueue, o.at, events);
       return true;
     });
@@ -383,6 +404,7 @@ export class SqliteStore implements Store {
           events.push({ type: 'stalled', queue: r.queue, jobId: r.id, at: now }, { type: 'queued', queue: r.queue, jobId: r.id, at: now });
         }
       }
+      this.shareWork(events);
     });
     this.emit(events);
     return res;
@@ -451,6 +473,7 @@ export class SqliteStore implements Store {
       if (row.state === 'active') {
         const r = this.st.requestCancel.get(id) as JobRow;
         events.push({ type: 'cancel-requested', queue: row.queue, jobId: id, at: now });
+        this.shareWork(events);
         return rowToJob(r);
       }
       if (row.state !== 'scheduled' && row.state !== 'queued') {
@@ -474,6 +497,7 @@ export class SqliteStore implements Store {
       const state = runAt > now ? 'scheduled' : 'queued';
       const r = this.st.setState.get({ id, state, runAt, endedAt: null, cr: 0 }) as JobRow;
       events.push({ type: state, queue: row.queue, jobId: id, at: now, runAt });
+      this.shareWork(events);
       return rowToJob(r);
     });
     this.emit(events);
@@ -487,6 +511,7 @@ export class SqliteStore implements Store {
       if (row.state !== 'scheduled') throw conflict(`job ${id} is ${row.state}; only scheduled jobs can be promoted`, { id, state: row.state });
       const r = this.st.setState.get({ id, state: 'queued', runAt: now, endedAt: null, cr: 0 }) as JobRow;
       events.push({ type: 'queued', queue: row.queue, jobId: id, at: now });
+      this.shareWork(events);
       return rowToJob(r);
     });
     this.emit(events);
@@ -502,6 +527,7 @@ export class SqliteStore implements Store {
       }
       const r = this.st.retryJob.get({ id, now, reset: opts.resetAttempts === false ? 0 : 1 }) as JobRow;
       events.push({ type: 'queued', queue: row.queue, jobId: id, at: now });
+      this.shareWork(events);
       return rowToJob(r);
     });
     this.emit(events);
@@ -552,11 +578,13 @@ export class SqliteStore implements Store {
   }
 
   async resume(queue: string, now: number): Promise<void> {
+    const events: StoreEvent[] = [{ type: 'resumed', queue, at: now }];
     this.tx(() => {
       this.st.ensureQueue.run(queue);
       this.db.prepare(`UPDATE queues SET paused = 0 WHERE name = ?`).run(queue);
+      this.shareWork(events);
     });
-    this.emit([{ type: 'resumed', queue, at: now }]);
+    this.emit(events);
   }
 
   async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
@@ -657,12 +685,13 @@ export class SqliteStore implements Store {
   // seq become 'queued'/'scheduled' events, as if added here. A commit by another process writes
   // the -wal file, so a watch on the directory (inotify) runs the check at once; the timer stays as
   // the fallback where the file system has no such events, and for a check that ran before the
-  // writer published its commit. Jobs made ready by another process's UPDATE (retry, promote,
-  // lease recovery) are not seen this way: the worker's poll covers those.
+  // writer published its commit. Work an UPDATE made (retry, promote, reschedule, release, lease
+  // recovery, a cancel request, a resumed queue) comes from the work_log table the same way.
   private startWatch(): void {
     if (this.watchTimer || this.watchMs <= 0 || !this.db.open) return;
     this.dataVersion = this.st.dataVersion.get() as number;
     this.seenSeq = this.st.maxSeq.get() as number;
+    this.seenWork = this.st.maxWork.get() as number;
     this.ownSeqs.clear();
     const wal = `${basename(this.path)}-wal`;
     try {
@@ -730,6 +759,20 @@ export class SqliteStore implements Store {
       if (rows.length < 1000) break;
     }
     for (const seq of this.ownSeqs) if (seq <= this.seenSeq) this.ownSeqs.delete(seq);
+    for (;;) {
+      const rows = this.st.workSince.all(this.seenWork) as {
+        seq: number; origin: string; type: StoreEvent['type']; queue: string; job_id: string | null; at: number; run_at: number | null;
+      }[];
+      for (const r of rows) {
+        this.seenWork = r.seq;
+        if (r.origin === this.tokenPrefix) continue;
+        const e: StoreEvent = { type: r.type, queue: r.queue, at: r.at };
+        if (r.job_id !== null) e.jobId = r.job_id;
+        if (r.run_at !== null) e.runAt = r.run_at;
+        events.push(e);
+      }
+      if (rows.length < 1000) break;
+    }
     this.emit(events);
   }
 
