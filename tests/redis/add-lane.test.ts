@@ -1,5 +1,6 @@
-// Concurrent adds to one queue are coalesced into one script per batch (see laneAdd in the Redis
-// store). Each caller must still get its own answer, in call order, with idempotency intact.
+// Concurrent adds to one queue are coalesced into one script per batch, a few batches in the air
+// (see laneAdd in the Redis store). Each caller must still get its own answer, in call order, with
+// idempotency intact.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
@@ -8,22 +9,31 @@ import { dropPrefix, openTestStore, redisSkip } from '../helpers/redis.js';
 const skip = await redisSkip();
 const T0 = Date.now();
 
+/** Count the scripts a store sends, and how many are in the air at once (a pass-through wrapper). */
+function countScripts(s: ReturnType<typeof openTestStore>) {
+  const client = s.client as unknown as { sendCommand(cmd: { name: string }): Promise<unknown> };
+  const real = client.sendCommand;
+  const seen = { scripts: 0, inFlight: 0, maxInFlight: 0 };
+  client.sendCommand = function (this: unknown, cmd: { name: string }) {
+    const p = real.call(this, cmd);
+    if (cmd.name !== 'evalsha' && cmd.name !== 'eval') return p;
+    seen.scripts++;
+    seen.maxInFlight = Math.max(seen.maxInFlight, ++seen.inFlight);
+    return p.finally(() => seen.inFlight--);
+  };
+  return { seen, restore: () => (client.sendCommand = real) };
+}
+
 describe('Redis add lane', { skip }, () => {
   it('coalesces concurrent adds into few scripts, keeping each answer, FIFO order and idempotency', async () => {
     const s = openTestStore();
-    // Count ADD scripts sent (a pass-through wrapper on the client, not a change of behaviour).
-    const client = s.client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-    const real = client.fusionAdd!;
-    let scripts = 0;
-    client.fusionAdd = function (this: unknown, ...a: unknown[]) {
-      scripts++;
-      return real.apply(this, a);
-    };
+    await s.add([resolveSpec({ task: 't', queue: 'warm', id: 'w' }, T0)], T0); // queue registry, scripts loaded
+    const counter = countScripts(s);
     try {
       const N = 200;
       const results = await Promise.all(Array.from({ length: N }, (_, i) =>
         s.add([resolveSpec({ task: 't', queue: 'lane', id: `j${i}`, payload: { i } }, T0)], T0)));
-      assert.ok(scripts < N / 4, `${scripts} ADD scripts for ${N} concurrent adds`);
+      assert.ok(counter.seen.scripts > 0 && counter.seen.scripts < N / 4, `${counter.seen.scripts} ADD scripts for ${N} concurrent adds`);
       results.forEach((r, i) => {
         assert.equal(r.length, 1);
         assert.equal(r[0]!.created, true);
@@ -44,7 +54,40 @@ describe('Redis add lane', { skip }, () => {
       const claimed = await s.claim({ queues: ['lane'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: T0 });
       assert.deepEqual(claimed.jobs.map((j) => j.id), [...Array.from({ length: N }, (_, i) => `j${i}`), 'dup']);
     } finally {
-      client.fusionAdd = real;
+      counter.restore();
+      await dropPrefix(s.client, s.prefix);
+      await s.close();
+    }
+  });
+
+  it('keeps a few batches in the air for callers that add again as soon as they are answered', async () => {
+    const s = openTestStore();
+    await s.add([resolveSpec({ task: 't', queue: 'loop', id: 'first' }, T0)], T0);
+    const counter = countScripts(s);
+    try {
+      const CALLERS = 100;
+      const EACH = 5;
+      await Promise.all(Array.from({ length: CALLERS }, async (_, c) => {
+        for (let k = 0; k < EACH; k++) {
+          const [r] = await s.add([resolveSpec({ task: 't', queue: 'loop', id: `c${c}-${k}` }, T0)], T0);
+          assert.equal(r!.created, true);
+        }
+      }));
+      const { scripts, maxInFlight } = counter.seen;
+      console.log(`closed loop: ${scripts} scripts, ${maxInFlight} at once`);
+      assert.ok(scripts > 0 && scripts < (CALLERS * EACH) / 4, `${scripts} scripts for ${CALLERS * EACH} adds`);
+      assert.ok(maxInFlight >= 1 && maxInFlight <= 3, `${maxInFlight} scripts in the air at once`);
+      // Each caller's jobs are claimed in the order it added them.
+      const claimed = await s.claim({ queues: ['loop'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: T0 });
+      assert.equal(claimed.jobs.length, CALLERS * EACH + 1);
+      const order = new Map<string, number[]>();
+      for (const j of claimed.jobs) {
+        const m = /^c(\d+)-(\d+)$/.exec(j.id);
+        if (m) order.set(m[1]!, [...(order.get(m[1]!) ?? []), Number(m[2])]);
+      }
+      for (const [c, ks] of order) assert.deepEqual(ks, [0, 1, 2, 3, 4], `caller ${c}`);
+    } finally {
+      counter.restore();
       await dropPrefix(s.client, s.prefix);
       await s.close();
     }

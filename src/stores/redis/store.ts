@@ -37,11 +37,15 @@ interface OutboxEntry {
 }
 
 const MAX_ADD_BATCH = 2000;
-const ADDS_IN_FLIGHT = 1;
+/** Add scripts one queue may have in the air at once, and the fewest jobs worth a script of their own. */
+const ADDS_IN_FLIGHT = 3;
+const MIN_ADD_SPLIT = 16;
 /** ADD's answer per job: 1 created, {0, row} exists here, {2, queue} exists in another queue. */
 type AddResult = number | [number, unknown];
 interface AddLane {
   inFlight: number;
+  /** Until the next macrotask turn after a batch of several calls lands: see sendLane. */
+  held: boolean;
   waiting: { rows: Raw[]; now: number; resolve(v: { res: AddResult[]; now: number }): void; reject(err: unknown): void }[];
 }
 const LIST_SCAN_BUDGET = 5000;
@@ -181,26 +185,33 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Adds to one queue share a lane: a call goes out at once when none is in the air; calls made
-   * meanwhile wait and go out together in one script when it lands (one in flight measured faster
-   * than two or four: bigger batches). A lone add pays nothing; many concurrent ones (a web
-   * server's requests) cost one round trip per batch. Each call's jobs still go in one script, so
-   * each add() stays atomic.
+   * Adds to one queue share a lane: a call goes out at once when a slot is free; calls made while
+   * none is wait and go out together in one script. A lone add pays nothing; many concurrent ones
+   * (a web server's requests) cost one round trip per batch. Each call's jobs still go in one
+   * script, so each add() stays atomic.
    */
   private laneAdd(queue: string, rows: Raw[], now: number): Promise<{ res: AddResult[]; now: number }> {
     let lane = this.lanes.get(queue);
-    if (!lane) this.lanes.set(queue, (lane = { inFlight: 0, waiting: [] }));
+    if (!lane) this.lanes.set(queue, (lane = { inFlight: 0, held: false, waiting: [] }));
     const l = lane;
     return new Promise((resolve, reject) => {
       l.waiting.push({ rows, now, resolve, reject });
-      if (l.inFlight < ADDS_IN_FLIGHT) this.sendLane(queue, l);
+      if (!l.held && l.inFlight < ADDS_IN_FLIGHT) this.sendLane(queue, l, MAX_ADD_BATCH);
     });
   }
 
-  private sendLane(queue: string, lane: AddLane): void {
+  /**
+   * Send waiting calls, up to `budget` jobs, as one script. When a batch of several calls lands,
+   * its callers come back one by one over the next microtasks; the first would otherwise leave
+   * alone and the rest queue behind it. So the lane holds until the next macrotask turn, then
+   * splits what has gathered over the free slots: the scripts overlap with the callers' work
+   * (measured with 100 callers in flight: 29,000-42,000 jobs/s with one batch in the air, 50,000-
+   * 58,000 with up to three of at least 16 jobs).
+   */
+  private sendLane(queue: string, lane: AddLane, budget: number): void {
     const batch: AddLane['waiting'] = [];
     let n = 0;
-    while (lane.waiting.length && n + lane.waiting[0]!.rows.length <= MAX_ADD_BATCH) {
+    while (lane.waiting.length && (n === 0 || n + lane.waiting[0]!.rows.length <= budget) && n + lane.waiting[0]!.rows.length <= MAX_ADD_BATCH) {
       const w = lane.waiting.shift()!;
       batch.push(w);
       n += w.rows.length;
@@ -221,9 +232,27 @@ export class RedisStore implements Store {
       },
     ).finally(() => {
       lane.inFlight--;
-      if (lane.waiting.length) this.sendLane(queue, lane);
-      else if (lane.inFlight === 0) this.lanes.delete(queue);
+      if (batch.length > 1 && !lane.held) {
+        lane.held = true;
+        setImmediate(() => {
+          lane.held = false;
+          this.drainLane(queue, lane);
+        });
+      } else if (!lane.held) this.drainLane(queue, lane);
     });
+  }
+
+  /** Spread the waiting calls over the free slots, in order, in parts of at least MIN_ADD_SPLIT jobs. */
+  private drainLane(queue: string, lane: AddLane): void {
+    const free = ADDS_IN_FLIGHT - lane.inFlight;
+    if (lane.waiting.length === 0 || free <= 0) {
+      if (lane.waiting.length === 0 && lane.inFlight === 0) this.lanes.delete(queue);
+      return;
+    }
+    const total = lane.waiting.reduce((t, w) => t + w.rows.length, 0);
+    const parts = Math.max(1, Math.min(free, Math.floor(total / MIN_ADD_SPLIT)));
+    const budget = Math.ceil(total / parts);
+    for (let p = 0; p < parts && lane.waiting.length; p++) this.sendLane(queue, lane, budget);
   }
 
   private async addChunk(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
