@@ -603,6 +603,51 @@ export const SCRIPTS = {
 
 export type ScriptName = keyof typeof SCRIPTS;
 
+/** A top-level definition of the prelude: its text (with the comment above it) and the names it defines. */
+interface Unit {
+  text: string;
+  names: string[];
+}
+
+/** The prelude cut at each top-level `local`, comments going with the definition below them. */
+function preludeUnits(): Unit[] {
+  const units: Unit[] = [];
+  let pending: string[] = [];
+  for (const line of PRELUDE.split('\n')) {
+    if (line.startsWith('local ')) {
+      const fn = /^local function (\w+)/.exec(line);
+      const names = fn ? [fn[1]!] : line.slice(6, line.indexOf('=')).split(',').map((n) => n.trim());
+      units.push({ text: '', names });
+      units[units.length - 1]!.text = [...pending, line].join('\n');
+      pending = [];
+    } else if (units.length && !line.startsWith('--') && line !== '') {
+      units[units.length - 1]!.text += '\n' + line;
+    } else if (line !== '') pending.push(line);
+  }
+  return units;
+}
+
+const uses = (text: string, name: string) => new RegExp(`\\b${name}\\b`).test(text);
+
+/**
+ * A script with only the prelude definitions it uses, directly or through another: Redis runs the
+ * whole prelude on every call, and a call that defines twenty functions to use three pays for it,
+ * most of all on one-job calls (a single enqueue) where little else happens.
+ */
 export function scriptSource(name: ScriptName): string {
-  return PRELUDE + SCRIPTS[name];
+  const units = preludeUnits();
+  const body = SCRIPTS[name];
+  const needed = new Set<Unit>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    const texts = [body, ...[...needed].map((u) => u.text)].join('\n');
+    for (const u of units) {
+      if (!needed.has(u) && u.names.some((n) => uses(texts, n))) {
+        needed.add(u);
+        grew = true;
+      }
+    }
+  }
+  return '\n' + units.filter((u) => needed.has(u)).map((u) => u.text).join('\n') + '\n' + body;
 }
