@@ -185,9 +185,9 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Adds to one queue share a lane: a call goes out at once when a slot is free; calls made while
-   * none is wait and go out together in one script. A lone add pays nothing; many concurrent ones
-   * (a web server's requests) cost one round trip per batch. Each call's jobs still go in one
+   * Adds to one queue share a lane: a call goes out at once when one of its script slots is free;
+   * calls made while none is wait and go out together. A lone add pays nothing; many concurrent
+   * ones (a web server's requests) cost one round trip per batch. Each call's jobs still go in one
    * script, so each add() stays atomic.
    */
   private laneAdd(queue: string, rows: Raw[], now: number): Promise<{ res: AddResult[]; now: number }> {
