@@ -4,13 +4,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
-import { dropPrefix, openTestStore, redisSkip } from '../helpers/redis.js';
+import { redisHarness, redisSkip } from '../helpers/redis.js';
+import type { RedisStore } from '../../src/stores/redis/store.js';
 
 const skip = await redisSkip();
 const T0 = Date.now();
 
 /** Count the scripts a store sends, and how many are in the air at once (a pass-through wrapper). */
-function countScripts(s: ReturnType<typeof openTestStore>) {
+function countScripts(s: RedisStore) {
   const client = s.client as unknown as { sendCommand(cmd: { name: string }): Promise<unknown> };
   const real = client.sendCommand;
   const seen = { scripts: 0, inFlight: 0, maxInFlight: 0 };
@@ -26,7 +27,7 @@ function countScripts(s: ReturnType<typeof openTestStore>) {
 
 describe('Redis add lane', { skip }, () => {
   it('coalesces concurrent adds into few scripts, keeping each answer, FIFO order and idempotency', async () => {
-    const s = openTestStore();
+    const { store: s, cleanup } = await redisHarness();
     await s.add([resolveSpec({ task: 't', queue: 'warm', id: 'w' }, T0)], T0); // queue registry, scripts loaded
     const counter = countScripts(s);
     try {
@@ -55,13 +56,12 @@ describe('Redis add lane', { skip }, () => {
       assert.deepEqual(claimed.jobs.map((j) => j.id), [...Array.from({ length: N }, (_, i) => `j${i}`), 'dup']);
     } finally {
       counter.restore();
-      await dropPrefix(s.client, s.prefix);
-      await s.close();
+      await cleanup();
     }
   });
 
   it('keeps a few batches in the air for callers that add again as soon as they are answered', async () => {
-    const s = openTestStore();
+    const { store: s, cleanup } = await redisHarness();
     await s.add([resolveSpec({ task: 't', queue: 'loop', id: 'first' }, T0)], T0);
     const counter = countScripts(s);
     try {
@@ -88,8 +88,7 @@ describe('Redis add lane', { skip }, () => {
       for (const [c, ks] of order) assert.deepEqual(ks, [0, 1, 2, 3, 4], `caller ${c}`);
     } finally {
       counter.restore();
-      await dropPrefix(s.client, s.prefix);
-      await s.close();
+      await cleanup();
     }
   });
 });

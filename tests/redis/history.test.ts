@@ -4,20 +4,26 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
-import { dropPrefix, openTestStore, redisSkip } from '../helpers/redis.js';
+import { redisHarness, redisSkip } from '../helpers/redis.js';
+import type { RedisStore } from '../../src/stores/redis/store.js';
 
 const skip = await redisSkip();
 
+/** Add job `id` to queue h and claim it as worker `w` at `now`. */
+async function addAndClaim(store: RedisStore, id: string, w: string, now: number) {
+  await store.add([resolveSpec({ task: 't', queue: 'h', id }, now)], now);
+  return (await store.claim({ queues: ['h'], workerId: w, limit: 1, leaseMs: 60_000, now })).jobs[0]!;
+}
+
 describe('Redis attempt history', { skip }, () => {
   it('records each attempt once, open while active and whole when it ends', async () => {
-    const store = openTestStore();
+    const { store, cleanup } = await redisHarness();
     const now = Date.now();
     try {
-      await store.add([resolveSpec({ task: 't', queue: 'h', id: 'a' }, now)], now);
-      const [first] = (await store.claim({ queues: ['h'], workerId: 'w1', limit: 1, leaseMs: 60_000, now })).jobs;
-      assert.deepEqual(first!.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
+      const first = await addAndClaim(store, 'a', 'w1', now);
+      assert.deepEqual(first.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
       assert.deepEqual((await store.get('a'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
-      await store.finish([{ kind: 'retry', id: 'a', token: first!.leaseToken!, at: now + 5, error: { message: 'boom', retryable: true }, retryAt: now + 6 }]);
+      await store.finish([{ kind: 'retry', id: 'a', token: first.leaseToken!, at: now + 5, error: { message: 'boom', retryable: true }, retryAt: now + 6 }]);
       const [second] = (await store.claim({ queues: ['h'], workerId: 'w2', limit: 1, leaseMs: 60_000, now: now + 10 })).jobs;
       assert.deepEqual(second!.history, [
         { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 5, outcome: 'retrying', error: 'boom' },
@@ -26,29 +32,26 @@ describe('Redis attempt history', { skip }, () => {
       await store.finish([{ kind: 'completed', id: 'a', token: second!.leaseToken!, at: now + 12, result: 1 }]);
       assert.deepEqual((await store.get('a'))!.history.map((x) => [x.attempt, x.workerId, x.outcome]), [[1, 'w1', 'retrying'], [2, 'w2', 'completed']]);
     } finally {
-      await dropPrefix(store.client, store.prefix);
-      await store.close();
+      await cleanup();
     }
   });
 
   it('replaces the open attempt a job claimed by an earlier version kept in its history', async () => {
-    const store = openTestStore();
+    const { store, cleanup } = await redisHarness();
     const now = Date.now();
     try {
-      await store.add([resolveSpec({ task: 't', queue: 'h', id: 'old' }, now)], now);
-      const [job] = (await store.claim({ queues: ['h'], workerId: 'w1', limit: 1, leaseMs: 60_000, now })).jobs;
+      const job = await addAndClaim(store, 'old', 'w1', now);
       // What the earlier version stored at claim: a closed attempt, then the open one.
       const earlier = `[{"attempt":0,"workerId":"w0","startedAt":1,"endedAt":2,"outcome":"released"},{"attempt":1,"workerId":"w1","startedAt":${now}}]`;
       await store.client.hset(`{${store.prefix}:h}:j:old`, 'h', earlier);
       assert.equal((await store.get('old'))!.history.length, 2);
-      await store.finish([{ kind: 'completed', id: 'old', token: job!.leaseToken!, at: now + 3, result: null }]);
+      await store.finish([{ kind: 'completed', id: 'old', token: job.leaseToken!, at: now + 3, result: null }]);
       assert.deepEqual((await store.get('old'))!.history, [
         { attempt: 0, workerId: 'w0', startedAt: 1, endedAt: 2, outcome: 'released' },
         { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' },
       ]);
     } finally {
-      await dropPrefix(store.client, store.prefix);
-      await store.close();
+      await cleanup();
     }
   });
 });

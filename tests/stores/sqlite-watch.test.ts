@@ -9,17 +9,7 @@ import { Worker } from '../../src/core/worker.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import type { StoreEvent } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
-
-/** Await p, failing after ms. The timer also keeps the process up: the store's watch timer is unref'd. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`${what}: not within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { within } from '../helpers/await.js';
 
 async function pair(watchMs?: number) {
   const t = tempDir();
@@ -36,32 +26,49 @@ async function pair(watchMs?: number) {
   };
 }
 
+/** The events a store reports, and a bounded wait for a condition on them. */
+function watchEvents(store: SqliteStore) {
+  const seen: StoreEvent[] = [];
+  let notify = () => {};
+  store.subscribe((e) => {
+    seen.push(e);
+    notify();
+  });
+  const until = (what: string, cond: () => boolean) => within(new Promise<void>((r) => {
+    notify = () => cond() && r();
+    notify();
+  }), 5000, what);
+  return { seen, until };
+}
+
+/**
+ * A worker on `store` that polls once a minute, settled into its long wait, so only an event can
+ * start a job within a test's time. `nextStart()` resolves when the handler next runs.
+ */
+async function longPollWorker(store: SqliteStore) {
+  const registry = new TaskRegistry();
+  let onStart = () => {};
+  registry.register('t', () => onStart());
+  const worker = new Worker(store, registry, { queues: ['q'], pollMs: 60_000 }).start();
+  await new Promise((r) => setTimeout(r, 20)); // let the worker's first (empty) claim settle into its long wait
+  return { worker, nextStart: () => new Promise<void>((r) => (onStart = r)) };
+}
+
 describe('sqlite store: cross-connection events', () => {
   it('reports jobs another connection adds, each once, and not its own twice', async () => {
     const p = await pair();
     try {
-      const seen: StoreEvent[] = [];
-      let notify = () => {};
-      p.here.subscribe((e) => {
-        seen.push(e);
-        notify();
-      });
+      const { seen, until } = watchEvents(p.here);
       const now = Date.now();
       await new Queue(p.here).enqueueMany([{ task: 't', queue: 'q', id: 'own' }]);
       await new Queue(p.there).enqueueMany([
         { task: 't', queue: 'q', id: 'x1' },
         { task: 't', queue: 'q', id: 'x2', runAt: now + 60_000 },
       ]);
-      await within(new Promise<void>((r) => {
-        notify = () => seen.length >= 3 && r();
-        notify();
-      }), 5000, 'events of x1, x2');
+      await until('events of x1, x2', () => seen.length >= 3);
       // One more commit elsewhere, so a second scan runs and could repeat what it already reported.
       await new Queue(p.there).enqueueMany([{ task: 't', queue: 'q', id: 'x3' }]);
-      await within(new Promise<void>((r) => {
-        notify = () => seen.some((e) => e.jobId === 'x3') && r();
-        notify();
-      }), 5000, 'event of x3');
+      await until('event of x3', () => seen.some((e) => e.jobId === 'x3'));
       const byId = (id: string) => seen.filter((e) => e.jobId === id);
       assert.equal(byId('own').length, 1);
       assert.deepEqual(byId('x1').map((e) => e.type), ['queued']);
@@ -74,14 +81,9 @@ describe('sqlite store: cross-connection events', () => {
 
   it('a worker starts a job enqueued through another connection without waiting for its poll', async () => {
     const p = await pair();
-    const registry = new TaskRegistry();
-    let started!: () => void;
-    const ran = new Promise<void>((r) => (started = r));
-    registry.register('t', () => started());
-    // A poll of a minute: only the cross-connection event can start the job within the test's time.
-    const worker = new Worker(p.here, registry, { queues: ['q'], pollMs: 60_000 }).start();
+    const { worker, nextStart } = await longPollWorker(p.here);
     try {
-      await new Promise((r) => setTimeout(r, 20)); // let the worker's first (empty) claim settle into its long wait
+      const ran = nextStart();
       const t0 = performance.now();
       await new Queue(p.there).enqueue({ task: 't', queue: 'q' });
       await within(ran, 5000, 'job start');
@@ -96,15 +98,11 @@ describe('sqlite store: cross-connection events', () => {
     // Fallback timer every 10 s and a poll of a minute: only the watch on the -wal file can start
     // the job within a second.
     const p = await pair(2000);
-    const registry = new TaskRegistry();
-    let onStart = () => {};
-    registry.register('t', () => onStart());
-    const worker = new Worker(p.here, registry, { queues: ['q'], pollMs: 60_000 }).start();
+    const { worker, nextStart } = await longPollWorker(p.here);
     try {
-      await new Promise((r) => setTimeout(r, 20)); // let the worker's first (empty) claim settle into its long wait
       const samples: number[] = [];
       for (let i = 0; i < 3; i++) {
-        const ran = new Promise<void>((r) => (onStart = r));
+        const ran = nextStart();
         const t0 = performance.now();
         await new Queue(p.there).enqueue({ task: 't', queue: 'q' });
         await within(ran, 1000, `job ${i} start`);
@@ -121,16 +119,7 @@ describe('sqlite store: cross-connection events', () => {
   it('reports the work another connection\'s updates make: retry, promote, cancel request, resume', async () => {
     const p = await pair();
     try {
-      const seen: StoreEvent[] = [];
-      let notify = () => {};
-      p.here.subscribe((e) => {
-        seen.push(e);
-        notify();
-      });
-      const until = (what: string, cond: () => boolean) => within(new Promise<void>((r) => {
-        notify = () => cond() && r();
-        notify();
-      }), 5000, what);
+      const { seen, until } = watchEvents(p.here);
       const there = new Queue(p.there);
       const now = Date.now();
       await there.enqueueMany([
@@ -166,17 +155,13 @@ describe('sqlite store: cross-connection events', () => {
 
   it('a worker starts a job another connection retried without waiting for its poll', async () => {
     const p = await pair();
-    const registry = new TaskRegistry();
-    let started!: () => void;
-    const ran = new Promise<void>((r) => (started = r));
-    registry.register('t', () => started());
     const now = Date.now();
     await new Queue(p.there).enqueue({ task: 't', queue: 'q', id: 'again' });
     const [job] = (await p.there.claim({ queues: ['q'], workerId: 'gone', limit: 1, leaseMs: 60_000, now })).jobs;
     await p.there.finish([{ kind: 'failed', id: 'again', token: job!.leaseToken!, at: now, error: { message: 'no', retryable: false } }]);
-    const worker = new Worker(p.here, registry, { queues: ['q'], pollMs: 60_000 }).start();
+    const { worker, nextStart } = await longPollWorker(p.here);
     try {
-      await new Promise((r) => setTimeout(r, 20)); // let the worker's first (empty) claim settle into its long wait
+      const ran = nextStart();
       await p.there.retry('again', { resetAttempts: true }, Date.now());
       await within(ran, 1000, 'retried job start');
     } finally {
