@@ -119,11 +119,11 @@ export function checkTemplate(template: unknown, now: number, registry?: TaskReg
 }
 
 /**
- * Validate an input and build the spec to store. `previous` keeps the anchor stable when the
- * trigger and start are unchanged, so re-declaring a schedule at every boot keeps its phase.
+ * Validate an input and build the spec to store, compiled (`.spec` is what is stored). `previous`
+ * keeps the anchor stable when the trigger and start are unchanged, so re-declaring a schedule at
+ * every boot keeps its phase.
  */
-export function buildSpec(input: ScheduleInput, now: number, registry?: TaskRegistry, previous?: StoredSpec): StoredSpec {
-  if (!input || typeof input !== 'object') throw invalidSchedule('schedule', 'a schedule must be an object');
+export function buildSpec(input: ScheduleInput, now: number, registry?: TaskRegistry, previous?: StoredSpec): CompiledSpec {
   const trigger = normalizeTrigger(input.trigger);
   const kind = triggerKind(trigger);
   const template = checkTemplate(input.template, now, registry);
@@ -145,8 +145,7 @@ export function buildSpec(input: ScheduleInput, now: number, registry?: TaskRegi
     v: 1, trigger, anchor, template, startAt, endAt, limit,
     misfire: normalizeMisfire(input.misfire, kind), description: input.description ?? null,
   };
-  compileSpec(spec); // throws invalid_schedule for a bad cron line, RRULE, zone, interval
-  return spec;
+  return compileSpec(spec); // throws invalid_schedule for a bad cron line, RRULE, zone, interval
 }
 
 export interface CompiledSpec {
@@ -201,8 +200,9 @@ export function planFire(c: CompiledSpec, rec: Pick<ScheduleRecord, 'nextRunAt' 
     // The latest missed ones, within bounds and not before the stored next occurrence.
     const inBounds = (t: number) => t >= T && (spec.startAt === null || t >= spec.startAt) && (spec.endAt === null || t <= spec.endAt);
     const keep = spec.misfire.policy === 'catch-up' ? spec.misfire.maxCatchUp : 0;
-    missed = keep > 0 ? c.trigger.lastUpTo(lateBefore - 1, keep).filter(inBounds) : [];
-    dropped = c.trigger.lastUpTo(lateBefore - 1, keep + 1).filter(inBounds).length - missed.length;
+    const last = c.trigger.lastUpTo(lateBefore - 1, keep + 1);
+    missed = keep > 0 ? last.slice(-keep).filter(inBounds) : [];
+    dropped = last.filter(inBounds).length - missed.length;
   }
   const onTime: number[] = [];
   let t: number | null = T >= lateBefore ? T : c.next(lateBefore - 1);

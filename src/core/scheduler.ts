@@ -78,12 +78,16 @@ export class Scheduler {
     if (typeof id !== 'string' || !SCHEDULE_ID.test(id)) {
       throw invalidSchedule('id', 'id must be 1-150 characters of letters, digits, _ . : -', { value: id });
     }
+    return this.save(id, input, await this.store.getSchedule(id));
+  }
+
+  /** Store `input` as schedule `id`, over `existing` (its stored record, or null for a new one). */
+  private async save(id: string, input: ScheduleInput, existing: ScheduleRecord | null): Promise<Schedule> {
     if (input.paused !== undefined && typeof input.paused !== 'boolean') throw invalidSchedule('paused', 'paused must be true or false');
     const now = this.clock.now();
-    const existing = await this.store.getSchedule(id);
     const previous = existing ? (existing.spec as StoredSpec) : undefined;
-    const spec = buildSpec(input, now, this.registry, previous);
-    const c = compileSpec(spec);
+    const c = buildSpec(input, now, this.registry, previous);
+    const spec = c.spec;
     if (!existing && c.trigger.kind === 'at' && c.trigger.next(-Infinity)! < now - spec.misfire.graceMs) {
       throw invalidSchedule('trigger.at', 'at is in the past', { value: (spec.trigger as { at: number }).at, now });
     }
@@ -115,7 +119,7 @@ export class Scheduler {
       id, trigger: s.trigger, template: s.template, startAt: s.startAt, endAt: s.endAt, limit: s.limit,
       misfire: s.misfire, description: s.description, paused: s.paused, ...patch,
     };
-    return this.create(input);
+    return this.save(id, input, existing);
   }
 
   /** Stop firing; occurrences while paused are not run later, whatever the misfire policy. */
@@ -154,9 +158,7 @@ export class Scheduler {
 
   /** The next `count` occurrence times of a trigger at or after `from` (default now); nothing is stored. */
   preview(trigger: Trigger, count: number, from?: number | string | Date): number[] {
-    if (!Number.isInteger(count) || count < 1 || count > MAX_PREVIEW) {
-      throw invalidSchedule('count', `count must be an integer from 1 to ${MAX_PREVIEW}`, { value: count });
-    }
+    checkCount(count);
     const start = from === undefined ? this.clock.now() : parseTime(from, 'from');
     const t = compileTrigger(trigger, start);
     const out: number[] = [];
@@ -170,9 +172,7 @@ export class Scheduler {
 
   /** Upcoming occurrences of a stored schedule, with its bounds and limit applied. */
   async previewSchedule(id: string, count: number): Promise<number[]> {
-    if (!Number.isInteger(count) || count < 1 || count > MAX_PREVIEW) {
-      throw invalidSchedule('count', `count must be an integer from 1 to ${MAX_PREVIEW}`, { value: count });
-    }
+    checkCount(count);
     const r = await this.must(id);
     const c = compileSpec(r.spec as StoredSpec);
     const left = c.spec.limit === null ? count : Math.min(count, c.spec.limit - r.runCount);
@@ -358,3 +358,8 @@ function sameTiming(a: StoredSpec, b: StoredSpec): boolean {
   return JSON.stringify([a.trigger, a.anchor, a.startAt, a.endAt, a.limit]) === JSON.stringify([b.trigger, b.anchor, b.startAt, b.endAt, b.limit]);
 }
 
+function checkCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_PREVIEW) {
+    throw invalidSchedule('count', `count must be an integer from 1 to ${MAX_PREVIEW}`, { value: count });
+  }
+}

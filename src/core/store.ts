@@ -124,7 +124,7 @@ export interface ScheduleRecord {
 }
 
 /** What a caller writes; the store keeps version, createdAt, updatedAt. runCount/lastRunAt keep their values when omitted. */
-export interface ScheduleInput {
+export interface ScheduleWrite {
   id: string;
   spec: unknown;
   nextRunAt: number | null;
@@ -227,7 +227,7 @@ export interface Store {
   setQueueOptions(queue: string, opts: QueueOptions): Promise<void>;
   queues(): Promise<QueueInfo[]>;
 
-  upsertSchedule(rec: ScheduleInput, now: number): Promise<ScheduleRecord>;
+  upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord>;
   getSchedule(id: string): Promise<ScheduleRecord | null>;
   listSchedules(): Promise<ScheduleRecord[]>;
   removeSchedule(id: string): Promise<boolean>;

@@ -10,7 +10,7 @@ import { JOB_STATES, isFinished, newJobView } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
   ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo, QueueOptions,
-  RecoverResult, RetryOptions, ScheduleAdvance, ScheduleInput, ScheduleRecord, StateCounts, Store, StoreEvent,
+  RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
   StoreEventType, StoreListener, WorkerInfo,
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
@@ -709,7 +709,7 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async upsertSchedule(rec: ScheduleInput, now: number): Promise<ScheduleRecord> {
+  async upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord> {
     const flat = await this.run<string[]>('fusionScheduleUpsert', [this.G], [
       rec.id, JSON.stringify(rec.spec ?? null), rec.nextRunAt ?? '', rec.paused ? '1' : '0', rec.runCount ?? '',
       rec.lastRunAt === undefined ? '' : rec.lastRunAt === null ? '-' : rec.lastRunAt, now,

@@ -10,7 +10,7 @@ import { isFinished, newJobView, JOB_STATES } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
   ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
-  QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleInput, ScheduleRecord, StateCounts, Store, StoreEvent,
+  QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
   StoreListener, WorkerInfo,
 } from '../../core/store.js';
 import { WORK_EVENTS, emptyCounts } from '../../core/store.js';
@@ -615,7 +615,7 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async upsertSchedule(rec: ScheduleInput, now: number): Promise<ScheduleRecord> {
+  async upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord> {
     const row = this.tx(() =>
       this.st.schedUpsert.get({
         id: rec.id, spec: JSON.stringify(rec.spec), nextRunAt: rec.nextRunAt, paused: rec.paused ? 1 : 0,
