@@ -16,6 +16,9 @@
 //   ma maxAttempts, sl stalls, ms maxStalls, sa startedAt, ea endedAt, r result, e error, h history,
 //   pg progress, cr cancel requested, w worker, tk lease token, lu lease until. '' or absent = null.
 // Writes that touch many members of one index are batched into one ZADD/ZREM per script call.
+
+import { WORK_EVENTS } from '../../core/store.js';
+
 const PRELUDE = `
 local T = KEYS[1]
 local IDX = KEYS[2]
@@ -87,8 +90,8 @@ local function closeAttempt(h, att, w, sa, at, outcome, msg)
   return string.sub(h, 1, -2) .. ',' .. rec .. ']'
 end
 -- Events a worker acts on go to chan .. ':w', the rest to chan, so an idle-or-busy worker reads
--- only what wakes it (WORK_EVENTS in core/store.ts). Runs of one kind go out as one message each, in order.
-local WORK = {queued = true, scheduled = true, retrying = true, resumed = true, ['cancel-requested'] = true}
+-- only what wakes it (WORK_EVENTS in core/store.ts, written in here). Runs of one kind go out as one message each, in order.
+local WORK = {${[...WORK_EVENTS].map((e) => `['${e}'] = true`).join(', ')}}
 -- A channel given as '?name' (single Redis only, where PUBSUB NUMSUB sees every subscriber) sends
 -- the other events only if someone subscribes to them: a deployment of workers alone, which read
 -- only work events, pays nothing for the rest. STATUS: nil until known for this call.
@@ -100,14 +103,15 @@ local function listening(chan)
   end
   return STATUS
 end
-local function publish(chan, queue, at)
+local function publish(arg, queue, at)
   flush()
-  local status = listening(chan)
+  local chan = arg
   if string.sub(chan, 1, 1) == '?' then chan = string.sub(chan, 2) end
   local run, runWork = {}, nil
   for _, e in ipairs(EV) do
     local w = WORK[e[1]] == true
-    if w or status then
+    -- Asked only when a non-work event is there: an add or a promote never pays for PUBSUB NUMSUB.
+    if w or listening(arg) then
       if w ~= runWork and #run > 0 then
         redis.call('PUBLISH', runWork and (chan .. ':w') or chan, cjson.encode({q = queue, a = at, e = run}))
         run = {}
@@ -267,9 +271,9 @@ for x = 1, n do
         zadd(T .. ':d', tonumber(b), id)
         EV[#EV + 1] = {'retrying', id, tonumber(b)}
       elseif kind == 'released' then
-        local g = redis.call('HMGET', k, 'at', 'p', 'sq')
-        redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(g[1]) - 1, 0), 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
-        index(id, 'queued', g[3], g[2])
+        local g = redis.call('HMGET', k, 'p', 'sq')
+        redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(f[3]) - 1, 0), 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+        index(id, 'queued', g[2], g[1])
         EV[#EV + 1] = {'queued', id}
       else
         redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[2], f[3], f[4], f[5], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Command } from 'ioredis';
 import type { Job, JobState, LogLine, NewJob } from '../../core/job.js';
-import { JOB_STATES, isFinished, newJobView } from '../../core/job.js';
+import { FINISHED_STATES, JOB_STATES, isFinished, newJobView } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
   ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo, QueueOptions,
@@ -654,7 +654,7 @@ export class RedisStore implements Store {
   }
 
   async clean(q: CleanQuery): Promise<number> {
-    const states = (q.states ?? ['completed', 'failed', 'cancelled']).filter((s) => isFinished(s));
+    const states = (q.states ?? FINISHED_STATES).filter((s) => isFinished(s));
     if (states.length === 0) return 0;
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
     const queues = q.queue !== undefined ? [q.queue] : await this.allQueues();

@@ -2,7 +2,6 @@
 // each index only holds rows in the state that path looks for, and a state change touches only
 // the indexes of the two states it joins (jobs_queue never moves: it lists a queue by seq). Each
 // state but active also has a (queue, seq) index, so a list of one state pages in its own order.
-export const SCHEMA_VERSION = 1;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (

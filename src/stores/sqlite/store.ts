@@ -6,7 +6,7 @@ import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobState, NewJob, LogLine, JobError } from '../../core/job.js';
-import { isFinished, newJobView, JOB_STATES } from '../../core/job.js';
+import { FINISHED_STATES, isFinished, newJobView, JOB_STATES } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
   ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
@@ -434,8 +434,9 @@ export class SqliteStore implements Store {
     const args: unknown[] = [];
     if (q.queue !== undefined) (where.push('queue = ?'), args.push(q.queue));
     // A known state is written as a literal: only then may the plan use that state's partial index.
+    const known = q.state !== undefined && (JOB_STATES as readonly string[]).includes(q.state);
     if (q.state !== undefined) {
-      if ((JOB_STATES as readonly string[]).includes(q.state)) where.push(`state = '${q.state}'`);
+      if (known) where.push(`state = '${q.state}'`);
       else (where.push('state = ?'), args.push(q.state));
     }
     if (q.task !== undefined) (where.push('task = ?'), args.push(q.task));
@@ -446,7 +447,10 @@ export class SqliteStore implements Store {
       args.push(seq);
     }
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
-    const sql = `SELECT * FROM jobs ${listIndex(q)} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
+    // Each state has an index of its own ((queue, seq) but for the few active jobs); naming it makes a
+    // bad plan an error, not a scan of the queue's history.
+    const index = known && q.queue !== undefined ? `INDEXED BY jobs_${q.state}` : '';
+    const sql = `SELECT * FROM jobs ${index} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
     const rows = this.db.prepare(sql).all(...args) as JobRow[];
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
@@ -547,7 +551,7 @@ export class SqliteStore implements Store {
   }
 
   async clean(q: CleanQuery): Promise<number> {
-    const states = (q.states ?? ['completed', 'failed', 'cancelled']).filter((s) => isFinished(s));
+    const states = (q.states ?? FINISHED_STATES).filter((s) => isFinished(s));
     if (states.length === 0) return 0;
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
     return this.tx(() => {
@@ -802,16 +806,6 @@ function rowToSchedule(r: Row): ScheduleRecord {
   };
 }
 
-
-/**
- * The index a job list walks, named so the plan does not hang on the planner's guess: each state
- * but active has a (queue, seq) index of its own, so a page costs its length however long the
- * queue's history; active jobs are few and are sorted.
- */
-function listIndex(q: ListQuery): string {
-  if (q.queue === undefined || q.state === undefined || !(JOB_STATES as readonly string[]).includes(q.state)) return '';
-  return `INDEXED BY jobs_${q.state}`;
-}
 
 /**
  * SQL that appends the attempt an UPDATE ends to the history column. The history holds ended
