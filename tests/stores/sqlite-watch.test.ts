@@ -116,7 +116,7 @@ describe('sqlite store: cross-connection events', () => {
     }
   });
 
-  it('reports the work another connection\'s updates make: retry, promote, cancel request, resume', async () => {
+  it('reports the work another connection\'s updates make: retry, promote, cancel request, resume, new queue options', async () => {
     const p = await pair();
     try {
       const { seen, until } = watchEvents(p.here);
@@ -138,16 +138,17 @@ describe('sqlite store: cross-connection events', () => {
       await p.there.cancel('running', now + 3);
       await p.there.pause('q', now + 4);
       await p.there.resume('q', now + 5);
-      await until('the updates', () => seen.length >= 4);
+      await p.there.setQueueOptions('q', { concurrency: 10 });
+      await until('the updates', () => seen.length >= 5);
       assert.deepEqual(seen.map((e) => [e.type, e.jobId]), [
-        ['queued', 'failing'], ['queued', 'later'], ['cancel-requested', 'running'], ['resumed', undefined],
+        ['queued', 'failing'], ['queued', 'later'], ['cancel-requested', 'running'], ['resumed', undefined], ['resumed', undefined],
       ]);
       // Its own updates it reports once, at commit, and not again from the log.
       await p.here.pause('q', now + 8);
       await p.here.resume('q', now + 9);
       await p.there.resume('q', now + 10); // a foreign commit, so the watcher reads the log past our rows
-      await until('the last resume', () => seen.filter((e) => e.type === 'resumed').length >= 3);
-      assert.equal(seen.filter((e) => e.type === 'resumed').length, 3);
+      await until('the last resume', () => seen.filter((e) => e.type === 'resumed').length >= 4);
+      assert.equal(seen.filter((e) => e.type === 'resumed').length, 4);
     } finally {
       await p.close();
     }

@@ -592,6 +592,8 @@ export class SqliteStore implements Store {
   }
 
   async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
+    // Options can open room (higher limits): let idle workers, here and in other processes, look again.
+    const events: StoreEvent[] = [{ type: 'resumed', queue, at: Date.now() }];
     this.tx(() => {
       this.st.ensureQueue.run(queue);
       if (opts.rateLimit !== undefined) {
@@ -601,9 +603,9 @@ export class SqliteStore implements Store {
       if (opts.concurrency !== undefined) {
         this.db.prepare(`UPDATE queues SET concurrency = ? WHERE name = ?`).run(opts.concurrency, queue);
       }
+      this.shareWork(events);
     });
-    // Options can open room (higher limits): let idle workers look again.
-    this.emit([{ type: 'resumed', queue, at: Date.now() }]);
+    this.emit(events);
   }
 
   async queues(): Promise<QueueInfo[]> {
