@@ -6,21 +6,29 @@ export const SECRET_KEYS = [
   'access_token', 'privateKey', 'private_key', 'otp', 'pin',
 ];
 
-/** Redaction paths: top level and up to two levels deep (pino paths do not recurse). */
-export function redactPaths(extra: string[] = []): string[] {
-  const keys = [...SECRET_KEYS, ...extra];
-  return keys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `req.headers.${k.toLowerCase()}`, 'req.headers["x-api-key"]']);
-}
-
 /**
- * A log-object redactor: secret-named keys (any case) masked down to `maxDepth` levels, copying only
- * the branches that hold one. pino's path-based redact with wildcard paths cost more than the rest
- * of a job's cycle (~4x throughput loss at info level); a key walk over a flat log object costs ~nothing.
+ * A secret masker: secret-named keys (built-in names plus `extra`, any case) become '[redacted]'
+ * down to `maxDepth` levels, copying only the branches that hold one, so the common case (nothing
+ * to mask) allocates nothing. pino's path-based redact with wildcard paths cost more than the rest
+ * of a job's cycle (~4x throughput loss at info level); a key walk costs ~nothing. With `plainOnly`,
+ * objects other than plain ones and arrays (an Error, Date or Buffer in a log line) are left as they are.
  */
-export function logRedactor(extra: string[] = [], maxDepth = 6): (obj: Record<string, unknown>) => Record<string, unknown> {
-  const keys = new Set([...SECRET_KEYS, ...extra, 'x-api-key'].map((k) => k.toLowerCase()));
+export function secretMasker(extra: string[] = [], opts: { maxDepth: number; plainOnly?: boolean }): <T>(v: T) => T {
+  const keys = new Set([...SECRET_KEYS, ...extra].map((k) => k.toLowerCase()));
+  // Payloads and log lines reuse a handful of field names; remembering the verdict per name saves
+  // a lowercased copy of every key. Bounded: a flood of distinct names only resets it.
+  const verdicts = new Map<string, boolean>();
+  const secret = (k: string): boolean => {
+    let r = verdicts.get(k);
+    if (r === undefined) {
+      r = keys.has(k.toLowerCase());
+      if (verdicts.size >= 10_000) verdicts.clear();
+      verdicts.set(k, r);
+    }
+    return r;
+  };
   const walk = (v: unknown, depth: number): unknown => {
-    if (depth > maxDepth || v === null || typeof v !== 'object') return v;
+    if (depth > opts.maxDepth || v === null || typeof v !== 'object') return v;
     if (Array.isArray(v)) {
       let arr: unknown[] | null = null;
       v.forEach((x, i) => {
@@ -29,18 +37,24 @@ export function logRedactor(extra: string[] = [], maxDepth = 6): (obj: Record<st
       });
       return arr ?? v;
     }
-    // Only plain objects: an Error, Date or Buffer is left to pino's serializers as it is.
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) return v;
+    if (opts.plainOnly) {
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) return v;
+    }
     let out: Record<string, unknown> | null = null;
     for (const k in v) {
       const x = (v as Record<string, unknown>)[k];
-      const y = keys.has(k.toLowerCase()) ? '[redacted]' : walk(x, depth + 1);
+      const y = secret(k) ? '[redacted]' : walk(x, depth + 1);
       if (y !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = y;
     }
     return out ?? v;
   };
-  return (obj) => walk(obj, 0) as Record<string, unknown>;
+  return <T>(v: T) => walk(v, 0) as T;
+}
+
+/** pino's log formatter: secrets (and API key headers) masked in every log object. */
+export function logRedactor(extra: string[] = []): (obj: Record<string, unknown>) => Record<string, unknown> {
+  return secretMasker([...extra, 'x-api-key'], { maxDepth: 6, plainOnly: true });
 }
 
 /** `sync: true` writes each line before returning (tests, short-lived tools); the default is async, off the hot path. */

@@ -1,48 +1,17 @@
 // How jobs look from outside: ISO times, no lease token, no stack traces, secret-looking payload
 // fields masked (a read-only key must not reveal an OTP or a provider token).
 import type { Job, JobError, JobState } from '../core/job.js';
-import { SECRET_KEYS } from '../logging.js';
+import { secretMasker } from '../logging.js';
 import { iso } from './times.js';
 
-/**
- * Mask secret-looking fields (built-in names plus `extra`), copying only the objects that hold one:
- * this runs on every answer, so the common case (nothing to mask) allocates nothing.
- */
-export function makeMasker(extra: string[]): (v: unknown) => unknown {
-  const keys = new Set([...SECRET_KEYS, ...extra].map((k) => k.toLowerCase()));
-  // Payloads reuse a handful of field names; remembering the verdict per name saves a lowercased
-  // copy of every key of every answer. Bounded: a flood of distinct names only resets it.
-  const verdicts = new Map<string, boolean>();
-  const secret = (k: string): boolean => {
-    let r = verdicts.get(k);
-    if (r === undefined) {
-      r = keys.has(k.toLowerCase());
-      if (verdicts.size >= 10_000) verdicts.clear();
-      verdicts.set(k, r);
-    }
-    return r;
-  };
-  const needs = (v: unknown, depth: number): boolean => {
-    if (v === null || typeof v !== 'object' || depth > 20) return false;
-    if (Array.isArray(v)) return v.some((x) => needs(x, depth + 1));
-    for (const k in v) if (secret(k) || needs((v as Record<string, unknown>)[k], depth + 1)) return true;
-    return false;
-  };
-  const mask = (v: unknown, depth: number): unknown => {
-    if (v === null || typeof v !== 'object' || depth > 20 || !needs(v, depth)) return v;
-    if (Array.isArray(v)) return v.map((x) => mask(x, depth + 1));
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = secret(k) ? '[redacted]' : mask(x, depth + 1);
-    return out;
-  };
-  return (v) => mask(v, 0);
-}
-
 const maskers = new WeakMap<string[], (v: unknown) => unknown>();
-/** One masker per field list (the server keeps one list), built once. */
+/**
+ * One masker per field list (the server keeps one list), built once. It runs on every answer, so
+ * it copies only the objects that hold a secret.
+ */
 export function maskerFor(extra: string[]): (v: unknown) => unknown {
   let m = maskers.get(extra);
-  if (!m) maskers.set(extra, (m = makeMasker(extra)));
+  if (!m) maskers.set(extra, (m = secretMasker(extra, { maxDepth: 20 })));
   return m;
 }
 const maskSecrets = (v: unknown, extra: string[]) => maskerFor(extra)(v);

@@ -3,7 +3,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { Fusion } from '../fusion.js';
-import { redactPaths } from '../logging.js';
+import { logRedactor } from '../logging.js';
 import { maskerFor } from './present.js';
 import { Authenticator, type ApiKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
@@ -69,10 +69,10 @@ declare module 'fastify' {
 function makeLogger(opt: ServerOptions['logger'], sensitive: string[]): PinoLogger | false {
   if (!opt) return false;
   if (typeof opt === 'object' && 'info' in opt && typeof opt.info === 'function') return opt as PinoLogger;
-  const redact = { paths: [...new Set(redactPaths(sensitive))], censor: '[redacted]' };
-  if (opt === true) return pino({ level: process.env.FUSION_LOG_LEVEL ?? 'info', redact });
+  const formatters = { log: logRedactor(sensitive) };
+  if (opt === true) return pino({ level: process.env.FUSION_LOG_LEVEL ?? 'info', formatters });
   const o = opt as { level?: string; stream: DestinationStream };
-  return pino({ level: o.level ?? 'info', redact }, o.stream);
+  return pino({ level: o.level ?? 'info', formatters }, o.stream);
 }
 
 /** Form bodies (the original Fusion accepted them): values that hold JSON objects or arrays are parsed. */
