@@ -27,7 +27,6 @@ export class Fusion {
   private workers = new Set<Worker>();
   private maintenance: Maintenance | null = null;
   private _scheduler: Scheduler | null = null;
-  private schedulerOptions: SchedulerOptions = {};
 
   private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger) {
     this.queue = new Queue(store, { clock, registry: this.registry });
@@ -77,8 +76,11 @@ export class Fusion {
 
   /** Schedule operations (create, update, pause, preview, ...). Firing starts with startScheduler(). */
   get scheduler(): Scheduler {
-    this._scheduler ??= new Scheduler(this.store, { clock: this.clock, logger: this.logger, registry: this.registry, ...this.schedulerOptions });
-    return this._scheduler;
+    return (this._scheduler ??= this.makeScheduler({}));
+  }
+
+  private makeScheduler(opts: Omit<SchedulerOptions, 'clock' | 'logger' | 'registry'>): Scheduler {
+    return new Scheduler(this.store, { clock: this.clock, logger: this.logger, registry: this.registry, ...opts });
   }
 
   /** Create or replace a schedule: `schedule({ id, trigger: { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' }, template: { task } })`. */
@@ -88,8 +90,8 @@ export class Fusion {
 
   /** Start firing due schedules in this process. Any number of processes may run one. */
   startScheduler(opts: Omit<SchedulerOptions, 'clock' | 'logger' | 'registry'> = {}): Scheduler {
-    if (!this._scheduler) this.schedulerOptions = opts;
-    return this.scheduler.start();
+    // Options apply to the scheduler this makes; one already made (by schedule operations) keeps its own.
+    return (this._scheduler ??= this.makeScheduler(opts)).start();
   }
 
   /** Stop workers (graceful, up to graceMs) and maintenance, then close the store. */

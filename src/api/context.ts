@@ -5,18 +5,14 @@ import type { Job, JobSpec, NewJob } from '../core/job.js';
 import type { Store } from '../core/store.js';
 import { FusionError } from '../core/errors.js';
 import { resolveSpec } from '../core/queue.js';
-import { apiError } from './errors.js';
+import { apiError, badField } from './errors.js';
+import { derivedId, jobsMatch, keyReused } from './idempotency.js';
 import type { ApiMetrics } from './metrics.js';
 import type { JobWatcher } from './watcher.js';
 import type { ConsentStore } from './consent.js';
 import type { TimeWindow } from './times.js';
 import type { JobBatcher } from './batcher.js';
 import type { SchedulerLike } from './scheduler-port.js';
-
-import { CHANNEL_TASKS } from '../channels/queues.js';
-
-/** The channels' task names: known before their handlers are registered, so their jobs can wait in queue. */
-export { CHANNEL_TASKS };
 
 export interface ApiContext {
   fusion: Fusion;
@@ -33,8 +29,9 @@ export interface ApiContext {
   principalOf(req: FastifyRequest): string;
 }
 
+/** Registered or declared (the channels' tasks: their jobs wait in queue for a handler), or allowed by the server's options. */
 export function isKnownTask(ctx: ApiContext, task: string): boolean {
-  return ctx.fusion.registry.has(task) || (CHANNEL_TASKS as readonly string[]).includes(task) || ctx.extraTasks.has(task);
+  return ctx.fusion.registry.knows(task) || ctx.extraTasks.has(task);
 }
 
 export function unknownTask(field: string, task: string) {
@@ -58,4 +55,24 @@ export async function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<{ job
   const out = await ctx.batcher.add(jobs);
   for (const r of out) if (r.created) ctx.metrics.created(r.job.queue, r.job.task, r.job.id);
   return out;
+}
+
+const existsDifferently = (id: string, field: string) =>
+  apiError(409, 'conflict', `a job with id ${id} already exists with different content`, { field, id });
+
+/**
+ * Create one job, honouring Idempotency-Key (the key decides the id) and client ids (the same id
+ * twice is one job). `idField` names the body field that carried a client id, if any.
+ */
+export async function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null) {
+  const idem = req.idempotency;
+  if (idem) {
+    if (idField) throw badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the job id`);
+    nj.id = derivedId('job', idem.principal, idem.key);
+  }
+  const [r] = await createJobs(ctx, [nj]);
+  const { job, created } = r!;
+  if (created) return { job, created, replay: false };
+  if (!jobsMatch(job, nj)) throw idem ? keyReused(idem.key) : existsDifferently(job.id, idField ?? 'id');
+  return { job, created, replay: idem !== undefined };
 }

@@ -47,7 +47,6 @@ export function jobView(j: Job, sensitive: string[]) {
     history: j.history.length === 0 ? [] : j.history.map((h) => ({ ...h, startedAt: iso(h.startedAt), endedAt: iso(h.endedAt) })),
   };
 }
-export type JobView = ReturnType<typeof jobView>;
 
 /** The status words the original Fusion (RQ) clients compare against. */
 export const RQ_STATUS: Record<JobState, string> = {
@@ -77,7 +76,7 @@ export function celeryStatus(j: Job): string {
   }
 }
 
-const tagValue = (tags: string[], prefix: string) => tags.find((t) => t.startsWith(prefix))?.slice(prefix.length) ?? null;
+export const tagValue = (tags: string[], prefix: string) => tags.find((t) => t.startsWith(prefix))?.slice(prefix.length) ?? null;
 
 export function legacyJobInfo(j: Job, sensitive: string[]) {
   return {

@@ -3,7 +3,7 @@
 // posts and URLs only carry strings and the old clients relied on that leniency.
 import { Ajv, type Options } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 
 // ajv-formats is CommonJS; its default export lands on .default under NodeNext.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
@@ -33,4 +33,3 @@ export function installValidators(app: FastifyInstance): void {
   });
 }
 
-export type { FastifySchema };

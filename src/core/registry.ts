@@ -59,6 +59,11 @@ export class TaskRegistry {
     return this.tasks.has(name);
   }
 
+  /** A handler is registered for the task, or the task was declared (its handler may come later). */
+  knows(name: string): boolean {
+    return this.tasks.has(name) || this.declared.has(name);
+  }
+
   names(): string[] {
     return [...this.tasks.keys()];
   }

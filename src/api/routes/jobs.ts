@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JobSpec, NewJob } from '../../core/job.js';
 import { isFinished } from '../../core/job.js';
 import { notFound } from '../../core/errors.js';
-import { type ApiContext, createJobs, isKnownTask, resolve, unknownTask } from '../context.js';
+import { type ApiContext, createJobs, createOne, isKnownTask, resolve, unknownTask } from '../context.js';
 import { apiError, badField } from '../errors.js';
 import { REPLAY_HEADER, derivedId, jobsMatch, keyReused } from '../idempotency.js';
 import { jobView } from '../present.js';
@@ -25,26 +25,6 @@ export function specFromBody(ctx: ApiContext, b: SpecBody, now: number, prefix =
   if (b.runAt !== undefined) spec.runAt = checkWindow(parseTime(b.runAt, `${prefix}runAt`, 'ms'), now, `${prefix}runAt`, ctx.window);
   if (b.delay !== undefined) checkWindow(now + b.delay, now, `${prefix}delay`, ctx.window);
   return spec;
-}
-
-const existsDifferently = (id: string, field: string) =>
-  apiError(409, 'conflict', `a job with id ${id} already exists with different content`, { field, id });
-
-/**
- * Create one job, honouring Idempotency-Key (the key decides the id) and client ids (the same id
- * twice is one job). `idField` names the body field that carried a client id, if any.
- */
-export async function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null) {
-  const idem = req.idempotency;
-  if (idem) {
-    if (idField) throw badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the job id`);
-    nj.id = derivedId('job', idem.principal, idem.key);
-  }
-  const [r] = await createJobs(ctx, [nj]);
-  const { job, created } = r!;
-  if (created) return { job, created, replay: false };
-  if (!jobsMatch(job, nj)) throw idem ? keyReused(idem.key) : existsDifferently(job.id, idField ?? 'id');
-  return { job, created, replay: idem !== undefined };
 }
 
 /** Bulk bodies may be this many times the body limit; each job's payload still has to fit the limit. */
@@ -74,12 +54,13 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
     }
     const now = ctx.now();
     const idem = req.idempotency;
+    const idBase = idem ? derivedId('job', idem.principal, idem.key) : '';
     const resolved: NewJob[] = jobs.map((b, i) => {
       const prefix = `jobs[${i}].`;
       const nj = resolve(ctx, specFromBody(ctx, b, now, prefix), now, prefix);
       if (idem) {
         if (b.id !== undefined) throw badField(`${prefix}id`, 'give either ids or an Idempotency-Key, not both: the key decides the job ids');
-        nj.id = `${derivedId('job', idem.principal, idem.key)}-${i}`;
+        nj.id = `${idBase}-${i}`;
       }
       return nj;
     });

@@ -3,11 +3,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Job, JobCallbacks, JobSpec } from '../../core/job.js';
 import { FusionError, notFound } from '../../core/errors.js';
-import { type ApiContext, isKnownTask, resolve, unknownTask } from '../context.js';
+import { type ApiContext, createOne, isKnownTask, resolve, unknownTask } from '../context.js';
 import { apiError, badField } from '../errors.js';
-import { RQ_STATUS, celeryStatus, legacyJobInfo, maskerFor } from '../present.js';
+import { RQ_STATUS, celeryStatus, legacyJobInfo, maskerFor, tagValue } from '../present.js';
 import { checkWindow, iso, parseTime } from '../times.js';
-import { createOne } from './jobs.js';
 import type { LegacySchedules } from './schedules.js';
 import * as S from '../schemas/legacy.js';
 import { CHANNEL_QUEUES } from '../../channels/queues.js';
@@ -175,7 +174,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     if (!job) throw notFound('task', id);
     return {
       task_id: job.id,
-      task_type: job.tags.find((t) => t.startsWith('task_type:'))?.slice(10) ?? job.task,
+      task_type: tagValue(job.tags, 'task_type:') ?? job.task,
       status: celeryStatus(job),
       result: maskerFor(ctx.sensitive)(job.result),
       error: job.error?.message ?? null,

@@ -86,11 +86,10 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
     if (idem) {
       if (input.id !== undefined) throw badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the schedule id`);
       input.id = derivedId('sched', idem.principal, idem.key);
-      const existing = await s.get(input.id);
-      if (existing) return { schedule: existing, created: false, replay: true };
     }
-    const existed = input.id !== undefined && (await s.get(input.id)) !== null;
-    return { schedule: await s.create(input), created: !existed, replay: false };
+    const existing = input.id !== undefined ? await s.get(input.id) : null;
+    if (idem && existing) return { schedule: existing, created: false, replay: true };
+    return { schedule: await s.create(input), created: existing === null, replay: false };
   };
 
   app.post('/v1/schedules', { schema: S.createSchedule, config: { role: 'send' } }, async (req, reply) => {

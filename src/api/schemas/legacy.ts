@@ -1,6 +1,6 @@
 // The original Fusion (Flask + RQ) routes, the Celery /api/tasks routes and /remind_me: their bodies
 // as those systems accepted them (extra fields are tolerated, strings coerce as form posts need).
-import { errorResponses, isoTime, jobId } from './common.js';
+import { errorResponses, idParams, isoTime, jobId } from './common.js';
 
 const contact = { anyOf: [{ type: 'string', minLength: 1, maxLength: 50 }, { type: 'number' }], 'x-expect': 'a phone number (string or number)' } as const;
 const time = { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'number' }], 'x-expect': 'an ISO 8601 time or epoch seconds' } as const;
@@ -139,7 +139,7 @@ export const celeryCreate = {
 
 export const celeryGet = {
   tags: ['legacy'], summary: 'Celery-style: a task\'s status (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED)',
-  params: { type: 'object', properties: { id: jobId }, required: ['id'] },
+  params: idParams,
   response: {
     200: {
       type: 'object',

@@ -1,4 +1,4 @@
-import { errorResponses, isoTime, jobView, timeInput } from './common.js';
+import { errorResponses, idParams, isoTime, jobView, timeInput } from './common.js';
 import { jobSpecSchema } from './jobs.js';
 
 const { runAt: _r, delay: _d, id: _i, ...templateProps } = jobSpecSchema.properties;
@@ -69,8 +69,6 @@ export const scheduleView = {
     updatedAt: isoTime,
   },
 } as const;
-
-const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] } as const;
 
 export const createSchedule = {
   tags: ['schedules'], summary: 'Create (or replace, by id) a schedule',
