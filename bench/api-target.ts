@@ -8,24 +8,7 @@ import { buildServer } from '../src/api/server.js';
 import { parseKeys } from '../src/api/auth.js';
 
 import { BENCH_KEY } from './api-key.js';
-
-/** Delete exactly the keys of one prefix (its slots `{p:...}`, `{p}` and `p:...`). */
-async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const { Redis } = await import('ioredis');
-  const client = new Redis(url);
-  try {
-    for (const match of [`{${prefix}:*`, `{${prefix}}*`, `${prefix}:*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-        if (keys.length) await client.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    }
-  } finally {
-    client.disconnect();
-  }
-}
+import { dropRedisPrefix } from './shared.js';
 
 async function main(): Promise<void> {
   const [mode, storeUrl] = process.argv.slice(2);
@@ -46,7 +29,7 @@ async function main(): Promise<void> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`READY ${(app.server.address() as { port: number }).port}\n`);
   process.on('SIGTERM', () => {
-    void app.close().then(() => fusion.close(100)).then(() => (isRedis ? dropPrefix(storeUrl, prefix) : undefined)).then(() => process.exit(0));
+    void app.close().then(() => fusion.close(100)).then(() => (isRedis ? dropRedisPrefix(storeUrl, prefix) : undefined)).then(() => process.exit(0));
   });
 }
 

@@ -1,6 +1,7 @@
 // Measurements, written against Subject only so the same rows run on any store and on BullMQ.
 import { performance } from 'node:perf_hooks';
 import type { Subject } from './subjects.js';
+import { pct } from './shared.js';
 
 const payload = (i: number) => ({ i });
 
@@ -56,9 +57,7 @@ export async function latency(
     await new Promise((r) => setTimeout(r, 2));
   }
   await w.stop();
-  ms.sort((a, b) => a - b);
-  const q = (p: number) => round(ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!, 3);
-  return { p50: q(0.5), p99: q(0.99), max: round(ms[ms.length - 1]!, 3) };
+  return { p50: round(pct(ms, 50), 3), p99: round(pct(ms, 99), 3), max: round(Math.max(...ms), 3) };
 }
 
 export const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;

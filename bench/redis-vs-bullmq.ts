@@ -6,13 +6,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Queue } from '../src/core/queue.js';
 import { Worker } from '../src/core/worker.js';
 import { TaskRegistry } from '../src/core/registry.js';
 import { RedisStore } from '../src/stores/redis/store.js';
 import { parseRedisUrl } from '../src/stores/redis/connect.js';
+import { dropRedisPrefix, pct } from './shared.js';
 
 type System = 'fusion' | 'bullmq';
 const QUEUE = 'bench';
@@ -32,23 +32,7 @@ const n = (x: number) => Math.max(10, Math.round(x * SCALE));
 const newPrefix = (s: System) => `bench-${s}-${randomBytes(4).toString('hex')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-
-async function dropKeys(prefix: string): Promise<void> {
-  const r = new Redis(URL_);
-  for (const match of [`{${prefix}:*`, `{${prefix}}*`, `${prefix}:*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.unlink(...keys);
-    } while (cursor !== '0');
-  }
-  r.disconnect();
-}
+const dropKeys = (prefix: string) => dropRedisPrefix(URL_, prefix);
 
 // ---------- one system behind a common face ----------
 
