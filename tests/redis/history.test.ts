@@ -1,5 +1,6 @@
-// Attempt history on Redis: the stored history holds ended attempts and an active job's open
-// attempt is read from its fields, so a claim rewrites no JSON. A job claimed by an earlier version
+// Attempt history on Redis: the stored history holds attempts that ended other than in completion;
+// an active job's open attempt and a completed job's last one are read from its fields, so a claim
+// and a completion rewrite no JSON. A job claimed by an earlier version
 // (which kept the open attempt in the history) must not end with that attempt twice.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +31,23 @@ describe('Redis attempt history', { skip }, () => {
         { attempt: 2, workerId: 'w2', startedAt: now + 10 },
       ]);
       await store.finish([{ kind: 'completed', id: 'a', token: second!.leaseToken!, at: now + 12, result: 1 }]);
-      assert.deepEqual((await store.get('a'))!.history.map((x) => [x.attempt, x.workerId, x.outcome]), [[1, 'w1', 'retrying'], [2, 'w2', 'completed']]);
+      const done = (await store.get('a'))!;
+      assert.deepEqual(done.history.map((x) => [x.attempt, x.workerId, x.outcome, x.endedAt]), [[1, 'w1', 'retrying', now + 5], [2, 'w2', 'completed', now + 12]]);
+      assert.deepEqual([done.state, done.workerId, done.leaseToken, done.leaseUntil, done.endedAt], ['completed', null, null, null, now + 12]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('reads a job completed by an earlier version, which stored the whole history and cleared the worker', async () => {
+    const { store, cleanup } = await redisHarness();
+    const now = Date.now();
+    try {
+      const job = await addAndClaim(store, 'done', 'w1', now);
+      await store.finish([{ kind: 'completed', id: 'done', token: job.leaseToken!, at: now + 3, result: null }]);
+      const whole = `[{"attempt":1,"workerId":"w1","startedAt":${now},"endedAt":${now + 3},"outcome":"completed"}]`;
+      await store.client.hset(`{${store.prefix}:h}:j:done`, 'h', whole, 'w', '');
+      assert.deepEqual((await store.get('done'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' }]);
     } finally {
       await cleanup();
     }

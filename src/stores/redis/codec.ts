@@ -62,7 +62,8 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
     stalls: Number(f[7]),
     maxStalls: Number(f[8]),
     cancelRequested: f[15] === '1',
-    workerId: str(f[16]),
+    // Completion leaves the worker field for the history; only an active job has a worker and lease.
+    workerId: f[1] === 'active' ? str(f[16]) : null,
     leaseToken: str(f[17]),
     leaseUntil: num(f[18]),
     description: d.description,
@@ -73,44 +74,43 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
 }
 
 /**
- * The stored history holds ended attempts; an active job's open attempt is read from its attempt,
- * worker and start fields (a job claimed by an earlier version may still hold it, without endedAt).
+ * The stored history holds the attempts that ended other than in completion. The open attempt of
+ * an active job, and the completing attempt of a completed one, are read from the attempt, worker
+ * and time fields: claiming and completing, the two steps every job takes, rewrite no JSON.
+ * A job claimed by an earlier version may still hold its open attempt in the history (last, without
+ * endedAt): that record is replaced. A job completed by an earlier version has its whole history
+ * stored and no worker field left.
  */
 function history(f: (string | null)[]): Job['history'] {
   const h = (f[13] ? JSON.parse(f[13]) : []) as Job['history'];
-  const last = h[h.length - 1];
-  if (f[1] === 'active' && !(last && last.endedAt === undefined)) h.push({ attempt: Number(f[5]), workerId: f[16]!, startedAt: Number(f[9]) });
+  const state = f[1];
+  if (state !== 'active' && state !== 'completed') return h;
+  if (h.length && h[h.length - 1]!.endedAt === undefined) h.pop();
+  if (!f[16]) return h;
+  const attempt = { attempt: Number(f[5]), workerId: f[16], startedAt: Number(f[9]) };
+  h.push(state === 'active' ? attempt : { ...attempt, endedAt: Number(f[10]), outcome: 'completed' });
   return h;
 }
 
-/** One job of a claim script's JSON answer; see claimJobs in scripts.ts. */
-interface ClaimedRow {
-  id: string;
-  d: StaticFields;
-  p: number;
-  ra: number;
-  at: number;
-  ma: number;
-  sl: number;
-  ms: number;
-  e: Job['error'];
-  h: Job['history'];
-  pg: unknown;
-}
+export const CLAIM_FIELDS = ['d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'e', 'h', 'pg'] as const;
+
+/** A claim script's answer: id, then that job's CLAIM_FIELDS values, for each job. */
+export type ClaimedRows = (string | (string | null)[])[];
 
 /** The jobs of a claim script's answer, now active under one lease, each with its open attempt. */
-export function claimedJobs(text: string, queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
-  const rows = JSON.parse(text) as ClaimedRow[];
-  const jobs: Job[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    const d = r.d;
-    r.h.push({ attempt: r.at, workerId, startedAt: now });
-    jobs[i] = {
-      id: r.id, queue, task: d.task, payload: d.payload, priority: r.p, state: 'active', attempts: r.at,
-      maxAttempts: r.ma, backoff: d.backoff, timeout: d.timeout, runAt: r.ra, createdAt: d.createdAt,
-      startedAt: now, endedAt: null, result: null, error: r.e, history: r.h, progress: r.pg, stalls: r.sl,
-      maxStalls: r.ms, cancelRequested: false, workerId, leaseToken: token, leaseUntil,
+export function claimedJobs(rows: ClaimedRows, queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
+  const jobs: Job[] = new Array(rows.length / 2);
+  for (let i = 0; i < rows.length; i += 2) {
+    const f = rows[i + 1] as (string | null)[];
+    const d = JSON.parse(f[0]!) as StaticFields;
+    const at = Number(f[3]);
+    const history = (f[8] === '[]' || !f[8] ? [] : JSON.parse(f[8])) as Job['history'];
+    history.push({ attempt: at, workerId, startedAt: now });
+    jobs[i / 2] = {
+      id: rows[i] as string, queue, task: d.task, payload: d.payload, priority: Number(f[1]), state: 'active', attempts: at,
+      maxAttempts: Number(f[4]), backoff: d.backoff, timeout: d.timeout, runAt: Number(f[2]), createdAt: d.createdAt,
+      startedAt: now, endedAt: null, result: null, error: json(f[7]) as Job['error'], history, progress: json(f[9]),
+      stalls: Number(f[5]), maxStalls: Number(f[6]), cancelRequested: false, workerId, leaseToken: token, leaseUntil,
       description: d.description, tags: d.tags, callbacks: d.callbacks, scheduleId: d.scheduleId,
     };
   }

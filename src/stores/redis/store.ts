@@ -15,7 +15,7 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
-import { FIELDS, addArgs, claimedJobs, hashToSchedule, rowToJob } from './codec.js';
+import { FIELDS, addArgs, claimedJobs, hashToSchedule, rowToJob, type ClaimedRows } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 
 /** Each script's full source and its SHA-1, the name Redis caches it under. */
@@ -336,18 +336,18 @@ export class RedisStore implements Store {
       const limit = req.limit - out.jobs.length;
       if (limit <= 0) break;
       this.claimedQueues.add(queue);
-      const [text, wake] = await this.run<[string, string | null]>('fusionClaim', [this.T(queue)], [
+      const [rows, wake] = await this.run<[ClaimedRows, string | null]>('fusionClaim', [this.T(queue)], [
         this.chanArg, queue, req.now, limit, req.leaseMs, req.workerId, token,
       ]);
-      this.took(out, queue, text, wake, token, req);
+      this.took(out, queue, rows, wake, token, req);
     }
     return out;
   }
 
   /** Add a claim script's answer to a claim result. */
-  private took(out: ClaimResult, queue: string, text: string, wake: string | null, token: string, req: ClaimRequest): void {
-    if (text.length > 2) {
-      for (const job of claimedJobs(text, queue, token, req.workerId, req.now, req.now + req.leaseMs)) {
+  private took(out: ClaimResult, queue: string, rows: ClaimedRows, wake: string | null, token: string, req: ClaimRequest): void {
+    if (rows.length > 0) {
+      for (const job of claimedJobs(rows, queue, token, req.workerId, req.now, req.now + req.leaseMs)) {
         this.remember(job.id, queue);
         out.jobs.push(job);
       }
@@ -431,8 +431,8 @@ export class RedisStore implements Store {
     }
     args[3] = outbox.length / 3;
     for (const x of outbox) args.push(x);
-    const [res, text, wake] = await this.run<[number[], string, string | null]>('fusionFinish', [this.T(queue)], args);
-    if (claim) this.took(claim.out, queue, text, wake, token, claim.req);
+    const [res, rows, wake] = await this.run<[number[], ClaimedRows, string | null]>('fusionFinish', [this.T(queue)], args);
+    if (claim) this.took(claim.out, queue, rows, wake, token, claim.req);
     for (let k = 0; k < positions.length; k++) {
       if (res[k] !== 1) continue;
       const o = outcomes[positions[k]!]!;
