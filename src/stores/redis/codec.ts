@@ -94,20 +94,24 @@ function history(f: (string | null)[]): Job['history'] {
 
 export const CLAIM_FIELDS = ['d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'e', 'h', 'pg'] as const;
 
-/** A claim script's answer: id, then that job's CLAIM_FIELDS values, for each job. */
-export type ClaimedRows = (string | (string | null)[])[];
-
-/** The jobs of a claim script's answer, now active under one lease, each with its open attempt. */
-export function claimedJobs(rows: ClaimedRows, queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
-  const jobs: Job[] = new Array(rows.length / 2);
-  for (let i = 0; i < rows.length; i += 2) {
-    const f = rows[i + 1] as (string | null)[];
+/** The jobs of a claim script's answer (see claimJobs in scripts.ts), now active under one lease, each with its open attempt. */
+export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
+  const jobs: Job[] = new Array(rows.length);
+  const f: string[] = new Array(CLAIM_FIELDS.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    let from = 0;
+    for (let k = 0; k < f.length; k++) {
+      const to = row.indexOf('\n', from);
+      f[k] = row.slice(from, to);
+      from = to + 1;
+    }
     const d = JSON.parse(f[0]!) as StaticFields;
     const at = Number(f[3]);
-    const history = (f[8] === '[]' || !f[8] ? [] : JSON.parse(f[8])) as Job['history'];
+    const history = (f[8] === '[]' ? [] : JSON.parse(f[8]!)) as Job['history'];
     history.push({ attempt: at, workerId, startedAt: now });
-    jobs[i / 2] = {
-      id: rows[i] as string, queue, task: d.task, payload: d.payload, priority: Number(f[1]), state: 'active', attempts: at,
+    jobs[i] = {
+      id: row.slice(from), queue, task: d.task, payload: d.payload, priority: Number(f[1]), state: 'active', attempts: at,
       maxAttempts: Number(f[4]), backoff: d.backoff, timeout: d.timeout, runAt: Number(f[2]), createdAt: d.createdAt,
       startedAt: now, endedAt: null, result: null, error: json(f[7]) as Job['error'], history, progress: json(f[9]),
       stalls: Number(f[5]), maxStalls: Number(f[6]), cancelRequested: false, workerId, leaseToken: token, leaseUntil,

@@ -15,7 +15,7 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
-import { FIELDS, addArgs, claimedJobs, hashToSchedule, rowToJob, type ClaimedRows } from './codec.js';
+import { FIELDS, addArgs, claimedJobs, hashToSchedule, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 
 /** Each script's full source and its SHA-1, the name Redis caches it under. */
@@ -336,7 +336,7 @@ export class RedisStore implements Store {
       const limit = req.limit - out.jobs.length;
       if (limit <= 0) break;
       this.claimedQueues.add(queue);
-      const [rows, wake] = await this.run<[ClaimedRows, string | null]>('fusionClaim', [this.T(queue)], [
+      const [rows, wake] = await this.run<[string[], string | null]>('fusionClaim', [this.T(queue)], [
         this.chanArg, queue, req.now, limit, req.leaseMs, req.workerId, token,
       ]);
       this.took(out, queue, rows, wake, token, req);
@@ -345,7 +345,7 @@ export class RedisStore implements Store {
   }
 
   /** Add a claim script's answer to a claim result. */
-  private took(out: ClaimResult, queue: string, rows: ClaimedRows, wake: string | null, token: string, req: ClaimRequest): void {
+  private took(out: ClaimResult, queue: string, rows: string[], wake: string | null, token: string, req: ClaimRequest): void {
     if (rows.length > 0) {
       for (const job of claimedJobs(rows, queue, token, req.workerId, req.now, req.now + req.leaseMs)) {
         this.remember(job.id, queue);
@@ -431,7 +431,7 @@ export class RedisStore implements Store {
     }
     args[3] = outbox.length / 3;
     for (const x of outbox) args.push(x);
-    const [res, rows, wake] = await this.run<[number[], ClaimedRows, string | null]>('fusionFinish', [this.T(queue)], args);
+    const [res, rows, wake] = await this.run<[number[], string[], string | null]>('fusionFinish', [this.T(queue)], args);
     if (claim) this.took(claim.out, queue, rows, wake, token, claim.req);
     for (let k = 0; k < positions.length; k++) {
       if (res[k] !== 1) continue;
