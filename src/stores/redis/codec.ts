@@ -92,6 +92,7 @@ function history(f: (string | null)[]): Job['history'] {
   return h;
 }
 
+/** The fields a claim reads of each job, in the order claimedJobs takes them. */
 export const CLAIM_FIELDS = ['d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'e', 'h', 'pg'] as const;
 
 /** The jobs of a claim script's answer (see claimJobs in scripts.ts), now active under one lease, each with its open attempt. */
@@ -108,7 +109,7 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
     }
     const d = JSON.parse(f[0]!) as StaticFields;
     const at = Number(f[3]);
-    const history = (f[8] === '[]' ? [] : JSON.parse(f[8]!)) as Job['history'];
+    const history = (f[8] === '[]' || f[8] === '' ? [] : JSON.parse(f[8]!)) as Job['history'];
     history.push({ attempt: at, workerId, startedAt: now });
     jobs[i] = {
       id: row.slice(from), queue, task: d.task, payload: d.payload, priority: Number(f[1]), state: 'active', attempts: at,

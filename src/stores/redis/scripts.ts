@@ -173,7 +173,7 @@ local function claimJobs(now, nowS, limit, leaseMs, worker, token)
   local lu = now + leaseMs
   local luS = string.format('%.0f', lu)
   local popped = redis.call('ZPOPMIN', T .. ':r', n)
-  local kk = T .. ':k'
+  local leaseKey = T .. ':k'
   for j = 1, #popped, 2 do
     local id = string.sub(popped[j], 18)
     local k = jk(id)
@@ -181,11 +181,12 @@ local function claimJobs(now, nowS, limit, leaseMs, worker, token)
     local at = tostring(tonumber(f[4]) + 1)
     f[4] = at
     redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS)
-    zadd(kk, luS, id)
+    zadd(leaseKey, luS, id)
     if STATUS ~= false then EV[#EV + 1] = {'active', id} end
-    if not f[8] then f[8] = '' end
-    if not f[10] then f[10] = '' end
-    f[11] = id
+    -- Absent fields (no error, no progress) go as ''; table.concat would stop the script at a nil
+    -- after the pop, and a script's writes so far are not undone.
+    for x = 1, #CLAIM_FIELDS do if not f[x] then f[x] = '' end end
+    f[#CLAIM_FIELDS + 1] = id
     rows[#rows + 1] = table.concat(f, '\\n')
   end
   if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #rows) end
@@ -257,7 +258,7 @@ local claimLimit = tonumber(ARGV[5])
 local status = listening(chan)
 local out = {}
 local lastAt = 0
-local kk, kc = T .. ':k', T .. ':e:completed'
+local leaseKey, completedKey = T .. ':k', T .. ':e:completed'
 local i = 10
 for x = 1, n do
   local kind, id, token, atS, a, b = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -268,11 +269,11 @@ for x = 1, n do
   else
     local at = tonumber(atS)
     if at > lastAt then lastAt = at end
-    zrem(kk, id)
+    zrem(leaseKey, id)
     if kind == 'completed' then
       -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
       redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'r', a, 'e', '', 'tk', '', 'lu', '')
-      zadd(kc, atS, id)
+      zadd(completedKey, atS, id)
       if status then EV[#EV + 1] = {'completed', id} end
     else
       local f = redis.call('HMGET', k, 'h', 'at', 'w', 'sa')
