@@ -10,6 +10,19 @@ import type { RedisStore } from '../../src/stores/redis/store.js';
 
 const skip = await redisSkip();
 
+/** Run `fn` with a store of its own under a fresh prefix, removed after. */
+async function withStore(fn: (store: RedisStore, now: number) => Promise<void>) {
+  const { store, cleanup } = await redisHarness();
+  try {
+    await fn(store, Date.now());
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Overwrite fields of job `id`'s hash as an earlier version of the store left them. */
+const storeAsEarlier = (store: RedisStore, id: string, ...fields: string[]) => store.client.hset(`{${store.prefix}:h}:j:${id}`, ...fields);
+
 /** Add job `id` to queue h and claim it as worker `w` at `now`. */
 async function addAndClaim(store: RedisStore, id: string, w: string, now: number) {
   await store.add([resolveSpec({ task: 't', queue: 'h', id }, now)], now);
@@ -17,58 +30,40 @@ async function addAndClaim(store: RedisStore, id: string, w: string, now: number
 }
 
 describe('Redis attempt history', { skip }, () => {
-  it('records each attempt once, open while active and whole when it ends', async () => {
-    const { store, cleanup } = await redisHarness();
-    const now = Date.now();
-    try {
-      const first = await addAndClaim(store, 'a', 'w1', now);
-      assert.deepEqual(first.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
-      assert.deepEqual((await store.get('a'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
-      await store.finish([{ kind: 'retry', id: 'a', token: first.leaseToken!, at: now + 5, error: { message: 'boom', retryable: true }, retryAt: now + 6 }]);
-      const [second] = (await store.claim({ queues: ['h'], workerId: 'w2', limit: 1, leaseMs: 60_000, now: now + 10 })).jobs;
-      assert.deepEqual(second!.history, [
-        { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 5, outcome: 'retrying', error: 'boom' },
-        { attempt: 2, workerId: 'w2', startedAt: now + 10 },
-      ]);
-      await store.finish([{ kind: 'completed', id: 'a', token: second!.leaseToken!, at: now + 12, result: 1 }]);
-      const done = (await store.get('a'))!;
-      assert.deepEqual(done.history.map((x) => [x.attempt, x.workerId, x.outcome, x.endedAt]), [[1, 'w1', 'retrying', now + 5], [2, 'w2', 'completed', now + 12]]);
-      assert.deepEqual([done.state, done.workerId, done.leaseToken, done.leaseUntil, done.endedAt], ['completed', null, null, null, now + 12]);
-    } finally {
-      await cleanup();
-    }
-  });
+  it('records each attempt once, open while active and whole when it ends', () => withStore(async (store, now) => {
+    const first = await addAndClaim(store, 'a', 'w1', now);
+    assert.deepEqual(first.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
+    assert.deepEqual((await store.get('a'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
+    await store.finish([{ kind: 'retry', id: 'a', token: first.leaseToken!, at: now + 5, error: { message: 'boom', retryable: true }, retryAt: now + 6 }]);
+    const [second] = (await store.claim({ queues: ['h'], workerId: 'w2', limit: 1, leaseMs: 60_000, now: now + 10 })).jobs;
+    assert.deepEqual(second!.history, [
+      { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 5, outcome: 'retrying', error: 'boom' },
+      { attempt: 2, workerId: 'w2', startedAt: now + 10 },
+    ]);
+    await store.finish([{ kind: 'completed', id: 'a', token: second!.leaseToken!, at: now + 12, result: 1 }]);
+    const done = (await store.get('a'))!;
+    assert.deepEqual(done.history.map((x) => [x.attempt, x.workerId, x.outcome, x.endedAt]), [[1, 'w1', 'retrying', now + 5], [2, 'w2', 'completed', now + 12]]);
+    assert.deepEqual([done.state, done.workerId, done.leaseToken, done.leaseUntil, done.endedAt], ['completed', null, null, null, now + 12]);
+  }));
 
-  it('reads a job completed by an earlier version, which stored the whole history and cleared the worker', async () => {
-    const { store, cleanup } = await redisHarness();
-    const now = Date.now();
-    try {
-      const job = await addAndClaim(store, 'done', 'w1', now);
-      await store.finish([{ kind: 'completed', id: 'done', token: job.leaseToken!, at: now + 3, result: null }]);
-      const whole = `[{"attempt":1,"workerId":"w1","startedAt":${now},"endedAt":${now + 3},"outcome":"completed"}]`;
-      await store.client.hset(`{${store.prefix}:h}:j:done`, 'h', whole, 'w', '');
-      assert.deepEqual((await store.get('done'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' }]);
-    } finally {
-      await cleanup();
-    }
-  });
+  it('reads a job completed by an earlier version, which stored the whole history and cleared the worker', () => withStore(async (store, now) => {
+    const job = await addAndClaim(store, 'done', 'w1', now);
+    await store.finish([{ kind: 'completed', id: 'done', token: job.leaseToken!, at: now + 3, result: null }]);
+    const whole = `[{"attempt":1,"workerId":"w1","startedAt":${now},"endedAt":${now + 3},"outcome":"completed"}]`;
+    await storeAsEarlier(store, 'done', 'h', whole, 'w', '');
+    assert.deepEqual((await store.get('done'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' }]);
+  }));
 
-  it('replaces the open attempt a job claimed by an earlier version kept in its history', async () => {
-    const { store, cleanup } = await redisHarness();
-    const now = Date.now();
-    try {
-      const job = await addAndClaim(store, 'old', 'w1', now);
-      // What the earlier version stored at claim: a closed attempt, then the open one.
-      const earlier = `[{"attempt":0,"workerId":"w0","startedAt":1,"endedAt":2,"outcome":"released"},{"attempt":1,"workerId":"w1","startedAt":${now}}]`;
-      await store.client.hset(`{${store.prefix}:h}:j:old`, 'h', earlier);
-      assert.equal((await store.get('old'))!.history.length, 2);
-      await store.finish([{ kind: 'completed', id: 'old', token: job.leaseToken!, at: now + 3, result: null }]);
-      assert.deepEqual((await store.get('old'))!.history, [
-        { attempt: 0, workerId: 'w0', startedAt: 1, endedAt: 2, outcome: 'released' },
-        { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' },
-      ]);
-    } finally {
-      await cleanup();
-    }
-  });
+  it('replaces the open attempt a job claimed by an earlier version kept in its history', () => withStore(async (store, now) => {
+    const job = await addAndClaim(store, 'old', 'w1', now);
+    // What the earlier version stored at claim: a closed attempt, then the open one.
+    const earlier = `[{"attempt":0,"workerId":"w0","startedAt":1,"endedAt":2,"outcome":"released"},{"attempt":1,"workerId":"w1","startedAt":${now}}]`;
+    await storeAsEarlier(store, 'old', 'h', earlier);
+    assert.equal((await store.get('old'))!.history.length, 2);
+    await store.finish([{ kind: 'completed', id: 'old', token: job.leaseToken!, at: now + 3, result: null }]);
+    assert.deepEqual((await store.get('old'))!.history, [
+      { attempt: 0, workerId: 'w0', startedAt: 1, endedAt: 2, outcome: 'released' },
+      { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' },
+    ]);
+  }));
 });
