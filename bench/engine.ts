@@ -3,7 +3,8 @@
 // --compare bullmq the ratio Fusion/BullMQ (above 1 is better for rates, below 1 for latencies).
 // Subjects alternate within each run so machine noise hits both alike.
 // With a redis:// store and --compare bullmq it runs the Redis comparison (redis-vs-bullmq.ts),
-// whose rows add enqueues in flight, four worker processes and delayed-job lateness.
+// whose rows add enqueues in flight, four worker processes and delayed-job lateness; there --only
+// picks that script's rows by a part of their name (e.g. "c=50"), and --samples and --log do not apply.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -13,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { bullmqSubject, fusionSubject, type Subject } from './subjects.js';
 import { enqueueBatch, enqueueSingle, latency, processed, round } from './measure.js';
 
-const { values: args } = parseArgs({
+const { values: args, tokens } = parseArgs({
+  tokens: true,
   options: {
     store: { type: 'string' },
     jobs: { type: 'string', default: '20000' },
@@ -26,8 +28,10 @@ const { values: args } = parseArgs({
 });
 
 if (args.compare === 'bullmq' && /^rediss?:\/\//.test(args.store ?? '')) {
+  const given = (name: string) => tokens.some((t) => t.kind === 'option' && t.name === name);
+  for (const name of ['samples', 'log']) if (given(name)) throw new Error(`--${name} does not apply to the Redis comparison`);
   const forward = ['--url', args.store!, '--reps', args.runs!];
-  if (process.argv.includes('--jobs')) forward.push('--scale', String(Number(args.jobs) / 30_000));
+  if (given('jobs')) forward.push('--scale', String(Number(args.jobs) / 30_000));
   if (args.only) forward.push('--only', args.only);
   const script = fileURLToPath(new URL('./redis-vs-bullmq.js', import.meta.url));
   process.exit(spawnSync(process.execPath, [script, ...forward], { stdio: 'inherit' }).status ?? 1);
