@@ -46,6 +46,21 @@ describe('Redis attempt history', { skip }, () => {
     assert.deepEqual([done.state, done.workerId, done.leaseToken, done.leaseUntil, done.endedAt], ['completed', null, null, null, now + 12]);
   }));
 
+  it('stores a failure whose message is cut through an emoji (a lone surrogate) beside the batch\'s other outcomes', () => withStore(async (store, now) => {
+    const a = await addAndClaim(store, 'a', 'w1', now);
+    const b = await addAndClaim(store, 'b', 'w1', now);
+    const message = 'boom 😀'.slice(0, 6);
+    const applied = await store.finish([
+      { kind: 'completed', id: 'a', token: a.leaseToken!, at: now + 1, result: null },
+      { kind: 'failed', id: 'b', token: b.leaseToken!, at: now + 2, error: { message, retryable: false } },
+    ]);
+    assert.deepEqual(applied, [true, true]);
+    assert.deepEqual((await store.counts('h')).h, { scheduled: 0, queued: 0, active: 0, completed: 1, failed: 1, cancelled: 0 });
+    const failed = (await store.get('b'))!;
+    assert.equal(failed.error!.message, message);
+    assert.deepEqual(failed.history.map((x) => [x.outcome, x.error]), [['failed', message]]);
+  }));
+
   it('reads a job completed by an earlier version, which stored the whole history and cleared the worker', () => withStore(async (store, now) => {
     const job = await addAndClaim(store, 'done', 'w1', now);
     await store.finish([{ kind: 'completed', id: 'done', token: job.leaseToken!, at: now + 3, result: null }]);

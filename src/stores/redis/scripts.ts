@@ -79,10 +79,10 @@ end
 -- read from at, w and sa) without decoding it. A job claimed by a version that wrote the open
 -- attempt into the history still has it there, last and without endedAt (so the array ends in a
 -- digit and '}]', where an ended one ends in a string): it is replaced.
-local function closeAttempt(h, att, w, sa, at, outcome, msg)
+local function closeAttempt(h, att, w, sa, at, outcome, msgJson)
   local rec = '{"attempt":' .. att .. ',"workerId":' .. jstr(w or '') .. ',"startedAt":' .. jraw(sa) .. ',"endedAt":' .. at
     .. ',"outcome":"' .. outcome .. '"'
-  if msg and msg ~= '' then rec = rec .. ',"error":' .. cjson.encode(msg) end
+  if msgJson then rec = rec .. ',"error":' .. msgJson end
   rec = rec .. '}'
   if h == '[]' then return '[' .. rec .. ']' end
   local c = string.byte(h, -3)
@@ -148,7 +148,7 @@ end
 -- and one string per job is far cheaper for the client to read than a row of fields. The caller
 -- adds state, worker, token, times and the open attempt, the same for all. Also returns the
 -- earliest wake time or false.
-local function claimJobs(now, nowS, limit, leaseMs, worker, token)
+local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
   local meta = T .. ':m'
   local m = redis.call('HMGET', meta, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
   if m[1] == '1' then return {}, false end
@@ -178,16 +178,19 @@ local function claimJobs(now, nowS, limit, leaseMs, worker, token)
     local id = string.sub(popped[j], 18)
     local k = jk(id)
     local f = redis.call('HMGET', k, unpack(CLAIM_FIELDS))
-    local at = tostring(tonumber(f[4]) + 1)
-    f[4] = at
-    redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS)
-    zadd(leaseKey, luS, id)
-    if STATUS ~= false then EV[#EV + 1] = {'active', id} end
-    -- Absent fields (no error, no progress) go as ''; table.concat would stop the script at a nil
-    -- after the pop, and a script's writes so far are not undone.
-    for x = 1, #CLAIM_FIELDS do if not f[x] then f[x] = '' end end
-    f[#CLAIM_FIELDS + 1] = id
-    rows[#rows + 1] = table.concat(f, '\\n')
+    -- An id without its hash is skipped, not an error: past the pop, a script that stops keeps its
+    -- writes so far (the jobs before this one would be active with no worker holding them).
+    if f[1] then
+      local at = tostring(tonumber(f[4]) + 1)
+      f[4] = at
+      redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS)
+      zadd(leaseKey, luS, id)
+      if listening(chan) then EV[#EV + 1] = {'active', id} end
+      -- Absent fields (no error, no progress) go as '' (table.concat stops at false, as above).
+      for x = 1, #CLAIM_FIELDS do if not f[x] then f[x] = '' end end
+      f[#CLAIM_FIELDS + 1] = id
+      rows[#rows + 1] = table.concat(f, '\\n')
+    end
   end
   if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #rows) end
   return rows, wake
@@ -235,11 +238,10 @@ publish(chan, queue, now)
 return out
 `;
 
-/** KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token. Returns {jobs JSON, nextWakeAt|false}. */
+/** KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token. Returns {claimed job rows, nextWakeAt|false}. */
 const CLAIM = `
 local chan, queue, nowS = ARGV[1], ARGV[2], ARGV[3]
-listening(chan)
-local jobs, wake = claimJobs(tonumber(nowS), nowS, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
+local jobs, wake = claimJobs(chan, tonumber(nowS), nowS, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
 publish(chan, queue, tonumber(nowS))
 if wake then wake = string.format('%.0f', wake) end
 return {jobs, wake}
@@ -248,21 +250,27 @@ return {jobs, wake}
 /**
  * Outcomes, then optionally the worker's next claim, in one script: a busy worker's cycle is one
  * round trip. KEYS: T. ARGV: chan, queue, n, m, claimLimit, workerId, token, leaseMs, now,
- *   then n × (kind, id, token, at, a, b), then m × (outcome index, outbox field, outbox entry).
- * a: result JSON (completed) or error JSON ('' for none); b: retryAt (retry) or ''.
- * Returns {1/0 per outcome, claimed jobs JSON, nextWakeAt|false}.
+ *   then n outcomes: (completed, id, token, at, result JSON) or (kind, id, token, at, error JSON or '',
+ *   error message as JSON or '', retryAt or ''), then m × (outcome index, outbox field, outbox entry).
+ *   The client sends the message apart: cjson cannot decode every JSON.stringify output (a message
+ *   cut through an emoji holds a lone surrogate), and it is spliced into the history as it comes.
+ * Returns {1/0 per outcome, claimed job rows, nextWakeAt|false}.
  */
 const FINISH = `
 local chan, queue, n, m = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local claimLimit = tonumber(ARGV[5])
-local status = listening(chan)
 local out = {}
 local lastAt = 0
 local leaseKey, completedKey = T .. ':k', T .. ':e:completed'
 local i = 10
 for x = 1, n do
-  local kind, id, token, atS, a, b = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  i = i + 6
+  local kind, id, token, atS, a = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local msgJson, b = nil, nil
+  if kind == 'completed' then i = i + 5 else
+    if ARGV[i + 5] ~= '' then msgJson = ARGV[i + 5] end
+    b = ARGV[i + 6]
+    i = i + 7
+  end
   local k = jk(id)
   if redis.call('HGET', k, 'tk') ~= token then
     out[x] = 0
@@ -274,13 +282,11 @@ for x = 1, n do
       -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
       redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'r', a, 'e', '', 'tk', '', 'lu', '')
       zadd(completedKey, atS, id)
-      if status then EV[#EV + 1] = {'completed', id} end
+      if listening(chan) then EV[#EV + 1] = {'completed', id} end
     else
       local f = redis.call('HMGET', k, 'h', 'at', 'w', 'sa')
-      local msg = nil
-      if a ~= '' then msg = cjson.decode(a).message end
       if kind == 'retry' then
-        redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, 'retrying', msg), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+        redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, 'retrying', msgJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
         zadd(T .. ':d', tonumber(b), id)
         EV[#EV + 1] = {'retrying', id, tonumber(b)}
       elseif kind == 'released' then
@@ -289,7 +295,7 @@ for x = 1, n do
         index(id, 'queued', g[2], g[1])
         EV[#EV + 1] = {'queued', id}
       else
-        redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, kind, msg), 'e', a, 'tk', '', 'lu', '', 'w', '')
+        redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, kind, msgJson), 'e', a, 'tk', '', 'lu', '', 'w', '')
         zadd(T .. ':e:' .. kind, atS, id)
         EV[#EV + 1] = {kind, id}
       end
@@ -305,7 +311,7 @@ end
 local jobs, wake = {}, false
 if claimLimit > 0 then
   flush()
-  jobs, wake = claimJobs(tonumber(ARGV[9]), ARGV[9], claimLimit, tonumber(ARGV[8]), ARGV[6], ARGV[7])
+  jobs, wake = claimJobs(chan, tonumber(ARGV[9]), ARGV[9], claimLimit, tonumber(ARGV[8]), ARGV[6], ARGV[7])
   if wake then wake = string.format('%.0f', wake) end
   if tonumber(ARGV[9]) > lastAt then lastAt = tonumber(ARGV[9]) end
 end
@@ -356,14 +362,14 @@ for _, id in ipairs(expired) do
   if f[1] == '1' then
     local msg = 'cancelled while its worker was lost'
     local e = cjson.encode({message = msg, retryable = false, name = 'CancelledError'})
-    redis.call('HSET', k, 'st', 'cancelled', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], f[7], f[8], f[9], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
+    redis.call('HSET', k, 'st', 'cancelled', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], f[7], f[8], f[9], nowS, 'stalled', cjson.encode(msg)), 'tk', '', 'lu', '', 'w', '')
     index(id, 'cancelled', f[5], nil, nil, now)
     cn[#cn + 1] = id
     EV[#EV + 1] = {'cancelled', id}
   elseif sl > tonumber(f[3]) then
     local msg = 'job stalled ' .. sl .. ' times (limit ' .. f[3] .. '): its worker lost the lease each time'
     local e = cjson.encode({message = msg, retryable = false, name = 'StalledError', code = 'stalled'})
-    redis.call('HSET', k, 'st', 'failed', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], f[7], f[8], f[9], nowS, 'stalled', msg), 'tk', '', 'lu', '', 'w', '')
+    redis.call('HSET', k, 'st', 'failed', 'sl', sl, 'e', e, 'ea', nowS, 'h', closeAttempt(f[4], f[7], f[8], f[9], nowS, 'stalled', cjson.encode(msg)), 'tk', '', 'lu', '', 'w', '')
     index(id, 'failed', f[5], nil, nil, now)
     fl[#fl + 1] = id
     EV[#EV + 1] = {'stalled', id}

@@ -419,14 +419,11 @@ export class RedisStore implements Store {
     const outbox: Raw = [];
     for (let k = 0; k < positions.length; k++) {
       const o = outcomes[positions[k]!]!;
-      let a = '';
-      let b: string | number = '';
-      if (o.kind === 'completed') a = JSON.stringify(o.result ?? null) ?? 'null';
-      else if (o.kind === 'retry') {
-        a = JSON.stringify(o.error);
-        b = o.retryAt;
-      } else if ((o.kind === 'failed' || o.kind === 'cancelled') && o.error) a = JSON.stringify(o.error);
-      args.push(o.kind, o.id, o.token, o.at, a, b);
+      if (o.kind === 'completed') args.push(o.kind, o.id, o.token, o.at, JSON.stringify(o.result ?? null) ?? 'null');
+      else {
+        const error = o.kind === 'released' ? undefined : o.error;
+        args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', error?.message ? JSON.stringify(error.message) : '', o.kind === 'retry' ? o.retryAt : '');
+      }
       if (o.enqueue?.length) outbox.push(k + 1, `${o.token}:${o.id}`, this.outboxEntry(o.enqueue, o.at));
     }
     args[3] = outbox.length / 3;
