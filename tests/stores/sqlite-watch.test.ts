@@ -43,15 +43,32 @@ function watchEvents(store: SqliteStore) {
 
 /**
  * A worker on `store` that polls once a minute, settled into its long wait, so only an event can
- * start a job within a test's time. `nextStart()` resolves when the handler next runs.
+ * start a job within a test's time. `nextStart()` resolves when the handler next runs; `idle()`
+ * when the worker's next claim (alone or after its outcomes) comes back empty.
  */
 async function longPollWorker(store: SqliteStore) {
   const registry = new TaskRegistry();
   let onStart = () => {};
   registry.register('t', () => onStart());
-  const worker = new Worker(store, registry, { queues: ['q'], pollMs: 60_000 }).start();
-  await new Promise((r) => setTimeout(r, 20)); // let the worker's first (empty) claim settle into its long wait
-  return { worker, nextStart: () => new Promise<void>((r) => (onStart = r)) };
+  let onIdle = () => {};
+  const idle = () => new Promise<void>((r) => (onIdle = r));
+  // The worker's view of the real store: the same calls, noticing claims that find nothing.
+  const observed = new Proxy(store, {
+    get(target, key) {
+      const v = Reflect.get(target, key);
+      if (typeof v !== 'function') return v;
+      if (key !== 'claim' && key !== 'finishAndClaim') return v.bind(target);
+      return async (...args: unknown[]) => {
+        const res = await v.apply(target, args);
+        if ((key === 'claim' ? res.jobs : res.claim.jobs).length === 0) onIdle();
+        return res;
+      };
+    },
+  });
+  const settled = idle();
+  const worker = new Worker(observed, registry, { queues: ['q'], pollMs: 60_000 }).start();
+  await settled;
+  return { worker, nextStart: () => new Promise<void>((r) => (onStart = r)), idle };
 }
 
 describe('sqlite store: cross-connection events', () => {
@@ -98,16 +115,17 @@ describe('sqlite store: cross-connection events', () => {
     // Fallback timer every 10 s and a poll of a minute: only the watch on the -wal file can start
     // the job within a second.
     const p = await pair(2000);
-    const { worker, nextStart } = await longPollWorker(p.here);
+    const { worker, nextStart, idle } = await longPollWorker(p.here);
     try {
       const samples: number[] = [];
       for (let i = 0; i < 3; i++) {
         const ran = nextStart();
         const t0 = performance.now();
         await new Queue(p.there).enqueue({ task: 't', queue: 'q' });
+        const settled = idle();
         await within(ran, 1000, `job ${i} start`);
         samples.push(performance.now() - t0);
-        await new Promise((r) => setTimeout(r, 20)); // idle again before the next one
+        await within(settled, 1000, `idle after job ${i}`);
       }
       console.log(`cross-connection enqueue → start with only the file watch: ${samples.map((x) => x.toFixed(2)).join(', ')} ms`);
     } finally {
