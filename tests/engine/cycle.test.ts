@@ -10,7 +10,7 @@ import { Worker } from '../../src/core/worker.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import type { Store } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
-import { dropPrefix, openTestStore, redisSkip } from '../helpers/redis.js';
+import { redisHarness, redisSkip } from '../helpers/redis.js';
 import { deferred, within } from '../helpers/await.js';
 
 const T0 = Date.now();
@@ -20,16 +20,13 @@ interface Made {
   store: Store;
   cleanup(): Promise<void>;
 }
-const stores: [string, () => Made, string | false][] = [
+const stores: [string, () => Made | Promise<Made>, string | false][] = [
   ['sqlite', () => {
     const t = tempDir();
     const store = new SqliteStore(join(t.dir, 'c.db'));
     return { store, cleanup: async () => { await store.close(); t.remove(); } };
   }, false],
-  ['redis', () => {
-    const store = openTestStore();
-    return { store, cleanup: async () => { await dropPrefix(store.client, store.prefix); await store.close(); } };
-  }, redisSkipped],
+  ['redis', () => redisHarness(), redisSkipped],
 ];
 
 // Hiding finishAndClaim makes the same real store look like one without it.
@@ -69,7 +66,7 @@ for (const [storeName, make, skip] of stores) {
     for (const v of variants) {
       for (const concurrency of [1, 20]) {
         it(`${v.name}, concurrency ${concurrency}: runs every job once, never more than ${concurrency} at a time`, async () => {
-          const m = make();
+          const m = await make();
           try {
             const store = v.combined ? m.store : withoutCombined(m.store);
             const N = 600;
@@ -113,7 +110,7 @@ for (const [storeName, make, skip] of stores) {
 
     for (const pipeline of [1, 2]) {
       it(`keeps strict priority order at concurrency 1 (pipeline ${pipeline}) and leaves nothing active`, async () => {
-        const m = make();
+        const m = await make();
         try {
           const N = 300;
           const specs = Array.from({ length: N }, (_, i) => resolveSpec({ task: 't', queue: 'pf', id: `j${i}`, priority: i % 3 }, T0));
@@ -142,7 +139,7 @@ for (const [storeName, make, skip] of stores) {
     }
 
     it('a stop while two batches are in flight stores every outcome and gives back what still runs', async () => {
-      const m = make();
+      const m = await make();
       try {
         const N = 200;
         await new Queue(m.store).enqueueMany(Array.from({ length: N }, (_, i) => ({ task: 't', queue: 'q', payload: { i } })));
