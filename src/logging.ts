@@ -13,7 +13,7 @@ export const SECRET_KEYS = [
  * of a job's cycle (~4x throughput loss at info level); a key walk costs ~nothing. With `plainOnly`,
  * objects other than plain ones and arrays (an Error, Date or Buffer in a log line) are left as they are.
  */
-export function secretMasker(extra: string[] = [], opts: { maxDepth: number; plainOnly?: boolean }): <T>(v: T) => T {
+export function secretMasker(extra: string[], opts: { maxDepth: number; plainOnly?: boolean }): <T>(v: T) => T {
   const keys = new Set([...SECRET_KEYS, ...extra].map((k) => k.toLowerCase()));
   // Payloads and log lines reuse a handful of field names; remembering the verdict per name saves
   // a lowercased copy of every key. Bounded: a flood of distinct names only resets it.

@@ -335,7 +335,7 @@ export class Worker {
     }
     this.outbox.push(outcome);
     // The slot frees only once the outcome is stored (flush releases it), so a claim never races its own finish.
-    void this.flush();
+    this.flush();
   }
 
   private release(id: string, wake = true): void {
