@@ -481,7 +481,9 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       it('emits an event for each state change', async () => {
         const seen: StoreEvent[] = [];
         const off = s.subscribe((e) => seen.push(e));
-        await s.add([job({ id: 'a' }), job({ id: 'b', runAt: T0 + 5 })], T0);
+        // Ids travel inside the event messages: one that needs escaping in JSON must come out whole.
+        const odd = 'q"uo\\te\nline';
+        await s.add([job({ id: 'a' }), job({ id: 'b', runAt: T0 + 5 }), job({ id: odd, runAt: T0 + 7 })], T0);
         const [j] = (await claim(1)).jobs;
         await s.finish([{ kind: 'completed', id: j!.id, token: j!.leaseToken!, at: T0, result: null }]);
         await s.cancel('b', T0);
@@ -489,6 +491,8 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
           waitFor(() => seen.some((e) => e.type === type && e.jobId === id && e.queue === 'q'));
         await want('queued', 'a');
         await want('scheduled', 'b');
+        await want('scheduled', odd);
+        assert.equal(seen.find((e) => e.type === 'scheduled' && e.jobId === odd)!.runAt, T0 + 7);
         await want('active', 'a');
         await want('completed', 'a');
         await want('cancelled', 'b');

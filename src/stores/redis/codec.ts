@@ -29,6 +29,12 @@ export function addArgs(j: NewJob): (string | number)[] {
   return [j.id, j.runAt, j.priority, j.maxAttempts, j.maxStalls, staticJson(j)];
 }
 
+/** The event of a job these addArgs create when added at `now`, as the ADD script publishes it. */
+export function addEvent(args: readonly (string | number)[], now: number): string {
+  const runAt = Number(args[1]);
+  return runAt > now ? `["scheduled",${JSON.stringify(args[0])},${runAt}]` : `["queued",${JSON.stringify(args[0])}]`;
+}
+
 const num = (v: string | null | undefined): number | null => (v == null || v === '' ? null : Number(v));
 const json = (v: string | null | undefined): unknown => (v == null || v === '' ? null : JSON.parse(v));
 const str = (v: string | null | undefined): string | null => (v == null || v === '' ? null : v);

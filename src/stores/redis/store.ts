@@ -15,7 +15,7 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
-import { FIELDS, addArgs, claimedJobs, hashToSchedule, rowToJob } from './codec.js';
+import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 
 /** Each script's full source and its SHA-1, the name Redis caches it under. */
@@ -256,8 +256,11 @@ export class RedisStore implements Store {
   }
 
   private async addChunk(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
-    const args: Raw = [this.chanArg, queue, now, rows.length];
-    for (const r of rows) for (const x of r) args.push(x);
+    const args: Raw = [this.chanArg, queue, JSON.stringify(queue), now, rows.length];
+    for (const r of rows) {
+      for (const x of r) args.push(x);
+      args.push(addEvent(r, now));
+    }
     const res = await this.run<AddResult[]>('fusionAdd', this.qkeys(queue), args);
     if (this.cluster) {
       const created = rows.filter((_, k) => res[k] === 1).flatMap((r) => [r[0]!, queue]);
