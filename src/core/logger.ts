@@ -5,6 +5,8 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   child?(bindings: object): Logger;
+  /** pino's: lets a caller skip building a line that would not be written. */
+  isLevelEnabled?(level: string): boolean;
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, isLevelEnabled: () => false };

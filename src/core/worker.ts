@@ -263,8 +263,13 @@ export class Worker {
         attempt.abort(new TimeoutError(`attempt timed out after ${job.timeout} ms`)),
       );
     }
-    this.log.info({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
+    if (this.logsInfo()) this.log.info({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
     void this.execute(entry).then((outcome) => this.settle(entry, outcome));
+  }
+
+  /** Whether info lines are written: a silent logger spares each job its log objects. */
+  private logsInfo(): boolean {
+    return this.log.isLevelEnabled?.('info') ?? true;
   }
 
   private async execute(entry: Running): Promise<Outcome | null> {
@@ -273,20 +278,9 @@ export class Worker {
     const def = this.registry.get(job.task);
     try {
       if (!def) throw new NonRetryableError(`no handler is registered for task "${job.task}"`);
-      const ctx: TaskContext = {
-        job,
-        get signal() {
-          return attempt.signal;
-        },
-        attempt: job.attempts,
-        workerId: this.id,
-        progress: async (value) => {
-          await this.store.progress(lease, value, this.clock.now());
-        },
-        log: (message) => this.store.log(job.id, String(message), this.clock.now()),
-      };
+      const ctx = new JobContext(job, attempt, this.id, this.store, this.clock);
       const result = await attempt.race(def.handler(job.payload, ctx));
-      return { kind: 'completed', ...lease, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
+      return { kind: 'completed', id: lease.id, token: lease.token, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
     } catch (thrown) {
       const err = attempt.aborted ? attempt.reason : thrown;
       const at = this.clock.now();
@@ -309,28 +303,28 @@ export class Worker {
   private settle(entry: Running, outcome: Outcome | null): void {
     entry.cancelTimeout?.();
     const { job } = entry;
-    const ms = this.clock.now() - entry.startedAt;
-    const fields = { jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts, durationMs: ms };
+    // Built only when logged: at info level most jobs log only their completion.
+    const fields = () => ({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts, durationMs: this.clock.now() - entry.startedAt });
     if (outcome === null || entry.lost) {
-      this.log.warn(fields, 'lease lost; outcome dropped (another worker owns the job now)');
+      this.log.warn(fields(), 'lease lost; outcome dropped (another worker owns the job now)');
       this.release(job.id);
       return;
     }
     switch (outcome.kind) {
       case 'completed':
-        this.log.info(fields, 'job completed');
+        if (this.logsInfo()) this.log.info(fields(), 'job completed');
         break;
       case 'retry':
-        this.log.warn({ ...fields, err: outcome.error.message, retryAt: outcome.retryAt }, 'job failed; will retry');
+        this.log.warn({ ...fields(), err: outcome.error.message, retryAt: outcome.retryAt }, 'job failed; will retry');
         break;
       case 'failed':
-        this.log.error({ ...fields, err: outcome.error.message }, 'job failed');
+        this.log.error({ ...fields(), err: outcome.error.message }, 'job failed');
         break;
       case 'cancelled':
-        this.log.info(fields, 'job cancelled');
+        this.log.info(fields(), 'job cancelled');
         break;
       case 'released':
-        this.log.info(fields, 'job given back to the queue');
+        this.log.info(fields(), 'job given back to the queue');
         break;
     }
     this.outbox.push(outcome);
@@ -467,6 +461,42 @@ export class Worker {
         this.heartbeatMs * 3,
       )
       .catch(() => {});
+  }
+}
+
+/**
+ * What a handler gets besides its payload. A class, so a job that never reports progress or logs
+ * (most) allocates no closures: progress and log are made on first read, bound, so a handler may
+ * also take them apart from ctx.
+ */
+class JobContext implements TaskContext {
+  private progressFn: ((value: unknown) => Promise<void>) | null = null;
+  private logFn: ((message: string) => Promise<void>) | null = null;
+
+  constructor(
+    readonly job: Job,
+    private readonly run: Attempt,
+    readonly workerId: string,
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  get attempt(): number {
+    return this.job.attempts;
+  }
+
+  get signal(): AbortSignal {
+    return this.run.signal;
+  }
+
+  get progress(): (value: unknown) => Promise<void> {
+    return (this.progressFn ??= async (value) => {
+      await this.store.progress({ id: this.job.id, token: this.job.leaseToken! }, value, this.clock.now());
+    });
+  }
+
+  get log(): (message: string) => Promise<void> {
+    return (this.logFn ??= (message) => this.store.log(this.job.id, String(message), this.clock.now()));
   }
 }
 

@@ -334,19 +334,26 @@ describe('Worker', () => {
   it('reports progress and log lines stored with the job', async () => {
     const { fusion, store, cleanup } = await sqliteFusion();
     try {
+      const seen: unknown[] = [];
       fusion.task('p', async (_p, ctx) => {
         await ctx.progress({ pct: 50 });
         await ctx.log('half way');
+        // Taken apart from ctx, its members still work (they are bound to this job).
+        const { progress, log, attempt, workerId, job, signal } = ctx;
+        await progress({ pct: 60 });
+        await log('nearly');
+        seen.push(attempt, workerId === w.id, job.id, signal.aborted);
         return 1;
       });
-      fusion.worker({ queues: ['default'] });
+      const w = fusion.worker({ queues: ['default'] });
       const progress = nextEvent(store, (e) => e.type === 'progress' && e.jobId === 'p-1');
       const job = await fusion.enqueue('p', null, { id: 'p-1' });
       const ev = await progress;
       assert.deepEqual(ev.progress, { pct: 50 });
       const j = await waitForState(store, job.id, 'completed');
-      assert.deepEqual(j.progress, { pct: 50 });
-      assert.deepEqual((await store.logs(job.id)).map((l) => l.message), ['half way']);
+      assert.deepEqual(j.progress, { pct: 60 });
+      assert.deepEqual((await store.logs(job.id)).map((l) => l.message), ['half way', 'nearly']);
+      assert.deepEqual(seen, [1, true, 'p-1', false]);
     } finally {
       await cleanup();
     }

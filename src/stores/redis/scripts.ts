@@ -202,7 +202,7 @@ local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
     -- An id without its hash is skipped, not an error: past the pop, a script that stops keeps its
     -- writes so far (the jobs before this one would be active with no worker holding them).
     if f[1] then
-      local at = tostring(tonumber(f[4]) + 1)
+      local at = string.format('%d', tonumber(f[4]) + 1)
       f[4] = at
       redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS)
       zadd(leaseKey, luS, id)
