@@ -264,7 +264,7 @@ export class Worker {
       );
     }
     if (this.logsInfo()) this.log.info({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
-    void this.execute(entry).then((outcome) => this.settle(entry, outcome));
+    this.execute(entry);
   }
 
   /** Whether info lines are written: a silent logger spares each job its log objects. */
@@ -272,28 +272,40 @@ export class Worker {
     return this.log.isLevelEnabled?.('info') ?? true;
   }
 
-  private async execute(entry: Running): Promise<Outcome | null> {
+  /**
+   * Run the handler; its outcome reaches settle once, in a later microtask. No async frame or
+   * extra promise per job: a no-op job's cost is mostly such bookkeeping.
+   */
+  private execute(entry: Running): void {
     const { job, attempt } = entry;
-    const lease = { id: job.id, token: job.leaseToken! };
     const def = this.registry.get(job.task);
+    let value: unknown;
     try {
       if (!def) throw new NonRetryableError(`no handler is registered for task "${job.task}"`);
-      const ctx = new JobContext(job, attempt, this.id, this.store, this.clock);
-      const result = await attempt.race(def.handler(job.payload, ctx));
-      return { kind: 'completed', id: lease.id, token: lease.token, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
+      value = def.handler(job.payload, new JobContext(job, attempt, this.id, this.store, this.clock));
     } catch (thrown) {
-      const err = attempt.aborted ? attempt.reason : thrown;
-      const at = this.clock.now();
-      if (err instanceof LeaseLostError) return null;
-      if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
-      const error = toJobError(err);
-      if (err instanceof CancelledError) return { kind: 'cancelled', ...lease, at, error };
-      if (error.retryable && job.attempts < job.maxAttempts) {
-        const delay = retryAfterOf(err) ?? backoffDelay(job.backoff, job.attempts, this.random);
-        return { kind: 'retry', ...lease, at, error, retryAt: at + delay };
-      }
-      return { kind: 'failed', ...lease, at, error, enqueue: this.followUps(job, 'failed', undefined, error) };
+      value = Promise.reject(thrown);
     }
+    attempt.watch(value, (ok, v) => this.settle(entry, ok ? this.completed(job, v) : this.failure(job, v)));
+  }
+
+  private completed(job: Job, result: unknown): Outcome {
+    return { kind: 'completed', id: job.id, token: job.leaseToken!, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
+  }
+
+  /** The outcome of an attempt that threw or was aborted; null when its lease was lost. */
+  private failure(job: Job, err: unknown): Outcome | null {
+    const lease = { id: job.id, token: job.leaseToken! };
+    const at = this.clock.now();
+    if (err instanceof LeaseLostError) return null;
+    if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
+    const error = toJobError(err);
+    if (err instanceof CancelledError) return { kind: 'cancelled', ...lease, at, error };
+    if (error.retryable && job.attempts < job.maxAttempts) {
+      const delay = retryAfterOf(err) ?? backoffDelay(job.backoff, job.attempts, this.random);
+      return { kind: 'retry', ...lease, at, error, retryAt: at + delay };
+    }
+    return { kind: 'failed', ...lease, at, error, enqueue: this.followUps(job, 'failed', undefined, error) };
   }
 
   private followUps(job: Job, outcome: 'completed' | 'failed', result?: unknown, error?: JobError): NewJob[] | undefined {
@@ -508,7 +520,7 @@ class Attempt {
   aborted = false;
   reason: unknown;
   private ac: AbortController | null = null;
-  private reject: ((reason: unknown) => void) | null = null;
+  private done: ((ok: boolean, value: unknown) => void) | null = null;
 
   get signal(): AbortSignal {
     if (!this.ac) {
@@ -523,16 +535,24 @@ class Attempt {
     this.aborted = true;
     this.reason = reason;
     this.ac?.abort(reason);
-    this.reject?.(reason);
+    queueMicrotask(() => this.end(false, reason));
   }
 
-  /** Settle with the handler's promise, or reject with the abort reason as soon as it aborts. */
-  race<T>(p: Promise<T> | T): Promise<T> {
-    if (this.aborted) return Promise.reject(this.reason);
-    return new Promise<T>((resolve, reject) => {
-      this.reject = reject;
-      Promise.resolve(p).then(resolve, reject);
-    });
+  /**
+   * Call `done` once, in a later microtask: with the handler's value or error, or with the abort
+   * reason if the abort comes before the handler's settlement is seen (whatever it was).
+   */
+  watch(value: unknown, done: (ok: boolean, value: unknown) => void): void {
+    this.done = done;
+    Promise.resolve(value).then((v) => this.end(true, v), (e) => this.end(false, e));
+  }
+
+  private end(ok: boolean, value: unknown): void {
+    const done = this.done;
+    if (!done) return;
+    this.done = null;
+    if (this.aborted) done(false, this.reason);
+    else done(ok, value);
   }
 }
 
