@@ -106,7 +106,7 @@ function history(f: (string | null)[]): Job['history'] {
 }
 
 /** The fields a claim reads of each job, in the order claimedJobs takes them. */
-export const CLAIM_FIELDS = ['d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'e', 'h', 'pg'] as const;
+export const CLAIM_FIELDS = ['d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'h', 'e', 'pg'] as const;
 
 /** The jobs of a claim script's answer (see claimJobs in scripts.ts), now active under one lease, each with its open attempt. */
 export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
@@ -122,12 +122,12 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
     }
     const d = JSON.parse(f[0]!) as StaticFields;
     const at = Number(f[3]);
-    const history = (f[8] === '[]' || f[8] === '' ? [] : JSON.parse(f[8]!)) as Job['history'];
+    const history = (f[7] === '[]' || f[7] === '' ? [] : JSON.parse(f[7]!)) as Job['history'];
     history.push({ attempt: at, workerId, startedAt: now });
     jobs[i] = {
       id: row.slice(from), queue, task: d.task, payload: d.payload, priority: Number(f[1]), state: 'active', attempts: at,
       maxAttempts: Number(f[4]), backoff: d.backoff, timeout: d.timeout ?? 0, runAt: Number(f[2]), createdAt: d.createdAt,
-      startedAt: now, endedAt: null, result: null, error: json(f[7]) as Job['error'], history, progress: json(f[9]),
+      startedAt: now, endedAt: null, result: null, error: json(f[8]) as Job['error'], history, progress: json(f[9]),
       stalls: Number(f[5]), maxStalls: Number(f[6]), cancelRequested: false, workerId, leaseToken: token, leaseUntil,
       description: d.description ?? null, tags: d.tags ?? [], callbacks: d.callbacks ?? null, scheduleId: d.scheduleId ?? null,
     };

@@ -198,9 +198,16 @@ local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
   for j = 1, #popped do
     local id = string.sub(popped[j], 18)
     local k = jk(id)
-    local f = redis.call('HMGET', k, unpack(CLAIM_FIELDS))
+    -- The last two fields, error and progress, only a job that ran before can have, and its
+    -- history then is not '[]': a first attempt reads 8 fields, not 10 (each field read costs
+    -- ~2k instructions, most of it turning the reply into Lua values; callgrind).
+    local f = redis.call('HMGET', k, unpack(CLAIM_FIELDS, 1, 8))
     -- An id without its hash is skipped, not an error: past the pop, a script that stops keeps its
     -- writes so far (the jobs before this one would be active with no worker holding them).
+    if f[8] and f[8] ~= '[]' then
+      local g = redis.call('HMGET', k, CLAIM_FIELDS[9], CLAIM_FIELDS[10])
+      f[9], f[10] = g[1], g[2]
+    end
     if f[1] then
       local at = string.format('%d', tonumber(f[4]) + 1)
       f[4] = at
@@ -281,10 +288,13 @@ return {jobs, wake}
 /**
  * Outcomes, then optionally the worker's next claim, in one script: a busy worker's cycle is one
  * round trip. KEYS: T. ARGV: chan, queue, n, m, claimLimit, workerId, token, leaseMs, now,
- *   then n outcomes: (completed, id, token, at, result JSON) or (kind, id, token, at, error JSON or '',
- *   error message as JSON or '', retryAt or ''), then m × (outcome index, outbox field, outbox entry).
- *   The client sends the message apart: cjson cannot decode every JSON.stringify output (a message
- *   cut through an emoji holds a lone surrogate), and it is spliced into the history as it comes.
+ *   then n entries: (completed, c, token, at, result JSON, then c ids): completions that share
+ *   lease token, end time and result, as a batch of no-op or alike jobs does, so each costs one
+ *   argument, not five; or (kind, id, token, at, error JSON or '', error message as JSON or '',
+ *   retryAt or ''); then m × (outcome index, outbox field, outbox entry). Outcomes are numbered
+ *   in the order their ids come. The client sends the message apart: cjson cannot decode every
+ *   JSON.stringify output (a message cut through an emoji holds a lone surrogate), and it is
+ *   spliced into the history as it comes.
  * Returns {1/0 per outcome, claimed job rows, nextWakeAt|false}.
  */
 const FINISH = `
@@ -293,45 +303,55 @@ local claimLimit = tonumber(ARGV[5])
 local out = {}
 local lastAt = 0
 local leaseKey, completedKey = T .. ':k', T .. ':e:completed'
-local i = 10
-for x = 1, n do
-  local kind, id, token, atS, a = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local msgJson, b = nil, nil
-  if kind == 'completed' then i = i + 5 else
-    if ARGV[i + 5] ~= '' then msgJson = ARGV[i + 5] end
-    b = ARGV[i + 6]
-    i = i + 7
-  end
+local function apply(x, kind, id, token, at, atS, a, msgJson, b)
   local k = jk(id)
   if redis.call('HGET', k, 'tk') ~= token then
     out[x] = 0
+    return
+  end
+  if at > lastAt then lastAt = at end
+  zrem(leaseKey, id)
+  if kind == 'completed' then
+    -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
+    redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'r', a, 'e', '', 'tk', '', 'lu', '')
+    zadd(completedKey, atS, id)
+    if listening(chan) then EV[#EV + 1] = {'completed', id} end
   else
-    local at = tonumber(atS)
-    if at > lastAt then lastAt = at end
-    zrem(leaseKey, id)
-    if kind == 'completed' then
-      -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
-      redis.call('HSET', k, 'st', 'completed', 'ea', atS, 'r', a, 'e', '', 'tk', '', 'lu', '')
-      zadd(completedKey, atS, id)
-      if listening(chan) then EV[#EV + 1] = {'completed', id} end
+    local f = redis.call('HMGET', k, 'h', 'at', 'w', 'sa')
+    if kind == 'retry' then
+      redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, 'retrying', msgJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+      zadd(T .. ':d', b, id)
+      EV[#EV + 1] = {'retrying', id, tonumber(b)}
+    elseif kind == 'released' then
+      local g = redis.call('HMGET', k, 'p', 'sq')
+      redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(f[2]) - 1, 0), 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+      index(id, 'queued', g[2], g[1])
+      EV[#EV + 1] = {'queued', id}
     else
-      local f = redis.call('HMGET', k, 'h', 'at', 'w', 'sa')
-      if kind == 'retry' then
-        redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, 'retrying', msgJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
-        zadd(T .. ':d', b, id)
-        EV[#EV + 1] = {'retrying', id, tonumber(b)}
-      elseif kind == 'released' then
-        local g = redis.call('HMGET', k, 'p', 'sq')
-        redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(f[2]) - 1, 0), 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
-        index(id, 'queued', g[2], g[1])
-        EV[#EV + 1] = {'queued', id}
-      else
-        redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, kind, msgJson), 'e', a, 'tk', '', 'lu', '', 'w', '')
-        zadd(T .. ':e:' .. kind, atS, id)
-        EV[#EV + 1] = {kind, id}
-      end
+      redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, kind, msgJson), 'e', a, 'tk', '', 'lu', '', 'w', '')
+      zadd(T .. ':e:' .. kind, atS, id)
+      EV[#EV + 1] = {kind, id}
     end
-    out[x] = 1
+  end
+  out[x] = 1
+end
+local x, i = 0, 10
+for _ = 1, n do
+  local kind = ARGV[i]
+  if kind == 'completed' then
+    local c, token, atS, a = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+    local at = tonumber(atS)
+    for j = i + 5, i + 4 + c do
+      x = x + 1
+      apply(x, kind, ARGV[j], token, at, atS, a)
+    end
+    i = i + 5 + c
+  else
+    local msgJson = nil
+    if ARGV[i + 5] ~= '' then msgJson = ARGV[i + 5] end
+    x = x + 1
+    apply(x, kind, ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 3], ARGV[i + 4], msgJson, ARGV[i + 6])
+    i = i + 7
   end
 end
 for y = 1, m do

@@ -418,25 +418,58 @@ export class RedisStore implements Store {
     const token = claim ? this.newToken() : '';
     const req = claim?.req;
     if (claim) this.claimedQueues.add(queue);
-    const args: Raw = [this.chanArg, queue, positions.length, 0, req?.limit ?? 0, req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0];
-    const outbox: Raw = [];
-    for (let k = 0; k < positions.length; k++) {
-      const o = outcomes[positions[k]!]!;
-      if (o.kind === 'completed') args.push(o.kind, o.id, o.token, o.at, JSON.stringify(o.result ?? null) ?? 'null');
+    const args: Raw = [this.chanArg, queue, 0, 0, req?.limit ?? 0, req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0];
+    // Completions sharing token, end time and result go as one entry (see FINISH in scripts.ts);
+    // `order` holds the outcomes' positions in the order the script numbers them.
+    const groups: { result: string; ps: number[] }[] = [];
+    const byKey = new Map<string, { result: string; ps: number[] }>();
+    const order: number[] = [];
+    let entries = 0;
+    for (const p of positions) {
+      const o = outcomes[p]!;
+      if (o.kind !== 'completed') continue;
+      const result = JSON.stringify(o.result ?? null) ?? 'null';
+      // Long results are seldom equal: not worth a key as long as they are.
+      const key = result.length <= 100 ? `${o.token}\n${o.at}\n${result}` : null;
+      const g = key === null ? undefined : byKey.get(key);
+      if (g) g.ps.push(p);
       else {
-        const error = o.kind === 'released' ? undefined : o.error;
-        args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', error?.message ? JSON.stringify(error.message) : '', o.kind === 'retry' ? o.retryAt : '');
+        const ng = { result, ps: [p] };
+        groups.push(ng);
+        if (key !== null) byKey.set(key, ng);
       }
-      if (o.enqueue?.length) outbox.push(k + 1, `${o.token}:${o.id}`, this.outboxEntry(o.enqueue, o.at));
     }
+    for (const { result, ps } of groups) {
+      const first = outcomes[ps[0]!]!;
+      args.push('completed', ps.length, first.token, first.at, result);
+      for (const p of ps) {
+        args.push(outcomes[p]!.id);
+        order.push(p);
+      }
+      entries++;
+    }
+    for (const p of positions) {
+      const o = outcomes[p]!;
+      if (o.kind === 'completed') continue;
+      const error = o.kind === 'released' ? undefined : o.error;
+      args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', error?.message ? JSON.stringify(error.message) : '', o.kind === 'retry' ? o.retryAt : '');
+      order.push(p);
+      entries++;
+    }
+    args[2] = entries;
+    const outbox: Raw = [];
+    order.forEach((p, x) => {
+      const o = outcomes[p]!;
+      if (o.enqueue?.length) outbox.push(x + 1, `${o.token}:${o.id}`, this.outboxEntry(o.enqueue, o.at));
+    });
     args[3] = outbox.length / 3;
     for (const x of outbox) args.push(x);
     const [res, rows, wake] = await this.run<[number[], string[], string | null]>('fusionFinish', [this.T(queue)], args);
     if (claim) this.took(claim.out, queue, rows, wake, token, claim.req);
-    for (let k = 0; k < positions.length; k++) {
-      if (res[k] !== 1) continue;
-      const o = outcomes[positions[k]!]!;
-      applied[positions[k]!] = true;
+    for (let x = 0; x < order.length; x++) {
+      if (res[x] !== 1) continue;
+      const o = outcomes[order[x]!]!;
+      applied[order[x]!] = true;
       if (o.kind !== 'released' && o.kind !== 'retry') this.where.delete(o.id);
     }
     // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
