@@ -232,6 +232,32 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         assert.equal((await s.get('a:cb'))!.state, 'queued');
       });
 
+      it('finishes a mixed batch and answers per outcome in the order given', async () => {
+        // Completions alike (same token, time, result) may travel together; the answer, results,
+        // follow-ups and the stale one in the middle must still line up with each outcome.
+        await s.add(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => job({ id })), T0);
+        const [a, b, c, d, e, f] = (await claim(6)).jobs;
+        const follow = job({ id: 'c:cb', queue: 'callbacks' });
+        const applied = await s.finish([
+          { kind: 'completed', id: 'a', token: a!.leaseToken!, at: T0 + 1, result: null },
+          { kind: 'failed', id: 'b', token: b!.leaseToken!, at: T0 + 1, error: { message: 'no', retryable: false } },
+          { kind: 'completed', id: 'c', token: 'stale', at: T0 + 1, result: null, enqueue: [job({ id: 'stale:cb', queue: 'callbacks' })] },
+          { kind: 'completed', id: 'c', token: c!.leaseToken!, at: T0 + 1, result: null, enqueue: [follow] },
+          { kind: 'completed', id: 'd', token: d!.leaseToken!, at: T0 + 2, result: null },
+          { kind: 'completed', id: 'e', token: e!.leaseToken!, at: T0 + 1, result: { n: 5 } },
+          { kind: 'completed', id: 'f', token: f!.leaseToken!, at: T0 + 1, result: null },
+        ]);
+        assert.deepEqual(applied, [true, true, false, true, true, true, true]);
+        const got = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => s.get(id)));
+        assert.deepEqual(got.map((j) => [j!.state, j!.endedAt, j!.result]), [
+          ['completed', T0 + 1, null], ['failed', T0 + 1, null], ['completed', T0 + 1, null],
+          ['completed', T0 + 2, null], ['completed', T0 + 1, { n: 5 }], ['completed', T0 + 1, null],
+        ]);
+        assert.equal((await s.get('c:cb'))!.state, 'queued');
+        assert.equal(await s.get('stale:cb'), null);
+        assert.equal((await s.counts('q')).q!.active, 0);
+      });
+
       it('finishAndClaim applies outcomes by token, then claims by priority and FIFO, as one step', async (t) => {
         if (!s.finishAndClaim) return t.skip('this store has no combined cycle');
         await s.add([job({ id: 'a' }), job({ id: 'b' })], T0);
