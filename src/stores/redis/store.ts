@@ -419,43 +419,7 @@ export class RedisStore implements Store {
     const req = claim?.req;
     if (claim) this.claimedQueues.add(queue);
     const args: Raw = [this.chanArg, queue, 0, 0, req?.limit ?? 0, req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0];
-    // Completions sharing token, end time and result go as one entry (see FINISH in scripts.ts);
-    // `order` holds the outcomes' positions in the order the script numbers them.
-    const groups: { result: string; ps: number[] }[] = [];
-    const byKey = new Map<string, { result: string; ps: number[] }>();
-    const order: number[] = [];
-    let entries = 0;
-    for (const p of positions) {
-      const o = outcomes[p]!;
-      if (o.kind !== 'completed') continue;
-      const result = JSON.stringify(o.result ?? null) ?? 'null';
-      // Long results are seldom equal: not worth a key as long as they are.
-      const key = result.length <= 100 ? `${o.token}\n${o.at}\n${result}` : null;
-      const g = key === null ? undefined : byKey.get(key);
-      if (g) g.ps.push(p);
-      else {
-        const ng = { result, ps: [p] };
-        groups.push(ng);
-        if (key !== null) byKey.set(key, ng);
-      }
-    }
-    for (const { result, ps } of groups) {
-      const first = outcomes[ps[0]!]!;
-      args.push('completed', ps.length, first.token, first.at, result);
-      for (const p of ps) {
-        args.push(outcomes[p]!.id);
-        order.push(p);
-      }
-      entries++;
-    }
-    for (const p of positions) {
-      const o = outcomes[p]!;
-      if (o.kind === 'completed') continue;
-      const error = o.kind === 'released' ? undefined : o.error;
-      args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', error?.message ? JSON.stringify(error.message) : '', o.kind === 'retry' ? o.retryAt : '');
-      order.push(p);
-      entries++;
-    }
+    const { entries, order } = outcomeArgs(outcomes, positions, args);
     args[2] = entries;
     const outbox: Raw = [];
     order.forEach((p, x) => {
@@ -915,4 +879,41 @@ function parseCursor(c: string, byState: boolean): Cursor {
   const seq = i > 0 ? Number.parseInt(c.slice(0, i), 36) : NaN;
   if (!Number.isFinite(seq)) throw bad();
   return { seq, queue: c.slice(i + 1) };
+}
+
+/**
+ * Push FINISH's outcome entries for outcomes[positions] onto args. Completions sharing token, end
+ * time and result go as one entry (see FINISH in scripts.ts): jobs of one claim finishing together
+ * come one after another, so a group is a run of them. `order` holds the outcomes' positions in
+ * the order the script numbers them.
+ */
+function outcomeArgs(outcomes: Outcome[], positions: number[], args: Raw): { entries: number; order: number[] } {
+  const groups: { token: string; at: number; result: string; ps: number[] }[] = [];
+  const order: number[] = [];
+  let entries = 0;
+  let last: (typeof groups)[number] | null = null;
+  for (const p of positions) {
+    const o = outcomes[p]!;
+    if (o.kind !== 'completed') continue;
+    const result = JSON.stringify(o.result ?? null) ?? 'null';
+    if (last && last.token === o.token && last.at === o.at && last.result === result) last.ps.push(p);
+    else groups.push((last = { token: o.token, at: o.at, result, ps: [p] }));
+  }
+  for (const { token, at, result, ps } of groups) {
+    args.push('completed', ps.length, token, at, result);
+    for (const p of ps) {
+      args.push(outcomes[p]!.id);
+      order.push(p);
+    }
+    entries++;
+  }
+  for (const p of positions) {
+    const o = outcomes[p]!;
+    if (o.kind === 'completed') continue;
+    const error = o.kind === 'released' ? undefined : o.error;
+    args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', error?.message ? JSON.stringify(error.message) : '', o.kind === 'retry' ? o.retryAt : '');
+    order.push(p);
+    entries++;
+  }
+  return { entries, order };
 }
