@@ -29,8 +29,7 @@ local EV = {}
 local CLAIM_FIELDS = {${luaList(CLAIM_FIELDS)}}
 local function jk(id) return T .. ':j:' .. id end
 local function row(k) return redis.call('HMGET', k, ${luaList(FIELDS)}) end
--- A priority's ready score (-priority) as text: Redis formats a Lua number argument with
--- printf('%.17g'), a real share of a one-job add (callgrind).
+-- A priority's ready score (-priority) as text (see zadd below).
 local function neg(p)
   if p == '0' then return '0' end
   if string.sub(p, 1, 1) == '-' then return string.sub(p, 2) end
@@ -41,15 +40,15 @@ end
 -- whole index, ~11k instructions each at 50 leased jobs against ~3k (callgrind, Redis 7.0), and a
 -- busy worker does both for every job. It starts with byte 255, which no UTF-8 text holds, so no
 -- job id equals it. Readers of T:k skip it: ranges by time never reach +inf, counts subtract it.
-local ANCHOR = '\\255' .. string.rep('~', 80)
+local ANCHOR = '\\255${'~'.repeat(80)}'
 local function activeCount()
   local n = redis.call('ZCARD', T .. ':k')
   if n > 0 and redis.call('ZSCORE', T .. ':k', ANCHOR) then n = n - 1 end
   return n
 end
 -- Batched index writes: key -> flat args, flushed in chunks (Lua's unpack has a stack limit).
--- Scores go in as the strings they came as where possible: Redis turns a Lua number argument into
--- text with printf('%.17g'), which for a millisecond time costs ~0.3 us (measured), per member.
+-- Scores, like every argument of redis.call here, go in as text where possible: Redis turns a Lua
+-- number argument into text with printf('%.17g'), ~4k instructions each (callgrind).
 local ZA, ZR = {}, {}
 local function zadd(key, score, member)
   local t = ZA[key]
@@ -144,8 +143,8 @@ local function publish(arg, queue, at)
   if #run > 0 then redis.call('PUBLISH', runWork and (chan .. ':w') or chan, cjson.encode({q = queue, a = at, e = run})) end
 end
 -- scheduled → queued for due jobs; returns how many moved.
-local function promoteDue(now, limit)
-  local due = redis.call('ZRANGEBYSCORE', T .. ':d', '-inf', now, 'LIMIT', 0, limit)
+local function promoteDue(nowS, limitS)
+  local due = redis.call('ZRANGEBYSCORE', T .. ':d', '-inf', nowS, 'LIMIT', '0', limitS)
   if #due == 0 then return 0 end
   for _, id in ipairs(due) do
     local k = jk(id)
@@ -169,9 +168,9 @@ local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
   local meta = T .. ':m'
   local m = redis.call('HMGET', meta, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
   if m[1] == '1' then return {}, false end
-  promoteDue(now, 1000)
+  promoteDue(nowS, '1000')
   local wake = false
-  local first = redis.call('ZRANGE', T .. ':d', 0, 0, 'WITHSCORES')
+  local first = redis.call('ZRANGE', T .. ':d', '0', '0', 'WITHSCORES')
   if first[2] then wake = tonumber(first[2]) end
   local n = limit
   if m[2] then n = math.min(n, tonumber(m[2]) - activeCount()) end
@@ -190,9 +189,9 @@ local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
   local lu = now + leaseMs
   local luS = string.format('%.0f', lu)
   -- ZRANGE then ZREMRANGEBYRANK rather than ZPOPMIN, whose reply formats every score as text.
-  local popped = redis.call('ZRANGE', T .. ':r', 0, n - 1)
+  local popped = redis.call('ZRANGE', T .. ':r', '0', string.format('%d', n - 1))
   if #popped == 0 then return rows, wake end
-  redis.call('ZREMRANGEBYRANK', T .. ':r', 0, #popped - 1)
+  redis.call('ZREMRANGEBYRANK', T .. ':r', '0', string.format('%d', #popped - 1))
   local leaseKey = T .. ':k'
   zadd(leaseKey, 'inf', ANCHOR)
   for j = 1, #popped do
@@ -439,7 +438,7 @@ return {rq, fl, cn}
 
 /** KEYS: T. ARGV: chan, queue, now, limit. */
 const PROMOTE_DUE = `
-local n = promoteDue(tonumber(ARGV[3]), tonumber(ARGV[4]))
+local n = promoteDue(ARGV[3], ARGV[4])
 publish(ARGV[1], ARGV[2], tonumber(ARGV[3]))
 return n
 `;
