@@ -192,7 +192,7 @@ async function latency(s: System): Promise<[number, number]> {
     let started: ((t: number) => void) | null = null;
     await h.work(1, () => started?.(performance.now()));
     await sleep(200);
-    for (let i = 0; i < n(300); i++) {
+    for (let i = 0; i < n(1000); i++) {
       const done = new Promise<number>((r) => (started = r));
       const t0 = performance.now();
       await h.enqueue({ i });
