@@ -197,17 +197,17 @@ local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
   for j = 1, #popped do
     local id = string.sub(popped[j], 18)
     local k = jk(id)
-    -- The last two fields, error and progress, only a job that ran before can have, and its
-    -- history then is not '[]': a first attempt reads 8 fields, not 10 (each field read costs
-    -- ~2k instructions, most of it turning the reply into Lua values; callgrind).
     local f = redis.call('HMGET', k, unpack(CLAIM_FIELDS, 1, 8))
     -- An id without its hash is skipped, not an error: past the pop, a script that stops keeps its
     -- writes so far (the jobs before this one would be active with no worker holding them).
-    if f[8] and f[8] ~= '[]' then
-      local g = redis.call('HMGET', k, CLAIM_FIELDS[9], CLAIM_FIELDS[10])
-      f[9], f[10] = g[1], g[2]
-    end
     if f[1] then
+      -- The last two fields, error and progress, only a job that ran before can have, and its
+      -- history then is not '[]': a first attempt reads 8 fields, not 10 (each field read costs
+      -- ~2k instructions, most of it turning the reply into Lua values; callgrind).
+      if f[8] ~= '[]' then
+        local g = redis.call('HMGET', k, CLAIM_FIELDS[9], CLAIM_FIELDS[10])
+        f[9], f[10] = g[1], g[2]
+      end
       local at = string.format('%d', tonumber(f[4]) + 1)
       f[4] = at
       redis.call('HSET', k, 'st', 'active', 'at', at, 'w', worker, 'tk', token, 'lu', luS, 'sa', nowS)
