@@ -15,7 +15,7 @@ import type {
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
-import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, rowToJob } from './codec.js';
+import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 
 /** Each script's full source and its SHA-1, the name Redis caches it under. */
@@ -879,41 +879,4 @@ function parseCursor(c: string, byState: boolean): Cursor {
   const seq = i > 0 ? Number.parseInt(c.slice(0, i), 36) : NaN;
   if (!Number.isFinite(seq)) throw bad();
   return { seq, queue: c.slice(i + 1) };
-}
-
-/**
- * Push FINISH's outcome entries for outcomes[positions] onto args. Completions sharing token, end
- * time and result go as one entry (see FINISH in scripts.ts): jobs of one claim finishing together
- * come one after another, so a group is a run of them. `order` holds the outcomes' positions in
- * the order the script numbers them.
- */
-function outcomeArgs(outcomes: Outcome[], positions: number[], args: Raw): { entries: number; order: number[] } {
-  const groups: { token: string; at: number; result: string; ps: number[] }[] = [];
-  const order: number[] = [];
-  let entries = 0;
-  let last: (typeof groups)[number] | null = null;
-  for (const p of positions) {
-    const o = outcomes[p]!;
-    if (o.kind !== 'completed') continue;
-    const result = JSON.stringify(o.result ?? null) ?? 'null';
-    if (last && last.token === o.token && last.at === o.at && last.result === result) last.ps.push(p);
-    else groups.push((last = { token: o.token, at: o.at, result, ps: [p] }));
-  }
-  for (const { token, at, result, ps } of groups) {
-    args.push('completed', ps.length, token, at, result);
-    for (const p of ps) {
-      args.push(outcomes[p]!.id);
-      order.push(p);
-    }
-    entries++;
-  }
-  for (const p of positions) {
-    const o = outcomes[p]!;
-    if (o.kind === 'completed') continue;
-    const error = o.kind === 'released' ? undefined : o.error;
-    args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', error?.message ? JSON.stringify(error.message) : '', o.kind === 'retry' ? o.retryAt : '');
-    order.push(p);
-    entries++;
-  }
-  return { entries, order };
 }
