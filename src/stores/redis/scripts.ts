@@ -316,15 +316,14 @@ local function apply(x, kind, id, token, at, atS, a, msgJson, b)
     zadd(completedKey, atS, id)
     if listening(chan) then EV[#EV + 1] = {'completed', id} end
   else
-    local f = redis.call('HMGET', k, 'h', 'at', 'w', 'sa')
+    local f = redis.call('HMGET', k, 'h', 'at', 'w', 'sa', 'p', 'sq')
     if kind == 'retry' then
       redis.call('HSET', k, 'st', 'scheduled', 'ra', b, 'e', a, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, 'retrying', msgJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
       zadd(T .. ':d', b, id)
       EV[#EV + 1] = {'retrying', id, tonumber(b)}
     elseif kind == 'released' then
-      local g = redis.call('HMGET', k, 'p', 'sq')
       redis.call('HSET', k, 'st', 'queued', 'at', math.max(tonumber(f[2]) - 1, 0), 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
-      index(id, 'queued', g[2], g[1])
+      index(id, 'queued', f[6], f[5])
       EV[#EV + 1] = {'queued', id}
     else
       redis.call('HSET', k, 'st', kind, 'ea', atS, 'h', closeAttempt(f[1], f[2], f[3], f[4], atS, kind, msgJson), 'e', a, 'tk', '', 'lu', '', 'w', '')
