@@ -75,6 +75,9 @@ export class Worker {
   /** Slots promised to claims riding on flights in the air. */
   private reserved = 0;
   private flushPending = false;
+  /** Moving mean of a flight's first-try round trip, in real time (ms); whether a launch is waiting to space flights. */
+  private flightRttMs = 0;
+  private spacing = false;
   private landed: (() => void)[] = [];
   private claiming = false;
   private pumpAgain = false;
@@ -370,8 +373,26 @@ export class Worker {
     } else this.launch();
   }
 
+  /**
+   * Send buffered outcomes, a flight's worth at a time, while flights are free. Flights sent
+   * together reach Redis in one read and are answered together at the end of its event-loop turn;
+   * they then land in one tick and, sent together again, stay in step, each waiting out the other's
+   * script (25-30% of a busy worker's socket reads carried two answers). So when no flight is in
+   * the air, the first goes now and the rest half a round trip later: the offset two alternating
+   * flights keep by themselves (c=50 on Redis: +9% jobs/s over 16 paired runs).
+   */
   private launch(): void {
+    if (this.spacing) return;
     const per = this.maxFlights > 1 ? Math.ceil(this.concurrency / this.maxFlights) : Infinity;
+    if (this.flights === 0 && this.outbox.length > per && this.flightRttMs > 0) {
+      void this.fly(this.outbox.splice(0, per));
+      this.spacing = true;
+      after(this.flightRttMs / 2, () => {
+        this.spacing = false;
+        this.launch();
+      });
+      return;
+    }
     while (this.outbox.length > 0 && this.flights < this.maxFlights) void this.fly(this.outbox.splice(0, per));
   }
 
@@ -386,6 +407,8 @@ export class Worker {
     const limit = combine ? Math.min(free, this.batchSize) : 0;
     this.reserved += limit;
     let claimed: { jobs: Job[]; nextWakeAt: number | null } | null = null;
+    const sentAt = performance.now();
+    let retried = false;
     for (let tries = 0; ; tries++) {
       try {
         if (combine) {
@@ -397,11 +420,16 @@ export class Worker {
         this.storeErrors = 0;
         break;
       } catch (err) {
+        retried = true;
         // The leases still protect these jobs; keep trying until the store answers or they expire.
         this.log.error({ workerId: this.id, err: (err as Error)?.message, outcomes: batch.length }, 'could not store outcomes');
         if (tries > 100 || this.state === 'stopped') break;
         await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(tries, 7))));
       }
+    }
+    if (!retried) {
+      const rtt = performance.now() - sentAt;
+      this.flightRttMs = this.flightRttMs === 0 ? rtt : this.flightRttMs * 0.9 + rtt * 0.1;
     }
     this.flights--;
     this.storing -= batch.length;
@@ -474,6 +502,20 @@ export class Worker {
       )
       .catch(() => {});
   }
+}
+
+/**
+ * Run fn after ms of real time. Node's timers count whole milliseconds, so a shorter wait turns the
+ * event loop with setImmediate until it is over; each turn still serves I/O.
+ */
+function after(ms: number, fn: () => void): void {
+  if (ms >= 1) {
+    setTimeout(fn, Math.min(ms, 50));
+    return;
+  }
+  const until = performance.now() + ms;
+  const turn = () => (performance.now() < until ? setImmediate(turn) : fn());
+  setImmediate(turn);
 }
 
 /**

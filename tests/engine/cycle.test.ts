@@ -11,7 +11,7 @@ import { TaskRegistry } from '../../src/core/registry.js';
 import type { Store } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { redisHarness, redisSkip } from '../helpers/redis.js';
-import { deferred, within } from '../helpers/await.js';
+import { deferred, until, within } from '../helpers/await.js';
 
 const T0 = Date.now();
 const redisSkipped = await redisSkip();
@@ -168,3 +168,68 @@ for (const [storeName, make, skip] of stores) {
     });
   });
 }
+
+/**
+ * finishAndClaim answered the way Redis answers: a call waits for the store's next turn (a turn
+ * starts a millisecond after an idle store gets a call), a turn runs every call that came before it,
+ * lasts `turnMs`, and answers them all together at its end. `served` gets each turn's call count.
+ */
+function turnBased(store: Store, turnMs: number, served: number[]): Store {
+  type Call = { run: () => Promise<unknown>; resolve(v: unknown): void; reject(e: unknown): void };
+  let waiting: Call[] = [];
+  let busy = false;
+  const turn = async () => {
+    busy = true;
+    const calls = waiting;
+    waiting = [];
+    served.push(calls.length);
+    const answers: { ok: boolean; v: unknown }[] = [];
+    for (const c of calls) answers.push(await c.run().then((v) => ({ ok: true, v }), (v: unknown) => ({ ok: false, v })));
+    await new Promise((r) => setTimeout(r, turnMs));
+    calls.forEach((c, i) => (answers[i]!.ok ? c.resolve(answers[i]!.v) : c.reject(answers[i]!.v)));
+    busy = false;
+    if (waiting.length) void turn();
+  };
+  return new Proxy(store, {
+    get(t, k) {
+      const v = Reflect.get(t, k);
+      if (typeof v !== 'function') return v;
+      if (k !== 'finishAndClaim') return (v as (...a: unknown[]) => unknown).bind(t);
+      return (...a: unknown[]) => new Promise((resolve, reject) => {
+        waiting.push({ run: () => (v as (...a: unknown[]) => Promise<unknown>).apply(t, a), resolve, reject });
+        if (!busy && waiting.length === 1) setTimeout(() => void (busy || turn()), 1);
+      });
+    },
+  });
+}
+
+describe('two flights in the air', () => {
+  it('leave apart again after landing together, instead of sharing every store turn', async () => {
+    // With answers that come back together, flights sent together land together and go out together
+    // again, each waiting out the other's turn. From idle the worker sends the second half a round
+    // trip after the first, and the flights alternate: most turns then serve one flight.
+    const t = tempDir();
+    const real = new SqliteStore(join(t.dir, 'f.db'));
+    const served: number[] = [];
+    const store = turnBased(real, 6, served);
+    try {
+      const N = 600;
+      await new Queue(real).enqueueMany(Array.from({ length: N }, (_, i) => ({ task: 't', queue: 'q', payload: { i } })));
+      const reg = new TaskRegistry().register('t', async () => {});
+      const w = new Worker(store, reg, { queues: ['q'], concurrency: 20, pipeline: 2 }).start();
+      try {
+        await until(async () => (await real.counts('q')).q!.completed === N, 30_000, 'every job completed');
+      } finally {
+        await w.stop(1000);
+      }
+      const later = served.slice(Math.floor(served.length / 2));
+      const single = later.filter((n) => n === 1).length;
+      assert.ok(single >= later.length * 0.7, `turns serving one flight: ${single} of ${later.length} (${served.join(',')})`);
+      const c = (await real.counts('q')).q!;
+      assert.deepEqual([c.completed, c.active, c.queued], [N, 0, 0]);
+    } finally {
+      await real.close();
+      t.remove();
+    }
+  });
+});
