@@ -10,12 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
-import { Queue } from '../src/core/queue.js';
-import { Worker } from '../src/core/worker.js';
-import { TaskRegistry } from '../src/core/registry.js';
-import { RedisStore } from '../src/stores/redis/store.js';
-import { parseRedisUrl } from '../src/stores/redis/connect.js';
+import { bullHarness, fusionHarness, type Harness } from './redis-harness.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -89,85 +84,38 @@ class CountedRedis {
   }
 }
 
-interface System {
-  add(i: number): Promise<void>;
-  addBulk(n: number): Promise<void>;
-  completed(): Promise<number>;
-  /** Start a worker; `onStart` runs as each handler starts. */
-  work(concurrency: number, onStart?: () => void): Promise<void>;
-  close(): Promise<void>;
-}
-
-function fusion(url: string, prefix: string): System {
-  const store = new RedisStore(parseRedisUrl(url), { prefix });
-  const queue = new Queue(store);
-  const workers: Worker[] = [];
-  return {
-    add: async (i) => void (await queue.enqueue({ task: 'noop', queue: 'b', payload: { i } })),
-    addBulk: async (n) => void (await queue.enqueueMany(Array.from({ length: n }, (_, i) => ({ task: 'noop', queue: 'b', payload: { i } })))),
-    completed: async () => (await store.counts('b')).b!.completed,
-    async work(concurrency, onStart) {
-      const reg = new TaskRegistry().register('noop', async () => onStart?.());
-      workers.push(new Worker(store, reg, { queues: ['b'], concurrency }).start());
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.stop(1000)));
-      await store.close();
-    },
-  };
-}
-
-function bullmq(url: string, prefix: string): System {
-  const u = new URL(url);
-  const connection = { host: u.hostname, port: Number(u.port), maxRetriesPerRequest: null };
-  const queue = new BullQueue('b', { connection, prefix });
-  const workers: BullWorker[] = [];
-  return {
-    add: async (i) => void (await queue.add('noop', { i })),
-    addBulk: async (n) => void (await queue.addBulk(Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i } })))),
-    completed: async () => (await queue.getJobCounts('completed')).completed ?? 0,
-    async work(concurrency, onStart) {
-      const w = new BullWorker('b', async () => onStart?.(), { connection, prefix, concurrency });
-      await w.waitUntilReady();
-      workers.push(w);
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.close()));
-      await queue.close();
-    },
-  };
-}
-
-type Make = (url: string, prefix: string) => System;
+type Make = (url: string, prefix: string, queue: string) => Harness;
 
 /** Instructions per unit of one workload on a fresh prefix. */
 type Workload = (redis: CountedRedis, make: Make, prefix: string) => Promise<number>;
 
+const payloads = (n: number) => Array.from({ length: n }, (_, i) => ({ i }));
+
 // Indexes start small (listpack) and grow (hashtable, skiplist): warm each past that first.
 const loneAdds: Workload = async (redis, make, prefix) => {
-  const s = make(redis.url, prefix);
-  for (let i = 0; i < 1000; i++) await s.add(i);
+  const s = make(redis.url, prefix, 'b');
+  for (let i = 0; i < 1000; i++) await s.enqueue({ i });
   const n = Math.max(100, Math.round(JOBS / 4));
   redis.zero();
-  for (let i = 0; i < n; i++) await s.add(i);
+  for (let i = 0; i < n; i++) await s.enqueue({ i });
   const ir = redis.count() / n;
   await s.close();
   return ir;
 };
 
 const bulkAdds: Workload = async (redis, make, prefix) => {
-  const s = make(redis.url, prefix);
-  await s.addBulk(1000);
+  const s = make(redis.url, prefix, 'b');
+  await s.enqueueBulk(payloads(1000));
   redis.zero();
-  for (let i = 0; i < JOBS; i += 1000) await s.addBulk(Math.min(1000, JOBS - i));
+  for (let i = 0; i < JOBS; i += 1000) await s.enqueueBulk(payloads(Math.min(1000, JOBS - i)));
   const ir = redis.count() / JOBS;
   await s.close();
   return ir;
 };
 
 const processed = (concurrency: number): Workload => async (redis, make, prefix) => {
-  const s = make(redis.url, prefix);
-  for (let i = 0; i < JOBS; i += 1000) await s.addBulk(Math.min(1000, JOBS - i));
+  const s = make(redis.url, prefix, 'b');
+  for (let i = 0; i < JOBS; i += 1000) await s.enqueueBulk(payloads(Math.min(1000, JOBS - i)));
   redis.zero();
   await s.work(concurrency);
   // A slow poll: its own cost stays well under 1% of the count.
@@ -179,12 +127,12 @@ const processed = (concurrency: number): Workload => async (redis, make, prefix)
 
 /** One job at a time on an idle worker: enqueue, start, finish, wait idle. */
 const idleCycles: Workload = async (redis, make, prefix) => {
-  const s = make(redis.url, prefix);
+  const s = make(redis.url, prefix, 'b');
   let started: (() => void) | null = null;
   await s.work(1, () => started?.());
   const cycle = async (i: number) => {
     const go = new Promise<void>((r) => (started = r));
-    await s.add(i);
+    await s.enqueue({ i });
     await go;
     await sleep(20);
   };
@@ -210,8 +158,8 @@ async function main(): Promise<void> {
     ];
     let k = 0;
     for (const [row, unit, w] of workloads) {
-      const f = Math.round(await w(redis, fusion, `cgf${k}`));
-      const b = Math.round(await w(redis, bullmq, `cgb${k++}`));
+      const f = Math.round(await w(redis, fusionHarness, `cgf${k}`));
+      const b = Math.round(await w(redis, bullHarness, `cgb${k++}`));
       rows.push({ row, unit, fusion: f, bullmq: b, ratio: Math.round((f / b) * 100) / 100 });
       console.error(`${row}: fusion ${f} bullmq ${b} ${unit}`);
     }

@@ -6,12 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
-import { Queue } from '../src/core/queue.js';
-import { Worker } from '../src/core/worker.js';
-import { TaskRegistry } from '../src/core/registry.js';
-import { RedisStore } from '../src/stores/redis/store.js';
-import { parseRedisUrl } from '../src/stores/redis/connect.js';
+import { bullHarness, fusionHarness, type Harness } from './redis-harness.js';
 import { dropRedisPrefix, pct } from './shared.js';
 
 type System = 'fusion' | 'bullmq';
@@ -25,8 +20,6 @@ const opt = (name: string, dflt: string) => {
 const URL_ = opt('url', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const SCALE = Number(opt('scale', '1'));
 const REPS = Number(opt('reps', '2'));
-const u = new URL(URL_);
-const bullConnection = { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0), maxRetriesPerRequest: null };
 
 const n = (x: number) => Math.max(10, Math.round(x * SCALE));
 const newPrefix = (s: System) => `bench-${s}-${randomBytes(4).toString('hex')}`;
@@ -34,78 +27,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const dropKeys = (prefix: string) => dropRedisPrefix(URL_, prefix);
 
-// ---------- one system behind a common face ----------
+// ---------- one system behind a common face (redis-harness.ts) ----------
 
-interface Harness {
-  enqueue(payload: unknown, runAt?: number): Promise<void>;
-  enqueueBulk(payloads: unknown[]): Promise<void>;
-  completed(): Promise<number>;
-  pause(): Promise<void>;
-  resume(): Promise<void>;
-  /** Start a worker in this process; `onStart` runs at the top of each handler. */
-  work(concurrency: number, onStart?: (payload: any) => void): Promise<void>;
-  close(): Promise<void>;
-}
-
-function fusionHarness(prefix: string): Harness {
-  const store = new RedisStore(parseRedisUrl(URL_), { prefix });
-  const queue = new Queue(store);
-  const workers: Worker[] = [];
-  return {
-    async enqueue(payload, runAt) {
-      await queue.enqueue({ task: 'noop', queue: QUEUE, payload, runAt });
-    },
-    async enqueueBulk(payloads) {
-      await queue.enqueueMany(payloads.map((payload) => ({ task: 'noop', queue: QUEUE, payload })));
-    },
-    async completed() {
-      return (await store.counts(QUEUE))[QUEUE]!.completed;
-    },
-    pause: () => store.pause(QUEUE, Date.now()),
-    resume: () => store.resume(QUEUE, Date.now()),
-    async work(concurrency, onStart) {
-      const reg = new TaskRegistry().register('noop', async (p: unknown) => {
-        onStart?.(p);
-      });
-      workers.push(new Worker(store, reg, { queues: [QUEUE], concurrency }).start());
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.stop(1000)));
-      await store.close();
-    },
-  };
-}
-
-function bullHarness(prefix: string): Harness {
-  const queue = new BullQueue(QUEUE, { connection: bullConnection, prefix });
-  const workers: BullWorker[] = [];
-  return {
-    async enqueue(payload, runAt) {
-      await queue.add('noop', payload, runAt !== undefined ? { delay: Math.max(0, runAt - Date.now()) } : undefined);
-    },
-    async enqueueBulk(payloads) {
-      await queue.addBulk(payloads.map((data) => ({ name: 'noop', data })));
-    },
-    async completed() {
-      return (await queue.getJobCounts('completed')).completed ?? 0;
-    },
-    pause: () => queue.pause(),
-    resume: () => queue.resume(),
-    async work(concurrency, onStart) {
-      const w = new BullWorker(QUEUE, async (job) => {
-        onStart?.(job.data);
-      }, { connection: bullConnection, prefix, concurrency });
-      await w.waitUntilReady();
-      workers.push(w);
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.close()));
-      await queue.close();
-    },
-  };
-}
-
-const harness = (s: System, prefix: string) => (s === 'fusion' ? fusionHarness(prefix) : bullHarness(prefix));
+const harness = (s: System, prefix: string) => (s === 'fusion' ? fusionHarness(URL_, prefix, QUEUE) : bullHarness(URL_, prefix, QUEUE));
 
 async function untilCompleted(h: Harness, total: number, timeoutMs = 300_000): Promise<void> {
   const end = Date.now() + timeoutMs;

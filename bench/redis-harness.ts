@@ -1,0 +1,81 @@
+// Fusion and BullMQ behind one face, for the Redis benches: each on a URL, a key prefix of its own
+// and one queue of no-op jobs.
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { Queue } from '../src/core/queue.js';
+import { Worker } from '../src/core/worker.js';
+import { TaskRegistry } from '../src/core/registry.js';
+import { RedisStore } from '../src/stores/redis/store.js';
+import { parseRedisUrl } from '../src/stores/redis/connect.js';
+
+export interface Harness {
+  enqueue(payload: unknown, runAt?: number): Promise<void>;
+  enqueueBulk(payloads: unknown[]): Promise<void>;
+  completed(): Promise<number>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Start a worker in this process; `onStart` runs at the top of each handler. */
+  work(concurrency: number, onStart?: (payload: any) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Fusion on a Redis store under its own key prefix, one queue. */
+export function fusionHarness(url: string, prefix: string, queueName: string): Harness {
+  const store = new RedisStore(parseRedisUrl(url), { prefix });
+  const queue = new Queue(store);
+  const workers: Worker[] = [];
+  return {
+    async enqueue(payload, runAt) {
+      await queue.enqueue({ task: 'noop', queue: queueName, payload, runAt });
+    },
+    async enqueueBulk(payloads) {
+      await queue.enqueueMany(payloads.map((payload) => ({ task: 'noop', queue: queueName, payload })));
+    },
+    async completed() {
+      return (await store.counts(queueName))[queueName]!.completed;
+    },
+    pause: () => store.pause(queueName, Date.now()),
+    resume: () => store.resume(queueName, Date.now()),
+    async work(concurrency, onStart) {
+      const reg = new TaskRegistry().register('noop', async (p: unknown) => {
+        onStart?.(p);
+      });
+      workers.push(new Worker(store, reg, { queues: [queueName], concurrency }).start());
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.stop(1000)));
+      await store.close();
+    },
+  };
+}
+
+/** BullMQ on the same Redis, under its own prefix, one queue. */
+export function bullHarness(url: string, prefix: string, queueName: string): Harness {
+  const u = new URL(url);
+  const bullConnection = { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0), maxRetriesPerRequest: null };
+  const queue = new BullQueue(queueName, { connection: bullConnection, prefix });
+  const workers: BullWorker[] = [];
+  return {
+    async enqueue(payload, runAt) {
+      await queue.add('noop', payload, runAt !== undefined ? { delay: Math.max(0, runAt - Date.now()) } : undefined);
+    },
+    async enqueueBulk(payloads) {
+      await queue.addBulk(payloads.map((data) => ({ name: 'noop', data })));
+    },
+    async completed() {
+      return (await queue.getJobCounts('completed')).completed ?? 0;
+    },
+    pause: () => queue.pause(),
+    resume: () => queue.resume(),
+    async work(concurrency, onStart) {
+      const w = new BullWorker(queueName, async (job) => {
+        onStart?.(job.data);
+      }, { connection: bullConnection, prefix, concurrency });
+      await w.waitUntilReady();
+      workers.push(w);
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await queue.close();
+    },
+  };
+}
