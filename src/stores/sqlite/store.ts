@@ -335,23 +335,24 @@ export class SqliteStore implements Store {
 
   private finishIn(outcomes: Outcome[], events: StoreEvent[]): boolean[] {
     return outcomes.map((o) => {
-      const base = { id: o.id, token: o.token, at: o.at };
       let queue: string | undefined;
       switch (o.kind) {
         case 'completed':
           queue = this.st.complete.get(o.result === undefined ? null : JSON.stringify(o.result), o.at, o.at, o.id, o.token) as typeof queue;
           break;
         case 'retry':
-          queue = this.st.retry.get({ ...base, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message }) as typeof queue;
+          queue = this.st.retry.get({
+            id: o.id, token: o.token, at: o.at, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message,
+          }) as typeof queue;
           break;
         case 'failed':
         case 'cancelled':
           queue = this.st.endWith.get({
-            ...base, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
+            id: o.id, token: o.token, at: o.at, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
           }) as typeof queue;
           break;
         case 'released':
-          queue = this.st.release.get(base) as typeof queue;
+          queue = this.st.release.get({ id: o.id, token: o.token, at: o.at }) as typeof queue;
           break;
       }
       if (queue === undefined) return false;
