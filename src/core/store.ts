@@ -9,6 +9,12 @@ export interface ClaimRequest {
   limit: number;
   leaseMs: number;
   now: number;
+  /**
+   * For a worker listening through Store.handoff: when the claim leaves slots free because the
+   * queue ran dry, the store may lease that many jobs added in the next idleMs to this worker on
+   * its own and hand them over. The worker claims again within idleMs while idle.
+   */
+  idleMs?: number;
 }
 
 export interface ClaimResult {
@@ -199,6 +205,12 @@ export interface Store {
    * round trip (one commit on SQLite) instead of two. Same results as the two calls in a row.
    */
   finishAndClaim?(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }>;
+  /**
+   * Optional: jobs this store leased to an idle worker at add time (see ClaimRequest.idleMs) reach
+   * `listener`, already active under their own lease, as claimed jobs would. Returns a stop that
+   * gives back what was promised to the worker and not yet handed over.
+   */
+  handoff?(workerId: string, listener: (jobs: Job[]) => void): () => Promise<void>;
   progress(lease: Lease, progress: unknown, now: number): Promise<boolean>;
   log(id: string, message: string, now: number): Promise<void>;
   logs(id: string): Promise<LogLine[]>;

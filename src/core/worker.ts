@@ -9,7 +9,7 @@ import { DEFAULTS, type Job, type JobError, type NewJob } from './job.js';
 import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { TaskContext, TaskRegistry } from './registry.js';
-import type { Outcome, Store, StoreEvent } from './store.js';
+import type { ClaimRequest, Outcome, Store, StoreEvent } from './store.js';
 import { callbackJobs } from './callbacks.js';
 
 export interface WorkerOptions {
@@ -85,6 +85,7 @@ export class Worker {
   private wakeTimer: { at: number; cancel: () => void } | null = null;
   private heartbeatCancel: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
+  private stopHandoff: (() => Promise<void>) | null = null;
   private storeErrors = 0;
   private idleResolvers: (() => void)[] = [];
   /** A started worker keeps its process alive until stopped; its other timers are unref'd. */
@@ -125,6 +126,8 @@ export class Worker {
     this.state = 'running';
     this.keepAlive = setInterval(() => {}, 1 << 30);
     this.unsubscribe = this.store.subscribe((e) => this.onEvent(e), { workOnly: true });
+    // Jobs a store leases to this worker while it waits idle: they start without a claim round trip.
+    this.stopHandoff = this.store.handoff?.(this.id, (jobs) => this.adopt(jobs)) ?? null;
     this.armHeartbeat();
     this.log.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
     this.wake();
@@ -147,6 +150,9 @@ export class Worker {
       this.wakeTimer = null;
       this.log.info({ workerId: this.id, running: this.running.size, graceMs }, 'worker stopping');
     }
+    const handoff = this.stopHandoff;
+    this.stopHandoff = null;
+    await handoff?.();
     if (this.running.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
@@ -174,6 +180,8 @@ export class Worker {
       return;
     }
     if (!this.queueSet.has(e.queue) || this.state !== 'running') return;
+    // A job handed to this worker at its add (Store.handoff) is already running here: no claim for it.
+    if (e.type === 'queued' && e.jobId !== undefined && this.running.has(e.jobId)) return;
     if (e.type === 'queued' || e.type === 'resumed') this.wake();
     else if ((e.type === 'scheduled' || e.type === 'retrying') && e.runAt !== undefined) this.wakeAt(e.runAt);
   }
@@ -235,7 +243,7 @@ export class Worker {
         const now = this.clock.now();
         let res;
         try {
-          res = await this.store.claim({ queues: this.orderedQueues(), workerId: this.id, limit, leaseMs: this.leaseMs, now });
+          res = await this.store.claim(this.claimRequest(limit, now));
           this.storeErrors = 0;
         } catch (err) {
           this.onStoreError(err, 'claim');
@@ -248,6 +256,16 @@ export class Worker {
     } finally {
       this.claiming = false;
     }
+  }
+
+  /** An idle worker claims again within pollMs, so a hand-off registration lasts two of them. */
+  private claimRequest(limit: number, now: number): ClaimRequest {
+    return { queues: this.orderedQueues(), workerId: this.id, limit, leaseMs: this.leaseMs, now, idleMs: 2 * this.pollMs };
+  }
+
+  /** Jobs the store leased to this worker on its own (Store.handoff): run like claimed ones. */
+  private adopt(jobs: Job[]): void {
+    for (const job of jobs) this.run(job);
   }
 
   private onStoreError(err: unknown, op: string): void {
@@ -412,7 +430,7 @@ export class Worker {
     for (let tries = 0; ; tries++) {
       try {
         if (combine) {
-          const req = { queues: this.orderedQueues(), workerId: this.id, limit, leaseMs: this.leaseMs, now: this.clock.now() };
+          const req = this.claimRequest(limit, this.clock.now());
           claimed = (await this.store.finishAndClaim!(batch, req)).claim;
         } else {
           await this.store.finish(batch);

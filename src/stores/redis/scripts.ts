@@ -167,7 +167,7 @@ end
 local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
   local meta = T .. ':m'
   local m = redis.call('HMGET', meta, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
-  if m[1] == '1' then return {}, false end
+  if m[1] == '1' then return {}, false, false end
   promoteDue(nowS, '1000')
   local wake = false
   local first = redis.call('ZRANGE', T .. ':d', '0', '0', 'WITHSCORES')
@@ -184,13 +184,13 @@ local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
     if left <= n and (not wake or ws + win < wake) then wake = ws + win end
     n = math.min(n, left)
   end
-  if n <= 0 then return {}, wake end
+  if n <= 0 then return {}, wake, false end
   local rows = {}
   local lu = now + leaseMs
   local luS = string.format('%.0f', lu)
   -- ZRANGE then ZREMRANGEBYRANK rather than ZPOPMIN, whose reply formats every score as text.
   local popped = redis.call('ZRANGE', T .. ':r', '0', string.format('%d', n - 1))
-  if #popped == 0 then return rows, wake end
+  if #popped == 0 then return rows, wake, true end
   redis.call('ZREMRANGEBYRANK', T .. ':r', '0', string.format('%d', #popped - 1))
   local leaseKey = T .. ':k'
   zadd(leaseKey, 'inf', ANCHOR)
@@ -220,7 +220,66 @@ local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
     end
   end
   if rmax then redis.call('HSET', meta, 'rs', string.format('%.0f', ws), 'rc', used + #rows) end
-  return rows, wake
+  return rows, wake, #popped < n
+end
+-- Idle hand-off. A worker whose claim finds the queue empty leaves a registration in T:i: member
+-- token, slots, leaseMs and worker id on lines of their own, scored by when it lapses. The next add that queues work claims
+-- it for the newest live registration in the same script and publishes the jobs on that worker's
+-- channel, sparing an idle worker the claim round trip after its wake-up (a third of enqueue→start).
+-- A registration serves one add. Its jobs also go to the list T:h:<token>, from which the worker's
+-- next claim takes them if the message never came (its event connection dropped meanwhile).
+local function handOff(chan, now, nowS, queue)
+  local ik = T .. ':i'
+  local base = chan
+  local single = string.sub(chan, 1, 1) == '?'
+  if single then base = string.sub(chan, 2) end
+  while true do
+    local r = redis.call('ZPOPMAX', ik)
+    if not r[1] then return end
+    if tonumber(r[2]) <= now then
+      redis.call('DEL', ik)
+      return
+    end
+    local token, slots, leaseMs, worker = string.match(r[1], '^([^\\n]*)\\n(%d+)\\n(%d+)\\n(.*)$')
+    local wchan = base .. ':h:' .. worker
+    -- On a single Redis, a worker that no longer listens (gone without saying so) is skipped.
+    if not single or redis.call('PUBSUB', 'NUMSUB', wchan)[2] > 0 then
+      local rows, _, dry = claimJobs(chan, now, nowS, tonumber(slots), tonumber(leaseMs), worker, token)
+      flush()
+      if #rows == 0 then
+        redis.call('ZADD', ik, r[2], r[1])
+        return
+      end
+      local hk = T .. ':h:' .. token
+      redis.call('RPUSH', hk, unpack(rows))
+      redis.call('PEXPIRE', hk, leaseMs)
+      redis.call('PUBLISH', wchan, cjson.encode({q = queue, t = token, a = nowS, r = rows}))
+      if dry then return end
+    end
+  end
+end
+-- A worker's claim with its hand-off bookkeeping. prev: the registration its last claim here left
+-- whose jobs have not reached it, or ''; if an add took it, its jobs come back here (handed) and
+-- count against the limit. idleUntil: register when the queue runs dry, or '' not to. forget:
+-- space-separated tokens of registrations whose jobs reached the worker by message.
+local function claimIdle(chan, now, nowS, limit, leaseMs, worker, token, prev, idleUntil, forget)
+  for tok in string.gmatch(forget, '%S+') do redis.call('DEL', T .. ':h:' .. tok) end
+  local handed = false
+  if prev ~= '' and redis.call('ZREM', T .. ':i', prev) == 0 then
+    local hk = T .. ':h:' .. string.match(prev, '^[^\\n]*')
+    handed = redis.call('LRANGE', hk, '0', '-1')
+    redis.call('DEL', hk)
+    limit = limit - #handed
+  end
+  local jobs, wake, dry = claimJobs(chan, now, nowS, limit, tonumber(leaseMs), worker, token)
+  local reg = false
+  if idleUntil ~= '' and dry and limit > #jobs then
+    reg = token .. '\\n' .. (limit - #jobs) .. '\\n' .. leaseMs .. '\\n' .. worker
+    redis.call('ZADD', T .. ':i', idleUntil, reg)
+    redis.call('PEXPIREAT', T .. ':i', idleUntil)
+  end
+  if wake then wake = string.format('%.0f', wake) end
+  return jobs, wake, reg, handed
 end
 `;
 
@@ -238,6 +297,7 @@ local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')
 local base = now * 1000
 local out, events = {}, {}
 local sq
+local queuedAny = false
 local i = 6
 for x = 1, n do
   local id, raS, p, ma, ms, d = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -257,7 +317,7 @@ for x = 1, n do
     -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
     sq = string.format('%017d', seq)
     local st = 'queued'
-    if tonumber(raS) > now then st = 'scheduled' end
+    if tonumber(raS) > now then st = 'scheduled' else queuedAny = true end
     redis.call('HSET', k, 'd', d, 'st', st, 'p', p, 'sq', sq, 'ra', raS, 'at', '0', 'ma', ma, 'sl', '0', 'ms', ms, 'h', '[]')
     zadd(T .. ':a', sq, id)
     index(id, st, sq, p, raS)
@@ -269,32 +329,38 @@ end
 flush()
 if sq then
   redis.call('HSET', meta, 'seq', sq)
-  if string.sub(chan, 1, 1) == '?' then chan = string.sub(chan, 2) end
-  redis.call('PUBLISH', chan .. ':w', '{"q":' .. qJson .. ',"a":' .. nowS .. ',"e":[' .. table.concat(events, ',') .. ']}')
+  -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
+  if queuedAny then handOff(chan, now, nowS, queue) end
+  local wchan = chan
+  if string.sub(chan, 1, 1) == '?' then wchan = string.sub(chan, 2) end
+  redis.call('PUBLISH', wchan .. ':w', '{"q":' .. qJson .. ',"a":' .. nowS .. ',"e":[' .. table.concat(events, ',') .. ']}')
+  if #EV > 0 then publish(chan, queue, now) end
 end
 return out
 `;
 
-/** KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token. Returns {claimed job rows, nextWakeAt|false}. */
+/**
+ * KEYS: T. ARGV: chan, queue, now, limit, leaseMs, workerId, token, prev, idleUntil, forget (see
+ * claimIdle). Returns {claimed job rows, nextWakeAt|false, registration|false, handed rows|false}.
+ */
 const CLAIM = `
 local chan, queue, nowS = ARGV[1], ARGV[2], ARGV[3]
-local jobs, wake = claimJobs(chan, tonumber(nowS), nowS, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
+local jobs, wake, reg, handed = claimIdle(chan, tonumber(nowS), nowS, tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
 publish(chan, queue, tonumber(nowS))
-if wake then wake = string.format('%.0f', wake) end
-return {jobs, wake}
+return {jobs, wake, reg, handed}
 `;
 
 /**
  * Outcomes, then optionally the worker's next claim, in one script: a busy worker's cycle is one
- * round trip. KEYS: T. ARGV: chan, queue, n, m, claimLimit, workerId, token, leaseMs, now,
- *   then n entries: (completed, c, token, at, result JSON, then c ids): completions that share
+ * round trip. KEYS: T. ARGV: chan, queue, n, m, claimLimit, workerId, token, leaseMs, now, prev,
+ *   idleUntil, forget (see claimIdle), then n entries: (completed, c, token, at, result JSON, then c ids): completions that share
  *   lease token, end time and result, as a batch of no-op or alike jobs does, so each costs one
  *   argument, not five; or (kind, id, token, at, error JSON or '', error message as JSON or '',
  *   retryAt or ''); then m × (outcome index, outbox field, outbox entry). Outcomes are numbered
  *   in the order their ids come. The client sends the message apart: cjson cannot decode every
  *   JSON.stringify output (a message cut through an emoji holds a lone surrogate), and it is
  *   spliced into the history as it comes.
- * Returns {1/0 per outcome, claimed job rows, nextWakeAt|false}.
+ * Returns {1/0 per outcome, claimed job rows, nextWakeAt|false, registration|false, handed rows|false}.
  */
 const FINISH = `
 local chan, queue, n, m = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -333,7 +399,7 @@ local function apply(x, kind, id, token, at, atS, a, msgJson, b)
   end
   out[x] = 1
 end
-local x, i = 0, 10
+local x, i = 0, 13
 for _ = 1, n do
   local kind = ARGV[i]
   if kind == 'completed' then
@@ -357,15 +423,16 @@ for y = 1, m do
   if out[x] == 1 then redis.call('HSET', T .. ':o', ARGV[i + 1], ARGV[i + 2]) end
   i = i + 3
 end
-local jobs, wake = {}, false
-if claimLimit > 0 then
+local jobs, wake, reg, handed = {}, false, false, false
+if claimLimit > 0 or ARGV[10] ~= '' then
   flush()
-  jobs, wake = claimJobs(chan, tonumber(ARGV[9]), ARGV[9], claimLimit, tonumber(ARGV[8]), ARGV[6], ARGV[7])
-  if wake then wake = string.format('%.0f', wake) end
+  jobs, wake, reg, handed = claimIdle(chan, tonumber(ARGV[9]), ARGV[9], claimLimit, ARGV[8], ARGV[6], ARGV[7], ARGV[10], ARGV[11], ARGV[12])
   if tonumber(ARGV[9]) > lastAt then lastAt = tonumber(ARGV[9]) end
+elseif ARGV[12] ~= '' then
+  for tok in string.gmatch(ARGV[12], '%S+') do redis.call('DEL', T .. ':h:' .. tok) end
 end
 publish(chan, queue, lastAt)
-return {out, jobs, wake}
+return {out, jobs, wake, reg, handed}
 `;
 
 /** KEYS: T. ARGV: leaseUntil, n, n × (id, token). Returns 0 lost, 1 held, 2 held and asked to cancel. */

@@ -17,6 +17,7 @@ import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, scriptSource, type ScriptName } from './scripts.js';
 import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
+import { Handoffs, type Registration, type Ticket } from './handoff.js';
 
 /** Each script's full source and its SHA-1, the name Redis caches it under. */
 const SCRIPT_SHAS = Object.fromEntries((Object.keys(SCRIPTS) as ScriptName[]).map((name) => {
@@ -65,7 +66,10 @@ export class RedisStore implements Store {
   /** Channels: every event but the work events, and the work events (see publish in scripts.ts). */
   private readonly chan: string;
   private readonly workChan: string;
+  /** Hand-off channels are this plus a worker id (handOff in scripts.ts). */
+  private readonly handChan: string;
   private readonly chanArg: string;
+  private handoffs = new Handoffs();
   private readonly idx: string;
   /** Queues this process has registered in the global queue set. */
   private registered = new Set<string>();
@@ -88,6 +92,7 @@ export class RedisStore implements Store {
     this.G = `{${this.prefix}}`;
     this.chan = `${this.prefix}:events`;
     this.workChan = `${this.chan}:w`;
+    this.handChan = `${this.chan}:h:`;
     // On a single Redis, scripts may skip events nobody subscribes to (see publish in scripts.ts).
     this.chanArg = this.cluster ? this.chan : `?${this.chan}`;
     this.idx = `${this.G}:ids`;
@@ -339,12 +344,73 @@ export class RedisStore implements Store {
       const limit = req.limit - out.jobs.length;
       if (limit <= 0) break;
       this.claimedQueues.add(queue);
-      const [rows, wake] = await this.run<[string[], string | null]>('fusionClaim', [this.T(queue)], [
-        this.chanArg, queue, req.now, limit, req.leaseMs, req.workerId, token,
-      ]);
+      const t = this.handoffs.ticket(req, queue, limit);
+      if (t.limit <= 0) continue;
+      let reply: [string[], string | null, string | null, string[] | null];
+      try {
+        reply = await this.run('fusionClaim', [this.T(queue)], [
+          this.chanArg, queue, req.now, t.limit, req.leaseMs, req.workerId, token, t.prev, t.until, this.handoffs.takeForgets(queue),
+        ]);
+      } catch (err) {
+        this.handoffs.abandon(t);
+        throw err;
+      }
+      const [rows, wake, reg, handed] = reply;
       this.took(out, queue, rows, wake, token, req);
+      this.settleTicket(t, reg, handed, req, out);
     }
     return out;
+  }
+
+  /** After a claim with a hand-off ticket: run the jobs it handed back, take back an orphan registration. */
+  private settleTicket(t: Ticket, reg: string | null, handed: string[] | null, req: ClaimRequest, out: ClaimResult): void {
+    const { run, giveBack, orphan } = this.handoffs.settle(t, reg, handed);
+    const sent = t.sent;
+    if (sent && run.length > 0) {
+      for (const job of claimedJobs(run, t.queue, sent.token, t.worker, req.now, req.now + sent.leaseMs)) {
+        this.remember(job.id, t.queue);
+        out.jobs.push(job);
+      }
+    }
+    if (sent && giveBack.length > 0) void this.giveBack(claimedJobs(giveBack, t.queue, sent.token, t.worker, req.now, 0));
+    if (orphan) void this.takeBack(orphan);
+  }
+
+  /**
+   * Idle hand-off (handOff in scripts.ts): `listener` gets the jobs an add leased to this worker
+   * because its last claim found the queue dry. Single-queue claims with idleMs register for it.
+   */
+  handoff(workerId: string, listener: (jobs: Job[]) => void): () => Promise<void> {
+    this.handoffs.listen(workerId, listener);
+    if (!this.sub) this.openSubscriber();
+    this.whenSubscribed(this.sub!.subscribe(this.handChan + workerId));
+    return async () => {
+      const regs = this.handoffs.unlisten(workerId);
+      await Promise.all(regs.map((r) => this.takeBack(r)));
+      await (this.sub?.unsubscribe(this.handChan + workerId) as Promise<unknown> | undefined)?.catch(() => {});
+    };
+  }
+
+  /** Withdraw a registration; jobs an add already leased under it go back to the queue. */
+  private async takeBack(reg: Registration): Promise<void> {
+    if (reg.settled) return;
+    this.handoffs.drop(reg);
+    try {
+      const [, , , handed] = await this.run<[string[], string | null, string | null, string[] | null]>('fusionClaim', [this.T(reg.queue)], [
+        this.chanArg, reg.queue, Date.now(), 0, reg.leaseMs, reg.worker, reg.token, reg.member, '', '',
+      ]);
+      if (handed?.length) await this.giveBack(claimedJobs(handed, reg.queue, reg.token, reg.worker, Date.now(), 0));
+    } catch (err) {
+      // The registration lapses on its own; jobs leased under it come back when their lease does.
+      this.lastError = err as Error;
+    }
+  }
+
+  /** Jobs leased to a worker that no longer takes them: back to queued, their attempt not counted. */
+  private async giveBack(jobs: Job[]): Promise<void> {
+    const at = Date.now();
+    for (const j of jobs) this.remember(j.id, j.queue);
+    await this.finish(jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at }))).catch((err) => (this.lastError = err as Error));
   }
 
   /** Add a claim script's answer to a claim result. */
@@ -418,7 +484,11 @@ export class RedisStore implements Store {
     const token = claim ? this.newToken() : '';
     const req = claim?.req;
     if (claim) this.claimedQueues.add(queue);
-    const args: Raw = [this.chanArg, queue, 0, 0, req?.limit ?? 0, req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0];
+    const t = req ? this.handoffs.ticket(req, queue, req.limit) : null;
+    const args: Raw = [
+      this.chanArg, queue, 0, 0, Math.max(0, t?.limit ?? 0), req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0,
+      t?.prev ?? '', t?.until ?? '', this.handoffs.takeForgets(queue),
+    ];
     const { entries, order } = outcomeArgs(outcomes, positions, args);
     args[2] = entries;
     const outbox: Raw = [];
@@ -428,8 +498,18 @@ export class RedisStore implements Store {
     });
     args[3] = outbox.length / 3;
     for (const x of outbox) args.push(x);
-    const [res, rows, wake] = await this.run<[number[], string[], string | null]>('fusionFinish', [this.T(queue)], args);
-    if (claim) this.took(claim.out, queue, rows, wake, token, claim.req);
+    let reply: [number[], string[], string | null, string | null, string[] | null];
+    try {
+      reply = await this.run('fusionFinish', [this.T(queue)], args);
+    } catch (err) {
+      if (t) this.handoffs.abandon(t);
+      throw err;
+    }
+    const [res, rows, wake, reg, handed] = reply;
+    if (claim) {
+      this.took(claim.out, queue, rows, wake, token, claim.req);
+      this.settleTicket(t!, reg, handed, claim.req, claim.out);
+    }
     for (let x = 0; x < order.length; x++) {
       if (res[x] !== 1) continue;
       const o = outcomes[order[x]!]!;
@@ -795,7 +875,7 @@ export class RedisStore implements Store {
     // may have work, so idle workers claim at once instead of waiting for their poll.
     sub.on('ready', () => {
       // Wake listeners only once the channels are subscribed again, so no enqueue falls in between.
-      const channels = this.fullSubscribed ? [this.workChan, this.chan] : [this.workChan];
+      const channels = [this.workChan, ...(this.fullSubscribed ? [this.chan] : []), ...this.handoffs.workerIds().map((w) => this.handChan + w)];
       if (connectedOnce) void (sub.subscribe(...channels) as Promise<unknown>).then(() => this.resync(), () => this.resync());
       connectedOnce = true;
     });
@@ -810,6 +890,7 @@ export class RedisStore implements Store {
   }
 
   private onMessage(chan: string, msg: string): void {
+    if (chan.startsWith(this.handChan)) return this.onHandoff(msg);
     if (this.listeners.size === 0) return;
     const work = chan === this.workChan;
     let m: { q: string; a: number; e: [StoreEventType, string?, (number | false)?, string?][] };
@@ -826,6 +907,18 @@ export class RedisStore implements Store {
       return e;
     });
     this.emit(events, work);
+  }
+
+  /** Jobs an add leased to one of this process's idle workers (handOff in scripts.ts). */
+  private onHandoff(msg: string): void {
+    const m = JSON.parse(msg) as { q: string; t: string; a: string; r: string[] };
+    const got = this.handoffs.message(m.t);
+    if (!got) return;
+    const now = Number(m.a);
+    const jobs = claimedJobs(m.r, m.q, m.t, got.reg.worker, now, now + got.reg.leaseMs);
+    for (const j of jobs) this.remember(j.id, m.q);
+    if (got.listener) got.listener(jobs);
+    else void this.giveBack(jobs);
   }
 
   private emit(events: StoreEvent[], work = true): void {

@@ -1,0 +1,292 @@
+// Idle hand-off: an add leases its jobs to a worker that waits idle and publishes them to it, so
+// the job starts without the worker's claim round trip. These tests hold it to the guarantees of a
+// claim: each job reaches one worker once, in priority order, within concurrency, and a lost
+// message, a stopped worker or a vanished one loses no job.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { Worker } from '../../src/core/worker.js';
+import { Queue, resolveSpec } from '../../src/core/queue.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+import type { Job, JobSpec, NewJob } from '../../src/core/job.js';
+import type { ClaimRequest } from '../../src/core/store.js';
+import { RedisStore } from '../../src/stores/redis/store.js';
+import { parseRedisUrl, type RedisTarget } from '../../src/stores/redis/connect.js';
+import { REDIS_URL, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
+import { deferred, until, within } from '../helpers/await.js';
+
+const skip = await redisSkip();
+const job = (spec: Partial<JobSpec> & { id?: string }): NewJob => resolveSpec({ task: 't', queue: 'h', ...spec }, Date.now());
+
+/** A store whose event connection stays down once killed: a message to it is lost for good. */
+function storeWithMortalEvents(prefix: string): RedisStore {
+  const base = parseRedisUrl(REDIS_URL);
+  const target: RedisTarget = {
+    ...base,
+    create: (role) => (role.endsWith(':events') ? new Redis(REDIS_URL, { connectionName: `fusion:${role}`, retryStrategy: () => null }) : base.create(role)),
+  };
+  return new RedisStore(target, { prefix });
+}
+
+/** Kill a store's event connection, found by its connection name. */
+async function killEvents(admin: Redis, prefix: string): Promise<void> {
+  const list = (await admin.client('LIST')) as string;
+  const ids = list.split('\n').filter((l) => l.includes(` name=fusion:${prefix}:events `)).map((l) => /id=(\d+)/.exec(l)![1]!);
+  assert.ok(ids.length > 0, 'the store has an event connection');
+  for (const id of ids) await admin.client('KILL', 'ID', id);
+}
+
+describe('Redis idle hand-off', { skip }, () => {
+  let admin: Redis;
+  const prefixes: string[] = [];
+  const stores: RedisStore[] = [];
+  const open = (make: (p: string) => RedisStore = (p) => openTestStore(undefined, p), prefix = testPrefix()) => {
+    prefixes.push(prefix);
+    const s = make(prefix);
+    stores.push(s);
+    return s;
+  };
+  const idleKey = (prefix: string, queue = 'h') => `{${prefix}:${queue}}:i`;
+  const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({ queues: ['h'], workerId: 'w1', limit: 2, leaseMs: 30_000, now: Date.now(), idleMs: 60_000, ...over });
+
+  before(() => {
+    admin = new Redis(REDIS_URL);
+  });
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    for (const p of prefixes) await dropPrefix(admin, p);
+    admin.disconnect();
+  });
+
+  it('starts a job on an idle worker from its add, with no claim after the wake-up', async () => {
+    const prefix = testPrefix();
+    const producer = open(undefined, prefix);
+    const consumer = open(undefined, prefix);
+    let claims = 0;
+    let handed = 0;
+    const claim = consumer.claim.bind(consumer);
+    consumer.claim = (r) => {
+      claims++;
+      return claim(r);
+    };
+    const handoff = consumer.handoff.bind(consumer);
+    consumer.handoff = (id, listener) => handoff(id, (jobs) => {
+      handed += jobs.length;
+      listener(jobs);
+    });
+    let started = deferred<string>();
+    const reg = new TaskRegistry().register('t', async (_p, ctx) => started.resolve(ctx.job.id));
+    const worker = new Worker(consumer, reg, { queues: ['h'], concurrency: 1, pollMs: 60_000 }).start();
+    try {
+      // The first claim finds the queue empty and leaves the registration.
+      await until(async () => (await admin.zcard(idleKey(prefix))) === 1, 5000, 'registration', 2);
+      const before = claims;
+      const q = new Queue(producer);
+      for (let i = 0; i < 20; i++) {
+        started = deferred<string>();
+        const j = await q.enqueue({ task: 't', queue: 'h', payload: { i } });
+        assert.equal(await within(started.promise, 5000, `job ${i} start`), j.id);
+        // Each completion's finish claims again and finds nothing: the registration is back.
+        await until(async () => (await producer.get(j.id))!.state === 'completed' && (await admin.zcard(idleKey(prefix))) === 1, 5000, 'completion', 2);
+      }
+      assert.equal(handed, 20, 'every job came by hand-off');
+      assert.equal(claims - before, 0, 'no claim call after any enqueue');
+      const done = await producer.list({ queue: 'h', state: 'completed', limit: 50 });
+      assert.equal(done.items.length, 20);
+      for (const j of done.items) {
+        assert.equal(j.attempts, 1);
+        assert.equal(j.history.at(-1)!.workerId, worker.id);
+      }
+    } finally {
+      await worker.stop(1000);
+    }
+  });
+
+  it('hands over by priority, and no more jobs than the registration has slots', async () => {
+    const s = open();
+    const got: Job[] = [];
+    const stop = s.handoff('w1', (jobs) => got.push(...jobs));
+    try {
+      const first = await s.claim(req({ limit: 2 }));
+      assert.equal(first.jobs.length, 0);
+      await s.add([job({ id: 'low', priority: 1 }), job({ id: 'high', priority: 9 }), job({ id: 'mid', priority: 5 })], Date.now());
+      await until(() => got.length === 2, 5000, 'hand-off message', 2);
+      assert.deepEqual(got.map((j) => j.id), ['high', 'mid']);
+      for (const j of got) {
+        const stored = (await s.get(j.id))!;
+        assert.equal(stored.state, 'active');
+        assert.equal(stored.workerId, 'w1');
+        assert.equal(stored.leaseToken, j.leaseToken);
+        assert.equal(stored.attempts, 1);
+      }
+      assert.equal((await s.get('low'))!.state, 'queued');
+      // The jobs finish under the token they came with.
+      const applied = await s.finish(got.map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: Date.now(), result: null })));
+      assert.deepEqual(applied, [true, true]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('gives a lost hand-off message to the next claim, once', async () => {
+    const prefix = testPrefix();
+    const s = open(storeWithMortalEvents, prefix);
+    const producer = open(undefined, prefix);
+    const got: Job[] = [];
+    const stop = s.handoff('w1', (jobs) => got.push(...jobs));
+    // Someone else listens on the worker's channel, so the add sees a listener; ours is gone.
+    const spy = new Redis(REDIS_URL);
+    try {
+      await s.claim(req({ limit: 3 }));
+      const seen = deferred<string>();
+      spy.on('message', (_c, m) => seen.resolve(m));
+      await spy.subscribe(`${prefix}:events:h:w1`);
+      await killEvents(admin, prefix);
+      await producer.add([job({ id: 'lost-1' }), job({ id: 'lost-2' })], Date.now());
+      await within(seen.promise, 5000, 'the message went out');
+      assert.equal((await s.get('lost-1'))!.state, 'active');
+      // The next claim names the taken registration and gets its jobs, counted against its limit.
+      await producer.add([job({ id: 'later-1' }), job({ id: 'later-2' })], Date.now());
+      const res = await s.claim(req({ limit: 3 }));
+      assert.deepEqual(res.jobs.map((j) => j.id).sort(), ['later-1', 'lost-1', 'lost-2']);
+      assert.equal(got.length, 0);
+      const lost = (await s.get('lost-1'))!;
+      assert.equal(lost.leaseToken, res.jobs.find((j) => j.id === 'lost-1')!.leaseToken);
+      assert.equal(lost.attempts, 1);
+      assert.equal((await s.get('later-2'))!.state, 'queued');
+      // A claim after that hands nothing twice.
+      const again = await s.claim(req({ limit: 3 }));
+      assert.deepEqual(again.jobs.map((j) => j.id), ['later-2']);
+    } finally {
+      spy.disconnect();
+      await stop();
+    }
+  });
+
+  it('takes back a stopping worker registration; a job leased to it meanwhile goes back to the queue', async () => {
+    const prefix = testPrefix();
+    const s = open(storeWithMortalEvents, prefix);
+    const producer = open(undefined, prefix);
+    const stop = s.handoff('w1', () => assert.fail('no job reaches a worker whose events are down'));
+    const spy = new Redis(REDIS_URL);
+    try {
+      await s.claim(req());
+      await spy.subscribe(`${prefix}:events:h:w1`);
+      await killEvents(admin, prefix);
+      await producer.add([job({ id: 'orphan' })], Date.now());
+      assert.equal((await s.get('orphan'))!.state, 'active');
+      await stop();
+      const back = (await s.get('orphan'))!;
+      assert.equal(back.state, 'queued');
+      assert.equal(back.attempts, 0, 'the given-back attempt is not counted');
+      assert.equal(await admin.zcard(idleKey(prefix)), 0);
+    } finally {
+      spy.disconnect();
+    }
+  });
+
+  it('a worker that stops leaves no registration, and later adds stay queued', async () => {
+    const prefix = testPrefix();
+    const s = open(undefined, prefix);
+    const reg = new TaskRegistry().register('t', async () => {});
+    const worker = new Worker(s, reg, { queues: ['h'], concurrency: 2, pollMs: 60_000 }).start();
+    await until(async () => (await admin.zcard(idleKey(prefix))) === 1, 5000, 'registration', 2);
+    await worker.stop(1000);
+    assert.equal(await admin.zcard(idleKey(prefix)), 0);
+    await s.add([job({ id: 'after-stop' })], Date.now());
+    assert.equal((await s.get('after-stop'))!.state, 'queued');
+  });
+
+  it('skips a registration whose worker no longer listens', async () => {
+    const prefix = testPrefix();
+    const s = open(storeWithMortalEvents, prefix);
+    const producer = open(undefined, prefix);
+    const stop = s.handoff('w1', () => assert.fail('unreachable'));
+    await s.claim(req());
+    assert.equal(await admin.zcard(idleKey(prefix)), 1);
+    await killEvents(admin, prefix);
+    await producer.add([job({ id: 'nobody' })], Date.now());
+    assert.equal((await producer.get('nobody'))!.state, 'queued');
+    assert.equal(await admin.zcard(idleKey(prefix)), 0, 'the dead registration is dropped');
+    await stop();
+  });
+
+  it('hands nothing over from a paused queue and keeps the registration for later', async () => {
+    const prefix = testPrefix();
+    const s = open(undefined, prefix);
+    const got: Job[] = [];
+    const stop = s.handoff('w1', (jobs) => got.push(...jobs));
+    try {
+      await s.claim(req());
+      await s.pause('h', Date.now());
+      await s.add([job({ id: 'paused' })], Date.now());
+      assert.equal((await s.get('paused'))!.state, 'queued');
+      assert.equal(await admin.zcard(idleKey(prefix)), 1);
+      assert.equal(got.length, 0);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('registers neither a worker of several queues nor a claim without idleMs', async () => {
+    const prefix = testPrefix();
+    const s = open(undefined, prefix);
+    const stop = s.handoff('w1', () => {});
+    try {
+      await s.claim(req({ queues: ['h', 'h2'] }));
+      await s.claim(req({ idleMs: undefined }));
+      assert.equal(await admin.zcard(idleKey(prefix)), 0);
+      assert.equal(await admin.zcard(idleKey(prefix, 'h2')), 0);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('never runs more than its concurrency while jobs come both by hand-off and by claim', async () => {
+    const prefix = testPrefix();
+    const producer = open(undefined, prefix);
+    const consumer = open(undefined, prefix);
+    let handed = 0;
+    const handoff = consumer.handoff.bind(consumer);
+    consumer.handoff = (id, listener) => handoff(id, (jobs) => {
+      handed += jobs.length;
+      listener(jobs);
+    });
+    const N = 300;
+    const runs = new Map<number, number>();
+    let running = 0;
+    let peak = 0;
+    const all = deferred();
+    const reg = new TaskRegistry().register('t', async (p: { i: number }) => {
+      running++;
+      peak = Math.max(peak, running);
+      runs.set(p.i, (runs.get(p.i) ?? 0) + 1);
+      // Some jobs yield for a while, so slots free up at different times.
+      if (p.i % 3 === 0) await new Promise((r) => setImmediate(r));
+      running--;
+      if (runs.size === N) all.resolve();
+    });
+    const worker = new Worker(consumer, reg, { queues: ['h'], concurrency: 3, pollMs: 60_000 }).start();
+    try {
+      const q = new Queue(producer);
+      let i = 0;
+      for (let round = 0; i < N; round++) {
+        // Bursts of 1-5 jobs; every few bursts the worker drains and registers again, so the next
+        // burst comes partly by hand-off and partly by claim.
+        if (round % 4 === 0) await until(async () => (await admin.zcard(idleKey(prefix))) === 1, 5000, 'registration', 2);
+        const burst = Math.min(N - i, 1 + (round % 5));
+        await q.enqueueMany(Array.from({ length: burst }, () => ({ task: 't', queue: 'h', payload: { i: i++ } })));
+      }
+      await within(all.promise, 20_000, 'every job ran');
+      assert.ok(peak <= 3, `peak ${peak} running at concurrency 3`);
+      assert.equal(runs.size, N);
+      assert.ok([...runs.values()].every((n) => n === 1), 'each job ran once');
+      assert.ok(handed > 0, 'some jobs came by hand-off');
+    } finally {
+      await worker.stop(2000);
+    }
+    const counts = (await producer.counts('h')).h!;
+    assert.equal(counts.completed, N);
+    assert.equal(counts.active, 0);
+  });
+});
