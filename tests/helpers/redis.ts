@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, Cluster } from 'ioredis';
-import { RedisStore } from '../../src/stores/redis/store.js';
+import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/store.js';
 import { parseRedisUrl } from '../../src/stores/redis/connect.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -67,8 +67,8 @@ export function openTestStore(url = REDIS_URL, prefix = testPrefix()): RedisStor
 }
 
 /** A store on a fresh prefix, and a cleanup that removes its keys and closes it. */
-export async function redisHarness(url = REDIS_URL): Promise<{ store: RedisStore; cleanup(): Promise<void> }> {
-  const store = openTestStore(url, testPrefix());
+export async function redisHarness(url = REDIS_URL, opts: RedisStoreOptions = {}): Promise<{ store: RedisStore; cleanup(): Promise<void> }> {
+  const store = new RedisStore(parseRedisUrl(url), { ...opts, prefix: testPrefix() });
   return {
     store,
     async cleanup() {

@@ -17,7 +17,7 @@ function countScripts(s: RedisStore) {
   const seen = { scripts: 0, inFlight: 0, maxInFlight: 0 };
   client.sendCommand = function (this: unknown, cmd: { name: string }) {
     const p = real.call(this, cmd);
-    if (cmd.name !== 'evalsha' && cmd.name !== 'eval') return p;
+    if (cmd.name !== 'fcall' && cmd.name !== 'evalsha' && cmd.name !== 'eval') return p;
     seen.scripts++;
     seen.maxInFlight = Math.max(seen.maxInFlight, ++seen.inFlight);
     return p.finally(() => seen.inFlight--);

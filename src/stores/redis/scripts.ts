@@ -17,15 +17,19 @@
 //   pg progress, cr cancel requested, w worker, tk lease token, lu lease until. '' or absent = null.
 // Writes that touch many members of one index are batched into one ZADD/ZREM per script call.
 
+import { createHash } from 'node:crypto';
 import { WORK_EVENTS } from '../../core/store.js';
 import { CLAIM_FIELDS, FIELDS } from './codec.js';
 
 const luaList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
 
 const PRELUDE = `
-local T = KEYS[1]
-local IDX = KEYS[2]
-local EV = {}
+-- Per-call state, set by begin(KEYS) at the top of every script. Run as EVAL the prelude is run
+-- again on each call; loaded as a function library it runs once, and the functions share these.
+local T, IDX, EV, ZA, ZR, STATUS
+local function begin(keys)
+  T, IDX, EV, ZA, ZR, STATUS = keys[1], keys[2], {}, {}, {}, nil
+end
 local CLAIM_FIELDS = {${luaList(CLAIM_FIELDS)}}
 local function jk(id) return T .. ':j:' .. id end
 local function row(k) return redis.call('HMGET', k, ${luaList(FIELDS)}) end
@@ -49,7 +53,6 @@ end
 -- Batched index writes: key -> flat args, flushed in chunks (Lua's unpack has a stack limit).
 -- Scores, like every argument of redis.call here, go in as text where possible: Redis turns a Lua
 -- number argument into text with printf('%.17g'), ~4k instructions each (callgrind).
-local ZA, ZR = {}, {}
 local function zadd(key, score, member)
   local t = ZA[key]
   if not t then t = {}; ZA[key] = t end
@@ -115,7 +118,6 @@ local WORK = {${[...WORK_EVENTS].map((e) => `['${e}'] = true`).join(', ')}}
 -- A channel given as '?name' (single Redis only, where PUBSUB NUMSUB sees every subscriber) sends
 -- the other events only if someone subscribes to them: a deployment of workers alone, which read
 -- only work events, pays nothing for the rest. STATUS: nil until known for this call.
-local STATUS = nil
 local function listening(chan)
   if STATUS == nil then
     if string.sub(chan, 1, 1) == '?' then STATUS = redis.call('PUBSUB', 'NUMSUB', string.sub(chan, 2))[2] > 0
@@ -761,7 +763,8 @@ function preludeUnits(): Unit[] {
   for (const line of PRELUDE.split('\n')) {
     if (line.startsWith('local ')) {
       const fn = /^local function (\w+)/.exec(line);
-      const names = fn ? [fn[1]!] : line.slice(6, line.indexOf('=')).split(',').map((n) => n.trim());
+      const eq = line.indexOf('=');
+      const names = fn ? [fn[1]!] : line.slice(6, eq >= 0 ? eq : undefined).split(',').map((n) => n.trim());
       units.push({ text: '', names });
       units[units.length - 1]!.text = [...pending, line].join('\n');
       pending = [];
@@ -781,7 +784,7 @@ const uses = (text: string, name: string) => new RegExp(`\\b${name}\\b`).test(te
  */
 export function scriptSource(name: ScriptName): string {
   const units = preludeUnits();
-  const body = SCRIPTS[name];
+  const body = `begin(KEYS)\n${SCRIPTS[name]}`;
   const needed = new Set<Unit>();
   let grew = true;
   while (grew) {
@@ -795,4 +798,21 @@ export function scriptSource(name: ScriptName): string {
     }
   }
   return '\n' + units.filter((u) => needed.has(u)).map((u) => u.text).join('\n') + '\n' + body;
+}
+
+/**
+ * Every script as one Redis function library (Redis 7+), loaded once with FUNCTION LOAD and run with
+ * FCALL. EVAL runs a script's whole prelude on each call: each of its functions is a new closure
+ * whose upvalues are looked up one by one, ~20k instructions for an add's prelude alone and ~220k
+ * of fixed cost per worker script (callgrind); a library runs it once. The name carries a hash of
+ * the text, so stores of different versions on one Redis each find their own.
+ */
+export function functionLibrary(): { source: string; names: Record<ScriptName, string> } {
+  const lib = `fusion_${createHash('sha1').update(PRELUDE + JSON.stringify(SCRIPTS)).digest('hex').slice(0, 16)}`;
+  const names = {} as Record<ScriptName, string>;
+  const fns = (Object.keys(SCRIPTS) as ScriptName[]).map((name) => {
+    names[name] = `${lib}_${name}`;
+    return `redis.register_function('${names[name]}', function(KEYS, ARGV)\nbegin(KEYS)\n${SCRIPTS[name]}\nend)`;
+  });
+  return { source: `#!lua name=${lib}\n${PRELUDE}\n${fns.join('\n')}\n`, names };
 }
