@@ -1,6 +1,7 @@
 // The lease index (T:k) keeps an anchor member so Redis stores it as a skiplist (see ANCHOR in
 // scripts.ts). Nothing a caller sees may count or list it: active counts, active lists, the
 // queue concurrency limit and stall recovery read the index as if it held only leased jobs.
+// The id index likewise holds one long field, so it is a hash table (IDX_ANCHOR in store.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
@@ -36,6 +37,19 @@ describe('Redis lease index', { skip }, () => {
       assert.deepEqual([...rec.requeued].sort(), ['j3', 'j4']);
       assert.equal((await store.counts('q')).q!.active, 0);
       assert.equal((await store.counts('q')).q!.queued, 2);
+    } finally {
+      await cleanup();
+    }
+  });
+  it('keeps the id index a hash table from its first job, and finds ids through it', async () => {
+    const { store, cleanup } = await redisHarness();
+    const now = Date.now();
+    try {
+      await store.add([resolveSpec({ task: 't', queue: 'q', id: 'only' }, now)], now);
+      assert.equal(await store.client.object('ENCODING', `{${store.prefix}}:ids`), 'hashtable');
+      assert.equal((await store.get('only'))!.queue, 'q');
+      const again = await store.add([resolveSpec({ task: 't', queue: 'q', id: 'only' }, now)], now);
+      assert.equal(again[0]!.created, false);
     } finally {
       await cleanup();
     }

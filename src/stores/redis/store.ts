@@ -56,6 +56,14 @@ interface AddLane {
   waiting: { rows: Raw[]; now: number; resolve(v: { res: AddResult[]; now: number }): void; reject(err: unknown): void }[];
 }
 const LIST_SCAN_BUDGET = 5000;
+/**
+ * A field of the id index that keeps it a hash table from its first job. As a listpack (up to
+ * hash-max-listpack-entries, 512 by default) every add's HSETNX scans it: ~25k instructions per add
+ * on average over ids 200-512 (callgrind), for good in a deployment whose retention keeps it small.
+ * A field longer than hash-max-listpack-value converts it. It starts with byte 255, which no UTF-8
+ * id holds, and no reader enumerates the index.
+ */
+const IDX_ANCHOR = Buffer.concat([Buffer.from([255]), Buffer.from('~'.repeat(80))]);
 const SWEEP_LOCK_MS = 60_000;
 
 export class RedisStore implements Store {
@@ -198,7 +206,7 @@ export class RedisStore implements Store {
 
   private async register(queue: string): Promise<void> {
     if (this.registered.has(queue)) return;
-    await this.client.sadd(`${this.G}:queues`, queue);
+    await Promise.all([this.client.sadd(`${this.G}:queues`, queue), this.client.hsetnx(this.idx, IDX_ANCHOR, '1')]);
     this.registered.add(queue);
   }
 
