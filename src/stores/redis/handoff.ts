@@ -6,6 +6,8 @@
 // one claim at a time per worker and queue (the owner) names it and may register anew; a claim
 // beside it leaves those slots out of its limit. A registration settles once: by its message, or by
 // a claim naming it, which takes its jobs from Redis if an add took it and the message has not come.
+// A message can also come before the answer of the claim that registered (they travel on different
+// connections): it waits on that claim's ticket, found by the token the claim sent.
 import type { Job } from '../../core/job.js';
 import type { ClaimRequest } from '../../core/store.js';
 
@@ -20,16 +22,27 @@ export interface Registration {
   settled: boolean;
 }
 
+/** A hand-off message's jobs: claim rows, leased at `now`. */
+export interface Handed {
+  rows: string[];
+  now: number;
+}
+
 /** What one claim in one queue sends, and what to settle when it lands. */
 export interface Ticket {
   queue: string;
   worker: string;
+  /** The claim's lease token and length, which a registration it leaves carries. */
+  token: string;
+  leaseMs: number;
   limit: number;
   /** The registration this claim settles ('' for none), and when a new one lapses ('' for none). */
   prev: string;
   until: string | number;
   owner: boolean;
   sent: Registration | null;
+  /** A message for the registration this claim left, come before the claim's answer. */
+  early: Handed | null;
 }
 
 type Listener = (jobs: Job[]) => void;
@@ -51,6 +64,8 @@ export class Handoffs {
   private workers = new Map<string, WorkerState>();
   /** Unsettled registrations by token, also of workers that stopped listening. */
   private tokens = new Map<string, Registration>();
+  /** Owning claims in the air, by their token. */
+  private flying = new Map<string, Ticket>();
   /** queue → tokens whose jobs came by message: the next script there deletes their lists. */
   private forgets = new Map<string, string[]>();
 
@@ -85,10 +100,10 @@ export class Handoffs {
   }
 
   /** The hand-off part of a claim of `limit` jobs from `queue`. */
-  ticket(req: ClaimRequest, queue: string, limit: number): Ticket {
+  ticket(req: ClaimRequest, queue: string, limit: number, token: string): Ticket {
     const worker = req.workerId;
     const w = this.workers.get(worker);
-    const t: Ticket = { queue, worker, limit, prev: '', until: '', owner: false, sent: null };
+    const t: Ticket = { queue, worker, token, leaseMs: req.leaseMs, limit, prev: '', until: '', owner: false, sent: null, early: null };
     // Only a worker of one queue registers: one of several would promise the same slots in each.
     if (!w || req.idleMs === undefined || req.queues.length !== 1) return t;
     const reg = w.regs.get(queue) ?? null;
@@ -97,6 +112,7 @@ export class Handoffs {
       return t;
     }
     w.busy.add(queue);
+    this.flying.set(token, t);
     t.owner = true;
     t.sent = reg;
     t.prev = reg?.member ?? '';
@@ -107,11 +123,15 @@ export class Handoffs {
   /**
    * The owner's claim landed with a new registration (or null) and the rows of jobs an add leased
    * under the one it named (or null). Returns rows for the worker to run now, rows to give back
-   * (its worker stopped listening), and a new registration nobody listens for (to take back).
+   * (its worker stopped listening), a new registration nobody listens for (to take back), and the
+   * message of the new one if it came first (to deliver as if it came now).
    */
-  settle(t: Ticket, reg: string | null, handed: string[] | null): { run: string[]; giveBack: string[]; orphan: Registration | null } {
-    const out = { run: [] as string[], giveBack: [] as string[], orphan: null as Registration | null };
+  settle(t: Ticket, reg: string | null, handed: string[] | null): {
+    run: string[]; giveBack: string[]; orphan: Registration | null; early: { reg: Registration; handed: Handed; listener: Listener | null } | null;
+  } {
+    const out = { run: [] as string[], giveBack: [] as string[], orphan: null as Registration | null, early: null as { reg: Registration; handed: Handed; listener: Listener | null } | null };
     if (!t.owner) return out;
+    this.flying.delete(t.token);
     const w = this.workers.get(t.worker);
     w?.busy.delete(t.queue);
     const sent = t.sent;
@@ -125,7 +145,12 @@ export class Handoffs {
     }
     if (reg) {
       const r = parseRegistration(reg, t.queue);
-      if (!w) out.orphan = r;
+      if (t.early) {
+        // Already taken by an add, its jobs already here: settled by that message.
+        r.settled = true;
+        this.forget(r);
+        out.early = { reg: r, handed: t.early, listener: w?.listener ?? null };
+      } else if (!w) out.orphan = r;
       else {
         w.regs.set(t.queue, r);
         this.tokens.set(r.token, r);
@@ -134,24 +159,41 @@ export class Handoffs {
     return out;
   }
 
-  /** The owner's claim failed: it may or may not have run, so what it named stays unsettled. */
-  abandon(t: Ticket): void {
-    if (t.owner) this.workers.get(t.worker)?.busy.delete(t.queue);
+  /**
+   * The owner's claim failed: it may or may not have run, so what it named stays unsettled. A
+   * message that came for it anyway leased its jobs to the worker: returned, to deliver.
+   */
+  abandon(t: Ticket): { handed: Handed; listener: Listener | null } | null {
+    if (!t.owner) return null;
+    this.flying.delete(t.token);
+    const w = this.workers.get(t.worker);
+    w?.busy.delete(t.queue);
+    return t.early ? { handed: t.early, listener: w?.listener ?? null } : null;
   }
 
   /**
    * A hand-off message for `token`: its registration, settled now, and the listener to run its jobs
-   * (null: give them back). Null if it was settled already (a claim handed its jobs over).
+   * (null: give them back). Null if it was settled already (a claim handed its jobs over) or if
+   * the claim that registered has not answered yet (the message waits on its ticket).
    */
-  message(token: string): { reg: Registration; listener: Listener | null } | null {
+  message(token: string, handed: Handed): { reg: Registration; listener: Listener | null } | null {
     const reg = this.tokens.get(token);
-    if (!reg) return null;
+    if (!reg) {
+      const t = this.flying.get(token);
+      if (t) t.early = handed;
+      return null;
+    }
     this.drop(reg);
     const w = this.workers.get(reg.worker);
     if (w?.regs.get(reg.queue) === reg) w.regs.delete(reg.queue);
-    const list = this.forgets.get(reg.queue);
-    if (list) list.push(token);
-    else this.forgets.set(reg.queue, [token]);
+    this.forget(reg);
     return { reg, listener: w?.listener ?? null };
+  }
+
+  /** Its list in Redis is no longer needed: the next script in its queue deletes it. */
+  private forget(reg: Registration): void {
+    const list = this.forgets.get(reg.queue);
+    if (list) list.push(reg.token);
+    else this.forgets.set(reg.queue, [reg.token]);
   }
 }

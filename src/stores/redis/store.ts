@@ -17,7 +17,7 @@ import { emptyCounts } from '../../core/store.js';
 import { SCRIPTS, functionLibrary, scriptSource, type ScriptName } from './scripts.js';
 import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
-import { Handoffs, type Registration, type Ticket } from './handoff.js';
+import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
 
 /** Each script's full source and its SHA-1, the name Redis caches it under. */
 const SCRIPT_SHAS = Object.fromEntries((Object.keys(SCRIPTS) as ScriptName[]).map((name) => {
@@ -403,7 +403,7 @@ export class RedisStore implements Store {
       const limit = req.limit - out.jobs.length;
       if (limit <= 0) break;
       this.claimedQueues.add(queue);
-      const t = this.handoffs.ticket(req, queue, limit);
+      const t = this.handoffs.ticket(req, queue, limit, token);
       if (t.limit <= 0) continue;
       let reply: [string[], string | null, string | null, string[] | null];
       try {
@@ -411,7 +411,7 @@ export class RedisStore implements Store {
           this.chanArg, queue, req.now, t.limit, req.leaseMs, req.workerId, token, t.prev, t.until, this.handoffs.takeForgets(queue),
         ]);
       } catch (err) {
-        this.handoffs.abandon(t);
+        this.abandon(t);
         throw err;
       }
       const [rows, wake, reg, handed] = reply;
@@ -423,7 +423,8 @@ export class RedisStore implements Store {
 
   /** After a claim with a hand-off ticket: run the jobs it handed back, take back an orphan registration. */
   private settleTicket(t: Ticket, reg: string | null, handed: string[] | null, req: ClaimRequest, out: ClaimResult): void {
-    const { run, giveBack, orphan } = this.handoffs.settle(t, reg, handed);
+    const { run, giveBack, orphan, early } = this.handoffs.settle(t, reg, handed);
+    if (early) this.handTo(early.reg, early.handed, early.listener);
     const sent = t.sent;
     if (sent && run.length > 0) {
       for (const job of claimedJobs(run, t.queue, sent.token, t.worker, req.now, req.now + sent.leaseMs)) {
@@ -448,6 +449,12 @@ export class RedisStore implements Store {
       await Promise.all(regs.map((r) => this.takeBack(r)));
       await (this.sub?.unsubscribe(this.handChan + workerId) as Promise<unknown> | undefined)?.catch(() => {});
     };
+  }
+
+  /** A failed claim's ticket; jobs a message brought for it meanwhile are still this worker's. */
+  private abandon(t: Ticket): void {
+    const early = this.handoffs.abandon(t);
+    if (early) this.handTo(t, early.handed, early.listener);
   }
 
   /** Withdraw a registration; jobs an add already leased under it go back to the queue. */
@@ -543,7 +550,7 @@ export class RedisStore implements Store {
     const token = claim ? this.newToken() : '';
     const req = claim?.req;
     if (claim) this.claimedQueues.add(queue);
-    const t = req ? this.handoffs.ticket(req, queue, req.limit) : null;
+    const t = req ? this.handoffs.ticket(req, queue, req.limit, token) : null;
     const args: Raw = [
       this.chanArg, queue, 0, 0, Math.max(0, t?.limit ?? 0), req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0,
       t?.prev ?? '', t?.until ?? '', this.handoffs.takeForgets(queue),
@@ -561,7 +568,7 @@ export class RedisStore implements Store {
     try {
       reply = await this.run('fusionFinish', [this.T(queue)], args);
     } catch (err) {
-      if (t) this.handoffs.abandon(t);
+      if (t) this.abandon(t);
       throw err;
     }
     const [res, rows, wake, reg, handed] = reply;
@@ -971,12 +978,18 @@ export class RedisStore implements Store {
   /** Jobs an add leased to one of this process's idle workers (handOff in scripts.ts). */
   private onHandoff(msg: string): void {
     const m = JSON.parse(msg) as { q: string; t: string; a: string; r: string[] };
-    const got = this.handoffs.message(m.t);
-    if (!got) return;
-    const now = Number(m.a);
-    const jobs = claimedJobs(m.r, m.q, m.t, got.reg.worker, now, now + got.reg.leaseMs);
-    for (const j of jobs) this.remember(j.id, m.q);
-    if (got.listener) got.listener(jobs);
+    const handed = { rows: m.r, now: Number(m.a) };
+    const got = this.handoffs.message(m.t, handed);
+    if (got) this.handTo(got.reg, handed, got.listener);
+  }
+
+  /** Jobs an add leased under a registration: to its worker, or back to the queue if it stopped. */
+  private handTo(
+    reg: { queue: string; token: string; worker: string; leaseMs: number }, handed: Handed, listener: ((jobs: Job[]) => void) | null,
+  ): void {
+    const jobs = claimedJobs(handed.rows, reg.queue, reg.token, reg.worker, handed.now, handed.now + reg.leaseMs);
+    for (const j of jobs) this.remember(j.id, reg.queue);
+    if (listener) listener(jobs);
     else void this.giveBack(jobs);
   }
 
