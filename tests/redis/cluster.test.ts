@@ -10,7 +10,7 @@ import { TaskRegistry } from '../../src/core/registry.js';
 import { openRedisStore } from '../../src/stores/redis/index.js';
 import type { RedisStore } from '../../src/stores/redis/store.js';
 import { OwnCluster, hasRedisServer, redisHarness, redisSkip, testPrefix, dropPrefix } from '../helpers/redis.js';
-import { deferred, within } from '../helpers/await.js';
+import { deferred, until, within } from '../helpers/await.js';
 
 const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a cluster');
 const cluster = skip ? null : new OwnCluster([7301, 7302, 7303]);
@@ -83,6 +83,36 @@ else {
           timeout: 0, maxStalls: 1, runAt: Date.now() + 60_000, createdAt: Date.now(), description: null, tags: [], callbacks: null, scheduleId: 'sc' };
         assert.equal(await producer.advanceSchedule('sc', rec.version, { nextRunAt: null, runCount: 1, lastRunAt: Date.now() }, [job], Date.now()), true);
         assert.equal((await consumer.get('sc@1'))!.scheduleId, 'sc');
+      } finally {
+        await worker.stop(1000);
+        await dropPrefix(producer.client, prefix);
+        await Promise.all([producer.close(), consumer.close()]);
+      }
+    });
+
+    it('hands jobs to an idle worker of one queue (idle hand-off, its channel published cluster-wide)', async () => {
+      const prefix = testPrefix();
+      const producer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
+      const consumer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
+      let handed = 0;
+      const handoff = consumer.handoff.bind(consumer);
+      consumer.handoff = (id, listener) => handoff(id, (jobs) => {
+        handed += jobs.length;
+        listener(jobs);
+      });
+      let started = deferred();
+      const reg = new TaskRegistry().register('t', async () => started.resolve());
+      const worker = new Worker(consumer, reg, { queues: ['solo'], concurrency: 2, pollMs: 60_000 }).start();
+      const idleKey = `{${prefix}:solo}:i`;
+      try {
+        const q = new Queue(producer);
+        for (let i = 0; i < 10; i++) {
+          await until(async () => (await producer.client.zcard(idleKey)) === 1, 5000, 'registration', 2);
+          started = deferred();
+          await q.enqueue({ task: 't', queue: 'solo', payload: { i } });
+          await within(started.promise, 5000, `job ${i} started`);
+        }
+        assert.equal(handed, 10, 'every job came by hand-off');
       } finally {
         await worker.stop(1000);
         await dropPrefix(producer.client, prefix);
