@@ -225,9 +225,9 @@ local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
   return rows, wake, #popped < n
 end
 -- Idle hand-off. A worker whose claim finds the queue empty leaves a registration in T:i: member
--- token, slots, leaseMs and worker id on lines of their own, scored by when it lapses. The next add that queues work claims
--- it for the newest live registration in the same script and publishes the jobs on that worker's
--- channel, sparing an idle worker the claim round trip after its wake-up (a third of enqueue→start).
+-- token, slots, leaseMs and worker id on lines of their own, scored by when it lapses. The next add
+-- that queues work claims for the newest live registration in the same script and publishes the
+-- jobs on that worker's channel, sparing an idle worker the claim round trip after its wake-up.
 -- A registration serves one add. Its jobs also go to the list T:h:<token>, from which the worker's
 -- next claim takes them if the message never came (its event connection dropped meanwhile).
 local function handOff(chan, now, nowS, queue)
@@ -260,12 +260,16 @@ local function handOff(chan, now, nowS, queue)
     end
   end
 end
+-- Delete the lists of registrations whose jobs reached their worker by message (space-separated tokens).
+local function forgetHanded(forget)
+  for tok in string.gmatch(forget, '%S+') do redis.call('DEL', T .. ':h:' .. tok) end
+end
 -- A worker's claim with its hand-off bookkeeping. prev: the registration its last claim here left
 -- whose jobs have not reached it, or ''; if an add took it, its jobs come back here (handed) and
--- count against the limit. idleUntil: register when the queue runs dry, or '' not to. forget:
--- space-separated tokens of registrations whose jobs reached the worker by message.
+-- count against the limit. idleUntil: register when the queue runs dry, or '' not to. forget: see
+-- forgetHanded.
 local function claimIdle(chan, now, nowS, limit, leaseMs, worker, token, prev, idleUntil, forget)
-  for tok in string.gmatch(forget, '%S+') do redis.call('DEL', T .. ':h:' .. tok) end
+  forgetHanded(forget)
   local handed = false
   if prev ~= '' and redis.call('ZREM', T .. ':i', prev) == 0 then
     local hk = T .. ':h:' .. string.match(prev, '^[^\\n]*')
@@ -355,9 +359,9 @@ return {jobs, wake, reg, handed}
 /**
  * Outcomes, then optionally the worker's next claim, in one script: a busy worker's cycle is one
  * round trip. KEYS: T. ARGV: chan, queue, n, m, claimLimit, workerId, token, leaseMs, now, prev,
- *   idleUntil, forget (see claimIdle), then n entries: (completed, c, token, at, result JSON, then c ids): completions that share
- *   lease token, end time and result, as a batch of no-op or alike jobs does, so each costs one
- *   argument, not five; or (kind, id, token, at, error JSON or '', error message as JSON or '',
+ *   idleUntil, forget (see claimIdle), then n entries: (completed, c, token, at, result JSON, then
+ *   c ids): completions that share lease token, end time and result, as a batch of no-op or alike
+ *   jobs does, so each costs one argument, not five; or (kind, id, token, at, error JSON or '', error message as JSON or '',
  *   retryAt or ''); then m × (outcome index, outbox field, outbox entry). Outcomes are numbered
  *   in the order their ids come. The client sends the message apart: cjson cannot decode every
  *   JSON.stringify output (a message cut through an emoji holds a lone surrogate), and it is
@@ -430,8 +434,8 @@ if claimLimit > 0 or ARGV[10] ~= '' then
   flush()
   jobs, wake, reg, handed = claimIdle(chan, tonumber(ARGV[9]), ARGV[9], claimLimit, ARGV[8], ARGV[6], ARGV[7], ARGV[10], ARGV[11], ARGV[12])
   if tonumber(ARGV[9]) > lastAt then lastAt = tonumber(ARGV[9]) end
-elseif ARGV[12] ~= '' then
-  for tok in string.gmatch(ARGV[12], '%S+') do redis.call('DEL', T .. ':h:' .. tok) end
+else
+  forgetHanded(ARGV[12])
 end
 publish(chan, queue, lastAt)
 return {out, jobs, wake, reg, handed}
@@ -803,9 +807,9 @@ export function scriptSource(name: ScriptName): string {
 /**
  * Every script as one Redis function library (Redis 7+), loaded once with FUNCTION LOAD and run with
  * FCALL. EVAL runs a script's whole prelude on each call: each of its functions is a new closure
- * whose upvalues are looked up one by one, ~20k instructions for an add's prelude alone and ~220k
- * of fixed cost per worker script (callgrind); a library runs it once. The name carries a hash of
- * the text, so stores of different versions on one Redis each find their own.
+ * whose upvalues are looked up one by one, ~20k instructions of a lone add (callgrind); a library
+ * runs it once. The name carries a hash of the text, so stores of different versions on one Redis
+ * each find their own.
  */
 export function functionLibrary(): { source: string; names: Record<ScriptName, string> } {
   const lib = `fusion_${createHash('sha1').update(PRELUDE + JSON.stringify(SCRIPTS)).digest('hex').slice(0, 16)}`;

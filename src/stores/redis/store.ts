@@ -3,8 +3,7 @@
 // queues (follow-up jobs of an outcome, jobs of a schedule) goes through an outbox in the source
 // slot, written in the same script and delivered right after; a sweep redelivers if a process died
 // in between, and delivery is idempotent by job id.
-import { createHash, randomBytes } from 'node:crypto';
-import { Cluster, Command } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import type { Job, JobState, LogLine, NewJob } from '../../core/job.js';
 import { FINISHED_STATES, JOB_STATES, isFinished, newJobView } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
@@ -14,17 +13,11 @@ import type {
   StoreEventType, StoreListener, WorkerInfo,
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
-import { SCRIPTS, functionLibrary, scriptSource, type ScriptName } from './scripts.js';
+import type { ScriptName } from './scripts.js';
+import { ScriptRunner, type Raw } from './runner.js';
 import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
-
-/** Each script's full source and its SHA-1, the name Redis caches it under. */
-const SCRIPT_SHAS = Object.fromEntries((Object.keys(SCRIPTS) as ScriptName[]).map((name) => {
-  const source = scriptSource(name);
-  return [name, { source, sha: createHash('sha1').update(source).digest('hex') }];
-})) as Record<ScriptName, { source: string; sha: string }>;
-const LIBRARY = functionLibrary();
 
 export interface RedisStoreOptions {
   /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */
@@ -36,7 +29,6 @@ export interface RedisStoreOptions {
   scripts?: 'auto' | 'eval';
 }
 
-type Raw = (string | number)[];
 /** Jobs of one outbox entry: [queue, ...ADD args] each, added at `now`. */
 interface OutboxEntry {
   now: number;
@@ -95,9 +87,7 @@ export class RedisStore implements Store {
   private tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
   private closed = false;
-  /** Whether scripts run as functions: until a Redis says it has none (older than 7.0). */
-  private functions: boolean;
-  private loading: Promise<void> | null = null;
+  private readonly scripts: ScriptRunner;
   /** The last connection error seen, for diagnostics. */
   lastError: Error | null = null;
   constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
@@ -106,7 +96,6 @@ export class RedisStore implements Store {
       throw new FusionError('invalid_store', 'a Redis key prefix must be 1-100 characters without braces or spaces', { prefix: this.prefix });
     }
     this.cluster = target.cluster;
-    this.functions = (opts.scripts ?? 'auto') === 'auto';
     this.G = `{${this.prefix}}`;
     this.chan = `${this.prefix}:events`;
     this.workChan = `${this.chan}:w`;
@@ -115,6 +104,7 @@ export class RedisStore implements Store {
     this.chanArg = this.cluster ? this.chan : `?${this.chan}`;
     this.idx = `${this.G}:ids`;
     this.client = target.create(`${this.prefix}:cmd`);
+    this.scripts = new ScriptRunner(this.client, (opts.scripts ?? 'auto') === 'auto');
     // Connection errors surface as failed calls (and ping() for readiness); ioredis reconnects on its own.
     this.client.on('error', (err: Error) => (this.lastError = err));
     // A Redis that restarted without its data has lost the queue set: register queues again on next use.
@@ -133,70 +123,8 @@ export class RedisStore implements Store {
 
   private run<T = unknown>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
     // A listener that just subscribed must see the events of the calls that follow it.
-    if (this.subReady) return this.subReady.then(() => this.invoke<T>(name, keys, args));
-    return this.invoke<T>(name, keys, args);
-  }
-
-  /** One script call as FCALL, or EVALSHA where Redis has no functions. */
-  private invoke<T>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
-    if (!this.functions) return this.evalsha<T>(name, keys, args);
-    const argv = this.argv(LIBRARY.names[name], keys, args);
-    const sent = this.client.sendCommand(new Command('fcall', argv, { replyEncoding: 'utf8' })) as Promise<T>;
-    return sent.catch(async (err: Error) => {
-      if (/unknown command/i.test(err.message)) {
-        this.functions = false;
-        return this.evalsha<T>(name, keys, args);
-      }
-      // A Redis that restarted without its data, flushed its functions, or is a new Cluster node.
-      if (!/function not found/i.test(err.message)) throw err;
-      await this.loadLibrary();
-      return this.client.sendCommand(new Command('fcall', argv, { replyEncoding: 'utf8' })) as Promise<T>;
-    });
-  }
-
-  /** FUNCTION LOAD the library, on every master of a Cluster; one load at a time. */
-  private loadLibrary(): Promise<void> {
-    this.loading ??= (async () => {
-      const client = this.client;
-      const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-      await Promise.all(nodes.map(async (node) => {
-        try {
-          await node.call('FUNCTION', 'LOAD', LIBRARY.source);
-        } catch (err) {
-          if (!/already exists/i.test((err as Error).message)) throw err;
-        }
-      }));
-    })().finally(() => {
-      this.loading = null;
-    });
-    return this.loading;
-  }
-
-  /** The argument array of a script call: built once, as one array (see evalsha). */
-  private argv(head: string, keys: string[], args: Raw): Raw {
-    const argv: Raw = new Array(2 + keys.length + args.length);
-    argv[0] = head;
-    argv[1] = keys.length;
-    for (let i = 0; i < keys.length; i++) argv[2 + i] = keys[i]!;
-    for (let i = 0, o = 2 + keys.length; i < args.length; i++) argv[o + i] = args[i]!;
-    return argv;
-  }
-
-  /**
-   * EVALSHA as one Command built from one array. ioredis's defineCommand path copies a worker's
-   * few hundred arguments four times through rest and spread parameters (measured: ~15% of a
-   * busy worker's CPU). A Redis that lacks the script (restarted, or a new Cluster node) gets
-   * EVAL once, which also caches it there.
-   */
-  private evalsha<T>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
-    const script = SCRIPT_SHAS[name];
-    const argv = this.argv(script.sha, keys, args);
-    const sent = this.client.sendCommand(new Command('evalsha', argv, { replyEncoding: 'utf8' })) as Promise<T>;
-    return sent.catch((err: Error) => {
-      if (!err.message.includes('NOSCRIPT')) throw err;
-      argv[0] = script.source;
-      return this.client.sendCommand(new Command('eval', argv, { replyEncoding: 'utf8' })) as Promise<T>;
-    });
+    if (this.subReady) return this.subReady.then(() => this.scripts.call<T>(name, keys, args));
+    return this.scripts.call<T>(name, keys, args);
   }
 
   private remember(id: string, queue: string): void {
