@@ -9,7 +9,7 @@ import { Queue } from '../../src/core/queue.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import { openRedisStore } from '../../src/stores/redis/index.js';
 import type { RedisStore } from '../../src/stores/redis/store.js';
-import { OwnCluster, hasRedisServer, redisHarness, redisSkip, testPrefix, dropPrefix } from '../helpers/redis.js';
+import { OwnCluster, countHandoffs, hasRedisServer, redisHarness, redisSkip, testPrefix, dropPrefix } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 
 const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a cluster');
@@ -94,12 +94,7 @@ else {
       const prefix = testPrefix();
       const producer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
       const consumer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
-      let handed = 0;
-      const handoff = consumer.handoff.bind(consumer);
-      consumer.handoff = (id, listener) => handoff(id, (jobs) => {
-        handed += jobs.length;
-        listener(jobs);
-      });
+      const handed = countHandoffs(consumer);
       let started = deferred();
       const reg = new TaskRegistry().register('t', async () => started.resolve());
       const worker = new Worker(consumer, reg, { queues: ['solo'], concurrency: 2, pollMs: 60_000 }).start();
@@ -112,7 +107,7 @@ else {
           await q.enqueue({ task: 't', queue: 'solo', payload: { i } });
           await within(started.promise, 5000, `job ${i} started`);
         }
-        assert.equal(handed, 10, 'every job came by hand-off');
+        assert.equal(handed.jobs, 10, 'every job came by hand-off');
       } finally {
         await worker.stop(1000);
         await dropPrefix(producer.client, prefix);

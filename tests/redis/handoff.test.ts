@@ -12,7 +12,7 @@ import type { Job, JobSpec, NewJob } from '../../src/core/job.js';
 import type { ClaimRequest } from '../../src/core/store.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl, type RedisTarget } from '../../src/stores/redis/connect.js';
-import { REDIS_URL, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
+import { REDIS_URL, countHandoffs, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 
 const skip = await redisSkip();
@@ -63,17 +63,12 @@ describe('Redis idle hand-off', { skip }, () => {
     const producer = open(undefined, prefix);
     const consumer = open(undefined, prefix);
     let claims = 0;
-    let handed = 0;
     const claim = consumer.claim.bind(consumer);
     consumer.claim = (r) => {
       claims++;
       return claim(r);
     };
-    const handoff = consumer.handoff.bind(consumer);
-    consumer.handoff = (id, listener) => handoff(id, (jobs) => {
-      handed += jobs.length;
-      listener(jobs);
-    });
+    const handed = countHandoffs(consumer);
     let started = deferred<string>();
     const reg = new TaskRegistry().register('t', async (_p, ctx) => started.resolve(ctx.job.id));
     const worker = new Worker(consumer, reg, { queues: ['h'], concurrency: 1, pollMs: 60_000 }).start();
@@ -89,7 +84,7 @@ describe('Redis idle hand-off', { skip }, () => {
         // Each completion's finish claims again and finds nothing: the registration is back.
         await until(async () => (await producer.get(j.id))!.state === 'completed' && (await admin.zcard(idleKey(prefix))) === 1, 5000, 'completion', 2);
       }
-      assert.equal(handed, 20, 'every job came by hand-off');
+      assert.equal(handed.jobs, 20, 'every job came by hand-off');
       assert.equal(claims - before, 0, 'no claim call after any enqueue');
       const done = await producer.list({ queue: 'h', state: 'completed', limit: 50 });
       assert.equal(done.items.length, 20);
@@ -246,12 +241,7 @@ describe('Redis idle hand-off', { skip }, () => {
     const prefix = testPrefix();
     const producer = open(undefined, prefix);
     const consumer = open(undefined, prefix);
-    let handed = 0;
-    const handoff = consumer.handoff.bind(consumer);
-    consumer.handoff = (id, listener) => handoff(id, (jobs) => {
-      handed += jobs.length;
-      listener(jobs);
-    });
+    const handed = countHandoffs(consumer);
     const N = 300;
     const runs = new Map<number, number>();
     let running = 0;
@@ -281,7 +271,7 @@ describe('Redis idle hand-off', { skip }, () => {
       assert.ok(peak <= 3, `peak ${peak} running at concurrency 3`);
       assert.equal(runs.size, N);
       assert.ok([...runs.values()].every((n) => n === 1), 'each job ran once');
-      assert.ok(handed > 0, 'some jobs came by hand-off');
+      assert.ok(handed.jobs > 0, 'some jobs came by hand-off');
     } finally {
       await worker.stop(2000);
     }

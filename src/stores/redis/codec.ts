@@ -28,6 +28,17 @@ export function staticJson(j: NewJob): string {
   return JSON.stringify(d);
 }
 
+/** Static fields as stored, with the defaults staticJson leaves out filled in (on the parsed object: no copy). */
+function parseStatic(text: string): Required<StaticFields> {
+  const d = JSON.parse(text) as StaticFields;
+  d.timeout ??= 0;
+  d.description ??= null;
+  d.tags ??= [];
+  d.callbacks ??= null;
+  d.scheduleId ??= null;
+  return d as Required<StaticFields>;
+}
+
 /** The ADD script's arguments for one job. */
 export function addArgs(j: NewJob): (string | number)[] {
   return [j.id, j.runAt, j.priority, j.maxAttempts, j.maxStalls, staticJson(j)];
@@ -86,7 +97,7 @@ export const FIELDS = ['d', 'st', 'p', 'sq', 'ra', 'at', 'ma', 'sl', 'ms', 'sa',
 /** A job from a row of FIELDS values; null when the hash does not exist. */
 export function rowToJob(id: string, queue: string, f: (string | null)[]): Job | null {
   if (!f[0]) return null;
-  const d = JSON.parse(f[0]) as StaticFields;
+  const d = parseStatic(f[0]);
   return {
     id,
     queue,
@@ -97,7 +108,7 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
     attempts: Number(f[5]),
     maxAttempts: Number(f[6]),
     backoff: d.backoff,
-    timeout: d.timeout ?? 0,
+    timeout: d.timeout,
     runAt: Number(f[4]),
     createdAt: d.createdAt,
     startedAt: num(f[9]),
@@ -113,10 +124,10 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
     workerId: f[1] === 'active' ? str(f[16]) : null,
     leaseToken: str(f[17]),
     leaseUntil: num(f[18]),
-    description: d.description ?? null,
-    tags: d.tags ?? [],
-    callbacks: d.callbacks ?? null,
-    scheduleId: d.scheduleId ?? null,
+    description: d.description,
+    tags: d.tags,
+    callbacks: d.callbacks,
+    scheduleId: d.scheduleId,
   };
 }
 
@@ -154,16 +165,16 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
       f[k] = row.slice(from, to);
       from = to + 1;
     }
-    const d = JSON.parse(f[0]!) as StaticFields;
+    const d = parseStatic(f[0]!);
     const at = Number(f[3]);
     const history = (f[7] === '[]' || f[7] === '' ? [] : JSON.parse(f[7]!)) as Job['history'];
     history.push({ attempt: at, workerId, startedAt: now });
     jobs[i] = {
       id: row.slice(from), queue, task: d.task, payload: d.payload, priority: Number(f[1]), state: 'active', attempts: at,
-      maxAttempts: Number(f[4]), backoff: d.backoff, timeout: d.timeout ?? 0, runAt: Number(f[2]), createdAt: d.createdAt,
+      maxAttempts: Number(f[4]), backoff: d.backoff, timeout: d.timeout, runAt: Number(f[2]), createdAt: d.createdAt,
       startedAt: now, endedAt: null, result: null, error: json(f[8]) as Job['error'], history, progress: json(f[9]),
       stalls: Number(f[5]), maxStalls: Number(f[6]), cancelRequested: false, workerId, leaseToken: token, leaseUntil,
-      description: d.description ?? null, tags: d.tags ?? [], callbacks: d.callbacks ?? null, scheduleId: d.scheduleId ?? null,
+      description: d.description, tags: d.tags, callbacks: d.callbacks, scheduleId: d.scheduleId,
     };
   }
   return jobs;

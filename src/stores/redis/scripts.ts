@@ -165,7 +165,7 @@ end
 -- so it goes last). table.concat runs in C: building JSON text here cost ~2 us a job (measured),
 -- and one string per job is far cheaper for the client to read than a row of fields. The caller
 -- adds state, worker, token, times and the open attempt, the same for all. Also returns the
--- earliest wake time or false.
+-- earliest wake time or false, and whether the ready queue ran dry (fewer jobs there than asked).
 local function claimJobs(chan, now, nowS, limit, leaseMs, worker, token)
   local meta = T .. ':m'
   local m = redis.call('HMGET', meta, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
@@ -361,8 +361,8 @@ return {jobs, wake, reg, handed}
  * round trip. KEYS: T. ARGV: chan, queue, n, m, claimLimit, workerId, token, leaseMs, now, prev,
  *   idleUntil, forget (see claimIdle), then n entries: (completed, c, token, at, result JSON, then
  *   c ids): completions that share lease token, end time and result, as a batch of no-op or alike
- *   jobs does, so each costs one argument, not five; or (kind, id, token, at, error JSON or '', error message as JSON or '',
- *   retryAt or ''); then m × (outcome index, outbox field, outbox entry). Outcomes are numbered
+ *   jobs does, so each costs one argument, not five; or (kind, id, token, at, error JSON or '',
+ *   error message as JSON or '', retryAt or ''); then m × (outcome index, outbox field, outbox entry). Outcomes are numbered
  *   in the order their ids come. The client sends the message apart: cjson cannot decode every
  *   JSON.stringify output (a message cut through an emoji holds a lone surrogate), and it is
  *   spliced into the history as it comes.

@@ -360,7 +360,7 @@ export class RedisStore implements Store {
         out.jobs.push(job);
       }
     }
-    if (sent && giveBack.length > 0) void this.giveBack(claimedJobs(giveBack, t.queue, sent.token, t.worker, req.now, 0));
+    if (sent && giveBack.length > 0) this.handTo(sent, { rows: giveBack, now: req.now }, null);
     if (orphan) void this.takeBack(orphan);
   }
 
