@@ -19,6 +19,8 @@ export interface JobError {
   stack?: string;
   retryable: boolean;
   code?: string;
+  /** Structured facts about the failure (a delivery's provider, its status code, ...). */
+  details?: Record<string, unknown>;
 }
 
 export type AttemptOutcome = 'completed' | 'retrying' | 'failed' | 'cancelled' | 'stalled' | 'released';

@@ -31,6 +31,19 @@ function nonNegInt(v: unknown, field: string, min = 0): number {
   return v;
 }
 
+/** Run a task's payload check; its error's field is re-pointed under `payload`. */
+function checkPayload(validate: (p: unknown) => void, payload: unknown): void {
+  try {
+    validate(payload);
+  } catch (e) {
+    if (e instanceof FusionError) {
+      const field = typeof e.details.field === 'string' && e.details.field ? `payload.${e.details.field}` : 'payload';
+      throw new FusionError(e.code === 'invalid_job' ? 'invalid_payload' : e.code, e.message, { ...e.details, field }, e.status);
+    }
+    throw invalid('payload', (e as Error).message ?? String(e));
+  }
+}
+
 /** Validate a spec and resolve defaults into a job ready for a store. Throws FusionError naming the field. */
 export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry): NewJob {
   if (!spec || typeof spec !== 'object') throw invalid('spec', 'a job spec must be an object');
@@ -60,11 +73,13 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry)
   if (spec.tags !== undefined && (!Array.isArray(spec.tags) || !spec.tags.every((t) => typeof t === 'string'))) {
     throw invalid('tags', 'tags must be a list of strings');
   }
+  const payload = spec.payload === undefined ? null : spec.payload;
+  if (defaults.validate) checkPayload(defaults.validate, payload);
   return {
     id: spec.id ?? newId(),
     queue,
     task: spec.task,
-    payload: spec.payload === undefined ? null : spec.payload,
+    payload,
     priority,
     maxAttempts: nonNegInt(spec.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts, 'maxAttempts', 1),
     backoff,

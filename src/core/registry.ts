@@ -21,6 +21,12 @@ export interface TaskOptions {
   maxAttempts?: number;
   backoff?: BackoffPolicy;
   timeout?: number;
+  /**
+   * Checks a job's payload when it is enqueued, on every path (API, library, schedules, bulk), so a
+   * bad payload is refused at the door rather than failing later. Throws a FusionError whose
+   * `details.field` names the bad field relative to the payload (e.g. `to`), or returns nothing.
+   */
+  validate?: (payload: unknown) => void;
 }
 
 export interface TaskDefinition {

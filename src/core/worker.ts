@@ -619,12 +619,14 @@ class Attempt {
 export function toJobError(err: unknown): JobError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
+    const details = (err as { details?: unknown }).details;
     return {
       message: err.message || err.name,
       name: err.name,
       stack: err.stack,
       retryable: isRetryable(err),
       ...(typeof code === 'string' ? { code } : {}),
+      ...(details && typeof details === 'object' && !Array.isArray(details) ? { details: details as Record<string, unknown> } : {}),
     };
   }
   return { message: typeof err === 'string' ? err : JSON.stringify(err) ?? String(err), retryable: isRetryable(err) };

@@ -1,0 +1,67 @@
+// The shape of the channels' part of fusion.config.json (validated by config.ts's schema). Values
+// written `env:NAME` are read from the environment at load; the loaded config holds the values.
+import type { OutgoingPolicy } from './http/guard.js';
+
+/** One configured provider: the adapter it runs plus that adapter's own fields (credentials, base URL, sender). */
+export interface ProviderEntry {
+  type: string;
+  /** Calling codes this provider may send to (e.g. ["+91"]); absent: any. The original's provider mapping. */
+  countries?: string[];
+  /** Send rate limit shared by all workers of the store, in messages per second. */
+  ratePerSecond?: number;
+  /** Let a payload name this provider in `config.provider`. Default true. */
+  selectable?: boolean;
+  /** Let payloads carry credentials for this provider (refused otherwise). Default false. */
+  allowPayloadCredentials?: boolean;
+  [field: string]: unknown;
+}
+
+export interface FailoverPolicy {
+  /** Retryable failures within windowMs that demote a provider (default 5). */
+  threshold?: number;
+  windowMs?: number;
+  /** How long a demoted provider is skipped (default 5 minutes). */
+  cooldownMs?: number;
+}
+
+export interface ChannelConfig {
+  providers?: Record<string, ProviderEntry>;
+  /** Calling code ("+91") or "default" → provider names, tried in order (failover). */
+  routes?: Record<string, string[]>;
+  /** Providers for OTPs, per calling code or "default"; falls back to `routes`. */
+  otpRoutes?: Record<string, string[]>;
+  failover?: FailoverPolicy;
+}
+
+export interface WebhookConfig {
+  /** Standard Webhooks signing secret (`whsec_...`) for webhooks and callbacks. */
+  signingSecret?: string;
+  /** Default timeout in seconds (the original: 15). */
+  timeoutSeconds?: number;
+}
+
+export interface ReminderConfig {
+  /** How a reminder's notification_metadata is delivered: `webhook` to url, or `dry-run` (default). */
+  deliver?: 'webhook' | 'dry-run';
+  url?: string;
+}
+
+export interface ChannelsConfig {
+  sms?: ChannelConfig;
+  email?: ChannelConfig;
+  push?: ChannelConfig;
+  whatsapp?: ChannelConfig;
+  webhook?: WebhookConfig;
+  reminder?: ReminderConfig;
+}
+
+export interface FusionConfig {
+  channels?: ChannelsConfig;
+  /** Outgoing-HTTP guard: trusted internal targets. */
+  outgoing?: OutgoingPolicy;
+  logging?: {
+    level?: string;
+    /** Ship logs to Elasticsearch (as the original worker did). */
+    elasticsearch?: { node: string; index?: string; auth?: { username?: string; password?: string; apiKey?: string } };
+  };
+}
