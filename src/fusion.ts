@@ -12,6 +12,9 @@ import { CALLBACK_QUEUE, CALLBACK_TASK } from './core/callbacks.js';
 import { deliverCallback } from './channels/callback.js';
 import { CHANNEL_QUEUES } from './channels/queues.js';
 import { openStore, type OpenStoreOptions } from './stores/index.js';
+import { installChannels, type InstalledChannels } from './channels/index.js';
+import { OutgoingGuard } from './channels/http/guard.js';
+import type { FusionConfig } from './channels/config-types.js';
 
 export interface FusionOptions {
   /** A store URL (sqlite:PATH, redis://...) or a Store. Default sqlite:./data/fusion.db. */
@@ -19,6 +22,10 @@ export interface FusionOptions {
   storeOptions?: OpenStoreOptions;
   clock?: Clock;
   logger?: Logger;
+  /** Providers, routes and the outgoing-HTTP policy (fusion.config.json, loaded). Default: every channel in dry-run. */
+  config?: FusionConfig;
+  /** Install the delivery channels' tasks (sms, webhook, reminder, ...). Default true. */
+  channels?: boolean;
 }
 
 export class Fusion {
@@ -27,16 +34,24 @@ export class Fusion {
   private workers = new Set<Worker>();
   private maintenance: Maintenance | null = null;
   private _scheduler: Scheduler | null = null;
+  /** The outgoing-HTTP guard every delivery and callback goes through. */
+  readonly guard: OutgoingGuard;
+  /** Which channels were installed, and which of them run dry. */
+  readonly channels: InstalledChannels;
 
-  private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger) {
+  private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger, readonly config: FusionConfig, withChannels: boolean) {
     this.queue = new Queue(store, { clock, registry: this.registry });
+    this.guard = new OutgoingGuard(config.outgoing);
     this.registry.register(CALLBACK_TASK, deliverCallback, { queue: CALLBACK_QUEUE });
     for (const [task, queue] of Object.entries(CHANNEL_QUEUES)) this.registry.declare(task, { queue });
+    this.channels = withChannels
+      ? installChannels(this.registry, { config, guard: this.guard, dispatcher: this.guard.dispatcher(), store, clock, logger })
+      : { dryRun: [], tasks: [] };
   }
 
   static async open(opts: FusionOptions = {}): Promise<Fusion> {
     const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
-    return new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger);
+    return new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true);
   }
 
   /** Register a handler: `task name → async (payload, ctx)`. Options are defaults for its jobs. */

@@ -1,0 +1,32 @@
+// What a channel gives the engine: its tasks (handler, payload check, queue and priority) and what
+// it needs to run them.
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { TaskHandler, TaskOptions } from '../core/registry.js';
+import type { Store } from '../core/store.js';
+import type { FusionConfig } from './config-types.js';
+import type { OutgoingGuard } from './http/guard.js';
+
+export interface ChannelTask {
+  name: string;
+  handler: TaskHandler;
+  /** queue, priority, retry policy, and `validate` (the payload check run at enqueue). */
+  options: TaskOptions;
+}
+
+export interface ChannelDeps {
+  config: FusionConfig;
+  guard: OutgoingGuard;
+  /** The guarded dispatcher every outgoing request uses. */
+  dispatcher: Dispatcher;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface ChannelSetup {
+  tasks: ChannelTask[];
+  /** Channels whose only provider is dry-run (said once at boot). */
+  dryRun: boolean;
+}

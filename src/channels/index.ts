@@ -1,0 +1,33 @@
+// The delivery channels, installed into a task registry: every channel's tasks with their payload
+// checks, sharing one outgoing-HTTP guard. Channels are on by default; with no provider configured
+// a channel runs its dry-run provider.
+import type { TaskRegistry } from '../core/registry.js';
+import type { ChannelDeps, ChannelSetup } from './channel.js';
+import { smsChannel } from './sms/channel.js';
+import { webhookChannel } from './webhook/channel.js';
+import { reminderChannel } from './reminder/channel.js';
+
+export const CHANNELS: Record<string, (deps: ChannelDeps) => ChannelSetup> = {
+  sms: smsChannel,
+  webhook: webhookChannel,
+  reminder: reminderChannel,
+};
+
+export interface InstalledChannels {
+  /** Channel names running their dry-run provider only. */
+  dryRun: string[];
+  tasks: string[];
+}
+
+export function installChannels(registry: TaskRegistry, deps: ChannelDeps): InstalledChannels {
+  const out: InstalledChannels = { dryRun: [], tasks: [] };
+  for (const [name, make] of Object.entries(CHANNELS)) {
+    const setup = make(deps);
+    if (setup.dryRun) out.dryRun.push(name);
+    for (const t of setup.tasks) {
+      registry.register(t.name, t.handler, t.options);
+      out.tasks.push(t.name);
+    }
+  }
+  return out;
+}
