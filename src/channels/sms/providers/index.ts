@@ -2,5 +2,6 @@
 // beside this one plus its test, and one line here.
 import type { ProviderFactory } from '../../provider.js';
 import type { SmsMessage } from '../message.js';
+import { twilio } from './twilio.js';
 
-export const SMS_PROVIDERS: ProviderFactory<SmsMessage>[] = [];
+export const SMS_PROVIDERS: ProviderFactory<SmsMessage>[] = [twilio];
