@@ -2,6 +2,13 @@
 // beside this one plus its test, and one line here.
 import type { ProviderFactory } from '../../provider.js';
 import type { SmsMessage } from '../message.js';
+import { clicksend } from './clicksend.js';
+import { infobip } from './infobip.js';
+import { msegat } from './msegat.js';
+import { plivo } from './plivo.js';
+import { sinch } from './sinch.js';
+import { textlocal } from './textlocal.js';
 import { twilio } from './twilio.js';
+import { vonage } from './vonage.js';
 
-export const SMS_PROVIDERS: ProviderFactory<SmsMessage>[] = [twilio];
+export const SMS_PROVIDERS: ProviderFactory<SmsMessage>[] = [twilio, msegat, textlocal, clicksend, vonage, plivo, infobip, sinch];
