@@ -4,6 +4,7 @@ import type { ProviderFactory } from '../../provider.js';
 import type { SmsMessage } from '../message.js';
 import { clicksend } from './clicksend.js';
 import { infobip } from './infobip.js';
+import { msg91 } from './msg91.js';
 import { msegat } from './msegat.js';
 import { plivo } from './plivo.js';
 import { sinch } from './sinch.js';
@@ -11,4 +12,4 @@ import { textlocal } from './textlocal.js';
 import { twilio } from './twilio.js';
 import { vonage } from './vonage.js';
 
-export const SMS_PROVIDERS: ProviderFactory<SmsMessage>[] = [twilio, msegat, textlocal, clicksend, vonage, plivo, infobip, sinch];
+export const SMS_PROVIDERS: ProviderFactory<SmsMessage>[] = [msg91, twilio, msegat, textlocal, clicksend, vonage, plivo, infobip, sinch];
