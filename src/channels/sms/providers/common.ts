@@ -72,6 +72,10 @@ export interface Exchange {
   request(message: SmsMessage, ctx: ProviderContext): ProviderRequest | Promise<ProviderRequest>;
   /** The provider's own error code in a non-2xx answer, kept as the ProviderError's code. */
   errorCode?(answer: HttpAnswer): string | undefined;
+  /** Whether the answer's status is a success to read (default: 2xx). */
+  accept?(answer: HttpAnswer): boolean;
+  /** The error for an answer not accepted (default: httpFailure, classified by status). */
+  failure?(answer: HttpAnswer, ctx: ProviderContext): ProviderError;
   /** A 2xx answer: the result, or a thrown refusal() for an error the provider reports inside a 2xx. */
   read(answer: HttpAnswer, message: SmsMessage, ctx: ProviderContext): SendResult;
   deliveryReports?(req: InboundRequest): DeliveryReport[];
@@ -86,7 +90,8 @@ export function httpProvider(s: Settings, ex: Exchange): Provider<SmsMessage> {
       try {
         const req = await ex.request(message, ctx);
         const answer = await httpSend(req.url, { method: req.method ?? 'POST', headers: req.headers, body: req.body, timeoutMs: s.timeoutMs }, ctx, s.label);
-        if (answer.status < 200 || answer.status >= 300) throw httpFailure(answer, s.label, ctx.now(), ex.errorCode?.(answer));
+        const ok = ex.accept ? ex.accept(answer) : answer.status >= 200 && answer.status < 300;
+        if (!ok) throw ex.failure ? ex.failure(answer, ctx) : httpFailure(answer, s.label, ctx.now(), ex.errorCode?.(answer));
         const result = ex.read(answer, message, ctx);
         return { ...result, raw: scrub(result.raw ?? answer.json ?? answer.text, s.secretValues) };
       } catch (err) {
