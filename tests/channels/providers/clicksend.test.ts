@@ -1,14 +1,9 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clicksend } from '../../../src/channels/sms/providers/clicksend.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, sendError, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const KEY = 'clicksend-api-key-secret';
 const make = (over: Record<string, unknown> = {}) => clicksend.create('clicksend-au', { username: 'ops@crelio', apiKey: KEY, sender: 'Crelio', baseUrl: server.base, ...over });

@@ -1,15 +1,10 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { http } from '../../../src/channels/sms/providers/http.js';
 import { fill, fillJson, placeholders } from '../../../src/channels/sms/providers/template.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, sendError, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const KEY = 'generic-api-key-secret';
 const base = (over: Record<string, unknown> = {}) => ({

@@ -1,14 +1,9 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { msegat } from '../../../src/channels/sms/providers/msegat.js';
-import { assertNoSecrets, checkErrorAnswers, context, guardedDispatcher, message, sendError, standIn } from './stand-in.js';
+import { assertNoSecrets, checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const KEY = 'msegat-api-key-secret';
 const make = (over: Record<string, unknown> = {}) => msegat.create('msegat-sa', { userName: 'crelio', apiKey: KEY, sender: 'CRELIO', baseUrl: server.base, ...over });

@@ -1,15 +1,10 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { msg91 } from '../../../src/channels/sms/providers/msg91.js';
 import { ProviderError, type InboundRequest } from '../../../src/channels/provider.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, sendError, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const KEY = 'msg91-auth-key-secret';
 const make = (over: Record<string, unknown> = {}) =>

@@ -1,14 +1,9 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plivo } from '../../../src/channels/sms/providers/plivo.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const TOKEN = 'plivo-auth-token-secret';
 const make = (over: Record<string, unknown> = {}) => plivo.create('plivo', { authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: TOKEN, from: '14155551234', baseUrl: server.base, ...over });

@@ -1,17 +1,12 @@
 // Each preset of the generic HTTP provider against a stand-in of its gateway: the exact request and the
 // success answer as the gateway documents them.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { http } from '../../../src/channels/sms/providers/http.js';
 import { SMS_PRESETS } from '../../../src/channels/sms/providers/presets.js';
-import { context, guardedDispatcher, message, sendError, standIn } from './stand-in.js';
+import { context, message, sendError, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const preset = (name: string, config: Record<string, unknown>) => http.create(name, { preset: name, baseUrl: server.base, ...config });
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;

@@ -1,14 +1,9 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sinch } from '../../../src/channels/sms/providers/sinch.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const TOKEN = 'sinch-api-token-secret';
 const make = (over: Record<string, unknown> = {}) => sinch.create('sinch', { servicePlanId: 'plan123', apiToken: TOKEN, from: '12345', baseUrl: server.base, ...over });

@@ -1,14 +1,9 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sns } from '../../../src/channels/sms/providers/sns.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, sendError, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const make = (over: Record<string, unknown> = {}) => sns.create('sns', { region: 'ap-south-1', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: SECRET, baseUrl: server.base, ...over });

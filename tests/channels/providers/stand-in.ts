@@ -1,6 +1,7 @@
 // A loopback HTTP server that plays an SMS provider: it records every request exactly as received and
 // answers with the replies a test scripts, in order. Plus the checks every adapter's test runs alike.
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { OutgoingGuard } from '../../../src/channels/http/guard.js';
@@ -70,6 +71,17 @@ export async function standIn(): Promise<StandIn> {
 /** The guarded dispatcher every test sends through (loopback explicitly allowed). */
 export function guardedDispatcher(): Dispatcher {
   return new OutgoingGuard({ allow: ['127.0.0.1/32'] }).dispatcher();
+}
+
+/** A stand-in and the guarded dispatcher for one test file, both closed when the file's tests end. */
+export async function stage(): Promise<{ server: StandIn; dispatcher: Dispatcher }> {
+  const server = await standIn();
+  const dispatcher = guardedDispatcher();
+  after(async () => {
+    await server.close();
+    await dispatcher.destroy();
+  });
+  return { server, dispatcher };
 }
 
 export function context(dispatcher: Dispatcher, now = () => Date.now()): ProviderContext {

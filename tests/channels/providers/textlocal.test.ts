@@ -1,14 +1,9 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { textlocal } from '../../../src/channels/sms/providers/textlocal.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, sendError, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const KEY = 'textlocal-api-key-secret=+/';
 const make = (over: Record<string, unknown> = {}) => textlocal.create('textlocal-in', { apiKey: KEY, sender: 'TXTLCL', baseUrl: server.base, ...over });

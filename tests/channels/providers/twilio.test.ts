@@ -1,16 +1,11 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { twilio } from '../../../src/channels/sms/providers/twilio.js';
 import { ProviderError } from '../../../src/channels/provider.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const SID = 'AC0123456789abcdef0123456789abcdef';
 const TOKEN = 'twilio-auth-token-secret';

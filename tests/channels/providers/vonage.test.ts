@@ -1,14 +1,9 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { vonage } from '../../../src/channels/sms/providers/vonage.js';
-import { checkErrorAnswers, context, guardedDispatcher, message, sendError, standIn } from './stand-in.js';
+import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
-const server = await standIn();
-const dispatcher = guardedDispatcher();
-after(async () => {
-  await server.close();
-  await dispatcher.destroy();
-});
+const { server, dispatcher } = await stage();
 
 const SECRET = 'vonage-api-secret';
 const make = (over: Record<string, unknown> = {}) => vonage.create('vonage', { apiKey: 'abcd1234', apiSecret: SECRET, from: 'Fusion', baseUrl: server.base, ...over });

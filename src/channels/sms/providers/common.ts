@@ -3,7 +3,7 @@
 // error code), and scrub credentials from every error and result before they leave the adapter.
 // An adapter then only says how to build its request and how to read its answer.
 import type { Dispatcher } from 'undici';
-import { ProviderError, type DeliveryReport, type InboundRequest, type Provider, type ProviderConfig, type ProviderContext, type SendResult } from '../../provider.js';
+import { ProviderError, type DeliveryReport, type InboundRequest, type Provider, type ProviderConfig, type ProviderContext, type ProviderFactory, type SendResult } from '../../provider.js';
 import { httpFailure, httpSend, type HttpAnswer } from '../../http/answer.js';
 import type { SmsMessage } from '../message.js';
 
@@ -114,10 +114,15 @@ export function refusal(s: Settings, code: string, message: string, opts: { retr
   });
 }
 
+/** An error the provider reported inside an answer (the answer kept as raw). */
+export function answerError(s: Settings, answer: HttpAnswer, code: string, message: string, retryable = false): ProviderError {
+  return refusal(s, code, message, { retryable, raw: answer.json ?? answer.text, status: answer.status });
+}
+
 /** A result whose message id must be present in the answer. */
 export function sent(s: Settings, answer: HttpAnswer, messageId: unknown, status: SendResult['status'] = 'sent'): SendResult {
   if ((typeof messageId !== 'string' && typeof messageId !== 'number') || messageId === '') {
-    throw refusal(s, 'bad_answer', 'the answer carries no message id', { retryable: false, raw: answer.json ?? answer.text, status: answer.status });
+    throw answerError(s, answer, 'bad_answer', 'the answer carries no message id');
   }
   return { messageId: String(messageId), status, raw: answer.json ?? answer.text };
 }
@@ -191,4 +196,28 @@ export function scrubError(err: unknown, secrets: string[]): unknown {
   }
   if (err instanceof Error) err.message = replaceAll(err.message, secrets);
   return err;
+}
+
+export interface AdapterDef {
+  type: string;
+  /** The provider's real API base; config `baseUrl` overrides it. */
+  baseUrl: string;
+  configSchema: Record<string, unknown>;
+  secrets: string[];
+  /** Read the config (through Settings, which says what is missing) and say how to talk to the provider. */
+  exchange(s: Settings): Exchange;
+}
+
+/** An SMS adapter that sends one HTTP request per message. */
+export function adapter(def: AdapterDef): ProviderFactory<SmsMessage> {
+  return {
+    type: def.type,
+    channel: 'sms',
+    configSchema: def.configSchema,
+    secrets: def.secrets,
+    create(name, config) {
+      const s = new Settings(def.type, name, config, { baseUrl: def.baseUrl, secrets: def.secrets });
+      return httpProvider(s, def.exchange(s));
+    },
+  };
 }

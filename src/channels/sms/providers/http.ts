@@ -12,7 +12,7 @@
 import { ProviderError, type ProviderFactory, type ProviderConfig } from '../../provider.js';
 import { capText, retryAfterMs, type HttpAnswer } from '../../http/answer.js';
 import type { SmsMessage } from '../message.js';
-import { basicAuth, digits, FORM, httpProvider, JSON_TYPE, refusal, schema, sent, Settings, text, type ProviderRequest } from './common.js';
+import { answerError, basicAuth, digits, FORM, httpProvider, JSON_TYPE, type ProviderRequest, refusal, schema, sent, Settings, text } from './common.js';
 import { SMS_PRESETS, type HttpSpec } from './presets.js';
 import { fill, fillFields, fillJson, placeholders, type Values } from './template.js';
 
@@ -152,7 +152,7 @@ export const http: ProviderFactory<SmsMessage> = {
         const ok = path === undefined || (spec.success!.equals === undefined ? found !== undefined : found === String(spec.success!.equals));
         if (!ok) {
           const code = (spec.errorCode ? text(a.json, spec.errorCode) : undefined) ?? 'provider_error';
-          throw refusal(s, code, describe(a), { retryable: retryableCodes.has(code), raw: a.json ?? a.text, status: a.status });
+          throw answerError(s, a, code, describe(a), retryableCodes.has(code));
         }
         return sent(s, a, spec.messageId ? text(a.json, spec.messageId) : `${name}:${ctx.jobId}:${ctx.attempt}`);
       },

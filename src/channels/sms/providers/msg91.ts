@@ -15,9 +15,9 @@
 // rejected (DLT/template mismatch) → failed; 8 sent to operator, 3/5 pending, anything else → sent
 // (no final word yet; MSG91's own code is kept in providerStatus).
 import { timingSafeEqual } from 'node:crypto';
-import type { DeliveryReport, DeliveryStatus, InboundRequest, ProviderFactory } from '../../provider.js';
+import type { DeliveryReport, DeliveryStatus, InboundRequest } from '../../provider.js';
 import type { SmsMessage } from '../message.js';
-import { digits, httpProvider, JSON_TYPE, refusal, schema, sent, Settings, text } from './common.js';
+import { adapter, answerError, digits, JSON_TYPE, refusal, schema, sent, text } from './common.js';
 
 const SECRETS = ['authKey', 'reportToken'];
 
@@ -72,9 +72,8 @@ function reportItems(req: InboundRequest): unknown[] {
   return Array.isArray(body) ? body : body && typeof body === 'object' ? [body] : [];
 }
 
-export const msg91: ProviderFactory<SmsMessage> = {
+export const msg91 = adapter({
   type: 'msg91',
-  channel: 'sms',
   configSchema: schema(
     {
       authKey: { type: 'string' },
@@ -88,13 +87,13 @@ export const msg91: ProviderFactory<SmsMessage> = {
     ['authKey'],
   ),
   secrets: SECRETS,
-  create(name, config) {
-    const s = new Settings('msg91', name, config, { baseUrl: 'https://control.msg91.com', secrets: SECRETS });
+  baseUrl: 'https://control.msg91.com',
+  exchange(s) {
     const authKey = s.str('authKey');
     const textVariable = s.opt('textVariable');
     const reportToken = s.opt('reportToken');
     const headers = { authkey: authKey, 'content-type': JSON_TYPE, accept: JSON_TYPE };
-    return httpProvider(s, {
+    return {
       request(m) {
         const vars = { ...(m.context ?? {}) };
         if (m.otp) {
@@ -118,7 +117,7 @@ export const msg91: ProviderFactory<SmsMessage> = {
       errorCode: (a) => text(a.json, 'code'),
       read(a) {
         if (text(a.json, 'type') !== 'success') {
-          throw refusal(s, text(a.json, 'code') ?? 'msg91_error', text(a.json, 'message') ?? 'unexpected answer', { raw: a.json ?? a.text, status: a.status });
+          throw answerError(s, a, text(a.json, 'code') ?? 'msg91_error', text(a.json, 'message') ?? 'unexpected answer');
         }
         return sent(s, a, text(a.json, 'request_id') ?? text(a.json, 'message'));
       },
@@ -142,6 +141,6 @@ export const msg91: ProviderFactory<SmsMessage> = {
         }
         return out;
       },
-    });
+    };
   },
-};
+});

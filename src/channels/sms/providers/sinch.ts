@@ -1,22 +1,19 @@
 // Sinch SMS (XMS REST API): POST {base}/xms/v1/{servicePlanId}/batches, Authorization: Bearer <apiToken>,
 // JSON { from, to: [...], body }. Answer 201 { id, ... }; errors { code, text }. The base is regional
 // (us. / eu. / au. ...sms.api.sinch.com); the US one by default.
-import type { ProviderFactory } from '../../provider.js';
-import type { SmsMessage } from '../message.js';
-import { httpProvider, JSON_TYPE, schema, sent, Settings, text } from './common.js';
+import { adapter, JSON_TYPE, schema, sent, text } from './common.js';
 
 const SECRETS = ['apiToken'];
 
-export const sinch: ProviderFactory<SmsMessage> = {
+export const sinch = adapter({
   type: 'sinch',
-  channel: 'sms',
   configSchema: schema({ servicePlanId: { type: 'string' }, apiToken: { type: 'string' }, from: { type: 'string' } }, ['servicePlanId', 'apiToken']),
   secrets: SECRETS,
-  create(name, config) {
-    const s = new Settings('sinch', name, config, { baseUrl: 'https://us.sms.api.sinch.com', secrets: SECRETS });
+  baseUrl: 'https://us.sms.api.sinch.com',
+  exchange(s) {
     const plan = s.str('servicePlanId');
     const auth = `Bearer ${s.str('apiToken')}`;
-    return httpProvider(s, {
+    return {
       request: (m) => ({
         url: `${s.baseUrl}/xms/v1/${encodeURIComponent(plan)}/batches`,
         headers: { authorization: auth, 'content-type': JSON_TYPE },
@@ -29,6 +26,6 @@ export const sinch: ProviderFactory<SmsMessage> = {
       }),
       errorCode: (a) => text(a.json, 'code'),
       read: (a) => sent(s, a, text(a.json, 'id'), 'queued'),
-    });
+    };
   },
-};
+});

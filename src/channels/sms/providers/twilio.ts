@@ -3,9 +3,8 @@
 // { sid, status }; errors { code, message, more_info, status }. Status callbacks are form posts signed
 // with X-Twilio-Signature = base64(HMAC-SHA1(authToken, url + sorted param names and values)).
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { DeliveryReport, DeliveryStatus, InboundRequest, ProviderFactory } from '../../provider.js';
-import type { SmsMessage } from '../message.js';
-import { basicAuth, form, FORM, httpProvider, refusal, schema, sent, Settings, text } from './common.js';
+import type { DeliveryReport, DeliveryStatus, InboundRequest } from '../../provider.js';
+import { adapter, basicAuth, FORM, form, refusal, schema, sent, text } from './common.js';
 
 const SECRETS = ['authToken'];
 
@@ -40,9 +39,8 @@ function header(req: InboundRequest, name: string): string | undefined {
   return key === undefined ? undefined : req.headers[key];
 }
 
-export const twilio: ProviderFactory<SmsMessage> = {
+export const twilio = adapter({
   type: 'twilio',
-  channel: 'sms',
   configSchema: schema(
     {
       accountSid: { type: 'string' },
@@ -53,12 +51,12 @@ export const twilio: ProviderFactory<SmsMessage> = {
     ['accountSid', 'authToken'],
   ),
   secrets: SECRETS,
-  create(name, config) {
-    const s = new Settings('twilio', name, config, { baseUrl: 'https://api.twilio.com', secrets: SECRETS });
+  baseUrl: 'https://api.twilio.com',
+  exchange(s) {
     const accountSid = s.str('accountSid');
     const authToken = s.str('authToken');
     const service = s.opt('messagingServiceSid');
-    return httpProvider(s, {
+    return {
       request(m) {
         const from = s.sender(m, 'from');
         if (!from && !service) throw refusal(s, 'missing_sender', 'no sender: set "from" or "messagingServiceSid" in config, or senderId in the payload');
@@ -90,6 +88,6 @@ export const twilio: ProviderFactory<SmsMessage> = {
         if (code) report.errorCode = code;
         return [report];
       },
-    });
+    };
   },
-};
+});

@@ -2,23 +2,20 @@
 // (type=unicode when the text is not plain ASCII). Answer { "message-count", messages: [{ status,
 // "message-id", "error-text" }] }: status "0" is success; "1" throttled, "5" internal error and "9"
 // partner quota exceeded are retryable (the last can be carried by another provider); others refusals.
-import type { ProviderFactory } from '../../provider.js';
-import type { SmsMessage } from '../message.js';
-import { digits, form, FORM, httpProvider, refusal, schema, sent, Settings, text } from './common.js';
+import { adapter, answerError, digits, FORM, form, schema, sent, text } from './common.js';
 
 const SECRETS = ['apiSecret'];
 const RETRYABLE = new Set(['1', '5', '9']);
 
-export const vonage: ProviderFactory<SmsMessage> = {
+export const vonage = adapter({
   type: 'vonage',
-  channel: 'sms',
   configSchema: schema({ apiKey: { type: 'string' }, apiSecret: { type: 'string' }, from: { type: 'string' } }, ['apiKey', 'apiSecret']),
   secrets: SECRETS,
-  create(name, config) {
-    const s = new Settings('vonage', name, config, { baseUrl: 'https://rest.nexmo.com', secrets: SECRETS });
+  baseUrl: 'https://rest.nexmo.com',
+  exchange(s) {
     const apiKey = s.str('apiKey');
     const apiSecret = s.str('apiSecret');
-    return httpProvider(s, {
+    return {
       request: (m) => ({
         url: `${s.baseUrl}/sms/json`,
         headers: { 'content-type': FORM },
@@ -36,10 +33,10 @@ export const vonage: ProviderFactory<SmsMessage> = {
       read(a) {
         const status = text(a.json, 'messages.0.status') ?? 'bad_answer';
         if (status !== '0') {
-          throw refusal(s, status, text(a.json, 'messages.0.error-text') ?? 'message not accepted', { retryable: RETRYABLE.has(status), raw: a.json ?? a.text, status: a.status });
+          throw answerError(s, a, status, text(a.json, 'messages.0.error-text') ?? 'message not accepted', RETRYABLE.has(status));
         }
         return sent(s, a, text(a.json, 'messages.0.message-id'));
       },
-    });
+    };
   },
-};
+});
