@@ -1,0 +1,158 @@
+// AWS SNS: SMS through Publish with a PhoneNumber, using the official SDK (request signing, the Query
+// protocol, its error shapes). The SDK sends through our own request handler, so the request passes
+// the outgoing guard like every other provider's; the SDK's own retries are off (the job's retry and
+// the route's failover decide). OTPs are Transactional; a sender id and India's DLT entity and template
+// ids go as the documented AWS.SNS.SMS.* / AWS.MM.SMS.* message attributes.
+//
+// Errors: Throttling (and the other throttling codes), InternalError, KMS faults and any 5xx or 429
+// are retryable, honouring Retry-After when sent; InvalidParameter, AuthorizationError, OptedOut...
+// (the caller's or the account's mistake) are not. The error's code is SNS's own (e.g. `Throttling`).
+import { PublishCommand, SNSClient, type MessageAttributeValue } from '@aws-sdk/client-sns';
+import { request, type Dispatcher } from 'undici';
+import { ProviderError, type Provider, type ProviderContext, type ProviderFactory } from '../../provider.js';
+import { networkFailure, retryAfterMs } from '../../http/answer.js';
+import type { SmsMessage } from '../message.js';
+import { schema, scrubError, Settings } from './common.js';
+
+const SECRETS = ['secretAccessKey', 'sessionToken'];
+
+const RETRYABLE_CODES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'InternalError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'KMSThrottling',
+]);
+
+interface SdkRequest {
+  protocol: string;
+  hostname: string;
+  port?: number;
+  method: string;
+  path: string;
+  query?: Record<string, string | string[] | null>;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+/** The SDK's request handler, sending through the guard's dispatcher with our time limit. */
+function guardedHandler(dispatcher: Dispatcher, timeoutMs: number, label: string) {
+  return {
+    async handle(req: SdkRequest, opts?: { abortSignal?: unknown }) {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(req.query ?? {})) for (const one of [v ?? ''].flat()) q.append(k, one);
+      const qs = q.toString();
+      const url = `${req.protocol}//${req.hostname}${req.port ? `:${req.port}` : ''}${req.path}${qs ? `?${qs}` : ''}`;
+      try {
+        const res = await request(url, {
+          method: req.method as Dispatcher.HttpMethod,
+          headers: req.headers,
+          body: req.body as string | Buffer | undefined,
+          dispatcher,
+          signal: opts?.abortSignal as AbortSignal | undefined,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        const body = new Uint8Array(await res.body.arrayBuffer());
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        return { response: { statusCode: res.statusCode, headers, body } };
+      } catch (err) {
+        throw networkFailure(err, label);
+      }
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs: () => ({}),
+    destroy() {},
+  };
+}
+
+function classify(err: unknown, s: Settings, now: number): unknown {
+  if (err instanceof ProviderError) return err;
+  const e = err as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string }; $response?: { headers?: Record<string, string> } };
+  const status = e.$metadata?.httpStatusCode;
+  if (!e.name || status === undefined) return err; // not an answer from SNS: a fault of ours, surfaced as is
+  // SNS's own code as on the wire (`InvalidParameter`), not the SDK's class name (`InvalidParameterException`).
+  const code = e.Code ?? e.name;
+  const retryable = status >= 500 || status === 429 || RETRYABLE_CODES.has(code);
+  return new ProviderError(`${s.label} answered ${status}: ${code}: ${e.message ?? ''}`, {
+    code,
+    retryable,
+    retryAfterMs: retryable ? retryAfterMs(e.$response?.headers?.['retry-after'], now) : undefined,
+    status,
+    raw: { code, message: e.message, requestId: e.$metadata?.requestId },
+  });
+}
+
+function attribute(value: string): MessageAttributeValue {
+  return { DataType: 'String', StringValue: value };
+}
+
+export const sns: ProviderFactory<SmsMessage> = {
+  type: 'sns',
+  channel: 'sms',
+  configSchema: schema(
+    {
+      region: { type: 'string' },
+      accessKeyId: { type: 'string' },
+      secretAccessKey: { type: 'string' },
+      sessionToken: { type: 'string' },
+      senderId: { type: 'string', description: 'Default sender id (AWS.SNS.SMS.SenderID), where the country supports one.' },
+      smsType: { enum: ['Transactional', 'Promotional'], description: 'SMS type of messages that are not OTPs (default: the account default). OTPs are always Transactional.' },
+      entityId: { type: 'string', description: "India DLT principal entity id (AWS.MM.SMS.EntityId)." },
+      originationNumber: { type: 'string', description: 'Origination number (AWS.MM.SMS.OriginationNumber).' },
+    },
+    ['region', 'accessKeyId', 'secretAccessKey'],
+  ),
+  secrets: SECRETS,
+  create(name, config): Provider<SmsMessage> {
+    // The SDK finds the regional endpoint itself; baseUrl only overrides it (tests, VPC endpoints).
+    const s = new Settings('sns', name, config, { baseUrl: '', secrets: SECRETS });
+    const region = s.str('region');
+    const credentials = { accessKeyId: s.str('accessKeyId'), secretAccessKey: s.str('secretAccessKey'), sessionToken: s.opt('sessionToken') };
+    const smsType = s.opt('smsType');
+    const entityId = s.opt('entityId');
+    const origination = s.opt('originationNumber');
+    // One SDK client per dispatcher (there is one per process in practice).
+    const clients = new WeakMap<Dispatcher, SNSClient>();
+    const clientFor = (ctx: ProviderContext): SNSClient => {
+      let c = clients.get(ctx.dispatcher);
+      if (!c) {
+        c = new SNSClient({
+          region,
+          credentials,
+          endpoint: s.baseUrl || undefined,
+          maxAttempts: 1,
+          requestHandler: guardedHandler(ctx.dispatcher, s.timeoutMs, s.label),
+        });
+        clients.set(ctx.dispatcher, c);
+      }
+      return c;
+    };
+    return {
+      name,
+      type: 'sns',
+      async send(m, ctx) {
+        const attrs: Record<string, MessageAttributeValue> = {};
+        const type = m.otp ? 'Transactional' : smsType;
+        if (type) attrs['AWS.SNS.SMS.SMSType'] = attribute(type);
+        const sender = s.sender(m, 'senderId');
+        if (sender) attrs['AWS.SNS.SMS.SenderID'] = attribute(sender);
+        if (entityId) attrs['AWS.MM.SMS.EntityId'] = attribute(entityId);
+        if (m.templateId) attrs['AWS.MM.SMS.TemplateId'] = attribute(m.templateId);
+        if (origination) attrs['AWS.MM.SMS.OriginationNumber'] = attribute(origination);
+        try {
+          const out = await clientFor(ctx).send(new PublishCommand({ PhoneNumber: m.to, Message: m.text, MessageAttributes: attrs }), { abortSignal: ctx.signal });
+          if (!out.MessageId) throw new ProviderError(`${s.label}: the answer carries no MessageId (bad_answer)`, { code: 'bad_answer', retryable: false });
+          return { messageId: out.MessageId, status: 'sent', raw: { MessageId: out.MessageId, requestId: out.$metadata.requestId } };
+        } catch (err) {
+          throw scrubError(classify(err, s, ctx.now()), s.secretValues);
+        }
+      },
+    };
+  },
+};
