@@ -153,6 +153,15 @@ function history(f: (string | null)[]): Job['history'] {
 /** The fields a claim reads of each job, in the order claimedJobs takes them. */
 export const CLAIM_FIELDS = ['d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'h', 'e', 'pg'] as const;
 
+/** The job ids of claim rows (see claimJobs in scripts.ts): each row's id follows its CLAIM_FIELDS. */
+export function rowIds(rows: string[]): string[] {
+  return rows.map((row) => {
+    let from = 0;
+    for (let k = 0; k < CLAIM_FIELDS.length; k++) from = row.indexOf('\n', from) + 1;
+    return row.slice(from);
+  });
+}
+
 /** The jobs of a claim script's answer (see claimJobs in scripts.ts), now active under one lease, each with its open attempt. */
 export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
   const jobs: Job[] = new Array(rows.length);

@@ -142,6 +142,8 @@ export class Handoffs {
         if (w) out.run = handed;
         else out.giveBack = handed;
       }
+      // The claim script leaves the list in Redis (see claimIdle): the next script here deletes it.
+      if (handed) this.forget(sent);
     }
     if (reg) {
       const r = parseRegistration(reg, t.queue);
@@ -191,7 +193,7 @@ export class Handoffs {
   }
 
   /** Its list in Redis is no longer needed: the next script in its queue deletes it. */
-  private forget(reg: Registration): void {
+  forget(reg: Registration): void {
     const list = this.forgets.get(reg.queue);
     if (list) list.push(reg.token);
     else this.forgets.set(reg.queue, [reg.token]);

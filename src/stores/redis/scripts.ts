@@ -272,9 +272,9 @@ local function claimIdle(chan, now, nowS, limit, leaseMs, worker, token, prev, i
   forgetHanded(forget)
   local handed = false
   if prev ~= '' and redis.call('ZREM', T .. ':i', prev) == 0 then
-    local hk = T .. ':h:' .. string.match(prev, '^[^\\n]*')
-    handed = redis.call('LRANGE', hk, '0', '-1')
-    redis.call('DEL', hk)
+    -- The list stays (the client forgets it once this answer lands, and it lapses with the lease):
+    -- if this answer is lost and ioredis sends the call again, the resent claim hands the jobs over.
+    handed = redis.call('LRANGE', T .. ':h:' .. string.match(prev, '^[^\\n]*'), '0', '-1')
     limit = limit - #handed
   end
   local jobs, wake, dry = claimJobs(chan, now, nowS, limit, tonumber(leaseMs), worker, token)
@@ -723,6 +723,75 @@ redis.call('HDEL', T .. ':w', ARGV[1])
 return redis.call('ZREM', T .. ':we', ARGV[1])
 `;
 
+/**
+ * Jobs a claim leased under \`token\` whose answer never reached the client (the connection dropped
+ * after the script ran): back to queued in their old place, as if never claimed (no attempt, no
+ * stall, no history); cancelled if a cancel was asked meanwhile. A claim leases all its jobs in one
+ * queue until one time, so the lease index finds them at once. Hand-off registrations under the
+ * token other than \`keepReg\` go (a lost run may have left one the client never saw); with
+ * \`handed\` = '1' (the claim failed: the client forgot the token), jobs an add already leased
+ * under one of them go back too. KEYS: T. ARGV: chan, queue, now, token, lease-until range (min,
+ * max), keepReg, handed, then ids the client did receive (kept). Returns released ids.
+ */
+const RELEASE_CLAIM = `
+local chan, queue, nowS, token, keepReg = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7]
+local keep = {}
+for i = 9, #ARGV do keep[ARGV[i]] = true end
+local ik, pre = T .. ':i', token .. '\\n'
+for _, m in ipairs(redis.call('ZRANGE', ik, '0', '-1')) do
+  if m ~= keepReg and string.sub(m, 1, #pre) == pre then redis.call('ZREM', ik, m) end
+end
+local ids = redis.call('ZRANGEBYSCORE', T .. ':k', ARGV[5], ARGV[6])
+if ARGV[8] == '1' then
+  local hk = T .. ':h:' .. token
+  for _, r in ipairs(redis.call('LRANGE', hk, '0', '-1')) do
+    ids[#ids + 1] = string.match(r, '^${'[^\\n]*\\n'.repeat(CLAIM_FIELDS.length)}(.*)$')
+  end
+  redis.call('DEL', hk)
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local k = jk(id)
+  local f = keep[id] and {} or redis.call('HMGET', k, 'tk', 'at', 'p', 'sq', 'cr')
+  if f[1] == token then
+    zrem(T .. ':k', id)
+    local at = math.max(tonumber(f[2]) - 1, 0)
+    redis.call('HSET', k, 'at', at, 'tk', '', 'lu', '', 'w', '')
+    if at == 0 then redis.call('HDEL', k, 'sa') end
+    if f[5] == '1' then
+      local e = cjson.encode({message = 'cancelled before it started', retryable = false, name = 'CancelledError'})
+      redis.call('HSET', k, 'st', 'cancelled', 'e', e, 'ea', nowS, 'cr', '')
+      index(id, 'cancelled', f[4], nil, nil, nowS)
+      EV[#EV + 1] = {'cancelled', id}
+    else
+      redis.call('HSET', k, 'st', 'queued')
+      index(id, 'queued', f[4], f[3])
+      EV[#EV + 1] = {'queued', id}
+    end
+    out[#out + 1] = id
+  end
+end
+publish(chan, queue, tonumber(nowS))
+return out
+`;
+
+/**
+ * Take or keep the sweep lock. KEYS: G. ARGV: token, ttl ms. Returns 1 if this token holds it now
+ * (taken, or already held and extended), 0 if another does. Holding it already counts as taking
+ * it, so a call whose answer was lost and that ioredis sends again still says 1 to its taker.
+ */
+const SWEEP_LOCK = `
+local k = T .. ':sweep'
+local v = redis.call('GET', k)
+if v == ARGV[1] then
+  redis.call('PEXPIRE', k, ARGV[2])
+  return 1
+end
+if v then return 0 end
+redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
 /** KEYS: G. ARGV: token. Releases the sweep lock only if this sweep still holds it. */
 const UNLOCK = `
 if redis.call('GET', T .. ':sweep') == ARGV[1] then return redis.call('DEL', T .. ':sweep') end
@@ -750,6 +819,8 @@ export const SCRIPTS = {
   fusionWorkersLive: WORKERS_LIVE,
   fusionWorkerGone: WORKER_GONE,
   fusionUnlock: UNLOCK,
+  fusionSweepLock: SWEEP_LOCK,
+  fusionReleaseClaim: RELEASE_CLAIM,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

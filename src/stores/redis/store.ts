@@ -4,6 +4,7 @@
 // slot, written in the same script and delivered right after; a sweep redelivers if a process died
 // in between, and delivery is idempotent by job id.
 import { randomBytes } from 'node:crypto';
+import { Cluster, type Redis } from 'ioredis';
 import type { Job, JobState, LogLine, NewJob } from '../../core/job.js';
 import { FINISHED_STATES, JOB_STATES, isFinished, newJobView } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
@@ -15,7 +16,7 @@ import type {
 import { emptyCounts } from '../../core/store.js';
 import type { ScriptName } from './scripts.js';
 import { ScriptRunner, type Raw } from './runner.js';
-import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowToJob } from './codec.js';
+import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowIds, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
 
@@ -27,6 +28,33 @@ export interface RedisStoreOptions {
    * (7.0+), as EVALSHA otherwise; 'eval' always as EVALSHA.
    */
   scripts?: 'auto' | 'eval';
+  /**
+   * How long the sweep lock (one recoverExpired at a time across processes) lasts without renewal
+   * (default 5000 ms). A sweep renews it as it goes; a sweeper that dies or loses its connection
+   * holds recovery up for at most this long. Keep it at most about the shortest lease.
+   */
+  sweepLockMs?: number;
+}
+
+/**
+ * A claim script in the air (fusionClaim, or fusionFinish with a claim). If its connection drops
+ * before the answer, ioredis sends it again after the reconnect, and jobs the first run leased are
+ * nobody's: they share its token and lease end, so the store finds them and puts them back.
+ */
+interface ClaimCall {
+  queue: string;
+  token: string;
+  leaseUntil: number;
+  /** The connection closed while it was in the air: its answer, if any, may be a resend's. */
+  dropped: boolean;
+}
+
+/** A lost claim's leftovers to put back: the ids the client did get, the registration it knows, and whether it failed. */
+interface LostClaim {
+  call: ClaimCall;
+  keep: string[];
+  keepReg: string;
+  failed: boolean;
 }
 
 /** Jobs of one outbox entry: [queue, ...ADD args] each, added at `now`. */
@@ -56,7 +84,9 @@ const LIST_SCAN_BUDGET = 5000;
  * id holds, and no reader enumerates the index.
  */
 const IDX_ANCHOR = Buffer.concat([Buffer.from([255]), Buffer.from('~'.repeat(80))]);
-const SWEEP_LOCK_MS = 60_000;
+const SWEEP_LOCK_MS = 5000;
+/** Expired leases one recovery script takes: a sweep renews its lock between such batches. */
+const RECOVER_BATCH = 500;
 
 export class RedisStore implements Store {
   readonly remote = true;
@@ -88,8 +118,15 @@ export class RedisStore implements Store {
   private tokenSeq = 0;
   private closed = false;
   private readonly scripts: ScriptRunner;
+  private readonly sweepLockMs: number;
+  private calls = new Set<ClaimCall>();
+  private lost: LostClaim[] = [];
+  private releasing: Promise<void> | null = null;
+  private releaseTimer: NodeJS.Timeout | null = null;
   /** The last connection error seen, for diagnostics. */
   lastError: Error | null = null;
+  /** Counters for diagnostics and tests: lost claims put back (and their jobs), sweep lock renewals. */
+  readonly stats = { lostClaims: 0, releasedJobs: 0, sweepRenewals: 0 };
   constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
     if (!/^[^{}\s]{1,100}$/.test(this.prefix)) {
@@ -105,10 +142,19 @@ export class RedisStore implements Store {
     this.idx = `${this.G}:ids`;
     this.client = target.create(`${this.prefix}:cmd`);
     this.scripts = new ScriptRunner(this.client, (opts.scripts ?? 'auto') === 'auto');
+    this.sweepLockMs = Math.max(50, opts.sweepLockMs ?? SWEEP_LOCK_MS);
     // Connection errors surface as failed calls (and ping() for readiness); ioredis reconnects on its own.
     this.client.on('error', (err: Error) => (this.lastError = err));
-    // A Redis that restarted without its data has lost the queue set: register queues again on next use.
-    this.client.on('ready', () => this.registered.clear());
+    this.client.on('ready', () => {
+      // A Redis that restarted without its data has lost the queue set: register queues again on next use.
+      this.registered.clear();
+      if (this.lost.length) void this.releaseLost().catch(() => this.retryRelease());
+    });
+    const dropped = () => {
+      for (const c of this.calls) c.dropped = true;
+    };
+    this.client.on('close', dropped);
+    if (this.client instanceof Cluster) this.client.on('+node', (node: Redis) => node.on('close', dropped));
   }
 
   /** The hash-tag base of a queue's keys. */
@@ -325,6 +371,8 @@ export class RedisStore implements Store {
   }
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
+    // Jobs of claims whose answers were lost go back first: a worker asks again only once they are.
+    if (this.lost.length) await this.releaseLost();
     const out: ClaimResult = { jobs: [], nextWakeAt: null };
     const token = this.newToken();
     for (const queue of req.queues) {
@@ -333,20 +381,84 @@ export class RedisStore implements Store {
       this.claimedQueues.add(queue);
       const t = this.handoffs.ticket(req, queue, limit, token);
       if (t.limit <= 0) continue;
+      const call = this.startCall(queue, token, req);
       let reply: [string[], string | null, string | null, string[] | null];
       try {
         reply = await this.run('fusionClaim', [this.T(queue)], [
           this.chanArg, queue, req.now, t.limit, req.leaseMs, req.workerId, token, t.prev, t.until, this.handoffs.takeForgets(queue),
         ]);
       } catch (err) {
-        this.abandon(t);
+        this.claimFailed(call, t);
         throw err;
       }
       const [rows, wake, reg, handed] = reply;
+      const early = t.early;
       this.took(out, queue, rows, wake, token, req);
       this.settleTicket(t, reg, handed, req, out);
+      await this.endCall(call, rows, early, reg);
     }
     return out;
+  }
+
+  private startCall(queue: string, token: string, req: ClaimRequest): ClaimCall {
+    const call: ClaimCall = { queue, token, leaseUntil: req.now + req.leaseMs, dropped: false };
+    this.calls.add(call);
+    return call;
+  }
+
+  /**
+   * A claim script answered. If its connection dropped meanwhile, the answer may be a resend's:
+   * what the first run leased under the same token, other than what came back, is put back now.
+   */
+  private async endCall(call: ClaimCall, rows: string[], early: Handed | null, reg: string | null): Promise<void> {
+    this.calls.delete(call);
+    if (!call.dropped) return;
+    const keep = rowIds(rows);
+    if (early) keep.push(...rowIds(early.rows));
+    this.lost.push({ call, keep, keepReg: reg ?? '', failed: false });
+    // Best effort now; if the connection dropped again, the next claim (or the reconnect) does it.
+    await this.releaseLost().catch(() => this.retryRelease());
+  }
+
+  /**
+   * A claim script failed: it may or may not have run (a dropped connection, a Redis that gave up
+   * mid-script). Whatever it leased is put back before this store claims again.
+   */
+  private claimFailed(call: ClaimCall, t: Ticket | null): void {
+    this.calls.delete(call);
+    const early = t?.early ?? null;
+    if (t) this.abandon(t);
+    this.lost.push({ call, keep: early ? rowIds(early.rows) : [], keepReg: '', failed: true });
+    void this.releaseLost().catch(() => this.retryRelease());
+  }
+
+  /** Put back the jobs of lost claims, in order; rejects while Redis cannot be reached. */
+  private releaseLost(): Promise<void> {
+    this.releasing ??= (async () => {
+      try {
+        while (this.lost.length) {
+          const { call, keep, keepReg, failed } = this.lost[0]!;
+          const ids = await this.run<string[]>('fusionReleaseClaim', [this.T(call.queue)], [
+            this.chanArg, call.queue, Date.now(), call.token, call.leaseUntil - 0.5, call.leaseUntil + 0.5, keepReg, failed ? '1' : '0', ...keep,
+          ]);
+          this.lost.shift();
+          this.stats.lostClaims++;
+          this.stats.releasedJobs += ids.length;
+        }
+      } finally {
+        this.releasing = null;
+      }
+    })();
+    return this.releasing;
+  }
+
+  private retryRelease(): void {
+    if (this.closed || this.releaseTimer || !this.lost.length) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = null;
+      void this.releaseLost().catch(() => this.retryRelease());
+    }, 200);
+    this.releaseTimer.unref();
   }
 
   /** After a claim with a hand-off ticket: run the jobs it handed back, take back an orphan registration. */
@@ -393,6 +505,7 @@ export class RedisStore implements Store {
       const [, , , handed] = await this.run<[string[], string | null, string | null, string[] | null]>('fusionClaim', [this.T(reg.queue)], [
         this.chanArg, reg.queue, Date.now(), 0, reg.leaseMs, reg.worker, reg.token, reg.member, '', '',
       ]);
+      if (handed) this.handoffs.forget(reg);
       if (handed?.length) await this.giveBack(claimedJobs(handed, reg.queue, reg.token, reg.worker, Date.now(), 0));
     } catch (err) {
       // The registration lapses on its own; jobs leased under it come back when their lease does.
@@ -461,6 +574,7 @@ export class RedisStore implements Store {
    * usual case): the slot holds them all. Otherwise the outcomes first, then the claim.
    */
   async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+    if (this.lost.length) await this.releaseLost();
     const { groups } = await this.groupByQueue(outcomes);
     const queue = req.queues[0]!;
     if (req.queues.length !== 1 || groups.size > 1 || (groups.size === 1 && !groups.has(queue))) {
@@ -492,17 +606,20 @@ export class RedisStore implements Store {
     });
     args[3] = outbox.length / 3;
     for (const x of outbox) args.push(x);
+    const call = req ? this.startCall(queue, token, req) : null;
     let reply: [number[], string[], string | null, string | null, string[] | null];
     try {
       reply = await this.run('fusionFinish', [this.T(queue)], args);
     } catch (err) {
-      if (t) this.abandon(t);
+      if (call) this.claimFailed(call, t);
       throw err;
     }
     const [res, rows, wake, reg, handed] = reply;
     if (claim) {
+      const early = t!.early;
       this.took(claim.out, queue, rows, wake, token, claim.req);
       this.settleTicket(t!, reg, handed, claim.req, claim.out);
+      await this.endCall(call!, rows, early, reg);
     }
     for (let x = 0; x < order.length; x++) {
       if (res[x] !== 1) continue;
@@ -540,23 +657,42 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * One sweep at a time across every process: a second sweeper would only race the first. The lock
+   * holds this sweep's token for sweepLockMs and is renewed between batches once a third of that
+   * has passed, so a sweeper that dies, or whose connection drops, holds recovery up for at most
+   * sweepLockMs. Taking and renewing are one script that answers 1 when the token holds the lock,
+   * so a take whose answer was lost and that ioredis sent again still reports it taken.
+   */
   async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
     const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
-    // One sweep at a time across every process: a second sweeper would only race the first.
     const lockToken = randomBytes(8).toString('hex');
-    const got = await this.client.set(`${this.G}:sweep`, lockToken, 'PX', SWEEP_LOCK_MS, 'NX');
-    if (got !== 'OK') return res;
+    let lockedAt = performance.now();
+    if ((await this.run<number>('fusionSweepLock', [this.G], [lockToken, this.sweepLockMs])) !== 1) return res;
+    const held = async (): Promise<boolean> => {
+      if (performance.now() - lockedAt < this.sweepLockMs / 3) return true;
+      const sent = performance.now();
+      if ((await this.run<number>('fusionSweepLock', [this.G], [lockToken, this.sweepLockMs])) !== 1) return false;
+      lockedAt = sent;
+      this.stats.sweepRenewals++;
+      return true;
+    };
     try {
-      for (const queue of await this.allQueues()) {
-        const left = limit - res.requeued.length - res.failed.length - res.cancelled.length;
-        if (left <= 0) break;
-        const [rq, fl, cn] = await this.run<[string[], string[], string[]]>('fusionRecover', [this.T(queue)], [this.chanArg, queue, now, left]);
-        res.requeued.push(...rq);
-        res.failed.push(...fl);
-        res.cancelled.push(...cn);
+      sweep: for (const queue of await this.allQueues()) {
+        for (;;) {
+          const n = Math.min(RECOVER_BATCH, limit - res.requeued.length - res.failed.length - res.cancelled.length);
+          // Lost: the lock lapsed (this sweep stalled past it) and another sweeper carries on.
+          if (n <= 0 || !(await held())) break sweep;
+          const [rq, fl, cn] = await this.run<[string[], string[], string[]]>('fusionRecover', [this.T(queue)], [this.chanArg, queue, now, n]);
+          res.requeued.push(...rq);
+          res.failed.push(...fl);
+          res.cancelled.push(...cn);
+          if (rq.length + fl.length + cn.length < n) break;
+        }
+        if (!(await held())) break;
         await this.drainOutbox(`${this.T(queue)}:o`);
       }
-      await this.drainOutbox(`${this.G}:o`);
+      if (await held()) await this.drainOutbox(`${this.G}:o`);
     } finally {
       await this.run('fusionUnlock', [this.G], [lockToken]).catch(() => {});
     }
@@ -933,6 +1069,9 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    // A last try for lost claims' jobs; if it fails they come back when their leases run out.
+    if (this.lost.length) await this.releaseLost().catch(() => {});
     await Promise.all([this.client, this.sub].map(async (c) => {
       if (!c) return;
       try {

@@ -1,0 +1,177 @@
+// A worker whose command connection is killed again and again (CLIENT KILL, as a flaky network or a
+// proxy would) while it claims: every claim whose answer was cut off is sent again by ioredis after
+// the reconnect, and the jobs its first run leased must go back at once, not wait out their lease
+// (30 s here) and count a stall. A sweeper on the same store meanwhile must never leave its lock
+// behind after a sweep that returned.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { Worker } from '../../src/core/worker.js';
+import { Queue } from '../../src/core/queue.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+import type { Job } from '../../src/core/job.js';
+import { OwnRedis, REDIS_URL, dropPrefix, hasRedisServer, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/net.js';
+import { deferred, until, within } from '../helpers/await.js';
+
+const skip = await redisSkip();
+
+/** Keeps Redis busy for ARGV[1] microseconds. */
+const BUSY = `local s = redis.call('TIME')
+local t0 = s[1] * 1000000 + s[2]
+repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - t0 >= tonumber(ARGV[1])
+return 1`;
+
+/** Connection ids of one store role (the store names its connections fusion:<prefix>:<role>). */
+async function connectionIds(admin: Redis, name: string): Promise<string[]> {
+  const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
+  return list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /id=(\d+)/.exec(l)![1]!);
+}
+
+async function allJobs(store: ReturnType<typeof openTestStore>, queue: string): Promise<Job[]> {
+  const out: Job[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.list({ queue, limit: 1000, ...(cursor ? { cursor } : {}) });
+    out.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
+describe('Redis: claims whose answers a dropped connection lost', { skip }, () => {
+  it('puts their jobs back at once under a CLIENT KILL loop: none waits a lease, none stalls, none is lost', async () => {
+    const prefix = testPrefix();
+    const store = openTestStore(REDIS_URL, prefix);
+    const admin = new Redis(REDIS_URL);
+    const N = 3000;
+    const LEASE = 30_000;
+    const runs = new Map<string, number>();
+    const allRan = deferred();
+    const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => {
+      const n = (runs.get(ctx.job.id) ?? 0) + 1;
+      runs.set(ctx.job.id, n);
+      if (n === 1 && runs.size === N) allRan.resolve();
+      await new Promise((r) => setImmediate(r));
+    });
+    let stop = false;
+    let worker: Worker | null = null;
+    try {
+      const q = new Queue(store);
+      for (let i = 0; i < N; i += 500) {
+        await q.enqueueMany(Array.from({ length: 500 }, (_, k) => ({ id: `j-${i + k}`, task: 't', queue: 'lost', payload: {}, maxStalls: 1 })));
+      }
+      const cmd = `fusion:${prefix}:cmd`;
+      const events = `fusion:${prefix}:events`;
+      let kills = 0;
+      const killer = (async () => {
+        for (let round = 0; !stop; round++) {
+          // The command connection every round, the event connection every fifth.
+          const ids = [...await connectionIds(admin, cmd), ...(round % 5 === 4 ? await connectionIds(admin, events) : [])];
+          for (const id of ids) kills += Number(await admin.client('KILL', 'ID', id));
+          await new Promise((r) => setTimeout(r, 2 + Math.random() * 10));
+        }
+      })();
+      // A sweeper on the same store: after each sweep that returned, its lock must be gone.
+      const lockKey = `{${prefix}}:sweep`;
+      let sweeps = 0;
+      let sweepErrors = 0;
+      let orphaned = 0;
+      const sweeper = (async () => {
+        while (!stop) {
+          try {
+            await store.recoverExpired(Date.now());
+            sweeps++;
+            if (await admin.exists(lockKey)) orphaned++;
+          } catch {
+            sweepErrors++;
+          }
+        }
+      })();
+      const started = Date.now();
+      worker = new Worker(store, reg, { queues: ['lost'], concurrency: 16, batchSize: 16, leaseMs: LEASE, pollMs: 200 }).start();
+      await within(allRan.promise, LEASE - 5000, 'every job ran once, long before a lease would have run out');
+      await until(async () => (await store.counts('lost')).lost!.completed === N, 10_000, 'every outcome stored', 50);
+      const elapsed = Date.now() - started;
+      stop = true;
+      await Promise.all([killer, sweeper]);
+      await worker.stop(1000);
+      worker = null;
+
+      const jobs = await allJobs(store, 'lost');
+      const stalls = jobs.reduce((s, j) => s + j.stalls, 0);
+      const reruns = [...runs.values()].reduce((s, n) => s + n - 1, 0);
+      const maxWait = Math.max(...jobs.map((j) => j.endedAt! - started));
+      console.log(`lost claims: ${N} jobs, lease ${LEASE} ms, ${kills} CLIENT KILLs in ${elapsed} ms; ` +
+        `${store.stats.lostClaims} claims answered after a drop or failed, ${store.stats.releasedJobs} jobs put back; ` +
+        `${stalls} stalls, ${reruns} re-executions, max wait ${maxWait} ms; ${sweeps} sweeps (${sweepErrors} failed), ${orphaned} left their lock`);
+      assert.ok(kills >= 50, `the loop killed connections (${kills})`);
+      assert.equal(jobs.length, N);
+      assert.deepEqual((await store.counts('lost')).lost, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
+      assert.equal(runs.size, N, 'every job ran');
+      assert.equal(stalls, 0, 'no stall counted: no worker died');
+      assert.ok(maxWait < LEASE / 2, `no job waited anywhere near a lease (max ${maxWait} ms)`);
+      assert.equal(orphaned, 0, 'no returned sweep left its lock behind');
+      assert.ok(sweeps > 0);
+    } finally {
+      stop = true;
+      await worker?.stop(1000);
+      await dropPrefix(admin, prefix);
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
+  it('puts back what a claim leased when its answer is lost, keeping what came back', { skip: hasRedisServer() ? false : 'redis-server not installed' }, async () => {
+    // The claim's answer is lost for sure: on a Redis of the test's own, a 40 ms script runs first
+    // on the store's connection with the claim right behind it, and the CLIENT KILL arrives
+    // meanwhile, so Redis runs the claim and then drops the connection with its answer. ioredis
+    // sends the claim again after the reconnect, and that run takes other jobs under the same
+    // token. Exactly the jobs the caller holds must stay active; the rest go back untouched.
+    const redis = new OwnRedis(await freePort());
+    await redis.start();
+    const prefix = testPrefix();
+    const store = openTestStore(redis.url, prefix);
+    const admin = new Redis(redis.url);
+    try {
+      const q = new Queue(store);
+      let tries = 0;
+      let putBack = 0;
+      for (; tries < 15 && putBack < 30; tries++) {
+        const queue = `cut-${tries}`;
+        await q.enqueueMany(Array.from({ length: 40 }, (_, k) => ({ id: `k-${tries}-${k}`, task: 't', queue, payload: {} })));
+        const ids = await connectionIds(admin, `fusion:${prefix}:cmd`);
+        assert.equal(ids.length, 1);
+        const before = store.stats.releasedJobs;
+        const busy = store.client.eval(BUSY, 0, '40000');
+        const claim = store.claim({ queues: [queue], workerId: 'w', limit: 10, leaseMs: 30_000, now: Date.now() });
+        await admin.client('KILL', 'ID', ids[0]!);
+        const got = await within(claim, 10_000, 'the claim answers after the reconnect');
+        await busy;
+        const released = store.stats.releasedJobs - before;
+        putBack += released;
+        const c = (await store.counts(queue))[queue]!;
+        assert.equal(got.jobs.length, 10);
+        assert.equal(c.active, 10, `active ${c.active}: the ${released} jobs of the lost run went back`);
+        assert.equal(c.queued, 30);
+        for (const j of got.jobs) assert.equal((await store.get(j.id))!.state, 'active');
+        // Jobs put back were never started: no attempt, no stall, no history.
+        const queued = (await store.list({ queue, state: 'queued', limit: 100 })).items;
+        for (const j of queued) assert.deepEqual([j.attempts, j.stalls, j.history.length, j.startedAt], [0, 0, 0, null]);
+        // And they are first in line again: the lost run took the oldest ten.
+        if (released === 10) {
+          const held = new Set(got.jobs.map((j) => j.id));
+          const next = await store.claim({ queues: [queue], workerId: 'w2', limit: 10, leaseMs: 30_000, now: Date.now() });
+          assert.deepEqual(next.jobs.map((j) => j.id).sort(), Array.from({ length: 10 }, (_, k) => `k-${tries}-${k}`).sort());
+          for (const j of next.jobs) assert.ok(!held.has(j.id));
+        }
+      }
+      console.log(`lost answers: ${tries} claims cut off, ${store.stats.lostClaims} answered after a drop, ${putBack} jobs put back`);
+      assert.ok(putBack >= 20, `the first runs' jobs were put back (${putBack} in ${tries} tries)`);
+    } finally {
+      admin.disconnect();
+      await store.close();
+      await redis.stop();
+    }
+  });
+});
