@@ -17,6 +17,8 @@ import type { ScriptName } from './scripts.js';
 import { ScriptRunner, type Raw } from './runner.js';
 import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
+import { RedisSharedState } from './shared-state.js';
+import type { SharedState } from '../../core/store.js';
 import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
 
 export interface RedisStoreOptions {
@@ -90,6 +92,8 @@ export class RedisStore implements Store {
   private readonly scripts: ScriptRunner;
   /** The last connection error seen, for diagnostics. */
   lastError: Error | null = null;
+  private sharedState?: RedisSharedState;
+  get shared(): SharedState { return (this.sharedState ??= new RedisSharedState(this.client, this.prefix)); }
   constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
     if (!/^[^{}\s]{1,100}$/.test(this.prefix)) {
