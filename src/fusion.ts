@@ -15,6 +15,7 @@ import { openStore, type OpenStoreOptions } from './stores/index.js';
 import { installChannels, type InstalledChannels } from './channels/index.js';
 import { OutgoingGuard } from './channels/http/guard.js';
 import type { FusionConfig } from './channels/config-types.js';
+import type { ProviderFactory } from './channels/provider.js';
 
 export interface FusionOptions {
   /** A store URL (sqlite:PATH, redis://...) or a Store. Default sqlite:./data/fusion.db. */
@@ -26,6 +27,8 @@ export interface FusionOptions {
   config?: FusionConfig;
   /** Install the delivery channels' tasks (sms, webhook, reminder, ...). Default true. */
   channels?: boolean;
+  /** Provider adapters of your own, besides the built-in ones; config picks them by `type`. */
+  providers?: ProviderFactory<any>[];
 }
 
 export class Fusion {
@@ -39,19 +42,19 @@ export class Fusion {
   /** Which channels were installed, and which of them run dry. */
   readonly channels: InstalledChannels;
 
-  private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger, readonly config: FusionConfig, withChannels: boolean) {
+  private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger, readonly config: FusionConfig, withChannels: boolean, factories: ProviderFactory<any>[] = []) {
     this.queue = new Queue(store, { clock, registry: this.registry });
     this.guard = new OutgoingGuard(config.outgoing);
     this.registry.register(CALLBACK_TASK, deliverCallback, { queue: CALLBACK_QUEUE });
     for (const [task, queue] of Object.entries(CHANNEL_QUEUES)) this.registry.declare(task, { queue });
     this.channels = withChannels
-      ? installChannels(this.registry, { config, guard: this.guard, dispatcher: this.guard.dispatcher(), store, clock, logger })
+      ? installChannels(this.registry, { config, guard: this.guard, dispatcher: this.guard.dispatcher(), store, clock, logger, factories })
       : { dryRun: [], tasks: [] };
   }
 
   static async open(opts: FusionOptions = {}): Promise<Fusion> {
     const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
-    return new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true);
+    return new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
   }
 
   /** Register a handler: `task name → async (payload, ctx)`. Options are defaults for its jobs. */

@@ -22,6 +22,7 @@ import { queueRoutes } from './routes/queues.js';
 import { legacyRoutes } from './routes/legacy.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
+import { deliveryRoutes } from './routes/deliveries.js';
 import { apiError } from './errors.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -203,6 +204,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   queueRoutes(app, ctx);
   const legacySchedules = scheduleRoutes(app, ctx);
   legacyRoutes(app, ctx, legacySchedules);
+  void app.register(async (child) => deliveryRoutes(child, ctx));
 
   // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.
   app.addHook('preClose', (done) => {

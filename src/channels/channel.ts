@@ -7,6 +7,7 @@ import type { TaskHandler, TaskOptions } from '../core/registry.js';
 import type { Store } from '../core/store.js';
 import type { FusionConfig } from './config-types.js';
 import type { OutgoingGuard } from './http/guard.js';
+import type { Provider, ProviderFactory } from './provider.js';
 
 export interface ChannelTask {
   name: string;
@@ -23,10 +24,14 @@ export interface ChannelDeps {
   store: Store;
   clock: Clock;
   logger: Logger;
+  /** Provider adapters besides the built-in catalogues (a user's own), picked by `type` in config. */
+  factories?: ProviderFactory<any>[];
 }
 
 export interface ChannelSetup {
   tasks: ChannelTask[];
   /** Channels whose only provider is dry-run (said once at boot). */
   dryRun: boolean;
+  /** The channel's configured providers by name (delivery reports reach them through this). */
+  providers?: Record<string, Provider>;
 }

@@ -187,6 +187,28 @@ export type StoreListener = (e: StoreEvent) => void;
 /** The events a worker acts on: new work, work coming due, and cancel requests. */
 export const WORK_EVENTS: ReadonlySet<StoreEventType> = new Set<StoreEventType>(['queued', 'scheduled', 'retrying', 'resumed', 'cancel-requested']);
 
+/**
+ * Optional: small state every process of a store agrees on, with expiry (provider health, send
+ * rates, delivery status). Keys are free-form strings; each call is atomic in the store.
+ */
+export interface SharedState {
+  /** Count one event in a fixed window of windowMs starting at the first hit; the count so far in the window. */
+  hit(key: string, windowMs: number, now: number): Promise<number>;
+  /** Raise a flag until untilMs (a later flag wins over an earlier one). */
+  flag(key: string, untilMs: number, now: number): Promise<void>;
+  /** When the flag ends, or null if it is down. */
+  flagged(key: string, now: number): Promise<number | null>;
+  /**
+   * A send slot of a rate of perSecond (evenly spaced, no burst): reserves the next free slot if it
+   * starts within maxWaitMs and answers how long to wait for it (0: now). Past maxWaitMs nothing is
+   * reserved and the answer is negative: minus the wait there would be.
+   */
+  take(key: string, perSecond: number, maxWaitMs: number, now: number): Promise<number>;
+  /** A small JSON value kept for ttlMs. */
+  put(key: string, value: unknown, ttlMs: number, now: number): Promise<void>;
+  get<T = unknown>(key: string, now: number): Promise<T | null>;
+}
+
 export interface Store {
   /**
    * True when each call is a network round trip (Redis): workers keep two outcome batches in
@@ -264,6 +286,8 @@ export interface Store {
    * sends those on a channel of their own, so a busy worker does not read an event per job it runs).
    */
   subscribe(listener: StoreListener, opts?: { workOnly?: boolean }): () => void;
+  /** Optional: state shared by every process of this store (see SharedState). */
+  readonly shared?: SharedState;
   /** Cheap reachability check for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -44,7 +44,7 @@ describe('fusion server: API keys and binding', () => {
     try {
       await p.listening;
       const url = `http://127.0.0.1:${port}/v1/jobs`;
-      const body = JSON.stringify({ task: 'sms', payload: { contact: '1' } });
+      const body = JSON.stringify({ task: 'sms', payload: { contact: '9876543210', countryCode: 91, message: 'hi' } });
       const headers = { 'content-type': 'application/json' };
       assert.equal((await fetch(url, { method: 'POST', headers, body })).status, 401);
       assert.equal((await fetch(url, { method: 'POST', headers: { ...headers, authorization: 'Bearer sender-0123456789abcdef' }, body })).status, 201);

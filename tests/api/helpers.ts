@@ -23,9 +23,11 @@ export interface Api {
   close(): Promise<void>;
 }
 
-export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; setup?: (f: Fusion) => void } = {}): Promise<Api> {
+// channels: off by default here, so API tests may use channel tasks (sms, ...) as plain known tasks;
+// the channels' own payload checks are tested in tests/channels.
+export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; setup?: (f: Fusion) => void; channels?: boolean } = {}): Promise<Api> {
   const t = tempDir('fusion-api-');
-  const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'fusion.db')}` });
+  const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'fusion.db')}`, channels: opts.channels ?? false });
   opts.setup?.(fusion);
   const app = await buildServer({
     fusion,

@@ -97,7 +97,7 @@ describe('Idempotency-Key', () => {
     const url = `sqlite:${join(t.dir, 'f.db')}`;
     const body = { task: 'sms', payload: { n: 42 } };
     const open = async () => {
-      const fusion = await Fusion.open({ store: url });
+      const fusion = await Fusion.open({ store: url, channels: false });
       const app = await buildServer({ fusion, processMetrics: false });
       return { fusion, app };
     };

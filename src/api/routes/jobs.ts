@@ -9,6 +9,7 @@ import { REPLAY_HEADER, derivedId, jobsMatch, keyReused } from '../idempotency.j
 import { jobView } from '../present.js';
 import { checkWindow, parseTime } from '../times.js';
 import * as S from '../schemas/jobs.js';
+import { deliveryFor } from './deliveries.js';
 
 type SpecBody = Omit<JobSpec, 'runAt'> & { runAt?: string | number };
 
@@ -112,7 +113,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
       job = await ctx.store.get(id);
       if (!job) throw notFound('job', id);
     }
-    return view(job);
+    const delivery = await deliveryFor(ctx, job);
+    return delivery ? { ...view(job), delivery } : view(job);
   });
 
   const action = (name: string, schema: object, run: (id: string, body: Record<string, unknown>) => Promise<Parameters<typeof view>[0]>) =>

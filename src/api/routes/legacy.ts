@@ -10,6 +10,7 @@ import { checkWindow, iso, parseTime } from '../times.js';
 import type { LegacySchedules } from './schedules.js';
 import * as S from '../schemas/legacy.js';
 import { CHANNEL_QUEUES } from '../../channels/queues.js';
+import { deliveryFor } from './deliveries.js';
 
 /** The original task numbers: channel, queue, and the name the old logs used. */
 export const LEGACY_CHANNELS: Record<number, { task: string; queue: string; label: string }> = {
@@ -49,7 +50,8 @@ export function legacySpec(b: LegacyEnvelope): JobSpec {
     task: ch.task,
     queue: ch.queue,
     payload,
-    priority: b.priority ?? 1,
+    // OTPs run at high priority at least (the original's OTP queue), whatever the envelope said.
+    priority: /^otp$/i.test(b.task_type ?? '') ? Math.max(b.priority ?? 1, 2) : b.priority ?? 1,
     id: b.job_id,
     description: b.task_type ? `${ch.label} ${b.task_type}` : ch.label,
     tags: b.task_type ? [`task_type:${b.task_type}`] : [],
@@ -96,7 +98,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
   app.post('/jobInfo/', { schema: S.legacyJobInfo, config: legacy('read') }, async (req) => {
     const { job_id } = req.body as { job_id: string };
     const job = await ctx.store.get(job_id);
-    if (job) return legacyJobInfo(job, ctx.sensitive);
+    if (job) return { ...legacyJobInfo(job, ctx.sensitive), ...(await deliveryFor(ctx, job).then((d) => (d ? { delivery_status: d.status } : {}))) };
     const s = await schedules.legacyInfo(job_id);
     if (s) return s;
     throw notFound('job', job_id);

@@ -75,5 +75,6 @@ export const jobView = {
     callbacks: { type: ['object', 'null'], properties: { onSuccess: { type: 'string' }, onFailure: { type: 'string' } } },
     scheduleId: nullableString,
     history: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    delivery: { type: 'object', additionalProperties: true, description: 'Channel jobs (GET /v1/jobs/:id): where the message stands with its provider (status sent, delivered, undelivered; provider, messageId, providerStatus, at)' },
   },
 } as const;

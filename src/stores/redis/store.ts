@@ -18,6 +18,8 @@ import type { ScriptName } from './scripts.js';
 import { ScriptRunner, type Raw } from './runner.js';
 import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowIds, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
+import { RedisSharedState } from './shared-state.js';
+import type { SharedState } from '../../core/store.js';
 import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
 
 export interface RedisStoreOptions {
@@ -127,6 +129,8 @@ export class RedisStore implements Store {
   lastError: Error | null = null;
   /** Counters for diagnostics and tests: lost claims put back (and their jobs), sweep lock renewals. */
   readonly stats = { lostClaims: 0, releasedJobs: 0, sweepRenewals: 0 };
+  private sharedState?: RedisSharedState;
+  get shared(): SharedState { return (this.sharedState ??= new RedisSharedState(this.client, this.prefix)); }
   constructor(private target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
     if (!/^[^{}\s]{1,100}$/.test(this.prefix)) {

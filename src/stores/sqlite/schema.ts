@@ -96,6 +96,9 @@ CREATE TABLE IF NOT EXISTS work_log (
   at INTEGER NOT NULL,
   run_at INTEGER
 );
+
+-- SharedState (shared-state.ts): counters, flags, send slots and small JSON values, with expiry.
+CREATE TABLE IF NOT EXISTS shared_state (key TEXT PRIMARY KEY, num REAL NOT NULL DEFAULT 0, value TEXT, expires_at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 export const WORK_LOG_KEEP = 10_000;

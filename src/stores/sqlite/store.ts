@@ -15,6 +15,8 @@ import type {
 } from '../../core/store.js';
 import { WORK_EVENTS, emptyCounts } from '../../core/store.js';
 import { MIGRATE_FROM_FIRST, SCHEMA, WORK_LOG_KEEP } from './schema.js';
+import { SqliteSharedState } from './shared-state.js';
+import type { SharedState } from '../../core/store.js';
 import { JOB_COLUMNS, fromRaw, rowToJob, type JobRow } from './rows.js';
 
 export interface SqliteStoreOptions {
@@ -60,6 +62,8 @@ export class SqliteStore implements Store {
   /** Rows this connection inserted: their events were emitted at commit, the watcher skips them. */
   private ownSeqs = new Set<number>();
   private pendingOwn: number[] = [];
+  private sharedState?: SqliteSharedState;
+  get shared(): SharedState { return (this.sharedState ??= new SqliteSharedState(this.db)); }
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

@@ -1,0 +1,69 @@
+// Where a delivered message stands with its provider, kept in the store's shared state so every
+// process (the worker that sent it, the API that receives the provider's report) sees the same:
+//   delivery:job:<jobId>                         → DeliveryRecord
+//   delivery:msg:<channel>:<provider>:<messageId> → jobId
+// Stores without SharedState keep no delivery status (the job's result still says `sent`).
+import type { Store } from '../core/store.js';
+import type { DeliveryReport, DeliveryStatus } from './provider.js';
+
+/** How long a sent message's status and its message-id index are kept: reports come within days. */
+export const DELIVERY_TTL_MS = 7 * 24 * 3600_000;
+
+export interface DeliveryRecord {
+  channel: string;
+  provider: string;
+  messageId: string;
+  status: DeliveryStatus;
+  /** The provider's own word for the latest status, when a report gave one. */
+  providerStatus?: string;
+  errorCode?: string;
+  /** When the status last changed (epoch ms). */
+  at: number;
+  sentAt: number;
+}
+
+const jobKey = (jobId: string) => `delivery:job:${jobId}`;
+const msgKey = (channel: string, provider: string, messageId: string) => `delivery:msg:${channel}:${provider}:${messageId}`;
+
+/** Final statuses: a late or repeated `sent`/`queued` report does not undo them. */
+const FINAL: ReadonlySet<DeliveryStatus> = new Set(['delivered', 'undelivered', 'failed']);
+
+export async function recordSent(store: Store, r: { jobId: string; channel: string; provider: string; messageId: string; status: DeliveryStatus }, now: number): Promise<void> {
+  const shared = store.shared;
+  if (!shared) return;
+  const rec: DeliveryRecord = { channel: r.channel, provider: r.provider, messageId: r.messageId, status: r.status, at: now, sentAt: now };
+  // A report may have beaten the worker here (it is written before the job completes, but after the send).
+  const prev = await shared.get<DeliveryRecord>(jobKey(r.jobId), now);
+  if (prev && prev.messageId === r.messageId && FINAL.has(prev.status)) return;
+  await Promise.all([
+    shared.put(msgKey(r.channel, r.provider, r.messageId), r.jobId, DELIVERY_TTL_MS, now),
+    shared.put(jobKey(r.jobId), rec, DELIVERY_TTL_MS, now),
+  ]);
+}
+
+export async function deliveryOf(store: Store, jobId: string, now: number): Promise<DeliveryRecord | null> {
+  return store.shared ? store.shared.get<DeliveryRecord>(jobKey(jobId), now) : null;
+}
+
+/** Apply one report: the job it belongs to and its record after, or null when no sent message matches. */
+export async function applyReport(store: Store, channel: string, provider: string, report: DeliveryReport, now: number): Promise<{ jobId: string; record: DeliveryRecord; changed: boolean } | null> {
+  const shared = store.shared;
+  if (!shared) return null;
+  const jobId = await shared.get<string>(msgKey(channel, provider, report.messageId), now);
+  if (!jobId) return null;
+  const prev = await shared.get<DeliveryRecord>(jobKey(jobId), now);
+  const base: DeliveryRecord = prev && prev.messageId === report.messageId
+    ? prev
+    : { channel, provider, messageId: report.messageId, status: 'sent', at: now, sentAt: now };
+  if (FINAL.has(base.status) && !FINAL.has(report.status)) return { jobId, record: base, changed: false };
+  const record: DeliveryRecord = {
+    ...base,
+    status: report.status,
+    at: now,
+    ...(report.providerStatus !== undefined ? { providerStatus: report.providerStatus } : {}),
+    ...(report.errorCode !== undefined ? { errorCode: report.errorCode } : {}),
+  };
+  const changed = record.status !== base.status || record.providerStatus !== base.providerStatus;
+  await shared.put(jobKey(jobId), record, DELIVERY_TTL_MS, now);
+  return { jobId, record, changed };
+}

@@ -1,0 +1,260 @@
+// The delivery pipeline every channel with providers shares (sms now; email, push, whatsapp later):
+// providers built once from config, a route per calling code (or "default", OTPs on their own
+// routes), the payload's provider choice, country whitelists, failover to the next provider after a
+// retryable failure, demotion of a failing provider for all workers, and per-provider send rates
+// shared by all workers. One attempt = one provider: retries and backoff are the engine's, so a
+// failover is simply the next attempt starting at the next provider of the route.
+import type { JobError } from '../core/job.js';
+import type { TaskContext } from '../core/registry.js';
+import type { SharedState } from '../core/store.js';
+import { FusionError, isRetryable, retryAfterOf } from '../core/errors.js';
+import type { ChannelDeps } from './channel.js';
+import type { ChannelConfig, ProviderEntry } from './config-types.js';
+import { ProviderError, type ChannelName, type DeliveryStatus, type Provider, type ProviderFactory } from './provider.js';
+import { capText } from './http/answer.js';
+import { DRY_RUN } from './dry-run.js';
+import { recordSent } from './delivery-status.js';
+
+export const FAILOVER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 5 * 60_000 };
+/**
+ * Longest an attempt waits for a send slot under a provider's ratePerSecond. Waiting is preferred to
+ * giving the job back: a job given back (RetryableError with retryAfterMs) spends one of its attempts.
+ */
+export const DEFAULT_MAX_RATE_WAIT_MS = 10_000;
+/** Fields of a provider entry that are the pipeline's, not the adapter's. */
+const COMMON_FIELDS = new Set(['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials']);
+
+/** What routing needs to know of a message. */
+export interface DeliveryTarget {
+  /** The calling code routes are keyed by, with its + (e.g. "+91"). */
+  country?: string;
+  otp?: boolean;
+  /** A provider the payload asks for (name, or adapter type as the original's `config.provider: "msg91"`). */
+  requested?: string;
+}
+
+export interface DeliveryResult {
+  channel: ChannelName;
+  provider: string;
+  messageId: string;
+  status: DeliveryStatus;
+  /** The provider's answer, size-capped. */
+  response?: string;
+}
+
+export interface FailureDetails {
+  provider: string;
+  code: string;
+  retryable: boolean;
+  status?: number;
+  /** false: the next attempt stays on this provider (e.g. our own rate limit, not the provider's fault). */
+  failover?: boolean;
+  [k: string]: unknown;
+}
+
+/** A failed attempt: the provider's classification plus `details` the worker keeps in job.error (read by the next attempt). */
+export class DeliveryError extends ProviderError {
+  override name = 'DeliveryError';
+  readonly details: FailureDetails;
+  constructor(message: string, details: FailureDetails, retryAfterMs?: number) {
+    super(message, { code: details.code, retryable: details.retryable, retryAfterMs, status: details.status });
+    this.details = details;
+  }
+}
+
+export interface PipelineOptions<M> {
+  channel: ChannelName;
+  config?: ChannelConfig;
+  factories: ProviderFactory<M>[];
+  deps: Pick<ChannelDeps, 'dispatcher' | 'store' | 'clock' | 'logger'>;
+  /** The provider used while none is configured. */
+  dryRun: Provider<M>;
+  maxRateWaitMs?: number;
+}
+
+const plusCode = (c: string) => (c.startsWith('+') ? c : `+${c}`);
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class DeliveryPipeline<M> {
+  readonly channel: ChannelName;
+  /** Configured providers by name, built once. */
+  readonly providers = new Map<string, Provider<M>>();
+  readonly dryRun: boolean;
+  private readonly entries = new Map<string, ProviderEntry>();
+  private readonly config: ChannelConfig;
+  private readonly failover: typeof FAILOVER_DEFAULTS;
+  private readonly shared: SharedState | undefined;
+  private readonly maxRateWaitMs: number;
+
+  constructor(private readonly opts: PipelineOptions<M>) {
+    this.channel = opts.channel;
+    this.config = opts.config ?? {};
+    this.failover = { ...FAILOVER_DEFAULTS, ...stripUndefined(this.config.failover ?? {}) };
+    this.shared = opts.deps.store.shared;
+    this.maxRateWaitMs = opts.maxRateWaitMs ?? DEFAULT_MAX_RATE_WAIT_MS;
+    const bad = (field: string, message: string) => new FusionError('invalid_config', message, { field: `channels.${this.channel}.${field}` });
+    for (const [name, entry] of Object.entries(this.config.providers ?? {})) {
+      const factory = opts.factories.find((f) => f.type === entry.type && f.channel === this.channel);
+      if (!factory) {
+        const known = opts.factories.filter((f) => f.channel === this.channel).map((f) => f.type);
+        throw bad(`providers.${name}.type`, `${this.channel} provider "${name}": unknown type "${entry.type}" (known: ${known.join(', ') || 'none'})`);
+      }
+      const own = Object.fromEntries(Object.entries(entry).filter(([k]) => !COMMON_FIELDS.has(k)));
+      this.providers.set(name, factory.create(name, own));
+      this.entries.set(name, entry);
+    }
+    for (const key of ['routes', 'otpRoutes'] as const) {
+      for (const [code, names] of Object.entries(this.config[key] ?? {})) {
+        for (const n of names) if (!this.providers.has(n)) throw bad(`${key}.${code}`, `${key}["${code}"] names provider "${n}", which is not configured`);
+      }
+    }
+    this.dryRun = this.providers.size === 0;
+  }
+
+  /** Provider instance by name (dry-run included), for delivery reports. */
+  provider(name: string): Provider<M> | undefined {
+    return name === DRY_RUN && this.dryRun ? this.opts.dryRun : this.providers.get(name);
+  }
+
+  /** Resolve a payload's provider choice to a configured name: by name, else by adapter type. */
+  private requested(req: string | undefined): string | undefined {
+    if (!req) return undefined;
+    const name = this.providers.has(req) ? req : [...this.entries].find(([, e]) => e.type === req)?.[0];
+    return name && this.entries.get(name)!.selectable !== false ? name : undefined;
+  }
+
+  /** Whether a provider's whitelist lets it send to a calling code. */
+  serves(name: string, country: string | undefined): boolean {
+    const list = this.entries.get(name)?.countries;
+    if (!list || list.length === 0 || !country) return true;
+    return list.some((c) => plusCode(c.trim()) === country);
+  }
+
+  /** The providers of a message's route, in order, before failover and demotion. */
+  route(target: DeliveryTarget): string[] {
+    const country = target.country;
+    const pick = (routes?: Record<string, string[]>) => routes && ((country && routes[country]) || routes.default);
+    let names = (target.otp ? pick(this.config.otpRoutes) : undefined) ?? pick(this.config.routes) ?? [...this.providers.keys()];
+    const req = this.requested(target.requested);
+    // The payload's provider goes first when it serves this number; when it does not, the number's
+    // own route applies (the original: a non-+91 number asking for msg91 went to SNS instead).
+    if (req && this.serves(req, country)) names = [req, ...names.filter((n) => n !== req)];
+    const serving = names.filter((n) => this.serves(n, country));
+    if (serving.length === 0) {
+      const named = req ?? names[0] ?? target.requested ?? 'none';
+      throw new DeliveryError(`countryCode is not whitelisted for provider ${named}`, { provider: named, code: 'country_not_whitelisted', retryable: false });
+    }
+    return serving;
+  }
+
+  /** The provider this attempt uses: after the one the previous attempt failed on, skipping demoted ones. */
+  async choose(target: DeliveryTarget, previous: JobError | null, now: number): Promise<string> {
+    let order = this.route(target);
+    const prev = previous?.details?.provider;
+    if (previous?.retryable && previous.details?.failover !== false && typeof prev === 'string') {
+      const i = order.indexOf(prev);
+      if (i >= 0) order = [...order.slice(i + 1), ...order.slice(0, i + 1)];
+    }
+    if (order.length === 1 || !this.shared) return order[0]!;
+    const shared = this.shared;
+    const until = await Promise.all(order.map((n) => shared.flagged(this.demotedKey(n), now)));
+    const up = order.findIndex((_, i) => until[i] === null);
+    if (up >= 0) return order[up]!;
+    // Every provider of the route is demoted: never stall, use the one demoted longest ago.
+    let best = 0;
+    for (let i = 1; i < order.length; i++) if (until[i]! < until[best]!) best = i;
+    return order[best]!;
+  }
+
+  private demotedKey(name: string) {
+    return `provider:demoted:${this.channel}:${name}`;
+  }
+
+  /** Whether a provider is demoted now (for tests and status pages). */
+  async demoted(name: string): Promise<boolean> {
+    return this.shared ? (await this.shared.flagged(this.demotedKey(name), this.opts.deps.clock.now())) !== null : false;
+  }
+
+  /** Send one message: one provider per attempt; throws DeliveryError on failure. */
+  async deliver(message: M, target: DeliveryTarget, ctx: TaskContext): Promise<DeliveryResult> {
+    const { clock } = this.opts.deps;
+    const name = this.dryRun ? DRY_RUN : await this.choose(target, ctx.job.error, clock.now());
+    const provider = this.dryRun ? this.opts.dryRun : this.providers.get(name)!;
+    if (!this.dryRun) await this.rateSlot(name, ctx.signal);
+    let sent;
+    try {
+      sent = await provider.send(message, { signal: ctx.signal, dispatcher: this.opts.deps.dispatcher, now: () => clock.now(), jobId: ctx.job.id, attempt: ctx.attempt });
+    } catch (err) {
+      throw await this.failure(name, err, ctx.signal);
+    }
+    if (!this.dryRun) {
+      await recordSent(this.opts.deps.store, { jobId: ctx.job.id, channel: this.channel, provider: name, messageId: sent.messageId, status: sent.status }, clock.now());
+    }
+    const result: DeliveryResult = { channel: this.channel, provider: name, messageId: sent.messageId, status: sent.status };
+    if (sent.raw !== undefined) result.response = capText(typeof sent.raw === 'string' ? sent.raw : JSON.stringify(sent.raw) ?? '');
+    return result;
+  }
+
+  /** Wait for a send slot under the provider's ratePerSecond (bounded), or give the job back for a little while. */
+  private async rateSlot(name: string, signal: AbortSignal): Promise<void> {
+    const rps = this.entries.get(name)?.ratePerSecond;
+    if (!rps || rps <= 0 || !this.shared) return;
+    const wait = await this.shared.take(`provider:rate:${this.channel}:${name}`, rps, this.maxRateWaitMs, this.opts.deps.clock.now());
+    if (wait < 0) {
+      throw new DeliveryError(`${name}: over its send rate of ${rps}/s; trying again in ${-wait} ms`,
+        { provider: name, code: 'rate_limited', retryable: true, failover: false }, -wait);
+    }
+    if (wait > 0) await sleep(wait, signal);
+  }
+
+  /** Classify a failed send, count it against the provider's health, and wrap it with details. */
+  private async failure(name: string, err: unknown, signal: AbortSignal): Promise<DeliveryError> {
+    const pe = err instanceof ProviderError
+      ? err
+      : new ProviderError((err as Error)?.message ?? String(err), { code: 'provider_error', retryable: isRetryable(err), retryAfterMs: retryAfterOf(err) });
+    // Our own cancellation or timeout says nothing about the provider's health.
+    if (pe.retryable && !signal.aborted && !this.dryRun && this.shared) await this.countFailure(name);
+    const details: FailureDetails = { provider: name, code: pe.code, retryable: pe.retryable };
+    if (pe.status !== undefined) details.status = pe.status;
+    return new DeliveryError(`${name}: ${pe.message}`, details, pe.retryAfterMs);
+  }
+
+  private async countFailure(name: string): Promise<void> {
+    const { threshold, windowMs, cooldownMs } = this.failover;
+    const now = this.opts.deps.clock.now();
+    const n = await this.shared!.hit(`provider:failures:${this.channel}:${name}`, windowMs, now);
+    // Exactly one failure (in one process) crosses the threshold: it demotes and says so.
+    if (n === threshold) {
+      await this.shared!.flag(this.demotedKey(name), now + cooldownMs, now);
+      this.opts.deps.logger.warn({ channel: this.channel, provider: name, failures: n, windowMs, cooldownMs }, 'provider demoted: skipped until its cooldown ends');
+    }
+  }
+
+  /** The provider entry's config (common fields included), for the channel's own checks. */
+  entry(name: string): ProviderEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  /** The configured name a payload's provider choice resolves to (selectable ones only). */
+  resolveRequested(req: string | undefined): string | undefined {
+    return this.requested(req);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

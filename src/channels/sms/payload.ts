@@ -1,0 +1,155 @@
+// The sms task's payload: the original Fusion worker's form (`contact`, `countryCode`, `message`,
+// `senderId`, `config.provider`, `isOTP`, `context`, `flowAuth`, ...) or the native form (`to` in
+// E.164, `text`, `from`, `otp`, `provider`), checked at enqueue and normalised once into SmsMessage.
+// Numbers are parsed and validated with libphonenumber-js's full metadata: a number that cannot
+// exist is refused at the door, not by a provider three retries later.
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { FusionError } from '../../core/errors.js';
+import type { SmsMessage } from './message.js';
+
+const MAX_TEXT = 10_000;
+const MAX_SENDER = 32;
+
+/** Field names that hold a credential: a payload must not carry one unless its provider allows it. */
+const CREDENTIAL = /^(api[_-]?key|apikey|auth[_-]?key|authkey|auth[_-]?token|access[_-]?key|access[_-]?token|secret|client[_-]?secret|secret[_-]?key|password|passwd|token|private[_-]?key)$/i;
+
+export interface ParsedSms {
+  message: SmsMessage;
+  /** The provider the payload asks for (`config.provider` or `provider`), if any. */
+  provider?: string;
+  /** The payload came in the original worker's form. */
+  original: boolean;
+}
+
+const bad = (field: string, message: string) => new FusionError('invalid_payload', message, { field });
+
+function optString(p: Record<string, unknown>, field: string, max: number): string | undefined {
+  const v = p[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw bad(field, `${field} must be a string`);
+  if (v.length > max) throw bad(field, `${field} must be at most ${max} characters`);
+  return v;
+}
+
+function flag(p: Record<string, unknown>, field: string): boolean | undefined {
+  const v = p[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'boolean') return v;
+  if (v === 1 || v === 0) return v === 1;
+  if (typeof v === 'string' && /^(true|false|1|0)$/i.test(v)) return /^(true|1)$/i.test(v);
+  throw bad(field, `${field} must be a boolean`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The number as libphonenumber-js sees it; throws naming `field` when it is not a possible, valid number. */
+function phone(raw: string, field: string, callingCode?: string) {
+  const parsed = callingCode
+    ? parsePhoneNumberFromString(raw, { defaultCallingCode: callingCode })
+    : parsePhoneNumberFromString(raw);
+  if (!parsed || !parsed.isValid()) {
+    throw bad(field, `${field} is not a valid phone number${callingCode ? ` for calling code +${callingCode}` : ''}`);
+  }
+  return parsed;
+}
+
+/** Parse and check a payload. Throws FusionError (code invalid_payload, details.field relative to the payload). */
+export function parseSmsPayload(payload: unknown): ParsedSms {
+  if (!isObject(payload)) throw bad('', 'an sms payload must be an object');
+  const p = payload;
+  const original = p.to === undefined && (p.contact !== undefined || p.message !== undefined);
+  let number;
+  if (!original) {
+    if (p.to === undefined || p.to === null || p.to === '') throw bad('to', 'to is required: a number in E.164 form, e.g. +919876543210');
+    if (typeof p.to !== 'string') throw bad('to', 'to must be a string in E.164 form, e.g. +919876543210');
+    if (!/^\+\d[\d\s().-]{3,24}$/.test(p.to.trim())) throw bad('to', 'to must be in E.164 form: + and the country calling code, e.g. +919876543210');
+    number = phone(p.to.trim(), 'to');
+  } else {
+    const c = p.contact;
+    if (c === undefined || c === null || c === '') throw bad('contact', 'contact is required');
+    let contact: string;
+    if (typeof c === 'number') {
+      if (!Number.isSafeInteger(c) || c <= 0) throw bad('contact', 'contact must be a whole number or a string of digits');
+      contact = String(c);
+    } else if (typeof c === 'string') {
+      contact = c.trim();
+      if (!/^\+?[\d\s().-]{3,24}$/.test(contact)) throw bad('contact', 'contact must be digits (spaces, dashes and brackets allowed)');
+    } else {
+      throw bad('contact', 'contact must be a number or a string');
+    }
+    const cc = p.countryCode;
+    let callingCode: string | undefined;
+    if (cc !== undefined && cc !== null && cc !== '') {
+      if (typeof cc === 'number' && Number.isInteger(cc) && cc > 0 && cc < 10_000) callingCode = String(cc);
+      else if (typeof cc === 'string' && /^\s*\+?\d{1,4}\s*$/.test(cc)) callingCode = cc.trim().replace(/^\+/, '');
+      else throw bad('countryCode', 'countryCode must be a calling code: 91, "91" or "+91"');
+    }
+    if (contact.startsWith('+')) number = phone(contact, 'contact');
+    else if (!callingCode) throw bad('countryCode', 'countryCode is required when contact has no + prefix');
+    else number = phone(contact, 'contact', callingCode);
+    if (callingCode && number.countryCallingCode !== callingCode) {
+      throw bad('contact', `contact is a +${number.countryCallingCode} number, not a +${callingCode} one`);
+    }
+  }
+
+  const textField = original || (p.text === undefined && p.message !== undefined) ? 'message' : 'text';
+  const text = optString(p, textField, MAX_TEXT);
+  const templateId = optString(p, 'templateId', 200);
+  const flowAuth = p.flowAuth ?? undefined;
+  if ((text === undefined || text === '') && flowAuth === undefined && templateId === undefined) {
+    throw bad(textField, `${textField} is required (or a flowAuth/templateId for a provider-side template)`);
+  }
+  const fromField = p.from !== undefined ? 'from' : 'senderId';
+  const senderId = optString(p, fromField, MAX_SENDER);
+  if (p.context !== undefined && p.context !== null && !isObject(p.context)) throw bad('context', 'context must be an object');
+  if (p.config !== undefined && p.config !== null && !isObject(p.config)) throw bad('config', 'config must be an object');
+  const config = (p.config ?? {}) as Record<string, unknown>;
+  let provider: string | undefined;
+  if (config.provider !== undefined && config.provider !== null) {
+    if (typeof config.provider !== 'string' || !config.provider) throw bad('config.provider', 'config.provider must be a provider name');
+    provider = config.provider;
+  }
+  if (p.provider !== undefined && p.provider !== null) {
+    if (typeof p.provider !== 'string' || !p.provider) throw bad('provider', 'provider must be a provider name');
+    provider = p.provider;
+  }
+  const otp = flag(p, 'otp') ?? flag(p, 'isOTP') ?? false;
+  const statusCallbackUrl = optString(p, 'statusCallbackUrl', 2000);
+
+  const message: SmsMessage = {
+    to: number.number,
+    callingCode: number.countryCallingCode,
+    nationalNumber: number.nationalNumber,
+    text: text ?? '',
+    otp,
+  };
+  if (senderId) message.senderId = senderId;
+  if (isObject(p.context)) message.context = p.context;
+  if (flowAuth !== undefined) message.flowAuth = flowAuth;
+  if (templateId) message.templateId = templateId;
+  if (statusCallbackUrl) message.statusCallbackUrl = statusCallbackUrl;
+  return { message, provider, original };
+}
+
+/** Paths of credential-named fields in a payload or its `config` (e.g. `config.authkey`). */
+export function payloadCredentials(payload: unknown): string[] {
+  if (!isObject(payload)) return [];
+  const found = Object.keys(payload).filter((k) => CREDENTIAL.test(k));
+  if (isObject(payload.config)) for (const k of Object.keys(payload.config)) if (CREDENTIAL.test(k)) found.push(`config.${k}`);
+  return found;
+}
+
+/** A number for logs: country code and last digits kept, the middle masked (+9198******10). */
+export function maskNumber(e164: string): string {
+  const digits = e164.replace(/^\+/, '');
+  if (digits.length <= 6) return `+${digits.slice(0, 2)}${'*'.repeat(Math.max(0, digits.length - 2))}`;
+  return `+${digits.slice(0, 4)}${'*'.repeat(digits.length - 6)}${digits.slice(-2)}`;
+}
+
+/** Text for logs: runs of 4+ digits (codes, OTPs) masked. */
+export function maskText(text: string, max = 200): string {
+  const t = text.replace(/\d{4,}/g, (m) => '*'.repeat(m.length));
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}

@@ -1,0 +1,67 @@
+// SharedState on Redis: one key per name under the store's prefix (`<prefix>:shared:<key>`), each
+// call one command or one single-key script, so it runs the same on Redis Cluster. Expiry is Redis's
+// own (PX); times compared inside a script are the caller's `now`, as elsewhere in the store.
+import type { Redis } from 'ioredis';
+import type { SharedState } from '../../core/store.js';
+import type { RedisClient } from './connect.js';
+
+const HIT = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+const FLAG = `local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local u = tonumber(ARGV[1])
+if cur >= u then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', math.max(1, u - tonumber(ARGV[2])))
+return 1`;
+
+// Evenly spaced send slots (GCRA without burst): the key holds the next free slot's time.
+const TAKE = `local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local now = tonumber(ARGV[1])
+local slot = math.max(tat, now)
+local w = slot - now
+if w > tonumber(ARGV[3]) then return -math.ceil(w) end
+local nt = slot + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.3f', nt), 'PX', math.ceil(nt - now) + 1000)
+return math.ceil(w)`;
+
+export class RedisSharedState implements SharedState {
+  private readonly client: Redis;
+
+  constructor(client: RedisClient, private readonly prefix: string) {
+    // Redis and Cluster share these commands; one type keeps the calls simple.
+    this.client = client as Redis;
+  }
+
+  private k(key: string): string {
+    return `${this.prefix}:shared:${key}`;
+  }
+
+  async hit(key: string, windowMs: number, _now: number): Promise<number> {
+    return Number(await this.client.eval(HIT, 1, this.k(key), Math.max(1, Math.ceil(windowMs))));
+  }
+
+  async flag(key: string, untilMs: number, now: number): Promise<void> {
+    if (untilMs <= now) return;
+    await this.client.eval(FLAG, 1, this.k(key), Math.ceil(untilMs), now);
+  }
+
+  async flagged(key: string, now: number): Promise<number | null> {
+    const v = await this.client.get(this.k(key));
+    const until = v === null ? NaN : Number(v);
+    return Number.isFinite(until) && until > now ? until : null;
+  }
+
+  async take(key: string, perSecond: number, maxWaitMs: number, now: number): Promise<number> {
+    return Number(await this.client.eval(TAKE, 1, this.k(key), now, 1000 / perSecond, maxWaitMs));
+  }
+
+  async put(key: string, value: unknown, ttlMs: number, _now: number): Promise<void> {
+    await this.client.set(this.k(key), JSON.stringify(value), 'PX', Math.max(1, Math.ceil(ttlMs)));
+  }
+
+  async get<T = unknown>(key: string, _now: number): Promise<T | null> {
+    const v = await this.client.get(this.k(key));
+    return v === null ? null : (JSON.parse(v) as T);
+  }
+}
