@@ -89,7 +89,8 @@ export function allows(roles: readonly KeyRole[], needed: Role): boolean {
 export interface TrustedNetworks {
   /** CIDRs (10.0.0.0/8, fd00::/8) or single addresses. */
   cidrs: string[];
-  role: KeyRole;
+  /** The role trusted requests have; a list gives several (e.g. ['send', 'read'] to enqueue and read status). */
+  role: KeyRole | KeyRole[];
 }
 
 /** The name a trusted-network request has in logs and metrics, in place of a key name. */
@@ -127,13 +128,13 @@ export function trustedList(cidrs: readonly string[], source = 'FUSION_TRUSTED_N
   return list;
 }
 
-/** FUSION_TRUSTED_NETWORKS (comma-separated CIDRs) and FUSION_TRUSTED_ROLE (send, read or admin; default send). */
+/** FUSION_TRUSTED_NETWORKS (comma-separated CIDRs) and FUSION_TRUSTED_ROLE (send, read or admin, or send+read; default send). */
 export function trustedFromEnv(env: NodeJS.ProcessEnv = process.env): TrustedNetworks | undefined {
   const cidrs = (env.FUSION_TRUSTED_NETWORKS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (cidrs.length === 0) return undefined;
   trustedList(cidrs);
-  const [role] = parseRoles(env.FUSION_TRUSTED_ROLE?.trim() || 'send', 'FUSION_TRUSTED_ROLE');
-  return { cidrs, role: role! };
+  const roles = parseRoles(env.FUSION_TRUSTED_ROLE?.trim() || 'send', 'FUSION_TRUSTED_ROLE');
+  return { cidrs, role: roles.length === 1 ? roles[0]! : roles };
 }
 
 /** Where a request comes from and what it asks for, as the trusted-network rule needs it. */
@@ -150,7 +151,8 @@ export class Authenticator {
 
   constructor(private readonly keys: readonly ApiKey[], readonly trusted?: TrustedNetworks) {
     this.trustedNets = trusted && trusted.cidrs.length > 0 ? trustedList(trusted.cidrs, 'trustedNetworks') : null;
-    this.trustedKey = this.trustedNets ? { name: TRUSTED_NETWORK, roles: [trusted!.role], digest: sha256(`${TRUSTED_NETWORK}:${trusted!.role}`) } : null;
+    const roles = trusted ? parseRoles([trusted.role].flat().join('+'), 'trustedNetworks.role') : [];
+    this.trustedKey = this.trustedNets ? { name: TRUSTED_NETWORK, roles, digest: sha256(`${TRUSTED_NETWORK}:${roles.join('+')}`) } : null;
   }
 
   get enabled(): boolean {
@@ -181,7 +183,7 @@ export class Authenticator {
       // Keyless: a trusted network reaches the compatibility routes (every route when no key exists at all).
       if (this.trustedKey && (source.compat || this.keys.length === 0) && this.isTrusted(source.address)) {
         if (!allows(this.trustedKey.roles, role)) {
-          throw apiError(403, 'forbidden', `requests from trusted networks have the "${this.trustedKey.roles[0]}" role; this route needs "${role}" (FUSION_TRUSTED_ROLE)`, { needed: role, roles: this.trustedKey.roles });
+          throw apiError(403, 'forbidden', `requests from trusted networks have the role ${this.trustedKey.roles.join('+')}; this route needs "${role}" (FUSION_TRUSTED_ROLE)`, { needed: role, roles: this.trustedKey.roles });
         }
         return this.trustedKey;
       }

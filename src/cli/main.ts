@@ -36,7 +36,8 @@ Options:
                        env FUSION_API_KEYS="KEY:admin,KEY2:send+read". Without any key the API
                        only binds to loopback; a public --host without keys is refused.
                        Env FUSION_TRUSTED_NETWORKS="10.0.0.0/8,..." lets keyless requests from those
-                       networks reach the compatibility routes with role FUSION_TRUSTED_ROLE (send).
+                       networks reach the compatibility routes with FUSION_TRUSTED_ROLE (default send;
+                       e.g. send+read lets old clients read job status too).
   --consent-file FILE  where WhatsApp consent (/update_consent/) is kept (env FUSION_CONSENT_FILE;
                        default ./data/consent.jsonl)
   -h, --help           this help

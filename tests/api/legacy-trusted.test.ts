@@ -118,6 +118,7 @@ describe('trusted networks', () => {
     assert.throws(() => trustedFromEnv({ FUSION_TRUSTED_NETWORKS: '10.0.0.0/8', FUSION_TRUSTED_ROLE: 'root' }), /unknown role/);
     assert.equal(trustedFromEnv({ FUSION_TRUSTED_NETWORKS: ' ' }), undefined);
     assert.deepEqual(trustedFromEnv({ FUSION_TRUSTED_NETWORKS: '10.0.0.0/8' }), { cidrs: ['10.0.0.0/8'], role: 'send' });
+    assert.deepEqual(trustedFromEnv({ FUSION_TRUSTED_NETWORKS: '10.0.0.0/8', FUSION_TRUSTED_ROLE: 'send+read' })?.role, ['send', 'read']);
   });
 
   test('checkBind: a public bind needs keys or trusted networks', () => {
