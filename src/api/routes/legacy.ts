@@ -110,8 +110,8 @@ async function rescheduleSeries(ctx: ApiContext, id: string, runAt: number) {
 export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: LegacySchedules): void {
   const legacy = (role: 'send' | 'read' | 'admin') => ({ role, legacy: true });
 
-  const enqueue = async (req: FastifyRequest, spec: JobSpec) => {
-    const now = ctx.now();
+  // `now`: the instant a due time was computed from, so a delay is exactly runAt - createdAt.
+  const enqueue = async (req: FastifyRequest, spec: JobSpec, now = ctx.now()) => {
     const nj = resolve(ctx, spec, now);
     const r = await createOne(ctx, req, nj, spec.id !== undefined ? 'job_id' : null);
     return r.job;
@@ -137,7 +137,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     const runAt = b.schedule_at !== undefined
       ? checkWindow(parseTime(b.schedule_at, 'schedule_at', 's'), now, 'schedule_at', ctx.window)
       : checkWindow(now + Math.round(b.delay! * 1000), now, 'delay', ctx.window);
-    const job = await enqueue(req, { ...spec, runAt });
+    const job = await enqueue(req, { ...spec, runAt }, now);
     return { ...answer(job), scheduled_at: iso(job.runAt) };
   });
 
@@ -233,7 +233,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     const job = await enqueue(req, {
       task, payload: email ? celeryEmail(b.parameters) : b.parameters, priority: CELERY_PRIORITY[b.priority] ?? 1, runAt, tags: [`task_type:${b.task_type}`],
       ...(email ? { queue: CHANNEL_QUEUES.email } : {}),
-    });
+    }, now);
     return reply.code(202).send({ task_id: job.id, status: 'PENDING' });
   });
 
