@@ -2,7 +2,7 @@
 // neither timing nor a heap dump gives a key away.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { apiError } from './errors.js';
 import type { Role } from './validation.js';
 
@@ -82,11 +82,89 @@ export function allows(roles: readonly KeyRole[], needed: Role): boolean {
   return roles.includes('admin') || roles.includes(needed as KeyRole);
 }
 
+/**
+ * Networks whose keyless requests are let in (old clients send no key) with one role. They reach the
+ * compatibility routes only, unless no key is configured at all (then every route, for them alone).
+ */
+export interface TrustedNetworks {
+  /** CIDRs (10.0.0.0/8, fd00::/8) or single addresses. */
+  cidrs: string[];
+  /** The role trusted requests have; a list gives several (e.g. ['send', 'read'] to enqueue and read status). */
+  role: KeyRole | KeyRole[];
+}
+
+/** The name a trusted-network request has in logs and metrics, in place of a key name. */
+export const TRUSTED_NETWORK = 'trusted-network';
+
+/** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:10.1.2.3 or ::ffff:a01:203), else the address as given. */
+export function plainAddress(address: string): string {
+  const m = /^::ffff:(?:0{1,4}:)?(.+)$/i.exec(address);
+  if (!m) return address;
+  const tail = m[1]!;
+  if (isIP(tail) === 4) return tail;
+  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(tail);
+  if (!hex) return address;
+  const a = parseInt(hex[1]!, 16);
+  const b = parseInt(hex[2]!, 16);
+  return `${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`;
+}
+
+/** The CIDR list as a BlockList; a bad entry throws, naming it. */
+export function trustedList(cidrs: readonly string[], source = 'FUSION_TRUSTED_NETWORKS'): BlockList {
+  const list = new BlockList();
+  for (const raw of cidrs) {
+    const entry = raw.trim();
+    const m = /^(.+?)(?:\/(\d{1,3}))?$/.exec(entry);
+    const addr = m ? plainAddress(m[1]!) : '';
+    const family = isIP(addr);
+    const prefix = m?.[2] === undefined ? undefined : Number(m[2]);
+    if (!family || (prefix !== undefined && prefix > (family === 4 ? 32 : 128))) {
+      throw new Error(`${source}: "${entry}" is not a CIDR (e.g. 10.0.0.0/8) or an IP address`);
+    }
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, prefix, type);
+  }
+  return list;
+}
+
+/** FUSION_TRUSTED_NETWORKS (comma-separated CIDRs) and FUSION_TRUSTED_ROLE (send, read or admin, or send+read; default send). */
+export function trustedFromEnv(env: NodeJS.ProcessEnv = process.env): TrustedNetworks | undefined {
+  const cidrs = (env.FUSION_TRUSTED_NETWORKS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (cidrs.length === 0) return undefined;
+  trustedList(cidrs);
+  const roles = parseRoles(env.FUSION_TRUSTED_ROLE?.trim() || 'send', 'FUSION_TRUSTED_ROLE');
+  return { cidrs, role: roles.length === 1 ? roles[0]! : roles };
+}
+
+/** Where a request comes from and what it asks for, as the trusted-network rule needs it. */
+export interface RequestSource {
+  /** req.socket.remoteAddress: the peer itself, never a forwarded header a client could write. */
+  address?: string;
+  /** A compatibility route (the original Fusion's, /api/tasks, /remind_me). */
+  compat?: boolean;
+}
+
 export class Authenticator {
-  constructor(private readonly keys: readonly ApiKey[]) {}
+  private readonly trustedNets: BlockList | null;
+  private readonly trustedKey: ApiKey | null;
+
+  constructor(private readonly keys: readonly ApiKey[], readonly trusted?: TrustedNetworks) {
+    this.trustedNets = trusted && trusted.cidrs.length > 0 ? trustedList(trusted.cidrs, 'trustedNetworks') : null;
+    const roles = trusted ? parseRoles([trusted.role].flat().join('+'), 'trustedNetworks.role') : [];
+    this.trustedKey = this.trustedNets ? { name: TRUSTED_NETWORK, roles, digest: sha256(`${TRUSTED_NETWORK}:${roles.join('+')}`) } : null;
+  }
 
   get enabled(): boolean {
-    return this.keys.length > 0;
+    return this.keys.length > 0 || this.trustedNets !== null;
+  }
+
+  /** The address is in a trusted network. */
+  isTrusted(address: string | undefined): boolean {
+    if (!this.trustedNets || !address) return false;
+    const a = plainAddress(address);
+    const family = isIP(a);
+    return family !== 0 && this.trustedNets.check(a, family === 4 ? 'ipv4' : 'ipv6');
   }
 
   /** The key matching `presented`, or null. Every configured key is compared, whatever matches first. */
@@ -98,10 +176,18 @@ export class Authenticator {
   }
 
   /** Check a request's credentials for a route needing `role`. Throws 401/403 as FusionError. */
-  check(headers: Record<string, string | string[] | undefined>, role: Role): ApiKey | null {
+  check(headers: Record<string, string | string[] | undefined>, role: Role, source: RequestSource = {}): ApiKey | null {
     if (!this.enabled || role === 'public') return null;
-    const presented = credentialOf(headers);
+    const presented = this.keys.length > 0 ? credentialOf(headers) : null;
     if (presented === null) {
+      // Keyless: a trusted network reaches the compatibility routes (every route when no key exists at all).
+      if (this.trustedKey && (source.compat || this.keys.length === 0) && this.isTrusted(source.address)) {
+        if (!allows(this.trustedKey.roles, role)) {
+          throw apiError(403, 'forbidden', `requests from trusted networks have the role ${this.trustedKey.roles.join('+')}; this route needs "${role}" (FUSION_TRUSTED_ROLE)`, { needed: role, roles: this.trustedKey.roles });
+        }
+        return this.trustedKey;
+      }
+      if (this.keys.length === 0) throw apiError(401, 'unauthorized', 'this address is not in a trusted network (FUSION_TRUSTED_NETWORKS) and no API keys are configured');
       throw apiError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key> or X-API-Key: <key>');
     }
     const key = this.find(presented);
@@ -131,9 +217,16 @@ export function isLoopback(host: string): boolean {
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
-/** Refuse to expose an API without keys. Returns a warning to log when running open on loopback. */
-export function checkBind(host: string, keyCount: number): { warning?: string } {
+/**
+ * Refuse to expose an API without keys. Returns a warning to log when running open on loopback.
+ * Trusted networks without keys are a stated policy: a public bind is allowed, and only those
+ * networks get in (every route, with the trusted role); everyone else is refused.
+ */
+export function checkBind(host: string, keyCount: number, trustedCount = 0): { warning?: string } {
   if (keyCount > 0) return {};
+  if (trustedCount > 0) {
+    return { warning: `no API keys configured: only requests from FUSION_TRUSTED_NETWORKS reach the API (on ${host}); everyone else is refused` };
+  }
   if (!isLoopback(host)) {
     throw new Error(
       `refusing to listen on ${host} without API keys: set FUSION_API_KEYS="KEY:admin" (or FUSION_API_KEYS_FILE), or bind to 127.0.0.1`,

@@ -5,7 +5,7 @@ import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { Fusion } from '../fusion.js';
 import { logRedactor } from '../logging.js';
 import { maskerFor } from './present.js';
-import { Authenticator, type ApiKey } from './auth.js';
+import { Authenticator, type ApiKey, type TrustedNetworks } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { installValidators, type RouteConfig } from './validation.js';
 import { IdempotencyCache, installIdempotency, type IdempotencyOptions } from './idempotency.js';
@@ -36,6 +36,8 @@ export interface ServerOptions {
   logger?: boolean | PinoLogger | { level?: string; stream: DestinationStream };
   /** API keys. None: every request is allowed (bind to loopback only; see checkBind). */
   apiKeys?: ApiKey[];
+  /** Keyless requests from these networks reach the compatibility routes with `role` (FUSION_TRUSTED_NETWORKS). */
+  trustedNetworks?: TrustedNetworks;
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
   /** Accepted window for due times. */
@@ -139,7 +141,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, lenient);
   app.addContentTypeParser('*', { parseAs: 'string' }, lenient);
 
-  const auth = new Authenticator(opts.apiKeys ?? []);
+  const auth = new Authenticator(opts.apiKeys ?? [], opts.trustedNetworks);
   app.decorateRequest('apiKey', null);
   // Hooks are callback-style: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (req, _reply, done) => {
@@ -147,7 +149,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // Unknown routes fall through to the 404 handler; every known route states its role.
     if (!req.routeOptions.url) return done();
     try {
-      req.apiKey = auth.check(req.headers, config?.role ?? 'admin');
+      req.apiKey = auth.check(req.headers, config?.role ?? 'admin', { address: req.socket.remoteAddress, compat: config?.legacy === true });
     } catch (e) {
       return done(e as Error);
     }

@@ -1,7 +1,10 @@
-// Two validators: the native /v1 bodies are strict (no type coercion, unknown fields refused), while
-// query strings, path params and the legacy compatibility bodies coerce ("2" → 2), because form
-// posts and URLs only carry strings and the old clients relied on that leniency.
-import { Ajv, type Options } from 'ajv';
+// Three validators. The native /v1 bodies are strict (no type coercion). Query strings and path
+// params coerce ("2" → 2): URLs only carry strings. The compatibility bodies (the original Fusion,
+// /api/tasks, /remind_me) are validated without coercion too, so the handler gets the payload
+// exactly as sent (`contact: 9876543210` stays a number, `to: ["a@x.io"]` stays a list); only
+// their top-level envelope fields (priority, delay, repeat, consent, ...) are read from strings,
+// because form posts carry nothing else. Nothing inside `payload` is ever rewritten.
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 
@@ -24,12 +27,68 @@ export interface RouteConfig {
 }
 export type Role = 'public' | 'send' | 'read' | 'admin';
 
+type Schema = Record<string, unknown>;
+type Scalar = 'integer' | 'number' | 'boolean';
+
+/** The scalar type a top-level field must have, when it is a plain integer, number or boolean (not an alternative). */
+function scalarType(prop: unknown): Scalar | null {
+  const t = (prop as Schema | undefined)?.type;
+  const types = Array.isArray(t) ? t.filter((x) => x !== 'null') : [t];
+  return types.length === 1 && (types[0] === 'integer' || types[0] === 'number' || types[0] === 'boolean') ? (types[0] as Scalar) : null;
+}
+
+/** Top-level fields of a body schema (of each object alternative too) that hold a plain scalar. */
+export function envelopeScalars(schema: Schema): Map<string, Scalar> {
+  const out = new Map<string, Scalar>();
+  const visit = (s: Schema | undefined) => {
+    if (!s || typeof s !== 'object') return;
+    for (const [k, p] of Object.entries((s.properties ?? {}) as Schema)) {
+      const t = scalarType(p);
+      if (t && !out.has(k)) out.set(k, t);
+    }
+    for (const alt of [...((s.anyOf ?? []) as Schema[]), ...((s.oneOf ?? []) as Schema[])]) visit(alt);
+  };
+  visit(schema);
+  return out;
+}
+
+const NUMERIC = /^\s*-?\d+(\.\d+)?\s*$/;
+
+/** A form string (or 1/0 for booleans) as the scalar its field needs; anything else is returned unchanged for the schema to refuse. */
+export function readScalar(v: unknown, t: Scalar): unknown {
+  if (t === 'boolean') {
+    if (v === 1 || v === 0) return v === 1;
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toLowerCase();
+    return s === 'true' || s === '1' ? true : s === 'false' || s === '0' ? false : v;
+  }
+  if (typeof v !== 'string' || !NUMERIC.test(v)) return v;
+  const n = Number(v);
+  return t === 'integer' && !Number.isInteger(n) ? v : n;
+}
+
+/** A body validator for the compatibility routes: envelope scalars read from strings, the rest checked as sent. */
+export function compatValidator(ajv: Ajv, schema: Schema): ValidateFunction {
+  const inner = ajv.compile(schema);
+  const scalars = envelopeScalars(schema);
+  const fn = ((data: unknown) => {
+    if (scalars.size > 0 && data !== null && typeof data === 'object' && !Array.isArray(data)) {
+      const body = data as Record<string, unknown>;
+      for (const [k, t] of scalars) if (body[k] !== undefined) body[k] = readScalar(body[k], t);
+    }
+    const ok = inner(data);
+    fn.errors = inner.errors;
+    return ok;
+  }) as ValidateFunction;
+  return fn;
+}
+
 export function installValidators(app: FastifyInstance): void {
   const strict = makeAjv(false);
   const lenient = makeAjv(true);
   app.setValidatorCompiler(({ schema, httpPart, url }) => {
-    const useStrict = httpPart === 'body' && url.startsWith('/v1/');
-    return (useStrict ? strict : lenient).compile(schema as object) as ReturnType<Ajv['compile']>;
+    if (httpPart !== 'body') return lenient.compile(schema as object) as ReturnType<Ajv['compile']>;
+    if (url.startsWith('/v1/')) return strict.compile(schema as object) as ReturnType<Ajv['compile']>;
+    return compatValidator(strict, schema as Schema) as ReturnType<Ajv['compile']>;
   });
 }
-

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Fusion } from '../fusion.js';
 import { buildServer } from '../api/server.js';
-import { checkBind, keysFromEnv } from '../api/auth.js';
+import { checkBind, keysFromEnv, trustedFromEnv } from '../api/auth.js';
 import { FileConsentStore } from '../api/consent.js';
 import { createLogger } from '../logging.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
@@ -35,6 +35,9 @@ Options:
   --api-keys-file FILE API keys with roles, JSON (env FUSION_API_KEYS_FILE); keys also come from
                        env FUSION_API_KEYS="KEY:admin,KEY2:send+read". Without any key the API
                        only binds to loopback; a public --host without keys is refused.
+                       Env FUSION_TRUSTED_NETWORKS="10.0.0.0/8,..." lets keyless requests from those
+                       networks reach the compatibility routes with FUSION_TRUSTED_ROLE (default send;
+                       e.g. send+read lets old clients read job status too).
   --consent-file FILE  where WhatsApp consent (/update_consent/) is kept (env FUSION_CONSENT_FILE;
                        default ./data/consent.jsonl)
   -h, --help           this help
@@ -90,7 +93,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const serving = command === 'start' || command === 'server';
   // Keys and the bind address are checked before anything opens: a public port without keys never starts.
   const apiKeys = serving ? keysFromEnv(process.env, values['api-keys-file']) : [];
-  const bindWarning = serving ? checkBind(host, apiKeys.length).warning : undefined;
+  const trustedNetworks = serving ? trustedFromEnv(process.env) : undefined;
+  const bindWarning = serving ? checkBind(host, apiKeys.length, trustedNetworks?.cidrs.length ?? 0).warning : undefined;
 
   const fusion = await Fusion.open({ store: storeUrl, logger });
   const taskFiles = values.tasks ?? process.env.FUSION_TASKS?.split(',').filter(Boolean) ?? [];
@@ -140,7 +144,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   if (serving) {
     const consent = new FileConsentStore(values['consent-file'] ?? process.env.FUSION_CONSENT_FILE ?? './data/consent.jsonl');
-    const app = await buildServer({ fusion, apiKeys, logger, consent });
+    const app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks });
     app.addHook('onClose', () => consent.close());
     await app.listen({ port, host });
     if (bindWarning) logger.warn({ host }, bindWarning);

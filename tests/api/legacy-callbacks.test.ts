@@ -23,8 +23,8 @@ test('/queue/ success and failure handlers receive the original form fields', as
   let calls = 0;
   const api = await startApi({
     setup: (f) => {
-      f.task('sms', async (p: { contact: string }) => {
-        if (p.contact === '0') throw new NonRetryableError('invalid contact 0');
+      f.task('sms', async (p: { contact: number }) => {
+        if (p.contact === 0) throw new NonRetryableError('invalid contact 0'); // the number as sent, not coerced to a string
         if (++calls === 1) throw new RetryableError('gateway busy', 0);
         return { sid: 'SM1' };
       }, { queue: 'sms' });

@@ -185,7 +185,8 @@ describe('original Fusion routes', () => {
     const c = await api.call({ method: 'POST', url: '/cancelJob/', payload: { job_id } });
     assert.deepEqual(json(c), { job_id, status: 'canceled' });
     const again = await api.call({ method: 'POST', url: '/cancelJob/', payload: { job_id } });
-    assert.equal(again.statusCode, 409);
+    assert.equal(again.statusCode, 200, 'an already cancelled job: old clients retry their cancel');
+    assert.deepEqual(json(again), { job_id, status: 'canceled' });
     const retried = await api.call({ method: 'POST', url: '/retryTask/', payload: { job_id } });
     assert.deepEqual(json(retried), { job_id, status: 'queued' });
     assert.equal((await api.call({ method: 'POST', url: '/cancelJob/', payload: { job_id: 'nope' } })).statusCode, 404);

@@ -37,7 +37,7 @@ export const AUTH_ROUTES: [string, string, unknown, Role][] = [
   ['POST', '/jobInfo/', { job_id: 'x' }, 'read'],
   ['POST', '/cancelJob/', { job_id: 'x' }, 'admin'],
   ['POST', '/rescheduleJob/', { job_id: 'x', schedule_at: Math.floor(Date.now() / 1000) + 60 }, 'admin'],
-  ['POST', '/retryTask/', { job_id: 'x' }, 'admin'],
+  ['POST', '/retryTask/', [{ payload: { task: 1, contact: 1 } }], 'send'], // by job_id it needs admin (tests/api/legacy-compat)
   ['POST', '/mapping/', { payload: {} }, 'send'],
   ['POST', '/update_consent/', { contact: '9876543210', countryCode: 91, consent: true }, 'send'],
   ['POST', '/api/tasks', { task_type: 'email_sending', parameters: {} }, 'send'],

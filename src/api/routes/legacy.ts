@@ -4,7 +4,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Job, JobCallbacks, JobSpec } from '../../core/job.js';
 import { FusionError, notFound } from '../../core/errors.js';
 import { type ApiContext, createOne, isKnownTask, resolve, unknownTask } from '../context.js';
-import { apiError, badField } from '../errors.js';
+import { apiError, badField, validationError } from '../errors.js';
+import { compatValidator, makeAjv } from '../validation.js';
+import { allows } from '../auth.js';
 import { RQ_STATUS, celeryStatus, legacyJobInfo, maskerFor, tagValue } from '../present.js';
 import { checkWindow, iso, parseTime } from '../times.js';
 import type { LegacySchedules } from './schedules.js';
@@ -61,11 +63,57 @@ export function legacySpec(b: LegacyEnvelope): JobSpec {
 
 const answer = (j: Job) => ({ job_id: j.id, status: RQ_STATUS[j.state] });
 
+// The /queue/ body check, for the first item of what the original worker posts to /retryTask/.
+const checkQueueBody = compatValidator(makeAjv(false), S.queueBody as unknown as Record<string, unknown>);
+
+/** The original worker's retry (`json=job._args`): its first item, a /queue/ body, as a new job. */
+function retrySpec(first: unknown): JobSpec {
+  if (!checkQueueBody(first)) {
+    const e = validationError(checkQueueBody.errors as Parameters<typeof validationError>[0], 'body');
+    throw new FusionError(e.code, e.message, { ...e.details, field: `[0].${String(e.details.field)}` }, e.status);
+  }
+  const b = first as LegacyEnvelope;
+  // The retry is a new job: the old job's id would make it the same job again.
+  const spec = legacySpec({ ...b, job_id: undefined });
+  if (b.job_id) spec.tags = [...(spec.tags ?? []), `retry_of:${b.job_id}`];
+  return spec;
+}
+
+/**
+ * Celery's email_sending parameters as the original email payload: `to` a list, `body` the
+ * `message` when none is given; the rest as sent. The email channel reads that payload.
+ */
+export function celeryEmail(p: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...p };
+  if (typeof p.to === 'string') out.to = [p.to];
+  if (out.message === undefined && p.body !== undefined) {
+    out.message = p.body;
+    delete out.body;
+  }
+  return out;
+}
+
+/**
+ * /rescheduleJob/ on a cron/rrule series: it restarts at `runAt` (nothing before it; its next run is
+ * the first occurrence at or after it). A time past the series' end is refused and the series kept.
+ */
+async function rescheduleSeries(ctx: ApiContext, id: string, runAt: number) {
+  const s = ctx.scheduler!;
+  const before = await s.get(id);
+  if (!before) return null;
+  const moved = await s.update(id, { startAt: runAt });
+  if (moved.nextRunAt === null && before.nextRunAt !== null) {
+    await s.update(id, { startAt: before.startAt });
+    throw badField('schedule_at', `schedule ${id} has no occurrence at or after schedule_at (${iso(runAt)}): it ends before then`);
+  }
+  return { job_id: id, schedule_id: id, status: moved.nextRunAt === null ? 'finished' : moved.paused ? 'paused' : 'scheduled', scheduled_at: iso(moved.nextRunAt) };
+}
+
 export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: LegacySchedules): void {
   const legacy = (role: 'send' | 'read' | 'admin') => ({ role, legacy: true });
 
-  const enqueue = async (req: FastifyRequest, spec: JobSpec) => {
-    const now = ctx.now();
+  // `now`: the instant a due time was computed from, so a delay is exactly runAt - createdAt.
+  const enqueue = async (req: FastifyRequest, spec: JobSpec, now = ctx.now()) => {
     const nj = resolve(ctx, spec, now);
     const r = await createOne(ctx, req, nj, spec.id !== undefined ? 'job_id' : null);
     return r.job;
@@ -91,7 +139,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     const runAt = b.schedule_at !== undefined
       ? checkWindow(parseTime(b.schedule_at, 'schedule_at', 's'), now, 'schedule_at', ctx.window)
       : checkWindow(now + Math.round(b.delay! * 1000), now, 'delay', ctx.window);
-    const job = await enqueue(req, { ...spec, runAt });
+    const job = await enqueue(req, { ...spec, runAt }, now);
     return { ...answer(job), scheduled_at: iso(job.runAt) };
   });
 
@@ -113,6 +161,10 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
       if (e instanceof FusionError && e.code === 'not_found' && (await schedules.removeLegacy(job_id))) {
         return { job_id, status: 'canceled' };
       }
+      // Old clients retry a cancel whose answer they lost: an already cancelled job is what they asked for.
+      if (e instanceof FusionError && e.status === 409 && (await ctx.store.get(job_id))?.state === 'cancelled') {
+        return { job_id, status: 'canceled' };
+      }
       throw e;
     }
   });
@@ -121,11 +173,26 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     const { job_id, schedule_at } = req.body as { job_id: string; schedule_at: string | number };
     const now = ctx.now();
     const runAt = checkWindow(parseTime(schedule_at, 'schedule_at', 's'), now, 'schedule_at', ctx.window);
-    const job = await ctx.fusion.queue.reschedule(job_id, runAt);
-    return { ...answer(job), scheduled_at: iso(job.runAt) };
+    try {
+      const job = await ctx.fusion.queue.reschedule(job_id, runAt);
+      return { ...answer(job), scheduled_at: iso(job.runAt) };
+    } catch (e) {
+      // A schedule id (as /cancelJob/ takes one): the series restarts at schedule_at.
+      if (e instanceof FusionError && e.code === 'not_found' && ctx.scheduler) {
+        const moved = await rescheduleSeries(ctx, job_id, runAt);
+        if (moved) return moved;
+      }
+      throw e;
+    }
   });
 
-  app.post('/retryTask/', { schema: S.legacyRetry, config: legacy('admin') }, async (req) => {
+  // `send` lets the original worker's retry (an enqueue, like /queue/) through; moving an existing job back needs `admin`.
+  app.post('/retryTask/', { schema: S.legacyRetry, config: legacy('send') }, async (req) => {
+    // The original worker posts `json=job._args`: its first item is the /queue/ body, enqueued again as a new job.
+    if (Array.isArray(req.body)) return answer(await enqueue(req, retrySpec(req.body[0])));
+    if (req.apiKey && !allows(req.apiKey.roles, 'admin')) {
+      throw apiError(403, 'forbidden', 'retrying a job by job_id needs the "admin" role', { needed: 'admin', roles: req.apiKey.roles });
+    }
     const { job_id } = req.body as { job_id: string };
     return answer(await ctx.fusion.queue.retry(job_id, { resetAttempts: true }));
   });
@@ -164,9 +231,11 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     if (!isKnownTask(ctx, task)) throw unknownTask('task_type', b.task_type);
     const now = ctx.now();
     const runAt = b.delay > 0 ? checkWindow(now + Math.round(b.delay * 1000), now, 'delay', ctx.window) : undefined;
+    const email = task === 'email' && b.task_type === 'email_sending';
     const job = await enqueue(req, {
-      task, payload: b.parameters, priority: CELERY_PRIORITY[b.priority] ?? 1, runAt, tags: [`task_type:${b.task_type}`],
-    });
+      task, payload: email ? celeryEmail(b.parameters) : b.parameters, priority: CELERY_PRIORITY[b.priority] ?? 1, runAt, tags: [`task_type:${b.task_type}`],
+      ...(email ? { queue: CHANNEL_QUEUES.email } : {}),
+    }, now);
     return reply.code(202).send({ task_id: job.id, status: 'PENDING' });
   });
 

@@ -12,6 +12,7 @@ import { checkWindow, iso, parseTime } from '../times.js';
 import type { SchedulerLike } from '../scheduler-port.js';
 import * as S from '../schemas/schedules.js';
 import { remindMe } from '../schemas/legacy.js';
+import { REMINDER_QUEUE, REMINDER_TASK } from '../../channels/reminder/channel.js';
 
 export interface LegacyTrigger {
   cron?: string;
@@ -145,24 +146,37 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
     return { times: (await need().previewSchedule(id, count ?? 10)).map((t) => iso(t)) };
   });
 
-  // /remind_me (the FastAPI + Celery reminder service): an RRULE firing the `reminder` task.
+  // /remind_me (the FastAPI + Celery reminder service): an RRULE firing the built-in `reminder` task
+  // (src/channels/reminder) with notification_metadata, as sent, as its payload.
   app.post('/remind_me', { schema: remindMe, config: { role: 'send', legacy: true } }, async (req) => {
     const b = req.body as { rrule: string; start_datetime: number | string; notification_metadata: Record<string, unknown>; timezone?: string };
-    if (!ctx.fusion.registry.has('reminder')) {
-      throw apiError(422, 'unknown_task', 'no handler is registered for task "reminder": register one (fusion.task(\'reminder\', handler, { queue: \'reminders\' }))', {
-        field: 'task', task: 'reminder',
+    if (!ctx.fusion.registry.has(REMINDER_TASK)) {
+      throw apiError(422, 'unknown_task', 'no handler is registered for task "reminder": the reminder channel is off (Fusion.open({ channels: false })); register one (fusion.task(\'reminder\', handler, { queue: \'reminders\' }))', {
+        field: 'task', task: REMINDER_TASK,
       });
     }
     // Epoch seconds as the original sent them; a number past 1e12 can only be milliseconds.
     const raw = b.start_datetime;
     const n = typeof raw === 'number' ? raw : /^\d+$/.test(String(raw)) ? Number(raw) : null;
-    const startAt = n !== null && n > 1e12 ? parseTime(n, 'start_datetime', 'ms') : parseTime(raw, 'start_datetime', 's');
-    const { schedule } = await renamed({ 'trigger.rrule': 'rrule', 'trigger.tz': 'timezone', startAt: 'start_datetime', trigger: 'rrule' }, () =>
+    let startAt = n !== null && n > 1e12 ? parseTime(n, 'start_datetime', 'ms') : parseTime(raw, 'start_datetime', 's');
+    // start_datetime is the series' DTSTART when the rule has none, and a DTSTART's seconds become every
+    // occurrence's seconds: a reminder created at 09:41:37 would fire at :37. Reminders are set to the
+    // minute, so without DTSTART or BYSECOND the start is taken at second 0 of its minute.
+    if (!/(^|[\r\n;:])\s*DTSTART/i.test(b.rrule) && !/BYSECOND=/i.test(b.rrule)) startAt = Math.floor(startAt / 60_000) * 60_000;
+    const r = await renamed({ 'trigger.rrule': 'rrule', 'trigger.tz': 'timezone', startAt: 'start_datetime', trigger: 'rrule' }, () =>
       create(req, {
         trigger: b.timezone ? { rrule: b.rrule, tz: b.timezone } : { rrule: b.rrule }, startAt,
-        template: { task: 'reminder', queue: 'reminders', priority: 'high', payload: b.notification_metadata, description: 'remind_me' },
+        template: { task: REMINDER_TASK, queue: REMINDER_QUEUE, priority: 'high', payload: b.notification_metadata, description: 'remind_me' },
       }, 'id'));
-    return { schedule_id: schedule.id, status: schedule.nextRunAt === null ? 'finished' : 'scheduled', next_run_at: iso(schedule.nextRunAt) };
+    const { schedule } = r;
+    // A rule whose every occurrence is already past would be stored and never fire: refuse it instead.
+    if (schedule.nextRunAt === null && !schedule.paused) {
+      if (r.created) await need().remove(schedule.id);
+      throw badField('rrule', `every occurrence of this rule is in the past (start_datetime ${iso(startAt)}, now ${iso(ctx.now())}): nothing would ever fire`, {
+        start_datetime: iso(startAt),
+      });
+    }
+    return { schedule_id: schedule.id, status: 'scheduled', next_run_at: iso(schedule.nextRunAt) };
   });
 
   return {

@@ -1,5 +1,7 @@
 // The original Fusion (Flask + RQ) routes, the Celery /api/tasks routes and /remind_me: their bodies
-// as those systems accepted them (extra fields are tolerated, strings coerce as form posts need).
+// as those systems accepted them (extra fields are tolerated). Bodies are checked as sent; only
+// top-level integer/number/boolean fields are read from form strings (see validation.ts), so a
+// field that must keep its JSON type (contact, to, payload) is never declared as such a scalar.
 import { errorResponses, idParams, isoTime, jobId } from './common.js';
 
 const contact = { anyOf: [{ type: 'string', minLength: 1, maxLength: 50 }, { type: 'number' }], 'x-expect': 'a phone number (string or number)' } as const;
@@ -86,9 +88,24 @@ export const legacyJobInfo = {
   response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses },
 } as const;
 export const legacyCancel = { tags: ['legacy'], summary: 'Original Fusion: cancel a job or a cron/rrule schedule', body: jobIdBody, response: { 200: legacyAnswer, ...errorResponses } } as const;
-export const legacyRetry = { tags: ['legacy'], summary: 'Original Fusion: retry a failed or cancelled job', body: jobIdBody, response: { 200: legacyAnswer, ...errorResponses } } as const;
+export const legacyRetry = {
+  tags: ['legacy'], summary: 'Original Fusion: retry a failed or cancelled job, or enqueue again what the original worker posts',
+  description: '`{ job_id }` puts that failed or cancelled job back in its queue. The original worker posts its job arguments instead '
+    + '(`json=job._args`: a list whose first item is the original /queue/ body): that body is enqueued again as a new job '
+    + '(tagged `retry_of:<job_id>` when the body carried one).',
+  // One schema for both shapes: object keywords apply to objects only, array keywords to arrays only.
+  body: {
+    type: ['object', 'array'], required: ['job_id'], properties: { job_id: jobId }, additionalProperties: true,
+    minItems: 1, items: [{ type: 'object' }], additionalItems: true,
+  },
+  response: { 200: legacyAnswer, ...errorResponses },
+} as const;
 export const legacyReschedule = {
-  tags: ['legacy'], summary: 'Original Fusion: move a job to another time',
+  tags: ['legacy'], summary: 'Original Fusion: move a job, or a cron/rrule series, to another time',
+  description: 'A job id: the job runs at schedule_at. A schedule id (from /schedule/ with cron or rrule): the series restarts at '
+    + 'schedule_at: nothing runs before it and its next run is its first occurrence at or after schedule_at (an RRULE without its '
+    + 'own DTSTART is re-anchored there, so it runs at schedule_at exactly); run count and repeat limit stay. `scheduled_at` in the '
+    + 'answer is that next run. A time after the series\' end is a 400 and leaves the series as it was.',
   body: {
     type: 'object', required: ['job_id', 'schedule_at'], additionalProperties: true,
     properties: { job_id: jobId, schedule_at: time },
@@ -110,7 +127,7 @@ export const legacyConsent = {
   tags: ['legacy'], summary: 'Original Fusion: record WhatsApp consent of a contact',
   body: {
     type: 'object', required: ['contact', 'countryCode', 'consent'], additionalProperties: true,
-    properties: { contact, countryCode: contact, consent: { type: 'boolean' } },
+    properties: { contact, countryCode: contact, consent: { type: 'boolean', description: 'true/false; form posts may send 1/0 or true/false' } },
   },
   response: {
     200: {
@@ -123,7 +140,9 @@ export const legacyConsent = {
 
 export const celeryCreate = {
   tags: ['legacy'], summary: 'Celery-style: submit a task',
-  description: '`task_type` names a registered task; `email_sending` is the email channel. An unregistered type answers 422.',
+  description: '`task_type` names a registered task; `email_sending` is the email channel (task `email`, queue `email`; parameters '
+    + 'become the original email payload: `to` as a list, `body` as `message` when no `message` is given, other fields as sent). '
+    + 'An unregistered type answers 422. examples/celery-tasks.ts registers that system\'s `data_processing` and `file_processing`.',
   body: {
     type: 'object', required: ['task_type'], additionalProperties: true,
     properties: {
@@ -154,7 +173,10 @@ export const celeryGet = {
 
 export const remindMe = {
   tags: ['legacy'], summary: 'RRULE reminder: schedule the `reminder` task on an RRULE',
-  description: 'Creates a schedule firing task `reminder` (queue `reminders`, high priority) with `notification_metadata` as payload. Needs a registered `reminder` task.',
+  description: 'Creates a schedule firing the built-in task `reminder` (queue `reminders`, high priority) with `notification_metadata`, as sent, as '
+    + 'its payload; each occurrence delivers it through config `channels.reminder` (POST to the notification service with `auth_header` as '
+    + 'the Authorization header, or dry-run). start_datetime is the DTSTART of a rule without one, taken at second 0 of its minute unless '
+    + 'the rule says BYSECOND. A rule whose every occurrence is in the past is a 400.',
   body: {
     type: 'object', required: ['rrule', 'start_datetime', 'notification_metadata'], additionalProperties: true,
     properties: {

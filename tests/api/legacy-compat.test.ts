@@ -1,0 +1,184 @@
+// The compatibility routes hand handlers the payload as sent, and take what the original clients
+// and worker post: the worker's /retryTask/ list, repeated cancels, schedule ids on
+// /rescheduleJob/, form consent=1, email_sending on /api/tasks.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApi, json, KEYS, type Api } from './helpers.js';
+
+const formBody = (o: Record<string, unknown>) =>
+  new URLSearchParams(Object.entries(o).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])).toString();
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+describe('compat routes: payloads as sent', () => {
+  let api: Api;
+  before(async () => {
+    api = await startApi({ setup: (f) => f.task('mapping', async () => 'mapped') });
+  });
+  after(() => api.close());
+
+  test('POST /queue/ JSON: contact 9876543210 stays a number, to ["a@x.io"] stays a list', async () => {
+    const sms = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 1, contact: 9876543210, countryCode: 91, message: 'hi' } } }));
+    assert.deepEqual((await api.fusion.store.get(sms.job_id))!.payload, { task: 1, contact: 9876543210, countryCode: 91, message: 'hi' });
+    const email = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 2, to: ['a@x.io'], cc: [], subject: 'S', message: '<p>m</p>' } } }));
+    const p = (await api.fusion.store.get(email.job_id))!.payload as Record<string, unknown>;
+    assert.deepEqual(p.to, ['a@x.io']);
+    assert.deepEqual(p.cc, []);
+    const one = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 2, to: 'b@x.io' } } }));
+    assert.equal(((await api.fusion.store.get(one.job_id))!.payload as { to: unknown }).to, 'b@x.io', 'a single address stays a string too');
+  });
+
+  test('form bodies: envelope fields read from strings, the payload JSON kept exactly', async () => {
+    const r = await api.call({
+      method: 'POST', url: '/queue/', headers: FORM,
+      payload: formBody({ payload: { task: 1, contact: 9876543210, countryCode: '91', flags: [1, '2'], nested: { n: 5 } }, priority: '2', task_type: 'OTP' }),
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const job = (await api.fusion.store.get(json(r).job_id))!;
+    assert.equal(job.priority, 2, 'priority "2" from the form is the number 2');
+    assert.deepEqual(job.payload, { task: 1, contact: 9876543210, countryCode: '91', flags: [1, '2'], nested: { n: 5 } });
+    const bad = await api.call({ method: 'POST', url: '/queue/', headers: FORM, payload: formBody({ payload: { task: 1, contact: 1 }, priority: 'high' }) });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(json(bad).error.details.field, 'priority');
+  });
+
+  test('/schedule/, /mapping/ and /api/tasks keep nested types too', async () => {
+    const s = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 6, contact: 9876543210, countryCode: 91 }, delay: '60' } }));
+    const sj = (await api.fusion.store.get(s.job_id))!;
+    assert.deepEqual(sj.payload, { task: 6, contact: 9876543210, countryCode: 91 });
+    assert.equal(sj.runAt - sj.createdAt, 60_000, 'delay "60" from a string is 60 s');
+    const m = json(await api.call({ method: 'POST', url: '/mapping/', payload: { payload: { ids: [7], lab: 12 } } }));
+    assert.deepEqual((await api.fusion.store.get(m.job_id))!.payload, { ids: [7], lab: 12 });
+    const c = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'mapping', parameters: { n: 1, list: ['x'] } } }));
+    assert.deepEqual((await api.fusion.store.get(c.task_id))!.payload, { n: 1, list: ['x'] });
+  });
+
+  test('/retryTask/ takes the original worker\'s json=job._args and enqueues it again as a new job', async () => {
+    const body = { payload: { task: 1, contact: 9876543210, countryCode: 91, message: 'OTP 1' }, priority: 2, task_type: 'OTP', job_id: 'orig-1', success_task_handler: 'https://cb.example.com/ok' };
+    const first = json(await api.call({ method: 'POST', url: '/queue/', payload: body }));
+    assert.equal(first.job_id, 'orig-1');
+    const r = await api.call({ method: 'POST', url: '/retryTask/', payload: [body] });
+    assert.equal(r.statusCode, 200, r.body);
+    const { job_id, status } = json(r);
+    assert.notEqual(job_id, 'orig-1', 'a new job');
+    assert.equal(status, 'queued');
+    const job = (await api.fusion.store.get(job_id))!;
+    assert.deepEqual(job.payload, body.payload);
+    assert.equal(job.queue, 'sms');
+    assert.equal(job.priority, 2);
+    assert.ok(job.tags.includes('retry_of:orig-1'));
+    assert.equal(job.callbacks?.onSuccess, 'https://cb.example.com/ok');
+    const again = json(await api.call({ method: 'POST', url: '/retryTask/', payload: [body] }));
+    assert.notEqual(again.job_id, job_id, 'each retry post is one more job');
+    // Posted as Python's requests does it (no content type set by data=json.dumps(...)).
+    const raw = await api.app.inject({ method: 'POST', url: '/retryTask/', payload: JSON.stringify([{ payload: { task: 2, to: ['a@x.io'] } }]) });
+    assert.equal(raw.statusCode, 200, raw.body);
+    assert.deepEqual(((await api.fusion.store.get(json(raw).job_id))!.payload as { to: unknown }).to, ['a@x.io']);
+  });
+
+  test('/retryTask/ refuses a list whose first item is not a /queue/ body, naming the field', async () => {
+    const before = await api.totalJobs();
+    for (const [body, field] of [
+      [[{ payload: { task: 1 } }], '[0].payload.contact'],
+      [[{ priority: 1 }], '[0].payload'],
+      [[], 'body'],
+      [{}, 'job_id'],
+    ] as const) {
+      const r = await api.call({ method: 'POST', url: '/retryTask/', payload: body as unknown as object });
+      assert.equal(r.statusCode, 400, `${JSON.stringify(body)}: ${r.body}`);
+      assert.equal(json(r).error.details.field, field, r.body);
+    }
+    assert.equal(await api.totalJobs(), before);
+  });
+
+  test('/cancelJob/ twice answers 200 both times', async () => {
+    const { job_id } = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 1, contact: 1 }, delay: 3600 } }));
+    for (let i = 0; i < 2; i++) {
+      const r = await api.call({ method: 'POST', url: '/cancelJob/', payload: { job_id } });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.deepEqual(json(r), { job_id, status: 'canceled' });
+    }
+    const done = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 1, contact: 1 } } }));
+    await api.fusion.queue.cancel(done.job_id);
+    assert.equal((await api.fusion.store.get(done.job_id))!.state, 'cancelled');
+  });
+
+  test('/rescheduleJob/ on a cron series: its next run moves to the first occurrence at or after schedule_at', async () => {
+    const s = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 1, contact: 1 }, cron: '0 * * * *', repeat: 5 } }));
+    const at = Math.floor(Date.now() / 1000) + 2 * 86_400 + 1234; // two days on, not on an hour
+    const r = await api.call({ method: 'POST', url: '/rescheduleJob/', payload: { job_id: s.schedule_id, schedule_at: at } });
+    assert.equal(r.statusCode, 200, r.body);
+    const a = json(r);
+    assert.equal(a.status, 'scheduled');
+    const next = Date.parse(a.scheduled_at);
+    assert.equal(next, Math.ceil((at * 1000) / 3_600_000) * 3_600_000, 'the first whole hour at or after schedule_at');
+    const stored = (await api.fusion.scheduler.get(s.schedule_id))!;
+    assert.equal(stored.nextRunAt, next);
+    assert.equal(stored.limit, 5, 'the repeat limit stays');
+    const info = json(await api.call({ method: 'POST', url: '/jobInfo/', payload: { job_id: s.schedule_id } }));
+    assert.equal(info.next_run_at, a.scheduled_at);
+  });
+
+  test('/rescheduleJob/ on an rrule series without DTSTART runs at schedule_at exactly; past its end is a 400 that keeps it', async () => {
+    const until = new Date(Date.now() + 3 * 86_400_000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const s = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 1, contact: 1 }, rrule: `FREQ=DAILY;UNTIL=${until}` } }));
+    const at = Math.floor(Date.now() / 1000) + 86_400 + 600;
+    const r = json(await api.call({ method: 'POST', url: '/rescheduleJob/', payload: { job_id: s.schedule_id, schedule_at: String(at) } }));
+    assert.equal(r.scheduled_at, new Date(at * 1000).toISOString());
+    const before = (await api.fusion.scheduler.get(s.schedule_id))!;
+    const late = await api.call({ method: 'POST', url: '/rescheduleJob/', payload: { job_id: s.schedule_id, schedule_at: at + 10 * 86_400 } });
+    assert.equal(late.statusCode, 400, late.body);
+    assert.equal(json(late).error.details.field, 'schedule_at');
+    assert.match(json(late).error.message, /no occurrence/);
+    const after = (await api.fusion.scheduler.get(s.schedule_id))!;
+    assert.notEqual(after.nextRunAt, null, 'the series is kept');
+    assert.equal(after.startAt, before.startAt, 'and put back as it was');
+    assert.equal(after.nextRunAt, before.nextRunAt);
+    const missing = await api.call({ method: 'POST', url: '/rescheduleJob/', payload: { job_id: 'no-such-thing', schedule_at: at } });
+    assert.equal(missing.statusCode, 404);
+  });
+
+  test('/update_consent/ takes form consent=1 / consent=0 and JSON 1 / true', async () => {
+    const f1 = await api.call({ method: 'POST', url: '/update_consent/', headers: FORM, payload: 'contact=9876543210&countryCode=91&consent=1' });
+    assert.equal(f1.statusCode, 200, f1.body);
+    assert.equal(json(f1).consent, true);
+    const f0 = await api.call({ method: 'POST', url: '/update_consent/', headers: FORM, payload: 'contact=9876543210&countryCode=91&consent=0' });
+    assert.equal(json(f0).consent, false);
+    assert.equal((await api.call({ method: 'POST', url: '/update_consent/', headers: FORM, payload: 'contact=98765&countryCode=91&consent=true' })).statusCode, 200);
+    const j1 = await api.call({ method: 'POST', url: '/update_consent/', payload: { contact: 98765, countryCode: 91, consent: 1 } });
+    assert.equal(json(j1).consent, true);
+    const bad = await api.call({ method: 'POST', url: '/update_consent/', headers: FORM, payload: 'contact=98765&countryCode=91&consent=2' });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(json(bad).error.details.field, 'consent');
+  });
+
+  test('/api/tasks email_sending lands on the email queue with the original email payload', async () => {
+    const r = await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', priority: 'high', parameters: { to: 'recipient@example.com', subject: 'Hi', body: 'Hello' } } });
+    assert.equal(r.statusCode, 202, r.body);
+    const job = (await api.fusion.store.get(json(r).task_id))!;
+    assert.equal(job.task, 'email');
+    assert.equal(job.queue, 'email');
+    assert.equal(job.priority, 2);
+    assert.deepEqual(job.payload, { to: ['recipient@example.com'], subject: 'Hi', message: 'Hello' });
+    const list = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', parameters: { to: ['a@x.io', 'b@x.io'], message: 'm', body: 'kept' } } }));
+    assert.deepEqual((await api.fusion.store.get(list.task_id))!.payload, { to: ['a@x.io', 'b@x.io'], message: 'm', body: 'kept' });
+    assert.equal(json(await api.call({ method: 'GET', url: `/api/tasks/${list.task_id}` })).task_type, 'email_sending');
+  });
+});
+
+describe('compat routes: roles', () => {
+  let api: Api;
+  before(async () => {
+    api = await startApi({ auth: true });
+  });
+  after(() => api.close());
+
+  test('/retryTask/ with the worker\'s list needs send; by job_id it needs admin', async () => {
+    const list = await api.call({ method: 'POST', url: '/retryTask/', payload: [{ payload: { task: 1, contact: 1 } }], as: 'send' });
+    assert.equal(list.statusCode, 200, list.body);
+    const byId = await api.call({ method: 'POST', url: '/retryTask/', payload: { job_id: json(list).job_id }, as: 'send' });
+    assert.equal(byId.statusCode, 403);
+    assert.equal(json(byId).error.details.needed, 'admin');
+    assert.equal((await api.call({ method: 'POST', url: '/retryTask/', payload: { job_id: 'nope' }, as: 'admin' })).statusCode, 404);
+    assert.ok(KEYS.send);
+  });
+});
