@@ -249,14 +249,16 @@ function plainSecretWarnings(raw: FusionConfig, catalogues: Catalogues): string[
   return out;
 }
 
+const isObject = (v: unknown): v is Record<string, any> => !!v && typeof v === 'object' && !Array.isArray(v);
+
 function checkProviders(config: FusionConfig, catalogues: Catalogues, errors: string[]): void {
   for (const ch of PROVIDER_CHANNELS) {
-    const c: ChannelConfig | undefined = config.channels?.[ch];
-    if (!c) continue;
-    const providers = c.providers ?? {};
+    const c: ChannelConfig | undefined = isObject(config.channels) ? config.channels[ch] : undefined;
+    if (!isObject(c)) continue;
+    const providers = isObject(c.providers) ? c.providers : {};
     for (const [name, entry] of Object.entries(providers)) {
       const base = ['channels', ch, 'providers', name];
-      if (entry.type === DRY_RUN) continue;
+      if (!isObject(entry) || typeof entry.type !== 'string' || entry.type === DRY_RUN) continue;
       const factory = factoryFor(catalogues, ch, entry.type);
       if (!factory) {
         errors.push(`${formatPath([...base, 'type'])}: unknown provider type ${JSON.stringify(entry.type)} (known: ${knownTypes(catalogues, ch).join(', ')})`);
@@ -269,25 +271,28 @@ function checkProviders(config: FusionConfig, catalogues: Catalogues, errors: st
     }
     const names = Object.keys(providers);
     for (const key of ['routes', 'otpRoutes'] as const) {
-      for (const [route, list] of Object.entries(c[key] ?? {})) {
+      for (const [route, list] of Object.entries(isObject(c[key]) ? c[key]! : {})) {
+        if (!Array.isArray(list)) continue;
         list.forEach((p, i) => {
-          if (p !== DRY_RUN && !(p in providers)) {
+          if (typeof p === 'string' && p !== DRY_RUN && !Object.hasOwn(providers, p)) {
             errors.push(`${formatPath(['channels', ch, key, route, i])}: provider ${JSON.stringify(p)} is not configured in channels.${ch}.providers (configured: ${names.join(', ') || 'none'})`);
           }
         });
       }
     }
   }
-  const r = config.channels?.reminder;
-  if (r?.deliver === 'webhook' && !r.url) errors.push('channels.reminder.url: is required when deliver is "webhook"');
+  const r = isObject(config.channels) ? config.channels.reminder : undefined;
+  if (isObject(r) && r.deliver === 'webhook' && !r.url) errors.push('channels.reminder.url: is required when deliver is "webhook"');
 }
 
 /** Check a parsed config and resolve its env refs. Throws ConfigError naming every bad field. */
 export function validateConfig(raw: unknown, opts: { env?: NodeJS.ProcessEnv; catalogues?: Catalogues; file?: string } = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const catalogues = opts.catalogues ?? PROVIDER_CATALOGUES;
-  if (!validateFixed(raw)) throw new ConfigError(ajvErrors(validateFixed.errors, []), opts.file);
-  const errors: string[] = [];
+  // Every problem at once: the fixed shape's, then env refs, adapters and routes (checked defensively
+  // where the shape is already wrong).
+  const errors: string[] = validateFixed(raw) ? [] : ajvErrors(validateFixed.errors, []);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(errors, opts.file);
   const config = resolveEnvRefs(raw, [], env, errors) as FusionConfig;
   checkProviders(config, catalogues, errors);
   if (errors.length) throw new ConfigError(errors, opts.file);
