@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.js';
 import type { TaskContext, TaskHandler } from '../core/registry.js';
 import { SECRET_KEYS } from '../logging.js';
 import type { ChannelTask } from './channel.js';
-import { isSecretName } from './config.js';
+import { isSecretName } from './secrets.js';
 import { capText } from './http/answer.js';
 
 /** The original worker's task labels, by channel. */

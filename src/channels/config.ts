@@ -8,15 +8,9 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ChannelName, ProviderFactory } from './provider.js';
 import type { ChannelConfig, FusionConfig, ProviderEntry } from './config-types.js';
 import { DRY_RUN } from './dry-run.js';
-import { SMS_PROVIDERS } from './sms/providers/index.js';
+import { NOT_SECRET, PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
-/** Channels whose config is providers + routes. */
-export const PROVIDER_CHANNELS = ['sms', 'email', 'push', 'whatsapp'] as const;
-export type ProviderChannel = (typeof PROVIDER_CHANNELS)[number];
-
-/** Provider adapters by channel. A channel's catalogue grows as its adapters land. */
-export type Catalogues = Partial<Record<ChannelName, ProviderFactory<any>[]>>;
-export const PROVIDER_CATALOGUES: Catalogues = { sms: SMS_PROVIDERS };
+export { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, isSecretName, secretValues, type Catalogues, type ProviderChannel } from './secrets.js';
 
 /** The fields every provider entry may carry, whatever its adapter (config-types.ts ProviderEntry). */
 const COMMON_PROVIDER_FIELDS = ['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials'];
@@ -170,38 +164,23 @@ function ajvErrors(errors: ErrorObject[] | null | undefined, base: (string | num
   return [...new Set(out)];
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validateFixed = ajv.compile(CONFIG_SCHEMA);
+// Compiled on first use: the library (Fusion.open) never pays for it, only config loading does.
+let ajv: Ajv | undefined;
+let fixed: ValidateFunction | undefined;
 const adapterValidators = new WeakMap<ProviderFactory<any>, ValidateFunction>();
+const compiler = () => (ajv ??= new Ajv({ allErrors: true, strict: false }));
+const validateFixed = () => (fixed ??= compiler().compile(CONFIG_SCHEMA));
 
 function adapterValidator(f: ProviderFactory<any>): ValidateFunction {
   let v = adapterValidators.get(f);
-  if (!v) adapterValidators.set(f, (v = ajv.compile(f.configSchema)));
+  if (!v) adapterValidators.set(f, (v = compiler().compile(f.configSchema)));
   return v;
-}
-
-/** Secret-looking field names, whatever the adapter declares (token, secret, password, key, auth, ...). */
-const SECRET_NAME = /token|secret|passw|pwd|key|auth|credential|private|signature|cookie/i;
-/** Fields named like secrets that hold none: flags and numbers are left alone anyway; these are strings. */
-const NOT_SECRET = new Set(['type', 'node', 'index', 'username', 'url', 'baseUrl', 'from', 'senderId']);
-
-export function isSecretName(name: string): boolean {
-  return !NOT_SECRET.has(name) && SECRET_NAME.test(name);
 }
 
 const ENV_REF = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
 
-function factoryFor(catalogues: Catalogues, channel: string, type: string): ProviderFactory<any> | undefined {
-  return catalogues[channel as ChannelName]?.find((f) => f.type === type);
-}
-
 function knownTypes(catalogues: Catalogues, channel: string): string[] {
   return [DRY_RUN, ...(catalogues[channel as ChannelName] ?? []).map((f) => f.type)];
-}
-
-/** Is this field a credential? The adapter's `secrets` list, or its name looks like one. */
-function secretField(factory: ProviderFactory<any> | undefined, field: string): boolean {
-  return (factory?.secrets.includes(field) ?? false) || isSecretName(field);
 }
 
 /**
@@ -291,7 +270,8 @@ export function validateConfig(raw: unknown, opts: { env?: NodeJS.ProcessEnv; ca
   const catalogues = opts.catalogues ?? PROVIDER_CATALOGUES;
   // Every problem at once: the fixed shape's, then env refs, adapters and routes (checked defensively
   // where the shape is already wrong).
-  const errors: string[] = validateFixed(raw) ? [] : ajvErrors(validateFixed.errors, []);
+  const check = validateFixed();
+  const errors: string[] = check(raw) ? [] : ajvErrors(check.errors, []);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(errors, opts.file);
   const config = resolveEnvRefs(raw, [], env, errors) as FusionConfig;
   checkProviders(config, catalogues, errors);
@@ -418,25 +398,3 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
   return lines.join('\n') + '\n';
 }
 
-/**
- * Every credential value the loaded config holds (resolved), so log lines can scrub one that a
- * provider's answer or an error message echoes back. Short values are left out: masking "1" would
- * garble every line.
- */
-export function secretValues(config: FusionConfig, catalogues: Catalogues = PROVIDER_CATALOGUES): string[] {
-  const out = new Set<string>();
-  const collect = (v: unknown, factory?: ProviderFactory<any>, secret = false) => {
-    if (typeof v === 'string') {
-      if (secret && v.length >= 6) out.add(v);
-      return;
-    }
-    if (!v || typeof v !== 'object') return;
-    for (const [k, x] of Object.entries(v)) collect(x, factory, secretField(factory, k) || (secret && !NOT_SECRET.has(k)));
-  };
-  for (const ch of PROVIDER_CHANNELS) {
-    for (const entry of Object.values(config.channels?.[ch]?.providers ?? {})) collect(entry, factoryFor(catalogues, ch, entry.type));
-  }
-  collect(config.channels?.webhook);
-  collect(config.logging?.elasticsearch);
-  return [...out];
-}

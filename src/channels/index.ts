@@ -7,7 +7,7 @@ import { smsChannel } from './sms/channel.js';
 import { webhookChannel } from './webhook/channel.js';
 import { reminderChannel } from './reminder/channel.js';
 import { TASK_LABELS, withAttemptLog } from './attempt-log.js';
-import { secretValues } from './config.js';
+import { secretValues } from './secrets.js';
 
 export type ChannelMaker = (deps: ChannelDeps) => ChannelSetup;
 
