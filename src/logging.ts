@@ -1,5 +1,7 @@
 // Structured JSON logs (pino). Credentials and secret-looking fields are redacted wherever they appear.
-import { pino, type Logger as PinoLogger } from 'pino';
+// With Elasticsearch configured, the same lines are also shipped there (as the original worker did)
+// through the maintained pino-elasticsearch stream.
+import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 
 export const SECRET_KEYS = [
   'password', 'passwd', 'secret', 'token', 'apiKey', 'api_key', 'authorization', 'auth_token', 'accessToken',
@@ -57,18 +59,93 @@ export function logRedactor(extra: string[] = []): (obj: Record<string, unknown>
   return secretMasker([...extra, 'x-api-key'], { maxDepth: 6, plainOnly: true });
 }
 
+export interface LoggerSetup {
+  level?: string;
+  sensitiveFields?: string[];
+  destination?: number;
+  sync?: boolean;
+}
+
+function loggerOptions(opts: LoggerSetup): LoggerOptions {
+  return {
+    level: opts.level ?? process.env.FUSION_LOG_LEVEL ?? 'info',
+    base: { pid: process.pid },
+    formatters: { log: logRedactor(opts.sensitiveFields) },
+  };
+}
+
 /** `sync: true` writes each line before returning (tests, short-lived tools); the default is async, off the hot path. */
-export function createLogger(
-  opts: { level?: string; sensitiveFields?: string[]; destination?: number; sync?: boolean } = {},
-): PinoLogger {
-  return pino(
-    {
-      level: opts.level ?? process.env.FUSION_LOG_LEVEL ?? 'info',
-      base: { pid: process.pid },
-      formatters: { log: logRedactor(opts.sensitiveFields) },
+export function createLogger(opts: LoggerSetup = {}): PinoLogger {
+  return pino(loggerOptions(opts), pino.destination({ dest: opts.destination ?? 1, sync: opts.sync ?? false }));
+}
+
+/** Where logs are shipped besides stdout (fusion.config.json `logging.elasticsearch`). */
+export interface ElasticsearchTarget {
+  node: string;
+  /** Index name; `%{DATE}` becomes the line's day (default `fusion`). */
+  index?: string;
+  auth?: { username?: string; password?: string; apiKey?: string };
+  /** Ship a batch at least this often, in ms (default 1000). */
+  flushIntervalMs?: number;
+}
+
+export interface ShippingLogger {
+  logger: PinoLogger;
+  /** Ship what is still buffered and stop (at shutdown); resolves within `timeoutMs` whatever ES does. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * A logger writing to stdout and, when `elasticsearch` is given, to Elasticsearch's bulk API as
+ * well (one multistream: the same redacted line goes to both). Shipping faults are reported on
+ * stdout and never stop the process.
+ */
+export async function createShippingLogger(opts: LoggerSetup & { elasticsearch?: ElasticsearchTarget }): Promise<ShippingLogger> {
+  const stdout = pino.destination({ dest: opts.destination ?? 1, sync: opts.sync ?? false });
+  const es = opts.elasticsearch;
+  if (!es) return { logger: pino(loggerOptions(opts), stdout), close: async () => {} };
+  // Loaded only when shipping: the Elasticsearch client is a sizeable module.
+  // CommonJS: at run time its function is the default export (module.exports) itself.
+  const mod = (await import('pino-elasticsearch')) as unknown as { default: unknown };
+  const pinoElastic = ((mod.default as { default?: unknown }).default ?? mod.default) as (o: Record<string, unknown>) => import('node:stream').Transform;
+  const auth = es.auth?.apiKey ? { apiKey: es.auth.apiKey } : es.auth?.username !== undefined ? { username: es.auth.username, password: es.auth.password ?? '' } : undefined;
+  const shipper = pinoElastic({
+    node: es.node,
+    index: es.index ?? 'fusion',
+    auth,
+    esVersion: 8,
+    flushBytes: 64 * 1024,
+    flushInterval: es.flushIntervalMs ?? 1000,
+  });
+  const logger = pino(loggerOptions(opts), pino.multistream([
+    { level: 'trace', stream: stdout },
+    { level: 'trace', stream: shipper as unknown as DestinationStream },
+  ]));
+  // The shipper's own faults go to stdout only (never back into the shipper), without credentials.
+  const node = es.node.replace(/\/\/[^@/]*@/, '//***@');
+  let reported = 0;
+  const fault = (what: string, err: unknown) => {
+    if (reported++ < 5) stdout.write(`${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, node, err: (err as Error)?.message ?? String(err), msg: `elasticsearch shipping: ${what}` })}\n`);
+  };
+  let finished = false;
+  const done = new Promise<void>((resolve) => {
+    shipper.on('insert', () => ((finished = true), resolve()));
+    shipper.on('error', (err: Error) => {
+      fault('error', err);
+      finished = true;
+      resolve();
+    });
+  });
+  shipper.on('insertError', (err: Error) => fault('a log line was dropped', err));
+  return {
+    logger,
+    async close(timeoutMs = 5000) {
+      if (!finished) shipper.end();
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
+      clearTimeout(t);
     },
-    pino.destination({ dest: opts.destination ?? 1, sync: opts.sync ?? false }),
-  );
+  };
 }
 
 /** Mask secret-looking fields of a payload for display (dashboard, listings). Returns a copy. */

@@ -1,14 +1,18 @@
 // The delivery channels, installed into a task registry: every channel's tasks with their payload
 // checks, sharing one outgoing-HTTP guard. Channels are on by default; with no provider configured
-// a channel runs its dry-run provider.
+// a channel runs its dry-run provider. Every channel task logs each attempt (attempt-log.ts).
 import type { TaskRegistry } from '../core/registry.js';
 import type { ChannelDeps, ChannelSetup } from './channel.js';
 import type { Provider } from './provider.js';
 import { smsChannel } from './sms/channel.js';
 import { webhookChannel } from './webhook/channel.js';
 import { reminderChannel } from './reminder/channel.js';
+import { TASK_LABELS, withAttemptLog } from './attempt-log.js';
+import { secretValues } from './secrets.js';
 
-export const CHANNELS: Record<string, (deps: ChannelDeps) => ChannelSetup> = {
+export type ChannelMaker = (deps: ChannelDeps) => ChannelSetup;
+
+export const CHANNELS: Record<string, ChannelMaker> = {
   sms: smsChannel,
   webhook: webhookChannel,
   reminder: reminderChannel,
@@ -22,14 +26,17 @@ export interface InstalledChannels {
   providers?: Record<string, Record<string, Provider>>;
 }
 
-export function installChannels(registry: TaskRegistry, deps: ChannelDeps): InstalledChannels {
+/** `channels` defaults to every channel Fusion ships; another set serves tests and embedders. */
+export function installChannels(registry: TaskRegistry, deps: ChannelDeps, channels: Record<string, ChannelMaker> = CHANNELS): InstalledChannels {
   const out: InstalledChannels = { dryRun: [], tasks: [], providers: {} };
-  for (const [name, make] of Object.entries(CHANNELS)) {
+  const log = { logger: deps.logger, clock: deps.clock, secrets: secretValues(deps.config) };
+  for (const [name, make] of Object.entries(channels)) {
     const setup = make(deps);
     if (setup.dryRun) out.dryRun.push(name);
     if (setup.providers) out.providers![name] = setup.providers;
     for (const t of setup.tasks) {
-      registry.register(t.name, t.handler, t.options);
+      const logged = withAttemptLog(t, TASK_LABELS[name] ?? name.toUpperCase(), log);
+      registry.register(logged.name, logged.handler, logged.options);
       out.tasks.push(t.name);
     }
   }

@@ -1,4 +1,4 @@
-// The `fusion` command: start (all in one), server, worker, scheduler.
+// The `fusion` command: start (all in one), server, worker, scheduler; `config check`.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,7 +6,8 @@ import { Fusion } from '../fusion.js';
 import { buildServer } from '../api/server.js';
 import { checkBind, keysFromEnv, trustedFromEnv } from '../api/auth.js';
 import { FileConsentStore } from '../api/consent.js';
-import { createLogger } from '../logging.js';
+import { createShippingLogger } from '../logging.js';
+import { ConfigError, configPath, loadConfig, routingTable } from '../channels/config.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import type { Worker } from '../core/worker.js';
 
@@ -19,13 +20,18 @@ Commands:
   server      the HTTP API only
   worker      a worker only (plus lease recovery and retention)
   scheduler   the scheduler only: fires due schedules (any number may run on one store)
+  config check validate the config file and print the routing it implies (exit 2 if invalid)
 
 Options:
+  --config FILE        fusion.config.json: providers, routes, outgoing policy, logging (env
+                       FUSION_CONFIG; relative to the working directory). Without it every
+                       channel runs dry (jobs complete, nothing is sent). See docs/configuration.md
   --store URL          store URL (env FUSION_STORE; default ${DEFAULT_STORE_URL})
                        sqlite:PATH[?synchronous=FULL]   redis://HOST:PORT/DB
   --port N             HTTP port (env FUSION_PORT; default 8002)
   --host ADDR          HTTP bind address (env FUSION_HOST; default 127.0.0.1)
-  --queues a,b,c       queues a worker serves, in order (default: every known queue)
+  --queues a,b,c       queues a worker serves, in order (default: every known queue, the
+                       channels' included)
   --concurrency N      jobs one worker runs at once (default 10)
   --lease-ms N         lease length in ms (default 30000)
   --grace-ms N         on SIGTERM/SIGINT, wait this long for running jobs (default 10000)
@@ -53,6 +59,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     args: argv,
     allowPositionals: true,
     options: {
+      config: { type: 'string' },
       store: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
@@ -72,6 +79,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  if (command === 'config') {
+    await configCommand(positionals[1], values.config);
+    return;
+  }
   if (!['start', 'server', 'worker', 'scheduler'].includes(command)) {
     process.stderr.write(`fusion: unknown command "${command}"\n\n${HELP}`);
     process.exitCode = 2;
@@ -83,7 +94,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got "${v}"`);
     return n;
   };
-  const logger = createLogger({ level: values['log-level'] });
+  // The config is read first: a bad file stops the start (exit 2) before anything opens.
+  const { config, warnings } = loadConfig(configPath(values.config));
+  const shipping = await createShippingLogger({
+    level: values['log-level'] ?? process.env.FUSION_LOG_LEVEL ?? config.logging?.level,
+    elasticsearch: config.logging?.elasticsearch,
+  });
+  const logger = shipping.logger;
+  for (const w of warnings) logger.warn({}, `config: ${w}`);
   const storeUrl = values.store ?? process.env.FUSION_STORE ?? DEFAULT_STORE_URL;
   const port = int(values.port ?? process.env.FUSION_PORT, 'port', 8002);
   const host = values.host ?? process.env.FUSION_HOST ?? '127.0.0.1';
@@ -96,7 +114,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const trustedNetworks = serving ? trustedFromEnv(process.env) : undefined;
   const bindWarning = serving ? checkBind(host, apiKeys.length, trustedNetworks?.cidrs.length ?? 0).warning : undefined;
 
-  const fusion = await Fusion.open({ store: storeUrl, logger });
+  const fusion = await Fusion.open({ store: storeUrl, logger, config });
   const taskFiles = values.tasks ?? process.env.FUSION_TASKS?.split(',').filter(Boolean) ?? [];
   for (const file of taskFiles) {
     const mod = await import(pathToFileURL(resolve(file)).href);
@@ -120,6 +138,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       for (const s of stoppers) await s();
       await fusion.close(graceMs);
       logger.info({}, 'bye');
+      await shipping.close();
       logger.flush?.();
       process.exit(0);
     })();
@@ -137,6 +156,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       }),
     );
     fusion.startMaintenance();
+    logger.info({ queues, concurrency }, 'worker running');
+    // Said once: a fresh install completes channel jobs without sending anything.
+    const dry = fusion.channels.dryRun;
+    if (dry.length) logger.info({ channels: dry }, `channels in dry-run (no provider configured): ${dry.join(', ')}`);
   }
   if (command === 'start' || command === 'scheduler') {
     fusion.startScheduler();
@@ -153,7 +176,26 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
 }
 
+/** `fusion config check`: validate, then print the routing table (credentials masked). */
+async function configCommand(sub: string | undefined, flag: string | undefined): Promise<void> {
+  if (sub !== 'check') {
+    process.stderr.write(`fusion: unknown config command "${sub ?? ''}" (use: fusion config check [--config FILE])\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const file = configPath(flag);
+  if (!file) throw new ConfigError(['no config file: give --config FILE or set FUSION_CONFIG']);
+  const { config, warnings } = loadConfig(file);
+  // The channels say themselves which run dry: open them on a throwaway in-memory store.
+  const fusion = await Fusion.open({ store: 'sqlite::memory:', config });
+  const dryRun = fusion.channels.dryRun;
+  await fusion.close();
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(`${file}: valid\n\n${routingTable(config, dryRun)}`);
+}
+
 main().catch((err) => {
   process.stderr.write(`fusion: ${(err as Error).message}\n`);
-  process.exit(1);
+  // A bad config is the caller's to fix: exit 2, like a usage error.
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });

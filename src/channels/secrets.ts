@@ -1,0 +1,54 @@
+// Which config fields are credentials, and the credential values a loaded config holds. Kept apart
+// from config.ts (the schema and its validator) so the library's channels use it without loading ajv.
+import type { ChannelName, ProviderFactory } from './provider.js';
+import type { FusionConfig } from './config-types.js';
+import { SMS_PROVIDERS } from './sms/providers/index.js';
+
+/** Channels whose config is providers + routes. */
+export const PROVIDER_CHANNELS = ['sms', 'email', 'push', 'whatsapp'] as const;
+export type ProviderChannel = (typeof PROVIDER_CHANNELS)[number];
+
+/** Provider adapters by channel. A channel's catalogue grows as its adapters land. */
+export type Catalogues = Partial<Record<ChannelName, ProviderFactory<any>[]>>;
+export const PROVIDER_CATALOGUES: Catalogues = { sms: SMS_PROVIDERS };
+
+/** Secret-looking field names, whatever the adapter declares (token, secret, password, key, auth, ...). */
+const SECRET_NAME = /token|secret|passw|pwd|key|auth|credential|private|signature|cookie/i;
+/** Fields named like secrets that hold none: flags and numbers are left alone anyway; these are strings. */
+export const NOT_SECRET = new Set(['type', 'node', 'index', 'username', 'url', 'baseUrl', 'from', 'senderId']);
+
+export function isSecretName(name: string): boolean {
+  return !NOT_SECRET.has(name) && SECRET_NAME.test(name);
+}
+
+export function factoryFor(catalogues: Catalogues, channel: string, type: string): ProviderFactory<any> | undefined {
+  return catalogues[channel as ChannelName]?.find((f) => f.type === type);
+}
+
+/** Is this field a credential? The adapter's `secrets` list, or its name looks like one. */
+export function secretField(factory: ProviderFactory<any> | undefined, field: string): boolean {
+  return (factory?.secrets.includes(field) ?? false) || isSecretName(field);
+}
+
+/**
+ * Every credential value the loaded config holds (resolved), so log lines can scrub one that a
+ * provider's answer or an error message echoes back. Short values are left out: masking "1" would
+ * garble every line.
+ */
+export function secretValues(config: FusionConfig, catalogues: Catalogues = PROVIDER_CATALOGUES): string[] {
+  const out = new Set<string>();
+  const collect = (v: unknown, factory?: ProviderFactory<any>, secret = false) => {
+    if (typeof v === 'string') {
+      if (secret && v.length >= 6) out.add(v);
+      return;
+    }
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) collect(x, factory, secretField(factory, k) || (secret && !NOT_SECRET.has(k)));
+  };
+  for (const ch of PROVIDER_CHANNELS) {
+    for (const entry of Object.values(config.channels?.[ch]?.providers ?? {})) collect(entry, factoryFor(catalogues, ch, entry.type));
+  }
+  collect(config.channels?.webhook);
+  collect(config.logging?.elasticsearch);
+  return [...out];
+}
