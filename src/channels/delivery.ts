@@ -108,6 +108,12 @@ export class DeliveryPipeline<M> {
     this.maxRateWaitMs = opts.maxRateWaitMs ?? DEFAULT_MAX_RATE_WAIT_MS;
     const bad = (field: string, message: string) => new FusionError('invalid_config', message, { field: `channels.${this.channel}.${field}` });
     for (const [name, entry] of Object.entries(this.config.providers ?? {})) {
+      if (entry.type === DRY_RUN) {
+        // A provider configured as dry-run (e.g. to route one country nowhere while testing) sends nothing.
+        this.providers.set(name, { ...opts.dryRun, name });
+        this.entries.set(name, entry);
+        continue;
+      }
       const factory = opts.factories.find((f) => f.type === entry.type && f.channel === this.channel);
       if (!factory) {
         const known = opts.factories.filter((f) => f.channel === this.channel).map((f) => f.type);
@@ -119,10 +125,14 @@ export class DeliveryPipeline<M> {
     }
     for (const key of ['routes', 'otpRoutes'] as const) {
       for (const [code, names] of Object.entries(this.config[key] ?? {})) {
+        for (const n of names) {
+          // "dry-run" in a route names the built-in dry-run provider unless one is configured by that name.
+          if (n === DRY_RUN && !this.providers.has(n)) this.providers.set(n, opts.dryRun);
+        }
         for (const n of names) if (!this.providers.has(n)) throw bad(`${key}.${code}`, `${key}["${code}"] names provider "${n}", which is not configured`);
       }
     }
-    this.dryRun = this.providers.size === 0;
+    this.dryRun = [...this.entries.values()].every((e) => e.type === DRY_RUN);
   }
 
   /** Provider instance by name (dry-run included), for delivery reports. */

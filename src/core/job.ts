@@ -32,6 +32,8 @@ export interface AttemptRecord {
   endedAt?: number;
   outcome?: AttemptOutcome;
   error?: string;
+  /** A failed attempt's structured facts, from its error (a delivery's provider, code, retryable, status). */
+  details?: Record<string, unknown>;
 }
 
 export interface JobCallbacks {

@@ -36,7 +36,7 @@ async function serve(opts: Partial<ServerOptions>) {
   };
 }
 
-const QUEUE_BODY = { payload: { task: 1, contact: 9876543210, message: 'hi' } };
+const QUEUE_BODY = { payload: { task: 1, contact: 9876543210, countryCode: 91, message: 'hi' } };
 
 describe('trusted networks', () => {
   test('keys configured, 127.0.0.0/8 trusted: keyless /queue/ works and is logged as trusted-network; /v1 still needs a key', async () => {
@@ -48,9 +48,9 @@ describe('trusted networks', () => {
       assert.equal(((await s.fusion.store.get(job_id))!.payload as { contact: unknown }).contact, 9876543210);
       const line = s.lines.find((l) => l.route === '/queue/' && l.status === 200);
       assert.equal(line?.key, 'trusted-network');
-      assert.equal((await s.post('/v1/jobs', { task: 'sms', payload: { contact: '1' } })).status, 401, '/v1 needs a key when keys exist');
+      assert.equal((await s.post('/v1/jobs', { task: 'sms', payload: { to: '+919876543210', text: 'hi' } })).status, 401, '/v1 needs a key when keys exist');
       assert.equal((await fetch(`${s.base}/v1/queues`)).status, 401);
-      assert.equal((await s.post('/v1/jobs', { task: 'sms', payload: { contact: '1' } }, { authorization: `Bearer ${KEYS.send}` })).status, 201);
+      assert.equal((await s.post('/v1/jobs', { task: 'sms', payload: { to: '+919876543210', text: 'hi' } }, { authorization: `Bearer ${KEYS.send}` })).status, 201);
       // The trusted role is send: an admin route answers 403, naming the role.
       const cancel = await s.post('/cancelJob/', { job_id });
       assert.equal(cancel.status, 403);

@@ -1,7 +1,7 @@
 // Mapping between the Redis job hash (see scripts.ts for its fields) and the core Job.
 // Fields that never change after add travel as one JSON blob (`d`), so adding or reading a job
 // costs one JSON.stringify / JSON.parse instead of one per field.
-import type { Job, JobState, NewJob } from '../../core/job.js';
+import type { Job, JobError, JobState, NewJob } from '../../core/job.js';
 import type { Outcome, ScheduleRecord } from '../../core/store.js';
 
 /** Fields left at their default (no timeout, description, tags, callbacks or schedule) are absent. */
@@ -80,11 +80,22 @@ export function outcomeArgs(outcomes: Outcome[], positions: number[], args: (str
     const o = outcomes[p]!;
     if (o.kind === 'completed') continue;
     const error = o.kind === 'released' ? undefined : o.error;
-    args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', error?.message ? JSON.stringify(error.message) : '', o.kind === 'retry' ? o.retryAt : '');
+    args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', historyError(error), o.kind === 'retry' ? o.retryAt : '');
     order.push(p);
     entries++;
   }
   return { entries, order };
+}
+
+/**
+ * What the history record of a failed attempt holds after `"error":` (the script splices it in as
+ * is): the message, then its structured details when the error has them (a delivery's provider, code,
+ * retryable). '' when there is no message.
+ */
+function historyError(error: JobError | undefined): string {
+  if (!error?.message) return '';
+  const message = JSON.stringify(error.message);
+  return error.details ? `${message},"details":${JSON.stringify(error.details)}` : message;
 }
 
 const num = (v: string | null | undefined): number | null => (v == null || v === '' ? null : Number(v));

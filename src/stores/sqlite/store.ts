@@ -346,13 +346,13 @@ export class SqliteStore implements Store {
           break;
         case 'retry':
           queue = this.st.retry.get({
-            id: o.id, token: o.token, at: o.at, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message,
+            id: o.id, token: o.token, at: o.at, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message, details: detailsOf(o.error),
           }) as typeof queue;
           break;
         case 'failed':
         case 'cancelled':
           queue = this.st.endWith.get({
-            id: o.id, token: o.token, at: o.at, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null,
+            id: o.id, token: o.token, at: o.at, state: o.kind, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null, details: detailsOf(o.error),
           }) as typeof queue;
           break;
         case 'released':
@@ -392,7 +392,7 @@ export class SqliteStore implements Store {
         const base = { seq: r.seq, at: now };
         if (r.cancel_requested) {
           const error: JobError = { message: 'cancelled while its worker was lost', retryable: false, name: 'CancelledError' };
-          this.st.stallEnd.run({ ...base, state: 'cancelled', stall: 1, error: JSON.stringify(error), outcome: 'stalled', message: error.message });
+          this.st.stallEnd.run({ ...base, state: 'cancelled', stall: 1, error: JSON.stringify(error), outcome: 'stalled', message: error.message, details: null });
           res.cancelled.push(r.id);
           events.push({ type: 'cancelled', queue: r.queue, jobId: r.id, at: now });
         } else if (r.stalls + 1 > r.max_stalls) {
@@ -400,7 +400,7 @@ export class SqliteStore implements Store {
             message: `job stalled ${r.stalls + 1} times (limit ${r.max_stalls}): its worker lost the lease each time`,
             retryable: false, name: 'StalledError', code: 'stalled',
           };
-          this.st.stallEnd.run({ ...base, state: 'failed', stall: 1, error: JSON.stringify(error), outcome: 'stalled', message: error.message });
+          this.st.stallEnd.run({ ...base, state: 'failed', stall: 1, error: JSON.stringify(error), outcome: 'stalled', message: error.message, details: null });
           res.failed.push(r.id);
           events.push({ type: 'stalled', queue: r.queue, jobId: r.id, at: now }, { type: 'failed', queue: r.queue, jobId: r.id, at: now });
         } else {
@@ -814,14 +814,23 @@ function rowToSchedule(r: Row): ScheduleRecord {
 }
 
 
+/** The JSON of an error's structured details for the attempt history, or null. */
+const detailsOf = (e: JobError | undefined | null): string | null => (e?.details ? JSON.stringify(e.details) : null);
+
 /**
  * SQL that appends the attempt an UPDATE ends to the history column. The history holds ended
  * attempts only; the open one is read from attempts, worker_id and started_at (see rowToJob), so a
  * claim writes no JSON. SET expressions see the row as it was, before the UPDATE clears the lease.
  */
 function closeAttempt(outcome: string, at = '@at', withError = false): string {
+  const record = (extra: string) => `json_object('attempt', attempts, 'workerId', worker_id, 'startedAt', started_at, 'endedAt', ${at},
+      'outcome', ${outcome}${extra})`;
+  // A failed attempt keeps its error's message, and its structured details (a delivery's provider,
+  // code, retryable) when the error has them: @details is their JSON, or NULL.
+  const ended = withError
+    ? `CASE WHEN @details IS NULL THEN ${record(`, 'error', @message`)} ELSE ${record(`, 'error', @message, 'details', json(@details)`)} END`
+    : record('');
   // Spliced as text, not json_insert: the array is not parsed again for each attempt (~0.8 us, measured).
   return `CASE WHEN history = '[]' THEN '[' ELSE substr(history, 1, length(history) - 1) || ',' END
-    || json_object('attempt', attempts, 'workerId', worker_id, 'startedAt', started_at, 'endedAt', ${at},
-      'outcome', ${outcome}${withError ? `, 'error', @message` : ''}) || ']'`;
+    || ${ended} || ']'`;
 }
