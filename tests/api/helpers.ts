@@ -5,6 +5,8 @@ import { Fusion } from '../../src/fusion.js';
 import { buildServer, type ServerOptions } from '../../src/api/server.js';
 import { parseKeys } from '../../src/api/auth.js';
 import { tempDir } from '../helpers/tmp.js';
+import { LOOPBACK_ALLOWED } from '../helpers/engine.js';
+import type { FusionConfig } from '../../src/channels/config-types.js';
 
 export const KEYS = {
   admin: 'admin-key-0123456789abcdef',
@@ -23,9 +25,10 @@ export interface Api {
   close(): Promise<void>;
 }
 
-export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; setup?: (f: Fusion) => void } = {}): Promise<Api> {
+/** `config`: the Fusion's config; default LOOPBACK_ALLOWED, since callbacks in these tests go to loopback servers. */
+export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; setup?: (f: Fusion) => void; config?: FusionConfig } = {}): Promise<Api> {
   const t = tempDir('fusion-api-');
-  const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'fusion.db')}` });
+  const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'fusion.db')}`, config: opts.config ?? LOOPBACK_ALLOWED });
   opts.setup?.(fusion);
   const app = await buildServer({
     fusion,

@@ -1,0 +1,136 @@
+// One outgoing webhook exchange through the guard: signed when a secret is configured, the answer
+// read up to a cap, and its outcome classified the way the original retried (5xx and 499, plus
+// 408/425/429 honouring Retry-After; network faults and timeouts) or not (other 4xx, a refused address).
+import { request, type Dispatcher } from 'undici';
+import { ProviderError } from '../provider.js';
+import { capText, MAX_ANSWER_BYTES, networkFailure, retryAfterMs } from '../http/answer.js';
+import type { WebhookSigner } from '../http/signing.js';
+
+/** The most of an answer read (and forwarded to a callback); the job's result keeps MAX_ANSWER_BYTES of it. */
+export const MAX_READ_BYTES = 256 * 1024;
+const RETRY_STATUSES = new Set([408, 425, 429, 499]);
+const USER_AGENT = 'fusion-webhook/1';
+
+export interface Outgoing {
+  url: string;
+  method: Dispatcher.HttpMethod;
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as text, cut at MAX_READ_BYTES. */
+  text: string;
+}
+
+export interface SendContext {
+  dispatcher: Dispatcher;
+  signer: WebhookSigner | null;
+  /** Standard Webhooks `webhook-id`: the same for every attempt of one message. */
+  messageId: string;
+  signal: AbortSignal;
+  now: number;
+  /** Names the exchange in error messages (`webhook POST https://...`). */
+  label: string;
+}
+
+/** A failed webhook, with the status and answer kept in the job's error details. */
+export class WebhookError extends ProviderError {
+  override name = 'WebhookError';
+  readonly details: Record<string, unknown>;
+  constructor(message: string, opts: ConstructorParameters<typeof ProviderError>[1] & { details?: Record<string, unknown> }) {
+    super(message, opts);
+    this.details = opts.details ?? {};
+  }
+}
+
+function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || k === 'set-cookie') continue; // cookies are the receiver's business, not the job listing's
+    out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const b = chunk as Buffer;
+    if (size + b.length >= MAX_READ_BYTES) {
+      chunks.push(b.subarray(0, MAX_READ_BYTES - size));
+      size = MAX_READ_BYTES;
+      body.destroy(); // the rest is not wanted; the connection is not reused
+      break;
+    }
+    chunks.push(b);
+    size += b.length;
+  }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  for (const k in headers) if (k.toLowerCase() === name) return true;
+  return false;
+}
+
+/** Send the request and read the answer. A network fault, timeout or refusal throws a classified error. */
+export async function exchange(out: Outgoing, ctx: SendContext): Promise<Answer> {
+  const headers: Record<string, string> = { ...out.headers };
+  if (!hasHeader(headers, 'user-agent')) headers['user-agent'] = USER_AGENT;
+  if (ctx.signer) Object.assign(headers, ctx.signer.headers(ctx.messageId, out.body ?? '', ctx.now));
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(out.url, {
+      method: out.method,
+      headers,
+      body: out.body,
+      dispatcher: ctx.dispatcher,
+      signal: ctx.signal,
+      headersTimeout: out.timeoutMs,
+      bodyTimeout: out.timeoutMs,
+    });
+  } catch (err) {
+    throw failure(err, ctx.label);
+  }
+  try {
+    return { status: res.statusCode, headers: flatHeaders(res.headers), text: await readCapped(res.body) };
+  } catch (err) {
+    throw failure(err, ctx.label);
+  }
+}
+
+function failure(err: unknown, label: string): ProviderError {
+  // A request undici refuses to build (a bad header, say) fails the same way every time.
+  if ((err as { code?: string })?.code === 'UND_ERR_INVALID_ARG') {
+    return new WebhookError(`${label}: ${(err as Error).message}`, { code: 'invalid_request', retryable: false });
+  }
+  return networkFailure(err, label);
+}
+
+/** True when the answer is a success (below 400: a redirect not followed further counts, as in the original). */
+export const succeeded = (a: Answer) => a.status < 400;
+
+/** True when another attempt may get a different answer. */
+export const retryableStatus = (status: number) => status >= 500 || RETRY_STATUSES.has(status);
+
+/** The error for an answer that is not a success. */
+export function answerFailure(a: Answer, label: string, now: number): WebhookError {
+  const retryable = retryableStatus(a.status);
+  return new WebhookError(`${label} answered ${a.status}: ${capText(a.text, 500)}`, {
+    code: `http_${a.status}`,
+    retryable,
+    retryAfterMs: retryable ? retryAfterMs(a.headers['retry-after'], now) : undefined,
+    status: a.status,
+    details: { status: a.status, body: capText(a.text, 2048) },
+  });
+}
+
+/** What a job's result keeps of an answer. */
+export function answerSummary(a: Answer): { status: number; body: string; headers: Record<string, string> } {
+  return { status: a.status, body: capText(a.text, MAX_ANSWER_BYTES), headers: a.headers };
+}
