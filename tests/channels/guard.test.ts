@@ -151,6 +151,14 @@ describe('OutgoingGuard: a webhook job to a private address', () => {
         assert.equal(done.error!.code, 'outgoing_refused');
         assert.match(done.error!.message, why);
       }
+      // A job's success callback to the same address is refused alike, never sent.
+      fusion.task('work', () => null);
+      const work = await fusion.enqueue('work', null, { callbacks: { onSuccess: `${server.base}/cb` } });
+      fusion.worker({ queues: ['default', 'callbacks'], concurrency: 2 });
+      const cb = await waitForState(store, `${work.id}:completed-callback`, ['failed', 'scheduled', 'completed']);
+      assert.equal(cb.state, 'failed');
+      assert.equal(cb.attempts, 1);
+      assert.match(cb.error!.message, /refused to reach 127\.0\.0\.1/);
       assert.equal(server.hits.length, 0);
     } finally {
       await cleanup();
