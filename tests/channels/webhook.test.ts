@@ -131,6 +131,35 @@ describe('webhook channel', () => {
     assert.equal(hit!.body, '{"event":"x"}');
   });
 
+  it('follows redirects as the original did (307 keeps the body, 303 turns to GET), each hop through the guard', async () => {
+    const outside = await receiver(undefined, '::1'); // not allowlisted here
+    try {
+      answers.set('/moved', (_h, res) => res.writeHead(307, { location: '/moved-here' }).end());
+      answers.set('/see-other', (_h, res) => res.writeHead(303, { location: `${main.base}/seen` }).end());
+      answers.set('/escape', (_h, res) => res.writeHead(302, { location: `${outside.base}/inside` }).end());
+      const moved = await fusion.enqueue('webhook', { url: `${main.base}/moved`, method: 'POST', args: { k: 'v' }, isBody: 1 });
+      const seen = await fusion.enqueue('webhook', { url: `${main.base}/see-other`, method: 'POST', args: { k: 'v' }, isBody: 1 });
+      const escape = await fusion.enqueue('webhook', { url: `${main.base}/escape`, method: 'GET' }, FAST_RETRY);
+      assert.equal((await done(moved)).state, 'completed');
+      const [here] = hitsOn(main, '/moved-here');
+      assert.equal(here!.method, 'POST');
+      assert.equal(here!.body, '{"k":"v"}');
+      verified(here!);
+      assert.equal((await done(seen)).state, 'completed');
+      const [s] = hitsOn(main, '/seen');
+      assert.equal(s!.method, 'GET');
+      assert.equal(s!.body, '');
+      const e = await done(escape);
+      assert.equal(e.state, 'failed');
+      assert.equal(e.attempts, 1);
+      assert.equal(e.error!.code, 'outgoing_refused');
+      assert.match(e.error!.message, /refused to reach ::1/);
+      assert.equal(outside.hits.length, 0);
+    } finally {
+      await outside.close();
+    }
+  });
+
   it('a 500 is retried (same webhook-id, fresh signature) and a 404 fails at once', async () => {
     answers.set('/missing', (_h, res) => res.writeHead(404).end('no such hook'));
     let first = true;

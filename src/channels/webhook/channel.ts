@@ -7,7 +7,7 @@
 // outcome is final (a success, or a 4xx that is not retried; the original called back on every
 // answer that was not a 5xx). So a callback that fails retries on its own and never resends the main
 // request; the main job's result names the callback job, whose result holds the callback's status.
-import { interceptors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { DEFAULTS, type NewJob } from '../../core/job.js';
 import { FusionError } from '../../core/errors.js';
 import type { TaskContext } from '../../core/registry.js';
@@ -20,8 +20,6 @@ import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type A
 
 export const WEBHOOK_TASK = 'webhook';
 export const WEBHOOK_CALLBACK_TASK = 'webhook.callback';
-/** Redirects followed per request (the original's requests library followed them too); each hop is re-checked by the guard. */
-export const MAX_REDIRECTS = 5;
 
 export interface WebhookCallbackPayload {
   url: string;
@@ -46,16 +44,31 @@ interface Runtime {
   dispatcher: Dispatcher;
   signer: WebhookSigner | null;
   timeoutSeconds: number;
+  /** checkTarget's verdicts by scheme and host: null when allowed, else the refusal. */
+  verdicts: Map<string, string | null>;
 }
 
-/** Refuse a URL the guard refuses before any I/O, with its reason; the job fails at once. */
+/**
+ * Refuse a URL the guard refuses before any I/O, with its reason; the job fails at once. (The
+ * connect-time check stays the real guard; this one only fails early and clearly.) Verdicts are
+ * kept per scheme and host: the policy does not change while the process runs, and most jobs go to
+ * few hosts.
+ */
 function checkTarget(rt: Runtime, url: string): void {
-  try {
-    rt.deps.guard.checkUrl(url);
-  } catch (err) {
-    if (err instanceof OutgoingRefused) throw new WebhookError(err.message, { code: 'outgoing_refused', retryable: false });
-    throw err;
+  const key = url.slice(0, url.indexOf('/', url.indexOf('//') + 2) >>> 0);
+  let verdict = rt.verdicts.get(key);
+  if (verdict === undefined) {
+    try {
+      rt.deps.guard.checkUrl(url);
+      verdict = null;
+    } catch (err) {
+      if (!(err instanceof OutgoingRefused)) throw err;
+      verdict = err.message;
+    }
+    if (rt.verdicts.size >= 1000) rt.verdicts.clear();
+    rt.verdicts.set(key, verdict);
   }
+  if (verdict !== null) throw new WebhookError(verdict, { code: 'outgoing_refused', retryable: false });
 }
 
 function callbackJob(job: TaskContext['job'], attempt: number, answer: Answer, url: string, now: number, timeoutMs: number): NewJob {
@@ -112,10 +125,12 @@ export function webhookChannel(deps: ChannelDeps): ChannelSetup {
   const conf = deps.config.channels?.webhook ?? {};
   const rt: Runtime = {
     deps,
-    // Composed once: every hop of a redirect dials through the guarded connector again.
-    dispatcher: deps.dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
+    // Redirects are followed in send.ts (not by an undici interceptor, which costs every request);
+    // every hop dials through this guarded dispatcher again.
+    dispatcher: deps.dispatcher,
     signer: signerFrom(conf.signingSecret),
     timeoutSeconds: conf.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    verdicts: new Map(),
   };
   const queue = CHANNEL_QUEUES.webhook;
   const tasks: ChannelTask[] = [

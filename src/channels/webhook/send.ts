@@ -56,7 +56,9 @@ function flatHeaders(h: Record<string, string | string[] | undefined>): Record<s
   return out;
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+async function readCapped(body: Dispatcher.ResponseData['body'], length: number): Promise<string> {
+  // A declared length within the cap: one read, no per-chunk bookkeeping (the common case).
+  if (length >= 0 && length <= MAX_READ_BYTES) return body.text();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -78,29 +80,64 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
   return false;
 }
 
-/** Send the request and read the answer. A network fault, timeout or refusal throws a classified error. */
-export async function exchange(out: Outgoing, ctx: SendContext): Promise<Answer> {
-  const headers: Record<string, string> = { ...out.headers };
-  if (!hasHeader(headers, 'user-agent')) headers['user-agent'] = USER_AGENT;
-  if (ctx.signer) Object.assign(headers, ctx.signer.headers(ctx.messageId, out.body ?? '', ctx.now));
-  let res: Dispatcher.ResponseData;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed per request, as the original's requests library followed them (each hop dials through the guard again). */
+export const MAX_REDIRECTS = 5;
+
+/**
+ * The request for a redirect's next hop, or null when the answer is not one to follow. As requests
+ * does: 303 (and 301/302 after a POST) become a GET without body; 307/308 keep method and body;
+ * Authorization is dropped when the host changes.
+ */
+function nextHop(out: Outgoing, status: number, location: string | string[] | undefined): Outgoing | null {
+  if (!REDIRECTS.has(status) || typeof location !== 'string' || !location) return null;
+  let url: URL;
   try {
-    res = await request(out.url, {
-      method: out.method,
-      headers,
-      body: out.body,
-      dispatcher: ctx.dispatcher,
-      signal: ctx.signal,
-      headersTimeout: out.timeoutMs,
-      bodyTimeout: out.timeoutMs,
-    });
-  } catch (err) {
-    throw failure(err, ctx.label);
+    url = new URL(location, out.url);
+  } catch {
+    return null;
   }
-  try {
-    return { status: res.statusCode, headers: flatHeaders(res.headers), text: await readCapped(res.body) };
-  } catch (err) {
-    throw failure(err, ctx.label);
+  const headers = { ...out.headers };
+  const from = new URL(out.url);
+  if (url.host !== from.host) for (const k of Object.keys(headers)) if (k.toLowerCase() === 'authorization') delete headers[k];
+  const toGet = status === 303 ? out.method !== 'HEAD' : (status === 301 || status === 302) && out.method === 'POST';
+  if (!toGet) return { ...out, url: url.toString(), headers };
+  for (const k of Object.keys(headers)) if (k.toLowerCase() === 'content-type') delete headers[k];
+  return { url: url.toString(), method: 'GET', headers, timeoutMs: out.timeoutMs };
+}
+
+/** Send the request (following redirects) and read the answer. A network fault, timeout or refusal throws a classified error. */
+export async function exchange(out: Outgoing, ctx: SendContext): Promise<Answer> {
+  for (let hop = 0; ; hop++) {
+    const headers: Record<string, string> = { ...out.headers };
+    if (!hasHeader(headers, 'user-agent')) headers['user-agent'] = USER_AGENT;
+    if (ctx.signer) Object.assign(headers, ctx.signer.headers(ctx.messageId, out.body ?? '', ctx.now));
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(out.url, {
+        method: out.method,
+        headers,
+        body: out.body,
+        dispatcher: ctx.dispatcher,
+        signal: ctx.signal,
+        headersTimeout: out.timeoutMs,
+        bodyTimeout: out.timeoutMs,
+      });
+    } catch (err) {
+      throw failure(err, ctx.label);
+    }
+    const next = hop < MAX_REDIRECTS ? nextHop(out, res.statusCode, res.headers.location) : null;
+    try {
+      if (next) {
+        await res.body.dump();
+        out = next;
+        continue;
+      }
+      const length = Number(res.headers['content-length'] ?? -1);
+      return { status: res.statusCode, headers: flatHeaders(res.headers), text: await readCapped(res.body, Number.isFinite(length) ? length : -1) };
+    } catch (err) {
+      throw failure(err, ctx.label);
+    }
   }
 }
 
