@@ -1,4 +1,4 @@
-// npm run bench:channels -- [--jobs N] [--runs R] [--concurrency C] [--sign] [--sink-latency-ms MS]
+// npm run bench:channels -- [--jobs N] [--runs R] [--concurrency C] [--sign] [--sink-latency-ms MS] [--handler-row]
 // Webhook deliveries per second to a local sink (a node http server on loopback in its own process,
 // reached through the outgoing guard's allowlist), beside a bare undici loop sending the same
 // requests (same count, same concurrency) to the same sink in the same run. Prints one JSON document:
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     sign: { type: 'boolean', default: false },
     'sink-latency-ms': { type: 'string', default: '0' },
+    /** Add a row: Fusion running a plain handler that sends the same request through a bare Agent (engine cost without the channel). */
+    'handler-row': { type: 'boolean', default: false },
     sink: { type: 'boolean', default: false },
   },
 });
@@ -90,8 +92,21 @@ async function bare(url: string, n: number, c: number): Promise<Sample> {
   return s;
 }
 
-const specs = (url: string, from: number, count: number) =>
-  Array.from({ length: count }, (_, k) => ({ task: 'webhook', payload: { url, method: 'POST', args: body(from + k), isBody: 1 } }));
+const specs = (url: string, from: number, count: number, task = 'webhook') =>
+  Array.from({ length: count }, (_, k) => ({ task, payload: { url, method: 'POST', args: body(from + k), isBody: 1 } }));
+
+/** The handler-row task: the bare loop's request, run by Fusion as a user handler. */
+const PLAIN_TASK = 'bench.plain-request';
+function plainHandler(): (p: { url: string; args: unknown }) => Promise<{ status: number; body: string }> {
+  const dispatcher = new Agent();
+  return async (p) => {
+    const res = await request(p.url, {
+      method: 'POST', dispatcher, body: JSON.stringify(p.args),
+      headers: { 'content-type': 'application/json', 'user-agent': 'bench' }, headersTimeout: 15_000, bodyTimeout: 15_000,
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+}
 
 /** A Fusion on a fresh SQLite file, the sink allowlisted. */
 async function openFusion(dir: string, run: string) {
@@ -110,6 +125,7 @@ async function openFusion(dir: string, run: string) {
     else return;
     if (waiter && done + failed >= waiter.n) waiter.resolve();
   });
+  fusion.task(PLAIN_TASK, plainHandler(), { queue: 'webhook' });
   return {
     fusion,
     completed: (n: number) => new Promise<void>((resolve) => (done + failed >= n ? resolve() : (waiter = { n, resolve }))).then(() => {
@@ -118,9 +134,9 @@ async function openFusion(dir: string, run: string) {
   };
 }
 
-async function fusionPreenqueued(dir: string, url: string, n: number, c: number, run: string): Promise<Sample> {
+async function fusionPreenqueued(dir: string, url: string, n: number, c: number, run: string, task?: string): Promise<Sample> {
   const { fusion, completed } = await openFusion(dir, run);
-  for (let i = 0; i < n; i += 1000) await fusion.queue.enqueueMany(specs(url, i, Math.min(1000, n - i)));
+  for (let i = 0; i < n; i += 1000) await fusion.queue.enqueueMany(specs(url, i, Math.min(1000, n - i), task));
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   fusion.worker({ queues: ['webhook'], concurrency: c });
@@ -153,13 +169,17 @@ async function main(): Promise<void> {
   const sink = await startSink();
   const dir = mkdtempSync(join(tmpdir(), 'fusion-bench-channels-'));
   const rows: Record<string, Sample[]> = { bare_undici: [], fusion_preenqueued: [], fusion_enqueue_while_running: [] };
+  if (args['handler-row']) rows.fusion_plain_handler_preenqueued = [];
   try {
     await bare(sink.url, Math.min(n, 2000), c); // warm the sink and the JIT
     for (let r = 0; r < runs; r++) {
-      const order = r % 2 === 0 ? ['bare', 'pre', 'live'] : ['live', 'pre', 'bare'];
+      const order = r % 2 === 0 ? ['bare', 'pre', 'live', 'plain'] : ['plain', 'live', 'pre', 'bare'];
       for (const which of order) {
         if (which === 'bare') rows.bare_undici!.push(await bare(sink.url, n, c));
         if (which === 'pre') rows.fusion_preenqueued!.push(await fusionPreenqueued(dir, sink.url, n, c, `pre-${r}`));
+        if (which === 'plain' && rows.fusion_plain_handler_preenqueued) {
+          rows.fusion_plain_handler_preenqueued.push(await fusionPreenqueued(dir, sink.url, n, c, `plain-${r}`, PLAIN_TASK));
+        }
         if (which === 'live') rows.fusion_enqueue_while_running!.push(await fusionWhileRunning(dir, sink.url, n, c, `live-${r}`));
       }
     }

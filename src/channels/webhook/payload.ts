@@ -158,13 +158,17 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
 /** The request a (validated) payload describes. */
 export function buildRequest(p: WebhookPayload, defaultTimeoutSeconds = DEFAULT_TIMEOUT_SECONDS): WebhookRequest {
   const method = (typeof p.method === 'string' ? p.method.toUpperCase() : 'POST') as WebhookMethod;
-  const url = new URL(p.url);
-  for (const q of [p.data, p.query]) {
-    if (typeof q === 'string') {
-      if (q) url.search = url.search ? `${url.search}&${q.replace(/^[?&]/, '')}` : q;
-    } else if (isObject(q)) {
-      appendFields(url.searchParams, q);
+  let target = p.url;
+  if (p.data || p.query) {
+    const url = new URL(p.url);
+    for (const q of [p.data, p.query]) {
+      if (typeof q === 'string') {
+        if (q) url.search = url.search ? `${url.search}&${q.replace(/^[?&]/, '')}` : q;
+      } else if (isObject(q)) {
+        appendFields(url.searchParams, q);
+      }
     }
+    target = url.toString();
   }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(p.headers ?? {})) if (!CLIENT_HEADERS.has(k.toLowerCase())) headers[k] = v;
@@ -198,5 +202,5 @@ export function buildRequest(p: WebhookPayload, defaultTimeoutSeconds = DEFAULT_
   const t = p.timeout === undefined || p.timeout === null || p.timeout === '' ? defaultTimeoutSeconds : Number(p.timeout);
   const timeoutMs = Math.round(Math.min(Math.max(t, 0.001), MAX_TIMEOUT_SECONDS) * 1000);
   const callbackUrl = flagOn(p.callback) && typeof p.callback_url === 'string' ? p.callback_url : undefined;
-  return { url: url.toString(), method, headers, body, timeoutMs, callbackUrl };
+  return { url: target, method, headers, body, timeoutMs, callbackUrl };
 }

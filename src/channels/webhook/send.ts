@@ -47,10 +47,18 @@ export class WebhookError extends ProviderError {
   }
 }
 
+/**
+ * Answer headers not kept in the job's result: connection framing and the date say nothing about the
+ * answer, and cookies are the receiver's business, not the job listing's. (Every byte kept is
+ * written with each job.)
+ */
+const UNKEPT = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'set-cookie']);
+
 function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || k === 'set-cookie') continue; // cookies are the receiver's business, not the job listing's
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || UNKEPT.has(k)) continue;
     out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
