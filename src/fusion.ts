@@ -45,7 +45,7 @@ export class Fusion {
   private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger, readonly config: FusionConfig, withChannels: boolean, factories: ProviderFactory<any>[] = []) {
     this.queue = new Queue(store, { clock, registry: this.registry });
     this.guard = new OutgoingGuard(config.outgoing);
-    this.registry.register(CALLBACK_TASK, deliverCallback, { queue: CALLBACK_QUEUE });
+    this.registry.register(CALLBACK_TASK, deliverCallback({ guard: this.guard, config, clock }), { queue: CALLBACK_QUEUE });
     for (const [task, queue] of Object.entries(CHANNEL_QUEUES)) this.registry.declare(task, { queue });
     this.channels = withChannels
       ? installChannels(this.registry, { config, guard: this.guard, dispatcher: this.guard.dispatcher(), store, clock, logger, factories })

@@ -1,18 +1,21 @@
-// The `fusion.callback` task: POST a job's outcome to the URL its enqueuer gave.
+// The `fusion.callback` task: POST a job's outcome to the URL its enqueuer gave, through the
+// outgoing guard (a callback URL is a URL Fusion did not choose), signed with Standard Webhooks
+// when a secret is configured (`webhook-id` is the callback job's id, the same on every retry).
+import { request, type Dispatcher } from 'undici';
 import { NonRetryableError, RetryableError } from '../core/errors.js';
 import type { CallbackPayload } from '../core/callbacks.js';
-import type { TaskContext } from '../core/registry.js';
+import type { Clock } from '../core/clock.js';
+import type { TaskContext, TaskHandler } from '../core/registry.js';
+import type { FusionConfig } from './config-types.js';
+import { OutgoingRefused, refusedCause, type OutgoingGuard } from './http/guard.js';
+import { retryAfterMs } from './http/answer.js';
+import { signerFrom } from './http/signing.js';
 
 /** Status codes worth another try; any other 4xx means the request itself is wrong. */
 const RETRY_STATUSES = new Set([408, 425, 429]);
+const TIMEOUT_MS = 15_000;
 
-export function retryAfterMs(header: string | null, now: number): number | undefined {
-  if (!header) return undefined;
-  const secs = Number(header);
-  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+export { retryAfterMs };
 
 /** The original Fusion worker's callback: form fields, RQ's status words, retries made so far. */
 export function legacyForm(p: CallbackPayload): URLSearchParams {
@@ -27,22 +30,50 @@ export function legacyForm(p: CallbackPayload): URLSearchParams {
   return f;
 }
 
-export async function deliverCallback(p: CallbackPayload, ctx: TaskContext): Promise<{ status: number }> {
-  const form = p.format === 'form';
-  const res = await fetch(p.url, {
-    method: 'POST',
-    headers: {
+export interface CallbackDeps {
+  guard: OutgoingGuard;
+  config: FusionConfig;
+  clock: Clock;
+  /** The guarded dispatcher to send with; made from `guard` when absent. */
+  dispatcher?: Dispatcher;
+}
+
+/** The `fusion.callback` handler. */
+export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload, { status: number }> {
+  const signer = signerFrom(deps.config.channels?.webhook?.signingSecret);
+  let dispatcher = deps.dispatcher;
+  return async (p: CallbackPayload, ctx: TaskContext<CallbackPayload>) => {
+    try {
+      deps.guard.checkUrl(p.url);
+    } catch (err) {
+      if (err instanceof OutgoingRefused) throw new NonRetryableError(`callback ${err.message}`);
+      throw err;
+    }
+    const form = p.format === 'form';
+    const body = form ? legacyForm(p).toString() : JSON.stringify({ event: p.event, job: p.job });
+    const headers: Record<string, string> = {
       'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json',
       'user-agent': 'fusion-callback/1',
-    },
-    body: form ? legacyForm(p).toString() : JSON.stringify({ event: p.event, job: p.job }),
-    signal: ctx.signal,
-  });
-  await res.arrayBuffer().catch(() => undefined);
-  if (res.ok) return { status: res.status };
-  const msg = `callback ${p.url} answered ${res.status}`;
-  if (res.status >= 500 || RETRY_STATUSES.has(res.status)) {
-    throw new RetryableError(msg, retryAfterMs(res.headers.get('retry-after'), Date.now()));
-  }
-  throw new NonRetryableError(msg);
+      ...(signer ? signer.headers(ctx.job.id, body, deps.clock.now()) : {}),
+    };
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(p.url, {
+        method: 'POST', headers, body, signal: ctx.signal,
+        dispatcher: (dispatcher ??= deps.guard.dispatcher()),
+        headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS,
+      });
+      await res.body.dump();
+    } catch (err) {
+      const refused = refusedCause(err);
+      if (refused) throw new NonRetryableError(`callback ${refused.message}`);
+      throw new RetryableError(`callback ${p.url} failed: ${(err as Error)?.message ?? String(err)}`);
+    }
+    if (res.statusCode < 400) return { status: res.statusCode };
+    const msg = `callback ${p.url} answered ${res.statusCode}`;
+    if (res.statusCode >= 500 || RETRY_STATUSES.has(res.statusCode)) {
+      throw new RetryableError(msg, retryAfterMs(res.headers['retry-after'], deps.clock.now()));
+    }
+    throw new NonRetryableError(msg);
+  };
 }

@@ -8,7 +8,7 @@ test('POST /v1/jobs puts each channel task on its channel queue, as /queue/ does
   try {
     const want = { sms: 'sms', email: 'email', push: 'pn', webhook: 'webhook', whatsapp: 'whatsapp' };
     for (const [task, queue] of Object.entries(want)) {
-      const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: { task, payload: {} } });
+      const r = await api.call({ method: 'POST', url: '/v1/jobs', payload: { task, payload: task === 'webhook' ? { url: 'https://example.com/hook' } : {} } });
       assert.equal(r.statusCode, 201, r.body);
       assert.equal(json(r).queue, queue, task);
     }

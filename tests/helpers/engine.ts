@@ -5,12 +5,19 @@ import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import type { Clock } from '../../src/core/clock.js';
 import type { Job, JobState } from '../../src/core/job.js';
 import type { Store, StoreEvent } from '../../src/core/store.js';
+import type { FusionConfig } from '../../src/channels/config-types.js';
 import { tempDir } from './tmp.js';
 
-export async function sqliteFusion(clock?: Clock): Promise<{ fusion: Fusion; store: SqliteStore; cleanup(): Promise<void> }> {
+/**
+ * Tests play the outside world on loopback (callback receivers, providers), which the outgoing guard
+ * refuses by default: the test Fusions allow it explicitly.
+ */
+export const LOOPBACK_ALLOWED: FusionConfig = { outgoing: { allow: ['127.0.0.1/32'] } };
+
+export async function sqliteFusion(clock?: Clock, config: FusionConfig = LOOPBACK_ALLOWED): Promise<{ fusion: Fusion; store: SqliteStore; cleanup(): Promise<void> }> {
   const t = tempDir();
   const store = new SqliteStore(join(t.dir, 'fusion.db'));
-  const fusion = await Fusion.open({ store, clock });
+  const fusion = await Fusion.open({ store, clock, config });
   return {
     fusion,
     store,

@@ -25,7 +25,7 @@ const BLOCKED_V4: [string, number][] = [
   ['240.0.0.0', 4], // reserved, broadcast
 ];
 const BLOCKED_V6: [string, number][] = [
-  ['::', 128], // unspecified
+  ['::', 96], // unspecified, and the deprecated IPv4-compatible form (::7f00:1 is 127.0.0.1)
   ['::1', 128], // loopback
   ['64:ff9b::', 96], // NAT64 (embeds IPv4)
   ['100::', 64], // discard

@@ -1,0 +1,181 @@
+// One outgoing webhook exchange through the guard: signed when a secret is configured, the answer
+// read up to a cap, and its outcome classified the way the original retried (5xx and 499, plus
+// 408/425/429 honouring Retry-After; network faults and timeouts) or not (other 4xx, a refused address).
+import { request, type Dispatcher } from 'undici';
+import { ProviderError } from '../provider.js';
+import { capText, MAX_ANSWER_BYTES, networkFailure, retryAfterMs } from '../http/answer.js';
+import type { WebhookSigner } from '../http/signing.js';
+
+/** The most of an answer read (and forwarded to a callback); the job's result keeps MAX_ANSWER_BYTES of it. */
+export const MAX_READ_BYTES = 256 * 1024;
+const RETRY_STATUSES = new Set([408, 425, 429, 499]);
+const USER_AGENT = 'fusion-webhook/1';
+
+export interface Outgoing {
+  url: string;
+  method: Dispatcher.HttpMethod;
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as text, cut at MAX_READ_BYTES. */
+  text: string;
+}
+
+export interface SendContext {
+  dispatcher: Dispatcher;
+  signer: WebhookSigner | null;
+  /** Standard Webhooks `webhook-id`: the same for every attempt of one message. */
+  messageId: string;
+  signal: AbortSignal;
+  now: number;
+  /** Names the exchange in error messages (`webhook POST https://...`). */
+  label: string;
+}
+
+/** A failed webhook, with the status and answer kept in the job's error details. */
+export class WebhookError extends ProviderError {
+  override name = 'WebhookError';
+  readonly details: Record<string, unknown>;
+  constructor(message: string, opts: ConstructorParameters<typeof ProviderError>[1] & { details?: Record<string, unknown> }) {
+    super(message, opts);
+    this.details = opts.details ?? {};
+  }
+}
+
+/**
+ * Answer headers not kept in the job's result: connection framing and the date say nothing about the
+ * answer, and cookies are the receiver's business, not the job listing's. (Every byte kept is
+ * written with each job.)
+ */
+const UNKEPT = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'set-cookie']);
+
+function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || UNKEPT.has(k)) continue;
+    out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body'], length: number): Promise<string> {
+  // A declared length within the cap: one read, no per-chunk bookkeeping (the common case).
+  if (length >= 0 && length <= MAX_READ_BYTES) return body.text();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const b = chunk as Buffer;
+    if (size + b.length >= MAX_READ_BYTES) {
+      chunks.push(b.subarray(0, MAX_READ_BYTES - size));
+      size = MAX_READ_BYTES;
+      body.destroy(); // the rest is not wanted; the connection is not reused
+      break;
+    }
+    chunks.push(b);
+    size += b.length;
+  }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  for (const k in headers) if (k.toLowerCase() === name) return true;
+  return false;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed per request, as the original's requests library followed them (each hop dials through the guard again). */
+export const MAX_REDIRECTS = 5;
+
+/**
+ * The request for a redirect's next hop, or null when the answer is not one to follow. As requests
+ * does: 303 (and 301/302 after a POST) become a GET without body; 307/308 keep method and body;
+ * Authorization is dropped when the host changes.
+ */
+function nextHop(out: Outgoing, status: number, location: string | string[] | undefined): Outgoing | null {
+  if (!REDIRECTS.has(status) || typeof location !== 'string' || !location) return null;
+  let url: URL;
+  try {
+    url = new URL(location, out.url);
+  } catch {
+    return null;
+  }
+  const headers = { ...out.headers };
+  const from = new URL(out.url);
+  if (url.host !== from.host) for (const k of Object.keys(headers)) if (k.toLowerCase() === 'authorization') delete headers[k];
+  const toGet = status === 303 ? out.method !== 'HEAD' : (status === 301 || status === 302) && out.method === 'POST';
+  if (!toGet) return { ...out, url: url.toString(), headers };
+  for (const k of Object.keys(headers)) if (k.toLowerCase() === 'content-type') delete headers[k];
+  return { url: url.toString(), method: 'GET', headers, timeoutMs: out.timeoutMs };
+}
+
+/** Send the request (following redirects) and read the answer. A network fault, timeout or refusal throws a classified error. */
+export async function exchange(out: Outgoing, ctx: SendContext): Promise<Answer> {
+  for (let hop = 0; ; hop++) {
+    const headers: Record<string, string> = { ...out.headers };
+    if (!hasHeader(headers, 'user-agent')) headers['user-agent'] = USER_AGENT;
+    if (ctx.signer) Object.assign(headers, ctx.signer.headers(ctx.messageId, out.body ?? '', ctx.now));
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(out.url, {
+        method: out.method,
+        headers,
+        body: out.body,
+        dispatcher: ctx.dispatcher,
+        signal: ctx.signal,
+        headersTimeout: out.timeoutMs,
+        bodyTimeout: out.timeoutMs,
+      });
+    } catch (err) {
+      throw failure(err, ctx.label);
+    }
+    const next = hop < MAX_REDIRECTS ? nextHop(out, res.statusCode, res.headers.location) : null;
+    try {
+      if (next) {
+        await res.body.dump();
+        out = next;
+        continue;
+      }
+      const length = Number(res.headers['content-length'] ?? -1);
+      return { status: res.statusCode, headers: flatHeaders(res.headers), text: await readCapped(res.body, Number.isFinite(length) ? length : -1) };
+    } catch (err) {
+      throw failure(err, ctx.label);
+    }
+  }
+}
+
+function failure(err: unknown, label: string): ProviderError {
+  // A request undici refuses to build (a bad header, say) fails the same way every time.
+  if ((err as { code?: string })?.code === 'UND_ERR_INVALID_ARG') {
+    return new WebhookError(`${label}: ${(err as Error).message}`, { code: 'invalid_request', retryable: false });
+  }
+  return networkFailure(err, label);
+}
+
+/** True when the answer is a success (below 400: a redirect not followed further counts, as in the original). */
+export const succeeded = (a: Answer) => a.status < 400;
+
+/** True when another attempt may get a different answer. */
+export const retryableStatus = (status: number) => status >= 500 || RETRY_STATUSES.has(status);
+
+/** The error for an answer that is not a success. */
+export function answerFailure(a: Answer, label: string, now: number): WebhookError {
+  const retryable = retryableStatus(a.status);
+  return new WebhookError(`${label} answered ${a.status}: ${capText(a.text, 500)}`, {
+    code: `http_${a.status}`,
+    retryable,
+    retryAfterMs: retryable ? retryAfterMs(a.headers['retry-after'], now) : undefined,
+    status: a.status,
+    details: { status: a.status, body: capText(a.text, 2048) },
+  });
+}
+
+/** What a job's result keeps of an answer. */
+export function answerSummary(a: Answer): { status: number; body: string; headers: Record<string, string> } {
+  return { status: a.status, body: capText(a.text, MAX_ANSWER_BYTES), headers: a.headers };
+}
