@@ -195,7 +195,7 @@ function splitProp(line: string): { name: string; params: Record<string, string>
  * scans a year of days, a sub-daily step that skips a filtered day costs about a daily one.
  * Calibrated so one unit is about a microsecond of CPU (tests/scheduler/budget.test.ts measures it).
  */
-const STEP_COST = [8, 2, 2, 1, 1, 1, 1];
+const STEP_COST = [12, 2, 2, 1, 1, 1, 1];
 
 /**
  * Meter a rule's iteration against the active search budget. rrule.js (2.8) has no hook in its
@@ -334,7 +334,7 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
     let best: number | null = null;
     let bestWall = 0;
     makeSet(fromWall).set.all((d) => {
-      charge(1);
+      charge(2);
       const w = d.getTime();
       if (w > endWall) return false;
       if (w <= fromWall) return true;
@@ -359,7 +359,7 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
       const out: number[] = [];
       const { set, shifted } = makeSet(limitWall - span);
       set.all((d) => {
-        charge(1);
+        charge(2);
         const w = d.getTime();
         if (w > limitWall) return false;
         const inst = instantOf(w, zone);
