@@ -11,6 +11,7 @@ export class LoopLag {
   private timer: NodeJS.Timeout | null = null;
   private last = 0;
   private samples: { at: number; lag: number }[] = [];
+  private measuring = false;
 
   start(): this {
     if (this.timer) return this;
@@ -27,6 +28,12 @@ export class LoopLag {
 
   private tick(): void {
     const now = performance.now();
+    if (!this.measuring) {
+      // The first tick only sets the baseline: the process's own start-up work is not lag to report.
+      this.measuring = true;
+      this.last = now;
+      return;
+    }
     const lag = Math.max(0, now - this.last - TICK_MS);
     this.last = now;
     this.samples.push({ at: now, lag });
@@ -35,7 +42,7 @@ export class LoopLag {
 
   /** Current lag in ms: the worst recent sample, or how overdue the next sample is (the loop was just blocked). */
   lagMs(): number {
-    if (!this.timer) return 0;
+    if (!this.timer || !this.measuring) return 0;
     const now = performance.now();
     let worst = Math.max(0, now - this.last - TICK_MS);
     for (const s of this.samples) if (s.at >= now - WINDOW_MS && s.lag > worst) worst = s.lag;
