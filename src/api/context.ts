@@ -13,6 +13,7 @@ import type { ConsentStore } from './consent.js';
 import type { TimeWindow } from './times.js';
 import type { JobBatcher } from './batcher.js';
 import type { SchedulerLike } from './scheduler-port.js';
+import type { LoopLag } from './loop-lag.js';
 
 export interface ApiContext {
   fusion: Fusion;
@@ -25,6 +26,9 @@ export interface ApiContext {
   batcher: JobBatcher;
   scheduler: SchedulerLike | null;
   extraTasks: ReadonlySet<string>;
+  /** Event-loop lag, and the lag past which /readyz answers 503. */
+  loopLag: LoopLag;
+  maxLagMs: number;
   now(): number;
   principalOf(req: FastifyRequest): string;
 }

@@ -113,6 +113,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     // A store that is down is not the caller's fault but is not a crash either: tell them to retry.
     if (status === 503) reply.header('retry-after', '1');
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="fusion"');
+    // A refused caller gets its answer and the connection closes: it cannot hold it open with a slow body.
+    if (status === 401 || status === 403) reply.header('connection', 'close');
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) =>

@@ -64,7 +64,7 @@ export class ApiMetrics {
   private enqueuedTally: CounterTally<'queue' | 'task'>;
   private requestTally: CounterTally<'method' | 'route' | 'status'>;
 
-  constructor(private readonly store: Store, opts: { defaultMetrics?: boolean; waiting?: () => number } = {}) {
+  constructor(private readonly store: Store, opts: { defaultMetrics?: boolean; waiting?: () => number; lagMs?: () => number } = {}) {
     const r = [this.registry];
     const jobLabels = ['queue', 'task'] as const;
     const flushEnqueued = () => this.enqueuedTally.flush();
@@ -115,6 +115,11 @@ export class ApiMetrics {
     if (opts.waiting) {
       const waiting = opts.waiting;
       new Gauge({ name: 'fusion_api_long_polls', help: 'Requests waiting on a job (?wait=)', registers: r, collect() { this.set(waiting()); } });
+    }
+    if (opts.lagMs) {
+      // Always exposed (Node's own nodejs_eventloop_lag_* come only with the process metrics).
+      const lagMs = opts.lagMs;
+      new Gauge({ name: 'fusion_event_loop_lag_seconds', help: 'Event-loop lag: worst timer delay of the last second (what /readyz checks)', registers: r, collect() { this.set(lagMs() / 1000); } });
     }
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'fusion_' });
   }

@@ -14,6 +14,7 @@ import { JobWatcher } from './watcher.js';
 import { MemoryConsentStore, type ConsentStore } from './consent.js';
 import { DEFAULT_WINDOW, type TimeWindow } from './times.js';
 import { JobBatcher } from './batcher.js';
+import { LoopLag } from './loop-lag.js';
 import { OpenApiCollector } from './openapi.js';
 import type { ApiContext } from './context.js';
 import type { SchedulerLike } from './scheduler-port.js';
@@ -24,6 +25,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { apiError } from './errors.js';
+import { DEFAULT_MAX_DEPTH, payloadTooDeep, tooDeep } from './body-depth.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -56,7 +58,20 @@ export interface ServerOptions {
   trustProxy?: boolean;
   /** Group commit: job creations of one event-loop turn share one store write (default true). */
   groupCommit?: boolean;
+  /** Deepest nesting of objects/arrays in a body (default 64); deeper answers 400 payload_too_deep. */
+  maxBodyDepth?: number;
+  /** A client must send all request headers within this many ms (default 10,000). */
+  headersTimeoutMs?: number;
+  /** A client must send the whole request, body included, within this many ms (default 30,000); then 408 and close. */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this many ms (default 5,000). */
+  keepAliveTimeoutMs?: number;
+  /** /readyz answers 503 while the event loop lags more than this many ms (default 1,000). */
+  maxEventLoopLagMs?: number;
 }
+
+export const DEFAULT_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 };
+export const DEFAULT_MAX_LAG_MS = 1000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -79,13 +94,15 @@ function makeLogger(opt: ServerOptions['logger'], sensitive: string[]): PinoLogg
 }
 
 /** Form bodies (the original Fusion accepted them): values that hold JSON objects or arrays are parsed. */
-function parseForm(body: string): Record<string, unknown> {
+function parseForm(body: string, maxDepth: number): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null);
   for (const [k, v] of new URLSearchParams(body)) {
     if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
     let value: unknown = v;
     const t = v.trim();
     if ((t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'))) {
+      // The value sits one level inside the body.
+      if (tooDeep(t, maxDepth - 1)) throw payloadTooDeep(maxDepth, k);
       try {
         value = JSON.parse(t, (key, val) => (key === '__proto__' ? undefined : val));
       } catch {
@@ -102,7 +119,21 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const { fusion } = opts;
   const sensitive = [...new Set([...API_SENSITIVE_FIELDS, ...(opts.sensitiveFields ?? [])])];
   const logger = makeLogger(opts.logger, sensitive);
+  const maxDepth = opts.maxBodyDepth ?? DEFAULT_MAX_DEPTH;
+  const headersMs = opts.headersTimeoutMs ?? DEFAULT_TIMEOUTS.headersMs;
+  const requestMs = opts.requestTimeoutMs ?? DEFAULT_TIMEOUTS.requestMs;
   const app = Fastify({
+    // Slow clients: Node closes a connection whose headers (headersTimeout) or whole request
+    // (requestTimeout, body included) take too long, with a 408, checking every
+    // connectionsCheckingInterval; an idle keep-alive connection closes after keepAliveTimeout.
+    // None of these cut a response being written (long polls, SSE).
+    requestTimeout: requestMs,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? DEFAULT_TIMEOUTS.keepAliveMs,
+    http: {
+      headersTimeout: Math.min(headersMs, requestMs),
+      requestTimeout: requestMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersMs, requestMs) / 4))),
+    },
     loggerInstance: logger || undefined,
     // Fastify's own per-request lines are replaced by the one onResponse line below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -122,20 +153,32 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   // Empty JSON bodies are common on action routes (POST .../cancel): treat them as no body.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
+  // Every body is checked for depth before it is parsed (see body-depth.ts).
+  const json = (req: FastifyRequest, text: string, done: (err: Error | null, body?: unknown) => void) => {
+    if (tooDeep(text, maxDepth)) return done(payloadTooDeep(maxDepth));
+    return defaultJson(req, text, done);
+  };
+  const form = (text: string, done: (err: Error | null, body?: unknown) => void) => {
+    let out: Record<string, unknown>;
+    try {
+      out = parseForm(text, maxDepth);
+    } catch (e) {
+      return done(e as Error);
+    }
+    done(null, out);
+  };
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
-    return defaultJson(req, body as string, done);
+    return json(req, body as string, done);
   });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, parseForm(body as string));
-  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => form(body as string, done));
   // Old clients post JSON without a content type (Python's requests with data=json.dumps(...)), or
   // as text/plain; the original server read those too. /v1 refuses them in preValidation below.
   const lenient = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     const text = (body as string).trim();
     if (text === '') return done(null, undefined);
-    if (text.startsWith('{') || text.startsWith('[')) return defaultJson(req, text, done);
-    if (/^[^=&\s]+=/.test(text)) return done(null, parseForm(text));
+    if (text.startsWith('{') || text.startsWith('[')) return json(req, text, done);
+    if (/^[^=&\s]+=/.test(text)) return form(text, done);
     done(null, body);
   };
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, lenient);
@@ -167,7 +210,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   installIdempotency(app, new IdempotencyCache(opts.idempotency), principalOf);
 
   const watcher = new JobWatcher(fusion.store);
-  const metrics = new ApiMetrics(fusion.store, { defaultMetrics: opts.processMetrics, waiting: () => watcher.waiting }).start();
+  const loopLag = new LoopLag().start();
+  const metrics = new ApiMetrics(fusion.store, { defaultMetrics: opts.processMetrics, waiting: () => watcher.waiting, lagMs: () => loopLag.lagMs() }).start();
   const ownConsent = opts.consent === undefined;
   const consent = opts.consent ?? new MemoryConsentStore();
   const now = () => fusion.clock.now();
@@ -182,6 +226,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     batcher: new JobBatcher(fusion.store, now, opts.groupCommit ?? true),
     scheduler: opts.scheduler === undefined ? fusion.scheduler : opts.scheduler,
     extraTasks: new Set(opts.knownTasks ?? []),
+    loopLag,
+    maxLagMs: opts.maxEventLoopLagMs ?? DEFAULT_MAX_LAG_MS,
     now,
     principalOf,
   };
@@ -215,6 +261,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   app.addHook('onClose', async () => {
     metrics.stop();
+    loopLag.stop();
     if (ownConsent) await consent.close();
   });
   return app;

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Fusion } from '../fusion.js';
-import { buildServer } from '../api/server.js';
+import { DEFAULT_MAX_LAG_MS, DEFAULT_TIMEOUTS, buildServer } from '../api/server.js';
+import { DEFAULT_MAX_DEPTH } from '../api/body-depth.js';
 import { checkBind, keysFromEnv, trustedFromEnv } from '../api/auth.js';
 import { FileConsentStore } from '../api/consent.js';
 import { createShippingLogger } from '../logging.js';
@@ -46,6 +47,12 @@ Options:
                        e.g. send+read lets old clients read job status too).
   --consent-file FILE  where WhatsApp consent (/update_consent/) is kept (env FUSION_CONSENT_FILE;
                        default ./data/consent.jsonl)
+  --headers-timeout MS a client must send its request headers within MS (default 10000)
+  --request-timeout MS a client must send its whole request, body included, within MS; then
+                       408 and the connection closes (default 30000)
+  --keep-alive-timeout MS  an idle keep-alive connection closes after MS (default 5000)
+  --max-lag MS         /readyz answers 503 while the event loop lags more than MS (default 1000)
+  --max-body-depth N   deepest nesting of objects/arrays in a request body (default 64)
   -h, --help           this help
 
 Signals: the first SIGTERM/SIGINT stops claiming, waits for running jobs up to --grace-ms,
@@ -71,6 +78,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       tasks: { type: 'string', multiple: true },
       'api-keys-file': { type: 'string' },
       'consent-file': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
+      'max-lag': { type: 'string' },
+      'max-body-depth': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -108,6 +120,18 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const graceMs = int(values['grace-ms'], 'grace-ms', 10_000);
   const concurrency = int(values.concurrency, 'concurrency', 10);
   const leaseMs = int(values['lease-ms'], 'lease-ms', 30_000);
+  const positive = (name: string, dflt: number) => {
+    const n = int(values[name as keyof typeof values] as string | undefined, name, dflt);
+    if (n < 1) throw new Error(`--${name} must be at least 1`);
+    return n;
+  };
+  const limits = {
+    headersTimeoutMs: positive('headers-timeout', DEFAULT_TIMEOUTS.headersMs),
+    requestTimeoutMs: positive('request-timeout', DEFAULT_TIMEOUTS.requestMs),
+    keepAliveTimeoutMs: positive('keep-alive-timeout', DEFAULT_TIMEOUTS.keepAliveMs),
+    maxEventLoopLagMs: positive('max-lag', DEFAULT_MAX_LAG_MS),
+    maxBodyDepth: positive('max-body-depth', DEFAULT_MAX_DEPTH),
+  };
   const serving = command === 'start' || command === 'server';
   // Keys and the bind address are checked before anything opens: a public port without keys never starts.
   const apiKeys = serving ? keysFromEnv(process.env, values['api-keys-file']) : [];
@@ -167,7 +191,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   if (serving) {
     const consent = new FileConsentStore(values['consent-file'] ?? process.env.FUSION_CONSENT_FILE ?? './data/consent.jsonl');
-    const app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks });
+    const app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks, ...limits });
     app.addHook('onClose', () => consent.close());
     await app.listen({ port, host });
     if (bindWarning) logger.warn({ host }, bindWarning);

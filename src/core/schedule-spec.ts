@@ -5,6 +5,7 @@ import type { JobSpec, NewJob } from './job.js';
 import { resolveSpec } from './queue.js';
 import type { TaskRegistry } from './registry.js';
 import type { ScheduleRecord } from './store.js';
+import { REQUEST_BUDGET, SearchBudget, metered } from './search-budget.js';
 import {
   compileTrigger, invalidSchedule, parseDuration, parseTime, triggerKind,
   type CompiledTrigger, type Trigger,
@@ -189,6 +190,11 @@ export interface FirePlan {
 
 /** Decide what firing a due schedule at `now` enqueues and where the schedule goes next. */
 export function planFire(c: CompiledSpec, rec: Pick<ScheduleRecord, 'nextRunAt' | 'runCount' | 'lastRunAt'>, now: number): FirePlan {
+  // Every search of one firing shares a budget: a firing does bounded work whatever the trigger.
+  return metered(() => plan(c, rec, now), new SearchBudget(REQUEST_BUDGET, `trigger.${c.trigger.kind}`));
+}
+
+function plan(c: CompiledSpec, rec: Pick<ScheduleRecord, 'nextRunAt' | 'runCount' | 'lastRunAt'>, now: number): FirePlan {
   const { spec } = c;
   const T = rec.nextRunAt;
   if (T === null || T > now) return { times: [], dropped: 0, nextRunAt: T, runCount: rec.runCount, lastRunAt: rec.lastRunAt };

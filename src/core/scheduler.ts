@@ -13,7 +13,8 @@ import {
   SCHEDULE_ID, buildSpec, compileSpec, initialNextRun, occurrenceJob, planFire, toSchedule,
   type CompiledSpec, type Schedule, type ScheduleInput, type StoredSpec,
 } from './schedule-spec.js';
-import { compileTrigger, invalidSchedule, parseTime, type Trigger } from './triggers.js';
+import { compileTrigger, invalidSchedule, parseTime, triggerKind, type Trigger } from './triggers.js';
+import { REQUEST_BUDGET, SearchBudget, SearchExhausted, metered } from './search-budget.js';
 
 export type { Schedule, ScheduleInput, ScheduleTemplate, MisfirePolicy, MisfirePolicyName } from './schedule-spec.js';
 export type { Trigger, CronTrigger, RRuleTrigger, EveryTrigger, AtTrigger } from './triggers.js';
@@ -161,13 +162,7 @@ export class Scheduler {
     checkCount(count);
     const start = from === undefined ? this.clock.now() : parseTime(from, 'from');
     const t = compileTrigger(trigger, start);
-    const out: number[] = [];
-    let next = t.next(start - 1);
-    while (next !== null && out.length < count) {
-      out.push(next);
-      next = t.next(next);
-    }
-    return out;
+    return collect(count, start - 1, (after) => t.next(after), `trigger.${triggerKind(trigger)}`);
   }
 
   /** Upcoming occurrences of a stored schedule, with its bounds and limit applied. */
@@ -176,13 +171,8 @@ export class Scheduler {
     const r = await this.must(id);
     const c = compileSpec(r.spec as StoredSpec);
     const left = c.spec.limit === null ? count : Math.min(count, c.spec.limit - r.runCount);
-    const out: number[] = [];
-    let next = r.nextRunAt;
-    while (next !== null && out.length < left) {
-      out.push(next);
-      next = c.next(next);
-    }
-    return out;
+    if (r.nextRunAt === null || left <= 0) return [];
+    return [r.nextRunAt, ...collect(left - 1, r.nextRunAt, (after) => c.next(after), `trigger.${c.trigger.kind}`)];
   }
 
   private async must(id: string): Promise<ScheduleRecord> {
@@ -313,9 +303,10 @@ export class Scheduler {
       plan = planFire(this.compile(rec.id, spec), rec, now);
       jobs = plan.times.map((t) => occurrenceJob(rec.id, spec, t, now, this.registry));
     } catch (err) {
-      // A spec that no longer compiles (e.g. a task default changed) must not stall every other schedule:
-      // end this one, loudly; an update brings it back.
-      this.logger.error({ err, scheduleId: rec.id }, 'schedule cannot fire; ending it until it is updated');
+      // A spec that no longer compiles (e.g. a task default changed), or a trigger whose next occurrence
+      // is past the search budget (SearchExhausted), must not stall every other schedule: end this one,
+      // loudly (nextRunAt null, shown as finished); an update brings it back.
+      this.logger.error({ err, scheduleId: rec.id, budget: err instanceof SearchExhausted }, 'schedule cannot fire; ending it until it is updated');
       try {
         await this.store.advanceSchedule(rec.id, rec.version, { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, [], now);
       } catch (e) {
@@ -356,6 +347,27 @@ function afterLastRun(c: CompiledSpec, next: number | null, lastRunAt: number | 
 
 function sameTiming(a: StoredSpec, b: StoredSpec): boolean {
   return JSON.stringify([a.trigger, a.anchor, a.startAt, a.endAt, a.limit]) === JSON.stringify([b.trigger, b.anchor, b.startAt, b.endAt, b.limit]);
+}
+
+/**
+ * Up to `count` occurrences after `after`, all searches sharing one REQUEST_BUDGET. When the budget
+ * runs out after some were found, those are the answer (fewer than asked, as for a series that ends).
+ */
+function collect(count: number, after: number, next: (after: number) => number | null, field: string): number[] {
+  const out: number[] = [];
+  if (count <= 0) return out;
+  try {
+    metered(() => {
+      let t = next(after);
+      while (t !== null && out.length < count) {
+        out.push(t);
+        if (out.length < count) t = next(t);
+      }
+    }, new SearchBudget(REQUEST_BUDGET, field));
+  } catch (e) {
+    if (!(e instanceof SearchExhausted && out.length > 0)) throw e;
+  }
+  return out;
 }
 
 function checkCount(count: number): void {

@@ -6,6 +6,7 @@ import rrulePkg from 'rrule';
 import type { Options as RRuleOptions } from 'rrule';
 import { FusionError } from './errors.js';
 import { instantOf, isValidZone, offsetAt, wallOf } from './schedule-zone.js';
+import { charge, metered } from './search-budget.js';
 
 const { RRule, RRuleSet } = rrulePkg;
 
@@ -29,6 +30,22 @@ export type Trigger = CronTrigger | RRuleTrigger | EveryTrigger | AtTrigger;
 export type TriggerKind = 'cron' | 'rrule' | 'every' | 'at';
 
 export const MIN_EVERY_MS = 10;
+/** Longest `every` interval: a year and a day. Longer periods are calendar periods; use cron or rrule. */
+export const MAX_EVERY_MS = 366 * 86_400_000;
+/**
+ * The time window of schedules: every time a caller gives (at, startAt, endAt, from, DTSTART, RDATE)
+ * lies in [TIME_MIN, TIME_MAX), years 1970 to 2199; a series ends at TIME_MAX. Outside it a time is
+ * almost always a unit mix-up, and searching there costs without bound.
+ */
+export const TIME_MIN = Date.UTC(1970, 0, 1);
+export const TIME_MAX = Date.UTC(2200, 0, 1);
+const WINDOW_TEXT = '1970-01-01T00:00:00Z to 2200-01-01T00:00:00Z';
+
+/** Refuse a time outside the window, naming the field. */
+export function checkTimeWindow(t: number, field: string, value: unknown = t): number {
+  if (!(t >= TIME_MIN && t < TIME_MAX)) throw invalidSchedule(field, `${field} must lie between ${WINDOW_TEXT}`, { value, min: TIME_MIN, max: TIME_MAX });
+  return t;
+}
 
 export const invalidSchedule = (field: string, message: string, extra: Record<string, unknown> = {}) =>
   new FusionError('invalid_schedule', message, { field, ...extra }, 400);
@@ -63,8 +80,8 @@ export function parseDuration(v: unknown, field: string): number {
   } else {
     throw invalidSchedule(field, `${field} must be a number of ms or a duration like "30s", "15m", "2h", "1h30m"`, { value: v });
   }
-  if (!Number.isFinite(ms) || !Number.isInteger(ms) || ms < MIN_EVERY_MS) {
-    throw invalidSchedule(field, `${field} must be a whole number of ms, at least ${MIN_EVERY_MS}`, { value: v });
+  if (!Number.isFinite(ms) || !Number.isInteger(ms) || ms < MIN_EVERY_MS || ms > MAX_EVERY_MS) {
+    throw invalidSchedule(field, `${field} must be a whole number of ms from ${MIN_EVERY_MS} to ${MAX_EVERY_MS} (366 days)`, { value: v, min: MIN_EVERY_MS, max: MAX_EVERY_MS });
   }
   return ms;
 }
@@ -79,7 +96,7 @@ export function parseTime(v: unknown, field: string): number {
     t = Date.parse(s);
   } else t = NaN;
   if (!Number.isFinite(t)) throw invalidSchedule(field, `${field} must be a time: epoch ms or an ISO 8601 string`, { value: v });
-  return Math.round(t);
+  return checkTimeWindow(Math.round(t), field, v);
 }
 
 function zoneOf(tz: unknown, field: string): string {
@@ -100,10 +117,17 @@ function compileCron(t: CronTrigger): CompiledTrigger {
   } catch (e) {
     throw invalidSchedule('trigger.cron', `invalid cron line: ${(e as Error).message}`, { value: t.cron });
   }
+  // croner searches up to year 3000 at most, in about a millisecond; answers past the window end the series.
+  const next = (after: number): number | null => {
+    if (after >= TIME_MAX) return null;
+    const t = cron.nextRun(new Date(Math.max(after, TIME_MIN - 1)))?.getTime() ?? null;
+    return t === null || t >= TIME_MAX ? null : t;
+  };
+  if (next(TIME_MIN - 1) === null) throw invalidSchedule('trigger.cron', 'the cron line never matches (e.g. a day that no month has)', { value: t.cron });
   return {
     kind: 'cron',
-    next: (after) => cron.nextRun(new Date(after))?.getTime() ?? null,
-    lastUpTo: (t, n) => cron.previousRuns(n, new Date(t + 1)).map((d) => d.getTime()).reverse(),
+    next,
+    lastUpTo: (t, n) => (t < TIME_MIN ? [] : cron.previousRuns(n, new Date(Math.min(t, TIME_MAX - 1) + 1)).map((d) => d.getTime()).reverse()),
   };
 }
 
@@ -114,12 +138,12 @@ function compileEvery(intervalMs: number, anchor: number): CompiledTrigger {
   return {
     kind: 'every',
     next(after) {
-      if (after < anchor) return anchor;
-      return anchor + (Math.floor((after - anchor) / intervalMs) + 1) * intervalMs;
+      const t = after < anchor ? anchor : anchor + (Math.floor((after - anchor) / intervalMs) + 1) * intervalMs;
+      return t >= TIME_MAX ? null : t;
     },
     lastUpTo(t, n) {
       if (t < anchor) return [];
-      const k = Math.floor((t - anchor) / intervalMs);
+      const k = Math.floor((Math.min(t, TIME_MAX - 1) - anchor) / intervalMs);
       const out: number[] = [];
       for (let i = Math.max(0, k - n + 1); i <= k; i++) out.push(anchor + i * intervalMs);
       return out;
@@ -167,6 +191,40 @@ function splitProp(line: string): { name: string; params: Record<string, string>
 }
 
 /**
+ * Work units per step of rrule's main loop, by frequency (YEARLY=0 .. SECONDLY=6): a yearly step
+ * scans a year of days, a sub-daily step that skips a filtered day costs about a daily one.
+ * Calibrated so one unit is one to three microseconds of CPU whatever the rule (tests/scheduler/budget.test.ts bounds it).
+ */
+const STEP_COST = [12, 2, 2, 1, 1, 1, 1];
+
+/**
+ * Meter a rule's iteration against the active search budget. rrule.js (2.8) has no hook in its
+ * loops, but reads `options.interval` once per step of its main loop, and calls `indexOf` on
+ * BYHOUR/BYMINUTE/BYSECOND once per turn of the inner loops that look for the next matching time
+ * of day (which never end when INTERVAL and those lists never line up). Both reads are charged.
+ */
+function meterRule(rule: InstanceType<typeof RRule>): InstanceType<typeof RRule> {
+  const o = rule.options as unknown as Record<string, unknown>;
+  const interval = o.interval;
+  // BYSETPOS makes each step build and sort the period's whole set.
+  const cost = (STEP_COST[o.freq as number] ?? 1) + (Array.isArray(o.bysetpos) && o.bysetpos.length > 0 ? 1 : 0);
+  Object.defineProperty(o, 'interval', { get: () => (charge(cost), interval), enumerable: true, configurable: true });
+  for (const k of ['byhour', 'byminute', 'bysecond']) {
+    const list = o[k];
+    // Parsed lists are shared by the rules a trigger builds per query: meter each once.
+    if (Array.isArray(list) && list.length > 0 && !Object.prototype.hasOwnProperty.call(list, 'indexOf')) {
+      Object.defineProperty(list, 'indexOf', {
+        value(this: unknown[], v: unknown) {
+          charge(1);
+          return Array.prototype.indexOf.call(this, v);
+        },
+      });
+    }
+  }
+  return rule;
+}
+
+/**
  * Compile an RRULE trigger. `defaultStart` (instant) is DTSTART when the text has none; the
  * scheduler passes the schedule's start so the series stays put once stored.
  */
@@ -192,11 +250,16 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
         tz = z;
       }
       dtstart = parseDateValue(p.value, 'trigger.rrule');
+      checkTimeWindow(dtstart.ms, 'trigger.rrule', `DTSTART ${p.value}`);
     } else if (p.name === 'RRULE') ruleTexts.push(p.value);
     else if (p.name === 'EXDATE' || p.name === 'RDATE') {
       const target = p.name === 'EXDATE' ? exdates : rdates;
       if (p.params.VALUE && p.params.VALUE.toUpperCase() === 'PERIOD') throw invalidSchedule('trigger.rrule', 'RDATE;VALUE=PERIOD is not supported');
-      for (const v of p.value.split(',')) target.push(parseDateValue(v, 'trigger.rrule'));
+      for (const v of p.value.split(',')) {
+        const d = parseDateValue(v, 'trigger.rrule');
+        if (target === rdates) checkTimeWindow(d.ms, 'trigger.rrule', `RDATE ${v}`);
+        target.push(d);
+      }
     } else {
       throw invalidSchedule('trigger.rrule', `unsupported line "${line}" (use DTSTART, RRULE, EXDATE, RDATE)`);
     }
@@ -248,7 +311,7 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
       const period = periodOf(o);
       const k = period === null ? 0 : Math.floor((fromWall - startWall) / period) - 1;
       if (k > 0) shifted = true;
-      set.rrule(new RRule(k > 0 ? { ...o, dtstart: new Date(startWall + k * period!) } : o));
+      set.rrule(meterRule(new RRule(k > 0 ? { ...o, dtstart: new Date(startWall + k * period!) } : o, true)));
     }
     for (const w of rdateWalls) set.rdate(new Date(w));
     for (const w of exdateWalls) set.exdate(new Date(w));
@@ -262,13 +325,19 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
     const o = offsetAt(t, zone);
     return offsetAt(t - 2 * 86_400_000, zone) === o && offsetAt(t + 2 * 86_400_000, zone) === o ? 0 : 3 * 3_600_000;
   };
-  const next = (after: number): number | null => {
+  // The series ends at the window's end (in wall time, a day of margin for any zone's offset).
+  const endWall = TIME_MAX + 86_400_000;
+  const next = (after: number): number | null => metered(() => {
+    if (after >= TIME_MAX) return null;
+    after = Math.max(after, TIME_MIN - 1);
     const MARGIN = marginAt(after);
     const fromWall = wallOf(after, zone) - MARGIN;
     let best: number | null = null;
     let bestWall = 0;
     makeSet(fromWall).set.all((d) => {
+      charge(2);
       const w = d.getTime();
+      if (w > endWall) return false;
       if (w <= fromWall) return true;
       if (best !== null && w > bestWall + MARGIN) return false;
       const inst = instantOf(w, zone);
@@ -278,10 +347,12 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
       }
       return true;
     });
-    return best;
-  };
+    return best !== null && best >= TIME_MAX ? null : best;
+  }, undefined, 'trigger.rrule');
   const maxPeriod = Math.max(0, ...rules.map((o) => periodOf(o) ?? 0));
-  const lastUpTo = (upTo: number, n: number): number[] => {
+  const lastUpTo = (upTo: number, n: number): number[] => metered(() => {
+    if (upTo < TIME_MIN) return [];
+    upTo = Math.min(upTo, TIME_MAX - 1);
     const MARGIN = marginAt(upTo);
     const limitWall = wallOf(upTo, zone) + MARGIN;
     // Start a window of a few periods back; widen it while it holds fewer than n (filters may thin a series).
@@ -289,6 +360,7 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
       const out: number[] = [];
       const { set, shifted } = makeSet(limitWall - span);
       set.all((d) => {
+        charge(2);
         const w = d.getTime();
         if (w > limitWall) return false;
         const inst = instantOf(w, zone);
@@ -300,7 +372,7 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
       });
       if (out.length >= n || !shifted) return [...new Set(out)].sort((a, b) => a - b).slice(-n);
     }
-  };
+  }, undefined, 'trigger.rrule');
   return { kind: 'rrule', next, lastUpTo };
 }
 

@@ -34,8 +34,13 @@ const ROUTES: [string, string[], Record<string, unknown>][] = [
 ];
 
 const tasks = fc.constantFrom('sms', 'email', 'push', 'webhook', 'whatsapp', 'email_sending', 'mapping', 'nope', '', 'fz');
+/** Cases per route; `npm run test:fuzz` runs many more (FUZZ_RUNS). */
+const RUNS = Number(process.env.FUZZ_RUNS ?? 500);
+
 const times = fc.oneof(
   fc.integer(), fc.double(), fc.constantFrom(Date.now(), Date.now() / 1000, Date.now() + 60_000, '2026-02-30T00:00:00Z', 'now', ''),
+  // Out of range: past Date's ±8.64e15 ms, before 1970, after 2200.
+  fc.constantFrom(-8640000000000000, 8640000000000000, 8.64e15 + 1, -1, 1e308, '0001-01-01T00:00:00Z', '2300-01-01T00:00:00Z', '+275760-09-13T00:00:00Z'),
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
 );
 const value = fc.oneof(
@@ -45,8 +50,20 @@ const value = fc.oneof(
   times,
   fc.constantFrom(0, 1, 2, 3, 4, 5, 6, -1, 'high', 'low', 'normal', 'moderate', true, false, null, 'https://x.example.com', 'FREQ=DAILY;COUNT=2', '*/5 * * * *'),
   fc.record({ task: fc.oneof(fc.constantFrom(1, 2, 3, 4, 6, 9), fc.jsonValue()), contact: fc.jsonValue(), url: fc.jsonValue(), to: fc.jsonValue() }, { requiredKeys: [] }),
-  fc.record({ cron: fc.oneof(fc.constantFrom('* * * * *', '0 7 * * 1-5', '61 * * * *', '@daily'), fc.string()), rrule: fc.oneof(fc.constantFrom('FREQ=HOURLY', 'FREQ=DAILY;UNTIL=19700101T000000Z', 'DTSTART:20260101T000000Z\nRRULE:FREQ=WEEKLY'), fc.string()), tz: fc.constantFrom('UTC', 'Asia/Kolkata', 'Nowhere/City'), every: fc.oneof(fc.integer(), fc.string()), at: times }, { requiredKeys: [] }),
+  fc.record({ cron: fc.oneof(fc.constantFrom('* * * * *', '0 7 * * 1-5', '61 * * * *', '@daily', '0 0 30 2 *'), fc.string()), rrule: fc.oneof(fc.constantFrom('FREQ=HOURLY', 'FREQ=DAILY;UNTIL=19700101T000000Z', 'DTSTART:20260101T000000Z\nRRULE:FREQ=WEEKLY', 'FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30', 'FREQ=MINUTELY;BYMONTH=4;BYMONTHDAY=31', 'FREQ=HOURLY;INTERVAL=2;BYHOUR=1', 'DTSTART:00010101T000000Z\nRRULE:FREQ=YEARLY'), fc.string()), tz: fc.constantFrom('UTC', 'Asia/Kolkata', 'Nowhere/City'), every: fc.oneof(fc.integer(), fc.string()), at: times }, { requiredKeys: [] }),
 );
+
+/** Number literals JSON.stringify cannot write (it rounds or normalizes them), and nesting far past the limit. */
+const rawNumber = fc.constantFrom('1e308', '-1e308', '1e400', '-0', '9007199254740993', '9007199254740992', '5e-324', '-8640000000000000', '8640000000000001', '1E+2', '0.1e-400');
+const rawDeep = fc.tuple(fc.integer({ min: 60, max: 5000 }), fc.boolean()).map(([n, arr]) => (arr ? `${'['.repeat(n)}${']'.repeat(n)}` : `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`));
+const raw = fc.oneof(rawNumber, rawDeep);
+
+/** A body text: `base` with field `k` set to raw JSON text `v` (at the top, or inside trigger). */
+function withRaw(base: Record<string, unknown>, path: string[], v: string): string {
+  const inner = path.length === 2 ? `{"${path[1]}":${v}}` : v;
+  const rest = JSON.stringify(Object.fromEntries(Object.entries(base).filter(([k]) => k !== path[0])));
+  return rest === '{}' ? `{"${path[0]}":${inner}}` : `${rest.slice(0, -1)},"${path[0]}":${inner}}`;
+}
 
 function bodyFor(fields: string[], base: Record<string, unknown>) {
   const known = fields.length ? fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: fields.length }) : fc.constant({});
@@ -58,8 +75,15 @@ function bodyFor(fields: string[], base: Record<string, unknown>) {
         return b;
       })
     : fc.constant(base);
+  const paths: string[][] = [...fields.map((f) => [f]), ...(fields.includes('trigger') ? ['every', 'at', 'cron', 'rrule'].map((k) => ['trigger', k]) : [])];
+  const rawBody = paths.length
+    ? fc.tuple(fc.constantFrom(...paths), raw).map(([path, v]) => ({ kind: 'json' as const, body: withRaw(base, path, v) }))
+    : raw.map((v) => ({ kind: 'json' as const, body: v }));
   return fc.oneof(
     fc.constant(base).map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
+    rawBody,
+    rawBody,
+    raw.map((v) => ({ kind: 'form' as const, body: new URLSearchParams([[fields[0] ?? 'payload', v]]).toString() })),
     nearlyValid.map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
     nearlyValid.map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
     known.map((b) => ({ kind: 'json' as const, body: JSON.stringify(b) })),
@@ -97,10 +121,10 @@ describe('fuzz: random bodies at every POST route', () => {
             assert.equal(await api.totalJobs(), before, `${url} ${r.statusCode} changed the job count`);
           } else twoXX++;
         }),
-        { numRuns: 500 },
+        { numRuns: RUNS },
       );
       assert.equal((await api.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
-      t.diagnostic(`${twoXX} of 500 bodies accepted`);
+      t.diagnostic(`${twoXX} of ${RUNS} bodies accepted`);
     });
   }
 
@@ -114,7 +138,7 @@ describe('fuzz: random bodies at every POST route', () => {
         assert.ok(r.statusCode < 500, `${url} ${r.statusCode} ${r.body}`);
         if (r.statusCode >= 400) assert.equal(typeof JSON.parse(r.body).error.code, 'string', r.body);
       }),
-      { numRuns: 1000 },
+      { numRuns: 2 * RUNS },
     );
   });
 });

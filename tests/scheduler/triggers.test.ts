@@ -44,8 +44,8 @@ describe('cron trigger', () => {
     assert.deepEqual(take({ cron: '0 0 1 jan,jul *' }, 3, JAN1 + 1).map((t) => local(t, 'UTC')), ['2026-07-01 00:00', '2027-01-01 00:00', '2027-07-01 00:00']);
   });
 
-  it('a line that never matches has no occurrence', () => {
-    assert.deepEqual(take({ cron: '0 0 30 2 *' }, 3, JAN1), []);
+  it('a line that never matches is refused, naming the field', () => {
+    for (const cron of ['0 0 30 2 *', '0 0 31 4 *', '* * * 31 11 *']) assert.throws(() => compileTrigger({ cron }, 0), isInvalid('trigger.cron'), cron);
   });
 
   it('lastUpTo gives the latest occurrences, ascending, inclusive', () => {

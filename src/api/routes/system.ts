@@ -42,9 +42,16 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, openapi: Ope
   }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', {
-    schema: { tags: ['system'], summary: 'The store is reachable', response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, ...errorResponses } },
+    schema: { tags: ['system'], summary: 'The store is reachable and the event loop is not lagging', response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, ...errorResponses } },
     config: pub,
   }, async (_req, reply) => {
+    // A loop that lags stalls every request, the worker and the scheduler of this process alike.
+    const lag = ctx.loopLag.lagMs();
+    if (lag > ctx.maxLagMs) {
+      return reply.code(503).header('retry-after', '1').send({
+        error: { code: 'event_loop_lagging', message: `event loop lags ${Math.round(lag)} ms (limit ${ctx.maxLagMs} ms)`, details: { lagMs: Math.round(lag), limitMs: ctx.maxLagMs } },
+      });
+    }
     try {
       await ctx.store.ping();
       return { status: 'ready' };
