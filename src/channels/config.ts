@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ChannelName, ProviderFactory } from './provider.js';
 import type { ChannelConfig, FusionConfig, ProviderEntry } from './config-types.js';
 import { DRY_RUN } from './dry-run.js';
+import { signingKey } from './http/signing.js';
 import { NOT_SECRET, PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
 export { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, isSecretName, secretValues, type Catalogues, type ProviderChannel } from './secrets.js';
@@ -262,6 +263,14 @@ function checkProviders(config: FusionConfig, catalogues: Catalogues, errors: st
   }
   const r = isObject(config.channels) ? config.channels.reminder : undefined;
   if (isObject(r) && r.deliver === 'webhook' && !r.url) errors.push('channels.reminder.url: is required when deliver is "webhook"');
+  const w = isObject(config.channels) ? config.channels.webhook : undefined;
+  if (isObject(w) && typeof w.signingSecret === 'string') {
+    try {
+      signingKey(w.signingSecret);
+    } catch (e) {
+      errors.push(`channels.webhook.signingSecret: ${(e as Error).message}`);
+    }
+  }
 }
 
 /** Check a parsed config and resolve its env refs. Throws ConfigError naming every bad field. */

@@ -163,14 +163,19 @@ describe('config: redaction', () => {
   });
 });
 
-describe('config: docs/configuration.md', () => {
-  it('every ```json example in the doc is a valid config (env refs given dummy values)', () => {
-    const doc = readFileSync(join(process.cwd(), 'docs/configuration.md'), 'utf8');
-    const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    assert.ok(blocks.length >= 1, 'the doc has a json example');
+describe('config: the examples in docs/configuration.md and docs/channels.md', () => {
+  it('every ```json example is a valid config (env refs given dummy values)', () => {
+    const blocks = ['docs/configuration.md', 'docs/channels.md'].flatMap((file) => {
+      const doc = readFileSync(join(process.cwd(), file), 'utf8');
+      return [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    });
+    assert.ok(blocks.length >= 2, 'the docs have json examples');
     for (const block of blocks) {
       const env: Record<string, string> = {};
-      for (const m of block.matchAll(/"env:([A-Za-z_][A-Za-z0-9_]*)"/g)) env[m[1]!] = `value-of-${m[1]}`;
+      // Dummy values of the right shape: a signing secret must be whsec_<base64>.
+      for (const m of block.matchAll(/"(\w+)": "env:([A-Za-z_][A-Za-z0-9_]*)"/g)) {
+        env[m[2]!] = m[1] === 'signingSecret' ? `whsec_${Buffer.from(`value-of-${m[2]}`).toString('base64')}` : `value-of-${m[2]}`;
+      }
       const { config } = validateConfig(JSON.parse(block), { env });
       assert.ok(config && typeof config === 'object');
     }

@@ -17,7 +17,8 @@ export const COMMON_CONFIG_PROPERTIES = {
 
 /** A JSON Schema for an adapter's config: its own properties plus the common ones. */
 export function schema(properties: Record<string, unknown>, required: string[] = []): Record<string, unknown> {
-  return { type: 'object', properties: { ...COMMON_CONFIG_PROPERTIES, ...properties }, required };
+  // Unknown fields are refused: a misspelt credential or sender must fail at start, not send without it.
+  return { type: 'object', properties: { ...COMMON_CONFIG_PROPERTIES, ...properties }, required, additionalProperties: false };
 }
 
 /** An adapter's config, read once at create. */
