@@ -1,6 +1,7 @@
 // The shape of the channels' part of fusion.config.json (validated by config.ts's schema). Values
 // written `env:NAME` are read from the environment at load; the loaded config holds the values.
 import type { OutgoingPolicy } from './http/guard.js';
+import type { EmailChannelConfig } from './email/config.js';
 
 /** One configured provider: the adapter it runs plus that adapter's own fields (credentials, base URL, sender). */
 export interface ProviderEntry {
@@ -48,7 +49,7 @@ export interface ReminderConfig {
 
 export interface ChannelsConfig {
   sms?: ChannelConfig;
-  email?: ChannelConfig;
+  email?: EmailChannelConfig;
   push?: ChannelConfig;
   whatsapp?: ChannelConfig;
   webhook?: WebhookConfig;

@@ -9,6 +9,7 @@ import type { ChannelName, ProviderFactory } from './provider.js';
 import type { ChannelConfig, FusionConfig, ProviderEntry } from './config-types.js';
 import { DRY_RUN } from './dry-run.js';
 import { signingKey } from './http/signing.js';
+import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
 import { NOT_SECRET, PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
 export { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, isSecretName, secretValues, type Catalogues, type ProviderChannel } from './secrets.js';
@@ -17,6 +18,7 @@ export { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, isSecretName, secretValues, typ
 const COMMON_PROVIDER_FIELDS = ['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials'];
 
 const ROUTE_KEY = '^(default|\\+[1-9][0-9]{0,3})$';
+const EMAIL_ROUTE_KEY = '^(default|[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$';
 const providerNames = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
 const routeMap = { type: 'object', propertyNames: { pattern: ROUTE_KEY }, additionalProperties: providerNames };
 
@@ -53,6 +55,16 @@ const channelConfig = {
   },
 };
 
+/** Email routes are keyed by the first recipient's domain, not a calling code; the channel has fields of its own. */
+const emailConfig = {
+  ...channelConfig,
+  properties: {
+    ...channelConfig.properties,
+    ...EMAIL_CHANNEL_SCHEMA,
+    routes: { type: 'object', propertyNames: { pattern: EMAIL_ROUTE_KEY }, additionalProperties: providerNames },
+  },
+};
+
 /** The fixed part of the schema: FusionConfig in config-types.ts. */
 export const CONFIG_SCHEMA = {
   type: 'object',
@@ -64,7 +76,7 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: {
         sms: channelConfig,
-        email: channelConfig,
+        email: emailConfig,
         push: channelConfig,
         whatsapp: channelConfig,
         webhook: {

@@ -5,6 +5,7 @@ import type { TaskRegistry } from '../core/registry.js';
 import type { ChannelDeps, ChannelSetup } from './channel.js';
 import type { Provider } from './provider.js';
 import { smsChannel } from './sms/channel.js';
+import { emailChannel } from './email/channel.js';
 import { webhookChannel } from './webhook/channel.js';
 import { reminderChannel } from './reminder/channel.js';
 import { TASK_LABELS, withAttemptLog } from './attempt-log.js';
@@ -14,6 +15,7 @@ export type ChannelMaker = (deps: ChannelDeps) => ChannelSetup;
 
 export const CHANNELS: Record<string, ChannelMaker> = {
   sms: smsChannel,
+  email: emailChannel,
   webhook: webhookChannel,
   reminder: reminderChannel,
 };

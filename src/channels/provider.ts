@@ -78,6 +78,8 @@ export interface Provider<M = unknown> {
    * signature does not verify. Absent: the provider sends no callbacks.
    */
   deliveryReports?(req: InboundRequest): DeliveryReport[];
+  /** The same for callbacks whose check needs I/O (e.g. SNS: fetching the signing certificate); preferred when present. */
+  deliveryReportsAsync?(req: InboundRequest): Promise<DeliveryReport[]>;
 }
 
 /** A value from config, with `env:NAME` references already resolved. */

@@ -3,6 +3,7 @@
 import type { ChannelName, ProviderFactory } from './provider.js';
 import type { FusionConfig } from './config-types.js';
 import { SMS_PROVIDERS } from './sms/providers/index.js';
+import { EMAIL_PROVIDERS } from './email/providers/index.js';
 
 /** Channels whose config is providers + routes. */
 export const PROVIDER_CHANNELS = ['sms', 'email', 'push', 'whatsapp'] as const;
@@ -10,7 +11,7 @@ export type ProviderChannel = (typeof PROVIDER_CHANNELS)[number];
 
 /** Provider adapters by channel. A channel's catalogue grows as its adapters land. */
 export type Catalogues = Partial<Record<ChannelName, ProviderFactory<any>[]>>;
-export const PROVIDER_CATALOGUES: Catalogues = { sms: SMS_PROVIDERS };
+export const PROVIDER_CATALOGUES: Catalogues = { sms: SMS_PROVIDERS, email: EMAIL_PROVIDERS };
 
 /** Secret-looking field names, whatever the adapter declares (token, secret, password, key, auth, ...). */
 const SECRET_NAME = /token|secret|passw|pwd|key|auth|credential|private|signature|cookie/i;

@@ -55,7 +55,7 @@ export async function deliveryRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     const { channel, name } = req.params as { channel: string; name: string };
     const provider = ctx.fusion.channels.providers?.[channel]?.[name];
     if (!provider) throw apiError(404, 'not_found', `no provider "${name}" is configured on channel "${channel}"`, { field: 'name', channel, name });
-    if (!provider.deliveryReports) throw apiError(404, 'no_reports', `provider "${name}" (${provider.type}) takes no delivery reports`, { field: 'name', channel, name });
+    if (!provider.deliveryReports && !provider.deliveryReportsAsync) throw apiError(404, 'no_reports', `provider "${name}" (${provider.type}) takes no delivery reports`, { field: 'name', channel, name });
     const rawBody = raws.get(req) ?? '';
     const headers: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -68,7 +68,7 @@ export async function deliveryRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     };
     let reports: DeliveryReport[];
     try {
-      reports = provider.deliveryReports(inbound);
+      reports = provider.deliveryReportsAsync ? await provider.deliveryReportsAsync(inbound) : provider.deliveryReports!(inbound);
     } catch (err) {
       if (err instanceof ProviderError && err.code === 'bad_signature') {
         throw apiError(401, 'bad_signature', `the request's signature does not verify for provider "${name}"`, { channel, name });

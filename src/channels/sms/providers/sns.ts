@@ -40,7 +40,7 @@ interface SdkRequest {
 }
 
 /** The SDK's request handler, sending through the guard's dispatcher with our time limit. */
-function guardedHandler(dispatcher: Dispatcher, timeoutMs: number, label: string) {
+export function guardedHandler(dispatcher: Dispatcher, timeoutMs: number, label: string) {
   return {
     async handle(req: SdkRequest, opts?: { abortSignal?: unknown }) {
       const q = new URLSearchParams();

@@ -1,0 +1,87 @@
+// SMTP row of the channel benchmarks: mails per second to an in-process SMTP server (smtp-server)
+// through Fusion's smtp provider (pooled nodemailer transport, message built from an OutgoingEmail)
+// beside nodemailer alone with the same pool settings, in the same run and against the same server;
+// plus the whole path (email jobs on a SQLite store, a worker, screening, the provider) for scale.
+// Runs alternate and the best of each is kept, so a noisy neighbour hurts both sides alike.
+//   npm run bench:channels:smtp [-- mails=2000 concurrency=20 rounds=3]
+import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import { smtp, type SmtpProvider } from '../src/channels/email/providers/smtp.js';
+import type { OutgoingEmail } from '../src/channels/email/message.js';
+import { Fusion } from '../src/fusion.js';
+import { smtpSink } from '../tests/channels/email-fixtures.js';
+import { tempDir } from '../tests/helpers/tmp.js';
+
+const arg = (k: string, d: number) => Number(process.argv.find((a) => a.startsWith(`${k}=`))?.split('=')[1] ?? d);
+const MAILS = arg('mails', 2000);
+const CONC = arg('concurrency', 20);
+const ROUNDS = arg('rounds', 3);
+const POOL = { maxConnections: 5, maxMessages: 1000 };
+
+const mail = (i: number): OutgoingEmail => ({
+  from: { name: 'Bench', address: 'bench@lab.example' }, replyTo: [], to: [`r${i}@patient.example`], cc: [], bcc: [],
+  subject: `Report ${i}`, html: `<p>Hello ${i}</p>`, text: `Hello ${i}`, attachments: [], headers: {},
+});
+
+async function drive(n: number, conc: number, send: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: conc }, async () => {
+    while (next < n) await send(next++);
+  }));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+const sink = await smtpSink({ parse: false });
+const ctx = { signal: new AbortController().signal, dispatcher: undefined as never, now: () => Date.now(), jobId: 'bench', attempt: 1 };
+
+async function nodemailerAlone(): Promise<number> {
+  const t = nodemailer.createTransport({ pool: true, host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, ...POOL });
+  await t.sendMail({ from: 'bench@lab.example', to: 'warm@patient.example', subject: 'warm', text: 'w' });
+  const m = mail(0);
+  const rate = await drive(MAILS, CONC, (i) => t.sendMail({ from: '"Bench" <bench@lab.example>', to: `r${i}@patient.example`, subject: `Report ${i}`, html: `<p>Hello ${i}</p>`, text: `Hello ${i}`, headers: m.headers }));
+  t.close();
+  return rate;
+}
+
+async function fusionProvider(): Promise<number> {
+  const p = smtp.create('bench', { host: '127.0.0.1', port: sink.port, requireTLS: false, ...POOL }) as SmtpProvider;
+  await p.send(mail(-1), ctx);
+  const rate = await drive(MAILS, CONC, (i) => p.send(mail(i), ctx));
+  p.close();
+  return rate;
+}
+
+async function fusionJobs(): Promise<number> {
+  const tmp = tempDir('fusion-bench-smtp-');
+  const fusion = await Fusion.open({
+    store: `sqlite:${join(tmp.dir, 'b.db')}`,
+    config: { channels: { email: { providers: { relay: { type: 'smtp', host: '127.0.0.1', port: sink.port, requireTLS: false, from: 'bench@lab.example', ...POOL } } } } },
+  });
+  const before = sink.received.length;
+  const specs = Array.from({ length: MAILS }, (_, i) => ({ task: 'email', payload: { to: `r${i}@patient.example`, subject: `Report ${i}`, html: `<p>Hello ${i}</p>` } }));
+  for (let i = 0; i < specs.length; i += 500) await fusion.queue.enqueueMany(specs.slice(i, i + 500));
+  const t0 = performance.now();
+  fusion.worker({ queues: ['email'], concurrency: CONC, pollMs: 5 });
+  while (sink.received.length - before < MAILS) await new Promise((r) => setTimeout(r, 5));
+  const rate = MAILS / ((performance.now() - t0) / 1000);
+  (fusion.channels.providers!.email!.relay as SmtpProvider).close();
+  await fusion.close(1000);
+  tmp.remove();
+  return rate;
+}
+
+const best = { nodemailer: 0, provider: 0, jobs: 0 };
+for (let r = 0; r < ROUNDS; r++) {
+  best.nodemailer = Math.max(best.nodemailer, await nodemailerAlone());
+  best.provider = Math.max(best.provider, await fusionProvider());
+}
+best.jobs = await fusionJobs();
+await sink.close();
+
+const fmt = (x: number) => x.toFixed(0).padStart(8);
+console.log(`SMTP to an in-process smtp-server, ${MAILS} mails, ${CONC} in flight, pool of ${POOL.maxConnections} connections, best of ${ROUNDS}`);
+console.log(`  nodemailer alone (pooled)          ${fmt(best.nodemailer)} mails/s`);
+console.log(`  Fusion smtp provider (pooled)      ${fmt(best.provider)} mails/s   ratio ${(best.provider / best.nodemailer).toFixed(2)} (target >= 0.80)`);
+console.log(`  Fusion email jobs (SQLite, worker) ${fmt(best.jobs)} mails/s   ratio ${(best.jobs / best.nodemailer).toFixed(2)} (whole path, for scale)`);

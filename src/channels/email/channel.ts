@@ -1,0 +1,186 @@
+// The email channel: task `email` on queue `email`. A payload (the original worker's form or the
+// native one) is checked at enqueue; at send, invalid, blacklisted and suppressed recipients are
+// dropped (listed in the job's result; none left: a non-retryable failure), the text part is made
+// from the HTML when missing, attachments are downloaded through the guard within their limits, and
+// the mail goes through the shared delivery pipeline (routes by recipient domain or "default",
+// failover, demotion, rate limits). With no provider configured it runs dry.
+//
+// Every configured provider also takes SNS notifications (SES bounces, complaints, deliveries) at
+// POST /v1/providers/email/<name>/reports: signature verified, subscriptions confirmed, permanent
+// bounces and complaints added to the suppression list, delivery status updated.
+import { FusionError, NonRetryableError } from '../../core/errors.js';
+import { callbackJobs } from '../../core/callbacks.js';
+import type { TaskContext } from '../../core/registry.js';
+import type { ChannelDeps, ChannelSetup } from '../channel.js';
+import { DeliveryPipeline } from '../delivery.js';
+import { dryRunProvider } from '../dry-run.js';
+import type { DeliveryReport, InboundRequest, Provider, ProviderFactory } from '../provider.js';
+import { CHANNEL_QUEUES } from '../queues.js';
+import { addressKey, Blacklist, isValidAddress } from './address.js';
+import { deleteSources, fetchAttachments } from './attachments.js';
+import type { EmailChannelConfig } from './config.js';
+import { domainOf, type EmailMessage, type OutgoingEmail } from './message.js';
+import { textFromHtml } from './mime.js';
+import { parseEmailPayload, type ParsedEmail } from './payload.js';
+import { EMAIL_PROVIDERS } from './providers/index.js';
+import { readSesEvent } from './ses-events.js';
+import { SnsVerifier } from './sns.js';
+import { DEFAULT_SUPPRESSION_TTL_MS, SuppressionList } from './suppression.js';
+
+export const EMAIL_TASK = 'email';
+
+export interface DroppedRecipient {
+  address: string;
+  field: 'to' | 'cc' | 'bcc';
+  reason: 'invalid' | 'duplicate' | 'blacklisted' | 'suppressed';
+  /** For suppressed ones: why and since when. */
+  detail?: string;
+}
+
+/** An address for logs: first letter and domain (a***@example.com). */
+export function maskAddress(a: string): string {
+  const at = a.lastIndexOf('@');
+  return at <= 0 ? '***' : `${a[0]}***${a.slice(at)}`;
+}
+
+export function emailChannel(deps: ChannelDeps): ChannelSetup {
+  const config = (deps.config.channels?.email ?? {}) as EmailChannelConfig;
+  const factories = [...EMAIL_PROVIDERS, ...((deps.factories ?? []) as ProviderFactory<OutgoingEmail>[]).filter((f) => f.channel === 'email')];
+  const pipeline = new DeliveryPipeline<OutgoingEmail>({
+    channel: 'email',
+    config,
+    factories,
+    deps,
+    dryRun: dryRunProvider<OutgoingEmail>((m) => {
+      deps.logger.info({
+        channel: 'email', provider: 'dry-run', to: m.to.map(maskAddress), cc: m.cc.length, bcc: m.bcc.length,
+        subjectLength: m.subject.length, attachments: m.attachments.map((a) => ({ filename: a.filename, bytes: a.content.length })),
+      }, 'dry-run: email not sent (no provider configured)');
+    }),
+  });
+  const blacklist = new Blacklist(config.blacklist ?? [], config.blacklistDefaults !== false);
+  const ttlMs = config.suppression?.ttlDays ? config.suppression.ttlDays * 24 * 3600_000 : DEFAULT_SUPPRESSION_TTL_MS;
+  const suppression = new SuppressionList(config.suppression?.enabled === false ? undefined : deps.store.shared, ttlMs);
+  const sns = new SnsVerifier({ dispatcher: deps.dispatcher, urlPattern: config.notifications?.urlPattern, topics: config.notifications?.topics });
+
+  const validate = (payload: unknown) => {
+    parseEmailPayload(payload);
+  };
+
+  /** The recipients a mail may go to, and those dropped with why. */
+  const screen = async (m: EmailMessage, now: number) => {
+    const dropped: DroppedRecipient[] = [];
+    const seen = new Set<string>();
+    const lists = { to: [] as string[], cc: [] as string[], bcc: [] as string[] };
+    for (const field of ['to', 'cc', 'bcc'] as const) {
+      for (const a of m[field]) {
+        if (!isValidAddress(a)) dropped.push({ address: a, field, reason: 'invalid' });
+        else if (seen.has(addressKey(a))) dropped.push({ address: a, field, reason: 'duplicate' });
+        else if (blacklist.has(a)) dropped.push({ address: a, field, reason: 'blacklisted' });
+        else {
+          seen.add(addressKey(a));
+          lists[field].push(a);
+        }
+      }
+    }
+    const suppressed = await suppression.check([...lists.to, ...lists.cc, ...lists.bcc], now);
+    if (suppressed.size > 0) {
+      for (const field of ['to', 'cc', 'bcc'] as const) {
+        lists[field] = lists[field].filter((a) => {
+          const s = suppressed.get(a);
+          if (!s) return true;
+          dropped.push({ address: a, field, reason: 'suppressed', detail: `${s.reason}${s.detail ? ` (${s.detail})` : ''} since ${new Date(s.at).toISOString()}` });
+          return false;
+        });
+      }
+    }
+    return { lists, dropped };
+  };
+
+  const handler = async (payload: unknown, ctx: TaskContext) => {
+    let parsed: ParsedEmail;
+    try {
+      parsed = parseEmailPayload(payload);
+    } catch (e) {
+      if (e instanceof FusionError) throw new NonRetryableError(`invalid email payload: ${e.message}${e.details.field ? ` (field ${String(e.details.field)})` : ''}`);
+      throw e;
+    }
+    const m = parsed.message;
+    const { lists, dropped } = await screen(m, deps.clock.now());
+    if (lists.to.length + lists.cc.length + lists.bcc.length === 0) {
+      const why = dropped.map((d) => `${d.address}: ${d.reason}`).join('; ');
+      throw new NonRetryableError(`no recipient left to send to (${why})`);
+    }
+    // Some providers (SendGrid) refuse a mail without a To: when only cc/bcc are left, the first moves up.
+    if (lists.to.length === 0) lists.to.push((lists.cc.length ? lists.cc : lists.bcc).shift()!);
+    const attachments = await fetchAttachments(m.attachments, { dispatcher: deps.dispatcher, signal: ctx.signal, limits: config.attachments });
+    const mail: OutgoingEmail = {
+      ...lists,
+      replyTo: m.replyTo,
+      subject: m.subject,
+      text: m.text ?? (m.html ? textFromHtml(m.html) : ''),
+      attachments,
+      headers: m.headers,
+      jobId: ctx.job.id,
+    };
+    if (m.from) mail.from = m.from;
+    if (m.html) mail.html = m.html;
+    const sent = await pipeline.deliver(mail, { country: domainOf(mail.to[0]!), requested: m.provider }, ctx);
+    const result: Record<string, unknown> = {
+      ...sent,
+      recipients: { to: mail.to.length, cc: mail.cc.length, bcc: mail.bcc.length },
+      dropped,
+      attachments: attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, bytes: a.content.length })),
+    };
+    if (m.deleteFilesAfterSend && m.attachments.length > 0) {
+      result.deletedFiles = await deleteSources(m.attachments.map((a) => a.url), { dispatcher: deps.dispatcher });
+    }
+    if (m.callbackUrl) await announce(ctx, m.callbackUrl, parsed.original, result);
+    return result;
+  };
+
+  /** The payload's callback_url is told of the send by a callback job of its own (retried, never lost). */
+  const announce = async (ctx: TaskContext, url: string, original: boolean, result: unknown) => {
+    const now = deps.clock.now();
+    const job = { ...ctx.job, attempts: ctx.attempt, callbacks: { onSuccess: url, format: original ? 'form' as const : 'json' as const } };
+    const jobs = callbackJobs(job, 'completed', now, result).map((j) => ({ ...j, id: `${ctx.job.id}:callback_url`, description: `callback_url of ${ctx.job.id}` }));
+    await deps.store.add(jobs, now);
+  };
+
+  /** SNS notifications for one provider: verified, subscriptions confirmed, bounces and complaints suppressed. */
+  const notifications = (name: string) => async (req: InboundRequest): Promise<DeliveryReport[]> => {
+    const msg = await sns.verify(req.rawBody);
+    if (msg.Type === 'SubscriptionConfirmation') {
+      await sns.confirm(msg);
+      deps.logger.info({ channel: 'email', provider: name, topic: msg.TopicArn }, 'SNS subscription confirmed');
+      return [];
+    }
+    if (msg.Type !== 'Notification') return [];
+    let event: unknown;
+    try {
+      event = JSON.parse(msg.Message);
+    } catch {
+      throw new Error('the SNS message holds no SES event (Message is not JSON)');
+    }
+    const out = readSesEvent(event);
+    const now = deps.clock.now();
+    for (const s of out.suppress) {
+      await suppression.add({ ...s, provider: name, at: now }, now);
+      deps.logger.info({ channel: 'email', provider: name, address: maskAddress(s.address), reason: s.reason, detail: s.detail ?? null }, 'email address suppressed');
+    }
+    return out.reports;
+  };
+
+  const providers: Record<string, Provider> = {};
+  for (const [name, p] of pipeline.providers) {
+    p.deliveryReportsAsync = notifications(name);
+    providers[name] = p as Provider;
+  }
+
+  return {
+    tasks: [{ name: EMAIL_TASK, handler, options: { queue: CHANNEL_QUEUES.email, validate } }],
+    dryRun: pipeline.dryRun,
+    providers,
+  };
+}
+
