@@ -632,6 +632,11 @@ export class PostgresStore implements Store {
     };
   }
 
+  /** Resolves once this store's LISTEN connection is in place (after a first subscribe). */
+  async listening(): Promise<void> {
+    await this.listener?.ready;
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
