@@ -109,10 +109,6 @@ DECLARE
   v_ids text[];
 BEGIN
   IF p_jobs IS NULL OR json_array_length(p_jobs) = 0 THEN RETURN; END IF;
-  INSERT INTO queues (name)
-    SELECT DISTINCT x.queue FROM json_to_recordset(p_jobs) AS x(queue text)
-    WHERE NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = x.queue)
-    ON CONFLICT (name) DO NOTHING;
   WITH i AS (
     SELECT * FROM ROWS FROM (json_to_recordset(p_jobs) AS (
       "id" text, "queue" text, "task" text, "payload" json, "priority" integer, "maxAttempts" integer,
@@ -131,10 +127,17 @@ BEGIN
     FROM i ORDER BY n
     ON CONFLICT (id) DO NOTHING
     RETURNING id, queue, state, run_at
+  ), qs AS (
+    -- The queues of new jobs get their row (pause, limits) once; the JSON is parsed only once.
+    INSERT INTO queues (name) SELECT DISTINCT ins.queue FROM ins
+    WHERE NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = ins.queue)
+    ON CONFLICT (name) DO NOTHING
   ), w AS (
     SELECT wake(p_origin, state, queue, min(run_at), NULL) FROM ins GROUP BY queue, state
   )
   SELECT array_agg(ins.id) INTO v_ids FROM ins, (SELECT count(*) FROM w) c;
+  -- Every job new (the usual case): nothing to read back.
+  IF coalesce(array_length(v_ids, 1), 0) = json_array_length(p_jobs) THEN RETURN; END IF;
   RETURN QUERY SELECT j.* FROM jobs j
     WHERE j.id IN (SELECT x.id FROM json_to_recordset(p_jobs) AS x(id text))
       AND (v_ids IS NULL OR NOT (j.id = ANY (v_ids)));
