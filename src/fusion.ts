@@ -7,7 +7,7 @@ import { Scheduler, type Schedule, type ScheduleInput, type SchedulerOptions } f
 import { systemClock, type Clock } from './core/clock.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import type { Job, JobSpec } from './core/job.js';
-import type { Store } from './core/store.js';
+import type { AddOptions, Store } from './core/store.js';
 import { CALLBACK_QUEUE, CALLBACK_TASK } from './core/callbacks.js';
 import { deliverCallback } from './channels/callback.js';
 import { CHANNEL_QUEUES } from './channels/queues.js';
@@ -65,9 +65,11 @@ export class Fusion {
 
   /** Enqueue a job: `enqueue('send-sms', payload, { priority: 'high' })` or `enqueue({ task, payload, ... })`. */
   enqueue<P>(task: string, payload?: P, opts?: Omit<JobSpec<P>, 'task' | 'payload'>): Promise<Job<P>>;
-  enqueue<P>(spec: JobSpec<P>): Promise<Job<P>>;
-  enqueue<P>(a: string | JobSpec<P>, payload?: P, opts: Omit<JobSpec<P>, 'task' | 'payload'> = {}): Promise<Job<P>> {
-    return this.queue.enqueue(typeof a === 'string' ? { ...opts, task: a, payload } : a);
+  /** `enqueue(spec, { tx })`: inside the caller's PostgreSQL transaction (a pg client), committed or rolled back with it. */
+  enqueue<P>(spec: JobSpec<P>, opts?: AddOptions): Promise<Job<P>>;
+  enqueue<P>(a: string | JobSpec<P>, b?: P | AddOptions, opts: Omit<JobSpec<P>, 'task' | 'payload'> = {}): Promise<Job<P>> {
+    if (typeof a === 'string') return this.queue.enqueue({ ...opts, task: a, payload: b as P });
+    return this.queue.enqueue(a, b as AddOptions | undefined);
   }
 
   /** Queues of every registered task, plus `default`. */

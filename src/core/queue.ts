@@ -6,7 +6,7 @@ import { validateBackoff } from './backoff.js';
 import { newId } from './ids.js';
 import { systemClock, type Clock } from './clock.js';
 import type { TaskRegistry } from './registry.js';
-import type { CleanQuery, ListQuery, QueueOptions, RetryOptions, Store } from './store.js';
+import type { AddOptions, CleanQuery, ListQuery, QueueOptions, RetryOptions, Store } from './store.js';
 
 export const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 const MAX_ID = 200;
@@ -104,16 +104,22 @@ export class Queue {
   }
 
   /** Enqueue one job. With a client-given id, the same id twice returns the existing job. */
-  async enqueue<P>(spec: JobSpec<P>): Promise<Job<P>> {
-    const [r] = await this.enqueueMany([spec]);
+  async enqueue<P>(spec: JobSpec<P>, opts?: AddOptions): Promise<Job<P>> {
+    const [r] = await this.enqueueMany([spec], opts);
     return r!.job as Job<P>;
   }
 
-  /** Enqueue many jobs atomically: all are added or none. */
-  async enqueueMany(specs: JobSpec[]): Promise<{ job: Job; created: boolean }[]> {
+  /**
+   * Enqueue many jobs atomically: all are added or none. With `tx` (PostgreSQL only), inside the
+   * caller's transaction: the jobs exist once it commits, and not at all if it rolls back.
+   */
+  async enqueueMany(specs: JobSpec[], opts?: AddOptions): Promise<{ job: Job; created: boolean }[]> {
+    if (opts?.tx !== undefined && !this.store.acceptsTx) {
+      throw new FusionError('tx_unsupported', 'enqueue inside a caller transaction ({ tx }) needs the PostgreSQL store', {}, 400);
+    }
     const now = this.clock.now();
     const jobs = specs.map((s) => resolveSpec(s, now, this.registry));
-    return this.store.add(jobs, now);
+    return opts?.tx !== undefined ? this.store.add(jobs, now, opts) : this.store.add(jobs, now);
   }
 
   get(id: string) {

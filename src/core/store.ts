@@ -209,14 +209,25 @@ export interface SharedState {
   get<T = unknown>(key: string, now: number): Promise<T | null>;
 }
 
+/** Options of Store.add. */
+export interface AddOptions {
+  /**
+   * The caller's own database transaction (a `pg` client on PostgreSQL): the jobs commit or roll
+   * back with the caller's rows. Only a store with `acceptsTx` takes it.
+   */
+  tx?: unknown;
+}
+
 export interface Store {
+  /** True when add() takes { tx } (PostgreSQL). */
+  readonly acceptsTx?: boolean;
   /**
    * True when each call is a network round trip (Redis): workers keep two outcome batches in
    * flight, so the store and the worker work at the same time. Absent or false for an embedded store.
    */
   readonly remote?: boolean;
   /** Insert jobs atomically. A job whose id exists returns the existing job with created=false. */
-  add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]>;
+  add(jobs: NewJob[], now: number, opts?: AddOptions): Promise<{ job: Job; created: boolean }[]>;
   claim(req: ClaimRequest): Promise<ClaimResult>;
   /** Extend the leases of running jobs; tells which are lost or asked to cancel. */
   heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]>;

@@ -1,4 +1,5 @@
-// Choose a store by URL: sqlite:./data/fusion.db (default; ?synchronous=FULL, ?watchMs=N), redis://host:6379/0.
+// Choose a store by URL: sqlite:./data/fusion.db (default; ?synchronous=FULL, ?watchMs=N), redis://host:6379/0,
+// postgres://user@host:5432/db (?schema=fusion, ?max=10).
 import { FusionError } from '../core/errors.js';
 import type { Store } from '../core/store.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
@@ -31,5 +32,9 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
     const { openRedisStore } = await import('./redis/index.js');
     return openRedisStore(url, opts);
   }
-  throw new FusionError('invalid_store', `unknown store URL "${url}" (use sqlite:PATH or redis://HOST:PORT/DB)`, { url });
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const { PostgresStore } = await import('./postgres/store.js');
+    return PostgresStore.open(url);
+  }
+  throw new FusionError('invalid_store', `unknown store URL "${url}" (use sqlite:PATH, redis://HOST:PORT/DB or postgres://USER@HOST/DB)`, { url });
 }

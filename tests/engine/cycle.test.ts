@@ -11,10 +11,12 @@ import { TaskRegistry } from '../../src/core/registry.js';
 import type { Store } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { redisHarness, redisSkip } from '../helpers/redis.js';
+import { pgHarness, pgSkip } from '../helpers/postgres.js';
 import { deferred, until, within } from '../helpers/await.js';
 
 const T0 = Date.now();
 const redisSkipped = await redisSkip();
+const pgSkipped = await pgSkip();
 
 interface Made {
   store: Store;
@@ -27,6 +29,7 @@ const stores: [string, () => Made | Promise<Made>, string | false][] = [
     return { store, cleanup: async () => { await store.close(); t.remove(); } };
   }, false],
   ['redis', () => redisHarness(), redisSkipped],
+  ['postgres', () => pgHarness(), pgSkipped],
 ];
 
 // Hiding finishAndClaim makes the same real store look like one without it.

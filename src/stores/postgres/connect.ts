@@ -1,0 +1,46 @@
+// PostgreSQL store URLs: postgres://user:pass@host:5432/db?schema=fusion&max=10&pollMs=1000.
+// Our own parameters are taken out of the URL before pg sees it.
+import pg from 'pg';
+import { FusionError } from '../../core/errors.js';
+import { SCHEMA_NAME } from './sql.js';
+
+export interface PostgresUrl {
+  /** The URL pg connects with (our parameters removed). */
+  connectionString: string;
+  schema: string;
+  max: number;
+}
+
+export function parsePostgresUrl(url: string): PostgresUrl {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new FusionError('invalid_store', 'not a valid postgres:// URL', { url: redact(url) });
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new FusionError('invalid_store', 'a PostgreSQL store URL starts with postgres://', { url: redact(url) });
+  }
+  const schema = u.searchParams.get('schema') ?? 'fusion';
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new FusionError('invalid_store', 'schema must be a lower-case identifier of at most 48 characters ([a-z_][a-z0-9_]*)', { schema });
+  }
+  const max = Number(u.searchParams.get('max') ?? 10);
+  if (!Number.isInteger(max) || max < 2 || max > 1000) throw new FusionError('invalid_store', 'max (pool size) must be an integer from 2 to 1000', { max });
+  u.searchParams.delete('schema');
+  u.searchParams.delete('max');
+  return { connectionString: u.toString(), schema, max };
+}
+
+/** The URL with its password hidden, for messages. */
+export function redact(url: string): string {
+  return url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
+
+/** Type parsers of the store's own connections: bigint (epoch ms, counts) as a JS number. */
+export const TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+} as unknown as pg.CustomTypesConfig;

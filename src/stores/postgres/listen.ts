@@ -1,0 +1,102 @@
+// Cross-process wake-ups: a dedicated connection LISTENs on the schema's channel. Notifications are
+// small (origin, type, queue, due time; see wake() in the migrations) and become store events;
+// this store's own are skipped (it emitted them already). A notification sent while the connection
+// is down is lost, so after every reconnect the store wakes all queues once (resync); a worker's
+// poll timer covers what falls between.
+import pg from 'pg';
+import type { StoreEvent } from '../../core/store.js';
+import { quoteIdent } from './sql.js';
+import { TYPES } from './connect.js';
+
+export interface ListenerHooks {
+  event(e: StoreEvent): void;
+  resync(): Promise<void>;
+  error(err: Error): void;
+}
+
+interface Wake {
+  o: string;
+  t: StoreEvent['type'];
+  q: string;
+  r: number | null;
+  j: string | null;
+}
+
+export class Listener {
+  private client: pg.Client | null = null;
+  private closed = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private connecting: Promise<void> | null = null;
+  /** Resolves once the first LISTEN is in place (tests wait on it). */
+  readonly ready: Promise<void>;
+  private markReady!: () => void;
+
+  constructor(private connectionString: string, private channel: string, private origin: string, private hooks: ListenerHooks) {
+    this.ready = new Promise((r) => (this.markReady = r));
+    this.connecting = this.connect(false);
+  }
+
+  private async connect(reconnect: boolean): Promise<void> {
+    const c = new pg.Client({ connectionString: this.connectionString, types: TYPES, keepAlive: true });
+    c.on('error', (err) => this.hooks.error(err));
+    c.on('notification', (m) => this.onNotification(m.payload));
+    c.on('end', () => {
+      if (this.client !== c) return;
+      this.client = null;
+      this.retry();
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${quoteIdent(this.channel)}`);
+    } catch (err) {
+      this.hooks.error(err as Error);
+      c.end().catch(() => {});
+      this.retry();
+      return;
+    }
+    if (this.closed) {
+      await c.end().catch(() => {});
+      return;
+    }
+    this.client = c;
+    this.failures = 0;
+    this.markReady();
+    if (reconnect) await this.hooks.resync().catch((err: Error) => this.hooks.error(err));
+  }
+
+  private retry(): void {
+    if (this.closed || this.timer) return;
+    const delay = Math.min(2000, 50 * 2 ** Math.min(this.failures++, 6));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connecting = this.connect(true);
+    }, delay);
+    this.timer.unref();
+  }
+
+  private onNotification(payload: string | undefined): void {
+    if (!payload) return;
+    let w: Wake;
+    try {
+      w = JSON.parse(payload) as Wake;
+    } catch {
+      return;
+    }
+    if (w.o === this.origin) return;
+    const e: StoreEvent = { type: w.t, queue: w.q, at: Date.now() };
+    if (w.r !== null && w.r !== undefined) e.runAt = w.r;
+    if (w.j) e.jobId = w.j;
+    this.hooks.event(e);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.connecting;
+    const c = this.client;
+    this.client = null;
+    await c?.end().catch(() => {});
+  }
+}

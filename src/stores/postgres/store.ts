@@ -1,0 +1,652 @@
+// The PostgreSQL store: a pool of connections, every contract operation one statement (a function
+// of the schema for the multi-step ones: claim, finish, the worker's cycle, lease recovery) or one
+// short transaction with row locks (operator actions). Claims take rows with FOR UPDATE SKIP LOCKED
+// from partial indexes; outcomes travel as one JSON array applied in one UPDATE. Other processes
+// learn of new work through LISTEN/NOTIFY on a connection of its own (see listen.ts).
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import type { Job, JobState, NewJob, LogLine } from '../../core/job.js';
+import { FINISHED_STATES, isFinished, newJobView, JOB_STATES } from '../../core/job.js';
+import { conflict, notFound, FusionError } from '../../core/errors.js';
+import type {
+  AddOptions, ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
+  QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
+  StoreListener, WorkerInfo,
+} from '../../core/store.js';
+import { emptyCounts } from '../../core/store.js';
+import { TYPES, parsePostgresUrl, redact } from './connect.js';
+import { migrate, schemaVersion } from './migrate.js';
+import { quoteIdent } from './sql.js';
+import { rowToJob, rowToSchedule, num, numOrNull, type JobRow, type ScheduleRow } from './rows.js';
+import { Listener } from './listen.js';
+
+export interface PostgresStoreOptions {
+  /** Schema (namespace) of the store's tables; default "fusion", or ?schema= in the URL. */
+  schema?: string;
+  /** Pool size; default 10, or ?max= in the URL. */
+  max?: number;
+  /** Apply pending migrations at open (default true). */
+  migrate?: boolean;
+}
+
+type Queryable = pg.Pool | pg.PoolClient | pg.ClientBase;
+
+export class PostgresStore implements Store {
+  /** Each call is a network round trip: workers keep two outcome batches in flight. */
+  readonly remote = true;
+  /** add() takes { tx }: a caller's pg client inside its own transaction. */
+  readonly acceptsTx = true;
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  /** Marks this store's notifications, so its own events are not emitted twice. */
+  readonly origin = randomBytes(6).toString('base64url');
+  private tokenSeq = 0;
+  private listeners = new Set<StoreListener>();
+  private listener: Listener | null = null;
+  private closed = false;
+  lastError: Error | null = null;
+  private readonly S: string;
+  private readonly sql: ReturnType<PostgresStore['statements']>;
+
+  private constructor(readonly connectionString: string, schema: string, max: number) {
+    this.schema = schema;
+    this.S = quoteIdent(schema);
+    this.pool = new pg.Pool({ connectionString, max, types: TYPES, keepAlive: true });
+    // An idle connection that dies (server restart, pg_terminate_backend) must not crash the
+    // process: the pool drops it and the next call opens another.
+    this.pool.on('error', (err) => (this.lastError = err));
+    this.sql = this.statements();
+  }
+
+  /** Open a store from a postgres:// URL and bring its schema up to date. */
+  static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const p = parsePostgresUrl(url);
+    const store = new PostgresStore(p.connectionString, opts.schema ?? p.schema, opts.max ?? p.max);
+    if (opts.migrate !== false) {
+      try {
+        const c = await store.pool.connect();
+        try {
+          await migrate(c, store.schema);
+        } finally {
+          c.release();
+        }
+      } catch (err) {
+        await store.pool.end().catch(() => {});
+        throw new FusionError('store_unavailable', `could not open the PostgreSQL store at ${redact(url)}: ${(err as Error).message}`, {});
+      }
+    }
+    return store;
+  }
+
+  /** The schema's version (highest migration applied). */
+  schemaVersion(): Promise<number> {
+    return schemaVersion(this.pool, this.schema);
+  }
+
+  private statements() {
+    const S = this.S;
+    const st = (name: string, text: string) => ({ name: `${name}`, text });
+    return {
+      add: st('fusion_add', `SELECT * FROM ${S}.add_jobs($1, $2, $3)`),
+      claim: st('fusion_claim', `SELECT * FROM ${S}.claim_jobs($1, $2, $3, $4, $5, $6)`),
+      finish: st('fusion_finish', `SELECT * FROM ${S}.finish_jobs($1, $2, $3)`),
+      finishClaim: st('fusion_finish_claim', `SELECT * FROM ${S}.finish_claim($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
+      heartbeat: st('fusion_heartbeat', `UPDATE ${S}.jobs j SET lease_until = $1 FROM unnest($2::text[], $3::text[]) AS l(id, token)
+        WHERE j.id = l.id AND j.lease_token = l.token AND j.state = 'active' RETURNING j.id, j.cancel_requested`),
+      progress: st('fusion_progress', `UPDATE ${S}.jobs SET progress = $1 WHERE id = $2 AND lease_token = $3 AND state = 'active' RETURNING queue`),
+      log: st('fusion_log', `INSERT INTO ${S}.job_logs (job_id, at, message) VALUES ($1, $2, $3)`),
+      logs: st('fusion_logs', `SELECT at, message FROM ${S}.job_logs WHERE job_id = $1 ORDER BY n`),
+      recover: st('fusion_recover', `SELECT * FROM ${S}.recover_expired($1, $2, $3)`),
+      promoteDue: st('fusion_promote_due', `WITH p AS (
+          UPDATE ${S}.jobs SET state = 'queued' WHERE seq = ANY (ARRAY(SELECT seq FROM ${S}.jobs
+            WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+          RETURNING id, queue
+        ), w AS (SELECT ${S}.wake($3, 'queued', queue, NULL, NULL) FROM p GROUP BY queue)
+        SELECT p.id, p.queue FROM p, (SELECT count(*) FROM w) c`),
+      get: st('fusion_get', `SELECT * FROM ${S}.jobs WHERE id = $1`),
+      lock: `SELECT * FROM ${S}.jobs WHERE id = $1 FOR UPDATE`,
+      wake: `SELECT ${S}.wake($1, $2, $3, $4, $5)`,
+      counts: st('fusion_counts', `SELECT queue, state, count(*)::integer AS n FROM ${S}.jobs GROUP BY queue, state`),
+      countsOf: st('fusion_counts_of', `SELECT state, count(*)::integer AS n FROM ${S}.jobs WHERE queue = $1 GROUP BY state`),
+      oldestQueued: `SELECT queue, min(created_at) AS t FROM ${S}.jobs WHERE state = 'queued' GROUP BY queue`,
+      ensureQueue: `INSERT INTO ${S}.queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`,
+      allQueues: `SELECT * FROM ${S}.queues ORDER BY name COLLATE "C"`,
+      queueNames: `SELECT name FROM ${S}.queues`,
+      schedGet: st('fusion_sched_get', `SELECT * FROM ${S}.schedules WHERE id = $1`),
+      schedAll: `SELECT * FROM ${S}.schedules ORDER BY id COLLATE "C"`,
+      schedUpsert: st('fusion_sched_upsert', `INSERT INTO ${S}.schedules AS s (id, spec, next_run_at, paused, run_count, last_run_at,
+          created_at, updated_at, version) VALUES ($1, $2, $3, $4, coalesce($5::integer, 0), $6, $7, $7, 1)
+        ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, next_run_at = excluded.next_run_at, paused = excluded.paused,
+          run_count = coalesce($5::integer, s.run_count), last_run_at = coalesce($6::bigint, s.last_run_at),
+          updated_at = excluded.updated_at, version = s.version + 1
+        RETURNING *`),
+      schedRemove: `DELETE FROM ${S}.schedules WHERE id = $1`,
+      schedDue: st('fusion_sched_due', `SELECT * FROM ${S}.schedules WHERE NOT paused AND next_run_at IS NOT NULL AND next_run_at <= $1
+        ORDER BY next_run_at, id COLLATE "C" LIMIT $2`),
+      schedNext: st('fusion_sched_next', `SELECT min(next_run_at) AS t FROM ${S}.schedules WHERE NOT paused AND next_run_at IS NOT NULL`),
+      schedAdvance: `UPDATE ${S}.schedules SET next_run_at = $3, run_count = $4, last_run_at = $5, updated_at = $6,
+        version = version + 1 WHERE id = $1 AND version = $2`,
+      workerBeat: st('fusion_worker_beat', `INSERT INTO ${S}.workers (id, info, expires_at) VALUES ($1, $2, $3)
+        ON CONFLICT (id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at`),
+      workerGone: `DELETE FROM ${S}.workers WHERE id = $1`,
+      workersLive: `WITH gone AS (DELETE FROM ${S}.workers WHERE expires_at < $1)
+        SELECT info FROM ${S}.workers WHERE expires_at >= $1 ORDER BY id COLLATE "C"`,
+    };
+  }
+
+  private emit(events: StoreEvent[]): void {
+    if (this.listeners.size === 0 || events.length === 0) return;
+    for (const l of this.listeners) for (const e of events) l(e);
+  }
+
+  /** One transaction on a pooled connection. A connection that failed is dropped, not reused. */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      try {
+        await c.query('ROLLBACK');
+      } catch {
+        broken = err as Error;
+      }
+      throw err;
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  private nextToken(): string {
+    return `${this.origin}.${(this.tokenSeq++).toString(36)}`;
+  }
+
+  /** Insert through `db` (the pool or a caller's client); events for the created ones go to `events`. */
+  private async insertJobs(db: Queryable, jobs: NewJob[], now: number, origin: string, events: StoreEvent[] | null) {
+    const name = db === this.pool ? this.sql.add.name : `fusion_add_${this.schema}`;
+    const { rows } = await db.query<JobRow>({ name, text: this.sql.add.text, values: [JSON.stringify(jobs), now, origin] });
+    const existing = new Map<string, JobRow>();
+    for (const r of rows) existing.set(r.id, r);
+    const out: { job: Job; created: boolean }[] = [];
+    const made = new Map<string, Job>();
+    for (const j of jobs) {
+      const row = existing.get(j.id);
+      if (row) {
+        out.push({ job: rowToJob(row), created: false });
+        continue;
+      }
+      const first = made.get(j.id);
+      if (first) {
+        // The same id twice in one call is one job: the first made it.
+        out.push({ job: first, created: false });
+        continue;
+      }
+      const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
+      const job = newJobView(j, state);
+      made.set(j.id, job);
+      out.push({ job, created: true });
+      events?.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
+    }
+    return out;
+  }
+
+  async add(jobs: NewJob[], now: number, opts: AddOptions = {}) {
+    if (opts.tx !== undefined) {
+      // The caller's transaction: its commit publishes the jobs, and their notification reaches
+      // every store's listener (this one's too, so origin '' is used), a rollback neither.
+      const client = opts.tx as pg.ClientBase;
+      if (!client || typeof client.query !== 'function') {
+        throw new FusionError('invalid_tx', 'tx must be a pg client (PoolClient or Client) inside a transaction', {});
+      }
+      return this.insertJobs(client, jobs, now, '', null);
+    }
+    const events: StoreEvent[] = [];
+    const out = await this.insertJobs(this.pool, jobs, now, this.origin, events);
+    this.emit(events);
+    return out;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const { rows } = await this.pool.query<JobRow>({
+      ...this.sql.claim,
+      values: [req.queues, req.workerId, this.nextToken(), req.limit, req.leaseMs, req.now],
+    });
+    const events: StoreEvent[] = [];
+    const result = this.readClaim(rows, 0, req.now, events);
+    this.emit(events);
+    return result;
+  }
+
+  private readClaim(rows: JobRow[], from: number, now: number, events: StoreEvent[]): ClaimResult {
+    const jobs: Job[] = [];
+    let nextWakeAt: number | null = null;
+    for (let i = from; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (r.state === '#wake') nextWakeAt = numOrNull(r.run_at);
+      else if (r.state === '#promoted') events.push({ type: 'queued', queue: r.queue, jobId: r.id, at: now });
+      else {
+        jobs.push(rowToJob(r));
+        events.push({ type: 'active', queue: r.queue, jobId: r.id, at: now });
+      }
+    }
+    return { jobs, nextWakeAt };
+  }
+
+  /** The finish arguments: outcomes as JSON (without their follow-ups), follow-ups apart with their owner. */
+  private finishArgs(outcomes: Outcome[]): [string, string | null] {
+    let follow: unknown[] | null = null;
+    outcomes.forEach((o, i) => {
+      if (o.enqueue?.length) for (const j of o.enqueue) (follow ??= []).push({ ...j, owner: i + 1, now: o.at });
+    });
+    const plain = follow === null ? outcomes : outcomes.map(({ enqueue: _e, ...o }) => o);
+    return [JSON.stringify(plain), follow === null ? null : JSON.stringify(follow)];
+  }
+
+  /** Read '#applied' rows into per-outcome answers and events; returns where the claim's rows begin. */
+  private readApplied(rows: JobRow[], outcomes: Outcome[], applied: boolean[], events: StoreEvent[]): number {
+    const queues: (string | undefined)[] = new Array(outcomes.length);
+    let i = 0;
+    for (; i < rows.length && rows[i]!.state === '#applied'; i++) queues[rows[i]!.attempts - 1] = rows[i]!.queue;
+    outcomes.forEach((o, k) => {
+      const queue = queues[k];
+      applied[k] = queue !== undefined;
+      if (queue === undefined) return;
+      const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
+      events.push({ type, queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
+      if (o.enqueue) {
+        for (const j of o.enqueue) {
+          const state = j.runAt > o.at ? 'scheduled' : 'queued';
+          events.push({ type: state, queue: j.queue, jobId: j.id, at: o.at, runAt: j.runAt });
+        }
+      }
+    });
+    return i;
+  }
+
+  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    if (outcomes.length === 0) return [];
+    const [doc, follow] = this.finishArgs(outcomes);
+    const { rows } = await this.pool.query<JobRow>({ ...this.sql.finish, values: [doc, follow, this.origin] });
+    const applied: boolean[] = new Array(outcomes.length);
+    const events: StoreEvent[] = [];
+    this.readApplied(rows, outcomes, applied, events);
+    this.emit(events);
+    return applied;
+  }
+
+  /** Outcomes and the next claim in one call: one round trip and one commit per worker cycle. */
+  async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+    const [doc, follow] = this.finishArgs(outcomes);
+    const { rows } = await this.pool.query<JobRow>({
+      ...this.sql.finishClaim,
+      values: [doc, follow, this.origin, req.queues, req.workerId, this.nextToken(), req.limit, req.leaseMs, req.now],
+    });
+    const applied: boolean[] = new Array(outcomes.length);
+    const events: StoreEvent[] = [];
+    const from = this.readApplied(rows, outcomes, applied, events);
+    const claim = this.readClaim(rows, from, req.now, events);
+    this.emit(events);
+    return { applied, claim };
+  }
+
+  async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
+    if (leases.length === 0) return [];
+    const { rows } = await this.pool.query<{ id: string; cancel_requested: boolean }>({
+      ...this.sql.heartbeat,
+      values: [now + leaseMs, leases.map((l) => l.id), leases.map((l) => l.token)],
+    });
+    const held = new Map(rows.map((r) => [r.id, r.cancel_requested]));
+    return leases.map((l) => ({ id: l.id, ok: held.has(l.id), cancelRequested: held.get(l.id) ?? false }));
+  }
+
+  async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
+    const { rows } = await this.pool.query<{ queue: string }>({
+      ...this.sql.progress,
+      values: [JSON.stringify(progress ?? null), lease.id, lease.token],
+    });
+    if (rows[0]) this.emit([{ type: 'progress', queue: rows[0].queue, jobId: lease.id, at: now, progress }]);
+    return rows.length > 0;
+  }
+
+  async log(id: string, message: string, now: number): Promise<void> {
+    await this.pool.query({ ...this.sql.log, values: [id, now, message] });
+  }
+
+  async logs(id: string): Promise<LogLine[]> {
+    const { rows } = await this.pool.query<{ at: number; message: string }>({ ...this.sql.logs, values: [id] });
+    return rows.map((r) => ({ at: num(r.at), message: r.message }));
+  }
+
+  async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
+    const { rows } = await this.pool.query<JobRow>({ ...this.sql.recover, values: [now, limit, this.origin] });
+    const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
+    const events: StoreEvent[] = [];
+    for (const r of rows) {
+      if (r.state === 'cancelled') {
+        res.cancelled.push(r.id);
+        events.push({ type: 'cancelled', queue: r.queue, jobId: r.id, at: now });
+      } else if (r.state === 'failed') {
+        res.failed.push(r.id);
+        events.push({ type: 'stalled', queue: r.queue, jobId: r.id, at: now }, { type: 'failed', queue: r.queue, jobId: r.id, at: now });
+      } else {
+        res.requeued.push(r.id);
+        events.push({ type: 'stalled', queue: r.queue, jobId: r.id, at: now }, { type: 'queued', queue: r.queue, jobId: r.id, at: now });
+      }
+    }
+    this.emit(events);
+    return res;
+  }
+
+  async promoteDue(now: number, limit = 10_000): Promise<number> {
+    const { rows } = await this.pool.query<{ id: string; queue: string }>({ ...this.sql.promoteDue, values: [now, limit, this.origin] });
+    this.emit(rows.map((r) => ({ type: 'queued', queue: r.queue, jobId: r.id, at: now })));
+    return rows.length;
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const { rows } = await this.pool.query<JobRow>({ ...this.sql.get, values: [id] });
+    return rows[0] ? rowToJob(rows[0]) : null;
+  }
+
+  async list(q: ListQuery): Promise<Page<Job>> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const arg = (v: unknown) => (args.push(v), `$${args.length}`);
+    if (q.queue !== undefined) where.push(`queue = ${arg(q.queue)}`);
+    // A known state is written as a literal: only then may the plan use that state's partial index.
+    if (q.state !== undefined) where.push((JOB_STATES as readonly string[]).includes(q.state) ? `state = '${q.state}'` : `state = ${arg(q.state)}`);
+    if (q.task !== undefined) where.push(`task = ${arg(q.task)}`);
+    if (q.cursor !== undefined) {
+      const seq = Number.parseInt(q.cursor, 36);
+      if (!Number.isFinite(seq)) throw new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: q.cursor });
+      where.push(`seq < ${arg(seq)}`);
+    }
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
+    const sql = `SELECT * FROM ${this.S}.jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
+    const { rows } = await this.pool.query<JobRow>(sql, args);
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    return { items: page.map(rowToJob), nextCursor: more ? num(page[page.length - 1]!.seq).toString(36) : null };
+  }
+
+  async counts(queue?: string): Promise<Record<string, StateCounts>> {
+    const out: Record<string, StateCounts> = {};
+    if (queue !== undefined) {
+      out[queue] = emptyCounts();
+      const { rows } = await this.pool.query<{ state: JobState; n: number }>({ ...this.sql.countsOf, values: [queue] });
+      for (const r of rows) out[queue][r.state] = r.n;
+      return out;
+    }
+    const { rows } = await this.pool.query<{ queue: string; state: JobState; n: number }>(this.sql.counts);
+    for (const r of rows) (out[r.queue] ??= emptyCounts())[r.state] = r.n;
+    return out;
+  }
+
+  /** Lock one job for an operator action; not found is a 404. */
+  private async lockJob(c: pg.PoolClient, id: string): Promise<JobRow> {
+    const { rows } = await c.query<JobRow>(this.sql.lock, [id]);
+    if (!rows[0]) throw notFound('job', id);
+    return rows[0];
+  }
+
+  /** Tell other processes' workers, at commit. */
+  private share(c: pg.PoolClient, e: StoreEvent): Promise<unknown> {
+    return c.query(this.sql.wake, [this.origin, e.type, e.queue, e.runAt ?? null, e.type === 'cancel-requested' ? e.jobId ?? null : null]);
+  }
+
+  async cancel(id: string, now: number): Promise<Job> {
+    const events: StoreEvent[] = [];
+    const job = await this.tx(async (c) => {
+      const row = await this.lockJob(c, id);
+      if (row.state === 'active') {
+        const { rows } = await c.query<JobRow>(`UPDATE ${this.S}.jobs SET cancel_requested = true WHERE id = $1 RETURNING *`, [id]);
+        const e: StoreEvent = { type: 'cancel-requested', queue: row.queue, jobId: id, at: now };
+        await this.share(c, e);
+        events.push(e);
+        return rowToJob(rows[0]!);
+      }
+      if (row.state !== 'scheduled' && row.state !== 'queued') {
+        throw conflict(`job ${id} is ${row.state} and cannot be cancelled`, { id, state: row.state });
+      }
+      const { rows } = await c.query<JobRow>(
+        `UPDATE ${this.S}.jobs SET state = 'cancelled', ended_at = $2, cancel_requested = false WHERE id = $1 RETURNING *`, [id, now]);
+      events.push({ type: 'cancelled', queue: row.queue, jobId: id, at: now });
+      return rowToJob(rows[0]!);
+    });
+    this.emit(events);
+    return job;
+  }
+
+  async reschedule(id: string, runAt: number, now: number): Promise<Job> {
+    const events: StoreEvent[] = [];
+    const job = await this.tx(async (c) => {
+      const row = await this.lockJob(c, id);
+      if (row.state !== 'scheduled' && row.state !== 'queued') {
+        throw conflict(`job ${id} is ${row.state}; only scheduled or queued jobs can be rescheduled`, { id, state: row.state });
+      }
+      const state = runAt > now ? 'scheduled' : 'queued';
+      const { rows } = await c.query<JobRow>(
+        `UPDATE ${this.S}.jobs SET state = $2, run_at = $3, ended_at = NULL, cancel_requested = false WHERE id = $1 RETURNING *`,
+        [id, state, runAt]);
+      const e: StoreEvent = { type: state, queue: row.queue, jobId: id, at: now, runAt };
+      await this.share(c, e);
+      events.push(e);
+      return rowToJob(rows[0]!);
+    });
+    this.emit(events);
+    return job;
+  }
+
+  async promote(id: string, now: number): Promise<Job> {
+    const events: StoreEvent[] = [];
+    const job = await this.tx(async (c) => {
+      const row = await this.lockJob(c, id);
+      if (row.state !== 'scheduled') throw conflict(`job ${id} is ${row.state}; only scheduled jobs can be promoted`, { id, state: row.state });
+      const { rows } = await c.query<JobRow>(`UPDATE ${this.S}.jobs SET state = 'queued', run_at = $2 WHERE id = $1 RETURNING *`, [id, now]);
+      const e: StoreEvent = { type: 'queued', queue: row.queue, jobId: id, at: now };
+      await this.share(c, e);
+      events.push(e);
+      return rowToJob(rows[0]!);
+    });
+    this.emit(events);
+    return job;
+  }
+
+  async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
+    const events: StoreEvent[] = [];
+    const job = await this.tx(async (c) => {
+      const row = await this.lockJob(c, id);
+      if (row.state !== 'failed' && row.state !== 'cancelled') {
+        throw conflict(`job ${id} is ${row.state}; only failed or cancelled jobs can be retried`, { id, state: row.state });
+      }
+      const { rows } = await c.query<JobRow>(
+        `UPDATE ${this.S}.jobs SET state = 'queued', run_at = $2, ended_at = NULL, error = NULL, result = NULL,
+          cancel_requested = false, stalls = 0, attempts = CASE WHEN $3 THEN 0 ELSE attempts END,
+          max_attempts = CASE WHEN $3 THEN max_attempts ELSE greatest(max_attempts, attempts + 1) END
+        WHERE id = $1 RETURNING *`,
+        [id, now, opts.resetAttempts !== false]);
+      const e: StoreEvent = { type: 'queued', queue: row.queue, jobId: id, at: now };
+      await this.share(c, e);
+      events.push(e);
+      return rowToJob(rows[0]!);
+    });
+    this.emit(events);
+    return job;
+  }
+
+  async remove(id: string): Promise<void> {
+    const events: StoreEvent[] = [];
+    await this.tx(async (c) => {
+      const row = await this.lockJob(c, id);
+      if (row.state === 'active') throw conflict(`job ${id} is active; cancel it first`, { id, state: row.state });
+      await c.query(`DELETE FROM ${this.S}.jobs WHERE id = $1`, [id]);
+      await c.query(`DELETE FROM ${this.S}.job_logs WHERE job_id = $1`, [id]);
+      events.push({ type: 'removed', queue: row.queue, jobId: id, at: Date.now() });
+    });
+    this.emit(events);
+  }
+
+  /** Finished jobs removed in one bounded statement (with their log lines): retention never holds the table for long. */
+  async clean(q: CleanQuery): Promise<number> {
+    const states = (q.states ?? FINISHED_STATES).filter((s) => isFinished(s));
+    if (states.length === 0) return 0;
+    const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
+    const args: unknown[] = [states, q.endedBefore, limit];
+    let queue = '';
+    if (q.queue !== undefined) (args.push(q.queue), (queue = 'AND queue = $4'));
+    const { rows } = await this.pool.query<{ n: number }>(
+      `WITH d AS (
+         DELETE FROM ${this.S}.jobs WHERE seq = ANY (ARRAY(SELECT seq FROM ${this.S}.jobs
+           WHERE state = ANY ($1::text[]) AND ended_at IS NOT NULL AND ended_at < $2 ${queue} LIMIT $3 FOR UPDATE SKIP LOCKED))
+         RETURNING id
+       ), l AS (DELETE FROM ${this.S}.job_logs WHERE job_id IN (SELECT id FROM d))
+       SELECT count(*)::integer AS n FROM d`,
+      args,
+    );
+    return rows[0]!.n;
+  }
+
+  async pause(queue: string, now: number): Promise<void> {
+    await this.pool.query(`INSERT INTO ${this.S}.queues (name, paused) VALUES ($1, true) ON CONFLICT (name) DO UPDATE SET paused = true`, [queue]);
+    this.emit([{ type: 'paused', queue, at: now }]);
+  }
+
+  async resume(queue: string, now: number): Promise<void> {
+    const e: StoreEvent = { type: 'resumed', queue, at: now };
+    await this.tx(async (c) => {
+      await c.query(`INSERT INTO ${this.S}.queues (name, paused) VALUES ($1, false) ON CONFLICT (name) DO UPDATE SET paused = false`, [queue]);
+      await this.share(c, e);
+    });
+    this.emit([e]);
+  }
+
+  async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
+    // Options can open room (higher limits): let idle workers, here and in other processes, look again.
+    const e: StoreEvent = { type: 'resumed', queue, at: Date.now() };
+    await this.tx(async (c) => {
+      await c.query(this.sql.ensureQueue, [queue]);
+      if (opts.rateLimit !== undefined) {
+        await c.query(`UPDATE ${this.S}.queues SET rate_max = $2, rate_window_ms = $3, rate_window_start = 0, rate_count = 0 WHERE name = $1`,
+          [queue, opts.rateLimit?.max ?? null, opts.rateLimit?.windowMs ?? null]);
+      }
+      if (opts.concurrency !== undefined) {
+        await c.query(`UPDATE ${this.S}.queues SET concurrency = $2 WHERE name = $1`, [queue, opts.concurrency]);
+      }
+      await this.share(c, e);
+    });
+    this.emit([e]);
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const [counts, oldest, all] = await Promise.all([
+      this.counts(),
+      this.pool.query<{ queue: string; t: number }>(this.sql.oldestQueued),
+      this.pool.query<{ name: string; paused: boolean; rate_max: number | null; rate_window_ms: number | null; concurrency: number | null }>(this.sql.allQueues),
+    ]);
+    const first = new Map(oldest.rows.map((r) => [r.queue, num(r.t)]));
+    return all.rows.map((q) => ({
+      name: q.name,
+      paused: q.paused,
+      rateLimit: q.rate_max != null ? { max: q.rate_max, windowMs: num(q.rate_window_ms!) } : null,
+      concurrency: q.concurrency ?? null,
+      counts: counts[q.name] ?? emptyCounts(),
+      oldestQueuedAt: first.get(q.name) ?? null,
+    }));
+  }
+
+  async upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord> {
+    const { rows } = await this.pool.query<ScheduleRow>({
+      ...this.sql.schedUpsert,
+      values: [rec.id, JSON.stringify(rec.spec), rec.nextRunAt, rec.paused, rec.runCount ?? null, rec.lastRunAt ?? null, now],
+    });
+    return rowToSchedule(rows[0]!);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+    const { rows } = await this.pool.query<ScheduleRow>({ ...this.sql.schedGet, values: [id] });
+    return rows[0] ? rowToSchedule(rows[0]) : null;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return (await this.pool.query<ScheduleRow>(this.sql.schedAll)).rows.map(rowToSchedule);
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    return ((await this.pool.query(this.sql.schedRemove, [id])).rowCount ?? 0) === 1;
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return (await this.pool.query<ScheduleRow>({ ...this.sql.schedDue, values: [now, limit] })).rows.map(rowToSchedule);
+  }
+
+  async nextScheduleAt(): Promise<number | null> {
+    const { rows } = await this.pool.query<{ t: number | null }>(this.sql.schedNext);
+    return numOrNull(rows[0]?.t ?? null);
+  }
+
+  /** Compare-and-set on the version, and the jobs, in one transaction: an occurrence fires once. */
+  async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
+    const events: StoreEvent[] = [];
+    const ok = await this.tx(async (c) => {
+      const r = await c.query(this.sql.schedAdvance, [id, expectedVersion, next.nextRunAt, next.runCount, next.lastRunAt, now]);
+      if (r.rowCount !== 1) return false;
+      if (jobs.length) await this.insertJobs(c, jobs, now, this.origin, events);
+      return true;
+    });
+    this.emit(events);
+    return ok;
+  }
+
+  async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+    await this.pool.query({ ...this.sql.workerBeat, values: [info.id, JSON.stringify(info), info.lastSeenAt + ttlMs] });
+  }
+
+  async workerGone(id: string): Promise<void> {
+    await this.pool.query(this.sql.workerGone, [id]);
+  }
+
+  async listWorkers(now: number): Promise<WorkerInfo[]> {
+    const { rows } = await this.pool.query<{ info: WorkerInfo }>(this.sql.workersLive, [now]);
+    return rows.map((r) => r.info);
+  }
+
+  subscribe(listener: StoreListener): () => void {
+    this.listeners.add(listener);
+    if (!this.listener && !this.closed) {
+      this.listener = new Listener(this.connectionString, `${this.schema}:work`, this.origin, {
+        event: (e) => this.emit([e]),
+        // Notifications sent while the connection was down are lost: wake every queue once.
+        resync: async () => {
+          const { rows } = await this.pool.query<{ name: string }>(this.sql.queueNames);
+          const at = Date.now();
+          this.emit(rows.map((r) => ({ type: 'resumed', queue: r.name, at })));
+        },
+        error: (err) => (this.lastError = err),
+      });
+    }
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Resolves once this store's LISTEN connection is in place (after a first subscribe). */
+  async listening(): Promise<void> {
+    await this.listener?.ready;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await this.listener?.close();
+    this.listener = null;
+    await this.pool.end();
+  }
+}

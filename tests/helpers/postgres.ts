@@ -1,0 +1,87 @@
+// PostgreSQL for tests: one gate (is a server reachable?), a database of the tests' own
+// (fusion_test, made if missing), a random schema per store, and cleanup of exactly the schemas
+// the tests made. Never touches other databases or schemas: the server may be shared.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PostgresStore } from '../../src/stores/postgres/store.js';
+
+/** Where the tests connect to create their database (trust auth on loopback as in .ci/run). */
+export const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_TEST_DB = process.env.PG_TEST_DB ?? 'fusion_test';
+export const PG_URL = process.env.PG_URL ?? PG_ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${PG_TEST_DB}$1`);
+
+let gate: Promise<string | false> | null = null;
+
+/**
+ * false when PostgreSQL answers (and the test database exists); otherwise the reason to skip.
+ * With CI=true an unreachable server throws, so a CI run cannot pass by skipping.
+ */
+export function pgSkip(): Promise<string | false> {
+  gate ??= (async () => {
+    const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      const { rows } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [PG_TEST_DB]);
+      if (rows.length === 0) {
+        try {
+          await c.query(`CREATE DATABASE "${PG_TEST_DB}"`);
+        } catch (err) {
+          if ((err as { code?: string }).code !== '42P04') throw err; // made meanwhile by a parallel test file
+        }
+      }
+      return false;
+    } catch (err) {
+      const why = `PostgreSQL is not reachable at ${PG_ADMIN_URL} (${(err as Error).message}).`;
+      if (process.env.CI === 'true') throw new Error(`${why} CI=true requires PostgreSQL for the PostgreSQL suites.`);
+      console.error(
+        `\n${'!'.repeat(78)}\n!! SKIPPING POSTGRESQL SUITES: ${why}\n!! Start one with:  pg_ctlcluster 15 main start   (or: service postgresql start)\n` +
+          `!! or point PG_ADMIN_URL at one (tests use database ${PG_TEST_DB}, random schemas t_*).\n${'!'.repeat(78)}\n`,
+      );
+      return `PostgreSQL not reachable at ${PG_ADMIN_URL}`;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  })();
+  return gate;
+}
+
+export function testSchema(): string {
+  return `t_${randomBytes(5).toString('hex')}`;
+}
+
+export function schemaUrl(schema: string, extra = ''): string {
+  return `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${schema}${extra}`;
+}
+
+/** Drop one schema this test run made (only t_* names). */
+export async function dropSchema(schema: string): Promise<void> {
+  if (!/^t_[0-9a-f]{10}$/.test(schema)) throw new Error(`refusing to drop schema ${schema}: not a test schema`);
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A store on a fresh schema, and a cleanup that closes it and drops the schema. */
+export async function pgHarness(schema = testSchema()): Promise<{ store: PostgresStore; schema: string; cleanup(): Promise<void> }> {
+  const store = await PostgresStore.open(schemaUrl(schema));
+  return {
+    store,
+    schema,
+    async cleanup() {
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+}
+
+/** A plain client on the test database (for assertions and for the application's side of a transaction). */
+export async function pgClient(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  return c;
+}

@@ -1,0 +1,84 @@
+// Crash test on PostgreSQL: worker processes killed with kill -9 while they run jobs lose nothing.
+// Killed workers' leases expire; another process's maintenance puts their jobs back. A job runs
+// again only after a recorded stall (at-least-once, duplicates bounded by what the dead held).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
+import { Queue } from '../../src/core/queue.js';
+import { PostgresStore } from '../../src/stores/postgres/store.js';
+import { dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
+import { deferred, until, within } from '../helpers/await.js';
+
+const skip = await pgSkip();
+const WORKER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'pg-crash-worker.js');
+
+describe('PostgreSQL crash test', { skip }, () => {
+  it('loses no job when worker processes are killed with SIGKILL mid-work', async () => {
+    const schema = testSchema();
+    const url = schemaUrl(schema);
+    const store = await PostgresStore.open(url);
+    await store.pool.query(`CREATE TABLE "${schema}".executions (job_id text NOT NULL, pid integer NOT NULL)`);
+    const children = new Set<ChildProcess>();
+    const spawnWorker = async () => {
+      const c = fork(WORKER, [url, schema], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      children.add(c);
+      c.once('exit', () => children.delete(c));
+      const ready = deferred();
+      c.once('message', () => ready.resolve());
+      await within(ready.promise, 15_000, 'worker process ready');
+      return c;
+    };
+    const KILLS = 8;
+    try {
+      const N = 1500;
+      const q = new Queue(store);
+      for (let i = 0; i < N; i += 500) {
+        await q.enqueueMany(Array.from({ length: 500 }, (_, k) => ({
+          id: `job-${i + k}`, task: 'work', queue: 'crash', payload: { ms: 60 + ((i + k) % 80) }, maxStalls: 20, maxAttempts: 1,
+        })));
+      }
+      for (let i = 0; i < 4; i++) await spawnWorker();
+      let kills = 0;
+      while (kills < KILLS) {
+        await new Promise((r) => setTimeout(r, 250));
+        const victims = [...children];
+        const victim = victims[Math.floor(Math.random() * victims.length)]!;
+        const gone = new Promise((r) => victim.once('exit', r));
+        victim.kill('SIGKILL');
+        await gone;
+        kills++;
+        await spawnWorker();
+      }
+      await until(async () => (await store.counts('crash')).crash!.completed === N, 60_000, 'every job completed', 100);
+      const c = (await store.counts('crash')).crash!;
+      assert.deepEqual(c, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
+      const execs = new Map((await store.pool.query<{ job_id: string; n: number }>(
+        `SELECT job_id, count(*)::int AS n FROM "${schema}".executions GROUP BY job_id`)).rows.map((r) => [r.job_id, r.n]));
+      let stalled = 0;
+      let duplicates = 0;
+      for (let i = 0; i < N; i++) {
+        const j = (await store.get(`job-${i}`))!;
+        assert.equal(j.state, 'completed');
+        const n = execs.get(j.id) ?? 0;
+        assert.ok(n >= 1, `${j.id} completed but never ran`);
+        assert.ok(n <= j.stalls + 1, `${j.id} ran ${n} times with ${j.stalls} stalls`);
+        duplicates += n - 1;
+        if (j.stalls > 0) {
+          stalled++;
+          assert.ok(j.history.some((h) => h.outcome === 'stalled'));
+          assert.equal(j.history.at(-1)!.outcome, 'completed');
+        }
+      }
+      console.log(`pg crash test: ${kills} kills, ${stalled} jobs recovered from dead workers, ${duplicates} duplicate runs, ${N} of ${N} completed`);
+      assert.ok(stalled > 0, 'the kills hit running jobs');
+      assert.ok(duplicates <= kills * 10, `${duplicates} duplicates for ${kills} kills of concurrency-10 workers`);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      await store.close();
+      // Killed processes' connections end with them; the server may take a moment to notice.
+      await dropSchema(schema);
+    }
+  });
+});

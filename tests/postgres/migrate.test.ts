@@ -1,0 +1,74 @@
+// Migrations: an older schema is brought up to date in place at open, with its jobs intact;
+// processes opening a fresh schema together apply each migration once; the version is visible.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PostgresStore } from '../../src/stores/postgres/store.js';
+import { LATEST_VERSION, loadMigrations, migrate, migrationsDir } from '../../src/stores/postgres/migrate.js';
+import { resolveSpec } from '../../src/core/queue.js';
+import { dropSchema, pgClient, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
+
+const skip = await pgSkip();
+
+describe('PostgreSQL migrations', { skip }, () => {
+  it('finds its .sql files from the compiled module (tsc does not copy them)', () => {
+    assert.match(migrationsDir(), /src\/stores\/postgres\/migrations\/$/);
+    const ms = loadMigrations();
+    assert.ok(ms.length >= 2);
+    assert.deepEqual(ms.map((m) => m.version), ms.map((_, i) => i + 1), 'numbered 001, 002, ... without gaps');
+  });
+
+  it('migrates a version-1 schema in place at open: the job made before is intact and still runs', async () => {
+    const schema = testSchema();
+    const c = await pgClient();
+    try {
+      assert.deepEqual(await migrate(c, schema, 1), [1]);
+      // A job written by a version-1 store.
+      const old = await PostgresStore.open(schemaUrl(schema), { migrate: false });
+      assert.equal(await old.schemaVersion(), 1);
+      const now = Date.now();
+      await old.add([resolveSpec({ id: 'old-1', task: 't', queue: 'q', payload: { keep: [1, 'two'] }, priority: 'high' }, now)], now);
+      await old.close();
+
+      const store = await PostgresStore.open(schemaUrl(schema));
+      try {
+        assert.equal(await store.schemaVersion(), LATEST_VERSION());
+        const { rows } = await c.query(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
+        assert.deepEqual(rows.map((r) => r.version), loadMigrations().map((m) => m.version));
+        const idx = await c.query(`SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'jobs_scheduled'`, [schema]);
+        assert.equal(idx.rowCount, 1, 'migration 2 applied');
+        const j = (await store.get('old-1'))!;
+        assert.deepEqual([j.state, j.payload, j.priority], ['queued', { keep: [1, 'two'] }, 2]);
+        const claimed = await store.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 1000, now: now + 1 });
+        assert.deepEqual(claimed.jobs.map((x) => x.id), ['old-1']);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await c.end();
+      await dropSchema(schema);
+    }
+  });
+
+  it('applies each migration once when several processes open a fresh schema together', async () => {
+    const schema = testSchema();
+    try {
+      const stores = await Promise.all(Array.from({ length: 5 }, () => PostgresStore.open(schemaUrl(schema))));
+      for (const s of stores) assert.equal(await s.schemaVersion(), LATEST_VERSION());
+      const c = await pgClient();
+      const { rows } = await c.query(`SELECT count(*)::int AS n FROM "${schema}".schema_version`);
+      await c.end();
+      assert.equal(rows[0].n, LATEST_VERSION());
+      await Promise.all(stores.map((s) => s.close()));
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('refuses a schema name it would have to quote, and hides the password in errors', async () => {
+    await assert.rejects(PostgresStore.open(schemaUrl('Bad-Name')), /schema must be a lower-case identifier/);
+    await assert.rejects(
+      PostgresStore.open('postgres://u:secret@127.0.0.1:1/none?schema=t_x'),
+      (e: Error) => /could not open the PostgreSQL store/.test(e.message) && !e.message.includes('secret'),
+    );
+  });
+});
