@@ -56,6 +56,10 @@ export interface HubProcess {
   base: string;
   /** Everything printed so far, stdout and stderr. */
   output(): string;
+  /** The JSON log lines printed so far (stdout). */
+  lines(): Record<string, any>[];
+  /** Resolves with the first log line matching `pred`, now or when it is printed (bounded). */
+  line(pred: (l: Record<string, any>) => boolean, what: string, ms?: number): Promise<Record<string, any>>;
   /** SIGTERM, then the exit code (SIGKILL after a bound). */
   stop(): Promise<number | null>;
 }
@@ -94,9 +98,33 @@ export async function spawnHub(command: 'start' | 'server' | 'worker', args: str
     const line = printed.split('\n').find((l) => l.includes('"msg":"fusion listening"'))!;
     base = (JSON.parse(line) as { url: string }).url;
   }
+  const lines = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => {
+    try {
+      return JSON.parse(l) as Record<string, any>;
+    } catch {
+      return {}; // a line still being written
+    }
+  });
+  const line = (pred: (l: Record<string, any>) => boolean, what: string, ms = 15_000) => {
+    const found = lines().find(pred);
+    if (found) return Promise.resolve(found);
+    return within(new Promise<Record<string, any>>((resolve) => {
+      const onData = () => {
+        const l = lines().find(pred);
+        if (l) {
+          child.stdout!.off('data', onData);
+          resolve(l);
+        }
+      };
+      // Registered after the collector above, so `out` already holds the chunk.
+      child.stdout!.on('data', onData);
+    }), ms, `fusion ${command} prints ${what}`);
+  };
   return {
     child,
     base,
+    lines,
+    line,
     output: () => out + err,
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
