@@ -9,7 +9,7 @@ import { Fusion } from '../../src/fusion.js';
 import { tempDir } from '../helpers/tmp.js';
 import { CLI } from '../helpers/net.js';
 
-const SECRET = 'whsec_cli-secret-value-271828';
+const SECRET = 'whsec_Y2xpLXNlY3JldC12YWx1ZS0yNzE4Mjg='; // whsec_ + base64, as the signer requires
 
 function run(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });

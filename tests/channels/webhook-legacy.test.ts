@@ -8,7 +8,7 @@ import { receiver } from './webhook-server.js';
 
 test('/queue/ task 4: method as given (any case), data as query, args by isBody, callback: 1 and the original handlers', async () => {
   const hook = await receiver((_h, res) => res.writeHead(200).end('accepted'));
-  const api = await startApi(); // its Fusion allows 127.0.0.1 (LOOPBACK_ALLOWED)
+  const api = await startApi({ channels: true }); // its Fusion allows 127.0.0.1 (LOOPBACK_ALLOWED)
   try {
     api.fusion.worker({ queues: ['webhook', 'callbacks'], concurrency: 4 });
     const post = (payload: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
