@@ -195,7 +195,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     app.addHook('onClose', () => consent.close());
     await app.listen({ port, host });
     if (bindWarning) logger.warn({ host }, bindWarning);
-    logger.info({ url: `http://${host}:${port}`, store: storeUrl.replace(/\/\/[^@/]*@/, '//***@'), apiKeys: apiKeys.length }, 'fusion listening');
+    // The bound port, not the asked one: `--port 0` takes a free port and callers read it here.
+    const bound = (app.server.address() as { port: number } | null)?.port ?? port;
+    logger.info({ url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, store: storeUrl.replace(/\/\/[^@/]*@/, '//***@'), apiKeys: apiKeys.length }, 'fusion listening');
     stoppers.push(() => app.close());
   }
 }

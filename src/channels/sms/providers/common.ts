@@ -88,15 +88,17 @@ export function httpProvider(s: Settings, ex: Exchange): Provider<SmsMessage> {
     name: s.name,
     type: s.type,
     async send(message, ctx) {
+      let secrets = s.secretValues;
       try {
         const req = await ex.request(message, ctx);
+        secrets = [...s.secretValues, ...sentCredentials(req.headers)];
         const answer = await httpSend(req.url, { method: req.method ?? 'POST', headers: req.headers, body: req.body, timeoutMs: s.timeoutMs }, ctx, s.label);
         const ok = ex.accept ? ex.accept(answer) : answer.status >= 200 && answer.status < 300;
         if (!ok) throw ex.failure ? ex.failure(answer, ctx) : httpFailure(answer, s.label, ctx.now(), ex.errorCode?.(answer));
         const result = ex.read(answer, message, ctx);
-        return { ...result, raw: scrub(result.raw ?? answer.json ?? answer.text, s.secretValues) };
+        return { ...result, raw: scrub(result.raw ?? answer.json ?? answer.text, secrets) };
       } catch (err) {
-        throw scrubError(err, s.secretValues);
+        throw scrubError(err, secrets);
       }
     },
   };
@@ -160,6 +162,21 @@ export function form(fields: Record<string, string | undefined>): string {
 /** The number as most APIs want it: E.164 without the plus. */
 export function digits(message: SmsMessage): string {
   return message.to.replace(/^\+/, '');
+}
+
+/**
+ * Credentials in the form they were sent: an Authorization header's credential (Basic is base64 of
+ * id:secret, which gives the secret away as surely as the secret itself). A provider that echoes
+ * the request's headers back must not put them in a job's result or error.
+ */
+function sentCredentials(headers: Record<string, string> | undefined): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (!/^(proxy-)?authorization$/i.test(k) || typeof v !== 'string') continue;
+    const credential = v.replace(/^\S+\s+/, '');
+    if (credential.length >= 8) out.push(credential);
+  }
+  return out;
 }
 
 function replaceAll(s: string, secrets: string[]): string {
