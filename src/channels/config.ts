@@ -10,7 +10,7 @@ import type { ChannelConfig, FusionConfig, ProviderEntry } from './config-types.
 import { DRY_RUN } from './dry-run.js';
 import { signingKey } from './http/signing.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
-import { NOT_SECRET, PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
+import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
 export { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, isSecretName, secretValues, type Catalogues, type ProviderChannel } from './secrets.js';
 

@@ -1,6 +1,5 @@
 // Success and failure callbacks are jobs of their own (task `fusion.callback`), added in the
 // same atomic step as the outcome, so a callback is never lost and retries like any job.
-import { newId } from './ids.js';
 import { DEFAULTS, type Job, type JobError, type NewJob } from './job.js';
 
 export const CALLBACK_TASK = 'fusion.callback';

@@ -1,7 +1,7 @@
 // Connection faults: a worker whose connections are killed, or whose Redis restarts, reconnects,
 // re-subscribes and goes on consuming. The worker polls once a minute, so each job below can only
 // start through the store's reconnect path (re-subscription + a wake for every queue).
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { Worker } from '../../src/core/worker.js';

@@ -8,10 +8,9 @@
 // retryable (nor are bad requests or a suspended account); sending paused (configuration set or
 // account), throttling, limits and any 5xx are retryable (Retry-After honoured when sent).
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import type { Dispatcher } from 'undici';
-import { ProviderError, type Provider, type ProviderContext, type ProviderFactory } from '../../provider.js';
+import { ProviderError, type Provider, type ProviderFactory } from '../../provider.js';
 import { retryAfterMs } from '../../http/answer.js';
-import { guardedHandler } from '../../sms/providers/sns.js';
+import { awsClientPerDispatcher } from '../../http/aws.js';
 import { scrubError } from '../../sms/providers/common.js';
 import { buildMime } from '../mime.js';
 import type { OutgoingEmail } from '../message.js';
@@ -71,15 +70,7 @@ export const ses: ProviderFactory<OutgoingEmail> = {
     const credentials = { accessKeyId: s.str('accessKeyId'), secretAccessKey: s.str('secretAccessKey'), sessionToken: s.opt('sessionToken') };
     const configurationSet = config.configurationSet === '' ? undefined : s.opt('configurationSet') ?? DEFAULT_CONFIGURATION_SET;
     const from = configuredSender(s);
-    const clients = new WeakMap<Dispatcher, SESv2Client>();
-    const clientFor = (ctx: ProviderContext): SESv2Client => {
-      let c = clients.get(ctx.dispatcher);
-      if (!c) {
-        c = new SESv2Client({ region, credentials, endpoint: s.baseUrl || undefined, maxAttempts: 1, requestHandler: guardedHandler(ctx.dispatcher, s.timeoutMs, s.label) });
-        clients.set(ctx.dispatcher, c);
-      }
-      return c;
-    };
+    const clientFor = awsClientPerDispatcher((c) => new SESv2Client(c), { region, credentials, endpoint: s.baseUrl, timeoutMs: s.timeoutMs, label: s.label });
     return {
       name,
       type: 'ses',

@@ -8,9 +8,9 @@
 // are retryable, honouring Retry-After when sent; InvalidParameter, AuthorizationError, OptedOut...
 // (the caller's or the account's mistake) are not. The error's code is SNS's own (e.g. `Throttling`).
 import { PublishCommand, SNSClient, type MessageAttributeValue } from '@aws-sdk/client-sns';
-import { request, type Dispatcher } from 'undici';
-import { ProviderError, type Provider, type ProviderContext, type ProviderFactory } from '../../provider.js';
-import { networkFailure, retryAfterMs } from '../../http/answer.js';
+import { ProviderError, type Provider, type ProviderFactory } from '../../provider.js';
+import { retryAfterMs } from '../../http/answer.js';
+import { awsClientPerDispatcher } from '../../http/aws.js';
 import type { SmsMessage } from '../message.js';
 import { schema, scrubError, Settings } from './common.js';
 
@@ -28,48 +28,6 @@ const RETRYABLE_CODES = new Set([
   'KMSThrottling',
 ]);
 
-interface SdkRequest {
-  protocol: string;
-  hostname: string;
-  port?: number;
-  method: string;
-  path: string;
-  query?: Record<string, string | string[] | null>;
-  headers: Record<string, string>;
-  body?: unknown;
-}
-
-/** The SDK's request handler, sending through the guard's dispatcher with our time limit. */
-export function guardedHandler(dispatcher: Dispatcher, timeoutMs: number, label: string) {
-  return {
-    async handle(req: SdkRequest, opts?: { abortSignal?: unknown }) {
-      const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(req.query ?? {})) for (const one of [v ?? ''].flat()) q.append(k, one);
-      const qs = q.toString();
-      const url = `${req.protocol}//${req.hostname}${req.port ? `:${req.port}` : ''}${req.path}${qs ? `?${qs}` : ''}`;
-      try {
-        const res = await request(url, {
-          method: req.method as Dispatcher.HttpMethod,
-          headers: req.headers,
-          body: req.body as string | Buffer | undefined,
-          dispatcher,
-          signal: opts?.abortSignal as AbortSignal | undefined,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
-        const body = new Uint8Array(await res.body.arrayBuffer());
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-        return { response: { statusCode: res.statusCode, headers, body } };
-      } catch (err) {
-        throw networkFailure(err, label);
-      }
-    },
-    updateHttpClientConfig() {},
-    httpHandlerConfigs: () => ({}),
-    destroy() {},
-  };
-}
 
 function classify(err: unknown, s: Settings, now: number): unknown {
   if (err instanceof ProviderError) return err;
@@ -117,22 +75,7 @@ export const sns: ProviderFactory<SmsMessage> = {
     const smsType = s.opt('smsType');
     const entityId = s.opt('entityId');
     const origination = s.opt('originationNumber');
-    // One SDK client per dispatcher (there is one per process in practice).
-    const clients = new WeakMap<Dispatcher, SNSClient>();
-    const clientFor = (ctx: ProviderContext): SNSClient => {
-      let c = clients.get(ctx.dispatcher);
-      if (!c) {
-        c = new SNSClient({
-          region,
-          credentials,
-          endpoint: s.baseUrl || undefined,
-          maxAttempts: 1,
-          requestHandler: guardedHandler(ctx.dispatcher, s.timeoutMs, s.label),
-        });
-        clients.set(ctx.dispatcher, c);
-      }
-      return c;
-    };
+    const clientFor = awsClientPerDispatcher((c) => new SNSClient(c), { region, credentials, endpoint: s.baseUrl, timeoutMs: s.timeoutMs, label: s.label });
     return {
       name,
       type: 'sns',
