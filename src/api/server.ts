@@ -22,6 +22,7 @@ import { queueRoutes } from './routes/queues.js';
 import { legacyRoutes } from './routes/legacy.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
+import { eventRoutes } from './routes/events.js';
 import { apiError } from './errors.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -53,6 +54,8 @@ export interface ServerOptions {
   trustProxy?: boolean;
   /** Group commit: job creations of one event-loop turn share one store write (default true). */
   groupCommit?: boolean;
+  /** Keep-alive comments on /v1/events this often (default 15 s). */
+  eventsHeartbeatMs?: number;
 }
 
 declare module 'fastify' {
@@ -203,6 +206,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   queueRoutes(app, ctx);
   const legacySchedules = scheduleRoutes(app, ctx);
   legacyRoutes(app, ctx, legacySchedules);
+  eventRoutes(app, ctx, opts.eventsHeartbeatMs);
 
   // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.
   app.addHook('preClose', (done) => {
