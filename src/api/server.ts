@@ -23,6 +23,8 @@ import { legacyRoutes } from './routes/legacy.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { eventRoutes } from './routes/events.js';
+import { inspectRoutes } from './routes/inspect.js';
+import { dashboardRoutes } from '../dashboard/serve.js';
 import { apiError } from './errors.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -207,6 +209,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const legacySchedules = scheduleRoutes(app, ctx);
   legacyRoutes(app, ctx, legacySchedules);
   eventRoutes(app, ctx, opts.eventsHeartbeatMs);
+  inspectRoutes(app, ctx);
+  dashboardRoutes(app);
 
   // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.
   app.addHook('preClose', (done) => {
