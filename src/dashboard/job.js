@@ -74,7 +74,7 @@ export function JobView({ id, canAct }) {
     ['Due', html`<span title=${when(j.runAt)}>${relative(j.runAt)}</span>`],
     ['Started', j.startedAt ? html`<span title=${when(j.startedAt)}>${relative(j.startedAt)}</span>` : '–'],
     ['Ended', j.endedAt ? html`<span title=${when(j.endedAt)}>${relative(j.endedAt)}</span>` : '–'],
-    ['Worker', j.workerId ?? '–'],
+    ['Worker', j.workerId ?? (j.history.length ? html`<span class="muted" title="the worker of the last attempt">${j.history[j.history.length - 1].workerId}</span>` : '–')],
     ['Progress', html`<${Progress} value=${j.progress} />`],
     ['Timeout', j.timeout ? duration(j.timeout) : 'none'],
     ['Stalls', j.stalls],

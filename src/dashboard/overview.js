@@ -54,7 +54,9 @@ export function Overview() {
     </div>
     <div class="card">
       <h2>Last hour <span class="muted small">(since this page opened)</span></h2>
-      <${Chart} series=${SERIES} data=${chartData()} y2Label="waiting" />
+      ${s.samples.length < 2
+        ? html`<p class="muted chart-wait">Collecting: the chart fills in while this page stays open.</p>`
+        : html`<${Chart} series=${SERIES} data=${chartData()} y2Label="waiting" />`}
     </div>
     <div class="card">
       <h2>Queues</h2>

@@ -70,8 +70,8 @@ export function perMinute(queue, at = live.samples.length - 1) {
   while (i > 0 && now.t - s[i - 1].t <= 60_000) i--;
   if (i === at) i = at - 1;
   const then = s[i];
-  const span = (now.t - then.t) / 60_000;
-  if (span <= 0) return { completed: null, failed: null };
+  // Jobs finished over the last minute; over a shorter look (the page just opened) what it saw so far, never extrapolated.
+  const span = Math.max(1, (now.t - then.t) / 60_000);
   const pick = (x, k) => (queue === null ? x.totals[k] ?? 0 : x.per[queue]?.[k] ?? 0);
   const d = (k) => Math.max(0, pick(now, k) - pick(then, k)) / span;
   return { completed: d('completed'), failed: d('failed') };

@@ -14,6 +14,7 @@ export function num(n) {
 
 export function rate(n) {
   if (n === null || n === undefined) return '–';
+  if (n === 0) return '0';
   return n >= 100 ? Math.round(n).toLocaleString() : n >= 10 ? n.toFixed(0) : n.toFixed(1);
 }
 

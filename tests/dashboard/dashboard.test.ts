@@ -181,6 +181,10 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
   });
 
   test('workers view, a phone in dark mode, and a read-only key sees no actions', async () => {
+    // The overview again, now with an hour-chart of several samples (one every 5 s, and on events).
+    await page.locator('header nav a', { hasText: 'Overview' }).click();
+    await page.locator('.chart canvas').waitFor();
+    await shot('overview-later');
     await page.getByRole('link', { name: 'Workers' }).click();
     await page.locator(`[data-worker="${worker.id}"]`).waitFor();
     await shot('workers');
@@ -199,5 +203,22 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     await phone.screenshot({ path: join(ARTIFACTS, 'phone-dark-queue.png'), fullPage: true });
     await phone.close();
     assert.deepEqual(pageErrors, [], 'no errors in the page');
+  });
+
+  test('a server without keys opens straight on the overview, no sign-in', async () => {
+    const open = await buildServer({ fusion, processMetrics: false });
+    await open.listen({ port: 0, host: '127.0.0.1' });
+    const p = await browser.newPage();
+    try {
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(`http://127.0.0.1:${(open.server.address() as { port: number }).port}/dashboard`);
+      await p.locator('[data-testid="queues"]').waitFor();
+      assert.equal(await p.getByLabel('API key').count(), 0);
+      assert.equal(await p.getByRole('button', { name: 'Sign out' }).count(), 0);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await p.close();
+      await open.close();
+    }
   });
 });
