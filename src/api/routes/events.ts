@@ -10,6 +10,12 @@ import { errorResponses } from '../schemas/common.js';
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 /** A viewer whose socket stays full this long is disconnected (it reconnects and resumes or resets). */
 export const STALL_MS = 60_000;
+/**
+ * After each write, gather events this long before the next: at thousands of events a second one
+ * write per 20 ms instead of one per burst (socket writes were most of a viewer's cost), for at
+ * most 20 ms more delay, which no one watching a screen notices.
+ */
+export const GATHER_MS = 20;
 
 const list = { type: 'string', maxLength: 2000, description: 'Comma-separated' } as const;
 const schema = {
@@ -122,6 +128,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs =
           drained = null;
           clearTimeout(stall);
         }
+        await new Promise((r) => setTimeout(r, GATHER_MS));
       }
     };
     pump().catch(end);
