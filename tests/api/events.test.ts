@@ -182,6 +182,24 @@ describe('/v1/events: gaps, slow viewers, heartbeats, workers and schedules', ()
     }
   });
 
+  test('the first viewer of a hub can resume from its ready id (no reset when nothing was missed)', async () => {
+    const h = await hub();
+    try {
+      const c1 = await h.open();
+      await c1.until((x) => x.frames.length >= 1, 5000, 'ready');
+      const ready = c1.frames[0]!;
+      assert.equal(ready.event, 'ready');
+      c1.close();
+      const j = await h.fusion.enqueue('echo', 1, { delay: 60_000 });
+      const c2 = await h.open('', { 'last-event-id': ready.id! });
+      await c2.until((x) => x.events.length >= 1, 5000, 'the missed event');
+      assert.deepEqual(c2.frames.map((f) => f.event), ['message']);
+      assert.equal(c2.events[0].jobId, j.id);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a viewer that stops reading keeps a bounded backlog and gets a reset; workers are not held up', async () => {
     const h = await hub({ maxBacklog: 50 });
     try {

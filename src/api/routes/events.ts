@@ -81,8 +81,9 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs =
     const header = req.headers['last-event-id'];
     const after = (typeof header === 'string' && header.trim()) || q.lastEventId || null;
     const hub = ctx.fusion.eventHub;
-    const startId = hub.lastId;
     const sub = hub.subscribe({ queues: split(q.queue), tasks: split(q.task), types: split(q.type) }, after);
+    // Read after subscribing: the first viewer starts a recording, which moves the id on.
+    const startId = hub.lastId;
 
     reply.hijack();
     const res = reply.raw;
