@@ -16,6 +16,7 @@ import { installChannels, type InstalledChannels } from './channels/index.js';
 import { OutgoingGuard } from './channels/http/guard.js';
 import type { FusionConfig } from './channels/config-types.js';
 import type { ProviderFactory } from './channels/provider.js';
+import { EventHub, type EventFilter, type EventHubOptions, type Subscription } from './core/events.js';
 
 export interface FusionOptions {
   /** A store URL (sqlite:PATH, redis://...) or a Store. Default sqlite:./data/fusion.db. */
@@ -29,6 +30,8 @@ export interface FusionOptions {
   channels?: boolean;
   /** Provider adapters of your own, besides the built-in ones; config picks them by `type`. */
   providers?: ProviderFactory<any>[];
+  /** The live event stream (fusion.events(), GET /v1/events): buffer size, per-viewer backlog, polling. */
+  events?: EventHubOptions;
 }
 
 export class Fusion {
@@ -37,6 +40,8 @@ export class Fusion {
   private workers = new Set<Worker>();
   private maintenance: Maintenance | null = null;
   private _scheduler: Scheduler | null = null;
+  private _events: EventHub | null = null;
+  private eventOptions: EventHubOptions = {};
   /** The outgoing-HTTP guard every delivery and callback goes through. */
   readonly guard: OutgoingGuard;
   /** Which channels were installed, and which of them run dry. */
@@ -54,7 +59,9 @@ export class Fusion {
 
   static async open(opts: FusionOptions = {}): Promise<Fusion> {
     const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
-    return new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
+    const f = new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
+    f.eventOptions = opts.events ?? {};
+    return f;
   }
 
   /** Register a handler: `task name → async (payload, ctx)`. Options are defaults for its jobs. */
@@ -114,8 +121,23 @@ export class Fusion {
     return (this._scheduler ??= this.makeScheduler(opts)).start();
   }
 
+  /** The live event hub of this Fusion (one store subscription, shared by every viewer). */
+  get eventHub(): EventHub {
+    return (this._events ??= new EventHub(this.store, { now: () => this.clock.now(), ...this.eventOptions }));
+  }
+
+  /**
+   * Live events: job state changes and progress, queue pauses, worker arrivals and departures,
+   * schedule firings. `for await (const e of fusion.events({ queues: ['sms'] })) ...`; break to stop.
+   * A `reset` event means events were missed (the consumer fell behind): reload what you show.
+   */
+  events(filter: EventFilter = {}, opts: { after?: string } = {}): Subscription {
+    return this.eventHub.subscribe(filter, opts.after);
+  }
+
   /** Stop workers (graceful, up to graceMs) and maintenance, then close the store. */
   async close(graceMs = 10_000): Promise<void> {
+    this._events?.close();
     await Promise.all([...this.workers].map((w) => w.stop(graceMs)));
     await this.maintenance?.stop();
     await this._scheduler?.stop();

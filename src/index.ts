@@ -6,6 +6,7 @@ export {
   Scheduler, occurrenceJobId, type SchedulerOptions, type TickReport, type Schedule, type ScheduleInput, type ScheduleTemplate,
   type MisfirePolicy, type MisfirePolicyName, type Trigger, type CronTrigger, type RRuleTrigger, type EveryTrigger, type AtTrigger,
 } from './core/scheduler.js';
+export { EventHub, Subscription, type HubEvent, type HubEventType, type EventFilter, type EventHubOptions } from './core/events.js';
 export { Maintenance, type MaintenanceOptions, type RetentionPolicy } from './core/maintenance.js';
 export { TaskRegistry, type TaskContext, type TaskHandler, type TaskOptions } from './core/registry.js';
 export { NonRetryableError, RetryableError, TimeoutError, CancelledError, FusionError } from './core/errors.js';

@@ -24,6 +24,9 @@ import { legacyRoutes } from './routes/legacy.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { deliveryRoutes } from './routes/deliveries.js';
+import { eventRoutes } from './routes/events.js';
+import { inspectRoutes } from './routes/inspect.js';
+import { dashboardRoutes } from '../dashboard/serve.js';
 import { apiError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, payloadTooDeep, tooDeep } from './body-depth.js';
 
@@ -68,6 +71,8 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
   /** /readyz answers 503 while the event loop lags more than this many ms (default 1,000). */
   maxEventLoopLagMs?: number;
+  /** Keep-alive comments on /v1/events this often (default 15 s). */
+  eventsHeartbeatMs?: number;
 }
 
 export const DEFAULT_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 };
@@ -253,6 +258,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const legacySchedules = scheduleRoutes(app, ctx);
   legacyRoutes(app, ctx, legacySchedules);
   void app.register(async (child) => deliveryRoutes(child, ctx));
+  eventRoutes(app, ctx, opts.eventsHeartbeatMs);
+  inspectRoutes(app, ctx);
+  dashboardRoutes(app);
 
   // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.
   app.addHook('preClose', (done) => {

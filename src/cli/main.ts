@@ -11,6 +11,8 @@ import { createShippingLogger } from '../logging.js';
 import { ConfigError, configPath, loadConfig, routingTable } from '../channels/config.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import type { Worker } from '../core/worker.js';
+import { INSPECT_COMMANDS, INSPECT_HELP, runInspect } from './inspect.js';
+import { whenDrained } from './burst.js';
 
 const HELP = `fusion — a task hub: priority queues, workers, retries, schedules, HTTP API
 
@@ -34,6 +36,7 @@ Options:
   --queues a,b,c       queues a worker serves, in order (default: every known queue, the
                        channels' included)
   --concurrency N      jobs one worker runs at once (default 10)
+  --burst              worker: exit once its queues hold nothing queued or running
   --lease-ms N         lease length in ms (default 30000)
   --grace-ms N         on SIGTERM/SIGINT, wait this long for running jobs (default 10000)
   --tasks FILE         a module whose default export, (fusion) => void, registers task
@@ -62,6 +65,13 @@ gives back what still runs, and exits 0. A second one exits at once (leases prot
 const DEFAULT_QUEUES = ['default', 'callbacks'];
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
+  // The terminal view (status, jobs, job, retry, ...) has options of its own: dispatched before parsing.
+  const flags = new Set(['--json', '--watch', '--help', '-h']);
+  const first = argv.find((a, i) => !a.startsWith('-') && !(i > 0 && /^--[^=]+$/.test(argv[i - 1]!) && !flags.has(argv[i - 1]!)));
+  if (first && INSPECT_COMMANDS.has(first)) {
+    process.exitCode = await runInspect(argv);
+    return;
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -84,11 +94,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'max-lag': { type: 'string' },
       'max-body-depth': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      burst: { type: 'boolean', short: 'b' },
     },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
-    process.stdout.write(HELP);
+    process.stdout.write(HELP + INSPECT_HELP);
     return;
   }
   if (command === 'config') {
@@ -184,6 +195,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     // Said once: a fresh install completes channel jobs without sending anything.
     const dry = fusion.channels.dryRun;
     if (dry.length) logger.info({ channels: dry }, `channels in dry-run (no provider configured): ${dry.join(', ')}`);
+    if (values.burst) void whenDrained(fusion.store, queues).then(() => onSignal('burst: queues empty'));
   }
   if (command === 'start' || command === 'scheduler') {
     fusion.startScheduler();

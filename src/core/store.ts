@@ -176,6 +176,8 @@ export interface StoreEvent {
   queue: string;
   /** Absent for queue-level events (paused, resumed). */
   jobId?: string;
+  /** The job's task, for stores that have it at hand (optional: /v1/events looks it up otherwise). */
+  task?: string;
   at: number;
   /** For 'scheduled' and 'retrying': when the job is due. */
   runAt?: number;

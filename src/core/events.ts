@@ -1,0 +1,383 @@
+// The live event stream behind GET /v1/events and fusion.events(): one store subscription fanned
+// out to any number of viewers, each with its own filter and a bounded backlog, and a ring buffer
+// of recent events so a viewer that reconnects resumes where it left off (or is told it cannot).
+//
+// Cost when nobody watches: nothing (the hub subscribes on the first viewer and lets go lingerMs
+// after the last). Cost per event while someone watches: one object, one ring slot, one filter test
+// per viewer; serialising and writing happen later, off the store's emit path.
+import { randomBytes } from 'node:crypto';
+import type { ScheduleRecord, Store, StoreEvent, WorkerInfo } from './store.js';
+
+export type HubEventType =
+  | `job.${Exclude<StoreEvent['type'], 'paused' | 'resumed'>}`
+  | 'queue.paused' | 'queue.resumed'
+  | 'worker.joined' | 'worker.left'
+  | 'schedule.created' | 'schedule.updated' | 'schedule.fired' | 'schedule.removed'
+  /** Not an event: the viewer missed events (buffer gap or its backlog overflowed) and must reload its state. */
+  | 'reset';
+
+export interface HubEvent {
+  /** `<epoch>-<seq>`: epoch names this hub's life, so an id from another server or run is recognised as foreign. */
+  id: string;
+  seq: number;
+  type: HubEventType;
+  at: number;
+  queue?: string;
+  jobId?: string;
+  /** The job's task when known (always when the viewer filters by task). */
+  task?: string;
+  runAt?: number;
+  progress?: unknown;
+  worker?: Omit<WorkerInfo, 'running'> & { runningCount: number };
+  schedule?: { id: string; task: string | null; paused: boolean; runCount: number; lastRunAt: number | null; nextRunAt: number | null };
+  /** For 'reset': why ('gap': the id is older than the buffer or unknown; 'overflow': the viewer fell behind). */
+  reason?: 'gap' | 'overflow';
+}
+
+export interface EventFilter {
+  queues?: string[];
+  tasks?: string[];
+  /** Exact types (`job.completed`), families (`job`, `worker`), or a job state alone (`failed`). */
+  types?: string[];
+}
+
+export interface EventHubOptions {
+  /** Recent events kept for resume. Default 10,000. */
+  bufferSize?: number;
+  /** Events one viewer may have waiting; past it the backlog is dropped for one reset. Default 5,000. */
+  maxBacklog?: number;
+  /** How often workers and schedules are compared for arrivals, departures and firings. Default 2,000 ms. */
+  pollMs?: number;
+  /** Keep recording this long after the last viewer leaves, so a reconnect can resume. Default 5 min. */
+  lingerMs?: number;
+  now?: () => number;
+}
+
+interface Compiled {
+  queues: Set<string> | null;
+  tasks: Set<string> | null;
+  types: string[] | null;
+}
+
+function compile(f: EventFilter): Compiled {
+  const nonEmpty = (xs?: string[]) => (xs && xs.length ? xs : null);
+  const q = nonEmpty(f.queues);
+  const t = nonEmpty(f.tasks);
+  return { queues: q && new Set(q), tasks: t && new Set(t), types: nonEmpty(f.types) };
+}
+
+function typeMatches(types: string[], type: string): boolean {
+  for (const t of types) if (type === t || type.startsWith(t + '.') || type === 'job.' + t) return true;
+  return false;
+}
+
+/** Everything but the task: that may need a store read, done by the consumer (take) rather than the emitter. */
+function matchesSync(f: Compiled, e: HubEvent): boolean {
+  if (e.type === 'reset') return true;
+  if (f.types && !typeMatches(f.types, e.type)) return false;
+  if (f.queues) {
+    if (e.worker) return e.worker.queues.some((q) => f.queues!.has(q));
+    if (e.queue === undefined || !f.queues.has(e.queue)) return false;
+  }
+  if (f.tasks && e.schedule) return e.schedule.task !== null && f.tasks.has(e.schedule.task);
+  if (f.tasks && !e.jobId) return false;
+  return true;
+}
+
+const immediate = () => new Promise<void>((r) => setImmediate(r));
+
+/** One viewer: a filtered, bounded queue of events. Also an async iterator for library users. */
+export class Subscription implements AsyncIterable<HubEvent> {
+  private queue: HubEvent[] = [];
+  private wake: (() => void) | null = null;
+  private closed = false;
+  /** Times this viewer's backlog was dropped for a reset. */
+  overflows = 0;
+
+  /** @internal */
+  constructor(private readonly hub: EventHub, private readonly filter: Compiled, private readonly maxBacklog: number) {}
+
+  /** @internal */
+  offer(e: HubEvent): void {
+    if (this.closed || !matchesSync(this.filter, e)) return;
+    if (this.queue.length >= this.maxBacklog && e.type !== 'reset') {
+      // The viewer is not keeping up: what it missed is gone, it reloads from the reset on.
+      this.overflows++;
+      this.queue = [this.hub.marker('overflow', e.seq)];
+    } else this.queue.push(e);
+    const w = this.wake;
+    if (w) {
+      this.wake = null;
+      w();
+    }
+  }
+
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  /** The next events, in order, as one batch; null once closed. Waits a turn after waking so a burst comes as one batch. */
+  async take(): Promise<HubEvent[] | null> {
+    for (;;) {
+      if (this.closed) return null;
+      if (this.queue.length === 0) {
+        await new Promise<void>((r) => (this.wake = r));
+        await immediate();
+        continue;
+      }
+      const batch = this.queue;
+      this.queue = [];
+      const out = this.filter.tasks ? await this.hub.byTask(batch, this.filter.tasks) : batch;
+      if (out.length) return out;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.hub.drop(this);
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<HubEvent> {
+    try {
+      for (;;) {
+        const batch = await this.take();
+        if (!batch) return;
+        for (const e of batch) yield e;
+      }
+    } finally {
+      this.close();
+    }
+  }
+}
+
+const TASK_CACHE = 100_000;
+
+export class EventHub {
+  readonly epoch = randomBytes(4).toString('hex');
+  private readonly ring: (HubEvent | undefined)[];
+  private head = 0;
+  private count = 0;
+  private seq = 0;
+  /** First seq of the current recording; ids before it belong to a recording with a gap after it. */
+  private base = 1;
+  private subs = new Set<Subscription>();
+  private unsubscribe: (() => void) | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private workers: Map<string, WorkerInfo> | null = null;
+  private schedules: Map<string, ScheduleRecord> | null = null;
+  private tasks = new Map<string, string>();
+  private closed = false;
+  private readonly size: number;
+  private readonly maxBacklog: number;
+  private readonly pollMs: number;
+  private readonly lingerMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly store: Store, opts: EventHubOptions = {}) {
+    this.size = Math.max(1, opts.bufferSize ?? 10_000);
+    this.ring = new Array(this.size);
+    this.maxBacklog = Math.max(1, opts.maxBacklog ?? 5_000);
+    this.pollMs = opts.pollMs ?? 2_000;
+    this.lingerMs = opts.lingerMs ?? 300_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The id of the latest event (where a fresh viewer starts). */
+  get lastId(): string {
+    return `${this.epoch}-${this.seq}`;
+  }
+
+  get viewers(): number {
+    return this.subs.size;
+  }
+
+  /** Events waiting per viewer (each stays at most maxBacklog). */
+  get backlogs(): number[] {
+    return [...this.subs].map((s) => s.backlog);
+  }
+
+  /**
+   * A viewer. With `after` (a previous event id), the events since it come first when the buffer
+   * still holds them all, or a 'reset' when it does not.
+   */
+  subscribe(filter: EventFilter = {}, after?: string | null): Subscription {
+    if (this.closed) throw new Error('the event hub is closed');
+    this.start();
+    const sub = new Subscription(this, compile(filter), this.maxBacklog);
+    if (after) {
+      const missed = this.since(after);
+      if (missed === null) sub.offer(this.marker('gap', this.seq));
+      else for (const e of missed) sub.offer(e);
+    }
+    this.subs.add(sub);
+    return sub;
+  }
+
+  /** Events after `id` from the buffer, or null when some of them are gone (or the id is not one of ours). */
+  since(id: string): HubEvent[] | null {
+    const m = /^([0-9a-f]+)-(\d+)$/.exec(id.trim());
+    if (!m || m[1] !== this.epoch) return null;
+    const after = Number(m[2]);
+    if (after > this.seq || after < this.base - 1 || after < this.seq - this.count) return null;
+    const out: HubEvent[] = [];
+    for (let s = after + 1; s <= this.seq; s++) out.push(this.ring[(this.head - (this.seq - s) - 1 + this.size) % this.size]!);
+    return out;
+  }
+
+  /** @internal A reset marker carrying the id of the latest event it stands for. */
+  marker(reason: 'gap' | 'overflow', seq: number): HubEvent {
+    return { id: `${this.epoch}-${seq}`, seq, type: 'reset', at: this.now(), reason };
+  }
+
+  /** @internal */
+  drop(sub: Subscription): void {
+    if (!this.subs.delete(sub) || this.subs.size > 0 || this.closed) return;
+    this.lingerTimer = setTimeout(() => this.stop(), this.lingerMs);
+    this.lingerTimer.unref();
+  }
+
+  /** @internal Keep the events whose job runs one of `tasks`, reading unknown tasks from the store once each. */
+  async byTask(batch: HubEvent[], tasks: Set<string>): Promise<HubEvent[]> {
+    const missing = new Set<string>();
+    for (const e of batch) {
+      if (e.jobId && e.task === undefined) {
+        const t = this.tasks.get(e.jobId);
+        if (t !== undefined) e.task = t;
+        else missing.add(e.jobId);
+      }
+    }
+    if (missing.size) {
+      await Promise.all([...missing].map(async (id) => {
+        const j = await this.store.get(id).catch(() => null);
+        if (j) this.remember(id, j.task);
+      }));
+      for (const e of batch) if (e.jobId && e.task === undefined) e.task = this.tasks.get(e.jobId);
+    }
+    return batch.filter((e) => e.type === 'reset' || (e.task !== undefined && tasks.has(e.task)) || (e.schedule !== undefined));
+  }
+
+  private remember(jobId: string, task: string): void {
+    this.tasks.set(jobId, task);
+    if (this.tasks.size > TASK_CACHE) this.tasks.delete(this.tasks.keys().next().value!);
+  }
+
+  private record(e: Omit<HubEvent, 'id' | 'seq'>): void {
+    const seq = ++this.seq;
+    const ev = e as HubEvent;
+    ev.seq = seq;
+    ev.id = `${this.epoch}-${seq}`;
+    this.ring[this.head] = ev;
+    this.head = (this.head + 1) % this.size;
+    if (this.count < this.size) this.count++;
+    for (const s of this.subs) s.offer(ev);
+  }
+
+  private onStore = (e: StoreEvent): void => {
+    const type = (e.type === 'paused' || e.type === 'resumed' ? `queue.${e.type}` : `job.${e.type}`) as HubEventType;
+    const ev: Omit<HubEvent, 'id' | 'seq'> = { type, at: e.at, queue: e.queue };
+    if (e.jobId !== undefined) {
+      ev.jobId = e.jobId;
+      const task = e.task ?? this.tasks.get(e.jobId);
+      if (task !== undefined) ev.task = task;
+    }
+    if (e.runAt !== undefined) ev.runAt = e.runAt;
+    if (e.progress !== undefined) ev.progress = e.progress;
+    this.record(ev);
+  };
+
+  private start(): void {
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+    }
+    if (this.unsubscribe) return;
+    // A new recording: skip one id so no id handed out before the gap can pass for one after it.
+    // The ring restarts with it: what it held lies before the gap.
+    this.seq++;
+    this.base = this.seq + 1;
+    this.head = 0;
+    this.count = 0;
+    this.ring.fill(undefined);
+    this.unsubscribe = this.store.subscribe(this.onStore);
+    this.workers = null;
+    this.schedules = null;
+    void this.poll();
+    if (this.pollMs > 0) {
+      this.pollTimer = setInterval(() => void this.poll(), this.pollMs);
+      this.pollTimer.unref();
+    }
+  }
+
+  private stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+  }
+
+  /** Workers and schedules have no store events: compare with the last look. The first look only sets the baseline. */
+  async poll(): Promise<void> {
+    if (this.polling || !this.unsubscribe) return;
+    this.polling = true;
+    try {
+      const now = this.now();
+      const [workers, schedules] = await Promise.all([this.store.listWorkers(now), this.store.listSchedules()]);
+      if (!this.unsubscribe) return;
+      const wNext = new Map(workers.map((w) => [w.id, w]));
+      if (this.workers) {
+        for (const [id, w] of wNext) if (!this.workers.has(id)) this.record({ type: 'worker.joined', at: w.startedAt, worker: workerView(w) });
+        for (const [id, w] of this.workers) if (!wNext.has(id)) this.record({ type: 'worker.left', at: now, worker: workerView(w) });
+      }
+      this.workers = wNext;
+      const sNext = new Map(schedules.map((s) => [s.id, s]));
+      if (this.schedules) {
+        for (const [id, s] of sNext) {
+          const prev = this.schedules.get(id);
+          const queue = scheduleQueue(s);
+          const base = { queue, schedule: scheduleView(s) };
+          if (!prev) this.record({ type: 'schedule.created', at: s.createdAt, ...base });
+          else if (s.runCount > prev.runCount || (s.lastRunAt ?? 0) > (prev.lastRunAt ?? 0)) this.record({ type: 'schedule.fired', at: s.lastRunAt ?? now, ...base });
+          else if (s.version !== prev.version) this.record({ type: 'schedule.updated', at: s.updatedAt, ...base });
+        }
+        for (const [id, s] of this.schedules) if (!sNext.has(id)) this.record({ type: 'schedule.removed', at: now, queue: scheduleQueue(s), schedule: scheduleView(s) });
+      }
+      this.schedules = sNext;
+    } catch {
+      // A failed look is retried at the next tick; the stream itself goes on.
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stop();
+    for (const s of [...this.subs]) s.close();
+  }
+}
+
+function workerView(w: WorkerInfo): HubEvent['worker'] {
+  return { id: w.id, host: w.host, pid: w.pid, queues: w.queues, concurrency: w.concurrency, runningCount: w.running.length, startedAt: w.startedAt, lastSeenAt: w.lastSeenAt };
+}
+
+function templateOf(s: ScheduleRecord): { task?: string; queue?: string } {
+  const t = (s.spec as { template?: { task?: unknown; queue?: unknown } } | null)?.template;
+  return { task: typeof t?.task === 'string' ? t.task : undefined, queue: typeof t?.queue === 'string' ? t.queue : undefined };
+}
+
+function scheduleQueue(s: ScheduleRecord): string | undefined {
+  return templateOf(s).queue;
+}
+
+function scheduleView(s: ScheduleRecord): NonNullable<HubEvent['schedule']> {
+  return { id: s.id, task: templateOf(s).task ?? null, paused: s.paused, runCount: s.runCount, lastRunAt: s.lastRunAt, nextRunAt: s.nextRunAt };
+}

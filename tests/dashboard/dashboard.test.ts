@@ -1,0 +1,224 @@
+// The dashboard end to end in a real headless Chromium (Debian's chromium, driven by playwright-core)
+// against a running hub: a Fusion on a temp SQLite file, the API on 127.0.0.1:0, a worker, seeded
+// jobs. Screenshots of the main views go to test-artifacts/dashboard/.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { Fusion } from '../../src/fusion.js';
+import { buildServer } from '../../src/api/server.js';
+import { parseKeys } from '../../src/api/auth.js';
+import { NonRetryableError } from '../../src/core/errors.js';
+import type { Worker } from '../../src/core/worker.js';
+import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/await.js';
+import { KEYS, KEY_SPEC } from '../api/helpers.js';
+
+const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'dashboard');
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
+if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
+
+describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+  let t: ReturnType<typeof tempDir>;
+  let fusion: Fusion;
+  let app: FastifyInstance;
+  let worker: Worker;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+  let healthy = false;
+  const pageErrors: string[] = [];
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(base + path, {
+      method, headers: { authorization: `Bearer ${KEYS.admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return r.status === 204 ? null : r.json();
+  };
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const cell = (queue: string, state: string) => page.locator(`tr[data-queue="${queue}"] td[data-state="${state}"]`);
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    t = tempDir('fusion-dash-');
+    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
+    fusion.task('send-email', async (p: { to: string }, ctx) => {
+      await ctx.log(`sending to ${p.to}`);
+      await ctx.progress(100);
+      return { provider: 'dry-run', messageId: `m-${p.to}` };
+    }, { queue: 'emails' });
+    fusion.task('charge', async () => {
+      if (!healthy) throw new NonRetryableError('card declined by the test gateway');
+      return { charged: true };
+    }, { queue: 'payments' });
+    fusion.task('crunch', (_p: unknown, ctx) => new Promise((_resolve, reject) => {
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+    }), { queue: 'slow' });
+    fusion.task('report', async () => 'ok', { queue: 'reports' });
+    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+
+    // Seeds: completed emails, failed payments, scheduled emails, and reports nobody serves.
+    worker = fusion.worker({ queues: ['emails', 'payments', 'slow'], concurrency: 5, leaseMs: 5000 });
+    for (let i = 0; i < 6; i++) await fusion.enqueue('send-email', { to: `user${i}@example.com`, password: 'hunter2' });
+    for (let i = 0; i < 3; i++) await fusion.enqueue('charge', { amount: 10 + i, token: 'tok_secret' });
+    for (let i = 0; i < 2; i++) await fusion.enqueue('send-email', { to: `later${i}@example.com` }, { delay: 3_600_000 });
+    for (let i = 0; i < 4; i++) await fusion.enqueue('report', { n: i });
+    await until(async () => {
+      const c = await fusion.store.counts();
+      return c.emails?.completed === 6 && c.payments?.failed === 3;
+    }, 15_000, 'the seeds to settle');
+
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    // The first look at /v1/me without a key answers 401 (that is how the page learns to ask for one).
+    page.on('console', (m) => m.type() === 'error' && !/status of 401/.test(m.text()) && pageErrors.push(m.text()));
+    page.on('dialog', (d) => void d.accept());
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await fusion?.close(500);
+    t?.remove();
+  });
+
+  test('sign in with an admin key; the overview counts match the API', async () => {
+    await page.goto(`${base}/dashboard`);
+    await page.getByLabel('API key').fill(KEYS.admin);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[data-testid="queues"]').waitFor();
+    await page.locator('.live[data-status="live"]').waitFor();
+    const api = (await call('GET', '/v1/queues')) as { items: { name: string; counts: Record<string, number> }[] };
+    for (const q of api.items) {
+      for (const [state, n] of Object.entries(q.counts)) {
+        assert.equal(await cell(q.name, state).innerText(), n.toLocaleString('en-US'), `${q.name} ${state}`);
+      }
+    }
+    assert.equal(await page.locator('[data-total="failed"]').innerText(), '3');
+    // Reports wait and no worker serves them: flagged.
+    assert.equal(await page.locator('tr[data-queue="reports"] .badge.bad').innerText(), 'no worker');
+    assert.equal(await page.locator('tr[data-queue="emails"] .badge.bad').count(), 0);
+    await shot('overview');
+  });
+
+  test('a new job appears without a reload', async () => {
+    const before = Number(await cell('reports', 'queued').innerText());
+    await call('POST', '/v1/jobs', { task: 'report', payload: { n: 99 } });
+    await page.waitForFunction((n) => document.querySelector('tr[data-queue="reports"] td[data-state="queued"]')?.textContent === String(n), before + 1, { timeout: 10_000 });
+  });
+
+  test('queue view lists failed jobs; retry one from its page and see it complete', async () => {
+    await page.locator('tr[data-queue="payments"] a').click();
+    await page.locator('[data-tab="failed"]').click();
+    await page.locator('[data-testid="jobs"] tbody tr').first().waitFor();
+    assert.equal(await page.locator('[data-testid="jobs"] tbody tr').count(), 3);
+    assert.match(await page.locator('[data-testid="jobs"] td.err').first().innerText(), /card declined/);
+    await shot('queue-failed');
+    await page.locator('[data-testid="jobs"] td.id a').first().click();
+    await page.locator('[data-testid="job-state"]').waitFor();
+    assert.equal(await page.locator('[data-testid="job-state"]').innerText(), 'failed');
+    assert.ok((await page.locator('pre.code').first().innerText()).includes('[redacted]'), 'the card token is masked');
+    assert.ok(!(await page.content()).includes('tok_secret'), 'no secret on the page');
+    await page.getByRole('button', { name: 'Show stack trace' }).click();
+    await page.locator('pre.stack').waitFor();
+    await shot('job-failed');
+    healthy = true;
+    await page.getByRole('button', { name: 'Retry', exact: true }).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'completed', undefined, { timeout: 15_000 });
+    assert.ok((await page.locator('table.grid tbody tr').count()) >= 2, 'both attempts are listed');
+    await shot('job-completed');
+  });
+
+  test('cancel a running job', async () => {
+    const job = (await call('POST', '/v1/jobs', { task: 'crunch', payload: {} })) as { id: string };
+    await until(async () => (await fusion.store.get(job.id))?.state === 'active', 10_000, 'the job to start');
+    await page.goto(`${base}/dashboard#/jobs/${encodeURIComponent(job.id)}`);
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'active', undefined, { timeout: 10_000 });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'cancelled', undefined, { timeout: 15_000 });
+    assert.equal((await fusion.store.get(job.id))?.state, 'cancelled');
+  });
+
+  test('create a schedule, preview and see its next runs', async () => {
+    await page.getByRole('link', { name: 'Schedules' }).click();
+    await page.getByRole('button', { name: 'New schedule' }).click();
+    const form = page.locator('[data-testid="create-schedule"]');
+    await form.locator('input[name="id"]').fill('standup');
+    await form.locator('input[name="task"]').fill('send-email');
+    await form.locator('input[name="value"]').fill('0 9 * * 1-5');
+    await form.locator('input[name="tz"]').fill('Asia/Kolkata');
+    await form.locator('textarea[name="payload"]').fill('{"to": "team@example.com"}');
+    await form.getByRole('button', { name: 'Preview next runs' }).click();
+    await form.locator('[data-testid="preview"] li').nth(4).waitFor();
+    assert.match(await form.innerText(), /every weekday at 09:00 Asia\/Kolkata/);
+    await form.getByRole('button', { name: 'Create schedule' }).click();
+    const card = page.locator('[data-schedule="standup"]');
+    await card.locator('[data-testid="next-runs"] li').nth(4).waitFor();
+    assert.equal(await card.locator('[data-testid="next-runs"] li').count(), 5);
+    assert.match(await card.locator('.words').innerText(), /every weekday at 09:00 Asia\/Kolkata/);
+    const s = (await call('GET', '/v1/schedules/standup')) as { trigger: { cron: string; tz: string } };
+    assert.deepEqual(s.trigger, { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' });
+    await shot('schedules');
+  });
+
+  test('pause a queue', async () => {
+    await page.goto(`${base}/dashboard#/queues/emails`);
+    await page.getByRole('button', { name: 'Pause queue' }).click();
+    await page.getByRole('button', { name: 'Resume queue' }).waitFor();
+    const q = ((await call('GET', '/v1/queues')) as { items: { name: string; paused: boolean }[] }).items.find((x) => x.name === 'emails');
+    assert.equal(q?.paused, true);
+    await page.locator('h1 .badge.warn').waitFor();
+    await shot('queue-paused');
+  });
+
+  test('workers view, a phone in dark mode, and a read-only key sees no actions', async () => {
+    // The overview again, now with an hour-chart of several samples (one every 5 s, and on events).
+    await page.locator('header nav a', { hasText: 'Overview' }).click();
+    await page.locator('.chart canvas').waitFor();
+    await shot('overview-later');
+    await page.getByRole('link', { name: 'Workers' }).click();
+    await page.locator(`[data-worker="${worker.id}"]`).waitFor();
+    await shot('workers');
+
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', deviceScaleFactor: 2 });
+    phone.on('pageerror', (e) => pageErrors.push(e.message));
+    await phone.goto(`${base}/dashboard`);
+    await phone.getByLabel('API key').fill(KEYS.read);
+    await phone.getByRole('button', { name: 'Sign in' }).click();
+    await phone.locator('[data-testid="queues"]').waitFor();
+    await phone.locator('.badge', { hasText: 'read-only' }).waitFor();
+    await phone.screenshot({ path: join(ARTIFACTS, 'phone-dark-overview.png'), fullPage: true });
+    await phone.goto(`${base}/dashboard#/queues/payments?state=completed`);
+    await phone.locator('[data-testid="jobs"]').waitFor();
+    assert.equal(await phone.getByRole('button', { name: 'Pause queue' }).count(), 0, 'no actions for a read key');
+    await phone.screenshot({ path: join(ARTIFACTS, 'phone-dark-queue.png'), fullPage: true });
+    await phone.close();
+    assert.deepEqual(pageErrors, [], 'no errors in the page');
+  });
+
+  test('a server without keys opens straight on the overview, no sign-in', async () => {
+    const open = await buildServer({ fusion, processMetrics: false });
+    await open.listen({ port: 0, host: '127.0.0.1' });
+    const p = await browser.newPage();
+    try {
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(`http://127.0.0.1:${(open.server.address() as { port: number }).port}/dashboard`);
+      await p.locator('[data-testid="queues"]').waitFor();
+      assert.equal(await p.getByLabel('API key').count(), 0);
+      assert.equal(await p.getByRole('button', { name: 'Sign out' }).count(), 0);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await p.close();
+      await open.close();
+    }
+  });
+});
