@@ -5,11 +5,13 @@ import type { TaskRegistry } from '../core/registry.js';
 import type { ChannelDeps, ChannelSetup } from './channel.js';
 import type { Provider } from './provider.js';
 import { smsChannel } from './sms/channel.js';
+import { pushChannel } from './push/channel.js';
 import { webhookChannel } from './webhook/channel.js';
 import { reminderChannel } from './reminder/channel.js';
 
 export const CHANNELS: Record<string, (deps: ChannelDeps) => ChannelSetup> = {
   sms: smsChannel,
+  push: pushChannel,
   webhook: webhookChannel,
   reminder: reminderChannel,
 };
