@@ -11,7 +11,7 @@ import { installValidators, type RouteConfig } from './validation.js';
 import { IdempotencyCache, installIdempotency, type IdempotencyOptions } from './idempotency.js';
 import { ApiMetrics } from './metrics.js';
 import { JobWatcher } from './watcher.js';
-import { MemoryConsentStore, type ConsentStore } from './consent.js';
+import { StoreConsentStore, type ConsentStore } from './consent.js';
 import { DEFAULT_WINDOW, type TimeWindow } from './times.js';
 import { JobBatcher } from './batcher.js';
 import { OpenApiCollector } from './openapi.js';
@@ -23,6 +23,7 @@ import { legacyRoutes } from './routes/legacy.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { deliveryRoutes } from './routes/deliveries.js';
+import { whatsappRoutes } from './routes/whatsapp.js';
 import { apiError } from './errors.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -167,7 +168,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const watcher = new JobWatcher(fusion.store);
   const metrics = new ApiMetrics(fusion.store, { defaultMetrics: opts.processMetrics, waiting: () => watcher.waiting }).start();
   const ownConsent = opts.consent === undefined;
-  const consent = opts.consent ?? new MemoryConsentStore();
+  const consent = opts.consent ?? new StoreConsentStore(fusion.store, () => fusion.clock.now());
   const now = () => fusion.clock.now();
   const ctx: ApiContext = {
     fusion,
@@ -205,6 +206,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const legacySchedules = scheduleRoutes(app, ctx);
   legacyRoutes(app, ctx, legacySchedules);
   void app.register(async (child) => deliveryRoutes(child, ctx));
+  whatsappRoutes(app, ctx);
 
   // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.
   app.addHook('preClose', (done) => {

@@ -7,12 +7,14 @@ import type { Provider } from './provider.js';
 import { smsChannel } from './sms/channel.js';
 import { pushChannel } from './push/channel.js';
 import { webhookChannel } from './webhook/channel.js';
+import { whatsappChannel } from './whatsapp/channel.js';
 import { reminderChannel } from './reminder/channel.js';
 
 export const CHANNELS: Record<string, (deps: ChannelDeps) => ChannelSetup> = {
   sms: smsChannel,
   push: pushChannel,
   webhook: webhookChannel,
+  whatsapp: whatsappChannel,
   reminder: reminderChannel,
 };
 
