@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
@@ -106,11 +106,16 @@ export class FakeApns {
   readonly hits: ApnsHit[] = [];
   answer: (h: ApnsHit) => { status: number; body?: unknown; apnsId?: string } = () => ({ status: 200 });
   private server: Http2SecureServer;
+  private sessions = new Set<ServerHttp2Session>();
   base = '';
   private seq = 0;
 
   constructor(tls: { cert: string; key: string; clientCa?: string }) {
     this.server = createSecureServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa ? { requestCert: true, rejectUnauthorized: true, ca: tls.clientCa } : {}) });
+    this.server.on('session', (s: ServerHttp2Session) => {
+      this.sessions.add(s);
+      s.on('close', () => this.sessions.delete(s));
+    });
     this.server.on('stream', (stream: ServerHttp2Stream, headers) => {
       let data = '';
       stream.setEncoding('utf8');
@@ -133,6 +138,8 @@ export class FakeApns {
   }
 
   close(): Promise<void> {
+    // Clients keep their connection open (as APNs clients should): close waits for none of them.
+    for (const s of this.sessions) s.destroy();
     return new Promise((r) => this.server.close(() => r()));
   }
 }
