@@ -149,6 +149,8 @@ export const FCM_TOKEN = (n: number) => `fcm-token-${n}:APA91b${'x'.repeat(20)}`
 
 export interface Harness {
   fusion: Fusion;
+  /** How to open the same store again (another process would). */
+  open: NonNullable<Parameters<typeof Fusion.open>[0]>;
   app: Awaited<ReturnType<typeof buildServer>>;
   settled(id: string): Promise<Job>;
   close(): Promise<void>;
@@ -158,12 +160,14 @@ export interface Harness {
 export async function harness(target: 'sqlite' | 'redis', config: FusionConfig, queues: string[]): Promise<Harness> {
   const tmp = tempDir('fusion-push-');
   const prefix = testPrefix();
-  const fusion = await Fusion.open(target === 'sqlite'
+  const open = target === 'sqlite'
     ? { store: `sqlite:${join(tmp.dir, 'f.db')}`, config: { outgoing: { allow: ['127.0.0.1/32'] }, ...config } }
-    : { store: REDIS_URL, storeOptions: { prefix }, config: { outgoing: { allow: ['127.0.0.1/32'] }, ...config } });
+    : { store: REDIS_URL, storeOptions: { prefix }, config: { outgoing: { allow: ['127.0.0.1/32'] }, ...config } };
+  const fusion = await Fusion.open(open);
   const app = await buildServer({ fusion, processMetrics: false });
   await app.ready();
-  fusion.worker({ queues, concurrency: 4, pollMs: 20 });
+  // No queues: the test starts its worker itself, when it wants jobs to run.
+  if (queues.length) fusion.worker({ queues, concurrency: 4, pollMs: 20 });
   const settled = async (id: string) => {
     let job: Job | null = null;
     await until(async () => {
@@ -173,7 +177,7 @@ export async function harness(target: 'sqlite' | 'redis', config: FusionConfig, 
     return job!;
   };
   return {
-    fusion, app, settled,
+    fusion, open, app, settled,
     async close() {
       await app.close();
       if (target === 'redis') await dropPrefix((fusion.store as RedisStore).client, prefix);
