@@ -32,7 +32,7 @@ for (const target of ['sqlite', 'redis'] as const) {
       for (const url of ['/v1/consents/%2B919876543210', '/v1/consents/919876543210', '/v1/consents/9876543210?countryCode=91']) {
         const r = await h.app.inject({ method: 'GET', url });
         assert.equal(r.statusCode, 200, `${url}: ${r.body}`);
-        assert.deepEqual({ ...r.json(), updatedAt: null }, { contact: '+919876543210', countryCode: '91', nationalNumber: '9876543210', consent: true, updatedAt: null, source: 'update_consent' });
+        assert.deepEqual({ ...(r.json() as object), updatedAt: null }, { contact: '+919876543210', countryCode: '91', nationalNumber: '9876543210', consent: true, updatedAt: null, source: 'update_consent' });
       }
       const missing = await h.app.inject({ method: 'GET', url: '/v1/consents/%2B447911123456' });
       assert.equal(missing.statusCode, 404);
