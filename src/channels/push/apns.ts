@@ -7,8 +7,9 @@
 // guarded-connect.ts: the host is resolved and checked, and the checked address is dialled.
 import { connect as h2connect, constants as H2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { randomUUID } from 'node:crypto';
-import { importPKCS8, SignJWT } from 'jose';
 import type { KeyObject } from 'node:crypto';
+/** jose loads on first use: a worker that sends no push does not pay for it at start. */
+const jose = () => import('jose');
 import { ProviderError, type Provider, type ProviderContext, type ProviderFactory, type SendResult } from '../provider.js';
 import { networkFailure, retryAfterMs } from '../http/answer.js';
 import type { OutgoingGuard } from '../http/guard.js';
@@ -66,11 +67,11 @@ class ProviderToken {
 
   async get(now: number): Promise<string> {
     if (this.cached && now - this.cached.at < APNS_JWT_LIFE_MS) return this.cached.jwt;
-    this.key ??= importPKCS8(this.pem, 'ES256').catch((err) => {
+    this.key ??= jose().then((j) => j.importPKCS8(this.pem, 'ES256')).catch((err) => {
       this.key = null;
       throw new ProviderError(`${this.label}: signingKey is not a PKCS#8 EC (P-256) key, the .p8 file's text (${(err as Error).message})`, { code: 'bad_credentials', retryable: false });
     });
-    const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: this.keyId }).setIssuer(this.teamId).setIssuedAt(Math.floor(now / 1000)).sign(await this.key);
+    const jwt = await new (await jose()).SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: this.keyId }).setIssuer(this.teamId).setIssuedAt(Math.floor(now / 1000)).sign(await this.key);
     this.cached = { jwt, at: now };
     return jwt;
   }

@@ -5,8 +5,9 @@
 // `invalid`, a 503 on one token is a retryable failure of that token only. The provider throws only
 // when nothing could be tried (no access token) or every token failed retryably (the provider is
 // down), so the pipeline counts it against the provider's health and fails over.
-import { importPKCS8, SignJWT } from 'jose';
 import type { KeyObject } from 'node:crypto';
+/** jose loads on first use: a worker that sends no push does not pay for it at start. */
+const jose = () => import('jose');
 import { ProviderError, type Provider, type ProviderContext, type ProviderFactory, type SendResult } from '../provider.js';
 import { httpSend, retryAfterMs, capText, type HttpAnswer } from '../http/answer.js';
 import { Settings, scrub, scrubError, schema, form, FORM, JSON_TYPE } from '../sms/providers/common.js';
@@ -62,7 +63,7 @@ export class ServiceAccountToken {
   }
 
   private async exchange(ctx: ProviderContext): Promise<string> {
-    this.key ??= importPKCS8(this.sa.private_key, 'RS256').catch((err) => {
+    this.key ??= jose().then((j) => j.importPKCS8(this.sa.private_key, 'RS256')).catch((err) => {
       this.key = null;
       throw new ProviderError(`${this.label}: the service account's private_key is not a PKCS#8 RSA key (${(err as Error).message})`, { code: 'bad_credentials', retryable: false });
     });
@@ -70,7 +71,7 @@ export class ServiceAccountToken {
     const iat = Math.floor(ctx.now() / 1000);
     const header: { alg: string; typ: string; kid?: string } = { alg: 'RS256', typ: 'JWT' };
     if (this.sa.private_key_id) header.kid = this.sa.private_key_id;
-    const assertion = await new SignJWT({ scope: FCM_SCOPE })
+    const assertion = await new (await jose()).SignJWT({ scope: FCM_SCOPE })
       .setProtectedHeader(header)
       .setIssuer(this.sa.client_email)
       .setAudience(this.tokenUri)
