@@ -1,10 +1,11 @@
-// WhatsApp consent per contact. The Store contract has no key-value operation yet, so consent lives
-// behind this small interface: an append-only JSON-lines file (durable across restarts on one host)
-// or memory (tests, throwaway runs). A Store-backed implementation can replace both once the
-// contract grows a KV operation.
+// WhatsApp consent per contact, behind a small interface. The authority is the store
+// (StoreConsentStore, over SharedState: every worker checks it at send time); an append-only
+// JSON-lines file or memory can be kept beside it as a journal (the CLI's --consent-file).
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Store } from '../core/store.js';
+import { consentBook } from '../channels/whatsapp/consent.js';
 
 export interface ConsentRecord {
   contact: string;
@@ -79,4 +80,28 @@ export class FileConsentStore extends MemoryConsentStore {
     this.file = null;
     if (f) await (await f).close();
   }
+}
+
+/**
+ * Consent kept in the store (channels/whatsapp/consent.ts): what workers enforce at send time. The
+ * API's default. A file or memory ConsentStore given to the server is kept as a journal beside it.
+ */
+export class StoreConsentStore implements ConsentStore {
+  constructor(private readonly store: Store, private readonly now: () => number) {}
+  async set(rec: ConsentRecord): Promise<ConsentRecord> {
+    const e = await consentBook(this.store).record(rec.contact, rec.countryCode, rec.consent, rec.updatedAt, 'update_consent');
+    return { contact: e.nationalNumber, countryCode: e.countryCode, consent: e.consent, updatedAt: e.updatedAt };
+  }
+  async get(contact: string, countryCode: string): Promise<ConsentRecord | null> {
+    const e = await consentBook(this.store).lookup(contact, countryCode, this.now());
+    return e && { contact: e.nationalNumber, countryCode: e.countryCode, consent: e.consent, updatedAt: e.updatedAt };
+  }
+  async close(): Promise<void> {}
+}
+
+/** Record a consent change: in the store (enforced by every worker), and in the server's own ConsentStore when it has another (a journal). */
+export async function recordConsent(ctx: { store: Store; consent: ConsentStore; now(): number }, rec: ConsentRecord): Promise<ConsentRecord> {
+  const stored = await new StoreConsentStore(ctx.store, () => ctx.now()).set(rec);
+  if (!(ctx.consent instanceof StoreConsentStore)) await ctx.consent.set(rec);
+  return stored;
 }

@@ -11,7 +11,7 @@ import { installValidators, type RouteConfig } from './validation.js';
 import { IdempotencyCache, installIdempotency, type IdempotencyOptions } from './idempotency.js';
 import { ApiMetrics } from './metrics.js';
 import { JobWatcher } from './watcher.js';
-import { MemoryConsentStore, type ConsentStore } from './consent.js';
+import { StoreConsentStore, type ConsentStore } from './consent.js';
 import { DEFAULT_WINDOW, type TimeWindow } from './times.js';
 import { JobBatcher } from './batcher.js';
 import { LoopLag } from './loop-lag.js';
@@ -27,6 +27,7 @@ import { deliveryRoutes } from './routes/deliveries.js';
 import { eventRoutes } from './routes/events.js';
 import { inspectRoutes } from './routes/inspect.js';
 import { dashboardRoutes } from '../dashboard/serve.js';
+import { whatsappRoutes } from './routes/whatsapp.js';
 import { apiError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, payloadTooDeep, tooDeep } from './body-depth.js';
 
@@ -218,7 +219,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const loopLag = new LoopLag().start();
   const metrics = new ApiMetrics(fusion.store, { defaultMetrics: opts.processMetrics, waiting: () => watcher.waiting, lagMs: () => loopLag.lagMs() }).start();
   const ownConsent = opts.consent === undefined;
-  const consent = opts.consent ?? new MemoryConsentStore();
+  const consent = opts.consent ?? new StoreConsentStore(fusion.store, () => fusion.clock.now());
   const now = () => fusion.clock.now();
   const ctx: ApiContext = {
     fusion,
@@ -261,6 +262,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   eventRoutes(app, ctx, opts.eventsHeartbeatMs);
   inspectRoutes(app, ctx);
   dashboardRoutes(app);
+  whatsappRoutes(app, ctx);
 
   // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.
   app.addHook('preClose', (done) => {

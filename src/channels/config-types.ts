@@ -34,6 +34,13 @@ export interface ChannelConfig {
   failover?: FailoverPolicy;
 }
 
+export interface WhatsAppConfig extends ChannelConfig {
+  /** true (default): no recorded consent, no message. false: only a recorded opt-out stops a message. */
+  requireConsent?: boolean;
+  /** Template language when a payload gives none (default "en"). */
+  templateLanguage?: string;
+}
+
 export interface WebhookConfig {
   /** Standard Webhooks signing secret (`whsec_...`) for webhooks and callbacks. */
   signingSecret?: string;
@@ -51,7 +58,7 @@ export interface ChannelsConfig {
   sms?: ChannelConfig;
   email?: EmailChannelConfig;
   push?: ChannelConfig;
-  whatsapp?: ChannelConfig;
+  whatsapp?: WhatsAppConfig;
   webhook?: WebhookConfig;
   reminder?: ReminderConfig;
 }

@@ -15,7 +15,7 @@ import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type C
 export { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, isSecretName, secretValues, type Catalogues, type ProviderChannel } from './secrets.js';
 
 /** The fields every provider entry may carry, whatever its adapter (config-types.ts ProviderEntry). */
-const COMMON_PROVIDER_FIELDS = ['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials'];
+const COMMON_PROVIDER_FIELDS = ['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials', 'platform'];
 
 const ROUTE_KEY = '^(default|\\+[1-9][0-9]{0,3})$';
 const EMAIL_ROUTE_KEY = '^(default|[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$';
@@ -65,6 +65,22 @@ const emailConfig = {
   },
 };
 
+/** Push routes are keyed by platform; an entry may say which platform it serves. */
+const pushConfig = {
+  ...channelConfig,
+  properties: {
+    ...channelConfig.properties,
+    providers: { type: 'object', propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }, additionalProperties: { ...providerEntry, properties: { ...providerEntry.properties, platform: { enum: ['android', 'ios'] } } } },
+    routes: { type: 'object', propertyNames: { enum: ['android', 'ios', 'default'] }, additionalProperties: providerNames },
+  },
+};
+
+/** WhatsApp routes as SMS's, plus consent and template defaults. */
+const whatsappConfig = {
+  ...channelConfig,
+  properties: { ...channelConfig.properties, requireConsent: { type: 'boolean' }, templateLanguage: { type: 'string', minLength: 2 } },
+};
+
 /** The fixed part of the schema: FusionConfig in config-types.ts. */
 export const CONFIG_SCHEMA = {
   type: 'object',
@@ -77,8 +93,8 @@ export const CONFIG_SCHEMA = {
       properties: {
         sms: channelConfig,
         email: emailConfig,
-        push: channelConfig,
-        whatsapp: channelConfig,
+        push: pushConfig,
+        whatsapp: whatsappConfig,
         webhook: {
           type: 'object',
           additionalProperties: false,

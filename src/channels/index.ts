@@ -6,7 +6,9 @@ import type { ChannelDeps, ChannelSetup } from './channel.js';
 import type { Provider } from './provider.js';
 import { smsChannel } from './sms/channel.js';
 import { emailChannel } from './email/channel.js';
+import { pushChannel } from './push/channel.js';
 import { webhookChannel } from './webhook/channel.js';
+import { whatsappChannel } from './whatsapp/channel.js';
 import { reminderChannel } from './reminder/channel.js';
 import { TASK_LABELS, withAttemptLog } from './attempt-log.js';
 import { secretValues } from './secrets.js';
@@ -16,7 +18,9 @@ export type ChannelMaker = (deps: ChannelDeps) => ChannelSetup;
 export const CHANNELS: Record<string, ChannelMaker> = {
   sms: smsChannel,
   email: emailChannel,
+  push: pushChannel,
   webhook: webhookChannel,
+  whatsapp: whatsappChannel,
   reminder: reminderChannel,
 };
 

@@ -4,14 +4,18 @@ import type { ChannelName, ProviderFactory } from './provider.js';
 import type { FusionConfig } from './config-types.js';
 import { SMS_PROVIDERS } from './sms/providers/index.js';
 import { EMAIL_PROVIDERS } from './email/providers/index.js';
+import { WHATSAPP_PROVIDERS } from './whatsapp/providers/index.js';
+import { fcm } from './push/fcm.js';
+import { apnsFactory } from './push/apns.js';
+import { OutgoingGuard } from './http/guard.js';
 
 /** Channels whose config is providers + routes. */
 export const PROVIDER_CHANNELS = ['sms', 'email', 'push', 'whatsapp'] as const;
 export type ProviderChannel = (typeof PROVIDER_CHANNELS)[number];
 
-/** Provider adapters by channel. A channel's catalogue grows as its adapters land. */
+/** Provider adapters by channel, for their config schemas and secret fields (APNs's guard is only used when it sends). */
 export type Catalogues = Partial<Record<ChannelName, ProviderFactory<any>[]>>;
-export const PROVIDER_CATALOGUES: Catalogues = { sms: SMS_PROVIDERS, email: EMAIL_PROVIDERS };
+export const PROVIDER_CATALOGUES: Catalogues = { sms: SMS_PROVIDERS, email: EMAIL_PROVIDERS, push: [fcm, apnsFactory(new OutgoingGuard())], whatsapp: WHATSAPP_PROVIDERS };
 
 /** Secret-looking field names, whatever the adapter declares (token, secret, password, key, auth, ...). */
 const SECRET_NAME = /token|secret|passw|pwd|key|auth|credential|private|signature|cookie/i;

@@ -13,6 +13,7 @@ import type { LegacySchedules } from './schedules.js';
 import * as S from '../schemas/legacy.js';
 import { CHANNEL_QUEUES } from '../../channels/queues.js';
 import { deliveryFor } from './deliveries.js';
+import { recordConsent } from '../consent.js';
 
 /** The original task numbers: channel, queue, and the name the old logs used. */
 export const LEGACY_CHANNELS: Record<number, { task: string; queue: string; label: string }> = {
@@ -217,7 +218,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     const b = req.body as { contact: string | number; countryCode: string | number; consent: boolean };
     if (!/^\+?[\d\s().-]{3,30}$/.test(String(b.contact))) throw badField('contact', 'contact must be a phone number');
     if (!/^\+?\d{1,4}$/.test(String(b.countryCode))) throw badField('countryCode', 'countryCode must be 1-4 digits');
-    const r = await ctx.consent.set({ contact: String(b.contact), countryCode: String(b.countryCode), consent: b.consent, updatedAt: ctx.now() });
+    const r = await recordConsent(ctx, { contact: String(b.contact), countryCode: String(b.countryCode), consent: b.consent, updatedAt: ctx.now() });
     return { contact: r.contact, country_code: r.countryCode, consent: r.consent, updated_at: iso(r.updatedAt), status: 'updated' };
   });
 

@@ -3,7 +3,7 @@
 // E.164, `text`, `from`, `otp`, `provider`), checked at enqueue and normalised once into SmsMessage.
 // Numbers are parsed and validated with libphonenumber-js's full metadata: a number that cannot
 // exist is refused at the door, not by a provider three retries later.
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString, type PhoneNumber } from 'libphonenumber-js/max';
 import { FusionError } from '../../core/errors.js';
 import type { SmsMessage } from './message.js';
 
@@ -55,12 +55,12 @@ function phone(raw: string, field: string, callingCode?: string) {
   return parsed;
 }
 
-/** Parse and check a payload. Throws FusionError (code invalid_payload, details.field relative to the payload). */
-export function parseSmsPayload(payload: unknown): ParsedSms {
-  if (!isObject(payload)) throw bad('', 'an sms payload must be an object');
-  const p = payload;
-  const original = p.to === undefined && (p.contact !== undefined || p.message !== undefined);
-  let number;
+/**
+ * The recipient of a phone-number channel (sms, whatsapp): the native `to` in E.164, or the original
+ * worker's `contact` (digits, or +digits) with `countryCode`. Throws FusionError naming the field.
+ */
+export function parseRecipient(p: Record<string, unknown>, original: boolean): PhoneNumber {
+  let number: PhoneNumber;
   if (!original) {
     if (p.to === undefined || p.to === null || p.to === '') throw bad('to', 'to is required: a number in E.164 form, e.g. +919876543210');
     if (typeof p.to !== 'string') throw bad('to', 'to must be a string in E.164 form, e.g. +919876543210');
@@ -93,6 +93,16 @@ export function parseSmsPayload(payload: unknown): ParsedSms {
       throw bad('contact', `contact is a +${number.countryCallingCode} number, not a +${callingCode} one`);
     }
   }
+
+  return number;
+}
+
+/** Parse and check a payload. Throws FusionError (code invalid_payload, details.field relative to the payload). */
+export function parseSmsPayload(payload: unknown): ParsedSms {
+  if (!isObject(payload)) throw bad('', 'an sms payload must be an object');
+  const p = payload;
+  const original = p.to === undefined && (p.contact !== undefined || p.message !== undefined);
+  const number = parseRecipient(p, original);
 
   const textField = original || (p.text === undefined && p.message !== undefined) ? 'message' : 'text';
   const text = optString(p, textField, MAX_TEXT);
