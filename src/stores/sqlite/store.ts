@@ -35,8 +35,10 @@ export interface SqliteStoreOptions {
   /**
    * Checkpoint the WAL from a timer this often (ms) instead of inside whichever commit crosses
    * SQLite's 1000-page mark: that commit paid the checkpoint's fsyncs (~3-4 ms), which set the p99
-   * enqueue→start latency. A commit still checkpoints at 4,000 pages if the timer cannot keep up.
-   * 0 leaves SQLite's default. Default 250.
+   * enqueue→start latency. A commit still checkpoints at 8,000 pages if the timer cannot keep up.
+   * 0 leaves SQLite's default. Default 1000: a checkpoint writes each page changed since the last
+   * once (and syncs), and the same few index pages change at every commit, so fewer checkpoints
+   * write less. From 250 to 1000 ms: webhook deliveries 64-68 → 57-61 µs CPU each (4 paired runs).
    */
   checkpointMs?: number;
 }
@@ -104,16 +106,16 @@ export class SqliteStore implements Store {
     const cols = this.st.claim.columns().map((c) => c.name);
     if (cols.join() !== JOB_COLUMNS.join()) throw new Error(`jobs columns are not in the order rows.ts reads: ${cols.join()}`);
     this.watchMs = path === ':memory:' ? 0 : opts.watchMs ?? 4;
-    const checkpointMs = path === ':memory:' ? 0 : opts.checkpointMs ?? 250;
+    const checkpointMs = path === ':memory:' ? 0 : opts.checkpointMs ?? 1000;
     if (checkpointMs > 0) {
-      this.db.pragma('wal_autocheckpoint = 4000');
+      this.db.pragma('wal_autocheckpoint = 8000');
       const checkpoint = this.db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
       this.checkpointTimer = setInterval(() => {
         // PASSIVE never waits on other connections; with nothing new in the WAL it is a no-op.
         try {
           if (this.db.open) checkpoint.get();
         } catch {
-          // busy: the next tick (or a commit at 4,000 pages) does it
+          // busy: the next tick (or a commit at 8,000 pages) does it
         }
       }, checkpointMs);
       this.checkpointTimer.unref();
