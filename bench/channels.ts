@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     /** Add a row: Fusion running a plain handler that sends the same request through a bare Agent (engine cost without the channel). */
     'handler-row': { type: 'boolean', default: false },
     sink: { type: 'boolean', default: false },
+    /** Rows to run, by short name: bare, pre, live, plain (default: all; plain also needs --handler-row or is named here). */
+    only: { type: 'string' },
   },
 });
 
@@ -169,18 +171,21 @@ async function main(): Promise<void> {
   const sink = await startSink();
   const dir = mkdtempSync(join(tmpdir(), 'fusion-bench-channels-'));
   const rows: Record<string, Sample[]> = { bare_undici: [], fusion_preenqueued: [], fusion_enqueue_while_running: [] };
-  if (args['handler-row']) rows.fusion_plain_handler_preenqueued = [];
+  const only = args.only?.split(',');
+  if (args['handler-row'] || only?.includes('plain')) rows.fusion_plain_handler_preenqueued = [];
+  if (only && !only.includes('pre')) delete rows.fusion_preenqueued;
+  if (only && !only.includes('live')) delete rows.fusion_enqueue_while_running;
   try {
     await bare(sink.url, Math.min(n, 2000), c); // warm the sink and the JIT
     for (let r = 0; r < runs; r++) {
       const order = r % 2 === 0 ? ['bare', 'pre', 'live', 'plain'] : ['plain', 'live', 'pre', 'bare'];
       for (const which of order) {
         if (which === 'bare') rows.bare_undici!.push(await bare(sink.url, n, c));
-        if (which === 'pre') rows.fusion_preenqueued!.push(await fusionPreenqueued(dir, sink.url, n, c, `pre-${r}`));
+        if (which === 'pre' && rows.fusion_preenqueued) rows.fusion_preenqueued!.push(await fusionPreenqueued(dir, sink.url, n, c, `pre-${r}`));
         if (which === 'plain' && rows.fusion_plain_handler_preenqueued) {
           rows.fusion_plain_handler_preenqueued.push(await fusionPreenqueued(dir, sink.url, n, c, `plain-${r}`, PLAIN_TASK));
         }
-        if (which === 'live') rows.fusion_enqueue_while_running!.push(await fusionWhileRunning(dir, sink.url, n, c, `live-${r}`));
+        if (which === 'live' && rows.fusion_enqueue_while_running) rows.fusion_enqueue_while_running!.push(await fusionWhileRunning(dir, sink.url, n, c, `live-${r}`));
       }
     }
   } finally {
@@ -190,17 +195,23 @@ async function main(): Promise<void> {
   const median = (xs: number[]) => pct(xs, 50);
   const rate = (k: string) => median(rows[k]!.map((x) => x.rate));
   const cpu = (k: string) => median(rows[k]!.map((x) => x.cpuUs));
+  // Run r of every row ran back to back with the bare loop's run r: their ratio is a pair's.
+  const pairs = (k: string) => {
+    const rs = rows[k]!.map((x, i) => x.rate / rows.bare_undici![i]!.rate);
+    return { median: round(median(rs), 3), min: round(Math.min(...rs), 3), max: round(Math.max(...rs), 3) };
+  };
+  const fusionRows = Object.keys(rows).filter((k) => k !== 'bare_undici');
   const out = {
     bench: 'channels',
     unit: 'webhook deliveries/s',
     jobs: n, runs, concurrency: c, signed: args.sign, sink_latency_ms: Number(args['sink-latency-ms']), store: 'sqlite',
     rows: Object.fromEntries(Object.keys(rows).map((k) => [k, {
       median: round(rate(k)), runs: rows[k]!.map((x) => round(x.rate)), cpu_us_per_delivery: round(cpu(k)),
+      cpu_us_runs: rows[k]!.map((x) => round(x.cpuUs, 1)),
     }])),
-    ratio: {
-      preenqueued_vs_bare: round(rate('fusion_preenqueued') / rate('bare_undici'), 3),
-      enqueue_while_running_vs_bare: round(rate('fusion_enqueue_while_running') / rate('bare_undici'), 3),
-    },
+    /** Ratio of medians, and the median and range of the paired (same-run) ratios. */
+    ratio: Object.fromEntries(fusionRows.map((k) => [`${k.replace(/^fusion_/, '')}_vs_bare`, round(rate(k) / rate('bare_undici'), 3)])),
+    pair_ratios: Object.fromEntries(fusionRows.map((k) => [`${k.replace(/^fusion_/, '')}_vs_bare`, pairs(k)])),
     target: 0.8,
   };
   console.log(JSON.stringify(out, null, 2));

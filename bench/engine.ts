@@ -1,6 +1,9 @@
-// npm run bench -- [--store URL] [--jobs N] [--runs R] [--compare bullmq] [--only row,row] [--log info]
+// npm run bench -- [--store URL] [--jobs N] [--runs R] [--compare bullmq|plainjob] [--only row,row] [--log info]
 // Prints one JSON document: each row's median and range over R runs, per subject, and with
-// --compare bullmq the ratio Fusion/BullMQ (above 1 is better for rates, below 1 for latencies).
+// --compare the ratio Fusion/peer (above 1 is better for rates, below 1 for latencies and CPU per job),
+// both as the ratio of medians and as the median and range of the per-run (paired) ratios.
+// Rate rows also report this process's CPU time per job (`<row>_cpu_us`).
+// plainjob runs on its own SQLite file in the same temp directory as Fusion's.
 // Subjects alternate within each run so machine noise hits both alike.
 // With a redis:// store and --compare bullmq it runs the Redis comparison (redis-vs-bullmq.ts),
 // whose rows add enqueues in flight, four worker processes and delayed-job lateness; there --only
@@ -11,8 +14,8 @@ import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bullmqSubject, fusionSubject, type Subject } from './subjects.js';
-import { enqueueBatch, enqueueSingle, latency, processed, round } from './measure.js';
+import { bullmqSubject, fusionSubject, plainjobSubject, type Subject } from './subjects.js';
+import { enqueueBatch, enqueueSingle, latency, processed, round, type Rate } from './measure.js';
 
 const { values: args, tokens } = parseArgs({
   tokens: true,
@@ -43,7 +46,11 @@ const samples = Number(args.samples);
 let tmp: string | null = null;
 const storeUrl = args.store ?? `sqlite:${join((tmp = mkdtempSync(join(tmpdir(), 'fusion-bench-'))), 'bench.db')}`;
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-if (args.compare && args.compare !== 'bullmq') throw new Error(`--compare knows only bullmq, not ${args.compare}`);
+if (args.compare && args.compare !== 'bullmq' && args.compare !== 'plainjob') {
+  throw new Error(`--compare knows bullmq and plainjob, not ${args.compare}`);
+}
+const peerDir = args.compare === 'plainjob' ? (tmp ?? mkdtempSync(join(tmpdir(), 'fusion-bench-'))) : null;
+const rate = (name: string, r: Rate) => ({ [name]: r.rate, [`${name}_cpu_us`]: r.cpuUs });
 
 type Measure = (s: Subject, queue: string) => Promise<Record<string, number>>;
 interface RowDef {
@@ -56,10 +63,10 @@ interface RowDef {
 const single = Math.min(jobs, 5000);
 const c1 = Math.min(jobs, 5000);
 const rows: RowDef[] = [
-  { name: 'enqueue_single', unit: 'jobs/s', n: single, run: async (s, q) => ({ enqueue_single: await enqueueSingle(s, q, single) }) },
-  { name: 'enqueue_batch', unit: 'jobs/s', n: jobs, run: async (s, q) => ({ enqueue_batch: await enqueueBatch(s, q, jobs) }) },
-  { name: 'processed_c1', unit: 'jobs/s', n: c1, run: async (s, q) => ({ processed_c1: await processed(s, q, c1, 1) }) },
-  { name: 'processed_c50', unit: 'jobs/s', n: jobs, run: async (s, q) => ({ processed_c50: await processed(s, q, jobs, 50) }) },
+  { name: 'enqueue_single', unit: 'jobs/s', n: single, run: async (s, q) => rate('enqueue_single', await enqueueSingle(s, q, single)) },
+  { name: 'enqueue_batch', unit: 'jobs/s', n: jobs, run: async (s, q) => rate('enqueue_batch', await enqueueBatch(s, q, jobs)) },
+  { name: 'processed_c1', unit: 'jobs/s', n: c1, run: async (s, q) => rate('processed_c1', await processed(s, q, c1, 1)) },
+  { name: 'processed_c50', unit: 'jobs/s', n: jobs, run: async (s, q) => rate('processed_c50', await processed(s, q, jobs, 50)) },
   {
     name: 'latency', unit: 'ms', n: samples,
     run: async (s, q) => {
@@ -88,7 +95,8 @@ async function main() {
   // systemClock timers are unref'd (a worker never holds a process open); the bench must stay up.
   const keepAlive = setInterval(() => {}, 60_000);
   const subjects: Subject[] = [await fusionSubject(storeUrl, args.log)];
-  if (args.compare) subjects.push(await bullmqSubject(redisUrl));
+  if (args.compare === 'bullmq') subjects.push(await bullmqSubject(redisUrl));
+  if (args.compare === 'plainjob') subjects.push(await plainjobSubject(join(peerDir!, 'plainjob.db')));
   const results = new Map<string, Map<string, number[]>>(); // metric → subject → values
   const units = new Map<string, { unit: string; n: number }>();
   let seq = 0;
@@ -101,7 +109,7 @@ async function main() {
         const out = await row.run(s, queue);
         await s.drop(queue);
         for (const [metric, v] of Object.entries(out)) {
-          units.set(metric, { unit: metric.endsWith('_ms') ? 'ms' : row.unit, n: row.n });
+          units.set(metric, { unit: metric.endsWith('_ms') ? 'ms' : metric.endsWith('_cpu_us') ? 'µs CPU/job' : row.unit, n: row.n });
           const bySubject = results.get(metric) ?? new Map<string, number[]>();
           results.set(metric, bySubject);
           bySubject.set(s.name, [...(bySubject.get(s.name) ?? []), v]);
@@ -117,10 +125,11 @@ async function main() {
     const a = [...xs].sort((x, y) => x - y);
     return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
   };
-  const digits = (unit: string) => (unit === 'ms' ? 3 : 0);
+  const digits = (unit: string) => (unit === 'ms' ? 3 : unit.startsWith('µs') ? 1 : 0);
   const report = {
     store: storeUrl.replace(/:\/\/[^@]*@/, '://***@'),
-    compare: args.compare ? `bullmq on ${redisUrl.replace(/:\/\/[^@]*@/, '://***@')}` : null,
+    compare: args.compare === 'bullmq' ? `bullmq on ${redisUrl.replace(/:\/\/[^@]*@/, '://***@')}`
+      : args.compare === 'plainjob' ? 'plainjob on its own SQLite file in the same directory' : null,
     log: args.log ?? 'silent', jobs, runs, node: process.version, cpus: cpus().length,
     rows: [...results].map(([metric, bySubject]) => {
       const { unit, n } = units.get(metric)!;
@@ -130,8 +139,13 @@ async function main() {
         row[name] = { median: round(median(vs), d), min: round(Math.min(...vs), d), max: round(Math.max(...vs), d) };
       }
       const f = bySubject.get('fusion');
-      const b = bySubject.get('bullmq');
-      if (f && b) row.ratio = round(median(f) / median(b), 2);
+      const b = args.compare ? bySubject.get(args.compare) : undefined;
+      if (f && b) {
+        row.ratio = round(median(f) / median(b), 2);
+        // Run r of each subject ran back to back: their ratio is a pair's, less touched by the VM's drift.
+        const pairs = f.map((x, i) => x / b[i]!);
+        row.pair_ratios = { median: round(median(pairs), 2), min: round(Math.min(...pairs), 2), max: round(Math.max(...pairs), 2) };
+      }
       return row;
     }),
   };
@@ -145,4 +159,5 @@ main()
   })
   .finally(() => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (peerDir && peerDir !== tmp) rmSync(peerDir, { recursive: true, force: true });
   });

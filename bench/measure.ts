@@ -5,16 +5,36 @@ import { pct } from './shared.js';
 
 const payload = (i: number) => ({ i });
 
-export async function enqueueSingle(s: Subject, queue: string, n: number): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await s.enqueue(queue, payload(i));
-  return n / ((performance.now() - t0) / 1000);
+/**
+ * A rate and this process's CPU time per job (user + system, µs). Both subjects of the SQLite
+ * comparison run in this process, so CPU per job compares their work where the rate also carries
+ * the VM's noise (a Redis subject's server CPU is not counted).
+ */
+export interface Rate {
+  rate: number;
+  cpuUs: number;
 }
 
-export async function enqueueBatch(s: Subject, queue: string, n: number, chunk = 1000): Promise<number> {
+function timer(n: number): () => Rate {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  return () => {
+    const secs = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    return { rate: n / secs, cpuUs: (c.user + c.system) / n };
+  };
+}
+
+export async function enqueueSingle(s: Subject, queue: string, n: number): Promise<Rate> {
+  const done = timer(n);
+  for (let i = 0; i < n; i++) await s.enqueue(queue, payload(i));
+  return done();
+}
+
+export async function enqueueBatch(s: Subject, queue: string, n: number, chunk = 1000): Promise<Rate> {
+  const done = timer(n);
   await fill(s, queue, n, chunk);
-  return n / ((performance.now() - t0) / 1000);
+  return done();
 }
 
 async function fill(s: Subject, queue: string, n: number, chunk = 1000): Promise<void> {
@@ -24,14 +44,14 @@ async function fill(s: Subject, queue: string, n: number, chunk = 1000): Promise
 }
 
 /** Pre-enqueue n no-op jobs, then time from worker start to the n-th stored completion. */
-export async function processed(s: Subject, queue: string, n: number, concurrency: number): Promise<number> {
+export async function processed(s: Subject, queue: string, n: number, concurrency: number): Promise<Rate> {
   await fill(s, queue, n);
-  const t0 = performance.now();
+  const done = timer(n);
   const w = await s.work(queue, concurrency);
   await w.completed(n);
-  const secs = (performance.now() - t0) / 1000;
+  const r = done();
   await w.stop();
-  return n / secs;
+  return r;
 }
 
 export interface Latency {

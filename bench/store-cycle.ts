@@ -1,6 +1,7 @@
 // Store-level cycle timing without a worker: add N jobs, then claim in batches of B and finish
-// each batch, timing claim and finish apart. For profiling the SQLite store's hot path.
-// node dist/bench/store-cycle.js [N] [B]
+// each batch, timing claim and finish apart (split), or as a worker does, finishing each batch and
+// claiming the next in one transaction (combined). For profiling the SQLite store's hot path.
+// node dist/bench/store-cycle.js [N] [B] [split|combined]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import type { Outcome } from '../src/core/store.js';
 
 const N = Number(process.argv[2] ?? 50_000);
 const B = Number(process.argv[3] ?? 50);
+const mode = process.argv[4] ?? 'split';
 const dir = mkdtempSync(join(tmpdir(), 'fusion-cycle-'));
 const store = new SqliteStore(join(dir, 'c.db'));
 const now = Date.now();
@@ -20,7 +22,17 @@ for (let i = 0; i < N; i += 1000) {
 const cpu0 = process.cpuUsage();
 let claimMs = 0;
 let finishMs = 0;
-for (;;) {
+const req = () => ({ queues: ['q'], workerId: 'w', limit: B, leaseMs: 30_000, now: Date.now() });
+if (mode === 'combined') {
+  const t = performance.now();
+  let { jobs } = await store.claim(req());
+  while (jobs.length > 0) {
+    const outcomes: Outcome[] = jobs.map((j) => ({ kind: 'completed', id: j.id, token: j.leaseToken!, at: Date.now(), result: null }));
+    jobs = (await store.finishAndClaim(outcomes, req())).claim.jobs;
+  }
+  finishMs = performance.now() - t;
+}
+for (; mode === 'split'; ) {
   let t = performance.now();
   const { jobs } = await store.claim({ queues: ['q'], workerId: 'w', limit: B, leaseMs: 30_000, now: Date.now() });
   claimMs += performance.now() - t;
@@ -32,6 +44,6 @@ for (;;) {
 }
 const cpu = process.cpuUsage(cpu0);
 // CPU time per job is steadier than wall time on a shared machine.
-console.log(JSON.stringify({ N, B, cpuUsPerJob: +((cpu.user + cpu.system) / N).toFixed(2), claimUsPerJob: +((claimMs * 1000) / N).toFixed(2), finishUsPerJob: +((finishMs * 1000) / N).toFixed(2), cyclesPerSec: Math.round(N / ((claimMs + finishMs) / 1000)) }));
+console.log(JSON.stringify({ N, B, mode, cpuUsPerJob: +((cpu.user + cpu.system) / N).toFixed(2), claimUsPerJob: +((claimMs * 1000) / N).toFixed(2), finishUsPerJob: +((finishMs * 1000) / N).toFixed(2), cyclesPerSec: Math.round(N / ((claimMs + finishMs) / 1000)) }));
 await store.close();
 rmSync(dir, { recursive: true, force: true });

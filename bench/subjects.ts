@@ -90,6 +90,67 @@ export async function fusionSubject(storeUrl: string, logLevel?: string): Promis
   };
 }
 
+/**
+ * plainjob 0.0.x: a SQLite queue (better-sqlite3, WAL, synchronous=NORMAL like Fusion's default) on
+ * its own file beside Fusion's. Its worker runs one job at a time, so concurrency N is N workers
+ * (as its README does). A completion counts once markJobAsDone has committed (its onCompleted runs
+ * after that statement). The queue name is plainjob's job type. It polls when idle: pollIntervall
+ * 1 ms here, its tightest, so the latency rows show its best.
+ */
+export async function plainjobSubject(file: string): Promise<Subject> {
+  const { default: Database } = await import('better-sqlite3');
+  const { better, defineQueue, defineWorker } = await import('plainjob');
+  const quiet = { error() {}, warn() {}, info() {}, debug() {} };
+  const open = () => {
+    const db = new Database(file);
+    // Hours, so its maintenance timer never runs inside a row.
+    const queue = defineQueue({ connection: better(db), logger: quiet, maintenanceInterval: 3_600_000 });
+    return { db, queue };
+  };
+  const main = open();
+  const others: { db: InstanceType<typeof Database>; queue: ReturnType<typeof defineQueue> }[] = [];
+  return {
+    name: 'plainjob',
+    async enqueue(queue, payload) {
+      main.queue.add(queue, payload);
+    },
+    async enqueueBulk(queue, payloads) {
+      main.queue.addMany(queue, payloads);
+    },
+    async work(queue, concurrency, onStart) {
+      const counter = new CompletionCounter();
+      const workers = Array.from({ length: concurrency }, () =>
+        defineWorker(queue, () => {
+          onStart?.();
+        }, { queue: main.queue, logger: quiet, pollIntervall: 1, onCompleted: () => counter.hit() }),
+      );
+      for (const w of workers) void w.start();
+      return {
+        completed: (n) => counter.until(n),
+        async stop() {
+          await Promise.all(workers.map((w) => w.stop()));
+        },
+      };
+    },
+    async producer() {
+      const other = open();
+      others.push(other);
+      return {
+        enqueue: async (queue: string, payload: unknown) => void other.queue.add(queue, payload),
+        close: async () => {
+          other.queue.close();
+        },
+      };
+    },
+    async drop(queue) {
+      main.db.prepare('DELETE FROM plainjob_jobs WHERE type = ?').run(queue);
+    },
+    async close() {
+      main.queue.close();
+    },
+  };
+}
+
 export async function bullmqSubject(redisUrl: string): Promise<Subject> {
   const { Queue, Worker } = await import('bullmq');
   const u = new URL(redisUrl);

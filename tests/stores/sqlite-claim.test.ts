@@ -1,0 +1,60 @@
+// The SQLite claim: its LIMIT is written into a statement per size (a bound LIMIT re-prepares the
+// statement at each run), with a subquery form past the literal sizes; promotion runs only when a
+// scheduled job is due. Every form must take the same jobs in the same order.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { Queue } from '../../src/core/queue.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('sqlite store: claim sizes', () => {
+  it('takes priority order, then enqueue order, at literal and subquery sizes alike', async () => {
+    const t = tempDir();
+    const store = new SqliteStore(join(t.dir, 'c.db'));
+    try {
+      const q = new Queue(store);
+      const now = Date.now();
+      // 600 jobs: every third high priority.
+      await q.enqueueMany(Array.from({ length: 600 }, (_, i) => ({ id: `j${i}`, queue: 'q', task: 't', priority: i % 3 === 0 ? 2 : 1 })));
+      const expected = [
+        ...Array.from({ length: 200 }, (_, k) => `j${k * 3}`),
+        ...Array.from({ length: 600 }, (_, i) => i).filter((i) => i % 3 !== 0).map((i) => `j${i}`),
+      ];
+      const taken: string[] = [];
+      for (const limit of [1, 7, 256, 300, 1, 50]) {
+        const res = await store.claim({ queues: ['q'], workerId: 'w', limit, leaseMs: 60_000, now });
+        assert.equal(res.jobs.length, Math.min(limit, 600 - taken.length), `limit ${limit}`);
+        taken.push(...res.jobs.map((j) => j.id));
+      }
+      assert.deepEqual(taken, expected.slice(0, taken.length));
+      assert.equal(taken.length, 600);
+      assert.equal((await store.counts('q')).q!.active, taken.length);
+    } finally {
+      await store.close();
+      t.remove();
+    }
+  });
+
+  it('promotes a due scheduled job in the claim, and reports the next one due', async () => {
+    const t = tempDir();
+    const store = new SqliteStore(join(t.dir, 'c.db'));
+    try {
+      const q = new Queue(store);
+      const now = Date.now();
+      await q.enqueueMany([
+        { id: 'later', queue: 'q', task: 't', runAt: now + 60_000 },
+        { id: 'soon', queue: 'q', task: 't', runAt: now + 1_000 },
+      ]);
+      const none = await store.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000, now });
+      assert.deepEqual(none.jobs, []);
+      assert.equal(none.nextWakeAt, now + 1_000);
+      const one = await store.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000, now: now + 1_000 });
+      assert.deepEqual(one.jobs.map((j) => j.id), ['soon']);
+      assert.equal(one.nextWakeAt, now + 60_000);
+    } finally {
+      await store.close();
+      t.remove();
+    }
+  });
+});
