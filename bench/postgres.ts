@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { fusionSubject, type Subject } from './subjects.js';
 import { bullmqPgSubject, graphileSubject, pgBossSubject } from './pg-subjects.js';
-import { enqueueBatch, enqueueSingle, latency, processed, round } from './measure.js';
+import { enqueueBatch, enqueueSingle, latency, processed, round, type Rate } from './measure.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,6 +57,8 @@ function postgresCpuMs(): number {
 }
 
 type Measure = (s: Subject, queue: string) => Promise<Record<string, number>>;
+/** A rate row as the engine bench reports it: the rate, and this process's CPU per job beside it. */
+const withCpu = (name: string, r: Rate): Record<string, number> => ({ [name]: r.rate, [`${name}_cpu_us`]: r.cpuUs });
 const single = Math.min(jobs, 5000);
 const c1 = Math.min(jobs, 3000);
 // pg-boss's worker waits its polling interval (0.5 s at least) after every fetch, so a slot runs
@@ -64,9 +66,9 @@ const c1 = Math.min(jobs, 3000);
 const SLOW = 'pg-boss';
 const cap = (s: Subject, n: number, slow: number) => (s.name === SLOW ? Math.min(n, slow) : n);
 const rows: { name: string; unit: string; n: number; run: Measure }[] = [
-  { name: 'enqueue_single', unit: 'jobs/s', n: single, run: async (s, q) => ({ enqueue_single: await enqueueSingle(s, q, single) }) },
-  { name: 'enqueue_batch', unit: 'jobs/s', n: jobs, run: async (s, q) => ({ enqueue_batch: await enqueueBatch(s, q, jobs) }) },
-  { name: 'processed_c1', unit: 'jobs/s', n: c1, run: async (s, q) => ({ processed_c1: await processed(s, q, cap(s, c1, 20), 1) }) },
+  { name: 'enqueue_single', unit: 'jobs/s', n: single, run: async (s, q) => withCpu('enqueue_single', await enqueueSingle(s, q, single)) },
+  { name: 'enqueue_batch', unit: 'jobs/s', n: jobs, run: async (s, q) => withCpu('enqueue_batch', await enqueueBatch(s, q, jobs)) },
+  { name: 'processed_c1', unit: 'jobs/s', n: c1, run: async (s, q) => withCpu('processed_c1', await processed(s, q, cap(s, c1, 20), 1)) },
   {
     name: 'processed_c50', unit: 'jobs/s', n: jobs,
     run: async (s, q) => {
@@ -76,7 +78,7 @@ const rows: { name: string; unit: string; n: number; run: Measure }[] = [
       const rate = await processed(s, q, n, 50);
       const cpu = postgresCpuMs() - cpu0;
       // Server processes that exit during the row take their CPU time with them: no figure then.
-      const out: Record<string, number> = { processed_c50: rate };
+      const out = withCpu('processed_c50', rate);
       if (cpu >= 0) out.pg_cpu_ms_per_job = cpu / n;
       return out;
     },

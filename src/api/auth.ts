@@ -1,6 +1,7 @@
 // API keys with roles. Keys are kept only as SHA-256 digests and compared in constant time, so
 // neither timing nor a heap dump gives a key away.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { apiError } from './errors.js';
@@ -16,7 +17,10 @@ export interface ApiKey {
   digest: Buffer;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+// crypto.hash (Node 20.12+) digests in one call, without a Hash object: about half the cost of
+// createHash().update().digest() on the per-request key check.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+const sha256 = oneShot ? (s: string) => oneShot('sha256', s, 'buffer') : (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 function parseRoles(s: string, where: string): KeyRole[] {
   const roles = s.split(/[+|]/).map((r) => r.trim()).filter(Boolean);

@@ -9,6 +9,9 @@ export const DEFAULT_MAX_DEPTH = 64;
 
 /** True when JSON text nests objects/arrays deeper than `max`. Not a validator: JSON.parse still decides. */
 export function tooDeep(text: string, max: number): boolean {
+  // Nesting deeper than max takes max + 1 opening and as many closing brackets: a shorter text
+  // (most bodies: a 100-byte job is under the 130 characters the default limit needs) cannot.
+  if (text.length < 2 * (max + 1)) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

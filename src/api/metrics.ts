@@ -3,7 +3,7 @@
 // instance reports the cluster's outcomes (aggregate with max, not sum); with SQLite, this process's.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store, StoreEvent } from '../core/store.js';
-import { CounterTally, LocalHistogram } from './tally.js';
+import { CounterTally, LocalHistogram, type CountCell, type HistogramCell } from './tally.js';
 import { JOB_STATES } from '../core/job.js';
 
 /**
@@ -53,7 +53,8 @@ export class ApiMetrics {
   readonly failed: Counter<'queue' | 'task'>;
   readonly retried: Counter<'queue' | 'task'>;
   readonly attemptDuration: Histogram<'queue' | 'task' | 'outcome'>;
-  readonly lateness: Histogram<'queue'>;
+  /** Observed for every created job (a schedule occurrence's lateness comes with its creation): kept locally. */
+  readonly lateness: LocalHistogram;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: LocalHistogram;
   private tasks = new Bounded<string>(100_000);
@@ -63,6 +64,8 @@ export class ApiMetrics {
   // The per-request counts live in tallies, handed to prom-client when /metrics is read.
   private enqueuedTally: CounterTally<'queue' | 'task'>;
   private requestTally: CounterTally<'method' | 'route' | 'status'>;
+  private routeCellsGen = 0;
+  private routeCells = new Map<string, Map<string, { duration: HistogramCell; statuses: Map<number, CountCell> }>>();
 
   constructor(private readonly store: Store, opts: { defaultMetrics?: boolean; waiting?: () => number; lagMs?: () => number } = {}) {
     const r = [this.registry];
@@ -77,11 +80,7 @@ export class ApiMetrics {
       name: 'fusion_job_attempt_duration_seconds', help: 'Duration of one attempt, by outcome',
       labelNames: ['queue', 'task', 'outcome'], buckets: DURATION_BUCKETS, registers: r,
     });
-    this.lateness = new Histogram({
-      name: 'fusion_scheduler_lateness_seconds',
-      help: 'How long after its due time a delayed job or schedule occurrence became runnable',
-      labelNames: ['queue'], buckets: LATENESS_BUCKETS, registers: r,
-    });
+    this.lateness = new LocalHistogram('fusion_scheduler_lateness_seconds', 'How long after its due time a delayed job or schedule occurrence became runnable', LATENESS_BUCKETS, this.registry);
     const flushRequests = () => this.requestTally.flush();
     this.httpRequests = new Counter({ name: 'fusion_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: r, collect: flushRequests });
     this.requestTally = new CounterTally(this.httpRequests);
@@ -142,9 +141,23 @@ export class ApiMetrics {
 
   /** One finished HTTP request. */
   request(method: string, route: string, status: number, seconds: number): void {
-    const k = `${method} ${route}`;
-    this.requestTally.cell(`${k} ${status}`, () => ({ method, route, status: String(status) })).n++;
-    this.httpDuration.cell(k, () => ({ method, route })).observe(seconds);
+    // Cells by method, route and status through nested maps: no key string built per request.
+    const gen = this.requestTally.generation + this.httpDuration.generation;
+    if (gen !== this.routeCellsGen) {
+      this.routeCells.clear();
+      this.routeCellsGen = gen;
+    }
+    let byRoute = this.routeCells.get(method);
+    if (byRoute === undefined) this.routeCells.set(method, (byRoute = new Map()));
+    let rc = byRoute.get(route);
+    if (rc === undefined) {
+      const k = `${method} ${route}`;
+      byRoute.set(route, (rc = { duration: this.httpDuration.cell(k, () => ({ method, route })), statuses: new Map() }));
+    }
+    let count = rc.statuses.get(status);
+    if (count === undefined) rc.statuses.set(status, (count = this.requestTally.cell(`${method} ${route} ${status}`, () => ({ method, route, status: String(status) }))));
+    count.n++;
+    rc.duration.observe(seconds);
   }
 
   private onEvent(e: StoreEvent): void {
@@ -156,7 +169,7 @@ export class ApiMetrics {
       case 'queued': {
         const due = e.runAt ?? this.dueAt.get(e.jobId);
         this.dueAt.delete(e.jobId);
-        if (due !== undefined && due < e.at) this.lateness.observe({ queue: e.queue }, (e.at - due) / 1000);
+        if (due !== undefined && due < e.at) this.lateness.cell(e.queue, () => ({ queue: e.queue })).observe((e.at - due) / 1000);
         return;
       }
       case 'active':

@@ -194,9 +194,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.decorateRequest('apiKey', null);
   // Hooks are callback-style: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (req, _reply, done) => {
-    const config = req.routeOptions.config as RouteConfig | undefined;
+    // One read of routeOptions: it is a getter that builds a fresh object on every access.
+    const ro = req.routeOptions;
+    const config = ro.config as RouteConfig | undefined;
     // Unknown routes fall through to the 404 handler; every known route states its role.
-    if (!req.routeOptions.url) return done();
+    if (!ro.url) return done();
     try {
       req.apiKey = auth.check(req.headers, config?.role ?? 'admin', { address: req.socket.remoteAddress, compat: config?.legacy === true });
     } catch (e) {

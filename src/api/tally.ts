@@ -13,6 +13,8 @@ export interface CountCell {
 /** Counts for a prom-client Counter, added to it when the counter is collected. */
 export class CounterTally<L extends string> {
   private cells = new Map<string, CountCell & { labels: Partial<Record<L, string>>; flushed: number }>();
+  /** Bumped whenever cells are dropped: a caller keeping cells must fetch them again. */
+  generation = 0;
 
   constructor(private readonly counter: Counter<L>) {}
 
@@ -23,6 +25,7 @@ export class CounterTally<L extends string> {
       if (this.cells.size >= MAX_CELLS) {
         this.flush();
         this.cells.clear();
+        this.generation++;
       }
       this.cells.set(key, (c = { n: 0, flushed: 0, labels: labels() }));
     }
@@ -58,6 +61,8 @@ export class LocalHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   private cells = new Map<string, HCell>();
+  /** Bumped whenever cells are dropped (reset): a caller keeping cells must fetch them again. */
+  generation = 0;
 
   constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[], registry: Registry) {
     registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
@@ -101,5 +106,6 @@ export class LocalHistogram {
 
   reset(): void {
     this.cells.clear();
+    this.generation++;
   }
 }

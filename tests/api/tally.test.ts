@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { CounterTally, LocalHistogram } from '../../src/api/tally.js';
-import { Bounded } from '../../src/api/metrics.js';
+import { ApiMetrics, Bounded } from '../../src/api/metrics.js';
+import { Fusion } from '../../src/fusion.js';
 
 describe('LocalHistogram', () => {
   it('exposes the same lines as a prom-client Histogram fed the same observations', async () => {
@@ -66,5 +67,29 @@ describe('Bounded', () => {
     assert.equal(b.get('k999'), undefined);
     b.set('k920', -1);
     assert.equal(b.get('k920'), -1, 'a newer value wins over the older generation');
+  });
+});
+
+describe('ApiMetrics.request', () => {
+  it('keeps counting after its cells are dropped (a registry reset), though it keeps cells between requests', async () => {
+    const fusion = await Fusion.open({ store: 'sqlite::memory:', channels: false });
+    try {
+      const m = new ApiMetrics(fusion.store, { defaultMetrics: false });
+      const count = /fusion_http_requests_total\{method="POST",route="\/v1\/jobs",status="201"\} (\d+)/;
+      const observed = /fusion_http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs"\} (\d+)/;
+      m.request('POST', '/v1/jobs', 201, 0.002);
+      m.request('POST', '/v1/jobs', 201, 0.003);
+      m.request('POST', '/v1/jobs', 422, 0.001);
+      let text = await m.registry.metrics();
+      assert.equal(count.exec(text)?.[1], '2');
+      assert.equal(observed.exec(text)?.[1], '3');
+      m.registry.resetMetrics();
+      m.request('POST', '/v1/jobs', 201, 0.002);
+      text = await m.registry.metrics();
+      assert.equal(count.exec(text)?.[1], '1');
+      assert.equal(observed.exec(text)?.[1], '1');
+    } finally {
+      await fusion.close();
+    }
   });
 });

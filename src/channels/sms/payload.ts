@@ -4,6 +4,7 @@
 // Numbers are parsed and validated with libphonenumber-js's full metadata: a number that cannot
 // exist is refused at the door, not by a provider three retries later.
 import { parsePhoneNumberFromString, type PhoneNumber } from 'libphonenumber-js/max';
+import { isValidNumber } from './phone-valid.js';
 import { FusionError } from '../../core/errors.js';
 import type { SmsMessage } from './message.js';
 
@@ -49,7 +50,7 @@ function phone(raw: string, field: string, callingCode?: string) {
   const parsed = callingCode
     ? parsePhoneNumberFromString(raw, { defaultCallingCode: callingCode })
     : parsePhoneNumberFromString(raw);
-  if (!parsed || !parsed.isValid()) {
+  if (!parsed || !isValidNumber(parsed)) {
     throw bad(field, `${field} is not a valid phone number${callingCode ? ` for calling code +${callingCode}` : ''}`);
   }
   return parsed;
