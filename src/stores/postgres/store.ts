@@ -11,7 +11,7 @@ import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
   AddOptions, ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
   QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
-  StoreListener, WorkerInfo,
+  StoreListener, WorkerInfo, SharedState,
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
 import { TYPES, parsePostgresUrl, redact } from './connect.js';
@@ -19,6 +19,7 @@ import { migrate, schemaVersion } from './migrate.js';
 import { quoteIdent } from './sql.js';
 import { rowToJob, rowToSchedule, num, numOrNull, type JobRow, type ScheduleRow } from './rows.js';
 import { Listener } from './listen.js';
+import { PostgresSharedState } from './shared-state.js';
 
 export interface PostgresStoreOptions {
   /** Schema (namespace) of the store's tables; default "fusion", or ?schema= in the URL. */
@@ -76,6 +77,12 @@ export class PostgresStore implements Store {
       }
     }
     return store;
+  }
+
+  private sharedState?: PostgresSharedState;
+  /** Provider health, send slots and delivery status, agreed on by every process of this schema. */
+  get shared(): SharedState {
+    return (this.sharedState ??= new PostgresSharedState(this.pool, this.S));
   }
 
   /** The schema's version (highest migration applied). */
