@@ -20,6 +20,7 @@ import { quoteIdent } from './sql.js';
 import { rowToJob, rowToSchedule, num, numOrNull, type JobRow, type ScheduleRow } from './rows.js';
 import { Listener } from './listen.js';
 import { PostgresSharedState } from './shared-state.js';
+import { encodeJobs } from './encode.js';
 
 export interface PostgresStoreOptions {
   /** Schema (namespace) of the store's tables; default "fusion", or ?schema= in the URL. */
@@ -94,7 +95,7 @@ export class PostgresStore implements Store {
     const S = this.S;
     const st = (name: string, text: string) => ({ name: `${name}`, text });
     return {
-      add: st('fusion_add', `SELECT * FROM ${S}.add_jobs($1, $2, $3)`),
+      add: st('fusion_add', `SELECT * FROM ${S}.add_jobs($1, $2, $3, $4)`),
       claim: st('fusion_claim', `SELECT * FROM ${S}.claim_jobs($1, $2, $3, $4, $5, $6)`),
       finish: st('fusion_finish', `SELECT * FROM ${S}.finish_jobs($1, $2, $3)`),
       finishClaim: st('fusion_finish_claim', `SELECT * FROM ${S}.finish_claim($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
@@ -174,7 +175,8 @@ export class PostgresStore implements Store {
   /** Insert through `db` (the pool or a caller's client); events for the created ones go to `events`. */
   private async insertJobs(db: Queryable, jobs: NewJob[], now: number, origin: string, events: StoreEvent[] | null) {
     const name = db === this.pool ? this.sql.add.name : `fusion_add_${this.schema}`;
-    const { rows } = await db.query<JobRow>({ name, text: this.sql.add.text, values: [JSON.stringify(jobs), now, origin] });
+    const [doc, base] = encodeJobs(jobs);
+    const { rows } = await db.query<JobRow>({ name, text: this.sql.add.text, values: [doc, now, origin, base] });
     const existing = new Map<string, JobRow>();
     for (const r of rows) existing.set(r.id, r);
     const out: { job: Job; created: boolean }[] = [];
