@@ -11,6 +11,7 @@ import { createShippingLogger } from '../logging.js';
 import { ConfigError, configPath, loadConfig, routingTable } from '../channels/config.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import type { Worker } from '../core/worker.js';
+import { storeCommand } from './store-info.js';
 
 const HELP = `fusion — a task hub: priority queues, workers, retries, schedules, HTTP API
 
@@ -22,6 +23,7 @@ Commands:
   worker      a worker only (plus lease recovery and retention)
   scheduler   the scheduler only: fires due schedules (any number may run on one store)
   config check validate the config file and print the routing it implies (exit 2 if invalid)
+  store info  the store a URL names and, for PostgreSQL, its schema version
 
 Options:
   --config FILE        fusion.config.json: providers, routes, outgoing policy, logging (env
@@ -93,6 +95,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   if (command === 'config') {
     await configCommand(positionals[1], values.config);
+    return;
+  }
+  if (command === 'store') {
+    await storeCommand(positionals[1], values.store ?? process.env.FUSION_STORE);
     return;
   }
   if (!['start', 'server', 'worker', 'scheduler'].includes(command)) {
