@@ -13,6 +13,7 @@ import { DEFAULT_STORE_URL } from '../stores/index.js';
 import type { Worker } from '../core/worker.js';
 import { INSPECT_COMMANDS, INSPECT_HELP, runInspect } from './inspect.js';
 import { whenDrained } from './burst.js';
+import { storeCommand } from './store-info.js';
 
 const HELP = `fusion — a task hub: priority queues, workers, retries, schedules, HTTP API
 
@@ -24,6 +25,7 @@ Commands:
   worker      a worker only (plus lease recovery and retention)
   scheduler   the scheduler only: fires due schedules (any number may run on one store)
   config check validate the config file and print the routing it implies (exit 2 if invalid)
+  store info  the store a URL names and, for PostgreSQL, its schema version
 
 Options:
   --config FILE        fusion.config.json: providers, routes, outgoing policy, logging (env
@@ -104,6 +106,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   if (command === 'config') {
     await configCommand(positionals[1], values.config);
+    return;
+  }
+  if (command === 'store') {
+    await storeCommand(positionals[1], values.store ?? process.env.FUSION_STORE);
     return;
   }
   if (!['start', 'server', 'worker', 'scheduler'].includes(command)) {

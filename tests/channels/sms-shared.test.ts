@@ -1,6 +1,6 @@
 // State all workers of a store share, across real processes: a provider demoted by failures seen in
-// one worker process is skipped by another (same SQLite file; same Redis prefix), and a provider's
-// send rate holds across two worker processes.
+// one worker process is skipped by another (same SQLite file; same Redis prefix; same PostgreSQL
+// schema), and a provider's send rate holds across two worker processes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -13,12 +13,15 @@ import type { RedisStore } from '../../src/stores/redis/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/await.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
+import { dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 import { NUM, ProviderServer, loopFactory } from './sms-fixtures.js';
 
 const WORKER = fileURLToPath(new URL('./sms-worker.js', import.meta.url));
 const skipRedis = await redisSkip();
+const skipPg = await pgSkip();
 
 interface Target {
+  name: string;
   url: string;
   prefix: string;
   cleanup(f: Fusion): Promise<void>;
@@ -26,12 +29,17 @@ interface Target {
 
 function sqliteTarget(): Target {
   const tmp = tempDir('fusion-sms-shared-');
-  return { url: `sqlite:${join(tmp.dir, 'f.db')}`, prefix: '-', cleanup: async () => tmp.remove() };
+  return { name: 'sqlite', url: `sqlite:${join(tmp.dir, 'f.db')}`, prefix: '-', cleanup: async () => tmp.remove() };
 }
 
 function redisTarget(): Target {
   const prefix = testPrefix();
-  return { url: REDIS_URL, prefix, cleanup: async (f) => void (await dropPrefix((f.store as RedisStore).client, prefix)) };
+  return { name: 'redis', url: REDIS_URL, prefix, cleanup: async (f) => void (await dropPrefix((f.store as RedisStore).client, prefix)) };
+}
+
+function postgresTarget(): Target {
+  const schema = testSchema();
+  return { name: 'postgres', url: schemaUrl(schema), prefix: '-', cleanup: () => dropSchema(schema) };
 }
 
 async function spawnWorker(t: Target, config: FusionConfig, concurrency: number, warns: unknown[] = []): Promise<ChildProcess> {
@@ -126,7 +134,7 @@ async function rateAcrossProcesses(t: Target): Promise<void> {
     let worst = 0;
     for (let i = 0; i < at.length; i++) worst = Math.max(worst, at.filter((x) => x >= at[i]! && x < at[i]! + 1000).length);
     assert.ok(worst <= 14, `a one-second window held ${worst} sends`);
-    console.log(`rate 10/s across 2 processes (${t.prefix === '-' ? 'sqlite' : 'redis'}): 20 sends in ${span} ms, busiest second ${worst}`);
+    console.log(`rate 10/s across 2 processes (${t.name}): 20 sends in ${span} ms, busiest second ${worst}`);
   } finally {
     await Promise.all(children.map(stop));
     await t.cleanup(fusion);
@@ -139,3 +147,5 @@ test('demotion is shared: failures in one worker process make another skip the p
 test('demotion is shared: failures in one worker process make another skip the provider (Redis prefix)', { skip: skipRedis }, () => demotionAcrossProcesses(redisTarget()));
 test('a provider send rate holds across two worker processes (SQLite file)', () => rateAcrossProcesses(sqliteTarget()));
 test('a provider send rate holds across two worker processes (Redis prefix)', { skip: skipRedis }, () => rateAcrossProcesses(redisTarget()));
+test('demotion is shared: failures in one worker process make another skip the provider (PostgreSQL schema)', { skip: skipPg }, () => demotionAcrossProcesses(postgresTarget()));
+test('a provider send rate holds across two worker processes (PostgreSQL schema)', { skip: skipPg }, () => rateAcrossProcesses(postgresTarget()));

@@ -26,7 +26,9 @@ describe('PostgreSQL migrations', { skip }, () => {
       const old = await PostgresStore.open(schemaUrl(schema), { migrate: false });
       assert.equal(await old.schemaVersion(), 1);
       const now = Date.now();
-      await old.add([resolveSpec({ id: 'old-1', task: 't', queue: 'q', payload: { keep: [1, 'two'] }, priority: 'high' }, now)], now);
+      // As a version-1 store wrote it: whole jobs to the three-argument add_jobs (version 4 changed it).
+      const job = resolveSpec({ id: 'old-1', task: 't', queue: 'q', payload: { keep: [1, 'two'] }, priority: 'high' }, now);
+      await old.pool.query(`SELECT * FROM "${schema}".add_jobs($1, $2, $3)`, [JSON.stringify([job]), now, 'v1']);
       await old.close();
 
       const store = await PostgresStore.open(schemaUrl(schema));

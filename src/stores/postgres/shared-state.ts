@@ -1,0 +1,80 @@
+// SharedState on PostgreSQL: one table (shared_state, migration 003), each call one statement (a
+// function for the send slot), so every process on the schema agrees. Times are the caller's `now`,
+// as elsewhere in the store. Expired rows read as absent and are swept a few hundred at a time
+// every so many writes.
+import type pg from 'pg';
+import type { SharedState } from '../../core/store.js';
+
+const SWEEP_EVERY = 500;
+const SWEEP_LIMIT = 500;
+
+export class PostgresSharedState implements SharedState {
+  private writes = 0;
+  /** The latest sweep (tests await it). */
+  sweeping: Promise<void> = Promise.resolve();
+  private readonly sql;
+
+  constructor(private readonly pool: pg.Pool, S: string) {
+    const st = (name: string, text: string) => ({ name: `fusion_shared_${name}`, text });
+    this.sql = {
+      hit: st('hit', `INSERT INTO ${S}.shared_state AS s (key, num, expires_at) VALUES ($1, 1, $2::bigint + $3::bigint)
+        ON CONFLICT (key) DO UPDATE SET
+          num = CASE WHEN s.expires_at <= $2 THEN 1 ELSE s.num + 1 END,
+          value = NULL,
+          expires_at = CASE WHEN s.expires_at <= $2 THEN excluded.expires_at ELSE s.expires_at END
+        RETURNING num`),
+      flag: st('flag', `INSERT INTO ${S}.shared_state AS s (key, num, expires_at) VALUES ($1, $3::bigint, $3::bigint)
+        ON CONFLICT (key) DO UPDATE SET
+          num = CASE WHEN s.expires_at <= $2 THEN excluded.num ELSE greatest(s.num, excluded.num) END,
+          value = NULL,
+          expires_at = CASE WHEN s.expires_at <= $2 THEN excluded.expires_at ELSE greatest(s.expires_at, excluded.expires_at) END`),
+      num: st('num', `SELECT num FROM ${S}.shared_state WHERE key = $1 AND expires_at > $2`),
+      take: st('take', `SELECT ${S}.shared_take($1, $2, $3, $4) AS w`),
+      put: st('put', `INSERT INTO ${S}.shared_state (key, num, value, expires_at) VALUES ($1, 0, $2, $3)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, num = 0, expires_at = excluded.expires_at`),
+      get: st('get', `SELECT value FROM ${S}.shared_state WHERE key = $1 AND expires_at > $2`),
+      sweep: st('sweep', `DELETE FROM ${S}.shared_state WHERE key IN (
+        SELECT key FROM ${S}.shared_state WHERE expires_at <= $1 LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED)`),
+    };
+  }
+
+  private wrote(now: number): void {
+    // Best effort, off the caller's path: a failed sweep is retried on the next round.
+    if (++this.writes % SWEEP_EVERY !== 0) return;
+    this.sweeping = this.pool.query({ ...this.sql.sweep, values: [now] }).then(() => {}, () => {});
+  }
+
+  async hit(key: string, windowMs: number, now: number): Promise<number> {
+    const { rows } = await this.pool.query<{ num: number }>({ ...this.sql.hit, values: [key, now, Math.max(1, Math.ceil(windowMs))] });
+    this.wrote(now);
+    return rows[0]!.num;
+  }
+
+  async flag(key: string, untilMs: number, now: number): Promise<void> {
+    if (untilMs <= now) return;
+    await this.pool.query({ ...this.sql.flag, values: [key, now, Math.ceil(untilMs)] });
+    this.wrote(now);
+  }
+
+  async flagged(key: string, now: number): Promise<number | null> {
+    const { rows } = await this.pool.query<{ num: number }>({ ...this.sql.num, values: [key, now] });
+    return rows[0] ? rows[0].num : null;
+  }
+
+  async take(key: string, perSecond: number, maxWaitMs: number, now: number): Promise<number> {
+    const { rows } = await this.pool.query<{ w: number }>({ ...this.sql.take, values: [key, 1000 / perSecond, maxWaitMs, now] });
+    this.wrote(now);
+    return rows[0]!.w;
+  }
+
+  async put(key: string, value: unknown, ttlMs: number, now: number): Promise<void> {
+    const json = value === undefined ? null : JSON.stringify(value);
+    await this.pool.query({ ...this.sql.put, values: [key, json, now + Math.max(1, Math.ceil(ttlMs))] });
+    this.wrote(now);
+  }
+
+  async get<T = unknown>(key: string, now: number): Promise<T | null> {
+    const { rows } = await this.pool.query<{ value: T | null }>({ ...this.sql.get, values: [key, now] });
+    return rows[0]?.value ?? null;
+  }
+}

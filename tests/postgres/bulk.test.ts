@@ -1,0 +1,72 @@
+// Bulk enqueue on PostgreSQL sends what the jobs share once (encode.ts, add_jobs' p_base): every
+// field still lands on its own job whether shared or not, ids given twice or existing return the
+// job that exists, and a follow-up job (added by finish_jobs, whole-job form) is written as before.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveSpec } from '../../src/core/queue.js';
+import type { JobSpec } from '../../src/core/job.js';
+import { encodeJobs } from '../../src/stores/postgres/encode.js';
+import { pgHarness, pgSkip } from '../helpers/postgres.js';
+
+const skip = await pgSkip();
+
+describe('PostgreSQL bulk enqueue', { skip }, () => {
+  let h: Awaited<ReturnType<typeof pgHarness>>;
+  before(async () => (h = await pgHarness()));
+  after(async () => h?.cleanup());
+
+  it('the base holds only what every job has alike; rows carry id, payload and the rest', () => {
+    const now = 1000;
+    const jobs = [
+      resolveSpec({ task: 't', queue: 'a', payload: { n: 1 }, description: 'x' }, now),
+      resolveSpec({ task: 't', queue: 'a', payload: { n: 2 }, description: null as unknown as undefined }, now),
+    ];
+    const [rows, base] = encodeJobs(jobs);
+    const b = JSON.parse(base!);
+    assert.equal(b.queue, 'a');
+    assert.equal(b.description, undefined, 'description differs: not in the base');
+    const r = JSON.parse(rows);
+    assert.deepEqual(r.map((x: { description: unknown }) => x.description), ['x', null]);
+    assert.deepEqual(Object.keys(r[0]).sort(), ['description', 'id', 'payload']);
+  });
+
+  it('mixed jobs in one call: each stored with its own fields', async () => {
+    const now = Date.now();
+    const specs: JobSpec[] = [
+      { id: 'm1', task: 't1', queue: 'qa', payload: { a: 1 }, priority: 'high', tags: ['x'], description: 'one' },
+      { id: 'm2', task: 't2', queue: 'qb', payload: null, priority: 0, maxAttempts: 3, backoff: { type: 'fixed', delay: 50 } },
+      { id: 'm3', task: 't1', queue: 'qa', payload: [1, 'two'], runAt: now + 60_000, callbacks: { onSuccess: 'http://127.0.0.1:9/done' } },
+      { id: 'm4', task: 't1', queue: 'qa', payload: 'plain', timeout: 500, maxStalls: 1, scheduleId: 's1' },
+    ];
+    const jobs = specs.map((s) => resolveSpec(s, now));
+    const out = await h.store.add(jobs, now);
+    assert.deepEqual(out.map((o) => o.created), [true, true, true, true]);
+    for (const want of jobs) {
+      const got = (await h.store.get(want.id))!;
+      assert.deepEqual(
+        [got.queue, got.task, got.payload, got.priority, got.maxAttempts, got.backoff, got.timeout, got.maxStalls, got.runAt, got.createdAt,
+          got.description, got.tags, got.callbacks, got.scheduleId],
+        [want.queue, want.task, want.payload, want.priority, want.maxAttempts, want.backoff, want.timeout, want.maxStalls, want.runAt, want.createdAt,
+          want.description, want.tags, want.callbacks, want.scheduleId],
+        want.id,
+      );
+      assert.equal(got.state, want.runAt > now ? 'scheduled' : 'queued');
+    }
+    const counts = await h.store.counts();
+    assert.deepEqual([counts.qa!.queued, counts.qa!.scheduled, counts.qb!.queued], [2, 1, 1]);
+  });
+
+  it('1,000 alike jobs in one call, with an existing id and a repeated one among them', async () => {
+    const now = Date.now();
+    const jobs = Array.from({ length: 1000 }, (_, i) => resolveSpec({ id: `b${i}`, task: 't', queue: 'bulk', payload: { i } }, now));
+    jobs[500] = resolveSpec({ id: 'm1', task: 't', queue: 'bulk', payload: { other: true } }, now);
+    jobs[999] = resolveSpec({ id: 'b0', task: 't', queue: 'bulk', payload: { again: true } }, now);
+    const out = await h.store.add(jobs, now);
+    assert.equal(out.filter((o) => o.created).length, 998);
+    assert.deepEqual([out[500]!.created, out[500]!.job.queue, out[500]!.job.payload], [false, 'qa', { a: 1 }], 'the existing job, unchanged');
+    assert.deepEqual([out[999]!.created, out[999]!.job.payload], [false, { i: 0 }], 'the first of a repeated id made it');
+    assert.equal((await h.store.counts('bulk')).bulk!.queued, 998);
+    const page = await h.store.list({ queue: 'bulk', limit: 3 });
+    assert.deepEqual(page.items.map((j) => j.id), ['b998', 'b997', 'b996'], 'enqueue order kept');
+  });
+});
