@@ -14,6 +14,9 @@ import { CLI } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
 import { KEYS, KEY_SPEC } from '../api/helpers.js';
 
+/** A valid SMS payload: the sms task checks its payload at enqueue. */
+const SMS = { to: '+919876543210', text: 'hello' };
+
 function fusionCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, FUSION_URL: '', FUSION_API_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -47,9 +50,9 @@ describe('fusion status | jobs | job | retry | cancel | promote | schedules', ()
     const w = fusion.worker({ queues: ['payments'] });
     await until(async () => (await fusion.store.get(ids.failed!))?.state === 'failed', 10_000, 'the job to fail');
     await w.stop(1000);
-    ids.later = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: {}, delay: 3_600_000 })).id;
-    ids.waiting = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: {} })).id;
-    await fusion.schedule({ id: 'standup', trigger: { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' }, template: { task: 'sms', payload: {} } });
+    ids.later = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: SMS, delay: 3_600_000 })).id;
+    ids.waiting = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: SMS })).id;
+    await fusion.schedule({ id: 'standup', trigger: { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' }, template: { task: 'sms', payload: SMS } });
   });
   after(async () => {
     await app.close();

@@ -51,7 +51,8 @@ describe('e2e: secrets', () => {
         seen[`POST /jobInfo/ ${id}`] = (await call(hub.base, 'POST', '/jobInfo/', { job_id: id })).text;
       }
       seen['GET /v1/jobs?queue=sms'] = (await call(hub.base, 'GET', '/v1/jobs?queue=sms')).text;
-      for (const [where, text] of Object.entries(seen)) assert.ok(text.length > 20, `${where} answered something: ${text}`);
+      // Each view answered (a job log may be empty: {"items":[]}), so the scan below reads real answers.
+      for (const [where, text] of Object.entries(seen)) assert.ok(text.startsWith('{') && text.length >= 12, `${where} answered something: ${text}`);
       // The views do carry the provider's answer (scrubbed), so the search below searches something.
       assert.match(seen[`POST /jobInfo/ ${ok.json.job_id}`]!, /SMsecret1/);
       assert.match(seen[`GET /v1/jobs/${bad.json.id}`]!, /twilio/);
