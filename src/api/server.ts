@@ -26,6 +26,7 @@ import { systemRoutes } from './routes/system.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { eventRoutes } from './routes/events.js';
 import { inspectRoutes } from './routes/inspect.js';
+import { providerRoutes } from './routes/providers.js';
 import { dashboardRoutes } from '../dashboard/serve.js';
 import { apiError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, payloadTooDeep, tooDeep } from './body-depth.js';
@@ -260,6 +261,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   void app.register(async (child) => deliveryRoutes(child, ctx));
   eventRoutes(app, ctx, opts.eventsHeartbeatMs);
   inspectRoutes(app, ctx);
+  providerRoutes(app, ctx);
   dashboardRoutes(app);
 
   // Wake long-polls before close waits for in-flight requests, or shutdown would wait out their ?wait=.

@@ -209,6 +209,13 @@ export interface SharedState {
   /** A small JSON value kept for ttlMs. */
   put(key: string, value: unknown, ttlMs: number, now: number): Promise<void>;
   get<T = unknown>(key: string, now: number): Promise<T | null>;
+  /**
+   * Optional: add to named integer counters kept under one key (created at 0), and keep the key
+   * ttlMs from now. Lets many processes sum statistics (provider sends per time bucket) atomically.
+   */
+  tally?(key: string, add: Record<string, number>, ttlMs: number, now: number): Promise<void>;
+  /** Optional, with tally: the counters of each key, null for an absent or expired one. */
+  tallies?(keys: string[], now: number): Promise<(Record<string, number> | null)[]>;
 }
 
 /** Options of Store.add. */
