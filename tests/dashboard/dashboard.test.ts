@@ -186,6 +186,38 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     await shot('schedules');
   });
 
+  test('edit a schedule in place: trigger and template, with a preview', async () => {
+    const card = page.locator('[data-schedule="standup"]');
+    const runsBefore = await card.locator('[data-testid="next-runs"] li').first().innerText();
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const form = card.locator('[data-testid="edit-schedule"]');
+    await form.waitFor();
+    // The form opens with the schedule as stored.
+    assert.equal(await form.locator('input[name="value"]').inputValue(), '0 9 * * 1-5');
+    assert.equal(await form.locator('input[name="tz"]').inputValue(), 'Asia/Kolkata');
+    assert.equal(await form.locator('input[name="task"]').inputValue(), 'send-email');
+    await form.locator('input[name="value"]').fill('30 10 * * 1-5');
+    await form.locator('textarea[name="payload"]').fill('{"to": "leads@example.com"}');
+    await form.getByRole('button', { name: 'Preview next runs' }).click();
+    await form.locator('[data-testid="preview"] li').nth(4).waitFor();
+    assert.match(await form.innerText(), /every weekday at 10:30 Asia\/Kolkata/);
+    await shot('schedule-edit');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await form.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => /10:30/.test(document.querySelector('[data-schedule="standup"] .words')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    // The open list of next runs follows the edit.
+    await page.waitForFunction((before) => {
+      const li = document.querySelector('[data-schedule="standup"] [data-testid="next-runs"] li');
+      return li !== null && li.textContent !== before;
+    }, runsBefore, { timeout: 10_000 });
+    const s = (await call('GET', '/v1/schedules/standup')) as { trigger: { cron: string; tz: string }; template: { task: string; payload: unknown }; nextRunAt: string };
+    assert.deepEqual(s.trigger, { cron: '30 10 * * 1-5', tz: 'Asia/Kolkata' });
+    assert.equal(s.template.task, 'send-email');
+    assert.deepEqual(s.template.payload, { to: 'leads@example.com' });
+    // The next run follows the new trigger: 10:30 in Kolkata is 05:00 UTC.
+    assert.equal(new Date(s.nextRunAt).getUTCHours() * 60 + new Date(s.nextRunAt).getUTCMinutes(), 5 * 60);
+  });
+
   test('pause a queue', async () => {
     await page.goto(`${base}/dashboard#/queues/emails`);
     await page.getByRole('button', { name: 'Pause queue' }).click();
