@@ -55,6 +55,16 @@ export interface HeartbeatResult {
   cancelRequested: boolean;
 }
 
+/**
+ * A list's order, the same on every store (the contract suite checks it):
+ * - without `state`: newest first (by enqueue order), across states;
+ * - with `state`, that state's own order: queued in run order (priority, then enqueue order),
+ *   scheduled by due time (soonest first), active by lease expiry (soonest first), completed,
+ *   failed and cancelled by end time (latest first).
+ * Jobs equal on that key come in no promised order. Each order is an index every store keeps
+ * anyway (Redis's per-state ZSETs, the SQL stores' per-state partial indexes), so a page costs the
+ * same at any depth. The cursor is opaque and belongs to the query it came from.
+ */
 export interface ListQuery {
   queue?: string;
   state?: JobState;
