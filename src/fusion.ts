@@ -16,6 +16,7 @@ import { installChannels, type InstalledChannels } from './channels/index.js';
 import { OutgoingGuard } from './channels/http/guard.js';
 import type { FusionConfig } from './channels/config-types.js';
 import type { ProviderFactory } from './channels/provider.js';
+import { providerStates } from './channels/provider-report.js';
 import { EventHub, type EventFilter, type EventHubOptions, type Subscription } from './core/events.js';
 
 export interface FusionOptions {
@@ -123,7 +124,12 @@ export class Fusion {
 
   /** The live event hub of this Fusion (one store subscription, shared by every viewer). */
   get eventHub(): EventHub {
-    return (this._events ??= new EventHub(this.store, { now: () => this.clock.now(), ...this.eventOptions }));
+    const pipelines = this.channels.pipelines ?? [];
+    return (this._events ??= new EventHub(this.store, {
+      now: () => this.clock.now(),
+      providers: pipelines.length ? (now) => providerStates(pipelines, now) : undefined,
+      ...this.eventOptions,
+    }));
   }
 
   /**

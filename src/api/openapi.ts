@@ -85,6 +85,7 @@ export class OpenApiCollector {
         { name: 'schedules', description: 'Cron and RRULE schedules' },
         { name: 'queues', description: 'Queues: counts, pause/resume, limits, cleaning' },
         { name: 'workers', description: 'Live workers' },
+        { name: 'providers', description: 'Delivery providers: statistics and demotions' },
         { name: 'system', description: 'Health, readiness, metrics, this document' },
         { name: 'legacy', description: 'Compatibility routes of the systems Fusion replaces (snake_case)' },
       ],

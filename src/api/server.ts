@@ -26,6 +26,7 @@ import { systemRoutes } from './routes/system.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { eventRoutes } from './routes/events.js';
 import { inspectRoutes } from './routes/inspect.js';
+import { providerRoutes } from './routes/providers.js';
 import { dashboardRoutes } from '../dashboard/serve.js';
 import { whatsappRoutes } from './routes/whatsapp.js';
 import { apiError } from './errors.js';
@@ -263,6 +264,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   void app.register(async (child) => deliveryRoutes(child, ctx));
   eventRoutes(app, ctx, opts.eventsHeartbeatMs);
   inspectRoutes(app, ctx);
+  providerRoutes(app, ctx);
   dashboardRoutes(app);
   whatsappRoutes(app, ctx);
 

@@ -8,6 +8,7 @@ import type { Store } from '../core/store.js';
 import type { FusionConfig } from './config-types.js';
 import type { OutgoingGuard } from './http/guard.js';
 import type { Provider, ProviderFactory } from './provider.js';
+import type { DeliveryPipeline } from './delivery.js';
 
 export interface ChannelTask {
   name: string;
@@ -26,6 +27,8 @@ export interface ChannelDeps {
   logger: Logger;
   /** Provider adapters besides the built-in catalogues (a user's own), picked by `type` in config. */
   factories?: ProviderFactory<any>[];
+  /** Every DeliveryPipeline made with these deps adds itself here (GET /v1/providers, provider events). */
+  pipelines?: DeliveryPipeline<any>[];
 }
 
 export interface ChannelSetup {

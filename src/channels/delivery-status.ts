@@ -5,6 +5,7 @@
 // Stores without SharedState keep no delivery status (the job's result still says `sent`).
 import type { Store } from '../core/store.js';
 import type { DeliveryReport, DeliveryStatus } from './provider.js';
+import { statsRecorder } from './provider-stats.js';
 
 /** How long a sent message's status and its message-id index are kept: reports come within days. */
 export const DELIVERY_TTL_MS = 7 * 24 * 3600_000;
@@ -65,5 +66,9 @@ export async function applyReport(store: Store, channel: string, provider: strin
   };
   const changed = record.status !== base.status || record.providerStatus !== base.providerStatus;
   await shared.put(jobKey(jobId), record, DELIVERY_TTL_MS, now);
+  // The provider statistics count a message's first final status once.
+  if (!FINAL.has(base.status) && FINAL.has(record.status)) {
+    statsRecorder(store).record(channel, provider, record.status === 'delivered' ? 'delivered' : 'undelivered', now);
+  }
   return { jobId, record, changed };
 }

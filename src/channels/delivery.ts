@@ -14,6 +14,7 @@ import { ProviderError, type ChannelName, type DeliveryStatus, type Provider, ty
 import { capText } from './http/answer.js';
 import { DRY_RUN } from './dry-run.js';
 import { recordSent } from './delivery-status.js';
+import { statsRecorder, type StatsRecorder } from './provider-stats.js';
 
 export const FAILOVER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 5 * 60_000 };
 /**
@@ -66,7 +67,7 @@ export interface PipelineOptions<M> {
   channel: ChannelName;
   config?: ChannelConfig;
   factories: ProviderFactory<M>[];
-  deps: Pick<ChannelDeps, 'dispatcher' | 'store' | 'clock' | 'logger'>;
+  deps: Pick<ChannelDeps, 'dispatcher' | 'store' | 'clock' | 'logger' | 'pipelines'>;
   /** The provider used while none is configured. */
   dryRun: Provider<M>;
   maxRateWaitMs?: number;
@@ -99,6 +100,7 @@ export class DeliveryPipeline<M> {
   private readonly failover: typeof FAILOVER_DEFAULTS;
   private readonly shared: SharedState | undefined;
   private readonly maxRateWaitMs: number;
+  private readonly stats: StatsRecorder;
 
   constructor(private readonly opts: PipelineOptions<M>) {
     this.channel = opts.channel;
@@ -133,6 +135,33 @@ export class DeliveryPipeline<M> {
       }
     }
     this.dryRun = [...this.entries.values()].every((e) => e.type === DRY_RUN);
+    this.stats = statsRecorder(opts.deps.store);
+    // GET /v1/providers and the provider events find every channel's pipeline here.
+    opts.deps.pipelines?.push(this);
+  }
+
+  /** Configured providers with what may be shown of them (never credentials), and the routes each is on. */
+  describe(): { name: string; type: string; countries: string[] | null; ratePerSecond: number | null; routes: string[] }[] {
+    const names = this.dryRun ? [DRY_RUN] : [...this.entries.keys()];
+    return names.map((name) => {
+      const e = this.entries.get(name);
+      const routes: string[] = [];
+      for (const [key, prefix] of [['routes', ''], ['otpRoutes', 'otp:']] as const) {
+        for (const [code, list] of Object.entries(this.config[key] ?? {})) if (list.includes(name)) routes.push(prefix + code);
+      }
+      return {
+        name,
+        type: e?.type ?? DRY_RUN,
+        countries: e?.countries ?? null,
+        ratePerSecond: typeof e?.ratePerSecond === 'number' ? e.ratePerSecond : null,
+        routes,
+      };
+    });
+  }
+
+  /** When a provider's demotion ends, or null when it is not demoted. */
+  async demotedUntil(name: string, now: number): Promise<number | null> {
+    return this.shared ? this.shared.flagged(this.demotedKey(name), now) : null;
   }
 
   /** Provider instance by name (dry-run included), for delivery reports. */
@@ -206,11 +235,15 @@ export class DeliveryPipeline<M> {
     const provider = this.dryRun ? this.opts.dryRun : this.providers.get(name)!;
     if (!this.dryRun) await this.rateSlot(name, ctx.signal);
     let sent;
+    const t0 = performance.now();
     try {
       sent = await provider.send(message, { signal: ctx.signal, dispatcher: this.opts.deps.dispatcher, now: () => clock.now(), jobId: ctx.job.id, attempt: ctx.attempt });
     } catch (err) {
+      // Our own cancellation or timeout is not the provider's failure.
+      if (!ctx.signal.aborted) this.stats.record(this.channel, name, 'failed', clock.now(), performance.now() - t0);
       throw await this.failure(name, err, ctx.signal);
     }
+    this.stats.record(this.channel, name, 'sent', clock.now(), performance.now() - t0);
     if (!this.dryRun) {
       await recordSent(this.opts.deps.store, { jobId: ctx.job.id, channel: this.channel, provider: name, messageId: sent.messageId, status: sent.status }, clock.now());
     }

@@ -4,6 +4,7 @@
 import type { TaskRegistry } from '../core/registry.js';
 import type { ChannelDeps, ChannelSetup } from './channel.js';
 import type { Provider } from './provider.js';
+import type { DeliveryPipeline } from './delivery.js';
 import { smsChannel } from './sms/channel.js';
 import { emailChannel } from './email/channel.js';
 import { pushChannel } from './push/channel.js';
@@ -30,14 +31,17 @@ export interface InstalledChannels {
   tasks: string[];
   /** Configured providers: channel → provider name → instance (delivery reports find them here). */
   providers?: Record<string, Record<string, Provider>>;
+  /** The delivery pipeline of every channel that has providers, in install order. */
+  pipelines?: DeliveryPipeline<any>[];
 }
 
 /** `channels` defaults to every channel Fusion ships; another set serves tests and embedders. */
 export function installChannels(registry: TaskRegistry, deps: ChannelDeps, channels: Record<string, ChannelMaker> = CHANNELS): InstalledChannels {
-  const out: InstalledChannels = { dryRun: [], tasks: [], providers: {} };
+  const out: InstalledChannels = { dryRun: [], tasks: [], providers: {}, pipelines: [] };
   const log = { logger: deps.logger, clock: deps.clock, secrets: secretValues(deps.config) };
+  const withPipelines: ChannelDeps = { ...deps, pipelines: out.pipelines };
   for (const [name, make] of Object.entries(channels)) {
-    const setup = make(deps);
+    const setup = make(withPipelines);
     if (setup.dryRun) out.dryRun.push(name);
     if (setup.providers) out.providers![name] = setup.providers;
     for (const t of setup.tasks) {

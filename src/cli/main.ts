@@ -1,5 +1,6 @@
 // The `fusion` command: start (all in one), server, worker, scheduler; `config check`.
 import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Fusion } from '../fusion.js';
@@ -39,6 +40,8 @@ Options:
                        channels' included)
   --concurrency N      jobs one worker runs at once (default 10)
   --burst              worker: exit once its queues hold nothing queued or running
+  --name NAME          worker: its id in /v1/workers, the dashboard and job attempts (default
+                       HOST:PID:RANDOM); %h is replaced by the host name. Give each worker its own.
   --lease-ms N         lease length in ms (default 30000)
   --grace-ms N         on SIGTERM/SIGINT, wait this long for running jobs (default 10000)
   --tasks FILE         a module whose default export, (fusion) => void, registers task
@@ -97,6 +100,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'max-body-depth': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       burst: { type: 'boolean', short: 'b' },
+      name: { type: 'string', short: 'n' },
     },
   });
   const command = positionals[0];
@@ -142,6 +146,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (n < 1) throw new Error(`--${name} must be at least 1`);
     return n;
   };
+  const workerName = values.name === undefined ? undefined : values.name.replaceAll('%h', hostname()).trim();
+  if (workerName !== undefined && !/^[^\s]{1,200}$/.test(workerName)) throw new Error(`--name must be 1 to 200 characters without spaces, got "${values.name}"`);
   const limits = {
     headersTimeoutMs: positive('headers-timeout', DEFAULT_TIMEOUTS.headersMs),
     requestTimeoutMs: positive('request-timeout', DEFAULT_TIMEOUTS.requestMs),
@@ -194,10 +200,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         queues,
         concurrency,
         leaseMs,
+        ...(workerName ? { id: workerName } : {}),
       }),
     );
     fusion.startMaintenance();
-    logger.info({ queues, concurrency }, 'worker running');
+    logger.info({ queues, concurrency, workerId: workers.at(-1)!.id }, 'worker running');
     // Said once: a fresh install completes channel jobs without sending anything.
     const dry = fusion.channels.dryRun;
     if (dry.length) logger.info({ channels: dry }, `channels in dry-run (no provider configured): ${dry.join(', ')}`);

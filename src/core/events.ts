@@ -13,6 +13,7 @@ export type HubEventType =
   | 'queue.paused' | 'queue.resumed'
   | 'worker.joined' | 'worker.left'
   | 'schedule.created' | 'schedule.updated' | 'schedule.fired' | 'schedule.removed'
+  | 'provider.demoted' | 'provider.restored'
   /** Not an event: the viewer missed events (buffer gap or its backlog overflowed) and must reload its state. */
   | 'reset';
 
@@ -30,8 +31,20 @@ export interface HubEvent {
   progress?: unknown;
   worker?: Omit<WorkerInfo, 'running'> & { runningCount: number };
   schedule?: { id: string; task: string | null; paused: boolean; runCount: number; lastRunAt: number | null; nextRunAt: number | null };
+  /** For provider events: which provider, and until when it is skipped (null once restored). */
+  provider?: { channel: string; name: string; type: string; demotedUntil: number | null };
   /** For 'reset': why ('gap': the id is older than the buffer or unknown; 'overflow': the viewer fell behind). */
   reason?: 'gap' | 'overflow';
+}
+
+/** A delivery provider's demotion, as the channels layer reports it (core knows no channels). */
+export interface ProviderState {
+  channel: string;
+  name: string;
+  type: string;
+  /** The queue of the provider's channel, so queue filters apply. */
+  queue: string;
+  demotedUntil: number | null;
 }
 
 export interface EventFilter {
@@ -51,6 +64,8 @@ export interface EventHubOptions {
   /** Keep recording this long after the last viewer leaves, so a reconnect can resume. Default 5 min. */
   lingerMs?: number;
   now?: () => number;
+  /** Provider demotions to compare at each poll (provider.demoted / provider.restored); Fusion sets it. */
+  providers?: (now: number) => Promise<ProviderState[]>;
 }
 
 interface Compiled {
@@ -172,6 +187,8 @@ export class EventHub {
   private polling = false;
   private workers: Map<string, WorkerInfo> | null = null;
   private schedules: Map<string, ScheduleRecord> | null = null;
+  private providers: Map<string, ProviderState> | null = null;
+  private readonly lookProviders: ((now: number) => Promise<ProviderState[]>) | null;
   private tasks = new Map<string, string>();
   private closed = false;
   private readonly size: number;
@@ -187,6 +204,7 @@ export class EventHub {
     this.pollMs = opts.pollMs ?? 2_000;
     this.lingerMs = opts.lingerMs ?? 300_000;
     this.now = opts.now ?? Date.now;
+    this.lookProviders = opts.providers ?? null;
   }
 
   /** The id of the latest event (where a fresh viewer starts). */
@@ -308,6 +326,7 @@ export class EventHub {
     this.unsubscribe = this.store.subscribe(this.onStore);
     this.workers = null;
     this.schedules = null;
+    this.providers = null;
     void this.poll();
     if (this.pollMs > 0) {
       this.pollTimer = setInterval(() => void this.poll(), this.pollMs);
@@ -330,8 +349,11 @@ export class EventHub {
     this.polling = true;
     try {
       const now = this.now();
-      const [workers, schedules] = await Promise.all([this.store.listWorkers(now), this.store.listSchedules()]);
+      const [workers, schedules, providers] = await Promise.all([
+        this.store.listWorkers(now), this.store.listSchedules(), this.lookProviders ? this.lookProviders(now) : null,
+      ]);
       if (!this.unsubscribe) return;
+      if (providers) this.compareProviders(providers, now);
       const wNext = new Map(workers.map((w) => [w.id, w]));
       if (this.workers) {
         for (const [id, w] of wNext) if (!this.workers.has(id)) this.record({ type: 'worker.joined', at: w.startedAt, worker: workerView(w) });
@@ -356,6 +378,20 @@ export class EventHub {
     } finally {
       this.polling = false;
     }
+  }
+
+  /** A provider demoted since the last look (or demoted again after its cooldown ended) or restored. */
+  private compareProviders(list: ProviderState[], now: number): void {
+    const next = new Map(list.map((p) => [`${p.channel}\0${p.name}`, p]));
+    if (this.providers) {
+      for (const [k, p] of next) {
+        const was = this.providers.get(k)?.demotedUntil ?? null;
+        const view = { channel: p.channel, name: p.name, type: p.type, demotedUntil: p.demotedUntil };
+        if (p.demotedUntil !== null && (was === null || p.demotedUntil > was)) this.record({ type: 'provider.demoted', at: now, queue: p.queue, provider: view });
+        else if (p.demotedUntil === null && was !== null) this.record({ type: 'provider.restored', at: now, queue: p.queue, provider: view });
+      }
+    }
+    this.providers = next;
   }
 
   close(): void {

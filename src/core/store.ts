@@ -55,6 +55,16 @@ export interface HeartbeatResult {
   cancelRequested: boolean;
 }
 
+/**
+ * A list's order, the same on every store (the contract suite checks it):
+ * - without `state`: newest first (by enqueue order), across states;
+ * - with `state`, that state's own order: queued in run order (priority, then enqueue order),
+ *   scheduled by due time (soonest first), active by lease expiry (soonest first), completed,
+ *   failed and cancelled by end time (latest first).
+ * Jobs equal on that key come in no promised order. Each order is an index every store keeps
+ * anyway (Redis's per-state ZSETs, the SQL stores' per-state partial indexes), so a page costs the
+ * same at any depth. The cursor is opaque and belongs to the query it came from.
+ */
 export interface ListQuery {
   queue?: string;
   state?: JobState;
@@ -209,6 +219,13 @@ export interface SharedState {
   /** A small JSON value kept for ttlMs. */
   put(key: string, value: unknown, ttlMs: number, now: number): Promise<void>;
   get<T = unknown>(key: string, now: number): Promise<T | null>;
+  /**
+   * Optional: add to named integer counters kept under one key (created at 0), and keep the key
+   * ttlMs from now. Lets many processes sum statistics (provider sends per time bucket) atomically.
+   */
+  tally?(key: string, add: Record<string, number>, ttlMs: number, now: number): Promise<void>;
+  /** Optional, with tally: the counters of each key, null for an absent or expired one. */
+  tallies?(keys: string[], now: number): Promise<(Record<string, number> | null)[]>;
 }
 
 /** Options of Store.add. */

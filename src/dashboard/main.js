@@ -9,6 +9,7 @@ import { QueueView } from './queue.js';
 import { JobView } from './job.js';
 import { Schedules } from './schedules.js';
 import { Workers } from './workers.js';
+import { Providers } from './providers.js';
 
 function SignIn({ onDone, error }) {
   const [key, setKey] = useState('');
@@ -44,6 +45,7 @@ const NAV = [
   ['Overview', '', (p) => p.length === 0 || p[0] === 'queues' || p[0] === 'jobs'],
   ['Schedules', 'schedules', (p) => p[0] === 'schedules'],
   ['Workers', 'workers', (p) => p[0] === 'workers'],
+  ['Providers', 'providers', (p) => p[0] === 'providers'],
 ];
 
 function Shell({ me, onSignOut }) {
@@ -64,6 +66,7 @@ function Shell({ me, onSignOut }) {
   else if (p0 === 'jobs' && p1) view = html`<${JobView} id=${p1} canAct=${canAct} />`;
   else if (p0 === 'schedules') view = html`<${Schedules} canAct=${canAct} />`;
   else if (p0 === 'workers') view = html`<${Workers} />`;
+  else if (p0 === 'providers') view = html`<${Providers} />`;
   else view = html`<${Overview} />`;
   return html`<div class="shell">
     <header class="top">

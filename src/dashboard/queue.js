@@ -143,9 +143,9 @@ export function QueueView({ name, query, canAct }) {
             ${state === 'failed' && html`<td class="err">${j.error?.message ?? ''}</td>`}
           </tr>`)}</tbody></table></div>`)}
       <div class="row pager">
-        <button disabled=${cursors.length === 1} onClick=${() => setCursors(cursors.slice(0, -1))}>‹ Newer</button>
+        <button disabled=${cursors.length === 1} onClick=${() => setCursors(cursors.slice(0, -1))}>‹ Previous</button>
         <span class="muted small">page ${cursors.length}</span>
-        <button disabled=${!list.data?.nextCursor} onClick=${() => setCursors([...cursors, list.data.nextCursor])}>Older ›</button>
+        <button disabled=${!list.data?.nextCursor} onClick=${() => setCursors([...cursors, list.data.nextCursor])}>Next ›</button>
       </div>
     </div>
   </section>`;

@@ -1,5 +1,6 @@
 // Schedules: each trigger in words, next run, last run and its job, the next five runs on demand;
-// create (with a preview of the next runs before saving), pause, resume, run now, delete.
+// create and edit (trigger and job template, with a preview of the next runs before saving), pause,
+// resume, run now, delete.
 import { useState } from 'preact/hooks';
 import { api } from './api.js';
 import { bus } from './state.js';
@@ -19,8 +20,25 @@ function triggerOf(kind, value, tz) {
   return t;
 }
 
-function Create({ onCreated }) {
-  const [f, setF] = useState({ id: '', kind: 'cron', value: '', tz: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', task: '', queue: '', payload: '{}', priority: 'moderate' });
+/** The form's fields from a stored schedule (edit), or empty ones (create). */
+function fieldsOf(s) {
+  const tzHere = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  if (!s) return { id: '', kind: 'cron', value: '', tz: tzHere, task: '', queue: '', payload: '{}', priority: 'moderate' };
+  const t = s.trigger ?? {};
+  const kind = Object.keys(KINDS).find((k) => t[k] !== undefined) ?? 'cron';
+  // datetime-local wants local time without a zone: shift the instant by the zone offset.
+  const local = (iso) => { const d = new Date(iso); return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16); };
+  const priority = { 2: 'high', 1: 'moderate', 0: 'low' }[s.template.priority] ?? (typeof s.template.priority === 'string' ? s.template.priority : 'moderate');
+  return {
+    id: s.id, kind, value: kind === 'at' ? local(t.at) : String(t[kind]), tz: t.tz ?? tzHere,
+    task: s.template.task ?? '', queue: s.template.queue ?? '', payload: json(s.template.payload ?? {}), priority,
+  };
+}
+
+/** Create a schedule, or edit one (`schedule` given: PATCH of its trigger and template), with a preview of the next runs. */
+function ScheduleForm({ schedule, onSaved, onCancel }) {
+  const editing = !!schedule;
+  const [f, setF] = useState(() => fieldsOf(schedule));
   const [preview, setPreview] = useState(null);
   const [err, setErr] = useState(null);
   const set = (k) => (e) => { setF({ ...f, [k]: e.target.value }); setPreview(null); };
@@ -41,17 +59,19 @@ function Create({ onCreated }) {
     const template = { task: f.task.trim(), payload, priority: f.priority };
     if (f.queue.trim()) template.queue = f.queue.trim();
     try {
-      const s = await api('/v1/schedules', { method: 'POST', body: { ...(f.id.trim() ? { id: f.id.trim() } : {}), trigger: trigger(), template } });
-      onCreated(s);
+      const s = editing
+        ? await api(`/v1/schedules/${encodeURIComponent(schedule.id)}`, { method: 'PATCH', body: { trigger: trigger(), template } })
+        : await api('/v1/schedules', { method: 'POST', body: { ...(f.id.trim() ? { id: f.id.trim() } : {}), trigger: trigger(), template } });
+      onSaved(s);
     } catch (e) {
       setErr(e.details?.field ? `${e.details.field}: ${e.message}` : e.message);
     }
   };
   const k = KINDS[f.kind];
-  return html`<form class="card create" onSubmit=${submit} data-testid="create-schedule">
-    <h2>New schedule</h2>
+  return html`<form class="card create" onSubmit=${submit} data-testid=${editing ? 'edit-schedule' : 'create-schedule'}>
+    <h2>${editing ? html`Edit ${schedule.id}` : 'New schedule'}</h2>
     <div class="formgrid">
-      <label>Id <input value=${f.id} onInput=${set('id')} placeholder="optional" name="id" /></label>
+      ${!editing && html`<label>Id <input value=${f.id} onInput=${set('id')} placeholder="optional" name="id" /></label>`}
       <label>Task <input value=${f.task} onInput=${set('task')} required name="task" placeholder="sms" /></label>
       <label>Queue <input value=${f.queue} onInput=${set('queue')} placeholder="the task's" name="queue" /></label>
       <label>Priority <select value=${f.priority} onChange=${set('priority')} name="priority"><option>high</option><option>moderate</option><option>low</option></select></label>
@@ -65,12 +85,15 @@ function Create({ onCreated }) {
     ${f.value && html`<p class="muted">${triggerWords(trigger())}</p>`}
     ${preview && html`<ol class="runs" data-testid="preview">${preview.map((t) => html`<li>${when(t)} <span class="muted small">${relative(t)}</span></li>`)}</ol>`}
     ${err && html`<p class="error" role="alert">${err}</p>`}
-    <div class="row"><button type="button" onClick=${doPreview} disabled=${!f.value}>Preview next runs</button><button class="primary">Create schedule</button></div>
+    <div class="row"><button type="button" onClick=${doPreview} disabled=${!f.value}>Preview next runs</button>
+      <button class="primary">${editing ? 'Save changes' : 'Create schedule'}</button>
+      ${onCancel && html`<button type="button" class="link" onClick=${onCancel}>Cancel</button>`}</div>
   </form>`;
 }
 
-function NextRuns({ id }) {
-  const runs = useLoad(() => api(`/v1/schedules/${encodeURIComponent(id)}/preview?count=5`), [id]);
+function NextRuns({ id, version }) {
+  // version (the schedule's updatedAt): an edit reloads the runs.
+  const runs = useLoad(() => api(`/v1/schedules/${encodeURIComponent(id)}/preview?count=5`), [id, version]);
   if (runs.error) return html`<p class="error">${runs.error.message}</p>`;
   if (!runs.data) return html`<p class="muted">…</p>`;
   if (runs.data.times.length === 0) return html`<p class="muted">No more runs.</p>`;
@@ -81,6 +104,7 @@ export function Schedules({ canAct }) {
   const list = useLoad(() => api('/v1/schedules'), [], (e) => e.type.startsWith('schedule.'), bus);
   const [open, setOpen] = useState(null);
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState(null);
   const [note, setNote] = useState(null);
   const act = async (what, fn) => {
     try {
@@ -95,7 +119,7 @@ export function Schedules({ canAct }) {
   const items = list.data?.items ?? [];
   return html`<section>
     <div class="row spread"><h1 class="page">Schedules</h1>${canAct && !creating && html`<button class="primary" onClick=${() => setCreating(true)}>New schedule</button>`}</div>
-    ${creating && html`<${Create} onCreated=${(s) => { setCreating(false); setOpen(s.id); setNote(`Created ${s.id}.`); list.reload(); }} />`}
+    ${creating && html`<${ScheduleForm} onSaved=${(s) => { setCreating(false); setOpen(s.id); setNote(`Created ${s.id}.`); list.reload(); }} onCancel=${() => setCreating(false)} />`}
     ${note && html`<p class="note" role="status">${note}</p>`}
     ${list.error && html`<p class="error">${list.error.message}</p>`}
     ${list.data && items.length === 0 && html`<p class="muted card">No schedules yet.</p>`}
@@ -118,10 +142,12 @@ export function Schedules({ canAct }) {
         ${canAct && html`<div class="row">
           ${s.paused ? html`<button onClick=${() => act('Resume', () => api(`/v1/schedules/${encodeURIComponent(s.id)}/resume`, { method: 'POST' }))}>Resume</button>`
             : html`<button onClick=${() => act('Pause', () => api(`/v1/schedules/${encodeURIComponent(s.id)}/pause`, { method: 'POST' }))}>Pause</button>`}
+          <button onClick=${() => setEditing(editing === s.id ? null : s.id)} aria-expanded=${editing === s.id}>Edit</button>
           <button onClick=${() => act('Run now', async () => { const j = await api(`/v1/schedules/${encodeURIComponent(s.id)}/run`, { method: 'POST' }); go(['jobs', j.id]); return null; })}>Run now</button>
           <button class="danger" onClick=${() => confirm(`Delete schedule ${s.id}?`) && act('Delete', () => api(`/v1/schedules/${encodeURIComponent(s.id)}`, { method: 'DELETE' }))}>Delete</button>
         </div>`}
-        ${open === s.id && html`<div class="details"><h4>Next 5 runs</h4><${NextRuns} id=${s.id} /><h4>Payload</h4><pre class="code">${json(s.template.payload ?? null)}</pre></div>`}
+        ${editing === s.id && html`<${ScheduleForm} key=${s.id} schedule=${s} onSaved=${(x) => { setEditing(null); setOpen(x.id); setNote(`Saved ${x.id}.`); list.reload(); }} onCancel=${() => setEditing(null)} />`}
+        ${open === s.id && html`<div class="details"><h4>Next 5 runs</h4><${NextRuns} id=${s.id} version=${s.updatedAt} /><h4>Payload</h4><pre class="code">${json(s.template.payload ?? null)}</pre></div>`}
       </div>`;
     })}
     </div>

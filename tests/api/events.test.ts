@@ -55,6 +55,8 @@ async function hub(events: EventHubOptions = {}, extra: { heartbeatMs?: number; 
 
 const ofJob = (c: SseClient, id: string) => c.events.filter((e) => e.jobId === id).map((e) => e.type);
 const seqOf = (id: string) => Number(id.split('-')[1]);
+/** A valid sms payload: the sms task's payload check runs at enqueue. */
+const SMS = { to: '+919876543210', text: 'hello' };
 
 describe('/v1/events', () => {
   let h: Hub;
@@ -292,8 +294,8 @@ describe('fusion.events() in the library', () => {
           if (e.type === 'job.cancelled') break;
         }
       })();
-      const j = await fusion.enqueue({ task: 'note', queue: 'lib', delay: 60_000 });
-      await fusion.enqueue({ task: 'note', queue: 'elsewhere' });
+      const j = await fusion.enqueue({ task: 'sms', payload: SMS, queue: 'lib', delay: 60_000 });
+      await fusion.enqueue({ task: 'sms', payload: SMS, queue: 'elsewhere' });
       await fusion.queue.cancel(j.id);
       await within(reading, 5000, 'the iterator to end');
       assert.deepEqual(seen, [`job.scheduled:${j.id}`, `job.cancelled:${j.id}`]);
@@ -309,7 +311,7 @@ describe('fusion.events() in the library', () => {
     const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'f.db')}`, events: { pollMs: 0, maxBacklog: 10 } });
     try {
       const sub = fusion.events();
-      for (let i = 0; i < 25; i++) await fusion.enqueue({ task: 'note', queue: 'lag', delay: 60_000 });
+      for (let i = 0; i < 25; i++) await fusion.enqueue({ task: 'sms', payload: SMS, queue: 'lag', delay: 60_000 });
       assert.ok(sub.backlog <= 10, `backlog ${sub.backlog}`);
       const batch = (await sub.take())!;
       assert.equal(batch[0]!.type, 'reset');

@@ -3,6 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Fusion } from '../../src/fusion.js';
@@ -13,9 +14,6 @@ import { tempDir } from '../helpers/tmp.js';
 import { CLI } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
 import { KEYS, KEY_SPEC } from '../api/helpers.js';
-
-/** A valid SMS payload: the sms task checks its payload at enqueue. */
-const SMS = { to: '+919876543210', text: 'hello' };
 
 function fusionCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -50,9 +48,9 @@ describe('fusion status | jobs | job | retry | cancel | promote | schedules', ()
     const w = fusion.worker({ queues: ['payments'] });
     await until(async () => (await fusion.store.get(ids.failed!))?.state === 'failed', 10_000, 'the job to fail');
     await w.stop(1000);
-    ids.later = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: SMS, delay: 3_600_000 })).id;
-    ids.waiting = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: SMS })).id;
-    await fusion.schedule({ id: 'standup', trigger: { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' }, template: { task: 'sms', payload: SMS } });
+    ids.later = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: { to: '+919876543210', text: 'later' }, delay: 3_600_000 })).id;
+    ids.waiting = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: { to: '+919876543210', text: 'waiting' } })).id;
+    await fusion.schedule({ id: 'standup', trigger: { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' }, template: { task: 'sms', payload: { to: '+919876543210', text: 'standup' } } });
   });
   after(async () => {
     await app.close();
@@ -136,6 +134,32 @@ describe('fusion worker --burst', () => {
       } finally {
         await g.close();
       }
+    } finally {
+      t.remove();
+    }
+  });
+
+  test('--name sets the worker id its attempts (and /v1/workers) show; %h is the host name', async () => {
+    const t = tempDir('fusion-name-');
+    const store = `sqlite:${join(t.dir, 'n.db')}`;
+    try {
+      const f = await Fusion.open({ store });
+      const j = await f.enqueue({ task: 'tick', queue: 'ticks', payload: 1 });
+      await f.close();
+      const tasks = join(process.cwd(), 'dist/tests/helpers/inspect-tasks.js');
+      const r = await fusionCli(['worker', '--burst', '--name', 'billing-%h', '--store', store, '--queues', 'ticks', '--tasks', tasks]);
+      assert.equal(r.code, 0, r.err + r.out);
+      const g = await Fusion.open({ store });
+      try {
+        const done = (await g.store.get(j.id))!;
+        assert.equal(done.state, 'completed');
+        assert.equal(done.history.at(-1)!.workerId, `billing-${hostname()}`);
+      } finally {
+        await g.close();
+      }
+      const bad = await fusionCli(['worker', '--burst', '--name', 'two words', '--store', store, '--queues', 'ticks']);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.err + bad.out, /--name must be/);
     } finally {
       t.remove();
     }

@@ -367,6 +367,52 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         assert.equal((await s.list({})).items.length, 8);
       });
 
+      it('lists one state in that state\'s own order, the same on every store, paging by cursor', async () => {
+        // Each order differs from enqueue order, so a store that pages a state by seq fails here.
+        const ids = async (state: 'queued' | 'scheduled' | 'active' | 'completed' | 'failed' | 'cancelled', queue?: string) => {
+          const out: string[] = [];
+          let cursor: string | undefined;
+          do {
+            const p = await s.list({ ...(queue ? { queue } : {}), state, limit: 2, ...(cursor ? { cursor } : {}) });
+            assert.ok(p.items.length <= 2);
+            out.push(...p.items.map((j) => j.id));
+            cursor = p.nextCursor ?? undefined;
+          } while (cursor);
+          return out;
+        };
+        // queued: run order (priority, then enqueue order).
+        await s.add([job({ id: 'r-low', priority: 'low' }), job({ id: 'r-mod1' }), job({ id: 'r-high1', priority: 'high' }), job({ id: 'r-mod2' }), job({ id: 'r-high2', priority: 'high' })], T0);
+        assert.deepEqual(await ids('queued', 'q'), ['r-high1', 'r-high2', 'r-mod1', 'r-mod2', 'r-low']);
+        // A page that ends inside a priority band goes on inside it.
+        await s.add([job({ id: 'b-mod', queue: 'q2' }), job({ id: 'b-high1', queue: 'q2', priority: 'high' }), job({ id: 'b-high2', queue: 'q2', priority: 'high' }), job({ id: 'b-high3', queue: 'q2', priority: 'high' })], T0);
+        assert.deepEqual(await ids('queued', 'q2'), ['b-high1', 'b-high2', 'b-high3', 'b-mod']);
+        // scheduled: due time, soonest first.
+        await s.add([job({ id: 'd-3', runAt: T0 + 3000 }), job({ id: 'd-1', runAt: T0 + 1000 }), job({ id: 'd-2', runAt: T0 + 2000 })], T0);
+        assert.deepEqual(await ids('scheduled', 'q'), ['d-1', 'd-2', 'd-3']);
+        // active: lease expiry, soonest first (claimed one at a time with leases out of claim order).
+        const taken: { id: string; token: string }[] = [];
+        for (const [i, leaseMs] of [[1, 50_000], [2, 10_000], [3, 30_000], [4, 20_000], [5, 40_000]] as const) {
+          const j = (await claim(1, ['q'], T0 + i, leaseMs)).jobs[0]!;
+          taken.push({ id: j.id, token: j.leaseToken! });
+        }
+        assert.deepEqual(taken.map((t) => t.id), ['r-high1', 'r-high2', 'r-mod1', 'r-mod2', 'r-low']);
+        assert.deepEqual(await ids('active', 'q'), ['r-high2', 'r-mod2', 'r-mod1', 'r-low', 'r-high1']);
+        // finished: the latest to end first, not the latest enqueued.
+        const end = { 'r-mod1': 10, 'r-low': 20, 'r-high1': 30, 'r-mod2': 40 } as Record<string, number>;
+        for (const t of taken.filter((x) => end[x.id] !== undefined)) {
+          assert.deepEqual(await s.finish([{ kind: 'completed', id: t.id, token: t.token, at: T0 + 100 + end[t.id]!, result: null }]), [true]);
+        }
+        assert.deepEqual(await ids('completed', 'q'), ['r-mod2', 'r-high1', 'r-low', 'r-mod1']);
+        assert.deepEqual(await ids('completed'), ['r-mod2', 'r-high1', 'r-low', 'r-mod1'], 'the same without a queue');
+        const h2 = taken.find((x) => x.id === 'r-high2')!;
+        await s.finish([{ kind: 'failed', id: h2.id, token: h2.token, at: T0 + 200, error: { message: 'x', retryable: false } }]);
+        await s.cancel('d-3', T0 + 300);
+        await s.cancel('d-1', T0 + 400);
+        await s.cancel('d-2', T0 + 350);
+        assert.deepEqual(await ids('failed', 'q'), ['r-high2']);
+        assert.deepEqual(await ids('cancelled', 'q'), ['d-1', 'd-2', 'd-3']);
+      });
+
       it('counts jobs per state per queue', async () => {
         await s.add([job({ id: 'a' }), job({ id: 'b' }), job({ id: 'c', runAt: T0 + 10 }), job({ id: 'd', queue: 'z' })], T0);
         await claim(1);

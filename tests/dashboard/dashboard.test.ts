@@ -15,6 +15,7 @@ import type { Worker } from '../../src/core/worker.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/await.js';
 import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import { NUM, ProviderServer, loopFactory } from '../channels/sms-fixtures.js';
 
 const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'dashboard');
@@ -31,6 +32,8 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
   let browser: Browser;
   let page: Page;
   let healthy = false;
+  let srv: ProviderServer;
+  const PROVIDER_TOKEN = 'dash-provider-token-77ab';
   const pageErrors: string[] = [];
 
   const call = async (method: string, path: string, body?: unknown) => {
@@ -46,7 +49,19 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     t = tempDir('fusion-dash-');
-    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
+    // Two SMS providers played by a loopback server, for the providers view.
+    srv = await new ProviderServer().start();
+    fusion = await Fusion.open({
+      store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 }, providers: [loopFactory],
+      config: {
+        outgoing: { allow: ['127.0.0.1/32'] },
+        channels: { sms: {
+          providers: { 'loop-in': { type: 'loop', url: srv.url('/a'), authToken: PROVIDER_TOKEN, countries: ['+91'], ratePerSecond: 100 }, 'loop-intl': { type: 'loop', url: srv.url('/b') } },
+          routes: { '+91': ['loop-in', 'loop-intl'], default: ['loop-intl'] },
+          failover: { threshold: 2, windowMs: 60_000, cooldownMs: 600_000 },
+        } },
+      },
+    });
     fusion.task('send-email', async (p: { to: string }, ctx) => {
       await ctx.log(`sending to ${p.to}`);
       await ctx.progress(100);
@@ -88,6 +103,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     await browser?.close();
     await app?.close();
     await fusion?.close(500);
+    await srv?.close();
     t?.remove();
   });
 
@@ -170,6 +186,38 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     await shot('schedules');
   });
 
+  test('edit a schedule in place: trigger and template, with a preview', async () => {
+    const card = page.locator('[data-schedule="standup"]');
+    const runsBefore = await card.locator('[data-testid="next-runs"] li').first().innerText();
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const form = card.locator('[data-testid="edit-schedule"]');
+    await form.waitFor();
+    // The form opens with the schedule as stored.
+    assert.equal(await form.locator('input[name="value"]').inputValue(), '0 9 * * 1-5');
+    assert.equal(await form.locator('input[name="tz"]').inputValue(), 'Asia/Kolkata');
+    assert.equal(await form.locator('input[name="task"]').inputValue(), 'send-email');
+    await form.locator('input[name="value"]').fill('30 10 * * 1-5');
+    await form.locator('textarea[name="payload"]').fill('{"to": "leads@example.com"}');
+    await form.getByRole('button', { name: 'Preview next runs' }).click();
+    await form.locator('[data-testid="preview"] li').nth(4).waitFor();
+    assert.match(await form.innerText(), /every weekday at 10:30 Asia\/Kolkata/);
+    await shot('schedule-edit');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await form.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => /10:30/.test(document.querySelector('[data-schedule="standup"] .words')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    // The open list of next runs follows the edit.
+    await page.waitForFunction((before) => {
+      const li = document.querySelector('[data-schedule="standup"] [data-testid="next-runs"] li');
+      return li !== null && li.textContent !== before;
+    }, runsBefore, { timeout: 10_000 });
+    const s = (await call('GET', '/v1/schedules/standup')) as { trigger: { cron: string; tz: string }; template: { task: string; payload: unknown }; nextRunAt: string };
+    assert.deepEqual(s.trigger, { cron: '30 10 * * 1-5', tz: 'Asia/Kolkata' });
+    assert.equal(s.template.task, 'send-email');
+    assert.deepEqual(s.template.payload, { to: 'leads@example.com' });
+    // The next run follows the new trigger: 10:30 in Kolkata is 05:00 UTC.
+    assert.equal(new Date(s.nextRunAt).getUTCHours() * 60 + new Date(s.nextRunAt).getUTCMinutes(), 5 * 60);
+  });
+
   test('pause a queue', async () => {
     await page.goto(`${base}/dashboard#/queues/emails`);
     await page.getByRole('button', { name: 'Pause queue' }).click();
@@ -203,6 +251,37 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     await phone.screenshot({ path: join(ARTIFACTS, 'phone-dark-queue.png'), fullPage: true });
     await phone.close();
     assert.deepEqual(pageErrors, [], 'no errors in the page');
+  });
+
+  test('providers view: sent, delivered, failed, latency per provider; a demotion shows without a reload', async () => {
+    const smsWorker = fusion.worker({ queues: ['sms'], concurrency: 4 });
+    try {
+      const settled = (ids: string[]) => until(async () => (await Promise.all(ids.map((id) => fusion.store.get(id)))).every((j) => j?.state === 'completed' || j?.state === 'failed'), 15_000, 'sms jobs settled');
+      const ok = await Promise.all([1, 2, 3, 4].map((i) => fusion.enqueue('sms', { to: NUM.in, text: `hello ${i}` })));
+      const intl = await fusion.enqueue('sms', { to: NUM.uk, text: 'hello uk' });
+      await settled([...ok.map((j) => j.id), intl.id]);
+      await page.getByRole('link', { name: 'Providers' }).click();
+      const row = page.locator('tr[data-provider="sms/loop-in"]');
+      await row.waitFor();
+      assert.equal(await row.locator('td[data-k="sent"]').innerText(), '4');
+      assert.equal(await page.locator('tr[data-provider="sms/loop-intl"] td[data-k="sent"]').innerText(), '1');
+      assert.match(await row.locator('td[data-k="latency"]').innerText(), /\d+ ms/);
+      assert.equal(await row.getAttribute('data-demoted'), 'false');
+      assert.match(await row.innerText(), /\+91/);
+      // Two retryable failures demote loop-in: the page shows it from the event stream.
+      srv.answer('/a', 503, { error: 'down' });
+      const bad = await Promise.all([1, 2].map((i) => fusion.enqueue('sms', { to: NUM.in, text: `down ${i}` }, { maxAttempts: 1 })));
+      await settled(bad.map((j) => j.id));
+      await page.waitForFunction(() => document.querySelector('tr[data-provider="sms/loop-in"]')?.getAttribute('data-demoted') === 'true', undefined, { timeout: 9_000 });
+      assert.equal(await row.locator('.badge.bad').innerText(), 'demoted');
+      await page.waitForFunction(() => document.querySelector('tr[data-provider="sms/loop-in"] td[data-k="failed"]')?.textContent?.startsWith('2'), undefined, { timeout: 9_000 });
+      const content = await page.content();
+      assert.ok(!content.includes(PROVIDER_TOKEN) && !content.includes(srv.url('/a')), 'no provider config beyond type, countries and rate on the page');
+      await shot('providers');
+      assert.deepEqual(pageErrors, [], 'no errors in the page');
+    } finally {
+      await smsWorker.stop(1000);
+    }
   });
 
   test('a server without keys opens straight on the overview, no sign-in', async () => {

@@ -36,8 +36,10 @@ describe('PostgreSQL migrations', { skip }, () => {
         assert.equal(await store.schemaVersion(), LATEST_VERSION());
         const { rows } = await c.query(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
         assert.deepEqual(rows.map((r) => r.version), loadMigrations().map((m) => m.version));
-        const idx = await c.query(`SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'jobs_scheduled'`, [schema]);
-        assert.equal(idx.rowCount, 1, 'migration 2 applied');
+        const idx = async (name: string) => (await c.query(`SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, [schema, name])).rowCount;
+        // Migration 5 lists the finished states by end time (the per-state seq indexes stay, for counts).
+        assert.equal(await idx('jobs_completed_end'), 1, 'migration 5 applied');
+        assert.equal(await idx('jobs_scheduled'), 1, 'migration 2 kept');
         const j = (await store.get('old-1'))!;
         assert.deepEqual([j.state, j.payload, j.priority], ['queued', { keep: [1, 'two'] }, 2]);
         const claimed = await store.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 1000, now: now + 1 });

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { Queue } from '../../src/core/queue.js';
 import { tempDir } from '../helpers/tmp.js';
+import { STATE_INDEX } from '../../src/stores/sqlite/schema.js';
+import { afterCursor, orderBy } from '../../src/stores/list-order.js';
 
 const indexes = (s: SqliteStore) =>
   (s.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL ORDER BY name`).all() as { name: string }[])
@@ -27,7 +29,7 @@ describe('sqlite store: schema', () => {
 
       const store = new SqliteStore(file);
       try {
-        assert.deepEqual(indexes(store), ['jobs_active', 'jobs_cancelled', 'jobs_completed', 'jobs_due', 'jobs_ended', 'jobs_failed', 'jobs_queue', 'jobs_queued', 'jobs_ready', 'jobs_scheduled']);
+        assert.deepEqual(indexes(store), ['jobs_active', 'jobs_cancelled_end', 'jobs_completed_end', 'jobs_due', 'jobs_ended', 'jobs_failed_end', 'jobs_queue', 'jobs_ready']);
         assert.deepEqual((await store.counts('q')).q, { scheduled: 0, queued: 1, active: 1, completed: 1, failed: 0, cancelled: 0 });
         assert.deepEqual((await store.list({ queue: 'q', state: 'queued' })).items.map((j) => j.id), ['j3']);
         assert.deepEqual((await store.list({ queue: 'q', state: 'completed' })).items.map((j) => j.id), ['j1']);
@@ -54,11 +56,12 @@ describe('sqlite store: schema', () => {
         const p = plan(`SELECT queue, count(*) FROM jobs WHERE state = '${state}' GROUP BY queue`);
         assert.ok(p.every((d) => /USING COVERING INDEX/.test(d)), `${state}: ${p.join(' | ')}`);
       }
-      // A page of one state walks that state's (queue, seq) index: no sort, so its cost is its length
-      // however many jobs of other states the queue holds (the form list() builds).
-      for (const state of ['scheduled', 'queued', 'completed', 'failed', 'cancelled']) {
-        const p = plan(`SELECT * FROM jobs INDEXED BY jobs_${state} WHERE queue = 'q' AND state = '${state}' AND seq < 100 ORDER BY seq DESC LIMIT 51`);
-        assert.ok(p.length === 1 && p[0]!.includes(`USING INDEX jobs_${state}`), `${state}: ${p.join(' | ')}`);
+      // A page of one state walks that state's index in the state's order: no sort, so its cost is its
+      // length however many jobs of other states the queue holds (the form list() builds).
+      for (const state of ['scheduled', 'queued', 'active', 'completed', 'failed', 'cancelled'] as const) {
+        const after = afterCursor(state, (v) => String(v), { v: 5, seq: 100 });
+        const p = plan(`SELECT * FROM jobs INDEXED BY ${STATE_INDEX[state]} WHERE queue = 'q' AND state = '${state}' AND ${after} ORDER BY ${orderBy(state)} LIMIT 51`);
+        assert.ok(p.length === 1 && p[0]!.includes(`USING INDEX ${STATE_INDEX[state]}`), `${state}: ${p.join(' | ')}`);
       }
       // list() names its index; a list of every state of one queue must be accepted by the planner.
       for (const state of ['scheduled', 'queued', 'active', 'completed', 'failed', 'cancelled'] as const) {

@@ -21,6 +21,7 @@ import { rowToJob, rowToSchedule, num, numOrNull, type JobRow, type ScheduleRow 
 import { Listener } from './listen.js';
 import { PostgresSharedState } from './shared-state.js';
 import { encodeJobs } from './encode.js';
+import { afterCursor, orderBy, parseStateCursor, stateCursor } from '../list-order.js';
 
 export interface PostgresStoreOptions {
   /** Schema (namespace) of the store's tables; default "fusion", or ?schema= in the URL. */
@@ -375,15 +376,21 @@ export class PostgresStore implements Store {
     const arg = (v: unknown) => (args.push(v), `$${args.length}`);
     if (q.queue !== undefined) where.push(`queue = ${arg(q.queue)}`);
     // A known state is written as a literal: only then may the plan use that state's partial index.
-    if (q.state !== undefined) where.push((JOB_STATES as readonly string[]).includes(q.state) ? `state = '${q.state}'` : `state = ${arg(q.state)}`);
+    const known = q.state !== undefined && (JOB_STATES as readonly string[]).includes(q.state);
+    if (q.state !== undefined) where.push(known ? `state = '${q.state}'` : `state = ${arg(q.state)}`);
     if (q.task !== undefined) where.push(`task = ${arg(q.task)}`);
+    // One state: that state's own order (list-order.ts); otherwise newest first by seq.
+    const state = known ? q.state! : null;
     if (q.cursor !== undefined) {
-      const seq = Number.parseInt(q.cursor, 36);
-      if (!Number.isFinite(seq)) throw new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: q.cursor });
-      where.push(`seq < ${arg(seq)}`);
+      if (state) where.push(afterCursor(state, arg, parseStateCursor(q.cursor)));
+      else {
+        const seq = Number.parseInt(q.cursor, 36);
+        if (!Number.isFinite(seq)) throw new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: q.cursor });
+        where.push(`seq < ${arg(seq)}`);
+      }
     }
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
-    let sql = `SELECT * FROM ${this.S}.jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
+    let sql = `SELECT * FROM ${this.S}.jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${state ? orderBy(state) : 'seq DESC'} LIMIT ${limit + 1}`;
     if (q.queue !== undefined && q.state === undefined) {
       // One queue, every state: walking the seq index from the newest job would pass over every
       // other queue's jobs. Each state's partial index leads with the queue instead: take the newest
@@ -396,7 +403,8 @@ export class PostgresStore implements Store {
     const { rows } = await this.pool.query<JobRow>(sql, args);
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
-    return { items: page.map(rowToJob), nextCursor: more ? num(page[page.length - 1]!.seq).toString(36) : null };
+    const last = page[page.length - 1];
+    return { items: page.map(rowToJob), nextCursor: more && last ? (state ? stateCursor(last as unknown as { seq: number }, state) : num(last.seq).toString(36)) : null };
   }
 
   async counts(queue?: string): Promise<Record<string, StateCounts>> {

@@ -25,6 +25,11 @@ local nt = slot + tonumber(ARGV[2])
 redis.call('SET', KEYS[1], string.format('%.3f', nt), 'PX', math.ceil(nt - now) + 1000)
 return math.ceil(w)`;
 
+// Counters of one hash: ARGV[1] the TTL, then field/amount pairs.
+const TALLY = `for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`;
+
 export class RedisSharedState implements SharedState {
   private readonly client: Redis;
 
@@ -63,5 +68,20 @@ export class RedisSharedState implements SharedState {
   async get<T = unknown>(key: string, _now: number): Promise<T | null> {
     const v = await this.client.get(this.k(key));
     return v === null ? null : (JSON.parse(v) as T);
+  }
+
+  async tally(key: string, add: Record<string, number>, ttlMs: number, _now: number): Promise<void> {
+    const args: (string | number)[] = [Math.max(1, Math.ceil(ttlMs))];
+    for (const [f, n] of Object.entries(add)) if (n) args.push(f, Math.round(n));
+    if (args.length > 1) await this.client.eval(TALLY, 1, this.k(key), ...args);
+  }
+
+  async tallies(keys: string[], _now: number): Promise<(Record<string, number> | null)[]> {
+    // One command per key (each its own slot on a Cluster), sent together.
+    return Promise.all(keys.map(async (key) => {
+      const h = await this.client.hgetall(this.k(key));
+      const fields = Object.entries(h);
+      return fields.length === 0 ? null : Object.fromEntries(fields.map(([f, v]) => [f, Number(v)]));
+    }));
   }
 }

@@ -1,7 +1,11 @@
 // The SQLite schema. Partial indexes keep the hot paths (claim, promote, recover) small:
 // each index only holds rows in the state that path looks for, and a state change touches only
-// the indexes of the two states it joins (jobs_queue never moves: it lists a queue by seq). Each
-// state but active also has a (queue, seq) index, so a list of one state pages in its own order.
+// the indexes of the two states it joins (jobs_queue never moves: it lists a queue by seq). A list
+// of one state pages in that state's own order (src/stores/list-order.ts) on the state's index:
+// queued on jobs_ready, scheduled on jobs_due, active on jobs_active, finished states on their
+// (queue, ended_at) index (seq, the rowid, ends every index, so ties page by seq).
+
+import type { JobState } from '../../core/job.js';
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -38,11 +42,15 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(queue, priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(queue, run_at) WHERE state = 'scheduled';
 CREATE INDEX IF NOT EXISTS jobs_active ON jobs(queue, lease_until) WHERE state = 'active';
-CREATE INDEX IF NOT EXISTS jobs_queued ON jobs(queue, seq) WHERE state = 'queued';
-CREATE INDEX IF NOT EXISTS jobs_scheduled ON jobs(queue, seq) WHERE state = 'scheduled';
-CREATE INDEX IF NOT EXISTS jobs_completed ON jobs(queue, seq) WHERE state = 'completed';
-CREATE INDEX IF NOT EXISTS jobs_failed ON jobs(queue, seq) WHERE state = 'failed';
-CREATE INDEX IF NOT EXISTS jobs_cancelled ON jobs(queue, seq) WHERE state = 'cancelled';
+-- Lists used to page each state by seq on (queue, seq) indexes; they page in the state's order now.
+DROP INDEX IF EXISTS jobs_queued;
+DROP INDEX IF EXISTS jobs_scheduled;
+DROP INDEX IF EXISTS jobs_completed;
+DROP INDEX IF EXISTS jobs_failed;
+DROP INDEX IF EXISTS jobs_cancelled;
+CREATE INDEX IF NOT EXISTS jobs_completed_end ON jobs(queue, ended_at) WHERE state = 'completed';
+CREATE INDEX IF NOT EXISTS jobs_failed_end ON jobs(queue, ended_at) WHERE state = 'failed';
+CREATE INDEX IF NOT EXISTS jobs_cancelled_end ON jobs(queue, ended_at) WHERE state = 'cancelled';
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(queue, seq);
 CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(state, ended_at) WHERE ended_at IS NOT NULL;
 
@@ -100,6 +108,12 @@ CREATE TABLE IF NOT EXISTS work_log (
 -- SharedState (shared-state.ts): counters, flags, send slots and small JSON values, with expiry.
 CREATE TABLE IF NOT EXISTS shared_state (key TEXT PRIMARY KEY, num REAL NOT NULL DEFAULT 0, value TEXT, expires_at INTEGER NOT NULL) WITHOUT ROWID;
 `;
+
+/** The index a one-state list of one queue reads (list-order.ts gives the order). */
+export const STATE_INDEX: Record<JobState, string> = {
+  queued: 'jobs_ready', scheduled: 'jobs_due', active: 'jobs_active',
+  completed: 'jobs_completed_end', failed: 'jobs_failed_end', cancelled: 'jobs_cancelled_end',
+};
 
 export const WORK_LOG_KEEP = 10_000;
 

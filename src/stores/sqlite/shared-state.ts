@@ -75,4 +75,22 @@ export class SqliteSharedState implements SharedState {
     const v = this.st.get.get(key, now) as string | null | undefined;
     return v == null ? null : (JSON.parse(v) as T);
   }
+
+  async tally(key: string, add: Record<string, number>, ttlMs: number, now: number): Promise<void> {
+    // The counters are one JSON object in the row's value, read and written in one IMMEDIATE transaction.
+    this.db.transaction(() => {
+      const v = this.st.get.get(key, now) as string | null | undefined;
+      const cur = (v == null ? {} : JSON.parse(v)) as Record<string, number>;
+      for (const [f, n] of Object.entries(add)) if (n) cur[f] = (cur[f] ?? 0) + Math.round(n);
+      this.st.put.run({ key, value: JSON.stringify(cur), until: now + ttlMs });
+    }).immediate();
+    this.wrote(now);
+  }
+
+  async tallies(keys: string[], now: number): Promise<(Record<string, number> | null)[]> {
+    return keys.map((key) => {
+      const v = this.st.get.get(key, now) as string | null | undefined;
+      return v == null ? null : (JSON.parse(v) as Record<string, number>);
+    });
+  }
 }

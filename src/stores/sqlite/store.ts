@@ -14,7 +14,8 @@ import type {
   StoreListener, WorkerInfo,
 } from '../../core/store.js';
 import { WORK_EVENTS, emptyCounts } from '../../core/store.js';
-import { MIGRATE_FROM_FIRST, SCHEMA, WORK_LOG_KEEP } from './schema.js';
+import { MIGRATE_FROM_FIRST, SCHEMA, STATE_INDEX, WORK_LOG_KEEP } from './schema.js';
+import { afterCursor, orderBy, parseStateCursor, stateCursor } from '../list-order.js';
 import { SqliteSharedState } from './shared-state.js';
 import type { SharedState } from '../../core/store.js';
 import { JOB_COLUMNS, fromRaw, rowToJob, type JobRow } from './rows.js';
@@ -492,21 +493,28 @@ export class SqliteStore implements Store {
       else (where.push('state = ?'), args.push(q.state));
     }
     if (q.task !== undefined) (where.push('task = ?'), args.push(q.task));
+    // One state: that state's own order (list-order.ts); otherwise newest first by seq.
+    const state = known ? q.state! : null;
     if (q.cursor !== undefined) {
-      const seq = Number.parseInt(q.cursor, 36);
-      if (!Number.isFinite(seq)) throw new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: q.cursor });
-      where.push('seq < ?');
-      args.push(seq);
+      if (state) {
+        where.push(afterCursor(state, (v) => (args.push(v), '?'), parseStateCursor(q.cursor)));
+      } else {
+        const seq = Number.parseInt(q.cursor, 36);
+        if (!Number.isFinite(seq)) throw new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: q.cursor });
+        where.push('seq < ?');
+        args.push(seq);
+      }
     }
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
-    // Each state has an index of its own ((queue, seq) but for the few active jobs); naming it makes a
-    // bad plan an error, not a scan of the queue's history.
-    const index = known && q.queue !== undefined ? `INDEXED BY jobs_${q.state}` : '';
-    const sql = `SELECT * FROM jobs ${index} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
+    // Each state's order is an index of its own (queue first); naming it makes a bad plan an
+    // error, not a scan of the queue's history.
+    const index = state && q.queue !== undefined ? `INDEXED BY ${STATE_INDEX[state]}` : '';
+    const sql = `SELECT * FROM jobs ${index} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${state ? orderBy(state) : 'seq DESC'} LIMIT ${limit + 1}`;
     const rows = this.db.prepare(sql).all(...args) as JobRow[];
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
-    return { items: page.map(rowToJob), nextCursor: more ? page[page.length - 1]!.seq.toString(36) : null };
+    const last = page[page.length - 1];
+    return { items: page.map(rowToJob), nextCursor: more && last ? (state ? stateCursor(last as unknown as { seq: number }, state) : last.seq.toString(36)) : null };
   }
 
   async counts(queue?: string): Promise<Record<string, StateCounts>> {

@@ -1,0 +1,54 @@
+// GET /v1/providers: every configured delivery provider of every channel with its type, countries,
+// send rate, the routes it is on, its demotion and its statistics (src/channels/provider-stats.ts).
+// The response schema lists every field, so nothing else of a provider's config (credentials,
+// URLs, senders) can be serialised even by mistake.
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../context.js';
+import { errorResponses, isoTime } from '../schemas/common.js';
+import { iso } from '../times.js';
+import { providersReport } from '../../channels/provider-report.js';
+
+const count = { type: 'integer' } as const;
+const ms = { type: ['integer', 'null'] } as const;
+const windowStats = {
+  type: 'object',
+  properties: {
+    sent: count, failed: count, delivered: count, undelivered: count,
+    latency: { type: 'object', properties: { samples: count, meanMs: ms, p50Ms: ms, p95Ms: ms } },
+  },
+} as const;
+
+export const listProviders = {
+  tags: ['providers'],
+  summary: 'Delivery providers: config (no secrets), demotion, statistics',
+  description: 'Counts and latency are shared by every worker of the store. `lastHour` is the current 5-minute bucket and the 11 before it; `last24h` the current hour and the 23 before it. `sent`: sends the provider accepted; `failed`: attempts it failed (our own cancellations and timeouts aside); `delivered`/`undelivered`: delivery reports. Latency p50/p95 are estimated within fixed bins. `stats` is null on a store without shared state.',
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              channel: { type: 'string' }, name: { type: 'string' }, type: { type: 'string' },
+              countries: { type: ['array', 'null'], items: { type: 'string' } },
+              ratePerSecond: { type: ['number', 'null'] },
+              routes: { type: 'array', items: { type: 'string' } },
+              demoted: { type: 'boolean' }, demotedUntil: isoTime,
+              stats: { type: ['object', 'null'], properties: { lastHour: windowStats, last24h: windowStats } },
+            },
+          },
+        },
+      },
+    },
+    ...errorResponses,
+  },
+} as const;
+
+export function providerRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get('/v1/providers', { schema: listProviders, config: { role: 'read' } }, async () => {
+    const items = await providersReport(ctx.fusion.channels.pipelines ?? [], ctx.store, ctx.now());
+    return { items: items.map((p) => ({ ...p, demotedUntil: iso(p.demotedUntil) })) };
+  });
+}
