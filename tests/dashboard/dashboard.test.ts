@@ -159,7 +159,9 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     await until(async () => (await fusion.store.get(job.id))?.state === 'active', 10_000, 'the job to start');
     await page.goto(`${base}/dashboard#/jobs/${encodeURIComponent(job.id)}`);
     await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'active', undefined, { timeout: 10_000 });
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    // A dispatched click: the job view re-renders as the running job's events arrive, and a click
+    // that waits for the button to hold still can miss it on a loaded machine.
+    await page.getByRole('button', { name: 'Cancel' }).dispatchEvent('click');
     await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'cancelled', undefined, { timeout: 15_000 });
     assert.equal((await fusion.store.get(job.id))?.state, 'cancelled');
   });

@@ -29,6 +29,16 @@ describe('PostgreSQL SharedState', { skip }, () => {
     assert.equal(await s.hit('f', 1000, 11_000), 1, 'the window ended at 11,000: a new one starts');
   });
 
+  it('tally adds counters from every pool into one object per key, which expires whole', async () => {
+    const s = h.store.shared;
+    await s.tally!('t', { sent: 2, failed: 0 }, 1000, 5000);
+    await other.shared.tally!('t', { sent: 1, delivered: 3 }, 1000, 5100);
+    assert.deepEqual(await s.tallies!(['t', 'none'], 5200), [{ sent: 3, delivered: 3 }, null]);
+    assert.deepEqual(await s.tallies!(['t'], 6100), [null], 'past its expiry (5100 + 1000) it is gone');
+    await s.tally!('t', { sent: 1 }, 1000, 6200);
+    assert.deepEqual(await other.shared.tallies!(['t'], 6200), [{ sent: 1 }], 'an expired tally starts again from zero');
+  });
+
   it('a flag is up until its end; a later end wins, an earlier one does not shorten it', async () => {
     const s = h.store.shared;
     assert.equal(await s.flagged('d', 0), null);

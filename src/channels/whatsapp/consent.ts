@@ -27,7 +27,12 @@ const digits = (v: string | number) => String(v).replace(/[\s().-]/g, '');
 export function consentNumber(contact: string | number, countryCode?: string | number): { e164: string; countryCode: string; nationalNumber: string } {
   const c = digits(contact);
   const cc = countryCode === undefined || countryCode === null ? '' : digits(countryCode).replace(/^\+/, '');
-  const parsed = c.startsWith('+') ? parsePhoneNumberFromString(c) : cc ? parsePhoneNumberFromString(c, { defaultCallingCode: cc }) : parsePhoneNumberFromString(`+${c}`);
+  let parsed: ReturnType<typeof parsePhoneNumberFromString>;
+  try {
+    parsed = c.startsWith('+') ? parsePhoneNumberFromString(c) : cc ? parsePhoneNumberFromString(c, { defaultCallingCode: cc }) : parsePhoneNumberFromString(`+${c}`);
+  } catch {
+    parsed = undefined; // a calling code no country has (e.g. 0): kept as given, like any number that is not valid
+  }
   if (parsed?.isValid()) return { e164: parsed.number, countryCode: parsed.countryCallingCode, nationalNumber: parsed.nationalNumber };
   const bare = c.replace(/^\+/, '');
   if (c.startsWith('+') || !cc) return { e164: `+${bare}`, countryCode: cc, nationalNumber: bare };

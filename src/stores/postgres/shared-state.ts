@@ -33,6 +33,15 @@ export class PostgresSharedState implements SharedState {
       put: st('put', `INSERT INTO ${S}.shared_state (key, num, value, expires_at) VALUES ($1, 0, $2, $3)
         ON CONFLICT (key) DO UPDATE SET value = excluded.value, num = 0, expires_at = excluded.expires_at`),
       get: st('get', `SELECT value FROM ${S}.shared_state WHERE key = $1 AND expires_at > $2`),
+      // Counters kept as one JSON object per key: each given field is added to the stored one, in one statement.
+      tally: st('tally', `INSERT INTO ${S}.shared_state AS s (key, num, value, expires_at) VALUES ($1, 0, $2::jsonb, $3::bigint)
+        ON CONFLICT (key) DO UPDATE SET
+          num = 0,
+          value = CASE WHEN s.expires_at <= $4 OR s.value IS NULL OR jsonb_typeof(s.value) <> 'object' THEN excluded.value ELSE (
+            SELECT jsonb_object_agg(k, coalesce((s.value ->> k)::numeric, 0) + coalesce((excluded.value ->> k)::numeric, 0))
+            FROM (SELECT jsonb_object_keys(s.value) AS k UNION SELECT jsonb_object_keys(excluded.value)) fields) END,
+          expires_at = excluded.expires_at`),
+      tallies: st('tallies', `SELECT key, value FROM ${S}.shared_state WHERE key = ANY($1::text[]) AND expires_at > $2`),
       sweep: st('sweep', `DELETE FROM ${S}.shared_state WHERE key IN (
         SELECT key FROM ${S}.shared_state WHERE expires_at <= $1 LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED)`),
     };
@@ -71,6 +80,21 @@ export class PostgresSharedState implements SharedState {
     const json = value === undefined ? null : JSON.stringify(value);
     await this.pool.query({ ...this.sql.put, values: [key, json, now + Math.max(1, Math.ceil(ttlMs))] });
     this.wrote(now);
+  }
+
+  async tally(key: string, add: Record<string, number>, ttlMs: number, now: number): Promise<void> {
+    const fields: Record<string, number> = {};
+    for (const [f, n] of Object.entries(add)) if (n) fields[f] = Math.round(n);
+    if (Object.keys(fields).length === 0) return;
+    await this.pool.query({ ...this.sql.tally, values: [key, JSON.stringify(fields), now + Math.max(1, Math.ceil(ttlMs)), now] });
+    this.wrote(now);
+  }
+
+  async tallies(keys: string[], now: number): Promise<(Record<string, number> | null)[]> {
+    if (keys.length === 0) return [];
+    const { rows } = await this.pool.query<{ key: string; value: Record<string, number> | null }>({ ...this.sql.tallies, values: [keys, now] });
+    const byKey = new Map(rows.map((r) => [r.key, r.value]));
+    return keys.map((k) => byKey.get(k) ?? null);
   }
 
   async get<T = unknown>(key: string, now: number): Promise<T | null> {
