@@ -1,6 +1,6 @@
 // Fusion on Redis vs BullMQ and bee-queue on the same Redis, side by side, alternating, in one run.
 // Prints JSON.
-//   npm run bench:redis -- [--url redis://127.0.0.1:6379] [--scale 1] [--reps 2] [--only row,row]
+//   npm run bench:redis -- [--url redis://127.0.0.1:6379] [--scale 1] [--reps 2] [--only 'row|row']
 //                          [--systems fusion,bullmq,bee]
 // Each measurement uses its own key prefix and deletes its keys after. Throughput rows: higher is
 // better; latency rows (ms): lower is better. Per row: each system's median, fusion / peer of the
@@ -224,7 +224,8 @@ async function main(): Promise<void> {
     ['processed c=50, 1 process', processInProcess(50, 30_000)],
     ['processed c=50 × 4 processes', processMultiProcess(4, 50, 40_000)],
   ];
-  const wanted = (name: string) => !only || only.split(',').some((o) => name.includes(o));
+  // Rows by substrings of their names, '|' between (row names hold commas: 'c=50, 1 process').
+  const wanted = (name: string) => !only || only.split('|').some((o) => name.includes(o));
   // Warm every client and the JIT before anything is timed, so the first row does not pay for it.
   for (const s of systems) {
     await enqueueSequential(s);
