@@ -1,8 +1,8 @@
-// Redis's own work per job, Fusion vs BullMQ, counted in instructions: a redis-server of this
+// Redis's own work per job, Fusion vs BullMQ and bee-queue, counted in instructions: a redis-server of this
 // machine runs under valgrind's callgrind, and each workload is counted from a zeroed counter to a
 // dump. Instruction counts repeat to within a fraction of a percent where timings on a shared VM
 // swing by a third, so a change to a Lua script can be judged in one run. Prints JSON.
-//   npm run bench:redis-instructions -- [--jobs 4000]
+//   npm run bench:redis-instructions -- [--jobs 4000] [--only 'row|row'] [--systems fusion,bullmq,bee]
 // Needs valgrind and redis-server on PATH. Redis runs ~50 times slower under callgrind: keep --jobs modest.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { bullHarness, fusionHarness, type Harness } from './redis-harness.js';
+import { beeHarness, bullHarness, fusionHarness, type Harness } from './redis-harness.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -42,19 +42,25 @@ class CountedRedis {
       '--tool=callgrind', `--callgrind-out-file=${join(dir, 'cg.out')}`,
       'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     ], { stdio: 'ignore' });
-    const r = new Redis(port, { lazyConnect: true, retryStrategy: () => 200, maxRetriesPerRequest: 0 });
-    r.on('error', () => {});
+    // A new client per try: an ioredis client whose first connect failed is left reconnecting and
+    // refuses connect() (valgrind can take many seconds to start Redis on a loaded machine).
     for (let i = 0; ; i++) {
+      const r = new Redis(port, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      r.on('error', () => {});
       try {
         await r.connect();
         await r.ping();
+        r.disconnect();
         break;
       } catch {
-        if (i > 100) throw new Error('redis-server under valgrind did not start (are valgrind and redis-server installed?)');
+        r.disconnect();
+        if (i > 600) {
+          proc.kill('SIGKILL');
+          throw new Error('redis-server under valgrind did not start (are valgrind and redis-server installed?)');
+        }
         await sleep(200);
       }
     }
-    r.disconnect();
     return new CountedRedis(port, proc, dir);
   }
 
@@ -147,7 +153,10 @@ const idleCycles: Workload = async (redis, make, prefix) => {
 
 async function main(): Promise<void> {
   const redis = await CountedRedis.start();
-  const rows: { row: string; unit: string; fusion: number; bullmq: number; ratio: number }[] = [];
+  const makers = { fusion: fusionHarness, bullmq: bullHarness, bee: beeHarness } as const;
+  const systems = opt('systems', 'fusion,bullmq,bee').split(',') as (keyof typeof makers)[];
+  const only = opt('only', '');
+  const rows: { row: string; unit: string; count: Partial<Record<keyof typeof makers, number>>; ratio: Record<string, number> }[] = [];
   try {
     const workloads: [string, string, Workload][] = [
       ['enqueue one at a time', 'instructions/job', loneAdds],
@@ -158,10 +167,15 @@ async function main(): Promise<void> {
     ];
     let k = 0;
     for (const [row, unit, w] of workloads) {
-      const f = Math.round(await w(redis, fusionHarness, `cgf${k}`));
-      const b = Math.round(await w(redis, bullHarness, `cgb${k++}`));
-      rows.push({ row, unit, fusion: f, bullmq: b, ratio: Math.round((f / b) * 100) / 100 });
-      console.error(`${row}: fusion ${f} bullmq ${b} ${unit}`);
+      if (only && !only.split('|').some((o) => row.includes(o))) continue;
+      const count: Partial<Record<keyof typeof makers, number>> = {};
+      for (const s of systems) count[s] = Math.round(await w(redis, makers[s], `cg${s}${k}`));
+      k++;
+      // fusion / peer: below 1, Redis does less work for Fusion's job.
+      const ratio: Record<string, number> = {};
+      for (const s of systems) if (s !== 'fusion' && count.fusion) ratio[s] = Math.round((count.fusion / count[s]!) * 100) / 100;
+      rows.push({ row, unit, count, ratio });
+      console.error(`${row} (${unit}): ${systems.map((s) => `${s} ${count[s]}`).join(', ')}`);
     }
   } finally {
     await redis.stop();

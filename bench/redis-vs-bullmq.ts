@@ -1,15 +1,19 @@
-// Fusion on Redis vs BullMQ on the same Redis, side by side, alternating, in one run. Prints JSON.
-//   npm run bench:redis -- [--url redis://127.0.0.1:6379] [--scale 1] [--reps 2]
+// Fusion on Redis vs BullMQ and bee-queue on the same Redis, side by side, alternating, in one run.
+// Prints JSON.
+//   npm run bench:redis -- [--url redis://127.0.0.1:6379] [--scale 1] [--reps 2] [--only 'row|row']
+//                          [--systems fusion,bullmq,bee]
 // Each measurement uses its own key prefix and deletes its keys after. Throughput rows: higher is
-// better; latency rows (ms): lower is better. ratio = fusion / bullmq for every row.
+// better; latency rows (ms): lower is better. Per row: each system's median, fusion / peer of the
+// medians, and fusion / peer of each rep (the pairs: one rep runs every system back to back, the
+// order reversed each rep, so a machine whose speed drifts shows in the spread of the pairs).
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { bullHarness, fusionHarness, type Harness } from './redis-harness.js';
+import { beeHarness, bullHarness, fusionHarness, type Harness } from './redis-harness.js';
 import { dropRedisPrefix, pct } from './shared.js';
 
-type System = 'fusion' | 'bullmq';
+type System = 'fusion' | 'bullmq' | 'bee';
 const QUEUE = 'bench';
 
 const args = process.argv.slice(2);
@@ -29,7 +33,8 @@ const dropKeys = (prefix: string) => dropRedisPrefix(URL_, prefix);
 
 // ---------- one system behind a common face (redis-harness.ts) ----------
 
-const harness = (s: System, prefix: string) => (s === 'fusion' ? fusionHarness(URL_, prefix, QUEUE) : bullHarness(URL_, prefix, QUEUE));
+const HARNESS = { fusion: fusionHarness, bullmq: bullHarness, bee: beeHarness } as const;
+const harness = (s: System, prefix: string) => HARNESS[s](URL_, prefix, QUEUE);
 
 async function untilCompleted(h: Harness, total: number, timeoutMs = 300_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -89,17 +94,20 @@ const processInProcess = (concurrency: number, count: number): Measure => (s) =>
 
 const processMultiProcess = (procs: number, concurrency: number, count: number): Measure => (s) => withHarness(s, async (h, prefix) => {
   const N = n(count);
-  await h.pause();
+  // Without a pause (bee-queue) the children connect first and start their workers on 'go'.
+  const hold = !h.pause;
+  await h.pause?.();
   for (let i = 0; i < N; i += 1000) await h.enqueueBulk(Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({ i: i + k })));
   const children: ChildProcess[] = [];
   await Promise.all(Array.from({ length: procs }, () => new Promise<void>((resolve, reject) => {
-    const c = fork(fileURLToPath(import.meta.url), ['--child', s, prefix, String(concurrency), '--url', URL_], { stdio: 'inherit' });
+    const c = fork(fileURLToPath(import.meta.url), ['--child', s, prefix, String(concurrency), hold ? 'hold' : 'go', '--url', URL_], { stdio: 'inherit' });
     children.push(c);
     c.once('message', () => resolve());
     c.once('error', reject);
   })));
   const t = performance.now();
-  await h.resume();
+  if (hold) for (const c of children) c.send('go');
+  await h.resume?.();
   await untilCompleted(h, N);
   const rate = N / ((performance.now() - t) / 1000);
   await Promise.all(children.map((c) => new Promise((r) => {
@@ -153,9 +161,13 @@ async function lateness(s: System): Promise<[number, number]> {
 
 // ---------- child worker process ----------
 
-async function child(s: System, prefix: string, concurrency: number): Promise<void> {
+async function child(s: System, prefix: string, concurrency: number, hold: boolean): Promise<void> {
   const h = harness(s, prefix);
-  await h.work(concurrency);
+  if (hold) {
+    // Connected (a completed() call is a round trip), then the worker starts on 'go'.
+    await h.completed();
+    process.once('message', () => void h.work(concurrency));
+  } else await h.work(concurrency);
   process.send!('ready');
   process.once('SIGTERM', () => {
     void h.close().finally(() => process.exit(0));
@@ -164,26 +176,46 @@ async function child(s: System, prefix: string, concurrency: number): Promise<vo
 
 // ---------- main ----------
 
+const PEERS = ['bullmq', 'bee'] as const;
+
 interface Row {
   row: string;
   unit: string;
-  fusion: number;
-  bullmq: number;
-  ratio: number;
-  runs: { fusion: number[]; bullmq: number[] };
+  /** Median per system. */
+  median: Partial<Record<System, number>>;
+  /** fusion / peer, of the medians. */
+  ratio: Partial<Record<(typeof PEERS)[number], number>>;
+  /** fusion / peer in each rep (pair), in rep order. */
+  pairs: Partial<Record<(typeof PEERS)[number], number[]>>;
+  runs: Partial<Record<System, number[]>>;
 }
 
 async function main(): Promise<void> {
-  if (args[0] === '--child') return child(args[1] as System, args[2]!, Number(args[3]));
+  if (args[0] === '--child') return child(args[1] as System, args[2]!, Number(args[3]), args[4] === 'hold');
   const rows: Row[] = [];
   const median = (xs: number[]) => pct(xs, 50);
   const round = (x: number) => (x >= 100 ? Math.round(x) : Math.round(x * 100) / 100);
-  const addRow = (row: string, unit: string, runs: { fusion: number[]; bullmq: number[] }) => {
-    const f = median(runs.fusion);
-    const b = median(runs.bullmq);
-    rows.push({ row, unit, fusion: round(f), bullmq: round(b), ratio: Math.round((f / b) * 100) / 100, runs: { fusion: runs.fusion.map(round), bullmq: runs.bullmq.map(round) } });
-    console.error(`${row}: fusion ${round(f)} bullmq ${round(b)} ${unit}`);
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  const only = opt('only', '');
+  const systems = opt('systems', 'fusion,bullmq,bee').split(',') as System[];
+  const addRow = (row: string, unit: string, runs: Partial<Record<System, number[]>>) => {
+    const out: Row = { row, unit, median: {}, ratio: {}, pairs: {}, runs: {} };
+    for (const s of systems) {
+      out.median[s] = round(median(runs[s]!));
+      out.runs[s] = runs[s]!.map(round);
+    }
+    const f = runs.fusion;
+    for (const p of PEERS) {
+      const b = runs[p];
+      if (!f || !b) continue;
+      out.ratio[p] = r2(median(f) / median(b));
+      out.pairs[p] = f.map((x, k) => r2(x / b[k]!));
+    }
+    rows.push(out);
+    console.error(`${row} (${unit}): ${systems.map((s) => `${s} ${out.median[s]}`).join(', ')}; pairs ${JSON.stringify(out.pairs)}`);
   };
+  /** Rep r runs the systems in the given order on even reps, reversed on odd ones. */
+  const orderOf = (r: number) => (r % 2 === 0 ? systems : [...systems].reverse());
   const throughput: [string, Measure][] = [
     ['enqueue sequential', enqueueSequential],
     ['enqueue 100 in flight', enqueueInFlight],
@@ -192,35 +224,28 @@ async function main(): Promise<void> {
     ['processed c=50, 1 process', processInProcess(50, 30_000)],
     ['processed c=50 × 4 processes', processMultiProcess(4, 50, 40_000)],
   ];
-  const only = opt('only', '');
-  const systems = opt('systems', 'fusion,bullmq').split(',');
-  const wanted = (name: string) => !only || only.split(',').some((o) => name.includes(o));
-  // Warm both clients and the JIT before anything is timed, so the first row does not pay for it.
-  for (const s of systems as System[]) {
+  // Rows by substrings of their names, '|' between (row names hold commas: 'c=50, 1 process').
+  const wanted = (name: string) => !only || only.split('|').some((o) => name.includes(o));
+  // Warm every client and the JIT before anything is timed, so the first row does not pay for it.
+  for (const s of systems) {
     await enqueueSequential(s);
     await processInProcess(50, 3000)(s);
   }
   for (const [name, m] of throughput) {
     if (!wanted(name)) continue;
-    const runs = { fusion: [] as number[], bullmq: [] as number[] };
-    for (let r = 0; r < REPS; r++) {
-      // Alternate which goes first, so neither always gets the warmer machine.
-      const order: System[] = r % 2 === 0 ? ['fusion', 'bullmq'] : ['bullmq', 'fusion'];
-      for (const s of order) if (systems.includes(s)) runs[s].push(await m(s));
-    }
+    const runs: Partial<Record<System, number[]>> = Object.fromEntries(systems.map((s) => [s, []]));
+    for (let r = 0; r < REPS; r++) for (const s of orderOf(r)) runs[s]!.push(await m(s));
     addRow(name, 'jobs/s', runs);
   }
   for (const [name, m] of [['enqueue→start latency, idle', latency], ['delayed job lateness', lateness]] as const) {
     if (!wanted(name)) continue;
-    const p50 = { fusion: [] as number[], bullmq: [] as number[] };
-    const p99 = { fusion: [] as number[], bullmq: [] as number[] };
+    const p50: Partial<Record<System, number[]>> = Object.fromEntries(systems.map((s) => [s, []]));
+    const p99: Partial<Record<System, number[]>> = Object.fromEntries(systems.map((s) => [s, []]));
     for (let r = 0; r < REPS; r++) {
-      const order: System[] = r % 2 === 0 ? ['fusion', 'bullmq'] : ['bullmq', 'fusion'];
-      for (const s of order) {
-        if (!systems.includes(s)) continue;
+      for (const s of orderOf(r)) {
         const [a, b] = await m(s);
-        p50[s].push(a);
-        p99[s].push(b);
+        p50[s]!.push(a);
+        p99[s]!.push(b);
       }
     }
     addRow(`${name} p50`, 'ms', p50);

@@ -26,9 +26,9 @@ const luaList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
 const PRELUDE = `
 -- Per-call state, set by begin(KEYS) at the top of every script. Run as EVAL the prelude is run
 -- again on each call; loaded as a function library it runs once, and the functions share these.
-local T, IDX, EV, ZA, ZR, STATUS
+local T, IDX, EV, ZA, ZR, STATUS, DIRECT
 local function begin(keys)
-  T, IDX, EV, ZA, ZR, STATUS = keys[1], keys[2], {}, {}, {}, nil
+  T, IDX, EV, ZA, ZR, STATUS, DIRECT = keys[1], keys[2], {}, {}, {}, nil, false
 end
 local CLAIM_FIELDS = {${luaList(CLAIM_FIELDS)}}
 local function jk(id) return T .. ':j:' .. id end
@@ -53,13 +53,23 @@ end
 -- Batched index writes: key -> flat args, flushed in chunks (Lua's unpack has a stack limit).
 -- Scores, like every argument of redis.call here, go in as text where possible: Redis turns a Lua
 -- number argument into text with printf('%.17g'), ~4k instructions each (callgrind).
+-- A script that writes one job (a lone add) sets DIRECT: batching pays off over many members, but
+-- for one its tables and flush cost more than they save (~15k of a lone add's ~155k, callgrind).
 local function zadd(key, score, member)
+  if DIRECT then
+    redis.call('ZADD', key, score, member)
+    return
+  end
   local t = ZA[key]
   if not t then t = {}; ZA[key] = t end
   t[#t + 1] = score
   t[#t + 1] = member
 end
 local function zrem(key, member)
+  if DIRECT then
+    redis.call('ZREM', key, member)
+    return
+  end
   local t = ZR[key]
   if not t then t = {}; ZR[key] = t end
   t[#t + 1] = member
@@ -298,6 +308,7 @@ end
 const ADD = `
 local chan, queue, qJson, nowS, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = tonumber(nowS)
+DIRECT = n == 1
 local meta = T .. ':m'
 local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')
 local base = now * 1000
@@ -351,6 +362,7 @@ return out
  */
 const CLAIM = `
 local chan, queue, nowS = ARGV[1], ARGV[2], ARGV[3]
+DIRECT = tonumber(ARGV[4]) <= 1
 local jobs, wake, reg, handed = claimIdle(chan, tonumber(nowS), nowS, tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
 publish(chan, queue, tonumber(nowS))
 return {jobs, wake, reg, handed}
@@ -371,6 +383,9 @@ return {jobs, wake, reg, handed}
 const FINISH = `
 local chan, queue, n, m = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local claimLimit = tonumber(ARGV[5])
+-- One outcome (one completed id: 18 arguments; another kind: 19) and a claim of at most one job: a
+-- concurrency-1 worker's cycle, where batching the index writes costs more than it saves.
+DIRECT = claimLimit <= 1 and m == 0 and #ARGV <= 19
 local out = {}
 local lastAt = 0
 local leaseKey, completedKey = T .. ':k', T .. ':e:completed'
