@@ -239,6 +239,45 @@ describe('webhook channel', () => {
     assert.equal(verified(hit!), result.callback.jobId);
   });
 
+  it('a chunked answer (no content-length) is read whole up to 256 KiB and cut there; the result keeps 16 KiB of it', async () => {
+    const piece = (ch: string) => ch.repeat(64 * 1024);
+    // Small, in three chunks: read whole.
+    answers.set('/chunked', (_h, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('one,');
+      setImmediate(() => {
+        res.write('two,');
+        setImmediate(() => res.end('three'));
+      });
+    });
+    // 320 KiB in five chunks of 64 KiB: the callback gets the first 256 KiB.
+    answers.set('/chunked-big', (_h, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const parts = ['a', 'b', 'c', 'd', 'e'].map(piece);
+      const next = () => {
+        const p = parts.shift();
+        if (p === undefined) return void res.end();
+        res.write(p);
+        setImmediate(next);
+      };
+      next();
+    });
+    const small = await fusion.enqueue('webhook', { url: `${main.base}/chunked`, method: 'GET' });
+    const big = await fusion.enqueue('webhook', { url: `${main.base}/chunked-big`, method: 'GET', callback: 1, callback_url: `${cb.base}/cb-big` });
+    const s = await done(small);
+    assert.equal(s.state, 'completed', JSON.stringify(s.error));
+    assert.equal((s.result as { body: string }).body, 'one,two,three');
+    const b = await done(big);
+    assert.equal(b.state, 'completed', JSON.stringify(b.error));
+    const result = b.result as { status: number; body: string; callback: { jobId: string } };
+    assert.equal(result.status, 200);
+    assert.equal(result.body, `${'a'.repeat(16 * 1024)}…[${256 * 1024 - 16 * 1024} more characters]`);
+    assert.equal((await waitForState(store, result.callback.jobId, ['completed', 'failed'])).state, 'completed');
+    const [hit] = hitsOn(cb, '/cb-big');
+    const resp = new URLSearchParams(hit!.body).get('resp')!;
+    assert.equal(resp.length, 256 * 1024);
+    assert.equal(resp, piece('a') + piece('b') + piece('c') + piece('d'));
+  });
   it('a failing callback retries on its own without resending the webhook; a final 4xx still calls back', async () => {
     let cbFirst = true;
     answers.set('/cb-flaky', (_h, res) => {

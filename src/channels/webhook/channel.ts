@@ -15,6 +15,7 @@ import type { ChannelDeps, ChannelSetup, ChannelTask } from '../channel.js';
 import { CHANNEL_QUEUES } from '../queues.js';
 import { signerFrom, type WebhookSigner } from '../http/signing.js';
 import { OutgoingRefused } from '../http/guard.js';
+import { capText, MAX_ANSWER_BYTES } from '../http/answer.js';
 import { buildRequest, validateWebhookPayload, DEFAULT_TIMEOUT_SECONDS, type WebhookPayload } from './payload.js';
 import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type Answer } from './send.js';
 
@@ -98,7 +99,9 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
     if (callback) failure.details.callback = callback;
     throw failure;
   }
-  return { ...answerSummary(answer), ...(callback ? { callback } : {}) };
+  const result: WebhookResult = { status: answer.status, body: capText(answer.text, MAX_ANSWER_BYTES), headers: answer.headers };
+  if (callback) result.callback = callback;
+  return result;
 }
 
 async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskContext): Promise<{ status: number; body: string }> {
