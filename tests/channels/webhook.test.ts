@@ -13,6 +13,7 @@ import { FusionError } from '../../src/core/errors.js';
 import { WebhookSigner } from '../../src/channels/http/signing.js';
 import { sqliteFusion, waitForState } from '../helpers/engine.js';
 import { receiver, type Hit, type Receiver } from './webhook-server.js';
+import { until, within } from '../helpers/await.js';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const FAST_RETRY = { backoff: { type: 'fixed' as const, delay: 20 } };
@@ -218,6 +219,24 @@ describe('webhook channel', () => {
     assert.equal(j.attempts, 2);
     assert.equal((j.result as { body: string }).body, 'in time');
     assert.match(j.history[0]!.error ?? '', /timed out/);
+  });
+
+  it('cancelling a job, or its attempt timing out, aborts its request in flight (the receiver sees the connection closed)', async () => {
+    const closed = new Map<string, Promise<void>>();
+    for (const path of ['/hang-cancel', '/hang-timeout']) {
+      let seen!: () => void;
+      closed.set(path, new Promise<void>((r) => (seen = r)));
+      answers.set(path, (_h, res) => res.on('close', seen)); // never answered
+    }
+    const cancelled = await fusion.enqueue('webhook', { url: `${main.base}/hang-cancel`, method: 'GET', timeout: 60 });
+    const timedOut = await fusion.enqueue('webhook', { url: `${main.base}/hang-timeout`, method: 'GET', timeout: 60 }, { timeout: 400, maxAttempts: 1 });
+    await within(until(() => hitsOn(main, '/hang-cancel').length === 1, 5000, 'the request'), 6000, 'the request');
+    await fusion.queue.cancel(cancelled.id);
+    assert.equal((await waitForState(store, cancelled.id, 'cancelled')).state, 'cancelled');
+    await within(closed.get('/hang-cancel')!, 5000, 'the cancelled request closed');
+    assert.equal((await waitForState(store, timedOut.id, 'failed')).state, 'failed');
+    await within(closed.get('/hang-timeout')!, 5000, 'the timed-out request closed');
+    assert.equal(hitsOn(main, '/hang-timeout').length, 1);
   });
 
   it('callback: 1 POSTs {resp, status_code} as a form to callback_url, signed, as a follow-up job', async () => {

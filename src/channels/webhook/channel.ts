@@ -86,7 +86,7 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const req = buildRequest(payload, rt.timeoutSeconds);
   checkTarget(rt, req.url);
   const label = `webhook ${req.method} ${req.url}`;
-  const answer = await exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, signal: ctx.signal, now: rt.deps.clock.now(), label });
+  const answer = await exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label });
   const ok = succeeded(answer);
   const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
   let callback: WebhookResult['callback'];
@@ -110,7 +110,7 @@ async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskCon
   const body = new URLSearchParams({ resp: p.resp, status_code: String(p.status_code) }).toString();
   const answer = await exchange(
     { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs: p.timeoutMs ?? rt.timeoutSeconds * 1000 },
-    { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, signal: ctx.signal, now: rt.deps.clock.now(), label },
+    { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label },
   );
   if (!succeeded(answer)) throw answerFailure(answer, label, rt.deps.clock.now());
   return { status: answer.status, body: answerSummary(answer).body.slice(0, 2048) };

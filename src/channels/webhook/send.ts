@@ -5,6 +5,7 @@ import { request, type Dispatcher } from 'undici';
 import { ProviderError } from '../provider.js';
 import { capText, MAX_ANSWER_BYTES, networkFailure, retryAfterMs } from '../http/answer.js';
 import type { WebhookSigner } from '../http/signing.js';
+import { requestAbort, requestDone } from './abort-link.js';
 
 /** The most of an answer read (and forwarded to a callback); the job's result keeps MAX_ANSWER_BYTES of it. */
 export const MAX_READ_BYTES = 256 * 1024;
@@ -31,7 +32,8 @@ export interface SendContext {
   signer: WebhookSigner | null;
   /** Standard Webhooks `webhook-id`: the same for every attempt of one message. */
   messageId: string;
-  signal: AbortSignal;
+  /** The attempt (its TaskContext): its abort signal reaches the request (see abort-link.ts). */
+  attempt: { readonly signal: AbortSignal };
   now: number;
   /** Names the exchange in error messages (`webhook POST https://...`). */
   label: string;
@@ -138,34 +140,40 @@ export async function exchange(out: Outgoing, ctx: SendContext): Promise<Answer>
     const headers = out.headers;
     if (!hasHeader(headers, 'user-agent')) headers['user-agent'] = USER_AGENT;
     if (ctx.signer) Object.assign(headers, ctx.signer.headers(ctx.messageId, out.body ?? '', ctx.now));
-    let res: Dispatcher.ResponseData;
+    const abort = requestAbort(ctx.attempt);
+    let next: Outgoing | null;
     try {
-      res = await request(out.url, {
-        method: out.method,
-        headers,
-        body: out.body,
-        dispatcher: ctx.dispatcher,
-        signal: ctx.signal,
-        headersTimeout: out.timeoutMs,
-        bodyTimeout: out.timeoutMs,
-      });
-    } catch (err) {
-      throw failure(err, ctx.label);
-    }
-    const status = res.statusCode;
-    const next = hop < MAX_REDIRECTS && REDIRECTS.has(status) ? nextHop(out, status, res.headers.location) : null;
-    try {
-      if (next) {
-        await res.body.dump();
-        out = next;
-        continue;
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(out.url, {
+          method: out.method,
+          headers,
+          body: out.body,
+          dispatcher: ctx.dispatcher,
+          signal: abort,
+          headersTimeout: out.timeoutMs,
+          bodyTimeout: out.timeoutMs,
+        });
+      } catch (err) {
+        throw failure(err, ctx.label);
       }
-      const declared = res.headers['content-length'];
-      const length = typeof declared === 'string' ? Number(declared) : -1;
-      return { status, headers: flatHeaders(res.headers), text: await readCapped(res.body, Number.isFinite(length) ? length : -1) };
-    } catch (err) {
-      throw failure(err, ctx.label);
+      const status = res.statusCode;
+      next = hop < MAX_REDIRECTS && REDIRECTS.has(status) ? nextHop(out, status, res.headers.location) : null;
+      try {
+        if (next) {
+          await res.body.dump();
+        } else {
+          const declared = res.headers['content-length'];
+          const length = typeof declared === 'string' ? Number(declared) : -1;
+          return { status, headers: flatHeaders(res.headers), text: await readCapped(res.body, Number.isFinite(length) ? length : -1) };
+        }
+      } catch (err) {
+        throw failure(err, ctx.label);
+      }
+    } finally {
+      requestDone(abort);
     }
+    out = next;
   }
 }
 
