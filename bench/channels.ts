@@ -1,4 +1,5 @@
 // npm run bench:channels -- [--jobs N] [--runs R] [--concurrency C] [--sign] [--sink-latency-ms MS] [--handler-row]
+//   [--only bare,pre,live,plain] [--log info]
 // Webhook deliveries per second to a local sink (a node http server on loopback in its own process,
 // reached through the outgoing guard's allowlist), beside a bare undici loop sending the same
 // requests (same count, same concurrency) to the same sink in the same run. Prints one JSON document:
@@ -9,7 +10,7 @@
 // wait before answering, as a real receiver does; with 0 (the default) the sender's CPU is the limit.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { Fusion } from '../src/fusion.js';
+import { createLogger } from '../src/logging.js';
 import { round } from './measure.js';
 import { pct } from './shared.js';
 
@@ -32,6 +34,8 @@ const { values: args } = parseArgs({
     sink: { type: 'boolean', default: false },
     /** Rows to run, by short name: bare, pre, live, plain (default: all; plain also needs --handler-row or is named here). */
     only: { type: 'string' },
+    /** Run Fusion with the real pino logger at this level, writing to /dev/null (default: silent). At info, each webhook attempt writes its two attempt lines. */
+    log: { type: 'string' },
   },
 });
 
@@ -113,8 +117,10 @@ function plainHandler(): (p: { url: string; args: unknown }) => Promise<{ status
 /** A Fusion on a fresh SQLite file, the sink allowlisted. */
 async function openFusion(dir: string, run: string) {
   const secret = args.sign ? `whsec_${Buffer.from('bench-secret-bench-secret-32byte').toString('base64')}` : undefined;
+  const logger = args.log ? createLogger({ level: args.log, destination: openSync('/dev/null', 'w') }) : undefined;
   const fusion = await Fusion.open({
     store: `sqlite:${join(dir, `${run}.db`)}`,
+    logger,
     config: { outgoing: { allow: ['127.0.0.1/32'] }, channels: { webhook: { signingSecret: secret } } },
   });
   let done = 0;
@@ -204,7 +210,7 @@ async function main(): Promise<void> {
   const out = {
     bench: 'channels',
     unit: 'webhook deliveries/s',
-    jobs: n, runs, concurrency: c, signed: args.sign, sink_latency_ms: Number(args['sink-latency-ms']), store: 'sqlite',
+    jobs: n, runs, concurrency: c, signed: args.sign, log: args.log ?? 'silent', sink_latency_ms: Number(args['sink-latency-ms']), store: 'sqlite',
     rows: Object.fromEntries(Object.keys(rows).map((k) => [k, {
       median: round(rate(k)), runs: rows[k]!.map((x) => round(x.rate)), cpu_us_per_delivery: round(cpu(k)),
       cpu_us_runs: rows[k]!.map((x) => round(x.cpuUs, 1)),

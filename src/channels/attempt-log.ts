@@ -50,17 +50,42 @@ export interface AttemptLogOptions {
 }
 
 const SECRET_SET = new Set(SECRET_KEYS.map((k) => k.toLowerCase()));
-const secretKey = (k: string) => SECRET_SET.has(k.toLowerCase()) || isSecretName(k);
+/** Verdicts by key name: payloads reuse a handful of names, so each is lowercased and matched once. Bounded. */
+const verdicts = new Map<string, boolean>();
+function secretKey(k: string): boolean {
+  let r = verdicts.get(k);
+  if (r === undefined) {
+    r = SECRET_SET.has(k.toLowerCase()) || isSecretName(k);
+    if (verdicts.size >= 10_000) verdicts.clear();
+    verdicts.set(k, r);
+  }
+  return r;
+}
 
-/** A copy with secret-named fields masked, at any depth. */
+/**
+ * The value with secret-named fields masked, at any depth. Only the branches holding one are copied:
+ * a payload with nothing to mask (the common case) comes back as is, with nothing allocated.
+ */
 export function maskPayload(v: unknown, depth = 0): unknown {
   if (depth > 20 || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => maskPayload(x, depth + 1));
+  if (Array.isArray(v)) {
+    let arr: unknown[] | null = null;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      const y = maskPayload(x, depth + 1);
+      if (y !== x) (arr ??= v.slice())[i] = y;
+    }
+    return arr ?? v;
+  }
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null) return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = secretKey(k) && x !== null && typeof x !== 'boolean' ? '[redacted]' : maskPayload(x, depth + 1);
-  return out;
+  let out: Record<string, unknown> | null = null;
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    const y = secretKey(k) && x !== null && typeof x !== 'boolean' ? '[redacted]' : maskPayload(x, depth + 1);
+    if (y !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = y;
+  }
+  return out ?? v;
 }
 
 const TAG = /^task_type:(.+)$/;
@@ -90,51 +115,89 @@ function text(v: unknown): string {
   }
 }
 
+const STARTED = 'Execution Started';
+const SUCCESSFUL = 'Execution Successful';
+
+/**
+ * The fields every line of one attempt shares, worked out once per attempt and only when a line is
+ * written: the payload is masked and serialized once for both lines, and a silent logger (or one
+ * above info) costs the attempt nothing.
+ */
+interface AttemptFields {
+  job_id: string;
+  task: string;
+  task_type: string | null;
+  host: string;
+  tags: string;
+  job_tags: string[];
+  attempt: number;
+  queue: string;
+  payload: string;
+}
+
 /** Wrap a channel task so each attempt writes its started and outcome lines. */
 export function withAttemptLog(task: ChannelTask, label: string, opts: AttemptLogOptions): ChannelTask {
   const host = opts.host ?? hostname();
+  const { logger, clock } = opts;
   const secrets = (opts.secrets ?? []).filter((s) => s.length > 0);
   const scrub = (s: string) => {
     for (const secret of secrets) if (s.includes(secret)) s = s.split(secret).join('***');
     return s;
   };
-  const inner = task.handler;
-  const handler: TaskHandler = async (payload: unknown, ctx: TaskContext) => {
+  const enabled = (level: string) => logger.isLevelEnabled?.(level) ?? true;
+  const fields = (payload: unknown, ctx: TaskContext): AttemptFields => {
     const job = ctx.job;
     const taskType = taskTypeOf(job);
-    const logTag = job.tags.map((t) => LOG_TAG.exec(t)?.[1]).find(Boolean);
-    const base = {
+    let logTag: string | undefined;
+    for (const t of job.tags) {
+      const m = LOG_TAG.exec(t);
+      if (m && m[1]) {
+        logTag = m[1];
+        break;
+      }
+    }
+    return {
       job_id: job.id,
       task: label,
       task_type: taskType,
       host,
       tags: logTag ?? (taskType ? `${label}_${taskType}` : label),
-      job_tags: job.tags.map(scrub),
+      job_tags: secrets.length ? job.tags.map(scrub) : job.tags,
       attempt: ctx.attempt,
       queue: job.queue,
       payload: scrub(capText(text(payload), MAX_LOG_RESULT)),
     };
-    const line = (status: AttemptStatus, message: string, result?: unknown): AttemptLogLine => ({
-      ...base,
-      status,
-      log_time: new Date(opts.clock.now()).toISOString(),
-      message: scrub(capText(message, MAX_LOG_RESULT)),
-      ...(result === undefined ? {} : { job_result: scrub(capText(text(result), MAX_LOG_RESULT)) }),
-    });
-    opts.logger.info(line('started', 'Execution Started'), 'Execution Started');
+  };
+  // One literal per line (no spread of the shared fields): pino serializes it once, as is.
+  const line = (f: AttemptFields, status: AttemptStatus, message: string, result?: unknown): AttemptLogLine => {
+    const out: AttemptLogLine = {
+      job_id: f.job_id, task: f.task, task_type: f.task_type, status, host: f.host,
+      log_time: new Date(clock.now()).toISOString(), message,
+      tags: f.tags, job_tags: f.job_tags, attempt: f.attempt, queue: f.queue, payload: f.payload,
+    };
+    if (result !== undefined) out.job_result = scrub(capText(text(result), MAX_LOG_RESULT));
+    return out;
+  };
+  const inner = task.handler;
+  const handler: TaskHandler = async (payload: unknown, ctx: TaskContext) => {
+    let f: AttemptFields | null = null;
+    if (enabled('info')) logger.info(line((f = fields(payload, ctx)), 'started', STARTED), STARTED);
     try {
       const result = await inner(payload, ctx);
-      opts.logger.info(line('completed', 'Execution Successful', result), 'Execution Successful');
+      if (enabled('info')) logger.info(line((f ??= fields(payload, ctx)), 'completed', SUCCESSFUL, result), SUCCESSFUL);
       return result;
     } catch (err) {
       // An abort's reason is what the worker records (timeout, cancel, shutdown), whatever the handler threw.
       const cause = ctx.signal.aborted && ctx.signal.reason !== undefined ? ctx.signal.reason : err;
+      const job = ctx.job;
       const retrying = !(cause instanceof CancelledError) && isRetryable(cause) && job.attempts < job.maxAttempts;
+      if (!enabled(retrying ? 'warn' : 'error')) throw err;
       const e = cause as { message?: string; raw?: unknown; code?: string; status?: number };
       const msg = e?.message ?? String(cause);
       const result = e?.raw ?? (e?.code ? { code: e.code, status: e.status } : undefined);
-      if (retrying) opts.logger.warn(line('retrying', `Execution Retry: ${msg}`, result), 'Execution Retry');
-      else opts.logger.error(line('failed', `Execution Failed: ${msg}`, result), 'Execution Failed');
+      f ??= fields(payload, ctx);
+      if (retrying) logger.warn(line(f, 'retrying', scrub(capText(`Execution Retry: ${msg}`, MAX_LOG_RESULT)), result), 'Execution Retry');
+      else logger.error(line(f, 'failed', scrub(capText(`Execution Failed: ${msg}`, MAX_LOG_RESULT)), result), 'Execution Failed');
       throw err;
     }
   };

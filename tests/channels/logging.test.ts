@@ -131,6 +131,31 @@ describe('attempt log lines', () => {
       await h.close();
     }
   });
+
+  it('follows the logger\'s level: at warn, a success writes nothing and a final failure still writes its full line', async () => {
+    const log = collector();
+    const asked: string[] = [];
+    const atWarn = { ...log, isLevelEnabled: (level: string) => (asked.push(level), level === 'warn' || level === 'error') };
+    const h = await harness(atWarn);
+    try {
+      h.fusion.worker({ concurrency: 2 });
+      const ok = await h.fusion.enqueue('test-sms', { to: '+15550001', authToken: PAYLOAD_SECRET }, { tags: ['log_tag:OTP_FLOW'] });
+      const failed = await h.fusion.enqueue('test-sms', { fail: 'always', authToken: PAYLOAD_SECRET }, { tags: ['log_tag:OTP_FLOW'] });
+      await waitForState(h.store, ok.id, 'completed');
+      await waitForState(h.store, failed.id, 'failed');
+      assert.ok(asked.includes('info'), 'the level was asked');
+      assert.deepEqual(log.lines.filter((l) => l.job_id === ok.id), [], 'nothing at info for a success');
+      const lines = log.lines.filter((l) => l.job_id === failed.id);
+      assert.deepEqual(lines.map((l) => [l.status, l.level]), [['failed', 'error']]);
+      const fail = lines[0]!;
+      assert.equal(fail.tags, 'OTP_FLOW', 'a log_tag tag names the line');
+      assert.equal(fail.host, hostname());
+      assert.match(fail.payload, /"authToken":"\[redacted\]"/);
+      assert.ok(!JSON.stringify(lines).includes(PAYLOAD_SECRET) && !JSON.stringify(lines).includes(PROVIDER_SECRET));
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 /** Elasticsearch's bulk API as far as the client uses it: product header on every answer, NDJSON bulk. */

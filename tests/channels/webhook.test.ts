@@ -13,6 +13,7 @@ import { FusionError } from '../../src/core/errors.js';
 import { WebhookSigner } from '../../src/channels/http/signing.js';
 import { sqliteFusion, waitForState } from '../helpers/engine.js';
 import { receiver, type Hit, type Receiver } from './webhook-server.js';
+import { until, within } from '../helpers/await.js';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const FAST_RETRY = { backoff: { type: 'fixed' as const, delay: 20 } };
@@ -220,6 +221,24 @@ describe('webhook channel', () => {
     assert.match(j.history[0]!.error ?? '', /timed out/);
   });
 
+  it('cancelling a job, or its attempt timing out, aborts its request in flight (the receiver sees the connection closed)', async () => {
+    const closed = new Map<string, Promise<void>>();
+    for (const path of ['/hang-cancel', '/hang-timeout']) {
+      let seen!: () => void;
+      closed.set(path, new Promise<void>((r) => (seen = r)));
+      answers.set(path, (_h, res) => res.on('close', seen)); // never answered
+    }
+    const cancelled = await fusion.enqueue('webhook', { url: `${main.base}/hang-cancel`, method: 'GET', timeout: 60 });
+    const timedOut = await fusion.enqueue('webhook', { url: `${main.base}/hang-timeout`, method: 'GET', timeout: 60 }, { timeout: 400, maxAttempts: 1 });
+    await within(until(() => hitsOn(main, '/hang-cancel').length === 1, 5000, 'the request'), 6000, 'the request');
+    await fusion.queue.cancel(cancelled.id);
+    assert.equal((await waitForState(store, cancelled.id, 'cancelled')).state, 'cancelled');
+    await within(closed.get('/hang-cancel')!, 5000, 'the cancelled request closed');
+    assert.equal((await waitForState(store, timedOut.id, 'failed')).state, 'failed');
+    await within(closed.get('/hang-timeout')!, 5000, 'the timed-out request closed');
+    assert.equal(hitsOn(main, '/hang-timeout').length, 1);
+  });
+
   it('callback: 1 POSTs {resp, status_code} as a form to callback_url, signed, as a follow-up job', async () => {
     answers.set('/created', (_h, res) => res.writeHead(201).end('{"id":42}'));
     const job = await fusion.enqueue('webhook', {
@@ -239,6 +258,45 @@ describe('webhook channel', () => {
     assert.equal(verified(hit!), result.callback.jobId);
   });
 
+  it('a chunked answer (no content-length) is read whole up to 256 KiB and cut there; the result keeps 16 KiB of it', async () => {
+    const piece = (ch: string) => ch.repeat(64 * 1024);
+    // Small, in three chunks: read whole.
+    answers.set('/chunked', (_h, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('one,');
+      setImmediate(() => {
+        res.write('two,');
+        setImmediate(() => res.end('three'));
+      });
+    });
+    // 320 KiB in five chunks of 64 KiB: the callback gets the first 256 KiB.
+    answers.set('/chunked-big', (_h, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const parts = ['a', 'b', 'c', 'd', 'e'].map(piece);
+      const next = () => {
+        const p = parts.shift();
+        if (p === undefined) return void res.end();
+        res.write(p);
+        setImmediate(next);
+      };
+      next();
+    });
+    const small = await fusion.enqueue('webhook', { url: `${main.base}/chunked`, method: 'GET' });
+    const big = await fusion.enqueue('webhook', { url: `${main.base}/chunked-big`, method: 'GET', callback: 1, callback_url: `${cb.base}/cb-big` });
+    const s = await done(small);
+    assert.equal(s.state, 'completed', JSON.stringify(s.error));
+    assert.equal((s.result as { body: string }).body, 'one,two,three');
+    const b = await done(big);
+    assert.equal(b.state, 'completed', JSON.stringify(b.error));
+    const result = b.result as { status: number; body: string; callback: { jobId: string } };
+    assert.equal(result.status, 200);
+    assert.equal(result.body, `${'a'.repeat(16 * 1024)}…[${256 * 1024 - 16 * 1024} more characters]`);
+    assert.equal((await waitForState(store, result.callback.jobId, ['completed', 'failed'])).state, 'completed');
+    const [hit] = hitsOn(cb, '/cb-big');
+    const resp = new URLSearchParams(hit!.body).get('resp')!;
+    assert.equal(resp.length, 256 * 1024);
+    assert.equal(resp, piece('a') + piece('b') + piece('c') + piece('d'));
+  });
   it('a failing callback retries on its own without resending the webhook; a final 4xx still calls back', async () => {
     let cbFirst = true;
     answers.set('/cb-flaky', (_h, res) => {

@@ -15,6 +15,7 @@ import type { ChannelDeps, ChannelSetup, ChannelTask } from '../channel.js';
 import { CHANNEL_QUEUES } from '../queues.js';
 import { signerFrom, type WebhookSigner } from '../http/signing.js';
 import { OutgoingRefused } from '../http/guard.js';
+import { capText, MAX_ANSWER_BYTES } from '../http/answer.js';
 import { buildRequest, validateWebhookPayload, DEFAULT_TIMEOUT_SECONDS, type WebhookPayload } from './payload.js';
 import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type Answer } from './send.js';
 
@@ -85,7 +86,7 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const req = buildRequest(payload, rt.timeoutSeconds);
   checkTarget(rt, req.url);
   const label = `webhook ${req.method} ${req.url}`;
-  const answer = await exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, signal: ctx.signal, now: rt.deps.clock.now(), label });
+  const answer = await exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label });
   const ok = succeeded(answer);
   const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
   let callback: WebhookResult['callback'];
@@ -98,7 +99,9 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
     if (callback) failure.details.callback = callback;
     throw failure;
   }
-  return { ...answerSummary(answer), ...(callback ? { callback } : {}) };
+  const result: WebhookResult = { status: answer.status, body: capText(answer.text, MAX_ANSWER_BYTES), headers: answer.headers };
+  if (callback) result.callback = callback;
+  return result;
 }
 
 async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskContext): Promise<{ status: number; body: string }> {
@@ -107,7 +110,7 @@ async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskCon
   const body = new URLSearchParams({ resp: p.resp, status_code: String(p.status_code) }).toString();
   const answer = await exchange(
     { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs: p.timeoutMs ?? rt.timeoutSeconds * 1000 },
-    { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, signal: ctx.signal, now: rt.deps.clock.now(), label },
+    { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label },
   );
   if (!succeeded(answer)) throw answerFailure(answer, label, rt.deps.clock.now());
   return { status: answer.status, body: answerSummary(answer).body.slice(0, 2048) };

@@ -171,7 +171,8 @@ export function buildRequest(p: WebhookPayload, defaultTimeoutSeconds = DEFAULT_
     target = url.toString();
   }
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(p.headers ?? {})) if (!CLIENT_HEADERS.has(k.toLowerCase())) headers[k] = v;
+  const given = p.headers;
+  if (given) for (const k in given) if (!CLIENT_HEADERS.has(k.toLowerCase())) headers[k] = given[k]!;
   let body: string | undefined;
   let type: string | undefined;
   if (method !== 'GET') {

@@ -5,6 +5,7 @@ import { request, type Dispatcher } from 'undici';
 import { ProviderError } from '../provider.js';
 import { capText, MAX_ANSWER_BYTES, networkFailure, retryAfterMs } from '../http/answer.js';
 import type { WebhookSigner } from '../http/signing.js';
+import { requestAbort, requestDone } from './abort-link.js';
 
 /** The most of an answer read (and forwarded to a callback); the job's result keeps MAX_ANSWER_BYTES of it. */
 export const MAX_READ_BYTES = 256 * 1024;
@@ -31,7 +32,8 @@ export interface SendContext {
   signer: WebhookSigner | null;
   /** Standard Webhooks `webhook-id`: the same for every attempt of one message. */
   messageId: string;
-  signal: AbortSignal;
+  /** The attempt (its TaskContext): its abort signal reaches the request (see abort-link.ts). */
+  attempt: { readonly signal: AbortSignal };
   now: number;
   /** Names the exchange in error messages (`webhook POST https://...`). */
   label: string;
@@ -64,23 +66,39 @@ function flatHeaders(h: Record<string, string | string[] | undefined>): Record<s
   return out;
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body'], length: number): Promise<string> {
+function readCapped(body: Dispatcher.ResponseData['body'], length: number): Promise<string> {
   // A declared length within the cap: one read, no per-chunk bookkeeping (the common case).
   if (length >= 0 && length <= MAX_READ_BYTES) return body.text();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const b = chunk as Buffer;
-    if (size + b.length >= MAX_READ_BYTES) {
-      chunks.push(b.subarray(0, MAX_READ_BYTES - size));
-      size = MAX_READ_BYTES;
-      body.destroy(); // the rest is not wanted; the connection is not reused
-      break;
-    }
-    chunks.push(b);
-    size += b.length;
-  }
-  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  // Unknown (chunked) or too long: read chunks up to the cap. Plain listeners, not an async
+  // iterator, which costs a stream watcher and a promise per chunk.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+    };
+    body.on('data', (b: Buffer) => {
+      if (settled) return;
+      if (size + b.length >= MAX_READ_BYTES) {
+        chunks.push(b.subarray(0, MAX_READ_BYTES - size));
+        size = MAX_READ_BYTES;
+        done();
+        body.destroy(); // the rest is not wanted; the connection is not reused (its abort error is heard below)
+        return;
+      }
+      chunks.push(b);
+      size += b.length;
+    });
+    body.once('end', done);
+    body.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    });
+  });
 }
 
 function hasHeader(headers: Record<string, string>, name: string): boolean {
@@ -117,35 +135,45 @@ function nextHop(out: Outgoing, status: number, location: string | string[] | un
 /** Send the request (following redirects) and read the answer. A network fault, timeout or refusal throws a classified error. */
 export async function exchange(out: Outgoing, ctx: SendContext): Promise<Answer> {
   for (let hop = 0; ; hop++) {
-    const headers: Record<string, string> = { ...out.headers };
+    // The Outgoing's headers are this exchange's own (callers build them per request, a redirect
+    // hop copies them), so they are completed in place rather than copied per request.
+    const headers = out.headers;
     if (!hasHeader(headers, 'user-agent')) headers['user-agent'] = USER_AGENT;
     if (ctx.signer) Object.assign(headers, ctx.signer.headers(ctx.messageId, out.body ?? '', ctx.now));
-    let res: Dispatcher.ResponseData;
+    const abort = requestAbort(ctx.attempt);
+    let next: Outgoing | null;
     try {
-      res = await request(out.url, {
-        method: out.method,
-        headers,
-        body: out.body,
-        dispatcher: ctx.dispatcher,
-        signal: ctx.signal,
-        headersTimeout: out.timeoutMs,
-        bodyTimeout: out.timeoutMs,
-      });
-    } catch (err) {
-      throw failure(err, ctx.label);
-    }
-    const next = hop < MAX_REDIRECTS ? nextHop(out, res.statusCode, res.headers.location) : null;
-    try {
-      if (next) {
-        await res.body.dump();
-        out = next;
-        continue;
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(out.url, {
+          method: out.method,
+          headers,
+          body: out.body,
+          dispatcher: ctx.dispatcher,
+          signal: abort,
+          headersTimeout: out.timeoutMs,
+          bodyTimeout: out.timeoutMs,
+        });
+      } catch (err) {
+        throw failure(err, ctx.label);
       }
-      const length = Number(res.headers['content-length'] ?? -1);
-      return { status: res.statusCode, headers: flatHeaders(res.headers), text: await readCapped(res.body, Number.isFinite(length) ? length : -1) };
-    } catch (err) {
-      throw failure(err, ctx.label);
+      const status = res.statusCode;
+      next = hop < MAX_REDIRECTS && REDIRECTS.has(status) ? nextHop(out, status, res.headers.location) : null;
+      try {
+        if (next) {
+          await res.body.dump();
+        } else {
+          const declared = res.headers['content-length'];
+          const length = typeof declared === 'string' ? Number(declared) : -1;
+          return { status, headers: flatHeaders(res.headers), text: await readCapped(res.body, Number.isFinite(length) ? length : -1) };
+        }
+      } catch (err) {
+        throw failure(err, ctx.label);
+      }
+    } finally {
+      requestDone(abort);
     }
+    out = next;
   }
 }
 
