@@ -25,7 +25,7 @@ test('numbers are keyed in E.164 whatever form they arrive in', () => {
 });
 
 for (const target of ['sqlite', 'redis'] as const) {
-  test(`on ${target}: consent is in the store, readable at /v1/consents/:contact, and seen by another Fusion on the same store`, { skip: target === 'redis' && skipRedis }, async () => {
+  test(`on ${target}: consent is in the store, readable at /v1/consents/:contact, listed at /v1/consents, and seen by another Fusion on the same store`, { skip: target === 'redis' && skipRedis }, async () => {
     const h = await harness(target, config(), []);
     try {
       assert.equal((await h.app.inject(consent('98765 43210', 91, true))).statusCode, 200);
@@ -37,6 +37,16 @@ for (const target of ['sqlite', 'redis'] as const) {
       const missing = await h.app.inject({ method: 'GET', url: '/v1/consents/%2B447911123456' });
       assert.equal(missing.statusCode, 404);
       assert.equal(missing.json().error.code, 'not_found');
+      // The list: every number once (a second record of one number does not repeat it), paged in E.164 order.
+      assert.equal((await h.app.inject(consent('7911 123456', 44, false))).statusCode, 200);
+      assert.equal((await h.app.inject(consent('9876543210', '+91', true))).statusCode, 200);
+      const first = await h.app.inject({ method: 'GET', url: '/v1/consents?limit=1' });
+      assert.equal(first.statusCode, 200, first.body);
+      assert.deepEqual(first.json().items.map((e: { contact: string; consent: boolean }) => [e.contact, e.consent]), [['+447911123456', false]]);
+      assert.equal(first.json().next, '+447911123456');
+      const rest = (await h.app.inject({ method: 'GET', url: `/v1/consents?after=${encodeURIComponent(first.json().next)}` })).json();
+      assert.deepEqual(rest.items.map((e: { contact: string; consent: boolean }) => [e.contact, e.consent]), [['+919876543210', true]]);
+      assert.equal(rest.next, null);
       const other = await Fusion.open({ ...h.open, channels: false });
       try {
         assert.equal((await consentBook(other.store).lookup('+919876543210', undefined, Date.now()))?.consent, true);

@@ -1,4 +1,5 @@
 // WhatsApp's routes besides the delivery reports (POST /v1/providers/whatsapp/:name/reports):
+//   GET /v1/consents                       every number with a recorded consent, paged (role read)
 //   GET /v1/consents/:contact              what /update_consent/ last recorded for a number (role read)
 //   GET /v1/providers/whatsapp/:name/reports  Meta's webhook subscription handshake (public: Meta
 //                                          carries no API key; the verify token is the check)
@@ -9,7 +10,7 @@ import type { ApiContext } from '../context.js';
 import { apiError } from '../errors.js';
 import { errorResponses, isoTime } from '../schemas/common.js';
 import { iso } from '../times.js';
-import { consentBook } from '../../channels/whatsapp/consent.js';
+import { consentBook, type ConsentEntry } from '../../channels/whatsapp/consent.js';
 import type { WhatsAppProvider } from '../../channels/whatsapp/providers/meta.js';
 
 const consentView = {
@@ -33,6 +34,18 @@ export const getConsent = {
   response: { 200: consentView, ...errorResponses },
 } as const;
 
+export const listConsents = {
+  tags: ['jobs'],
+  summary: 'Every number with a recorded WhatsApp consent',
+  description: 'In E.164 order, a page at a time: pass the answer\'s `next` as `after` for the next page.',
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, after: { type: 'string', maxLength: 32 } },
+  },
+  response: { 200: { type: 'object', required: ['items', 'next'], properties: { items: { type: 'array', items: consentView }, next: { type: ['string', 'null'] } } }, ...errorResponses },
+} as const;
+
 export const metaHandshake = {
   tags: ['jobs'],
   summary: "Meta's webhook subscription handshake",
@@ -43,12 +56,20 @@ export const metaHandshake = {
 } as const;
 
 export function whatsappRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const view = (e: ConsentEntry) => ({ contact: e.contact, countryCode: e.countryCode, nationalNumber: e.nationalNumber, consent: e.consent, updatedAt: iso(e.updatedAt), source: e.source ?? null });
+
+  app.get('/v1/consents', { schema: listConsents, config: { role: 'read' } }, async (req) => {
+    const { limit, after } = req.query as { limit: number; after?: string };
+    const page = await consentBook(ctx.store).list(ctx.now(), limit, after);
+    return { items: page.items.map(view), next: page.next };
+  });
+
   app.get('/v1/consents/:contact', { schema: getConsent, config: { role: 'read' } }, async (req) => {
     const { contact } = req.params as { contact: string };
     const { countryCode } = req.query as { countryCode?: string };
     const e = await consentBook(ctx.store).lookup(contact.startsWith('+') || countryCode ? contact : `+${contact}`, countryCode, ctx.now());
     if (!e) throw apiError(404, 'not_found', `no WhatsApp consent was ever recorded for ${contact}`, { field: 'contact' });
-    return { contact: e.contact, countryCode: e.countryCode, nationalNumber: e.nationalNumber, consent: e.consent, updatedAt: iso(e.updatedAt), source: e.source ?? null };
+    return view(e);
   });
 
   app.get('/v1/providers/whatsapp/:name/reports', { schema: metaHandshake, config: { role: 'public' } }, async (req, reply) => {

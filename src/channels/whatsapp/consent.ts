@@ -1,6 +1,8 @@
 // WhatsApp consent per number, kept in the store's SharedState so every process agrees: the API
 // that records an opt-in or opt-out (/update_consent/) and every worker that checks it at send time.
 //   consent:whatsapp:<E.164>  → ConsentEntry
+//   consent:whatsapp:index    → { <E.164>: n } (a tally: adding a field is atomic on every store, so
+//                               concurrent recorders never lose one), what the list reads
 // Numbers are keyed in E.164 (libphonenumber-js), so "9876543210" + 91, "+91 98765 43210" and
 // "09876543210" + 91 are one contact. A store without SharedState keeps consent in this process's
 // memory (one process only): both built-in stores have it.
@@ -40,10 +42,20 @@ export function consentNumber(contact: string | number, countryCode?: string | n
 }
 
 const key = (e164: string) => `consent:whatsapp:${e164}`;
+const INDEX = 'consent:whatsapp:index';
 
 /** A SharedState that lives in this process only, for stores without one. */
-class MemoryShared implements Pick<SharedState, 'put' | 'get'> {
+class MemoryShared implements Pick<SharedState, 'put' | 'get' | 'tally' | 'tallies'> {
   private m = new Map<string, string>();
+  private counters = new Map<string, Record<string, number>>();
+  async tally(k: string, add: Record<string, number>): Promise<void> {
+    const cur = this.counters.get(k) ?? {};
+    for (const [f, n] of Object.entries(add)) cur[f] = (cur[f] ?? 0) + n;
+    this.counters.set(k, cur);
+  }
+  async tallies(keys: string[]): Promise<(Record<string, number> | null)[]> {
+    return keys.map((k) => this.counters.get(k) ?? null);
+  }
   async put(k: string, v: unknown): Promise<void> {
     this.m.set(k, JSON.stringify(v));
   }
@@ -54,13 +66,23 @@ class MemoryShared implements Pick<SharedState, 'put' | 'get'> {
 }
 
 export class ConsentBook {
-  constructor(private readonly shared: Pick<SharedState, 'put' | 'get'>) {}
+  constructor(private readonly shared: Pick<SharedState, 'put' | 'get' | 'tally' | 'tallies'>) {}
 
   async record(contact: string | number, countryCode: string | number | undefined, consent: boolean, now: number, source?: string): Promise<ConsentEntry> {
     const n = consentNumber(contact, countryCode);
     const entry: ConsentEntry = { contact: n.e164, countryCode: n.countryCode, nationalNumber: n.nationalNumber, consent, updatedAt: now, ...(source ? { source } : {}) };
     await this.shared.put(key(n.e164), entry, CONSENT_TTL_MS, now);
+    await this.shared.tally?.(INDEX, { [n.e164]: 1 }, CONSENT_TTL_MS, now);
     return entry;
+  }
+
+  /** Every number with a recorded consent, in E.164 order, a page at a time (after: the last number of the page before). */
+  async list(now: number, limit: number, after?: string): Promise<{ items: ConsentEntry[]; next: string | null }> {
+    const [index] = (await this.shared.tallies?.([INDEX], now)) ?? [null];
+    const numbers = Object.keys(index ?? {}).sort().filter((c) => after === undefined || c > after);
+    const page = numbers.slice(0, limit);
+    const items = (await Promise.all(page.map((c) => this.shared.get<ConsentEntry>(key(c), now)))).filter((e): e is ConsentEntry => e !== null);
+    return { items, next: numbers.length > limit ? page[page.length - 1]! : null };
   }
 
   /** What was last recorded for a number (any form consentNumber reads), or null when nothing ever was. */
