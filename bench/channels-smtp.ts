@@ -3,8 +3,9 @@
 // beside nodemailer alone with the same pool settings, in the same run and against the same server;
 // plus the whole path (email jobs on a SQLite store, a worker, screening, the provider) for scale.
 // Runs alternate and the best of each is kept, so a noisy neighbour hurts both sides alike.
-//   npm run bench:channels:smtp [-- mails=2000 concurrency=20 rounds=3]
+// `npm run bench:channels` includes these rows; alone: npm run bench:channels:smtp [-- mails=2000 concurrency=20 rounds=3]
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { smtp, type SmtpProvider } from '../src/channels/email/providers/smtp.js';
@@ -16,7 +17,7 @@ import { tempDir } from '../tests/helpers/tmp.js';
 const arg = (k: string, d: number) => Number(process.argv.find((a) => a.startsWith(`${k}=`))?.split('=')[1] ?? d);
 const MAILS = arg('mails', 2000);
 const CONC = arg('concurrency', 20);
-const ROUNDS = arg('rounds', 3);
+const ROUNDS = arg('smtp-rounds', arg('rounds', 3));
 const POOL = { maxConnections: 5, maxMessages: 1000 };
 
 const mail = (i: number): OutgoingEmail => ({
@@ -33,7 +34,7 @@ async function drive(n: number, conc: number, send: (i: number) => Promise<unkno
   return n / ((performance.now() - t0) / 1000);
 }
 
-const sink = await smtpSink({ parse: false });
+let sink: Awaited<ReturnType<typeof smtpSink>>;
 const ctx = { signal: new AbortController().signal, dispatcher: undefined as never, now: () => Date.now(), jobId: 'bench', attempt: 1 };
 
 async function nodemailerAlone(): Promise<number> {
@@ -72,16 +73,26 @@ async function fusionJobs(): Promise<number> {
   return rate;
 }
 
-const best = { nodemailer: 0, provider: 0, jobs: 0 };
-for (let r = 0; r < ROUNDS; r++) {
-  best.nodemailer = Math.max(best.nodemailer, await nodemailerAlone());
-  best.provider = Math.max(best.provider, await fusionProvider());
+/** The SMTP rows, as JSON: nodemailer alone, Fusion's provider, and the whole job path, in mails per second. */
+export async function smtpRows(): Promise<Record<string, unknown>> {
+  sink = await smtpSink({ parse: false });
+  const best = { nodemailer: 0, provider: 0, jobs: 0 };
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      best.nodemailer = Math.max(best.nodemailer, await nodemailerAlone());
+      best.provider = Math.max(best.provider, await fusionProvider());
+    }
+    best.jobs = await fusionJobs();
+  } finally {
+    await sink.close();
+  }
+  const r = (x: number) => Math.round(x);
+  return {
+    unit: 'mails/s', mails: MAILS, concurrency: CONC, pool: POOL.maxConnections, rounds: ROUNDS, kept: 'best of the rounds',
+    nodemailer_alone: r(best.nodemailer), fusion_smtp_provider: r(best.provider), fusion_email_jobs: r(best.jobs),
+    provider_vs_nodemailer: Math.round((best.provider / best.nodemailer) * 1000) / 1000, target: 0.8,
+    jobs_vs_nodemailer: Math.round((best.jobs / best.nodemailer) * 1000) / 1000,
+  };
 }
-best.jobs = await fusionJobs();
-await sink.close();
 
-const fmt = (x: number) => x.toFixed(0).padStart(8);
-console.log(`SMTP to an in-process smtp-server, ${MAILS} mails, ${CONC} in flight, pool of ${POOL.maxConnections} connections, best of ${ROUNDS}`);
-console.log(`  nodemailer alone (pooled)          ${fmt(best.nodemailer)} mails/s`);
-console.log(`  Fusion smtp provider (pooled)      ${fmt(best.provider)} mails/s   ratio ${(best.provider / best.nodemailer).toFixed(2)} (target >= 0.80)`);
-console.log(`  Fusion email jobs (SQLite, worker) ${fmt(best.jobs)} mails/s   ratio ${(best.jobs / best.nodemailer).toFixed(2)} (whole path, for scale)`);
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(JSON.stringify({ bench: 'channels-smtp', ...(await smtpRows()) }, null, 2));

@@ -1,5 +1,5 @@
 // npm run bench:channels -- [--jobs N] [--runs R] [--concurrency C] [--sign] [--sink-latency-ms MS] [--handler-row]
-//   [--only bare,pre,live,plain] [--log info]
+//   [--only bare,pre,live,plain,smtp] [--log info]
 // Webhook deliveries per second to a local sink (a node http server on loopback in its own process,
 // reached through the outgoing guard's allowlist), beside a bare undici loop sending the same
 // requests (same count, same concurrency) to the same sink in the same run. Prints one JSON document:
@@ -21,6 +21,7 @@ import { Fusion } from '../src/fusion.js';
 import { createLogger } from '../src/logging.js';
 import { round } from './measure.js';
 import { pct } from './shared.js';
+import { smtpRows } from './channels-smtp.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -219,6 +220,8 @@ async function main(): Promise<void> {
     ratio: Object.fromEntries(fusionRows.map((k) => [`${k.replace(/^fusion_/, '')}_vs_bare`, round(rate(k) / rate('bare_undici'), 3)])),
     pair_ratios: Object.fromEntries(fusionRows.map((k) => [`${k.replace(/^fusion_/, '')}_vs_bare`, pairs(k)])),
     target: 0.8,
+    // Email: Fusion's pooled SMTP provider beside nodemailer alone, to an in-process SMTP server.
+    ...(only && !only.includes('smtp') ? {} : { smtp: await smtpRows() }),
   };
   console.log(JSON.stringify(out, null, 2));
 }
