@@ -1,8 +1,8 @@
 // AWS SDK clients (SNS for SMS, SESv2 for email) sending through the outgoing guard: the SDK's HTTP
 // goes through our dispatcher with our time limit, its own retries off (the job and the route decide).
 import { request, type Dispatcher } from 'undici';
-import type { ProviderContext } from '../provider.js';
-import { networkFailure } from './answer.js';
+import { ProviderError, type ProviderContext } from '../provider.js';
+import { networkFailure, retryAfterMs } from './answer.js';
 
 interface SdkRequest {
   protocol: string;
@@ -73,4 +73,26 @@ export function awsClientPerDispatcher<C>(make: (config: Record<string, unknown>
     }
     return client;
   };
+}
+
+/**
+ * An AWS SDK error as a ProviderError: 5xx, 429 and the service's throttling codes are retryable
+ * (Retry-After honoured), the rest are the caller's or the account's mistake. `Code` is the code as on
+ * the wire (SNS's `InvalidParameter`), else the SDK's name for it. Errors that are not an answer from
+ * AWS (no HTTP status) are returned as they are.
+ */
+export function awsFailure(err: unknown, label: string, retryableCodes: ReadonlySet<string>, now: number): unknown {
+  if (err instanceof ProviderError) return err;
+  const e = err as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string }; $response?: { headers?: Record<string, string> } };
+  const status = e.$metadata?.httpStatusCode;
+  if (!e.name || status === undefined) return err;
+  const code = e.Code ?? e.name;
+  const retryable = status >= 500 || status === 429 || retryableCodes.has(code);
+  return new ProviderError(`${label} answered ${status}: ${code}: ${e.message ?? ''}`, {
+    code,
+    retryable,
+    retryAfterMs: retryable ? retryAfterMs(e.$response?.headers?.['retry-after'], now) : undefined,
+    status,
+    raw: { code, message: e.message, requestId: e.$metadata?.requestId },
+  });
 }

@@ -1,7 +1,7 @@
 // What both push adapters do alike: fan a job's tokens out with bounded concurrency, and turn the
 // per-token outcomes into the send's answer.
 import { ProviderError, type SendResult } from '../provider.js';
-import type { PushSendRaw, TokenResult } from './message.js';
+import type { PushSendRaw } from './message.js';
 
 /** map() with at most `limit` calls in flight; results in input order. */
 export async function eachLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

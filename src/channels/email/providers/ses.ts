@@ -9,8 +9,7 @@
 // account), throttling, limits and any 5xx are retryable (Retry-After honoured when sent).
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { ProviderError, type Provider, type ProviderFactory } from '../../provider.js';
-import { retryAfterMs } from '../../http/answer.js';
-import { awsClientPerDispatcher } from '../../http/aws.js';
+import { awsClientPerDispatcher, awsFailure } from '../../http/aws.js';
 import { scrubError } from '../../sms/providers/common.js';
 import { buildMime } from '../mime.js';
 import type { OutgoingEmail } from '../message.js';
@@ -33,21 +32,7 @@ const RETRYABLE = new Set([
   'ServiceUnavailable',
 ]);
 
-function classify(err: unknown, s: Settings, now: number): unknown {
-  if (err instanceof ProviderError) return err;
-  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string }; $response?: { headers?: Record<string, string> } };
-  const status = e.$metadata?.httpStatusCode;
-  if (!e.name || status === undefined) return err;
-  const code = e.name;
-  const retryable = status >= 500 || status === 429 || RETRYABLE.has(code);
-  return new ProviderError(`${s.label} answered ${status}: ${code}: ${e.message ?? ''}`, {
-    code,
-    retryable,
-    retryAfterMs: retryable ? retryAfterMs(e.$response?.headers?.['retry-after'], now) : undefined,
-    status,
-    raw: { code, message: e.message, requestId: e.$metadata?.requestId },
-  });
-}
+const classify = (err: unknown, s: Settings, now: number): unknown => awsFailure(err, s.label, RETRYABLE, now);
 
 /** SES message tags allow letters, digits, _ and - only. */
 const tagValue = (v: string) => v.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 256);

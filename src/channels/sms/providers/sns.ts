@@ -9,8 +9,7 @@
 // (the caller's or the account's mistake) are not. The error's code is SNS's own (e.g. `Throttling`).
 import { PublishCommand, SNSClient, type MessageAttributeValue } from '@aws-sdk/client-sns';
 import { ProviderError, type Provider, type ProviderFactory } from '../../provider.js';
-import { retryAfterMs } from '../../http/answer.js';
-import { awsClientPerDispatcher } from '../../http/aws.js';
+import { awsClientPerDispatcher, awsFailure } from '../../http/aws.js';
 import type { SmsMessage } from '../message.js';
 import { schema, scrubError, Settings } from './common.js';
 
@@ -29,22 +28,7 @@ const RETRYABLE_CODES = new Set([
 ]);
 
 
-function classify(err: unknown, s: Settings, now: number): unknown {
-  if (err instanceof ProviderError) return err;
-  const e = err as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string }; $response?: { headers?: Record<string, string> } };
-  const status = e.$metadata?.httpStatusCode;
-  if (!e.name || status === undefined) return err; // not an answer from SNS: a fault of ours, surfaced as is
-  // SNS's own code as on the wire (`InvalidParameter`), not the SDK's class name (`InvalidParameterException`).
-  const code = e.Code ?? e.name;
-  const retryable = status >= 500 || status === 429 || RETRYABLE_CODES.has(code);
-  return new ProviderError(`${s.label} answered ${status}: ${code}: ${e.message ?? ''}`, {
-    code,
-    retryable,
-    retryAfterMs: retryable ? retryAfterMs(e.$response?.headers?.['retry-after'], now) : undefined,
-    status,
-    raw: { code, message: e.message, requestId: e.$metadata?.requestId },
-  });
-}
+const classify = (err: unknown, s: Settings, now: number): unknown => awsFailure(err, s.label, RETRYABLE_CODES, now);
 
 function attribute(value: string): MessageAttributeValue {
   return { DataType: 'String', StringValue: value };
