@@ -3,31 +3,12 @@
 // slow the machine is; a process is killed only once it has said it runs jobs.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Queue } from '../../src/core/queue.js';
-import type { Store } from '../../src/core/store.js';
 import { until } from '../helpers/await.js';
-import { STORES, allJobs, chaosWorker, executions, report, rssMb, size, sleep, tally, type Proc } from '../helpers/chaos.js';
+import { STORES, allJobs, chaosWorker, countsOf, executions, producer, report, rssMb, size, sleep, tally, type Proc } from '../helpers/chaos.js';
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
 
-/** Adds batches of jobs with ids c-<n> until stopped; `acked` holds every id whose add returned. */
-function producer(store: Store, opts: { batch: number; everyMs: number; queue?: string }) {
-  const acked = new Set<string>();
-  let stop = false;
-  let n = 0;
-  const q = new Queue(store);
-  const done = (async () => {
-    while (!stop) {
-      const specs = Array.from({ length: opts.batch }, () => ({ id: `c-${n++}`, task: 'chaos', queue: opts.queue ?? 'chaos', payload: {}, maxAttempts: 1, maxStalls: 100 }));
-      await q.enqueueMany(specs);
-      for (const s of specs) acked.add(s.id);
-      await sleep(opts.everyMs);
-    }
-  })();
-  return { acked, stop: async () => ((stop = true), await done) };
-}
-
-const active = async (store: Store, queue = 'chaos') => (await store.counts(queue))[queue] ?? { queued: 0, active: 0, completed: 0, scheduled: 0, failed: 0, cancelled: 0 };
+const active = countsOf;
 
 STORES.forEach((factory, i) => {
   describe(`chaos: worker processes on ${factory.name}`, { skip: skips[i] }, () => {

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import type { Store } from '../../src/core/store.js';
 import type { Job } from '../../src/core/job.js';
 import { openStore } from '../../src/stores/index.js';
+import { Queue } from '../../src/core/queue.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from './redis.js';
 import { tempDir } from './tmp.js';
 
@@ -24,6 +25,8 @@ export interface Target {
   /** A URL for `fusion --store` and for Fusion.open (a Redis target carries its prefix in it). */
   url: string;
   dir: string;
+  /** The Redis key prefix (its connections are named fusion:<prefix>:<role>). */
+  prefix?: string;
   open(): Promise<Store>;
   cleanup(): Promise<void>;
 }
@@ -49,6 +52,7 @@ export function redisTarget(base = REDIS_URL): Target {
     store: 'redis',
     url: redisUrlWithPrefix(base, prefix),
     dir: tmp.dir,
+    prefix,
     open: () => openStore(base, { prefix }),
     async cleanup() {
       const r = new Redis(base, { maxRetriesPerRequest: 1 });
@@ -255,4 +259,47 @@ export function tally(jobs: Job[], acked: Set<string>, execs: Map<string, number
   }
   for (const j of jobs) stalls += j.stalls;
   return { lost, notRun, doubleCompleted, duplicateExecutions, stalls, problems };
+}
+
+/**
+ * Adds batches of `chaos` jobs with ids <tag>-<n> until stopped. `acked`: ids whose add returned;
+ * `tried`: every id sent (an add whose answer a fault cut off may or may not have landed). Errors
+ * are counted, not thrown: under store faults some adds fail, and those jobs were never promised.
+ */
+export function producer(store: Store, opts: { batch: number; everyMs: number; queue?: string; tag?: string }) {
+  const acked = new Set<string>();
+  const tried = new Set<string>();
+  let stopped = false;
+  let n = 0;
+  let errors = 0;
+  const q = new Queue(store);
+  const done = (async () => {
+    while (!stopped) {
+      const specs = Array.from({ length: opts.batch }, () => ({ id: `${opts.tag ?? 'c'}-${n++}`, task: 'chaos', queue: opts.queue ?? 'chaos', payload: {}, maxAttempts: 1, maxStalls: 100 }));
+      for (const s of specs) tried.add(s.id);
+      try {
+        await q.enqueueMany(specs);
+        for (const s of specs) acked.add(s.id);
+      } catch {
+        errors++;
+      }
+      await sleep(opts.everyMs);
+    }
+  })();
+  return {
+    acked,
+    tried,
+    get errors() {
+      return errors;
+    },
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+/** A queue's counts (all zero when it has none). */
+export async function countsOf(store: Store, queue = 'chaos') {
+  return (await store.counts(queue))[queue] ?? { scheduled: 0, queued: 0, active: 0, completed: 0, failed: 0, cancelled: 0 };
 }
