@@ -12,6 +12,7 @@ import { openStore } from '../../src/stores/index.js';
 import { Queue } from '../../src/core/queue.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from './redis.js';
 import { tempDir } from './tmp.js';
+import { CLI } from './net.js';
 
 /** CHAOS=full (or CHAOS_SCALE=long) runs the long form; anything else the short one `npm test` and CI run. */
 export const LONG = process.env.CHAOS === 'full' || process.env.CHAOS_SCALE === 'long';
@@ -302,4 +303,15 @@ export function producer(store: Store, opts: { batch: number; everyMs: number; q
 /** A queue's counts (all zero when it has none). */
 export async function countsOf(store: Store, queue = 'chaos') {
   return (await store.counts(queue))[queue] ?? { scheduled: 0, queued: 0, active: 0, completed: 0, failed: 0, cancelled: 0 };
+}
+
+const TASKS = join(process.cwd(), 'dist/tests/helpers/chaos-tasks.js');
+
+/** A `fusion server` process on a target (the `chaos` task declared), resolved once it listens. */
+export async function apiServer(t: Target, port: number, extra: string[] = []): Promise<Proc> {
+  const p = new Proc([CLI, 'server', '--port', String(port), '--store', t.url, '--tasks', TASKS, '--consent-file', join(t.dir, 'consent.jsonl'), '--log-level', 'info', ...extra], {
+    env: { FUSION_API_KEYS: '', FUSION_API_KEYS_FILE: '', FUSION_CONFIG: '' },
+  });
+  await p.line('fusion listening');
+  return p;
 }
