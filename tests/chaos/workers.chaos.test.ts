@@ -16,7 +16,7 @@ STORES.forEach((factory, i) => {
       const t = await factory.create();
       const store = await t.open();
       const PROCS = size(3, 4);
-      const KILLS = size(4, 30);
+      const KILLS = size(3, 30);
       const CONC = 8;
       const live = new Set<Proc>();
       const spawn = async () => {

@@ -29,12 +29,15 @@ describe('Redis crash test', { skip }, () => {
     try {
       const N = 1500;
       const q = new Queue(store);
+      // Paused until every worker is up: a slow start must not let the first process run it all before a kill.
+      await store.pause('crash', Date.now());
       for (let i = 0; i < N; i += 500) {
         await q.enqueueMany(Array.from({ length: 500 }, (_, k) => ({
           id: `job-${i + k}`, task: 'work', queue: 'crash', payload: { ms: 20 + ((i + k) % 40) }, maxStalls: 20,
         })));
       }
-      for (let i = 0; i < 4; i++) await spawnWorker();
+      await Promise.all(Array.from({ length: 4 }, spawnWorker));
+      await store.resume('crash', Date.now());
       let kills = 0;
       // Kill a random worker every 250 ms while work remains, replacing it, eight times.
       while (kills < 8) {
