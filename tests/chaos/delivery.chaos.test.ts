@@ -98,7 +98,9 @@ STORES.forEach((factory, i) => {
         assert.equal(completed.length, N, `every message delivered (${jobs.filter((j) => j.state !== 'completed').map((j) => j.error?.message).slice(0, 3).join('; ')})`);
         assert.equal(doubled, 0, 'no message answered 2xx twice');
         for (const j of completed) assert.deepEqual(srv.oks.get(j.id), [`/${(j.result as { provider: string }).provider}`], `${j.id}: one 2xx, from the provider its result names`);
-        assert.ok(failedOverToB > 0, 'failover engaged: messages that failed at a were delivered by b');
+        // The route is [a, b]: a message delivered by b was moved off a, after its own failure there
+        // (failedOverToB) or because a was demoted by failures other messages saw.
+        assert.ok(viaB > 0, 'failover engaged: messages delivered by the second provider');
         for (const m of ['hang', '503', '429', 'drop'] as const) assert.ok(srv.seen['/a']![m] > 0, `the stand-in played ${m}`);
       } finally {
         await fusion.close(500);
