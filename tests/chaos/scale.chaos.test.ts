@@ -14,7 +14,7 @@ const skip = await redisSkip();
 
 describe('chaos: scale out on Redis', { skip }, () => {
   it(`throughput with ${size('1 and 2', '1, 2 and 4')} worker processes`, async () => {
-    const N = size(20_000, 100_000);
+    const N = size(10_000, 100_000);
     const rows: { processes: number; jobs: number; ms: number; perSecond: number }[] = [];
     for (const procs of size([1, 2], [1, 2, 4])) {
       const t = redisTarget();

@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
@@ -38,7 +39,20 @@ STORES.forEach((factory, i) => {
       for (let k = 0; k < 2; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 16, leaseMs: 10_000, webhook: true, retentionMs: 2000, maintenanceMs: 500 }));
       try {
         await Promise.all(workers.map((p) => p.line('READY')));
-        const samples = { api: [] as number[], workers: [] as number[], file: [] as number[] };
+        const samples = { api: [] as number[], workers: [] as number[], file: [] as number[], keys: [] as number[] };
+        // Redis: the keys under this test's prefix (the shared server's memory is other tests' too).
+        const redis = t.prefix ? new Redis(t.url.split('?')[0]!) : null;
+        const countKeys = async () => {
+          let n = 0;
+          let cursor = '0';
+          do {
+            const [next, keys] = await redis!.scan(cursor, 'MATCH', `{${t.prefix}*`, 'COUNT', 5000);
+            cursor = next;
+            n += keys.length;
+          } while (cursor !== '0');
+          return n;
+        };
+        let sampling: Promise<void> | null = null;
         const chaosIds = new Set<string>();
         const hookIds = new Set<string>();
         let n = 0;
@@ -73,9 +87,12 @@ STORES.forEach((factory, i) => {
             samples.api.push(rssMb(api.pid) ?? 0);
             samples.workers.push(workers.reduce((s, w) => s + (rssMb(w.pid) ?? 0), 0));
             if (t.store === 'sqlite') samples.file.push(fileMb(join(t.dir, 'fusion.db')));
+            if (redis && !sampling) sampling = countKeys().then((n) => void samples.keys.push(n)).finally(() => (sampling = null));
           }
         }
         await Promise.all(inflight);
+        await sampling;
+        redis?.disconnect();
         const loadMs = Date.now() - started;
         const store = await t.open();
         try {
@@ -91,13 +108,14 @@ STORES.forEach((factory, i) => {
         const execs = executions(t.dir);
         const notRun = [...chaosIds].filter((id) => !execs.has(id)).length;
         const duplicateExecutions = [...execs.values()].reduce((s, x) => s + x - 1, 0);
-        const g = { api: growth(samples.api), workers: growth(samples.workers), file: samples.file.length ? growth(samples.file) : null };
+        const g = { api: growth(samples.api), workers: growth(samples.workers), file: samples.file.length ? growth(samples.file) : null, redisKeys: samples.keys.length ? growth(samples.keys) : null };
         report({
           test: 'soak', store: t.store, seconds: Math.round(loadMs / 1000), targetRate: RATE, rate: Math.round((chaosIds.size + hookIds.size) / (loadMs / 1000)),
           jobs: n, acknowledged: chaosIds.size + hookIds.size, completed: chaosIds.size - notRun + hookIds.size, lost: notRun, webhooksDelivered: hooks.size, webhookHits: hookHits,
           duplicateExecutions, non2xx, requestErrors: errors, lateTicks,
           rssStartMb: { api: samples.api[0], workers: samples.workers[0] }, rssEndMb: { api: samples.api.at(-1), workers: samples.workers.at(-1) },
-          rssGrowth: g, fileMb: samples.file.length ? { max: Math.max(...samples.file), end: samples.file.at(-1) } : undefined,
+          growth: g, fileMb: samples.file.length ? { max: Math.max(...samples.file), end: samples.file.at(-1) } : undefined,
+          redisKeys: samples.keys.length ? { max: Math.max(...samples.keys), end: samples.keys.at(-1) } : undefined,
         });
         assert.equal(non2xx + errors, 0, 'every request accepted');
         assert.equal(notRun, 0, 'every accepted job ran');
@@ -109,6 +127,8 @@ STORES.forEach((factory, i) => {
           assert.ok(g.file < 1.5, `SQLite file grew ${g.file.toFixed(2)}x (samples ${samples.file.join(',')})`);
           assert.ok(Math.max(...samples.file) < size(200, 500), `SQLite file ${Math.max(...samples.file)} MB`);
         }
+        // Redis: retention keeps the prefix's keys to a few seconds of jobs too.
+        if (g.redisKeys !== null) assert.ok(g.redisKeys < 1.5, `Redis keys under the prefix grew ${g.redisKeys.toFixed(2)}x (samples ${samples.keys.join(',')})`);
         for (const w of workers) assert.equal((await w.term()).code, 0);
         assert.equal((await api.term()).code, 0);
       } finally {

@@ -20,14 +20,16 @@ STORES.forEach((factory, i) => {
       const CONC = 8;
       const live = new Set<Proc>();
       const spawn = async () => {
-        const p = chaosWorker({ url: t.url, logDir: t.dir, concurrency: CONC, leaseMs: 1000, workMs: [5, 25] });
+        // 50-150 ms jobs against ~300 added per second: more than 3 processes of 8 can run, so every
+        // process is full all the time and each kill lands on jobs in flight.
+        const p = chaosWorker({ url: t.url, logDir: t.dir, concurrency: CONC, leaseMs: 1000, workMs: [50, 150] });
         live.add(p);
         void p.exit.then(() => live.delete(p));
         await p.line('READY');
         return p;
       };
       const started = Date.now();
-      const prod = producer(store, { batch: size(20, 50), everyMs: size(100, 50) });
+      const prod = producer(store, { batch: size(30, 30), everyMs: 100 });
       try {
         const first = await Promise.all(Array.from({ length: PROCS }, spawn));
         await Promise.all(first.map((p) => p.line('RUNNING')));
