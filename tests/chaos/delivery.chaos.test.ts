@@ -74,10 +74,13 @@ STORES.forEach((factory, i) => {
         faultUntil = started + FAULT_MS;
         fusion.startMaintenance({ intervalMs: 200 });
         fusion.worker({ queues: ['sms'], concurrency: 16, pollMs: 25, leaseMs: 30_000 });
+        // Attempts enough to outlast the fault window at 50 ms apart: the promise is delivery once the
+        // providers recover, not within a retry budget (a message bouncing between a's and b's 503s
+        // spends ~20 attempts a second).
         const ids: string[] = [];
         for (let k = 0; k < N; k += 100) {
           const batch = await Promise.all(Array.from({ length: Math.min(100, N - k) }, (_, j) =>
-            fusion.enqueue('sms', { to: NUM.in, text: `chaos ${k + j}` }, { maxAttempts: 50, backoff: { type: 'fixed', delay: 50 } })));
+            fusion.enqueue('sms', { to: NUM.in, text: `chaos ${k + j}` }, { maxAttempts: 1000, backoff: { type: 'fixed', delay: 50 } })));
           ids.push(...batch.map((b) => b.id));
         }
         await until(async () => {

@@ -8,8 +8,6 @@ import { STORES, allJobs, chaosWorker, countsOf, executions, producer, report, r
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
 
-const active = countsOf;
-
 STORES.forEach((factory, i) => {
   describe(`chaos: worker processes on ${factory.name}`, { skip: skips[i] }, () => {
     it('kill -9 at random with replacements: every acknowledged job completed once in state, at least once in effect', async () => {
@@ -48,7 +46,7 @@ STORES.forEach((factory, i) => {
         await prod.stop();
         const rssEnd = Math.max(...[...live].map((p) => rssMb(p.pid) ?? 0));
         const jobs = prod.acked.size;
-        await until(async () => (await active(store)).completed >= jobs, size(120_000, 300_000), `all ${jobs} jobs completed`, 100);
+        await until(async () => (await countsOf(store)).completed >= jobs, size(120_000, 300_000), `all ${jobs} jobs completed`, 100);
         for (const p of [...live]) assert.equal((await p.term()).code, 0, 'a surviving worker exits 0 on SIGTERM');
 
         const all = await allJobs(store, 'chaos');
@@ -63,14 +61,14 @@ STORES.forEach((factory, i) => {
         const executionsTotal = [...execs.values()].reduce((a, b) => a + b, 0);
         report({
           test: 'worker-crash', store: t.store, processes: PROCS, concurrency: CONC, kills, jobs, acknowledged: jobs,
-          completed: (await active(store)).completed, lost: r.lost, executions: executionsTotal, duplicateExecutions: r.duplicateExecutions,
+          completed: (await countsOf(store)).completed, lost: r.lost, executions: executionsTotal, duplicateExecutions: r.duplicateExecutions,
           stalls: r.stalls, maxRecoveryMs, rssStartMb: rssStart, rssEndMb: rssEnd, ms: Date.now() - started,
         });
         assert.equal(r.lost, 0, `acknowledged jobs not completed: ${r.problems.join(', ')}`);
         assert.equal(all.length, jobs, 'no job beyond the acknowledged ones');
         assert.equal(r.doubleCompleted, 0, 'a job completed twice in state');
         assert.equal(r.notRun, 0, 'a job completed whose handler never ran');
-        assert.deepEqual(await active(store), { scheduled: 0, queued: 0, active: 0, completed: jobs, failed: 0, cancelled: 0 });
+        assert.deepEqual(await countsOf(store), { scheduled: 0, queued: 0, active: 0, completed: jobs, failed: 0, cancelled: 0 });
         assert.ok(r.stalls > 0, 'no kill caught a job in flight: the test proved nothing');
         // Each kill can repeat at most what the victim held.
         assert.ok(r.duplicateExecutions <= kills * CONC, `${r.duplicateExecutions} duplicates for ${kills} kills`);
@@ -94,10 +92,10 @@ STORES.forEach((factory, i) => {
         for (let k = 0; k < 3; k++) live.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: 60_000, workMs: [20, 200], graceMs: 100, maintenanceMs: 0 }));
         await Promise.all(live.map((p) => p.line('RUNNING')));
         await sleep(size(500, 5000));
-        const before = await active(store);
+        const before = await countsOf(store);
         const exits = await Promise.all(live.map((p) => p.term()));
         await prod.stop();
-        const after = await active(store);
+        const after = await countsOf(store);
         report({
           test: 'graceful-shutdown', store: t.store, processes: live.length, jobs: prod.acked.size, acknowledged: prod.acked.size,
           completed: after.completed, activeAtSignal: before.active, activeAfter: after.active, lost: prod.acked.size - (after.completed + after.queued + after.scheduled),

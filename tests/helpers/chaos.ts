@@ -234,9 +234,9 @@ export function fileMb(path: string): number {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Checks the contract after a run with faults: every acknowledged job completed exactly once in
- * state (one `completed` outcome) and at least once in effect (an execution recorded), no job
- * recorded that was never acknowledged... unless `extra` ids are allowed (enqueues whose answer was lost).
+ * The contract after a run with faults, counted for the caller to assert: acknowledged jobs not
+ * completed (`lost`), completed more than once in state (more than one `completed` outcome in the
+ * history), completed but never run in effect (no execution recorded), and re-executions.
  */
 export function tally(jobs: Job[], acked: Set<string>, execs: Map<string, number>) {
   const byId = new Map(jobs.map((j) => [j.id, j]));
