@@ -1,0 +1,142 @@
+// Soak: a steady load through a real `fusion server` into worker processes with real delivery (the
+// webhook channel to a loopback receiver, through the outgoing guard) and short retention. Memory of
+// the API and the workers is sampled: it settles (no growth trend: the last third's mean against the
+// middle third's), the SQLite file stays bounded by retention, every job ran, every webhook arrived.
+// Short form: 25 s at 100 jobs/s; long form (CHAOS=full): ten minutes at 1,000 jobs/s.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { Redis } from 'ioredis';
+import { join } from 'node:path';
+import { freePort } from '../helpers/net.js';
+import { until } from '../helpers/await.js';
+import { STORES, apiServer, chaosWorker, countsOf, executions, fileMb, growth, report, rssMb, size, sleep, type Proc } from '../helpers/chaos.js';
+
+const skips = await Promise.all(STORES.map((f) => f.skip()));
+
+STORES.forEach((factory, i) => {
+  describe(`chaos: soak on ${factory.name}`, { skip: skips[i] }, () => {
+    it('steady load with real delivery: memory settles, the store stays bounded, nothing lost', async () => {
+      const DURATION = size(20_000, 600_000);
+      const RATE = size(100, 1000);
+      const TICK = 100;
+      const PER_TICK = Math.round((RATE * TICK) / 1000);
+      const t = await factory.create();
+      const hooks = new Set<string>();
+      let hookHits = 0;
+      const receiver = createServer((req, res) => {
+        hookHits++;
+        hooks.add(new URL(req.url!, 'http://x').searchParams.get('k')!);
+        req.resume();
+        req.on('end', () => res.writeHead(200).end('ok'));
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+      const hookBase = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const api = await apiServer(t, port);
+      const workers: Proc[] = [];
+      for (let k = 0; k < 2; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 16, leaseMs: 10_000, webhook: true, retentionMs: 2000, maintenanceMs: 500 }));
+      try {
+        await Promise.all(workers.map((p) => p.line('READY')));
+        const samples = { api: [] as number[], workers: [] as number[], file: [] as number[], keys: [] as number[] };
+        // Redis: the keys under this test's prefix (the shared server's memory is other tests' too).
+        const redis = t.prefix ? new Redis(t.url.split('?')[0]!) : null;
+        const countKeys = async () => {
+          let n = 0;
+          let cursor = '0';
+          do {
+            const [next, keys] = await redis!.scan(cursor, 'MATCH', `{${t.prefix}*`, 'COUNT', 5000);
+            cursor = next;
+            n += keys.length;
+          } while (cursor !== '0');
+          return n;
+        };
+        let sampling: Promise<void> | null = null;
+        const chaosIds = new Set<string>();
+        const hookIds = new Set<string>();
+        let n = 0;
+        let non2xx = 0;
+        let errors = 0;
+        let lateTicks = 0;
+        const started = Date.now();
+        let nextSample = started;
+        const inflight = new Set<Promise<void>>();
+        for (let tick = 0; Date.now() - started < DURATION; tick++) {
+          const due = started + tick * TICK;
+          if (Date.now() > due + TICK) lateTicks++;
+          else await sleep(Math.max(0, due - Date.now()));
+          // One bulk request per tick: 4 of 5 jobs a plain task, 1 of 5 a webhook to the receiver.
+          const jobs = Array.from({ length: PER_TICK }, () => {
+            const k = n++;
+            return k % 5 === 4
+              ? { id: `w-${k}`, task: 'webhook', payload: { url: `${hookBase}?k=${k}` } }
+              : { id: `s-${k}`, task: 'chaos', queue: 'chaos', payload: { k } };
+          });
+          const p = fetch(`${base}/v1/jobs/bulk`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) })
+            .then(async (r) => {
+              await r.arrayBuffer();
+              if (r.status !== 201) non2xx++;
+              else for (const j of jobs) (j.task === 'webhook' ? hookIds.add(j.payload.url!.split('k=')[1]!) : chaosIds.add(j.id));
+            })
+            .catch(() => void errors++)
+            .finally(() => inflight.delete(p));
+          inflight.add(p);
+          if (Date.now() >= nextSample) {
+            nextSample += 1000;
+            samples.api.push(rssMb(api.pid) ?? 0);
+            samples.workers.push(workers.reduce((s, w) => s + (rssMb(w.pid) ?? 0), 0));
+            if (t.store === 'sqlite') samples.file.push(fileMb(join(t.dir, 'fusion.db')));
+            if (redis && !sampling) sampling = countKeys().then((n) => void samples.keys.push(n)).finally(() => (sampling = null));
+          }
+        }
+        await Promise.all(inflight);
+        await sampling;
+        redis?.disconnect();
+        const loadMs = Date.now() - started;
+        const store = await t.open();
+        try {
+          await until(async () => {
+            const c = await countsOf(store);
+            return c.queued + c.active + c.scheduled === 0 && [...hookIds].every((k) => hooks.has(k));
+          }, size(60_000, 300_000), 'the backlog drained and every webhook arrived', 250);
+          const c = await countsOf(store, 'webhook');
+          assert.equal(c.failed, 0, 'no webhook failed');
+        } finally {
+          await store.close();
+        }
+        const execs = executions(t.dir);
+        const notRun = [...chaosIds].filter((id) => !execs.has(id)).length;
+        const duplicateExecutions = [...execs.values()].reduce((s, x) => s + x - 1, 0);
+        const g = { api: growth(samples.api), workers: growth(samples.workers), file: samples.file.length ? growth(samples.file) : null, redisKeys: samples.keys.length ? growth(samples.keys) : null };
+        report({
+          test: 'soak', store: t.store, seconds: Math.round(loadMs / 1000), targetRate: RATE, rate: Math.round((chaosIds.size + hookIds.size) / (loadMs / 1000)),
+          jobs: n, acknowledged: chaosIds.size + hookIds.size, completed: chaosIds.size - notRun + hookIds.size, lost: notRun, webhooksDelivered: hooks.size, webhookHits: hookHits,
+          duplicateExecutions, non2xx, requestErrors: errors, lateTicks,
+          rssStartMb: { api: samples.api[0], workers: samples.workers[0] }, rssEndMb: { api: samples.api.at(-1), workers: samples.workers.at(-1) },
+          growth: g, fileMb: samples.file.length ? { max: Math.max(...samples.file), end: samples.file.at(-1) } : undefined,
+          redisKeys: samples.keys.length ? { max: Math.max(...samples.keys), end: samples.keys.at(-1) } : undefined,
+        });
+        assert.equal(non2xx + errors, 0, 'every request accepted');
+        assert.equal(notRun, 0, 'every accepted job ran');
+        const tol = size(1.5, 1.2);
+        assert.ok(g.api < tol, `API RSS grew ${g.api.toFixed(2)}x from the middle third to the last (samples ${samples.api.join(',')})`);
+        assert.ok(g.workers < tol, `workers' RSS grew ${g.workers.toFixed(2)}x (samples ${samples.workers.join(',')})`);
+        // Retention (2 s) keeps the file to a few seconds of jobs: no trend, and a small absolute size.
+        if (g.file !== null) {
+          assert.ok(g.file < 1.5, `SQLite file grew ${g.file.toFixed(2)}x (samples ${samples.file.join(',')})`);
+          assert.ok(Math.max(...samples.file) < size(200, 500), `SQLite file ${Math.max(...samples.file)} MB`);
+        }
+        // Redis: retention keeps the prefix's keys to a few seconds of jobs too.
+        if (g.redisKeys !== null) assert.ok(g.redisKeys < 1.5, `Redis keys under the prefix grew ${g.redisKeys.toFixed(2)}x (samples ${samples.keys.join(',')})`);
+        for (const w of workers) assert.equal((await w.term()).code, 0);
+        assert.equal((await api.term()).code, 0);
+      } finally {
+        await Promise.all([...workers, api].map((p) => p.kill9()));
+        receiver.closeAllConnections();
+        await new Promise((r) => receiver.close(r));
+        await t.cleanup();
+      }
+    });
+  });
+});

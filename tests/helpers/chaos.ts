@@ -1,0 +1,317 @@
+// The chaos suite's shared parts: its size (short by default, long with CHAOS=full), the stores it
+// runs on (a list of factories: adding a store is one entry), child processes that say when they
+// are ready and running, execution logs, memory samples, and the one JSON line each test prints.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { Store } from '../../src/core/store.js';
+import type { Job } from '../../src/core/job.js';
+import { openStore } from '../../src/stores/index.js';
+import { Queue } from '../../src/core/queue.js';
+import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from './redis.js';
+import { tempDir } from './tmp.js';
+import { CLI } from './net.js';
+
+/** CHAOS=full (or CHAOS_SCALE=long) runs the long form; anything else the short one `npm test` and CI run. */
+export const LONG = process.env.CHAOS === 'full' || process.env.CHAOS_SCALE === 'long';
+export const FORM = LONG ? 'long' : 'short';
+/** One number for each form. */
+export const size = <T>(short: T, long: T): T => (LONG ? long : short);
+
+/** One store a chaos test runs on: a URL any process can open, and a cleanup. */
+export interface Target {
+  store: string;
+  /** A URL for `fusion --store` and for Fusion.open (a Redis target carries its prefix in it). */
+  url: string;
+  dir: string;
+  /** The Redis key prefix (its connections are named fusion:<prefix>:<role>). */
+  prefix?: string;
+  open(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+export interface StoreFactory {
+  name: string;
+  /** false when the store can run here, else the reason (the Redis gate throws under CI=true). */
+  skip(): Promise<string | false>;
+  create(): Promise<Target>;
+}
+
+function redisUrlWithPrefix(base: string, prefix: string): string {
+  const u = new URL(base);
+  u.searchParams.set('prefix', prefix);
+  return u.toString();
+}
+
+/** A Redis target on a fresh prefix of the given server (the shared one by default). */
+export function redisTarget(base = REDIS_URL): Target {
+  const prefix = testPrefix();
+  const tmp = tempDir('fusion-chaos-');
+  return {
+    store: 'redis',
+    url: redisUrlWithPrefix(base, prefix),
+    dir: tmp.dir,
+    prefix,
+    open: () => openStore(base, { prefix }),
+    async cleanup() {
+      const r = new Redis(base, { maxRetriesPerRequest: 1 });
+      r.on('error', () => {});
+      try {
+        await dropPrefix(r, prefix);
+      } finally {
+        r.disconnect();
+        tmp.remove();
+      }
+    },
+  };
+}
+
+export function sqliteTarget(): Target {
+  const tmp = tempDir('fusion-chaos-');
+  const path = join(tmp.dir, 'fusion.db');
+  return { store: 'sqlite', url: `sqlite:${path}`, dir: tmp.dir, open: () => openStore(`sqlite:${path}`), cleanup: async () => tmp.remove() };
+}
+
+/** Every store the suite runs on. PostgreSQL: one more entry here. */
+export const STORES: StoreFactory[] = [
+  { name: 'sqlite', skip: async () => false, create: async () => sqliteTarget() },
+  { name: 'redis', skip: redisSkip, create: async () => redisTarget() },
+];
+
+/** The one line a chaos test prints, so runs can be compared over time. */
+export function report(line: Record<string, unknown>): void {
+  console.log(JSON.stringify({ form: FORM, ...line }));
+}
+
+/** Resident set size of a process in MB (Linux /proc); null once it is gone. */
+export function rssMb(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 102.4) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * No growth trend: the mean of the last third of the samples against the middle third (the first
+ * third is warm-up). Returns the ratio; a test asserts it under its tolerance.
+ */
+export function growth(samples: number[]): number {
+  const n = samples.length;
+  const third = Math.max(1, Math.floor(n / 3));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const mid = mean(samples.slice(third, 2 * third));
+  const last = mean(samples.slice(n - third));
+  return mid > 0 ? last / mid : 1;
+}
+
+/** A child process whose stdout lines can be awaited (e.g. READY, RUNNING, a log line). */
+export class Proc {
+  readonly child: ChildProcess;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private out = '';
+  private lines: string[] = [];
+  private waiters: { match: (l: string) => boolean; resolve(l: string): void }[] = [];
+
+  constructor(args: string[], opts: { env?: Record<string, string>; stderr?: 'inherit' | 'ignore' } = {}) {
+    this.child = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', opts.stderr ?? 'inherit'] });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.out += d;
+      let i: number;
+      while ((i = this.out.indexOf('\n')) >= 0) {
+        const line = this.out.slice(0, i);
+        this.out = this.out.slice(i + 1);
+        this.lines.push(line);
+        if (this.lines.length > 200) this.lines.shift();
+        for (const w of this.waiters.filter((x) => x.match(line))) {
+          w.resolve(line);
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+        }
+      }
+    });
+    this.exit = new Promise((r) => this.child.once('exit', (code, signal) => r({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves on the first stdout line (from now, or already seen) containing `text`; rejects if the process exits first or after `ms`. */
+  line(text: string, ms = 30_000): Promise<string> {
+    const seen = this.lines.find((l) => l.includes(text));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`pid ${this.pid}: no "${text}" line within ${ms} ms; last lines: ${this.lines.slice(-5).join(' | ')}`)), ms);
+      const w = { match: (l: string) => l.includes(text), resolve: (l: string) => (clearTimeout(timer), resolve(l)) };
+      this.waiters.push(w);
+      void this.exit.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error(`pid ${this.pid} exited (${code ?? signal}) before a "${text}" line; last lines: ${this.lines.slice(-5).join(' | ')}`));
+      });
+    });
+  }
+
+  async kill9(): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill('SIGKILL');
+    await this.exit;
+  }
+
+  async term(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.alive) this.child.kill('SIGTERM');
+    return this.exit;
+  }
+}
+
+const WORKER = fileURLToPath(new URL('./chaos-worker.js', import.meta.url));
+
+export interface ChaosWorkerOptions {
+  url: string;
+  /** Where each process appends the id of every job it executes (exec-<pid>.log). */
+  logDir: string;
+  queue?: string;
+  concurrency?: number;
+  leaseMs?: number;
+  /** Handler time, uniform in [min, max] ms. */
+  workMs?: [number, number];
+  /** Run lease recovery in this process (default true) every this many ms. */
+  maintenanceMs?: number;
+  /** Short retention for completed jobs (soak). */
+  retentionMs?: number;
+  graceMs?: number;
+  /** Serve the webhook channel too, with loopback allowed by the outgoing guard. */
+  webhook?: boolean;
+  /** Record executions (default true; off for throughput runs). */
+  record?: boolean;
+}
+
+/** A worker process: prints READY when its worker has started and RUNNING when its first job runs. */
+export function chaosWorker(o: ChaosWorkerOptions): Proc {
+  return new Proc([WORKER, JSON.stringify(o)]);
+}
+
+/** Executions per job id, from every process's log in a directory. */
+export function executions(dir: string): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const f of readdirSync(dir).filter((x) => x.startsWith('exec-'))) {
+    for (const id of readFileSync(join(dir, f), 'utf8').split('\n')) if (id) n.set(id, (n.get(id) ?? 0) + 1);
+  }
+  return n;
+}
+
+/** Every job of a queue, page by page. */
+export async function allJobs(store: Store, queue: string): Promise<Job[]> {
+  const out: Job[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.list({ queue, limit: 1000, ...(cursor ? { cursor } : {}) });
+    out.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
+export function fileMb(path: string): number {
+  let total = 0;
+  for (const p of [path, `${path}-wal`]) {
+    try {
+      total += statSync(p).size;
+    } catch {
+      /* no WAL yet */
+    }
+  }
+  return Math.round(total / 104857.6) / 10;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The contract after a run with faults, counted for the caller to assert: acknowledged jobs not
+ * completed (`lost`), completed more than once in state (more than one `completed` outcome in the
+ * history), completed but never run in effect (no execution recorded), and re-executions.
+ */
+export function tally(jobs: Job[], acked: Set<string>, execs: Map<string, number>) {
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  let lost = 0;
+  let notRun = 0;
+  let doubleCompleted = 0;
+  let duplicateExecutions = 0;
+  let stalls = 0;
+  const problems: string[] = [];
+  for (const id of acked) {
+    const j = byId.get(id);
+    if (!j || j.state !== 'completed') {
+      lost++;
+      if (problems.length < 5) problems.push(`${id}: ${j ? j.state : 'missing'}`);
+      continue;
+    }
+    if (j.history.filter((h) => h.outcome === 'completed').length !== 1) doubleCompleted++;
+    const n = execs.get(id) ?? 0;
+    if (n < 1) notRun++;
+    duplicateExecutions += Math.max(0, n - 1);
+  }
+  for (const j of jobs) stalls += j.stalls;
+  return { lost, notRun, doubleCompleted, duplicateExecutions, stalls, problems };
+}
+
+/**
+ * Adds batches of `chaos` jobs with ids <tag>-<n> until stopped. `acked`: ids whose add returned;
+ * `tried`: every id sent (an add whose answer a fault cut off may or may not have landed). Errors
+ * are counted, not thrown: under store faults some adds fail, and those jobs were never promised.
+ */
+export function producer(store: Store, opts: { batch: number; everyMs: number; queue?: string; tag?: string }) {
+  const acked = new Set<string>();
+  const tried = new Set<string>();
+  let stopped = false;
+  let n = 0;
+  let errors = 0;
+  const q = new Queue(store);
+  const done = (async () => {
+    while (!stopped) {
+      const specs = Array.from({ length: opts.batch }, () => ({ id: `${opts.tag ?? 'c'}-${n++}`, task: 'chaos', queue: opts.queue ?? 'chaos', payload: {}, maxAttempts: 1, maxStalls: 100 }));
+      for (const s of specs) tried.add(s.id);
+      try {
+        await q.enqueueMany(specs);
+        for (const s of specs) acked.add(s.id);
+      } catch {
+        errors++;
+      }
+      await sleep(opts.everyMs);
+    }
+  })();
+  return {
+    acked,
+    tried,
+    get errors() {
+      return errors;
+    },
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+/** A queue's counts (all zero when it has none). */
+export async function countsOf(store: Store, queue = 'chaos') {
+  return (await store.counts(queue))[queue] ?? { scheduled: 0, queued: 0, active: 0, completed: 0, failed: 0, cancelled: 0 };
+}
+
+const TASKS = join(process.cwd(), 'dist/tests/helpers/chaos-tasks.js');
+
+/** A `fusion server` process on a target (the `chaos` task declared), resolved once it listens. */
+export async function apiServer(t: Target, port: number, extra: string[] = []): Promise<Proc> {
+  const p = new Proc([CLI, 'server', '--port', String(port), '--store', t.url, '--tasks', TASKS, '--consent-file', join(t.dir, 'consent.jsonl'), '--log-level', 'info', ...extra], {
+    env: { FUSION_API_KEYS: '', FUSION_API_KEYS_FILE: '', FUSION_CONFIG: '' },
+  });
+  await p.line('fusion listening');
+  return p;
+}
