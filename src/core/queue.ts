@@ -148,7 +148,7 @@ export class Queue {
     return this.store.retry(id, opts, this.clock.now());
   }
   remove(id: string) {
-    return this.store.remove(id);
+    return this.store.remove(id, this.clock.now());
   }
   /** Remove finished jobs that ended more than `olderThanMs` ago. */
   clean(q: Omit<CleanQuery, 'endedBefore'> & { olderThanMs: number }) {
@@ -162,7 +162,7 @@ export class Queue {
     return this.store.resume(queue, this.clock.now());
   }
   setQueueOptions(queue: string, opts: QueueOptions) {
-    return this.store.setQueueOptions(queue, opts);
+    return this.store.setQueueOptions(queue, opts, this.clock.now());
   }
   queues() {
     return this.store.queues();

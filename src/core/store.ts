@@ -283,12 +283,12 @@ export interface Store {
   /** failed|cancelled → queued. */
   retry(id: string, opts: RetryOptions, now: number): Promise<Job>;
   /** Delete a job that is not active. */
-  remove(id: string): Promise<void>;
+  remove(id: string, now: number): Promise<void>;
   clean(q: CleanQuery): Promise<number>;
 
   pause(queue: string, now: number): Promise<void>;
   resume(queue: string, now: number): Promise<void>;
-  setQueueOptions(queue: string, opts: QueueOptions): Promise<void>;
+  setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void>;
   queues(): Promise<QueueInfo[]>;
 
   upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord>;

@@ -34,12 +34,19 @@ export interface WorkerOptions {
   clock?: Clock;
   logger?: Logger;
   random?: () => number;
+  /**
+   * Backoff between tries to store a batch of outcomes the store refused: doubling from firstMs,
+   * capped at maxMs (default 50 ms to 5 s). Tries go on while the batch's leases last.
+   */
+  outcomeRetry?: { firstMs: number; maxMs: number };
 }
 
 interface Running {
   job: Job;
   attempt: Attempt;
   startedAt: number;
+  /** When the lease ends unless a heartbeat extends it (clock ms). */
+  leaseUntil: number;
   cancelTimeout?: () => void;
   /** Set when the lease was lost: the outcome must not be reported. */
   lost?: boolean;
@@ -65,6 +72,7 @@ export class Worker {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly random: () => number;
+  private readonly outcomeRetry: { firstMs: number; maxMs: number };
   private readonly queueSet: Set<string>;
   private running = new Map<string, Running>();
   private outbox: Outcome[] = [];
@@ -106,6 +114,7 @@ export class Worker {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
     this.random = opts.random ?? Math.random;
+    this.outcomeRetry = opts.outcomeRetry ?? { firstMs: 50, maxMs: 5000 };
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.weights = opts.weights;
     this.startedAt = this.clock.now();
@@ -277,7 +286,8 @@ export class Worker {
 
   private run(job: Job): void {
     const attempt = new Attempt();
-    const entry: Running = { job, attempt, startedAt: this.clock.now() };
+    const startedAt = this.clock.now();
+    const entry: Running = { job, attempt, startedAt, leaseUntil: job.leaseUntil ?? startedAt + this.leaseMs };
     this.running.set(job.id, entry);
     if (job.timeout > 0) {
       entry.cancelTimeout = this.clock.at(entry.startedAt + job.timeout, () =>
@@ -439,10 +449,22 @@ export class Worker {
         break;
       } catch (err) {
         retried = true;
-        // The leases still protect these jobs; keep trying until the store answers or they expire.
-        this.log.error({ workerId: this.id, err: (err as Error)?.message, outcomes: batch.length }, 'could not store outcomes');
-        if (tries > 100 || this.state === 'stopped') break;
-        await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(tries, 7))));
+        // The leases still protect these jobs (heartbeats go on extending them): keep trying until the
+        // store answers or the last of them ends. After that the store refuses the stale tokens anyway
+        // and stall recovery takes the jobs back.
+        const leaseLeft = this.leaseEnd(batch) - this.clock.now();
+        const message = (err as Error)?.message;
+        if (leaseLeft <= 0 || this.state === 'stopped') {
+          this.log.error(
+            { workerId: this.id, err: message, outcomes: batch.length, jobIds: batch.map((o) => o.id), tries: tries + 1 },
+            'gave up storing outcomes: their leases ended; recovery will take the jobs back',
+          );
+          break;
+        }
+        this.log.warn({ workerId: this.id, err: message, outcomes: batch.length, tries: tries + 1 }, 'could not store outcomes; retrying');
+        const { firstMs, maxMs } = this.outcomeRetry;
+        const wait = Math.min(maxMs, firstMs * 2 ** Math.min(tries, 30), leaseLeft);
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
     if (!retried) {
@@ -465,6 +487,16 @@ export class Worker {
     for (const r of this.landed.splice(0)) r();
     this.flush();
     if (this.pumpAgain) this.wake();
+  }
+
+  /** The latest lease end among a batch's jobs; -Infinity when every lease is already lost. */
+  private leaseEnd(batch: Outcome[]): number {
+    let end = -Infinity;
+    for (const o of batch) {
+      const entry = this.running.get(o.id);
+      if (entry && !entry.lost) end = Math.max(end, entry.leaseUntil);
+    }
+    return end;
   }
 
   /** Resolves once every buffered outcome is stored. */
@@ -492,15 +524,17 @@ export class Worker {
     await this.beatWorker();
     if (leases.length === 0) return;
     try {
-      const res = await this.store.heartbeat(leases, this.leaseMs, this.clock.now());
+      const now = this.clock.now();
+      const res = await this.store.heartbeat(leases, this.leaseMs, now);
       for (const r of res) {
         const entry = this.running.get(r.id);
         if (!entry) continue;
         if (!r.ok) {
           entry.lost = true;
           entry.attempt.abort(new LeaseLostError('lease lost'));
-        } else if (r.cancelRequested) {
-          entry.attempt.abort(new CancelledError('job cancelled'));
+        } else {
+          entry.leaseUntil = now + this.leaseMs;
+          if (r.cancelRequested) entry.attempt.abort(new CancelledError('job cancelled'));
         }
       }
     } catch (err) {

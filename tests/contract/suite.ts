@@ -140,7 +140,7 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
 
       it('enforces a per-queue concurrency limit across claimers', async () => {
         await s.add(Array.from({ length: 10 }, (_, i) => job({ id: `c${i}` })), T0);
-        await s.setQueueOptions('q', { concurrency: 3 });
+        await s.setQueueOptions('q', { concurrency: 3 }, T0);
         assert.equal((await claim(10, ['q'], T0, 30_000, 'w1')).jobs.length, 3);
         assert.equal((await claim(10, ['q'], T0, 30_000, 'w2')).jobs.length, 0);
         const info = (await s.queues()).find((q) => q.name === 'q')!;
@@ -150,7 +150,7 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
 
       it('enforces a per-queue rate limit window and says when it reopens', async () => {
         await s.add(Array.from({ length: 10 }, (_, i) => job({ id: `r${i}` })), T0);
-        await s.setQueueOptions('q', { rateLimit: { max: 4, windowMs: 1000 } });
+        await s.setQueueOptions('q', { rateLimit: { max: 4, windowMs: 1000 } }, T0);
         const a = await claim(10, ['q'], T0);
         assert.equal(a.jobs.length, 4);
         const b = await claim(10, ['q'], T0 + 500, 30_000, 'w2');
@@ -461,11 +461,11 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       it('removes jobs that are not active', async () => {
         await s.add([job({ id: 'a' }), job({ id: 'b' })], T0);
         await s.log('a', 'line', T0);
-        await s.remove('a');
+        await s.remove('a', T0);
         assert.equal(await s.get('a'), null);
         assert.deepEqual(await s.logs('a'), []);
         await claim(1);
-        await assert.rejects(s.remove('b'), (e: FusionError) => e.code === 'conflict');
+        await assert.rejects(s.remove('b', T0), (e: FusionError) => e.code === 'conflict');
       });
 
       it('cleans finished jobs older than a time, bounded by a limit', async () => {
@@ -568,6 +568,18 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         await want('active', 'a');
         await want('completed', 'a');
         await want('cancelled', 'b');
+        off();
+      });
+
+      it('dates the events of operator actions with the time it is given, not its own clock', async () => {
+        const seen: StoreEvent[] = [];
+        const off = s.subscribe((e) => seen.push(e));
+        await s.add([job({ id: 'a' })], T0);
+        await s.remove('a', T0 + 11);
+        await s.setQueueOptions('q', { concurrency: 2 }, T0 + 22);
+        await waitFor(() => seen.some((e) => e.type === 'removed') && seen.some((e) => e.type === 'resumed'));
+        assert.equal(seen.find((e) => e.type === 'removed' && e.jobId === 'a')!.at, T0 + 11);
+        assert.equal(seen.find((e) => e.type === 'resumed' && e.queue === 'q')!.at, T0 + 22);
         off();
       });
 

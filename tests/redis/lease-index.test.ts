@@ -17,7 +17,7 @@ describe('Redis lease index', { skip }, () => {
     const claim = (limit: number, at = now) => store.claim({ queues: ['q'], workerId: 'w', limit, leaseMs: 1000, now: at });
     try {
       await store.add(Array.from({ length: 5 }, (_, i) => resolveSpec({ task: 't', queue: 'q', id: `j${i}` }, now)), now);
-      await store.setQueueOptions('q', { concurrency: 3 });
+      await store.setQueueOptions('q', { concurrency: 3 }, now);
       const first = (await claim(10)).jobs;
       assert.equal(first.length, 3, 'the queue limit of 3 counts leased jobs only');
       assert.equal(await store.client.object('ENCODING', leaseKey), 'skiplist');

@@ -156,7 +156,7 @@ describe('sqlite store: cross-connection events', () => {
       await p.there.cancel('running', now + 3);
       await p.there.pause('q', now + 4);
       await p.there.resume('q', now + 5);
-      await p.there.setQueueOptions('q', { concurrency: 10 });
+      await p.there.setQueueOptions('q', { concurrency: 10 }, now + 6);
       await until('the updates', () => seen.length >= 5);
       assert.deepEqual(seen.map((e) => [e.type, e.jobId]), [
         ['queued', 'failing'], ['queued', 'later'], ['cancel-requested', 'running'], ['resumed', undefined], ['resumed', undefined],

@@ -512,14 +512,14 @@ export class PostgresStore implements Store {
     return job;
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, now: number): Promise<void> {
     const events: StoreEvent[] = [];
     await this.tx(async (c) => {
       const row = await this.lockJob(c, id);
       if (row.state === 'active') throw conflict(`job ${id} is active; cancel it first`, { id, state: row.state });
       await c.query(`DELETE FROM ${this.S}.jobs WHERE id = $1`, [id]);
       await c.query(`DELETE FROM ${this.S}.job_logs WHERE job_id = $1`, [id]);
-      events.push({ type: 'removed', queue: row.queue, jobId: id, at: Date.now() });
+      events.push({ type: 'removed', queue: row.queue, jobId: id, at: now });
     });
     this.emit(events);
   }
@@ -558,9 +558,9 @@ export class PostgresStore implements Store {
     this.emit([e]);
   }
 
-  async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
+  async setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void> {
     // Options can open room (higher limits): let idle workers, here and in other processes, look again.
-    const e: StoreEvent = { type: 'resumed', queue, at: Date.now() };
+    const e: StoreEvent = { type: 'resumed', queue, at: now };
     await this.tx(async (c) => {
       await c.query(this.sql.ensureQueue, [queue]);
       if (opts.rateLimit !== undefined) {

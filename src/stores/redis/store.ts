@@ -860,8 +860,8 @@ export class RedisStore implements Store {
     return (await this.jobOp('retry', id, now, opts.resetAttempts === false ? '0' : '1'))!;
   }
 
-  async remove(id: string): Promise<void> {
-    await this.jobOp('remove', id, Date.now());
+  async remove(id: string, now: number): Promise<void> {
+    await this.jobOp('remove', id, now);
   }
 
   async clean(q: CleanQuery): Promise<number> {
@@ -898,14 +898,14 @@ export class RedisStore implements Store {
     await this.queueSet(queue, now, 'resumed', ['paused', '']);
   }
 
-  async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
+  async setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void> {
     const fields: Raw = [];
     if (opts.rateLimit !== undefined) {
       fields.push('rmax', opts.rateLimit?.max ?? '', 'rwin', opts.rateLimit?.windowMs ?? '', 'rs', '', 'rc', '');
     }
     if (opts.concurrency !== undefined) fields.push('conc', opts.concurrency ?? '');
     // Options can open room (higher limits): let idle workers look again.
-    await this.queueSet(queue, Date.now(), 'resumed', fields);
+    await this.queueSet(queue, now, 'resumed', fields);
   }
 
   // ---- schedules (global slot) ----

@@ -598,14 +598,14 @@ export class SqliteStore implements Store {
     return job;
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, now: number): Promise<void> {
     const events: StoreEvent[] = [];
     this.tx(() => {
       const row = this.mustGet(id);
       if (row.state === 'active') throw conflict(`job ${id} is active; cancel it first`, { id, state: row.state });
       this.st.remove.run(id);
       this.st.removeLogs.run(id);
-      events.push({ type: 'removed', queue: row.queue, jobId: id, at: Date.now() });
+      events.push({ type: 'removed', queue: row.queue, jobId: id, at: now });
     });
     this.emit(events);
   }
@@ -651,9 +651,9 @@ export class SqliteStore implements Store {
     this.emit(events);
   }
 
-  async setQueueOptions(queue: string, opts: QueueOptions): Promise<void> {
+  async setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void> {
     // Options can open room (higher limits): let idle workers, here and in other processes, look again.
-    const events: StoreEvent[] = [{ type: 'resumed', queue, at: Date.now() }];
+    const events: StoreEvent[] = [{ type: 'resumed', queue, at: now }];
     this.tx(() => {
       this.st.ensureQueue.run(queue);
       if (opts.rateLimit !== undefined) {

@@ -1,0 +1,121 @@
+// A batch of outcomes the store refuses is tried again for as long as the jobs' leases last, and
+// given up loudly (not silently) only once they have ended. The store is a real SQLite file whose
+// outcome calls fail on purpose, as a store going away for a while would.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Fusion } from '../../src/fusion.js';
+import { ManualClock, type Clock } from '../../src/core/clock.js';
+import type { Logger } from '../../src/core/logger.js';
+import type { Store } from '../../src/core/store.js';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { LOOPBACK_ALLOWED, waitForState } from '../helpers/engine.js';
+import { deferred, within } from '../helpers/await.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** The real store, with the calls named in `failing` throwing while `fail(name)` says so. */
+function flaky(store: Store, fail: (method: string) => boolean): Store {
+  return new Proxy(store, {
+    get(t, k) {
+      const v = Reflect.get(t, k);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (typeof k === 'string' && fail(k)) return Promise.reject(new Error(`store unavailable (${k})`));
+        return (v as (...a: unknown[]) => unknown).apply(t, args);
+      };
+    },
+  });
+}
+
+interface Line { level: string; obj: Record<string, unknown>; msg?: string }
+
+/** A logger keeping its lines, that can be awaited for one matching a predicate. */
+function recordingLogger(): Logger & { lines: Line[]; next(pred: (l: Line) => boolean): Promise<Line> } {
+  const lines: Line[] = [];
+  const waiters: { pred: (l: Line) => boolean; resolve(l: Line): void }[] = [];
+  const write = (level: string) => (obj: object, msg?: string) => {
+    const line = { level, obj: obj as Record<string, unknown>, msg };
+    lines.push(line);
+    for (const w of waiters.splice(0)) {
+      if (w.pred(line)) w.resolve(line);
+      else waiters.push(w);
+    }
+  };
+  return {
+    lines,
+    debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'),
+    next(pred) {
+      const found = lines.find(pred);
+      if (found) return Promise.resolve(found);
+      const d = deferred<Line>();
+      waiters.push({ pred, resolve: d.resolve });
+      return d.promise;
+    },
+  };
+}
+
+async function open(fail: (method: string) => boolean, clock?: Clock) {
+  const t = tempDir();
+  const store = new SqliteStore(join(t.dir, 'fusion.db'));
+  const logger = recordingLogger();
+  const fusion = await Fusion.open({ store: flaky(store, fail), clock, logger, config: LOOPBACK_ALLOWED });
+  return {
+    fusion, store, logger,
+    async cleanup() {
+      await fusion.close(100);
+      t.remove();
+    },
+  };
+}
+
+const isOutcomeCall = (k: string) => k === 'finish' || k === 'finishAndClaim';
+
+describe('Worker: storing outcomes', () => {
+  it('keeps trying a refused batch while its leases last: the outcomes land and the jobs complete', async () => {
+    // More refusals than the 100 or so tries the worker once gave a batch before dropping it.
+    const N = 150;
+    let refused = 0;
+    const { fusion, store, logger, cleanup } = await open((k) => isOutcomeCall(k) && refused++ < N);
+    try {
+      fusion.task('t', (n: number) => n * 2);
+      const jobs = await fusion.queue.enqueueMany([1, 2, 3].map((n) => ({ task: 't', payload: n })));
+      fusion.worker({ queues: ['default'], concurrency: 3, outcomeRetry: { firstMs: 1, maxMs: 2 } });
+      for (const { job } of jobs) {
+        const done = await waitForState(store, job.id, 'completed', 20_000);
+        assert.equal(done.result, (job.payload as number) * 2);
+      }
+      assert.ok(refused > N, `the store refused ${refused} outcome calls`);
+      assert.ok(logger.lines.some((l) => l.level === 'warn' && l.msg?.startsWith('could not store outcomes')));
+      assert.equal(logger.lines.filter((l) => l.level === 'error').length, 0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('gives a batch up only once its leases have ended, and says so at error level with the job ids', async () => {
+    const clock = new ManualClock();
+    // The store is down for outcomes and heartbeats alike, so nothing extends the lease.
+    const { fusion, store, logger, cleanup } = await open((k) => isOutcomeCall(k) || k === 'heartbeat', clock);
+    try {
+      fusion.task('t', () => 'ok');
+      const job = await fusion.enqueue('t', null, { id: 'stuck' });
+      const leaseMs = 30_000;
+      fusion.worker({ queues: ['default'], leaseMs, outcomeRetry: { firstMs: 1, maxMs: 2 } });
+      const refused = (l: Line) => l.level === 'warn' && l.msg?.startsWith('could not store outcomes') === true;
+      await within(logger.next(refused), 10_000, 'a refused outcome batch');
+      // Retries go on while the lease holds: many tries, still no give-up.
+      await within(logger.next((l) => refused(l) && (l.obj.tries as number) >= 20), 10_000, '20 tries');
+      assert.equal(logger.lines.filter((l) => l.level === 'error').length, 0);
+      clock.advance(leaseMs + 1);
+      // (The failing heartbeat logs at error level too: look for the give-up line itself.)
+      const gaveUp = await within(logger.next((l) => l.msg?.startsWith('gave up storing outcomes') === true), 10_000, 'the give-up line');
+      assert.equal(gaveUp.level, 'error');
+      assert.deepEqual(gaveUp.obj.jobIds, [job.id]);
+      assert.equal(gaveUp.obj.outcomes, 1);
+      // Not stored: the job waits, still active, for stall recovery to take it back.
+      assert.equal((await store.get(job.id))!.state, 'active');
+    } finally {
+      await cleanup();
+    }
+  });
+});
