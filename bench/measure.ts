@@ -31,6 +31,16 @@ export async function enqueueSingle(s: Subject, queue: string, n: number): Promi
   return done();
 }
 
+/** n enqueues, one job per call, `inFlight` calls outstanding at any time (as a busy API would). */
+export async function enqueueInFlight(s: Subject, queue: string, n: number, inFlight = 100): Promise<Rate> {
+  const done = timer(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, async () => {
+    while (next < n) await s.enqueue(queue, payload(next++));
+  }));
+  return done();
+}
+
 export async function enqueueBatch(s: Subject, queue: string, n: number, chunk = 1000): Promise<Rate> {
   const done = timer(n);
   await fill(s, queue, n, chunk);

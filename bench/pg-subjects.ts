@@ -6,6 +6,9 @@
 // write follows; so pg-boss is, if anything, flattered).
 import type { Subject, WorkerHandle } from './subjects.js';
 
+/** A subject that can also enqueue a job due at `runAt` (ms since the epoch), for the lateness row. */
+export type PgSubject = Subject & { enqueueAt(queue: string, payload: unknown, runAt: number): Promise<void> };
+
 class Counter {
   count = 0;
   private waiters: { n: number; resolve: () => void }[] = [];
@@ -18,15 +21,19 @@ class Counter {
   }
 }
 
-export async function graphileSubject(connectionString: string, schema: string): Promise<Subject> {
+/** maxPoolSize caps the worker's pool (default: one per slot and one spare, as Graphile advises). */
+export async function graphileSubject(connectionString: string, schema: string, opts: { maxPoolSize?: number } = {}): Promise<PgSubject> {
   const { makeWorkerUtils, run, Logger } = await import('graphile-worker');
   const logger = new Logger(() => () => {});
   const utils = await makeWorkerUtils({ connectionString, schema, logger });
   await utils.migrate();
-  const subject: Subject = {
+  const subject: PgSubject = {
     name: 'graphile-worker',
     async enqueue(queue, payload) {
       await utils.addJob(queue, payload as object);
+    },
+    async enqueueAt(queue, payload, runAt) {
+      await utils.addJob(queue, payload as object, { runAt: new Date(runAt) });
     },
     async enqueueBulk(queue, payloads) {
       await utils.addJobs(payloads.map((payload) => ({ identifier: queue, payload: payload as object })));
@@ -34,7 +41,7 @@ export async function graphileSubject(connectionString: string, schema: string):
     async work(queue, concurrency, onStart): Promise<WorkerHandle> {
       const counter = new Counter();
       const runner = await run({
-        connectionString, schema, logger, concurrency, noHandleSignals: true, pollInterval: 1000, maxPoolSize: concurrency + 1,
+        connectionString, schema, logger, concurrency, noHandleSignals: true, pollInterval: 1000, maxPoolSize: Math.min(concurrency + 1, opts.maxPoolSize ?? Infinity),
         taskList: { [queue]: async () => void onStart?.() },
       });
       runner.events.on('job:success', () => counter.hit());
@@ -55,22 +62,27 @@ export async function graphileSubject(connectionString: string, schema: string):
   return subject;
 }
 
-export async function pgBossSubject(connectionString: string, schema: string): Promise<Subject> {
+export async function pgBossSubject(connectionString: string, schema: string): Promise<PgSubject> {
   const PgBoss = (await import('pg-boss')).default;
   const boss = new PgBoss({ connectionString, schema, schedule: false, supervise: false });
   boss.on('error', () => {});
   await boss.start();
-  const made = new Set<string>();
-  const ensure = async (queue: string) => {
-    if (made.has(queue)) return;
-    await boss.createQueue(queue);
-    made.add(queue);
+  // One createQueue per queue even when 100 enqueues race for it (the in-flight row).
+  const made = new Map<string, Promise<void>>();
+  const ensure = (queue: string) => {
+    let p = made.get(queue);
+    if (!p) made.set(queue, (p = boss.createQueue(queue)));
+    return p;
   };
   return {
     name: 'pg-boss',
     async enqueue(queue, payload) {
       await ensure(queue);
       await boss.send(queue, payload as object);
+    },
+    async enqueueAt(queue, payload, runAt) {
+      await ensure(queue);
+      await boss.send(queue, payload as object, { startAfter: new Date(runAt) });
     },
     async enqueueBulk(queue, payloads) {
       await ensure(queue);
@@ -101,7 +113,7 @@ export async function pgBossSubject(connectionString: string, schema: string): P
   };
 }
 
-export async function bullmqPgSubject(connectionString: string, schema: string): Promise<Subject> {
+export async function bullmqPgSubject(connectionString: string, schema: string): Promise<PgSubject> {
   const bull = await import('bullmq');
   const { Queue, Worker } = bull.withBackend(bull.createPostgresBackend);
   const connection = { connectionString, schema, migrate: true };
@@ -121,6 +133,9 @@ export async function bullmqPgSubject(connectionString: string, schema: string):
   return {
     name: 'bullmq-pg',
     enqueue,
+    async enqueueAt(queue, payload, runAt) {
+      await queueOf(queue).add('noop', payload, { delay: Math.max(0, runAt - Date.now()) });
+    },
     async enqueueBulk(queue, payloads) {
       await queueOf(queue).addBulk(payloads.map((data) => ({ name: 'noop', data })));
     },
