@@ -13,7 +13,7 @@ import type {
   QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
   StoreListener, WorkerInfo, SharedState,
 } from '../../core/store.js';
-import { emptyCounts } from '../../core/store.js';
+import { WORK_EVENTS, emptyCounts } from '../../core/store.js';
 import { TYPES, parsePostgresUrl, redact } from './connect.js';
 import { migrate, schemaVersion } from './migrate.js';
 import { quoteIdent } from './sql.js';
@@ -432,33 +432,40 @@ export class PostgresStore implements Store {
     return c.query(this.sql.wake, [this.origin, e.type, e.queue, e.runAt ?? null, e.type === 'cancel-requested' ? e.jobId ?? null : null]);
   }
 
-  async cancel(id: string, now: number): Promise<Job> {
-    const events: StoreEvent[] = [];
+  /**
+   * An operator action on one job: lock its row, let `act` check the state and change it, then send
+   * the event it answers to this process's listeners and, when it brings work, to other processes
+   * (NOTIFY, at commit).
+   */
+  private async actOnJob(id: string, act: (c: pg.PoolClient, row: JobRow) => Promise<{ row: JobRow; event: StoreEvent }>): Promise<Job> {
+    let event: StoreEvent | undefined;
     const job = await this.tx(async (c) => {
-      const row = await this.lockJob(c, id);
+      const done = await act(c, await this.lockJob(c, id));
+      if (WORK_EVENTS.has(done.event.type)) await this.share(c, done.event);
+      event = done.event;
+      return rowToJob(done.row);
+    });
+    this.emit([event!]);
+    return job;
+  }
+
+  async cancel(id: string, now: number): Promise<Job> {
+    return this.actOnJob(id, async (c, row) => {
       if (row.state === 'active') {
         const { rows } = await c.query<JobRow>(`UPDATE ${this.S}.jobs SET cancel_requested = true WHERE id = $1 RETURNING *`, [id]);
-        const e: StoreEvent = { type: 'cancel-requested', queue: row.queue, jobId: id, at: now };
-        await this.share(c, e);
-        events.push(e);
-        return rowToJob(rows[0]!);
+        return { row: rows[0]!, event: { type: 'cancel-requested', queue: row.queue, jobId: id, at: now } };
       }
       if (row.state !== 'scheduled' && row.state !== 'queued') {
         throw conflict(`job ${id} is ${row.state} and cannot be cancelled`, { id, state: row.state });
       }
       const { rows } = await c.query<JobRow>(
         `UPDATE ${this.S}.jobs SET state = 'cancelled', ended_at = $2, cancel_requested = false WHERE id = $1 RETURNING *`, [id, now]);
-      events.push({ type: 'cancelled', queue: row.queue, jobId: id, at: now });
-      return rowToJob(rows[0]!);
+      return { row: rows[0]!, event: { type: 'cancelled', queue: row.queue, jobId: id, at: now } };
     });
-    this.emit(events);
-    return job;
   }
 
   async reschedule(id: string, runAt: number, now: number): Promise<Job> {
-    const events: StoreEvent[] = [];
-    const job = await this.tx(async (c) => {
-      const row = await this.lockJob(c, id);
+    return this.actOnJob(id, async (c, row) => {
       if (row.state !== 'scheduled' && row.state !== 'queued') {
         throw conflict(`job ${id} is ${row.state}; only scheduled or queued jobs can be rescheduled`, { id, state: row.state });
       }
@@ -466,34 +473,20 @@ export class PostgresStore implements Store {
       const { rows } = await c.query<JobRow>(
         `UPDATE ${this.S}.jobs SET state = $2, run_at = $3, ended_at = NULL, cancel_requested = false WHERE id = $1 RETURNING *`,
         [id, state, runAt]);
-      const e: StoreEvent = { type: state, queue: row.queue, jobId: id, at: now, runAt };
-      await this.share(c, e);
-      events.push(e);
-      return rowToJob(rows[0]!);
+      return { row: rows[0]!, event: { type: state, queue: row.queue, jobId: id, at: now, runAt } };
     });
-    this.emit(events);
-    return job;
   }
 
   async promote(id: string, now: number): Promise<Job> {
-    const events: StoreEvent[] = [];
-    const job = await this.tx(async (c) => {
-      const row = await this.lockJob(c, id);
+    return this.actOnJob(id, async (c, row) => {
       if (row.state !== 'scheduled') throw conflict(`job ${id} is ${row.state}; only scheduled jobs can be promoted`, { id, state: row.state });
       const { rows } = await c.query<JobRow>(`UPDATE ${this.S}.jobs SET state = 'queued', run_at = $2 WHERE id = $1 RETURNING *`, [id, now]);
-      const e: StoreEvent = { type: 'queued', queue: row.queue, jobId: id, at: now };
-      await this.share(c, e);
-      events.push(e);
-      return rowToJob(rows[0]!);
+      return { row: rows[0]!, event: { type: 'queued', queue: row.queue, jobId: id, at: now } };
     });
-    this.emit(events);
-    return job;
   }
 
   async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
-    const events: StoreEvent[] = [];
-    const job = await this.tx(async (c) => {
-      const row = await this.lockJob(c, id);
+    return this.actOnJob(id, async (c, row) => {
       if (row.state !== 'failed' && row.state !== 'cancelled') {
         throw conflict(`job ${id} is ${row.state}; only failed or cancelled jobs can be retried`, { id, state: row.state });
       }
@@ -503,13 +496,8 @@ export class PostgresStore implements Store {
           max_attempts = CASE WHEN $3 THEN max_attempts ELSE greatest(max_attempts, attempts + 1) END
         WHERE id = $1 RETURNING *`,
         [id, now, opts.resetAttempts !== false]);
-      const e: StoreEvent = { type: 'queued', queue: row.queue, jobId: id, at: now };
-      await this.share(c, e);
-      events.push(e);
-      return rowToJob(rows[0]!);
+      return { row: rows[0]!, event: { type: 'queued', queue: row.queue, jobId: id, at: now } };
     });
-    this.emit(events);
-    return job;
   }
 
   async remove(id: string, now: number): Promise<void> {
