@@ -8,11 +8,9 @@ import type { Clock } from '../core/clock.js';
 import type { TaskContext, TaskHandler } from '../core/registry.js';
 import type { FusionConfig } from './config-types.js';
 import { OutgoingRefused, refusedCause, type OutgoingGuard } from './http/guard.js';
-import { retryAfterMs } from './http/answer.js';
+import { isRetryableStatus, retryAfterMs } from './http/answer.js';
 import { signerFrom } from './http/signing.js';
 
-/** Status codes worth another try; any other 4xx means the request itself is wrong. */
-const RETRY_STATUSES = new Set([408, 425, 429]);
 const TIMEOUT_MS = 15_000;
 
 export { retryAfterMs };
@@ -71,7 +69,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
     }
     if (res.statusCode < 400) return { status: res.statusCode };
     const msg = `callback ${p.url} answered ${res.statusCode}`;
-    if (res.statusCode >= 500 || RETRY_STATUSES.has(res.statusCode)) {
+    if (isRetryableStatus(res.statusCode)) {
       throw new RetryableError(msg, retryAfterMs(res.headers['retry-after'], deps.clock.now()));
     }
     throw new NonRetryableError(msg);

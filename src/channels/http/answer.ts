@@ -10,6 +10,9 @@ export const MAX_ANSWER_BYTES = 16 * 1024;
 
 const RETRY_STATUSES = new Set([408, 425, 429]);
 
+/** An HTTP answer worth another try: 5xx, 408, 425, 429. Any other 4xx says the request itself is wrong. */
+export const isRetryableStatus = (status: number): boolean => status >= 500 || RETRY_STATUSES.has(status);
+
 export interface HttpAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -85,7 +88,7 @@ export function networkFailure(err: unknown, label: string): ProviderError {
 
 /** The error for an HTTP answer that is not a success; `code` may name the provider's own error code. */
 export function httpFailure(answer: HttpAnswer, label: string, now: number, code?: string): ProviderError {
-  const retryable = answer.status >= 500 || RETRY_STATUSES.has(answer.status);
+  const retryable = isRetryableStatus(answer.status);
   return new ProviderError(`${label} answered ${answer.status}: ${capText(answer.text, 500)}`, {
     code: code ?? `http_${answer.status}`,
     retryable,

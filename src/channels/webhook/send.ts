@@ -3,13 +3,12 @@
 // 408/425/429 honouring Retry-After; network faults and timeouts) or not (other 4xx, a refused address).
 import { request, type Dispatcher } from 'undici';
 import { ProviderError } from '../provider.js';
-import { capText, MAX_ANSWER_BYTES, networkFailure, retryAfterMs } from '../http/answer.js';
+import { capText, isRetryableStatus, MAX_ANSWER_BYTES, networkFailure, retryAfterMs } from '../http/answer.js';
 import type { WebhookSigner } from '../http/signing.js';
 import { requestAbort, requestDone } from './abort-link.js';
 
 /** The most of an answer read (and forwarded to a callback); the job's result keeps MAX_ANSWER_BYTES of it. */
 export const MAX_READ_BYTES = 256 * 1024;
-const RETRY_STATUSES = new Set([408, 425, 429, 499]);
 const USER_AGENT = 'fusion-webhook/1';
 
 export interface Outgoing {
@@ -188,8 +187,8 @@ function failure(err: unknown, label: string): ProviderError {
 /** True when the answer is a success (below 400: a redirect not followed further counts, as in the original). */
 export const succeeded = (a: Answer) => a.status < 400;
 
-/** True when another attempt may get a different answer. */
-export const retryableStatus = (status: number) => status >= 500 || RETRY_STATUSES.has(status);
+/** True when another attempt may get a different answer: the shared rule, plus 499 (the original retried 499–599). */
+export const retryableStatus = (status: number) => status === 499 || isRetryableStatus(status);
 
 /** The error for an answer that is not a success. */
 export function answerFailure(a: Answer, label: string, now: number): WebhookError {
