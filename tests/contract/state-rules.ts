@@ -1,0 +1,150 @@
+// State-rule conformance: every row of src/core/state-rules.ts driven on a store. Each operator
+// action from each of the six states, each attempt outcome (with a live and a stale token), and
+// each branch of stall recovery must do exactly what the core tables say.
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Store } from '../../src/core/store.js';
+import { resolveSpec } from '../../src/core/queue.js';
+import { JOB_STATES, type JobState, type JobSpec, type JobError } from '../../src/core/job.js';
+import { FusionError } from '../../src/core/errors.js';
+import {
+  ACTION_RULES, OUTCOME_RULES, actionResult, allows, outcomeState, stallDecision,
+  type JobAction, type OutcomeKind,
+} from '../../src/core/state-rules.js';
+import type { StoreHarness } from './suite.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const LEASE = 30_000;
+const ERR: JobError = { message: 'boom', retryable: true, name: 'Error' };
+
+/** Puts a new job `id` into `state` through the store's own operations. */
+async function jobIn(s: Store, id: string, state: JobState): Promise<void> {
+  const spec: Partial<JobSpec> & { id: string } = { id, maxAttempts: 5, ...(state === 'scheduled' ? { runAt: T0 + 60_000 } : {}) };
+  await s.add([resolveSpec({ task: 't', queue: `q-${id}`, ...spec }, T0)], T0);
+  if (state === 'cancelled') await s.cancel(id, T0);
+  if (state !== 'active' && state !== 'completed' && state !== 'failed') return;
+  const { jobs } = await s.claim({ queues: [`q-${id}`], workerId: 'w', limit: 1, leaseMs: LEASE, now: T0 });
+  const token = jobs[0]!.leaseToken!;
+  if (state === 'completed') await s.finish([{ kind: 'completed', id, token, at: T0 + 1, result: 1 }]);
+  if (state === 'failed') await s.finish([{ kind: 'failed', id, token, at: T0 + 1, error: ERR }]);
+}
+
+async function act(s: Store, action: JobAction, id: string, runAt: number, now: number): Promise<unknown> {
+  switch (action) {
+    case 'cancel':
+      return s.cancel(id, now);
+    case 'reschedule':
+      return s.reschedule(id, runAt, now);
+    case 'promote':
+      return s.promote(id, now);
+    case 'retry':
+      return s.retry(id, {}, now);
+    case 'remove':
+      return s.remove(id, now);
+  }
+}
+
+export function stateRulesConformance(name: string, make: () => Promise<StoreHarness>): void {
+  describe(`State rules: ${name}`, () => {
+    let h: StoreHarness;
+    let s: Store;
+    beforeEach(async () => {
+      h = await make();
+      s = h.store;
+    });
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    for (const action of Object.keys(ACTION_RULES) as JobAction[]) {
+      it(`${action}: allowed from ${ACTION_RULES[action].from.join(', ')}, a conflict from any other state`, async () => {
+        const now = T0 + 10;
+        for (const [runAt, tag] of [[T0 + 5_000, 'later'], [T0, 'due']] as const) {
+          if (action !== 'reschedule' && tag === 'due') continue;
+          for (const state of JOB_STATES) {
+            const id = `${action}-${state}-${tag}`;
+            await jobIn(s, id, state);
+            assert.equal((await s.get(id))!.state, state, `setup of ${id}`);
+            if (!allows(action, state)) {
+              await assert.rejects(act(s, action, id, runAt, now), (e: unknown) => {
+                assert.ok(e instanceof FusionError, `${id}: a FusionError`);
+                assert.equal(e.code, 'conflict', id);
+                assert.equal(e.message, ACTION_RULES[action].refusal(id, state), id);
+                return true;
+              });
+              assert.equal((await s.get(id))!.state, state, `${id} unchanged after a refusal`);
+              continue;
+            }
+            await act(s, action, id, runAt, now);
+            const expected = actionResult(action, state, runAt, now);
+            const after = await s.get(id);
+            if (expected === 'removed') assert.equal(after, null, id);
+            else if (expected === 'cancel-requested') {
+              assert.equal(after!.state, 'active', id);
+              assert.equal(after!.cancelRequested, true, id);
+            } else assert.equal(after!.state, expected, id);
+          }
+        }
+      });
+    }
+
+    it('outcomes: each applies under a live token as OUTCOME_RULES says, and not at all under a stale one', async () => {
+      const kinds = Object.keys(OUTCOME_RULES) as OutcomeKind[];
+      for (const kind of kinds) {
+        for (const retryAt of kind === 'retry' ? [T0 + 5_000, T0 + 1] : [0]) {
+          const id = `o-${kind}-${retryAt}`;
+          await jobIn(s, id, 'active');
+          const token = (await s.get(id))!.leaseToken!;
+          const at = T0 + 1;
+          const base = { id, at };
+          const outcome =
+            kind === 'completed' ? { ...base, kind, token, result: 'r' }
+            : kind === 'retry' ? { ...base, kind, token, error: ERR, retryAt }
+            : kind === 'failed' ? { ...base, kind, token, error: ERR }
+            : kind === 'cancelled' ? { ...base, kind, token }
+            : { ...base, kind, token };
+          assert.deepEqual(await s.finish([outcome]), [true], id);
+          const j = (await s.get(id))!;
+          const rule = OUTCOME_RULES[kind];
+          assert.equal(j.state, outcomeState(kind), id);
+          assert.equal(j.attempts, rule.counts ? 1 : 0, `${id} attempts`);
+          assert.equal(j.endedAt !== null, rule.ends, `${id} endedAt`);
+          assert.equal(j.history.at(-1)?.outcome, rule.recorded, `${id} history`);
+          assert.equal(j.leaseToken, null, `${id} lease cleared`);
+          // The same token again: the job has moved on, so nothing changes.
+          assert.deepEqual(await s.finish([{ ...outcome, at: T0 + 2 }]), [false], `${id} stale`);
+          assert.equal((await s.get(id))!.state, j.state, `${id} unchanged by a stale outcome`);
+        }
+      }
+    });
+
+    it('stall recovery: cancel-requested ends cancelled, past the stall limit fails, else back to queued', async () => {
+      const cases = [
+        { id: 'st-cancel', maxStalls: 3, cancel: true },
+        { id: 'st-limit', maxStalls: 0, cancel: false },
+        { id: 'st-requeue', maxStalls: 1, cancel: false },
+      ];
+      for (const c of cases) {
+        await s.add([resolveSpec({ task: 't', queue: 'stall', id: c.id, maxStalls: c.maxStalls }, T0)], T0);
+      }
+      await s.claim({ queues: ['stall'], workerId: 'lost', limit: 3, leaseMs: LEASE, now: T0 });
+      await s.cancel('st-cancel', T0 + 1);
+      const res = await s.recoverExpired(T0 + LEASE + 1);
+      for (const c of cases) {
+        const j = (await s.get(c.id))!;
+        const d = stallDecision({ stalls: 0, maxStalls: c.maxStalls, cancelRequested: c.cancel });
+        assert.equal(j.state, d.state, c.id);
+        assert.equal(j.stalls, 1, `${c.id} stalls`);
+        assert.equal(j.attempts, d.countsAttempt ? 1 : 0, `${c.id} attempts`);
+        assert.equal(j.history.at(-1)?.outcome, 'stalled', `${c.id} history`);
+        if (d.error) {
+          assert.equal(j.error?.message, d.error.message, `${c.id} error`);
+          assert.equal(j.error?.name, d.error.name, `${c.id} error name`);
+          assert.equal(j.error?.code, d.error.code, `${c.id} error code`);
+        }
+        const bucket = d.state === 'queued' ? res.requeued : d.state === 'failed' ? res.failed : res.cancelled;
+        assert.ok(bucket.includes(c.id), `${c.id} reported as ${d.state}`);
+      }
+    });
+  });
+}
