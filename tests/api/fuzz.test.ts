@@ -1,9 +1,10 @@
-// Thousands of random bodies at every POST route: never a 5xx, the server stays up, and the job
-// count moves only when the answer is a 2xx.
+// Thousands of random bodies at every POST route: never a 5xx, the server stays up, the job count
+// moves only when the answer is a 2xx, and the jobs a 2xx reports are in the store with the payload sent.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { startApi, type Api } from './helpers.js';
+import type { Job } from '../../src/core/job.js';
 
 /** POST routes and the field names their bodies use, so random bodies often look nearly right. */
 const ROUTES: [string, string[], Record<string, unknown>][] = [
@@ -32,6 +33,49 @@ const ROUTES: [string, string[], Record<string, unknown>][] = [
   ['/v1/schedules/fz/run', [], {}],
   ['/remind_me', ['rrule', 'start_datetime', 'notification_metadata'], { rrule: 'FREQ=DAILY;COUNT=3', start_datetime: Math.floor(Date.now() / 1000) + 60, notification_metadata: { title: 't' } }],
 ];
+
+type Body = Record<string, any>;
+/** A job a 2xx answer says it made or acted on; `payload`, when known, is what the store must hold. */
+type Reported = { id: string; payload?: unknown };
+
+/** What the original's webhook payload becomes: its method made explicit (legacySpec). */
+function legacyPayload(sent: Body, task: string): unknown {
+  const p = { ...sent };
+  if (task === 'webhook') p.method = String(p.method ?? 'POST').toUpperCase();
+  return p;
+}
+
+/**
+ * The jobs a 2xx answer reports, by route. `sent` is the JSON body (null for a form body: its values
+ * are strings the schema coerces, so only the jobs' existence is checked). Routes absent here make
+ * schedules or consent records, not jobs.
+ */
+const REPORTED: Record<string, (sent: Body | null, answer: Body, task: (id: string) => string | undefined) => Reported[]> = {
+  '/v1/jobs': (sent, a) => [{ id: a.id, ...(sent ? { payload: sent.payload } : {}) }],
+  '/v1/jobs/bulk': (sent, a) => a.jobs.map((j: Body, i: number) => ({ id: j.id, ...(sent ? { payload: sent.jobs[i].payload } : {}) })),
+  '/v1/jobs/fz/cancel': (_s, a) => [{ id: a.id }],
+  '/v1/jobs/fz/retry': (_s, a) => [{ id: a.id }],
+  '/v1/jobs/fz/promote': (_s, a) => [{ id: a.id }],
+  '/v1/jobs/fz/reschedule': (_s, a) => [{ id: a.id }],
+  '/queue/': (sent, a, task) => [{ id: a.job_id, ...(sent ? { payload: legacyPayload(sent.payload, task(a.job_id)!) } : {}) }],
+  // With cron or rrule the answer's job_id names a schedule.
+  '/schedule/': (sent, a, task) =>
+    a.schedule_id !== undefined ? [] : [{ id: a.job_id, ...(sent ? { payload: legacyPayload(sent.payload, task(a.job_id)!) } : {}) }],
+  '/cancelJob/': (_s, a) => (a.status === 'canceled' && a.job_id !== 'fz' ? [] : [{ id: a.job_id }]),
+  '/rescheduleJob/': (_s, a) => (a.schedule_id !== undefined ? [] : [{ id: a.job_id }]),
+  '/retryTask/': (_s, a) => [{ id: a.job_id }],
+  '/mapping/': (sent, a) => {
+    if (!sent) return [{ id: a.job_id }];
+    const { payload, priority, job_id, success_task_handler, failed_task_handler, ...rest } = sent;
+    return [{ id: a.job_id, payload: payload !== undefined ? payload : rest }];
+  },
+  // email_sending parameters are reshaped into the email payload (tested in legacy-celery-example).
+  '/api/tasks': (sent, a) => [{ id: a.task_id, ...(sent && sent.task_type !== 'email_sending' ? { payload: sent.parameters } : {}) }],
+  '/v1/schedules/fz/run': (_s, a) => [{ id: a.id }],
+};
+
+/** JSON's view of a value, as a store keeps it: -0 is 0, non-finite numbers are null, no payload is null. */
+const asStored = (v: unknown) => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
 
 const tasks = fc.constantFrom('sms', 'email', 'push', 'webhook', 'whatsapp', 'email_sending', 'mapping', 'nope', '', 'fz');
 /** Cases per route; `npm run test:fuzz` runs many more (FUZZ_RUNS). */
@@ -119,7 +163,26 @@ describe('fuzz: random bodies at every POST route', () => {
             assert.equal(typeof parsed.error?.code, 'string', r.body);
             assert.equal(typeof parsed.error?.message, 'string', r.body);
             assert.equal(await api.totalJobs(), before, `${url} ${r.statusCode} changed the job count`);
-          } else twoXX++;
+          } else {
+            twoXX++;
+            const reported = REPORTED[url];
+            if (!reported) return;
+            const sent: Body | null = kind === 'json' ? JSON.parse(body) : null;
+            const jobs = new Map<string, Job>();
+            const taskOf = (id: string) => jobs.get(id)?.task;
+            // Load first: the legacy answers name the job, and its task decides the webhook rule.
+            for (const id of [parsed.id, parsed.job_id, parsed.task_id, ...(parsed.jobs ?? []).map((j: Body) => j.id)]) {
+              if (typeof id === 'string' && !jobs.has(id)) {
+                const j = await api.fusion.store.get(id);
+                if (j) jobs.set(id, j);
+              }
+            }
+            for (const rep of reported(sent, parsed, taskOf)) {
+              const job = jobs.get(rep.id) ?? (await api.fusion.store.get(rep.id));
+              assert.ok(job, `${url} answered ${r.statusCode} naming job ${rep.id}, not in the store: ${r.body}`);
+              if ('payload' in rep) assert.deepEqual(asStored(job.payload), asStored(rep.payload), `${url}: job ${rep.id} holds another payload than sent: ${body}`);
+            }
+          }
         }),
         { numRuns: RUNS },
       );

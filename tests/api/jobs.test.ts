@@ -2,6 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NonRetryableError } from '../../src/core/errors.js';
 import { startApi, json, nextEvent, type Api } from './helpers.js';
+import { until } from '../helpers/await.js';
 
 describe('/v1/jobs', () => {
   let api: Api;
@@ -187,7 +188,7 @@ describe('/v1/jobs', () => {
       const t0 = Date.now();
       const pending = other.call({ method: 'GET', url: `/v1/jobs/${j.id}?wait=60` });
       const waiting = async () => /fusion_api_long_polls 1/.test((await other.call({ method: 'GET', url: '/metrics' })).body);
-      while (!(await waiting())) await new Promise((r) => setImmediate(r));
+      await until(waiting, 5000, 'the long-poll waiting', 1);
       await other.app.close();
       const r = await pending;
       assert.equal(json(r).state, 'queued');

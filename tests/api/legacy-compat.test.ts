@@ -1,7 +1,7 @@
 // The compatibility routes hand handlers the payload as sent, and take what the original clients
 // and worker post: the worker's /retryTask/ list, repeated cancels, schedule ids on
 // /rescheduleJob/, form consent=1, email_sending on /api/tasks.
-import { test, describe, before, after } from 'node:test';
+import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApi, json, KEYS, type Api } from './helpers.js';
 
@@ -10,11 +10,12 @@ const formBody = (o: Record<string, unknown>) =>
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 describe('compat routes: payloads as sent', () => {
+  // A server per test: no test sees jobs or schedules another made, so order cannot matter.
   let api: Api;
-  before(async () => {
+  beforeEach(async () => {
     api = await startApi({ setup: (f) => f.task('mapping', async () => 'mapped') });
   });
-  after(() => api.close());
+  afterEach(() => api.close());
 
   test('POST /queue/ JSON: contact 9876543210 stays a number, to ["a@x.io"] stays a list', async () => {
     const sms = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 1, contact: 9876543210, countryCode: 91, message: 'hi' } } }));
@@ -167,10 +168,10 @@ describe('compat routes: payloads as sent', () => {
 
 describe('compat routes: roles', () => {
   let api: Api;
-  before(async () => {
+  beforeEach(async () => {
     api = await startApi({ auth: true });
   });
-  after(() => api.close());
+  afterEach(() => api.close());
 
   test('/retryTask/ with the worker\'s list needs send; by job_id it needs admin', async () => {
     const list = await api.call({ method: 'POST', url: '/retryTask/', payload: [{ payload: { task: 1, contact: 1 } }], as: 'send' });

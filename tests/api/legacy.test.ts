@@ -1,4 +1,4 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { NonRetryableError } from '../../src/core/errors.js';
@@ -10,9 +10,10 @@ const form = (o: Record<string, unknown>) =>
   new URLSearchParams(Object.entries(o).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])).toString();
 
 describe('original Fusion routes', () => {
+  // A server per test: no test sees jobs, tasks or consent another made, so order cannot matter.
   let api: Api;
   let consentDir: ReturnType<typeof tempDir>;
-  before(async () => {
+  beforeEach(async () => {
     consentDir = tempDir();
     api = await startApi({
       consent: new FileConsentStore(join(consentDir.dir, 'consent.jsonl')),
@@ -24,7 +25,7 @@ describe('original Fusion routes', () => {
       },
     });
   });
-  after(async () => {
+  afterEach(async () => {
     await api.close();
     consentDir.remove();
   });

@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApi, json, nextEvent, type Api } from './helpers.js';
+import { until } from '../helpers/await.js';
 
 describe('/v1/queues and /v1/workers', () => {
   let api: Api;
@@ -69,11 +70,10 @@ describe('/v1/queues and /v1/workers', () => {
   test('live workers with their queues and running jobs', async () => {
     const w = api.fusion.worker({ queues: ['quick', 'counted'], concurrency: 4 });
     try {
-      let found: Record<string, unknown> | undefined;
-      for (let i = 0; i < 1000 && !found; i++) {
-        found = json(await api.call({ method: 'GET', url: '/v1/workers' })).items.find((x: { id: string }) => x.id === w.id);
-        if (!found) await new Promise((r) => setImmediate(r));
-      }
+      const listed = async (): Promise<Record<string, unknown> | undefined> =>
+        json(await api.call({ method: 'GET', url: '/v1/workers' })).items.find((x: { id: string }) => x.id === w.id);
+      await until(async () => (await listed()) !== undefined, 5000, 'the worker shows up', 1);
+      const found = await listed();
       assert.ok(found, 'the worker shows up');
       assert.deepEqual(found.queues, ['quick', 'counted']);
       assert.equal(found.concurrency, 4);

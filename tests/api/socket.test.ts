@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startApi, KEYS, type Api } from './helpers.js';
+import { until } from '../helpers/await.js';
 
 describe('API over a socket', () => {
   let api: Api;
@@ -43,10 +44,10 @@ describe('API over a socket', () => {
       return Number(/fusion_api_long_polls (\d+)/.exec(m)?.[1]);
     };
     // The request reaches the server and starts waiting; observe it rather than sleep.
-    while ((await gauge()) !== 1) await new Promise((res) => setImmediate(res));
+    await until(async () => (await gauge()) === 1, 5000, 'the long-poll waiting', 1);
     ac.abort();
     assert.equal((await poll).name, 'AbortError');
-    while ((await gauge()) !== 0) await new Promise((res) => setImmediate(res));
+    await until(async () => (await gauge()) === 0, 5000, 'the waiter released', 1);
     assert.equal(await gauge(), 0);
   });
 

@@ -2,6 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { startApi, json, nextEvent, KEYS, type Api } from './helpers.js';
+import { until } from '../helpers/await.js';
 import { AUTH_ROUTES } from './routes.js';
 
 describe('health, metrics, OpenAPI, docs, logs', () => {
@@ -51,9 +52,10 @@ describe('health, metrics, OpenAPI, docs, logs', () => {
     } finally {
       await w.stop(1000);
     }
-    // The outcome counter is fed from the same event; let its listener run.
-    await new Promise((r) => setImmediate(r));
-    const r = await api.call({ method: 'GET', url: '/metrics', as: 'read' });
+    // The outcome counter is fed from the same event, by a listener of its own: wait for it to count.
+    const metrics = () => api.call({ method: 'GET', url: '/metrics', as: 'read' });
+    await until(async () => /fusion_jobs_completed_total\{queue="work",task="work"\} 1/.test((await metrics()).body), 5000, 'the completion counted', 5);
+    const r = await metrics();
     assert.equal(r.statusCode, 200);
     assert.match(String(r.headers['content-type']), /text\/plain/);
     const m = r.body;

@@ -4,13 +4,12 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
 import { Maintenance } from '../../src/core/maintenance.js';
 import { resolveSpec } from '../../src/core/queue.js';
-import { sqliteFusion } from '../helpers/engine.js';
+import { withFusion } from '../helpers/engine.js';
 
 describe('Maintenance', () => {
   it('requeues expired leases, promotes due jobs, and removes finished jobs past retention', async () => {
     const clock = new ManualClock();
-    const { store, cleanup } = await sqliteFusion(clock);
-    try {
+    await withFusion({ clock }, async ({ store }) => {
       const t0 = clock.now();
       const m = new Maintenance(store, { clock, retention: { completedMs: 1000, failedMs: 5000 }, batch: 2 });
       await store.add(['a', 'b', 'c', 'd', 'e'].map((id) => resolveSpec({ id, task: 't' }, t0)), t0);
@@ -40,8 +39,6 @@ describe('Maintenance', () => {
       const e = (await store.get('e'))!;
       assert.equal(e.state, 'queued');
       assert.equal(e.stalls, 1);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 });

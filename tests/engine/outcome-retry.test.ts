@@ -3,15 +3,11 @@
 // outcome calls fail on purpose, as a store going away for a while would.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { Fusion } from '../../src/fusion.js';
 import { ManualClock, type Clock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/core/logger.js';
 import type { Store } from '../../src/core/store.js';
-import { SqliteStore } from '../../src/stores/sqlite/store.js';
-import { LOOPBACK_ALLOWED, waitForState } from '../helpers/engine.js';
+import { waitForState, withFusion, type FusionKit } from '../helpers/engine.js';
 import { deferred, within } from '../helpers/await.js';
-import { tempDir } from '../helpers/tmp.js';
 
 /** The real store, with the calls named in `failing` throwing while `fail(name)` says so. */
 function flaky(store: Store, fail: (method: string) => boolean): Store {
@@ -54,18 +50,10 @@ function recordingLogger(): Logger & { lines: Line[]; next(pred: (l: Line) => bo
   };
 }
 
-async function open(fail: (method: string) => boolean, clock?: Clock) {
-  const t = tempDir();
-  const store = new SqliteStore(join(t.dir, 'fusion.db'));
+/** withFusion over a store whose calls named by `fail` throw while it says so, logging to a recorder. */
+async function withFlakyFusion(fail: (method: string) => boolean, clock: Clock | undefined, body: (kit: FusionKit & { logger: ReturnType<typeof recordingLogger> }) => Promise<void>): Promise<void> {
   const logger = recordingLogger();
-  const fusion = await Fusion.open({ store: flaky(store, fail), clock, logger, config: LOOPBACK_ALLOWED });
-  return {
-    fusion, store, logger,
-    async cleanup() {
-      await fusion.close(100);
-      t.remove();
-    },
-  };
+  await withFusion({ clock, logger, wrapStore: (s) => flaky(s, fail) }, (kit) => body({ ...kit, logger }));
 }
 
 const isOutcomeCall = (k: string) => k === 'finish' || k === 'finishAndClaim';
@@ -75,8 +63,7 @@ describe('Worker: storing outcomes', () => {
     // More refusals than the 100 or so tries the worker once gave a batch before dropping it.
     const N = 150;
     let refused = 0;
-    const { fusion, store, logger, cleanup } = await open((k) => isOutcomeCall(k) && refused++ < N);
-    try {
+    await withFlakyFusion((k) => isOutcomeCall(k) && refused++ < N, undefined, async ({ fusion, store, logger }) => {
       fusion.task('t', (n: number) => n * 2);
       const jobs = await fusion.queue.enqueueMany([1, 2, 3].map((n) => ({ task: 't', payload: n })));
       fusion.worker({ queues: ['default'], concurrency: 3, outcomeRetry: { firstMs: 1, maxMs: 2 } });
@@ -87,16 +74,13 @@ describe('Worker: storing outcomes', () => {
       assert.ok(refused > N, `the store refused ${refused} outcome calls`);
       assert.ok(logger.lines.some((l) => l.level === 'warn' && l.msg?.startsWith('could not store outcomes')));
       assert.equal(logger.lines.filter((l) => l.level === 'error').length, 0);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('gives a batch up only once its leases have ended, and says so at error level with the job ids', async () => {
     const clock = new ManualClock();
     // The store is down for outcomes and heartbeats alike, so nothing extends the lease.
-    const { fusion, store, logger, cleanup } = await open((k) => isOutcomeCall(k) || k === 'heartbeat', clock);
-    try {
+    await withFlakyFusion((k) => isOutcomeCall(k) || k === 'heartbeat', clock, async ({ fusion, store, logger }) => {
       fusion.task('t', () => 'ok');
       const job = await fusion.enqueue('t', null, { id: 'stuck' });
       const leaseMs = 30_000;
@@ -114,8 +98,6 @@ describe('Worker: storing outcomes', () => {
       assert.equal(gaveUp.obj.outcomes, 1);
       // Not stored: the job waits, still active, for stall recovery to take it back.
       assert.equal((await store.get(job.id))!.state, 'active');
-    } finally {
-      await cleanup();
-    }
+    });
   });
 });

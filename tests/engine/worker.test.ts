@@ -5,13 +5,27 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../../src/core/clock.js';
 import { NonRetryableError, RetryableError } from '../../src/core/errors.js';
-import { deferred, nextEvent, sqliteFusion, waitForState } from '../helpers/engine.js';
+import { deferred, nextEvent, withFusion, waitForState } from '../helpers/engine.js';
 import { seededRandom } from '../helpers/random.js';
+import { until } from '../helpers/await.js';
+import type { Fusion } from '../../src/fusion.js';
+import type { Store } from '../../src/core/store.js';
+
+/**
+ * Wait until each of two workers (serving queues probe-a and probe-b after their main queue) has made
+ * a claim after this call: each takes a probe job, and a claim that takes one asks for the main
+ * queue first. So a negative check made after this sees what those claims would have done wrong.
+ */
+async function probeEachWorker(fusion: Fusion, store: Store): Promise<void> {
+  const a = await fusion.enqueue('probe-a');
+  const b = await fusion.enqueue('probe-b');
+  await waitForState(store, a.id, 'completed');
+  await waitForState(store, b.id, 'completed');
+}
 
 describe('Worker', () => {
   it('runs jobs by priority, FIFO within a priority', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       const order: string[] = [];
       fusion.task('t', (p: { n: string }) => void order.push(p.n));
       const specs = [
@@ -22,14 +36,11 @@ describe('Worker', () => {
       await waitForState(store, 'l2', 'completed');
       assert.deepEqual(order, ['h1', 'h2', 'm1', 'm2', 'm3', 'l1', 'l2']);
       await w.stop();
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('a job with no priority is moderate: behind high, ahead of low', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       const order: string[] = [];
       fusion.task('t', (p: string) => void order.push(p));
       await fusion.enqueue('t', 'low', { priority: 'low' });
@@ -39,36 +50,34 @@ describe('Worker', () => {
       fusion.worker({ queues: ['default'], concurrency: 1 });
       await waitForState(store, (await store.list({ task: 't', limit: 3 })).items[2]!.id, 'completed');
       assert.deepEqual(order, ['high', 'none', 'low']);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('runs a delayed job when it comes due, woken by its timer', async () => {
     const clock = new ManualClock();
-    const { fusion, store, cleanup } = await sqliteFusion(clock);
-    try {
+    await withFusion({ clock }, async ({ fusion, store }) => {
       const ran = deferred<number>();
       fusion.task('t', () => ran.resolve(clock.now()));
-      fusion.worker({ queues: ['default'] });
+      fusion.task('probe', () => 'ok');
+      fusion.worker({ queues: ['default'], concurrency: 2 });
       const due = clock.now() + 60_000;
       const job = await fusion.enqueue('t', null, { delay: 60_000 });
       assert.equal(job.state, 'scheduled');
       clock.advance(59_999);
-      await new Promise((r) => setImmediate(r));
+      // A job due now, taken by a claim made after the clock moved (with room for two): had the
+      // delayed job been due a millisecond early, the same claim would have taken it too.
+      const probe = await fusion.enqueue('probe');
+      await waitForState(store, probe.id, 'completed');
       assert.equal((await store.get(job.id))!.state, 'scheduled');
       clock.advance(1);
       assert.equal(await ran.promise, due);
       await waitForState(store, job.id, 'completed');
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('retries with backoff on the test clock, then completes', async () => {
     const clock = new ManualClock();
-    const { fusion, store, cleanup } = await sqliteFusion(clock);
-    try {
+    await withFusion({ clock }, async ({ fusion, store }) => {
       let calls = 0;
       fusion.task('flaky', () => {
         calls++;
@@ -92,15 +101,12 @@ describe('Worker', () => {
       assert.equal(j.attempts, 3);
       assert.deepEqual(j.result, { sent: true });
       assert.deepEqual(j.history.map((h) => h.outcome), ['retrying', 'retrying', 'completed']);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('fails after maxAttempts, and fails at once on a NonRetryableError', async () => {
     const clock = new ManualClock();
-    const { fusion, store, cleanup } = await sqliteFusion(clock);
-    try {
+    await withFusion({ clock }, async ({ fusion, store }) => {
       fusion.task('always', () => {
         throw new Error('nope');
       });
@@ -121,15 +127,12 @@ describe('Worker', () => {
       const a = await waitForState(store, always.id, 'failed');
       assert.equal(a.attempts, 2);
       assert.equal(a.error!.retryable, true);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('honours a retry delay asked for by the handler (Retry-After)', async () => {
     const clock = new ManualClock();
-    const { fusion, store, cleanup } = await sqliteFusion(clock);
-    try {
+    await withFusion({ clock }, async ({ fusion, store }) => {
       fusion.task('limited', () => {
         throw new RetryableError('429 from provider', 42_000);
       });
@@ -138,27 +141,21 @@ describe('Worker', () => {
       await fusion.enqueue('limited', null, { id: 'limited-1' });
       const e = await retrying;
       assert.equal(e.runAt, clock.now() + 42_000);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('fails a job whose task has no handler, without retrying', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       fusion.worker({ queues: ['default'] });
       const job = await fusion.enqueue('nobody-handles-this');
       const f = await waitForState(store, job.id, 'failed');
       assert.match(f.error!.message, /no handler is registered for task "nobody-handles-this"/);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('aborts an attempt at its timeout and retries it', async () => {
     const clock = new ManualClock();
-    const { fusion, store, cleanup } = await sqliteFusion(clock);
-    try {
+    await withFusion({ clock }, async ({ fusion, store }) => {
       const signals: AbortSignal[] = [];
       fusion.task('slow', (_p, ctx) => {
         signals.push(ctx.signal);
@@ -175,14 +172,11 @@ describe('Worker', () => {
       const j = (await store.get(job.id))!;
       assert.equal(j.error!.name, 'TimeoutError');
       assert.match(j.error!.message, /timed out after 5000 ms/);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('cancels an active job: its signal aborts and it ends cancelled', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       const started = deferred<AbortSignal>();
       fusion.task('long', (_p, ctx) => {
         started.resolve(ctx.signal);
@@ -196,15 +190,12 @@ describe('Worker', () => {
       const j = await waitForState(store, job.id, 'cancelled');
       assert.equal(signal.aborted, true);
       assert.equal(j.history[0]!.outcome, 'cancelled');
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('keeps a job longer than its lease while the worker heartbeats', async () => {
     const clock = new ManualClock();
-    const { fusion, store, cleanup } = await sqliteFusion(clock);
-    try {
+    await withFusion({ clock }, async ({ fusion, store }) => {
       const release = deferred();
       const started = deferred();
       fusion.task('long', async () => {
@@ -217,7 +208,8 @@ describe('Worker', () => {
       await started.promise;
       for (let i = 0; i < 10; i++) {
         clock.advance(300);
-        await new Promise((r) => setImmediate(r)); // one loop turn: the heartbeat's store call lands
+        // The heartbeat has landed once the store holds the lease it extended (to now + leaseMs).
+        await until(async () => (await store.get(job.id))!.leaseUntil === clock.now() + 1000, 5000, `heartbeat at step ${i}`, 1);
         const rec = await store.recoverExpired(clock.now());
         assert.deepEqual(rec.requeued, [], `lease lost at step ${i}`);
       }
@@ -225,40 +217,38 @@ describe('Worker', () => {
       release.resolve();
       const j = await waitForState(store, job.id, 'completed');
       assert.equal(j.stalls, 0);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('does not take from a paused queue; takes again on resume', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       fusion.task('t', () => 'ok', { queue: 'sms' });
+      fusion.task('probe', () => 'ok', { queue: 'probe' });
       await fusion.queue.pause('sms');
       const job = await fusion.enqueue('t');
-      const w = fusion.worker({ queues: ['sms'] });
-      w.wake();
-      await new Promise((r) => setImmediate(r));
+      fusion.worker({ queues: ['sms', 'probe'], concurrency: 1 });
+      // The probe's claim asks for sms first: had the pause been ignored, it would have taken the sms job.
+      const probe = await fusion.enqueue('probe');
+      await waitForState(store, probe.id, 'completed');
       assert.equal((await store.get(job.id))!.state, 'queued');
       await fusion.queue.resume('sms');
       await waitForState(store, job.id, 'completed');
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('rate-limits a queue across workers: at most N starts per window', async () => {
     const clock = new ManualClock();
-    const { fusion, store, cleanup } = await sqliteFusion(clock);
-    try {
+    await withFusion({ clock }, async ({ fusion, store }) => {
       const started: number[] = [];
       fusion.task('t', () => void started.push(clock.now()), { queue: 'bulk' });
+      fusion.task('probe-a', () => 'ok', { queue: 'probe-a' });
+      fusion.task('probe-b', () => 'ok', { queue: 'probe-b' });
       await fusion.queue.setQueueOptions('bulk', { rateLimit: { max: 3, windowMs: 1000 } });
       const jobs = await fusion.queue.enqueueMany(Array.from({ length: 7 }, () => ({ task: 't' })));
-      fusion.worker({ queues: ['bulk'], concurrency: 10 });
-      fusion.worker({ queues: ['bulk'], concurrency: 10 });
+      fusion.worker({ queues: ['bulk', 'probe-a'], concurrency: 10 });
+      fusion.worker({ queues: ['bulk', 'probe-b'], concurrency: 10 });
       await waitForState(store, jobs[2]!.job.id, 'completed');
-      await new Promise((r) => setImmediate(r));
+      await probeEachWorker(fusion, store);
       assert.equal(started.length, 3);
       clock.advance(1000);
       await waitForState(store, jobs[5]!.job.id, 'completed');
@@ -266,14 +256,11 @@ describe('Worker', () => {
       clock.advance(1000);
       await waitForState(store, jobs[6]!.job.id, 'completed');
       assert.equal(started.length, 7);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('limits global concurrency of a queue across workers', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       let now = 0;
       let peak = 0;
       const gate = deferred();
@@ -282,24 +269,24 @@ describe('Worker', () => {
         await gate.promise;
         now--;
       }, { queue: 'wa' });
+      fusion.task('probe-a', () => 'ok', { queue: 'probe-a' });
+      fusion.task('probe-b', () => 'ok', { queue: 'probe-b' });
       await fusion.queue.setQueueOptions('wa', { concurrency: 2 });
       const jobs = await fusion.queue.enqueueMany(Array.from({ length: 6 }, () => ({ task: 't' })));
-      fusion.worker({ queues: ['wa'], concurrency: 5 });
-      fusion.worker({ queues: ['wa'], concurrency: 5 });
+      fusion.worker({ queues: ['wa', 'probe-a'], concurrency: 5 });
+      fusion.worker({ queues: ['wa', 'probe-b'], concurrency: 5 });
       await nextEvent(store, (e) => e.type === 'active');
-      await new Promise((r) => setTimeout(r, 50)); // give both workers a chance to over-claim
+      // Both workers have claimed again since, with free slots: had they over-claimed, it would show now.
+      await probeEachWorker(fusion, store);
       assert.equal((await store.counts('wa')).wa!.active, 2);
       gate.resolve();
       for (const j of jobs) await waitForState(store, j.job.id, 'completed');
       assert.equal(peak, 2);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('serves several queues in the order given', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       const order: string[] = [];
       fusion.task('a', (p: string) => void order.push(p), { queue: 'otp' });
       fusion.task('b', (p: string) => void order.push(p), { queue: 'campaign' });
@@ -309,14 +296,11 @@ describe('Worker', () => {
       fusion.worker({ queues: ['otp', 'campaign'], concurrency: 1 });
       await waitForState(store, last.id, 'completed');
       assert.deepEqual(order, ['otp-1', 'campaign-1', 'campaign-2']);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('weighted fairness draws queues in proportion to their weights', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       const firsts: string[] = [];
       fusion.task('x', (p: string) => void firsts.push(p), { queue: 'x' });
       fusion.task('y', (p: string) => void firsts.push(p), { queue: 'y' });
@@ -328,14 +312,11 @@ describe('Worker', () => {
       const xs = firsts.slice(0, 160).filter((q) => q === 'x').length;
       // Expected share 3/4 = 120 of 160; strict order would give 160, round robin 80.
       assert.ok(xs > 100 && xs < 140, `x took ${xs} of 160`);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('reports progress and log lines stored with the job', async () => {
-    const { fusion, store, cleanup } = await sqliteFusion();
-    try {
+    await withFusion(async ({ fusion, store }) => {
       const seen: unknown[] = [];
       fusion.task('p', async (_p, ctx) => {
         await ctx.progress({ pct: 50 });
@@ -356,9 +337,7 @@ describe('Worker', () => {
       assert.deepEqual(j.progress, { pct: 60 });
       assert.deepEqual((await store.logs(job.id)).map((l) => l.message), ['half way', 'nearly']);
       assert.deepEqual(seen, [1, true, 'p-1', false]);
-    } finally {
-      await cleanup();
-    }
+    });
   });
 
   it('fires success and failure callbacks as jobs of their own, over real HTTP', async () => {
@@ -378,28 +357,28 @@ describe('Worker', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const { fusion, store, cleanup } = await sqliteFusion();
     try {
-      fusion.task('good', () => ({ id: 'msg-1' }));
-      fusion.task('bad', () => {
-        throw new NonRetryableError('bad input');
+      await withFusion(async ({ fusion, store }) => {
+        fusion.task('good', () => ({ id: 'msg-1' }));
+        fusion.task('bad', () => {
+          throw new NonRetryableError('bad input');
+        });
+        fusion.worker({ queues: ['default', 'callbacks'], concurrency: 4 });
+        const g = await fusion.enqueue('good', null, { callbacks: { onSuccess: `${base}/ok`, onFailure: `${base}/ko` } });
+        const b = await fusion.enqueue('bad', null, { callbacks: { onSuccess: `${base}/ok`, onFailure: `${base}/ko` } });
+        const okCb = await waitForState(store, `${g.id}:completed-callback`, 'completed');
+        const koCb = await waitForState(store, `${b.id}:failed-callback`, 'completed');
+        assert.equal(okCb.attempts, 2, 'the 503 was retried');
+        assert.equal(koCb.attempts, 1);
+        assert.deepEqual(hits.map((h) => h.path).sort(), ['/ko', '/ok']);
+        const ok = hits.find((h) => h.path === '/ok')!.body;
+        assert.equal(ok.event, 'job.completed');
+        assert.deepEqual(ok.job.result, { id: 'msg-1' });
+        const ko = hits.find((h) => h.path === '/ko')!.body;
+        assert.equal(ko.event, 'job.failed');
+        assert.equal(ko.job.error.message, 'bad input');
       });
-      fusion.worker({ queues: ['default', 'callbacks'], concurrency: 4 });
-      const g = await fusion.enqueue('good', null, { callbacks: { onSuccess: `${base}/ok`, onFailure: `${base}/ko` } });
-      const b = await fusion.enqueue('bad', null, { callbacks: { onSuccess: `${base}/ok`, onFailure: `${base}/ko` } });
-      const okCb = await waitForState(store, `${g.id}:completed-callback`, 'completed');
-      const koCb = await waitForState(store, `${b.id}:failed-callback`, 'completed');
-      assert.equal(okCb.attempts, 2, 'the 503 was retried');
-      assert.equal(koCb.attempts, 1);
-      assert.deepEqual(hits.map((h) => h.path).sort(), ['/ko', '/ok']);
-      const ok = hits.find((h) => h.path === '/ok')!.body;
-      assert.equal(ok.event, 'job.completed');
-      assert.deepEqual(ok.job.result, { id: 'msg-1' });
-      const ko = hits.find((h) => h.path === '/ko')!.body;
-      assert.equal(ko.event, 'job.failed');
-      assert.equal(ko.job.error.message, 'bad input');
     } finally {
-      await cleanup();
       server.close();
     }
   });

@@ -1,4 +1,4 @@
-// Test helpers for the engine: a fresh SQLite-backed Fusion, and waits driven by store events.
+// Test helpers for the engine: a fresh SQLite-backed Fusion (withFusion), and waits driven by store events.
 import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
@@ -6,6 +6,7 @@ import type { Clock } from '../../src/core/clock.js';
 import type { Job, JobState } from '../../src/core/job.js';
 import type { Store, StoreEvent } from '../../src/core/store.js';
 import type { FusionConfig } from '../../src/channels/config-types.js';
+import type { Logger } from '../../src/core/logger.js';
 import { tempDir } from './tmp.js';
 
 /**
@@ -14,18 +15,66 @@ import { tempDir } from './tmp.js';
  */
 export const LOOPBACK_ALLOWED: FusionConfig = { outgoing: { allow: ['127.0.0.1/32'] } };
 
-export async function sqliteFusion(clock?: Clock, config: FusionConfig = LOOPBACK_ALLOWED): Promise<{ fusion: Fusion; store: SqliteStore; cleanup(): Promise<void> }> {
+export interface FusionKit {
+  fusion: Fusion;
+  /** The SQLite store under the Fusion (unwrapped, when `wrapStore` put something in front of it). */
+  store: SqliteStore;
+  /** The temp directory holding the database; removed at the end. */
+  dir: string;
+}
+
+export interface WithFusionOptions {
+  /** A ManualClock makes time move only when the test says so. */
+  clock?: Clock;
+  config?: FusionConfig;
+  logger?: Logger;
+  /** Put something in front of the SQLite store (e.g. one that refuses some calls); the Fusion uses what it returns. */
+  wrapStore?: (store: SqliteStore) => Store;
+}
+
+/**
+ * For set-ups that span hooks (before/after): a Fusion on a fresh SQLite file in a temp dir, and
+ * the cleanup that closes it and removes the dir. Tests that fit in one body use withFusion.
+ */
+export async function sqliteFusion(clock?: Clock, config: FusionConfig = LOOPBACK_ALLOWED, opts: Omit<WithFusionOptions, 'clock' | 'config'> = {}): Promise<FusionKit & { cleanup(): Promise<void> }> {
   const t = tempDir();
   const store = new SqliteStore(join(t.dir, 'fusion.db'));
-  const fusion = await Fusion.open({ store, clock, config });
-  return {
-    fusion,
-    store,
-    async cleanup() {
-      await fusion.close(100);
-      t.remove();
-    },
-  };
+  try {
+    const fusion = await Fusion.open({ store: opts.wrapStore?.(store) ?? store, clock, config, logger: opts.logger });
+    return {
+      fusion,
+      store,
+      dir: t.dir,
+      async cleanup() {
+        try {
+          await fusion.close(100);
+        } finally {
+          t.remove();
+        }
+      },
+    };
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    t.remove();
+    throw err;
+  }
+}
+
+/**
+ * Run `body` with a Fusion on a fresh SQLite file (LOOPBACK_ALLOWED config unless told), then close
+ * it, its workers and its store, and remove the file, whether the body passed or threw.
+ */
+export async function withFusion<T>(body: (kit: FusionKit) => Promise<T>): Promise<T>;
+export async function withFusion<T>(opts: WithFusionOptions, body: (kit: FusionKit) => Promise<T>): Promise<T>;
+export async function withFusion<T>(a: WithFusionOptions | ((kit: FusionKit) => Promise<T>), b?: (kit: FusionKit) => Promise<T>): Promise<T> {
+  const opts = typeof a === 'function' ? {} : a;
+  const body = typeof a === 'function' ? a : b!;
+  const { cleanup, ...kit } = await sqliteFusion(opts.clock, opts.config ?? LOOPBACK_ALLOWED, opts);
+  try {
+    return await body(kit);
+  } finally {
+    await cleanup();
+  }
 }
 
 /** Resolve with the job once it is in one of `states` (checked now, then on each of its events). */

@@ -1,16 +1,12 @@
 // End to end through the Fusion facade: a schedule fires, a worker runs each occurrence's job.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { Fusion } from '../../src/fusion.js';
 import { occurrenceJobId } from '../../src/core/scheduler.js';
-import { tempDir } from '../helpers/tmp.js';
+import { withFusion } from '../helpers/engine.js';
 
 describe('Fusion facade', () => {
   it('schedule() + startScheduler() + a worker run three occurrences of an every-schedule, then stop', async () => {
-    const t = tempDir();
-    const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'fusion.db')}` });
-    try {
+    await withFusion(async ({ fusion }) => {
       const seen: { id: string; n: number }[] = [];
       let resolveDone!: () => void;
       const done = new Promise<void>((r) => (resolveDone = r));
@@ -31,9 +27,6 @@ describe('Fusion facade', () => {
       const job = (await fusion.queue.get(seen[0]!.id))!;
       assert.equal(job.queue, 'pings', 'task defaults apply to scheduled jobs');
       assert.equal(job.priority, 2);
-    } finally {
-      await fusion.close();
-      t.remove();
-    }
+    });
   });
 });
