@@ -7,6 +7,7 @@ import { parseKeys } from '../../src/api/auth.js';
 import { tempDir } from '../helpers/tmp.js';
 import { LOOPBACK_ALLOWED } from '../helpers/engine.js';
 import type { FusionConfig } from '../../src/channels/config-types.js';
+import type { Clock } from '../../src/core/clock.js';
 
 export const KEYS = {
   admin: 'admin-key-0123456789abcdef',
@@ -28,9 +29,10 @@ export interface Api {
 // channels: off by default here, so API tests may use channel tasks (sms, ...) as plain known tasks;
 // the channels' own payload checks are tested in tests/channels.
 /** `config`: the Fusion's config; default LOOPBACK_ALLOWED, since callbacks in these tests go to loopback servers. */
-export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; setup?: (f: Fusion) => void; channels?: boolean; config?: FusionConfig } = {}): Promise<Api> {
+/** `clock`: the Fusion's clock (a ManualClock makes every time in the answers fixed). */
+export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; setup?: (f: Fusion) => void; channels?: boolean; config?: FusionConfig; clock?: Clock } = {}): Promise<Api> {
   const t = tempDir('fusion-api-');
-  const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'fusion.db')}`, channels: opts.channels ?? false, config: opts.config ?? LOOPBACK_ALLOWED });
+  const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'fusion.db')}`, channels: opts.channels ?? false, config: opts.config ?? LOOPBACK_ALLOWED, clock: opts.clock });
   opts.setup?.(fusion);
   const app = await buildServer({
     fusion,

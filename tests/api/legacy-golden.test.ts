@@ -1,12 +1,14 @@
 // Golden answers of the compatibility routes: each case runs its requests on a server of its own and
-// compares every answer (status and full JSON body) with tests/api/golden/legacy.json, volatile
-// fields normalised. The original clients parse these answers: a change to one must be deliberate.
+// compares every answer (status and full JSON body) with tests/api/golden/legacy.json. The server's
+// clock is a fixed manual one, so times are exact; server-made ids are normalised. The original
+// clients parse these answers: a change to one must be deliberate.
 // To record a deliberate change: UPDATE_GOLDEN=1 node --test dist/tests/api/legacy-golden.test.js,
 // then review the diff of the JSON file.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ManualClock } from '../../src/core/clock.js';
 import { startApi, type Api } from './helpers.js';
 
 const GOLDEN = join(process.cwd(), 'tests/api/golden/legacy.json');
@@ -15,8 +17,9 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 type Step = { method: 'GET' | 'POST'; url: string; body?: unknown; form?: string };
 type Answer = { request: string; status: number; body: unknown };
 
-/** Fixed future instants, so due times the client gave come back exactly (not normalised). */
-const AT = Date.UTC(2030, 0, 1, 9, 0, 0) / 1000;
+/** The server's time, fixed; AT (epoch seconds) a day later, for due times the client gives. */
+const NOW = Date.UTC(2026, 5, 1, 8, 0, 0);
+const AT = NOW / 1000 + 86_400;
 const SMS = { task: 1, contact: 9876543210, countryCode: 91, message: 'OTP 1234' };
 
 /** The one case run on a server without a mapping task; every other has one. */
@@ -44,7 +47,7 @@ const CASES: Record<string, Step[]> = {
   ],
   'schedule: cron and rrule series': [
     { method: 'POST', url: '/schedule/', body: { payload: SMS, cron: '0 9 * * *', repeat: 3, job_id: 'g-cron' } },
-    { method: 'POST', url: '/schedule/', body: { payload: SMS, rrule: 'DTSTART:20300101T090000Z\nRRULE:FREQ=DAILY;COUNT=2', job_id: 'g-rrule' } },
+    { method: 'POST', url: '/schedule/', body: { payload: SMS, rrule: 'DTSTART:20260602T090000Z\nRRULE:FREQ=DAILY;COUNT=2', job_id: 'g-rrule' } },
     { method: 'POST', url: '/jobInfo/', body: { job_id: 'g-cron' } },
     { method: 'POST', url: '/rescheduleJob/', body: { job_id: 'g-rrule', schedule_at: AT + 3600 } },
     { method: 'POST', url: '/cancelJob/', body: { job_id: 'g-cron' } },
@@ -93,9 +96,8 @@ const CASES: Record<string, Step[]> = {
 };
 
 /**
- * Volatile fields made stable: ids the server made become <id:N> (numbered in order of appearance, so
- * the same id reads the same everywhere), and ISO times within a day of now become their offset from
- * now in whole minutes (<now>, <now+2min>). Times the client gave are far off and kept exactly.
+ * Ids the server made (UUIDv7s, which read the real time) become <id:N>, numbered in order of
+ * appearance, so the same id reads the same everywhere.
  */
 class Normaliser {
   private ids = new Map<string, string>();
@@ -106,12 +108,6 @@ class Normaliser {
     if (Array.isArray(v)) return v.map((x) => this.value(x));
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.value(x)]));
     if (typeof v !== 'string') return v;
-    if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v)) {
-      const off = Date.parse(v) - Date.now();
-      if (Math.abs(off) > 86_400_000) return v;
-      const min = Math.round(off / 60_000);
-      return min === 0 ? '<now>' : `<now${min > 0 ? '+' : ''}${min}min>`;
-    }
     // Server-made ids are UUIDv7s, also when quoted inside a message.
     return v.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, (id) => {
       if (!this.ids.has(id)) {
@@ -152,7 +148,13 @@ describe('compatibility routes: golden answers', () => {
   for (const [name, steps] of Object.entries(CASES)) {
     test(name, async () => {
       // A server per case: what one case made cannot change another's answers.
-      const api = await startApi({ setup: name === NO_MAPPING ? undefined : (f) => void f.task('mapping', async () => null) });
+      const api = await startApi({
+        clock: new ManualClock(NOW),
+        setup: (f) => {
+          if (name !== NO_MAPPING) f.task('mapping', async () => null);
+          f.task('reminder', async () => null, { queue: 'reminders' });
+        },
+      });
       try {
         const answers = await run(api, steps);
         if (UPDATE) recorded[name] = answers;
