@@ -273,8 +273,9 @@ describe('Worker', () => {
       fusion.task('probe-b', () => 'ok', { queue: 'probe-b' });
       await fusion.queue.setQueueOptions('wa', { concurrency: 2 });
       const jobs = await fusion.queue.enqueueMany(Array.from({ length: 6 }, () => ({ task: 't' })));
-      fusion.worker({ queues: ['wa', 'probe-a'], concurrency: 5 });
-      fusion.worker({ queues: ['wa', 'probe-b'], concurrency: 5 });
+      // Room in each worker for every job and its probe: an over-claim shows as too many active, not a stuck probe.
+      fusion.worker({ queues: ['wa', 'probe-a'], concurrency: 10 });
+      fusion.worker({ queues: ['wa', 'probe-b'], concurrency: 10 });
       await nextEvent(store, (e) => e.type === 'active');
       // Both workers have claimed again since, with free slots: had they over-claimed, it would show now.
       await probeEachWorker(fusion, store);
