@@ -144,6 +144,7 @@ export class Fusion {
     return (this._events ??= new EventHub(this.store, {
       now: () => this.clock.now(),
       providers: pipelines.length ? (now) => providerStates(pipelines, now) : undefined,
+      lifecycle: this.lifecycle,
       ...this.eventOptions,
     }));
   }
