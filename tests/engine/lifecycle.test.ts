@@ -6,6 +6,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { Lifecycle, type LifecycleEventName, type LifecycleEvents } from '../../src/core/lifecycle.js';
 import { occurrenceJobId } from '../../src/core/scheduler.js';
 import type { Logger } from '../../src/core/logger.js';
+import { ApiMetrics } from '../../src/api/metrics.js';
 import { deferred, sqliteFusion, waitForState } from '../helpers/engine.js';
 
 const NAMES: LifecycleEventName[] = [
@@ -202,5 +203,35 @@ describe('Lifecycle events', () => {
     lifecycle.emit('worker.up', up);
     assert.equal(n, 1);
     assert.equal(lifecycle.has('worker.up'), false);
+  });
+
+  it('listeners: the event stream and the metrics get the attempt and its handler time from the worker', async () => {
+    const clock = new ManualClock();
+    const { fusion, store, cleanup } = await sqliteFusion(clock);
+    const metrics = new ApiMetrics(store, { defaultMetrics: false, lifecycle: fusion.lifecycle }).start();
+    const sub = fusion.events({ types: ['job.completed'] });
+    try {
+      const release = deferred();
+      fusion.task('slow', () => release.promise, { queue: 'lc' });
+      fusion.worker({ queues: ['lc'] });
+      const started = fusion.lifecycle.next('job.started');
+      const job = await fusion.enqueue('slow');
+      await started;
+      clock.advance(2500);
+      release.resolve();
+      const [e] = (await sub.take())!;
+      assert.equal(e!.jobId, job.id);
+      assert.equal(e!.attempt, 1);
+      assert.equal(e!.durationMs, 2500);
+      // The outcome counter is fed from the same store event; let its listener run.
+      await new Promise((r) => setImmediate(r));
+      const text = await metrics.registry.metrics();
+      assert.match(text, /fusion_jobs_completed_total\{queue="lc",task="slow"\} 1/);
+      assert.match(text, /fusion_job_attempt_duration_seconds_sum\{queue="lc",task="slow",outcome="completed"\} 2.5/);
+    } finally {
+      sub.close();
+      metrics.stop();
+      await cleanup();
+    }
   });
 });
