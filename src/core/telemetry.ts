@@ -35,7 +35,9 @@ export function traceAttempts(lifecycle: Lifecycle, opts: TelemetryOptions = {})
         'fusion.job.id': e.job.id, 'fusion.job.queue': e.job.queue, 'fusion.job.task': e.job.task,
         'fusion.job.attempt': e.attempt, 'fusion.worker.id': e.workerId,
       };
-      open.set(e.job, tracer.startSpan(`fusion.job ${e.job.task}`, { kind: SpanKind.CONSUMER, startTime: e.at, attributes }));
+      const span = tracer.startSpan(`fusion.job ${e.job.task}`, { kind: SpanKind.CONSUMER, startTime: e.at, attributes });
+      // A span nobody records (no provider registered, or sampled out) needs no end.
+      if (span.isRecording()) open.set(e.job, span);
     }),
     ...ATTEMPT_ENDS.map((name) => lifecycle.on(name, (e) => end(name, e))),
   ];
