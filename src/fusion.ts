@@ -18,6 +18,8 @@ import type { FusionConfig } from './channels/config-types.js';
 import type { ProviderFactory } from './channels/provider.js';
 import { providerStates } from './channels/provider-report.js';
 import { EventHub, type EventFilter, type EventHubOptions, type Subscription } from './core/events.js';
+import { Lifecycle } from './core/lifecycle.js';
+import { traceAttempts, type TelemetryOptions } from './core/telemetry.js';
 
 export interface FusionOptions {
   /** A store URL (sqlite:PATH, redis://...) or a Store. Default sqlite:./data/fusion.db. */
@@ -33,6 +35,11 @@ export interface FusionOptions {
   providers?: ProviderFactory<any>[];
   /** The live event stream (fusion.events(), GET /v1/events): buffer size, per-viewer backlog, polling. */
   events?: EventHubOptions;
+  /**
+   * OpenTelemetry: a span per attempt through @opentelemetry/api's global tracer (or the one given),
+   * exported by whatever tracer provider the application registers. Default off (no listener at all).
+   */
+  otel?: boolean | TelemetryOptions;
 }
 
 export class Fusion {
@@ -43,6 +50,13 @@ export class Fusion {
   private _scheduler: Scheduler | null = null;
   private _events: EventHub | null = null;
   private eventOptions: EventHubOptions = {};
+  /** The exporter's detach, when `otel` is on. */
+  private stopTracing: (() => void) | null = null;
+  /**
+   * Lifecycle events of this process's workers and scheduler: `fusion.lifecycle.on('job.completed', (e) => ...)`.
+   * See src/core/lifecycle.ts for the events and their payloads.
+   */
+  readonly lifecycle: Lifecycle;
   /** The outgoing-HTTP guard every delivery and callback goes through. */
   readonly guard: OutgoingGuard;
   /** Which channels were installed, and which of them run dry. */
@@ -50,6 +64,7 @@ export class Fusion {
 
   private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger, readonly config: FusionConfig, withChannels: boolean, factories: ProviderFactory<any>[] = []) {
     this.queue = new Queue(store, { clock, registry: this.registry });
+    this.lifecycle = new Lifecycle(logger);
     this.guard = new OutgoingGuard(config.outgoing);
     this.registry.register(CALLBACK_TASK, deliverCallback({ guard: this.guard, config, clock }), { queue: CALLBACK_QUEUE });
     for (const [task, queue] of Object.entries(CHANNEL_QUEUES)) this.registry.declare(task, { queue });
@@ -62,6 +77,7 @@ export class Fusion {
     const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
     const f = new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
     f.eventOptions = opts.events ?? {};
+    if (opts.otel) f.stopTracing = traceAttempts(f.lifecycle, opts.otel === true ? {} : opts.otel);
     return f;
   }
 
@@ -90,7 +106,7 @@ export class Fusion {
   /** Start a worker. Without `queues` it serves every registered task's queue. */
   worker(opts: Partial<WorkerOptions> = {}): Worker {
     const w = new Worker(this.store, this.registry, {
-      clock: this.clock, logger: this.logger, ...opts, queues: opts.queues ?? this.taskQueues(),
+      clock: this.clock, logger: this.logger, lifecycle: this.lifecycle, ...opts, queues: opts.queues ?? this.taskQueues(),
     });
     this.workers.add(w);
     return w.start();
@@ -108,7 +124,7 @@ export class Fusion {
   }
 
   private makeScheduler(opts: Omit<SchedulerOptions, 'clock' | 'logger' | 'registry'>): Scheduler {
-    return new Scheduler(this.store, { clock: this.clock, logger: this.logger, registry: this.registry, ...opts });
+    return new Scheduler(this.store, { clock: this.clock, logger: this.logger, registry: this.registry, lifecycle: this.lifecycle, ...opts });
   }
 
   /** Create or replace a schedule: `schedule({ id, trigger: { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' }, template: { task } })`. */
@@ -128,6 +144,7 @@ export class Fusion {
     return (this._events ??= new EventHub(this.store, {
       now: () => this.clock.now(),
       providers: pipelines.length ? (now) => providerStates(pipelines, now) : undefined,
+      lifecycle: this.lifecycle,
       ...this.eventOptions,
     }));
   }
@@ -147,6 +164,7 @@ export class Fusion {
     await Promise.all([...this.workers].map((w) => w.stop(graceMs)));
     await this.maintenance?.stop();
     await this._scheduler?.stop();
+    this.stopTracing?.();
     await this.store.close();
   }
 }

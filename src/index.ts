@@ -7,6 +7,10 @@ export {
   type MisfirePolicy, type MisfirePolicyName, type Trigger, type CronTrigger, type RRuleTrigger, type EveryTrigger, type AtTrigger,
 } from './core/scheduler.js';
 export { EventHub, Subscription, type HubEvent, type HubEventType, type EventFilter, type EventHubOptions } from './core/events.js';
+export {
+  Lifecycle, ATTEMPT_ENDS, type LifecycleEvents, type LifecycleEventName, type LifecycleListener, type JobEvent, type AttemptEnd, type AttemptEndName,
+} from './core/lifecycle.js';
+export { traceAttempts, TRACER_NAME, type TelemetryOptions } from './core/telemetry.js';
 export { Maintenance, type MaintenanceOptions, type RetentionPolicy } from './core/maintenance.js';
 export { TaskRegistry, type TaskContext, type TaskHandler, type TaskOptions } from './core/registry.js';
 export { NonRetryableError, RetryableError, TimeoutError, CancelledError, FusionError } from './core/errors.js';

@@ -1,10 +1,13 @@
 // Prometheus metrics for one server (its own registry, so several servers in one process do not clash).
 // Job outcomes come from store events: with Redis those are every process's events, so each API
 // instance reports the cluster's outcomes (aggregate with max, not sum); with SQLite, this process's.
+// Attempts run by this process's workers are also known from their lifecycle events, which come
+// first: their task and handler duration are taken from there (no store read, no claim-to-store lag).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store, StoreEvent } from '../core/store.js';
 import { CounterTally, LocalHistogram, type CountCell, type HistogramCell } from './tally.js';
 import { JOB_STATES } from '../core/job.js';
+import type { AttemptEnd, Lifecycle } from '../core/lifecycle.js';
 
 /**
  * Bounded map in two generations: when the young one is full it becomes the old one and the previous
@@ -60,14 +63,21 @@ export class ApiMetrics {
   private tasks = new Bounded<string>(100_000);
   private startedAt = new Bounded<number>(100_000);
   private dueAt = new Bounded<number>(100_000);
+  /** Handler durations (ms) of attempts this process ran, until their store event comes. */
+  private ranMs = new Bounded<number>(100_000);
   private unsubscribe: (() => void) | null = null;
+  private readonly lifecycle?: Lifecycle;
   // The per-request counts live in tallies, handed to prom-client when /metrics is read.
   private enqueuedTally: CounterTally<'queue' | 'task'>;
   private requestTally: CounterTally<'method' | 'route' | 'status'>;
   private routeCellsGen = 0;
   private routeCells = new Map<string, Map<string, { duration: HistogramCell; statuses: Map<number, CountCell> }>>();
 
-  constructor(private readonly store: Store, opts: { defaultMetrics?: boolean; waiting?: () => number; lagMs?: () => number } = {}) {
+  constructor(
+    private readonly store: Store,
+    opts: { defaultMetrics?: boolean; waiting?: () => number; lagMs?: () => number; lifecycle?: Lifecycle } = {},
+  ) {
+    this.lifecycle = opts.lifecycle;
     const r = [this.registry];
     const jobLabels = ['queue', 'task'] as const;
     const flushEnqueued = () => this.enqueuedTally.flush();
@@ -124,7 +134,16 @@ export class ApiMetrics {
   }
 
   start(): this {
-    this.unsubscribe ??= this.store.subscribe((e) => this.onEvent(e));
+    if (this.unsubscribe) return this;
+    const offs = [this.store.subscribe((e) => this.onEvent(e))];
+    if (this.lifecycle) {
+      const ran = (e: AttemptEnd) => {
+        this.tasks.set(e.job.id, e.job.task);
+        this.ranMs.set(e.job.id, e.durationMs);
+      };
+      offs.push(this.lifecycle.on('job.completed', ran), this.lifecycle.on('job.retrying', ran), this.lifecycle.on('job.failed', ran));
+    }
+    this.unsubscribe = () => offs.forEach((off) => off());
     return this;
   }
 
@@ -192,6 +211,8 @@ export class ApiMetrics {
     const id = e.jobId!;
     const started = this.startedAt.get(id);
     this.startedAt.delete(id);
+    const ranMs = this.ranMs.get(id);
+    if (ranMs !== undefined) this.ranMs.delete(id);
     if (e.type === 'retrying' && e.runAt !== undefined) this.dueAt.set(id, e.runAt);
     let task = this.tasks.get(id);
     if (task === undefined) {
@@ -204,8 +225,7 @@ export class ApiMetrics {
     if (e.type !== 'retrying') this.tasks.delete(id);
     const labels = { queue: e.queue, task };
     (e.type === 'completed' ? this.completed : e.type === 'failed' ? this.failed : this.retried).inc(labels);
-    if (started !== undefined) {
-      this.attemptDuration.observe({ ...labels, outcome: e.type }, Math.max(0, e.at - started) / 1000);
-    }
+    const durationMs = ranMs ?? (started !== undefined ? e.at - started : undefined);
+    if (durationMs !== undefined) this.attemptDuration.observe({ ...labels, outcome: e.type }, Math.max(0, durationMs) / 1000);
   }
 }

@@ -220,7 +220,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   const watcher = new JobWatcher(fusion.store);
   const loopLag = new LoopLag().start();
-  const metrics = new ApiMetrics(fusion.store, { defaultMetrics: opts.processMetrics, waiting: () => watcher.waiting, lagMs: () => loopLag.lagMs() }).start();
+  const metrics = new ApiMetrics(fusion.store, {
+    defaultMetrics: opts.processMetrics, waiting: () => watcher.waiting, lagMs: () => loopLag.lagMs(), lifecycle: fusion.lifecycle,
+  }).start();
   const ownConsent = opts.consent === undefined;
   const consent = opts.consent ?? new StoreConsentStore(fusion.store, () => fusion.clock.now());
   const now = () => fusion.clock.now();

@@ -47,6 +47,8 @@ Options:
   --tasks FILE         a module whose default export, (fusion) => void, registers task
                        handlers (repeatable; env FUSION_TASKS, comma-separated)
   --log-level LEVEL    trace|debug|info|warn|error (env FUSION_LOG_LEVEL; default info)
+  --otel               an OpenTelemetry span per job attempt (env FUSION_OTEL=1), through the
+                       tracer provider the process registers (a --tasks module, or node --import)
   --api-keys-file FILE API keys with roles, JSON (env FUSION_API_KEYS_FILE); keys also come from
                        env FUSION_API_KEYS="KEY:admin,KEY2:send+read". Without any key the API
                        only binds to loopback; a public --host without keys is refused.
@@ -71,7 +73,7 @@ const DEFAULT_QUEUES = ['default', 'callbacks'];
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   // The terminal view (status, jobs, job, retry, ...) has options of its own: dispatched before parsing.
-  const flags = new Set(['--json', '--watch', '--help', '-h']);
+  const flags = new Set(['--json', '--watch', '--help', '-h', '--otel']);
   const first = argv.find((a, i) => !a.startsWith('-') && !(i > 0 && /^--[^=]+$/.test(argv[i - 1]!) && !flags.has(argv[i - 1]!)));
   if (first && INSPECT_COMMANDS.has(first)) {
     process.exitCode = await runInspect(argv);
@@ -101,6 +103,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       help: { type: 'boolean', short: 'h' },
       burst: { type: 'boolean', short: 'b' },
       name: { type: 'string', short: 'n' },
+      otel: { type: 'boolean' },
     },
   });
   const command = positionals[0];
@@ -161,7 +164,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const trustedNetworks = serving ? trustedFromEnv(process.env) : undefined;
   const bindWarning = serving ? checkBind(host, apiKeys.length, trustedNetworks?.cidrs.length ?? 0).warning : undefined;
 
-  const fusion = await Fusion.open({ store: storeUrl, logger, config });
+  const otel = values.otel ?? ['1', 'true'].includes(process.env.FUSION_OTEL ?? '');
+  const fusion = await Fusion.open({ store: storeUrl, logger, config, otel });
   const taskFiles = values.tasks ?? process.env.FUSION_TASKS?.split(',').filter(Boolean) ?? [];
   for (const file of taskFiles) {
     const mod = await import(pathToFileURL(resolve(file)).href);

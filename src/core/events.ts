@@ -7,6 +7,7 @@
 // per viewer; serialising and writing happen later, off the store's emit path.
 import { randomBytes } from 'node:crypto';
 import type { ScheduleRecord, Store, StoreEvent, WorkerInfo } from './store.js';
+import type { AttemptEnd, Lifecycle } from './lifecycle.js';
 
 export type HubEventType =
   | `job.${Exclude<StoreEvent['type'], 'paused' | 'resumed'>}`
@@ -29,6 +30,9 @@ export interface HubEvent {
   task?: string;
   runAt?: number;
   progress?: unknown;
+  /** For an attempt's end (completed, retrying, failed, cancelled) run by this process's workers: which attempt, and its handler time. */
+  attempt?: number;
+  durationMs?: number;
   worker?: Omit<WorkerInfo, 'running'> & { runningCount: number };
   schedule?: { id: string; task: string | null; paused: boolean; runCount: number; lastRunAt: number | null; nextRunAt: number | null };
   /** For provider events: which provider, and until when it is skipped (null once restored). */
@@ -66,6 +70,8 @@ export interface EventHubOptions {
   now?: () => number;
   /** Provider demotions to compare at each poll (provider.demoted / provider.restored); Fusion sets it. */
   providers?: (now: number) => Promise<ProviderState[]>;
+  /** This process's lifecycle events: attempts its workers ran add their attempt number and duration to their job events. Fusion sets it. */
+  lifecycle?: Lifecycle;
 }
 
 interface Compiled {
@@ -171,6 +177,8 @@ export class Subscription implements AsyncIterable<HubEvent> {
 }
 
 const TASK_CACHE = 100_000;
+/** Store events that end an attempt (a retry is stored as `retrying`). */
+const ENDS_ATTEMPT = new Set<StoreEvent['type']>(['completed', 'retrying', 'failed', 'cancelled']);
 
 export class EventHub {
   readonly epoch = randomBytes(4).toString('hex');
@@ -189,7 +197,11 @@ export class EventHub {
   private schedules: Map<string, ScheduleRecord> | null = null;
   private providers: Map<string, ProviderState> | null = null;
   private readonly lookProviders: ((now: number) => Promise<ProviderState[]>) | null;
+  private readonly lifecycle: Lifecycle | null;
   private tasks = new Map<string, string>();
+  /** Attempts this process ran, by job id, from their lifecycle event until their store event comes (just after). */
+  private attempts = new Map<string, AttemptEnd>();
+  private stopAttempts: (() => void) | null = null;
   private closed = false;
   private readonly size: number;
   private readonly maxBacklog: number;
@@ -205,6 +217,7 @@ export class EventHub {
     this.lingerMs = opts.lingerMs ?? 300_000;
     this.now = opts.now ?? Date.now;
     this.lookProviders = opts.providers ?? null;
+    this.lifecycle = opts.lifecycle ?? null;
   }
 
   /** The id of the latest event (where a fresh viewer starts). */
@@ -307,8 +320,30 @@ export class EventHub {
     }
     if (e.runAt !== undefined) ev.runAt = e.runAt;
     if (e.progress !== undefined) ev.progress = e.progress;
+    if (this.attempts.size > 0 && e.jobId !== undefined && ENDS_ATTEMPT.has(e.type)) {
+      const ran = this.attempts.get(e.jobId);
+      if (ran) {
+        this.attempts.delete(e.jobId);
+        ev.attempt = ran.attempt;
+        ev.durationMs = ran.durationMs;
+      }
+    }
     this.record(ev);
   };
+
+  /** Remember the attempts this process's workers end, for their store events. */
+  private watchAttempts(lifecycle: Lifecycle): () => void {
+    const ran = (e: AttemptEnd) => {
+      // Each store event takes its entry at once; a cap guards against outcomes the store refused.
+      if (this.attempts.size >= TASK_CACHE) this.attempts.clear();
+      this.attempts.set(e.job.id, e);
+    };
+    const offs = (['job.completed', 'job.retrying', 'job.failed', 'job.cancelled'] as const).map((name) => lifecycle.on(name, ran));
+    return () => {
+      offs.forEach((off) => off());
+      this.attempts.clear();
+    };
+  }
 
   private start(): void {
     if (this.lingerTimer) {
@@ -324,6 +359,7 @@ export class EventHub {
     this.count = 0;
     this.ring.fill(undefined);
     this.unsubscribe = this.store.subscribe(this.onStore);
+    if (this.lifecycle) this.stopAttempts = this.watchAttempts(this.lifecycle);
     this.workers = null;
     this.schedules = null;
     this.providers = null;
@@ -337,6 +373,8 @@ export class EventHub {
   private stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.stopAttempts?.();
+    this.stopAttempts = null;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
     if (this.lingerTimer) clearTimeout(this.lingerTimer);

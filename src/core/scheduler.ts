@@ -15,6 +15,7 @@ import {
 } from './schedule-spec.js';
 import { compileTrigger, invalidSchedule, parseTime, triggerKind, type Trigger } from './triggers.js';
 import { REQUEST_BUDGET, SearchBudget, SearchExhausted, metered } from './search-budget.js';
+import { Lifecycle } from './lifecycle.js';
 
 export type { Schedule, ScheduleInput, ScheduleTemplate, MisfirePolicy, MisfirePolicyName } from './schedule-spec.js';
 export type { Trigger, CronTrigger, RRuleTrigger, EveryTrigger, AtTrigger } from './triggers.js';
@@ -29,6 +30,8 @@ export interface SchedulerOptions {
   maxSleepMs?: number;
   /** Due schedules read per store call. Default 100. */
   batch?: number;
+  /** Where `schedule.fired` is emitted when this scheduler fires a schedule. Default its own. */
+  lifecycle?: Lifecycle;
 }
 
 export interface TickReport {
@@ -48,6 +51,8 @@ export class Scheduler {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry?: TaskRegistry;
+  /** Lifecycle events of this scheduler's firings (src/core/lifecycle.ts). */
+  readonly lifecycle: Lifecycle;
   private readonly maxSleepMs: number;
   private readonly batch: number;
   private running = false;
@@ -68,6 +73,7 @@ export class Scheduler {
     this.registry = opts.registry;
     this.maxSleepMs = opts.maxSleepMs ?? 1000;
     this.batch = opts.batch ?? 100;
+    this.lifecycle = opts.lifecycle ?? new Lifecycle(this.logger);
   }
 
   // ---- operations ----
@@ -336,6 +342,9 @@ export class Scheduler {
       this.logger.warn({ scheduleId: rec.id, dropped: plan.dropped, policy: spec.misfire.policy, missedFrom: rec.nextRunAt }, 'missed occurrences dropped');
     }
     if (jobs.length) this.logger.debug({ scheduleId: rec.id, jobs: jobs.map((j) => j.id), lateMs: now - plan.times[plan.times.length - 1]! }, 'schedule fired');
+    if (jobs.length && this.lifecycle.has('schedule.fired')) {
+      this.lifecycle.emit('schedule.fired', { scheduleId: rec.id, jobIds: jobs.map((j) => j.id), occurrences: plan.times, at: now, dropped: plan.dropped });
+    }
   }
 }
 

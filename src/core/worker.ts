@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from './logger.js';
 import type { TaskContext, TaskRegistry } from './registry.js';
 import type { ClaimRequest, Outcome, Store, StoreEvent } from './store.js';
 import { callbackJobs } from './callbacks.js';
+import { Lifecycle, type AttemptEndName } from './lifecycle.js';
 
 export interface WorkerOptions {
   queues: string[];
@@ -39,6 +40,8 @@ export interface WorkerOptions {
    * capped at maxMs (default 50 ms to 5 s). Tries go on while the batch's leases last.
    */
   outcomeRetry?: { firstMs: number; maxMs: number };
+  /** Where this worker emits its lifecycle events (job started, completed, ...; worker up and down). Default its own. */
+  lifecycle?: Lifecycle;
 }
 
 interface Running {
@@ -100,6 +103,8 @@ export class Worker {
   private keepAlive: NodeJS.Timeout | null = null;
   state: WorkerState = 'idle';
   readonly startedAt: number;
+  /** Lifecycle events of this worker's attempts and of the worker itself (src/core/lifecycle.ts). */
+  readonly lifecycle: Lifecycle;
 
   constructor(private store: Store, private registry: TaskRegistry, opts: WorkerOptions) {
     if (!opts.queues?.length) throw new TypeError('a worker needs at least one queue');
@@ -118,6 +123,7 @@ export class Worker {
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.weights = opts.weights;
     this.startedAt = this.clock.now();
+    this.lifecycle = opts.lifecycle ?? new Lifecycle(this.log);
   }
   private readonly weights?: Record<string, number>;
 
@@ -139,6 +145,7 @@ export class Worker {
     this.stopHandoff = this.store.handoff?.(this.id, (jobs) => this.adopt(jobs)) ?? null;
     this.armHeartbeat();
     this.log.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
+    this.lifecycle.emit('worker.up', { workerId: this.id, queues: this.queues, concurrency: this.concurrency, at: this.clock.now() });
     this.wake();
     return this;
   }
@@ -176,6 +183,7 @@ export class Worker {
     this.state = 'stopped';
     await this.store.workerGone(this.id).catch(() => {});
     this.log.info({ workerId: this.id }, 'worker stopped');
+    this.lifecycle.emit('worker.down', { workerId: this.id, queues: this.queues, at: this.clock.now(), startedAt: this.startedAt });
   }
 
   private whenIdle(): Promise<void> {
@@ -295,6 +303,7 @@ export class Worker {
       );
     }
     if (this.logsInfo()) this.log.info({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
+    if (this.lifecycle.has('job.started')) this.lifecycle.emit('job.started', { job, attempt: job.attempts, workerId: this.id, at: startedAt });
     this.execute(entry);
   }
 
@@ -350,9 +359,11 @@ export class Worker {
     const fields = () => ({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts, durationMs: this.clock.now() - entry.startedAt });
     if (outcome === null || entry.lost) {
       this.log.warn(fields(), 'lease lost; outcome dropped (another worker owns the job now)');
+      this.announce(entry, null);
       this.release(job.id);
       return;
     }
+    this.announce(entry, outcome);
     switch (outcome.kind) {
       case 'completed':
         if (this.logsInfo()) this.log.info(fields(), 'job completed');
@@ -373,6 +384,27 @@ export class Worker {
     this.outbox.push(outcome);
     // The slot frees only once the outcome is stored (flush releases it), so a claim never races its own finish.
     this.flush();
+  }
+
+  /** Emit the lifecycle event of an attempt's end; null: the lease was lost. Builds nothing when nobody listens. */
+  private announce(entry: Running, outcome: Outcome | null): void {
+    const name: AttemptEndName = outcome === null ? 'job.lost' : ATTEMPT_END_EVENT[outcome.kind];
+    if (!this.lifecycle.has(name)) return;
+    const { job } = entry;
+    const at = outcome?.at ?? this.clock.now();
+    const end = { job, attempt: job.attempts, workerId: this.id, at, durationMs: at - entry.startedAt };
+    switch (outcome?.kind) {
+      case 'completed':
+        return this.lifecycle.emit('job.completed', { ...end, result: outcome.result });
+      case 'retry':
+        return this.lifecycle.emit('job.retrying', { ...end, error: outcome.error, retryAt: outcome.retryAt });
+      case 'failed':
+        return this.lifecycle.emit('job.failed', { ...end, error: outcome.error });
+      case 'cancelled':
+        return this.lifecycle.emit('job.cancelled', { ...end, error: outcome.error ?? { message: 'job cancelled', retryable: false } });
+      default:
+        return this.lifecycle.emit(name as 'job.released' | 'job.lost', end);
+    }
   }
 
   private release(id: string, wake = true): void {
@@ -555,6 +587,10 @@ export class Worker {
       .catch(() => {});
   }
 }
+
+const ATTEMPT_END_EVENT: Record<Outcome['kind'], AttemptEndName> = {
+  completed: 'job.completed', retry: 'job.retrying', failed: 'job.failed', cancelled: 'job.cancelled', released: 'job.released',
+};
 
 /**
  * Run fn after ms of real time. Node's timers count whole milliseconds, so a shorter wait turns the
