@@ -1,7 +1,6 @@
 // Attempt history on Redis: the stored history holds attempts that ended other than in completion;
 // an active job's open attempt and a completed job's last one are read from its fields, so a claim
-// and a completion rewrite no JSON. A job claimed by an earlier version
-// (which kept the open attempt in the history) must not end with that attempt twice.
+// and a completion rewrite no JSON.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
@@ -19,9 +18,6 @@ async function withStore(fn: (store: RedisStore, now: number) => Promise<void>) 
     await cleanup();
   }
 }
-
-/** Overwrite fields of job `id`'s hash as an earlier version of the store left them. */
-const storeAsEarlier = (store: RedisStore, id: string, ...fields: string[]) => store.client.hset(`{${store.prefix}:h}:j:${id}`, ...fields);
 
 /** Add job `id` to queue h and claim it as worker `w` at `now`. */
 async function addAndClaim(store: RedisStore, id: string, w: string, now: number) {
@@ -59,26 +55,5 @@ describe('Redis attempt history', { skip }, () => {
     const failed = (await store.get('b'))!;
     assert.equal(failed.error!.message, message);
     assert.deepEqual(failed.history.map((x) => [x.outcome, x.error]), [['failed', message]]);
-  }));
-
-  it('reads a job completed by an earlier version, which stored the whole history and cleared the worker', () => withStore(async (store, now) => {
-    const job = await addAndClaim(store, 'done', 'w1', now);
-    await store.finish([{ kind: 'completed', id: 'done', token: job.leaseToken!, at: now + 3, result: null }]);
-    const whole = `[{"attempt":1,"workerId":"w1","startedAt":${now},"endedAt":${now + 3},"outcome":"completed"}]`;
-    await storeAsEarlier(store, 'done', 'h', whole, 'w', '');
-    assert.deepEqual((await store.get('done'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' }]);
-  }));
-
-  it('replaces the open attempt a job claimed by an earlier version kept in its history', () => withStore(async (store, now) => {
-    const job = await addAndClaim(store, 'old', 'w1', now);
-    // What the earlier version stored at claim: a closed attempt, then the open one.
-    const earlier = `[{"attempt":0,"workerId":"w0","startedAt":1,"endedAt":2,"outcome":"released"},{"attempt":1,"workerId":"w1","startedAt":${now}}]`;
-    await storeAsEarlier(store, 'old', 'h', earlier);
-    assert.equal((await store.get('old'))!.history.length, 2);
-    await store.finish([{ kind: 'completed', id: 'old', token: job.leaseToken!, at: now + 3, result: null }]);
-    assert.deepEqual((await store.get('old'))!.history, [
-      { attempt: 0, workerId: 'w0', startedAt: 1, endedAt: 2, outcome: 'released' },
-      { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 3, outcome: 'completed' },
-    ]);
   }));
 });

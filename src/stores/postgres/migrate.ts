@@ -1,9 +1,9 @@
 // Numbered migrations (migrations/NNN_name.sql), applied at start in one transaction under an
 // advisory lock, so processes starting together apply each once. tsc does not copy .sql files:
 // they are read from the source tree, found relative to this module both from src/ and from dist/.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
+import { sourceDir } from '../source-dir.js';
 import { quoteIdent } from './sql.js';
 
 export interface Migration {
@@ -14,11 +14,7 @@ export interface Migration {
 
 /** Where the .sql files are: beside this module (src/), or back in src/ from dist/src/. */
 export function migrationsDir(): string {
-  for (const rel of ['./migrations/', '../../../../src/stores/postgres/migrations/']) {
-    const dir = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(dir)) return dir;
-  }
-  throw new Error('PostgreSQL migrations not found: src/stores/postgres/migrations/ is missing from this install');
+  return sourceDir(import.meta.url, ['./migrations/', '../../../../src/stores/postgres/migrations/'], 'PostgreSQL migrations');
 }
 
 export function loadMigrations(dir = migrationsDir()): Migration[] {

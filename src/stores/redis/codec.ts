@@ -1,4 +1,4 @@
-// Mapping between the Redis job hash (see scripts.ts for its fields) and the core Job.
+// Mapping between the Redis job hash (see lua/lib/keys.lua for its fields) and the core Job.
 // Fields that never change after add travel as one JSON blob (`d`), so adding or reading a job
 // costs one JSON.stringify / JSON.parse instead of one per field.
 import type { Job, JobError, JobState, NewJob } from '../../core/job.js';
@@ -39,24 +39,25 @@ function parseStatic(text: string): Required<StaticFields> {
   return d as Required<StaticFields>;
 }
 
-/** The ADD script's arguments for one job. */
+/** The add script's arguments for one job (also the outbox's stored form of a job). */
 export function addArgs(j: NewJob): (string | number)[] {
   return [j.id, j.runAt, j.priority, j.maxAttempts, j.maxStalls, staticJson(j)];
 }
 
-/** The event of a job these addArgs create when added at `now`, as the ADD script publishes it. */
+/** The event of a job these addArgs create when added at `now`, as the add script publishes it. */
 export function addEvent(args: readonly (string | number)[], now: number): string {
   const runAt = Number(args[1]);
   return runAt > now ? `["scheduled",${JSON.stringify(args[0])},${runAt}]` : `["queued",${JSON.stringify(args[0])}]`;
 }
 
 /**
- * Push FINISH's outcome entries for outcomes[positions] onto args. Completions sharing token, end
- * time and result go as one entry (see FINISH in scripts.ts): jobs of one claim finishing together
- * come one after another, so a group is a run of them. `order` holds the outcomes' positions in
- * the order the script numbers them.
+ * The finish script's outcome entries for outcomes[positions]. Completions sharing token, end time
+ * and result go as one entry (see lua/finish.lua): jobs of one claim finishing together come one
+ * after another, so a group is a run of them. `order` holds the outcomes' positions in the order
+ * the script numbers them.
  */
-export function outcomeArgs(outcomes: Outcome[], positions: number[], args: (string | number)[]): { entries: number; order: number[] } {
+export function outcomeArgs(outcomes: Outcome[], positions: number[]): { args: (string | number)[]; entries: number; order: number[] } {
+  const args: (string | number)[] = [];
   const groups: { token: string; at: number; result: string; ps: number[] }[] = [];
   const order: number[] = [];
   let entries = 0;
@@ -84,7 +85,7 @@ export function outcomeArgs(outcomes: Outcome[], positions: number[], args: (str
     order.push(p);
     entries++;
   }
-  return { entries, order };
+  return { args, entries, order };
 }
 
 /**
@@ -102,7 +103,7 @@ const num = (v: string | null | undefined): number | null => (v == null || v ===
 const json = (v: string | null | undefined): unknown => (v == null || v === '' ? null : JSON.parse(v));
 const str = (v: string | null | undefined): string | null => (v == null || v === '' ? null : v);
 
-/** The job hash fields in the order the scripts' row() reads them (HMGET). */
+/** The job hash fields in the order the scripts' readJob reads them (HMGET). */
 export const FIELDS = ['d', 'st', 'p', 'sq', 'ra', 'at', 'ma', 'sl', 'ms', 'sa', 'ea', 'r', 'e', 'h', 'pg', 'cr', 'w', 'tk', 'lu'] as const;
 
 /** A job from a row of FIELDS values; null when the hash does not exist. */
@@ -146,17 +147,12 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
  * The stored history holds the attempts that ended other than in completion. The open attempt of
  * an active job, and the completing attempt of a completed one, are read from the attempt, worker
  * and time fields: claiming and completing, the two steps every job takes, rewrite no JSON.
- * A job claimed by an earlier version may still hold its open attempt in the history (last, without
- * endedAt): that record is replaced. A job completed by an earlier version has its whole history
- * stored and no worker field left.
  */
 function history(f: (string | null)[]): Job['history'] {
   const h = (f[13] ? JSON.parse(f[13]) : []) as Job['history'];
   const state = f[1];
   if (state !== 'active' && state !== 'completed') return h;
-  if (h.length && h[h.length - 1]!.endedAt === undefined) h.pop();
-  if (!f[16]) return h;
-  const attempt = { attempt: Number(f[5]), workerId: f[16], startedAt: Number(f[9]) };
+  const attempt = { attempt: Number(f[5]), workerId: f[16]!, startedAt: Number(f[9]) };
   h.push(state === 'active' ? attempt : { ...attempt, endedAt: Number(f[10]), outcome: 'completed' });
   return h;
 }
@@ -164,7 +160,7 @@ function history(f: (string | null)[]): Job['history'] {
 /** The fields a claim reads of each job, in the order claimedJobs takes them. */
 export const CLAIM_FIELDS = ['d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'h', 'e', 'pg'] as const;
 
-/** The job ids of claim rows (see claimJobs in scripts.ts): each row's id follows its CLAIM_FIELDS. */
+/** The job ids of claim rows (see claimJobs in lua/lib/claim-jobs.lua): each row's id follows its CLAIM_FIELDS. */
 export function rowIds(rows: string[]): string[] {
   return rows.map((row) => {
     let from = 0;
@@ -173,7 +169,7 @@ export function rowIds(rows: string[]): string[] {
   });
 }
 
-/** The jobs of a claim script's answer (see claimJobs in scripts.ts), now active under one lease, each with its open attempt. */
+/** The jobs of a claim script's answer (see claimJobs in lua/lib/claim-jobs.lua), now active under one lease, each with its open attempt. */
 export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
   const jobs: Job[] = new Array(rows.length);
   const f: string[] = new Array(CLAIM_FIELDS.length);

@@ -1,16 +1,17 @@
-// Running the store's scripts (scripts.ts) on a Redis: as one function library with FCALL where
+// Running the store's scripts (scripts.ts, called through script-calls.ts) on a Redis: as one function library with FCALL where
 // Redis has functions (7.0+), as EVALSHA where it has not or when asked. Either way each call is
 // one Command built from one array: ioredis's defineCommand path copies a worker's few hundred
 // arguments four times through rest and spread parameters (measured: ~15% of a busy worker's CPU).
 import { createHash } from 'node:crypto';
 import { Cluster, Command } from 'ioredis';
-import { SCRIPTS, functionLibrary, scriptSource, type ScriptName } from './scripts.js';
+import { SCRIPT_NAMES, functionLibrary, scriptSource, type ScriptName } from './scripts.js';
+import type { ScriptCall } from './script-calls.js';
 import type { RedisClient } from './connect.js';
 
 export type Raw = (string | number)[];
 
 /** Each script's full source and its SHA-1, the name Redis caches it under. */
-const SCRIPT_SHAS = Object.fromEntries((Object.keys(SCRIPTS) as ScriptName[]).map((name) => {
+const SCRIPT_SHAS = Object.fromEntries(SCRIPT_NAMES.map((name) => {
   const source = scriptSource(name);
   return [name, { source, sha: createHash('sha1').update(source).digest('hex') }];
 })) as Record<ScriptName, { source: string; sha: string }>;
@@ -22,7 +23,7 @@ export class ScriptRunner {
   /** functions: start with FCALL, until a Redis says it has no functions. */
   constructor(private client: RedisClient, private functions: boolean) {}
 
-  call<T>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
+  call<T>({ script: name, keys, args }: ScriptCall<T>): Promise<T> {
     if (!this.functions) return this.evalsha<T>(name, keys, args);
     const argv = buildArgv(LIBRARY.names[name], keys, args);
     const send = () => this.client.sendCommand(new Command('fcall', argv, { replyEncoding: 'utf8' })) as Promise<T>;

@@ -1,34 +1,16 @@
 // SharedState on Redis: one key per name under the store's prefix (`<prefix>:shared:<key>`), each
 // call one command or one single-key script, so it runs the same on Redis Cluster. Expiry is Redis's
-// own (PX); times compared inside a script are the caller's `now`, as elsewhere in the store.
+// own (PX); times compared inside a script are the caller's `now`, as elsewhere in the store. The
+// scripts (lua/shared-state/) are sent whole with EVAL.
 import type { Redis } from 'ioredis';
 import type { SharedState } from '../../core/store.js';
 import type { RedisClient } from './connect.js';
+import { readLua } from './scripts.js';
 
-const HIT = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
-
-const FLAG = `local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local u = tonumber(ARGV[1])
-if cur >= u then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', math.max(1, u - tonumber(ARGV[2])))
-return 1`;
-
-// Evenly spaced send slots (GCRA without burst): the key holds the next free slot's time.
-const TAKE = `local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-local now = tonumber(ARGV[1])
-local slot = math.max(tat, now)
-local w = slot - now
-if w > tonumber(ARGV[3]) then return -math.ceil(w) end
-local nt = slot + tonumber(ARGV[2])
-redis.call('SET', KEYS[1], string.format('%.3f', nt), 'PX', math.ceil(nt - now) + 1000)
-return math.ceil(w)`;
-
-// Counters of one hash: ARGV[1] the TTL, then field/amount pairs.
-const TALLY = `for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1`;
+const HIT = readLua('shared-state/hit');
+const FLAG = readLua('shared-state/flag');
+const TAKE = readLua('shared-state/take');
+const TALLY = readLua('shared-state/tally');
 
 export class RedisSharedState implements SharedState {
   private readonly client: Redis;

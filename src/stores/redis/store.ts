@@ -1,4 +1,4 @@
-// The Redis store. Every state change is one Lua script (scripts.ts) on one hash-tag slot, so the
+// The Redis store. Every state change is one Lua script (lua/, called through script-calls.ts) on one hash-tag slot, so the
 // same code runs on a single Redis and on Redis Cluster. What a slot cannot hold atomically across
 // queues (follow-up jobs of an outcome, jobs of a schedule) goes through an outbox in the source
 // slot, written in the same script and delivered right after; a sweep redelivers if a process died
@@ -14,9 +14,14 @@ import type {
   StoreEventType, StoreListener, WorkerInfo,
 } from '../../core/store.js';
 import { emptyCounts } from '../../core/store.js';
-import type { ScriptName } from './scripts.js';
 import { ScriptRunner, type Raw } from './runner.js';
-import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowIds, rowToJob } from './codec.js';
+import {
+  addScript, claimScript, cleanScript, finishScript, heartbeatScript, jobOpScript, logScript, progressScript, promoteDueScript,
+  queueInfoScript, queueSetScript, recoverScript, releaseClaimScript, scheduleAdvanceScript, scheduleRemoveScript,
+  scheduleUpsertScript, statePageScript, sweepLockScript, sweepUnlockScript, workerBeatScript, workerGoneScript, workersLiveScript,
+  type AddResult, type ClaimAnswer, type JobAction, type ScriptCall,
+} from './script-calls.js';
+import { FIELDS, addArgs, claimedJobs, hashToSchedule, outcomeArgs, rowIds, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 import { RedisSharedState } from './shared-state.js';
 import type { SharedState } from '../../core/store.js';
@@ -39,7 +44,7 @@ export interface RedisStoreOptions {
 }
 
 /**
- * A claim script in the air (fusionClaim, or fusionFinish with a claim). If its connection drops
+ * A claim script in the air (claim, or finish with a claim). If its connection drops
  * before the answer, ioredis sends it again after the reconnect, and jobs the first run leased are
  * nobody's: they share its token and lease end, so the store finds them and puts them back.
  */
@@ -69,8 +74,6 @@ const MAX_ADD_BATCH = 2000;
 /** Add scripts one queue may have in the air at once, and the fewest jobs worth a script of their own. */
 const ADDS_IN_FLIGHT = 3;
 const MIN_ADD_SPLIT = 16;
-/** ADD's answer per job: 1 created, {0, row} exists here, {2, queue} exists in another queue. */
-type AddResult = number | [number, unknown];
 interface AddLane {
   inFlight: number;
   /** Until the next macrotask turn after a batch of several calls lands: see sendLane. */
@@ -100,22 +103,27 @@ export class RedisStore implements Store {
   /** listener → whether it wants every event, not only WORK_EVENTS. */
   private listeners = new Map<StoreListener, boolean>();
   private fullSubscribed = false;
-  private readonly G: string;
-  /** Channels: every event but the work events, and the work events (see publish in scripts.ts). */
+  /** The hash-tag base of global keys (schedules, workers, the sweep lock). */
+  private readonly globalKeyBase: string;
+  /** Channels: every event but the work events, and the work events (see lua/lib/events.lua). */
   private readonly chan: string;
   private readonly workChan: string;
-  /** Hand-off channels are this plus a worker id (handOff in scripts.ts). */
+  /** Hand-off channels are this plus a worker id (handOff in lua/lib/handoff.lua). */
   private readonly handChan: string;
-  private readonly chanArg: string;
+  /** The channel the scripts publish on (see publishEvents in lua/lib/events.lua). */
+  private readonly scriptChannel: string;
   private handoffs = new Handoffs();
-  private readonly idx: string;
+  /** The id → queue hash. */
+  private readonly idIndexKey: string;
+  /** The id index where scripts keep it in the same step (a single Redis); undefined on Cluster, where the store writes it after. */
+  private readonly scriptIdIndexKey: string | undefined;
   /** Queues this process has registered in the global queue set. */
   private registered = new Set<string>();
   /** Queues this process's workers claim from: they get a wake after an event-connection reconnect. */
   private claimedQueues = new Set<string>();
   private lanes = new Map<string, AddLane>();
   /** id → queue for jobs this process claimed: spares an index lookup on heartbeat and finish. */
-  private where = new Map<string, string>();
+  private queueOfJob = new Map<string, string>();
   private tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
   private closed = false;
@@ -137,13 +145,14 @@ export class RedisStore implements Store {
       throw new FusionError('invalid_store', 'a Redis key prefix must be 1-100 characters without braces or spaces', { prefix: this.prefix });
     }
     this.cluster = target.cluster;
-    this.G = `{${this.prefix}}`;
+    this.globalKeyBase = `{${this.prefix}}`;
     this.chan = `${this.prefix}:events`;
     this.workChan = `${this.chan}:w`;
     this.handChan = `${this.chan}:h:`;
-    // On a single Redis, scripts may skip events nobody subscribes to (see publish in scripts.ts).
-    this.chanArg = this.cluster ? this.chan : `?${this.chan}`;
-    this.idx = `${this.G}:ids`;
+    // On a single Redis, scripts may skip events nobody subscribes to (see publishEvents in lua/lib/events.lua).
+    this.scriptChannel = this.cluster ? this.chan : `?${this.chan}`;
+    this.idIndexKey = `${this.globalKeyBase}:ids`;
+    this.scriptIdIndexKey = this.cluster ? undefined : this.idIndexKey;
     this.client = target.create(`${this.prefix}:cmd`);
     this.scripts = new ScriptRunner(this.client, (opts.scripts ?? 'auto') === 'auto');
     this.sweepLockMs = Math.max(50, opts.sweepLockMs ?? SWEEP_LOCK_MS);
@@ -162,42 +171,37 @@ export class RedisStore implements Store {
   }
 
   /** The hash-tag base of a queue's keys. */
-  private T(queue: string): string {
+  private queueKeyBase(queue: string): string {
     return `{${this.prefix}:${queue}}`;
   }
 
-  /** Keys for scripts that keep the id index: on a single Redis the index rides along, atomically. */
-  private qkeys(queue: string): string[] {
-    return this.cluster ? [this.T(queue)] : [this.T(queue), this.idx];
-  }
-
-  private run<T = unknown>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
+  private run<T>(call: ScriptCall<T>): Promise<T> {
     // A listener that just subscribed must see the events of the calls that follow it.
-    if (this.subReady) return this.subReady.then(() => this.scripts.call<T>(name, keys, args));
-    return this.scripts.call<T>(name, keys, args);
+    if (this.subReady) return this.subReady.then(() => this.scripts.call(call));
+    return this.scripts.call(call);
   }
 
   private remember(id: string, queue: string): void {
-    if (this.where.size >= 100_000) this.where.delete(this.where.keys().next().value!);
-    this.where.set(id, queue);
+    if (this.queueOfJob.size >= 100_000) this.queueOfJob.delete(this.queueOfJob.keys().next().value!);
+    this.queueOfJob.set(id, queue);
   }
 
   private async register(queue: string): Promise<void> {
     if (this.registered.has(queue)) return;
-    await Promise.all([this.client.sadd(`${this.G}:queues`, queue), this.client.hsetnx(this.idx, IDX_ANCHOR, '1')]);
+    await Promise.all([this.client.sadd(`${this.globalKeyBase}:queues`, queue), this.client.hsetnx(this.idIndexKey, IDX_ANCHOR, '1')]);
     this.registered.add(queue);
   }
 
   private async allQueues(): Promise<string[]> {
-    return (await this.client.smembers(`${this.G}:queues`)).sort();
+    return (await this.client.smembers(`${this.globalKeyBase}:queues`)).sort();
   }
 
   /** The queue of each id, from the cache, then the index; null if unknown. */
   private async queuesOf(ids: string[]): Promise<(string | null)[]> {
-    const out = ids.map((id) => this.where.get(id) ?? null);
+    const out = ids.map((id) => this.queueOfJob.get(id) ?? null);
     const missing = ids.filter((_, i) => out[i] === null);
     if (missing.length) {
-      const found = await this.client.hmget(this.idx, ...missing);
+      const found = await this.client.hmget(this.idIndexKey, ...missing);
       let k = 0;
       for (let i = 0; i < ids.length; i++) if (out[i] === null) out[i] = found[k++] ?? null;
     }
@@ -210,7 +214,7 @@ export class RedisStore implements Store {
     if (!this.cluster) return null;
     // On Cluster the index is written after the job (another slot): look in every queue before saying no.
     for (const queue of await this.allQueues()) {
-      if (await this.client.exists(`${this.T(queue)}:j:${id}`)) return queue;
+      if (await this.client.exists(`${this.queueKeyBase(queue)}:j:${id}`)) return queue;
     }
     return null;
   }
@@ -298,15 +302,12 @@ export class RedisStore implements Store {
   }
 
   private async addChunk(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
-    const args: Raw = [this.chanArg, queue, JSON.stringify(queue), now, rows.length];
-    for (const r of rows) {
-      for (const x of r) args.push(x);
-      args.push(addEvent(r, now));
-    }
-    const res = await this.run<AddResult[]>('fusionAdd', this.qkeys(queue), args);
+    const res = await this.run(addScript({
+      queueKeyBase: this.queueKeyBase(queue), idIndexKey: this.scriptIdIndexKey, channel: this.scriptChannel, queue, now,
+    }, rows));
     if (this.cluster) {
       const created = rows.filter((_, k) => res[k] === 1).flatMap((r) => [r[0]!, queue]);
-      if (created.length) await this.client.hset(this.idx, ...created);
+      if (created.length) await this.client.hset(this.idIndexKey, ...created);
     }
     return res;
   }
@@ -386,11 +387,12 @@ export class RedisStore implements Store {
       const t = this.handoffs.ticket(req, queue, limit, token);
       if (t.limit <= 0) continue;
       const call = this.startCall(queue, token, req);
-      let reply: [string[], string | null, string | null, string[] | null];
+      let reply: ClaimAnswer;
       try {
-        reply = await this.run('fusionClaim', [this.T(queue)], [
-          this.chanArg, queue, req.now, t.limit, req.leaseMs, req.workerId, token, t.prev, t.until, this.handoffs.takeForgets(queue),
-        ]);
+        reply = await this.run(claimScript({
+          queueKeyBase: this.queueKeyBase(queue), channel: this.scriptChannel, queue, now: req.now, limit: t.limit, leaseMs: req.leaseMs,
+          workerId: req.workerId, token, previous: t.prev, idleUntil: t.until, forget: this.handoffs.takeForgets(queue),
+        }));
       } catch (err) {
         this.claimFailed(call, t);
         throw err;
@@ -442,9 +444,10 @@ export class RedisStore implements Store {
       try {
         while (this.lost.length) {
           const { call, keep, keepReg, failed } = this.lost[0]!;
-          const ids = await this.run<string[]>('fusionReleaseClaim', [this.T(call.queue)], [
-            this.chanArg, call.queue, Date.now(), call.token, call.leaseUntil - 0.5, call.leaseUntil + 0.5, keepReg, failed ? '1' : '0', ...keep,
-          ]);
+          const ids = await this.run(releaseClaimScript({
+            queueKeyBase: this.queueKeyBase(call.queue), channel: this.scriptChannel, queue: call.queue, now: Date.now(), token: call.token,
+            leaseUntilMin: call.leaseUntil - 0.5, leaseUntilMax: call.leaseUntil + 0.5, keepRegistration: keepReg, claimFailed: failed, kept: keep,
+          }));
           this.lost.shift();
           this.stats.lostClaims++;
           this.stats.releasedJobs += ids.length;
@@ -481,7 +484,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Idle hand-off (handOff in scripts.ts): `listener` gets the jobs an add leased to this worker
+   * Idle hand-off (handOff in lua/lib/handoff.lua): `listener` gets the jobs an add leased to this worker
    * because its last claim found the queue dry. Single-queue claims with idleMs register for it.
    */
   handoff(workerId: string, listener: (jobs: Job[]) => void): () => Promise<void> {
@@ -506,9 +509,10 @@ export class RedisStore implements Store {
     if (reg.settled) return;
     this.handoffs.drop(reg);
     try {
-      const [, , , handed] = await this.run<[string[], string | null, string | null, string[] | null]>('fusionClaim', [this.T(reg.queue)], [
-        this.chanArg, reg.queue, Date.now(), 0, reg.leaseMs, reg.worker, reg.token, reg.member, '', '',
-      ]);
+      const [, , , handed] = await this.run(claimScript({
+        queueKeyBase: this.queueKeyBase(reg.queue), channel: this.scriptChannel, queue: reg.queue, now: Date.now(), limit: 0,
+        leaseMs: reg.leaseMs, workerId: reg.worker, token: reg.token, previous: reg.member, idleUntil: '', forget: '',
+      }));
       if (handed) this.handoffs.forget(reg);
       if (handed?.length) await this.giveBack(claimedJobs(handed, reg.queue, reg.token, reg.worker, Date.now(), 0));
     } catch (err) {
@@ -553,9 +557,7 @@ export class RedisStore implements Store {
     const out: HeartbeatResult[] = leases.map((l) => ({ id: l.id, ok: false, cancelRequested: false }));
     const { groups } = await this.groupByQueue(leases);
     await Promise.all([...groups].map(async ([queue, positions]) => {
-      const args: Raw = [now + leaseMs, positions.length];
-      for (const p of positions) args.push(leases[p]!.id, leases[p]!.token);
-      const res = await this.run<number[]>('fusionHeartbeat', [this.T(queue)], args);
+      const res = await this.run(heartbeatScript({ queueKeyBase: this.queueKeyBase(queue), leaseUntil: now + leaseMs }, positions.map((p) => leases[p]!)));
       positions.forEach((p, k) => {
         out[p] = { id: leases[p]!.id, ok: res[k]! > 0, cancelRequested: res[k] === 2 };
       });
@@ -597,23 +599,22 @@ export class RedisStore implements Store {
     const req = claim?.req;
     if (claim) this.claimedQueues.add(queue);
     const t = req ? this.handoffs.ticket(req, queue, req.limit, token) : null;
-    const args: Raw = [
-      this.chanArg, queue, 0, 0, Math.max(0, t?.limit ?? 0), req?.workerId ?? '', token, req?.leaseMs ?? 0, req?.now ?? 0,
-      t?.prev ?? '', t?.until ?? '', this.handoffs.takeForgets(queue),
-    ];
-    const { entries, order } = outcomeArgs(outcomes, positions, args);
-    args[2] = entries;
+    const forget = this.handoffs.takeForgets(queue);
+    const finished = outcomeArgs(outcomes, positions);
+    const { order } = finished;
     const outbox: Raw = [];
     order.forEach((p, x) => {
       const o = outcomes[p]!;
       if (o.enqueue?.length) outbox.push(x + 1, `${o.token}:${o.id}`, this.outboxEntry(o.enqueue, o.at));
     });
-    args[3] = outbox.length / 3;
-    for (const x of outbox) args.push(x);
     const call = req ? this.startCall(queue, token, req) : null;
-    let reply: [number[], string[], string | null, string | null, string[] | null];
+    let reply: [number[], ...ClaimAnswer];
     try {
-      reply = await this.run('fusionFinish', [this.T(queue)], args);
+      reply = await this.run(finishScript({
+        queueKeyBase: this.queueKeyBase(queue), channel: this.scriptChannel, queue, claimLimit: Math.max(0, t?.limit ?? 0),
+        workerId: req?.workerId ?? '', token, leaseMs: req?.leaseMs ?? 0, now: req?.now ?? 0, previous: t?.prev ?? '',
+        idleUntil: t?.until ?? '', forget,
+      }, finished, outbox));
     } catch (err) {
       if (call) this.claimFailed(call, t);
       throw err;
@@ -629,32 +630,33 @@ export class RedisStore implements Store {
       if (res[x] !== 1) continue;
       const o = outcomes[order[x]!]!;
       applied[order[x]!] = true;
-      if (o.kind !== 'released' && o.kind !== 'retry') this.where.delete(o.id);
+      if (o.kind !== 'released' && o.kind !== 'retry') this.queueOfJob.delete(o.id);
     }
     // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
     for (let x = 0; x < outbox.length; x += 3) {
-      if (res[(outbox[x] as number) - 1] === 1) await this.deliver(`${this.T(queue)}:o`, outbox[x + 1] as string, outbox[x + 2] as string);
+      if (res[(outbox[x] as number) - 1] === 1) await this.deliver(`${this.queueKeyBase(queue)}:o`, outbox[x + 1] as string, outbox[x + 2] as string);
     }
   }
 
   async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
     const [queue] = await this.queuesOf([lease.id]);
     if (!queue) return false;
-    const r = await this.run<number>('fusionProgress', [this.T(queue)], [
-      this.chanArg, queue, now, lease.id, lease.token, JSON.stringify(progress ?? null) ?? 'null',
-    ]);
+    const r = await this.run(progressScript({
+      queueKeyBase: this.queueKeyBase(queue), channel: this.scriptChannel, queue, now, id: lease.id, token: lease.token,
+      progressJson: JSON.stringify(progress ?? null) ?? 'null',
+    }));
     return r === 1;
   }
 
   async log(id: string, message: string, now: number): Promise<void> {
     const queue = await this.locate(id);
-    if (queue) await this.run('fusionLog', [this.T(queue)], [id, now, message]);
+    if (queue) await this.run(logScript({ queueKeyBase: this.queueKeyBase(queue), id, at: now, message }));
   }
 
   async logs(id: string): Promise<LogLine[]> {
     const queue = await this.locate(id);
     if (!queue) return [];
-    const lines = await this.client.lrange(`${this.T(queue)}:l:${id}`, 0, -1);
+    const lines = await this.client.lrange(`${this.queueKeyBase(queue)}:l:${id}`, 0, -1);
     return lines.map((l) => {
       const sp = l.indexOf(' ');
       return { at: Number(l.slice(0, sp)), message: l.slice(sp + 1) };
@@ -672,11 +674,11 @@ export class RedisStore implements Store {
     const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
     const lockToken = randomBytes(8).toString('hex');
     let lockedAt = performance.now();
-    if ((await this.run<number>('fusionSweepLock', [this.G], [lockToken, this.sweepLockMs])) !== 1) return res;
+    if ((await this.run(sweepLockScript({ globalKeyBase: this.globalKeyBase, token: lockToken, ttlMs: this.sweepLockMs }))) !== 1) return res;
     const held = async (): Promise<boolean> => {
       if (performance.now() - lockedAt < this.sweepLockMs / 3) return true;
       const sent = performance.now();
-      if ((await this.run<number>('fusionSweepLock', [this.G], [lockToken, this.sweepLockMs])) !== 1) return false;
+      if ((await this.run(sweepLockScript({ globalKeyBase: this.globalKeyBase, token: lockToken, ttlMs: this.sweepLockMs }))) !== 1) return false;
       lockedAt = sent;
       this.stats.sweepRenewals++;
       return true;
@@ -687,18 +689,18 @@ export class RedisStore implements Store {
           const n = Math.min(RECOVER_BATCH, limit - res.requeued.length - res.failed.length - res.cancelled.length);
           // Lost: the lock lapsed (this sweep stalled past it) and another sweeper carries on.
           if (n <= 0 || !(await held())) break sweep;
-          const [rq, fl, cn] = await this.run<[string[], string[], string[]]>('fusionRecover', [this.T(queue)], [this.chanArg, queue, now, n]);
+          const [rq, fl, cn] = await this.run(recoverScript({ queueKeyBase: this.queueKeyBase(queue), channel: this.scriptChannel, queue, now, limit: n }));
           res.requeued.push(...rq);
           res.failed.push(...fl);
           res.cancelled.push(...cn);
           if (rq.length + fl.length + cn.length < n) break;
         }
         if (!(await held())) break;
-        await this.drainOutbox(`${this.T(queue)}:o`);
+        await this.drainOutbox(`${this.queueKeyBase(queue)}:o`);
       }
-      if (await held()) await this.drainOutbox(`${this.G}:o`);
+      if (await held()) await this.drainOutbox(`${this.globalKeyBase}:o`);
     } finally {
-      await this.run('fusionUnlock', [this.G], [lockToken]).catch(() => {});
+      await this.run(sweepUnlockScript({ globalKeyBase: this.globalKeyBase, token: lockToken })).catch(() => {});
     }
     return res;
   }
@@ -707,7 +709,7 @@ export class RedisStore implements Store {
     let moved = 0;
     for (const queue of await this.allQueues()) {
       if (moved >= limit) break;
-      moved += await this.run<number>('fusionPromoteDue', [this.T(queue)], [this.chanArg, queue, now, limit - moved]);
+      moved += await this.run(promoteDueScript({ queueKeyBase: this.queueKeyBase(queue), channel: this.scriptChannel, queue, now, limit: limit - moved }));
     }
     return moved;
   }
@@ -717,7 +719,7 @@ export class RedisStore implements Store {
   async get(id: string): Promise<Job | null> {
     const queue = await this.locate(id);
     if (!queue) return null;
-    return rowToJob(id, queue, await this.client.hmget(`${this.T(queue)}:j:${id}`, ...FIELDS));
+    return rowToJob(id, queue, await this.client.hmget(`${this.queueKeyBase(queue)}:j:${id}`, ...FIELDS));
   }
 
   /**
@@ -737,7 +739,7 @@ export class RedisStore implements Store {
       const cands = byState
         ? await this.statePage(queues, q.state!, (cur as { offset: number }).offset, batch)
         : await this.seqPage(queues, cur as SeqCursor | null, batch);
-      const rows = await Promise.all(cands.map((c) => this.client.hmget(`${this.T(c.queue)}:j:${c.id}`, ...FIELDS)));
+      const rows = await Promise.all(cands.map((c) => this.client.hmget(`${this.queueKeyBase(c.queue)}:j:${c.id}`, ...FIELDS)));
       for (let i = 0; i < cands.length && items.length <= limit; i++) {
         const c = cands[i]!;
         cur = byState ? { offset: (cur as { offset: number }).offset + 1 } : { seq: c.seq!, queue: c.queue };
@@ -759,7 +761,7 @@ export class RedisStore implements Store {
   private async seqPage(queues: string[], cur: SeqCursor | null, count: number): Promise<Cand[]> {
     const lists = await Promise.all(queues.map(async (queue) => {
       const max = cur === null ? '+inf' : queue < cur.queue ? String(cur.seq) : `(${cur.seq}`;
-      const r = await this.client.zrevrangebyscore(`${this.T(queue)}:a`, max, '-inf', 'WITHSCORES', 'LIMIT', 0, count);
+      const r = await this.client.zrevrangebyscore(`${this.queueKeyBase(queue)}:a`, max, '-inf', 'WITHSCORES', 'LIMIT', 0, count);
       const out: Cand[] = [];
       for (let i = 0; i < r.length; i += 2) out.push({ id: r[i]!, seq: Number(r[i + 1]), queue });
       return out;
@@ -771,7 +773,7 @@ export class RedisStore implements Store {
   private async statePage(queues: string[], state: JobState, offset: number, count: number): Promise<Cand[]> {
     const rev = isFinished(state);
     const lists = await Promise.all(queues.map(async (queue) => {
-      const r = await this.run<string[]>('fusionStatePage', [this.T(queue)], [state, 0, offset + count, rev ? '1' : '0']);
+      const r = await this.run(statePageScript({ queueKeyBase: this.queueKeyBase(queue), state, offset: 0, count: offset + count, reverse: rev }));
       const out: Cand[] = [];
       for (let i = 0; i < r.length; i += 2) {
         const sc = r[i + 1]!;
@@ -788,7 +790,7 @@ export class RedisStore implements Store {
   }
 
   private async queueInfo(queue: string): Promise<{ meta: Record<string, string>; counts: StateCounts; oldest: number | null }> {
-    const [metaFlat, counts, oldest] = await this.run<[string[], number[], string | null]>('fusionQueueInfo', [this.T(queue)], []);
+    const [metaFlat, counts, oldest] = await this.run(queueInfoScript({ queueKeyBase: this.queueKeyBase(queue) }));
     const meta: Record<string, string> = {};
     for (let i = 0; i < metaFlat.length; i += 2) meta[metaFlat[i]!] = metaFlat[i + 1]!;
     const c = emptyCounts();
@@ -820,13 +822,15 @@ export class RedisStore implements Store {
 
   // ---- operator actions ----
 
-  private async jobOp(op: string, id: string, now: number, x: string | number = ''): Promise<Job | null> {
+  private async jobOp(action: JobAction, id: string, now: number, argument: string | number = ''): Promise<Job | null> {
     const queue = await this.locate(id);
     if (!queue) throw notFound('job', id);
-    const r = await this.run<[string, unknown?]>('fusionJobOp', this.qkeys(queue), [this.chanArg, queue, now, op, id, x]);
+    const r = await this.run(jobOpScript({
+      queueKeyBase: this.queueKeyBase(queue), idIndexKey: this.scriptIdIndexKey, channel: this.scriptChannel, queue, now, action, id, argument,
+    }));
     if (r[0] === 'missing') throw notFound('job', id);
     if (r[0] === 'conflict') {
-      const state = r[1] as string;
+      const state = r[1];
       const why: Record<string, string> = {
         cancel: `job ${id} is ${state} and cannot be cancelled`,
         reschedule: `job ${id} is ${state}; only scheduled or queued jobs can be rescheduled`,
@@ -834,14 +838,14 @@ export class RedisStore implements Store {
         retry: `job ${id} is ${state}; only failed or cancelled jobs can be retried`,
         remove: `job ${id} is active; cancel it first`,
       };
-      throw conflict(why[op]!, { id, state });
+      throw conflict(why[action]!, { id, state });
     }
     if (r[0] === 'removed') {
-      this.where.delete(id);
-      if (this.cluster) await this.client.hdel(this.idx, id);
+      this.queueOfJob.delete(id);
+      if (this.cluster) await this.client.hdel(this.idIndexKey, id);
       return null;
     }
-    return rowToJob(id, queue, r[1] as string[])!;
+    return rowToJob(id, queue, r[1])!;
   }
 
   async cancel(id: string, now: number): Promise<Job> {
@@ -874,9 +878,9 @@ export class RedisStore implements Store {
       // Bounded slices per script call, so retention never holds Redis for long.
       while (removed < limit) {
         const n = Math.min(limit - removed, 500);
-        const ids = await this.run<string[]>('fusionClean', this.qkeys(queue), [q.endedBefore, n, ...states]);
-        for (const id of ids) this.where.delete(id);
-        if (this.cluster && ids.length) await this.client.hdel(this.idx, ...ids);
+        const ids = await this.run(cleanScript({ queueKeyBase: this.queueKeyBase(queue), idIndexKey: this.scriptIdIndexKey, endedBefore: q.endedBefore, limit: n, states }));
+        for (const id of ids) this.queueOfJob.delete(id);
+        if (this.cluster && ids.length) await this.client.hdel(this.idIndexKey, ...ids);
         removed += ids.length;
         if (ids.length < n) break;
       }
@@ -887,7 +891,7 @@ export class RedisStore implements Store {
 
   private async queueSet(queue: string, now: number, event: StoreEventType | '', fields: Raw): Promise<void> {
     await this.register(queue);
-    await this.run('fusionQueueSet', [this.T(queue)], [this.chanArg, queue, now, event, ...fields]);
+    await this.run(queueSetScript({ queueKeyBase: this.queueKeyBase(queue), channel: this.scriptChannel, queue, now, eventType: event, fields }));
   }
 
   async pause(queue: string, now: number): Promise<void> {
@@ -911,7 +915,7 @@ export class RedisStore implements Store {
   // ---- schedules (global slot) ----
 
   private async schedules(ids: string[]): Promise<ScheduleRecord[]> {
-    const hashes = await Promise.all(ids.map((id) => this.client.hgetall(`${this.G}:sc:${id}`)));
+    const hashes = await Promise.all(ids.map((id) => this.client.hgetall(`${this.globalKeyBase}:sc:${id}`)));
     const out: ScheduleRecord[] = [];
     ids.forEach((id, i) => {
       const arr = Object.entries(hashes[i]!).flat();
@@ -921,10 +925,10 @@ export class RedisStore implements Store {
   }
 
   async upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord> {
-    const flat = await this.run<string[]>('fusionScheduleUpsert', [this.G], [
-      rec.id, JSON.stringify(rec.spec ?? null), rec.nextRunAt ?? '', rec.paused ? '1' : '0', rec.runCount ?? '',
-      rec.lastRunAt === undefined ? '' : rec.lastRunAt === null ? '-' : rec.lastRunAt, now,
-    ]);
+    const flat = await this.run(scheduleUpsertScript({
+      globalKeyBase: this.globalKeyBase, id: rec.id, specJson: JSON.stringify(rec.spec ?? null), nextRunAt: rec.nextRunAt ?? null,
+      paused: rec.paused, runCount: rec.runCount, lastRunAt: rec.lastRunAt, now,
+    }));
     return hashToSchedule(rec.id, flat);
   }
 
@@ -933,45 +937,46 @@ export class RedisStore implements Store {
   }
 
   async listSchedules(): Promise<ScheduleRecord[]> {
-    return this.schedules(await this.client.zrange(`${this.G}:sca`, '0', '-1'));
+    return this.schedules(await this.client.zrange(`${this.globalKeyBase}:sca`, '0', '-1'));
   }
 
   async removeSchedule(id: string): Promise<boolean> {
-    return (await this.run<number>('fusionScheduleRemove', [this.G], [id])) === 1;
+    return (await this.run(scheduleRemoveScript({ globalKeyBase: this.globalKeyBase, id }))) === 1;
   }
 
   async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
-    return this.schedules(await this.client.zrangebyscore(`${this.G}:scd`, '-inf', String(now), 'LIMIT', 0, limit));
+    return this.schedules(await this.client.zrangebyscore(`${this.globalKeyBase}:scd`, '-inf', String(now), 'LIMIT', 0, limit));
   }
 
   async nextScheduleAt(): Promise<number | null> {
-    const r = await this.client.zrange(`${this.G}:scd`, '0', '0', 'WITHSCORES');
+    const r = await this.client.zrange(`${this.globalKeyBase}:scd`, '0', '0', 'WITHSCORES');
     return r.length ? Number(r[1]) : null;
   }
 
   async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
     const field = jobs.length ? `${id}@${expectedVersion}` : '';
     const entry = field ? this.outboxEntry(jobs, now) : '';
-    const ok = await this.run<number>('fusionScheduleAdvance', [this.G], [
-      id, expectedVersion, next.nextRunAt ?? '', next.runCount, next.lastRunAt ?? '', now, field, entry,
-    ]);
+    const ok = await this.run(scheduleAdvanceScript({
+      globalKeyBase: this.globalKeyBase, id, expectedVersion, nextRunAt: next.nextRunAt ?? null, runCount: next.runCount,
+      lastRunAt: next.lastRunAt ?? null, now, outboxField: field, outboxEntry: entry,
+    }));
     if (ok !== 1) return false;
-    if (field) await this.deliver(`${this.G}:o`, field, entry);
+    if (field) await this.deliver(`${this.globalKeyBase}:o`, field, entry);
     return true;
   }
 
   // ---- workers ----
 
   async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
-    await this.run('fusionWorkerBeat', [this.G], [info.id, JSON.stringify(info), info.lastSeenAt + ttlMs]);
+    await this.run(workerBeatScript({ globalKeyBase: this.globalKeyBase, id: info.id, infoJson: JSON.stringify(info), expiresAt: info.lastSeenAt + ttlMs }));
   }
 
   async workerGone(id: string): Promise<void> {
-    await this.run('fusionWorkerGone', [this.G], [id]);
+    await this.run(workerGoneScript({ globalKeyBase: this.globalKeyBase, id }));
   }
 
   async listWorkers(now: number): Promise<WorkerInfo[]> {
-    const infos = await this.run<(string | null)[]>('fusionWorkersLive', [this.G], [now]);
+    const infos = await this.run(workersLiveScript({ globalKeyBase: this.globalKeyBase, now }));
     return infos.filter((x): x is string => x !== null).map((x) => JSON.parse(x) as WorkerInfo)
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
@@ -1043,7 +1048,7 @@ export class RedisStore implements Store {
     this.emit(events, work);
   }
 
-  /** Jobs an add leased to one of this process's idle workers (handOff in scripts.ts). */
+  /** Jobs an add leased to one of this process's idle workers (handOff in lua/lib/handoff.lua). */
   private onHandoff(msg: string): void {
     const m = JSON.parse(msg) as { q: string; t: string; a: string; r: string[] };
     const handed = { rows: m.r, now: Number(m.a) };

@@ -1,0 +1,103 @@
+-- Outcomes, then optionally the worker's next claim, in one script: a busy worker's cycle is one
+-- round trip. After the fixed arguments come outcomeCount entries, numbered in the order their ids
+-- come:
+--   ('completed', c, token, at, result JSON, then c ids): completions that share lease token, end
+--     time and result, as a batch of no-op or alike jobs does, so each costs one argument, not five;
+--   (kind, id, token, at, error JSON or '', error message as JSON or '', retryAt or '') for the
+--     other kinds (retry, released, failed, cancelled). The client sends the message apart: cjson
+--     cannot decode every JSON.stringify output (a message cut through an emoji holds a lone
+--     surrogate), and it is spliced into the history as it comes;
+-- then outboxCount x (outcome number, outbox field, outbox entry): follow-up jobs, written only if
+-- their outcome applies.
+-- Returns {1/0 per outcome, claimed job rows, nextWakeAt or false, registration or false, handed rows or false}.
+local queueKeyBase = KEYS[1]
+local channel = ARGV[1]
+local queue = ARGV[2]
+local outcomeCount = tonumber(ARGV[3])
+local outboxCount = tonumber(ARGV[4])
+local claimLimit = tonumber(ARGV[5])
+local workerId = ARGV[6]
+local token = ARGV[7]
+local leaseMs = ARGV[8]
+local nowText = ARGV[9]
+local previous = ARGV[10]
+local idleUntil = ARGV[11]
+local forget = ARGV[12]
+local FIRST_OUTCOME = 13
+beginCall(queueKeyBase)
+-- One outcome (one completed id: 18 arguments; another kind: 19) and a claim of at most one job: a
+-- concurrency-1 worker's cycle, where batching the index writes costs more than it saves.
+writeDirectly = claimLimit <= 1 and outboxCount == 0 and #ARGV <= 19
+local out = {}
+local lastAt = 0
+local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'
+-- Outcome number x: `value` is the result JSON (completed) or the error JSON (other kinds).
+local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, retryAt)
+  local key = jobKey(id)
+  if redis.call('HGET', key, 'tk') ~= leaseToken then
+    out[x] = 0
+    return
+  end
+  if at > lastAt then lastAt = at end
+  removeFromIndex(leaseKey, id)
+  if kind == 'completed' then
+    -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
+    redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'r', value, 'e', '', 'tk', '', 'lu', '')
+    addToIndex(completedKey, atText, id)
+    if othersListening(channel) then events[#events + 1] = {'completed', id} end
+  else
+    local f = redis.call('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
+    local history, attempt, worker, startedAt, priority, seq = f[1], f[2], f[3], f[4], f[5], f[6]
+    if kind == 'retry' then
+      redis.call('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'e', value,
+        'h', closeAttempt(history, attempt, worker, startedAt, atText, 'retrying', messageJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+      addToIndex(keyBase .. SCHEDULED, retryAt, id)
+      events[#events + 1] = {'retrying', id, tonumber(retryAt)}
+    elseif kind == 'released' then
+      redis.call('HSET', key, 'st', 'queued', 'at', math.max(tonumber(attempt) - 1, 0),
+        'h', closeAttempt(history, attempt, worker, startedAt, atText, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+      indexJob(id, 'queued', seq, priority)
+      events[#events + 1] = {'queued', id}
+    else
+      redis.call('HSET', key, 'st', kind, 'ea', atText, 'h', closeAttempt(history, attempt, worker, startedAt, atText, kind, messageJson),
+        'e', value, 'tk', '', 'lu', '', 'w', '')
+      addToIndex(keyBase .. FINISHED .. kind, atText, id)
+      events[#events + 1] = {kind, id}
+    end
+  end
+  out[x] = 1
+end
+local x, i = 0, FIRST_OUTCOME
+for _ = 1, outcomeCount do
+  local kind = ARGV[i]
+  if kind == 'completed' then
+    local idCount, leaseToken, atText, result = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+    local at = tonumber(atText)
+    for j = i + 5, i + 4 + idCount do
+      x = x + 1
+      apply(x, kind, ARGV[j], leaseToken, at, atText, result)
+    end
+    i = i + 5 + idCount
+  else
+    local messageJson = nil
+    if ARGV[i + 5] ~= '' then messageJson = ARGV[i + 5] end
+    x = x + 1
+    apply(x, kind, ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 3], ARGV[i + 4], messageJson, ARGV[i + 6])
+    i = i + 7
+  end
+end
+for _ = 1, outboxCount do
+  if out[tonumber(ARGV[i])] == 1 then redis.call('HSET', keyBase .. OUTBOX, ARGV[i + 1], ARGV[i + 2]) end
+  i = i + 3
+end
+local rows, wakeAt, registration, handed = {}, false, false, false
+if claimLimit > 0 or previous ~= '' then
+  flushIndexWrites()
+  local now = tonumber(nowText)
+  rows, wakeAt, registration, handed = workerClaim(channel, now, nowText, claimLimit, leaseMs, workerId, token, previous, idleUntil, forget)
+  if now > lastAt then lastAt = now end
+else
+  forgetHanded(forget)
+end
+publishEvents(channel, queue, lastAt)
+return {out, rows, wakeAt, registration, handed}

@@ -1,0 +1,34 @@
+-- Events a worker acts on go to channel .. ':w', the rest to channel, so an idle-or-busy worker
+-- reads only what wakes it (WORK_EVENTS in core/store.ts, written in here). Runs of one kind go out
+-- as one message each, in order.
+local WORK_EVENTS = {--[[$WORK_EVENTS]]}
+-- A channel given as '?name' (single Redis only, where PUBSUB NUMSUB sees every subscriber) sends
+-- the other events only if someone subscribes to them: a deployment of workers alone, which read
+-- only work events, pays nothing for the rest. Asked once per call.
+local function othersListening(channel)
+  if anyoneListening == nil then
+    if string.sub(channel, 1, 1) == '?' then anyoneListening = redis.call('PUBSUB', 'NUMSUB', string.sub(channel, 2))[2] > 0
+    else anyoneListening = true end
+  end
+  return anyoneListening
+end
+-- Flush the index writes, then publish this call's events as {q = queue, a = at, e = events}.
+local function publishEvents(channel, queue, at)
+  flushIndexWrites()
+  local name = channel
+  if string.sub(name, 1, 1) == '?' then name = string.sub(name, 2) end
+  local run, runIsWork = {}, nil
+  for _, event in ipairs(events) do
+    local isWork = WORK_EVENTS[event[1]] == true
+    -- Asked only when a non-work event is there: an add or a promote never pays for PUBSUB NUMSUB.
+    if isWork or othersListening(channel) then
+      if isWork ~= runIsWork and #run > 0 then
+        redis.call('PUBLISH', runIsWork and (name .. ':w') or name, cjson.encode({q = queue, a = at, e = run}))
+        run = {}
+      end
+      runIsWork = isWork
+      run[#run + 1] = event
+    end
+  end
+  if #run > 0 then redis.call('PUBLISH', runIsWork and (name .. ':w') or name, cjson.encode({q = queue, a = at, e = run})) end
+end

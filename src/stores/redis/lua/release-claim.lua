@@ -1,0 +1,59 @@
+-- Jobs a claim leased under `token` whose answer never reached the client (the connection dropped
+-- after the script ran): back to queued in their old place, as if never claimed (no attempt, no
+-- stall, no history); cancelled if a cancel was asked meanwhile. A claim leases all its jobs in one
+-- queue until one time, so the lease index finds them at once. Hand-off registrations under the
+-- token other than keepRegistration go (a lost run may have left one the client never saw); with
+-- claimFailed = '1' (the client forgot the token), jobs an add already leased under one of them go
+-- back too. Returns the released ids.
+local queueKeyBase = KEYS[1]
+local channel = ARGV[1]
+local queue = ARGV[2]
+local nowText = ARGV[3]
+local token = ARGV[4]
+local leaseUntilMin = ARGV[5]
+local leaseUntilMax = ARGV[6]
+local keepRegistration = ARGV[7]
+local claimFailed = ARGV[8] == '1'
+local FIRST_KEPT = 9          -- then the ids the client did receive (kept)
+beginCall(queueKeyBase)
+local kept = {}
+for i = FIRST_KEPT, #ARGV do kept[ARGV[i]] = true end
+local idleKey, tokenLine = keyBase .. IDLE, token .. '\n'
+for _, registration in ipairs(redis.call('ZRANGE', idleKey, '0', '-1')) do
+  if registration ~= keepRegistration and string.sub(registration, 1, #tokenLine) == tokenLine then redis.call('ZREM', idleKey, registration) end
+end
+local ids = redis.call('ZRANGEBYSCORE', keyBase .. LEASED, leaseUntilMin, leaseUntilMax)
+if claimFailed then
+  local handedKey = keyBase .. HANDED .. token
+  -- A handed row is the CLAIM_FIELDS values, then the id, on lines of their own (see claimJobs).
+  local rowId = '^' .. string.rep('[^\n]*\n', #CLAIM_FIELDS) .. '(.*)$'
+  for _, row in ipairs(redis.call('LRANGE', handedKey, '0', '-1')) do
+    ids[#ids + 1] = string.match(row, rowId)
+  end
+  redis.call('DEL', handedKey)
+end
+local released = {}
+for _, id in ipairs(ids) do
+  local key = jobKey(id)
+  local f = kept[id] and {} or redis.call('HMGET', key, 'tk', 'at', 'p', 'sq', 'cr')
+  if f[1] == token then
+    local priority, seq, cancelRequested = f[3], f[4], f[5]
+    removeFromIndex(keyBase .. LEASED, id)
+    local attempts = math.max(tonumber(f[2]) - 1, 0)
+    redis.call('HSET', key, 'at', attempts, 'tk', '', 'lu', '', 'w', '')
+    if attempts == 0 then redis.call('HDEL', key, 'sa') end
+    if cancelRequested == '1' then
+      local errorJson = cjson.encode({message = 'cancelled before it started', retryable = false, name = 'CancelledError'})
+      redis.call('HSET', key, 'st', 'cancelled', 'e', errorJson, 'ea', nowText, 'cr', '')
+      indexJob(id, 'cancelled', seq, nil, nil, nowText)
+      events[#events + 1] = {'cancelled', id}
+    else
+      redis.call('HSET', key, 'st', 'queued')
+      indexJob(id, 'queued', seq, priority)
+      events[#events + 1] = {'queued', id}
+    end
+    released[#released + 1] = id
+  end
+end
+publishEvents(channel, queue, tonumber(nowText))
+return released
