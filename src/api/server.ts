@@ -13,7 +13,7 @@ import { ApiMetrics } from './metrics.js';
 import { JobWatcher } from './watcher.js';
 import { StoreConsentStore, type ConsentStore } from './consent.js';
 import { DEFAULT_WINDOW, type TimeWindow } from './times.js';
-import { JobBatcher } from './batcher.js';
+import { Enqueuer } from '../core/enqueue.js';
 import { LoopLag } from './loop-lag.js';
 import { OpenApiCollector } from './openapi.js';
 import type { ApiContext } from './context.js';
@@ -61,7 +61,10 @@ export interface ServerOptions {
   /** Node process metrics on /metrics (default true). */
   processMetrics?: boolean;
   trustProxy?: boolean;
-  /** Group commit: job creations of one event-loop turn share one store write (default true). */
+  /**
+   * Group commit: job creations arriving together share one store write, through the Fusion's enqueue
+   * funnel (default true). false: each request's jobs are a store write of their own.
+   */
   groupCommit?: boolean;
   /** Deepest nesting of objects/arrays in a body (default 64); deeper answers 400 payload_too_deep. */
   maxBodyDepth?: number;
@@ -232,7 +235,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     metrics,
     watcher,
     consent,
-    batcher: new JobBatcher(fusion.store, now, opts.groupCommit ?? true),
+    enqueuer: opts.groupCommit === false ? new Enqueuer(fusion.store, { clock: fusion.clock, registry: fusion.registry, coalesce: false }) : fusion.enqueuer,
     scheduler: opts.scheduler === undefined ? fusion.scheduler : opts.scheduler,
     extraTasks: new Set(opts.knownTasks ?? []),
     loopLag,

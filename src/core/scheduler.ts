@@ -5,7 +5,7 @@ import { notFound } from './errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { newId } from './ids.js';
-import { resolveSpec } from './queue.js';
+import { Enqueuer } from './enqueue.js';
 import type { Job } from './job.js';
 import type { TaskRegistry } from './registry.js';
 import type { ScheduleRecord, Store } from './store.js';
@@ -25,6 +25,8 @@ export interface SchedulerOptions {
   logger?: Logger;
   /** Task defaults for templates (queue, priority, retry policy), as for Queue. */
   registry?: TaskRegistry;
+  /** The funnel runNow's jobs go in through (default: one of its own over the store, clock and registry). */
+  enqueuer?: Enqueuer;
   /** Longest sleep between store checks; bounds how late a schedule created by another process is seen. Default 1000. */
   maxSleepMs?: number;
   /** Due schedules read per store call. Default 100. */
@@ -48,6 +50,7 @@ export class Scheduler {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry?: TaskRegistry;
+  private readonly enqueuer: Enqueuer;
   private readonly maxSleepMs: number;
   private readonly batch: number;
   private running = false;
@@ -66,6 +69,7 @@ export class Scheduler {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.registry = opts.registry;
+    this.enqueuer = opts.enqueuer ?? new Enqueuer(store, { clock: this.clock, registry: this.registry });
     this.maxSleepMs = opts.maxSleepMs ?? 1000;
     this.batch = opts.batch ?? 100;
   }
@@ -151,9 +155,7 @@ export class Scheduler {
   async runNow(id: string): Promise<Job> {
     const r = await this.must(id);
     const spec = r.spec as StoredSpec;
-    const now = this.clock.now();
-    const job = resolveSpec({ ...spec.template, id: `${id}@manual-${newId()}`, scheduleId: id }, now, this.registry);
-    const [added] = await this.store.add([job], now);
+    const [added] = await this.enqueuer.enqueue([{ ...spec.template, id: `${id}@manual-${newId()}`, scheduleId: id }]);
     return added!.job;
   }
 
