@@ -23,8 +23,9 @@ export interface ApiContext {
   metrics: ApiMetrics;
   watcher: JobWatcher;
   consent: ConsentStore;
-  /** The enqueue funnel: the Fusion's own, or one without coalescing when the server's groupCommit is off. */
+  /** The enqueue funnel (the Fusion's own), and whether requests arriving in one event-loop turn share a store add. */
   enqueuer: Enqueuer;
+  groupCommit: boolean;
   scheduler: SchedulerLike | null;
   extraTasks: ReadonlySet<string>;
   /** Event-loop lag, and the lag past which /readyz answers 503. */
@@ -59,7 +60,7 @@ export function resolve(ctx: ApiContext, spec: JobSpec, now: number, prefix = ''
 export async function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<{ job: Job; created: boolean }[]> {
   let out: { job: Job; created: boolean }[];
   try {
-    out = await ctx.enqueuer.add(jobs);
+    out = await ctx.enqueuer.add(jobs, { groupCommit: ctx.groupCommit });
   } catch (err) {
     throw storeFailure(err);
   }

@@ -13,7 +13,6 @@ import { ApiMetrics } from './metrics.js';
 import { JobWatcher } from './watcher.js';
 import { StoreConsentStore, type ConsentStore } from './consent.js';
 import { DEFAULT_WINDOW, type TimeWindow } from './times.js';
-import { Enqueuer } from '../core/enqueue.js';
 import { LoopLag } from './loop-lag.js';
 import { OpenApiCollector } from './openapi.js';
 import type { ApiContext } from './context.js';
@@ -62,8 +61,9 @@ export interface ServerOptions {
   processMetrics?: boolean;
   trustProxy?: boolean;
   /**
-   * Group commit: job creations arriving together share one store write, through the Fusion's enqueue
-   * funnel (default true). false: each request's jobs are a store write of their own.
+   * Group commit: job creations arriving in one event-loop turn share one store write, through the
+   * Fusion's enqueue funnel (default true). false: a request's add goes at once, and shares a store
+   * write only with adds arriving while the funnel's slots are busy (on a remote store).
    */
   groupCommit?: boolean;
   /** Deepest nesting of objects/arrays in a body (default 64); deeper answers 400 payload_too_deep. */
@@ -235,7 +235,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     metrics,
     watcher,
     consent,
-    enqueuer: opts.groupCommit === false ? new Enqueuer(fusion.store, { clock: fusion.clock, registry: fusion.registry, coalesce: false }) : fusion.enqueuer,
+    enqueuer: fusion.enqueuer,
+    groupCommit: opts.groupCommit ?? true,
     scheduler: opts.scheduler === undefined ? fusion.scheduler : opts.scheduler,
     extraTasks: new Set(opts.knownTasks ?? []),
     loopLag,

@@ -16,12 +16,21 @@ import { isUnavailable } from './store-errors.js';
 
 export type Added = { job: Job; created: boolean }[];
 
+export interface FunnelAddOptions extends AddOptions {
+  /**
+   * Group commit: wait for the end of this event-loop turn, so the adds arriving in it share one
+   * store add (the HTTP API's requests: one request per I/O callback). Without it a lone add goes
+   * at once, and adds share a store add only when they arrive while the slots are busy: an
+   * embedded store (SQLite) works inside the call, so a caller awaiting each add in turn never
+   * pays for a turn.
+   */
+  groupCommit?: boolean;
+}
+
 export interface EnqueuerOptions {
   clock?: Clock;
   /** Task defaults and payload checks come from here. */
   registry?: TaskRegistry;
-  /** Coalesce adds that arrive together (default true). false: each add is a store add of its own. */
-  coalesce?: boolean;
   /** Shared adds in the air at once (default 3 on a remote store, 1 on an embedded one). */
   inFlight?: number;
   /** Most jobs in one shared add (default 2000); a single larger add still goes whole, alone. */
@@ -44,15 +53,8 @@ export class Enqueuer {
   splits = 0;
   /** Store adds made, shared or not (for tests). */
   storeAdds = 0;
-  private readonly coalesce: boolean;
   private readonly maxInFlight: number;
   private readonly maxBatchJobs: number;
-  /**
-   * An embedded store (SQLite) does its work inside the call, so "arriving together" means within
-   * one event-loop turn: adds wait for the turn's end (group commit). A remote store's add is a
-   * round trip, so a lone add goes at once and adds arriving while all slots are busy wait.
-   */
-  private readonly gatherTurn: boolean;
   private waiting: Waiting[] = [];
   private inFlight = 0;
   /** Until the next macrotask turn: adds keep gathering (see landed). */
@@ -61,8 +63,6 @@ export class Enqueuer {
   constructor(readonly store: Store, opts: EnqueuerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.registry = opts.registry;
-    this.coalesce = opts.coalesce ?? true;
-    this.gatherTurn = !store.remote;
     this.maxInFlight = Math.max(1, opts.inFlight ?? (store.remote ? 3 : 1));
     this.maxBatchJobs = opts.maxBatchJobs ?? 2000;
   }
@@ -84,18 +84,17 @@ export class Enqueuer {
    * whose id exists comes back with created=false. With `tx`, alone: a caller's transaction is
    * its own and cannot hold others' jobs.
    */
-  async add(jobs: NewJob[], opts?: AddOptions): Promise<Added> {
+  async add(jobs: NewJob[], opts?: FunnelAddOptions): Promise<Added> {
     if (jobs.length === 0) return [];
     if (opts?.tx !== undefined) {
       this.checkTx(opts);
       this.storeAdds++;
       return this.store.add(jobs, this.clock.now(), { tx: opts.tx });
     }
-    if (!this.coalesce) return this.addAlone(jobs);
     return new Promise<Added>((resolve, reject) => {
       this.waiting.push({ jobs, resolve, reject });
       if (this.held || this.inFlight >= this.maxInFlight) return;
-      if (this.gatherTurn) this.holdThenDrain();
+      if (opts?.groupCommit) this.holdThenDrain();
       else this.send(this.maxBatchJobs);
     });
   }
@@ -155,7 +154,7 @@ export class Enqueuer {
   private landed(callers: number): void {
     this.inFlight--;
     if (this.held || this.waiting.length === 0) return;
-    if (callers > 1 || this.gatherTurn) this.holdThenDrain();
+    if (callers > 1) this.holdThenDrain();
     else this.drain();
   }
 

@@ -131,6 +131,31 @@ for (const subject of subjects) {
       }
     });
 
+    it('group commit: adds made in separate callbacks of one event-loop turn share one store add', async () => {
+      const { store, cleanup } = await subject.open();
+      const funnel = new Enqueuer(store);
+      await funnel.enqueue([{ task: 't', queue: 'gc', id: 'warm-gc' }]);
+      /** N adds, each from a callback of its own in one turn (as an HTTP server's requests arrive). */
+      const burst = (tag: string, groupCommit: boolean) => Promise.all(Array.from({ length: 20 }, (_, i) =>
+        new Promise<unknown>((resolve, reject) => setImmediate(() => {
+          funnel.add([funnel.prepare({ task: 't', queue: 'gc', id: `${tag}${i}` })], { groupCommit }).then(resolve, reject);
+        }))));
+      const counter = countAdds(store);
+      try {
+        await burst('g', true);
+        assert.equal(counter.seen.adds, 1, 'one store add for the turn');
+        if (!store.remote) {
+          // Without it, an embedded store's lone add goes at once: each callback's add is its own.
+          counter.seen.adds = 0;
+          await burst('n', false);
+          assert.equal(counter.seen.adds, 20);
+        }
+      } finally {
+        counter.restore();
+        await cleanup();
+      }
+    });
+
     it('a caller whose jobs the store refuses fails alone, with all of its jobs, across queues', async () => {
       const { store, cleanup } = await subject.open();
       const funnel = new Enqueuer(store);
