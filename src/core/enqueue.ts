@@ -73,10 +73,16 @@ export class Enqueuer {
   }
 
   /** Prepare specs and add them atomically (all or none). With `tx` (PostgreSQL), inside the caller's transaction. */
-  async enqueue(specs: JobSpec[], opts?: AddOptions): Promise<Added> {
-    this.checkTx(opts);
-    const now = this.clock.now();
-    return this.add(specs.map((s) => this.prepare(s, now)), opts);
+  enqueue(specs: JobSpec[], opts?: FunnelAddOptions): Promise<Added> {
+    let jobs: NewJob[];
+    try {
+      this.checkTx(opts);
+      const now = this.clock.now();
+      jobs = specs.map((s) => this.prepare(s, now));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.add(jobs, opts);
   }
 
   /**
@@ -84,25 +90,35 @@ export class Enqueuer {
    * whose id exists comes back with created=false. With `tx`, alone: a caller's transaction is
    * its own and cannot hold others' jobs.
    */
-  async add(jobs: NewJob[], opts?: FunnelAddOptions): Promise<Added> {
-    if (jobs.length === 0) return [];
+  add(jobs: NewJob[], opts?: FunnelAddOptions): Promise<Added> {
+    if (jobs.length === 0) return Promise.resolve([]);
     if (opts?.tx !== undefined) {
-      this.checkTx(opts);
+      if (!this.store.acceptsTx) return Promise.reject(this.txUnsupported());
       this.storeAdds++;
       return this.store.add(jobs, this.clock.now(), { tx: opts.tx });
     }
+    if (!opts?.groupCommit && !this.held && this.inFlight < this.maxInFlight && this.waiting.length === 0) {
+      // A lone add with a free slot goes straight to the store, its promise handed back as it is
+      // (a caller awaiting each add pays nothing for the funnel).
+      this.inFlight++;
+      const out = this.addAlone(jobs);
+      out.then(this.landedAlone, this.landedAlone);
+      return out;
+    }
     return new Promise<Added>((resolve, reject) => {
       this.waiting.push({ jobs, resolve, reject });
-      if (this.held || this.inFlight >= this.maxInFlight) return;
-      if (opts?.groupCommit) this.holdThenDrain();
-      else this.send(this.maxBatchJobs);
+      if (!this.held && this.inFlight < this.maxInFlight) this.holdThenDrain(); // group commit
     });
   }
 
+  private readonly landedAlone = () => this.landed(1);
+
+  private txUnsupported(): FusionError {
+    return new FusionError('tx_unsupported', 'enqueue inside a caller transaction ({ tx }) needs the PostgreSQL store', {}, 400);
+  }
+
   private checkTx(opts?: AddOptions): void {
-    if (opts?.tx !== undefined && !this.store.acceptsTx) {
-      throw new FusionError('tx_unsupported', 'enqueue inside a caller transaction ({ tx }) needs the PostgreSQL store', {}, 400);
-    }
+    if (opts?.tx !== undefined && !this.store.acceptsTx) throw this.txUnsupported();
   }
 
   private addAlone(jobs: NewJob[]): Promise<Added> {

@@ -38,7 +38,7 @@ export class Queue {
    * Enqueue many jobs atomically: all are added or none. With `tx` (PostgreSQL only), inside the
    * caller's transaction: the jobs exist once it commits, and not at all if it rolls back.
    */
-  async enqueueMany(specs: JobSpec[], opts?: AddOptions): Promise<{ job: Job; created: boolean }[]> {
+  enqueueMany(specs: JobSpec[], opts?: AddOptions): Promise<{ job: Job; created: boolean }[]> {
     return this.enqueuer.enqueue(specs, opts);
   }
 
