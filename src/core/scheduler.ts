@@ -50,7 +50,8 @@ export class Scheduler {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry?: TaskRegistry;
-  private readonly enqueuer: Enqueuer;
+  /** runNow's funnel: the one given, else one of its own, made on first use. */
+  private enqueuer: Enqueuer | null;
   private readonly maxSleepMs: number;
   private readonly batch: number;
   private running = false;
@@ -69,7 +70,7 @@ export class Scheduler {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.registry = opts.registry;
-    this.enqueuer = opts.enqueuer ?? new Enqueuer(store, { clock: this.clock, registry: this.registry });
+    this.enqueuer = opts.enqueuer ?? null;
     this.maxSleepMs = opts.maxSleepMs ?? 1000;
     this.batch = opts.batch ?? 100;
   }
@@ -155,6 +156,7 @@ export class Scheduler {
   async runNow(id: string): Promise<Job> {
     const r = await this.must(id);
     const spec = r.spec as StoredSpec;
+    this.enqueuer ??= new Enqueuer(this.store, { clock: this.clock, registry: this.registry });
     const [added] = await this.enqueuer.enqueue([{ ...spec.template, id: `${id}@manual-${newId()}`, scheduleId: id }]);
     return added!.job;
   }
