@@ -1,5 +1,6 @@
 // Fusion: the library entry for user code. Opens a store, registers tasks, enqueues, runs workers.
 import { Queue } from './core/queue.js';
+import { Enqueuer } from './core/enqueue.js';
 import { TaskRegistry, type TaskHandler, type TaskOptions } from './core/registry.js';
 import { Worker, type WorkerOptions } from './core/worker.js';
 import { Maintenance, type MaintenanceOptions } from './core/maintenance.js';
@@ -45,6 +46,8 @@ export interface FusionOptions {
 export class Fusion {
   readonly registry = new TaskRegistry();
   readonly queue: Queue;
+  /** The one way jobs enter the store: the API, enqueue, schedules' runNow and the channels' follow-up jobs use it. */
+  readonly enqueuer: Enqueuer;
   private workers = new Set<Worker>();
   private maintenance: Maintenance | null = null;
   private _scheduler: Scheduler | null = null;
@@ -63,13 +66,14 @@ export class Fusion {
   readonly channels: InstalledChannels;
 
   private constructor(readonly store: Store, readonly clock: Clock, readonly logger: Logger, readonly config: FusionConfig, withChannels: boolean, factories: ProviderFactory<any>[] = []) {
-    this.queue = new Queue(store, { clock, registry: this.registry });
+    this.enqueuer = new Enqueuer(store, { clock, registry: this.registry });
+    this.queue = new Queue(store, { clock, registry: this.registry, enqueuer: this.enqueuer });
     this.lifecycle = new Lifecycle(logger);
     this.guard = new OutgoingGuard(config.outgoing);
     this.registry.register(CALLBACK_TASK, deliverCallback({ guard: this.guard, config, clock }), { queue: CALLBACK_QUEUE });
     for (const [task, queue] of Object.entries(CHANNEL_QUEUES)) this.registry.declare(task, { queue });
     this.channels = withChannels
-      ? installChannels(this.registry, { config, guard: this.guard, dispatcher: this.guard.dispatcher(), store, clock, logger, factories })
+      ? installChannels(this.registry, { config, guard: this.guard, dispatcher: this.guard.dispatcher(), store, enqueuer: this.enqueuer, clock, logger, factories })
       : { dryRun: [], tasks: [] };
   }
 
@@ -123,8 +127,8 @@ export class Fusion {
     return (this._scheduler ??= this.makeScheduler({}));
   }
 
-  private makeScheduler(opts: Omit<SchedulerOptions, 'clock' | 'logger' | 'registry'>): Scheduler {
-    return new Scheduler(this.store, { clock: this.clock, logger: this.logger, registry: this.registry, lifecycle: this.lifecycle, ...opts });
+  private makeScheduler(opts: Omit<SchedulerOptions, 'clock' | 'logger' | 'registry' | 'enqueuer'>): Scheduler {
+    return new Scheduler(this.store, { clock: this.clock, logger: this.logger, registry: this.registry, lifecycle: this.lifecycle, enqueuer: this.enqueuer, ...opts });
   }
 
   /** Create or replace a schedule: `schedule({ id, trigger: { cron: '0 9 * * 1-5', tz: 'Asia/Kolkata' }, template: { task } })`. */
@@ -133,7 +137,7 @@ export class Fusion {
   }
 
   /** Start firing due schedules in this process. Any number of processes may run one. */
-  startScheduler(opts: Omit<SchedulerOptions, 'clock' | 'logger' | 'registry'> = {}): Scheduler {
+  startScheduler(opts: Omit<SchedulerOptions, 'clock' | 'logger' | 'registry' | 'enqueuer'> = {}): Scheduler {
     // Options apply to the scheduler this makes; one already made (by schedule operations) keeps its own.
     return (this._scheduler ??= this.makeScheduler(opts)).start();
   }

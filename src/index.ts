@@ -1,6 +1,7 @@
 // Public library API.
 export { Fusion, type FusionOptions } from './fusion.js';
 export { Queue, resolveSpec } from './core/queue.js';
+export { Enqueuer, type EnqueuerOptions, type Added } from './core/enqueue.js';
 export { Worker, type WorkerOptions } from './core/worker.js';
 export {
   Scheduler, occurrenceJobId, type SchedulerOptions, type TickReport, type Schedule, type ScheduleInput, type ScheduleTemplate,

@@ -4,14 +4,14 @@ import type { Fusion } from '../fusion.js';
 import type { Job, JobSpec, NewJob } from '../core/job.js';
 import type { Store } from '../core/store.js';
 import { FusionError } from '../core/errors.js';
-import { resolveSpec } from '../core/queue.js';
+import type { Enqueuer } from '../core/enqueue.js';
 import { apiError, badField } from './errors.js';
 import { derivedId, jobsMatch, keyReused } from './idempotency.js';
 import type { ApiMetrics } from './metrics.js';
 import type { JobWatcher } from './watcher.js';
 import type { ConsentStore } from './consent.js';
 import type { TimeWindow } from './times.js';
-import type { JobBatcher } from './batcher.js';
+import { storeFailure } from './store-failure.js';
 import type { SchedulerLike } from './scheduler-port.js';
 import type { LoopLag } from './loop-lag.js';
 
@@ -23,7 +23,9 @@ export interface ApiContext {
   metrics: ApiMetrics;
   watcher: JobWatcher;
   consent: ConsentStore;
-  batcher: JobBatcher;
+  /** The enqueue funnel (the Fusion's own), and whether requests arriving in one event-loop turn share a store add. */
+  enqueuer: Enqueuer;
+  groupCommit: boolean;
   scheduler: SchedulerLike | null;
   extraTasks: ReadonlySet<string>;
   /** Event-loop lag, and the lag past which /readyz answers 503. */
@@ -42,10 +44,10 @@ export function unknownTask(field: string, task: string) {
   return apiError(422, 'unknown_task', `no handler is registered for task "${task}"`, { field, task });
 }
 
-/** resolveSpec with its error re-pointed at the field's full path (e.g. jobs[2].priority). */
+/** The funnel's prepare, with its error re-pointed at the field's full path (e.g. jobs[2].priority). */
 export function resolve(ctx: ApiContext, spec: JobSpec, now: number, prefix = ''): NewJob {
   try {
-    return resolveSpec(spec, now, ctx.fusion.registry);
+    return ctx.enqueuer.prepare(spec, now);
   } catch (e) {
     if (e instanceof FusionError && typeof e.details.field === 'string') {
       throw new FusionError(e.code, e.message, { ...e.details, field: `${prefix}${e.details.field}` }, e.status);
@@ -54,9 +56,14 @@ export function resolve(ctx: ApiContext, spec: JobSpec, now: number, prefix = ''
   }
 }
 
-/** Add resolved jobs through the shared batcher and count the new ones. */
+/** Add resolved jobs through the enqueue funnel (with the requests arriving together) and count the new ones. */
 export async function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<{ job: Job; created: boolean }[]> {
-  const out = await ctx.batcher.add(jobs);
+  let out: { job: Job; created: boolean }[];
+  try {
+    out = await ctx.enqueuer.add(jobs, { groupCommit: ctx.groupCommit });
+  } catch (err) {
+    throw storeFailure(err);
+  }
   for (const r of out) if (r.created) ctx.metrics.created(r.job.queue, r.job.task, r.job.id);
   return out;
 }

@@ -13,7 +13,6 @@ import { ApiMetrics } from './metrics.js';
 import { JobWatcher } from './watcher.js';
 import { StoreConsentStore, type ConsentStore } from './consent.js';
 import { DEFAULT_WINDOW, type TimeWindow } from './times.js';
-import { JobBatcher } from './batcher.js';
 import { LoopLag } from './loop-lag.js';
 import { OpenApiCollector } from './openapi.js';
 import type { ApiContext } from './context.js';
@@ -61,7 +60,11 @@ export interface ServerOptions {
   /** Node process metrics on /metrics (default true). */
   processMetrics?: boolean;
   trustProxy?: boolean;
-  /** Group commit: job creations of one event-loop turn share one store write (default true). */
+  /**
+   * Group commit: job creations arriving in one event-loop turn share one store write, through the
+   * Fusion's enqueue funnel (default true). false: a request's add goes at once, and shares a store
+   * write only with adds arriving while the funnel's slots are busy (on a remote store).
+   */
   groupCommit?: boolean;
   /** Deepest nesting of objects/arrays in a body (default 64); deeper answers 400 payload_too_deep. */
   maxBodyDepth?: number;
@@ -234,7 +237,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     metrics,
     watcher,
     consent,
-    batcher: new JobBatcher(fusion.store, now, opts.groupCommit ?? true),
+    enqueuer: fusion.enqueuer,
+    groupCommit: opts.groupCommit ?? true,
     scheduler: opts.scheduler === undefined ? fusion.scheduler : opts.scheduler,
     extraTasks: new Set(opts.knownTasks ?? []),
     loopLag,

@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TaskHandler, TaskOptions } from '../core/registry.js';
 import type { Store } from '../core/store.js';
+import { Enqueuer } from '../core/enqueue.js';
 import type { FusionConfig } from './config-types.js';
 import type { OutgoingGuard } from './http/guard.js';
 import type { Provider, ProviderFactory } from './provider.js';
@@ -23,6 +24,8 @@ export interface ChannelDeps {
   /** The guarded dispatcher every outgoing request uses. */
   dispatcher: Dispatcher;
   store: Store;
+  /** The enqueue funnel follow-up jobs go in through (default: one of its own over store and clock). */
+  enqueuer?: Enqueuer;
   clock: Clock;
   logger: Logger;
   /** Provider adapters besides the built-in catalogues (a user's own), picked by `type` in config. */
@@ -37,4 +40,14 @@ export interface ChannelSetup {
   dryRun: boolean;
   /** The channel's configured providers by name (delivery reports reach them through this). */
   providers?: Record<string, Provider>;
+}
+
+const ownFunnels = new WeakMap<ChannelDeps, Enqueuer>();
+
+/** The funnel a channel adds its follow-up jobs through: the Fusion's own, else one made once for these deps. */
+export function enqueuerOf(deps: ChannelDeps): Enqueuer {
+  if (deps.enqueuer) return deps.enqueuer;
+  let own = ownFunnels.get(deps);
+  if (!own) ownFunnels.set(deps, (own = new Enqueuer(deps.store, { clock: deps.clock })));
+  return own;
 }

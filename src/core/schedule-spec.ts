@@ -2,7 +2,7 @@
 // planning step that decides which occurrences one firing enqueues. No store, no clock here.
 import { FusionError } from './errors.js';
 import type { JobSpec, NewJob } from './job.js';
-import { resolveSpec } from './queue.js';
+import { resolveSpec } from './spec.js';
 import type { TaskRegistry } from './registry.js';
 import type { ScheduleRecord } from './store.js';
 import { REQUEST_BUDGET, SearchBudget, metered } from './search-budget.js';

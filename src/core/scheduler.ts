@@ -5,7 +5,7 @@ import { notFound } from './errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { newId } from './ids.js';
-import { resolveSpec } from './queue.js';
+import { Enqueuer } from './enqueue.js';
 import type { Job } from './job.js';
 import type { TaskRegistry } from './registry.js';
 import type { ScheduleRecord, Store } from './store.js';
@@ -26,6 +26,8 @@ export interface SchedulerOptions {
   logger?: Logger;
   /** Task defaults for templates (queue, priority, retry policy), as for Queue. */
   registry?: TaskRegistry;
+  /** The funnel runNow's jobs go in through (default: one of its own over the store, clock and registry). */
+  enqueuer?: Enqueuer;
   /** Longest sleep between store checks; bounds how late a schedule created by another process is seen. Default 1000. */
   maxSleepMs?: number;
   /** Due schedules read per store call. Default 100. */
@@ -53,6 +55,8 @@ export class Scheduler {
   readonly registry?: TaskRegistry;
   /** Lifecycle events of this scheduler's firings (src/core/lifecycle.ts). */
   readonly lifecycle: Lifecycle;
+  /** runNow's funnel: the one given, else one of its own, made on first use. */
+  private enqueuer: Enqueuer | null;
   private readonly maxSleepMs: number;
   private readonly batch: number;
   private running = false;
@@ -71,6 +75,7 @@ export class Scheduler {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.registry = opts.registry;
+    this.enqueuer = opts.enqueuer ?? null;
     this.maxSleepMs = opts.maxSleepMs ?? 1000;
     this.batch = opts.batch ?? 100;
     this.lifecycle = opts.lifecycle ?? new Lifecycle(this.logger);
@@ -157,9 +162,8 @@ export class Scheduler {
   async runNow(id: string): Promise<Job> {
     const r = await this.must(id);
     const spec = r.spec as StoredSpec;
-    const now = this.clock.now();
-    const job = resolveSpec({ ...spec.template, id: `${id}@manual-${newId()}`, scheduleId: id }, now, this.registry);
-    const [added] = await this.store.add([job], now);
+    this.enqueuer ??= new Enqueuer(this.store, { clock: this.clock, registry: this.registry });
+    const [added] = await this.enqueuer.enqueue([{ ...spec.template, id: `${id}@manual-${newId()}`, scheduleId: id }]);
     return added!.job;
   }
 

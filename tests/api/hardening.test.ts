@@ -10,7 +10,8 @@ import { startApi, json, KEY_SPEC, KEYS, type Api } from './helpers.js';
 import { Fusion } from '../../src/fusion.js';
 import { buildServer } from '../../src/api/server.js';
 import { parseKeys } from '../../src/api/auth.js';
-import { JobBatcher } from '../../src/api/batcher.js';
+import { Enqueuer } from '../../src/core/enqueue.js';
+import { storeFailure } from '../../src/api/store-failure.js';
 import { resolveSpec } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { openStore } from '../../src/stores/index.js';
@@ -133,7 +134,7 @@ describe('triggers: bounded work, 400 naming the field', () => {
   });
 });
 
-describe('group commit: a job the store refuses fails alone', () => {
+describe('group commit (the enqueue funnel): a job the store refuses fails alone', () => {
   const circular = (): Record<string, unknown> => {
     const o: Record<string, unknown> = { a: 1 };
     o.self = o;
@@ -141,13 +142,14 @@ describe('group commit: a job the store refuses fails alone', () => {
   };
 
   async function burst(store: Store): Promise<void> {
-    const batcher = new JobBatcher(store, () => Date.now());
+    const funnel = new Enqueuer(store);
     const now = Date.now();
     const jobs = Array.from({ length: 20 }, (_, i) => resolveSpec({ task: 'sms', payload: { i } }, now));
     jobs[7]!.payload = { n: 10n } as never; // BigInt: no JSON for it
     jobs[13]!.payload = circular();
-    const settled = await Promise.allSettled(jobs.map((j) => batcher.add([j])));
-    assert.ok(batcher.splits >= 1, 'the shared add failed and was split');
+    // The API's createJobs: the funnel's add, its failure mapped to an answer.
+    const settled = await Promise.allSettled(jobs.map((j) => funnel.add([j]).catch((e: unknown) => { throw storeFailure(e); })));
+    assert.ok(funnel.splits >= 1, 'the shared add failed and was split');
     for (const [i, s] of settled.entries()) {
       if (i === 7 || i === 13) {
         assert.equal(s.status, 'rejected', `job ${i}`);

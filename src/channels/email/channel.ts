@@ -11,7 +11,7 @@
 import { FusionError, NonRetryableError } from '../../core/errors.js';
 import { callbackJobs } from '../../core/callbacks.js';
 import type { TaskContext } from '../../core/registry.js';
-import type { ChannelDeps, ChannelSetup } from '../channel.js';
+import { enqueuerOf, type ChannelDeps, type ChannelSetup } from '../channel.js';
 import { DeliveryPipeline } from '../delivery.js';
 import { dryRunProvider } from '../dry-run.js';
 import type { DeliveryReport, InboundRequest, Provider, ProviderFactory } from '../provider.js';
@@ -144,7 +144,7 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
     const now = deps.clock.now();
     const job = { ...ctx.job, attempts: ctx.attempt, callbacks: { onSuccess: url, format: original ? 'form' as const : 'json' as const } };
     const jobs = callbackJobs(job, 'completed', now, result).map((j) => ({ ...j, id: `${ctx.job.id}:callback_url`, description: `callback_url of ${ctx.job.id}` }));
-    await deps.store.add(jobs, now);
+    await enqueuerOf(deps).add(jobs);
   };
 
   /** SNS notifications for one provider: verified, subscriptions confirmed, bounces and complaints suppressed. */

@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import { DEFAULTS, type NewJob } from '../../core/job.js';
 import { FusionError } from '../../core/errors.js';
 import type { TaskContext } from '../../core/registry.js';
-import type { ChannelDeps, ChannelSetup, ChannelTask } from '../channel.js';
+import { enqueuerOf, type ChannelDeps, type ChannelSetup, type ChannelTask } from '../channel.js';
 import { CHANNEL_QUEUES } from '../queues.js';
 import { signerFrom, type WebhookSigner } from '../http/signing.js';
 import { OutgoingRefused } from '../http/guard.js';
@@ -92,7 +92,7 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   let callback: WebhookResult['callback'];
   if (req.callbackUrl && !failure?.retryable) {
     const now = rt.deps.clock.now();
-    const [added] = await rt.deps.store.add([callbackJob(ctx.job, ctx.attempt, answer, req.callbackUrl, now, rt.timeoutSeconds * 1000)], now);
+    const [added] = await enqueuerOf(rt.deps).add([callbackJob(ctx.job, ctx.attempt, answer, req.callbackUrl, now, rt.timeoutSeconds * 1000)]);
     callback = { jobId: added!.job.id };
   }
   if (failure) {

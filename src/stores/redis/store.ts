@@ -70,16 +70,8 @@ interface OutboxEntry {
   jobs: [string, ...Raw][];
 }
 
+/** Most jobs in one ADD script: a larger add goes in chunks (atomic per chunk). */
 const MAX_ADD_BATCH = 2000;
-/** Add scripts one queue may have in the air at once, and the fewest jobs worth a script of their own. */
-const ADDS_IN_FLIGHT = 3;
-const MIN_ADD_SPLIT = 16;
-interface AddLane {
-  inFlight: number;
-  /** Until the next macrotask turn after a batch of several calls lands: see sendLane. */
-  held: boolean;
-  waiting: { rows: Raw[]; now: number; resolve(v: { res: AddResult[]; now: number }): void; reject(err: unknown): void }[];
-}
 const LIST_SCAN_BUDGET = 5000;
 /**
  * A field of the id index that keeps it a hash table from its first job. As a listpack (up to
@@ -121,7 +113,6 @@ export class RedisStore implements Store {
   private registered = new Set<string>();
   /** Queues this process's workers claim from: they get a wake after an event-connection reconnect. */
   private claimedQueues = new Set<string>();
-  private lanes = new Map<string, AddLane>();
   /** id → queue for jobs this process claimed: spares an index lookup on heartbeat and finish. */
   private queueOfJob = new Map<string, string>();
   private tokenPrefix = randomBytes(6).toString('base64url');
@@ -221,84 +212,16 @@ export class RedisStore implements Store {
 
   // ---- jobs in ----
 
-  /** Add rows to a queue; `now` is the time the store used (later than asked when calls were coalesced). */
-  private async addRows(queue: string, rows: Raw[], now: number): Promise<{ res: AddResult[]; now: number }> {
+  /**
+   * Add rows to a queue, one script per MAX_ADD_BATCH. Adds arriving together were already
+   * coalesced by the enqueue funnel (core/enqueue.ts), which keeps a few adds in the air.
+   */
+  private async addRows(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
     if (!this.registered.has(queue)) await this.register(queue);
-    if (rows.length <= MAX_ADD_BATCH) return this.laneAdd(queue, rows, now);
+    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now);
     const res: AddResult[] = [];
     for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) res.push(...(await this.addChunk(queue, rows.slice(i, i + MAX_ADD_BATCH), now)));
-    return { res, now };
-  }
-
-  /**
-   * Adds to one queue share a lane: a call goes out at once when one of its script slots is free;
-   * calls made while none is wait and go out together. A lone add pays nothing; many concurrent
-   * ones (a web server's requests) cost one round trip per batch. Each call's jobs still go in one
-   * script, so each add() stays atomic.
-   */
-  private laneAdd(queue: string, rows: Raw[], now: number): Promise<{ res: AddResult[]; now: number }> {
-    let lane = this.lanes.get(queue);
-    if (!lane) this.lanes.set(queue, (lane = { inFlight: 0, held: false, waiting: [] }));
-    const l = lane;
-    return new Promise((resolve, reject) => {
-      l.waiting.push({ rows, now, resolve, reject });
-      if (!l.held && l.inFlight < ADDS_IN_FLIGHT) this.sendLane(queue, l, MAX_ADD_BATCH);
-    });
-  }
-
-  /**
-   * Send waiting calls, up to `budget` jobs, as one script. When a batch of several calls lands,
-   * its callers come back one by one over the next microtasks; the first would otherwise leave
-   * alone and the rest queue behind it. So the lane holds until the next macrotask turn, then
-   * splits what has gathered over the free slots: the scripts overlap with the callers' work
-   * (measured with 100 callers in flight: 29,000-42,000 jobs/s with one batch in the air, 50,000-
-   * 58,000 with up to three of at least 16 jobs).
-   */
-  private sendLane(queue: string, lane: AddLane, budget: number): void {
-    const batch: AddLane['waiting'] = [];
-    let n = 0;
-    while (lane.waiting.length && (n === 0 || n + lane.waiting[0]!.rows.length <= budget) && n + lane.waiting[0]!.rows.length <= MAX_ADD_BATCH) {
-      const w = lane.waiting.shift()!;
-      batch.push(w);
-      n += w.rows.length;
-    }
-    lane.inFlight++;
-    const now = batch.reduce((m, w) => Math.max(m, w.now), 0);
-    const rows = batch.length === 1 ? batch[0]!.rows : batch.flatMap((w) => w.rows);
-    this.addChunk(queue, rows, now).then(
-      (res) => {
-        let k = 0;
-        for (const w of batch) {
-          w.resolve({ res: batch.length === 1 ? res : res.slice(k, k + w.rows.length), now });
-          k += w.rows.length;
-        }
-      },
-      (err: unknown) => {
-        for (const w of batch) w.reject(err);
-      },
-    ).finally(() => {
-      lane.inFlight--;
-      if (batch.length > 1 && !lane.held) {
-        lane.held = true;
-        setImmediate(() => {
-          lane.held = false;
-          this.drainLane(queue, lane);
-        });
-      } else if (!lane.held) this.drainLane(queue, lane);
-    });
-  }
-
-  /** Spread the waiting calls over the free slots, in order, in parts of at least MIN_ADD_SPLIT jobs. */
-  private drainLane(queue: string, lane: AddLane): void {
-    const free = ADDS_IN_FLIGHT - lane.inFlight;
-    if (lane.waiting.length === 0 || free <= 0) {
-      if (lane.waiting.length === 0 && lane.inFlight === 0) this.lanes.delete(queue);
-      return;
-    }
-    const total = lane.waiting.reduce((t, w) => t + w.rows.length, 0);
-    const parts = Math.max(1, Math.min(free, Math.floor(total / MIN_ADD_SPLIT)));
-    const budget = Math.ceil(total / parts);
-    for (let p = 0; p < parts && lane.waiting.length; p++) this.sendLane(queue, lane, budget);
+    return res;
   }
 
   private async addChunk(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
@@ -314,8 +237,11 @@ export class RedisStore implements Store {
 
   async add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
     if (jobs.length === 0) return [];
+    // Every job is encoded before any script goes: a job that cannot be (a payload JSON cannot
+    // hold) fails the whole add with nothing written, whichever queues it spans.
+    const rows = jobs.map(addArgs);
     const first = jobs[0]!.queue;
-    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, now);
+    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, rows, now);
     const byQueue = new Map<string, number[]>();
     jobs.forEach((j, i) => {
       const list = byQueue.get(j.queue);
@@ -324,20 +250,20 @@ export class RedisStore implements Store {
     });
     const out: { job: Job; created: boolean }[] = new Array(jobs.length);
     await Promise.all([...byQueue].map(async ([queue, positions]) => {
-      const res = await this.addToQueue(queue, positions.map((i) => jobs[i]!), now);
+      const res = await this.addToQueue(queue, positions.map((i) => jobs[i]!), positions.map((i) => rows[i]!), now);
       positions.forEach((pos, k) => (out[pos] = res[k]!));
     }));
     return out;
   }
 
-  private async addToQueue(queue: string, jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
-    const { res, now: at } = await this.addRows(queue, jobs.map(addArgs), now);
+  private async addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number): Promise<{ job: Job; created: boolean }[]> {
+    const res = await this.addRows(queue, rows, now);
     const out: { job: Job; created: boolean }[] = new Array(jobs.length);
     const elsewhere: number[] = [];
     for (let k = 0; k < jobs.length; k++) {
       const j = jobs[k]!;
       const r = res[k]!;
-      if (r === 1) out[k] = { job: newJobView(j, j.runAt > at ? 'scheduled' : 'queued'), created: true };
+      if (r === 1) out[k] = { job: newJobView(j, j.runAt > now ? 'scheduled' : 'queued'), created: true };
       else if (typeof r !== 'number' && r[0] === 0) out[k] = { job: rowToJob(j.id, queue, r[1] as string[])!, created: false };
       else elsewhere.push(k);
     }

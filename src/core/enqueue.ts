@@ -1,0 +1,194 @@
+// The enqueue funnel: every job enters the store here, whatever made it (the HTTP API's native and
+// compatibility routes, fusion.enqueue and enqueueMany, a schedule's runNow, a channel's follow-up
+// job). It turns specs into jobs (spec.ts: the task's defaults, its payload check, the id) and
+// coalesces adds that arrive together into one store add: one transaction on SQLite and PostgreSQL,
+// one script per queue on Redis. Each caller's jobs stay in one add (atomic as the store's add is)
+// and each caller gets exactly its own results back. A schedule's occurrences are the one exception
+// to "enters here": the store adds them in the same atomic step as the schedule's advance, from jobs
+// prepared with the same resolveSpec.
+import { FusionError } from './errors.js';
+import type { Job, JobSpec, NewJob } from './job.js';
+import { systemClock, type Clock } from './clock.js';
+import type { TaskRegistry } from './registry.js';
+import type { AddOptions, Store } from './store.js';
+import { resolveSpec } from './spec.js';
+import { isUnavailable } from './store-errors.js';
+
+export type Added = { job: Job; created: boolean }[];
+
+export interface FunnelAddOptions extends AddOptions {
+  /**
+   * Group commit: wait for the end of this event-loop turn, so the adds arriving in it share one
+   * store add (the HTTP API's requests: one request per I/O callback). Without it a lone add goes
+   * at once, and adds share a store add only when they arrive while the slots are busy: an
+   * embedded store (SQLite) works inside the call, so a caller awaiting each add in turn never
+   * pays for a turn.
+   */
+  groupCommit?: boolean;
+}
+
+export interface EnqueuerOptions {
+  clock?: Clock;
+  /** Task defaults and payload checks come from here. */
+  registry?: TaskRegistry;
+  /** Shared adds in the air at once (default 3 on a remote store, 1 on an embedded one). */
+  inFlight?: number;
+  /** Most jobs in one shared add (default 2000); a single larger add still goes whole, alone. */
+  maxBatchJobs?: number;
+}
+
+interface Waiting {
+  jobs: NewJob[];
+  resolve(r: Added): void;
+  reject(e: unknown): void;
+}
+
+/** The fewest jobs worth a shared add of their own when waiting adds are spread over free slots. */
+const MIN_SPLIT = 16;
+
+export class Enqueuer {
+  readonly clock: Clock;
+  readonly registry?: TaskRegistry;
+  /** Shared adds that failed and were split, each caller retried alone (for tests and logs). */
+  splits = 0;
+  /** Store adds made, shared or not (for tests). */
+  storeAdds = 0;
+  private readonly maxInFlight: number;
+  private readonly maxBatchJobs: number;
+  private waiting: Waiting[] = [];
+  private inFlight = 0;
+  /** Until the next macrotask turn: adds keep gathering (see landed). */
+  private held = false;
+
+  constructor(readonly store: Store, opts: EnqueuerOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.registry = opts.registry;
+    this.maxInFlight = Math.max(1, opts.inFlight ?? (store.remote ? 3 : 1));
+    this.maxBatchJobs = opts.maxBatchJobs ?? 2000;
+  }
+
+  /** A spec as the job it makes: defaults applied, payload checked, id given. Throws FusionError naming the field. */
+  prepare(spec: JobSpec, now = this.clock.now()): NewJob {
+    return resolveSpec(spec, now, this.registry);
+  }
+
+  /** Prepare specs and add them atomically (all or none). With `tx` (PostgreSQL), inside the caller's transaction. */
+  enqueue(specs: JobSpec[], opts?: FunnelAddOptions): Promise<Added> {
+    let jobs: NewJob[];
+    try {
+      this.checkTx(opts);
+      const now = this.clock.now();
+      jobs = specs.map((s) => this.prepare(s, now));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.add(jobs, opts);
+  }
+
+  /**
+   * Add prepared jobs atomically (all or none), with the adds arriving at the same time. A job
+   * whose id exists comes back with created=false. With `tx`, alone: a caller's transaction is
+   * its own and cannot hold others' jobs.
+   */
+  add(jobs: NewJob[], opts?: FunnelAddOptions): Promise<Added> {
+    if (jobs.length === 0) return Promise.resolve([]);
+    if (opts?.tx !== undefined) {
+      if (!this.store.acceptsTx) return Promise.reject(this.txUnsupported());
+      this.storeAdds++;
+      return this.store.add(jobs, this.clock.now(), { tx: opts.tx });
+    }
+    if (!opts?.groupCommit && !this.held && this.inFlight < this.maxInFlight && this.waiting.length === 0) {
+      // A lone add with a free slot goes straight to the store, its promise handed back as it is
+      // (a caller awaiting each add pays nothing for the funnel).
+      this.inFlight++;
+      const out = this.addAlone(jobs);
+      out.then(this.landedAlone, this.landedAlone);
+      return out;
+    }
+    return new Promise<Added>((resolve, reject) => {
+      this.waiting.push({ jobs, resolve, reject });
+      if (!this.held && this.inFlight < this.maxInFlight) this.holdThenDrain(); // group commit
+    });
+  }
+
+  private readonly landedAlone = () => this.landed(1);
+
+  private txUnsupported(): FusionError {
+    return new FusionError('tx_unsupported', 'enqueue inside a caller transaction ({ tx }) needs the PostgreSQL store', {}, 400);
+  }
+
+  private checkTx(opts?: AddOptions): void {
+    if (opts?.tx !== undefined && !this.store.acceptsTx) throw this.txUnsupported();
+  }
+
+  private addAlone(jobs: NewJob[]): Promise<Added> {
+    this.storeAdds++;
+    return this.store.add(jobs, this.clock.now());
+  }
+
+  /** Send waiting adds, whole and in arrival order, up to `budget` jobs (at least one add), as one store add. */
+  private send(budget: number): void {
+    const batch: Waiting[] = [];
+    let n = 0;
+    while (this.waiting.length) {
+      const size = this.waiting[0]!.jobs.length;
+      if (n > 0 && (n + size > budget || n + size > this.maxBatchJobs)) break;
+      batch.push(this.waiting.shift()!);
+      n += size;
+    }
+    this.inFlight++;
+    const jobs = batch.length === 1 ? batch[0]!.jobs : batch.flatMap((w) => w.jobs);
+    this.addAlone(jobs).then(
+      (out) => {
+        let i = 0;
+        for (const w of batch) {
+          w.resolve(batch.length === 1 ? out : out.slice(i, i + w.jobs.length));
+          i += w.jobs.length;
+        }
+      },
+      (err: unknown) => this.split(batch, err),
+    ).finally(() => this.landed(batch.length));
+  }
+
+  /** A shared add failed. One caller's jobs may be what the store refused: retry each alone, in order, so only it fails. */
+  private async split(batch: Waiting[], err: unknown): Promise<void> {
+    if (batch.length === 1 || isUnavailable(err)) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    this.splits++;
+    for (const w of batch) await this.addAlone(w.jobs).then(w.resolve, w.reject);
+  }
+
+  /**
+   * A shared add is done. When it held several callers, they come back one by one over the next
+   * microtasks and may add again; sending at once would take the first alone and queue the rest
+   * behind it. So the funnel holds until the next macrotask turn, then spreads what gathered over
+   * the free slots (with 100 callers in flight on Redis: 29,000-42,000 jobs/s with one add in the
+   * air, 50,000-58,000 with up to three of at least 16 jobs).
+   */
+  private landed(callers: number): void {
+    this.inFlight--;
+    if (this.held || this.waiting.length === 0) return;
+    if (callers > 1) this.holdThenDrain();
+    else this.drain();
+  }
+
+  private holdThenDrain(): void {
+    this.held = true;
+    setImmediate(() => {
+      this.held = false;
+      this.drain();
+    });
+  }
+
+  /** Spread the waiting adds over the free slots, in order, in parts of at least MIN_SPLIT jobs. */
+  private drain(): void {
+    const free = this.maxInFlight - this.inFlight;
+    if (this.waiting.length === 0 || free <= 0) return;
+    const total = this.waiting.reduce((t, w) => t + w.jobs.length, 0);
+    const parts = Math.max(1, Math.min(free, Math.floor(total / MIN_SPLIT)));
+    const budget = Math.ceil(total / parts);
+    for (let p = 0; p < parts && this.waiting.length; p++) this.send(budget);
+  }
+}

@@ -1,0 +1,87 @@
+// Job specs → jobs: validation (each error names its field), the task's defaults, the task's payload
+// check, and the id. The enqueue funnel (enqueue.ts) runs this for every path that makes jobs.
+import { FusionError } from './errors.js';
+import { DEFAULTS, resolvePriority, type JobSpec, type NewJob } from './job.js';
+import { validateBackoff } from './backoff.js';
+import { newId } from './ids.js';
+import type { TaskRegistry } from './registry.js';
+
+export const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+const MAX_ID = 200;
+
+const invalid = (field: string, message: string, extra: Record<string, unknown> = {}) =>
+  new FusionError('invalid_job', message, { field, ...extra }, 400);
+
+export function toMs(v: number | Date, field: string): number {
+  const t = v instanceof Date ? v.getTime() : v;
+  if (typeof t !== 'number' || !Number.isFinite(t)) throw invalid(field, `${field} must be a valid time`);
+  return Math.round(t);
+}
+
+function nonNegInt(v: unknown, field: string, min = 0): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw invalid(field, `${field} must be an integer >= ${min}`);
+  return v;
+}
+
+/** Run a task's payload check; its error's field is re-pointed under `payload`. */
+function checkPayload(validate: (p: unknown) => void, payload: unknown): void {
+  try {
+    validate(payload);
+  } catch (e) {
+    if (e instanceof FusionError) {
+      const field = typeof e.details.field === 'string' && e.details.field ? `payload.${e.details.field}` : 'payload';
+      throw new FusionError(e.code === 'invalid_job' ? 'invalid_payload' : e.code, e.message, { ...e.details, field }, e.status);
+    }
+    throw invalid('payload', (e as Error).message ?? String(e));
+  }
+}
+
+/** Validate a spec and resolve defaults into a job ready for a store. Throws FusionError naming the field. */
+export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry): NewJob {
+  if (!spec || typeof spec !== 'object') throw invalid('spec', 'a job spec must be an object');
+  if (typeof spec.task !== 'string' || spec.task.length === 0 || spec.task.length > 200) {
+    throw invalid('task', 'task must be a non-empty string of at most 200 characters');
+  }
+  const defaults = registry?.defaultsOf(spec.task) ?? {};
+  const queue = spec.queue ?? defaults.queue ?? DEFAULTS.queue;
+  if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
+    throw invalid('queue', 'queue must be 1-100 characters of letters, digits, _ . : -', { value: queue });
+  }
+  if (spec.id !== undefined && (typeof spec.id !== 'string' || spec.id.length === 0 || spec.id.length > MAX_ID)) {
+    throw invalid('id', `id must be a non-empty string of at most ${MAX_ID} characters`);
+  }
+  let priority: number;
+  try {
+    priority = resolvePriority(spec.priority ?? defaults.priority);
+  } catch (e) {
+    throw invalid('priority', (e as Error).message);
+  }
+  let runAt = now;
+  if (spec.runAt !== undefined && spec.runAt !== null) runAt = toMs(spec.runAt, 'runAt');
+  else if (spec.delay !== undefined && spec.delay !== null) runAt = now + nonNegInt(spec.delay, 'delay');
+  const backoff = spec.backoff ?? defaults.backoff ?? DEFAULTS.backoff;
+  const backoffError = validateBackoff(backoff);
+  if (backoffError) throw invalid('backoff', backoffError);
+  if (spec.tags !== undefined && (!Array.isArray(spec.tags) || !spec.tags.every((t) => typeof t === 'string'))) {
+    throw invalid('tags', 'tags must be a list of strings');
+  }
+  const payload = spec.payload === undefined ? null : spec.payload;
+  if (defaults.validate) checkPayload(defaults.validate, payload);
+  return {
+    id: spec.id ?? newId(),
+    queue,
+    task: spec.task,
+    payload,
+    priority,
+    maxAttempts: nonNegInt(spec.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts, 'maxAttempts', 1),
+    backoff,
+    timeout: nonNegInt(spec.timeout ?? defaults.timeout ?? DEFAULTS.timeout, 'timeout'),
+    maxStalls: nonNegInt(spec.maxStalls ?? DEFAULTS.maxStalls, 'maxStalls'),
+    runAt,
+    createdAt: now,
+    description: spec.description ?? null,
+    tags: spec.tags ?? [],
+    callbacks: spec.callbacks ?? null,
+    scheduleId: spec.scheduleId ?? null,
+  };
+}
