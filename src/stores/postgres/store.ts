@@ -22,6 +22,7 @@ import { Listener } from './listen.js';
 import { PostgresSharedState } from './shared-state.js';
 import { encodeJobs } from './encode.js';
 import { addOneText, addOneValues } from './add-one.js';
+import { addManyText } from './add-many.js';
 import { afterCursor, orderBy, parseStateCursor, stateCursor } from '../list-order.js';
 
 export interface PostgresStoreOptions {
@@ -100,7 +101,7 @@ export class PostgresStore implements Store {
     const S = this.S;
     const st = (name: string, text: string) => ({ name: `${name}`, text });
     return {
-      add: st('fusion_add', `SELECT * FROM ${S}.add_jobs($1, $2, $3, $4)`),
+      addMany: st('fusion_add_many', addManyText(S)),
       addOne: st('fusion_add_one', addOneText(S)),
       claim: st('fusion_claim', `SELECT * FROM ${S}.claim_jobs($1, $2, $3, $4, $5, $6)`),
       finish: st('fusion_finish', `SELECT * FROM ${S}.finish_jobs($1, $2, $3)`),
@@ -186,12 +187,19 @@ export class PostgresStore implements Store {
 
   /** Insert through `db` (the pool or a caller's client); events for the created ones go to `events`. */
   private async insertJobs(db: Queryable, jobs: NewJob[], now: number, origin: string, events: StoreEvent[] | null) {
+    if (jobs.length === 0) return [];
     if (jobs.length === 1) return [await this.insertOne(db, jobs[0]!, now, origin, events)];
-    const name = db === this.pool ? this.sql.add.name : `fusion_add_${this.schema}`;
+    const name = db === this.pool ? this.sql.addMany.name : `fusion_add_many_${this.schema}`;
     const [doc, base] = encodeJobs(jobs);
-    const { rows } = await db.query<JobRow>({ name, text: this.sql.add.text, values: [doc, now, origin, base] });
+    const { rows: [answer] } = await db.query<{ existing: string[] | null }>({
+      name, text: this.sql.addMany.text, values: [doc, base, now, `${this.schema}:work`, origin],
+    });
     const existing = new Map<string, JobRow>();
-    for (const r of rows) existing.set(r.id, r);
+    if (answer?.existing?.length) {
+      // Ids that existed: their rows, committed by now, as the caller gets them back.
+      const { rows } = await db.query<JobRow>(`SELECT * FROM ${this.S}.jobs WHERE id = ANY ($1::text[])`, [answer.existing]);
+      for (const r of rows) existing.set(r.id, r);
+    }
     const out: { job: Job; created: boolean }[] = [];
     const made = new Map<string, Job>();
     for (const j of jobs) {
