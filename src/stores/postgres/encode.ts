@@ -1,5 +1,5 @@
-// How jobs travel to add_jobs: a bulk call's jobs mostly differ only in id and payload, so the
-// fields they all have alike go once (the "base"), and each row carries the rest. Less JSON to
+// How jobs travel to the add statement (add-many.ts): a bulk call's jobs mostly differ only in id
+// and payload, so the fields they all have alike go once (the "base"), and each row carries the rest. Less JSON to
 // write in Node, to send, and for PostgreSQL to parse: about a quarter of the bytes of whole jobs.
 import type { NewJob } from '../../core/job.js';
 
