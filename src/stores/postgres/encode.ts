@@ -1,6 +1,7 @@
 // How jobs travel to the add statement (add-many.ts): a bulk call's jobs mostly differ only in id
-// and payload, so the fields they all have alike go once (the "base"), and each row carries the rest. Less JSON to
-// write in Node, to send, and for PostgreSQL to parse: about a quarter of the bytes of whole jobs.
+// and payload, so the fields they all have alike go once (the "base"), and each row carries the rest.
+// Less JSON to write in Node, to send, and for PostgreSQL to parse: about a quarter of the bytes of
+// whole jobs.
 import type { NewJob } from '../../core/job.js';
 
 /** The fields that may go in the base (id and payload are each job's own). */
