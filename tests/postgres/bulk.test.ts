@@ -1,4 +1,4 @@
-// Bulk enqueue on PostgreSQL sends what the jobs share once (encode.ts, add_jobs' p_base): every
+// Bulk enqueue on PostgreSQL sends what the jobs share once (encode.ts, the base of add-many.ts): every
 // field still lands on its own job whether shared or not, ids given twice or existing return the
 // job that exists, and a follow-up job (added by finish_jobs, whole-job form) is written as before.
 import { describe, it, before, after } from 'node:test';

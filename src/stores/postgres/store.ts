@@ -21,6 +21,8 @@ import { rowToJob, rowToSchedule, num, numOrNull, type JobRow, type ScheduleRow 
 import { Listener } from './listen.js';
 import { PostgresSharedState } from './shared-state.js';
 import { encodeJobs } from './encode.js';
+import { addOneText, addOneValues } from './add-one.js';
+import { addManyText } from './add-many.js';
 import { afterCursor, orderBy, parseStateCursor, stateCursor } from '../list-order.js';
 
 export interface PostgresStoreOptions {
@@ -99,7 +101,8 @@ export class PostgresStore implements Store {
     const S = this.S;
     const st = (name: string, text: string) => ({ name: `${name}`, text });
     return {
-      add: st('fusion_add', `SELECT * FROM ${S}.add_jobs($1, $2, $3, $4)`),
+      addMany: st('fusion_add_many', addManyText(S)),
+      addOne: st('fusion_add_one', addOneText(S)),
       claim: st('fusion_claim', `SELECT * FROM ${S}.claim_jobs($1, $2, $3, $4, $5, $6)`),
       finish: st('fusion_finish', `SELECT * FROM ${S}.finish_jobs($1, $2, $3)`),
       finishClaim: st('fusion_finish_claim', `SELECT * FROM ${S}.finish_claim($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
@@ -184,11 +187,19 @@ export class PostgresStore implements Store {
 
   /** Insert through `db` (the pool or a caller's client); events for the created ones go to `events`. */
   private async insertJobs(db: Queryable, jobs: NewJob[], now: number, origin: string, events: StoreEvent[] | null) {
-    const name = db === this.pool ? this.sql.add.name : `fusion_add_${this.schema}`;
+    if (jobs.length === 0) return [];
+    if (jobs.length === 1) return [await this.insertOne(db, jobs[0]!, now, origin, events)];
+    const name = db === this.pool ? this.sql.addMany.name : `fusion_add_many_${this.schema}`;
     const [doc, base] = encodeJobs(jobs);
-    const { rows } = await db.query<JobRow>({ name, text: this.sql.add.text, values: [doc, now, origin, base] });
+    const { rows: [answer] } = await db.query<{ existing: string[] | null }>({
+      name, text: this.sql.addMany.text, values: [doc, base, now, `${this.schema}:work`, origin],
+    });
     const existing = new Map<string, JobRow>();
-    for (const r of rows) existing.set(r.id, r);
+    if (answer?.existing?.length) {
+      // Ids that existed: their rows, committed by now, as the caller gets them back.
+      const { rows } = await db.query<JobRow>(`SELECT * FROM ${this.S}.jobs WHERE id = ANY ($1::text[])`, [answer.existing]);
+      for (const r of rows) existing.set(r.id, r);
+    }
     const out: { job: Job; created: boolean }[] = [];
     const made = new Map<string, Job>();
     for (const j of jobs) {
@@ -210,6 +221,25 @@ export class PostgresStore implements Store {
       events?.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
     }
     return out;
+  }
+
+  /** One job through its own statement (add-one.ts); an id that exists answers with its row. */
+  private async insertOne(db: Queryable, j: NewJob, now: number, origin: string, events: StoreEvent[] | null) {
+    // Statement names are per connection: a caller's client may serve stores of other schemas too.
+    const name = db === this.pool ? this.sql.addOne.name : `fusion_add_one_${this.schema}`;
+    const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
+    const values = addOneValues(j, state, `${this.schema}:work`, origin);
+    // Not made: the id exists. Read it; should it be removed in between, the insert goes again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { rowCount } = await db.query({ name, text: this.sql.addOne.text, values });
+      if (rowCount === 1) {
+        events?.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
+        return { job: newJobView(j, state), created: true };
+      }
+      const { rows } = await db.query<JobRow>(`SELECT * FROM ${this.S}.jobs WHERE id = $1`, [j.id]);
+      if (rows[0]) return { job: rowToJob(rows[0]), created: false };
+    }
+    throw conflict(`job ${j.id} exists and is removed again each time it is read`, { id: j.id });
   }
 
   async add(jobs: NewJob[], now: number, opts: AddOptions = {}) {
