@@ -68,7 +68,7 @@ export class JobBatcher {
 
   private async addAlone(jobs: NewJob[]): Promise<Result> {
     try {
-      return await this.store.add(jobs, this.now());
+      return await this.store.addJobs({ jobs, now: this.now() });
     } catch (err) {
       throw storeFailure(err);
     }
@@ -84,7 +84,7 @@ export class JobBatcher {
       const batch = this.pending.splice(0, n);
       let out: Result;
       try {
-        out = await this.store.add(batch.flatMap((p) => p.jobs), this.now());
+        out = await this.store.addJobs({ jobs: batch.flatMap((p) => p.jobs), now: this.now() });
       } catch (err) {
         if (batch.length === 1 || isUnavailable(err)) {
           const e = storeFailure(err);

@@ -79,7 +79,7 @@ export class Scheduler {
     if (typeof id !== 'string' || !SCHEDULE_ID.test(id)) {
       throw invalidSchedule('id', 'id must be 1-150 characters of letters, digits, _ . : -', { value: id });
     }
-    return this.save(id, input, await this.store.getSchedule(id));
+    return this.save(id, input, await this.store.getSchedule({ id }));
   }
 
   /** Store `input` as schedule `id`, over `existing` (its stored record, or null for a new one). */
@@ -96,13 +96,13 @@ export class Scheduler {
     let nextRunAt = afterLastRun(c, initialNextRun(c, runCount, now), existing?.lastRunAt ?? null);
     // Re-declaring an unchanged, running schedule keeps a pending occurrence instead of dropping it.
     if (existing && previous && !existing.paused && sameTiming(previous, spec) && existing.nextRunAt !== null) nextRunAt = existing.nextRunAt;
-    const rec = await this.store.upsertSchedule({ id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false }, now);
+    const rec = await this.store.saveSchedule({ schedule: { id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false }, now });
     this.wake();
     return toSchedule(rec);
   }
 
   async get(id: string): Promise<Schedule | null> {
-    const r = await this.store.getSchedule(id);
+    const r = await this.store.getSchedule({ id });
     return r ? toSchedule(r) : null;
   }
 
@@ -126,7 +126,7 @@ export class Scheduler {
   /** Stop firing; occurrences while paused are not run later, whatever the misfire policy. */
   async pause(id: string): Promise<Schedule> {
     const r = await this.must(id);
-    const rec = await this.store.upsertSchedule({ id, spec: r.spec, nextRunAt: r.nextRunAt, paused: true }, this.clock.now());
+    const rec = await this.store.saveSchedule({ schedule: { id, spec: r.spec, nextRunAt: r.nextRunAt, paused: true }, now: this.clock.now() });
     return toSchedule(rec);
   }
 
@@ -137,14 +137,14 @@ export class Scheduler {
     const now = this.clock.now();
     const c = compileSpec(r.spec as StoredSpec);
     const nextRunAt = afterLastRun(c, initialNextRun(c, r.runCount, now), r.lastRunAt);
-    const rec = await this.store.upsertSchedule({ id, spec: r.spec, nextRunAt, paused: false }, now);
+    const rec = await this.store.saveSchedule({ schedule: { id, spec: r.spec, nextRunAt, paused: false }, now });
     this.wake();
     return toSchedule(rec);
   }
 
   /** Delete a schedule. Jobs it already enqueued stay. */
   async remove(id: string): Promise<boolean> {
-    return this.store.removeSchedule(id);
+    return this.store.removeSchedule({ id });
   }
 
   /** Enqueue the schedule's job now, outside the series: the next occurrence, run count and limit stay as they are. */
@@ -153,7 +153,7 @@ export class Scheduler {
     const spec = r.spec as StoredSpec;
     const now = this.clock.now();
     const job = resolveSpec({ ...spec.template, id: `${id}@manual-${newId()}`, scheduleId: id }, now, this.registry);
-    const [added] = await this.store.add([job], now);
+    const [added] = await this.store.addJobs({ jobs: [job], now });
     return added!.job;
   }
 
@@ -176,7 +176,7 @@ export class Scheduler {
   }
 
   private async must(id: string): Promise<ScheduleRecord> {
-    const r = await this.store.getSchedule(id);
+    const r = await this.store.getSchedule({ id });
     if (!r) throw notFound('schedule', id);
     return r;
   }
@@ -269,7 +269,7 @@ export class Scheduler {
   async tick(): Promise<TickReport> {
     const report: TickReport = { enqueued: 0, lost: 0, dropped: 0, errors: 0 };
     for (;;) {
-      const due = await this.store.dueSchedules(this.clock.now(), this.batch);
+      const due = await this.store.dueSchedules({ now: this.clock.now(), limit: this.batch });
       const errorsBefore = report.errors;
       for (const rec of due) await this.fire(rec, report);
       // A full batch means more may be due; unless the store refused some, which would come back first again.
@@ -308,7 +308,7 @@ export class Scheduler {
       // loudly (nextRunAt null, shown as finished); an update brings it back.
       this.logger.error({ err, scheduleId: rec.id, budget: err instanceof SearchExhausted }, 'schedule cannot fire; ending it until it is updated');
       try {
-        await this.store.advanceSchedule(rec.id, rec.version, { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, [], now);
+        await this.store.advanceSchedule({ id: rec.id, expectedVersion: rec.version, next: { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, jobs: [], now });
       } catch (e) {
         report.errors++;
         this.logger.error({ err: e, scheduleId: rec.id }, 'could not end the schedule');
@@ -318,7 +318,7 @@ export class Scheduler {
     let ok: boolean;
     try {
       ok = await this.store.advanceSchedule(
-        rec.id, rec.version, { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now,
+        { id: rec.id, expectedVersion: rec.version, next: { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now },
       );
     } catch (err) {
       // One schedule the store refuses must not keep the others from firing.

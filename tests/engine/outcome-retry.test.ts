@@ -113,7 +113,7 @@ describe('Worker: storing outcomes', () => {
       assert.deepEqual(gaveUp.obj.jobIds, [job.id]);
       assert.equal(gaveUp.obj.outcomes, 1);
       // Not stored: the job waits, still active, for stall recovery to take it back.
-      assert.equal((await store.get(job.id))!.state, 'active');
+      assert.equal((await store.getJob({ id: job.id }))!.state, 'active');
     } finally {
       await cleanup();
     }

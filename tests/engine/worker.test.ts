@@ -35,9 +35,9 @@ describe('Worker', () => {
       await fusion.enqueue('t', 'low', { priority: 'low' });
       await fusion.enqueue('t', 'none');
       const last = await fusion.enqueue('t', 'high', { priority: 'high' });
-      assert.equal((await store.get(last.id))!.priority, 2);
+      assert.equal((await store.getJob({ id: last.id }))!.priority, 2);
       fusion.worker({ queues: ['default'], concurrency: 1 });
-      await waitForState(store, (await store.list({ task: 't', limit: 3 })).items[2]!.id, 'completed');
+      await waitForState(store, (await store.listJobs({ task: 't', limit: 3 })).items[2]!.id, 'completed');
       assert.deepEqual(order, ['high', 'none', 'low']);
     } finally {
       await cleanup();
@@ -56,7 +56,7 @@ describe('Worker', () => {
       assert.equal(job.state, 'scheduled');
       clock.advance(59_999);
       await new Promise((r) => setImmediate(r));
-      assert.equal((await store.get(job.id))!.state, 'scheduled');
+      assert.equal((await store.getJob({ id: job.id }))!.state, 'scheduled');
       clock.advance(1);
       assert.equal(await ran.promise, due);
       await waitForState(store, job.id, 'completed');
@@ -80,7 +80,7 @@ describe('Worker', () => {
       const job = await fusion.enqueue('flaky', null, { id: 'flaky-1', backoff: { type: 'list', delays: [1000, 5000] } });
       const r1 = await first;
       assert.equal(r1.runAt, clock.now() + 1000);
-      let j = (await store.get(job.id))!;
+      let j = (await store.getJob({ id: job.id }))!;
       assert.equal(j.state, 'scheduled');
       assert.equal(j.error!.message, 'provider down #1');
       const second = nextEvent(store, (e) => e.type === 'retrying' && e.jobId === job.id);
@@ -172,7 +172,7 @@ describe('Worker', () => {
       clock.advance(5000);
       await retrying;
       assert.equal(signals[0]!.aborted, true);
-      const j = (await store.get(job.id))!;
+      const j = (await store.getJob({ id: job.id }))!;
       assert.equal(j.error!.name, 'TimeoutError');
       assert.match(j.error!.message, /timed out after 5000 ms/);
     } finally {
@@ -218,10 +218,10 @@ describe('Worker', () => {
       for (let i = 0; i < 10; i++) {
         clock.advance(300);
         await new Promise((r) => setImmediate(r)); // one loop turn: the heartbeat's store call lands
-        const rec = await store.recoverExpired(clock.now());
+        const rec = await store.recoverExpiredJobs({ now: clock.now() });
         assert.deepEqual(rec.requeued, [], `lease lost at step ${i}`);
       }
-      assert.ok((await store.get(job.id))!.leaseUntil! > clock.now());
+      assert.ok((await store.getJob({ id: job.id }))!.leaseUntil! > clock.now());
       release.resolve();
       const j = await waitForState(store, job.id, 'completed');
       assert.equal(j.stalls, 0);
@@ -239,7 +239,7 @@ describe('Worker', () => {
       const w = fusion.worker({ queues: ['sms'] });
       w.wake();
       await new Promise((r) => setImmediate(r));
-      assert.equal((await store.get(job.id))!.state, 'queued');
+      assert.equal((await store.getJob({ id: job.id }))!.state, 'queued');
       await fusion.queue.resume('sms');
       await waitForState(store, job.id, 'completed');
     } finally {
@@ -288,7 +288,7 @@ describe('Worker', () => {
       fusion.worker({ queues: ['wa'], concurrency: 5 });
       await nextEvent(store, (e) => e.type === 'active');
       await new Promise((r) => setTimeout(r, 50)); // give both workers a chance to over-claim
-      assert.equal((await store.counts('wa')).wa!.active, 2);
+      assert.equal((await store.countJobs({ queue: 'wa' })).wa!.active, 2);
       gate.resolve();
       for (const j of jobs) await waitForState(store, j.job.id, 'completed');
       assert.equal(peak, 2);
@@ -354,7 +354,7 @@ describe('Worker', () => {
       assert.deepEqual(ev.progress, { pct: 50 });
       const j = await waitForState(store, job.id, 'completed');
       assert.deepEqual(j.progress, { pct: 60 });
-      assert.deepEqual((await store.logs(job.id)).map((l) => l.message), ['half way', 'nearly']);
+      assert.deepEqual((await store.jobLogs({ id: job.id })).map((l) => l.message), ['half way', 'nearly']);
       assert.deepEqual(seen, [1, true, 'p-1', false]);
     } finally {
       await cleanup();

@@ -28,12 +28,12 @@ function countScripts(s: RedisStore) {
 describe('Redis add lane', { skip }, () => {
   it('coalesces concurrent adds into few scripts, keeping each answer, FIFO order and idempotency', async () => {
     const { store: s, cleanup } = await redisHarness();
-    await s.add([resolveSpec({ task: 't', queue: 'warm', id: 'w' }, T0)], T0); // queue registry, scripts loaded
+    await s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'warm', id: 'w' }, T0)], now: T0 }); // queue registry, scripts loaded
     const counter = countScripts(s);
     try {
       const N = 200;
       const results = await Promise.all(Array.from({ length: N }, (_, i) =>
-        s.add([resolveSpec({ task: 't', queue: 'lane', id: `j${i}`, payload: { i } }, T0)], T0)));
+        s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'lane', id: `j${i}`, payload: { i } }, T0)], now: T0 })));
       assert.ok(counter.seen.scripts > 0 && counter.seen.scripts < N / 4, `${counter.seen.scripts} ADD scripts for ${N} concurrent adds`);
       results.forEach((r, i) => {
         assert.equal(r.length, 1);
@@ -43,16 +43,16 @@ describe('Redis add lane', { skip }, () => {
       });
       // The same id twice in one batch: one job; the later caller sees it as existing.
       const [a, b, later] = await Promise.all([
-        s.add([resolveSpec({ task: 't', queue: 'lane', id: 'dup', payload: 1 }, T0)], T0),
-        s.add([resolveSpec({ task: 't', queue: 'lane', id: 'dup', payload: 2 }, T0)], T0),
-        s.add([resolveSpec({ task: 't', queue: 'lane', id: 'later', delay: 60_000 }, T0)], T0),
+        s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'lane', id: 'dup', payload: 1 }, T0)], now: T0 }),
+        s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'lane', id: 'dup', payload: 2 }, T0)], now: T0 }),
+        s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'lane', id: 'later', delay: 60_000 }, T0)], now: T0 }),
       ]);
       assert.equal(a[0]!.created, true);
       assert.equal(b[0]!.created, false);
       assert.equal(b[0]!.job.payload, 1);
       assert.equal(later[0]!.job.state, 'scheduled');
       // Claim order is call order (FIFO within the priority).
-      const claimed = await s.claim({ queues: ['lane'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: T0 });
+      const claimed = await s.claimJobs({ queues: ['lane'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: T0 });
       assert.deepEqual(claimed.jobs.map((j) => j.id), [...Array.from({ length: N }, (_, i) => `j${i}`), 'dup']);
     } finally {
       counter.restore();
@@ -62,14 +62,14 @@ describe('Redis add lane', { skip }, () => {
 
   it('keeps a few batches in the air for callers that add again as soon as they are answered', async () => {
     const { store: s, cleanup } = await redisHarness();
-    await s.add([resolveSpec({ task: 't', queue: 'loop', id: 'first' }, T0)], T0);
+    await s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'loop', id: 'first' }, T0)], now: T0 });
     const counter = countScripts(s);
     try {
       const CALLERS = 100;
       const EACH = 5;
       await Promise.all(Array.from({ length: CALLERS }, async (_, c) => {
         for (let k = 0; k < EACH; k++) {
-          const [r] = await s.add([resolveSpec({ task: 't', queue: 'loop', id: `c${c}-${k}` }, T0)], T0);
+          const [r] = await s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'loop', id: `c${c}-${k}` }, T0)], now: T0 });
           assert.equal(r!.created, true);
         }
       }));
@@ -78,7 +78,7 @@ describe('Redis add lane', { skip }, () => {
       assert.ok(scripts > 0 && scripts < (CALLERS * EACH) / 4, `${scripts} scripts for ${CALLERS * EACH} adds`);
       assert.ok(maxInFlight >= 1 && maxInFlight <= 3, `${maxInFlight} scripts in the air at once`);
       // Each caller's jobs are claimed in the order it added them.
-      const claimed = await s.claim({ queues: ['loop'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: T0 });
+      const claimed = await s.claimJobs({ queues: ['loop'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: T0 });
       assert.equal(claimed.jobs.length, CALLERS * EACH + 1);
       const order = new Map<string, number[]>();
       for (const j of claimed.jobs) {

@@ -144,7 +144,7 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
     const now = deps.clock.now();
     const job = { ...ctx.job, attempts: ctx.attempt, callbacks: { onSuccess: url, format: original ? 'form' as const : 'json' as const } };
     const jobs = callbackJobs(job, 'completed', now, result).map((j) => ({ ...j, id: `${ctx.job.id}:callback_url`, description: `callback_url of ${ctx.job.id}` }));
-    await deps.store.add(jobs, now);
+    await deps.store.addJobs({ jobs, now });
   };
 
   /** SNS notifications for one provider: verified, subscriptions confirmed, bounces and complaints suppressed. */

@@ -92,7 +92,7 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   let callback: WebhookResult['callback'];
   if (req.callbackUrl && !failure?.retryable) {
     const now = rt.deps.clock.now();
-    const [added] = await rt.deps.store.add([callbackJob(ctx.job, ctx.attempt, answer, req.callbackUrl, now, rt.timeoutSeconds * 1000)], now);
+    const [added] = await rt.deps.store.addJobs({ jobs: [callbackJob(ctx.job, ctx.attempt, answer, req.callbackUrl, now, rt.timeoutSeconds * 1000)], now });
     callback = { jobId: added!.job.id };
   }
   if (failure) {

@@ -672,11 +672,13 @@ redis.call('RPUSH', T .. ':l:' .. ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
 return 1
 `;
 
-/** KEYS: G. ARGV: id, spec, nextRunAt|'', paused 0/1, runCount|'', lastRunAt|'' ('-' = null), now. */
+/** KEYS: G. ARGV: id, spec, nextRunAt|'', paused 0/1, runCount|'', lastRunAt|'' ('-' = null), now, expectedVersion|''. Answers the hash, or {'!conflict', version} when the version check fails. */
 const SCHEDULE_UPSERT = `
-local id, spec, nx, pa, rc, lr, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local id, spec, nx, pa, rc, lr, now, want = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local k = T .. ':sc:' .. id
 local ex = redis.call('HMGET', k, 'v', 'ca')
+-- The caller's version check (SaveSchedule.expectedVersion; '' for none). No hash field starts with '!'.
+if want ~= nil and want ~= '' and (tonumber(ex[1]) or 0) ~= tonumber(want) then return {'!conflict', tostring(tonumber(ex[1]) or 0)} end
 redis.call('HSET', k, 'spec', spec, 'pa', pa, 'ua', now, 'v', (tonumber(ex[1]) or 0) + 1, 'ca', ex[2] or now)
 if not ex[1] then redis.call('HSET', k, 'rc', 0) end
 if nx == '' then redis.call('HDEL', k, 'nx') else redis.call('HSET', k, 'nx', nx) end

@@ -13,7 +13,10 @@ import type {
   RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
   StoreEventType, StoreListener, WorkerInfo,
 } from '../../core/store.js';
-import { emptyCounts } from '../../core/store.js';
+import type {
+  AddJobs, AdvanceSchedule, BeatWorker, CountJobs, DueSchedules, FinishAndClaimJobs, FinishJobs, HandoffJobs, HeartbeatJobs, JobAction, JobRef, ListWorkers, LogJob, ProgressJob, PromoteDueJobs, QueueAction, RecoverExpiredJobs, RescheduleJob, RetryJob, SaveSchedule, ScheduleRef, SetQueueOptions, WorkerRef, StoreCapabilities,
+} from '../../core/store.js';
+import { ScheduleConflict, emptyCounts } from '../../core/store.js';
 import type { ScriptName } from './scripts.js';
 import { ScriptRunner, type Raw } from './runner.js';
 import { FIELDS, addArgs, addEvent, claimedJobs, hashToSchedule, outcomeArgs, rowIds, rowToJob } from './codec.js';
@@ -91,7 +94,13 @@ const SWEEP_LOCK_MS = 5000;
 const RECOVER_BATCH = 500;
 
 export class RedisStore implements Store {
-  readonly remote = true;
+  readonly capabilities: StoreCapabilities = {
+    finishAndClaim: (p) => this.finishAndClaimJobs(p),
+    handoff: (p) => this.handoffJobs(p),
+    /** Each call is a network round trip: workers keep two outcome batches in flight. */
+    pipelinedOutcomes: true,
+    workEvents: (listener) => this.subscribe(listener, { workOnly: true }),
+  };
   readonly prefix: string;
   readonly cluster: boolean;
   readonly client: RedisClient;
@@ -311,7 +320,7 @@ export class RedisStore implements Store {
     return res;
   }
 
-  async add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
+  async addJobs({ jobs, now }: AddJobs): Promise<{ job: Job; created: boolean }[]> {
     if (jobs.length === 0) return [];
     const first = jobs[0]!.queue;
     if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, now);
@@ -341,7 +350,7 @@ export class RedisStore implements Store {
       else elsewhere.push(k);
     }
     // The id exists in another queue (single Redis only: the index says where).
-    for (const k of elsewhere) out[k] = { job: (await this.get(jobs[k]!.id))!, created: false };
+    for (const k of elsewhere) out[k] = { job: (await this.getJob({ id: jobs[k]!.id }))!, created: false };
     return out;
   }
 
@@ -374,7 +383,7 @@ export class RedisStore implements Store {
     return `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
   }
 
-  async claim(req: ClaimRequest): Promise<ClaimResult> {
+  async claimJobs(req: ClaimRequest): Promise<ClaimResult> {
     // Jobs of claims whose answers were lost go back first: a worker asks again only once they are.
     if (this.lost.length) await this.releaseLost();
     const out: ClaimResult = { jobs: [], nextWakeAt: null };
@@ -484,7 +493,7 @@ export class RedisStore implements Store {
    * Idle hand-off (handOff in scripts.ts): `listener` gets the jobs an add leased to this worker
    * because its last claim found the queue dry. Single-queue claims with idleMs register for it.
    */
-  handoff(workerId: string, listener: (jobs: Job[]) => void): () => Promise<void> {
+  handoffJobs({ workerId, listener }: HandoffJobs): () => Promise<void> {
     this.handoffs.listen(workerId, listener);
     if (!this.sub) this.openSubscriber();
     this.whenSubscribed(this.sub!.subscribe(this.handChan + workerId));
@@ -521,7 +530,7 @@ export class RedisStore implements Store {
   private async giveBack(jobs: Job[]): Promise<void> {
     const at = Date.now();
     for (const j of jobs) this.remember(j.id, j.queue);
-    await this.finish(jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at }))).catch((err) => (this.lastError = err as Error));
+    await this.finishJobs({ outcomes: jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at })) }).catch((err) => (this.lastError = err as Error));
   }
 
   /** Add a claim script's answer to a claim result. */
@@ -549,7 +558,7 @@ export class RedisStore implements Store {
     return { groups, lost };
   }
 
-  async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
+  async heartbeatJobs({ leases, leaseMs, now }: HeartbeatJobs): Promise<HeartbeatResult[]> {
     const out: HeartbeatResult[] = leases.map((l) => ({ id: l.id, ok: false, cancelRequested: false }));
     const { groups } = await this.groupByQueue(leases);
     await Promise.all([...groups].map(async ([queue, positions]) => {
@@ -563,7 +572,7 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+  async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
     return this.finishGroups(outcomes, (await this.groupByQueue(outcomes)).groups);
   }
 
@@ -577,12 +586,12 @@ export class RedisStore implements Store {
    * One script when the outcomes and the claim are all in one queue (a single-queue worker, the
    * usual case): the slot holds them all. Otherwise the outcomes first, then the claim.
    */
-  async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+  async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
     if (this.lost.length) await this.releaseLost();
     const { groups } = await this.groupByQueue(outcomes);
     const queue = req.queues[0]!;
     if (req.queues.length !== 1 || groups.size > 1 || (groups.size === 1 && !groups.has(queue))) {
-      return { applied: await this.finishGroups(outcomes, groups), claim: await this.claim(req) };
+      return { applied: await this.finishGroups(outcomes, groups), claim: await this.claimJobs(req) };
     }
     const applied = outcomes.map(() => false);
     const claim: ClaimResult = { jobs: [], nextWakeAt: null };
@@ -637,7 +646,7 @@ export class RedisStore implements Store {
     }
   }
 
-  async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
+  async progressJob({ lease, progress, now }: ProgressJob): Promise<boolean> {
     const [queue] = await this.queuesOf([lease.id]);
     if (!queue) return false;
     const r = await this.run<number>('fusionProgress', [this.T(queue)], [
@@ -646,12 +655,12 @@ export class RedisStore implements Store {
     return r === 1;
   }
 
-  async log(id: string, message: string, now: number): Promise<void> {
+  async logJob({ id, message, now }: LogJob): Promise<void> {
     const queue = await this.locate(id);
     if (queue) await this.run('fusionLog', [this.T(queue)], [id, now, message]);
   }
 
-  async logs(id: string): Promise<LogLine[]> {
+  async jobLogs({ id }: JobRef): Promise<LogLine[]> {
     const queue = await this.locate(id);
     if (!queue) return [];
     const lines = await this.client.lrange(`${this.T(queue)}:l:${id}`, 0, -1);
@@ -668,7 +677,7 @@ export class RedisStore implements Store {
    * sweepLockMs. Taking and renewing are one script that answers 1 when the token holds the lock,
    * so a take whose answer was lost and that ioredis sent again still reports it taken.
    */
-  async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
+  async recoverExpiredJobs({ now, limit = 1000 }: RecoverExpiredJobs): Promise<RecoverResult> {
     const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
     const lockToken = randomBytes(8).toString('hex');
     let lockedAt = performance.now();
@@ -703,7 +712,7 @@ export class RedisStore implements Store {
     return res;
   }
 
-  async promoteDue(now: number, limit = 10_000): Promise<number> {
+  async promoteDueJobs({ now, limit = 10_000 }: PromoteDueJobs): Promise<number> {
     let moved = 0;
     for (const queue of await this.allQueues()) {
       if (moved >= limit) break;
@@ -714,7 +723,7 @@ export class RedisStore implements Store {
 
   // ---- reads ----
 
-  async get(id: string): Promise<Job | null> {
+  async getJob({ id }: JobRef): Promise<Job | null> {
     const queue = await this.locate(id);
     if (!queue) return null;
     return rowToJob(id, queue, await this.client.hmget(`${this.T(queue)}:j:${id}`, ...FIELDS));
@@ -725,7 +734,7 @@ export class RedisStore implements Store {
    * that state's own index order (queued in run order, scheduled by due time, active by lease,
    * finished newest end first) with an offset cursor, like BullMQ's getJobs.
    */
-  async list(q: ListQuery): Promise<Page<Job>> {
+  async listJobs(q: ListQuery): Promise<Page<Job>> {
     const queues = q.queue !== undefined ? [q.queue] : await this.allQueues();
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
     const batch = q.task !== undefined ? 200 : limit + 1;
@@ -796,13 +805,13 @@ export class RedisStore implements Store {
     return { meta, counts: c, oldest: oldest ? (JSON.parse(oldest) as { createdAt: number }).createdAt : null };
   }
 
-  async counts(queue?: string): Promise<Record<string, StateCounts>> {
+  async countJobs({ queue }: CountJobs = {}): Promise<Record<string, StateCounts>> {
     const queues = queue !== undefined ? [queue] : await this.allQueues();
     const infos = await Promise.all(queues.map((x) => this.queueInfo(x)));
     return Object.fromEntries(queues.map((x, i) => [x, infos[i]!.counts]));
   }
 
-  async queues(): Promise<QueueInfo[]> {
+  async listQueues(): Promise<QueueInfo[]> {
     const names = await this.allQueues();
     const infos = await Promise.all(names.map((x) => this.queueInfo(x)));
     return names.map((name, i) => {
@@ -844,27 +853,27 @@ export class RedisStore implements Store {
     return rowToJob(id, queue, r[1] as string[])!;
   }
 
-  async cancel(id: string, now: number): Promise<Job> {
+  async cancelJob({ id, now }: JobAction): Promise<Job> {
     return (await this.jobOp('cancel', id, now))!;
   }
 
-  async reschedule(id: string, runAt: number, now: number): Promise<Job> {
+  async rescheduleJob({ id, runAt, now }: RescheduleJob): Promise<Job> {
     return (await this.jobOp('reschedule', id, now, runAt))!;
   }
 
-  async promote(id: string, now: number): Promise<Job> {
+  async promoteJob({ id, now }: JobAction): Promise<Job> {
     return (await this.jobOp('promote', id, now))!;
   }
 
-  async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
+  async retryJob({ id, now, ...opts }: RetryJob): Promise<Job> {
     return (await this.jobOp('retry', id, now, opts.resetAttempts === false ? '0' : '1'))!;
   }
 
-  async remove(id: string, now: number): Promise<void> {
+  async removeJob({ id, now }: JobAction): Promise<void> {
     await this.jobOp('remove', id, now);
   }
 
-  async clean(q: CleanQuery): Promise<number> {
+  async cleanJobs(q: CleanQuery): Promise<number> {
     const states = (q.states ?? FINISHED_STATES).filter((s) => isFinished(s));
     if (states.length === 0) return 0;
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
@@ -890,15 +899,15 @@ export class RedisStore implements Store {
     await this.run('fusionQueueSet', [this.T(queue)], [this.chanArg, queue, now, event, ...fields]);
   }
 
-  async pause(queue: string, now: number): Promise<void> {
+  async pauseQueue({ queue, now }: QueueAction): Promise<void> {
     await this.queueSet(queue, now, 'paused', ['paused', '1']);
   }
 
-  async resume(queue: string, now: number): Promise<void> {
+  async resumeQueue({ queue, now }: QueueAction): Promise<void> {
     await this.queueSet(queue, now, 'resumed', ['paused', '']);
   }
 
-  async setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void> {
+  async setQueueOptions({ queue, options: opts, now }: SetQueueOptions): Promise<void> {
     const fields: Raw = [];
     if (opts.rateLimit !== undefined) {
       fields.push('rmax', opts.rateLimit?.max ?? '', 'rwin', opts.rateLimit?.windowMs ?? '', 'rs', '', 'rc', '');
@@ -920,15 +929,16 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord> {
+  async saveSchedule({ schedule: rec, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
     const flat = await this.run<string[]>('fusionScheduleUpsert', [this.G], [
       rec.id, JSON.stringify(rec.spec ?? null), rec.nextRunAt ?? '', rec.paused ? '1' : '0', rec.runCount ?? '',
-      rec.lastRunAt === undefined ? '' : rec.lastRunAt === null ? '-' : rec.lastRunAt, now,
+      rec.lastRunAt === undefined ? '' : rec.lastRunAt === null ? '-' : rec.lastRunAt, now, expectedVersion ?? '',
     ]);
+    if (flat[0] === '!conflict') throw new ScheduleConflict(rec.id, expectedVersion!, Number(flat[1]));
     return hashToSchedule(rec.id, flat);
   }
 
-  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+  async getSchedule({ id }: ScheduleRef): Promise<ScheduleRecord | null> {
     return (await this.schedules([id]))[0] ?? null;
   }
 
@@ -936,11 +946,11 @@ export class RedisStore implements Store {
     return this.schedules(await this.client.zrange(`${this.G}:sca`, '0', '-1'));
   }
 
-  async removeSchedule(id: string): Promise<boolean> {
+  async removeSchedule({ id }: ScheduleRef): Promise<boolean> {
     return (await this.run<number>('fusionScheduleRemove', [this.G], [id])) === 1;
   }
 
-  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+  async dueSchedules({ now, limit }: DueSchedules): Promise<ScheduleRecord[]> {
     return this.schedules(await this.client.zrangebyscore(`${this.G}:scd`, '-inf', String(now), 'LIMIT', 0, limit));
   }
 
@@ -949,7 +959,7 @@ export class RedisStore implements Store {
     return r.length ? Number(r[1]) : null;
   }
 
-  async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
+  async advanceSchedule({ id, expectedVersion, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
     const field = jobs.length ? `${id}@${expectedVersion}` : '';
     const entry = field ? this.outboxEntry(jobs, now) : '';
     const ok = await this.run<number>('fusionScheduleAdvance', [this.G], [
@@ -962,15 +972,15 @@ export class RedisStore implements Store {
 
   // ---- workers ----
 
-  async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+  async beatWorker({ worker: info, ttlMs }: BeatWorker): Promise<void> {
     await this.run('fusionWorkerBeat', [this.G], [info.id, JSON.stringify(info), info.lastSeenAt + ttlMs]);
   }
 
-  async workerGone(id: string): Promise<void> {
+  async removeWorker({ id }: WorkerRef): Promise<void> {
     await this.run('fusionWorkerGone', [this.G], [id]);
   }
 
-  async listWorkers(now: number): Promise<WorkerInfo[]> {
+  async listWorkers({ now }: ListWorkers): Promise<WorkerInfo[]> {
     const infos = await this.run<(string | null)[]>('fusionWorkersLive', [this.G], [now]);
     return infos.filter((x): x is string => x !== null).map((x) => JSON.parse(x) as WorkerInfo)
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
