@@ -9,6 +9,7 @@ import { resolveSpec } from './queue.js';
 import type { Job } from './job.js';
 import type { TaskRegistry } from './registry.js';
 import type { ScheduleRecord, Store } from './store.js';
+import { ScheduleConflict } from './store.js';
 import {
   SCHEDULE_ID, buildSpec, compileSpec, initialNextRun, occurrenceJob, planFire, toSchedule,
   type CompiledSpec, type Schedule, type ScheduleInput, type StoredSpec,
@@ -79,7 +80,21 @@ export class Scheduler {
     if (typeof id !== 'string' || !SCHEDULE_ID.test(id)) {
       throw invalidSchedule('id', 'id must be 1-150 characters of letters, digits, _ . : -', { value: id });
     }
-    return this.save(id, input, await this.store.getSchedule({ id }));
+    return this.rewrite(async () => this.save(id, input, await this.store.getSchedule({ id })));
+  }
+
+  /**
+   * Run a read-then-save again while another write (a fire's advance, another process's save) got
+   * in between: each save carries the version it read, so no write is lost.
+   */
+  private async rewrite<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof ScheduleConflict) || tries >= 5) throw err;
+      }
+    }
   }
 
   /** Store `input` as schedule `id`, over `existing` (its stored record, or null for a new one). */
@@ -96,7 +111,8 @@ export class Scheduler {
     let nextRunAt = afterLastRun(c, initialNextRun(c, runCount, now), existing?.lastRunAt ?? null);
     // Re-declaring an unchanged, running schedule keeps a pending occurrence instead of dropping it.
     if (existing && previous && !existing.paused && sameTiming(previous, spec) && existing.nextRunAt !== null) nextRunAt = existing.nextRunAt;
-    const rec = await this.store.saveSchedule({ schedule: { id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false }, now });
+    const schedule = { id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false };
+    const rec = await this.store.saveSchedule({ schedule, now, expectedVersion: existing?.version ?? 0 });
     this.wake();
     return toSchedule(rec);
   }
@@ -114,32 +130,38 @@ export class Scheduler {
   async update(id: string, patch: Partial<ScheduleInput>): Promise<Schedule> {
     if (!patch || typeof patch !== 'object') throw invalidSchedule('schedule', 'a patch must be an object');
     if (patch.id !== undefined && patch.id !== id) throw invalidSchedule('id', 'id cannot be changed');
-    const existing = await this.must(id);
-    const s = toSchedule(existing);
-    const input: ScheduleInput = {
-      id, trigger: s.trigger, template: s.template, startAt: s.startAt, endAt: s.endAt, limit: s.limit,
-      misfire: s.misfire, description: s.description, paused: s.paused, ...patch,
-    };
-    return this.save(id, input, existing);
+    return this.rewrite(async () => {
+      const existing = await this.must(id);
+      const s = toSchedule(existing);
+      const input: ScheduleInput = {
+        id, trigger: s.trigger, template: s.template, startAt: s.startAt, endAt: s.endAt, limit: s.limit,
+        misfire: s.misfire, description: s.description, paused: s.paused, ...patch,
+      };
+      return this.save(id, input, existing);
+    });
   }
 
   /** Stop firing; occurrences while paused are not run later, whatever the misfire policy. */
   async pause(id: string): Promise<Schedule> {
-    const r = await this.must(id);
-    const rec = await this.store.saveSchedule({ schedule: { id, spec: r.spec, nextRunAt: r.nextRunAt, paused: true }, now: this.clock.now() });
-    return toSchedule(rec);
+    return this.rewrite(async () => {
+      const r = await this.must(id);
+      const schedule = { id, spec: r.spec, nextRunAt: r.nextRunAt, paused: true };
+      return toSchedule(await this.store.saveSchedule({ schedule, now: this.clock.now(), expectedVersion: r.version }));
+    });
   }
 
   /** Fire again from the next occurrence after now. */
   async resume(id: string): Promise<Schedule> {
-    const r = await this.must(id);
-    if (!r.paused) return toSchedule(r);
-    const now = this.clock.now();
-    const c = compileSpec(r.spec as StoredSpec);
-    const nextRunAt = afterLastRun(c, initialNextRun(c, r.runCount, now), r.lastRunAt);
-    const rec = await this.store.saveSchedule({ schedule: { id, spec: r.spec, nextRunAt, paused: false }, now });
-    this.wake();
-    return toSchedule(rec);
+    return this.rewrite(async () => {
+      const r = await this.must(id);
+      if (!r.paused) return toSchedule(r);
+      const now = this.clock.now();
+      const c = compileSpec(r.spec as StoredSpec);
+      const nextRunAt = afterLastRun(c, initialNextRun(c, r.runCount, now), r.lastRunAt);
+      const rec = await this.store.saveSchedule({ schedule: { id, spec: r.spec, nextRunAt, paused: false }, now, expectedVersion: r.version });
+      this.wake();
+      return toSchedule(rec);
+    });
   }
 
   /** Delete a schedule. Jobs it already enqueued stay. */
