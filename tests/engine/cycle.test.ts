@@ -13,6 +13,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { redisHarness, redisSkip } from '../helpers/redis.js';
 import { pgHarness, pgSkip } from '../helpers/postgres.js';
 import { deferred, until, within } from '../helpers/await.js';
+import { interceptStore } from '../helpers/store-proxy.js';
 
 const T0 = Date.now();
 const redisSkipped = await redisSkip();
@@ -33,29 +34,18 @@ const stores: [string, () => Made | Promise<Made>, string | false][] = [
 ];
 
 // Hiding finishAndClaim makes the same real store look like one without it.
-const withoutCombined = (s: Store): Store =>
-  new Proxy(s, {
-    get(t, k) {
-      if (k === 'finishAndClaim') return undefined;
-      const v = Reflect.get(t, k);
-      return typeof v === 'function' ? v.bind(t) : v;
-    },
-  });
+const withoutCombined = (s: Store): Store => interceptStore(s, (name, call) => (name === 'capabilities.finishAndClaim' ? undefined : call));
 
 /** Counts the store calls a worker makes. */
 function counted(store: Store, calls: { claim: number; finish: number; combined: number }): Store {
-  return new Proxy(store, {
-    get(t, k) {
-      const v = Reflect.get(t, k);
-      if (typeof v !== 'function') return v;
-      if (k === 'claim' || k === 'finish' || k === 'finishAndClaim') {
-        return (...a: unknown[]) => {
-          calls[k === 'finishAndClaim' ? 'combined' : k]++;
-          return (v as (...a: unknown[]) => unknown).apply(t, a);
-        };
-      }
-      return (v as (...a: unknown[]) => unknown).bind(t);
-    },
+  const kinds: Record<string, keyof typeof calls> = { claimJobs: 'claim', finishJobs: 'finish', 'capabilities.finishAndClaim': 'combined' };
+  return interceptStore(store, (name, call) => {
+    const kind = kinds[name];
+    if (kind === undefined) return call;
+    return (...a: unknown[]) => {
+      calls[kind]++;
+      return call(...a);
+    };
   });
 }
 
@@ -193,16 +183,12 @@ function turnBased(store: Store, turnMs: number, served: number[]): Store {
     busy = false;
     if (waiting.length) void turn();
   };
-  return new Proxy(store, {
-    get(t, k) {
-      const v = Reflect.get(t, k);
-      if (typeof v !== 'function') return v;
-      if (k !== 'finishAndClaim') return (v as (...a: unknown[]) => unknown).bind(t);
-      return (...a: unknown[]) => new Promise((resolve, reject) => {
-        waiting.push({ run: () => (v as (...a: unknown[]) => Promise<unknown>).apply(t, a), resolve, reject });
-        if (!busy && waiting.length === 1) setTimeout(() => void (busy || turn()), 1);
-      });
-    },
+  return interceptStore(store, (name, call) => {
+    if (name !== 'capabilities.finishAndClaim') return call;
+    return (...a: unknown[]) => new Promise((resolve, reject) => {
+      waiting.push({ run: () => call(...a) as Promise<unknown>, resolve, reject });
+      if (!busy && waiting.length === 1) setTimeout(() => void (busy || turn()), 1);
+    });
   });
 }
 

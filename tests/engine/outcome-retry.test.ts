@@ -12,18 +12,13 @@ import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { LOOPBACK_ALLOWED, waitForState } from '../helpers/engine.js';
 import { deferred, within } from '../helpers/await.js';
 import { tempDir } from '../helpers/tmp.js';
+import { interceptStore } from '../helpers/store-proxy.js';
 
 /** The real store, with the calls named in `failing` throwing while `fail(name)` says so. */
 function flaky(store: Store, fail: (method: string) => boolean): Store {
-  return new Proxy(store, {
-    get(t, k) {
-      const v = Reflect.get(t, k);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        if (typeof k === 'string' && fail(k)) return Promise.reject(new Error(`store unavailable (${k})`));
-        return (v as (...a: unknown[]) => unknown).apply(t, args);
-      };
-    },
+  return interceptStore(store, (name, call) => (...args: unknown[]) => {
+    if (fail(name)) return Promise.reject(new Error(`store unavailable (${name})`));
+    return call(...args);
   });
 }
 
@@ -68,7 +63,7 @@ async function open(fail: (method: string) => boolean, clock?: Clock) {
   };
 }
 
-const isOutcomeCall = (k: string) => k === 'finish' || k === 'finishAndClaim';
+const isOutcomeCall = (k: string) => k === 'finishJobs' || k === 'capabilities.finishAndClaim';
 
 describe('Worker: storing outcomes', () => {
   it('keeps trying a refused batch while its leases last: the outcomes land and the jobs complete', async () => {
@@ -95,7 +90,7 @@ describe('Worker: storing outcomes', () => {
   it('gives a batch up only once its leases have ended, and says so at error level with the job ids', async () => {
     const clock = new ManualClock();
     // The store is down for outcomes and heartbeats alike, so nothing extends the lease.
-    const { fusion, store, logger, cleanup } = await open((k) => isOutcomeCall(k) || k === 'heartbeat', clock);
+    const { fusion, store, logger, cleanup } = await open((k) => isOutcomeCall(k) || k === 'heartbeatJobs', clock);
     try {
       fusion.task('t', () => 'ok');
       const job = await fusion.enqueue('t', null, { id: 'stuck' });

@@ -78,10 +78,12 @@ export function countHandoffs(store: RedisStore): { jobs: number } {
 }
 
 /** A store on a fresh prefix, and a cleanup that removes its keys and closes it. */
-export async function redisHarness(url = REDIS_URL, opts: RedisStoreOptions = {}): Promise<{ store: RedisStore; cleanup(): Promise<void> }> {
+export async function redisHarness(url = REDIS_URL, opts: RedisStoreOptions = {}): Promise<{ store: RedisStore; url: string; opening: { prefix: string }; cleanup(): Promise<void> }> {
   const store = new RedisStore(parseRedisUrl(url), { ...opts, prefix: testPrefix() });
   return {
     store,
+    url,
+    opening: { prefix: store.prefix },
     async cleanup() {
       await dropPrefix(store.client, store.prefix);
       await store.close();

@@ -10,6 +10,7 @@ import { TaskRegistry } from '../../src/core/registry.js';
 import type { StoreEvent } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { within } from '../helpers/await.js';
+import { interceptStore } from '../helpers/store-proxy.js';
 
 async function pair(watchMs?: number) {
   const t = tempDir();
@@ -53,17 +54,13 @@ async function longPollWorker(store: SqliteStore) {
   let onIdle = () => {};
   const idle = () => new Promise<void>((r) => (onIdle = r));
   // The worker's view of the real store: the same calls, noticing claims that find nothing.
-  const observed = new Proxy(store, {
-    get(target, key) {
-      const v = Reflect.get(target, key);
-      if (typeof v !== 'function') return v;
-      if (key !== 'claim' && key !== 'finishAndClaim') return v.bind(target);
-      return async (...args: unknown[]) => {
-        const res = await v.apply(target, args);
-        if ((key === 'claim' ? res.jobs : res.claim.jobs).length === 0) onIdle();
-        return res;
-      };
-    },
+  const observed = interceptStore(store, (name, call) => {
+    if (name !== 'claimJobs' && name !== 'capabilities.finishAndClaim') return call;
+    return async (...args: unknown[]) => {
+      const res = (await call(...args)) as { jobs?: unknown[]; claim?: { jobs: unknown[] } };
+      if ((res.jobs ?? res.claim!.jobs).length === 0) onIdle();
+      return res;
+    };
   });
   const settled = idle();
   const worker = new Worker(observed, registry, { queues: ['q'], pollMs: 60_000 }).start();

@@ -331,15 +331,19 @@ export class RedisStore implements Store {
       else byQueue.set(j.queue, [i]);
     });
     const out: { job: Job; created: boolean }[] = new Array(jobs.length);
+    // Encode every job before the first queue's write, so a job that cannot be stored refuses the
+    // whole add. (Each queue's part is one script; a store failure between parts can still leave
+    // some queues' jobs added: a retry with the same ids adds the rest. See the Store contract.)
+    const rows = jobs.map(addArgs);
     await Promise.all([...byQueue].map(async ([queue, positions]) => {
-      const res = await this.addToQueue(queue, positions.map((i) => jobs[i]!), now);
+      const res = await this.addToQueue(queue, positions.map((i) => jobs[i]!), now, positions.map((i) => rows[i]!));
       positions.forEach((pos, k) => (out[pos] = res[k]!));
     }));
     return out;
   }
 
-  private async addToQueue(queue: string, jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
-    const { res, now: at } = await this.addRows(queue, jobs.map(addArgs), now);
+  private async addToQueue(queue: string, jobs: NewJob[], now: number, rows = jobs.map(addArgs)): Promise<{ job: Job; created: boolean }[]> {
+    const { res, now: at } = await this.addRows(queue, rows, now);
     const out: { job: Job; created: boolean }[] = new Array(jobs.length);
     const elsewhere: number[] = [];
     for (let k = 0; k < jobs.length; k++) {
