@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { WORK_EVENTS, type Store, type StoreEvent } from '../../../src/core/store.js';
 import { T0, job, useStore, claimer, waitFor, type StoreFactory } from '../harness.js';
 
+
 export function capabilitiesArea(make: StoreFactory): void {
   describe('capabilities', () => {
     let s!: Store;

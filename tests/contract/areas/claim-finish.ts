@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Store } from '../../../src/core/store.js';
 import { T0, job, useStore, claimer, type StoreFactory } from '../harness.js';
 
+
 export function claimFinishArea(make: StoreFactory): void {
   describe('claim and finish', () => {
     let s!: Store;

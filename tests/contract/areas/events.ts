@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Store, StoreEvent } from '../../../src/core/store.js';
 import { T0, job, useStore, claimer, waitFor, type StoreFactory } from '../harness.js';
 
+
 export function eventsArea(make: StoreFactory): void {
   describe('events', () => {
     let s!: Store;

@@ -4,6 +4,7 @@ import type { Store } from '../../../src/core/store.js';
 import { FusionError } from '../../../src/core/errors.js';
 import { T0, job, useStore, claimer, type StoreFactory } from '../harness.js';
 
+
 export function operatorArea(make: StoreFactory): void {
   describe('operator actions', () => {
     let s!: Store;

@@ -7,14 +7,14 @@ import type { Store } from '../../../src/core/store.js';
 import { openStore } from '../../../src/stores/index.js';
 import { T0, job, useStore, type StoreFactory, type StoreHarness } from '../harness.js';
 
-const JOBS = 300;
+const JOBS = 200;
 const CLAIMER = fileURLToPath(new URL('../fixtures/claimer.js', import.meta.url));
 
 /** Claim from queue "race" until it is empty; the ids got, in order. */
 async function drain(store: Store, workerId: string): Promise<string[]> {
   const ids: string[] = [];
   for (;;) {
-    const { jobs } = await store.claimJobs({ queues: ['race'], workerId, limit: 2, leaseMs: 600_000, now: T0 });
+    const { jobs } = await store.claimJobs({ queues: ['race'], workerId, limit: 4, leaseMs: 600_000, now: T0 });
     if (jobs.length === 0) return ids;
     for (const j of jobs) ids.push(j.id);
   }

@@ -4,6 +4,7 @@ import type { Store } from '../../../src/core/store.js';
 import { FusionError } from '../../../src/core/errors.js';
 import { T0, job, useStore, type StoreFactory } from '../harness.js';
 
+
 export function schedulesArea(make: StoreFactory): void {
   describe('schedules', () => {
     let s!: Store;
