@@ -9,12 +9,14 @@ import type { Job, JobState, NewJob, LogLine, JobError } from '../../core/job.js
 import { FINISHED_STATES, isFinished, newJobView, JOB_STATES } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
-  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
-  QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
-  StoreListener, WorkerInfo,
+  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, ListQuery, Outcome, Page, QueueInfo, RecoverResult,
+  ScheduleRecord, StateCounts, Store, StoreEvent, StoreListener, WorkerInfo,
 } from '../../core/store.js';
 import type {
-  AddJobs, AdvanceSchedule, BeatWorker, CountJobs, DueSchedules, FinishAndClaimJobs, FinishJobs, HandoffJobs, HeartbeatJobs, JobAction, JobRef, ListWorkers, LogJob, ProgressJob, PromoteDueJobs, QueueAction, RecoverExpiredJobs, RescheduleJob, RetryJob, SaveSchedule, ScheduleRef, SetQueueOptions, WorkerRef, StoreCapabilities,
+  AddJobs, AdvanceSchedule, BeatWorker, CountJobs, DueSchedules, FinishAndClaimJobs, FinishJobs,
+  HeartbeatJobs, JobAction, JobRef, ListWorkers, LogJob, ProgressJob, PromoteDueJobs, QueueAction,
+  RecoverExpiredJobs, RescheduleJob, RetryJob, SaveSchedule, ScheduleRef, SetQueueOptions, WorkerRef,
+  StoreCapabilities,
 } from '../../core/store.js';
 import { ScheduleConflict, WORK_EVENTS, emptyCounts } from '../../core/store.js';
 import { MIGRATE_FROM_FIRST, SCHEMA, STATE_INDEX, WORK_LOG_KEEP } from './schema.js';
