@@ -360,7 +360,8 @@ export class ScheduleConflict extends FusionError {
  * Jobs: insert, the worker's claim/heartbeat/finish cycle, operator actions and reads.
  * - addJobs is all or nothing, across queues: if one job is refused (invalid, or the store fails),
  *   none is added. A job whose id exists already is not added again: the answer holds the stored job
- *   with created=false (ids are unique across queues and states while the job is kept).
+ *   with created=false (ids are unique whatever the state while the job is kept; across queues
+ *   too, except on Redis Cluster where they are unique within a queue).
  * - Every job of a claim is leased to exactly one claimer, however many processes claim at once.
  */
 export interface JobStore {
