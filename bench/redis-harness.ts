@@ -33,10 +33,10 @@ export function fusionHarness(url: string, prefix: string, queueName: string): H
       await queue.enqueueMany(payloads.map((payload) => ({ task: 'noop', queue: queueName, payload })));
     },
     async completed() {
-      return (await store.counts(queueName))[queueName]!.completed;
+      return (await store.countJobs({ queue: queueName }))[queueName]!.completed;
     },
-    pause: () => store.pause(queueName, Date.now()),
-    resume: () => store.resume(queueName, Date.now()),
+    pause: () => store.pauseQueue({ queue: queueName, now: Date.now() }),
+    resume: () => store.resumeQueue({ queue: queueName, now: Date.now() }),
     async work(concurrency, onStart) {
       const reg = new TaskRegistry().register('noop', async (p: unknown) => {
         onStart?.(p);

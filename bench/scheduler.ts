@@ -33,7 +33,7 @@ async function scenario(name: string, make: (now: number) => ScheduleInput[], ru
   const late: number[] = [];
   let cursor: string | undefined;
   do {
-    const page = await store.list({ limit: 1000, cursor });
+    const page = await store.listJobs({ limit: 1000, cursor });
     for (const j of page.items) {
       const at = committedAt.get(j.id);
       if (at !== undefined && j.scheduleId) late.push(at - j.runAt);

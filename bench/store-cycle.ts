@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'fusion-cycle-'));
 const store = new SqliteStore(join(dir, 'c.db'));
 const now = Date.now();
 for (let i = 0; i < N; i += 1000) {
-  await store.add(Array.from({ length: Math.min(1000, N - i) }, (_, k) => resolveSpec({ task: 'noop', queue: 'q', payload: { i: i + k } }, now)), now);
+  await store.addJobs({ jobs: Array.from({ length: Math.min(1000, N - i) }, (_, k) => resolveSpec({ task: 'noop', queue: 'q', payload: { i: i + k } }, now)), now });
 }
 const cpu0 = process.cpuUsage();
 let claimMs = 0;
@@ -25,21 +25,21 @@ let finishMs = 0;
 const req = () => ({ queues: ['q'], workerId: 'w', limit: B, leaseMs: 30_000, now: Date.now() });
 if (mode === 'combined') {
   const t = performance.now();
-  let { jobs } = await store.claim(req());
+  let { jobs } = await store.claimJobs(req());
   while (jobs.length > 0) {
     const outcomes: Outcome[] = jobs.map((j) => ({ kind: 'completed', id: j.id, token: j.leaseToken!, at: Date.now(), result: null }));
-    jobs = (await store.finishAndClaim(outcomes, req())).claim.jobs;
+    jobs = (await store.finishAndClaimJobs({ outcomes, claim: req() })).claim.jobs;
   }
   finishMs = performance.now() - t;
 }
 for (; mode === 'split'; ) {
   let t = performance.now();
-  const { jobs } = await store.claim({ queues: ['q'], workerId: 'w', limit: B, leaseMs: 30_000, now: Date.now() });
+  const { jobs } = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: B, leaseMs: 30_000, now: Date.now() });
   claimMs += performance.now() - t;
   if (jobs.length === 0) break;
   const outcomes: Outcome[] = jobs.map((j) => ({ kind: 'completed', id: j.id, token: j.leaseToken!, at: Date.now(), result: null }));
   t = performance.now();
-  await store.finish(outcomes);
+  await store.finishJobs({ outcomes });
   finishMs += performance.now() - t;
 }
 const cpu = process.cpuUsage(cpu0);

@@ -84,7 +84,7 @@ export async function fusionSubject(storeUrl: string, logLevel?: string): Promis
       };
     },
     async drop(queue) {
-      await fusion.store.clean({ queue, endedBefore: Date.now() + 1, limit: 100_000 });
+      await fusion.store.cleanJobs({ queue, endedBefore: Date.now() + 1, limit: 100_000 });
     },
     close: () => fusion.close(),
   };

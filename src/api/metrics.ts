@@ -103,7 +103,7 @@ export class ApiMetrics {
     const refresh = () =>
       (scrape ??= (async () => {
         try {
-          const qs = await store.queues();
+          const qs = await store.listQueues();
           const now = Date.now();
           depth.reset();
           oldest.reset();
@@ -217,7 +217,7 @@ export class ApiMetrics {
     let task = this.tasks.get(id);
     if (task === undefined) {
       try {
-        task = (await this.store.get(id))?.task ?? 'unknown';
+        task = (await this.store.getJob({ id }))?.task ?? 'unknown';
       } catch {
         task = 'unknown';
       }

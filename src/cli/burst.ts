@@ -11,7 +11,7 @@ export function whenDrained(store: Store, queues: string[], checkMs = 250): Prom
       if (checking || done) return;
       checking = true;
       try {
-        const counts = await store.counts();
+        const counts = await store.countJobs();
         if (queues.every((q) => (counts[q]?.queued ?? 0) === 0 && (counts[q]?.active ?? 0) === 0)) {
           done = true;
           clearInterval(timer);

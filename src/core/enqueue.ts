@@ -63,7 +63,7 @@ export class Enqueuer {
   constructor(readonly store: Store, opts: EnqueuerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.registry = opts.registry;
-    this.maxInFlight = Math.max(1, opts.inFlight ?? (store.remote ? 3 : 1));
+    this.maxInFlight = Math.max(1, opts.inFlight ?? (store.capabilities.pipelined ? 3 : 1));
     this.maxBatchJobs = opts.maxBatchJobs ?? 2000;
   }
 
@@ -93,9 +93,9 @@ export class Enqueuer {
   add(jobs: NewJob[], opts?: FunnelAddOptions): Promise<Added> {
     if (jobs.length === 0) return Promise.resolve([]);
     if (opts?.tx !== undefined) {
-      if (!this.store.acceptsTx) return Promise.reject(this.txUnsupported());
+      if (!this.store.capabilities.transactions) return Promise.reject(this.txUnsupported());
       this.storeAdds++;
-      return this.store.add(jobs, this.clock.now(), { tx: opts.tx });
+      return this.store.addJobs({ jobs, now: this.clock.now(), tx: opts.tx });
     }
     if (!opts?.groupCommit && !this.held && this.inFlight < this.maxInFlight && this.waiting.length === 0) {
       // A lone add with a free slot goes straight to the store, its promise handed back as it is
@@ -118,12 +118,12 @@ export class Enqueuer {
   }
 
   private checkTx(opts?: AddOptions): void {
-    if (opts?.tx !== undefined && !this.store.acceptsTx) throw this.txUnsupported();
+    if (opts?.tx !== undefined && !this.store.capabilities.transactions) throw this.txUnsupported();
   }
 
   private addAlone(jobs: NewJob[]): Promise<Added> {
     this.storeAdds++;
-    return this.store.add(jobs, this.clock.now());
+    return this.store.addJobs({ jobs, now: this.clock.now() });
   }
 
   /** Send waiting adds, whole and in arrival order, up to `budget` jobs (at least one add), as one store add. */

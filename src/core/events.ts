@@ -286,7 +286,7 @@ export class EventHub {
     }
     if (missing.size) {
       await Promise.all([...missing].map(async (id) => {
-        const j = await this.store.get(id).catch(() => null);
+        const j = await this.store.getJob({ id }).catch(() => null);
         if (j) this.remember(id, j.task);
       }));
       for (const e of batch) if (e.jobId && e.task === undefined) e.task = this.tasks.get(e.jobId);
@@ -388,7 +388,7 @@ export class EventHub {
     try {
       const now = this.now();
       const [workers, schedules, providers] = await Promise.all([
-        this.store.listWorkers(now), this.store.listSchedules(), this.lookProviders ? this.lookProviders(now) : null,
+        this.store.listWorkers({ now }), this.store.listSchedules(), this.lookProviders ? this.lookProviders(now) : null,
       ]);
       if (!this.unsubscribe) return;
       if (providers) this.compareProviders(providers, now);

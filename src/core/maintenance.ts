@@ -67,17 +67,17 @@ export class Maintenance {
   /** One pass. Returns what it did, for tests and logs. */
   async runOnce(): Promise<{ requeued: number; failed: number; promoted: number; removed: number }> {
     const now = this.clock.now();
-    const rec = await this.store.recoverExpired(now, this.batch);
+    const rec = await this.store.recoverExpiredJobs({ now, limit: this.batch });
     if (rec.requeued.length || rec.failed.length || rec.cancelled.length) {
       this.log.warn({ requeued: rec.requeued.length, failed: rec.failed.length, cancelled: rec.cancelled.length }, 'recovered expired leases');
     }
-    const promoted = await this.store.promoteDue(now, this.batch);
+    const promoted = await this.store.promoteDueJobs({ now, limit: this.batch });
     let removed = 0;
     const r = this.retention;
     for (const [state, keep] of [['completed', r.completedMs], ['failed', r.failedMs], ['cancelled', r.cancelledMs]] as const) {
       // Bounded batches, yielding between them, so retention never blocks claims for long.
       for (let i = 0; i < 10; i++) {
-        const n = await this.store.clean({ states: [state], endedBefore: now - keep, limit: this.batch });
+        const n = await this.store.cleanJobs({ states: [state], endedBefore: now - keep, limit: this.batch });
         removed += n;
         if (n < this.batch) break;
         await new Promise((res) => setImmediate(res));

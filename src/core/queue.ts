@@ -43,48 +43,48 @@ export class Queue {
   }
 
   get(id: string) {
-    return this.store.get(id);
+    return this.store.getJob({ id });
   }
   list(q: ListQuery = {}) {
-    return this.store.list(q);
+    return this.store.listJobs(q);
   }
   counts(queue?: string) {
-    return this.store.counts(queue);
+    return this.store.countJobs({ queue });
   }
   logs(id: string) {
-    return this.store.logs(id);
+    return this.store.jobLogs({ id });
   }
   cancel(id: string) {
-    return this.store.cancel(id, this.clock.now());
+    return this.store.cancelJob({ id, now: this.clock.now() });
   }
   reschedule(id: string, runAt: number | Date) {
-    return this.store.reschedule(id, toMs(runAt, 'runAt'), this.clock.now());
+    return this.store.rescheduleJob({ id, runAt: toMs(runAt, 'runAt'), now: this.clock.now() });
   }
   promote(id: string) {
-    return this.store.promote(id, this.clock.now());
+    return this.store.promoteJob({ id, now: this.clock.now() });
   }
   /** failed|cancelled → queued. Attempts start again from 0 unless resetAttempts is false. */
   retry(id: string, opts: RetryOptions = {}) {
-    return this.store.retry(id, opts, this.clock.now());
+    return this.store.retryJob({ id, ...opts, now: this.clock.now() });
   }
   remove(id: string) {
-    return this.store.remove(id, this.clock.now());
+    return this.store.removeJob({ id, now: this.clock.now() });
   }
   /** Remove finished jobs that ended more than `olderThanMs` ago. */
   clean(q: Omit<CleanQuery, 'endedBefore'> & { olderThanMs: number }) {
     const { olderThanMs, ...rest } = q;
-    return this.store.clean({ ...rest, endedBefore: this.clock.now() - olderThanMs });
+    return this.store.cleanJobs({ ...rest, endedBefore: this.clock.now() - olderThanMs });
   }
   pause(queue: string) {
-    return this.store.pause(queue, this.clock.now());
+    return this.store.pauseQueue({ queue, now: this.clock.now() });
   }
   resume(queue: string) {
-    return this.store.resume(queue, this.clock.now());
+    return this.store.resumeQueue({ queue, now: this.clock.now() });
   }
   setQueueOptions(queue: string, opts: QueueOptions) {
-    return this.store.setQueueOptions(queue, opts, this.clock.now());
+    return this.store.setQueueOptions({ queue, options: opts, now: this.clock.now() });
   }
   queues() {
-    return this.store.queues();
+    return this.store.listQueues();
   }
 }

@@ -9,6 +9,7 @@ import { Enqueuer } from './enqueue.js';
 import type { Job } from './job.js';
 import type { TaskRegistry } from './registry.js';
 import type { ScheduleRecord, Store } from './store.js';
+import { ScheduleConflict } from './store.js';
 import {
   SCHEDULE_ID, buildSpec, compileSpec, initialNextRun, occurrenceJob, planFire, toSchedule,
   type CompiledSpec, type Schedule, type ScheduleInput, type StoredSpec,
@@ -90,7 +91,21 @@ export class Scheduler {
     if (typeof id !== 'string' || !SCHEDULE_ID.test(id)) {
       throw invalidSchedule('id', 'id must be 1-150 characters of letters, digits, _ . : -', { value: id });
     }
-    return this.save(id, input, await this.store.getSchedule(id));
+    return this.rewrite(async () => this.save(id, input, await this.store.getSchedule({ id })));
+  }
+
+  /**
+   * Run a read-then-save again while another write (a fire's advance, another process's save) got
+   * in between: each save carries the version it read, so no write is lost.
+   */
+  private async rewrite<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof ScheduleConflict) || tries >= 5) throw err;
+      }
+    }
   }
 
   /** Store `input` as schedule `id`, over `existing` (its stored record, or null for a new one). */
@@ -107,13 +122,14 @@ export class Scheduler {
     let nextRunAt = afterLastRun(c, initialNextRun(c, runCount, now), existing?.lastRunAt ?? null);
     // Re-declaring an unchanged, running schedule keeps a pending occurrence instead of dropping it.
     if (existing && previous && !existing.paused && sameTiming(previous, spec) && existing.nextRunAt !== null) nextRunAt = existing.nextRunAt;
-    const rec = await this.store.upsertSchedule({ id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false }, now);
+    const schedule = { id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false };
+    const rec = await this.store.saveSchedule({ schedule, now, expectedVersion: existing?.version ?? 0 });
     this.wake();
     return toSchedule(rec);
   }
 
   async get(id: string): Promise<Schedule | null> {
-    const r = await this.store.getSchedule(id);
+    const r = await this.store.getSchedule({ id });
     return r ? toSchedule(r) : null;
   }
 
@@ -125,37 +141,43 @@ export class Scheduler {
   async update(id: string, patch: Partial<ScheduleInput>): Promise<Schedule> {
     if (!patch || typeof patch !== 'object') throw invalidSchedule('schedule', 'a patch must be an object');
     if (patch.id !== undefined && patch.id !== id) throw invalidSchedule('id', 'id cannot be changed');
-    const existing = await this.must(id);
-    const s = toSchedule(existing);
-    const input: ScheduleInput = {
-      id, trigger: s.trigger, template: s.template, startAt: s.startAt, endAt: s.endAt, limit: s.limit,
-      misfire: s.misfire, description: s.description, paused: s.paused, ...patch,
-    };
-    return this.save(id, input, existing);
+    return this.rewrite(async () => {
+      const existing = await this.must(id);
+      const s = toSchedule(existing);
+      const input: ScheduleInput = {
+        id, trigger: s.trigger, template: s.template, startAt: s.startAt, endAt: s.endAt, limit: s.limit,
+        misfire: s.misfire, description: s.description, paused: s.paused, ...patch,
+      };
+      return this.save(id, input, existing);
+    });
   }
 
   /** Stop firing; occurrences while paused are not run later, whatever the misfire policy. */
   async pause(id: string): Promise<Schedule> {
-    const r = await this.must(id);
-    const rec = await this.store.upsertSchedule({ id, spec: r.spec, nextRunAt: r.nextRunAt, paused: true }, this.clock.now());
-    return toSchedule(rec);
+    return this.rewrite(async () => {
+      const r = await this.must(id);
+      const schedule = { id, spec: r.spec, nextRunAt: r.nextRunAt, paused: true };
+      return toSchedule(await this.store.saveSchedule({ schedule, now: this.clock.now(), expectedVersion: r.version }));
+    });
   }
 
   /** Fire again from the next occurrence after now. */
   async resume(id: string): Promise<Schedule> {
-    const r = await this.must(id);
-    if (!r.paused) return toSchedule(r);
-    const now = this.clock.now();
-    const c = compileSpec(r.spec as StoredSpec);
-    const nextRunAt = afterLastRun(c, initialNextRun(c, r.runCount, now), r.lastRunAt);
-    const rec = await this.store.upsertSchedule({ id, spec: r.spec, nextRunAt, paused: false }, now);
-    this.wake();
-    return toSchedule(rec);
+    return this.rewrite(async () => {
+      const r = await this.must(id);
+      if (!r.paused) return toSchedule(r);
+      const now = this.clock.now();
+      const c = compileSpec(r.spec as StoredSpec);
+      const nextRunAt = afterLastRun(c, initialNextRun(c, r.runCount, now), r.lastRunAt);
+      const rec = await this.store.saveSchedule({ schedule: { id, spec: r.spec, nextRunAt, paused: false }, now, expectedVersion: r.version });
+      this.wake();
+      return toSchedule(rec);
+    });
   }
 
   /** Delete a schedule. Jobs it already enqueued stay. */
   async remove(id: string): Promise<boolean> {
-    return this.store.removeSchedule(id);
+    return this.store.removeSchedule({ id });
   }
 
   /** Enqueue the schedule's job now, outside the series: the next occurrence, run count and limit stay as they are. */
@@ -186,7 +208,7 @@ export class Scheduler {
   }
 
   private async must(id: string): Promise<ScheduleRecord> {
-    const r = await this.store.getSchedule(id);
+    const r = await this.store.getSchedule({ id });
     if (!r) throw notFound('schedule', id);
     return r;
   }
@@ -279,7 +301,7 @@ export class Scheduler {
   async tick(): Promise<TickReport> {
     const report: TickReport = { enqueued: 0, lost: 0, dropped: 0, errors: 0 };
     for (;;) {
-      const due = await this.store.dueSchedules(this.clock.now(), this.batch);
+      const due = await this.store.dueSchedules({ now: this.clock.now(), limit: this.batch });
       const errorsBefore = report.errors;
       for (const rec of due) await this.fire(rec, report);
       // A full batch means more may be due; unless the store refused some, which would come back first again.
@@ -318,7 +340,7 @@ export class Scheduler {
       // loudly (nextRunAt null, shown as finished); an update brings it back.
       this.logger.error({ err, scheduleId: rec.id, budget: err instanceof SearchExhausted }, 'schedule cannot fire; ending it until it is updated');
       try {
-        await this.store.advanceSchedule(rec.id, rec.version, { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, [], now);
+        await this.store.advanceSchedule({ id: rec.id, expectedVersion: rec.version, next: { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, jobs: [], now });
       } catch (e) {
         report.errors++;
         this.logger.error({ err: e, scheduleId: rec.id }, 'could not end the schedule');
@@ -328,7 +350,7 @@ export class Scheduler {
     let ok: boolean;
     try {
       ok = await this.store.advanceSchedule(
-        rec.id, rec.version, { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now,
+        { id: rec.id, expectedVersion: rec.version, next: { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now },
       );
     } catch (err) {
       // One schedule the store refuses must not keep the others from firing.

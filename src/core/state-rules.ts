@@ -7,7 +7,7 @@ import type { AttemptOutcome, JobError, JobState } from './job.js';
 import { conflict, type FusionError } from './errors.js';
 
 /** What an operator (API, dashboard, terminal) can do to one job. */
-export type JobAction = 'cancel' | 'reschedule' | 'promote' | 'retry' | 'remove';
+export type OperatorAction = 'cancel' | 'reschedule' | 'promote' | 'retry' | 'remove';
 
 interface ActionRule {
   /** The states the action is allowed from. */
@@ -16,7 +16,7 @@ interface ActionRule {
   refusal(id: string, state: JobState): string;
 }
 
-export const ACTION_RULES: Readonly<Record<JobAction, ActionRule>> = {
+export const ACTION_RULES: Readonly<Record<OperatorAction, ActionRule>> = {
   // An active job is not ended here: it is asked to stop (cancelRequested) and its worker ends it.
   cancel: { from: ['scheduled', 'queued', 'active'], refusal: (id, s) => `job ${id} is ${s} and cannot be cancelled` },
   reschedule: { from: ['scheduled', 'queued'], refusal: (id, s) => `job ${id} is ${s}; only scheduled or queued jobs can be rescheduled` },
@@ -26,27 +26,27 @@ export const ACTION_RULES: Readonly<Record<JobAction, ActionRule>> = {
   remove: { from: ['scheduled', 'queued', 'completed', 'failed', 'cancelled'], refusal: (id) => `job ${id} is active; cancel it first` },
 };
 
-export function allows(action: JobAction, state: JobState): boolean {
+export function allows(action: OperatorAction, state: JobState): boolean {
   return ACTION_RULES[action].from.includes(state);
 }
 
 /** The conflict (409) an action gets from a state it is not allowed from. */
-export function refusal(action: JobAction, id: string, state: JobState): FusionError {
+export function refusal(action: OperatorAction, id: string, state: JobState): FusionError {
   return conflict(ACTION_RULES[action].refusal(id, state), { id, state });
 }
 
 /** Throws the action's conflict unless `state` allows it. */
-export function guardAction(action: JobAction, id: string, state: JobState): void {
+export function guardAction(action: OperatorAction, id: string, state: JobState): void {
   if (!allows(action, state)) throw refusal(action, id, state);
 }
 
 /** The states an action is allowed from, as one comma-framed string (",a,b,") for a Lua guard's string.find. */
-export function allowedList(action: JobAction): string {
+export function allowedList(action: OperatorAction): string {
   return `,${ACTION_RULES[action].from.join(',')},`;
 }
 
 /** Where an allowed action leaves the job ('removed': deleted; 'cancel-requested': still active, asked to stop). */
-export function actionResult(action: JobAction, state: JobState, runAt: number, now: number): JobState | 'removed' | 'cancel-requested' {
+export function actionResult(action: OperatorAction, state: JobState, runAt: number, now: number): JobState | 'removed' | 'cancel-requested' {
   switch (action) {
     case 'cancel':
       return state === 'active' ? 'cancel-requested' : 'cancelled';

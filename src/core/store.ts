@@ -1,6 +1,7 @@
 // The Store contract. Every method is one atomic operation in the store: no caller may
 // split one into read-then-write. The same contract suite (tests/contract/) runs on every store.
 import type { Job, JobError, JobState, NewJob, LogLine } from './job.js';
+import { FusionError } from './errors.js';
 
 export interface ClaimRequest {
   /** Queues to take from, in the order given: the first is drained before the next is tried. */
@@ -10,7 +11,7 @@ export interface ClaimRequest {
   leaseMs: number;
   now: number;
   /**
-   * For a worker listening through Store.handoff: when the claim leaves slots free because the
+   * For a worker listening through capabilities.handoff: when the claim leaves slots free because the
    * queue ran dry, the store may lease that many jobs added in the next idleMs to this worker on
    * its own and hand them over. The worker claims again within idleMs while idle.
    */
@@ -228,95 +229,254 @@ export interface SharedState {
   tallies?(keys: string[], now: number): Promise<(Record<string, number> | null)[]>;
 }
 
-/** Options of Store.add. */
-export interface AddOptions {
+// ---- One params object per operation (named entity + verb, like the method) ----
+// Every operation whose effect depends on the time takes `now` (epoch ms) from the caller: no store
+// reads the clock for a job's or a queue's state, so tests and simulations drive time themselves.
+
+export interface AddJobs {
+  jobs: NewJob[];
+  now: number;
   /**
    * The caller's own database transaction (a `pg` client on PostgreSQL): the jobs commit or roll
-   * back with the caller's rows. Only a store with `acceptsTx` takes it.
+   * back with the caller's rows. Only a store with `capabilities.transactions` takes it.
    */
   tx?: unknown;
 }
-
-export interface Store {
-  /** True when add() takes { tx } (PostgreSQL). */
-  readonly acceptsTx?: boolean;
+/** Options of an enqueue: the `tx` of AddJobs. */
+export type AddOptions = Pick<AddJobs, 'tx'>;
+export interface AddedJob {
+  job: Job;
+  created: boolean;
+}
+export interface HeartbeatJobs {
+  leases: Lease[];
+  leaseMs: number;
+  now: number;
+}
+export interface FinishJobs {
+  /** Each outcome carries its own time (`at`). */
+  outcomes: Outcome[];
+}
+export interface FinishAndClaimJobs {
+  outcomes: Outcome[];
+  claim: ClaimRequest;
+}
+export interface FinishAndClaimResult {
+  applied: boolean[];
+  claim: ClaimResult;
+}
+export interface HandoffJobs {
+  workerId: string;
+  listener: (jobs: Job[]) => void;
+}
+export interface ProgressJob {
+  lease: Lease;
+  progress: unknown;
+  now: number;
+}
+export interface LogJob {
+  id: string;
+  message: string;
+  now: number;
+}
+/** One job by id, for reads. */
+export interface JobRef {
+  id: string;
+}
+/** One job by id, for an operator action at `now`. */
+export interface JobAction {
+  id: string;
+  now: number;
+}
+export interface RescheduleJob extends JobAction {
+  runAt: number;
+}
+export interface RetryJob extends JobAction, RetryOptions {}
+export interface RecoverExpiredJobs {
+  now: number;
+  limit?: number;
+}
+export interface PromoteDueJobs {
+  now: number;
+  limit?: number;
+}
+export interface CountJobs {
+  /** One queue only; all queues when absent. */
+  queue?: string;
+}
+export interface QueueAction {
+  queue: string;
+  now: number;
+}
+export interface SetQueueOptions extends QueueAction {
+  options: QueueOptions;
+}
+export interface SaveSchedule {
+  schedule: ScheduleWrite;
+  now: number;
   /**
-   * True when each call is a network round trip (Redis): workers keep two outcome batches in
-   * flight, so the store and the worker work at the same time. Absent or false for an embedded store.
+   * Optimistic concurrency: save only if the stored schedule's version is still this one (0: only if
+   * it does not exist yet). On a mismatch nothing changes and the store throws a ScheduleConflict.
+   * Absent: save whatever is stored (create or overwrite).
    */
-  readonly remote?: boolean;
-  /** Insert jobs atomically. A job whose id exists returns the existing job with created=false. */
-  add(jobs: NewJob[], now: number, opts?: AddOptions): Promise<{ job: Job; created: boolean }[]>;
-  claim(req: ClaimRequest): Promise<ClaimResult>;
+  expectedVersion?: number;
+}
+export interface ScheduleRef {
+  id: string;
+}
+export interface DueSchedules {
+  now: number;
+  limit: number;
+}
+export interface AdvanceSchedule {
+  id: string;
+  expectedVersion: number;
+  next: ScheduleAdvance;
+  jobs: NewJob[];
+  now: number;
+}
+export interface BeatWorker {
+  /** Its lastSeenAt is the time of this beat. */
+  worker: WorkerInfo;
+  ttlMs: number;
+}
+export interface WorkerRef {
+  id: string;
+}
+export interface ListWorkers {
+  now: number;
+}
+
+/** SaveSchedule's version check failed: someone else wrote the schedule since it was read. */
+export class ScheduleConflict extends FusionError {
+  constructor(id: string, expected: number, actual: number) {
+    super('conflict', `schedule ${id} changed (version ${actual}, expected ${expected}); read it again`, { id, expected, actual }, 409);
+  }
+}
+
+// ---- The roles ----
+
+/**
+ * Jobs: insert, the worker's claim/heartbeat/finish cycle, operator actions and reads.
+ * - addJobs is all or nothing, across queues: if one job is refused (invalid, or the store fails),
+ *   none is added. A job whose id exists already is not added again: the answer holds the stored job
+ *   with created=false (ids are unique whatever the state while the job is kept; across queues
+ *   too, except on Redis Cluster where they are unique within a queue).
+ * - Every job of a claim is leased to exactly one claimer, however many processes claim at once.
+ */
+export interface JobStore {
+  addJobs(p: AddJobs): Promise<AddedJob[]>;
+  claimJobs(req: ClaimRequest): Promise<ClaimResult>;
   /** Extend the leases of running jobs; tells which are lost or asked to cancel. */
-  heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]>;
+  heartbeatJobs(p: HeartbeatJobs): Promise<HeartbeatResult[]>;
   /** Apply attempt outcomes; each only if its token still holds the job. Returns which were applied. */
-  finish(outcomes: Outcome[]): Promise<boolean[]>;
-  /**
-   * Optional: `finish(outcomes)` then `claim(req)` as one atomic step, so a worker's cycle costs one
-   * round trip (one commit on SQLite) instead of two. Same results as the two calls in a row.
-   */
-  finishAndClaim?(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }>;
-  /**
-   * Optional: jobs this store leased to an idle worker at add time (see ClaimRequest.idleMs) reach
-   * `listener`, already active under their own lease, as claimed jobs would. Returns a stop that
-   * gives back what was promised to the worker and not yet handed over.
-   */
-  handoff?(workerId: string, listener: (jobs: Job[]) => void): () => Promise<void>;
-  progress(lease: Lease, progress: unknown, now: number): Promise<boolean>;
-  log(id: string, message: string, now: number): Promise<void>;
-  logs(id: string): Promise<LogLine[]>;
+  finishJobs(p: FinishJobs): Promise<boolean[]>;
+  progressJob(p: ProgressJob): Promise<boolean>;
+  logJob(p: LogJob): Promise<void>;
+  /** A job's log lines, oldest first. */
+  jobLogs(p: JobRef): Promise<LogLine[]>;
   /** Active jobs whose lease ran out: back to queued, or failed past their stall limit, or cancelled if asked. */
-  recoverExpired(now: number, limit?: number): Promise<RecoverResult>;
+  recoverExpiredJobs(p: RecoverExpiredJobs): Promise<RecoverResult>;
   /** Move due scheduled jobs to queued (claim does this too, per queue). Returns how many moved. */
-  promoteDue(now: number, limit?: number): Promise<number>;
+  promoteDueJobs(p: PromoteDueJobs): Promise<number>;
 
-  get(id: string): Promise<Job | null>;
-  list(q: ListQuery): Promise<Page<Job>>;
-  counts(queue?: string): Promise<Record<string, StateCounts>>;
+  getJob(p: JobRef): Promise<Job | null>;
+  /** One page in the order ListQuery describes, the same on every store. */
+  listJobs(q: ListQuery): Promise<Page<Job>>;
+  /** Per queue, how many jobs are in each state. */
+  countJobs(p?: CountJobs): Promise<Record<string, StateCounts>>;
   /** scheduled|queued → cancelled; active → cancelRequested (its worker aborts it). */
-  cancel(id: string, now: number): Promise<Job>;
+  cancelJob(p: JobAction): Promise<Job>;
   /** scheduled|queued → scheduled at runAt (queued if runAt <= now). */
-  reschedule(id: string, runAt: number, now: number): Promise<Job>;
+  rescheduleJob(p: RescheduleJob): Promise<Job>;
   /** scheduled → queued now. */
-  promote(id: string, now: number): Promise<Job>;
+  promoteJob(p: JobAction): Promise<Job>;
   /** failed|cancelled → queued. */
-  retry(id: string, opts: RetryOptions, now: number): Promise<Job>;
-  /** Delete a job that is not active. */
-  remove(id: string, now: number): Promise<void>;
-  clean(q: CleanQuery): Promise<number>;
+  retryJob(p: RetryJob): Promise<Job>;
+  /** Delete a job that is not active; its 'removed' event is at `now`. */
+  removeJob(p: JobAction): Promise<void>;
+  cleanJobs(q: CleanQuery): Promise<number>;
+}
 
-  pause(queue: string, now: number): Promise<void>;
-  resume(queue: string, now: number): Promise<void>;
-  setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void>;
-  queues(): Promise<QueueInfo[]>;
+/** Queues: pause, resume, limits, and the list of queues (by name). Events of these are at `now`. */
+export interface QueueAdmin {
+  pauseQueue(p: QueueAction): Promise<void>;
+  resumeQueue(p: QueueAction): Promise<void>;
+  setQueueOptions(p: SetQueueOptions): Promise<void>;
+  /** Every queue the store knows, by name. */
+  listQueues(): Promise<QueueInfo[]>;
+}
 
-  upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord>;
-  getSchedule(id: string): Promise<ScheduleRecord | null>;
+/** Schedules: records owned by the scheduler, with a version every write bumps. */
+export interface ScheduleStore {
+  /** Create or replace; with expectedVersion, only if the version still matches (else ScheduleConflict). */
+  saveSchedule(p: SaveSchedule): Promise<ScheduleRecord>;
+  getSchedule(p: ScheduleRef): Promise<ScheduleRecord | null>;
+  /** Every schedule, by id. */
   listSchedules(): Promise<ScheduleRecord[]>;
-  removeSchedule(id: string): Promise<boolean>;
+  removeSchedule(p: ScheduleRef): Promise<boolean>;
   /** Unpaused schedules with nextRunAt <= now, oldest first. */
-  dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]>;
+  dueSchedules(p: DueSchedules): Promise<ScheduleRecord[]>;
   /** Earliest nextRunAt of any unpaused schedule, or null. */
   nextScheduleAt(): Promise<number | null>;
   /**
    * Compare-and-set: if the schedule's version is still `expectedVersion`, apply `next` and add `jobs`
    * in one atomic step, and return true. Otherwise change nothing and return false.
    */
-  advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean>;
+  advanceSchedule(p: AdvanceSchedule): Promise<boolean>;
+}
 
-  /** Record a live worker (expires after ttlMs without another beat). */
-  workerBeat(info: WorkerInfo, ttlMs: number): Promise<void>;
-  workerGone(id: string): Promise<void>;
-  listWorkers(now: number): Promise<WorkerInfo[]>;
+/** Live workers, each expiring ttlMs after its last beat. */
+export interface WorkerRegistry {
+  beatWorker(p: BeatWorker): Promise<void>;
+  removeWorker(p: WorkerRef): Promise<void>;
+  /** Workers alive at `now`, by id. */
+  listWorkers(p: ListWorkers): Promise<WorkerInfo[]>;
+}
 
+export interface EventSource {
   /**
-   * State-change events of this store. Cross-process for stores that can (Redis), in-process otherwise.
-   * With `workOnly`, the listener needs only WORK_EVENTS and a store may spare it the rest (Redis
-   * sends those on a channel of their own, so a busy worker does not read an event per job it runs).
+   * State-change events of this store. Cross-process for stores that can (Redis, PostgreSQL, SQLite
+   * watching its file), in-process otherwise. A listener sees the events of every call made after
+   * subscribe returns.
    */
-  subscribe(listener: StoreListener, opts?: { workOnly?: boolean }): () => void;
-  /** Optional: state shared by every process of this store (see SharedState). */
+  subscribe(listener: StoreListener): () => void;
+}
+
+/**
+ * What only some stores can do, for speed or reach. A caller asks (`store.capabilities.x?.(...)`)
+ * and falls back to the plain roles when absent; results are the same either way.
+ */
+export interface StoreCapabilities {
+  /**
+   * finishJobs then claimJobs as one atomic step, so a worker's cycle costs one round trip (one
+   * commit on SQLite) instead of two. Same results as the two calls in a row.
+   */
+  finishAndClaim?(p: FinishAndClaimJobs): Promise<FinishAndClaimResult>;
+  /**
+   * Idle hand-off: jobs this store leased to an idle worker at add time (see ClaimRequest.idleMs)
+   * reach `listener`, already active under their own lease, as claimed jobs would. Returns a stop
+   * that gives back what was promised to the worker and not yet handed over.
+   */
+  handoff?(p: HandoffJobs): () => Promise<void>;
+  /**
+   * Each call is a network round trip (Redis, PostgreSQL): callers keep a few calls in flight so
+   * the store and the process work at the same time (a worker two outcome batches, the enqueue
+   * funnel three adds).
+   */
+  pipelined?: boolean;
+  /**
+   * A subscription to WORK_EVENTS only, which the store can serve cheaper than all events (Redis
+   * sends them on a channel of their own, so a busy worker does not read an event per job it runs).
+   */
+  workEvents?(listener: StoreListener): () => void;
+  /** addJobs takes the caller's own transaction (`tx`, PostgreSQL). */
+  transactions?: boolean;
+}
+
+export interface Store extends JobStore, QueueAdmin, ScheduleStore, WorkerRegistry, EventSource {
+  readonly capabilities: StoreCapabilities;
+  /** Optional role: state shared by every process of this store (see SharedState). */
   readonly shared?: SharedState;
   /** Cheap reachability check for /readyz. */
   ping(): Promise<void>;

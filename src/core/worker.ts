@@ -25,7 +25,7 @@ export interface WorkerOptions {
   /** Claim at most this many jobs in one store call. */
   batchSize?: number;
   /**
-   * Outcome batches in flight at once. Default 2 on a remote store (see Store.remote): while the
+   * Outcome batches in flight at once. Default 2 on a remote store (see capabilities.pipelined): while the
    * store applies one batch, the worker runs the jobs claimed with the other. 1 otherwise.
    */
   pipeline?: number;
@@ -115,7 +115,7 @@ export class Worker {
     this.heartbeatMs = opts.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3));
     this.pollMs = opts.pollMs ?? 1000;
     this.batchSize = Math.max(1, opts.batchSize ?? 100);
-    this.maxFlights = Math.max(1, opts.pipeline ?? (store.remote ? 2 : 1));
+    this.maxFlights = Math.max(1, opts.pipeline ?? (store.capabilities.pipelined ? 2 : 1));
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
     this.random = opts.random ?? Math.random;
@@ -140,9 +140,10 @@ export class Worker {
     if (this.state !== 'idle') return this;
     this.state = 'running';
     this.keepAlive = setInterval(() => {}, 1 << 30);
-    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e), { workOnly: true });
+    const onEvent = (e: StoreEvent) => this.onEvent(e);
+    this.unsubscribe = this.store.capabilities.workEvents?.(onEvent) ?? this.store.subscribe(onEvent);
     // Jobs a store leases to this worker while it waits idle: they start without a claim round trip.
-    this.stopHandoff = this.store.handoff?.(this.id, (jobs) => this.adopt(jobs)) ?? null;
+    this.stopHandoff = this.store.capabilities.handoff?.({ workerId: this.id, listener: (jobs) => this.adopt(jobs) }) ?? null;
     this.armHeartbeat();
     this.log.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
     this.lifecycle.emit('worker.up', { workerId: this.id, queues: this.queues, concurrency: this.concurrency, at: this.clock.now() });
@@ -181,7 +182,7 @@ export class Worker {
     this.heartbeatCancel?.();
     this.unsubscribe?.();
     this.state = 'stopped';
-    await this.store.workerGone(this.id).catch(() => {});
+    await this.store.removeWorker({ id: this.id }).catch(() => {});
     this.log.info({ workerId: this.id }, 'worker stopped');
     this.lifecycle.emit('worker.down', { workerId: this.id, queues: this.queues, at: this.clock.now(), startedAt: this.startedAt });
   }
@@ -197,7 +198,7 @@ export class Worker {
       return;
     }
     if (!this.queueSet.has(e.queue) || this.state !== 'running') return;
-    // A job handed to this worker at its add (Store.handoff) is already running here: no claim for it.
+    // A job handed to this worker at its add (capabilities.handoff) is already running here: no claim for it.
     if (e.type === 'queued' && e.jobId !== undefined && this.running.has(e.jobId)) return;
     if (e.type === 'queued' || e.type === 'resumed') this.wake();
     else if ((e.type === 'scheduled' || e.type === 'retrying') && e.runAt !== undefined) this.wakeAt(e.runAt);
@@ -260,7 +261,7 @@ export class Worker {
         const now = this.clock.now();
         let res;
         try {
-          res = await this.store.claim(this.claimRequest(limit, now));
+          res = await this.store.claimJobs(this.claimRequest(limit, now));
           this.storeErrors = 0;
         } catch (err) {
           this.onStoreError(err, 'claim');
@@ -280,7 +281,7 @@ export class Worker {
     return { queues: this.orderedQueues(), workerId: this.id, limit, leaseMs: this.leaseMs, now, idleMs: 2 * this.pollMs };
   }
 
-  /** Jobs the store leased to this worker on its own (Store.handoff): run like claimed ones. */
+  /** Jobs the store leased to this worker on its own (capabilities.handoff): run like claimed ones. */
   private adopt(jobs: Job[]): void {
     for (const job of jobs) this.run(job);
   }
@@ -463,7 +464,8 @@ export class Worker {
     // The claim's slots are reserved until it lands, so running - storing + reserved never
     // exceeds concurrency, however many flights are in the air.
     const free = this.concurrency - (this.running.size - this.storing) - this.reserved;
-    const combine = this.store.finishAndClaim !== undefined && this.state === 'running' && !this.claiming && free > 0;
+    const finishAndClaim = this.store.capabilities.finishAndClaim;
+    const combine = finishAndClaim !== undefined && this.state === 'running' && !this.claiming && free > 0;
     const limit = combine ? Math.min(free, this.batchSize) : 0;
     this.reserved += limit;
     let claimed: { jobs: Job[]; nextWakeAt: number | null } | null = null;
@@ -473,9 +475,9 @@ export class Worker {
       try {
         if (combine) {
           const req = this.claimRequest(limit, this.clock.now());
-          claimed = (await this.store.finishAndClaim!(batch, req)).claim;
+          claimed = (await finishAndClaim!({ outcomes: batch, claim: req })).claim;
         } else {
-          await this.store.finish(batch);
+          await this.store.finishJobs({ outcomes: batch });
         }
         this.storeErrors = 0;
         break;
@@ -557,7 +559,7 @@ export class Worker {
     if (leases.length === 0) return;
     try {
       const now = this.clock.now();
-      const res = await this.store.heartbeat(leases, this.leaseMs, now);
+      const res = await this.store.heartbeatJobs({ leases, leaseMs: this.leaseMs, now });
       for (const r of res) {
         const entry = this.running.get(r.id);
         if (!entry) continue;
@@ -577,12 +579,12 @@ export class Worker {
   private async beatWorker(): Promise<void> {
     const now = this.clock.now();
     await this.store
-      .workerBeat(
-        {
+      .beatWorker(
+        { worker: {
           id: this.id, host: hostname(), pid: process.pid, queues: this.queues, concurrency: this.concurrency,
           running: this.runningIds(), startedAt: this.startedAt, lastSeenAt: now,
         },
-        this.heartbeatMs * 3,
+        ttlMs: this.heartbeatMs * 3 },
       )
       .catch(() => {});
   }
@@ -633,12 +635,12 @@ class JobContext implements TaskContext {
 
   get progress(): (value: unknown) => Promise<void> {
     return (this.progressFn ??= async (value) => {
-      await this.store.progress({ id: this.job.id, token: this.job.leaseToken! }, value, this.clock.now());
+      await this.store.progressJob({ lease: { id: this.job.id, token: this.job.leaseToken! }, progress: value, now: this.clock.now() });
     });
   }
 
   get log(): (message: string) => Promise<void> {
-    return (this.logFn ??= (message) => this.store.log(this.job.id, String(message), this.clock.now()));
+    return (this.logFn ??= (message) => this.store.logJob({ id: this.job.id, message: String(message), now: this.clock.now() }));
   }
 }
 

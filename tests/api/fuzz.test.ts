@@ -173,12 +173,12 @@ describe('fuzz: random bodies at every POST route', () => {
             // Load first: the legacy answers name the job, and its task decides the webhook rule.
             for (const id of [parsed.id, parsed.job_id, parsed.task_id, ...(parsed.jobs ?? []).map((j: Body) => j.id)]) {
               if (typeof id === 'string' && !jobs.has(id)) {
-                const j = await api.fusion.store.get(id);
+                const j = await api.fusion.store.getJob({ id });
                 if (j) jobs.set(id, j);
               }
             }
             for (const rep of reported(sent, parsed, taskOf)) {
-              const job = jobs.get(rep.id) ?? (await api.fusion.store.get(rep.id));
+              const job = jobs.get(rep.id) ?? (await api.fusion.store.getJob({ id: rep.id }));
               assert.ok(job, `${url} answered ${r.statusCode} naming job ${rep.id}, not in the store: ${r.body}`);
               if ('payload' in rep) assert.deepEqual(asStored(job.payload), asStored(rep.payload), `${url}: job ${rep.id} holds another payload than sent: ${body}`);
             }

@@ -159,10 +159,10 @@ describe('group commit (the enqueue funnel): a job the store refuses fails alone
       } else {
         assert.equal(s.status, 'fulfilled', `job ${i}: ${(s as PromiseRejectedResult).reason}`);
         assert.equal((s as PromiseFulfilledResult<{ created: boolean }[]>).value[0]!.created, true);
-        assert.ok(await store.get(jobs[i]!.id), `job ${i} stored`);
+        assert.ok(await store.getJob({ id: jobs[i]!.id }), `job ${i} stored`);
       }
     }
-    assert.equal(await store.get(jobs[7]!.id), null);
+    assert.equal(await store.getJob({ id: jobs[7]!.id }), null);
   }
 
   test('SQLite', async () => {

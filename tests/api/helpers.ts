@@ -51,7 +51,7 @@ export async function startApi(opts: Partial<ServerOptions> & { auth?: boolean; 
       return app.inject({ ...o, headers });
     },
     async totalJobs() {
-      const counts = await fusion.store.counts();
+      const counts = await fusion.store.countJobs();
       let n = 0;
       for (const c of Object.values(counts)) for (const v of Object.values(c)) n += v;
       return n;

@@ -109,7 +109,7 @@ describe('Idempotency-Key', () => {
       const two = await open();
       const b = await two.app.inject({ method: 'POST', url: '/v1/jobs', payload: body, headers: { 'idempotency-key': 'durable' } });
       const c = await two.app.inject({ method: 'POST', url: '/v1/jobs', payload: { ...body, payload: { n: 43 } }, headers: { 'idempotency-key': 'durable' } });
-      const total = (await two.fusion.store.counts())['sms']!.queued;
+      const total = (await two.fusion.store.countJobs())['sms']!.queued;
       await two.app.close();
       await two.fusion.close(100);
       assert.equal(a.statusCode, 201);

@@ -29,7 +29,7 @@ describe('/v1/jobs', () => {
     assert.deepEqual(j.payload, { a: 1 });
     assert.match(j.createdAt, /^\d{4}-\d{2}-\d{2}T/);
     assert.equal(j.leaseToken, undefined);
-    const stored = await api.fusion.store.get(j.id);
+    const stored = await api.fusion.store.getJob({ id: j.id });
     assert.equal(stored?.state, 'queued');
   });
 
@@ -283,7 +283,7 @@ describe('/v1/jobs', () => {
     assert.equal((await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/retry`, payload: { resetAttempts: 'yes' } })).statusCode, 400);
     const del = await api.call({ method: 'DELETE', url: `/v1/jobs/${j.id}` });
     assert.equal(del.statusCode, 204);
-    assert.equal(await api.fusion.store.get(j.id), null);
+    assert.equal(await api.fusion.store.getJob({ id: j.id }), null);
     assert.equal((await api.call({ method: 'DELETE', url: `/v1/jobs/${j.id}` })).statusCode, 404);
     assert.equal((await api.call({ method: 'POST', url: '/v1/jobs/nope/cancel' })).statusCode, 404);
   });
@@ -311,7 +311,7 @@ describe('/v1/jobs', () => {
     assert.equal(j.payload.password, '[redacted]');
     assert.equal(j.payload.android.api_key, '[redacted]');
     assert.equal(j.payload.auth_header, '[redacted]');
-    const stored = await api.fusion.store.get(j.id);
+    const stored = await api.fusion.store.getJob({ id: j.id });
     assert.equal((stored!.payload as { password: string }).password, 'p');
   });
 });

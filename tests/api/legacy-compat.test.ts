@@ -19,13 +19,13 @@ describe('compat routes: payloads as sent', () => {
 
   test('POST /queue/ JSON: contact 9876543210 stays a number, to ["a@x.io"] stays a list', async () => {
     const sms = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 1, contact: 9876543210, countryCode: 91, message: 'hi' } } }));
-    assert.deepEqual((await api.fusion.store.get(sms.job_id))!.payload, { task: 1, contact: 9876543210, countryCode: 91, message: 'hi' });
+    assert.deepEqual((await api.fusion.store.getJob({ id: sms.job_id }))!.payload, { task: 1, contact: 9876543210, countryCode: 91, message: 'hi' });
     const email = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 2, to: ['a@x.io'], cc: [], subject: 'S', message: '<p>m</p>' } } }));
-    const p = (await api.fusion.store.get(email.job_id))!.payload as Record<string, unknown>;
+    const p = (await api.fusion.store.getJob({ id: email.job_id }))!.payload as Record<string, unknown>;
     assert.deepEqual(p.to, ['a@x.io']);
     assert.deepEqual(p.cc, []);
     const one = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 2, to: 'b@x.io' } } }));
-    assert.equal(((await api.fusion.store.get(one.job_id))!.payload as { to: unknown }).to, 'b@x.io', 'a single address stays a string too');
+    assert.equal(((await api.fusion.store.getJob({ id: one.job_id }))!.payload as { to: unknown }).to, 'b@x.io', 'a single address stays a string too');
   });
 
   test('form bodies: envelope fields read from strings, the payload JSON kept exactly', async () => {
@@ -34,7 +34,7 @@ describe('compat routes: payloads as sent', () => {
       payload: formBody({ payload: { task: 1, contact: 9876543210, countryCode: '91', flags: [1, '2'], nested: { n: 5 } }, priority: '2', task_type: 'OTP' }),
     });
     assert.equal(r.statusCode, 200, r.body);
-    const job = (await api.fusion.store.get(json(r).job_id))!;
+    const job = (await api.fusion.store.getJob({ id: json(r).job_id }))!;
     assert.equal(job.priority, 2, 'priority "2" from the form is the number 2');
     assert.deepEqual(job.payload, { task: 1, contact: 9876543210, countryCode: '91', flags: [1, '2'], nested: { n: 5 } });
     const bad = await api.call({ method: 'POST', url: '/queue/', headers: FORM, payload: formBody({ payload: { task: 1, contact: 1 }, priority: 'high' }) });
@@ -44,13 +44,13 @@ describe('compat routes: payloads as sent', () => {
 
   test('/schedule/, /mapping/ and /api/tasks keep nested types too', async () => {
     const s = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 6, contact: 9876543210, countryCode: 91 }, delay: '60' } }));
-    const sj = (await api.fusion.store.get(s.job_id))!;
+    const sj = (await api.fusion.store.getJob({ id: s.job_id }))!;
     assert.deepEqual(sj.payload, { task: 6, contact: 9876543210, countryCode: 91 });
     assert.equal(sj.runAt - sj.createdAt, 60_000, 'delay "60" from a string is 60 s');
     const m = json(await api.call({ method: 'POST', url: '/mapping/', payload: { payload: { ids: [7], lab: 12 } } }));
-    assert.deepEqual((await api.fusion.store.get(m.job_id))!.payload, { ids: [7], lab: 12 });
+    assert.deepEqual((await api.fusion.store.getJob({ id: m.job_id }))!.payload, { ids: [7], lab: 12 });
     const c = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'mapping', parameters: { n: 1, list: ['x'] } } }));
-    assert.deepEqual((await api.fusion.store.get(c.task_id))!.payload, { n: 1, list: ['x'] });
+    assert.deepEqual((await api.fusion.store.getJob({ id: c.task_id }))!.payload, { n: 1, list: ['x'] });
   });
 
   test('/retryTask/ takes the original worker\'s json=job._args and enqueues it again as a new job', async () => {
@@ -62,7 +62,7 @@ describe('compat routes: payloads as sent', () => {
     const { job_id, status } = json(r);
     assert.notEqual(job_id, 'orig-1', 'a new job');
     assert.equal(status, 'queued');
-    const job = (await api.fusion.store.get(job_id))!;
+    const job = (await api.fusion.store.getJob({ id: job_id }))!;
     assert.deepEqual(job.payload, body.payload);
     assert.equal(job.queue, 'sms');
     assert.equal(job.priority, 2);
@@ -73,7 +73,7 @@ describe('compat routes: payloads as sent', () => {
     // Posted as Python's requests does it (no content type set by data=json.dumps(...)).
     const raw = await api.app.inject({ method: 'POST', url: '/retryTask/', payload: JSON.stringify([{ payload: { task: 2, to: ['a@x.io'] } }]) });
     assert.equal(raw.statusCode, 200, raw.body);
-    assert.deepEqual(((await api.fusion.store.get(json(raw).job_id))!.payload as { to: unknown }).to, ['a@x.io']);
+    assert.deepEqual(((await api.fusion.store.getJob({ id: json(raw).job_id }))!.payload as { to: unknown }).to, ['a@x.io']);
   });
 
   test('/retryTask/ refuses a list whose first item is not a /queue/ body, naming the field', async () => {
@@ -100,7 +100,7 @@ describe('compat routes: payloads as sent', () => {
     }
     const done = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 1, contact: 1 } } }));
     await api.fusion.queue.cancel(done.job_id);
-    assert.equal((await api.fusion.store.get(done.job_id))!.state, 'cancelled');
+    assert.equal((await api.fusion.store.getJob({ id: done.job_id }))!.state, 'cancelled');
   });
 
   test('/rescheduleJob/ on a cron series: its next run moves to the first occurrence at or after schedule_at', async () => {
@@ -155,13 +155,13 @@ describe('compat routes: payloads as sent', () => {
   test('/api/tasks email_sending lands on the email queue with the original email payload', async () => {
     const r = await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', priority: 'high', parameters: { to: 'recipient@example.com', subject: 'Hi', body: 'Hello' } } });
     assert.equal(r.statusCode, 202, r.body);
-    const job = (await api.fusion.store.get(json(r).task_id))!;
+    const job = (await api.fusion.store.getJob({ id: json(r).task_id }))!;
     assert.equal(job.task, 'email');
     assert.equal(job.queue, 'email');
     assert.equal(job.priority, 2);
     assert.deepEqual(job.payload, { to: ['recipient@example.com'], subject: 'Hi', message: 'Hello' });
     const list = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', parameters: { to: ['a@x.io', 'b@x.io'], message: 'm', body: 'kept' } } }));
-    assert.deepEqual((await api.fusion.store.get(list.task_id))!.payload, { to: ['a@x.io', 'b@x.io'], message: 'm', body: 'kept' });
+    assert.deepEqual((await api.fusion.store.getJob({ id: list.task_id }))!.payload, { to: ['a@x.io', 'b@x.io'], message: 'm', body: 'kept' });
     assert.equal(json(await api.call({ method: 'GET', url: `/api/tasks/${list.task_id}` })).task_type, 'email_sending');
   });
 });

@@ -45,7 +45,7 @@ describe('trusted networks', () => {
       const r = await s.post('/queue/', QUEUE_BODY);
       assert.equal(r.status, 200, await r.clone().text());
       const { job_id } = (await r.json()) as { job_id: string };
-      assert.equal(((await s.fusion.store.get(job_id))!.payload as { contact: unknown }).contact, 9876543210);
+      assert.equal(((await s.fusion.store.getJob({ id: job_id }))!.payload as { contact: unknown }).contact, 9876543210);
       const line = s.lines.find((l) => l.route === '/queue/' && l.status === 200);
       assert.equal(line?.key, 'trusted-network');
       assert.equal((await s.post('/v1/jobs', { task: 'sms', payload: { to: '+919876543210', text: 'hi' } })).status, 401, '/v1 needs a key when keys exist');
@@ -70,7 +70,7 @@ describe('trusted networks', () => {
       const { job_id } = (await (await s.post('/schedule/', { ...QUEUE_BODY, delay: 600 })).json()) as { job_id: string };
       const c = await s.post('/cancelJob/', { job_id });
       assert.equal(c.status, 200, await c.clone().text());
-      assert.equal((await s.fusion.store.get(job_id))!.state, 'cancelled');
+      assert.equal((await s.fusion.store.getJob({ id: job_id }))!.state, 'cancelled');
     } finally {
       await s.close();
     }
@@ -81,7 +81,7 @@ describe('trusted networks', () => {
     try {
       const r = await s.post('/queue/', QUEUE_BODY);
       assert.equal(r.status, 401);
-      assert.equal((await s.fusion.store.counts()).sms?.queued ?? 0, 0, 'nothing was enqueued');
+      assert.equal((await s.fusion.store.countJobs()).sms?.queued ?? 0, 0, 'nothing was enqueued');
       assert.equal((await s.post('/queue/', QUEUE_BODY, { authorization: `Bearer ${KEYS.send}` })).status, 200);
     } finally {
       await s.close();

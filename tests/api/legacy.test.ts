@@ -46,7 +46,7 @@ describe('original Fusion routes', () => {
       assert.equal(r.statusCode, 200, r.body);
       const { job_id, status } = json(r);
       assert.equal(status, 'queued');
-      const job = (await api.fusion.store.get(job_id))!;
+      const job = (await api.fusion.store.getJob({ id: job_id }))!;
       assert.equal(job.task, task);
       assert.equal(job.queue, queue);
       assert.equal(job.priority, 2);
@@ -59,7 +59,7 @@ describe('original Fusion routes', () => {
 
   test('/queue/ keeps a given webhook method, uppercased; default priority is 1', async () => {
     const r = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 4, url: 'http://x.example.com', method: 'put' } } }));
-    const job = (await api.fusion.store.get(r.job_id))!;
+    const job = (await api.fusion.store.getJob({ id: r.job_id }))!;
     assert.equal((job.payload as { method: string }).method, 'PUT');
     assert.equal(job.priority, 1);
   });
@@ -71,7 +71,7 @@ describe('original Fusion routes', () => {
     });
     assert.equal(r.statusCode, 200, r.body);
     assert.equal(json(r).job_id, 'form-job-1');
-    const job = (await api.fusion.store.get('form-job-1'))!;
+    const job = (await api.fusion.store.getJob({ id: 'form-job-1' }))!;
     assert.equal(job.priority, 0);
     assert.equal(job.queue, 'sms');
   });
@@ -81,7 +81,7 @@ describe('original Fusion routes', () => {
     for (const headers of [{}, { 'content-type': 'text/plain' }]) {
       const r = await api.app.inject({ method: 'POST', url: '/queue/', payload: body, headers });
       assert.equal(r.statusCode, 200, r.body);
-      assert.equal((await api.fusion.store.get(json(r).job_id))?.queue, 'sms');
+      assert.equal((await api.fusion.store.getJob({ id: json(r).job_id }))?.queue, 'sms');
     }
     const v1 = await api.app.inject({ method: 'POST', url: '/v1/jobs', payload: JSON.stringify({ task: 'sms' }), headers: { 'content-type': 'text/plain' } });
     assert.equal(v1.statusCode, 415, 'the native API stays JSON-only');
@@ -125,12 +125,12 @@ describe('original Fusion routes', () => {
     const at = Math.floor(Date.now() / 1000) + 3600;
     const a = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 1, contact: 1 }, schedule_at: at } }));
     assert.equal(a.status, 'scheduled');
-    assert.equal((await api.fusion.store.get(a.job_id))!.runAt, at * 1000);
+    assert.equal((await api.fusion.store.getJob({ id: a.job_id }))!.runAt, at * 1000);
     const iso = new Date((at + 60) * 1000).toISOString();
     const b = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 2, to: 'a@b.co' }, schedule_at: iso } }));
-    assert.equal((await api.fusion.store.get(b.job_id))!.runAt, (at + 60) * 1000);
+    assert.equal((await api.fusion.store.getJob({ id: b.job_id }))!.runAt, (at + 60) * 1000);
     const c = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 6, contact: 1 }, delay: 120 } }));
-    const cj = (await api.fusion.store.get(c.job_id))!;
+    const cj = (await api.fusion.store.getJob({ id: c.job_id }))!;
     assert.equal(cj.runAt - cj.createdAt, 120_000);
     const f = await api.call({
       method: 'POST', url: '/schedule/', headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -182,7 +182,7 @@ describe('original Fusion routes', () => {
     const { job_id } = json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: { task: 1, contact: 1 }, schedule_at: at } }));
     const moved = await api.call({ method: 'POST', url: '/rescheduleJob/', payload: { job_id, schedule_at: at + 600 } });
     assert.equal(moved.statusCode, 200);
-    assert.equal((await api.fusion.store.get(job_id))!.runAt, (at + 600) * 1000);
+    assert.equal((await api.fusion.store.getJob({ id: job_id }))!.runAt, (at + 600) * 1000);
     const c = await api.call({ method: 'POST', url: '/cancelJob/', payload: { job_id } });
     assert.deepEqual(json(c), { job_id, status: 'canceled' });
     const again = await api.call({ method: 'POST', url: '/cancelJob/', payload: { job_id } });
@@ -221,12 +221,12 @@ describe('original Fusion routes', () => {
     api.fusion.task('mapping', async () => 'mapped');
     const ok = await api.call({ method: 'POST', url: '/mapping/', payload: { payload: { lab: 1 }, priority: 0 } });
     assert.equal(ok.statusCode, 200);
-    const job = (await api.fusion.store.get(json(ok).job_id))!;
+    const job = (await api.fusion.store.getJob({ id: json(ok).job_id }))!;
     assert.equal(job.queue, 'dictionary');
     assert.equal(job.task, 'mapping');
     assert.deepEqual(job.payload, { lab: 1 });
     const bare = json(await api.call({ method: 'POST', url: '/mapping/', payload: { lab: 2, dict: ['a'] } }));
-    assert.deepEqual((await api.fusion.store.get(bare.job_id))!.payload, { lab: 2, dict: ['a'] });
+    assert.deepEqual((await api.fusion.store.getJob({ id: bare.job_id }))!.payload, { lab: 2, dict: ['a'] });
   });
 
   test('/update_consent/ records consent durably (JSON and form)', async () => {
@@ -260,16 +260,16 @@ describe('original Fusion routes', () => {
     assert.equal(r.statusCode, 202);
     const { task_id, status } = json(r);
     assert.equal(status, 'PENDING');
-    const job = (await api.fusion.store.get(task_id))!;
+    const job = (await api.fusion.store.getJob({ id: task_id }))!;
     assert.equal(job.task, 'data_processing');
     assert.equal(job.queue, 'data');
     assert.equal(job.priority, 2);
     const e = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', parameters: { to: 'r@example.com' } } }));
-    const ej = (await api.fusion.store.get(e.task_id))!;
+    const ej = (await api.fusion.store.getJob({ id: e.task_id }))!;
     assert.equal(ej.task, 'email');
     assert.equal(ej.priority, 1);
     const d = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'data_processing', priority: 'low', parameters: { data: 'x' }, delay: 30 } }));
-    const dj = (await api.fusion.store.get(d.task_id))!;
+    const dj = (await api.fusion.store.getJob({ id: d.task_id }))!;
     assert.equal(dj.state, 'scheduled');
     assert.equal(dj.priority, 0);
     const unknown = await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'file_processing', parameters: {} } });

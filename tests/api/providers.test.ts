@@ -54,12 +54,12 @@ async function run(kind: 'sqlite' | 'redis'): Promise<void> {
   const providers = async (as: keyof typeof KEYS = 'read') => app.inject({ method: 'GET', url: '/v1/providers', headers: { authorization: `Bearer ${KEYS[as]}` } });
   try {
     fusion.worker({ queues: ['sms'], concurrency: 4 });
-    const settled = (ids: string[]) => until(async () => (await Promise.all(ids.map((id) => fusion.store.get(id)))).every((j) => j?.state === 'completed' || j?.state === 'failed'), 15_000, 'jobs settled');
+    const settled = (ids: string[]) => until(async () => (await Promise.all(ids.map((id) => fusion.store.getJob({ id })))).every((j) => j?.state === 'completed' || j?.state === 'failed'), 15_000, 'jobs settled');
 
     // Three sends accepted by a (+91 goes to a first).
     const ok = await Promise.all([1, 2, 3].map((i) => fusion.enqueue('sms', { to: NUM.in, text: `ok ${i}` })));
     await settled(ok.map((j) => j.id));
-    const first = (await fusion.store.get(ok[0]!.id))!;
+    const first = (await fusion.store.getJob({ id: ok[0]!.id }))!;
     assert.equal((first.result as { provider: string }).provider, 'a');
 
     // A delivery report for one of them.
@@ -115,7 +115,7 @@ async function run(kind: 'sqlite' | 'redis'): Promise<void> {
     srv.answer('/a', 200, { id: 'never-used' });
     const during = await fusion.enqueue('sms', { to: NUM.in, text: 'during' });
     await settled([during.id]);
-    assert.equal(((await fusion.store.get(during.id))!.result as { provider: string }).provider, 'b');
+    assert.equal(((await fusion.store.getJob({ id: during.id }))!.result as { provider: string }).provider, 'b');
     clock.advance(61_000);
     await until(() => seen.some((e) => e.type === 'provider.restored'), 10_000, 'provider.restored event');
     const restored = seen.find((e) => e.type === 'provider.restored')!;

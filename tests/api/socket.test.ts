@@ -79,7 +79,7 @@ describe('API over a socket', () => {
     assert.equal(r.status, 200);
     const { job_id, status } = (await r.json()) as { job_id: string; status: string };
     assert.equal(status, 'queued');
-    assert.equal((await api.fusion.store.get(job_id))?.queue, 'email');
+    assert.equal((await api.fusion.store.getJob({ id: job_id }))?.queue, 'email');
   });
 
   test('no credentials over the wire: 401 with WWW-Authenticate', async () => {

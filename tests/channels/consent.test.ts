@@ -83,7 +83,7 @@ test('opt-out is honoured for a job already queued: consent given, job queued, o
     await h.app.inject(consent(9876543210, 91, true));
     const q = await h.app.inject({ method: 'POST', url: '/queue/', payload: { payload: { task: 6, contact: 9876543210, countryCode: 91, message: 'promo' } } });
     const id = q.json().job_id;
-    assert.equal((await h.fusion.store.get(id))?.state, 'queued');
+    assert.equal((await h.fusion.store.getJob({ id }))?.state, 'queued');
     assert.equal((await h.app.inject(consent('+91 98765 43210', '91', false))).json().consent, false);
     h.fusion.worker({ queues: ['whatsapp'], pollMs: 20 });
     const done = await h.settled(id);

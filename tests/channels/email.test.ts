@@ -127,7 +127,7 @@ async function harness(store: { url: string; options?: Record<string, unknown>; 
     fusion, app, sink, files,
     settled: (id) => within((async () => {
       for (;;) {
-        const j = await fusion.store.get(id);
+        const j = await fusion.store.getJob({ id });
         if (j && ['completed', 'failed', 'cancelled'].includes(j.state)) return j;
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -229,7 +229,7 @@ test('email channel on SQLite: screening, suppression from signed notifications,
     assert.deepEqual(dropped.map((d: any) => `${d.address}:${d.reason}`), ['gone@patient.example:suppressed', 'angry@patient.example:suppressed']);
     assert.match(dropped[0].detail, /^bounce \(Permanent\/General: smtp; 550 5\.1\.1 user unknown\) since /);
     assert.match(dropped[1].detail, /^complaint \(abuse\)/);
-    assert.equal((await h.fusion.store.get(done.id))?.state, 'completed');
+    assert.equal((await h.fusion.store.getJob({ id: done.id }))?.state, 'completed');
     const only = await h.fusion.enqueue({ task: 'email', payload: { to: 'gone@patient.example', subject: 'x', text: 'y' }, maxAttempts: 3 });
     const failed = await h.settled(only.id);
     assert.deepEqual([failed.state, failed.attempts], ['failed', 1]);

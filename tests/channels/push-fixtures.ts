@@ -171,7 +171,7 @@ export async function harness(target: 'sqlite' | 'redis', config: FusionConfig, 
   const settled = async (id: string) => {
     let job: Job | null = null;
     await until(async () => {
-      job = await fusion.store.get(id);
+      job = await fusion.store.getJob({ id });
       return !!job && ['completed', 'failed', 'cancelled'].includes(job.state);
     }, 15_000, `job ${id} settles`, 10);
     return job!;

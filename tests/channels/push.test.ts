@@ -62,7 +62,7 @@ for (const target of ['sqlite', 'redis'] as const) test(`partial failure on ${ta
     assert.equal(r.messageId, 'projects/fusion-test/messages/1');
     assert.equal(events.length, 1);
     assert.deepEqual({ ...events[0], at: 0 }, { jobId: job.id, platform: 'android', provider: 'fcm', device: t[2], reason: 'UNREGISTERED', at: 0 });
-    const logs = await h.fusion.store.logs(job.id);
+    const logs = await h.fusion.store.jobLogs({ id: job.id });
     assert.ok(logs.some((l) => l.message.startsWith(`${TOKEN_INVALID_EVENT}: android token`)), JSON.stringify(logs));
     // The invalid token is visible to API clients (apps prune it), not masked as a secret.
     const view = (await h.app.inject({ method: 'GET', url: `/v1/jobs/${job.id}` })).json();

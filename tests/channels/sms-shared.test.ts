@@ -65,7 +65,7 @@ async function open(t: Target, config: FusionConfig): Promise<Fusion> {
 }
 
 const settledAll = (f: Fusion, ids: string[], what: string) =>
-  until(async () => (await Promise.all(ids.map((id) => f.store.get(id)))).every((j) => j && (j.state === 'completed' || j.state === 'failed')), 20_000, what);
+  until(async () => (await Promise.all(ids.map((id) => f.store.getJob({ id })))).every((j) => j && (j.state === 'completed' || j.state === 'failed')), 20_000, what);
 
 async function demotionAcrossProcesses(t: Target): Promise<void> {
   const srv = await new ProviderServer().start();
@@ -84,7 +84,7 @@ async function demotionAcrossProcesses(t: Target): Promise<void> {
     const first = await Promise.all([1, 2, 3].map((i) => fusion.enqueue('sms', { to: NUM.in, text: `fail ${i}` }, { maxAttempts: 1 })));
     await settledAll(fusion, first.map((j) => j.id), 'three failures in process 1');
     assert.equal(srv.at('/a').length, 3);
-    for (const j of first) assert.equal((await fusion.store.get(j.id))!.error!.details!.provider, 'a');
+    for (const j of first) assert.equal((await fusion.store.getJob({ id: j.id }))!.error!.details!.provider, 'a');
     await until(() => warns.some((w) => w.warn === 'provider demoted: skipped until its cooldown ends' && w.provider === 'a'), 5000, 'the demotion is logged');
     await stop(p1);
     assert.notEqual(await fusion.store.shared!.flagged('provider:demoted:sms:a', Date.now()), null);
@@ -95,7 +95,7 @@ async function demotionAcrossProcesses(t: Target): Promise<void> {
     const second = await Promise.all([1, 2].map((i) => fusion.enqueue('sms', { to: NUM.in, text: `ok ${i}` }, { maxAttempts: 1 })));
     await settledAll(fusion, second.map((j) => j.id), 'two sends in process 2');
     for (const j of second) {
-      const done = (await fusion.store.get(j.id))!;
+      const done = (await fusion.store.getJob({ id: j.id }))!;
       assert.equal(done.state, 'completed');
       assert.equal((done.result as { provider: string }).provider, 'b');
     }
@@ -121,7 +121,7 @@ async function rateAcrossProcesses(t: Target): Promise<void> {
     children.push(...(await Promise.all([spawnWorker(t, config, 6), spawnWorker(t, config, 6)])));
     const jobs = await fusion.queue.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ task: 'sms', payload: { to: NUM.in, text: `rate ${i}` } })));
     await settledAll(fusion, jobs.map((r) => r.job.id), '20 rate-limited sends');
-    const done = await Promise.all(jobs.map((r) => fusion.store.get(r.job.id)));
+    const done = await Promise.all(jobs.map((r) => fusion.store.getJob({ id: r.job.id })));
     assert.ok(done.every((j) => j!.state === 'completed'));
     const workers = new Set(done.map((j) => j!.history.at(-1)!.workerId));
     assert.ok(workers.size >= 2, `both processes sent (workers: ${[...workers].join(', ')})`);

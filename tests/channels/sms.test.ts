@@ -32,7 +32,7 @@ async function harness(sms: (srv: ProviderServer) => FusionConfig['channels'], o
   fusion.worker({ queues: ['sms'], concurrency: 4, pollMs: 20 });
   const settled = (id: string) => within((async () => {
     for (;;) {
-      const j = await fusion.store.get(id);
+      const j = await fusion.store.getJob({ id });
       if (j && ['completed', 'failed', 'cancelled'].includes(j.state)) return j;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -99,7 +99,7 @@ test('validation at enqueue through the HTTP API: 400 naming payload.to; credent
     const ok = await h.app.inject({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms', payload: { to: NUM.in, text: 'x', provider: 'b', api_key: 'payload-secret-77' } } });
     assert.equal(ok.statusCode, 201, ok.body);
     assert.ok(!ok.body.includes('payload-secret-77'));
-    assert.equal((await h.fusion.store.get(ok.json().id))!.state !== undefined, true);
+    assert.equal((await h.fusion.store.getJob({ id: ok.json().id }))!.state !== undefined, true);
   } finally {
     await h.close();
   }
@@ -201,7 +201,7 @@ test('OTP: sms.otp and task_type OTP on /queue/ run at high priority, on the OTP
     assert.equal(otp.queue, 'sms');
     const r = await h.app.inject({ method: 'POST', url: '/queue/', payload: { payload: { task: 1, contact: NUM.inContact, countryCode: 91, message: 'OTP 1234' }, task_type: 'OTP' } });
     assert.equal(r.statusCode, 200, r.body);
-    const viaQueue = (await h.fusion.store.get(r.json().job_id))!;
+    const viaQueue = (await h.fusion.store.getJob({ id: r.json().job_id }))!;
     assert.equal(viaQueue.priority, 2);
     const flagged = await h.fusion.enqueue('sms', { to: NUM.in, text: 'x', isOTP: true });
     const plain = await h.fusion.enqueue('sms', { to: NUM.in, text: 'not an otp' });
@@ -245,7 +245,7 @@ test('delivery reports: a good signature moves sent → delivered (job view and 
     assert.equal(v.delivery.provider, 'tw');
     const info = await h.app.inject({ method: 'POST', url: '/jobInfo/', payload: { job_id: j.id } });
     assert.equal(info.json().delivery_status, 'delivered');
-    const logs = await h.fusion.store.logs(j.id);
+    const logs = await h.fusion.store.jobLogs({ id: j.id });
     assert.ok(logs.some((l) => /delivery: delivered/.test(l.message)));
     const unknown = await h.app.inject({ method: 'POST', url: '/v1/providers/sms/nope/reports', payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(unknown.statusCode, 404);

@@ -372,7 +372,7 @@ describe('webhook channel', () => {
     ]) {
       const j = await fusion.enqueue('webhook', payload, { delay: 3_600_000 });
       assert.equal(j.queue, 'webhook');
-      await fusion.store.cancel(j.id, Date.now());
+      await fusion.store.cancelJob({ id: j.id, now: Date.now() });
     }
   });
 });

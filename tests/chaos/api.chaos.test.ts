@@ -64,7 +64,7 @@ STORES.forEach((factory, i) => {
         const store = await t.open();
         let missing = 0;
         try {
-          for (const id of acked) if (!(await store.get(id))) missing++;
+          for (const id of acked) if (!(await store.getJob({ id }))) missing++;
         } finally {
           await store.close();
         }

@@ -84,7 +84,7 @@ STORES.forEach((factory, i) => {
           ids.push(...batch.map((b) => b.id));
         }
         await until(async () => {
-          const c = (await fusion.store.counts('sms')).sms!;
+          const c = (await fusion.store.countJobs({ queue: 'sms' })).sms!;
           return c.completed + c.failed === N;
         }, FAULT_MS + size(60_000, 120_000), `all ${N} messages settled`, 100);
         const jobs = await allJobs(fusion.store, 'sms');

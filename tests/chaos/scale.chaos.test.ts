@@ -22,14 +22,14 @@ describe('chaos: scale out on Redis', { skip }, () => {
       const workers: Proc[] = [];
       try {
         const q = new Queue(store);
-        await store.pause('chaos', Date.now());
+        await store.pauseQueue({ queue: 'chaos', now: Date.now() });
         for (let k = 0; k < N; k += 1000) {
           await q.enqueueMany(Array.from({ length: Math.min(1000, N - k) }, (_, j) => ({ task: 'chaos', queue: 'chaos', payload: { k: k + j } })));
         }
         for (let k = 0; k < procs; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 50, leaseMs: 30_000, record: false }));
         await Promise.all(workers.map((p) => p.line('READY')));
         const t0 = Date.now();
-        await store.resume('chaos', Date.now());
+        await store.resumeQueue({ queue: 'chaos', now: Date.now() });
         await until(async () => (await countsOf(store)).completed === N, size(120_000, 600_000), `${N} jobs with ${procs} processes`, 25);
         const ms = Date.now() - t0;
         for (const w of workers) assert.equal((await w.term()).code, 0);

@@ -39,7 +39,7 @@ STORES.forEach((factory, i) => {
           // A process killed between advancing a schedule and adding its job leaves the job in the
           // store's outbox (Redis); the lease sweep every worker's maintenance runs delivers it.
           const before = (await allJobs(store, 'chaos')).length;
-          await store.recoverExpired(Date.now());
+          await store.recoverExpiredJobs({ now: Date.now() });
           const jobs = await allJobs(store, 'chaos');
           const redelivered = jobs.length - before;
           let total = 0;

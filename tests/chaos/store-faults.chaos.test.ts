@@ -110,7 +110,7 @@ describe('chaos: Redis faults under load', { skip }, () => {
         const restarted = Date.now();
         // Resumed = a job added after the restart has been run and completed by a worker.
         const marker = await settled(() => q.enqueue({ id: `m-${round}`, task: 'chaos', queue: 'chaos', payload: {} }));
-        await until(async () => (await settled(() => store.get(marker.id)))?.state === 'completed', 60_000, `marker ${round} completed`, 20);
+        await until(async () => (await settled(() => store.getJob({ id: marker.id })))?.state === 'completed', 60_000, `marker ${round} completed`, 20);
         recoveries.push(Date.now() - restarted);
         prod.acked.add(marker.id);
         prod.tried.add(marker.id);

@@ -46,7 +46,7 @@ describe('fusion status | jobs | job | retry | cancel | promote | schedules', ()
     url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     ids.failed = (await fusion.enqueue('charge', { amount: 5, token: 'tok_secret' })).id;
     const w = fusion.worker({ queues: ['payments'] });
-    await until(async () => (await fusion.store.get(ids.failed!))?.state === 'failed', 10_000, 'the job to fail');
+    await until(async () => (await fusion.store.getJob({ id: ids.failed! }))?.state === 'failed', 10_000, 'the job to fail');
     await w.stop(1000);
     ids.later = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: { to: '+919876543210', text: 'later' }, delay: 3_600_000 })).id;
     ids.waiting = (await fusion.enqueue({ task: 'sms', queue: 'sms', payload: { to: '+919876543210', text: 'waiting' } })).id;
@@ -127,7 +127,7 @@ describe('fusion worker --burst', () => {
       assert.equal(r.code, 0, r.err + r.out);
       const g = await Fusion.open({ store });
       try {
-        const c = (await g.store.counts()).ticks!;
+        const c = (await g.store.countJobs()).ticks!;
         assert.equal(c.completed, 20);
         assert.equal(c.queued, 0);
         assert.equal(c.scheduled, 1, 'a job due later stays for a later run');
@@ -151,7 +151,7 @@ describe('fusion worker --burst', () => {
       assert.equal(r.code, 0, r.err + r.out);
       const g = await Fusion.open({ store });
       try {
-        const done = (await g.store.get(j.id))!;
+        const done = (await g.store.getJob({ id: j.id }))!;
         assert.equal(done.state, 'completed');
         assert.equal(done.history.at(-1)!.workerId, `billing-${hostname()}`);
       } finally {

@@ -4,8 +4,4 @@ import { redisHarness, redisSkip } from '../helpers/redis.js';
 
 const skip = await redisSkip();
 if (skip) describe('Store contract: redis', { skip }, () => {});
-else {
-  storeContract('redis (standalone)', () => redisHarness());
-  // The same scripts as EVALSHA, as on a Redis older than 7.0 (no functions).
-  storeContract('redis (standalone, EVALSHA)', () => redisHarness(undefined, { scripts: 'eval' }));
-}
+else storeContract('redis (standalone)', () => redisHarness());

@@ -5,9 +5,11 @@ import { tempDir } from '../helpers/tmp.js';
 
 storeContract('sqlite (file, WAL)', async () => {
   const t = tempDir();
-  const store = new SqliteStore(join(t.dir, 'fusion.db'));
+  const path = join(t.dir, 'fusion.db');
+  const store = new SqliteStore(path);
   return {
     store,
+    url: `sqlite:${path}`,
     async cleanup() {
       await store.close();
       t.remove();

@@ -86,7 +86,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     for (let i = 0; i < 2; i++) await fusion.enqueue('send-email', { to: `later${i}@example.com` }, { delay: 3_600_000 });
     for (let i = 0; i < 4; i++) await fusion.enqueue('report', { n: i });
     await until(async () => {
-      const c = await fusion.store.counts();
+      const c = await fusion.store.countJobs();
       return c.emails?.completed === 6 && c.payments?.failed === 3;
     }, 15_000, 'the seeds to settle');
 
@@ -156,14 +156,14 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
 
   test('cancel a running job', async () => {
     const job = (await call('POST', '/v1/jobs', { task: 'crunch', payload: {} })) as { id: string };
-    await until(async () => (await fusion.store.get(job.id))?.state === 'active', 10_000, 'the job to start');
+    await until(async () => (await fusion.store.getJob({ id: job.id }))?.state === 'active', 10_000, 'the job to start');
     await page.goto(`${base}/dashboard#/jobs/${encodeURIComponent(job.id)}`);
     await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'active', undefined, { timeout: 10_000 });
     // A dispatched click: the job view re-renders as the running job's events arrive, and a click
     // that waits for the button to hold still can miss it on a loaded machine.
     await page.getByRole('button', { name: 'Cancel' }).dispatchEvent('click');
     await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'cancelled', undefined, { timeout: 15_000 });
-    assert.equal((await fusion.store.get(job.id))?.state, 'cancelled');
+    assert.equal((await fusion.store.getJob({ id: job.id }))?.state, 'cancelled');
   });
 
   test('create a schedule, preview and see its next runs', async () => {
@@ -258,7 +258,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
   test('providers view: sent, delivered, failed, latency per provider; a demotion shows without a reload', async () => {
     const smsWorker = fusion.worker({ queues: ['sms'], concurrency: 4 });
     try {
-      const settled = (ids: string[]) => until(async () => (await Promise.all(ids.map((id) => fusion.store.get(id)))).every((j) => j?.state === 'completed' || j?.state === 'failed'), 15_000, 'sms jobs settled');
+      const settled = (ids: string[]) => until(async () => (await Promise.all(ids.map((id) => fusion.store.getJob({ id })))).every((j) => j?.state === 'completed' || j?.state === 'failed'), 15_000, 'sms jobs settled');
       const ok = await Promise.all([1, 2, 3, 4].map((i) => fusion.enqueue('sms', { to: NUM.in, text: `hello ${i}` })));
       const intl = await fusion.enqueue('sms', { to: NUM.uk, text: 'hello uk' });
       await settled([...ok.map((j) => j.id), intl.id]);

@@ -33,7 +33,7 @@ test(`kill -9 of worker processes: ${JOBS}+ jobs all complete, none lost, duplic
     const queue = new Queue(store);
     // maxAttempts 1: the handler never throws, so any lost lease that were counted as an attempt would fail the job.
     // Paused until every first worker is up: a slow start must not let one process run it all.
-    await store.pause('crash', Date.now());
+    await store.pauseQueue({ queue: 'crash', now: Date.now() });
     const ids = new Set<string>();
     let total = 0;
     // Work is topped up while kills remain, so they land on running jobs however slow the machine is.
@@ -68,7 +68,7 @@ test(`kill -9 of worker processes: ${JOBS}+ jobs all complete, none lost, duplic
     };
 
     await Promise.all(Array.from({ length: PROCS }, spawnWorker));
-    await store.resume('crash', Date.now());
+    await store.resumeQueue({ queue: 'crash', now: Date.now() });
     let kills = 0;
     while (kills < KILLS) {
       if (total - completed() < 1000) await addJobs(1000);
@@ -90,7 +90,7 @@ test(`kill -9 of worker processes: ${JOBS}+ jobs all complete, none lost, duplic
     for (const c of live) c.kill('SIGTERM');
     for (const [code] of await Promise.all(exits)) assert.equal(code, 0);
 
-    const counts = (await store.counts('crash')).crash!;
+    const counts = (await store.countJobs({ queue: 'crash' })).crash!;
     assert.deepEqual(counts, { scheduled: 0, queued: 0, active: 0, completed: total, failed: 0, cancelled: 0 });
 
     const execs = new Map(

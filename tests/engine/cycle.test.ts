@@ -13,6 +13,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { redisHarness, redisSkip } from '../helpers/redis.js';
 import { pgHarness, pgSkip } from '../helpers/postgres.js';
 import { deferred, until, within } from '../helpers/await.js';
+import { interceptStore } from '../helpers/store-proxy.js';
 
 const T0 = Date.now();
 const redisSkipped = await redisSkip();
@@ -33,29 +34,18 @@ const stores: [string, () => Made | Promise<Made>, string | false][] = [
 ];
 
 // Hiding finishAndClaim makes the same real store look like one without it.
-const withoutCombined = (s: Store): Store =>
-  new Proxy(s, {
-    get(t, k) {
-      if (k === 'finishAndClaim') return undefined;
-      const v = Reflect.get(t, k);
-      return typeof v === 'function' ? v.bind(t) : v;
-    },
-  });
+const withoutCombined = (s: Store): Store => interceptStore(s, (name, call) => (name === 'capabilities.finishAndClaim' ? undefined : call));
 
 /** Counts the store calls a worker makes. */
 function counted(store: Store, calls: { claim: number; finish: number; combined: number }): Store {
-  return new Proxy(store, {
-    get(t, k) {
-      const v = Reflect.get(t, k);
-      if (typeof v !== 'function') return v;
-      if (k === 'claim' || k === 'finish' || k === 'finishAndClaim') {
-        return (...a: unknown[]) => {
-          calls[k === 'finishAndClaim' ? 'combined' : k]++;
-          return (v as (...a: unknown[]) => unknown).apply(t, a);
-        };
-      }
-      return (v as (...a: unknown[]) => unknown).bind(t);
-    },
+  const kinds: Record<string, keyof typeof calls> = { claimJobs: 'claim', finishJobs: 'finish', 'capabilities.finishAndClaim': 'combined' };
+  return interceptStore(store, (name, call) => {
+    const kind = kinds[name];
+    if (kind === undefined) return call;
+    return (...a: unknown[]) => {
+      calls[kind]++;
+      return call(...a);
+    };
   });
 }
 
@@ -98,7 +88,7 @@ for (const [storeName, make, skip] of stores) {
             assert.equal(runs.size, N);
             assert.ok([...runs.values()].every((n) => n === 1), 'a job ran twice');
             assert.ok(peak <= concurrency, `peak ${peak} above concurrency ${concurrency}`);
-            assert.deepEqual((await m.store.counts('q')).q, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
+            assert.deepEqual((await m.store.countJobs({ queue: 'q' })).q, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
             const cycles = calls.claim + calls.combined;
             // Batching: far fewer store calls than jobs once concurrency allows batches.
             if (concurrency > 1) assert.ok(cycles <= N / 5, `${cycles} claims for ${N} jobs`);
@@ -117,7 +107,7 @@ for (const [storeName, make, skip] of stores) {
         try {
           const N = 300;
           const specs = Array.from({ length: N }, (_, i) => resolveSpec({ task: 't', queue: 'pf', id: `j${i}`, priority: i % 3 }, T0));
-          await m.store.add(specs, T0);
+          await m.store.addJobs({ jobs: specs, now: T0 });
           const order: string[] = [];
           const all = deferred();
           const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => {
@@ -132,7 +122,7 @@ for (const [storeName, make, skip] of stores) {
           }
           const want = [...specs].sort((x, y) => y.priority - x.priority || Number(x.id.slice(1)) - Number(y.id.slice(1))).map((x) => x.id);
           assert.deepEqual(order, want);
-          const c = (await m.store.counts('pf')).pf!;
+          const c = (await m.store.countJobs({ queue: 'pf' })).pf!;
           assert.equal(c.completed, N);
           assert.equal(c.active, 0);
         } finally {
@@ -159,11 +149,11 @@ for (const [storeName, make, skip] of stores) {
         } finally {
           await w.stop(50);
         }
-        const c = (await m.store.counts('q')).q!;
+        const c = (await m.store.countJobs({ queue: 'q' })).q!;
         assert.equal(c.active, 0, 'nothing left active after stop');
         assert.equal(c.completed + c.queued, N);
         assert.ok(c.completed > 0 && c.queued > 0, JSON.stringify(c));
-        const released = await m.store.list({ queue: 'q', state: 'queued', limit: 1000 });
+        const released = await m.store.listJobs({ queue: 'q', state: 'queued', limit: 1000 });
         for (const j of released.items) assert.equal(j.attempts, 0, 'a given-back attempt does not count');
       } finally {
         await m.cleanup();
@@ -193,16 +183,12 @@ function turnBased(store: Store, turnMs: number, served: number[]): Store {
     busy = false;
     if (waiting.length) void turn();
   };
-  return new Proxy(store, {
-    get(t, k) {
-      const v = Reflect.get(t, k);
-      if (typeof v !== 'function') return v;
-      if (k !== 'finishAndClaim') return (v as (...a: unknown[]) => unknown).bind(t);
-      return (...a: unknown[]) => new Promise((resolve, reject) => {
-        waiting.push({ run: () => (v as (...a: unknown[]) => Promise<unknown>).apply(t, a), resolve, reject });
-        if (!busy && waiting.length === 1) setTimeout(() => void (busy || turn()), 1);
-      });
-    },
+  return interceptStore(store, (name, call) => {
+    if (name !== 'capabilities.finishAndClaim') return call;
+    return (...a: unknown[]) => new Promise((resolve, reject) => {
+      waiting.push({ run: () => call(...a) as Promise<unknown>, resolve, reject });
+      if (!busy && waiting.length === 1) setTimeout(() => void (busy || turn()), 1);
+    });
   });
 }
 
@@ -221,14 +207,14 @@ describe('two flights in the air', () => {
       const reg = new TaskRegistry().register('t', async () => {});
       const w = new Worker(store, reg, { queues: ['q'], concurrency: 20, pipeline: 2 }).start();
       try {
-        await until(async () => (await real.counts('q')).q!.completed === N, 30_000, 'every job completed');
+        await until(async () => (await real.countJobs({ queue: 'q' })).q!.completed === N, 30_000, 'every job completed');
       } finally {
         await w.stop(1000);
       }
       const later = served.slice(Math.floor(served.length / 2));
       const single = later.filter((n) => n === 1).length;
       assert.ok(single >= later.length * 0.7, `turns serving one flight: ${single} of ${later.length} (${served.join(',')})`);
-      const c = (await real.counts('q')).q!;
+      const c = (await real.countJobs({ queue: 'q' })).q!;
       assert.deepEqual([c.completed, c.active, c.queued], [N, 0, 0]);
     } finally {
       await real.close();

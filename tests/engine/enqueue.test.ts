@@ -19,14 +19,14 @@ const skipPg = await pgSkip();
 
 /** Count the store adds made and how many are in the air at once (a pass-through wrapper, removed by restore). */
 function countAdds(store: Store) {
-  const real = store.add;
+  const real = store.addJobs;
   const seen = { adds: 0, inFlight: 0, maxInFlight: 0 };
-  (store as { add: Store['add'] }).add = function (this: Store, ...args: Parameters<Store['add']>) {
+  (store as { addJobs: Store['addJobs'] }).addJobs = function (this: Store, ...args: Parameters<Store['addJobs']>) {
     seen.adds++;
     seen.maxInFlight = Math.max(seen.maxInFlight, ++seen.inFlight);
     return real.apply(this, args).finally(() => seen.inFlight--);
   };
-  return { seen, restore: () => delete (store as { add?: unknown }).add };
+  return { seen, restore: () => delete (store as { addJobs?: unknown }).addJobs };
 }
 
 interface Subject {
@@ -87,7 +87,7 @@ for (const subject of subjects) {
           assert.equal(a[0]!.job.payload, b[0]!.job.payload);
         }
         assert.equal(later[0]!.job.state, 'scheduled');
-        const claimed = await store.claim({ queues: ['lane'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: Date.now() });
+        const claimed = await store.claimJobs({ queues: ['lane'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: Date.now() });
         const expected = [...Array.from({ length: N }, (_, i) => `j${i}`), 'dup'];
         // Claim order is call order (FIFO within the priority) where adds in the air keep their order.
         if (subject.ordered) assert.deepEqual(claimed.jobs.map((j) => j.id), expected);
@@ -114,10 +114,10 @@ for (const subject of subjects) {
         }));
         const { adds, maxInFlight } = counter.seen;
         assert.ok(adds > 0 && adds < (CALLERS * EACH) / 4, `${adds} store adds for ${CALLERS * EACH} adds`);
-        const most = store.remote ? 3 : 1;
+        const most = store.capabilities.pipelined ? 3 : 1;
         assert.ok(maxInFlight >= 1 && maxInFlight <= most, `${maxInFlight} store adds in the air at once (at most ${most})`);
         // Each caller's jobs are claimed in the order it added them.
-        const claimed = await store.claim({ queues: ['loop'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: Date.now() });
+        const claimed = await store.claimJobs({ queues: ['loop'], workerId: 'w', limit: 1000, leaseMs: 10_000, now: Date.now() });
         assert.equal(claimed.jobs.length, CALLERS * EACH + 1);
         const order = new Map<string, number[]>();
         for (const j of claimed.jobs) {
@@ -144,7 +144,7 @@ for (const subject of subjects) {
       try {
         await burst('g', true);
         assert.equal(counter.seen.adds, 1, 'one store add for the turn');
-        if (!store.remote) {
+        if (!store.capabilities.pipelined) {
           // Without it, an embedded store's lone add goes at once: each callback's add is its own.
           counter.seen.adds = 0;
           await burst('n', false);
@@ -170,11 +170,11 @@ for (const subject of subjects) {
         assert.ok(funnel.splits >= 1, 'the shared add failed and was split');
         for (const [i, s] of settled.entries()) {
           assert.equal(s.status, i === BAD ? 'rejected' : 'fulfilled', `caller ${i}`);
-          if (i !== BAD) for (const id of [`g${i}a`, `g${i}b`]) assert.ok(await store.get(id), `${id} stored`);
+          if (i !== BAD) for (const id of [`g${i}a`, `g${i}b`]) assert.ok(await store.getJob({ id }), `${id} stored`);
         }
         // All or none: the bad caller's job in the other queue is not there either.
-        assert.equal(await store.get('bad-a'), null);
-        assert.equal(await store.get('bad-b'), null);
+        assert.equal(await store.getJob({ id: 'bad-a' }), null);
+        assert.equal(await store.getJob({ id: 'bad-b' }), null);
       } finally {
         await cleanup();
       }
@@ -203,8 +203,8 @@ describe('enqueue funnel: a caller transaction goes alone (PostgreSQL)', { skip:
       assert.equal(outside[0]!.created, true);
       await app.query('ROLLBACK');
       // Rolled back with the caller's transaction; the other caller's job is unaffected.
-      assert.equal(await store.get('in-tx'), null);
-      assert.ok(await store.get('outside'));
+      assert.equal(await store.getJob({ id: 'in-tx' }), null);
+      assert.ok(await store.getJob({ id: 'outside' }));
     } finally {
       await app.end();
       await cleanup();

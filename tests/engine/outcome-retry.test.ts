@@ -8,18 +8,13 @@ import type { Logger } from '../../src/core/logger.js';
 import type { Store } from '../../src/core/store.js';
 import { waitForState, withFusion, type FusionKit } from '../helpers/engine.js';
 import { deferred, within } from '../helpers/await.js';
+import { interceptStore } from '../helpers/store-proxy.js';
 
 /** The real store, with the calls named in `failing` throwing while `fail(name)` says so. */
 function flaky(store: Store, fail: (method: string) => boolean): Store {
-  return new Proxy(store, {
-    get(t, k) {
-      const v = Reflect.get(t, k);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        if (typeof k === 'string' && fail(k)) return Promise.reject(new Error(`store unavailable (${k})`));
-        return (v as (...a: unknown[]) => unknown).apply(t, args);
-      };
-    },
+  return interceptStore(store, (name, call) => (...args: unknown[]) => {
+    if (fail(name)) return Promise.reject(new Error(`store unavailable (${name})`));
+    return call(...args);
   });
 }
 
@@ -56,7 +51,7 @@ async function withFlakyFusion(fail: (method: string) => boolean, clock: Clock |
   await withFusion({ clock, logger, wrapStore: (s) => flaky(s, fail) }, (kit) => body({ ...kit, logger }));
 }
 
-const isOutcomeCall = (k: string) => k === 'finish' || k === 'finishAndClaim';
+const isOutcomeCall = (k: string) => k === 'finishJobs' || k === 'capabilities.finishAndClaim';
 
 describe('Worker: storing outcomes', () => {
   it('keeps trying a refused batch while its leases last: the outcomes land and the jobs complete', async () => {
@@ -80,7 +75,7 @@ describe('Worker: storing outcomes', () => {
   it('gives a batch up only once its leases have ended, and says so at error level with the job ids', async () => {
     const clock = new ManualClock();
     // The store is down for outcomes and heartbeats alike, so nothing extends the lease.
-    await withFlakyFusion((k) => isOutcomeCall(k) || k === 'heartbeat', clock, async ({ fusion, store, logger }) => {
+    await withFlakyFusion((k) => isOutcomeCall(k) || k === 'heartbeatJobs', clock, async ({ fusion, store, logger }) => {
       fusion.task('t', () => 'ok');
       const job = await fusion.enqueue('t', null, { id: 'stuck' });
       const leaseMs = 30_000;
@@ -97,7 +92,7 @@ describe('Worker: storing outcomes', () => {
       assert.deepEqual(gaveUp.obj.jobIds, [job.id]);
       assert.equal(gaveUp.obj.outcomes, 1);
       // Not stored: the job waits, still active, for stall recovery to take it back.
-      assert.equal((await store.get(job.id))!.state, 'active');
+      assert.equal((await store.getJob({ id: job.id }))!.state, 'active');
     });
   });
 });

@@ -31,19 +31,19 @@ describe('graceful shutdown', () => {
     const store = new SqliteStore(db);
     try {
       const now = Date.now();
-      await store.add([resolveSpec({ id: 'q1', task: 'quick' }, now), resolveSpec({ id: 's1', task: 'stuck' }, now)], now);
+      await store.addJobs({ jobs: [resolveSpec({ id: 'q1', task: 'quick' }, now), resolveSpec({ id: 's1', task: 'stuck' }, now)], now });
       const w = startWorker(db, 1000);
       await w.started(2);
       w.child.kill('SIGTERM');
       assert.equal(await w.exit, 0);
-      const quick = (await store.get('q1'))!;
+      const quick = (await store.getJob({ id: 'q1' }))!;
       assert.equal(quick.state, 'completed');
       assert.equal(quick.result, 'finished in grace');
-      const stuck = (await store.get('s1'))!;
+      const stuck = (await store.getJob({ id: 's1' }))!;
       assert.equal(stuck.state, 'queued', 'the unfinished job went back to the queue');
       assert.equal(stuck.attempts, 0, 'a given-back attempt does not count');
       assert.equal(stuck.history[0]!.outcome, 'released');
-      assert.equal((await store.listWorkers(Date.now())).length, 0, 'the worker deregistered');
+      assert.equal((await store.listWorkers({ now: Date.now() })).length, 0, 'the worker deregistered');
     } finally {
       await store.close();
       t.remove();
@@ -56,17 +56,17 @@ describe('graceful shutdown', () => {
     const store = new SqliteStore(db);
     try {
       const now = Date.now();
-      await store.add([resolveSpec({ id: 's2', task: 'stuck' }, now)], now);
+      await store.addJobs({ jobs: [resolveSpec({ id: 's2', task: 'stuck' }, now)], now });
       const w = startWorker(db, 60_000);
       await w.started(1);
       w.child.kill('SIGTERM');
       w.child.kill('SIGINT');
       const code = await w.exit;
       assert.notEqual(code, 0);
-      const job = (await store.get('s2'))!;
+      const job = (await store.getJob({ id: 's2' }))!;
       assert.equal(job.state, 'active');
       assert.ok(job.leaseUntil! > Date.now(), 'still leased: recovery will requeue it after the lease');
-      const rec = await store.recoverExpired(job.leaseUntil! + 1);
+      const rec = await store.recoverExpiredJobs({ now: job.leaseUntil! + 1 });
       assert.deepEqual(rec.requeued, ['s2']);
     } finally {
       await store.close();

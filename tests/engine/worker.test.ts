@@ -46,9 +46,9 @@ describe('Worker', () => {
       await fusion.enqueue('t', 'low', { priority: 'low' });
       await fusion.enqueue('t', 'none');
       const last = await fusion.enqueue('t', 'high', { priority: 'high' });
-      assert.equal((await store.get(last.id))!.priority, 2);
+      assert.equal((await store.getJob({ id: last.id }))!.priority, 2);
       fusion.worker({ queues: ['default'], concurrency: 1 });
-      await waitForState(store, (await store.list({ task: 't', limit: 3 })).items[2]!.id, 'completed');
+      await waitForState(store, (await store.listJobs({ task: 't', limit: 3 })).items[2]!.id, 'completed');
       assert.deepEqual(order, ['high', 'none', 'low']);
     });
   });
@@ -68,7 +68,7 @@ describe('Worker', () => {
       // delayed job been due a millisecond early, the same claim would have taken it too.
       const probe = await fusion.enqueue('probe');
       await waitForState(store, probe.id, 'completed');
-      assert.equal((await store.get(job.id))!.state, 'scheduled');
+      assert.equal((await store.getJob({ id: job.id }))!.state, 'scheduled');
       clock.advance(1);
       assert.equal(await ran.promise, due);
       await waitForState(store, job.id, 'completed');
@@ -89,7 +89,7 @@ describe('Worker', () => {
       const job = await fusion.enqueue('flaky', null, { id: 'flaky-1', backoff: { type: 'list', delays: [1000, 5000] } });
       const r1 = await first;
       assert.equal(r1.runAt, clock.now() + 1000);
-      let j = (await store.get(job.id))!;
+      let j = (await store.getJob({ id: job.id }))!;
       assert.equal(j.state, 'scheduled');
       assert.equal(j.error!.message, 'provider down #1');
       const second = nextEvent(store, (e) => e.type === 'retrying' && e.jobId === job.id);
@@ -169,7 +169,7 @@ describe('Worker', () => {
       clock.advance(5000);
       await retrying;
       assert.equal(signals[0]!.aborted, true);
-      const j = (await store.get(job.id))!;
+      const j = (await store.getJob({ id: job.id }))!;
       assert.equal(j.error!.name, 'TimeoutError');
       assert.match(j.error!.message, /timed out after 5000 ms/);
     });
@@ -209,11 +209,11 @@ describe('Worker', () => {
       for (let i = 0; i < 10; i++) {
         clock.advance(300);
         // The heartbeat has landed once the store holds the lease it extended (to now + leaseMs).
-        await until(async () => (await store.get(job.id))!.leaseUntil === clock.now() + 1000, 5000, `heartbeat at step ${i}`, 1);
-        const rec = await store.recoverExpired(clock.now());
+        await until(async () => (await store.getJob({ id: job.id }))!.leaseUntil === clock.now() + 1000, 5000, `heartbeat at step ${i}`, 1);
+        const rec = await store.recoverExpiredJobs({ now: clock.now() });
         assert.deepEqual(rec.requeued, [], `lease lost at step ${i}`);
       }
-      assert.ok((await store.get(job.id))!.leaseUntil! > clock.now());
+      assert.ok((await store.getJob({ id: job.id }))!.leaseUntil! > clock.now());
       release.resolve();
       const j = await waitForState(store, job.id, 'completed');
       assert.equal(j.stalls, 0);
@@ -230,7 +230,7 @@ describe('Worker', () => {
       // The probe's claim asks for sms first: had the pause been ignored, it would have taken the sms job.
       const probe = await fusion.enqueue('probe');
       await waitForState(store, probe.id, 'completed');
-      assert.equal((await store.get(job.id))!.state, 'queued');
+      assert.equal((await store.getJob({ id: job.id }))!.state, 'queued');
       await fusion.queue.resume('sms');
       await waitForState(store, job.id, 'completed');
     });
@@ -279,7 +279,7 @@ describe('Worker', () => {
       await nextEvent(store, (e) => e.type === 'active');
       // Both workers have claimed again since, with free slots: had they over-claimed, it would show now.
       await probeEachWorker(fusion, store);
-      assert.equal((await store.counts('wa')).wa!.active, 2);
+      assert.equal((await store.countJobs({ queue: 'wa' })).wa!.active, 2);
       gate.resolve();
       for (const j of jobs) await waitForState(store, j.job.id, 'completed');
       assert.equal(peak, 2);
@@ -336,7 +336,7 @@ describe('Worker', () => {
       assert.deepEqual(ev.progress, { pct: 50 });
       const j = await waitForState(store, job.id, 'completed');
       assert.deepEqual(j.progress, { pct: 60 });
-      assert.deepEqual((await store.logs(job.id)).map((l) => l.message), ['half way', 'nearly']);
+      assert.deepEqual((await store.jobLogs({ id: job.id })).map((l) => l.message), ['half way', 'nearly']);
       assert.deepEqual(seen, [1, true, 'p-1', false]);
     });
   });

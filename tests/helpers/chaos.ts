@@ -212,7 +212,7 @@ export async function allJobs(store: Store, queue: string): Promise<Job[]> {
   const out: Job[] = [];
   let cursor: string | undefined;
   do {
-    const page = await store.list({ queue, limit: 1000, ...(cursor ? { cursor } : {}) });
+    const page = await store.listJobs({ queue, limit: 1000, ...(cursor ? { cursor } : {}) });
     out.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
@@ -302,7 +302,7 @@ export function producer(store: Store, opts: { batch: number; everyMs: number; q
 
 /** A queue's counts (all zero when it has none). */
 export async function countsOf(store: Store, queue = 'chaos') {
-  return (await store.counts(queue))[queue] ?? { scheduled: 0, queued: 0, active: 0, completed: 0, failed: 0, cancelled: 0 };
+  return (await store.countJobs({ queue }))[queue] ?? { scheduled: 0, queued: 0, active: 0, completed: 0, failed: 0, cancelled: 0 };
 }
 
 const TASKS = join(process.cwd(), 'dist/tests/helpers/chaos-tasks.js');

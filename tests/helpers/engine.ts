@@ -91,14 +91,14 @@ export function waitForState(store: Store, id: string, states: JobState[] | JobS
       else resolve(job!);
     };
     const check = async () => {
-      const job = await store.get(id);
+      const job = await store.getJob({ id });
       if (job && want.has(job.state)) finish(null, job);
     };
     const off = store.subscribe((e) => {
       if (e.jobId === id) void check();
     });
     const timer = setTimeout(async () => {
-      const job = await store.get(id);
+      const job = await store.getJob({ id });
       finish(new Error(`job ${id} did not reach ${[...want].join('|')} (now ${job?.state ?? 'missing'})`));
     }, timeoutMs);
     void check();

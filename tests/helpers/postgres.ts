@@ -67,10 +67,12 @@ export async function dropSchema(schema: string): Promise<void> {
 }
 
 /** A store on a fresh schema, and a cleanup that closes it and drops the schema. */
-export async function pgHarness(schema = testSchema()): Promise<{ store: PostgresStore; schema: string; cleanup(): Promise<void> }> {
-  const store = await PostgresStore.open(schemaUrl(schema));
+export async function pgHarness(schema = testSchema()): Promise<{ store: PostgresStore; schema: string; url: string; cleanup(): Promise<void> }> {
+  const url = schemaUrl(schema);
+  const store = await PostgresStore.open(url);
   return {
     store,
+    url,
     schema,
     async cleanup() {
       await store.close();

@@ -6,4 +6,4 @@ import { openRedisStore } from '../../src/stores/redis/index.js';
 const [url, prefix] = process.argv.slice(2) as [string, string];
 const store = await openRedisStore(url, { prefix });
 process.send?.('ready');
-for (;;) await store.recoverExpired(Date.now());
+for (;;) await store.recoverExpiredJobs({ now: Date.now() });

@@ -66,22 +66,24 @@ export function openTestStore(url = REDIS_URL, prefix = testPrefix()): RedisStor
   return new RedisStore(parseRedisUrl(url), { prefix });
 }
 
-/** Count the jobs a store hands to its workers by idle hand-off (a pass-through wrapper of Store.handoff). */
+/** Count the jobs a store hands to its workers by idle hand-off (a pass-through wrapper of the handoff capability). */
 export function countHandoffs(store: RedisStore): { jobs: number } {
   const seen = { jobs: 0 };
-  const handoff = store.handoff.bind(store);
-  store.handoff = (id, listener) => handoff(id, (jobs) => {
+  const handoff = store.handoffJobs.bind(store);
+  store.handoffJobs = ({ workerId, listener }) => handoff({ workerId, listener: (jobs) => {
     seen.jobs += jobs.length;
     listener(jobs);
-  });
+  } });
   return seen;
 }
 
 /** A store on a fresh prefix, and a cleanup that removes its keys and closes it. */
-export async function redisHarness(url = REDIS_URL, opts: RedisStoreOptions = {}): Promise<{ store: RedisStore; cleanup(): Promise<void> }> {
+export async function redisHarness(url = REDIS_URL, opts: RedisStoreOptions = {}): Promise<{ store: RedisStore; url: string; opening: { prefix: string }; cleanup(): Promise<void> }> {
   const store = new RedisStore(parseRedisUrl(url), { ...opts, prefix: testPrefix() });
   return {
     store,
+    url,
+    opening: { prefix: store.prefix },
     async cleanup() {
       await dropPrefix(store.client, store.prefix);
       await store.close();

@@ -39,10 +39,10 @@ describe('PostgreSQL bulk enqueue', { skip }, () => {
       { id: 'm4', task: 't1', queue: 'qa', payload: 'plain', timeout: 500, maxStalls: 1, scheduleId: 's1' },
     ];
     const jobs = specs.map((s) => resolveSpec(s, now));
-    const out = await h.store.add(jobs, now);
+    const out = await h.store.addJobs({ jobs, now });
     assert.deepEqual(out.map((o) => o.created), [true, true, true, true]);
     for (const want of jobs) {
-      const got = (await h.store.get(want.id))!;
+      const got = (await h.store.getJob({ id: want.id }))!;
       assert.deepEqual(
         [got.queue, got.task, got.payload, got.priority, got.maxAttempts, got.backoff, got.timeout, got.maxStalls, got.runAt, got.createdAt,
           got.description, got.tags, got.callbacks, got.scheduleId],
@@ -52,7 +52,7 @@ describe('PostgreSQL bulk enqueue', { skip }, () => {
       );
       assert.equal(got.state, want.runAt > now ? 'scheduled' : 'queued');
     }
-    const counts = await h.store.counts();
+    const counts = await h.store.countJobs();
     assert.deepEqual([counts.qa!.queued, counts.qa!.scheduled, counts.qb!.queued], [2, 1, 1]);
   });
 
@@ -61,12 +61,12 @@ describe('PostgreSQL bulk enqueue', { skip }, () => {
     const jobs = Array.from({ length: 1000 }, (_, i) => resolveSpec({ id: `b${i}`, task: 't', queue: 'bulk', payload: { i } }, now));
     jobs[500] = resolveSpec({ id: 'm1', task: 't', queue: 'bulk', payload: { other: true } }, now);
     jobs[999] = resolveSpec({ id: 'b0', task: 't', queue: 'bulk', payload: { again: true } }, now);
-    const out = await h.store.add(jobs, now);
+    const out = await h.store.addJobs({ jobs, now });
     assert.equal(out.filter((o) => o.created).length, 998);
     assert.deepEqual([out[500]!.created, out[500]!.job.queue, out[500]!.job.payload], [false, 'qa', { a: 1 }], 'the existing job, unchanged');
     assert.deepEqual([out[999]!.created, out[999]!.job.payload], [false, { i: 0 }], 'the first of a repeated id made it');
-    assert.equal((await h.store.counts('bulk')).bulk!.queued, 998);
-    const page = await h.store.list({ queue: 'bulk', limit: 3 });
+    assert.equal((await h.store.countJobs({ queue: 'bulk' })).bulk!.queued, 998);
+    const page = await h.store.listJobs({ queue: 'bulk', limit: 3 });
     assert.deepEqual(page.items.map((j) => j.id), ['b998', 'b997', 'b996'], 'enqueue order kept');
   });
 });

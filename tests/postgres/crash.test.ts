@@ -51,15 +51,15 @@ describe('PostgreSQL crash test', { skip }, () => {
         kills++;
         await spawnWorker();
       }
-      await until(async () => (await store.counts('crash')).crash!.completed === N, 60_000, 'every job completed', 100);
-      const c = (await store.counts('crash')).crash!;
+      await until(async () => (await store.countJobs({ queue: 'crash' })).crash!.completed === N, 60_000, 'every job completed', 100);
+      const c = (await store.countJobs({ queue: 'crash' })).crash!;
       assert.deepEqual(c, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
       const execs = new Map((await store.pool.query<{ job_id: string; n: number }>(
         `SELECT job_id, count(*)::int AS n FROM "${schema}".executions GROUP BY job_id`)).rows.map((r) => [r.job_id, r.n]));
       let stalled = 0;
       let duplicates = 0;
       for (let i = 0; i < N; i++) {
-        const j = (await store.get(`job-${i}`))!;
+        const j = (await store.getJob({ id: `job-${i}` }))!;
         assert.equal(j.state, 'completed');
         const n = execs.get(j.id) ?? 0;
         assert.ok(n >= 1, `${j.id} completed but never ran`);

@@ -33,7 +33,7 @@ describe('PostgreSQL enqueue statements', { skip }, () => {
   async function heardSoFar(): Promise<string[]> {
     marker = deferred();
     const now = Date.now();
-    await h.store.add([resolveSpec({ task: 't', queue: 'marker' }, now)], now);
+    await h.store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'marker' }, now)], now });
     await within(marker.promise, 5000, 'the marker woke the other store');
     const out = heard.map((e) => `${e.type}:${e.queue}${e.type === 'scheduled' ? `@${e.runAt}` : ''}`);
     heard.length = 0;
@@ -50,23 +50,23 @@ describe('PostgreSQL enqueue statements', { skip }, () => {
     const mine: StoreEvent[] = [];
     const off = h.store.subscribe((e) => mine.push(e));
     try {
-      const [made] = await h.store.add([job], now);
+      const [made] = await h.store.addJobs({ jobs: [job], now });
       assert.deepEqual([made!.created, made!.job.state], [true, 'scheduled']);
-      const got = (await h.store.get('one'))!;
+      const got = (await h.store.getJob({ id: 'one' }))!;
       assert.deepEqual(
         [got.queue, got.task, got.payload, got.priority, got.maxAttempts, got.backoff, got.timeout, got.maxStalls, got.runAt, got.createdAt,
           got.description, got.tags, got.callbacks, got.scheduleId, got.state],
         [job.queue, job.task, job.payload, job.priority, job.maxAttempts, job.backoff, job.timeout, job.maxStalls, job.runAt, job.createdAt,
           job.description, job.tags, job.callbacks, job.scheduleId, 'scheduled'],
       );
-      assert.deepEqual((await h.store.queues()).map((q) => q.name).filter((n) => n === 'solo'), ['solo'], 'the queue has its row');
+      assert.deepEqual((await h.store.listQueues()).map((q) => q.name).filter((n) => n === 'solo'), ['solo'], 'the queue has its row');
 
       const again = resolveSpec({ id: 'one', task: 'other', queue: 'elsewhere', payload: { new: true } }, now);
-      const [existing] = await h.store.add([again], now);
+      const [existing] = await h.store.addJobs({ jobs: [again], now });
       assert.deepEqual([existing!.created, existing!.job.queue, existing!.job.payload, existing!.job.runAt], [false, 'solo', 'plain', runAt]);
       assert.deepEqual(mine.map((e) => `${e.type}:${e.jobId}`), ['scheduled:one'], 'no event for the existing id');
       assert.deepEqual(await heardSoFar(), [`scheduled:solo@${runAt}`], 'one wake-up, for the job made');
-      assert.equal((await h.store.queues()).some((q) => q.name === 'elsewhere'), false, 'nothing of the second call was stored');
+      assert.equal((await h.store.listQueues()).some((q) => q.name === 'elsewhere'), false, 'nothing of the second call was stored');
     } finally {
       off();
     }
@@ -81,13 +81,13 @@ describe('PostgreSQL enqueue statements', { skip }, () => {
       resolveSpec({ id: 'm3', task: 't', queue: 'qb', payload: 3, runAt: due + 5 }, now),
       resolveSpec({ id: 'm4', task: 't', queue: 'qb', payload: 4, runAt: due }, now),
     ];
-    const out = await h.store.add(jobs, now);
+    const out = await h.store.addJobs({ jobs: jobs, now });
     assert.deepEqual(out.map((o) => o.created), [true, true, true, true]);
     assert.deepEqual((await heardSoFar()).sort(), ['queued:qa', `scheduled:qb@${due}`], 'the earliest due time of qb');
 
-    const again = await h.store.add([resolveSpec({ id: 'm1', task: 't', queue: 'qc' }, now), resolveSpec({ id: 'm3', task: 't', queue: 'qc' }, now)], now);
+    const again = await h.store.addJobs({ jobs: [resolveSpec({ id: 'm1', task: 't', queue: 'qc' }, now), resolveSpec({ id: 'm3', task: 't', queue: 'qc' }, now)], now });
     assert.deepEqual(again.map((o) => [o.created, o.job.queue, o.job.payload]), [[false, 'qa', 1], [false, 'qb', 3]]);
     assert.deepEqual(await heardSoFar(), [], 'nothing made, nobody woken');
-    assert.equal((await h.store.queues()).some((q) => q.name === 'qc'), false, 'no queue row for jobs not made');
+    assert.equal((await h.store.listQueues()).some((q) => q.name === 'qc'), false, 'no queue row for jobs not made');
   });
 });

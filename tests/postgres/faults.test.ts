@@ -70,7 +70,7 @@ describe('PostgreSQL connection faults', { skip }, () => {
       off();
       const latency = Date.now() - t0;
 
-      const counts = (await store.counts('q')).q!;
+      const counts = (await store.countJobs({ queue: 'q' })).q!;
       assert.deepEqual(counts, { scheduled: 0, queued: 0, active: 0, completed: N + 1, failed: 0, cancelled: 0 });
       for (let b = 0; b < 6; b++) for (let k = 0; k < N / 6; k++) assert.ok((runs.get(`j${b}-${k}`) ?? 0) >= 1, `j${b}-${k} ran`);
       console.log(`faults: 4 terminations, resumed after ${gaps.join(', ')} ms; wake after listener kill ${latency} ms`);

@@ -40,9 +40,9 @@ describe('PostgreSQL migrations', { skip }, () => {
         // Migration 5 lists the finished states by end time (the per-state seq indexes stay, for counts).
         assert.equal(await idx('jobs_completed_end'), 1, 'migration 5 applied');
         assert.equal(await idx('jobs_scheduled'), 1, 'migration 2 kept');
-        const j = (await store.get('old-1'))!;
+        const j = (await store.getJob({ id: 'old-1' }))!;
         assert.deepEqual([j.state, j.payload, j.priority], ['queued', { keep: [1, 'two'] }, 2]);
-        const claimed = await store.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 1000, now: now + 1 });
+        const claimed = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 1000, now: now + 1 });
         assert.deepEqual(claimed.jobs.map((x) => x.id), ['old-1']);
       } finally {
         await store.close();

@@ -51,7 +51,7 @@ describe('PostgreSQL server restart (private server)', { skip }, () => {
         await until(() => completed > before + 20, 30_000, `work resumed after restart -m ${mode}`, 5);
         const resumed = Date.now() - up;
         await within(all.promise, 60_000, `all ${N} jobs completed`);
-        const counts = (await producer.counts('q')).q!;
+        const counts = (await producer.countJobs({ queue: 'q' })).q!;
         assert.deepEqual(counts, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
         for (let k = 0; k < N; k++) assert.ok((runs.get(`j${k}`) ?? 0) >= 1, `j${k} ran`);
         const twice = [...runs.values()].filter((n) => n > 1).length;

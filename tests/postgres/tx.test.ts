@@ -40,7 +40,7 @@ describe('enqueue in the caller transaction (PostgreSQL)', { skip }, () => {
         const job = await fusion.enqueue({ id: 'confirm-o1', task: 'confirm', queue: 'orders', payload: { order: 'o1' } }, { tx: c });
         assert.equal(job.state, 'queued');
         // Not visible outside the transaction yet, and no worker was told.
-        assert.equal(await fusion.store.get('confirm-o1'), null);
+        assert.equal(await fusion.store.getJob({ id: 'confirm-o1' }), null);
         assert.equal(heard.length, 0);
         // Idempotent inside the transaction too.
         const again = await fusion.queue.enqueueMany([{ id: 'confirm-o1', task: 'confirm', queue: 'orders' }], { tx: c });
@@ -50,7 +50,7 @@ describe('enqueue in the caller transaction (PostgreSQL)', { skip }, () => {
         c.release();
       }
       await within(heardCommit.promise, 5000, 'the commit woke the other store');
-      assert.deepEqual((await fusion.store.get('confirm-o1'))!.payload, { order: 'o1' });
+      assert.deepEqual((await fusion.store.getJob({ id: 'confirm-o1' }))!.payload, { order: 'o1' });
       assert.equal((await app.query(`SELECT total FROM "${schema}".orders WHERE id = 'o1'`)).rows[0].total, 42);
 
       // Rollback: neither the row nor the job, and no wake.
@@ -65,13 +65,13 @@ describe('enqueue in the caller transaction (PostgreSQL)', { skip }, () => {
       } finally {
         r.release();
       }
-      assert.equal(await fusion.store.get('confirm-o2'), null);
+      assert.equal(await fusion.store.getJob({ id: 'confirm-o2' }), null);
       assert.equal((await app.query(`SELECT count(*)::int AS n FROM "${schema}".orders WHERE id = 'o2'`)).rows[0].n, 0);
       // A later job's wake arrives; the rolled-back one's never did (notifications keep commit order).
       await fusion.enqueue({ id: 'marker', task: 'confirm', queue: 'orders' });
       await within(heardCommit.promise, 5000, 'the marker woke the other store');
       assert.deepEqual(heard.map((e) => `${e.type}:${e.queue}`), ['queued:orders']);
-      assert.deepEqual((await fusion.store.counts('orders')).orders, { scheduled: 0, queued: 2, active: 0, completed: 0, failed: 0, cancelled: 0 });
+      assert.deepEqual((await fusion.store.countJobs({ queue: 'orders' })).orders, { scheduled: 0, queued: 2, active: 0, completed: 0, failed: 0, cancelled: 0 });
     } finally {
       off();
       await app.end();
@@ -89,7 +89,7 @@ describe('enqueue in the caller transaction (PostgreSQL)', { skip }, () => {
         fusion.enqueue({ task: 't' }, { tx: {} }),
         (e: FusionError) => e.code === 'tx_unsupported' && e.status === 400 && /PostgreSQL/.test(e.message),
       );
-      assert.deepEqual(await fusion.store.counts(), {});
+      assert.deepEqual(await fusion.store.countJobs(), {});
     } finally {
       await fusion.close();
       t.remove();

@@ -12,26 +12,26 @@ describe('Redis claim rows', { skip }, () => {
   it('returns every field of each claimed job as the job reads back, ids with newlines too', async () => {
     const { store, cleanup } = await redisHarness();
     const now = Date.now();
-    const claim = (at: number, limit = 10) => store.claim({ queues: ['c'], workerId: 'w', limit, leaseMs: 60_000, now: at });
+    const claim = (at: number, limit = 10) => store.claimJobs({ queues: ['c'], workerId: 'w', limit, leaseMs: 60_000, now: at });
     try {
       const ids = ['plain', 'two\nlines', '\n', 'ends\n'];
-      await store.add(ids.map((id, i) => resolveSpec({
+      await store.addJobs({ jobs: ids.map((id, i) => resolveSpec({
         task: 't', queue: 'c', id, priority: i, payload: { text: 'a\nb', n: i }, tags: ['x\ny'], description: 'd\ne',
-      }, now)), now);
+      }, now)), now });
       const first = (await claim(now)).jobs;
       assert.deepEqual(first.map((j) => j.id).sort(), [...ids].sort());
-      for (const job of first) assert.deepEqual(job, await store.get(job.id));
+      for (const job of first) assert.deepEqual(job, await store.getJob({ id: job.id }));
       // Attempt two of one job: it carries the first attempt's error, history and progress.
       const again = first.find((j) => j.id === 'two\nlines')!;
-      await store.progress({ id: again.id, token: again.leaseToken! }, { done: 'half\n' }, now + 1);
-      await store.finish([{ kind: 'retry', id: again.id, token: again.leaseToken!, at: now + 2, error: { message: 'no\nluck', retryable: true }, retryAt: now + 3 }]);
+      await store.progressJob({ lease: { id: again.id, token: again.leaseToken! }, progress: { done: 'half\n' }, now: now + 1 });
+      await store.finishJobs({ outcomes: [{ kind: 'retry', id: again.id, token: again.leaseToken!, at: now + 2, error: { message: 'no\nluck', retryable: true }, retryAt: now + 3 }] });
       const [second] = (await claim(now + 4, 1)).jobs;
       assert.equal(second!.id, 'two\nlines');
       assert.equal(second!.attempts, 2);
       assert.deepEqual(second!.error, { message: 'no\nluck', retryable: true });
       assert.deepEqual(second!.progress, { done: 'half\n' });
       assert.deepEqual(second!.history.map((h) => [h.attempt, h.outcome, h.error]), [[1, 'retrying', 'no\nluck'], [2, undefined, undefined]]);
-      assert.deepEqual(second, await store.get(second!.id));
+      assert.deepEqual(second, await store.getJob({ id: second!.id }));
     } finally {
       await cleanup();
     }

@@ -73,16 +73,16 @@ else {
           await q.enqueue({ task: 't', queue: queues[i % queues.length]!, payload: { n: i }, ...(i % 10 === 0 ? { delay: 200 } : {}) });
         }
         await within(all.promise, 20_000, 'all jobs on all queues ran');
-        const counts = await producer.counts();
+        const counts = await producer.countJobs();
         const done = queues.reduce((s, name) => s + (counts[name]?.completed ?? 0), 0);
         assert.ok(done <= N);
         assert.equal(seen.size, N);
         // A schedule's jobs go to their queue's slot through the outbox, atomically with the CAS.
-        const rec = await producer.upsertSchedule({ id: 'sc', spec: { x: 1 }, nextRunAt: Date.now(), paused: false }, Date.now());
+        const rec = await producer.saveSchedule({ schedule: { id: 'sc', spec: { x: 1 }, nextRunAt: Date.now(), paused: false }, now: Date.now() });
         const job = { id: 'sc@1', queue: 'beta', task: 'none', payload: null, priority: 1, maxAttempts: 1, backoff: { type: 'fixed' as const, delay: 1 },
           timeout: 0, maxStalls: 1, runAt: Date.now() + 60_000, createdAt: Date.now(), description: null, tags: [], callbacks: null, scheduleId: 'sc' };
-        assert.equal(await producer.advanceSchedule('sc', rec.version, { nextRunAt: null, runCount: 1, lastRunAt: Date.now() }, [job], Date.now()), true);
-        assert.equal((await consumer.get('sc@1'))!.scheduleId, 'sc');
+        assert.equal(await producer.advanceSchedule({ id: 'sc', expectedVersion: rec.version, next: { nextRunAt: null, runCount: 1, lastRunAt: Date.now() }, jobs: [job], now: Date.now() }), true);
+        assert.equal((await consumer.getJob({ id: 'sc@1' }))!.scheduleId, 'sc');
       } finally {
         await worker.stop(1000);
         await dropPrefix(producer.client, prefix);

@@ -31,14 +31,14 @@ describe('Redis crash test', { skip }, () => {
       const q = new Queue(store);
       // Held until every first worker is up: on a loaded machine starting a process takes seconds,
       // and the first one alone could run every job before a kill lands (then no kill hits a job).
-      await store.pause('crash', Date.now());
+      await store.pauseQueue({ queue: 'crash', now: Date.now() });
       for (let i = 0; i < N; i += 500) {
         await q.enqueueMany(Array.from({ length: 500 }, (_, k) => ({
           id: `job-${i + k}`, task: 'work', queue: 'crash', payload: { ms: 20 + ((i + k) % 40) }, maxStalls: 20,
         })));
       }
       for (let i = 0; i < 4; i++) await spawnWorker();
-      await store.resume('crash', Date.now());
+      await store.resumeQueue({ queue: 'crash', now: Date.now() });
       let kills = 0;
       // Kill a random worker every 250 ms while work remains, replacing it, eight times.
       while (kills < 8) {
@@ -51,13 +51,13 @@ describe('Redis crash test', { skip }, () => {
         kills++;
         await spawnWorker();
       }
-      await until(async () => (await store.counts('crash')).crash!.completed === N, 60_000, 'every job completed', 100);
-      const c = (await store.counts('crash')).crash!;
+      await until(async () => (await store.countJobs({ queue: 'crash' })).crash!.completed === N, 60_000, 'every job completed', 100);
+      const c = (await store.countJobs({ queue: 'crash' })).crash!;
       assert.deepEqual(c, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
       // Jobs that were running in a killed process show it: a stalled attempt in their history.
       let stalled = 0;
       for (let i = 0; i < N; i++) {
-        const j = (await store.get(`job-${i}`))!;
+        const j = (await store.getJob({ id: `job-${i}` }))!;
         assert.equal(j.state, 'completed');
         if (j.stalls > 0) {
           stalled++;

@@ -86,7 +86,7 @@ describe('Redis connection faults', { skip }, () => {
         await within(p, 15_000, `job after restart ${round} started`);
         await within(done.promise, 15_000, `job after restart ${round} completed`);
         off();
-        assert.equal((await producer.get(job.id))!.state, 'completed');
+        assert.equal((await producer.getJob({ id: job.id }))!.state, 'completed');
       }
     } finally {
       await worker.stop(1000);

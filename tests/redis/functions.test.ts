@@ -33,8 +33,8 @@ describe('Redis scripts as a function library', { skip }, () => {
   const libraries = async () => ((await admin.call('FUNCTION', 'LIST')) as unknown[][]).map((l) => String(l[1]));
   const addAndClaim = async (store: RedisStore, id: string) => {
     const now = Date.now();
-    await store.add([resolveSpec({ id, task: 't', queue: 'fn' }, now)], now);
-    const res = await store.claim({ queues: ['fn'], workerId: 'w', limit: 1, leaseMs: 30_000, now });
+    await store.addJobs({ jobs: [resolveSpec({ id, task: 't', queue: 'fn' }, now)], now });
+    const res = await store.claimJobs({ queues: ['fn'], workerId: 'w', limit: 1, leaseMs: 30_000, now });
     assert.deepEqual(res.jobs.map((j) => j.id), [id]);
   };
 

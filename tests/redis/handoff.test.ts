@@ -63,8 +63,8 @@ describe('Redis idle hand-off', { skip }, () => {
     const producer = open(undefined, prefix);
     const consumer = open(undefined, prefix);
     let claims = 0;
-    const claim = consumer.claim.bind(consumer);
-    consumer.claim = (r) => {
+    const claim = consumer.claimJobs.bind(consumer);
+    consumer.claimJobs = (r) => {
       claims++;
       return claim(r);
     };
@@ -82,11 +82,11 @@ describe('Redis idle hand-off', { skip }, () => {
         const j = await q.enqueue({ task: 't', queue: 'h', payload: { i } });
         assert.equal(await within(started.promise, 5000, `job ${i} start`), j.id);
         // Each completion's finish claims again and finds nothing: the registration is back.
-        await until(async () => (await producer.get(j.id))!.state === 'completed' && (await admin.zcard(idleKey(prefix))) === 1, 5000, 'completion', 2);
+        await until(async () => (await producer.getJob({ id: j.id }))!.state === 'completed' && (await admin.zcard(idleKey(prefix))) === 1, 5000, 'completion', 2);
       }
       assert.equal(handed.jobs, 20, 'every job came by hand-off');
       assert.equal(claims - before, 0, 'no claim call after any enqueue');
-      const done = await producer.list({ queue: 'h', state: 'completed', limit: 50 });
+      const done = await producer.listJobs({ queue: 'h', state: 'completed', limit: 50 });
       assert.equal(done.items.length, 20);
       for (const j of done.items) {
         assert.equal(j.attempts, 1);
@@ -100,23 +100,23 @@ describe('Redis idle hand-off', { skip }, () => {
   it('hands over by priority, and no more jobs than the registration has slots', async () => {
     const s = open();
     const got: Job[] = [];
-    const stop = s.handoff('w1', (jobs) => got.push(...jobs));
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
     try {
-      const first = await s.claim(req({ limit: 2 }));
+      const first = await s.claimJobs(req({ limit: 2 }));
       assert.equal(first.jobs.length, 0);
-      await s.add([job({ id: 'low', priority: 1 }), job({ id: 'high', priority: 9 }), job({ id: 'mid', priority: 5 })], Date.now());
+      await s.addJobs({ jobs: [job({ id: 'low', priority: 1 }), job({ id: 'high', priority: 9 }), job({ id: 'mid', priority: 5 })], now: Date.now() });
       await until(() => got.length === 2, 5000, 'hand-off message', 2);
       assert.deepEqual(got.map((j) => j.id), ['high', 'mid']);
       for (const j of got) {
-        const stored = (await s.get(j.id))!;
+        const stored = (await s.getJob({ id: j.id }))!;
         assert.equal(stored.state, 'active');
         assert.equal(stored.workerId, 'w1');
         assert.equal(stored.leaseToken, j.leaseToken);
         assert.equal(stored.attempts, 1);
       }
-      assert.equal((await s.get('low'))!.state, 'queued');
+      assert.equal((await s.getJob({ id: 'low' }))!.state, 'queued');
       // The jobs finish under the token they came with.
-      const applied = await s.finish(got.map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: Date.now(), result: null })));
+      const applied = await s.finishJobs({ outcomes: got.map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: Date.now(), result: null })) });
       assert.deepEqual(applied, [true, true]);
     } finally {
       await stop();
@@ -128,29 +128,29 @@ describe('Redis idle hand-off', { skip }, () => {
     const s = open(storeWithMortalEvents, prefix);
     const producer = open(undefined, prefix);
     const got: Job[] = [];
-    const stop = s.handoff('w1', (jobs) => got.push(...jobs));
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
     // Someone else listens on the worker's channel, so the add sees a listener; ours is gone.
     const spy = new Redis(REDIS_URL);
     try {
-      await s.claim(req({ limit: 3 }));
+      await s.claimJobs(req({ limit: 3 }));
       const seen = deferred<string>();
       spy.on('message', (_c, m) => seen.resolve(m));
       await spy.subscribe(`${prefix}:events:h:w1`);
       await killEvents(admin, prefix);
-      await producer.add([job({ id: 'lost-1' }), job({ id: 'lost-2' })], Date.now());
+      await producer.addJobs({ jobs: [job({ id: 'lost-1' }), job({ id: 'lost-2' })], now: Date.now() });
       await within(seen.promise, 5000, 'the message went out');
-      assert.equal((await s.get('lost-1'))!.state, 'active');
+      assert.equal((await s.getJob({ id: 'lost-1' }))!.state, 'active');
       // The next claim names the taken registration and gets its jobs, counted against its limit.
-      await producer.add([job({ id: 'later-1' }), job({ id: 'later-2' })], Date.now());
-      const res = await s.claim(req({ limit: 3 }));
+      await producer.addJobs({ jobs: [job({ id: 'later-1' }), job({ id: 'later-2' })], now: Date.now() });
+      const res = await s.claimJobs(req({ limit: 3 }));
       assert.deepEqual(res.jobs.map((j) => j.id).sort(), ['later-1', 'lost-1', 'lost-2']);
       assert.equal(got.length, 0);
-      const lost = (await s.get('lost-1'))!;
+      const lost = (await s.getJob({ id: 'lost-1' }))!;
       assert.equal(lost.leaseToken, res.jobs.find((j) => j.id === 'lost-1')!.leaseToken);
       assert.equal(lost.attempts, 1);
-      assert.equal((await s.get('later-2'))!.state, 'queued');
+      assert.equal((await s.getJob({ id: 'later-2' }))!.state, 'queued');
       // A claim after that hands nothing twice.
-      const again = await s.claim(req({ limit: 3 }));
+      const again = await s.claimJobs(req({ limit: 3 }));
       assert.deepEqual(again.jobs.map((j) => j.id), ['later-2']);
     } finally {
       spy.disconnect();
@@ -162,16 +162,16 @@ describe('Redis idle hand-off', { skip }, () => {
     const prefix = testPrefix();
     const s = open(storeWithMortalEvents, prefix);
     const producer = open(undefined, prefix);
-    const stop = s.handoff('w1', () => assert.fail('no job reaches a worker whose events are down'));
+    const stop = s.handoffJobs({ workerId: 'w1', listener: () => assert.fail('no job reaches a worker whose events are down') });
     const spy = new Redis(REDIS_URL);
     try {
-      await s.claim(req());
+      await s.claimJobs(req());
       await spy.subscribe(`${prefix}:events:h:w1`);
       await killEvents(admin, prefix);
-      await producer.add([job({ id: 'orphan' })], Date.now());
-      assert.equal((await s.get('orphan'))!.state, 'active');
+      await producer.addJobs({ jobs: [job({ id: 'orphan' })], now: Date.now() });
+      assert.equal((await s.getJob({ id: 'orphan' }))!.state, 'active');
       await stop();
-      const back = (await s.get('orphan'))!;
+      const back = (await s.getJob({ id: 'orphan' }))!;
       assert.equal(back.state, 'queued');
       assert.equal(back.attempts, 0, 'the given-back attempt is not counted');
       assert.equal(await admin.zcard(idleKey(prefix)), 0);
@@ -188,20 +188,20 @@ describe('Redis idle hand-off', { skip }, () => {
     await until(async () => (await admin.zcard(idleKey(prefix))) === 1, 5000, 'registration', 2);
     await worker.stop(1000);
     assert.equal(await admin.zcard(idleKey(prefix)), 0);
-    await s.add([job({ id: 'after-stop' })], Date.now());
-    assert.equal((await s.get('after-stop'))!.state, 'queued');
+    await s.addJobs({ jobs: [job({ id: 'after-stop' })], now: Date.now() });
+    assert.equal((await s.getJob({ id: 'after-stop' }))!.state, 'queued');
   });
 
   it('skips a registration whose worker no longer listens', async () => {
     const prefix = testPrefix();
     const s = open(storeWithMortalEvents, prefix);
     const producer = open(undefined, prefix);
-    const stop = s.handoff('w1', () => assert.fail('unreachable'));
-    await s.claim(req());
+    const stop = s.handoffJobs({ workerId: 'w1', listener: () => assert.fail('unreachable') });
+    await s.claimJobs(req());
     assert.equal(await admin.zcard(idleKey(prefix)), 1);
     await killEvents(admin, prefix);
-    await producer.add([job({ id: 'nobody' })], Date.now());
-    assert.equal((await producer.get('nobody'))!.state, 'queued');
+    await producer.addJobs({ jobs: [job({ id: 'nobody' })], now: Date.now() });
+    assert.equal((await producer.getJob({ id: 'nobody' }))!.state, 'queued');
     assert.equal(await admin.zcard(idleKey(prefix)), 0, 'the dead registration is dropped');
     await stop();
   });
@@ -210,12 +210,12 @@ describe('Redis idle hand-off', { skip }, () => {
     const prefix = testPrefix();
     const s = open(undefined, prefix);
     const got: Job[] = [];
-    const stop = s.handoff('w1', (jobs) => got.push(...jobs));
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
     try {
-      await s.claim(req());
-      await s.pause('h', Date.now());
-      await s.add([job({ id: 'paused' })], Date.now());
-      assert.equal((await s.get('paused'))!.state, 'queued');
+      await s.claimJobs(req());
+      await s.pauseQueue({ queue: 'h', now: Date.now() });
+      await s.addJobs({ jobs: [job({ id: 'paused' })], now: Date.now() });
+      assert.equal((await s.getJob({ id: 'paused' }))!.state, 'queued');
       assert.equal(await admin.zcard(idleKey(prefix)), 1);
       assert.equal(got.length, 0);
     } finally {
@@ -226,10 +226,10 @@ describe('Redis idle hand-off', { skip }, () => {
   it('registers neither a worker of several queues nor a claim without idleMs', async () => {
     const prefix = testPrefix();
     const s = open(undefined, prefix);
-    const stop = s.handoff('w1', () => {});
+    const stop = s.handoffJobs({ workerId: 'w1', listener: () => {} });
     try {
-      await s.claim(req({ queues: ['h', 'h2'] }));
-      await s.claim(req({ idleMs: undefined }));
+      await s.claimJobs(req({ queues: ['h', 'h2'] }));
+      await s.claimJobs(req({ idleMs: undefined }));
       assert.equal(await admin.zcard(idleKey(prefix)), 0);
       assert.equal(await admin.zcard(idleKey(prefix, 'h2')), 0);
     } finally {
@@ -275,7 +275,7 @@ describe('Redis idle hand-off', { skip }, () => {
     } finally {
       await worker.stop(2000);
     }
-    const counts = (await producer.counts('h')).h!;
+    const counts = (await producer.countJobs({ queue: 'h' })).h!;
     assert.equal(counts.completed, N);
     assert.equal(counts.active, 0);
   });

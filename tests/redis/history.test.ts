@@ -21,23 +21,23 @@ async function withStore(fn: (store: RedisStore, now: number) => Promise<void>) 
 
 /** Add job `id` to queue h and claim it as worker `w` at `now`. */
 async function addAndClaim(store: RedisStore, id: string, w: string, now: number) {
-  await store.add([resolveSpec({ task: 't', queue: 'h', id }, now)], now);
-  return (await store.claim({ queues: ['h'], workerId: w, limit: 1, leaseMs: 60_000, now })).jobs[0]!;
+  await store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'h', id }, now)], now });
+  return (await store.claimJobs({ queues: ['h'], workerId: w, limit: 1, leaseMs: 60_000, now })).jobs[0]!;
 }
 
 describe('Redis attempt history', { skip }, () => {
   it('records each attempt once, open while active and whole when it ends', () => withStore(async (store, now) => {
     const first = await addAndClaim(store, 'a', 'w1', now);
     assert.deepEqual(first.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
-    assert.deepEqual((await store.get('a'))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
-    await store.finish([{ kind: 'retry', id: 'a', token: first.leaseToken!, at: now + 5, error: { message: 'boom', retryable: true }, retryAt: now + 6 }]);
-    const [second] = (await store.claim({ queues: ['h'], workerId: 'w2', limit: 1, leaseMs: 60_000, now: now + 10 })).jobs;
+    assert.deepEqual((await store.getJob({ id: 'a' }))!.history, [{ attempt: 1, workerId: 'w1', startedAt: now }]);
+    await store.finishJobs({ outcomes: [{ kind: 'retry', id: 'a', token: first.leaseToken!, at: now + 5, error: { message: 'boom', retryable: true }, retryAt: now + 6 }] });
+    const [second] = (await store.claimJobs({ queues: ['h'], workerId: 'w2', limit: 1, leaseMs: 60_000, now: now + 10 })).jobs;
     assert.deepEqual(second!.history, [
       { attempt: 1, workerId: 'w1', startedAt: now, endedAt: now + 5, outcome: 'retrying', error: 'boom' },
       { attempt: 2, workerId: 'w2', startedAt: now + 10 },
     ]);
-    await store.finish([{ kind: 'completed', id: 'a', token: second!.leaseToken!, at: now + 12, result: 1 }]);
-    const done = (await store.get('a'))!;
+    await store.finishJobs({ outcomes: [{ kind: 'completed', id: 'a', token: second!.leaseToken!, at: now + 12, result: 1 }] });
+    const done = (await store.getJob({ id: 'a' }))!;
     assert.deepEqual(done.history.map((x) => [x.attempt, x.workerId, x.outcome, x.endedAt]), [[1, 'w1', 'retrying', now + 5], [2, 'w2', 'completed', now + 12]]);
     assert.deepEqual([done.state, done.workerId, done.leaseToken, done.leaseUntil, done.endedAt], ['completed', null, null, null, now + 12]);
   }));
@@ -46,13 +46,13 @@ describe('Redis attempt history', { skip }, () => {
     const a = await addAndClaim(store, 'a', 'w1', now);
     const b = await addAndClaim(store, 'b', 'w1', now);
     const message = 'boom 😀'.slice(0, 6);
-    const applied = await store.finish([
+    const applied = await store.finishJobs({ outcomes: [
       { kind: 'completed', id: 'a', token: a.leaseToken!, at: now + 1, result: null },
       { kind: 'failed', id: 'b', token: b.leaseToken!, at: now + 2, error: { message, retryable: false } },
-    ]);
+    ] });
     assert.deepEqual(applied, [true, true]);
-    assert.deepEqual((await store.counts('h')).h, { scheduled: 0, queued: 0, active: 0, completed: 1, failed: 1, cancelled: 0 });
-    const failed = (await store.get('b'))!;
+    assert.deepEqual((await store.countJobs({ queue: 'h' })).h, { scheduled: 0, queued: 0, active: 0, completed: 1, failed: 1, cancelled: 0 });
+    const failed = (await store.getJob({ id: 'b' }))!;
     assert.equal(failed.error!.message, message);
     assert.deepEqual(failed.history.map((x) => [x.outcome, x.error]), [['failed', message]]);
   }));

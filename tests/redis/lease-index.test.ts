@@ -14,29 +14,29 @@ describe('Redis lease index', { skip }, () => {
     const { store, cleanup } = await redisHarness();
     const now = Date.now();
     const leaseKey = `{${store.prefix}:q}:k`;
-    const claim = (limit: number, at = now) => store.claim({ queues: ['q'], workerId: 'w', limit, leaseMs: 1000, now: at });
+    const claim = (limit: number, at = now) => store.claimJobs({ queues: ['q'], workerId: 'w', limit, leaseMs: 1000, now: at });
     try {
-      await store.add(Array.from({ length: 5 }, (_, i) => resolveSpec({ task: 't', queue: 'q', id: `j${i}` }, now)), now);
-      await store.setQueueOptions('q', { concurrency: 3 }, now);
+      await store.addJobs({ jobs: Array.from({ length: 5 }, (_, i) => resolveSpec({ task: 't', queue: 'q', id: `j${i}` }, now)), now });
+      await store.setQueueOptions({ queue: 'q', options: { concurrency: 3 }, now });
       const first = (await claim(10)).jobs;
       assert.equal(first.length, 3, 'the queue limit of 3 counts leased jobs only');
       assert.equal(await store.client.object('ENCODING', leaseKey), 'skiplist');
-      assert.equal((await store.counts('q')).q!.active, 3);
-      const active = await store.list({ queue: 'q', state: 'active' });
+      assert.equal((await store.countJobs({ queue: 'q' })).q!.active, 3);
+      const active = await store.listJobs({ queue: 'q', state: 'active' });
       assert.deepEqual(active.items.map((j) => j.id).sort(), ['j0', 'j1', 'j2']);
 
-      await store.finish(first.map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: now + 1, result: null })));
-      assert.equal((await store.counts('q')).q!.active, 0);
-      assert.deepEqual((await store.list({ queue: 'q', state: 'active' })).items, []);
+      await store.finishJobs({ outcomes: first.map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: now + 1, result: null })) });
+      assert.equal((await store.countJobs({ queue: 'q' })).q!.active, 0);
+      assert.deepEqual((await store.listJobs({ queue: 'q', state: 'active' })).items, []);
       assert.equal(await store.client.object('ENCODING', leaseKey), 'skiplist', 'emptied of jobs, still a skiplist');
 
       // The next claim fills the limit again; its leases expire and recovery returns exactly them.
       const second = (await claim(10, now + 2)).jobs;
       assert.deepEqual(second.map((j) => j.id).sort(), ['j3', 'j4']);
-      const rec = await store.recoverExpired(now + 5000);
+      const rec = await store.recoverExpiredJobs({ now: now + 5000 });
       assert.deepEqual([...rec.requeued].sort(), ['j3', 'j4']);
-      assert.equal((await store.counts('q')).q!.active, 0);
-      assert.equal((await store.counts('q')).q!.queued, 2);
+      assert.equal((await store.countJobs({ queue: 'q' })).q!.active, 0);
+      assert.equal((await store.countJobs({ queue: 'q' })).q!.queued, 2);
     } finally {
       await cleanup();
     }
@@ -45,10 +45,10 @@ describe('Redis lease index', { skip }, () => {
     const { store, cleanup } = await redisHarness();
     const now = Date.now();
     try {
-      await store.add([resolveSpec({ task: 't', queue: 'q', id: 'only' }, now)], now);
+      await store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', id: 'only' }, now)], now });
       assert.equal(await store.client.object('ENCODING', `{${store.prefix}}:ids`), 'hashtable');
-      assert.equal((await store.get('only'))!.queue, 'q');
-      const again = await store.add([resolveSpec({ task: 't', queue: 'q', id: 'only' }, now)], now);
+      assert.equal((await store.getJob({ id: 'only' }))!.queue, 'q');
+      const again = await store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', id: 'only' }, now)], now });
       assert.equal(again[0]!.created, false);
     } finally {
       await cleanup();

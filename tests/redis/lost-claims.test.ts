@@ -32,7 +32,7 @@ async function allJobs(store: ReturnType<typeof openTestStore>, queue: string): 
   const out: Job[] = [];
   let cursor: string | undefined;
   do {
-    const page = await store.list({ queue, limit: 1000, ...(cursor ? { cursor } : {}) });
+    const page = await store.listJobs({ queue, limit: 1000, ...(cursor ? { cursor } : {}) });
     out.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
@@ -80,7 +80,7 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
       const sweeper = (async () => {
         while (!stop) {
           try {
-            await store.recoverExpired(Date.now());
+            await store.recoverExpiredJobs({ now: Date.now() });
             sweeps++;
             if (await admin.exists(lockKey)) orphaned++;
           } catch {
@@ -91,7 +91,7 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
       const started = Date.now();
       worker = new Worker(store, reg, { queues: ['lost'], concurrency: 16, batchSize: 16, leaseMs: LEASE, pollMs: 200 }).start();
       await within(allRan.promise, LEASE - 5000, 'every job ran once, long before a lease would have run out');
-      await until(async () => (await store.counts('lost')).lost!.completed === N, 10_000, 'every outcome stored', 50);
+      await until(async () => (await store.countJobs({ queue: 'lost' })).lost!.completed === N, 10_000, 'every outcome stored', 50);
       const elapsed = Date.now() - started;
       stop = true;
       await Promise.all([killer, sweeper]);
@@ -107,7 +107,7 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
         `${stalls} stalls, ${reruns} re-executions, max wait ${maxWait} ms; ${sweeps} sweeps (${sweepErrors} failed), ${orphaned} left their lock`);
       assert.ok(kills >= 50, `the loop killed connections (${kills})`);
       assert.equal(jobs.length, N);
-      assert.deepEqual((await store.counts('lost')).lost, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
+      assert.deepEqual((await store.countJobs({ queue: 'lost' })).lost, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
       assert.equal(runs.size, N, 'every job ran');
       assert.equal(stalls, 0, 'no stall counted: no worker died');
       assert.ok(maxWait < LEASE / 2, `no job waited anywhere near a lease (max ${maxWait} ms)`);
@@ -144,24 +144,24 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
         assert.equal(ids.length, 1);
         const before = store.stats.releasedJobs;
         const busy = store.client.eval(BUSY, 0, '40000');
-        const claim = store.claim({ queues: [queue], workerId: 'w', limit: 10, leaseMs: 30_000, now: Date.now() });
+        const claim = store.claimJobs({ queues: [queue], workerId: 'w', limit: 10, leaseMs: 30_000, now: Date.now() });
         await admin.client('KILL', 'ID', ids[0]!);
         const got = await within(claim, 10_000, 'the claim answers after the reconnect');
         await busy;
         const released = store.stats.releasedJobs - before;
         putBack += released;
-        const c = (await store.counts(queue))[queue]!;
+        const c = (await store.countJobs({ queue }))[queue]!;
         assert.equal(got.jobs.length, 10);
         assert.equal(c.active, 10, `active ${c.active}: the ${released} jobs of the lost run went back`);
         assert.equal(c.queued, 30);
-        for (const j of got.jobs) assert.equal((await store.get(j.id))!.state, 'active');
+        for (const j of got.jobs) assert.equal((await store.getJob({ id: j.id }))!.state, 'active');
         // Jobs put back were never started: no attempt, no stall, no history.
-        const queued = (await store.list({ queue, state: 'queued', limit: 100 })).items;
+        const queued = (await store.listJobs({ queue, state: 'queued', limit: 100 })).items;
         for (const j of queued) assert.deepEqual([j.attempts, j.stalls, j.history.length, j.startedAt], [0, 0, 0, null]);
         // And they are first in line again: the lost run took the oldest ten.
         if (released === 10) {
           const held = new Set(got.jobs.map((j) => j.id));
-          const next = await store.claim({ queues: [queue], workerId: 'w2', limit: 10, leaseMs: 30_000, now: Date.now() });
+          const next = await store.claimJobs({ queues: [queue], workerId: 'w2', limit: 10, leaseMs: 30_000, now: Date.now() });
           assert.deepEqual(next.jobs.map((j) => j.id).sort(), Array.from({ length: 10 }, (_, k) => `k-${tries}-${k}`).sort());
           for (const j of next.jobs) assert.ok(!held.has(j.id));
         }

@@ -30,18 +30,18 @@ describe('Redis retention and memory', { skip }, () => {
     try {
       const N = 2500;
       const jobs = Array.from({ length: N }, (_, i) => resolveSpec({ task: 't', queue: 'ret', id: `r${i}` }, T0));
-      await store.add(jobs, T0);
-      await store.log('r0', 'a log line', T0);
-      const claimed = (await store.claim({ queues: ['ret'], workerId: 'w', limit: N, leaseMs: 60_000, now: T0 })).jobs;
+      await store.addJobs({ jobs, now: T0 });
+      await store.logJob({ id: 'r0', message: 'a log line', now: T0 });
+      const claimed = (await store.claimJobs({ queues: ['ret'], workerId: 'w', limit: N, leaseMs: 60_000, now: T0 })).jobs;
       assert.equal(claimed.length, N);
-      await store.finish(claimed.map((j, i) => i % 5 === 0
+      await store.finishJobs({ outcomes: claimed.map((j, i) => i % 5 === 0
         ? { kind: 'failed' as const, id: j.id, token: j.leaseToken!, at: T0 + 1, error: { message: 'x', retryable: false } }
-        : { kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: T0 + 1, result: { i } }));
+        : { kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: T0 + 1, result: { i } }) });
       assert.equal((await keysOf(store)).filter((k) => k.includes(':j:')).length, N);
 
       // A single call never removes more than its limit.
-      assert.equal(await store.clean({ endedBefore: T0 + 2, states: ['completed'], limit: 700 }), 700);
-      assert.equal((await store.counts('ret')).ret!.completed, 2000 - 700);
+      assert.equal(await store.cleanJobs({ endedBefore: T0 + 2, states: ['completed'], limit: 700 }), 700);
+      assert.equal((await store.countJobs({ queue: 'ret' })).ret!.completed, 2000 - 700);
 
       clock.set(T0 + 10 * 24 * 3600_000);
       const m = new Maintenance(store, { clock, batch: 400 });
@@ -52,7 +52,7 @@ describe('Redis retention and memory', { skip }, () => {
       // Only the anchor that keeps the index a hash table stays (IDX_ANCHOR in the store).
       const idxFields = await store.client.hkeysBuffer(`{${store.prefix}}:ids`);
       assert.deepEqual(idxFields.map((f) => f[0]), [255], 'id index emptied');
-      assert.deepEqual(await store.counts('ret'), { ret: { scheduled: 0, queued: 0, active: 0, completed: 0, failed: 0, cancelled: 0 } });
+      assert.deepEqual(await store.countJobs({ queue: 'ret' }), { ret: { scheduled: 0, queued: 0, active: 0, completed: 0, failed: 0, cancelled: 0 } });
       assert.ok(left.every((k) => !/stream|events/.test(k)), `no event stream key: ${left.join(', ')}`);
       assert.ok(left.length <= 4, `only queue metadata remains: ${left.join(', ')}`);
     } finally {

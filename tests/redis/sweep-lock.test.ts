@@ -37,7 +37,7 @@ describe('Redis sweep lock', { skip }, () => {
       await q.enqueueMany(Array.from({ length: N }, (_, k) => ({ id: `d-${k}`, task: 't', queue: 'sweep', payload: {} })));
       // A worker that claims and dies: nothing ever heartbeats these leases.
       const t0 = Date.now();
-      const dead = await store.claim({ queues: ['sweep'], workerId: 'dead', limit: N, leaseMs: LEASE, now: t0 });
+      const dead = await store.claimJobs({ queues: ['sweep'], workerId: 'dead', limit: N, leaseMs: LEASE, now: t0 });
       assert.equal(dead.jobs.length, N);
 
       const ready = deferred();
@@ -76,7 +76,7 @@ describe('Redis sweep lock', { skip }, () => {
       console.log(`sweep lock: sweeper killed holding the lock (pttl ${ttl} ms) ${killedAt - t0} ms after the dead claim; ` +
         `the dead worker's ${N} jobs (lease ${LEASE} ms) all ran ${last - t0} ms after it`);
       assert.ok(last - t0 < LEASE + LOCK_MS + 3000, `recovered within lease + lock time (${last - t0} ms)`);
-      for (let k = 0; k < N; k++) assert.equal((await store.get(`d-${k}`))!.stalls, 1);
+      for (let k = 0; k < N; k++) assert.equal((await store.getJob({ id: `d-${k}` }))!.stalls, 1);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await maint?.stop();
@@ -98,17 +98,17 @@ describe('Redis sweep lock', { skip }, () => {
       const q = new Queue(first);
       for (let i = 0; i < N; i += 2000) {
         await q.enqueueMany(Array.from({ length: 2000 }, (_, k) => ({ id: `e-${i + k}`, task: 't', queue: 'long', payload: {} })));
-        await first.claim({ queues: ['long'], workerId: 'dead', limit: 2000, leaseMs: 1, now: 1 });
+        await first.claimJobs({ queues: ['long'], workerId: 'dead', limit: 2000, leaseMs: 1, now: 1 });
       }
       let stop = false;
       let stolen = 0;
       let tries = 0;
       // The first sweep's lock call goes out now; the rival's right after, and again until it is over.
       const t = performance.now();
-      const sweep = first.recoverExpired(Date.now(), N);
+      const sweep = first.recoverExpiredJobs({ now: Date.now(), limit: N });
       const rival = (async () => {
         while (!stop) {
-          const r = await second.recoverExpired(Date.now(), N);
+          const r = await second.recoverExpiredJobs({ now: Date.now(), limit: N });
           tries++;
           stolen += r.requeued.length;
         }

@@ -104,7 +104,7 @@ describe('the scheduler firing a stored rule that never matches', () => {
         v: 1, trigger: { rrule: 'FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30' }, anchor: clock.now(), template: { task: 't' }, startAt: null, endAt: null,
         limit: null, misfire: { policy: 'skip', maxCatchUp: 10, graceMs: 5000 }, description: null,
       };
-      await env.store.upsertSchedule({ id: 'never', spec, nextRunAt: clock.now(), paused: false }, clock.now());
+      await env.store.saveSchedule({ schedule: { id: 'never', spec, nextRunAt: clock.now(), paused: false }, now: clock.now() });
       clock.set(clock.now() + 1000);
       const t0 = performance.now();
       await s.tick();

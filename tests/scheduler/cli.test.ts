@@ -35,7 +35,7 @@ describe('CLI', () => {
       const p = spawn(process.execPath, [BIN, 'scheduler', '--store', `sqlite:${env.path}`, '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'inherit'] });
       const fired = await waitForLog(p, 'schedule fired');
       assert.equal(fired.scheduleId, 'cli');
-      const job = await env.store.get((fired.jobs as string[])[0]!);
+      const job = await env.store.getJob({ id: (fired.jobs as string[])[0]! });
       assert.equal(job!.scheduleId, 'cli');
       assert.equal(job!.state, 'queued', 'no worker runs in `fusion scheduler`');
       p.kill('SIGTERM');

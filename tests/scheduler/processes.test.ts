@@ -31,7 +31,7 @@ describe('scheduler processes racing on one SQLite file', () => {
       // Every job, paged: how many occurrences fire depends on how long the children take to start.
       const all: Job[] = [];
       for (let cursor: string | undefined; ; ) {
-        const page = await env.store.list({ limit: 500, cursor });
+        const page = await env.store.listJobs({ limit: 500, cursor });
         all.push(...page.items);
         if (!page.nextCursor) break;
         cursor = page.nextCursor;

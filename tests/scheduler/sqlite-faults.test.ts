@@ -23,7 +23,7 @@ describe('scheduler with a schedule the store refuses', () => {
       await s.whenIdle();
       clock.set(T0 + 1000);
       await s.whenIdle(); // never resolves if a failing pass re-arms at once
-      const jobs = async (id: string) => (await env.store.list({ limit: 100 })).items.filter((j) => j.scheduleId === id).length;
+      const jobs = async (id: string) => (await env.store.listJobs({ limit: 100 })).items.filter((j) => j.scheduleId === id).length;
       assert.equal(await jobs('good'), 1);
       assert.equal(await jobs('bad'), 0);
       assert.equal(s.stats.errors, 1);

@@ -28,7 +28,7 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
     let clock: ManualClock;
     let s: Scheduler;
     const jobsOf = async (id: string): Promise<Job[]> => {
-      const all = await env.store.list({ limit: 1000 });
+      const all = await env.store.listJobs({ limit: 1000 });
       return all.items.filter((j) => j.scheduleId === id).sort((a, b) => a.runAt - b.runAt || a.id.localeCompare(b.id));
     };
 
@@ -330,11 +330,11 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
 
       it('a stored spec that no longer compiles ends that schedule and leaves the others firing', async () => {
         await s.create({ id: 'good', trigger: { every: '1m' }, template: tpl });
-        await env.store.upsertSchedule({ id: 'broken', spec: { v: 1, trigger: { cron: 'garbage' } }, nextRunAt: T0 + MIN, paused: false }, T0);
+        await env.store.saveSchedule({ schedule: { id: 'broken', spec: { v: 1, trigger: { cron: 'garbage' } }, nextRunAt: T0 + MIN, paused: false }, now: T0 });
         clock.set(T0 + MIN);
         await s.tick();
         assert.equal((await jobsOf('good')).length, 1);
-        assert.equal((await env.store.getSchedule('broken'))!.nextRunAt, null);
+        assert.equal((await env.store.getSchedule({ id: 'broken' }))!.nextRunAt, null);
       });
 
       it('a store that fails does not make the scheduler spin: it retries after maxSleepMs', async () => {

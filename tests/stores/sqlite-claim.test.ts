@@ -23,13 +23,13 @@ describe('sqlite store: claim sizes', () => {
       ];
       const taken: string[] = [];
       for (const limit of [1, 7, 256, 300, 1, 50]) {
-        const res = await store.claim({ queues: ['q'], workerId: 'w', limit, leaseMs: 60_000, now });
+        const res = await store.claimJobs({ queues: ['q'], workerId: 'w', limit, leaseMs: 60_000, now });
         assert.equal(res.jobs.length, Math.min(limit, 600 - taken.length), `limit ${limit}`);
         taken.push(...res.jobs.map((j) => j.id));
       }
       assert.deepEqual(taken, expected.slice(0, taken.length));
       assert.equal(taken.length, 600);
-      assert.equal((await store.counts('q')).q!.active, taken.length);
+      assert.equal((await store.countJobs({ queue: 'q' })).q!.active, taken.length);
     } finally {
       await store.close();
       t.remove();
@@ -46,10 +46,10 @@ describe('sqlite store: claim sizes', () => {
         { id: 'later', queue: 'q', task: 't', runAt: now + 60_000 },
         { id: 'soon', queue: 'q', task: 't', runAt: now + 1_000 },
       ]);
-      const none = await store.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000, now });
+      const none = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000, now });
       assert.deepEqual(none.jobs, []);
       assert.equal(none.nextWakeAt, now + 1_000);
-      const one = await store.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000, now: now + 1_000 });
+      const one = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000, now: now + 1_000 });
       assert.deepEqual(one.jobs.map((j) => j.id), ['soon']);
       assert.equal(one.nextWakeAt, now + 60_000);
     } finally {

@@ -20,8 +20,8 @@ describe('sqlite store: schema', () => {
     try {
       const old = new SqliteStore(file);
       await new Queue(old).enqueueMany([1, 2, 3].map((i) => ({ id: `j${i}`, queue: 'q', task: 't', payload: { i } })));
-      const claimed = await old.claim({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 60_000, now: Date.now() });
-      await old.finish([{ kind: 'completed', id: 'j1', token: claimed.jobs[0]!.leaseToken!, at: Date.now(), result: null }]);
+      const claimed = await old.claimJobs({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 60_000, now: Date.now() });
+      await old.finishJobs({ outcomes: [{ kind: 'completed', id: 'j1', token: claimed.jobs[0]!.leaseToken!, at: Date.now(), result: null }] });
       // What a file of the earlier schema had: its indexes, and the open attempt in an active job's history.
       old.db.exec(`CREATE INDEX jobs_list ON jobs(queue, state, seq); CREATE INDEX jobs_lease ON jobs(lease_until) WHERE state = 'active';
         UPDATE jobs SET history = json_array(json_object('attempt', 1, 'workerId', 'w', 'startedAt', started_at)) WHERE id = 'j2'`);
@@ -30,13 +30,13 @@ describe('sqlite store: schema', () => {
       const store = new SqliteStore(file);
       try {
         assert.deepEqual(indexes(store), ['jobs_active', 'jobs_cancelled_end', 'jobs_completed_end', 'jobs_due', 'jobs_ended', 'jobs_failed_end', 'jobs_queue', 'jobs_ready']);
-        assert.deepEqual((await store.counts('q')).q, { scheduled: 0, queued: 1, active: 1, completed: 1, failed: 0, cancelled: 0 });
-        assert.deepEqual((await store.list({ queue: 'q', state: 'queued' })).items.map((j) => j.id), ['j3']);
-        assert.deepEqual((await store.list({ queue: 'q', state: 'completed' })).items.map((j) => j.id), ['j1']);
-        const active = (await store.get('j2'))!;
+        assert.deepEqual((await store.countJobs({ queue: 'q' })).q, { scheduled: 0, queued: 1, active: 1, completed: 1, failed: 0, cancelled: 0 });
+        assert.deepEqual((await store.listJobs({ queue: 'q', state: 'queued' })).items.map((j) => j.id), ['j3']);
+        assert.deepEqual((await store.listJobs({ queue: 'q', state: 'completed' })).items.map((j) => j.id), ['j1']);
+        const active = (await store.getJob({ id: 'j2' }))!;
         assert.deepEqual(active.history.map((a) => [a.attempt, a.workerId, a.endedAt]), [[1, 'w', undefined]]);
-        await store.finish([{ kind: 'completed', id: 'j2', token: active.leaseToken!, at: Date.now(), result: null }]);
-        const done = (await store.get('j2'))!;
+        await store.finishJobs({ outcomes: [{ kind: 'completed', id: 'j2', token: active.leaseToken!, at: Date.now(), result: null }] });
+        const done = (await store.getJob({ id: 'j2' }))!;
         assert.deepEqual(done.history.map((a) => [a.attempt, a.workerId, a.outcome]), [[1, 'w', 'completed']]);
       } finally {
         await store.close();
@@ -65,7 +65,7 @@ describe('sqlite store: schema', () => {
       }
       // list() names its index; a list of every state of one queue must be accepted by the planner.
       for (const state of ['scheduled', 'queued', 'active', 'completed', 'failed', 'cancelled'] as const) {
-        assert.deepEqual((await store.list({ queue: 'q', state })).items, []);
+        assert.deepEqual((await store.listJobs({ queue: 'q', state })).items, []);
       }
     } finally {
       await store.close();

@@ -10,6 +10,7 @@ import { TaskRegistry } from '../../src/core/registry.js';
 import type { StoreEvent } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { within } from '../helpers/await.js';
+import { interceptStore } from '../helpers/store-proxy.js';
 
 async function pair(watchMs?: number) {
   const t = tempDir();
@@ -53,17 +54,13 @@ async function longPollWorker(store: SqliteStore) {
   let onIdle = () => {};
   const idle = () => new Promise<void>((r) => (onIdle = r));
   // The worker's view of the real store: the same calls, noticing claims that find nothing.
-  const observed = new Proxy(store, {
-    get(target, key) {
-      const v = Reflect.get(target, key);
-      if (typeof v !== 'function') return v;
-      if (key !== 'claim' && key !== 'finishAndClaim') return v.bind(target);
-      return async (...args: unknown[]) => {
-        const res = await v.apply(target, args);
-        if ((key === 'claim' ? res.jobs : res.claim.jobs).length === 0) onIdle();
-        return res;
-      };
-    },
+  const observed = interceptStore(store, (name, call) => {
+    if (name !== 'claimJobs' && name !== 'capabilities.finishAndClaim') return call;
+    return async (...args: unknown[]) => {
+      const res = (await call(...args)) as { jobs?: unknown[]; claim?: { jobs: unknown[] } };
+      if ((res.jobs ?? res.claim!.jobs).length === 0) onIdle();
+      return res;
+    };
   });
   const settled = idle();
   const worker = new Worker(observed, registry, { queues: ['q'], pollMs: 60_000 }).start();
@@ -145,26 +142,26 @@ describe('sqlite store: cross-connection events', () => {
         { task: 't', queue: 'q', id: 'later', runAt: now + 60_000 },
         { task: 't', queue: 'q', id: 'running' },
       ]);
-      const claimed = await p.there.claim({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 60_000, now });
+      const claimed = await p.there.claimJobs({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 60_000, now });
       const lease = (id: string) => claimed.jobs.find((j) => j.id === id)!.leaseToken!;
-      await p.there.finish([{ kind: 'failed', id: 'failing', token: lease('failing'), at: now, error: { message: 'no', retryable: false } }]);
+      await p.there.finishJobs({ outcomes: [{ kind: 'failed', id: 'failing', token: lease('failing'), at: now, error: { message: 'no', retryable: false } }] });
       await until('the added jobs', () => seen.filter((e) => e.type === 'queued' || e.type === 'scheduled').length >= 3);
       seen.length = 0;
 
-      await p.there.retry('failing', { resetAttempts: true }, now + 1);
-      await p.there.promote('later', now + 2);
-      await p.there.cancel('running', now + 3);
-      await p.there.pause('q', now + 4);
-      await p.there.resume('q', now + 5);
-      await p.there.setQueueOptions('q', { concurrency: 10 }, now + 6);
+      await p.there.retryJob({ id: 'failing', resetAttempts: true, now: now + 1 });
+      await p.there.promoteJob({ id: 'later', now: now + 2 });
+      await p.there.cancelJob({ id: 'running', now: now + 3 });
+      await p.there.pauseQueue({ queue: 'q', now: now + 4 });
+      await p.there.resumeQueue({ queue: 'q', now: now + 5 });
+      await p.there.setQueueOptions({ queue: 'q', options: { concurrency: 10 }, now: now + 6 });
       await until('the updates', () => seen.length >= 5);
       assert.deepEqual(seen.map((e) => [e.type, e.jobId]), [
         ['queued', 'failing'], ['queued', 'later'], ['cancel-requested', 'running'], ['resumed', undefined], ['resumed', undefined],
       ]);
       // Its own updates it reports once, at commit, and not again from the log.
-      await p.here.pause('q', now + 8);
-      await p.here.resume('q', now + 9);
-      await p.there.resume('q', now + 10); // a foreign commit, so the watcher reads the log past our rows
+      await p.here.pauseQueue({ queue: 'q', now: now + 8 });
+      await p.here.resumeQueue({ queue: 'q', now: now + 9 });
+      await p.there.resumeQueue({ queue: 'q', now: now + 10 }); // a foreign commit, so the watcher reads the log past our rows
       await until('the last resume', () => seen.filter((e) => e.type === 'resumed').length >= 4);
       assert.equal(seen.filter((e) => e.type === 'resumed').length, 4);
     } finally {
@@ -176,12 +173,12 @@ describe('sqlite store: cross-connection events', () => {
     const p = await pair();
     const now = Date.now();
     await new Queue(p.there).enqueue({ task: 't', queue: 'q', id: 'again' });
-    const [job] = (await p.there.claim({ queues: ['q'], workerId: 'gone', limit: 1, leaseMs: 60_000, now })).jobs;
-    await p.there.finish([{ kind: 'failed', id: 'again', token: job!.leaseToken!, at: now, error: { message: 'no', retryable: false } }]);
+    const [job] = (await p.there.claimJobs({ queues: ['q'], workerId: 'gone', limit: 1, leaseMs: 60_000, now })).jobs;
+    await p.there.finishJobs({ outcomes: [{ kind: 'failed', id: 'again', token: job!.leaseToken!, at: now, error: { message: 'no', retryable: false } }] });
     const { worker, nextStart } = await longPollWorker(p.here);
     try {
       const ran = nextStart();
-      await p.there.retry('again', { resetAttempts: true }, Date.now());
+      await p.there.retryJob({ id: 'again', resetAttempts: true, now: Date.now() });
       await within(ran, 1000, 'retried job start');
     } finally {
       await worker.stop();

@@ -85,7 +85,7 @@ export async function deliveryRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       if (!r.changed) continue;
       updated++;
       const word = r.record.providerStatus ? `${r.record.status} (${r.record.providerStatus})` : r.record.status;
-      await ctx.store.log(r.jobId, `delivery: ${word} reported by ${name}`, now);
+      await ctx.store.logJob({ id: r.jobId, message: `delivery: ${word} reported by ${name}`, now });
       ctx.fusion.logger.info({ jobId: r.jobId, channel, provider: name, messageId: report.messageId, status: r.record.status, providerStatus: r.record.providerStatus ?? null }, 'delivery report');
     }
     return { received: reports.length, matched, updated };

@@ -24,8 +24,8 @@ export function inspectRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { role: 'read' },
   }, async (req) => {
     const { id } = req.params as { id: string };
-    if (!(await ctx.store.get(id))) throw notFound('job', id);
-    return { items: (await ctx.store.logs(id)).map((l) => ({ at: new Date(l.at).toISOString(), message: l.message })) };
+    if (!(await ctx.store.getJob({ id }))) throw notFound('job', id);
+    return { items: (await ctx.store.jobLogs({ id })).map((l) => ({ at: new Date(l.at).toISOString(), message: l.message })) };
   });
 
   app.get('/v1/jobs/:id/stack', {
@@ -36,7 +36,7 @@ export function inspectRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { role: 'admin' },
   }, async (req) => {
     const { id } = req.params as { id: string };
-    const job = await ctx.store.get(id);
+    const job = await ctx.store.getJob({ id });
     if (!job) throw notFound('job', id);
     return { stack: job.error?.stack ?? null };
   });

@@ -83,7 +83,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
   app.get('/v1/jobs', { schema: S.listJobs, config: { role: 'read' } }, async (req) => {
     const q = req.query as { queue?: string; state?: never; task?: string; cursor?: string; limit?: number };
     try {
-      const page = await ctx.store.list(q);
+      const page = await ctx.store.listJobs(q);
       return { items: page.items.map(view), nextCursor: page.nextCursor };
     } catch (e) {
       if ((e as { code?: string }).code === 'invalid_cursor') throw badField('cursor', 'cursor is not one this server gave');
@@ -94,7 +94,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
   app.get('/v1/jobs/:id', { schema: S.getJob, config: { role: 'read' } }, async (req: FastifyRequest, reply: FastifyReply) => {
     const { id } = req.params as { id: string };
     const { wait } = req.query as { wait?: number };
-    let job = await ctx.store.get(id);
+    let job = await ctx.store.getJob({ id });
     if (!job) throw notFound('job', id);
     if (wait && wait > 0 && !isFinished(job.state)) {
       const ac = new AbortController();
@@ -103,14 +103,14 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
       reply.raw.once('close', onClose);
       try {
         await ctx.watcher.wait(id, wait * 1000, ac.signal, async () => {
-          const j = await ctx.store.get(id);
+          const j = await ctx.store.getJob({ id });
           return !j || isFinished(j.state);
         });
       } finally {
         req.raw.off('close', onClose);
         reply.raw.off('close', onClose);
       }
-      job = await ctx.store.get(id);
+      job = await ctx.store.getJob({ id });
       if (!job) throw notFound('job', id);
     }
     const delivery = await deliveryFor(ctx, job);

@@ -146,7 +146,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
 
   app.post('/jobInfo/', { schema: S.legacyJobInfo, config: legacy('read') }, async (req) => {
     const { job_id } = req.body as { job_id: string };
-    const job = await ctx.store.get(job_id);
+    const job = await ctx.store.getJob({ id: job_id });
     if (job) return { ...legacyJobInfo(job, ctx.sensitive), ...(await deliveryFor(ctx, job).then((d) => (d ? { delivery_status: d.status } : {}))) };
     const s = await schedules.legacyInfo(job_id);
     if (s) return s;
@@ -163,7 +163,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
         return { job_id, status: 'canceled' };
       }
       // Old clients retry a cancel whose answer they lost: an already cancelled job is what they asked for.
-      if (e instanceof FusionError && e.status === 409 && (await ctx.store.get(job_id))?.state === 'cancelled') {
+      if (e instanceof FusionError && e.status === 409 && (await ctx.store.getJob({ id: job_id }))?.state === 'cancelled') {
         return { job_id, status: 'canceled' };
       }
       throw e;
@@ -242,7 +242,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
 
   app.get('/api/tasks/:id', { schema: S.celeryGet, config: legacy('read') }, async (req) => {
     const { id } = req.params as { id: string };
-    const job = await ctx.store.get(id);
+    const job = await ctx.store.getJob({ id });
     if (!job) throw notFound('task', id);
     return {
       task_id: job.id,

@@ -10,12 +10,12 @@ const queueView = (q: QueueInfo) => ({ ...q, oldestQueuedAt: iso(q.oldestQueuedA
 
 export function queueRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const info = async (name: string) =>
-    queueView((await ctx.store.queues()).find((q) => q.name === name) ?? {
+    queueView((await ctx.store.listQueues()).find((q) => q.name === name) ?? {
       name, paused: false, rateLimit: null, concurrency: null, counts: emptyCounts(), oldestQueuedAt: null,
     });
 
   app.get('/v1/queues', { schema: S.listQueues, config: { role: 'read' } }, async () => ({
-    items: (await ctx.store.queues()).map(queueView),
+    items: (await ctx.store.listQueues()).map(queueView),
   }));
 
   app.post('/v1/queues/:name/pause', { schema: S.pauseQueue, config: { role: 'admin' } }, async (req) => {
@@ -44,7 +44,7 @@ export function queueRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get('/v1/workers', { schema: S.listWorkers, config: { role: 'read' } }, async () => ({
-    items: (await ctx.store.listWorkers(ctx.now())).map((w) => ({
+    items: (await ctx.store.listWorkers({ now: ctx.now() })).map((w) => ({
       id: w.id, host: w.host, pid: w.pid, queues: w.queues, concurrency: w.concurrency,
       running: w.running, runningCount: w.running.length, startedAt: iso(w.startedAt), lastHeartbeatAt: iso(w.lastSeenAt),
     })),

@@ -3,17 +3,23 @@
 // short transaction with row locks (operator actions). Claims take rows with FOR UPDATE SKIP LOCKED
 // from partial indexes; outcomes travel as one JSON array applied in one UPDATE. Other processes
 // learn of new work through LISTEN/NOTIFY on a connection of its own (see listen.ts).
+import { guardAction } from '../../core/state-rules.js';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobState, NewJob, LogLine } from '../../core/job.js';
 import { FINISHED_STATES, isFinished, newJobView, JOB_STATES } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
-  AddOptions, ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
-  QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
-  StoreListener, WorkerInfo, SharedState,
+  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, ListQuery, Outcome, Page, QueueInfo, RecoverResult,
+  ScheduleRecord, StateCounts, Store, StoreEvent, StoreListener, WorkerInfo, SharedState,
 } from '../../core/store.js';
-import { WORK_EVENTS, emptyCounts } from '../../core/store.js';
+import type {
+  AddJobs, AdvanceSchedule, BeatWorker, CountJobs, DueSchedules, FinishAndClaimJobs, FinishJobs,
+  HeartbeatJobs, JobAction, JobRef, ListWorkers, LogJob, ProgressJob, PromoteDueJobs, QueueAction,
+  RecoverExpiredJobs, RescheduleJob, RetryJob, SaveSchedule, ScheduleRef, SetQueueOptions, WorkerRef,
+  StoreCapabilities,
+} from '../../core/store.js';
+import { ScheduleConflict, WORK_EVENTS, emptyCounts } from '../../core/store.js';
 import { TYPES, parsePostgresUrl, redact } from './connect.js';
 import { migrate, schemaVersion } from './migrate.js';
 import { quoteIdent } from './sql.js';
@@ -37,10 +43,13 @@ export interface PostgresStoreOptions {
 type Queryable = pg.Pool | pg.PoolClient | pg.ClientBase;
 
 export class PostgresStore implements Store {
-  /** Each call is a network round trip: workers keep two outcome batches in flight. */
-  readonly remote = true;
-  /** add() takes { tx }: a caller's pg client inside its own transaction. */
-  readonly acceptsTx = true;
+  readonly capabilities: StoreCapabilities = {
+    finishAndClaim: (p) => this.finishAndClaimJobs(p),
+    /** Each call is a network round trip: workers keep two outcome batches in flight. */
+    pipelined: true,
+    /** addJobs takes { tx }: a caller's pg client inside its own transaction. */
+    transactions: true,
+  };
   readonly pool: pg.Pool;
   readonly schema: string;
   /** Marks this store's notifications, so its own events are not emitted twice. */
@@ -242,7 +251,7 @@ export class PostgresStore implements Store {
     throw conflict(`job ${j.id} exists and is removed again each time it is read`, { id: j.id });
   }
 
-  async add(jobs: NewJob[], now: number, opts: AddOptions = {}) {
+  async addJobs({ jobs, now, ...opts }: AddJobs) {
     if (opts.tx !== undefined) {
       // The caller's transaction: its commit publishes the jobs, and their notification reaches
       // every store's listener (this one's too, so origin '' is used), a rollback neither.
@@ -258,7 +267,7 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async claim(req: ClaimRequest): Promise<ClaimResult> {
+  async claimJobs(req: ClaimRequest): Promise<ClaimResult> {
     const { rows } = await this.pool.query<JobRow>({
       ...this.sql.claim,
       values: [req.queues, req.workerId, this.nextToken(), req.limit, req.leaseMs, req.now],
@@ -315,7 +324,7 @@ export class PostgresStore implements Store {
     return i;
   }
 
-  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+  async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
     const [doc, follow] = this.finishArgs(outcomes);
     const { rows } = await this.pool.query<JobRow>({ ...this.sql.finish, values: [doc, follow, this.origin] });
@@ -327,7 +336,7 @@ export class PostgresStore implements Store {
   }
 
   /** Outcomes and the next claim in one call: one round trip and one commit per worker cycle. */
-  async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+  async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
     const [doc, follow] = this.finishArgs(outcomes);
     const { rows } = await this.pool.query<JobRow>({
       ...this.sql.finishClaim,
@@ -341,7 +350,7 @@ export class PostgresStore implements Store {
     return { applied, claim };
   }
 
-  async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
+  async heartbeatJobs({ leases, leaseMs, now }: HeartbeatJobs): Promise<HeartbeatResult[]> {
     if (leases.length === 0) return [];
     const { rows } = await this.pool.query<{ id: string; cancel_requested: boolean }>({
       ...this.sql.heartbeat,
@@ -351,7 +360,7 @@ export class PostgresStore implements Store {
     return leases.map((l) => ({ id: l.id, ok: held.has(l.id), cancelRequested: held.get(l.id) ?? false }));
   }
 
-  async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
+  async progressJob({ lease, progress, now }: ProgressJob): Promise<boolean> {
     const { rows } = await this.pool.query<{ queue: string }>({
       ...this.sql.progress,
       values: [JSON.stringify(progress ?? null), lease.id, lease.token],
@@ -360,16 +369,16 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
-  async log(id: string, message: string, now: number): Promise<void> {
+  async logJob({ id, message, now }: LogJob): Promise<void> {
     await this.pool.query({ ...this.sql.log, values: [id, now, message] });
   }
 
-  async logs(id: string): Promise<LogLine[]> {
+  async jobLogs({ id }: JobRef): Promise<LogLine[]> {
     const { rows } = await this.pool.query<{ at: number; message: string }>({ ...this.sql.logs, values: [id] });
     return rows.map((r) => ({ at: num(r.at), message: r.message }));
   }
 
-  async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
+  async recoverExpiredJobs({ now, limit = 1000 }: RecoverExpiredJobs): Promise<RecoverResult> {
     const { rows } = await this.pool.query<JobRow>({ ...this.sql.recover, values: [now, limit, this.origin] });
     const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
     const events: StoreEvent[] = [];
@@ -389,18 +398,18 @@ export class PostgresStore implements Store {
     return res;
   }
 
-  async promoteDue(now: number, limit = 10_000): Promise<number> {
+  async promoteDueJobs({ now, limit = 10_000 }: PromoteDueJobs): Promise<number> {
     const { rows } = await this.pool.query<{ id: string; queue: string }>({ ...this.sql.promoteDue, values: [now, limit, this.origin] });
     this.emit(rows.map((r) => ({ type: 'queued', queue: r.queue, jobId: r.id, at: now })));
     return rows.length;
   }
 
-  async get(id: string): Promise<Job | null> {
+  async getJob({ id }: JobRef): Promise<Job | null> {
     const { rows } = await this.pool.query<JobRow>({ ...this.sql.get, values: [id] });
     return rows[0] ? rowToJob(rows[0]) : null;
   }
 
-  async list(q: ListQuery): Promise<Page<Job>> {
+  async listJobs(q: ListQuery): Promise<Page<Job>> {
     const where: string[] = [];
     const args: unknown[] = [];
     const arg = (v: unknown) => (args.push(v), `$${args.length}`);
@@ -437,7 +446,7 @@ export class PostgresStore implements Store {
     return { items: page.map(rowToJob), nextCursor: more && last ? (state ? stateCursor(last as unknown as { seq: number }, state) : num(last.seq).toString(36)) : null };
   }
 
-  async counts(queue?: string): Promise<Record<string, StateCounts>> {
+  async countJobs({ queue }: CountJobs = {}): Promise<Record<string, StateCounts>> {
     const out: Record<string, StateCounts> = {};
     if (queue !== undefined) {
       out[queue] = emptyCounts();
@@ -479,26 +488,22 @@ export class PostgresStore implements Store {
     return job;
   }
 
-  async cancel(id: string, now: number): Promise<Job> {
+  async cancelJob({ id, now }: JobAction): Promise<Job> {
     return this.actOnJob(id, async (c, row) => {
       if (row.state === 'active') {
         const { rows } = await c.query<JobRow>(`UPDATE ${this.S}.jobs SET cancel_requested = true WHERE id = $1 RETURNING *`, [id]);
         return { row: rows[0]!, event: { type: 'cancel-requested', queue: row.queue, jobId: id, at: now } };
       }
-      if (row.state !== 'scheduled' && row.state !== 'queued') {
-        throw conflict(`job ${id} is ${row.state} and cannot be cancelled`, { id, state: row.state });
-      }
+      guardAction('cancel', id, row.state as JobState);
       const { rows } = await c.query<JobRow>(
         `UPDATE ${this.S}.jobs SET state = 'cancelled', ended_at = $2, cancel_requested = false WHERE id = $1 RETURNING *`, [id, now]);
       return { row: rows[0]!, event: { type: 'cancelled', queue: row.queue, jobId: id, at: now } };
     });
   }
 
-  async reschedule(id: string, runAt: number, now: number): Promise<Job> {
+  async rescheduleJob({ id, runAt, now }: RescheduleJob): Promise<Job> {
     return this.actOnJob(id, async (c, row) => {
-      if (row.state !== 'scheduled' && row.state !== 'queued') {
-        throw conflict(`job ${id} is ${row.state}; only scheduled or queued jobs can be rescheduled`, { id, state: row.state });
-      }
+      guardAction('reschedule', id, row.state as JobState);
       const state = runAt > now ? 'scheduled' : 'queued';
       const { rows } = await c.query<JobRow>(
         `UPDATE ${this.S}.jobs SET state = $2, run_at = $3, ended_at = NULL, cancel_requested = false WHERE id = $1 RETURNING *`,
@@ -507,19 +512,17 @@ export class PostgresStore implements Store {
     });
   }
 
-  async promote(id: string, now: number): Promise<Job> {
+  async promoteJob({ id, now }: JobAction): Promise<Job> {
     return this.actOnJob(id, async (c, row) => {
-      if (row.state !== 'scheduled') throw conflict(`job ${id} is ${row.state}; only scheduled jobs can be promoted`, { id, state: row.state });
+      guardAction('promote', id, row.state as JobState);
       const { rows } = await c.query<JobRow>(`UPDATE ${this.S}.jobs SET state = 'queued', run_at = $2 WHERE id = $1 RETURNING *`, [id, now]);
       return { row: rows[0]!, event: { type: 'queued', queue: row.queue, jobId: id, at: now } };
     });
   }
 
-  async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
+  async retryJob({ id, now, ...opts }: RetryJob): Promise<Job> {
     return this.actOnJob(id, async (c, row) => {
-      if (row.state !== 'failed' && row.state !== 'cancelled') {
-        throw conflict(`job ${id} is ${row.state}; only failed or cancelled jobs can be retried`, { id, state: row.state });
-      }
+      guardAction('retry', id, row.state as JobState);
       const { rows } = await c.query<JobRow>(
         `UPDATE ${this.S}.jobs SET state = 'queued', run_at = $2, ended_at = NULL, error = NULL, result = NULL,
           cancel_requested = false, stalls = 0, attempts = CASE WHEN $3 THEN 0 ELSE attempts END,
@@ -530,11 +533,11 @@ export class PostgresStore implements Store {
     });
   }
 
-  async remove(id: string, now: number): Promise<void> {
+  async removeJob({ id, now }: JobAction): Promise<void> {
     const events: StoreEvent[] = [];
     await this.tx(async (c) => {
       const row = await this.lockJob(c, id);
-      if (row.state === 'active') throw conflict(`job ${id} is active; cancel it first`, { id, state: row.state });
+      guardAction('remove', id, row.state as JobState);
       await c.query(`DELETE FROM ${this.S}.jobs WHERE id = $1`, [id]);
       await c.query(`DELETE FROM ${this.S}.job_logs WHERE job_id = $1`, [id]);
       events.push({ type: 'removed', queue: row.queue, jobId: id, at: now });
@@ -543,7 +546,7 @@ export class PostgresStore implements Store {
   }
 
   /** Finished jobs removed in one bounded statement (with their log lines): retention never holds the table for long. */
-  async clean(q: CleanQuery): Promise<number> {
+  async cleanJobs(q: CleanQuery): Promise<number> {
     const states = (q.states ?? FINISHED_STATES).filter((s) => isFinished(s));
     if (states.length === 0) return 0;
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
@@ -562,12 +565,12 @@ export class PostgresStore implements Store {
     return rows[0]!.n;
   }
 
-  async pause(queue: string, now: number): Promise<void> {
+  async pauseQueue({ queue, now }: QueueAction): Promise<void> {
     await this.pool.query(`INSERT INTO ${this.S}.queues (name, paused) VALUES ($1, true) ON CONFLICT (name) DO UPDATE SET paused = true`, [queue]);
     this.emit([{ type: 'paused', queue, at: now }]);
   }
 
-  async resume(queue: string, now: number): Promise<void> {
+  async resumeQueue({ queue, now }: QueueAction): Promise<void> {
     const e: StoreEvent = { type: 'resumed', queue, at: now };
     await this.tx(async (c) => {
       await c.query(`INSERT INTO ${this.S}.queues (name, paused) VALUES ($1, false) ON CONFLICT (name) DO UPDATE SET paused = false`, [queue]);
@@ -576,7 +579,7 @@ export class PostgresStore implements Store {
     this.emit([e]);
   }
 
-  async setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void> {
+  async setQueueOptions({ queue, options: opts, now }: SetQueueOptions): Promise<void> {
     // Options can open room (higher limits): let idle workers, here and in other processes, look again.
     const e: StoreEvent = { type: 'resumed', queue, at: now };
     await this.tx(async (c) => {
@@ -593,9 +596,9 @@ export class PostgresStore implements Store {
     this.emit([e]);
   }
 
-  async queues(): Promise<QueueInfo[]> {
+  async listQueues(): Promise<QueueInfo[]> {
     const [counts, oldest, all] = await Promise.all([
-      this.counts(),
+      this.countJobs(),
       this.pool.query<{ queue: string; t: number }>(this.sql.oldestQueued),
       this.pool.query<{ name: string; paused: boolean; rate_max: number | null; rate_window_ms: number | null; concurrency: number | null }>(this.sql.allQueues),
     ]);
@@ -610,15 +613,27 @@ export class PostgresStore implements Store {
     }));
   }
 
-  async upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord> {
-    const { rows } = await this.pool.query<ScheduleRow>({
-      ...this.sql.schedUpsert,
-      values: [rec.id, JSON.stringify(rec.spec), rec.nextRunAt, rec.paused, rec.runCount ?? null, rec.lastRunAt ?? null, now],
-    });
-    return rowToSchedule(rows[0]!);
+  async saveSchedule({ schedule: rec, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
+    const values = [rec.id, JSON.stringify(rec.spec), rec.nextRunAt, rec.paused, rec.runCount ?? null, rec.lastRunAt ?? null, now];
+    if (expectedVersion === undefined) {
+      const { rows } = await this.pool.query<ScheduleRow>({ ...this.sql.schedUpsert, values });
+      return rowToSchedule(rows[0]!);
+    }
+    // One statement either way, so the check and the write are one atomic step: create only if
+    // absent (version 0), else update only the version that was read.
+    const { rows } = expectedVersion === 0
+      ? await this.pool.query<ScheduleRow>(`INSERT INTO ${this.S}.schedules (id, spec, next_run_at, paused, run_count, last_run_at,
+          created_at, updated_at, version) VALUES ($1, $2, $3, $4, coalesce($5::integer, 0), $6, $7, $7, 1)
+          ON CONFLICT (id) DO NOTHING RETURNING *`, values)
+      : await this.pool.query<ScheduleRow>(`UPDATE ${this.S}.schedules SET spec = $2, next_run_at = $3, paused = $4,
+          run_count = coalesce($5::integer, run_count), last_run_at = coalesce($6::bigint, last_run_at), updated_at = $7,
+          version = version + 1 WHERE id = $1 AND version = $8 RETURNING *`, [...values, expectedVersion]);
+    if (rows[0]) return rowToSchedule(rows[0]);
+    const current = await this.getSchedule({ id: rec.id });
+    throw new ScheduleConflict(rec.id, expectedVersion, current?.version ?? 0);
   }
 
-  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+  async getSchedule({ id }: ScheduleRef): Promise<ScheduleRecord | null> {
     const { rows } = await this.pool.query<ScheduleRow>({ ...this.sql.schedGet, values: [id] });
     return rows[0] ? rowToSchedule(rows[0]) : null;
   }
@@ -627,11 +642,11 @@ export class PostgresStore implements Store {
     return (await this.pool.query<ScheduleRow>(this.sql.schedAll)).rows.map(rowToSchedule);
   }
 
-  async removeSchedule(id: string): Promise<boolean> {
+  async removeSchedule({ id }: ScheduleRef): Promise<boolean> {
     return ((await this.pool.query(this.sql.schedRemove, [id])).rowCount ?? 0) === 1;
   }
 
-  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+  async dueSchedules({ now, limit }: DueSchedules): Promise<ScheduleRecord[]> {
     return (await this.pool.query<ScheduleRow>({ ...this.sql.schedDue, values: [now, limit] })).rows.map(rowToSchedule);
   }
 
@@ -641,7 +656,7 @@ export class PostgresStore implements Store {
   }
 
   /** Compare-and-set on the version, and the jobs, in one transaction: an occurrence fires once. */
-  async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
+  async advanceSchedule({ id, expectedVersion, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
     const events: StoreEvent[] = [];
     const ok = await this.tx(async (c) => {
       const r = await c.query(this.sql.schedAdvance, [id, expectedVersion, next.nextRunAt, next.runCount, next.lastRunAt, now]);
@@ -653,15 +668,15 @@ export class PostgresStore implements Store {
     return ok;
   }
 
-  async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+  async beatWorker({ worker: info, ttlMs }: BeatWorker): Promise<void> {
     await this.pool.query({ ...this.sql.workerBeat, values: [info.id, JSON.stringify(info), info.lastSeenAt + ttlMs] });
   }
 
-  async workerGone(id: string): Promise<void> {
+  async removeWorker({ id }: WorkerRef): Promise<void> {
     await this.pool.query(this.sql.workerGone, [id]);
   }
 
-  async listWorkers(now: number): Promise<WorkerInfo[]> {
+  async listWorkers({ now }: ListWorkers): Promise<WorkerInfo[]> {
     const { rows } = await this.pool.query<{ info: WorkerInfo }>(this.sql.workersLive, [now]);
     return rows.map((r) => r.info);
   }

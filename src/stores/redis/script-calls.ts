@@ -1,6 +1,7 @@
 // One function per Lua script (lua/<name>.lua) that lays out its KEYS and ARGV, each argument
 // named as the script's own locals name it, and says what the script answers. The store calls
 // scripts only through these.
+import { allowedList, type OperatorAction } from '../../core/state-rules.js';
 import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
@@ -105,14 +106,13 @@ export function promoteDueScript(a: { queueKeyBase: string } & Publishing & { no
   return scriptCall('promote-due', [a.queueKeyBase], [a.channel, a.queue, a.now, a.limit]);
 }
 
-export type JobAction = 'cancel' | 'reschedule' | 'promote' | 'retry' | 'remove';
 export type JobActionAnswer = ['ok', string[]] | ['missing'] | ['conflict', string] | ['removed'];
 
-/** `argument`: reschedule's runAt; retry's '1' to reset attempts, '0' not to. */
+/** `argument`: reschedule's runAt; retry's '1' to reset attempts, '0' not to. The allowed states come from the core table. */
 export function jobOpScript(
-  a: QueueKeys & Publishing & { now: number; action: JobAction; id: string; argument: string | number },
+  a: QueueKeys & Publishing & { now: number; action: OperatorAction; id: string; argument: string | number },
 ): ScriptCall<JobActionAnswer> {
-  return scriptCall('job-op', queueKeys(a), [a.channel, a.queue, a.now, a.action, a.id, a.argument]);
+  return scriptCall('job-op', queueKeys(a), [a.channel, a.queue, a.now, a.action, a.id, a.argument, allowedList(a.action)]);
 }
 
 /** Removed ids. */
@@ -142,11 +142,11 @@ export function logScript(a: { queueKeyBase: string; id: string; at: number; mes
 /** runCount and lastRunAt undefined: kept as they are. The schedule's hash as flat field/value pairs. */
 export function scheduleUpsertScript(a: {
   globalKeyBase: string; id: string; specJson: string; nextRunAt: number | null; paused: boolean; runCount: number | undefined;
-  lastRunAt: number | null | undefined; now: number;
+  lastRunAt: number | null | undefined; now: number; expectedVersion: number | undefined;
 }): ScriptCall<string[]> {
   return scriptCall('schedule-upsert', [a.globalKeyBase], [
     a.id, a.specJson, a.nextRunAt ?? '', a.paused ? '1' : '0', a.runCount ?? '', a.lastRunAt === undefined ? '' : a.lastRunAt === null ? '-' : a.lastRunAt,
-    a.now,
+    a.now, a.expectedVersion ?? '',
   ]);
 }
 

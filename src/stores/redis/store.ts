@@ -9,17 +9,23 @@ import type { Job, JobState, LogLine, NewJob } from '../../core/job.js';
 import { FINISHED_STATES, JOB_STATES, isFinished, newJobView } from '../../core/job.js';
 import { conflict, notFound, FusionError } from '../../core/errors.js';
 import type {
-  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo, QueueOptions,
-  RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
-  StoreEventType, StoreListener, WorkerInfo,
+  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, ListQuery, Outcome, Page, QueueInfo, RecoverResult,
+  ScheduleRecord, StateCounts, Store, StoreEvent, StoreEventType, StoreListener, WorkerInfo,
 } from '../../core/store.js';
-import { emptyCounts } from '../../core/store.js';
+import type {
+  AddJobs, AdvanceSchedule, BeatWorker, CountJobs, DueSchedules, FinishAndClaimJobs, FinishJobs, HandoffJobs,
+  HeartbeatJobs, JobAction, JobRef, ListWorkers, LogJob, ProgressJob, PromoteDueJobs, QueueAction,
+  RecoverExpiredJobs, RescheduleJob, RetryJob, SaveSchedule, ScheduleRef, SetQueueOptions, WorkerRef,
+  StoreCapabilities,
+} from '../../core/store.js';
+import { ScheduleConflict, emptyCounts } from '../../core/store.js';
+import { refusal, type OperatorAction } from '../../core/state-rules.js';
 import { ScriptRunner, type Raw } from './runner.js';
 import {
   addScript, claimScript, cleanScript, finishScript, heartbeatScript, jobOpScript, logScript, progressScript, promoteDueScript,
   queueInfoScript, queueSetScript, recoverScript, releaseClaimScript, scheduleAdvanceScript, scheduleRemoveScript,
   scheduleUpsertScript, statePageScript, sweepLockScript, sweepUnlockScript, workerBeatScript, workerGoneScript, workersLiveScript,
-  type AddResult, type ClaimAnswer, type JobAction, type ScriptCall,
+  type AddResult, type ClaimAnswer, type ScriptCall,
 } from './script-calls.js';
 import { FIELDS, addArgs, claimedJobs, hashToSchedule, outcomeArgs, rowIds, rowToJob } from './codec.js';
 import type { RedisClient, RedisTarget } from './connect.js';
@@ -86,7 +92,13 @@ const SWEEP_LOCK_MS = 5000;
 const RECOVER_BATCH = 500;
 
 export class RedisStore implements Store {
-  readonly remote = true;
+  readonly capabilities: StoreCapabilities = {
+    finishAndClaim: (p) => this.finishAndClaimJobs(p),
+    handoff: (p) => this.handoffJobs(p),
+    /** Each call is a network round trip: workers keep two outcome batches in flight. */
+    pipelined: true,
+    workEvents: (listener) => this.subscribe(listener, { workOnly: true }),
+  };
   readonly prefix: string;
   readonly cluster: boolean;
   readonly client: RedisClient;
@@ -235,7 +247,7 @@ export class RedisStore implements Store {
     return res;
   }
 
-  async add(jobs: NewJob[], now: number): Promise<{ job: Job; created: boolean }[]> {
+  async addJobs({ jobs, now }: AddJobs): Promise<{ job: Job; created: boolean }[]> {
     if (jobs.length === 0) return [];
     // Every job is encoded before any script goes: a job that cannot be (a payload JSON cannot
     // hold) fails the whole add with nothing written, whichever queues it spans.
@@ -249,6 +261,8 @@ export class RedisStore implements Store {
       else byQueue.set(j.queue, [i]);
     });
     const out: { job: Job; created: boolean }[] = new Array(jobs.length);
+    // Each queue's part is one script: a store failure between parts can still leave some queues'
+    // jobs added (a retry with the same ids adds the rest; see the Store contract).
     await Promise.all([...byQueue].map(async ([queue, positions]) => {
       const res = await this.addToQueue(queue, positions.map((i) => jobs[i]!), positions.map((i) => rows[i]!), now);
       positions.forEach((pos, k) => (out[pos] = res[k]!));
@@ -268,7 +282,7 @@ export class RedisStore implements Store {
       else elsewhere.push(k);
     }
     // The id exists in another queue (single Redis only: the index says where).
-    for (const k of elsewhere) out[k] = { job: (await this.get(jobs[k]!.id))!, created: false };
+    for (const k of elsewhere) out[k] = { job: (await this.getJob({ id: jobs[k]!.id }))!, created: false };
     return out;
   }
 
@@ -301,7 +315,7 @@ export class RedisStore implements Store {
     return `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
   }
 
-  async claim(req: ClaimRequest): Promise<ClaimResult> {
+  async claimJobs(req: ClaimRequest): Promise<ClaimResult> {
     // Jobs of claims whose answers were lost go back first: a worker asks again only once they are.
     if (this.lost.length) await this.releaseLost();
     const out: ClaimResult = { jobs: [], nextWakeAt: null };
@@ -413,7 +427,7 @@ export class RedisStore implements Store {
    * Idle hand-off (handOff in lua/lib/handoff.lua): `listener` gets the jobs an add leased to this worker
    * because its last claim found the queue dry. Single-queue claims with idleMs register for it.
    */
-  handoff(workerId: string, listener: (jobs: Job[]) => void): () => Promise<void> {
+  handoffJobs({ workerId, listener }: HandoffJobs): () => Promise<void> {
     this.handoffs.listen(workerId, listener);
     if (!this.sub) this.openSubscriber();
     this.whenSubscribed(this.sub!.subscribe(this.handChan + workerId));
@@ -451,7 +465,7 @@ export class RedisStore implements Store {
   private async giveBack(jobs: Job[]): Promise<void> {
     const at = Date.now();
     for (const j of jobs) this.remember(j.id, j.queue);
-    await this.finish(jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at }))).catch((err) => (this.lastError = err as Error));
+    await this.finishJobs({ outcomes: jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at })) }).catch((err) => (this.lastError = err as Error));
   }
 
   /** Add a claim script's answer to a claim result. */
@@ -479,7 +493,7 @@ export class RedisStore implements Store {
     return { groups, lost };
   }
 
-  async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
+  async heartbeatJobs({ leases, leaseMs, now }: HeartbeatJobs): Promise<HeartbeatResult[]> {
     const out: HeartbeatResult[] = leases.map((l) => ({ id: l.id, ok: false, cancelRequested: false }));
     const { groups } = await this.groupByQueue(leases);
     await Promise.all([...groups].map(async ([queue, positions]) => {
@@ -491,7 +505,7 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+  async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
     return this.finishGroups(outcomes, (await this.groupByQueue(outcomes)).groups);
   }
 
@@ -505,12 +519,12 @@ export class RedisStore implements Store {
    * One script when the outcomes and the claim are all in one queue (a single-queue worker, the
    * usual case): the slot holds them all. Otherwise the outcomes first, then the claim.
    */
-  async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+  async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
     if (this.lost.length) await this.releaseLost();
     const { groups } = await this.groupByQueue(outcomes);
     const queue = req.queues[0]!;
     if (req.queues.length !== 1 || groups.size > 1 || (groups.size === 1 && !groups.has(queue))) {
-      return { applied: await this.finishGroups(outcomes, groups), claim: await this.claim(req) };
+      return { applied: await this.finishGroups(outcomes, groups), claim: await this.claimJobs(req) };
     }
     const applied = outcomes.map(() => false);
     const claim: ClaimResult = { jobs: [], nextWakeAt: null };
@@ -564,7 +578,7 @@ export class RedisStore implements Store {
     }
   }
 
-  async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
+  async progressJob({ lease, progress, now }: ProgressJob): Promise<boolean> {
     const [queue] = await this.queuesOf([lease.id]);
     if (!queue) return false;
     const r = await this.run(progressScript({
@@ -574,12 +588,12 @@ export class RedisStore implements Store {
     return r === 1;
   }
 
-  async log(id: string, message: string, now: number): Promise<void> {
+  async logJob({ id, message, now }: LogJob): Promise<void> {
     const queue = await this.locate(id);
     if (queue) await this.run(logScript({ queueKeyBase: this.queueKeyBase(queue), id, at: now, message }));
   }
 
-  async logs(id: string): Promise<LogLine[]> {
+  async jobLogs({ id }: JobRef): Promise<LogLine[]> {
     const queue = await this.locate(id);
     if (!queue) return [];
     const lines = await this.client.lrange(`${this.queueKeyBase(queue)}:l:${id}`, 0, -1);
@@ -596,7 +610,7 @@ export class RedisStore implements Store {
    * sweepLockMs. Taking and renewing are one script that answers 1 when the token holds the lock,
    * so a take whose answer was lost and that ioredis sent again still reports it taken.
    */
-  async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
+  async recoverExpiredJobs({ now, limit = 1000 }: RecoverExpiredJobs): Promise<RecoverResult> {
     const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
     const lockToken = randomBytes(8).toString('hex');
     let lockedAt = performance.now();
@@ -631,7 +645,7 @@ export class RedisStore implements Store {
     return res;
   }
 
-  async promoteDue(now: number, limit = 10_000): Promise<number> {
+  async promoteDueJobs({ now, limit = 10_000 }: PromoteDueJobs): Promise<number> {
     let moved = 0;
     for (const queue of await this.allQueues()) {
       if (moved >= limit) break;
@@ -642,7 +656,7 @@ export class RedisStore implements Store {
 
   // ---- reads ----
 
-  async get(id: string): Promise<Job | null> {
+  async getJob({ id }: JobRef): Promise<Job | null> {
     const queue = await this.locate(id);
     if (!queue) return null;
     return rowToJob(id, queue, await this.client.hmget(`${this.queueKeyBase(queue)}:j:${id}`, ...FIELDS));
@@ -653,7 +667,7 @@ export class RedisStore implements Store {
    * that state's own index order (queued in run order, scheduled by due time, active by lease,
    * finished newest end first) with an offset cursor, like BullMQ's getJobs.
    */
-  async list(q: ListQuery): Promise<Page<Job>> {
+  async listJobs(q: ListQuery): Promise<Page<Job>> {
     const queues = q.queue !== undefined ? [q.queue] : await this.allQueues();
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
     const batch = q.task !== undefined ? 200 : limit + 1;
@@ -724,13 +738,13 @@ export class RedisStore implements Store {
     return { meta, counts: c, oldest: oldest ? (JSON.parse(oldest) as { createdAt: number }).createdAt : null };
   }
 
-  async counts(queue?: string): Promise<Record<string, StateCounts>> {
+  async countJobs({ queue }: CountJobs = {}): Promise<Record<string, StateCounts>> {
     const queues = queue !== undefined ? [queue] : await this.allQueues();
     const infos = await Promise.all(queues.map((x) => this.queueInfo(x)));
     return Object.fromEntries(queues.map((x, i) => [x, infos[i]!.counts]));
   }
 
-  async queues(): Promise<QueueInfo[]> {
+  async listQueues(): Promise<QueueInfo[]> {
     const names = await this.allQueues();
     const infos = await Promise.all(names.map((x) => this.queueInfo(x)));
     return names.map((name, i) => {
@@ -748,24 +762,14 @@ export class RedisStore implements Store {
 
   // ---- operator actions ----
 
-  private async jobOp(action: JobAction, id: string, now: number, argument: string | number = ''): Promise<Job | null> {
+  private async jobOp(action: OperatorAction, id: string, now: number, argument: string | number = ''): Promise<Job | null> {
     const queue = await this.locate(id);
     if (!queue) throw notFound('job', id);
     const r = await this.run(jobOpScript({
       queueKeyBase: this.queueKeyBase(queue), idIndexKey: this.scriptIdIndexKey, channel: this.scriptChannel, queue, now, action, id, argument,
     }));
     if (r[0] === 'missing') throw notFound('job', id);
-    if (r[0] === 'conflict') {
-      const state = r[1];
-      const why: Record<string, string> = {
-        cancel: `job ${id} is ${state} and cannot be cancelled`,
-        reschedule: `job ${id} is ${state}; only scheduled or queued jobs can be rescheduled`,
-        promote: `job ${id} is ${state}; only scheduled jobs can be promoted`,
-        retry: `job ${id} is ${state}; only failed or cancelled jobs can be retried`,
-        remove: `job ${id} is active; cancel it first`,
-      };
-      throw conflict(why[action]!, { id, state });
-    }
+    if (r[0] === 'conflict') throw refusal(action, id, r[1] as JobState);
     if (r[0] === 'removed') {
       this.queueOfJob.delete(id);
       if (this.cluster) await this.client.hdel(this.idIndexKey, id);
@@ -774,27 +778,27 @@ export class RedisStore implements Store {
     return rowToJob(id, queue, r[1])!;
   }
 
-  async cancel(id: string, now: number): Promise<Job> {
+  async cancelJob({ id, now }: JobAction): Promise<Job> {
     return (await this.jobOp('cancel', id, now))!;
   }
 
-  async reschedule(id: string, runAt: number, now: number): Promise<Job> {
+  async rescheduleJob({ id, runAt, now }: RescheduleJob): Promise<Job> {
     return (await this.jobOp('reschedule', id, now, runAt))!;
   }
 
-  async promote(id: string, now: number): Promise<Job> {
+  async promoteJob({ id, now }: JobAction): Promise<Job> {
     return (await this.jobOp('promote', id, now))!;
   }
 
-  async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
+  async retryJob({ id, now, ...opts }: RetryJob): Promise<Job> {
     return (await this.jobOp('retry', id, now, opts.resetAttempts === false ? '0' : '1'))!;
   }
 
-  async remove(id: string, now: number): Promise<void> {
+  async removeJob({ id, now }: JobAction): Promise<void> {
     await this.jobOp('remove', id, now);
   }
 
-  async clean(q: CleanQuery): Promise<number> {
+  async cleanJobs(q: CleanQuery): Promise<number> {
     const states = (q.states ?? FINISHED_STATES).filter((s) => isFinished(s));
     if (states.length === 0) return 0;
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
@@ -820,15 +824,15 @@ export class RedisStore implements Store {
     await this.run(queueSetScript({ queueKeyBase: this.queueKeyBase(queue), channel: this.scriptChannel, queue, now, eventType: event, fields }));
   }
 
-  async pause(queue: string, now: number): Promise<void> {
+  async pauseQueue({ queue, now }: QueueAction): Promise<void> {
     await this.queueSet(queue, now, 'paused', ['paused', '1']);
   }
 
-  async resume(queue: string, now: number): Promise<void> {
+  async resumeQueue({ queue, now }: QueueAction): Promise<void> {
     await this.queueSet(queue, now, 'resumed', ['paused', '']);
   }
 
-  async setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void> {
+  async setQueueOptions({ queue, options: opts, now }: SetQueueOptions): Promise<void> {
     const fields: Raw = [];
     if (opts.rateLimit !== undefined) {
       fields.push('rmax', opts.rateLimit?.max ?? '', 'rwin', opts.rateLimit?.windowMs ?? '', 'rs', '', 'rc', '');
@@ -850,15 +854,16 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord> {
+  async saveSchedule({ schedule: rec, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
     const flat = await this.run(scheduleUpsertScript({
       globalKeyBase: this.globalKeyBase, id: rec.id, specJson: JSON.stringify(rec.spec ?? null), nextRunAt: rec.nextRunAt ?? null,
-      paused: rec.paused, runCount: rec.runCount, lastRunAt: rec.lastRunAt, now,
+      paused: rec.paused, runCount: rec.runCount, lastRunAt: rec.lastRunAt, now, expectedVersion,
     }));
+    if (flat[0] === '!conflict') throw new ScheduleConflict(rec.id, expectedVersion!, Number(flat[1]));
     return hashToSchedule(rec.id, flat);
   }
 
-  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+  async getSchedule({ id }: ScheduleRef): Promise<ScheduleRecord | null> {
     return (await this.schedules([id]))[0] ?? null;
   }
 
@@ -866,11 +871,11 @@ export class RedisStore implements Store {
     return this.schedules(await this.client.zrange(`${this.globalKeyBase}:sca`, '0', '-1'));
   }
 
-  async removeSchedule(id: string): Promise<boolean> {
+  async removeSchedule({ id }: ScheduleRef): Promise<boolean> {
     return (await this.run(scheduleRemoveScript({ globalKeyBase: this.globalKeyBase, id }))) === 1;
   }
 
-  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+  async dueSchedules({ now, limit }: DueSchedules): Promise<ScheduleRecord[]> {
     return this.schedules(await this.client.zrangebyscore(`${this.globalKeyBase}:scd`, '-inf', String(now), 'LIMIT', 0, limit));
   }
 
@@ -879,7 +884,7 @@ export class RedisStore implements Store {
     return r.length ? Number(r[1]) : null;
   }
 
-  async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
+  async advanceSchedule({ id, expectedVersion, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
     const field = jobs.length ? `${id}@${expectedVersion}` : '';
     const entry = field ? this.outboxEntry(jobs, now) : '';
     const ok = await this.run(scheduleAdvanceScript({
@@ -893,15 +898,15 @@ export class RedisStore implements Store {
 
   // ---- workers ----
 
-  async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+  async beatWorker({ worker: info, ttlMs }: BeatWorker): Promise<void> {
     await this.run(workerBeatScript({ globalKeyBase: this.globalKeyBase, id: info.id, infoJson: JSON.stringify(info), expiresAt: info.lastSeenAt + ttlMs }));
   }
 
-  async workerGone(id: string): Promise<void> {
+  async removeWorker({ id }: WorkerRef): Promise<void> {
     await this.run(workerGoneScript({ globalKeyBase: this.globalKeyBase, id }));
   }
 
-  async listWorkers(now: number): Promise<WorkerInfo[]> {
+  async listWorkers({ now }: ListWorkers): Promise<WorkerInfo[]> {
     const infos = await this.run(workersLiveScript({ globalKeyBase: this.globalKeyBase, now }));
     return infos.filter((x): x is string => x !== null).map((x) => JSON.parse(x) as WorkerInfo)
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -1,19 +1,25 @@
 // The SQLite store: one file, WAL, every contract operation one IMMEDIATE transaction,
 // so several processes may share the file. better-sqlite3 is synchronous; the async
 // signatures are the contract's, shared with network stores.
+import { guardAction } from '../../core/state-rules.js';
 import Database from 'better-sqlite3';
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobState, NewJob, LogLine, JobError } from '../../core/job.js';
 import { FINISHED_STATES, isFinished, newJobView, JOB_STATES } from '../../core/job.js';
-import { conflict, notFound, FusionError } from '../../core/errors.js';
+import { notFound, FusionError } from '../../core/errors.js';
 import type {
-  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, Lease, ListQuery, Outcome, Page, QueueInfo,
-  QueueOptions, RecoverResult, RetryOptions, ScheduleAdvance, ScheduleWrite, ScheduleRecord, StateCounts, Store, StoreEvent,
-  StoreListener, WorkerInfo,
+  ClaimRequest, ClaimResult, CleanQuery, HeartbeatResult, ListQuery, Outcome, Page, QueueInfo, RecoverResult,
+  ScheduleRecord, StateCounts, Store, StoreEvent, StoreListener, WorkerInfo,
 } from '../../core/store.js';
-import { WORK_EVENTS, emptyCounts } from '../../core/store.js';
+import type {
+  AddJobs, AdvanceSchedule, BeatWorker, CountJobs, DueSchedules, FinishAndClaimJobs, FinishJobs,
+  HeartbeatJobs, JobAction, JobRef, ListWorkers, LogJob, ProgressJob, PromoteDueJobs, QueueAction,
+  RecoverExpiredJobs, RescheduleJob, RetryJob, SaveSchedule, ScheduleRef, SetQueueOptions, WorkerRef,
+  StoreCapabilities,
+} from '../../core/store.js';
+import { ScheduleConflict, WORK_EVENTS, emptyCounts } from '../../core/store.js';
 import { MIGRATE_FROM_FIRST, SCHEMA, STATE_INDEX, WORK_LOG_KEEP } from './schema.js';
 import { afterCursor, orderBy, parseStateCursor, stateCursor } from '../list-order.js';
 import { SqliteSharedState } from './shared-state.js';
@@ -64,6 +70,7 @@ const pickSql = (limit: string) =>
 const CLAIM_LITERAL_MAX = 256;
 
 export class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities = { finishAndClaim: (p) => this.finishAndClaimJobs(p) };
   readonly db: Database.Database;
   private listeners = new Set<StoreListener>();
   private tokenPrefix = randomBytes(6).toString('base64url');
@@ -291,14 +298,14 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async add(jobs: NewJob[], now: number) {
+  async addJobs({ jobs, now }: AddJobs) {
     const events: StoreEvent[] = [];
     const out = this.tx(() => this.insertJobs(jobs, now, events));
     this.emit(events);
     return out;
   }
 
-  async claim(req: ClaimRequest): Promise<ClaimResult> {
+  async claimJobs(req: ClaimRequest): Promise<ClaimResult> {
     const events: StoreEvent[] = [];
     const result = this.tx(() => this.claimIn(req, events));
     this.emit(events);
@@ -306,7 +313,7 @@ export class SqliteStore implements Store {
   }
 
   /** Outcomes and the next claim in one transaction: one commit per worker cycle instead of two. */
-  async finishAndClaim(outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+  async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
     const events: StoreEvent[] = [];
     const result = this.tx(() => {
       const applied = this.finishIn(outcomes, events);
@@ -391,7 +398,7 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  async heartbeat(leases: Lease[], leaseMs: number, now: number): Promise<HeartbeatResult[]> {
+  async heartbeatJobs({ leases, leaseMs, now }: HeartbeatJobs): Promise<HeartbeatResult[]> {
     return this.tx(() =>
       leases.map((l) => {
         const r = this.st.heartbeat.get(now + leaseMs, l.id, l.token) as { cancel_requested: number } | undefined;
@@ -400,7 +407,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+  async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
     const events: StoreEvent[] = [];
     const applied = this.tx(() => this.finishIn(outcomes, events));
     this.emit(events);
@@ -442,21 +449,21 @@ export class SqliteStore implements Store {
     });
   }
 
-  async progress(lease: Lease, progress: unknown, now: number): Promise<boolean> {
+  async progressJob({ lease, progress, now }: ProgressJob): Promise<boolean> {
     const r = this.st.progress.get(JSON.stringify(progress ?? null), lease.id, lease.token) as { queue: string } | undefined;
     if (r) this.emit([{ type: 'progress', queue: r.queue, jobId: lease.id, at: now, progress }]);
     return r !== undefined;
   }
 
-  async log(id: string, message: string, now: number): Promise<void> {
+  async logJob({ id, message, now }: LogJob): Promise<void> {
     this.st.log.run(id, now, message);
   }
 
-  async logs(id: string): Promise<LogLine[]> {
+  async jobLogs({ id }: JobRef): Promise<LogLine[]> {
     return this.st.logs.all(id) as LogLine[];
   }
 
-  async recoverExpired(now: number, limit = 1000): Promise<RecoverResult> {
+  async recoverExpiredJobs({ now, limit = 1000 }: RecoverExpiredJobs): Promise<RecoverResult> {
     const events: StoreEvent[] = [];
     const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
     this.tx(() => {
@@ -487,7 +494,7 @@ export class SqliteStore implements Store {
     return res;
   }
 
-  async promoteDue(now: number, limit = 10_000): Promise<number> {
+  async promoteDueJobs({ now, limit = 10_000 }: PromoteDueJobs): Promise<number> {
     const events: StoreEvent[] = [];
     this.tx(() => {
       for (const { name } of this.st.queueNames.all() as { name: string }[]) {
@@ -501,12 +508,12 @@ export class SqliteStore implements Store {
     return events.length;
   }
 
-  async get(id: string): Promise<Job | null> {
+  async getJob({ id }: JobRef): Promise<Job | null> {
     const row = this.st.byId.get(id) as JobRow | undefined;
     return row ? rowToJob(row) : null;
   }
 
-  async list(q: ListQuery): Promise<Page<Job>> {
+  async listJobs(q: ListQuery): Promise<Page<Job>> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.queue !== undefined) (where.push('queue = ?'), args.push(q.queue));
@@ -541,7 +548,7 @@ export class SqliteStore implements Store {
     return { items: page.map(rowToJob), nextCursor: more && last ? (state ? stateCursor(last as unknown as { seq: number }, state) : last.seq.toString(36)) : null };
   }
 
-  async counts(queue?: string): Promise<Record<string, StateCounts>> {
+  async countJobs({ queue }: CountJobs = {}): Promise<Record<string, StateCounts>> {
     const out: Record<string, StateCounts> = {};
     if (queue !== undefined) {
       out[queue] = emptyCounts();
@@ -554,7 +561,7 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async cancel(id: string, now: number): Promise<Job> {
+  async cancelJob({ id, now }: JobAction): Promise<Job> {
     const events: StoreEvent[] = [];
     const job = this.tx(() => {
       const row = this.mustGet(id);
@@ -564,9 +571,7 @@ export class SqliteStore implements Store {
         this.shareWork(events);
         return rowToJob(r);
       }
-      if (row.state !== 'scheduled' && row.state !== 'queued') {
-        throw conflict(`job ${id} is ${row.state} and cannot be cancelled`, { id, state: row.state });
-      }
+      guardAction('cancel', id, row.state);
       const r = this.st.setState.get({ id, state: 'cancelled', runAt: row.run_at, endedAt: now, cr: 0 }) as JobRow;
       events.push({ type: 'cancelled', queue: row.queue, jobId: id, at: now });
       return rowToJob(r);
@@ -575,13 +580,11 @@ export class SqliteStore implements Store {
     return job;
   }
 
-  async reschedule(id: string, runAt: number, now: number): Promise<Job> {
+  async rescheduleJob({ id, runAt, now }: RescheduleJob): Promise<Job> {
     const events: StoreEvent[] = [];
     const job = this.tx(() => {
       const row = this.mustGet(id);
-      if (row.state !== 'scheduled' && row.state !== 'queued') {
-        throw conflict(`job ${id} is ${row.state}; only scheduled or queued jobs can be rescheduled`, { id, state: row.state });
-      }
+      guardAction('reschedule', id, row.state);
       const state = runAt > now ? 'scheduled' : 'queued';
       const r = this.st.setState.get({ id, state, runAt, endedAt: null, cr: 0 }) as JobRow;
       events.push({ type: state, queue: row.queue, jobId: id, at: now, runAt });
@@ -592,11 +595,11 @@ export class SqliteStore implements Store {
     return job;
   }
 
-  async promote(id: string, now: number): Promise<Job> {
+  async promoteJob({ id, now }: JobAction): Promise<Job> {
     const events: StoreEvent[] = [];
     const job = this.tx(() => {
       const row = this.mustGet(id);
-      if (row.state !== 'scheduled') throw conflict(`job ${id} is ${row.state}; only scheduled jobs can be promoted`, { id, state: row.state });
+      guardAction('promote', id, row.state);
       const r = this.st.setState.get({ id, state: 'queued', runAt: now, endedAt: null, cr: 0 }) as JobRow;
       events.push({ type: 'queued', queue: row.queue, jobId: id, at: now });
       this.shareWork(events);
@@ -606,13 +609,11 @@ export class SqliteStore implements Store {
     return job;
   }
 
-  async retry(id: string, opts: RetryOptions, now: number): Promise<Job> {
+  async retryJob({ id, now, ...opts }: RetryJob): Promise<Job> {
     const events: StoreEvent[] = [];
     const job = this.tx(() => {
       const row = this.mustGet(id);
-      if (row.state !== 'failed' && row.state !== 'cancelled') {
-        throw conflict(`job ${id} is ${row.state}; only failed or cancelled jobs can be retried`, { id, state: row.state });
-      }
+      guardAction('retry', id, row.state);
       const r = this.st.retryJob.get({ id, now, reset: opts.resetAttempts === false ? 0 : 1 }) as JobRow;
       events.push({ type: 'queued', queue: row.queue, jobId: id, at: now });
       this.shareWork(events);
@@ -622,11 +623,11 @@ export class SqliteStore implements Store {
     return job;
   }
 
-  async remove(id: string, now: number): Promise<void> {
+  async removeJob({ id, now }: JobAction): Promise<void> {
     const events: StoreEvent[] = [];
     this.tx(() => {
       const row = this.mustGet(id);
-      if (row.state === 'active') throw conflict(`job ${id} is active; cancel it first`, { id, state: row.state });
+      guardAction('remove', id, row.state);
       this.st.remove.run(id);
       this.st.removeLogs.run(id);
       events.push({ type: 'removed', queue: row.queue, jobId: id, at: now });
@@ -634,7 +635,7 @@ export class SqliteStore implements Store {
     this.emit(events);
   }
 
-  async clean(q: CleanQuery): Promise<number> {
+  async cleanJobs(q: CleanQuery): Promise<number> {
     const states = (q.states ?? FINISHED_STATES).filter((s) => isFinished(s));
     if (states.length === 0) return 0;
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
@@ -657,7 +658,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  async pause(queue: string, now: number): Promise<void> {
+  async pauseQueue({ queue, now }: QueueAction): Promise<void> {
     this.tx(() => {
       this.st.ensureQueue.run(queue);
       this.db.prepare(`UPDATE queues SET paused = 1 WHERE name = ?`).run(queue);
@@ -665,7 +666,7 @@ export class SqliteStore implements Store {
     this.emit([{ type: 'paused', queue, at: now }]);
   }
 
-  async resume(queue: string, now: number): Promise<void> {
+  async resumeQueue({ queue, now }: QueueAction): Promise<void> {
     const events: StoreEvent[] = [{ type: 'resumed', queue, at: now }];
     this.tx(() => {
       this.st.ensureQueue.run(queue);
@@ -675,7 +676,7 @@ export class SqliteStore implements Store {
     this.emit(events);
   }
 
-  async setQueueOptions(queue: string, opts: QueueOptions, now: number): Promise<void> {
+  async setQueueOptions({ queue, options: opts, now }: SetQueueOptions): Promise<void> {
     // Options can open room (higher limits): let idle workers, here and in other processes, look again.
     const events: StoreEvent[] = [{ type: 'resumed', queue, at: now }];
     this.tx(() => {
@@ -692,8 +693,8 @@ export class SqliteStore implements Store {
     this.emit(events);
   }
 
-  async queues(): Promise<QueueInfo[]> {
-    const counts = await this.counts();
+  async listQueues(): Promise<QueueInfo[]> {
+    const counts = await this.countJobs();
     const oldest = new Map((this.st.oldestQueued.all() as { queue: string; t: number }[]).map((r) => [r.queue, r.t]));
     return (this.st.allQueues.all() as Row[]).map((q) => ({
       name: q.name as string,
@@ -705,18 +706,22 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async upsertSchedule(rec: ScheduleWrite, now: number): Promise<ScheduleRecord> {
-    const row = this.tx(() =>
-      this.st.schedUpsert.get({
+  async saveSchedule({ schedule: rec, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
+    const row = this.tx(() => {
+      if (expectedVersion !== undefined) {
+        const version = (this.st.schedGet.get(rec.id) as Row | undefined)?.version as number | undefined ?? 0;
+        if (version !== expectedVersion) throw new ScheduleConflict(rec.id, expectedVersion, version);
+      }
+      return this.st.schedUpsert.get({
         id: rec.id, spec: JSON.stringify(rec.spec), nextRunAt: rec.nextRunAt, paused: rec.paused ? 1 : 0,
         runCount: rec.runCount ?? 0, lastRunAt: rec.lastRunAt ?? null, now,
         runCountSet: rec.runCount ?? null, lastRunAtSet: rec.lastRunAt ?? null,
-      }),
-    ) as Row;
+      });
+    }) as Row;
     return rowToSchedule(row);
   }
 
-  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+  async getSchedule({ id }: ScheduleRef): Promise<ScheduleRecord | null> {
     const r = this.st.schedGet.get(id) as Row | undefined;
     return r ? rowToSchedule(r) : null;
   }
@@ -725,11 +730,11 @@ export class SqliteStore implements Store {
     return (this.st.schedAll.all() as Row[]).map(rowToSchedule);
   }
 
-  async removeSchedule(id: string): Promise<boolean> {
+  async removeSchedule({ id }: ScheduleRef): Promise<boolean> {
     return this.st.schedRemove.run(id).changes === 1;
   }
 
-  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+  async dueSchedules({ now, limit }: DueSchedules): Promise<ScheduleRecord[]> {
     return (this.st.schedDue.all(now, limit) as Row[]).map(rowToSchedule);
   }
 
@@ -737,7 +742,7 @@ export class SqliteStore implements Store {
     return (this.st.schedNext.get() as { t: number | null }).t;
   }
 
-  async advanceSchedule(id: string, expectedVersion: number, next: ScheduleAdvance, jobs: NewJob[], now: number): Promise<boolean> {
+  async advanceSchedule({ id, expectedVersion, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
     const events: StoreEvent[] = [];
     const ok = this.tx(() => {
       const changed = this.st.schedAdvance.run({ id, version: expectedVersion, now, ...next }).changes === 1;
@@ -748,15 +753,15 @@ export class SqliteStore implements Store {
     return ok;
   }
 
-  async workerBeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+  async beatWorker({ worker: info, ttlMs }: BeatWorker): Promise<void> {
     this.st.workerBeat.run(info.id, JSON.stringify(info), info.lastSeenAt + ttlMs);
   }
 
-  async workerGone(id: string): Promise<void> {
+  async removeWorker({ id }: WorkerRef): Promise<void> {
     this.st.workerGone.run(id);
   }
 
-  async listWorkers(now: number): Promise<WorkerInfo[]> {
+  async listWorkers({ now }: ListWorkers): Promise<WorkerInfo[]> {
     this.st.workersExpire.run(now);
     return (this.st.workersLive.all(now) as { info: string }[]).map((r) => JSON.parse(r.info));
   }

@@ -1,4 +1,5 @@
--- Create or update a schedule. Returns its hash (HGETALL).
+-- Create or update a schedule. Returns its hash (HGETALL), or {'!conflict', version} when the
+-- caller's version check fails (no hash field starts with '!').
 local globalKeyBase = KEYS[1]
 local id = ARGV[1]
 local specJson = ARGV[2]
@@ -7,10 +8,15 @@ local paused = ARGV[4]        -- '1' or '0'
 local runCount = ARGV[5]      -- '' to keep
 local lastRunAt = ARGV[6]     -- '' to keep, '-' for none
 local nowText = ARGV[7]
+local expectedVersion = ARGV[8] -- '' for no check (SaveSchedule.expectedVersion; 0: create only)
 beginCall(globalKeyBase)
 local key = keyBase .. SCHEDULE .. id
 local existing = redis.call('HMGET', key, 'v', 'ca')
-redis.call('HSET', key, 'spec', specJson, 'pa', paused, 'ua', nowText, 'v', (tonumber(existing[1]) or 0) + 1, 'ca', existing[2] or nowText)
+local version = tonumber(existing[1]) or 0
+if expectedVersion ~= nil and expectedVersion ~= '' and version ~= tonumber(expectedVersion) then
+  return {'!conflict', tostring(version)}
+end
+redis.call('HSET', key, 'spec', specJson, 'pa', paused, 'ua', nowText, 'v', version + 1, 'ca', existing[2] or nowText)
 if not existing[1] then redis.call('HSET', key, 'rc', 0) end
 if nextRunAt == '' then redis.call('HDEL', key, 'nx') else redis.call('HSET', key, 'nx', nextRunAt) end
 if runCount ~= '' then redis.call('HSET', key, 'rc', runCount) end

@@ -1,17 +1,17 @@
-// State-rule conformance: every row of src/core/state-rules.ts driven on a store. Each operator
+// State-rule conformance (a contract area): every row of src/core/state-rules.ts driven on a store. Each operator
 // action from each of the six states, each attempt outcome (with a live and a stale token), and
 // each branch of stall recovery must do exactly what the core tables say.
-import { describe, it, beforeEach, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Store } from '../../src/core/store.js';
-import { resolveSpec } from '../../src/core/queue.js';
-import { JOB_STATES, type JobState, type JobSpec, type JobError } from '../../src/core/job.js';
-import { FusionError } from '../../src/core/errors.js';
+import type { Store } from '../../../src/core/store.js';
+import { resolveSpec } from '../../../src/core/queue.js';
+import { JOB_STATES, type JobState, type JobSpec, type JobError } from '../../../src/core/job.js';
+import { FusionError } from '../../../src/core/errors.js';
 import {
   ACTION_RULES, OUTCOME_RULES, actionResult, allows, outcomeState, stallDecision,
-  type JobAction, type OutcomeKind,
-} from '../../src/core/state-rules.js';
-import type { StoreHarness } from './suite.js';
+  type OperatorAction, type OutcomeKind,
+} from '../../../src/core/state-rules.js';
+import { useStore, type StoreFactory } from '../harness.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const LEASE = 30_000;
@@ -20,43 +20,36 @@ const ERR: JobError = { message: 'boom', retryable: true, name: 'Error' };
 /** Puts a new job `id` into `state` through the store's own operations. */
 async function jobIn(s: Store, id: string, state: JobState): Promise<void> {
   const spec: Partial<JobSpec> & { id: string } = { id, maxAttempts: 5, ...(state === 'scheduled' ? { runAt: T0 + 60_000 } : {}) };
-  await s.add([resolveSpec({ task: 't', queue: `q-${id}`, ...spec }, T0)], T0);
-  if (state === 'cancelled') await s.cancel(id, T0);
+  await s.addJobs({ jobs: [resolveSpec({ task: 't', queue: `q-${id}`, ...spec }, T0)], now: T0 });
+  if (state === 'cancelled') await s.cancelJob({ id, now: T0 });
   if (state !== 'active' && state !== 'completed' && state !== 'failed') return;
-  const { jobs } = await s.claim({ queues: [`q-${id}`], workerId: 'w', limit: 1, leaseMs: LEASE, now: T0 });
+  const { jobs } = await s.claimJobs({ queues: [`q-${id}`], workerId: 'w', limit: 1, leaseMs: LEASE, now: T0 });
   const token = jobs[0]!.leaseToken!;
-  if (state === 'completed') await s.finish([{ kind: 'completed', id, token, at: T0 + 1, result: 1 }]);
-  if (state === 'failed') await s.finish([{ kind: 'failed', id, token, at: T0 + 1, error: ERR }]);
+  if (state === 'completed') await s.finishJobs({ outcomes: [{ kind: 'completed', id, token, at: T0 + 1, result: 1 }] });
+  if (state === 'failed') await s.finishJobs({ outcomes: [{ kind: 'failed', id, token, at: T0 + 1, error: ERR }] });
 }
 
-async function act(s: Store, action: JobAction, id: string, runAt: number, now: number): Promise<unknown> {
+async function act(s: Store, action: OperatorAction, id: string, runAt: number, now: number): Promise<unknown> {
   switch (action) {
     case 'cancel':
-      return s.cancel(id, now);
+      return s.cancelJob({ id, now });
     case 'reschedule':
-      return s.reschedule(id, runAt, now);
+      return s.rescheduleJob({ id, runAt, now });
     case 'promote':
-      return s.promote(id, now);
+      return s.promoteJob({ id, now });
     case 'retry':
-      return s.retry(id, {}, now);
+      return s.retryJob({ id, now });
     case 'remove':
-      return s.remove(id, now);
+      return s.removeJob({ id, now });
   }
 }
 
-export function stateRulesConformance(name: string, make: () => Promise<StoreHarness>): void {
-  describe(`State rules: ${name}`, () => {
-    let h: StoreHarness;
-    let s: Store;
-    beforeEach(async () => {
-      h = await make();
-      s = h.store;
-    });
-    afterEach(async () => {
-      await h.cleanup();
-    });
+export function stateRulesArea(make: StoreFactory): void {
+  describe('state rules (src/core/state-rules.ts)', () => {
+    let s!: Store;
+    useStore(make, (store) => (s = store));
 
-    for (const action of Object.keys(ACTION_RULES) as JobAction[]) {
+    for (const action of Object.keys(ACTION_RULES) as OperatorAction[]) {
       it(`${action}: allowed from ${ACTION_RULES[action].from.join(', ')}, a conflict from any other state`, async () => {
         const now = T0 + 10;
         for (const [runAt, tag] of [[T0 + 5_000, 'later'], [T0, 'due']] as const) {
@@ -64,7 +57,7 @@ export function stateRulesConformance(name: string, make: () => Promise<StoreHar
           for (const state of JOB_STATES) {
             const id = `${action}-${state}-${tag}`;
             await jobIn(s, id, state);
-            assert.equal((await s.get(id))!.state, state, `setup of ${id}`);
+            assert.equal((await s.getJob({ id }))!.state, state, `setup of ${id}`);
             if (!allows(action, state)) {
               await assert.rejects(act(s, action, id, runAt, now), (e: unknown) => {
                 assert.ok(e instanceof FusionError, `${id}: a FusionError`);
@@ -72,12 +65,12 @@ export function stateRulesConformance(name: string, make: () => Promise<StoreHar
                 assert.equal(e.message, ACTION_RULES[action].refusal(id, state), id);
                 return true;
               });
-              assert.equal((await s.get(id))!.state, state, `${id} unchanged after a refusal`);
+              assert.equal((await s.getJob({ id }))!.state, state, `${id} unchanged after a refusal`);
               continue;
             }
             await act(s, action, id, runAt, now);
             const expected = actionResult(action, state, runAt, now);
-            const after = await s.get(id);
+            const after = await s.getJob({ id });
             if (expected === 'removed') assert.equal(after, null, id);
             else if (expected === 'cancel-requested') {
               assert.equal(after!.state, 'active', id);
@@ -94,7 +87,7 @@ export function stateRulesConformance(name: string, make: () => Promise<StoreHar
         for (const retryAt of kind === 'retry' ? [T0 + 5_000, T0 + 1] : [0]) {
           const id = `o-${kind}-${retryAt}`;
           await jobIn(s, id, 'active');
-          const token = (await s.get(id))!.leaseToken!;
+          const token = (await s.getJob({ id }))!.leaseToken!;
           const at = T0 + 1;
           const base = { id, at };
           const outcome =
@@ -103,8 +96,8 @@ export function stateRulesConformance(name: string, make: () => Promise<StoreHar
             : kind === 'failed' ? { ...base, kind, token, error: ERR }
             : kind === 'cancelled' ? { ...base, kind, token }
             : { ...base, kind, token };
-          assert.deepEqual(await s.finish([outcome]), [true], id);
-          const j = (await s.get(id))!;
+          assert.deepEqual(await s.finishJobs({ outcomes: [outcome] }), [true], id);
+          const j = (await s.getJob({ id }))!;
           const rule = OUTCOME_RULES[kind];
           assert.equal(j.state, outcomeState(kind), id);
           assert.equal(j.attempts, rule.counts ? 1 : 0, `${id} attempts`);
@@ -112,8 +105,8 @@ export function stateRulesConformance(name: string, make: () => Promise<StoreHar
           assert.equal(j.history.at(-1)?.outcome, rule.recorded, `${id} history`);
           assert.equal(j.leaseToken, null, `${id} lease cleared`);
           // The same token again: the job has moved on, so nothing changes.
-          assert.deepEqual(await s.finish([{ ...outcome, at: T0 + 2 }]), [false], `${id} stale`);
-          assert.equal((await s.get(id))!.state, j.state, `${id} unchanged by a stale outcome`);
+          assert.deepEqual(await s.finishJobs({ outcomes: [{ ...outcome, at: T0 + 2 }] }), [false], `${id} stale`);
+          assert.equal((await s.getJob({ id }))!.state, j.state, `${id} unchanged by a stale outcome`);
         }
       }
     });
@@ -125,13 +118,13 @@ export function stateRulesConformance(name: string, make: () => Promise<StoreHar
         { id: 'st-requeue', maxStalls: 1, cancel: false },
       ];
       for (const c of cases) {
-        await s.add([resolveSpec({ task: 't', queue: 'stall', id: c.id, maxStalls: c.maxStalls }, T0)], T0);
+        await s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'stall', id: c.id, maxStalls: c.maxStalls }, T0)], now: T0 });
       }
-      await s.claim({ queues: ['stall'], workerId: 'lost', limit: 3, leaseMs: LEASE, now: T0 });
-      await s.cancel('st-cancel', T0 + 1);
-      const res = await s.recoverExpired(T0 + LEASE + 1);
+      await s.claimJobs({ queues: ['stall'], workerId: 'lost', limit: 3, leaseMs: LEASE, now: T0 });
+      await s.cancelJob({ id: 'st-cancel', now: T0 + 1 });
+      const res = await s.recoverExpiredJobs({ now: T0 + LEASE + 1 });
       for (const c of cases) {
-        const j = (await s.get(c.id))!;
+        const j = (await s.getJob({ id: c.id }))!;
         const d = stallDecision({ stalls: 0, maxStalls: c.maxStalls, cancelRequested: c.cancel });
         assert.equal(j.state, d.state, c.id);
         assert.equal(j.stalls, 1, `${c.id} stalls`);
