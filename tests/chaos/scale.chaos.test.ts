@@ -1,9 +1,10 @@
-// Scale out: throughput of no-op jobs with 1 and 2 (long form: 1, 2 and 4) worker processes on one queue, on every store
-// (SQLite, Redis, PostgreSQL) and on Redis Cluster, printed as a table: one JSON line per row and a
-// summary line with every store's rows. Each row has a queue of its own, paused while its jobs are
-// added and its workers start, then resumed: the clock runs only while every worker is up.
-// On a 2-core box shared with other work, more processes need not mean more throughput; the test
-// asserts that every job ran exactly once in state and that adding processes does not collapse it.
+// Scale out: throughput of no-op jobs with 1 and 2 (long form: 1, 2 and 4) worker processes on one
+// queue, on every store (SQLite, Redis, PostgreSQL) and on Redis Cluster, printed as a table: one
+// JSON line per row and a summary line with every store's rows. Each row has a queue of its own,
+// paused while its jobs are added and its workers start, then resumed: the clock runs only while
+// every worker is up. On a 2-core box shared with other work, more processes need not mean more
+// throughput; the test asserts that every job ran exactly once in state and that adding processes
+// does not collapse it.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Queue } from '../../src/core/queue.js';

@@ -34,10 +34,12 @@ async function crashRun(factory: StoreFactory): Promise<void> {
     await Promise.all(first.map((p) => p.line('RUNNING')));
     const rssStart = Math.max(...first.map((p) => rssMb(p.pid) ?? 0));
     let kills = 0;
+    const killed = new Set<number>();
     while (kills < KILLS) {
       await sleep(200 + Math.random() * 600);
       const victims = [...live];
       const victim = victims[Math.floor(Math.random() * victims.length)]!;
+      killed.add(victim.pid);
       await victim.kill9();
       kills++;
       // The next kill waits until the replacement runs jobs too.
@@ -54,16 +56,27 @@ async function crashRun(factory: StoreFactory): Promise<void> {
     const execs = executions(t.dir);
     const r = tally(all, prod.acked, execs);
     let maxRecoveryMs = 0;
+    // A stall on a killed process is the kill's doing; one on a live process is a lease its heartbeat
+    // failed to extend in time (a starved machine; the at-least-once the lease contract allows).
+    // Worker ids are host:pid:random. A job's re-executions are charged to its kill stalls first.
+    let stallsOfLiveProcesses = 0;
+    let duplicatesOfKills = 0;
     for (const j of all) {
+      let ofKills = 0;
       for (let k = 0; k + 1 < j.history.length; k++) {
-        if (j.history[k]!.outcome === 'stalled') maxRecoveryMs = Math.max(maxRecoveryMs, j.history[k + 1]!.startedAt - j.history[k]!.startedAt);
+        const h = j.history[k]!;
+        if (h.outcome !== 'stalled') continue;
+        maxRecoveryMs = Math.max(maxRecoveryMs, j.history[k + 1]!.startedAt - h.startedAt);
+        if (killed.has(Number(h.workerId.split(':').at(-2)))) ofKills++;
+        else stallsOfLiveProcesses++;
       }
+      duplicatesOfKills += Math.min(ofKills, Math.max(0, (execs.get(j.id) ?? 0) - 1));
     }
     const executionsTotal = [...execs.values()].reduce((a, b) => a + b, 0);
     report({
       test: 'worker-crash', store: t.store, processes: PROCS, concurrency: CONC, kills, jobs, acknowledged: jobs,
       completed: (await countsOf(store)).completed, lost: r.lost, executions: executionsTotal, duplicateExecutions: r.duplicateExecutions,
-      stalls: r.stalls, maxRecoveryMs, rssStartMb: rssStart, rssEndMb: rssEnd, ms: Date.now() - started,
+      stalls: r.stalls, stallsOfLiveProcesses, duplicatesOfKills, maxRecoveryMs, rssStartMb: rssStart, rssEndMb: rssEnd, ms: Date.now() - started,
     });
     assert.equal(r.lost, 0, `acknowledged jobs not completed: ${r.problems.join(', ')}`);
     assert.equal(all.length, jobs, 'no job beyond the acknowledged ones');
@@ -71,8 +84,10 @@ async function crashRun(factory: StoreFactory): Promise<void> {
     assert.equal(r.notRun, 0, 'a job completed whose handler never ran');
     assert.deepEqual(await countsOf(store), { scheduled: 0, queued: 0, active: 0, completed: jobs, failed: 0, cancelled: 0 });
     assert.ok(r.stalls > 0, 'no kill caught a job in flight: the test proved nothing');
-    // Each kill can repeat at most what the victim held.
-    assert.ok(r.duplicateExecutions <= kills * CONC, `${r.duplicateExecutions} duplicates for ${kills} kills`);
+    // Each kill can repeat at most what the victim held: up to `concurrency` jobs running, plus up to
+    // as many already run whose outcomes were in flight to the store (a worker claims their slots
+    // again in the same store call, so both are held at once).
+    assert.ok(duplicatesOfKills <= kills * 2 * CONC, `${duplicatesOfKills} duplicates for ${kills} kills`);
     // Every re-execution follows a lost lease.
     for (const j of all) assert.ok((execs.get(j.id) ?? 0) <= j.stalls + 1, `${j.id} ran ${execs.get(j.id)} times with ${j.stalls} stalls`);
   } finally {
