@@ -374,7 +374,12 @@ export async function apiServer(t: Target, port: number, extra: string[] = []): 
   const p = new Proc([CLI, 'server', '--port', String(port), '--store', t.url, '--tasks', TASKS, '--consent-file', join(t.dir, 'consent.jsonl'), '--log-level', 'info', ...extra], {
     env: { FUSION_API_KEYS: '', FUSION_API_KEYS_FILE: '', FUSION_CONFIG: '' },
   });
-  // Generous: on a loaded 2-core box a server on PostgreSQL has taken over 14 s to start.
-  await p.line('fusion listening', 90_000);
+  // Generous: on a loaded 2-core box (load average ~27) a server on PostgreSQL has taken over 30 s to start.
+  try {
+    await p.line('fusion listening', 90_000);
+  } catch (err) {
+    await p.kill9(); // a server left running would keep the test file's process alive
+    throw err;
+  }
   return p;
 }
