@@ -206,8 +206,12 @@ export class Proc {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Resolves on the first stdout line (from now, or already seen) containing `text`; rejects if the process exits first or after `ms`. */
-  line(text: string, ms = 30_000): Promise<string> {
+  /**
+   * Resolves on the first stdout line (from now, or already seen) containing `text`; rejects if the
+   * process exits first or after `ms`. Generous by default: with six test runs sharing two cores
+   * (load average ~30) a node process has taken over 30 s to start.
+   */
+  line(text: string, ms = 120_000): Promise<string> {
     const seen = this.lines.find((l) => l.includes(text));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
