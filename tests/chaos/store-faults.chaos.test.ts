@@ -55,12 +55,14 @@ async function finish(t: Target, store: Store, workers: Proc[], prod: ReturnType
   return { all, r, rss };
 }
 
-/** Two worker processes on the target, running jobs; and the larger RSS of the two at start. */
-async function startWorkers(t: Target): Promise<{ workers: Proc[]; rssStart: number }> {
-  const workers: Proc[] = [];
+/**
+ * Two worker processes on the target, added to `workers` at once (so the caller's cleanup kills
+ * them even if they never run a job); resolves to the larger RSS of the two once both run jobs.
+ */
+async function startWorkers(t: Target, workers: Proc[]): Promise<number> {
   for (let k = 0; k < 2; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: 2000, workMs: [1, 10] }));
   await Promise.all(workers.map((p) => p.line('RUNNING')));
-  return { workers, rssStart: Math.max(...workers.map((p) => rssMb(p.pid) ?? 0)) };
+  return Math.max(...workers.map((p) => rssMb(p.pid) ?? 0));
 }
 
 /**
@@ -70,10 +72,9 @@ async function startWorkers(t: Target): Promise<{ workers: Proc[]; rssStart: num
 async function connectionKillRun(test: string, t: Target, kill: () => Promise<number>): Promise<void> {
   const store = await t.open();
   const prod = producer(store, { batch: 20, everyMs: 50 });
-  let workers: Proc[] = [];
+  const workers: Proc[] = [];
   try {
-    const started = await startWorkers(t);
-    workers = started.workers;
+    const rssStart = await startWorkers(t, workers);
     const end = Date.now() + size(6000, 60_000);
     let kills = 0;
     let rounds = 0;
@@ -86,7 +87,7 @@ async function connectionKillRun(test: string, t: Target, kill: () => Promise<nu
     report({
       test, store: t.store, jobs: all.length, acknowledged: prod.acked.size, completed: all.filter((j) => j.state === 'completed').length,
       lost: r.lost, duplicateExecutions: r.duplicateExecutions, stalls: r.stalls, connectionsKilled: kills, rounds, addErrors: prod.errors,
-      rssStartMb: started.rssStart, rssEndMb: rss,
+      rssStartMb: rssStart, rssEndMb: rss,
     });
     assert.ok(kills >= rounds, `connections were killed (${kills} in ${rounds} rounds)`);
     assert.equal(r.lost, 0, r.problems.join(', '));
@@ -109,10 +110,9 @@ async function serverRestartRun(test: string, t: Target, server: { crash(): Prom
   const store = await t.open();
   const prod = producer(store, { batch: 20, everyMs: 50 });
   const recoveries: number[] = [];
-  let workers: Proc[] = [];
+  const workers: Proc[] = [];
   try {
-    const started = await startWorkers(t);
-    workers = started.workers;
+    const rssStart = await startWorkers(t, workers);
     const q = new Queue(store);
     for (let round = 0; round < size(1, 3); round++) {
       await sleep(1000);
@@ -131,7 +131,7 @@ async function serverRestartRun(test: string, t: Target, server: { crash(): Prom
     report({
       test, store: t.store, ...extra, restarts: recoveries.length, jobs: all.length, acknowledged: prod.acked.size,
       completed: all.filter((j) => j.state === 'completed').length, lost: r.lost, duplicateExecutions: r.duplicateExecutions, stalls: r.stalls,
-      addErrors: prod.errors, maxRecoveryMs: Math.max(...recoveries), recoveryMs: recoveries, rssStartMb: started.rssStart, rssEndMb: rss,
+      addErrors: prod.errors, maxRecoveryMs: Math.max(...recoveries), recoveryMs: recoveries, rssStartMb: rssStart, rssEndMb: rss,
     });
     assert.equal(r.lost, 0, r.problems.join(', '));
     assert.equal(r.doubleCompleted, 0);
