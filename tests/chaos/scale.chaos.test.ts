@@ -1,48 +1,78 @@
-// Scale out on Redis: throughput of no-op jobs with 1, 2 (and in the long form 4) worker processes
-// on one queue, printed as a table (one JSON line per row). The queue is paused while the jobs are
-// added and the workers start, then resumed: the clock runs only while every worker is up.
-// On a 2-core box shared with other work, more processes need not mean more throughput; the test
-// asserts that every job ran exactly once in state and that adding processes does not collapse it.
-import { describe, it } from 'node:test';
+// Scale out: throughput of no-op jobs with 1 and 2 (long form: 1, 2 and 4) worker processes on one
+// queue, on every store (SQLite, Redis, PostgreSQL) and on Redis Cluster, printed as a table: one
+// JSON line per row and a summary line with every store's rows. Each row has a queue of its own,
+// paused while its jobs are added and its workers start, then resumed: the clock runs only while
+// every worker is up. On a 2-core box shared with other work, more processes need not mean more
+// throughput; the test asserts that every job ran exactly once in state and that adding processes
+// does not collapse it.
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Queue } from '../../src/core/queue.js';
 import { until } from '../helpers/await.js';
-import { chaosWorker, countsOf, redisTarget, report, size, type Proc } from '../helpers/chaos.js';
-import { redisSkip } from '../helpers/redis.js';
+import { REDIS_CLUSTER, STORES, chaosWorker, countsOf, report, size, type Proc, type StoreFactory } from '../helpers/chaos.js';
 
-const skip = await redisSkip();
+const FACTORIES: StoreFactory[] = [...STORES, REDIS_CLUSTER];
+const skips = await Promise.all(FACTORIES.map((f) => f.skip()));
+// Short form: 1 and 2 processes (every process start costs seconds on a loaded box); long form: 1, 2 and 4.
+const PROCESSES = size([1, 2], [1, 2, 4]);
+const N = size(2000, 50_000);
 
-describe('chaos: scale out on Redis', { skip }, () => {
-  it(`throughput with ${size('1 and 2', '1, 2 and 4')} worker processes`, async () => {
-    const N = size(10_000, 100_000);
-    const rows: { processes: number; jobs: number; ms: number; perSecond: number }[] = [];
-    for (const procs of size([1, 2], [1, 2, 4])) {
-      const t = redisTarget();
+interface Row {
+  store: string;
+  processes: number;
+  jobs: number;
+  ms: number;
+  perSecond: number;
+  vsOne: number;
+}
+const table: Row[] = [];
+
+describe('chaos: scale out', () => {
+  after(() => {
+    if (table.length === 0) return;
+    // The summary: per store, jobs per second with 1, 2 and 4 processes.
+    const summary: Record<string, Record<number, number>> = {};
+    for (const r of table) (summary[r.store] ??= {})[r.processes] = r.perSecond;
+    report({ test: 'scale-out-summary', jobs: N, perSecond: summary });
+  });
+
+  FACTORIES.forEach((factory, i) => {
+    it(`${factory.name}: throughput with ${PROCESSES.join(', ')} worker processes`, { skip: skips[i] }, async () => {
+      const t = await factory.create();
       const store = await t.open();
-      const workers: Proc[] = [];
+      const rows: Row[] = [];
       try {
-        const q = new Queue(store);
-        await store.pauseQueue({ queue: 'chaos', now: Date.now() });
-        for (let k = 0; k < N; k += 1000) {
-          await q.enqueueMany(Array.from({ length: Math.min(1000, N - k) }, (_, j) => ({ task: 'chaos', queue: 'chaos', payload: { k: k + j } })));
+        for (const procs of PROCESSES) {
+          const queue = `scale-${procs}`;
+          const workers: Proc[] = [];
+          try {
+            const q = new Queue(store);
+            await store.pauseQueue({ queue: queue, now: Date.now() });
+            for (let k = 0; k < N; k += 1000) {
+              await q.enqueueMany(Array.from({ length: Math.min(1000, N - k) }, (_, j) => ({ task: 'chaos', queue, payload: { k: k + j } })));
+            }
+            for (let k = 0; k < procs; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, queue, concurrency: 50, leaseMs: 30_000, record: false }));
+            await Promise.all(workers.map((p) => p.line('READY')));
+            const t0 = Date.now();
+            await store.resumeQueue({ queue: queue, now: Date.now() });
+            await until(async () => (await countsOf(store, queue)).completed === N, size(120_000, 600_000), `${N} jobs with ${procs} processes`, 25);
+            const ms = Date.now() - t0;
+            for (const w of workers) assert.equal((await w.term()).code, 0);
+            assert.deepEqual(await countsOf(store, queue), { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
+            const perSecond = Math.round(N / (ms / 1000));
+            rows.push({ store: t.store, processes: procs, jobs: N, ms, perSecond, vsOne: Math.round((perSecond / (rows[0]?.perSecond ?? perSecond)) * 100) / 100 });
+          } finally {
+            await Promise.all(workers.map((p) => p.kill9()));
+          }
         }
-        for (let k = 0; k < procs; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 50, leaseMs: 30_000, record: false }));
-        await Promise.all(workers.map((p) => p.line('READY')));
-        const t0 = Date.now();
-        await store.resumeQueue({ queue: 'chaos', now: Date.now() });
-        await until(async () => (await countsOf(store)).completed === N, size(120_000, 600_000), `${N} jobs with ${procs} processes`, 25);
-        const ms = Date.now() - t0;
-        for (const w of workers) assert.equal((await w.term()).code, 0);
-        assert.deepEqual(await countsOf(store), { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
-        rows.push({ processes: procs, jobs: N, ms, perSecond: Math.round(N / (ms / 1000)) });
       } finally {
-        await Promise.all(workers.map((p) => p.kill9()));
         await store.close();
         await t.cleanup();
       }
-    }
-    for (const r of rows) report({ test: 'scale-out', store: 'redis', ...r, vsOne: Math.round((r.perSecond / rows[0]!.perSecond) * 100) / 100 });
-    // Generous: the machine is shared and has two cores; more processes must not fall apart.
-    for (const r of rows) assert.ok(r.perSecond >= rows[0]!.perSecond * 0.5, `${r.processes} processes: ${r.perSecond}/s against ${rows[0]!.perSecond}/s with one`);
+      for (const r of rows) report({ test: 'scale-out', ...r });
+      table.push(...rows);
+      // Generous: the machine is shared and has two cores; more processes must not fall apart.
+      for (const r of rows) assert.ok(r.vsOne >= 0.5, `${r.store}, ${r.processes} processes: ${r.perSecond}/s against ${rows[0]!.perSecond}/s with one`);
+    });
   });
 });

@@ -1,7 +1,8 @@
 // Soak: a steady load through a real `fusion server` into worker processes with real delivery (the
 // webhook channel to a loopback receiver, through the outgoing guard) and short retention. Memory of
 // the API and the workers is sampled: it settles (no growth trend: the last third's mean against the
-// middle third's), the SQLite file stays bounded by retention, every job ran, every webhook arrived.
+// middle third's), the store stays bounded by retention (the SQLite file, the Redis keys under the
+// prefix, the PostgreSQL jobs rows), every job ran, every webhook arrived.
 // Short form: 25 s at 100 jobs/s; long form (CHAOS=full): ten minutes at 1,000 jobs/s.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
+import { pgClient } from '../helpers/postgres.js';
 import { until } from '../helpers/await.js';
 import { STORES, apiServer, chaosWorker, countsOf, executions, fileMb, growth, report, rssMb, size, sleep, type Proc } from '../helpers/chaos.js';
 
@@ -39,7 +41,7 @@ STORES.forEach((factory, i) => {
       for (let k = 0; k < 2; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 16, leaseMs: 10_000, webhook: true, retentionMs: 2000, maintenanceMs: 500 }));
       try {
         await Promise.all(workers.map((p) => p.line('READY')));
-        const samples = { api: [] as number[], workers: [] as number[], file: [] as number[], keys: [] as number[] };
+        const samples = { api: [] as number[], workers: [] as number[], file: [] as number[], keys: [] as number[], rows: [] as number[] };
         // Redis: the keys under this test's prefix (the shared server's memory is other tests' too).
         const redis = t.prefix ? new Redis(t.url.split('?')[0]!) : null;
         const countKeys = async () => {
@@ -52,6 +54,9 @@ STORES.forEach((factory, i) => {
           } while (cursor !== '0');
           return n;
         };
+        // PostgreSQL: the rows of this test's jobs table (its schema's own).
+        const pgc = t.schema ? await pgClient() : null;
+        const countRows = async () => (await pgc!.query(`SELECT count(*)::int AS n FROM "${t.schema}".jobs`)).rows[0].n as number;
         let sampling: Promise<void> | null = null;
         const chaosIds = new Set<string>();
         const hookIds = new Set<string>();
@@ -88,11 +93,13 @@ STORES.forEach((factory, i) => {
             samples.workers.push(workers.reduce((s, w) => s + (rssMb(w.pid) ?? 0), 0));
             if (t.store === 'sqlite') samples.file.push(fileMb(join(t.dir, 'fusion.db')));
             if (redis && !sampling) sampling = countKeys().then((n) => void samples.keys.push(n)).finally(() => (sampling = null));
+            if (pgc && !sampling) sampling = countRows().then((n) => void samples.rows.push(n)).finally(() => (sampling = null));
           }
         }
         await Promise.all(inflight);
         await sampling;
         redis?.disconnect();
+        await pgc?.end();
         const loadMs = Date.now() - started;
         const store = await t.open();
         try {
@@ -108,7 +115,7 @@ STORES.forEach((factory, i) => {
         const execs = executions(t.dir);
         const notRun = [...chaosIds].filter((id) => !execs.has(id)).length;
         const duplicateExecutions = [...execs.values()].reduce((s, x) => s + x - 1, 0);
-        const g = { api: growth(samples.api), workers: growth(samples.workers), file: samples.file.length ? growth(samples.file) : null, redisKeys: samples.keys.length ? growth(samples.keys) : null };
+        const g = { api: growth(samples.api), workers: growth(samples.workers), file: samples.file.length ? growth(samples.file) : null, redisKeys: samples.keys.length ? growth(samples.keys) : null, pgRows: samples.rows.length ? growth(samples.rows) : null };
         report({
           test: 'soak', store: t.store, seconds: Math.round(loadMs / 1000), targetRate: RATE, rate: Math.round((chaosIds.size + hookIds.size) / (loadMs / 1000)),
           jobs: n, acknowledged: chaosIds.size + hookIds.size, completed: chaosIds.size - notRun + hookIds.size, lost: notRun, webhooksDelivered: hooks.size, webhookHits: hookHits,
@@ -116,6 +123,7 @@ STORES.forEach((factory, i) => {
           rssStartMb: { api: samples.api[0], workers: samples.workers[0] }, rssEndMb: { api: samples.api.at(-1), workers: samples.workers.at(-1) },
           growth: g, fileMb: samples.file.length ? { max: Math.max(...samples.file), end: samples.file.at(-1) } : undefined,
           redisKeys: samples.keys.length ? { max: Math.max(...samples.keys), end: samples.keys.at(-1) } : undefined,
+          pgRows: samples.rows.length ? { max: Math.max(...samples.rows), end: samples.rows.at(-1) } : undefined,
         });
         assert.equal(non2xx + errors, 0, 'every request accepted');
         assert.equal(notRun, 0, 'every accepted job ran');
@@ -129,6 +137,8 @@ STORES.forEach((factory, i) => {
         }
         // Redis: retention keeps the prefix's keys to a few seconds of jobs too.
         if (g.redisKeys !== null) assert.ok(g.redisKeys < 1.5, `Redis keys under the prefix grew ${g.redisKeys.toFixed(2)}x (samples ${samples.keys.join(',')})`);
+        // PostgreSQL: retention keeps the jobs table to a few seconds of jobs too.
+        if (g.pgRows !== null) assert.ok(g.pgRows < 1.5, `PostgreSQL jobs rows grew ${g.pgRows.toFixed(2)}x (samples ${samples.rows.join(',')})`);
         for (const w of workers) assert.equal((await w.term()).code, 0);
         assert.equal((await api.term()).code, 0);
       } finally {

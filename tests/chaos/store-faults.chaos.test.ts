@@ -1,18 +1,23 @@
-// Chaos: the store under the workers fails. Redis connections of this test (and only this test:
-// matched by the connection names its prefix gives them) are killed again and again; a private
-// redis-server with `appendfsync always` is killed with SIGKILL and restarted mid-run. Nothing
-// acknowledged is lost; the time until the workers complete jobs again is measured.
+// Chaos: the store under the workers fails. Connections of this test (and only this test: Redis
+// connections matched by the names its prefix gives them, PostgreSQL ones by their application_name)
+// are killed again and again (CLIENT KILL, pg_terminate_backend); a private redis-server with
+// `appendfsync always` and a private PostgreSQL server (fsync on) are crashed and restarted mid-run.
+// Nothing acknowledged is lost; the time until the workers complete jobs again is measured.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip } from '../helpers/redis.js';
+import { pgClient, pgSkip } from '../helpers/postgres.js';
+import { privatePgSkip, startPrivatePg } from '../helpers/pg-private.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
-import { allJobs, chaosWorker, countsOf, executions, producer, redisTarget, report, rssMb, size, sleep, tally, type Proc, type Target } from '../helpers/chaos.js';
+import { allJobs, chaosWorker, countsOf, executions, postgresTarget, producer, redisTarget, report, rssMb, size, sleep, tally, type Proc, type Target } from '../helpers/chaos.js';
 
 const skip = await redisSkip();
+const pgSkipped = await pgSkip();
+const privatePgSkipped = await privatePgSkip();
 
 /** CLIENT KILL of this prefix's connections only (the store names them fusion:<prefix>:<role>). */
 async function killOurs(admin: Redis, prefix: string): Promise<number> {
@@ -50,41 +55,108 @@ async function finish(t: Target, store: Store, workers: Proc[], prod: ReturnType
   return { all, r, rss };
 }
 
+/**
+ * Two worker processes on the target, added to `workers` at once (so the caller's cleanup kills
+ * them even if they never run a job); resolves to the larger RSS of the two once both run jobs.
+ */
+async function startWorkers(t: Target, workers: Proc[]): Promise<number> {
+  for (let k = 0; k < 2; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: 2000, workMs: [1, 10] }));
+  await Promise.all(workers.map((p) => p.line('RUNNING')));
+  return Math.max(...workers.map((p) => rssMb(p.pid) ?? 0));
+}
+
+/**
+ * Producer and workers under a loop that ends this target's connections every 50-300 ms for 6 s
+ * (60 s); `kill` returns how many it ended. The invariants are asserted, one JSON line printed.
+ */
+async function connectionKillRun(test: string, t: Target, kill: () => Promise<number>): Promise<void> {
+  const store = await t.open();
+  const prod = producer(store, { batch: 20, everyMs: 50 });
+  const workers: Proc[] = [];
+  try {
+    const rssStart = await startWorkers(t, workers);
+    const end = Date.now() + size(6000, 60_000);
+    let kills = 0;
+    let rounds = 0;
+    while (Date.now() < end) {
+      kills += await kill();
+      rounds++;
+      await sleep(50 + Math.random() * 250);
+    }
+    const { all, r, rss } = await finish(t, store, workers, prod);
+    report({
+      test, store: t.store, jobs: all.length, acknowledged: prod.acked.size, completed: all.filter((j) => j.state === 'completed').length,
+      lost: r.lost, duplicateExecutions: r.duplicateExecutions, stalls: r.stalls, connectionsKilled: kills, rounds, addErrors: prod.errors,
+      rssStartMb: rssStart, rssEndMb: rss,
+    });
+    assert.ok(kills >= rounds, `connections were killed (${kills} in ${rounds} rounds)`);
+    assert.equal(r.lost, 0, r.problems.join(', '));
+    assert.equal(r.doubleCompleted, 0);
+    assert.equal(r.notRun, 0);
+    assert.ok(all.every((j) => j.state === 'completed'), 'every job that landed completed');
+  } finally {
+    await prod.stop().catch(() => {});
+    await Promise.all(workers.map((p) => p.kill9()));
+    await store.close();
+  }
+}
+
+/**
+ * Producer and workers while the target's server is crashed (`crash`), left down 1 s (3 s) and
+ * started again (`start`), 1 (3) times. `recoveryMs`: from the server accepting connections again
+ * until the workers complete jobs again. (A job added after the restart would wait behind the
+ * backlog the outage left, so its completion measures the backlog, not the resumption.)
+ */
+async function serverRestartRun(test: string, t: Target, server: { crash(): Promise<void>; start(): Promise<void> }, extra: Record<string, unknown>): Promise<void> {
+  const store = await t.open();
+  const prod = producer(store, { batch: 20, everyMs: 50 });
+  const recoveries: number[] = [];
+  const workers: Proc[] = [];
+  try {
+    const rssStart = await startWorkers(t, workers);
+    const q = new Queue(store);
+    for (let round = 0; round < size(1, 3); round++) {
+      await sleep(1000);
+      await server.crash();
+      await sleep(size(1000, 3000));
+      await server.start();
+      const restarted = Date.now();
+      // Resumed = the workers complete jobs again (the count grows), whatever backlog the outage left.
+      const before = (await settled(() => countsOf(store))).completed;
+      await until(async () => (await settled(() => countsOf(store))).completed > before, 120_000, `workers resumed after restart ${round}`, 20);
+      recoveries.push(Date.now() - restarted);
+      // And a job added after the restart completes like any other (finish checks every acknowledged one).
+      const marker = await settled(() => q.enqueue({ id: `m-${round}`, task: 'chaos', queue: 'chaos', payload: {} }));
+      prod.acked.add(marker.id);
+      prod.tried.add(marker.id);
+    }
+    await sleep(1000);
+    const { all, r, rss } = await finish(t, store, workers, prod);
+    report({
+      test, store: t.store, ...extra, restarts: recoveries.length, jobs: all.length, acknowledged: prod.acked.size,
+      completed: all.filter((j) => j.state === 'completed').length, lost: r.lost, duplicateExecutions: r.duplicateExecutions, stalls: r.stalls,
+      addErrors: prod.errors, maxRecoveryMs: Math.max(...recoveries), recoveryMs: recoveries, rssStartMb: rssStart, rssEndMb: rss,
+    });
+    assert.equal(r.lost, 0, r.problems.join(', '));
+    assert.equal(r.doubleCompleted, 0);
+    assert.equal(r.notRun, 0);
+    assert.ok(all.every((j) => j.state === 'completed'), 'every job that landed completed');
+    assert.ok(Math.max(...recoveries) < 30_000, `workers resumed within 30 s (${recoveries.join(', ')} ms)`);
+  } finally {
+    await prod.stop().catch(() => {});
+    await Promise.all(workers.map((p) => p.kill9()));
+    await store.close();
+  }
+}
+
 describe('chaos: Redis faults under load', { skip }, () => {
   it('CLIENT KILL of the workers\' and producer\'s connections, again and again: nothing acknowledged lost', async () => {
     const t = redisTarget();
-    const store = await t.open();
     const admin = new Redis(REDIS_URL);
-    const workers: Proc[] = [];
-    const prod = producer(store, { batch: 20, everyMs: 50 });
     try {
-      for (let k = 0; k < 2; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: 2000, workMs: [1, 10] }));
-      await Promise.all(workers.map((p) => p.line('RUNNING')));
-      const rssStart = Math.max(...workers.map((p) => rssMb(p.pid) ?? 0));
-      const end = Date.now() + size(6000, 60_000);
-      let kills = 0;
-      let rounds = 0;
-      while (Date.now() < end) {
-        kills += await killOurs(admin, t.prefix!);
-        rounds++;
-        await sleep(50 + Math.random() * 250);
-      }
-      const { all, r, rss } = await finish(t, store, workers, prod);
-      report({
-        test: 'redis-client-kill', store: 'redis', jobs: all.length, acknowledged: prod.acked.size, completed: all.filter((j) => j.state === 'completed').length,
-        lost: r.lost, duplicateExecutions: r.duplicateExecutions, stalls: r.stalls, connectionsKilled: kills, rounds, addErrors: prod.errors,
-        rssStartMb: rssStart, rssEndMb: rss,
-      });
-      assert.ok(kills >= rounds, `connections were killed (${kills} in ${rounds} rounds)`);
-      assert.equal(r.lost, 0, r.problems.join(', '));
-      assert.equal(r.doubleCompleted, 0);
-      assert.equal(r.notRun, 0);
-      assert.ok(all.every((j) => j.state === 'completed'), 'every job that landed completed');
+      await connectionKillRun('redis-client-kill', t, () => killOurs(admin, t.prefix!));
     } finally {
-      await prod.stop().catch(() => {});
-      await Promise.all(workers.map((p) => p.kill9()));
       admin.disconnect();
-      await store.close();
       await t.cleanup();
     }
   });
@@ -93,46 +165,42 @@ describe('chaos: Redis faults under load', { skip }, () => {
     const own = new OwnRedis(await freePort(), ['--appendonly', 'yes', '--appendfsync', 'always']);
     await own.start();
     const t = redisTarget(own.url);
-    const store = await t.open();
-    const workers: Proc[] = [];
-    const prod = producer(store, { batch: 20, everyMs: 50 });
-    const recoveries: number[] = [];
     try {
-      for (let k = 0; k < 2; k++) workers.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: 2000, workMs: [1, 10] }));
-      await Promise.all(workers.map((p) => p.line('RUNNING')));
-      const rssStart = Math.max(...workers.map((p) => rssMb(p.pid) ?? 0));
-      const q = new Queue(store);
-      for (let round = 0; round < size(1, 3); round++) {
-        await sleep(1000);
-        await own.kill();
-        await sleep(size(1000, 3000));
-        await own.start();
-        const restarted = Date.now();
-        // Resumed = a job added after the restart has been run and completed by a worker.
-        const marker = await settled(() => q.enqueue({ id: `m-${round}`, task: 'chaos', queue: 'chaos', payload: {} }));
-        await until(async () => (await settled(() => store.getJob({ id: marker.id })))?.state === 'completed', 60_000, `marker ${round} completed`, 20);
-        recoveries.push(Date.now() - restarted);
-        prod.acked.add(marker.id);
-        prod.tried.add(marker.id);
-      }
-      await sleep(1000);
-      const { all, r, rss } = await finish(t, store, workers, prod);
-      report({
-        test: 'redis-restart', store: 'redis', appendfsync: 'always', restarts: recoveries.length, jobs: all.length, acknowledged: prod.acked.size,
-        completed: all.filter((j) => j.state === 'completed').length, lost: r.lost, duplicateExecutions: r.duplicateExecutions, stalls: r.stalls,
-        addErrors: prod.errors, maxRecoveryMs: Math.max(...recoveries), recoveryMs: recoveries, rssStartMb: rssStart, rssEndMb: rss,
-      });
-      assert.equal(r.lost, 0, r.problems.join(', '));
-      assert.equal(r.doubleCompleted, 0);
-      assert.equal(r.notRun, 0);
-      assert.ok(all.every((j) => j.state === 'completed'), 'every job that landed completed');
-      assert.ok(Math.max(...recoveries) < 30_000, `workers resumed within 30 s (${recoveries.join(', ')} ms)`);
+      // SIGKILL: what a crash or an OOM kill looks like; the append-only file brings back every write.
+      await serverRestartRun('redis-restart', t, { crash: () => own.kill(), start: () => own.start() }, { appendfsync: 'always' });
     } finally {
-      await prod.stop().catch(() => {});
-      await Promise.all(workers.map((p) => p.kill9()));
-      await store.close();
       await t.cleanup().catch(() => {});
       await own.stop();
+    }
+  });
+});
+
+describe('chaos: PostgreSQL faults under load', () => {
+  it('pg_terminate_backend of the workers\' and producer\'s connections, again and again: nothing acknowledged lost', { skip: pgSkipped }, async () => {
+    const t = postgresTarget();
+    const admin = await pgClient();
+    try {
+      await connectionKillRun('postgres-terminate', t, async () => {
+        const r = await admin.query(`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1`, [t.appName]);
+        return r.rows[0].n as number;
+      });
+    } finally {
+      await admin.end();
+      await t.cleanup();
+    }
+  });
+
+  it('its own PostgreSQL server (fsync on) crashed and restarted mid-run: nothing acknowledged lost, workers resume', { skip: privatePgSkipped }, async () => {
+    // Never the shared server: a private one (initdb in a temp dir, its own port).
+    const server = await startPrivatePg({ durable: true });
+    const t = postgresTarget(server.url);
+    try {
+      // pg_ctl stop -m immediate: the postmaster and its backends quit at once, no checkpoint; the
+      // start recovers from the WAL, as after a crash.
+      await serverRestartRun('postgres-restart', t, server, { fsync: 'on', stop: 'immediate' });
+    } finally {
+      await t.cleanup().catch(() => {});
+      await server.stop();
     }
   });
 });

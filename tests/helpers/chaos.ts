@@ -10,7 +10,8 @@ import type { Store } from '../../src/core/store.js';
 import type { Job } from '../../src/core/job.js';
 import { openStore } from '../../src/stores/index.js';
 import { Queue } from '../../src/core/queue.js';
-import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from './redis.js';
+import { OwnCluster, REDIS_URL, clusterPorts, dropPrefix, hasRedisServer, redisSkip, testPrefix } from './redis.js';
+import { PG_URL, dropSchema, pgSkip, testSchema } from './postgres.js';
 import { tempDir } from './tmp.js';
 import { CLI } from './net.js';
 
@@ -28,6 +29,10 @@ export interface Target {
   dir: string;
   /** The Redis key prefix (its connections are named fusion:<prefix>:<role>). */
   prefix?: string;
+  /** The PostgreSQL schema of the store's tables. */
+  schema?: string;
+  /** The application_name every PostgreSQL connection of the target's URL carries (to find and end them). */
+  appName?: string;
   open(): Promise<Store>;
   cleanup(): Promise<void>;
 }
@@ -39,10 +44,9 @@ export interface StoreFactory {
   create(): Promise<Target>;
 }
 
-function redisUrlWithPrefix(base: string, prefix: string): string {
-  const u = new URL(base);
-  u.searchParams.set('prefix', prefix);
-  return u.toString();
+/** A store URL with query parameters added (a plain append: a redis+cluster:// host list is no WHATWG URL). */
+function withParams(base: string, params: string): string {
+  return `${base}${base.includes('?') ? '&' : '?'}${params}`;
 }
 
 /** A Redis target on a fresh prefix of the given server (the shared one by default). */
@@ -51,7 +55,7 @@ export function redisTarget(base = REDIS_URL): Target {
   const tmp = tempDir('fusion-chaos-');
   return {
     store: 'redis',
-    url: redisUrlWithPrefix(base, prefix),
+    url: withParams(base, `prefix=${prefix}`),
     dir: tmp.dir,
     prefix,
     open: () => openStore(base, { prefix }),
@@ -74,11 +78,69 @@ export function sqliteTarget(): Target {
   return { store: 'sqlite', url: `sqlite:${path}`, dir: tmp.dir, open: () => openStore(`sqlite:${path}`), cleanup: async () => tmp.remove() };
 }
 
-/** Every store the suite runs on. PostgreSQL: one more entry here. */
+/**
+ * A PostgreSQL target: a fresh t_* schema on the test database (or on the server at `base`, e.g. a
+ * private one), its connections named by application_name; cleanup drops the schema.
+ */
+export function postgresTarget(base = PG_URL): Target {
+  const schema = testSchema();
+  const appName = `fusion_chaos_${schema}`;
+  const tmp = tempDir('fusion-chaos-');
+  const url = withParams(base, `schema=${schema}&application_name=${appName}`);
+  return {
+    store: 'postgres',
+    url,
+    dir: tmp.dir,
+    schema,
+    appName,
+    open: () => openStore(url),
+    async cleanup() {
+      try {
+        await dropSchema(schema, base);
+      } finally {
+        tmp.remove();
+      }
+    },
+  };
+}
+
+/** A Redis Cluster target: a 3-master cluster of its own (private redis-server processes), stopped by cleanup. */
+export async function clusterTarget(): Promise<Target> {
+  const cluster = new OwnCluster(await clusterPorts(3));
+  try {
+    await cluster.start();
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  const prefix = testPrefix();
+  const tmp = tempDir('fusion-chaos-');
+  return {
+    store: 'redis-cluster',
+    url: withParams(cluster.url, `prefix=${prefix}`),
+    dir: tmp.dir,
+    prefix,
+    open: () => openStore(cluster.url, { prefix }),
+    async cleanup() {
+      await cluster.stop();
+      tmp.remove();
+    },
+  };
+}
+
+/** Every store the suite runs on. */
 export const STORES: StoreFactory[] = [
   { name: 'sqlite', skip: async () => false, create: async () => sqliteTarget() },
   { name: 'redis', skip: redisSkip, create: async () => redisTarget() },
+  { name: 'postgres', skip: pgSkip, create: async () => postgresTarget() },
 ];
+
+/** Redis Cluster, for the tests that also run on it (worker crashes, scale out): it starts servers of its own. */
+export const REDIS_CLUSTER: StoreFactory = {
+  name: 'redis-cluster',
+  skip: async () => (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a cluster'),
+  create: clusterTarget,
+};
 
 /** The one line a chaos test prints, so runs can be compared over time. */
 export function report(line: Record<string, unknown>): void {
@@ -144,8 +206,12 @@ export class Proc {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Resolves on the first stdout line (from now, or already seen) containing `text`; rejects if the process exits first or after `ms`. */
-  line(text: string, ms = 30_000): Promise<string> {
+  /**
+   * Resolves on the first stdout line (from now, or already seen) containing `text`; rejects if the
+   * process exits first or after `ms`. Generous by default: with six test runs sharing two cores
+   * (load average ~30) a node process has taken over 30 s to start.
+   */
+  line(text: string, ms = 120_000): Promise<string> {
     const seen = this.lines.find((l) => l.includes(text));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -312,6 +378,12 @@ export async function apiServer(t: Target, port: number, extra: string[] = []): 
   const p = new Proc([CLI, 'server', '--port', String(port), '--store', t.url, '--tasks', TASKS, '--consent-file', join(t.dir, 'consent.jsonl'), '--log-level', 'info', ...extra], {
     env: { FUSION_API_KEYS: '', FUSION_API_KEYS_FILE: '', FUSION_CONFIG: '' },
   });
-  await p.line('fusion listening');
+  // Generous: on a loaded 2-core box (load average ~27) a server on PostgreSQL has taken over 30 s to start.
+  try {
+    await p.line('fusion listening', 90_000);
+  } catch (err) {
+    await p.kill9(); // a server left running would keep the test file's process alive
+    throw err;
+  }
   return p;
 }

@@ -46,10 +46,19 @@ export interface PrivatePg {
   dir: string;
   /** pg_ctl restart -m fast|immediate, waiting until it accepts connections again. */
   restart(mode: 'fast' | 'immediate'): Promise<void>;
+  /** The server down as a crash leaves it (pg_ctl stop -m immediate: no checkpoint, recovery from WAL on start). */
+  crash(): Promise<void>;
+  /** Start it again after crash(), waiting until it accepts connections. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startPrivatePg(): Promise<PrivatePg> {
+export interface PrivatePgOptions {
+  /** fsync on (the default is off, see below): for tests that claim durability across a crash. */
+  durable?: boolean;
+}
+
+export async function startPrivatePg(o: PrivatePgOptions = {}): Promise<PrivatePg> {
   const dir = mkdtempSync(join(tmpdir(), 'fusion-pg-'));
   chmodSync(dir, 0o777); // the postgres OS user writes here when we run as root
   const data = join(dir, 'data');
@@ -58,7 +67,7 @@ export async function startPrivatePg(): Promise<PrivatePg> {
   const pg = (bin: string, args: string[]) =>
     asRoot ? run('runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]) : run(join(PG_BIN, bin), args);
   // fsync off: a server process crash (-m immediate) still recovers from WAL; only an OS crash would need it.
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=${o.durable ? 'on' : 'off'} -c max_connections=50`;
   await pg('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
   await pg('pg_ctl', ['-D', data, '-l', log, '-o', opts, '-w', '-t', '60', 'start']);
   let stopped = false;
@@ -68,6 +77,12 @@ export async function startPrivatePg(): Promise<PrivatePg> {
     dir,
     async restart(mode) {
       await pg('pg_ctl', ['-D', data, '-l', log, '-o', opts, '-m', mode, '-w', '-t', '60', 'restart']);
+    },
+    async crash() {
+      await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    },
+    async start() {
+      await pg('pg_ctl', ['-D', data, '-l', log, '-o', opts, '-w', '-t', '60', 'start']);
     },
     async stop() {
       if (stopped) return;

@@ -54,10 +54,10 @@ export function schemaUrl(schema: string, extra = ''): string {
   return `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${schema}${extra}`;
 }
 
-/** Drop one schema this test run made (only t_* names). */
-export async function dropSchema(schema: string): Promise<void> {
+/** Drop one schema this test run made (only t_* names), on the test database or the server at `url`. */
+export async function dropSchema(schema: string, url = PG_URL): Promise<void> {
   if (!/^t_[0-9a-f]{10}$/.test(schema)) throw new Error(`refusing to drop schema ${schema}: not a test schema`);
-  const c = new pg.Client({ connectionString: PG_URL });
+  const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

@@ -1,6 +1,7 @@
 // Redis for tests: one gate (is a Redis reachable?), a random key prefix per store, and cleanup of
 // exactly the keys under that prefix. Never FLUSHALL/FLUSHDB: the Redis may be shared.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { createServer } from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,6 +138,26 @@ export async function waitForPing(port: number, ms = 10_000): Promise<void> {
       r.disconnect();
     }
   }
+}
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+/**
+ * `n` loopback ports for an OwnCluster, each free together with its cluster bus port (port + 10000),
+ * from 20000-29999 so the bus port stays in range (an ephemeral port + 10000 may not).
+ */
+export async function clusterPorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = randomInt(20_000, 30_000);
+    if (!ports.includes(p) && (await portFree(p)) && (await portFree(p + 10_000))) ports.push(p);
+  }
+  return ports;
 }
 
 /** A 3-master Redis Cluster of the test's own, on loopback ports. */
