@@ -51,8 +51,16 @@ export class Executor {
   /** Jobs holding a slot: running, or ended with their outcome not yet stored. */
   private readonly running = new Map<string, Running>();
   private idleResolvers: (() => void)[] = [];
+  // The options the per-job path reads, as own fields: one load each on a path run per job.
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly lifecycle: Lifecycle;
+  private readonly workerId: string;
 
-  constructor(private readonly o: ExecutorOptions) {}
+  constructor(private readonly o: ExecutorOptions) {
+    ({ store: this.store, clock: this.clock, log: this.log, lifecycle: this.lifecycle, workerId: this.workerId } = o);
+  }
 
   /** Slots taken: jobs running, and jobs whose outcome is being stored. */
   get active(): number {
@@ -69,7 +77,7 @@ export class Executor {
 
   /** Start a job the store leased to this worker. */
   start(job: Job): void {
-    const { clock, lifecycle, log, workerId } = this.o;
+    const { clock, lifecycle, log, workerId } = this;
     const attempt = new Attempt();
     const startedAt = clock.now();
     const entry: Running = { job, attempt, startedAt, leaseUntil: job.leaseUntil ?? startedAt + this.o.leaseMs };
@@ -127,8 +135,8 @@ export class Executor {
     if (this.running.size === 0) return;
     const leases = [...this.running.values()].map((r) => ({ id: r.job.id, token: r.job.leaseToken! }));
     try {
-      const now = this.o.clock.now();
-      const res = await this.o.store.heartbeatJobs({ leases, leaseMs, now });
+      const now = this.clock.now();
+      const res = await this.store.heartbeatJobs({ leases, leaseMs, now });
       for (const r of res) {
         const entry = this.running.get(r.id);
         if (!entry) continue;
@@ -141,13 +149,13 @@ export class Executor {
         }
       }
     } catch (err) {
-      this.o.log.error({ workerId: this.o.workerId, err: (err as Error)?.message }, 'heartbeat failed');
+      this.log.error({ workerId: this.workerId, err: (err as Error)?.message }, 'heartbeat failed');
     }
   }
 
   /** Whether info lines are written: a silent logger spares each job its log objects. */
   private logsInfo(): boolean {
-    return this.o.log.isLevelEnabled?.('info') ?? true;
+    return this.log.isLevelEnabled?.('info') ?? true;
   }
 
   /**
@@ -160,7 +168,7 @@ export class Executor {
     let value: unknown;
     try {
       if (!def) throw new NonRetryableError(`no handler is registered for task "${job.task}"`);
-      value = def.handler(job.payload, new JobContext(job, attempt, this.o.workerId, this.o.store, this.o.clock));
+      value = def.handler(job.payload, new JobContext(job, attempt, this.workerId, this.store, this.clock));
     } catch (thrown) {
       value = Promise.reject(thrown);
     }
@@ -168,13 +176,13 @@ export class Executor {
   }
 
   private completed(job: Job, result: unknown): Outcome {
-    return { kind: 'completed', id: job.id, token: job.leaseToken!, at: this.o.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
+    return { kind: 'completed', id: job.id, token: job.leaseToken!, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
   }
 
   /** The outcome of an attempt that threw or was aborted; null when its lease was lost. */
   private failure(job: Job, err: unknown): Outcome | null {
     const lease = { id: job.id, token: job.leaseToken! };
-    const at = this.o.clock.now();
+    const at = this.clock.now();
     if (err instanceof LeaseLostError) return null;
     if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
     const error = toJobError(err);
@@ -187,13 +195,13 @@ export class Executor {
   }
 
   private followUps(job: Job, outcome: 'completed' | 'failed', result?: unknown, error?: JobError): NewJob[] | undefined {
-    return job.callbacks ? callbackJobs(job, outcome, this.o.clock.now(), result, error) : undefined;
+    return job.callbacks ? callbackJobs(job, outcome, this.clock.now(), result, error) : undefined;
   }
 
   private settle(entry: Running, outcome: Outcome | null): void {
     entry.cancelTimeout?.();
     const { job } = entry;
-    const { log, clock } = this.o;
+    const { log, clock } = this;
     // Built only when logged: at info level most jobs log only their completion.
     const fields = () => ({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts, durationMs: clock.now() - entry.startedAt });
     if (outcome === null || entry.lost) {
@@ -228,12 +236,12 @@ export class Executor {
 
   /** Emit the lifecycle event of an attempt's end; null: the lease was lost. Builds nothing when nobody listens. */
   private announce(entry: Running, outcome: Outcome | null): void {
-    const { lifecycle } = this.o;
+    const { lifecycle } = this;
     const name: AttemptEndName = outcome === null ? 'job.lost' : ATTEMPT_END_EVENT[outcome.kind];
     if (!lifecycle.has(name)) return;
     const { job } = entry;
-    const at = outcome?.at ?? this.o.clock.now();
-    const end = { job, attempt: job.attempts, workerId: this.o.workerId, at, durationMs: at - entry.startedAt };
+    const at = outcome?.at ?? this.clock.now();
+    const end = { job, attempt: job.attempts, workerId: this.workerId, at, durationMs: at - entry.startedAt };
     switch (outcome?.kind) {
       case 'completed':
         return lifecycle.emit('job.completed', { ...end, result: outcome.result });
