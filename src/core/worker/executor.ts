@@ -1,0 +1,359 @@
+// The executor: runs one job at a time per slot. It calls the handler with its context, aborts it
+// on timeout, cancel request, lost lease or shutdown, extends the leases of what runs, and decides
+// the attempt's outcome (completed, retry with its backoff, failed, cancelled, released). It never
+// talks to the store about outcomes: it hands each one to the completer, which frees the slot once
+// the outcome is stored.
+import { backoffDelay } from '../backoff.js';
+import { CancelledError, NonRetryableError, TimeoutError, isRetryable, retryAfterOf } from '../errors.js';
+import type { Job, JobError, NewJob } from '../job.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { TaskContext, TaskRegistry } from '../registry.js';
+import type { Outcome, Store } from '../store.js';
+import { callbackJobs } from '../callbacks.js';
+import type { AttemptEndName, Lifecycle } from '../lifecycle.js';
+
+interface Running {
+  job: Job;
+  attempt: Attempt;
+  startedAt: number;
+  /** When the lease ends unless a heartbeat extends it (clock ms). */
+  leaseUntil: number;
+  cancelTimeout?: () => void;
+  /** Set when the lease was lost: the outcome must not be reported. */
+  lost?: boolean;
+}
+
+/** The abort reason of a job given back to its queue because its worker stops. */
+export class ReleasedError extends Error {
+  override name = 'ReleasedError';
+}
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+export interface ExecutorOptions {
+  store: Store;
+  registry: TaskRegistry;
+  workerId: string;
+  leaseMs: number;
+  clock: Clock;
+  log: Logger;
+  random: () => number;
+  lifecycle: Lifecycle;
+  /** An attempt's outcome, to be stored; its job keeps its slot until `free` is called for it. */
+  onOutcome(outcome: Outcome): void;
+  /** A slot was freed without an outcome to store (the lease was lost). */
+  onFreed(): void;
+}
+
+export class Executor {
+  /** Jobs holding a slot: running, or ended with their outcome not yet stored. */
+  private readonly running = new Map<string, Running>();
+  private idleResolvers: (() => void)[] = [];
+  // The options the per-job path reads, as own fields: one load each on a path run per job.
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly lifecycle: Lifecycle;
+  private readonly workerId: string;
+
+  constructor(private readonly o: ExecutorOptions) {
+    ({ store: this.store, clock: this.clock, log: this.log, lifecycle: this.lifecycle, workerId: this.workerId } = o);
+  }
+
+  /** Slots taken: jobs running, and jobs whose outcome is being stored. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  has(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  ids(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Start a job the store leased to this worker. */
+  start(job: Job): void {
+    const { clock, lifecycle, log, workerId } = this;
+    const attempt = new Attempt();
+    const startedAt = clock.now();
+    const entry: Running = { job, attempt, startedAt, leaseUntil: job.leaseUntil ?? startedAt + this.o.leaseMs };
+    this.running.set(job.id, entry);
+    if (job.timeout > 0) {
+      entry.cancelTimeout = clock.at(entry.startedAt + job.timeout, () =>
+        attempt.abort(new TimeoutError(`attempt timed out after ${job.timeout} ms`)),
+      );
+    }
+    if (this.logsInfo()) log.info({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts }, 'job started');
+    if (lifecycle.has('job.started')) lifecycle.emit('job.started', { job, attempt: job.attempts, workerId, at: startedAt });
+    this.execute(entry);
+  }
+
+  /** A cancel request (store event or heartbeat answer): the handler's signal aborts. */
+  cancel(id: string): void {
+    this.running.get(id)?.attempt.abort(new CancelledError('job cancelled'));
+  }
+
+  /** Abort every running job with this reason (a stopping worker gives them back). */
+  abortAll(reason: unknown): void {
+    for (const r of this.running.values()) r.attempt.abort(reason);
+  }
+
+  /** The job's outcome is stored (or given up): its slot is free. */
+  free(id: string): void {
+    this.running.delete(id);
+    if (this.running.size === 0) {
+      for (const r of this.idleResolvers.splice(0)) r();
+    }
+  }
+
+  /** Resolves when no job holds a slot. */
+  whenIdle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleResolvers.push(r));
+  }
+
+  /** The latest lease end among these jobs; -Infinity when every lease is already lost. */
+  leaseEnd(outcomes: Outcome[]): number {
+    let end = -Infinity;
+    for (const o of outcomes) {
+      const entry = this.running.get(o.id);
+      if (entry && !entry.lost) end = Math.max(end, entry.leaseUntil);
+    }
+    return end;
+  }
+
+  /**
+   * Extend the leases of every job holding a slot, in one store call (jobs whose outcome is being
+   * stored too: the store may refuse it for a while). A lease the store says is lost aborts its job;
+   * a cancel request in the answer aborts it as cancelled.
+   */
+  async extendLeases(leaseMs: number): Promise<void> {
+    if (this.running.size === 0) return;
+    const leases = [...this.running.values()].map((r) => ({ id: r.job.id, token: r.job.leaseToken! }));
+    try {
+      const now = this.clock.now();
+      const res = await this.store.heartbeatJobs({ leases, leaseMs, now });
+      for (const r of res) {
+        const entry = this.running.get(r.id);
+        if (!entry) continue;
+        if (!r.ok) {
+          entry.lost = true;
+          entry.attempt.abort(new LeaseLostError('lease lost'));
+        } else {
+          entry.leaseUntil = now + leaseMs;
+          if (r.cancelRequested) entry.attempt.abort(new CancelledError('job cancelled'));
+        }
+      }
+    } catch (err) {
+      this.log.error({ workerId: this.workerId, err: (err as Error)?.message }, 'heartbeat failed');
+    }
+  }
+
+  /** Whether info lines are written: a silent logger spares each job its log objects. */
+  private logsInfo(): boolean {
+    return this.log.isLevelEnabled?.('info') ?? true;
+  }
+
+  /**
+   * Run the handler; its outcome reaches settle once, in a later microtask. No async frame or
+   * extra promise per job: a no-op job's cost is mostly such bookkeeping.
+   */
+  private execute(entry: Running): void {
+    const { job, attempt } = entry;
+    const def = this.o.registry.get(job.task);
+    let value: unknown;
+    try {
+      if (!def) throw new NonRetryableError(`no handler is registered for task "${job.task}"`);
+      value = def.handler(job.payload, new JobContext(job, attempt, this.workerId, this.store, this.clock));
+    } catch (thrown) {
+      value = Promise.reject(thrown);
+    }
+    attempt.watch(value, (ok, v) => this.settle(entry, ok ? this.completed(job, v) : this.failure(job, v)));
+  }
+
+  private completed(job: Job, result: unknown): Outcome {
+    return { kind: 'completed', id: job.id, token: job.leaseToken!, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
+  }
+
+  /** The outcome of an attempt that threw or was aborted; null when its lease was lost. */
+  private failure(job: Job, err: unknown): Outcome | null {
+    const lease = { id: job.id, token: job.leaseToken! };
+    const at = this.clock.now();
+    if (err instanceof LeaseLostError) return null;
+    if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
+    const error = toJobError(err);
+    if (err instanceof CancelledError) return { kind: 'cancelled', ...lease, at, error };
+    if (error.retryable && job.attempts < job.maxAttempts) {
+      const delay = retryAfterOf(err) ?? backoffDelay(job.backoff, job.attempts, this.o.random);
+      return { kind: 'retry', ...lease, at, error, retryAt: at + delay };
+    }
+    return { kind: 'failed', ...lease, at, error, enqueue: this.followUps(job, 'failed', undefined, error) };
+  }
+
+  private followUps(job: Job, outcome: 'completed' | 'failed', result?: unknown, error?: JobError): NewJob[] | undefined {
+    return job.callbacks ? callbackJobs(job, outcome, this.clock.now(), result, error) : undefined;
+  }
+
+  private settle(entry: Running, outcome: Outcome | null): void {
+    entry.cancelTimeout?.();
+    const { job } = entry;
+    const { log, clock } = this;
+    // Built only when logged: at info level most jobs log only their completion.
+    const fields = () => ({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts, durationMs: clock.now() - entry.startedAt });
+    if (outcome === null || entry.lost) {
+      log.warn(fields(), 'lease lost; outcome dropped (another worker owns the job now)');
+      this.announce(entry, null);
+      this.free(job.id);
+      this.o.onFreed();
+      return;
+    }
+    this.announce(entry, outcome);
+    switch (outcome.kind) {
+      case 'completed':
+        if (this.logsInfo()) log.info(fields(), 'job completed');
+        break;
+      case 'retry':
+        log.warn({ ...fields(), err: outcome.error.message, retryAt: outcome.retryAt }, 'job failed; will retry');
+        break;
+      case 'failed':
+        log.error({ ...fields(), err: outcome.error.message }, 'job failed');
+        break;
+      case 'cancelled':
+        log.info(fields(), 'job cancelled');
+        break;
+      case 'released':
+        log.info(fields(), 'job given back to the queue');
+        break;
+    }
+    // The slot frees only once the outcome is stored (the completer calls free), so a claim never
+    // races its own finish.
+    this.o.onOutcome(outcome);
+  }
+
+  /** Emit the lifecycle event of an attempt's end; null: the lease was lost. Builds nothing when nobody listens. */
+  private announce(entry: Running, outcome: Outcome | null): void {
+    const { lifecycle } = this;
+    const name: AttemptEndName = outcome === null ? 'job.lost' : ATTEMPT_END_EVENT[outcome.kind];
+    if (!lifecycle.has(name)) return;
+    const { job } = entry;
+    const at = outcome?.at ?? this.clock.now();
+    const end = { job, attempt: job.attempts, workerId: this.workerId, at, durationMs: at - entry.startedAt };
+    switch (outcome?.kind) {
+      case 'completed':
+        return lifecycle.emit('job.completed', { ...end, result: outcome.result });
+      case 'retry':
+        return lifecycle.emit('job.retrying', { ...end, error: outcome.error, retryAt: outcome.retryAt });
+      case 'failed':
+        return lifecycle.emit('job.failed', { ...end, error: outcome.error });
+      case 'cancelled':
+        return lifecycle.emit('job.cancelled', { ...end, error: outcome.error ?? { message: 'job cancelled', retryable: false } });
+      default:
+        return lifecycle.emit(name as 'job.released' | 'job.lost', end);
+    }
+  }
+}
+
+const ATTEMPT_END_EVENT: Record<Outcome['kind'], AttemptEndName> = {
+  completed: 'job.completed', retry: 'job.retrying', failed: 'job.failed', cancelled: 'job.cancelled', released: 'job.released',
+};
+
+/**
+ * What a handler gets besides its payload. A class, so a job that never reports progress or logs
+ * (most) allocates no closures: progress and log are made on first read, bound, so a handler may
+ * also take them apart from ctx.
+ */
+class JobContext implements TaskContext {
+  private progressFn: ((value: unknown) => Promise<void>) | null = null;
+  private logFn: ((message: string) => Promise<void>) | null = null;
+
+  constructor(
+    readonly job: Job,
+    private readonly run: Attempt,
+    readonly workerId: string,
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  get attempt(): number {
+    return this.job.attempts;
+  }
+
+  get signal(): AbortSignal {
+    return this.run.signal;
+  }
+
+  get progress(): (value: unknown) => Promise<void> {
+    return (this.progressFn ??= async (value) => {
+      await this.store.progressJob({ lease: { id: this.job.id, token: this.job.leaseToken! }, progress: value, now: this.clock.now() });
+    });
+  }
+
+  get log(): (message: string) => Promise<void> {
+    return (this.logFn ??= (message) => this.store.logJob({ id: this.job.id, message: String(message), now: this.clock.now() }));
+  }
+}
+
+/**
+ * One attempt's abort state. The AbortController is made only when the handler reads ctx.signal:
+ * most handlers never do, and one per job is a real share of a no-op job's cost.
+ */
+class Attempt {
+  aborted = false;
+  reason: unknown;
+  private ac: AbortController | null = null;
+  private done: ((ok: boolean, value: unknown) => void) | null = null;
+
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      this.ac = new AbortController();
+      if (this.aborted) this.ac.abort(this.reason);
+    }
+    return this.ac.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.ac?.abort(reason);
+    queueMicrotask(() => this.end(false, reason));
+  }
+
+  /**
+   * Call `done` once, in a later microtask: with the handler's value or error, or with the abort
+   * reason if the abort comes before the handler's settlement is seen (whatever it was).
+   */
+  watch(value: unknown, done: (ok: boolean, value: unknown) => void): void {
+    this.done = done;
+    Promise.resolve(value).then((v) => this.end(true, v), (e) => this.end(false, e));
+  }
+
+  private end(ok: boolean, value: unknown): void {
+    const done = this.done;
+    if (!done) return;
+    this.done = null;
+    if (this.aborted) done(false, this.reason);
+    else done(ok, value);
+  }
+}
+
+/** A thrown value as stored in a job's history: message, name, stack, code, details, whether to retry. */
+export function toJobError(err: unknown): JobError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    const details = (err as { details?: unknown }).details;
+    return {
+      message: err.message || err.name,
+      name: err.name,
+      stack: err.stack,
+      retryable: isRetryable(err),
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(details && typeof details === 'object' && !Array.isArray(details) ? { details: details as Record<string, unknown> } : {}),
+    };
+  }
+  return { message: typeof err === 'string' ? err : JSON.stringify(err) ?? String(err), retryable: isRetryable(err) };
+}
