@@ -12,43 +12,43 @@ import { fromRaw, rowToJob, type JobRow, type QueueRow } from './rows.js';
 import { CLAIM_LITERAL_MAX, pickSql, type Statement } from './statements.js';
 
 /** The claim pick with `limit` written in, prepared at its first use on this connection (see pickSql). */
-function pickOf(c: SqliteConnection, limit: number): Statement {
-  let s = c.picksBySize.get(limit);
+function pickOf(conn: SqliteConnection, limit: number): Statement {
+  let s = conn.picksBySize.get(limit);
   if (!s) {
-    s = (c.db.prepare(pickSql(String(limit))) as Statement).raw(true);
-    c.picksBySize.set(limit, s);
+    s = (conn.db.prepare(pickSql(String(limit))) as Statement).raw(true);
+    conn.picksBySize.set(limit, s);
   }
   return s;
 }
 
 /** Inside a transaction: promote each queue's due jobs, then lease up to `req.limit` of its queued ones. */
-export function claimIn(c: SqliteConnection, req: ClaimRequest, events: StoreEvent[]): ClaimResult {
-  const st = c.statements;
-  const token = c.nextLeaseToken();
+export function claimIn(conn: SqliteConnection, req: ClaimRequest, events: StoreEvent[]): ClaimResult {
+  const statements = conn.statements;
+  const token = conn.nextLeaseToken();
   const jobs: Job[] = [];
   let nextWakeAt: number | null = null;
   const wakeAt = (t: number | null) => {
     if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
   };
   for (const queue of req.queues) {
-    const q = st.queueByName.get(queue) as QueueRow | undefined;
+    const q = statements.queueByName.get(queue) as QueueRow | undefined;
     if (!q) continue;
-    c.knownQueues.add(queue);
+    conn.knownQueues.add(queue);
     if (q.paused) continue;
     // Promote only when something is due: a read on the due index costs less than an UPDATE that
     // opens every index to change nothing, which is most claims.
-    let due = (st.nextDueAt.get(queue) as { t: number | null }).t;
+    let due = (statements.nextDueAt.get(queue) as { t: number | null }).t;
     if (due !== null && due <= req.now) {
-      for (const r of st.promoteDueInQueue.all(queue, req.now) as { id: string }[]) {
+      for (const r of statements.promoteDueInQueue.all(queue, req.now) as { id: string }[]) {
         events.push({ type: 'queued', queue, jobId: r.id, at: req.now });
       }
-      due = (st.nextDueAt.get(queue) as { t: number | null }).t;
+      due = (statements.nextDueAt.get(queue) as { t: number | null }).t;
     }
     wakeAt(due);
     let n = req.limit - jobs.length;
     if (n <= 0) continue;
     if (q.concurrency != null) {
-      const active = (st.activeInQueue.get(queue) as { n: number }).n;
+      const active = (statements.activeInQueue.get(queue) as { n: number }).n;
       n = Math.min(n, q.concurrency - active);
     }
     let windowStart = q.rate_window_start;
@@ -64,11 +64,11 @@ export function claimIn(c: SqliteConnection, req: ClaimRequest, events: StoreEve
       n = Math.min(n, left);
     }
     if (n <= 0) continue;
-    const picked = (Number.isInteger(n) && n <= CLAIM_LITERAL_MAX ? pickOf(c, n).all(queue) : st.pickAnySize.all(queue, n)) as unknown[][];
+    const picked = (Number.isInteger(n) && n <= CLAIM_LITERAL_MAX ? pickOf(conn, n).all(queue) : statements.pickAnySize.all(queue, n)) as unknown[][];
     const until = req.now + req.leaseMs;
     const rows = picked.map((raw) => {
       const r = fromRaw(raw);
-      st.leaseJob.run(req.workerId, token, until, req.now, r.seq);
+      statements.leaseJob.run(req.workerId, token, until, req.now, r.seq);
       // The row as the lease left it.
       r.state = 'active';
       r.attempts += 1;
@@ -79,7 +79,7 @@ export function claimIn(c: SqliteConnection, req: ClaimRequest, events: StoreEve
       r.cancel_requested = 0;
       return r;
     });
-    if (q.rate_max != null) st.recordRateUse.run(windowStart, used + rows.length, queue);
+    if (q.rate_max != null) statements.recordRateUse.run(windowStart, used + rows.length, queue);
     for (const r of rows) {
       jobs.push(rowToJob(r));
       events.push({ type: 'active', queue, jobId: r.id, at: req.now });
@@ -89,10 +89,10 @@ export function claimIn(c: SqliteConnection, req: ClaimRequest, events: StoreEve
   return { jobs, nextWakeAt };
 }
 
-export function claimJobs(c: SqliteConnection, req: ClaimRequest): ClaimResult {
+export function claimJobs(conn: SqliteConnection, req: ClaimRequest): ClaimResult {
   const events: StoreEvent[] = [];
-  const result = c.tx(() => claimIn(c, req, events));
-  c.emit(events);
+  const result = conn.tx(() => claimIn(conn, req, events));
+  conn.emit(events);
   return result;
 }
 
@@ -100,29 +100,29 @@ export function claimJobs(c: SqliteConnection, req: ClaimRequest): ClaimResult {
 const detailsOf = (e: JobError | undefined | null): string | null => (e?.details ? JSON.stringify(e.details) : null);
 
 /** Inside a transaction: apply each outcome under its lease; false where the lease no longer holds. */
-export function finishIn(c: SqliteConnection, outcomes: Outcome[], events: StoreEvent[]): boolean[] {
-  const st = c.statements;
+export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: StoreEvent[]): boolean[] {
+  const statements = conn.statements;
   return outcomes.map((o) => {
-    const queue = st.queueOfJob.get(o.id) as string | undefined;
+    const queue = statements.queueOfJob.get(o.id) as string | undefined;
     if (queue === undefined) return false;
     let changes = 0;
     switch (o.kind) {
       case 'completed':
-        changes = st.complete.run(o.result === undefined ? null : JSON.stringify(o.result), o.at, o.at, o.id, o.token).changes;
+        changes = statements.complete.run(o.result === undefined ? null : JSON.stringify(o.result), o.at, o.at, o.id, o.token).changes;
         break;
       case 'retry':
-        changes = st.retryLater.run({
+        changes = statements.retryLater.run({
           id: o.id, token: o.token, at: o.at, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message, details: detailsOf(o.error),
         }).changes;
         break;
       case 'failed':
       case 'cancelled':
-        changes = st[o.kind === 'failed' ? 'fail' : 'cancel'].run({
+        changes = statements[o.kind === 'failed' ? 'fail' : 'cancel'].run({
           id: o.id, token: o.token, at: o.at, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null, details: detailsOf(o.error),
         }).changes;
         break;
       case 'released':
-        changes = st.release.run({ id: o.id, token: o.token, at: o.at }).changes;
+        changes = statements.release.run({ id: o.id, token: o.token, at: o.at }).changes;
         break;
     }
     if (changes === 0) return false;
@@ -130,63 +130,63 @@ export function finishIn(c: SqliteConnection, outcomes: Outcome[], events: Store
     const event: StoreEvent = { type, queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined };
     events.push(event);
     // A job given back at shutdown is for the workers of other processes.
-    if (o.kind === 'released') c.shareWork([event]);
-    if (o.enqueue?.length) insertJobs(c, o.enqueue, o.at, events);
+    if (o.kind === 'released') conn.shareWork([event]);
+    if (o.enqueue?.length) insertJobs(conn, o.enqueue, o.at, events);
     return true;
   });
 }
 
-export function finishJobs(c: SqliteConnection, outcomes: Outcome[]): boolean[] {
+export function finishJobs(conn: SqliteConnection, outcomes: Outcome[]): boolean[] {
   const events: StoreEvent[] = [];
-  const applied = c.tx(() => finishIn(c, outcomes, events));
-  c.emit(events);
+  const applied = conn.tx(() => finishIn(conn, outcomes, events));
+  conn.emit(events);
   return applied;
 }
 
 /** Outcomes and the next claim in one transaction: one commit per worker cycle instead of two. */
-export function finishAndClaimJobs(c: SqliteConnection, outcomes: Outcome[], req: ClaimRequest): { applied: boolean[]; claim: ClaimResult } {
+export function finishAndClaimJobs(conn: SqliteConnection, outcomes: Outcome[], req: ClaimRequest): { applied: boolean[]; claim: ClaimResult } {
   const events: StoreEvent[] = [];
-  const result = c.tx(() => {
-    const applied = finishIn(c, outcomes, events);
-    return { applied, claim: claimIn(c, req, events) };
+  const result = conn.tx(() => {
+    const applied = finishIn(conn, outcomes, events);
+    return { applied, claim: claimIn(conn, req, events) };
   });
-  c.emit(events);
+  conn.emit(events);
   return result;
 }
 
-export function heartbeatJobs(c: SqliteConnection, leases: Lease[], leaseMs: number, now: number): HeartbeatResult[] {
-  return c.tx(() =>
+export function heartbeatJobs(conn: SqliteConnection, leases: Lease[], leaseMs: number, now: number): HeartbeatResult[] {
+  return conn.tx(() =>
     leases.map((l) => {
-      const r = c.statements.extendLease.get(now + leaseMs, l.id, l.token) as { cancel_requested: number } | undefined;
+      const r = conn.statements.extendLease.get(now + leaseMs, l.id, l.token) as { cancel_requested: number } | undefined;
       return { id: l.id, ok: r !== undefined, cancelRequested: r ? r.cancel_requested === 1 : false };
     }),
   );
 }
 
-export function progressJob(c: SqliteConnection, lease: Lease, progress: unknown, now: number): boolean {
-  const r = c.statements.setProgress.get(JSON.stringify(progress ?? null), lease.id, lease.token) as { queue: string } | undefined;
-  if (r) c.emit([{ type: 'progress', queue: r.queue, jobId: lease.id, at: now, progress }]);
+export function progressJob(conn: SqliteConnection, lease: Lease, progress: unknown, now: number): boolean {
+  const r = conn.statements.setProgress.get(JSON.stringify(progress ?? null), lease.id, lease.token) as { queue: string } | undefined;
+  if (r) conn.emit([{ type: 'progress', queue: r.queue, jobId: lease.id, at: now, progress }]);
   return r !== undefined;
 }
 
 /** Jobs whose lease ran out (their worker presumed lost), each as stallDecision (core) says. */
-export function recoverExpiredJobs(c: SqliteConnection, now: number, limit: number): RecoverResult {
-  const st = c.statements;
+export function recoverExpiredJobs(conn: SqliteConnection, now: number, limit: number): RecoverResult {
+  const statements = conn.statements;
   const events: StoreEvent[] = [];
   const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
-  c.tx(() => {
-    for (const r of st.expiredLeases.all(now, limit) as JobRow[]) {
+  conn.tx(() => {
+    for (const r of statements.expiredLeases.all(now, limit) as JobRow[]) {
       const decision = stallDecision({ stalls: r.stalls, maxStalls: r.max_stalls, cancelRequested: r.cancel_requested === 1 });
       const countsAttempt = decision.countsAttempt ? 1 : 0;
       const at = { type: 'stalled' as const, queue: r.queue, jobId: r.id, at: now };
       if (decision.state === 'queued') {
-        st.requeueStalled.run({ seq: r.seq, at: now, countsAttempt });
+        statements.requeueStalled.run({ seq: r.seq, at: now, countsAttempt });
         res.requeued.push(r.id);
         events.push(at, { ...at, type: 'queued' });
         continue;
       }
       const error = decision.error!;
-      st.endStalled.run({
+      statements.endStalled.run({
         seq: r.seq, at: now, countsAttempt, state: decision.state, error: JSON.stringify(error), message: error.message, details: detailsOf(error),
       });
       // A job asked to cancel was not running for anyone: it ends cancelled, not as a stall.
@@ -198,28 +198,28 @@ export function recoverExpiredJobs(c: SqliteConnection, now: number, limit: numb
         events.push(at, { ...at, type: 'failed' });
       }
     }
-    c.shareWork(events);
+    conn.shareWork(events);
   });
-  c.emit(events);
+  conn.emit(events);
   return res;
 }
 
 /** Due scheduled jobs of every queue become queued (up to `limit`). */
-export function promoteDueJobs(c: SqliteConnection, now: number, limit: number): number {
-  const st = c.statements;
+export function promoteDueJobs(conn: SqliteConnection, now: number, limit: number): number {
+  const statements = conn.statements;
   const events: StoreEvent[] = [];
-  c.tx(() => {
-    for (const { name } of st.queueNames.all() as { name: string }[]) {
-      for (const r of st.promoteDueInQueue.all(name, now) as { id: string }[]) {
+  conn.tx(() => {
+    for (const { name } of statements.queueNames.all() as { name: string }[]) {
+      for (const r of statements.promoteDueInQueue.all(name, now) as { id: string }[]) {
         events.push({ type: 'queued', queue: name, jobId: r.id, at: now });
         if (events.length >= limit) return;
       }
     }
   });
-  c.emit(events);
+  conn.emit(events);
   return events.length;
 }
 
-export function logJob(c: SqliteConnection, id: string, message: string, now: number): void {
-  c.statements.insertLog.run(id, now, message);
+export function logJob(conn: SqliteConnection, id: string, message: string, now: number): void {
+  conn.statements.insertLog.run(id, now, message);
 }

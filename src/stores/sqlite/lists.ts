@@ -12,12 +12,12 @@ export const STATE_INDEX: Record<JobState, string> = {
   completed: 'jobs_completed_end', failed: 'jobs_failed_end', cancelled: 'jobs_cancelled_end',
 };
 
-export function getJob(c: SqliteConnection, id: string): Job | null {
-  const row = c.statements.jobById.get(id) as JobRow | undefined;
+export function getJob(conn: SqliteConnection, id: string): Job | null {
+  const row = conn.statements.jobById.get(id) as JobRow | undefined;
   return row ? rowToJob(row) : null;
 }
 
-export function listJobs(c: SqliteConnection, q: ListQuery): Page<Job> {
+export function listJobs(conn: SqliteConnection, q: ListQuery): Page<Job> {
   const where: string[] = [];
   const args: unknown[] = [];
   if (q.queue !== undefined) (where.push('queue = ?'), args.push(q.queue));
@@ -45,7 +45,7 @@ export function listJobs(c: SqliteConnection, q: ListQuery): Page<Job> {
   // error, not a scan of the queue's history.
   const index = state && q.queue !== undefined ? `INDEXED BY ${STATE_INDEX[state]}` : '';
   const sql = `SELECT * FROM jobs ${index} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${state ? orderBy(state) : 'seq DESC'} LIMIT ${limit + 1}`;
-  const rows = c.db.prepare(sql).all(...args) as JobRow[];
+  const rows = conn.db.prepare(sql).all(...args) as JobRow[];
   const more = rows.length > limit;
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
@@ -53,19 +53,19 @@ export function listJobs(c: SqliteConnection, q: ListQuery): Page<Job> {
 }
 
 /** Counts per state, per queue (of one queue when given). */
-export function countJobs(c: SqliteConnection, queue?: string): Record<string, StateCounts> {
+export function countJobs(conn: SqliteConnection, queue?: string): Record<string, StateCounts> {
   const out: Record<string, StateCounts> = {};
   if (queue !== undefined) {
     out[queue] = emptyCounts();
-    for (const r of c.statements.countsOfQueue.all({ q: queue }) as { state: JobState; n: number }[]) out[queue][r.state] = r.n;
+    for (const r of conn.statements.countsOfQueue.all({ q: queue }) as { state: JobState; n: number }[]) out[queue][r.state] = r.n;
     return out;
   }
-  for (const r of c.statements.countsByQueue.all() as { queue: string; state: JobState; n: number }[]) {
+  for (const r of conn.statements.countsByQueue.all() as { queue: string; state: JobState; n: number }[]) {
     (out[r.queue] ??= emptyCounts())[r.state] = r.n;
   }
   return out;
 }
 
-export function jobLogs(c: SqliteConnection, id: string): LogLine[] {
-  return c.statements.logsOfJob.all(id) as LogLine[];
+export function jobLogs(conn: SqliteConnection, id: string): LogLine[] {
+  return conn.statements.logsOfJob.all(id) as LogLine[];
 }

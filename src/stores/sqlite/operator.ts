@@ -7,90 +7,90 @@ import type { SqliteConnection } from './connection.js';
 import { rowToJob, type JobRow } from './rows.js';
 
 /** Run `change` in a transaction, then emit the events it noted. */
-function act<T>(c: SqliteConnection, change: (events: StoreEvent[]) => T): T {
+function act<T>(conn: SqliteConnection, change: (events: StoreEvent[]) => T): T {
   const events: StoreEvent[] = [];
-  const out = c.tx(() => change(events));
-  c.emit(events);
+  const out = conn.tx(() => change(events));
+  conn.emit(events);
   return out;
 }
 
 /** Move a guarded job to `state`; its work event goes to other processes too. */
-function move(c: SqliteConnection, events: StoreEvent[], row: JobRow, state: JobState, runAt: number, endedAt: number | null, event: StoreEvent): Job {
-  const moved = c.statements.moveJob.get({ id: row.id, state, runAt, endedAt }) as JobRow;
+function move(conn: SqliteConnection, events: StoreEvent[], row: JobRow, state: JobState, runAt: number, endedAt: number | null, event: StoreEvent): Job {
+  const moved = conn.statements.moveJob.get({ id: row.id, state, runAt, endedAt }) as JobRow;
   events.push(event);
-  c.shareWork(events);
+  conn.shareWork(events);
   return rowToJob(moved);
 }
 
-export function cancelJob(c: SqliteConnection, id: string, now: number): Job {
-  return act(c, (events) => {
-    const row = c.mustGet(id);
+export function cancelJob(conn: SqliteConnection, id: string, now: number): Job {
+  return act(conn, (events) => {
+    const row = conn.mustGet(id);
     // An active job is asked to stop; its worker ends it.
     if (row.state === 'active') {
-      const r = c.statements.requestCancel.get(id) as JobRow;
+      const r = conn.statements.requestCancel.get(id) as JobRow;
       events.push({ type: 'cancel-requested', queue: row.queue, jobId: id, at: now });
-      c.shareWork(events);
+      conn.shareWork(events);
       return rowToJob(r);
     }
     guardAction('cancel', id, row.state);
-    return move(c, events, row, 'cancelled', row.run_at, now, { type: 'cancelled', queue: row.queue, jobId: id, at: now });
+    return move(conn, events, row, 'cancelled', row.run_at, now, { type: 'cancelled', queue: row.queue, jobId: id, at: now });
   });
 }
 
-export function rescheduleJob(c: SqliteConnection, id: string, runAt: number, now: number): Job {
-  return act(c, (events) => {
-    const row = c.mustGet(id);
+export function rescheduleJob(conn: SqliteConnection, id: string, runAt: number, now: number): Job {
+  return act(conn, (events) => {
+    const row = conn.mustGet(id);
     guardAction('reschedule', id, row.state);
     const state = runAt > now ? 'scheduled' : 'queued';
-    return move(c, events, row, state, runAt, null, { type: state, queue: row.queue, jobId: id, at: now, runAt });
+    return move(conn, events, row, state, runAt, null, { type: state, queue: row.queue, jobId: id, at: now, runAt });
   });
 }
 
-export function promoteJob(c: SqliteConnection, id: string, now: number): Job {
-  return act(c, (events) => {
-    const row = c.mustGet(id);
+export function promoteJob(conn: SqliteConnection, id: string, now: number): Job {
+  return act(conn, (events) => {
+    const row = conn.mustGet(id);
     guardAction('promote', id, row.state);
-    return move(c, events, row, 'queued', now, null, { type: 'queued', queue: row.queue, jobId: id, at: now });
+    return move(conn, events, row, 'queued', now, null, { type: 'queued', queue: row.queue, jobId: id, at: now });
   });
 }
 
-export function retryJob(c: SqliteConnection, id: string, now: number, resetAttempts: boolean): Job {
-  return act(c, (events) => {
-    const row = c.mustGet(id);
+export function retryJob(conn: SqliteConnection, id: string, now: number, resetAttempts: boolean): Job {
+  return act(conn, (events) => {
+    const row = conn.mustGet(id);
     guardAction('retry', id, row.state);
-    const r = c.statements.requeueEnded.get({ id, now, reset: resetAttempts ? 1 : 0 }) as JobRow;
+    const r = conn.statements.requeueEnded.get({ id, now, reset: resetAttempts ? 1 : 0 }) as JobRow;
     events.push({ type: 'queued', queue: row.queue, jobId: id, at: now });
-    c.shareWork(events);
+    conn.shareWork(events);
     return rowToJob(r);
   });
 }
 
-export function removeJob(c: SqliteConnection, id: string, now: number): void {
-  act(c, (events) => {
-    const row = c.mustGet(id);
+export function removeJob(conn: SqliteConnection, id: string, now: number): void {
+  act(conn, (events) => {
+    const row = conn.mustGet(id);
     guardAction('remove', id, row.state);
-    c.statements.deleteJob.run(id);
-    c.statements.deleteLogs.run(id);
+    conn.statements.deleteJob.run(id);
+    conn.statements.deleteLogs.run(id);
     events.push({ type: 'removed', queue: row.queue, jobId: id, at: now });
   });
 }
 
 /** Delete finished jobs (and their logs) that ended before q.endedBefore, up to q.limit. */
-export function cleanJobs(c: SqliteConnection, q: CleanQuery): number {
+export function cleanJobs(conn: SqliteConnection, q: CleanQuery): number {
   const states = (q.states ?? FINISHED_STATES).filter((s) => isFinished(s));
   if (states.length === 0) return 0;
   const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
-  return c.tx(() => {
+  return conn.tx(() => {
     let removed = 0;
     for (const state of states) {
       const args: unknown[] = [state, q.endedBefore];
       let sql = `SELECT id FROM jobs WHERE state = ? AND ended_at < ?`;
       if (q.queue !== undefined) (sql += ' AND queue = ?'), args.push(q.queue);
       sql += ` LIMIT ${limit - removed}`;
-      const ids = (c.db.prepare(sql).all(...args) as { id: string }[]).map((r) => r.id);
+      const ids = (conn.db.prepare(sql).all(...args) as { id: string }[]).map((r) => r.id);
       for (const id of ids) {
-        c.statements.deleteJob.run(id);
-        c.statements.deleteLogs.run(id);
+        conn.statements.deleteJob.run(id);
+        conn.statements.deleteLogs.run(id);
       }
       removed += ids.length;
       if (removed >= limit) break;

@@ -5,13 +5,13 @@ import type { SqliteConnection } from './connection.js';
 import { insertJobs } from './jobs-in.js';
 import { rowToSchedule, type ScheduleRow } from './rows.js';
 
-export function saveSchedule(c: SqliteConnection, rec: ScheduleWrite, now: number, expectedVersion?: number): ScheduleRecord {
-  const row = c.tx(() => {
+export function saveSchedule(conn: SqliteConnection, rec: ScheduleWrite, now: number, expectedVersion?: number): ScheduleRecord {
+  const row = conn.tx(() => {
     if (expectedVersion !== undefined) {
-      const version = (c.statements.scheduleById.get(rec.id) as ScheduleRow | undefined)?.version ?? 0;
+      const version = (conn.statements.scheduleById.get(rec.id) as ScheduleRow | undefined)?.version ?? 0;
       if (version !== expectedVersion) throw new ScheduleConflict(rec.id, expectedVersion, version);
     }
-    return c.statements.upsertSchedule.get({
+    return conn.statements.upsertSchedule.get({
       id: rec.id, spec: JSON.stringify(rec.spec), nextRunAt: rec.nextRunAt, paused: rec.paused ? 1 : 0,
       runCount: rec.runCount ?? 0, lastRunAt: rec.lastRunAt ?? null, now,
       runCountSet: rec.runCount ?? null, lastRunAtSet: rec.lastRunAt ?? null,
@@ -20,35 +20,35 @@ export function saveSchedule(c: SqliteConnection, rec: ScheduleWrite, now: numbe
   return rowToSchedule(row);
 }
 
-export function getSchedule(c: SqliteConnection, id: string): ScheduleRecord | null {
-  const r = c.statements.scheduleById.get(id) as ScheduleRow | undefined;
+export function getSchedule(conn: SqliteConnection, id: string): ScheduleRecord | null {
+  const r = conn.statements.scheduleById.get(id) as ScheduleRow | undefined;
   return r ? rowToSchedule(r) : null;
 }
 
-export function listSchedules(c: SqliteConnection): ScheduleRecord[] {
-  return (c.statements.allSchedules.all() as ScheduleRow[]).map(rowToSchedule);
+export function listSchedules(conn: SqliteConnection): ScheduleRecord[] {
+  return (conn.statements.allSchedules.all() as ScheduleRow[]).map(rowToSchedule);
 }
 
-export function removeSchedule(c: SqliteConnection, id: string): boolean {
-  return c.statements.deleteSchedule.run(id).changes === 1;
+export function removeSchedule(conn: SqliteConnection, id: string): boolean {
+  return conn.statements.deleteSchedule.run(id).changes === 1;
 }
 
-export function dueSchedules(c: SqliteConnection, now: number, limit: number): ScheduleRecord[] {
-  return (c.statements.dueSchedules.all(now, limit) as ScheduleRow[]).map(rowToSchedule);
+export function dueSchedules(conn: SqliteConnection, now: number, limit: number): ScheduleRecord[] {
+  return (conn.statements.dueSchedules.all(now, limit) as ScheduleRow[]).map(rowToSchedule);
 }
 
-export function nextScheduleAt(c: SqliteConnection): number | null {
-  return (c.statements.nextScheduleAt.get() as { t: number | null }).t;
+export function nextScheduleAt(conn: SqliteConnection): number | null {
+  return (conn.statements.nextScheduleAt.get() as { t: number | null }).t;
 }
 
 /** Advance a schedule at `expectedVersion` and add its jobs, all or nothing; false if the version moved. */
-export function advanceSchedule(c: SqliteConnection, { id, expectedVersion, next, jobs, now }: AdvanceSchedule): boolean {
+export function advanceSchedule(conn: SqliteConnection, { id, expectedVersion, next, jobs, now }: AdvanceSchedule): boolean {
   const events: StoreEvent[] = [];
-  const ok = c.tx(() => {
-    const changed = c.statements.advanceSchedule.run({ id, version: expectedVersion, now, ...next }).changes === 1;
-    if (changed && jobs.length) insertJobs(c, jobs, now, events);
+  const ok = conn.tx(() => {
+    const changed = conn.statements.advanceSchedule.run({ id, version: expectedVersion, now, ...next }).changes === 1;
+    if (changed && jobs.length) insertJobs(conn, jobs, now, events);
     return changed;
   });
-  c.emit(events);
+  conn.emit(events);
   return ok;
 }

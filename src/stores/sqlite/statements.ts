@@ -107,9 +107,9 @@ export function prepareStatements(db: Database.Database) {
     deleteJob: d.prepare(`DELETE FROM jobs WHERE id = ?`),
     deleteLogs: d.prepare(`DELETE FROM job_logs WHERE job_id = ?`),
     // One count per state's own partial index (jobs_queue holds no state).
-    countsByQueue: d.prepare(JOB_STATES.map((st) => `SELECT queue, '${st}' AS state, count(*) AS n FROM jobs WHERE state = '${st}' GROUP BY queue`)
+    countsByQueue: d.prepare(JOB_STATES.map((state) => `SELECT queue, '${state}' AS state, count(*) AS n FROM jobs WHERE state = '${state}' GROUP BY queue`)
       .join(' UNION ALL ')),
-    countsOfQueue: d.prepare(JOB_STATES.map((st) => `SELECT '${st}' AS state, count(*) AS n FROM jobs WHERE state = '${st}' AND queue = @q`)
+    countsOfQueue: d.prepare(JOB_STATES.map((state) => `SELECT '${state}' AS state, count(*) AS n FROM jobs WHERE state = '${state}' AND queue = @q`)
       .join(' UNION ALL ')),
     oldestQueuedByQueue: d.prepare(`SELECT queue, min(created_at) AS t FROM jobs WHERE state = 'queued' GROUP BY queue`),
     allQueues: d.prepare(`SELECT * FROM queues ORDER BY name`),

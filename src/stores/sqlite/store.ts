@@ -54,33 +54,33 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = { finishAndClaim: (p) => this.finishAndClaimJobs(p) };
-  private readonly c: SqliteConnection;
+  private readonly conn: SqliteConnection;
   private readonly watcher: CrossProcessWatcher;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private sharedState?: SqliteSharedState;
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
-    this.c = new SqliteConnection(path, opts);
-    this.watcher = new CrossProcessWatcher(this.c, path === ':memory:' ? 0 : opts.watchMs ?? 4);
+    this.conn = new SqliteConnection(path, opts);
+    this.watcher = new CrossProcessWatcher(this.conn, path === ':memory:' ? 0 : opts.watchMs ?? 4);
     const checkpointMs = path === ':memory:' ? 0 : opts.checkpointMs ?? 1000;
     if (checkpointMs > 0) this.checkpointEvery(checkpointMs);
   }
 
   get db(): Database.Database {
-    return this.c.db;
+    return this.conn.db;
   }
 
   get shared(): SharedState {
-    return (this.sharedState ??= new SqliteSharedState(this.c.db));
+    return (this.sharedState ??= new SqliteSharedState(this.conn.db));
   }
 
   /** The file's schema version: the last migration applied (migrations/NNN_*.sql). */
   schemaVersion(): number {
-    return schemaVersion(this.c.db);
+    return schemaVersion(this.conn.db);
   }
 
   private checkpointEvery(ms: number): void {
-    const db = this.c.db;
+    const db = this.conn.db;
     db.pragma('wal_autocheckpoint = 8000');
     const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
     this.checkpointTimer = setInterval(() => {
@@ -95,154 +95,154 @@ export class SqliteStore implements Store {
   }
 
   async addJobs({ jobs, now }: AddJobs) {
-    return addJobs(this.c, jobs, now);
+    return addJobs(this.conn, jobs, now);
   }
 
   async claimJobs(req: ClaimRequest): Promise<ClaimResult> {
-    return claim.claimJobs(this.c, req);
+    return claim.claimJobs(this.conn, req);
   }
 
   async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
-    return claim.finishAndClaimJobs(this.c, outcomes, req);
+    return claim.finishAndClaimJobs(this.conn, outcomes, req);
   }
 
   async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
-    return claim.finishJobs(this.c, outcomes);
+    return claim.finishJobs(this.conn, outcomes);
   }
 
   async heartbeatJobs({ leases, leaseMs, now }: HeartbeatJobs): Promise<HeartbeatResult[]> {
-    return claim.heartbeatJobs(this.c, leases, leaseMs, now);
+    return claim.heartbeatJobs(this.conn, leases, leaseMs, now);
   }
 
   async progressJob({ lease, progress, now }: ProgressJob): Promise<boolean> {
-    return claim.progressJob(this.c, lease, progress, now);
+    return claim.progressJob(this.conn, lease, progress, now);
   }
 
   async logJob({ id, message, now }: LogJob): Promise<void> {
-    claim.logJob(this.c, id, message, now);
+    claim.logJob(this.conn, id, message, now);
   }
 
   async recoverExpiredJobs({ now, limit = 1000 }: RecoverExpiredJobs): Promise<RecoverResult> {
-    return claim.recoverExpiredJobs(this.c, now, limit);
+    return claim.recoverExpiredJobs(this.conn, now, limit);
   }
 
   async promoteDueJobs({ now, limit = 10_000 }: PromoteDueJobs): Promise<number> {
-    return claim.promoteDueJobs(this.c, now, limit);
+    return claim.promoteDueJobs(this.conn, now, limit);
   }
 
   async getJob({ id }: JobRef): Promise<Job | null> {
-    return lists.getJob(this.c, id);
+    return lists.getJob(this.conn, id);
   }
 
   async listJobs(q: ListQuery): Promise<Page<Job>> {
-    return lists.listJobs(this.c, q);
+    return lists.listJobs(this.conn, q);
   }
 
   async countJobs({ queue }: CountJobs = {}): Promise<Record<string, StateCounts>> {
-    return lists.countJobs(this.c, queue);
+    return lists.countJobs(this.conn, queue);
   }
 
   async jobLogs({ id }: JobRef): Promise<LogLine[]> {
-    return lists.jobLogs(this.c, id);
+    return lists.jobLogs(this.conn, id);
   }
 
   async cancelJob({ id, now }: JobAction): Promise<Job> {
-    return operator.cancelJob(this.c, id, now);
+    return operator.cancelJob(this.conn, id, now);
   }
 
   async rescheduleJob({ id, runAt, now }: RescheduleJob): Promise<Job> {
-    return operator.rescheduleJob(this.c, id, runAt, now);
+    return operator.rescheduleJob(this.conn, id, runAt, now);
   }
 
   async promoteJob({ id, now }: JobAction): Promise<Job> {
-    return operator.promoteJob(this.c, id, now);
+    return operator.promoteJob(this.conn, id, now);
   }
 
   async retryJob({ id, now, resetAttempts }: RetryJob): Promise<Job> {
-    return operator.retryJob(this.c, id, now, resetAttempts !== false);
+    return operator.retryJob(this.conn, id, now, resetAttempts !== false);
   }
 
   async removeJob({ id, now }: JobAction): Promise<void> {
-    operator.removeJob(this.c, id, now);
+    operator.removeJob(this.conn, id, now);
   }
 
   async cleanJobs(q: CleanQuery): Promise<number> {
-    return operator.cleanJobs(this.c, q);
+    return operator.cleanJobs(this.conn, q);
   }
 
   async pauseQueue({ queue, now }: QueueAction): Promise<void> {
-    queues.pauseQueue(this.c, queue, now);
+    queues.pauseQueue(this.conn, queue, now);
   }
 
   async resumeQueue({ queue, now }: QueueAction): Promise<void> {
-    queues.resumeQueue(this.c, queue, now);
+    queues.resumeQueue(this.conn, queue, now);
   }
 
   async setQueueOptions({ queue, options, now }: SetQueueOptions): Promise<void> {
-    queues.setQueueOptions(this.c, queue, options, now);
+    queues.setQueueOptions(this.conn, queue, options, now);
   }
 
   async listQueues(): Promise<QueueInfo[]> {
-    return queues.listQueues(this.c);
+    return queues.listQueues(this.conn);
   }
 
   async saveSchedule({ schedule, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
-    return schedules.saveSchedule(this.c, schedule, now, expectedVersion);
+    return schedules.saveSchedule(this.conn, schedule, now, expectedVersion);
   }
 
   async getSchedule({ id }: ScheduleRef): Promise<ScheduleRecord | null> {
-    return schedules.getSchedule(this.c, id);
+    return schedules.getSchedule(this.conn, id);
   }
 
   async listSchedules(): Promise<ScheduleRecord[]> {
-    return schedules.listSchedules(this.c);
+    return schedules.listSchedules(this.conn);
   }
 
   async removeSchedule({ id }: ScheduleRef): Promise<boolean> {
-    return schedules.removeSchedule(this.c, id);
+    return schedules.removeSchedule(this.conn, id);
   }
 
   async dueSchedules({ now, limit }: DueSchedules): Promise<ScheduleRecord[]> {
-    return schedules.dueSchedules(this.c, now, limit);
+    return schedules.dueSchedules(this.conn, now, limit);
   }
 
   async nextScheduleAt(): Promise<number | null> {
-    return schedules.nextScheduleAt(this.c);
+    return schedules.nextScheduleAt(this.conn);
   }
 
   async advanceSchedule(p: AdvanceSchedule): Promise<boolean> {
-    return schedules.advanceSchedule(this.c, p);
+    return schedules.advanceSchedule(this.conn, p);
   }
 
   async beatWorker({ worker, ttlMs }: BeatWorker): Promise<void> {
-    workers.beatWorker(this.c, worker, ttlMs);
+    workers.beatWorker(this.conn, worker, ttlMs);
   }
 
   async removeWorker({ id }: WorkerRef): Promise<void> {
-    workers.removeWorker(this.c, id);
+    workers.removeWorker(this.conn, id);
   }
 
   async listWorkers({ now }: ListWorkers): Promise<WorkerInfo[]> {
-    return workers.listWorkers(this.c, now);
+    return workers.listWorkers(this.conn, now);
   }
 
   subscribe(listener: StoreListener): () => void {
-    this.c.listeners.add(listener);
+    this.conn.listeners.add(listener);
     this.watcher.start();
     return () => {
-      this.c.listeners.delete(listener);
-      if (this.c.listeners.size === 0) this.watcher.stop();
+      this.conn.listeners.delete(listener);
+      if (this.conn.listeners.size === 0) this.watcher.stop();
     };
   }
 
   async ping(): Promise<void> {
-    this.c.db.prepare('SELECT 1').get();
+    this.conn.db.prepare('SELECT 1').get();
   }
 
   async close(): Promise<void> {
-    this.c.listeners.clear();
+    this.conn.listeners.clear();
     this.watcher.stop();
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
-    if (this.c.db.open) this.c.db.close();
+    if (this.conn.db.open) this.conn.db.close();
   }
 }

@@ -24,19 +24,19 @@ export class CrossProcessWatcher {
   private seenWork = 0;
 
   /** `intervalMs`: the fallback timer's period (5 × that while the -wal file is watched); 0: never watch. */
-  constructor(private readonly c: SqliteConnection, private readonly intervalMs: number) {}
+  constructor(private readonly conn: SqliteConnection, private readonly intervalMs: number) {}
 
   start(): void {
-    const c = this.c;
-    if (this.timer || this.intervalMs <= 0 || !c.db.open) return;
-    this.dataVersion = c.statements.dataVersion.get() as number;
-    this.seenSeq = c.statements.lastJobSeq.get() as number;
-    this.seenWork = c.statements.lastWorkSeq.get() as number;
-    c.ownSeqs.clear();
-    c.watching = true;
-    const wal = `${basename(c.path)}-wal`;
+    const conn = this.conn;
+    if (this.timer || this.intervalMs <= 0 || !conn.db.open) return;
+    this.dataVersion = conn.statements.dataVersion.get() as number;
+    this.seenSeq = conn.statements.lastJobSeq.get() as number;
+    this.seenWork = conn.statements.lastWorkSeq.get() as number;
+    conn.ownSeqs.clear();
+    conn.watching = true;
+    const wal = `${basename(conn.path)}-wal`;
     try {
-      this.fileWatch = watch(dirname(c.path), { persistent: false }, (_event, name) => {
+      this.fileWatch = watch(dirname(conn.path), { persistent: false }, (_event, name) => {
         if (name === wal) this.checkSoon();
       });
       // A watch that fails later (directory gone, watch limit) leaves the timer alone, at full rate.
@@ -58,8 +58,8 @@ export class CrossProcessWatcher {
     this.timer = null;
     this.fileWatch?.close();
     this.fileWatch = null;
-    this.c.watching = false;
-    this.c.ownSeqs.clear();
+    this.conn.watching = false;
+    this.conn.ownSeqs.clear();
   }
 
   private armTimer(): void {
@@ -79,34 +79,34 @@ export class CrossProcessWatcher {
   }
 
   private check(): void {
-    const c = this.c;
-    if (!c.db.open) return this.stop();
-    const v = c.statements.dataVersion.get() as number;
+    const conn = this.conn;
+    if (!conn.db.open) return this.stop();
+    const v = conn.statements.dataVersion.get() as number;
     if (v === this.dataVersion) {
       // Nobody else committed since the last scan: every newer row is ours, so move past them.
-      for (const seq of c.ownSeqs) if (seq > this.seenSeq) this.seenSeq = seq;
-      c.ownSeqs.clear();
+      for (const seq of conn.ownSeqs) if (seq > this.seenSeq) this.seenSeq = seq;
+      conn.ownSeqs.clear();
       return;
     }
     this.dataVersion = v;
     const events: StoreEvent[] = [];
     for (;;) {
-      const rows = c.statements.jobsAddedAfter.all(this.seenSeq) as AddedRow[];
+      const rows = conn.statements.jobsAddedAfter.all(this.seenSeq) as AddedRow[];
       for (const r of rows) {
         this.seenSeq = r.seq;
-        if (c.ownSeqs.delete(r.seq)) continue;
+        if (conn.ownSeqs.delete(r.seq)) continue;
         // A job is added scheduled exactly when it is due after its creation time.
         const scheduled = r.run_at > r.created_at;
         events.push({ type: scheduled ? 'scheduled' : 'queued', queue: r.queue, jobId: r.id, at: r.created_at, runAt: r.run_at });
       }
       if (rows.length < 1000) break;
     }
-    for (const seq of c.ownSeqs) if (seq <= this.seenSeq) c.ownSeqs.delete(seq);
+    for (const seq of conn.ownSeqs) if (seq <= this.seenSeq) conn.ownSeqs.delete(seq);
     for (;;) {
-      const rows = c.statements.workAfter.all(this.seenWork) as WorkRow[];
+      const rows = conn.statements.workAfter.all(this.seenWork) as WorkRow[];
       for (const r of rows) {
         this.seenWork = r.seq;
-        if (r.origin === c.origin) continue;
+        if (r.origin === conn.origin) continue;
         const e: StoreEvent = { type: r.type, queue: r.queue, at: r.at };
         if (r.job_id !== null) e.jobId = r.job_id;
         if (r.run_at !== null) e.runAt = r.run_at;
@@ -114,6 +114,6 @@ export class CrossProcessWatcher {
       }
       if (rows.length < 1000) break;
     }
-    c.emit(events);
+    conn.emit(events);
   }
 }

@@ -2,15 +2,15 @@
 import type { WorkerInfo } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
 
-export function beatWorker(c: SqliteConnection, info: WorkerInfo, ttlMs: number): void {
-  c.statements.upsertWorker.run(info.id, JSON.stringify(info), info.lastSeenAt + ttlMs);
+export function beatWorker(conn: SqliteConnection, info: WorkerInfo, ttlMs: number): void {
+  conn.statements.upsertWorker.run(info.id, JSON.stringify(info), info.lastSeenAt + ttlMs);
 }
 
-export function removeWorker(c: SqliteConnection, id: string): void {
-  c.statements.deleteWorker.run(id);
+export function removeWorker(conn: SqliteConnection, id: string): void {
+  conn.statements.deleteWorker.run(id);
 }
 
-export function listWorkers(c: SqliteConnection, now: number): WorkerInfo[] {
-  c.statements.deleteExpiredWorkers.run(now);
-  return (c.statements.liveWorkers.all(now) as { info: string }[]).map((r) => JSON.parse(r.info));
+export function listWorkers(conn: SqliteConnection, now: number): WorkerInfo[] {
+  conn.statements.deleteExpiredWorkers.run(now);
+  return (conn.statements.liveWorkers.all(now) as { info: string }[]).map((r) => JSON.parse(r.info));
 }
