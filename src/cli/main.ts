@@ -26,7 +26,7 @@ Commands:
   worker      a worker only (plus lease recovery and retention)
   scheduler   the scheduler only: fires due schedules (any number may run on one store)
   config check validate the config file and print the routing it implies (exit 2 if invalid)
-  store info  the store a URL names and, for PostgreSQL, its schema version
+  store info  the store a URL names and, for PostgreSQL and SQLite, its schema version
 
 Options:
   --config FILE        fusion.config.json: providers, routes, outgoing policy, logging (env

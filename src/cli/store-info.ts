@@ -1,8 +1,38 @@
-// `fusion store info [--store URL]`: which store a URL names and, for PostgreSQL, its schema's
-// version against the migrations this build carries. Read-only: it never creates or migrates.
+// `fusion store info [--store URL]`: which store a URL names and, for PostgreSQL and SQLite, its
+// schema's version against the migrations this build carries. Read-only: it never creates or migrates.
+import { existsSync } from 'node:fs';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 
 const redact = (url: string) => url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+
+/** How a store's schema version stands against this build's latest. */
+function versionState(version: number, latest: number, none: string): string {
+  return version === 0 ? none
+    : version < latest ? `behind: ${latest - version} migration(s) to apply at the next open`
+    : version > latest ? 'ahead of this build (a newer Fusion migrated it)'
+    : 'up to date';
+}
+
+async function sqliteInfo(url: string): Promise<void> {
+  const path = url.slice('sqlite:'.length).replace(/^\/\//, '').split('?')[0] || './data/fusion.db';
+  const { LATEST_SQLITE_VERSION, schemaVersion } = await import('../stores/sqlite/migrate.js');
+  const latest = LATEST_SQLITE_VERSION();
+  let version = 0;
+  let none = 'not created yet (made at the first open)';
+  if (existsSync(path)) {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      version = schemaVersion(db);
+      const hasJobs = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'`).get();
+      if (hasJobs) none = 'made before versions were recorded (brought up to date at the next open)';
+    } finally {
+      db.close();
+    }
+  }
+  process.stdout.write(`store: ${url}\nkind: sqlite\nfile: ${path}\n` +
+    `schema version: ${version} (this build: ${latest}; ${versionState(version, latest, none)})\n`);
+}
 
 export async function storeCommand(sub: string | undefined, url: string = DEFAULT_STORE_URL): Promise<void> {
   if (sub !== 'info') {
@@ -10,9 +40,10 @@ export async function storeCommand(sub: string | undefined, url: string = DEFAUL
     process.exitCode = 2;
     return;
   }
+  if (url.startsWith('sqlite:')) return sqliteInfo(url);
   if (!/^postgres(ql)?:\/\//.test(url)) {
-    const kind = url.startsWith('sqlite:') ? 'sqlite' : /^redis/.test(url) ? 'redis' : 'unknown';
-    process.stdout.write(`store: ${redact(url)}\nkind: ${kind}\nschema version: none (only the PostgreSQL store numbers its migrations)\n`);
+    const kind = /^redis/.test(url) ? 'redis' : 'unknown';
+    process.stdout.write(`store: ${redact(url)}\nkind: ${kind}\nschema version: none (only the PostgreSQL and SQLite stores number their migrations)\n`);
     return;
   }
   const { PostgresStore } = await import('../stores/postgres/store.js');
@@ -21,10 +52,7 @@ export async function storeCommand(sub: string | undefined, url: string = DEFAUL
   try {
     const version = await store.schemaVersion();
     const latest = LATEST_VERSION();
-    const state = version === 0 ? 'not created yet (made at the first open)'
-      : version < latest ? `behind: ${latest - version} migration(s) to apply at the next open`
-      : version > latest ? 'ahead of this build (a newer Fusion migrated it)'
-      : 'up to date';
+    const state = versionState(version, latest, 'not created yet (made at the first open)');
     process.stdout.write(`store: ${redact(url)}\nkind: postgres\nschema: ${store.schema}\n` +
       `schema version: ${version} (this build: ${latest}; ${state})\n`);
   } finally {

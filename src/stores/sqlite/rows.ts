@@ -1,5 +1,6 @@
-// Mapping between SQLite rows and the core Job.
+// Mapping between SQLite rows and the core types (Job, ScheduleRecord), and the queues row.
 import type { Job, JobState } from '../../core/job.js';
+import type { ScheduleRecord } from '../../core/store.js';
 
 export interface JobRow {
   seq: number;
@@ -94,4 +95,40 @@ function history(r: JobRow): Job['history'] {
   const h = JSON.parse(r.history) as Job['history'];
   if (r.state === 'active') h.push({ attempt: r.attempts, workerId: r.worker_id!, startedAt: r.started_at! });
   return h;
+}
+
+export interface QueueRow {
+  name: string;
+  paused: number;
+  rate_max: number | null;
+  rate_window_ms: number | null;
+  rate_window_start: number;
+  rate_count: number;
+  concurrency: number | null;
+}
+
+export interface ScheduleRow {
+  id: string;
+  spec: string;
+  next_run_at: number | null;
+  paused: number;
+  run_count: number;
+  last_run_at: number | null;
+  created_at: number;
+  updated_at: number;
+  version: number;
+}
+
+export function rowToSchedule(r: ScheduleRow): ScheduleRecord {
+  return {
+    id: r.id,
+    spec: JSON.parse(r.spec),
+    nextRunAt: r.next_run_at ?? null,
+    paused: r.paused === 1,
+    runCount: r.run_count,
+    lastRunAt: r.last_run_at ?? null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    version: r.version,
+  };
 }

@@ -8,11 +8,11 @@ const SWEEP_EVERY = 500;
 const SWEEP_LIMIT = 500;
 
 export class SqliteSharedState implements SharedState {
-  private st;
+  private statements;
   private writes = 0;
 
   constructor(private readonly db: Database.Database) {
-    this.st = {
+    this.statements = {
       hit: db.prepare(`INSERT INTO shared_state (key, num, expires_at) VALUES (@key, 1, @until)
         ON CONFLICT(key) DO UPDATE SET
           num = CASE WHEN expires_at <= @now THEN 1 ELSE num + 1 END,
@@ -33,33 +33,33 @@ export class SqliteSharedState implements SharedState {
   }
 
   private wrote(now: number): void {
-    if (++this.writes % SWEEP_EVERY === 0) this.st.sweep.run(now);
+    if (++this.writes % SWEEP_EVERY === 0) this.statements.sweep.run(now);
   }
 
   async hit(key: string, windowMs: number, now: number): Promise<number> {
-    const n = this.st.hit.get({ key, now, until: now + windowMs }) as number;
+    const n = this.statements.hit.get({ key, now, until: now + windowMs }) as number;
     this.wrote(now);
     return n;
   }
 
   async flag(key: string, untilMs: number, now: number): Promise<void> {
-    this.st.flag.run({ key, now, until: untilMs });
+    this.statements.flag.run({ key, now, until: untilMs });
     this.wrote(now);
   }
 
   async flagged(key: string, now: number): Promise<number | null> {
-    const v = this.st.num.get(key, now) as number | undefined;
+    const v = this.statements.num.get(key, now) as number | undefined;
     return v === undefined ? null : v;
   }
 
   async take(key: string, perSecond: number, maxWaitMs: number, now: number): Promise<number> {
     const interval = 1000 / perSecond;
     const wait = this.db.transaction(() => {
-      const tat = (this.st.num.get(key, now) as number | undefined) ?? 0;
+      const tat = (this.statements.num.get(key, now) as number | undefined) ?? 0;
       const slot = Math.max(tat, now);
       const w = slot - now;
       if (w > maxWaitMs) return -Math.ceil(w);
-      this.st.setNum.run({ key, num: slot + interval, until: Math.ceil(slot + interval) + 1000 });
+      this.statements.setNum.run({ key, num: slot + interval, until: Math.ceil(slot + interval) + 1000 });
       return Math.ceil(w);
     }).immediate();
     this.wrote(now);
@@ -67,29 +67,29 @@ export class SqliteSharedState implements SharedState {
   }
 
   async put(key: string, value: unknown, ttlMs: number, now: number): Promise<void> {
-    this.st.put.run({ key, value: JSON.stringify(value), until: now + ttlMs });
+    this.statements.put.run({ key, value: JSON.stringify(value), until: now + ttlMs });
     this.wrote(now);
   }
 
   async get<T = unknown>(key: string, now: number): Promise<T | null> {
-    const v = this.st.get.get(key, now) as string | null | undefined;
+    const v = this.statements.get.get(key, now) as string | null | undefined;
     return v == null ? null : (JSON.parse(v) as T);
   }
 
   async tally(key: string, add: Record<string, number>, ttlMs: number, now: number): Promise<void> {
     // The counters are one JSON object in the row's value, read and written in one IMMEDIATE transaction.
     this.db.transaction(() => {
-      const v = this.st.get.get(key, now) as string | null | undefined;
+      const v = this.statements.get.get(key, now) as string | null | undefined;
       const cur = (v == null ? {} : JSON.parse(v)) as Record<string, number>;
       for (const [f, n] of Object.entries(add)) if (n) cur[f] = (cur[f] ?? 0) + Math.round(n);
-      this.st.put.run({ key, value: JSON.stringify(cur), until: now + ttlMs });
+      this.statements.put.run({ key, value: JSON.stringify(cur), until: now + ttlMs });
     }).immediate();
     this.wrote(now);
   }
 
   async tallies(keys: string[], now: number): Promise<(Record<string, number> | null)[]> {
     return keys.map((key) => {
-      const v = this.st.get.get(key, now) as string | null | undefined;
+      const v = this.statements.get.get(key, now) as string | null | undefined;
       return v == null ? null : (JSON.parse(v) as Record<string, number>);
     });
   }

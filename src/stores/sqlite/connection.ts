@@ -1,0 +1,104 @@
+// One open SQLite file and what every part of the store shares on it: the prepared statements, the
+// IMMEDIATE transaction every operation runs in, the listeners events go to, and the work log that
+// carries an UPDATE's work to other processes. The store's parts (claim.ts, operator.ts, ...) are
+// functions of this connection; SqliteStore (store.ts) is their facade.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { notFound } from '../../core/errors.js';
+import { WORK_EVENTS, type StoreEvent, type StoreListener } from '../../core/store.js';
+import { migrate } from './migrate.js';
+import { JOB_COLUMNS, type JobRow } from './rows.js';
+import { prepareStatements, type Statement, type Statements } from './statements.js';
+
+/** The work_log keeps about this many latest entries (trimmed every 1000 inserts). */
+export const WORK_LOG_KEEP = 10_000;
+
+export interface ConnectionOptions {
+  synchronous?: 'NORMAL' | 'FULL';
+  busyTimeoutMs?: number;
+}
+
+export class SqliteConnection {
+  readonly db: Database.Database;
+  readonly statements: Statements;
+  readonly listeners = new Set<StoreListener>();
+  /** This connection's mark: the prefix of its lease tokens and the origin of its work_log rows. */
+  readonly origin = randomBytes(6).toString('base64url');
+  private leaseSeq = 0;
+  /** True while the cross-process watcher runs: only then are this connection's new rows remembered. */
+  watching = false;
+  /** Rows this connection inserted and committed: their events were emitted at commit, the watcher skips them. */
+  readonly ownSeqs = new Set<number>();
+  /** Rows inserted by the transaction under way: own once it commits. */
+  readonly pendingOwnSeqs: number[] = [];
+  /**
+   * Queues whose row this connection has seen: an add to one skips the ensure-queue INSERT. No
+   * operation deletes a queue row, so once seen it stays.
+   */
+  readonly knownQueues = new Set<string>();
+  /** Queues ensured by the transaction under way: known once it commits. */
+  readonly pendingQueues: string[] = [];
+  /** Claim picks by literal LIMIT (claim.ts, see pickSql in statements.ts). */
+  readonly picksBySize = new Map<number, Statement>();
+  /** One transaction wrapper for every call: better-sqlite3 builds a new one per db.transaction() (~4% of a c=1 cycle). */
+  private readonly runTx: Database.Transaction<(fn: () => unknown) => unknown>;
+
+  constructor(readonly path: string, opts: ConnectionOptions = {}) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    this.db.pragma('temp_store = MEMORY');
+    migrate(this.db);
+    this.statements = prepareStatements(this.db);
+    this.runTx = this.db.transaction((fn: () => unknown) => fn());
+    const cols = this.statements.pickAnySize.columns().map((c) => c.name);
+    if (cols.join() !== JOB_COLUMNS.join()) throw new Error(`jobs columns are not in the order rows.ts reads: ${cols.join()}`);
+  }
+
+  /** A lease token no other claim (here or in another process) has given. */
+  nextLeaseToken(): string {
+    return `${this.origin}.${(this.leaseSeq++).toString(36)}`;
+  }
+
+  /** `fn` in one IMMEDIATE transaction; what it noted for after the commit applies only if it commits. */
+  tx<T>(fn: () => T): T {
+    try {
+      const out = this.runTx.immediate(fn) as T;
+      if (this.pendingOwnSeqs.length) for (const seq of this.pendingOwnSeqs.splice(0)) this.ownSeqs.add(seq);
+      if (this.pendingQueues.length) for (const q of this.pendingQueues.splice(0)) this.knownQueues.add(q);
+      return out;
+    } catch (err) {
+      this.pendingOwnSeqs.length = 0;
+      this.pendingQueues.length = 0;
+      throw err;
+    }
+  }
+
+  emit(events: StoreEvent[]): void {
+    if (this.listeners.size === 0 || events.length === 0) return;
+    for (const l of this.listeners) for (const e of events) l(e);
+  }
+
+  /**
+   * Inside a transaction: record the work events an UPDATE made, so watchers in other processes
+   * wake for them as they do for new rows (a retried job starts at once, not at the next poll).
+   */
+  shareWork(events: StoreEvent[]): void {
+    for (const e of events) {
+      if (!WORK_EVENTS.has(e.type)) continue;
+      const seq = Number(this.statements.insertWork.run(this.origin, e.type, e.queue, e.jobId ?? null, e.at, e.runAt ?? null).lastInsertRowid);
+      if (seq % 1000 === 0) this.statements.trimWorkLog.run(seq - WORK_LOG_KEEP);
+    }
+  }
+
+  /** The job's row, or the not-found error. */
+  mustGet(id: string): JobRow {
+    const row = this.statements.jobById.get(id) as JobRow | undefined;
+    if (!row) throw notFound('job', id);
+    return row;
+  }
+}

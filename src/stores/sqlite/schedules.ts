@@ -1,0 +1,54 @@
+// Schedules: save (optionally only at an expected version), read, remove, the due ones, and the
+// advance that adds a schedule's jobs in the same transaction as its version check.
+import { ScheduleConflict, type AdvanceSchedule, type ScheduleRecord, type ScheduleWrite, type StoreEvent } from '../../core/store.js';
+import type { SqliteConnection } from './connection.js';
+import { insertJobs } from './jobs-in.js';
+import { rowToSchedule, type ScheduleRow } from './rows.js';
+
+export function saveSchedule(conn: SqliteConnection, rec: ScheduleWrite, now: number, expectedVersion?: number): ScheduleRecord {
+  const row = conn.tx(() => {
+    if (expectedVersion !== undefined) {
+      const version = (conn.statements.scheduleById.get(rec.id) as ScheduleRow | undefined)?.version ?? 0;
+      if (version !== expectedVersion) throw new ScheduleConflict(rec.id, expectedVersion, version);
+    }
+    return conn.statements.upsertSchedule.get({
+      id: rec.id, spec: JSON.stringify(rec.spec), nextRunAt: rec.nextRunAt, paused: rec.paused ? 1 : 0,
+      runCount: rec.runCount ?? 0, lastRunAt: rec.lastRunAt ?? null, now,
+      runCountSet: rec.runCount ?? null, lastRunAtSet: rec.lastRunAt ?? null,
+    }) as ScheduleRow;
+  });
+  return rowToSchedule(row);
+}
+
+export function getSchedule(conn: SqliteConnection, id: string): ScheduleRecord | null {
+  const r = conn.statements.scheduleById.get(id) as ScheduleRow | undefined;
+  return r ? rowToSchedule(r) : null;
+}
+
+export function listSchedules(conn: SqliteConnection): ScheduleRecord[] {
+  return (conn.statements.allSchedules.all() as ScheduleRow[]).map(rowToSchedule);
+}
+
+export function removeSchedule(conn: SqliteConnection, id: string): boolean {
+  return conn.statements.deleteSchedule.run(id).changes === 1;
+}
+
+export function dueSchedules(conn: SqliteConnection, now: number, limit: number): ScheduleRecord[] {
+  return (conn.statements.dueSchedules.all(now, limit) as ScheduleRow[]).map(rowToSchedule);
+}
+
+export function nextScheduleAt(conn: SqliteConnection): number | null {
+  return (conn.statements.nextScheduleAt.get() as { t: number | null }).t;
+}
+
+/** Advance a schedule at `expectedVersion` and add its jobs, all or nothing; false if the version moved. */
+export function advanceSchedule(conn: SqliteConnection, { id, expectedVersion, next, jobs, now }: AdvanceSchedule): boolean {
+  const events: StoreEvent[] = [];
+  const ok = conn.tx(() => {
+    const changed = conn.statements.advanceSchedule.run({ id, version: expectedVersion, now, ...next }).changes === 1;
+    if (changed && jobs.length) insertJobs(conn, jobs, now, events);
+    return changed;
+  });
+  conn.emit(events);
+  return ok;
+}
