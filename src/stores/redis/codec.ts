@@ -183,7 +183,8 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
     }
     const d = parseStatic(f[0]!);
     const at = Number(f[3]);
-    const history = (f[7] === '[]' || f[7] === '' ? [] : JSON.parse(f[7]!)) as Job['history'];
+    // Every job hash has a history from its add ('[]'), so the claim row always carries one.
+    const history = (f[7] === '[]' ? [] : JSON.parse(f[7]!)) as Job['history'];
     history.push({ attempt: at, workerId, startedAt: now });
     jobs[i] = {
       id: row.slice(from), queue, task: d.task, payload: d.payload, priority: Number(f[1]), state: 'active', attempts: at,

@@ -1,7 +1,7 @@
 // One function per Lua script (lua/<name>.lua) that lays out its KEYS and ARGV, each argument
 // named as the script's own locals name it, and says what the script answers. The store calls
 // scripts only through these.
-import { allowedList, type OperatorAction } from '../../core/state-rules.js';
+import { allowedList, stallDecision, type OperatorAction } from '../../core/state-rules.js';
 import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
@@ -96,9 +96,34 @@ export function progressScript(a: { queueKeyBase: string } & Publishing & { now:
   return scriptCall('progress', [a.queueKeyBase], [a.channel, a.queue, a.now, a.id, a.token, a.progressJson]);
 }
 
-/** Requeued, failed and cancelled ids. */
+/**
+ * Stand-ins for a job's stall count and limit in the branch texts below: numbers no error text
+ * holds otherwise, distinct, neither inside the other, the stall count above the limit.
+ */
+const STALLS_MARK = 987_654_321_012_345;
+const LIMIT_MARK = 123_456_789_098_765;
+
+/** One branch of stallDecision as recover.lua takes it: state, '1' if the attempt counts, error JSON, message JSON ('' for none). */
+function stallBranch(job: { stalls: number; maxStalls: number; cancelRequested: boolean }): string[] {
+  const decision = stallDecision(job);
+  const error = decision.error;
+  return [decision.state, decision.countsAttempt ? '1' : '0', error ? JSON.stringify(error) : '', error ? JSON.stringify(error.message) : ''];
+}
+
+/**
+ * Stall recovery's decisions, from core: asked to cancel, past the stall limit (the stall about to
+ * be counted is STALLS_MARK, the limit LIMIT_MARK), and any other; then the two marks.
+ */
+const STALL_BRANCHES: Raw = [
+  ...stallBranch({ stalls: 0, maxStalls: 1, cancelRequested: true }),
+  ...stallBranch({ stalls: STALLS_MARK - 1, maxStalls: LIMIT_MARK, cancelRequested: false }),
+  ...stallBranch({ stalls: 0, maxStalls: 1, cancelRequested: false }),
+  String(STALLS_MARK), String(LIMIT_MARK),
+];
+
+/** Requeued, failed and cancelled ids. The three branches of stall recovery come from core's stallDecision. */
 export function recoverScript(a: { queueKeyBase: string } & Publishing & { now: number; limit: number }): ScriptCall<[string[], string[], string[]]> {
-  return scriptCall('recover', [a.queueKeyBase], [a.channel, a.queue, a.now, a.limit]);
+  return scriptCall('recover', [a.queueKeyBase], [a.channel, a.queue, a.now, a.limit, ...STALL_BRANCHES]);
 }
 
 /** How many jobs moved. */
