@@ -52,8 +52,8 @@ const SWEEP_LOCK_MS = 5000;
 
 export class RedisStore implements Store {
   readonly capabilities: StoreCapabilities = {
-    finishAndClaim: (p) => this.finishAndClaimJobs(p),
-    handoff: (p) => this.handoffJobs(p),
+    finishAndClaim: (params) => this.finishAndClaimJobs(params),
+    handoff: (params) => this.handoffJobs(params),
     /** Each call is a network round trip: workers keep two outcome batches in flight. */
     pipelined: true,
     workEvents: (listener) => this.subscribe(listener, { workOnly: true }),
@@ -61,7 +61,6 @@ export class RedisStore implements Store {
   readonly prefix: string;
   readonly cluster: boolean;
   readonly client: RedisClient;
-  readonly sweepLockMs: number;
   private readonly ctx: RedisContext;
   private readonly pubsub: PubSub;
   private readonly jobsIn: JobsIn;
@@ -81,7 +80,6 @@ export class RedisStore implements Store {
     }
     this.cluster = target.cluster;
     this.client = target.create(`${this.prefix}:cmd`);
-    this.sweepLockMs = Math.max(50, opts.sweepLockMs ?? SWEEP_LOCK_MS);
     const ctx = new RedisContext(this.client, new RedisKeys(this.prefix, this.cluster), this.cluster,
       new ScriptRunner(this.client, (opts.scripts ?? 'auto') === 'auto'));
     this.ctx = ctx;
@@ -91,7 +89,7 @@ export class RedisStore implements Store {
     const outbox = new Outbox(ctx, this.jobsIn);
     this.claims = new Claims(ctx, outbox, this.pubsub);
     this.pubsub.handoff = { channels: () => this.claims.handoffChannels(), message: (text) => this.claims.handoffMessage(text) };
-    this.recovery = new Recovery(ctx, outbox, this.sweepLockMs);
+    this.recovery = new Recovery(ctx, outbox, Math.max(50, opts.sweepLockMs ?? SWEEP_LOCK_MS));
     this.operator = new OperatorActions(ctx);
     this.queues = new Queues(ctx);
     this.schedules = new Schedules(ctx, outbox);
@@ -124,46 +122,46 @@ export class RedisStore implements Store {
   }
 
   // JobStore
-  addJobs(p: AddJobs): Promise<{ job: Job; created: boolean }[]> { return this.jobsIn.addJobs(p); }
-  claimJobs(p: ClaimRequest): Promise<ClaimResult> { return this.claims.claimJobs(p); }
-  heartbeatJobs(p: HeartbeatJobs): Promise<HeartbeatResult[]> { return this.claims.heartbeatJobs(p); }
-  finishJobs(p: FinishJobs): Promise<boolean[]> { return this.claims.finishJobs(p); }
-  finishAndClaimJobs(p: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> { return this.claims.finishAndClaimJobs(p); }
-  handoffJobs(p: HandoffJobs): () => Promise<void> { return this.claims.handoffJobs(p); }
-  progressJob(p: ProgressJob): Promise<boolean> { return this.claims.progressJob(p); }
-  logJob(p: LogJob): Promise<void> { return this.claims.logJob(p); }
-  recoverExpiredJobs(p: RecoverExpiredJobs): Promise<RecoverResult> { return this.recovery.recoverExpiredJobs(p); }
-  promoteDueJobs(p: PromoteDueJobs): Promise<number> { return this.recovery.promoteDueJobs(p); }
-  getJob(p: JobRef): Promise<Job | null> { return this.lists.getJob(p); }
-  jobLogs(p: JobRef): Promise<LogLine[]> { return this.lists.jobLogs(p); }
-  listJobs(p: ListQuery): Promise<Page<Job>> { return this.lists.listJobs(p); }
+  addJobs(params: AddJobs): Promise<{ job: Job; created: boolean }[]> { return this.jobsIn.addJobs(params); }
+  claimJobs(params: ClaimRequest): Promise<ClaimResult> { return this.claims.claimJobs(params); }
+  heartbeatJobs(params: HeartbeatJobs): Promise<HeartbeatResult[]> { return this.claims.heartbeatJobs(params); }
+  finishJobs(params: FinishJobs): Promise<boolean[]> { return this.claims.finishJobs(params); }
+  finishAndClaimJobs(params: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> { return this.claims.finishAndClaimJobs(params); }
+  handoffJobs(params: HandoffJobs): () => Promise<void> { return this.claims.handoffJobs(params); }
+  progressJob(params: ProgressJob): Promise<boolean> { return this.claims.progressJob(params); }
+  logJob(params: LogJob): Promise<void> { return this.claims.logJob(params); }
+  recoverExpiredJobs(params: RecoverExpiredJobs): Promise<RecoverResult> { return this.recovery.recoverExpiredJobs(params); }
+  promoteDueJobs(params: PromoteDueJobs): Promise<number> { return this.recovery.promoteDueJobs(params); }
+  getJob(params: JobRef): Promise<Job | null> { return this.lists.getJob(params); }
+  jobLogs(params: JobRef): Promise<LogLine[]> { return this.lists.jobLogs(params); }
+  listJobs(params: ListQuery): Promise<Page<Job>> { return this.lists.listJobs(params); }
 
   // QueueAdmin
-  cancelJob(p: JobAction): Promise<Job> { return this.operator.cancelJob(p); }
-  rescheduleJob(p: RescheduleJob): Promise<Job> { return this.operator.rescheduleJob(p); }
-  promoteJob(p: JobAction): Promise<Job> { return this.operator.promoteJob(p); }
-  retryJob(p: RetryJob): Promise<Job> { return this.operator.retryJob(p); }
-  removeJob(p: JobAction): Promise<void> { return this.operator.removeJob(p); }
-  cleanJobs(p: CleanQuery): Promise<number> { return this.operator.cleanJobs(p); }
-  pauseQueue(p: QueueAction): Promise<void> { return this.queues.pauseQueue(p); }
-  resumeQueue(p: QueueAction): Promise<void> { return this.queues.resumeQueue(p); }
-  setQueueOptions(p: SetQueueOptions): Promise<void> { return this.queues.setQueueOptions(p); }
-  countJobs(p?: CountJobs): Promise<Record<string, StateCounts>> { return this.queues.countJobs(p); }
+  cancelJob(params: JobAction): Promise<Job> { return this.operator.cancelJob(params); }
+  rescheduleJob(params: RescheduleJob): Promise<Job> { return this.operator.rescheduleJob(params); }
+  promoteJob(params: JobAction): Promise<Job> { return this.operator.promoteJob(params); }
+  retryJob(params: RetryJob): Promise<Job> { return this.operator.retryJob(params); }
+  removeJob(params: JobAction): Promise<void> { return this.operator.removeJob(params); }
+  cleanJobs(params: CleanQuery): Promise<number> { return this.operator.cleanJobs(params); }
+  pauseQueue(params: QueueAction): Promise<void> { return this.queues.pauseQueue(params); }
+  resumeQueue(params: QueueAction): Promise<void> { return this.queues.resumeQueue(params); }
+  setQueueOptions(params: SetQueueOptions): Promise<void> { return this.queues.setQueueOptions(params); }
+  countJobs(params?: CountJobs): Promise<Record<string, StateCounts>> { return this.queues.countJobs(params); }
   listQueues(): Promise<QueueInfo[]> { return this.queues.listQueues(); }
 
   // ScheduleStore
-  saveSchedule(p: SaveSchedule): Promise<ScheduleRecord> { return this.schedules.saveSchedule(p); }
-  getSchedule(p: ScheduleRef): Promise<ScheduleRecord | null> { return this.schedules.getSchedule(p); }
+  saveSchedule(params: SaveSchedule): Promise<ScheduleRecord> { return this.schedules.saveSchedule(params); }
+  getSchedule(params: ScheduleRef): Promise<ScheduleRecord | null> { return this.schedules.getSchedule(params); }
   listSchedules(): Promise<ScheduleRecord[]> { return this.schedules.listSchedules(); }
-  removeSchedule(p: ScheduleRef): Promise<boolean> { return this.schedules.removeSchedule(p); }
-  dueSchedules(p: DueSchedules): Promise<ScheduleRecord[]> { return this.schedules.dueSchedules(p); }
+  removeSchedule(params: ScheduleRef): Promise<boolean> { return this.schedules.removeSchedule(params); }
+  dueSchedules(params: DueSchedules): Promise<ScheduleRecord[]> { return this.schedules.dueSchedules(params); }
   nextScheduleAt(): Promise<number | null> { return this.schedules.nextScheduleAt(); }
-  advanceSchedule(p: AdvanceSchedule): Promise<boolean> { return this.schedules.advanceSchedule(p); }
+  advanceSchedule(params: AdvanceSchedule): Promise<boolean> { return this.schedules.advanceSchedule(params); }
 
   // WorkerRegistry
-  beatWorker(p: BeatWorker): Promise<void> { return this.workers.beatWorker(p); }
-  removeWorker(p: WorkerRef): Promise<void> { return this.workers.removeWorker(p); }
-  listWorkers(p: ListWorkers): Promise<WorkerInfo[]> { return this.workers.listWorkers(p); }
+  beatWorker(params: BeatWorker): Promise<void> { return this.workers.beatWorker(params); }
+  removeWorker(params: WorkerRef): Promise<void> { return this.workers.removeWorker(params); }
+  listWorkers(params: ListWorkers): Promise<WorkerInfo[]> { return this.workers.listWorkers(params); }
 
   // EventSource
   subscribe(listener: StoreListener, opts: { workOnly?: boolean } = {}): () => void { return this.pubsub.subscribe(listener, opts); }

@@ -25,9 +25,9 @@ local expired = redis.call('ZRANGEBYSCORE', keyBase .. LEASED, '-inf', '(' .. no
 local byState = {queued = {}, failed = {}, cancelled = {}}
 for _, id in ipairs(expired) do
   local key = jobKey(id)
-  local f = redis.call('HMGET', key, 'cr', 'sl', 'ms', 'h', 'sq', 'p', 'at', 'w', 'sa')
-  local cancelRequested, maxStalls, history, seq, priority, attempt, worker, startedAt = f[1], f[3], f[4], f[5], f[6], f[7], f[8], f[9]
-  local stalls = tonumber(f[2]) + 1
+  local fields = redis.call('HMGET', key, 'cr', 'sl', 'ms', 'h', 'sq', 'p', 'at', 'w', 'sa')
+  local cancelRequested, maxStalls, history, seq, priority, attempt, worker, startedAt = fields[1], fields[3], fields[4], fields[5], fields[6], fields[7], fields[8], fields[9]
+  local stalls = tonumber(fields[2]) + 1
   removeFromIndex(keyBase .. LEASED, id)
   local branch = requeueBranch
   if cancelRequested == '1' then branch = cancelRequestedBranch
