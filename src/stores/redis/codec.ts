@@ -18,30 +18,30 @@ interface StaticFields {
 }
 
 /** Every claim carries this text through Redis: defaults stay out of it (208 → 132 bytes for a job with only a payload). */
-export function staticJson(j: NewJob): string {
-  const d: StaticFields = { task: j.task, payload: j.payload ?? null, backoff: j.backoff, createdAt: j.createdAt };
-  if (j.timeout) d.timeout = j.timeout;
-  if (j.description !== null) d.description = j.description;
-  if (j.tags.length) d.tags = j.tags;
-  if (j.callbacks) d.callbacks = j.callbacks;
-  if (j.scheduleId !== null) d.scheduleId = j.scheduleId;
-  return JSON.stringify(d);
+export function staticJson(job: NewJob): string {
+  const fixed: StaticFields = { task: job.task, payload: job.payload ?? null, backoff: job.backoff, createdAt: job.createdAt };
+  if (job.timeout) fixed.timeout = job.timeout;
+  if (job.description !== null) fixed.description = job.description;
+  if (job.tags.length) fixed.tags = job.tags;
+  if (job.callbacks) fixed.callbacks = job.callbacks;
+  if (job.scheduleId !== null) fixed.scheduleId = job.scheduleId;
+  return JSON.stringify(fixed);
 }
 
 /** Static fields as stored, with the defaults staticJson leaves out filled in (on the parsed object: no copy). */
 function parseStatic(text: string): Required<StaticFields> {
-  const d = JSON.parse(text) as StaticFields;
-  d.timeout ??= 0;
-  d.description ??= null;
-  d.tags ??= [];
-  d.callbacks ??= null;
-  d.scheduleId ??= null;
-  return d as Required<StaticFields>;
+  const fixed = JSON.parse(text) as StaticFields;
+  fixed.timeout ??= 0;
+  fixed.description ??= null;
+  fixed.tags ??= [];
+  fixed.callbacks ??= null;
+  fixed.scheduleId ??= null;
+  return fixed as Required<StaticFields>;
 }
 
 /** The add script's arguments for one job (also the outbox's stored form of a job). */
-export function addArgs(j: NewJob): (string | number)[] {
-  return [j.id, j.runAt, j.priority, j.maxAttempts, j.maxStalls, staticJson(j)];
+export function addArgs(job: NewJob): (string | number)[] {
+  return [job.id, job.runAt, job.priority, job.maxAttempts, job.maxStalls, staticJson(job)];
 }
 
 /** The event of a job these addArgs create when added at `now`, as the add script publishes it. */
@@ -58,31 +58,33 @@ export function addEvent(args: readonly (string | number)[], now: number): strin
  */
 export function outcomeArgs(outcomes: Outcome[], positions: number[]): { args: (string | number)[]; entries: number; order: number[] } {
   const args: (string | number)[] = [];
-  const groups: { token: string; at: number; result: string; ps: number[] }[] = [];
+  const groups: { token: string; at: number; result: string; members: number[] }[] = [];
   const order: number[] = [];
   let entries = 0;
   let last: (typeof groups)[number] | null = null;
-  for (const p of positions) {
-    const o = outcomes[p]!;
-    if (o.kind !== 'completed') continue;
-    const result = JSON.stringify(o.result ?? null) ?? 'null';
-    if (last && last.token === o.token && last.at === o.at && last.result === result) last.ps.push(p);
-    else groups.push((last = { token: o.token, at: o.at, result, ps: [p] }));
+  for (const position of positions) {
+    const outcome = outcomes[position]!;
+    if (outcome.kind !== 'completed') continue;
+    const result = JSON.stringify(outcome.result ?? null) ?? 'null';
+    if (last && last.token === outcome.token && last.at === outcome.at && last.result === result) last.members.push(position);
+    else groups.push((last = { token: outcome.token, at: outcome.at, result, members: [position] }));
   }
-  for (const { token, at, result, ps } of groups) {
-    args.push('completed', ps.length, token, at, result);
-    for (const p of ps) {
-      args.push(outcomes[p]!.id);
-      order.push(p);
+  for (const { token, at, result, members } of groups) {
+    args.push('completed', members.length, token, at, result);
+    for (const position of members) {
+      args.push(outcomes[position]!.id);
+      order.push(position);
     }
     entries++;
   }
-  for (const p of positions) {
-    const o = outcomes[p]!;
-    if (o.kind === 'completed') continue;
-    const error = o.kind === 'released' ? undefined : o.error;
-    args.push(o.kind, o.id, o.token, o.at, error ? JSON.stringify(error) : '', historyError(error), o.kind === 'retry' ? o.retryAt : '');
-    order.push(p);
+  for (const position of positions) {
+    const outcome = outcomes[position]!;
+    if (outcome.kind === 'completed') continue;
+    const error = outcome.kind === 'released' ? undefined : outcome.error;
+    args.push(
+      outcome.kind, outcome.id, outcome.token, outcome.at, error ? JSON.stringify(error) : '', historyError(error), outcome.kind === 'retry' ? outcome.retryAt : '',
+    );
+    order.push(position);
     entries++;
   }
   return { args, entries, order };
@@ -107,39 +109,39 @@ const str = (v: string | null | undefined): string | null => (v == null || v ===
 export const FIELDS = ['d', 'st', 'p', 'sq', 'ra', 'at', 'ma', 'sl', 'ms', 'sa', 'ea', 'r', 'e', 'h', 'pg', 'cr', 'w', 'tk', 'lu'] as const;
 
 /** A job from a row of FIELDS values; null when the hash does not exist. */
-export function rowToJob(id: string, queue: string, f: (string | null)[]): Job | null {
-  if (!f[0]) return null;
-  const d = parseStatic(f[0]);
+export function rowToJob(id: string, queue: string, fields: (string | null)[]): Job | null {
+  if (!fields[0]) return null;
+  const fixed = parseStatic(fields[0]);
   return {
     id,
     queue,
-    task: d.task,
-    payload: d.payload,
-    priority: Number(f[2]),
-    state: f[1] as JobState,
-    attempts: Number(f[5]),
-    maxAttempts: Number(f[6]),
-    backoff: d.backoff,
-    timeout: d.timeout,
-    runAt: Number(f[4]),
-    createdAt: d.createdAt,
-    startedAt: num(f[9]),
-    endedAt: num(f[10]),
-    result: json(f[11]),
-    error: json(f[12]) as Job['error'],
-    history: history(f),
-    progress: json(f[14]),
-    stalls: Number(f[7]),
-    maxStalls: Number(f[8]),
-    cancelRequested: f[15] === '1',
+    task: fixed.task,
+    payload: fixed.payload,
+    priority: Number(fields[2]),
+    state: fields[1] as JobState,
+    attempts: Number(fields[5]),
+    maxAttempts: Number(fields[6]),
+    backoff: fixed.backoff,
+    timeout: fixed.timeout,
+    runAt: Number(fields[4]),
+    createdAt: fixed.createdAt,
+    startedAt: num(fields[9]),
+    endedAt: num(fields[10]),
+    result: json(fields[11]),
+    error: json(fields[12]) as Job['error'],
+    history: history(fields),
+    progress: json(fields[14]),
+    stalls: Number(fields[7]),
+    maxStalls: Number(fields[8]),
+    cancelRequested: fields[15] === '1',
     // Completion leaves the worker field for the history; only an active job has a worker and lease.
-    workerId: f[1] === 'active' ? str(f[16]) : null,
-    leaseToken: str(f[17]),
-    leaseUntil: num(f[18]),
-    description: d.description,
-    tags: d.tags,
-    callbacks: d.callbacks,
-    scheduleId: d.scheduleId,
+    workerId: fields[1] === 'active' ? str(fields[16]) : null,
+    leaseToken: str(fields[17]),
+    leaseUntil: num(fields[18]),
+    description: fixed.description,
+    tags: fixed.tags,
+    callbacks: fixed.callbacks,
+    scheduleId: fixed.scheduleId,
   };
 }
 
@@ -148,13 +150,13 @@ export function rowToJob(id: string, queue: string, f: (string | null)[]): Job |
  * an active job, and the completing attempt of a completed one, are read from the attempt, worker
  * and time fields: claiming and completing, the two steps every job takes, rewrite no JSON.
  */
-function history(f: (string | null)[]): Job['history'] {
-  const h = (f[13] ? JSON.parse(f[13]) : []) as Job['history'];
-  const state = f[1];
-  if (state !== 'active' && state !== 'completed') return h;
-  const attempt = { attempt: Number(f[5]), workerId: f[16]!, startedAt: Number(f[9]) };
-  h.push(state === 'active' ? attempt : { ...attempt, endedAt: Number(f[10]), outcome: 'completed' });
-  return h;
+function history(fields: (string | null)[]): Job['history'] {
+  const ended = (fields[13] ? JSON.parse(fields[13]) : []) as Job['history'];
+  const state = fields[1];
+  if (state !== 'active' && state !== 'completed') return ended;
+  const attempt = { attempt: Number(fields[5]), workerId: fields[16]!, startedAt: Number(fields[9]) };
+  ended.push(state === 'active' ? attempt : { ...attempt, endedAt: Number(fields[10]), outcome: 'completed' });
+  return ended;
 }
 
 /** The fields a claim reads of each job, in the order claimedJobs takes them. */
@@ -172,42 +174,43 @@ export function rowIds(rows: string[]): string[] {
 /** The jobs of a claim script's answer (see claimJobs in lua/lib/claim-jobs.lua), now active under one lease, each with its open attempt. */
 export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
   const jobs: Job[] = new Array(rows.length);
-  const f: string[] = new Array(CLAIM_FIELDS.length);
+  const fields: string[] = new Array(CLAIM_FIELDS.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     let from = 0;
-    for (let k = 0; k < f.length; k++) {
+    for (let k = 0; k < fields.length; k++) {
       const to = row.indexOf('\n', from);
-      f[k] = row.slice(from, to);
+      fields[k] = row.slice(from, to);
       from = to + 1;
     }
-    const d = parseStatic(f[0]!);
-    const at = Number(f[3]);
-    const history = (f[7] === '[]' || f[7] === '' ? [] : JSON.parse(f[7]!)) as Job['history'];
-    history.push({ attempt: at, workerId, startedAt: now });
+    const fixed = parseStatic(fields[0]!);
+    const attempt = Number(fields[3]);
+    // Every job hash has a history from its add ('[]'), so the claim row always carries one.
+    const history = (fields[7] === '[]' ? [] : JSON.parse(fields[7]!)) as Job['history'];
+    history.push({ attempt, workerId, startedAt: now });
     jobs[i] = {
-      id: row.slice(from), queue, task: d.task, payload: d.payload, priority: Number(f[1]), state: 'active', attempts: at,
-      maxAttempts: Number(f[4]), backoff: d.backoff, timeout: d.timeout, runAt: Number(f[2]), createdAt: d.createdAt,
-      startedAt: now, endedAt: null, result: null, error: json(f[8]) as Job['error'], history, progress: json(f[9]),
-      stalls: Number(f[5]), maxStalls: Number(f[6]), cancelRequested: false, workerId, leaseToken: token, leaseUntil,
-      description: d.description, tags: d.tags, callbacks: d.callbacks, scheduleId: d.scheduleId,
+      id: row.slice(from), queue, task: fixed.task, payload: fixed.payload, priority: Number(fields[1]), state: 'active', attempts: attempt,
+      maxAttempts: Number(fields[4]), backoff: fixed.backoff, timeout: fixed.timeout, runAt: Number(fields[2]), createdAt: fixed.createdAt,
+      startedAt: now, endedAt: null, result: null, error: json(fields[8]) as Job['error'], history, progress: json(fields[9]),
+      stalls: Number(fields[5]), maxStalls: Number(fields[6]), cancelRequested: false, workerId, leaseToken: token, leaseUntil,
+      description: fixed.description, tags: fixed.tags, callbacks: fixed.callbacks, scheduleId: fixed.scheduleId,
     };
   }
   return jobs;
 }
 
 export function hashToSchedule(id: string, flat: string[]): ScheduleRecord {
-  const h: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
   return {
     id,
-    spec: JSON.parse(h.spec!),
-    nextRunAt: num(h.nx),
-    paused: h.pa === '1',
-    runCount: Number(h.rc ?? 0),
-    lastRunAt: num(h.lr),
-    createdAt: Number(h.ca),
-    updatedAt: Number(h.ua),
-    version: Number(h.v),
+    spec: JSON.parse(hash.spec!),
+    nextRunAt: num(hash.nx),
+    paused: hash.pa === '1',
+    runCount: Number(hash.rc ?? 0),
+    lastRunAt: num(hash.lr),
+    createdAt: Number(hash.ca),
+    updatedAt: Number(hash.ua),
+    version: Number(hash.v),
   };
 }

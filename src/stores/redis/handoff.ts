@@ -1,4 +1,4 @@
-// The client side of the idle hand-off (handOff and claimIdle in scripts.ts): the registrations the
+// The client side of the idle hand-off (handOff and claimIdle in lua/lib/handoff.lua): the registrations the
 // workers of this process left in their queues, and whether their jobs reached them. No Redis calls
 // here; the store sends what this decides.
 //
@@ -75,9 +75,9 @@ export class Handoffs {
 
   /** Stop handing jobs to a worker; returns its unsettled registrations, for the store to take back. */
   unlisten(worker: string): Registration[] {
-    const w = this.workers.get(worker);
+    const workerState = this.workers.get(worker);
     this.workers.delete(worker);
-    return w ? [...w.regs.values()] : [];
+    return workerState ? [...workerState.regs.values()] : [];
   }
 
   /** Workers listening now, whose channels a new event connection subscribes again. */
@@ -102,22 +102,22 @@ export class Handoffs {
   /** The hand-off part of a claim of `limit` jobs from `queue`. */
   ticket(req: ClaimRequest, queue: string, limit: number, token: string): Ticket {
     const worker = req.workerId;
-    const w = this.workers.get(worker);
-    const t: Ticket = { queue, worker, token, leaseMs: req.leaseMs, limit, prev: '', until: '', owner: false, sent: null, early: null };
+    const workerState = this.workers.get(worker);
+    const ticket: Ticket = { queue, worker, token, leaseMs: req.leaseMs, limit, prev: '', until: '', owner: false, sent: null, early: null };
     // Only a worker of one queue registers: one of several would promise the same slots in each.
-    if (!w || req.idleMs === undefined || req.queues.length !== 1) return t;
-    const reg = w.regs.get(queue) ?? null;
-    if (w.busy.has(queue)) {
-      t.limit = limit - (reg?.slots ?? 0);
-      return t;
+    if (!workerState || req.idleMs === undefined || req.queues.length !== 1) return ticket;
+    const reg = workerState.regs.get(queue) ?? null;
+    if (workerState.busy.has(queue)) {
+      ticket.limit = limit - (reg?.slots ?? 0);
+      return ticket;
     }
-    w.busy.add(queue);
-    this.flying.set(token, t);
-    t.owner = true;
-    t.sent = reg;
-    t.prev = reg?.member ?? '';
-    t.until = req.now + req.idleMs;
-    return t;
+    workerState.busy.add(queue);
+    this.flying.set(token, ticket);
+    ticket.owner = true;
+    ticket.sent = reg;
+    ticket.prev = reg?.member ?? '';
+    ticket.until = req.now + req.idleMs;
+    return ticket;
   }
 
   /**
@@ -126,36 +126,36 @@ export class Handoffs {
    * (its worker stopped listening), a new registration nobody listens for (to take back), and the
    * message of the new one if it came first (to deliver as if it came now).
    */
-  settle(t: Ticket, reg: string | null, handed: string[] | null): {
+  settle(ticket: Ticket, reg: string | null, handed: string[] | null): {
     run: string[]; giveBack: string[]; orphan: Registration | null; early: { reg: Registration; handed: Handed; listener: Listener | null } | null;
   } {
     const out = { run: [] as string[], giveBack: [] as string[], orphan: null as Registration | null, early: null as { reg: Registration; handed: Handed; listener: Listener | null } | null };
-    if (!t.owner) return out;
-    this.flying.delete(t.token);
-    const w = this.workers.get(t.worker);
-    w?.busy.delete(t.queue);
-    const sent = t.sent;
+    if (!ticket.owner) return out;
+    this.flying.delete(ticket.token);
+    const workerState = this.workers.get(ticket.worker);
+    workerState?.busy.delete(ticket.queue);
+    const sent = ticket.sent;
     if (sent && !sent.settled) {
       this.drop(sent);
-      if (w?.regs.get(t.queue) === sent) w.regs.delete(t.queue);
+      if (workerState?.regs.get(ticket.queue) === sent) workerState.regs.delete(ticket.queue);
       if (handed?.length) {
-        if (w) out.run = handed;
+        if (workerState) out.run = handed;
         else out.giveBack = handed;
       }
       // The claim script leaves the list in Redis (see claimIdle): the next script here deletes it.
       if (handed) this.forget(sent);
     }
     if (reg) {
-      const r = parseRegistration(reg, t.queue);
-      if (t.early) {
+      const registration = parseRegistration(reg, ticket.queue);
+      if (ticket.early) {
         // Already taken by an add, its jobs already here: settled by that message.
-        r.settled = true;
-        this.forget(r);
-        out.early = { reg: r, handed: t.early, listener: w?.listener ?? null };
-      } else if (!w) out.orphan = r;
+        registration.settled = true;
+        this.forget(registration);
+        out.early = { reg: registration, handed: ticket.early, listener: workerState?.listener ?? null };
+      } else if (!workerState) out.orphan = registration;
       else {
-        w.regs.set(t.queue, r);
-        this.tokens.set(r.token, r);
+        workerState.regs.set(ticket.queue, registration);
+        this.tokens.set(registration.token, registration);
       }
     }
     return out;
@@ -165,12 +165,12 @@ export class Handoffs {
    * The owner's claim failed: it may or may not have run, so what it named stays unsettled. A
    * message that came for it anyway leased its jobs to the worker: returned, to deliver.
    */
-  abandon(t: Ticket): { handed: Handed; listener: Listener | null } | null {
-    if (!t.owner) return null;
-    this.flying.delete(t.token);
-    const w = this.workers.get(t.worker);
-    w?.busy.delete(t.queue);
-    return t.early ? { handed: t.early, listener: w?.listener ?? null } : null;
+  abandon(ticket: Ticket): { handed: Handed; listener: Listener | null } | null {
+    if (!ticket.owner) return null;
+    this.flying.delete(ticket.token);
+    const workerState = this.workers.get(ticket.worker);
+    workerState?.busy.delete(ticket.queue);
+    return ticket.early ? { handed: ticket.early, listener: workerState?.listener ?? null } : null;
   }
 
   /**
@@ -181,15 +181,15 @@ export class Handoffs {
   message(token: string, handed: Handed): { reg: Registration; listener: Listener | null } | null {
     const reg = this.tokens.get(token);
     if (!reg) {
-      const t = this.flying.get(token);
-      if (t) t.early = handed;
+      const ticket = this.flying.get(token);
+      if (ticket) ticket.early = handed;
       return null;
     }
     this.drop(reg);
-    const w = this.workers.get(reg.worker);
-    if (w?.regs.get(reg.queue) === reg) w.regs.delete(reg.queue);
+    const workerState = this.workers.get(reg.worker);
+    if (workerState?.regs.get(reg.queue) === reg) workerState.regs.delete(reg.queue);
     this.forget(reg);
-    return { reg, listener: w?.listener ?? null };
+    return { reg, listener: workerState?.listener ?? null };
   }
 
   /** Its list in Redis is no longer needed: the next script in its queue deletes it. */

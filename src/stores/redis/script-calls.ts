@@ -1,7 +1,7 @@
 // One function per Lua script (lua/<name>.lua) that lays out its KEYS and ARGV, each argument
 // named as the script's own locals name it, and says what the script answers. The store calls
 // scripts only through these.
-import { allowedList, type OperatorAction } from '../../core/state-rules.js';
+import { allowedList, stallDecision, type OperatorAction } from '../../core/state-rules.js';
 import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
@@ -23,7 +23,7 @@ interface QueueKeys {
   queueKeyBase: string;
   idIndexKey?: string | undefined;
 }
-const queueKeys = (k: QueueKeys) => (k.idIndexKey === undefined ? [k.queueKeyBase] : [k.queueKeyBase, k.idIndexKey]);
+const queueKeys = (keys: QueueKeys) => (keys.idIndexKey === undefined ? [keys.queueKeyBase] : [keys.queueKeyBase, keys.idIndexKey]);
 
 /** Where a queue script publishes its events: `channel` ('?name' on a single Redis: see publishEvents), for `queue`. */
 interface Publishing {
@@ -35,13 +35,13 @@ interface Publishing {
 export type AddResult = number | [number, unknown];
 
 /** `jobs`: each job's addArgs (codec.ts); the script gets each job's event after them. */
-export function addScript(a: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddResult[]> {
-  const args: Raw = [a.channel, a.queue, JSON.stringify(a.queue), a.now, jobs.length];
+export function addScript(input: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddResult[]> {
+  const args: Raw = [input.channel, input.queue, JSON.stringify(input.queue), input.now, jobs.length];
   for (const job of jobs) {
-    for (const x of job) args.push(x);
-    args.push(addEvent(job, a.now));
+    for (const value of job) args.push(value);
+    args.push(addEvent(job, input.now));
   }
-  return scriptCall('add', queueKeys(a), args);
+  return scriptCall('add', queueKeys(input), args);
 }
 
 /** A worker's claim (workerClaim in lua/lib/handoff.lua): what the claim and finish scripts pass it. */
@@ -61,9 +61,9 @@ export interface WorkerClaim {
 /** Claimed job rows, next wake time or null, the registration made or null, handed rows or null. */
 export type ClaimAnswer = [string[], string | null, string | null, string[] | null];
 
-export function claimScript(a: { queueKeyBase: string } & Publishing & { now: number } & WorkerClaim): ScriptCall<ClaimAnswer> {
-  return scriptCall('claim', [a.queueKeyBase], [
-    a.channel, a.queue, a.now, a.limit, a.leaseMs, a.workerId, a.token, a.previous, a.idleUntil, a.forget,
+export function claimScript(input: { queueKeyBase: string } & Publishing & { now: number } & WorkerClaim): ScriptCall<ClaimAnswer> {
+  return scriptCall('claim', [input.queueKeyBase], [
+    input.channel, input.queue, input.now, input.limit, input.leaseMs, input.workerId, input.token, input.previous, input.idleUntil, input.forget,
   ]);
 }
 
@@ -72,125 +72,150 @@ export function claimScript(a: { queueKeyBase: string } & Publishing & { now: nu
  * `outcomes`: outcomeArgs's entries (codec.ts); `outbox`: (outcome number, field, entry) triples.
  */
 export function finishScript(
-  a: { queueKeyBase: string } & Publishing & Omit<WorkerClaim, 'limit'> & { claimLimit: number; now: number },
+  input: { queueKeyBase: string } & Publishing & Omit<WorkerClaim, 'limit'> & { claimLimit: number; now: number },
   outcomes: { entries: number; args: Raw },
   outbox: Raw,
 ): ScriptCall<[number[], ...ClaimAnswer]> {
   const args: Raw = [
-    a.channel, a.queue, outcomes.entries, outbox.length / 3, a.claimLimit, a.workerId, a.token, a.leaseMs, a.now,
-    a.previous, a.idleUntil, a.forget,
+    input.channel, input.queue, outcomes.entries, outbox.length / 3, input.claimLimit, input.workerId, input.token, input.leaseMs, input.now,
+    input.previous, input.idleUntil, input.forget,
   ];
-  for (const x of outcomes.args) args.push(x);
-  for (const x of outbox) args.push(x);
-  return scriptCall('finish', [a.queueKeyBase], args);
+  for (const value of outcomes.args) args.push(value);
+  for (const value of outbox) args.push(value);
+  return scriptCall('finish', [input.queueKeyBase], args);
 }
 
 /** Per lease: 0 lost, 1 held, 2 held and asked to cancel. */
-export function heartbeatScript(a: { queueKeyBase: string; leaseUntil: number }, leases: { id: string; token: string }[]): ScriptCall<number[]> {
-  const args: Raw = [a.leaseUntil, leases.length];
-  for (const l of leases) args.push(l.id, l.token);
-  return scriptCall('heartbeat', [a.queueKeyBase], args);
+export function heartbeatScript(input: { queueKeyBase: string; leaseUntil: number }, leases: { id: string; token: string }[]): ScriptCall<number[]> {
+  const args: Raw = [input.leaseUntil, leases.length];
+  for (const lease of leases) args.push(lease.id, lease.token);
+  return scriptCall('heartbeat', [input.queueKeyBase], args);
 }
 
-export function progressScript(a: { queueKeyBase: string } & Publishing & { now: number; id: string; token: string; progressJson: string }): ScriptCall<number> {
-  return scriptCall('progress', [a.queueKeyBase], [a.channel, a.queue, a.now, a.id, a.token, a.progressJson]);
+export function progressScript(input: { queueKeyBase: string } & Publishing & { now: number; id: string; token: string; progressJson: string }): ScriptCall<number> {
+  return scriptCall('progress', [input.queueKeyBase], [input.channel, input.queue, input.now, input.id, input.token, input.progressJson]);
 }
 
-/** Requeued, failed and cancelled ids. */
-export function recoverScript(a: { queueKeyBase: string } & Publishing & { now: number; limit: number }): ScriptCall<[string[], string[], string[]]> {
-  return scriptCall('recover', [a.queueKeyBase], [a.channel, a.queue, a.now, a.limit]);
+/**
+ * Stand-ins for a job's stall count and limit in the branch texts below: numbers no error text
+ * holds otherwise, distinct, neither inside the other, the stall count above the limit.
+ */
+const STALLS_MARK = 987_654_321_012_345;
+const LIMIT_MARK = 123_456_789_098_765;
+
+/** One branch of stallDecision as recover.lua takes it: state, '1' if the attempt counts, error JSON, message JSON ('' for none). */
+function stallBranch(job: { stalls: number; maxStalls: number; cancelRequested: boolean }): string[] {
+  const decision = stallDecision(job);
+  const error = decision.error;
+  return [decision.state, decision.countsAttempt ? '1' : '0', error ? JSON.stringify(error) : '', error ? JSON.stringify(error.message) : ''];
+}
+
+/**
+ * Stall recovery's decisions, from core: asked to cancel, past the stall limit (the stall about to
+ * be counted is STALLS_MARK, the limit LIMIT_MARK), and any other; then the two marks.
+ */
+const STALL_BRANCHES: Raw = [
+  ...stallBranch({ stalls: 0, maxStalls: 1, cancelRequested: true }),
+  ...stallBranch({ stalls: STALLS_MARK - 1, maxStalls: LIMIT_MARK, cancelRequested: false }),
+  ...stallBranch({ stalls: 0, maxStalls: 1, cancelRequested: false }),
+  String(STALLS_MARK), String(LIMIT_MARK),
+];
+
+/** Requeued, failed and cancelled ids. The three branches of stall recovery come from core's stallDecision. */
+export function recoverScript(input: { queueKeyBase: string } & Publishing & { now: number; limit: number }): ScriptCall<[string[], string[], string[]]> {
+  return scriptCall('recover', [input.queueKeyBase], [input.channel, input.queue, input.now, input.limit, ...STALL_BRANCHES]);
 }
 
 /** How many jobs moved. */
-export function promoteDueScript(a: { queueKeyBase: string } & Publishing & { now: number; limit: number }): ScriptCall<number> {
-  return scriptCall('promote-due', [a.queueKeyBase], [a.channel, a.queue, a.now, a.limit]);
+export function promoteDueScript(input: { queueKeyBase: string } & Publishing & { now: number; limit: number }): ScriptCall<number> {
+  return scriptCall('promote-due', [input.queueKeyBase], [input.channel, input.queue, input.now, input.limit]);
 }
 
 export type JobActionAnswer = ['ok', string[]] | ['missing'] | ['conflict', string] | ['removed'];
 
 /** `argument`: reschedule's runAt; retry's '1' to reset attempts, '0' not to. The allowed states come from the core table. */
 export function jobOpScript(
-  a: QueueKeys & Publishing & { now: number; action: OperatorAction; id: string; argument: string | number },
+  input: QueueKeys & Publishing & { now: number; action: OperatorAction; id: string; argument: string | number },
 ): ScriptCall<JobActionAnswer> {
-  return scriptCall('job-op', queueKeys(a), [a.channel, a.queue, a.now, a.action, a.id, a.argument, allowedList(a.action)]);
+  return scriptCall('job-op', queueKeys(input), [input.channel, input.queue, input.now, input.action, input.id, input.argument, allowedList(input.action)]);
 }
 
 /** Removed ids. */
-export function cleanScript(a: QueueKeys & { endedBefore: number; limit: number; states: JobState[] }): ScriptCall<string[]> {
-  return scriptCall('clean', queueKeys(a), [a.endedBefore, a.limit, ...a.states]);
+export function cleanScript(input: QueueKeys & { endedBefore: number; limit: number; states: JobState[] }): ScriptCall<string[]> {
+  return scriptCall('clean', queueKeys(input), [input.endedBefore, input.limit, ...input.states]);
 }
 
 /** `fields`: meta field/value pairs, '' deleting the field; `eventType`: '' for none. */
-export function queueSetScript(a: { queueKeyBase: string } & Publishing & { now: number; eventType: string; fields: Raw }): ScriptCall<number> {
-  return scriptCall('queue-set', [a.queueKeyBase], [a.channel, a.queue, a.now, a.eventType, ...a.fields]);
+export function queueSetScript(input: { queueKeyBase: string } & Publishing & { now: number; eventType: string; fields: Raw }): ScriptCall<number> {
+  return scriptCall('queue-set', [input.queueKeyBase], [input.channel, input.queue, input.now, input.eventType, ...input.fields]);
 }
 
 /** Meta as flat field/value pairs, counts in JOB_STATES order, the oldest queued job's static JSON or null. */
-export function queueInfoScript(a: { queueKeyBase: string }): ScriptCall<[string[], number[], string | null]> {
-  return scriptCall('queue-info', [a.queueKeyBase], []);
+export function queueInfoScript(input: { queueKeyBase: string }): ScriptCall<[string[], number[], string | null]> {
+  return scriptCall('queue-info', [input.queueKeyBase], []);
 }
 
 /** Flat id, score pairs. */
-export function statePageScript(a: { queueKeyBase: string; state: JobState; offset: number; count: number; reverse: boolean }): ScriptCall<string[]> {
-  return scriptCall('state-page', [a.queueKeyBase], [a.state, a.offset, a.count, a.reverse ? '1' : '0']);
+export function statePageScript(input: { queueKeyBase: string; state: JobState; offset: number; count: number; reverse: boolean }): ScriptCall<string[]> {
+  return scriptCall('state-page', [input.queueKeyBase], [input.state, input.offset, input.count, input.reverse ? '1' : '0']);
 }
 
-export function logScript(a: { queueKeyBase: string; id: string; at: number; message: string }): ScriptCall<number> {
-  return scriptCall('log', [a.queueKeyBase], [a.id, a.at, a.message]);
+export function logScript(input: { queueKeyBase: string; id: string; at: number; message: string }): ScriptCall<number> {
+  return scriptCall('log', [input.queueKeyBase], [input.id, input.at, input.message]);
 }
 
 /** runCount and lastRunAt undefined: kept as they are. The schedule's hash as flat field/value pairs. */
-export function scheduleUpsertScript(a: {
+export function scheduleUpsertScript(input: {
   globalKeyBase: string; id: string; specJson: string; nextRunAt: number | null; paused: boolean; runCount: number | undefined;
   lastRunAt: number | null | undefined; now: number; expectedVersion: number | undefined;
 }): ScriptCall<string[]> {
-  return scriptCall('schedule-upsert', [a.globalKeyBase], [
-    a.id, a.specJson, a.nextRunAt ?? '', a.paused ? '1' : '0', a.runCount ?? '', a.lastRunAt === undefined ? '' : a.lastRunAt === null ? '-' : a.lastRunAt,
-    a.now, a.expectedVersion ?? '',
+  return scriptCall('schedule-upsert', [input.globalKeyBase], [
+    input.id, input.specJson, input.nextRunAt ?? '', input.paused ? '1' : '0', input.runCount ?? '', input.lastRunAt === undefined ? '' : input.lastRunAt === null ? '-' : input.lastRunAt,
+    input.now, input.expectedVersion ?? '',
   ]);
 }
 
-export function scheduleRemoveScript(a: { globalKeyBase: string; id: string }): ScriptCall<number> {
-  return scriptCall('schedule-remove', [a.globalKeyBase], [a.id]);
+export function scheduleRemoveScript(input: { globalKeyBase: string; id: string }): ScriptCall<number> {
+  return scriptCall('schedule-remove', [input.globalKeyBase], [input.id]);
 }
 
 /** `outboxField` '' when the run makes no jobs. 1 advanced, 0 the version moved on. */
-export function scheduleAdvanceScript(a: {
+export function scheduleAdvanceScript(input: {
   globalKeyBase: string; id: string; expectedVersion: number; nextRunAt: number | null; runCount: number; lastRunAt: number | null;
   now: number; outboxField: string; outboxEntry: string;
 }): ScriptCall<number> {
-  return scriptCall('schedule-advance', [a.globalKeyBase], [
-    a.id, a.expectedVersion, a.nextRunAt ?? '', a.runCount, a.lastRunAt ?? '', a.now, a.outboxField, a.outboxEntry,
+  return scriptCall('schedule-advance', [input.globalKeyBase], [
+    input.id, input.expectedVersion, input.nextRunAt ?? '', input.runCount, input.lastRunAt ?? '', input.now, input.outboxField, input.outboxEntry,
   ]);
 }
 
-export function workerBeatScript(a: { globalKeyBase: string; id: string; infoJson: string; expiresAt: number }): ScriptCall<number> {
-  return scriptCall('worker-beat', [a.globalKeyBase], [a.id, a.infoJson, a.expiresAt]);
+export function workerBeatScript(input: { globalKeyBase: string; id: string; infoJson: string; expiresAt: number }): ScriptCall<number> {
+  return scriptCall('worker-beat', [input.globalKeyBase], [input.id, input.infoJson, input.expiresAt]);
 }
 
 /** Live workers' info JSON (null where one expired meanwhile). */
-export function workersLiveScript(a: { globalKeyBase: string; now: number }): ScriptCall<(string | null)[]> {
-  return scriptCall('workers-live', [a.globalKeyBase], [a.now]);
+export function workersLiveScript(input: { globalKeyBase: string; now: number }): ScriptCall<(string | null)[]> {
+  return scriptCall('workers-live', [input.globalKeyBase], [input.now]);
 }
 
-export function workerGoneScript(a: { globalKeyBase: string; id: string }): ScriptCall<number> {
-  return scriptCall('worker-gone', [a.globalKeyBase], [a.id]);
+export function workerGoneScript(input: { globalKeyBase: string; id: string }): ScriptCall<number> {
+  return scriptCall('worker-gone', [input.globalKeyBase], [input.id]);
 }
 
 /** 1 this token holds the lock now, 0 another does. */
-export function sweepLockScript(a: { globalKeyBase: string; token: string; ttlMs: number }): ScriptCall<number> {
-  return scriptCall('sweep-lock', [a.globalKeyBase], [a.token, a.ttlMs]);
+export function sweepLockScript(input: { globalKeyBase: string; token: string; ttlMs: number }): ScriptCall<number> {
+  return scriptCall('sweep-lock', [input.globalKeyBase], [input.token, input.ttlMs]);
 }
 
-export function sweepUnlockScript(a: { globalKeyBase: string; token: string }): ScriptCall<number> {
-  return scriptCall('sweep-unlock', [a.globalKeyBase], [a.token]);
+export function sweepUnlockScript(input: { globalKeyBase: string; token: string }): ScriptCall<number> {
+  return scriptCall('sweep-unlock', [input.globalKeyBase], [input.token]);
 }
 
 /** Released ids. `kept`: ids the client did receive. */
-export function releaseClaimScript(a: { queueKeyBase: string } & Publishing & {
+export function releaseClaimScript(input: { queueKeyBase: string } & Publishing & {
   now: number; token: string; leaseUntilMin: number; leaseUntilMax: number; keepRegistration: string; claimFailed: boolean; kept: string[];
 }): ScriptCall<string[]> {
-  return scriptCall('release-claim', [a.queueKeyBase], [
-    a.channel, a.queue, a.now, a.token, a.leaseUntilMin, a.leaseUntilMax, a.keepRegistration, a.claimFailed ? '1' : '0', ...a.kept,
+  return scriptCall('release-claim', [input.queueKeyBase], [
+    input.channel, input.queue, input.now, input.token, input.leaseUntilMin, input.leaseUntilMax, input.keepRegistration, input.claimFailed ? '1' : '0', ...input.kept,
   ]);
 }

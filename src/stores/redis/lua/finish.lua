@@ -46,8 +46,8 @@ local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, re
     addToIndex(completedKey, atText, id)
     if othersListening(channel) then events[#events + 1] = {'completed', id} end
   else
-    local f = redis.call('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
-    local history, attempt, worker, startedAt, priority, seq = f[1], f[2], f[3], f[4], f[5], f[6]
+    local fields = redis.call('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
+    local history, attempt, worker, startedAt, priority, seq = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
     if kind == 'retry' then
       redis.call('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'e', value,
         'h', closeAttempt(history, attempt, worker, startedAt, atText, 'retrying', messageJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')

@@ -9,11 +9,11 @@ local out = {}
 for x = 1, count do
   local id, token = ARGV[1 + 2 * x], ARGV[2 + 2 * x]
   local key = jobKey(id)
-  local f = redis.call('HMGET', key, 'tk', 'cr')
-  if f[1] ~= token then out[x] = 0 else
+  local fields = redis.call('HMGET', key, 'tk', 'cr')
+  if fields[1] ~= token then out[x] = 0 else
     redis.call('HSET', key, 'lu', leaseUntilText)
     redis.call('ZADD', keyBase .. LEASED, leaseUntil, id)
-    if f[2] == '1' then out[x] = 2 else out[x] = 1 end
+    if fields[2] == '1' then out[x] = 2 else out[x] = 1 end
   end
 end
 return out

@@ -14,10 +14,10 @@ local allowedFrom = ARGV[7]
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
 local key = jobKey(id)
-local f = redis.call('HMGET', key, 'st', 'sq', 'p', 'at', 'ma')
-local state = f[1]
+local fields = redis.call('HMGET', key, 'st', 'sq', 'p', 'at', 'ma')
+local state = fields[1]
 if not state then return {'missing'} end
-local seq, priority, attempts, maxAttempts = f[2], f[3], f[4], f[5]
+local seq, priority, attempts, maxAttempts = fields[2], fields[3], fields[4], fields[5]
 if not string.find(allowedFrom, ',' .. state .. ',', 1, true) then return {'conflict', state} end
 if action == 'cancel' then
   if state == 'active' then

@@ -35,11 +35,11 @@ end
 local released = {}
 for _, id in ipairs(ids) do
   local key = jobKey(id)
-  local f = kept[id] and {} or redis.call('HMGET', key, 'tk', 'at', 'p', 'sq', 'cr')
-  if f[1] == token then
-    local priority, seq, cancelRequested = f[3], f[4], f[5]
+  local fields = kept[id] and {} or redis.call('HMGET', key, 'tk', 'at', 'p', 'sq', 'cr')
+  if fields[1] == token then
+    local priority, seq, cancelRequested = fields[3], fields[4], fields[5]
     removeFromIndex(keyBase .. LEASED, id)
-    local attempts = math.max(tonumber(f[2]) - 1, 0)
+    local attempts = math.max(tonumber(fields[2]) - 1, 0)
     redis.call('HSET', key, 'at', attempts, 'tk', '', 'lu', '', 'w', '')
     if attempts == 0 then redis.call('HDEL', key, 'sa') end
     if cancelRequested == '1' then

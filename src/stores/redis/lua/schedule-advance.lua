@@ -12,12 +12,12 @@ local outboxField = ARGV[7]   -- '' when the run makes no jobs
 local outboxEntry = ARGV[8]
 beginCall(globalKeyBase)
 local key = keyBase .. SCHEDULE .. id
-local f = redis.call('HMGET', key, 'v', 'pa')
-if f[1] ~= expectedVersion then return 0 end
+local fields = redis.call('HMGET', key, 'v', 'pa')
+if fields[1] ~= expectedVersion then return 0 end
 redis.call('HSET', key, 'rc', runCount, 'ua', nowText, 'v', tonumber(expectedVersion) + 1)
 if nextRunAt == '' then redis.call('HDEL', key, 'nx') else redis.call('HSET', key, 'nx', nextRunAt) end
 if lastRunAt == '' then redis.call('HDEL', key, 'lr') else redis.call('HSET', key, 'lr', lastRunAt) end
-if f[2] == '0' and nextRunAt ~= '' then redis.call('ZADD', keyBase .. DUE_SCHEDULES, tonumber(nextRunAt), id)
+if fields[2] == '0' and nextRunAt ~= '' then redis.call('ZADD', keyBase .. DUE_SCHEDULES, tonumber(nextRunAt), id)
 else redis.call('ZREM', keyBase .. DUE_SCHEDULES, id) end
 if outboxField ~= '' then redis.call('HSET', keyBase .. OUTBOX, outboxField, outboxEntry) end
 return 1

@@ -4,10 +4,10 @@ local function promoteDue(nowText, limitText)
   if #due == 0 then return 0 end
   for _, id in ipairs(due) do
     local key = jobKey(id)
-    local f = redis.call('HMGET', key, 'p', 'sq')
+    local fields = redis.call('HMGET', key, 'p', 'sq')
     redis.call('HSET', key, 'st', 'queued')
     removeFromIndex(keyBase .. SCHEDULED, id)
-    addToIndex(keyBase .. READY, readyScore(f[1]), f[2] .. id)
+    addToIndex(keyBase .. READY, readyScore(fields[1]), fields[2] .. id)
     events[#events + 1] = {'queued', id}
   end
   flushIndexWrites()
@@ -54,26 +54,26 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
   for j = 1, #popped do
     local id = string.sub(popped[j], 18)
     local key = jobKey(id)
-    local f = redis.call('HMGET', key, unpack(CLAIM_FIELDS, 1, 8))
+    local fields = redis.call('HMGET', key, unpack(CLAIM_FIELDS, 1, 8))
     -- An id without its hash is skipped, not an error: past the pop, a script that stops keeps its
     -- writes so far (the jobs before this one would be active with no worker holding them).
-    if f[1] then
+    if fields[1] then
       -- The last two fields, error and progress, only a job that ran before can have, and its
       -- history then is not '[]': a first attempt reads 8 fields, not 10 (each field read costs
       -- ~2k instructions, most of it turning the reply into Lua values; callgrind).
-      if f[8] ~= '[]' then
+      if fields[8] ~= '[]' then
         local ran = redis.call('HMGET', key, CLAIM_FIELDS[9], CLAIM_FIELDS[10])
-        f[9], f[10] = ran[1], ran[2]
+        fields[9], fields[10] = ran[1], ran[2]
       end
-      local attempt = string.format('%d', tonumber(f[4]) + 1)
-      f[4] = attempt
+      local attempt = string.format('%d', tonumber(fields[4]) + 1)
+      fields[4] = attempt
       redis.call('HSET', key, 'st', 'active', 'at', attempt, 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
       addToIndex(leaseKey, leaseUntilText, id)
       if othersListening(channel) then events[#events + 1] = {'active', id} end
       -- Absent fields (no error, no progress) go as '' (table.concat stops at false, as above).
-      for x = 1, #CLAIM_FIELDS do if not f[x] then f[x] = '' end end
-      f[#CLAIM_FIELDS + 1] = id
-      rows[#rows + 1] = table.concat(f, '\n')
+      for x = 1, #CLAIM_FIELDS do if not fields[x] then fields[x] = '' end end
+      fields[#CLAIM_FIELDS + 1] = id
+      rows[#rows + 1] = table.concat(fields, '\n')
     end
   end
   if rateMax then redis.call('HSET', metaKey, 'rs', string.format('%.0f', windowStart), 'rc', usedInWindow + #rows) end

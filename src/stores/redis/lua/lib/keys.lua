@@ -1,4 +1,5 @@
--- A queue's keys: keyBase followed by one of these. Each state has exactly one index, so a
+-- A queue's keys: keyBase followed by one of these (the store's TypeScript side builds the same
+-- names in keys.ts). Each state has exactly one index, so a
 -- transition is one ZREM and one ZADD, and counts are ZCARDs.
 local JOB = ':j:'           -- .. id: the job's hash (fields: FIELDS in codec.ts)
 local JOB_LOG = ':l:'       -- .. id: its log lines

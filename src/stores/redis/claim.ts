@@ -1,0 +1,285 @@
+// The workers' hot path: claim, heartbeat, finish (with the next claim in the same script when
+// one queue holds it all), progress and log lines, and the client side of the idle hand-off (an add
+// leases jobs to a worker that found its queue dry and publishes them to it: handoff.ts decides,
+// this sends). Claims in the air are tracked so the jobs of a lost answer go back (lost-claims.ts).
+import { randomBytes } from 'node:crypto';
+import type { Job } from '../../core/job.js';
+import type {
+  ClaimRequest, ClaimResult, FinishAndClaimJobs, FinishJobs, HandoffJobs, HeartbeatJobs, HeartbeatResult, LogJob, Outcome, ProgressJob,
+} from '../../core/store.js';
+import type { Raw } from './runner.js';
+import { claimScript, finishScript, heartbeatScript, logScript, progressScript, type ClaimAnswer } from './script-calls.js';
+import { claimedJobs, outcomeArgs, rowIds } from './codec.js';
+import type { RedisContext } from './context.js';
+import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
+import { LostClaims, type ClaimCall } from './lost-claims.js';
+import type { Outbox } from './outbox.js';
+import type { PubSub } from './pubsub.js';
+
+/** A claim made together with a finish, and the result it fills. */
+interface ClaimWithFinish {
+  request: ClaimRequest;
+  result: ClaimResult;
+}
+
+/** A registration's fields the jobs handed under it need. */
+type HandoffLease = Pick<Registration, 'queue' | 'token' | 'worker' | 'leaseMs'>;
+
+export class Claims {
+  readonly lostClaims: LostClaims;
+  private readonly handoffs = new Handoffs();
+  /** Lease tokens: this process's random part, then a counter. */
+  private readonly tokenPrefix = randomBytes(6).toString('base64url');
+  private tokenSeq = 0;
+
+  constructor(private readonly ctx: RedisContext, private readonly outbox: Outbox, private readonly pubsub: PubSub) {
+    this.lostClaims = new LostClaims(ctx);
+  }
+
+  private newToken(): string {
+    return `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
+  }
+
+  async claimJobs(request: ClaimRequest): Promise<ClaimResult> {
+    const { ctx } = this;
+    // Jobs of claims whose answers were lost go back first: a worker asks again only once they are.
+    if (this.lostClaims.pending) await this.lostClaims.release();
+    const result: ClaimResult = { jobs: [], nextWakeAt: null };
+    const token = this.newToken();
+    for (const queue of request.queues) {
+      const limit = request.limit - result.jobs.length;
+      if (limit <= 0) break;
+      ctx.claimedQueues.add(queue);
+      const ticket = this.handoffs.ticket(request, queue, limit, token);
+      if (ticket.limit <= 0) continue;
+      const call = this.lostClaims.start(queue, token, request.now + request.leaseMs);
+      let answer: ClaimAnswer;
+      try {
+        answer = await ctx.run(claimScript({
+          queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, now: request.now, limit: ticket.limit,
+          leaseMs: request.leaseMs, workerId: request.workerId, token, previous: ticket.prev, idleUntil: ticket.until,
+          forget: this.handoffs.takeForgets(queue),
+        }));
+      } catch (err) {
+        this.claimFailed(call, ticket);
+        throw err;
+      }
+      const [rows, wakeAt, registration, handed] = answer;
+      const early = ticket.early;
+      this.took(result, queue, rows, wakeAt, token, request);
+      this.settleTicket(ticket, registration, handed, request, result);
+      await this.lostClaims.answered(call, rows, early?.rows ?? null, registration);
+    }
+    return result;
+  }
+
+  /** A claim script failed: a hand-off ticket it carried is abandoned, and whatever it leased goes back. */
+  private claimFailed(call: ClaimCall, ticket: Ticket | null): void {
+    const early = ticket?.early ?? null;
+    if (ticket) this.abandon(ticket);
+    this.lostClaims.failed(call, early ? rowIds(early.rows) : []);
+  }
+
+  /** Add a claim script's answer to a claim result. */
+  private took(result: ClaimResult, queue: string, rows: string[], wakeAt: string | null, token: string, request: ClaimRequest): void {
+    if (rows.length > 0) {
+      for (const job of claimedJobs(rows, queue, token, request.workerId, request.now, request.now + request.leaseMs)) {
+        this.ctx.rememberQueue(job.id, queue);
+        result.jobs.push(job);
+      }
+    }
+    if (wakeAt !== null && (result.nextWakeAt === null || Number(wakeAt) < result.nextWakeAt)) result.nextWakeAt = Number(wakeAt);
+  }
+
+  async heartbeatJobs({ leases, leaseMs, now }: HeartbeatJobs): Promise<HeartbeatResult[]> {
+    const { ctx } = this;
+    const out: HeartbeatResult[] = leases.map((l) => ({ id: l.id, ok: false, cancelRequested: false }));
+    const { groups } = await ctx.groupByQueue(leases);
+    await Promise.all([...groups].map(async ([queue, positions]) => {
+      const held = await ctx.run(heartbeatScript({ queueKeyBase: ctx.keys.queueKeyBase(queue), leaseUntil: now + leaseMs }, positions.map((p) => leases[p]!)));
+      positions.forEach((p, k) => {
+        out[p] = { id: leases[p]!.id, ok: held[k]! > 0, cancelRequested: held[k] === 2 };
+      });
+    }));
+    return out;
+  }
+
+  async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
+    return this.finishGroups(outcomes, (await this.ctx.groupByQueue(outcomes)).groups);
+  }
+
+  private async finishGroups(outcomes: Outcome[], groups: Map<string, number[]>): Promise<boolean[]> {
+    const applied = outcomes.map(() => false);
+    await Promise.all([...groups].map(([queue, positions]) => this.finishInQueue(queue, outcomes, positions, applied, null)));
+    return applied;
+  }
+
+  /**
+   * One script when the outcomes and the claim are all in one queue (a single-queue worker, the
+   * usual case): the slot holds them all. Otherwise the outcomes first, then the claim.
+   */
+  async finishAndClaimJobs({ outcomes, claim: request }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+    if (this.lostClaims.pending) await this.lostClaims.release();
+    const { groups } = await this.ctx.groupByQueue(outcomes);
+    const queue = request.queues[0]!;
+    if (request.queues.length !== 1 || groups.size > 1 || (groups.size === 1 && !groups.has(queue))) {
+      return { applied: await this.finishGroups(outcomes, groups), claim: await this.claimJobs(request) };
+    }
+    const applied = outcomes.map(() => false);
+    const result: ClaimResult = { jobs: [], nextWakeAt: null };
+    await this.finishInQueue(queue, outcomes, groups.get(queue) ?? [], applied, { request, result });
+    return { applied, claim: result };
+  }
+
+  private async finishInQueue(
+    queue: string, outcomes: Outcome[], positions: number[], applied: boolean[], claim: ClaimWithFinish | null,
+  ): Promise<void> {
+    const { ctx } = this;
+    const token = claim ? this.newToken() : '';
+    const request = claim?.request;
+    if (claim) ctx.claimedQueues.add(queue);
+    const ticket = request ? this.handoffs.ticket(request, queue, request.limit, token) : null;
+    const forget = this.handoffs.takeForgets(queue);
+    const finished = outcomeArgs(outcomes, positions);
+    const { order } = finished;
+    // Follow-up jobs as (outcome number, outbox field, entry) triples: the script writes each with its outcome.
+    const outbox: Raw = [];
+    order.forEach((p, x) => {
+      const o = outcomes[p]!;
+      if (o.enqueue?.length) outbox.push(x + 1, `${o.token}:${o.id}`, this.outbox.entry(o.enqueue, o.at));
+    });
+    const call = request ? this.lostClaims.start(queue, token, request.now + request.leaseMs) : null;
+    let answer: [number[], ...ClaimAnswer];
+    try {
+      answer = await ctx.run(finishScript({
+        queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, claimLimit: Math.max(0, ticket?.limit ?? 0),
+        workerId: request?.workerId ?? '', token, leaseMs: request?.leaseMs ?? 0, now: request?.now ?? 0, previous: ticket?.prev ?? '',
+        idleUntil: ticket?.until ?? '', forget,
+      }, finished, outbox));
+    } catch (err) {
+      if (call) this.claimFailed(call, ticket);
+      throw err;
+    }
+    const [appliedHere, rows, wakeAt, registration, handed] = answer;
+    if (claim) {
+      const early = ticket!.early;
+      this.took(claim.result, queue, rows, wakeAt, token, claim.request);
+      this.settleTicket(ticket!, registration, handed, claim.request, claim.result);
+      await this.lostClaims.answered(call!, rows, early?.rows ?? null, registration);
+    }
+    for (let x = 0; x < order.length; x++) {
+      if (appliedHere[x] !== 1) continue;
+      const o = outcomes[order[x]!]!;
+      applied[order[x]!] = true;
+      if (o.kind !== 'released' && o.kind !== 'retry') ctx.forgetQueue(o.id);
+    }
+    // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
+    for (let x = 0; x < outbox.length; x += 3) {
+      if (appliedHere[(outbox[x] as number) - 1] === 1) {
+        await this.outbox.deliver(ctx.keys.queueOutbox(queue), outbox[x + 1] as string, outbox[x + 2] as string);
+      }
+    }
+  }
+
+  async progressJob({ lease, progress, now }: ProgressJob): Promise<boolean> {
+    const { ctx } = this;
+    const [queue] = await ctx.queuesOf([lease.id]);
+    if (!queue) return false;
+    const updated = await ctx.run(progressScript({
+      queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, now, id: lease.id, token: lease.token,
+      progressJson: JSON.stringify(progress ?? null) ?? 'null',
+    }));
+    return updated === 1;
+  }
+
+  async logJob({ id, message, now }: LogJob): Promise<void> {
+    const queue = await this.ctx.locate(id);
+    if (queue) await this.ctx.run(logScript({ queueKeyBase: this.ctx.keys.queueKeyBase(queue), id, at: now, message }));
+  }
+
+  // ---- idle hand-off ----
+
+  /**
+   * Idle hand-off (handOff in lua/lib/handoff.lua): `listener` gets the jobs an add leased to this worker
+   * because its last claim found the queue dry. Single-queue claims with idleMs register for it.
+   */
+  handoffJobs({ workerId, listener }: HandoffJobs): () => Promise<void> {
+    const channel = this.ctx.keys.handoffChannel(workerId);
+    this.handoffs.listen(workerId, listener);
+    this.pubsub.listenOn(channel);
+    return async () => {
+      const registrations = this.handoffs.unlisten(workerId);
+      await Promise.all(registrations.map((r) => this.takeBack(r)));
+      await this.pubsub.stopListeningOn(channel);
+    };
+  }
+
+  /** The hand-off channels of the workers listening now (subscribed again after a reconnect). */
+  handoffChannels(): string[] {
+    return this.handoffs.workerIds().map((worker) => this.ctx.keys.handoffChannel(worker));
+  }
+
+  /** A hand-off message: jobs an add leased to one of this process's idle workers (handOff in lua/lib/handoff.lua). */
+  handoffMessage(text: string): void {
+    const message = JSON.parse(text) as { q: string; t: string; a: string; r: string[] };
+    const handed = { rows: message.r, now: Number(message.a) };
+    const got = this.handoffs.message(message.t, handed);
+    if (got) this.handTo(got.reg, handed, got.listener);
+  }
+
+  /** After a claim with a hand-off ticket: run the jobs it handed back, take back an orphan registration. */
+  private settleTicket(ticket: Ticket, registration: string | null, handed: string[] | null, request: ClaimRequest, result: ClaimResult): void {
+    const { run, giveBack, orphan, early } = this.handoffs.settle(ticket, registration, handed);
+    if (early) this.handTo(early.reg, early.handed, early.listener);
+    const sent = ticket.sent;
+    if (sent && run.length > 0) {
+      for (const job of claimedJobs(run, ticket.queue, sent.token, ticket.worker, request.now, request.now + sent.leaseMs)) {
+        this.ctx.rememberQueue(job.id, ticket.queue);
+        result.jobs.push(job);
+      }
+    }
+    if (sent && giveBack.length > 0) this.handTo(sent, { rows: giveBack, now: request.now }, null);
+    if (orphan) void this.takeBack(orphan);
+  }
+
+  /** Jobs an add leased under a registration: to its worker, or back to the queue if it stopped. */
+  private handTo(lease: HandoffLease, handed: Handed, listener: ((jobs: Job[]) => void) | null): void {
+    const jobs = claimedJobs(handed.rows, lease.queue, lease.token, lease.worker, handed.now, handed.now + lease.leaseMs);
+    for (const job of jobs) this.ctx.rememberQueue(job.id, lease.queue);
+    if (listener) listener(jobs);
+    else void this.giveBack(jobs);
+  }
+
+  /** A failed claim's ticket; jobs a message brought for it meanwhile are still this worker's. */
+  private abandon(ticket: Ticket): void {
+    const early = this.handoffs.abandon(ticket);
+    if (early) this.handTo(ticket, early.handed, early.listener);
+  }
+
+  /** Withdraw a registration; jobs an add already leased under it go back to the queue. */
+  private async takeBack(registration: Registration): Promise<void> {
+    if (registration.settled) return;
+    const { ctx } = this;
+    this.handoffs.drop(registration);
+    try {
+      const [, , , handed] = await ctx.run(claimScript({
+        queueKeyBase: ctx.keys.queueKeyBase(registration.queue), channel: ctx.keys.scriptChannel, queue: registration.queue, now: Date.now(),
+        limit: 0, leaseMs: registration.leaseMs, workerId: registration.worker, token: registration.token, previous: registration.member,
+        idleUntil: '', forget: '',
+      }));
+      if (handed) this.handoffs.forget(registration);
+      if (handed?.length) await this.giveBack(claimedJobs(handed, registration.queue, registration.token, registration.worker, Date.now(), 0));
+    } catch (err) {
+      // The registration lapses on its own; jobs leased under it come back when their lease does.
+      ctx.lastError = err as Error;
+    }
+  }
+
+  /** Jobs leased to a worker that no longer takes them: back to queued, their attempt not counted. */
+  private async giveBack(jobs: Job[]): Promise<void> {
+    const at = Date.now();
+    for (const job of jobs) this.ctx.rememberQueue(job.id, job.queue);
+    await this.finishJobs({ outcomes: jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at })) })
+      .catch((err) => (this.ctx.lastError = err as Error));
+  }
+}

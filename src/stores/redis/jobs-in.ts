@@ -1,0 +1,74 @@
+// Jobs in: the add script (one per queue and chunk), and on Cluster the id index written after it
+// (another slot). Adds arriving together were already coalesced by the enqueue funnel
+// (core/enqueue.ts), which keeps a few adds in the air.
+import type { Job, NewJob } from '../../core/job.js';
+import { newJobView } from '../../core/job.js';
+import type { AddJobs } from '../../core/store.js';
+import type { Raw } from './runner.js';
+import { addScript, type AddResult } from './script-calls.js';
+import { addArgs, rowToJob } from './codec.js';
+import { groupPositions, type RedisContext } from './context.js';
+
+/** Most jobs in one add script: a larger add goes in chunks (atomic per chunk). */
+const MAX_ADD_BATCH = 2000;
+
+type Added = { job: Job; created: boolean };
+
+export class JobsIn {
+  /** `getJob`: a job wherever it is (an id the add found in another queue). */
+  constructor(private readonly ctx: RedisContext, private readonly getJob: (id: string) => Promise<Job | null>) {}
+
+  async addJobs({ jobs, now }: AddJobs): Promise<Added[]> {
+    if (jobs.length === 0) return [];
+    // Every job is encoded before any script goes: a job that cannot be (a payload JSON cannot
+    // hold) fails the whole add with nothing written, whichever queues it spans.
+    const rows = jobs.map(addArgs);
+    const first = jobs[0]!.queue;
+    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, rows, now);
+    const out: Added[] = new Array(jobs.length);
+    // Each queue's part is one script: a store failure between parts can still leave some queues'
+    // jobs added (a retry with the same ids adds the rest; see the Store contract).
+    await Promise.all([...groupPositions(jobs, (j) => j.queue)].map(async ([queue, positions]) => {
+      const added = await this.addToQueue(queue, positions.map((i) => jobs[i]!), positions.map((i) => rows[i]!), now);
+      positions.forEach((position, k) => (out[position] = added[k]!));
+    }));
+    return out;
+  }
+
+  /** Add encoded jobs (addArgs rows) to a queue, one script per MAX_ADD_BATCH. */
+  async addRows(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
+    if (!this.ctx.registeredQueues.has(queue)) await this.ctx.registerQueue(queue);
+    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now);
+    const results: AddResult[] = [];
+    for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) results.push(...(await this.addChunk(queue, rows.slice(i, i + MAX_ADD_BATCH), now)));
+    return results;
+  }
+
+  private async addChunk(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
+    const { ctx } = this;
+    const results = await ctx.run(addScript({
+      queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now,
+    }, rows));
+    if (ctx.cluster) {
+      const created = rows.filter((_, k) => results[k] === 1).flatMap((row) => [row[0]!, queue]);
+      if (created.length) await ctx.client.hset(ctx.keys.idIndex, ...created);
+    }
+    return results;
+  }
+
+  private async addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number): Promise<Added[]> {
+    const results = await this.addRows(queue, rows, now);
+    const out: Added[] = new Array(jobs.length);
+    const inOtherQueue: number[] = [];
+    for (let k = 0; k < jobs.length; k++) {
+      const job = jobs[k]!;
+      const result = results[k]!;
+      if (result === 1) out[k] = { job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true };
+      else if (typeof result !== 'number' && result[0] === 0) out[k] = { job: rowToJob(job.id, queue, result[1] as string[])!, created: false };
+      else inOtherQueue.push(k);
+    }
+    // The id exists in another queue (single Redis only: the index says where).
+    for (const k of inOtherQueue) out[k] = { job: (await this.getJob(jobs[k]!.id))!, created: false };
+    return out;
+  }
+}

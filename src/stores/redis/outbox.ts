@@ -1,0 +1,47 @@
+// The outbox: what a slot cannot hold atomically across queues (follow-up jobs of an outcome, jobs
+// of a schedule run) is written as an entry in the source slot by the same script that records the
+// outcome, delivered right after, then deleted. A sweep redelivers entries a process left when it
+// died in between; delivery is idempotent by job id (an add of an existing id creates nothing).
+import type { NewJob } from '../../core/job.js';
+import type { Raw } from './runner.js';
+import { addArgs } from './codec.js';
+import type { RedisContext } from './context.js';
+import type { JobsIn } from './jobs-in.js';
+
+/** Jobs of one outbox entry: [queue, ...addArgs] each, added at `now`. */
+interface OutboxEntry {
+  now: number;
+  jobs: [string, ...Raw][];
+}
+
+/** Entries one sweep redelivers per outbox. */
+const DRAIN_COUNT = 100;
+
+export class Outbox {
+  constructor(private readonly ctx: RedisContext, private readonly jobsIn: JobsIn) {}
+
+  /** The stored text of an entry holding `jobs`. */
+  entry(jobs: NewJob[], now: number): string {
+    const entry: OutboxEntry = { now, jobs: jobs.map((j) => [j.queue, ...addArgs(j)]) };
+    return JSON.stringify(entry);
+  }
+
+  /** Add an entry's jobs, then delete it from its outbox. */
+  async deliver(outboxKey: string, field: string, text: string): Promise<void> {
+    const entry = JSON.parse(text) as OutboxEntry;
+    const byQueue = new Map<string, Raw[]>();
+    for (const [queue, ...args] of entry.jobs) {
+      const list = byQueue.get(queue);
+      if (list) list.push(args);
+      else byQueue.set(queue, [args]);
+    }
+    for (const [queue, rows] of byQueue) await this.jobsIn.addRows(queue, rows, entry.now);
+    await this.ctx.client.hdel(outboxKey, field);
+  }
+
+  /** Redeliver entries left by a process that died between an outcome and its delivery. */
+  async drain(outboxKey: string): Promise<void> {
+    const [, flat] = await this.ctx.client.hscan(outboxKey, '0', 'COUNT', DRAIN_COUNT);
+    for (let i = 0; i < flat.length; i += 2) await this.deliver(outboxKey, flat[i]!, flat[i + 1]!);
+  }
+}

@@ -1,0 +1,134 @@
+// Events: one subscriber connection per store, opened on first use. The work events (what an idle
+// worker waits for) have a channel of their own, so a process that runs only workers never
+// receives the rest; hand-off messages come on a channel per worker (claim.ts routes them).
+import type { StoreEvent, StoreEventType, StoreListener } from '../../core/store.js';
+import type { RedisClient, RedisTarget } from './connect.js';
+import type { RedisContext } from './context.js';
+
+/** An event message as publishEvents (lua/lib/events.lua) sends it: queue, time, [type, jobId?, runAt?, progress JSON?] each. */
+interface EventMessage {
+  q: string;
+  a: number;
+  e: [StoreEventType, string?, (number | false)?, string?][];
+}
+
+/** What pub/sub needs of the hand-off (claim.ts): the channels to subscribe again, and where messages go. */
+export interface HandoffRoute {
+  channels(): string[];
+  message(text: string): void;
+}
+
+export class PubSub {
+  private subscriber: RedisClient | null = null;
+  /** listener → whether it wants every event, not only WORK_EVENTS. */
+  private readonly listeners = new Map<StoreListener, boolean>();
+  private allEventsSubscribed = false;
+  /** Set once the store is built (the hand-off side needs this class too). */
+  handoff: HandoffRoute | null = null;
+
+  constructor(private readonly ctx: RedisContext, private readonly target: RedisTarget) {}
+
+  subscribe(listener: StoreListener, opts: { workOnly?: boolean } = {}): () => void {
+    const wantsAll = !opts.workOnly;
+    this.listeners.set(listener, wantsAll);
+    if (!this.ctx.closed) {
+      const subscriber = this.open();
+      if (wantsAll && !this.allEventsSubscribed) {
+        this.allEventsSubscribed = true;
+        this.whenSubscribed(subscriber.subscribe(this.ctx.keys.eventChannel));
+      }
+    }
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Subscribe one more channel (a worker's hand-offs). */
+  listenOn(channel: string): void {
+    this.whenSubscribed(this.open().subscribe(channel));
+  }
+
+  async stopListeningOn(channel: string): Promise<void> {
+    await (this.subscriber?.unsubscribe(channel) as Promise<unknown> | undefined)?.catch(() => {});
+  }
+
+  /** Calls made from now on wait for this subscription, so a new listener sees their events. */
+  private whenSubscribed(subscribed: Promise<unknown>): void {
+    const { ctx } = this;
+    const next = Promise.all([ctx.subscribing, subscribed]).then(() => {}, () => {});
+    ctx.subscribing = next;
+    void next.then(() => {
+      if (ctx.subscribing === next) ctx.subscribing = null;
+    });
+  }
+
+  private open(): RedisClient {
+    if (this.subscriber) return this.subscriber;
+    const { keys } = this.ctx;
+    const subscriber = this.target.create(`${keys.prefix}:events`);
+    this.subscriber = subscriber;
+    let connectedOnce = false;
+    subscriber.on('message', (channel: string, text: string) => this.onMessage(channel, text));
+    // After a reconnect, events published while we were away are gone: tell listeners every queue
+    // may have work, so idle workers claim at once instead of waiting for their poll.
+    subscriber.on('ready', () => {
+      // Wake listeners only once the channels are subscribed again, so no enqueue falls in between.
+      const channels = [keys.workChannel, ...(this.allEventsSubscribed ? [keys.eventChannel] : []), ...(this.handoff?.channels() ?? [])];
+      if (connectedOnce) void (subscriber.subscribe(...channels) as Promise<unknown>).then(() => this.resync(), () => this.resync());
+      connectedOnce = true;
+    });
+    subscriber.on('error', (err: Error) => (this.ctx.lastError = err));
+    this.whenSubscribed(subscriber.subscribe(keys.workChannel));
+    return subscriber;
+  }
+
+  private async resync(): Promise<void> {
+    const { ctx } = this;
+    const queues = new Set([...ctx.claimedQueues, ...ctx.registeredQueues, ...(await ctx.allQueues().catch(() => []))]);
+    const at = Date.now();
+    this.emit([...queues].map((queue) => ({ type: 'resumed' as const, queue, at })));
+  }
+
+  private onMessage(channel: string, text: string): void {
+    if (this.ctx.keys.isHandoffChannel(channel)) return this.handoff?.message(text);
+    if (this.listeners.size === 0) return;
+    const isWork = channel === this.ctx.keys.workChannel;
+    let message: EventMessage;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const events: StoreEvent[] = message.e.map(([type, jobId, runAt, progress]) => {
+      const event: StoreEvent = { type, queue: message.q, at: message.a };
+      if (jobId !== undefined) event.jobId = jobId;
+      if (typeof runAt === 'number') event.runAt = runAt;
+      if (progress !== undefined) event.progress = JSON.parse(progress);
+      return event;
+    });
+    this.emit(events, isWork);
+  }
+
+  /** `isWork`: events of the work channel, which every listener gets; the rest only those that asked for all. */
+  private emit(events: StoreEvent[], isWork = true): void {
+    for (const [listener, wantsAll] of this.listeners) if (isWork || wantsAll) for (const event of events) listener(event);
+  }
+
+  /** No more events to anyone (the store is closing). */
+  dropListeners(): void {
+    this.listeners.clear();
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await closeClient(this.subscriber);
+  }
+}
+
+/** QUIT, or drop the connection if QUIT cannot be sent. */
+export async function closeClient(client: RedisClient | null): Promise<void> {
+  if (!client) return;
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
