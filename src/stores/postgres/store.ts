@@ -59,6 +59,12 @@ export class PostgresStore implements Store {
   /** Subscribers that want every event, not only a worker's (they hold the '*' wait mark). */
   private everyEventListeners = 0;
   private readonly marks: WaitMarks;
+  /**
+   * Queues this store has seen have a row (an add to them went through): queue rows are never
+   * deleted, so a single add to one of them skips the look at `queues`. Rows are made by adds and
+   * ensureQueue only; a change that ever deletes queue rows must drop this.
+   */
+  private readonly queuesWithRow = new Set<string>();
   private closed = false;
   lastError: Error | null = null;
   private readonly S: string;
@@ -116,6 +122,7 @@ export class PostgresStore implements Store {
       // Through this store's connections: notify only other stores that wait (wait-marks.ts).
       addMany: st('fusion_add_many', addManyText(S, true)),
       addOne: st('fusion_add_one', addOneText(S, true)),
+      addOneKnownQueue: st('fusion_add_one_known_queue', addOneText(S, true, false)),
       // In a caller's transaction (`{ tx }`), on its client: always notify, and leave `waiting`
       // unlocked (a long transaction of theirs would hold up a worker's mark_waiting barrier).
       // Statement names are per connection: such a client may serve stores of other schemas too.
@@ -247,12 +254,14 @@ export class PostgresStore implements Store {
   private async insertOne(db: Queryable, j: NewJob, now: number, origin: string, events: StoreEvent[] | null) {
     const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
     const ours = origin !== '';
-    const statement = ours ? this.sql.addOne : this.sql.addOneTx;
+    const statement = !ours ? this.sql.addOneTx : this.queuesWithRow.has(j.queue) ? this.sql.addOneKnownQueue : this.sql.addOne;
     const values = addOneValues(j, state, `${this.schema}:work`, origin, ours);
     // Not made: the id exists. Read it; should it be removed in between, the insert goes again.
     for (let attempt = 0; attempt < 3; attempt++) {
       const { rowCount } = await db.query({ ...statement, values });
       if (rowCount === 1) {
+        // Made and committed (the pool's statements commit on their own): so is its queue's row.
+        if (db === this.pool) this.knowQueue(j.queue);
         events?.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
         return { job: newJobView(j, state), created: true };
       }
@@ -260,6 +269,12 @@ export class PostgresStore implements Store {
       if (rows[0]) return { job: rowToJob(rows[0]), created: false };
     }
     throw conflict(`job ${j.id} exists and is removed again each time it is read`, { id: j.id });
+  }
+
+  private knowQueue(queue: string): void {
+    // Bounded: a store fed endless queue names forgets and looks again.
+    if (this.queuesWithRow.size >= 10_000) this.queuesWithRow.clear();
+    this.queuesWithRow.add(queue);
   }
 
   async add(jobs: NewJob[], now: number, opts: AddOptions = {}) {

@@ -42,3 +42,7 @@ BEGIN
   ON CONFLICT (queue, origin) DO UPDATE SET until = excluded.until;
   RETURN v_lapsed;
 END $$;
+
+-- Queue rows are never deleted: a store remembers the queues it has added to and skips the look at
+-- `queues` for their single adds (add-one.ts). Whatever deletes a queue row must change that first.
+COMMENT ON TABLE queues IS 'Never deleted: stores cache which queue rows exist (src/stores/postgres/store.ts queuesWithRow)';
