@@ -63,8 +63,9 @@ describe('PostgreSQL wake-ups only for stores that wait', { skip }, () => {
     await add(h.store, 'idle', 3);
     assert.deepEqual(await sentSoFar(), [], 'nobody waits: no notification');
 
-    // The sleeper's claim comes up short: its worker is about to sleep on 'idle'.
+    // The sleeper's claims come up short, the second empty: its worker is about to sleep on 'idle'.
     assert.equal((await sleeper.claim(claimReq('idle'))).jobs.length, 4, 'the four jobs, and the claim came up short');
+    assert.equal((await sleeper.claim(claimReq('idle'))).jobs.length, 0);
     await add(h.store, 'idle');
     await add(h.store, 'idle', 2, Date.now() + 60_000);
     await add(h.store, 'elsewhere');
@@ -111,6 +112,39 @@ describe('PostgreSQL wake-ups only for stores that wait', { skip }, () => {
       assert.deepEqual(await sentSoFar(), [], 'the add saw no mark and notified nobody');
       assert.equal(res.jobs.length, 1, 'the same claim call took the job: its worker does not sleep past it');
       assert.equal(res.jobs[0]!.queue, 'race');
+    } finally {
+      await racer.close();
+    }
+  });
+
+  it('a short claim with jobs returns them at once; an add racing its mark wakes the worker to claim again', async () => {
+    const racer = await PostgresStore.open(schemaUrl(h.schema));
+    const woken = deferred();
+    racer.subscribe((e) => e.type === 'queued' && e.queue === 'race2' && woken.resolve(), { workOnly: true });
+    await racer.listening();
+    await add(h.store, 'race2');
+    const query = racer.pool.query.bind(racer.pool) as (...a: unknown[]) => Promise<unknown>;
+    let raced: Promise<unknown> | null = null;
+    const release = deferred();
+    (racer.pool as unknown as { query: (...a: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+      const q = args[0] as { name?: string };
+      if (q?.name === 'fusion_mark_waiting' && !raced) {
+        // The claim's answer is back before the mark is written.
+        await release.promise;
+        raced = add(h.store, 'race2');
+        await raced;
+      }
+      return query(...args);
+    };
+    try {
+      const first = await racer.claim(claimReq('race2'));
+      assert.equal(first.jobs.length, 1, 'the queued job, returned without waiting for the mark');
+      release.resolve();
+      await within(woken.promise, 5000, 'the store woke its worker once the mark was live');
+      assert.ok(raced, 'the add ran between the claim and the mark');
+      assert.deepEqual(await sentSoFar(), [], 'the add saw no mark and notified nobody');
+      const again = await racer.claim(claimReq('race2'));
+      assert.equal(again.jobs.length, 1, 'the claim once more takes the raced job');
     } finally {
       await racer.close();
     }

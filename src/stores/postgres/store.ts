@@ -312,8 +312,20 @@ export class PostgresStore implements Store {
    */
   private async beforeSleep(req: ClaimRequest, result: ClaimResult): Promise<ClaimResult> {
     if (result.jobs.length >= req.limit || !this.listener || this.closed) return result;
+    const ttl = Math.max(req.idleMs ?? DEFAULT_IDLE_MS, MIN_MARK_MS);
+    if (result.jobs.length > 0) {
+      // Jobs to start: they do not wait for the mark's commit. Should the mark have been made live
+      // just now, the claim once more comes from the worker, woken by an event for its queues.
+      void this.marks.waitOn(req.queues, ttl).then(
+        (madeLive) => madeLive && this.wakeQueues(req.queues),
+        (err: Error) => {
+          this.lastError = err;
+          this.wakeQueues(req.queues);
+        },
+      );
+      return result;
+    }
     try {
-      const ttl = Math.max(req.idleMs ?? DEFAULT_IDLE_MS, MIN_MARK_MS);
       if (!(await this.marks.waitOn(req.queues, ttl))) return result;
       const { rows } = await this.pool.query<JobRow>({
         ...this.sql.claim,
@@ -329,6 +341,13 @@ export class PostgresStore implements Store {
       this.lastError = err as Error;
       return { jobs: result.jobs, nextWakeAt: Math.min(result.nextWakeAt ?? Infinity, req.now + UNMARKED_RETRY_MS) };
     }
+  }
+
+  /** Tell this process's workers to claim on `queues` again (what a notification would do). */
+  private wakeQueues(queues: string[]): void {
+    if (this.closed) return;
+    const at = Date.now();
+    this.emit(queues.map((queue) => ({ type: 'queued', queue, at })));
   }
 
   private readClaim(rows: JobRow[], from: number, now: number, events: StoreEvent[]): ClaimResult {

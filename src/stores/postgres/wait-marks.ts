@@ -11,7 +11,9 @@
 // An add notifies when a live mark of another store covers its queue (someoneWaits below); its own
 // store's listeners hear of it in-process anyway. Making a mark live (absent or lapsed before) goes
 // through mark_waiting's barrier and is followed by one more claim: the set-flag-then-recheck that
-// makes sure an add racing the worker's fall asleep is either seen by that claim or notified.
+// makes sure an add racing the worker's fall asleep is either seen by that claim or notified. A
+// claim that brought jobs returns them at once; its marking runs after, and if it made a mark live,
+// an event wakes the worker to claim again (store.ts beforeSleep).
 import type pg from 'pg';
 
 /** SQL condition: a store other than `origin` waits, live, on `queue` (or on every queue). */
@@ -29,6 +31,7 @@ export class WaitMarks {
   private written = new Map<string, { at: number; ttl: number }>();
   private everyQueueTimer: NodeJS.Timeout | null = null;
   private everyQueue: Promise<void> | null = null;
+  private marking: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly pool: pg.Pool, private readonly S: string, private readonly origin: string) {}
 
@@ -37,7 +40,14 @@ export class WaitMarks {
    * them; true when a mark was made live just now, after which the caller must claim once more
    * before its worker sleeps (jobs added before the mark may have gone un-notified).
    */
-  async waitOn(queues: string[], ttlMs: number): Promise<boolean> {
+  waitOn(queues: string[], ttlMs: number): Promise<boolean> {
+    // One at a time: a second call then finds the first one's marks fresh instead of writing again.
+    const done = this.marking.then(() => this.markNow(queues, ttlMs));
+    this.marking = done.catch(() => {});
+    return done;
+  }
+
+  private async markNow(queues: string[], ttlMs: number): Promise<boolean> {
     const now = Date.now();
     let state: 'fresh' | 'renew' | 'new' = 'fresh';
     for (const q of queues) {
