@@ -5,7 +5,9 @@
 // every queue is added, or none. An id that exists (or one given twice) is left as it is (ON
 // CONFLICT DO NOTHING) and answered in `existing`, computed only when fewer rows went in than were
 // given; the caller reads those rows after. Wake-ups: one notification per (queue, state) made, of
-// the form wake() sends, at commit.
+// the form wake() sends, at commit; with `onlyIfWaiting`, only for queues another store waits on
+// (wait-marks.ts).
+import { someoneWaits } from './wait-marks.js';
 
 /** The fields of a job in the JSON rows and base, with their SQL types. */
 const FIELDS = `"queue" text, "task" text, "priority" integer, "maxAttempts" integer, "backoff" json, "timeout" bigint,
@@ -18,7 +20,7 @@ const NAMES = ['queue', 'task', 'priority', 'maxAttempts', 'backoff', 'timeout',
  * Text of the statement for the schema `S` (quoted). $1 rows (JSON array), $2 base (JSON object or
  * NULL), $3 now, $4 channel, $5 origin. One row back: `existing`, NULL when every job was made.
  */
-export function addManyText(S: string): string {
+export function addManyText(S: string, onlyIfWaiting: boolean): string {
   const pick = NAMES.map((f) => `coalesce(x."${f}", b."${f}") AS "${f}"`).join(', ');
   return `WITH b AS MATERIALIZED (
       SELECT * FROM json_to_record(coalesce($2::json, '{}')) AS (${FIELDS})
@@ -44,7 +46,8 @@ export function addManyText(S: string): string {
       ON CONFLICT (name) DO NOTHING
     ), w AS (
       SELECT pg_notify($4::text, json_build_object('o', $5::text, 't', state, 'q', queue, 'r', min(run_at), 'j', NULL)::text)
-      FROM ins GROUP BY queue, state
+      FROM ins GROUP BY queue, state${onlyIfWaiting ? `
+      HAVING ${someoneWaits(S, 'queue', '$5::text')}` : ''}
     )
     -- Both columns are read, so the notifications go out; the ids not made only when some were not.
     SELECT (SELECT count(*) FROM w) AS woken,

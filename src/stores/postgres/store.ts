@@ -29,6 +29,7 @@ import { PostgresSharedState } from './shared-state.js';
 import { encodeJobs } from './encode.js';
 import { addOneText, addOneValues } from './add-one.js';
 import { addManyText } from './add-many.js';
+import { WaitMarks } from './wait-marks.js';
 import { afterCursor, orderBy, parseStateCursor, stateCursor } from '../list-order.js';
 
 export interface PostgresStoreOptions {
@@ -41,6 +42,13 @@ export interface PostgresStoreOptions {
 }
 
 type Queryable = pg.Pool | pg.PoolClient | pg.ClientBase;
+
+/** A worker's wait mark lasts its idleMs (two of its polls); this when a claim does not say. */
+const DEFAULT_IDLE_MS = 2000;
+/** Shorter marks would need the barrier at nearly every short claim (tests poll every 50 ms). */
+const MIN_MARK_MS = 1000;
+/** A worker whose wait mark could not be written claims again this soon instead of at its poll. */
+const UNMARKED_RETRY_MS = 200;
 
 export class PostgresStore implements Store {
   readonly capabilities: StoreCapabilities = {
@@ -57,6 +65,15 @@ export class PostgresStore implements Store {
   private tokenSeq = 0;
   private listeners = new Set<StoreListener>();
   private listener: Listener | null = null;
+  /** Subscribers that want every event, not only a worker's (they hold the '*' wait mark). */
+  private everyEventListeners = 0;
+  private readonly marks: WaitMarks;
+  /**
+   * Queues this store has seen have a row (an add to them went through): queue rows are never
+   * deleted, so a single add to one of them skips the look at `queues`. Rows are made by adds and
+   * ensureQueue only; a change that ever deletes queue rows must drop this.
+   */
+  private readonly queuesWithRow = new Set<string>();
   private closed = false;
   lastError: Error | null = null;
   private readonly S: string;
@@ -73,6 +90,7 @@ export class PostgresStore implements Store {
     // process: the pool drops it and the next call opens another.
     this.pool.on('error', (err) => (this.lastError = err));
     this.sql = this.statements();
+    this.marks = new WaitMarks(this.pool, this.S, this.origin);
   }
 
   /** Open a store from a postgres:// URL and bring its schema up to date. */
@@ -110,8 +128,15 @@ export class PostgresStore implements Store {
     const S = this.S;
     const st = (name: string, text: string) => ({ name: `${name}`, text });
     return {
-      addMany: st('fusion_add_many', addManyText(S)),
-      addOne: st('fusion_add_one', addOneText(S)),
+      // Through this store's connections: notify only other stores that wait (wait-marks.ts).
+      addMany: st('fusion_add_many', addManyText(S, true)),
+      addOne: st('fusion_add_one', addOneText(S, true)),
+      addOneKnownQueue: st('fusion_add_one_known_queue', addOneText(S, true, false)),
+      // In a caller's transaction (`{ tx }`), on its client: always notify, and leave `waiting`
+      // unlocked (a long transaction of theirs would hold up a worker's mark_waiting barrier).
+      // Statement names are per connection: such a client may serve stores of other schemas too.
+      addManyTx: st(`fusion_add_many_${this.schema}`, addManyText(S, false)),
+      addOneTx: st(`fusion_add_one_${this.schema}`, addOneText(S, false)),
       claim: st('fusion_claim', `SELECT * FROM ${S}.claim_jobs($1, $2, $3, $4, $5, $6)`),
       finish: st('fusion_finish', `SELECT * FROM ${S}.finish_jobs($1, $2, $3)`),
       finishClaim: st('fusion_finish_claim', `SELECT * FROM ${S}.finish_claim($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
@@ -194,14 +219,16 @@ export class PostgresStore implements Store {
     return `${this.origin}.${(this.tokenSeq++).toString(36)}`;
   }
 
-  /** Insert through `db` (the pool or a caller's client); events for the created ones go to `events`. */
+  /**
+   * Insert through `db` (the pool, one of its connections, or a caller's client: origin '');
+   * events for the created ones go to `events`.
+   */
   private async insertJobs(db: Queryable, jobs: NewJob[], now: number, origin: string, events: StoreEvent[] | null) {
     if (jobs.length === 0) return [];
     if (jobs.length === 1) return [await this.insertOne(db, jobs[0]!, now, origin, events)];
-    const name = db === this.pool ? this.sql.addMany.name : `fusion_add_many_${this.schema}`;
     const [doc, base] = encodeJobs(jobs);
     const { rows: [answer] } = await db.query<{ existing: string[] | null }>({
-      name, text: this.sql.addMany.text, values: [doc, base, now, `${this.schema}:work`, origin],
+      ...(origin === '' ? this.sql.addManyTx : this.sql.addMany), values: [doc, base, now, `${this.schema}:work`, origin],
     });
     const existing = new Map<string, JobRow>();
     if (answer?.existing?.length) {
@@ -234,14 +261,16 @@ export class PostgresStore implements Store {
 
   /** One job through its own statement (add-one.ts); an id that exists answers with its row. */
   private async insertOne(db: Queryable, j: NewJob, now: number, origin: string, events: StoreEvent[] | null) {
-    // Statement names are per connection: a caller's client may serve stores of other schemas too.
-    const name = db === this.pool ? this.sql.addOne.name : `fusion_add_one_${this.schema}`;
     const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
-    const values = addOneValues(j, state, `${this.schema}:work`, origin);
+    const ours = origin !== '';
+    const statement = !ours ? this.sql.addOneTx : this.queuesWithRow.has(j.queue) ? this.sql.addOneKnownQueue : this.sql.addOne;
+    const values = addOneValues(j, state, `${this.schema}:work`, origin, ours);
     // Not made: the id exists. Read it; should it be removed in between, the insert goes again.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const { rowCount } = await db.query({ name, text: this.sql.addOne.text, values });
+      const { rowCount } = await db.query({ ...statement, values });
       if (rowCount === 1) {
+        // Made and committed (the pool's statements commit on their own): so is its queue's row.
+        if (db === this.pool) this.knowQueue(j.queue);
         events?.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
         return { job: newJobView(j, state), created: true };
       }
@@ -249,6 +278,12 @@ export class PostgresStore implements Store {
       if (rows[0]) return { job: rowToJob(rows[0]), created: false };
     }
     throw conflict(`job ${j.id} exists and is removed again each time it is read`, { id: j.id });
+  }
+
+  private knowQueue(queue: string): void {
+    // Bounded: a store fed endless queue names forgets and looks again.
+    if (this.queuesWithRow.size >= 10_000) this.queuesWithRow.clear();
+    this.queuesWithRow.add(queue);
   }
 
   async addJobs({ jobs, now, ...opts }: AddJobs) {
@@ -275,7 +310,53 @@ export class PostgresStore implements Store {
     const events: StoreEvent[] = [];
     const result = this.readClaim(rows, 0, req.now, events);
     this.emit(events);
-    return result;
+    return this.beforeSleep(req, result);
+  }
+
+  /**
+   * A claim that came up short: its worker sleeps until woken, so other stores' adds to these
+   * queues must notify from now on (wait-marks.ts). When the mark was made live just now, claim
+   * once more: an add that committed around the first claim without seeing a mark is found then.
+   * Only for a store that listens (a worker's subscribes before its first claim).
+   */
+  private async beforeSleep(req: ClaimRequest, result: ClaimResult): Promise<ClaimResult> {
+    if (result.jobs.length >= req.limit || !this.listener || this.closed) return result;
+    const ttl = Math.max(req.idleMs ?? DEFAULT_IDLE_MS, MIN_MARK_MS);
+    if (result.jobs.length > 0) {
+      // Jobs to start: they do not wait for the mark's commit. Should the mark have been made live
+      // just now, the claim once more comes from the worker, woken by an event for its queues.
+      void this.marks.waitOn(req.queues, ttl).then(
+        (madeLive) => madeLive && this.wakeQueues(req.queues),
+        (err: Error) => {
+          this.lastError = err;
+          this.wakeQueues(req.queues);
+        },
+      );
+      return result;
+    }
+    try {
+      if (!(await this.marks.waitOn(req.queues, ttl))) return result;
+      const { rows } = await this.pool.query<JobRow>({
+        ...this.sql.claim,
+        values: [req.queues, req.workerId, this.nextToken(), req.limit - result.jobs.length, req.leaseMs, req.now],
+      });
+      const events: StoreEvent[] = [];
+      const more = this.readClaim(rows, 0, req.now, events);
+      this.emit(events);
+      const due = [result.nextWakeAt, more.nextWakeAt].filter((t): t is number => t !== null);
+      return { jobs: [...result.jobs, ...more.jobs], nextWakeAt: due.length ? Math.min(...due) : null };
+    } catch (err) {
+      // Not marked (or not claimed again): adds may not wake this worker, so it looks again soon.
+      this.lastError = err as Error;
+      return { jobs: result.jobs, nextWakeAt: Math.min(result.nextWakeAt ?? Infinity, req.now + UNMARKED_RETRY_MS) };
+    }
+  }
+
+  /** Tell this process's workers to claim on `queues` again (what a notification would do). */
+  private wakeQueues(queues: string[]): void {
+    if (this.closed) return;
+    const at = Date.now();
+    this.emit(queues.map((queue) => ({ type: 'queued', queue, at })));
   }
 
   private readClaim(rows: JobRow[], from: number, now: number, events: StoreEvent[]): ClaimResult {
@@ -347,7 +428,7 @@ export class PostgresStore implements Store {
     const from = this.readApplied(rows, outcomes, applied, events);
     const claim = this.readClaim(rows, from, req.now, events);
     this.emit(events);
-    return { applied, claim };
+    return { applied, claim: await this.beforeSleep(req, claim) };
   }
 
   async heartbeatJobs({ leases, leaseMs, now }: HeartbeatJobs): Promise<HeartbeatResult[]> {
@@ -681,8 +762,16 @@ export class PostgresStore implements Store {
     return rows.map((r) => r.info);
   }
 
-  subscribe(listener: StoreListener): () => void {
+  /**
+   * A worker's subscription (workOnly) needs notifications only while it sleeps, which its short
+   * claims mark; any other (event streams, dashboards) needs every add's, so it holds the '*' mark.
+   */
+  subscribe(listener: StoreListener, opts: { workOnly?: boolean } = {}): () => void {
     this.listeners.add(listener);
+    const everyEvent = !opts.workOnly && !this.closed;
+    if (everyEvent && this.everyEventListeners++ === 0) {
+      void this.marks.holdEveryQueue((err) => (this.lastError = err));
+    }
     if (!this.listener && !this.closed) {
       this.listener = new Listener(this.connectionString, `${this.schema}:work`, this.origin, {
         event: (e) => this.emit([e]),
@@ -695,14 +784,21 @@ export class PostgresStore implements Store {
         error: (err) => (this.lastError = err),
       });
     }
+    let subscribed = true;
     return () => {
       this.listeners.delete(listener);
+      if (everyEvent && subscribed && --this.everyEventListeners === 0) this.marks.releaseEveryQueue();
+      subscribed = false;
     };
   }
 
-  /** Resolves once this store's LISTEN connection is in place (after a first subscribe). */
+  /**
+   * Resolves once this store's LISTEN connection is in place (after a first subscribe) and, for a
+   * subscriber of every event, its wait mark: adds committed after that reach it.
+   */
   async listening(): Promise<void> {
     await this.listener?.ready;
+    if (this.everyEventListeners > 0) await this.marks.holdEveryQueue((err) => (this.lastError = err));
   }
 
   async ping(): Promise<void> {
@@ -715,6 +811,7 @@ export class PostgresStore implements Store {
     this.listeners.clear();
     await this.listener?.close();
     this.listener = null;
+    await this.marks.close();
     await this.pool.end();
   }
 }
