@@ -1,6 +1,8 @@
 // Success and failure callbacks are jobs of their own (task `fusion.callback`), added in the
 // same atomic step as the outcome, so a callback is never lost and retries like any job.
-import { DEFAULTS, type Job, type JobError, type NewJob } from './job.js';
+import type { Job, JobError, NewJob } from './job.js';
+import type { TaskRegistry } from './registry.js';
+import { resolveSpec } from './spec.js';
 
 export const CALLBACK_TASK = 'fusion.callback';
 export const CALLBACK_QUEUE = 'callbacks';
@@ -15,7 +17,9 @@ export interface CallbackPayload {
   };
 }
 
-export function callbackJobs(job: Job, outcome: 'completed' | 'failed', now: number, result?: unknown, error?: JobError): NewJob[] {
+export function callbackJobs(
+  job: Job, outcome: 'completed' | 'failed', now: number, result?: unknown, error?: JobError, registry?: TaskRegistry,
+): NewJob[] {
   const url = outcome === 'completed' ? job.callbacks?.onSuccess : job.callbacks?.onFailure;
   if (!url) return [];
   const payload: CallbackPayload = {
@@ -27,9 +31,10 @@ export function callbackJobs(job: Job, outcome: 'completed' | 'failed', now: num
       ...(outcome === 'completed' ? { result } : { error: error && { ...error, stack: undefined } }),
     },
   };
-  return [{
+  // Prepared as every other job is (the enqueue funnel's resolveSpec: the callback task's defaults
+  // and payload check), though it is stored with the outcome, in the same atomic step.
+  return [resolveSpec({
     id: `${job.id}:${outcome}-callback`, queue: CALLBACK_QUEUE, task: CALLBACK_TASK, payload, priority: job.priority,
-    maxAttempts: DEFAULTS.maxAttempts, backoff: DEFAULTS.backoff, timeout: 30_000, maxStalls: DEFAULTS.maxStalls,
-    runAt: now, createdAt: now, description: `${outcome} callback of ${job.id}`, tags: [], callbacks: null, scheduleId: null,
-  }];
+    timeout: 30_000, description: `${outcome} callback of ${job.id}`,
+  }, now, registry)];
 }

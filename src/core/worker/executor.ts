@@ -195,7 +195,7 @@ export class Executor {
   }
 
   private followUps(job: Job, outcome: 'completed' | 'failed', result?: unknown, error?: JobError): NewJob[] | undefined {
-    return job.callbacks ? callbackJobs(job, outcome, this.clock.now(), result, error) : undefined;
+    return job.callbacks ? callbackJobs(job, outcome, this.clock.now(), result, error, this.o.registry) : undefined;
   }
 
   private settle(entry: Running, outcome: Outcome | null): void {
