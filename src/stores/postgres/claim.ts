@@ -7,8 +7,16 @@ import type { Job } from '../../core/job.js';
 import type {
   ClaimRequest, ClaimResult, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
+import { CANCELLED_WHILE_LOST, stalledTooOften } from '../../core/state-rules.js';
 import type { PostgresContext } from './context.js';
 import { numOrNull, rowToJob, type JobRow } from './rows.js';
+
+/**
+ * Stall recovery's errors, from the core state rules: recover_expired (migration 007) writes them,
+ * filling the stall count and limit into the template's placeholders.
+ */
+const CANCELLED_WHILE_LOST_JSON = JSON.stringify(CANCELLED_WHILE_LOST);
+const STALLED_TOO_OFTEN_TEMPLATE = JSON.stringify(stalledTooOften('{stalls}', '{limit}'));
 
 /** A worker's wait mark lasts its idleMs (two of its polls); this when a claim does not say. */
 const DEFAULT_IDLE_MS = 2000;
@@ -171,7 +179,7 @@ export async function logJob(ctx: PostgresContext, id: string, message: string, 
 
 /** Jobs whose lease ran out: requeued, failed (stalled too often) or cancelled (asked while lost). */
 export async function recoverExpiredJobs(ctx: PostgresContext, now: number, limit: number): Promise<RecoverResult> {
-  const { rows } = await ctx.pool.query<JobRow>({ ...ctx.statements.recover, values: [now, limit, ctx.origin] });
+  const { rows } = await ctx.pool.query<JobRow>({ ...ctx.statements.recover, values: [now, limit, ctx.origin, CANCELLED_WHILE_LOST_JSON, STALLED_TOO_OFTEN_TEMPLATE] });
   const res: RecoverResult = { requeued: [], failed: [], cancelled: [] };
   const events: StoreEvent[] = [];
   for (const r of rows) {
@@ -192,7 +200,7 @@ export async function recoverExpiredJobs(ctx: PostgresContext, now: number, limi
 
 /** Scheduled jobs whose time came, queued (and other processes' workers told). */
 export async function promoteDueJobs(ctx: PostgresContext, now: number, limit: number): Promise<number> {
-  const { rows } = await ctx.pool.query<{ id: string; queue: string }>({ ...ctx.statements.promoteDue, values: [now, limit, ctx.origin] });
+  const { rows } = await ctx.pool.query<{ id: string; queue: string }>({ ...ctx.statements.promoteDue, values: [now, limit, ctx.origin, CANCELLED_WHILE_LOST_JSON, STALLED_TOO_OFTEN_TEMPLATE] });
   ctx.emit(rows.map((r) => ({ type: 'queued', queue: r.queue, jobId: r.id, at: now })));
   return rows.length;
 }

@@ -35,7 +35,7 @@ export function storeStatements(quotedSchema: string, schema: string) {
     progress: st('fusion_progress', `UPDATE ${S}.jobs SET progress = $1 WHERE id = $2 AND lease_token = $3 AND state = 'active' RETURNING queue`),
     log: st('fusion_log', `INSERT INTO ${S}.job_logs (job_id, at, message) VALUES ($1, $2, $3)`),
     logs: st('fusion_logs', `SELECT at, message FROM ${S}.job_logs WHERE job_id = $1 ORDER BY n`),
-    recover: st('fusion_recover', `SELECT * FROM ${S}.recover_expired($1, $2, $3)`),
+    recover: st('fusion_recover', `SELECT * FROM ${S}.recover_expired($1, $2, $3, $4, $5)`),
     promoteDue: st('fusion_promote_due', `WITH p AS (
         UPDATE ${S}.jobs SET state = 'queued' WHERE seq = ANY (ARRAY(SELECT seq FROM ${S}.jobs
           WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED))
