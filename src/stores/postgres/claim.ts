@@ -200,7 +200,7 @@ export async function recoverExpiredJobs(ctx: PostgresContext, now: number, limi
 
 /** Scheduled jobs whose time came, queued (and other processes' workers told). */
 export async function promoteDueJobs(ctx: PostgresContext, now: number, limit: number): Promise<number> {
-  const { rows } = await ctx.pool.query<{ id: string; queue: string }>({ ...ctx.statements.promoteDue, values: [now, limit, ctx.origin, CANCELLED_WHILE_LOST_JSON, STALLED_TOO_OFTEN_TEMPLATE] });
+  const { rows } = await ctx.pool.query<{ id: string; queue: string }>({ ...ctx.statements.promoteDue, values: [now, limit, ctx.origin] });
   ctx.emit(rows.map((r) => ({ type: 'queued', queue: r.queue, jobId: r.id, at: now })));
   return rows.length;
 }
