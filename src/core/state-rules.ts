@@ -110,7 +110,8 @@ export interface StallDecision {
 
 export const CANCELLED_WHILE_LOST: JobError = { message: 'cancelled while its worker was lost', retryable: false, name: 'CancelledError' };
 
-export function stalledTooOften(stalls: number, maxStalls: number): JobError {
+/** Numbers, or placeholders a store's own code fills in (the PostgreSQL recovery function does). */
+export function stalledTooOften(stalls: number | string, maxStalls: number | string): JobError {
   return {
     message: `job stalled ${stalls} times (limit ${maxStalls}): its worker lost the lease each time`,
     retryable: false, name: 'StalledError', code: 'stalled',

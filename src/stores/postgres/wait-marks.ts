@@ -33,7 +33,7 @@ export class WaitMarks {
   private everyQueue: Promise<void> | null = null;
   private marking: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly pool: pg.Pool, private readonly S: string, private readonly origin: string) {}
+  constructor(private readonly pool: pg.Pool, private readonly quotedSchema: string, private readonly origin: string) {}
 
   /**
    * The store's claim on `queues` came up short: its worker sleeps until woken. Marks (or renews)
@@ -78,7 +78,7 @@ export class WaitMarks {
   private async mark(queues: string[], ttlMs: number, barrier: boolean): Promise<boolean> {
     const { rows } = await this.pool.query<{ lapsed: boolean }>({
       name: 'fusion_mark_waiting',
-      text: `SELECT ${this.S}.mark_waiting($1, $2, $3, $4) AS lapsed`,
+      text: `SELECT ${this.quotedSchema}.mark_waiting($1, $2, $3, $4) AS lapsed`,
       values: [queues, this.origin, ttlMs, barrier],
     });
     return rows[0]?.lapsed === true;
@@ -109,6 +109,6 @@ export class WaitMarks {
     this.releaseEveryQueue();
     if (this.written.size === 0) return;
     this.written.clear();
-    await this.pool.query(`DELETE FROM ${this.S}.waiting WHERE origin = $1`, [this.origin]).catch(() => {});
+    await this.pool.query(`DELETE FROM ${this.quotedSchema}.waiting WHERE origin = $1`, [this.origin]).catch(() => {});
   }
 }

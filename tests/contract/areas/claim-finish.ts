@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../../src/core/store.js';
+import { CANCELLED_WHILE_LOST, stalledTooOften } from '../../../src/core/state-rules.js';
 import { T0, job, useStore, claimer, type StoreFactory } from '../harness.js';
 
 
@@ -228,7 +229,9 @@ export function claimFinishArea(make: StoreFactory): void {
       assert.deepEqual((await s.recoverExpiredJobs({ now: T0 + 31 })).failed, ['a']);
       const f = (await s.getJob({ id: 'a' }))!;
       assert.equal(f.state, 'failed');
-      assert.match(f.error!.message, /stalled 2 times/);
+      assert.match(f.error!.message, /stalled 2 times \(limit 1\)/);
+      // The core's error, whichever store wrote it (PostgreSQL's recovery function gets it passed).
+      assert.deepEqual(f.error, stalledTooOften(2, 1));
     });
 
     it('cancels rather than requeues an expired job that was asked to cancel', async () => {
@@ -240,7 +243,9 @@ export function claimFinishArea(make: StoreFactory): void {
       const [hb] = await s.heartbeatJobs({ leases: [{ id: 'a', token: c.leaseToken! }], leaseMs: 10, now: T0 + 2 });
       assert.equal(hb!.cancelRequested, true);
       assert.deepEqual((await s.recoverExpiredJobs({ now: T0 + 100 })).cancelled, ['a']);
-      assert.equal((await s.getJob({ id: 'a' }))!.state, 'cancelled');
+      const ended = (await s.getJob({ id: 'a' }))!;
+      assert.equal(ended.state, 'cancelled');
+      assert.deepEqual(ended.error, CANCELLED_WHILE_LOST);
     });
 
     it('promoteDue moves every due scheduled job to queued', async () => {

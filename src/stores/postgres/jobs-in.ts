@@ -1,0 +1,92 @@
+// Adding jobs: one job through its own statement (add-one.ts), several as one JSON document
+// (add-many.ts), through the store's pool or a caller's client inside its own transaction.
+import type pg from 'pg';
+import type { Job, JobState, NewJob } from '../../core/job.js';
+import { newJobView } from '../../core/job.js';
+import { conflict, FusionError } from '../../core/errors.js';
+import type { StoreEvent } from '../../core/store.js';
+import { addOneValues } from './add-one.js';
+import type { PostgresContext, Queryable } from './context.js';
+import { encodeJobs } from './encode.js';
+import { rowToJob, type JobRow } from './rows.js';
+
+export type Added = { job: Job; created: boolean };
+
+/** The store's addJobs: through the pool, or through `tx`, a caller's pg client in its transaction. */
+export async function addJobs(ctx: PostgresContext, jobs: NewJob[], now: number, tx: unknown): Promise<Added[]> {
+  if (tx !== undefined) {
+    // The caller's transaction: its commit publishes the jobs, and their notification reaches
+    // every store's listener (this one's too, so origin '' is used), a rollback neither.
+    const client = tx as pg.ClientBase;
+    if (!client || typeof client.query !== 'function') {
+      throw new FusionError('invalid_tx', 'tx must be a pg client (PoolClient or Client) inside a transaction', {});
+    }
+    return insertJobs(ctx, client, jobs, now, '', null);
+  }
+  const events: StoreEvent[] = [];
+  const out = await insertJobs(ctx, ctx.pool, jobs, now, ctx.origin, events);
+  ctx.emit(events);
+  return out;
+}
+
+/**
+ * Insert through `db` (the pool, one of its connections, or a caller's client: origin '');
+ * events for the created ones go to `events`.
+ */
+export async function insertJobs(ctx: PostgresContext, db: Queryable, jobs: NewJob[], now: number, origin: string, events: StoreEvent[] | null): Promise<Added[]> {
+  if (jobs.length === 0) return [];
+  if (jobs.length === 1) return [await insertOne(ctx, db, jobs[0]!, now, origin, events)];
+  const [doc, base] = encodeJobs(jobs);
+  const { rows: [answer] } = await db.query<{ existing: string[] | null }>({
+    ...(origin === '' ? ctx.statements.addManyTx : ctx.statements.addMany), values: [doc, base, now, ctx.workChannel, origin],
+  });
+  const existing = new Map<string, JobRow>();
+  if (answer?.existing?.length) {
+    // Ids that existed: their rows, committed by now, as the caller gets them back.
+    const { rows } = await db.query<JobRow>(ctx.statements.jobsByIds, [answer.existing]);
+    for (const r of rows) existing.set(r.id, r);
+  }
+  const out: Added[] = [];
+  const made = new Map<string, Job>();
+  for (const j of jobs) {
+    const row = existing.get(j.id);
+    if (row) {
+      out.push({ job: rowToJob(row), created: false });
+      continue;
+    }
+    const first = made.get(j.id);
+    if (first) {
+      // The same id twice in one call is one job: the first made it.
+      out.push({ job: first, created: false });
+      continue;
+    }
+    const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
+    const job = newJobView(j, state);
+    made.set(j.id, job);
+    out.push({ job, created: true });
+    events?.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
+  }
+  return out;
+}
+
+/** One job through its own statement (add-one.ts); an id that exists answers with its row. */
+async function insertOne(ctx: PostgresContext, db: Queryable, j: NewJob, now: number, origin: string, events: StoreEvent[] | null): Promise<Added> {
+  const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
+  const ours = origin !== '';
+  const sql = ctx.statements;
+  const statement = !ours ? sql.addOneTx : ctx.hasQueueRow(j.queue) ? sql.addOneKnownQueue : sql.addOne;
+  const values = addOneValues(j, state, ctx.workChannel, origin, ours);
+  // Not made: the id exists. Read it; should it be removed in between, the insert goes again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { rowCount } = await db.query({ ...statement, values });
+    if (rowCount === 1) {
+      // Made and committed (the pool's statements commit on their own): so is its queue's row.
+      if (db === ctx.pool) ctx.knowQueue(j.queue);
+      events?.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
+      return { job: newJobView(j, state), created: true };
+    }
+    const { rows } = await db.query<JobRow>(sql.jobById, [j.id]);
+    if (rows[0]) return { job: rowToJob(rows[0]), created: false };
+  }
+  throw conflict(`job ${j.id} exists and is removed again each time it is read`, { id: j.id });
+}

@@ -1,0 +1,57 @@
+// Schedules: saving (with an optional compare-and-set on the version), reading, the due ones, and
+// the advance that fires an occurrence's jobs in the same transaction.
+import { ScheduleConflict, type AdvanceSchedule, type ScheduleRecord, type ScheduleWrite, type StoreEvent } from '../../core/store.js';
+import type { PostgresContext } from './context.js';
+import { insertJobs } from './jobs-in.js';
+import { numOrNull, rowToSchedule, type ScheduleRow } from './rows.js';
+
+export async function saveSchedule(ctx: PostgresContext, rec: ScheduleWrite, now: number, expectedVersion?: number): Promise<ScheduleRecord> {
+  const values = [rec.id, JSON.stringify(rec.spec), rec.nextRunAt, rec.paused, rec.runCount ?? null, rec.lastRunAt ?? null, now];
+  if (expectedVersion === undefined) {
+    const { rows } = await ctx.pool.query<ScheduleRow>({ ...ctx.statements.schedUpsert, values });
+    return rowToSchedule(rows[0]!);
+  }
+  // One statement either way, so the check and the write are one atomic step: create only if
+  // absent (version 0), else update only the version that was read.
+  const { rows } = expectedVersion === 0
+    ? await ctx.pool.query<ScheduleRow>(ctx.statements.schedCreate, values)
+    : await ctx.pool.query<ScheduleRow>(ctx.statements.schedUpdate, [...values, expectedVersion]);
+  if (rows[0]) return rowToSchedule(rows[0]);
+  const current = await getSchedule(ctx, rec.id);
+  throw new ScheduleConflict(rec.id, expectedVersion, current?.version ?? 0);
+}
+
+export async function getSchedule(ctx: PostgresContext, id: string): Promise<ScheduleRecord | null> {
+  const { rows } = await ctx.pool.query<ScheduleRow>({ ...ctx.statements.schedGet, values: [id] });
+  return rows[0] ? rowToSchedule(rows[0]) : null;
+}
+
+export async function listSchedules(ctx: PostgresContext): Promise<ScheduleRecord[]> {
+  return (await ctx.pool.query<ScheduleRow>(ctx.statements.schedAll)).rows.map(rowToSchedule);
+}
+
+export async function removeSchedule(ctx: PostgresContext, id: string): Promise<boolean> {
+  return ((await ctx.pool.query(ctx.statements.schedRemove, [id])).rowCount ?? 0) === 1;
+}
+
+export async function dueSchedules(ctx: PostgresContext, now: number, limit: number): Promise<ScheduleRecord[]> {
+  return (await ctx.pool.query<ScheduleRow>({ ...ctx.statements.schedDue, values: [now, limit] })).rows.map(rowToSchedule);
+}
+
+export async function nextScheduleAt(ctx: PostgresContext): Promise<number | null> {
+  const { rows } = await ctx.pool.query<{ t: number | null }>(ctx.statements.schedNext);
+  return numOrNull(rows[0]?.t ?? null);
+}
+
+/** Compare-and-set on the version, and the jobs, in one transaction: an occurrence fires once. */
+export async function advanceSchedule(ctx: PostgresContext, { id, expectedVersion, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
+  const events: StoreEvent[] = [];
+  const ok = await ctx.tx(async (c) => {
+    const r = await c.query(ctx.statements.schedAdvance, [id, expectedVersion, next.nextRunAt, next.runCount, next.lastRunAt, now]);
+    if (r.rowCount !== 1) return false;
+    if (jobs.length) await insertJobs(ctx, c, jobs, now, ctx.origin, events);
+    return true;
+  });
+  ctx.emit(events);
+  return ok;
+}
