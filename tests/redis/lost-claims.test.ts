@@ -9,10 +9,10 @@ import { Redis } from 'ioredis';
 import { Worker } from '../../src/core/worker.js';
 import { Queue } from '../../src/core/queue.js';
 import { TaskRegistry } from '../../src/core/registry.js';
-import type { Job } from '../../src/core/job.js';
 import { OwnRedis, REDIS_URL, dropPrefix, hasRedisServer, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/net.js';
 import { deferred, until, within } from '../helpers/await.js';
+import { allJobs } from '../helpers/chaos.js';
 
 const skip = await redisSkip();
 
@@ -26,17 +26,6 @@ return 1`;
 async function connectionIds(admin: Redis, name: string): Promise<string[]> {
   const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
   return list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /id=(\d+)/.exec(l)![1]!);
-}
-
-async function allJobs(store: ReturnType<typeof openTestStore>, queue: string): Promise<Job[]> {
-  const out: Job[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listJobs({ queue, limit: 1000, ...(cursor ? { cursor } : {}) });
-    out.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return out;
 }
 
 describe('Redis: claims whose answers a dropped connection lost', { skip }, () => {
