@@ -8,6 +8,8 @@
 // With a redis:// store and --compare bullmq it runs the Redis comparison (redis-vs-bullmq.ts),
 // whose rows add enqueues in flight, four worker processes and delayed-job lateness; there --only
 // picks that script's rows by a part of their name (e.g. "c=50"), and --samples and --log do not apply.
+// With a postgres:// store it runs the PostgreSQL comparison (postgres.ts): --compare takes peers from
+// bullmq (its Postgres backend), graphile-worker and pg-boss, comma-separated.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -37,6 +39,15 @@ if (args.compare === 'bullmq' && /^rediss?:\/\//.test(args.store ?? '')) {
   if (given('jobs')) forward.push('--scale', String(Number(args.jobs) / 30_000));
   if (args.only) forward.push('--only', args.only);
   const script = fileURLToPath(new URL('./redis-vs-bullmq.js', import.meta.url));
+  process.exit(spawnSync(process.execPath, [script, ...forward], { stdio: 'inherit' }).status ?? 1);
+}
+
+if (/^postgres(ql)?:\/\//.test(args.store ?? '')) {
+  if (args.log) throw new Error('--log does not apply to the PostgreSQL comparison');
+  const peers = (args.compare ?? 'graphile-worker,pg-boss,bullmq').split(',').map((p) => (p === 'bullmq' ? 'bullmq-pg' : p));
+  const forward = ['--url', args.store!, '--runs', args.runs!, '--jobs', args.jobs!, '--samples', args.samples!, '--compare', peers.join(',')];
+  if (args.only) forward.push('--only', args.only);
+  const script = fileURLToPath(new URL('./postgres.js', import.meta.url));
   process.exit(spawnSync(process.execPath, [script, ...forward], { stdio: 'inherit' }).status ?? 1);
 }
 
