@@ -286,6 +286,49 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     }
   });
 
+  test('laptop in dark mode and phone in light mode: the theme follows the system, text keeps its contrast, the page fits', async () => {
+    const failed = (await call('GET', '/v1/jobs?queue=payments&state=failed')) as { items: { id: string }[] };
+    const jobId = failed.items[0]!.id;
+    const looks = [
+      { name: 'laptop-dark', viewport: { width: 1280, height: 860 }, colorScheme: 'dark' as const, dark: true },
+      { name: 'phone-light', viewport: { width: 390, height: 844 }, colorScheme: 'light' as const, dark: false },
+    ];
+    for (const look of looks) {
+      const p = await browser.newPage({ viewport: look.viewport, colorScheme: look.colorScheme, deviceScaleFactor: 2 });
+      try {
+        p.on('pageerror', (e) => pageErrors.push(e.message));
+        await p.goto(`${base}/dashboard`);
+        await p.getByLabel('API key').fill(KEYS.admin);
+        await p.getByRole('button', { name: 'Sign in' }).click();
+        await p.locator('[data-testid="queues"]').waitFor();
+        for (const view of ['overview', 'job']) {
+          if (view === 'job') {
+            await p.goto(`${base}/dashboard#/jobs/${encodeURIComponent(jobId)}`);
+            await p.getByText('card declined by the test gateway').first().waitFor();
+          }
+          // WCAG relative luminance and contrast of the page's own colours, read from the browser.
+          const colours = await p.evaluate(() => {
+            const rgb = (el: Element, prop: 'color' | 'backgroundColor') => getComputedStyle(el)[prop].match(/\d+(\.\d+)?/g)!.slice(0, 3).map(Number);
+            const muted = document.querySelector('.muted, h2') ?? document.body;
+            return { bg: rgb(document.body, 'backgroundColor'), text: rgb(document.body, 'color'), muted: rgb(muted, 'color'), overflow: document.documentElement.scrollWidth - window.innerWidth };
+          });
+          const lum = ([r, g, b]: number[]) => [r!, g!, b!].map((c) => { const v = c / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+            .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i]!, 0);
+          const contrast = (a: number[], b: number[]) => { const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x); return (hi! + 0.05) / (lo! + 0.05); };
+          assert.equal(lum(colours.bg) < 0.1, look.dark, `${look.name} ${view}: background ${colours.bg} follows the ${look.colorScheme} scheme`);
+          assert.ok(contrast(colours.text, colours.bg) >= 7, `${look.name} ${view}: body text contrast ${contrast(colours.text, colours.bg).toFixed(1)}`);
+          assert.ok(contrast(colours.muted, colours.bg) >= 4.5, `${look.name} ${view}: muted text contrast ${contrast(colours.muted, colours.bg).toFixed(1)}`);
+          // Wide tables scroll inside their own box; the page itself never scrolls sideways.
+          assert.ok(colours.overflow <= 1, `${look.name} ${view}: the page is ${colours.overflow}px wider than the screen`);
+          await p.screenshot({ path: join(ARTIFACTS, `${look.name}-${view}.png`), fullPage: true });
+        }
+      } finally {
+        await p.close();
+      }
+    }
+    assert.deepEqual(pageErrors, [], 'no errors in the page');
+  });
+
   test('a server without keys opens straight on the overview, no sign-in', async () => {
     const open = await buildServer({ fusion, processMetrics: false });
     await open.listen({ port: 0, host: '127.0.0.1' });
