@@ -135,7 +135,8 @@ export class ApiMetrics {
 
   start(): this {
     if (this.unsubscribe) return this;
-    const offs = [this.store.subscribe((e) => this.onEvent(e))];
+    // Only events naming a job are counted: on PostgreSQL, other processes' adds need not notify us.
+    const offs = [this.store.subscribe((e) => this.onEvent(e), { jobEventsOnly: true })];
     if (this.lifecycle) {
       const ran = (e: AttemptEnd) => {
         this.tasks.set(e.job.id, e.job.task);

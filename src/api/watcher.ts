@@ -12,13 +12,14 @@ export class JobWatcher {
   constructor(private readonly store: Store) {}
 
   private ensureSubscribed(): void {
+    // A job's end names the job: other processes' adds (PostgreSQL: NOTIFY) are not for us.
     this.unsubscribe ??= this.store.subscribe((e) => {
       if (!e.jobId || !ENDING.has(e.type)) return;
       const set = this.waiters.get(e.jobId);
       if (!set) return;
       this.waiters.delete(e.jobId);
       for (const wake of set) wake();
-    });
+    }, { jobEventsOnly: true });
   }
 
   /**

@@ -440,7 +440,17 @@ export interface EventSource {
    * watching its file), in-process otherwise. A listener sees the events of every call made after
    * subscribe returns.
    */
-  subscribe(listener: StoreListener): () => void;
+  subscribe(listener: StoreListener, opts?: SubscribeOptions): () => void;
+}
+
+export interface SubscribeOptions {
+  /**
+   * The subscriber uses only events that name their job (`jobId`: a job's end, a long poll's
+   * wake-up, a metric per job). A store may then spare it what it announces to other processes per
+   * queue: on PostgreSQL such a subscriber does not count as waiting for other processes' adds, so
+   * they send it no `NOTIFY` (those name no job).
+   */
+  jobEventsOnly?: boolean;
 }
 
 /**
@@ -467,7 +477,8 @@ export interface StoreCapabilities {
   pipelined?: boolean;
   /**
    * A subscription to WORK_EVENTS only, which the store can serve cheaper than all events (Redis
-   * sends them on a channel of their own, so a busy worker does not read an event per job it runs).
+   * sends them on a channel of their own, so a busy worker does not read an event per job it runs;
+   * on PostgreSQL other processes' adds then notify it only while its claims come up short).
    */
   workEvents?(listener: StoreListener): () => void;
   /** addJobs takes the caller's own transaction (`tx`, PostgreSQL). */

@@ -1,11 +1,12 @@
-// Bulk enqueue on PostgreSQL sends what the jobs share once (encode.ts, the base of add-many.ts): every
-// field still lands on its own job whether shared or not, ids given twice or existing return the
-// job that exists, and a follow-up job (added by finish_jobs, whole-job form) is written as before.
+// Bulk enqueue on PostgreSQL sends each field as one array, what the jobs share as one element
+// (encode.ts, add-many.ts): every field still lands on its own job whether shared or not, ids given
+// twice or existing return the job that exists (the careful form after the plain insert's unique
+// violation), and nothing is left behind by the plain insert that failed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
 import type { JobSpec } from '../../src/core/job.js';
-import { encodeJobs } from '../../src/stores/postgres/encode.js';
+import { FIELDS, jobColumns } from '../../src/stores/postgres/encode.js';
 import { pgHarness, pgSkip } from '../helpers/postgres.js';
 
 const skip = await pgSkip();
@@ -15,19 +16,21 @@ describe('PostgreSQL bulk enqueue', { skip }, () => {
   before(async () => (h = await pgHarness()));
   after(async () => h?.cleanup());
 
-  it('the base holds only what every job has alike; rows carry id, payload and the rest', () => {
+  it('a field every job has alike goes as one element; id, payload and differing fields as one per job', () => {
     const now = 1000;
     const jobs = [
       resolveSpec({ task: 't', queue: 'a', payload: { n: 1 }, description: 'x' }, now),
       resolveSpec({ task: 't', queue: 'a', payload: { n: 2 }, description: null as unknown as undefined }, now),
     ];
-    const [rows, base] = encodeJobs(jobs);
-    const b = JSON.parse(base!);
-    assert.equal(b.queue, 'a');
-    assert.equal(b.description, undefined, 'description differs: not in the base');
-    const r = JSON.parse(rows);
-    assert.deepEqual(r.map((x: { description: unknown }) => x.description), ['x', null]);
-    assert.deepEqual(Object.keys(r[0]).sort(), ['description', 'id', 'payload']);
+    const cols = jobColumns(jobs);
+    const at = (column: string) => cols[2 + FIELDS.findIndex((f) => f.column === column)]!;
+    assert.deepEqual(cols[0], jobs.map((j) => j.id));
+    assert.deepEqual(cols[1], ['{"n":1}', '{"n":2}']);
+    assert.deepEqual(at('queue'), ['a']);
+    assert.deepEqual(at('backoff'), [JSON.stringify(jobs[0]!.backoff)]);
+    assert.deepEqual(at('tags'), [null], 'no tags: NULL');
+    assert.deepEqual(at('description'), ['x', null], 'description differs: one per job');
+    assert.equal(cols.length, 2 + FIELDS.length);
   });
 
   it('mixed jobs in one call: each stored with its own fields', async () => {

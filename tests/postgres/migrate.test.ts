@@ -53,6 +53,41 @@ describe('PostgreSQL migrations', { skip }, () => {
     }
   });
 
+  it('migrates a version-7 schema with a job in flight: its outcome lands after the upgrade and the claim by row address takes the next', async () => {
+    const schema = testSchema();
+    const c = await pgClient();
+    try {
+      assert.deepEqual(await migrate(c, schema, 7), [1, 2, 3, 4, 5, 6, 7]);
+      const old = await PostgresStore.open(schemaUrl(schema), { migrate: false });
+      const now = Date.now();
+      const jobs = ['a', 'b', 'c'].map((id, i) => resolveSpec({ id, task: 't', queue: 'q', payload: { i }, priority: id === 'c' ? 'high' : undefined }, now));
+      await old.addJobs({ jobs, now });
+      const held = await old.claimJobs({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 60_000, now });
+      assert.deepEqual(held.jobs.map((j) => j.id), ['c'], 'version 7 claimed the high-priority job');
+      await old.close();
+
+      const store = await PostgresStore.open(schemaUrl(schema));
+      try {
+        assert.equal(await store.schemaVersion(), LATEST_VERSION());
+        const { rows } = await c.query(`SELECT prosrc FROM pg_proc WHERE proname = 'claim_jobs' AND pronamespace = $1::regnamespace`, [schema]);
+        assert.match(rows[0].prosrc, /ctid = ANY/, 'claim_jobs replaced in place');
+        const lease = held.jobs[0]!;
+        const { applied, claim } = await store.capabilities.finishAndClaim!({
+          outcomes: [{ id: lease.id, token: lease.leaseToken!, kind: 'completed', at: now + 1, result: 1 }],
+          claim: { queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000, now: now + 1 },
+        });
+        assert.deepEqual(applied, [true]);
+        assert.deepEqual(claim.jobs.map((j) => j.id), ['a', 'b'], 'the rest, in order');
+        assert.equal((await store.getJob({ id: 'c' }))!.state, 'completed');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await c.end();
+      await dropSchema(schema);
+    }
+  });
+
   it('applies each migration once when several processes open a fresh schema together', async () => {
     const schema = testSchema();
     try {

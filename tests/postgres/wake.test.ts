@@ -10,6 +10,8 @@ import { Worker } from '../../src/core/worker.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import type { ClaimRequest } from '../../src/core/store.js';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
+import { ApiMetrics } from '../../src/api/metrics.js';
+import { JobWatcher } from '../../src/api/watcher.js';
 import { pgClient, pgHarness, pgSkip, schemaUrl } from '../helpers/postgres.js';
 import { deferred, within } from '../helpers/await.js';
 
@@ -54,6 +56,31 @@ describe('PostgreSQL wake-ups only for stores that wait', { skip }, () => {
     const now = Date.now();
     return store.addJobs({ jobs: Array.from({ length: n }, () => resolveSpec({ task: 't', queue, runAt }, now)), now });
   };
+  /**
+   * A worker of `queue` on `store` polling once a minute: `idle` resolves at its first claim that
+   * finds nothing (it then sleeps until woken), `started` when it starts a job.
+   */
+  function sleepyWorker(store: PostgresStore, queue: string) {
+    const registry = new TaskRegistry();
+    const started = deferred();
+    registry.register('t', () => started.resolve());
+    const idle = deferred();
+    // The worker's view of its store: the same calls, noticing its first claim that finds nothing.
+    const observed = new Proxy(store, {
+      get(target, key) {
+        const v = Reflect.get(target, key);
+        if (typeof v !== 'function') return v;
+        if (key !== 'claimJobs') return v.bind(target);
+        return async (...args: unknown[]) => {
+          const res = await v.apply(target, args);
+          if (res.jobs.length === 0) idle.resolve();
+          return res;
+        };
+      },
+    });
+    return { worker: new Worker(observed, registry, { queues: [queue], pollMs: 60_000 }).start(), idle: idle.promise, started: started.promise };
+  }
+
   const claimReq = (queue: string, limit = 10): ClaimRequest => ({
     queues: [queue], workerId: 'w1', limit, leaseMs: 30_000, now: Date.now(), idleMs: 60_000,
   });
@@ -151,30 +178,45 @@ describe('PostgreSQL wake-ups only for stores that wait', { skip }, () => {
   });
 
   it('a worker on another store starts a job added elsewhere without waiting for its poll', async () => {
-    const registry = new TaskRegistry();
-    const started = deferred();
-    registry.register('t', () => started.resolve());
-    const idle = deferred();
-    // The worker's view of its store: the same calls, noticing its first claim that finds nothing.
-    const observed = new Proxy(sleeper, {
-      get(target, key) {
-        const v = Reflect.get(target, key);
-        if (typeof v !== 'function') return v;
-        if (key !== 'claimJobs') return v.bind(target);
-        return async (...args: unknown[]) => {
-          const res = await v.apply(target, args);
-          if (res.jobs.length === 0) idle.resolve();
-          return res;
-        };
-      },
-    });
-    const worker = new Worker(observed, registry, { queues: ['far'], pollMs: 60_000 }).start();
+    const { worker, idle, started } = sleepyWorker(sleeper, 'far');
     try {
-      await within(idle.promise, 5000, 'the worker settled into its long wait');
+      await within(idle, 5000, 'the worker settled into its long wait');
       await add(h.store, 'far');
-      await within(started.promise, 5000, 'the job started long before the worker\'s 60 s poll');
+      await within(started, 5000, 'the job started long before the worker\'s 60 s poll');
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('an API process (metrics, long polls) and a worker hold no every-queue mark: adds elsewhere notify nobody; a sleeping worker still wakes at once', async () => {
+    await sentSoFar(); // what earlier tests sent
+    // The API process's subscribers, on a store of its own.
+    const api = await PostgresStore.open(schemaUrl(h.schema));
+    const metrics = new ApiMetrics(api, { defaultMetrics: false }).start();
+    const watcher = new JobWatcher(api);
+    const stopWaiting = new AbortController();
+    const polled = watcher.wait('no-such-job', 60_000, stopWaiting.signal, async () => false, 60_000);
+    await api.listening();
+    // A worker process's store: its worker subscribes through workEvents, and sleeps on 'wq'.
+    const wstore = await PostgresStore.open(schemaUrl(h.schema));
+    const { worker, idle, started } = sleepyWorker(wstore, 'wq');
+    try {
+      await within(idle, 5000, 'the worker settled into its long wait');
+      const { rows } = await h.store.pool.query(`SELECT queue FROM "${h.schema}".waiting WHERE until > now() AND queue IN ('*', 'wq') ORDER BY queue`);
+      assert.deepEqual(rows.map((r: { queue: string }) => r.queue), ['wq'], 'the sleeping worker\'s queue is marked, and no one marks every queue');
+      await add(h.store, 'api-only');
+      assert.deepEqual(await sentSoFar(), [], 'nobody waits on that queue: no notification');
+      await add(h.store, 'wq');
+      await within(started, 5000, 'the job started long before the worker\'s 60 s poll');
+      assert.deepEqual(await sentSoFar(), ['queued:wq']);
+    } finally {
+      await worker.stop();
+      stopWaiting.abort();
+      await polled;
+      watcher.close();
+      metrics.stop();
+      await wstore.close();
+      await api.close();
     }
   });
 });

@@ -8,17 +8,21 @@
 // and, with `onlyIfWaiting`, only when another store waits on its queue (wait-marks.ts). Without
 // `queueRow` the queue's row is not looked at: for queues the store knows have one (store.ts).
 import type { NewJob } from '../../core/job.js';
+import { FIELDS, JOB_COLUMNS, jobValues } from './encode.js';
 import { someoneWaits } from './wait-marks.js';
 
+/** $1 ... the job's columns (JOB_COLUMNS), then the channel, the notification and the origin. */
+const N = FIELDS.length + 3;
+
 /**
- * Text of the statement for the schema `S` (quoted). $17 is the channel, $18 the notification;
- * with `onlyIfWaiting`, $19 the adding store's origin (its own marks do not count).
+ * Text of the statement for the schema `S` (quoted): the job's columns, then the channel, the
+ * notification and, with `onlyIfWaiting`, the adding store's origin (its own marks do not count).
  */
 export function addOneText(S: string, onlyIfWaiting: boolean, queueRow = true): string {
+  const notify = `pg_notify($${N + 1}, $${N + 2})`;
   return `WITH ins AS (
-      INSERT INTO ${S}.jobs (id, queue, task, payload, priority, state, max_attempts, backoff, timeout, max_stalls,
-        run_at, created_at, description, tags, callbacks, schedule_id)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+      INSERT INTO ${S}.jobs (${JOB_COLUMNS})
+      VALUES (${Array.from({ length: N }, (_, k) => `$${k + 1}`).join(', ')})
       ON CONFLICT (id) DO NOTHING
       RETURNING queue
     )${queueRow ? `, qs AS (
@@ -27,11 +31,8 @@ export function addOneText(S: string, onlyIfWaiting: boolean, queueRow = true): 
       ON CONFLICT (name) DO NOTHING
     )` : ''}
     -- A row per job made either way: the row count answers whether it was.
-    SELECT ${onlyIfWaiting ? `CASE WHEN ${someoneWaits(S, 'ins.queue', '$19::text')} THEN pg_notify($17, $18) END` : 'pg_notify($17, $18)'} FROM ins`;
+    SELECT ${onlyIfWaiting ? `CASE WHEN ${someoneWaits(S, 'ins.queue', `$${N + 3}::text`)} THEN ${notify} END` : notify} FROM ins`;
 }
-
-/** JSON of a json column: SQL NULL for null (and for what JSON cannot hold), as add_jobs stored it. */
-const json = (v: unknown): string | null => (v === null || v === undefined ? null : (JSON.stringify(v) ?? null));
 
 /**
  * The statement's parameters; the row count answers whether the job was made (a row comes back per
@@ -39,11 +40,7 @@ const json = (v: unknown): string | null => (v === null || v === undefined ? nul
  */
 export function addOneValues(j: NewJob, state: 'queued' | 'scheduled', channel: string, origin: string, onlyIfWaiting: boolean): unknown[] {
   const wake = JSON.stringify({ o: origin, t: state, q: j.queue, r: j.runAt, j: null });
-  const values = [
-    j.id, j.queue, j.task, json(j.payload), j.priority, state, j.maxAttempts, json(j.backoff), j.timeout, j.maxStalls,
-    j.runAt, j.createdAt, j.description ?? null, j.tags?.length ? JSON.stringify(j.tags) : null, json(j.callbacks),
-    j.scheduleId ?? null, channel, wake,
-  ];
+  const values = [...jobValues(j, state), channel, wake];
   if (onlyIfWaiting) values.push(origin);
   return values;
 }

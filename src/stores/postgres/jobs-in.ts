@@ -1,16 +1,19 @@
-// Adding jobs: one job through its own statement (add-one.ts), several as one JSON document
+// Adding jobs: one job through its own statement (add-one.ts), several as arrays of columns
 // (add-many.ts), through the store's pool or a caller's client inside its own transaction.
 import type pg from 'pg';
 import type { Job, JobState, NewJob } from '../../core/job.js';
 import { newJobView } from '../../core/job.js';
 import { conflict, FusionError } from '../../core/errors.js';
 import type { StoreEvent } from '../../core/store.js';
+import { addManyCarefulValues, addManyValues } from './add-many.js';
 import { addOneValues } from './add-one.js';
 import type { PostgresContext, Queryable } from './context.js';
-import { encodeJobs } from './encode.js';
 import { rowToJob, type JobRow } from './rows.js';
 
 export type Added = { job: Job; created: boolean };
+
+/** SQLSTATE of a duplicate key: an id that exists, or one given twice. */
+const UNIQUE_VIOLATION = '23505';
 
 /** The store's addJobs: through the pool, or through `tx`, a caller's pg client in its transaction. */
 export async function addJobs(ctx: PostgresContext, jobs: NewJob[], now: number, tx: unknown): Promise<Added[]> {
@@ -36,12 +39,9 @@ export async function addJobs(ctx: PostgresContext, jobs: NewJob[], now: number,
 export async function insertJobs(ctx: PostgresContext, db: Queryable, jobs: NewJob[], now: number, origin: string, events: StoreEvent[] | null): Promise<Added[]> {
   if (jobs.length === 0) return [];
   if (jobs.length === 1) return [await insertOne(ctx, db, jobs[0]!, now, origin, events)];
-  const [doc, base] = encodeJobs(jobs);
-  const { rows: [answer] } = await db.query<{ existing: string[] | null }>({
-    ...(origin === '' ? ctx.statements.addManyTx : ctx.statements.addMany), values: [doc, base, now, ctx.workChannel, origin],
-  });
+  const answer = await insertMany(ctx, db, jobs, now, origin);
   const existing = new Map<string, JobRow>();
-  if (answer?.existing?.length) {
+  if (answer.existing?.length) {
     // Ids that existed: their rows, committed by now, as the caller gets them back.
     const { rows } = await db.query<JobRow>(ctx.statements.jobsByIds, [answer.existing]);
     for (const r of rows) existing.set(r.id, r);
@@ -67,6 +67,31 @@ export async function insertJobs(ctx: PostgresContext, db: Queryable, jobs: NewJ
     events?.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
   }
   return out;
+}
+
+/**
+ * Several jobs: the plain insert (add-many.ts), or, in a transaction or when an id exists or
+ * repeats, the careful one; `existing` lists the ids not made.
+ */
+async function insertMany(ctx: PostgresContext, db: Queryable, jobs: NewJob[], now: number, origin: string): Promise<{ existing: string[] | null }> {
+  const sql = ctx.statements;
+  // Only on the pool, where the statement is its own transaction: inside one (a schedule's advance,
+  // a caller's), a failed statement would abort it.
+  if (db === ctx.pool) {
+    const newQueues = [...new Set(jobs.map((j) => j.queue))].filter((q) => !ctx.hasQueueRow(q));
+    try {
+      await db.query({ ...sql.addMany, values: addManyValues(jobs, now, ctx.workChannel, origin, newQueues, true) });
+      for (const q of newQueues) ctx.knowQueue(q);
+      return { existing: null };
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+    }
+  }
+  const statement = origin === '' ? sql.addManyCarefulTx : sql.addManyCareful;
+  const { rows: [answer] } = await db.query<{ existing: string[] | null }>({
+    ...statement, values: addManyCarefulValues(jobs, now, ctx.workChannel, origin),
+  });
+  return { existing: answer?.existing ?? null };
 }
 
 /** One job through its own statement (add-one.ts); an id that exists answers with its row. */

@@ -2,7 +2,7 @@
 // each connection at first use (pg keeps them per connection by name); the unnamed ones are run
 // rarely enough (operator calls, listings) not to need it.
 import { JOB_STATES } from '../../core/job.js';
-import { addManyText } from './add-many.js';
+import { addManyCarefulText, addManyText } from './add-many.js';
 import { addOneText } from './add-one.js';
 
 /** A statement pg prepares once per connection, under its name. */
@@ -18,16 +18,23 @@ export function storeStatements(quotedSchema: string, schema: string) {
   return {
     // Through this store's connections: notify only other stores that wait (wait-marks.ts).
     addMany: st('fusion_add_many', addManyText(S, true)),
+    addManyCareful: st('fusion_add_many_careful', addManyCarefulText(S, true)),
     addOne: st('fusion_add_one', addOneText(S, true)),
     addOneKnownQueue: st('fusion_add_one_known_queue', addOneText(S, true, false)),
     // In a caller's transaction (`{ tx }`), on its client: always notify, and leave `waiting`
     // unlocked (a long transaction of theirs would hold up a worker's mark_waiting barrier).
     // Statement names are per connection: such a client may serve stores of other schemas too.
-    addManyTx: st(`fusion_add_many_${schema}`, addManyText(S, false)),
+    addManyCarefulTx: st(`fusion_add_many_${schema}`, addManyCarefulText(S, false)),
     addOneTx: st(`fusion_add_one_${schema}`, addOneText(S, false)),
     jobsByIds: `SELECT * FROM ${S}.jobs WHERE id = ANY ($1::text[])`,
     jobById: `SELECT * FROM ${S}.jobs WHERE id = $1`,
-    claim: st('fusion_claim', `SELECT * FROM ${S}.claim_jobs($1, $2, $3, $4, $5, $6)`),
+    // A claim alone does not wait for its commit's flush (synchronous_commit off for its own
+    // transaction): should the server crash before the WAL writer flushes it (well under a second),
+    // the jobs are queued again as if never claimed and run again, which at-least-once allows; the
+    // worker's heartbeat or finish then finds its token gone. Outcomes (finish, finish_claim) and
+    // adds still wait for the disk, and flushing one flushes every claim before it.
+    claim: st('fusion_claim', `SELECT c.* FROM set_config('synchronous_commit', 'off', true) s,
+      ${S}.claim_jobs($1, $2, $3, $4, $5, $6) c`),
     finish: st('fusion_finish', `SELECT * FROM ${S}.finish_jobs($1, $2, $3)`),
     finishClaim: st('fusion_finish_claim', `SELECT * FROM ${S}.finish_claim($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
     heartbeat: st('fusion_heartbeat', `UPDATE ${S}.jobs j SET lease_until = $1 FROM unnest($2::text[], $3::text[]) AS l(id, token)
@@ -37,7 +44,7 @@ export function storeStatements(quotedSchema: string, schema: string) {
     logs: st('fusion_logs', `SELECT at, message FROM ${S}.job_logs WHERE job_id = $1 ORDER BY n`),
     recover: st('fusion_recover', `SELECT * FROM ${S}.recover_expired($1, $2, $3, $4, $5)`),
     promoteDue: st('fusion_promote_due', `WITH p AS (
-        UPDATE ${S}.jobs SET state = 'queued' WHERE seq = ANY (ARRAY(SELECT seq FROM ${S}.jobs
+        UPDATE ${S}.jobs SET state = 'queued' WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${S}.jobs
           WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED))
         RETURNING id, queue
       ), w AS (SELECT ${S}.wake($3, 'queued', queue, NULL, NULL) FROM p GROUP BY queue)

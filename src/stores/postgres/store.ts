@@ -18,8 +18,9 @@ import type {
   FinishAndClaimJobs, FinishJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob,
   Page, ProgressJob, PromoteDueJobs, QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob,
   SaveSchedule, ScheduleRecord, ScheduleRef, SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities,
-  StoreListener, WorkerInfo, WorkerRef,
+  StoreListener, SubscribeOptions, WorkerInfo, WorkerRef,
 } from '../../core/store.js';
+import { WORK_EVENTS } from '../../core/store.js';
 import * as claim from './claim.js';
 import { parsePostgresUrl, redact } from './connect.js';
 import { PostgresContext } from './context.js';
@@ -49,6 +50,8 @@ export class PostgresStore implements Store {
     pipelined: true,
     /** addJobs takes { tx }: a caller's pg client inside its own transaction. */
     transactions: true,
+    /** A worker's subscription: adds notify it only while its claims come up short (wait-marks.ts). */
+    workEvents: (listener) => this.subscribe((e) => WORK_EVENTS.has(e.type) && listener(e), { workOnly: true }),
   };
   private readonly ctx: PostgresContext;
   private sharedState?: PostgresSharedState;
@@ -244,10 +247,12 @@ export class PostgresStore implements Store {
 
   /**
    * A worker's subscription (workOnly) needs notifications only while it sleeps, which its short
-   * claims mark; any other (event streams, dashboards) needs every add's, so it holds the '*' mark.
+   * claims mark; one that uses only events naming a job (jobEventsOnly: long polls, metrics) needs
+   * none (notifications of adds name no job); any other (event streams, dashboards) needs every
+   * add's, so it holds the '*' mark.
    */
-  subscribe(listener: StoreListener, opts: { workOnly?: boolean } = {}): () => void {
-    return events.subscribe(this.ctx, listener, opts.workOnly === true);
+  subscribe(listener: StoreListener, opts: SubscribeOptions & { workOnly?: boolean } = {}): () => void {
+    return events.subscribe(this.ctx, listener, opts.workOnly === true || opts.jobEventsOnly === true);
   }
 
   /** Resolves once this store's LISTEN connection (and a '*' mark it holds) is in place (events.ts). */

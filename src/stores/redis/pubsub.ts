@@ -1,7 +1,7 @@
 // Events: one subscriber connection per store, opened on first use. The work events (what an idle
 // worker waits for) have a channel of their own, so a process that runs only workers never
 // receives the rest; hand-off messages come on a channel per worker (claim.ts routes them).
-import type { StoreEvent, StoreEventType, StoreListener } from '../../core/store.js';
+import type { StoreEvent, StoreEventType, StoreListener, SubscribeOptions } from '../../core/store.js';
 import type { RedisClient, RedisTarget } from './connect.js';
 import type { RedisContext } from './context.js';
 
@@ -28,7 +28,7 @@ export class PubSub {
 
   constructor(private readonly ctx: RedisContext, private readonly target: RedisTarget) {}
 
-  subscribe(listener: StoreListener, opts: { workOnly?: boolean } = {}): () => void {
+  subscribe(listener: StoreListener, opts: SubscribeOptions & { workOnly?: boolean } = {}): () => void {
     const wantsAll = !opts.workOnly;
     this.listeners.set(listener, wantsAll);
     if (!this.ctx.closed) {

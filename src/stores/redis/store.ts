@@ -13,7 +13,7 @@ import type {
   AddJobs, AdvanceSchedule, BeatWorker, ClaimRequest, ClaimResult, CleanQuery, CountJobs, DueSchedules, FinishAndClaimJobs, FinishJobs,
   HandoffJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob, Page, ProgressJob, PromoteDueJobs,
   QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob, SaveSchedule, ScheduleRecord, ScheduleRef,
-  SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities, StoreListener, WorkerInfo, WorkerRef,
+  SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities, StoreListener, SubscribeOptions, WorkerInfo, WorkerRef,
 } from '../../core/store.js';
 import type { Job, LogLine } from '../../core/job.js';
 import { ScriptRunner } from './runner.js';
@@ -164,7 +164,7 @@ export class RedisStore implements Store {
   listWorkers(params: ListWorkers): Promise<WorkerInfo[]> { return this.workers.listWorkers(params); }
 
   // EventSource
-  subscribe(listener: StoreListener, opts: { workOnly?: boolean } = {}): () => void { return this.pubsub.subscribe(listener, opts); }
+  subscribe(listener: StoreListener, opts: SubscribeOptions & { workOnly?: boolean } = {}): () => void { return this.pubsub.subscribe(listener, opts); }
 
   async ping(): Promise<void> {
     await this.client.ping();
