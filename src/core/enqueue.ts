@@ -193,8 +193,8 @@ export class Enqueuer {
    * Spread the waiting adds over the free slots, in order, in parts of at least MIN_SPLIT jobs.
    * Fewer jobs than that wait while a shared add of at least as many is in the air: its callers,
    * when it lands, add again and take them along. Sent at once instead, they would take a slot of
-   * their own, and a caller answered alone adds alone again: with 100 callers in flight 4 of 5
-   * store adds held one job (Redis: 27,000 jobs/s, against ~40,000 with each slot carrying a third).
+   * their own, and a caller answered alone adds alone again: with 100 callers in flight on Redis
+   * 777 of 975 store adds held one job; now each slot carries about a third of them.
    */
   private drain(): void {
     const free = this.maxInFlight - this.inFlight;

@@ -6,7 +6,6 @@ import { JOB_STATES } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import { queueInfoScript, queueSetScript } from './script-calls.js';
 import type { RedisContext } from './context.js';
-import { staticCreatedAt } from './codec.js';
 
 /** Fields of a queue's meta hash (META in lua/lib/keys.lua); the claim script reads them. */
 const META = {
@@ -76,6 +75,6 @@ export class Queues {
     for (let i = 0; i < metaFlat.length; i += 2) meta[metaFlat[i]!] = metaFlat[i + 1]!;
     const counts = emptyCounts();
     JOB_STATES.forEach((state, i) => (counts[state] = countList[i]!));
-    return { meta, counts, oldestQueuedAt: oldest ? staticCreatedAt(oldest) : null };
+    return { meta, counts, oldestQueuedAt: oldest ? (JSON.parse(oldest) as { createdAt: number }).createdAt : null };
   }
 }
