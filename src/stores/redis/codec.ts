@@ -44,11 +44,23 @@ export function addArgs(job: NewJob): (string | number)[] {
   return [job.id, job.runAt, job.priority, job.maxAttempts, job.maxStalls, staticJson(job)];
 }
 
-/** The event of a job these addArgs create when added at `now`, as the add script publishes it. */
-export function addEvent(args: readonly (string | number)[], now: number): string {
-  const runAt = Number(args[1]);
-  return runAt > now ? `["scheduled",${JSON.stringify(args[0])},${runAt}]` : `["queued",${JSON.stringify(args[0])}]`;
+/**
+ * The work message an add of these addArgs rows publishes when it creates them all (see
+ * lua/add.lua): each job's event, queued or scheduled by the script's runAt > now test.
+ */
+export function addMessage(queue: string, now: number, rows: readonly (readonly (string | number)[])[]): string {
+  let events = '';
+  for (const args of rows) {
+    const runAt = Number(args[1]);
+    const id = args[0] as string;
+    // Ids the id generator makes (and most given ones) need no escaping: JSON.stringify only when they might.
+    const idJson = PLAIN_ID.test(id) ? `"${id}"` : JSON.stringify(id);
+    events += `${events ? ',' : ''}${runAt > now ? `["scheduled",${idJson},${runAt}]` : `["queued",${idJson}]`}`;
+  }
+  return `{"q":${JSON.stringify(queue)},"a":${now},"e":[${events}]}`;
 }
+
+const PLAIN_ID = /^[\w.:-]*$/;
 
 /**
  * The finish script's outcome entries for outcomes[positions]. Completions sharing token, end time

@@ -5,7 +5,7 @@ import type { Job, NewJob } from '../../core/job.js';
 import { newJobView } from '../../core/job.js';
 import type { AddJobs } from '../../core/store.js';
 import type { Raw } from './runner.js';
-import { addScript, type AddResult } from './script-calls.js';
+import { addScript, type AddAnswer, type AddResult } from './script-calls.js';
 import { addArgs, rowToJob } from './codec.js';
 import { groupPositions, type RedisContext } from './context.js';
 
@@ -18,13 +18,22 @@ export class JobsIn {
   /** `getJob`: a job wherever it is (an id the add found in another queue). */
   constructor(private readonly ctx: RedisContext, private readonly getJob: (id: string) => Promise<Job | null>) {}
 
-  async addJobs({ jobs, now }: AddJobs): Promise<Added[]> {
-    if (jobs.length === 0) return [];
+  addJobs({ jobs, now }: AddJobs): Promise<Added[]> {
+    if (jobs.length === 0) return Promise.resolve([]);
     // Every job is encoded before any script goes: a job that cannot be (a payload JSON cannot
     // hold) fails the whole add with nothing written, whichever queues it spans.
-    const rows = jobs.map(addArgs);
+    let rows: Raw[];
+    try {
+      rows = jobs.map(addArgs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const first = jobs[0]!.queue;
     if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, rows, now);
+    return this.addToQueues(jobs, rows, now);
+  }
+
+  private async addToQueues(jobs: NewJob[], rows: Raw[], now: number): Promise<Added[]> {
     const out: Added[] = new Array(jobs.length);
     // Each queue's part is one script: a store failure between parts can still leave some queues'
     // jobs added (a retry with the same ids adds the rest; see the Store contract).
@@ -36,28 +45,43 @@ export class JobsIn {
   }
 
   /** Add encoded jobs (addArgs rows) to a queue, one script per MAX_ADD_BATCH. */
-  async addRows(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
-    if (!this.ctx.registeredQueues.has(queue)) await this.ctx.registerQueue(queue);
+  addRows(queue: string, rows: Raw[], now: number): Promise<AddAnswer> {
+    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now));
     if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now);
-    const results: AddResult[] = [];
-    for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) results.push(...(await this.addChunk(queue, rows.slice(i, i + MAX_ADD_BATCH), now)));
-    return results;
+    return this.addChunks(queue, rows, now);
   }
 
-  private async addChunk(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
-    const { ctx } = this;
-    const results = await ctx.run(addScript({
-      queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now,
-    }, rows));
-    if (ctx.cluster) {
-      const created = rows.filter((_, k) => results[k] === 1).flatMap((row) => [row[0]!, queue]);
-      if (created.length) await ctx.client.hset(ctx.keys.idIndex, ...created);
+  private async addChunks(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
+    const results: AddResult[] = [];
+    for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) {
+      const chunk = rows.slice(i, i + MAX_ADD_BATCH);
+      const answer = await this.addChunk(queue, chunk, now);
+      for (let k = 0; k < chunk.length; k++) results.push(typeof answer === 'number' ? 1 : answer[k]!);
     }
     return results;
   }
 
-  private async addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number): Promise<Added[]> {
-    const results = await this.addRows(queue, rows, now);
+  private addChunk(queue: string, rows: Raw[], now: number): Promise<AddAnswer> {
+    const { ctx } = this;
+    const sent = ctx.run(addScript({
+      queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now,
+    }, rows));
+    if (!ctx.cluster) return sent;
+    return sent.then(async (answer) => {
+      const created = rows.filter((_, k) => typeof answer === 'number' || answer[k] === 1).flatMap((row) => [row[0]!, queue]);
+      if (created.length) await ctx.client.hset(ctx.keys.idIndex, ...created);
+      return answer;
+    });
+  }
+
+  private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number): Promise<Added[]> {
+    return this.addRows(queue, rows, now).then((answer) => {
+      if (typeof answer === 'number') return jobs.map((job) => ({ job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true }));
+      return this.answered(queue, jobs, answer, now);
+    });
+  }
+
+  private async answered(queue: string, jobs: NewJob[], results: AddResult[], now: number): Promise<Added[]> {
     const out: Added[] = new Array(jobs.length);
     const inOtherQueue: number[] = [];
     for (let k = 0; k < jobs.length; k++) {

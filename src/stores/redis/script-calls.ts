@@ -5,7 +5,7 @@ import { allowedList, stallDecision, type OperatorAction } from '../../core/stat
 import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
-import { addEvent } from './codec.js';
+import { addMessage } from './codec.js';
 
 /** A script to run with its KEYS and ARGV; R is what it answers. */
 export interface ScriptCall<R> {
@@ -31,16 +31,17 @@ interface Publishing {
   queue: string;
 }
 
-/** The add script's answer per job: 1 created, [0, row] exists in this queue, [2, queue] exists in another. */
+/**
+ * The add script's answer: the number of jobs when every one was created, else per job 1 created,
+ * [0, row] exists in this queue, [2, queue] exists in another.
+ */
+export type AddAnswer = number | AddResult[];
 export type AddResult = number | [number, unknown];
 
-/** `jobs`: each job's addArgs (codec.ts); the script gets each job's event after them. */
-export function addScript(input: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddResult[]> {
-  const args: Raw = [input.channel, input.queue, JSON.stringify(input.queue), input.now, jobs.length];
-  for (const job of jobs) {
-    for (const value of job) args.push(value);
-    args.push(addEvent(job, input.now));
-  }
+/** `jobs`: each job's addArgs (codec.ts); the work message the add publishes if it creates them all goes before them. */
+export function addScript(input: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddAnswer> {
+  const args: Raw = [input.channel, input.queue, input.now, jobs.length, addMessage(input.queue, input.now, jobs)];
+  for (const job of jobs) for (const value of job) args.push(value);
   return scriptCall('add', queueKeys(input), args);
 }
 

@@ -1,61 +1,143 @@
--- Add jobs to one queue. The client writes each job's event (["queued", id] or ["scheduled", id,
--- runAt], by the same runAt > now test): encoding it here with cjson was the largest part of a
--- one-job add (~20k of ~170k instructions, callgrind).
--- Returns per job: 1 created, {0, row} it exists in this queue, {2, queue} it exists in another.
+-- Add jobs to one queue. The client writes the work message of the add as if every job were
+-- created ({"q":queue,"a":now,"e":[["queued",id] or ["scheduled",id,runAt], ...]}, by the same
+-- runAt > now test); only an add that finds some ids taken builds its own (cjson for those ids).
+-- Returns the number of jobs when every one was created; otherwise per job: 1 created, {0, row}
+-- it exists in this queue, {2, queue} it exists in another. Costs are Redis instructions
+-- (callgrind): every redis.call is ~5-8k and every argument ~1k, so a lone add makes as few as it
+-- can, and a batch makes one call per job (its hash), the rest once per batch.
 local queueKeyBase = KEYS[1]
 local idIndexKey = KEYS[2]    -- single Redis only: on Cluster the store writes the index after
 local channel = ARGV[1]
 local queue = ARGV[2]
-local queueJson = ARGV[3]
-local nowText = ARGV[4]
-local count = tonumber(ARGV[5])
-local FIRST_JOB, PER_JOB = 6, 7 -- then count x (id, runAt, priority, maxAttempts, maxStalls, staticJson, eventJson)
+local nowText = ARGV[3]
+local count = tonumber(ARGV[4])
+local message = ARGV[5]
+local FIRST_JOB, PER_JOB = 6, 6 -- then count x (id, runAt, priority, maxAttempts, maxStalls, staticJson)
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
-writeDirectly = count == 1
 local metaKey = keyBase .. META
-local seq = tonumber(redis.call('HGET', metaKey, 'seq') or '0')
-local seqFloor = now * 1000
-local out, jobEvents = {}, {}
-local seqText
-local queuedAny = false
-local i = FIRST_JOB
-for x = 1, count do
-  local id, runAt, priority, maxAttempts, maxStalls, staticJson = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local key = jobKey(id)
+
+-- seqs first..first+n-1 for this add: above every seq before (HINCRBY, one call) and at least now
+-- in microseconds, so newest-first lists can merge queues by seq. A queue written before seq was
+-- a plain integer holds it zero-padded, which HINCRBY refuses: read once, then written plain.
+local function takeSeqs(n)
+  local floor = now * 1000
+  local last = redis.pcall('HINCRBY', metaKey, 'seq', n)
+  local ok = type(last) == 'number'
+  if not ok then last = tonumber(redis.call('HGET', metaKey, 'seq')) + n end
+  if last - n + 1 < floor then last = floor + n - 1 elseif ok then return last - n + 1 end
+  -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
+  redis.call('HSET', metaKey, 'seq', string.format('%d', last))
+  return last - n + 1
+end
+
+-- The add's work message, then the events of jobs a hand-off claimed (active, promoted).
+local function publishWork(text)
+  local name = channel
+  if string.sub(name, 1, 1) == '?' then name = string.sub(name, 2) end
+  redis.call('PUBLISH', name .. ':w', text)
+  if #events > 0 then publishEvents(channel, queue, now) end
+end
+
+if count == 1 then
+  local id, runAt, priority = ARGV[6], ARGV[7], ARGV[8]
+  local key = keyBase .. JOB .. id
   -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
   -- On Cluster the index lives in another slot and the job key decides.
   local existingQueue = false
   if idIndex then
     if redis.call('HSETNX', idIndex, id, queue) == 0 then existingQueue = redis.call('HGET', idIndex, id) end
   elseif redis.call('EXISTS', key) == 1 then existingQueue = queue end
-  if existingQueue and existingQueue ~= queue then
-    out[x] = {2, existingQueue}
-  elseif existingQueue then
-    out[x] = {0, readJob(key)}
+  if existingQueue then
+    if existingQueue ~= queue then return {{2, existingQueue}} end
+    return {{0, readJob(key)}}
+  end
+  local seqText = string.format('%017d', takeSeqs(1))
+  local queued = tonumber(runAt) <= now
+  redis.call('HSET', key, 'd', ARGV[11], 'st', queued and 'queued' or 'scheduled', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
+    'ma', ARGV[9], 'sl', '0', 'ms', ARGV[10], 'h', '[]')
+  redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
+  if queued then
+    redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
+    -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
+    handOff(channel, now, nowText, queue)
   else
-    seq = math.max(seq + 1, seqFloor)
-    -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
-    seqText = string.format('%017d', seq)
-    local state = 'queued'
-    if tonumber(runAt) > now then state = 'scheduled' else queuedAny = true end
-    redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0', 'ma', maxAttempts,
-      'sl', '0', 'ms', maxStalls, 'h', '[]')
-    addToIndex(keyBase .. ALL_JOBS, seqText, id)
-    indexJob(id, state, seqText, priority, runAt)
-    jobEvents[#jobEvents + 1] = ARGV[i + 6]
+    redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
+  end
+  publishWork(message)
+  return 1
+end
+
+-- A batch. Ids are looked up in the index all at once, then claimed in it all at once.
+local known = {}
+if idIndex then
+  local ids = {}
+  for x = 1, count do ids[x] = ARGV[FIRST_JOB + (x - 1) * PER_JOB] end
+  known = redis.call('HMGET', idIndex, unpack(ids))
+end
+local first = takeSeqs(count)
+local out, created, taken = {}, 0, {}
+local allArgs, readyArgs, scheduledArgs, indexArgs = {}, {}, {}, {}
+local na, nr, ns, ni = 0, 0, 0, 0
+local i = FIRST_JOB
+for x = 1, count do
+  local id, runAt, priority = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local key = keyBase .. JOB .. id
+  local existingQueue = known[x]
+  if taken[id] then existingQueue = queue
+  elseif not idIndex and redis.call('EXISTS', key) == 1 then existingQueue = queue end
+  if existingQueue then
+    if existingQueue ~= queue then out[x] = {2, existingQueue} else out[x] = {0, readJob(key)} end
+  else
+    taken[id] = true
+    local seqText = string.format('%017d', first + x - 1)
+    local state = 'scheduled'
+    if tonumber(runAt) <= now then
+      state = 'queued'
+      readyArgs[nr + 1], readyArgs[nr + 2] = readyScore(priority), seqText .. id
+      nr = nr + 2
+    else
+      scheduledArgs[ns + 1], scheduledArgs[ns + 2] = runAt, id
+      ns = ns + 2
+    end
+    redis.call('HSET', key, 'd', ARGV[i + 5], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0', 'ma', ARGV[i + 3], 'sl', '0',
+      'ms', ARGV[i + 4], 'h', '[]')
+    allArgs[na + 1], allArgs[na + 2] = seqText, id
+    na = na + 2
+    indexArgs[ni + 1], indexArgs[ni + 2] = id, queue
+    ni = ni + 2
+    created = created + 1
     out[x] = 1
   end
   i = i + PER_JOB
 end
-flushIndexWrites()
-if seqText then
-  redis.call('HSET', metaKey, 'seq', seqText)
-  -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
-  if queuedAny then handOff(channel, now, nowText, queue) end
-  local workChannel = channel
-  if string.sub(channel, 1, 1) == '?' then workChannel = string.sub(channel, 2) end
-  redis.call('PUBLISH', workChannel .. ':w', '{"q":' .. queueJson .. ',"a":' .. nowText .. ',"e":[' .. table.concat(jobEvents, ',') .. ']}')
-  if #events > 0 then publishEvents(channel, queue, now) end
+if created == 0 then return out end
+-- Lua's unpack has a stack limit: at most 4000 arguments a call.
+local function writeAll(command, key, args, n)
+  for j = 1, n, 4000 do redis.call(command, key, unpack(args, j, math.min(j + 3999, n))) end
 end
+if idIndex then writeAll('HSET', idIndex, indexArgs, ni) end
+writeAll('ZADD', keyBase .. ALL_JOBS, allArgs, na)
+if ns > 0 then writeAll('ZADD', keyBase .. SCHEDULED, scheduledArgs, ns) end
+if nr > 0 then
+  writeAll('ZADD', keyBase .. READY, readyArgs, nr)
+  handOff(channel, now, nowText, queue)
+end
+if created == count then
+  publishWork(message)
+  return count
+end
+-- Some ids were taken: the message names only the jobs created.
+local events = {}
+i = FIRST_JOB
+for x = 1, count do
+  if out[x] == 1 then
+    local idJson = cjson.encode(ARGV[i])
+    local runAt = ARGV[i + 1]
+    if tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
+    else events[#events + 1] = '["scheduled",' .. idJson .. ',' .. runAt .. ']' end
+  end
+  i = i + PER_JOB
+end
+publishWork('{"q":' .. cjson.encode(queue) .. ',"a":' .. nowText .. ',"e":[' .. table.concat(events, ',') .. ']}')
 return out
