@@ -57,7 +57,7 @@ test('isValidNumber agrees with isValid() on example, neighbouring and random nu
   assert.ok(invalid > 1000, `invalid numbers checked: ${invalid}`);
 });
 
-test('parseNumber (national digits read without the generic parse) answers as parsePhoneNumberFromString for every calling code', () => {
+test('parseNumber (national digits and +digits read without the generic parse) answers as parsePhoneNumberFromString for every calling code', () => {
   const rand = rng(20261202);
   const view = (n: ReturnType<typeof parseNumber>) => n && {
     number: n.number, country: n.country, callingCode: n.countryCallingCode, national: n.nationalNumber, carrier: n.carrierCode, ext: n.ext,
@@ -77,12 +77,19 @@ test('parseNumber (national digits read without the generic parse) answers as pa
         assert.deepEqual(view(parseNumber(text, cc)), want, `${text} with +${cc}`);
         if (want) parsed++;
       }
+      // The native form: + and digits, with this calling code or none in particular.
+      for (const text of [`+${cc}${digits}`, `+${cc}0${digits}`, `+${digits}`, `+0${digits}`]) {
+        const want = view(parsePhoneNumberFromString(text));
+        assert.deepEqual(view(parseNumber(text)), want, text);
+        if (want) parsed++;
+      }
     }
   }
-  assert.ok(parsed > 20_000, `numbers the library parses: ${parsed}`);
+  assert.ok(parsed > 40_000, `numbers the library parses: ${parsed}`);
   // The shape of the original worker's payloads: an Indian mobile with countryCode 91.
   assert.deepEqual(view(parseNumber('9876543210', '91')), view(parsePhoneNumberFromString('9876543210', { defaultCallingCode: '91' })));
   assert.equal(parseNumber('9876543210', '91')?.number, '+919876543210');
+  assert.deepEqual(view(parseNumber('+919876543210')), view(parsePhoneNumberFromString('+919876543210')));
 });
 
 test('the sms payload check still refuses numbers that cannot exist and accepts real ones', () => {

@@ -79,32 +79,45 @@ function digitsPlanOf(cc: string): DigitsPlan | null {
 }
 
 /**
- * The original worker's usual recipient: national digits and a calling code of one country. When
- * the digits neither start with the calling code (the library then tries them as an international
- * number without +) nor with the plan's national prefix (it then strips it, with its own rules), the
- * library's parse comes down to: national number = the digits, country = the calling code's one
- * country. This gives that answer without the parse's generic steps (option-object spreads, digit
- * normalisation, a regex compiled per call): ~2.5 µs of the SMS payload check on every POST /v1/jobs.
- * Anything else goes through the library; tests/channels/sms-phone-valid.test.ts compares the two
- * across every calling code.
+ * The usual recipients: national digits with a calling code (the original worker's `contact` and
+ * `countryCode`), or `+` and digits (the native `to`). When the calling code has one country and
+ * the national digits start neither with the calling code (the library then tries them as an
+ * international number without +) nor with the plan's national prefix (it then strips it, with its
+ * own rules), the library's parse comes down to: national number = the digits, country = the code's
+ * one country. This gives that answer without the parse's generic steps (option-object spreads,
+ * digit normalisation, a regex compiled per call): ~2 µs of the SMS payload check on every
+ * POST /v1/jobs. Anything else goes through the library; tests/channels/sms-phone-valid.test.ts
+ * compares the two across every calling code.
  */
-function nationalDigits(raw: string, cc: string): PhoneNumber | undefined {
+function plainNumber(national: string, cc: string, source: 'FROM_NUMBER_WITH_PLUS_SIGN' | undefined): PhoneNumber | undefined {
   // 2-17 ASCII digits: the library's national-number length bounds (MIN/MAX_LENGTH_FOR_NSN).
-  if (raw.length < 2 || raw.length > 17 || !ALL_DIGITS.test(raw) || raw.startsWith(cc)) return undefined;
+  if (national.length < 2 || national.length > 17 || !ALL_DIGITS.test(national)) return undefined;
+  if (source === undefined && national.startsWith(cc)) return undefined;
   const plan = digitsPlanOf(cc);
-  if (plan === null || plan.nationalPrefix?.test(raw)) return undefined;
-  const n = new PhoneNumber(`+${cc}${raw}` as never);
+  if (plan === null || plan.nationalPrefix?.test(national)) return undefined;
+  const n = new PhoneNumber(`+${cc}${national}` as never);
   n.country = plan.country as PhoneNumber['country'];
-  // As the library's parse leaves it for a number read with a default calling code.
-  (n as unknown as { __countryCallingCodeSource?: string }).__countryCallingCodeSource = undefined;
+  // As the library's parse leaves it: read with a default calling code (undefined) or after a +.
+  (n as unknown as { __countryCallingCodeSource?: string }).__countryCallingCodeSource = source;
   return n;
 }
 const ALL_DIGITS = /^[0-9]+$/;
+const codes = new (Metadata as unknown as new () => PlanMeta)();
 
-/** The number as libphonenumber-js would parse it, or undefined when it cannot. Exported for tests. */
+/** `+` and digits: the calling code is the first 1-3 digits that are one (calling codes are prefix-free). */
+function plusNumber(raw: string): PhoneNumber | undefined {
+  if (raw.charCodeAt(0) !== 43 /* + */ || raw.charCodeAt(1) === 48 /* 0 */) return undefined;
+  for (let i = 2; i <= 4 && i < raw.length; i++) {
+    const cc = raw.slice(1, i);
+    if (codes.hasCallingCode(cc)) return plainNumber(raw.slice(i), cc, 'FROM_NUMBER_WITH_PLUS_SIGN');
+  }
+  return undefined;
+}
+
+/** The number as libphonenumber-js's parsePhoneNumberFromString reads it, or undefined when it cannot. */
 export function parseNumber(raw: string, callingCode?: string): PhoneNumber | undefined {
-  if (!callingCode) return parsePhoneNumberFromString(raw);
-  return nationalDigits(raw, callingCode) ?? parsePhoneNumberFromString(raw, { defaultCallingCode: callingCode });
+  if (!callingCode) return plusNumber(raw) ?? parsePhoneNumberFromString(raw);
+  return plainNumber(raw, callingCode, undefined) ?? parsePhoneNumberFromString(raw, { defaultCallingCode: callingCode });
 }
 
 /** The number as libphonenumber-js sees it; throws naming `field` when it is not a possible, valid number. */
