@@ -1,6 +1,6 @@
 // API keys with roles. Keys are kept only as SHA-256 digests and compared in constant time, so
 // neither timing nor a heap dump gives a key away.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
@@ -19,8 +19,21 @@ export interface ApiKey {
 
 // crypto.hash (Node 20.12+) digests in one call, without a Hash object: about half the cost of
 // createHash().update().digest() on the per-request key check.
-const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
-const sha256 = oneShot ? (s: string) => oneShot('sha256', s, 'buffer') : (s: string) => createHash('sha256').update(s, 'utf8').digest();
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer' | 'latin1') => Buffer | string }).hash;
+const sha256 = oneShot ? (s: string) => oneShot('sha256', s, 'buffer') as Buffer : (s: string) => createHash('sha256').update(s, 'utf8').digest();
+/**
+ * The digest of a presented key as a 32-character latin1 string: a Buffer's backing store is
+ * allocated and freed outside the JS heap (malloc, then the array-buffer sweeper), which cost more
+ * than the hash itself on every request (~2 µs against ~0.7 µs for the string, per check).
+ */
+const sha256Latin1 = oneShot ? (s: string) => oneShot('sha256', s, 'latin1') as string : (s: string) => createHash('sha256').update(s, 'utf8').digest().toString('latin1');
+
+/** Equal digests, in time that depends only on their length (every character is compared). */
+function sameDigest(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
 
 function parseRoles(s: string, where: string): KeyRole[] {
   const roles = s.split(/[+|]/).map((r) => r.trim()).filter(Boolean);
@@ -152,8 +165,11 @@ export interface RequestSource {
 export class Authenticator {
   private readonly trustedNets: BlockList | null;
   private readonly trustedKey: ApiKey | null;
+  /** Each key's digest as a latin1 string, in the order of `keys`. */
+  private readonly digests: string[];
 
   constructor(private readonly keys: readonly ApiKey[], readonly trusted?: TrustedNetworks) {
+    this.digests = keys.map((k) => k.digest.toString('latin1'));
     this.trustedNets = trusted && trusted.cidrs.length > 0 ? trustedList(trusted.cidrs, 'trustedNetworks') : null;
     const roles = trusted ? parseRoles([trusted.role].flat().join('+'), 'trustedNetworks.role') : [];
     this.trustedKey = this.trustedNets ? { name: TRUSTED_NETWORK, roles, digest: sha256(`${TRUSTED_NETWORK}:${roles.join('+')}`) } : null;
@@ -173,9 +189,9 @@ export class Authenticator {
 
   /** The key matching `presented`, or null. Every configured key is compared, whatever matches first. */
   find(presented: string): ApiKey | null {
-    const d = sha256(presented);
+    const d = sha256Latin1(presented);
     let found: ApiKey | null = null;
-    for (const k of this.keys) if (timingSafeEqual(d, k.digest) && found === null) found = k;
+    for (let i = 0; i < this.keys.length; i++) if (sameDigest(d, this.digests[i]!) && found === null) found = this.keys[i]!;
     return found;
   }
 

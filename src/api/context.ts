@@ -57,15 +57,24 @@ export function resolve(ctx: ApiContext, spec: JobSpec, now: number, prefix = ''
 }
 
 /** Add resolved jobs through the enqueue funnel (with the requests arriving together) and count the new ones. */
-export async function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<{ job: Job; created: boolean }[]> {
-  let out: { job: Job; created: boolean }[];
+export function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<{ job: Job; created: boolean }[]> {
+  // Plain promise chains, not async functions: each async layer on the request path costs a promise
+  // and a resumption per request.
+  let added: Promise<{ job: Job; created: boolean }[]>;
   try {
-    out = await ctx.enqueuer.add(jobs, { groupCommit: ctx.groupCommit });
+    added = ctx.enqueuer.add(jobs, { groupCommit: ctx.groupCommit });
   } catch (err) {
-    throw storeFailure(err);
+    return Promise.reject(storeFailure(err));
   }
-  for (const r of out) if (r.created) ctx.metrics.created(r.job.queue, r.job.task, r.job.id);
-  return out;
+  return added.then(
+    (out) => {
+      for (const r of out) if (r.created) ctx.metrics.created(r.job.queue, r.job.task, r.job.id);
+      return out;
+    },
+    (err: unknown) => {
+      throw storeFailure(err);
+    },
+  );
 }
 
 const existsDifferently = (id: string, field: string) =>
@@ -75,15 +84,16 @@ const existsDifferently = (id: string, field: string) =>
  * Create one job, honouring Idempotency-Key (the key decides the id) and client ids (the same id
  * twice is one job). `idField` names the body field that carried a client id, if any.
  */
-export async function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null) {
+export function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null): Promise<{ job: Job; created: boolean; replay: boolean }> {
   const idem = req.idempotency;
   if (idem) {
-    if (idField) throw badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the job id`);
+    if (idField) return Promise.reject(badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the job id`));
     nj.id = derivedId('job', idem.principal, idem.key);
   }
-  const [r] = await createJobs(ctx, [nj]);
-  const { job, created } = r!;
-  if (created) return { job, created, replay: false };
-  if (!jobsMatch(job, nj)) throw idem ? keyReused(idem.key) : existsDifferently(job.id, idField ?? 'id');
-  return { job, created, replay: idem !== undefined };
+  return createJobs(ctx, [nj]).then(([r]) => {
+    const { job, created } = r!;
+    if (created) return { job, created, replay: false };
+    if (!jobsMatch(job, nj)) throw idem ? keyReused(idem.key) : existsDifferently(job.id, idField ?? 'id');
+    return { job, created, replay: idem !== undefined };
+  });
 }

@@ -71,6 +71,8 @@ export class ApiMetrics {
   private enqueuedTally: CounterTally<'queue' | 'task'>;
   private requestTally: CounterTally<'method' | 'route' | 'status'>;
   private routeCellsGen = 0;
+  private queueCellsGen = 0;
+  private queueCells = new Map<string, Map<string, CountCell>>();
   private routeCells = new Map<string, Map<string, { duration: HistogramCell; statuses: Map<number, CountCell> }>>();
 
   constructor(
@@ -155,7 +157,16 @@ export class ApiMetrics {
 
   /** The API knows the task of what it creates; remembering it saves a store read per outcome. */
   created(queue: string, task: string, jobId: string): void {
-    this.enqueuedTally.cell(`${queue}\u0000${task}`, () => ({ queue, task })).n++;
+    // Cells by queue then task through nested maps, as in request(): no key string per job.
+    if (this.enqueuedTally.generation !== this.queueCellsGen) {
+      this.queueCells.clear();
+      this.queueCellsGen = this.enqueuedTally.generation;
+    }
+    let byTask = this.queueCells.get(queue);
+    if (byTask === undefined) this.queueCells.set(queue, (byTask = new Map()));
+    let cell = byTask.get(task);
+    if (cell === undefined) byTask.set(task, (cell = this.enqueuedTally.cell(`${queue}\u0000${task}`, () => ({ queue, task }))));
+    cell.n++;
     this.tasks.set(jobId, task);
   }
 

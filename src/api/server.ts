@@ -86,6 +86,8 @@ export const DEFAULT_MAX_LAG_MS = 1000;
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey: ApiKey | null;
+    /** The matched route's URL pattern (set by its first hook); null on the 404 path. */
+    routeUrl: string | null;
   }
   interface FastifyContextConfig {
     role?: RouteConfig['role'];
@@ -196,19 +198,31 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   const auth = new Authenticator(opts.apiKeys ?? [], opts.trustedNetworks);
   app.decorateRequest('apiKey', null);
-  // Hooks are callback-style: they run on every request, and an async hook costs a promise each.
-  app.addHook('onRequest', (req, _reply, done) => {
-    // One read of routeOptions: it is a getter that builds a fresh object on every access.
-    const ro = req.routeOptions;
-    const config = ro.config as RouteConfig | undefined;
-    // Unknown routes fall through to the 404 handler; every known route states its role.
-    if (!ro.url) return done();
-    try {
-      req.apiKey = auth.check(req.headers, config?.role ?? 'admin', { address: req.socket.remoteAddress, compat: config?.legacy === true });
-    } catch (e) {
-      return done(e as Error);
-    }
-    done();
+  app.decorateRequest('routeUrl', null);
+  // The key check is each route's own first onRequest hook, made when the route is added with its
+  // role and URL in hand: a global hook had to read req.routeOptions (a getter that builds a
+  // 12-field object and asks the router for its version strategy) on every request. Unknown routes
+  // fall through to the 404 handler without it, as before; every known route states its role.
+  // Callback-style: an async hook costs a promise per request.
+  const checks = new WeakSet<object>();
+  app.addHook('onRoute', (route) => {
+    const config = route.config as RouteConfig | undefined;
+    const role = config?.role ?? 'admin';
+    const compat = config?.legacy === true;
+    const url = route.url;
+    const check = (req: FastifyRequest, _reply: unknown, done: (err?: Error) => void) => {
+      req.routeUrl = url;
+      try {
+        req.apiKey = auth.check(req.headers, role, { address: req.socket.remoteAddress, compat });
+      } catch (e) {
+        return done(e as Error);
+      }
+      done();
+    };
+    checks.add(check);
+    // A GET route's HEAD twin comes with the GET's hooks, its check included: that one is replaced.
+    const own = (route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]).filter((h) => !checks.has(h as never));
+    route.onRequest = [check, ...own] as typeof route.onRequest;
   });
   // The native API is JSON only; form bodies belong to the compatibility routes.
   app.addHook('preValidation', (req, _reply, done) => {
@@ -251,7 +265,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const mask = maskerFor(sensitive);
   app.addHook('onResponse', (req, reply, done) => {
     done();
-    const route = req.routeOptions.url ?? 'unmatched';
+    const route = req.routeUrl ?? 'unmatched';
     metrics.request(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (!logger) return;
     const line = { method: req.method, route, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, key: req.apiKey?.name ?? null, reqId: req.id };

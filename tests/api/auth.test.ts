@@ -46,6 +46,25 @@ describe('auth', () => {
     assert.equal(basic.statusCode, 401);
   });
 
+  test('the key check is each route\'s own: HEAD twins of GET routes have it, unknown URLs reach the 404, metrics name the route', async () => {
+    const own = await startApi({ auth: true });
+    try {
+      assert.equal((await own.call({ method: 'HEAD', url: '/v1/queues', as: null })).statusCode, 401);
+      assert.equal((await own.call({ method: 'HEAD', url: '/v1/queues', as: 'send' })).statusCode, 403);
+      assert.equal((await own.call({ method: 'HEAD', url: '/v1/queues', as: 'read' })).statusCode, 200);
+      assert.equal((await own.call({ method: 'GET', url: '/v1/no-such-route', as: null })).statusCode, 404);
+      assert.equal((await own.call({ method: 'GET', url: '/v1/jobs/some-id', as: null })).statusCode, 401);
+      // Requests are counted under their route pattern, refused ones too; 404s as unmatched.
+      const m = (await own.call({ method: 'GET', url: '/metrics', as: 'admin' })).body;
+      assert.match(m, /fusion_http_requests_total\{method="GET",route="\/v1\/jobs\/:id",status="401"\} 1\n/);
+      assert.match(m, /fusion_http_requests_total\{method="HEAD",route="\/v1\/queues",status="401"\} 1\n/);
+      assert.match(m, /fusion_http_requests_total\{method="HEAD",route="\/v1\/queues",status="200"\} 1\n/);
+      assert.match(m, /fusion_http_requests_total\{method="GET",route="unmatched",status="404"\} 1\n/);
+    } finally {
+      await own.close();
+    }
+  });
+
   test('without keys every route is open (loopback only, see checkBind)', async () => {
     const open = await startApi();
     try {

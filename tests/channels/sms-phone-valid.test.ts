@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { getCountries, getCountryCallingCode, getExampleNumber, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
 import { isValidNumber } from '../../src/channels/sms/phone-valid.js';
-import { parseSmsPayload } from '../../src/channels/sms/payload.js';
+import { parseNumber, parseSmsPayload } from '../../src/channels/sms/payload.js';
 
 // A fixed-seed generator: a failure names a number that can be replayed.
 function rng(seed: number) {
@@ -55,6 +55,41 @@ test('isValidNumber agrees with isValid() on example, neighbouring and random nu
   // The comparison means something only if both answers occur often.
   assert.ok(valid > 200, `valid numbers checked: ${valid}`);
   assert.ok(invalid > 1000, `invalid numbers checked: ${invalid}`);
+});
+
+test('parseNumber (national digits and +digits read without the generic parse) answers as parsePhoneNumberFromString for every calling code', () => {
+  const rand = rng(20261202);
+  const view = (n: ReturnType<typeof parseNumber>) => n && {
+    number: n.number, country: n.country, callingCode: n.countryCallingCode, national: n.nationalNumber, carrier: n.carrierCode, ext: n.ext,
+    source: (n as unknown as { __countryCallingCodeSource?: string }).__countryCallingCodeSource, keys: Object.keys(n).sort(), valid: n.isValid(), type: n.getType(),
+  };
+  const codes = new Set(getCountries().map((c) => getCountryCallingCode(c as CountryCode) as string));
+  for (const nonGeo of ['800', '808', '870', '878', '881', '882', '883', '888', '979']) codes.add(nonGeo);
+  let parsed = 0;
+  for (const cc of codes) {
+    for (let k = 0; k < 60; k++) {
+      const len = 1 + Math.floor(rand() * 18);
+      let digits = '';
+      for (let d = 0; d < len; d++) digits += Math.floor(rand() * 10);
+      // Plain digits, behind a national prefix, behind the calling code, behind an IDD-like 00.
+      for (const text of [digits, `0${digits}`, `${cc}${digits}`, `00${digits}`, `1${digits}`]) {
+        const want = view(parsePhoneNumberFromString(text, { defaultCallingCode: cc }));
+        assert.deepEqual(view(parseNumber(text, cc)), want, `${text} with +${cc}`);
+        if (want) parsed++;
+      }
+      // The native form: + and digits, with this calling code or none in particular.
+      for (const text of [`+${cc}${digits}`, `+${cc}0${digits}`, `+${digits}`, `+0${digits}`]) {
+        const want = view(parsePhoneNumberFromString(text));
+        assert.deepEqual(view(parseNumber(text)), want, text);
+        if (want) parsed++;
+      }
+    }
+  }
+  assert.ok(parsed > 40_000, `numbers the library parses: ${parsed}`);
+  // The shape of the original worker's payloads: an Indian mobile with countryCode 91.
+  assert.deepEqual(view(parseNumber('9876543210', '91')), view(parsePhoneNumberFromString('9876543210', { defaultCallingCode: '91' })));
+  assert.equal(parseNumber('9876543210', '91')?.number, '+919876543210');
+  assert.deepEqual(view(parseNumber('+919876543210')), view(parsePhoneNumberFromString('+919876543210')));
 });
 
 test('the sms payload check still refuses numbers that cannot exist and accepts real ones', () => {
