@@ -99,15 +99,16 @@ export class Executor {
    * How many more jobs the worker may lease now: its handler slots plus what it claims ahead, less
    * what it holds. Claiming ahead lets a slot start its next job the moment its handler ends, rather
    * than a round trip later; it pays while handlers are short against the round trip (`rttMs`,
-   * measured by the completer). It shrinks as they grow, so a job claimed ahead waits for its slot
-   * about one round trip at most: prefetch x min(1, rtt / mean handler time), none before a
-   * handler has ended.
+   * measured by the completer). It reaches as far as the slots get through in one round trip,
+   * concurrency x rtt / mean handler time, at most `prefetch`, none before a handler has ended: a
+   * job claimed ahead waits for its slot about one round trip at most, and slow jobs are not
+   * hoarded from other workers.
    */
   room(rttMs: number): number {
     const { concurrency, prefetch } = this.o;
     let ahead = 0;
     if (prefetch > 0 && this.handlerMs >= 0) {
-      ahead = this.handlerMs <= rttMs ? prefetch : Math.floor((prefetch * rttMs) / this.handlerMs);
+      ahead = this.handlerMs * prefetch <= concurrency * rttMs ? prefetch : Math.floor((concurrency * rttMs) / this.handlerMs);
     }
     return concurrency + ahead - this.running.size;
   }
