@@ -476,6 +476,13 @@ export interface StoreCapabilities {
    */
   pipelined?: boolean;
   /**
+   * Calls in flight together are applied and answered in the order they were sent (Redis: one
+   * connection per slot), so jobs claimed by calls in flight start in the store's claim order. A
+   * worker then claims ahead of its free slots by default (WorkerOptions.prefetch): on a pool
+   * (PostgreSQL) two claims in flight may land the lower-priority job first.
+   */
+  inOrder?: boolean;
+  /**
    * A subscription to WORK_EVENTS only, which the store can serve cheaper than all events (Redis
    * sends them on a channel of their own, so a busy worker does not read an event per job it runs;
    * on PostgreSQL other processes' adds then notify it only while its claims come up short).

@@ -20,6 +20,8 @@ export interface Completer {
   readonly inFlight: boolean;
   /** Resolves once every outcome taken is stored (or given up, loudly, after its leases ended). */
   drain(): Promise<void>;
+  /** Moving mean of a batch's round trip (real ms; 0 before the first): how far ahead claims may reach. */
+  readonly rttMs: number;
 }
 
 export interface CompleterOptions {
@@ -27,7 +29,6 @@ export interface CompleterOptions {
   executor: Executor;
   producer: Producer;
   workerId: string;
-  concurrency: number;
   clock: Clock;
   log: Logger;
   /** Backoff between tries of a refused batch: doubling from firstMs, capped at maxMs. */
@@ -35,8 +36,8 @@ export interface CompleterOptions {
 }
 
 /** The completer for this store: pipelined when more than one batch may be in the air. */
-export function makeCompleter(o: CompleterOptions, batchesInFlight: number): Completer {
-  return batchesInFlight > 1 ? new PipelinedCompleter(o, batchesInFlight) : new InlineCompleter(o);
+export function makeCompleter(o: CompleterOptions, batchesInFlight: number, held: number): Completer {
+  return batchesInFlight > 1 ? new PipelinedCompleter(o, batchesInFlight, held) : new InlineCompleter(o);
 }
 
 /** Batching, storing with retries, and what happens when a batch lands; subclasses choose when batches go. */
@@ -49,6 +50,8 @@ abstract class BatchCompleter implements Completer {
   private reserved = 0;
   private flushPending = false;
   private landed: (() => void)[] = [];
+  /** Moving mean of a batch's first-try round trip, in real time (ms). */
+  rttMs = 0;
 
   constructor(protected readonly o: CompleterOptions, private readonly maxFlights: number) {}
 
@@ -72,14 +75,11 @@ abstract class BatchCompleter implements Completer {
   /** Send what is buffered, as batches are free: the one place the two implementations differ. */
   protected abstract launch(): void;
 
-  /** The round trip of a batch stored at its first try (real ms): the pipelined completer paces by it. */
-  protected measured(_rttMs: number): void {}
-
   private flush(): void {
     if (this.flushPending || this.flights >= this.maxFlights || this.outbox.length === 0) return;
     // One macrotask turn lets outcomes of jobs finishing together join this batch; not worth
-    // waiting for when every running job not already being stored has its outcome here.
-    if (this.outbox.length < this.o.executor.active - this.storing) {
+    // waiting for when no handler is running.
+    if (this.o.executor.busy > 0) {
       this.flushPending = true;
       setImmediate(() => {
         this.flushPending = false;
@@ -89,14 +89,14 @@ abstract class BatchCompleter implements Completer {
   }
 
   protected async fly(batch: Outcome[]): Promise<void> {
-    const { store, executor, producer, concurrency, clock, log, workerId } = this.o;
+    const { store, executor, producer, clock, log, workerId } = this.o;
     this.flights++;
     this.storing += batch.length;
-    // Claim the batch's slots again in the same store call, unless the producer is claiming right
-    // now. The claim's slots are reserved until it lands, so running - storing + reserved never
-    // exceeds concurrency, however many batches are in the air.
+    // Claim the batch's jobs' room again in the same store call, unless the producer is claiming
+    // right now. The claim's room is reserved until it lands, so held - storing + reserved never
+    // exceeds what the executor may hold (executor.room), however many batches are in the air.
     const finishAndClaim = store.capabilities.finishAndClaim;
-    const free = concurrency - (executor.active - this.storing) - this.reserved;
+    const free = executor.room(this.rttMs) + this.storing - this.reserved;
     const limit = finishAndClaim ? producer.claimBeside(free) : 0;
     this.reserved += limit;
     let claimed: ClaimResult | null = null;
@@ -131,7 +131,10 @@ abstract class BatchCompleter implements Completer {
         await new Promise((r) => setTimeout(r, wait));
       }
     }
-    if (!retried) this.measured(performance.now() - sentAt);
+    if (!retried) {
+      const rtt = performance.now() - sentAt;
+      this.rttMs = this.rttMs === 0 ? rtt : this.rttMs * 0.9 + rtt * 0.1;
+    }
     this.flights--;
     this.storing -= batch.length;
     this.reserved -= limit;
@@ -171,18 +174,13 @@ class InlineCompleter extends BatchCompleter {
  */
 class PipelinedCompleter extends BatchCompleter {
   private readonly perBatch: number;
-  /** Moving mean of a batch's first-try round trip, in real time (ms). */
-  private rttMs = 0;
   /** A launch is waiting to space batches. */
   private spacing = false;
 
-  constructor(o: CompleterOptions, private readonly maxBatches: number) {
+  /** held: the most jobs the worker holds at once (its concurrency and what it may claim ahead). */
+  constructor(o: CompleterOptions, private readonly maxBatches: number, held: number) {
     super(o, maxBatches);
-    this.perBatch = Math.ceil(o.concurrency / maxBatches);
-  }
-
-  protected override measured(rttMs: number): void {
-    this.rttMs = this.rttMs === 0 ? rttMs : this.rttMs * 0.9 + rttMs * 0.1;
+    this.perBatch = Math.ceil(held / maxBatches);
   }
 
   protected launch(): void {

@@ -1,8 +1,9 @@
 // The executor: runs one job at a time per slot. It calls the handler with its context, aborts it
 // on timeout, cancel request, lost lease or shutdown, extends the leases of what runs, and decides
 // the attempt's outcome (completed, retry with its backoff, failed, cancelled, released). It never
-// talks to the store about outcomes: it hands each one to the completer, which frees the slot once
-// the outcome is stored.
+// talks to the store about outcomes: it hands each one to the completer, which lets go of the job
+// once the outcome is stored. A job leased while every handler slot is busy (claimed ahead, see
+// `room`) waits here, highest priority first, and starts the moment a handler ends.
 import { backoffDelay } from '../backoff.js';
 import { CancelledError, NonRetryableError, TimeoutError, isRetryable, retryAfterOf } from '../errors.js';
 import type { Job, JobError, NewJob } from '../job.js';
@@ -16,7 +17,14 @@ import type { AttemptEndName, Lifecycle } from '../lifecycle.js';
 interface Running {
   job: Job;
   attempt: Attempt;
+  /** When its handler started (clock ms); while it waits for a slot, when it arrived. */
   startedAt: number;
+  /** Its handler runs (or ran): false while it waits for a handler slot. */
+  begun: boolean;
+  /** Its handler ended: the outcome is with the completer, or the lease was lost. */
+  ended?: boolean;
+  /** performance.now() at the handler's start, for the mean handler time. */
+  t0: number;
   /** When the lease ends unless a heartbeat extends it (clock ms). */
   leaseUntil: number;
   cancelTimeout?: () => void;
@@ -36,6 +44,13 @@ export interface ExecutorOptions {
   store: Store;
   registry: TaskRegistry;
   workerId: string;
+  /** Handlers running at once, at most. */
+  concurrency: number;
+  /**
+   * Jobs the worker may lease beyond its handler slots, at most (claimed ahead: each waits here for
+   * a slot). Scaled down as handlers get longer than a round trip (see `room`).
+   */
+  prefetch: number;
   leaseMs: number;
   clock: Clock;
   log: Logger;
@@ -48,8 +63,16 @@ export interface ExecutorOptions {
 }
 
 export class Executor {
-  /** Jobs holding a slot: running, or ended with their outcome not yet stored. */
+  /** Jobs this worker holds: waiting for a slot, running, or ended with their outcome not yet stored. */
   private readonly running = new Map<string, Running>();
+  /** Held jobs waiting for a handler slot, highest priority first, then in arrival order. */
+  private readonly waiting: Running[] = [];
+  /** Handlers running now. */
+  private handlers = 0;
+  /** Moving mean of a handler's run time (real ms); -1 before the first ends. */
+  private handlerMs = -1;
+  /** Set once the worker stops: a job that would wait for a slot goes back to its queue at once. */
+  private closing = false;
   private idleResolvers: (() => void)[] = [];
   // The options the per-job path reads, as own fields: one load each on a path run per job.
   private readonly store: Store;
@@ -62,9 +85,32 @@ export class Executor {
     ({ store: this.store, clock: this.clock, log: this.log, lifecycle: this.lifecycle, workerId: this.workerId } = o);
   }
 
-  /** Slots taken: jobs running, and jobs whose outcome is being stored. */
+  /** Jobs held: waiting for a slot, running, and ended with their outcome not yet stored. */
   get active(): number {
     return this.running.size;
+  }
+
+  /** Handlers running now (an outcome may still come from each). */
+  get busy(): number {
+    return this.handlers;
+  }
+
+  /**
+   * How many more jobs the worker may lease now: its handler slots plus what it claims ahead, less
+   * what it holds. Claiming ahead lets a slot start its next job the moment its handler ends, rather
+   * than a round trip later; it pays while handlers are short against the round trip (`rttMs`,
+   * measured by the completer). It reaches as far as the slots get through in one round trip,
+   * concurrency x rtt / mean handler time, at most `prefetch`, none before a handler has ended: a
+   * job claimed ahead waits for its slot about one round trip at most, and slow jobs are not
+   * hoarded from other workers.
+   */
+  room(rttMs: number): number {
+    const { concurrency, prefetch } = this.o;
+    let ahead = 0;
+    if (prefetch > 0 && this.handlerMs >= 0) {
+      ahead = this.handlerMs * prefetch <= concurrency * rttMs ? prefetch : Math.floor((concurrency * rttMs) / this.handlerMs);
+    }
+    return concurrency + ahead - this.running.size;
   }
 
   has(id: string): boolean {
@@ -75,15 +121,35 @@ export class Executor {
     return [...this.running.keys()];
   }
 
-  /** Start a job the store leased to this worker. */
+  /** A job the store leased to this worker: it starts now if a handler slot is free, else waits for one. */
   start(job: Job): void {
-    const { clock, lifecycle, log, workerId } = this;
-    const attempt = new Attempt();
-    const startedAt = clock.now();
-    const entry: Running = { job, attempt, startedAt, leaseUntil: job.leaseUntil ?? startedAt + this.o.leaseMs };
+    const entry: Running = {
+      job, attempt: new Attempt(), startedAt: this.clock.now(), begun: false, t0: 0,
+      leaseUntil: job.leaseUntil ?? this.clock.now() + this.o.leaseMs,
+    };
     this.running.set(job.id, entry);
+    if (this.handlers < this.o.concurrency) this.begin(entry);
+    else if (this.closing) this.settle(entry, this.failure(job, new ReleasedError('worker shutting down')));
+    else this.enqueueWaiting(entry);
+  }
+
+  private enqueueWaiting(entry: Running): void {
+    const { waiting } = this;
+    const p = entry.job.priority;
+    let i = waiting.length;
+    while (i > 0 && waiting[i - 1]!.job.priority < p) i--;
+    waiting.splice(i, 0, entry);
+  }
+
+  private begin(entry: Running): void {
+    const { clock, lifecycle, log, workerId } = this;
+    const { job, attempt } = entry;
+    this.handlers++;
+    entry.begun = true;
+    entry.t0 = performance.now();
+    const startedAt = (entry.startedAt = clock.now());
     if (job.timeout > 0) {
-      entry.cancelTimeout = clock.at(entry.startedAt + job.timeout, () =>
+      entry.cancelTimeout = clock.at(startedAt + job.timeout, () =>
         attempt.abort(new TimeoutError(`attempt timed out after ${job.timeout} ms`)),
       );
     }
@@ -92,14 +158,33 @@ export class Executor {
     this.execute(entry);
   }
 
-  /** A cancel request (store event or heartbeat answer): the handler's signal aborts. */
-  cancel(id: string): void {
-    this.running.get(id)?.attempt.abort(new CancelledError('job cancelled'));
+  /** Abort a held job: a running handler's signal aborts; a waiting job ends at once, unrun, with that reason. */
+  private abortEntry(entry: Running, reason: unknown): void {
+    if (entry.begun) {
+      entry.attempt.abort(reason);
+      return;
+    }
+    if (entry.ended) return;
+    this.waiting.splice(this.waiting.indexOf(entry), 1);
+    this.settle(entry, this.failure(entry.job, reason));
   }
 
-  /** Abort every running job with this reason (a stopping worker gives them back). */
+  /** The worker stops: jobs waiting for a slot go back to their queue now, and so does any that arrives later without a slot. */
+  releaseWaiting(): void {
+    this.closing = true;
+    const reason = new ReleasedError('worker shutting down');
+    for (const entry of [...this.waiting]) this.abortEntry(entry, reason);
+  }
+
+  /** A cancel request (store event or heartbeat answer): the handler's signal aborts. */
+  cancel(id: string): void {
+    const entry = this.running.get(id);
+    if (entry) this.abortEntry(entry, new CancelledError('job cancelled'));
+  }
+
+  /** Abort every held job with this reason (a stopping worker gives them back). */
   abortAll(reason: unknown): void {
-    for (const r of this.running.values()) r.attempt.abort(reason);
+    for (const r of [...this.running.values()]) this.abortEntry(r, reason);
   }
 
   /** The job's outcome is stored (or given up): its slot is free. */
@@ -142,10 +227,10 @@ export class Executor {
         if (!entry) continue;
         if (!r.ok) {
           entry.lost = true;
-          entry.attempt.abort(new LeaseLostError('lease lost'));
+          this.abortEntry(entry, new LeaseLostError('lease lost'));
         } else {
           entry.leaseUntil = now + leaseMs;
-          if (r.cancelRequested) entry.attempt.abort(new CancelledError('job cancelled'));
+          if (r.cancelRequested) this.abortEntry(entry, new CancelledError('job cancelled'));
         }
       }
     } catch (err) {
@@ -200,6 +285,19 @@ export class Executor {
 
   private settle(entry: Running, outcome: Outcome | null): void {
     entry.cancelTimeout?.();
+    entry.ended = true;
+    if (entry.begun) {
+      this.handlers--;
+      const ms = performance.now() - entry.t0;
+      this.handlerMs = this.handlerMs < 0 ? ms : this.handlerMs * 0.9 + ms * 0.1;
+    }
+    // The handler slot is free: the next waiting job starts now, not a round trip later (and
+    // before this outcome goes to the completer, which then waits a turn for it to end too).
+    while (this.handlers < this.o.concurrency && this.waiting.length > 0) this.begin(this.waiting.shift()!);
+    this.report(entry, outcome);
+  }
+
+  private report(entry: Running, outcome: Outcome | null): void {
     const { job } = entry;
     const { log, clock } = this;
     // Built only when logged: at info level most jobs log only their completion.

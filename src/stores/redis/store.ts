@@ -56,6 +56,8 @@ export class RedisStore implements Store {
     handoff: (params) => this.handoffJobs(params),
     /** Each call is a network round trip: workers keep two outcome batches in flight. */
     pipelined: true,
+    /** One connection (per slot): calls apply and answer in the order sent, so workers claim ahead. */
+    inOrder: true,
     workEvents: (listener) => this.subscribe(listener, { workOnly: true }),
   };
   readonly prefix: string;

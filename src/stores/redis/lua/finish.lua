@@ -25,9 +25,10 @@ local idleUntil = ARGV[11]
 local forget = ARGV[12]
 local FIRST_OUTCOME = 13
 beginCall(queueKeyBase)
--- One outcome (one completed id: 18 arguments; another kind: 19) and a claim of at most one job: a
--- concurrency-1 worker's cycle, where batching the index writes costs more than it saves.
-writeDirectly = claimLimit <= 1 and outboxCount == 0 and #ARGV <= 19
+-- One outcome (one completed id: 18 arguments; another kind: 19) and a claim of at most one job
+-- (or of none, the queue being empty, as an idle worker's claim-ahead finds it): a concurrency-1
+-- worker's cycle, where batching the index writes costs more than it saves.
+writeDirectly = outboxCount == 0 and #ARGV <= 19 and (claimLimit <= 1 or redis.call('ZCARD', keyBase .. READY) == 0)
 local out = {}
 local lastAt = 0
 local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'

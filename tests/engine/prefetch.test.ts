@@ -1,0 +1,121 @@
+// Claiming ahead (WorkerOptions.prefetch): a worker leases a few jobs beyond its handler slots,
+// each waiting in the worker for a slot, highest priority first. A waiting job never runs beside
+// `concurrency` others, a cancel ends it unrun, and a stopping worker gives it back at once.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveSpec } from '../../src/core/queue.js';
+import { Worker } from '../../src/core/worker.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+import type { Store } from '../../src/core/store.js';
+import { redisHarness, redisSkip } from '../helpers/redis.js';
+import { deferred, until, within } from '../helpers/await.js';
+
+const redisSkipped = await redisSkip();
+
+interface Made {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+// Redis, where workers claim ahead by default. (SQLite answers in a fraction of a handler's time, so
+// the worker there may scale its claim-ahead to nothing, as it should.)
+const stores: [string, () => Made | Promise<Made>, string | false][] = [['redis', () => redisHarness(), redisSkipped]];
+
+/**
+ * A worker at concurrency 1 that may claim 2 ahead, brought to: blocker b running, w1 and w2 (lower
+ * priority) leased and waiting for its slot. Three fast jobs go first, so the worker has seen
+ * handlers end quicker than a round trip (it claims ahead only then). b waits for its gate.
+ */
+async function oneRunningTwoWaiting(store: Store, pipeline: number) {
+  const now = Date.now();
+  const spec = (id: string, priority: number) => resolveSpec({ task: 't', queue: 'pq', id, priority }, now);
+  await store.addJobs({ jobs: [...['f1', 'f2', 'f3'].map((id) => spec(id, 100)), spec('b', 50), spec('w1', 0), spec('w2', 0)], now });
+  const started: string[] = [];
+  const bStarted = deferred();
+  const bGate = deferred();
+  let running = 0;
+  let peak = 0;
+  const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => {
+    started.push(ctx.job.id);
+    peak = Math.max(peak, ++running);
+    try {
+      if (ctx.job.id === 'b') {
+        bStarted.resolve();
+        await Promise.race([bGate.promise, new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason)))]);
+      }
+    } finally {
+      running--;
+    }
+  });
+  const worker = new Worker(store, reg, { queues: ['pq'], concurrency: 1, prefetch: 2, pipeline }).start();
+  const state = async (id: string) => (await store.getJob({ id }))!;
+  const ready = async () => {
+    await within(bStarted.promise, 10_000, 'b started');
+    // Leased (active in the store), held by the worker, not started.
+    await until(async () => (await state('w1')).state === 'active' && (await state('w2')).state === 'active', 10_000, 'w1 and w2 leased');
+    assert.equal(worker.active, 3);
+    assert.deepEqual(started, ['f1', 'f2', 'f3', 'b']);
+  };
+  return { worker, ready, started, release: () => bGate.resolve(), peak: () => peak, state };
+}
+
+for (const [storeName, make, skip] of stores) {
+  for (const pipeline of [1, 2]) {
+    describe(`claiming ahead on ${storeName}, pipeline ${pipeline}`, { skip }, () => {
+      it('a waiting job starts when the slot frees, highest priority first; a cancel ends one unrun', async () => {
+        const m = await make();
+        try {
+          const { worker, ready, started, release, peak, state } = await oneRunningTwoWaiting(m.store, pipeline);
+          try {
+            await ready();
+            // A later, more urgent job: w1's cancel sends an outcome batch, whose claim brings h, which waits ahead of w2.
+            await m.store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'pq', id: 'h', priority: 200 }, Date.now())], now: Date.now() });
+            await m.store.cancelJob({ id: 'w1', now: Date.now() });
+            await until(async () => (await state('w1')).state === 'cancelled', 5000, 'w1 cancelled');
+            await until(async () => (await state('h')).state === 'active', 5000, 'h leased');
+            assert.deepEqual(started, ['f1', 'f2', 'f3', 'b'], 'nothing starts beside b');
+            release();
+            await until(async () => (await m.store.countJobs({ queue: 'pq' })).pq!.completed === 6, 5000, 'all but w1 completed');
+            assert.deepEqual(started, ['f1', 'f2', 'f3', 'b', 'h', 'w2']);
+            assert.equal(peak(), 1);
+            assert.equal((await state('w1')).history.at(-1)?.outcome, 'cancelled');
+          } finally {
+            await worker.stop(1000);
+          }
+          const c = (await m.store.countJobs({ queue: 'pq' })).pq!;
+          assert.deepEqual([c.completed, c.cancelled, c.active, c.queued], [6, 1, 0, 0]);
+        } finally {
+          await m.cleanup();
+        }
+      });
+
+      it('a stopping worker gives back its waiting jobs at once, unrun and their attempt not counted', async () => {
+        const m = await make();
+        try {
+          const { worker, ready, started, release, state } = await oneRunningTwoWaiting(m.store, pipeline);
+          try {
+            await ready();
+          } catch (err) {
+            release();
+            await worker.stop(1000);
+            throw err;
+          }
+          // A long grace: the running blocker holds the stop, the waiting jobs must not.
+          const stopped = worker.stop(60_000);
+          await until(async () => (await state('w1')).state === 'queued' && (await state('w2')).state === 'queued', 5000, 'waiting jobs given back');
+          assert.equal((await state('b')).state, 'active', 'a running job finishes within the grace');
+          for (const id of ['w1', 'w2']) {
+            const j = await state(id);
+            assert.equal(j.attempts, 0, `${id}'s attempt does not count`);
+          }
+          release();
+          await within(stopped, 10_000, 'stop');
+          assert.ok(!started.includes('w1') && !started.includes('w2'), started.join());
+          const c = (await m.store.countJobs({ queue: 'pq' })).pq!;
+          assert.deepEqual([c.completed, c.queued, c.active], [4, 2, 0]);
+        } finally {
+          await m.cleanup();
+        }
+      });
+    });
+  }
+}
