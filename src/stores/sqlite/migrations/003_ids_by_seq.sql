@@ -1,7 +1,7 @@
 -- Version 3: fewer b-trees written per job (docs/performance.md, SQLite).
 --
 -- * No index on every id. An id Fusion makes is a UUIDv7 whose last 48 bits are the row's seq
---   (ids.ts in this folder's store: sqliteJobId), so a lookup by such an id is a lookup of its seq,
+--   (src/stores/sqlite/ids.ts), so a lookup by such an id is a lookup of its seq,
 --   checked against the stored id. Only ids a caller gave (id_given = 1: a client's id, an
 --   Idempotency-Key's, a schedule occurrence's, a follow-up's) go in a unique index, jobs_given_id.
 --   An enqueued job used to write four b-trees (the row, UNIQUE(id), jobs_ready, jobs_queue); it
