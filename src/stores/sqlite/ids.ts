@@ -1,9 +1,10 @@
 // Job ids the SQLite store makes (migration 003). When Fusion chooses a job's id (NewJob.madeId),
 // the store keeps the UUIDv7 resolveSpec made but writes the row's seq into its last 48 bits, so a
 // lookup by that id is a lookup of the seq (the table's own b-tree), checked against the stored
-// id, and no id index is written. The first 80 bits (the millisecond, the version, the process's
-// counter) still order ids by creation and tell a seq used again (after its job was removed) from
-// the job it held before. Ids a caller gave are stored as given, in the jobs_given_id index.
+// id, and no id index is written. A seq is never taken twice (a delete raises a floor new seqs
+// start above: raiseSeqFloor in statements.ts), so a made id never comes back for another job; the
+// first 80 bits (the millisecond, the version, the process's counter) order ids by creation. Ids a
+// caller gave are stored as given, in the jobs_given_id index.
 import type { NewJob } from '../../core/job.js';
 
 const SEQ_AT = 24;

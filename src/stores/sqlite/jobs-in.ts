@@ -97,8 +97,9 @@ export function insertJobs(conn: SqliteConnection, jobs: NewJob[], now: number, 
     }
     pending = [];
   };
-  // The transaction holds the write lock: no one else takes a seq until it ends.
-  let seq = statements.lastJobSeq.get() as number;
+  // The transaction holds the write lock: no one else takes a seq until it ends. A seq is never
+  // taken twice, even after its job was removed (raiseSeqFloor), so a made id never comes back.
+  let seq = statements.lastSeqTaken.get() as number;
   let lastQueue: string | undefined;
   for (const j of jobs) {
     if (j.queue !== lastQueue) {

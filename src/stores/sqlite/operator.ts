@@ -71,6 +71,7 @@ export function removeJob(conn: SqliteConnection, id: string, now: number): void
     const row = conn.mustGet(id);
     guardAction('remove', id, row.state);
     conn.statements.deleteJob.run(row.seq);
+    conn.statements.raiseSeqFloor.run(row.seq);
     conn.statements.deleteLogs.run(id);
     events.push({ type: 'removed', queue: row.queue, jobId: id, at: now });
   });
@@ -87,6 +88,7 @@ export function cleanJobs(conn: SqliteConnection, q: CleanQuery): number {
   return conn.tx(() => {
     const queues = q.queue !== undefined ? [q.queue] : (conn.statements.queueNames.all() as { name: string }[]).map((r) => r.name);
     let removed = 0;
+    let lastSeq = 0;
     for (const state of states) {
       const pick = conn.db.prepare(`SELECT seq, id FROM jobs INDEXED BY ${STATE_INDEX[state]}
         WHERE state = '${state}' AND queue = ? AND ended_at < ? LIMIT (SELECT ?)`);
@@ -95,11 +97,14 @@ export function cleanJobs(conn: SqliteConnection, q: CleanQuery): number {
         for (const r of rows) {
           conn.statements.deleteJob.run(r.seq);
           conn.statements.deleteLogs.run(r.id);
+          if (r.seq > lastSeq) lastSeq = r.seq;
         }
         removed += rows.length;
-        if (removed >= limit) return removed;
+        if (removed >= limit) break;
       }
+      if (removed >= limit) break;
     }
+    if (lastSeq > 0) conn.statements.raiseSeqFloor.run(lastSeq);
     return removed;
   });
 }

@@ -130,6 +130,12 @@ export function prepareStatements(db: Database.Database) {
       max_attempts = CASE WHEN @reset THEN max_attempts ELSE max(max_attempts, attempts + 1) END
       WHERE seq = @seq RETURNING *`),
     deleteJob: d.prepare(`DELETE FROM jobs WHERE seq = ?`),
+    // A seq is never taken again (an id carries it, ids.ts): a delete raises the floor new seqs
+    // start above, as the newest job may be the one deleted; an add starts above both.
+    raiseSeqFloor: d.prepare(`INSERT INTO meta (key, value) VALUES ('seq_floor', ?)
+      ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`),
+    lastSeqTaken: d.prepare(`SELECT max(coalesce((SELECT max(seq) FROM jobs), 0),
+      coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq_floor'), 0))`).pluck(),
     deleteLogs: d.prepare(`DELETE FROM job_logs WHERE job_id = ?`),
     // One count per state's own partial index (jobs_queue holds no state).
     countsByQueue: d.prepare(JOB_STATES.map((state) => `SELECT queue, '${state}' AS state, count(*) AS n FROM jobs WHERE state = '${state}' GROUP BY queue`)

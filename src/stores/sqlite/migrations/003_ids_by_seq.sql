@@ -2,7 +2,8 @@
 --
 -- * No index on every id. An id Fusion makes is a UUIDv7 whose last 48 bits are the row's seq
 --   (src/stores/sqlite/ids.ts), so a lookup by such an id is a lookup of its seq,
---   checked against the stored id. Only ids a caller gave (id_given = 1: a client's id, an
+--   checked against the stored id; a seq is never taken twice (statements.ts, raiseSeqFloor: the
+--   'seq_floor' row of meta). Only ids a caller gave (id_given = 1: a client's id, an
 --   Idempotency-Key's, a schedule occurrence's, a follow-up's) go in a unique index, jobs_given_id.
 --   An enqueued job used to write four b-trees (the row, UNIQUE(id), jobs_ready, jobs_queue); it
 --   now writes two: the row and its state's index.
