@@ -43,10 +43,12 @@ function alike(a: Pending, b: Pending): boolean {
 export function insertJobs(conn: SqliteConnection, jobs: NewJob[], now: number, events: StoreEvent[]): AddedJob[] {
   const statements = conn.statements;
   const out: AddedJob[] = [];
+  // Events go only to this connection's listeners (other processes find new rows themselves).
+  const listened = conn.listeners.size > 0;
   const created = (p: Pending, id: string) => {
     if (conn.watching) conn.pendingOwnSeqs.push(p.seq);
     out.push({ job: newJobView(p.j, p.state, id), created: true });
-    events.push({ type: p.state, queue: p.j.queue, jobId: id, at: now, runAt: p.j.runAt });
+    if (listened) events.push({ type: p.state, queue: p.j.queue, jobId: id, at: now, runAt: p.j.runAt });
   };
   const insertOne = ({ j, seq, state }: Pending, id: string, given: boolean) => {
     statements.insertJob.run(
@@ -123,8 +125,34 @@ export function insertJobs(conn: SqliteConnection, jobs: NewJob[], now: number, 
 }
 
 export function addJobs(conn: SqliteConnection, jobs: NewJob[], now: number): AddedJob[] {
+  if (jobs.length === 1) {
+    const alone = addAlone(conn, jobs[0]!, now);
+    if (alone) return alone;
+  }
   const events: StoreEvent[] = [];
   const out = conn.tx(() => insertJobs(conn, jobs, now, events));
   conn.emit(events);
   return out;
+}
+
+/**
+ * One job whose id the store makes, into a queue this connection knows: one statement, its own
+ * transaction (insertMadeAlone). Null when it takes the general path: an unknown queue, a given
+ * id, or nothing inserted.
+ */
+function addAlone(conn: SqliteConnection, j: NewJob, now: number): AddedJob[] | null {
+  if (!conn.knownQueues.has(j.queue) || !mayMakeId(j, 0)) return null;
+  const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
+  const prefix = idPrefix(j);
+  const info = conn.statements.insertMadeAlone.run(
+    prefix, j.queue, j.task, JSON.stringify(j.payload ?? null), j.priority, state, j.maxAttempts, backoffValue(j), j.timeout,
+    j.maxStalls, j.runAt, j.createdAt, j.description, j.tags.length ? JSON.stringify(j.tags) : null,
+    j.callbacks ? JSON.stringify(j.callbacks) : null, j.scheduleId, prefix,
+  );
+  if (info.changes === 0) return null;
+  const seq = Number(info.lastInsertRowid);
+  if (conn.watching) conn.ownSeqs.add(seq);
+  const id = madeId(prefix, seq);
+  if (conn.listeners.size) conn.emit([{ type: state, queue: j.queue, jobId: id, at: now, runAt: j.runAt }]);
+  return [{ job: newJobView(j, state, id), created: true }];
 }
