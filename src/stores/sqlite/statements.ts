@@ -139,13 +139,6 @@ export function prepareStatements(db: Database.Database) {
     raiseSeqFloor: d.prepare(`INSERT INTO meta (key, value) VALUES ('seq_floor', ?)
       ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`),
     lastSeqTaken: d.prepare(`SELECT ${LAST_SEQ_TAKEN}`).pluck(),
-    // One job whose id the store makes, added alone (jobs-in.ts, addAlone): its seq, its id and the
-    // check that no caller gave that id in the statement itself, run without BEGIN and COMMIT (a
-    // single statement is its own transaction): one statement where the general path runs five.
-    // Nothing inserted (a given id holds it, or the seq is past what an id carries): the general path.
-    insertMadeAlone: d.prepare(`INSERT INTO jobs (${JOB_INSERT_COLUMNS})
-      SELECT s, ? || printf('%012x', s), ${'?, '.repeat(15)}NULL FROM (SELECT ${LAST_SEQ_TAKEN} + 1 AS s)
-      WHERE s < ${2 ** 48} AND NOT EXISTS (SELECT 1 FROM jobs WHERE id_given = 1 AND id = ? || printf('%012x', s))`),
     deleteLogs: d.prepare(`DELETE FROM job_logs WHERE job_id = ?`),
     // One count per state's own partial index (jobs_queue holds no state).
     countsByQueue: d.prepare(JOB_STATES.map((state) => `SELECT queue, '${state}' AS state, count(*) AS n FROM jobs WHERE state = '${state}' GROUP BY queue`)
