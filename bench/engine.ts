@@ -1,10 +1,13 @@
-// npm run bench -- [--store URL] [--jobs N] [--runs R] [--compare bullmq|plainjob] [--only row,row] [--log info]
+// npm run bench -- [--store URL] [--jobs N] [--runs R] [--compare bullmq|plainjob] [--only row,row] [--log info] [--warmup N]
 // Prints one JSON document: each row's median and range over R runs, per subject, and with
 // --compare the ratio Fusion/peer (above 1 is better for rates, below 1 for latencies and CPU per job),
 // both as the ratio of medians and as the median and range of the per-run (paired) ratios.
 // Rate rows also report this process's CPU time per job (`<row>_cpu_us`).
 // plainjob runs on its own SQLite file in the same temp directory as Fusion's.
-// Subjects alternate within each run so machine noise hits both alike.
+// Subjects alternate within each run so machine noise hits both alike. Before the timed rows each
+// subject runs every selected row once with --warmup jobs (default 2000; 0: none), not recorded:
+// otherwise the first row carries the start-up of whichever subject runs first in it (its code
+// compiled, the garbage of loading its modules collected), and with --runs 1 that is always Fusion.
 // With a redis:// store and --compare bullmq it runs the Redis comparison (redis-vs-bullmq.ts),
 // whose rows add enqueues in flight, four worker processes and delayed-job lateness; there --only
 // picks that script's rows by a part of their name (e.g. "c=50"), and --samples and --log do not apply.
@@ -29,6 +32,7 @@ const { values: args, tokens } = parseArgs({
     only: { type: 'string' },
     samples: { type: 'string', default: '300' },
     log: { type: 'string' },
+    warmup: { type: 'string', default: '2000' },
   },
 });
 
@@ -54,6 +58,7 @@ if (/^postgres(ql)?:\/\//.test(args.store ?? '')) {
 const jobs = Number(args.jobs);
 const runs = Number(args.runs);
 const samples = Number(args.samples);
+const warmup = Number(args.warmup);
 let tmp: string | null = null;
 const storeUrl = args.store ?? `sqlite:${join((tmp = mkdtempSync(join(tmpdir(), 'fusion-bench-'))), 'bench.db')}`;
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -63,35 +68,36 @@ if (args.compare && args.compare !== 'bullmq' && args.compare !== 'plainjob') {
 const peerDir = args.compare === 'plainjob' ? (tmp ?? mkdtempSync(join(tmpdir(), 'fusion-bench-'))) : null;
 const rate = (name: string, r: Rate) => ({ [name]: r.rate, [`${name}_cpu_us`]: r.cpuUs });
 
-type Measure = (s: Subject, queue: string) => Promise<Record<string, number>>;
+type Measure = (s: Subject, queue: string, n?: number) => Promise<Record<string, number>>;
 interface RowDef {
   name: string;
   unit: string;
   n: number;
+  /** `n` jobs (or samples) instead of the row's own: the warm-up's. */
   run: Measure;
 }
 
 const single = Math.min(jobs, 5000);
 const c1 = Math.min(jobs, 5000);
 const rows: RowDef[] = [
-  { name: 'enqueue_single', unit: 'jobs/s', n: single, run: async (s, q) => rate('enqueue_single', await enqueueSingle(s, q, single)) },
-  { name: 'enqueue_batch', unit: 'jobs/s', n: jobs, run: async (s, q) => rate('enqueue_batch', await enqueueBatch(s, q, jobs)) },
-  { name: 'processed_c1', unit: 'jobs/s', n: c1, run: async (s, q) => rate('processed_c1', await processed(s, q, c1, 1)) },
-  { name: 'processed_c50', unit: 'jobs/s', n: jobs, run: async (s, q) => rate('processed_c50', await processed(s, q, jobs, 50)) },
+  { name: 'enqueue_single', unit: 'jobs/s', n: single, run: async (s, q, n = single) => rate('enqueue_single', await enqueueSingle(s, q, n)) },
+  { name: 'enqueue_batch', unit: 'jobs/s', n: jobs, run: async (s, q, n = jobs) => rate('enqueue_batch', await enqueueBatch(s, q, n)) },
+  { name: 'processed_c1', unit: 'jobs/s', n: c1, run: async (s, q, n = c1) => rate('processed_c1', await processed(s, q, n, 1)) },
+  { name: 'processed_c50', unit: 'jobs/s', n: jobs, run: async (s, q, n = jobs) => rate('processed_c50', await processed(s, q, n, 50)) },
   {
     name: 'latency', unit: 'ms', n: samples,
-    run: async (s, q) => {
-      const l = await latency(s, q, samples);
+    run: async (s, q, n = samples) => {
+      const l = await latency(s, q, Math.min(n, samples));
       return { latency_p50_ms: l.p50, latency_p99_ms: l.p99 };
     },
   },
   {
     // Enqueued through a second connection, as by an API process: SQLite's cross-process wake-up path.
     name: 'latency_xconn', unit: 'ms', n: samples,
-    run: async (s, q) => {
+    run: async (s, q, n = samples) => {
       const producer = await s.producer();
       try {
-        const l = await latency(s, q, samples, producer);
+        const l = await latency(s, q, Math.min(n, samples), producer);
         return { latency_xconn_p50_ms: l.p50, latency_xconn_p99_ms: l.p99 };
       } finally {
         await producer.close();
@@ -111,6 +117,15 @@ async function main() {
   const results = new Map<string, Map<string, number[]>>(); // metric → subject → values
   const units = new Map<string, { unit: string; n: number }>();
   let seq = 0;
+  if (warmup > 0) {
+    for (const row of selected) {
+      for (const s of subjects) {
+        const queue = `warmup-${row.name}-${seq++}`;
+        await row.run(s, queue, warmup);
+        await s.drop(queue);
+      }
+    }
+  }
   for (let run = 0; run < runs; run++) {
     for (const row of selected) {
       // Alternate who goes first, so neither always gets the warmer (or noisier) slot.
@@ -141,7 +156,7 @@ async function main() {
     store: storeUrl.replace(/:\/\/[^@]*@/, '://***@'),
     compare: args.compare === 'bullmq' ? `bullmq on ${redisUrl.replace(/:\/\/[^@]*@/, '://***@')}`
       : args.compare === 'plainjob' ? 'plainjob on its own SQLite file in the same directory' : null,
-    log: args.log ?? 'silent', jobs, runs, node: process.version, cpus: cpus().length,
+    log: args.log ?? 'silent', jobs, runs, warmup, node: process.version, cpus: cpus().length,
     rows: [...results].map(([metric, bySubject]) => {
       const { unit, n } = units.get(metric)!;
       const d = digits(unit);

@@ -108,6 +108,14 @@ export interface JobSpec<P = unknown> {
 /** A fully resolved job ready for a store to insert. */
 export interface NewJob {
   id: string;
+  /**
+   * The id Fusion made for this job when its spec gave none (resolveSpec). While `id` still equals
+   * it, the id is Fusion's to choose, and a store may store the job under an id of its own making
+   * instead (SQLite: a UUIDv7 that carries the row's seq, so that no id index is written); the
+   * store's answer carries the id the job has. An id set afterwards (an Idempotency-Key's, a
+   * follow-up's) differs from it and is kept as given.
+   */
+  madeId?: string;
   queue: string;
   task: string;
   payload: unknown;
@@ -154,9 +162,9 @@ export function isFinished(state: JobState): boolean {
  * spread of `j`: spreading into an object this wide fell off V8's fast path and cost ~15 µs per
  * job, three quarters of a bulk enqueue.
  */
-export function newJobView(j: NewJob, state: JobState): Job {
+export function newJobView(j: NewJob, state: JobState, id = j.id): Job {
   return {
-    id: j.id, queue: j.queue, task: j.task, payload: j.payload, priority: j.priority, state, attempts: 0,
+    id, queue: j.queue, task: j.task, payload: j.payload, priority: j.priority, state, attempts: 0,
     maxAttempts: j.maxAttempts, backoff: j.backoff, timeout: j.timeout, runAt: j.runAt, createdAt: j.createdAt,
     startedAt: null, endedAt: null, result: null, error: null, history: [], progress: null, stalls: 0,
     maxStalls: j.maxStalls, cancelRequested: false, workerId: null, leaseToken: null, leaseUntil: null,

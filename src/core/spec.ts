@@ -67,8 +67,10 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry)
   }
   const payload = spec.payload === undefined ? null : spec.payload;
   if (defaults.validate) checkPayload(defaults.validate, payload);
+  const madeId = spec.id === undefined ? newId() : undefined;
   return {
-    id: spec.id ?? newId(),
+    id: madeId ?? spec.id!,
+    madeId,
     queue,
     task: spec.task,
     payload,

@@ -15,7 +15,7 @@ import { Queue, resolveSpec } from '../../src/core/queue.js';
 import { tempDir } from '../helpers/tmp.js';
 import { afterCursor, orderBy } from '../../src/stores/list-order.js';
 
-const CURRENT_INDEXES = ['jobs_active', 'jobs_cancelled_end', 'jobs_completed_end', 'jobs_due', 'jobs_ended', 'jobs_failed_end', 'jobs_queue', 'jobs_ready'];
+const CURRENT_INDEXES = ['jobs_active', 'jobs_cancelled_end', 'jobs_completed_end', 'jobs_due', 'jobs_failed_end', 'jobs_given_id', 'jobs_queue', 'jobs_ready'];
 
 const indexes = (db: Database.Database) =>
   (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL ORDER BY name`).all() as { name: string }[])
@@ -139,6 +139,10 @@ describe('sqlite store: schema', () => {
       for (const state of ['scheduled', 'queued', 'active', 'completed', 'failed', 'cancelled'] as const) {
         assert.deepEqual((await store.listJobs({ queue: 'q', state })).items, []);
       }
+      // The list of one queue across states and the cleaning name their indexes too (migration 003).
+      await new Queue(store).enqueueMany([{ task: 't', queue: 'q', priority: 2 }, { task: 't', queue: 'q' }]);
+      assert.equal((await store.listJobs({ queue: 'q' })).items.length, 2);
+      assert.equal(await store.cleanJobs({ endedBefore: Date.now() + 1 }), 0);
     } finally {
       await store.close();
       t.remove();

@@ -7,6 +7,7 @@ import type {
   ClaimRequest, ClaimResult, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
+import { seqOfId } from './ids.js';
 import { insertJobs } from './jobs-in.js';
 import { fromRaw, rowToJob, type JobRow, type QueueRow } from './rows.js';
 import { CLAIM_LITERAL_MAX, pickSql, type Statement } from './statements.js';
@@ -103,26 +104,32 @@ const detailsOf = (e: JobError | undefined | null): string | null => (e?.details
 export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: StoreEvent[]): boolean[] {
   const statements = conn.statements;
   return outcomes.map((o) => {
-    const queue = statements.queueOfJob.get(o.id) as string | undefined;
-    if (queue === undefined) return false;
+    // The job's seq and queue (for the event): by the seq its id carries, else among given ids.
+    let seq = seqOfId(o.id);
+    let queue = seq === null ? undefined : (statements.queueAt.get(seq, o.id) as string | undefined);
+    if (queue === undefined) {
+      const given = statements.seqAndQueueOfGivenId.get(o.id) as [number, string] | undefined;
+      if (given === undefined) return false;
+      [seq, queue] = given;
+    }
     let changes = 0;
     switch (o.kind) {
       case 'completed':
-        changes = statements.complete.run(o.result === undefined ? null : JSON.stringify(o.result), o.at, o.at, o.id, o.token).changes;
+        changes = statements.complete.run(o.result === undefined ? null : JSON.stringify(o.result), o.at, o.at, seq, o.token).changes;
         break;
       case 'retry':
         changes = statements.retryLater.run({
-          id: o.id, token: o.token, at: o.at, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message, details: detailsOf(o.error),
+          seq, token: o.token, at: o.at, retryAt: o.retryAt, error: JSON.stringify(o.error), message: o.error.message, details: detailsOf(o.error),
         }).changes;
         break;
       case 'failed':
       case 'cancelled':
         changes = statements[o.kind === 'failed' ? 'fail' : 'cancel'].run({
-          id: o.id, token: o.token, at: o.at, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null, details: detailsOf(o.error),
+          seq, token: o.token, at: o.at, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null, details: detailsOf(o.error),
         }).changes;
         break;
       case 'released':
-        changes = statements.release.run({ id: o.id, token: o.token, at: o.at }).changes;
+        changes = statements.release.run({ seq, token: o.token, at: o.at }).changes;
         break;
     }
     if (changes === 0) return false;
@@ -157,14 +164,16 @@ export function finishAndClaimJobs(conn: SqliteConnection, outcomes: Outcome[], 
 export function heartbeatJobs(conn: SqliteConnection, leases: Lease[], leaseMs: number, now: number): HeartbeatResult[] {
   return conn.tx(() =>
     leases.map((l) => {
-      const r = conn.statements.extendLease.get(now + leaseMs, l.id, l.token) as { cancel_requested: number } | undefined;
+      const seq = conn.seqById(l.id);
+      const r = seq === undefined ? undefined : (conn.statements.extendLease.get(now + leaseMs, seq, l.token) as { cancel_requested: number } | undefined);
       return { id: l.id, ok: r !== undefined, cancelRequested: r ? r.cancel_requested === 1 : false };
     }),
   );
 }
 
 export function progressJob(conn: SqliteConnection, lease: Lease, progress: unknown, now: number): boolean {
-  const r = conn.statements.setProgress.get(JSON.stringify(progress ?? null), lease.id, lease.token) as { queue: string } | undefined;
+  const seq = conn.seqById(lease.id);
+  const r = seq === undefined ? undefined : (conn.statements.setProgress.get(JSON.stringify(progress ?? null), seq, lease.token) as { queue: string } | undefined);
   if (r) conn.emit([{ type: 'progress', queue: r.queue, jobId: lease.id, at: now, progress }]);
   return r !== undefined;
 }

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { notFound } from '../../core/errors.js';
 import { WORK_EVENTS, type StoreEvent, type StoreListener } from '../../core/store.js';
+import { seqOfId } from './ids.js';
 import { migrate } from './migrate.js';
 import { JOB_COLUMNS, type JobRow } from './rows.js';
 import { prepareStatements, type Statement, type Statements } from './statements.js';
@@ -42,6 +43,8 @@ export class SqliteConnection {
   readonly pendingQueues: string[] = [];
   /** Claim picks by literal LIMIT (claim.ts, see pickSql in statements.ts). */
   readonly picksBySize = new Map<number, Statement>();
+  /** INSERTs of alike jobs by row count (jobs-in.ts), prepared at their first use on this connection. */
+  readonly insertsBySize = new Map<number, Statement>();
   /** One transaction wrapper for every call: better-sqlite3 builds a new one per db.transaction() (~4% of a c=1 cycle). */
   private readonly runTx: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -95,9 +98,23 @@ export class SqliteConnection {
     }
   }
 
+  /** The job's row by id: at the seq an id of this store's making carries (ids.ts), else among the given ids. */
+  rowById(id: string): JobRow | undefined {
+    const seq = seqOfId(id);
+    const row = seq === null ? undefined : (this.statements.jobAt.get(seq, id) as JobRow | undefined);
+    return row ?? (this.statements.jobByGivenId.get(id) as JobRow | undefined);
+  }
+
+  /** The job's seq by id, as rowById finds it. */
+  seqById(id: string): number | undefined {
+    const seq = seqOfId(id);
+    const found = seq === null ? undefined : (this.statements.seqAt.get(seq, id) as number | undefined);
+    return found ?? (this.statements.seqOfGivenId.get(id) as number | undefined);
+  }
+
   /** The job's row, or the not-found error. */
   mustGet(id: string): JobRow {
-    const row = this.statements.jobById.get(id) as JobRow | undefined;
+    const row = this.rowById(id);
     if (!row) throw notFound('job', id);
     return row;
   }

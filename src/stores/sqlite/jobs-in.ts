@@ -1,41 +1,148 @@
-// Adding jobs: one INSERT per job, skipped (and the stored job answered) when the id exists.
-import type { Job, JobState, NewJob } from '../../core/job.js';
+// Adding jobs at the next seqs, under ids that carry the seq when Fusion chose them (ids.ts); a job
+// whose id exists is not added, and the stored job is answered. Runs of jobs alike in all but their
+// payload (a batch of one task, the common bulk add) go in by one INSERT per up to 64 of them that
+// binds the shared values once (insertAlikeSql); the rest one INSERT per job.
+import { DEFAULTS, type Job, type JobState, type NewJob } from '../../core/job.js';
 import { newJobView } from '../../core/job.js';
 import type { StoreEvent } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
+import { idPrefix, madeId, mayMakeId } from './ids.js';
 import { rowToJob } from './rows.js';
+import { insertAlikeSql, type Statement } from './statements.js';
 
 export type AddedJob = { job: Job; created: boolean };
+
+/** Row counts an INSERT of alike jobs is prepared for; a run goes in as the largest that fit. */
+const ALIKE_SIZES = [64, 16, 4];
+
+function insertAlikeOf(conn: SqliteConnection, rows: number): Statement {
+  let s = conn.insertsBySize.get(rows);
+  if (!s) conn.insertsBySize.set(rows, (s = conn.db.prepare(insertAlikeSql(rows)) as Statement));
+  return s;
+}
+
+interface Pending {
+  j: NewJob;
+  seq: number;
+  state: JobState;
+}
+
+/** The default backoff is stored as NULL (migration 003). */
+const backoffValue = (j: NewJob) => (j.backoff === DEFAULTS.backoff ? null : JSON.stringify(j.backoff));
+
+/** Whether `b` goes in the same alike INSERT as `a`: all columns but the payload the same, none of the rare ones set. */
+function alike(a: Pending, b: Pending): boolean {
+  const x = a.j;
+  const y = b.j;
+  return b.state === a.state && y.queue === x.queue && y.task === x.task && y.priority === x.priority && y.maxAttempts === x.maxAttempts
+    && y.backoff === x.backoff && y.timeout === x.timeout && y.maxStalls === x.maxStalls && y.runAt === x.runAt
+    && y.createdAt === x.createdAt && y.description === null && y.tags.length === 0 && y.callbacks === null && y.scheduleId === null;
+}
+
+/**
+ * One add inside a transaction: the answers in order and the events. A class, not closures made per
+ * call: its methods stay compiled from one add to the next (closures made anew at each add left the
+ * batch path cold for thousands of jobs, measured in the engine bench).
+ */
+class Adder {
+  readonly out: AddedJob[] = [];
+  /** Jobs whose ids the store makes, not yet inserted. */
+  pending: Pending[] = [];
+  // Events go only to this connection's listeners (other processes find new rows themselves).
+  private readonly listened: boolean;
+
+  constructor(private readonly conn: SqliteConnection, private readonly now: number, private readonly events: StoreEvent[]) {
+    this.listened = conn.listeners.size > 0;
+  }
+
+  private created(p: Pending, id: string): void {
+    if (this.conn.watching) this.conn.pendingOwnSeqs.push(p.seq);
+    this.out.push({ job: newJobView(p.j, p.state, id), created: true });
+    if (this.listened) this.events.push({ type: p.state, queue: p.j.queue, jobId: id, at: this.now, runAt: p.j.runAt });
+  }
+
+  private insertOne({ j, seq, state }: Pending, id: string, given: boolean): void {
+    this.conn.statements.insertJob.run(
+      seq, id, j.queue, j.task, JSON.stringify(j.payload ?? null), j.priority, state, j.maxAttempts, backoffValue(j), j.timeout,
+      j.maxStalls, j.runAt, j.createdAt, j.description, j.tags.length ? JSON.stringify(j.tags) : null,
+      j.callbacks ? JSON.stringify(j.callbacks) : null, j.scheduleId, given ? 1 : null,
+    );
+  }
+
+  /** A job under the id it was given, unless that id is taken: then the stored job is its answer. */
+  addGiven(p: Pending, id: string): void {
+    const existing = this.conn.rowById(id);
+    if (existing) return void this.out.push({ job: rowToJob(existing), created: false });
+    this.insertOne(p, id, true);
+    this.created(p, id);
+  }
+
+  /** A job whose id the store makes, unless a caller gave that id (then it keeps the one Fusion made, as given). */
+  private addMade(p: Pending, id: string): void {
+    if (this.conn.statements.seqOfGivenId.get(id) !== undefined) return this.addGiven(p, p.j.id);
+    this.insertOne(p, id, false);
+    this.created(p, id);
+  }
+
+  /** Insert the pending jobs: runs of alike ones as one INSERT per up to 64, the rest one by one. */
+  flush(): void {
+    const pending = this.pending;
+    const statements = this.conn.statements;
+    for (let i = 0; i < pending.length;) {
+      const first = pending[i]!;
+      let run = 1;
+      while (run < ALIKE_SIZES[0]! && i + run < pending.length && alike(first, pending[i + run]!)) run++;
+      const size = ALIKE_SIZES.find((s) => s <= run);
+      const prefix = idPrefix(first.j);
+      if (size === undefined || first.j.description !== null || first.j.tags.length || first.j.callbacks || first.j.scheduleId !== null) {
+        this.addMade(first, madeId(prefix, first.seq));
+        i++;
+        continue;
+      }
+      const end = i + size;
+      // One probe of the given ids' index for the lot (their ids sort by seq under one prefix).
+      if (statements.givenIdIn.get(madeId(prefix, first.seq), madeId(prefix, first.seq + size - 1)) !== undefined) {
+        for (; i < end; i++) this.addMade(pending[i]!, madeId(prefix, pending[i]!.seq));
+        continue;
+      }
+      const j = first.j;
+      const values: unknown[] = [first.seq, prefix, j.queue, j.task, j.priority, first.state, j.maxAttempts, backoffValue(j), j.timeout,
+        j.maxStalls, j.runAt, j.createdAt];
+      for (let k = i; k < end; k++) values.push(JSON.stringify(pending[k]!.j.payload ?? null));
+      insertAlikeOf(this.conn, size).run(values);
+      for (; i < end; i++) this.created(pending[i]!, madeId(prefix, pending[i]!.seq));
+    }
+    this.pending = [];
+  }
+}
 
 /** Inside a transaction: insert `jobs`, their events into `events` (emitted after the commit). */
 export function insertJobs(conn: SqliteConnection, jobs: NewJob[], now: number, events: StoreEvent[]): AddedJob[] {
   const statements = conn.statements;
-  const queues = new Set<string>();
-  const out: AddedJob[] = [];
+  const add = new Adder(conn, now, events);
+  // The transaction holds the write lock: no one else takes a seq until it ends. A seq is never
+  // taken twice, even after its job was removed (raiseSeqFloor), so a made id never comes back.
+  let seq = statements.lastSeqTaken.get() as number;
+  let lastQueue: string | undefined;
   for (const j of jobs) {
-    if (!queues.has(j.queue)) {
-      queues.add(j.queue);
-      if (!conn.knownQueues.has(j.queue)) {
+    if (j.queue !== lastQueue) {
+      lastQueue = j.queue;
+      if (!conn.knownQueues.has(j.queue) && !conn.pendingQueues.includes(j.queue)) {
         statements.ensureQueue.run(j.queue);
         conn.pendingQueues.push(j.queue);
       }
     }
-    const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
-    // Positional: binding a named-parameter object costs ~1 µs more per row.
-    const info = statements.insertJob.run(
-      j.id, j.queue, j.task, JSON.stringify(j.payload ?? null), j.priority, state, j.maxAttempts, JSON.stringify(j.backoff),
-      j.timeout, j.maxStalls, j.runAt, j.createdAt, j.description, j.tags.length ? JSON.stringify(j.tags) : null,
-      j.callbacks ? JSON.stringify(j.callbacks) : null, j.scheduleId,
-    );
-    if (info.changes === 1) {
-      if (conn.watching) conn.pendingOwnSeqs.push(Number(info.lastInsertRowid));
-      out.push({ job: newJobView(j, state), created: true });
-      events.push({ type: state, queue: j.queue, jobId: j.id, at: now, runAt: j.runAt });
+    const p: Pending = { j, seq: ++seq, state: j.runAt > now ? 'scheduled' : 'queued' };
+    if (mayMakeId(j, p.seq)) {
+      add.pending.push(p);
     } else {
-      out.push({ job: rowToJob(conn.mustGet(j.id)), created: false });
+      // A given id: the jobs before it go in first, so that it is looked for among them too.
+      add.flush();
+      add.addGiven(p, j.id);
     }
   }
-  return out;
+  add.flush();
+  return add.out;
 }
 
 export function addJobs(conn: SqliteConnection, jobs: NewJob[], now: number): AddedJob[] {
@@ -44,3 +151,4 @@ export function addJobs(conn: SqliteConnection, jobs: NewJob[], now: number): Ad
   conn.emit(events);
   return out;
 }
+

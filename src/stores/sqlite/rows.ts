@@ -1,5 +1,5 @@
 // Mapping between SQLite rows and the core types (Job, ScheduleRecord), and the queues row.
-import type { Job, JobState } from '../../core/job.js';
+import { DEFAULTS, type Job, type JobState } from '../../core/job.js';
 import type { ScheduleRecord } from '../../core/store.js';
 
 export interface JobRow {
@@ -12,7 +12,8 @@ export interface JobRow {
   state: JobState;
   attempts: number;
   max_attempts: number;
-  backoff: string;
+  /** NULL: the default policy (migration 003). */
+  backoff: string | null;
   timeout: number;
   stalls: number;
   max_stalls: number;
@@ -22,7 +23,8 @@ export interface JobRow {
   ended_at: number | null;
   result: string | null;
   error: string | null;
-  history: string;
+  /** NULL until an attempt ends (migration 003; '[]' in rows written before). */
+  history: string | null;
   progress: string | null;
   cancel_requested: number;
   worker_id: string | null;
@@ -32,6 +34,8 @@ export interface JobRow {
   tags: string | null;
   callbacks: string | null;
   schedule_id: string | null;
+  /** 1: the id was given (in jobs_given_id); NULL: it carries the seq (ids.ts). */
+  id_given: number | null;
 }
 
 const parse = (s: string | null) => (s === null ? null : JSON.parse(s));
@@ -40,7 +44,7 @@ const parse = (s: string | null) => (s === null ? null : JSON.parse(s));
 export const JOB_COLUMNS = [
   'seq', 'id', 'queue', 'task', 'payload', 'priority', 'state', 'attempts', 'max_attempts', 'backoff', 'timeout',
   'stalls', 'max_stalls', 'run_at', 'created_at', 'started_at', 'ended_at', 'result', 'error', 'history', 'progress',
-  'cancel_requested', 'worker_id', 'lease_token', 'lease_until', 'description', 'tags', 'callbacks', 'schedule_id',
+  'cancel_requested', 'worker_id', 'lease_token', 'lease_until', 'description', 'tags', 'callbacks', 'schedule_id', 'id_given',
 ] as const;
 
 /**
@@ -53,7 +57,7 @@ export function fromRaw(a: unknown[]): JobRow {
     max_attempts: a[8], backoff: a[9], timeout: a[10], stalls: a[11], max_stalls: a[12], run_at: a[13],
     created_at: a[14], started_at: a[15], ended_at: a[16], result: a[17], error: a[18], history: a[19],
     progress: a[20], cancel_requested: a[21], worker_id: a[22], lease_token: a[23], lease_until: a[24],
-    description: a[25], tags: a[26], callbacks: a[27], schedule_id: a[28],
+    description: a[25], tags: a[26], callbacks: a[27], schedule_id: a[28], id_given: a[29],
   } as JobRow;
 }
 
@@ -67,7 +71,7 @@ export function rowToJob(r: JobRow): Job {
     state: r.state,
     attempts: r.attempts,
     maxAttempts: r.max_attempts,
-    backoff: JSON.parse(r.backoff),
+    backoff: r.backoff === null ? { ...DEFAULTS.backoff } : JSON.parse(r.backoff),
     timeout: r.timeout,
     runAt: r.run_at,
     createdAt: r.created_at,
@@ -92,7 +96,7 @@ export function rowToJob(r: JobRow): Job {
 
 /** Ended attempts from the column; an active job's open attempt from the lease columns. */
 function history(r: JobRow): Job['history'] {
-  const h = JSON.parse(r.history) as Job['history'];
+  const h = (r.history === null ? [] : JSON.parse(r.history)) as Job['history'];
   if (r.state === 'active') h.push({ attempt: r.attempts, workerId: r.worker_id!, startedAt: r.started_at! });
   return h;
 }

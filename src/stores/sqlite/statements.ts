@@ -33,6 +33,29 @@ function outcomeSets(kind: OutcomeKind, at: string): string {
 /** An outcome applies only under the reporting worker's lease (OUTCOME_RULES). */
 const UNDER_LEASE = `lease_token = @token AND state = 'active'`;
 
+const JOB_INSERT_COLUMNS = `seq, id, queue, task, payload, priority, state, max_attempts, backoff, timeout, max_stalls,
+  run_at, created_at, description, tags, callbacks, schedule_id, id_given`;
+
+/** The last seq taken: the newest job's, or the floor deletes raised above it (raiseSeqFloor). */
+const LAST_SEQ_TAKEN = `max(coalesce((SELECT max(seq) FROM jobs), 0),
+  coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq_floor'), 0))`;
+
+/** A new job's INSERT, its seq given (the id may carry it, ids.ts). */
+const INSERT_JOB = `INSERT INTO jobs (${JOB_INSERT_COLUMNS}) VALUES (${'?, '.repeat(17)}?)`;
+
+/**
+ * An INSERT of `rows` new jobs alike in all but their payload (jobs-in.ts): the shared values are
+ * bound once, and each job's seq and id are made from the first seq and the id prefix (ids.ts), so
+ * a job binds one value instead of eighteen (a batch of 1000: ~0.9 µs less per job, measured).
+ * The rows go in as p lists them, in seq order (no ORDER BY: it would sort them in a temporary b-tree).
+ */
+export const insertAlikeSql = (rows: number) => `WITH c(s, pre, queue, task, priority, state, max_attempts, backoff,
+  timeout, max_stalls, run_at, created_at) AS (VALUES (${'?, '.repeat(11)}?)),
+  p(k, payload) AS (VALUES ${Array.from({ length: rows }, (_, k) => `(${k}, ?)`).join(', ')})
+  INSERT INTO jobs (${JOB_INSERT_COLUMNS})
+  SELECT s + k, pre || printf('%012x', s + k), queue, task, payload, priority, state, max_attempts, backoff, timeout,
+    max_stalls, run_at, created_at, NULL, NULL, NULL, NULL, NULL FROM c, p`;
+
 /** A prepared statement, under a name declaration files can write (better-sqlite3's own is not exported). */
 export interface Statement extends Database.Statement<unknown[], unknown> {}
 
@@ -41,10 +64,15 @@ export function prepareStatements(db: Database.Database) {
   const recorded = (kind: OutcomeKind) => `'${OUTCOME_RULES[kind].recorded}'`;
   const STALLED: AttemptOutcome = 'stalled';
   return {
-    insertJob: d.prepare(`INSERT INTO jobs (id, queue, task, payload, priority, state, max_attempts, backoff, timeout,
-      max_stalls, run_at, created_at, description, tags, callbacks, schedule_id)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
-    jobById: d.prepare(`SELECT * FROM jobs WHERE id = ?`),
+    // The seq is given (the id may carry it, ids.ts); an id already taken is found first (jobs-in.ts).
+    insertJob: d.prepare(INSERT_JOB),
+    // Whether a caller gave an id in the range of the ids a add is about to make (jobs-in.ts).
+    givenIdIn: d.prepare(`SELECT 1 FROM jobs WHERE id_given = 1 AND id >= ? AND id <= ? LIMIT 1`).pluck(),
+    // A job by id (connection.ts, rowById): at the seq its id carries, or among the given ids.
+    jobAt: d.prepare(`SELECT * FROM jobs WHERE seq = ? AND id = ?`),
+    jobByGivenId: d.prepare(`SELECT * FROM jobs WHERE id = ? AND id_given = 1`),
+    seqAt: d.prepare(`SELECT seq FROM jobs WHERE seq = ? AND id = ?`).pluck(),
+    seqOfGivenId: d.prepare(`SELECT seq FROM jobs WHERE id = ? AND id_given = 1`).pluck(),
     ensureQueue: d.prepare(`INSERT INTO queues (name) VALUES (?) ON CONFLICT(name) DO NOTHING`),
     queueByName: d.prepare(`SELECT * FROM queues WHERE name = ?`),
     promoteDueInQueue: d.prepare(`UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND queue = ? AND run_at <= ?
@@ -56,29 +84,30 @@ export function prepareStatements(db: Database.Database) {
     leaseJob: d.prepare(`UPDATE jobs SET state = 'active', attempts = attempts + 1, worker_id = ?, lease_token = ?,
       lease_until = ?, started_at = ?, cancel_requested = 0 WHERE seq = ?`),
     recordRateUse: d.prepare(`UPDATE queues SET rate_window_start = ?, rate_count = ? WHERE name = ?`),
-    extendLease: d.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = 'active'
+    extendLease: d.prepare(`UPDATE jobs SET lease_until = ? WHERE seq = ? AND lease_token = ? AND state = 'active'
       RETURNING cancel_requested`),
     // The finishes change a job only under its lease. They return nothing: the job's queue, for the
-    // event, is read first (queueOfJob), as RETURNING costs a trigger program and a temporary
+    // event, is read first (queueAt, by seq), as RETURNING costs a trigger program and a temporary
     // b-tree per run (see pickSql).
-    queueOfJob: d.prepare(`SELECT queue FROM jobs WHERE id = ?`).pluck(),
-    // Positional (result, at, at, id, token): the hottest statement, and binding by name costs more.
+    queueAt: d.prepare(`SELECT queue FROM jobs WHERE seq = ? AND id = ?`).pluck(),
+    seqAndQueueOfGivenId: d.prepare(`SELECT seq, queue FROM jobs WHERE id = ? AND id_given = 1`).raw(true),
+    // Positional (result, at, at, seq, token): the hottest statement, and binding by name costs more.
     complete: d.prepare(`UPDATE jobs SET result = ?, ${outcomeSets('completed', '?')}, error = NULL,
       history = ${closeAttempt(recorded('completed'), '?')}
-      WHERE id = ? AND lease_token = ? AND state = 'active'`),
+      WHERE seq = ? AND lease_token = ? AND state = 'active'`),
     retryLater: d.prepare(`UPDATE jobs SET run_at = @retryAt, error = @error, ${outcomeSets('retry', '@at')},
       history = ${closeAttempt(recorded('retry'), '@at', true)}
-      WHERE id = @id AND ${UNDER_LEASE}`),
+      WHERE seq = @seq AND ${UNDER_LEASE}`),
     fail: d.prepare(`UPDATE jobs SET error = @error, ${outcomeSets('failed', '@at')},
       history = ${closeAttempt(recorded('failed'), '@at', true)}
-      WHERE id = @id AND ${UNDER_LEASE}`),
+      WHERE seq = @seq AND ${UNDER_LEASE}`),
     cancel: d.prepare(`UPDATE jobs SET error = @error, ${outcomeSets('cancelled', '@at')},
       history = ${closeAttempt(recorded('cancelled'), '@at', true)}
-      WHERE id = @id AND ${UNDER_LEASE}`),
+      WHERE seq = @seq AND ${UNDER_LEASE}`),
     release: d.prepare(`UPDATE jobs SET ${outcomeSets('released', '@at')},
       history = ${closeAttempt(recorded('released'))}
-      WHERE id = @id AND ${UNDER_LEASE}`),
-    setProgress: d.prepare(`UPDATE jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'active' RETURNING queue`),
+      WHERE seq = @seq AND ${UNDER_LEASE}`),
+    setProgress: d.prepare(`UPDATE jobs SET progress = ? WHERE seq = ? AND lease_token = ? AND state = 'active' RETURNING queue`),
     insertLog: d.prepare(`INSERT INTO job_logs (job_id, at, message) VALUES (?, ?, ?)`),
     logsOfJob: d.prepare(`SELECT at, message FROM job_logs WHERE job_id = ? ORDER BY rowid`),
     // LIMIT through a subquery: a bound LIMIT re-prepares the statement at each run (see pickSql).
@@ -98,13 +127,18 @@ export function prepareStatements(db: Database.Database) {
     queueNames: d.prepare(`SELECT name FROM queues`),
     // Operator actions (operator.ts) after their guard (guardAction in core).
     moveJob: d.prepare(`UPDATE jobs SET state = @state, run_at = @runAt, ended_at = @endedAt, cancel_requested = 0
-      WHERE id = @id RETURNING *`),
-    requestCancel: d.prepare(`UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
+      WHERE seq = @seq RETURNING *`),
+    requestCancel: d.prepare(`UPDATE jobs SET cancel_requested = 1 WHERE seq = ? RETURNING *`),
     requeueEnded: d.prepare(`UPDATE jobs SET state = 'queued', run_at = @now, ended_at = NULL, error = NULL, result = NULL,
       cancel_requested = 0, stalls = 0, attempts = CASE WHEN @reset THEN 0 ELSE attempts END,
       max_attempts = CASE WHEN @reset THEN max_attempts ELSE max(max_attempts, attempts + 1) END
-      WHERE id = @id RETURNING *`),
-    deleteJob: d.prepare(`DELETE FROM jobs WHERE id = ?`),
+      WHERE seq = @seq RETURNING *`),
+    deleteJob: d.prepare(`DELETE FROM jobs WHERE seq = ?`),
+    // A seq is never taken again (an id carries it, ids.ts): a delete raises the floor new seqs
+    // start above, as the newest job may be the one deleted; an add starts above both.
+    raiseSeqFloor: d.prepare(`INSERT INTO meta (key, value) VALUES ('seq_floor', ?)
+      ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`),
+    lastSeqTaken: d.prepare(`SELECT ${LAST_SEQ_TAKEN}`).pluck(),
     deleteLogs: d.prepare(`DELETE FROM job_logs WHERE job_id = ?`),
     // One count per state's own partial index (jobs_queue holds no state).
     countsByQueue: d.prepare(JOB_STATES.map((state) => `SELECT queue, '${state}' AS state, count(*) AS n FROM jobs WHERE state = '${state}' GROUP BY queue`)
@@ -161,6 +195,7 @@ function closeAttempt(outcome: string, at = '@at', withError = false): string {
     ? `CASE WHEN @details IS NULL THEN ${record(`, 'error', @message`)} ELSE ${record(`, 'error', @message, 'details', json(@details)`)} END`
     : record('');
   // Spliced as text, not json_insert: the array is not parsed again for each attempt (~0.8 us, measured).
-  return `CASE WHEN history = '[]' THEN '[' ELSE substr(history, 1, length(history) - 1) || ',' END
+  // NULL until an attempt ends (migration 003); '[]' in rows written before.
+  return `CASE WHEN history IS NULL OR history = '[]' THEN '[' ELSE substr(history, 1, length(history) - 1) || ',' END
     || ${ended} || ']'`;
 }

@@ -1,0 +1,195 @@
+// SQLite job ids (migration 003): an id Fusion chooses is a UUIDv7 carrying the row's seq, found
+// by that seq and not indexed; ids callers give are in their own unique index. Both kinds stay
+// unique together, a seq is never taken twice (a removed job's id answers nothing), lists of one queue
+// across states page by seq without an index of every job, and a version-2 file is brought over
+// with its jobs.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { migrate } from '../../src/stores/sqlite/migrate.js';
+import { seqOfId } from '../../src/stores/sqlite/ids.js';
+import { Queue, resolveSpec } from '../../src/core/queue.js';
+import type { NewJob } from '../../src/core/job.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const T0 = 1_700_000_000_000;
+
+async function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Promise<void> {
+  const t = tempDir();
+  const file = join(t.dir, 'ids.db');
+  const store = new SqliteStore(file);
+  try {
+    await fn(store, file);
+  } finally {
+    await store.close();
+    t.remove();
+  }
+}
+
+const given = (db: Database.Database, id: string) => db.prepare(`SELECT id_given FROM jobs WHERE id = ?`).pluck().get(id);
+
+describe('sqlite store: job ids', () => {
+  it('makes UUIDv7 ids that carry the seq, in creation order, found by get, finish, heartbeat and cancel', async () => {
+    await withStore(async (store) => {
+      const q = new Queue(store);
+      const one = await q.enqueue({ task: 't', queue: 'q' });
+      const many = await q.enqueueMany(Array.from({ length: 130 }, (_, i) => ({ task: 't', queue: 'q', payload: { i } })));
+      const ids = [one.id, ...many.map((r) => r.job.id)];
+      for (const id of ids) assert.match(id, UUID_V7);
+      for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `${ids[i]} > ${ids[i - 1]}`);
+      const seqs = store.db.prepare(`SELECT seq, id, id_given FROM jobs ORDER BY seq`).all() as { seq: number; id: string; id_given: number | null }[];
+      assert.deepEqual(seqs.map((r) => r.id), ids);
+      assert.ok(seqs.every((r) => seqOfId(r.id) === r.seq && r.id_given === null), 'each id carries its seq, none indexed');
+      assert.deepEqual((await store.getJob({ id: ids[77]! }))!.payload, { i: 76 });
+
+      const claimed = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 1000, now: Date.now() });
+      assert.deepEqual(claimed.jobs.map((j) => j.id), ids.slice(0, 2));
+      const [beat] = await store.heartbeatJobs({ leases: [{ id: ids[0]!, token: claimed.jobs[0]!.leaseToken! }], leaseMs: 5000, now: Date.now() });
+      assert.equal(beat!.ok, true);
+      const applied = await store.finishJobs({ outcomes: [
+        { kind: 'completed', id: ids[0]!, token: claimed.jobs[0]!.leaseToken!, at: Date.now(), result: 'done' },
+        { kind: 'completed', id: ids[1]!, token: 'not-the-lease', at: Date.now(), result: null },
+      ] });
+      assert.deepEqual(applied, [true, false]);
+      assert.equal((await store.getJob({ id: ids[0]! }))!.result, 'done');
+      assert.equal((await store.cancelJob({ id: ids[5]!, now: Date.now() })).state, 'cancelled');
+    });
+  });
+
+  it('keeps ids unique across both kinds: a made id given back, and a given id in the shape the next one would take', async () => {
+    await withStore(async (store) => {
+      const q = new Queue(store);
+      const made = await q.enqueue({ task: 't', queue: 'q', payload: 'first' });
+      // Adding a job under a made id answers the stored job.
+      const again = await store.addJobs({ jobs: [resolveSpec({ id: made.id, task: 't', queue: 'q', payload: 'other' }, Date.now())], now: Date.now() });
+      assert.deepEqual(again.map((r) => [r.created, r.job.payload]), [[false, 'first']]);
+
+      // A caller takes the id the next job would be made with (its prefix, the next seq): that job
+      // keeps the id Fusion first made, as a given one.
+      const next: NewJob = resolveSpec({ task: 't', queue: 'q', payload: 'next' }, Date.now());
+      const taken = next.madeId!.slice(0, 24) + (seqOfId(made.id)! + 2).toString(16).padStart(12, '0');
+      const [byCaller] = await store.addJobs({ jobs: [resolveSpec({ id: taken, task: 't', queue: 'q', payload: 'caller' }, Date.now())], now: Date.now() });
+      assert.equal(byCaller!.created, true);
+      assert.equal(given(store.db, taken), 1);
+      const [nextAdded] = await store.addJobs({ jobs: [next], now: Date.now() });
+      assert.equal(nextAdded!.created, true);
+      assert.equal(nextAdded!.job.id, next.madeId);
+      assert.equal((await store.getJob({ id: taken }))!.payload, 'caller');
+      assert.equal((await store.getJob({ id: next.madeId! }))!.payload, 'next');
+
+      // The same in a batch of alike jobs: the one whose made id a caller holds keeps Fusion's first.
+      const batch = Array.from({ length: 70 }, (_, i) => resolveSpec({ task: 't', queue: 'q', payload: i }, T0));
+      const lastSeq = store.db.prepare(`SELECT max(seq) FROM jobs`).pluck().get() as number;
+      const inRange = batch[0]!.madeId!.slice(0, 24) + (lastSeq + 1 + 10).toString(16).padStart(12, '0');
+      await store.addJobs({ jobs: [resolveSpec({ id: inRange, task: 't', queue: 'q', payload: 'held' }, T0)], now: T0 });
+      const out = await store.addJobs({ jobs: batch, now: T0 });
+      assert.ok(out.every((r) => r.created));
+      const outIds = out.map((r) => r.job.id);
+      assert.equal(new Set(outIds).size, 70);
+      assert.ok(!outIds.includes(inRange));
+      for (const [i, id] of outIds.entries()) assert.equal((await store.getJob({ id }))!.payload, i);
+      assert.equal((await store.getJob({ id: inRange }))!.payload, 'held');
+    });
+  });
+
+  it('never takes a seq twice: a job made after the newest was removed or cleaned gets a new id, the old one answers nothing', async () => {
+    await withStore(async (store) => {
+      // Jobs whose ids Fusion made with one prefix (as ids made in one millisecond share it).
+      const spec = () => {
+        const j = resolveSpec({ task: 't', queue: 'q' }, T0);
+        const made = '0190a1b2-c3d4-7e5f-8a6b-' + j.madeId!.slice(24);
+        return { ...j, id: made, madeId: made };
+      };
+      const [gone] = await store.addJobs({ jobs: [spec()], now: T0 });
+      await store.removeJob({ id: gone!.job.id, now: T0 });
+      const [after] = await store.addJobs({ jobs: [spec()], now: T0 });
+      assert.equal(seqOfId(after!.job.id), seqOfId(gone!.job.id)! + 1, 'the next seq, not the removed one');
+      assert.equal(await store.getJob({ id: gone!.job.id }), null);
+      await assert.rejects(store.cancelJob({ id: gone!.job.id, now: T0 }), /not found/i);
+
+      const claimed = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 1000, now: T0 });
+      await store.finishJobs({ outcomes: [{ kind: 'completed', id: after!.job.id, token: claimed.jobs[0]!.leaseToken!, at: T0, result: null }] });
+      assert.equal(await store.cleanJobs({ endedBefore: T0 + 1 }), 1);
+      const [third] = await store.addJobs({ jobs: [spec()], now: T0 });
+      assert.equal(seqOfId(third!.job.id), seqOfId(after!.job.id)! + 1);
+      assert.equal(await store.getJob({ id: after!.job.id }), null);
+      assert.equal((await store.getJob({ id: third!.job.id }))!.state, 'queued');
+    });
+  });
+
+  it('lists one queue across states newest first, merging queued jobs of every priority with the rest', async () => {
+    await withStore(async (store) => {
+      const q = new Queue(store);
+      const priorities = [1, 5, 0, 5, 2, 1, 0, 9, 5, 1, 2, 0];
+      const ids: string[] = [];
+      for (const [i, priority] of priorities.entries()) {
+        ids.push((await q.enqueue({ id: i % 3 ? undefined : `given-${i}`, task: i % 2 ? 'odd' : 'even', queue: 'q', priority, payload: i })).id);
+      }
+      await q.enqueue({ task: 'odd', queue: 'elsewhere' });
+      const claimed = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 3, leaseMs: 60_000, now: Date.now() });
+      const [done] = claimed.jobs;
+      await store.finishJobs({ outcomes: [{ kind: 'completed', id: done!.id, token: done!.leaseToken!, at: Date.now(), result: null }] });
+      await store.rescheduleJob({ id: ids[4]!, runAt: Date.now() + 60_000, now: Date.now() });
+      const states = new Set((await Promise.all(ids.map((id) => store.getJob({ id })))).map((j) => j!.state));
+      assert.deepEqual([...states].sort(), ['active', 'completed', 'queued', 'scheduled']);
+
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listJobs({ queue: 'q', limit: 5, cursor });
+        pages.push(page.items.map((j) => j.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      assert.deepEqual(pages.flat(), [...ids].reverse());
+      assert.deepEqual(pages.map((p) => p.length), [5, 5, 2]);
+      const odd = (await store.listJobs({ queue: 'q', task: 'odd' })).items.map((j) => j.id);
+      assert.deepEqual(odd, ids.filter((_, i) => i % 2).reverse());
+    });
+  });
+
+  it('brings a version-2 file over with its jobs: ids found and unique, old rows read, cleaned and listed', async () => {
+    const t = tempDir();
+    const file = join(t.dir, 'v2.db');
+    try {
+      const old = new Database(file);
+      assert.deepEqual(migrate(old, 2), [1, 2]);
+      const insert = old.prepare(`INSERT INTO jobs (id, queue, task, payload, priority, state, max_attempts, backoff, timeout,
+        max_stalls, run_at, created_at, ended_at, history) VALUES (?, 'q', 't', ?, 1, ?, 3, ?, 0, 1, ?, ?, ?, ?)`);
+      const backoff = JSON.stringify({ type: 'fixed', delay: 5 });
+      const uuid = '0190a1b2-c3d4-7e5f-8a6b-000000000002'; // a UUIDv7 of the core's, whose tail is not its seq
+      insert.run(uuid, '"u"', 'queued', backoff, T0, T0, null, '[]');
+      insert.run('done', '"d"', 'completed', backoff, T0, T0, T0 + 5,
+        JSON.stringify([{ attempt: 1, workerId: 'w0', startedAt: T0, endedAt: T0 + 5, outcome: 'completed' }]));
+      old.exec(`INSERT INTO queues (name) VALUES ('q')`);
+      old.close();
+
+      const store = new SqliteStore(file);
+      try {
+        assert.equal(store.schemaVersion(), 3);
+        assert.deepEqual(store.db.prepare(`SELECT id, id_given FROM jobs ORDER BY seq`).all(), [{ id: uuid, id_given: 1 }, { id: 'done', id_given: 1 }]);
+        const u = (await store.getJob({ id: uuid }))!;
+        assert.deepEqual([u.payload, u.backoff, u.history], ['u', { type: 'fixed', delay: 5 }, []]);
+        assert.deepEqual((await store.getJob({ id: 'done' }))!.history.map((a) => a.outcome), ['completed']);
+        const [dup] = await store.addJobs({ jobs: [resolveSpec({ id: uuid, task: 't', queue: 'q' }, T0)], now: T0 });
+        assert.equal(dup!.created, false);
+        const fresh = await new Queue(store).enqueue({ task: 't', queue: 'q' });
+        assert.equal(seqOfId(fresh.id), 3);
+        assert.deepEqual((await store.listJobs({ queue: 'q' })).items.map((j) => j.id), [fresh.id, 'done', uuid]);
+        assert.equal(await store.cleanJobs({ endedBefore: T0 + 6 }), 1);
+        assert.equal(await store.getJob({ id: 'done' }), null);
+        // The job a version-2 build would have made keeps its id; its retry history starts from '[]'.
+        const claimed = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 60_000, now: T0 + 10 });
+        assert.equal(claimed.jobs[0]!.id, uuid);
+        await store.finishJobs({ outcomes: [{ kind: 'retry', id: uuid, token: claimed.jobs[0]!.leaseToken!, at: T0 + 11, retryAt: T0 + 20, error: { message: 'x', retryable: true } }] });
+        assert.deepEqual((await store.getJob({ id: uuid }))!.history.map((a) => [a.attempt, a.outcome]), [[1, 'retrying']]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      t.remove();
+    }
+  });
+});
