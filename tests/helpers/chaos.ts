@@ -157,6 +157,16 @@ export function rssMb(pid: number): number | null {
   }
 }
 
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux; 100 ticks a second); null once it is gone. */
+export function cpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * No growth trend: the mean of the last third of the samples against the middle third (the first
  * third is warm-up). Returns the ratio; a test asserts it under its tolerance.
