@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
 import { LATEST_VERSION, loadMigrations, migrate, migrationsDir } from '../../src/stores/postgres/migrate.js';
 import { resolveSpec } from '../../src/core/queue.js';
+import type { Job } from '../../src/core/job.js';
 import { dropSchema, pgClient, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 
 const skip = await pgSkip();
@@ -79,6 +80,54 @@ describe('PostgreSQL migrations', { skip }, () => {
         assert.deepEqual(applied, [true]);
         assert.deepEqual(claim.jobs.map((j) => j.id), ['a', 'b'], 'the rest, in order');
         assert.equal((await store.getJob({ id: 'c' }))!.state, 'completed');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await c.end();
+      await dropSchema(schema);
+    }
+  });
+
+  it('migrates a version-8 schema with jobs in flight: outcomes found by primary key apply only with their live token', async () => {
+    const schema = testSchema();
+    const c = await pgClient();
+    try {
+      assert.deepEqual(await migrate(c, schema, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
+      const old = await PostgresStore.open(schemaUrl(schema), { migrate: false });
+      const now = Date.now();
+      const jobs = ['a', 'b', 'c', 'd'].map((id, i) => resolveSpec({ id, task: 't', queue: 'q', payload: { i } }, now));
+      await old.addJobs({ jobs, now });
+      const held = await old.claimJobs({ queues: ['q'], workerId: 'w', limit: 3, leaseMs: 60_000, now });
+      assert.deepEqual(held.jobs.map((j) => j.id), ['a', 'b', 'c']);
+      await old.close();
+
+      const store = await PostgresStore.open(schemaUrl(schema));
+      try {
+        assert.equal(await store.schemaVersion(), LATEST_VERSION());
+        const { rows } = await c.query(`SELECT prosrc FROM pg_proc WHERE proname = 'finish_jobs' AND pronamespace = $1::regnamespace`, [schema]);
+        assert.equal(rows.length, 1, 'one finish_jobs, replaced in place');
+        assert.match(rows[0].prosrc, /j\.id = ANY/, 'finish_jobs reads the jobs by primary key');
+        const [a, b, cc] = held.jobs as [Job, Job, Job];
+        // b's lease is lost meanwhile: recovered and claimed again under a new token.
+        await c.query(`UPDATE "${schema}".jobs SET lease_until = $1 WHERE id = 'b'`, [now - 1]);
+        await store.recoverExpiredJobs({ now: now + 1, limit: 10 });
+        const { applied, claim } = await store.capabilities.finishAndClaim!({
+          outcomes: [
+            { id: a.id, token: a.leaseToken!, kind: 'completed', at: now + 2, result: 'a' },
+            { id: b.id, token: b.leaseToken!, kind: 'completed', at: now + 2, result: 'stale' },
+            { id: cc.id, token: cc.leaseToken!, kind: 'retry', at: now + 2, error: { message: 'again', retryable: true }, retryAt: now + 60_000 },
+          ],
+          claim: { queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000, now: now + 2 },
+        });
+        assert.deepEqual(applied, [true, false, true], 'the stale token of b does not apply');
+        assert.deepEqual(claim.jobs.map((j) => j.id), ['b', 'd'], 'b again (recovered), then d');
+        const got = async (id: string) => (await store.getJob({ id }))!;
+        assert.deepEqual([(await got('a')).state, (await got('a')).result], ['completed', 'a']);
+        assert.equal((await got('c')).state, 'scheduled');
+        assert.deepEqual((await got('c')).history.map((h) => h.outcome), ['retrying']);
+        const b2 = await got('b');
+        assert.deepEqual([b2.state, b2.result, b2.history.map((h) => h.outcome)], ['active', null, ['stalled', undefined]], 'stalled once, the open attempt is the new claim');
       } finally {
         await store.close();
       }

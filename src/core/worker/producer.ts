@@ -44,6 +44,8 @@ export class Producer {
   private unsubscribe: (() => void) | null = null;
   private stopHandoff: (() => Promise<void>) | null = null;
   private storeErrors = 0;
+  /** Ids of queued jobs heard of since the last look (onEvent). */
+  private heard: string[] = [];
   private readonly queueSet: Set<string>;
 
   constructor(private readonly o: ProducerOptions) {
@@ -143,10 +145,25 @@ export class Producer {
       return;
     }
     if (!this.queueSet.has(e.queue) || !this.o.accepting()) return;
-    // A job handed to this worker at its add (capabilities.handoff) is already running here: no claim for it.
-    if (e.type === 'queued' && e.jobId !== undefined && this.o.holds(e.jobId)) return;
+    if (e.type === 'queued' && e.jobId !== undefined) {
+      // A job handed to this worker at its add (capabilities.handoff) is already running here: no
+      // claim for it. Nor for a delayed job our own claim promoted and took: the store tells of the
+      // promotion before the claim's answer starts it here, so look again once the answers read
+      // now are in (the next turn of the event loop); before, each delayed job cost a second claim.
+      if (this.o.holds(e.jobId)) return;
+      this.heard.push(e.jobId);
+      if (this.heard.length === 1) setImmediate(() => this.wakeForHeard());
+      return;
+    }
     if (e.type === 'queued' || e.type === 'resumed') this.wake();
     else if ((e.type === 'scheduled' || e.type === 'retrying') && e.runAt !== undefined) this.wakeAt(e.runAt);
+  }
+
+  /** Claim for the queued jobs heard of (onEvent) unless every one of them runs here by now. */
+  private wakeForHeard(): void {
+    const heard = this.heard;
+    this.heard = [];
+    if (this.o.accepting() && heard.some((id) => !this.o.holds(id))) this.wake();
   }
 
   /** Jobs the store leased to this worker on its own (capabilities.handoff): run like claimed ones. */
