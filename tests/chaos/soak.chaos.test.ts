@@ -59,6 +59,19 @@ STORES.forEach((factory, i) => {
         // PostgreSQL: the rows of this test's jobs table (its schema's own).
         const pgc = t.schema ? await pgClient() : null;
         const countRows = async () => (await pgc!.query(`SELECT count(*)::int AS n FROM "${t.schema}".jobs`)).rows[0].n as number;
+        // And the table's dead tuples and size on disk (heap, indexes, TOAST): autovacuum keeps up.
+        const pgTable = { deadMax: 0, mbMax: 0, mbEnd: 0, autovacuums: 0 };
+        const sampleTable = async () => {
+          const { rows } = await pgc!.query(
+            `SELECT n_dead_tup::int AS dead, autovacuum_count::int AS vacuums, pg_total_relation_size(relid)::float8 / 1048576 AS mb
+             FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`, [t.schema]);
+          const r = rows[0] as { dead: number; vacuums: number; mb: number } | undefined;
+          if (!r) return;
+          pgTable.deadMax = Math.max(pgTable.deadMax, r.dead);
+          pgTable.mbMax = Math.max(pgTable.mbMax, r.mb);
+          pgTable.mbEnd = r.mb;
+          pgTable.autovacuums = r.vacuums;
+        };
         // SQLite: the rows of the jobs table, read on a read-only connection of the test's own. The file
         // only grows (freed pages are reused, not returned), so a moment's backlog raises it for good:
         // its trend says nothing of retention, its size gets an absolute bound instead.
@@ -106,7 +119,7 @@ STORES.forEach((factory, i) => {
               samples.rows.push(countSqliteRows());
             }
             if (redis && !sampling) sampling = countKeys().then((n) => void samples.keys.push(n)).finally(() => (sampling = null));
-            if (pgc && !sampling) sampling = countRows().then((n) => void samples.rows.push(n)).finally(() => (sampling = null));
+            if (pgc && !sampling) sampling = countRows().then((n) => void samples.rows.push(n)).then(sampleTable).finally(() => (sampling = null));
           }
         }
         await Promise.all(inflight);
@@ -138,6 +151,7 @@ STORES.forEach((factory, i) => {
           growth: g, fileMb: samples.file.length ? { max: Math.max(...samples.file), end: samples.file.at(-1) } : undefined,
           jobsRows: samples.rows.length ? { max: Math.max(...samples.rows), end: samples.rows.at(-1) } : undefined,
           redisKeys: samples.keys.length ? { max: Math.max(...samples.keys), end: samples.keys.at(-1) } : undefined,
+          pgTable: pgc ? { ...pgTable, mbMax: Math.round(pgTable.mbMax * 10) / 10, mbEnd: Math.round(pgTable.mbEnd * 10) / 10 } : undefined,
         });
         assert.equal(non2xx + errors, 0, 'every request accepted');
         assert.equal(notRun, 0, 'every accepted job ran');
@@ -149,6 +163,7 @@ STORES.forEach((factory, i) => {
         if (g.jobsRows !== null) assert.ok(g.jobsRows < 1.5, `${t.store} jobs rows grew ${g.jobsRows.toFixed(2)}x (samples ${samples.rows.join(',')})`);
         if (g.redisKeys !== null) assert.ok(g.redisKeys < 1.5, `Redis keys under the prefix grew ${g.redisKeys.toFixed(2)}x (samples ${samples.keys.join(',')})`);
         if (samples.file.length) assert.ok(Math.max(...samples.file) < size(200, 500), `SQLite file ${Math.max(...samples.file)} MB`);
+        if (pgc) assert.ok(pgTable.mbMax > 0 && pgTable.mbMax < size(200, 500), `PostgreSQL jobs table ${pgTable.mbMax} MB at most`);
         for (const w of workers) assert.equal((await w.term()).code, 0);
         assert.equal((await api.term()).code, 0);
       } finally {
