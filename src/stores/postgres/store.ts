@@ -32,6 +32,7 @@ import * as operator from './operator.js';
 import * as queues from './queues.js';
 import * as schedules from './schedules.js';
 import { PostgresSharedState } from './shared-state.js';
+import { SchemaVacuum } from './vacuum.js';
 import * as workers from './workers.js';
 
 export interface PostgresStoreOptions {
@@ -54,10 +55,12 @@ export class PostgresStore implements Store {
     workEvents: (listener) => this.subscribe((e) => WORK_EVENTS.has(e.type) && listener(e), { workOnly: true }),
   };
   private readonly ctx: PostgresContext;
+  private readonly vacuum: SchemaVacuum;
   private sharedState?: PostgresSharedState;
 
   private constructor(connectionString: string, schema: string, max: number) {
     this.ctx = new PostgresContext(connectionString, schema, max);
+    this.vacuum = new SchemaVacuum(this.ctx);
   }
 
   /** Open a store from a postgres:// URL and bring its schema up to date. */
@@ -186,7 +189,10 @@ export class PostgresStore implements Store {
   }
 
   async cleanJobs(q: CleanQuery): Promise<number> {
-    return operator.cleanJobs(this.ctx, q);
+    const removed = await operator.cleanJobs(this.ctx, q);
+    // Where autovacuum does not run, reclaim the dead tuples retention leaves (vacuum.ts).
+    if (removed > 0) await this.vacuum.afterDeletes(removed);
+    return removed;
   }
 
   async pauseQueue({ queue, now }: QueueAction): Promise<void> {
