@@ -7,7 +7,6 @@ import type {
   ClaimRequest, ClaimResult, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
-import { seqOfId } from './ids.js';
 import { insertJobs } from './jobs-in.js';
 import { fromRaw, rowToJob, type JobRow, type QueueRow } from './rows.js';
 import { CLAIM_LITERAL_MAX, pickSql, type Statement } from './statements.js';
@@ -104,14 +103,10 @@ const detailsOf = (e: JobError | undefined | null): string | null => (e?.details
 export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: StoreEvent[]): boolean[] {
   const statements = conn.statements;
   return outcomes.map((o) => {
-    // The job's seq and queue (for the event): by the seq its id carries, else among given ids.
-    let seq = seqOfId(o.id);
-    let queue = seq === null ? undefined : (statements.queueAt.get(seq, o.id) as string | undefined);
-    if (queue === undefined) {
-      const given = statements.seqAndQueueOfGivenId.get(o.id) as [number, string] | undefined;
-      if (given === undefined) return false;
-      [seq, queue] = given;
-    }
+    // The job's seq and its queue (for the event).
+    const found = conn.locate(o.id);
+    if (found === undefined) return false;
+    const [seq, queue] = found;
     let changes = 0;
     switch (o.kind) {
       case 'completed':
@@ -164,7 +159,7 @@ export function finishAndClaimJobs(conn: SqliteConnection, outcomes: Outcome[], 
 export function heartbeatJobs(conn: SqliteConnection, leases: Lease[], leaseMs: number, now: number): HeartbeatResult[] {
   return conn.tx(() =>
     leases.map((l) => {
-      const seq = conn.seqById(l.id);
+      const seq = conn.locate(l.id)?.[0];
       const r = seq === undefined ? undefined : (conn.statements.extendLease.get(now + leaseMs, seq, l.token) as { cancel_requested: number } | undefined);
       return { id: l.id, ok: r !== undefined, cancelRequested: r ? r.cancel_requested === 1 : false };
     }),
@@ -172,7 +167,7 @@ export function heartbeatJobs(conn: SqliteConnection, leases: Lease[], leaseMs: 
 }
 
 export function progressJob(conn: SqliteConnection, lease: Lease, progress: unknown, now: number): boolean {
-  const seq = conn.seqById(lease.id);
+  const seq = conn.locate(lease.id)?.[0];
   const r = seq === undefined ? undefined : (conn.statements.setProgress.get(JSON.stringify(progress ?? null), seq, lease.token) as { queue: string } | undefined);
   if (r) conn.emit([{ type: 'progress', queue: r.queue, jobId: lease.id, at: now, progress }]);
   return r !== undefined;

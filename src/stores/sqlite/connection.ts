@@ -105,11 +105,11 @@ export class SqliteConnection {
     return row ?? (this.statements.jobByGivenId.get(id) as JobRow | undefined);
   }
 
-  /** The job's seq by id, as rowById finds it. */
-  seqById(id: string): number | undefined {
+  /** The job's [seq, queue] by id, found as rowById finds its row. */
+  locate(id: string): [seq: number, queue: string] | undefined {
     const seq = seqOfId(id);
-    const found = seq === null ? undefined : (this.statements.seqAt.get(seq, id) as number | undefined);
-    return found ?? (this.statements.seqOfGivenId.get(id) as number | undefined);
+    const found = seq === null ? undefined : (this.statements.seqAndQueueAt.get(seq, id) as [number, string] | undefined);
+    return found ?? (this.statements.seqAndQueueOfGivenId.get(id) as [number, string] | undefined);
   }
 
   /** The job's row, or the not-found error. */

@@ -81,7 +81,7 @@ class Adder {
 
   /** A job whose id the store makes, unless a caller gave that id (then it keeps the one Fusion made, as given). */
   private addMade(p: Pending, id: string): void {
-    if (this.conn.statements.seqOfGivenId.get(id) !== undefined) return this.addGiven(p, p.j.id);
+    if (this.conn.statements.seqAndQueueOfGivenId.get(id) !== undefined) return this.addGiven(p, p.j.id);
     this.insertOne(p, id, false);
     this.created(p, id);
   }

@@ -71,8 +71,6 @@ export function prepareStatements(db: Database.Database) {
     // A job by id (connection.ts, rowById): at the seq its id carries, or among the given ids.
     jobAt: d.prepare(`SELECT * FROM jobs WHERE seq = ? AND id = ?`),
     jobByGivenId: d.prepare(`SELECT * FROM jobs WHERE id = ? AND id_given = 1`),
-    seqAt: d.prepare(`SELECT seq FROM jobs WHERE seq = ? AND id = ?`).pluck(),
-    seqOfGivenId: d.prepare(`SELECT seq FROM jobs WHERE id = ? AND id_given = 1`).pluck(),
     ensureQueue: d.prepare(`INSERT INTO queues (name) VALUES (?) ON CONFLICT(name) DO NOTHING`),
     queueByName: d.prepare(`SELECT * FROM queues WHERE name = ?`),
     promoteDueInQueue: d.prepare(`UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND queue = ? AND run_at <= ?
@@ -87,9 +85,9 @@ export function prepareStatements(db: Database.Database) {
     extendLease: d.prepare(`UPDATE jobs SET lease_until = ? WHERE seq = ? AND lease_token = ? AND state = 'active'
       RETURNING cancel_requested`),
     // The finishes change a job only under its lease. They return nothing: the job's queue, for the
-    // event, is read first (queueAt, by seq), as RETURNING costs a trigger program and a temporary
+    // event, is read first (connection.ts, locate), as RETURNING costs a trigger program and a temporary
     // b-tree per run (see pickSql).
-    queueAt: d.prepare(`SELECT queue FROM jobs WHERE seq = ? AND id = ?`).pluck(),
+    seqAndQueueAt: d.prepare(`SELECT seq, queue FROM jobs WHERE seq = ? AND id = ?`).raw(true),
     seqAndQueueOfGivenId: d.prepare(`SELECT seq, queue FROM jobs WHERE id = ? AND id_given = 1`).raw(true),
     // Positional (result, at, at, seq, token): the hottest statement, and binding by name costs more.
     complete: d.prepare(`UPDATE jobs SET result = ?, ${outcomeSets('completed', '?')}, error = NULL,
