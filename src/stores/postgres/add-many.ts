@@ -16,6 +16,7 @@
 // `onlyIfWaiting`, only for queues another store waits on (wait-marks.ts).
 import type { NewJob } from '../../core/job.js';
 import { FIELDS, JOB_COLUMNS, jobColumns } from './encode.js';
+import { wakeNote } from './listen.js';
 import { someoneWaits } from './wait-marks.js';
 
 /** $1 ids, $2 payloads, then one array per field, then the scalars from NOW on. */
@@ -78,9 +79,9 @@ export function addManyValues(
   jobs: NewJob[], now: number, channel: string, origin: string, newQueues: string[], onlyIfWaiting: boolean,
 ): unknown[] {
   // One wake-up per (queue, state), due at the earliest of its jobs, as the careful form groups them.
-  const wakes = new Map<string, { t: string; q: string; r: number }>();
+  const wakes = new Map<string, { t: 'queued' | 'scheduled'; q: string; r: number }>();
   for (const j of jobs) {
-    const t = j.runAt > now ? 'scheduled' : 'queued';
+    const t = j.runAt > now ? ('scheduled' as const) : ('queued' as const);
     const key = `${t}\u0000${j.queue}`;
     const w = wakes.get(key);
     if (!w) wakes.set(key, { t, q: j.queue, r: j.runAt });
@@ -90,7 +91,7 @@ export function addManyValues(
   const notes: string[] = [];
   for (const w of wakes.values()) {
     queues.push(w.q);
-    notes.push(JSON.stringify({ o: origin, t: w.t, q: w.q, r: w.r, j: null }));
+    notes.push(wakeNote(origin, w.t, w.q, w.r));
   }
   const values = [...jobColumns(jobs), now, newQueues, channel, queues, notes];
   if (onlyIfWaiting) values.push(origin);

@@ -9,6 +9,7 @@
 // `queueRow` the queue's row is not looked at: for queues the store knows have one (store.ts).
 import type { NewJob } from '../../core/job.js';
 import { FIELDS, JOB_COLUMNS, jobValues } from './encode.js';
+import { wakeNote } from './listen.js';
 import { someoneWaits } from './wait-marks.js';
 
 /** $1 ... the job's columns (JOB_COLUMNS), then the channel, the notification and the origin. */
@@ -39,8 +40,7 @@ export function addOneText(S: string, onlyIfWaiting: boolean, queueRow = true): 
  * job made, notified or not).
  */
 export function addOneValues(j: NewJob, state: 'queued' | 'scheduled', channel: string, origin: string, onlyIfWaiting: boolean): unknown[] {
-  const wake = JSON.stringify({ o: origin, t: state, q: j.queue, r: j.runAt, j: null });
-  const values = [...jobValues(j, state), channel, wake];
+  const values = [...jobValues(j, state), channel, wakeNote(origin, state, j.queue, j.runAt)];
   if (onlyIfWaiting) values.push(origin);
   return values;
 }

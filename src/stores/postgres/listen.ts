@@ -22,6 +22,10 @@ interface Wake {
   j: string | null;
 }
 
+/** The notification of jobs added to `queue` in `state` (due at `runAt`), as wake() in SQL writes it. */
+export const wakeNote = (origin: string, state: 'queued' | 'scheduled', queue: string, runAt: number): string =>
+  JSON.stringify({ o: origin, t: state, q: queue, r: runAt, j: null } satisfies Wake);
+
 export class Listener {
   private client: pg.Client | null = null;
   private closed = false;
