@@ -17,8 +17,10 @@ const WORKER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'p
 describe('PostgreSQL crash test', { skip }, () => {
   it('loses no job when worker processes are killed with SIGKILL mid-work', async () => {
     const schema = testSchema();
-    const url = schemaUrl(schema);
-    const store = await PostgresStore.open(url);
+    // Small pools: five worker processes and the test share the server's 100 connections with
+    // the PostgreSQL test file that runs beside this one (a full suite once ran out of them).
+    const url = schemaUrl(schema, '&max=4');
+    const store = await PostgresStore.open(schemaUrl(schema, '&max=3'));
     await store.pool.query(`CREATE TABLE "${schema}".executions (job_id text NOT NULL, pid integer NOT NULL)`);
     const children = new Set<ChildProcess>();
     const spawnWorker = async () => {
