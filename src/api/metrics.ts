@@ -49,6 +49,9 @@ export class Bounded<V> {
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const LATENESS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
 
+/** Task reads in flight at once for outcomes of jobs created elsewhere (each a store round trip or two). */
+export const TASK_LOOKUP_BATCH = 64;
+
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly enqueued: Counter<'queue' | 'task'>;
@@ -65,6 +68,10 @@ export class ApiMetrics {
   private dueAt = new Bounded<number>(100_000);
   /** Handler durations (ms) of attempts this process ran, until their store event comes. */
   private ranMs = new Bounded<number>(100_000);
+  /** Outcomes of jobs whose task this process does not know, waiting for a store read. */
+  private lookups: { e: StoreEvent; durationMs: number | undefined }[] = [];
+  private lookingUp = false;
+  private readonly maxLookups: number;
   private unsubscribe: (() => void) | null = null;
   private readonly lifecycle?: Lifecycle;
   // The per-request counts live in tallies, handed to prom-client when /metrics is read.
@@ -77,9 +84,14 @@ export class ApiMetrics {
 
   constructor(
     private readonly store: Store,
-    opts: { defaultMetrics?: boolean; waiting?: () => number; lagMs?: () => number; lifecycle?: Lifecycle } = {},
+    opts: {
+      defaultMetrics?: boolean; waiting?: () => number; lagMs?: () => number; lifecycle?: Lifecycle;
+      /** Outcomes whose task may wait for a store read; beyond, they count under task 'unknown'. */
+      maxTaskLookups?: number;
+    } = {},
   ) {
     this.lifecycle = opts.lifecycle;
+    this.maxLookups = opts.maxTaskLookups ?? 10_000;
     const r = [this.registry];
     const jobLabels = ['queue', 'task'] as const;
     const flushEnqueued = () => this.enqueuedTally.flush();
@@ -219,25 +231,46 @@ export class ApiMetrics {
     }
   }
 
-  private async outcome(e: StoreEvent): Promise<void> {
+  private outcome(e: StoreEvent): void {
     const id = e.jobId!;
     const started = this.startedAt.get(id);
     this.startedAt.delete(id);
     const ranMs = this.ranMs.get(id);
     if (ranMs !== undefined) this.ranMs.delete(id);
     if (e.type === 'retrying' && e.runAt !== undefined) this.dueAt.set(id, e.runAt);
-    let task = this.tasks.get(id);
-    if (task === undefined) {
-      try {
-        task = (await this.store.getJob({ id }))?.task ?? 'unknown';
-      } catch {
-        task = 'unknown';
+    const durationMs = ranMs ?? (started !== undefined ? e.at - started : undefined);
+    const task = e.task ?? this.tasks.get(id);
+    if (task !== undefined) return this.count(e, task, durationMs);
+    // A job another process created: its task is read from the store, in batches (below). Past the
+    // cap the store is far behind us; counting under 'unknown' beats an ever-longer line of reads.
+    if (this.lookups.length >= this.maxLookups) return this.count(e, 'unknown', durationMs);
+    this.lookups.push({ e, durationMs });
+    if (!this.lookingUp) void this.lookUpTasks();
+  }
+
+  /**
+   * Reads the tasks of pending outcomes, one batch at a time. A store connection answers in order,
+   * so every read sent before this process's next add delays that add: fired all at once (one per
+   * completion of a busy queue), they once held POST /v1/jobs for ten seconds behind a campaign.
+   */
+  private async lookUpTasks(): Promise<void> {
+    this.lookingUp = true;
+    try {
+      while (this.lookups.length > 0) {
+        const batch = this.lookups.splice(0, TASK_LOOKUP_BATCH);
+        const tasks = await Promise.all(batch.map(({ e }) => this.store.getJob({ id: e.jobId! }).then((j) => j?.task ?? 'unknown', () => 'unknown')));
+        batch.forEach(({ e, durationMs }, k) => this.count(e, tasks[k]!, durationMs));
       }
+    } finally {
+      this.lookingUp = false;
     }
-    if (e.type !== 'retrying') this.tasks.delete(id);
+  }
+
+  private count(e: StoreEvent, task: string, durationMs: number | undefined): void {
+    if (e.type === 'retrying') this.tasks.set(e.jobId!, task);
+    else this.tasks.delete(e.jobId!);
     const labels = { queue: e.queue, task };
     (e.type === 'completed' ? this.completed : e.type === 'failed' ? this.failed : this.retried).inc(labels);
-    const durationMs = ranMs ?? (started !== undefined ? e.at - started : undefined);
     if (durationMs !== undefined) this.attemptDuration.observe({ ...labels, outcome: e.type }, Math.max(0, durationMs) / 1000);
   }
 }

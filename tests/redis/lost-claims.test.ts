@@ -1,8 +1,8 @@
 // A worker whose command connection is killed again and again (CLIENT KILL, as a flaky network or a
 // proxy would) while it claims: every claim whose answer was cut off is sent again by ioredis after
 // the reconnect, and the jobs its first run leased must go back at once, not wait out their lease
-// (30 s here) and count a stall. A sweeper on the same store meanwhile must never leave its lock
-// behind after a sweep that returned.
+// (60 s here: on a loaded 2-core box the whole run has taken 18 s) and count a stall. A sweeper on
+// the same store meanwhile must never leave its lock behind after a sweep that returned.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
@@ -34,7 +34,7 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
     const store = openTestStore(REDIS_URL, prefix);
     const admin = new Redis(REDIS_URL);
     const N = 3000;
-    const LEASE = 30_000;
+    const LEASE = 60_000;
     const runs = new Map<string, number>();
     const allRan = deferred();
     const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => {
