@@ -5,7 +5,8 @@
 -- it exists in this queue, {2, queue} it exists in another. Costs are Redis instructions
 -- (callgrind): every redis.call is ~5-8k and every argument ~1k, so a lone add makes as few as it
 -- can, and a batch makes one call per job (its hash), the rest once per batch. The hash leaves out
--- the fields still at their default (attempts, stalls, history: see lua/lib/keys.lua).
+-- the fields still at their default (attempts, stalls, history; maxAttempts and maxStalls when the
+-- client sends them as '': see lua/lib/keys.lua).
 local queueKeyBase = KEYS[1]
 local idIndexKey = KEYS[2]    -- single Redis only: on Cluster the store writes the index after
 local channel = ARGV[1]
@@ -14,7 +15,7 @@ local nowText = ARGV[3]
 local countText = ARGV[4]
 local count = tonumber(countText)
 local message = ARGV[5]
-local FIRST_JOB, PER_JOB = 6, 6 -- then count x (id, runAt, priority, maxAttempts, maxStalls, staticJson)
+local FIRST_JOB, PER_JOB = 6, 6 -- then count x (id, runAt, priority, maxAttempts, maxStalls, staticJson); limits '' = absent
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
 local metaKey = keyBase .. META
@@ -58,8 +59,9 @@ if count == 1 then
   end
   local seqText = string.format('%017d', takeSeqs())
   local queued = tonumber(runAt) <= now
-  redis.call('HSET', key, 'd', ARGV[11], 'st', queued and 'queued' or 'scheduled', 'p', priority, 'sq', seqText, 'ra', runAt,
-    'ma', ARGV[9], 'ms', ARGV[10])
+  local state = queued and 'queued' or 'scheduled'
+  if ARGV[9] == '' then redis.call('HSET', key, 'd', ARGV[11], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt)
+  else redis.call('HSET', key, 'd', ARGV[11], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'ma', ARGV[9], 'ms', ARGV[10]) end
   redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
   if queued then
     redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
@@ -104,7 +106,8 @@ for x = 1, count do
       scheduledArgs[ns + 1], scheduledArgs[ns + 2] = runAt, id
       ns = ns + 2
     end
-    redis.call('HSET', key, 'd', ARGV[i + 5], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'ma', ARGV[i + 3], 'ms', ARGV[i + 4])
+    if ARGV[i + 3] == '' then redis.call('HSET', key, 'd', ARGV[i + 5], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt)
+    else redis.call('HSET', key, 'd', ARGV[i + 5], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'ma', ARGV[i + 3], 'ms', ARGV[i + 4]) end
     allArgs[na + 1], allArgs[na + 2] = seqText, id
     na = na + 2
     indexArgs[ni + 1], indexArgs[ni + 2] = id, queue

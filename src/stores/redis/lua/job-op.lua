@@ -17,7 +17,7 @@ local key = jobKey(id)
 local fields = redis.call('HMGET', key, 'st', 'sq', 'p', 'at', 'ma')
 local state = fields[1]
 if not state then return {'missing'} end
-local seq, priority, attempts, maxAttempts = fields[2], fields[3], fields[4], fields[5]
+local seq, priority, attempts, maxAttempts = fields[2], fields[3], fields[4], fields[5] or ABSENT_MAX_ATTEMPTS
 if not string.find(allowedFrom, ',' .. state .. ',', 1, true) then return {'conflict', state} end
 if action == 'cancel' then
   if state == 'active' then
