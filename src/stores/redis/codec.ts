@@ -46,13 +46,15 @@ function parseStatic(text: string): Required<StaticFields> {
 export const ABSENT_LIMITS = { maxAttempts: 10, maxStalls: 3 } as const;
 
 /**
- * The add script's arguments for one job (also the outbox's stored form of a job). maxAttempts and
- * maxStalls go as '' when both are ABSENT_LIMITS: the script then leaves both fields out (two
- * arguments fewer in the job's HSET, ~4k Redis instructions).
+ * The add script's arguments for one job added at `now` (also the outbox's stored form of a job).
+ * Fields at their default go as '' and the script leaves them out of the job's hash (each field
+ * written costs ~2k Redis instructions): maxAttempts and maxStalls when both are ABSENT_LIMITS, and
+ * runAt when it is the job's createdAt and due (the job is queued; an absent ra reads as createdAt).
  */
-export function addArgs(job: NewJob): (string | number)[] {
+export function addArgs(job: NewJob, now: number): (string | number)[] {
   const defaults = job.maxAttempts === ABSENT_LIMITS.maxAttempts && job.maxStalls === ABSENT_LIMITS.maxStalls;
-  return [job.id, job.runAt, job.priority, defaults ? '' : job.maxAttempts, defaults ? '' : job.maxStalls, staticJson(job)];
+  const runAt = job.runAt === job.createdAt && job.runAt <= now ? '' : job.runAt;
+  return [job.id, runAt, job.priority, defaults ? '' : job.maxAttempts, defaults ? '' : job.maxStalls, staticJson(job)];
 }
 
 /** A stored ma or ms field ('' or absent: the ABSENT_LIMITS value). */
@@ -60,7 +62,7 @@ const limit = (v: string | null | undefined, absent: number): number => (v == nu
 
 /**
  * The work message an add of these addArgs rows publishes when it creates them all (see
- * lua/add.lua): each job's event, queued or scheduled by the script's runAt > now test.
+ * lua/add.lua): each job's event, queued or scheduled by the script's runAt > now test ('' queued).
  */
 export function addMessage(queue: string, now: number, rows: readonly (readonly (string | number)[])[]): string {
   let events = '';
@@ -149,7 +151,7 @@ export function rowToJob(id: string, queue: string, fields: (string | null)[]): 
     maxAttempts: limit(fields[6], ABSENT_LIMITS.maxAttempts),
     backoff: fixed.backoff,
     timeout: fixed.timeout,
-    runAt: Number(fields[4]),
+    runAt: fields[4] ? Number(fields[4]) : fixed.createdAt,
     createdAt: fixed.createdAt,
     startedAt: num(fields[9]),
     endedAt: num(fields[10]),
@@ -216,7 +218,7 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
     history.push({ attempt, workerId, startedAt: now });
     jobs[i] = {
       id: row.slice(from), queue, task: fixed.task, payload: fixed.payload, priority: Number(fields[1]), state: 'active', attempts: attempt,
-      maxAttempts: limit(fields[4], ABSENT_LIMITS.maxAttempts), backoff: fixed.backoff, timeout: fixed.timeout, runAt: Number(fields[2]), createdAt: fixed.createdAt,
+      maxAttempts: limit(fields[4], ABSENT_LIMITS.maxAttempts), backoff: fixed.backoff, timeout: fixed.timeout, runAt: fields[2] ? Number(fields[2]) : fixed.createdAt, createdAt: fixed.createdAt,
       startedAt: now, endedAt: null, result: null, error: json(fields[8]) as Job['error'], history, progress: json(fields[9]),
       stalls: Number(fields[5]), maxStalls: limit(fields[6], ABSENT_LIMITS.maxStalls), cancelRequested: false, workerId, leaseToken: token, leaseUntil,
       description: fixed.description, tags: fixed.tags, callbacks: fixed.callbacks, scheduleId: fixed.scheduleId,

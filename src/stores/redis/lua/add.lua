@@ -5,8 +5,8 @@
 -- it exists in this queue, {2, queue} it exists in another. Costs are Redis instructions
 -- (callgrind): every redis.call is ~5-8k and every argument ~1k, so a lone add makes as few as it
 -- can, and a batch makes one call per job (its hash), the rest once per batch. The hash leaves out
--- the fields still at their default (attempts, stalls, history; maxAttempts and maxStalls when the
--- client sends them as '': see lua/lib/keys.lua).
+-- the fields still at their default (attempts, stalls, history; and what the client sends as '':
+-- runAt, then due, and maxAttempts with maxStalls; see lua/lib/keys.lua and addArgs in codec.ts).
 local queueKeyBase = KEYS[1]
 local idIndexKey = KEYS[2]    -- single Redis only: on Cluster the store writes the index after
 local channel = ARGV[1]
@@ -15,7 +15,7 @@ local nowText = ARGV[3]
 local countText = ARGV[4]
 local count = tonumber(countText)
 local message = ARGV[5]
-local FIRST_JOB, PER_JOB = 6, 6 -- then count x (id, runAt, priority, maxAttempts, maxStalls, staticJson); limits '' = absent
+local FIRST_JOB, PER_JOB = 6, 6 -- then count x (id, runAt, priority, maxAttempts, maxStalls, staticJson)
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
 local metaKey = keyBase .. META
@@ -34,6 +34,16 @@ local function takeSeqs()
   -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
   redis.call('HSET', metaKey, 'seq', string.format('%d', last))
   return last - count + 1
+end
+
+-- A new job's hash. runAt '' (due, at createdAt), maxAttempts and maxStalls '' (both the defaults):
+-- left out. A job with limits of its own and runAt '' stores ra '', which reads as absent (no script
+-- reads ra).
+local function writeJob(key, staticJson, state, priority, seqText, runAt, maxAttempts, maxStalls)
+  if maxAttempts ~= '' then
+    redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'ma', maxAttempts, 'ms', maxStalls)
+  elseif runAt ~= '' then redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt)
+  else redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText) end
 end
 
 -- The add's work message, then the events of jobs a hand-off claimed (active, promoted).
@@ -58,10 +68,8 @@ if count == 1 then
     return {{0, readJob(key)}}
   end
   local seqText = string.format('%017d', takeSeqs())
-  local queued = tonumber(runAt) <= now
-  local state = queued and 'queued' or 'scheduled'
-  if ARGV[9] == '' then redis.call('HSET', key, 'd', ARGV[11], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt)
-  else redis.call('HSET', key, 'd', ARGV[11], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'ma', ARGV[9], 'ms', ARGV[10]) end
+  local queued = runAt == '' or tonumber(runAt) <= now
+  writeJob(key, ARGV[11], queued and 'queued' or 'scheduled', priority, seqText, runAt, ARGV[9], ARGV[10])
   redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
   if queued then
     redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
@@ -98,7 +106,7 @@ for x = 1, count do
     taken[id] = true
     local seqText = string.format('%017d', first + x - 1)
     local state = 'scheduled'
-    if tonumber(runAt) <= now then
+    if runAt == '' or tonumber(runAt) <= now then
       state = 'queued'
       readyArgs[nr + 1], readyArgs[nr + 2] = readyScore(priority), seqText .. id
       nr = nr + 2
@@ -106,8 +114,7 @@ for x = 1, count do
       scheduledArgs[ns + 1], scheduledArgs[ns + 2] = runAt, id
       ns = ns + 2
     end
-    if ARGV[i + 3] == '' then redis.call('HSET', key, 'd', ARGV[i + 5], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt)
-    else redis.call('HSET', key, 'd', ARGV[i + 5], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'ma', ARGV[i + 3], 'ms', ARGV[i + 4]) end
+    writeJob(key, ARGV[i + 5], state, priority, seqText, runAt, ARGV[i + 3], ARGV[i + 4])
     allArgs[na + 1], allArgs[na + 2] = seqText, id
     na = na + 2
     indexArgs[ni + 1], indexArgs[ni + 2] = id, queue
@@ -140,7 +147,7 @@ for x = 1, count do
   if out[x] == 1 then
     local idJson = cjson.encode(ARGV[i])
     local runAt = ARGV[i + 1]
-    if tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
+    if runAt == '' or tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
     else events[#events + 1] = '["scheduled",' .. idJson .. ',' .. runAt .. ']' end
   end
   i = i + PER_JOB
