@@ -1,5 +1,7 @@
 // The Redis layout across versions: a queue whose last seq was stored zero-padded (before adds took
-// seqs with HINCRBY) goes on after it, in order.
+// seqs with HINCRBY) goes on after it, in order; a job hash leaves fields at their default out
+// (attempts, stalls, history, runAt when it is createdAt, and the limits when both are the stored
+// defaults), and one written with them (as adds did before) reads the same.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
@@ -33,5 +35,42 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual((await store.listJobs({ queue: 'q' })).items.map((j) => j.id), ['y', 'x', 'lone', 'first']);
     const claimed = (await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 4, leaseMs: 60_000, now })).jobs;
     assert.deepEqual(claimed.map((j) => j.id), ['first', 'lone', 'x', 'y']);
+  }));
+
+  it('leaves default fields out of a job hash, and reads them as their defaults wherever they are read', () => withStore(async (store, keys, now) => {
+    const spec = (id: string, extra = {}) => resolveSpec({ task: 't', queue: 'q', id, ...extra }, now);
+    await store.addJobs({ jobs: [spec('lone')], now });
+    await store.addJobs({ jobs: [spec('plain'), spec('limited', { maxAttempts: 2, maxStalls: 0 }), spec('old'), spec('later', { delay: 60_000 })], now });
+    const fieldsOf = async (id: string) => (await store.client.hkeys(keys.job('q', id))).sort();
+    assert.deepEqual(await fieldsOf('lone'), ['d', 'p', 'sq', 'st']);
+    assert.deepEqual(await fieldsOf('plain'), ['d', 'p', 'sq', 'st']);
+    assert.deepEqual(await fieldsOf('limited'), ['d', 'ma', 'ms', 'p', 'ra', 'sq', 'st']);
+    assert.deepEqual(await fieldsOf('later'), ['d', 'p', 'ra', 'sq', 'st']);
+    assert.deepEqual(['lone', 'limited', 'later'].map((id) => [id, 0]), await Promise.all(['lone', 'limited', 'later'].map(async (id) => {
+      const job = (await store.getJob({ id }))!;
+      return [id, job.runAt - (id === 'later' ? now + 60_000 : now)];
+    })));
+    // As adds wrote every job before.
+    await store.client.hset(keys.job('q', 'old'), 'at', '0', 'sl', '0', 'h', '[]', 'ma', '10', 'ms', '3', 'ra', String(now));
+    const limits = (j: { id: string; attempts: number; stalls: number; maxAttempts: number; maxStalls: number; history: unknown[] }) =>
+      [j.id, j.attempts, j.stalls, j.maxAttempts, j.maxStalls, j.history.length];
+    for (const id of ['lone', 'plain', 'old']) assert.deepEqual(limits((await store.getJob({ id }))!), [id, 0, 0, 10, 3, 0]);
+    assert.deepEqual(limits((await store.getJob({ id: 'limited' }))!), ['limited', 0, 0, 2, 0, 0]);
+
+    const claimed = (await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 4, leaseMs: 1000, now })).jobs;
+    assert.deepEqual(claimed.map(limits), [['lone', 1, 0, 10, 3, 1], ['plain', 1, 0, 10, 3, 1], ['limited', 1, 0, 2, 0, 1], ['old', 1, 0, 10, 3, 1]]);
+    assert.deepEqual(claimed.map((j) => j.runAt), [now, now, now, now]);
+    // Stall recovery counts from an absent stall count, against the absent limit (3) or the job's own (0).
+    const recovered = await store.recoverExpiredJobs({ now: now + 5000 });
+    assert.deepEqual([recovered.requeued.sort(), recovered.failed], [['lone', 'old', 'plain'], ['limited']]);
+    assert.deepEqual(limits((await store.getJob({ id: 'lone' }))!), ['lone', 0, 1, 10, 3, 1]);
+    // A manual retry that keeps counting raises the limit past the attempts made (1 + 1 = 2 stays 2).
+    const retried = await store.retryJob({ id: 'limited', resetAttempts: false, now: now + 6000 });
+    assert.deepEqual([retried.state, retried.attempts, retried.maxAttempts], ['queued', 1, 2]);
+    // Neither attempts nor the limit stored: a job cancelled before it ever ran, retried the same way.
+    await store.addJobs({ jobs: [spec('fresh')], now });
+    await store.cancelJob({ id: 'fresh', now });
+    const fresh = await store.retryJob({ id: 'fresh', resetAttempts: false, now: now + 6000 });
+    assert.deepEqual([fresh.state, fresh.attempts, fresh.maxAttempts], ['queued', 0, 10]);
   }));
 });

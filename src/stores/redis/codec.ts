@@ -39,14 +39,30 @@ function parseStatic(text: string): Required<StaticFields> {
   return fixed as Required<StaticFields>;
 }
 
-/** The add script's arguments for one job (also the outbox's stored form of a job). */
-export function addArgs(job: NewJob): (string | number)[] {
-  return [job.id, job.runAt, job.priority, job.maxAttempts, job.maxStalls, staticJson(job)];
+/**
+ * What an absent ma or ms field of a job hash means. Part of the stored layout: jobs already in
+ * Redis rely on these, so they never change (they equal core's DEFAULTS, so most jobs leave both out).
+ */
+export const ABSENT_LIMITS = { maxAttempts: 10, maxStalls: 3 } as const;
+
+/**
+ * The add script's arguments for one job added at `now` (also the outbox's stored form of a job).
+ * Fields at their default go as '' and the script leaves them out of the job's hash (each field
+ * written costs ~2k Redis instructions): maxAttempts and maxStalls when both are ABSENT_LIMITS, and
+ * runAt when it is the job's createdAt and due (the job is queued; an absent ra reads as createdAt).
+ */
+export function addArgs(job: NewJob, now: number): (string | number)[] {
+  const defaults = job.maxAttempts === ABSENT_LIMITS.maxAttempts && job.maxStalls === ABSENT_LIMITS.maxStalls;
+  const runAt = job.runAt === job.createdAt && job.runAt <= now ? '' : job.runAt;
+  return [job.id, runAt, job.priority, defaults ? '' : job.maxAttempts, defaults ? '' : job.maxStalls, staticJson(job)];
 }
+
+/** A stored ma or ms field ('' or absent: the ABSENT_LIMITS value). */
+const limit = (v: string | null | undefined, absent: number): number => (v == null || v === '' ? absent : Number(v));
 
 /**
  * The work message an add of these addArgs rows publishes when it creates them all (see
- * lua/add.lua): each job's event, queued or scheduled by the script's runAt > now test.
+ * lua/add.lua): each job's event, queued or scheduled by the script's runAt > now test ('' queued).
  */
 export function addMessage(queue: string, now: number, rows: readonly (readonly (string | number)[])[]): string {
   let events = '';
@@ -132,10 +148,10 @@ export function rowToJob(id: string, queue: string, fields: (string | null)[]): 
     priority: Number(fields[2]),
     state: fields[1] as JobState,
     attempts: Number(fields[5]),
-    maxAttempts: Number(fields[6]),
+    maxAttempts: limit(fields[6], ABSENT_LIMITS.maxAttempts),
     backoff: fixed.backoff,
     timeout: fixed.timeout,
-    runAt: Number(fields[4]),
+    runAt: fields[4] ? Number(fields[4]) : fixed.createdAt,
     createdAt: fixed.createdAt,
     startedAt: num(fields[9]),
     endedAt: num(fields[10]),
@@ -144,7 +160,7 @@ export function rowToJob(id: string, queue: string, fields: (string | null)[]): 
     history: history(fields),
     progress: json(fields[14]),
     stalls: Number(fields[7]),
-    maxStalls: Number(fields[8]),
+    maxStalls: limit(fields[8], ABSENT_LIMITS.maxStalls),
     cancelRequested: fields[15] === '1',
     // Completion leaves the worker field for the history; only an active job has a worker and lease.
     workerId: fields[1] === 'active' ? str(fields[16]) : null,
@@ -197,14 +213,14 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
     }
     const fixed = parseStatic(fields[0]!);
     const attempt = Number(fields[3]);
-    // Every job hash has a history from its add ('[]'), so the claim row always carries one.
-    const history = (fields[7] === '[]' ? [] : JSON.parse(fields[7]!)) as Job['history'];
+    // A job that never ended an attempt has no history ('', the add leaves it out) or '[]'.
+    const history = (fields[7] === '' || fields[7] === '[]' ? [] : JSON.parse(fields[7]!)) as Job['history'];
     history.push({ attempt, workerId, startedAt: now });
     jobs[i] = {
       id: row.slice(from), queue, task: fixed.task, payload: fixed.payload, priority: Number(fields[1]), state: 'active', attempts: attempt,
-      maxAttempts: Number(fields[4]), backoff: fixed.backoff, timeout: fixed.timeout, runAt: Number(fields[2]), createdAt: fixed.createdAt,
+      maxAttempts: limit(fields[4], ABSENT_LIMITS.maxAttempts), backoff: fixed.backoff, timeout: fixed.timeout, runAt: fields[2] ? Number(fields[2]) : fixed.createdAt, createdAt: fixed.createdAt,
       startedAt: now, endedAt: null, result: null, error: json(fields[8]) as Job['error'], history, progress: json(fields[9]),
-      stalls: Number(fields[5]), maxStalls: Number(fields[6]), cancelRequested: false, workerId, leaseToken: token, leaseUntil,
+      stalls: Number(fields[5]), maxStalls: limit(fields[6], ABSENT_LIMITS.maxStalls), cancelRequested: false, workerId, leaseToken: token, leaseUntil,
       description: fixed.description, tags: fixed.tags, callbacks: fixed.callbacks, scheduleId: fixed.scheduleId,
     };
   }

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WORK_EVENTS } from '../../core/store.js';
 import { sourceDir } from '../source-dir.js';
-import { CLAIM_FIELDS, FIELDS } from './codec.js';
+import { ABSENT_LIMITS, CLAIM_FIELDS, FIELDS } from './codec.js';
 
 export const SCRIPT_NAMES = [
   'add', 'claim', 'finish', 'heartbeat', 'progress', 'recover', 'promote-due', 'job-op', 'clean', 'queue-set', 'queue-info',
@@ -32,6 +32,7 @@ const luaList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
 const PLACEHOLDERS: Record<string, string> = {
   JOB_FIELDS: luaList(FIELDS),
   CLAIM_FIELDS: luaList(CLAIM_FIELDS),
+  ABSENT_LIMITS: `'${ABSENT_LIMITS.maxAttempts}', '${ABSENT_LIMITS.maxStalls}'`,
   WORK_EVENTS: [...WORK_EVENTS].map((e) => `['${e}'] = true`).join(', '),
 };
 

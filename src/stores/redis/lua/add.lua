@@ -4,31 +4,46 @@
 -- Returns the number of jobs when every one was created; otherwise per job: 1 created, {0, row}
 -- it exists in this queue, {2, queue} it exists in another. Costs are Redis instructions
 -- (callgrind): every redis.call is ~5-8k and every argument ~1k, so a lone add makes as few as it
--- can, and a batch makes one call per job (its hash), the rest once per batch.
+-- can, and a batch makes one call per job (its hash), the rest once per batch. The hash leaves out
+-- the fields still at their default (attempts, stalls, history; and what the client sends as '':
+-- runAt, then due, and maxAttempts with maxStalls; see lua/lib/keys.lua and addArgs in codec.ts).
 local queueKeyBase = KEYS[1]
 local idIndexKey = KEYS[2]    -- single Redis only: on Cluster the store writes the index after
 local channel = ARGV[1]
 local queue = ARGV[2]
 local nowText = ARGV[3]
-local count = tonumber(ARGV[4])
+local countText = ARGV[4]
+local count = tonumber(countText)
 local message = ARGV[5]
 local FIRST_JOB, PER_JOB = 6, 6 -- then count x (id, runAt, priority, maxAttempts, maxStalls, staticJson)
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
 local metaKey = keyBase .. META
 
--- seqs first..first+n-1 for this add: above every seq before (HINCRBY, one call) and at least now
+-- seqs first..first+count-1 for this add: above every seq before (HINCRBY, one call) and at least now
 -- in microseconds, so newest-first lists can merge queues by seq. A queue written before seq was
 -- a plain integer holds it zero-padded, which HINCRBY refuses: read once, then written plain.
-local function takeSeqs(n)
+-- The increment goes as the argument's text: Redis formats a Lua number argument with
+-- printf('%.17g'), ~2k instructions.
+local function takeSeqs()
   local floor = now * 1000
-  local last = redis.pcall('HINCRBY', metaKey, 'seq', n)
+  local last = redis.pcall('HINCRBY', metaKey, 'seq', countText)
   local ok = type(last) == 'number'
-  if not ok then last = tonumber(redis.call('HGET', metaKey, 'seq')) + n end
-  if last - n + 1 < floor then last = floor + n - 1 elseif ok then return last - n + 1 end
+  if not ok then last = tonumber(redis.call('HGET', metaKey, 'seq')) + count end
+  if last - count + 1 < floor then last = floor + count - 1 elseif ok then return last - count + 1 end
   -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
   redis.call('HSET', metaKey, 'seq', string.format('%d', last))
-  return last - n + 1
+  return last - count + 1
+end
+
+-- A new job's hash. runAt '' (due, at createdAt), maxAttempts and maxStalls '' (both the defaults):
+-- left out. A job with limits of its own and runAt '' stores ra '', which reads as absent (no script
+-- reads ra).
+local function writeJob(key, staticJson, state, priority, seqText, runAt, maxAttempts, maxStalls)
+  if maxAttempts ~= '' then
+    redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'ma', maxAttempts, 'ms', maxStalls)
+  elseif runAt ~= '' then redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt)
+  else redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText) end
 end
 
 -- The add's work message, then the events of jobs a hand-off claimed (active, promoted).
@@ -52,10 +67,9 @@ if count == 1 then
     if existingQueue ~= queue then return {{2, existingQueue}} end
     return {{0, readJob(key)}}
   end
-  local seqText = string.format('%017d', takeSeqs(1))
-  local queued = tonumber(runAt) <= now
-  redis.call('HSET', key, 'd', ARGV[11], 'st', queued and 'queued' or 'scheduled', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
-    'ma', ARGV[9], 'sl', '0', 'ms', ARGV[10], 'h', '[]')
+  local seqText = string.format('%017d', takeSeqs())
+  local queued = runAt == '' or tonumber(runAt) <= now
+  writeJob(key, ARGV[11], queued and 'queued' or 'scheduled', priority, seqText, runAt, ARGV[9], ARGV[10])
   redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
   if queued then
     redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
@@ -75,7 +89,7 @@ if idIndex then
   for x = 1, count do ids[x] = ARGV[FIRST_JOB + (x - 1) * PER_JOB] end
   known = redis.call('HMGET', idIndex, unpack(ids))
 end
-local first = takeSeqs(count)
+local first = takeSeqs()
 local out, created, taken = {}, 0, {}
 local allArgs, readyArgs, scheduledArgs, indexArgs = {}, {}, {}, {}
 local na, nr, ns, ni = 0, 0, 0, 0
@@ -92,7 +106,7 @@ for x = 1, count do
     taken[id] = true
     local seqText = string.format('%017d', first + x - 1)
     local state = 'scheduled'
-    if tonumber(runAt) <= now then
+    if runAt == '' or tonumber(runAt) <= now then
       state = 'queued'
       readyArgs[nr + 1], readyArgs[nr + 2] = readyScore(priority), seqText .. id
       nr = nr + 2
@@ -100,8 +114,7 @@ for x = 1, count do
       scheduledArgs[ns + 1], scheduledArgs[ns + 2] = runAt, id
       ns = ns + 2
     end
-    redis.call('HSET', key, 'd', ARGV[i + 5], 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0', 'ma', ARGV[i + 3], 'sl', '0',
-      'ms', ARGV[i + 4], 'h', '[]')
+    writeJob(key, ARGV[i + 5], state, priority, seqText, runAt, ARGV[i + 3], ARGV[i + 4])
     allArgs[na + 1], allArgs[na + 2] = seqText, id
     na = na + 2
     indexArgs[ni + 1], indexArgs[ni + 2] = id, queue
@@ -134,7 +147,7 @@ for x = 1, count do
   if out[x] == 1 then
     local idJson = cjson.encode(ARGV[i])
     local runAt = ARGV[i + 1]
-    if tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
+    if runAt == '' or tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
     else events[#events + 1] = '["scheduled",' .. idJson .. ',' .. runAt .. ']' end
   end
   i = i + PER_JOB

@@ -17,7 +17,7 @@ local key = jobKey(id)
 local fields = redis.call('HMGET', key, 'st', 'sq', 'p', 'at', 'ma')
 local state = fields[1]
 if not state then return {'missing'} end
-local seq, priority, attempts, maxAttempts = fields[2], fields[3], fields[4], fields[5]
+local seq, priority, attempts, maxAttempts = fields[2], fields[3], fields[4], fields[5] or ABSENT_MAX_ATTEMPTS
 if not string.find(allowedFrom, ',' .. state .. ',', 1, true) then return {'conflict', state} end
 if action == 'cancel' then
   if state == 'active' then
@@ -46,7 +46,7 @@ elseif action == 'retry' then
   unindexJob(id, state, seq)
   redis.call('HSET', key, 'st', 'queued', 'ra', nowText, 'sl', 0, 'ea', '', 'e', '', 'r', '', 'cr', '')
   if argument == '1' then redis.call('HSET', key, 'at', 0)
-  else redis.call('HSET', key, 'ma', math.max(tonumber(maxAttempts), tonumber(attempts) + 1)) end
+  else redis.call('HSET', key, 'ma', math.max(tonumber(maxAttempts), (tonumber(attempts) or 0) + 1)) end
   indexJob(id, 'queued', seq, priority)
   events[1] = {'queued', id}
 elseif action == 'remove' then

@@ -59,13 +59,13 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
     -- writes so far (the jobs before this one would be active with no worker holding them).
     if fields[1] then
       -- The last two fields, error and progress, only a job that ran before can have, and its
-      -- history then is not '[]': a first attempt reads 8 fields, not 10 (each field read costs
-      -- ~2k instructions, most of it turning the reply into Lua values; callgrind).
-      if fields[8] ~= '[]' then
+      -- history then is there and not '[]': a first attempt reads 8 fields, not 10 (each field read
+      -- costs ~2k instructions, most of it turning the reply into Lua values; callgrind).
+      if fields[8] and fields[8] ~= '[]' then
         local ran = redis.call('HMGET', key, CLAIM_FIELDS[9], CLAIM_FIELDS[10])
         fields[9], fields[10] = ran[1], ran[2]
       end
-      local attempt = string.format('%d', tonumber(fields[4]) + 1)
+      local attempt = string.format('%d', (tonumber(fields[4]) or 0) + 1)
       fields[4] = attempt
       redis.call('HSET', key, 'st', 'active', 'at', attempt, 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
       addToIndex(leaseKey, leaseUntilText, id)

@@ -15,8 +15,12 @@ local IDLE = ':i'           -- idle workers' hand-off registrations (see handOff
 local HANDED = ':h:'        -- .. token: jobs handed off under a registration
 -- Job hash fields: d static JSON, st state, p priority, sq seq, ra runAt, at attempts,
 -- ma maxAttempts, sl stalls, ms maxStalls, sa startedAt, ea endedAt, r result, e error, h history,
--- pg progress, cr cancel requested, w worker, tk lease token, lu lease until. '' or absent = null.
+-- pg progress, cr cancel requested, w worker, tk lease token, lu lease until. '' or absent = null,
+-- except at and sl (absent = 0), h (absent = '[]'), ma and ms (absent = ABSENT_MAX_ATTEMPTS and
+-- ABSENT_MAX_STALLS, as text): an add leaves those at their default out (each field written costs
+-- ~2k instructions, callgrind), so every reader takes absent as the default.
 local JOB_FIELDS = {--[[$JOB_FIELDS]]}
+local ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS = --[[$ABSENT_LIMITS]]
 local function jobKey(id) return keyBase .. JOB .. id end
 -- A job as rowToJob (codec.ts) reads it.
 local function readJob(key) return redis.call('HMGET', key, unpack(JOB_FIELDS)) end
