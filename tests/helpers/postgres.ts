@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
+import { resolveSpec } from '../../src/core/queue.js';
 
 /** Where the tests connect to create their database (trust auth on loopback as in .ci/run). */
 export const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -86,4 +87,25 @@ export async function pgClient(): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
   return c;
+}
+
+/** Jobs 'a' and 'b' added to queue 'q' of `store` and claimed by one worker (leases of 60 s). */
+export async function twoClaimedJobs(store: PostgresStore, now: number) {
+  await store.addJobs({ jobs: ['a', 'b'].map((id) => resolveSpec({ id, task: 't', queue: 'q', payload: null }, now)), now });
+  const { jobs: [a, b] } = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 60_000, now });
+  if (!a || !b) throw new Error('two jobs added, not both claimed');
+  return [a, b] as const;
+}
+
+/**
+ * Whether a statement of `schema` whose text contains `fragment` comes to wait on a lock (looked at
+ * through `c`, up to 500 times): the other side of a test holding rows it needs.
+ */
+export async function waitsOnLock(c: pg.Client, schema: string, fragment: string): Promise<boolean> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE NOT l.granted AND strpos(a.query, $1) > 0 AND strpos(a.query, $2) > 0`, [schema, fragment]);
+    if (rows[0].n > 0) return true;
+  }
+  return false;
 }

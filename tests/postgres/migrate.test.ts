@@ -2,6 +2,7 @@
 // processes opening a fresh schema together apply each migration once; the version is visible.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
 import { LATEST_VERSION, loadMigrations, migrate, migrationsDir } from '../../src/stores/postgres/migrate.js';
 import { resolveSpec } from '../../src/core/queue.js';
@@ -9,6 +10,21 @@ import type { Job } from '../../src/core/job.js';
 import { dropSchema, pgClient, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 
 const skip = await pgSkip();
+
+/** The old version's store closes; a store of this version opens the schema and brings it up to date. */
+async function upgraded(old: PostgresStore, c: pg.Client, schema: string): Promise<PostgresStore> {
+  await old.close();
+  const store = await PostgresStore.open(schemaUrl(schema));
+  assert.equal(await store.schemaVersion(), LATEST_VERSION());
+  return store;
+}
+
+/** The source of the schema's one finish_jobs (a migration replaces it in place, never beside). */
+async function finishJobsSource(c: pg.Client, schema: string): Promise<string> {
+  const { rows } = await c.query(`SELECT prosrc FROM pg_proc WHERE proname = 'finish_jobs' AND pronamespace = $1::regnamespace`, [schema]);
+  assert.equal(rows.length, 1, 'one finish_jobs, replaced in place');
+  return rows[0].prosrc as string;
+}
 
 describe('PostgreSQL migrations', { skip }, () => {
   it('finds its .sql files from the compiled module (tsc does not copy them)', () => {
@@ -100,14 +116,9 @@ describe('PostgreSQL migrations', { skip }, () => {
       await old.addJobs({ jobs, now });
       const held = await old.claimJobs({ queues: ['q'], workerId: 'w', limit: 3, leaseMs: 60_000, now });
       assert.deepEqual(held.jobs.map((j) => j.id), ['a', 'b', 'c']);
-      await old.close();
-
-      const store = await PostgresStore.open(schemaUrl(schema));
+      const store = await upgraded(old, c, schema);
       try {
-        assert.equal(await store.schemaVersion(), LATEST_VERSION());
-        const { rows } = await c.query(`SELECT prosrc FROM pg_proc WHERE proname = 'finish_jobs' AND pronamespace = $1::regnamespace`, [schema]);
-        assert.equal(rows.length, 1, 'one finish_jobs, replaced in place');
-        assert.match(rows[0].prosrc, /j\.id = ANY/, 'finish_jobs reads the jobs by primary key');
+        assert.match(await finishJobsSource(c, schema), /j\.id = ANY/, 'finish_jobs reads the jobs by primary key');
         const [a, b, cc] = held.jobs as [Job, Job, Job];
         // b's lease is lost meanwhile: recovered and claimed again under a new token.
         await c.query(`UPDATE "${schema}".jobs SET lease_until = $1 WHERE id = 'b'`, [now - 1]);
@@ -128,6 +139,54 @@ describe('PostgreSQL migrations', { skip }, () => {
         assert.deepEqual((await got('c')).history.map((h) => h.outcome), ['retrying']);
         const b2 = await got('b');
         assert.deepEqual([b2.state, b2.result, b2.history.map((h) => h.outcome)], ['active', null, ['stalled', undefined]], 'stalled once, the open attempt is the new claim');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await c.end();
+      await dropSchema(schema);
+    }
+  });
+
+  it('migrates a version-9 schema with jobs in flight: follow-ups of applied outcomes go in without add_jobs, an existing id left as it is', async () => {
+    const schema = testSchema();
+    const c = await pgClient();
+    try {
+      assert.deepEqual(await migrate(c, schema, 9), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const old = await PostgresStore.open(schemaUrl(schema), { migrate: false });
+      const now = Date.now();
+      const spec = (id: string, queue: string, extra: { payload?: unknown; runAt?: number; tags?: string[] } = {}) =>
+        resolveSpec({ id, task: 't', queue, payload: null, ...extra }, now);
+      await old.addJobs({ jobs: [spec('a', 'q'), spec('b', 'q'), spec('x', 'other', { payload: 'first' })], now });
+      const held = await old.claimJobs({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 60_000, now });
+      assert.deepEqual(held.jobs.map((j) => j.id), ['a', 'b']);
+      const store = await upgraded(old, c, schema);
+      try {
+        assert.doesNotMatch(await finishJobsSource(c, schema), /add_jobs/, 'finish_jobs inserts follow-ups itself');
+        const [a, b] = held.jobs as [Job, Job];
+        // b's lease is lost meanwhile: its outcome, and its follow-up, do not apply.
+        await c.query(`UPDATE "${schema}".jobs SET lease_until = $1 WHERE id = 'b'`, [now - 1]);
+        await store.recoverExpiredJobs({ now: now + 1, limit: 10 });
+        const applied = await store.finishJobs({
+          outcomes: [
+            {
+              id: a.id, token: a.leaseToken!, kind: 'completed', at: now + 2, result: 'a',
+              enqueue: [spec('fa1', 'callbacks', { tags: ['cb'] }), spec('fa2', 'callbacks', { runAt: now + 60_000 }), spec('x', 'other', { payload: 'second' })],
+            },
+            { id: b.id, token: b.leaseToken!, kind: 'completed', at: now + 2, result: 'stale', enqueue: [spec('fb1', 'callbacks')] },
+          ],
+        });
+        assert.deepEqual(applied, [true, false], 'the stale token of b does not apply');
+        const got = async (id: string) => store.getJob({ id });
+        const fa1 = (await got('fa1'))!;
+        assert.deepEqual([fa1.state, fa1.queue, fa1.tags], ['queued', 'callbacks', ['cb']]);
+        assert.equal((await got('fa2'))!.state, 'scheduled', 'due later than its outcome: scheduled');
+        assert.deepEqual([(await got('x'))!.payload, (await got('x'))!.queue], ['first', 'other'], 'an id that exists is left as it is');
+        assert.equal(await got('fb1'), null, 'the stale outcome\'s follow-up is not added');
+        const queues = await c.query(`SELECT name FROM "${schema}".queues WHERE name = 'callbacks'`);
+        assert.equal(queues.rowCount, 1, 'the follow-ups\' queue has its row');
+        const claim = await store.claimJobs({ queues: ['callbacks'], workerId: 'w', limit: 5, leaseMs: 60_000, now: now + 3 });
+        assert.deepEqual(claim.jobs.map((j) => j.id), ['fa1'], 'the queued follow-up runs');
       } finally {
         await store.close();
       }

@@ -37,8 +37,13 @@ export function storeStatements(quotedSchema: string, schema: string) {
       ${S}.claim_jobs($1, $2, $3, $4, $5, $6) c`),
     finish: st('fusion_finish', `SELECT * FROM ${S}.finish_jobs($1, $2, $3)`),
     finishClaim: st('fusion_finish_claim', `SELECT * FROM ${S}.finish_claim($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
+    // A heartbeat finds its jobs by primary key (id = ANY) and checks the lease by its token alone,
+    // as finish_jobs does since migration 009 (a job holds a token only while active). Joined with
+    // `state = 'active'`, the planner, told by statistics of a quiet moment that few jobs are
+    // active, read every active job through the jobs_active index and hashed them: 1,010 rows for
+    // a heartbeat of 10 leases (docs/performance.md).
     heartbeat: st('fusion_heartbeat', `UPDATE ${S}.jobs j SET lease_until = $1 FROM unnest($2::text[], $3::text[]) AS l(id, token)
-      WHERE j.id = l.id AND j.lease_token = l.token AND j.state = 'active' RETURNING j.id, j.cancel_requested`),
+      WHERE j.id = ANY ($2::text[]) AND j.id = l.id AND j.lease_token = l.token RETURNING j.id, j.cancel_requested`),
     progress: st('fusion_progress', `UPDATE ${S}.jobs SET progress = $1 WHERE id = $2 AND lease_token = $3 AND state = 'active' RETURNING queue`),
     log: st('fusion_log', `INSERT INTO ${S}.job_logs (job_id, at, message) VALUES ($1, $2, $3)`),
     logs: st('fusion_logs', `SELECT at, message FROM ${S}.job_logs WHERE job_id = $1 ORDER BY n`),

@@ -74,11 +74,19 @@ export class WaitMarks {
     return barrier;
   }
 
-  /** mark_waiting(); with `barrier` false, answers whether a mark had lapsed. */
+  /**
+   * mark_waiting(); with `barrier` false, answers whether a mark had lapsed. Its commit does not
+   * wait for the disk (synchronous_commit off for its own transaction, as a claim's): a mark is
+   * seen by adds once committed, flushed or not, and one a server crash forgets is made again at
+   * the worker's next renewal (found lapsed: the barrier and a claim once more), the poll covering
+   * the time between. Waiting for the flush put an fsync between a worker's short claim and its
+   * next one (its outcomes land only after the mark), and held every add behind a barrier's lock
+   * for the length of an fsync: the tail of enqueue-to-start latency (docs/performance.md).
+   */
   private async mark(queues: string[], ttlMs: number, barrier: boolean): Promise<boolean> {
     const { rows } = await this.pool.query<{ lapsed: boolean }>({
       name: 'fusion_mark_waiting',
-      text: `SELECT ${this.quotedSchema}.mark_waiting($1, $2, $3, $4) AS lapsed`,
+      text: `SELECT ${this.quotedSchema}.mark_waiting($1, $2, $3, $4) AS lapsed FROM set_config('synchronous_commit', 'off', true) s`,
       values: [queues, this.origin, ttlMs, barrier],
     });
     return rows[0]?.lapsed === true;
