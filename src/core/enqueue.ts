@@ -70,8 +70,8 @@ export class Enqueuer {
   }
 
   /** A spec as the job it makes: defaults applied, payload checked, id given. Throws FusionError naming the field. */
-  prepare(spec: JobSpec, now = this.clock.now()): NewJob {
-    return resolveSpec(spec, now, this.registry);
+  prepare(spec: JobSpec, now = this.clock.now(), idTime?: number): NewJob {
+    return resolveSpec(spec, now, this.registry, idTime);
   }
 
   /** Prepare specs and add them atomically (all or none). With `tx` (PostgreSQL), inside the caller's transaction. */
@@ -80,7 +80,9 @@ export class Enqueuer {
     try {
       this.checkTx(opts);
       const now = this.clock.now();
-      jobs = specs.map((s) => this.prepare(s, now));
+      // The ids of one call carry one time (newId): the system clock read once, not per job.
+      const idTime = Date.now();
+      jobs = specs.map((s) => this.prepare(s, now, idTime));
     } catch (err) {
       return Promise.reject(err);
     }

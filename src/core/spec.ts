@@ -36,16 +36,25 @@ function checkPayload(validate: (p: unknown) => void, payload: unknown): void {
   }
 }
 
-/** Validate a spec and resolve defaults into a job ready for a store. Throws FusionError naming the field. */
-export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry): NewJob {
+/** The last queue name QUEUE_NAME accepted: the jobs of a batch mostly share one, tested once. */
+let lastGoodQueue: string | undefined;
+
+/**
+ * Validate a spec and resolve defaults into a job ready for a store. Throws FusionError naming the
+ * field. `idTime`: the epoch ms a made id carries (newId), read once by a caller resolving a batch.
+ */
+export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry, idTime?: number): NewJob {
   if (!spec || typeof spec !== 'object') throw invalid('spec', 'a job spec must be an object');
   if (typeof spec.task !== 'string' || spec.task.length === 0 || spec.task.length > 200) {
     throw invalid('task', 'task must be a non-empty string of at most 200 characters');
   }
   const defaults = registry?.defaultsOf(spec.task) ?? {};
   const queue = spec.queue ?? defaults.queue ?? DEFAULTS.queue;
-  if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
-    throw invalid('queue', 'queue must be 1-100 characters of letters, digits, _ . : -', { value: queue });
+  if (queue !== lastGoodQueue) {
+    if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
+      throw invalid('queue', 'queue must be 1-100 characters of letters, digits, _ . : -', { value: queue });
+    }
+    lastGoodQueue = queue;
   }
   if (spec.id !== undefined && (typeof spec.id !== 'string' || spec.id.length === 0 || spec.id.length > MAX_ID)) {
     throw invalid('id', `id must be a non-empty string of at most ${MAX_ID} characters`);
@@ -60,14 +69,15 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry)
   if (spec.runAt !== undefined && spec.runAt !== null) runAt = toMs(spec.runAt, 'runAt');
   else if (spec.delay !== undefined && spec.delay !== null) runAt = now + nonNegInt(spec.delay, 'delay');
   const backoff = spec.backoff ?? defaults.backoff ?? DEFAULTS.backoff;
-  const backoffError = validateBackoff(backoff);
+  // The default policy is Fusion's own and valid.
+  const backoffError = backoff === DEFAULTS.backoff ? null : validateBackoff(backoff);
   if (backoffError) throw invalid('backoff', backoffError);
   if (spec.tags !== undefined && (!Array.isArray(spec.tags) || !spec.tags.every((t) => typeof t === 'string'))) {
     throw invalid('tags', 'tags must be a list of strings');
   }
   const payload = spec.payload === undefined ? null : spec.payload;
   if (defaults.validate) checkPayload(defaults.validate, payload);
-  const madeId = spec.id === undefined ? newId() : undefined;
+  const madeId = spec.id === undefined ? newId(idTime) : undefined;
   return {
     id: madeId ?? spec.id!,
     madeId,

@@ -5,6 +5,7 @@
 // start above: raiseSeqFloor in statements.ts), so a made id never comes back for another job; the
 // first 80 bits (the millisecond, the version, the process's counter) order ids by creation. Ids a
 // caller gave are stored as given, in the jobs_given_id index.
+import { HEX } from '../../core/ids.js';
 import type { NewJob } from '../../core/job.js';
 
 const SEQ_AT = 24;
@@ -17,14 +18,32 @@ export function seqOfId(id: string): number | null {
   return Number.isNaN(seq) ? null : seq;
 }
 
-/** Whether the store may give the job an id of its own (Fusion chose its id, a UUIDv7), at `seq`. */
+/**
+ * Whether the store may give the job an id of its own (Fusion chose its id: NewJob.madeId), at
+ * `seq`. Which prefix the id gets is idPrefix's: a job in a run of alike ones takes the first's.
+ */
 export function mayMakeId(j: NewJob, seq: number): boolean {
-  const made = j.madeId;
-  return made !== undefined && j.id === made && seq < SEQ_LIMIT && made.length === 36 && made.charCodeAt(14) === 55 && made.charCodeAt(23) === 45;
+  return j.madeId !== undefined && j.id === j.madeId && seq < SEQ_LIMIT;
 }
 
-/** The prefix of the ids made from this job's (the seq follows). */
-export const idPrefix = (j: NewJob): string => j.madeId!.slice(0, SEQ_AT);
+/** The prefix of the ids made from this job's (the seq follows), or null when its made id is not a UUIDv7 string. */
+export function idPrefix(j: NewJob): string | null {
+  const made = j.madeId!;
+  return made.length === 36 && made.charCodeAt(14) === 55 && made.charCodeAt(23) === 45 ? made.slice(0, SEQ_AT) : null;
+}
+
+// The prefix and the seq's first 10 hex digits, as last made: they change once per 256 seqs.
+let stemPrefix = '';
+let stemHigh = -1;
+let stem = '';
 
 /** A made id: the prefix, then the seq in 12 hex digits (insertAlikeSql builds the same in SQL). */
-export const madeId = (prefix: string, seq: number): string => prefix + seq.toString(16).padStart(36 - SEQ_AT, '0');
+export function madeId(prefix: string, seq: number): string {
+  const high = Math.floor(seq / 256);
+  if (high !== stemHigh || prefix !== stemPrefix) {
+    stemPrefix = prefix;
+    stemHigh = high;
+    stem = prefix + high.toString(16).padStart(34 - SEQ_AT, '0');
+  }
+  return stem + HEX[seq % 256]!;
+}

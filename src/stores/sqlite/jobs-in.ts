@@ -21,23 +21,21 @@ function insertAlikeOf(conn: SqliteConnection, rows: number): Statement {
   return s;
 }
 
-interface Pending {
-  j: NewJob;
-  seq: number;
-  state: JobState;
-}
-
 /** The default backoff is stored as NULL (migration 003). */
 const backoffValue = (j: NewJob) => (j.backoff === DEFAULTS.backoff ? null : JSON.stringify(j.backoff));
 
-/** Whether `b` goes in the same alike INSERT as `a`: all columns but the payload the same, none of the rare ones set. */
-function alike(a: Pending, b: Pending): boolean {
-  const x = a.j;
-  const y = b.j;
-  return b.state === a.state && y.queue === x.queue && y.task === x.task && y.priority === x.priority && y.maxAttempts === x.maxAttempts
+/**
+ * Whether `y` goes in the same alike INSERT as `x`: all columns but the payload the same (their
+ * state too, as it follows from runAt), none of the rare ones set.
+ */
+function alike(x: NewJob, y: NewJob): boolean {
+  return y.queue === x.queue && y.task === x.task && y.priority === x.priority && y.maxAttempts === x.maxAttempts
     && y.backoff === x.backoff && y.timeout === x.timeout && y.maxStalls === x.maxStalls && y.runAt === x.runAt
     && y.createdAt === x.createdAt && y.description === null && y.tags.length === 0 && y.callbacks === null && y.scheduleId === null;
 }
+
+/** A job with a column the alike INSERT does not bind. */
+const rare = (j: NewJob) => j.description !== null || j.tags.length !== 0 || j.callbacks !== null || j.scheduleId !== null;
 
 /**
  * One add inside a transaction: the answers in order and the events. A class, not closures made per
@@ -46,8 +44,9 @@ function alike(a: Pending, b: Pending): boolean {
  */
 class Adder {
   readonly out: AddedJob[] = [];
-  /** Jobs whose ids the store makes, not yet inserted. */
-  pending: Pending[] = [];
+  /** Jobs whose ids the store makes, not yet inserted, at the seqs from pendingSeq on (a given id flushes them first). */
+  pending: NewJob[] = [];
+  pendingSeq = 0;
   // Events go only to this connection's listeners (other processes find new rows themselves).
   private readonly listened: boolean;
 
@@ -55,15 +54,19 @@ class Adder {
     this.listened = conn.listeners.size > 0;
   }
 
-  private created(p: Pending, id: string): void {
-    if (this.conn.watching) this.conn.pendingOwnSeqs.push(p.seq);
-    // Indexed stores, not push: the push calls here and in insertJobs deopted ("not a Smi") in the
-    // first batches of a process, and recompiling them was a share of its first 20,000 jobs' CPU.
-    this.out[this.out.length] = { job: newJobView(p.j, p.state, id), created: true };
-    if (this.listened) this.events.push({ type: p.state, queue: p.j.queue, jobId: id, at: this.now, runAt: p.j.runAt });
+  stateOf(j: NewJob): JobState {
+    return j.runAt > this.now ? 'scheduled' : 'queued';
   }
 
-  private insertOne({ j, seq, state }: Pending, id: string, given: boolean): void {
+  private created(j: NewJob, seq: number, state: JobState, id: string): void {
+    if (this.conn.watching) this.conn.pendingOwnSeqs.push(seq);
+    // Indexed stores, not push: the push calls here and in insertJobs deopted ("not a Smi") in the
+    // first batches of a process, and recompiling them was a share of its first 20,000 jobs' CPU.
+    this.out[this.out.length] = { job: newJobView(j, state, id), created: true };
+    if (this.listened) this.events.push({ type: state, queue: j.queue, jobId: id, at: this.now, runAt: j.runAt });
+  }
+
+  private insertOne(j: NewJob, seq: number, state: JobState, id: string, given: boolean): void {
     this.conn.statements.insertJob.run(
       seq, id, j.queue, j.task, JSON.stringify(j.payload ?? null), j.priority, state, j.maxAttempts, backoffValue(j), j.timeout,
       j.maxStalls, j.runAt, j.createdAt, j.description, j.tags.length ? JSON.stringify(j.tags) : null,
@@ -72,47 +75,57 @@ class Adder {
   }
 
   /** A job under the id it was given, unless that id is taken: then the stored job is its answer. */
-  addGiven(p: Pending, id: string): void {
+  addGiven(j: NewJob, seq: number, id: string): void {
     const existing = this.conn.rowById(id);
     if (existing) return void this.out.push({ job: rowToJob(existing), created: false });
-    this.insertOne(p, id, true);
-    this.created(p, id);
+    const state = this.stateOf(j);
+    this.insertOne(j, seq, state, id, true);
+    this.created(j, seq, state, id);
   }
 
   /** A job whose id the store makes, unless a caller gave that id (then it keeps the one Fusion made, as given). */
-  private addMade(p: Pending, id: string): void {
-    if (this.conn.statements.seqAndQueueOfGivenId.get(id) !== undefined) return this.addGiven(p, p.j.id);
-    this.insertOne(p, id, false);
-    this.created(p, id);
+  private addMade(j: NewJob, seq: number, id: string): void {
+    if (this.conn.statements.seqAndQueueOfGivenId.get(id) !== undefined) return this.addGiven(j, seq, j.id);
+    const state = this.stateOf(j);
+    this.insertOne(j, seq, state, id, false);
+    this.created(j, seq, state, id);
   }
 
-  /** Insert the pending jobs: runs of alike ones as one INSERT per up to 64, the rest one by one. */
+  /** Insert the pending jobs: runs of alike ones as one INSERT per up to 64 under the first's prefix, the rest one by one. */
   flush(): void {
     const pending = this.pending;
     const statements = this.conn.statements;
+    let seq = this.pendingSeq;
     for (let i = 0; i < pending.length;) {
       const first = pending[i]!;
+      const prefix = idPrefix(first);
       let run = 1;
-      while (run < ALIKE_SIZES[0]! && i + run < pending.length && alike(first, pending[i + run]!)) run++;
+      if (prefix !== null && !rare(first)) while (run < ALIKE_SIZES[0]! && i + run < pending.length && alike(first, pending[i + run]!)) run++;
       const size = ALIKE_SIZES.find((s) => s <= run);
-      const prefix = idPrefix(first.j);
-      if (size === undefined || first.j.description !== null || first.j.tags.length || first.j.callbacks || first.j.scheduleId !== null) {
-        this.addMade(first, madeId(prefix, first.seq));
+      if (prefix === null) {
+        // Not an id of the shape this store's are made from: kept as it is, as if given.
+        this.addGiven(first, seq++, first.id);
+        i++;
+        continue;
+      }
+      if (size === undefined) {
+        this.addMade(first, seq, madeId(prefix, seq));
+        seq++;
         i++;
         continue;
       }
       const end = i + size;
       // One probe of the given ids' index for the lot (their ids sort by seq under one prefix).
-      if (statements.givenIdIn.get(madeId(prefix, first.seq), madeId(prefix, first.seq + size - 1)) !== undefined) {
-        for (; i < end; i++) this.addMade(pending[i]!, madeId(prefix, pending[i]!.seq));
+      if (statements.givenIdIn.get(madeId(prefix, seq), madeId(prefix, seq + size - 1)) !== undefined) {
+        for (; i < end; i++, seq++) this.addMade(pending[i]!, seq, madeId(prefix, seq));
         continue;
       }
-      const j = first.j;
-      const values: unknown[] = [first.seq, prefix, j.queue, j.task, j.priority, first.state, j.maxAttempts, backoffValue(j), j.timeout,
-        j.maxStalls, j.runAt, j.createdAt];
-      for (let k = i; k < end; k++) values.push(JSON.stringify(pending[k]!.j.payload ?? null));
+      const state = this.stateOf(first);
+      const values: unknown[] = [seq, prefix, seq, first.queue, first.task, first.priority, state, first.maxAttempts, backoffValue(first),
+        first.timeout, first.maxStalls, first.runAt, first.createdAt];
+      for (let k = i; k < end; k++) values.push(JSON.stringify(pending[k]!.payload ?? null));
       insertAlikeOf(this.conn, size).run(values);
-      for (; i < end; i++) this.created(pending[i]!, madeId(prefix, pending[i]!.seq));
+      for (; i < end; i++, seq++) this.created(pending[i]!, seq, state, madeId(prefix, seq));
     }
     this.pending = [];
   }
@@ -134,13 +147,14 @@ export function insertJobs(conn: SqliteConnection, jobs: NewJob[], now: number, 
         conn.pendingQueues.push(j.queue);
       }
     }
-    const p: Pending = { j, seq: ++seq, state: j.runAt > now ? 'scheduled' : 'queued' };
-    if (mayMakeId(j, p.seq)) {
-      add.pending[add.pending.length] = p;
+    seq++;
+    if (mayMakeId(j, seq)) {
+      if (add.pending.length === 0) add.pendingSeq = seq;
+      add.pending[add.pending.length] = j;
     } else {
       // A given id: the jobs before it go in first, so that it is looked for among them too.
       add.flush();
-      add.addGiven(p, j.id);
+      add.addGiven(j, seq, j.id);
     }
   }
   add.flush();
