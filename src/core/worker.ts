@@ -154,9 +154,10 @@ export class Worker {
       this.state = 'stopping';
       this.log.info({ workerId: this.id, running: this.executor.active, graceMs }, 'worker stopping');
     }
-    await this.producer.stopClaiming();
-    // Jobs claimed ahead that have not started go back to their queue now, not after the grace.
+    // Jobs claimed ahead that have not started go back to their queue now, not after the grace, and
+    // so do jobs that a claim still in the air (or riding on an outcome batch) brings from now on.
     this.executor.releaseWaiting();
+    await this.producer.stopClaiming();
     if (this.executor.active > 0) {
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));

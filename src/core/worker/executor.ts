@@ -71,7 +71,7 @@ export class Executor {
   private handlers = 0;
   /** Moving mean of a handler's run time (real ms); -1 before the first ends. */
   private handlerMs = -1;
-  /** Set once the worker stops: a job that would wait for a slot goes back to its queue at once. */
+  /** Set once the worker stops: a job that arrives goes back to its queue at once, unrun. */
   private closing = false;
   private idleResolvers: (() => void)[] = [];
   // The options the per-job path reads, as own fields: one load each on a path run per job.
@@ -128,8 +128,9 @@ export class Executor {
       leaseUntil: job.leaseUntil ?? this.clock.now() + this.o.leaseMs,
     };
     this.running.set(job.id, entry);
-    if (this.handlers < this.o.concurrency) this.begin(entry);
-    else if (this.closing) this.settle(entry, this.failure(job, new ReleasedError('worker shutting down')));
+    // A stopping worker starts nothing new: what a claim brings after the stop goes straight back.
+    if (this.closing) this.settle(entry, this.failure(job, new ReleasedError('worker shutting down')));
+    else if (this.handlers < this.o.concurrency) this.begin(entry);
     else this.enqueueWaiting(entry);
   }
 
@@ -169,7 +170,7 @@ export class Executor {
     this.settle(entry, this.failure(entry.job, reason));
   }
 
-  /** The worker stops: jobs waiting for a slot go back to their queue now, and so does any that arrives later without a slot. */
+  /** The worker stops: jobs waiting for a slot go back to their queue now, and so does any that arrives later. */
   releaseWaiting(): void {
     this.closing = true;
     const reason = new ReleasedError('worker shutting down');

@@ -37,6 +37,8 @@ export interface ProducerOptions {
 
 export class Producer {
   private claimingNow = false;
+  /** The claim call in the air, if any: a stopping worker waits for its answer (stopClaiming). */
+  private claimCall: Promise<ClaimResult> | null = null;
   /** A wake came while a claim was in the air, or the last claim filled every slot: claim again. */
   private pumpAgain = false;
   private pumpScheduled = false;
@@ -67,12 +69,16 @@ export class Producer {
   }
 
   /** No more claims or timers; the store gives back what its hand-off had promised this worker. */
+  /**
+   * No more claims; resolves once a claim already in the air has answered, so the jobs it leased
+   * reach the worker (which gives them back: it is stopping) before the worker says it stopped.
+   */
   async stopClaiming(): Promise<void> {
     this.wakeTimer?.cancel();
     this.wakeTimer = null;
     const handoff = this.stopHandoff;
     this.stopHandoff = null;
-    await handoff?.();
+    await Promise.all([handoff?.(), this.claimCall?.then(() => undefined, () => undefined)]);
   }
 
   /** Stop listening for store events (cancel requests included: call once nothing runs). */
@@ -207,11 +213,13 @@ export class Producer {
         const limit = Math.min(free, this.o.batchSize);
         let res;
         try {
-          res = await this.o.store.claimJobs(this.claimRequest(limit, this.o.clock.now()));
+          res = await (this.claimCall = this.o.store.claimJobs(this.claimRequest(limit, this.o.clock.now())));
           this.storeErrors = 0;
         } catch (err) {
           this.onStoreError(err, 'claim');
           return;
+        } finally {
+          this.claimCall = null;
         }
         this.took(res, limit);
       } while (this.pumpAgain);
