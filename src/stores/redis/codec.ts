@@ -197,8 +197,8 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
     }
     const fixed = parseStatic(fields[0]!);
     const attempt = Number(fields[3]);
-    // Every job hash has a history from its add ('[]'), so the claim row always carries one.
-    const history = (fields[7] === '[]' ? [] : JSON.parse(fields[7]!)) as Job['history'];
+    // The claim script sends '[]' for a hash without a history (an add may leave it out); '' is read alike.
+    const history = (fields[7] === '[]' || fields[7] === '' ? [] : JSON.parse(fields[7]!)) as Job['history'];
     history.push({ attempt, workerId, startedAt: now });
     jobs[i] = {
       id: row.slice(from), queue, task: fixed.task, payload: fixed.payload, priority: Number(fields[1]), state: 'active', attempts: attempt,

@@ -46,7 +46,7 @@ elseif action == 'retry' then
   unindexJob(id, state, seq)
   redis.call('HSET', key, 'st', 'queued', 'ra', nowText, 'sl', 0, 'ea', '', 'e', '', 'r', '', 'cr', '')
   if argument == '1' then redis.call('HSET', key, 'at', 0)
-  else redis.call('HSET', key, 'ma', math.max(tonumber(maxAttempts), tonumber(attempts) + 1)) end
+  else redis.call('HSET', key, 'ma', math.max(tonumber(maxAttempts), (tonumber(attempts) or 0) + 1)) end
   indexJob(id, 'queued', seq, priority)
   events[1] = {'queued', id}
 elseif action == 'remove' then
