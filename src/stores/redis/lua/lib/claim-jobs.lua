@@ -17,6 +17,9 @@ end
 -- values one by one: a change to the list must change it too.
 local CLAIM_FIELDS = {--[[$CLAIM_FIELDS]]}
 if #CLAIM_FIELDS ~= 10 then error('claimJobs builds rows of 10 CLAIM_FIELDS') end
+-- The attempt number after a stored one, as text, for the first few (a library's
+-- load has no tostring to build it): string.format costs more than a table lookup.
+local NEXT_ATTEMPT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7', ['7'] = '8', ['8'] = '9', ['9'] = '10'}
 -- Promote due jobs, then take up to `limit` queued jobs (priority, FIFO) as active under `token`.
 -- Returns one string per claimed job: its CLAIM_FIELDS values (attempts already counted up, '' for
 -- none), then its id, joined by newlines (JSON from JSON.stringify holds no raw newline; an id may,
@@ -71,7 +74,7 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
         local ran = redis.call('HMGET', key, CLAIM_FIELDS[9], CLAIM_FIELDS[10])
         fields[9], fields[10] = ran[1], ran[2]
       end
-      local attempt = string.format('%d', (tonumber(fields[4]) or 0) + 1)
+      local attempt = NEXT_ATTEMPT[fields[4] or '0'] or string.format('%d', (tonumber(fields[4]) or 0) + 1)
       redis.call('HSET', key, 'st', 'active', 'at', attempt, 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
       addToIndex(leaseKey, leaseUntilText, id)
       if othersListening(channel) then events[#events + 1] = {'active', id} end
