@@ -74,3 +74,32 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual([fresh.state, fresh.attempts, fresh.maxAttempts], ['queued', 0, 10]);
   }));
 });
+
+describe('Redis job hashes without their default fields', { skip }, () => {
+  // An add may leave fields at their default out of the job hash (attempts 0, stalls 0, no history):
+  // claim, outcomes and stall recovery read an absent field as its default.
+  it('claims, retries, recovers a lost lease and completes a job whose hash lacks at, sl and h', () => withStore(async (store, keys, now) => {
+    await store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', id: 'bare', maxStalls: 5 }, now)], now });
+    await store.client.hdel(keys.job('q', 'bare'), 'at', 'sl', 'h');
+    const claim = (at: number) => store.claimJobs({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 1_000, now: at });
+    const first = (await claim(now)).jobs[0]!;
+    assert.equal(first.attempts, 1);
+    assert.equal(first.stalls, 0);
+    assert.deepEqual(first.history, [{ attempt: 1, workerId: 'w', startedAt: now }]);
+    const retried = await store.finishJobs({ outcomes: [{ kind: 'retry', id: 'bare', token: first.leaseToken!, at: now + 1, error: { message: 'boom', retryable: true }, retryAt: now + 2 }] });
+    assert.deepEqual(retried, [true]);
+    const second = (await claim(now + 2)).jobs[0]!;
+    assert.equal(second.attempts, 2);
+    assert.deepEqual(second.history.map((h) => [h.attempt, h.outcome ?? 'open']), [[1, 'retrying'], [2, 'open']]);
+    // Its hash again without stalls, as added: a lost lease counts the first stall.
+    await store.client.hdel(keys.job('q', 'bare'), 'sl');
+    const recovered = await store.recoverExpiredJobs({ now: now + 5_000 });
+    assert.deepEqual(recovered.requeued, ['bare']);
+    const third = (await claim(now + 5_001)).jobs[0]!;
+    assert.equal(third.stalls, 1);
+    assert.deepEqual(await store.finishJobs({ outcomes: [{ kind: 'completed', id: 'bare', token: third.leaseToken!, at: now + 5_002, result: 7 }] }), [true]);
+    const done = await store.getJob({ id: 'bare' });
+    assert.equal(done?.state, 'completed');
+    assert.equal(done?.result, 7);
+  }));
+});

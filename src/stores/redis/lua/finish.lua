@@ -32,7 +32,7 @@ writeDirectly = outboxCount == 0 and #ARGV <= 19 and (claimLimit <= 1 or redis.c
 local out = {}
 local lastAt = 0
 local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'
--- Outcome number x: `value` is the result JSON (completed) or the error JSON (other kinds).
+-- Outcome number x of a kind other than completed: `value` is the error JSON.
 local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, retryAt)
   local key = jobKey(id)
   if redis.call('HGET', key, 'tk') ~= leaseToken then
@@ -41,43 +41,64 @@ local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, re
   end
   if at > lastAt then lastAt = at end
   removeFromIndex(leaseKey, id)
-  if kind == 'completed' then
-    -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
-    redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'r', value, 'e', '', 'tk', '', 'lu', '')
-    addToIndex(completedKey, atText, id)
-    if othersListening(channel) then events[#events + 1] = {'completed', id} end
+  -- An absent history is '[]' (closeAttempt).
+  local fields = redis.call('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
+  local history, attempt, worker, startedAt, priority, seq = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
+  if kind == 'retry' then
+    redis.call('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'e', value,
+      'h', closeAttempt(history, attempt, worker, startedAt, atText, 'retrying', messageJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+    addToIndex(keyBase .. SCHEDULED, retryAt, id)
+    events[#events + 1] = {'retrying', id, tonumber(retryAt)}
+  elseif kind == 'released' then
+    redis.call('HSET', key, 'st', 'queued', 'at', math.max(tonumber(attempt) - 1, 0),
+      'h', closeAttempt(history, attempt, worker, startedAt, atText, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+    indexJob(id, 'queued', seq, priority)
+    events[#events + 1] = {'queued', id}
   else
-    local fields = redis.call('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
-    local history, attempt, worker, startedAt, priority, seq = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
-    if kind == 'retry' then
-      redis.call('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'e', value,
-        'h', closeAttempt(history, attempt, worker, startedAt, atText, 'retrying', messageJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
-      addToIndex(keyBase .. SCHEDULED, retryAt, id)
-      events[#events + 1] = {'retrying', id, tonumber(retryAt)}
-    elseif kind == 'released' then
-      redis.call('HSET', key, 'st', 'queued', 'at', math.max(tonumber(attempt) - 1, 0),
-        'h', closeAttempt(history, attempt, worker, startedAt, atText, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
-      indexJob(id, 'queued', seq, priority)
-      events[#events + 1] = {'queued', id}
-    else
-      redis.call('HSET', key, 'st', kind, 'ea', atText, 'h', closeAttempt(history, attempt, worker, startedAt, atText, kind, messageJson),
-        'e', value, 'tk', '', 'lu', '', 'w', '')
-      addToIndex(keyBase .. FINISHED .. kind, atText, id)
-      events[#events + 1] = {kind, id}
-    end
+    redis.call('HSET', key, 'st', kind, 'ea', atText, 'h', closeAttempt(history, attempt, worker, startedAt, atText, kind, messageJson),
+      'e', value, 'tk', '', 'lu', '', 'w', '')
+    addToIndex(keyBase .. FINISHED .. kind, atText, id)
+    events[#events + 1] = {kind, id}
   end
   out[x] = 1
+end
+-- The completions of one entry (ARGV[from..to] their ids), the bulk of a busy worker's outcomes,
+-- run inline rather than through apply: one Lua call and nine arguments fewer per job. Returns the
+-- last outcome number.
+local function complete(x, from, to, leaseToken, atText, result)
+  local jobPrefix = keyBase .. JOB
+  local applied = false
+  for j = from, to do
+    x = x + 1
+    local id = ARGV[j]
+    local key = jobPrefix .. id
+    if redis.call('HGET', key, 'tk') == leaseToken then
+      applied = true
+      removeFromIndex(leaseKey, id)
+      -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
+      -- A null result is not written: r is '' or absent until a completion (a manual retry clears
+      -- it), and both read as null; adding the field cost ~2.4k instructions a job (callgrind).
+      if result == 'null' then redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'e', '', 'tk', '', 'lu', '')
+      else redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'r', result, 'e', '', 'tk', '', 'lu', '') end
+      addToIndex(completedKey, atText, id)
+      if othersListening(channel) then events[#events + 1] = {'completed', id} end
+      out[x] = 1
+    else
+      out[x] = 0
+    end
+  end
+  if applied then
+    local at = tonumber(atText)
+    if at > lastAt then lastAt = at end
+  end
+  return x
 end
 local x, i = 0, FIRST_OUTCOME
 for _ = 1, outcomeCount do
   local kind = ARGV[i]
   if kind == 'completed' then
-    local idCount, leaseToken, atText, result = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-    local at = tonumber(atText)
-    for j = i + 5, i + 4 + idCount do
-      x = x + 1
-      apply(x, kind, ARGV[j], leaseToken, at, atText, result)
-    end
+    local idCount = tonumber(ARGV[i + 1])
+    x = complete(x, i + 5, i + 4 + idCount, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
     i = i + 5 + idCount
   else
     local messageJson = nil

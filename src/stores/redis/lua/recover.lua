@@ -27,6 +27,7 @@ for _, id in ipairs(expired) do
   local key = jobKey(id)
   local fields = redis.call('HMGET', key, 'cr', 'sl', 'ms', 'h', 'sq', 'p', 'at', 'w', 'sa')
   local cancelRequested, maxStalls, history, seq, priority, attempt, worker, startedAt = fields[1], fields[3] or ABSENT_MAX_STALLS, fields[4], fields[5], fields[6], fields[7], fields[8], fields[9]
+  -- An add may leave default fields out of the hash: no stalls is 0, no history '[]' (closeAttempt).
   local stalls = (tonumber(fields[2]) or 0) + 1
   removeFromIndex(keyBase .. LEASED, id)
   local branch = requeueBranch

@@ -9,13 +9,13 @@ local function jsonOrNull(v)
   return v
 end
 -- Append the attempt that ends now to a history JSON array (ended attempts only: the open one is
--- read from the at, w and sa fields) without decoding it. No history (false: the add leaves it
--- absent) is the empty one.
+-- read from the at, w and sa fields) without decoding it. An absent or empty history is '[]' (an add
+-- may leave default fields out of the hash).
 local function closeAttempt(history, attempt, worker, startedAt, endedAt, outcome, messageJson)
   local record = '{"attempt":' .. attempt .. ',"workerId":' .. jsonString(worker or '') .. ',"startedAt":' .. jsonOrNull(startedAt)
     .. ',"endedAt":' .. endedAt .. ',"outcome":"' .. outcome .. '"'
   if messageJson then record = record .. ',"error":' .. messageJson end
   record = record .. '}'
-  if not history or history == '[]' then return '[' .. record .. ']' end
+  if not history or history == '' or history == '[]' then return '[' .. record .. ']' end
   return string.sub(history, 1, -2) .. ',' .. record .. ']'
 end
