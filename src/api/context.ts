@@ -56,25 +56,29 @@ export function resolve(ctx: ApiContext, spec: JobSpec, now: number, prefix = ''
   }
 }
 
-/** Add resolved jobs through the enqueue funnel (with the requests arriving together) and count the new ones. */
-export function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<{ job: Job; created: boolean }[]> {
+type Added = { job: Job; created: boolean }[];
+
+/** The funnel's add (with the requests arriving together); a store that throws at once rejects. */
+function addThroughFunnel(ctx: ApiContext, jobs: NewJob[]): Promise<Added> {
+  try {
+    return ctx.enqueuer.add(jobs, { groupCommit: ctx.groupCommit });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+const rethrowStoreFailure = (err: unknown): never => {
+  throw storeFailure(err);
+};
+
+/** Add resolved jobs through the enqueue funnel and count the new ones. */
+export function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<Added> {
   // Plain promise chains, not async functions: each async layer on the request path costs a promise
   // and a resumption per request.
-  let added: Promise<{ job: Job; created: boolean }[]>;
-  try {
-    added = ctx.enqueuer.add(jobs, { groupCommit: ctx.groupCommit });
-  } catch (err) {
-    return Promise.reject(storeFailure(err));
-  }
-  return added.then(
-    (out) => {
-      for (const r of out) if (r.created) ctx.metrics.created(r.job.queue, r.job.task, r.job.id);
-      return out;
-    },
-    (err: unknown) => {
-      throw storeFailure(err);
-    },
-  );
+  return addThroughFunnel(ctx, jobs).then((out) => {
+    for (const r of out) if (r.created) ctx.metrics.created(r.job.queue, r.job.task, r.job.id);
+    return out;
+  }, rethrowStoreFailure);
 }
 
 const existsDifferently = (id: string, field: string) =>
@@ -90,10 +94,14 @@ export function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idFi
     if (idField) return Promise.reject(badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the job id`));
     nj.id = derivedId('job', idem.principal, idem.key);
   }
-  return createJobs(ctx, [nj]).then(([r]) => {
-    const { job, created } = r!;
-    if (created) return { job, created, replay: false };
+  // One reaction for the add's outcome, its count and the id check (createJobs would add another).
+  return addThroughFunnel(ctx, [nj]).then((out) => {
+    const { job, created } = out[0]!;
+    if (created) {
+      ctx.metrics.created(job.queue, job.task, job.id);
+      return { job, created, replay: false };
+    }
     if (!jobsMatch(job, nj)) throw idem ? keyReused(idem.key) : existsDifferently(job.id, idField ?? 'id');
     return { job, created, replay: idem !== undefined };
-  });
+  }, rethrowStoreFailure);
 }

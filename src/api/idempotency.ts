@@ -152,9 +152,10 @@ export class IdempotencyCache {
 
 /**
  * Hooks: check the key before the handler, record the answer after it. Written callback-style so a
- * request without the header (almost all of them) pays no promise per hook.
+ * request without the header (almost all of them) pays no promise per hook. Returns what the
+ * server's onResponse hook calls for every request.
  */
-export function installIdempotency(app: FastifyInstance, cache: IdempotencyCache, principalOf: (req: FastifyRequest) => string): void {
+export function installIdempotency(app: FastifyInstance, cache: IdempotencyCache, principalOf: (req: FastifyRequest) => string): (req: FastifyRequest) => void {
   const check = async (req: FastifyRequest, reply: FastifyReply, raw: string | string[]): Promise<boolean> => {
     const key = Array.isArray(raw) ? raw[0]! : raw;
     if (!KEY_FORMAT.test(key)) {
@@ -197,10 +198,10 @@ export function installIdempotency(app: FastifyInstance, cache: IdempotencyCache
     done(null, payload);
   });
 
-  // A request that never reaches onSend (client gone) must not leave waiters hanging.
-  app.addHook('onResponse', (req, _reply, done) => {
+  // A request that never reaches onSend (client gone) must not leave waiters hanging. The server
+  // calls this from its one onResponse hook (a hook of its own cost a hook run per request).
+  return (req) => {
     const idem = req.idempotency;
     if (idem?.entry) cache.settle(idem.scope, idem.entry, null);
-    done();
-  });
+  };
 }

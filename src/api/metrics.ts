@@ -211,7 +211,8 @@ export class ApiMetrics {
         return;
       case 'queued': {
         const due = e.runAt ?? this.dueAt.get(e.jobId);
-        this.dueAt.delete(e.jobId);
+        // Most jobs were never scheduled: no deletes from an empty map for them.
+        if (this.dueAt.size > 0) this.dueAt.delete(e.jobId);
         if (due !== undefined && due < e.at) this.lateness.cell(e.queue, () => ({ queue: e.queue })).observe((e.at - due) / 1000);
         return;
       }

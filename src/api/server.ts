@@ -127,6 +127,14 @@ function parseForm(body: string, maxDepth: number): Record<string, unknown> {
   return { ...out };
 }
 
+/**
+ * The native API is JSON only; form and text bodies belong to the compatibility routes. Checked by
+ * the parsers other than the JSON one, after parsing (a too-deep body still answers 400 first), so
+ * that a JSON request pays no hook for it (a preValidation hook ran on every request).
+ */
+const notJsonOnV1 = (req: FastifyRequest) => req.url.startsWith('/v1/') && !/^application\/json/i.test(req.headers['content-type'] ?? '');
+const jsonOnly = () => apiError(415, 'unsupported_media_type', 'the /v1 API takes application/json bodies', { field: 'content-type' });
+
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const { fusion } = opts;
   const sensitive = [...new Set([...API_SENSITIVE_FIELDS, ...(opts.sensitiveFields ?? [])])];
@@ -170,27 +178,29 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (tooDeep(text, maxDepth)) return done(payloadTooDeep(maxDepth));
     return defaultJson(req, text, done);
   };
-  const form = (text: string, done: (err: Error | null, body?: unknown) => void) => {
+  const form = (req: FastifyRequest, text: string, done: (err: Error | null, body?: unknown) => void) => {
     let out: Record<string, unknown>;
     try {
       out = parseForm(text, maxDepth);
     } catch (e) {
       return done(e as Error);
     }
+    if (notJsonOnV1(req)) return done(jsonOnly());
     done(null, out);
   };
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
     return json(req, body as string, done);
   });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => form(body as string, done));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => form(req, body as string, done));
   // Old clients post JSON without a content type (Python's requests with data=json.dumps(...)), or
-  // as text/plain; the original server read those too. /v1 refuses them in preValidation below.
+  // as text/plain; the original server read those too. /v1 refuses them (415) once parsed.
   const lenient = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     const text = (body as string).trim();
     if (text === '') return done(null, undefined);
-    if (text.startsWith('{') || text.startsWith('[')) return json(req, text, done);
-    if (/^[^=&\s]+=/.test(text)) return form(text, done);
+    if (text.startsWith('{') || text.startsWith('[')) return json(req, text, (err, parsed) => (err === null && parsed !== undefined && notJsonOnV1(req) ? done(jsonOnly()) : done(err, parsed)));
+    if (/^[^=&\s]+=/.test(text)) return form(req, text, done);
+    if (notJsonOnV1(req)) return done(jsonOnly());
     done(null, body);
   };
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, lenient);
@@ -224,16 +234,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     const own = (route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]).filter((h) => !checks.has(h as never));
     route.onRequest = [check, ...own] as typeof route.onRequest;
   });
-  // The native API is JSON only; form bodies belong to the compatibility routes.
-  app.addHook('preValidation', (req, _reply, done) => {
-    if (req.body !== undefined && req.url.startsWith('/v1/') && !/^application\/json/i.test(req.headers['content-type'] ?? '')) {
-      return done(apiError(415, 'unsupported_media_type', 'the /v1 API takes application/json bodies', { field: 'content-type' }));
-    }
-    done();
-  });
 
   const principalOf = (req: FastifyRequest) => (req.apiKey ? `key:${req.apiKey.digest.subarray(0, 12).toString('hex')}` : 'anonymous');
-  installIdempotency(app, new IdempotencyCache(opts.idempotency), principalOf);
+  const idempotencyEnded = installIdempotency(app, new IdempotencyCache(opts.idempotency), principalOf);
 
   const watcher = new JobWatcher(fusion.store);
   const loopLag = new LoopLag().start();
@@ -265,6 +268,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const mask = maskerFor(sensitive);
   app.addHook('onResponse', (req, reply, done) => {
     done();
+    idempotencyEnded(req);
     const route = req.routeUrl ?? 'unmatched';
     metrics.request(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (!logger) return;

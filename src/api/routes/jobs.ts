@@ -34,13 +34,16 @@ export const BULK_BODY_FACTOR = 8;
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: number): void {
   const view = (j: Parameters<typeof jobView>[0]) => jobView(j, ctx.sensitive);
 
-  app.post('/v1/jobs', { schema: S.createJob, config: { role: 'send' } }, async (req, reply) => {
+  // A promise chain, not an async function: one resumption fewer per request. Fastify answers
+  // what the handler throws before returning as it does a rejection.
+  app.post('/v1/jobs', { schema: S.createJob, config: { role: 'send' } }, (req, reply) => {
     const body = req.body as SpecBody;
     const now = ctx.now();
     const nj = resolve(ctx, specFromBody(ctx, body, now), now);
-    const r = await createOne(ctx, req, nj, body.id !== undefined ? 'id' : null);
-    if (r.replay) reply.header(REPLAY_HEADER, 'true');
-    return reply.code(r.created || r.replay ? 201 : 200).send(view(r.job));
+    return createOne(ctx, req, nj, body.id !== undefined ? 'id' : null).then((r) => {
+      if (r.replay) reply.header(REPLAY_HEADER, 'true');
+      return reply.code(r.created || r.replay ? 201 : 200).send(view(r.job));
+    });
   });
 
   app.post('/v1/jobs/bulk', { schema: S.createBulk, config: { role: 'send' }, bodyLimit: bodyLimit * BULK_BODY_FACTOR }, async (req, reply) => {
