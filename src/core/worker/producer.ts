@@ -68,10 +68,10 @@ export class Producer {
     this.stopHandoff = store.capabilities.handoff?.({ workerId: this.o.workerId, listener: (jobs) => this.adopt(jobs) }) ?? null;
   }
 
-  /** No more claims or timers; the store gives back what its hand-off had promised this worker. */
   /**
-   * No more claims; resolves once a claim already in the air has answered, so the jobs it leased
-   * reach the worker (which gives them back: it is stopping) before the worker says it stopped.
+   * No more claims or timers; the store gives back what its hand-off had promised this worker.
+   * Resolves once a claim already in the air has answered, so the jobs it leased reach the worker
+   * (which gives them back: it is stopping) before the worker says it stopped.
    */
   async stopClaiming(): Promise<void> {
     this.wakeTimer?.cancel();
