@@ -157,14 +157,20 @@ export class Worker {
     // Jobs claimed ahead that have not started go back to their queue now, not after the grace, and
     // so do jobs that a claim still in the air (or riding on an outcome batch) brings from now on.
     this.executor.releaseWaiting();
-    await this.producer.stopClaiming();
-    if (this.executor.active > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
-      await Promise.race([this.executor.whenIdle(), grace]);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+    // A claim in the air is waited for within the grace only: a store that does not answer (down,
+    // or a connection gone quiet) must not hold the stop, nor keep running jobs from their abort.
+    // Should it answer later, its jobs still go straight back (the executor is closing).
+    try {
+      await this.producer.stopClaiming(grace);
+      if (this.executor.active > 0) {
+        await Promise.race([this.executor.whenIdle(), grace]);
+        this.executor.abortAll(new ReleasedError('worker shutting down'));
+        await this.executor.whenIdle();
+      }
+    } finally {
       clearTimeout(timer);
-      this.executor.abortAll(new ReleasedError('worker shutting down'));
-      await this.executor.whenIdle();
     }
     await this.completer.drain();
     this.heartbeatCancel?.();

@@ -87,4 +87,31 @@ describe('a worker stopping while a claim is in the air', () => {
       await g.cleanup();
     }
   });
+
+  it('does not wait past its grace for a claim that never answers (a store gone quiet), and aborts what runs', async () => {
+    const g = gatedStore('claimJobs');
+    try {
+      const [id] = (await new Queue(g.real).enqueueMany([{ task: 'long', queue: 'q' }])).map((r) => r.job.id);
+      const started = deferred();
+      let aborted = false;
+      const reg = new TaskRegistry().register('long', (_p: unknown, ctx) => new Promise<void>((_r, reject) => {
+        started.resolve();
+        ctx.signal.addEventListener('abort', () => {
+          aborted = true;
+          reject(ctx.signal.reason);
+        });
+      }));
+      // Two slots, one job: the first claim brings it; the next claim, for the free slot, never answers.
+      const w = new Worker(g.store, reg, { queues: ['q'], concurrency: 2, pollMs: 50 }).start();
+      await within(started.promise, 5000, 'the job runs');
+      g.state.armed = true;
+      await within(g.held.promise, 5000, 'the next claim is in the air');
+      await within(w.stop(100), 3000, 'stop resolves within its grace and the abort, the claim still unanswered');
+      assert.equal(aborted, true, 'the running job was aborted at the end of the grace');
+      assert.deepEqual(await settledState(g.real, [id!]), [{ state: 'queued', attempts: 0 }], 'given back, the attempt uncounted');
+    } finally {
+      g.gate.resolve();
+      await g.cleanup();
+    }
+  });
 });

@@ -71,14 +71,16 @@ export class Producer {
   /**
    * No more claims or timers; the store gives back what its hand-off had promised this worker.
    * Resolves once a claim already in the air has answered, so the jobs it leased reach the worker
-   * (which gives them back: it is stopping) before the worker says it stopped.
+   * (which gives them back: it is stopping) before the worker says it stopped; or once `bound`
+   * resolves, whichever comes first (a claim the store never answers must not hold the stop).
    */
-  async stopClaiming(): Promise<void> {
+  async stopClaiming(bound?: Promise<void>): Promise<void> {
     this.wakeTimer?.cancel();
     this.wakeTimer = null;
     const handoff = this.stopHandoff;
     this.stopHandoff = null;
-    await Promise.all([handoff?.(), this.claimCall?.then(() => undefined, () => undefined)]);
+    const answered = this.claimCall?.then(() => undefined, () => undefined);
+    await Promise.all([handoff?.(), answered && bound ? Promise.race([answered, bound]) : answered]);
   }
 
   /** Stop listening for store events (cancel requests included: call once nothing runs). */
