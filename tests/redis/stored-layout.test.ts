@@ -1,7 +1,7 @@
 // The Redis layout across versions: a queue whose last seq was stored zero-padded (before adds took
-// seqs with HINCRBY) goes on after it, in order; a job hash leaves fields at their default out
-// (attempts, stalls, history, runAt when it is createdAt, and the limits when both are the stored
-// defaults), and one written with them (as adds did before) reads the same.
+// seqs with HINCRBY) goes on after it, in order; an add writes every field of a job hash (versions
+// before this one read them without a default), and a hash without its default fields (attempts,
+// stalls, history, runAt, the limits: as a later version may write it) reads as those defaults.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
@@ -37,21 +37,24 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual(claimed.map((j) => j.id), ['first', 'lone', 'x', 'y']);
   }));
 
-  it('leaves default fields out of a job hash, and reads them as their defaults wherever they are read', () => withStore(async (store, keys, now) => {
+  it('writes every field at add, and reads a hash without its default fields as those defaults wherever it is read', () => withStore(async (store, keys, now) => {
     const spec = (id: string, extra = {}) => resolveSpec({ task: 't', queue: 'q', id, ...extra }, now);
     await store.addJobs({ jobs: [spec('lone')], now });
     await store.addJobs({ jobs: [spec('plain'), spec('limited', { maxAttempts: 2, maxStalls: 0 }), spec('old'), spec('later', { delay: 60_000 })], now });
     const fieldsOf = async (id: string) => (await store.client.hkeys(keys.job('q', id))).sort();
-    assert.deepEqual(await fieldsOf('lone'), ['d', 'p', 'sq', 'st']);
-    assert.deepEqual(await fieldsOf('plain'), ['d', 'p', 'sq', 'st']);
-    assert.deepEqual(await fieldsOf('limited'), ['d', 'ma', 'ms', 'p', 'ra', 'sq', 'st']);
-    assert.deepEqual(await fieldsOf('later'), ['d', 'p', 'ra', 'sq', 'st']);
+    for (const id of ['lone', 'plain', 'limited', 'old', 'later']) {
+      assert.deepEqual(await fieldsOf(id), ['at', 'd', 'h', 'ma', 'ms', 'p', 'ra', 'sl', 'sq', 'st'], `${id}: the layout earlier versions read`);
+    }
+    // Hashes as a later version may write them: the fields at their default left out ('old' keeps all).
+    const DEFAULTED = ['at', 'sl', 'h', 'ra'];
+    await store.client.hdel(keys.job('q', 'lone'), ...DEFAULTED, 'ma', 'ms');
+    await store.client.hdel(keys.job('q', 'plain'), ...DEFAULTED, 'ma', 'ms');
+    await store.client.hdel(keys.job('q', 'limited'), ...DEFAULTED);
+    await store.client.hdel(keys.job('q', 'later'), 'at', 'sl', 'h', 'ma', 'ms');
     assert.deepEqual(['lone', 'limited', 'later'].map((id) => [id, 0]), await Promise.all(['lone', 'limited', 'later'].map(async (id) => {
       const job = (await store.getJob({ id }))!;
       return [id, job.runAt - (id === 'later' ? now + 60_000 : now)];
     })));
-    // As adds wrote every job before.
-    await store.client.hset(keys.job('q', 'old'), 'at', '0', 'sl', '0', 'h', '[]', 'ma', '10', 'ms', '3', 'ra', String(now));
     const limits = (j: { id: string; attempts: number; stalls: number; maxAttempts: number; maxStalls: number; history: unknown[] }) =>
       [j.id, j.attempts, j.stalls, j.maxAttempts, j.maxStalls, j.history.length];
     for (const id of ['lone', 'plain', 'old']) assert.deepEqual(limits((await store.getJob({ id }))!), [id, 0, 0, 10, 3, 0]);
@@ -69,6 +72,7 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual([retried.state, retried.attempts, retried.maxAttempts], ['queued', 1, 2]);
     // Neither attempts nor the limit stored: a job cancelled before it ever ran, retried the same way.
     await store.addJobs({ jobs: [spec('fresh')], now });
+    await store.client.hdel(keys.job('q', 'fresh'), ...DEFAULTED, 'ma', 'ms');
     await store.cancelJob({ id: 'fresh', now });
     const fresh = await store.retryJob({ id: 'fresh', resetAttempts: false, now: now + 6000 });
     assert.deepEqual([fresh.state, fresh.attempts, fresh.maxAttempts], ['queued', 0, 10]);
@@ -76,8 +80,8 @@ describe('Redis stored layout', { skip }, () => {
 });
 
 describe('Redis job hashes without their default fields', { skip }, () => {
-  // An add may leave fields at their default out of the job hash (attempts 0, stalls 0, no history):
-  // claim, outcomes and stall recovery read an absent field as its default.
+  // A later version's add may leave fields at their default out of the job hash (attempts 0, stalls
+  // 0, no history): claim, outcomes and stall recovery read an absent field as its default.
   it('claims, retries, recovers a lost lease and completes a job whose hash lacks at, sl and h', () => withStore(async (store, keys, now) => {
     await store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', id: 'bare', maxStalls: 5 }, now)], now });
     await store.client.hdel(keys.job('q', 'bare'), 'at', 'sl', 'h');

@@ -40,21 +40,17 @@ function parseStatic(text: string): Required<StaticFields> {
 }
 
 /**
- * What an absent ma or ms field of a job hash means. Part of the stored layout: jobs already in
- * Redis rely on these, so they never change (they equal core's DEFAULTS, so most jobs leave both out).
+ * What an absent ma or ms field of a job hash means to this version's readers (they equal core's
+ * DEFAULTS). This version still writes every field at add: versions before it fail on a job hash
+ * with fields left out (their claim does arithmetic on the attempts it reads), and several versions
+ * share one Redis during a rolling upgrade. A later version may leave default fields out once no
+ * process older than this one can be running (docs/stores.md).
  */
 export const ABSENT_LIMITS = { maxAttempts: 10, maxStalls: 3 } as const;
 
-/**
- * The add script's arguments for one job added at `now` (also the outbox's stored form of a job).
- * Fields at their default go as '' and the script leaves them out of the job's hash (each field
- * written costs ~2k Redis instructions): maxAttempts and maxStalls when both are ABSENT_LIMITS, and
- * runAt when it is the job's createdAt and due (the job is queued; an absent ra reads as createdAt).
- */
-export function addArgs(job: NewJob, now: number): (string | number)[] {
-  const defaults = job.maxAttempts === ABSENT_LIMITS.maxAttempts && job.maxStalls === ABSENT_LIMITS.maxStalls;
-  const runAt = job.runAt === job.createdAt && job.runAt <= now ? '' : job.runAt;
-  return [job.id, runAt, job.priority, defaults ? '' : job.maxAttempts, defaults ? '' : job.maxStalls, staticJson(job)];
+/** The add script's arguments for one job (also the outbox's stored form of a job). */
+export function addArgs(job: NewJob): (string | number)[] {
+  return [job.id, job.runAt, job.priority, job.maxAttempts, job.maxStalls, staticJson(job)];
 }
 
 /** A stored ma or ms field ('' or absent: the ABSENT_LIMITS value). */

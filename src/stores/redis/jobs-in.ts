@@ -24,7 +24,7 @@ export class JobsIn {
     // hold) fails the whole add with nothing written, whichever queues it spans.
     let rows: Raw[];
     try {
-      rows = jobs.map((job) => addArgs(job, now));
+      rows = jobs.map(addArgs);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -22,7 +22,7 @@ export class Outbox {
 
   /** The stored text of an entry holding `jobs`. */
   entry(jobs: NewJob[], now: number): string {
-    const entry: OutboxEntry = { now, jobs: jobs.map((j) => [j.queue, ...addArgs(j, now)]) };
+    const entry: OutboxEntry = { now, jobs: jobs.map((j) => [j.queue, ...addArgs(j)]) };
     return JSON.stringify(entry);
   }
 

@@ -4,9 +4,9 @@
 -- Returns the number of jobs when every one was created; otherwise per job: 1 created, {0, row}
 -- it exists in this queue, {2, queue} it exists in another. Costs are Redis instructions
 -- (callgrind): every redis.call is ~5-8k and every argument ~1k, so a lone add makes as few as it
--- can, and a batch makes one call per job (its hash), the rest once per batch. The hash leaves out
--- the fields still at their default (attempts, stalls, history; and what the client sends as '':
--- runAt, then due, and maxAttempts with maxStalls; see lua/lib/keys.lua and addArgs in codec.ts).
+-- can, and a batch makes one call per job (its hash), the rest once per batch. The hash gets every
+-- field, those at their default too (attempts, stalls, history, the limits): this version reads a
+-- hash without them, earlier ones do not, and both may share a Redis (lua/lib/keys.lua).
 local queueKeyBase = KEYS[1]
 local idIndexKey = KEYS[2]    -- single Redis only: on Cluster the store writes the index after
 local channel = ARGV[1]
@@ -36,14 +36,10 @@ local function takeSeqs()
   return last - count + 1
 end
 
--- A new job's hash. runAt '' (due, at createdAt), maxAttempts and maxStalls '' (both the defaults):
--- left out. A job with limits of its own and runAt '' stores ra '', which reads as absent (no script
--- reads ra).
+-- A new job's hash, every field written (see the head of this file).
 local function writeJob(key, staticJson, state, priority, seqText, runAt, maxAttempts, maxStalls)
-  if maxAttempts ~= '' then
-    redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'ma', maxAttempts, 'ms', maxStalls)
-  elseif runAt ~= '' then redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt)
-  else redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText) end
+  redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
+    'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]')
 end
 
 -- The add's work message, then the events of jobs a hand-off claimed (active, promoted).
@@ -68,7 +64,7 @@ if count == 1 then
     return {{0, readJob(key)}}
   end
   local seqText = string.format('%017d', takeSeqs())
-  local queued = runAt == '' or tonumber(runAt) <= now
+  local queued = tonumber(runAt) <= now
   writeJob(key, ARGV[11], queued and 'queued' or 'scheduled', priority, seqText, runAt, ARGV[9], ARGV[10])
   redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
   if queued then
@@ -106,7 +102,7 @@ for x = 1, count do
     taken[id] = true
     local seqText = string.format('%017d', first + x - 1)
     local state = 'scheduled'
-    if runAt == '' or tonumber(runAt) <= now then
+    if tonumber(runAt) <= now then
       state = 'queued'
       readyArgs[nr + 1], readyArgs[nr + 2] = readyScore(priority), seqText .. id
       nr = nr + 2
@@ -147,7 +143,7 @@ for x = 1, count do
   if out[x] == 1 then
     local idJson = cjson.encode(ARGV[i])
     local runAt = ARGV[i + 1]
-    if runAt == '' or tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
+    if tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
     else events[#events + 1] = '["scheduled",' .. idJson .. ',' .. runAt .. ']' end
   end
   i = i + PER_JOB

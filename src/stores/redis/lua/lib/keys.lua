@@ -17,8 +17,9 @@ local HANDED = ':h:'        -- .. token: jobs handed off under a registration
 -- ma maxAttempts, sl stalls, ms maxStalls, sa startedAt, ea endedAt, r result, e error, h history,
 -- pg progress, cr cancel requested, w worker, tk lease token, lu lease until. '' or absent = null,
 -- except at and sl (absent = 0), h (absent = '[]'), ma and ms (absent = ABSENT_MAX_ATTEMPTS and
--- ABSENT_MAX_STALLS, as text): an add leaves those at their default out (each field written costs
--- ~2k instructions, callgrind), so every reader takes absent as the default.
+-- ABSENT_MAX_STALLS, as text). Every reader takes absent as the default, so that a later version
+-- may leave those fields out at add (each field written costs ~2k instructions, callgrind); this
+-- one still writes them all, since versions before it read them without a default.
 local JOB_FIELDS = {--[[$JOB_FIELDS]]}
 local ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS = --[[$ABSENT_LIMITS]]
 local function jobKey(id) return keyBase .. JOB .. id end
