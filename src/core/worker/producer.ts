@@ -74,13 +74,13 @@ export class Producer {
    * (which gives them back: it is stopping) before the worker says it stopped; or once `bound`
    * resolves, whichever comes first (a claim the store never answers must not hold the stop).
    */
-  async stopClaiming(bound?: Promise<void>): Promise<void> {
+  async stopClaiming(bound: Promise<void>): Promise<void> {
     this.wakeTimer?.cancel();
     this.wakeTimer = null;
     const handoff = this.stopHandoff;
     this.stopHandoff = null;
     const answered = this.claimCall?.then(() => undefined, () => undefined);
-    await Promise.all([handoff?.(), answered && bound ? Promise.race([answered, bound]) : answered]);
+    await Promise.all([handoff?.(), answered && Promise.race([answered, bound])]);
   }
 
   /** Stop listening for store events (cancel requests included: call once nothing runs). */
