@@ -50,9 +50,14 @@ async function oneRunningTwoWaiting(store: Store, pipeline: number) {
   const state = async (id: string) => (await store.getJob({ id }))!;
   const ready = async () => {
     await within(bStarted.promise, 10_000, 'b started');
-    // Leased (active in the store), held by the worker, not started.
-    await until(async () => (await state('w1')).state === 'active' && (await state('w2')).state === 'active', 10_000, 'w1 and w2 leased');
-    assert.equal(worker.active, 3);
+    // Leased (active in the store) and held by the worker, not started. The store marks a job active
+    // before its claim's answer reaches the worker, so both are awaited: on a loaded machine the test
+    // can read the store in between.
+    await until(
+      async () => (await state('w1')).state === 'active' && (await state('w2')).state === 'active' && worker.active === 3,
+      10_000,
+      'w1 and w2 leased and held by the worker',
+    );
     assert.deepEqual(started, ['f1', 'f2', 'f3', 'b']);
   };
   return { worker, ready, started, release: () => bGate.resolve(), peak: () => peak, state };
