@@ -77,29 +77,31 @@ export class Enqueuer {
   /** Prepare specs and add them atomically (all or none). With `tx` (PostgreSQL), inside the caller's transaction. */
   enqueue(specs: JobSpec[], opts?: FunnelAddOptions): Promise<Added> {
     let jobs: NewJob[];
+    const now = this.clock.now();
     try {
       this.checkTx(opts);
-      const now = this.clock.now();
       // The ids of one call carry one time (newId): the system clock read once, not per job.
       const idTime = Date.now();
       jobs = specs.map((s) => this.prepare(s, now, idTime));
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.add(jobs, opts);
+    return this.add(jobs, opts, now);
   }
 
   /**
    * Add prepared jobs atomically (all or none), with the adds arriving at the same time. A job
    * whose id exists comes back with created=false. With `tx`, alone: a caller's transaction is
-   * its own and cannot hold others' jobs.
+   * its own and cannot hold others' jobs. `preparedAt`: the time the jobs were prepared at, the
+   * store add's now when they go alone (default the clock's): a job without a runAt of its own
+   * then has runAt equal to it, which the Redis add script tells queued by comparing text.
    */
-  add(jobs: NewJob[], opts?: FunnelAddOptions): Promise<Added> {
+  add(jobs: NewJob[], opts?: FunnelAddOptions, preparedAt?: number): Promise<Added> {
     if (jobs.length === 0) return Promise.resolve([]);
     if (opts?.tx !== undefined) {
       if (!this.store.capabilities.transactions) return Promise.reject(this.txUnsupported());
       this.storeAdds++;
-      return this.store.addJobs({ jobs, now: this.clock.now(), tx: opts.tx });
+      return this.store.addJobs({ jobs, now: preparedAt ?? this.clock.now(), tx: opts.tx });
     }
     if (!opts?.groupCommit && !this.held && this.inFlight < this.maxInFlight && this.waiting.length === 0 && this.inFlightJobs < MIN_SPLIT) {
       // A lone add with a free slot goes straight to the store, its promise handed back as it is
@@ -107,7 +109,7 @@ export class Enqueuer {
       // the air: its callers come back together and add again, and this add goes with them.
       this.inFlight++;
       this.inFlightJobs += jobs.length;
-      const out = this.addAlone(jobs);
+      const out = this.addAlone(jobs, preparedAt);
       const landed = () => this.landed(1, jobs.length);
       out.then(landed, landed);
       return out;
@@ -126,9 +128,9 @@ export class Enqueuer {
     if (opts?.tx !== undefined && !this.store.capabilities.transactions) throw this.txUnsupported();
   }
 
-  private addAlone(jobs: NewJob[]): Promise<Added> {
+  private addAlone(jobs: NewJob[], now = this.clock.now()): Promise<Added> {
     this.storeAdds++;
-    return this.store.addJobs({ jobs, now: this.clock.now() });
+    return this.store.addJobs({ jobs, now });
   }
 
   /** Send waiting adds, whole and in arrival order, up to `budget` jobs (at least one add), as one store add. */

@@ -38,9 +38,9 @@ interface Publishing {
 export type AddAnswer = number | AddResult[];
 export type AddResult = number | [number, unknown];
 
-/** `jobs`: each job's addArgs (codec.ts); the work message the add publishes if it creates them all goes before them. */
+/** `jobs`: each job's addArgs (codec.ts), their number told by ARGV's length; the work message the add publishes if it creates them all goes before them. */
 export function addScript(input: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddAnswer> {
-  const args: Raw = [input.channel, input.queue, input.now, jobs.length, addMessage(input.queue, input.now, jobs)];
+  const args: Raw = [input.channel, input.queue, input.now, addMessage(input.queue, input.now, jobs)];
   for (const job of jobs) for (const value of job) args.push(value);
   return scriptCall('add', queueKeys(input), args);
 }

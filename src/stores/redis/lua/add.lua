@@ -12,10 +12,11 @@ local idIndexKey = KEYS[2]    -- single Redis only: on Cluster the store writes 
 local channel = ARGV[1]
 local queue = ARGV[2]
 local nowText = ARGV[3]
-local countText = ARGV[4]
-local count = tonumber(countText)
-local message = ARGV[5]
-local FIRST_JOB, PER_JOB = 6, 6 -- then count x (id, runAt, priority, maxAttempts, maxStalls, staticJson)
+local message = ARGV[4]
+local FIRST_JOB, PER_JOB = 5, 6 -- then per job: id, runAt, priority, maxAttempts, maxStalls, staticJson
+-- The number of jobs comes from ARGV's length: an argument more costs ~1k instructions, its
+-- tonumber ~2k (strtod).
+local count = (#ARGV - FIRST_JOB + 1) / PER_JOB
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
 local metaKey = keyBase .. META
@@ -23,11 +24,11 @@ local metaKey = keyBase .. META
 -- seqs first..first+count-1 for this add: above every seq before (HINCRBY, one call) and at least now
 -- in microseconds, so newest-first lists can merge queues by seq. A queue written before seq was
 -- a plain integer holds it zero-padded, which HINCRBY refuses: read once, then written plain.
--- The increment goes as the argument's text: Redis formats a Lua number argument with
--- printf('%.17g'), ~2k instructions.
+-- The increment goes as text: Redis formats a Lua number argument with printf('%.17g'), ~2k
+-- instructions.
 local function takeSeqs()
   local floor = now * 1000
-  local last = redis.pcall('HINCRBY', metaKey, 'seq', countText)
+  local last = redis.pcall('HINCRBY', metaKey, 'seq', count == 1 and '1' or string.format('%d', count))
   local ok = type(last) == 'number'
   if not ok then last = tonumber(redis.call('HGET', metaKey, 'seq')) + count end
   if last - count + 1 < floor then last = floor + count - 1 elseif ok then return last - count + 1 end
@@ -44,14 +45,12 @@ end
 
 -- The add's work message, then the events of jobs a hand-off claimed (active, promoted).
 local function publishWork(text)
-  local name = channel
-  if string.sub(name, 1, 1) == '?' then name = string.sub(name, 2) end
-  redis.call('PUBLISH', name .. ':w', text)
+  redis.call('PUBLISH', channelName(channel) .. ':w', text)
   if #events > 0 then publishEvents(channel, queue, now) end
 end
 
 if count == 1 then
-  local id, runAt, priority = ARGV[6], ARGV[7], ARGV[8]
+  local id, runAt, priority = ARGV[5], ARGV[6], ARGV[7]
   local key = keyBase .. JOB .. id
   -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
   -- On Cluster the index lives in another slot and the job key decides.
@@ -64,8 +63,10 @@ if count == 1 then
     return {{0, readJob(key)}}
   end
   local seqText = string.format('%017d', takeSeqs())
-  local queued = tonumber(runAt) <= now
-  writeJob(key, ARGV[11], queued and 'queued' or 'scheduled', priority, seqText, runAt, ARGV[9], ARGV[10])
+  -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
+  -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
+  local queued = runAt == nowText or tonumber(runAt) <= now
+  writeJob(key, ARGV[10], queued and 'queued' or 'scheduled', priority, seqText, runAt, ARGV[8], ARGV[9])
   redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
   if queued then
     redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
@@ -102,7 +103,7 @@ for x = 1, count do
     taken[id] = true
     local seqText = string.format('%017d', first + x - 1)
     local state = 'scheduled'
-    if tonumber(runAt) <= now then
+    if runAt == nowText or tonumber(runAt) <= now then -- as for a lone add
       state = 'queued'
       readyArgs[nr + 1], readyArgs[nr + 2] = readyScore(priority), seqText .. id
       nr = nr + 2
@@ -143,7 +144,7 @@ for x = 1, count do
   if out[x] == 1 then
     local idJson = cjson.encode(ARGV[i])
     local runAt = ARGV[i + 1]
-    if tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
+    if runAt == nowText or tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
     else events[#events + 1] = '["scheduled",' .. idJson .. ',' .. runAt .. ']' end
   end
   i = i + PER_JOB

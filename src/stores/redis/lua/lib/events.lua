@@ -1,3 +1,8 @@
+-- A channel as scripts get it ('?name' or 'name'): its name, and whether it came marked '?'.
+local function channelName(channel)
+  if string.sub(channel, 1, 1) == '?' then return string.sub(channel, 2), true end
+  return channel, false
+end
 -- Events a worker acts on go to channel .. ':w', the rest to channel, so an idle-or-busy worker
 -- reads only what wakes it (WORK_EVENTS in core/store.ts, written in here). Runs of one kind go out
 -- as one message each, in order.
@@ -15,8 +20,7 @@ end
 -- Flush the index writes, then publish this call's events as {q = queue, a = at, e = events}.
 local function publishEvents(channel, queue, at)
   flushIndexWrites()
-  local name = channel
-  if string.sub(name, 1, 1) == '?' then name = string.sub(name, 2) end
+  local name = channelName(channel)
   local run, runIsWork = {}, nil
   for _, event in ipairs(events) do
     local isWork = WORK_EVENTS[event[1]] == true

@@ -7,9 +7,7 @@
 -- meanwhile).
 local function handOff(channel, now, nowText, queue)
   local idleKey = keyBase .. IDLE
-  local name = channel
-  local single = string.sub(channel, 1, 1) == '?'
-  if single then name = string.sub(channel, 2) end
+  local name, single
   while true do
     local popped = redis.call('ZPOPMAX', idleKey)
     if not popped[1] then return end
@@ -17,6 +15,8 @@ local function handOff(channel, now, nowText, queue)
       redis.call('DEL', idleKey)
       return
     end
+    -- Worked out only here: most adds find no registration, and each string.sub is ~1k instructions.
+    if not name then name, single = channelName(channel) end
     local registration, lapsesAt = popped[1], popped[2]
     local token, slots, leaseMs, worker = string.match(registration, '^([^\n]*)\n(%d+)\n(%d+)\n(.*)$')
     local workerChannel = name .. ':h:' .. worker
