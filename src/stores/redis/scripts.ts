@@ -24,7 +24,7 @@ export const SCRIPT_NAMES = [
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-const LIBRARY_FILES = ['call-state', 'keys', 'indexes', 'history', 'events', 'claim-jobs', 'handoff'];
+const LIBRARY_FILES = ['call-state', 'keys', 'indexes', 'history', 'events', 'claim-jobs', 'handoff', 'new-jobs'];
 
 const luaList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
 

@@ -20,34 +20,7 @@ local count = (#ARGV - FIRST_JOB + 1) / PER_JOB
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
 local metaKey = keyBase .. META
-
--- seqs first..first+count-1 for this add: above every seq before (HINCRBY, one call) and at least now
--- in microseconds, so newest-first lists can merge queues by seq. A queue written before seq was
--- a plain integer holds it zero-padded, which HINCRBY refuses: read once, then written plain.
--- The increment goes as text: Redis formats a Lua number argument with printf('%.17g'), ~2k
--- instructions.
-local function takeSeqs()
-  local floor = now * 1000
-  local last = redis.pcall('HINCRBY', metaKey, 'seq', count == 1 and '1' or string.format('%d', count))
-  local ok = type(last) == 'number'
-  if not ok then last = tonumber(redis.call('HGET', metaKey, 'seq')) + count end
-  if last - count + 1 < floor then last = floor + count - 1 elseif ok then return last - count + 1 end
-  -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
-  redis.call('HSET', metaKey, 'seq', string.format('%d', last))
-  return last - count + 1
-end
-
--- A new job's hash, every field written (see the head of this file).
-local function writeJob(key, staticJson, state, priority, seqText, runAt, maxAttempts, maxStalls)
-  redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
-    'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]')
-end
-
--- The add's work message, then the events of jobs a hand-off claimed (active, promoted).
-local function publishWork(text)
-  redis.call('PUBLISH', channelName(channel) .. ':w', text)
-  if #events > 0 then publishEvents(channel, queue, now) end
-end
+-- takeSeqs, writeJob and publishWork: lua/lib/new-jobs.lua.
 
 if count == 1 then
   local id, runAt, priority = ARGV[5], ARGV[6], ARGV[7]
@@ -62,7 +35,7 @@ if count == 1 then
     if existingQueue ~= queue then return {{2, existingQueue}} end
     return {{0, readJob(key)}}
   end
-  local seqText = string.format('%017d', takeSeqs())
+  local seqText = string.format('%017d', takeSeqs(metaKey, now, count))
   -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
   -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
   local queued = runAt == nowText or tonumber(runAt) <= now
@@ -75,7 +48,7 @@ if count == 1 then
   else
     redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
   end
-  publishWork(message)
+  publishWork(channel, queue, now, message)
   return 1
 end
 
@@ -86,7 +59,7 @@ if idIndex then
   for x = 1, count do ids[x] = ARGV[FIRST_JOB + (x - 1) * PER_JOB] end
   known = redis.call('HMGET', idIndex, unpack(ids))
 end
-local first = takeSeqs()
+local first = takeSeqs(metaKey, now, count)
 local out, created, taken = {}, 0, {}
 local allArgs, readyArgs, scheduledArgs, indexArgs = {}, {}, {}, {}
 local na, nr, ns, ni = 0, 0, 0, 0
@@ -134,7 +107,7 @@ if nr > 0 then
   handOff(channel, now, nowText, queue)
 end
 if created == count then
-  publishWork(message)
+  publishWork(channel, queue, now, message)
   return count
 end
 -- Some ids were taken: the message names only the jobs created.
@@ -149,5 +122,5 @@ for x = 1, count do
   end
   i = i + PER_JOB
 end
-publishWork('{"q":' .. cjson.encode(queue) .. ',"a":' .. nowText .. ',"e":[' .. table.concat(events, ',') .. ']}')
+publishWork(channel, queue, now, '{"q":' .. cjson.encode(queue) .. ',"a":' .. nowText .. ',"e":[' .. table.concat(events, ',') .. ']}')
 return out

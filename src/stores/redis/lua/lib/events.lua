@@ -3,6 +3,20 @@ local function channelName(channel)
   if string.sub(channel, 1, 1) == '?' then return string.sub(channel, 2), true end
   return channel, false
 end
+-- Work channels (name .. ':w') by the channel scripts get, kept across calls where the scripts run
+-- as a function library (a store sends the same channel on every call): string.sub and a
+-- concatenation are ~2.5k instructions of a lone add's ~125k (callgrind). A Redis that many
+-- prefixes share starts the table over past 256 of them.
+local WORK_CHANNELS, workChannelsKept = {}, 0
+local function workChannel(channel)
+  local name = WORK_CHANNELS[channel]
+  if name then return name end
+  if workChannelsKept == 256 then WORK_CHANNELS, workChannelsKept = {}, 0 end
+  name = channelName(channel) .. ':w'
+  WORK_CHANNELS[channel] = name
+  workChannelsKept = workChannelsKept + 1
+  return name
+end
 -- Events a worker acts on go to channel .. ':w', the rest to channel, so an idle-or-busy worker
 -- reads only what wakes it (WORK_EVENTS in core/store.ts, written in here). Runs of one kind go out
 -- as one message each, in order.
@@ -27,12 +41,12 @@ local function publishEvents(channel, queue, at)
     -- Asked only when a non-work event is there: an add or a promote never pays for PUBSUB NUMSUB.
     if isWork or othersListening(channel) then
       if isWork ~= runIsWork and #run > 0 then
-        redis.call('PUBLISH', runIsWork and (name .. ':w') or name, cjson.encode({q = queue, a = at, e = run}))
+        redis.call('PUBLISH', runIsWork and workChannel(channel) or name, cjson.encode({q = queue, a = at, e = run}))
         run = {}
       end
       runIsWork = isWork
       run[#run + 1] = event
     end
   end
-  if #run > 0 then redis.call('PUBLISH', runIsWork and (name .. ':w') or name, cjson.encode({q = queue, a = at, e = run})) end
+  if #run > 0 then redis.call('PUBLISH', runIsWork and workChannel(channel) or name, cjson.encode({q = queue, a = at, e = run})) end
 end

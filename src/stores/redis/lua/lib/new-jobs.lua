@@ -1,0 +1,27 @@
+-- The add script's helpers (lua/add.lua). Defined here, in a function library they are made once;
+-- defined in the script, each call made a closure of each (~0.5k instructions, and garbage).
+-- seqs first..first+count-1 for an add: above every seq before (HINCRBY, one call) and at least now
+-- in microseconds, so newest-first lists can merge queues by seq. A queue written before seq was
+-- a plain integer holds it zero-padded, which HINCRBY refuses: read once, then written plain.
+-- The increment goes as text: Redis formats a Lua number argument with printf('%.17g'), ~2k
+-- instructions.
+local function takeSeqs(metaKey, now, count)
+  local floor = now * 1000
+  local last = redis.pcall('HINCRBY', metaKey, 'seq', count == 1 and '1' or string.format('%d', count))
+  local ok = type(last) == 'number'
+  if not ok then last = tonumber(redis.call('HGET', metaKey, 'seq')) + count end
+  if last - count + 1 < floor then last = floor + count - 1 elseif ok then return last - count + 1 end
+  -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
+  redis.call('HSET', metaKey, 'seq', string.format('%d', last))
+  return last - count + 1
+end
+-- A new job's hash, every field written, those at their default too (see the head of add.lua).
+local function writeJob(key, staticJson, state, priority, seqText, runAt, maxAttempts, maxStalls)
+  redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
+    'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]')
+end
+-- An add's work message, then the events of jobs a hand-off claimed (active, promoted).
+local function publishWork(channel, queue, now, text)
+  redis.call('PUBLISH', workChannel(channel), text)
+  if #events > 0 then publishEvents(channel, queue, now) end
+end
