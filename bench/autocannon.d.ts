@@ -29,6 +29,8 @@ declare module 'autocannon' {
     connections?: number;
     pipelining?: number;
     duration?: number;
+    /** Stop after this many requests (instead of after `duration`). */
+    amount?: number;
     workers?: number;
   }
   function autocannon(opts: Options): Promise<Result>;

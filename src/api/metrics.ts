@@ -49,6 +49,9 @@ export class Bounded<V> {
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const LATENESS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
 
+/** Jobs whose task the metrics remember (for outcomes reported without one), at most. */
+const TASK_MEMORY = 100_000;
+
 /** Task reads in flight at once for outcomes of jobs created elsewhere (each a store round trip or two). */
 export const TASK_LOOKUP_BATCH = 64;
 
@@ -63,7 +66,16 @@ export class ApiMetrics {
   readonly lateness: LocalHistogram;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: LocalHistogram;
-  private tasks = new Bounded<string>(100_000);
+  private tasks = new Bounded<string>(TASK_MEMORY);
+  /**
+   * Jobs created here whose task is not in `tasks` yet: id, task, id, task, ... in creation order.
+   * A Map insert per created job was ~1 µs of POST /v1/jobs (a cache miss or two in a table of
+   * up to 50,000 entries), and most of those entries were never read: this process's own workers
+   * report the task with the outcome (lifecycle), and an API process running no workers on SQLite
+   * hears no outcomes at all. So the pairs are appended here (sequential memory) and indexed only
+   * when an outcome's task is missing from `tasks`; the oldest half goes at TASK_MEMORY jobs.
+   */
+  private unindexed: string[] = [];
   private startedAt = new Bounded<number>(100_000);
   private dueAt = new Bounded<number>(100_000);
   /** Handler durations (ms) of attempts this process ran, until their store event comes. */
@@ -179,7 +191,19 @@ export class ApiMetrics {
     let cell = byTask.get(task);
     if (cell === undefined) byTask.set(task, (cell = this.enqueuedTally.cell(`${queue}\u0000${task}`, () => ({ queue, task }))));
     cell.n++;
-    this.tasks.set(jobId, task);
+    const u = this.unindexed;
+    if (u.length >= 2 * TASK_MEMORY) u.splice(0, TASK_MEMORY);
+    u.push(jobId, task);
+  }
+
+  /** The task of a job this process created or ran, if still remembered. */
+  private taskOf(id: string): string | undefined {
+    const task = this.tasks.get(id);
+    if (task !== undefined || this.unindexed.length === 0) return task;
+    const u = this.unindexed;
+    this.unindexed = [];
+    for (let i = 0; i < u.length; i += 2) this.tasks.set(u[i]!, u[i + 1]!);
+    return this.tasks.get(id);
   }
 
   /** One finished HTTP request. */
@@ -240,7 +264,7 @@ export class ApiMetrics {
     if (ranMs !== undefined) this.ranMs.delete(id);
     if (e.type === 'retrying' && e.runAt !== undefined) this.dueAt.set(id, e.runAt);
     const durationMs = ranMs ?? (started !== undefined ? e.at - started : undefined);
-    const task = e.task ?? this.tasks.get(id);
+    const task = e.task ?? this.taskOf(id);
     if (task !== undefined) return this.count(e, task, durationMs);
     // A job another process created: its task is read from the store, in batches (below). Past the
     // cap the store is far behind us; counting under 'unknown' beats an ever-longer line of reads.

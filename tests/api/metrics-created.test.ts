@@ -1,0 +1,42 @@
+// The API's outcome counters for jobs it created itself: their task is remembered at creation
+// (ApiMetrics.created), so each outcome counts under its task without a store read, also when the
+// worker that ran it reported nothing to this process but the store event.
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiMetrics } from '../../src/api/metrics.js';
+import { Queue } from '../../src/core/queue.js';
+import { Worker } from '../../src/core/worker.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import type { Store } from '../../src/core/store.js';
+import { interceptStore } from '../helpers/store-proxy.js';
+import { until } from '../helpers/await.js';
+
+async function completedByTask(m: ApiMetrics): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await m.completed.get()).values) out[String(v.labels.task)] = v.value;
+  return out;
+}
+
+it('counts the outcomes of jobs created through the API under their tasks, reading none of them', async () => {
+  const own = new SqliteStore(':memory:');
+  let reads = 0;
+  const store = interceptStore(own, (name, call) => (name === 'getJob' ? (((ref: never) => (reads++, call(ref))) as never) : undefined)) as Store;
+  const metrics = new ApiMetrics(store, { defaultMetrics: false }).start();
+  const queue = 'made-here';
+  const registry = new TaskRegistry().register('a', () => null, { queue }).register('b', () => null, { queue });
+  const worker = new Worker(own, registry, { queues: [queue], concurrency: 5 });
+  try {
+    const N = 30;
+    const added = await new Queue(own).enqueueMany(Array.from({ length: N }, (_, i) => ({ task: i % 3 === 0 ? 'a' : 'b', queue, payload: i })));
+    for (const { job } of added) metrics.created(job.queue, job.task, job.id);
+    worker.start();
+    await until(async () => Object.values(await completedByTask(metrics)).reduce((a, b) => a + b, 0) === N, 20_000, 'every outcome counted');
+    assert.deepEqual(await completedByTask(metrics), { a: 10, b: 20 });
+    assert.equal(reads, 0, 'no task read from the store');
+  } finally {
+    await worker.stop();
+    metrics.stop();
+    await own.close();
+  }
+});
