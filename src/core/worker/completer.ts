@@ -60,7 +60,9 @@ abstract class BatchCompleter implements Completer {
   }
 
   add(outcome: Outcome): void {
-    this.outbox.push(outcome);
+    // An indexed store, not push: the push, inlined where the outbox had held no outcome yet,
+    // deoptimized ("not a Smi") at the first outcome it stored.
+    this.outbox[this.outbox.length] = outcome;
     this.flush();
   }
 
