@@ -200,10 +200,25 @@ export class ApiMetrics {
   private taskOf(id: string): string | undefined {
     const task = this.tasks.get(id);
     if (task !== undefined || this.unindexed.length === 0) return task;
+    this.indexCreated();
+    return this.tasks.get(id);
+  }
+
+  /** Move the created jobs' (id, task) pairs into `tasks`, in creation order (a later pair wins). */
+  private indexCreated(): void {
     const u = this.unindexed;
     this.unindexed = [];
     for (let i = 0; i < u.length; i += 2) this.tasks.set(u[i]!, u[i + 1]!);
-    return this.tasks.get(id);
+  }
+
+  /**
+   * A removed or cancelled job's task is forgotten. Its pair may still wait unindexed, and indexed
+   * later it would outlive the delete: an id made again by another process, with another task,
+   * would count under the old one. So the pairs are indexed first (each pair once, as at creation).
+   */
+  private forgetTask(id: string): void {
+    if (this.unindexed.length > 0) this.indexCreated();
+    this.tasks.delete(id);
   }
 
   /** One finished HTTP request. */
@@ -250,7 +265,7 @@ export class ApiMetrics {
         return;
       case 'removed':
       case 'cancelled':
-        this.tasks.delete(e.jobId);
+        this.forgetTask(e.jobId);
         this.startedAt.delete(e.jobId);
         return;
     }

@@ -40,3 +40,34 @@ it('counts the outcomes of jobs created through the API under their tasks, readi
     await own.close();
   }
 });
+
+it('forgets the task of a removed job: its id made again elsewhere counts under the new task', async () => {
+  const store = new SqliteStore(':memory:');
+  const metrics = new ApiMetrics(store, { defaultMetrics: false }).start();
+  const queue = 'made-here';
+  const registry = new TaskRegistry().register('a', () => null, { queue }).register('b', () => null, { queue });
+  const worker = new Worker(store, registry, { queues: [queue], concurrency: 1 });
+  const removed = new Promise<void>((resolve) => {
+    const off = store.subscribe((e) => {
+      if (e.type !== 'removed' || e.jobId !== 'x') return;
+      off();
+      resolve();
+    });
+  });
+  try {
+    const q = new Queue(store);
+    const [first] = await q.enqueueMany([{ task: 'a', queue, id: 'x' }]);
+    metrics.created(first!.job.queue, first!.job.task, first!.job.id);
+    await store.removeJob({ id: 'x', now: Date.now() });
+    await removed;
+    // Made again by another process (not through this API), with another task, then run.
+    await q.enqueueMany([{ task: 'b', queue, id: 'x' }]);
+    worker.start();
+    await until(async () => Object.keys(await completedByTask(metrics)).length > 0, 20_000, 'the outcome counted');
+    assert.deepEqual(await completedByTask(metrics), { b: 1 });
+  } finally {
+    await worker.stop();
+    metrics.stop();
+    await store.close();
+  }
+});
