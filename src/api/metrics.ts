@@ -49,7 +49,7 @@ export class Bounded<V> {
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const LATENESS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
 
-/** Jobs whose task the metrics remember (for outcomes reported without one), at most. */
+/** Jobs whose task the metrics remember (for outcomes reported without one): this many indexed, as many more waiting to be. */
 const TASK_MEMORY = 100_000;
 
 /** Task reads in flight at once for outcomes of jobs created elsewhere (each a store round trip or two). */

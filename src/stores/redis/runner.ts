@@ -70,7 +70,10 @@ export class ScriptRunner {
   }
 }
 
-/** The command's arguments as text (numbers turned as ioredis turns them, String()). */
+/**
+ * The command's arguments as text, numbers by String(). (ioredis writes integers beyond 2^53 in full
+ * digits where String() gives '1e+21'; Lua's tonumber, ZADD and Number() read both alike.)
+ */
 function buildArgv(head: string, keys: string[], args: Raw): string[] {
   const argv: string[] = new Array(2 + keys.length + args.length);
   argv[0] = head;
