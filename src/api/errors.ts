@@ -1,6 +1,6 @@
 // Every error leaves the API as { error: { code, message, details } } with a 4xx for the caller's
 // mistakes. Anything unexpected is a 500 without internals, and is logged in full.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
 import { FusionError } from '../core/errors.js';
 
 export interface ErrorBody {
@@ -105,7 +105,8 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody; in
   return { status: 500, body: { error: { code: 'internal', message: 'internal error', details: {} } }, internal: true };
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
+/** `onNotFound`: the 404 path's first hook (its earliest is preValidation; routes get theirs when added). */
+export function installErrorHandling(app: FastifyInstance, onNotFound: preValidationHookHandler): void {
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const { status, body, internal } = toErrorBody(err);
     if (internal) req.log.error({ err }, 'request failed');
@@ -117,7 +118,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (status === 401 || status === 403) reply.header('connection', 'close');
     return reply.code(status).send(body);
   });
-  app.setNotFoundHandler((req, reply) =>
+  app.setNotFoundHandler({ preValidation: onNotFound }, (req, reply) =>
     reply.code(404).send({ error: { code: 'route_not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, details: {} } }),
   );
 }

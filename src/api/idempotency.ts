@@ -151,11 +151,16 @@ export class IdempotencyCache {
 }
 
 /**
- * Hooks: check the key before the handler, record the answer after it. Written callback-style so a
- * request without the header (almost all of them) pays no promise per hook. Returns what the
- * server's onResponse hook calls for every request.
+ * Checks the key before the handler (a preHandler hook) and returns what records the answer: the
+ * server's one onSend hook calls it for every request (a hook of its own cost a hook run per
+ * request). Callback-style, so a request without the header (almost all of them) pays no promise.
+ * onSend runs for every answer sent, errors included; the entry is settled there whatever the
+ * status, so no waiter is left hanging (a response Node finishes without onSend is a hijacked one,
+ * and no keyed route hijacks).
  */
-export function installIdempotency(app: FastifyInstance, cache: IdempotencyCache, principalOf: (req: FastifyRequest) => string): (req: FastifyRequest) => void {
+export function installIdempotency(
+  app: FastifyInstance, cache: IdempotencyCache, principalOf: (req: FastifyRequest) => string,
+): (req: FastifyRequest, reply: FastifyReply, payload: unknown) => void {
   const check = async (req: FastifyRequest, reply: FastifyReply, raw: string | string[]): Promise<boolean> => {
     const key = Array.isArray(raw) ? raw[0]! : raw;
     if (!KEY_FORMAT.test(key)) {
@@ -187,21 +192,12 @@ export function installIdempotency(app: FastifyInstance, cache: IdempotencyCache
     check(req, reply, raw).then((replied) => (replied ? undefined : done()), (err) => done(err));
   });
 
-  app.addHook('onSend', (req, reply, payload, done) => {
+  return (req, reply, payload) => {
     const idem = req.idempotency;
-    if (idem?.entry) {
-      const entry = idem.entry;
-      idem.entry = undefined;
-      const ok = reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string';
-      cache.settle(idem.scope, entry, ok ? { status: reply.statusCode, body: payload as string, contentType: String(reply.getHeader('content-type') ?? 'application/json') } : null);
-    }
-    done(null, payload);
-  });
-
-  // A request that never reaches onSend (client gone) must not leave waiters hanging. The server
-  // calls this from its one onResponse hook (a hook of its own cost a hook run per request).
-  return (req) => {
-    const idem = req.idempotency;
-    if (idem?.entry) cache.settle(idem.scope, idem.entry, null);
+    if (!idem?.entry) return;
+    const entry = idem.entry;
+    idem.entry = undefined;
+    const ok = reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string';
+    cache.settle(idem.scope, entry, ok ? { status: reply.statusCode, body: payload as string, contentType: String(reply.getHeader('content-type') ?? 'application/json') } : null);
   };
 }

@@ -142,6 +142,17 @@ describe('/v1/events', () => {
     assert.equal(c.frames[0]!.id, h.fusion.eventHub.lastId);
   });
 
+  test('a stream is counted in the request metrics when it ends (it skips the onSend hook the others are counted in)', async () => {
+    const line = /fusion_http_requests_total\{method="GET",route="\/v1\/events",status="200"\} (\d+)\n/;
+    const counted = async () => Number(line.exec((await h.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+    const before = await counted();
+    const c = await h.open();
+    await c.until((x) => x.frames[0]?.event === 'ready', 5000, 'ready');
+    assert.equal(await counted(), before, 'an open stream is not counted yet');
+    c.close();
+    await until(async () => (await counted()) === before + 1, 5000, 'the ended stream counted');
+  });
+
   test('read role: no key 401, a send key 403, a read key streams', async () => {
     const a = await hub({}, { auth: true });
     try {

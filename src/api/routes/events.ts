@@ -107,6 +107,8 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs =
       sub.close();
       drained?.();
       res.end();
+      // A hijacked answer skips the server's onSend hook, where the others are counted.
+      ctx.metrics.request('GET', '/v1/events', 200, (performance.now() - req.startedAt) / 1000);
     };
     open.add(end);
     res.on('close', end);
