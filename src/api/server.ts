@@ -158,7 +158,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersMs, requestMs) / 4))),
     },
     loggerInstance: logger || undefined,
-    // Fastify's own per-request lines are replaced by the one onResponse line below.
+    // Fastify's own per-request lines are replaced by the one onSend line below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     trustProxy: opts.trustProxy ?? false,
@@ -272,30 +272,28 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     principalOf,
   };
 
-  // Each answer is counted (and its idempotency entry settled) in one onSend hook, as it is handed
-  // to the socket, not in onResponse: an onResponse hook makes Fastify put 'finish' and 'error'
-  // listeners on every response and run a hook chain after it (~2 µs of POST /v1/jobs, in Node's
-  // stream and event code). The duration runs from the request's first hook to the answer's send.
+  // Each answer is counted, logged and its idempotency entry settled in one onSend hook, as it is
+  // handed to the socket, not in onResponse: an onResponse hook makes Fastify put 'finish' and
+  // 'error' listeners on every response and run a hook chain after it (~2 µs of POST /v1/jobs, in
+  // Node's stream and event code). The duration runs from the request's first hook to the send.
   // A hijacked answer (the event stream) skips onSend; its route counts itself (metrics.request).
+  // The log line: what, who (key name, never the key), outcome, time.
+  const mask = maskerFor(sensitive);
   app.addHook('onSend', (req, reply, payload, done) => {
     idempotencySent(req, reply, payload);
     const started = req.startedAt;
-    metrics.request(req.method, req.routeUrl ?? 'unmatched', reply.statusCode, started === 0 ? 0 : (performance.now() - started) / 1000);
-    done(null, payload);
-  });
-
-  // One log line per request: what, who (key name, never the key), outcome, time. Only with a
-  // logger, which makes Fastify follow every response's end anyway.
-  if (logger) {
-    const mask = maskerFor(sensitive);
-    app.addHook('onResponse', (req, reply, done) => {
-      done();
-      const line = { method: req.method, route: req.routeUrl ?? 'unmatched', url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, key: req.apiKey?.name ?? null, reqId: req.id };
-      if (reply.statusCode >= 500) req.log.error(line, 'request');
+    const route = req.routeUrl ?? 'unmatched';
+    const status = reply.statusCode;
+    const seconds = started === 0 ? 0 : (performance.now() - started) / 1000;
+    metrics.request(req.method, route, status, seconds);
+    if (logger) {
+      const line = { method: req.method, route, url: req.url.split('?')[0], status, ms: Math.round(seconds * 100_000) / 100, key: req.apiKey?.name ?? null, reqId: req.id };
+      if (status >= 500) req.log.error(line, 'request');
       else if (logger.isLevelEnabled('debug')) req.log.debug({ ...line, body: mask(req.body) }, 'request');
       else req.log.info(line, 'request');
-    });
-  }
+    }
+    done(null, payload);
+  });
 
   const openapi = new OpenApiCollector();
   openapi.attach(app);
