@@ -57,4 +57,38 @@ describe('sqlite store: claim sizes', () => {
       t.remove();
     }
   });
+
+  it('hands over each field of a claimed job as a read of the job sees it, after an attempt has ended too', async () => {
+    const t = tempDir();
+    const store = new SqliteStore(join(t.dir, 'c.db'));
+    try {
+      const q = new Queue(store);
+      const now = Date.now();
+      await q.enqueue({
+        id: 'full', queue: 'q', task: 't', payload: { text: 'a "quoted" \\ line\n\u2028é😀', n: [1.5, -2, null] }, priority: 3,
+        maxAttempts: 4, backoff: { type: 'fixed', delay: 5 }, timeout: 1234, description: 'every field', tags: ['a', 'b'],
+        callbacks: { onSuccess: 'http://example.test/ok', format: 'form' },
+      });
+      await q.enqueue({ queue: 'q', task: 't', payload: 'plain', priority: 1 });
+      const lease = { queues: ['q'], workerId: 'w', limit: 1, leaseMs: 60_000 };
+      const first = (await store.claimJobs({ ...lease, now })).jobs[0]!;
+      assert.deepEqual(first, await store.getJob({ id: 'full' }));
+      // A retry ends the attempt (history, error) and the job comes back due: the next claim reads those too.
+      const error = { message: 'boom', retryable: true, details: { code: 'E1' } };
+      const [applied] = await store.finishJobs({ outcomes: [{ kind: 'retry', id: 'full', token: first.leaseToken!, at: now + 1, error, retryAt: now + 2 }] });
+      assert.equal(applied, true);
+      const second = (await store.claimJobs({ ...lease, now: now + 2 })).jobs[0]!;
+      assert.equal(second.attempts, 2);
+      assert.equal(second.history.length, 2);
+      assert.equal(second.error?.message, 'boom');
+      assert.deepEqual(second, await store.getJob({ id: 'full' }));
+      // A job of Fusion's own id (one that carries its seq) is read alike.
+      const plain = (await store.claimJobs({ ...lease, now: now + 3 })).jobs[0]!;
+      assert.equal(plain.payload, 'plain');
+      assert.deepEqual(plain, await store.getJob({ id: plain.id }));
+    } finally {
+      await store.close();
+      t.remove();
+    }
+  });
 });

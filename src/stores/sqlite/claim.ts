@@ -8,8 +8,14 @@ import type {
 } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
 import { insertJobs } from './jobs-in.js';
-import { fromRaw, rowToJob, type JobRow, type QueueRow } from './rows.js';
+import { fromPicked, rowToJob, type JobRow, type QueueRow } from './rows.js';
 import { CLAIM_LITERAL_MAX, pickSql, type Statement } from './statements.js';
+
+/** A queue's row as a claim reads it (statements.ts, queueToClaim), with its next due time. */
+function queueToClaim(packed: string): Omit<QueueRow, 'name'> & { due: number | null } {
+  const a = JSON.parse(packed) as [number, number | null, number | null, number, number, number | null, number | null];
+  return { paused: a[0], rate_max: a[1], rate_window_ms: a[2], rate_window_start: a[3], rate_count: a[4], concurrency: a[5], due: a[6] };
+}
 
 /** The claim pick with `limit` written in, prepared at its first use on this connection (see pickSql). */
 function pickOf(conn: SqliteConnection, limit: number): Statement {
@@ -31,13 +37,14 @@ export function claimIn(conn: SqliteConnection, req: ClaimRequest, events: Store
     if (t !== null && (nextWakeAt === null || t < nextWakeAt)) nextWakeAt = t;
   };
   for (const queue of req.queues) {
-    const q = statements.queueByName.get(queue) as QueueRow | undefined;
-    if (!q) continue;
+    const packed = statements.queueToClaim.get(queue) as string | undefined;
+    if (packed === undefined) continue;
+    const q = queueToClaim(packed);
     conn.knownQueues.add(queue);
     if (q.paused) continue;
     // Promote only when something is due: a read on the due index costs less than an UPDATE that
     // opens every index to change nothing, which is most claims.
-    let due = (statements.nextDueAt.get(queue) as { t: number | null }).t;
+    let due = q.due;
     if (due !== null && due <= req.now) {
       for (const r of statements.promoteDueInQueue.all(queue, req.now) as { id: string }[]) {
         events.push({ type: 'queued', queue, jobId: r.id, at: req.now });
@@ -64,13 +71,13 @@ export function claimIn(conn: SqliteConnection, req: ClaimRequest, events: Store
       n = Math.min(n, left);
     }
     if (n <= 0) continue;
-    const picked = (Number.isInteger(n) && n <= CLAIM_LITERAL_MAX ? pickOf(conn, n).all(queue) : statements.pickAnySize.all(queue, n)) as unknown[][];
+    const picked = (Number.isInteger(n) && n <= CLAIM_LITERAL_MAX ? pickOf(conn, n).all(queue) : statements.pickAnySize.all(queue, n)) as [string, string][];
     const until = req.now + req.leaseMs;
     // One loop over the picked rows, not a map into an array then a loop over it: the array that
     // optimized code's map made had another hidden class than the interpreter's, and the loop over
     // it was deoptimized ("wrong map") inside a timed row of the engine bench.
-    for (const raw of picked) {
-      const r = fromRaw(raw);
+    for (const [payload, packed] of picked) {
+      const r = fromPicked(queue, payload, packed);
       statements.leaseJob.run(req.workerId, token, until, req.now, r.seq);
       // The row as the lease left it.
       r.state = 'active';

@@ -10,7 +10,7 @@ import { notFound } from '../../core/errors.js';
 import { WORK_EVENTS, type StoreEvent, type StoreListener } from '../../core/store.js';
 import { seqOfId } from './ids.js';
 import { migrate } from './migrate.js';
-import { JOB_COLUMNS, type JobRow } from './rows.js';
+import type { JobRow } from './rows.js';
 import { prepareStatements, type Statement, type Statements } from './statements.js';
 
 /** The work_log keeps about this many latest entries (trimmed every 1000 inserts). */
@@ -58,8 +58,6 @@ export class SqliteConnection {
     migrate(this.db);
     this.statements = prepareStatements(this.db);
     this.runTx = this.db.transaction((fn: () => unknown) => fn());
-    const cols = this.statements.pickAnySize.columns().map((c) => c.name);
-    if (cols.join() !== JOB_COLUMNS.join()) throw new Error(`jobs columns are not in the order rows.ts reads: ${cols.join()}`);
   }
 
   /** A lease token no other claim (here or in another process) has given. */
@@ -108,8 +106,9 @@ export class SqliteConnection {
   /** The job's [seq, queue] by id, found as rowById finds its row. */
   locate(id: string): [seq: number, queue: string] | undefined {
     const seq = seqOfId(id);
-    const found = seq === null ? undefined : (this.statements.seqAndQueueAt.get(seq, id) as [number, string] | undefined);
-    return found ?? (this.statements.seqAndQueueOfGivenId.get(id) as [number, string] | undefined);
+    const queue = seq === null ? undefined : (this.statements.queueAt.get(seq, id) as string | undefined);
+    if (queue !== undefined) return [seq!, queue];
+    return this.statements.seqAndQueueOfGivenId.get(id) as [number, string] | undefined;
   }
 
   /** The job's row, or the not-found error. */

@@ -40,24 +40,30 @@ export interface JobRow {
 
 const parse = (s: string | null) => (s === null ? null : JSON.parse(s));
 
-/** The jobs table's columns in schema order: the order of a raw `SELECT *` or `RETURNING *` row. */
-export const JOB_COLUMNS = [
-  'seq', 'id', 'queue', 'task', 'payload', 'priority', 'state', 'attempts', 'max_attempts', 'backoff', 'timeout',
-  'stalls', 'max_stalls', 'run_at', 'created_at', 'started_at', 'ended_at', 'result', 'error', 'history', 'progress',
-  'cancel_requested', 'worker_id', 'lease_token', 'lease_until', 'description', 'tags', 'callbacks', 'schedule_id', 'id_given',
+/**
+ * The columns a claim reads of each job it takes, besides its payload, packed by SQLite into one
+ * JSON array (pickSql in statements.ts). better-sqlite3 on Node 20 hands a row to JS one column at
+ * a time (v8::Object::Set, ~900 instructions a column, for an array row as for an object row): a
+ * 30-column row cost a c=1 claim ~30k instructions, more than the claim's SQL. One JSON text and
+ * JSON.parse cost a fraction of that. The payload stays a column of its own: packed, it would be
+ * escaped and unescaped once more, a cost that grows with it. The columns left out are the claim's
+ * to know: the queue it asked for, and state, lease and cancel flag, which the lease sets.
+ */
+export const PICKED_COLUMNS = [
+  'seq', 'id', 'task', 'priority', 'attempts', 'max_attempts', 'backoff', 'timeout', 'stalls', 'max_stalls', 'run_at',
+  'created_at', 'ended_at', 'result', 'error', 'history', 'progress', 'description', 'tags', 'callbacks', 'schedule_id',
+  'id_given',
 ] as const;
 
-/**
- * A row read in raw (array) mode. better-sqlite3 builds an object row through V8's API, one
- * property at a time, which cost a claim ~5 us per job (measured); an array plus this literal does not.
- */
-export function fromRaw(a: unknown[]): JobRow {
+/** A job a claim picked (PICKED_COLUMNS), as its row was before the lease. */
+export function fromPicked(queue: string, payload: string, packed: string): JobRow {
+  const a = JSON.parse(packed) as unknown[];
   return {
-    seq: a[0], id: a[1], queue: a[2], task: a[3], payload: a[4], priority: a[5], state: a[6], attempts: a[7],
-    max_attempts: a[8], backoff: a[9], timeout: a[10], stalls: a[11], max_stalls: a[12], run_at: a[13],
-    created_at: a[14], started_at: a[15], ended_at: a[16], result: a[17], error: a[18], history: a[19],
-    progress: a[20], cancel_requested: a[21], worker_id: a[22], lease_token: a[23], lease_until: a[24],
-    description: a[25], tags: a[26], callbacks: a[27], schedule_id: a[28], id_given: a[29],
+    seq: a[0], id: a[1], queue, task: a[2], payload, priority: a[3], state: 'queued', attempts: a[4],
+    max_attempts: a[5], backoff: a[6], timeout: a[7], stalls: a[8], max_stalls: a[9], run_at: a[10],
+    created_at: a[11], started_at: null, ended_at: a[12], result: a[13], error: a[14], history: a[15],
+    progress: a[16], cancel_requested: 0, worker_id: null, lease_token: null, lease_until: null,
+    description: a[17], tags: a[18], callbacks: a[19], schedule_id: a[20], id_given: a[21],
   } as JobRow;
 }
 

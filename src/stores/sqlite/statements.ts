@@ -5,9 +5,11 @@
 import type Database from 'better-sqlite3';
 import { JOB_STATES, type AttemptOutcome } from '../../core/job.js';
 import { OUTCOME_RULES, outcomeState, type OutcomeKind } from '../../core/state-rules.js';
+import { PICKED_COLUMNS } from './rows.js';
 
 /**
- * A claim reads the jobs it takes (`pickSql`, in claim order) and then leases each by seq
+ * A claim reads the jobs it takes (`pickSql`, in claim order: each one's payload and the rest of
+ * what it needs packed in a JSON array, rows.ts PICKED_COLUMNS) and then leases each by seq
  * (`leaseJob`), with no RETURNING: SQLite runs a RETURNING clause as a trigger program per row that
  * fills a temporary b-tree, and `seq IN (subquery)` builds another one, at every claim. Read then
  * update, inside the claim's IMMEDIATE transaction, is as atomic and cost a claim-and-finish
@@ -20,7 +22,8 @@ import { OUTCOME_RULES, outcomeState, type OutcomeKind } from '../../core/state-
  * (claim.ts); larger ones take the LIMIT through a subquery, which the planner does not read.
  */
 export const pickSql = (limit: string) =>
-  `SELECT * FROM jobs WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, seq LIMIT ${limit}`;
+  `SELECT payload, json_array(${PICKED_COLUMNS.join(', ')}) FROM jobs WHERE state = 'queued' AND queue = ?
+    ORDER BY priority DESC, seq LIMIT ${limit}`;
 export const CLAIM_LITERAL_MAX = 256;
 
 /** What an outcome's UPDATE sets besides its own columns: state, attempt count, end time, lease cleared. */
@@ -74,6 +77,10 @@ export function prepareStatements(db: Database.Database) {
     jobByGivenId: d.prepare(`SELECT * FROM jobs WHERE id = ? AND id_given = 1`),
     ensureQueue: d.prepare(`INSERT INTO queues (name) VALUES (?) ON CONFLICT(name) DO NOTHING`),
     queueByName: d.prepare(`SELECT * FROM queues WHERE name = ?`),
+    // What a claim reads of a queue (claim.ts, QUEUE_TO_CLAIM): its row and when its next scheduled
+    // job is due, in one JSON array (one value handed to JS, see PICKED_COLUMNS in rows.ts).
+    queueToClaim: d.prepare(`SELECT json_array(paused, rate_max, rate_window_ms, rate_window_start, rate_count, concurrency,
+      (SELECT min(run_at) FROM jobs WHERE state = 'scheduled' AND queue = queues.name)) FROM queues WHERE name = ?`).pluck(),
     promoteDueInQueue: d.prepare(`UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND queue = ? AND run_at <= ?
       RETURNING id`),
     nextDueAt: d.prepare(`SELECT min(run_at) AS t FROM jobs WHERE state = 'scheduled' AND queue = ?`),
@@ -88,7 +95,8 @@ export function prepareStatements(db: Database.Database) {
     // The finishes change a job only under its lease. They return nothing: the job's queue, for the
     // event, is read first (connection.ts, locate), as RETURNING costs a trigger program and a temporary
     // b-tree per run (see pickSql).
-    seqAndQueueAt: d.prepare(`SELECT seq, queue FROM jobs WHERE seq = ? AND id = ?`).raw(true),
+    // The queue alone where the id carries the seq: one value, no row array (see PICKED_COLUMNS in rows.ts).
+    queueAt: d.prepare(`SELECT queue FROM jobs WHERE seq = ? AND id = ?`).pluck(),
     seqAndQueueOfGivenId: d.prepare(`SELECT seq, queue FROM jobs WHERE id = ? AND id_given = 1`).raw(true),
     // Positional (result, at, at, seq, token): the hottest statement, and binding by name costs more.
     complete: d.prepare(`UPDATE jobs SET result = ?, ${outcomeSets('completed', '?')}, error = NULL,
