@@ -9,6 +9,7 @@ import { TaskRegistry } from '../../src/core/registry.js';
 import type { Store } from '../../src/core/store.js';
 import { redisHarness, redisSkip } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
+import { interceptStore } from '../helpers/store-proxy.js';
 
 const redisSkipped = await redisSkip();
 
@@ -16,9 +17,28 @@ interface Made {
   store: Store;
   cleanup(): Promise<void>;
 }
-// Redis, where workers claim ahead by default. (SQLite answers in a fraction of a handler's time, so
-// the worker there may scale its claim-ahead to nothing, as it should.)
-const stores: [string, () => Made | Promise<Made>, string | false][] = [['redis', () => redisHarness(), redisSkipped]];
+/**
+ * How late the store answers a batch of outcomes. A worker claims ahead only while its handlers end
+ * quicker than that round trip (executor.room: prefetch x handler time <= concurrency x rtt), and
+ * stops claiming ahead while one blocks. On a loaded machine a no-op handler once measured slower
+ * than a loopback round trip (CI: w1 and w2 never leased); against 100 ms it would take a 50 ms
+ * stall inside a handler that does nothing.
+ */
+const OUTCOME_RTT_MS = 100;
+
+/** Redis, where workers claim ahead by default, its outcome batches answered OUTCOME_RTT_MS late. */
+async function slowOutcomesRedis(): Promise<Made> {
+  const m = await redisHarness();
+  const late = (call: (...args: unknown[]) => unknown) => async (...args: unknown[]) => {
+    await new Promise((r) => setTimeout(r, OUTCOME_RTT_MS));
+    return call(...args);
+  };
+  const store = interceptStore(m.store, (name, call) => (name === 'finishJobs' || name === 'capabilities.finishAndClaim' ? late(call) : undefined));
+  return { store, cleanup: () => m.cleanup() };
+}
+// (SQLite answers in a fraction of a handler's time, so the worker there may scale its claim-ahead
+// to nothing, as it should.)
+const stores: [string, () => Made | Promise<Made>, string | false][] = [['redis', slowOutcomesRedis, redisSkipped]];
 
 /**
  * A worker at concurrency 1 that may claim 2 ahead, brought to: blocker b running, w1 and w2 (lower
