@@ -19,6 +19,7 @@ describe('PostgreSQL vacuum where autovacuum is off', { skip }, () => {
       const tableBytes = async () => Number((await c.query(`SELECT pg_relation_size('"${schema}".jobs') AS b`)).rows[0].b);
       const lastVacuum = async () => (await c.query(`SELECT last_vacuum FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`, [schema])).rows[0]?.last_vacuum as Date | null;
       const sizes: number[] = [];
+      let roundBytes = 0;
       // Rounds of 1,500 jobs added, run and removed by retention: each leaves 1,500 dead rows and more.
       for (let round = 0; round < 5; round++) {
         const now = Date.now();
@@ -28,12 +29,17 @@ describe('PostgreSQL vacuum where autovacuum is off', { skip }, () => {
           if (jobs.length === 0) break;
           await store.finishJobs({ outcomes: jobs.map((j) => ({ id: j.id, token: j.leaseToken!, kind: 'completed' as const, at: now, result: null })) });
         }
+        if (round === 0) roundBytes = await tableBytes();
         assert.equal(await store.cleanJobs({ endedBefore: now + 1, limit: 100_000 }), 1500);
         if (round === 0) assert.ok(await lastVacuum(), 'vacuumed after the first 1,500 rows removed');
         sizes.push(await tableBytes());
       }
-      // Without the vacuum every round adds its rows' space (five rounds: about five times the first).
-      assert.ok(sizes[4]! <= sizes[0]! * 1.5, `the jobs table kept its size: ${sizes.join(', ')} bytes after each round`);
+      // Without the vacuum every round adds its rows' space: five rounds, about five times one round's.
+      // With it the space is reused, give or take the last round: a VACUUM reclaims only rows no open
+      // snapshot can see, and other test files on the server may hold one for a moment (seen in a full
+      // run under load: 0, 0, 0, 0 bytes, then one round's 1.3 MB).
+      assert.ok(roundBytes > 0);
+      assert.ok(sizes[4]! <= 2 * roundBytes, `the jobs table kept its size: ${sizes.join(', ')} bytes after each round (one round: ${roundBytes})`);
     } finally {
       await c.end();
       await store.close();
