@@ -37,6 +37,34 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual(claimed.map((j) => j.id), ['first', 'lone', 'x', 'y']);
   }));
 
+  it('stores each job of a batch as a lone add would, shared columns or not, its seqs past a thousand boundary', () => withStore(async (store, keys, now) => {
+    // The add sends runAt, priority and the limits once when every job shares them, else per job;
+    // seq texts are a head and a 3-digit tail, and this batch's seqs cross from ...998 to ...001.
+    const metaKey = `${keys.queueKeyBase('q')}:m`;
+    const base = Math.floor((now * 1000 + 5_000_000) / 1000) * 1000 + 997;
+    await store.client.hset(metaKey, 'seq', String(base));
+    const spec = (id: string, extra = {}) => resolveSpec({ task: 't', queue: 'q', id, ...extra }, now);
+    await store.addJobs({ jobs: ['s1', 's2', 's3', 's4'].map((id) => spec(id)), now });
+    await store.addJobs({ jobs: [spec('m1', { priority: 5 }), spec('m2', { maxAttempts: 2 }), spec('m3', { delay: 60_000 }), spec('m4')], now });
+    const stored = async (id: string) => {
+      const [sq, st, p, ra, ma] = await store.client.hmget(keys.job('q', id), 'sq', 'st', 'p', 'ra', 'ma');
+      return [id, sq, st, p, Number(ra) - now, ma];
+    };
+    const sq = (k: number) => String(base + k).padStart(17, '0');
+    assert.deepEqual(await Promise.all(['s1', 's2', 's3', 's4', 'm1', 'm2', 'm3', 'm4'].map(stored)), [
+      ['s1', sq(1), 'queued', '1', 0, '10'], ['s2', sq(2), 'queued', '1', 0, '10'], ['s3', sq(3), 'queued', '1', 0, '10'],
+      ['s4', sq(4), 'queued', '1', 0, '10'], ['m1', sq(5), 'queued', '5', 0, '10'], ['m2', sq(6), 'queued', '1', 0, '2'],
+      ['m3', sq(7), 'scheduled', '1', 60_000, '10'], ['m4', sq(8), 'queued', '1', 0, '10'],
+    ]);
+    assert.ok(sq(3).endsWith('000') && sq(2).endsWith('999'), 'the batch crosses a thousand');
+    const claimed = (await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 8, leaseMs: 60_000, now })).jobs;
+    assert.deepEqual(claimed.map((j) => j.id), ['m1', 's1', 's2', 's3', 's4', 'm2', 'm4']);
+    // A batch where some ids are taken: the rest are added, in both forms.
+    const again = await store.addJobs({ jobs: [spec('s1'), spec('n1'), spec('n2', { priority: 3 }), spec('m3')], now });
+    assert.deepEqual(again.map((a) => [a.job.id, a.created]), [['s1', false], ['n1', true], ['n2', true], ['m3', false]]);
+    assert.deepEqual(await Promise.all(['n1', 'n2'].map(stored)), [['n1', sq(10), 'queued', '1', 0, '10'], ['n2', sq(11), 'queued', '3', 0, '10']]);
+  }));
+
   it('writes every field at add, and reads a hash without its default fields as those defaults wherever it is read', () => withStore(async (store, keys, now) => {
     const spec = (id: string, extra = {}) => resolveSpec({ task: 't', queue: 'q', id, ...extra }, now);
     await store.addJobs({ jobs: [spec('lone')], now });

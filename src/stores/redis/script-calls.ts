@@ -38,10 +38,23 @@ interface Publishing {
 export type AddAnswer = number | AddResult[];
 export type AddResult = number | [number, unknown];
 
-/** `jobs`: each job's addArgs (codec.ts), their number told by ARGV's length; the work message the add publishes if it creates them all goes before them. */
+/**
+ * `jobs`: each job's addArgs (codec.ts), their number told by ARGV's length; the work message the
+ * add publishes if it creates them all goes before them. Columns every job shares (runAt, priority,
+ * maxAttempts, maxStalls: all of them in a lone add and most batches) go once, each job then
+ * sending only its id and static JSON; otherwise four '' stand for them and each job sends all six.
+ */
 export function addScript(input: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddAnswer> {
   const args: Raw = [input.channel, input.queue, input.now, addMessage(input.queue, input.now, jobs)];
-  for (const job of jobs) for (const value of job) args.push(value);
+  const first = jobs[0]!;
+  const shared = jobs.every((job) => job[1] === first[1] && job[2] === first[2] && job[3] === first[3] && job[4] === first[4]);
+  if (shared) {
+    args.push(first[1]!, first[2]!, first[3]!, first[4]!);
+    for (const job of jobs) args.push(job[0]!, job[5]!);
+  } else {
+    args.push('', '', '', '');
+    for (const job of jobs) for (const value of job) args.push(value);
+  }
   return scriptCall('add', queueKeys(input), args);
 }
 
