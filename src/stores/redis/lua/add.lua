@@ -59,17 +59,35 @@ if count == 1 then
   return 1
 end
 
--- A batch. Ids are looked up in the index all at once, then claimed in it all at once.
-local known = {}
-if idIndex then
-  local ids = {}
-  for x = 1, count do ids[x] = ARGV[FIRST_JOB + (x - 1) * PER_JOB] end
-  known = redis.call('HMGET', idIndex, unpack(ids))
+-- A batch. Lua's unpack has a stack limit: at most 4000 arguments a call.
+local function writeAll(command, key, args, n)
+  local answer = 0
+  for j = 1, n, 4000 do answer = answer + redis.call(command, key, unpack(args, j, math.min(j + 3999, n))) end
+  return answer
 end
-local seqs = seqTexts(takeSeqs(metaKey, now, count), count)
-local out, created, taken = {}, 0, {}
-local allArgs, readyArgs, scheduledArgs, indexArgs = {}, {}, {}, {}
-local na, nr, ns, ni = 0, 0, 0, 0
+-- On a single Redis the ids are looked up in the index all at once. If none is there they are
+-- claimed in it at once, before the loop, and HSET's count of new fields says whether the batch
+-- repeats an id: only if it does (or on Cluster, or some ids were there) does the loop keep the set
+-- of ids it took and the index pairs to claim after it (a table write or two per job fewer).
+local known, indexArgs, ni, checkRepeats, indexLeft = {}, {}, 0, true, idIndex
+if idIndex then
+  local ids, i = {}, FIRST_JOB
+  for x = 1, count do ids[x] = ARGV[i]; i = i + PER_JOB end
+  known = redis.call('HMGET', idIndex, unpack(ids))
+  local anyKnown = false
+  for x = 1, count do if known[x] then anyKnown = true; break end end
+  if not anyKnown then
+    for x = 1, count do indexArgs[2 * x - 1], indexArgs[2 * x] = ids[x], queue end
+    checkRepeats = writeAll('HSET', idIndex, indexArgs, 2 * count) < count
+    indexLeft = nil
+  end
+end
+local first = takeSeqs(metaKey, now, count)
+local tail, head = first % 1000, seqHead(first)
+-- out: per job answers, made at the first job not created (until then, every job was).
+local out, created, taken = nil, 0, {}
+local allArgs, readyArgs, scheduledArgs = {}, {}, {}
+local na, nr, ns = 0, 0, 0
 local jobKeyBase = keyBase .. JOB
 -- A job's state and ready score follow from its runAt and priority, worked out again only when
 -- those change from the job before (never, where the jobs share them).
@@ -78,15 +96,22 @@ local i = FIRST_JOB
 for x = 1, count do
   local id, staticJson = ARGV[i], ARGV[i + 1]
   if not shared then runAt, priority, maxAttempts, maxStalls, staticJson = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5] end
+  if tail == 1000 then tail, head = 0, seqHead(first + x - 1) end
   local key = jobKeyBase .. id
   local existingQueue = known[x]
-  if taken[id] then existingQueue = queue
-  elseif not idIndex and redis.call('EXISTS', key) == 1 then existingQueue = queue end
+  if checkRepeats then
+    if taken[id] then existingQueue = queue
+    elseif not idIndex and redis.call('EXISTS', key) == 1 then existingQueue = queue end
+  end
   if existingQueue then
+    if not out then
+      out = {}
+      for k = 1, x - 1 do out[k] = 1 end
+    end
     if existingQueue ~= queue then out[x] = {2, existingQueue} else out[x] = {0, readJob(key)} end
   else
-    taken[id] = true
-    local seqText = seqs[x]
+    if checkRepeats then taken[id] = true end
+    local seqText = head .. (SEQ_TAILS[tail] or seqTail(tail))
     if runAt ~= seenRunAt then seenRunAt, queued = runAt, runAt == nowText or tonumber(runAt) <= now end -- as for a lone add
     if queued then
       if priority ~= seenPriority then seenPriority, score = priority, readyScore(priority) end
@@ -99,19 +124,18 @@ for x = 1, count do
     writeJob(key, staticJson, queued and 'queued' or 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
     allArgs[na + 1], allArgs[na + 2] = seqText, id
     na = na + 2
-    indexArgs[ni + 1], indexArgs[ni + 2] = id, queue
-    ni = ni + 2
+    if indexLeft then
+      indexArgs[ni + 1], indexArgs[ni + 2] = id, queue
+      ni = ni + 2
+    end
     created = created + 1
-    out[x] = 1
+    if out then out[x] = 1 end
   end
+  tail = tail + 1
   i = i + PER_JOB
 end
 if created == 0 then return out end
--- Lua's unpack has a stack limit: at most 4000 arguments a call.
-local function writeAll(command, key, args, n)
-  for j = 1, n, 4000 do redis.call(command, key, unpack(args, j, math.min(j + 3999, n))) end
-end
-if idIndex then writeAll('HSET', idIndex, indexArgs, ni) end
+if indexLeft then writeAll('HSET', indexLeft, indexArgs, ni) end
 writeAll('ZADD', keyBase .. ALL_JOBS, allArgs, na)
 if ns > 0 then writeAll('ZADD', keyBase .. SCHEDULED, scheduledArgs, ns) end
 if nr > 0 then
