@@ -65,6 +65,17 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual(await Promise.all(['n1', 'n2'].map(stored)), [['n1', sq(10), 'queued', '1', 0, '10'], ['n2', sq(11), 'queued', '3', 0, '10']]);
   }));
 
+  it('adds an id a batch repeats once, the first job given it, in both argument forms', () => withStore(async (store, keys, now) => {
+    const spec = (id: string, payload: number, extra = {}) => resolveSpec({ task: 't', queue: 'q', id, payload, ...extra }, now);
+    const shared = await store.addJobs({ jobs: [spec('a', 1), spec('b', 2), spec('a', 3)], now });
+    assert.deepEqual(shared.map((r) => [r.job.id, r.created, r.job.payload]), [['a', true, 1], ['b', true, 2], ['a', false, 1]]);
+    const mixed = await store.addJobs({ jobs: [spec('c', 4, { priority: 3 }), spec('c', 5), spec('d', 6)], now });
+    assert.deepEqual(mixed.map((r) => [r.job.id, r.created, r.job.payload]), [['c', true, 4], ['c', false, 4], ['d', true, 6]]);
+    assert.equal((await store.countJobs({ queue: 'q' })).q!.queued, 4);
+    assert.equal(await store.client.zcard(keys.allJobs('q')), 4);
+    assert.deepEqual((await store.getJob({ id: 'a' }))!.payload, 1);
+  }));
+
   it('writes every field at add, and reads a hash without its default fields as those defaults wherever it is read', () => withStore(async (store, keys, now) => {
     const spec = (id: string, extra = {}) => resolveSpec({ task: 't', queue: 'q', id, ...extra }, now);
     await store.addJobs({ jobs: [spec('lone')], now });
