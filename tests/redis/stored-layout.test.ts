@@ -59,10 +59,16 @@ describe('Redis stored layout', { skip }, () => {
     assert.ok(sq(3).endsWith('000') && sq(2).endsWith('999'), 'the batch crosses a thousand');
     const claimed = (await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 8, leaseMs: 60_000, now })).jobs;
     assert.deepEqual(claimed.map((j) => j.id), ['m1', 's1', 's2', 's3', 's4', 'm2', 'm4']);
+    // Jobs made at different times, all due: runAt per job, none compared in the script ('due').
+    const made = (id: string, at: number) => resolveSpec({ task: 't', queue: 'q', id }, at);
+    await store.addJobs({ jobs: [made('t1', now - 7), made('t2', now - 3), made('t3', now)], now });
+    assert.deepEqual(await Promise.all(['t1', 't2', 't3'].map(stored)), [
+      ['t1', sq(9), 'queued', '1', -7, '10'], ['t2', sq(10), 'queued', '1', -3, '10'], ['t3', sq(11), 'queued', '1', 0, '10'],
+    ]);
     // A batch where some ids are taken: the rest are added, in both forms.
     const again = await store.addJobs({ jobs: [spec('s1'), spec('n1'), spec('n2', { priority: 3 }), spec('m3')], now });
     assert.deepEqual(again.map((a) => [a.job.id, a.created]), [['s1', false], ['n1', true], ['n2', true], ['m3', false]]);
-    assert.deepEqual(await Promise.all(['n1', 'n2'].map(stored)), [['n1', sq(10), 'queued', '1', 0, '10'], ['n2', sq(11), 'queued', '3', 0, '10']]);
+    assert.deepEqual(await Promise.all(['n1', 'n2'].map(stored)), [['n1', sq(13), 'queued', '1', 0, '10'], ['n2', sq(14), 'queued', '3', 0, '10']]);
   }));
 
   it('adds an id a batch repeats once, the first job given it, in both argument forms', () => withStore(async (store, keys, now) => {

@@ -40,20 +40,25 @@ export type AddResult = number | [number, unknown];
 
 /**
  * `jobs`: each job's addArgs (codec.ts), their number told by ARGV's length; the work message the
- * add publishes if it creates them all goes before them. Columns every job shares (runAt, priority,
- * maxAttempts, maxStalls: all of them in a lone add and most batches) go once, each job then
- * sending only its id and static JSON; otherwise four '' stand for them and each job sends all six.
+ * add publishes if it creates them all goes before them. Each of runAt, priority, maxAttempts and
+ * maxStalls goes once where every job shares it, else '' (runAt: 'due' if every job is due) and
+ * each job sends its own, between its id and its static JSON (see lua/add.lua).
  */
 export function addScript(input: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddAnswer> {
   const args: Raw = [input.channel, input.queue, input.now, addMessage(input.queue, input.now, jobs)];
   const first = jobs[0]!;
-  const shared = jobs.every((job) => job[1] === first[1] && job[2] === first[2] && job[3] === first[3] && job[4] === first[4]);
-  if (shared) {
-    args.push(first[1]!, first[2]!, first[3]!, first[4]!);
-    for (const job of jobs) args.push(job[0]!, job[5]!);
-  } else {
-    args.push('', '', '', '');
-    for (const job of jobs) for (const value of job) args.push(value);
+  const own: number[] = [];
+  for (let column = 1; column <= 4; column++) {
+    if (jobs.every((job) => job[column] === first[column])) args.push(first[column]!);
+    else {
+      own.push(column);
+      args.push(column === 1 && jobs.every((job) => Number(job[1]) <= input.now) ? 'due' : '');
+    }
+  }
+  for (const job of jobs) {
+    args.push(job[0]!);
+    for (const column of own) args.push(job[column]!);
+    args.push(job[5]!);
   }
   return scriptCall('add', queueKeys(input), args);
 }

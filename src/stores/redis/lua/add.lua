@@ -13,24 +13,27 @@ local channel = ARGV[1]
 local queue = ARGV[2]
 local nowText = ARGV[3]
 local message = ARGV[4]
--- ARGV[5..8]: runAt, priority, maxAttempts and maxStalls, the same for every job of the add (a lone
--- add, most batches), or all '' where each job brings its own. Then per job: id and staticJson, or
--- id, runAt, priority, maxAttempts, maxStalls and staticJson. Four arguments fewer per job of a
--- batch save ~6k instructions each (the parse, a Lua string, the read).
-local shared = ARGV[5] ~= ''
-local FIRST_JOB, PER_JOB = 9, shared and 2 or 6
+-- ARGV[5..8]: runAt, priority, maxAttempts and maxStalls, each the value every job of the add shares
+-- (all four in a lone add, most columns of most batches) or '' where each job brings its own. runAt
+-- may also be 'due': each job brings its own and every one is due (runAt <= now, the client's test
+-- for the message), so none is compared here (tonumber is ~2k instructions: strtod). Then per job:
+-- id, its own columns in that order, staticJson. Each argument a job does not send spares Redis
+-- ~1.5k instructions (the parse, a Lua string with every byte hashed, the read).
+local runAt, priority, maxAttempts, maxStalls = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local allDue = runAt == 'due'
+local ownRunAt, ownPriority, ownMaxAttempts, ownMaxStalls = allDue or runAt == '', priority == '', maxAttempts == '', maxStalls == ''
+local FIRST_JOB = 9
+local PER_JOB = 2 + (ownRunAt and 1 or 0) + (ownPriority and 1 or 0) + (ownMaxAttempts and 1 or 0) + (ownMaxStalls and 1 or 0)
 -- The number of jobs comes from ARGV's length: an argument more costs ~1k instructions, its
 -- tonumber ~2k (strtod).
 local count = (#ARGV - FIRST_JOB + 1) / PER_JOB
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
 local metaKey = keyBase .. META
--- takeSeqs, seqTexts, writeJob and publishWork: lua/lib/new-jobs.lua.
-local runAt, priority, maxAttempts, maxStalls = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+-- takeSeqs, seqHead, seqTail, writeJob and publishWork: lua/lib/new-jobs.lua.
 
 if count == 1 then
-  local id, staticJson = ARGV[9], ARGV[10]
-  if not shared then runAt, priority, maxAttempts, maxStalls, staticJson = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14] end
+  local id, staticJson = ARGV[9], ARGV[10] -- a lone job shares every column with itself
   local key = keyBase .. JOB .. id
   -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
   -- On Cluster the index lives in another slot and the job key decides.
@@ -94,8 +97,12 @@ local jobKeyBase = keyBase .. JOB
 local seenRunAt, queued, seenPriority, score
 local i = FIRST_JOB
 for x = 1, count do
-  local id, staticJson = ARGV[i], ARGV[i + 1]
-  if not shared then runAt, priority, maxAttempts, maxStalls, staticJson = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5] end
+  local id, k = ARGV[i], i + 1
+  if ownRunAt then runAt, k = ARGV[k], k + 1 end
+  if ownPriority then priority, k = ARGV[k], k + 1 end
+  if ownMaxAttempts then maxAttempts, k = ARGV[k], k + 1 end
+  if ownMaxStalls then maxStalls, k = ARGV[k], k + 1 end
+  local staticJson = ARGV[k]
   if tail == 1000 then tail, head = 0, seqHead(first + x - 1) end
   local key = jobKeyBase .. id
   local existingQueue = known[x]
@@ -112,7 +119,7 @@ for x = 1, count do
   else
     if checkRepeats then taken[id] = true end
     local seqText = head .. (SEQ_TAILS[tail] or seqTail(tail))
-    if runAt ~= seenRunAt then seenRunAt, queued = runAt, runAt == nowText or tonumber(runAt) <= now end -- as for a lone add
+    if runAt ~= seenRunAt then seenRunAt, queued = runAt, allDue or runAt == nowText or tonumber(runAt) <= now end -- as for a lone add
     if queued then
       if priority ~= seenPriority then seenPriority, score = priority, readyScore(priority) end
       readyArgs[nr + 1], readyArgs[nr + 2] = score, seqText .. id
@@ -152,8 +159,8 @@ i = FIRST_JOB
 for x = 1, count do
   if out[x] == 1 then
     local idJson = cjson.encode(ARGV[i])
-    if not shared then runAt = ARGV[i + 1] end
-    if runAt == nowText or tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
+    if ownRunAt then runAt = ARGV[i + 1] end
+    if allDue or runAt == nowText or tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
     else events[#events + 1] = '["scheduled",' .. idJson .. ',' .. runAt .. ']' end
   end
   i = i + PER_JOB
