@@ -20,20 +20,15 @@ local message = ARGV[4]
 -- id, its own columns in that order, staticJson. Each argument a job does not send spares Redis
 -- ~1.5k instructions (the parse, a Lua string with every byte hashed, the read).
 local runAt, priority, maxAttempts, maxStalls = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local allDue = runAt == 'due'
-local ownRunAt, ownPriority, ownMaxAttempts, ownMaxStalls = allDue or runAt == '', priority == '', maxAttempts == '', maxStalls == ''
 local FIRST_JOB = 9
-local PER_JOB = 2 + (ownRunAt and 1 or 0) + (ownPriority and 1 or 0) + (ownMaxAttempts and 1 or 0) + (ownMaxStalls and 1 or 0)
--- The number of jobs comes from ARGV's length: an argument more costs ~1k instructions, its
--- tonumber ~2k (strtod).
-local count = (#ARGV - FIRST_JOB + 1) / PER_JOB
 beginCall(queueKeyBase, idIndexKey)
 local now = tonumber(nowText)
 local metaKey = keyBase .. META
 -- takeSeqs, seqHead, seqTail, writeJob and publishWork: lua/lib/new-jobs.lua.
 
-if count == 1 then
-  local id, staticJson = ARGV[9], ARGV[10] -- a lone job shares every column with itself
+-- A lone add (ten arguments: its job shares every column with itself; any batch sends more).
+if #ARGV == FIRST_JOB + 1 then
+  local id, staticJson = ARGV[9], ARGV[10]
   local key = keyBase .. JOB .. id
   -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
   -- On Cluster the index lives in another slot and the job key decides.
@@ -45,7 +40,7 @@ if count == 1 then
     if existingQueue ~= queue then return {{2, existingQueue}} end
     return {{0, readJob(key)}}
   end
-  local seqText = string.format('%017d', takeSeqs(metaKey, now, count))
+  local seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
   -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
   -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
   local queued = runAt == nowText or tonumber(runAt) <= now
@@ -62,7 +57,14 @@ if count == 1 then
   return 1
 end
 
--- A batch. Lua's unpack has a stack limit: at most 4000 arguments a call.
+-- A batch.
+local allDue = runAt == 'due'
+local ownRunAt, ownPriority, ownMaxAttempts, ownMaxStalls = allDue or runAt == '', priority == '', maxAttempts == '', maxStalls == ''
+local PER_JOB = 2 + (ownRunAt and 1 or 0) + (ownPriority and 1 or 0) + (ownMaxAttempts and 1 or 0) + (ownMaxStalls and 1 or 0)
+-- The number of jobs comes from ARGV's length: an argument more costs ~1k instructions, its
+-- tonumber ~2k (strtod).
+local count = (#ARGV - FIRST_JOB + 1) / PER_JOB
+-- Lua's unpack has a stack limit: at most 4000 arguments a call.
 local function writeAll(command, key, args, n)
   local answer = 0
   for j = 1, n, 4000 do answer = answer + redis.call(command, key, unpack(args, j, math.min(j + 3999, n))) end
