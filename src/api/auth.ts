@@ -156,8 +156,11 @@ export function trustedFromEnv(env: NodeJS.ProcessEnv = process.env): TrustedNet
 
 /** Where a request comes from and what it asks for, as the trusted-network rule needs it. */
 export interface RequestSource {
-  /** req.socket.remoteAddress: the peer itself, never a forwarded header a client could write. */
-  address?: string;
+  /**
+   * The connection (req.socket): its remoteAddress is the peer itself, never a forwarded header a
+   * client could write. Read only for a keyless request (a keyed one pays no address lookup).
+   */
+  peer?: { readonly remoteAddress?: string };
   /** A compatibility route (the original Fusion's, /api/tasks, /remind_me). */
   compat?: boolean;
 }
@@ -201,7 +204,7 @@ export class Authenticator {
     const presented = this.keys.length > 0 ? credentialOf(headers) : null;
     if (presented === null) {
       // Keyless: a trusted network reaches the compatibility routes (every route when no key exists at all).
-      if (this.trustedKey && (source.compat || this.keys.length === 0) && this.isTrusted(source.address)) {
+      if (this.trustedKey && (source.compat || this.keys.length === 0) && this.isTrusted(source.peer?.remoteAddress)) {
         if (!allows(this.trustedKey.roles, role)) {
           throw apiError(403, 'forbidden', `requests from trusted networks have the role ${this.trustedKey.roles.join('+')}; this route needs "${role}" (FUSION_TRUSTED_ROLE)`, { needed: role, roles: this.trustedKey.roles });
         }
@@ -219,9 +222,21 @@ export class Authenticator {
   }
 }
 
+/** `Bearer ` and a token of visible ASCII: the usual header, read without the regex below (same answer). */
+function plainBearer(auth: string): string | null {
+  if (auth.length < 8 || !auth.startsWith('Bearer ')) return null;
+  for (let i = 7; i < auth.length; i++) {
+    const c = auth.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return null;
+  }
+  return auth.slice(7);
+}
+
 function credentialOf(headers: Record<string, string | string[] | undefined>): string | null {
   const auth = headers.authorization;
   if (typeof auth === 'string') {
+    const plain = plainBearer(auth);
+    if (plain !== null) return plain;
     const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
     if (m) return m[1]!.trim();
   }

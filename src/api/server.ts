@@ -231,7 +231,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       req.startedAt = performance.now();
       req.routeUrl = url;
       try {
-        req.apiKey = auth.check(req.headers, role, { address: req.socket.remoteAddress, compat });
+        req.apiKey = auth.check(req.headers, role, { peer: req.socket, compat });
       } catch (e) {
         return done(e as Error);
       }

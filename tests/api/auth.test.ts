@@ -105,6 +105,30 @@ describe('keys and binding', () => {
     }
   });
 
+  test('an Authorization header finds the key the Bearer pattern finds, on the usual form and on every odd one', () => {
+    const keys = parseKeys('sender-0123456789abcdef:send,reader-0123456789abcdef:read');
+    const auth = new Authenticator(keys);
+    // The reading before the plain-Bearer fast path: a key exactly where this pattern finds one.
+    const byPattern = (h: string) => {
+      const m = /^Bearer\s+(.+)$/i.exec(h.trim());
+      const key = m ? keys.find((k) => k.digest.equals(createHash('sha256').update(m[1]!.trim()).digest())) : undefined;
+      return !m ? 'no credential' : !key ? 'no key' : key.roles.includes('read') ? key.name : 'sender role only';
+    };
+    const byAuth = (h: string) => {
+      try {
+        return auth.check({ authorization: h }, 'read')?.name ?? 'no key';
+      } catch (e) {
+        return /not valid/.test((e as Error).message) ? 'no key' : /lacks/.test((e as Error).message) ? 'sender role only' : /is required/.test((e as Error).message) ? 'no credential' : String(e);
+      }
+    };
+    const k = 'reader-0123456789abcdef';
+    const headers = [`Bearer ${k}`, `bearer ${k}`, `BEARER ${k}`, `Bearer  ${k}`, `Bearer\t${k}`, ` Bearer ${k} `, `Bearer ${k}\t`, `Bearer ${k} x`,
+      `Bearer ${k}\u00a0`, `Bearer\u00a0${k}`, `Bearer ${k}\u00e9`, `Bearer ${k}\n`, `Bearer`, `Bearer `, `Bearer x`, `Bearerx ${k}`, `Basic ${k}`, k, '',
+      `Bearer sender-0123456789abcdef`, `Bearer ${k.slice(0, -1)}`, `Bearer ${k}\u007f`, `Bearer ${k}~`];
+    for (const h of headers) assert.equal(byAuth(h), byPattern(h), JSON.stringify(h));
+    assert.equal(byAuth(`Bearer ${k}`), 'fusion_api_keys#2');
+  });
+
   test('no keys: loopback only, with a warning; public binds refused', () => {
     assert.match(checkBind('127.0.0.1', 0).warning ?? '', /no API keys/);
     assert.match(checkBind('::1', 0).warning ?? '', /no API keys/);

@@ -7,6 +7,7 @@ import { type ApiContext, createJobs, createOne, isKnownTask, resolve, unknownTa
 import { apiError, badField } from '../errors.js';
 import { REPLAY_HEADER, derivedId, jobsMatch, keyReused } from '../idempotency.js';
 import { jobView } from '../present.js';
+import { freshJobJson } from '../job-json.js';
 import { checkWindow, parseTime } from '../times.js';
 import * as S from '../schemas/jobs.js';
 import { deliveryFor } from './deliveries.js';
@@ -31,6 +32,9 @@ export function specFromBody(ctx: ApiContext, b: SpecBody, now: number, prefix =
 /** Bulk bodies may be this many times the body limit; each job's payload still has to fit the limit. */
 export const BULK_BODY_FACTOR = 8;
 
+/** The type Fastify gives a serialized answer. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: number): void {
   const view = (j: Parameters<typeof jobView>[0]) => jobView(j, ctx.sensitive);
 
@@ -42,7 +46,10 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
     const nj = resolve(ctx, specFromBody(ctx, body, now), now);
     return createOne(ctx, req, nj, body.id !== undefined ? 'id' : null).then((r) => {
       if (r.replay) reply.header(REPLAY_HEADER, 'true');
-      return reply.code(r.created || r.replay ? 201 : 200).send(view(r.job));
+      reply.code(r.created || r.replay ? 201 : 200);
+      // A job not yet run is written by a template (job-json.ts); a string with a JSON type goes out as it is.
+      const json = freshJobJson(r.job, ctx.sensitive);
+      return json === undefined ? reply.send(view(r.job)) : reply.type(JSON_TYPE).send(json);
     });
   });
 

@@ -4,6 +4,8 @@
 // Numbers are parsed and validated with libphonenumber-js's full metadata: a number that cannot
 // exist is refused at the door, not by a provider three retries later.
 import { Metadata, PhoneNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { PhoneNumber as CorePhoneNumber } from 'libphonenumber-js/core';
+import maxMetadata from 'libphonenumber-js/max/metadata';
 import { isValidNumber } from './phone-valid.js';
 import { FusionError } from '../../core/errors.js';
 import type { SmsMessage } from './message.js';
@@ -95,13 +97,18 @@ function plainNumber(national: string, cc: string, source: 'FROM_NUMBER_WITH_PLU
   if (source === undefined && national.startsWith(cc)) return undefined;
   const plan = digitsPlanOf(cc);
   if (plan === null || plan.nationalPrefix?.test(national)) return undefined;
-  const n = new PhoneNumber(`+${cc}${national}` as never);
-  n.country = plan.country as PhoneNumber['country'];
+  // Built from the country and national number (the core constructor's public form, with the max
+  // metadata the max build passes): from `+cc national` it would find the calling code in the text
+  // again and then the country would still have to be set (~1 µs a number). Same fields, prototype
+  // and metadata as the library's parse gives.
+  const n = new CountryPhoneNumber(plan.country, national, maxMetadata);
   // As the library's parse leaves it: read with a default calling code (undefined) or after a +.
   (n as unknown as { __countryCallingCodeSource?: string }).__countryCallingCodeSource = source;
   return n;
 }
 const ALL_DIGITS = /^[0-9]+$/;
+/** The core constructor's (country, national number, metadata) form, which its typings leave out. */
+const CountryPhoneNumber = CorePhoneNumber as unknown as new (country: string, national: string, metadata: unknown) => PhoneNumber;
 const codes = new (Metadata as unknown as new () => PlanMeta)();
 
 /** `+` and digits: the calling code is the first 1-3 digits that are one (calling codes are prefix-free). */

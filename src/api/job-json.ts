@@ -1,0 +1,37 @@
+// The answer to POST /v1/jobs for the job it just made, written by one template. A new job's
+// answer has a fixed shape (no result, error, history, lease or worker yet), so the schema
+// serializer's work per field (is it there, what type, toJSON?) and the view object it reads are
+// not needed: the same bytes come from one string expression (~0.5 µs of the ~35 µs request).
+// Any job not of that shape (a replay of a job that ran, a client id that existed) returns
+// undefined, and the route answers through jobView and its schema serializer as before.
+// tests/api/job-json.test.ts compares the two outputs.
+import { DEFAULTS, type Job } from '../core/job.js';
+import { maskerFor } from './present.js';
+import { iso } from './times.js';
+
+/** The default backoff as the schema writes it: its named fields in schema order (type, base, cap, jitter). */
+const DEFAULT_BACKOFF = JSON.stringify(DEFAULTS.backoff);
+
+const isInt = (n: unknown): n is number => Number.isInteger(n);
+
+/** An ISO time or null, as the schema's ['string', 'null'] field writes it. */
+const isoJson = (t: number | null): string => {
+  const s = iso(t);
+  return s === null ? 'null' : `"${s}"`;
+};
+
+/** The JSON the job view schema gives for a job not yet run; undefined for any other. */
+export function freshJobJson(j: Job, sensitive: string[]): string | undefined {
+  if (
+    j.attempts !== 0 || j.startedAt !== null || j.endedAt !== null || j.result !== null || j.error !== null || j.progress !== null
+    || j.history.length !== 0 || j.workerId !== null || j.backoff !== DEFAULTS.backoff || j.description !== null || j.tags.length !== 0
+    || j.callbacks !== null || j.scheduleId !== null || j.cancelRequested !== false || j.payload === undefined
+    || typeof j.id !== 'string' || typeof j.queue !== 'string' || typeof j.task !== 'string' || typeof j.state !== 'string'
+    || !isInt(j.priority) || !isInt(j.maxAttempts) || !isInt(j.timeout) || !isInt(j.stalls) || typeof j.runAt !== 'number' || typeof j.createdAt !== 'number'
+  ) return undefined;
+  return `{"id":${JSON.stringify(j.id)},"queue":${JSON.stringify(j.queue)},"task":${JSON.stringify(j.task)},"state":${JSON.stringify(j.state)}`
+    + `,"priority":${j.priority},"payload":${JSON.stringify(maskerFor(sensitive)(j.payload))},"attempts":0,"maxAttempts":${j.maxAttempts}`
+    + `,"backoff":${DEFAULT_BACKOFF},"timeout":${j.timeout},"runAt":${isoJson(j.runAt)},"createdAt":${isoJson(j.createdAt)}`
+    + `,"startedAt":null,"endedAt":null,"result":null,"error":null,"progress":null,"stalls":${j.stalls},"cancelRequested":false`
+    + ',"workerId":null,"description":null,"tags":[],"callbacks":null,"scheduleId":null,"history":[]}';
+}
