@@ -39,15 +39,20 @@ if count == 1 then
   -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
   -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
   local queued = runAt == nowText or tonumber(runAt) <= now
-  writeJob(key, ARGV[10], queued and 'queued' or 'scheduled', priority, seqText, runAt, ARGV[8], ARGV[9])
-  redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
   if queued then
-    redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
     -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
-    handOff(channel, now, nowText, queue)
+    local registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
+    if not (registration and handOffNew(channel, now, nowText, queue, key, id, seqText, priority, runAt, ARGV[8], ARGV[9], ARGV[10],
+        token, leaseMs, worker, workerChannel)) then
+      writeJob(key, ARGV[10], 'queued', priority, seqText, runAt, ARGV[8], ARGV[9])
+      redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
+      handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
+    end
   else
+    writeJob(key, ARGV[10], 'scheduled', priority, seqText, runAt, ARGV[8], ARGV[9])
     redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
   end
+  redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
   publishWork(channel, queue, now, message)
   return 1
 end
@@ -104,7 +109,7 @@ writeAll('ZADD', keyBase .. ALL_JOBS, allArgs, na)
 if ns > 0 then writeAll('ZADD', keyBase .. SCHEDULED, scheduledArgs, ns) end
 if nr > 0 then
   writeAll('ZADD', keyBase .. READY, readyArgs, nr)
-  handOff(channel, now, nowText, queue)
+  handOff(channel, now, nowText, queue, takeRegistration(channel, now))
 end
 if created == count then
   publishWork(channel, queue, now, message)
