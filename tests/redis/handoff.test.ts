@@ -129,8 +129,14 @@ describe('Redis idle hand-off', { skip }, () => {
     const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
     try {
       await s.claimJobs(req({ limit: 3 }));
-      const now = Date.now();
-      await s.addJobs({ jobs: [job({ id: 'lone', priority: 4, payload: { x: 1 }, maxAttempts: 7 })], now });
+      const lone = job({ id: 'lone', priority: 4, payload: { x: 1 }, maxAttempts: 7 });
+      const now = lone.runAt; // due at the add's now: queued, not scheduled
+      // The last seq ahead of the clock, stored zero-padded as before seq was a plain integer: the job's comes next.
+      const last = now * 1000 + 5_000_000;
+      await admin.hset(`{${s.prefix}:h}:m`, 'seq', String(last).padStart(17, '0'));
+      await s.addJobs({ jobs: [lone], now });
+      assert.equal(await admin.hget(`{${s.prefix}:h}:j:lone`, 'sq'), String(last + 1).padStart(17, '0'));
+      assert.equal(await admin.hget(`{${s.prefix}:h}:m`, 'seq'), String(last + 1));
       await until(() => got.length === 1, 5000, 'hand-off message', 2);
       const stored = (await s.getJob({ id: 'lone' }))!;
       assert.equal(stored.state, 'active');

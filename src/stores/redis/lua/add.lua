@@ -35,20 +35,23 @@ if count == 1 then
     if existingQueue ~= queue then return {{2, existingQueue}} end
     return {{0, readJob(key)}}
   end
-  local seqText = string.format('%017d', takeSeqs(metaKey, now, count))
   -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
   -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
   local queued = runAt == nowText or tonumber(runAt) <= now
+  local seqText
   if queued then
     -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
     local registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
-    if not (registration and handOffNew(channel, now, nowText, queue, key, id, seqText, priority, runAt, ARGV[8], ARGV[9], ARGV[10],
-        token, leaseMs, worker, workerChannel)) then
+    seqText = registration and handOffNew(channel, now, nowText, queue, key, id, priority, runAt, ARGV[8], ARGV[9], ARGV[10],
+      token, leaseMs, worker, workerChannel)
+    if not seqText then
+      seqText = string.format('%017d', takeSeqs(metaKey, now, count))
       writeJob(key, ARGV[10], 'queued', priority, seqText, runAt, ARGV[8], ARGV[9])
       redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
       handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
     end
   else
+    seqText = string.format('%017d', takeSeqs(metaKey, now, count))
     writeJob(key, ARGV[10], 'scheduled', priority, seqText, runAt, ARGV[8], ARGV[9])
     redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
   end

@@ -21,10 +21,13 @@ local function takeRegistration(channel, now)
     local registration = popped[1]
     local token, slots, leaseMs, worker = string.match(registration, '^([^\n]*)\n(%d+)\n(%d+)\n(.*)$')
     local workerChannel = name .. ':h:' .. worker
-    -- On a single Redis, a worker that no longer listens (gone without saying so) is skipped.
-    if not single or redis.call('PUBSUB', 'NUMSUB', workerChannel)[2] > 0 then
-      return registration, popped[2], token, slots, leaseMs, worker, workerChannel
-    end
+    -- On a single Redis, a worker that no longer listens (gone without saying so) is skipped. The
+    -- same call counts the listeners of the other events, which the claim for it asks next
+    -- (othersListening): one call, not two.
+    if not single then return registration, popped[2], token, slots, leaseMs, worker, workerChannel end
+    local counts = redis.call('PUBSUB', 'NUMSUB', workerChannel, name)
+    if anyoneListening == nil then anyoneListening = counts[4] > 0 end
+    if counts[2] > 0 then return registration, popped[2], token, slots, leaseMs, worker, workerChannel end
   end
 end
 -- Jobs leased under a registration (claim rows, queue order): kept under its token, then published
@@ -56,13 +59,20 @@ end
 -- case, where handOff would write it queued, then pop it, read it back and rewrite it (5 Redis
 -- calls of its ~20, callgrind). Only when a claim would take this job and nothing else: the queue
 -- not paused, without a concurrency or rate limit to weigh, nothing queued and nothing due. Returns
--- false (nothing written) otherwise: the caller then queues the job and calls handOff, which
--- decides by the claim's rules.
-local function handOffNew(channel, now, nowText, queue, key, id, seqText, priority, runAt, maxAttempts, maxStalls, staticJson,
+-- the job's seq as text (taken here: the meta read that decides also reads the last seq, sparing
+-- takeSeqs' HINCRBY), or false with nothing written: the caller then takes a seq, queues the job
+-- and calls handOff, which decides by the claim's rules.
+local function handOffNew(channel, now, nowText, queue, key, id, priority, runAt, maxAttempts, maxStalls, staticJson,
                           token, leaseMs, worker, workerChannel)
-  local meta = redis.call('HMGET', keyBase .. META, 'paused', 'conc', 'rmax')
+  local metaKey = keyBase .. META
+  local meta = redis.call('HMGET', metaKey, 'paused', 'conc', 'rmax', 'seq')
   if meta[1] == '1' or meta[2] or meta[3] then return false end
   if redis.call('ZCARD', keyBase .. READY) > 0 or redis.call('ZCOUNT', keyBase .. SCHEDULED, '-inf', nowText) > 0 then return false end
+  -- As takeSeqs: above the last seq (tonumber also reads one stored zero-padded) and at least now in microseconds.
+  local seq = (tonumber(meta[4]) or 0) + 1
+  if seq < now * 1000 then seq = now * 1000 end
+  local seqText = string.format('%017d', seq)
+  redis.call('HSET', metaKey, 'seq', string.format('%d', seq))
   -- As claimJobs leaves a first attempt: every field an add writes, then the claim's.
   local leaseUntilText = string.format('%.0f', now + tonumber(leaseMs))
   redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '1',
@@ -72,7 +82,7 @@ local function handOffNew(channel, now, nowText, queue, key, id, seqText, priori
   -- Its claim row (claimJobs): d, p, ra, at, ma, sl, ms, h, e, pg, then the id.
   local row = staticJson .. '\n' .. priority .. '\n' .. runAt .. '\n1\n' .. maxAttempts .. '\n0\n' .. maxStalls .. '\n[]\n\n\n' .. id
   deliver(queue, nowText, token, leaseMs, workerChannel, {row})
-  return true
+  return seqText
 end
 -- Delete the lists of registrations whose jobs reached their worker by message (space-separated tokens).
 local function forgetHanded(tokens)
