@@ -152,6 +152,33 @@ describe('Redis idle hand-off', { skip }, () => {
     }
   });
 
+  it('tells subscribers of every event that a job handed at its add was queued, then active; wakes no worker for it', async () => {
+    const s = open();
+    const got: Job[] = [];
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
+    const seen: string[] = [];
+    const unsubscribe = s.subscribe((e) => seen.push(`${e.type} ${e.jobId ?? ''}`));
+    const work = admin.duplicate();
+    const onWork: string[] = [];
+    work.on('message', (_channel: string, text: string) => onWork.push(text));
+    await work.subscribe(`${s.prefix}:events:w`);
+    try {
+      await s.claimJobs(req({ limit: 1 }));
+      await s.addJobs({ jobs: [job({ id: 'handed' })], now: Date.now() + 1 });
+      await until(() => got.length === 1 && seen.length >= 2, 5000, 'hand-off and events', 2);
+      assert.deepEqual(seen.slice(0, 2), ['queued handed', 'active handed']);
+      // The next add finds no registration: its job is queued, and its work event comes on the work channel.
+      await s.addJobs({ jobs: [job({ id: 'queued-after' })], now: Date.now() + 1 });
+      await until(() => onWork.length > 0, 5000, 'work event', 2);
+      assert.equal(onWork.length, 1);
+      assert.match(onWork[0]!, /queued-after/, 'the work channel carries only the job nobody took');
+    } finally {
+      unsubscribe();
+      work.disconnect();
+      await stop();
+    }
+  });
+
   it('a lone add hands over what a claim would take: a job queued before it, a due delayed job, nothing past a concurrency limit', async () => {
     const s = open();
     const got: Job[] = [];

@@ -38,13 +38,15 @@ if count == 1 then
   -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
   -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
   local queued = runAt == nowText or tonumber(runAt) <= now
-  local seqText
+  local seqText, handed
   if queued then
     -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
     local registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
-    seqText = registration and handOffNew(channel, now, nowText, queue, key, id, priority, runAt, ARGV[8], ARGV[9], ARGV[10],
+    -- Handed at once: handOffNew wrote the job leased and gives its seq.
+    handed = registration and handOffNew(channel, now, nowText, queue, key, id, priority, runAt, ARGV[8], ARGV[9], ARGV[10],
       token, leaseMs, worker, workerChannel)
-    if not seqText then
+    if handed then seqText = handed
+    else
       seqText = string.format('%017d', takeSeqs(metaKey, now, count))
       writeJob(key, ARGV[10], 'queued', priority, seqText, runAt, ARGV[8], ARGV[9])
       redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
@@ -56,7 +58,7 @@ if count == 1 then
     redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
   end
   redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
-  publishWork(channel, queue, now, message)
+  if handed then publishHanded(channel, queue, now, id) else publishWork(channel, queue, now, message) end
   return 1
 end
 

@@ -78,7 +78,6 @@ local function handOffNew(channel, now, nowText, queue, key, id, priority, runAt
   redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '1',
     'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]', 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
   redis.call('ZADD', keyBase .. LEASED, 'inf', LEASE_ANCHOR, leaseUntilText, id)
-  if othersListening(channel) then events[#events + 1] = {'active', id} end
   -- Its claim row (claimJobs): d, p, ra, at, ma, sl, ms, h, e, pg, then the id.
   local row = staticJson .. '\n' .. priority .. '\n' .. runAt .. '\n1\n' .. maxAttempts .. '\n0\n' .. maxStalls .. '\n[]\n\n\n' .. id
   deliver(queue, nowText, token, leaseMs, workerChannel, {row})
