@@ -123,6 +123,115 @@ describe('Redis idle hand-off', { skip }, () => {
     }
   });
 
+  it('hands a lone add its own job as a claim leaves it, stored and delivered alike', async () => {
+    const s = open();
+    const got: Job[] = [];
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
+    try {
+      await s.claimJobs(req({ limit: 3 }));
+      const lone = job({ id: 'lone', priority: 4, payload: { x: 1 }, maxAttempts: 7 });
+      const now = lone.runAt; // due at the add's now: queued, not scheduled
+      // The last seq ahead of the clock, stored zero-padded as before seq was a plain integer: the job's comes next.
+      const last = now * 1000 + 5_000_000;
+      await admin.hset(`{${s.prefix}:h}:m`, 'seq', String(last).padStart(17, '0'));
+      await s.addJobs({ jobs: [lone], now });
+      assert.equal(await admin.hget(`{${s.prefix}:h}:j:lone`, 'sq'), String(last + 1).padStart(17, '0'));
+      assert.equal(await admin.hget(`{${s.prefix}:h}:m`, 'seq'), String(last + 1));
+      await until(() => got.length === 1, 5000, 'hand-off message', 2);
+      const stored = (await s.getJob({ id: 'lone' }))!;
+      assert.equal(stored.state, 'active');
+      assert.deepEqual({ ...got[0]!, state: stored.state }, stored, 'the job delivered is the job stored');
+      assert.deepEqual([stored.attempts, stored.maxAttempts, stored.priority, stored.workerId, stored.startedAt, stored.leaseUntil], [1, 7, 4, 'w1', now, now + 30_000]);
+      assert.deepEqual(await admin.zrange(`{${s.prefix}:h}:k`, '0', '0', 'WITHSCORES'), ['lone', String(now + 30_000)], 'in the lease index');
+      assert.equal(await admin.zcard(`{${s.prefix}:h}:r`), 0);
+      assert.equal(await admin.zcard(idleKey(s.prefix)), 0, 'the registration served this add');
+      const applied = await s.finishJobs({ outcomes: [{ kind: 'completed', id: 'lone', token: got[0]!.leaseToken!, at: Date.now(), result: null }] });
+      assert.deepEqual(applied, [true]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('tells subscribers of every event that a job handed at its add was queued, then active; wakes no worker for it', async () => {
+    const s = open();
+    const got: Job[] = [];
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
+    const seen: string[] = [];
+    const unsubscribe = s.subscribe((e) => seen.push(`${e.type} ${e.jobId ?? ''}`));
+    const work = admin.duplicate();
+    const onWork: string[] = [];
+    work.on('message', (_channel: string, text: string) => onWork.push(text));
+    await work.subscribe(`${s.prefix}:events:w`);
+    try {
+      await s.claimJobs(req({ limit: 1 }));
+      await s.addJobs({ jobs: [job({ id: 'handed' })], now: Date.now() + 1 });
+      await until(() => got.length === 1 && seen.length >= 2, 5000, 'hand-off and events', 2);
+      assert.deepEqual(seen.slice(0, 2), ['queued handed', 'active handed']);
+      // The next add finds no registration: its job is queued, and its work event comes on the work channel.
+      await s.addJobs({ jobs: [job({ id: 'queued-after' })], now: Date.now() + 1 });
+      await until(() => onWork.length > 0, 5000, 'work event', 2);
+      assert.equal(onWork.length, 1);
+      assert.match(onWork[0]!, /queued-after/, 'the work channel carries only the job nobody took');
+    } finally {
+      unsubscribe();
+      work.disconnect();
+      await stop();
+    }
+  });
+
+  it('a lone add hands over what a claim would take: a job queued before it, a due delayed job, nothing past a concurrency limit', async () => {
+    const s = open();
+    const got: Job[] = [];
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
+    const done = (jobs: Job[]) => s.finishJobs({ outcomes: jobs.map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: Date.now(), result: null })) });
+    /** w1 registers on the empty queue, `meanwhile` runs, then a lone add: the ids it handed w1. */
+    const handed = async (meanwhile: () => Promise<unknown>, add: NewJob): Promise<string[]> => {
+      got.length = 0;
+      assert.equal((await s.claimJobs(req({ limit: 1 }))).jobs.length, 0);
+      await meanwhile();
+      assert.equal(await admin.zcard(idleKey(s.prefix)), 1, 'registered');
+      await s.addJobs({ jobs: [add], now: Date.now() });
+      // Handed: the registration is gone and the message comes; not: the registration is back.
+      await until(async () => got.length > 0 || (await admin.zcard(idleKey(s.prefix))) === 1, 5000, 'hand-off or registration kept', 2);
+      return got.map((j) => j.id);
+    };
+    /** Queued without being handed over: added while the queue is paused. */
+    const queueQuietly = async (j: NewJob) => {
+      await s.pauseQueue({ queue: 'h', now: Date.now() });
+      await s.addJobs({ jobs: [j], now: Date.now() });
+      await s.resumeQueue({ queue: 'h', now: Date.now() });
+    };
+    /** Claim and complete what is left, so the next case starts on an empty queue. */
+    const drain = async () => done((await s.claimJobs(req({ limit: 10, idleMs: undefined }))).jobs);
+    try {
+      assert.deepEqual(await handed(() => queueQuietly(job({ id: 'waiting' })), job({ id: 'after-waiting' })), ['waiting']);
+      assert.equal((await s.getJob({ id: 'after-waiting' }))!.state, 'queued');
+      await done(got);
+      await drain();
+
+      // Delayed, due by the add: promoted and taken first (it is older), as a claim takes it.
+      const due = async () => {
+        await s.addJobs({ jobs: [job({ id: 'due', runAt: Date.now() + 20 })], now: Date.now() });
+        await new Promise((r) => setTimeout(r, 40));
+      };
+      assert.deepEqual(await handed(due, job({ id: 'after-due' })), ['due']);
+      assert.equal((await s.getJob({ id: 'after-due' }))!.state, 'queued');
+      await done(got);
+      await drain();
+
+      // A concurrency limit of 1 and a job active under another worker: the add's job stays queued.
+      await s.setQueueOptions({ queue: 'h', now: Date.now(), options: { concurrency: 1 } });
+      const busy = async () => {
+        await queueQuietly(job({ id: 'running' }));
+        assert.equal((await s.claimJobs(req({ workerId: 'w2', idleMs: undefined }))).jobs.length, 1);
+      };
+      assert.deepEqual(await handed(busy, job({ id: 'over-limit' })), []);
+      assert.equal((await s.getJob({ id: 'over-limit' }))!.state, 'queued');
+    } finally {
+      await stop();
+    }
+  });
+
   it('gives a lost hand-off message to the next claim, once', async () => {
     const prefix = testPrefix();
     const s = open(storeWithMortalEvents, prefix);

@@ -28,6 +28,8 @@ export class RedisKeys {
   readonly workChannel: string;
   /** The channel the scripts publish on: '?name' on a single Redis, so they may skip events nobody subscribes to (publishEvents). */
   readonly scriptChannel: string;
+  /** What every hand-off channel starts with (handoffChannel): tested on each message, so made once. */
+  private readonly handoffPrefix: string;
 
   constructor(readonly prefix: string, cluster: boolean) {
     this.globalKeyBase = `{${prefix}}`;
@@ -40,6 +42,7 @@ export class RedisKeys {
     this.eventChannel = `${prefix}:events`;
     this.workChannel = `${this.eventChannel}:w`;
     this.scriptChannel = cluster ? this.eventChannel : `?${this.eventChannel}`;
+    this.handoffPrefix = `${this.eventChannel}:h:`;
   }
 
   /** The hash-tag base of a queue's keys (a queue script's KEYS[1]). */
@@ -74,11 +77,11 @@ export class RedisKeys {
 
   /** The channel a worker's hand-offs come on (handOff in lua/lib/handoff.lua). */
   handoffChannel(workerId: string): string {
-    return `${this.eventChannel}:h:${workerId}`;
+    return this.handoffPrefix + workerId;
   }
 
   /** Whether a channel is a hand-off channel. */
   isHandoffChannel(channel: string): boolean {
-    return channel.startsWith(`${this.eventChannel}:h:`);
+    return channel.startsWith(this.handoffPrefix);
   }
 }

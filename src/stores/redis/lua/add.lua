@@ -40,20 +40,30 @@ if #ARGV == FIRST_JOB + 1 then
     if existingQueue ~= queue then return {{2, existingQueue}} end
     return {{0, readJob(key)}}
   end
-  local seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
   -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
   -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
   local queued = runAt == nowText or tonumber(runAt) <= now
-  writeJob(key, staticJson, queued and 'queued' or 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
-  redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
+  local seqText, handed
   if queued then
-    redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
     -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
-    handOff(channel, now, nowText, queue)
+    local registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
+    -- Handed at once: handOffNew wrote the job leased and gives its seq.
+    handed = registration and handOffNew(channel, now, nowText, queue, key, id, priority, runAt, maxAttempts, maxStalls, staticJson,
+      token, leaseMs, worker, workerChannel)
+    if handed then seqText = handed
+    else
+      seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
+      writeJob(key, staticJson, 'queued', priority, seqText, runAt, maxAttempts, maxStalls)
+      redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
+      handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
+    end
   else
+    seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
+    writeJob(key, staticJson, 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
     redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
   end
-  publishWork(channel, queue, now, message)
+  redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
+  if handed then publishHanded(channel, queue, now, id) else publishWork(channel, queue, now, message) end
   return 1
 end
 
@@ -149,7 +159,7 @@ writeAll('ZADD', keyBase .. ALL_JOBS, allArgs, na)
 if ns > 0 then writeAll('ZADD', keyBase .. SCHEDULED, scheduledArgs, ns) end
 if nr > 0 then
   writeAll('ZADD', keyBase .. READY, readyArgs, nr)
-  handOff(channel, now, nowText, queue)
+  handOff(channel, now, nowText, queue, takeRegistration(channel, now))
 end
 if created == count then
   publishWork(channel, queue, now, message)

@@ -31,10 +31,18 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
   local metaKey = keyBase .. META
   local meta = redis.call('HMGET', metaKey, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
   if meta[1] == '1' then return {}, false, false end
-  promoteDue(nowText, '1000')
+  -- The first scheduled job says both whether any is due and when to wake: promoted only if it is
+  -- due, so a claim with nothing due makes one call here, not two (~6k instructions, callgrind).
   local wakeAt = false
   local firstScheduled = redis.call('ZRANGE', keyBase .. SCHEDULED, '0', '0', 'WITHSCORES')
-  if firstScheduled[2] then wakeAt = tonumber(firstScheduled[2]) end
+  if firstScheduled[2] then
+    wakeAt = tonumber(firstScheduled[2])
+    if wakeAt <= now then
+      promoteDue(nowText, '1000')
+      firstScheduled = redis.call('ZRANGE', keyBase .. SCHEDULED, '0', '0', 'WITHSCORES')
+      wakeAt = firstScheduled[2] and tonumber(firstScheduled[2]) or false
+    end
+  end
   local room = limit
   if meta[2] then room = math.min(room, tonumber(meta[2]) - activeCount()) end
   local rateMax = tonumber(meta[3])

@@ -5,9 +5,10 @@
 -- wake-up. A registration serves one add. Its jobs also go to the list HANDED .. token, from which
 -- the worker's next claim takes them if the message never came (its event connection dropped
 -- meanwhile).
-local function handOff(channel, now, nowText, queue)
+-- The newest live registration, popped: member, lapse time, token, slots, leaseMs, worker and the
+-- worker's channel; nothing when there is none. A lapsed set goes whole (the newest lapsed first).
+local function takeRegistration(channel, now)
   local idleKey = keyBase .. IDLE
-  local name, single
   while true do
     local popped = redis.call('ZPOPMAX', idleKey)
     if not popped[1] then return end
@@ -16,25 +17,71 @@ local function handOff(channel, now, nowText, queue)
       return
     end
     -- Worked out only here: most adds find no registration, and each string.sub is ~1k instructions.
-    if not name then name, single = channelName(channel) end
-    local registration, lapsesAt = popped[1], popped[2]
+    local name, single = channelName(channel)
+    local registration = popped[1]
     local token, slots, leaseMs, worker = string.match(registration, '^([^\n]*)\n(%d+)\n(%d+)\n(.*)$')
     local workerChannel = name .. ':h:' .. worker
-    -- On a single Redis, a worker that no longer listens (gone without saying so) is skipped.
-    if not single or redis.call('PUBSUB', 'NUMSUB', workerChannel)[2] > 0 then
-      local rows, _, dry = claimJobs(channel, now, nowText, tonumber(slots), tonumber(leaseMs), worker, token)
-      flushIndexWrites()
-      if #rows == 0 then
-        redis.call('ZADD', idleKey, lapsesAt, registration)
-        return
-      end
-      local handedKey = keyBase .. HANDED .. token
-      redis.call('RPUSH', handedKey, unpack(rows))
-      redis.call('PEXPIRE', handedKey, leaseMs)
-      redis.call('PUBLISH', workerChannel, cjson.encode({q = queue, t = token, a = nowText, r = rows}))
-      if dry then return end
-    end
+    -- On a single Redis, a worker that no longer listens (gone without saying so) is skipped. The
+    -- same call counts the listeners of the other events, which the claim for it asks next
+    -- (othersListening): one call, not two.
+    if not single then return registration, popped[2], token, slots, leaseMs, worker, workerChannel end
+    local counts = redis.call('PUBSUB', 'NUMSUB', workerChannel, name)
+    if anyoneListening == nil then anyoneListening = counts[4] > 0 end
+    if counts[2] > 0 then return registration, popped[2], token, slots, leaseMs, worker, workerChannel end
   end
+end
+-- Jobs leased under a registration (claim rows, queue order): kept under its token, then published
+-- to its worker. The message is {"q":queue,"t":token,"a":"now","r":[rows]}, as cjson wrote it for a
+-- table before: releases before this one read it.
+local function deliver(queue, nowText, token, leaseMs, workerChannel, rows)
+  local handedKey = keyBase .. HANDED .. token
+  redis.call('RPUSH', handedKey, unpack(rows))
+  redis.call('PEXPIRE', handedKey, leaseMs)
+  redis.call('PUBLISH', workerChannel, cjson.encode({q = queue, t = token, a = nowText, r = rows}))
+end
+-- The queued jobs an add just wrote to the registrations takeRegistration gives (the first one
+-- passed in, taken by the caller), each claiming by the rules of a claim (claimJobs), until the
+-- queue runs dry or no live registration is left.
+local function handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
+  while registration do
+    local rows, _, dry = claimJobs(channel, now, nowText, tonumber(slots), tonumber(leaseMs), worker, token)
+    flushIndexWrites()
+    if #rows == 0 then
+      redis.call('ZADD', keyBase .. IDLE, lapsesAt, registration)
+      return
+    end
+    deliver(queue, nowText, token, leaseMs, workerChannel, rows)
+    if dry then return end
+    registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
+  end
+end
+-- A lone add's job straight to a live registration, written once, already claimed: the usual idle
+-- case, where handOff would write it queued, then pop it, read it back and rewrite it (5 Redis
+-- calls of its ~20, callgrind). Only when a claim would take this job and nothing else: the queue
+-- not paused, without a concurrency or rate limit to weigh, nothing queued and nothing due. Returns
+-- the job's seq as text (taken here: the meta read that decides also reads the last seq, sparing
+-- takeSeqs' HINCRBY), or false with nothing written: the caller then takes a seq, queues the job
+-- and calls handOff, which decides by the claim's rules.
+local function handOffNew(channel, now, nowText, queue, key, id, priority, runAt, maxAttempts, maxStalls, staticJson,
+                          token, leaseMs, worker, workerChannel)
+  local metaKey = keyBase .. META
+  local meta = redis.call('HMGET', metaKey, 'paused', 'conc', 'rmax', 'seq')
+  if meta[1] == '1' or meta[2] or meta[3] then return false end
+  if redis.call('ZCARD', keyBase .. READY) > 0 or redis.call('ZCOUNT', keyBase .. SCHEDULED, '-inf', nowText) > 0 then return false end
+  -- As takeSeqs: above the last seq (tonumber also reads one stored zero-padded) and at least now in microseconds.
+  local seq = (tonumber(meta[4]) or 0) + 1
+  if seq < now * 1000 then seq = now * 1000 end
+  local seqText = string.format('%017d', seq)
+  redis.call('HSET', metaKey, 'seq', string.format('%d', seq))
+  -- As claimJobs leaves a first attempt: every field an add writes, then the claim's.
+  local leaseUntilText = string.format('%.0f', now + tonumber(leaseMs))
+  redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '1',
+    'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]', 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
+  redis.call('ZADD', keyBase .. LEASED, 'inf', LEASE_ANCHOR, leaseUntilText, id)
+  -- Its claim row (claimJobs): d, p, ra, at, ma, sl, ms, h, e, pg, then the id.
+  local row = staticJson .. '\n' .. priority .. '\n' .. runAt .. '\n1\n' .. maxAttempts .. '\n0\n' .. maxStalls .. '\n[]\n\n\n' .. id
+  deliver(queue, nowText, token, leaseMs, workerChannel, {row})
+  return seqText
 end
 -- Delete the lists of registrations whose jobs reached their worker by message (space-separated tokens).
 local function forgetHanded(tokens)

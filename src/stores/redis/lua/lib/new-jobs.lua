@@ -37,3 +37,11 @@ local function publishWork(channel, queue, now, text)
   redis.call('PUBLISH', workChannel(channel), text)
   if #events > 0 then publishEvents(channel, queue, now) end
 end
+-- The events of a lone add's job handed over at once (handOffNew), instead of publishWork's: no
+-- worker needs waking for a job already leased, so nothing goes on the work channel; its queued and
+-- active events go in one message, in that order, to those who take every event, if anyone does.
+local function publishHanded(channel, queue, now, id)
+  if othersListening(channel) then
+    redis.call('PUBLISH', channelName(channel), cjson.encode({q = queue, a = now, e = {{'queued', id}, {'active', id}}}))
+  end
+end
