@@ -161,6 +161,23 @@ describe('sqlite store: job ids', () => {
     });
   });
 
+  it('stores every column of jobs in a transaction, alone or among alike ones, as the add answers them', async () => {
+    await withStore(async (store) => {
+      const q = new Queue(store);
+      const rare = { task: 't', description: 'd', tags: ['a'], callbacks: { onSuccess: 'http://x.test/' }, scheduleId: 's1' };
+      // Alone in a queue not seen yet (a transaction), then among alike jobs in one add.
+      const [alone] = await q.enqueueMany([{ ...rare, queue: 'new' }]);
+      const mixed = await q.enqueueMany([
+        { task: 't', queue: 'q', payload: 1 }, { ...rare, queue: 'q', payload: 2 }, { task: 't', queue: 'q', payload: 3 },
+        { task: 't', queue: 'q', payload: 4, priority: 3 },
+      ]);
+      for (const { job } of [alone!, ...mixed]) assert.deepEqual(await store.getJob({ id: job.id }), job);
+      assert.deepEqual([alone!.job.description, alone!.job.tags, alone!.job.scheduleId], ['d', ['a'], 's1']);
+      assert.deepEqual(mixed.map((r) => r.job.tags), [[], ['a'], [], []]);
+      assert.deepEqual(mixed.map((r) => seqOfId(r.job.id)), [2, 3, 4, 5]);
+    });
+  });
+
   it('gives lone adds from processes at once each its own seq, carried by its id', async () => {
     await withStore(async (store, file) => {
       await new Queue(store).enqueue({ task: 't', queue: 'q' });
