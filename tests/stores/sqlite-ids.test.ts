@@ -6,12 +6,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { migrate } from '../../src/stores/sqlite/migrate.js';
 import { seqOfId } from '../../src/stores/sqlite/ids.js';
 import { Queue, resolveSpec } from '../../src/core/queue.js';
 import type { NewJob } from '../../src/core/job.js';
+import type { StoreEvent } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -117,6 +120,92 @@ describe('sqlite store: job ids', () => {
       assert.equal(seqOfId(third!.job.id), seqOfId(after!.job.id)! + 1);
       assert.equal(await store.getJob({ id: after!.job.id }), null);
       assert.equal((await store.getJob({ id: third!.job.id }))!.state, 'queued');
+    });
+  });
+
+  it('adds a lone job in a queue it knows in one statement: the view is the stored job, above a removed newest job, around a held id', async () => {
+    await withStore(async (store, file) => {
+      const q = new Queue(store);
+      const events: StoreEvent[] = [];
+      store.subscribe((e) => events.push(e));
+      const first = await q.enqueue({ task: 't', queue: 'q' }); // ensures the queue row: a transaction
+      const now = Date.now();
+      const lone = await q.enqueue({ task: 't', queue: 'q', payload: { a: 1 }, priority: 7, tags: ['x'], description: 'd' });
+      const later = await q.enqueue({ task: 't', queue: 'q', runAt: now + 60_000 });
+      assert.equal(seqOfId(lone.id), seqOfId(first.id)! + 1);
+      assert.equal(seqOfId(later.id), seqOfId(lone.id)! + 1);
+      // What the add answers is what was stored, to the id made in SQL from the seq.
+      assert.deepEqual(await store.getJob({ id: lone.id }), lone);
+      assert.deepEqual(await store.getJob({ id: later.id }), later);
+      assert.equal(later.state, 'scheduled');
+      assert.deepEqual(events.slice(1).map((e) => [e.type, e.jobId]), [['queued', lone.id], ['scheduled', later.id]]);
+
+      // The newest job removed: its seq is not taken again.
+      await store.removeJob({ id: later.id, now: Date.now() });
+      const after = await q.enqueue({ task: 't', queue: 'q' });
+      assert.equal(seqOfId(after.id), seqOfId(later.id)! + 1);
+      assert.equal(await store.getJob({ id: later.id }), null);
+
+      // A caller holds the id the next lone add would make: that add writes nothing and goes the
+      // whole way, keeping the id Fusion first made, as given.
+      const next: NewJob = resolveSpec({ task: 't', queue: 'q', payload: 'next' }, Date.now());
+      const held = next.madeId!.slice(0, 24) + (seqOfId(after.id)! + 2).toString(16).padStart(12, '0');
+      await q.enqueue({ id: held, task: 't', queue: 'q', payload: 'caller' });
+      const [nextAdded] = await store.addJobs({ jobs: [next], now: Date.now() });
+      assert.deepEqual([nextAdded!.created, nextAdded!.job.id], [true, next.madeId]);
+      assert.equal(given(store.db, next.madeId!), 1);
+      assert.equal((await store.getJob({ id: held }))!.payload, 'caller');
+      assert.equal((await store.getJob({ id: next.madeId! }))!.payload, 'next');
+      assert.equal(events.filter((e) => e.jobId === next.madeId).length, 1);
+      assert.equal(new Database(file, { readonly: true }).prepare(`SELECT count(*) FROM jobs`).pluck().get(), 5);
+    });
+  });
+
+  it('stores every column of jobs in a transaction, alone or among alike ones, as the add answers them', async () => {
+    await withStore(async (store) => {
+      const q = new Queue(store);
+      const rare = { task: 't', description: 'd', tags: ['a'], callbacks: { onSuccess: 'http://x.test/' }, scheduleId: 's1' };
+      // Alone in a queue not seen yet (a transaction), then among alike jobs in one add.
+      const [alone] = await q.enqueueMany([{ ...rare, queue: 'new' }]);
+      const mixed = await q.enqueueMany([
+        { task: 't', queue: 'q', payload: 1 }, { ...rare, queue: 'q', payload: 2 }, { task: 't', queue: 'q', payload: 3 },
+        { task: 't', queue: 'q', payload: 4, priority: 3 },
+      ]);
+      for (const { job } of [alone!, ...mixed]) assert.deepEqual(await store.getJob({ id: job.id }), job);
+      assert.deepEqual([alone!.job.description, alone!.job.tags, alone!.job.scheduleId], ['d', ['a'], 's1']);
+      assert.deepEqual(mixed.map((r) => r.job.tags), [[], ['a'], [], []]);
+      assert.deepEqual(mixed.map((r) => seqOfId(r.job.id)), [2, 3, 4, 5]);
+    });
+  });
+
+  it('gives lone adds from processes at once each its own seq, carried by its id', async () => {
+    await withStore(async (store, file) => {
+      await new Queue(store).enqueue({ task: 't', queue: 'q' });
+      const queueModule = fileURLToPath(new URL('../../src/core/queue.js', import.meta.url));
+      const storeModule = fileURLToPath(new URL('../../src/stores/sqlite/store.js', import.meta.url));
+      const child = `
+        const { Queue } = await import(${JSON.stringify(queueModule)});
+        const { SqliteStore } = await import(${JSON.stringify(storeModule)});
+        const store = new SqliteStore(${JSON.stringify(file)});
+        const q = new Queue(store);
+        await q.enqueue({ task: 't', queue: 'q' });
+        const ids = [];
+        for (let i = 0; i < 300; i++) ids.push((await q.enqueue({ task: 't', queue: 'q', payload: i })).id);
+        await store.close();
+        process.stdout.write(JSON.stringify(ids));`;
+      const run = () => new Promise<string[]>((resolve, reject) => {
+        const p = spawn(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d));
+        p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`child exited ${code}`))));
+      });
+      const answered = (await Promise.all([run(), run(), run()])).flat();
+      const rows = store.db.prepare(`SELECT seq, id, id_given, payload FROM jobs`).all() as { seq: number; id: string; id_given: number | null; payload: string }[];
+      assert.equal(rows.length, 1 + 3 + 900);
+      assert.ok(rows.every((r) => seqOfId(r.id) === r.seq && r.id_given === null), 'each id carries its own seq');
+      const stored = new Set(rows.map((r) => r.id));
+      assert.ok(answered.every((id) => stored.has(id)), 'each answered id is the one stored');
+      assert.equal(new Set(answered).size, 900);
     });
   });
 

@@ -9,7 +9,8 @@ import { HEX } from '../../core/ids.js';
 import type { NewJob } from '../../core/job.js';
 
 const SEQ_AT = 24;
-const SEQ_LIMIT = 2 ** 48;
+/** Seqs an id carries: 48 bits. */
+export const SEQ_LIMIT = 2 ** 48;
 
 /** The seq an id of this store's making carries, or null for an id of another shape. */
 export function seqOfId(id: string): number | null {
