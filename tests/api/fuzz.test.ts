@@ -70,7 +70,8 @@ const REPORTED: Record<string, (sent: Body | null, answer: Body, task: (id: stri
     return [{ id: a.job_id, payload: payload !== undefined ? payload : rest }];
   },
   // email_sending parameters are reshaped into the email payload (tested in legacy-celery-example).
-  '/api/tasks': (sent, a) => [{ id: a.task_id, ...(sent && sent.task_type !== 'email_sending' ? { payload: sent.parameters } : {}) }],
+  // No parameters: the schema's default, {} (schemas/legacy.ts celeryCreate).
+  '/api/tasks': (sent, a) => [{ id: a.task_id, ...(sent && sent.task_type !== 'email_sending' ? { payload: sent.parameters ?? {} } : {}) }],
   '/v1/schedules/fz/run': (_s, a) => [{ id: a.id }],
 };
 
