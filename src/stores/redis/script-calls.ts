@@ -39,8 +39,9 @@ export type AddAnswer = number | AddResult[];
 export type AddResult = number | [number, unknown];
 
 /**
- * `jobs`: each job's addArgs (codec.ts), their number told by ARGV's length; the work message the
- * add publishes if it creates them all goes before them. Each of runAt, priority, maxAttempts and
+ * `jobs`: each job's addArgs (codec.ts), at least one (every caller sends a non-empty group), their
+ * number told by ARGV's length; the work message the add publishes if it creates them all goes
+ * before them. Each of runAt, priority, maxAttempts and
  * maxStalls goes once where every job shares it, else '' (runAt: 'due' if every job is due) and
  * each job sends its own, between its id and its static JSON (see lua/add.lua).
  */
