@@ -38,28 +38,35 @@ interface Publishing {
 export type AddAnswer = number | AddResult[];
 export type AddResult = number | [number, unknown];
 
+// The columns of an addArgs row (codec.ts): id, runAt, priority, maxAttempts, maxStalls, static JSON.
+// The four from runAt to maxStalls are the ones a batch may share.
+const ADD_ID = 0;
+const ADD_RUN_AT = 1;
+const ADD_MAX_STALLS = 4;
+const ADD_STATIC_JSON = 5;
+
 /**
  * `jobs`: each job's addArgs (codec.ts), at least one (every caller sends a non-empty group), their
  * number told by ARGV's length; the work message the add publishes if it creates them all goes
- * before them. Each of runAt, priority, maxAttempts and
- * maxStalls goes once where every job shares it, else '' (runAt: 'due' if every job is due) and
- * each job sends its own, between its id and its static JSON (see lua/add.lua).
+ * before them. Each of runAt, priority, maxAttempts and maxStalls goes once where every job shares
+ * it, else '' (runAt: 'due' if every job is due) and each job sends its own, between its id and its
+ * static JSON (see lua/add.lua).
  */
 export function addScript(input: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddAnswer> {
   const args: Raw = [input.channel, input.queue, input.now, addMessage(input.queue, input.now, jobs)];
   const first = jobs[0]!;
   const own: number[] = [];
-  for (let column = 1; column <= 4; column++) {
+  for (let column = ADD_RUN_AT; column <= ADD_MAX_STALLS; column++) {
     if (jobs.every((job) => job[column] === first[column])) args.push(first[column]!);
     else {
       own.push(column);
-      args.push(column === 1 && jobs.every((job) => Number(job[1]) <= input.now) ? 'due' : '');
+      args.push(column === ADD_RUN_AT && jobs.every((job) => Number(job[ADD_RUN_AT]) <= input.now) ? 'due' : '');
     }
   }
   for (const job of jobs) {
-    args.push(job[0]!);
+    args.push(job[ADD_ID]!);
     for (const column of own) args.push(job[column]!);
-    args.push(job[5]!);
+    args.push(job[ADD_STATIC_JSON]!);
   }
   return scriptCall('add', queueKeys(input), args);
 }
