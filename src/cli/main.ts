@@ -27,6 +27,9 @@ Commands:
   scheduler   the scheduler only: fires due schedules (any number may run on one store)
   config check validate the config file and print the routing it implies (exit 2 if invalid)
   store info  the store a URL names and, for PostgreSQL and SQLite, its schema version
+  store upgrade  Redis: new jobs store only the fields not at their default (lean job hashes).
+              Run once no process older than this version uses the prefix; refused while live
+              workers of an earlier version are registered in it (--force: mark it anyway)
 
 Options:
   --config FILE        fusion.config.json: providers, routes, outgoing policy, logging (env
@@ -104,6 +107,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       burst: { type: 'boolean', short: 'b' },
       name: { type: 'string', short: 'n' },
       otel: { type: 'boolean' },
+      force: { type: 'boolean' },
     },
   });
   const command = positionals[0];
@@ -116,7 +120,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     return;
   }
   if (command === 'store') {
-    await storeCommand(positionals[1], values.store ?? process.env.FUSION_STORE);
+    await storeCommand(positionals[1], values.store ?? process.env.FUSION_STORE, { force: values.force ?? false });
     return;
   }
   if (!['start', 'server', 'worker', 'scheduler'].includes(command)) {

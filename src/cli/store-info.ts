@@ -1,7 +1,9 @@
 // `fusion store info [--store URL]`: which store a URL names and, for PostgreSQL and SQLite, its
 // schema's version against the migrations this build carries. Read-only: it never creates or migrates.
+// `fusion store upgrade` is store-upgrade.ts.
 import { existsSync } from 'node:fs';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
+import { storeUpgrade } from './store-upgrade.js';
 
 const redact = (url: string) => url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');
 
@@ -34,9 +36,10 @@ async function sqliteInfo(url: string): Promise<void> {
     `schema version: ${version} (this build: ${latest}; ${versionState(version, latest, none)})\n`);
 }
 
-export async function storeCommand(sub: string | undefined, url: string = DEFAULT_STORE_URL): Promise<void> {
+export async function storeCommand(sub: string | undefined, url: string = DEFAULT_STORE_URL, opts: { force?: boolean } = {}): Promise<void> {
+  if (sub === 'upgrade') return storeUpgrade(url, opts.force ?? false);
   if (sub !== 'info') {
-    process.stderr.write(`fusion: unknown store command "${sub ?? ''}" (use: fusion store info [--store URL])\n`);
+    process.stderr.write(`fusion: unknown store command "${sub ?? ''}" (use: fusion store info|upgrade [--store URL])\n`);
     process.exitCode = 2;
     return;
   }

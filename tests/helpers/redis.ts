@@ -78,9 +78,23 @@ export function countHandoffs(store: RedisStore): { jobs: number } {
   return seen;
 }
 
-/** A store on a fresh prefix, and a cleanup that removes its keys and closes it. */
-export async function redisHarness(url = REDIS_URL, opts: RedisStoreOptions = {}): Promise<{ store: RedisStore; url: string; opening: { prefix: string }; cleanup(): Promise<void> }> {
+/**
+ * Make a prefix look as a version before the job hash format mark left it: something in it (its id
+ * index holds a field no reader enumerates) and no mark. A store of this version then writes full
+ * job hashes there until `fusion store upgrade`; on an empty prefix it would mark it lean.
+ */
+export async function seedUnmarked(client: Redis | Cluster, prefix: string): Promise<void> {
+  await client.hset(`{${prefix}}:ids`, 'seed-of-an-earlier-version', '1');
+}
+
+/**
+ * A store on a fresh prefix, and a cleanup that removes its keys and closes it. `unmarked`: the
+ * prefix seeded as an earlier version's (seedUnmarked), so adds write full job hashes; else empty,
+ * so they write lean ones.
+ */
+export async function redisHarness(url = REDIS_URL, opts: RedisStoreOptions = {}, { unmarked = false } = {}): Promise<{ store: RedisStore; url: string; opening: { prefix: string }; cleanup(): Promise<void> }> {
   const store = new RedisStore(parseRedisUrl(url), { ...opts, prefix: testPrefix() });
+  if (unmarked) await seedUnmarked(store.client, store.prefix);
   return {
     store,
     url,

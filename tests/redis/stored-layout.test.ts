@@ -1,7 +1,8 @@
 // The Redis layout across versions: a queue whose last seq was stored zero-padded (before adds took
-// seqs with HINCRBY) goes on after it, in order; an add writes every field of a job hash (versions
-// before this one read them without a default), and a hash without its default fields (attempts,
-// stalls, history, runAt, the limits: as a later version may write it) reads as those defaults.
+// seqs with HINCRBY) goes on after it, in order; on a prefix an earlier version left (no format
+// mark) an add writes every field of a job hash (those versions read them without a default), and a
+// hash without its default fields (attempts, stalls, history, runAt, the limits: as a lean prefix
+// holds it, job-format.test.ts) reads as those defaults.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
@@ -11,8 +12,9 @@ import type { RedisStore } from '../../src/stores/redis/store.js';
 
 const skip = await redisSkip();
 
-async function withStore(fn: (store: RedisStore, keys: RedisKeys, now: number) => Promise<void>) {
-  const { store, cleanup } = await redisHarness();
+/** `unmarked`: a prefix an earlier version left (full job hashes); else a fresh one (lean). */
+async function withStore(fn: (store: RedisStore, keys: RedisKeys, now: number) => Promise<void>, unmarked = false) {
+  const { store, cleanup } = await redisHarness(undefined, {}, { unmarked });
   try {
     await fn(store, new RedisKeys(store.prefix, store.cluster), Date.now());
   } finally {
@@ -69,7 +71,7 @@ describe('Redis stored layout', { skip }, () => {
     const again = await store.addJobs({ jobs: [spec('s1'), spec('n1'), spec('n2', { priority: 3 }), spec('m3')], now });
     assert.deepEqual(again.map((a) => [a.job.id, a.created]), [['s1', false], ['n1', true], ['n2', true], ['m3', false]]);
     assert.deepEqual(await Promise.all(['n1', 'n2'].map(stored)), [['n1', sq(13), 'queued', '1', 0, '10'], ['n2', sq(14), 'queued', '3', 0, '10']]);
-  }));
+  }, true));
 
   it('adds an id a batch repeats once, the first job given it, in both argument forms', () => withStore(async (store, keys, now) => {
     const spec = (id: string, payload: number, extra = {}) => resolveSpec({ task: 't', queue: 'q', id, payload, ...extra }, now);
@@ -82,7 +84,7 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual((await store.getJob({ id: 'a' }))!.payload, 1);
   }));
 
-  it('writes every field at add, and reads a hash without its default fields as those defaults wherever it is read', () => withStore(async (store, keys, now) => {
+  it('writes every field at add on a prefix an earlier version left, and reads a hash without its default fields as those defaults wherever it is read', () => withStore(async (store, keys, now) => {
     const spec = (id: string, extra = {}) => resolveSpec({ task: 't', queue: 'q', id, ...extra }, now);
     await store.addJobs({ jobs: [spec('lone')], now });
     await store.addJobs({ jobs: [spec('plain'), spec('limited', { maxAttempts: 2, maxStalls: 0 }), spec('old'), spec('later', { delay: 60_000 })], now });
@@ -121,7 +123,7 @@ describe('Redis stored layout', { skip }, () => {
     await store.cancelJob({ id: 'fresh', now });
     const fresh = await store.retryJob({ id: 'fresh', resetAttempts: false, now: now + 6000 });
     assert.deepEqual([fresh.state, fresh.attempts, fresh.maxAttempts], ['queued', 0, 10]);
-  }));
+  }, true));
 });
 
 describe('Redis job hashes without their default fields', { skip }, () => {

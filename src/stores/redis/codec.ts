@@ -41,12 +41,18 @@ function parseStatic(text: string): Required<StaticFields> {
 
 /**
  * What an absent ma or ms field of a job hash means to this version's readers (they equal core's
- * DEFAULTS). This version still writes every field at add: versions before it fail on a job hash
- * with fields left out (their claim does arithmetic on the attempts it reads), and several versions
- * share one Redis during a rolling upgrade. A later version may leave default fields out once no
- * process older than this one can be running (docs/stores.md).
+ * DEFAULTS). An add leaves fields at their default out only on a prefix marked lean (jobFormat in
+ * lua/lib/keys.lua): versions before this one fail on a job hash with fields left out (their claim
+ * does arithmetic on the attempts it reads), and may share a prefix until an operator marks it
+ * (docs/stores.md).
  */
 export const ABSENT_LIMITS = { maxAttempts: 10, maxStalls: 3 } as const;
+
+/** A lean add's runAt for a job whose runAt is its createdAt and due: its hash leaves ra out (lua/add.lua). */
+export const RUN_AT_CREATED = 'c';
+
+/** What a worker's info JSON carries when its process reads lean job hashes (the upgrade's check: format-upgrade.lua). */
+export const LEAN_READER = { readsLeanJobs: true } as const;
 
 /** The add script's arguments for one job (also the outbox's stored form of a job). */
 export function addArgs(job: NewJob): (string | number)[] {

@@ -3,7 +3,7 @@
 // queue each job it claimed is in). The parts (jobs-in.ts, claim.ts, operator.ts, ...) each take
 // one of these; the store class wires them together.
 import type { ScriptRunner } from './runner.js';
-import type { ScriptCall } from './script-calls.js';
+import { jobFormatScript, type ScriptCall } from './script-calls.js';
 import type { RedisClient } from './connect.js';
 import type { RedisKeys } from './keys.js';
 
@@ -30,6 +30,14 @@ export class RedisContext {
   readonly claimedQueues = new Set<string>();
   /** Counters for diagnostics and tests: lost claims put back (and their jobs), sweep lock renewals. */
   readonly stats = { lostClaims: 0, releasedJobs: 0, sweepRenewals: 0 };
+  /**
+   * Whether adds write lean job hashes (only fields not at their default): the prefix's format mark
+   * (jobFormat in lua/lib/keys.lua), read before this process first writes (knowFormat) and again
+   * on each worker beat. Full until known: a full hash every version reads.
+   */
+  leanJobs = false;
+  /** The format read under way or done on this connection (null: to read; cleared on reconnect). */
+  private formatRead: Promise<void> | null = null;
   /** id → queue for jobs this process claimed: spares an index lookup on heartbeat and finish. */
   private readonly queueOfJob = new Map<string, string>();
 
@@ -61,8 +69,36 @@ export class RedisContext {
     if (this.cluster && ids.length) await this.client.hdel(this.keys.idIndex, ...ids);
   }
 
+  /**
+   * Read the prefix's job hash format, once per connection, before this process first writes a
+   * queue, schedule or worker: the read marks a prefix that holds nothing yet lean, which it no
+   * longer could once this process's own write landed.
+   */
+  knowFormat(): Promise<void> {
+    this.formatRead ??= this.run(jobFormatScript({ globalKeyBase: this.keys.globalKeyBase })).then(
+      (format) => this.setFormat(format),
+      (err: unknown) => {
+        this.formatRead = null;
+        throw err;
+      },
+    );
+    return this.formatRead;
+  }
+
+  /** A format the scripts answered ('lean' or ''). */
+  setFormat(format: string): void {
+    this.leanJobs = format === 'lean';
+  }
+
+  /** The connection came back: Redis may have restarted without its data (and its mark). */
+  reconnected(): void {
+    this.registeredQueues.clear();
+    this.formatRead = null;
+  }
+
   async registerQueue(queue: string): Promise<void> {
     if (this.registeredQueues.has(queue)) return;
+    await this.knowFormat();
     await Promise.all([this.client.sadd(this.keys.queueNames, queue), this.client.hsetnx(this.keys.idIndex, ID_INDEX_ANCHOR, '1')]);
     this.registeredQueues.add(queue);
   }

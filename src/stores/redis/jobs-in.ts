@@ -44,28 +44,32 @@ export class JobsIn {
     return out;
   }
 
-  /** Add encoded jobs (addArgs rows) to a queue, one script per MAX_ADD_BATCH. */
-  addRows(queue: string, rows: Raw[], now: number): Promise<AddAnswer> {
-    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now));
-    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now);
-    return this.addChunks(queue, rows, now);
+  /**
+   * Add encoded jobs (addArgs rows) to a queue, one script per MAX_ADD_BATCH. `createdAt`: each
+   * job's, where known (not for the outbox's stored rows): on a lean prefix a due job whose runAt is
+   * its createdAt is stored without ra.
+   */
+  addRows(queue: string, rows: Raw[], now: number, createdAt?: number[]): Promise<AddAnswer> {
+    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now, createdAt));
+    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now, createdAt);
+    return this.addChunks(queue, rows, now, createdAt);
   }
 
-  private async addChunks(queue: string, rows: Raw[], now: number): Promise<AddResult[]> {
+  private async addChunks(queue: string, rows: Raw[], now: number, createdAt?: number[]): Promise<AddResult[]> {
     const results: AddResult[] = [];
     for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) {
       const chunk = rows.slice(i, i + MAX_ADD_BATCH);
-      const answer = await this.addChunk(queue, chunk, now);
+      const answer = await this.addChunk(queue, chunk, now, createdAt?.slice(i, i + MAX_ADD_BATCH));
       for (let k = 0; k < chunk.length; k++) results.push(typeof answer === 'number' ? 1 : answer[k]!);
     }
     return results;
   }
 
-  private addChunk(queue: string, rows: Raw[], now: number): Promise<AddAnswer> {
+  private addChunk(queue: string, rows: Raw[], now: number, createdAt?: number[]): Promise<AddAnswer> {
     const { ctx } = this;
     const sent = ctx.run(addScript({
-      queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now,
-    }, rows));
+      queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now, lean: ctx.leanJobs,
+    }, rows, createdAt));
     if (!ctx.cluster) return sent;
     return sent.then(async (answer) => {
       const created = rows.filter((_, k) => typeof answer === 'number' || answer[k] === 1).flatMap((row) => [row[0]!, queue]);
@@ -75,7 +79,7 @@ export class JobsIn {
   }
 
   private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number): Promise<Added[]> {
-    return this.addRows(queue, rows, now).then((answer) => {
+    return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt)).then((answer) => {
       if (typeof answer === 'number') return jobs.map((job) => ({ job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true }));
       return this.answered(queue, jobs, answer, now);
     });

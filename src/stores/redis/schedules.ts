@@ -21,6 +21,8 @@ export class Schedules {
   }
 
   async saveSchedule({ schedule, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
+    // A first schedule on an empty prefix marks it lean before it makes the prefix hold something.
+    await this.ctx.knowFormat();
     const flat = await this.ctx.run(scheduleUpsertScript({
       globalKeyBase: this.ctx.keys.globalKeyBase, id: schedule.id, specJson: JSON.stringify(schedule.spec ?? null),
       nextRunAt: schedule.nextRunAt ?? null, paused: schedule.paused, runCount: schedule.runCount, lastRunAt: schedule.lastRunAt, now, expectedVersion,

@@ -5,7 +5,7 @@ import { allowedList, stallDecision, type OperatorAction } from '../../core/stat
 import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
-import { addMessage } from './codec.js';
+import { addMessage, RUN_AT_CREATED } from './codec.js';
 
 /** A script to run with its KEYS and ARGV; R is what it answers. */
 export interface ScriptCall<R> {
@@ -50,25 +50,31 @@ const ADD_STATIC_JSON = 5;
  * number told by ARGV's length; the work message the add publishes if it creates them all goes
  * before them. Each of runAt, priority, maxAttempts and maxStalls goes once where every job shares
  * it, else '' (runAt: 'due' if every job is due) and each job sends its own, between its id and its
- * static JSON (see lua/add.lua).
+ * static JSON (see lua/add.lua). `lean`: the prefix is marked lean (the 'add-lean' script); then a
+ * due job whose runAt is its `createdAt` (given per job where known) sends RUN_AT_CREATED, and its
+ * hash leaves ra out.
  */
-export function addScript(input: QueueKeys & Publishing & { now: number }, jobs: Raw[]): ScriptCall<AddAnswer> {
+export function addScript(input: QueueKeys & Publishing & { now: number; lean: boolean }, jobs: Raw[], createdAt?: readonly number[]): ScriptCall<AddAnswer> {
   const args: Raw = [input.channel, input.queue, input.now, addMessage(input.queue, input.now, jobs)];
-  const first = jobs[0]!;
+  const runAts = input.lean && createdAt
+    ? jobs.map((job, k) => (job[ADD_RUN_AT] === createdAt[k] && createdAt[k]! <= input.now ? RUN_AT_CREATED : job[ADD_RUN_AT]!))
+    : undefined;
+  const value = (k: number, column: number) => (runAts && column === ADD_RUN_AT ? runAts[k]! : jobs[k]![column]!);
   const own: number[] = [];
   for (let column = ADD_RUN_AT; column <= ADD_MAX_STALLS; column++) {
-    if (jobs.every((job) => job[column] === first[column])) args.push(first[column]!);
+    const first = value(0, column);
+    if (jobs.every((_, k) => value(k, column) === first)) args.push(first);
     else {
       own.push(column);
       args.push(column === ADD_RUN_AT && jobs.every((job) => Number(job[ADD_RUN_AT]) <= input.now) ? 'due' : '');
     }
   }
-  for (const job of jobs) {
-    args.push(job[ADD_ID]!);
-    for (const column of own) args.push(job[column]!);
-    args.push(job[ADD_STATIC_JSON]!);
+  for (let k = 0; k < jobs.length; k++) {
+    args.push(jobs[k]![ADD_ID]!);
+    for (const column of own) args.push(value(k, column));
+    args.push(jobs[k]![ADD_STATIC_JSON]!);
   }
-  return scriptCall('add', queueKeys(input), args);
+  return scriptCall(input.lean ? 'add-lean' : 'add', queueKeys(input), args);
 }
 
 /** A worker's claim (workerClaim in lua/lib/handoff.lua): what the claim and finish scripts pass it. */
@@ -216,11 +222,22 @@ export function scheduleAdvanceScript(input: {
   ]);
 }
 
-export function workerBeatScript(input: { globalKeyBase: string; id: string; infoJson: string; expiresAt: number }): ScriptCall<number> {
+/** The prefix's job hash format: 'lean' or '' (jobFormat in lua/lib/keys.lua). */
+export function workerBeatScript(input: { globalKeyBase: string; id: string; infoJson: string; expiresAt: number }): ScriptCall<string> {
   return scriptCall('worker-beat', [input.globalKeyBase], [input.id, input.infoJson, input.expiresAt]);
 }
 
 /** Live workers' info JSON (null where one expired meanwhile). */
+/** 'lean' or '', marking an empty prefix lean (jobFormat in lua/lib/keys.lua). */
+export function jobFormatScript(input: { globalKeyBase: string }): ScriptCall<string> {
+  return scriptCall('job-format', [input.globalKeyBase], []);
+}
+
+/** 'lean' (marked now), 'already' or 'refused', and the live workers that do not read lean hashes. */
+export function formatUpgradeScript(input: { globalKeyBase: string; now: number; force: boolean }): ScriptCall<['lean' | 'already' | 'refused', string[]]> {
+  return scriptCall('format-upgrade', [input.globalKeyBase], [input.now, input.force ? '1' : '0']);
+}
+
 export function workersLiveScript(input: { globalKeyBase: string; now: number }): ScriptCall<(string | null)[]> {
   return scriptCall('workers-live', [input.globalKeyBase], [input.now]);
 }

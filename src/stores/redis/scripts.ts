@@ -14,12 +14,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WORK_EVENTS } from '../../core/store.js';
 import { sourceDir } from '../source-dir.js';
-import { ABSENT_LIMITS, CLAIM_FIELDS, FIELDS } from './codec.js';
+import { ABSENT_LIMITS, CLAIM_FIELDS, FIELDS, LEAN_READER, RUN_AT_CREATED } from './codec.js';
 
 export const SCRIPT_NAMES = [
-  'add', 'claim', 'finish', 'heartbeat', 'progress', 'recover', 'promote-due', 'job-op', 'clean', 'queue-set', 'queue-info',
+  'add', 'add-lean', 'claim', 'finish', 'heartbeat', 'progress', 'recover', 'promote-due', 'job-op', 'clean', 'queue-set', 'queue-info',
   'state-page', 'log', 'schedule-upsert', 'schedule-remove', 'schedule-advance', 'worker-beat', 'workers-live', 'worker-gone',
-  'sweep-lock', 'sweep-unlock', 'release-claim',
+  'sweep-lock', 'sweep-unlock', 'release-claim', 'job-format', 'format-upgrade',
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -33,6 +33,8 @@ const PLACEHOLDERS: Record<string, string> = {
   JOB_FIELDS: luaList(FIELDS),
   CLAIM_FIELDS: luaList(CLAIM_FIELDS),
   ABSENT_LIMITS: `'${ABSENT_LIMITS.maxAttempts}', '${ABSENT_LIMITS.maxStalls}'`,
+  RUN_AT_CREATED: `'${RUN_AT_CREATED}'`,
+  LEAN_READER: `'${JSON.stringify(LEAN_READER).slice(1, -1)}'`,
   WORK_EVENTS: [...WORK_EVENTS].map((e) => `['${e}'] = true`).join(', '),
 };
 
@@ -51,8 +53,17 @@ export function readLua(file: string): string {
 /** The shared helpers, in order. */
 const HELPERS = LIBRARY_FILES.map((f) => readLua(`lib/${f}`)).join('');
 
+/** 'add-lean' is lua/add.lua with its lean flag set: the client picks it where the prefix is marked lean. */
+function scriptText(name: ScriptName): string {
+  if (name !== 'add-lean') return readLua(name);
+  const text = readLua('add');
+  const lean = text.replace(/^local lean = false$/m, 'local lean = true');
+  if (lean === text) throw new Error('lua/add.lua: no "local lean = false" line to make add-lean of');
+  return lean;
+}
+
 /** Each script's body. */
-export const SCRIPTS = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, readLua(name)])) as Record<ScriptName, string>;
+export const SCRIPTS = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, scriptText(name)])) as Record<ScriptName, string>;
 
 /** A top-level definition of the helpers: its text (with the comment above it) and the names it defines. */
 interface Unit {

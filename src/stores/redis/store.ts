@@ -31,6 +31,7 @@ import { Queues } from './queues.js';
 import { Schedules } from './schedules.js';
 import { Workers } from './workers.js';
 import { PubSub, closeClient } from './pubsub.js';
+import { currentJobFormat, upgradeJobFormat, type FormatUpgrade } from './job-format.js';
 
 export interface RedisStoreOptions {
   /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */
@@ -101,7 +102,7 @@ export class RedisStore implements Store {
     this.client.on('error', (err: Error) => (ctx.lastError = err));
     this.client.on('ready', () => {
       // A Redis that restarted without its data has lost the queue set: register queues again on next use.
-      ctx.registeredQueues.clear();
+      ctx.reconnected();
       this.claims.lostClaims.reconnected();
     });
     const dropped = () => this.claims.lostClaims.connectionDropped();
@@ -167,6 +168,11 @@ export class RedisStore implements Store {
 
   // EventSource
   subscribe(listener: StoreListener, opts: SubscribeOptions & { workOnly?: boolean } = {}): () => void { return this.pubsub.subscribe(listener, opts); }
+
+  /** The job hash format this store's adds write: 'lean' (only fields not at their default) or 'full' (job-format.ts). */
+  jobFormat(): Promise<'lean' | 'full'> { return currentJobFormat(this.ctx); }
+  /** `fusion store upgrade`: mark the prefix lean, refused while live workers of an earlier version are registered unless forced. */
+  upgradeJobFormat(params: { now: number; force: boolean }): Promise<FormatUpgrade> { return upgradeJobFormat(this.ctx, params); }
 
   async ping(): Promise<void> {
     await this.client.ping();

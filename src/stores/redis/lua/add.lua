@@ -5,8 +5,12 @@
 -- it exists in this queue, {2, queue} it exists in another. Costs are Redis instructions
 -- (callgrind): every redis.call is ~5-8k and every argument ~1k, so a lone add makes as few as it
 -- can, and a batch makes one call per job (its hash), the rest once per batch. The hash gets every
--- field, those at their default too (attempts, stalls, history, the limits): this version reads a
--- hash without them, earlier ones do not, and both may share a Redis (lua/lib/keys.lua).
+-- field, those at their default too (attempts, stalls, history, runAt, the limits), unless the
+-- prefix is marked lean (jobFormat in lua/lib/keys.lua): this version reads a hash without them,
+-- earlier ones do not, and both may share a Redis until the mark is set. The client reads the mark
+-- and calls this script as 'add-lean' where it is set (scripts.ts: this text with lean true): no
+-- read of it here, no argument for it (each costs ~1-5k instructions a call).
+local lean = false
 local queueKeyBase = KEYS[1]
 local idIndexKey = KEYS[2]    -- single Redis only: on Cluster the store writes the index after
 local channel = ARGV[1]
@@ -16,7 +20,8 @@ local message = ARGV[4]
 -- ARGV[5..8]: runAt, priority, maxAttempts and maxStalls, each the value every job of the add shares
 -- (all four in a lone add, most columns of most batches) or '' where each job brings its own. runAt
 -- may also be 'due': each job brings its own and every one is due (runAt <= now, the client's test
--- for the message), so none is compared here (tonumber is ~2k instructions: strtod). Then per job:
+-- for the message), so none is compared here (tonumber is ~2k instructions: strtod). A lean add's
+-- runAt is RUN_AT_CREATED where it equals the job's createdAt and is due. Then per job:
 -- id, its own columns in that order, staticJson. Each argument a job does not send spares Redis
 -- ~1.5k instructions (the parse, a Lua string with every byte hashed, the read).
 local runAt, priority, maxAttempts, maxStalls = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
@@ -42,24 +47,24 @@ if #ARGV == FIRST_JOB + 1 then
   end
   -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
   -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
-  local queued = runAt == nowText or tonumber(runAt) <= now
+  local queued = runAt == RUN_AT_CREATED or runAt == nowText or tonumber(runAt) <= now
   local seqText, handed
   if queued then
     -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
     local registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
     -- Handed at once: handOffNew wrote the job leased and gives its seq.
-    handed = registration and handOffNew(channel, now, nowText, queue, key, id, priority, runAt, maxAttempts, maxStalls, staticJson,
+    handed = registration and handOffNew(channel, now, nowText, queue, key, lean, id, priority, runAt, maxAttempts, maxStalls, staticJson,
       token, leaseMs, worker, workerChannel)
     if handed then seqText = handed
     else
       seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
-      writeJob(key, staticJson, 'queued', priority, seqText, runAt, maxAttempts, maxStalls)
+      writeJob(key, lean, staticJson, 'queued', priority, seqText, runAt, maxAttempts, maxStalls)
       redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
       handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
     end
   else
     seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
-    writeJob(key, staticJson, 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
+    writeJob(key, lean, staticJson, 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
     redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
   end
   redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
@@ -131,7 +136,7 @@ for x = 1, count do
   else
     if checkRepeats then taken[id] = true end
     local seqText = head .. (SEQ_TAILS[tail] or seqTail(tail))
-    if runAt ~= seenRunAt then seenRunAt, queued = runAt, allDue or runAt == nowText or tonumber(runAt) <= now end -- as for a lone add
+    if runAt ~= seenRunAt then seenRunAt, queued = runAt, allDue or runAt == RUN_AT_CREATED or runAt == nowText or tonumber(runAt) <= now end -- as for a lone add
     if queued then
       if priority ~= seenPriority then seenPriority, score = priority, readyScore(priority) end
       readyArgs[nr + 1], readyArgs[nr + 2] = score, seqText .. id
@@ -140,7 +145,7 @@ for x = 1, count do
       scheduledArgs[ns + 1], scheduledArgs[ns + 2] = runAt, id
       ns = ns + 2
     end
-    writeJob(key, staticJson, queued and 'queued' or 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
+    writeJob(key, lean, staticJson, queued and 'queued' or 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
     allArgs[na + 1], allArgs[na + 2] = seqText, id
     na = na + 2
     if indexLeft then
@@ -172,7 +177,7 @@ for x = 1, count do
   if out[x] == 1 then
     local idJson = cjson.encode(ARGV[i])
     if ownRunAt then runAt = ARGV[i + 1] end
-    if allDue or runAt == nowText or tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
+    if allDue or runAt == RUN_AT_CREATED or runAt == nowText or tonumber(runAt) <= now then events[#events + 1] = '["queued",' .. idJson .. ']'
     else events[#events + 1] = '["scheduled",' .. idJson .. ',' .. runAt .. ']' end
   end
   i = i + PER_JOB

@@ -62,7 +62,7 @@ end
 -- the job's seq as text (taken here: the meta read that decides also reads the last seq, sparing
 -- takeSeqs' HINCRBY), or false with nothing written: the caller then takes a seq, queues the job
 -- and calls handOff, which decides by the claim's rules.
-local function handOffNew(channel, now, nowText, queue, key, id, priority, runAt, maxAttempts, maxStalls, staticJson,
+local function handOffNew(channel, now, nowText, queue, key, lean, id, priority, runAt, maxAttempts, maxStalls, staticJson,
                           token, leaseMs, worker, workerChannel)
   local metaKey = keyBase .. META
   local meta = redis.call('HMGET', metaKey, 'paused', 'conc', 'rmax', 'seq')
@@ -73,12 +73,21 @@ local function handOffNew(channel, now, nowText, queue, key, id, priority, runAt
   if seq < now * 1000 then seq = now * 1000 end
   local seqText = string.format('%017d', seq)
   redis.call('HSET', metaKey, 'seq', string.format('%d', seq))
-  -- As claimJobs leaves a first attempt: every field an add writes, then the claim's.
+  -- As claimJobs leaves a first attempt: the fields an add writes (writeJob), then the claim's.
   local leaseUntilText = string.format('%.0f', now + tonumber(leaseMs))
-  redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '1',
-    'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]', 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
+  if not lean then
+    redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '1',
+      'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]', 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
+  elseif runAt == RUN_AT_CREATED and maxAttempts == ABSENT_MAX_ATTEMPTS and maxStalls == ABSENT_MAX_STALLS then
+    redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'at', '1', 'w', worker, 'tk', token,
+      'lu', leaseUntilText, 'sa', nowText)
+  else
+    local args = {'d', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'at', '1', 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText}
+    redis.call('HSET', key, unpack(args, 1, nonDefaultFields(args, 18, runAt, maxAttempts, maxStalls)))
+  end
   redis.call('ZADD', keyBase .. LEASED, 'inf', LEASE_ANCHOR, leaseUntilText, id)
-  -- Its claim row (claimJobs): d, p, ra, at, ma, sl, ms, h, e, pg, then the id.
+  -- Its claim row (claimJobs): d, p, ra, at, ma, sl, ms, h, e, pg, then the id ('' ra: the createdAt).
+  if runAt == RUN_AT_CREATED then runAt = '' end
   local row = staticJson .. '\n' .. priority .. '\n' .. runAt .. '\n1\n' .. maxAttempts .. '\n0\n' .. maxStalls .. '\n[]\n\n\n' .. id
   deliver(queue, nowText, token, leaseMs, workerChannel, {row})
   return seqText

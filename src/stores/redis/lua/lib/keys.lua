@@ -16,15 +16,27 @@ local HANDED = ':h:'        -- .. token: jobs handed off under a registration
 -- Job hash fields: d static JSON, st state, p priority, sq seq, ra runAt, at attempts,
 -- ma maxAttempts, sl stalls, ms maxStalls, sa startedAt, ea endedAt, r result, e error, h history,
 -- pg progress, cr cancel requested, w worker, tk lease token, lu lease until. '' or absent = null,
--- except at and sl (absent = 0), h (absent = '[]'), ma and ms (absent = ABSENT_MAX_ATTEMPTS and
--- ABSENT_MAX_STALLS, as text). Every reader takes absent as the default, so that a later version
--- may leave those fields out at add (each field written costs ~2k instructions, callgrind); this
--- one still writes them all, since versions before it read them without a default.
+-- except at and sl (absent = 0), h (absent = '[]'), ra (absent = the static JSON's createdAt), ma
+-- and ms (absent = ABSENT_MAX_ATTEMPTS and ABSENT_MAX_STALLS, as text). Every reader takes absent
+-- as the default. An add leaves those fields out (each field written costs ~2k instructions,
+-- callgrind) only on a prefix whose FORMAT mark says lean: versions before this one read them
+-- without a default, and until the mark is set one of them may share the prefix (jobFormat).
 local JOB_FIELDS = {--[[$JOB_FIELDS]]}
 local ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS = --[[$ABSENT_LIMITS]]
+-- An add's runAt when it equals the job's createdAt and is due (the client's test): the hash then
+-- leaves ra out (lean adds only).
+local RUN_AT_CREATED = --[[$RUN_AT_CREATED]]
 local function jobKey(id) return keyBase .. JOB .. id end
 -- A job as rowToJob (codec.ts) reads it.
 local function readJob(key) return redis.call('HMGET', key, unpack(JOB_FIELDS)) end
+-- A lean hash's fields past d, st, p and sq (and a hand-off's lease fields): ra unless runAt is
+-- RUN_AT_CREATED, the limits unless at their default; appended to args after n. Returns args' length.
+local function nonDefaultFields(args, n, runAt, maxAttempts, maxStalls)
+  if runAt ~= RUN_AT_CREATED then args[n + 1], args[n + 2], n = 'ra', runAt, n + 2 end
+  if maxAttempts ~= ABSENT_MAX_ATTEMPTS then args[n + 1], args[n + 2], n = 'ma', maxAttempts, n + 2 end
+  if maxStalls ~= ABSENT_MAX_STALLS then args[n + 1], args[n + 2], n = 'ms', maxStalls, n + 2 end
+  return n
+end
 -- Global keys: keyBase ({prefix}) followed by one of these (and OUTBOX, for schedules' jobs).
 local SCHEDULE = ':sc:'     -- .. id: a schedule's hash
 local ALL_SCHEDULES = ':sca' -- every schedule id
@@ -32,3 +44,23 @@ local DUE_SCHEDULES = ':scd' -- unpaused schedules by next run time
 local WORKERS = ':w'        -- worker id -> info JSON
 local WORKER_EXPIRY = ':we' -- worker ids by when they expire
 local SWEEP_LOCK = ':sweep' -- the sweep lock (see sweep-lock.lua)
+local QUEUE_NAMES = ':queues' -- every queue name (keys.ts registers a queue before its first add)
+local ID_INDEX = ':ids'     -- id -> queue
+-- The job hash format of the prefix: LEAN, or absent (every field written). See jobFormat.
+local FORMAT = ':format'
+local LEAN = 'lean'
+-- What a worker's info JSON holds when its process reads lean hashes (workers.ts).
+local LEAN_READER = --[[$LEAN_READER]]
+-- The prefix's job hash format (run with keyBase the global base). A prefix that holds nothing
+-- yet (no queue ever registered, no schedule, no worker, no id: every job, schedule and worker of
+-- any version passes through one of these keys first) is marked lean here: only processes of this
+-- version or later can have used it. One with data and no mark stays full until an operator runs
+-- `fusion store upgrade` (format-upgrade.lua). Returns LEAN or ''.
+local function jobFormat()
+  local formatKey = keyBase .. FORMAT
+  local mark = redis.call('GET', formatKey)
+  if mark then return mark end
+  if redis.call('EXISTS', keyBase .. QUEUE_NAMES, keyBase .. ALL_SCHEDULES, keyBase .. WORKERS, keyBase .. ID_INDEX) > 0 then return '' end
+  redis.call('SET', formatKey, LEAN)
+  return LEAN
+end

@@ -27,10 +27,19 @@ local function seqTail(tail)
   return text
 end
 local function seqHead(seq) return string.format('%014d', math.floor(seq / 1000)) end
--- A new job's hash, every field written, those at their default too (see the head of add.lua).
-local function writeJob(key, staticJson, state, priority, seqText, runAt, maxAttempts, maxStalls)
-  redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
-    'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]')
+-- A new job's hash. lean: only d, st, p, sq and the fields not at their default (nonDefaultFields);
+-- a plain job's four fields cost ~9k Redis instructions less than the ten (callgrind). Else every
+-- field, those at their default too, for versions before this one (see the head of add.lua).
+local function writeJob(key, lean, staticJson, state, priority, seqText, runAt, maxAttempts, maxStalls)
+  if not lean then
+    redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
+      'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]')
+  elseif runAt == RUN_AT_CREATED and maxAttempts == ABSENT_MAX_ATTEMPTS and maxStalls == ABSENT_MAX_STALLS then
+    redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText)
+  else
+    local args = {'d', staticJson, 'st', state, 'p', priority, 'sq', seqText}
+    redis.call('HSET', key, unpack(args, 1, nonDefaultFields(args, 8, runAt, maxAttempts, maxStalls)))
+  end
 end
 -- An add's work message, then the events of jobs a hand-off claimed (active, promoted).
 local function publishWork(channel, queue, now, text)
