@@ -44,7 +44,7 @@ local DUE_SCHEDULES = ':scd' -- unpaused schedules by next run time
 local WORKERS = ':w'        -- worker id -> info JSON
 local WORKER_EXPIRY = ':we' -- worker ids by when they expire
 local SWEEP_LOCK = ':sweep' -- the sweep lock (see sweep-lock.lua)
-local QUEUE_NAMES = ':queues' -- every queue name (keys.ts registers a queue before its first add)
+local QUEUE_NAMES = ':queues' -- every queue name (context.ts registers a queue before its first add)
 local ID_INDEX = ':ids'     -- id -> queue
 -- The job hash format of the prefix: LEAN, or absent (every field written). See jobFormat.
 local FORMAT = ':format'
