@@ -478,8 +478,9 @@ export interface StoreCapabilities {
   /**
    * Calls in flight together are applied and answered in the order they were sent (Redis: one
    * connection per slot), so jobs claimed by calls in flight start in the store's claim order. A
-   * worker then claims ahead of its free slots by default (WorkerOptions.prefetch): on a pool
-   * (PostgreSQL) two claims in flight may land the lower-priority job first.
+   * worker then lets every outcome batch in flight carry a claim; on a pool (PostgreSQL) two claims
+   * in flight may land the lower-priority job first, so it keeps one claim in the air at a time
+   * (outcome-only batches overlap it).
    */
   inOrder?: boolean;
   /**

@@ -38,8 +38,10 @@ export interface WorkerOptions {
    * its next job at once instead of a round trip later (each waits in the worker for a slot, highest
    * priority first). At most what the slots get through in one store round trip (measured), so such a
    * job waits about one round trip at most. Default: twice the concurrency on a remote store
-   * whose calls apply in the order sent (capabilities.pipelined and inOrder: Redis; at concurrency 50
-   * two batches of 75 in the air instead of 25), 0 otherwise. A stopping worker gives back what waits at once.
+   * (capabilities.pipelined: Redis, PostgreSQL; at concurrency 50 two batches of 75 in the air instead
+   * of 25; at concurrency 1 the next job runs while the last outcome's commit is on its way), 0
+   * otherwise. Jobs still start in the store's claim order: on a store whose calls may apply out of
+   * order (not inOrder) only one claim is in the air at a time. A stopping worker gives back what waits at once.
    */
   prefetch?: number;
   /** Weighted fairness across queues: each claim orders queues by weighted random draw instead of the given order. */
@@ -91,7 +93,7 @@ export class Worker {
     this.startedAt = this.clock.now();
     this.lifecycle = opts.lifecycle ?? new Lifecycle(this.log);
     const common = { store, workerId: this.id, clock: this.clock, log: this.log };
-    const prefetch = Math.max(0, Math.floor(opts.prefetch ?? (store.capabilities.pipelined && store.capabilities.inOrder ? 2 * this.concurrency : 0)));
+    const prefetch = Math.max(0, Math.floor(opts.prefetch ?? (store.capabilities.pipelined ? 2 * this.concurrency : 0)));
     this.executor = new Executor({
       ...common, registry, leaseMs: this.leaseMs, random, lifecycle: this.lifecycle, concurrency: this.concurrency, prefetch,
       onOutcome: (outcome) => this.completer.add(outcome),

@@ -8,10 +8,12 @@ import { Worker } from '../../src/core/worker.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import type { Store } from '../../src/core/store.js';
 import { redisHarness, redisSkip } from '../helpers/redis.js';
+import { pgHarness, pgSkip } from '../helpers/postgres.js';
 import { deferred, until, within } from '../helpers/await.js';
 import { interceptStore } from '../helpers/store-proxy.js';
 
 const redisSkipped = await redisSkip();
+const pgSkipped = await pgSkip();
 
 interface Made {
   store: Store;
@@ -26,9 +28,8 @@ interface Made {
  */
 const OUTCOME_RTT_MS = 100;
 
-/** Redis, where workers claim ahead by default, its outcome batches answered OUTCOME_RTT_MS late. */
-async function slowOutcomesRedis(): Promise<Made> {
-  const m = await redisHarness();
+/** The store's outcome batches answered OUTCOME_RTT_MS late. */
+function slowOutcomes(m: Made): Made {
   const late = (call: (...args: unknown[]) => unknown) => async (...args: unknown[]) => {
     await new Promise((r) => setTimeout(r, OUTCOME_RTT_MS));
     return call(...args);
@@ -36,9 +37,12 @@ async function slowOutcomesRedis(): Promise<Made> {
   const store = interceptStore(m.store, (name, call) => (name === 'finishJobs' || name === 'capabilities.finishAndClaim' ? late(call) : undefined));
   return { store, cleanup: () => m.cleanup() };
 }
-// (SQLite answers in a fraction of a handler's time, so the worker there may scale its claim-ahead
-// to nothing, as it should.)
-const stores: [string, () => Made | Promise<Made>, string | false][] = [['redis', slowOutcomesRedis, redisSkipped]];
+// Redis and PostgreSQL, where workers claim ahead by default. (SQLite answers in a fraction of a
+// handler's time, so the worker there may scale its claim-ahead to nothing, as it should.)
+const stores: [string, () => Made | Promise<Made>, string | false][] = [
+  ['redis', async () => slowOutcomes(await redisHarness()), redisSkipped],
+  ['postgres', async () => slowOutcomes(await pgHarness()), pgSkipped],
+];
 
 /**
  * A worker at concurrency 1 that may claim 2 ahead, brought to: blocker b running, w1 and w2 (lower
@@ -144,3 +148,54 @@ for (const [storeName, make, skip] of stores) {
     });
   }
 }
+
+// PostgreSQL serves a worker's calls on a pool: two calls in flight may apply in one order and answer
+// in the other. Were two of them to carry claims, the job of the first applied (higher priority)
+// could reach the worker after the second's, and start after it. So the worker keeps one claim in
+// the air there (outcome-only batches overlap it). Here every other outcome batch answers late, after
+// the store applied it, which would hand the worker a later claim's jobs first.
+describe('claiming ahead on postgres, answers landing out of order', { skip: pgSkipped }, () => {
+  it('jobs still start in priority order, and each claim call waits for the one before', async () => {
+    const m = await pgHarness();
+    const now = Date.now();
+    const ids = Array.from({ length: 30 }, (_, i) => `j${String(i).padStart(2, '0')}`);
+    // j00 the most urgent, j29 the least: priority order is id order.
+    await m.store.addJobs({ jobs: ids.map((id, i) => resolveSpec({ task: 't', queue: 'oq', id, priority: 1000 - i }, now)), now });
+    let calls = 0;
+    let claimsInAir = 0;
+    let mostClaimsInAir = 0;
+    let outcomeOnlyOverlaps = 0;
+    let inAir = 0;
+    const store = interceptStore(m.store, (name, call) => {
+      if (name !== 'capabilities.finishAndClaim' && name !== 'finishJobs' && name !== 'claimJobs') return undefined;
+      return async (...args: unknown[]) => {
+        const claims = name !== 'finishJobs';
+        if (claims) mostClaimsInAir = Math.max(mostClaimsInAir, ++claimsInAir);
+        else if (inAir > 0) outcomeOnlyOverlaps++;
+        inAir++;
+        try {
+          const answer = await call(...args);
+          // Applied; every other answer comes back late.
+          if (name !== 'claimJobs' && calls++ % 2 === 0) await new Promise((r) => setTimeout(r, 30));
+          return answer;
+        } finally {
+          inAir--;
+          if (claims) claimsInAir--;
+        }
+      };
+    });
+    const started: string[] = [];
+    const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => void started.push(ctx.job.id));
+    const worker = new Worker(store, reg, { queues: ['oq'], concurrency: 1 }).start();
+    try {
+      await until(async () => (await m.store.countJobs({ queue: 'oq' })).oq!.completed === ids.length, 20_000, 'all completed');
+    } finally {
+      await worker.stop(1000);
+      await m.cleanup();
+    }
+    assert.deepEqual(started, ids);
+    assert.equal(mostClaimsInAir, 1, 'one claim in the air at a time');
+    // The worker did claim ahead (by default on PostgreSQL): outcomes went while a claim was in the air.
+    assert.ok(outcomeOnlyOverlaps > 0, 'outcome-only batches overlapped a call in the air');
+  });
+});

@@ -48,6 +48,8 @@ abstract class BatchCompleter implements Completer {
   private storing = 0;
   /** Slots promised to claims riding on batches in the air. */
   private reserved = 0;
+  /** Batches in the air that carry a claim. */
+  private claimsInFlight = 0;
   private flushPending = false;
   private landed: (() => void)[] = [];
   /** Moving mean of a batch's first-try round trip, in real time (ms). */
@@ -97,10 +99,14 @@ abstract class BatchCompleter implements Completer {
     // Claim the batch's jobs' room again in the same store call, unless the producer is claiming
     // right now. The claim's room is reserved until it lands, so held - storing + reserved never
     // exceeds what the executor may hold (executor.room), however many batches are in the air.
-    const finishAndClaim = store.capabilities.finishAndClaim;
+    // On a store whose calls in flight may apply out of order (not capabilities.inOrder: a pool,
+    // PostgreSQL), one claim at a time: two claims in the air could apply in one order and answer in
+    // the other, starting the lower-priority job first. Outcome-only batches still overlap it.
+    const { finishAndClaim, inOrder } = store.capabilities;
     const free = executor.room(this.rttMs) + this.storing - this.reserved;
-    const limit = finishAndClaim ? producer.claimBeside(free) : 0;
+    const limit = finishAndClaim && (inOrder || this.claimsInFlight === 0) ? producer.claimBeside(free) : 0;
     this.reserved += limit;
+    if (limit > 0) this.claimsInFlight++;
     let claimed: ClaimResult | null = null;
     const sentAt = performance.now();
     let retried = false;
@@ -140,6 +146,7 @@ abstract class BatchCompleter implements Completer {
     this.flights--;
     this.storing -= batch.length;
     this.reserved -= limit;
+    if (limit > 0) this.claimsInFlight--;
     // Free the whole batch's slots at once, so a claim after this takes one full batch. After a
     // combined claim the store has just said how much work there is: no extra claim unless it
     // filled every slot or a wake came meanwhile.
