@@ -25,10 +25,9 @@ local idleUntil = ARGV[11]
 local forget = ARGV[12]
 local FIRST_OUTCOME = 13
 beginCall(queueKeyBase)
--- One outcome (one completed id: 18 arguments; another kind: 19) and a claim of at most one job
--- (or of none, the queue being empty, as an idle worker's claim-ahead finds it): a concurrency-1
--- worker's cycle, where batching the index writes costs more than it saves.
-writeDirectly = outboxCount == 0 and #ARGV <= 19 and (claimLimit <= 1 or redis.call('ZCARD', keyBase .. READY) == 0)
+-- One outcome (one completed id: 18 arguments; another kind: 19): a concurrency-1 worker's cycle,
+-- where batching the index writes costs more than it saves. The claim after it decides again (below).
+writeDirectly = outboxCount == 0 and #ARGV <= 19
 local out = {}
 local lastAt = 0
 local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'
@@ -115,6 +114,10 @@ end
 local rows, wakeAt, registration, handed = {}, false, false, false
 if claimLimit > 0 or previous ~= '' then
   flushIndexWrites()
+  -- A claim of at most one job writes directly too; a larger one batches. A claim that finds the
+  -- queue empty (an idle worker's claim-ahead) writes no index either way: deciding by the limit
+  -- alone spares the ZCARD of the ready index that decided before (~6k instructions a finish).
+  if claimLimit > 1 then writeDirectly = false end
   local now = tonumber(nowText)
   rows, wakeAt, registration, handed = workerClaim(channel, now, nowText, claimLimit, leaseMs, workerId, token, previous, idleUntil, forget)
   if now > lastAt then lastAt = now end
