@@ -222,12 +222,11 @@ export function scheduleAdvanceScript(input: {
   ]);
 }
 
-/** The prefix's job hash format: 'lean' or '' (jobFormat in lua/lib/keys.lua). */
+/** A worker's beat; answers the prefix's job hash format: 'lean' or '' (jobFormat in lua/lib/keys.lua). */
 export function workerBeatScript(input: { globalKeyBase: string; id: string; infoJson: string; expiresAt: number }): ScriptCall<string> {
   return scriptCall('worker-beat', [input.globalKeyBase], [input.id, input.infoJson, input.expiresAt]);
 }
 
-/** Live workers' info JSON (null where one expired meanwhile). */
 /** 'lean' or '', marking an empty prefix lean (jobFormat in lua/lib/keys.lua). */
 export function jobFormatScript(input: { globalKeyBase: string }): ScriptCall<string> {
   return scriptCall('job-format', [input.globalKeyBase], []);
@@ -238,6 +237,7 @@ export function formatUpgradeScript(input: { globalKeyBase: string; now: number;
   return scriptCall('format-upgrade', [input.globalKeyBase], [input.now, input.force ? '1' : '0']);
 }
 
+/** Live workers' info JSON (null where one expired meanwhile). */
 export function workersLiveScript(input: { globalKeyBase: string; now: number }): ScriptCall<(string | null)[]> {
   return scriptCall('workers-live', [input.globalKeyBase], [input.now]);
 }
