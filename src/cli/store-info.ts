@@ -4,8 +4,7 @@
 import { existsSync } from 'node:fs';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import { storeUpgrade } from './store-upgrade.js';
-
-const redact = (url: string) => url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+import { redactStoreUrl } from '../stores/url.js';
 
 /** How a store's schema version stands against this build's latest. */
 function versionState(version: number, latest: number, none: string): string {
@@ -46,7 +45,7 @@ export async function storeCommand(sub: string | undefined, url: string = DEFAUL
   if (url.startsWith('sqlite:')) return sqliteInfo(url);
   if (!/^postgres(ql)?:\/\//.test(url)) {
     const kind = /^redis/.test(url) ? 'redis' : 'unknown';
-    process.stdout.write(`store: ${redact(url)}\nkind: ${kind}\nschema version: none (only the PostgreSQL and SQLite stores number their migrations)\n`);
+    process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: ${kind}\nschema version: none (only the PostgreSQL and SQLite stores number their migrations)\n`);
     return;
   }
   const { PostgresStore } = await import('../stores/postgres/store.js');
@@ -56,7 +55,7 @@ export async function storeCommand(sub: string | undefined, url: string = DEFAUL
     const version = await store.schemaVersion();
     const latest = LATEST_VERSION();
     const state = versionState(version, latest, 'not created yet (made at the first open)');
-    process.stdout.write(`store: ${redact(url)}\nkind: postgres\nschema: ${store.schema}\n` +
+    process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: postgres\nschema: ${store.schema}\n` +
       `schema version: ${version} (this build: ${latest}; ${state})\n`);
   } finally {
     await store.close();

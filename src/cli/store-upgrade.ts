@@ -5,12 +5,11 @@
 // workers registered in the prefix are of an earlier version (their info lacks the lean reader
 // mark), unless --force: processes that register no worker (producers, the API) it cannot see.
 // Other stores have no job hash format: nothing to do.
-
-const redact = (url: string) => url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+import { redactStoreUrl } from '../stores/url.js';
 
 export async function storeUpgrade(url: string, force: boolean): Promise<void> {
   if (!/^redis(s|\+cluster)?:\/\//.test(url)) {
-    process.stdout.write(`store: ${redact(url)}\nnothing to upgrade: only the Redis store has a job hash format\n`);
+    process.stdout.write(`store: ${redactStoreUrl(url)}\nnothing to upgrade: only the Redis store has a job hash format\n`);
     return;
   }
   const { RedisStore } = await import('../stores/redis/store.js');
@@ -19,7 +18,7 @@ export async function storeUpgrade(url: string, force: boolean): Promise<void> {
   try {
     const { outcome, olderWorkers } = await store.upgradeJobFormat({ now: Date.now(), force });
     const older = olderWorkers.length ? `live workers of a version before lean hashes: ${olderWorkers.join(', ')}\n` : '';
-    const head = `store: ${redact(url)}\nprefix: ${store.prefix}\n`;
+    const head = `store: ${redactStoreUrl(url)}\nprefix: ${store.prefix}\n`;
     if (outcome === 'refused') {
       process.stderr.write(`${head}${older}fusion: not upgraded: those workers cannot read lean job hashes. Stop or upgrade them ` +
         `(every process using the prefix must run this version or later), then run this again; --force marks it anyway\n`);

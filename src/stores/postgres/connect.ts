@@ -3,6 +3,7 @@
 import pg from 'pg';
 import { FusionError } from '../../core/errors.js';
 import { SCHEMA_NAME } from './sql.js';
+import { redactStoreUrl } from '../url.js';
 
 export interface PostgresUrl {
   /** The URL pg connects with (our parameters removed). */
@@ -16,10 +17,10 @@ export function parsePostgresUrl(url: string): PostgresUrl {
   try {
     u = new URL(url);
   } catch {
-    throw new FusionError('invalid_store', 'not a valid postgres:// URL', { url: redact(url) });
+    throw new FusionError('invalid_store', 'not a valid postgres:// URL', { url: redactStoreUrl(url) });
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new FusionError('invalid_store', 'a PostgreSQL store URL starts with postgres://', { url: redact(url) });
+    throw new FusionError('invalid_store', 'a PostgreSQL store URL starts with postgres://', { url: redactStoreUrl(url) });
   }
   const schema = u.searchParams.get('schema') ?? 'fusion';
   if (!SCHEMA_NAME.test(schema)) {
@@ -32,10 +33,6 @@ export function parsePostgresUrl(url: string): PostgresUrl {
   return { connectionString: u.toString(), schema, max };
 }
 
-/** The URL with its password hidden, for messages. */
-export function redact(url: string): string {
-  return url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');
-}
 
 /** Type parsers of the store's own connections: bigint (epoch ms, counts) as a JS number. */
 export const TYPES = {

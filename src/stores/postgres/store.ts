@@ -22,7 +22,8 @@ import type {
 } from '../../core/store.js';
 import { WORK_EVENTS } from '../../core/store.js';
 import * as claim from './claim.js';
-import { parsePostgresUrl, redact } from './connect.js';
+import { parsePostgresUrl } from './connect.js';
+import { redactStoreUrl } from '../url.js';
 import { PostgresContext } from './context.js';
 import * as events from './events.js';
 import { addJobs } from './jobs-in.js';
@@ -77,7 +78,7 @@ export class PostgresStore implements Store {
         }
       } catch (err) {
         await store.pool.end().catch(() => {});
-        throw new FusionError('store_unavailable', `could not open the PostgreSQL store at ${redact(url)}: ${(err as Error).message}`, {});
+        throw new FusionError('store_unavailable', `could not open the PostgreSQL store at ${redactStoreUrl(url)}: ${(err as Error).message}`, {});
       }
     }
     return store;
