@@ -1,5 +1,6 @@
 // `fusion store info [--store URL]`: which store a URL names and, for PostgreSQL and SQLite, its
-// schema's version against the migrations this build carries. Read-only: it never creates or migrates.
+// schema's version against the migrations this build carries; for Redis, the prefix's job hash
+// format. Read-only: it never creates, migrates or marks.
 // `fusion store upgrade` is store-upgrade.ts.
 import { existsSync } from 'node:fs';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
@@ -35,6 +36,25 @@ async function sqliteInfo(url: string): Promise<void> {
     `schema version: ${version} (this build: ${latest}; ${versionState(version, latest, none)})\n`);
 }
 
+const FORMAT_STATE = {
+  lean: 'lean (new jobs store only the fields not at their default)',
+  full: 'full (written by a version before lean hashes: `fusion store upgrade` once every process runs this version)',
+  empty: 'none yet (an empty prefix: marked lean at the first write)',
+} as const;
+
+async function redisInfo(url: string): Promise<void> {
+  const { RedisStore } = await import('../stores/redis/store.js');
+  const { parseRedisUrl } = await import('../stores/redis/connect.js');
+  const store = new RedisStore(parseRedisUrl(url));
+  try {
+    const format = await store.storedJobFormat();
+    process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: redis\nprefix: ${store.prefix}\n` +
+      `schema version: none (Redis keys carry no migrations)\njob hash format: ${FORMAT_STATE[format]}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
 export async function storeCommand(sub: string | undefined, url: string = DEFAULT_STORE_URL, opts: { force?: boolean } = {}): Promise<void> {
   if (sub === 'upgrade') return storeUpgrade(url, opts.force ?? false);
   if (sub !== 'info') {
@@ -43,9 +63,9 @@ export async function storeCommand(sub: string | undefined, url: string = DEFAUL
     return;
   }
   if (url.startsWith('sqlite:')) return sqliteInfo(url);
+  if (/^redis(s|\+cluster)?:\/\//.test(url)) return redisInfo(url);
   if (!/^postgres(ql)?:\/\//.test(url)) {
-    const kind = /^redis/.test(url) ? 'redis' : 'unknown';
-    process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: ${kind}\nschema version: none (only the PostgreSQL and SQLite stores number their migrations)\n`);
+    process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: unknown\n`);
     return;
   }
   const { PostgresStore } = await import('../stores/postgres/store.js');

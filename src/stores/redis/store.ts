@@ -31,7 +31,7 @@ import { Queues } from './queues.js';
 import { Schedules } from './schedules.js';
 import { Workers } from './workers.js';
 import { PubSub, closeClient } from './pubsub.js';
-import { currentJobFormat, upgradeJobFormat, type FormatUpgrade } from './job-format.js';
+import { currentJobFormat, storedJobFormat, upgradeJobFormat, type FormatUpgrade } from './job-format.js';
 
 export interface RedisStoreOptions {
   /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */
@@ -171,6 +171,8 @@ export class RedisStore implements Store {
 
   /** The job hash format this store's adds write: 'lean' (only fields not at their default) or 'full' (job-format.ts). */
   jobFormat(): Promise<'lean' | 'full'> { return currentJobFormat(this.ctx); }
+  /** The format as stored, marking nothing (`fusion store info`): 'empty' is marked lean at the first write. */
+  storedJobFormat(): Promise<'lean' | 'full' | 'empty'> { return storedJobFormat(this.ctx); }
   /** `fusion store upgrade`: mark the prefix lean, refused while live workers of an earlier version are registered unless forced. */
   upgradeJobFormat(params: { now: number; force: boolean }): Promise<FormatUpgrade> { return upgradeJobFormat(this.ctx, params); }
 
