@@ -97,6 +97,69 @@ describe('Redis idle hand-off', { skip }, () => {
     }
   });
 
+  /** The commands the add scripts ran on this prefix's queue 'h' while `run` ran (MONITOR shows a script's commands as from 'lua'). */
+  const scriptCommandsDuring = async (prefix: string, run: () => Promise<unknown>): Promise<string[]> => {
+    const monitor = await admin.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === 'lua' && args.some((a) => a.startsWith(`{${prefix}:h}`))) seen.push(String(args[0]).toUpperCase());
+    });
+    try {
+      await run();
+      // Both kinds of lone add end with the ZADD of the all-jobs index, after any pop.
+      await until(() => seen.filter((c) => c === 'ZADD').length >= 2, 5000, 'the add in MONITOR', 2);
+    } finally {
+      monitor.disconnect();
+    }
+    return seen;
+  };
+
+  it('pops no registration where an add found none and no worker registered since, and still hands over to one that does', async () => {
+    const s = open();
+    await s.addJobs({ jobs: [job({})], now: Date.now() }); // finds the idle set empty
+    const quiet = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [job({})], now: Date.now() }));
+    assert.ok(quiet.includes('ZADD') && !quiet.includes('ZPOPMAX'), `no pop: ${quiet.join(' ')}`);
+    // A worker registers (it claims the two queued jobs, then finds the queue dry): the next add hands it the job.
+    const got: Job[] = [];
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
+    try {
+      assert.equal((await s.claimJobs(req({ limit: 3 }))).jobs.length, 2);
+      const handed = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [job({ id: 'after' })], now: Date.now() }));
+      assert.ok(handed.includes('ZPOPMAX'), handed.join(' '));
+      await until(() => got.length === 1, 5000, 'hand-off message', 2);
+      assert.equal(got[0]!.id, 'after');
+    } finally {
+      await stop();
+    }
+  });
+
+  it('queues a job and wakes the workers when an add misses a registration written behind its mark (another version\'s claim)', async () => {
+    const s = open();
+    const got: Job[] = [];
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
+    const work = admin.duplicate();
+    const onWork: string[] = [];
+    work.on('message', (_channel: string, text: string) => onWork.push(text));
+    await work.subscribe(`${s.prefix}:events:w`);
+    try {
+      await s.addJobs({ jobs: [job({ id: 'first' })], now: Date.now() }); // finds the idle set empty
+      await s.claimJobs(req({ workerId: 'w2', idleMs: undefined }));
+      // A registration as an earlier version's claim writes it: token, slots, leaseMs, worker.
+      const registration = 'tok\n1\n30000\nw1';
+      await admin.zadd(idleKey(s.prefix), Date.now() + 60_000, registration);
+      await s.addJobs({ jobs: [job({ id: 'missed' })], now: Date.now() });
+      await until(() => onWork.some((m) => m.includes('missed')), 5000, 'the work message', 2);
+      assert.equal((await s.getJob({ id: 'missed' }))!.state, 'queued');
+      assert.equal(got.length, 0);
+      assert.deepEqual(await admin.zrange(idleKey(s.prefix), '0', '-1'), [registration], 'left for its worker to take back');
+      const claimed = await s.claimJobs(req({ workerId: 'w1' }));
+      assert.deepEqual(claimed.jobs.map((j) => j.id), ['missed']);
+    } finally {
+      work.disconnect();
+      await stop();
+    }
+  });
+
   it('hands over by priority, and no more jobs than the registration has slots', async () => {
     const s = open();
     const got: Job[] = [];

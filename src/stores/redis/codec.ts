@@ -72,13 +72,16 @@ export function addMessage(queue: string, now: number, rows: readonly (readonly 
     const runAt = Number(args[1]);
     const id = args[0] as string;
     // Ids the id generator makes (and most given ones) need no escaping: JSON.stringify only when they might.
-    const idJson = PLAIN_ID.test(id) ? `"${id}"` : JSON.stringify(id);
+    const idJson = plainId(id) ? `"${id}"` : JSON.stringify(id);
     events += `${events ? ',' : ''}${runAt > now ? `["scheduled",${idJson},${runAt}]` : `["queued",${idJson}]`}`;
   }
   return `{"q":${JSON.stringify(queue)},"a":${now},"e":[${events}]}`;
 }
 
 const PLAIN_ID = /^[\w.:-]*$/;
+
+/** Whether an id goes into a JSON string as it is (ids the id generator makes do). */
+export const plainId = (id: string): boolean => PLAIN_ID.test(id);
 
 /**
  * The finish script's outcome entries for outcomes[positions]. Completions sharing token, end time

@@ -5,7 +5,8 @@ import { allowedList, stallDecision, type OperatorAction } from '../../core/stat
 import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
-import { addMessage, RUN_AT_CREATED } from './codec.js';
+import { DEFAULTS } from '../../core/job.js';
+import { ABSENT_LIMITS, addMessage, plainId, RUN_AT_CREATED } from './codec.js';
 
 /** A script to run with its KEYS and ARGV; R is what it answers. */
 export interface ScriptCall<R> {
@@ -42,6 +43,8 @@ export type AddResult = number | [number, unknown];
 // The four from runAt to maxStalls are the ones a batch may share.
 const ADD_ID = 0;
 const ADD_RUN_AT = 1;
+const ADD_PRIORITY = 2;
+const ADD_MAX_ATTEMPTS = 3;
 const ADD_MAX_STALLS = 4;
 const ADD_STATIC_JSON = 5;
 
@@ -55,6 +58,7 @@ const ADD_STATIC_JSON = 5;
  * hash leaves ra out.
  */
 export function addScript(input: QueueKeys & Publishing & { now: number; lean: boolean }, jobs: Raw[], createdAt?: readonly number[]): ScriptCall<AddAnswer> {
+  if (input.lean && jobs.length === 1 && createdAt && isPlain(jobs[0]!, createdAt[0]!, input.now)) return plainAddScript(input, jobs[0]!);
   const args: Raw = [input.channel, input.queue, input.now, addMessage(input.queue, input.now, jobs)];
   const runAts = input.lean && createdAt
     ? jobs.map((job, k) => (job[ADD_RUN_AT] === createdAt[k] && createdAt[k]! <= input.now ? RUN_AT_CREATED : job[ADD_RUN_AT]!))
@@ -75,6 +79,24 @@ export function addScript(input: QueueKeys & Publishing & { now: number; lean: b
     args.push(jobs[k]![ADD_STATIC_JSON]!);
   }
   return scriptCall(input.lean ? 'add-lean' : 'add', queueKeys(input), args);
+}
+
+/**
+ * A plain add (lua/add.lua): one job on a lean prefix, due, its runAt its createdAt, its limits at
+ * their default and an id JSON takes as it is, the usual single enqueue. Only what the script cannot
+ * know goes: the channel, now, the id, the static JSON and the priority unless it is the default;
+ * the script finds the queue, the id index and the message from KEYS[1] and the channel. Each
+ * argument left out spares Redis ~1.5k instructions (callgrind).
+ */
+function isPlain(job: Raw, createdAt: number, now: number): boolean {
+  return job[ADD_RUN_AT] === createdAt && createdAt <= now && job[ADD_MAX_ATTEMPTS] === ABSENT_LIMITS.maxAttempts
+    && job[ADD_MAX_STALLS] === ABSENT_LIMITS.maxStalls && plainId(job[ADD_ID] as string);
+}
+
+function plainAddScript(input: QueueKeys & Publishing & { now: number }, job: Raw): ScriptCall<AddAnswer> {
+  const args: Raw = [input.channel, input.now, job[ADD_ID]!, job[ADD_STATIC_JSON]!];
+  if (job[ADD_PRIORITY] !== DEFAULTS.priority) args.push(job[ADD_PRIORITY]!);
+  return scriptCall('add-lean', [input.queueKeyBase], args);
 }
 
 /** A worker's claim (workerClaim in lua/lib/handoff.lua): what the claim and finish scripts pass it. */

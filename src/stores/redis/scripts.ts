@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WORK_EVENTS } from '../../core/store.js';
+import { DEFAULTS } from '../../core/job.js';
 import { sourceDir } from '../source-dir.js';
 import { ABSENT_LIMITS, CLAIM_FIELDS, FIELDS, LEAN_READER, RUN_AT_CREATED } from './codec.js';
 
@@ -34,6 +35,7 @@ const PLACEHOLDERS: Record<string, string> = {
   CLAIM_FIELDS: luaList(CLAIM_FIELDS),
   ABSENT_LIMITS: `'${ABSENT_LIMITS.maxAttempts}', '${ABSENT_LIMITS.maxStalls}'`,
   RUN_AT_CREATED: `'${RUN_AT_CREATED}'`,
+  DEFAULT_PRIORITY: `'${DEFAULTS.priority}'`,
   LEAN_READER: `'${JSON.stringify(LEAN_READER).slice(1, -1)}'`,
   WORK_EVENTS: [...WORK_EVENTS].map((e) => `['${e}'] = true`).join(', '),
 };

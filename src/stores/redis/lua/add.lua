@@ -11,65 +11,41 @@
 -- and calls this script as 'add-lean' where it is set (scripts.ts: this text with lean true): no
 -- read of it here, no argument for it (each costs ~1-5k instructions a call).
 local lean = false
-local queueKeyBase = KEYS[1]
-local idIndexKey = KEYS[2]    -- single Redis only: on Cluster the store writes the index after
+-- takeSeqs, seqHead, seqTail, writeJob, publishWork, addLone and plainQueue: lua/lib/new-jobs.lua.
+
+-- A plain add (lean prefixes only; four or five arguments, see plainAddScript in script-calls.ts):
+-- one job, due, its runAt its createdAt, its limits at their default, an id that needs no escaping
+-- in JSON. Only KEYS[1] goes: the queue and the id index follow from it and the channel
+-- (plainQueue, kept across calls), and the work message is built here. Each argument not sent
+-- spares Redis ~1.5k instructions; the client writes no message.
+if #ARGV <= 5 then
+  assert(lean, 'a plain add needs a lean prefix')
+  local channel, nowText = ARGV[1], ARGV[2]
+  local plain = plainQueue(KEYS[1], channel)
+  beginCall(KEYS[1], plain.idIndex)
+  return addLone(lean, channel, plain.queue, tonumber(nowText), nowText, plain.metaKey, ARGV[3], RUN_AT_CREATED, ARGV[5] or DEFAULT_PRIORITY,
+    ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS, ARGV[4], nil, plain.messageHead)
+end
+
 local channel = ARGV[1]
 local queue = ARGV[2]
 local nowText = ARGV[3]
-local message = ARGV[4]
--- ARGV[5..8]: runAt, priority, maxAttempts and maxStalls, each the value every job of the add shares
--- (all four in a lone add, most columns of most batches) or '' where each job brings its own. runAt
--- may also be 'due': each job brings its own and every one is due (runAt <= now, the client's test
--- for the message), so none is compared here (tonumber is ~2k instructions: strtod). A lean add's
--- runAt is RUN_AT_CREATED where it equals the job's createdAt and is due. Then per job:
--- id, its own columns in that order, staticJson. Each argument a job does not send spares Redis
--- ~1.5k instructions (the parse, a Lua string with every byte hashed, the read).
+-- ARGV[4]: the work message. ARGV[5..8]: runAt, priority, maxAttempts and maxStalls, each the value
+-- every job of the add shares (all four in a lone add, most columns of most batches) or '' where
+-- each job brings its own. runAt may also be 'due': each job brings its own and every one is due
+-- (runAt <= now, the client's test for the message), so none is compared here (tonumber is ~2k
+-- instructions: strtod). A lean add's runAt is RUN_AT_CREATED where it equals the job's createdAt
+-- and is due. Then per job: id, its own columns in that order, staticJson. Each argument a job does
+-- not send spares Redis ~1.5k instructions (the parse, a Lua string with every byte hashed, the read).
 local runAt, priority, maxAttempts, maxStalls = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local FIRST_JOB = 9
-beginCall(queueKeyBase, idIndexKey)
+beginCall(KEYS[1], KEYS[2])    -- KEYS[2]: the id index, single Redis only: on Cluster the store writes it after
 local now = tonumber(nowText)
 local metaKey = keyBase .. META
--- takeSeqs, seqHead, seqTail, writeJob and publishWork: lua/lib/new-jobs.lua.
 
 -- A lone add (ten arguments: its job shares every column with itself; any batch sends more).
 if #ARGV == FIRST_JOB + 1 then
-  local id, staticJson = ARGV[9], ARGV[10]
-  local key = keyBase .. JOB .. id
-  -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
-  -- On Cluster the index lives in another slot and the job key decides.
-  local existingQueue = false
-  if idIndex then
-    if redis.call('HSETNX', idIndex, id, queue) == 0 then existingQueue = redis.call('HGET', idIndex, id) end
-  elseif redis.call('EXISTS', key) == 1 then existingQueue = queue end
-  if existingQueue then
-    if existingQueue ~= queue then return {{2, existingQueue}} end
-    return {{0, readJob(key)}}
-  end
-  -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
-  -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
-  local queued = runAt == RUN_AT_CREATED or runAt == nowText or tonumber(runAt) <= now
-  local seqText, handed
-  if queued then
-    -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
-    local registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
-    -- Handed at once: handOffNew wrote the job leased and gives its seq.
-    handed = registration and handOffNew(channel, now, nowText, queue, key, lean, id, priority, runAt, maxAttempts, maxStalls, staticJson,
-      token, leaseMs, worker, workerChannel)
-    if handed then seqText = handed
-    else
-      seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
-      writeJob(key, lean, staticJson, 'queued', priority, seqText, runAt, maxAttempts, maxStalls)
-      redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
-      handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
-    end
-  else
-    seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
-    writeJob(key, lean, staticJson, 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
-    redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
-  end
-  redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
-  if handed then publishHanded(channel, queue, now, id) else publishWork(channel, queue, now, message) end
-  return 1
+  return addLone(lean, channel, queue, now, nowText, metaKey, ARGV[9], runAt, priority, maxAttempts, maxStalls, ARGV[10], ARGV[4])
 end
 
 -- A batch.
@@ -167,7 +143,7 @@ if nr > 0 then
   handOff(channel, now, nowText, queue, takeRegistration(channel, now))
 end
 if created == count then
-  publishWork(channel, queue, now, message)
+  publishWork(channel, queue, now, ARGV[4])
   return count
 end
 -- Some ids were taken: the message names only the jobs created.

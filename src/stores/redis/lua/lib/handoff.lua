@@ -5,15 +5,35 @@
 -- wake-up. A registration serves one add. Its jobs also go to the list HANDED .. token, from which
 -- the worker's next claim takes them if the message never came (its event connection dropped
 -- meanwhile).
+-- Queues (by keyBase) whose IDLE set an add found empty, with no registration made here since: their
+-- adds skip the ZPOPMAX (~3k Redis instructions of a lone add's ~100k, callgrind). Where the scripts
+-- run as a function library this stays across calls; a registration written here (workerClaim, or
+-- handOff putting one back) clears its queue's mark. Registrations this table does not see (one
+-- written by another version's library during a rolling upgrade) are missed by adds only as a
+-- hand-off: the job is queued and its work message wakes the worker, which every worker
+-- subscribes to, and whose claim takes the registration back. A fresh Lua state (restart, failover,
+-- FUNCTION FLUSH) starts with no marks, and as EVAL every call does: the set is then popped, as
+-- before. Started over past 1,024 queues.
+local IDLE_EMPTY, idleEmptyKept = {}, 0
+local function markIdleEmpty()
+  if idleEmptyKept == 1024 then IDLE_EMPTY, idleEmptyKept = {}, 0 end
+  IDLE_EMPTY[keyBase] = true
+  idleEmptyKept = idleEmptyKept + 1
+end
 -- The newest live registration, popped: member, lapse time, token, slots, leaseMs, worker and the
 -- worker's channel; nothing when there is none. A lapsed set goes whole (the newest lapsed first).
 local function takeRegistration(channel, now)
+  if IDLE_EMPTY[keyBase] then return end
   local idleKey = keyBase .. IDLE
   while true do
     local popped = redis.call('ZPOPMAX', idleKey)
-    if not popped[1] then return end
+    if not popped[1] then
+      markIdleEmpty()
+      return
+    end
     if tonumber(popped[2]) <= now then
       redis.call('DEL', idleKey)
+      markIdleEmpty()
       return
     end
     -- Worked out only here: most adds find no registration, and each string.sub is ~1k instructions.
@@ -48,6 +68,7 @@ local function handOff(channel, now, nowText, queue, registration, lapsesAt, tok
     flushIndexWrites()
     if #rows == 0 then
       redis.call('ZADD', keyBase .. IDLE, lapsesAt, registration)
+      IDLE_EMPTY[keyBase] = nil
       return
     end
     deliver(queue, nowText, token, leaseMs, workerChannel, rows)
@@ -116,6 +137,7 @@ local function workerClaim(channel, now, nowText, limit, leaseMs, worker, token,
     registration = token .. '\n' .. (limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker
     redis.call('ZADD', keyBase .. IDLE, idleUntil, registration)
     redis.call('PEXPIREAT', keyBase .. IDLE, idleUntil)
+    IDLE_EMPTY[keyBase] = nil
   end
   if wakeAt then wakeAt = string.format('%.0f', wakeAt) end
   return rows, wakeAt, registration, handed

@@ -26,6 +26,8 @@ local ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS = --[[$ABSENT_LIMITS]]
 -- An add's runAt when it equals the job's createdAt and is due (the client's test): the hash then
 -- leaves ra out (lean adds only).
 local RUN_AT_CREATED = --[[$RUN_AT_CREATED]]
+-- The priority a plain add (lua/add.lua) that sends none has: core's default.
+local DEFAULT_PRIORITY = --[[$DEFAULT_PRIORITY]]
 local function jobKey(id) return keyBase .. JOB .. id end
 -- A job as rowToJob (codec.ts) reads it.
 local function readJob(key) return redis.call('HMGET', key, unpack(JOB_FIELDS)) end

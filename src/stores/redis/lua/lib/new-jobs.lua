@@ -54,3 +54,66 @@ local function publishHanded(channel, queue, now, id)
     redis.call('PUBLISH', channelName(channel), cjson.encode({q = queue, a = now, e = {{'queued', id}, {'active', id}}}))
   end
 end
+-- One job of a lone add: created (1), or the answer for an id already taken ({{0, row}} in this
+-- queue, {{2, queue}} in another). message: the work message, or with messageHead the job's
+-- escape-free id, which goes into the message built here (a plain add: see lua/add.lua).
+local function addLone(lean, channel, queue, now, nowText, metaKey, id, runAt, priority, maxAttempts, maxStalls, staticJson, message, messageHead)
+  local key = keyBase .. JOB .. id
+  -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
+  -- On Cluster the index lives in another slot and the job key decides.
+  local existingQueue = false
+  if idIndex then
+    if redis.call('HSETNX', idIndex, id, queue) == 0 then existingQueue = redis.call('HGET', idIndex, id) end
+  elseif redis.call('EXISTS', key) == 1 then existingQueue = queue end
+  if existingQueue then
+    if existingQueue ~= queue then return {{2, existingQueue}} end
+    return {{0, readJob(key)}}
+  end
+  -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
+  -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
+  local queued = runAt == RUN_AT_CREATED or runAt == nowText or tonumber(runAt) <= now
+  local seqText, handed
+  if queued then
+    -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
+    local registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
+    -- Handed at once: handOffNew wrote the job leased and gives its seq.
+    handed = registration and handOffNew(channel, now, nowText, queue, key, lean, id, priority, runAt, maxAttempts, maxStalls, staticJson,
+      token, leaseMs, worker, workerChannel)
+    if handed then seqText = handed
+    else
+      seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
+      writeJob(key, lean, staticJson, 'queued', priority, seqText, runAt, maxAttempts, maxStalls)
+      redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
+      handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
+    end
+  else
+    seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
+    writeJob(key, lean, staticJson, 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
+    redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
+  end
+  redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
+  if handed then publishHanded(channel, queue, now, id)
+  -- As addMessage (codec.ts) writes it: one concatenation.
+  elseif messageHead then publishWork(channel, queue, now, messageHead .. nowText .. ',"e":[["queued","' .. id .. '"]]}')
+  else publishWork(channel, queue, now, message) end
+  return 1
+end
+-- What a plain add (lua/add.lua) needs of its queue, from its hash-tag base ({prefix:queue}) and
+-- channel ('?prefix:events' on a single Redis, 'prefix:events' on Cluster): the queue name, the id
+-- index (single Redis only), the meta key and the work message up to its time. Kept across calls
+-- where the scripts run as a function library (a store sends the same two on every add), so the
+-- client sends neither the queue, the id index nor the message; started over past 256 queues.
+local PLAIN_QUEUES, plainQueuesKept = {}, 0
+local function plainQueue(base, channel)
+  local plain = PLAIN_QUEUES[base]
+  if plain and plain.channel == channel then return plain end
+  if plainQueuesKept == 256 then PLAIN_QUEUES, plainQueuesKept = {}, 0 end
+  local name, single = channelName(channel)
+  local prefix = string.sub(name, 1, #name - #':events')
+  local queue = string.sub(base, #prefix + 3, -2)
+  plain = {channel = channel, queue = queue, metaKey = base .. META, idIndex = single and ('{' .. prefix .. '}' .. ID_INDEX) or nil,
+    messageHead = '{"q":' .. cjson.encode(queue) .. ',"a":'}
+  PLAIN_QUEUES[base] = plain
+  plainQueuesKept = plainQueuesKept + 1
+  return plain
+end

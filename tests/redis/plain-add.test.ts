@@ -1,0 +1,113 @@
+// The plain add (lua/add.lua, plainAddScript in script-calls.ts): a single enqueue on a lean prefix,
+// due, with its runAt its createdAt, default limits and an id JSON takes as it is, sends one key and
+// four arguments (five with a priority not the default), and the script finds the queue, the id
+// index and the work message itself. What it stores, indexes, publishes and answers is the general
+// form's, on a prefix and queue whose names hold ':' too (the script splits them by the channel).
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { resolveSpec } from '../../src/core/queue.js';
+import type { JobSpec, NewJob } from '../../src/core/job.js';
+import type { RedisStore } from '../../src/stores/redis/store.js';
+import { addMessage, addArgs } from '../../src/stores/redis/codec.js';
+import { REDIS_URL, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
+import { until } from '../helpers/await.js';
+
+const skip = await redisSkip();
+
+describe('Redis plain add', { skip }, () => {
+  const admin = new Redis(REDIS_URL);
+  const prefixes: string[] = [];
+  const stores: RedisStore[] = [];
+  const open = () => {
+    const prefix = `${testPrefix()}:x`;
+    prefixes.push(prefix);
+    const store = openTestStore(undefined, prefix);
+    stores.push(store);
+    return store;
+  };
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    for (const p of prefixes) await dropPrefix(admin, p);
+    admin.disconnect();
+  });
+  const spec = (now: number, id: string | undefined, queue: string, extra: Partial<JobSpec> = {}): NewJob =>
+    resolveSpec({ task: 't', queue, payload: { n: 1 }, ...(id === undefined ? {} : { id }), ...extra }, now);
+  /** The add scripts' FCALLs on this prefix while `run` runs, as MONITOR shows them: each a list of its arguments. */
+  const fcallsDuring = async (prefix: string, run: () => Promise<unknown>): Promise<string[][]> => {
+    const monitor = await admin.monitor();
+    const calls: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (String(args[0]).toLowerCase() === 'fcall' && /_add(_lean)?$/.test(args[1]!) && args.some((a) => a.includes(prefix))) calls.push(args);
+    });
+    try {
+      await run();
+      await until(() => calls.length > 0, 5000, 'the add in MONITOR', 2);
+    } finally {
+      monitor.disconnect();
+    }
+    return calls;
+  };
+
+  it('sends one key and four arguments, five with a priority not the default', async () => {
+    const store = open();
+    const now = Date.now();
+    await store.addJobs({ jobs: [spec(now, 'warm', 'q:a')], now }); // marks the prefix lean
+    const plain = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a')], now }));
+    // FCALL, the function, the number of keys, KEYS[1], channel, now, id, static JSON.
+    assert.deepEqual(plain.map((args) => [args.length, args[2]]), [[8, '1']]);
+    assert.equal(plain[0]![3], `{${store.prefix}:q:a}`);
+    const urgent = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a', { priority: 'high' })], now }));
+    assert.deepEqual(urgent.map((args) => [args.length, args[8]]), [[9, '2']]);
+    // Not plain: a limit not at its default goes in the general form (KEYS[2] the id index, ten arguments).
+    const general = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a', { maxAttempts: 2 })], now }));
+    assert.deepEqual(general.map((args) => [args.length, args[2]]), [[15, '2']]);
+  });
+
+  it('stores, indexes, publishes and answers as the general form', async () => {
+    const store = open();
+    const now = Date.now();
+    await store.addJobs({ jobs: [spec(now, 'warm', 'q:a')], now });
+    const work = admin.duplicate();
+    const messages: string[] = [];
+    work.on('message', (_channel: string, text: string) => messages.push(text));
+    await work.subscribe(`${store.prefix}:events:w`);
+    try {
+      const job = spec(now, undefined, 'q:a', { priority: 'low' });
+      const [added] = await store.addJobs({ jobs: [job], now });
+      assert.deepEqual([added!.created, added!.job.state, added!.job.priority], [true, 'queued', 0]);
+      await until(() => messages.length === 1, 5000, 'the work message', 2);
+      assert.equal(messages[0], addMessage('q:a', now, [addArgs(job)]));
+      const base = `{${store.prefix}:q:a}`;
+      assert.deepEqual((await admin.hkeys(`${base}:j:${job.id}`)).sort(), ['d', 'p', 'sq', 'st']);
+      const seq = await admin.hget(`${base}:j:${job.id}`, 'sq');
+      assert.equal(await admin.zscore(`${base}:r`, `${seq}${job.id}`), '0');
+      assert.equal(await admin.zscore(`${base}:a`, job.id), String(Number(seq)));
+      assert.equal(await admin.hget(`{${store.prefix}}:ids`, job.id), 'q:a', 'the id index, found from the channel');
+      const got = await store.getJob({ id: job.id });
+      assert.deepEqual([got?.queue, got?.state, got?.runAt, got?.maxAttempts, got?.maxStalls], ['q:a', 'queued', now, 10, 3]);
+      // The same id again: the existing job, in this queue and from another.
+      const again = spec(now + 1, job.id, 'q:a');
+      assert.equal((await store.addJobs({ jobs: [again], now: now + 1 }))[0]!.created, false);
+      const elsewhere = await store.addJobs({ jobs: [spec(now + 1, job.id, 'other')], now: now + 1 });
+      assert.deepEqual([elsewhere[0]!.created, elsewhere[0]!.job.queue, elsewhere[0]!.job.priority], [false, 'q:a', 0]);
+      assert.equal(await admin.exists(`{${store.prefix}:other}:j:${job.id}`), 0);
+    } finally {
+      work.disconnect();
+    }
+  });
+
+  it('keeps FIFO by seq among plain and general adds of one priority', async () => {
+    const store = open();
+    const now = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      // Every other add is general (a limit not at its default).
+      const job = spec(now, undefined, 'fifo', i % 2 ? { maxStalls: 1 } : {});
+      ids.push(job.id);
+      await store.addJobs({ jobs: [job], now });
+    }
+    const claimed = await store.claimJobs({ queues: ['fifo'], workerId: 'w', limit: 6, leaseMs: 30_000, now });
+    assert.deepEqual(claimed.jobs.map((j) => j.id), ids);
+  });
+});
