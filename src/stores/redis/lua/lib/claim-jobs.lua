@@ -20,6 +20,10 @@ if #CLAIM_FIELDS ~= 10 then error('claimJobs builds rows of 10 CLAIM_FIELDS') en
 -- The attempt number after a stored one, as text, for the first few (a library's
 -- load has no tostring to build it): string.format costs more than a table lookup.
 local NEXT_ATTEMPT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7', ['7'] = '8', ['8'] = '9', ['9'] = '10'}
+-- A small count as text (a claim's last rank, a registration's slots): a table lookup where
+-- string.format or Lua's own number-to-text conversion runs sprintf (~2-3k instructions).
+local SMALL_COUNTS = {[0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
+local function countText(n) return SMALL_COUNTS[n] or string.format('%d', n) end
 -- Promote due jobs, then take up to `limit` queued jobs (priority, FIFO) as active under `token`.
 -- Returns one string per claimed job: its CLAIM_FIELDS values (attempts already counted up, '' for
 -- none), then its id, joined by newlines (JSON from JSON.stringify holds no raw newline; an id may,
@@ -57,11 +61,12 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
   end
   if room <= 0 then return {}, wakeAt, false end
   local rows = {}
-  local leaseUntilText = string.format('%.0f', now + leaseMs)
   -- ZRANGE then ZREMRANGEBYRANK rather than ZPOPMIN, whose reply formats every score as text.
-  local popped = redis.call('ZRANGE', keyBase .. READY, '0', string.format('%d', room - 1))
+  local popped = redis.call('ZRANGE', keyBase .. READY, '0', countText(room - 1))
   if #popped == 0 then return rows, wakeAt, true end
-  redis.call('ZREMRANGEBYRANK', keyBase .. READY, '0', string.format('%d', #popped - 1))
+  redis.call('ZREMRANGEBYRANK', keyBase .. READY, '0', countText(#popped - 1))
+  -- Formatted only once a job is there (~5k instructions): an idle worker's claims find none.
+  local leaseUntilText = string.format('%.0f', now + leaseMs)
   local leaseKey = keyBase .. LEASED
   addToIndex(leaseKey, 'inf', LEASE_ANCHOR)
   local jobPrefix = keyBase .. JOB

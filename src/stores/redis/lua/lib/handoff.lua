@@ -134,7 +134,7 @@ local function workerClaim(channel, now, nowText, limit, leaseMs, worker, token,
   local rows, wakeAt, dry = claimJobs(channel, now, nowText, limit, tonumber(leaseMs), worker, token)
   local registration = false
   if idleUntil ~= '' and dry and limit > #rows then
-    registration = token .. '\n' .. (limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker
+    registration = token .. '\n' .. countText(limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker
     redis.call('ZADD', keyBase .. IDLE, idleUntil, registration)
     redis.call('PEXPIREAT', keyBase .. IDLE, idleUntil)
     IDLE_EMPTY[keyBase] = nil
