@@ -14,6 +14,19 @@ const DEFAULT_BACKOFF = JSON.stringify(DEFAULTS.backoff);
 
 const isInt = (n: unknown): n is number => Number.isInteger(n);
 
+/**
+ * JSON.stringify of a string. JSON.stringify is a call into V8's C++ runtime (~0.15 µs each, four
+ * per answer for id, queue, task and state); a string with nothing to escape (no quote, backslash,
+ * control character or surrogate) is only put between quotes, the rest goes to JSON.stringify.
+ */
+export function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
 /** An ISO time or null, as the schema's ['string', 'null'] field writes it. */
 const isoJson = (t: number | null): string => {
   const s = iso(t);
@@ -29,7 +42,7 @@ export function freshJobJson(j: Job, sensitive: string[]): string | undefined {
     || typeof j.id !== 'string' || typeof j.queue !== 'string' || typeof j.task !== 'string' || typeof j.state !== 'string'
     || !isInt(j.priority) || !isInt(j.maxAttempts) || !isInt(j.timeout) || !isInt(j.stalls) || typeof j.runAt !== 'number' || typeof j.createdAt !== 'number'
   ) return undefined;
-  return `{"id":${JSON.stringify(j.id)},"queue":${JSON.stringify(j.queue)},"task":${JSON.stringify(j.task)},"state":${JSON.stringify(j.state)}`
+  return `{"id":${quote(j.id)},"queue":${quote(j.queue)},"task":${quote(j.task)},"state":${quote(j.state)}`
     + `,"priority":${j.priority},"payload":${JSON.stringify(maskerFor(sensitive)(j.payload))},"attempts":0,"maxAttempts":${j.maxAttempts}`
     + `,"backoff":${DEFAULT_BACKOFF},"timeout":${j.timeout},"runAt":${isoJson(j.runAt)},"createdAt":${isoJson(j.createdAt)}`
     + `,"startedAt":null,"endedAt":null,"result":null,"error":null,"progress":null,"stalls":${j.stalls},"cancelRequested":false`

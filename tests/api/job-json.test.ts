@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
-import { freshJobJson } from '../../src/api/job-json.js';
+import { freshJobJson, quote } from '../../src/api/job-json.js';
 import { jobView } from '../../src/api/present.js';
 import { API_SENSITIVE_FIELDS } from '../../src/api/server.js';
 import * as S from '../../src/api/schemas/jobs.js';
@@ -55,11 +55,12 @@ test('a new job: the template gives the schema serializer\'s bytes for every pay
       ['queued', {}],
       ['scheduled', { runAt: T + 86_400_000, priority: -1000, maxAttempts: 1, timeout: 86_400_000 }],
       ['queued', { id: 'client "id" \\ ✓', queue: 'a.b:c-d_e', task: 'task with "quotes"', priority: 1000, createdAt: 0, runAt: -1 }],
+      ['queued', { id: 'lone \ud800 tab\t \u2028 😀', task: 'nul \u0000 del \u007f \udfff' }],
     ] as const) jobs.push(newJobView(newJob({ payload, ...o }), state));
   }
   const want = await viewJsons(jobs);
   jobs.forEach((j, i) => assert.equal(freshJobJson(j, sensitive), want[i], `payload ${JSON.stringify(j.payload)?.slice(0, 80)} ${j.id} ${j.priority}`));
-  assert.equal(jobs.length, payloads.length * 3);
+  assert.equal(jobs.length, payloads.length * 4);
   // Masked as the view masks: the secret is not in the answer.
   const masked = freshJobJson(newJobView(newJob({ payload: payloads[14] }), 'queued'), sensitive)!;
   assert.ok(!masked.includes('secret-1') && JSON.parse(masked).payload.api_key !== 'secret-1');
@@ -105,5 +106,18 @@ test('POST /v1/jobs answers the bytes GET /v1/jobs/:id gives for the job, with t
     assert.equal(again.body, first.body);
   } finally {
     await api.close();
+  }
+});
+
+test('quote writes a string as JSON.stringify does, plain ones without calling it', () => {
+  const strings = [
+    '', 'sms', 'queued', '01a23c18-8ca9-707f-8da2-000000000001', 'a.b:c-d_e', ' spaces and / slash ', 'é ✓ 漢字', '\u007f del', '\u2028\u2029',
+    'quote "', 'back \\ slash', 'nul \u0000', 'tab \t', 'newline \n', '\u001f unit separator', 'pair \ud83d\ude00',
+    'lone high \ud800', 'lone low \udfff', '\ud800\ud800', '\udfff\ud800', 'end high \ud83d',
+  ];
+  for (const s of strings) assert.equal(quote(s), JSON.stringify(s), JSON.stringify(s));
+  for (let c = 0; c < 0x10000; c++) {
+    const s = `a${String.fromCharCode(c)}b`;
+    assert.equal(quote(s), JSON.stringify(s), `U+${c.toString(16)}`);
   }
 });
