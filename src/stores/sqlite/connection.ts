@@ -30,6 +30,8 @@ export class SqliteConnection {
   private leaseSeq = 0;
   /** True while the cross-process watcher runs: only then are this connection's new rows remembered. */
   watching = false;
+  /** Told of each commit of this connection while the watcher runs (watch.ts pauses its file watch in bursts). */
+  afterOwnCommit: (() => void) | null = null;
   /** Rows this connection inserted and committed: their events were emitted at commit, the watcher skips them. */
   readonly ownSeqs = new Set<number>();
   /** Rows inserted by the transaction under way: own once it commits. */
@@ -69,6 +71,7 @@ export class SqliteConnection {
   tx<T>(fn: () => T): T {
     try {
       const out = this.runTx.immediate(fn) as T;
+      this.afterOwnCommit?.();
       if (this.pendingOwnSeqs.length) for (const seq of this.pendingOwnSeqs.splice(0)) this.ownSeqs.add(seq);
       if (this.pendingQueues.length) for (const q of this.pendingQueues.splice(0)) this.knownQueues.add(q);
       return out;
