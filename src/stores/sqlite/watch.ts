@@ -10,9 +10,11 @@
 // makes an inotify event of each (about 14 per job a worker at concurrency 1 finishes and claims:
 // ~10 us of system time per job, a seventh of its cost). Those events are read only when the event
 // loop turns, and a busy worker commits many times within one turn (its cycle runs in microtasks).
-// So from this connection's second commit within a turn the watch is closed, and it opens again at
+// So from this connection's third commit within a turn the watch is closed, and it opens again at
 // the end of that turn, followed by a check: a commit by another process meanwhile is seen then,
-// when the events the watch would have queued would have been read anyway.
+// when the events the watch would have queued would have been read anyway. Closing and opening the
+// watch costs about what the events of one commit do (~13 us, measured), so a turn of one or two
+// commits keeps it.
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { StoreEvent } from '../../core/store.js';
@@ -82,13 +84,13 @@ export class CrossProcessWatcher {
     }
   }
 
-  /** This connection committed: from its second commit within a turn, close the watch until the turn ends. */
+  /** This connection committed: from its third commit within a turn, close the watch until the turn ends. */
   private readonly onOwnCommit = (): void => {
     if (this.ownCommits++ === 0) {
       setImmediate(this.turnEnded);
       return;
     }
-    if (this.paused || !this.fileWatch) return;
+    if (this.ownCommits < 3 || this.paused || !this.fileWatch) return;
     this.paused = true;
     this.fileWatch.close();
     this.fileWatch = null;
