@@ -69,17 +69,19 @@ export class SqliteConnection {
 
   /** `fn` in one IMMEDIATE transaction; what it noted for after the commit applies only if it commits. */
   tx<T>(fn: () => T): T {
+    let out: T;
     try {
-      const out = this.runTx.immediate(fn) as T;
-      this.afterOwnCommit?.();
+      out = this.runTx.immediate(fn) as T;
       if (this.pendingOwnSeqs.length) for (const seq of this.pendingOwnSeqs.splice(0)) this.ownSeqs.add(seq);
       if (this.pendingQueues.length) for (const q of this.pendingQueues.splice(0)) this.knownQueues.add(q);
-      return out;
     } catch (err) {
       this.pendingOwnSeqs.length = 0;
       this.pendingQueues.length = 0;
       throw err;
     }
+    // Outside the try: nothing done after the commit may make it look failed to the caller.
+    this.afterOwnCommit?.();
+    return out;
   }
 
   emit(events: StoreEvent[]): void {
