@@ -9,8 +9,12 @@
 // --mode processed_c1 counts the engine bench's processed_c1 row instead: each process adds the
 // same jobs, then one worker at concurrency 1 runs --batches x 1000 of them in one process and
 // --batches + --more x 1000 in the other, so the difference is what running one no-op job costs
-// (claim, handler call, finish, events), not adding it. There `read` is better-sqlite3's row reads
-// (Statement::JS_get and JS_all, their step included).
+// (claim, handler call, finish, events), not adding it. There `reads` are the statements that
+// return rows (Statement::JS_get and JS_all), `writes` the others (Statement::JS_run: the UPDATEs,
+// BEGIN and COMMIT, whose WAL writes are most of it), each with its sqlite3_step. Callgrind counts
+// this process's own instructions only: the kernel's side of the WAL writes and locks (about as
+// much again at c=1, `perf`) is not in these numbers.
+//   npm run bench:sqlite-instructions -- --mode processed_c1 --batches 2 --more 4
 // Needs valgrind and callgrind_annotate on PATH; node runs ~50 times slower under callgrind.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
