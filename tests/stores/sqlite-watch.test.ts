@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { Queue } from '../../src/core/queue.js';
 import { Worker } from '../../src/core/worker.js';
@@ -67,6 +68,25 @@ async function longPollWorker(store: SqliteStore) {
   await settled;
   return { worker, nextStart: () => new Promise<void>((r) => (onStart = r)), idle };
 }
+
+/** The inotify watches this process holds now (Linux: /proc/self/fdinfo of each inotify descriptor). */
+function inotifyWatches(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the descriptor readdir itself used, closed by now
+    }
+    if (target !== 'anon_inode:inotify') continue;
+    n += readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+  }
+  return n;
+}
+
+/** Resolves at the end of this turn of the event loop (after the setImmediate callbacks queued before it). */
+const turnEnd = () => new Promise<void>((r) => setImmediate(r));
 
 describe('sqlite store: cross-connection events', () => {
   it('reports jobs another connection adds, each once, and not its own twice', async () => {
@@ -185,4 +205,50 @@ describe('sqlite store: cross-connection events', () => {
       await p.close();
     }
   });
+
+  it('closes its file watch while it commits in a burst (three commits in a turn), and opens it again when the event loop turns', async () => {
+    // The kernel makes an event of every write to the -wal file, this connection's own too: a busy
+    // worker's many commits in one turn would each pay for events nobody reads before the turn ends.
+    const p = await pair(2000);
+    try {
+      watchEvents(p.here);
+      await turnEnd();
+      const watching = inotifyWatches();
+      assert.ok(watching >= 1, 'the store watches its directory');
+      const now = Date.now();
+      // Three commits in one turn (the store's calls run synchronously up to their answer).
+      void p.here.pauseQueue({ queue: 'q', now });
+      void p.here.resumeQueue({ queue: 'q', now });
+      assert.equal(inotifyWatches(), watching, 'one or two commits keep the watch');
+      void p.here.pauseQueue({ queue: 'q', now });
+      assert.equal(inotifyWatches(), watching - 1, 'no watch during the burst');
+      await turnEnd();
+      await turnEnd();
+      assert.equal(inotifyWatches(), watching, 'watching again after the turn');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('reports what another connection commits while its file watch is closed for a burst', async () => {
+    // Fallback timer every 10 s: only the check made when the watch opens again reports it in time.
+    const p = await pair(2000);
+    try {
+      const { seen, until } = watchEvents(p.here);
+      await turnEnd();
+      const now = Date.now();
+      void p.here.pauseQueue({ queue: 'other', now });
+      void p.here.resumeQueue({ queue: 'other', now });
+      void p.here.pauseQueue({ queue: 'other', now });
+      // Committed by the other connection while this one's watch is closed.
+      void new Queue(p.there).enqueueMany([{ task: 't', queue: 'q', id: 'theirs' }]);
+      const t0 = performance.now();
+      await until('the other connection\'s job', () => seen.some((e) => e.jobId === 'theirs'));
+      assert.ok(performance.now() - t0 < 1000, 'reported at the end of the burst, not by the fallback timer');
+      assert.deepEqual(seen.filter((e) => e.jobId === 'theirs').map((e) => e.type), ['queued']);
+    } finally {
+      await p.close();
+    }
+  });
 });
+

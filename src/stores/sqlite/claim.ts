@@ -79,6 +79,7 @@ export function claimIn(conn: SqliteConnection, req: ClaimRequest, events: Store
     for (const [payload, packed] of picked) {
       const r = fromPicked(queue, payload, packed);
       statements.leaseJob.run(req.workerId, token, until, req.now, r.seq);
+      conn.noteLeased(r.id, r.seq, queue);
       // The row as the lease left it.
       r.state = 'active';
       r.attempts += 1;
@@ -113,7 +114,7 @@ export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: St
   const statements = conn.statements;
   return outcomes.map((o) => {
     // The job's seq and its queue (for the event).
-    const found = conn.locate(o.id);
+    const found = conn.locateLeased(o.id);
     if (found === undefined) return false;
     const [seq, queue] = found;
     let changes = 0;

@@ -207,7 +207,10 @@ function addLoneMade(conn: SqliteConnection, j: NewJob, now: number): AddedJob |
   // Committed: what tx() does after a commit, done here.
   const seq = Number(info.lastInsertRowid);
   const id = madeId(prefix, seq);
-  if (conn.watching) conn.ownSeqs.add(seq);
+  if (conn.watching) {
+    conn.ownSeqs.add(seq);
+    conn.afterOwnCommit?.();
+  }
   if (conn.listeners.size > 0) conn.emit([{ type: state, queue: j.queue, jobId: id, at: now, runAt: j.runAt }]);
   return { job: newJobView(j, state, id), created: true };
 }

@@ -115,8 +115,8 @@ export function prepareStatements(db: Database.Database) {
     extendLease: d.prepare(`UPDATE jobs SET lease_until = ? WHERE seq = ? AND lease_token = ? AND state = 'active'
       RETURNING cancel_requested`),
     // The finishes change a job only under its lease. They return nothing: the job's queue, for the
-    // event, is read first (connection.ts, locate), as RETURNING costs a trigger program and a temporary
-    // b-tree per run (see pickSql).
+    // event, is known from its claim on this connection or read first (connection.ts, locateLeased),
+    // as RETURNING costs a trigger program and a temporary b-tree per run (see pickSql).
     // The queue alone where the id carries the seq: one value, no row array (see PICKED_COLUMNS in rows.ts).
     queueAt: d.prepare(`SELECT queue FROM jobs WHERE seq = ? AND id = ?`).pluck(),
     seqAndQueueOfGivenId: d.prepare(`SELECT seq, queue FROM jobs WHERE id = ? AND id_given = 1`).raw(true),
