@@ -42,15 +42,31 @@ const FORMAT_STATE = {
   empty: 'none yet (an empty prefix: marked lean at the first write)',
 } as const;
 
+/** How long `store info` waits for Redis before saying it could not read the format. */
+const REDIS_INFO_WAIT_MS = 3000;
+
 async function redisInfo(url: string): Promise<void> {
   const { RedisStore } = await import('../stores/redis/store.js');
   const { parseRedisUrl } = await import('../stores/redis/connect.js');
   const store = new RedisStore(parseRedisUrl(url));
+  process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: redis\nprefix: ${store.prefix}\n` +
+    'schema version: none (Redis keys carry no migrations)\n');
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const format = await store.storedJobFormat();
-    process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: redis\nprefix: ${store.prefix}\n` +
-      `schema version: none (Redis keys carry no migrations)\njob hash format: ${FORMAT_STATE[format]}\n`);
+    // ioredis retries a call while it reconnects: an unreachable Redis would hold the command for long.
+    const format = await Promise.race([
+      store.storedJobFormat(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_INFO_WAIT_MS} ms`)), REDIS_INFO_WAIT_MS))),
+    ]);
+    const state = typeof format === 'string' ? FORMAT_STATE[format] : `${format.unknownMark} (a mark this version does not know: written by a later Fusion)`;
+    process.stdout.write(`job hash format: ${state}\n`);
+  } catch (err) {
+    process.stderr.write(`fusion: could not read the job hash format: ${redactStoreUrl((err as Error).message)}\n`);
+    process.exitCode = 1;
+    // Else the close's QUIT waits out the same retries.
+    store.client.disconnect();
   } finally {
+    clearTimeout(timer);
     await store.close();
   }
 }

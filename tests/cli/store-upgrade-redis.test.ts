@@ -61,6 +61,11 @@ describe('fusion store upgrade (Redis)', { skip }, () => {
     const again = await upgrade(url);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /job hash format: already lean/);
+
+    // A mark this version does not know (a later version's) is shown as it is, not as full.
+    await admin.set(`{${prefix}}:format`, 'leaner');
+    assert.match((await store('info', url)).stdout, /job hash format: leaner \(a mark this version does not know/);
+    await admin.set(`{${prefix}}:format`, 'lean');
   });
 
   it('has nothing to upgrade on another store', async () => {

@@ -39,9 +39,13 @@ describe('fusion store info (PostgreSQL)', { skip }, () => {
   });
 
   it('hides the password and says other stores have no numbered schema', async () => {
-    const { stdout } = await run(process.execPath, [BIN, 'store', 'info', '--store', 'redis://:secret@127.0.0.1:1/0']);
-    assert.doesNotMatch(stdout, /secret/);
-    assert.match(stdout, /kind: redis\nschema version: none/);
+    // Nothing listens on port 1: the Redis lines come, then a clear failure to read its format (exit 1).
+    const unreachable = await run(process.execPath, [BIN, 'store', 'info', '--store', 'redis://:secret@127.0.0.1:1/0'])
+      .then(() => assert.fail('store info exited 0 without reaching Redis'), (e: { code: number; stdout: string; stderr: string }) => e);
+    assert.equal(unreachable.code, 1);
+    assert.doesNotMatch(unreachable.stdout + unreachable.stderr, /secret/);
+    assert.match(unreachable.stdout, /kind: redis\nprefix: fusion\nschema version: none/);
+    assert.match(unreachable.stderr, /could not read the job hash format/);
     await assert.rejects(run(process.execPath, [BIN, 'store', 'nope']), (e: { code: number; stderr: string }) => e.code === 2 && /unknown store command/.test(e.stderr));
   });
 });

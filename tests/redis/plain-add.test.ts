@@ -1,7 +1,7 @@
 // The plain add (lua/add.lua, plainAddScript in script-calls.ts): a single enqueue on a lean prefix,
-// due, with its runAt its createdAt, default limits and an id JSON takes as it is, sends one key and
-// four arguments (five with a priority not the default), and the script finds the queue, the id
-// index and the work message itself. What it stores, indexes, publishes and answers is the general
+// due, with its runAt its createdAt, default limits and an id JSON takes as it is, sends its keys (the
+// queue's base and the id index) and four arguments (five with a priority not the default), and the
+// script finds the queue name and builds the work message itself. What it stores, indexes, publishes and answers is the general
 // form's, on a prefix and queue whose names hold ':' too (the script splits them by the channel).
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,19 +49,24 @@ describe('Redis plain add', { skip }, () => {
     return calls;
   };
 
-  it('sends one key and four arguments, five with a priority not the default', async () => {
+  it('sends its two keys and four arguments, five with a priority not the default', async () => {
     const store = open();
     const now = Date.now();
     await store.addJobs({ jobs: [spec(now, 'warm', 'q:a')], now }); // marks the prefix lean
     const plain = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a')], now }));
-    // FCALL, the function, the number of keys, KEYS[1], channel, now, id, static JSON.
-    assert.deepEqual(plain.map((args) => [args.length, args[2]]), [[8, '1']]);
-    assert.equal(plain[0]![3], `{${store.prefix}:q:a}`);
+    // FCALL, the function, the number of keys, KEYS[1], KEYS[2] (the id index: every key a script
+    // touches is declared), channel, now, id, static JSON.
+    assert.deepEqual(plain.map((args) => [args.length, args[2]]), [[9, '2']]);
+    assert.deepEqual(plain[0]!.slice(3, 5), [`{${store.prefix}:q:a}`, `{${store.prefix}}:ids`]);
     const urgent = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a', { priority: 'high' })], now }));
-    assert.deepEqual(urgent.map((args) => [args.length, args[8]]), [[9, '2']]);
+    assert.deepEqual(urgent.map((args) => [args.length, args[9]]), [[10, '2']]);
     // Not plain: a limit not at its default goes in the general form (KEYS[2] the id index, ten arguments).
     const general = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a', { maxAttempts: 2 })], now }));
     assert.deepEqual(general.map((args) => [args.length, args[2]]), [[15, '2']]);
+  });
+
+  it("refuses a prefix starting with '?', the mark the scripts read in a single Redis's channel", () => {
+    assert.throws(() => openTestStore(undefined, `?${testPrefix()}`), /not starting with \?/);
   });
 
   it('stores, indexes, publishes and answers as the general form', async () => {

@@ -24,18 +24,21 @@ export async function currentJobFormat(ctx: RedisContext): Promise<'lean' | 'ful
   return ctx.leanJobs ? 'lean' : 'full';
 }
 
+/** A prefix's format as stored: a mark this version does not know (a later version's) as it is. */
+export type StoredJobFormat = 'lean' | 'full' | 'empty' | { unknownMark: string };
+
 /**
  * The prefix's format as stored, for `fusion store info`: read only, where knowFormat marks an
  * empty prefix. 'empty': nothing written yet, marked lean at the first write. The keys tested are
  * jobFormat's (lua/lib/keys.lua): every job, schedule and worker passes through one of them first.
  */
-export async function storedJobFormat(ctx: RedisContext): Promise<'lean' | 'full' | 'empty'> {
+export async function storedJobFormat(ctx: RedisContext): Promise<StoredJobFormat> {
   const { globalKeyBase, queueNames, allSchedules, idIndex } = ctx.keys;
   // The four share one hash tag, so the EXISTS runs on Cluster too.
   const [mark, used] = await Promise.all([
     ctx.client.get(`${globalKeyBase}:format`),
     ctx.client.exists(queueNames, allSchedules, `${globalKeyBase}:w`, idIndex),
   ]);
-  if (mark === 'lean') return 'lean';
+  if (mark !== null) return mark === 'lean' ? 'lean' : { unknownMark: mark };
   return used > 0 ? 'full' : 'empty';
 }

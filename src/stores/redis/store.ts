@@ -31,7 +31,7 @@ import { Queues } from './queues.js';
 import { Schedules } from './schedules.js';
 import { Workers } from './workers.js';
 import { PubSub, closeClient } from './pubsub.js';
-import { currentJobFormat, storedJobFormat, upgradeJobFormat, type FormatUpgrade } from './job-format.js';
+import { currentJobFormat, storedJobFormat, upgradeJobFormat, type FormatUpgrade, type StoredJobFormat } from './job-format.js';
 
 export interface RedisStoreOptions {
   /** Key prefix (default "fusion"). Stores with different prefixes share a Redis without seeing each other. */
@@ -78,8 +78,9 @@ export class RedisStore implements Store {
 
   constructor(target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
-    if (!/^[^{}\s]{1,100}$/.test(this.prefix)) {
-      throw new FusionError('invalid_store', 'a Redis key prefix must be 1-100 characters without braces or spaces', { prefix: this.prefix });
+    // No leading '?': the scripts' channel is '?prefix:events' on a single Redis (keys.ts), and they read that mark.
+    if (!/^[^{}\s?][^{}\s]{0,99}$/.test(this.prefix)) {
+      throw new FusionError('invalid_store', 'a Redis key prefix must be 1-100 characters without braces or spaces, not starting with ?', { prefix: this.prefix });
     }
     this.cluster = target.cluster;
     this.client = target.create(`${this.prefix}:cmd`);
@@ -172,7 +173,7 @@ export class RedisStore implements Store {
   /** The job hash format this store's adds write: 'lean' (only fields not at their default) or 'full' (job-format.ts). */
   jobFormat(): Promise<'lean' | 'full'> { return currentJobFormat(this.ctx); }
   /** The format as stored, marking nothing (`fusion store info`): 'empty' is marked lean at the first write. */
-  storedJobFormat(): Promise<'lean' | 'full' | 'empty'> { return storedJobFormat(this.ctx); }
+  storedJobFormat(): Promise<StoredJobFormat> { return storedJobFormat(this.ctx); }
   /** `fusion store upgrade`: mark the prefix lean, refused while live workers of an earlier version are registered unless forced. */
   upgradeJobFormat(params: { now: number; force: boolean }): Promise<FormatUpgrade> { return upgradeJobFormat(this.ctx, params); }
 

@@ -114,8 +114,9 @@ export class SqliteConnection {
    * Where the jobs this connection leased are ([seq, queue] by id, set by claims, taken by their
    * finish: locateLeased): a finish of a job claimed here needs no SELECT to find its row and its
    * queue (~7k instructions, callgrind, of a c=1 cycle's ~190k). A job's seq and queue never
-   * change; an entry whose row is gone (removed) only sends the finish's UPDATE to a seq no row
-   * has, which changes nothing, as the lease check would. Entries of outcomes never reported (a
+   * change. An entry whose row is gone (removed) sends the finish's UPDATE to a seq no row has, or
+   * that a later add took again (seq is a rowid, reused after the newest row goes): the UPDATE also
+   * asks for the lease token, unique to this claim, so it changes nothing. Entries of outcomes never reported (a
    * lost lease) are dropped with the rest once there are LEASED_KEEP of them.
    */
   readonly leased = new Map<string, [seq: number, queue: string]>();

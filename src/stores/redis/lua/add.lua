@@ -1,5 +1,5 @@
--- Add jobs to one queue. The client writes the work message of the add as if every job were
--- created ({"q":queue,"a":now,"e":[["queued",id] or ["scheduled",id,runAt], ...]}, by the same
+-- Add jobs to one queue. The client writes the work message of the add (but for a plain add, below)
+-- as if every job were created ({"q":queue,"a":now,"e":[["queued",id] or ["scheduled",id,runAt], ...]}, by the same
 -- runAt > now test); only an add that finds some ids taken builds its own (cjson for those ids).
 -- Returns the number of jobs when every one was created; otherwise per job: 1 created, {0, row}
 -- it exists in this queue, {2, queue} it exists in another. Costs are Redis instructions
@@ -15,14 +15,14 @@ local lean = false
 
 -- A plain add (lean prefixes only; four or five arguments, see plainAddScript in script-calls.ts):
 -- one job, due, its runAt its createdAt, its limits at their default, an id that needs no escaping
--- in JSON. Only KEYS[1] goes: the queue and the id index follow from it and the channel
--- (plainQueue, kept across calls), and the work message is built here. Each argument not sent
--- spares Redis ~1.5k instructions; the client writes no message.
+-- in JSON. The keys are as below; the queue name follows from KEYS[1] and the channel (plainQueue,
+-- kept across calls), and the work message is built here. Each argument not sent spares Redis
+-- ~1.5k instructions; the client writes no message.
 if #ARGV <= 5 then
   assert(lean, 'a plain add needs a lean prefix')
   local channel, nowText = ARGV[1], ARGV[2]
   local plain = plainQueue(KEYS[1], channel)
-  beginCall(KEYS[1], plain.idIndex)
+  beginCall(KEYS[1], KEYS[2])
   return addLone(lean, channel, plain.queue, tonumber(nowText), nowText, plain.metaKey, ARGV[3], RUN_AT_CREATED, ARGV[5] or DEFAULT_PRIORITY,
     ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS, ARGV[4], nil, plain.messageHead)
 end

@@ -5,35 +5,39 @@
 -- wake-up. A registration serves one add. Its jobs also go to the list HANDED .. token, from which
 -- the worker's next claim takes them if the message never came (its event connection dropped
 -- meanwhile).
--- Queues (by keyBase) whose IDLE set an add found empty, with no registration made here since: their
--- adds skip the ZPOPMAX (~3k Redis instructions of a lone add's ~100k, callgrind). Where the scripts
--- run as a function library this stays across calls; a registration written here (workerClaim, or
--- handOff putting one back) clears its queue's mark. Registrations this table does not see (one
--- written by another version's library during a rolling upgrade) are missed by adds only as a
--- hand-off: the job is queued and its work message wakes the worker, which every worker
--- subscribes to, and whose claim takes the registration back. A fresh Lua state (restart, failover,
--- FUNCTION FLUSH) starts with no marks, and as EVAL every call does: the set is then popped, as
--- before. Started over past 1,024 queues.
-local IDLE_EMPTY, idleEmptyKept = {}, 0
-local function markIdleEmpty()
-  if idleEmptyKept == 1024 then IDLE_EMPTY, idleEmptyKept = {}, 0 end
-  IDLE_EMPTY[keyBase] = true
-  idleEmptyKept = idleEmptyKept + 1
+-- Queues (by keyBase) whose IDLE set an add found empty, with no registration made here since, and
+-- until when (ms): their adds skip the ZPOPMAX (~3k Redis instructions of a lone add's ~100k,
+-- callgrind) for IDLE_EMPTY_MS. Where the scripts run as a function library this stays across calls;
+-- a registration written here (workerClaim, or handOff putting one back) clears its queue's mark.
+-- Registrations this table cannot see (written by another version's library during a rolling
+-- upgrade, by a worker calling the scripts as EVAL, or replicated here before a failover made this
+-- node master) are missed by adds for at most IDLE_EMPTY_MS, and only as a hand-off: the job is
+-- queued and its work message, which every worker subscribes to, wakes the worker, whose claim takes
+-- the registration back. A fresh Lua state (restart, FUNCTION FLUSH) starts with no marks, and as
+-- EVAL every call does: the set is then popped, as before. Started over past 1,024 marks.
+local IDLE_EMPTY, idleEmptyKept, IDLE_EMPTY_MS = {}, 0, 1000
+local function markIdleEmpty(now)
+  if IDLE_EMPTY[keyBase] == nil then
+    if idleEmptyKept == 1024 then IDLE_EMPTY, idleEmptyKept = {}, 0 end
+    idleEmptyKept = idleEmptyKept + 1
+  end
+  IDLE_EMPTY[keyBase] = now + IDLE_EMPTY_MS
 end
 -- The newest live registration, popped: member, lapse time, token, slots, leaseMs, worker and the
 -- worker's channel; nothing when there is none. A lapsed set goes whole (the newest lapsed first).
 local function takeRegistration(channel, now)
-  if IDLE_EMPTY[keyBase] then return end
+  local skipUntil = IDLE_EMPTY[keyBase]
+  if skipUntil and now < skipUntil then return end
   local idleKey = keyBase .. IDLE
   while true do
     local popped = redis.call('ZPOPMAX', idleKey)
     if not popped[1] then
-      markIdleEmpty()
+      markIdleEmpty(now)
       return
     end
     if tonumber(popped[2]) <= now then
       redis.call('DEL', idleKey)
-      markIdleEmpty()
+      markIdleEmpty(now)
       return
     end
     -- Worked out only here: most adds find no registration, and each string.sub is ~1k instructions.

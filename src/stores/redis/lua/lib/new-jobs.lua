@@ -99,20 +99,19 @@ local function addLone(lean, channel, queue, now, nowText, metaKey, id, runAt, p
   return 1
 end
 -- What a plain add (lua/add.lua) needs of its queue, from its hash-tag base ({prefix:queue}) and
--- channel ('?prefix:events' on a single Redis, 'prefix:events' on Cluster): the queue name, the id
--- index (single Redis only), the meta key and the work message up to its time. Kept across calls
--- where the scripts run as a function library (a store sends the same two on every add), so the
--- client sends neither the queue, the id index nor the message; started over past 256 queues.
+-- channel ('?prefix:events' on a single Redis, 'prefix:events' on Cluster; a prefix never starts
+-- with '?', store.ts): the queue name, the meta key and the work message up to its time. Kept
+-- across calls where the scripts run as a function library (a store sends the same two on every
+-- add), so the client sends neither the queue nor the message; started over past 256 entries.
 local PLAIN_QUEUES, plainQueuesKept = {}, 0
 local function plainQueue(base, channel)
   local plain = PLAIN_QUEUES[base]
   if plain and plain.channel == channel then return plain end
   if plainQueuesKept == 256 then PLAIN_QUEUES, plainQueuesKept = {}, 0 end
-  local name, single = channelName(channel)
+  local name = channelName(channel)
   local prefix = string.sub(name, 1, #name - #':events')
   local queue = string.sub(base, #prefix + 3, -2)
-  plain = {channel = channel, queue = queue, metaKey = base .. META, idIndex = single and ('{' .. prefix .. '}' .. ID_INDEX) or nil,
-    messageHead = '{"q":' .. cjson.encode(queue) .. ',"a":'}
+  plain = {channel = channel, queue = queue, metaKey = base .. META, messageHead = '{"q":' .. cjson.encode(queue) .. ',"a":'}
   PLAIN_QUEUES[base] = plain
   plainQueuesKept = plainQueuesKept + 1
   return plain
