@@ -33,7 +33,8 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
     const prefix = testPrefix();
     const store = openTestStore(REDIS_URL, prefix);
     const admin = new Redis(REDIS_URL);
-    const N = 3000;
+    // Enough jobs that the run outlasts dozens of kill rounds however fast the claims go (3,000 took 2.9 s on a fast day).
+    const N = 6000;
     const LEASE = 60_000;
     const runs = new Map<string, number>();
     const allRan = deferred();
@@ -94,7 +95,9 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
       console.log(`lost claims: ${N} jobs, lease ${LEASE} ms, ${kills} CLIENT KILLs in ${elapsed} ms; ` +
         `${store.stats.lostClaims} claims answered after a drop or failed, ${store.stats.releasedJobs} jobs put back; ` +
         `${stalls} stalls, ${reruns} re-executions, max wait ${maxWait} ms; ${sweeps} sweeps (${sweepErrors} failed), ${orphaned} left their lock`);
-      assert.ok(kills >= 50, `the loop killed connections (${kills})`);
+      // The run overlapped the kill loop: connections were killed and claims cut off by it.
+      assert.ok(kills >= 20, `the loop killed connections (${kills})`);
+      assert.ok(store.stats.lostClaims >= 5, `kills cut claims off (${store.stats.lostClaims})`);
       assert.equal(jobs.length, N);
       assert.deepEqual((await store.countJobs({ queue: 'lost' })).lost, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
       assert.equal(runs.size, N, 'every job ran');
