@@ -134,11 +134,14 @@ describe('Redis idle hand-off', { skip }, () => {
     // mark cannot see (an EVAL caller's, one replicated before a failover) is missed no longer.
     const later = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [job({})], now: now + 1001 }));
     assert.ok(later.includes('ZPOPMAX'), `a pop after the mark lapsed: ${later.join(' ')}`);
-    // A worker registers (it claims the three queued jobs, then finds the queue dry): the next add hands it the job.
+    // An adder whose clock runs behind the marker's does not skip for longer: it pops.
+    const behind = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'h' }, now - 5000)], now: now - 5000 }));
+    assert.ok(behind.includes('ZPOPMAX'), `a pop by a clock behind the mark: ${behind.join(' ')}`);
+    // A worker registers (it claims the four queued jobs, then finds the queue dry): the next add hands it the job.
     const got: Job[] = [];
     const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
     try {
-      assert.equal((await s.claimJobs(req({ limit: 4 }))).jobs.length, 3);
+      assert.equal((await s.claimJobs(req({ limit: 5 }))).jobs.length, 4);
       const handed = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [job({ id: 'after' })], now: Date.now() }));
       assert.ok(handed.includes('ZPOPMAX'), handed.join(' '));
       await until(() => got.length === 1, 5000, 'hand-off message', 2);

@@ -13,8 +13,10 @@
 -- upgrade, by a worker calling the scripts as EVAL, or replicated here before a failover made this
 -- node master) are missed by adds for at most IDLE_EMPTY_MS, and only as a hand-off: the job is
 -- queued and its work message, which every worker subscribes to, wakes the worker, whose claim takes
--- the registration back. A fresh Lua state (restart, FUNCTION FLUSH) starts with no marks, and as
--- EVAL every call does: the set is then popped, as before. Started over past 1,024 marks.
+-- the registration back. The second is by the adders' clocks (their `now`): an add whose clock is
+-- behind the marker's pops, so skew does not stretch it. A fresh Lua state (restart, FUNCTION FLUSH)
+-- starts with no marks, and as EVAL every call does: the set is then popped, as before. Started
+-- over past 1,024 marks.
 local IDLE_EMPTY, idleEmptyKept, IDLE_EMPTY_MS = {}, 0, 1000
 local function markIdleEmpty(now)
   if IDLE_EMPTY[keyBase] == nil then
@@ -26,8 +28,9 @@ end
 -- The newest live registration, popped: member, lapse time, token, slots, leaseMs, worker and the
 -- worker's channel; nothing when there is none. A lapsed set goes whole (the newest lapsed first).
 local function takeRegistration(channel, now)
+  -- Within the second after the mark by this add's clock: a clock behind the marker's pops as before.
   local skipUntil = IDLE_EMPTY[keyBase]
-  if skipUntil and now < skipUntil then return end
+  if skipUntil and now < skipUntil and now >= skipUntil - IDLE_EMPTY_MS then return end
   local idleKey = keyBase .. IDLE
   while true do
     local popped = redis.call('ZPOPMAX', idleKey)
