@@ -67,6 +67,25 @@ export function openTestStore(url = REDIS_URL, prefix = testPrefix()): RedisStor
   return new RedisStore(parseRedisUrl(url), { prefix });
 }
 
+/** Stores a test file opens, each on its prefix, and the cleanup that closes them and removes those prefixes' keys. */
+export class PrefixedStores {
+  private readonly prefixes = new Set<string>();
+  private readonly stores: RedisStore[] = [];
+
+  /** A store on `prefix` (a fresh one unless given), made by `make` (openTestStore unless given). */
+  open(prefix = testPrefix(), make: (prefix: string) => RedisStore = (p) => openTestStore(undefined, p)): RedisStore {
+    this.prefixes.add(prefix);
+    const store = make(prefix);
+    this.stores.push(store);
+    return store;
+  }
+
+  async cleanup(admin: Redis | Cluster): Promise<void> {
+    await Promise.all(this.stores.map((s) => s.close()));
+    for (const p of this.prefixes) await dropPrefix(admin, p);
+  }
+}
+
 /** Count the jobs a store hands to its workers by idle hand-off (a pass-through wrapper of the handoff capability). */
 export function countHandoffs(store: RedisStore): { jobs: number } {
   const seen = { jobs: 0 };

@@ -12,7 +12,7 @@ import type { Job, JobSpec, NewJob } from '../../src/core/job.js';
 import type { ClaimRequest } from '../../src/core/store.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl, type RedisTarget } from '../../src/stores/redis/connect.js';
-import { REDIS_URL, countHandoffs, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
+import { PrefixedStores, REDIS_URL, countHandoffs, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 
 const skip = await redisSkip();
@@ -48,14 +48,8 @@ async function killEvents(admin: Redis, prefix: string): Promise<void> {
 
 describe('Redis idle hand-off', { skip }, () => {
   let admin: Redis;
-  const prefixes: string[] = [];
-  const stores: RedisStore[] = [];
-  const open = (make: (p: string) => RedisStore = (p) => openTestStore(undefined, p), prefix = testPrefix()) => {
-    prefixes.push(prefix);
-    const s = make(prefix);
-    stores.push(s);
-    return s;
-  };
+  const stores = new PrefixedStores();
+  const open = (make?: (p: string) => RedisStore, prefix = testPrefix()) => stores.open(prefix, make);
   const idleKey = (prefix: string, queue = 'h') => `{${prefix}:${queue}}:i`;
   const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({ queues: ['h'], workerId: 'w1', limit: 2, leaseMs: 30_000, now: Date.now(), idleMs: 60_000, ...over });
 
@@ -63,8 +57,7 @@ describe('Redis idle hand-off', { skip }, () => {
     admin = new Redis(REDIS_URL);
   });
   after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    for (const p of prefixes) await dropPrefix(admin, p);
+    await stores.cleanup(admin);
     admin.disconnect();
   });
 

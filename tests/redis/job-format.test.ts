@@ -9,7 +9,7 @@ import { resolveSpec } from '../../src/core/queue.js';
 import type { Job, JobSpec, NewJob } from '../../src/core/job.js';
 import type { WorkerInfo } from '../../src/core/store.js';
 import type { RedisStore } from '../../src/stores/redis/store.js';
-import { REDIS_URL, countHandoffs, dropPrefix, openTestStore, redisSkip, seedUnmarked, testPrefix } from '../helpers/redis.js';
+import { PrefixedStores, REDIS_URL, countHandoffs, redisSkip, seedUnmarked, testPrefix } from '../helpers/redis.js';
 import { until } from '../helpers/await.js';
 
 const skip = await redisSkip();
@@ -18,19 +18,14 @@ const LEAN = ['d', 'p', 'sq', 'st'];
 
 describe('Redis job hash format', { skip }, () => {
   const admin = new Redis(REDIS_URL);
-  const prefixes: string[] = [];
-  const stores: RedisStore[] = [];
+  const stores = new PrefixedStores();
   /** A store on a prefix of its own (or the given one); `unmarked`: seeded as an earlier version's. */
   const open = async (prefix = testPrefix(), unmarked = false) => {
-    if (!prefixes.includes(prefix)) prefixes.push(prefix);
     if (unmarked) await seedUnmarked(admin, prefix);
-    const store = openTestStore(undefined, prefix);
-    stores.push(store);
-    return store;
+    return stores.open(prefix);
   };
   after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    for (const p of prefixes) await dropPrefix(admin, p);
+    await stores.cleanup(admin);
     admin.disconnect();
   });
   const fieldsOf = async (store: RedisStore, id: string, queue = 'q') => (await admin.hkeys(`{${store.prefix}:${queue}}:j:${id}`)).sort();

@@ -8,27 +8,18 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { resolveSpec } from '../../src/core/queue.js';
 import type { JobSpec, NewJob } from '../../src/core/job.js';
-import type { RedisStore } from '../../src/stores/redis/store.js';
 import { addMessage, addArgs } from '../../src/stores/redis/codec.js';
-import { REDIS_URL, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
+import { PrefixedStores, REDIS_URL, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
 import { until } from '../helpers/await.js';
 
 const skip = await redisSkip();
 
 describe('Redis plain add', { skip }, () => {
   const admin = new Redis(REDIS_URL);
-  const prefixes: string[] = [];
-  const stores: RedisStore[] = [];
-  const open = () => {
-    const prefix = `${testPrefix()}:x`;
-    prefixes.push(prefix);
-    const store = openTestStore(undefined, prefix);
-    stores.push(store);
-    return store;
-  };
+  const stores = new PrefixedStores();
+  const open = () => stores.open(`${testPrefix()}:x`);
   after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    for (const p of prefixes) await dropPrefix(admin, p);
+    await stores.cleanup(admin);
     admin.disconnect();
   });
   const spec = (now: number, id: string | undefined, queue: string, extra: Partial<JobSpec> = {}): NewJob =>
