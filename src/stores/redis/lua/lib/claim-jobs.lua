@@ -13,10 +13,12 @@ local function promoteDue(nowText, limitText)
   flushIndexWrites()
   return #due
 end
--- The fields a claim reads of each job (CLAIM_FIELDS in codec.ts). claimJobs spells out a row's ten
--- values one by one: a change to the list must change it too.
+-- The fields a claim reads of each job (CLAIM_FIELDS in codec.ts), in the order of a claim row.
+-- claimJobs names them in its reads and spells out a row's ten values one by one: a change to the
+-- list must change it too.
 local CLAIM_FIELDS = {--[[$CLAIM_FIELDS]]}
-if #CLAIM_FIELDS ~= 10 then error('claimJobs builds rows of 10 CLAIM_FIELDS') end
+local CLAIM_ROW = {'d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'h', 'e', 'pg'}
+for k = 1, 10 do if CLAIM_FIELDS[k] ~= CLAIM_ROW[k] or #CLAIM_FIELDS ~= 10 then error('claimJobs reads and builds rows of the CLAIM_FIELDS d,p,ra,at,ma,sl,ms,h,e,pg') end end
 -- The attempt number after a stored one, as text, for the first few (a library's
 -- load has no tostring to build it): string.format costs more than a table lookup.
 local NEXT_ATTEMPT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7', ['7'] = '8', ['8'] = '9', ['9'] = '10'}
@@ -73,19 +75,20 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
   for j = 1, #popped do
     local id = string.sub(popped[j], 18)
     local key = jobPrefix .. id
-    local fields = redis.call('HMGET', key, unpack(CLAIM_FIELDS, 1, 8))
+    local fields = redis.call('HMGET', key, 'd', 'p', 'ra', 'at', 'ma', 'ms')
     -- An id without its hash is skipped, not an error: past the pop, a script that stops keeps its
     -- writes so far (the jobs before this one would be active with no worker holding them).
     if fields[1] then
-      -- The last two fields, error and progress, only a job that ran before can have, and its
-      -- history then is not '[]': a first attempt reads 8 fields, not 10 (each field read costs
-      -- ~2k instructions, most of it turning the reply into Lua values; callgrind). An add may
-      -- leave fields at their default out of the hash: no history is '[]', no attempts 0.
-      local history = fields[8]
-      if not history or history == '' then fields[8] = '[]'
-      elseif history ~= '[]' then
-        local ran = redis.call('HMGET', key, CLAIM_FIELDS[9], CLAIM_FIELDS[10])
-        fields[9], fields[10] = ran[1], ran[2]
+      -- Stalls, history, error and progress only a job claimed before can have, and every claim
+      -- writes at: a job without at (a lean add's, never claimed) reads 6 fields, not 10 (each
+      -- field read costs ~1.2k instructions, most of it turning the reply into Lua values;
+      -- callgrind). A manual retry may write sl 0 to such a job: the default. Error and progress
+      -- count only past an ended attempt, when the history is not '[]', as they did when read apart.
+      local stalls, history, lastError, progress = nil, '[]', nil, nil
+      if fields[4] then
+        local ran = redis.call('HMGET', key, 'sl', 'h', 'e', 'pg')
+        stalls = ran[1]
+        if ran[2] and ran[2] ~= '' and ran[2] ~= '[]' then history, lastError, progress = ran[2], ran[3], ran[4] end
       end
       local attempt = NEXT_ATTEMPT[fields[4] or '0'] or string.format('%d', (tonumber(fields[4]) or 0) + 1)
       redis.call('HSET', key, 'st', 'active', 'at', attempt, 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
@@ -94,7 +97,7 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
       -- The row: one value per CLAIM_FIELDS entry, in its order, '' for an absent one (no error, no
       -- progress), then the id. One concatenation of 21 pieces: filling the gaps in a loop and
       -- table.concat cost ~5k instructions a job more (callgrind, claims of 50).
-      rows[#rows + 1] = fields[1] .. '\n' .. (fields[2] or '') .. '\n' .. (fields[3] or '') .. '\n' .. attempt .. '\n' .. (fields[5] or '') .. '\n' .. (fields[6] or '') .. '\n' .. (fields[7] or '') .. '\n' .. fields[8] .. '\n' .. (fields[9] or '') .. '\n' .. (fields[10] or '') .. '\n' .. id
+      rows[#rows + 1] = fields[1] .. '\n' .. (fields[2] or '') .. '\n' .. (fields[3] or '') .. '\n' .. attempt .. '\n' .. (fields[5] or '') .. '\n' .. (stalls or '') .. '\n' .. (fields[6] or '') .. '\n' .. history .. '\n' .. (lastError or '') .. '\n' .. (progress or '') .. '\n' .. id
     end
   end
   if rateMax then redis.call('HSET', metaKey, 'rs', string.format('%.0f', windowStart), 'rc', usedInWindow + #rows) end
