@@ -219,6 +219,9 @@ export function claimFinishArea(make: StoreFactory): void {
       assert.deepEqual(await s.finishJobs({ outcomes: [{ kind: 'completed', id: 'a', token: j!.leaseToken!, at: T0 + 1002, result: 1 }] }), [false]);
       const [again] = (await claim(1, ['q'], T0 + 1003, 1000, 'w2')).jobs;
       assert.notEqual(again!.leaseToken, j!.leaseToken);
+      // The claim carries the stall and the stalled attempt, as the job reads back.
+      assert.equal(again!.stalls, 1);
+      assert.deepEqual(again, await s.getJob({ id: 'a' }));
     });
 
     it('fails a job past its stall limit with a clear reason', async () => {

@@ -75,20 +75,20 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
   for j = 1, #popped do
     local id = string.sub(popped[j], 18)
     local key = jobPrefix .. id
-    local fields = redis.call('HMGET', key, 'd', 'p', 'ra', 'at', 'ma', 'ms')
+    local fields = redis.call('HMGET', key, 'd', 'p', 'ra', 'at', 'ma', 'ms', 'h')
     -- An id without its hash is skipped, not an error: past the pop, a script that stops keeps its
     -- writes so far (the jobs before this one would be active with no worker holding them).
     if fields[1] then
-      -- Stalls, history, error and progress only a job claimed before can have, and every claim
-      -- writes at: a job without at (a lean add's, never claimed) reads 6 fields, not 10 (each
-      -- field read costs ~1.2k instructions, most of it turning the reply into Lua values;
-      -- callgrind). A manual retry may write sl 0 to such a job: the default. Error and progress
-      -- count only past an ended attempt, when the history is not '[]', as they did when read apart.
-      local stalls, history, lastError, progress = nil, '[]', nil, nil
-      if fields[4] then
-        local ran = redis.call('HMGET', key, 'sl', 'h', 'e', 'pg')
-        stalls = ran[1]
-        if ran[2] and ran[2] ~= '' and ran[2] ~= '[]' then history, lastError, progress = ran[2], ran[3], ran[4] end
+      -- Stalls, error and progress count only past an ended attempt, when the history is not
+      -- '[]' (recover writes stalls with the stalled attempt closed into it, finish and recover an
+      -- error with the failed one; a manual retry writes stalls 0): a job that never ended an
+      -- attempt, lean or full, reads 7 fields, not 10 (each field read costs ~1.2k instructions,
+      -- most of it turning the reply into Lua values; callgrind). No history stored is '[]'.
+      local history, stalls, lastError, progress = fields[7], nil, nil, nil
+      if not history or history == '' then history = '[]'
+      elseif history ~= '[]' then
+        local ran = redis.call('HMGET', key, 'sl', 'e', 'pg')
+        stalls, lastError, progress = ran[1], ran[2], ran[3]
       end
       local attempt = NEXT_ATTEMPT[fields[4] or '0'] or string.format('%d', (tonumber(fields[4]) or 0) + 1)
       redis.call('HSET', key, 'st', 'active', 'at', attempt, 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
