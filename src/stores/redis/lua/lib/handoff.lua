@@ -83,6 +83,17 @@ local function handOff(channel, now, nowText, queue, registration, lapsesAt, tok
     registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
   end
 end
+-- The last seq this library took per queue (by meta key), kept across calls where the scripts run
+-- as a function library: takeSeqs (lua/lib/new-jobs.lua) steps to the next seq in one call with it,
+-- and checks it there. Started over past 1,024 queues.
+local LAST_SEQS, lastSeqsKept = {}, 0
+local function rememberSeq(metaKey, seq)
+  if LAST_SEQS[metaKey] == nil then
+    if lastSeqsKept == 1024 then LAST_SEQS, lastSeqsKept = {}, 0 end
+    lastSeqsKept = lastSeqsKept + 1
+  end
+  LAST_SEQS[metaKey] = seq
+end
 -- A lone add's job straight to a live registration, written once, already claimed: the usual idle
 -- case, where handOff would write it queued, then pop it, read it back and rewrite it (5 Redis
 -- calls of its ~20, callgrind). Only when a claim would take this job and nothing else: the queue
@@ -101,6 +112,7 @@ local function handOffNew(channel, now, nowText, queue, key, lean, id, priority,
   if seq < now * 1000 then seq = now * 1000 end
   local seqText = string.format('%017d', seq)
   redis.call('HSET', metaKey, 'seq', string.format('%d', seq))
+  rememberSeq(metaKey, seq)
   -- As claimJobs leaves a first attempt: the fields an add writes (writeJob), then the claim's.
   local leaseUntilText = string.format('%.0f', now + tonumber(leaseMs))
   if not lean then

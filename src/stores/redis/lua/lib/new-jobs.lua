@@ -1,18 +1,35 @@
 -- The add script's helpers (lua/add.lua). Defined here, in a function library they are made once;
 -- defined in the script, each call made a closure of each (~0.5k instructions, and garbage).
--- seqs first..first+count-1 for an add: above every seq before (HINCRBY, one call) and at least now
--- in microseconds, so newest-first lists can merge queues by seq. A queue written before seq was
--- a plain integer holds it zero-padded, which HINCRBY refuses: read once, then written plain.
--- The increment goes as text: Redis formats a Lua number argument with printf('%.17g'), ~2k
--- instructions.
+-- seqs first..first+count-1 for an add: above every seq before and at least now in microseconds,
+-- so newest-first lists can merge queues by seq. One HINCRBY: its step is worked out from the last
+-- seq this library took for the queue (LAST_SEQS, lua/lib/handoff.lua) to land on
+-- max(last + count, floor + count - 1) at once, where a step of count fell below the floor on the
+-- first add of each millisecond and needed an HSET after it (~6k Redis instructions; callgrind,
+-- where three adds in four crossed a millisecond). The guess is checked by the answer (the value
+-- before the step is the answer less the step): another writer since (another version's library,
+-- EVAL, a failover) makes it wrong, and then the seq is set as before, from the value read. Still
+-- at least floor then: the step lifts the guess to the floor and the value was at least the guess
+-- (seqs only grow); a value below the guess (a deleted meta hash) is corrected by the same check.
+-- A queue written before seq was a plain integer holds it zero-padded, which HINCRBY refuses: read
+-- once, then written plain. The step goes as text: Redis formats a Lua number argument with
+-- printf('%.17g'), ~2k instructions.
 local function takeSeqs(metaKey, now, count)
   local floor = now * 1000
-  local last = redis.pcall('HINCRBY', metaKey, 'seq', count == 1 and '1' or string.format('%d', count))
-  local ok = type(last) == 'number'
-  if not ok then last = tonumber(redis.call('HGET', metaKey, 'seq')) + count end
-  if last - count + 1 < floor then last = floor + count - 1 elseif ok then return last - count + 1 end
-  -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
-  redis.call('HSET', metaKey, 'seq', string.format('%d', last))
+  local wanted = floor + count - 1
+  local guess = LAST_SEQS[metaKey]
+  local step = count
+  if guess and wanted - guess > count then step = wanted - guess end
+  local last = redis.pcall('HINCRBY', metaKey, 'seq', step == 1 and '1' or string.format('%d', step))
+  local before
+  if type(last) == 'number' then before = last - step else before = tonumber(redis.call('HGET', metaKey, 'seq')) end
+  if before ~= guess or type(last) ~= 'number' then
+    local right = before + count
+    if right < wanted then right = wanted end
+    -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
+    if right ~= last then redis.call('HSET', metaKey, 'seq', string.format('%d', right)) end
+    last = right
+  end
+  rememberSeq(metaKey, last)
   return last - count + 1
 end
 -- A seq as the 17-digit text the hash (sq) and the ready index hold: a 14-digit head (seqHead,
