@@ -4,7 +4,14 @@
 -- scripts). idIndex: the id -> queue hash, passed on a single Redis only (nil on Cluster).
 -- events: {type, id, ...} to publish. pendingAdds, pendingRemoves: batched index writes (see
 -- addToIndex). anyoneListening: nil until known (see othersListening). writeDirectly: see addToIndex.
-local keyBase, idIndex, events, pendingAdds, pendingRemoves, anyoneListening, writeDirectly
+-- The three tables are made anew only when the call before left something in them (or stopped
+-- midway): most calls of a lone add or an idle worker use none, and three new tables a call are
+-- garbage the collector then walks. pendingWrites: something went into pendingAdds or
+-- pendingRemoves since they were made.
+local keyBase, idIndex, anyoneListening, writeDirectly
+local events, pendingAdds, pendingRemoves, pendingWrites = {}, {}, {}, false
 local function beginCall(base, index)
-  keyBase, idIndex, events, pendingAdds, pendingRemoves, anyoneListening, writeDirectly = base, index, {}, {}, {}, nil, false
+  keyBase, idIndex, anyoneListening, writeDirectly = base, index, nil, false
+  if #events > 0 then events = {} end
+  if pendingWrites then pendingAdds, pendingRemoves, pendingWrites = {}, {}, false end
 end

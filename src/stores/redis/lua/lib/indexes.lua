@@ -28,7 +28,7 @@ local function addToIndex(key, score, member)
     return
   end
   local args = pendingAdds[key]
-  if not args then args = {}; pendingAdds[key] = args end
+  if not args then args = {}; pendingAdds[key] = args; pendingWrites = true end
   args[#args + 1] = score
   args[#args + 1] = member
 end
@@ -38,17 +38,20 @@ local function removeFromIndex(key, member)
     return
   end
   local members = pendingRemoves[key]
-  if not members then members = {}; pendingRemoves[key] = members end
+  if not members then members = {}; pendingRemoves[key] = members; pendingWrites = true end
   members[#members + 1] = member
 end
+-- Tables are replaced only once used (pendingWrites): most flushes (a claim that finds nothing)
+-- have nothing to write.
 local function flushIndexWrites()
+  if not pendingWrites then return end
   for key, members in pairs(pendingRemoves) do
     for i = 1, #members, 4000 do redis.call('ZREM', key, unpack(members, i, math.min(i + 3999, #members))) end
   end
   for key, args in pairs(pendingAdds) do
     for i = 1, #args, 4000 do redis.call('ZADD', key, unpack(args, i, math.min(i + 3999, #args))) end
   end
-  pendingAdds, pendingRemoves = {}, {}
+  pendingAdds, pendingRemoves, pendingWrites = {}, {}, false
 end
 -- Take a job out of its state's index, or put it in (each index needs only some of the fields).
 local function unindexJob(id, state, seq)
