@@ -39,6 +39,21 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual(claimed.map((j) => j.id), ['first', 'lone', 'x', 'y']);
   }));
 
+  it('takes the next seq after one another writer stored since this library took its last (its remembered seq is then stale)', () => withStore(async (store, keys, now) => {
+    const metaKey = `${keys.queueKeyBase('q')}:m`;
+    await store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', id: 'first' }, now + 2_000)], now: now + 2_000 });
+    // Another version's library (or a failover) stored a seq since, plain, ahead of this add's floor.
+    const other = (now + 9_000) * 1000;
+    await store.client.hset(metaKey, 'seq', String(other));
+    await store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', id: 'lone' }, now + 4_000)], now: now + 4_000 });
+    // Behind both: the floor rises past the stored seq and the step must not add to it twice.
+    await store.client.hset(metaKey, 'seq', String((now + 1_000) * 1000));
+    await store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', id: 'late' }, now + 5_000)], now: now + 5_000 });
+    assert.deepEqual(await Promise.all(['lone', 'late'].map((id) => store.client.zscore(keys.allJobs('q'), id))),
+      [String(other + 1), String((now + 5_000) * 1000)]);
+    assert.equal(await store.client.hget(metaKey, 'seq'), String((now + 5_000) * 1000));
+  }));
+
   it('stores each job of a batch as a lone add would, shared columns or not, its seqs past a thousand boundary', () => withStore(async (store, keys, now) => {
     // The add sends runAt, priority and the limits once when every job shares them, else per job;
     // seq texts are a head and a 3-digit tail, and this batch's seqs cross from ...998 to ...001.
