@@ -1,7 +1,7 @@
 // Redis for tests: one gate (is a Redis reachable?), a random key prefix per store, and cleanup of
 // exactly the keys under that prefix. Never FLUSHALL/FLUSHDB: the Redis may be shared.
 import { randomBytes, randomInt } from 'node:crypto';
-import { createServer } from 'node:net';
+import { createServer, connect as connectTcp } from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -153,6 +153,45 @@ export class OwnRedis {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Watch the commands Redis runs (MONITOR) on a raw connection of its own: ioredis's monitor() errs
+ * ("Command queue state error") and can hang a test when monitor lines arrive around its switch into
+ * or out of monitoring, which a busy shared Redis makes likely. Resolves once MONITOR is on;
+ * `onCommand(args, source)` gets each command's arguments (unescaped) and its source ('lua' for a
+ * script's commands, else the client's address).
+ */
+export async function watchCommands(onCommand: (args: string[], source: string) => void, url = REDIS_URL): Promise<{ stop(): void }> {
+  const { hostname, port, password, username } = new URL(url);
+  const socket = connectTcp({ host: hostname || '127.0.0.1', port: Number(port || 6379) });
+  socket.setEncoding('utf8');
+  const auth = password ? `AUTH ${username ? `${decodeURIComponent(username)} ` : ''}${decodeURIComponent(password)}\r\n` : '';
+  socket.write(`${auth}MONITOR\r\n`);
+  let buffered = '';
+  let oks = auth ? 2 : 1;
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\r\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 2);
+        if (line.startsWith('-')) reject(new Error(`MONITOR: ${line.slice(1)}`));
+        else if (oks > 0 && line === '+OK') {
+          if (--oks === 0) resolve();
+        } else {
+          // +<time> [<db> <source>] "arg" "arg" ...
+          const source = /^\+\S+ \[\d+ (\S+)\]/.exec(line)?.[1] ?? '';
+          const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(["\\])/g, '$1'));
+          onCommand(args, source);
+        }
+      }
+    });
+  });
+  socket.on('error', () => {});
+  return { stop: () => socket.destroy() };
 }
 
 export async function waitForPing(port: number, ms = 10_000): Promise<void> {

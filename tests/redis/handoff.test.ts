@@ -12,7 +12,7 @@ import type { Job, JobSpec, NewJob } from '../../src/core/job.js';
 import type { ClaimRequest } from '../../src/core/store.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl, type RedisTarget } from '../../src/stores/redis/connect.js';
-import { PrefixedStores, REDIS_URL, countHandoffs, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
+import { PrefixedStores, REDIS_URL, countHandoffs, openTestStore, redisSkip, testPrefix, watchCommands } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 
 const skip = await redisSkip();
@@ -102,9 +102,8 @@ describe('Redis idle hand-off', { skip }, () => {
 
   /** The commands the add scripts ran on this prefix's queue 'h' while `run` ran (MONITOR shows a script's commands as from 'lua'). */
   const scriptCommandsDuring = async (prefix: string, run: () => Promise<unknown>): Promise<string[]> => {
-    const monitor = await admin.monitor();
     const seen: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const monitor = await watchCommands((args, source) => {
       if (source === 'lua' && args.some((a) => a.startsWith(`{${prefix}:h}`))) seen.push(String(args[0]).toUpperCase());
     });
     try {
@@ -112,7 +111,7 @@ describe('Redis idle hand-off', { skip }, () => {
       // Both kinds of lone add end with the ZADD of the all-jobs index, after any pop.
       await until(() => seen.filter((c) => c === 'ZADD').length >= 2, 5000, 'the add in MONITOR', 2);
     } finally {
-      monitor.disconnect();
+      monitor.stop();
     }
     return seen;
   };

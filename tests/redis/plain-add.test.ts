@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { resolveSpec } from '../../src/core/queue.js';
 import type { JobSpec, NewJob } from '../../src/core/job.js';
 import { addMessage, addArgs } from '../../src/stores/redis/codec.js';
-import { PrefixedStores, REDIS_URL, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
+import { PrefixedStores, REDIS_URL, openTestStore, redisSkip, testPrefix, watchCommands } from '../helpers/redis.js';
 import { until } from '../helpers/await.js';
 
 const skip = await redisSkip();
@@ -26,16 +26,15 @@ describe('Redis plain add', { skip }, () => {
     resolveSpec({ task: 't', queue, payload: { n: 1 }, ...(id === undefined ? {} : { id }), ...extra }, now);
   /** The add scripts' FCALLs on this prefix while `run` runs, as MONITOR shows them: each a list of its arguments. */
   const fcallsDuring = async (prefix: string, run: () => Promise<unknown>): Promise<string[][]> => {
-    const monitor = await admin.monitor();
     const calls: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const monitor = await watchCommands((args) => {
       if (String(args[0]).toLowerCase() === 'fcall' && /_add(_lean)?$/.test(args[1]!) && args.some((a) => a.includes(prefix))) calls.push(args);
     });
     try {
       await run();
       await until(() => calls.length > 0, 5000, 'the add in MONITOR', 2);
     } finally {
-      monitor.disconnect();
+      monitor.stop();
     }
     return calls;
   };
