@@ -86,8 +86,12 @@ function tailJson(runAt: number, createdAt: number, stalls: number): string {
   return tailText;
 }
 
-/** The JSON the job view schema gives for a job not yet run; undefined for any other. */
-export function freshJobJson(j: Job, sensitive: string[]): string | undefined {
+/**
+ * The JSON the job view schema gives for a job not yet run; undefined for any other. `payloadJson`:
+ * JSON.stringify of `j.payload` if the caller has it (the store made it for the row); used only
+ * when masking leaves the payload as it is.
+ */
+export function freshJobJson(j: Job, sensitive: string[], payloadJson?: string): string | undefined {
   if (
     j.attempts !== 0 || j.startedAt !== null || j.endedAt !== null || j.result !== null || j.error !== null || j.progress !== null
     || j.history.length !== 0 || j.workerId !== null || j.backoff !== DEFAULTS.backoff || j.description !== null || j.tags.length !== 0
@@ -95,6 +99,8 @@ export function freshJobJson(j: Job, sensitive: string[]): string | undefined {
     || typeof j.id !== 'string' || typeof j.queue !== 'string' || typeof j.task !== 'string' || typeof j.state !== 'string'
     || !isInt(j.priority) || !isInt(j.maxAttempts) || !isInt(j.timeout) || !isInt(j.stalls) || typeof j.runAt !== 'number' || typeof j.createdAt !== 'number'
   ) return undefined;
-  return '{"id":' + quote(j.id) + headJson(j.queue, j.task, j.state, j.priority) + JSON.stringify(maskerFor(sensitive)(j.payload))
+  const masked = maskerFor(sensitive)(j.payload);
+  const payload = masked === j.payload && payloadJson !== undefined ? payloadJson : JSON.stringify(masked);
+  return '{"id":' + quote(j.id) + headJson(j.queue, j.task, j.state, j.priority) + payload
     + limitsJson(j.maxAttempts, j.timeout) + tailJson(j.runAt, j.createdAt, j.stalls);
 }

@@ -80,6 +80,18 @@ test('one field at a time changed between answers: no text remembered from the j
   jobs.forEach((j, i) => assert.equal(freshJobJson(j, sensitive), want[i], `step ${i}: ${JSON.stringify(steps[i])}`));
 });
 
+test('the payload JSON a store made is the answer\'s when nothing in it is masked, never when something is', () => {
+  const plain = newJobView(newJob({ payload: { contact: '9876543210', message: 'hi' } }), 'queued');
+  // A text that differs from JSON.stringify(payload) in spacing only shows which one was used.
+  const given = '{"contact": "9876543210", "message": "hi"}';
+  assert.ok(freshJobJson(plain, sensitive, given)!.includes(`"payload":${given},`));
+  assert.ok(freshJobJson(plain, sensitive)!.includes(`"payload":${JSON.stringify(plain.payload)},`));
+  const secret = newJobView(newJob({ payload: { to: '+14155550123', api_key: 'secret-9' } }), 'queued');
+  const answer = freshJobJson(secret, sensitive, JSON.stringify(secret.payload))!;
+  assert.ok(!answer.includes('secret-9'), answer);
+  assert.equal(JSON.parse(answer).payload.api_key, '[redacted]');
+});
+
 test('a job of another shape gets no template answer (the route serializes its view)', async () => {
   const base = newJobView(newJob({ payload: { a: 1 } }), 'queued');
   const others: Partial<Job>[] = [

@@ -39,11 +39,12 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: number): void {
   const view = (j: Parameters<typeof jobView>[0]) => jobView(j, ctx.sensitive);
 
-  const answerCreated = (reply: FastifyReply, r: Created): void => {
+  const answerCreated = (reply: FastifyReply, r: Created, nj: NewJob): void => {
     if (r.replay) reply.header(REPLAY_HEADER, 'true');
     reply.code(r.created || r.replay ? 201 : 200);
     // A job not yet run is written by a template (job-json.ts); a string with a JSON type goes out as it is.
-    const json = freshJobJson(r.job, ctx.sensitive);
+    // The payload's JSON text the store made for the row (SQLite) is the answer's when it is this job's payload.
+    const json = freshJobJson(r.job, ctx.sensitive, r.job.payload === nj.payload ? nj.payloadJson : undefined);
     if (json === undefined) reply.send(view(r.job));
     else reply.type(JSON_TYPE).send(json);
   };
@@ -59,7 +60,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
     const nj = resolve(ctx, specFromBody(ctx, body, now), now);
     createOne(ctx, req, nj, body.id !== undefined ? 'id' : null).then((r) => {
       try {
-        answerCreated(reply, r);
+        answerCreated(reply, r, nj);
       } catch (err) {
         sendError(reply, err);
       }
