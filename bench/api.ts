@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { BENCH_KEY } from './api-key.js';
+import { BENCH_BODY as BODY, BENCH_KEY } from './api-key.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +29,6 @@ const { values } = parseArgs({
 const TARGET = join(import.meta.dirname, 'api-target.js');
 /** Requests each server answers before its measured window, the same for every target. */
 const WARMUP_REQUESTS = 30_000;
-const BODY = JSON.stringify({ task: 'sms', payload: { contact: '9876543210', countryCode: 91, message: 'Your OTP is 4711' }, priority: 'high' });
 
 interface Target {
   port: number;

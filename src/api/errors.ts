@@ -122,3 +122,15 @@ export function installErrorHandling(app: FastifyInstance, onNotFound: preValida
     reply.code(404).send({ error: { code: 'route_not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, details: {} } }),
   );
 }
+
+/**
+ * Answer `err` from a handler that returned no promise (callback-style), as Fastify answers a
+ * rejected one: through the error handler, or only logged when an answer went out already.
+ */
+export function sendError(reply: FastifyReply, err: unknown): void {
+  if (reply.sent) {
+    reply.log.error({ err }, 'handler failed after its answer was sent');
+    return;
+  }
+  reply.send(err instanceof Error ? err : new Error(String(err)));
+}

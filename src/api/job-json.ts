@@ -33,8 +33,65 @@ const isoJson = (t: number | null): string => {
   return s === null ? 'null' : `"${s}"`;
 };
 
-/** The JSON the job view schema gives for a job not yet run; undefined for any other. */
-export function freshJobJson(j: Job, sensitive: string[]): string | undefined {
+// The answer's runs of text between the id, the payload and the times, each remembered with the
+// values it was last made from: the jobs of a burst mostly share their queue, task, state,
+// priority, limits and (within a millisecond) their times, so an answer is five pieces joined, not
+// some thirty (each join of a template literal is a call into V8's StringAdd builtin, and the times
+// were formatted anew). NaN in a remembered number matches nothing, so the first call makes each.
+
+let headQueue = '';
+let headTask = '';
+let headState = '';
+let headPriority = NaN;
+let headText = '';
+/** From the queue to the payload's colon. */
+function headJson(queue: string, task: string, state: string, priority: number): string {
+  if (priority !== headPriority || queue !== headQueue || task !== headTask || state !== headState) {
+    headText = `,"queue":${quote(queue)},"task":${quote(task)},"state":${quote(state)},"priority":${priority},"payload":`;
+    headQueue = queue;
+    headTask = task;
+    headState = state;
+    headPriority = priority;
+  }
+  return headText;
+}
+
+let limitsMaxAttempts = NaN;
+let limitsTimeout = NaN;
+let limitsText = '';
+/** From after the payload to runAt's colon. */
+function limitsJson(maxAttempts: number, timeout: number): string {
+  if (maxAttempts !== limitsMaxAttempts || timeout !== limitsTimeout) {
+    limitsText = `,"attempts":0,"maxAttempts":${maxAttempts},"backoff":${DEFAULT_BACKOFF},"timeout":${timeout},"runAt":`;
+    limitsMaxAttempts = maxAttempts;
+    limitsTimeout = timeout;
+  }
+  return limitsText;
+}
+
+let tailRunAt = NaN;
+let tailCreatedAt = NaN;
+let tailStalls = NaN;
+let tailText = '';
+/** From runAt's value to the end. */
+function tailJson(runAt: number, createdAt: number, stalls: number): string {
+  if (runAt !== tailRunAt || createdAt !== tailCreatedAt || stalls !== tailStalls) {
+    tailText = `${isoJson(runAt)},"createdAt":${isoJson(createdAt)}`
+      + `,"startedAt":null,"endedAt":null,"result":null,"error":null,"progress":null,"stalls":${stalls},"cancelRequested":false`
+      + ',"workerId":null,"description":null,"tags":[],"callbacks":null,"scheduleId":null,"history":[]}';
+    tailRunAt = runAt;
+    tailCreatedAt = createdAt;
+    tailStalls = stalls;
+  }
+  return tailText;
+}
+
+/**
+ * The JSON the job view schema gives for a job not yet run; undefined for any other. `payloadJson`:
+ * JSON.stringify of `j.payload` if the caller has it (the store made it for the row); used only
+ * when masking leaves the payload as it is.
+ */
+export function freshJobJson(j: Job, sensitive: string[], payloadJson?: string): string | undefined {
   if (
     j.attempts !== 0 || j.startedAt !== null || j.endedAt !== null || j.result !== null || j.error !== null || j.progress !== null
     || j.history.length !== 0 || j.workerId !== null || j.backoff !== DEFAULTS.backoff || j.description !== null || j.tags.length !== 0
@@ -42,9 +99,8 @@ export function freshJobJson(j: Job, sensitive: string[]): string | undefined {
     || typeof j.id !== 'string' || typeof j.queue !== 'string' || typeof j.task !== 'string' || typeof j.state !== 'string'
     || !isInt(j.priority) || !isInt(j.maxAttempts) || !isInt(j.timeout) || !isInt(j.stalls) || typeof j.runAt !== 'number' || typeof j.createdAt !== 'number'
   ) return undefined;
-  return `{"id":${quote(j.id)},"queue":${quote(j.queue)},"task":${quote(j.task)},"state":${quote(j.state)}`
-    + `,"priority":${j.priority},"payload":${JSON.stringify(maskerFor(sensitive)(j.payload))},"attempts":0,"maxAttempts":${j.maxAttempts}`
-    + `,"backoff":${DEFAULT_BACKOFF},"timeout":${j.timeout},"runAt":${isoJson(j.runAt)},"createdAt":${isoJson(j.createdAt)}`
-    + `,"startedAt":null,"endedAt":null,"result":null,"error":null,"progress":null,"stalls":${j.stalls},"cancelRequested":false`
-    + ',"workerId":null,"description":null,"tags":[],"callbacks":null,"scheduleId":null,"history":[]}';
+  const masked = maskerFor(sensitive)(j.payload);
+  const payload = masked === j.payload && payloadJson !== undefined ? payloadJson : JSON.stringify(masked);
+  return '{"id":' + quote(j.id) + headJson(j.queue, j.task, j.state, j.priority) + payload
+    + limitsJson(j.maxAttempts, j.timeout) + tailJson(j.runAt, j.createdAt, j.stalls);
 }

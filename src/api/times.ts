@@ -62,14 +62,40 @@ export function checkWindow(t: number, now: number, field: string, w: TimeWindow
   return t;
 }
 
+/** The last ms of year 9999: up to it toISOString writes a four-digit year, as isoOf's prefix does. */
+const LAST_FOUR_DIGIT_YEAR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/** "000Z" to "999Z": an ISO time's milliseconds and zone. */
+const MILLIS_Z: readonly string[] = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z`);
+let prefixSecond = NaN;
+let secondPrefix = '';
+
+/**
+ * new Date(t).toISOString(), for integer times from 1970 to the year 9999 made by the text up to
+ * the second ("2026-12-04T19:40:12.") and the milliseconds: toISOString formats through V8's C++
+ * date printer (seven snprintf calls, ~7,000 instructions under callgrind, about 3% of a POST
+ * /v1/jobs), so the prefix is made by it once per second and reused. Other times go to toISOString.
+ */
+export function isoOf(t: number): string {
+  if (!Number.isInteger(t) || t < 0 || t > LAST_FOUR_DIGIT_YEAR_MS) return new Date(t).toISOString();
+  const ms = t % 1000;
+  const second = t - ms;
+  if (second !== prefixSecond) {
+    const full = new Date(t).toISOString();
+    secondPrefix = full.slice(0, 20);
+    prefixSecond = second;
+    return full;
+  }
+  return secondPrefix + MILLIS_Z[ms]!;
+}
+
 // A new job's runAt and createdAt are both "now", and so are its neighbours': one remembered
-// conversion saves most Date objects of the create path.
+// conversion saves most conversions of the create path.
 let lastT = NaN;
 let lastIso = '';
 export const iso = (t: number | null | undefined): string | null => {
   if (t === null || t === undefined) return null;
   if (t !== lastT) {
-    lastIso = new Date(t).toISOString();
+    lastIso = isoOf(t);
     lastT = t;
   }
   return lastIso;

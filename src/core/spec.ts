@@ -95,5 +95,7 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
     tags: spec.tags ?? [],
     callbacks: spec.callbacks ?? null,
     scheduleId: spec.scheduleId ?? null,
+    // Present from the start, so that filling it in (payloadJsonOf) keeps the job's shape.
+    payloadJson: undefined,
   };
 }

@@ -66,6 +66,32 @@ test('a new job: the template gives the schema serializer\'s bytes for every pay
   assert.ok(!masked.includes('secret-1') && JSON.parse(masked).payload.api_key !== 'secret-1');
 });
 
+test('one field at a time changed between answers: no text remembered from the job before leaks into the next', async () => {
+  // The template keeps the text made for the last queue/task/state/priority, limits and times;
+  // each step changes a single one of them, then changes it back.
+  const base = newJobView(newJob({ payload: { a: 1 } }), 'queued');
+  const steps: Partial<Job>[] = [
+    {}, { queue: 'q2' }, {}, { task: 't2' }, {}, { state: 'scheduled' }, {}, { priority: 2 }, {}, { priority: -0 }, {},
+    { maxAttempts: 3 }, {}, { timeout: 7 }, {}, { runAt: T + 1 }, {}, { createdAt: T - 1 }, {}, { stalls: 2 }, {},
+    { runAt: T + 1000, createdAt: T + 1000 }, { runAt: T + 1001, createdAt: T + 1001 }, { runAt: T + 1001, createdAt: T + 1000 }, {},
+  ];
+  const jobs = steps.map((o) => ({ ...base, ...o }) as Job);
+  const want = await viewJsons(jobs);
+  jobs.forEach((j, i) => assert.equal(freshJobJson(j, sensitive), want[i], `step ${i}: ${JSON.stringify(steps[i])}`));
+});
+
+test('the payload JSON a store made is the answer\'s when nothing in it is masked, never when something is', () => {
+  const plain = newJobView(newJob({ payload: { contact: '9876543210', message: 'hi' } }), 'queued');
+  // A text that differs from JSON.stringify(payload) in spacing only shows which one was used.
+  const given = '{"contact": "9876543210", "message": "hi"}';
+  assert.ok(freshJobJson(plain, sensitive, given)!.includes(`"payload":${given},`));
+  assert.ok(freshJobJson(plain, sensitive)!.includes(`"payload":${JSON.stringify(plain.payload)},`));
+  const secret = newJobView(newJob({ payload: { to: '+14155550123', api_key: 'secret-9' } }), 'queued');
+  const answer = freshJobJson(secret, sensitive, JSON.stringify(secret.payload))!;
+  assert.ok(!answer.includes('secret-9'), answer);
+  assert.equal(JSON.parse(answer).payload.api_key, '[redacted]');
+});
+
 test('a job of another shape gets no template answer (the route serializes its view)', async () => {
   const base = newJobView(newJob({ payload: { a: 1 } }), 'queued');
   const others: Partial<Job>[] = [

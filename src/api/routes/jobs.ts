@@ -4,7 +4,7 @@ import type { JobSpec, NewJob } from '../../core/job.js';
 import { isFinished } from '../../core/job.js';
 import { notFound } from '../../core/errors.js';
 import { type ApiContext, createJobs, createOne, isKnownTask, resolve, unknownTask } from '../context.js';
-import { apiError, badField } from '../errors.js';
+import { apiError, badField, sendError } from '../errors.js';
 import { REPLAY_HEADER, derivedId, jobsMatch, keyReused } from '../idempotency.js';
 import { jobView } from '../present.js';
 import { freshJobJson } from '../job-json.js';
@@ -13,6 +13,7 @@ import * as S from '../schemas/jobs.js';
 import { deliveryFor } from './deliveries.js';
 
 type SpecBody = Omit<JobSpec, 'runAt'> & { runAt?: string | number };
+type Created = Awaited<ReturnType<typeof createOne>>;
 
 export function specFromBody(ctx: ApiContext, b: SpecBody, now: number, prefix = ''): JobSpec {
   if (b.runAt !== undefined && b.delay !== undefined) throw badField(`${prefix}delay`, 'give runAt or delay, not both');
@@ -38,19 +39,32 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: number): void {
   const view = (j: Parameters<typeof jobView>[0]) => jobView(j, ctx.sensitive);
 
-  // A promise chain, not an async function: one resumption fewer per request. Fastify answers
-  // what the handler throws before returning as it does a rejection.
+  const answerCreated = (reply: FastifyReply, r: Created, nj: NewJob): void => {
+    if (r.replay) reply.header(REPLAY_HEADER, 'true');
+    reply.code(r.created || r.replay ? 201 : 200);
+    // A job not yet run is written by a template (job-json.ts); a string with a JSON type goes out as it is.
+    // The payload's JSON text the store made for the row (SQLite) is the answer's when it is this job's payload.
+    const json = freshJobJson(r.job, ctx.sensitive, r.job.payload === nj.payload ? nj.payloadJson : undefined);
+    if (json === undefined) reply.send(view(r.job));
+    else reply.type(JSON_TYPE).send(json);
+  };
+
+  // Callback-style: the handler returns nothing and answers from the add's reactions. A returned
+  // promise costs Fastify a reaction of its own per request, and one resolved with the reply (a
+  // thenable) two more microtasks and a Reply.then. Fastify answers what the handler throws before
+  // returning as it does an error sent; an error in the reactions is sent as Fastify sends a
+  // rejection (reply.send of an Error goes to the error handler).
   app.post('/v1/jobs', { schema: S.createJob, config: { role: 'send' } }, (req, reply) => {
     const body = req.body as SpecBody;
     const now = ctx.now();
     const nj = resolve(ctx, specFromBody(ctx, body, now), now);
-    return createOne(ctx, req, nj, body.id !== undefined ? 'id' : null).then((r) => {
-      if (r.replay) reply.header(REPLAY_HEADER, 'true');
-      reply.code(r.created || r.replay ? 201 : 200);
-      // A job not yet run is written by a template (job-json.ts); a string with a JSON type goes out as it is.
-      const json = freshJobJson(r.job, ctx.sensitive);
-      return json === undefined ? reply.send(view(r.job)) : reply.type(JSON_TYPE).send(json);
-    });
+    createOne(ctx, req, nj, body.id !== undefined ? 'id' : null).then((r) => {
+      try {
+        answerCreated(reply, r, nj);
+      } catch (err) {
+        sendError(reply, err);
+      }
+    }, (err: unknown) => sendError(reply, err));
   });
 
   app.post('/v1/jobs/bulk', { schema: S.createBulk, config: { role: 'send' }, bodyLimit: bodyLimit * BULK_BODY_FACTOR }, async (req, reply) => {

@@ -3,7 +3,7 @@
 // payload (a batch of one task, the common bulk add) go in by one INSERT per up to 64 of them that
 // binds the shared values once (insertAlikeSql); the rest one INSERT per job.
 import { DEFAULTS, type Job, type JobState, type NewJob } from '../../core/job.js';
-import { newJobView } from '../../core/job.js';
+import { newJobView, payloadJsonOf } from '../../core/job.js';
 import type { StoreEvent } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
 import { idPrefix, madeId, mayMakeId } from './ids.js';
@@ -74,7 +74,7 @@ class Adder {
 
   private insertOne(j: NewJob, seq: number, state: JobState, id: string, given: boolean): void {
     this.conn.statements.insertJob.run(
-      seq, id, j.queue, j.task, JSON.stringify(j.payload ?? null), j.priority, state, j.maxAttempts, backoffValue(j), j.timeout,
+      seq, id, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoffValue(j), j.timeout,
       j.maxStalls, j.runAt, j.createdAt, j.description, j.tags.length ? JSON.stringify(j.tags) : null,
       j.callbacks ? JSON.stringify(j.callbacks) : null, j.scheduleId, given ? 1 : null,
     );
@@ -149,7 +149,7 @@ class Adder {
     const state = this.stateOf(first);
     const values: unknown[] = [seq, prefix, seq, first.queue, first.task, first.priority, state, first.maxAttempts, backoffValue(first),
       first.timeout, first.maxStalls, first.runAt, first.createdAt];
-    for (let k = i; k < end; k++) values.push(JSON.stringify(pending[k]!.payload ?? null));
+    for (let k = i; k < end; k++) values.push(payloadJsonOf(pending[k]!));
     // Spread, not the array: better-sqlite3 reads an array's elements through V8's API (Object::Get,
     // ~400 instructions each, 14 of them for a lone job), arguments directly.
     insertAlikeOf(this.conn, size).run(...values);
@@ -199,7 +199,7 @@ function addLoneMade(conn: SqliteConnection, j: NewJob, now: number): AddedJob |
   if (prefix === null) return undefined;
   const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
   const info = conn.statements.insertLoneMade.run(
-    prefix, j.queue, j.task, JSON.stringify(j.payload ?? null), j.priority, state, j.maxAttempts, backoffValue(j), j.timeout,
+    prefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoffValue(j), j.timeout,
     j.maxStalls, j.runAt, j.createdAt, j.description, j.tags.length ? JSON.stringify(j.tags) : null,
     j.callbacks ? JSON.stringify(j.callbacks) : null, j.scheduleId,
   );
