@@ -59,6 +59,101 @@ export function addArgs(job: NewJob): (string | number)[] {
   return [job.id, job.runAt, job.priority, job.maxAttempts, job.maxStalls, staticJson(job)];
 }
 
+/** addArgs rows of an add's jobs, and what their frame may take for granted (see addScript). */
+export interface AddRows {
+  rows: (string | number)[][];
+  /** Every id is one Fusion made (newId): plain, so JSON and RESP take it as it is, untested. */
+  madeIds: boolean;
+  /** Every static JSON is ASCII: its length in UTF-8 is its length. */
+  asciiJson: boolean;
+}
+
+/**
+ * addArgs of each job of one add, their static JSON written by a StaticJsonWriter: a bulk enqueue's
+ * jobs share their task and backoff policy.
+ */
+export function addArgsOf(jobs: readonly NewJob[]): AddRows {
+  const writer = new StaticJsonWriter();
+  const rows: (string | number)[][] = new Array(jobs.length);
+  let madeIds = true;
+  for (let i = 0; i < jobs.length; i++) {
+    const job = jobs[i]!;
+    if (job.madeId === undefined || job.id !== job.madeId) madeIds = false;
+    rows[i] = [job.id, job.runAt, job.priority, job.maxAttempts, job.maxStalls, writer.write(job)];
+  }
+  return { rows, madeIds, asciiJson: writer.ascii };
+}
+
+/** A value whose own toJSON JSON.stringify calls with its key, which differs alone and inside an object. */
+const hasToJson = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';
+
+/** Whether a string is ASCII: its length in UTF-8 is its length (Buffer.byteLength reads a flat string natively). */
+export const isAscii = (text: string): boolean => Buffer.byteLength(text) === text.length;
+
+/**
+ * staticJson's text, byte for byte, for the jobs of one add. A job with only the four fields every
+ * job has (the usual one) has its text joined from parts: the task name's JSON and the backoff
+ * policy's, which the jobs of a batch share, written once, and the payload's, instead of an object
+ * built and stringified whole (bulk enqueue on Redis: 0.7 → 0.2-0.3 µs per job, most of it the
+ * policy's four fields written again for every job). Any other job goes through staticJson. The
+ * policy's text is kept by the object's identity, so a writer lives for one add: no caller code
+ * runs within it to change the object. It notes whether every text it wrote is ASCII, read from
+ * the parts (each flat): the joined text is not flat, and measuring it would copy it.
+ */
+export class StaticJsonWriter {
+  /** Every text written so far is ASCII. */
+  ascii = true;
+  private task: string | undefined;
+  private taskJson: string | undefined;
+  private backoff: unknown;
+  private backoffJson: string | undefined;
+  /** The text before the payload's, for `headFor` (a task's JSON), and after it, for `tailFor` and `tailAt`. */
+  private headFor: string | undefined;
+  private head = '';
+  private tailFor: string | undefined;
+  private tailAt: number | undefined;
+  private tail = '';
+
+  write(job: NewJob): string {
+    const payload = job.payload ?? null;
+    if (job.timeout || job.description !== null || job.tags.length || job.callbacks || job.scheduleId !== null
+      || !Number.isFinite(job.createdAt) || hasToJson(payload)) return this.whole(job);
+    if (job.task !== this.task) {
+      this.task = job.task;
+      this.taskJson = JSON.stringify(job.task) as string | undefined;
+      if (this.taskJson !== undefined && !isAscii(this.taskJson)) this.ascii = false;
+    }
+    if (job.backoff !== this.backoff) {
+      this.backoff = job.backoff;
+      this.backoffJson = hasToJson(job.backoff) ? undefined : (JSON.stringify(job.backoff) as string | undefined);
+      if (this.backoffJson !== undefined && !isAscii(this.backoffJson)) this.ascii = false;
+    }
+    const payloadJson = JSON.stringify(payload) as string | undefined;
+    // What JSON leaves out inside an object (a function, a symbol, undefined) is left out as staticJson does.
+    if (payloadJson === undefined || this.backoffJson === undefined || this.taskJson === undefined) return this.whole(job);
+    if (this.ascii && !isAscii(payloadJson)) this.ascii = false;
+    // Joined from three pieces, two of them shared: fewer string pieces per job for the collector to
+    // copy while the add waits for Redis than joining the seven parts for each job.
+    if (this.headFor !== this.taskJson) {
+      this.headFor = this.taskJson;
+      this.head = '{"task":' + this.taskJson + ',"payload":';
+    }
+    if (this.tailFor !== this.backoffJson || this.tailAt !== job.createdAt) {
+      this.tailFor = this.backoffJson;
+      this.tailAt = job.createdAt;
+      this.tail = ',"backoff":' + this.backoffJson + ',"createdAt":' + job.createdAt + '}';
+    }
+    return this.head + payloadJson + this.tail;
+  }
+
+  private whole(job: NewJob): string {
+    const text = staticJson(job);
+    if (this.ascii && !isAscii(text)) this.ascii = false;
+    return text;
+  }
+}
+
 /** A stored ma or ms field ('' or absent: the ABSENT_LIMITS value). */
 const limit = (v: string | null | undefined, absent: number): number => (v == null || v === '' ? absent : Number(v));
 
@@ -67,15 +162,31 @@ const limit = (v: string | null | undefined, absent: number): number => (v == nu
  * lua/add.lua): each job's event, queued or scheduled by the script's runAt > now test ('' queued).
  */
 export function addMessage(queue: string, now: number, rows: readonly (readonly (string | number)[])[]): string {
-  let events = '';
-  for (const args of rows) {
-    const runAt = Number(args[1]);
-    const id = args[0] as string;
+  return addMessageOf(queue, now, rows, false).text;
+}
+
+/**
+ * addMessage's text, and whether every id was plain. `madeIds`: every id is one Fusion made, plain
+ * without a test (the test reads the id, which copies it: an id is not a flat string; half the cost
+ * of a 1,000-job message).
+ */
+export function addMessageOf(queue: string, now: number, rows: readonly (readonly (string | number)[])[], madeIds: boolean): { text: string; plainIds: boolean } {
+  let text = '{"q":' + JSON.stringify(queue) + ',"a":' + now + ',"e":[';
+  let plainIds = true;
+  for (let k = 0; k < rows.length; k++) {
+    const row = rows[k]!;
+    const id = row[0] as string;
+    const runAt = Number(row[1]);
     // Ids the id generator makes (and most given ones) need no escaping: JSON.stringify only when they might.
-    const idJson = plainId(id) ? `"${id}"` : JSON.stringify(id);
-    events += `${events ? ',' : ''}${runAt > now ? `["scheduled",${idJson},${runAt}]` : `["queued",${idJson}]`}`;
+    let idJson: string;
+    if (madeIds || plainId(id)) idJson = '"' + id + '"';
+    else {
+      idJson = JSON.stringify(id);
+      plainIds = false;
+    }
+    text += (k === 0 ? '' : ',') + (runAt > now ? '["scheduled",' + idJson + ',' + runAt + ']' : '["queued",' + idJson + ']');
   }
-  return `{"q":${JSON.stringify(queue)},"a":${now},"e":[${events}]}`;
+  return { text: text + ']}', plainIds };
 }
 
 const PLAIN_ID = /^[\w.:-]*$/;

@@ -5,8 +5,8 @@ import type { Job, NewJob } from '../../core/job.js';
 import { newJobView } from '../../core/job.js';
 import type { AddJobs } from '../../core/store.js';
 import type { Raw } from './runner.js';
-import { addScript, type AddAnswer, type AddResult } from './script-calls.js';
-import { addArgs, rowToJob } from './codec.js';
+import { addScript, type AddAnswer, type AddResult, type KnownRows } from './script-calls.js';
+import { addArgsOf, rowToJob, type AddRows } from './codec.js';
 import { groupPositions, type RedisContext } from './context.js';
 
 /** Most jobs in one add script: a larger add goes in chunks (atomic per chunk). */
@@ -22,23 +22,24 @@ export class JobsIn {
     if (jobs.length === 0) return Promise.resolve([]);
     // Every job is encoded before any script goes: a job that cannot be (a payload JSON cannot
     // hold) fails the whole add with nothing written, whichever queues it spans.
-    let rows: Raw[];
+    let encoded: AddRows;
     try {
-      rows = jobs.map(addArgs);
+      encoded = addArgsOf(jobs);
     } catch (err) {
       return Promise.reject(err);
     }
+    const { rows } = encoded;
     const first = jobs[0]!.queue;
-    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, rows, now);
-    return this.addToQueues(jobs, rows, now);
+    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, rows, now, encoded);
+    return this.addToQueues(jobs, rows, now, encoded);
   }
 
-  private async addToQueues(jobs: NewJob[], rows: Raw[], now: number): Promise<Added[]> {
+  private async addToQueues(jobs: NewJob[], rows: Raw[], now: number, known: KnownRows): Promise<Added[]> {
     const out: Added[] = new Array(jobs.length);
     // Each queue's part is one script: a store failure between parts can still leave some queues'
     // jobs added (a retry with the same ids adds the rest; see the Store contract).
     await Promise.all([...groupPositions(jobs, (j) => j.queue)].map(async ([queue, positions]) => {
-      const added = await this.addToQueue(queue, positions.map((i) => jobs[i]!), positions.map((i) => rows[i]!), now);
+      const added = await this.addToQueue(queue, positions.map((i) => jobs[i]!), positions.map((i) => rows[i]!), now, known);
       positions.forEach((position, k) => (out[position] = added[k]!));
     }));
     return out;
@@ -47,29 +48,29 @@ export class JobsIn {
   /**
    * Add encoded jobs (addArgs rows) to a queue, one script per MAX_ADD_BATCH. `createdAt`: each
    * job's, where known (not for the outbox's stored rows): on a lean prefix a due job whose runAt is
-   * its createdAt is stored without ra.
+   * its createdAt is stored without ra. `known`: what addArgsOf knows of the rows (of any subset of them).
    */
-  addRows(queue: string, rows: Raw[], now: number, createdAt?: number[]): Promise<AddAnswer> {
-    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now, createdAt));
-    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now, createdAt);
-    return this.addChunks(queue, rows, now, createdAt);
+  addRows(queue: string, rows: Raw[], now: number, createdAt?: number[], known?: KnownRows): Promise<AddAnswer> {
+    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now, createdAt, known));
+    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now, createdAt, known);
+    return this.addChunks(queue, rows, now, createdAt, known);
   }
 
-  private async addChunks(queue: string, rows: Raw[], now: number, createdAt?: number[]): Promise<AddResult[]> {
+  private async addChunks(queue: string, rows: Raw[], now: number, createdAt?: number[], known?: KnownRows): Promise<AddResult[]> {
     const results: AddResult[] = [];
     for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) {
       const chunk = rows.slice(i, i + MAX_ADD_BATCH);
-      const answer = await this.addChunk(queue, chunk, now, createdAt?.slice(i, i + MAX_ADD_BATCH));
+      const answer = await this.addChunk(queue, chunk, now, createdAt?.slice(i, i + MAX_ADD_BATCH), known);
       for (let k = 0; k < chunk.length; k++) results.push(typeof answer === 'number' ? 1 : answer[k]!);
     }
     return results;
   }
 
-  private addChunk(queue: string, rows: Raw[], now: number, createdAt?: number[]): Promise<AddAnswer> {
+  private addChunk(queue: string, rows: Raw[], now: number, createdAt?: number[], known?: KnownRows): Promise<AddAnswer> {
     const { ctx } = this;
     const sent = ctx.run(addScript({
       queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now, lean: ctx.leanJobs,
-    }, rows, createdAt));
+    }, rows, createdAt, known));
     if (!ctx.cluster) return sent;
     return sent.then(async (answer) => {
       const created = rows.filter((_, k) => typeof answer === 'number' || answer[k] === 1).flatMap((row) => [row[0]!, queue]);
@@ -78,8 +79,8 @@ export class JobsIn {
     });
   }
 
-  private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number): Promise<Added[]> {
-    return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt)).then((answer) => {
+  private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number, known: KnownRows): Promise<Added[]> {
+    return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt), known).then((answer) => {
       if (typeof answer === 'number') return jobs.map((job) => ({ job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true }));
       return this.answered(queue, jobs, answer, now);
     });

@@ -6,13 +6,18 @@ import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
 import { DEFAULTS } from '../../core/job.js';
-import { ABSENT_LIMITS, addMessage, plainId, RUN_AT_CREATED } from './codec.js';
+import { ABSENT_LIMITS, addMessageOf, isAscii, plainId, RUN_AT_CREATED } from './codec.js';
 
 /** A script to run with its KEYS and ARGV; R is what it answers. */
 export interface ScriptCall<R> {
   readonly script: ScriptName;
   readonly keys: string[];
   readonly args: Raw;
+  /**
+   * Every key and argument is ASCII text or a number: the runner frames the command without
+   * measuring each one's UTF-8 length (runner.ts).
+   */
+  readonly ascii?: boolean;
   /** Type only: never set. */
   readonly answer?: R;
 }
@@ -48,6 +53,14 @@ const ADD_MAX_ATTEMPTS = 3;
 const ADD_MAX_STALLS = 4;
 const ADD_STATIC_JSON = 5;
 
+/** What addArgsOf (codec.ts) knows of its rows, so the add need not test them again. */
+export interface KnownRows {
+  madeIds: boolean;
+  asciiJson: boolean;
+}
+
+const UNKNOWN_ROWS: KnownRows = { madeIds: false, asciiJson: false };
+
 /**
  * `jobs`: each job's addArgs (codec.ts), at least one (every caller sends a non-empty group), their
  * number told by ARGV's length; the work message the add publishes if it creates them all goes
@@ -55,31 +68,64 @@ const ADD_STATIC_JSON = 5;
  * it, else '' (runAt: 'due' if every job is due) and each job sends its own, between its id and its
  * static JSON (see lua/add.lua). `lean`: the prefix is marked lean (the 'add-lean' script); then a
  * due job whose runAt is its `createdAt` (given per job where known) sends RUN_AT_CREATED, and its
- * hash leaves ra out.
+ * hash leaves ra out. `known`: what addArgsOf knows of the rows.
  */
-export function addScript(input: QueueKeys & Publishing & { now: number; lean: boolean }, jobs: Raw[], createdAt?: readonly number[]): ScriptCall<AddAnswer> {
-  if (input.lean && jobs.length === 1 && createdAt && isPlain(jobs[0]!, createdAt[0]!, input.now)) return plainAddScript(input, jobs[0]!);
-  const args: Raw = [input.channel, input.queue, input.now, addMessage(input.queue, input.now, jobs)];
-  const runAts = input.lean && createdAt
-    ? jobs.map((job, k) => (job[ADD_RUN_AT] === createdAt[k] && createdAt[k]! <= input.now ? RUN_AT_CREATED : job[ADD_RUN_AT]!))
-    : undefined;
-  const value = (k: number, column: number) => (runAts && column === ADD_RUN_AT ? runAts[k]! : jobs[k]![column]!);
-  const own: number[] = [];
-  for (let column = ADD_RUN_AT; column <= ADD_MAX_STALLS; column++) {
-    const first = value(0, column);
-    if (jobs.every((_, k) => value(k, column) === first)) args.push(first);
-    else {
-      own.push(column);
-      args.push(column === ADD_RUN_AT && jobs.every((job) => Number(job[ADD_RUN_AT]) <= input.now) ? 'due' : '');
+export function addScript(
+  input: QueueKeys & Publishing & { now: number; lean: boolean }, jobs: Raw[], createdAt?: readonly number[], known: KnownRows = UNKNOWN_ROWS,
+): ScriptCall<AddAnswer> {
+  const { now } = input;
+  if (input.lean && jobs.length === 1 && createdAt && isPlain(jobs[0]!, createdAt[0]!, now, known)) return plainAddScript(input, jobs[0]!, known);
+  const n = jobs.length;
+  let runAts: Raw | undefined;
+  if (input.lean && createdAt) {
+    runAts = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const runAt = jobs[k]![ADD_RUN_AT]!;
+      runAts[k] = runAt === createdAt[k] && createdAt[k]! <= now ? RUN_AT_CREATED : runAt;
     }
   }
-  for (let k = 0; k < jobs.length; k++) {
-    args.push(jobs[k]![ADD_ID]!);
-    for (const column of own) args.push(value(k, column));
-    args.push(jobs[k]![ADD_STATIC_JSON]!);
+  // One pass over the jobs (no closure per job and column: a bulk add of 1,000 jobs spent 0.6 µs
+  // per job here): which of the four columns every job shares, and whether all are due.
+  const first = jobs[0]!;
+  const firstRunAt = runAts ? runAts[0]! : first[ADD_RUN_AT]!;
+  let ownRunAt = false;
+  let ownPriority = false;
+  let ownMaxAttempts = false;
+  let ownMaxStalls = false;
+  let allDue = true;
+  for (let k = 0; k < n; k++) {
+    const job = jobs[k]!;
+    if ((runAts ? runAts[k] : job[ADD_RUN_AT]) !== firstRunAt) ownRunAt = true;
+    if (job[ADD_PRIORITY] !== first[ADD_PRIORITY]) ownPriority = true;
+    if (job[ADD_MAX_ATTEMPTS] !== first[ADD_MAX_ATTEMPTS]) ownMaxAttempts = true;
+    if (job[ADD_MAX_STALLS] !== first[ADD_MAX_STALLS]) ownMaxStalls = true;
+    if (Number(job[ADD_RUN_AT]) > now) allDue = false;
   }
-  return scriptCall(input.lean ? 'add-lean' : 'add', queueKeys(input), args);
+  const message = addMessageOf(input.queue, now, jobs, known.madeIds);
+  const args: Raw = [
+    input.channel, input.queue, now, message.text,
+    ownRunAt ? (allDue ? 'due' : '') : firstRunAt,
+    ownPriority ? '' : first[ADD_PRIORITY]!,
+    ownMaxAttempts ? '' : first[ADD_MAX_ATTEMPTS]!,
+    ownMaxStalls ? '' : first[ADD_MAX_STALLS]!,
+  ];
+  for (let k = 0; k < n; k++) {
+    const job = jobs[k]!;
+    args.push(job[ADD_ID]!);
+    if (ownRunAt) args.push(runAts ? runAts[k]! : job[ADD_RUN_AT]!);
+    if (ownPriority) args.push(job[ADD_PRIORITY]!);
+    if (ownMaxAttempts) args.push(job[ADD_MAX_ATTEMPTS]!);
+    if (ownMaxStalls) args.push(job[ADD_MAX_STALLS]!);
+    args.push(job[ADD_STATIC_JSON]!);
+  }
+  // A plain id is ASCII (\w without the u flag is), and so is a message of plain ids if its queue is.
+  const ascii = known.asciiJson && message.plainIds && asciiNames(input);
+  return { script: input.lean ? 'add-lean' : 'add', keys: queueKeys(input), args, ascii };
 }
+
+/** The keys, channel and queue name are ASCII (a queue name is: QUEUE_NAME; a prefix need not be). */
+const asciiNames = (input: QueueKeys & Publishing): boolean =>
+  isAscii(input.queueKeyBase) && (input.idIndexKey === undefined || isAscii(input.idIndexKey)) && isAscii(input.channel) && isAscii(input.queue);
 
 /**
  * A plain add (lua/add.lua): one job on a lean prefix, due, its runAt its createdAt, its limits at
@@ -89,15 +135,15 @@ export function addScript(input: QueueKeys & Publishing & { now: number; lean: b
  * the queue name and builds the message from KEYS[1] and the channel. Each argument left out spares
  * Redis ~1.5k instructions (callgrind).
  */
-function isPlain(job: Raw, createdAt: number, now: number): boolean {
+function isPlain(job: Raw, createdAt: number, now: number, known: KnownRows): boolean {
   return job[ADD_RUN_AT] === createdAt && createdAt <= now && job[ADD_MAX_ATTEMPTS] === ABSENT_LIMITS.maxAttempts
-    && job[ADD_MAX_STALLS] === ABSENT_LIMITS.maxStalls && plainId(job[ADD_ID] as string);
+    && job[ADD_MAX_STALLS] === ABSENT_LIMITS.maxStalls && (known.madeIds || plainId(job[ADD_ID] as string));
 }
 
-function plainAddScript(input: QueueKeys & Publishing & { now: number }, job: Raw): ScriptCall<AddAnswer> {
+function plainAddScript(input: QueueKeys & Publishing & { now: number }, job: Raw, known: KnownRows): ScriptCall<AddAnswer> {
   const args: Raw = [input.channel, input.now, job[ADD_ID]!, job[ADD_STATIC_JSON]!];
   if (job[ADD_PRIORITY] !== DEFAULTS.priority) args.push(job[ADD_PRIORITY]!);
-  return scriptCall('add-lean', queueKeys(input), args);
+  return { script: 'add-lean', keys: queueKeys(input), args, ascii: known.asciiJson && asciiNames(input) };
 }
 
 /** A worker's claim (workerClaim in lua/lib/handoff.lua): what the claim and finish scripts pass it. */
