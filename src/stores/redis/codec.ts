@@ -64,8 +64,6 @@ export interface AddRows {
   rows: (string | number)[][];
   /** Every id is one Fusion made (newId): plain, so JSON and RESP take it as it is, untested. */
   madeIds: boolean;
-  /** Every static JSON is ASCII: its length in UTF-8 is its length. */
-  asciiJson: boolean;
 }
 
 /**
@@ -81,15 +79,12 @@ export function addArgsOf(jobs: readonly NewJob[]): AddRows {
     if (job.madeId === undefined || job.id !== job.madeId) madeIds = false;
     rows[i] = [job.id, job.runAt, job.priority, job.maxAttempts, job.maxStalls, writer.write(job)];
   }
-  return { rows, madeIds, asciiJson: writer.ascii };
+  return { rows, madeIds };
 }
 
 /** A value whose own toJSON JSON.stringify calls with its key, which differs alone and inside an object. */
 const hasToJson = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';
-
-/** Whether a string is ASCII: its length in UTF-8 is its length (Buffer.byteLength reads a flat string natively). */
-export const isAscii = (text: string): boolean => Buffer.byteLength(text) === text.length;
 
 /**
  * staticJson's text, byte for byte, for the jobs of one add. A job with only the four fields every
@@ -98,12 +93,9 @@ export const isAscii = (text: string): boolean => Buffer.byteLength(text) === te
  * built and stringified whole (bulk enqueue on Redis: 0.7 → 0.2-0.3 µs per job, most of it the
  * policy's four fields written again for every job). Any other job goes through staticJson. The
  * policy's text is kept by the object's identity, so a writer lives for one add: no caller code
- * runs within it to change the object. It notes whether every text it wrote is ASCII, read from
- * the parts (each flat): the joined text is not flat, and measuring it would copy it.
+ * runs within it to change the object.
  */
 export class StaticJsonWriter {
-  /** Every text written so far is ASCII. */
-  ascii = true;
   private task: string | undefined;
   private taskJson: string | undefined;
   private backoff: unknown;
@@ -122,17 +114,14 @@ export class StaticJsonWriter {
     if (job.task !== this.task) {
       this.task = job.task;
       this.taskJson = JSON.stringify(job.task) as string | undefined;
-      if (this.taskJson !== undefined && !isAscii(this.taskJson)) this.ascii = false;
     }
     if (job.backoff !== this.backoff) {
       this.backoff = job.backoff;
       this.backoffJson = hasToJson(job.backoff) ? undefined : (JSON.stringify(job.backoff) as string | undefined);
-      if (this.backoffJson !== undefined && !isAscii(this.backoffJson)) this.ascii = false;
     }
     const payloadJson = JSON.stringify(payload) as string | undefined;
     // What JSON leaves out inside an object (a function, a symbol, undefined) is left out as staticJson does.
     if (payloadJson === undefined || this.backoffJson === undefined || this.taskJson === undefined) return this.whole(job);
-    if (this.ascii && !isAscii(payloadJson)) this.ascii = false;
     // Joined from three pieces, two of them shared: fewer string pieces per job for the collector to
     // copy while the add waits for Redis than joining the seven parts for each job.
     if (this.headFor !== this.taskJson) {
@@ -148,9 +137,7 @@ export class StaticJsonWriter {
   }
 
   private whole(job: NewJob): string {
-    const text = staticJson(job);
-    if (this.ascii && !isAscii(text)) this.ascii = false;
-    return text;
+    return staticJson(job);
   }
 }
 
@@ -161,32 +148,19 @@ const limit = (v: string | null | undefined, absent: number): number => (v == nu
  * The work message an add of these addArgs rows publishes when it creates them all (see
  * lua/add.lua): each job's event, queued or scheduled by the script's runAt > now test ('' queued).
  */
-export function addMessage(queue: string, now: number, rows: readonly (readonly (string | number)[])[]): string {
-  return addMessageOf(queue, now, rows, false).text;
-}
-
-/**
- * addMessage's text, and whether every id was plain. `madeIds`: every id is one Fusion made, plain
- * without a test (the test reads the id, which copies it: an id is not a flat string; half the cost
- * of a 1,000-job message).
- */
-export function addMessageOf(queue: string, now: number, rows: readonly (readonly (string | number)[])[], madeIds: boolean): { text: string; plainIds: boolean } {
+export function addMessage(queue: string, now: number, rows: readonly (readonly (string | number)[])[], madeIds = false): string {
   let text = '{"q":' + JSON.stringify(queue) + ',"a":' + now + ',"e":[';
-  let plainIds = true;
   for (let k = 0; k < rows.length; k++) {
     const row = rows[k]!;
     const id = row[0] as string;
     const runAt = Number(row[1]);
-    // Ids the id generator makes (and most given ones) need no escaping: JSON.stringify only when they might.
-    let idJson: string;
-    if (madeIds || plainId(id)) idJson = '"' + id + '"';
-    else {
-      idJson = JSON.stringify(id);
-      plainIds = false;
-    }
+    // Ids the id generator makes (and most given ones) need no escaping: JSON.stringify only when
+    // they might. `madeIds`: every id is one Fusion made, plain without the test (which copies the
+    // id, not a flat string: half the cost of a 1,000-job message).
+    const idJson = madeIds || plainId(id) ? '"' + id + '"' : JSON.stringify(id);
     text += (k === 0 ? '' : ',') + (runAt > now ? '["scheduled",' + idJson + ',' + runAt + ']' : '["queued",' + idJson + ']');
   }
-  return { text: text + ']}', plainIds };
+  return text + ']}';
 }
 
 const PLAIN_ID = /^[\w.:-]*$/;

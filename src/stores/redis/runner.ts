@@ -23,15 +23,14 @@ export class ScriptRunner {
   /** functions: start with FCALL, until a Redis says it has no functions. */
   constructor(private client: RedisClient, private functions: boolean) {}
 
-  call<T>({ script: name, keys, args, ascii = false }: ScriptCall<T>): Promise<T> {
-    if (!this.functions) return this.evalsha<T>(name, keys, args, ascii);
-    // The function's name is ASCII (functionLibrary), as a script's SHA-1 in hex is.
+  call<T>({ script: name, keys, args }: ScriptCall<T>): Promise<T> {
+    if (!this.functions) return this.evalsha<T>(name, keys, args);
     const argv = buildArgv(LIBRARY.names[name], keys, args);
-    const send = () => this.client.sendCommand(scriptCommand('fcall', argv, ascii)) as Promise<T>;
+    const send = () => this.client.sendCommand(scriptCommand('fcall', argv)) as Promise<T>;
     return send().catch(async (err: Error) => {
       if (/unknown command/i.test(err.message)) {
         this.functions = false;
-        return this.evalsha<T>(name, keys, args, ascii);
+        return this.evalsha<T>(name, keys, args);
       }
       // A Redis that restarted without its data, flushed its functions, or is a new Cluster node.
       if (!/function not found/i.test(err.message)) throw err;
@@ -59,14 +58,14 @@ export class ScriptRunner {
   }
 
   /** A Redis that lacks the script (restarted, or a new Cluster node) gets EVAL once, which also caches it there. */
-  private evalsha<T>(name: ScriptName, keys: string[], args: Raw, ascii: boolean): Promise<T> {
+  private evalsha<T>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
     const script = SCRIPT_SHAS[name];
     const argv = buildArgv(script.sha, keys, args);
-    const sent = this.client.sendCommand(scriptCommand('evalsha', argv, ascii)) as Promise<T>;
+    const sent = this.client.sendCommand(scriptCommand('evalsha', argv)) as Promise<T>;
     return sent.catch((err: Error) => {
       if (!err.message.includes('NOSCRIPT')) throw err;
       argv[0] = script.source;
-      return this.client.sendCommand(scriptCommand('eval', argv, false)) as Promise<T>;
+      return this.client.sendCommand(scriptCommand('eval', argv)) as Promise<T>;
     });
   }
 }
@@ -91,28 +90,10 @@ function buildArgv(head: string, keys: string[], args: Raw): string[] {
  * A Command of arguments already flat and text. Given to the constructor, ioredis copies them
  * (args.flat()) and checks each for a conversion: a third of the client's JS on a lone add
  * (profiled). Set after, they go out as they are; Command.args is a public field, read when the
- * command is written. `ascii`: every argument is ASCII (an AsciiCommand).
+ * command is written.
  */
-function scriptCommand(name: string, argv: string[], ascii: boolean): Command {
-  const command = ascii ? new AsciiCommand(name, [], { replyEncoding: 'utf8' }) : new Command(name, [], { replyEncoding: 'utf8' });
+function scriptCommand(name: string, argv: string[]): Command {
+  const command = new Command(name, [], { replyEncoding: 'utf8' });
   command.args = argv;
   return command;
-}
-
-/**
- * A command whose arguments are all ASCII, written with each one's length as its byte count.
- * ioredis measures each argument's UTF-8 length (Buffer.byteLength), which copies a string joined
- * from parts into one piece first, as an add's job texts are (StaticJsonWriter, codec.ts): 0.19 of
- * the ~0.9 µs per job a 1,000-job add spent from its rows to the text written.
- */
-class AsciiCommand extends Command {
-  override toWritable(): string {
-    const argv = this.args as string[];
-    let frame = '*' + (argv.length + 1) + '\r\n$' + this.name.length + '\r\n' + this.name + '\r\n';
-    for (let i = 0; i < argv.length; i++) {
-      const arg = argv[i]!;
-      frame += '$' + arg.length + '\r\n' + arg + '\r\n';
-    }
-    return frame;
-  }
 }

@@ -6,18 +6,13 @@ import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
 import { DEFAULTS } from '../../core/job.js';
-import { ABSENT_LIMITS, addMessageOf, isAscii, plainId, RUN_AT_CREATED } from './codec.js';
+import { ABSENT_LIMITS, addMessage, plainId, RUN_AT_CREATED } from './codec.js';
 
 /** A script to run with its KEYS and ARGV; R is what it answers. */
 export interface ScriptCall<R> {
   readonly script: ScriptName;
   readonly keys: string[];
   readonly args: Raw;
-  /**
-   * Every key and argument is ASCII text or a number: the runner frames the command without
-   * measuring each one's UTF-8 length (runner.ts).
-   */
-  readonly ascii?: boolean;
   /** Type only: never set. */
   readonly answer?: R;
 }
@@ -56,10 +51,9 @@ const ADD_STATIC_JSON = 5;
 /** What addArgsOf (codec.ts) knows of its rows, so the add need not test them again. */
 export interface KnownRows {
   madeIds: boolean;
-  asciiJson: boolean;
 }
 
-const UNKNOWN_ROWS: KnownRows = { madeIds: false, asciiJson: false };
+const UNKNOWN_ROWS: KnownRows = { madeIds: false };
 
 /**
  * `jobs`: each job's addArgs (codec.ts), at least one (every caller sends a non-empty group), their
@@ -101,9 +95,9 @@ export function addScript(
     if (job[ADD_MAX_STALLS] !== first[ADD_MAX_STALLS]) ownMaxStalls = true;
     if (Number(job[ADD_RUN_AT]) > now) allDue = false;
   }
-  const message = addMessageOf(input.queue, now, jobs, known.madeIds);
+  const message = addMessage(input.queue, now, jobs, known.madeIds);
   const args: Raw = [
-    input.channel, input.queue, now, message.text,
+    input.channel, input.queue, now, message,
     ownRunAt ? (allDue ? 'due' : '') : firstRunAt,
     ownPriority ? '' : first[ADD_PRIORITY]!,
     ownMaxAttempts ? '' : first[ADD_MAX_ATTEMPTS]!,
@@ -118,14 +112,8 @@ export function addScript(
     if (ownMaxStalls) args.push(job[ADD_MAX_STALLS]!);
     args.push(job[ADD_STATIC_JSON]!);
   }
-  // A plain id is ASCII (\w without the u flag is), and so is a message of plain ids if its queue is.
-  const ascii = known.asciiJson && message.plainIds && asciiNames(input);
-  return { script: input.lean ? 'add-lean' : 'add', keys: queueKeys(input), args, ascii };
+  return scriptCall(input.lean ? 'add-lean' : 'add', queueKeys(input), args);
 }
-
-/** The keys, channel and queue name are ASCII (a queue name is: QUEUE_NAME; a prefix need not be). */
-const asciiNames = (input: QueueKeys & Publishing): boolean =>
-  isAscii(input.queueKeyBase) && (input.idIndexKey === undefined || isAscii(input.idIndexKey)) && isAscii(input.channel) && isAscii(input.queue);
 
 /**
  * A plain add (lua/add.lua): one job on a lean prefix, due, its runAt its createdAt, its limits at
@@ -143,7 +131,7 @@ function isPlain(job: Raw, createdAt: number, now: number, known: KnownRows): bo
 function plainAddScript(input: QueueKeys & Publishing & { now: number }, job: Raw, known: KnownRows): ScriptCall<AddAnswer> {
   const args: Raw = [input.channel, input.now, job[ADD_ID]!, job[ADD_STATIC_JSON]!];
   if (job[ADD_PRIORITY] !== DEFAULTS.priority) args.push(job[ADD_PRIORITY]!);
-  return { script: 'add-lean', keys: queueKeys(input), args, ascii: known.asciiJson && asciiNames(input) };
+  return scriptCall('add-lean', queueKeys(input), args);
 }
 
 /** A worker's claim (workerClaim in lua/lib/handoff.lua): what the claim and finish scripts pass it. */
