@@ -31,13 +31,6 @@ export class Claims {
   /** Lease tokens: this process's random part, then a counter. */
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
-  /**
-   * Jobs leased under this store's tokens that carry an earlier attempt's error: their completion
-   * clears it. Any other completion under its tokens leaves the error field alone (finish.lua's
-   * 'completed-clean'): a job holds an error only if its claim found one, since only an outcome
-   * that ends the lease writes one. An id leaves with its job's outcome or lost lease.
-   */
-  private readonly erred = new Set<string>();
 
   constructor(private readonly ctx: RedisContext, private readonly outbox: Outbox, private readonly pubsub: PubSub) {
     this.lostClaims = new LostClaims(ctx);
@@ -46,18 +39,6 @@ export class Claims {
   private newToken(): string {
     return `${this.tokenPrefix}.${(this.tokenSeq++).toString(36)}`;
   }
-
-  /** Jobs now leased to a worker of this store: their queue remembered, an earlier attempt's error noted. */
-  private leased(jobs: Job[], queue: string): Job[] {
-    for (const job of jobs) {
-      this.ctx.rememberQueue(job.id, queue);
-      if (job.error !== null) this.erred.add(job.id);
-    }
-    return jobs;
-  }
-
-  /** Whether a completion's job is known to hold no error: leased under this store's token without one. */
-  private readonly errorFree = (outcome: Outcome): boolean => !this.erred.has(outcome.id) && outcome.token.startsWith(`${this.tokenPrefix}.`);
 
   async claimJobs(request: ClaimRequest): Promise<ClaimResult> {
     const { ctx } = this;
@@ -102,7 +83,10 @@ export class Claims {
   /** Add a claim script's answer to a claim result. */
   private took(result: ClaimResult, queue: string, rows: string[], wakeAt: string | null, token: string, request: ClaimRequest): void {
     if (rows.length > 0) {
-      for (const job of this.leased(claimedJobs(rows, queue, token, request.workerId, request.now, request.now + request.leaseMs), queue)) result.jobs.push(job);
+      for (const job of claimedJobs(rows, queue, token, request.workerId, request.now, request.now + request.leaseMs)) {
+        this.ctx.rememberQueue(job.id, queue);
+        result.jobs.push(job);
+      }
     }
     if (wakeAt !== null && (result.nextWakeAt === null || Number(wakeAt) < result.nextWakeAt)) result.nextWakeAt = Number(wakeAt);
   }
@@ -115,7 +99,6 @@ export class Claims {
       const held = await ctx.run(heartbeatScript({ queueKeyBase: ctx.keys.queueKeyBase(queue), leaseUntil: now + leaseMs }, positions.map((p) => leases[p]!)));
       positions.forEach((p, k) => {
         out[p] = { id: leases[p]!.id, ok: held[k]! > 0, cancelRequested: held[k] === 2 };
-        if (held[k] === 0) this.erred.delete(leases[p]!.id);
       });
     }));
     return out;
@@ -157,7 +140,7 @@ export class Claims {
     if (claim) ctx.claimedQueues.add(queue);
     const ticket = request ? this.handoffs.ticket(request, queue, request.limit, token) : null;
     const forget = this.handoffs.takeForgets(queue);
-    const finished = outcomeArgs(outcomes, positions, this.errorFree);
+    const finished = outcomeArgs(outcomes, positions);
     const { order } = finished;
     // Follow-up jobs as (outcome number, outbox field, entry) triples: the script writes each with its outcome.
     const outbox: Raw = [];
@@ -185,9 +168,8 @@ export class Claims {
       await this.lostClaims.answered(call!, rows, early?.rows ?? null, registration);
     }
     for (let x = 0; x < order.length; x++) {
-      const o = outcomes[order[x]!]!;
-      this.erred.delete(o.id);
       if (appliedHere[x] !== 1) continue;
+      const o = outcomes[order[x]!]!;
       applied[order[x]!] = true;
       if (o.kind !== 'released' && o.kind !== 'retry') ctx.forgetQueue(o.id);
     }
@@ -251,7 +233,10 @@ export class Claims {
     if (early) this.handTo(early.reg, early.handed, early.listener);
     const sent = ticket.sent;
     if (sent && run.length > 0) {
-      for (const job of this.leased(claimedJobs(run, ticket.queue, sent.token, ticket.worker, request.now, request.now + sent.leaseMs), ticket.queue)) result.jobs.push(job);
+      for (const job of claimedJobs(run, ticket.queue, sent.token, ticket.worker, request.now, request.now + sent.leaseMs)) {
+        this.ctx.rememberQueue(job.id, ticket.queue);
+        result.jobs.push(job);
+      }
     }
     if (sent && giveBack.length > 0) this.handTo(sent, { rows: giveBack, now: request.now }, null);
     if (orphan) void this.takeBack(orphan);
@@ -259,7 +244,8 @@ export class Claims {
 
   /** Jobs an add leased under a registration: to its worker, or back to the queue if it stopped. */
   private handTo(lease: HandoffLease, handed: Handed, listener: ((jobs: Job[]) => void) | null): void {
-    const jobs = this.leased(claimedJobs(handed.rows, lease.queue, lease.token, lease.worker, handed.now, handed.now + lease.leaseMs), lease.queue);
+    const jobs = claimedJobs(handed.rows, lease.queue, lease.token, lease.worker, handed.now, handed.now + lease.leaseMs);
+    for (const job of jobs) this.ctx.rememberQueue(job.id, lease.queue);
     if (listener) listener(jobs);
     else void this.giveBack(jobs);
   }

@@ -171,15 +171,12 @@ export const plainId = (id: string): boolean => PLAIN_ID.test(id);
 /**
  * The finish script's outcome entries for outcomes[positions]. Completions sharing token, end time
  * and result go as one entry (see lua/finish.lua): jobs of one claim finishing together come one
- * after another, so a group is a run of them. `errorFree(outcome)`: the job is known to hold no
- * error (its claim found none), so its completion need not clear one (a 'completed-clean' entry).
- * `order` holds the outcomes' positions in the order the script numbers them.
+ * after another, so a group is a run of them. `order` holds the outcomes' positions in the order
+ * the script numbers them.
  */
-export function outcomeArgs(
-  outcomes: Outcome[], positions: number[], errorFree: (outcome: Outcome) => boolean = () => false,
-): { args: (string | number)[]; entries: number; order: number[] } {
+export function outcomeArgs(outcomes: Outcome[], positions: number[]): { args: (string | number)[]; entries: number; order: number[] } {
   const args: (string | number)[] = [];
-  const groups: { token: string; at: number; result: string; clean: boolean; members: number[] }[] = [];
+  const groups: { token: string; at: number; result: string; members: number[] }[] = [];
   const order: number[] = [];
   let entries = 0;
   let last: (typeof groups)[number] | null = null;
@@ -187,12 +184,11 @@ export function outcomeArgs(
     const outcome = outcomes[position]!;
     if (outcome.kind !== 'completed') continue;
     const result = JSON.stringify(outcome.result ?? null) ?? 'null';
-    const clean = errorFree(outcome);
-    if (last && last.token === outcome.token && last.at === outcome.at && last.result === result && last.clean === clean) last.members.push(position);
-    else groups.push((last = { token: outcome.token, at: outcome.at, result, clean, members: [position] }));
+    if (last && last.token === outcome.token && last.at === outcome.at && last.result === result) last.members.push(position);
+    else groups.push((last = { token: outcome.token, at: outcome.at, result, members: [position] }));
   }
-  for (const { token, at, result, clean, members } of groups) {
-    args.push(clean ? 'completed-clean' : 'completed', members.length, token, at, result);
+  for (const { token, at, result, members } of groups) {
+    args.push('completed', members.length, token, at, result);
     for (const position of members) {
       args.push(outcomes[position]!.id);
       order.push(position);

@@ -3,8 +3,6 @@
 -- come:
 --   ('completed', c, token, at, result JSON, then c ids): completions that share lease token, end
 --     time and result, as a batch of no-op or alike jobs does, so each costs one argument, not five;
---     ('completed-clean', ...) the same for jobs the client knows hold no error (their claim found
---     none, and only an outcome that ends the lease writes one), whose completion leaves e alone;
 --   (kind, id, token, at, error JSON or '', error message as JSON or '', retryAt or '') for the
 --     other kinds (retry, released, failed, cancelled). The client sends the message apart: cjson
 --     cannot decode every JSON.stringify output (a message cut through an emoji holds a lone
@@ -64,10 +62,9 @@ local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, re
   out[x] = 1
 end
 -- The completions of one entry (ARGV[from..to] their ids), the bulk of a busy worker's outcomes,
--- run inline rather than through apply: one Lua call and nine arguments fewer per job. `clean`:
--- the jobs hold no error to clear (writing e '' where it is absent cost ~1.3k instructions a job,
--- callgrind). Returns the last outcome number.
-local function complete(x, from, to, leaseToken, atText, result, clean)
+-- run inline rather than through apply: one Lua call and nine arguments fewer per job. Returns the
+-- last outcome number.
+local function complete(x, from, to, leaseToken, atText, result)
   local jobPrefix = keyBase .. JOB
   local applied = false
   for j = from, to do
@@ -80,10 +77,7 @@ local function complete(x, from, to, leaseToken, atText, result, clean)
       -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
       -- A null result is not written: r is '' or absent until a completion (a manual retry clears
       -- it), and both read as null; adding the field cost ~2.4k instructions a job (callgrind).
-      if clean then
-        if result == 'null' then redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'tk', '', 'lu', '')
-        else redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'r', result, 'tk', '', 'lu', '') end
-      elseif result == 'null' then redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'e', '', 'tk', '', 'lu', '')
+      if result == 'null' then redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'e', '', 'tk', '', 'lu', '')
       else redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'r', result, 'e', '', 'tk', '', 'lu', '') end
       addToIndex(completedKey, atText, id)
       if othersListening(channel) then events[#events + 1] = {'completed', id} end
@@ -101,9 +95,9 @@ end
 local x, i = 0, FIRST_OUTCOME
 for _ = 1, outcomeCount do
   local kind = ARGV[i]
-  if kind == 'completed' or kind == 'completed-clean' then
+  if kind == 'completed' then
     local idCount = tonumber(ARGV[i + 1])
-    x = complete(x, i + 5, i + 4 + idCount, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], kind == 'completed-clean')
+    x = complete(x, i + 5, i + 4 + idCount, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
     i = i + 5 + idCount
   else
     local messageJson = nil
