@@ -113,7 +113,8 @@ export interface NewJob {
    * it, the id is Fusion's to choose, and a store may store the job under an id of its own making
    * instead (SQLite: a UUIDv7 that carries the row's seq, so that no id index is written); the
    * store's answer carries the id the job has. An id set afterwards (an Idempotency-Key's, a
-   * follow-up's) differs from it and is kept as given.
+   * follow-up's) differs from it and is kept as given. Only newId's output belongs here: a store
+   * takes a job whose id is its madeId as plain text without testing it.
    */
   madeId?: string;
   queue: string;
@@ -134,6 +135,7 @@ export interface NewJob {
    * The payload as JSON text once something has made it (payloadJsonOf): a store that writes the
    * payload as text and the HTTP answer that echoes it then share one JSON.stringify (~4,000
    * instructions for a small payload, callgrind). undefined until then; never stored as a column.
+   * The payload must not change once it is set.
    */
   payloadJson?: string;
 }

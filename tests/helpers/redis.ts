@@ -170,26 +170,41 @@ export async function watchCommands(onCommand: (args: string[], source: string) 
   socket.write(`${auth}MONITOR\r\n`);
   let buffered = '';
   let oks = auth ? 2 : 1;
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\r\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 2);
-        if (line.startsWith('-')) reject(new Error(`MONITOR: ${line.slice(1)}`));
-        else if (oks > 0 && line === '+OK') {
-          if (--oks === 0) resolve();
-        } else {
-          // +<time> [<db> <source>] "arg" "arg" ...
-          const source = /^\+\S+ \[\d+ (\S+)\]/.exec(line)?.[1] ?? '';
-          const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(["\\])/g, '$1'));
-          onCommand(args, source);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('MONITOR: no +OK within 5 s')), 5000);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      socket.once('error', fail);
+      socket.once('close', () => fail(new Error('MONITOR: connection closed')));
+      socket.on('data', (chunk: string) => {
+        buffered += chunk;
+        let nl: number;
+        while ((nl = buffered.indexOf('\r\n')) >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 2);
+          if (line.startsWith('-')) fail(new Error(`MONITOR: ${line.slice(1)}`));
+          else if (oks > 0 && line === '+OK') {
+            if (--oks === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          } else {
+            // +<time> [<db> <source>] "arg" "arg" ...; only \" and \\ are unescaped (enough for the
+            // keys and names the tests match; Redis writes other bytes as \xNN).
+            const source = /^\+\S+ \[\d+ (\S+)\]/.exec(line)?.[1] ?? '';
+            const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(["\\])/g, '$1'));
+            onCommand(args, source);
+          }
         }
-      }
+      });
     });
-  });
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
   socket.on('error', () => {});
   return { stop: () => socket.destroy() };
 }

@@ -5,8 +5,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
 import { redisHarness, redisSkip } from '../helpers/redis.js';
+import { CLAIM_FIELDS } from '../../src/stores/redis/codec.js';
 
 const skip = await redisSkip();
+
+// claimJobs (lua/lib/claim-jobs.lua) names the fields it reads one by one; its own check of the list
+// runs only where the scripts load as a function library, so this holds it in EVALSHA mode too.
+it('claim rows are the ten fields claimJobs reads, in its order', () => {
+  assert.deepEqual([...CLAIM_FIELDS], ['d', 'p', 'ra', 'at', 'ma', 'sl', 'ms', 'h', 'e', 'pg']);
+});
 
 describe('Redis claim rows', { skip }, () => {
   it('returns every field of each claimed job as the job reads back, ids with newlines too', async () => {

@@ -64,7 +64,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
       } catch (err) {
         sendError(reply, err);
       }
-    }, (err: unknown) => sendError(reply, err));
+    }, (err: unknown) => sendError(reply, err)).catch((err: unknown) => reply.log.error({ err }, 'POST /v1/jobs: answering failed'));
   });
 
   app.post('/v1/jobs/bulk', { schema: S.createBulk, config: { role: 'send' }, bodyLimit: bodyLimit * BULK_BODY_FACTOR }, async (req, reply) => {

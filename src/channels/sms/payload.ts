@@ -226,9 +226,12 @@ export function parseSmsPayload(payload: unknown): ParsedSms {
 
 // Payloads reuse a handful of field names: the verdict per name is remembered (a regex test per
 // field of every payload was ~0.7k instructions of each POST /v1/jobs). Bounded: a flood of
-// distinct names only resets it.
+// distinct names only resets it, and a name longer than any CREDENTIAL matches (client_secret)
+// is answered without it, so a 1 MB body's long names cannot fill it with megabytes.
 const credentialVerdicts = new Map<string, boolean>();
+const LONGEST_CREDENTIAL_NAME = 'client_secret'.length;
 function isCredentialName(k: string): boolean {
+  if (k.length > LONGEST_CREDENTIAL_NAME) return false;
   let r = credentialVerdicts.get(k);
   if (r === undefined) {
     r = CREDENTIAL.test(k);

@@ -59,10 +59,10 @@ export function addArgs(job: NewJob): (string | number)[] {
   return [job.id, job.runAt, job.priority, job.maxAttempts, job.maxStalls, staticJson(job)];
 }
 
-/** addArgs rows of an add's jobs, and what their frame may take for granted (see addScript). */
+/** addArgs rows of an add's jobs, and what the add may take for granted of them (see addScript). */
 export interface AddRows {
   rows: (string | number)[][];
-  /** Every id is one Fusion made (newId): plain, so JSON and RESP take it as it is, untested. */
+  /** Every id is one Fusion made (newId, so madeId must be its output): plain, so JSON takes it as it is, untested. */
   madeIds: boolean;
 }
 

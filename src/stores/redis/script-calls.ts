@@ -68,7 +68,7 @@ export function addScript(
   input: QueueKeys & Publishing & { now: number; lean: boolean }, jobs: Raw[], createdAt?: readonly number[], known: KnownRows = UNKNOWN_ROWS,
 ): ScriptCall<AddAnswer> {
   const { now } = input;
-  if (input.lean && jobs.length === 1 && createdAt && isPlain(jobs[0]!, createdAt[0]!, now, known)) return plainAddScript(input, jobs[0]!, known);
+  if (input.lean && jobs.length === 1 && createdAt && isPlain(jobs[0]!, createdAt[0]!, now, known)) return plainAddScript(input, jobs[0]!);
   const n = jobs.length;
   let runAts: Raw | undefined;
   if (input.lean && createdAt) {
@@ -128,7 +128,7 @@ function isPlain(job: Raw, createdAt: number, now: number, known: KnownRows): bo
     && job[ADD_MAX_STALLS] === ABSENT_LIMITS.maxStalls && (known.madeIds || plainId(job[ADD_ID] as string));
 }
 
-function plainAddScript(input: QueueKeys & Publishing & { now: number }, job: Raw, known: KnownRows): ScriptCall<AddAnswer> {
+function plainAddScript(input: QueueKeys & Publishing & { now: number }, job: Raw): ScriptCall<AddAnswer> {
   const args: Raw = [input.channel, input.now, job[ADD_ID]!, job[ADD_STATIC_JSON]!];
   if (job[ADD_PRIORITY] !== DEFAULTS.priority) args.push(job[ADD_PRIORITY]!);
   return scriptCall('add-lean', queueKeys(input), args);
