@@ -174,12 +174,18 @@ export function useLoad(load, deps, wants, bus) {
       last = Date.now();
       reload();
     };
-    return bus.on((e) => {
+    const off = bus.on((e) => {
       if (e !== 'reset' && !wants(e)) return;
       if (timer) return;
       // A burst of events costs one reload: at most one a second, the first after 150 ms.
       timer = setTimeout(fire, e === 'reset' ? 0 : Math.max(150, 1000 - (Date.now() - last)));
     });
+    // A reload still waiting when the view moves on (another job's id) would load the old one and,
+    // being the newest call, win over the new view's own load.
+    return () => {
+      off();
+      clearTimeout(timer);
+    };
   }, [reload]);
   return { ...state, reload };
 }

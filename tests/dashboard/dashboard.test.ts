@@ -166,6 +166,27 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     assert.equal((await fusion.store.getJob({ id: job.id }))?.state, 'cancelled');
   });
 
+  test("a job view left while its reload waits on an event does not come back over the next job's", async () => {
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const a = (await call('POST', '/v1/jobs', { task: 'report', payload: { n: 1 }, runAt: later })) as { id: string };
+    const b = (await call('POST', '/v1/jobs', { task: 'report', payload: { n: 2 }, runAt: later })) as { id: string };
+    await page.goto(`${base}/dashboard#/jobs/${encodeURIComponent(a.id)}`);
+    const title = (id: string) => page.waitForFunction((want) => document.querySelector('.id-title')?.textContent === want, id, { timeout: 10_000 });
+    await title(a.id);
+    // An event for A (its reload follows 150 ms later, state.js's bus), then straight to B.
+    await page.evaluate(async ([idA, idB]) => {
+      // The page's own module instance (same URL); a variable keeps tsc from resolving it here.
+      const stateModule = '/dashboard/app/state.js';
+      const { bus } = await import(stateModule);
+      bus.emit({ type: 'progress', jobId: idA });
+      location.hash = `#/jobs/${encodeURIComponent(idB)}`;
+    }, [a.id, b.id]);
+    await title(b.id);
+    // Nothing to await but the absence of a stale render: past A's 150 ms the view must still be B's.
+    await page.waitForTimeout(600);
+    assert.equal(await page.locator('.id-title').innerText(), b.id);
+  });
+
   test('create a schedule, preview and see its next runs', async () => {
     await page.getByRole('link', { name: 'Schedules' }).click();
     await page.getByRole('button', { name: 'New schedule' }).click();
