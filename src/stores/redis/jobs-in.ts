@@ -5,7 +5,7 @@ import type { Job, NewJob } from '../../core/job.js';
 import { newJobView } from '../../core/job.js';
 import type { AddJobs } from '../../core/store.js';
 import type { Raw } from './runner.js';
-import { addScript, type AddAnswer, type AddResult, type KnownRows } from './script-calls.js';
+import { addScript, type AddAnswer, type AddResult } from './script-calls.js';
 import { addArgsOf, rowToJob, type AddRows } from './codec.js';
 import { groupPositions, type RedisContext } from './context.js';
 
@@ -30,16 +30,16 @@ export class JobsIn {
     }
     const { rows } = encoded;
     const first = jobs[0]!.queue;
-    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, rows, now, encoded);
-    return this.addToQueues(jobs, rows, now, encoded);
+    if (jobs.every((j) => j.queue === first)) return this.addToQueue(first, jobs, rows, now, encoded.madeIds);
+    return this.addToQueues(jobs, rows, now, encoded.madeIds);
   }
 
-  private async addToQueues(jobs: NewJob[], rows: Raw[], now: number, known: KnownRows): Promise<Added[]> {
+  private async addToQueues(jobs: NewJob[], rows: Raw[], now: number, madeIds: boolean): Promise<Added[]> {
     const out: Added[] = new Array(jobs.length);
     // Each queue's part is one script: a store failure between parts can still leave some queues'
     // jobs added (a retry with the same ids adds the rest; see the Store contract).
     await Promise.all([...groupPositions(jobs, (j) => j.queue)].map(async ([queue, positions]) => {
-      const added = await this.addToQueue(queue, positions.map((i) => jobs[i]!), positions.map((i) => rows[i]!), now, known);
+      const added = await this.addToQueue(queue, positions.map((i) => jobs[i]!), positions.map((i) => rows[i]!), now, madeIds);
       positions.forEach((position, k) => (out[position] = added[k]!));
     }));
     return out;
@@ -48,29 +48,29 @@ export class JobsIn {
   /**
    * Add encoded jobs (addArgs rows) to a queue, one script per MAX_ADD_BATCH. `createdAt`: each
    * job's, where known (not for the outbox's stored rows): on a lean prefix a due job whose runAt is
-   * its createdAt is stored without ra. `known`: what addArgsOf knows of the rows (of any subset of them).
+   * its createdAt is stored without ra. `madeIds`: every id is one Fusion made (AddRows.madeIds).
    */
-  addRows(queue: string, rows: Raw[], now: number, createdAt?: number[], known?: KnownRows): Promise<AddAnswer> {
-    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now, createdAt, known));
-    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now, createdAt, known);
-    return this.addChunks(queue, rows, now, createdAt, known);
+  addRows(queue: string, rows: Raw[], now: number, createdAt?: number[], madeIds?: boolean): Promise<AddAnswer> {
+    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now, createdAt, madeIds));
+    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now, createdAt, madeIds);
+    return this.addChunks(queue, rows, now, createdAt, madeIds);
   }
 
-  private async addChunks(queue: string, rows: Raw[], now: number, createdAt?: number[], known?: KnownRows): Promise<AddResult[]> {
+  private async addChunks(queue: string, rows: Raw[], now: number, createdAt?: number[], madeIds?: boolean): Promise<AddResult[]> {
     const results: AddResult[] = [];
     for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) {
       const chunk = rows.slice(i, i + MAX_ADD_BATCH);
-      const answer = await this.addChunk(queue, chunk, now, createdAt?.slice(i, i + MAX_ADD_BATCH), known);
+      const answer = await this.addChunk(queue, chunk, now, createdAt?.slice(i, i + MAX_ADD_BATCH), madeIds);
       for (let k = 0; k < chunk.length; k++) results.push(typeof answer === 'number' ? 1 : answer[k]!);
     }
     return results;
   }
 
-  private addChunk(queue: string, rows: Raw[], now: number, createdAt?: number[], known?: KnownRows): Promise<AddAnswer> {
+  private addChunk(queue: string, rows: Raw[], now: number, createdAt?: number[], madeIds?: boolean): Promise<AddAnswer> {
     const { ctx } = this;
     const sent = ctx.run(addScript({
       queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now, lean: ctx.leanJobs,
-    }, rows, createdAt, known));
+    }, rows, createdAt, madeIds));
     if (!ctx.cluster) return sent;
     return sent.then(async (answer) => {
       const created = rows.filter((_, k) => typeof answer === 'number' || answer[k] === 1).flatMap((row) => [row[0]!, queue]);
@@ -79,8 +79,8 @@ export class JobsIn {
     });
   }
 
-  private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number, known: KnownRows): Promise<Added[]> {
-    return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt), known).then((answer) => {
+  private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number, madeIds: boolean): Promise<Added[]> {
+    return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt), madeIds).then((answer) => {
       if (typeof answer === 'number') return jobs.map((job) => ({ job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true }));
       return this.answered(queue, jobs, answer, now);
     });

@@ -48,12 +48,6 @@ const ADD_MAX_ATTEMPTS = 3;
 const ADD_MAX_STALLS = 4;
 const ADD_STATIC_JSON = 5;
 
-/** What addArgsOf (codec.ts) knows of its rows, so the add need not test them again. */
-export interface KnownRows {
-  madeIds: boolean;
-}
-
-const UNKNOWN_ROWS: KnownRows = { madeIds: false };
 
 /**
  * `jobs`: each job's addArgs (codec.ts), at least one (every caller sends a non-empty group), their
@@ -62,13 +56,13 @@ const UNKNOWN_ROWS: KnownRows = { madeIds: false };
  * it, else '' (runAt: 'due' if every job is due) and each job sends its own, between its id and its
  * static JSON (see lua/add.lua). `lean`: the prefix is marked lean (the 'add-lean' script); then a
  * due job whose runAt is its `createdAt` (given per job where known) sends RUN_AT_CREATED, and its
- * hash leaves ra out. `known`: what addArgsOf knows of the rows.
+ * hash leaves ra out. `madeIds`: every id is one Fusion made (AddRows.madeIds, codec.ts).
  */
 export function addScript(
-  input: QueueKeys & Publishing & { now: number; lean: boolean }, jobs: Raw[], createdAt?: readonly number[], known: KnownRows = UNKNOWN_ROWS,
+  input: QueueKeys & Publishing & { now: number; lean: boolean }, jobs: Raw[], createdAt?: readonly number[], madeIds = false,
 ): ScriptCall<AddAnswer> {
   const { now } = input;
-  if (input.lean && jobs.length === 1 && createdAt && isPlain(jobs[0]!, createdAt[0]!, now, known)) return plainAddScript(input, jobs[0]!);
+  if (input.lean && jobs.length === 1 && createdAt && isPlain(jobs[0]!, createdAt[0]!, now, madeIds)) return plainAddScript(input, jobs[0]!);
   const n = jobs.length;
   let runAts: Raw | undefined;
   if (input.lean && createdAt) {
@@ -95,7 +89,7 @@ export function addScript(
     if (job[ADD_MAX_STALLS] !== first[ADD_MAX_STALLS]) ownMaxStalls = true;
     if (Number(job[ADD_RUN_AT]) > now) allDue = false;
   }
-  const message = addMessage(input.queue, now, jobs, known.madeIds);
+  const message = addMessage(input.queue, now, jobs, madeIds);
   const args: Raw = [
     input.channel, input.queue, now, message,
     ownRunAt ? (allDue ? 'due' : '') : firstRunAt,
@@ -123,9 +117,9 @@ export function addScript(
  * the queue name and builds the message from KEYS[1] and the channel. Each argument left out spares
  * Redis ~1.5k instructions (callgrind).
  */
-function isPlain(job: Raw, createdAt: number, now: number, known: KnownRows): boolean {
+function isPlain(job: Raw, createdAt: number, now: number, madeIds: boolean): boolean {
   return job[ADD_RUN_AT] === createdAt && createdAt <= now && job[ADD_MAX_ATTEMPTS] === ABSENT_LIMITS.maxAttempts
-    && job[ADD_MAX_STALLS] === ABSENT_LIMITS.maxStalls && (known.madeIds || plainId(job[ADD_ID] as string));
+    && job[ADD_MAX_STALLS] === ABSENT_LIMITS.maxStalls && (madeIds || plainId(job[ADD_ID] as string));
 }
 
 function plainAddScript(input: QueueKeys & Publishing & { now: number }, job: Raw): ScriptCall<AddAnswer> {
