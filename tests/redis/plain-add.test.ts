@@ -1,7 +1,7 @@
 // The plain add (lua/add.lua, plainAddScript in script-calls.ts): a single enqueue on a lean prefix,
-// due, with its runAt its createdAt, default limits and an id JSON takes as it is, sends its keys (the
-// queue's base and the id index) and four arguments (five with a priority not the default), and the
-// script finds the queue name and builds the work message itself. What it stores, indexes, publishes and answers is the general
+// due, with its runAt its createdAt, default limits and an id JSON takes as it is, sends one key (the
+// queue's base) and four arguments (five with a priority not the default), and the script finds the
+// queue name and the id index and builds the work message itself. What it stores, indexes, publishes and answers is the general
 // form's, on a prefix and queue whose names hold ':' too (the script splits them by the channel).
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,17 +39,18 @@ describe('Redis plain add', { skip }, () => {
     return calls;
   };
 
-  it('sends its two keys and four arguments, five with a priority not the default', async () => {
+  it('sends one key and four arguments, five with a priority not the default', async () => {
     const store = open();
     const now = Date.now();
     await store.addJobs({ jobs: [spec(now, 'warm', 'q:a')], now }); // marks the prefix lean
     const plain = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a')], now }));
-    // FCALL, the function, the number of keys, KEYS[1], KEYS[2] (the id index: every key a script
-    // touches is declared), channel, now, id, static JSON.
-    assert.deepEqual(plain.map((args) => [args.length, args[2]]), [[9, '2']]);
-    assert.deepEqual(plain[0]!.slice(3, 5), [`{${store.prefix}:q:a}`, `{${store.prefix}}:ids`]);
+    // FCALL, the function, the number of keys, KEYS[1], channel, now, id, static JSON. No KEYS[2]:
+    // the script finds the id index from the channel ('?prefix:events': a single Redis, where a
+    // script may touch any slot, as it does the job's keys built from KEYS[1]).
+    assert.deepEqual(plain.map((args) => [args.length, args[2]]), [[8, '1']]);
+    assert.deepEqual(plain[0]!.slice(3, 5), [`{${store.prefix}:q:a}`, `?${store.prefix}:events`]);
     const urgent = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a', { priority: 'high' })], now }));
-    assert.deepEqual(urgent.map((args) => [args.length, args[9]]), [[10, '2']]);
+    assert.deepEqual(urgent.map((args) => [args.length, args[8]]), [[9, '2']]);
     // Not plain: a limit not at its default goes in the general form (KEYS[2] the id index, ten arguments).
     const general = await fcallsDuring(store.prefix, () => store.addJobs({ jobs: [spec(now, undefined, 'q:a', { maxAttempts: 2 })], now }));
     assert.deepEqual(general.map((args) => [args.length, args[2]]), [[15, '2']]);
@@ -90,6 +91,28 @@ describe('Redis plain add', { skip }, () => {
     } finally {
       work.disconnect();
     }
+  });
+
+  it("writes each lone add's seq as 17 digits, past a thousand adds in one millisecond", async () => {
+    // The script keeps the seq's head (all but its last three digits) from the add before, and
+    // joins the tail to it: the 1,001st add of one millisecond moves to the next head.
+    const store = open();
+    const now = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 1005; i++) {
+      const job = spec(now, undefined, 'seq');
+      ids.push(job.id);
+      await store.addJobs({ jobs: [job], now });
+    }
+    const base = `{${store.prefix}:seq}`;
+    const seqs = await Promise.all(ids.map((id) => admin.hget(`${base}:j:${id}`, 'sq')));
+    const first = BigInt(seqs[0]!);
+    assert.ok(first >= BigInt(now) * 1000n);
+    assert.deepEqual(seqs, ids.map((_, i) => String(first + BigInt(i)).padStart(17, '0')));
+    // The ready index's members and the all-jobs index's scores carry the same seqs.
+    const ready = await admin.zrange(`${base}:r`, '0', '-1');
+    assert.deepEqual(ready, ids.map((id, i) => `${seqs[i]}${id}`));
+    assert.equal(await admin.zscore(`${base}:a`, ids[1004]!), String(Number(seqs[1004])));
   });
 
   it('keeps FIFO by seq among plain and general adds of one priority', async () => {

@@ -112,10 +112,10 @@ export function addScript(
 /**
  * A plain add (lua/add.lua): one job on a lean prefix, due, its runAt its createdAt, its limits at
  * their default and an id JSON takes as it is, the usual single enqueue. Only what the script cannot
- * know goes: the keys (as every add: the queue's base and, on a single Redis, the id index), the
- * channel, now, the id, the static JSON and the priority unless it is the default; the script finds
- * the queue name and builds the message from KEYS[1] and the channel. Each argument left out spares
- * Redis ~1.5k instructions (callgrind).
+ * know goes: the queue's base (its one key), the channel, now, the id, the static JSON and the
+ * priority unless it is the default; the script finds the queue name, on a single Redis the id index
+ * (other scripts' KEYS[2]), and builds the message from KEYS[1] and the channel. Each argument left
+ * out spares Redis ~1.5k instructions (callgrind).
  */
 function isPlain(job: Raw, createdAt: number, now: number, madeIds: boolean): boolean {
   return job[ADD_RUN_AT] === createdAt && createdAt <= now && job[ADD_MAX_ATTEMPTS] === ABSENT_LIMITS.maxAttempts
@@ -125,7 +125,7 @@ function isPlain(job: Raw, createdAt: number, now: number, madeIds: boolean): bo
 function plainAddScript(input: QueueKeys & Publishing & { now: number }, job: Raw): ScriptCall<AddAnswer> {
   const args: Raw = [input.channel, input.now, job[ADD_ID]!, job[ADD_STATIC_JSON]!];
   if (job[ADD_PRIORITY] !== DEFAULTS.priority) args.push(job[ADD_PRIORITY]!);
-  return scriptCall('add-lean', queueKeys(input), args);
+  return scriptCall('add-lean', [input.queueKeyBase], args);
 }
 
 /** A worker's claim (workerClaim in lua/lib/handoff.lua): what the claim and finish scripts pass it. */

@@ -15,15 +15,15 @@ local lean = false
 
 -- A plain add (lean prefixes only; four or five arguments, see plainAddScript in script-calls.ts):
 -- one job, due, its runAt its createdAt, its limits at their default, an id that needs no escaping
--- in JSON. The keys are as below; the queue name follows from KEYS[1] and the channel (plainQueue,
--- kept across calls), and the work message is built here. Each argument not sent spares Redis
--- ~1.5k instructions; the client writes no message.
+-- in JSON. One key, KEYS[1]: the queue name and on a single Redis the id index (KEYS[2] of the
+-- other forms) follow from it and the channel (plainQueue, kept across calls), and the work message
+-- is built here. Each argument not sent spares Redis ~1.5k instructions; the client writes no message.
 if #ARGV <= 5 then
-  assert(lean, 'a plain add needs a lean prefix')
+  if not lean then error('a plain add needs a lean prefix') end
   local channel, nowText = ARGV[1], ARGV[2]
   local plain = plainQueue(KEYS[1], channel)
-  beginCall(KEYS[1], KEYS[2])
-  return addLone(lean, channel, plain.queue, tonumber(nowText), nowText, plain.metaKey, ARGV[3], RUN_AT_CREATED, ARGV[5] or DEFAULT_PRIORITY,
+  beginCall(KEYS[1], plain.idIndex)
+  return addLone(lean, channel, plain.queue, timeOf(nowText), nowText, ARGV[3], RUN_AT_CREATED, ARGV[5] or DEFAULT_PRIORITY,
     ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS, ARGV[4], nil, plain.messageHead)
 end
 
@@ -40,12 +40,11 @@ local nowText = ARGV[3]
 local runAt, priority, maxAttempts, maxStalls = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local FIRST_JOB = 9
 beginCall(KEYS[1], KEYS[2])    -- KEYS[2]: the id index, single Redis only: on Cluster the store writes it after
-local now = tonumber(nowText)
-local metaKey = keyBase .. META
+local now = timeOf(nowText)
 
 -- A lone add (ten arguments: its job shares every column with itself; any batch sends more).
 if #ARGV == FIRST_JOB + 1 then
-  return addLone(lean, channel, queue, now, nowText, metaKey, ARGV[9], runAt, priority, maxAttempts, maxStalls, ARGV[10], ARGV[4])
+  return addLone(lean, channel, queue, now, nowText, ARGV[9], runAt, priority, maxAttempts, maxStalls, ARGV[10], ARGV[4])
 end
 
 -- A batch.
@@ -78,7 +77,7 @@ if idIndex then
     indexLeft = nil
   end
 end
-local first = takeSeqs(metaKey, now, count)
+local first = takeSeqs(keyBase .. META, now, count)
 local tail, head = first % 1000, seqHead(first)
 -- out: per job answers, made at the first job not created (until then, every job was).
 local out, created, taken = nil, 0, {}

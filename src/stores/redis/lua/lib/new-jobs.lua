@@ -19,17 +19,19 @@ local function takeSeqs(metaKey, now, count)
   local guess = LAST_SEQS[metaKey]
   local step = count
   if guess and wanted - guess > count then step = wanted - guess end
-  local last = redis.pcall('HINCRBY', metaKey, 'seq', step == 1 and '1' or string.format('%d', step))
+  local last = pcallRedis('HINCRBY', metaKey, 'seq', step == 1 and '1' or formatText('%d', step))
+  local stepped = typeOf(last) == 'number'
   local before
-  if type(last) == 'number' then before = last - step else before = tonumber(redis.call('HGET', metaKey, 'seq')) end
-  if before ~= guess or type(last) ~= 'number' then
+  if stepped then before = last - step else before = tonumber(callRedis('HGET', metaKey, 'seq')) end
+  if before ~= guess or not stepped then
     local right = before + count
     if right < wanted then right = wanted end
     -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
-    if right ~= last then redis.call('HSET', metaKey, 'seq', string.format('%d', right)) end
+    if right ~= last then callRedis('HSET', metaKey, 'seq', formatText('%d', right)) end
     last = right
   end
-  rememberSeq(metaKey, last)
+  -- Known: the entry is there (rememberSeq only counts new ones), one call fewer a lone add.
+  if guess then LAST_SEQS[metaKey] = last else rememberSeq(metaKey, last) end
   return last - count + 1
 end
 -- A seq as the 17-digit text the hash (sq) and the ready index hold: a 14-digit head (seqHead,
@@ -39,28 +41,53 @@ end
 -- stays: 1,000 short strings.
 local SEQ_TAILS = {}
 local function seqTail(tail)
-  local text = string.format('%03d', tail)
+  local text = formatText('%03d', tail)
   SEQ_TAILS[tail] = text
   return text
 end
-local function seqHead(seq) return string.format('%014d', math.floor(seq / 1000)) end
+local function seqHead(seq) return formatText('%014d', math.floor(seq / 1000)) end
+-- A lone add's seq as that text: the head kept from the add before while it is the same (the adds of
+-- one millisecond share it: the seq is at least now in microseconds), one concatenation where
+-- string.format('%017d') ran sprintf for every add (~1.7k instructions, callgrind). A seq that is not
+-- an integer (a clock with fractions of a millisecond) is formatted, as before.
+local lastHead, lastHeadText = nil, nil
+local function loneSeqText(seq)
+  local tail = seq % 1000
+  if tail % 1 ~= 0 then return formatText('%017d', seq) end
+  local head = seq - tail
+  if head ~= lastHead then lastHead, lastHeadText = head, seqHead(seq) end
+  return lastHeadText .. (SEQ_TAILS[tail] or seqTail(tail))
+end
+-- The keys a lone add writes, by its queue's base (keyBase): each concatenation is ~0.6k
+-- instructions (callgrind) and a lone add made four. Kept across calls where the scripts run as a
+-- function library; started over past 256 queues.
+local ADD_KEYS, addKeysKept = {}, 0
+local function addKeys()
+  local keys = ADD_KEYS[keyBase]
+  if keys then return keys end
+  if addKeysKept == 256 then ADD_KEYS, addKeysKept = {}, 0 end
+  keys = {job = keyBase .. JOB, meta = keyBase .. META, ready = keyBase .. READY, all = keyBase .. ALL_JOBS, scheduled = keyBase .. SCHEDULED}
+  ADD_KEYS[keyBase] = keys
+  addKeysKept = addKeysKept + 1
+  return keys
+end
 -- A new job's hash. lean: only d, st, p, sq and the fields not at their default (nonDefaultFields);
 -- a plain job's four fields cost ~9k Redis instructions less than the ten (callgrind). Else every
 -- field, those at their default too, for versions before this one (see the head of add.lua).
 local function writeJob(key, lean, staticJson, state, priority, seqText, runAt, maxAttempts, maxStalls)
   if not lean then
-    redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
+    callRedis('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '0',
       'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]')
   elseif runAt == RUN_AT_CREATED and maxAttempts == ABSENT_MAX_ATTEMPTS and maxStalls == ABSENT_MAX_STALLS then
-    redis.call('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText)
+    callRedis('HSET', key, 'd', staticJson, 'st', state, 'p', priority, 'sq', seqText)
   else
     local args = {'d', staticJson, 'st', state, 'p', priority, 'sq', seqText}
-    redis.call('HSET', key, unpack(args, 1, nonDefaultFields(args, 8, runAt, maxAttempts, maxStalls)))
+    callRedis('HSET', key, unpack(args, 1, nonDefaultFields(args, 8, runAt, maxAttempts, maxStalls)))
   end
 end
 -- An add's work message, then the events of jobs a hand-off claimed (active, promoted).
 local function publishWork(channel, queue, now, text)
-  redis.call('PUBLISH', workChannel(channel), text)
+  callRedis('PUBLISH', WORK_CHANNELS[channel] or workChannel(channel), text)
   if #events > 0 then publishEvents(channel, queue, now) end
 end
 -- The events of a lone add's job handed over at once (handOffNew), instead of publishWork's: no
@@ -68,20 +95,21 @@ end
 -- active events go in one message, in that order, to those who take every event, if anyone does.
 local function publishHanded(channel, queue, now, id)
   if othersListening(channel) then
-    redis.call('PUBLISH', channelName(channel), cjson.encode({q = queue, a = now, e = {{'queued', id}, {'active', id}}}))
+    callRedis('PUBLISH', channelName(channel), cjson.encode({q = queue, a = now, e = {{'queued', id}, {'active', id}}}))
   end
 end
 -- One job of a lone add: created (1), or the answer for an id already taken ({{0, row}} in this
 -- queue, {{2, queue}} in another). message: the work message, or with messageHead the job's
 -- escape-free id, which goes into the message built here (a plain add: see lua/add.lua).
-local function addLone(lean, channel, queue, now, nowText, metaKey, id, runAt, priority, maxAttempts, maxStalls, staticJson, message, messageHead)
-  local key = keyBase .. JOB .. id
+local function addLone(lean, channel, queue, now, nowText, id, runAt, priority, maxAttempts, maxStalls, staticJson, message, messageHead)
+  local keys = ADD_KEYS[keyBase] or addKeys()
+  local key = keys.job .. id
   -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
   -- On Cluster the index lives in another slot and the job key decides.
   local existingQueue = false
   if idIndex then
-    if redis.call('HSETNX', idIndex, id, queue) == 0 then existingQueue = redis.call('HGET', idIndex, id) end
-  elseif redis.call('EXISTS', key) == 1 then existingQueue = queue end
+    if callRedis('HSETNX', idIndex, id, queue) == 0 then existingQueue = callRedis('HGET', idIndex, id) end
+  elseif callRedis('EXISTS', key) == 1 then existingQueue = queue end
   if existingQueue then
     if existingQueue ~= queue then return {{2, existingQueue}} end
     return {{0, readJob(key)}}
@@ -98,17 +126,17 @@ local function addLone(lean, channel, queue, now, nowText, metaKey, id, runAt, p
       token, leaseMs, worker, workerChannel)
     if handed then seqText = handed
     else
-      seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
+      seqText = loneSeqText(takeSeqs(keys.meta, now, 1))
       writeJob(key, lean, staticJson, 'queued', priority, seqText, runAt, maxAttempts, maxStalls)
-      redis.call('ZADD', keyBase .. READY, readyScore(priority), seqText .. id)
-      handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
+      callRedis('ZADD', keys.ready, readyScore(priority), seqText .. id)
+      if registration then handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel) end
     end
   else
-    seqText = string.format('%017d', takeSeqs(metaKey, now, 1))
+    seqText = loneSeqText(takeSeqs(keys.meta, now, 1))
     writeJob(key, lean, staticJson, 'scheduled', priority, seqText, runAt, maxAttempts, maxStalls)
-    redis.call('ZADD', keyBase .. SCHEDULED, runAt, id)
+    callRedis('ZADD', keys.scheduled, runAt, id)
   end
-  redis.call('ZADD', keyBase .. ALL_JOBS, seqText, id)
+  callRedis('ZADD', keys.all, seqText, id)
   if handed then publishHanded(channel, queue, now, id)
   -- As addMessage (codec.ts) writes it: one concatenation.
   elseif messageHead then publishWork(channel, queue, now, messageHead .. nowText .. ',"e":[["queued","' .. id .. '"]]}')
@@ -117,18 +145,22 @@ local function addLone(lean, channel, queue, now, nowText, metaKey, id, runAt, p
 end
 -- What a plain add (lua/add.lua) needs of its queue, from its hash-tag base ({prefix:queue}) and
 -- channel ('?prefix:events' on a single Redis, 'prefix:events' on Cluster; a prefix never starts
--- with '?', store.ts): the queue name, the meta key and the work message up to its time. Kept
--- across calls where the scripts run as a function library (a store sends the same two on every
--- add), so the client sends neither the queue nor the message; started over past 256 entries.
+-- with '?', store.ts): the queue name, the work message up to its time and on a single Redis the id
+-- index ({prefix}:ids: the client sends it to other scripts as KEYS[2]; a plain add spares the
+-- argument, ~1.5k instructions with its slot in KEYS, callgrind. On a single Redis a script may touch
+-- keys of any slot, as it touches the job's keys built from KEYS[1]). Kept across calls where the
+-- scripts run as a function library (a store sends the same two on every add), so the client sends
+-- neither the queue nor the message; started over past 256 entries. Its keys: addKeys.
 local PLAIN_QUEUES, plainQueuesKept = {}, 0
 local function plainQueue(base, channel)
   local plain = PLAIN_QUEUES[base]
   if plain and plain.channel == channel then return plain end
   if plainQueuesKept == 256 then PLAIN_QUEUES, plainQueuesKept = {}, 0 end
-  local name = channelName(channel)
+  local name, single = channelName(channel)
   local prefix = string.sub(name, 1, #name - #':events')
   local queue = string.sub(base, #prefix + 3, -2)
-  plain = {channel = channel, queue = queue, metaKey = base .. META, messageHead = '{"q":' .. cjson.encode(queue) .. ',"a":'}
+  plain = {channel = channel, queue = queue, messageHead = '{"q":' .. cjson.encode(queue) .. ',"a":',
+    idIndex = single and '{' .. prefix .. '}' .. ID_INDEX or nil}
   PLAIN_QUEUES[base] = plain
   plainQueuesKept = plainQueuesKept + 1
   return plain
