@@ -53,6 +53,20 @@ describe('Redis idle hand-off', { skip }, () => {
   const idleKey = (prefix: string, queue = 'h') => `{${prefix}:${queue}}:i`;
   const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({ queues: ['h'], workerId: 'w1', limit: 2, leaseMs: 30_000, now: Date.now(), idleMs: 60_000, ...over });
 
+  /**
+   * Register worker w1 of `s` (a storeWithMortalEvents), then kill its event connection: no
+   * hand-off message reaches it any more. `spy` listens on w1's channel, so adds still see a
+   * listener and hand over; `seen` resolves with the first message it gets.
+   */
+  async function registerDeaf(s: RedisStore, prefix: string, spy: Redis): Promise<{ seen: Promise<string> }> {
+    await s.claimJobs(req({ limit: 3 }));
+    const seen = deferred<string>();
+    spy.on('message', (_c, m) => seen.resolve(m));
+    await spy.subscribe(`${prefix}:events:h:w1`);
+    await killEvents(admin, prefix);
+    return { seen: seen.promise };
+  }
+
   before(() => {
     admin = new Redis(REDIS_URL);
   });
@@ -314,13 +328,9 @@ describe('Redis idle hand-off', { skip }, () => {
     // Someone else listens on the worker's channel, so the add sees a listener; ours is gone.
     const spy = new Redis(REDIS_URL);
     try {
-      await s.claimJobs(req({ limit: 3 }));
-      const seen = deferred<string>();
-      spy.on('message', (_c, m) => seen.resolve(m));
-      await spy.subscribe(`${prefix}:events:h:w1`);
-      await killEvents(admin, prefix);
+      const { seen } = await registerDeaf(s, prefix, spy);
       await producer.addJobs({ jobs: [job({ id: 'lost-1' }), job({ id: 'lost-2' })], now: Date.now() });
-      await within(seen.promise, 5000, 'the message went out');
+      await within(seen, 5000, 'the message went out');
       assert.equal((await s.getJob({ id: 'lost-1' }))!.state, 'active');
       // The next claim names the taken registration and gets its jobs, counted against its limit.
       await producer.addJobs({ jobs: [job({ id: 'later-1' }), job({ id: 'later-2' })], now: Date.now() });
@@ -334,6 +344,36 @@ describe('Redis idle hand-off', { skip }, () => {
       // A claim after that hands nothing twice.
       const again = await s.claimJobs(req({ limit: 3 }));
       assert.deepEqual(again.jobs.map((j) => j.id), ['later-2']);
+    } finally {
+      spy.disconnect();
+      await stop();
+    }
+  });
+
+  it('starts a lone job handed to a worker of the adding process from the add\'s answer, not waiting for the message', async () => {
+    const prefix = testPrefix();
+    const s = open(storeWithMortalEvents, prefix);
+    const got: Job[] = [];
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
+    // The message can never reach this store; the add still hands over (registerDeaf).
+    const spy = new Redis(REDIS_URL);
+    try {
+      const { seen } = await registerDeaf(s, prefix, spy);
+      const lone = job({ id: 'here', payload: { x: 1 } });
+      await s.addJobs({ jobs: [lone], now: lone.runAt });
+      assert.deepEqual(got.map((j) => j.id), ['here'], 'running by the time the add resolves');
+      await within(seen, 5000, 'the message went out too');
+      const stored = (await s.getJob({ id: 'here' }))!;
+      assert.deepEqual({ ...got[0]!, state: stored.state }, stored, 'the job started is the job stored');
+      // Settled once: the next claim neither names that registration nor hands the job again, and
+      // deletes the registration's list as it would after the message.
+      const token = got[0]!.leaseToken!;
+      assert.equal(await admin.exists(`{${prefix}:h}:h:${token}`), 1);
+      const res = await s.claimJobs(req({ limit: 3 }));
+      assert.deepEqual(res.jobs, []);
+      assert.equal(await admin.exists(`{${prefix}:h}:h:${token}`), 0);
+      assert.equal(got.length, 1);
+      assert.deepEqual(await s.finishJobs({ outcomes: [{ kind: 'completed', id: 'here', token, at: Date.now(), result: null }] }), [true]);
     } finally {
       spy.disconnect();
       await stop();

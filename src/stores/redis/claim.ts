@@ -9,7 +9,7 @@ import type {
 } from '../../core/store.js';
 import type { Raw } from './runner.js';
 import { claimScript, finishScript, heartbeatScript, logScript, progressScript, type ClaimAnswer } from './script-calls.js';
-import { claimedJobs, outcomeArgs, rowIds } from './codec.js';
+import { claimedJobs, handedRow, outcomeArgs, rowIds } from './codec.js';
 import type { RedisContext } from './context.js';
 import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
 import { LostClaims, type ClaimCall } from './lost-claims.js';
@@ -224,6 +224,18 @@ export class Claims {
     const message = JSON.parse(text) as { q: string; t: string; a: string; r: string[] };
     const handed = { rows: message.r, now: Number(message.a) };
     const got = this.handoffs.message(message.t, handed);
+    if (got) this.handTo(got.reg, handed, got.listener);
+  }
+
+  /**
+   * A lone job an add of this process handed at once to the registration of `token`: if that
+   * registration is one of this process's workers', its worker starts the job now, from the add's
+   * answer, and the hand-off message that follows finds it settled. Otherwise nothing: the message
+   * goes to the worker's own process. `row`: the job's addArgs row.
+   */
+  handedByAdd(token: string, row: Raw, now: number): void {
+    const handed = { rows: [handedRow(row)], now };
+    const got = this.handoffs.message(token, handed);
     if (got) this.handTo(got.reg, handed, got.listener);
   }
 

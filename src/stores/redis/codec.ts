@@ -289,6 +289,16 @@ export function rowIds(rows: string[]): string[] {
   });
 }
 
+/**
+ * The claim row (claimedJobs) of a lone job its own add handed at once to an idle worker, from its
+ * addArgs row: what handOffNew (lua/lib/handoff.lua) publishes, a first attempt with no history,
+ * error or progress. runAt goes as it is where the script sends '' for one equal to createdAt: both
+ * read back as the same number.
+ */
+export function handedRow([id, runAt, priority, maxAttempts, maxStalls, staticJson]: readonly (string | number)[]): string {
+  return `${staticJson}\n${priority}\n${runAt}\n1\n${maxAttempts}\n0\n${maxStalls}\n[]\n\n\n${id}`;
+}
+
 /** The jobs of a claim script's answer (see claimJobs in lua/lib/claim-jobs.lua), now active under one lease, each with its open attempt. */
 export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
   const jobs: Job[] = new Array(rows.length);

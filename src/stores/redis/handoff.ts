@@ -4,8 +4,10 @@
 //
 // Slots stay exact. While a registration is unsettled its slots may hold jobs on their way, so only
 // one claim at a time per worker and queue (the owner) names it and may register anew; a claim
-// beside it leaves those slots out of its limit. A registration settles once: by its message, or by
-// a claim naming it, which takes its jobs from Redis if an add took it and the message has not come.
+// beside it leaves those slots out of its limit. A registration settles once: by its message, by the
+// answer of an add of this process that took it (its job's row then comes from the add: claim.ts
+// handedByAdd), or by a claim naming it, which takes its jobs from Redis if an add took it and the
+// message has not come.
 // A message can also come before the answer of the claim that registered (they travel on different
 // connections): it waits on that claim's ticket, found by the token the claim sent.
 import type { Job } from '../../core/job.js';

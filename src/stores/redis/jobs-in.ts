@@ -14,7 +14,13 @@ const MAX_ADD_BATCH = 2000;
 
 type Added = { job: Job; created: boolean };
 
+/** A lone job an add handed at once to the registration of this token (claim.ts: its worker may be here). */
+export type HandedByAdd = (token: string, row: Raw, now: number) => void;
+
 export class JobsIn {
+  /** Set once the store is built: the hand-off side (claim.ts), which starts the job if its worker is here. */
+  handed: HandedByAdd | null = null;
+
   /** `getJob`: a job wherever it is (an id the add found in another queue). */
   constructor(private readonly ctx: RedisContext, private readonly getJob: (id: string) => Promise<Job | null>) {}
 
@@ -61,7 +67,7 @@ export class JobsIn {
     for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) {
       const chunk = rows.slice(i, i + MAX_ADD_BATCH);
       const answer = await this.addChunk(queue, chunk, now, createdAt?.slice(i, i + MAX_ADD_BATCH), madeIds);
-      for (let k = 0; k < chunk.length; k++) results.push(typeof answer === 'number' ? 1 : answer[k]!);
+      for (let k = 0; k < chunk.length; k++) results.push(typeof answer !== 'object' ? 1 : answer[k]!);
     }
     return results;
   }
@@ -73,7 +79,7 @@ export class JobsIn {
     }, rows, createdAt, madeIds));
     if (!ctx.cluster) return sent;
     return sent.then(async (answer) => {
-      const created = rows.filter((_, k) => typeof answer === 'number' || answer[k] === 1).flatMap((row) => [row[0]!, queue]);
+      const created = rows.filter((_, k) => typeof answer !== 'object' || answer[k] === 1).flatMap((row) => [row[0]!, queue]);
       if (created.length) await ctx.client.hset(ctx.keys.idIndex, ...created);
       return answer;
     });
@@ -81,6 +87,18 @@ export class JobsIn {
 
   private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number, madeIds: boolean): Promise<Added[]> {
     return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt), madeIds).then((answer) => {
+      // Handed at once to an idle worker: if that worker is in this process it starts the job now.
+      // The answer comes before the hand-off message (Redis writes the script's caller first), and
+      // the rest of this add's promise chain runs before the message is read.
+      // A throw there must not fail an add Redis made: the job's lease then lapses and it runs again.
+      if (typeof answer === 'string') {
+        try {
+          this.handed?.(answer, rows[0]!, now);
+        } catch (err) {
+          this.ctx.lastError = err as Error;
+        }
+        answer = 1;
+      }
       if (typeof answer === 'number') return jobs.map((job) => ({ job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true }));
       return this.answered(queue, jobs, answer, now);
     });

@@ -34,9 +34,10 @@ interface Publishing {
 
 /**
  * The add script's answer: the number of jobs when every one was created, else per job 1 created,
- * [0, row] exists in this queue, [2, queue] exists in another.
+ * [0, row] exists in this queue, [2, queue] exists in another. A lone job the add handed at once to
+ * an idle worker's registration (addLone in lua/lib/new-jobs.lua): that registration's token.
  */
-export type AddAnswer = number | AddResult[];
+export type AddAnswer = number | string | AddResult[];
 export type AddResult = number | [number, unknown];
 
 // The columns of an addArgs row (codec.ts): id, runAt, priority, maxAttempts, maxStalls, static JSON.

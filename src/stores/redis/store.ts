@@ -93,6 +93,7 @@ export class RedisStore implements Store {
     const outbox = new Outbox(ctx, this.jobsIn);
     this.claims = new Claims(ctx, outbox, this.pubsub);
     this.pubsub.handoff = { channels: () => this.claims.handoffChannels(), message: (text) => this.claims.handoffMessage(text) };
+    this.jobsIn.handed = (token, row, now) => this.claims.handedByAdd(token, row, now);
     this.recovery = new Recovery(ctx, outbox, Math.max(50, opts.sweepLockMs ?? SWEEP_LOCK_MS));
     this.operator = new OperatorActions(ctx);
     this.queues = new Queues(ctx);

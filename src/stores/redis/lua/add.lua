@@ -1,7 +1,8 @@
 -- Add jobs to one queue. The client writes the work message of the add (but for a plain add, below)
 -- as if every job were created ({"q":queue,"a":now,"e":[["queued",id] or ["scheduled",id,runAt], ...]}, by the same
 -- runAt > now test); only an add that finds some ids taken builds its own (cjson for those ids).
--- Returns the number of jobs when every one was created; otherwise per job: 1 created, {0, row}
+-- Returns the number of jobs when every one was created (a lone job handed at once to an idle
+-- worker: that registration's token instead, see addLone); otherwise per job: 1 created, {0, row}
 -- it exists in this queue, {2, queue} it exists in another. Costs are Redis instructions
 -- (callgrind): every redis.call is ~5-8k and every argument ~1k, so a lone add makes as few as it
 -- can, and a batch makes one call per job (its hash), the rest once per batch. The hash gets every

@@ -13,9 +13,9 @@
 local queueKeyBase = KEYS[1]
 local channel = ARGV[1]
 local queue = ARGV[2]
-local outcomeCount = tonumber(ARGV[3])
-local outboxCount = tonumber(ARGV[4])
-local claimLimit = tonumber(ARGV[5])
+local outcomeCount = numberOf(ARGV[3])
+local outboxCount = numberOf(ARGV[4])
+local claimLimit = numberOf(ARGV[5])
 local workerId = ARGV[6]
 local token = ARGV[7]
 local leaseMs = ARGV[8]
@@ -29,7 +29,8 @@ beginCall(queueKeyBase)
 -- where batching the index writes costs more than it saves. The claim after it decides again (below).
 writeDirectly = outboxCount == 0 and #ARGV <= 19
 local out = {}
-local lastAt = 0
+-- The latest outcome time, and its text: the claim's now is mostly the same text, read once.
+local lastAt, lastAtText = 0, nil
 local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'
 -- Outcome number x of a kind other than completed: `value` is the error JSON.
 local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, retryAt)
@@ -38,7 +39,7 @@ local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, re
     out[x] = 0
     return
   end
-  if at > lastAt then lastAt = at end
+  if at > lastAt then lastAt, lastAtText = at, atText end
   removeFromIndex(leaseKey, id)
   -- An absent history is '[]' (closeAttempt).
   local fields = redis.call('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
@@ -88,7 +89,7 @@ local function complete(x, from, to, leaseToken, atText, result)
   end
   if applied then
     local at = tonumber(atText)
-    if at > lastAt then lastAt = at end
+    if at > lastAt then lastAt, lastAtText = at, atText end
   end
   return x
 end
@@ -96,7 +97,7 @@ local x, i = 0, FIRST_OUTCOME
 for _ = 1, outcomeCount do
   local kind = ARGV[i]
   if kind == 'completed' then
-    local idCount = tonumber(ARGV[i + 1])
+    local idCount = numberOf(ARGV[i + 1])
     x = complete(x, i + 5, i + 4 + idCount, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
     i = i + 5 + idCount
   else
@@ -118,7 +119,7 @@ if claimLimit > 0 or previous ~= '' then
   -- queue empty (an idle worker's claim-ahead) writes no index either way: deciding by the limit
   -- alone spares the ZCARD of the ready index that decided before (~6k instructions a finish).
   if claimLimit > 1 then writeDirectly = false end
-  local now = tonumber(nowText)
+  local now = nowText == lastAtText and lastAt or tonumber(nowText)
   rows, wakeAt, registration, handed = workerClaim(channel, now, nowText, claimLimit, leaseMs, workerId, token, previous, idleUntil, forget)
   if now > lastAt then lastAt = now end
 else

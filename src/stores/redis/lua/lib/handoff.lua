@@ -71,7 +71,7 @@ end
 -- queue runs dry or no live registration is left.
 local function handOff(channel, now, nowText, queue, registration, lapsesAt, token, slots, leaseMs, worker, workerChannel)
   while registration do
-    local rows, _, dry = claimJobs(channel, now, nowText, tonumber(slots), tonumber(leaseMs), worker, token)
+    local rows, _, dry = claimJobs(channel, now, nowText, numberOf(slots), numberOf(leaseMs), worker, token)
     flushIndexWrites()
     if #rows == 0 then
       redis.call('ZADD', keyBase .. IDLE, lapsesAt, registration)
@@ -114,7 +114,9 @@ local function handOffNew(channel, now, nowText, queue, key, lean, id, priority,
   redis.call('HSET', metaKey, 'seq', string.format('%d', seq))
   rememberSeq(metaKey, seq)
   -- As claimJobs leaves a first attempt: the fields an add writes (writeJob), then the claim's.
-  local leaseUntilText = string.format('%.0f', now + tonumber(leaseMs))
+  -- %d, not %.0f: a whole number either way (now and leaseMs are whole ms), and %.0f's float
+  -- formatting cost ~5k Redis instructions of a handed add (callgrind).
+  local leaseUntilText = string.format('%d', now + numberOf(leaseMs))
   if not lean then
     redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '1',
       'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]', 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
@@ -150,7 +152,7 @@ local function workerClaim(channel, now, nowText, limit, leaseMs, worker, token,
     handed = redis.call('LRANGE', keyBase .. HANDED .. string.match(previous, '^[^\n]*'), '0', '-1')
     limit = limit - #handed
   end
-  local rows, wakeAt, dry = claimJobs(channel, now, nowText, limit, tonumber(leaseMs), worker, token)
+  local rows, wakeAt, dry = claimJobs(channel, now, nowText, limit, numberOf(leaseMs), worker, token)
   local registration = false
   if idleUntil ~= '' and dry and limit > #rows then
     registration = token .. '\n' .. countText(limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker

@@ -98,9 +98,12 @@ local function publishHanded(channel, queue, now, id)
     callRedis('PUBLISH', channelName(channel), cjson.encode({q = queue, a = now, e = {{'queued', id}, {'active', id}}}))
   end
 end
--- One job of a lone add: created (1), or the answer for an id already taken ({{0, row}} in this
--- queue, {{2, queue}} in another). message: the work message, or with messageHead the job's
--- escape-free id, which goes into the message built here (a plain add: see lua/add.lua).
+-- One job of a lone add: created (1; or, handed at once to an idle worker, that registration's
+-- token, so a worker of the adding process starts it from this answer, which reaches that process
+-- before the hand-off message: Redis writes a script's caller first), or the answer for an id
+-- already taken ({{0, row}} in this queue, {{2, queue}} in another). message: the work message, or
+-- with messageHead the job's escape-free id, which goes into the message built here (a plain add:
+-- see lua/add.lua).
 local function addLone(lean, channel, queue, now, nowText, id, runAt, priority, maxAttempts, maxStalls, staticJson, message, messageHead)
   local keys = ADD_KEYS[keyBase] or addKeys()
   local key = keys.job .. id
@@ -117,14 +120,14 @@ local function addLone(lean, channel, queue, now, nowText, id, runAt, priority, 
   -- Queued if runAt is not after now. A job of an enqueue mostly has runAt = now, the text of
   -- nowText: Lua interns strings, so == is one comparison where tonumber runs strtod (~2k).
   local queued = runAt == RUN_AT_CREATED or runAt == nowText or tonumber(runAt) <= now
-  local seqText, handed
+  local seqText, handed, handedTo
   if queued then
     -- Handed-off jobs reach their worker before the wake-up, which then finds its slots taken.
     local registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
     -- Handed at once: handOffNew wrote the job leased and gives its seq.
     handed = registration and handOffNew(channel, now, nowText, queue, key, lean, id, priority, runAt, maxAttempts, maxStalls, staticJson,
       token, leaseMs, worker, workerChannel)
-    if handed then seqText = handed
+    if handed then seqText, handedTo = handed, token
     else
       seqText = loneSeqText(takeSeqs(keys.meta, now, 1))
       writeJob(key, lean, staticJson, 'queued', priority, seqText, runAt, maxAttempts, maxStalls)
@@ -141,7 +144,7 @@ local function addLone(lean, channel, queue, now, nowText, id, runAt, priority, 
   -- As addMessage (codec.ts) writes it: one concatenation.
   elseif messageHead then publishWork(channel, queue, now, messageHead .. nowText .. ',"e":[["queued","' .. id .. '"]]}')
   else publishWork(channel, queue, now, message) end
-  return 1
+  return handedTo or 1
 end
 -- What a plain add (lua/add.lua) needs of its queue, from its hash-tag base ({prefix:queue}) and
 -- channel ('?prefix:events' on a single Redis, 'prefix:events' on Cluster; a prefix never starts
