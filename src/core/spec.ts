@@ -8,6 +8,7 @@ import type { TaskRegistry } from './registry.js';
 
 export const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 const MAX_ID = 200;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 const invalid = (field: string, message: string, extra: Record<string, unknown> = {}) =>
   new FusionError('invalid_job', message, { field, ...extra }, 400);
@@ -58,6 +59,11 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
   }
   if (spec.id !== undefined && (typeof spec.id !== 'string' || spec.id.length === 0 || spec.id.length > MAX_ID)) {
     throw invalid('id', `id must be a non-empty string of at most ${MAX_ID} characters`);
+  }
+  // A lone surrogate has no UTF-8 form: a store would keep U+FFFD in its place, and the id it gives
+  // back (events, lists) would not be the id the caller holds.
+  if (spec.id !== undefined && LONE_SURROGATE.test(spec.id)) {
+    throw invalid('id', 'id must be well-formed text (a lone UTF-16 surrogate has no UTF-8 form)');
   }
   let priority: number;
   try {

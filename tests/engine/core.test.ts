@@ -51,6 +51,12 @@ describe('resolveSpec', () => {
     assert.match(j.id, /^[0-9a-f-]{36}$/);
   });
 
+  it('refuses an id with a lone surrogate (no UTF-8 form: a store would give back another id), takes paired ones', () => {
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', id: 'ls\ud800x' }, now)), 'id');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', id: 'x\udc00' }, now)), 'id');
+    assert.equal(resolveSpec({ task: 't', id: 'emoji-\ud83d\ude00' }, now).id, 'emoji-😀');
+  });
+
   it('makes time-ordered ids', () => {
     const ids = Array.from({ length: 100 }, () => resolveSpec({ task: 't' }, now).id);
     assert.deepEqual([...ids].sort(), ids);

@@ -90,7 +90,8 @@ export class JobsIn {
       // Handed at once to an idle worker: if that worker is in this process it starts the job now.
       // The answer comes before the hand-off message (Redis writes the script's caller first), and
       // the rest of this add's promise chain runs before the message is read.
-      // A throw there must not fail an add Redis made: the job's lease then lapses and it runs again.
+      // A throw there must not fail an add Redis made: the job stays leased until the lease lapses, and
+      // the lease sweep then takes it back as a stall (as after a worker's crash).
       if (typeof answer === 'string') {
         try {
           this.handed?.(answer, rows[0]!, now);
