@@ -161,6 +161,55 @@ describe('sqlite store: job ids', () => {
     });
   });
 
+  it('checks the seq a lone add guesses: taken by another connection, removed above the floor, or its id held by a caller', async () => {
+    await withStore(async (a, file) => {
+      const b = new SqliteStore(file);
+      try {
+        const qa = new Queue(a);
+        const qb = new Queue(b);
+        const seqs = (rs: { id: string }[]) => rs.map((r) => seqOfId(r.id));
+        await qa.enqueueMany([{ task: 't', queue: 'q' }]); // the queue row: a transaction
+        await qb.enqueueMany([{ task: 't', queue: 'q' }]);
+        const mine = [await qa.enqueue({ task: 't', queue: 'q' }), await qa.enqueue({ task: 't', queue: 'q' })];
+        assert.deepEqual(seqs(mine), [3, 4]);
+        // The other connection takes the seq this one would guess next (5): it goes on after it.
+        const theirs = [await qb.enqueue({ task: 't', queue: 'q' }), await qb.enqueue({ task: 't', queue: 'q' })];
+        assert.deepEqual(seqs(theirs), [5, 6]);
+        const after = [];
+        for (let i = 0; i < 70; i++) after.push(await qa.enqueue({ task: 't', queue: 'q', payload: i }));
+        assert.deepEqual(seqs(after), Array.from({ length: 70 }, (_, i) => 7 + i));
+        for (const [i, job] of after.entries()) assert.deepEqual(await a.getJob({ id: job.id }), { ...job, payload: i });
+
+        // The other connection takes the seq guessed next (77) and removes it: the floor is above
+        // the guess, the row free; the seq is not taken again.
+        const gone = await qb.enqueue({ task: 't', queue: 'q' });
+        assert.equal(seqOfId(gone.id), 77);
+        await b.removeJob({ id: gone.id, now: Date.now() });
+        const next = await qa.enqueue({ task: 't', queue: 'q' });
+        assert.equal(seqOfId(next.id), 78);
+        assert.equal(await a.getJob({ id: gone.id }), null);
+
+        // A caller (on the other connection) holds the id this one would make at its guess, under
+        // an earlier seq: the add keeps the id Fusion first made, as given; no second row has the held id.
+        for (let i = 0; i < 64; i++) await qa.enqueue({ task: 't', queue: 'q' }); // past the pause after the miss above
+        const x = a.db.prepare(`SELECT max(seq) FROM jobs`).pluck().get() as number;
+        const job: NewJob = resolveSpec({ task: 't', queue: 'q', payload: 'mine' }, Date.now());
+        const held = job.madeId!.slice(0, 24) + (x + 4).toString(16).padStart(12, '0');
+        await qb.enqueue({ id: held, task: 't', queue: 'q', payload: 'caller' });
+        assert.equal(a.db.prepare(`SELECT seq FROM jobs WHERE id = ?`).pluck().get(held), x + 1);
+        // A transaction takes x + 2 and x + 3: the guess is then x + 4, free, above the floor.
+        assert.deepEqual(seqs((await qa.enqueueMany([{ task: 't', queue: 'q' }, { task: 't', queue: 'q' }])).map((r) => r.job)), [x + 2, x + 3]);
+        const [added] = await a.addJobs({ jobs: [job], now: Date.now() });
+        assert.deepEqual([added!.created, added!.job.id], [true, job.madeId]);
+        assert.equal(a.db.prepare(`SELECT count(*) FROM jobs WHERE id = ?`).pluck().get(held), 1);
+        assert.equal((await a.getJob({ id: held }))!.payload, 'caller');
+        assert.equal((await a.getJob({ id: job.madeId! }))!.payload, 'mine');
+      } finally {
+        await b.close();
+      }
+    });
+  });
+
   it('stores every column of jobs in a transaction, alone or among alike ones, as the add answers them', async () => {
     await withStore(async (store) => {
       const q = new Queue(store);

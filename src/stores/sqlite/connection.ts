@@ -11,7 +11,7 @@ import { WORK_EVENTS, type StoreEvent, type StoreListener } from '../../core/sto
 import { seqOfId } from './ids.js';
 import { migrate } from './migrate.js';
 import type { JobRow } from './rows.js';
-import { prepareStatements, type Statement, type Statements } from './statements.js';
+import { prepareStatements, type AlikeInsert, type Statement, type Statements } from './statements.js';
 
 /** The work_log keeps about this many latest entries (trimmed every 1000 inserts). */
 export const WORK_LOG_KEEP = 10_000;
@@ -36,6 +36,16 @@ export class SqliteConnection {
   afterOwnCommit: (() => void) | null = null;
   /** Rows this connection inserted and committed: their events were emitted at commit, the watcher skips them. */
   readonly ownSeqs = new Set<number>();
+  /**
+   * The seq the next lone add on this connection tries first (jobs-in.ts, addLoneMade): one past
+   * the newest row an add here committed; 0 when unknown. A guess only: the INSERT checks it
+   * (another process may have taken it), so it is never wrong, only missed.
+   */
+  nextSeq = 0;
+  /** The newest row the add under way inserted (jobs-in.ts, insertJobs); 0 for none. */
+  addedSeq = 0;
+  /** Lone adds left to go without a guess, after one missed (another process adds to this file). */
+  guessPause = 0;
   /** Rows inserted by the transaction under way: own once it commits. */
   readonly pendingOwnSeqs: number[] = [];
   /**
@@ -48,7 +58,7 @@ export class SqliteConnection {
   /** Claim picks by literal LIMIT (claim.ts, see pickSql in statements.ts). */
   readonly picksBySize = new Map<number, Statement>();
   /** INSERTs of alike jobs by row count (jobs-in.ts), prepared at their first use on this connection. */
-  readonly insertsBySize = new Map<number, Statement>();
+  readonly insertsBySize = new Map<number, AlikeInsert>();
   /** One transaction wrapper for every call: better-sqlite3 builds a new one per db.transaction() (~4% of a c=1 cycle). */
   private readonly runTx: Database.Transaction<(fn: () => unknown) => unknown>;
 

@@ -6,9 +6,10 @@ import { DEFAULTS, type Job, type JobState, type NewJob } from '../../core/job.j
 import { newJobView, payloadJsonOf } from '../../core/job.js';
 import type { StoreEvent } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
-import { idPrefix, madeId, mayMakeId } from './ids.js';
+import type Database from 'better-sqlite3';
+import { idPrefix, madeId, mayMakeId, SEQ_LIMIT } from './ids.js';
 import { rowToJob } from './rows.js';
-import { insertAlikeSql, type Statement } from './statements.js';
+import { insertAlikeSql, type AlikeInsert, type Statement } from './statements.js';
 
 export type AddedJob = { job: Job; created: boolean };
 
@@ -19,11 +20,27 @@ export type AddedJob = { job: Job; created: boolean };
  * found it without type feedback after batches and deoptimized the batch path, which V8 then
  * compiled again inside the next batches (~9,900 instructions per job of a 20,000-job row, callgrind).
  */
-const ALIKE_SIZES = [64, 16, 4, 1];
+const ALIKE_MAX = 64;
 
-function insertAlikeOf(conn: SqliteConnection, rows: number): Statement {
+/** The largest row count an alike INSERT is prepared for (64, 16, 4, 1) that is at most `run` (0 for none). */
+const alikeSize = (run: number) => (run >= ALIKE_MAX ? ALIKE_MAX : run >= 16 ? 16 : run >= 4 ? 4 : run >= 1 ? 1 : 0);
+
+/** Values an alike INSERT binds before its payloads (insertAlikeSql). */
+const ALIKE_SHARED = 13;
+
+/**
+ * An alike INSERT of `rows` rows and its parameter array, both kept on the connection. The array is
+ * filled in place and spread into run(): an array literal grown by push and spread deoptimized
+ * insertRun ("the array length changed") whenever a batch brought a run of another size, and V8
+ * compiled it again inside the next timed rows; a kept array has no literal for V8 to assume a
+ * length from, and is allocated once.
+ */
+function insertAlikeOf(conn: SqliteConnection, rows: number): AlikeInsert {
   let s = conn.insertsBySize.get(rows);
-  if (!s) conn.insertsBySize.set(rows, (s = conn.db.prepare(insertAlikeSql(rows)) as Statement));
+  if (!s) {
+    s = { statement: conn.db.prepare(insertAlikeSql(rows)) as Statement, values: new Array<unknown>(ALIKE_SHARED + rows).fill(null) };
+    conn.insertsBySize.set(rows, s);
+  }
   return s;
 }
 
@@ -38,6 +55,24 @@ function alike(x: NewJob, y: NewJob): boolean {
   return y.queue === x.queue && y.task === x.task && y.priority === x.priority && y.maxAttempts === x.maxAttempts
     && y.backoff === x.backoff && y.timeout === x.timeout && y.maxStalls === x.maxStalls && y.runAt === x.runAt
     && y.createdAt === x.createdAt && y.description === null && y.tags.length === 0 && y.callbacks === null && y.scheduleId === null;
+}
+
+/**
+ * How many pending jobs from `i` on are alike to the one at `i` (at most ALIKE_MAX). A function of
+ * its own, not a loop in flush: flush then loops once per run, not once per job, and V8 compiles
+ * it once instead of a second time on-stack (OSR) inside a long batch.
+ */
+function runFrom(pending: NewJob[], i: number): number {
+  const first = pending[i]!;
+  const end = Math.min(pending.length, i + ALIKE_MAX);
+  let k = i + 1;
+  while (k < end && alike(first, pending[k]!)) k++;
+  return k - i;
+}
+
+/** The payloads of the `size` jobs from `i` on, as the alike INSERT's values after the shared ones (see createdRun). */
+function payloadsInto(values: unknown[], pending: NewJob[], i: number, size: number): void {
+  for (let k = 0; k < size; k++) values[ALIKE_SHARED + k] = payloadJsonOf(pending[i + k]!);
 }
 
 /** A job with a column the alike INSERT does not bind. */
@@ -65,6 +100,7 @@ class Adder {
   }
 
   private created(j: NewJob, seq: number, state: JobState, id: string): void {
+    this.conn.addedSeq = seq;
     if (this.conn.watching) this.conn.pendingOwnSeqs.push(seq);
     // Indexed stores, not push: the push calls here and in insertJobs deopted ("not a Smi") in the
     // first batches of a process, and recompiling them was a share of its first 20,000 jobs' CPU.
@@ -97,6 +133,37 @@ class Adder {
     this.created(j, seq, state, id);
   }
 
+  /**
+   * Give `jobs` the seqs after `seq`: those whose ids the store makes wait in pending, a given id
+   * goes in at once (after the pending). The loop over the jobs is here, not in insertJobs, and the
+   * final flush there: V8 then optimizes this loop alone, not with flush and the code flush inlines
+   * (insertJobs so compiled took 13-19 ms, --trace-opt on a busy 2-core VM, inside the engine bench's
+   * 20,000-job batch row, whose CPU is ~60 ms).
+   */
+  take(jobs: NewJob[], seq: number): void {
+    const conn = this.conn;
+    let lastQueue: string | undefined;
+    for (let k = 0; k < jobs.length; k++) {
+      const j = jobs[k]!;
+      if (j.queue !== lastQueue) {
+        lastQueue = j.queue;
+        if (!conn.knownQueues.has(j.queue) && !conn.pendingQueues.includes(j.queue)) {
+          conn.statements.ensureQueue.run(j.queue);
+          conn.pendingQueues.push(j.queue);
+        }
+      }
+      seq++;
+      if (mayMakeId(j, seq)) {
+        if (this.pending.length === 0) this.pendingSeq = seq;
+        this.pending[this.pending.length] = j;
+      } else {
+        // A given id: the jobs before it go in first, so that it is looked for among them too.
+        this.flush();
+        this.addGiven(j, seq, j.id);
+      }
+    }
+  }
+
   /** Insert the pending jobs: runs of alike ones as one INSERT per up to 64 under the first's prefix, the rest one by one. */
   flush(): void {
     const pending = this.pending;
@@ -106,19 +173,14 @@ class Adder {
       const first = pending[i]!;
       const prefix = idPrefix(first);
       // A job with a rare column is in no run (0): the alike INSERT does not bind those columns.
-      let run = 0;
-      if (prefix !== null && !rare(first)) {
-        run = 1;
-        while (run < ALIKE_SIZES[0]! && i + run < pending.length && alike(first, pending[i + run]!)) run++;
-      }
-      const size = ALIKE_SIZES.find((s) => s <= run);
+      const size = prefix === null || rare(first) ? 0 : alikeSize(runFrom(pending, i));
       if (prefix === null) {
         // Not an id of the shape this store's are made from: kept as it is, as if given.
         this.addGiven(first, seq++, first.id);
         i++;
         continue;
       }
-      if (size === undefined) {
+      if (size === 0) {
         this.addMade(first, seq, madeId(prefix, seq));
         seq++;
         i++;
@@ -145,74 +207,115 @@ class Adder {
   private insertRun(i: number, size: number, seq: number, prefix: string): void {
     const pending = this.pending;
     const first = pending[i]!;
-    const end = i + size;
     const state = this.stateOf(first);
-    const values: unknown[] = [seq, prefix, seq, first.queue, first.task, first.priority, state, first.maxAttempts, backoffValue(first),
-      first.timeout, first.maxStalls, first.runAt, first.createdAt];
-    for (let k = i; k < end; k++) values.push(payloadJsonOf(pending[k]!));
+    const insert = insertAlikeOf(this.conn, size);
+    const values = insert.values;
+    values[0] = seq;
+    values[1] = prefix;
+    values[2] = seq;
+    values[3] = first.queue;
+    values[4] = first.task;
+    values[5] = first.priority;
+    values[6] = state;
+    values[7] = first.maxAttempts;
+    values[8] = backoffValue(first);
+    values[9] = first.timeout;
+    values[10] = first.maxStalls;
+    values[11] = first.runAt;
+    values[12] = first.createdAt;
+    payloadsInto(values, pending, i, size);
     // Spread, not the array: better-sqlite3 reads an array's elements through V8's API (Object::Get,
     // ~400 instructions each, 14 of them for a lone job), arguments directly.
-    insertAlikeOf(this.conn, size).run(...values);
-    for (; i < end; i++, seq++) this.created(pending[i]!, seq, state, madeId(prefix, seq));
+    insert.statement.run(...values);
+    this.createdRun(i, size, seq, state, prefix);
+  }
+
+  /**
+   * The answers (and events) of a run insertRun inserted. The loops over a run's jobs are functions
+   * of their own, and insertRun has none: called once per run, insertRun stays in the baseline
+   * tiers, and V8 optimizes these loops alone instead of compiling them again inlined into it,
+   * inside a timed batch row.
+   */
+  private createdRun(i: number, size: number, seq: number, state: JobState, prefix: string): void {
+    const pending = this.pending;
+    for (let k = 0; k < size; k++) this.created(pending[i + k]!, seq + k, state, madeId(prefix, seq + k));
   }
 }
 
 /** Inside a transaction: insert `jobs`, their events into `events` (emitted after the commit). */
 export function insertJobs(conn: SqliteConnection, jobs: NewJob[], now: number, events: StoreEvent[]): AddedJob[] {
-  const statements = conn.statements;
+  // The seqs taken here make a lone add's guess stale: addJobs guesses again after the commit.
+  conn.nextSeq = 0;
+  conn.addedSeq = 0;
   const add = new Adder(conn, now, events);
   // The transaction holds the write lock: no one else takes a seq until it ends. A seq is never
   // taken twice, even after its job was removed (raiseSeqFloor), so a made id never comes back.
-  let seq = statements.lastSeqTaken.get() as number;
-  let lastQueue: string | undefined;
-  for (const j of jobs) {
-    if (j.queue !== lastQueue) {
-      lastQueue = j.queue;
-      if (!conn.knownQueues.has(j.queue) && !conn.pendingQueues.includes(j.queue)) {
-        statements.ensureQueue.run(j.queue);
-        conn.pendingQueues.push(j.queue);
-      }
-    }
-    seq++;
-    if (mayMakeId(j, seq)) {
-      if (add.pending.length === 0) add.pendingSeq = seq;
-      add.pending[add.pending.length] = j;
-    } else {
-      // A given id: the jobs before it go in first, so that it is looked for among them too.
-      add.flush();
-      add.addGiven(j, seq, j.id);
-    }
-  }
+  add.take(jobs, conn.statements.lastSeqTaken.get() as number);
   add.flush();
   return add.out;
 }
 
 /**
  * A lone job whose id the store makes, in a queue this connection knows (no queue row to ensure),
- * as one autocommit statement (insertLoneMade in statements.ts) instead of a transaction of five:
- * the answer, or undefined when the statement wrote nothing (a caller holds the id it would make)
- * or does not apply, and the add goes the whole way (insertJobs).
+ * as one autocommit statement (insertLoneAt or insertLoneMade in statements.ts) instead of a
+ * transaction of five: the answer, or undefined when the statement wrote nothing (a caller holds
+ * the id it would make) or does not apply, and the add goes the whole way (insertJobs).
  */
 function addLoneMade(conn: SqliteConnection, j: NewJob, now: number): AddedJob | undefined {
   if (j.madeId === undefined || j.id !== j.madeId || !conn.knownQueues.has(j.queue)) return undefined;
   const prefix = idPrefix(j);
   if (prefix === null) return undefined;
   const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
-  const info = conn.statements.insertLoneMade.run(
-    prefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoffValue(j), j.timeout,
-    j.maxStalls, j.runAt, j.createdAt, j.description, j.tags.length ? JSON.stringify(j.tags) : null,
-    j.callbacks ? JSON.stringify(j.callbacks) : null, j.scheduleId,
-  );
-  if (info.changes === 0) return undefined;
+  let seq = conn.nextSeq;
+  let id = '';
+  if (seq > 0 && seq < SEQ_LIMIT && conn.guessPause === 0) {
+    id = madeId(prefix, seq);
+    if (insertLone(conn.statements.insertLoneAt, j, state, seq, id) === undefined) {
+      // Another process took the seq (or a delete raised the floor past it, or a caller gave the
+      // id): guess no more for a while, as another process adding here would make most guesses miss.
+      conn.guessPause = GUESS_PAUSE;
+      seq = 0;
+    }
+  } else {
+    if (conn.guessPause > 0) conn.guessPause--;
+    seq = 0;
+  }
+  if (seq === 0) {
+    const info = insertLone(conn.statements.insertLoneMade, j, state, -1, prefix);
+    if (info === undefined) {
+      conn.nextSeq = 0;
+      return undefined;
+    }
+    seq = Number(info.lastInsertRowid);
+    id = madeId(prefix, seq);
+  }
+  conn.nextSeq = seq + 1;
   // Committed: what tx() does after a commit, done here.
-  const seq = Number(info.lastInsertRowid);
-  const id = madeId(prefix, seq);
   if (conn.watching) {
     conn.ownSeqs.add(seq);
     conn.afterOwnCommit?.();
   }
   if (conn.listeners.size > 0) conn.emit([{ type: state, queue: j.queue, jobId: id, at: now, runAt: j.runAt }]);
   return { job: newJobView(j, state, id), created: true };
+}
+
+/** After a guess missed: this many lone adds take the seq from the file (insertLoneMade) instead. */
+const GUESS_PAUSE = 64;
+
+/**
+ * Run a lone INSERT: insertLoneAt with the seq and the id made from it, or (seq -1) insertLoneMade
+ * with the id prefix. Its run info, or undefined when it wrote no row.
+ */
+function insertLone(statement: Statement, j: NewJob, state: JobState, seq: number, idOrPrefix: string): Database.RunResult | undefined {
+  const backoff = backoffValue(j);
+  const tags = j.tags.length ? JSON.stringify(j.tags) : null;
+  const callbacks = j.callbacks ? JSON.stringify(j.callbacks) : null;
+  const info = seq < 0
+    ? statement.run(idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoff, j.timeout,
+      j.maxStalls, j.runAt, j.createdAt, j.description, tags, callbacks, j.scheduleId)
+    : statement.run(seq, seq, idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoff, j.timeout,
+      j.maxStalls, j.runAt, j.createdAt, j.description, tags, callbacks, j.scheduleId);
+  return info.changes === 0 ? undefined : info;
 }
 
 export function addJobs(conn: SqliteConnection, jobs: NewJob[], now: number): AddedJob[] {
@@ -222,6 +325,9 @@ export function addJobs(conn: SqliteConnection, jobs: NewJob[], now: number): Ad
   }
   const events: StoreEvent[] = [];
   const out = conn.tx(() => insertJobs(conn, jobs, now, events));
+  // Committed: the next lone add guesses the seq after the newest row (a queue's first add comes
+  // here, and its next then needs no insertLoneMade, whose path V8 would find without feedback).
+  if (conn.addedSeq > 0) conn.nextSeq = conn.addedSeq + 1;
   conn.emit(events);
   return out;
 }
