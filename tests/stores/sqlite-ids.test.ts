@@ -16,6 +16,7 @@ import { Queue, resolveSpec } from '../../src/core/queue.js';
 import type { NewJob } from '../../src/core/job.js';
 import type { StoreEvent } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
+import { deferred, within } from '../helpers/await.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const T0 = 1_700_000_000_000;
@@ -158,6 +159,43 @@ describe('sqlite store: job ids', () => {
       assert.equal((await store.getJob({ id: next.madeId! }))!.payload, 'next');
       assert.equal(events.filter((e) => e.jobId === next.madeId).length, 1);
       assert.equal(new Database(file, { readonly: true }).prepare(`SELECT count(*) FROM jobs`).pluck().get(), 5);
+    });
+  });
+
+  it('never puts a lone add in a gap an add left below newer rows (a given id already taken skips its seq)', async () => {
+    await withStore(async (a, file) => {
+      const b = new SqliteStore(file);
+      const c = new SqliteStore(file, { watchMs: 2 });
+      try {
+        const qa = new Queue(a);
+        const qb = new Queue(b);
+        await qb.enqueue({ id: 'order-42', task: 't', queue: 'q' });
+        const mine = [await qa.enqueue({ task: 't', queue: 'q' }), await qa.enqueue({ task: 't', queue: 'q' })];
+        // A third connection's watcher reads new rows past the last seq it saw.
+        const seen = new Set<string>();
+        let target = '';
+        const lateSeen = deferred();
+        const stop = c.subscribe((e: StoreEvent) => {
+          if (e.type !== 'queued' || !e.jobId) return;
+          seen.add(e.jobId);
+          if (e.jobId === target) lateSeen.resolve();
+        });
+        // The repeated id takes the seq a's next guess would be, and writes no row there.
+        const theirs = await qb.enqueueMany([{ id: 'order-42', task: 't', queue: 'q' }, { task: 't', queue: 'q' }, { task: 't', queue: 'q' }]);
+        const late = await qa.enqueue({ task: 't', queue: 'q' });
+        const newest = Math.max(...theirs.filter((r) => r.created).map((r) => seqOfId(r.job.id)!));
+        assert.ok(seqOfId(late.id)! > newest, `the late job's seq ${seqOfId(late.id)} is past ${newest}`);
+        const claimed = await a.claimJobs({ queues: ['q'], limit: 10, workerId: 'w', leaseMs: 60_000, now: Date.now() });
+        assert.equal(claimed.jobs.at(-1)!.id, late.id, 'the late job is claimed last');
+        assert.deepEqual(claimed.jobs.slice(1, 3).map((j) => j.id), mine.map((j) => j.id));
+        target = late.id;
+        if (seen.has(late.id)) lateSeen.resolve();
+        await within(lateSeen.promise, 5_000, 'the late job\'s queued event at the watching connection');
+        stop();
+      } finally {
+        await c.close();
+        await b.close();
+      }
     });
   });
 

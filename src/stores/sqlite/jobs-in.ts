@@ -227,6 +227,8 @@ class Adder {
     // Spread, not the array: better-sqlite3 reads an array's elements through V8's API (Object::Get,
     // ~400 instructions each, 14 of them for a lone job), arguments directly.
     insert.statement.run(...values);
+    // The array stays with the connection: it must not keep the payloads (up to 64 of any size) alive.
+    values.fill(null, ALIKE_SHARED);
     this.createdRun(i, size, seq, state, prefix);
   }
 

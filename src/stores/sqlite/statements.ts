@@ -71,15 +71,16 @@ const INSERT_LONE_MADE = `INSERT OR IGNORE INTO jobs (${JOB_INSERT_COLUMNS}) VAL
  * A lone job whose id the store makes, at a seq guessed by this connection (jobs-in.ts,
  * addLoneMade: one past the seq its last lone add took) and under the id made from it (madeId), in
  * one autocommit statement: INSERT_LONE_MADE without reading the last seq taken twice or making the
- * id in SQL (~6,000 instructions less per add, callgrind). The guess is right when no row has
- * that seq (the primary key) and it is above the floor deletes raised (raiseSeqFloor): every seq
- * taken is one past the last taken, so a seq free and above the floor is past every seq ever
- * taken, here or elsewhere. Otherwise, or when a caller gave that id, the id is NULL, which OR
+ * id in SQL (the last seq is read once, not twice). The guess is right when it is one past the
+ * last seq taken (the newest row's or the floor deletes raised): a seq merely free and above the
+ * floor is not enough, since an add that skipped a job (a given id already taken) leaves a gap
+ * below rows it wrote, and a job put in it would run ahead of older jobs and slip past watchers
+ * that read by seq. Otherwise, or when a caller gave that id, the id is NULL, which OR
  * IGNORE turns into no row (changes 0), and the add goes INSERT_LONE_MADE's way. Parameters: the
  * seq, the seq again, the id, then as INSERT_LONE_MADE's from queue on.
  */
 const INSERT_LONE_AT = `INSERT OR IGNORE INTO jobs (${JOB_INSERT_COLUMNS}) VALUES (?,
-  (SELECT CASE WHEN s > coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq_floor'), 0)
+  (SELECT CASE WHEN s = ${LAST_SEQ_TAKEN} + 1
     AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = made AND id_given = 1) THEN made END FROM (SELECT ? AS s, ? AS made)),
   ${'?, '.repeat(15)}NULL)`;
 
