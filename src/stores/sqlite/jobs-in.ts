@@ -18,8 +18,12 @@ export type AddedJob = { job: Job; created: boolean };
  * queue, addLoneMade's fallback) runs the code a batch runs. With a branch of its own, that add
  * found it without type feedback after batches and deoptimized the batch path, which V8 then
  * compiled again inside the next batches (~9,900 instructions per job of a 20,000-job row, callgrind).
+ * Every power of two: a group commit of the HTTP API holds 20-50 jobs (50 clients: 34 on average),
+ * and with sizes 64, 16, 4, 1 a run of 50 went as five statements (16+16+16+1+1), 34 as four; now
+ * three (32+16+2) and two (32+2). Each statement run binds the thirteen shared values and steps a
+ * fresh VDBE: ~0.2 us a job less in group commits of 50/34/20 jobs (three paired runs).
  */
-const ALIKE_SIZES = [64, 16, 4, 1];
+const ALIKE_SIZES = [64, 32, 16, 8, 4, 2, 1];
 
 function insertAlikeOf(conn: SqliteConnection, rows: number): Statement {
   let s = conn.insertsBySize.get(rows);
