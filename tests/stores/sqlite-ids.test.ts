@@ -265,6 +265,25 @@ describe('sqlite store: job ids', () => {
     });
   });
 
+  it('stores alike jobs in runs of every length (split over the alike INSERT sizes) in order, each id carrying its seq', async () => {
+    await withStore(async (store) => {
+      const q = new Queue(store);
+      await q.enqueue({ task: 't', queue: 'q', payload: -1 });
+      // 1-70 jobs: every way a run splits over the INSERT sizes (64, 32, ... 1), a group commit's 20-50 among them.
+      let expectedSeq = 2;
+      for (let n = 1; n <= 70; n++) {
+        const added = await q.enqueueMany(Array.from({ length: n }, (_, i) => ({ task: 't', queue: 'q', payload: { n, i } })));
+        assert.deepEqual(added.map((r) => seqOfId(r.job.id)), Array.from({ length: n }, (_, i) => expectedSeq + i));
+        for (const { job } of added) assert.deepEqual(await store.getJob({ id: job.id }), job);
+        expectedSeq += n;
+      }
+      const rows = store.db.prepare(`SELECT seq, id, payload FROM jobs ORDER BY seq`).all() as { seq: number; id: string; payload: string }[];
+      assert.equal(rows.length, 1 + (70 * 71) / 2);
+      assert.ok(rows.every((r) => seqOfId(r.id) === r.seq), 'each id carries its own seq');
+      assert.deepEqual(JSON.parse(rows.at(-1)!.payload), { n: 70, i: 69 });
+    });
+  });
+
   it('gives lone adds from processes at once each its own seq, carried by its id', async () => {
     await withStore(async (store, file) => {
       await new Queue(store).enqueue({ task: 't', queue: 'q' });

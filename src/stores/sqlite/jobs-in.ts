@@ -19,11 +19,15 @@ export type AddedJob = { job: Job; created: boolean };
  * queue, addLoneMade's fallback) runs the code a batch runs. With a branch of its own, that add
  * found it without type feedback after batches and deoptimized the batch path, which V8 then
  * compiled again inside the next batches (~9,900 instructions per job of a 20,000-job row, callgrind).
+ * Every power of two: a group commit of the HTTP API holds 20-50 jobs (50 clients: 34 on average),
+ * and with sizes 64, 16, 4, 1 a run of 50 went as five statements (16+16+16+1+1), 34 as four; now
+ * three (32+16+2) and two (32+2). Each statement run binds the thirteen shared values and steps a
+ * fresh VDBE: ~0.2 us a job less in group commits of 50/34/20 jobs (three paired runs).
  */
 const ALIKE_MAX = 64;
 
-/** The largest row count an alike INSERT is prepared for (64, 16, 4, 1) that is at most `run` (0 for none). */
-const alikeSize = (run: number) => (run >= ALIKE_MAX ? ALIKE_MAX : run >= 16 ? 16 : run >= 4 ? 4 : run >= 1 ? 1 : 0);
+/** The largest row count an alike INSERT is prepared for (a power of two up to 64) that is at most `run` (0 for none). */
+const alikeSize = (run: number) => (run >= ALIKE_MAX ? ALIKE_MAX : run >= 1 ? 1 << (31 - Math.clz32(run)) : 0);
 
 /** Values an alike INSERT binds before its payloads (insertAlikeSql). */
 const ALIKE_SHARED = 13;
