@@ -233,62 +233,6 @@ describe('sqlite store: cross-connection events', () => {
     }
   });
 
-  it('closes its file watch while it commits in every turn (one commit each, as the HTTP API\'s group commits), checking at each turn\'s end', { skip: linuxOnly }, async () => {
-    // Fallback timer every 10 s: what the other connection commits meanwhile is reported by the
-    // check at a committing turn's end, not by the timer.
-    const p = await pair(2000);
-    try {
-      const { seen, until } = watchEvents(p.here);
-      await turnEnd();
-      await turnEnd();
-      const watching = inotifyWatches();
-      assert.ok(watching >= 1, 'the store watches its directory');
-      const now = Date.now();
-      // One commit in this turn keeps the watch; one in the next closes it.
-      void p.here.pauseQueue({ queue: 'q', now });
-      assert.equal(inotifyWatches(), watching, 'a lone commit keeps the watch');
-      await turnEnd();
-      void p.here.resumeQueue({ queue: 'q', now });
-      assert.equal(inotifyWatches(), watching - 1, 'no watch while every turn commits');
-      for (let i = 0; i < 3; i++) {
-        await turnEnd();
-        void p.here.pauseQueue({ queue: 'q', now });
-        assert.equal(inotifyWatches(), watching - 1, 'still no watch');
-      }
-      void new Queue(p.there).enqueueMany([{ task: 't', queue: 'q', id: 'theirs' }]);
-      const t0 = performance.now();
-      await turnEnd();
-      void p.here.resumeQueue({ queue: 'q', now });
-      await until('the other connection\'s job', () => seen.some((e) => e.jobId === 'theirs'));
-      assert.ok(performance.now() - t0 < 1000, 'reported at a turn\'s end, not by the fallback timer');
-      await turnEnd();
-      await turnEnd();
-      assert.equal(inotifyWatches(), watching - 1, 'a quiet turn does not open it (a tick of the timer does)');
-    } finally {
-      await p.close();
-    }
-  });
-
-  it('opens its file watch again at a tick of the fallback timer with no commit of its own since the previous tick', { skip: linuxOnly }, async () => {
-    const p = await pair(10); // the timer ticks every 50 ms while watching
-    try {
-      watchEvents(p.here);
-      await turnEnd();
-      const watching = inotifyWatches();
-      const now = Date.now();
-      void p.here.pauseQueue({ queue: 'q', now });
-      await turnEnd();
-      void p.here.resumeQueue({ queue: 'q', now });
-      assert.equal(inotifyWatches(), watching - 1, 'no watch while every turn commits');
-      // No event tells when the watch opens: look every 10 ms, for at most 2 s.
-      const t0 = performance.now();
-      while (inotifyWatches() !== watching && performance.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(inotifyWatches(), watching, 'watching again after a quiet tick');
-    } finally {
-      await p.close();
-    }
-  });
-
   it('reports what another connection commits while its file watch is closed for a burst', { skip: linuxOnly }, async () => {
     // Fallback timer every 10 s: only the check made when the watch opens again reports it in time.
     const p = await pair(2000);

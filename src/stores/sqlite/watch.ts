@@ -15,17 +15,6 @@
 // when the events the watch would have queued would have been read anyway. Closing and opening the
 // watch costs about what the events of one commit do (~13 us, measured), so a turn of one or two
 // commits keeps it. Measured on Linux (inotify) only: elsewhere the watch stays open.
-//
-// A steady stream of commits, one a turn (the HTTP API's group commits: each turn's requests in one
-// transaction), paid the same: ~10 events a commit, each a callback into JS, plus the kernel's side,
-// about 2% of a POST /v1/jobs's CPU (perf). So a commit in the turn right after one that committed
-// closes the watch too ("steady"), and the end of each committing turn checks instead, as the
-// events would have made it do. Under load some turns find no request to commit, so a steady pause
-// ends only at a tick of the fallback timer (every 5 x watchMs) with no commit of ours since the
-// previous tick: opened again at the first quiet turn, the watch was closed and opened several times
-// a second, which cost more than the events (perf). Meanwhile that tick's check is the fallback, so
-// right after a steady stream stops another process's commit is seen within one tick (20 ms by
-// default) instead of at once. A connection that commits now and then never closes it.
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { StoreEvent } from '../../core/store.js';
@@ -48,14 +37,8 @@ export class CrossProcessWatcher {
   private seenWork = 0;
   /** This connection's commits in the current turn of the event loop (see the top of this file). */
   private ownCommits = 0;
-  /** The file watch is closed: this connection commits in a burst, or in every turn (see the top). */
+  /** The file watch is closed until the turn ends: this connection commits in a burst. */
   private paused = false;
-  /** The last turn that ended had a commit of this connection's (its end ran turnEnded, not yet quiet). */
-  private committedLastTurn = false;
-  /** The watch is closed for commits in consecutive turns: it opens at a quiet timer tick, not at a turn's end. */
-  private steady = false;
-  /** This connection committed since the fallback timer's last tick. */
-  private committedSinceTick = false;
 
   /** `intervalMs`: the fallback timer's period (5 × that while the -wal file is watched); 0: never watch. */
   constructor(private readonly conn: SqliteConnection, private readonly intervalMs: number) {}
@@ -79,9 +62,6 @@ export class CrossProcessWatcher {
     this.fileWatch?.close();
     this.fileWatch = null;
     this.paused = false;
-    this.committedLastTurn = false;
-    this.steady = false;
-    this.committedSinceTick = false;
     this.conn.watching = false;
     this.conn.afterOwnCommit = null;
     this.conn.ownSeqs.clear();
@@ -107,72 +87,33 @@ export class CrossProcessWatcher {
     }
   }
 
-  /**
-   * This connection committed: from its third commit within a turn (a burst: the watch opens at the
-   * turn's end), or at its first in a turn that follows a turn with a commit (steady: it opens at a
-   * quiet tick of the timer), close the watch.
-   */
+  /** This connection committed: from its third commit within a turn, close the watch until the turn ends. */
   private readonly onOwnCommit = (): void => {
     if (!PAUSES_IN_BURSTS) return;
-    this.committedSinceTick = true;
     if (this.ownCommits++ === 0) {
       setImmediate(this.turnEnded);
-      if (this.committedLastTurn) {
-        this.steady = true;
-        this.pause();
-      }
       return;
     }
-    if (this.ownCommits >= 3) this.pause();
-  };
-
-  private pause(): void {
-    if (this.paused || !this.fileWatch) return;
+    if (this.ownCommits < 3 || this.paused || !this.fileWatch) return;
     this.paused = true;
     this.fileWatch.close();
     this.fileWatch = null;
-  }
+  };
 
-  /**
-   * A turn of the event loop with a commit of ours ended. After a burst, watch again and look for
-   * what others committed while the watch was closed; while steady, only look (what the watch's
-   * events would have made happen in the next turn). quiet, queued here before the next turn's own
-   * work, runs at the end of the next turn, before that turn's turnEnded.
-   */
+  /** The turn of the event loop ended: watch again, then look for what others committed while the watch was closed. */
   private readonly turnEnded = (): void => {
     this.ownCommits = 0;
-    this.committedLastTurn = true;
-    setImmediate(this.quiet);
-    if (!this.paused || !this.timer) return;
-    if (this.steady) this.check();
-    else this.resume();
-  };
-
-  /** The turn after a committing one ended: without a commit of ours in it, the next commit starts no steady pause. */
-  private readonly quiet = (): void => {
-    if (this.ownCommits === 0) this.committedLastTurn = false;
-  };
-
-  /** Watch again, then look for what others committed while the watch was closed. */
-  private resume(): void {
+    if (!this.paused) return;
     this.paused = false;
-    this.steady = false;
+    if (!this.timer) return; // stopped meanwhile
     this.openWatch();
     if (!this.fileWatch) this.armTimer();
     this.check();
-  }
-
-  /** The fallback timer: a steady pause with no commit of ours since the last tick ends here. */
-  private readonly tick = (): void => {
-    const quietSinceTick = !this.committedSinceTick;
-    this.committedSinceTick = false;
-    if (this.paused && this.steady && quietSinceTick) this.resume();
-    else this.check();
   };
 
   private armTimer(): void {
     if (this.timer) clearInterval(this.timer);
-    this.timer = setInterval(this.tick, this.fileWatch ? this.intervalMs * 5 : this.intervalMs);
+    this.timer = setInterval(() => this.check(), this.fileWatch ? this.intervalMs * 5 : this.intervalMs);
     this.timer.unref();
   }
 
