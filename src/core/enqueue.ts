@@ -61,6 +61,8 @@ export class Enqueuer {
   private inFlightJobs = 0;
   /** Until the next macrotask turn: adds keep gathering (see landed). */
   private held = false;
+  /** A lone one-job add is done (add). */
+  private readonly landedOne = () => this.landed(1, 1);
 
   constructor(readonly store: Store, opts: EnqueuerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -86,8 +88,13 @@ export class Enqueuer {
       // batch had another hidden class than a lone add's. So the add path, optimized on lone adds,
       // was deoptimized ("wrong map" at jobs.length and at insertJobs' loop) by the first batch,
       // and compiled again later, inside the next timed row (docs/performance.md, SQLite).
-      jobs = [];
-      for (let i = 0; i < specs.length; i++) jobs[i] = this.prepare(specs[i]!, now, idTime);
+      // One spec: a literal of one, not [] grown to a backing store of 17 slots (~150 bytes a lone add).
+      // Its map is the grown one's (packed, objects), so the add path sees one hidden class still.
+      if (specs.length === 1) jobs = [this.prepare(specs[0]!, now, idTime)];
+      else {
+        jobs = [];
+        for (let i = 0; i < specs.length; i++) jobs[i] = this.prepare(specs[i]!, now, idTime);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
@@ -115,8 +122,12 @@ export class Enqueuer {
       this.inFlight++;
       this.inFlightJobs += jobs.length;
       const out = this.addAlone(jobs, preparedAt);
-      const landed = () => this.landed(1, jobs.length);
-      out.then(landed, landed);
+      // A one-job add's handler is made once (landedOne), not a closure per add.
+      if (jobs.length === 1) out.then(this.landedOne, this.landedOne);
+      else {
+        const landed = () => this.landed(1, jobs.length);
+        out.then(landed, landed);
+      }
       return out;
     }
     return new Promise<Added>((resolve, reject) => {
