@@ -43,6 +43,9 @@ interface Waiting {
   reject(e: unknown): void;
 }
 
+/** The job of a one-job add's answer. */
+const firstJob = (added: Added) => added[0]!.job;
+
 /** The fewest jobs worth a shared add of their own when waiting adds are spread over free slots. */
 const MIN_SPLIT = 16;
 
@@ -63,6 +66,15 @@ export class Enqueuer {
   private held = false;
   /** A lone one-job add is done (add). */
   private readonly landedOne = () => this.landed(1, 1);
+  /** enqueueOne's lone add is done: its slot freed and its job picked in one handler. */
+  private readonly jobOfLoneAdd = (added: Added) => {
+    this.landed(1, 1);
+    return added[0]!.job;
+  };
+  private readonly loneAddFailed = (err: unknown): never => {
+    this.landed(1, 1);
+    throw err;
+  };
 
   constructor(readonly store: Store, opts: EnqueuerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -102,6 +114,25 @@ export class Enqueuer {
   }
 
   /**
+   * One spec's job, added as enqueue([spec]) adds it, answered with its job (created or found).
+   * When the add goes alone, one handler on the store's promise frees the slot and picks the job:
+   * not one to free the slot and the caller's to pick the job, a promise and a microtask more per
+   * add (a caller awaiting each add on SQLite: the funnel's share of its garbage and CPU).
+   */
+  enqueueOne(spec: JobSpec, opts?: FunnelAddOptions): Promise<Job> {
+    let job: NewJob;
+    const now = this.clock.now();
+    try {
+      this.checkTx(opts);
+      job = this.prepare(spec, now, Date.now());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (opts?.tx === undefined && this.goesAlone(opts)) return this.sendAlone([job], now).then(this.jobOfLoneAdd, this.loneAddFailed);
+    return this.add([job], opts, now).then(firstJob);
+  }
+
+  /**
    * Add prepared jobs atomically (all or none), with the adds arriving at the same time. A job
    * whose id exists comes back with created=false. With `tx`, alone: a caller's transaction is
    * its own and cannot hold others' jobs. `preparedAt`: the time the jobs were prepared at, the
@@ -115,13 +146,8 @@ export class Enqueuer {
       this.storeAdds++;
       return this.store.addJobs({ jobs, now: preparedAt ?? this.clock.now(), tx: opts.tx });
     }
-    if (!opts?.groupCommit && !this.held && this.inFlight < this.maxInFlight && this.waiting.length === 0 && this.inFlightJobs < MIN_SPLIT) {
-      // A lone add with a free slot goes straight to the store, its promise handed back as it is
-      // (a caller awaiting each add pays nothing for the funnel). Not while a shared add is in
-      // the air: its callers come back together and add again, and this add goes with them.
-      this.inFlight++;
-      this.inFlightJobs += jobs.length;
-      const out = this.addAlone(jobs, preparedAt);
+    if (this.goesAlone(opts)) {
+      const out = this.sendAlone(jobs, preparedAt);
       // A one-job add's handler is made once (landedOne), not a closure per add.
       if (jobs.length === 1) out.then(this.landedOne, this.landedOne);
       else {
@@ -134,6 +160,22 @@ export class Enqueuer {
       this.waiting.push({ jobs, resolve, reject });
       if (!this.held && this.inFlight < this.maxInFlight) this.holdThenDrain(); // group commit
     });
+  }
+
+  /**
+   * Whether an add goes straight to the store: a lone add with a free slot (a caller awaiting each
+   * add pays nothing for the funnel). Not while a shared add is in the air: its callers come back
+   * together and add again, and this add goes with them.
+   */
+  private goesAlone(opts?: FunnelAddOptions): boolean {
+    return !opts?.groupCommit && !this.held && this.inFlight < this.maxInFlight && this.waiting.length === 0 && this.inFlightJobs < MIN_SPLIT;
+  }
+
+  /** A lone add in a slot of its own; its caller frees the slot when it lands (landed). */
+  private sendAlone(jobs: NewJob[], now?: number): Promise<Added> {
+    this.inFlight++;
+    this.inFlightJobs += jobs.length;
+    return this.addAlone(jobs, now);
   }
 
   private txUnsupported(): FusionError {
