@@ -43,6 +43,9 @@ interface Waiting {
   reject(e: unknown): void;
 }
 
+/** The job of a one-job add's answer. */
+const firstJob = (added: Added) => added[0]!.job;
+
 /** The fewest jobs worth a shared add of their own when waiting adds are spread over free slots. */
 const MIN_SPLIT = 16;
 
@@ -61,6 +64,17 @@ export class Enqueuer {
   private inFlightJobs = 0;
   /** Until the next macrotask turn: adds keep gathering (see landed). */
   private held = false;
+  /** A lone one-job add is done (add). */
+  private readonly landedOne = () => this.landed(1, 1);
+  /** enqueueOne's lone add is done: its slot freed and its job picked in one handler. */
+  private readonly jobOfLoneAdd = (added: Added) => {
+    this.landed(1, 1);
+    return added[0]!.job;
+  };
+  private readonly loneAddFailed = (err: unknown): never => {
+    this.landed(1, 1);
+    throw err;
+  };
 
   constructor(readonly store: Store, opts: EnqueuerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -86,12 +100,36 @@ export class Enqueuer {
       // batch had another hidden class than a lone add's. So the add path, optimized on lone adds,
       // was deoptimized ("wrong map" at jobs.length and at insertJobs' loop) by the first batch,
       // and compiled again later, inside the next timed row (docs/performance.md, SQLite).
-      jobs = [];
-      for (let i = 0; i < specs.length; i++) jobs[i] = this.prepare(specs[i]!, now, idTime);
+      // One spec: a literal of one, not [] grown to a backing store of 17 slots (~150 bytes a lone add).
+      // Its map is the grown one's (packed, objects), so the add path sees one hidden class still.
+      if (specs.length === 1) jobs = [this.prepare(specs[0]!, now, idTime)];
+      else {
+        jobs = [];
+        for (let i = 0; i < specs.length; i++) jobs[i] = this.prepare(specs[i]!, now, idTime);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     return this.add(jobs, opts, now);
+  }
+
+  /**
+   * One spec's job, added as enqueue([spec]) adds it, answered with its job (created or found).
+   * When the add goes alone, one handler on the store's promise frees the slot and picks the job:
+   * not one to free the slot and the caller's to pick the job, a promise and a microtask more per
+   * add (a caller awaiting each add on SQLite: the funnel's share of its garbage and CPU).
+   */
+  enqueueOne(spec: JobSpec, opts?: FunnelAddOptions): Promise<Job> {
+    let job: NewJob;
+    const now = this.clock.now();
+    try {
+      this.checkTx(opts);
+      job = this.prepare(spec, now, Date.now());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (opts?.tx === undefined && this.goesAlone(opts)) return this.sendAlone([job], now).then(this.jobOfLoneAdd, this.loneAddFailed);
+    return this.add([job], opts, now).then(firstJob);
   }
 
   /**
@@ -108,21 +146,36 @@ export class Enqueuer {
       this.storeAdds++;
       return this.store.addJobs({ jobs, now: preparedAt ?? this.clock.now(), tx: opts.tx });
     }
-    if (!opts?.groupCommit && !this.held && this.inFlight < this.maxInFlight && this.waiting.length === 0 && this.inFlightJobs < MIN_SPLIT) {
-      // A lone add with a free slot goes straight to the store, its promise handed back as it is
-      // (a caller awaiting each add pays nothing for the funnel). Not while a shared add is in
-      // the air: its callers come back together and add again, and this add goes with them.
-      this.inFlight++;
-      this.inFlightJobs += jobs.length;
-      const out = this.addAlone(jobs, preparedAt);
-      const landed = () => this.landed(1, jobs.length);
-      out.then(landed, landed);
+    if (this.goesAlone(opts)) {
+      const out = this.sendAlone(jobs, preparedAt);
+      // A one-job add's handler is made once (landedOne), not a closure per add.
+      if (jobs.length === 1) out.then(this.landedOne, this.landedOne);
+      else {
+        const landed = () => this.landed(1, jobs.length);
+        out.then(landed, landed);
+      }
       return out;
     }
     return new Promise<Added>((resolve, reject) => {
       this.waiting.push({ jobs, resolve, reject });
       if (!this.held && this.inFlight < this.maxInFlight) this.holdThenDrain(); // group commit
     });
+  }
+
+  /**
+   * Whether an add goes straight to the store: a lone add with a free slot (a caller awaiting each
+   * add pays nothing for the funnel). Not while a shared add is in the air: its callers come back
+   * together and add again, and this add goes with them.
+   */
+  private goesAlone(opts?: FunnelAddOptions): boolean {
+    return !opts?.groupCommit && !this.held && this.inFlight < this.maxInFlight && this.waiting.length === 0 && this.inFlightJobs < MIN_SPLIT;
+  }
+
+  /** A lone add in a slot of its own; its caller frees the slot when it lands (landed). */
+  private sendAlone(jobs: NewJob[], now?: number): Promise<Added> {
+    this.inFlight++;
+    this.inFlightJobs += jobs.length;
+    return this.addAlone(jobs, now);
   }
 
   private txUnsupported(): FusionError {

@@ -156,6 +156,31 @@ for (const subject of subjects) {
       }
     });
 
+    it('a one-job enqueue answers its job, and one the store refuses rejects and frees its slot', async () => {
+      const { store, cleanup } = await subject.open();
+      const funnel = new Enqueuer(store);
+      const real = store.addJobs;
+      const refused = new Error('refused');
+      let adds = 0;
+      (store as { addJobs: Store['addJobs'] }).addJobs = function (this: Store, ...args: Parameters<Store['addJobs']>) {
+        return ++adds === 1 ? Promise.reject(refused) : real.apply(this, args);
+      };
+      try {
+        await assert.rejects(funnel.enqueueOne({ task: 't', queue: 'q1', id: 'one-a' }), refused);
+        const next = funnel.enqueueOne({ task: 't', queue: 'q1', id: 'one-b', payload: { n: 1 } });
+        // Its slot free again, the next lone add goes straight to the store, not to the waiting adds.
+        assert.equal(adds, 2);
+        const job = await next;
+        assert.equal(job.id, 'one-b');
+        assert.equal(job.state, 'queued');
+        assert.deepEqual(job.payload, { n: 1 });
+        assert.deepEqual(await funnel.enqueueOne({ task: 't', queue: 'q1', id: 'one-b' }), await store.getJob({ id: 'one-b' }));
+      } finally {
+        delete (store as { addJobs?: unknown }).addJobs;
+        await cleanup();
+      }
+    });
+
     it('a caller whose jobs the store refuses fails alone, with all of its jobs, across queues', async () => {
       const { store, cleanup } = await subject.open();
       const funnel = new Enqueuer(store);

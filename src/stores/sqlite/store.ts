@@ -18,7 +18,7 @@ import type {
 import type Database from 'better-sqlite3';
 import * as claim from './claim.js';
 import { SqliteConnection } from './connection.js';
-import { addJobs } from './jobs-in.js';
+import { addJobs, type AddedJob } from './jobs-in.js';
 import * as lists from './lists.js';
 import { schemaVersion } from './migrate.js';
 import * as operator from './operator.js';
@@ -94,8 +94,14 @@ export class SqliteStore implements Store {
     this.checkpointTimer.unref();
   }
 
-  async addJobs({ jobs, now }: AddJobs) {
-    return addJobs(this.conn, jobs, now);
+  // Not async: an async function's promise and frame for each add (a lone add awaits one), and the
+  // answer is ready at once. A throw still comes back as a rejection.
+  addJobs({ jobs, now }: AddJobs): Promise<AddedJob[]> {
+    try {
+      return Promise.resolve(addJobs(this.conn, jobs, now));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async claimJobs(req: ClaimRequest): Promise<ClaimResult> {
