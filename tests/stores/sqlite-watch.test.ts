@@ -10,7 +10,7 @@ import { Worker } from '../../src/core/worker.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import type { StoreEvent } from '../../src/core/store.js';
 import { tempDir } from '../helpers/tmp.js';
-import { within } from '../helpers/await.js';
+import { deferred, within } from '../helpers/await.js';
 import { interceptStore } from '../helpers/store-proxy.js';
 
 async function pair(watchMs?: number) {
@@ -148,6 +148,40 @@ describe('sqlite store: cross-connection events', () => {
         await within(settled, 1000, `idle after job ${i}`);
       }
       console.log(`cross-connection enqueue → start with only the file watch: ${samples.map((x) => x.toFixed(2)).join(', ')} ms`);
+    } finally {
+      await worker.stop();
+      await p.close();
+    }
+  });
+
+  it('a busy worker whose handler awaits still wakes on the other connection\'s commits, not on its fallback timer', async () => {
+    // A handler that awaits puts each job's claim and finish in consecutive turns of the event
+    // loop; that steady stream of its own commits must not keep its file watch closed, or jobs
+    // another process adds wait for the fallback timer (every 10 s here, a poll of a minute).
+    const p = await pair(2000);
+    const registry = new TaskRegistry();
+    const startedAt = new Map<number, number>();
+    const JOBS = 30;
+    const allStarted = deferred();
+    registry.register('t', async (payload: { i: number }) => {
+      startedAt.set(payload.i, performance.now());
+      if (startedAt.size === JOBS) allStarted.resolve();
+      await new Promise((r) => setImmediate(r));
+    });
+    const worker = new Worker(p.here, registry, { queues: ['q'], pollMs: 60_000 }).start();
+    try {
+      const addedAt: number[] = [];
+      const producer = new Queue(p.there);
+      for (let i = 0; i < JOBS; i++) {
+        addedAt[i] = performance.now();
+        await producer.enqueue({ task: 't', queue: 'q', payload: { i } });
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      await within(allStarted.promise, 8000, 'every job started');
+      const waits = addedAt.map((t, i) => startedAt.get(i)! - t);
+      console.log(`enqueue → start while the worker commits every turn: max ${Math.max(...waits).toFixed(1)} ms`);
+      // Each start well inside the 10 s fallback: only the watch can have woken the worker.
+      for (const [i, w] of waits.entries()) assert.ok(w < 2000, `job ${i} started ${w.toFixed(0)} ms after its add`);
     } finally {
       await worker.stop();
       await p.close();
