@@ -49,7 +49,6 @@ const ADD_MAX_ATTEMPTS = 3;
 const ADD_MAX_STALLS = 4;
 const ADD_STATIC_JSON = 5;
 
-
 /**
  * `jobs`: each job's addArgs (codec.ts), at least one (every caller sends a non-empty group), their
  * number told by ARGV's length; the work message the add publishes if it creates them all goes
