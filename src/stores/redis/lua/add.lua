@@ -12,7 +12,8 @@
 -- and calls this script as 'add-lean' where it is set (scripts.ts: this text with lean true): no
 -- read of it here, no argument for it (each costs ~1-5k instructions a call).
 local lean = false
--- takeSeqs, seqHead, seqTail, writeJob, publishWork, addLone and plainQueue: lua/lib/new-jobs.lua.
+-- takeSeqs, seqHead, seqTail, loneSeqText, addKeys, writeJob, publishWork, addLone and plainQueue:
+-- lua/lib/new-jobs.lua. IDLE_EMPTY: lua/lib/handoff.lua.
 
 -- A plain add (lean prefixes only; four or five arguments, see plainAddScript in script-calls.ts):
 -- one job, due, its runAt its createdAt, its limits at their default, an id that needs no escaping
@@ -21,11 +22,34 @@ local lean = false
 -- is built here. Each argument not sent spares Redis ~1.5k instructions; the client writes no message.
 if #ARGV <= 5 then
   if not lean then error('a plain add needs a lean prefix') end
-  local channel, nowText = ARGV[1], ARGV[2]
+  local channel, nowText, id, staticJson, priority = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] or DEFAULT_PRIORITY
   local plain = plainQueue(KEYS[1], channel)
   beginCall(KEYS[1], plain.idIndex)
-  return addLone(lean, channel, plain.queue, timeOf(nowText), nowText, ARGV[3], RUN_AT_CREATED, ARGV[5] or DEFAULT_PRIORITY,
-    ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS, ARGV[4], nil, plain.messageHead)
+  local now = timeOf(nowText)
+  -- On Cluster, or where an idle worker may have registered (no IDLE_EMPTY mark live by this add's
+  -- clock, as takeRegistration tests it: lua/lib/handoff.lua), addLone.
+  local skipUntil = IDLE_EMPTY[keyBase]
+  if not (idIndex and skipUntil and now < skipUntil and now >= skipUntil - IDLE_EMPTY_MS) then
+    return addLone(lean, channel, plain.queue, now, nowText, id, RUN_AT_CREATED, priority, ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS,
+      staticJson, nil, plain.messageHead)
+  end
+  -- Else addLone's path with its branches decided and its writes made here: its thirteen arguments,
+  -- hand-off and state tests, writeJob and publishWork cost ~4k Redis instructions of its ~83k
+  -- (callgrind). Written here, not as helpers: as EVAL (Redis 6) each helper is made anew on every
+  -- call, and those this path needed cost more than it saves there (+8k instructions, callgrind).
+  local keys = ADD_KEYS[keyBase] or addKeys()
+  local key = keys.job .. id
+  if callRedis('HSETNX', idIndex, id, plain.queue) == 0 then
+    local existingQueue = callRedis('HGET', idIndex, id)
+    if existingQueue ~= plain.queue then return {{2, existingQueue}} end
+    return {{0, readJob(key)}}
+  end
+  local seqText = loneSeqText(takeSeqs(keys.meta, now, 1))
+  callRedis('HSET', key, 'd', staticJson, 'st', 'queued', 'p', priority, 'sq', seqText)
+  callRedis('ZADD', keys.ready, readyScore(priority), seqText .. id)
+  callRedis('ZADD', keys.all, seqText, id)
+  callRedis('PUBLISH', WORK_CHANNELS[channel] or workChannel(channel), plain.messageHead .. nowText .. ',"e":[["queued","' .. id .. '"]]}')
+  return 1
 end
 
 local channel = ARGV[1]
