@@ -25,46 +25,78 @@ local function markIdleEmpty(now)
   end
   IDLE_EMPTY[keyBase] = now + IDLE_EMPTY_MS
 end
+-- Per queue (by keyBase), the keys the hand-off path names, and the head of its hand-off message
+-- (made at its first message); per channel as scripts get it, its name, whether it came marked '?'
+-- and the head of its workers' channels. Each concatenation or string.sub is ~0.6-1k Redis
+-- instructions (callgrind) of a handed add, which named six keys and a channel. Kept across calls
+-- where the scripts run as a function library; each started over past 256 entries.
+local HANDOFF_KEYS, handoffKeysKept = {}, 0
+local function handoffKeys()
+  if handoffKeysKept == 256 then HANDOFF_KEYS, handoffKeysKept = {}, 0 end
+  local keys = {idle = keyBase .. IDLE, meta = keyBase .. META, ready = keyBase .. READY, scheduled = keyBase .. SCHEDULED,
+    leased = keyBase .. LEASED, handed = keyBase .. HANDED, messageHead = nil}
+  HANDOFF_KEYS[keyBase] = keys
+  handoffKeysKept = handoffKeysKept + 1
+  return keys
+end
+local HANDOFF_CHANNELS, handoffChannelsKept = {}, 0
+local function handoffChannel(channel)
+  if handoffChannelsKept == 256 then HANDOFF_CHANNELS, handoffChannelsKept = {}, 0 end
+  local name, single = channelName(channel)
+  local to = {name = name, single = single, workerHead = name .. ':h:'}
+  HANDOFF_CHANNELS[channel] = to
+  handoffChannelsKept = handoffChannelsKept + 1
+  return to
+end
 -- The newest live registration, popped: member, lapse time, token, slots, leaseMs, worker and the
 -- worker's channel; nothing when there is none. A lapsed set goes whole (the newest lapsed first).
 local function takeRegistration(channel, now)
   -- Within the second after the mark by this add's clock: a clock behind the marker's pops as before.
   local skipUntil = IDLE_EMPTY[keyBase]
   if skipUntil and now < skipUntil and now >= skipUntil - IDLE_EMPTY_MS then return end
-  local idleKey = keyBase .. IDLE
+  local idleKey = (HANDOFF_KEYS[keyBase] or handoffKeys()).idle
   while true do
-    local popped = redis.call('ZPOPMAX', idleKey)
+    local popped = callRedis('ZPOPMAX', idleKey)
     if not popped[1] then
       markIdleEmpty(now)
       return
     end
     if tonumber(popped[2]) <= now then
-      redis.call('DEL', idleKey)
+      callRedis('DEL', idleKey)
       markIdleEmpty(now)
       return
     end
-    -- Worked out only here: most adds find no registration, and each string.sub is ~1k instructions.
-    local name, single = channelName(channel)
+    local to = HANDOFF_CHANNELS[channel] or handoffChannel(channel)
     local registration = popped[1]
     local token, slots, leaseMs, worker = string.match(registration, '^([^\n]*)\n(%d+)\n(%d+)\n(.*)$')
-    local workerChannel = name .. ':h:' .. worker
+    local workerChannel = to.workerHead .. worker
     -- On a single Redis, a worker that no longer listens (gone without saying so) is skipped. The
     -- same call counts the listeners of the other events, which the claim for it asks next
     -- (othersListening): one call, not two.
-    if not single then return registration, popped[2], token, slots, leaseMs, worker, workerChannel end
-    local counts = redis.call('PUBSUB', 'NUMSUB', workerChannel, name)
+    if not to.single then return registration, popped[2], token, slots, leaseMs, worker, workerChannel end
+    local counts = callRedis('PUBSUB', 'NUMSUB', workerChannel, to.name)
     if anyoneListening == nil then anyoneListening = counts[4] > 0 end
     if counts[2] > 0 then return registration, popped[2], token, slots, leaseMs, worker, workerChannel end
   end
 end
 -- Jobs leased under a registration (claim rows, queue order): kept under its token, then published
--- to its worker. The message is {"q":queue,"t":token,"a":"now","r":[rows]}, as cjson wrote it for a
--- table before: releases before this one read it.
+-- to its worker. The message is {"q":queue,"t":token,"a":"now","r":[rows]}, the JSON cjson wrote
+-- for such a table before (releases before this one read it), joined here from the queue's head
+-- and each value's JSON: a table and its encoding cost ~3k Redis instructions more (callgrind).
+local encodeJson
 local function deliver(queue, nowText, token, leaseMs, workerChannel, rows)
-  local handedKey = keyBase .. HANDED .. token
-  redis.call('RPUSH', handedKey, unpack(rows))
-  redis.call('PEXPIRE', handedKey, leaseMs)
-  redis.call('PUBLISH', workerChannel, cjson.encode({q = queue, t = token, a = nowText, r = rows}))
+  local keys = HANDOFF_KEYS[keyBase] or handoffKeys()
+  local handedKey = keys.handed .. token
+  callRedis('RPUSH', handedKey, unpack(rows))
+  callRedis('PEXPIRE', handedKey, leaseMs)
+  if not encodeJson then encodeJson = cjson.encode end
+  local head = keys.messageHead
+  if not head then
+    head = '{"q":' .. encodeJson(queue) .. ',"t":'
+    keys.messageHead = head
+  end
+  local rowsJson = rows[2] and encodeJson(rows) or '[' .. encodeJson(rows[1]) .. ']'
+  callRedis('PUBLISH', workerChannel, head .. encodeJson(token) .. ',"a":"' .. nowText .. '","r":' .. rowsJson .. '}')
 end
 -- The queued jobs an add just wrote to the registrations takeRegistration gives (the first one
 -- passed in, taken by the caller), each claiming by the rules of a claim (claimJobs), until the
@@ -103,31 +135,36 @@ end
 -- and calls handOff, which decides by the claim's rules.
 local function handOffNew(channel, now, nowText, queue, key, lean, id, priority, runAt, maxAttempts, maxStalls, staticJson,
                           token, leaseMs, worker, workerChannel)
-  local metaKey = keyBase .. META
-  local meta = redis.call('HMGET', metaKey, 'paused', 'conc', 'rmax', 'seq')
+  local keys = HANDOFF_KEYS[keyBase] or handoffKeys()
+  local meta = callRedis('HMGET', keys.meta, 'paused', 'conc', 'rmax', 'seq')
   if meta[1] == '1' or meta[2] or meta[3] then return false end
-  if redis.call('ZCARD', keyBase .. READY) > 0 or redis.call('ZCOUNT', keyBase .. SCHEDULED, '-inf', nowText) > 0 then return false end
+  -- Nothing queued and nothing due. An idle queue has neither index (Redis deletes an empty one):
+  -- one EXISTS, where ZCARD and ZCOUNT were two calls (~4k instructions, callgrind).
+  if callRedis('EXISTS', keys.ready, keys.scheduled) > 0
+    and (callRedis('ZCARD', keys.ready) > 0 or callRedis('ZCOUNT', keys.scheduled, '-inf', nowText) > 0) then return false end
   -- As takeSeqs: above the last seq (tonumber also reads one stored zero-padded) and at least now in microseconds.
   local seq = (tonumber(meta[4]) or 0) + 1
   if seq < now * 1000 then seq = now * 1000 end
-  local seqText = string.format('%017d', seq)
-  redis.call('HSET', metaKey, 'seq', string.format('%d', seq))
-  rememberSeq(metaKey, seq)
+  -- %d, not %.0f: a whole number either way, and %.0f's float formatting cost ~5k Redis instructions
+  -- (callgrind). The 17-digit seq of a 16-digit one (now in microseconds, until the year 2286) by
+  -- one concatenation, not a second sprintf.
+  local seqDigits = formatText('%d', seq)
+  local seqText = #seqDigits == 16 and '0' .. seqDigits or formatText('%017d', seq)
+  callRedis('HSET', keys.meta, 'seq', seqDigits)
+  rememberSeq(keys.meta, seq)
   -- As claimJobs leaves a first attempt: the fields an add writes (writeJob), then the claim's.
-  -- %d, not %.0f: a whole number either way (now and leaseMs are whole ms), and %.0f's float
-  -- formatting cost ~5k Redis instructions of a handed add (callgrind).
-  local leaseUntilText = string.format('%d', now + numberOf(leaseMs))
+  local leaseUntilText = formatText('%d', now + numberOf(leaseMs))
   if not lean then
-    redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '1',
+    callRedis('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'ra', runAt, 'at', '1',
       'ma', maxAttempts, 'sl', '0', 'ms', maxStalls, 'h', '[]', 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
   elseif runAt == RUN_AT_CREATED and maxAttempts == ABSENT_MAX_ATTEMPTS and maxStalls == ABSENT_MAX_STALLS then
-    redis.call('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'at', '1', 'w', worker, 'tk', token,
+    callRedis('HSET', key, 'd', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'at', '1', 'w', worker, 'tk', token,
       'lu', leaseUntilText, 'sa', nowText)
   else
     local args = {'d', staticJson, 'st', 'active', 'p', priority, 'sq', seqText, 'at', '1', 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText}
-    redis.call('HSET', key, unpack(args, 1, nonDefaultFields(args, 18, runAt, maxAttempts, maxStalls)))
+    callRedis('HSET', key, unpack(args, 1, nonDefaultFields(args, 18, runAt, maxAttempts, maxStalls)))
   end
-  redis.call('ZADD', keyBase .. LEASED, 'inf', LEASE_ANCHOR, leaseUntilText, id)
+  callRedis('ZADD', keys.leased, 'inf', LEASE_ANCHOR, leaseUntilText, id)
   -- Its claim row (claimJobs): d, p, ra, at, ma, sl, ms, h, e, pg, then the id ('' ra: the createdAt).
   if runAt == RUN_AT_CREATED then runAt = '' end
   local row = staticJson .. '\n' .. priority .. '\n' .. runAt .. '\n1\n' .. maxAttempts .. '\n0\n' .. maxStalls .. '\n[]\n\n\n' .. id
