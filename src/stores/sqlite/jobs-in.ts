@@ -1,7 +1,8 @@
 // Adding jobs at the next seqs, under ids that carry the seq when Fusion chose them (ids.ts); a job
 // whose id exists is not added, and the stored job is answered. Runs of jobs alike in all but their
-// payload (a batch of one task, the common bulk add) go in by one INSERT per up to 64 of them that
-// binds the shared values once (insertAlikeSql); the rest one INSERT per job.
+// payload and creation time (a batch of one task, the common bulk add, an HTTP group commit) go in by
+// one INSERT per up to 64 of them that binds the shared values once (insertAlikeSql); the rest one
+// INSERT per job.
 import { DEFAULTS, type Job, type JobState, type NewJob } from '../../core/job.js';
 import { newJobView, payloadJsonOf } from '../../core/job.js';
 import type { StoreEvent } from '../../core/store.js';
@@ -29,8 +30,10 @@ const ALIKE_MAX = 64;
 /** The largest row count an alike INSERT is prepared for (a power of two up to 64) that is at most `run` (0 for none). */
 const alikeSize = (run: number) => (run >= ALIKE_MAX ? ALIKE_MAX : run >= 1 ? 1 << (31 - Math.clz32(run)) : 0);
 
-/** Values an alike INSERT binds before its payloads (insertAlikeSql). */
-const ALIKE_SHARED = 13;
+/** Values an alike INSERT binds before its rows' (insertAlikeSql). */
+const ALIKE_SHARED = 12;
+/** Values an alike INSERT binds per row: the payload and created_at. */
+const ALIKE_PER_ROW = 2;
 
 /**
  * An alike INSERT of `rows` rows and its parameter array, both kept on the connection. The array is
@@ -42,7 +45,7 @@ const ALIKE_SHARED = 13;
 function insertAlikeOf(conn: SqliteConnection, rows: number): AlikeInsert {
   let s = conn.insertsBySize.get(rows);
   if (!s) {
-    s = { statement: conn.db.prepare(insertAlikeSql(rows)) as Statement, values: new Array<unknown>(ALIKE_SHARED + rows).fill(null) };
+    s = { statement: conn.db.prepare(insertAlikeSql(rows)) as Statement, values: new Array<unknown>(ALIKE_SHARED + ALIKE_PER_ROW * rows).fill(null) };
     conn.insertsBySize.set(rows, s);
   }
   return s;
@@ -52,13 +55,15 @@ function insertAlikeOf(conn: SqliteConnection, rows: number): AlikeInsert {
 const backoffValue = (j: NewJob) => (j.backoff === DEFAULTS.backoff ? null : JSON.stringify(j.backoff));
 
 /**
- * Whether `y` goes in the same alike INSERT as `x`: all columns but the payload the same (their
- * state too, as it follows from runAt), none of the rare ones set.
+ * Whether `y` goes in the same alike INSERT as `x`: all columns but the payload and the times the
+ * same, its runAt its createdAt plus x's delay (what the INSERT computes: the same double addition
+ * in SQLite as here), the same state at `now` (the add's), none of the rare ones set.
  */
-function alike(x: NewJob, y: NewJob): boolean {
+function alike(x: NewJob, y: NewJob, now: number): boolean {
   return y.queue === x.queue && y.task === x.task && y.priority === x.priority && y.maxAttempts === x.maxAttempts
-    && y.backoff === x.backoff && y.timeout === x.timeout && y.maxStalls === x.maxStalls && y.runAt === x.runAt
-    && y.createdAt === x.createdAt && y.description === null && y.tags.length === 0 && y.callbacks === null && y.scheduleId === null;
+    && y.backoff === x.backoff && y.timeout === x.timeout && y.maxStalls === x.maxStalls
+    && y.createdAt + (x.runAt - x.createdAt) === y.runAt && (y.runAt > now) === (x.runAt > now)
+    && y.description === null && y.tags.length === 0 && y.callbacks === null && y.scheduleId === null;
 }
 
 /**
@@ -66,21 +71,29 @@ function alike(x: NewJob, y: NewJob): boolean {
  * its own, not a loop in flush: flush then loops once per run, not once per job, and V8 compiles
  * it once instead of a second time on-stack (OSR) inside a long batch.
  */
-function runFrom(pending: NewJob[], i: number): number {
+function runFrom(pending: NewJob[], i: number, now: number): number {
   const first = pending[i]!;
   const end = Math.min(pending.length, i + ALIKE_MAX);
   let k = i + 1;
-  while (k < end && alike(first, pending[k]!)) k++;
+  while (k < end && alike(first, pending[k]!, now)) k++;
   return k - i;
 }
 
-/** The payloads of the `size` jobs from `i` on, as the alike INSERT's values after the shared ones (see createdRun). */
-function payloadsInto(values: unknown[], pending: NewJob[], i: number, size: number): void {
-  for (let k = 0; k < size; k++) values[ALIKE_SHARED + k] = payloadJsonOf(pending[i + k]!);
+/** The payloads and creation times of the `size` jobs from `i` on, as the alike INSERT's values after the shared ones (see createdRun). */
+function rowsInto(values: unknown[], pending: NewJob[], i: number, size: number): void {
+  for (let k = 0; k < size; k++) {
+    const j = pending[i + k]!;
+    values[ALIKE_SHARED + ALIKE_PER_ROW * k] = payloadJsonOf(j);
+    values[ALIKE_SHARED + ALIKE_PER_ROW * k + 1] = j.createdAt;
+  }
 }
 
-/** A job with a column the alike INSERT does not bind. */
-const rare = (j: NewJob) => j.description !== null || j.tags.length !== 0 || j.callbacks !== null || j.scheduleId !== null;
+/**
+ * A job the alike INSERT cannot write: a column it does not bind, or a runAt that its createdAt
+ * plus the difference does not give back exactly (fractional times far apart; never whole ms).
+ */
+const rare = (j: NewJob) => j.description !== null || j.tags.length !== 0 || j.callbacks !== null || j.scheduleId !== null
+  || j.createdAt + (j.runAt - j.createdAt) !== j.runAt;
 
 /**
  * One add inside a transaction: the answers in order and the events. A class, not closures made per
@@ -176,8 +189,8 @@ class Adder {
     for (let i = 0; i < pending.length;) {
       const first = pending[i]!;
       const prefix = idPrefix(first);
-      // A job with a rare column is in no run (0): the alike INSERT does not bind those columns.
-      const size = prefix === null || rare(first) ? 0 : alikeSize(runFrom(pending, i));
+      // A rare job is in no run (0): the alike INSERT cannot write it.
+      const size = prefix === null || rare(first) ? 0 : alikeSize(runFrom(pending, i, this.now));
       if (prefix === null) {
         // Not an id of the shape this store's are made from: kept as it is, as if given.
         this.addGiven(first, seq++, first.id);
@@ -225,9 +238,8 @@ class Adder {
     values[8] = backoffValue(first);
     values[9] = first.timeout;
     values[10] = first.maxStalls;
-    values[11] = first.runAt;
-    values[12] = first.createdAt;
-    payloadsInto(values, pending, i, size);
+    values[11] = first.runAt - first.createdAt;
+    rowsInto(values, pending, i, size);
     // Spread, not the array: better-sqlite3 reads an array's elements through V8's API (Object::Get,
     // ~400 instructions each, 14 of them for a lone job), arguments directly.
     insert.statement.run(...values);
