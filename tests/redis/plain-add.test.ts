@@ -84,7 +84,7 @@ describe('Redis plain add', { skip }, () => {
       assert.deepEqual([got?.queue, got?.state, got?.runAt, got?.maxAttempts, got?.maxStalls], ['q:a', 'queued', now, 10, 3]);
       // The same id again: the existing job, in this queue and from another. Each queue has had an
       // add just before, so the script knows it has no idle worker and takes its shortest path
-      // (addPlain in lua/lib/new-jobs.lua), which answers for a taken id too.
+      // (the plain add's own path in lua/add.lua), which answers for a taken id too.
       await store.addJobs({ jobs: [spec(now, undefined, 'other')], now });
       const again = spec(now + 1, job.id, 'q:a');
       assert.equal((await store.addJobs({ jobs: [again], now: now + 1 }))[0]!.created, false);

@@ -3,8 +3,10 @@
 // lookup by that id is a lookup of the seq (the table's own b-tree), checked against the stored
 // id, and no id index is written. A seq is never taken twice (a delete raises a floor new seqs
 // start above: raiseSeqFloor in statements.ts), so a made id never comes back for another job; the
-// first 80 bits (the millisecond, the version, the process's counter) order ids by creation. Ids a
-// caller gave are stored as given, in the jobs_given_id index.
+// first 80 bits (the millisecond, the version, the process's counter) order ids by creation. The
+// jobs of one alike INSERT (jobs-in.ts) share its first job's 80 bits, so an id's millisecond may be a
+// few before its job's createdAt; the seq still orders them. Ids a caller gave are stored as given,
+// in the jobs_given_id index.
 import { HEX } from '../../core/ids.js';
 import type { NewJob } from '../../core/job.js';
 

@@ -83,6 +83,7 @@ end
 -- to its worker. The message is {"q":queue,"t":token,"a":"now","r":[rows]}, the JSON cjson wrote
 -- for such a table before (releases before this one read it), joined here from the queue's head
 -- and each value's JSON: a table and its encoding cost ~3k Redis instructions more (callgrind).
+-- cjson.encode as an upvalue, taken at the first call for the reason callRedis is (lua/lib/call-state.lua).
 local encodeJson
 local function deliver(queue, nowText, token, leaseMs, workerChannel, rows)
   local keys = HANDOFF_KEYS[keyBase] or handoffKeys()
@@ -95,6 +96,8 @@ local function deliver(queue, nowText, token, leaseMs, workerChannel, rows)
     head = '{"q":' .. encodeJson(queue) .. ',"t":'
     keys.messageHead = head
   end
+  -- A lone row (the usual hand-off) as its string's JSON in brackets: the same text, without cjson
+  -- walking a table to find it is an array.
   local rowsJson = rows[2] and encodeJson(rows) or '[' .. encodeJson(rows[1]) .. ']'
   callRedis('PUBLISH', workerChannel, head .. encodeJson(token) .. ',"a":"' .. nowText .. '","r":' .. rowsJson .. '}')
 end

@@ -103,7 +103,8 @@ end
 -- before the hand-off message: Redis writes a script's caller first), or the answer for an id
 -- already taken ({{0, row}} in this queue, {{2, queue}} in another). message: the work message, or
 -- with messageHead the job's escape-free id, which goes into the message built here (a plain add:
--- see lua/add.lua).
+-- see lua/add.lua). add.lua repeats this function's queued path for a plain add whose queue has no
+-- idle worker: a change to what a lone add writes, answers or publishes goes in both.
 local function addLone(lean, channel, queue, now, nowText, id, runAt, priority, maxAttempts, maxStalls, staticJson, message, messageHead)
   local keys = ADD_KEYS[keyBase] or addKeys()
   local key = keys.job .. id
