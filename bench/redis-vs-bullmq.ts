@@ -229,12 +229,14 @@ async function main(): Promise<void> {
   ];
   // Rows by substrings of their names, '|' between (row names hold commas: 'c=50, 1 process').
   const wanted = (name: string) => !only || only.split('|').some((o) => name.includes(o));
-  // Warm every client and the JIT before anything is timed, so the first row does not pay for it.
-  // 30,000 jobs at c=50, not 3,000: with 3,000, Fusion's first rep of the c=1 and c=50 rows ran
-  // 25-35% below its later reps (c=50: 57.9k, 71.3k, 62.1k, 78.7k, 79.1k jobs/s; the code before
-  // the change alike), so the first pair timed the process warming up, not the queues.
+  // Warm every client and the JIT before anything is timed, so the first row does not pay for it:
+  // each path a row times, at its size. With 3,000 jobs at c=50 alone, Fusion's process was still
+  // compiling its worker's path in the first two reps of the c=1 row (--trace-opt: 170, then 57,
+  // 10, 2, 1 functions optimized per rep of 20,000 jobs; 21, 20, 3, 0, 0 deopts) and its client CPU
+  // per job fell 66 -> 42 us over them; the first pairs of c=1 and c=50 timed that, not the queues.
   for (const s of systems) {
     await enqueueSequential(s);
+    await processInProcess(1, 20_000)(s);
     await processInProcess(50, 30_000)(s);
   }
   for (const [name, m] of throughput) {
