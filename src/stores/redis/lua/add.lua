@@ -12,8 +12,8 @@
 -- and calls this script as 'add-lean' where it is set (scripts.ts: this text with lean true): no
 -- read of it here, no argument for it (each costs ~1-5k instructions a call).
 local lean = false
--- takeSeqs, seqHead, seqTail, loneSeqText, addKeys, writeJob, publishWork, addLone and plainQueue:
--- lua/lib/new-jobs.lua. IDLE_EMPTY: lua/lib/handoff.lua.
+-- takeSeqs, seqHead, seqTail, loneSeqText, writeJob, publishWork, addLone and plainQueue:
+-- lua/lib/new-jobs.lua. idleMarked: lua/lib/handoff.lua. queueKeys: lua/lib/keys.lua.
 
 -- A plain add (lean prefixes only; four or five arguments, see plainAddScript in script-calls.ts):
 -- one job, due, its runAt its createdAt, its limits at their default, an id that needs no escaping
@@ -26,10 +26,8 @@ if #ARGV <= 5 then
   local plain = plainQueue(KEYS[1], channel)
   beginCall(KEYS[1], plain.idIndex)
   local now = timeOf(nowText)
-  -- On Cluster, or where an idle worker may have registered (no IDLE_EMPTY mark live by this add's
-  -- clock, as takeRegistration tests it: lua/lib/handoff.lua), addLone.
-  local skipUntil = IDLE_EMPTY[keyBase]
-  if not (idIndex and skipUntil and now < skipUntil and now >= skipUntil - IDLE_EMPTY_MS) then
+  -- On Cluster, or where an idle worker may have registered (idleMarked, lua/lib/handoff.lua), addLone.
+  if not (idIndex and idleMarked(now)) then
     return addLone(lean, channel, plain.queue, now, nowText, id, RUN_AT_CREATED, priority, ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS,
       staticJson, nil, plain.messageHead)
   end
@@ -37,7 +35,7 @@ if #ARGV <= 5 then
   -- hand-off and state tests, writeJob and publishWork cost ~4k Redis instructions of its ~83k
   -- (callgrind). Written here, not as helpers: as EVAL (Redis 6) each helper is made anew on every
   -- call, and those this path needed cost more than it saves there (+8k instructions, callgrind).
-  local keys = ADD_KEYS[keyBase] or addKeys()
+  local keys = QUEUE_KEYS[keyBase] or queueKeys()
   local key = keys.job .. id
   if callRedis('HSETNX', idIndex, id, plain.queue) == 0 then
     local existingQueue = callRedis('HGET', idIndex, id)

@@ -25,20 +25,10 @@ local function markIdleEmpty(now)
   end
   IDLE_EMPTY[keyBase] = now + IDLE_EMPTY_MS
 end
--- Per queue (by keyBase), the keys the hand-off path names, and the head of its hand-off message
--- (made at its first message); per channel as scripts get it, its name, whether it came marked '?'
--- and the head of its workers' channels. Each concatenation or string.sub is ~0.6-1k Redis
--- instructions (callgrind) of a handed add, which named six keys and a channel. Kept across calls
--- where the scripts run as a function library; each started over past 256 entries.
-local HANDOFF_KEYS, handoffKeysKept = {}, 0
-local function handoffKeys()
-  if handoffKeysKept == 256 then HANDOFF_KEYS, handoffKeysKept = {}, 0 end
-  local keys = {idle = keyBase .. IDLE, meta = keyBase .. META, ready = keyBase .. READY, scheduled = keyBase .. SCHEDULED,
-    leased = keyBase .. LEASED, handed = keyBase .. HANDED, messageHead = nil}
-  HANDOFF_KEYS[keyBase] = keys
-  handoffKeysKept = handoffKeysKept + 1
-  return keys
-end
+-- Per channel as scripts get it: its name, whether it came marked '?' and the head of its workers'
+-- channels (each string.sub or concatenation ~0.6-1k Redis instructions of a handed add, callgrind).
+-- Kept across calls where the scripts run as a function library; started over past 256 entries.
+-- The queue's keys the hand-off path names: queueKeys (lua/lib/keys.lua).
 local HANDOFF_CHANNELS, handoffChannelsKept = {}, 0
 local function handoffChannel(channel)
   if handoffChannelsKept == 256 then HANDOFF_CHANNELS, handoffChannelsKept = {}, 0 end
@@ -48,13 +38,17 @@ local function handoffChannel(channel)
   handoffChannelsKept = handoffChannelsKept + 1
   return to
 end
+-- Whether this queue's idle set is marked empty (markIdleEmpty) at now: within the second after the
+-- mark by this add's clock; a clock behind the marker's is not (its add pops as before).
+local function idleMarked(now)
+  local skipUntil = IDLE_EMPTY[keyBase]
+  return skipUntil ~= nil and now < skipUntil and now >= skipUntil - IDLE_EMPTY_MS
+end
 -- The newest live registration, popped: member, lapse time, token, slots, leaseMs, worker and the
 -- worker's channel; nothing when there is none. A lapsed set goes whole (the newest lapsed first).
 local function takeRegistration(channel, now)
-  -- Within the second after the mark by this add's clock: a clock behind the marker's pops as before.
-  local skipUntil = IDLE_EMPTY[keyBase]
-  if skipUntil and now < skipUntil and now >= skipUntil - IDLE_EMPTY_MS then return end
-  local idleKey = (HANDOFF_KEYS[keyBase] or handoffKeys()).idle
+  if idleMarked(now) then return end
+  local idleKey = (QUEUE_KEYS[keyBase] or queueKeys()).idle
   while true do
     local popped = callRedis('ZPOPMAX', idleKey)
     if not popped[1] then
@@ -86,7 +80,7 @@ end
 -- cjson.encode as an upvalue, taken at the first call for the reason callRedis is (lua/lib/call-state.lua).
 local encodeJson
 local function deliver(queue, nowText, token, leaseMs, workerChannel, rows)
-  local keys = HANDOFF_KEYS[keyBase] or handoffKeys()
+  local keys = QUEUE_KEYS[keyBase] or queueKeys()
   local handedKey = keys.handed .. token
   callRedis('RPUSH', handedKey, unpack(rows))
   callRedis('PEXPIRE', handedKey, leaseMs)
@@ -138,7 +132,7 @@ end
 -- and calls handOff, which decides by the claim's rules.
 local function handOffNew(channel, now, nowText, queue, key, lean, id, priority, runAt, maxAttempts, maxStalls, staticJson,
                           token, leaseMs, worker, workerChannel)
-  local keys = HANDOFF_KEYS[keyBase] or handoffKeys()
+  local keys = QUEUE_KEYS[keyBase] or queueKeys()
   local meta = callRedis('HMGET', keys.meta, 'paused', 'conc', 'rmax', 'seq')
   if meta[1] == '1' or meta[2] or meta[3] then return false end
   -- Nothing queued and nothing due. An idle queue has neither index (Redis deletes an empty one):

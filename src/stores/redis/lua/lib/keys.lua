@@ -39,6 +39,20 @@ local function nonDefaultFields(args, n, runAt, maxAttempts, maxStalls)
   if maxStalls ~= ABSENT_MAX_STALLS then args[n + 1], args[n + 2], n = 'ms', maxStalls, n + 2 end
   return n
 end
+-- A queue's key names by its base (keyBase), for the add and hand-off paths, with the head of its
+-- hand-off message once one was made (deliver, lua/lib/handoff.lua): each concatenation is ~0.6k
+-- Redis instructions (callgrind), and a lone add named four, a handed one six. Kept across calls
+-- where the scripts run as a function library; started over past 256 queues.
+local QUEUE_KEYS, queueKeysKept = {}, 0
+local function queueKeys()
+  if queueKeysKept == 256 then QUEUE_KEYS, queueKeysKept = {}, 0 end
+  local keys = {job = keyBase .. JOB, meta = keyBase .. META, ready = keyBase .. READY, all = keyBase .. ALL_JOBS,
+    scheduled = keyBase .. SCHEDULED, idle = keyBase .. IDLE, leased = keyBase .. LEASED, handed = keyBase .. HANDED,
+    messageHead = nil}
+  QUEUE_KEYS[keyBase] = keys
+  queueKeysKept = queueKeysKept + 1
+  return keys
+end
 -- Global keys: keyBase ({prefix}) followed by one of these (and OUTBOX, for schedules' jobs).
 local SCHEDULE = ':sc:'     -- .. id: a schedule's hash
 local ALL_SCHEDULES = ':sca' -- every schedule id

@@ -58,19 +58,6 @@ local function loneSeqText(seq)
   if head ~= lastHead then lastHead, lastHeadText = head, seqHead(seq) end
   return lastHeadText .. (SEQ_TAILS[tail] or seqTail(tail))
 end
--- The keys a lone add writes, by its queue's base (keyBase): each concatenation is ~0.6k
--- instructions (callgrind) and a lone add made four. Kept across calls where the scripts run as a
--- function library; started over past 256 queues.
-local ADD_KEYS, addKeysKept = {}, 0
-local function addKeys()
-  local keys = ADD_KEYS[keyBase]
-  if keys then return keys end
-  if addKeysKept == 256 then ADD_KEYS, addKeysKept = {}, 0 end
-  keys = {job = keyBase .. JOB, meta = keyBase .. META, ready = keyBase .. READY, all = keyBase .. ALL_JOBS, scheduled = keyBase .. SCHEDULED}
-  ADD_KEYS[keyBase] = keys
-  addKeysKept = addKeysKept + 1
-  return keys
-end
 -- A new job's hash. lean: only d, st, p, sq and the fields not at their default (nonDefaultFields);
 -- a plain job's four fields cost ~9k Redis instructions less than the ten (callgrind). Else every
 -- field, those at their default too, for versions before this one (see the head of add.lua).
@@ -106,7 +93,7 @@ end
 -- see lua/add.lua). add.lua repeats this function's queued path for a plain add whose queue has no
 -- idle worker: a change to what a lone add writes, answers or publishes goes in both.
 local function addLone(lean, channel, queue, now, nowText, id, runAt, priority, maxAttempts, maxStalls, staticJson, message, messageHead)
-  local keys = ADD_KEYS[keyBase] or addKeys()
+  local keys = QUEUE_KEYS[keyBase] or queueKeys()
   local key = keys.job .. id
   -- On a single Redis the index is exact: claiming the id in it (HSETNX) is the existence check.
   -- On Cluster the index lives in another slot and the job key decides.
