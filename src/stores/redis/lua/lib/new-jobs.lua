@@ -141,7 +141,7 @@ end
 -- argument, ~1.5k instructions with its slot in KEYS, callgrind. On a single Redis a script may touch
 -- keys of any slot, as it touches the job's keys built from KEYS[1]). Kept across calls where the
 -- scripts run as a function library (a store sends the same two on every add), so the client sends
--- neither the queue nor the message; started over past 256 entries. Its keys: addKeys.
+-- neither the queue nor the message; started over past 256 entries. Its keys: queueKeys (lua/lib/keys.lua).
 local PLAIN_QUEUES, plainQueuesKept = {}, 0
 local function plainQueue(base, channel)
   local plain = PLAIN_QUEUES[base]
