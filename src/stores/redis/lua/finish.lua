@@ -35,27 +35,27 @@ local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'comple
 -- Outcome number x of a kind other than completed: `value` is the error JSON.
 local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, retryAt)
   local key = jobKey(id)
-  if redis.call('HGET', key, 'tk') ~= leaseToken then
+  if callRedis('HGET', key, 'tk') ~= leaseToken then
     out[x] = 0
     return
   end
   if at > lastAt then lastAt, lastAtText = at, atText end
   removeFromIndex(leaseKey, id)
   -- An absent history is '[]' (closeAttempt).
-  local fields = redis.call('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
+  local fields = callRedis('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
   local history, attempt, worker, startedAt, priority, seq = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
   if kind == 'retry' then
-    redis.call('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'e', value,
+    callRedis('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'e', value,
       'h', closeAttempt(history, attempt, worker, startedAt, atText, 'retrying', messageJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
     addToIndex(keyBase .. SCHEDULED, retryAt, id)
     events[#events + 1] = {'retrying', id, tonumber(retryAt)}
   elseif kind == 'released' then
-    redis.call('HSET', key, 'st', 'queued', 'at', math.max(tonumber(attempt) - 1, 0),
+    callRedis('HSET', key, 'st', 'queued', 'at', math.max(tonumber(attempt) - 1, 0),
       'h', closeAttempt(history, attempt, worker, startedAt, atText, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
     indexJob(id, 'queued', seq, priority)
     events[#events + 1] = {'queued', id}
   else
-    redis.call('HSET', key, 'st', kind, 'ea', atText, 'h', closeAttempt(history, attempt, worker, startedAt, atText, kind, messageJson),
+    callRedis('HSET', key, 'st', kind, 'ea', atText, 'h', closeAttempt(history, attempt, worker, startedAt, atText, kind, messageJson),
       'e', value, 'tk', '', 'lu', '', 'w', '')
     addToIndex(keyBase .. FINISHED .. kind, atText, id)
     events[#events + 1] = {kind, id}
@@ -67,21 +67,29 @@ end
 -- last outcome number.
 local function complete(x, from, to, leaseToken, atText, result)
   local jobPrefix = keyBase .. JOB
-  local applied = false
+  -- Set at the first completion that applies: whether anyone takes the events, and the two
+  -- indexes' batched writes (pendingList), appended here, or nil where a lone outcome writes directly.
+  local applied, announce, unleased, done, nu, nd = false, false, nil, nil, 0, 0
   for j = from, to do
     x = x + 1
     local id = ARGV[j]
     local key = jobPrefix .. id
-    if redis.call('HGET', key, 'tk') == leaseToken then
-      applied = true
-      removeFromIndex(leaseKey, id)
+    if callRedis('HGET', key, 'tk') == leaseToken then
+      if not applied then
+        applied, announce = true, othersListening(channel)
+        if not writeDirectly then
+          unleased, done = pendingList(pendingRemoves, leaseKey), pendingList(pendingAdds, completedKey)
+          nu, nd = #unleased, #done
+        end
+      end
+      if unleased then unleased[nu + 1], nu = id, nu + 1 else removeFromIndex(leaseKey, id) end
       -- The history is left alone: the completing attempt is read from at, w, sa and ea (codec.ts).
       -- A null result is not written: r is '' or absent until a completion (a manual retry clears
       -- it), and both read as null; adding the field cost ~2.4k instructions a job (callgrind).
-      if result == 'null' then redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'e', '', 'tk', '', 'lu', '')
-      else redis.call('HSET', key, 'st', 'completed', 'ea', atText, 'r', result, 'e', '', 'tk', '', 'lu', '') end
-      addToIndex(completedKey, atText, id)
-      if othersListening(channel) then events[#events + 1] = {'completed', id} end
+      if result == 'null' then callRedis('HSET', key, 'st', 'completed', 'ea', atText, 'e', '', 'tk', '', 'lu', '')
+      else callRedis('HSET', key, 'st', 'completed', 'ea', atText, 'r', result, 'e', '', 'tk', '', 'lu', '') end
+      if done then done[nd + 1], done[nd + 2], nd = atText, id, nd + 2 else addToIndex(completedKey, atText, id) end
+      if announce then events[#events + 1] = {'completed', id} end
       out[x] = 1
     else
       out[x] = 0
@@ -109,7 +117,7 @@ for _ = 1, outcomeCount do
   end
 end
 for _ = 1, outboxCount do
-  if out[tonumber(ARGV[i])] == 1 then redis.call('HSET', keyBase .. OUTBOX, ARGV[i + 1], ARGV[i + 2]) end
+  if out[tonumber(ARGV[i])] == 1 then callRedis('HSET', keyBase .. OUTBOX, ARGV[i + 1], ARGV[i + 2]) end
   i = i + 3
 end
 local rows, wakeAt, registration, handed = {}, false, false, false

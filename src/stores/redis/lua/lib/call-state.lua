@@ -10,14 +10,17 @@
 -- pendingRemoves since they were made.
 local keyBase, idIndex, anyoneListening, writeDirectly
 local events, pendingAdds, pendingRemoves, pendingWrites = {}, {}, {}, false
--- redis.call, redis.pcall, string.format and type for the add path (lua/lib/new-jobs.lua), as upvalues:
--- a function library reads a global through its globals table's __index (a miss, the metatable,
--- then the real table), then the field: ~0.3k instructions a use (callgrind). A library cannot take
--- them as it loads (only redis.register_function and redis.log are there then): the first call does.
-local callRedis, pcallRedis, formatText, typeOf
+-- redis.call, redis.pcall, string.format, type, string.sub and unpack for the paths run per job (adds,
+-- claims, finishes, their index writes), as upvalues: a function library reads a global through its globals
+-- table's __index (a miss, the metatable, then the real table), then the field: ~0.27k instructions
+-- a use (callgrind). A library cannot take them as it loads (only redis.register_function and
+-- redis.log are there then): the first call does.
+local callRedis, pcallRedis, formatText, typeOf, subText, unpackArgs
 local function beginCall(base, index)
   keyBase, idIndex, anyoneListening, writeDirectly = base, index, nil, false
-  if not callRedis then callRedis, pcallRedis, formatText, typeOf = redis.call, redis.pcall, string.format, type end
+  if not callRedis then
+    callRedis, pcallRedis, formatText, typeOf, subText, unpackArgs = redis.call, redis.pcall, string.format, type, string.sub, unpack
+  end
   if #events > 0 then events = {} end
   if pendingWrites then pendingAdds, pendingRemoves, pendingWrites = {}, {}, false end
 end

@@ -12,8 +12,8 @@ end
 -- subtract it.
 local LEASE_ANCHOR = '\255~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 local function activeCount()
-  local n = redis.call('ZCARD', keyBase .. LEASED)
-  if n > 0 and redis.call('ZSCORE', keyBase .. LEASED, LEASE_ANCHOR) then n = n - 1 end
+  local n = callRedis('ZCARD', keyBase .. LEASED)
+  if n > 0 and callRedis('ZSCORE', keyBase .. LEASED, LEASE_ANCHOR) then n = n - 1 end
   return n
 end
 -- Batched index writes: key -> flat args, flushed in chunks (Lua's unpack has a stack limit).
@@ -22,35 +22,45 @@ end
 -- A script that writes one job (a lone add) sets writeDirectly: batching pays off over many
 -- members, but for one its tables and flush cost more than they save (~15k of a lone add's ~155k,
 -- callgrind).
+-- The batched writes to one index (pendingAdds or pendingRemoves), made on first use. A loop over
+-- many jobs takes it once and appends itself: addToIndex per job is a Lua call (~0.6k instructions).
+local function pendingList(pending, key)
+  local list = pending[key]
+  if not list then list = {}; pending[key] = list; pendingWrites = true end
+  return list
+end
 local function addToIndex(key, score, member)
   if writeDirectly then
-    redis.call('ZADD', key, score, member)
+    callRedis('ZADD', key, score, member)
     return
   end
-  local args = pendingAdds[key]
-  if not args then args = {}; pendingAdds[key] = args; pendingWrites = true end
-  args[#args + 1] = score
-  args[#args + 1] = member
+  local args = pendingList(pendingAdds, key)
+  local n = #args
+  args[n + 1], args[n + 2] = score, member
 end
 local function removeFromIndex(key, member)
   if writeDirectly then
-    redis.call('ZREM', key, member)
+    callRedis('ZREM', key, member)
     return
   end
-  local members = pendingRemoves[key]
-  if not members then members = {}; pendingRemoves[key] = members; pendingWrites = true end
+  local members = pendingList(pendingRemoves, key)
   members[#members + 1] = member
+end
+-- One index's batched writes: one call up to 4000 arguments (nearly always), in chunks past that.
+local function writeIndex(command, key, list)
+  local n = #list
+  if n <= 4000 then
+    callRedis(command, key, unpackArgs(list, 1, n))
+    return
+  end
+  for i = 1, n, 4000 do callRedis(command, key, unpackArgs(list, i, math.min(i + 3999, n))) end
 end
 -- Tables are replaced only once used (pendingWrites): most flushes (a claim that finds nothing)
 -- have nothing to write.
 local function flushIndexWrites()
   if not pendingWrites then return end
-  for key, members in pairs(pendingRemoves) do
-    for i = 1, #members, 4000 do redis.call('ZREM', key, unpack(members, i, math.min(i + 3999, #members))) end
-  end
-  for key, args in pairs(pendingAdds) do
-    for i = 1, #args, 4000 do redis.call('ZADD', key, unpack(args, i, math.min(i + 3999, #args))) end
-  end
+  for key, members in pairs(pendingRemoves) do writeIndex('ZREM', key, members) end
+  for key, args in pairs(pendingAdds) do writeIndex('ZADD', key, args) end
   pendingAdds, pendingRemoves, pendingWrites = {}, {}, false
 end
 -- Take a job out of its state's index, or put it in (each index needs only some of the fields).
