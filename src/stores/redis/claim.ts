@@ -149,7 +149,7 @@ export class Claims {
       if (o.enqueue?.length) outbox.push(x + 1, `${o.token}:${o.id}`, this.outbox.entry(o.enqueue, o.at));
     });
     const call = request ? this.lostClaims.start(queue, token, request.now + request.leaseMs) : null;
-    let answer: [number[], ...ClaimAnswer];
+    let answer: [number[] | number, ...ClaimAnswer];
     try {
       answer = await ctx.run(finishScript({
         queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, claimLimit: Math.max(0, ticket?.limit ?? 0),
@@ -167,15 +167,17 @@ export class Claims {
       this.settleTicket(ticket!, registration, handed, claim.request, claim.result);
       await this.lostClaims.answered(call!, rows, early?.rows ?? null, registration);
     }
+    // The number of outcomes where every one applied, else 1/0 per outcome.
+    const appliedAt = (x: number) => typeof appliedHere === 'number' || appliedHere[x] === 1;
     for (let x = 0; x < order.length; x++) {
-      if (appliedHere[x] !== 1) continue;
+      if (!appliedAt(x)) continue;
       const o = outcomes[order[x]!]!;
       applied[order[x]!] = true;
       if (o.kind !== 'released' && o.kind !== 'retry') ctx.forgetQueue(o.id);
     }
     // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
     for (let x = 0; x < outbox.length; x += 3) {
-      if (appliedHere[(outbox[x] as number) - 1] === 1) {
+      if (appliedAt((outbox[x] as number) - 1)) {
         await this.outbox.deliver(ctx.keys.queueOutbox(queue), outbox[x + 1] as string, outbox[x + 2] as string);
       }
     }

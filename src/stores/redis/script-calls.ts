@@ -154,12 +154,13 @@ export function claimScript(input: { queueKeyBase: string } & Publishing & { now
 /**
  * Outcomes, then the worker's next claim (claimLimit 0 and no previous registration: none).
  * `outcomes`: outcomeArgs's entries (codec.ts); `outbox`: (outcome number, field, entry) triples.
+ * Answers first the number of outcomes where every one applied, else 1/0 per outcome.
  */
 export function finishScript(
   input: { queueKeyBase: string } & Publishing & Omit<WorkerClaim, 'limit'> & { claimLimit: number; now: number },
   outcomes: { entries: number; args: Raw },
   outbox: Raw,
-): ScriptCall<[number[], ...ClaimAnswer]> {
+): ScriptCall<[number[] | number, ...ClaimAnswer]> {
   const args: Raw = [
     input.channel, input.queue, outcomes.entries, outbox.length / 3, input.claimLimit, input.workerId, input.token, input.leaseMs, input.now,
     input.previous, input.idleUntil, input.forget,

@@ -9,7 +9,8 @@
 --     surrogate), and it is spliced into the history as it comes;
 -- then outboxCount x (outcome number, outbox field, outbox entry): follow-up jobs, written only if
 -- their outcome applies.
--- Returns {1/0 per outcome, claimed job rows, nextWakeAt or false, registration or false, handed rows or false}.
+-- Returns {applied, claimed job rows, nextWakeAt or false, registration or false, handed rows or false},
+-- applied the number of outcomes where every one applied (nearly always), else 1/0 per outcome.
 local queueKeyBase = KEYS[1]
 local channel = ARGV[1]
 local queue = ARGV[2]
@@ -28,7 +29,10 @@ beginCall(queueKeyBase)
 -- One outcome (one completed id: 18 arguments; another kind: 19): a concurrency-1 worker's cycle,
 -- where batching the index writes costs more than it saves. The claim after it decides again (below).
 writeDirectly = outboxCount == 0 and #ARGV <= 19
-local out = {}
+-- 1/0 per outcome, made at the first that does not apply (until then, each did): where all apply the
+-- answer is their count, sparing the table and a reply element per outcome (~5k instructions a call,
+-- ~0.3k an outcome; callgrind).
+local out = nil
 -- The latest outcome time, and its text: the claim's now is mostly the same text, read once.
 local lastAt, lastAtText = 0, nil
 local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'
@@ -36,6 +40,7 @@ local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'comple
 local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, retryAt)
   local key = jobKey(id)
   if callRedis('HGET', key, 'tk') ~= leaseToken then
+    if not out then out = {}; for k = 1, x - 1 do out[k] = 1 end end
     out[x] = 0
     return
   end
@@ -60,7 +65,7 @@ local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, re
     addToIndex(keyBase .. FINISHED .. kind, atText, id)
     events[#events + 1] = {kind, id}
   end
-  out[x] = 1
+  if out then out[x] = 1 end
 end
 -- The completions of one entry (ARGV[from..to] their ids), the bulk of a busy worker's outcomes,
 -- run inline rather than through apply: one Lua call and nine arguments fewer per job. Returns the
@@ -90,8 +95,9 @@ local function complete(x, from, to, leaseToken, atText, result)
       else callRedis('HSET', key, 'st', 'completed', 'ea', atText, 'r', result, 'e', '', 'tk', '', 'lu', '') end
       if done then done[nd + 1], done[nd + 2], nd = atText, id, nd + 2 else addToIndex(completedKey, atText, id) end
       if announce then events[#events + 1] = {'completed', id} end
-      out[x] = 1
+      if out then out[x] = 1 end
     else
+      if not out then out = {}; for k = 1, x - 1 do out[k] = 1 end end
       out[x] = 0
     end
   end
@@ -117,7 +123,7 @@ for _ = 1, outcomeCount do
   end
 end
 for _ = 1, outboxCount do
-  if out[tonumber(ARGV[i])] == 1 then callRedis('HSET', keyBase .. OUTBOX, ARGV[i + 1], ARGV[i + 2]) end
+  if not out or out[tonumber(ARGV[i])] == 1 then callRedis('HSET', keyBase .. OUTBOX, ARGV[i + 1], ARGV[i + 2]) end
   i = i + 3
 end
 local rows, wakeAt, registration, handed = {}, false, false, false
@@ -134,4 +140,4 @@ else
   forgetHanded(forget)
 end
 publishEvents(channel, queue, lastAt)
-return {out, rows, wakeAt, registration, handed}
+return {out or x, rows, wakeAt, registration, handed}

@@ -35,7 +35,8 @@ local function countText(n) return SMALL_COUNTS[n] or string.format('%d', n) end
 -- earliest wake time or false, and whether the ready queue ran dry (fewer jobs there than asked).
 local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
   local metaKey = keyBase .. META
-  local meta = callRedis('HMGET', metaKey, 'paused', 'conc', 'rmax', 'rwin', 'rs', 'rc')
+  -- The rate window's fields only where a rate is set: each field read is ~1.1k instructions.
+  local meta = callRedis('HMGET', metaKey, 'paused', 'conc', 'rmax')
   if meta[1] == '1' then return {}, false, false end
   -- The first scheduled job says both whether any is due and when to wake: promoted only if it is
   -- due, so a claim with nothing due makes one call here, not two (~6k instructions, callgrind).
@@ -54,8 +55,9 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
   local rateMax = meta[3] and tonumber(meta[3])
   local windowStart, usedInWindow
   if rateMax then
-    local window = tonumber(meta[4])
-    windowStart, usedInWindow = tonumber(meta[5] or '0'), tonumber(meta[6] or '0')
+    local rate = callRedis('HMGET', metaKey, 'rwin', 'rs', 'rc')
+    local window = tonumber(rate[1])
+    windowStart, usedInWindow = tonumber(rate[2] or '0'), tonumber(rate[3] or '0')
     if now >= windowStart + window then windowStart, usedInWindow = now, 0 end
     local left = rateMax - usedInWindow
     if left <= room and (not wakeAt or windowStart + window < wakeAt) then wakeAt = windowStart + window end
