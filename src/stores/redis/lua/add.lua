@@ -42,7 +42,7 @@ if #ARGV <= 5 then
     if existingQueue ~= plain.queue then return {{2, existingQueue}} end
     return {{0, readJob(key)}}
   end
-  local seqText = loneSeqText(takeSeqs(keys.meta, now, 1))
+  local seqText = loneSeqText(takeSeqs(keys.meta, now, 1), now, nowText)
   callRedis('HSET', key, 'd', staticJson, 'st', 'queued', 'p', priority, 'sq', seqText)
   callRedis('ZADD', keys.ready, readyScore(priority), seqText .. id)
   callRedis('ZADD', keys.all, seqText, id)
