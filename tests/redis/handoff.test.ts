@@ -319,6 +319,29 @@ describe('Redis idle hand-off', { skip }, () => {
     }
   });
 
+  // A claim reads no pause or limit from a meta of one field (lua/lib/claim-jobs.lua): before a
+  // queue's first job that field may be the pause or the limit itself, and the hand-off must still
+  // keep to them.
+  it('a queue paused or limited before its first job hands an idle worker nothing past the pause or the limit', async () => {
+    const paused = open();
+    const limited = open();
+    const stops = [paused, limited].map((s) => s.handoffJobs({ workerId: 'w1', listener: () => {} }));
+    try {
+      await paused.pauseQueue({ queue: 'h', now: Date.now() });
+      assert.equal((await paused.claimJobs(req())).jobs.length, 0);
+      await paused.addJobs({ jobs: [job({ id: 'held' })], now: Date.now() });
+      assert.equal((await paused.getJob({ id: 'held' }))!.state, 'queued', 'a paused queue hands nothing over');
+
+      await limited.setQueueOptions({ queue: 'h', now: Date.now(), options: { concurrency: 1 } });
+      assert.equal((await limited.claimJobs(req())).jobs.length, 0);
+      await limited.addJobs({ jobs: [job({ id: 'one' }), job({ id: 'two' })], now: Date.now() });
+      const states = await Promise.all(['one', 'two'].map(async (id) => (await limited.getJob({ id }))!.state));
+      assert.deepEqual(states, ['active', 'queued'], 'no more than the concurrency limit handed over');
+    } finally {
+      await Promise.all(stops.map((stop) => stop()));
+    }
+  });
+
   it('gives a lost hand-off message to the next claim, once', async () => {
     const prefix = testPrefix();
     const s = open(storeWithMortalEvents, prefix);
