@@ -251,7 +251,8 @@ export function outcomeArgs(outcomes: Outcome[], positions: number[]): { args: (
   for (const position of positions) {
     const outcome = outcomes[position]!;
     if (outcome.kind !== 'completed') continue;
-    const result = JSON.stringify(outcome.result ?? null) ?? 'null';
+    // Most handlers return nothing: no JSON.stringify call for it.
+    const result = outcome.result == null ? 'null' : JSON.stringify(outcome.result) ?? 'null';
     if (last && last.token === outcome.token && last.at === outcome.at && last.result === result) last.members.push(position);
     else groups.push((last = { token: outcome.token, at: outcome.at, result, members: [position] }));
   }
