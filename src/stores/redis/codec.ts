@@ -39,6 +39,78 @@ function parseStatic(text: string): Required<StaticFields> {
   return fixed as Required<StaticFields>;
 }
 
+/** The parts of a static JSON text that the jobs of one add share, parsed once (StaticReader). */
+interface SharedStatic {
+  /** `{"task":<task>,"payload":` */
+  head: string;
+  task: string;
+  /** `,"backoff":<policy>,"createdAt":<ms>}` */
+  tail: string;
+  backoff: Job['backoff'];
+  createdAt: number;
+}
+
+const HEAD_OPEN = '{"task":"';
+const HEAD_CLOSE = '","payload":';
+const TAIL_OPEN = ',"backoff":';
+
+/**
+ * parseStatic for the rows of claims: a job with only the four fields every job has, as the
+ * StaticJsonWriter writes it, is `{"task":T,"payload":P,"backoff":B,"createdAt":C}`, and the jobs of
+ * one add (which a claim mostly takes together) share all of it but P. The shared head and tail
+ * are kept from the last text seen, so only P is parsed: JSON.parse of the whole text was 1 µs of
+ * the worker's ~8 µs of client CPU per claimed job (c=50 on Redis, profiled). Why the payload's slice
+ * is exact: in JSON text `,"` cannot occur inside a string (its quote would be escaped), so a text
+ * that starts with a head whose task holds no escape, and ends with a tail whose policy holds no
+ * nested value, has these as its top-level members; and JSON.parse takes the slice between them only
+ * if it is one whole value (a slice holding another member, `1,"x":2`, throws and takes the full
+ * parse). Each job still gets its own policy object: a copy of the shared one's primitive fields.
+ */
+export class StaticReader {
+  private shared: SharedStatic | null = null;
+
+  read(text: string): Required<StaticFields> {
+    const shared = this.shared;
+    if (shared !== null && text.startsWith(shared.head) && text.endsWith(shared.tail) && text.length > shared.head.length + shared.tail.length) {
+      let payload: unknown;
+      try {
+        payload = JSON.parse(text.slice(shared.head.length, text.length - shared.tail.length));
+      } catch {
+        return parseStatic(text);
+      }
+      return {
+        task: shared.task, payload, backoff: { ...shared.backoff }, createdAt: shared.createdAt,
+        timeout: 0, description: null, tags: [], callbacks: null, scheduleId: null,
+      };
+    }
+    const fixed = parseStatic(text);
+    this.learn(text, fixed);
+    return fixed;
+  }
+
+  /** Keep the head and tail of a text of the four fields alone, if it is one the fast path can take. */
+  private learn(text: string, fixed: Required<StaticFields>): void {
+    if (!text.startsWith(HEAD_OPEN)) return;
+    const taskEnd = text.indexOf('"', HEAD_OPEN.length);
+    if (taskEnd < 0 || !text.startsWith(HEAD_CLOSE, taskEnd)) return;
+    const head = text.slice(0, taskEnd + HEAD_CLOSE.length);
+    const tailAt = text.lastIndexOf(TAIL_OPEN);
+    if (tailAt <= head.length) return;
+    const tail = text.slice(tailAt);
+    const task = text.slice(HEAD_OPEN.length, taskEnd);
+    if (task.includes('\\') || task !== fixed.task) return;
+    if (!/^,"backoff":\{[^{}\[\]]*\},"createdAt":-?\d+\}$/.test(tail)) return;
+    let parsed: { backoff?: unknown; createdAt?: unknown };
+    try {
+      parsed = JSON.parse('{' + tail.slice(1)) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (Object.keys(parsed).length !== 2 || parsed.createdAt !== fixed.createdAt) return;
+    this.shared = { head, task, tail, backoff: parsed.backoff as Job['backoff'], createdAt: fixed.createdAt };
+  }
+}
+
 /**
  * What an absent ma or ms field of a job hash means to this version's readers (they equal core's
  * DEFAULTS). An add leaves fields at their default out only on a prefix marked lean (jobFormat in
@@ -179,7 +251,8 @@ export function outcomeArgs(outcomes: Outcome[], positions: number[]): { args: (
   for (const position of positions) {
     const outcome = outcomes[position]!;
     if (outcome.kind !== 'completed') continue;
-    const result = JSON.stringify(outcome.result ?? null) ?? 'null';
+    // Most handlers return nothing: no JSON.stringify call for it.
+    const result = outcome.result == null ? 'null' : JSON.stringify(outcome.result) ?? 'null';
     if (last && last.token === outcome.token && last.at === outcome.at && last.result === result) last.members.push(position);
     else groups.push((last = { token: outcome.token, at: outcome.at, result, members: [position] }));
   }
@@ -295,10 +368,14 @@ export function handedRow([id, runAt, priority, maxAttempts, maxStalls, staticJs
   return `${staticJson}\n${priority}\n${runAt}\n1\n${maxAttempts}\n0\n${maxStalls}\n[]\n\n\n${id}`;
 }
 
+/** Claims' rows, read one process-wide reader: the head and tail it keeps are those of the last add's jobs. */
+const staticReader = new StaticReader();
+
 /** The jobs of a claim script's answer (see claimJobs in lua/lib/claim-jobs.lua), now active under one lease, each with its open attempt. */
 export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
   const jobs: Job[] = new Array(rows.length);
   const fields: string[] = new Array(CLAIM_FIELDS.length);
+  const statics = staticReader;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     let from = 0;
@@ -307,11 +384,17 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
       fields[k] = row.slice(from, to);
       from = to + 1;
     }
-    const fixed = parseStatic(fields[0]!);
+    const fixed = statics.read(fields[0]!);
     const attempt = Number(fields[3]);
-    // A job that never ended an attempt has no history ('', the add leaves it out) or '[]'.
-    const history = (fields[7] === '' || fields[7] === '[]' ? [] : JSON.parse(fields[7]!)) as Job['history'];
-    history.push({ attempt, workerId, startedAt: now });
+    const open = { attempt, workerId, startedAt: now };
+    // A job that never ended an attempt has no history ('', the add leaves it out) or '[]'. A
+    // literal of one, not a push onto []: the push grows an empty array to 17 slots.
+    let history: Job['history'];
+    if (fields[7] === '' || fields[7] === '[]') history = [open];
+    else {
+      history = JSON.parse(fields[7]!) as Job['history'];
+      history.push(open);
+    }
     jobs[i] = {
       id: row.slice(from), queue, task: fixed.task, payload: fixed.payload, priority: Number(fields[1]), state: 'active', attempts: attempt,
       maxAttempts: limit(fields[4], ABSENT_LIMITS.maxAttempts), backoff: fixed.backoff, timeout: fixed.timeout, runAt: fields[2] ? Number(fields[2]) : fixed.createdAt, createdAt: fixed.createdAt,
