@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { resolveSpec } from '../../src/core/queue.js';
 import type { JobSpec, NewJob } from '../../src/core/job.js';
-import { addArgsOf, staticJson, StaticJsonWriter } from '../../src/stores/redis/codec.js';
+import { addArgsOf, addMessage, staticJson, StaticJsonWriter } from '../../src/stores/redis/codec.js';
 import { PrefixedStores, REDIS_URL, redisSkip, testPrefix } from '../helpers/redis.js';
 
 const skip = await redisSkip();
@@ -39,6 +39,37 @@ describe('Redis add encoding', () => {
     const afterChange = job(now, { backoff: mutable });
     assert.equal(addArgsOf([afterChange]).rows[0]![5], staticJson(afterChange));
     assert.notEqual(before, staticJson(afterChange));
+  });
+
+  it('writes the right text when adds one after another change task, policy or time', () => {
+    // The writer's head and tail outlive an add (a lone add's writer is new): each must follow
+    // the task, the policy's text and the time of the job at hand, whatever the adds before wrote.
+    const now = 1_764_876_000_000;
+    const specs: Partial<JobSpec>[] = [
+      {}, { task: 'u' }, {}, { backoff: { type: 'fixed', delay: 5 } }, {}, { task: 'u', backoff: { type: 'fixed', delay: 6 } }, {},
+    ];
+    for (const at of [now, now + 1, now]) {
+      for (const [k, spec] of specs.entries()) {
+        const j = job(at, spec);
+        assert.equal(new StaticJsonWriter().write(j), staticJson(j), `spec ${k} at ${at}`);
+        assert.equal(addArgsOf([j]).rows[0]![5], staticJson(j), `spec ${k} at ${at}, addArgsOf`);
+      }
+    }
+  });
+
+  it("writes an add's work message as JSON writes it, its jobs due or not", () => {
+    const now = 1_764_876_000_000;
+    const due = Array.from({ length: 5 }, () => job(now));
+    const later = [job(now), job(now, { runAt: now + 5 }), job(now)];
+    const expected = (jobs: NewJob[]) => JSON.stringify({
+      q: 'q:a', a: now, e: jobs.map((j) => (j.runAt > now ? ['scheduled', j.id, j.runAt] : ['queued', j.id])),
+    });
+    for (const jobs of [due, due.slice(0, 1), later]) {
+      const { rows, madeIds } = addArgsOf(jobs);
+      assert.equal(madeIds, true);
+      assert.equal(addMessage('q:a', now, rows, madeIds), expected(jobs), `${jobs.length} jobs`);
+      assert.equal(addMessage('q:a', now, rows, false), expected(jobs), `${jobs.length} jobs, ids not known as made`);
+    }
   });
 
   it('knows made ids from given ones', () => {

@@ -1,7 +1,7 @@
 // Mapping between the Redis job hash (see lua/lib/keys.lua for its fields) and the core Job.
 // Fields that never change after add travel as one JSON blob (`d`), so adding or reading a job
 // costs one JSON.stringify / JSON.parse instead of one per field.
-import type { Job, JobError, JobState, NewJob } from '../../core/job.js';
+import { DEFAULTS, type Job, type JobError, type JobState, type NewJob } from '../../core/job.js';
 import type { Outcome, ScheduleRecord } from '../../core/store.js';
 
 /** Fields left at their default (no timeout, description, tags, callbacks or schedule) are absent. */
@@ -158,54 +158,67 @@ export function addArgsOf(jobs: readonly NewJob[]): AddRows {
 const hasToJson = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';
 
+/** The default backoff policy's JSON: the policy is Fusion's own object, known by its identity (as spec.ts and api/job-json.ts know it). */
+const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULTS.backoff);
+
+/**
+ * The text pieces StaticJsonWriter joins, kept from one add to the next: each is keyed by values
+ * that cannot change (a task name, a policy's text, a time), so a lone add, whose writer is new,
+ * still finds the head and tail the adds before it made (the same task within the same millisecond).
+ */
+const pieces = {
+  task: undefined as string | undefined,
+  taskJson: undefined as string | undefined,
+  /** The text before the payload's, for `headFor` (a task's JSON), and after it, for `tailFor` and `tailAt`. */
+  headFor: undefined as string | undefined,
+  head: '',
+  tailFor: undefined as string | undefined,
+  tailAt: undefined as number | undefined,
+  tail: '',
+};
+
 /**
  * staticJson's text, byte for byte, for the jobs of one add. A job with only the four fields every
  * job has (the usual one) has its text joined from parts: the task name's JSON and the backoff
  * policy's, which the jobs of a batch share, written once, and the payload's, instead of an object
  * built and stringified whole (bulk enqueue on Redis: 0.7 → 0.2-0.3 µs per job, most of it the
- * policy's four fields written again for every job). Any other job goes through staticJson. The
- * policy's text is kept by the object's identity, so a writer lives for one add: no caller code
- * runs within it to change the object.
+ * policy's four fields written again for every job). Any other job goes through staticJson. A
+ * policy's text is kept by the object's identity, so a writer lives for one add (no caller code
+ * runs within it to change the object); the default policy's is written once per process.
  */
 export class StaticJsonWriter {
-  private task: string | undefined;
-  private taskJson: string | undefined;
   private backoff: unknown;
   private backoffJson: string | undefined;
-  /** The text before the payload's, for `headFor` (a task's JSON), and after it, for `tailFor` and `tailAt`. */
-  private headFor: string | undefined;
-  private head = '';
-  private tailFor: string | undefined;
-  private tailAt: number | undefined;
-  private tail = '';
 
   write(job: NewJob): string {
     const payload = job.payload ?? null;
     if (job.timeout || job.description !== null || job.tags.length || job.callbacks || job.scheduleId !== null
       || !Number.isFinite(job.createdAt) || hasToJson(payload)) return staticJson(job);
-    if (job.task !== this.task) {
-      this.task = job.task;
-      this.taskJson = JSON.stringify(job.task) as string | undefined;
+    const p = pieces;
+    if (job.task !== p.task) {
+      p.task = job.task;
+      p.taskJson = JSON.stringify(job.task) as string | undefined;
     }
     if (job.backoff !== this.backoff) {
       this.backoff = job.backoff;
-      this.backoffJson = hasToJson(job.backoff) ? undefined : (JSON.stringify(job.backoff) as string | undefined);
+      this.backoffJson = job.backoff === DEFAULTS.backoff ? DEFAULT_BACKOFF_JSON
+        : hasToJson(job.backoff) ? undefined : (JSON.stringify(job.backoff) as string | undefined);
     }
     const payloadJson = JSON.stringify(payload) as string | undefined;
     // What JSON leaves out inside an object (a function, a symbol, undefined) is left out as staticJson does.
-    if (payloadJson === undefined || this.backoffJson === undefined || this.taskJson === undefined) return staticJson(job);
+    if (payloadJson === undefined || this.backoffJson === undefined || p.taskJson === undefined) return staticJson(job);
     // Joined from three pieces, two of them shared: fewer string pieces per job for the collector to
     // copy while the add waits for Redis than joining the seven parts for each job.
-    if (this.headFor !== this.taskJson) {
-      this.headFor = this.taskJson;
-      this.head = '{"task":' + this.taskJson + ',"payload":';
+    if (p.headFor !== p.taskJson) {
+      p.headFor = p.taskJson;
+      p.head = '{"task":' + p.taskJson + ',"payload":';
     }
-    if (this.tailFor !== this.backoffJson || this.tailAt !== job.createdAt) {
-      this.tailFor = this.backoffJson;
-      this.tailAt = job.createdAt;
-      this.tail = ',"backoff":' + this.backoffJson + ',"createdAt":' + job.createdAt + '}';
+    if (p.tailFor !== this.backoffJson || p.tailAt !== job.createdAt) {
+      p.tailFor = this.backoffJson;
+      p.tailAt = job.createdAt;
+      p.tail = ',"backoff":' + this.backoffJson + ',"createdAt":' + job.createdAt + '}';
     }
-    return this.head + payloadJson + this.tail;
+    return p.head + payloadJson + p.tail;
   }
 }
 
@@ -217,7 +230,9 @@ const limit = (v: string | null | undefined, absent: number): number => (v == nu
  * lua/add.lua): each job's event, queued or scheduled by the script's runAt > now test ('' queued).
  */
 export function addMessage(queue: string, now: number, rows: readonly (readonly (string | number)[])[], madeIds = false): string {
-  let text = '{"q":' + JSON.stringify(queue) + ',"a":' + now + ',"e":[';
+  const head = '{"q":' + JSON.stringify(queue) + ',"a":' + now + ',"e":[';
+  if (madeIds && allDue(rows, now)) return head + queuedEvents(rows) + ']}';
+  let text = head;
   for (let k = 0; k < rows.length; k++) {
     const row = rows[k]!;
     const id = row[0] as string;
@@ -229,6 +244,22 @@ export function addMessage(queue: string, now: number, rows: readonly (readonly 
     text += (k === 0 ? '' : ',') + (runAt > now ? '["scheduled",' + idJson + ',' + runAt + ']' : '["queued",' + idJson + ']');
   }
   return text + ']}';
+}
+
+const allDue = (rows: readonly (readonly (string | number)[])[], now: number): boolean => {
+  for (let k = 0; k < rows.length; k++) if (Number(rows[k]![1]) > now) return false;
+  return true;
+};
+
+/**
+ * The events of due jobs whose ids JSON takes as they are (a bulk enqueue's), joined at once: one
+ * flat string, where adding each job's event to the text made five string pieces per job for the
+ * collector, then a copy of them all when the command was written.
+ */
+function queuedEvents(rows: readonly (readonly (string | number)[])[]): string {
+  const ids: string[] = new Array(rows.length);
+  for (let k = 0; k < rows.length; k++) ids[k] = rows[k]![0] as string;
+  return '["queued","' + ids.join('"],["queued","') + '"]';
 }
 
 const PLAIN_ID = /^[\w.:-]*$/;
