@@ -151,7 +151,8 @@ export const DEFAULTS = {
   queue: 'default',
   priority: PRIORITIES.moderate,
   maxAttempts: 10,
-  backoff: { type: 'exponential', base: 1000, cap: 3_600_000, jitter: true } as BackoffPolicy,
+  // Frozen: stores recognise the default policy by identity and keep its JSON text.
+  backoff: Object.freeze({ type: 'exponential', base: 1000, cap: 3_600_000, jitter: true }) as BackoffPolicy,
   timeout: 0,
   maxStalls: 3,
   leaseMs: 30_000,

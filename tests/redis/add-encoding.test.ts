@@ -72,6 +72,15 @@ describe('Redis add encoding', () => {
     }
   });
 
+  it('keeps its own task when encoding the payload adds another job (a toJSON or getter inside it)', () => {
+    const now = Date.now();
+    const other = job(now, { task: 'other-task' });
+    const outer = job(now, { task: 'email', payload: { x: { toJSON: () => (addArgsOf([other]), 1) } } });
+    const stored = addArgsOf([outer]).rows[0]![5] as string;
+    assert.equal(stored, staticJson(outer));
+    assert.equal(JSON.parse(stored).task, 'email');
+  });
+
   it('knows made ids from given ones', () => {
     const now = Date.now();
     assert.equal(addArgsOf([job(now), job(now)]).madeIds, true);

@@ -194,17 +194,19 @@ export class StaticJsonWriter {
     const payload = job.payload ?? null;
     if (job.timeout || job.description !== null || job.tags.length || job.callbacks || job.scheduleId !== null
       || !Number.isFinite(job.createdAt) || hasToJson(payload)) return staticJson(job);
-    const p = pieces;
-    if (job.task !== p.task) {
-      p.task = job.task;
-      p.taskJson = JSON.stringify(job.task) as string | undefined;
-    }
+    const payloadJson = JSON.stringify(payload) as string | undefined;
     if (job.backoff !== this.backoff) {
       this.backoff = job.backoff;
       this.backoffJson = job.backoff === DEFAULTS.backoff ? DEFAULT_BACKOFF_JSON
         : hasToJson(job.backoff) ? undefined : (JSON.stringify(job.backoff) as string | undefined);
     }
-    const payloadJson = JSON.stringify(payload) as string | undefined;
+    // The two stringify calls above may run the caller's code (a toJSON or a getter inside), which may
+    // add a job of its own and so rewrite `pieces`: they are read and written only from here on.
+    const p = pieces;
+    if (job.task !== p.task) {
+      p.task = job.task;
+      p.taskJson = JSON.stringify(job.task) as string | undefined;
+    }
     // What JSON leaves out inside an object (a function, a symbol, undefined) is left out as staticJson does.
     if (payloadJson === undefined || this.backoffJson === undefined || p.taskJson === undefined) return staticJson(job);
     // Joined from three pieces, two of them shared: fewer string pieces per job for the collector to
