@@ -129,6 +129,28 @@ describe('keys and binding', () => {
     assert.equal(byAuth(`Bearer ${k}`), 'fusion_api_keys#2');
   });
 
+  test('a header whose key was found is known at once next time, with its roles still checked, and by no Authenticator with other keys', () => {
+    const keys = parseKeys('sender-0123456789abcdef:send,reader-0123456789abcdef:read');
+    const auth = new Authenticator(keys);
+    const h = 'Bearer sender-0123456789abcdef';
+    for (let i = 0; i < 3; i++) {
+      assert.equal(auth.check({ authorization: h }, 'send')?.name, 'fusion_api_keys#1');
+      assert.throws(() => auth.check({ authorization: h }, 'read'), /lacks the "read" role/);
+      assert.throws(() => auth.check({ authorization: 'Bearer sender-0123456789abcdeg' }, 'send'), /not valid/);
+    }
+    // The key revoked (the server started again without it) or changed: refused on its first request.
+    assert.throws(() => new Authenticator(keys.slice(1)).check({ authorization: h }, 'send'), /not valid/);
+    assert.throws(() => new Authenticator(parseKeys('sender-0123456789abcdeX:send')).check({ authorization: h }, 'send'), /not valid/);
+    // The list given is the Authenticator's as it was: a key removed from the array later is still
+    // the key its digests and remembered headers were made from, not another one's.
+    const list = [...keys];
+    const kept = new Authenticator(list);
+    assert.equal(kept.check({ authorization: 'Bearer reader-0123456789abcdef' }, 'read')?.name, 'fusion_api_keys#2');
+    list.splice(0, 1);
+    assert.equal(kept.check({ authorization: 'Bearer reader-0123456789abcdef' }, 'read')?.name, 'fusion_api_keys#2');
+    assert.equal(kept.check({ authorization: h }, 'send')?.name, 'fusion_api_keys#1');
+  });
+
   test('no keys: loopback only, with a warning; public binds refused', () => {
     assert.match(checkBind('127.0.0.1', 0).warning ?? '', /no API keys/);
     assert.match(checkBind('::1', 0).warning ?? '', /no API keys/);
