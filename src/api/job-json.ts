@@ -5,12 +5,9 @@
 // Any job not of that shape (a replay of a job that ran, a client id that existed) returns
 // undefined, and the route answers through jobView and its schema serializer as before.
 // tests/api/job-json.test.ts compares the two outputs.
-import { DEFAULTS, type Job } from '../core/job.js';
+import { DEFAULT_BACKOFF_JSON, DEFAULTS, type Job } from '../core/job.js';
 import { maskerFor } from './present.js';
 import { iso } from './times.js';
-
-/** The default backoff as the schema writes it: its named fields in schema order (type, base, cap, jitter). */
-const DEFAULT_BACKOFF = JSON.stringify(DEFAULTS.backoff);
 
 const isInt = (n: unknown): n is number => Number.isInteger(n);
 
@@ -62,7 +59,7 @@ let limitsText = '';
 /** From after the payload to runAt's colon. */
 function limitsJson(maxAttempts: number, timeout: number): string {
   if (maxAttempts !== limitsMaxAttempts || timeout !== limitsTimeout) {
-    limitsText = `,"attempts":0,"maxAttempts":${maxAttempts},"backoff":${DEFAULT_BACKOFF},"timeout":${timeout},"runAt":`;
+    limitsText = `,"attempts":0,"maxAttempts":${maxAttempts},"backoff":${DEFAULT_BACKOFF_JSON},"timeout":${timeout},"runAt":`;
     limitsMaxAttempts = maxAttempts;
     limitsTimeout = timeout;
   }

@@ -158,6 +158,9 @@ export const DEFAULTS = {
   leaseMs: 30_000,
 };
 
+/** The default backoff policy's JSON text (type, base, cap, jitter): written once for the stores and the API that recognise the policy by identity. */
+export const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULTS.backoff);
+
 export function resolvePriority(p: Priority | undefined): number {
   if (p === undefined) return DEFAULTS.priority;
   if (typeof p === 'number') {

@@ -1,7 +1,7 @@
 // Mapping between the Redis job hash (see lua/lib/keys.lua for its fields) and the core Job.
 // Fields that never change after add travel as one JSON blob (`d`), so adding or reading a job
 // costs one JSON.stringify / JSON.parse instead of one per field.
-import { DEFAULTS, type Job, type JobError, type JobState, type NewJob } from '../../core/job.js';
+import { DEFAULT_BACKOFF_JSON, DEFAULTS, type Job, type JobError, type JobState, type NewJob } from '../../core/job.js';
 import type { Outcome, ScheduleRecord } from '../../core/store.js';
 
 /** Fields left at their default (no timeout, description, tags, callbacks or schedule) are absent. */
@@ -158,9 +158,6 @@ export function addArgsOf(jobs: readonly NewJob[]): AddRows {
 const hasToJson = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';
 
-/** The default backoff policy's JSON: the policy is Fusion's own object, known by its identity (as spec.ts and api/job-json.ts know it). */
-const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULTS.backoff);
-
 /**
  * The text pieces StaticJsonWriter joins, kept from one add to the next: each is keyed by values
  * that cannot change (a task name, a policy's text, a time), so a lone add, whose writer is new,
@@ -169,8 +166,7 @@ const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULTS.backoff);
 const pieces = {
   task: undefined as string | undefined,
   taskJson: undefined as string | undefined,
-  /** The text before the payload's, for `headFor` (a task's JSON), and after it, for `tailFor` and `tailAt`. */
-  headFor: undefined as string | undefined,
+  /** The text before the payload's (of `task`), and after it, for `tailFor` and `tailAt`. */
   head: '',
   tailFor: undefined as string | undefined,
   tailAt: undefined as number | undefined,
@@ -206,15 +202,12 @@ export class StaticJsonWriter {
     if (job.task !== p.task) {
       p.task = job.task;
       p.taskJson = JSON.stringify(job.task) as string | undefined;
+      p.head = '{"task":' + p.taskJson + ',"payload":';
     }
     // What JSON leaves out inside an object (a function, a symbol, undefined) is left out as staticJson does.
     if (payloadJson === undefined || this.backoffJson === undefined || p.taskJson === undefined) return staticJson(job);
     // Joined from three pieces, two of them shared: fewer string pieces per job for the collector to
     // copy while the add waits for Redis than joining the seven parts for each job.
-    if (p.headFor !== p.taskJson) {
-      p.headFor = p.taskJson;
-      p.head = '{"task":' + p.taskJson + ',"payload":';
-    }
     if (p.tailFor !== this.backoffJson || p.tailAt !== job.createdAt) {
       p.tailFor = this.backoffJson;
       p.tailAt = job.createdAt;
@@ -408,7 +401,6 @@ const staticReader = new StaticReader();
 export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
   const jobs: Job[] = new Array(rows.length);
   const fields: string[] = new Array(CLAIM_FIELDS.length);
-  const statics = staticReader;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     let from = 0;
@@ -417,7 +409,7 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
       fields[k] = row.slice(from, to);
       from = to + 1;
     }
-    const fixed = statics.read(fields[0]!);
+    const fixed = staticReader.read(fields[0]!);
     const attempt = Number(fields[3]);
     const open = { attempt, workerId, startedAt: now };
     // A job that never ended an attempt has no history ('', the add leaves it out) or '[]'. A
