@@ -437,6 +437,24 @@ describe('Redis idle hand-off', { skip }, () => {
     assert.equal((await s.getJob({ id: 'after-stop' }))!.state, 'queued');
   });
 
+  it('a claim after one that ran dry still wakes for a delayed job and takes a job queued since (its dry mark is only a guess)', { skip: functionsSkip }, async () => {
+    const s = open();
+    // No idleMs: no registration, so the adds below queue their jobs and hand nothing over.
+    const claim = () => s.claimJobs({ queues: ['h'], workerId: 'w1', limit: 2, leaseMs: 30_000, now: Date.now() });
+    // One job for a limit of two: each claim below runs dry (an add of the queue came first: the
+    // mark lives with its key names).
+    await s.addJobs({ jobs: [job({ id: 'first' })], now: Date.now() });
+    assert.deepEqual((await claim()).jobs.map((j) => j.id), ['first']);
+    await s.addJobs({ jobs: [job({ id: 'now' })], now: Date.now() });
+    const taken = await claim();
+    assert.deepEqual(taken.jobs.map((j) => j.id), ['now'], 'a queued job is taken');
+    const runAt = Date.now() + 60_000;
+    await s.addJobs({ jobs: [job({ id: 'later', runAt })], now: Date.now() });
+    const woken = await claim();
+    assert.deepEqual(woken.jobs, []);
+    assert.equal(woken.nextWakeAt, runAt, 'the delayed job sets the wake time');
+  });
+
   it('skips a registration whose worker no longer listens', async () => {
     const prefix = testPrefix();
     const s = open(storeWithMortalEvents, prefix);

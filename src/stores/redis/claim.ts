@@ -8,7 +8,7 @@ import type {
   ClaimRequest, ClaimResult, FinishAndClaimJobs, FinishJobs, HandoffJobs, HeartbeatJobs, HeartbeatResult, LogJob, Outcome, ProgressJob,
 } from '../../core/store.js';
 import type { Raw } from './runner.js';
-import { claimScript, finishScript, heartbeatScript, logScript, progressScript, type ClaimAnswer } from './script-calls.js';
+import { claimScript, finishAnswer, finishScript, heartbeatScript, logScript, progressScript, type ClaimAnswer, type FinishAnswer } from './script-calls.js';
 import { claimedJobs, handedRow, outcomeArgs, rowIds } from './codec.js';
 import type { RedisContext } from './context.js';
 import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
@@ -149,13 +149,13 @@ export class Claims {
       if (o.enqueue?.length) outbox.push(x + 1, `${o.token}:${o.id}`, this.outbox.entry(o.enqueue, o.at));
     });
     const call = request ? this.lostClaims.start(queue, token, request.now + request.leaseMs) : null;
-    let answer: [number[] | number, ...ClaimAnswer];
+    let answer: FinishAnswer;
     try {
-      answer = await ctx.run(finishScript({
+      answer = finishAnswer(await ctx.run(finishScript({
         queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, claimLimit: Math.max(0, ticket?.limit ?? 0),
         workerId: request?.workerId ?? '', token, leaseMs: request?.leaseMs ?? 0, now: request?.now ?? 0, previous: ticket?.prev ?? '',
         idleUntil: ticket?.until ?? '', forget,
-      }, finished, outbox));
+      }, finished, outbox)));
     } catch (err) {
       if (call) this.claimFailed(call, ticket);
       throw err;

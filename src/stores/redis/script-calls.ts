@@ -152,15 +152,27 @@ export function claimScript(input: { queueKeyBase: string } & Publishing & { now
 }
 
 /**
+ * The finish script's answer: first the number of outcomes where every one applied, else 1/0 per
+ * outcome, then the claim's. An idle worker's usual finish (every outcome applied, nothing claimed,
+ * no wake time, nothing handed, a registration made) answers the registration alone: finishAnswer.
+ */
+export type FinishAnswer = [number[] | number, ...ClaimAnswer];
+
+/** A finish answer as its full form (a registration alone: see FinishAnswer). */
+export function finishAnswer(answer: FinishAnswer | string): FinishAnswer {
+  // The count is of outcomes applied: any number reads as "every one".
+  return typeof answer === 'string' ? [0, [], null, answer, null] : answer;
+}
+
+/**
  * Outcomes, then the worker's next claim (claimLimit 0 and no previous registration: none).
  * `outcomes`: outcomeArgs's entries (codec.ts); `outbox`: (outcome number, field, entry) triples.
- * Answers first the number of outcomes where every one applied, else 1/0 per outcome.
  */
 export function finishScript(
   input: { queueKeyBase: string } & Publishing & Omit<WorkerClaim, 'limit'> & { claimLimit: number; now: number },
   outcomes: { entries: number; args: Raw },
   outbox: Raw,
-): ScriptCall<[number[] | number, ...ClaimAnswer]> {
+): ScriptCall<FinishAnswer | string> {
   const args: Raw = [
     input.channel, input.queue, outcomes.entries, outbox.length / 3, input.claimLimit, input.workerId, input.token, input.leaseMs, input.now,
     input.previous, input.idleUntil, input.forget,

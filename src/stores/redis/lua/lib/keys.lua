@@ -40,9 +40,10 @@ local function nonDefaultFields(args, n, runAt, maxAttempts, maxStalls)
   return n
 end
 -- A queue's key names by its base (keyBase), for the add and hand-off paths, with the head of its
--- hand-off message once one was made (deliver, lua/lib/handoff.lua): each concatenation is ~0.6k
--- Redis instructions (callgrind), and a lone add named four, a handed one six. Kept across calls
--- where the scripts run as a function library; started over past 256 queues.
+-- hand-off message once one was made (deliver, lua/lib/handoff.lua) and whether its last claim here
+-- ran dry (ranDry: claimJobs, lua/lib/claim-jobs.lua): each concatenation is ~0.6k Redis
+-- instructions (callgrind), and a lone add named four, a handed one six. Kept across calls where
+-- the scripts run as a function library; started over past 256 queues.
 local QUEUE_KEYS, queueKeysKept = {}, 0
 local function queueKeys()
   if queueKeysKept == 256 then QUEUE_KEYS, queueKeysKept = {}, 0 end
