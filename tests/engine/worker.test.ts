@@ -383,4 +383,23 @@ describe('Worker', () => {
       server.close();
     }
   });
+
+  it('lets the event loop turn while it drains a backlog of instant jobs', async () => {
+    await withFusion(async ({ fusion }) => {
+      // SQLite answers at once and this handler does too: finish, claim and run would chain as
+      // microtasks, so a timer (a heartbeat, the HTTP server's work) waited for the whole backlog.
+      const total = 5000;
+      let ran = 0;
+      const allRan = deferred<void>();
+      fusion.task('instant', () => {
+        if (++ran === total) allRan.resolve();
+      });
+      await fusion.queue.enqueueMany(Array.from({ length: total }, (_, i) => ({ task: 'instant', queue: 'q', payload: { i } })));
+      const w = fusion.worker({ queues: ['q'], concurrency: 1 });
+      const ranWhenTimerFired = await new Promise<number>((resolve) => setTimeout(() => resolve(ran), 1));
+      await allRan.promise;
+      await w.stop();
+      assert.ok(ran === total && ranWhenTimerFired < total / 2, `a 1 ms timer fired after ${ranWhenTimerFired} of ${total} jobs`);
+    });
+  });
 });
