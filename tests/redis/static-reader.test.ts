@@ -60,3 +60,16 @@ it('gives each job its own policy object', () => {
   (b.backoff as { base?: number }).base = 1;
   assert.deepEqual(c.backoff, JSON.parse(staticJson(resolveSpec({ task: 't', queue: 'q' }, NOW))).backoff);
 });
+
+it('keeps the head and tail it learnt when told not to learn (a claim of one row)', () => {
+  const reader = new StaticReader();
+  const batch = text({ payload: { n: 1 } });
+  const lone = text({ task: 'other', payload: { n: 2 } });
+  reader.read(batch);
+  assert.ok(reader.shares(text({ payload: { n: 3 } })));
+  assert.deepEqual(reader.read(lone, false), full(lone));
+  assert.ok(reader.shares(text({ payload: { n: 4 } })), 'the batch\'s head and tail are kept');
+  assert.ok(!reader.shares(lone));
+  reader.read(lone);
+  assert.ok(reader.shares(lone), 'learnt when told to');
+});

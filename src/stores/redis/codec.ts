@@ -69,9 +69,21 @@ const TAIL_OPEN = ',"backoff":';
 export class StaticReader {
   private shared: SharedStatic | null = null;
 
-  read(text: string): Required<StaticFields> {
+  /** Whether the head and tail kept now are this text's: it is read by parsing its payload alone. */
+  shares(text: string): boolean {
     const shared = this.shared;
-    if (shared !== null && text.startsWith(shared.head) && text.endsWith(shared.tail) && text.length > shared.head.length + shared.tail.length) {
+    return shared !== null && text.startsWith(shared.head) && text.endsWith(shared.tail) && text.length > shared.head.length + shared.tail.length;
+  }
+
+  /**
+   * `learn`: keep this text's head and tail if they are not those kept now. A claim's rows learn
+   * only when there are several: a lone job (most of all one handed to an idle worker) is often of
+   * another task than the batches around it, and learning from it made the next batch's first row
+   * parse in full and learn back.
+   */
+  read(text: string, learn = true): Required<StaticFields> {
+    if (this.shares(text)) {
+      const shared = this.shared!;
       let payload: unknown;
       try {
         payload = JSON.parse(text.slice(shared.head.length, text.length - shared.tail.length));
@@ -84,7 +96,7 @@ export class StaticReader {
       };
     }
     const fixed = parseStatic(text);
-    this.learn(text, fixed);
+    if (learn) this.learn(text, fixed);
     return fixed;
   }
 
@@ -401,6 +413,7 @@ const staticReader = new StaticReader();
 export function claimedJobs(rows: string[], queue: string, token: string, workerId: string, now: number, leaseUntil: number): Job[] {
   const jobs: Job[] = new Array(rows.length);
   const fields: string[] = new Array(CLAIM_FIELDS.length);
+  const learn = rows.length > 1;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     let from = 0;
@@ -409,7 +422,7 @@ export function claimedJobs(rows: string[], queue: string, token: string, worker
       fields[k] = row.slice(from, to);
       from = to + 1;
     }
-    const fixed = staticReader.read(fields[0]!);
+    const fixed = staticReader.read(fields[0]!, learn);
     const attempt = Number(fields[3]);
     const open = { attempt, workerId, startedAt: now };
     // A job that never ended an attempt has no history ('', the add leaves it out) or '[]'. A
