@@ -83,52 +83,21 @@ function tailJson(runAt: number, createdAt: number, stalls: number): string {
   return tailText;
 }
 
-/** Whether the job is of the shape a new job's template writes (none of it run, no rare field set). */
-function isFresh(j: Job): boolean {
-  return !(
-    j.attempts !== 0 || j.startedAt !== null || j.endedAt !== null || j.result !== null || j.error !== null || j.progress !== null
-    || j.history.length !== 0 || j.workerId !== null || j.backoff !== DEFAULTS.backoff || j.description !== null || j.tags.length !== 0
-    || j.callbacks !== null || j.scheduleId !== null || j.cancelRequested !== false || j.payload === undefined
-    || typeof j.id !== 'string' || typeof j.queue !== 'string' || typeof j.task !== 'string' || typeof j.state !== 'string'
-    || !isInt(j.priority) || !isInt(j.maxAttempts) || !isInt(j.timeout) || !isInt(j.stalls) || typeof j.runAt !== 'number' || typeof j.createdAt !== 'number'
-  );
-}
-
-/** The answer's payload text: `payloadJson` when masking leaves the payload as it is. */
-function payloadText(j: Job, sensitive: string[], payloadJson: string | undefined): string {
-  const masked = maskerFor(sensitive)(j.payload);
-  return masked === j.payload && payloadJson !== undefined ? payloadJson : JSON.stringify(masked);
-}
-
-const joinAnswer = (j: Job, payload: string): string => '{"id":' + quote(j.id) + headJson(j.queue, j.task, j.state, j.priority) + payload
-  + limitsJson(j.maxAttempts, j.timeout) + tailJson(j.runAt, j.createdAt, j.stalls);
-
 /**
  * The JSON the job view schema gives for a job not yet run; undefined for any other. `payloadJson`:
  * JSON.stringify of `j.payload` if the caller has it (the store made it for the row); used only
  * when masking leaves the payload as it is.
  */
 export function freshJobJson(j: Job, sensitive: string[], payloadJson?: string): string | undefined {
-  return isFresh(j) ? joinAnswer(j, payloadText(j, sensitive, payloadJson)) : undefined;
-}
-
-/** True when every character is ASCII: its UTF-8 bytes are then its latin1 bytes, one per character. */
-export function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
-/**
- * freshJobJson's answer as the body to send: its bytes when it is all ASCII (as it mostly is), else
- * the text. A text answer costs its UTF-8 encoding twice, each over a rope of joined pieces:
- * Fastify's Buffer.byteLength for the content-length, then the socket's write (~8,000
- * instructions of a ~575-byte answer under callgrind); latin1 bytes are a copy. Only the id, queue,
- * task and payload can hold other characters (the rest is the template's and digits), so only
- * they are looked at.
- */
-export function freshJobBody(j: Job, sensitive: string[], payloadJson?: string): string | Buffer | undefined {
-  if (!isFresh(j)) return undefined;
-  const payload = payloadText(j, sensitive, payloadJson);
-  const json = joinAnswer(j, payload);
-  return isAscii(j.id) && isAscii(j.queue) && isAscii(j.task) && isAscii(payload) ? Buffer.from(json, 'latin1') : json;
+  if (
+    j.attempts !== 0 || j.startedAt !== null || j.endedAt !== null || j.result !== null || j.error !== null || j.progress !== null
+    || j.history.length !== 0 || j.workerId !== null || j.backoff !== DEFAULTS.backoff || j.description !== null || j.tags.length !== 0
+    || j.callbacks !== null || j.scheduleId !== null || j.cancelRequested !== false || j.payload === undefined
+    || typeof j.id !== 'string' || typeof j.queue !== 'string' || typeof j.task !== 'string' || typeof j.state !== 'string'
+    || !isInt(j.priority) || !isInt(j.maxAttempts) || !isInt(j.timeout) || !isInt(j.stalls) || typeof j.runAt !== 'number' || typeof j.createdAt !== 'number'
+  ) return undefined;
+  const masked = maskerFor(sensitive)(j.payload);
+  const payload = masked === j.payload && payloadJson !== undefined ? payloadJson : JSON.stringify(masked);
+  return '{"id":' + quote(j.id) + headJson(j.queue, j.task, j.state, j.priority) + payload
+    + limitsJson(j.maxAttempts, j.timeout) + tailJson(j.runAt, j.createdAt, j.stalls);
 }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
-import { freshJobBody, freshJobJson, isAscii, quote } from '../../src/api/job-json.js';
+import { freshJobJson, quote } from '../../src/api/job-json.js';
 import { jobView } from '../../src/api/present.js';
 import { API_SENSITIVE_FIELDS } from '../../src/api/server.js';
 import * as S from '../../src/api/schemas/jobs.js';
@@ -61,15 +61,6 @@ test('a new job: the template gives the schema serializer\'s bytes for every pay
   const want = await viewJsons(jobs);
   jobs.forEach((j, i) => assert.equal(freshJobJson(j, sensitive), want[i], `payload ${JSON.stringify(j.payload)?.slice(0, 80)} ${j.id} ${j.priority}`));
   assert.equal(jobs.length, payloads.length * 4);
-  // As the body sent: the same UTF-8 bytes, as bytes when all ASCII, as text otherwise.
-  let asBytes = 0;
-  jobs.forEach((j, i) => {
-    const body = freshJobBody(j, sensitive)!;
-    assert.equal(Buffer.isBuffer(body), isAscii(want[i]!), want[i]!.slice(0, 120));
-    if (Buffer.isBuffer(body)) asBytes++;
-    assert.deepEqual(Buffer.isBuffer(body) ? body : Buffer.from(body), Buffer.from(want[i]!, 'utf8'), want[i]!.slice(0, 120));
-  });
-  assert.ok(asBytes > 0 && asBytes < jobs.length, `${asBytes} of ${jobs.length} as bytes`);
   // Masked as the view masks: the secret is not in the answer.
   const masked = freshJobJson(newJobView(newJob({ payload: payloads[14] }), 'queued'), sensitive)!;
   assert.ok(!masked.includes('secret-1') && JSON.parse(masked).payload.api_key !== 'secret-1');
@@ -141,22 +132,6 @@ test('POST /v1/jobs answers the bytes GET /v1/jobs/:id gives for the job, with t
     assert.equal(again.body, first.body);
   } finally {
     await api.close();
-  }
-});
-
-test('an answer goes as text when any one of id, queue, task or payload has a character past ASCII', () => {
-  const ascii = newJobView(newJob({ payload: { a: 'b' } }), 'queued');
-  assert.ok(Buffer.isBuffer(freshJobBody(ascii, sensitive)));
-  for (const o of [{ id: 'id-é' }, { queue: 'q-é' }, { task: 't-é' }, { payload: { a: 'é' } }, { payload: { 'é': 1 } }] as Partial<Job>[]) {
-    const j = { ...ascii, ...o } as Job;
-    assert.equal(freshJobBody(j, sensitive), freshJobJson(j, sensitive), JSON.stringify(o));
-  }
-});
-
-test('isAscii: true up to U+007F, false from U+0080 on, anywhere in the string', () => {
-  assert.ok(isAscii('') && isAscii('\u0000\u007f plain'));
-  for (const c of [0x80, 0xe9, 0xff, 0x100, 0x2028, 0xd800, 0xfffd]) {
-    for (const s of [String.fromCharCode(c), `a${String.fromCharCode(c)}`, `${String.fromCharCode(c)}a`]) assert.equal(isAscii(s), false, `U+${c.toString(16)}`);
   }
 });
 

@@ -7,7 +7,7 @@ import { type ApiContext, createJobs, createOne, isKnownTask, resolve, unknownTa
 import { apiError, badField, sendError } from '../errors.js';
 import { REPLAY_HEADER, derivedId, jobsMatch, keyReused } from '../idempotency.js';
 import { jobView } from '../present.js';
-import { freshJobBody, freshJobJson } from '../job-json.js';
+import { freshJobJson } from '../job-json.js';
 import { checkWindow, parseTime } from '../times.js';
 import * as S from '../schemas/jobs.js';
 import { deliveryFor } from './deliveries.js';
@@ -39,16 +39,14 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: number): void {
   const view = (j: Parameters<typeof jobView>[0]) => jobView(j, ctx.sensitive);
 
-  const answerCreated = (req: FastifyRequest, reply: FastifyReply, r: Created, nj: NewJob): void => {
+  const answerCreated = (reply: FastifyReply, r: Created, nj: NewJob): void => {
     if (r.replay) reply.header(REPLAY_HEADER, 'true');
     reply.code(r.created || r.replay ? 201 : 200);
-    // A job not yet run is written by a template (job-json.ts); a string or bytes with a JSON type go out as they are.
+    // A job not yet run is written by a template (job-json.ts); a string with a JSON type goes out as it is.
     // The payload's JSON text the store made for the row (SQLite) is the answer's when it is this job's payload.
-    // A keyed request's answer stays text: the idempotency layer keeps text answers for its replays.
-    const payloadJson = r.job.payload === nj.payload ? nj.payloadJson : undefined;
-    const body = req.idempotency === undefined ? freshJobBody(r.job, ctx.sensitive, payloadJson) : freshJobJson(r.job, ctx.sensitive, payloadJson);
-    if (body === undefined) reply.send(view(r.job));
-    else reply.type(JSON_TYPE).send(body);
+    const json = freshJobJson(r.job, ctx.sensitive, r.job.payload === nj.payload ? nj.payloadJson : undefined);
+    if (json === undefined) reply.send(view(r.job));
+    else reply.type(JSON_TYPE).send(json);
   };
 
   // Callback-style: the handler returns nothing and answers from the add's reactions. A returned
@@ -62,7 +60,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
     const nj = resolve(ctx, specFromBody(ctx, body, now), now);
     createOne(ctx, req, nj, body.id !== undefined ? 'id' : null).then((r) => {
       try {
-        answerCreated(req, reply, r, nj);
+        answerCreated(reply, r, nj);
       } catch (err) {
         sendError(reply, err);
       }
