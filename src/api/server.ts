@@ -138,6 +138,12 @@ function parseForm(body: string, maxDepth: number): Record<string, unknown> {
 const notJsonOnV1 = (req: FastifyRequest) => req.url.startsWith('/v1/') && !/^application\/json/i.test(req.headers['content-type'] ?? '');
 const jsonOnly = () => apiError(415, 'unsupported_media_type', 'the /v1 API takes application/json bodies', { field: 'content-type' });
 
+/** The text starts with { or [. */
+const opensJson = (text: string) => {
+  const c = text.charCodeAt(0);
+  return c === 123 || c === 91;
+};
+
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const { fusion } = opts;
   const sensitive = [...new Set([...API_SENSITIVE_FIELDS, ...(opts.sensitiveFields ?? [])])];
@@ -195,7 +201,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     done(null, out);
   };
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    // A body starting with { or [ (neither is white space) is not blank: no trimmed copy to look at.
+    if (body === '' || (typeof body === 'string' && !opensJson(body) && body.trim() === '')) return done(null, undefined);
     return json(req, body as string, done);
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => form(req, body as string, done));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { getCountries, getCountryCallingCode, getExampleNumber, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
 import { isValidNumber } from '../../src/channels/sms/phone-valid.js';
-import { parseNumber, parseSmsPayload } from '../../src/channels/sms/payload.js';
+import { parseNumber, parseRecipientNumber, parseSmsPayload } from '../../src/channels/sms/payload.js';
 
 // A fixed-seed generator: a failure names a number that can be replayed.
 function rng(seed: number) {
@@ -63,6 +63,11 @@ test('parseNumber (national digits and +digits read without the generic parse) a
     number: n.number, country: n.country, callingCode: n.countryCallingCode, national: n.nationalNumber, carrier: n.carrierCode, ext: n.ext,
     source: (n as unknown as { __countryCallingCodeSource?: string }).__countryCallingCodeSource, keys: Object.keys(n).sort(), valid: n.isValid(), type: n.getType(),
   };
+  // What the payload check reads of a number (parseRecipientNumber): its fields, and its validity as isValid() says.
+  const fields = (n: ReturnType<typeof parseRecipientNumber>) => n && {
+    number: n.number, country: n.country, callingCode: n.countryCallingCode, national: n.nationalNumber, valid: isValidNumber(n),
+  };
+  const expected = (w: ReturnType<typeof view>) => w && { number: w.number, country: w.country, callingCode: w.callingCode, national: w.national, valid: w.valid };
   const codes = new Set(getCountries().map((c) => getCountryCallingCode(c as CountryCode) as string));
   for (const nonGeo of ['800', '808', '870', '878', '881', '882', '883', '888', '979']) codes.add(nonGeo);
   let parsed = 0;
@@ -75,12 +80,14 @@ test('parseNumber (national digits and +digits read without the generic parse) a
       for (const text of [digits, `0${digits}`, `${cc}${digits}`, `00${digits}`, `1${digits}`]) {
         const want = view(parsePhoneNumberFromString(text, { defaultCallingCode: cc }));
         assert.deepEqual(view(parseNumber(text, cc)), want, `${text} with +${cc}`);
+        assert.deepEqual(fields(parseRecipientNumber(text, cc)), expected(want), `${text} with +${cc} (recipient)`);
         if (want) parsed++;
       }
       // The native form: + and digits, with this calling code or none in particular.
       for (const text of [`+${cc}${digits}`, `+${cc}0${digits}`, `+${digits}`, `+0${digits}`]) {
         const want = view(parsePhoneNumberFromString(text));
         assert.deepEqual(view(parseNumber(text)), want, text);
+        assert.deepEqual(fields(parseRecipientNumber(text)), expected(want), `${text} (recipient)`);
         if (want) parsed++;
       }
     }

@@ -5,7 +5,7 @@
 // decision, step for step (isValidNumber → getNumberType → isNumberTypeEqualTo in the library),
 // reading the same metadata through its own Metadata class; only the compiled patterns are kept.
 // tests/channels/sms-phone-valid.test.ts checks it against isValid() across every calling code.
-import { Metadata, type PhoneNumber } from 'libphonenumber-js/max';
+import { Metadata } from 'libphonenumber-js/max';
 
 /** getNumberType's order: fixed line first, then the others; any match makes the number valid. */
 const TYPES = ['FIXED_LINE', 'MOBILE', 'PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL'] as const;
@@ -50,8 +50,11 @@ function planOf(key: string): Plan {
   return plan;
 }
 
-/** The same answer as `n.isValid()`, without compiling patterns per call. */
-export function isValidNumber(n: PhoneNumber): boolean {
+/**
+ * The same answer as `n.isValid()`, without compiling patterns per call. Reads only the number's
+ * country (or calling code) and national number, so a record of a PhoneNumber's fields will do.
+ */
+export function isValidNumber(n: { country?: string; countryCallingCode: string; nationalNumber: string }): boolean {
   const key = n.country || n.countryCallingCode;
   if (!key) return false;
   const plan = planOf(key);
