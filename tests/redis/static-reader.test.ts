@@ -73,3 +73,10 @@ it('keeps the head and tail it learnt when told not to learn (a claim of one row
   reader.read(lone);
   assert.ok(reader.shares(lone), 'learnt when told to');
 });
+
+it('learns from a lone row while it keeps nothing (a worker claiming one job at a time)', () => {
+  const reader = new StaticReader();
+  const lone = text({ payload: { n: 1 } });
+  assert.deepEqual(reader.read(lone, false), full(lone));
+  assert.ok(reader.shares(text({ payload: { n: 2 } })), 'the first text\'s head and tail are kept');
+});

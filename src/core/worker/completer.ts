@@ -61,7 +61,15 @@ abstract class BatchCompleter implements Completer {
   /** Moving mean of a batch's first-try round trip, in real time (ms). */
   rttMs = 0;
 
-  constructor(protected readonly o: CompleterOptions, private readonly maxFlights: number) {}
+  /**
+   * watchTurns: whether runs without an event-loop turn are watched (turnOverdue). A pipelined
+   * store answers over the network, a turn of the loop each time, so only the inline completer does.
+   */
+  constructor(
+    protected readonly o: CompleterOptions,
+    private readonly maxFlights: number,
+    private readonly watchTurns: boolean,
+  ) {}
 
   get inFlight(): boolean {
     return this.flights > 0;
@@ -105,6 +113,7 @@ abstract class BatchCompleter implements Completer {
    * HTTP request of the process until the queue was empty (20,000 jobs: 3.7 s without a turn).
    */
   private turnOverdue(): boolean {
+    if (!this.watchTurns) return false;
     if (!this.turnWatched) {
       this.turnWatched = true;
       this.runStartedAt = performance.now();
@@ -186,7 +195,7 @@ abstract class BatchCompleter implements Completer {
 /** One batch in the air at a time, holding every outcome buffered when it goes. */
 class InlineCompleter extends BatchCompleter {
   constructor(o: CompleterOptions) {
-    super(o, 1);
+    super(o, 1, true);
   }
 
   protected launch(): void {
@@ -212,7 +221,7 @@ class PipelinedCompleter extends BatchCompleter {
 
   /** held: the most jobs the worker holds at once (its concurrency and what it may claim ahead). */
   constructor(o: CompleterOptions, private readonly maxBatches: number, held: number) {
-    super(o, maxBatches);
+    super(o, maxBatches, false);
     this.perBatch = Math.ceil(held / maxBatches);
   }
 

@@ -79,7 +79,8 @@ export class StaticReader {
    * `learn`: keep this text's head and tail if they are not those kept now. A claim's rows learn
    * only when there are several: a lone job (most of all one handed to an idle worker) is often of
    * another task than the batches around it, and learning from it made the next batch's first row
-   * parse in full and learn back.
+   * parse in full and learn back. Until it keeps any, it learns from a lone row too: a worker that
+   * claims one job at a time (concurrency 1 without prefetch) reads bulk-added jobs fast as well.
    */
   read(text: string, learn = true): Required<StaticFields> {
     if (this.shares(text)) {
@@ -96,7 +97,7 @@ export class StaticReader {
       };
     }
     const fixed = parseStatic(text);
-    if (learn) this.learn(text, fixed);
+    if (learn || this.shared === null) this.learn(text, fixed);
     return fixed;
   }
 

@@ -138,7 +138,8 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
     end
   end
   if rateMax then callRedis('HSET', metaKey, 'rs', string.format('%.0f', windowStart), 'rc', usedInWindow + #rows) end
-  local dry = #popped < room
-  if keys then keys.ranDry = dry end
-  return rows, wakeAt, dry
+  -- Not marked dry after a claim that took some: a busy, shallow queue refilled between claims
+  -- would pay the EXISTS on every claim.
+  if keys then keys.ranDry = false end
+  return rows, wakeAt, #popped < room
 end
