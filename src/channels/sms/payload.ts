@@ -3,9 +3,7 @@
 // E.164, `text`, `from`, `otp`, `provider`), checked at enqueue and normalised once into SmsMessage.
 // Numbers are parsed and validated with libphonenumber-js's full metadata: a number that cannot
 // exist is refused at the door, not by a provider three retries later.
-import { Metadata, PhoneNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { PhoneNumber as CorePhoneNumber } from 'libphonenumber-js/core';
-import maxMetadata from 'libphonenumber-js/max/metadata';
+import { Metadata, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { isValidNumber } from './phone-valid.js';
 import { FusionError } from '../../core/errors.js';
 import type { SmsMessage } from './message.js';
@@ -101,23 +99,7 @@ function plainCountry(national: string, cc: string, source: 'FROM_NUMBER_WITH_PL
   return plan.country;
 }
 const ALL_DIGITS = /^[0-9]+$/;
-/** The core constructor's (country, national number, metadata) form, which its typings leave out. */
-const CountryPhoneNumber = CorePhoneNumber as unknown as new (country: string, national: string, metadata: unknown) => PhoneNumber;
 const codes = new (Metadata as unknown as new () => PlanMeta)();
-
-/** plainCountry's number as the library's parse gives it. */
-function plainNumber(national: string, cc: string, source: 'FROM_NUMBER_WITH_PLUS_SIGN' | undefined): PhoneNumber | undefined {
-  const country = plainCountry(national, cc, source);
-  if (country === undefined) return undefined;
-  // Built from the country and national number (the core constructor's public form, with the max
-  // metadata the max build passes): from `+cc national` it would find the calling code in the text
-  // again and then the country would still have to be set (~1 µs a number). Same fields, prototype
-  // and metadata as the library's parse gives.
-  const n = new CountryPhoneNumber(country, national, maxMetadata);
-  // As the library's parse leaves it: read with a default calling code (undefined) or after a +.
-  (n as unknown as { __countryCallingCodeSource?: string }).__countryCallingCodeSource = source;
-  return n;
-}
 
 /**
  * What a recipient check needs of a number, and what the channels keep of it: a PhoneNumber's
@@ -148,16 +130,10 @@ function plusCodeEnd(raw: string): number {
   return 0;
 }
 
-/** The number as libphonenumber-js's parsePhoneNumberFromString reads it, or undefined when it cannot. */
-export function parseNumber(raw: string, callingCode?: string): PhoneNumber | undefined {
-  if (!callingCode) {
-    const end = plusCodeEnd(raw);
-    return (end > 0 ? plainNumber(raw.slice(end), raw.slice(1, end), 'FROM_NUMBER_WITH_PLUS_SIGN') : undefined) ?? parsePhoneNumberFromString(raw);
-  }
-  return plainNumber(raw, callingCode, undefined) ?? parsePhoneNumberFromString(raw, { defaultCallingCode: callingCode });
-}
-
-/** parseNumber's number as a Recipient: the same fields, a record of them where the plain path reads it. */
+/**
+ * The number as libphonenumber-js's parsePhoneNumberFromString reads it (its fields), or undefined
+ * when it cannot: a record of the fields where the plain path reads it, else the library's number.
+ */
 export function parseRecipientNumber(raw: string, callingCode?: string): Recipient | undefined {
   if (!callingCode) {
     const end = plusCodeEnd(raw);
