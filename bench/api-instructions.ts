@@ -1,7 +1,8 @@
 // The HTTP server's instructions per POST /v1/jobs, counted by valgrind's callgrind: bench/api-target.ts
 // (Fusion on SQLite, or the bare route) runs under callgrind with node --single-threaded (no helper
 // threads, so GC and compiles happen on the counted thread); autocannon sends --warmup requests, the
-// counters are zeroed, then each segment of requests is followed by a dump (callgrind_control -d), and
+// counters are zeroed, then each segment of requests is followed by a dump (callgrind_control -d), waited for
+// before the next segment, and
 // each segment's total over its requests is one figure. Counts repeat to a few percent where timings
 // on a shared VM swing; a segment with a mark-compact GC in it stands out (about +120k per request),
 // hence several segments and their median. Under callgrind the server runs ~50 times slower, so
@@ -11,7 +12,7 @@
 // Needs valgrind and callgrind_control on PATH. Prints JSON.
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +26,18 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
   },
 });
+
+/** The instruction total of a callgrind dump, once the file holds its closing totals line (polled: no event tells). */
+async function dumpTotal(file: string): Promise<number> {
+  const until = Date.now() + 600_000;
+  for (;;) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const m = /^totals: (\d+)/m.exec(text);
+    if (m) return Number(m[1]);
+    if (Date.now() > until) throw new Error(`no callgrind dump at ${file} after 10 minutes`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fusion-api-instructions-'));
@@ -47,7 +60,7 @@ async function main(): Promise<void> {
       child.on('exit', (c) => reject(new Error(`target exited ${c}: ${err.slice(-2000)}`)));
     });
     const opts = {
-      url: `http://127.0.0.1:${port}/v1/jobs`, method: 'POST' as const, body: BODY, connections: Number(values.connections), timeout: 120,
+      url: `http://127.0.0.1:${port}/v1/jobs`, method: 'POST' as const, body: BODY, connections: Number(values.connections), timeout: 600,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
     };
     const send = async (amount: number) => {
@@ -55,20 +68,20 @@ async function main(): Promise<void> {
       if (r.non2xx || r.errors || r.timeouts) throw new Error(`requests failed: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
       return r.requests.total;
     };
-    const control = (flag: string) => execFileSync('callgrind_control', [flag, String(child.pid)], { stdio: 'pipe' });
+    const control = (flag: string) => execFileSync('callgrind_control', [flag, String(child.pid)], { stdio: 'pipe', timeout: 600_000 });
     await send(Number(values.warmup));
     control('-z');
     const answered: number[] = [];
-    for (const n of values.segments!.split(',').map(Number)) {
-      answered.push(await send(n));
+    const totals: number[] = [];
+    const segments = values.segments!.split(',').map(Number);
+    for (let i = 0; i < segments.length; i++) {
+      answered.push(await send(segments[i]!));
       control('-d');
+      // The next segment starts only once this one's dump is written whole: on a loaded machine
+      // callgrind can take the dump request late, and requests sent meanwhile would count in the
+      // wrong segment (a helper saw impossible segment figures that way).
+      totals.push(await dumpTotal(join(dir, `callgrind.out.${i + 1}`)));
     }
-    // Dumps are callgrind.out.1, .2, ...: one per segment, in order.
-    const totals = readdirSync(dir)
-      .map((f) => /^callgrind\.out\.(\d+)$/.exec(f))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .sort((a, b) => Number(a[1]) - Number(b[1]))
-      .map((m) => Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, m[0]), 'utf8'))?.[1] ?? NaN));
     const perRequest = totals.map((t, i) => Math.round(t / answered[i]!));
     const sorted = [...perRequest].sort((a, b) => a - b);
     const mid = sorted.length >> 1;
