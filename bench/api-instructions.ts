@@ -1,9 +1,8 @@
 // The HTTP server's instructions per POST /v1/jobs, counted by valgrind's callgrind: bench/api-target.ts
 // (Fusion on SQLite, or the bare route) runs under callgrind with node --single-threaded (no helper
 // threads, so GC and compiles happen on the counted thread); autocannon sends --warmup requests, the
-// counters are zeroed, then each segment of requests is followed by a dump (callgrind_control -d), waited for
-// before the next segment, and
-// each segment's total over its requests is one figure. Counts repeat to a few percent where timings
+// counters are zeroed, then each segment of requests is followed by a dump (callgrind_control -d),
+// waited for before the next segment, and each segment's total over its requests is one figure. Counts repeat to a few percent where timings
 // on a shared VM swing; a segment with a mark-compact GC in it stands out (about +120k per request),
 // hence several segments and their median. Under callgrind the server runs ~50 times slower, so
 // requests of one group commit fall in different milliseconds (and mostly go alone to the store):
