@@ -35,6 +35,11 @@ writeDirectly = outboxCount == 0 and #ARGV <= 19
 -- answer is their count, sparing the table and a reply element per outcome (~5k instructions a call,
 -- ~0.3k an outcome; callgrind).
 local out = nil
+-- Outcome number x did not apply (its lease token is stale): from here on the answer is the table.
+local function notApplied(x)
+  if not out then out = {}; for k = 1, x - 1 do out[k] = 1 end end
+  out[x] = 0
+end
 -- The latest outcome time, and its text: the claim's now is mostly the same text, read once.
 local lastAt, lastAtText = 0, nil
 local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'
@@ -42,8 +47,7 @@ local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'comple
 local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, retryAt)
   local key = jobKey(id)
   if callRedis('HGET', key, 'tk') ~= leaseToken then
-    if not out then out = {}; for k = 1, x - 1 do out[k] = 1 end end
-    out[x] = 0
+    notApplied(x)
     return
   end
   if at > lastAt then lastAt, lastAtText = at, atText end
@@ -99,8 +103,7 @@ local function complete(x, from, to, leaseToken, atText, result)
       if announce then events[#events + 1] = {'completed', id} end
       if out then out[x] = 1 end
     else
-      if not out then out = {}; for k = 1, x - 1 do out[k] = 1 end end
-      out[x] = 0
+      notApplied(x)
     end
   end
   if applied then
