@@ -7,8 +7,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
 import { RedisKeys } from '../../src/stores/redis/keys.js';
-import { redisHarness, redisSkip } from '../helpers/redis.js';
-import type { RedisStore } from '../../src/stores/redis/store.js';
+import { REDIS_URL, redisHarness, redisSkip, watchCommands } from '../helpers/redis.js';
+import { until } from '../helpers/await.js';
+import { RedisStore } from '../../src/stores/redis/store.js';
+import { parseRedisUrl } from '../../src/stores/redis/connect.js';
 
 const skip = await redisSkip();
 
@@ -52,6 +54,46 @@ describe('Redis stored layout', { skip }, () => {
     assert.deepEqual(await Promise.all(['lone', 'late'].map((id) => store.client.zscore(keys.allJobs('q'), id))),
       [String(other + 1), String((now + 5_000) * 1000)]);
     assert.equal(await store.client.hget(metaKey, 'seq'), String((now + 5_000) * 1000));
+  }));
+
+  it("gives a millisecond's later adds the rest of that millisecond's seqs without a meta write, above them what another writer takes", () => withStore(async (store, keys, now) => {
+    const metaKey = `${keys.queueKeyBase('q')}:m`;
+    const add = (s: RedisStore, id: string, at = now) => s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', id }, at)], now: at });
+    const seqOf = async (id: string) => Number(await store.client.zscore(keys.allJobs('q'), id));
+    const floor = now * 1000;
+    // The first add of the queue here learns the stored seq; the next stores the rest of its millisecond.
+    await add(store, 'a');
+    await add(store, 'b');
+    assert.equal(await store.client.hget(metaKey, 'seq'), String(floor + 999));
+    const metaWrites: string[][] = [];
+    const monitor = await watchCommands((args) => {
+      if (args[1] === metaKey) metaWrites.push(args);
+    });
+    try {
+      for (const id of ['c', 'd', 'e']) await add(store, id);
+      await store.addJobs({ jobs: ['f', 'g'].map((id) => resolveSpec({ task: 't', queue: 'q', id }, now)), now });
+      // A marker after them: MONITOR lists commands in order, so every meta write of the adds came before it.
+      await store.client.hget(metaKey, 'seq');
+      await until(() => metaWrites.some((args) => args[0]!.toLowerCase() === 'hget'), 5000, 'the marker in MONITOR', 2);
+    } finally {
+      monitor.stop();
+    }
+    assert.deepEqual(metaWrites.map((args) => args[0]!.toLowerCase()), ['hget']);
+    assert.deepEqual(await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map(seqOf)), [0, 1, 2, 3, 4, 5, 6].map((k) => floor + k));
+    // Another writer (here the scripts as EVAL, as an earlier version's library would) steps above
+    // the stored seq: its seq is no other add's, while this library's adds of the millisecond go on below it.
+    const evalStore = new RedisStore(parseRedisUrl(REDIS_URL), { prefix: store.prefix, scripts: 'eval' });
+    try {
+      await add(evalStore, 'other');
+    } finally {
+      await evalStore.close();
+    }
+    assert.equal(await seqOf('other'), floor + 1000);
+    await add(store, 'h');
+    assert.equal(await seqOf('h'), floor + 7);
+    // The next millisecond's add finds the other writer's seq and goes on after it.
+    await add(store, 'i', now + 1);
+    assert.equal(await seqOf('i'), floor + 1001);
   }));
 
   it('stores each job of a batch as a lone add would, shared columns or not, its seqs past a thousand boundary', () => withStore(async (store, keys, now) => {

@@ -112,16 +112,18 @@ local function handOff(channel, now, nowText, queue, registration, lapsesAt, tok
     registration, lapsesAt, token, slots, leaseMs, worker, workerChannel = takeRegistration(channel, now)
   end
 end
--- The last seq this library took per queue (by meta key), kept across calls where the scripts run
--- as a function library: takeSeqs (lua/lib/new-jobs.lua) steps to the next seq in one call with it,
--- and checks it there. Started over past 1,024 queues.
-local LAST_SEQS, lastSeqsKept = {}, 0
+-- Per queue (by meta key), kept across calls where the scripts run as a function library: the seq
+-- this library last stored in the meta (LAST_SEQS) and the last one it gave a job (TAKEN_SEQS, at
+-- most that). takeSeqs (lua/lib/new-jobs.lua) steps to the next seq in one call with the first and
+-- checks it there, and gives the seqs between the two without a call (see there). Started over
+-- past 1,024 queues, both at once.
+local LAST_SEQS, TAKEN_SEQS, lastSeqsKept = {}, {}, 0
 local function rememberSeq(metaKey, seq)
   if LAST_SEQS[metaKey] == nil then
-    if lastSeqsKept == 1024 then LAST_SEQS, lastSeqsKept = {}, 0 end
+    if lastSeqsKept == 1024 then LAST_SEQS, TAKEN_SEQS, lastSeqsKept = {}, {}, 0 end
     lastSeqsKept = lastSeqsKept + 1
   end
-  LAST_SEQS[metaKey] = seq
+  LAST_SEQS[metaKey], TAKEN_SEQS[metaKey] = seq, seq
 end
 -- A lone add's job straight to a live registration, written once, already claimed: the usual idle
 -- case, where handOff would write it queued, then pop it, read it back and rewrite it (5 Redis

@@ -2,14 +2,23 @@
 -- defined in the script, each call made a closure of each (~0.5k instructions, and garbage).
 -- seqs first..first+count-1 for an add: above every seq before and at least now in microseconds,
 -- so newest-first lists can merge queues by seq. One HINCRBY: its step is worked out from the last
--- seq this library took for the queue (LAST_SEQS, lua/lib/handoff.lua) to land on
--- max(last + count, floor + count - 1) at once, where a step of count fell below the floor on the
--- first add of each millisecond and needed an HSET after it (~6k Redis instructions; callgrind,
--- where three adds in four crossed a millisecond). The guess is checked by the answer (the value
--- before the step is the answer less the step): another writer since (another version's library,
--- EVAL, a failover) makes it wrong, and then the seq is set as before, from the value read. Still
--- at least floor then: the step lifts the guess to the floor and the value was at least the guess
--- (seqs only grow); a value below the guess (a deleted meta hash) is corrected by the same check.
+-- seq this library stored for the queue (LAST_SEQS, lua/lib/handoff.lua) to land at once where it
+-- should, where a step of count fell below the floor on the first add of each millisecond and
+-- needed an HSET after it (~6k Redis instructions; callgrind, where three adds in four crossed a
+-- millisecond). The guess is checked by the answer (the value before the step is the answer less
+-- the step): another writer since (another version's library, EVAL, a failover) makes it wrong, and
+-- then the seq is set as before, from the value read. Still at least floor then: the step lifts the
+-- guess to the floor and the value was at least the guess (seqs only grow); a value below the guess
+-- (a deleted meta hash) is corrected by the same check.
+-- Where the guess held, the add also stores the rest of its millisecond (up to floor + 999) as
+-- taken, and later adds of that millisecond take their seqs from it with no call (TAKEN_SEQS: the
+-- HINCRBY is ~6k of a lone add's ~83k Redis instructions; sequential adds come ~10 a millisecond).
+-- Every writer steps above the stored seq, so no other add takes one of those seqs, and none is
+-- ahead of its millisecond, as a seq taken one by one would be. What differs: an add of another
+-- writer in that millisecond (another version during a rolling upgrade) takes a seq above those
+-- this library has yet to give in it. Only where the guess held (never as EVAL, where LAST_SEQS
+-- starts empty on every call) and only the add's own millisecond, so two writers taking turns
+-- never push seqs ahead of the clock.
 -- A queue written before seq was a plain integer holds it zero-padded, which HINCRBY refuses: read
 -- once, then written plain. The step goes as text: Redis formats a Lua number argument with
 -- printf('%.17g'), ~2k instructions.
@@ -17,8 +26,22 @@ local function takeSeqs(metaKey, now, count)
   local floor = now * 1000
   local wanted = floor + count - 1
   local guess = LAST_SEQS[metaKey]
-  local step = count
-  if guess and wanted - guess > count then step = wanted - guess end
+  local step, first = count, nil
+  if guess then
+    -- The first add of a millisecond finds the floor above the guess (and so above the taken seq).
+    first = floor
+    if floor <= guess then
+      first = TAKEN_SEQS[metaKey] + 1
+      if first < floor then first = floor end
+      if first + count - 1 <= guess then
+        TAKEN_SEQS[metaKey] = first + count - 1
+        return first
+      end
+    end
+    local land = first + count - 1
+    -- The rest of the millisecond kept where the seqs fall in it (floor whole: now in whole ms).
+    if land < floor + 1000 and floor % 1000 == 0 then step = floor + 999 - guess else step = land - guess end
+  end
   local last = pcallRedis('HINCRBY', metaKey, 'seq', step == 1 and '1' or formatText('%d', step))
   local stepped = typeOf(last) == 'number'
   local before
@@ -28,11 +51,11 @@ local function takeSeqs(metaKey, now, count)
     if right < wanted then right = wanted end
     -- %d formats the number as an integer: far cheaper than %.0f, and exact below 2^53.
     if right ~= last then callRedis('HSET', metaKey, 'seq', formatText('%d', right)) end
-    last = right
+    last, first = right, right - count + 1
   end
   -- Known: the entry is there (rememberSeq only counts new ones), one call fewer a lone add.
-  if guess then LAST_SEQS[metaKey] = last else rememberSeq(metaKey, last) end
-  return last - count + 1
+  if guess then LAST_SEQS[metaKey], TAKEN_SEQS[metaKey] = last, first + count - 1 else rememberSeq(metaKey, last) end
+  return first
 end
 -- A seq as the 17-digit text the hash (sq) and the ready index hold: a 14-digit head (seqHead,
 -- formatted once per thousand seqs) and a 3-digit tail from SEQ_TAILS, joined by one concatenation
