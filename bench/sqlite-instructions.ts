@@ -6,6 +6,8 @@
 // around it (binding the values: Statement::JS_run less the step) and the rest (JS, GC). Counts
 // repeat to within a few percent where timings on a shared VM swing by a third. Prints JSON.
 //   npm run bench:sqlite-instructions -- [--batches 10] [--more 40] [--prefill 0] [--systems fusion,plainjob]
+// --mode enqueue_single adds the jobs one at a time (each awaited, as the engine bench's
+// enqueue_single row) instead of in batches: --batches and --more then count thousands of jobs.
 // --mode processed_c1 counts the engine bench's processed_c1 row instead: each process adds the
 // same jobs, then one worker at concurrency 1 runs --batches x 1000 of them in one process and
 // --batches + --more x 1000 in the other, so the difference is what running one no-op job costs
@@ -29,6 +31,7 @@ const opt = (name: string, dflt: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
 };
 const BATCH = 1000;
+const MODES = ['enqueue_batch', 'enqueue_single', 'processed_c1'];
 
 /**
  * The counted process: `jobs` jobs in batches, into a new file in `dir`; in processed_c1 mode
@@ -39,7 +42,8 @@ async function child(system: string, jobs: number, dir: string, mode: string, fi
   const keepAlive = setInterval(() => {}, 60_000);
   const s = system === 'plainjob' ? await plainjobSubject(join(dir, 'plainjob.db')) : await fusionSubject(`sqlite:${join(dir, 'fusion.db')}`);
   const added = mode === 'processed_c1' ? fill : jobs;
-  for (let i = 0; i < added; i += BATCH) await s.enqueueBulk('bench-q', Array.from({ length: BATCH }, (_, k) => ({ i: i + k })));
+  if (mode === 'enqueue_single') for (let i = 0; i < added; i++) await s.enqueue('bench-q', { i });
+  else for (let i = 0; i < added; i += BATCH) await s.enqueueBulk('bench-q', Array.from({ length: BATCH }, (_, k) => ({ i: i + k })));
   if (mode === 'processed_c1') {
     const w = await s.work('bench-q', 1);
     await w.completed(jobs);
@@ -69,7 +73,7 @@ function counted(system: string, jobs: number, mode: string, fill: number): Reco
 
 async function main() {
   const mode = opt('mode', 'enqueue_batch');
-  if (mode !== 'enqueue_batch' && mode !== 'processed_c1') throw new Error(`--mode is enqueue_batch or processed_c1, not ${mode}`);
+  if (!MODES.includes(mode)) throw new Error(`--mode is one of ${MODES.join(', ')}, not ${mode}`);
   if (args.includes('--child')) return child(opt('child', 'fusion'), Number(opt('jobs', '0')), opt('dir', tmpdir()), mode, Number(opt('fill', '0')));
   const before = (Number(opt('prefill', '0')) + Number(opt('batches', '10')) * BATCH);
   const extra = Number(opt('more', '40')) * BATCH;

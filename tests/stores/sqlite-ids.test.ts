@@ -162,6 +162,44 @@ describe('sqlite store: job ids', () => {
     });
   });
 
+  it('stores a lone add with every setting at its default, or any one not, as the add answers it and as a transaction writes it', async () => {
+    await withStore(async (a, file) => {
+      const b = new SqliteStore(file);
+      try {
+        const qa = new Queue(a);
+        const row = (id: string) => {
+          const r = a.db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(id) as Record<string, unknown>;
+          // What differs from one add of the same spec to the next.
+          for (const column of ['seq', 'id', 'run_at', 'created_at']) delete r[column];
+          return r;
+        };
+        const specs = [
+          {}, { priority: 2 }, { maxAttempts: 3 }, { backoff: { type: 'fixed' as const, delay: 5 } }, { timeout: 1000 },
+          { maxStalls: 0 }, { delay: 60_000 }, { description: 'd' }, { tags: ['x'] }, { scheduleId: 's' },
+          { callbacks: { onSuccess: 'http://x.test/' } },
+        ].map((extra, i) => ({ task: 't', queue: 'q', payload: { i }, ...extra }));
+        await qa.enqueueMany([{ task: 't', queue: 'q' }]); // the queue row: a transaction
+        const check = async () => {
+          for (const spec of specs) {
+            const lone = await qa.enqueue(spec);
+            assert.deepEqual(await a.getJob({ id: lone.id }), lone);
+            // Two jobs: a transaction (insertJobs), whose rows are the reference.
+            const [inTx] = await qa.enqueueMany([spec, spec]);
+            assert.deepEqual(row(lone.id), row(inTx!.job.id), JSON.stringify(spec));
+          }
+        };
+        // Each lone add at the seq this connection guesses (insertLoneAt and its plain form).
+        await check();
+        // Another connection takes the guessed seq: the miss goes the insertLoneMade way, and so do
+        // the adds while guessing pauses.
+        await new Queue(b).enqueue({ task: 't', queue: 'q' });
+        await check();
+      } finally {
+        await b.close();
+      }
+    });
+  });
+
   it('never puts a lone add in a gap an add left below newer rows (a given id already taken skips its seq)', async () => {
     await withStore(async (a, file) => {
       const b = new SqliteStore(file);

@@ -286,9 +286,11 @@ function addLoneMade(conn: SqliteConnection, j: NewJob, now: number): AddedJob |
   const state: JobState = j.runAt > now ? 'scheduled' : 'queued';
   let seq = conn.nextSeq;
   let id = '';
+  const plain = state === 'queued' && plainLone(j);
+  const statements = conn.statements;
   if (seq > 0 && seq < SEQ_LIMIT && conn.guessPause === 0) {
     id = madeId(prefix, seq);
-    if (insertLone(conn.statements.insertLoneAt, j, state, seq, id) === undefined) {
+    if (insertLone(plain ? statements.insertLoneAtPlain : statements.insertLoneAt, j, state, seq, id, plain) === undefined) {
       // Another process took the seq (or a delete raised the floor past it, or a caller gave the
       // id): guess no more for a while, as another process adding here would make most guesses miss.
       conn.guessPause = GUESS_PAUSE;
@@ -299,7 +301,7 @@ function addLoneMade(conn: SqliteConnection, j: NewJob, now: number): AddedJob |
     seq = 0;
   }
   if (seq === 0) {
-    const info = insertLone(conn.statements.insertLoneMade, j, state, -1, prefix);
+    const info = insertLone(plain ? statements.insertLoneMadePlain : statements.insertLoneMade, j, state, -1, prefix, plain);
     if (info === undefined) {
       conn.nextSeq = 0;
       return undefined;
@@ -321,19 +323,42 @@ function addLoneMade(conn: SqliteConnection, j: NewJob, now: number): AddedJob |
 const GUESS_PAUSE = 64;
 
 /**
- * Run a lone INSERT: insertLoneAt with the seq and the id made from it, or (seq -1) insertLoneMade
- * with the id prefix. Its run info, or undefined when it wrote no row.
+ * Whether a lone job's settings are all Fusion's defaults (DEFAULTS: priority, attempts, backoff,
+ * timeout, stalls) and it has no description, tags, callbacks or schedule, so a plain INSERT writes
+ * those columns as literals (LONE_PLAIN_TAIL in statements.ts). A queued one only: the plain
+ * INSERT writes the state too.
  */
-function insertLone(statement: Statement, j: NewJob, state: JobState, seq: number, idOrPrefix: string): Database.RunResult | undefined {
+const plainLone = (j: NewJob) => j.priority === DEFAULTS.priority && j.maxAttempts === DEFAULTS.maxAttempts
+  && j.backoff === DEFAULTS.backoff && j.timeout === DEFAULTS.timeout && j.maxStalls === DEFAULTS.maxStalls
+  && j.description === null && j.tags.length === 0 && j.callbacks === null && j.scheduleId === null;
+
+/**
+ * Run a lone INSERT: insertLoneAt(Plain) with the seq and the id made from it, or (seq -1)
+ * insertLoneMade(Plain) with the id prefix; a plain one (plainLone, queued) binds only the columns
+ * it does not write as literals. Its run info, or undefined when it wrote no row.
+ */
+function insertLone(statement: Statement, j: NewJob, state: JobState, seq: number, idOrPrefix: string, plain: boolean): Database.RunResult | undefined {
+  const info = plain ? runLonePlain(statement, j, seq, idOrPrefix) : runLone(statement, j, state, seq, idOrPrefix);
+  return info.changes === 0 ? undefined : info;
+}
+
+/** A plain lone INSERT's run (LONE_PLAIN_TAIL): the columns not written as literals. */
+function runLonePlain(statement: Statement, j: NewJob, seq: number, idOrPrefix: string): Database.RunResult {
+  return seq < 0
+    ? statement.run(idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.runAt, j.createdAt)
+    : statement.run(seq, seq, idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.runAt, j.createdAt);
+}
+
+/** A lone INSERT's run with every column bound (LONE_TAIL). */
+function runLone(statement: Statement, j: NewJob, state: JobState, seq: number, idOrPrefix: string): Database.RunResult {
   const backoff = backoffValue(j);
   const tags = j.tags.length ? JSON.stringify(j.tags) : null;
   const callbacks = j.callbacks ? JSON.stringify(j.callbacks) : null;
-  const info = seq < 0
+  return seq < 0
     ? statement.run(idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoff, j.timeout,
       j.maxStalls, j.runAt, j.createdAt, j.description, tags, callbacks, j.scheduleId)
     : statement.run(seq, seq, idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoff, j.timeout,
       j.maxStalls, j.runAt, j.createdAt, j.description, tags, callbacks, j.scheduleId);
-  return info.changes === 0 ? undefined : info;
 }
 
 export function addJobs(conn: SqliteConnection, jobs: NewJob[], now: number): AddedJob[] {
