@@ -25,12 +25,22 @@ interface ClaimWithFinish {
 /** A registration's fields the jobs handed under it need. */
 type HandoffLease = Pick<Registration, 'queue' | 'token' | 'worker' | 'leaseMs'>;
 
+/** At most this many clean leases are remembered (the oldest go first); one forgotten only costs its completion the error write. */
+const CLEAN_LEASES_KEPT = 100_000;
+
 export class Claims {
   readonly lostClaims: LostClaims;
   private readonly handoffs = new Handoffs();
   /** Lease tokens: this process's random part, then a counter. */
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
+  /**
+   * Job id -> the lease token of its claim here, for claims whose row showed no error: the job
+   * holds none while that token does, so its completion under the token need not clear one (the
+   * 'clean' entry of lua/finish.lua). Forgotten at the job's outcome; a job not here (claimed by
+   * another process, forgotten, claimed with an error) completes as 'completed', which clears it.
+   */
+  private readonly cleanLeases = new Map<string, string>();
 
   constructor(private readonly ctx: RedisContext, private readonly outbox: Outbox, private readonly pubsub: PubSub) {
     this.lostClaims = new LostClaims(ctx);
@@ -80,13 +90,32 @@ export class Claims {
     this.lostClaims.failed(call, early ? rowIds(early.rows) : []);
   }
 
+  /**
+   * The jobs of claim rows leased under `token`, each remembered in its queue, and as a clean lease
+   * where its row showed no error (an absent or empty error field: what the completion would clear).
+   */
+  private leased(rows: string[], queue: string, token: string, worker: string, now: number, leaseUntil: number): Job[] {
+    const jobs = claimedJobs(rows, queue, token, worker, now, leaseUntil);
+    const clean = this.cleanLeases;
+    for (const job of jobs) {
+      this.ctx.rememberQueue(job.id, queue);
+      if (job.error !== null) {
+        clean.delete(job.id);
+        continue;
+      }
+      if (clean.size >= CLEAN_LEASES_KEPT && !clean.has(job.id)) clean.delete(clean.keys().next().value!);
+      clean.set(job.id, token);
+    }
+    return jobs;
+  }
+
+  /** Whether a completion is of a clean lease (see cleanLeases). */
+  private readonly isClean = (outcome: Outcome): boolean => this.cleanLeases.get(outcome.id) === outcome.token;
+
   /** Add a claim script's answer to a claim result. */
   private took(result: ClaimResult, queue: string, rows: string[], wakeAt: string | null, token: string, request: ClaimRequest): void {
     if (rows.length > 0) {
-      for (const job of claimedJobs(rows, queue, token, request.workerId, request.now, request.now + request.leaseMs)) {
-        this.ctx.rememberQueue(job.id, queue);
-        result.jobs.push(job);
-      }
+      for (const job of this.leased(rows, queue, token, request.workerId, request.now, request.now + request.leaseMs)) result.jobs.push(job);
     }
     if (wakeAt !== null && (result.nextWakeAt === null || Number(wakeAt) < result.nextWakeAt)) result.nextWakeAt = Number(wakeAt);
   }
@@ -140,7 +169,12 @@ export class Claims {
     if (claim) ctx.claimedQueues.add(queue);
     const ticket = request ? this.handoffs.ticket(request, queue, request.limit, token) : null;
     const forget = this.handoffs.takeForgets(queue);
-    const finished = outcomeArgs(outcomes, positions);
+    const finished = outcomeArgs(outcomes, positions, this.isClean);
+    // Each outcome ends its lease (or finds it gone): its clean mark is no longer needed.
+    for (const p of positions) {
+      const o = outcomes[p]!;
+      if (this.cleanLeases.get(o.id) === o.token) this.cleanLeases.delete(o.id);
+    }
     const { order } = finished;
     // Follow-up jobs as (outcome number, outbox field, entry) triples: the script writes each with its outcome.
     const outbox: Raw = [];
@@ -247,10 +281,7 @@ export class Claims {
     if (early) this.handTo(early.reg, early.handed, early.listener);
     const sent = ticket.sent;
     if (sent && run.length > 0) {
-      for (const job of claimedJobs(run, ticket.queue, sent.token, ticket.worker, request.now, request.now + sent.leaseMs)) {
-        this.ctx.rememberQueue(job.id, ticket.queue);
-        result.jobs.push(job);
-      }
+      for (const job of this.leased(run, ticket.queue, sent.token, ticket.worker, request.now, request.now + sent.leaseMs)) result.jobs.push(job);
     }
     if (sent && giveBack.length > 0) this.handTo(sent, { rows: giveBack, now: request.now }, null);
     if (orphan) void this.takeBack(orphan);
@@ -258,8 +289,7 @@ export class Claims {
 
   /** Jobs an add leased under a registration: to its worker, or back to the queue if it stopped. */
   private handTo(lease: HandoffLease, handed: Handed, listener: ((jobs: Job[]) => void) | null): void {
-    const jobs = claimedJobs(handed.rows, lease.queue, lease.token, lease.worker, handed.now, handed.now + lease.leaseMs);
-    for (const job of jobs) this.ctx.rememberQueue(job.id, lease.queue);
+    const jobs = this.leased(handed.rows, lease.queue, lease.token, lease.worker, handed.now, handed.now + lease.leaseMs);
     if (listener) listener(jobs);
     else void this.giveBack(jobs);
   }

@@ -276,14 +276,18 @@ const PLAIN_ID = /^[\w.:-]*$/;
 export const plainId = (id: string): boolean => PLAIN_ID.test(id);
 
 /**
- * The finish script's outcome entries for outcomes[positions]. Completions sharing token, end time
- * and result go as one entry (see lua/finish.lua): jobs of one claim finishing together come one
- * after another, so a group is a run of them. `order` holds the outcomes' positions in the order
- * the script numbers them.
+ * The finish script's outcome entries for outcomes[positions]. Completions sharing token, end time,
+ * result and kind go as one entry (see lua/finish.lua): jobs of one claim finishing together come
+ * one after another, so a group is a run of them. A completion `clean` says is known to have no
+ * error stored (its claim under the same token read none) goes as 'clean', which leaves the error
+ * field alone; any other as 'completed', which clears it. `order` holds the outcomes' positions in
+ * the order the script numbers them.
  */
-export function outcomeArgs(outcomes: Outcome[], positions: number[]): { args: (string | number)[]; entries: number; order: number[] } {
+export function outcomeArgs(
+  outcomes: Outcome[], positions: number[], clean: (outcome: Outcome) => boolean = () => false,
+): { args: (string | number)[]; entries: number; order: number[] } {
   const args: (string | number)[] = [];
-  const groups: { token: string; at: number; result: string; members: number[] }[] = [];
+  const groups: { kind: 'clean' | 'completed'; token: string; at: number; result: string; members: number[] }[] = [];
   const order: number[] = [];
   let entries = 0;
   let last: (typeof groups)[number] | null = null;
@@ -292,11 +296,12 @@ export function outcomeArgs(outcomes: Outcome[], positions: number[]): { args: (
     if (outcome.kind !== 'completed') continue;
     // Most handlers return nothing: no JSON.stringify call for it.
     const result = outcome.result == null ? 'null' : JSON.stringify(outcome.result) ?? 'null';
-    if (last && last.token === outcome.token && last.at === outcome.at && last.result === result) last.members.push(position);
-    else groups.push((last = { token: outcome.token, at: outcome.at, result, members: [position] }));
+    const kind = clean(outcome) ? 'clean' : 'completed';
+    if (last && last.kind === kind && last.token === outcome.token && last.at === outcome.at && last.result === result) last.members.push(position);
+    else groups.push((last = { kind, token: outcome.token, at: outcome.at, result, members: [position] }));
   }
-  for (const { token, at, result, members } of groups) {
-    args.push('completed', members.length, token, at, result);
+  for (const { kind, token, at, result, members } of groups) {
+    args.push(kind, members.length, token, at, result);
     for (const position of members) {
       args.push(outcomes[position]!.id);
       order.push(position);
@@ -360,10 +365,11 @@ export function rowToJob(id: string, queue: string, fields: (string | null)[]): 
     stalls: Number(fields[7]),
     maxStalls: limit(fields[8], ABSENT_LIMITS.maxStalls),
     cancelRequested: fields[15] === '1',
-    // Completion leaves the worker field for the history; only an active job has a worker and lease.
+    // Completion leaves the worker field for the history, and the lease end (lua/finish.lua): only
+    // an active job has a worker and lease.
     workerId: fields[1] === 'active' ? str(fields[16]) : null,
-    leaseToken: str(fields[17]),
-    leaseUntil: num(fields[18]),
+    leaseToken: fields[1] === 'active' ? str(fields[17]) : null,
+    leaseUntil: fields[1] === 'active' ? num(fields[18]) : null,
     description: fixed.description,
     tags: fixed.tags,
     callbacks: fixed.callbacks,

@@ -26,6 +26,9 @@ local NEXT_ATTEMPT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] 
 -- string.format or Lua's own number-to-text conversion runs sprintf (~2-3k instructions).
 local SMALL_COUNTS = {[0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
 local function countText(n) return SMALL_COUNTS[n] or string.format('%d', n) end
+-- A claim row's values between the priority and the id for a job of only d, st, p and sq: no runAt
+-- (its createdAt), attempt 1, no limits (the defaults), no stalls, history '[]', no error or progress.
+local PLAIN_ROW_MIDDLE = '\n\n1\n\n\n\n[]\n\n\n'
 -- Promote due jobs, then take up to `limit` queued jobs (priority, FIFO) as active under `token`.
 -- Returns one string per claimed job: its CLAIM_FIELDS values (attempts already counted up, '' for
 -- none), then its id, joined by newlines (JSON from JSON.stringify holds no raw newline; an id may,
@@ -110,31 +113,52 @@ local function claimJobs(channel, now, nowText, limit, leaseMs, worker, token)
   for j = 1, #popped do
     local id = subText(popped[j], 18)
     local key = jobPrefix .. id
-    local fields = callRedis('HMGET', key, 'd', 'p', 'ra', 'at', 'ma', 'ms', 'h')
-    -- An id without its hash is skipped, not an error: past the pop, a script that stops keeps its
-    -- writes so far (the jobs before this one would be active with no worker holding them).
-    if fields[1] then
+    -- A job hash's size says which claim fields it can hold (the job hash sizes, lua/lib/keys.lua): four
+    -- fields are d, st, p and sq alone (a lean add's usual job: every other claim field at its
+    -- default); up to seven, it was never claimed (no at, no history); past that, anything. One
+    -- HLEN and a read of 2 fields (or 5) cost less than reading all 7 (~4k Redis instructions a job,
+    -- callgrind: each field read turns into a Lua table element), at the price of the HLEN (~2.6k)
+    -- for a job claimed before or stored in full. An id without its hash (size 0) is skipped, not
+    -- an error: past the pop, a script that stops keeps its writes so far (the jobs before this
+    -- one would be active with no worker holding them).
+    local size = callRedis('HLEN', key)
+    local d, priority, runAt, attempts, maxAttempts, maxStalls, history
+    if size == 4 then
+      local fields = callRedis('HMGET', key, 'd', 'p')
+      d, priority = fields[1], fields[2]
+    elseif size > 7 then
+      local fields = callRedis('HMGET', key, 'd', 'p', 'ra', 'at', 'ma', 'ms', 'h')
+      d, priority, runAt, attempts, maxAttempts, maxStalls, history = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7]
+    elseif size > 0 then
+      local fields = callRedis('HMGET', key, 'd', 'p', 'ra', 'ma', 'ms')
+      d, priority, runAt, maxAttempts, maxStalls = fields[1], fields[2], fields[3], fields[4], fields[5]
+    end
+    if d then
       -- Stalls, error and progress count only past an ended attempt, when the history is not
       -- '[]' (recover writes stalls with the stalled attempt closed into it, finish and recover an
       -- error with the failed one; a manual retry writes stalls 0): a job that never ended an
-      -- attempt, lean or full, reads 7 fields, not 10 (each field read costs ~1.2k instructions,
-      -- most of it turning the reply into Lua values; callgrind). No history stored is '[]'.
-      local history, stalls, lastError, progress = fields[7], nil, nil, nil
+      -- attempt, lean or full, reads 7 fields at most, not 10 (each field read costs ~1.2k
+      -- instructions, most of it turning the reply into Lua values; callgrind). No history stored is '[]'.
+      local stalls, lastError, progress = nil, nil, nil
       if not history or history == '' then history = '[]'
       elseif history ~= '[]' then
         local ran = callRedis('HMGET', key, 'sl', 'e', 'pg')
         stalls, lastError, progress = ran[1], ran[2], ran[3]
       end
-      local attempt = NEXT_ATTEMPT[fields[4] or '0'] or string.format('%d', (tonumber(fields[4]) or 0) + 1)
+      local attempt = NEXT_ATTEMPT[attempts or '0'] or string.format('%d', (tonumber(attempts) or 0) + 1)
       callRedis('HSET', key, 'st', 'active', 'at', attempt, 'w', worker, 'tk', token, 'lu', leaseUntilText, 'sa', nowText)
       if leases then leases[nl + 1], leases[nl + 2], nl = leaseUntilText, id, nl + 2
       else callRedis('ZADD', leaseKey, 'inf', LEASE_ANCHOR, leaseUntilText, id) end
       if announce then events[#events + 1] = {'active', id} end
       -- The row: one value per CLAIM_FIELDS entry, in its order, '' for an absent one (no error, no
       -- progress), then the id. One concatenation of 21 pieces: filling the gaps in a loop and
-      -- table.concat cost ~5k instructions a job more (callgrind, claims of 50).
+      -- table.concat cost ~5k instructions a job more (callgrind, claims of 50); of 5 for a job of
+      -- four fields, whose others are known.
       nr = nr + 1
-      rows[nr] = fields[1] .. '\n' .. (fields[2] or '') .. '\n' .. (fields[3] or '') .. '\n' .. attempt .. '\n' .. (fields[5] or '') .. '\n' .. (stalls or '') .. '\n' .. (fields[6] or '') .. '\n' .. history .. '\n' .. (lastError or '') .. '\n' .. (progress or '') .. '\n' .. id
+      if size == 4 then rows[nr] = d .. '\n' .. priority .. PLAIN_ROW_MIDDLE .. id
+      else
+        rows[nr] = d .. '\n' .. (priority or '') .. '\n' .. (runAt or '') .. '\n' .. attempt .. '\n' .. (maxAttempts or '') .. '\n' .. (stalls or '') .. '\n' .. (maxStalls or '') .. '\n' .. history .. '\n' .. (lastError or '') .. '\n' .. (progress or '') .. '\n' .. id
+      end
     end
   end
   if rateMax then callRedis('HSET', metaKey, 'rs', string.format('%.0f', windowStart), 'rc', usedInWindow + #rows) end

@@ -21,6 +21,12 @@ local HANDED = ':h:'        -- .. token: jobs handed off under a registration
 -- as the default. An add leaves those fields out (each field written costs ~2k instructions,
 -- callgrind) only on a prefix whose FORMAT mark says lean: versions before this one read them
 -- without a default, and until the mark is set one of them may share the prefix (jobFormat).
+-- A hash's size tells a claim what it can hold (claimJobs reads by it), so every writer keeps these:
+-- every add writes d, st, p and sq, and no field is ever deleted but sa (release-claim.lua, after a
+-- claim has written at, w, tk, lu and sa); a claim leaves at least eight fields, a full add writes
+-- ten or more. So a hash of four fields is d, st, p and sq alone, and one of at most seven was never
+-- claimed and stored lean: no at, no h (nor sl, e, pg). A writer that adds a field to a job never
+-- claimed must keep those two sentences true.
 local JOB_FIELDS = {--[[$JOB_FIELDS]]}
 local ABSENT_MAX_ATTEMPTS, ABSENT_MAX_STALLS = --[[$ABSENT_LIMITS]]
 -- An add's runAt when it equals the job's createdAt and is due (the client's test): the hash then
