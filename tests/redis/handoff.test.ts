@@ -114,6 +114,27 @@ describe('Redis idle hand-off', { skip }, () => {
     }
   });
 
+  it("hands a lone add's job over with the next seq of the millisecond the adds before it took, not one a millisecond ahead", { skip: functionsSkip }, async () => {
+    const prefix = testPrefix();
+    const s = open(undefined, prefix);
+    const handed = deferred<string[]>();
+    s.handoffJobs({ workerId: 'w1', listener: (jobs) => handed.resolve(jobs.map((j) => j.id)) });
+    const now = Date.now();
+    const add = (id: string) => s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'h', id }, now)], now });
+    await add('a');
+    // The second add of the millisecond stores the rest of it as the queue's seq (takeSeqs).
+    await add('b');
+    assert.equal((await s.claimJobs(req({ now }))).jobs.length, 2);
+    // Nothing left: this claim leaves w1's registration, and the next add hands its job to it.
+    assert.equal((await s.claimJobs(req({ now }))).jobs.length, 0);
+    await until(async () => (await admin.zcard(idleKey(prefix))) === 1, 5000, 'registration', 2);
+    await add('c');
+    assert.deepEqual(await within(handed.promise, 5000, 'the hand-off'), ['c']);
+    await add('d');
+    const seqs = await Promise.all(['a', 'b', 'c', 'd'].map(async (id) => Number(await admin.zscore(`{${prefix}:h}:a`, id))));
+    assert.deepEqual(seqs.map((seq) => seq - now * 1000), [0, 1, 2, 3]);
+  });
+
   /** The commands the add scripts ran on this prefix's queue 'h' while `run` ran (MONITOR shows a script's commands as from 'lua'). */
   const scriptCommandsDuring = async (prefix: string, run: () => Promise<unknown>): Promise<string[]> => {
     const seen: string[] = [];

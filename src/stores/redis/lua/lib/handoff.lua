@@ -141,8 +141,13 @@ local function handOffNew(channel, now, nowText, queue, key, lean, id, priority,
   -- one EXISTS, where ZCARD and ZCOUNT were two calls (~4k instructions, callgrind).
   if callRedis('EXISTS', keys.ready, keys.scheduled) > 0
     and (callRedis('ZCARD', keys.ready) > 0 or callRedis('ZCOUNT', keys.scheduled, '-inf', nowText) > 0) then return false end
-  -- As takeSeqs: above the last seq (tonumber also reads one stored zero-padded) and at least now in microseconds.
-  local seq = (tonumber(meta[4]) or 0) + 1
+  -- As takeSeqs: above the last seq (tonumber also reads one stored zero-padded) and at least now in
+  -- microseconds. Where the stored seq is the one this library stored last (LAST_SEQS), it may hold
+  -- the rest of a millisecond the adds before took (takeSeqs): the next seq of that range, and no
+  -- write while it lasts, where stored + 1 put this job a millisecond ahead of its own.
+  local stored = tonumber(meta[4]) or 0
+  local ranged = LAST_SEQS[keys.meta] == stored
+  local seq = (ranged and TAKEN_SEQS[keys.meta] or stored) + 1
   if seq < now * 1000 then seq = now * 1000 end
   -- %d, not %.0f: a whole number either way, and %.0f's float formatting cost ~5k Redis instructions
   -- (callgrind). The 17-digit seq of a 16-digit one (now in microseconds, until the year 2286) by
@@ -150,8 +155,11 @@ local function handOffNew(channel, now, nowText, queue, key, lean, id, priority,
   -- earlier millisecond) is nowText and '000' where nowText has 13 digits, without the sprintf.
   local seqDigits = seq == now * 1000 and #nowText == 13 and nowText .. '000' or formatText('%d', seq)
   local seqText = #seqDigits == 16 and '0' .. seqDigits or formatText('%017d', seq)
-  callRedis('HSET', keys.meta, 'seq', seqDigits)
-  rememberSeq(keys.meta, seq)
+  if ranged and seq <= stored then TAKEN_SEQS[keys.meta] = seq
+  else
+    callRedis('HSET', keys.meta, 'seq', seqDigits)
+    rememberSeq(keys.meta, seq)
+  end
   -- As claimJobs leaves a first attempt: the fields an add writes (writeJob), then the claim's.
   local leaseUntilText = formatText('%d', now + numberOf(leaseMs))
   if not lean then

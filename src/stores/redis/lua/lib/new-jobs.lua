@@ -9,7 +9,8 @@
 -- the step): another writer since (another version's library, EVAL, a failover) makes it wrong, and
 -- then the seq is set as before, from the value read. Still at least floor then: the step lifts the
 -- guess to the floor and the value was at least the guess (seqs only grow); a value below the guess
--- (a deleted meta hash) is corrected by the same check.
+-- (a meta hash deleted from outside Fusion) is corrected by the same check, at the next add that
+-- makes the call (not those of the millisecond taken from the stored range, below).
 -- Where the guess held, the add also stores the rest of its millisecond (up to floor + 999) as
 -- taken, and later adds of that millisecond take their seqs from it with no call (TAKEN_SEQS: the
 -- HINCRBY is ~6k of a lone add's ~83k Redis instructions; sequential adds come ~10 a millisecond).
