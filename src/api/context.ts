@@ -84,24 +84,58 @@ export function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<Added> {
 const existsDifferently = (id: string, field: string) =>
   apiError(409, 'conflict', `a job with id ${id} already exists with different content`, { field, id });
 
+type CreatedOne = { job: Job; created: boolean; replay: boolean };
+
+/** The id a keyed creation gets (the key decides it); a refusal when a client id came too. */
+function keyedId(req: FastifyRequest, nj: NewJob, idField: string | null): FusionError | null {
+  const idem = req.idempotency;
+  if (!idem) return null;
+  if (idField) return badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the job id`);
+  nj.id = derivedId('job', idem.principal, idem.key);
+  return null;
+}
+
+/** The add's answer for one job: counted when new, else checked against the request (throws on a mismatch). */
+function createdOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null, out: Added): CreatedOne {
+  const { job, created } = out[0]!;
+  if (created) {
+    ctx.metrics.created(job.queue, job.task, job.id);
+    return { job, created, replay: false };
+  }
+  const idem = req.idempotency;
+  if (!jobsMatch(job, nj)) throw idem ? keyReused(idem.key) : existsDifferently(job.id, idField ?? 'id');
+  return { job, created, replay: idem !== undefined };
+}
+
 /**
  * Create one job, honouring Idempotency-Key (the key decides the id) and client ids (the same id
  * twice is one job). `idField` names the body field that carried a client id, if any.
  */
-export function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null): Promise<{ job: Job; created: boolean; replay: boolean }> {
-  const idem = req.idempotency;
-  if (idem) {
-    if (idField) return Promise.reject(badField(idField, `give either ${idField} or an Idempotency-Key, not both: the key decides the job id`));
-    nj.id = derivedId('job', idem.principal, idem.key);
-  }
+export function createOne(ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null): Promise<CreatedOne> {
+  const refused = keyedId(req, nj, idField);
+  if (refused) return Promise.reject(refused);
   // One reaction for the add's outcome, its count and the id check (createJobs would add another).
-  return addThroughFunnel(ctx, [nj]).then((out) => {
-    const { job, created } = out[0]!;
-    if (created) {
-      ctx.metrics.created(job.queue, job.task, job.id);
-      return { job, created, replay: false };
+  return addThroughFunnel(ctx, [nj]).then((out) => createdOne(ctx, req, nj, idField, out), rethrowStoreFailure);
+}
+
+/**
+ * createOne for a caller that answers from callbacks: `done` with the job, or `failed` with what
+ * createOne rejects with (a refusal before the add is reported at once). One reaction on the add's
+ * promise per request, where createOne's promise and a reaction of the caller's on it were two more
+ * promises and microtasks (POST /v1/jobs). `done` must not throw (the reaction would reject unseen).
+ */
+export function createOneThen(
+  ctx: ApiContext, req: FastifyRequest, nj: NewJob, idField: string | null, done: (r: CreatedOne) => void, failed: (err: unknown) => void,
+): void {
+  const refused = keyedId(req, nj, idField);
+  if (refused) return failed(refused);
+  addThroughFunnel(ctx, [nj]).then((out) => {
+    let r: CreatedOne;
+    try {
+      r = createdOne(ctx, req, nj, idField, out);
+    } catch (err) {
+      return failed(err);
     }
-    if (!jobsMatch(job, nj)) throw idem ? keyReused(idem.key) : existsDifferently(job.id, idField ?? 'id');
-    return { job, created, replay: idem !== undefined };
-  }, rethrowStoreFailure);
+    done(r);
+  }, (err: unknown) => failed(storeFailure(err)));
 }

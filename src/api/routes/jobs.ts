@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JobSpec, NewJob } from '../../core/job.js';
 import { isFinished } from '../../core/job.js';
 import { notFound } from '../../core/errors.js';
-import { type ApiContext, createJobs, createOne, isKnownTask, resolve, unknownTask } from '../context.js';
+import { type ApiContext, createJobs, type createOne, createOneThen, isKnownTask, resolve, unknownTask } from '../context.js';
 import { apiError, badField, sendError } from '../errors.js';
 import { REPLAY_HEADER, derivedId, jobsMatch, keyReused } from '../idempotency.js';
 import { jobView } from '../present.js';
@@ -49,22 +49,31 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
     else reply.type(JSON_TYPE).send(json);
   };
 
-  // Callback-style: the handler returns nothing and answers from the add's reactions. A returned
-  // promise costs Fastify a reaction of its own per request, and one resolved with the reply (a
-  // thenable) two more microtasks and a Reply.then. Fastify answers what the handler throws before
-  // returning as it does an error sent; an error in the reactions is sent as Fastify sends a
-  // rejection (reply.send of an Error goes to the error handler).
+  /** An error answer from the add's reaction; a failure to send it is logged (nothing else would see it). */
+  const answerError = (reply: FastifyReply, err: unknown): void => {
+    try {
+      sendError(reply, err);
+    } catch (e) {
+      reply.log.error({ err: e }, 'POST /v1/jobs: answering failed');
+    }
+  };
+
+  // Callback-style: the handler returns nothing and answers from the add's one reaction
+  // (createOneThen). A returned promise costs Fastify a reaction of its own per request, and one
+  // resolved with the reply (a thenable) two more microtasks and a Reply.then. Fastify answers what
+  // the handler throws before returning as it does an error sent; an error in the reaction is sent
+  // as Fastify sends a rejection (reply.send of an Error goes to the error handler).
   app.post('/v1/jobs', { schema: S.createJob, config: { role: 'send' } }, (req, reply) => {
     const body = req.body as SpecBody;
     const now = ctx.now();
     const nj = resolve(ctx, specFromBody(ctx, body, now), now);
-    createOne(ctx, req, nj, body.id !== undefined ? 'id' : null).then((r) => {
+    createOneThen(ctx, req, nj, body.id !== undefined ? 'id' : null, (r) => {
       try {
         answerCreated(reply, r, nj);
       } catch (err) {
-        sendError(reply, err);
+        answerError(reply, err);
       }
-    }, (err: unknown) => sendError(reply, err)).catch((err: unknown) => reply.log.error({ err }, 'POST /v1/jobs: answering failed'));
+    }, (err) => answerError(reply, err));
   });
 
   app.post('/v1/jobs/bulk', { schema: S.createBulk, config: { role: 'send' }, bodyLimit: bodyLimit * BULK_BODY_FACTOR }, async (req, reply) => {
