@@ -84,7 +84,8 @@ export function createJobs(ctx: ApiContext, jobs: NewJob[]): Promise<Added> {
 const existsDifferently = (id: string, field: string) =>
   apiError(409, 'conflict', `a job with id ${id} already exists with different content`, { field, id });
 
-type CreatedOne = { job: Job; created: boolean; replay: boolean };
+/** One job's creation: the job, whether this request made it, and whether it answers a repeated Idempotency-Key. */
+export type CreatedOne = { job: Job; created: boolean; replay: boolean };
 
 /** The id a keyed creation gets (the key decides it); a refusal when a client id came too. */
 function keyedId(req: FastifyRequest, nj: NewJob, idField: string | null): FusionError | null {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JobSpec, NewJob } from '../../core/job.js';
 import { isFinished } from '../../core/job.js';
 import { notFound } from '../../core/errors.js';
-import { type ApiContext, createJobs, type createOne, createOneThen, isKnownTask, resolve, unknownTask } from '../context.js';
+import { type ApiContext, type CreatedOne, createJobs, createOneThen, isKnownTask, resolve, unknownTask } from '../context.js';
 import { apiError, badField, sendError } from '../errors.js';
 import { REPLAY_HEADER, derivedId, jobsMatch, keyReused } from '../idempotency.js';
 import { jobView } from '../present.js';
@@ -13,7 +13,6 @@ import * as S from '../schemas/jobs.js';
 import { deliveryFor } from './deliveries.js';
 
 type SpecBody = Omit<JobSpec, 'runAt'> & { runAt?: string | number };
-type Created = Awaited<ReturnType<typeof createOne>>;
 
 export function specFromBody(ctx: ApiContext, b: SpecBody, now: number, prefix = ''): JobSpec {
   if (b.runAt !== undefined && b.delay !== undefined) throw badField(`${prefix}delay`, 'give runAt or delay, not both');
@@ -39,7 +38,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: number): void {
   const view = (j: Parameters<typeof jobView>[0]) => jobView(j, ctx.sensitive);
 
-  const answerCreated = (reply: FastifyReply, r: Created, nj: NewJob): void => {
+  const answerCreated = (reply: FastifyReply, r: CreatedOne, nj: NewJob): void => {
     if (r.replay) reply.header(REPLAY_HEADER, 'true');
     reply.code(r.created || r.replay ? 201 : 200);
     // A job not yet run is written by a template (job-json.ts); a string with a JSON type goes out as it is.

@@ -109,8 +109,15 @@ export class Claims {
     return jobs;
   }
 
-  /** Whether a completion is of a clean lease (see cleanLeases). */
-  private readonly isClean = (outcome: Outcome): boolean => this.cleanLeases.get(outcome.id) === outcome.token;
+  /**
+   * Whether a completion is of a clean lease (see cleanLeases), taking its mark: the completion ends
+   * the lease. outcomeArgs asks once per completion.
+   */
+  private readonly takeClean = (outcome: Outcome): boolean => {
+    if (this.cleanLeases.get(outcome.id) !== outcome.token) return false;
+    this.cleanLeases.delete(outcome.id);
+    return true;
+  };
 
   /** Add a claim script's answer to a claim result. */
   private took(result: ClaimResult, queue: string, rows: string[], wakeAt: string | null, token: string, request: ClaimRequest): void {
@@ -169,11 +176,11 @@ export class Claims {
     if (claim) ctx.claimedQueues.add(queue);
     const ticket = request ? this.handoffs.ticket(request, queue, request.limit, token) : null;
     const forget = this.handoffs.takeForgets(queue);
-    const finished = outcomeArgs(outcomes, positions, this.isClean);
-    // Each outcome ends its lease (or finds it gone): its clean mark is no longer needed.
+    const finished = outcomeArgs(outcomes, positions, this.takeClean);
+    // The other outcomes end their leases too (or find them gone): their clean marks go as well.
     for (const p of positions) {
       const o = outcomes[p]!;
-      if (this.cleanLeases.get(o.id) === o.token) this.cleanLeases.delete(o.id);
+      if (o.kind !== 'completed' && this.cleanLeases.get(o.id) === o.token) this.cleanLeases.delete(o.id);
     }
     const { order } = finished;
     // Follow-up jobs as (outcome number, outbox field, entry) triples: the script writes each with its outcome.
