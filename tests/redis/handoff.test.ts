@@ -12,6 +12,9 @@ import type { Job, JobSpec, NewJob } from '../../src/core/job.js';
 import type { ClaimRequest } from '../../src/core/store.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl, type RedisTarget } from '../../src/stores/redis/connect.js';
+import { ScriptRunner } from '../../src/stores/redis/runner.js';
+import { RedisKeys } from '../../src/stores/redis/keys.js';
+import { releaseClaimScript } from '../../src/stores/redis/script-calls.js';
 import { PrefixedStores, REDIS_URL, countHandoffs, openTestStore, redisSkip, testPrefix, watchCommands } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 
@@ -65,6 +68,18 @@ describe('Redis idle hand-off', { skip }, () => {
     await spy.subscribe(`${prefix}:events:h:w1`);
     await killEvents(admin, prefix);
     return { seen: seen.promise };
+  }
+
+  /**
+   * Worker w1 of a store whose event connection can be killed (storeWithMortalEvents), listening
+   * with `listener`; a producer on the same prefix; and a spare connection to spy on w1's channel.
+   */
+  function mortalWorker(listener: (jobs: Job[]) => void) {
+    const prefix = testPrefix();
+    const s = open(storeWithMortalEvents, prefix);
+    const producer = open(undefined, prefix);
+    const stop = s.handoffJobs({ workerId: 'w1', listener });
+    return { prefix, s, producer, stop, spy: new Redis(REDIS_URL) };
   }
 
   before(() => {
@@ -226,6 +241,38 @@ describe('Redis idle hand-off', { skip }, () => {
       // The jobs finish under the token they came with.
       const applied = await s.finishJobs({ outcomes: got.map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: Date.now(), result: null })) });
       assert.deepEqual(applied, [true, true]);
+    } finally {
+      await stop();
+    }
+  });
+
+  // A claim that takes a job and runs the queue dry registers its free slots. If that job's lease
+  // runs out while the registration lives (it lasts idleMs, here longer than the lease), recovery
+  // queues it again and the next add may hand it back to the same registration: that lease must
+  // not be the stalled run's, or the stalled run's late completion would end it.
+  it('hands a recovered job back under a lease of its own: the stalled run can no longer finish or extend it', async () => {
+    const s = open();
+    const got: Job[] = [];
+    const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
+    try {
+      const now = Date.now();
+      await s.addJobs({ jobs: [job({ id: 'stalls' })], now });
+      const first = await s.claimJobs(req({ limit: 2, leaseMs: 1000, now }));
+      assert.deepEqual(first.jobs.map((j) => j.id), ['stalls']);
+      assert.equal(await admin.zcard(idleKey(s.prefix)), 1, 'the claim ran the queue dry and registered its other slot');
+      const stale = first.jobs[0]!.leaseToken!;
+      assert.deepEqual((await s.recoverExpiredJobs({ now: now + 2000 })).requeued, ['stalls']);
+      await s.addJobs({ jobs: [job({ id: 'next' })], now: Date.now() });
+      await until(() => got.length === 1, 5000, 'hand-off message', 2);
+      assert.equal(got[0]!.id, 'stalls', 'the registration took the recovered job, which is older');
+assert.notEqual(got[0]!.leaseToken, stale);
+      const [beat] = await s.heartbeatJobs({ leases: [{ id: 'stalls', token: stale }], leaseMs: 30_000, now: Date.now() });
+assert.equal(beat!.ok, false, "the stalled run's heartbeat does not extend the new lease");
+      const late = await s.finishJobs({ outcomes: [{ kind: 'completed', id: 'stalls', token: stale, at: Date.now(), result: 'stale' }] });
+      assert.deepEqual(late, [false], "the stalled run's completion is refused");
+      assert.equal((await s.getJob({ id: 'stalls' }))!.state, 'active');
+      const live = await s.finishJobs({ outcomes: [{ kind: 'completed', id: 'stalls', token: got[0]!.leaseToken!, at: Date.now(), result: null }] });
+      assert.deepEqual(live, [true]);
     } finally {
       await stop();
     }
@@ -394,6 +441,49 @@ describe('Redis idle hand-off', { skip }, () => {
     }
   });
 
+  // A claim whose answer never came is put back by release-claim, with the arguments lost-claims.ts
+  // sends: here for a claim that took one job and registered, as if the client never heard of either.
+  it("puts back a lost claim's registration and the jobs an add handed under it, which carry the registration's token", async () => {
+    const { prefix, s, producer, stop, spy } = mortalWorker(() => assert.fail('no message reaches a worker whose events are down'));
+    const keys = new RedisKeys(prefix, false);
+    /** release-claim for the claim of `taken` (its jobs, all leased until one time), keeping nothing. */
+    const release = (taken: Job[], claimFailed: boolean) => new ScriptRunner(admin, true).call(releaseClaimScript({
+      queueKeyBase: keys.queueKeyBase('h'), channel: keys.scriptChannel, queue: 'h', now: Date.now(), token: taken[0]!.leaseToken!,
+      leaseUntilMin: taken[0]!.leaseUntil! - 0.5, leaseUntilMax: taken[0]!.leaseUntil! + 0.5, keepRegistration: '', claimFailed, kept: [],
+    }));
+    const claimOne = async (id: string) => {
+      await producer.addJobs({ jobs: [job({ id })], now: Date.now() });
+      const taken = (await s.claimJobs(req({ limit: 3 }))).jobs;
+      assert.deepEqual(taken.map((j) => j.id), [id]);
+      assert.equal(await admin.zcard(idleKey(prefix)), 1, 'the claim ran the queue dry and registered');
+      return taken;
+    };
+    try {
+      // A run whose answer came after a dropped connection: its registration goes with its job.
+      const answered = await claimOne('dropped');
+      assert.deepEqual(await release(answered, false), ['dropped']);
+      assert.equal(await admin.zcard(idleKey(prefix)), 0, 'the registration went');
+      const again = (await s.claimJobs(req({ idleMs: undefined }))).jobs;
+      assert.deepEqual(again.map((j) => j.id), ['dropped'], 'back in the queue');
+      await s.finishJobs({ outcomes: [{ kind: 'completed', id: 'dropped', token: again[0]!.leaseToken!, at: Date.now(), result: null }] });
+
+      // A claim that failed: an add took its registration meanwhile, and those jobs go back too.
+      await spy.subscribe(`${prefix}:events:h:w1`);
+      await killEvents(admin, prefix);
+      const failed = await claimOne('claimed');
+      await producer.addJobs({ jobs: [job({ id: 'handed-1' }), job({ id: 'handed-2' })], now: Date.now() });
+      assert.equal((await s.getJob({ id: 'handed-1' }))!.state, 'active');
+      assert.deepEqual((await release(failed, true)).sort(), ['claimed', 'handed-1', 'handed-2']);
+      for (const id of ['claimed', 'handed-1', 'handed-2']) {
+        const back = (await s.getJob({ id }))!;
+        assert.deepEqual([back.state, back.attempts, back.leaseToken], ['queued', 0, null], id);
+      }
+    } finally {
+      spy.disconnect();
+      await stop();
+    }
+  });
+
   it('starts a lone job handed to a worker of the adding process from the add\'s answer, not waiting for the message', async () => {
     const prefix = testPrefix();
     const s = open(storeWithMortalEvents, prefix);
@@ -425,11 +515,7 @@ describe('Redis idle hand-off', { skip }, () => {
   });
 
   it('takes back a stopping worker registration; a job leased to it meanwhile goes back to the queue', async () => {
-    const prefix = testPrefix();
-    const s = open(storeWithMortalEvents, prefix);
-    const producer = open(undefined, prefix);
-    const stop = s.handoffJobs({ workerId: 'w1', listener: () => assert.fail('no job reaches a worker whose events are down') });
-    const spy = new Redis(REDIS_URL);
+    const { prefix, s, producer, stop, spy } = mortalWorker(() => assert.fail('no job reaches a worker whose events are down'));
     try {
       await s.claimJobs(req());
       await spy.subscribe(`${prefix}:events:h:w1`);

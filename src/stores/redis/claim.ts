@@ -31,7 +31,10 @@ const CLEAN_LEASES_KEPT = 100_000;
 export class Claims {
   readonly lostClaims: LostClaims;
   private readonly handoffs = new Handoffs();
-  /** Lease tokens: this process's random part, then a counter. */
+  /**
+   * Lease tokens: this process's random part (base64url), '.', then a counter (base 36): never
+   * REGISTRATION_MARK, which ends the token of a registration (handoff.ts).
+   */
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
   /**

@@ -9,9 +9,21 @@
 // handedByAdd), or by a claim naming it, which takes its jobs from Redis if an add took it and the
 // message has not come.
 // A message can also come before the answer of the claim that registered (they travel on different
-// connections): it waits on that claim's ticket, found by the token the claim sent.
+// connections): it waits on that claim's ticket, found by the registration's token.
+//
+// A registration's token is its claim's lease token and REGISTRATION_MARK, which no claim's token
+// holds (claim.ts: newToken), so the jobs an add hands over get a lease token of their own. Under
+// the claim's token, a job that claim took whose lease ran out while the registration lived could
+// come back by recovery and be handed to the registration under the stalled run's token, whose
+// heartbeat and completion would then hold the new lease.
 import type { Job } from '../../core/job.js';
 import type { ClaimRequest } from '../../core/store.js';
+
+/** Ends every registration's token (lua/lib/handoff.lua reads it from here): never in a claim's token. */
+export const REGISTRATION_MARK = '~';
+
+/** The token of the registration a claim under `claimToken` leaves, as workerClaim makes it. */
+export const registrationToken = (claimToken: string): string => claimToken + REGISTRATION_MARK;
 
 /** One registration, as the claim script wrote it: "token\nslots\nleaseMs\nworker". */
 export interface Registration {
@@ -34,7 +46,7 @@ export interface Handed {
 export interface Ticket {
   queue: string;
   worker: string;
-  /** The claim's lease token and length, which a registration it leaves carries. */
+  /** The token of a registration this claim leaves (registrationToken), and the lease length it carries. */
   token: string;
   leaseMs: number;
   limit: number;
@@ -66,7 +78,7 @@ export class Handoffs {
   private workers = new Map<string, WorkerState>();
   /** Unsettled registrations by token, also of workers that stopped listening. */
   private tokens = new Map<string, Registration>();
-  /** Owning claims in the air, by their token. */
+  /** Owning claims in the air, by the token of the registration each may leave. */
   private flying = new Map<string, Ticket>();
   /** queue → tokens whose jobs came by message: the next script there deletes their lists. */
   private forgets = new Map<string, string[]>();
@@ -101,11 +113,13 @@ export class Handoffs {
     return list.join(' ');
   }
 
-  /** The hand-off part of a claim of `limit` jobs from `queue`. */
+  /** The hand-off part of a claim of `limit` jobs from `queue`, under lease token `token`. */
   ticket(req: ClaimRequest, queue: string, limit: number, token: string): Ticket {
     const worker = req.workerId;
     const workerState = this.workers.get(worker);
-    const ticket: Ticket = { queue, worker, token, leaseMs: req.leaseMs, limit, prev: '', until: '', owner: false, sent: null, early: null };
+    const ticket: Ticket = {
+      queue, worker, token: registrationToken(token), leaseMs: req.leaseMs, limit, prev: '', until: '', owner: false, sent: null, early: null,
+    };
     // Only a worker of one queue registers: one of several would promise the same slots in each.
     if (!workerState || req.idleMs === undefined || req.queues.length !== 1) return ticket;
     const reg = workerState.regs.get(queue) ?? null;
@@ -114,7 +128,7 @@ export class Handoffs {
       return ticket;
     }
     workerState.busy.add(queue);
-    this.flying.set(token, ticket);
+    this.flying.set(ticket.token, ticket);
     ticket.owner = true;
     ticket.sent = reg;
     ticket.prev = reg?.member ?? '';

@@ -16,6 +16,7 @@ import { WORK_EVENTS } from '../../core/store.js';
 import { DEFAULTS } from '../../core/job.js';
 import { sourceDir } from '../source-dir.js';
 import { ABSENT_LIMITS, CLAIM_FIELDS, FIELDS, LEAN_READER, RUN_AT_CREATED } from './codec.js';
+import { REGISTRATION_MARK } from './handoff.js';
 
 export const SCRIPT_NAMES = [
   'add', 'add-lean', 'claim', 'finish', 'heartbeat', 'progress', 'recover', 'promote-due', 'job-op', 'clean', 'queue-set', 'queue-info',
@@ -38,6 +39,7 @@ const PLACEHOLDERS: Record<string, string> = {
   DEFAULT_PRIORITY: `'${DEFAULTS.priority}'`,
   LEAN_READER: `'${JSON.stringify(LEAN_READER).slice(1, -1)}'`,
   WORK_EVENTS: [...WORK_EVENTS].map((e) => `['${e}'] = true`).join(', '),
+  REGISTRATION_MARK: `'${REGISTRATION_MARK}'`,
 };
 
 const LUA_DIR = sourceDir(import.meta.url, ['./lua/', '../../../../src/stores/redis/lua/'], 'Redis Lua scripts');

@@ -1,10 +1,11 @@
 -- Jobs a claim leased under `token` whose answer never reached the client (the connection dropped
 -- after the script ran): back to queued in their old place, as if never claimed (no attempt, no
 -- stall, no history); cancelled if a cancel was asked meanwhile. A claim leases all its jobs in one
--- queue until one time, so the lease index finds them at once. Hand-off registrations under the
--- token other than keepRegistration go (a lost run may have left one the client never saw); with
--- claimFailed = '1' (the client forgot the token), jobs an add already leased under one of them go
--- back too. Returns the released ids.
+-- queue until one time, so the lease index finds them at once. Hand-off registrations the claim
+-- left (their token is the claim's and REGISTRATION_MARK, lua/lib/handoff.lua) other than
+-- keepRegistration go (a lost run may have left one the client never saw); with claimFailed = '1'
+-- (the client forgot the token), jobs an add already leased under one of them go back too.
+-- Returns the released ids.
 local queueKeyBase = KEYS[1]
 local channel = ARGV[1]
 local queue = ARGV[2]
@@ -18,17 +19,21 @@ local FIRST_KEPT = 9          -- then the ids the client did receive (kept)
 beginCall(queueKeyBase)
 local kept = {}
 for i = FIRST_KEPT, #ARGV do kept[ARGV[i]] = true end
-local idleKey, tokenLine = keyBase .. IDLE, token .. '\n'
+local registrationToken = token .. REGISTRATION_MARK
+local idleKey, tokenLine = keyBase .. IDLE, registrationToken .. '\n'
 for _, registration in ipairs(redis.call('ZRANGE', idleKey, '0', '-1')) do
   if registration ~= keepRegistration and string.sub(registration, 1, #tokenLine) == tokenLine then redis.call('ZREM', idleKey, registration) end
 end
 local ids = redis.call('ZRANGEBYSCORE', keyBase .. LEASED, leaseUntilMin, leaseUntilMax)
+-- Ids from the registration's list, leased under its token, not the claim's.
+local handed = {}
 if claimFailed then
-  local handedKey = keyBase .. HANDED .. token
+  local handedKey = keyBase .. HANDED .. registrationToken
   -- A handed row is the CLAIM_FIELDS values, then the id, on lines of their own (see claimJobs).
   local rowId = '^' .. string.rep('[^\n]*\n', #CLAIM_FIELDS) .. '(.*)$'
   for _, row in ipairs(redis.call('LRANGE', handedKey, '0', '-1')) do
-    ids[#ids + 1] = string.match(row, rowId)
+    local id = string.match(row, rowId)
+    ids[#ids + 1], handed[id] = id, true
   end
   redis.call('DEL', handedKey)
 end
@@ -36,7 +41,7 @@ local released = {}
 for _, id in ipairs(ids) do
   local key = jobKey(id)
   local fields = kept[id] and {} or redis.call('HMGET', key, 'tk', 'at', 'p', 'sq', 'cr')
-  if fields[1] == token then
+  if fields[1] == (handed[id] and registrationToken or token) then
     local priority, seq, cancelRequested = fields[3], fields[4], fields[5]
     removeFromIndex(keyBase .. LEASED, id)
     local attempts = math.max(tonumber(fields[2]) - 1, 0)

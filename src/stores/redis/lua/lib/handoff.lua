@@ -1,10 +1,10 @@
 -- Idle hand-off. A worker whose claim finds the queue empty leaves a registration in the IDLE set:
--- member token, slots, leaseMs and worker id on lines of their own, scored by when it lapses. The
--- next add that queues work claims for the newest live registration in the same script and
--- publishes the jobs on that worker's channel, sparing an idle worker the claim round trip after its
--- wake-up. A registration serves one add. Its jobs also go to the list HANDED .. token, from which
--- the worker's next claim takes them if the message never came (its event connection dropped
--- meanwhile).
+-- member token (its own, see workerClaim), slots, leaseMs and worker id on lines of their own,
+-- scored by when it lapses. The next add that queues work claims for the newest live registration
+-- in the same script and publishes the jobs on that worker's channel, sparing an idle worker the
+-- claim round trip after its wake-up. A registration serves one add. Its jobs also go to the list
+-- HANDED .. token, from which the worker's next claim takes them if the message never came (its
+-- event connection dropped meanwhile).
 -- Queues (by keyBase) whose IDLE set an add found empty, with no registration made here since, and
 -- until when (ms): their adds skip the ZPOPMAX (~3k Redis instructions of a lone add's ~100k,
 -- callgrind) for IDLE_EMPTY_MS. Where the scripts run as a function library this stays across calls;
@@ -190,6 +190,9 @@ local function forgetHanded(tokens)
   end
   for token in string.gmatch(tokens, '%S+') do callRedis('DEL', keyBase .. HANDED .. token) end
 end
+-- Ends a registration's token, after its claim's: the jobs an add hands over are leased under a
+-- token no claim leased a job under (REGISTRATION_MARK in handoff.ts, which says why).
+local REGISTRATION_MARK = --[[$REGISTRATION_MARK]]
 -- A worker's claim with its hand-off bookkeeping. previous: the registration its last claim here
 -- left whose jobs have not reached it, or ''; if an add took it, its jobs come back here (handed)
 -- and count against the limit. idleUntil: register when the queue runs dry, or '' not to.
@@ -207,7 +210,7 @@ local function workerClaim(channel, now, nowText, limit, leaseMs, worker, token,
   local rows, wakeAt, dry = claimJobs(channel, now, nowText, limit, numberOf(leaseMs), worker, token)
   local registration = false
   if idleUntil ~= '' and dry and limit > #rows then
-    registration = token .. '\n' .. countText(limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker
+    registration = token .. REGISTRATION_MARK .. '\n' .. countText(limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker
     callRedis('ZADD', keyBase .. IDLE, idleUntil, registration)
     callRedis('PEXPIREAT', keyBase .. IDLE, idleUntil)
     IDLE_EMPTY[keyBase] = nil
