@@ -29,7 +29,8 @@ const functionsSkip = skip || await (async () => {
     probe.disconnect();
   }
 })();
-const job = (spec: Partial<JobSpec> & { id?: string }): NewJob => resolveSpec({ task: 't', queue: 'h', ...spec }, Date.now());
+// A job due at `now`: an add at a `now` read before it was made must not find it a millisecond ahead (scheduled).
+const job = (spec: Partial<JobSpec> & { id?: string }, now = Date.now()): NewJob => resolveSpec({ task: 't', queue: 'h', ...spec }, now);
 
 /** A store whose event connection stays down once killed: a message to it is lost for good. */
 function storeWithMortalEvents(prefix: string): RedisStore {
@@ -169,12 +170,12 @@ describe('Redis idle hand-off', { skip }, () => {
   it('pops no registration where an add found none and no worker registered since, and still hands over to one that does', { skip: functionsSkip }, async () => {
     const s = open();
     const now = Date.now();
-    await s.addJobs({ jobs: [job({})], now }); // finds the idle set empty
-    const quiet = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [job({})], now }));
+    await s.addJobs({ jobs: [job({}, now)], now }); // finds the idle set empty
+    const quiet = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [job({}, now)], now }));
     assert.ok(quiet.includes('ZADD') && !quiet.includes('ZPOPMAX'), `no pop: ${quiet.join(' ')}`);
     // The mark lasts a second (IDLE_EMPTY_MS): an add after it pops again, so a registration the
     // mark cannot see (an EVAL caller's, one replicated before a failover) is missed no longer.
-    const later = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [job({})], now: now + 1001 }));
+    const later = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [job({}, now + 1001)], now: now + 1001 }));
     assert.ok(later.includes('ZPOPMAX'), `a pop after the mark lapsed: ${later.join(' ')}`);
     // An adder whose clock runs behind the marker's does not skip for longer: it pops.
     const behind = await scriptCommandsDuring(s.prefix, () => s.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'h' }, now - 5000)], now: now - 5000 }));
@@ -256,7 +257,7 @@ describe('Redis idle hand-off', { skip }, () => {
     const stop = s.handoffJobs({ workerId: 'w1', listener: (jobs) => got.push(...jobs) });
     try {
       const now = Date.now();
-      await s.addJobs({ jobs: [job({ id: 'stalls' })], now });
+      await s.addJobs({ jobs: [job({ id: 'stalls' }, now)], now });
       const first = await s.claimJobs(req({ limit: 2, leaseMs: 1000, now }));
       assert.deepEqual(first.jobs.map((j) => j.id), ['stalls']);
       assert.equal(await admin.zcard(idleKey(s.prefix)), 1, 'the claim ran the queue dry and registered its other slot');
@@ -265,9 +266,9 @@ describe('Redis idle hand-off', { skip }, () => {
       await s.addJobs({ jobs: [job({ id: 'next' })], now: Date.now() });
       await until(() => got.length === 1, 5000, 'hand-off message', 2);
       assert.equal(got[0]!.id, 'stalls', 'the registration took the recovered job, which is older');
-assert.notEqual(got[0]!.leaseToken, stale);
+      assert.notEqual(got[0]!.leaseToken, stale);
       const [beat] = await s.heartbeatJobs({ leases: [{ id: 'stalls', token: stale }], leaseMs: 30_000, now: Date.now() });
-assert.equal(beat!.ok, false, "the stalled run's heartbeat does not extend the new lease");
+      assert.equal(beat!.ok, false, "the stalled run's heartbeat does not extend the new lease");
       const late = await s.finishJobs({ outcomes: [{ kind: 'completed', id: 'stalls', token: stale, at: Date.now(), result: 'stale' }] });
       assert.deepEqual(late, [false], "the stalled run's completion is refused");
       assert.equal((await s.getJob({ id: 'stalls' }))!.state, 'active');
