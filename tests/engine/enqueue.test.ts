@@ -181,6 +181,41 @@ for (const subject of subjects) {
       }
     });
 
+    it('one-job enqueues that share store adds each get their own job; one the store refuses fails alone', async () => {
+      const { store, cleanup } = await subject.open();
+      const funnel = new Enqueuer(store);
+      await funnel.enqueueOne({ task: 't', queue: 'ones', id: 'warm-ones' });
+      const real = store.addJobs;
+      const refused = new Error('refused');
+      const seen = { refusedShared: false };
+      (store as { addJobs: Store['addJobs'] }).addJobs = function (this: Store, ...args: Parameters<Store['addJobs']>) {
+        const { jobs } = args[0];
+        if (!jobs.some((j) => j.id === 'o-bad')) return real.apply(this, args);
+        if (jobs.length > 1) seen.refusedShared = true;
+        return Promise.reject(refused);
+      };
+      try {
+        const N = 60;
+        const settled = await Promise.allSettled(Array.from({ length: N }, (_, i) =>
+          funnel.enqueueOne({ task: 't', queue: 'ones', id: i === 40 ? 'o-bad' : `o${i}`, payload: { i } })));
+        assert.ok(seen.refusedShared && funnel.splits >= 1, 'the refused job was in a shared add, which was split');
+        for (const [i, s] of settled.entries()) {
+          if (i === 40) {
+            assert.deepEqual(s, { status: 'rejected', reason: refused });
+            continue;
+          }
+          assert.equal(s.status, 'fulfilled', `caller ${i}`);
+          const job = (s as PromiseFulfilledResult<Awaited<ReturnType<Enqueuer['enqueueOne']>>>).value;
+          assert.equal(job.id, `o${i}`);
+          assert.deepEqual(job.payload, { i });
+          assert.equal(job.state, 'queued');
+        }
+      } finally {
+        delete (store as { addJobs?: unknown }).addJobs;
+        await cleanup();
+      }
+    });
+
     it('a caller whose jobs the store refuses fails alone, with all of its jobs, across queues', async () => {
       const { store, cleanup } = await subject.open();
       const funnel = new Enqueuer(store);

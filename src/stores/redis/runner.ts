@@ -87,13 +87,37 @@ function buildArgv(head: string, keys: string[], args: Raw): string[] {
 }
 
 /**
+ * A script call written as one flat string. ioredis's own toWritable grows the command with `+=`,
+ * a rope of five string pieces per argument that the socket then flattens before encoding it; here
+ * the pieces go into an array joined once (one copy into a flat string). Client instructions per
+ * job (callgrind): 100 adds in flight ~3% fewer, bulk adds of 1,000 ~1-3%. The bytes are those
+ * ioredis writes (RESP: `*count`, then `$length` and each argument), lengths in UTF-8 bytes as it
+ * counts them. ioredis's own Script class overrides toWritable too.
+ */
+class ScriptCommand extends Command {
+  override toWritable(): string {
+    const argv = this.args as string[];
+    const n = argv.length;
+    const parts: string[] = new Array(2 * n + 2);
+    parts[0] = '*' + (n + 1) + '\r\n$' + this.name.length + '\r\n' + this.name;
+    for (let i = 0; i < n; i++) {
+      const arg = argv[i]!;
+      parts[2 * i + 1] = '\r\n$' + Buffer.byteLength(arg) + '\r\n';
+      parts[2 * i + 2] = arg;
+    }
+    parts[2 * n + 1] = '\r\n';
+    return parts.join('');
+  }
+}
+
+/**
  * A Command of arguments already flat and text. Given to the constructor, ioredis copies them
  * (args.flat()) and checks each for a conversion: a third of the client's JS on a lone add
  * (profiled). Set after, they go out as they are; Command.args is a public field, read when the
  * command is written.
  */
-function scriptCommand(name: string, argv: string[]): Command {
-  const command = new Command(name, [], { replyEncoding: 'utf8' });
+export function scriptCommand(name: string, argv: string[]): Command {
+  const command = new ScriptCommand(name, [], { replyEncoding: 'utf8' });
   command.args = argv;
   return command;
 }
