@@ -139,6 +139,29 @@ describe('/v1/jobs', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
+  // Inside the payload (which no schema checks), plainly or \u-escaped: Fastify's secure JSON
+  // parser refuses them. A faster parser in its place must still do so.
+  test('__proto__ and constructor.prototype keys anywhere in a body answer 400, escaped or not', async () => {
+    const bodies = [
+      '{"task":"echo","payload":{"__proto__":{"polluted":1}}}',
+      '{"task":"echo","payload":{"\\u005f_proto__":{"polluted":1}}}',
+      '{"task":"echo","payload":{"_\\u005fproto__":{"polluted":1}}}',
+      '{"task":"echo","payload":{"constructor":{"prototype":{"polluted":1}}}}',
+      '{"task":"echo","payload":{"\\u0063onstructor":{"prototype":{"polluted":1}}}}',
+    ];
+    for (const payload of bodies) {
+      const r = await api.call({ method: 'POST', url: '/v1/jobs', payload, headers: { 'content-type': 'application/json' } });
+      assert.equal(r.statusCode, 400, payload);
+      assert.equal(json(r).error.code, 'invalid_json', payload);
+    }
+    // The same words as values, and escapes elsewhere, are plain data.
+    for (const payload of ['{"task":"echo","payload":{"note":"__proto__ constructor"}}', '{"task":"echo","payload":{"note":"caf\\u00e9"}}']) {
+      const r = await api.call({ method: 'POST', url: '/v1/jobs', payload, headers: { 'content-type': 'application/json' } });
+      assert.equal(r.statusCode, 201, payload);
+      assert.deepEqual(json(r).payload, JSON.parse(payload).payload);
+    }
+  });
+
   test('bulk adds all jobs atomically, or none when one is bad', async () => {
     const before = await api.totalJobs();
     const ok = await api.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [{ task: 'sms' }, { task: 'echo', payload: 2 }, { task: 'email', priority: 'low' }] } });
