@@ -7,6 +7,8 @@
 //   round trip), so the worker runs the jobs claimed with one batch while the store applies the other.
 // A batch the store refuses is tried again while the jobs' leases last (heartbeats go on extending
 // them), and given up only once they have ended, with an error line naming the jobs: never silently.
+// Not the global `performance`: a getter run on every read (see executor.ts).
+import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { ClaimResult, Outcome, Store } from '../store.js';

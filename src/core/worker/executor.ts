@@ -4,6 +4,9 @@
 // talks to the store about outcomes: it hands each one to the completer, which lets go of the job
 // once the outcome is stored. A job leased while every handler slot is busy (claimed ahead, see
 // `room`) waits here, highest priority first, and starts the moment a handler ends.
+
+// The global `performance` is a getter run on every read (Node defines it lazily); the module's export is a plain value.
+import { performance } from 'node:perf_hooks';
 import { backoffDelay } from '../backoff.js';
 import { CancelledError, NonRetryableError, TimeoutError, isRetryable, retryAfterOf } from '../errors.js';
 import type { Job, JobError, NewJob } from '../job.js';
@@ -300,11 +303,9 @@ export class Executor {
 
   private report(entry: Running, outcome: Outcome | null): void {
     const { job } = entry;
-    const { log, clock } = this;
-    // Built only when logged: at info level most jobs log only their completion.
-    const fields = () => ({ jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts, durationMs: clock.now() - entry.startedAt });
+    const { log } = this;
     if (outcome === null || entry.lost) {
-      log.warn(fields(), 'lease lost; outcome dropped (another worker owns the job now)');
+      log.warn(this.logFields(entry), 'lease lost; outcome dropped (another worker owns the job now)');
       this.announce(entry, null);
       this.free(job.id);
       this.o.onFreed();
@@ -313,24 +314,30 @@ export class Executor {
     this.announce(entry, outcome);
     switch (outcome.kind) {
       case 'completed':
-        if (this.logsInfo()) log.info(fields(), 'job completed');
+        if (this.logsInfo()) log.info(this.logFields(entry), 'job completed');
         break;
       case 'retry':
-        log.warn({ ...fields(), err: outcome.error.message, retryAt: outcome.retryAt }, 'job failed; will retry');
+        log.warn({ ...this.logFields(entry), err: outcome.error.message, retryAt: outcome.retryAt }, 'job failed; will retry');
         break;
       case 'failed':
-        log.error({ ...fields(), err: outcome.error.message }, 'job failed');
+        log.error({ ...this.logFields(entry), err: outcome.error.message }, 'job failed');
         break;
       case 'cancelled':
-        log.info(fields(), 'job cancelled');
+        log.info(this.logFields(entry), 'job cancelled');
         break;
       case 'released':
-        log.info(fields(), 'job given back to the queue');
+        log.info(this.logFields(entry), 'job given back to the queue');
         break;
     }
     // The slot frees only once the outcome is stored (the completer calls free), so a claim never
     // races its own finish.
     this.o.onOutcome(outcome);
+  }
+
+  /** A job's log line fields at its attempt's end: built only when logged (at info level most jobs log only their completion). */
+  private logFields(entry: Running): { jobId: string; queue: string; task: string; attempt: number; durationMs: number } {
+    const { job } = entry;
+    return { jobId: job.id, queue: job.queue, task: job.task, attempt: job.attempts, durationMs: this.clock.now() - entry.startedAt };
   }
 
   /** Emit the lifecycle event of an attempt's end; null: the lease was lost. Builds nothing when nobody listens. */
