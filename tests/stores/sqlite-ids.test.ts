@@ -200,6 +200,37 @@ describe('sqlite store: job ids', () => {
     });
   });
 
+  it('stores a plain lone add of any queue and task as a transaction writes it, with their texts written into its statement or bound', async () => {
+    await withStore(async (store) => {
+      const row = (id: string) => {
+        const r = store.db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(id) as Record<string, unknown>;
+        for (const column of ['seq', 'id', 'run_at', 'created_at']) delete r[column];
+        return r;
+      };
+      // Texts a literal must escape or cannot hold (a quote, a NUL), others' letters, and more
+      // pairs than a connection prepares statements for (32): every one stored as given.
+      const tasks = ["it's", "''", 'nul\0inside', 'é ✓ 日本', "'; DROP TABLE jobs; --", ...Array.from({ length: 40 }, (_, i) => `t${i}`)];
+      // A queue name the funnel refuses (a quote), as a store may still be handed one.
+      const add = async (task: string, queue: string, payload: unknown, n: number) => {
+        const jobs = Array.from({ length: n }, () => ({ ...resolveSpec({ task, queue: 'x', payload }, Date.now()), queue }));
+        return (await store.addJobs({ jobs, now: Date.now() })).map((r) => r.job);
+      };
+      for (const queue of ['q', "o'q"]) {
+        await add('first', queue, null, 2); // the queue row: a transaction
+        for (const task of tasks) {
+          for (let k = 0; k < 2; k++) {
+            const [lone] = await add(task, queue, { k }, 1);
+            assert.deepEqual(await store.getJob({ id: lone!.id }), lone, `${queue} ${task}`);
+            assert.deepEqual([lone!.queue, lone!.task, lone!.payload], [queue, task, { k }]);
+            const [inTx] = await add(task, queue, { k }, 2);
+            assert.deepEqual(row(lone!.id), row(inTx!.id), `${queue} ${task}`);
+          }
+        }
+      }
+      assert.equal(store.db.prepare(`SELECT count(*) FROM jobs`).pluck().get(), 2 * (2 + tasks.length * 2 * 3));
+    });
+  });
+
   it('never puts a lone add in a gap an add left below newer rows (a given id already taken skips its seq)', async () => {
     await withStore(async (a, file) => {
       const b = new SqliteStore(file);

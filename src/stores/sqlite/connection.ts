@@ -11,7 +11,7 @@ import { WORK_EVENTS, type StoreEvent, type StoreListener } from '../../core/sto
 import { seqOfId } from './ids.js';
 import { migrate } from './migrate.js';
 import type { JobRow } from './rows.js';
-import { prepareStatements, type AlikeInsert, type Statement, type Statements } from './statements.js';
+import { prepareStatements, type AlikeInsert, type LonePlainInsert, type Statement, type Statements } from './statements.js';
 
 /** The work_log keeps about this many latest entries (trimmed every 1000 inserts). */
 export const WORK_LOG_KEEP = 10_000;
@@ -59,6 +59,15 @@ export class SqliteConnection {
   readonly picksBySize = new Map<number, Statement>();
   /** INSERTs of alike jobs by row count (jobs-in.ts), prepared at their first use on this connection. */
   readonly insertsBySize = new Map<number, AlikeInsert>();
+  /**
+   * Lone INSERTs of plain jobs with their queue and task written in (jobs-in.ts, insertLonePlainOf),
+   * by queue, then task; null for a pair whose text cannot be a literal.
+   */
+  readonly lonePlainInserts = new Map<string, Map<string, Statement | null>>();
+  /** How many pairs lonePlainInserts holds (at most LONE_PLAIN_INSERTS in jobs-in.ts). */
+  lonePlainInsertCount = 0;
+  /** The last pair insertLonePlainOf answered: a caller adding one kind of job finds it without a lookup. */
+  lastLonePlain: LonePlainInsert | null = null;
   /** One transaction wrapper for every call: better-sqlite3 builds a new one per db.transaction() (~4% of a c=1 cycle). */
   private readonly runTx: Database.Transaction<(fn: () => unknown) => unknown>;
 

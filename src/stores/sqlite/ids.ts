@@ -7,10 +7,11 @@
 // jobs of one alike INSERT (jobs-in.ts) share its first job's 80 bits, so an id's millisecond may be a
 // few before its job's createdAt; the seq still orders them. Ids a caller gave are stored as given,
 // in the jobs_given_id index.
-import { HEX } from '../../core/ids.js';
+import { HEX, headOfId, ID_HEAD_LENGTH } from '../../core/ids.js';
 import type { NewJob } from '../../core/job.js';
 
-const SEQ_AT = 24;
+/** The seq follows the head of the id Fusion made (core/ids.ts). */
+const SEQ_AT = ID_HEAD_LENGTH;
 /** Seqs an id carries: 48 bits. */
 export const SEQ_LIMIT = 2 ** 48;
 
@@ -31,8 +32,7 @@ export function mayMakeId(j: NewJob, seq: number): boolean {
 
 /** The prefix of the ids made from this job's (the seq follows), or null when its made id is not a UUIDv7 string. */
 export function idPrefix(j: NewJob): string | null {
-  const made = j.madeId!;
-  return made.length === 36 && made.charCodeAt(14) === 55 && made.charCodeAt(23) === 45 ? made.slice(0, SEQ_AT) : null;
+  return headOfId(j.madeId!);
 }
 
 // The prefix and the seq's first 10 hex digits, as last made: they change once per 256 seqs.

@@ -10,7 +10,7 @@ import type { SqliteConnection } from './connection.js';
 import type Database from 'better-sqlite3';
 import { idPrefix, madeId, mayMakeId, SEQ_LIMIT } from './ids.js';
 import { rowToJob } from './rows.js';
-import { insertAlikeSql, type AlikeInsert, type Statement } from './statements.js';
+import { insertAlikeSql, insertLonePlainSql, type AlikeInsert, type Statement } from './statements.js';
 
 export type AddedJob = { job: Job; created: boolean };
 
@@ -290,7 +290,8 @@ function addLoneMade(conn: SqliteConnection, j: NewJob, now: number): AddedJob |
   const statements = conn.statements;
   if (seq > 0 && seq < SEQ_LIMIT && conn.guessPause === 0) {
     id = madeId(prefix, seq);
-    if (insertLone(plain ? statements.insertLoneAtPlain : statements.insertLoneAt, j, state, seq, id, plain) === undefined) {
+    const info = plain ? runLoneAtPlain(conn, j, seq, id) : runLone(statements.insertLoneAt, j, state, seq, id);
+    if (info.changes === 0) {
       // Another process took the seq (or a delete raised the floor past it, or a caller gave the
       // id): guess no more for a while, as another process adding here would make most guesses miss.
       conn.guessPause = GUESS_PAUSE;
@@ -301,8 +302,8 @@ function addLoneMade(conn: SqliteConnection, j: NewJob, now: number): AddedJob |
     seq = 0;
   }
   if (seq === 0) {
-    const info = insertLone(plain ? statements.insertLoneMadePlain : statements.insertLoneMade, j, state, -1, prefix, plain);
-    if (info === undefined) {
+    const info = plain ? runLonePlain(statements.insertLoneMadePlain, j, -1, prefix) : runLone(statements.insertLoneMade, j, state, -1, prefix);
+    if (info.changes === 0) {
       conn.nextSeq = 0;
       return undefined;
     }
@@ -333,23 +334,51 @@ const plainLone = (j: NewJob) => j.priority === DEFAULTS.priority && j.maxAttemp
   && j.description === null && j.tags.length === 0 && j.callbacks === null && j.scheduleId === null;
 
 /**
- * Run a lone INSERT: insertLoneAt(Plain) with the seq and the id made from it, or (seq -1)
- * insertLoneMade(Plain) with the id prefix; a plain one (plainLone, queued) binds only the columns
- * it does not write as literals. Its run info, or undefined when it wrote no row.
+ * Most (queue, task) pairs a connection keeps a plain lone INSERT for (insertLonePlainOf); the adds
+ * of others bind theirs. A bound, so that tasks named without end do not fill memory with statements.
  */
-function insertLone(statement: Statement, j: NewJob, state: JobState, seq: number, idOrPrefix: string, plain: boolean): Database.RunResult | undefined {
-  const info = plain ? runLonePlain(statement, j, seq, idOrPrefix) : runLone(statement, j, state, seq, idOrPrefix);
-  return info.changes === 0 ? undefined : info;
+const LONE_PLAIN_INSERTS = 32;
+
+/**
+ * The lone INSERT at a guessed seq of a plain job (plainLone) with its queue and task written in
+ * (insertLonePlainSql), prepared at the pair's first add on this connection. null when the pair has
+ * none (a text that cannot be a literal, or past LONE_PLAIN_INSERTS pairs): its add binds them
+ * (insertLoneAtPlain).
+ */
+function insertLonePlainOf(conn: SqliteConnection, queue: string, task: string): Statement | null {
+  const last = conn.lastLonePlain;
+  if (last !== null && last.queue === queue && last.task === task) return last.statement;
+  let byTask = conn.lonePlainInserts.get(queue);
+  let statement = byTask?.get(task);
+  if (statement === undefined) {
+    if (conn.lonePlainInsertCount >= LONE_PLAIN_INSERTS) return null;
+    const sql = insertLonePlainSql(queue, task);
+    statement = sql === null ? null : (conn.db.prepare(sql) as Statement);
+    if (byTask === undefined) conn.lonePlainInserts.set(queue, (byTask = new Map()));
+    byTask.set(task, statement);
+    conn.lonePlainInsertCount++;
+  }
+  conn.lastLonePlain = { queue, task, statement };
+  return statement;
 }
 
-/** A plain lone INSERT's run (LONE_PLAIN_TAIL): the columns not written as literals. */
+/** A plain lone job's INSERT at a guessed seq (insertLoneAtSql), with its queue and task written in where it can. */
+function runLoneAtPlain(conn: SqliteConnection, j: NewJob, seq: number, id: string): Database.RunResult {
+  const literal = insertLonePlainOf(conn, j.queue, j.task);
+  return literal !== null ? literal.run(seq, id, payloadJsonOf(j), j.runAt, j.createdAt) : runLonePlain(conn.statements.insertLoneAtPlain, j, seq, id);
+}
+
+/**
+ * A plain lone INSERT's run (plainLone, LONE_PLAIN_TAIL): the columns not written as literals, with
+ * the seq and the id made from it (insertLoneAtPlain) or, at seq -1, the id prefix (insertLoneMadePlain).
+ */
 function runLonePlain(statement: Statement, j: NewJob, seq: number, idOrPrefix: string): Database.RunResult {
   return seq < 0
     ? statement.run(idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.runAt, j.createdAt)
-    : statement.run(seq, seq, idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.runAt, j.createdAt);
+    : statement.run(seq, idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.runAt, j.createdAt);
 }
 
-/** A lone INSERT's run with every column bound (LONE_TAIL). */
+/** A lone INSERT's run with every column bound (LONE_TAIL): insertLoneAt, or at seq -1 insertLoneMade (as runLonePlain). */
 function runLone(statement: Statement, j: NewJob, state: JobState, seq: number, idOrPrefix: string): Database.RunResult {
   const backoff = backoffValue(j);
   const tags = j.tags.length ? JSON.stringify(j.tags) : null;
@@ -357,7 +386,7 @@ function runLone(statement: Statement, j: NewJob, state: JobState, seq: number, 
   return seq < 0
     ? statement.run(idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoff, j.timeout,
       j.maxStalls, j.runAt, j.createdAt, j.description, tags, callbacks, j.scheduleId)
-    : statement.run(seq, seq, idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoff, j.timeout,
+    : statement.run(seq, idOrPrefix, j.queue, j.task, payloadJsonOf(j), j.priority, state, j.maxAttempts, backoff, j.timeout,
       j.maxStalls, j.runAt, j.createdAt, j.description, tags, callbacks, j.scheduleId);
 }
 
