@@ -3,11 +3,12 @@
 // registered, a claim beside the owning one, a message after a claim settled the registration.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Handoffs } from '../../src/stores/redis/handoff.js';
+import { Handoffs, registrationToken } from '../../src/stores/redis/handoff.js';
 import type { ClaimRequest } from '../../src/core/store.js';
 
 const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({ queues: ['q'], workerId: 'w1', limit: 4, leaseMs: 30_000, now: 1000, idleMs: 2000, ...over });
-const member = (token: string, slots: number, worker = 'w1') => `${token}\n${slots}\n30000\n${worker}`;
+// A registration as the claim under `claimToken` writes it: under its own token (registrationToken).
+const member = (claimToken: string, slots: number, worker = 'w1') => `${registrationToken(claimToken)}\n${slots}\n30000\n${worker}`;
 const handed = (...rows: string[]) => ({ rows, now: 1500 });
 
 describe('Redis hand-off bookkeeping', () => {
@@ -18,13 +19,13 @@ describe('Redis hand-off bookkeeping', () => {
     const t = h.ticket(req(), 'q', 4, 'tok1');
     assert.equal(t.owner, true);
     assert.equal(t.until, 3000);
-    assert.equal(h.message('tok1', handed('row-a')), null, 'not deliverable before the claim answers');
+    assert.equal(h.message(registrationToken('tok1'), handed('row-a')), null, 'not deliverable before the claim answers');
     const out = h.settle(t, member('tok1', 4), null);
     assert.deepEqual(out.early?.handed.rows, ['row-a']);
     assert.equal(out.early?.listener, listener);
     // Settled: the registration is not named again, and its list is forgotten by the next script.
     assert.equal(h.ticket(req(), 'q', 4, 'tok2').prev, '');
-    assert.equal(h.takeForgets('q'), 'tok1');
+    assert.equal(h.takeForgets('q'), registrationToken('tok1'));
   });
 
   it('lets one claim per worker and queue own the registration; one beside it leaves those slots out', () => {
@@ -47,13 +48,13 @@ describe('Redis hand-off bookkeeping', () => {
     h.settle(h.ticket(req(), 'q', 4, 'tok1'), member('tok1', 2), null);
     // The message first: the claim's handed rows are then the same jobs and are dropped.
     const owner = h.ticket(req(), 'q', 4, 'tok2');
-    assert.ok(h.message('tok1', handed('row-a')));
+    assert.ok(h.message(registrationToken('tok1'), handed('row-a')));
     assert.deepEqual(h.settle(owner, null, ['row-a']).run, []);
     // The claim first: a message after it is dropped.
     h.settle(h.ticket(req(), 'q', 4, 'tok3'), member('tok3', 2), null);
     const next = h.ticket(req(), 'q', 4, 'tok4');
     assert.deepEqual(h.settle(next, null, ['row-b']).run, ['row-b']);
-    assert.equal(h.message('tok3', handed('row-b')), null);
+    assert.equal(h.message(registrationToken('tok3'), handed('row-b')), null);
   });
 
   it('gives back what reaches a worker that stopped listening, and registers nothing for it', () => {
@@ -62,10 +63,10 @@ describe('Redis hand-off bookkeeping', () => {
     h.settle(h.ticket(req(), 'q', 4, 'tok1'), member('tok1', 2), null);
     const inAir = h.ticket(req(), 'q', 4, 'tok2');
     const regs = h.unlisten('w1');
-    assert.deepEqual(regs.map((r) => r.token), ['tok1']);
+    assert.deepEqual(regs.map((r) => r.token), [registrationToken('tok1')]);
     const out = h.settle(inAir, member('tok2', 4), ['row-a']);
     assert.deepEqual(out.giveBack, ['row-a']);
-    assert.equal(out.orphan?.token, 'tok2', 'a registration made meanwhile is taken back');
+    assert.equal(out.orphan?.token, registrationToken('tok2'), 'a registration made meanwhile is taken back');
     assert.equal(h.ticket(req(), 'q', 4, 'tok5').owner, false, 'no ticket owns for a worker not listening');
   });
 
