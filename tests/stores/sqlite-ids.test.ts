@@ -317,6 +317,27 @@ describe('sqlite store: job ids', () => {
     });
   });
 
+  it('keeps guessing after this connection removes its newest job: the guess starts from the floor, no miss and no pause', async () => {
+    await withStore(async (a) => {
+      const q = new Queue(a);
+      // The connection's guess state: read, not changed (a miss pauses guessing for 64 adds).
+      const guessing = () => (a as unknown as { conn: { guessPause: number } }).conn.guessPause === 0;
+      await q.enqueueMany([{ task: 't', queue: 'q' }]); // the queue row: a transaction
+      const newest = [await q.enqueue({ task: 't', queue: 'q' }), await q.enqueue({ task: 't', queue: 'q' })].at(-1)!;
+      await a.removeJob({ id: newest.id, now: Date.now() });
+      const next = await q.enqueue({ task: 't', queue: 'q' });
+      assert.equal(seqOfId(next.id), seqOfId(newest.id)! + 1, 'the removed seq is not taken again');
+      assert.ok(guessing(), 'the add after the remove did not miss a guess');
+      // The same after a clean that removes the newest job.
+      const cleaned = await q.enqueue({ task: 't', queue: 'q' });
+      await a.cancelJob({ id: cleaned.id, now: Date.now() });
+      assert.equal(await a.cleanJobs({ states: ['cancelled'], endedBefore: Date.now() + 1000 }), 1);
+      const last = await q.enqueue({ task: 't', queue: 'q' });
+      assert.equal(seqOfId(last.id), seqOfId(cleaned.id)! + 1);
+      assert.ok(guessing(), 'the add after the clean did not miss a guess');
+    });
+  });
+
   it('stores every column of jobs in a transaction, alone or among alike ones, as the add answers them', async () => {
     await withStore(async (store) => {
       const q = new Queue(store);

@@ -72,6 +72,8 @@ export function removeJob(conn: SqliteConnection, id: string, now: number): void
     guardAction('remove', id, row.state);
     conn.statements.deleteJob.run(row.seq);
     conn.statements.raiseSeqFloor.run(row.seq);
+    // The lone add's next guess (newest + 1) would miss if this was the newest job, and a miss pauses guessing.
+    conn.nextSeq = 0;
     conn.statements.deleteLogs.run(id);
     events.push({ type: 'removed', queue: row.queue, jobId: id, at: now });
   });
@@ -104,7 +106,10 @@ export function cleanJobs(conn: SqliteConnection, q: CleanQuery): number {
       }
       if (removed >= limit) break;
     }
-    if (lastSeq > 0) conn.statements.raiseSeqFloor.run(lastSeq);
+    if (lastSeq > 0) {
+      conn.statements.raiseSeqFloor.run(lastSeq);
+      conn.nextSeq = 0; // as in removeJob
+    }
     return removed;
   });
 }
