@@ -25,8 +25,8 @@ let seq = 0;
 let headMs = -Infinity;
 let headCount = -1;
 let head = '';
-/** The id newId made last: its head is `head` (headOfId). */
-let lastId = '';
+/** The id newId made last: its head is `head` (headOfId). null before the first, which '' would match. */
+let lastId: string | null = null;
 
 /** An id's head: the 48-bit time, the version, the counter's top 26 bits and the dashes (headOf). */
 export const ID_HEAD_LENGTH = 24;

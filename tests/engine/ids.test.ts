@@ -7,6 +7,11 @@ const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 const timeOf = (id: string) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
 
 describe('newId', () => {
+  // First in the file: no id is made yet, and the empty string is no id's (the last id made starts unset).
+  it('gives no head for an empty id before any id is made', () => {
+    assert.equal(headOfId(''), null);
+  });
+
   it('makes RFC 9562 version 7 ids carrying the creation time in ms', () => {
     const before = Date.now();
     const id = newId();
