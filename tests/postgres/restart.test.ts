@@ -10,7 +10,7 @@ import { Worker } from '../../src/core/worker.js';
 import { Maintenance } from '../../src/core/maintenance.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import { privatePgSkip, startPrivatePg, type PrivatePg } from '../helpers/pg-private.js';
-import { until, within, deferred } from '../helpers/await.js';
+import { until } from '../helpers/await.js';
 
 const skip = await privatePgSkip();
 
@@ -28,14 +28,14 @@ describe('PostgreSQL server restart (private server)', { skip }, () => {
       const runs = new Map<string, number>();
       let completed = 0;
       const N = 3000;
-      const all = deferred();
       registry.register('t', async (p: { i: number }, ctx) => {
         await new Promise((r) => setTimeout(r, 1 + (p.i % 3)));
         runs.set(ctx.job.id, (runs.get(ctx.job.id) ?? 0) + 1);
         return null;
       });
+      // Completion events pace the run; the stored states decide the end (below).
       store.subscribe((e) => {
-        if (e.type === 'completed' && ++completed === N) all.resolve();
+        if (e.type === 'completed') completed++;
       });
       // A poll far longer than the test: only wake-ups and the worker's own retries move it.
       const worker = new Worker(store, registry, { queues: ['q'], concurrency: 20, leaseMs: 5000, pollMs: 60_000 }).start();
@@ -50,7 +50,10 @@ describe('PostgreSQL server restart (private server)', { skip }, () => {
         const before = completed;
         await until(() => completed > before + 20, 30_000, `work resumed after restart -m ${mode}`, 5);
         const resumed = Date.now() - up;
-        await within(all.promise, 60_000, `all ${N} jobs completed`);
+        // By the stored states, not the events, which are a live stream: an outcome whose commit
+        // landed as the server went down but whose answer was lost is not announced by its retry.
+        // (Waiting on the events timed out in 2 runs of 22 here.)
+        await until(async () => (await producer.countJobs({ queue: 'q' })).q!.completed === N, 60_000, `all ${N} jobs completed`, 50);
         const counts = (await producer.countJobs({ queue: 'q' })).q!;
         assert.deepEqual(counts, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
         for (let k = 0; k < N; k++) assert.ok((runs.get(`j${k}`) ?? 0) >= 1, `j${k} ran`);
