@@ -14,7 +14,7 @@ import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl, type RedisTarget } from '../../src/stores/redis/connect.js';
 import { ScriptRunner } from '../../src/stores/redis/runner.js';
 import { RedisKeys } from '../../src/stores/redis/keys.js';
-import { releaseClaimScript } from '../../src/stores/redis/script-calls.js';
+import { claimScript, releaseClaimScript } from '../../src/stores/redis/script-calls.js';
 import { PrefixedStores, REDIS_URL, countHandoffs, openTestStore, redisSkip, testPrefix, watchCommands } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 
@@ -277,6 +277,26 @@ describe('Redis idle hand-off', { skip }, () => {
     } finally {
       await stop();
     }
+  });
+
+  // ioredis sends a claim again when a dropped connection lost its answer: same token, same
+  // idleUntil. The first run took a job and registered one slot; the resend takes none and
+  // registers two. Left beside each other, an add took both and published two messages under one
+  // token, and the worker, taking the first, left the second's jobs to wait out their lease.
+  it('keeps one registration per token when a claim is sent again', async () => {
+    const s = open();
+    const keys = new RedisKeys(s.prefix, false);
+    const now = Date.now();
+    await s.addJobs({ jobs: [job({ id: 'x' }, now)], now });
+    const claim = () => new ScriptRunner(admin, true).call(claimScript({
+      queueKeyBase: keys.queueKeyBase('h'), channel: keys.scriptChannel, queue: 'h', now, limit: 2, leaseMs: 30_000, workerId: 'w1',
+      token: 'TOK.0', previous: '', idleUntil: now + 60_000, forget: '',
+    }));
+    const first = await claim();
+    const resent = await claim();
+    assert.deepEqual([first[0].length, resent[0].length], [1, 0], 'the first run took the job, the resend none');
+    assert.deepEqual(await admin.zrange(idleKey(s.prefix), '0', '-1'), [resent[2]], "only the resend's registration (the one its answer names)");
+    assert.match(String(resent[2]), /^TOK\.0~\n2\n/);
   });
 
   it('hands a lone add its own job as a claim leaves it, stored and delivered alike', async () => {

@@ -210,9 +210,17 @@ local function workerClaim(channel, now, nowText, limit, leaseMs, worker, token,
   local rows, wakeAt, dry = claimJobs(channel, now, nowText, limit, numberOf(leaseMs), worker, token)
   local registration = false
   if idleUntil ~= '' and dry and limit > #rows then
-    registration = token .. REGISTRATION_MARK .. '\n' .. countText(limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker
-    callRedis('ZADD', keyBase .. IDLE, idleUntil, registration)
-    callRedis('PEXPIREAT', keyBase .. IDLE, idleUntil)
+    local idleKey, head = keyBase .. IDLE, token .. REGISTRATION_MARK .. '\n'
+    -- A claim ioredis sent again (its answer lost) registers at the same idleUntil: the first run's
+    -- registration, unless an add took it, goes, so no token has two live ones (an add taking both
+    -- published two messages under one token, and the client took the first: the second's jobs
+    -- waited out their lease).
+    for _, member in ipairs(callRedis('ZRANGEBYSCORE', idleKey, idleUntil, idleUntil)) do
+      if string.sub(member, 1, #head) == head then callRedis('ZREM', idleKey, member) end
+    end
+    registration = head .. countText(limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker
+    callRedis('ZADD', idleKey, idleUntil, registration)
+    callRedis('PEXPIREAT', idleKey, idleUntil)
     IDLE_EMPTY[keyBase] = nil
   end
   if wakeAt then wakeAt = string.format('%.0f', wakeAt) end
