@@ -15,11 +15,16 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
-/** Bounded polling, only for conditions no event announces (e.g. another process's progress). */
-export async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string, everyMs = 20): Promise<void> {
+/**
+ * Bounded polling, only for conditions no event announces (e.g. another process's progress).
+ * `what` may be a function, asked at the timeout, so the message tells what was seen then.
+ */
+export async function until(
+  cond: () => Promise<boolean> | boolean, ms: number, what: string | (() => Promise<string> | string), everyMs = 20,
+): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${typeof what === 'string' ? what : await what()}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

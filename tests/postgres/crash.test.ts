@@ -9,7 +9,7 @@ import { join, dirname } from 'node:path';
 import { Queue } from '../../src/core/queue.js';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
 import { dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
-import { deferred, until, within } from '../helpers/await.js';
+import { until, within } from '../helpers/await.js';
 
 const skip = await pgSkip();
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'pg-crash-worker.js');
@@ -27,9 +27,13 @@ describe('PostgreSQL crash test', { skip }, () => {
       const c = fork(WORKER, [url, schema], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       children.add(c);
       c.once('exit', () => children.delete(c));
-      const ready = deferred();
-      c.once('message', () => ready.resolve());
-      await within(ready.promise, 15_000, 'worker process ready');
+      // A process that dies before it is ready fails the test at once, with its exit; starting one
+      // beside a loaded suite has taken seconds, so the bound is wide.
+      const ready = new Promise<void>((resolve, reject) => {
+        c.once('message', () => resolve());
+        c.once('exit', (code, signal) => reject(new Error(`worker process exited before it was ready (${code ?? signal})`)));
+      });
+      await within(ready, 60_000, 'worker process ready');
       return c;
     };
     const KILLS = 8;
@@ -43,39 +47,48 @@ describe('PostgreSQL crash test', { skip }, () => {
       }
       for (let i = 0; i < 4; i++) await spawnWorker();
       let kills = 0;
+      const killedPids = new Set<number>();
       while (kills < KILLS) {
         await new Promise((r) => setTimeout(r, 250));
         const victims = [...children];
         const victim = victims[Math.floor(Math.random() * victims.length)]!;
         const gone = new Promise((r) => victim.once('exit', r));
+        killedPids.add(victim.pid!);
         victim.kill('SIGKILL');
         await gone;
         kills++;
         await spawnWorker();
       }
-      await until(async () => (await store.countJobs({ queue: 'crash' })).crash!.completed === N, 60_000, 'every job completed', 100);
+      await until(async () => (await store.countJobs({ queue: 'crash' })).crash!.completed === N, 120_000,
+        async () => `every job completed; counts then ${JSON.stringify((await store.countJobs({ queue: 'crash' })).crash)}, ${kills} kills`, 100);
       const c = (await store.countJobs({ queue: 'crash' })).crash!;
       assert.deepEqual(c, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
-      const execs = new Map((await store.pool.query<{ job_id: string; n: number }>(
-        `SELECT job_id, count(*)::int AS n FROM "${schema}".executions GROUP BY job_id`)).rows.map((r) => [r.job_id, r.n]));
+      // Per job: its runs, and how many of them were in a process this test killed.
+      const execs = new Map((await store.pool.query<{ job_id: string; n: number; pids: number[] }>(
+        `SELECT job_id, count(*)::int AS n, array_agg(pid) AS pids FROM "${schema}".executions GROUP BY job_id`)).rows
+        .map((r) => [r.job_id, { n: r.n, inKilled: r.pids.filter((pid) => killedPids.has(pid)).length }]));
       let stalled = 0;
       let duplicates = 0;
+      // A rerun of a job a killed process held. The others are reruns after a live process's lease ran
+      // out (an event loop held past the 800 ms lease on a loaded machine): allowed, each a stall.
+      let duplicatesOfKills = 0;
       for (let i = 0; i < N; i++) {
         const j = (await store.getJob({ id: `job-${i}` }))!;
         assert.equal(j.state, 'completed');
-        const n = execs.get(j.id) ?? 0;
+        const { n, inKilled } = execs.get(j.id) ?? { n: 0, inKilled: 0 };
         assert.ok(n >= 1, `${j.id} completed but never ran`);
         assert.ok(n <= j.stalls + 1, `${j.id} ran ${n} times with ${j.stalls} stalls`);
         duplicates += n - 1;
+        duplicatesOfKills += Math.min(n - 1, inKilled);
         if (j.stalls > 0) {
           stalled++;
           assert.ok(j.history.some((h) => h.outcome === 'stalled'));
           assert.equal(j.history.at(-1)!.outcome, 'completed');
         }
       }
-      console.log(`pg crash test: ${kills} kills, ${stalled} jobs recovered from dead workers, ${duplicates} duplicate runs, ${N} of ${N} completed`);
+      console.log(`pg crash test: ${kills} kills, ${stalled} jobs recovered from dead workers, ${duplicates} duplicate runs (${duplicatesOfKills} of jobs killed processes held), ${N} of ${N} completed`);
       assert.ok(stalled > 0, 'the kills hit running jobs');
-      assert.ok(duplicates <= kills * 10, `${duplicates} duplicates for ${kills} kills of concurrency-10 workers`);
+      assert.ok(duplicatesOfKills <= kills * 10, `${duplicatesOfKills} reruns of killed processes' jobs for ${kills} kills of concurrency-10 workers`);
     } finally {
       for (const c of children) c.kill('SIGKILL');
       await store.close();

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 import { Queue } from '../../src/core/queue.js';
 import { REDIS_URL, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
-import { deferred, until, within } from '../helpers/await.js';
+import { until, within } from '../helpers/await.js';
 
 const skip = await redisSkip();
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'redis-crash-worker.js');
@@ -21,9 +21,13 @@ describe('Redis crash test', { skip }, () => {
       const c = fork(WORKER, [REDIS_URL, prefix], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       children.add(c);
       c.once('exit', () => children.delete(c));
-      const ready = deferred();
-      c.once('message', () => ready.resolve());
-      await within(ready.promise, 10_000, 'worker process ready');
+      // A process that dies before it is ready fails the test at once, with its exit; starting one
+      // beside a loaded suite has taken seconds, so the bound is wide.
+      const ready = new Promise<void>((resolve, reject) => {
+        c.once('message', () => resolve());
+        c.once('exit', (code, signal) => reject(new Error(`worker process exited before it was ready (${code ?? signal})`)));
+      });
+      await within(ready, 60_000, 'worker process ready');
       return c;
     };
     try {
@@ -51,7 +55,8 @@ describe('Redis crash test', { skip }, () => {
         kills++;
         await spawnWorker();
       }
-      await until(async () => (await store.countJobs({ queue: 'crash' })).crash!.completed === N, 60_000, 'every job completed', 100);
+      await until(async () => (await store.countJobs({ queue: 'crash' })).crash!.completed === N, 120_000,
+        async () => `every job completed; counts then ${JSON.stringify((await store.countJobs({ queue: 'crash' })).crash)}, ${kills} kills`, 100);
       const c = (await store.countJobs({ queue: 'crash' })).crash!;
       assert.deepEqual(c, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
       // Jobs that were running in a killed process show it: a stalled attempt in their history.
