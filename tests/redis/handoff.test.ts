@@ -299,6 +299,37 @@ describe('Redis idle hand-off', { skip }, () => {
     assert.match(String(resent[2]), /^TOK\.0~\n2\n/);
   });
 
+  // The same resend, but an add took the first run's registration before it came: the resend finds
+  // the jobs handed under the registration's token and answers as the first run would have, making
+  // no second registration. One under the same token was left for the next add, whose jobs the
+  // worker (which had taken the first message for that token) never took: they waited out their lease.
+  it('makes no second registration when an add took the first before a claim is sent again', async () => {
+    const s = open();
+    const keys = new RedisKeys(s.prefix, false);
+    const now = Date.now();
+    const claim = () => new ScriptRunner(admin, true).call(claimScript({
+      queueKeyBase: keys.queueKeyBase('h'), channel: keys.scriptChannel, queue: 'h', now, limit: 2, leaseMs: 30_000, workerId: 'w1',
+      token: 'TOK.1', previous: '', idleUntil: now + 60_000, forget: '',
+    }));
+    // A listener on w1's channel, as its worker's event connection: adds hand over only to a worker listening.
+    const spy = new Redis(REDIS_URL);
+    try {
+      await spy.subscribe(`${s.prefix}:events:h:w1`);
+      const first = await claim();
+      assert.match(String(first[2]), /^TOK\.1~\n2\n/, 'the first run registered');
+      await s.addJobs({ jobs: [job({ id: 'taken' }, now)], now });
+      assert.equal((await s.getJob({ id: 'taken' }))!.leaseToken, 'TOK.1~', 'the add handed its job to that registration');
+      const resent = await claim();
+      assert.deepEqual(resent[0], [], 'the resend claims nothing');
+      assert.equal(resent[2], first[2], "the resend answers with the first run's registration, whose jobs its message carries");
+      assert.deepEqual(await admin.zrange(idleKey(s.prefix), '0', '-1'), [], 'and leaves no registration for another add');
+      await s.addJobs({ jobs: [job({ id: 'next' }, now)], now });
+      assert.equal((await s.getJob({ id: 'next' }))!.state, 'queued', 'the next add queues its job');
+    } finally {
+      spy.disconnect();
+    }
+  });
+
   it('hands a lone add its own job as a claim leaves it, stored and delivered alike', async () => {
     const s = open();
     const got: Job[] = [];

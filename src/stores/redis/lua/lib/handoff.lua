@@ -211,17 +211,20 @@ local function workerClaim(channel, now, nowText, limit, leaseMs, worker, token,
   local registration = false
   if idleUntil ~= '' and dry and limit > #rows then
     local idleKey, head = keyBase .. IDLE, token .. REGISTRATION_MARK .. '\n'
-    -- A claim ioredis sent again (its answer lost) registers at the same idleUntil: the first run's
-    -- registration, unless an add took it, goes, so no token has two live ones (an add taking both
-    -- published two messages under one token, and the client took the first: the second's jobs
-    -- waited out their lease).
-    for _, member in ipairs(callRedis('ZRANGEBYSCORE', idleKey, idleUntil, idleUntil)) do
-      if string.sub(member, 1, #head) == head then callRedis('ZREM', idleKey, member) end
-    end
     registration = head .. countText(limit - #rows) .. '\n' .. leaseMs .. '\n' .. worker
-    callRedis('ZADD', idleKey, idleUntil, registration)
-    callRedis('PEXPIREAT', idleKey, idleUntil)
-    IDLE_EMPTY[keyBase] = nil
+    -- A claim ioredis sent again (its answer lost) registers at the same idleUntil, and no token may
+    -- have two registrations (an add taking both published two messages under one token; the client
+    -- took the first, and the second's jobs waited out their lease). If the first run's is still
+    -- there, it goes. If an add already took it (its jobs are listed under the token), this run
+    -- answers with it and registers nothing: the client takes that add's message for it.
+    if callRedis('EXISTS', keyBase .. HANDED .. token .. REGISTRATION_MARK) == 0 then
+      for _, member in ipairs(callRedis('ZRANGEBYSCORE', idleKey, idleUntil, idleUntil)) do
+        if string.sub(member, 1, #head) == head then callRedis('ZREM', idleKey, member) end
+      end
+      callRedis('ZADD', idleKey, idleUntil, registration)
+      callRedis('PEXPIREAT', idleKey, idleUntil)
+      IDLE_EMPTY[keyBase] = nil
+    end
   end
   if wakeAt then wakeAt = string.format('%.0f', wakeAt) end
   return rows, wakeAt, registration, handed
