@@ -216,7 +216,8 @@ local function workerClaim(channel, now, nowText, limit, leaseMs, worker, token,
     -- have two registrations (an add taking both published two messages under one token; the client
     -- took the first, and the second's jobs waited out their lease). If the first run's is still
     -- there, it goes. If an add already took it (its jobs are listed under the token), this run
-    -- answers with it and registers nothing: the client takes that add's message for it.
+    -- registers nothing and answers with a registration under that token: the client takes that
+    -- add's message for it.
     if callRedis('EXISTS', keyBase .. HANDED .. token .. REGISTRATION_MARK) == 0 then
       for _, member in ipairs(callRedis('ZRANGEBYSCORE', idleKey, idleUntil, idleUntil)) do
         if string.sub(member, 1, #head) == head then callRedis('ZREM', idleKey, member) end
