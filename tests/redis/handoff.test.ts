@@ -279,19 +279,27 @@ describe('Redis idle hand-off', { skip }, () => {
     }
   });
 
+  /**
+   * Worker w1's claim script on queue h (limit 2, registering when the queue runs dry), as a call
+   * that can be made again with the same arguments, as ioredis resends a claim whose answer was lost.
+   */
+  const resendableClaim = (s: RedisStore, token: string, now: number) => {
+    const keys = new RedisKeys(s.prefix, false);
+    return () => new ScriptRunner(admin, true).call(claimScript({
+      queueKeyBase: keys.queueKeyBase('h'), channel: keys.scriptChannel, queue: 'h', now, limit: 2, leaseMs: 30_000, workerId: 'w1',
+      token, previous: '', idleUntil: now + 60_000, forget: '',
+    }));
+  };
+
   // ioredis sends a claim again when a dropped connection lost its answer: same token, same
   // idleUntil. The first run took a job and registered one slot; the resend takes none and
   // registers two. Left beside each other, an add took both and published two messages under one
   // token, and the worker, taking the first, left the second's jobs to wait out their lease.
   it('keeps one registration per token when a claim is sent again', async () => {
     const s = open();
-    const keys = new RedisKeys(s.prefix, false);
     const now = Date.now();
     await s.addJobs({ jobs: [job({ id: 'x' }, now)], now });
-    const claim = () => new ScriptRunner(admin, true).call(claimScript({
-      queueKeyBase: keys.queueKeyBase('h'), channel: keys.scriptChannel, queue: 'h', now, limit: 2, leaseMs: 30_000, workerId: 'w1',
-      token: 'TOK.0', previous: '', idleUntil: now + 60_000, forget: '',
-    }));
+    const claim = resendableClaim(s, 'TOK.0', now);
     const first = await claim();
     const resent = await claim();
     assert.deepEqual([first[0].length, resent[0].length], [1, 0], 'the first run took the job, the resend none');
@@ -305,12 +313,8 @@ describe('Redis idle hand-off', { skip }, () => {
   // worker (which had taken the first message for that token) never took: they waited out their lease.
   it('makes no second registration when an add took the first before a claim is sent again', async () => {
     const s = open();
-    const keys = new RedisKeys(s.prefix, false);
     const now = Date.now();
-    const claim = () => new ScriptRunner(admin, true).call(claimScript({
-      queueKeyBase: keys.queueKeyBase('h'), channel: keys.scriptChannel, queue: 'h', now, limit: 2, leaseMs: 30_000, workerId: 'w1',
-      token: 'TOK.1', previous: '', idleUntil: now + 60_000, forget: '',
-    }));
+    const claim = resendableClaim(s, 'TOK.1', now);
     // A listener on w1's channel, as its worker's event connection: adds hand over only to a worker listening.
     const spy = new Redis(REDIS_URL);
     try {

@@ -83,6 +83,16 @@ export class SqliteConnection {
     this.runTx = this.db.transaction((fn: () => unknown) => fn());
   }
 
+  /**
+   * Deletes up to `seq` (remove, clean): the floor of seqs rises to it, so a made id never comes
+   * back for another job, and the next lone add's guess (newest + 1) is dropped, as it would miss
+   * if the newest job went, and a miss pauses guessing.
+   */
+  raiseSeqFloor(seq: number): void {
+    this.statements.raiseSeqFloor.run(seq);
+    this.nextSeq = 0;
+  }
+
   /** A lease token no other claim (here or in another process) has given. */
   nextLeaseToken(): string {
     return `${this.origin}.${(this.leaseSeq++).toString(36)}`;

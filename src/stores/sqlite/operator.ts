@@ -71,9 +71,7 @@ export function removeJob(conn: SqliteConnection, id: string, now: number): void
     const row = conn.mustGet(id);
     guardAction('remove', id, row.state);
     conn.statements.deleteJob.run(row.seq);
-    conn.statements.raiseSeqFloor.run(row.seq);
-    // The lone add's next guess (newest + 1) would miss if this was the newest job, and a miss pauses guessing.
-    conn.nextSeq = 0;
+    conn.raiseSeqFloor(row.seq);
     conn.statements.deleteLogs.run(id);
     events.push({ type: 'removed', queue: row.queue, jobId: id, at: now });
   });
@@ -106,10 +104,7 @@ export function cleanJobs(conn: SqliteConnection, q: CleanQuery): number {
       }
       if (removed >= limit) break;
     }
-    if (lastSeq > 0) {
-      conn.statements.raiseSeqFloor.run(lastSeq);
-      conn.nextSeq = 0; // as in removeJob
-    }
+    if (lastSeq > 0) conn.raiseSeqFloor(lastSeq);
     return removed;
   });
 }
