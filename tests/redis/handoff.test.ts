@@ -503,9 +503,9 @@ describe('Redis idle hand-off', { skip }, () => {
     const { prefix, s, producer, stop, spy } = mortalWorker(() => assert.fail('no message reaches a worker whose events are down'));
     const keys = new RedisKeys(prefix, false);
     /** release-claim for the claim of `taken` (its jobs, all leased until one time), keeping nothing. */
-    const release = (taken: Job[], claimFailed: boolean) => new ScriptRunner(admin, true).call(releaseClaimScript({
+    const release = (taken: Job[]) => new ScriptRunner(admin, true).call(releaseClaimScript({
       queueKeyBase: keys.queueKeyBase('h'), channel: keys.scriptChannel, queue: 'h', now: Date.now(), token: taken[0]!.leaseToken!,
-      leaseUntilMin: taken[0]!.leaseUntil! - 0.5, leaseUntilMax: taken[0]!.leaseUntil! + 0.5, keepRegistration: '', claimFailed, kept: [],
+      leaseUntilMin: taken[0]!.leaseUntil! - 0.5, leaseUntilMax: taken[0]!.leaseUntil! + 0.5, keepRegistration: '', kept: [],
     }));
     const claimOne = async (id: string) => {
       await producer.addJobs({ jobs: [job({ id })], now: Date.now() });
@@ -517,7 +517,7 @@ describe('Redis idle hand-off', { skip }, () => {
     try {
       // A run whose answer came after a dropped connection: its registration goes with its job.
       const answered = await claimOne('dropped');
-      assert.deepEqual(await release(answered, false), ['dropped']);
+      assert.deepEqual(await release(answered), ['dropped']);
       assert.equal(await admin.zcard(idleKey(prefix)), 0, 'the registration went');
       const again = (await s.claimJobs(req({ idleMs: undefined }))).jobs;
       assert.deepEqual(again.map((j) => j.id), ['dropped'], 'back in the queue');
@@ -529,7 +529,7 @@ describe('Redis idle hand-off', { skip }, () => {
       const failed = await claimOne('claimed');
       await producer.addJobs({ jobs: [job({ id: 'handed-1' }), job({ id: 'handed-2' })], now: Date.now() });
       assert.equal((await s.getJob({ id: 'handed-1' }))!.state, 'active');
-      assert.deepEqual((await release(failed, true)).sort(), ['claimed', 'handed-1', 'handed-2']);
+      assert.deepEqual((await release(failed)).sort(), ['claimed', 'handed-1', 'handed-2']);
       for (const id of ['claimed', 'handed-1', 'handed-2']) {
         const back = (await s.getJob({ id }))!;
         assert.deepEqual([back.state, back.attempts, back.leaseToken], ['queued', 0, null], id);

@@ -13,6 +13,7 @@ import { OwnRedis, REDIS_URL, dropPrefix, hasRedisServer, openTestStore, redisSk
 import { freePort } from '../helpers/net.js';
 import { deferred, until, within } from '../helpers/await.js';
 import { allJobs } from '../helpers/chaos.js';
+import type { ClaimResult } from '../../src/core/store.js';
 
 const skip = await redisSkip();
 
@@ -162,6 +163,95 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
       assert.ok(putBack >= 20, `the first runs' jobs were put back (${putBack} in ${tries} tries)`);
     } finally {
       admin.disconnect();
+      await store.close();
+      await redis.stop();
+    }
+  });
+
+  // The hand-off's part of a resend (lua/lib/handoff.lua, src/stores/redis/handoff.ts). An idle
+  // worker's poll claim is cut off as above. Its first run found the queue dry and registered; an
+  // add then took that registration (leased its first job to the worker under the registration's
+  // token, listed it under that token and published it); the resend found the add's second job
+  // queued and took it, so its answer names no registration. The worker takes no message for a
+  // registration its claim's answer does not name: the handed job must go back to the queue with
+  // the lost run's leftovers and run at once, once, not wait out its lease (30 s) leased to a
+  // worker that never got it. Nor may it run beside the job the resend filled the one slot with.
+  it("runs at once the job an add handed to a lost run's registration when the resend took other work", { skip: hasRedisServer() ? false : 'redis-server not installed' }, async () => {
+    const redis = new OwnRedis(await freePort());
+    await redis.start();
+    const prefix = testPrefix();
+    const store = openTestStore(redis.url, prefix);
+    const producer = openTestStore(redis.url, prefix);
+    const admin = new Redis(redis.url);
+    const spy = new Redis(redis.url);
+    const LEASE = 30_000;
+    const runs = new Map<string, number>();
+    let running = 0;
+    let most = 0;
+    const warmRan = deferred();
+    const bothRan = deferred();
+    const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => {
+      runs.set(ctx.job.id, (runs.get(ctx.job.id) ?? 0) + 1);
+      most = Math.max(most, ++running);
+      await new Promise((r) => setImmediate(r));
+      running--;
+      if (ctx.job.id === 'warm') warmRan.resolve();
+      if (runs.has('first') && runs.has('second')) bothRan.resolve();
+    });
+    // The worker's next claim once armed goes right behind a 100 ms script on the same connection.
+    const claim = store.claimJobs.bind(store);
+    let arm: ((cut: { busy: Promise<unknown>; answer: Promise<ClaimResult> }) => void) | null = null;
+    store.claimJobs = (r) => {
+      const armed = arm;
+      arm = null;
+      if (!armed) return claim(r);
+      const busy = store.client.eval(BUSY, 0, '100000');
+      const answer = claim(r);
+      armed({ busy, answer });
+      return answer;
+    };
+    const q = new Queue(producer);
+    const worker = new Worker(store, reg, { id: 'w1', queues: ['hand'], concurrency: 1, leaseMs: LEASE, pollMs: 1000 });
+    try {
+      const handed = deferred<{ t: string; r: string[] }>();
+      spy.on('message', (_c, m: string) => handed.resolve(JSON.parse(m) as { t: string; r: string[] }));
+      await spy.subscribe(`${prefix}:events:h:w1`);
+      // Connections, subscriptions and scripts in place: one job runs through first.
+      worker.start();
+      await q.enqueue({ id: 'warm', task: 't', queue: 'hand', payload: {} });
+      await within(warmRan.promise, 10_000, 'the first job ran');
+      const cmdId = String(await (store.client as Redis).client('ID'));
+      const cut = deferred<{ busy: Promise<unknown>; answer: Promise<ClaimResult> }>();
+      arm = cut.resolve;
+      const { busy, answer } = await within(cut.promise, 10_000, 'the idle worker claims again');
+      // Redis runs the claim after the busy script, then the kill drops the connection with its
+      // answer; the add runs at once, and ioredis sends the claim again after the reconnect (50 ms on).
+      await admin.client('KILL', 'ID', cmdId);
+      const added = Date.now();
+      await q.enqueueMany([{ id: 'first', task: 't', queue: 'hand', payload: {} }, { id: 'second', task: 't', queue: 'hand', payload: {} }]);
+      const got = await within(answer, 10_000, 'the claim answers after the reconnect');
+      await busy;
+      const message = await within(handed.promise, 5000, 'the add handed a job to the idle worker');
+      // The sequence above happened: the add handed `first` to the registration of the cut claim's
+      // token, which only its first run could leave (the resend found work), and the resend took `second`.
+      assert.deepEqual(got.jobs.map((j) => j.id), ['second'], 'the resend took the queued job');
+      assert.equal(message.t, `${got.jobs[0]!.leaseToken}~`, "the add took the first run's registration");
+      assert.match(message.r[0]!, /\nfirst$/);
+      assert.ok(store.stats.lostClaims >= 1, 'the answer came after a drop');
+
+      await within(bothRan.promise, LEASE / 6, 'the handed job ran, well before its lease would have run out');
+      const waited = Date.now() - added;
+      await until(async () => (await producer.countJobs({ queue: 'hand' })).hand!.completed === 3, 10_000, 'every outcome stored');
+      assert.deepEqual(Object.fromEntries(runs), { warm: 1, first: 1, second: 1 }, 'each job ran once');
+      assert.equal(most, 1, 'never more than the one slot');
+      assert.deepEqual((await producer.countJobs({ queue: 'hand' })).hand, { scheduled: 0, queued: 0, active: 0, completed: 3, failed: 0, cancelled: 0 });
+      assert.deepEqual(await admin.keys(`{${prefix}:hand}:h:*`), [], "no registration's list left");
+      console.log(`hand-off after a resend: the handed job ran ${waited} ms after its add (lease ${LEASE} ms)`);
+    } finally {
+      await worker.stop(1000);
+      spy.disconnect();
+      admin.disconnect();
+      await producer.close();
       await store.close();
       await redis.stop();
     }

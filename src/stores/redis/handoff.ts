@@ -161,6 +161,9 @@ export class Handoffs {
       // The claim script leaves the list in Redis (see claimIdle): the next script here deletes it.
       if (handed) this.forget(sent);
     }
+    // With no registration in the answer, a message that came first is not delivered: a resend that
+    // found work answers so after an add took its first run's registration, and its rows may fill
+    // the worker's slots. The message's jobs go back to the queue with the lost run's (lost-claims.ts).
     if (reg) {
       const registration = parseRegistration(reg, ticket.queue);
       if (ticket.early) {

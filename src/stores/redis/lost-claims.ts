@@ -16,12 +16,11 @@ export interface ClaimCall {
   dropped: boolean;
 }
 
-/** A lost claim's leftovers to put back: the ids the client did get, the registration it knows, and whether it failed. */
+/** A lost claim's leftovers to put back: the ids the client did get, and the registration it knows ('' for none). */
 interface LostClaim {
   call: ClaimCall;
   keptIds: string[];
   keptRegistration: string;
-  failed: boolean;
 }
 
 /** How long a put-back that failed (Redis unreachable) waits before it tries again. */
@@ -54,14 +53,16 @@ export class LostClaims {
   /**
    * A claim script answered. If its connection dropped meanwhile, the answer may be a resend's:
    * what the first run leased under the same token, other than the jobs of `rows` and of
-   * `earlyRows` (a hand-off message that came before the answer), is put back now.
+   * `earlyRows` (a hand-off message that came before the answer), is put back now. The message's
+   * jobs reached the worker only if the answer names a registration (Handoffs.settle): a resend
+   * that found work names none, and the jobs an add leased under the first run's are put back too.
    */
   async answered(call: ClaimCall, rows: string[], earlyRows: string[] | null, keptRegistration: string | null): Promise<void> {
     this.inFlight.delete(call);
     if (!call.dropped) return;
     const keptIds = rowIds(rows);
-    if (earlyRows) keptIds.push(...rowIds(earlyRows));
-    this.lost.push({ call, keptIds, keptRegistration: keptRegistration ?? '', failed: false });
+    if (earlyRows && keptRegistration !== null) keptIds.push(...rowIds(earlyRows));
+    this.lost.push({ call, keptIds, keptRegistration: keptRegistration ?? '' });
     // Best effort now; if the connection dropped again, the next claim (or the reconnect) does it.
     await this.release().catch(() => this.retryLater());
   }
@@ -69,7 +70,7 @@ export class LostClaims {
   /** A claim script failed: whatever it leased, other than `keptIds`, is put back before this store claims again. */
   failed(call: ClaimCall, keptIds: string[]): void {
     this.inFlight.delete(call);
-    this.lost.push({ call, keptIds, keptRegistration: '', failed: true });
+    this.lost.push({ call, keptIds, keptRegistration: '' });
     void this.release().catch(() => this.retryLater());
   }
 
@@ -79,11 +80,11 @@ export class LostClaims {
       const { ctx } = this;
       try {
         while (this.lost.length) {
-          const { call, keptIds, keptRegistration, failed } = this.lost[0]!;
+          const { call, keptIds, keptRegistration } = this.lost[0]!;
           const ids = await ctx.run(releaseClaimScript({
             queueKeyBase: ctx.keys.queueKeyBase(call.queue), channel: ctx.keys.scriptChannel, queue: call.queue, now: Date.now(),
             token: call.token, leaseUntilMin: call.leaseUntil - 0.5, leaseUntilMax: call.leaseUntil + 0.5,
-            keepRegistration: keptRegistration, claimFailed: failed, kept: keptIds,
+            keepRegistration: keptRegistration, kept: keptIds,
           }));
           this.lost.shift();
           ctx.stats.lostClaims++;

@@ -321,9 +321,9 @@ export function sweepUnlockScript(input: { globalKeyBase: string; token: string 
 
 /** Released ids. `kept`: ids the client did receive. */
 export function releaseClaimScript(input: { queueKeyBase: string } & Publishing & {
-  now: number; token: string; leaseUntilMin: number; leaseUntilMax: number; keepRegistration: string; claimFailed: boolean; kept: string[];
+  now: number; token: string; leaseUntilMin: number; leaseUntilMax: number; keepRegistration: string; kept: string[];
 }): ScriptCall<string[]> {
   return scriptCall('release-claim', [input.queueKeyBase], [
-    input.channel, input.queue, input.now, input.token, input.leaseUntilMin, input.leaseUntilMax, input.keepRegistration, input.claimFailed ? '1' : '0', ...input.kept,
+    input.channel, input.queue, input.now, input.token, input.leaseUntilMin, input.leaseUntilMax, input.keepRegistration, ...input.kept,
   ]);
 }

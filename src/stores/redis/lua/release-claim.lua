@@ -3,8 +3,9 @@
 -- stall, no history); cancelled if a cancel was asked meanwhile. A claim leases all its jobs in one
 -- queue until one time, so the lease index finds them at once. Hand-off registrations the claim
 -- left (their token is the claim's and REGISTRATION_MARK, lua/lib/handoff.lua) other than
--- keepRegistration go (a lost run may have left one the client never saw); with claimFailed = '1'
--- (the client forgot the token), jobs an add already leased under one of them go back too.
+-- keepRegistration go (a lost run may have left one the client never saw). With keepRegistration =
+-- '' (the claim failed, or its answer named no registration), the client takes no message for that
+-- token (handoff.ts): jobs an add already leased under it, other than kept, go back too.
 -- Returns the released ids.
 local queueKeyBase = KEYS[1]
 local channel = ARGV[1]
@@ -14,8 +15,7 @@ local token = ARGV[4]
 local leaseUntilMin = ARGV[5]
 local leaseUntilMax = ARGV[6]
 local keepRegistration = ARGV[7]
-local claimFailed = ARGV[8] == '1'
-local FIRST_KEPT = 9          -- then the ids the client did receive (kept)
+local FIRST_KEPT = 8          -- then the ids the client did receive (kept)
 beginCall(queueKeyBase)
 local kept = {}
 for i = FIRST_KEPT, #ARGV do kept[ARGV[i]] = true end
@@ -27,7 +27,7 @@ end
 local ids = redis.call('ZRANGEBYSCORE', keyBase .. LEASED, leaseUntilMin, leaseUntilMax)
 -- Ids from the registration's list, leased under its token, not the claim's.
 local handed = {}
-if claimFailed then
+if keepRegistration == '' then
   local handedKey = keyBase .. HANDED .. registrationToken
   -- A handed row is the CLAIM_FIELDS values, then the id, on lines of their own (see claimJobs).
   local rowId = '^' .. string.rep('[^\n]*\n', #CLAIM_FIELDS) .. '(.*)$'
