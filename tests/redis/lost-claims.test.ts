@@ -175,7 +175,7 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
   // queued and took it, so its answer names no registration. The worker takes no message for a
   // registration its claim's answer does not name: the handed job must go back to the queue with
   // the lost run's leftovers and run at once, once, not wait out its lease (30 s) leased to a
-  // worker that never got it. Nor may it run beside the job the resend filled the one slot with.
+  // worker that never got it, and it runs as a first attempt (the put-back counts none).
   it("runs at once the job an add handed to a lost run's registration when the resend took other work", { skip: hasRedisServer() ? false : 'redis-server not installed' }, async () => {
     const redis = new OwnRedis(await freePort());
     await redis.start();
@@ -186,15 +186,10 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
     const spy = new Redis(redis.url);
     const LEASE = 30_000;
     const runs = new Map<string, number>();
-    let running = 0;
-    let most = 0;
     const warmRan = deferred();
     const bothRan = deferred();
     const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => {
       runs.set(ctx.job.id, (runs.get(ctx.job.id) ?? 0) + 1);
-      most = Math.max(most, ++running);
-      await new Promise((r) => setImmediate(r));
-      running--;
       if (ctx.job.id === 'warm') warmRan.resolve();
       if (runs.has('first') && runs.has('second')) bothRan.resolve();
     });
@@ -214,7 +209,11 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
     const worker = new Worker(store, reg, { id: 'w1', queues: ['hand'], concurrency: 1, leaseMs: LEASE, pollMs: 1000 });
     try {
       const handed = deferred<{ t: string; r: string[] }>();
-      spy.on('message', (_c, m: string) => handed.resolve(JSON.parse(m) as { t: string; r: string[] }));
+      // The add's message only: the worker may register before `warm` is added and get it handed too.
+      spy.on('message', (_c, m: string) => {
+        const message = JSON.parse(m) as { t: string; r: string[] };
+        if (!message.r.some((row) => row.endsWith('\nwarm'))) handed.resolve(message);
+      });
       await spy.subscribe(`${prefix}:events:h:w1`);
       // Connections, subscriptions and scripts in place: one job runs through first.
       worker.start();
@@ -243,7 +242,7 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
       const waited = Date.now() - added;
       await until(async () => (await producer.countJobs({ queue: 'hand' })).hand!.completed === 3, 10_000, 'every outcome stored');
       assert.deepEqual(Object.fromEntries(runs), { warm: 1, first: 1, second: 1 }, 'each job ran once');
-      assert.equal(most, 1, 'never more than the one slot');
+      assert.equal((await producer.getJob({ id: 'first' }))!.attempts, 1, 'the put-back counted no attempt');
       assert.deepEqual((await producer.countJobs({ queue: 'hand' })).hand, { scheduled: 0, queued: 0, active: 0, completed: 3, failed: 0, cancelled: 0 });
       assert.deepEqual(await admin.keys(`{${prefix}:hand}:h:*`), [], "no registration's list left");
       console.log(`hand-off after a resend: the handed job ran ${waited} ms after its add (lease ${LEASE} ms)`);

@@ -140,7 +140,8 @@ export class Handoffs {
    * The owner's claim landed with a new registration (or null) and the rows of jobs an add leased
    * under the one it named (or null). Returns rows for the worker to run now, rows to give back
    * (its worker stopped listening), a new registration nobody listens for (to take back), and the
-   * message of the new one if it came first (to deliver as if it came now).
+   * message of the new one if it came first (to deliver as if it came now). With no registration in
+   * the answer, a message that came first is dropped (see below).
    */
   settle(ticket: Ticket, reg: string | null, handed: string[] | null): {
     run: string[]; giveBack: string[]; orphan: Registration | null; early: { reg: Registration; handed: Handed; listener: Listener | null } | null;
@@ -162,8 +163,9 @@ export class Handoffs {
       if (handed) this.forget(sent);
     }
     // With no registration in the answer, a message that came first is not delivered: a resend that
-    // found work answers so after an add took its first run's registration, and its rows may fill
-    // the worker's slots. The message's jobs go back to the queue with the lost run's (lost-claims.ts).
+    // found work answers so after an add took its first run's registration, and a message that comes
+    // after this answer can be matched to nothing, so neither order delivers it. Its jobs go back to
+    // the queue with the lost run's (lost-claims.ts, release-claim.lua), and run at once elsewhere.
     if (reg) {
       const registration = parseRegistration(reg, ticket.queue);
       if (ticket.early) {

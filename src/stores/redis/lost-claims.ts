@@ -2,7 +2,8 @@
 // drops before the answer is sent again by ioredis after the reconnect, and the jobs the first run
 // leased are nobody's: they share its token and lease end, so the store finds them and puts them
 // back (release-claim.lua) before it claims again. A claim that failed outright may or may not
-// have run: the same put-back covers it.
+// have run: the same put-back covers it. So do jobs an add handed to a registration of the claim's
+// that the client never learnt of (its answer named none): handoff.ts drops their message.
 import type { RedisContext } from './context.js';
 import { releaseClaimScript } from './script-calls.js';
 import { rowIds } from './codec.js';

@@ -5,7 +5,8 @@
 -- left (their token is the claim's and REGISTRATION_MARK, lua/lib/handoff.lua) other than
 -- keepRegistration go (a lost run may have left one the client never saw). With keepRegistration =
 -- '' (the claim failed, or its answer named no registration), the client takes no message for that
--- token (handoff.ts): jobs an add already leased under it, other than kept, go back too.
+-- token from now on (handoff.ts; one it took before a failure is in kept): jobs an add already leased
+-- under it, other than kept, go back too.
 -- Returns the released ids.
 local queueKeyBase = KEYS[1]
 local channel = ARGV[1]
