@@ -11,7 +11,7 @@ import { Fusion } from '../../src/fusion.js';
 import type { FusionConfig } from '../../src/channels/config-types.js';
 import type { RedisStore } from '../../src/stores/redis/store.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from '../helpers/await.js';
+import { childReady, until } from '../helpers/await.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
 import { dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 import { NUM, ProviderServer, loopFactory } from './sms-fixtures.js';
@@ -44,11 +44,7 @@ function postgresTarget(): Target {
 
 async function spawnWorker(t: Target, config: FusionConfig, concurrency: number, warns: unknown[] = []): Promise<ChildProcess> {
   const child = fork(WORKER, [t.url, t.prefix, JSON.stringify(config), String(concurrency)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = once(child, 'exit').then(([code, sig]) => {
-    throw new Error(`sms worker ${child.pid} exited before it was ready (${code ?? sig})`);
-  });
-  await Promise.race([once(child, 'message'), exited]);
-  exited.catch(() => {});
+  await childReady(child, `sms worker ${child.pid}`);
   child.on('message', (m) => m !== 'ready' && warns.push(m));
   return child;
 }

@@ -12,6 +12,7 @@ import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { Queue } from '../../src/core/queue.js';
 import { Maintenance } from '../../src/core/maintenance.js';
 import { tempDir } from '../helpers/tmp.js';
+import { childReady } from '../helpers/await.js';
 
 const WORKER = fileURLToPath(new URL('../helpers/crash-worker.js', import.meta.url));
 const JOBS = 4000;
@@ -50,11 +51,7 @@ test(`kill -9 of worker processes: ${JOBS}+ jobs all complete, none lost, duplic
       const child = fork(WORKER, [db, String(LEASE_MS), String(CONCURRENCY)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       live.add(child);
       child.once('exit', () => live.delete(child));
-      const exited = once(child, 'exit').then(([code, sig]) => {
-        throw new Error(`worker ${child.pid} exited before it was ready (${code ?? sig})`);
-      });
-      await Promise.race([once(child, 'message'), exited]);
-      exited.catch(() => {});
+      await childReady(child, `worker ${child.pid}`);
       return child;
     };
     const completed = () => (store.db.prepare(`SELECT count(*) AS n FROM jobs WHERE state = 'completed'`).get() as { n: number }).n;

@@ -1,4 +1,6 @@
 // Waiting on events, bounded: a test fails with a clear message instead of hanging.
+import type { ChildProcess } from 'node:child_process';
+
 export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void } {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
@@ -32,4 +34,21 @@ export async function until(
 export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/**
+ * A forked process's first IPC message (its "ready"). A process that exits first fails the wait at
+ * once, with its exit code or signal; `ms` bounds the wait where given.
+ */
+export function childReady(child: ChildProcess, what: string, ms?: number): Promise<void> {
+  const ready = new Promise<void>((resolve, reject) => {
+    const exited = (code: number | null, signal: NodeJS.Signals | null) =>
+      reject(new Error(`${what} exited before it was ready (${code ?? signal})`));
+    child.once('exit', exited);
+    child.once('message', () => {
+      child.off('exit', exited);
+      resolve();
+    });
+  });
+  return ms === undefined ? ready : within(ready, ms, `${what} ready`);
 }

@@ -9,7 +9,7 @@ import { join, dirname } from 'node:path';
 import { Queue } from '../../src/core/queue.js';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
 import { dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
-import { until, within } from '../helpers/await.js';
+import { childReady, until } from '../helpers/await.js';
 
 const skip = await pgSkip();
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'pg-crash-worker.js');
@@ -27,13 +27,8 @@ describe('PostgreSQL crash test', { skip }, () => {
       const c = fork(WORKER, [url, schema], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       children.add(c);
       c.once('exit', () => children.delete(c));
-      // A process that dies before it is ready fails the test at once, with its exit; starting one
-      // beside a loaded suite has taken seconds, so the bound is wide.
-      const ready = new Promise<void>((resolve, reject) => {
-        c.once('message', () => resolve());
-        c.once('exit', (code, signal) => reject(new Error(`worker process exited before it was ready (${code ?? signal})`)));
-      });
-      await within(ready, 60_000, 'worker process ready');
+      // Starting one beside a loaded suite has taken seconds, so the bound is wide.
+      await childReady(c, 'worker process', 60_000);
       return c;
     };
     const KILLS = 8;

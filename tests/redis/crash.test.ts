@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 import { Queue } from '../../src/core/queue.js';
 import { REDIS_URL, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
-import { until, within } from '../helpers/await.js';
+import { childReady, until } from '../helpers/await.js';
 
 const skip = await redisSkip();
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'redis-crash-worker.js');
@@ -21,13 +21,8 @@ describe('Redis crash test', { skip }, () => {
       const c = fork(WORKER, [REDIS_URL, prefix], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       children.add(c);
       c.once('exit', () => children.delete(c));
-      // A process that dies before it is ready fails the test at once, with its exit; starting one
-      // beside a loaded suite has taken seconds, so the bound is wide.
-      const ready = new Promise<void>((resolve, reject) => {
-        c.once('message', () => resolve());
-        c.once('exit', (code, signal) => reject(new Error(`worker process exited before it was ready (${code ?? signal})`)));
-      });
-      await within(ready, 60_000, 'worker process ready');
+      // Starting one beside a loaded suite has taken seconds, so the bound is wide.
+      await childReady(c, 'worker process', 60_000);
       return c;
     };
     try {
