@@ -89,12 +89,14 @@ describe('Redis sweep lock', { skip }, () => {
 
   it('a long sweep renews its lock between batches, so no other sweeper cuts in', async () => {
     const prefix = testPrefix();
-    const LOCK = 60;
+    // The sweep (~100 jobs a ms here) outlasts the lock, renewed every ~70 ms: the rival gets in only
+    // if one batch or event-loop pause lasts ~130 ms (with a 60 ms lock, 40 ms was enough on a busy CI).
+    const LOCK = 200;
     const first = new RedisStore(parseRedisUrl(REDIS_URL), { prefix, sweepLockMs: LOCK });
     const second = new RedisStore(parseRedisUrl(REDIS_URL), { prefix, sweepLockMs: LOCK });
     const admin = new Redis(REDIS_URL);
     try {
-      const N = 12_000;
+      const N = 36_000;
       const q = new Queue(first);
       for (let i = 0; i < N; i += 2000) {
         await q.enqueueMany(Array.from({ length: 2000 }, (_, k) => ({ id: `e-${i + k}`, task: 't', queue: 'long', payload: {} })));
