@@ -23,6 +23,16 @@ local t0 = s[1] * 1000000 + s[2]
 repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - t0 >= tonumber(ARGV[1])
 return 1`;
 
+/**
+ * Gives Redis time to read a BUSY script just sent and start it. A command sent earlier on one
+ * connection is not read before one sent later on another: without this, the CLIENT KILL that
+ * follows overtook the script and the claim about one time in five (an strace of Redis: the
+ * admin's socket read first, the store's closed unread), and the claim then ran only once. Redis
+ * answers nothing while inside a script, so there is no event to wait for; the script lasts
+ * five times this.
+ */
+const insideScript = () => new Promise((r) => setTimeout(r, 20));
+
 /** Connection ids of one store role (the store names its connections fusion:<prefix>:<role>). */
 async function connectionIds(admin: Redis, name: string): Promise<string[]> {
   const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
@@ -116,11 +126,12 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
   });
 
   it('puts back what a claim leased when its answer is lost, keeping what came back', { skip: hasRedisServer() ? false : 'redis-server not installed' }, async () => {
-    // The claim's answer is lost for sure: on a Redis of the test's own, a 40 ms script runs first
-    // on the store's connection with the claim right behind it, and the CLIENT KILL arrives
-    // meanwhile, so Redis runs the claim and then drops the connection with its answer. ioredis
-    // sends the claim again after the reconnect, and that run takes other jobs under the same
-    // token. Exactly the jobs the caller holds must stay active; the rest go back untouched.
+    // The claim's answer is lost for sure: on a Redis of the test's own, a 100 ms script runs first
+    // on the store's connection; once Redis is inside it the claim is sent, then the CLIENT KILL,
+    // and both wait in their sockets, so Redis runs the claim and then drops the connection with
+    // its answer. ioredis sends the claim again after the reconnect, and that run takes other jobs
+    // under the same token. Exactly the jobs the caller holds must stay active; the rest go back
+    // untouched.
     const redis = new OwnRedis(await freePort());
     await redis.start();
     const prefix = testPrefix();
@@ -136,7 +147,8 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
         const ids = await connectionIds(admin, `fusion:${prefix}:cmd`);
         assert.equal(ids.length, 1);
         const before = store.stats.releasedJobs;
-        const busy = store.client.eval(BUSY, 0, '40000');
+        const busy = store.client.eval(BUSY, 0, '100000');
+        await insideScript();
         const claim = store.claimJobs({ queues: [queue], workerId: 'w', limit: 10, leaseMs: 30_000, now: Date.now() });
         await admin.client('KILL', 'ID', ids[0]!);
         const got = await within(claim, 10_000, 'the claim answers after the reconnect');
@@ -193,14 +205,16 @@ describe('Redis: claims whose answers a dropped connection lost', { skip }, () =
       if (ctx.job.id === 'warm') warmRan.resolve();
       if (runs.has('first') && runs.has('second')) bothRan.resolve();
     });
-    // The worker's next claim once armed goes right behind a 100 ms script on the same connection.
+    // The worker's next claim once armed goes behind a 100 ms script on the same connection, sent
+    // once Redis is inside it (as in the test above).
     const claim = store.claimJobs.bind(store);
     let arm: ((cut: { busy: Promise<unknown>; answer: Promise<ClaimResult> }) => void) | null = null;
-    store.claimJobs = (r) => {
+    store.claimJobs = async (r) => {
       const armed = arm;
       arm = null;
       if (!armed) return claim(r);
       const busy = store.client.eval(BUSY, 0, '100000');
+      await insideScript();
       const answer = claim(r);
       armed({ busy, answer });
       return answer;
