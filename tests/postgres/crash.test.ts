@@ -35,12 +35,16 @@ describe('PostgreSQL crash test', { skip }, () => {
     try {
       const N = 1500;
       const q = new Queue(store);
+      // Held until every first worker is up: on a loaded machine starting a process takes seconds,
+      // and the first one alone could run every job before a kill lands (then no kill hits a job).
+      await store.pauseQueue({ queue: 'crash', now: Date.now() });
       for (let i = 0; i < N; i += 500) {
         await q.enqueueMany(Array.from({ length: 500 }, (_, k) => ({
           id: `job-${i + k}`, task: 'work', queue: 'crash', payload: { ms: 60 + ((i + k) % 80) }, maxStalls: 20, maxAttempts: 1,
         })));
       }
       for (let i = 0; i < 4; i++) await spawnWorker();
+      await store.resumeQueue({ queue: 'crash', now: Date.now() });
       let kills = 0;
       const killedPids = new Set<number>();
       // The jobs each killed process held (leased: running, claimed ahead, or run with its outcome not

@@ -24,7 +24,6 @@ describe('PostgreSQL connection faults', { skip }, () => {
     const runs = new Map<string, number>();
     let lastDone = Date.now();
     const N = 3000;
-    const all = deferred();
     registry.register('t', async (p: { i: number }, ctx) => {
       await new Promise((r) => setTimeout(r, 1 + (p.i % 3)));
       runs.set(ctx.job.id, (runs.get(ctx.job.id) ?? 0) + 1);
@@ -34,7 +33,7 @@ describe('PostgreSQL connection faults', { skip }, () => {
     store.subscribe((e) => {
       if (e.type !== 'completed') return;
       lastDone = Date.now();
-      if (++completed === N) all.resolve();
+      completed++;
     });
     const worker = new Worker(store, registry, { queues: ['q'], concurrency: 20, leaseMs: 2000, pollMs: 60_000 }).start();
     const maintenance = new Maintenance(store, { intervalMs: 200 }).start();
@@ -57,7 +56,10 @@ describe('PostgreSQL connection faults', { skip }, () => {
           gaps.push(Date.now() - killedAt);
         }
       }
-      await within(all.promise, 30_000, `all ${N} jobs completed`);
+      // By the stored states, not the events, which are a live stream: an outcome whose commit landed
+      // as its connection was terminated but whose answer was lost is not announced by its retry
+      // (restart.test.ts saw it there).
+      await until(async () => (await producer.countJobs({ queue: 'q' })).q!.completed === N, 30_000, `all ${N} jobs completed`, 50);
       // An idle worker is woken through a LISTEN connection that was itself terminated.
       await until(() => Date.now() - lastDone > 100, 5000, 'worker idle');
       assert.ok((await kill()) >= 1);

@@ -1,5 +1,7 @@
 // Idle workers wake on events, not polls: the worker here polls once a minute, so every start
 // within milliseconds proves an event (cross-process pub/sub) or the store's nextWakeAt woke it.
+// The median must be a few ms; the slowest of the samples (p99 of 40-60 is about the maximum) only
+// far from a poll, since one pause of the shared machine lands on some sample.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +13,8 @@ import { dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/red
 import { deferred, percentile, within } from '../helpers/await.js';
 
 const skip = await redisSkip();
+/** The bound on the slowest start: 30 times under the worker's poll of a minute. */
+const SLOWEST_MS = 2000;
 
 describe('Redis wake-up without polling', { skip }, () => {
   const prefix = testPrefix();
@@ -49,7 +53,7 @@ describe('Redis wake-up without polling', { skip }, () => {
     const p99 = percentile(samples, 99);
     console.log(`enqueue→start on an idle queue: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (n=${samples.length})`);
     assert.ok(p50 < 20, `p50 ${p50} ms`);
-    assert.ok(p99 < 500, `p99 ${p99} ms`);
+    assert.ok(p99 < SLOWEST_MS, `p99 ${p99} ms`);
   });
 
   it('starts delayed jobs within a few ms of their due time', async () => {
@@ -61,7 +65,8 @@ describe('Redis wake-up without polling', { skip }, () => {
       late.push(Date.now() - p.due!);
       if (late.length === N) all.resolve();
     };
-    const base = Date.now() + 300;
+    // Every add lands before the first job is due, even on a slow machine (40 adds took ~20-200 ms).
+    const base = Date.now() + 1000;
     for (let i = 0; i < N; i++) {
       const due = base + i * 15;
       await q.enqueue({ task: 't', queue: 'wake', payload: { due }, runAt: due });
@@ -72,6 +77,6 @@ describe('Redis wake-up without polling', { skip }, () => {
     console.log(`delayed job lateness: p50 ${p50} ms, p99 ${p99} ms (n=${late.length})`);
     assert.ok(late.every((x) => x >= 0), 'no job started before it was due');
     assert.ok(p50 < 20, `p50 ${p50} ms`);
-    assert.ok(p99 < 500, `p99 ${p99} ms`);
+    assert.ok(p99 < SLOWEST_MS, `p99 ${p99} ms`);
   });
 });
