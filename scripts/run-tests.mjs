@@ -44,7 +44,14 @@ rmSync(failuresDir, { recursive: true, force: true });
 if (failures.length) {
   console.log(`\nFailed tests, from every phase (${failures.length}):`);
   for (const line of failures) {
-    const { name, file, line: at, error } = JSON.parse(line);
+    let failure;
+    try {
+      failure = JSON.parse(line);
+    } catch {
+      console.log(`✖ ${line}`); // a line the reporter did not finish (its phase was cut short)
+      continue;
+    }
+    const { name, file, line: at, error } = failure;
     console.log(`✖ ${name} (${file}:${at})\n  ${error.replace(/\n/g, '\n  ')}`);
   }
 }

@@ -21,7 +21,7 @@ const skips = await Promise.all(FACTORIES.map((f) => f.skip()));
 const PROCESSES = size([1, 2], [1, 2, 4]);
 // 2,000 jobs made runs of 85-323 ms on a fast VM, where one slow run (or the 25 ms poll) moved a row
 // by half. 10,000 still made runs of 133-465 ms on a fast CI (SQLite's two-process row at 0.71 of
-// one, against a floor of 0.5): 30,000 keeps each short-form run near a second or more.
+// one, against a floor of 0.5): 30,000 makes runs of ~0.4 s or more there (0.43-1.6 s here).
 const N = size(30_000, 50_000);
 /**
  * Maintenance as `fusion worker` runs it (Fusion's default), not the chaos worker's 100 ms (there for

@@ -89,9 +89,10 @@ describe('Redis sweep lock', { skip }, () => {
 
   it('a long sweep renews its lock between batches, so no other sweeper cuts in', async () => {
     const prefix = testPrefix();
-    // The sweep (~100 jobs a ms here) outlasts the lock, renewed every ~70 ms: the rival gets in only
-    // if one batch or event-loop pause lasts ~130 ms (with a 60 ms lock, 40 ms was enough on a busy CI).
-    const LOCK = 200;
+    // The sweep (~100 jobs a ms here, ~345 ms) outlasts the lock 2.3 times, renewed every 50 ms: the
+    // rival gets in only if one batch or event-loop pause lasts ~100 ms (with a 60 ms lock, 40 ms
+    // was enough on a busy CI).
+    const LOCK = 150;
     const first = new RedisStore(parseRedisUrl(REDIS_URL), { prefix, sweepLockMs: LOCK });
     const second = new RedisStore(parseRedisUrl(REDIS_URL), { prefix, sweepLockMs: LOCK });
     const admin = new Redis(REDIS_URL);

@@ -77,7 +77,7 @@ describe('trigger expansion: bounded work (property)', () => {
     assert.ok(answered > 0 && refused > 0, `${answered} answered, ${refused} refused`);
   });
 
-  it('rules that never match are refused in milliseconds (before: 8-15 s, or an endless loop)', () => {
+  it('rules that never match are refused within a second of CPU, ~30-65 ms here (before: 8-15 s, or an endless loop)', () => {
     const rules = ['FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30', 'FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30', 'FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31',
       'FREQ=HOURLY;INTERVAL=2;BYHOUR=1', 'FREQ=MINUTELY;INTERVAL=120;BYHOUR=1', 'FREQ=SECONDLY;INTERVAL=2;BYSECOND=1', 'FREQ=YEARLY;BYWEEKNO=53;BYMONTH=6'];
     for (const r of rules) {
