@@ -25,10 +25,10 @@ return 1`;
 
 /**
  * Gives Redis time to read a BUSY script just sent and start it. A command sent earlier on one
- * connection is not necessarily read before one sent later on another: without this, the CLIENT KILL that
- * follows overtook the script and the claim about one time in five (an strace of Redis: the
- * admin's socket read first, the store's closed unread), and the claim then ran only once. Redis
- * answers nothing while inside a script, so there is no event to wait for; the script lasts
+ * connection is not necessarily read before one sent later on another: without this, the CLIENT
+ * KILL that follows overtook the script and the claim about one time in five (an strace of Redis:
+ * the admin's socket read first, the store's closed unread), and the claim then ran only once.
+ * Redis answers nothing while inside a script, so there is no event to wait for; the script lasts
  * five times this.
  */
 const insideScript = () => new Promise((r) => setTimeout(r, 20));

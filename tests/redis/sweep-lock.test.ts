@@ -14,7 +14,7 @@ import { TaskRegistry } from '../../src/core/registry.js';
 import { REDIS_URL, dropPrefix, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl } from '../../src/stores/redis/connect.js';
-import { deferred, within } from '../helpers/await.js';
+import { childReady, deferred, within } from '../helpers/await.js';
 
 const skip = await redisSkip();
 const SWEEPER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'redis-sweeper.js');
@@ -40,9 +40,7 @@ describe('Redis sweep lock', { skip }, () => {
       const dead = await store.claimJobs({ queues: ['sweep'], workerId: 'dead', limit: N, leaseMs: LEASE, now: t0 });
       assert.equal(dead.jobs.length, N);
 
-      const ready = deferred();
-      child.once('message', () => ready.resolve());
-      await within(ready.promise, 10_000, 'sweeper process ready');
+      await childReady(child, 'sweeper process', 10_000);
       // Freeze the sweeper; if it holds the lock, kill it there (mid-sweep), else let it go on a moment.
       let holder: string | null = null;
       for (let i = 0; i < 500 && holder === null; i++) {
