@@ -2,7 +2,7 @@
 // worker waits for) have a channel of their own, so a process that runs only workers never
 // receives the rest; hand-off messages come on a channel per worker (claim.ts routes them).
 import type { StoreEvent, StoreEventType, StoreListener, SubscribeOptions } from '../../core/store.js';
-import type { RedisClient, RedisTarget } from './connect.js';
+import { watchSilence, type RedisClient, type RedisTarget } from './connect.js';
 import type { RedisContext } from './context.js';
 
 /** An event message as publishEvents (lua/lib/events.lua) sends it: queue, time, [type, jobId?, runAt?, progress JSON?] each. */
@@ -20,6 +20,7 @@ export interface HandoffRoute {
 
 export class PubSub {
   private subscriber: RedisClient | null = null;
+  private stopWatch: () => void = () => {};
   /** listener → whether it wants every event, not only WORK_EVENTS. */
   private readonly listeners = new Map<StoreListener, boolean>();
   private allEventsSubscribed = false;
@@ -65,6 +66,7 @@ export class PubSub {
     const { keys } = this.ctx;
     const subscriber = this.target.create(`${keys.prefix}:events`);
     this.subscriber = subscriber;
+    this.stopWatch = watchSilence(subscriber, this.target.socketTimeoutMs);
     let connectedOnce = false;
     subscriber.on('message', (channel: string, text: string) => this.onMessage(channel, text));
     // After a reconnect, events published while we were away are gone: tell listeners every queue
@@ -119,6 +121,7 @@ export class PubSub {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.stopWatch();
     await closeClient(this.subscriber);
   }
 }

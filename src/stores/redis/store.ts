@@ -17,7 +17,7 @@ import type {
 } from '../../core/store.js';
 import type { Job, LogLine } from '../../core/job.js';
 import { ScriptRunner } from './runner.js';
-import type { RedisClient, RedisTarget } from './connect.js';
+import { watchSilence, type RedisClient, type RedisTarget } from './connect.js';
 import { RedisSharedState } from './shared-state.js';
 import { RedisKeys } from './keys.js';
 import { RedisContext } from './context.js';
@@ -75,6 +75,7 @@ export class RedisStore implements Store {
   private readonly schedules: Schedules;
   private readonly workers: Workers;
   private sharedState?: RedisSharedState;
+  private readonly stopWatch: () => void;
 
   constructor(target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
@@ -84,6 +85,7 @@ export class RedisStore implements Store {
     }
     this.cluster = target.cluster;
     this.client = target.create(`${this.prefix}:cmd`);
+    this.stopWatch = watchSilence(this.client, target.socketTimeoutMs);
     const ctx = new RedisContext(this.client, new RedisKeys(this.prefix, this.cluster), this.cluster,
       new ScriptRunner(this.client, (opts.scripts ?? 'auto') === 'auto'));
     this.ctx = ctx;
@@ -185,6 +187,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.ctx.closed) return;
     this.ctx.closed = true;
+    this.stopWatch();
     this.pubsub.dropListeners();
     // A last try for lost claims' jobs; if it fails they come back when their leases run out.
     await this.claims.lostClaims.close();

@@ -1,0 +1,75 @@
+// A TCP proxy on loopback in front of a real server, which can make the connections open through it
+// go silent: bytes stop passing either way and neither side sees a close, as when a NAT forgets a
+// mapping, a firewall starts dropping, or a failover moves the server's address. Connections made
+// afterwards pass again, as they would reach the server's new home.
+import { EventEmitter, once } from 'node:events';
+import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+  silent: boolean;
+}
+
+export class BlackholeProxy extends EventEmitter {
+  private server: Server | null = null;
+  private readonly pairs = new Set<Pair>();
+  /** Connections accepted so far. */
+  accepted = 0;
+  port = 0;
+
+  constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {
+    super();
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((client) => this.accept(client));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** Every connection open now goes silent for good; returns how many did. */
+  blackhole(): number {
+    let n = 0;
+    for (const pair of this.pairs) {
+      if (!pair.silent) n++;
+      pair.silent = true;
+    }
+    return n;
+  }
+
+  /** Resolves once `count` connections in all have been accepted. */
+  async accepting(count: number): Promise<void> {
+    while (this.accepted < count) await once(this, 'accepted');
+  }
+
+  async close(): Promise<void> {
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    await new Promise((resolve) => this.server?.close(resolve) ?? resolve(undefined));
+  }
+
+  private accept(client: Socket): void {
+    this.accepted++;
+    this.emit('accepted');
+    const upstream = connectTcp(this.targetPort, this.targetHost);
+    const pair: Pair = { client, upstream, silent: false };
+    this.pairs.add(pair);
+    // A silent pair drops what it reads, so neither kernel buffer fills and no side is told anything.
+    client.on('data', (chunk) => pair.silent || upstream.write(chunk));
+    upstream.on('data', (chunk) => pair.silent || client.write(chunk));
+    const end = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    // A close passes only while the pair is not silent: a blackholed path carries no FIN or RST (the
+    // other side's socket stays open until close()).
+    client.on('close', () => pair.silent || end());
+    upstream.on('close', () => pair.silent || end());
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+  }
+}
