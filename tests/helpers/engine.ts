@@ -7,6 +7,8 @@ import type { Job, JobState } from '../../src/core/job.js';
 import type { Store, StoreEvent } from '../../src/core/store.js';
 import type { FusionConfig } from '../../src/channels/config-types.js';
 import type { Logger } from '../../src/core/logger.js';
+import { Worker } from '../../src/core/worker.js';
+import { TaskRegistry } from '../../src/core/registry.js';
 import { tempDir } from './tmp.js';
 
 /**
@@ -128,4 +130,17 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void
   let reject!: (e: unknown) => void;
   const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
   return { promise, resolve, reject };
+}
+
+/**
+ * A worker on `queue` of `store` for jobs of task 't' whose payload names a key, polling once a
+ * minute unless told otherwise (so a job starts promptly only through the store's wake-ups), and
+ * `ran(key)`: resolves when the job of that key starts. Call `ran` before adding the job.
+ */
+export function keyedWorker(store: Store, queue: string, opts: { concurrency?: number; pollMs?: number } = {}): { worker: Worker; ran(key: string): Promise<void> } {
+  const waiting = new Map<string, () => void>();
+  const registry = new TaskRegistry().register('t', async (p: { key: string }) => waiting.get(p.key)?.());
+  const worker = new Worker(store, registry, { queues: [queue], concurrency: opts.concurrency ?? 2, pollMs: opts.pollMs ?? 60_000 }).start();
+  const ran = (key: string) => new Promise<void>((resolve) => waiting.set(key, resolve));
+  return { worker, ran };
 }

@@ -6,14 +6,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { Worker } from '../../src/core/worker.js';
 import { Queue } from '../../src/core/queue.js';
-import { TaskRegistry } from '../../src/core/registry.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { DEFAULT_SOCKET_TIMEOUT_MS, parseRedisUrl } from '../../src/stores/redis/connect.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
 import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
 import { deferred, within } from '../helpers/await.js';
+import { keyedWorker } from '../helpers/engine.js';
 
 const skip = await redisSkip();
 const SOCKET_TIMEOUT_MS = 400;
@@ -27,16 +26,9 @@ describe('Redis connections that go silent', { skip }, () => {
     const producer = new RedisStore(parseRedisUrl(url), { prefix });
     const consumer = new RedisStore(parseRedisUrl(url), { prefix });
     const admin = new Redis(REDIS_URL);
-    const waiting = new Map<string, () => void>();
-    const reg = new TaskRegistry().register('t', async (p: { key: string }) => waiting.get(p.key)?.());
     // A poll once a minute: a job below starts within the bounds only through a message or a claim
     // after the worker's connections were replaced.
-    const worker = new Worker(consumer, reg, { queues: ['silent'], concurrency: 2, pollMs: 60_000 }).start();
-    const ran = (key: string) => {
-      const d = deferred();
-      waiting.set(key, () => d.resolve());
-      return d.promise;
-    };
+    const { worker, ran } = keyedWorker(consumer, 'silent');
     const q = new Queue(producer);
     const expected = ['silenced-0', 'replaced-0', 'silenced-1', 'replaced-1'];
     const completed = new Map<string, number>();

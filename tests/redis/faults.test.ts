@@ -4,26 +4,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { Worker } from '../../src/core/worker.js';
 import { Queue } from '../../src/core/queue.js';
-import { TaskRegistry } from '../../src/core/registry.js';
-import type { RedisStore } from '../../src/stores/redis/store.js';
 import { OwnRedis, REDIS_URL, dropPrefix, hasRedisServer, openTestStore, redisSkip, testPrefix } from '../helpers/redis.js';
 import { deferred, within } from '../helpers/await.js';
+import { keyedWorker } from '../helpers/engine.js';
 
 const skip = await redisSkip();
-
-function consumerWith(store: RedisStore) {
-  const waiting = new Map<string, () => void>();
-  const reg = new TaskRegistry().register('t', async (p: { key: string }) => waiting.get(p.key)?.());
-  const worker = new Worker(store, reg, { queues: ['faults'], concurrency: 2, pollMs: 60_000 }).start();
-  const ran = (key: string) => {
-    const d = deferred();
-    waiting.set(key, () => d.resolve());
-    return d.promise;
-  };
-  return { worker, ran };
-}
 
 /** CLIENT KILL every connection of a store (found by the connection names the store sets). */
 async function killConnections(admin: Redis, prefix: string): Promise<number> {
@@ -40,7 +26,7 @@ describe('Redis connection faults', { skip }, () => {
     // The consumer gets its own prefix-identical store but distinct connection names, so only its connections die.
     const consumer = openTestStore(undefined, prefix);
     const admin = new Redis(REDIS_URL);
-    const { worker, ran } = consumerWith(consumer);
+    const { worker, ran } = keyedWorker(consumer, 'faults');
     const q = new Queue(producer);
     try {
       let p = ran('before');
@@ -68,7 +54,7 @@ describe('Redis connection faults', { skip }, () => {
     const prefix = testPrefix();
     const producer = openTestStore(redis.url, prefix);
     const consumer = openTestStore(redis.url, prefix);
-    const { worker, ran } = consumerWith(consumer);
+    const { worker, ran } = keyedWorker(consumer, 'faults');
     const q = new Queue(producer);
     try {
       let p = ran('before');

@@ -1,4 +1,4 @@
-// PostgreSQL store URLs: postgres://user:pass@host:5432/db?schema=fusion&max=10&pollMs=1000.
+// PostgreSQL store URLs: postgres://user:pass@host:5432/db?schema=fusion&max=10&socketTimeout=10000.
 // Our own parameters are taken out of the URL before pg sees it.
 import pg from 'pg';
 import { FusionError } from '../../core/errors.js';
@@ -10,7 +10,12 @@ export interface PostgresUrl {
   connectionString: string;
   schema: string;
   max: number;
+  /** How long a connection may wait on one statement before the server is asked whether it still runs (silence.ts; 0: never). */
+  socketTimeoutMs: number;
 }
+
+/** As for Redis (stores/redis/connect.ts): past this a wait is looked into, not cut. */
+export const DEFAULT_SOCKET_TIMEOUT_MS = 10_000;
 
 export function parsePostgresUrl(url: string): PostgresUrl {
   let u: URL;
@@ -28,9 +33,15 @@ export function parsePostgresUrl(url: string): PostgresUrl {
   }
   const max = Number(u.searchParams.get('max') ?? 10);
   if (!Number.isInteger(max) || max < 2 || max > 1000) throw new FusionError('invalid_store', 'max (pool size) must be an integer from 2 to 1000', { max });
+  const timeoutText = u.searchParams.get('socketTimeout');
+  const socketTimeoutMs = timeoutText === null ? DEFAULT_SOCKET_TIMEOUT_MS : Number(timeoutText);
+  if (timeoutText !== null && (timeoutText.trim() === '' || !Number.isInteger(socketTimeoutMs) || socketTimeoutMs < 0)) {
+    throw new FusionError('invalid_store', 'socketTimeout must be a whole number of milliseconds (0 turns it off)', { socketTimeout: timeoutText });
+  }
   u.searchParams.delete('schema');
   u.searchParams.delete('max');
-  return { connectionString: u.toString(), schema, max };
+  u.searchParams.delete('socketTimeout');
+  return { connectionString: u.toString(), schema, max, socketTimeoutMs };
 }
 
 

@@ -10,6 +10,7 @@ import type { Listener } from './listen.js';
 import { quoteIdent } from './sql.js';
 import { storeStatements, type Statements } from './statements.js';
 import { WaitMarks } from './wait-marks.js';
+import { SilenceWatch } from './silence.js';
 
 /** The pool, one of its connections, or a caller's client inside its own transaction. */
 export type Queryable = pg.Pool | pg.PoolClient | pg.ClientBase;
@@ -28,6 +29,8 @@ export class PostgresContext {
   readonly origin = randomBytes(6).toString('base64url');
   readonly listeners = new Set<StoreListener>();
   readonly marks: WaitMarks;
+  /** Finds connections whose path went silent (silence.ts): the pool's, and the LISTEN connection. */
+  readonly silence: SilenceWatch;
   /** The LISTEN connection, from the first subscribe on (events.ts). */
   listener: Listener | null = null;
   /** Subscribers that want every event, not only a worker's (they hold the '*' wait mark). */
@@ -43,7 +46,7 @@ export class PostgresContext {
    */
   private readonly queuesWithRow = new Set<string>();
 
-  constructor(readonly connectionString: string, readonly schema: string, max: number) {
+  constructor(readonly connectionString: string, readonly schema: string, max: number, socketTimeoutMs: number) {
     this.quotedSchema = quoteIdent(schema);
     this.workChannel = `${schema}:work`;
     // Short statements only: JIT compiling a plan (when a big table's estimate crosses jit_above_cost)
@@ -53,6 +56,9 @@ export class PostgresContext {
     // An idle connection that dies (server restart, pg_terminate_backend) must not crash the
     // process: the pool drops it and the next call opens another.
     this.pool.on('error', (err) => (this.lastError = err));
+    this.silence = new SilenceWatch(connectionString, socketTimeoutMs, (err) => (this.lastError = err));
+    this.pool.on('connect', (client) => this.silence.watch(client));
+    this.pool.on('remove', (client) => this.silence.unwatch(client));
     this.statements = storeStatements(this.quotedSchema, schema);
     this.marks = new WaitMarks(this.pool, this.quotedSchema, this.origin);
   }

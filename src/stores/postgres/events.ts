@@ -22,6 +22,7 @@ export function subscribe(ctx: PostgresContext, listener: StoreListener, workOnl
         ctx.emit(rows.map((r) => ({ type: 'resumed', queue: r.name, at })));
       },
       error: (err) => (ctx.lastError = err),
+      silence: ctx.silence,
     });
   }
   let subscribed = true;

@@ -7,11 +7,14 @@ import pg from 'pg';
 import type { StoreEvent } from '../../core/store.js';
 import { quoteIdent } from './sql.js';
 import { TYPES } from './connect.js';
+import type { SilenceWatch } from './silence.js';
 
 export interface ListenerHooks {
   event(e: StoreEvent): void;
   resync(): Promise<void>;
   error(err: Error): void;
+  /** Watches this connection too: it owes nothing while it listens, so it gets a SELECT 1 now and then. */
+  silence: SilenceWatch;
 }
 
 interface Wake {
@@ -46,6 +49,7 @@ export class Listener {
     c.on('error', (err) => this.hooks.error(err));
     c.on('notification', (m) => this.onNotification(m.payload));
     c.on('end', () => {
+      this.hooks.silence.unwatch(c);
       if (this.client !== c) return;
       this.client = null;
       this.retry();
@@ -64,6 +68,7 @@ export class Listener {
       return;
     }
     this.client = c;
+    this.hooks.silence.watch(c, true);
     this.failures = 0;
     this.markReady();
     if (reconnect) await this.hooks.resync().catch((err: Error) => this.hooks.error(err));
@@ -101,6 +106,7 @@ export class Listener {
     await this.connecting;
     const c = this.client;
     this.client = null;
+    if (c) this.hooks.silence.unwatch(c);
     await c?.end().catch(() => {});
   }
 }

@@ -59,15 +59,15 @@ export class PostgresStore implements Store {
   private readonly vacuum: SchemaVacuum;
   private sharedState?: PostgresSharedState;
 
-  private constructor(connectionString: string, schema: string, max: number) {
-    this.ctx = new PostgresContext(connectionString, schema, max);
+  private constructor(connectionString: string, schema: string, max: number, socketTimeoutMs: number) {
+    this.ctx = new PostgresContext(connectionString, schema, max, socketTimeoutMs);
     this.vacuum = new SchemaVacuum(this.ctx);
   }
 
   /** Open a store from a postgres:// URL and bring its schema up to date. */
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const p = parsePostgresUrl(url);
-    const store = new PostgresStore(p.connectionString, opts.schema ?? p.schema, opts.max ?? p.max);
+    const store = new PostgresStore(p.connectionString, opts.schema ?? p.schema, opts.max ?? p.max, p.socketTimeoutMs);
     if (opts.migrate !== false) {
       try {
         const c = await store.pool.connect();
@@ -275,6 +275,7 @@ export class PostgresStore implements Store {
     if (this.ctx.closed) return;
     this.ctx.closed = true;
     await events.stopListening(this.ctx);
+    this.ctx.silence.close();
     await this.ctx.pool.end();
   }
 }

@@ -1,0 +1,100 @@
+// Connections that go silent: no close, no error, no bytes (a NAT or firewall that forgot the path,
+// a failover that moved the server's address). A real TCP proxy on loopback stands between the
+// stores and the shared PostgreSQL and blackholes every connection open through it; connections made
+// afterwards pass. A wait past socketTimeout is looked into (silence.ts): a statement the server still
+// runs is left alone, a connection whose backend runs nothing is dropped.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PostgresStore } from '../../src/stores/postgres/store.js';
+import { DEFAULT_SOCKET_TIMEOUT_MS, parsePostgresUrl } from '../../src/stores/postgres/connect.js';
+import { Queue } from '../../src/core/queue.js';
+import { isUnavailable } from '../../src/core/store-errors.js';
+import { PG_URL, dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
+import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
+import { within } from '../helpers/await.js';
+import { keyedWorker } from '../helpers/engine.js';
+
+const skip = await pgSkip();
+const SOCKET_TIMEOUT_MS = 400;
+
+/** The test database's URL through the proxy, on `schema`. */
+function proxiedUrl(proxy: BlackholeProxy, schema: string): string {
+  const u = new URL(schemaUrl(schema, `&socketTimeout=${SOCKET_TIMEOUT_MS}`));
+  u.host = `127.0.0.1:${proxy.port}`;
+  return u.toString();
+}
+
+describe('PostgreSQL connections that go silent', { skip }, () => {
+  it('drops them: a call on one fails fast, the next goes through, and an idle worker gets the next job', async () => {
+    const target = new URL(PG_URL);
+    const proxy = new BlackholeProxy(Number(target.port || 5432), target.hostname);
+    await proxy.start();
+    const schema = testSchema();
+    const producer = await PostgresStore.open(proxiedUrl(proxy, schema));
+    const consumer = await PostgresStore.open(proxiedUrl(proxy, schema));
+    // Not through the proxy: adds the blackhole cannot touch, and events it cannot hide.
+    const direct = await PostgresStore.open(schemaUrl(schema));
+    // A poll once a minute: the job after the blackhole starts within the bound only through a
+    // notification on the worker's new LISTEN connection (or its resync).
+    const { worker, ran } = keyedWorker(consumer, 'silent');
+    try {
+      await consumer.listening();
+      let started = ran('before');
+      await new Queue(producer).enqueue({ task: 't', queue: 'silent', payload: { key: 'before' } });
+      await within(started, 5000, 'the job before the blackhole');
+
+      const acceptedBefore = proxy.accepted;
+      assert.ok(proxy.blackhole() >= 2, 'the idle pool connection of the producer and the LISTEN connection of the consumer went silent');
+      // The producer's pooled connection is silent: its add fails once the server says that backend
+      // runs nothing (it never got the statement), not ~15 minutes later.
+      const t0 = performance.now();
+      // As unavailable (the API answers 503), not as a fault of the job.
+      await assert.rejects(within(new Queue(producer).enqueue({ id: 'on-silent', task: 't', queue: 'silent', payload: { key: 'on-silent' } }), 5000,
+        'the add on a silent connection'), (err: Error) => isUnavailable(err) && !err.message.startsWith('timed out after'));
+      assert.ok(performance.now() - t0 >= SOCKET_TIMEOUT_MS * 0.9, 'it waited out the socket timeout first');
+      assert.equal(await direct.getJob({ id: 'on-silent' }), null, 'the add never reached the server');
+      // Its next call goes through on a new connection.
+      await within(new Queue(producer).enqueue({ id: 'after', task: 't', queue: 'silent', payload: { key: 'after' } }), 5000, 'the add after');
+      // The LISTEN connection owed nothing; its SELECT 1 found it silent and it was made again.
+      await within(proxy.accepting(acceptedBefore + 3), 5000, 'the LISTEN connection made again');
+      started = ran('next');
+      await new Queue(direct).enqueue({ id: 'next', task: 't', queue: 'silent', payload: { key: 'next' } });
+      await within(started, 5000, 'the job added after the blackhole started');
+    } finally {
+      await worker.stop(1000);
+      await Promise.all([producer.close(), consumer.close(), direct.close()]);
+      await dropSchema(schema);
+      await proxy.close();
+    }
+  });
+
+  it('leaves a long statement alone: the server says it still runs', async () => {
+    const proxy = new BlackholeProxy(Number(new URL(PG_URL).port || 5432), new URL(PG_URL).hostname);
+    await proxy.start();
+    const schema = testSchema();
+    const store = await PostgresStore.open(proxiedUrl(proxy, schema));
+    try {
+      const t0 = performance.now();
+      // Four socket timeouts of silence from a live server: each look finds the backend active.
+      const { rows } = await store.pool.query<{ one: number }>(`SELECT 1 AS one FROM pg_sleep(${(SOCKET_TIMEOUT_MS * 4) / 1000})`);
+      assert.equal(rows[0]!.one, 1);
+      assert.ok(performance.now() - t0 >= SOCKET_TIMEOUT_MS * 4 * 0.9);
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+      await proxy.close();
+    }
+  });
+
+  it('reads socketTimeout from the URL: 10 s by default, 0 for never, anything else refused', () => {
+    assert.equal(parsePostgresUrl('postgres://u@127.0.0.1/db').socketTimeoutMs, DEFAULT_SOCKET_TIMEOUT_MS);
+    const parsed = parsePostgresUrl('postgres://u@127.0.0.1/db?schema=s&socketTimeout=2500');
+    assert.equal(parsed.socketTimeoutMs, 2500);
+    assert.equal(new URL(parsed.connectionString).searchParams.has('socketTimeout'), false, 'pg does not see it');
+    assert.equal(parsePostgresUrl('postgres://u@127.0.0.1/db?socketTimeout=0').socketTimeoutMs, 0);
+    for (const bad of ['-1', '1.5', 'soon', '']) {
+      assert.throws(() => parsePostgresUrl(`postgres://u@127.0.0.1/db?socketTimeout=${bad}`), (err: Error & { code?: string }) =>
+        err.code === 'invalid_store' && /socketTimeout/.test(err.message));
+    }
+  });
+});
