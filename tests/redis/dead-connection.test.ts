@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { Queue } from '../../src/core/queue.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
-import { DEFAULT_SOCKET_TIMEOUT_MS, parseRedisUrl } from '../../src/stores/redis/connect.js';
+import { parseRedisUrl } from '../../src/stores/redis/connect.js';
+import { DEFAULT_SOCKET_TIMEOUT_MS } from '../../src/stores/url.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
 import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
 import { deferred, within } from '../helpers/await.js';
@@ -68,6 +69,12 @@ describe('Redis connections that go silent', { skip }, () => {
       await within(allCompleted.promise, 5000, 'every job completed');
       for (const id of expected) assert.equal((await producer.getJob({ id }))?.state, 'completed', id);
       for (const id of expected) assert.equal(completed.get(id), 1, `${id} completed once`);
+      // Closing over silent connections: QUIT gets no answer, and the watch ends the wait.
+      assert.ok(proxy.blackhole() >= 3);
+      await within((async () => {
+        await worker.stop(1000);
+        await Promise.all([producer.close(), consumer.close()]);
+      })(), 5000, 'stop and close over silent connections');
     } finally {
       off();
       await worker.stop(1000);
@@ -82,7 +89,7 @@ describe('Redis connections that go silent', { skip }, () => {
     assert.equal(parseRedisUrl('redis://127.0.0.1:6379').socketTimeoutMs, DEFAULT_SOCKET_TIMEOUT_MS);
     assert.equal(parseRedisUrl('redis://127.0.0.1:6379/2?prefix=p&socketTimeout=2500').socketTimeoutMs, 2500);
     assert.equal(parseRedisUrl('redis+cluster://127.0.0.1:7000,127.0.0.1:7001?socketTimeout=0').socketTimeoutMs, 0);
-    for (const bad of ['-1', '1.5', 'soon', '']) {
+    for (const bad of ['-1', '1.5', 'soon', '', '3600001']) {
       assert.throws(() => parseRedisUrl(`redis://127.0.0.1:6379?socketTimeout=${bad}`), (err: Error & { code?: string }) =>
         err.code === 'invalid_store' && /socketTimeout/.test(err.message));
     }

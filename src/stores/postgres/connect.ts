@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { FusionError } from '../../core/errors.js';
 import { SCHEMA_NAME } from './sql.js';
-import { redactStoreUrl } from '../url.js';
+import { redactStoreUrl, socketTimeoutOf } from '../url.js';
 
 export interface PostgresUrl {
   /** The URL pg connects with (our parameters removed). */
@@ -13,9 +13,6 @@ export interface PostgresUrl {
   /** How long a connection may wait on one statement before the server is asked whether it still runs (silence.ts; 0: never). */
   socketTimeoutMs: number;
 }
-
-/** As for Redis (stores/redis/connect.ts): past this a wait is looked into, not cut. */
-export const DEFAULT_SOCKET_TIMEOUT_MS = 10_000;
 
 export function parsePostgresUrl(url: string): PostgresUrl {
   let u: URL;
@@ -33,11 +30,7 @@ export function parsePostgresUrl(url: string): PostgresUrl {
   }
   const max = Number(u.searchParams.get('max') ?? 10);
   if (!Number.isInteger(max) || max < 2 || max > 1000) throw new FusionError('invalid_store', 'max (pool size) must be an integer from 2 to 1000', { max });
-  const timeoutText = u.searchParams.get('socketTimeout');
-  const socketTimeoutMs = timeoutText === null ? DEFAULT_SOCKET_TIMEOUT_MS : Number(timeoutText);
-  if (timeoutText !== null && (timeoutText.trim() === '' || !Number.isInteger(socketTimeoutMs) || socketTimeoutMs < 0)) {
-    throw new FusionError('invalid_store', 'socketTimeout must be a whole number of milliseconds (0 turns it off)', { socketTimeout: timeoutText });
-  }
+  const socketTimeoutMs = socketTimeoutOf(u.searchParams.get('socketTimeout'), url);
   u.searchParams.delete('schema');
   u.searchParams.delete('max');
   u.searchParams.delete('socketTimeout');

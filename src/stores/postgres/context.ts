@@ -52,11 +52,13 @@ export class PostgresContext {
     // Short statements only: JIT compiling a plan (when a big table's estimate crosses jit_above_cost)
     // costs far more than it saves, e.g. a second for a 50 ms count over 100k jobs. An ?options=
     // in the URL replaces this.
-    this.pool = new pg.Pool({ connectionString, max, types: TYPES, keepAlive: true, options: '-c jit=off' });
+    this.silence = new SilenceWatch(connectionString, socketTimeoutMs, (err) => (this.lastError = err));
+    this.pool = new pg.Pool({
+      connectionString, max, types: TYPES, keepAlive: true, options: '-c jit=off', connectionTimeoutMillis: this.silence.connectTimeoutMs,
+    });
     // An idle connection that dies (server restart, pg_terminate_backend) must not crash the
     // process: the pool drops it and the next call opens another.
     this.pool.on('error', (err) => (this.lastError = err));
-    this.silence = new SilenceWatch(connectionString, socketTimeoutMs, (err) => (this.lastError = err));
     this.pool.on('connect', (client) => this.silence.watch(client));
     this.pool.on('remove', (client) => this.silence.unwatch(client));
     this.statements = storeStatements(this.quotedSchema, schema);

@@ -16,8 +16,8 @@ export function subscribe(ctx: PostgresContext, listener: StoreListener, workOnl
     ctx.listener = new Listener(ctx.connectionString, ctx.workChannel, ctx.origin, {
       event: (e) => ctx.emit([e]),
       // Notifications sent while the connection was down are lost: wake every queue once.
-      resync: async () => {
-        const { rows } = await ctx.pool.query<{ name: string }>(ctx.statements.queueNames);
+      resync: async (client) => {
+        const { rows } = await client.query<{ name: string }>(ctx.statements.queueNames);
         const at = Date.now();
         ctx.emit(rows.map((r) => ({ type: 'resumed', queue: r.name, at })));
       },

@@ -11,7 +11,8 @@ import type { SilenceWatch } from './silence.js';
 
 export interface ListenerHooks {
   event(e: StoreEvent): void;
-  resync(): Promise<void>;
+  /** After a reconnect: on the new connection, known to answer (the pool's may be as silent as the old one was). */
+  resync(client: pg.Client): Promise<void>;
   error(err: Error): void;
   /** Watches this connection too: it owes nothing while it listens, so it gets a SELECT 1 now and then. */
   silence: SilenceWatch;
@@ -45,7 +46,7 @@ export class Listener {
   }
 
   private async connect(reconnect: boolean): Promise<void> {
-    const c = new pg.Client({ connectionString: this.connectionString, types: TYPES, keepAlive: true });
+    const c = new pg.Client({ connectionString: this.connectionString, types: TYPES, keepAlive: true, connectionTimeoutMillis: this.hooks.silence.connectTimeoutMs });
     c.on('error', (err) => this.hooks.error(err));
     c.on('notification', (m) => this.onNotification(m.payload));
     c.on('end', () => {
@@ -71,7 +72,7 @@ export class Listener {
     this.hooks.silence.watch(c, true);
     this.failures = 0;
     this.markReady();
-    if (reconnect) await this.hooks.resync().catch((err: Error) => this.hooks.error(err));
+    if (reconnect) await this.hooks.resync(c).catch((err: Error) => this.hooks.error(err));
   }
 
   private retry(): void {

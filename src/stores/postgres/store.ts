@@ -77,6 +77,7 @@ export class PostgresStore implements Store {
           c.release();
         }
       } catch (err) {
+        store.ctx.silence.close();
         await store.pool.end().catch(() => {});
         throw new FusionError('store_unavailable', `could not open the PostgreSQL store at ${redactStoreUrl(url)}: ${(err as Error).message}`, {});
       }

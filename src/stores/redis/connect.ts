@@ -3,6 +3,7 @@
 //   redis+cluster://[user:pass@]host:port,host:port[?prefix=p&tls=1&socketTimeout=ms]
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { FusionError } from '../../core/errors.js';
+import { socketTimeoutOf } from '../url.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -13,13 +14,6 @@ export interface RedisTarget {
   socketTimeoutMs: number;
   create(role: string): RedisClient;
 }
-
-/**
- * A connection whose path went silent (a NAT or firewall that forgot it, a failover that moved the
- * server's address) sees no close: without watchSilence its calls wait for TCP to give up, ~15
- * minutes. 10 s is twice Redis's own busy-script threshold: an answer that late means a dead path.
- */
-export const DEFAULT_SOCKET_TIMEOUT_MS = 10_000;
 
 const common = (role: string): RedisOptions => ({
   connectionName: `fusion:${role}`,
@@ -75,62 +69,52 @@ export function parseRedisUrl(url: string): RedisTarget {
   };
 }
 
-function socketTimeoutOf(text: string | null, url: string): number {
-  if (text === null) return DEFAULT_SOCKET_TIMEOUT_MS;
-  const ms = Number(text);
-  if (text.trim() === '' || !Number.isInteger(ms) || ms < 0) {
-    throw new FusionError('invalid_store', `socketTimeout must be a whole number of milliseconds (0 turns it off): ${text}`, { url });
-  }
-  return ms;
-}
-
 /**
- * Drop a connection that owes an answer and got none for `socketTimeoutMs`; ioredis then makes a
- * new one and sends the unanswered calls again, as after any dropped connection (lost-claims.ts
- * covers claims). A check every half timeout looks at the call at the head of the connection's
- * queue: the same one for a whole timeout means no answer came in that time. A connection that owes
- * nothing gets a PING, so an idle one that went silent is found too (an idle worker's event
- * connection, whose messages would otherwise stop without a sign). ioredis's own socketTimeout does
- * the same with a timer per call: ~5 us of CPU more per sequential add, measured; this costs no call
- * anything. On Cluster every node's connection is watched. Returns the stop.
+ * Drop a connection that owes an answer and has had no byte either way for `socketTimeoutMs`;
+ * ioredis then makes a new one and sends the unanswered calls again, as after any dropped
+ * connection (lost-claims.ts puts back what a lost claim leased). A check every half timeout looks at
+ * the call at the head of the connection's queue and the bytes its socket moved: the same call and no
+ * byte for a whole timeout means silence. A connection that owes nothing gets a PING, so an idle one
+ * that went silent is found too (an idle worker's event connection, whose messages would otherwise
+ * stop without a sign). ioredis's own socketTimeout does much the same with a timer per call: ~2-4 us
+ * of CPU more per sequential add, measured; this costs no call anything. Single Redis only: a
+ * Cluster's connections (its nodes', its subscriber's) are ioredis's to replace, and are left to TCP.
+ * Returns the stop.
  */
 export function watchSilence(client: RedisClient, socketTimeoutMs: number): () => void {
-  if (socketTimeoutMs <= 0) return () => {};
-  if (client instanceof Cluster) {
-    const stops = new Map<Redis, () => void>();
-    const add = (node: Redis) => stops.set(node, watchSilence(node, socketTimeoutMs));
-    const remove = (node: Redis) => {
-      stops.get(node)?.();
-      stops.delete(node);
-    };
-    for (const node of client.nodes()) add(node);
-    client.on('+node', add);
-    client.on('-node', remove);
-    return () => {
-      client.off('+node', add);
-      client.off('-node', remove);
-      for (const stop of stops.values()) stop();
-    };
-  }
+  if (socketTimeoutMs <= 0 || client instanceof Cluster) return () => {};
   let head: unknown = null;
-  let headSince = 0;
+  let bytes = 0;
+  let since = 0;
+  const silent = () => {
+    const first = client.commandQueue.peekFront() ?? null;
+    return first !== null && first === head && client.stream.bytesRead + client.stream.bytesWritten === bytes;
+  };
   const timer = setInterval(() => {
     if (client.status !== 'ready') {
       head = null;
       return;
     }
-    const now = performance.now();
     const first = client.commandQueue.peekFront() ?? null;
     if (first === null) {
       head = null;
       client.ping().catch(() => {});
-    } else if (first !== head) {
+      return;
+    }
+    if (!silent()) {
       head = first;
-      headSince = now;
-    } else if (now - headSince >= socketTimeoutMs) {
+      bytes = client.stream.bytesRead + client.stream.bytesWritten;
+      since = performance.now();
+      return;
+    }
+    if (performance.now() - since < socketTimeoutMs) return;
+    // Timers run before the loop reads sockets: after a long stall the answer may be waiting in the
+    // socket. Look again once the loop has read (setImmediate runs after that phase).
+    setImmediate(() => {
+      if (client.status !== 'ready' || !silent()) return;
       head = null;
       client.stream.destroy(new Error(`no answer from Redis in ${socketTimeoutMs} ms: the connection is dropped and made again`));
-    }
+    });
   }, Math.max(25, socketTimeoutMs / 2));
   timer.unref();
   return () => clearInterval(timer);

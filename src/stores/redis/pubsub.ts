@@ -121,8 +121,8 @@ export class PubSub {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    this.stopWatch();
     await closeClient(this.subscriber);
+    this.stopWatch();
   }
 }
 

@@ -187,10 +187,11 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.ctx.closed) return;
     this.ctx.closed = true;
-    this.stopWatch();
     this.pubsub.dropListeners();
     // A last try for lost claims' jobs; if it fails they come back when their leases run out.
     await this.claims.lostClaims.close();
+    // The watch stays until QUIT is answered: on a silent path it drops the connection, and QUIT ends.
     await Promise.all([closeClient(this.client), this.pubsub.close()]);
+    this.stopWatch();
   }
 }
