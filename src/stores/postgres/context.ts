@@ -49,13 +49,22 @@ export class PostgresContext {
   constructor(readonly connectionString: string, readonly schema: string, max: number, socketTimeoutMs: number) {
     this.quotedSchema = quoteIdent(schema);
     this.workChannel = `${schema}:work`;
-    // Short statements only: JIT compiling a plan (when a big table's estimate crosses jit_above_cost)
-    // costs far more than it saves, e.g. a second for a 50 ms count over 100k jobs. An ?options=
-    // in the URL replaces this.
     this.silence = new SilenceWatch(connectionString, socketTimeoutMs, (err) => (this.lastError = err));
-    this.pool = new pg.Pool({
-      connectionString, max, types: TYPES, keepAlive: true, options: '-c jit=off', connectionTimeoutMillis: this.silence.connectTimeoutMs,
-    });
+    // Short statements only: JIT compiling a plan (when a big table's estimate crosses jit_above_cost)
+    // costs far more than it saves, e.g. a second for a 50 ms count over 100k jobs. A session idle in
+    // a transaction past the silence watch's limit lost its client (silence.ts). An ?options= in the
+    // URL replaces both.
+    const idleInTransaction = this.silence.idleInTransactionMs;
+    const options = `-c jit=off${idleInTransaction > 0 ? ` -c idle_in_transaction_session_timeout=${idleInTransaction}` : ''}`;
+    // The connect timeout on the connections only: as a pool option it would also end a call's wait
+    // for a free connection.
+    const connectTimeoutMs = this.silence.connectTimeoutMs;
+    class TimedClient extends pg.Client {
+      constructor(config: pg.ClientConfig = {}) {
+        super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+      }
+    }
+    this.pool = new pg.Pool({ connectionString, max, types: TYPES, keepAlive: true, options, Client: TimedClient });
     // An idle connection that dies (server restart, pg_terminate_backend) must not crash the
     // process: the pool drops it and the next call opens another.
     this.pool.on('error', (err) => (this.lastError = err));

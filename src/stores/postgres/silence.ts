@@ -2,13 +2,13 @@
 // the path, a failover that moved the server's address). TCP would take ~15 minutes to give up on
 // them. Unlike Redis (stores/redis/connect.ts: watchSilence), a long silence proves nothing here: a
 // statement may run for minutes and send nothing meanwhile. So a connection that has waited on one
-// statement for socketTimeoutMs, with no byte moving either way, is looked up from a new connection
-// in the server's own view of its backends (pg_stat_activity), by pid and start time: if that
-// backend is running the statement, the wait goes on; if it is idle (it answered, and the answer was
-// lost), blocked writing to us, gone (or this is another server, after a failover), or if the server
-// cannot be reached at all, the connection is destroyed and its backend, if still there and not
-// running anything, is terminated (an idle transaction would hold its locks for hours). The call
-// fails as unavailable and the pool opens a new connection for the next.
+// statement for socketTimeoutMs, with no byte come in, is looked up from a new connection in the
+// server's own view of its backends (pg_stat_activity, by pid): if that backend is running a
+// statement, the wait goes on; if it is idle (it answered, and the answer was lost), waits on us
+// (a statement that arrived only in part, or an answer it cannot send), is gone (or this is another
+// server, after a failover), or if the server cannot be reached at all, the connection is destroyed.
+// Its call fails as unavailable and the pool opens a new connection for the next. A backend left
+// idle in a transaction is ended by the server (idleInTransactionMs, set on the pool's sessions).
 import pg from 'pg';
 import { TYPES } from './connect.js';
 
@@ -16,58 +16,56 @@ import { TYPES } from './connect.js';
 interface ClientInternals {
   _activeQuery: object | null;
   processID: number | null;
-  connection: { stream: { destroy(err?: Error): void; bytesRead: number; bytesWritten: number } };
+  connection: { stream: { destroy(err?: Error): void; bytesRead: number } };
 }
 
 const internals = (client: pg.ClientBase) => client as unknown as ClientInternals;
 
-/** A watched connection: its backend as the server names it, and what it was last seen doing. */
+/** A watched connection, and what it was last seen waiting on. */
 interface Watched {
-  pid: number;
-  /** The backend's start, as text: with the pid, a name no other server's backend has. */
-  backendStart: string;
   /** A SELECT 1 when idle: the LISTEN connection, which otherwise owes nothing. */
   pingWhenIdle: boolean;
   statement: object | null;
-  bytes: number;
+  bytesRead: number;
   since: number;
 }
 
-/** The probe's own timeouts: a slow server is not a dead path, so it gets at least this long to answer. */
+/** The probe's own timeouts: a slow server is not a dead path, so it gets at least this long. */
 const PROBE_TIMEOUT_FLOOR_MS = 5000;
 
 export class SilenceWatch {
   private readonly clients = new Map<pg.ClientBase, Watched>();
-  private readonly timer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | null = null;
   private checking = false;
 
   constructor(private readonly connectionString: string, private readonly timeoutMs: number, private readonly onError: (err: Error) => void) {
     if (timeoutMs <= 0) return;
     this.timer = setInterval(() => void this.check(), Math.max(25, timeoutMs / 2));
     this.timer.unref();
+    void this.checkBackendPids();
   }
 
-  /** Connect timeout for the store's connections: a blackholed address would hold a connect for minutes. */
+  /** Connect timeout for the store's connections (0: none): a blackholed address would hold a connect for minutes. */
   get connectTimeoutMs(): number {
     return this.timeoutMs > 0 ? Math.max(this.timeoutMs, PROBE_TIMEOUT_FLOOR_MS) : 0;
   }
 
   /**
-   * Watch a new connection until it is unwatched (the pool removed it, or its owner closed it). Its
-   * first statement asks the server for its backend's pid and start; a connection whose pid is not
-   * its backend's (behind PgBouncer, RDS Proxy and the like, which answer with their own) is not
-   * watched: the server's view could not tell its statements apart.
+   * How long the server lets a session of the pool sit idle inside a transaction (0: no limit). The
+   * store's transactions send their statements back to back, so one idle this long lost its client:
+   * ended by the server, its locks go with it.
    */
+  get idleInTransactionMs(): number {
+    return this.timeoutMs * 6;
+  }
+
+  /** Watch a connection until it is unwatched (the pool removed it, or its owner closed it). */
   watch(client: pg.ClientBase, pingWhenIdle = false): void {
     if (!this.timer) return;
     // A destroyed connection errors; a checked-out pg client has no other listener, and an error
     // without one would end the process. The pending call rejects on its own.
     client.on('error', (err: Error) => this.onError(err));
-    client.query<{ pid: number; started: string }>('SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE pid = pg_backend_pid()').then(({ rows }) => {
-      const row = rows[0];
-      if (!row || row.pid !== internals(client).processID) return;
-      this.clients.set(client, { pid: row.pid, backendStart: row.started, pingWhenIdle, statement: null, bytes: 0, since: 0 });
-    }, () => {});
+    this.clients.set(client, { pingWhenIdle, statement: null, bytesRead: 0, since: 0 });
   }
 
   unwatch(client: pg.ClientBase): void {
@@ -76,7 +74,29 @@ export class SilenceWatch {
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     this.clients.clear();
+  }
+
+  /**
+   * Behind PgBouncer, RDS Proxy and the like a connection's pid is the pooler's, not its backend's:
+   * the server's view could not tell its statements apart, so the watch stops. Asked once, on a
+   * connection of its own (a statement put ahead of a pooled connection's first would queue that one).
+   */
+  private async checkBackendPids(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString, types: TYPES, connectionTimeoutMillis: this.connectTimeoutMs });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      if (rows[0]?.pid !== internals(client).processID) {
+        this.close();
+        this.onError(new Error('connection pids are not backend pids (a pooler between): silent connections are left to TCP'));
+      }
+      await client.end();
+    } catch {
+      internals(client).connection.stream.destroy();
+    }
   }
 
   private async check(): Promise<void> {
@@ -87,15 +107,14 @@ export class SilenceWatch {
       const suspects: [pg.ClientBase, Watched, object][] = [];
       for (const [client, watched] of this.clients) {
         const statement = internals(client)._activeQuery;
-        const { bytesRead, bytesWritten } = internals(client).connection.stream;
-        const bytes = bytesRead + bytesWritten;
+        const bytesRead = internals(client).connection.stream.bytesRead;
         if (!statement) {
           watched.statement = null;
           if (watched.pingWhenIdle) client.query('SELECT 1').catch(() => {});
-        } else if (statement !== watched.statement || bytes !== watched.bytes) {
-          // A new statement, or bytes moving (a big batch going out, a big result coming in): alive.
+        } else if (statement !== watched.statement || bytesRead !== watched.bytesRead) {
+          // A new statement, or an answer coming in (a big result): alive.
           watched.statement = statement;
-          watched.bytes = bytes;
+          watched.bytesRead = bytesRead;
           watched.since = now;
         } else if (now - watched.since >= this.timeoutMs) suspects.push([client, watched, statement]);
       }
@@ -110,50 +129,37 @@ export class SilenceWatch {
     const timeout = Math.max(this.timeoutMs, PROBE_TIMEOUT_FLOOR_MS);
     const probe = new pg.Client({ connectionString: this.connectionString, types: TYPES, connectionTimeoutMillis: timeout, query_timeout: timeout });
     probe.on('error', () => {});
-    const running = new Set<string>();
-    let reached = false;
+    const running = new Set<number>();
+    let reached = true;
     try {
       await probe.connect();
-      reached = true;
-      // Running our statement: active and not blocked writing its answer to a path that takes nothing.
-      const { rows } = await probe.query<{ pid: number; started: string }>(
-        `SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'active' AND wait_event IS DISTINCT FROM 'ClientWrite'`,
-        [suspects.map(([, w]) => w.pid)]);
-      for (const r of rows) running.add(`${r.pid} ${r.started}`);
     } catch (err) {
+      internals(probe).connection.stream.destroy();
       this.onError(err as Error);
       // The server answered, with an error of its own (too many connections, starting up): it is
       // reachable, so this says nothing of the suspects. Only a path that fails cuts them.
-      if (/^[0-9A-Z]{5}$/.test(String((err as { code?: unknown }).code ?? ''))) {
-        void probe.end().catch(() => {});
+      if (err instanceof pg.DatabaseError) return;
+      reached = false;
+    }
+    if (reached) {
+      try {
+        // Running a statement: active, and not waiting on us (the rest of a statement, or room to answer).
+        const { rows } = await probe.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Client'`,
+          [suspects.map(([client]) => internals(client).processID ?? 0)]);
+        for (const r of rows) running.add(r.pid);
+      } catch (err) {
+        // Reached, but no answer in time: an overloaded server, which says nothing of the suspects.
+        this.onError(err as Error);
+        internals(probe).connection.stream.destroy();
         return;
       }
+      void probe.end().catch(() => {});
     }
-    const cut: [pg.ClientBase, Watched][] = [];
     for (const [client, watched, statement] of suspects) {
       // Answered while the probe was out (a loop stall held the answer back, or it just finished).
       if (this.clients.get(client) !== watched || internals(client)._activeQuery !== statement) continue;
-      if (!running.has(`${watched.pid} ${watched.backendStart}`)) cut.push([client, watched]);
-    }
-    if (reached) {
-      // The backends first, so that when the calls fail their locks are already free.
-      try {
-        if (cut.length > 0) {
-          await probe.query(`SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a
-            JOIN unnest($1::int[], $2::text[]) AS cut(pid, started) ON a.pid = cut.pid AND a.backend_start::text = cut.started
-            WHERE a.state <> 'active' OR a.wait_event = 'ClientWrite'`, [cut.map(([, w]) => w.pid), cut.map(([, w]) => w.backendStart)]);
-        }
-      } catch (err) {
-        this.onError(err as Error);
-      } finally {
-        void probe.end().catch(() => {});
-      }
-    } else {
-      // end() would wait for the server's goodbye, which a silent path never sends.
-      internals(probe).connection.stream.destroy();
-    }
-    for (const [client, watched] of cut) {
-      if (this.clients.get(client) !== watched) continue;
+      if (running.has(internals(client).processID ?? 0)) continue;
       this.unwatch(client);
       internals(client).connection.stream.destroy(new Error(`no answer from PostgreSQL in ${this.timeoutMs} ms, and its backend runs no statement for it: the connection is dropped`));
     }
