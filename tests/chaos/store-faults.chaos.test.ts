@@ -1,6 +1,7 @@
 // Chaos: the store under the workers fails. Connections of this test (and only this test: Redis
 // connections matched by the names its prefix gives them, PostgreSQL ones by their application_name)
-// are killed again and again (CLIENT KILL, pg_terminate_backend); a private redis-server with
+// are killed again and again (CLIENT KILL, pg_terminate_backend) or go silent behind a TCP proxy that
+// blackholes them (no close, no bytes); a private redis-server with
 // `appendfsync always` and a private PostgreSQL server (fsync on) are crashed and restarted mid-run.
 // Nothing acknowledged is lost; the time until the workers complete jobs again is measured.
 import { describe, it } from 'node:test';
@@ -9,13 +10,17 @@ import { Redis } from 'ioredis';
 import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip } from '../helpers/redis.js';
-import { pgClient, pgSkip } from '../helpers/postgres.js';
+import { PG_URL, pgClient, pgSkip } from '../helpers/postgres.js';
+import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
 import { privatePgSkip, startPrivatePg } from '../helpers/pg-private.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
 import { allJobs, chaosWorker, countsOf, executions, postgresTarget, producer, redisTarget, report, rssMb, size, sleep, tally, type Proc, type Target } from '../helpers/chaos.js';
 
 const skip = await redisSkip();
+/** Blackholes: the socket timeout of the stores behind the proxy, and the time between two blackholes. */
+const SILENT_AFTER_MS = 500;
+const BLACKHOLE_GAP_MS: [number, number] = [1000, 2000];
 const pgSkipped = await pgSkip();
 const privatePgSkipped = await privatePgSkip();
 
@@ -66,10 +71,10 @@ async function startWorkers(t: Target, workers: Proc[]): Promise<number> {
 }
 
 /**
- * Producer and workers under a loop that ends this target's connections every 50-300 ms for 6 s
- * (60 s); `kill` returns how many it ended. The invariants are asserted, one JSON line printed.
+ * Producer and workers under a loop that ends this target's connections every `gapMs` (50-300 ms)
+ * for 6 s (60 s); `kill` returns how many it ended. The invariants are asserted, one JSON line printed.
  */
-async function connectionKillRun(test: string, t: Target, kill: () => Promise<number>): Promise<void> {
+async function connectionKillRun(test: string, t: Target, kill: () => Promise<number>, gapMs: [number, number] = [50, 300]): Promise<void> {
   const store = await t.open();
   const prod = producer(store, { batch: 20, everyMs: 50 });
   const workers: Proc[] = [];
@@ -81,7 +86,7 @@ async function connectionKillRun(test: string, t: Target, kill: () => Promise<nu
     while (Date.now() < end) {
       kills += await kill();
       rounds++;
-      await sleep(50 + Math.random() * 250);
+      await sleep(gapMs[0] + Math.random() * (gapMs[1] - gapMs[0]));
     }
     const { all, r, rss } = await finish(t, store, workers, prod);
     report({
@@ -161,6 +166,19 @@ describe('chaos: Redis faults under load', { skip }, () => {
     }
   });
 
+  it('every connection through a proxy blackholed (silent, no close) again and again: nothing acknowledged lost', async () => {
+    const proxy = new BlackholeProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
+    await proxy.start();
+    // Producer and worker processes all connect through the proxy; a silent connection is dropped after 500 ms.
+    const t = redisTarget(`redis://127.0.0.1:${proxy.port}?socketTimeout=${SILENT_AFTER_MS}`);
+    try {
+      await connectionKillRun('redis-blackhole', t, async () => proxy.blackhole(), BLACKHOLE_GAP_MS);
+    } finally {
+      await t.cleanup();
+      await proxy.close();
+    }
+  });
+
   it('its own redis-server (appendfsync always) killed and restarted mid-run: nothing acknowledged lost, workers resume', { skip: hasRedisServer() ? false : 'redis-server not installed' }, async () => {
     const own = new OwnRedis(await freePort(), ['--appendonly', 'yes', '--appendfsync', 'always']);
     await own.start();
@@ -187,6 +205,21 @@ describe('chaos: PostgreSQL faults under load', () => {
     } finally {
       await admin.end();
       await t.cleanup();
+    }
+  });
+
+  it('every connection through a proxy blackholed (silent, no close) again and again: nothing acknowledged lost', { skip: pgSkipped }, async () => {
+    const target = new URL(PG_URL);
+    const proxy = new BlackholeProxy(Number(target.port || 5432), target.hostname);
+    await proxy.start();
+    target.host = `127.0.0.1:${proxy.port}`;
+    target.searchParams.set('socketTimeout', String(SILENT_AFTER_MS));
+    const t = postgresTarget(target.toString());
+    try {
+      await connectionKillRun('postgres-blackhole', t, async () => proxy.blackhole(), BLACKHOLE_GAP_MS);
+    } finally {
+      await t.cleanup();
+      await proxy.close();
     }
   });
 
