@@ -12,7 +12,7 @@ import { Queue } from '../../src/core/queue.js';
 import { isUnavailable } from '../../src/core/store-errors.js';
 import { PG_URL, dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
-import { within } from '../helpers/await.js';
+import { until, within } from '../helpers/await.js';
 import { keyedWorker } from '../helpers/engine.js';
 
 const skip = await pgSkip();
@@ -79,6 +79,7 @@ describe('PostgreSQL connections that go silent', { skip }, () => {
       await new Queue(direct).enqueue({ id: 'locked', task: 't', queue: 'q', payload: null });
       // Checked out of the pool, as the store's transactions are: pg-pool keeps no error listener on it.
       const client = await store.pool.connect();
+      const pid = (client as unknown as { processID: number }).processID;
       try {
         await client.query('BEGIN');
         await client.query(`SELECT 1 FROM ${schema}.jobs WHERE id = 'locked' FOR UPDATE`);
@@ -88,8 +89,11 @@ describe('PostgreSQL connections that go silent', { skip }, () => {
       } finally {
         client.release(true);
       }
-      // The backend sits idle in its transaction, holding the row, until the server ends it
-      // (idle_in_transaction_session_timeout, six socket timeouts): the lock is awaited, not polled.
+      // Its backend, idle in its transaction and holding the row, was ended by the watch before the
+      // call failed (the server's own idle_in_transaction_session_timeout, six socket timeouts, would
+      // come about 2 s later): gone within a second, and the row is free.
+      await until(async () => (await direct.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 1000,
+        'the backend ended by the watch', 20);
       const other = await direct.pool.connect();
       try {
         await other.query('BEGIN');

@@ -18,6 +18,8 @@ export type Queryable = pg.Pool | pg.PoolClient | pg.ClientBase;
 /** Most queue names remembered as having a row; past this the set starts over. */
 const KNOWN_QUEUES_MAX = 10_000;
 
+const DEFAULT_APPLICATION_NAME = 'fusion';
+
 export class PostgresContext {
   readonly pool: pg.Pool;
   /** The schema as an SQL identifier, quoted, for statement text (`schema` is the plain name). */
@@ -29,6 +31,8 @@ export class PostgresContext {
   readonly origin = randomBytes(6).toString('base64url');
   readonly listeners = new Set<StoreListener>();
   readonly marks: WaitMarks;
+  /** The application_name of the store's connections: the URL's, or 'fusion'. */
+  readonly applicationName: string;
   /** Finds connections whose path went silent (silence.ts): the pool's, and the LISTEN connection. */
   readonly silence: SilenceWatch;
   /** The LISTEN connection, from the first subscribe on (events.ts). */
@@ -49,7 +53,9 @@ export class PostgresContext {
   constructor(readonly connectionString: string, readonly schema: string, max: number, socketTimeoutMs: number) {
     this.quotedSchema = quoteIdent(schema);
     this.workChannel = `${schema}:work`;
-    this.silence = new SilenceWatch(connectionString, socketTimeoutMs, (err) => (this.lastError = err));
+    // Operators see the store's sessions by name, and the silence watch ends only backends with it.
+    this.applicationName = new URL(connectionString).searchParams.get('application_name') ?? DEFAULT_APPLICATION_NAME;
+    this.silence = new SilenceWatch(connectionString, this.applicationName, socketTimeoutMs, (err) => (this.lastError = err));
     // Short statements only: JIT compiling a plan (when a big table's estimate crosses jit_above_cost)
     // costs far more than it saves, e.g. a second for a 50 ms count over 100k jobs. A session idle in
     // a transaction past the silence watch's limit lost its client (silence.ts). An ?options= in the
@@ -64,7 +70,7 @@ export class PostgresContext {
         super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
       }
     }
-    this.pool = new pg.Pool({ connectionString, max, types: TYPES, keepAlive: true, options, Client: TimedClient });
+    this.pool = new pg.Pool({ connectionString, max, types: TYPES, keepAlive: true, options, application_name: this.applicationName, Client: TimedClient });
     // An idle connection that dies (server restart, pg_terminate_backend) must not crash the
     // process: the pool drops it and the next call opens another.
     this.pool.on('error', (err) => (this.lastError = err));

@@ -13,7 +13,7 @@ export function subscribe(ctx: PostgresContext, listener: StoreListener, workOnl
     void ctx.marks.holdEveryQueue((err) => (ctx.lastError = err));
   }
   if (!ctx.listener && !ctx.closed) {
-    ctx.listener = new Listener(ctx.connectionString, ctx.workChannel, ctx.origin, {
+    ctx.listener = new Listener(ctx.connectionString, ctx.applicationName, ctx.workChannel, ctx.origin, {
       event: (e) => ctx.emit([e]),
       // Notifications sent while the connection was down are lost: wake every queue once.
       resync: async (client) => {

@@ -40,13 +40,16 @@ export class Listener {
   readonly ready: Promise<void>;
   private markReady!: () => void;
 
-  constructor(private connectionString: string, private channel: string, private origin: string, private hooks: ListenerHooks) {
+  constructor(private connectionString: string, private applicationName: string, private channel: string, private origin: string, private hooks: ListenerHooks) {
     this.ready = new Promise((r) => (this.markReady = r));
     this.connecting = this.connect(false);
   }
 
   private async connect(reconnect: boolean): Promise<void> {
-    const c = new pg.Client({ connectionString: this.connectionString, types: TYPES, keepAlive: true, connectionTimeoutMillis: this.hooks.silence.connectTimeoutMs });
+    const c = new pg.Client({
+      connectionString: this.connectionString, application_name: this.applicationName, types: TYPES, keepAlive: true,
+      connectionTimeoutMillis: this.hooks.silence.connectTimeoutMs,
+    });
     c.on('error', (err) => this.hooks.error(err));
     c.on('notification', (m) => this.onNotification(m.payload));
     c.on('end', () => {

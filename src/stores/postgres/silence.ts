@@ -7,8 +7,12 @@
 // statement, the wait goes on; if it is idle (it answered, and the answer was lost), waits on us
 // (a statement that arrived only in part, or an answer it cannot send), is gone (or this is another
 // server, after a failover), or if the server cannot be reached at all, the connection is destroyed.
-// Its call fails as unavailable and the pool opens a new connection for the next. A backend left
-// idle in a transaction is ended by the server (idleInTransactionMs, set on the pool's sessions).
+// Its call fails as unavailable and the pool opens a new connection for the next. Its backend,
+// which no longer has a client but does not know it (a silent path carries no close), is ended if it
+// is still there and runs nothing: found by pid and by the store's application_name, so that a pid
+// another server (after a failover) gave to someone else's session is left alone. Left to the server,
+// such backends would pile up until its TCP keepalive (hours) and use up max_connections; one left
+// idle inside a transaction is also ended by the server itself (idleInTransactionMs).
 import pg from 'pg';
 import { TYPES } from './connect.js';
 
@@ -38,7 +42,9 @@ export class SilenceWatch {
   private timer: NodeJS.Timeout | null = null;
   private checking = false;
 
-  constructor(private readonly connectionString: string, private readonly timeoutMs: number, private readonly onError: (err: Error) => void) {
+  /** applicationName: the store's connections' (every backend this ends carries it). */
+  constructor(private readonly connectionString: string, private readonly applicationName: string, private readonly timeoutMs: number,
+              private readonly onError: (err: Error) => void) {
     if (timeoutMs <= 0) return;
     this.timer = setInterval(() => void this.check(), Math.max(25, timeoutMs / 2));
     this.timer.unref();
@@ -141,27 +147,42 @@ export class SilenceWatch {
       if (err instanceof pg.DatabaseError) return;
       reached = false;
     }
-    if (reached) {
-      try {
-        // Running a statement: active, and not waiting on us (the rest of a statement, or room to answer).
-        const { rows } = await probe.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Client'`,
-          [suspects.map(([client]) => internals(client).processID ?? 0)]);
-        for (const r of rows) running.add(r.pid);
-      } catch (err) {
-        // Reached, but no answer in time: an overloaded server, which says nothing of the suspects.
-        this.onError(err as Error);
-        internals(probe).connection.stream.destroy();
-        return;
+    if (!reached) {
+      for (const [client, watched, statement] of suspects) this.cut(client, watched, statement);
+      return;
+    }
+    try {
+      // Running a statement: active, and not waiting on us (the rest of a statement, or room to answer).
+      const { rows } = await probe.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Client'`,
+        [suspects.map(([client]) => internals(client).processID ?? 0)]);
+      for (const r of rows) running.add(r.pid);
+      const cut = suspects.filter(([client, watched, statement]) => !running.has(internals(client).processID ?? 0) && this.answered(client, watched, statement) === false);
+      // The backends first: when the calls fail, the locks they held are on their way out.
+      if (cut.length > 0) {
+        await probe.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE pid = ANY($1) AND application_name = $2 AND (state <> 'active' OR wait_event_type = 'Client')`,
+          [cut.map(([client]) => internals(client).processID ?? 0), this.applicationName]);
       }
-      void probe.end().catch(() => {});
+      for (const [client, watched, statement] of cut) this.cut(client, watched, statement);
+    } catch (err) {
+      // Reached, but no answer in time: an overloaded server, which says nothing of the suspects.
+      this.onError(err as Error);
+      internals(probe).connection.stream.destroy();
+      return;
     }
-    for (const [client, watched, statement] of suspects) {
-      // Answered while the probe was out (a loop stall held the answer back, or it just finished).
-      if (this.clients.get(client) !== watched || internals(client)._activeQuery !== statement) continue;
-      if (running.has(internals(client).processID ?? 0)) continue;
-      this.unwatch(client);
-      internals(client).connection.stream.destroy(new Error(`no answer from PostgreSQL in ${this.timeoutMs} ms, and its backend runs no statement for it: the connection is dropped`));
-    }
+    void probe.end().catch(() => {});
+  }
+
+  /** Whether a suspect was answered meanwhile (a loop stall held the answer back, or it just finished). */
+  private answered(client: pg.ClientBase, watched: Watched, statement: object): boolean {
+    return this.clients.get(client) !== watched || internals(client)._activeQuery !== statement;
+  }
+
+  /** Destroy a suspect's connection, unless it was answered meanwhile. */
+  private cut(client: pg.ClientBase, watched: Watched, statement: object): void {
+    if (this.answered(client, watched, statement)) return;
+    this.unwatch(client);
+    internals(client).connection.stream.destroy(new Error(`no answer from PostgreSQL in ${this.timeoutMs} ms, and its backend runs no statement for it: the connection is dropped`));
   }
 }
