@@ -70,17 +70,17 @@ export function parseRedisUrl(url: string): RedisTarget {
 }
 
 /**
- * Drop a connection that owes an answer and has received no byte for `socketTimeoutMs`;
- * ioredis then makes a new one and sends the unanswered calls again, as after any dropped
- * connection (lost-claims.ts puts back what a lost claim leased). A check every half timeout looks at
- * the call at the head of the connection's queue and the bytes its socket read: the same call and no
- * byte in for a whole timeout means silence (bytes written count nothing: Node counts what waits in
- * its own buffer, and every call on a silent connection would add some). A connection that owes nothing gets a PING, so an idle one
- * that went silent is found too (an idle worker's event connection, whose messages would otherwise
- * stop without a sign). ioredis's own socketTimeout does much the same with a timer per call: ~2-4 us
- * of CPU more per sequential add, measured; this costs no call anything. Single Redis only: a
- * Cluster's connections (its nodes', its subscriber's) are ioredis's to replace, and are left to TCP.
- * Returns the stop.
+ * Drop a connection that owes an answer and has received no byte for `socketTimeoutMs`; ioredis then
+ * makes a new one and sends the unanswered calls again, as after any dropped connection
+ * (lost-claims.ts puts back what a lost claim leased). A check every half timeout looks at the call
+ * at the head of the connection's queue and the bytes its socket read: the same call and no byte in
+ * for a whole timeout means silence. Bytes written prove nothing: Node counts what waits in its own
+ * buffer, so every call written to a silent connection adds some. A connection that owes nothing
+ * gets a PING, so an idle one that went silent is found too (an idle worker's event connection,
+ * whose messages would otherwise stop without a sign). ioredis's own socketTimeout option does much
+ * the same with a timer per call: ~2 us of CPU more per sequential add, measured; this costs no call
+ * anything. Single Redis only: a Cluster's connections (its nodes', its subscriber's) are ioredis's
+ * to replace, and are left to TCP. Returns the stop.
  */
 export function watchSilence(client: RedisClient, socketTimeoutMs: number): () => void {
   if (socketTimeoutMs <= 0 || client instanceof Cluster) return () => {};
