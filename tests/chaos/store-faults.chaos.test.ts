@@ -11,7 +11,7 @@ import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip } from '../helpers/redis.js';
 import { PG_URL, pgClient, pgSkip } from '../helpers/postgres.js';
-import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
+import { proxyTo } from '../helpers/blackhole-proxy.js';
 import { privatePgSkip, startPrivatePg } from '../helpers/pg-private.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
@@ -167,8 +167,7 @@ describe('chaos: Redis faults under load', { skip }, () => {
   });
 
   it('every connection through a proxy blackholed (silent, no close) again and again: nothing acknowledged lost', async () => {
-    const proxy = new BlackholeProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
-    await proxy.start();
+    const proxy = await proxyTo(REDIS_URL, 6379);
     // Producer and worker processes all connect through the proxy; a silent connection is dropped after 500 ms.
     const t = redisTarget(`redis://127.0.0.1:${proxy.port}?socketTimeout=${SILENT_AFTER_MS}`);
     try {
@@ -209,9 +208,8 @@ describe('chaos: PostgreSQL faults under load', () => {
   });
 
   it('every connection through a proxy blackholed (silent, no close) again and again: nothing acknowledged lost', { skip: pgSkipped }, async () => {
+    const proxy = await proxyTo(PG_URL, 5432);
     const target = new URL(PG_URL);
-    const proxy = new BlackholeProxy(Number(target.port || 5432), target.hostname);
-    await proxy.start();
     target.host = `127.0.0.1:${proxy.port}`;
     target.searchParams.set('socketTimeout', String(SILENT_AFTER_MS));
     const t = postgresTarget(target.toString());

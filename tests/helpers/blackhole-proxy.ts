@@ -73,3 +73,11 @@ export class BlackholeProxy extends EventEmitter {
     upstream.on('error', () => {});
   }
 }
+
+/** A started proxy in front of the server of `url` (its host, its port or `defaultPort`). */
+export async function proxyTo(url: string, defaultPort: number): Promise<BlackholeProxy> {
+  const target = new URL(url);
+  const proxy = new BlackholeProxy(Number(target.port || defaultPort), target.hostname);
+  await proxy.start();
+  return proxy;
+}

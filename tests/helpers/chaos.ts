@@ -241,9 +241,19 @@ export class Proc {
     await this.exit;
   }
 
-  async term(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  /**
+   * SIGTERM, and the exit. A process still there after `ms` (a shutdown that hangs) is killed and
+   * answers code null, so the caller's check of a clean exit fails instead of waiting for ever.
+   */
+  async term(ms = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.alive) this.child.kill('SIGTERM');
-    return this.exit;
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)));
+    const exited = await Promise.race([this.exit, hung]);
+    clearTimeout(timer);
+    if (exited) return exited;
+    await this.kill9();
+    return { code: null, signal: 'SIGKILL' };
   }
 }
 

@@ -11,7 +11,7 @@ import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl } from '../../src/stores/redis/connect.js';
 import { DEFAULT_SOCKET_TIMEOUT_MS } from '../../src/stores/url.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
-import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
+import { proxyTo } from '../helpers/blackhole-proxy.js';
 import { deferred, within } from '../helpers/await.js';
 import { keyedWorker } from '../helpers/engine.js';
 
@@ -20,8 +20,7 @@ const SOCKET_TIMEOUT_MS = 400;
 
 describe('Redis connections that go silent', { skip }, () => {
   it('replaces them: an add in the air completes, and an idle worker gets the next job', async () => {
-    const proxy = new BlackholeProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
-    await proxy.start();
+    const proxy = await proxyTo(REDIS_URL, 6379);
     const url = `redis://127.0.0.1:${proxy.port}?socketTimeout=${SOCKET_TIMEOUT_MS}`;
     const prefix = testPrefix();
     const producer = new RedisStore(parseRedisUrl(url), { prefix });

@@ -35,6 +35,8 @@ export class PostgresContext {
   readonly applicationName: string;
   /** Finds connections whose path went silent (silence.ts): the pool's, and the LISTEN connection. */
   readonly silence: SilenceWatch;
+  /** The pool's connections now (what a late close destroys: silence.ts endPool). */
+  readonly poolClients = new Set<pg.ClientBase>();
   /** The LISTEN connection, from the first subscribe on (events.ts). */
   listener: Listener | null = null;
   /** Subscribers that want every event, not only a worker's (they hold the '*' wait mark). */
@@ -74,8 +76,14 @@ export class PostgresContext {
     // An idle connection that dies (server restart, pg_terminate_backend) must not crash the
     // process: the pool drops it and the next call opens another.
     this.pool.on('error', (err) => (this.lastError = err));
-    this.pool.on('connect', (client) => this.silence.watch(client));
-    this.pool.on('remove', (client) => this.silence.unwatch(client));
+    this.pool.on('connect', (client) => {
+      this.poolClients.add(client);
+      this.silence.watch(client);
+    });
+    this.pool.on('remove', (client) => {
+      this.poolClients.delete(client);
+      this.silence.unwatch(client);
+    });
     this.statements = storeStatements(this.quotedSchema, schema);
     this.marks = new WaitMarks(this.pool, this.quotedSchema, this.origin);
   }

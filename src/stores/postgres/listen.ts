@@ -60,19 +60,23 @@ export class Listener {
     });
     try {
       await c.connect();
+      // Watched from its first statement: a path that goes silent under the LISTEN would otherwise
+      // hold this connect, and close() behind it, until TCP gives up.
+      this.hooks.silence.watch(c, true);
       await c.query(`LISTEN ${quoteIdent(this.channel)}`);
     } catch (err) {
+      this.hooks.silence.unwatch(c);
       this.hooks.error(err as Error);
-      c.end().catch(() => {});
+      void this.hooks.silence.end(c);
       this.retry();
       return;
     }
     if (this.closed) {
-      await c.end().catch(() => {});
+      this.hooks.silence.unwatch(c);
+      await this.hooks.silence.end(c);
       return;
     }
     this.client = c;
-    this.hooks.silence.watch(c, true);
     this.failures = 0;
     this.markReady();
     if (reconnect) await this.hooks.resync(c).catch((err: Error) => this.hooks.error(err));
@@ -110,7 +114,8 @@ export class Listener {
     await this.connecting;
     const c = this.client;
     this.client = null;
-    if (c) this.hooks.silence.unwatch(c);
-    await c?.end().catch(() => {});
+    if (!c) return;
+    this.hooks.silence.unwatch(c);
+    await this.hooks.silence.end(c);
   }
 }

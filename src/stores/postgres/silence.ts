@@ -65,6 +65,29 @@ export class SilenceWatch {
     return this.timeoutMs * 6;
   }
 
+  /**
+   * End a connection, politely if its path answers: pg's end() waits for the server's goodbye, which
+   * a silent path never sends, so past the socket timeout (at least a second) the socket is destroyed.
+   * With the watch off, end() is awaited as it is.
+   */
+  async end(client: pg.ClientBase & { end(): Promise<void> }): Promise<void> {
+    await this.endWithin(client.end().catch(() => {}), [client]);
+  }
+
+  /** End a pool as end() does a connection: `clients` are its connections, whose sockets a late end destroys. */
+  async endPool(pool: pg.Pool, clients: Iterable<pg.ClientBase>): Promise<void> {
+    await this.endWithin(pool.end(), clients);
+  }
+
+  private async endWithin(ended: Promise<void>, clients: Iterable<pg.ClientBase>): Promise<void> {
+    if (this.timeoutMs <= 0) return ended;
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([ended.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), Math.max(1000, this.timeoutMs))))]);
+    clearTimeout(timer);
+    if (late) for (const client of clients) internals(client).connection.stream.destroy();
+    await ended;
+  }
+
   /** Watch a connection until it is unwatched (the pool removed it, or its owner closed it). */
   watch(client: pg.ClientBase, pingWhenIdle = false): void {
     if (!this.timer) return;

@@ -277,6 +277,7 @@ export class PostgresStore implements Store {
     this.ctx.closed = true;
     await events.stopListening(this.ctx);
     this.ctx.silence.close();
-    await this.ctx.pool.end();
+    // Over a silent path a polite end never finishes: past the socket timeout its sockets are destroyed.
+    await this.ctx.silence.endPool(this.ctx.pool, this.ctx.poolClients);
   }
 }
