@@ -8,9 +8,12 @@ import { Worker } from '../../src/core/worker.js';
 import { Queue } from '../../src/core/queue.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import { openRedisStore } from '../../src/stores/redis/index.js';
-import type { RedisStore } from '../../src/stores/redis/store.js';
+import { RedisStore } from '../../src/stores/redis/store.js';
+import { parseRedisUrl, type RedisTarget } from '../../src/stores/redis/connect.js';
 import { OwnCluster, countHandoffs, hasRedisServer, redisHarness, redisSkip, testPrefix, dropPrefix } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
+import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
+import { keyedWorker } from '../helpers/engine.js';
 
 const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a cluster');
 const cluster = skip ? null : new OwnCluster([7301, 7302, 7303]);
@@ -112,6 +115,70 @@ else {
         await worker.stop(1000);
         await dropPrefix(producer.client, prefix);
         await Promise.all([producer.close(), consumer.close()]);
+      }
+    });
+
+    // Connections that go silent (see tests/redis/dead-connection.test.ts): here each master sits behind
+    // a proxy, and ioredis reaches the nodes the cluster names through them (natMap).
+    it('replaces silent connections: an add in the air completes, an idle worker gets the next job, close ends', async () => {
+      const SOCKET_TIMEOUT_MS = 400;
+      const proxies = await Promise.all(cluster.ports.map(async (port) => {
+        const proxy = new BlackholeProxy(port);
+        await proxy.start();
+        return proxy;
+      }));
+      const natMap = Object.fromEntries(cluster.ports.map((port, i) => [`127.0.0.1:${port}`, { host: '127.0.0.1', port: proxies[i]!.port }]));
+      const direct = parseRedisUrl(`redis+cluster://${proxies.map((p) => `127.0.0.1:${p.port}`).join(',')}?socketTimeout=${SOCKET_TIMEOUT_MS}`);
+      const target: RedisTarget = {
+        ...direct,
+        create: (role) => {
+          const client = direct.create(role) as Cluster;
+          client.options.natMap = natMap; // read when the slots come, after this
+          return client;
+        },
+      };
+      const prefix = testPrefix();
+      const producer = new RedisStore(target, { prefix });
+      const consumer = new RedisStore(target, { prefix });
+      const admin = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
+      const { worker, ran } = keyedWorker(consumer, 'silent');
+      const q = new Queue(producer);
+      const blackholeAll = () => proxies.reduce((n, p) => n + p.blackhole(), 0);
+      try {
+        let started = ran('before');
+        await q.enqueue({ task: 't', queue: 'silent', payload: { key: 'before' } });
+        await within(started, 5000, 'the job before the blackhole');
+        for (let round = 0; round < 2; round++) {
+          const silenced = blackholeAll();
+          assert.ok(silenced >= 3, `${silenced} connections silenced (the producer's, the worker's commands and events)`);
+          const first = `silenced-${round}`;
+          started = ran(first);
+          const t0 = performance.now();
+          await within(q.enqueue({ id: first, task: 't', queue: 'silent', payload: { key: first } }), 8000, `the add on a silent connection, round ${round}`);
+          const addMs = performance.now() - t0;
+          assert.ok(addMs >= SOCKET_TIMEOUT_MS * 0.9, `the add waited out the socket timeout (${addMs.toFixed(0)} ms): it met a silent connection`);
+          await within(started, 8000, `${first} started`);
+          // The worker is idle again; with a poll once a minute, the next job reaches it only by its new
+          // event connection or by the claim that follows the subscriber's replacement.
+          const next = `replaced-${round}`;
+          started = ran(next);
+          await q.enqueue({ id: next, task: 't', queue: 'silent', payload: { key: next } });
+          await within(started, 8000, `${next} started`);
+        }
+        for (const id of ['silenced-0', 'replaced-0', 'silenced-1', 'replaced-1']) {
+          await until(async () => (await admin.getJob({ id }))?.state === 'completed', 5000, `${id} completed`);
+        }
+        assert.ok(blackholeAll() >= 3);
+        await within((async () => {
+          await worker.stop(1000);
+          await Promise.all([producer.close(), consumer.close()]);
+        })(), 8000, 'stop and close over silent connections');
+      } finally {
+        await worker.stop(1000);
+        await Promise.all([producer.close(), consumer.close()]);
+        await dropPrefix(admin.client, prefix);
+        await admin.close();
+        await Promise.all(proxies.map((p) => p.close()));
       }
     });
   });

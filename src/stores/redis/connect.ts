@@ -79,44 +79,74 @@ export function parseRedisUrl(url: string): RedisTarget {
  * gets a PING, so an idle one that went silent is found too (an idle worker's event connection,
  * whose messages would otherwise stop without a sign). ioredis's own socketTimeout option does much
  * the same with a timer per call: ~2 us of CPU more per sequential add, measured; this costs no call
- * anything. Single Redis only: a Cluster's connections (its nodes', its subscriber's) are ioredis's
- * to replace, and are left to TCP. Returns the stop.
+ * anything. On a Cluster every connection is watched: each node's, as the pool holds them at each
+ * check, and the subscriber's. A dropped node connection is not made again by ioredis; the Cluster
+ * sends its unanswered calls again over a new one (its answer to a closed connection), and a dropped
+ * subscriber is replaced on another node with its channels. `onDropped` gets each connection dropped.
+ * Returns the stop.
  */
-export function watchSilence(client: RedisClient, socketTimeoutMs: number): () => void {
-  if (socketTimeoutMs <= 0 || client instanceof Cluster) return () => {};
-  let head: unknown = null;
-  let bytesRead = 0;
-  let since = 0;
-  const silent = () => {
-    const first = client.commandQueue.peekFront() ?? null;
-    return first !== null && first === head && client.stream.bytesRead === bytesRead;
-  };
+export function watchSilence(client: RedisClient, socketTimeoutMs: number, onDropped?: (connection: Redis) => void): () => void {
+  if (socketTimeoutMs <= 0) return () => {};
+  const watches = new Map<Redis, SilenceWatch>();
   const timer = setInterval(() => {
-    if (client.status !== 'ready') {
-      head = null;
-      return;
+    const connections = connectionsOf(client);
+    for (const connection of watches.keys()) if (!connections.includes(connection)) watches.delete(connection);
+    for (const connection of connections) {
+      let watch = watches.get(connection);
+      if (!watch) watches.set(connection, (watch = { head: null, bytesRead: 0, since: 0 }));
+      checkSilence(connection, watch, socketTimeoutMs, onDropped);
     }
-    const first = client.commandQueue.peekFront() ?? null;
-    if (first === null) {
-      head = null;
-      client.ping().catch(() => {});
-      return;
-    }
-    if (!silent()) {
-      head = first;
-      bytesRead = client.stream.bytesRead;
-      since = performance.now();
-      return;
-    }
-    if (performance.now() - since < socketTimeoutMs) return;
-    // Timers run before the loop reads sockets: after a long stall the answer may be waiting in the
-    // socket. Look again once the loop has read (setImmediate runs after that phase).
-    setImmediate(() => {
-      if (client.status !== 'ready' || !silent()) return;
-      head = null;
-      client.stream.destroy(new Error(`no answer from Redis in ${socketTimeoutMs} ms: the connection is dropped and made again`));
-    });
   }, Math.max(25, socketTimeoutMs / 2));
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** What one connection looked like at the check that last saw it change. */
+interface SilenceWatch {
+  head: unknown;
+  bytesRead: number;
+  since: number;
+}
+
+/**
+ * A client's connections now: a Cluster's are its nodes' and its subscriber's, which ioredis keeps out
+ * of the pool (ClusterSubscriber, not in its typings; getInstance is null until something subscribes).
+ */
+function connectionsOf(client: RedisClient): Redis[] {
+  if (!(client instanceof Cluster)) return [client];
+  const nodes = client.nodes('all');
+  const subscriber = (client as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber?.getInstance?.();
+  return subscriber ? [...nodes, subscriber] : nodes;
+}
+
+function checkSilence(connection: Redis, watch: SilenceWatch, socketTimeoutMs: number, onDropped?: (connection: Redis) => void): void {
+  if (connection.status !== 'ready') {
+    watch.head = null;
+    return;
+  }
+  const silent = () => {
+    const first = connection.commandQueue.peekFront() ?? null;
+    return first !== null && first === watch.head && connection.stream.bytesRead === watch.bytesRead;
+  };
+  const first = connection.commandQueue.peekFront() ?? null;
+  if (first === null) {
+    watch.head = null;
+    connection.ping().catch(() => {});
+    return;
+  }
+  if (!silent()) {
+    watch.head = first;
+    watch.bytesRead = connection.stream.bytesRead;
+    watch.since = performance.now();
+    return;
+  }
+  if (performance.now() - watch.since < socketTimeoutMs) return;
+  // Timers run before the loop reads sockets: after a long stall the answer may be waiting in the
+  // socket. Look again once the loop has read (setImmediate runs after that phase).
+  setImmediate(() => {
+    if (connection.status !== 'ready' || !silent()) return;
+    watch.head = null;
+    connection.stream.destroy(new Error(`no answer from Redis in ${socketTimeoutMs} ms: the connection is dropped and made again`));
+    onDropped?.(connection);
+  });
 }

@@ -2,6 +2,7 @@
 // worker waits for) have a channel of their own, so a process that runs only workers never
 // receives the rest; hand-off messages come on a channel per worker (claim.ts routes them).
 import type { StoreEvent, StoreEventType, StoreListener, SubscribeOptions } from '../../core/store.js';
+import { Cluster, type Redis } from 'ioredis';
 import { watchSilence, type RedisClient, type RedisTarget } from './connect.js';
 import type { RedisContext } from './context.js';
 
@@ -66,20 +67,29 @@ export class PubSub {
     const { keys } = this.ctx;
     const subscriber = this.target.create(`${keys.prefix}:events`);
     this.subscriber = subscriber;
-    this.stopWatch = watchSilence(subscriber, this.target.socketTimeoutMs);
     let connectedOnce = false;
     subscriber.on('message', (channel: string, text: string) => this.onMessage(channel, text));
     // After a reconnect, events published while we were away are gone: tell listeners every queue
     // may have work, so idle workers claim at once instead of waiting for their poll.
     subscriber.on('ready', () => {
-      // Wake listeners only once the channels are subscribed again, so no enqueue falls in between.
-      const channels = [keys.workChannel, ...(this.allEventsSubscribed ? [keys.eventChannel] : []), ...(this.handoff?.channels() ?? [])];
-      if (connectedOnce) void (subscriber.subscribe(...channels) as Promise<unknown>).then(() => this.resync(), () => this.resync());
+      if (connectedOnce) this.subscribeAgainThenResync(subscriber);
       connectedOnce = true;
     });
+    // A Cluster's subscriber connection is not made again but replaced (ioredis's ClusterSubscriber, on
+    // its 'end', which that class heard first), and the Cluster says no 'ready' for it: after a drop
+    // for silence, the same as above once the dropped connection has ended.
+    const onDropped = subscriber instanceof Cluster ? (dropped: Redis) => dropped.once('end', () => this.subscribeAgainThenResync(subscriber)) : undefined;
+    this.stopWatch = watchSilence(subscriber, this.target.socketTimeoutMs, onDropped);
     subscriber.on('error', (err: Error) => (this.ctx.lastError = err));
     this.whenSubscribed(subscriber.subscribe(keys.workChannel));
     return subscriber;
+  }
+
+  /** Wake listeners only once the channels are subscribed again, so no enqueue falls in between. */
+  private subscribeAgainThenResync(subscriber: RedisClient): void {
+    const { keys } = this.ctx;
+    const channels = [keys.workChannel, ...(this.allEventsSubscribed ? [keys.eventChannel] : []), ...(this.handoff?.channels() ?? [])];
+    void (subscriber.subscribe(...channels) as Promise<unknown>).then(() => this.resync(), () => this.resync());
   }
 
   private async resync(): Promise<void> {
