@@ -4,6 +4,7 @@
 // afterwards pass. A wait past socketTimeout is looked into (silence.ts): a statement the server still
 // runs is left alone, a connection whose backend runs nothing is dropped.
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import assert from 'node:assert/strict';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
 import { parsePostgresUrl } from '../../src/stores/postgres/connect.js';
@@ -130,6 +131,34 @@ describe('PostgreSQL connections that go silent', { skip }, () => {
       await store.close();
       await dropSchema(schema);
       await proxy.close();
+    }
+  });
+
+  it("asks the server to probe its sessions' clients, so a backend whose client went silent while idle ends", async () => {
+    // Not testable by silence on loopback: the proxy's own socket answers the server's probes. What
+    // is tested is that every session of the store, the pool's and the LISTEN one, carries them.
+    const schema = testSchema();
+    const store = await PostgresStore.open(schemaUrl(schema, '&socketTimeout=3000'));
+    const off = store.subscribe(() => {});
+    const unwatched = await PostgresStore.open(schemaUrl(schema, '&socketTimeout=0'));
+    const show = 'SELECT current_setting(\'tcp_keepalives_idle\') AS idle, current_setting(\'tcp_keepalives_interval\') AS interval, current_setting(\'tcp_keepalives_count\') AS count';
+    try {
+      const { rows } = await store.pool.query(show);
+      assert.deepEqual(rows[0], { idle: '3', interval: '1', count: '3' });
+      const listener = (store as unknown as { ctx: { listener: { ready: Promise<void>; client: pg.Client | null } } }).ctx.listener!;
+      await listener.ready;
+      const listened = await listener.client!.query(show);
+      assert.deepEqual(listened.rows[0], { idle: '3', interval: '1', count: '3' });
+      // With the watch off, what any session gets (the system's, on this machine 7200 s, 75 s and 9).
+      const bare = new pg.Client({ connectionString: PG_URL });
+      await bare.connect();
+      const defaults = (await bare.query(show).finally(() => bare.end())).rows[0];
+      assert.notDeepEqual(defaults, { idle: '3', interval: '1', count: '3' });
+      assert.deepEqual((await unwatched.pool.query(show)).rows[0], defaults);
+    } finally {
+      off();
+      await Promise.all([store.close(), unwatched.close()]);
+      await dropSchema(schema);
     }
   });
 

@@ -60,10 +60,11 @@ export class PostgresContext {
     this.silence = new SilenceWatch(connectionString, this.applicationName, socketTimeoutMs, (err) => (this.lastError = err));
     // Short statements only: JIT compiling a plan (when a big table's estimate crosses jit_above_cost)
     // costs far more than it saves, e.g. a second for a 50 ms count over 100k jobs. A session idle in
-    // a transaction past the silence watch's limit lost its client (silence.ts). An ?options= in the
-    // URL replaces both.
+    // a transaction past the silence watch's limit lost its client, and the server's keepalive ends
+    // one whose client went silent while idle (silence.ts). An ?options= in the URL replaces all three.
     const idleInTransaction = this.silence.idleInTransactionMs;
-    const options = `-c jit=off${idleInTransaction > 0 ? ` -c idle_in_transaction_session_timeout=${idleInTransaction}` : ''}`;
+    const keepalive = this.silence.serverKeepaliveOptions;
+    const options = `-c jit=off${idleInTransaction > 0 ? ` -c idle_in_transaction_session_timeout=${idleInTransaction}` : ''}${keepalive ? ` ${keepalive}` : ''}`;
     // The connect timeout on the connections only: as a pool option it would also end a call's wait
     // for a free connection.
     const connectTimeoutMs = this.silence.connectTimeoutMs;

@@ -48,7 +48,7 @@ export class Listener {
   private async connect(reconnect: boolean): Promise<void> {
     const c = new pg.Client({
       connectionString: this.connectionString, application_name: this.applicationName, types: TYPES, keepAlive: true,
-      connectionTimeoutMillis: this.hooks.silence.connectTimeoutMs,
+      connectionTimeoutMillis: this.hooks.silence.connectTimeoutMs, options: this.hooks.silence.serverKeepaliveOptions || undefined,
     });
     c.on('error', (err) => this.hooks.error(err));
     c.on('notification', (m) => this.onNotification(m.payload));

@@ -66,6 +66,21 @@ export class SilenceWatch {
   }
 
   /**
+   * The server's TCP keepalive for the store's sessions, as `-c` options (none with the watch off): a
+   * connection idle in the pool when its path went silent owes nothing, so this watch never looks at
+   * it, and its backend would wait for the system's keepalive (two hours by default) holding a slot
+   * of max_connections. Probes after a timeout of quiet, three a third of a timeout apart: such a
+   * backend ends about two timeouts after the path went silent. Whole seconds (PostgreSQL's unit
+   * here); ignored on Unix-domain sockets.
+   */
+  get serverKeepaliveOptions(): string {
+    if (this.timeoutMs <= 0) return '';
+    const idle = Math.max(1, Math.round(this.timeoutMs / 1000));
+    const interval = Math.max(1, Math.round(this.timeoutMs / 3000));
+    return `-c tcp_keepalives_idle=${idle} -c tcp_keepalives_interval=${interval} -c tcp_keepalives_count=3`;
+  }
+
+  /**
    * End a connection, politely if its path answers: pg's end() waits for the server's goodbye, which
    * a silent path never sends, so past the socket timeout (at least a second) the socket is destroyed.
    * With the watch off, end() is awaited as it is.
