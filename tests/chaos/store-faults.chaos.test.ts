@@ -1,7 +1,8 @@
 // Chaos: the store under the workers fails. Connections of this test (and only this test: Redis
 // connections matched by the names its prefix gives them, PostgreSQL ones by their application_name)
 // are killed again and again (CLIENT KILL, pg_terminate_backend) or go silent behind a TCP proxy that
-// blackholes them (no close, no bytes); a private redis-server with
+// blackholes them (no close, no bytes; on Redis Cluster a proxy in front of each master of a cluster
+// of the test's own); a private redis-server with
 // `appendfsync always` and a private PostgreSQL server (fsync on) are crashed and restarted mid-run.
 // Nothing acknowledged is lost; the time until the workers complete jobs again is measured.
 import { describe, it } from 'node:test';
@@ -11,11 +12,13 @@ import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip } from '../helpers/redis.js';
 import { PG_URL, pgClient, pgSkip } from '../helpers/postgres.js';
-import { proxyTo } from '../helpers/blackhole-proxy.js';
+import { BlackholeProxy, proxyTo } from '../helpers/blackhole-proxy.js';
 import { privatePgSkip, startPrivatePg } from '../helpers/pg-private.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
-import { allJobs, chaosWorker, countsOf, executions, postgresTarget, producer, redisTarget, report, rssMb, size, sleep, tally, type Proc, type Target } from '../helpers/chaos.js';
+import {
+  REDIS_CLUSTER, allJobs, chaosWorker, clusterTarget, countsOf, executions, postgresTarget, producer, redisTarget, report, rssMb, size, sleep, tally, type Proc, type Target,
+} from '../helpers/chaos.js';
 
 const skip = await redisSkip();
 /** Blackholes: the socket timeout of the stores behind the proxy, and the time between two blackholes. */
@@ -23,6 +26,7 @@ const SILENT_AFTER_MS = 500;
 const BLACKHOLE_GAP_MS: [number, number] = [1000, 2000];
 const pgSkipped = await pgSkip();
 const privatePgSkipped = await privatePgSkip();
+const clusterSkipped = await REDIS_CLUSTER.skip();
 
 /** CLIENT KILL of this prefix's connections only (the store names them fusion:<prefix>:<role>). */
 async function killOurs(admin: Redis, prefix: string): Promise<number> {
@@ -188,6 +192,27 @@ describe('chaos: Redis faults under load', { skip }, () => {
     } finally {
       await t.cleanup().catch(() => {});
       await own.stop();
+    }
+  });
+});
+
+describe('chaos: Redis Cluster faults under load', { skip: clusterSkipped }, () => {
+  it('every connection through a proxy in front of each master blackholed again and again: nothing acknowledged lost', async () => {
+    const proxies: BlackholeProxy[] = [];
+    // Producer and worker processes reach the masters through the proxies (natMap); a silent connection is dropped after 500 ms.
+    const t = await clusterTarget(async (ports) => {
+      for (const port of ports) {
+        const proxy = new BlackholeProxy(port);
+        await proxy.start();
+        proxies.push(proxy);
+      }
+      return `socketTimeout=${SILENT_AFTER_MS}&natMap=${ports.map((port, i) => `127.0.0.1:${port}>127.0.0.1:${proxies[i]!.port}`).join(',')}`;
+    });
+    try {
+      await connectionKillRun('redis-cluster-blackhole', t, async () => proxies.reduce((n, p) => n + p.blackhole(), 0), BLACKHOLE_GAP_MS);
+    } finally {
+      await t.cleanup();
+      await Promise.all(proxies.map((p) => p.close()));
     }
   });
 });

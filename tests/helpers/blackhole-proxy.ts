@@ -16,6 +16,8 @@ export class BlackholeProxy extends EventEmitter {
   private readonly pairs = new Set<Pair>();
   /** Connections accepted so far. */
   accepted = 0;
+  /** Connections accepted while this is set are silent from the start (a path lost mid-handshake). */
+  silenceNew = false;
   port = 0;
 
   constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {
@@ -55,7 +57,7 @@ export class BlackholeProxy extends EventEmitter {
     this.accepted++;
     this.emit('accepted');
     const upstream = connectTcp(this.targetPort, this.targetHost);
-    const pair: Pair = { client, upstream, silent: false };
+    const pair: Pair = { client, upstream, silent: this.silenceNew };
     this.pairs.add(pair);
     // A silent pair drops what it reads, so neither kernel buffer fills and no side is told anything.
     client.on('data', (chunk) => pair.silent || upstream.write(chunk));

@@ -104,8 +104,11 @@ export function postgresTarget(base = PG_URL): Target {
   };
 }
 
-/** A Redis Cluster target: a 3-master cluster of its own (private redis-server processes), stopped by cleanup. */
-export async function clusterTarget(): Promise<Target> {
+/**
+ * A Redis Cluster target: a 3-master cluster of its own (private redis-server processes), stopped by
+ * cleanup. `params`: more of the URL, made from the masters' ports (e.g. a natMap through proxies).
+ */
+export async function clusterTarget(params?: (ports: number[]) => Promise<string>): Promise<Target> {
   const cluster = new OwnCluster(await clusterPorts(3));
   try {
     await cluster.start();
@@ -115,12 +118,13 @@ export async function clusterTarget(): Promise<Target> {
   }
   const prefix = testPrefix();
   const tmp = tempDir('fusion-chaos-');
+  const base = params ? withParams(cluster.url, await params(cluster.ports)) : cluster.url;
   return {
     store: 'redis-cluster',
-    url: withParams(cluster.url, `prefix=${prefix}`),
+    url: withParams(base, `prefix=${prefix}`),
     dir: tmp.dir,
     prefix,
-    open: () => openStore(cluster.url, { prefix }),
+    open: () => openStore(base, { prefix }),
     async cleanup() {
       await cluster.stop();
       tmp.remove();
@@ -139,7 +143,7 @@ export const STORES: StoreFactory[] = [
 export const REDIS_CLUSTER: StoreFactory = {
   name: 'redis-cluster',
   skip: async () => (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a cluster'),
-  create: clusterTarget,
+  create: () => clusterTarget(),
 };
 
 /** The one line a chaos test prints, so runs can be compared over time. */

@@ -2,14 +2,14 @@
 // contract, and a worker serving queues that live on different slots.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { storeContract } from '../contract/suite.js';
 import { Worker } from '../../src/core/worker.js';
 import { Queue } from '../../src/core/queue.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import { openRedisStore } from '../../src/stores/redis/index.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
-import { parseRedisUrl, type RedisTarget } from '../../src/stores/redis/connect.js';
+import { parseRedisUrl } from '../../src/stores/redis/connect.js';
 import { OwnCluster, countHandoffs, hasRedisServer, redisHarness, redisSkip, testPrefix, dropPrefix } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
@@ -93,6 +93,56 @@ else {
       }
     });
 
+    it('follows its subscriber connection: when a server closes it, the store subscribes again on its replacement and wakes its workers', async () => {
+      const prefix = testPrefix();
+      const producer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
+      const consumer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
+      const { worker, ran } = keyedWorker(consumer, 'follow');
+      try {
+        const q = new Queue(producer);
+        let started = ran('first');
+        await q.enqueue({ task: 't', queue: 'follow', payload: { key: 'first' } });
+        await within(started, 5000, 'the first job');
+        // ioredis's Cluster replaces a subscriber connection that ends, on a node it picks, but says
+        // no 'ready' for it: only the store's following it wakes the workers (events published while
+        // none was there are gone).
+        const resumed = deferred();
+        const off = consumer.subscribe((e) => e.type === 'resumed' && e.queue === 'follow' && resumed.resolve());
+        const killed = await Promise.all(cluster.ports.map(async (port) => {
+          const node = new Redis({ port, host: '127.0.0.1' });
+          try {
+            return Number(await node.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+          } finally {
+            node.disconnect();
+          }
+        }));
+        assert.ok(killed.reduce((a, b) => a + b, 0) >= 1, 'the subscriber connections were closed');
+        await within(resumed.promise, 5000, "the workers woken after the subscriber's replacement");
+        off();
+        started = ran('next');
+        await q.enqueue({ task: 't', queue: 'follow', payload: { key: 'next' } });
+        await within(started, 5000, 'the next job, on the new subscriber connection (the poll is a minute)');
+      } finally {
+        await worker.stop(1000);
+        await dropPrefix(producer.client, prefix);
+        await Promise.all([producer.close(), consumer.close()]);
+      }
+    });
+
+    it('reads natMap from a cluster URL: announced>reachable pairs, anything else refused', () => {
+      const cluster = parseRedisUrl('redis+cluster://10.0.0.1:7000?natMap=10.0.0.1:7000>203.0.113.5:17000,10.0.0.2:7000>gw.example:17001');
+      const client = cluster.create('test') as Cluster;
+      try {
+        assert.deepEqual(client.options.natMap, { '10.0.0.1:7000': { host: '203.0.113.5', port: 17000 }, '10.0.0.2:7000': { host: 'gw.example', port: 17001 } });
+      } finally {
+        client.disconnect();
+      }
+      for (const bad of ['', '10.0.0.1:7000', '10.0.0.1>10.0.0.2:7000', '10.0.0.1:7000>', '10.0.0.1:7000>h:x', 'a:1>b:2>c:3']) {
+        assert.throws(() => parseRedisUrl(`redis+cluster://10.0.0.1:7000?natMap=${bad}`), (err: Error & { code?: string }) =>
+          err.code === 'invalid_store' && /natMap/.test(err.message), bad);
+      }
+    });
+
     it('hands jobs to an idle worker of one queue (idle hand-off, its channel published cluster-wide)', async () => {
       const prefix = testPrefix();
       const producer = (await openRedisStore(cluster.url, { prefix })) as RedisStore;
@@ -119,7 +169,8 @@ else {
     });
 
     // Connections that go silent (see tests/redis/dead-connection.test.ts): here each master sits behind
-    // a proxy, and ioredis reaches the nodes the cluster names through them (natMap).
+    // a proxy, and the store reaches the nodes the cluster names through them (?natMap=; the seed
+    // nodes of the URL are reached directly, and only for the first look at the slots).
     it('replaces silent connections: an add in the air completes, an idle worker gets the next job, close ends', async () => {
       const SOCKET_TIMEOUT_MS = 400;
       const proxies = await Promise.all(cluster.ports.map(async (port) => {
@@ -127,16 +178,8 @@ else {
         await proxy.start();
         return proxy;
       }));
-      const natMap = Object.fromEntries(cluster.ports.map((port, i) => [`127.0.0.1:${port}`, { host: '127.0.0.1', port: proxies[i]!.port }]));
-      const direct = parseRedisUrl(`redis+cluster://${proxies.map((p) => `127.0.0.1:${p.port}`).join(',')}?socketTimeout=${SOCKET_TIMEOUT_MS}`);
-      const target: RedisTarget = {
-        ...direct,
-        create: (role) => {
-          const client = direct.create(role) as Cluster;
-          client.options.natMap = natMap; // read when the slots come, after this
-          return client;
-        },
-      };
+      const natMap = cluster.ports.map((port, i) => `127.0.0.1:${port}>127.0.0.1:${proxies[i]!.port}`).join(',');
+      const target = parseRedisUrl(`${cluster.url}?socketTimeout=${SOCKET_TIMEOUT_MS}&natMap=${natMap}`);
       const prefix = testPrefix();
       const producer = new RedisStore(target, { prefix });
       const consumer = new RedisStore(target, { prefix });

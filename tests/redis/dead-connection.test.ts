@@ -91,6 +91,34 @@ describe('Redis connections that go silent', { skip }, () => {
     }
   });
 
+  it('drops a connection whose path goes silent during its handshake, and the next one carries the calls', async () => {
+    const proxy = await proxyTo(REDIS_URL, 6379);
+    const prefix = testPrefix();
+    const store = new RedisStore(parseRedisUrl(`redis://127.0.0.1:${proxy.port}?socketTimeout=${SOCKET_TIMEOUT_MS}`), { prefix });
+    const admin = new Redis(REDIS_URL);
+    try {
+      const q = new Queue(store);
+      await q.enqueue({ id: 'before', task: 't', queue: 'handshake', payload: {} });
+      // The open connection goes silent, and so does the next one from its first byte: it connects,
+      // sends its handshake (CLIENT SETNAME, the ready check) and never hears back.
+      const accepted = proxy.accepted;
+      proxy.silenceNew = true;
+      proxy.blackhole();
+      const add = q.enqueue({ id: 'after', task: 't', queue: 'handshake', payload: {} });
+      await within(proxy.accepting(accepted + 1), 5000, 'the silent connection dropped and another made');
+      proxy.silenceNew = false;
+      // Only a drop of the connection stuck in its handshake lets a third one carry the add.
+      await within(add, 5000, 'the add, once the connection stuck in its handshake was dropped');
+      assert.ok(proxy.accepted >= accepted + 2, `${proxy.accepted - accepted} connections made after the blackhole`);
+      assert.equal((await admin.exists(`{${prefix}:handshake}:j:after`)), 1);
+    } finally {
+      await store.close();
+      await dropPrefix(admin, prefix);
+      admin.disconnect();
+      await proxy.close();
+    }
+  });
+
   it('reads socketTimeout from the URL: 10 s by default, 0 for never, anything else refused', () => {
     assert.equal(parseRedisUrl('redis://127.0.0.1:6379').socketTimeoutMs, DEFAULT_SOCKET_TIMEOUT_MS);
     assert.equal(parseRedisUrl('redis://127.0.0.1:6379/2?prefix=p&socketTimeout=2500').socketTimeoutMs, 2500);

@@ -1,6 +1,6 @@
 // Turning a store URL into ioredis clients:
 //   redis://[user:pass@]host:port[/db][?prefix=p&socketTimeout=ms]   rediss://...  (TLS)
-//   redis+cluster://[user:pass@]host:port,host:port[?prefix=p&tls=1&socketTimeout=ms]
+//   redis+cluster://[user:pass@]host:port,host:port[?prefix=p&tls=1&socketTimeout=ms&natMap=host:port>host:port,...]
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { FusionError } from '../../core/errors.js';
 import { socketTimeoutOf } from '../url.js';
@@ -46,14 +46,12 @@ export function parseRedisUrl(url: string): RedisTarget {
   const auth = at >= 0 ? body.slice(0, at) : '';
   const hosts = (at >= 0 ? body.slice(at + 1) : body).replace(/\/.*$/, '');
   const [user, pass] = auth ? auth.split(':').map(decodeURIComponent) : [];
-  const nodes = hosts.split(',').filter(Boolean).map((hp) => {
-    const i = hp.lastIndexOf(':');
-    return { host: i > 0 ? hp.slice(0, i) : hp, port: i > 0 ? Number(hp.slice(i + 1)) : 6379 };
-  });
+  const nodes = hosts.split(',').filter(Boolean).map(hostPort);
   if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n.port))) {
     throw new FusionError('invalid_store', `a cluster URL needs host:port,host:port: ${url}`, { url });
   }
   const tls = params.get('tls') === '1' || params.get('tls') === 'true';
+  const natMap = natMapOf(params.get('natMap'), url);
   return {
     cluster: true,
     prefix,
@@ -63,10 +61,35 @@ export function parseRedisUrl(url: string): RedisTarget {
       return new Cluster(nodes, {
         enableAutoPipelining,
         clusterRetryStrategy: retryStrategy,
+        ...(natMap ? { natMap } : {}),
         redisOptions: { ...redisOptions, username: user || undefined, password: pass || undefined, ...(tls ? { tls: {} } : {}) },
       });
     },
   };
+}
+
+function hostPort(text: string): { host: string; port: number } {
+  const i = text.lastIndexOf(':');
+  return { host: i > 0 ? text.slice(0, i) : text, port: i > 0 ? Number(text.slice(i + 1)) : 6379 };
+}
+
+/**
+ * `?natMap=` of a cluster URL: where to reach the nodes the cluster names (CLUSTER SLOTS gives the
+ * addresses the nodes announce, which a client behind NAT, in another container network or behind a
+ * proxy cannot reach), as `announced>reachable` pairs of host:port, comma-separated.
+ */
+function natMapOf(text: string | null, url: string): Record<string, { host: string; port: number }> | null {
+  if (text === null) return null;
+  const natMap: Record<string, { host: string; port: number }> = {};
+  for (const pair of text.split(',')) {
+    const [from, to, more] = pair.split('>');
+    const target = to === undefined ? null : hostPort(to);
+    if (!from || !target || more !== undefined || !/^[^:]+:\d+$/.test(from) || !target.host || !Number.isInteger(target.port)) {
+      throw new FusionError('invalid_store', `natMap takes announced>reachable pairs of host:port, comma-separated: ${pair}`, { url });
+    }
+    natMap[from] = target;
+  }
+  return natMap;
 }
 
 /**
@@ -82,10 +105,9 @@ export function parseRedisUrl(url: string): RedisTarget {
  * anything. On a Cluster every connection is watched: each node's, as the pool holds them at each
  * check, and the subscriber's. A dropped node connection is not made again by ioredis; the Cluster
  * sends its unanswered calls again over a new one (its answer to a closed connection), and a dropped
- * subscriber is replaced on another node with its channels. `onDropped` gets each connection dropped.
- * Returns the stop.
+ * subscriber is replaced on a node it picks, with its channels (pubsub.ts follows it). Returns the stop.
  */
-export function watchSilence(client: RedisClient, socketTimeoutMs: number, onDropped?: (connection: Redis) => void): () => void {
+export function watchSilence(client: RedisClient, socketTimeoutMs: number): () => void {
   if (socketTimeoutMs <= 0) return () => {};
   const watches = new Map<Redis, SilenceWatch>();
   const timer = setInterval(() => {
@@ -94,7 +116,7 @@ export function watchSilence(client: RedisClient, socketTimeoutMs: number, onDro
     for (const connection of connections) {
       let watch = watches.get(connection);
       if (!watch) watches.set(connection, (watch = { head: null, bytesRead: 0, since: 0 }));
-      checkSilence(connection, watch, socketTimeoutMs, onDropped);
+      checkSilence(connection, watch, socketTimeoutMs);
     }
   }, Math.max(25, socketTimeoutMs / 2));
   timer.unref();
@@ -108,19 +130,26 @@ interface SilenceWatch {
   since: number;
 }
 
-/**
- * A client's connections now: a Cluster's are its nodes' and its subscriber's, which ioredis keeps out
- * of the pool (ClusterSubscriber, not in its typings; getInstance is null until something subscribes).
- */
+/** A client's connections now: a Cluster's are its nodes' and its subscriber's. */
 function connectionsOf(client: RedisClient): Redis[] {
   if (!(client instanceof Cluster)) return [client];
   const nodes = client.nodes('all');
-  const subscriber = (client as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber?.getInstance?.();
+  const subscriber = clusterSubscriber(client);
   return subscriber ? [...nodes, subscriber] : nodes;
 }
 
-function checkSilence(connection: Redis, watch: SilenceWatch, socketTimeoutMs: number, onDropped?: (connection: Redis) => void): void {
-  if (connection.status !== 'ready') {
+/**
+ * The connection a Cluster subscribes on, which ioredis keeps out of its pool (ClusterSubscriber,
+ * not in its typings): null until something subscribes, replaced by another whenever it ends.
+ */
+export function clusterSubscriber(cluster: Cluster): Redis | null {
+  return (cluster as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber?.getInstance?.() ?? null;
+}
+
+function checkSilence(connection: Redis, watch: SilenceWatch, socketTimeoutMs: number): void {
+  // 'connect': connected, its handshake (HELLO, CLIENT SETNAME, the ready check's INFO) in the air. A
+  // path that goes silent then holds the connection there for good, with every call queued behind it.
+  if (connection.status !== 'ready' && connection.status !== 'connect') {
     watch.head = null;
     return;
   }
@@ -131,7 +160,7 @@ function checkSilence(connection: Redis, watch: SilenceWatch, socketTimeoutMs: n
   const first = connection.commandQueue.peekFront() ?? null;
   if (first === null) {
     watch.head = null;
-    connection.ping().catch(() => {});
+    if (connection.status === 'ready') connection.ping().catch(() => {});
     return;
   }
   if (!silent()) {
@@ -144,9 +173,8 @@ function checkSilence(connection: Redis, watch: SilenceWatch, socketTimeoutMs: n
   // Timers run before the loop reads sockets: after a long stall the answer may be waiting in the
   // socket. Look again once the loop has read (setImmediate runs after that phase).
   setImmediate(() => {
-    if (connection.status !== 'ready' || !silent()) return;
+    if ((connection.status !== 'ready' && connection.status !== 'connect') || !silent()) return;
     watch.head = null;
     connection.stream.destroy(new Error(`no answer from Redis in ${socketTimeoutMs} ms: the connection is dropped and made again`));
-    onDropped?.(connection);
   });
 }

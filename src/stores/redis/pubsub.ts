@@ -3,7 +3,7 @@
 // receives the rest; hand-off messages come on a channel per worker (claim.ts routes them).
 import type { StoreEvent, StoreEventType, StoreListener, SubscribeOptions } from '../../core/store.js';
 import { Cluster, type Redis } from 'ioredis';
-import { watchSilence, type RedisClient, type RedisTarget } from './connect.js';
+import { clusterSubscriber, watchSilence, type RedisClient, type RedisTarget } from './connect.js';
 import type { RedisContext } from './context.js';
 
 /** An event message as publishEvents (lua/lib/events.lua) sends it: queue, time, [type, jobId?, runAt?, progress JSON?] each. */
@@ -22,6 +22,8 @@ export interface HandoffRoute {
 export class PubSub {
   private subscriber: RedisClient | null = null;
   private stopWatch: () => void = () => {};
+  /** A Cluster's subscriber connection this store follows (followClusterSubscriber). */
+  private followed: Redis | null = null;
   /** listener → whether it wants every event, not only WORK_EVENTS. */
   private readonly listeners = new Map<StoreListener, boolean>();
   private allEventsSubscribed = false;
@@ -75,21 +77,39 @@ export class PubSub {
       if (connectedOnce) this.subscribeAgainThenResync(subscriber);
       connectedOnce = true;
     });
-    // A Cluster's subscriber connection is not made again but replaced (ioredis's ClusterSubscriber, on
-    // its 'end', which that class heard first), and the Cluster says no 'ready' for it: after a drop
-    // for silence, the same as above once the dropped connection has ended.
-    const onDropped = subscriber instanceof Cluster ? (dropped: Redis) => dropped.once('end', () => this.subscribeAgainThenResync(subscriber)) : undefined;
-    this.stopWatch = watchSilence(subscriber, this.target.socketTimeoutMs, onDropped);
+    this.stopWatch = watchSilence(subscriber, this.target.socketTimeoutMs);
     subscriber.on('error', (err: Error) => (this.ctx.lastError = err));
-    this.whenSubscribed(subscriber.subscribe(keys.workChannel));
+    const subscribed = subscriber.subscribe(keys.workChannel) as Promise<unknown>;
+    this.whenSubscribed(subscribed);
+    if (subscriber instanceof Cluster) void subscribed.then(() => this.followClusterSubscriber(subscriber), () => {});
     return subscriber;
+  }
+
+  /**
+   * A Cluster's subscriber connection is not made again when it ends (dropped for silence, closed by
+   * its server, its node gone): ioredis's ClusterSubscriber puts another on a node it picks, with the
+   * channels, and the Cluster says no 'ready' for it. So the store follows that connection: once it
+   * has ended (the class, which heard the end first, has made the next), the same as after a
+   * reconnect, and then it follows the next.
+   */
+  private followClusterSubscriber(cluster: Cluster): void {
+    const connection = clusterSubscriber(cluster);
+    if (!connection || connection === this.followed || this.ctx.closed) return;
+    this.followed = connection;
+    connection.once('end', () => {
+      if (!this.ctx.closed) this.subscribeAgainThenResync(cluster);
+    });
   }
 
   /** Wake listeners only once the channels are subscribed again, so no enqueue falls in between. */
   private subscribeAgainThenResync(subscriber: RedisClient): void {
     const { keys } = this.ctx;
     const channels = [keys.workChannel, ...(this.allEventsSubscribed ? [keys.eventChannel] : []), ...(this.handoff?.channels() ?? [])];
-    void (subscriber.subscribe(...channels) as Promise<unknown>).then(() => this.resync(), () => this.resync());
+    const resync = () => {
+      if (subscriber instanceof Cluster) this.followClusterSubscriber(subscriber);
+      void this.resync();
+    };
+    void (subscriber.subscribe(...channels) as Promise<unknown>).then(resync, resync);
   }
 
   private async resync(): Promise<void> {
