@@ -199,19 +199,20 @@ describe('chaos: Redis faults under load', { skip }, () => {
 describe('chaos: Redis Cluster faults under load', { skip: clusterSkipped }, () => {
   it('every connection through a proxy in front of each master blackholed again and again: nothing acknowledged lost', async () => {
     const proxies: BlackholeProxy[] = [];
-    // Producer and worker processes reach the masters through the proxies (natMap); a silent connection is dropped after 500 ms.
-    const t = await clusterTarget(async (ports) => {
-      for (const port of ports) {
-        const proxy = new BlackholeProxy(port);
-        await proxy.start();
-        proxies.push(proxy);
-      }
-      return `socketTimeout=${SILENT_AFTER_MS}&natMap=${ports.map((port, i) => `127.0.0.1:${port}>127.0.0.1:${proxies[i]!.port}`).join(',')}`;
-    });
+    let t: Target | null = null;
     try {
+      // Producer and worker processes reach the masters through the proxies (natMap); a silent connection is dropped after 500 ms.
+      t = await clusterTarget(async (ports) => {
+        for (const port of ports) {
+          const proxy = new BlackholeProxy(port);
+          proxies.push(proxy);
+          await proxy.start();
+        }
+        return `socketTimeout=${SILENT_AFTER_MS}&natMap=${ports.map((port, i) => `127.0.0.1:${port}>127.0.0.1:${proxies[i]!.port}`).join(',')}`;
+      });
       await connectionKillRun('redis-cluster-blackhole', t, async () => proxies.reduce((n, p) => n + p.blackhole(), 0), BLACKHOLE_GAP_MS);
     } finally {
-      await t.cleanup();
+      await t?.cleanup();
       await Promise.all(proxies.map((p) => p.close()));
     }
   });

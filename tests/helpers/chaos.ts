@@ -110,15 +110,16 @@ export function postgresTarget(base = PG_URL): Target {
  */
 export async function clusterTarget(params?: (ports: number[]) => Promise<string>): Promise<Target> {
   const cluster = new OwnCluster(await clusterPorts(3));
+  let base = cluster.url;
   try {
     await cluster.start();
+    if (params) base = withParams(cluster.url, await params(cluster.ports));
   } catch (err) {
     await cluster.stop();
     throw err;
   }
   const prefix = testPrefix();
   const tmp = tempDir('fusion-chaos-');
-  const base = params ? withParams(cluster.url, await params(cluster.ports)) : cluster.url;
   return {
     store: 'redis-cluster',
     url: withParams(base, `prefix=${prefix}`),

@@ -76,20 +76,32 @@ function hostPort(text: string): { host: string; port: number } {
 /**
  * `?natMap=` of a cluster URL: where to reach the nodes the cluster names (CLUSTER SLOTS gives the
  * addresses the nodes announce, which a client behind NAT, in another container network or behind a
- * proxy cannot reach), as `announced>reachable` pairs of host:port, comma-separated.
+ * proxy cannot reach), as `announced>reachable` pairs of host:port, comma-separated (an IPv6 host in
+ * brackets or bare: the port follows the last colon).
  */
 function natMapOf(text: string | null, url: string): Record<string, { host: string; port: number }> | null {
   if (text === null) return null;
   const natMap: Record<string, { host: string; port: number }> = {};
   for (const pair of text.split(',')) {
     const [from, to, more] = pair.split('>');
-    const target = to === undefined ? null : hostPort(to);
-    if (!from || !target || more !== undefined || !/^[^:]+:\d+$/.test(from) || !target.host || !Number.isInteger(target.port)) {
+    const announced = from === undefined ? null : exactHostPort(from);
+    const reachable = to === undefined ? null : exactHostPort(to);
+    if (!announced || !reachable || more !== undefined) {
       throw new FusionError('invalid_store', `natMap takes announced>reachable pairs of host:port, comma-separated: ${pair}`, { url });
     }
-    natMap[from] = target;
+    // ioredis looks a node up as host:port, its host as the cluster gives it (no brackets).
+    natMap[`${announced.host}:${announced.port}`] = reachable;
   }
   return natMap;
+}
+
+/** host:port with both parts there and a port from 1 to 65535, brackets off an IPv6 host; else null. */
+function exactHostPort(text: string): { host: string; port: number } | null {
+  const i = text.lastIndexOf(':');
+  const host = text.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(text.slice(i + 1));
+  if (i <= 0 || !host || !/^\d{1,5}$/.test(text.slice(i + 1)) || port < 1 || port > 65535) return null;
+  return { host, port };
 }
 
 /**

@@ -81,7 +81,10 @@ export class PubSub {
     subscriber.on('error', (err: Error) => (this.ctx.lastError = err));
     const subscribed = subscriber.subscribe(keys.workChannel) as Promise<unknown>;
     this.whenSubscribed(subscribed);
-    if (subscriber instanceof Cluster) void subscribed.then(() => this.followClusterSubscriber(subscriber), () => {});
+    if (subscriber instanceof Cluster) {
+      const follow = () => this.followClusterSubscriber(subscriber);
+      void subscribed.then(follow, follow);
+    }
     return subscriber;
   }
 
