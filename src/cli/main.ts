@@ -12,6 +12,8 @@ import { createShippingLogger } from '../logging.js';
 import { ConfigError, configPath, loadConfig, routingTable } from '../channels/config.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import type { Worker } from '../core/worker.js';
+import type { Store } from '../core/store.js';
+import type { Logger } from '../core/logger.js';
 import { INSPECT_COMMANDS, INSPECT_HELP, runInspect } from './inspect.js';
 import { whenDrained } from './burst.js';
 import { storeCommand } from './store-info.js';
@@ -170,6 +172,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
   const otel = values.otel ?? ['1', 'true'].includes(process.env.FUSION_OTEL ?? '');
   const fusion = await Fusion.open({ store: storeUrl, logger, config, otel });
+  if (/^redis(s|\+cluster)?:/.test(storeUrl)) logRedisPersistence(fusion.store, logger).catch(() => {});
   const taskFiles = values.tasks ?? process.env.FUSION_TASKS?.split(',').filter(Boolean) ?? [];
   for (const file of taskFiles) {
     const mod = await import(pathToFileURL(resolve(file)).href);
@@ -258,3 +261,18 @@ main().catch((err) => {
   // A bad config is the caller's to fix: exit 2, like a usage error.
   process.exit(err instanceof ConfigError ? 2 : 1);
 });
+
+/**
+ * An add is answered once Redis holds it in memory, so what a crash of Redis costs is its
+ * persistence's: logged at start, as a warning where a restart of Redis would lose jobs.
+ */
+async function logRedisPersistence(store: Store, logger: Logger): Promise<void> {
+  const { RedisStore } = await import('../stores/redis/store.js');
+  if (!(store instanceof RedisStore)) return;
+  const { describePersistence, persistenceWarning, readPersistence } = await import('../stores/redis/persistence.js');
+  const servers = await readPersistence(store.client).catch(() => null);
+  if (!servers?.length) return;
+  const warning = persistenceWarning(servers);
+  if (warning) logger.warn({}, `store persistence: ${warning}`);
+  else logger.info({}, `store persistence: ${describePersistence(servers[0]!)}`);
+}

@@ -1,6 +1,7 @@
 // `fusion store info [--store URL]`: which store a URL names and, for PostgreSQL and SQLite, its
 // schema's version against the migrations this build carries; for Redis, the prefix's job hash
-// format. Read-only: it never creates, migrates or marks.
+// format and what a crash of Redis would cost (its persistence). Read-only: it never creates,
+// migrates or marks.
 // `fusion store upgrade` is store-upgrade.ts.
 import { existsSync } from 'node:fs';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
@@ -48,6 +49,7 @@ const REDIS_INFO_WAIT_MS = 3000;
 async function redisInfo(url: string): Promise<void> {
   const { RedisStore } = await import('../stores/redis/store.js');
   const { parseRedisUrl } = await import('../stores/redis/connect.js');
+  const { describePersistence, readPersistence } = await import('../stores/redis/persistence.js');
   const store = new RedisStore(parseRedisUrl(url));
   process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: redis\nprefix: ${store.prefix}\n` +
     'schema version: none (Redis keys carry no migrations)\n');
@@ -60,6 +62,12 @@ async function redisInfo(url: string): Promise<void> {
     ]);
     const state = typeof format === 'string' ? FORMAT_STATE[format] : `${format.unknownMark} (a mark this version does not know: written by a later Fusion)`;
     process.stdout.write(`job hash format: ${state}\n`);
+    try {
+      const servers = await readPersistence(store.client);
+      for (const p of servers) process.stdout.write(`persistence${servers.length > 1 ? ` (${p.node})` : ''}: ${describePersistence(p)}\n`);
+    } catch (err) {
+      process.stdout.write(`persistence: unknown (${(err as Error).message})\n`);
+    }
   } catch (err) {
     process.stderr.write(`fusion: could not read the job hash format: ${redactStoreUrl((err as Error).message)}\n`);
     process.exitCode = 1;

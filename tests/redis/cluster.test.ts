@@ -10,6 +10,7 @@ import { TaskRegistry } from '../../src/core/registry.js';
 import { openRedisStore } from '../../src/stores/redis/index.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl } from '../../src/stores/redis/connect.js';
+import { persistenceWarning, readPersistence } from '../../src/stores/redis/persistence.js';
 import { OwnCluster, countHandoffs, hasRedisServer, redisHarness, redisSkip, testPrefix, dropPrefix } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
@@ -126,6 +127,19 @@ else {
         await worker.stop(1000);
         await dropPrefix(producer.client, prefix);
         await Promise.all([producer.close(), consumer.close()]);
+      }
+    });
+
+    it('reads the persistence of every master', async () => {
+      const store = (await openRedisStore(cluster.url, { prefix: testPrefix() })) as RedisStore;
+      try {
+        await store.ping();
+        const servers = await readPersistence(store.client);
+        assert.deepEqual(servers.map((p) => p.node).sort(), cluster.ports.map((port) => `127.0.0.1:${port}`).sort());
+        assert.ok(servers.every((p) => !p.aof && p.save === ''), 'the test cluster keeps nothing');
+        assert.match(persistenceWarning(servers)!, /^Redis: none/);
+      } finally {
+        await store.close();
       }
     });
 

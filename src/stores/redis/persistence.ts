@@ -1,0 +1,62 @@
+// How durable an acknowledged job is on a Redis: an add is answered once Redis has it in memory, so
+// what survives a crash is what Redis's persistence keeps. `fusion store info` shows it and a
+// process warns at start where a restart of Redis would lose jobs. Read from INFO persistence
+// (allowed where CONFIG is not, as on managed Redis) and, where CONFIG GET answers, appendfsync and
+// save; on a Cluster, from every master.
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './connect.js';
+
+export interface RedisPersistence {
+  /** host:port of the server. */
+  node: string;
+  /** An append-only file is kept. */
+  aof: boolean;
+  /** When the file is flushed to disk ('always', 'everysec', 'no'), or null where CONFIG is refused. */
+  appendfsync: string | null;
+  /** The snapshot rules ('' for none), or null where CONFIG is refused. */
+  save: string | null;
+}
+
+/** Each server's persistence (every master of a Cluster). */
+export async function readPersistence(client: RedisClient): Promise<RedisPersistence[]> {
+  const servers = client instanceof Cluster ? client.nodes('master') : [client];
+  return Promise.all(servers.map(async (server) => {
+    const info = await server.info('persistence');
+    const config = async (name: string): Promise<string | null> => {
+      try {
+        const pair = (await server.config('GET', name)) as string[];
+        return pair.length === 2 ? pair[1]! : null;
+      } catch {
+        return null;
+      }
+    };
+    return {
+      node: `${server.options.host}:${server.options.port}`,
+      aof: /^aof_enabled:1\r?$/m.test(info),
+      appendfsync: await config('appendfsync'),
+      save: await config('save'),
+    };
+  }));
+}
+
+/** What a crash costs on one server, in a line. */
+export function describePersistence(p: RedisPersistence): string {
+  if (p.aof) {
+    if (p.appendfsync === 'always') return 'append-only file, fsync always: an acknowledged job survives a crash of Redis or of its machine';
+    // Redis may put off writing the file while a flush is under way (up to 2 s) and answer meanwhile.
+    if (p.appendfsync === 'everysec') return 'append-only file, fsync every second: a crash may lose the last second or two of acknowledged jobs';
+    if (p.appendfsync === 'no') return 'append-only file, fsync left to the OS: a crash of the machine may lose the last ~30 s of acknowledged jobs';
+    return 'append-only file (its fsync policy could not be read)';
+  }
+  if (p.save === '') return 'none (no append-only file, no snapshots): a restart of Redis loses every job';
+  const since = p.save === null ? 'snapshots, if any' : `snapshots only (save ${p.save})`;
+  return `no append-only file, ${since}: a restart of Redis loses the jobs acknowledged since the last snapshot`;
+}
+
+/** A warning for a process starting on this Redis where a restart would lose acknowledged jobs, or null. */
+export function persistenceWarning(servers: RedisPersistence[]): string | null {
+  const weak = servers.filter((p) => !p.aof);
+  if (weak.length === 0) return null;
+  const where = weak.length === servers.length ? 'Redis' : weak.map((p) => p.node).join(', ');
+  return `${where}: ${describePersistence(weak[0]!)} (for jobs that must not be lost, appendonly yes)`;
+}

@@ -1,0 +1,91 @@
+// What a crash of Redis would cost an acknowledged job, as `fusion store info` shows it and a process
+// warns at start: read from real servers of the test's own (no append-only file, fsync always,
+// every second, snapshots only) and from the shared one.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { describePersistence, persistenceWarning, readPersistence, type RedisPersistence } from '../../src/stores/redis/persistence.js';
+import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip, testPrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/net.js';
+import { Proc } from '../helpers/chaos.js';
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../../bin/fusion.js', import.meta.url));
+const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start one');
+
+/** A redis-server of the test's own with these persistence flags, read. */
+async function persistenceOf(flags: string[]): Promise<RedisPersistence> {
+  const own = new OwnRedis(await freePort(), flags);
+  await own.start();
+  const client = new Redis(own.url);
+  try {
+    const [p] = await readPersistence(client);
+    assert.equal(p!.node, `127.0.0.1:${own.port}`);
+    return p!;
+  } finally {
+    client.disconnect();
+    await own.stop();
+  }
+}
+
+describe('Redis persistence: what a crash costs', { skip }, () => {
+  it('reads each setting from the server and says what it means', async () => {
+    const always = await persistenceOf(['--appendonly', 'yes', '--appendfsync', 'always']);
+    assert.deepEqual([always.aof, always.appendfsync], [true, 'always']);
+    assert.match(describePersistence(always), /fsync always: an acknowledged job survives a crash/);
+    assert.equal(persistenceWarning([always]), null);
+
+    const everysec = await persistenceOf(['--appendonly', 'yes', '--appendfsync', 'everysec']);
+    assert.match(describePersistence(everysec), /fsync every second: a crash may lose the last second or two/);
+    assert.equal(persistenceWarning([everysec]), null);
+
+    const none = await persistenceOf([]);
+    assert.deepEqual([none.aof, none.save], [false, '']);
+    assert.match(describePersistence(none), /^none .*: a restart of Redis loses every job$/);
+    assert.match(persistenceWarning([none])!, /^Redis: none .*appendonly yes/);
+
+    const snapshots = await persistenceOf(['--save', '60 1000']);
+    assert.deepEqual([snapshots.aof, snapshots.save], [false, '60 1000']);
+    assert.match(describePersistence(snapshots), /snapshots only \(save 60 1000\): a restart of Redis loses the jobs acknowledged since the last snapshot/);
+    // On a Cluster whose masters differ, the warning names the weak ones.
+    assert.match(persistenceWarning([always, { ...none, node: '10.0.0.9:7000' }])!, /^10\.0\.0\.9:7000: none/);
+  });
+
+  it('a CONFIG the server refuses leaves the policy unknown, not the warning', () => {
+    assert.match(describePersistence({ node: 'n', aof: false, appendfsync: null, save: null }), /no append-only file, snapshots, if any: a restart/);
+    assert.match(describePersistence({ node: 'n', aof: true, appendfsync: null, save: null }), /could not be read/);
+  });
+
+  it('a worker started on Redis logs it, as a warning where a restart of Redis would lose jobs', async () => {
+    for (const [flags, level] of [[[], 'warn'], [['--appendonly', 'yes'], 'info']] as const) {
+      const own = new OwnRedis(await freePort(), [...flags]);
+      await own.start();
+      const worker = new Proc([BIN, 'worker', '--store', `${own.url}?prefix=${testPrefix()}`, '--queues', 'q']);
+      try {
+        const line = JSON.parse(await worker.line('store persistence', 30_000)) as { level: number | string; msg: string };
+        const levelName = typeof line.level === 'number' ? ({ 30: 'info', 40: 'warn' } as Record<number, string>)[line.level] : line.level;
+        assert.equal(levelName, level, line.msg);
+        if (level === 'warn') assert.match(line.msg, /a restart of Redis loses every job .*appendonly yes/);
+        else assert.match(line.msg, /append-only file, fsync every second/);
+        assert.equal((await worker.term()).code, 0);
+      } finally {
+        await worker.kill9();
+        await own.stop();
+      }
+    }
+  });
+
+  it('fusion store info prints it for the shared Redis', async () => {
+    const client = new Redis(REDIS_URL);
+    try {
+      const [expected] = await readPersistence(client);
+      const { stdout } = await run(process.execPath, [BIN, 'store', 'info', '--store', `${REDIS_URL}?prefix=${testPrefix()}`]);
+      assert.ok(stdout.includes(`persistence: ${describePersistence(expected!)}\n`), stdout);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
