@@ -53,17 +53,18 @@ async function redisInfo(url: string): Promise<void> {
   const store = new RedisStore(parseRedisUrl(url));
   process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: redis\nprefix: ${store.prefix}\n` +
     'schema version: none (Redis keys carry no migrations)\n');
-  let timer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  // ioredis retries a call while it reconnects: an unreachable Redis would hold the command for long.
+  const bounded = <T>(call: Promise<T>) => Promise.race([
+    call,
+    new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(`no answer within ${REDIS_INFO_WAIT_MS} ms`)), REDIS_INFO_WAIT_MS))),
+  ]);
   try {
-    // ioredis retries a call while it reconnects: an unreachable Redis would hold the command for long.
-    const format = await Promise.race([
-      store.storedJobFormat(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_INFO_WAIT_MS} ms`)), REDIS_INFO_WAIT_MS))),
-    ]);
+    const format = await bounded(store.storedJobFormat());
     const state = typeof format === 'string' ? FORMAT_STATE[format] : `${format.unknownMark} (a mark this version does not know: written by a later Fusion)`;
     process.stdout.write(`job hash format: ${state}\n`);
     try {
-      const servers = await readPersistence(store.client);
+      const servers = await bounded(readPersistence(store.client));
       for (const p of servers) process.stdout.write(`persistence${servers.length > 1 ? ` (${p.node})` : ''}: ${describePersistence(p)}\n`);
     } catch (err) {
       process.stdout.write(`persistence: unknown (${(err as Error).message})\n`);
@@ -74,7 +75,7 @@ async function redisInfo(url: string): Promise<void> {
     // Else the close's QUIT waits out the same retries.
     store.client.disconnect();
   } finally {
-    clearTimeout(timer);
+    for (const timer of timers) clearTimeout(timer);
     await store.close();
   }
 }

@@ -99,7 +99,7 @@ export async function twoClaimedJobs(store: PostgresStore, now: number) {
 
 /**
  * Whether a statement of `schema` whose text contains `fragment` comes to wait on a lock within 10 s
- * (looked at through `c`, query after query): the other side of a test holding rows it needs. By
+ * (looked at through `c` every few ms): the other side of a test holding rows it needs. By
  * time, not by count: 500 looks took ~350 ms once under the full suite's load, before the statement
  * (on a store's first connection) had reached the lock.
  */
@@ -109,6 +109,7 @@ export async function waitsOnLock(c: pg.Client, schema: string, fragment: string
     const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE NOT l.granted AND strpos(a.query, $1) > 0 AND strpos(a.query, $2) > 0`, [schema, fragment]);
     if (rows[0].n > 0) return true;
+    await new Promise((resolve) => setTimeout(resolve, 5)); // not a tight loop on a loaded server
   }
   return false;
 }

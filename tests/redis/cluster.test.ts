@@ -144,7 +144,7 @@ else {
     });
 
     it('reads natMap from a cluster URL: announced>reachable pairs, anything else refused', () => {
-      const cluster = parseRedisUrl('redis+cluster://10.0.0.1:7000?natMap=10.0.0.1:7000>203.0.113.5:17000,10.0.0.2:7000>gw.example:17001,fd00::2:7000>[::1]:17002');
+      const cluster = parseRedisUrl('redis+cluster://10.0.0.1:7000?natMap=10.0.0.1:7000>203.0.113.5:17000,10.0.0.2:7000>gw.example:17001,[fd00::2]:7000>[::1]:17002');
       const client = cluster.create('test') as Cluster;
       try {
         assert.deepEqual(client.options.natMap, {
@@ -154,7 +154,7 @@ else {
         client.disconnect();
       }
       const refused = ['', '10.0.0.1:7000', '10.0.0.1>10.0.0.2:7000', '10.0.0.1:7000>', '10.0.0.1:7000>h:x', 'a:1>b:2>c:3', 'a:1>:7000', 'a:1>h:', 'a:1>h', 'a:1>h:0',
-        'a:1>h:65536', 'a:1>h:1e3', 'a:1>h:-1'];
+        'a:1>h:65536', 'a:1>h:1e3', 'a:1>h:-1', 'fd00::2:7000>h:1', 'a:1>::1', 'a:1>[h:1', 'a:1>h]:1'];
       for (const bad of refused) {
         assert.throws(() => parseRedisUrl(`redis+cluster://10.0.0.1:7000?natMap=${bad}`), (err: Error & { code?: string }) =>
           err.code === 'invalid_store' && /natMap/.test(err.message), bad);

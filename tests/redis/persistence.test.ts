@@ -11,6 +11,7 @@ import { describePersistence, persistenceWarning, readPersistence, type RedisPer
 import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/net.js';
 import { Proc } from '../helpers/chaos.js';
+import { until } from '../helpers/await.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../../bin/fusion.js', import.meta.url));
@@ -19,9 +20,9 @@ const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is
 /** A redis-server of the test's own with these persistence flags, read. */
 async function persistenceOf(flags: string[]): Promise<RedisPersistence> {
   const own = new OwnRedis(await freePort(), flags);
-  await own.start();
-  const client = new Redis(own.url);
+  const client = new Redis(own.url, { lazyConnect: true });
   try {
+    await own.start();
     const [p] = await readPersistence(client);
     assert.equal(p!.node, `127.0.0.1:${own.port}`);
     return p!;
@@ -49,30 +50,53 @@ describe('Redis persistence: what a crash costs', { skip }, () => {
 
     const snapshots = await persistenceOf(['--save', '60 1000']);
     assert.deepEqual([snapshots.aof, snapshots.save], [false, '60 1000']);
-    assert.match(describePersistence(snapshots), /snapshots only \(save 60 1000\): a restart of Redis loses the jobs acknowledged since the last snapshot/);
+    assert.match(describePersistence(snapshots), /snapshots only \(save 60 1000\): a crash of Redis loses the jobs acknowledged since the last snapshot/);
+    assert.equal(snapshots.replicas, 0);
+    assert.match(describePersistence({ ...always, replicas: 2 }), /survives a crash .*; a failover to one of its 2 replica\(s\) may lose what it had not yet passed on$/);
     // On a Cluster whose masters differ, the warning names the weak ones.
     assert.match(persistenceWarning([always, { ...none, node: '10.0.0.9:7000' }])!, /^10\.0\.0\.9:7000: none/);
   });
 
+  it('names a failover where the server has replicas', async () => {
+    const master = new OwnRedis(await freePort(), ['--appendonly', 'yes', '--appendfsync', 'always']);
+    const replica = new OwnRedis(await freePort());
+    const client = new Redis(master.url, { lazyConnect: true });
+    try {
+      await master.start();
+      await replica.start();
+      const r = new Redis(replica.url);
+      await r.call('REPLICAOF', '127.0.0.1', String(master.port)).finally(() => r.disconnect());
+      await until(async () => /^connected_slaves:1\r?$/m.test(await client.info('replication')), 10_000, 'the replica attached');
+      const [p] = await readPersistence(client);
+      assert.equal(p!.replicas, 1);
+      assert.match(describePersistence(p!), /fsync always: .*; a failover to one of its 1 replica\(s\) may lose what it had not yet passed on$/);
+    } finally {
+      client.disconnect();
+      await replica.stop();
+      await master.stop();
+    }
+  });
+
   it('a CONFIG the server refuses leaves the policy unknown, not the warning', () => {
-    assert.match(describePersistence({ node: 'n', aof: false, appendfsync: null, save: null }), /no append-only file, snapshots, if any: a restart/);
-    assert.match(describePersistence({ node: 'n', aof: true, appendfsync: null, save: null }), /could not be read/);
+    assert.match(describePersistence({ node: 'n', aof: false, appendfsync: null, save: null, replicas: 0 }), /no append-only file, snapshots, if any: a crash/);
+    assert.match(describePersistence({ node: 'n', aof: true, appendfsync: null, save: null, replicas: 0 }), /could not be read/);
   });
 
   it('a worker started on Redis logs it, as a warning where a restart of Redis would lose jobs', async () => {
     for (const [flags, level] of [[[], 'warn'], [['--appendonly', 'yes'], 'info']] as const) {
       const own = new OwnRedis(await freePort(), [...flags]);
-      await own.start();
-      const worker = new Proc([BIN, 'worker', '--store', `${own.url}?prefix=${testPrefix()}`, '--queues', 'q']);
+      let worker: Proc | null = null;
       try {
-        const line = JSON.parse(await worker.line('store persistence', 30_000)) as { level: number | string; msg: string };
+        await own.start();
+        worker = new Proc([BIN, 'worker', '--store', `${own.url}?prefix=${testPrefix()}`, '--queues', 'q']);
+        const line = JSON.parse(await worker.line('store persistence')) as { level: number | string; msg: string };
         const levelName = typeof line.level === 'number' ? ({ 30: 'info', 40: 'warn' } as Record<number, string>)[line.level] : line.level;
         assert.equal(levelName, level, line.msg);
         if (level === 'warn') assert.match(line.msg, /a restart of Redis loses every job .*appendonly yes/);
         else assert.match(line.msg, /append-only file, fsync every second/);
         assert.equal((await worker.term()).code, 0);
       } finally {
-        await worker.kill9();
+        await worker?.kill9();
         await own.stop();
       }
     }

@@ -77,7 +77,7 @@ function hostPort(text: string): { host: string; port: number } {
  * `?natMap=` of a cluster URL: where to reach the nodes the cluster names (CLUSTER SLOTS gives the
  * addresses the nodes announce, which a client behind NAT, in another container network or behind a
  * proxy cannot reach), as `announced>reachable` pairs of host:port, comma-separated (an IPv6 host in
- * brackets or bare: the port follows the last colon).
+ * brackets).
  */
 function natMapOf(text: string | null, url: string): Record<string, { host: string; port: number }> | null {
   if (text === null) return null;
@@ -95,13 +95,15 @@ function natMapOf(text: string | null, url: string): Record<string, { host: stri
   return natMap;
 }
 
-/** host:port with both parts there and a port from 1 to 65535, brackets off an IPv6 host; else null. */
+/**
+ * host:port with both parts there and a port from 1 to 65535, an IPv6 host in brackets (taken off:
+ * `fd00::2:7000` could be either split); else null.
+ */
 function exactHostPort(text: string): { host: string; port: number } | null {
-  const i = text.lastIndexOf(':');
-  const host = text.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(text.slice(i + 1));
-  if (i <= 0 || !host || !/^\d{1,5}$/.test(text.slice(i + 1)) || port < 1 || port > 65535) return null;
-  return { host, port };
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port < 1 || port > 65535) return null;
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RedisPersistence {
   appendfsync: string | null;
   /** The snapshot rules ('' for none), or null where CONFIG is refused. */
   save: string | null;
+  /** Replicas connected to it: copied asynchronously, so a failover may lose what they lacked. */
+  replicas: number;
 }
 
 /** Each server's persistence (every master of a Cluster). */
@@ -22,6 +24,7 @@ export async function readPersistence(client: RedisClient): Promise<RedisPersist
   const servers = client instanceof Cluster ? client.nodes('master') : [client];
   return Promise.all(servers.map(async (server) => {
     const info = await server.info('persistence');
+    const replication = await server.info('replication').catch(() => '');
     const config = async (name: string): Promise<string | null> => {
       try {
         const pair = (await server.config('GET', name)) as string[];
@@ -35,12 +38,18 @@ export async function readPersistence(client: RedisClient): Promise<RedisPersist
       aof: /^aof_enabled:1\r?$/m.test(info),
       appendfsync: await config('appendfsync'),
       save: await config('save'),
+      replicas: Number(/^connected_slaves:(\d+)\r?$/m.exec(replication)?.[1] ?? 0),
     };
   }));
 }
 
 /** What a crash costs on one server, in a line. */
 export function describePersistence(p: RedisPersistence): string {
+  const failover = p.replicas > 0 ? `; a failover to one of its ${p.replicas} replica(s) may lose what it had not yet passed on` : '';
+  return ownPersistence(p) + failover;
+}
+
+function ownPersistence(p: RedisPersistence): string {
   if (p.aof) {
     if (p.appendfsync === 'always') return 'append-only file, fsync always: an acknowledged job survives a crash of Redis or of its machine';
     // Redis may put off writing the file while a flush is under way (up to 2 s) and answer meanwhile.
@@ -49,11 +58,12 @@ export function describePersistence(p: RedisPersistence): string {
     return 'append-only file (its fsync policy could not be read)';
   }
   if (p.save === '') return 'none (no append-only file, no snapshots): a restart of Redis loses every job';
+  // A clean shutdown writes a last snapshot where save rules are set; a crash does not.
   const since = p.save === null ? 'snapshots, if any' : `snapshots only (save ${p.save})`;
-  return `no append-only file, ${since}: a restart of Redis loses the jobs acknowledged since the last snapshot`;
+  return `no append-only file, ${since}: a crash of Redis loses the jobs acknowledged since the last snapshot`;
 }
 
-/** A warning for a process starting on this Redis where a restart would lose acknowledged jobs, or null. */
+/** A warning for a process starting on this Redis where a crash or restart would lose acknowledged jobs, or null. */
 export function persistenceWarning(servers: RedisPersistence[]): string | null {
   const weak = servers.filter((p) => !p.aof);
   if (weak.length === 0) return null;
