@@ -264,7 +264,7 @@ main().catch((err) => {
 
 /**
  * An add is answered once Redis holds it in memory, so what a crash of Redis costs is its
- * persistence's: logged at start, as a warning where a restart of Redis would lose jobs.
+ * persistence's: logged at start, as a warning where a crash or restart of Redis would lose jobs.
  */
 async function logRedisPersistence(store: Store, logger: Logger): Promise<void> {
   const { RedisStore } = await import('../stores/redis/store.js');

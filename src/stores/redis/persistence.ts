@@ -1,8 +1,8 @@
 // How durable an acknowledged job is on a Redis: an add is answered once Redis has it in memory, so
-// what survives a crash is what Redis's persistence keeps. `fusion store info` shows it and a
-// process warns at start where a restart of Redis would lose jobs. Read from INFO persistence
-// (allowed where CONFIG is not, as on managed Redis) and, where CONFIG GET answers, appendfsync and
-// save; on a Cluster, from every master.
+// what survives a crash is what Redis's persistence keeps. `fusion store info` shows it, and a
+// process logs it at start, as a warning where a crash or restart of Redis would lose jobs. Read
+// from INFO (allowed where CONFIG is not, as on managed Redis) and, where CONFIG GET answers,
+// appendfsync and save; on a Cluster, from every master.
 import { Cluster } from 'ioredis';
 import type { RedisClient } from './connect.js';
 
