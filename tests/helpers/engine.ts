@@ -10,6 +10,7 @@ import type { Logger } from '../../src/core/logger.js';
 import { Worker } from '../../src/core/worker.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import { tempDir } from './tmp.js';
+import { within } from './await.js';
 
 /**
  * Tests play the outside world on loopback (callback receivers, providers), which the outgoing guard
@@ -137,6 +138,14 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void
  * minute unless told otherwise (so a job starts promptly only through the store's wake-ups), and
  * `ran(key)`: resolves when the job of that key starts. Call `ran` before adding the job.
  */
+/** Stop a worker, then close stores, all within `ms`: over silent connections a close with no bound would hang. */
+export function stopAndCloseWithin(worker: Worker, stores: Store[], ms: number): Promise<void> {
+  return within((async () => {
+    await worker.stop(1000);
+    await Promise.all(stores.map((store) => store.close()));
+  })(), ms, 'stop and close over silent connections');
+}
+
 export function keyedWorker(store: Store, queue: string, opts: { concurrency?: number; pollMs?: number } = {}): { worker: Worker; ran(key: string): Promise<void> } {
   const waiting = new Map<string, () => void>();
   const registry = new TaskRegistry().register('t', async (p: { key: string }) => waiting.get(p.key)?.());

@@ -14,7 +14,7 @@ import { isUnavailable } from '../../src/core/store-errors.js';
 import { PG_URL, dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 import { proxyTo, type BlackholeProxy } from '../helpers/blackhole-proxy.js';
 import { until, within } from '../helpers/await.js';
-import { keyedWorker } from '../helpers/engine.js';
+import { keyedWorker, stopAndCloseWithin } from '../helpers/engine.js';
 
 const skip = await pgSkip();
 const SOCKET_TIMEOUT_MS = 400;
@@ -62,10 +62,7 @@ describe('PostgreSQL connections that go silent', { skip }, () => {
       // Stopping and closing over silent connections: pg's polite end waits for a goodbye that never
       // comes, so past the socket timeout (at least a second) the sockets are destroyed.
       assert.ok(proxy.blackhole() >= 2);
-      await within((async () => {
-        await worker.stop(1000);
-        await Promise.all([producer.close(), consumer.close()]);
-      })(), 8000, 'stop and close over silent connections');
+      await stopAndCloseWithin(worker, [producer, consumer], 8000);
     } finally {
       await worker.stop(1000);
       await Promise.all([producer.close(), consumer.close(), direct.close()]);

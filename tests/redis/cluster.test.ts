@@ -14,7 +14,7 @@ import { persistenceWarning, readPersistence } from '../../src/stores/redis/pers
 import { OwnCluster, countHandoffs, hasRedisServer, redisHarness, redisSkip, testPrefix, dropPrefix } from '../helpers/redis.js';
 import { deferred, until, within } from '../helpers/await.js';
 import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
-import { keyedWorker } from '../helpers/engine.js';
+import { keyedWorker, stopAndCloseWithin } from '../helpers/engine.js';
 
 const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a cluster');
 const cluster = skip ? null : new OwnCluster([7301, 7302, 7303]);
@@ -230,10 +230,7 @@ else {
           await until(async () => (await admin.getJob({ id }))?.state === 'completed', 5000, `${id} completed`);
         }
         assert.ok(blackholeAll() >= 3);
-        await within((async () => {
-          await worker.stop(1000);
-          await Promise.all([producer.close(), consumer.close()]);
-        })(), 8000, 'stop and close over silent connections');
+        await stopAndCloseWithin(worker, [producer, consumer], 8000);
       } finally {
         await worker.stop(1000);
         await Promise.all([producer.close(), consumer.close()]);

@@ -13,7 +13,7 @@ import { DEFAULT_SOCKET_TIMEOUT_MS } from '../../src/stores/url.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
 import { proxyTo } from '../helpers/blackhole-proxy.js';
 import { deferred, within } from '../helpers/await.js';
-import { keyedWorker } from '../helpers/engine.js';
+import { keyedWorker, stopAndCloseWithin } from '../helpers/engine.js';
 
 const skip = await redisSkip();
 const SOCKET_TIMEOUT_MS = 400;
@@ -77,10 +77,7 @@ describe('Redis connections that go silent', { skip }, () => {
       for (const id of expected) assert.equal(completed.get(id), 1, `${id} completed once`);
       // Closing over silent connections: QUIT gets no answer, and the watch ends the wait.
       assert.ok(proxy.blackhole() >= 3);
-      await within((async () => {
-        await worker.stop(1000);
-        await Promise.all([producer.close(), consumer.close()]);
-      })(), 5000, 'stop and close over silent connections');
+      await stopAndCloseWithin(worker, [producer, consumer], 5000);
     } finally {
       off();
       await worker.stop(1000);
