@@ -1,5 +1,7 @@
 // Redis Cluster: a 3-master cluster of the test's own on loopback ports runs the whole Store
-// contract, and a worker serving queues that live on different slots.
+// contract, a worker serving queues that live on different slots, the idle hand-off, connections
+// that go silent behind a proxy per master, the subscriber connection closed by the servers, the
+// masters' persistence and natMap parsing.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster, Redis } from 'ioredis';
