@@ -2,7 +2,8 @@
 // a failover that moved the server's address). TCP would take ~15 minutes to give up on them; the
 // store drops such a connection after its socket timeout and carries on over a new one. Here a real
 // TCP proxy on loopback stands between the stores and the shared Redis and blackholes every
-// connection open through it; connections made afterwards pass.
+// connection open through it; connections made afterwards pass (or, in one test, are silent from
+// their first byte, as a path lost during the handshake).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
