@@ -11,6 +11,7 @@ import { FileConsentStore } from '../api/consent.js';
 import { createShippingLogger } from '../logging.js';
 import { ConfigError, configPath, loadConfig, routingTable } from '../channels/config.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
+import { isRedisUrl } from '../stores/url.js';
 import type { Worker } from '../core/worker.js';
 import type { Store } from '../core/store.js';
 import type { Logger } from '../core/logger.js';
@@ -172,7 +173,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
   const otel = values.otel ?? ['1', 'true'].includes(process.env.FUSION_OTEL ?? '');
   const fusion = await Fusion.open({ store: storeUrl, logger, config, otel });
-  if (/^redis(s|\+cluster)?:/.test(storeUrl)) logRedisPersistence(fusion.store, logger).catch(() => {});
+  if (isRedisUrl(storeUrl)) logRedisPersistence(fusion.store, logger).catch(() => {});
   const taskFiles = values.tasks ?? process.env.FUSION_TASKS?.split(',').filter(Boolean) ?? [];
   for (const file of taskFiles) {
     const mod = await import(pathToFileURL(resolve(file)).href);

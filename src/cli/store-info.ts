@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import { storeUpgrade } from './store-upgrade.js';
-import { redactStoreUrl } from '../stores/url.js';
+import { isRedisUrl, redactStoreUrl } from '../stores/url.js';
 
 /** How a store's schema version stands against this build's latest. */
 function versionState(version: number, latest: number, none: string): string {
@@ -88,7 +88,7 @@ export async function storeCommand(sub: string | undefined, url: string = DEFAUL
     return;
   }
   if (url.startsWith('sqlite:')) return sqliteInfo(url);
-  if (/^redis(s|\+cluster)?:\/\//.test(url)) return redisInfo(url);
+  if (isRedisUrl(url)) return redisInfo(url);
   if (!/^postgres(ql)?:\/\//.test(url)) {
     process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: unknown\n`);
     return;

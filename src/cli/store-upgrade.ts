@@ -5,10 +5,10 @@
 // workers registered in the prefix are of an earlier version (their info lacks the lean reader
 // mark), unless --force: processes that register no worker (producers, the API) it cannot see.
 // Other stores have no job hash format: nothing to do.
-import { redactStoreUrl } from '../stores/url.js';
+import { isRedisUrl, redactStoreUrl } from '../stores/url.js';
 
 export async function storeUpgrade(url: string, force: boolean): Promise<void> {
-  if (!/^redis(s|\+cluster)?:\/\//.test(url)) {
+  if (!isRedisUrl(url)) {
     process.stdout.write(`store: ${redactStoreUrl(url)}\nnothing to upgrade: only the Redis store has a job hash format\n`);
     return;
   }

@@ -3,6 +3,7 @@
 import { FusionError } from '../core/errors.js';
 import type { Store } from '../core/store.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
+import { isRedisUrl } from './url.js';
 
 export const DEFAULT_STORE_URL = 'sqlite:./data/fusion.db';
 
@@ -28,7 +29,7 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
     }
     return new SqliteStore(path || './data/fusion.db', { ...opts.sqlite, synchronous: sync, watchMs });
   }
-  if (/^(redis|rediss|redis\+cluster):\/\//.test(url)) {
+  if (isRedisUrl(url)) {
     const { openRedisStore } = await import('./redis/index.js');
     return openRedisStore(url, opts);
   }

@@ -1,6 +1,11 @@
 // Store URLs: as logs and messages may show them, and the parameters Redis and PostgreSQL share.
 import { FusionError } from '../core/errors.js';
 
+/** Whether a store URL names Redis: a single server (redis://, rediss:// with TLS) or a Cluster (redis+cluster://). */
+export function isRedisUrl(url: string): boolean {
+  return /^(redis|rediss|redis\+cluster):\/\//.test(url);
+}
+
 /** A store URL as logs and messages may show it: the password replaced by ***. */
 export function redactStoreUrl(url: string): string {
   return url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');

@@ -138,18 +138,18 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void
  * minute unless told otherwise (so a job starts promptly only through the store's wake-ups), and
  * `ran(key)`: resolves when the job of that key starts. Call `ran` before adding the job.
  */
-/** Stop a worker, then close stores, all within `ms`: over silent connections a close with no bound would hang. */
-export function stopAndCloseWithin(worker: Worker, stores: Store[], ms: number): Promise<void> {
-  return within((async () => {
-    await worker.stop(1000);
-    await Promise.all(stores.map((store) => store.close()));
-  })(), ms, 'stop and close over silent connections');
-}
-
 export function keyedWorker(store: Store, queue: string, opts: { concurrency?: number; pollMs?: number } = {}): { worker: Worker; ran(key: string): Promise<void> } {
   const waiting = new Map<string, () => void>();
   const registry = new TaskRegistry().register('t', async (p: { key: string }) => waiting.get(p.key)?.());
   const worker = new Worker(store, registry, { queues: [queue], concurrency: opts.concurrency ?? 2, pollMs: opts.pollMs ?? 60_000 }).start();
   const ran = (key: string) => new Promise<void>((resolve) => waiting.set(key, resolve));
   return { worker, ran };
+}
+
+/** Stop a worker, then close stores, all within `ms`: over silent connections a close with no bound would hang. */
+export function stopAndCloseWithin(worker: Worker, stores: Store[], ms: number): Promise<void> {
+  return within((async () => {
+    await worker.stop(1000);
+    await Promise.all(stores.map((store) => store.close()));
+  })(), ms, 'stop and close over silent connections');
 }
