@@ -273,7 +273,7 @@ async function logRedisPersistence(store: Store, logger: Logger): Promise<void> 
   const { describePersistence, persistenceWarning, readPersistence } = await import('../stores/redis/persistence.js');
   const servers = await readPersistence(store.client).catch(() => null);
   if (!servers?.length) return;
-  const warning = persistenceWarning(servers);
+  const warning = persistenceWarning(servers, store.replicaWait);
   if (warning) logger.warn({}, `store persistence: ${warning}`);
-  else logger.info({}, `store persistence: ${describePersistence(servers[0]!)}`);
+  else logger.info({}, `store persistence: ${describePersistence(servers[0]!, store.replicaWait)}`);
 }

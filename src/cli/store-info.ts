@@ -65,7 +65,7 @@ async function redisInfo(url: string): Promise<void> {
     process.stdout.write(`job hash format: ${state}\n`);
     try {
       const servers = await bounded(readPersistence(store.client));
-      for (const p of servers) process.stdout.write(`persistence${servers.length > 1 ? ` (${p.node})` : ''}: ${describePersistence(p)}\n`);
+      for (const p of servers) process.stdout.write(`persistence${servers.length > 1 ? ` (${p.node})` : ''}: ${describePersistence(p, store.replicaWait)}\n`);
     } catch (err) {
       process.stdout.write(`persistence: unknown (${(err as Error).message})\n`);
     }

@@ -2,8 +2,11 @@
 // the jobs themselves): the enqueue funnel does not split a failed shared add for them, and the API
 // answers them with 503.
 
-/** Codes and messages of SQLite, ioredis, pg and sockets that mean the store is unavailable. */
-const UNAVAILABLE_CODE = /^(SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM|CORRUPT|NOTADB|INTERRUPT)|E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|AI_AGAIN|NOTFOUND)|NR_CLOSED|CLUSTERDOWN)/;
+/**
+ * Codes and messages of SQLite, ioredis, pg and sockets that mean the store is unavailable, and the
+ * Redis store's not_replicated (stored, but its replicas did not confirm it in time).
+ */
+const UNAVAILABLE_CODE = /^(not_replicated|SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM|CORRUPT|NOTADB|INTERRUPT)|E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|AI_AGAIN|NOTFOUND)|NR_CLOSED|CLUSTERDOWN)/;
 const UNAVAILABLE_TEXT = /connection|not open|closed|timed? ?out|writeable|offline queue|MaxRetriesPerRequest|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|disk|I\/O/i;
 
 export function isUnavailable(err: unknown): boolean {

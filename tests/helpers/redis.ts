@@ -247,10 +247,10 @@ export async function clusterPorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** A 3-master Redis Cluster of the test's own, on loopback ports. */
+/** A Redis Cluster of the test's own on loopback ports: 3 masters, and `replicas` replicas of each (ports: 3 x (1 + replicas)). */
 export class OwnCluster {
   readonly nodes: OwnRedis[];
-  constructor(readonly ports: number[]) {
+  constructor(readonly ports: number[], private readonly replicas = 0) {
     this.nodes = ports.map((p) => new OwnRedis(p, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${p}.conf`, '--cluster-node-timeout', '5000']));
   }
   get url(): string {
@@ -258,7 +258,7 @@ export class OwnCluster {
   }
   async start(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.start()));
-    const r = spawnSync('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+    const r = spawnSync('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${r.stderr || r.stdout}`);
     const end = Date.now() + 20_000;
     for (const p of this.ports) {

@@ -1,9 +1,9 @@
 // Turning a store URL into ioredis clients:
-//   redis://[user:pass@]host:port[/db][?prefix=p&socketTimeout=ms]   rediss://...  (TLS)
-//   redis+cluster://[user:pass@]host:port,host:port[?prefix=p&tls=1&socketTimeout=ms&natMap=host:port>host:port,...]
+//   redis://[user:pass@]host:port[/db][?prefix=p&socketTimeout=ms&waitReplicas=n&waitTimeout=ms]   rediss://...  (TLS)
+//   redis+cluster://[user:pass@]host:port,host:port[?prefix=p&tls=1&socketTimeout=ms&natMap=host:port>host:port,...&waitReplicas=n&waitTimeout=ms]
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { FusionError } from '../../core/errors.js';
-import { socketTimeoutOf } from '../url.js';
+import { redactStoreUrl, socketTimeoutOf } from '../url.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -12,8 +12,18 @@ export interface RedisTarget {
   prefix: string | null;
   /** How long a connection with calls in the air may stay silent before it is dropped and made again (0: never). */
   socketTimeoutMs: number;
+  /** Replicas that must confirm an add before it is answered, and how long to wait for them (null: adds do not wait). */
+  replicaWait: ReplicaWait | null;
   create(role: string): RedisClient;
 }
+
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/** Default `?waitTimeout=`: long enough for a replica's acknowledgement across a busy network, short beside a lease. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 2000;
 
 const common = (role: string): RedisOptions => ({
   connectionName: `fusion:${role}`,
@@ -33,13 +43,13 @@ export function parseRedisUrl(url: string): RedisTarget {
   const params = new URLSearchParams(qi >= 0 ? rest.slice(qi + 1) : '');
   const prefix = params.get('prefix');
   const socketTimeoutMs = socketTimeoutOf(params.get('socketTimeout'), url);
+  const replicaWait = replicaWaitOf(params, socketTimeoutMs, url);
   if (scheme !== 'redis+cluster') {
     const u = new URL(url);
-    // ioredis reads a URL's query as its own options: these two are Fusion's.
-    u.searchParams.delete('prefix');
-    u.searchParams.delete('socketTimeout');
+    // ioredis reads a URL's query as its own options: these are Fusion's.
+    for (const name of FUSION_PARAMS) u.searchParams.delete(name);
     const clean = u.toString();
-    return { cluster: false, prefix, socketTimeoutMs, create: (role) => new Redis(clean, common(role)) };
+    return { cluster: false, prefix, socketTimeoutMs, replicaWait, create: (role) => new Redis(clean, common(role)) };
   }
   const body = qi >= 0 ? rest.slice(0, qi) : rest;
   const at = body.lastIndexOf('@');
@@ -56,6 +66,7 @@ export function parseRedisUrl(url: string): RedisTarget {
     cluster: true,
     prefix,
     socketTimeoutMs,
+    replicaWait,
     create: (role) => {
       const { enableAutoPipelining, retryStrategy, ...redisOptions } = common(role);
       return new Cluster(nodes, {
@@ -66,6 +77,34 @@ export function parseRedisUrl(url: string): RedisTarget {
       });
     },
   };
+}
+
+const FUSION_PARAMS = ['prefix', 'socketTimeout', 'waitReplicas', 'waitTimeout'];
+
+/**
+ * `?waitReplicas=n&waitTimeout=ms`: an add is answered only once n replicas of its server confirm
+ * they hold it (Redis's WAIT), so a failover to a replica keeps every acknowledged job. The wait
+ * must end before the silence watch would take the quiet connection for a dead one.
+ */
+function replicaWaitOf(params: URLSearchParams, socketTimeoutMs: number, url: string): ReplicaWait | null {
+  const replicasText = params.get('waitReplicas');
+  const timeoutText = params.get('waitTimeout');
+  const invalid = (message: string) => new FusionError('invalid_store', message, { url: redactStoreUrl(url) });
+  if (replicasText === null) {
+    if (timeoutText !== null) throw invalid('waitTimeout needs waitReplicas (how many replicas an add waits for)');
+    return null;
+  }
+  const replicas = Number(replicasText);
+  if (replicasText.trim() === '' || !Number.isInteger(replicas) || replicas < 0 || replicas > 100) {
+    throw invalid(`waitReplicas must be a whole number of replicas from 0 to 100: ${replicasText}`);
+  }
+  const timeoutMs = timeoutText === null ? DEFAULT_WAIT_TIMEOUT_MS : Number(timeoutText);
+  const maxMs = socketTimeoutMs > 0 ? socketTimeoutMs - 1 : 60_000;
+  if (timeoutText !== null && (timeoutText.trim() === '' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > maxMs)) {
+    throw invalid(`waitTimeout must be a whole number of milliseconds from 1 to ${maxMs} (below socketTimeout): ${timeoutText}`);
+  }
+  if (timeoutMs > maxMs) throw invalid(`waitTimeout (default ${DEFAULT_WAIT_TIMEOUT_MS} ms) must stay below socketTimeout (${socketTimeoutMs} ms)`);
+  return replicas === 0 ? null : { replicas, timeoutMs };
 }
 
 function hostPort(text: string): { host: string; port: number } {

@@ -41,16 +41,27 @@ export class RedisContext {
   /** id → queue for jobs this process claimed: spares an index lookup on heartbeat and finish. */
   private readonly queueOfJob = new Map<string, string>();
 
+  /**
+   * `addScripts`: where adds run when they wait for replicas (`?waitReplicas=`), on a connection of
+   * their own, as WAIT holds up every call behind it on its connection (else `scripts`).
+   */
   constructor(
     readonly client: RedisClient,
     readonly keys: RedisKeys,
     readonly cluster: boolean,
     private readonly scripts: ScriptRunner,
+    private readonly addScripts: ScriptRunner = scripts,
   ) {}
 
   run<T>(call: ScriptCall<T>): Promise<T> {
     if (this.subscribing) return this.subscribing.then(() => this.scripts.call(call));
     return this.scripts.call(call);
+  }
+
+  /** An add script: answered once stored, and where adds wait for replicas, once they confirm it. */
+  runAdd<T>(call: ScriptCall<T>): Promise<T> {
+    if (this.subscribing) return this.subscribing.then(() => this.addScripts.call(call));
+    return this.addScripts.call(call);
   }
 
   rememberQueue(id: string, queue: string): void {

@@ -4,7 +4,7 @@
 import type { Job, NewJob } from '../../core/job.js';
 import { newJobView } from '../../core/job.js';
 import type { AddJobs } from '../../core/store.js';
-import type { Raw } from './runner.js';
+import { NotReplicatedError, type Raw } from './runner.js';
 import { addScript, type AddAnswer, type AddResult } from './script-calls.js';
 import { addArgsOf, rowToJob, type AddRows } from './codec.js';
 import { groupPositions, type RedisContext } from './context.js';
@@ -74,35 +74,56 @@ export class JobsIn {
 
   private addChunk(queue: string, rows: Raw[], now: number, createdAt?: number[], madeIds?: boolean): Promise<AddAnswer> {
     const { ctx } = this;
-    const sent = ctx.run(addScript({
+    const sent = ctx.runAdd(addScript({
       queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now, lean: ctx.leanJobs,
     }, rows, createdAt, madeIds));
     if (!ctx.cluster) return sent;
-    return sent.then(async (answer) => {
+    const index = async (answer: AddAnswer) => {
       const created = rows.filter((_, k) => typeof answer !== 'object' || answer[k] === 1).flatMap((row) => [row[0]!, queue]);
       if (created.length) await ctx.client.hset(ctx.keys.idIndex, ...created);
-      return answer;
-    });
+    };
+    return sent.then(
+      async (answer) => {
+        await index(answer);
+        return answer;
+      },
+      // Stored, but not confirmed by the replicas: indexed all the same (a retry finds the job and writes no index).
+      async (err: unknown) => {
+        if (err instanceof NotReplicatedError) await index(err.answer as AddAnswer);
+        throw err;
+      },
+    );
   }
 
   private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number, madeIds: boolean): Promise<Added[]> {
-    return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt), madeIds).then((answer) => {
-      // Handed at once to an idle worker: if that worker is in this process it starts the job now.
-      // The answer comes before the hand-off message (Redis writes the script's caller first), and
-      // the rest of this add's promise chain runs before the message is read.
-      // A throw there must not fail an add Redis made: the job stays leased until the lease lapses, and
-      // the lease sweep then takes it back as a stall (as after a worker's crash).
-      if (typeof answer === 'string') {
-        try {
-          this.handed?.(answer, rows[0]!, now);
-        } catch (err) {
-          this.ctx.lastError = err as Error;
-        }
-        answer = 1;
-      }
-      if (typeof answer === 'number') return jobs.map((job) => ({ job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true }));
-      return this.answered(queue, jobs, answer, now);
-    });
+    return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt), madeIds).then(
+      (answer) => {
+        if (typeof answer === 'string') answer = this.startHanded(answer, rows[0]!, now);
+        if (typeof answer === 'number') return jobs.map((job) => ({ job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true }));
+        return this.answered(queue, jobs, answer, now);
+      },
+      (err: unknown) => {
+        // Stored but not confirmed by the replicas: a job handed to a worker here still starts.
+        if (err instanceof NotReplicatedError && typeof err.answer === 'string') this.startHanded(err.answer, rows[0]!, now);
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Handed at once to an idle worker: if that worker is in this process it starts the job now.
+   * The answer comes before the hand-off message (Redis writes the script's caller first), and
+   * the rest of this add's promise chain runs before the message is read.
+   * A throw there must not fail an add Redis made: the job stays leased until the lease lapses, and
+   * the lease sweep then takes it back as a stall (as after a worker's crash).
+   */
+  private startHanded(token: string, row: Raw, now: number): 1 {
+    try {
+      this.handed?.(token, row, now);
+    } catch (err) {
+      this.ctx.lastError = err as Error;
+    }
+    return 1;
   }
 
   private async answered(queue: string, jobs: NewJob[], results: AddResult[], now: number): Promise<Added[]> {

@@ -2,9 +2,10 @@
 // what survives a crash is what Redis's persistence keeps. `fusion store info` shows it, and a
 // process logs it at start, as a warning where a crash or restart of Redis would lose jobs. Read
 // from INFO (allowed where CONFIG is not, as on managed Redis) and, where CONFIG GET answers,
-// appendfsync and save; on a Cluster, from every master.
+// appendfsync and save; on a Cluster, from every master. With `?waitReplicas=` an add is answered
+// only once replicas confirm it (runner.ts), which the line says too.
 import { Cluster } from 'ioredis';
-import type { RedisClient } from './connect.js';
+import type { RedisClient, ReplicaWait } from './connect.js';
 
 export interface RedisPersistence {
   /** host:port of the server. */
@@ -43,10 +44,17 @@ export async function readPersistence(client: RedisClient): Promise<RedisPersist
   }));
 }
 
-/** What a crash costs on one server, in a line. */
-export function describePersistence(p: RedisPersistence): string {
-  const failover = p.replicas > 0 ? `; a failover to one of its ${p.replicas} replica(s) may lose what it had not yet passed on` : '';
-  return ownPersistence(p) + failover;
+/** What a crash costs on one server, in a line; `wait`: adds wait for replicas (`?waitReplicas=`). */
+export function describePersistence(p: RedisPersistence, wait: ReplicaWait | null = null): string {
+  return ownPersistence(p) + failoverCost(p, wait);
+}
+
+function failoverCost(p: RedisPersistence, wait: ReplicaWait | null): string {
+  if (wait) {
+    const short = p.replicas < wait.replicas ? ` (it has ${p.replicas}: every add fails with not_replicated)` : '';
+    return `; an add is answered once ${wait.replicas} replica(s) confirm it (waitReplicas, up to ${wait.timeoutMs} ms)${short}, so a failover to one of them keeps it`;
+  }
+  return p.replicas > 0 ? `; a failover to one of its ${p.replicas} replica(s) may lose what it had not yet passed on (waitReplicas makes adds wait for them)` : '';
 }
 
 function ownPersistence(p: RedisPersistence): string {
@@ -63,10 +71,18 @@ function ownPersistence(p: RedisPersistence): string {
   return `no append-only file, ${since}: a crash of Redis loses the jobs acknowledged since the last snapshot`;
 }
 
-/** A warning for a process starting on this Redis where a crash or restart would lose acknowledged jobs, or null. */
-export function persistenceWarning(servers: RedisPersistence[]): string | null {
+/**
+ * A warning for a process starting on this Redis where a crash or restart would lose acknowledged
+ * jobs, or where adds wait for more replicas than a server has (each would fail), or null.
+ */
+export function persistenceWarning(servers: RedisPersistence[], wait: ReplicaWait | null = null): string | null {
+  const short = wait ? servers.filter((p) => p.replicas < wait.replicas) : [];
+  if (short.length) return `${whereOf(short, servers)}: ${describePersistence(short[0]!, wait)}`;
   const weak = servers.filter((p) => !p.aof);
   if (weak.length === 0) return null;
-  const where = weak.length === servers.length ? 'Redis' : weak.map((p) => p.node).join(', ');
-  return `${where}: ${describePersistence(weak[0]!)} (for jobs that must not be lost, appendonly yes)`;
+  return `${whereOf(weak, servers)}: ${describePersistence(weak[0]!, wait)} (for jobs that must not be lost, appendonly yes)`;
+}
+
+function whereOf(some: RedisPersistence[], servers: RedisPersistence[]): string {
+  return some.length === servers.length ? 'Redis' : some.map((p) => p.node).join(', ');
 }

@@ -17,7 +17,7 @@ import type {
 } from '../../core/store.js';
 import type { Job, LogLine } from '../../core/job.js';
 import { ScriptRunner } from './runner.js';
-import { watchSilence, type RedisClient, type RedisTarget } from './connect.js';
+import { watchSilence, type RedisClient, type RedisTarget, type ReplicaWait } from './connect.js';
 import { RedisSharedState } from './shared-state.js';
 import { RedisKeys } from './keys.js';
 import { RedisContext } from './context.js';
@@ -64,6 +64,10 @@ export class RedisStore implements Store {
   readonly prefix: string;
   readonly cluster: boolean;
   readonly client: RedisClient;
+  /** How many replicas confirm an add before it is answered (`?waitReplicas=`), or null. */
+  readonly replicaWait: ReplicaWait | null;
+  /** Adds' own connection where they wait for replicas, else null. */
+  private readonly addClient: RedisClient | null;
   private readonly ctx: RedisContext;
   private readonly pubsub: PubSub;
   private readonly jobsIn: JobsIn;
@@ -75,7 +79,7 @@ export class RedisStore implements Store {
   private readonly schedules: Schedules;
   private readonly workers: Workers;
   private sharedState?: RedisSharedState;
-  private readonly stopWatch: () => void;
+  private readonly stopWatches: (() => void)[];
 
   constructor(target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.prefix = opts.prefix ?? target.prefix ?? 'fusion';
@@ -85,9 +89,13 @@ export class RedisStore implements Store {
     }
     this.cluster = target.cluster;
     this.client = target.create(`${this.prefix}:cmd`);
-    this.stopWatch = watchSilence(this.client, target.socketTimeoutMs);
-    const ctx = new RedisContext(this.client, new RedisKeys(this.prefix, this.cluster), this.cluster,
-      new ScriptRunner(this.client, (opts.scripts ?? 'auto') === 'auto'));
+    this.replicaWait = target.replicaWait;
+    this.addClient = target.replicaWait ? target.create(`${this.prefix}:add`) : null;
+    this.stopWatches = [this.client, this.addClient].map((client) => (client ? watchSilence(client, target.socketTimeoutMs) : () => {}));
+    const functions = (opts.scripts ?? 'auto') === 'auto';
+    const scripts = new ScriptRunner(this.client, functions);
+    const ctx = new RedisContext(this.client, new RedisKeys(this.prefix, this.cluster), this.cluster, scripts,
+      this.addClient ? new ScriptRunner(this.addClient, functions, target.replicaWait) : scripts);
     this.ctx = ctx;
     this.pubsub = new PubSub(ctx, target);
     this.lists = new JobLists(ctx);
@@ -104,6 +112,7 @@ export class RedisStore implements Store {
 
     // Connection errors surface as failed calls (and ping() for readiness); ioredis reconnects on its own.
     this.client.on('error', (err: Error) => (ctx.lastError = err));
+    this.addClient?.on('error', (err: Error) => (ctx.lastError = err));
     this.client.on('ready', () => {
       // A Redis that restarted without its data has lost the queue set: register queues again on next use.
       ctx.reconnected();
@@ -191,7 +200,7 @@ export class RedisStore implements Store {
     // A last try for lost claims' jobs; if it fails they come back when their leases run out.
     await this.claims.lostClaims.close();
     // The watch stays until QUIT is answered: on a silent path it drops the connection, and QUIT ends.
-    await Promise.all([closeClient(this.client), this.pubsub.close()]);
-    this.stopWatch();
+    await Promise.all([closeClient(this.client), this.addClient && closeClient(this.addClient), this.pubsub.close()]);
+    for (const stop of this.stopWatches) stop();
   }
 }

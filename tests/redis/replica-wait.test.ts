@@ -1,0 +1,266 @@
+// `?waitReplicas=`: an add is answered only once replicas confirm they hold it (WAIT), so a failover
+// to a replica keeps every acknowledged job. Real servers of the test's own: a master with a replica
+// (frozen with SIGSTOP to hold its confirmations back), and a cluster of three masters with a replica
+// each, where the wait must go to the master that took the add.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { Queue } from '../../src/core/queue.js';
+import { TaskRegistry } from '../../src/core/registry.js';
+import { Worker } from '../../src/core/worker.js';
+import { isUnavailable } from '../../src/core/store-errors.js';
+import { Fusion } from '../../src/fusion.js';
+import { buildServer } from '../../src/api/server.js';
+import { RedisStore } from '../../src/stores/redis/store.js';
+import { RedisKeys } from '../../src/stores/redis/keys.js';
+import { DEFAULT_WAIT_TIMEOUT_MS, parseRedisUrl } from '../../src/stores/redis/connect.js';
+import { NotReplicatedError } from '../../src/stores/redis/runner.js';
+import { describePersistence, persistenceWarning, readPersistence } from '../../src/stores/redis/persistence.js';
+import { OwnCluster, OwnRedis, clusterPorts, hasRedisServer, redisSkip, testPrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/net.js';
+import { until, within } from '../helpers/await.js';
+
+const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a replica');
+
+describe('waitReplicas in a store URL', () => {
+  it('reads the count and the timeout, and refuses what cannot work', () => {
+    assert.equal(parseRedisUrl('redis://127.0.0.1:6379').replicaWait, null);
+    assert.deepEqual(parseRedisUrl('redis://127.0.0.1:6379?waitReplicas=1').replicaWait, { replicas: 1, timeoutMs: DEFAULT_WAIT_TIMEOUT_MS });
+    assert.deepEqual(parseRedisUrl('redis://127.0.0.1:6379/2?prefix=a&waitReplicas=2&waitTimeout=500').replicaWait, { replicas: 2, timeoutMs: 500 });
+    assert.deepEqual(parseRedisUrl('redis+cluster://127.0.0.1:7000,127.0.0.1:7001?waitReplicas=1&waitTimeout=50').replicaWait, { replicas: 1, timeoutMs: 50 });
+    assert.equal(parseRedisUrl('redis://127.0.0.1:6379?waitReplicas=0').replicaWait, null);
+    for (const [query, message] of [
+      ['waitReplicas=-1', /waitReplicas must be a whole number/],
+      ['waitReplicas=one', /waitReplicas must be a whole number/],
+      ['waitReplicas=', /waitReplicas must be a whole number/],
+      ['waitTimeout=100', /waitTimeout needs waitReplicas/],
+      ['waitReplicas=1&waitTimeout=0', /waitTimeout must be a whole number of milliseconds from 1 to 9999/],
+      ['waitReplicas=1&socketTimeout=1000&waitTimeout=1000', /from 1 to 999 \(below socketTimeout\)/],
+      // The default wait would outlast the silence watch: the connection would be dropped mid-wait.
+      ['waitReplicas=1&socketTimeout=1500', /waitTimeout \(default 2000 ms\) must stay below socketTimeout \(1500 ms\)/],
+    ] as const) {
+      assert.throws(() => parseRedisUrl(`redis://u:secret@127.0.0.1:6379?${query}`), (err: Error & { code?: string; details?: { url?: string } }) => {
+        assert.equal(err.code, 'invalid_store', query);
+        assert.match(err.message, message, query);
+        assert.ok(!err.details?.url?.includes('secret'), 'the password stays out of the error');
+        return true;
+      });
+    }
+  });
+
+  it('says what an add waits for, and warns where a server has fewer replicas than adds wait for', () => {
+    const wait = { replicas: 1, timeoutMs: 2000 };
+    const always = { node: 'n1', aof: true, appendfsync: 'always', save: '', replicas: 1 };
+    assert.match(describePersistence(always, wait), /survives a crash .*; an add is answered once 1 replica\(s\) confirm it \(waitReplicas, up to 2000 ms\), so a failover to one of them keeps it$/);
+    assert.match(describePersistence(always), /a failover to one of its 1 replica\(s\) may lose what it had not yet passed on \(waitReplicas makes adds wait for them\)$/);
+    assert.equal(persistenceWarning([always], wait), null);
+    const alone = { ...always, node: 'n2', replicas: 0 };
+    assert.match(persistenceWarning([always, alone], wait)!, /^n2: .*\(it has 0: every add fails with not_replicated\)/);
+  });
+});
+
+/** SIGSTOP a redis-server (it keeps its connections but answers nothing) until the returned thaw. */
+function freeze(server: OwnRedis): () => void {
+  server.proc!.kill('SIGSTOP');
+  return () => void server.proc?.kill('SIGCONT');
+}
+
+describe('waitReplicas on a master with a replica', { skip }, () => {
+  let master: OwnRedis;
+  let replica: OwnRedis;
+  let onReplica: Redis;
+  before(async () => {
+    master = new OwnRedis(await freePort());
+    replica = new OwnRedis(await freePort());
+    await master.start();
+    await replica.start();
+    onReplica = new Redis(replica.url);
+    await onReplica.call('REPLICAOF', '127.0.0.1', String(master.port));
+    const onMaster = new Redis(master.url);
+    try {
+      await until(async () => /^slave0:.*state=online/m.test(await onMaster.info('replication')), 10_000, 'the replica attached and synced');
+    } finally {
+      onMaster.disconnect();
+    }
+  });
+  after(async () => {
+    onReplica?.disconnect();
+    await replica?.stop();
+    await master?.stop();
+  });
+
+  const storeOn = (query: string, prefix = testPrefix()) => new RedisStore(parseRedisUrl(`${master.url}?prefix=${prefix}&${query}`));
+  const onReplicaHas = (prefix: string, queue: string, id: string) => onReplica.exists(new RedisKeys(prefix, false).job(queue, id));
+
+  it('answers an add only once the replica holds it, while the store\'s other calls go on', async () => {
+    const prefix = testPrefix();
+    const store = storeOn('waitReplicas=1&waitTimeout=15000&socketTimeout=20000', prefix);
+    const queue = new Queue(store);
+    let thaw: (() => void) | null = null;
+    try {
+      await queue.enqueue({ id: 'warm', task: 't', queue: 'q' });
+      assert.equal(await onReplicaHas(prefix, 'q', 'warm'), 1, 'answered, and on the replica');
+
+      thaw = freeze(replica);
+      let answered = false;
+      const adding = queue.enqueue({ id: 'held', task: 't', queue: 'q' }).finally(() => (answered = true));
+      // The master has it, and the store's command connection still answers: only the add waits.
+      await until(async () => (await store.getJob({ id: 'held' })) !== null, 5000, 'the master stored the job');
+      assert.deepEqual((await store.countJobs({ queue: 'q' })).q?.queued, 2);
+      assert.equal(answered, false, 'no answer while the replica has not confirmed');
+      thaw();
+      thaw = null;
+      assert.equal((await within(adding, 10_000, 'the add answered once the replica confirmed')).id, 'held');
+      assert.equal(await onReplicaHas(prefix, 'q', 'held'), 1);
+    } finally {
+      thaw?.();
+      await store.close();
+    }
+  });
+
+  it('fails an add the replica did not confirm in time with not_replicated (503); the job is stored, and a retry finds it', async () => {
+    const prefix = testPrefix();
+    const store = storeOn('waitReplicas=1&waitTimeout=200', prefix);
+    const queue = new Queue(store);
+    let thaw: (() => void) | null = null;
+    try {
+      await queue.enqueue({ id: 'warm', task: 't', queue: 'q' });
+      thaw = freeze(replica);
+      const err = await queue.enqueue({ id: 'late', task: 't', queue: 'q' }).then(() => null, (e: unknown) => e);
+      assert.ok(err instanceof NotReplicatedError, String(err));
+      assert.deepEqual([err.code, err.status, err.details], ['not_replicated', 503, { replicas: 1, confirmed: 0, timeoutMs: 200 }]);
+      assert.match(err.message, /took the job, but 0 of 1 replica\(s\) confirmed it within 200 ms; retry with the same id/);
+      // The enqueue funnel does not split such a failure into retries of its own, and the API answers 503.
+      assert.equal(isUnavailable(err), true);
+      assert.equal((await store.getJob({ id: 'late' }))?.state, 'queued', 'stored on the master');
+      thaw();
+      thaw = null;
+      const [again] = await queue.enqueueMany([{ id: 'late', task: 't', queue: 'q' }]);
+      assert.equal(again!.created, false, 'the retry found the job');
+      assert.equal(await onReplicaHas(prefix, 'q', 'late'), 1);
+    } finally {
+      thaw?.();
+      await store.close();
+    }
+  });
+
+  it('the API answers 503 not_replicated, and a retry with the same Idempotency-Key is the same job', async () => {
+    const store = storeOn('waitReplicas=1&waitTimeout=200');
+    const fusion = await Fusion.open({ store });
+    fusion.task('noop', async () => {}, { queue: 'q' });
+    const app = await buildServer({ fusion, processMetrics: false });
+    let thaw: (() => void) | null = null;
+    try {
+      const post = () => app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'idempotency-key': 'order-7' }, payload: { task: 'noop', queue: 'q', payload: { n: 7 } } });
+      thaw = freeze(replica);
+      const refused = await post();
+      assert.equal(refused.statusCode, 503, refused.body);
+      const body = refused.json() as { error: { code: string; message: string; details: Record<string, unknown> } };
+      assert.equal(body.error.code, 'not_replicated');
+      assert.deepEqual(body.error.details, { replicas: 1, confirmed: 0, timeoutMs: 200 });
+      thaw();
+      thaw = null;
+      const retried = await post();
+      assert.ok(retried.statusCode === 200 || retried.statusCode === 201, retried.body);
+      const jobs = await store.listJobs({ queue: 'q' });
+      assert.equal(jobs.items.length, 1, 'one job for the two requests');
+      assert.equal((retried.json() as { id: string }).id, jobs.items[0]!.id);
+    } finally {
+      thaw?.();
+      await app.close();
+      await fusion.close(100);
+    }
+  });
+
+  it('a job handed to an idle worker here still runs when its add is not confirmed', async () => {
+    const store = storeOn('waitReplicas=1&waitTimeout=200');
+    const registry = new TaskRegistry();
+    const ran: string[] = [];
+    registry.register('t', async (_payload, ctx) => void ran.push(ctx.job.id));
+    const worker = new Worker(store, registry, { queues: ['q'], concurrency: 1, pollMs: 60_000 });
+    let thaw: (() => void) | null = null;
+    try {
+      worker.start();
+      const queue = new Queue(store);
+      await queue.enqueue({ id: 'first', task: 't', queue: 'q' });
+      await until(() => ran.includes('first'), 10_000, 'the first job ran');
+      thaw = freeze(replica);
+      await assert.rejects(queue.enqueue({ id: 'handed', task: 't', queue: 'q' }), { code: 'not_replicated' });
+      await until(() => ran.includes('handed'), 10_000, 'the unconfirmed job ran');
+      assert.deepEqual(ran, ['first', 'handed']);
+    } finally {
+      thaw?.();
+      await worker.stop();
+      await store.close();
+    }
+  });
+
+  it('fusion store info and the start log say adds wait for the replica', async () => {
+    const store = storeOn('waitReplicas=1');
+    try {
+      const servers = await readPersistence(store.client);
+      assert.equal(servers[0]!.replicas, 1);
+      assert.equal(persistenceWarning(servers, store.replicaWait)?.includes('every add fails'), false);
+      assert.match(describePersistence(servers[0]!, store.replicaWait), /an add is answered once 1 replica\(s\) confirm it/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('waitReplicas on a cluster with a replica per master', { skip }, () => {
+  let cluster: OwnCluster | null = null;
+  before(async () => {
+    cluster = new OwnCluster(await clusterPorts(6), 1);
+    await cluster.start();
+    for (const node of cluster.nodes) {
+      const client = new Redis(node.url);
+      try {
+        // A replica confirms nothing before its first sync is done (state=online).
+        await until(async () => /^role:slave\r?$/m.test(await client.info('replication')) || /^slave0:.*state=online/m.test(await client.info('replication')),
+          20_000, `node ${node.port} is a replica or has one online`);
+      } finally {
+        client.disconnect();
+      }
+    }
+  });
+  after(() => cluster?.stop());
+
+  it('waits on the master that took each add: a frozen replica fails only the adds of its master', async () => {
+    const prefix = testPrefix();
+    const store = new RedisStore(parseRedisUrl(`${cluster!.url}?prefix=${prefix}&waitReplicas=1&waitTimeout=300`));
+    const queue = new Queue(store);
+    const admin = new Redis(cluster!.nodes[0]!.url);
+    let thaw: (() => void) | null = null;
+    try {
+      const queues = Array.from({ length: 12 }, (_, i) => `q${i}`);
+      for (const name of queues) await queue.enqueue({ task: 't', queue: name });
+      // Each queue's master, and the replica of the first queue's master.
+      const masterOf = new Map<string, number>();
+      const slots = (store.client as unknown as { slots: string[][] }).slots;
+      for (const name of queues) {
+        const slot = Number(await admin.call('CLUSTER', 'KEYSLOT', new RedisKeys(prefix, true).job(name, 'x')));
+        masterOf.set(name, Number(slots[slot]![0]!.split(':')[1]));
+      }
+      const target = masterOf.get('q0')!;
+      const others = queues.filter((name) => masterOf.get(name) !== target);
+      assert.ok(others.length > 0, 'the queues span more than one master');
+      const onTarget = new Redis({ port: target, host: '127.0.0.1' });
+      const replicaPort = Number(/^slave0:.*port=(\d+)/m.exec(await onTarget.info('replication'))?.[1]);
+      onTarget.disconnect();
+      thaw = freeze(cluster!.nodes.find((node) => node.port === replicaPort)!);
+
+      await assert.rejects(queue.enqueue({ id: 'held', task: 't', queue: 'q0' }), { code: 'not_replicated' });
+      for (const name of others) await queue.enqueue({ task: 't', queue: name });
+      thaw();
+      thaw = null;
+      await queue.enqueue({ task: 't', queue: 'q0' });
+      // Indexed although not confirmed: found by id.
+      assert.equal((await store.getJob({ id: 'held' }))?.queue, 'q0');
+    } finally {
+      thaw?.();
+      admin.disconnect();
+      await store.close();
+    }
+  });
+});
