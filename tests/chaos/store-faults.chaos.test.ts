@@ -4,12 +4,15 @@
 // blackholes them (no close, no bytes; on Redis Cluster a proxy in front of each master of a cluster
 // of the test's own); a private redis-server with
 // `appendfsync always` and a private PostgreSQL server (fsync on) are crashed and restarted mid-run.
-// Nothing acknowledged is lost; the time until the workers complete jobs again is measured.
+// Nothing acknowledged is lost; the time until the workers complete jobs again is measured. A Redis
+// master whose replica lags is killed and the replica promoted: with `?waitReplicas=` nothing
+// acknowledged is lost, without it what the replica lacked is (the control).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
+import { openStore } from '../../src/stores/index.js';
 import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip } from '../helpers/redis.js';
 import { PG_URL, pgClient, pgSkip } from '../helpers/postgres.js';
 import { BlackholeProxy, proxyTo } from '../helpers/blackhole-proxy.js';
@@ -193,6 +196,62 @@ describe('chaos: Redis faults under load', { skip }, () => {
       await t.cleanup().catch(() => {});
       await own.stop();
     }
+  });
+});
+
+/**
+ * Adds under load through a proxy to a master with one replica; the replica's link is cut (it is
+ * told to follow an address where no master answers, and keeps its data), then the master is killed
+ * and the replica promoted in its place, the proxy now leading to it (as a Sentinel-managed address
+ * would). Every acknowledged add must be on the new master.
+ */
+async function failoverRun(waitReplicas: boolean) {
+  const master = new OwnRedis(await freePort());
+  const replica = new OwnRedis(await freePort());
+  const proxy = new BlackholeProxy(master.port);
+  let store: Store | null = null;
+  try {
+    await Promise.all([master.start(), replica.start(), proxy.start()]);
+    const onReplica = new Redis(replica.url);
+    try {
+      await onReplica.call('REPLICAOF', '127.0.0.1', String(master.port));
+      await until(async () => /^master_link_status:up\r?$/m.test(await onReplica.info('replication')), 10_000, 'the replica synced');
+      store = await openStore(`redis://127.0.0.1:${proxy.port}?prefix=failover&socketTimeout=2000${waitReplicas ? '&waitReplicas=1&waitTimeout=300' : ''}`);
+      const prod = producer(store, { batch: 10, everyMs: 2 });
+      await until(() => prod.acked.size >= 300, 20_000, 'adds acknowledged before the fault');
+      const triedBeforeCut = prod.tried.size;
+      await onReplica.call('REPLICAOF', '127.0.0.1', String(await freePort()));
+      await until(() => prod.tried.size >= triedBeforeCut + 100, 20_000, 'adds tried while the replica lags');
+      const sequence = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
+      const ackedWhileLagging = [...prod.acked].filter((id) => sequence(id) >= triedBeforeCut).length;
+      proxy.retarget(replica.port);
+      await master.kill();
+      await onReplica.call('REPLICAOF', 'NO', 'ONE');
+      await prod.stop();
+      const held = new Set((await allJobs(store, 'chaos')).map((job) => job.id));
+      const lost = [...prod.acked].filter((id) => !held.has(id)).length;
+      return { acked: prod.acked.size, ackedWhileLagging, failedAdds: prod.errors, lost };
+    } finally {
+      onReplica.disconnect();
+    }
+  } finally {
+    await store?.close().catch(() => {});
+    await proxy.close();
+    await replica.stop();
+    await master.stop();
+  }
+}
+
+describe('chaos: a Redis failover to a replica that lagged', { skip: skip || (hasRedisServer() ? false : 'redis-server not installed') }, () => {
+  it('with waitReplicas nothing acknowledged is lost; without it, what the replica lacked is', async () => {
+    const waited = await failoverRun(true);
+    const unwaited = await failoverRun(false);
+    report({ test: 'redis-failover', waitReplicas: waited, asynchronous: unwaited });
+    assert.equal(waited.lost, 0, 'every add acknowledged under waitReplicas is on the promoted replica');
+    assert.equal(waited.ackedWhileLagging, 0, 'no add was acknowledged while the replica confirmed nothing');
+    assert.ok(waited.acked >= 300 && waited.failedAdds > 0, JSON.stringify(waited));
+    // The control: the same run without the wait loses the adds acknowledged while the replica lagged.
+    assert.ok(unwaited.ackedWhileLagging > 0 && unwaited.lost >= unwaited.ackedWhileLagging, JSON.stringify(unwaited));
   });
 });
 

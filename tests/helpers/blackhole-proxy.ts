@@ -20,8 +20,13 @@ export class BlackholeProxy extends EventEmitter {
   silenceNew = false;
   port = 0;
 
-  constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {
+  constructor(private targetPort: number, private readonly targetHost = '127.0.0.1') {
     super();
+  }
+
+  /** Connections made from now on go to this port (a failover that moved the server's address, as a Sentinel-managed address would). */
+  retarget(port: number): void {
+    this.targetPort = port;
   }
 
   async start(): Promise<void> {

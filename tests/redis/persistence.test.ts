@@ -52,7 +52,7 @@ describe('Redis persistence: what a crash costs', { skip }, () => {
     assert.deepEqual([snapshots.aof, snapshots.save], [false, '60 1000']);
     assert.match(describePersistence(snapshots), /snapshots only \(save 60 1000\): a crash of Redis loses the jobs acknowledged since the last snapshot/);
     assert.equal(snapshots.replicas, 0);
-    assert.match(describePersistence({ ...always, replicas: 2 }), /survives a crash .*; a failover to one of its 2 replica\(s\) may lose what it had not yet passed on$/);
+    assert.match(describePersistence({ ...always, replicas: 2 }), /survives a crash .*; a failover to one of its 2 replica\(s\) may lose what it had not yet passed on \(waitReplicas makes adds wait for them\)$/);
     // On a Cluster whose masters differ, the warning names the weak ones.
     assert.match(persistenceWarning([always, { ...none, node: '10.0.0.9:7000' }])!, /^10\.0\.0\.9:7000: none/);
   });
@@ -69,7 +69,7 @@ describe('Redis persistence: what a crash costs', { skip }, () => {
       await until(async () => /^connected_slaves:1\r?$/m.test(await client.info('replication')), 10_000, 'the replica attached');
       const [p] = await readPersistence(client);
       assert.equal(p!.replicas, 1);
-      assert.match(describePersistence(p!), /fsync always: .*; a failover to one of its 1 replica\(s\) may lose what it had not yet passed on$/);
+      assert.match(describePersistence(p!), /fsync always: .*; a failover to one of its 1 replica\(s\) may lose what it had not yet passed on \(waitReplicas makes adds wait for them\)$/);
     } finally {
       client.disconnect();
       await replica.stop();
