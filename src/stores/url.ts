@@ -1,14 +1,17 @@
 // Store URLs: as logs and messages may show them, and the parameters Redis and PostgreSQL share.
 import { FusionError } from '../core/errors.js';
 
-/** Whether a store URL names Redis: a single server (redis://, rediss:// with TLS) or a Cluster (redis+cluster://). */
+/**
+ * Whether a store URL names Redis: a single server (redis://, rediss:// with TLS), a Cluster
+ * (redis+cluster://) or a master its Sentinels name (redis+sentinel://).
+ */
 export function isRedisUrl(url: string): boolean {
-  return /^(redis|rediss|redis\+cluster):\/\//.test(url);
+  return /^(redis|rediss|redis\+cluster|redis\+sentinel):\/\//.test(url);
 }
 
-/** A store URL as logs and messages may show it: the password replaced by ***. */
+/** A store URL as logs and messages may show it: the passwords (its own, a sentinel's) replaced by ***. */
 export function redactStoreUrl(url: string): string {
-  return url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  return url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@').replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
 }
 
 /**

@@ -3,12 +3,14 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, connect as connectTcp } from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, Cluster } from 'ioredis';
 import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/store.js';
 import { parseRedisUrl } from '../../src/stores/redis/connect.js';
+import { freePort } from './net.js';
+import { until } from './await.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -153,6 +155,92 @@ export class OwnRedis {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A master with one replica and one Sentinel watching them (quorum 1, the master taken for down
+ * after 1 s of silence), all redis-servers of the test's own. `restartOldMaster` brings a killed
+ * master back empty, and the Sentinel makes it a replica of the one it promoted.
+ */
+export class OwnSentinelGroup {
+  readonly name = 'fusion-test';
+  servers: OwnRedis[] = [];
+  sentinel: OwnRedis | null = null;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'fusion-sentinel-'));
+
+  async start(): Promise<void> {
+    this.servers = [new OwnRedis(await freePort()), new OwnRedis(await freePort())];
+    await Promise.all(this.servers.map((s) => s.start()));
+    const onReplica = new Redis(this.servers[1]!.url);
+    try {
+      await onReplica.call('REPLICAOF', '127.0.0.1', String(this.servers[0]!.port));
+      await untilReached(async () => /^master_link_status:up\r?$/m.test(await onReplica.info('replication')), 'the replica synced');
+    } finally {
+      onReplica.disconnect();
+    }
+    const port = await freePort();
+    const conf = join(this.dir, 'sentinel.conf');
+    writeFileSync(conf, [
+      `port ${port}`, 'bind 127.0.0.1', `dir ${this.dir}`,
+      `sentinel monitor ${this.name} 127.0.0.1 ${this.servers[0]!.port} 1`,
+      `sentinel down-after-milliseconds ${this.name} 1000`,
+      `sentinel failover-timeout ${this.name} 5000`,
+    ].join('\n') + '\n');
+    this.sentinel = new OwnRedis(port, []);
+    this.sentinel.proc = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+    await waitForPing(port);
+    // The Sentinel has found the replica (else it has no one to promote).
+    await untilReached(async () => (await this.sentinelCall('SENTINEL', 'REPLICAS', this.name) as unknown[]).length === 1, 'the sentinel found the replica');
+  }
+
+  get url(): string {
+    return `redis+sentinel://127.0.0.1:${this.sentinel!.port}/${this.name}`;
+  }
+
+  /** The server the Sentinel names master now. */
+  async master(): Promise<OwnRedis> {
+    const [, port] = (await this.sentinelCall('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name)) as [string, string];
+    return this.servers.find((s) => s.port === Number(port))!;
+  }
+
+  /** Kill the master (SIGKILL) and wait until the Sentinel has promoted the replica; the killed one. */
+  async failover(): Promise<OwnRedis> {
+    const old = await this.master();
+    await old.kill();
+    await untilReached(async () => (await this.master()) !== old, 'the sentinel promoted the replica', 30_000);
+    return old;
+  }
+
+  /** Start a killed master again (empty) and wait until it is the new master's replica, in sync. */
+  async restartAsReplica(old: OwnRedis): Promise<void> {
+    await old.start();
+    const onOld = new Redis(old.url);
+    try {
+      await untilReached(async () => /^master_link_status:up\r?$/m.test(await onOld.info('replication')), 'the old master is a replica in sync', 30_000);
+    } finally {
+      onOld.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.sentinel?.stop();
+    await Promise.all(this.servers.map((s) => s.stop()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async sentinelCall(...args: string[]): Promise<unknown> {
+    const client = new Redis({ port: this.sentinel!.port, host: '127.0.0.1' });
+    try {
+      return await client.call(args[0]!, ...args.slice(1));
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+/** Until `check` holds; a check that throws (a server still starting, a failover under way) counts as no. */
+function untilReached(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  return until(() => check().catch(() => false), ms, what, 50);
 }
 
 /**

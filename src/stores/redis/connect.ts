@@ -1,6 +1,7 @@
 // Turning a store URL into ioredis clients:
 //   redis://[user:pass@]host:port[/db][?prefix=p&socketTimeout=ms&waitReplicas=n&waitTimeout=ms]   rediss://...  (TLS)
 //   redis+cluster://[user:pass@]host:port,host:port[?prefix=p&tls=1&socketTimeout=ms&natMap=host:port>host:port,...&waitReplicas=n&waitTimeout=ms]
+//   redis+sentinel://[user:pass@]host:port,host:port/master-name[/db][?prefix=p&tls=1&sentinelUsername=u&sentinelPassword=s&socketTimeout=ms&waitReplicas=n&waitTimeout=ms]
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { FusionError } from '../../core/errors.js';
 import { redactStoreUrl, socketTimeoutOf } from '../url.js';
@@ -36,31 +37,46 @@ const common = (role: string): RedisOptions => ({
 });
 
 export function parseRedisUrl(url: string): RedisTarget {
-  const m = /^(redis|rediss|redis\+cluster):\/\/(.*)$/.exec(url);
+  const m = /^(redis|rediss|redis\+cluster|redis\+sentinel):\/\/(.*)$/.exec(url);
   if (!m) throw new FusionError('invalid_store', `not a Redis URL: ${url}`, { url });
   const [, scheme, rest] = m as unknown as [string, string, string];
   const qi = rest.indexOf('?');
   const params = new URLSearchParams(qi >= 0 ? rest.slice(qi + 1) : '');
   const prefix = params.get('prefix');
   const socketTimeoutMs = socketTimeoutOf(params.get('socketTimeout'), url);
-  const replicaWait = replicaWaitOf(params, socketTimeoutMs, url);
-  if (scheme !== 'redis+cluster') {
+  const replicaWait = replicaWaitOf(params, url);
+  if (scheme === 'redis' || scheme === 'rediss') {
     const u = new URL(url);
     // ioredis reads a URL's query as its own options: these are Fusion's.
     for (const name of FUSION_PARAMS) u.searchParams.delete(name);
     const clean = u.toString();
     return { cluster: false, prefix, socketTimeoutMs, replicaWait, create: (role) => new Redis(clean, common(role)) };
   }
-  const body = qi >= 0 ? rest.slice(0, qi) : rest;
-  const at = body.lastIndexOf('@');
-  const auth = at >= 0 ? body.slice(0, at) : '';
-  const hosts = (at >= 0 ? body.slice(at + 1) : body).replace(/\/.*$/, '');
-  const [user, pass] = auth ? auth.split(':').map(decodeURIComponent) : [];
-  const nodes = hosts.split(',').filter(Boolean).map(hostPort);
+  const { user, pass, nodes, path } = hostListOf(qi >= 0 ? rest.slice(0, qi) : rest, scheme === 'redis+sentinel' ? 26379 : 6379);
+  const tls = params.get('tls') === '1' || params.get('tls') === 'true';
+  if (scheme === 'redis+sentinel') {
+    const [name, db = '0', more] = path.split('/').map(decodeURIComponent);
+    if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n.port)) || !name || !/^\d{1,5}$/.test(db) || more !== undefined) {
+      throw new FusionError('invalid_store', `a sentinel URL needs host:port,host:port/master-name[/db]: ${redactStoreUrl(url)}`, { url: redactStoreUrl(url) });
+    }
+    const sentinelUsername = params.get('sentinelUsername') ?? undefined;
+    const sentinelPassword = params.get('sentinelPassword') ?? undefined;
+    return {
+      cluster: false,
+      prefix,
+      socketTimeoutMs,
+      replicaWait,
+      // failoverDetector: the client also listens to the sentinels' +switch-master and moves at once,
+      // rather than when its connection to the old master breaks (which a silent path may never do).
+      create: (role) => new Redis({
+        ...common(role), sentinels: nodes, name, role: 'master', db: Number(db), username: user || undefined, password: pass || undefined,
+        sentinelUsername, sentinelPassword, failoverDetector: true, ...(tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+      }),
+    };
+  }
   if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n.port))) {
     throw new FusionError('invalid_store', `a cluster URL needs host:port,host:port: ${url}`, { url });
   }
-  const tls = params.get('tls') === '1' || params.get('tls') === 'true';
   const natMap = natMapOf(params.get('natMap'), url);
   return {
     cluster: true,
@@ -79,14 +95,17 @@ export function parseRedisUrl(url: string): RedisTarget {
   };
 }
 
+/** Fusion's own query parameters of a redis:// URL (ioredis reads the others as its options). */
 const FUSION_PARAMS = ['prefix', 'socketTimeout', 'waitReplicas', 'waitTimeout'];
+
+/** Longest `?waitTimeout=`: past a minute an add had better fail and be retried. */
+const MAX_WAIT_TIMEOUT_MS = 60_000;
 
 /**
  * `?waitReplicas=n&waitTimeout=ms`: an add is answered only once n replicas of its server confirm
- * they hold it (Redis's WAIT), so a failover to a replica keeps every acknowledged job. The wait
- * must end before the silence watch would take the quiet connection for a dead one.
+ * they hold it (Redis's WAIT, replica-wait.ts), so a failover to a replica keeps every acknowledged job.
  */
-function replicaWaitOf(params: URLSearchParams, socketTimeoutMs: number, url: string): ReplicaWait | null {
+function replicaWaitOf(params: URLSearchParams, url: string): ReplicaWait | null {
   const replicasText = params.get('waitReplicas');
   const timeoutText = params.get('waitTimeout');
   const invalid = (message: string) => new FusionError('invalid_store', message, { url: redactStoreUrl(url) });
@@ -99,17 +118,26 @@ function replicaWaitOf(params: URLSearchParams, socketTimeoutMs: number, url: st
     throw invalid(`waitReplicas must be a whole number of replicas from 0 to 100: ${replicasText}`);
   }
   const timeoutMs = timeoutText === null ? DEFAULT_WAIT_TIMEOUT_MS : Number(timeoutText);
-  const maxMs = socketTimeoutMs > 0 ? socketTimeoutMs - 1 : 60_000;
-  if (timeoutText !== null && (timeoutText.trim() === '' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > maxMs)) {
-    throw invalid(`waitTimeout must be a whole number of milliseconds from 1 to ${maxMs} (below socketTimeout): ${timeoutText}`);
+  if (timeoutText !== null && (timeoutText.trim() === '' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_WAIT_TIMEOUT_MS)) {
+    throw invalid(`waitTimeout must be a whole number of milliseconds from 1 to ${MAX_WAIT_TIMEOUT_MS}: ${timeoutText}`);
   }
-  if (timeoutMs > maxMs) throw invalid(`waitTimeout (default ${DEFAULT_WAIT_TIMEOUT_MS} ms) must stay below socketTimeout (${socketTimeoutMs} ms)`);
   return replicas === 0 ? null : { replicas, timeoutMs };
 }
 
-function hostPort(text: string): { host: string; port: number } {
+/** `[user:pass@]host:port,host:port[/path]` of a cluster or sentinel URL (its query taken off). */
+function hostListOf(body: string, defaultPort: number): { user?: string; pass?: string; nodes: { host: string; port: number }[]; path: string } {
+  const at = body.lastIndexOf('@');
+  const auth = at >= 0 ? body.slice(0, at) : '';
+  const hostsAndPath = at >= 0 ? body.slice(at + 1) : body;
+  const slash = hostsAndPath.indexOf('/');
+  const hosts = slash >= 0 ? hostsAndPath.slice(0, slash) : hostsAndPath;
+  const [user, pass] = auth ? auth.split(':').map(decodeURIComponent) : [];
+  return { user, pass, nodes: hosts.split(',').filter(Boolean).map((text) => hostPort(text, defaultPort)), path: slash >= 0 ? hostsAndPath.slice(slash + 1) : '' };
+}
+
+function hostPort(text: string, defaultPort: number): { host: string; port: number } {
   const i = text.lastIndexOf(':');
-  return { host: i > 0 ? text.slice(0, i) : text, port: i > 0 ? Number(text.slice(i + 1)) : 6379 };
+  return { host: i > 0 ? text.slice(0, i) : text, port: i > 0 ? Number(text.slice(i + 1)) : defaultPort };
 }
 
 /**
@@ -199,6 +227,16 @@ export function clusterSubscriber(cluster: Cluster): Redis | null {
   return (cluster as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber?.getInstance?.() ?? null;
 }
 
+/**
+ * How much longer than the timeout a call at the head may go without an answer: a WAIT (adds that
+ * wait for replicas) is answered once they confirm or after its own timeout, which Redis checks on
+ * its clock's ticks (hz 10: up to 100 ms late; a second covers a slow server).
+ */
+function waitAllowance(head: unknown): number {
+  const command = (head as { command?: { name?: string; args?: unknown[] } }).command;
+  return command?.name === 'wait' ? (Number(command.args?.[1]) || 0) + 1000 : 0;
+}
+
 function checkSilence(connection: Redis, watch: SilenceWatch, socketTimeoutMs: number): void {
   // 'connect': connected, its handshake (HELLO, CLIENT SETNAME, the ready check's INFO) in the air. A
   // path that goes silent then holds the connection there for good, with every call queued behind it.
@@ -222,7 +260,7 @@ function checkSilence(connection: Redis, watch: SilenceWatch, socketTimeoutMs: n
     watch.since = performance.now();
     return;
   }
-  if (performance.now() - watch.since < socketTimeoutMs) return;
+  if (performance.now() - watch.since < socketTimeoutMs + waitAllowance(first)) return;
   // Timers run before the loop reads sockets: after a long stall the answer may be waiting in the
   // socket. Look again once the loop has read (setImmediate runs after that phase).
   setImmediate(() => {

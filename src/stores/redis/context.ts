@@ -58,10 +58,13 @@ export class RedisContext {
     return this.scripts.call(call);
   }
 
-  /** An add script: answered once stored, and where adds wait for replicas, once they confirm it. */
-  runAdd<T>(call: ScriptCall<T>): Promise<T> {
-    if (this.subscribing) return this.subscribing.then(() => this.addScripts.call(call));
-    return this.addScripts.call(call);
+  /**
+   * An add script: answered once stored, and where adds wait for replicas, once they hold it.
+   * `wrote`: whether an answer says it created a job (one that created none needs a check write).
+   */
+  runAdd<T>(call: ScriptCall<T>, wrote: (answer: T) => boolean): Promise<T> {
+    if (this.subscribing) return this.subscribing.then(() => this.addScripts.call(call, wrote));
+    return this.addScripts.call(call, wrote);
   }
 
   rememberQueue(id: string, queue: string): void {

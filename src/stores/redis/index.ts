@@ -1,4 +1,4 @@
-// Redis store entry point: redis://, rediss:// and redis+cluster:// URLs.
+// Redis store entry point: redis://, rediss://, redis+cluster:// and redis+sentinel:// URLs.
 import type { Store } from '../../core/store.js';
 import { parseRedisUrl } from './connect.js';
 import { RedisStore, type RedisStoreOptions } from './store.js';

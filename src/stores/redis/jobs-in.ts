@@ -4,7 +4,8 @@
 import type { Job, NewJob } from '../../core/job.js';
 import { newJobView } from '../../core/job.js';
 import type { AddJobs } from '../../core/store.js';
-import { NotReplicatedError, type Raw } from './runner.js';
+import type { Raw } from './runner.js';
+import { NotReplicatedError } from './replica-wait.js';
 import { addScript, type AddAnswer, type AddResult } from './script-calls.js';
 import { addArgsOf, rowToJob, type AddRows } from './codec.js';
 import { groupPositions, type RedisContext } from './context.js';
@@ -13,6 +14,14 @@ import { groupPositions, type RedisContext } from './context.js';
 const MAX_ADD_BATCH = 2000;
 
 type Added = { job: Job; created: boolean };
+
+interface AddRowsOptions {
+  createdAt?: number[];
+  madeIds?: boolean;
+}
+
+/** Whether an add's answer says it created a job: a count, a hand-off token, or a 1 among the per-job answers. */
+const createdAny = (answer: AddAnswer): boolean => typeof answer !== 'object' || answer.some((result) => result === 1);
 
 /** A lone job an add handed at once to the registration of this token (claim.ts: its worker may be here). */
 export type HandedByAdd = (token: string, row: Raw, now: number) => void;
@@ -56,27 +65,28 @@ export class JobsIn {
    * job's, where known (not for the outbox's stored rows): on a lean prefix a due job whose runAt is
    * its createdAt is stored without ra. `madeIds`: every id is one Fusion made (AddRows.madeIds).
    */
-  addRows(queue: string, rows: Raw[], now: number, createdAt?: number[], madeIds?: boolean): Promise<AddAnswer> {
-    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now, createdAt, madeIds));
-    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now, createdAt, madeIds);
-    return this.addChunks(queue, rows, now, createdAt, madeIds);
+  addRows(queue: string, rows: Raw[], now: number, opts: AddRowsOptions = {}): Promise<AddAnswer> {
+    if (!this.ctx.registeredQueues.has(queue)) return this.ctx.registerQueue(queue).then(() => this.addRows(queue, rows, now, opts));
+    if (rows.length <= MAX_ADD_BATCH) return this.addChunk(queue, rows, now, opts);
+    return this.addChunks(queue, rows, now, opts);
   }
 
-  private async addChunks(queue: string, rows: Raw[], now: number, createdAt?: number[], madeIds?: boolean): Promise<AddResult[]> {
+  private async addChunks(queue: string, rows: Raw[], now: number, opts: AddRowsOptions): Promise<AddResult[]> {
     const results: AddResult[] = [];
     for (let i = 0; i < rows.length; i += MAX_ADD_BATCH) {
       const chunk = rows.slice(i, i + MAX_ADD_BATCH);
-      const answer = await this.addChunk(queue, chunk, now, createdAt?.slice(i, i + MAX_ADD_BATCH), madeIds);
+      const answer = await this.addChunk(queue, chunk, now, { ...opts, createdAt: opts.createdAt?.slice(i, i + MAX_ADD_BATCH) });
       for (let k = 0; k < chunk.length; k++) results.push(typeof answer !== 'object' ? 1 : answer[k]!);
     }
     return results;
   }
 
-  private addChunk(queue: string, rows: Raw[], now: number, createdAt?: number[], madeIds?: boolean): Promise<AddAnswer> {
+  private addChunk(queue: string, rows: Raw[], now: number, { createdAt, madeIds }: AddRowsOptions): Promise<AddAnswer> {
     const { ctx } = this;
-    const sent = ctx.runAdd(addScript({
+    const call = addScript({
       queueKeyBase: ctx.keys.queueKeyBase(queue), idIndexKey: ctx.keys.scriptIdIndex, channel: ctx.keys.scriptChannel, queue, now, lean: ctx.leanJobs,
-    }, rows, createdAt, madeIds));
+    }, rows, createdAt, madeIds);
+    const sent = ctx.runAdd(call, createdAny);
     if (!ctx.cluster) return sent;
     const index = async (answer: AddAnswer) => {
       const created = rows.filter((_, k) => typeof answer !== 'object' || answer[k] === 1).flatMap((row) => [row[0]!, queue]);
@@ -96,14 +106,15 @@ export class JobsIn {
   }
 
   private addToQueue(queue: string, jobs: NewJob[], rows: Raw[], now: number, madeIds: boolean): Promise<Added[]> {
-    return this.addRows(queue, rows, now, jobs.map((job) => job.createdAt), madeIds).then(
+    return this.addRows(queue, rows, now, { createdAt: jobs.map((job) => job.createdAt), madeIds }).then(
       (answer) => {
         if (typeof answer === 'string') answer = this.startHanded(answer, rows[0]!, now);
         if (typeof answer === 'number') return jobs.map((job) => ({ job: newJobView(job, job.runAt > now ? 'scheduled' : 'queued'), created: true }));
         return this.answered(queue, jobs, answer, now);
       },
       (err: unknown) => {
-        // Stored but not confirmed by the replicas: a job handed to a worker here still starts.
+        // Stored but not confirmed by the replicas: a job handed to a worker here still starts (if
+        // the hand-off message has not started it already).
         if (err instanceof NotReplicatedError && typeof err.answer === 'string') this.startHanded(err.answer, rows[0]!, now);
         throw err;
       },
@@ -113,7 +124,8 @@ export class JobsIn {
   /**
    * Handed at once to an idle worker: if that worker is in this process it starts the job now.
    * The answer comes before the hand-off message (Redis writes the script's caller first), and
-   * the rest of this add's promise chain runs before the message is read.
+   * the rest of this add's promise chain runs before the message is read; where adds wait for
+   * replicas the message may come first, and whichever comes second finds the job started.
    * A throw there must not fail an add Redis made: the job stays leased until the lease lapses, and
    * the lease sweep then takes it back as a stall (as after a worker's crash).
    */

@@ -2,11 +2,14 @@
 // of a schedule run) is written as an entry in the source slot by the same script that records the
 // outcome, delivered right after, then deleted. A sweep redelivers entries a process left when it
 // died in between; delivery is idempotent by job id (an add of an existing id creates nothing).
+// Where adds wait for replicas (`?waitReplicas=`), an entry whose jobs they did not confirm stays
+// for the sweep: a failover then keeps the jobs or the entry that adds them again.
 import type { NewJob } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import { addArgs } from './codec.js';
 import type { RedisContext } from './context.js';
 import type { JobsIn } from './jobs-in.js';
+import { NotReplicatedError } from './replica-wait.js';
 
 /** Jobs of one outbox entry: [queue, ...addArgs] each, added at `now`. */
 interface OutboxEntry {
@@ -35,7 +38,13 @@ export class Outbox {
       if (list) list.push(args);
       else byQueue.set(queue, [args]);
     }
-    for (const [queue, rows] of byQueue) await this.jobsIn.addRows(queue, rows, entry.now);
+    try {
+      for (const [queue, rows] of byQueue) await this.jobsIn.addRows(queue, rows, entry.now);
+    } catch (err) {
+      // The outcome that wrote the entry stands; the sweep delivers the entry again.
+      if (err instanceof NotReplicatedError) return;
+      throw err;
+    }
     await this.ctx.client.hdel(outboxKey, field);
   }
 

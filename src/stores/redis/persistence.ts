@@ -50,10 +50,8 @@ export function describePersistence(p: RedisPersistence, wait: ReplicaWait | nul
 }
 
 function failoverCost(p: RedisPersistence, wait: ReplicaWait | null): string {
-  if (wait) {
-    const short = p.replicas < wait.replicas ? ` (it has ${p.replicas}: every add fails with not_replicated)` : '';
-    return `; an add is answered once ${wait.replicas} replica(s) confirm it (waitReplicas, up to ${wait.timeoutMs} ms)${short}, so a failover to one of them keeps it`;
-  }
+  if (wait && p.replicas < wait.replicas) return `; adds wait for ${wait.replicas} replica(s) (waitReplicas) but it has ${p.replicas}: every add fails with not_replicated`;
+  if (wait) return `; an add is answered once ${wait.replicas} replica(s) confirm it (waitReplicas, up to ${wait.timeoutMs} ms), so a failover to one of them keeps it`;
   return p.replicas > 0 ? `; a failover to one of its ${p.replicas} replica(s) may lose what it had not yet passed on (waitReplicas makes adds wait for them)` : '';
 }
 
@@ -72,15 +70,16 @@ function ownPersistence(p: RedisPersistence): string {
 }
 
 /**
- * A warning for a process starting on this Redis where a crash or restart would lose acknowledged
- * jobs, or where adds wait for more replicas than a server has (each would fail), or null.
+ * A warning for a process starting on this Redis where adds wait for more replicas than a server
+ * has (each would fail), or where a crash or restart would lose acknowledged jobs; or null.
  */
 export function persistenceWarning(servers: RedisPersistence[], wait: ReplicaWait | null = null): string | null {
+  const warnings: string[] = [];
   const short = wait ? servers.filter((p) => p.replicas < wait.replicas) : [];
-  if (short.length) return `${whereOf(short, servers)}: ${describePersistence(short[0]!, wait)}`;
+  if (short.length) warnings.push(`${whereOf(short, servers)}: ${describePersistence(short[0]!, wait)}`);
   const weak = servers.filter((p) => !p.aof);
-  if (weak.length === 0) return null;
-  return `${whereOf(weak, servers)}: ${describePersistence(weak[0]!, wait)} (for jobs that must not be lost, appendonly yes)`;
+  if (weak.length) warnings.push(`${whereOf(weak, servers)}: ${describePersistence(weak[0]!, wait)} (for jobs that must not be lost, appendonly yes)`);
+  return warnings.length ? warnings.join('; and ') : null;
 }
 
 function whereOf(some: RedisPersistence[], servers: RedisPersistence[]): string {

@@ -165,6 +165,9 @@ export async function closeClient(client: RedisClient | null): Promise<void> {
   try {
     await client.quit();
   } catch {
-    client.disconnect();
+    // Dropped below.
   }
+  // After QUIT too: a Sentinel client's failover detector keeps its own connections to the
+  // Sentinels until disconnect (a closed connection alone leaves them reconnecting for good).
+  client.disconnect();
 }

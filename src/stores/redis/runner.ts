@@ -3,11 +3,11 @@
 // one Command built from one array: ioredis's defineCommand path copies a worker's few hundred
 // arguments four times through rest and spread parameters (measured: ~15% of a busy worker's CPU).
 import { createHash } from 'node:crypto';
-import { Cluster, Command, type Redis } from 'ioredis';
-import { FusionError } from '../../core/errors.js';
+import { Cluster } from 'ioredis';
 import { SCRIPT_NAMES, functionLibrary, scriptSource, type ScriptName } from './scripts.js';
 import type { ScriptCall } from './script-calls.js';
 import type { RedisClient, ReplicaWait } from './connect.js';
+import { CountedCommand, ReplicaWaits } from './replica-wait.js';
 
 export type Raw = (string | number)[];
 
@@ -18,36 +18,29 @@ const SCRIPT_SHAS = Object.fromEntries(SCRIPT_NAMES.map((name) => {
 })) as Record<ScriptName, { source: string; sha: string }>;
 const LIBRARY = functionLibrary();
 
-/**
- * An add whose server stored it but whose replicas did not all confirm it in time (`?waitReplicas=`):
- * the job exists on the primary, and a failover before the replicas catch up may lose it. A retry
- * with the same id finds it there. `answer`: what the script answered.
- */
-export class NotReplicatedError extends FusionError {
-  constructor(readonly answer: unknown, wait: ReplicaWait, confirmed: number) {
-    super('not_replicated', `the job store took the job, but ${confirmed} of ${wait.replicas} replica(s) confirmed it within ${wait.timeoutMs} ms; retry with the same id or Idempotency-Key`,
-      { replicas: wait.replicas, confirmed, timeoutMs: wait.timeoutMs }, 503);
-  }
-}
-
 export class ScriptRunner {
   private loading: Promise<void> | null = null;
 
+  private readonly replicaWaits: ReplicaWaits | null;
+
   /**
    * functions: start with FCALL, until a Redis says it has no functions. replicaWait: every call is
-   * answered only once that many replicas confirm it (WAIT on the connection it went on, which WAIT
-   * blocks meanwhile: give such a runner a connection of its own).
+   * answered only once that many replicas hold what it wrote (replica-wait.ts; WAIT holds up its
+   * connection: give such a runner a connection of its own).
    */
-  constructor(private client: RedisClient, private functions: boolean, private readonly replicaWait: ReplicaWait | null = null) {}
+  constructor(private client: RedisClient, private functions: boolean, replicaWait: ReplicaWait | null = null) {
+    this.replicaWaits = replicaWait ? new ReplicaWaits(client, replicaWait) : null;
+  }
 
-  call<T>({ script: name, keys, args }: ScriptCall<T>): Promise<T> {
-    if (!this.functions) return this.evalsha<T>(name, keys, args);
+  /** `wrote`: whether an answer says the script wrote something (where calls wait for replicas; default yes). */
+  call<T>({ script: name, keys, args }: ScriptCall<T>, wrote?: (answer: T) => boolean): Promise<T> {
+    if (!this.functions) return this.evalsha<T>(name, keys, args, wrote);
     const argv = buildArgv(LIBRARY.names[name], keys, args);
-    const send = () => this.send<T>(scriptCommand('fcall', argv));
+    const send = () => this.send<T>(scriptCommand('fcall', argv), wrote);
     return send().catch(async (err: Error) => {
       if (/unknown command/i.test(err.message)) {
         this.functions = false;
-        return this.evalsha<T>(name, keys, args);
+        return this.evalsha<T>(name, keys, args, wrote);
       }
       // A Redis that restarted without its data, flushed its functions, or is a new Cluster node.
       if (!/function not found/i.test(err.message)) throw err;
@@ -75,52 +68,22 @@ export class ScriptRunner {
   }
 
   /** A Redis that lacks the script (restarted, or a new Cluster node) gets EVAL once, which also caches it there. */
-  private evalsha<T>(name: ScriptName, keys: string[], args: Raw): Promise<T> {
+  private evalsha<T>(name: ScriptName, keys: string[], args: Raw, wrote?: (answer: T) => boolean): Promise<T> {
     const script = SCRIPT_SHAS[name];
     const argv = buildArgv(script.sha, keys, args);
-    return this.send<T>(scriptCommand('evalsha', argv)).catch((err: Error) => {
+    return this.send<T>(scriptCommand('evalsha', argv), wrote).catch((err: Error) => {
       if (!err.message.includes('NOSCRIPT')) throw err;
       argv[0] = script.source;
-      return this.send<T>(scriptCommand('eval', argv));
+      return this.send<T>(scriptCommand('eval', argv), wrote);
     });
   }
 
-  private send<T>(command: Command): Promise<T> {
+  private send<T>(command: CountedCommand, wrote?: (answer: T) => boolean): Promise<T> {
     const answer = this.client.sendCommand(command) as Promise<T>;
-    return this.replicaWait ? this.replicated(command, answer, this.replicaWait) : answer;
-  }
-
-  /**
-   * The script's answer once `wait.replicas` replicas hold what it wrote. WAIT counts the writes of
-   * the connection it runs on, so it goes on the one the script went on, in the same tick (written
-   * right behind it). On a Cluster that is the connection of the node that serves the script's slot;
-   * if the script ended elsewhere (a MOVED during resharding) or the Cluster was not ready to say, the
-   * node serving the slot once it answered is asked again.
-   */
-  private async replicated<T>(command: Command, answer: Promise<T>, wait: ReplicaWait): Promise<T> {
-    const waitOn = (connection: Redis) => connection.call('WAIT', wait.replicas, wait.timeoutMs) as Promise<number>;
-    const sentTo = this.connectionFor(command);
-    const first = sentTo ? waitOn(sentTo) : null;
-    first?.catch(() => {}); // the answer's error is the one to report
-    const value = await answer;
-    let confirmed = first ? await first : null;
-    const servedBy = this.connectionFor(command);
-    if (confirmed === null || servedBy !== sentTo) {
-      if (!servedBy) throw new NotReplicatedError(value, wait, 0);
-      confirmed = await waitOn(servedBy);
-    }
-    if (confirmed < wait.replicas) throw new NotReplicatedError(value, wait, confirmed);
-    return value;
-  }
-
-  /** The connection a command goes on now: a Cluster's, of the node that serves its slot (null: not known yet). */
-  private connectionFor(command: Command): Redis | null {
-    const client = this.client;
-    if (!(client instanceof Cluster)) return client;
-    if (client.status !== 'ready') return null;
-    const slot = command.getSlot();
-    const nodeKey = slot === null ? undefined : client.slots[slot]?.[0];
-    return nodeKey === undefined ? null : client.nodes('all').find((node) => `${node.options.host}:${node.options.port}` === nodeKey) ?? null;
+    if (!this.replicaWaits) return answer;
+    // The check write's key: in the script's slot (its first key's hash tag on a Cluster).
+    const checkKey = `${(command.args as string[])[2]}:replica-check`;
+    return this.replicaWaits.confirmed(command, answer, wrote ?? (() => true), checkKey);
   }
 }
 
@@ -148,8 +111,9 @@ function buildArgv(head: string, keys: string[], args: Raw): string[] {
  * ioredis writes (RESP: `*count`, then `$length` and each argument), lengths in UTF-8 bytes as it
  * counts them. ioredis's own Script class overrides toWritable too.
  */
-class ScriptCommand extends Command {
-  override toWritable(): string {
+class ScriptCommand extends CountedCommand {
+  override toWritable(socket: object): string {
+    this.counted(socket);
     const argv = this.args as string[];
     const n = argv.length;
     const parts: string[] = new Array(2 * n + 2);
@@ -170,7 +134,7 @@ class ScriptCommand extends Command {
  * (profiled). Set after, they go out as they are; Command.args is a public field, read when the
  * command is written.
  */
-export function scriptCommand(name: string, argv: string[]): Command {
+export function scriptCommand(name: string, argv: string[]): CountedCommand {
   const command = new ScriptCommand(name, [], { replyEncoding: 'utf8' });
   command.args = argv;
   return command;
