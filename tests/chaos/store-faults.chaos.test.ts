@@ -6,14 +6,15 @@
 // `appendfsync always` and a private PostgreSQL server (fsync on) are crashed and restarted mid-run.
 // Nothing acknowledged is lost; the time until the workers complete jobs again is measured. A Redis
 // master whose replica lags is killed and the replica promoted: with `?waitReplicas=` nothing
-// acknowledged is lost, without it what the replica lacked is (the control).
+// acknowledged is lost, without it what the replica lacked is (the control); and a Sentinel fails a
+// killed master over to its replica under load, the old master coming back as replica.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { Queue } from '../../src/core/queue.js';
 import type { Store } from '../../src/core/store.js';
 import { openStore } from '../../src/stores/index.js';
-import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip } from '../helpers/redis.js';
+import { OwnRedis, OwnSentinelGroup, REDIS_URL, hasRedisServer, redisSkip } from '../helpers/redis.js';
 import { PG_URL, pgClient, pgSkip } from '../helpers/postgres.js';
 import { BlackholeProxy, proxyTo } from '../helpers/blackhole-proxy.js';
 import { privatePgSkip, startPrivatePg } from '../helpers/pg-private.js';
@@ -241,6 +242,35 @@ async function failoverRun(waitReplicas: boolean) {
     await master.stop();
   }
 }
+
+describe('chaos: Redis Sentinel failover under load', { skip: skip || (hasRedisServer() ? false : 'redis-server not installed') }, () => {
+  it('the master killed, the Sentinel promotes its replica, the old master comes back as replica: nothing acknowledged lost, workers resume', async () => {
+    const group = new OwnSentinelGroup();
+    await group.start();
+    // Adds wait for the replica: while the promoted master has none, they fail (never acknowledged).
+    const t = redisTarget(`${group.url}?waitReplicas=1&waitTimeout=500&socketTimeout=2000`);
+    const failovers: number[] = [];
+    let killed: OwnRedis | null = null;
+    let killedAt = 0;
+    try {
+      await serverRestartRun('redis-sentinel-failover', t, {
+        crash: async () => {
+          killed = await group.master();
+          killedAt = Date.now();
+          await killed.kill();
+        },
+        start: async () => {
+          await until(async () => (await group.master().catch(() => killed)) !== killed, 30_000, 'the sentinel promoted the replica', 50);
+          failovers.push(Date.now() - killedAt);
+          await group.restartAsReplica(killed!);
+        },
+      }, { waitReplicas: 1, failoverMs: failovers });
+    } finally {
+      await t.cleanup().catch(() => {});
+      await group.stop();
+    }
+  });
+});
 
 describe('chaos: a Redis failover to a replica that lagged', { skip: skip || (hasRedisServer() ? false : 'redis-server not installed') }, () => {
   it('with waitReplicas nothing acknowledged is lost; without it, what the replica lacked is', async () => {

@@ -159,8 +159,8 @@ export class OwnRedis {
 
 /**
  * A master with one replica and one Sentinel watching them (quorum 1, the master taken for down
- * after 1 s of silence), all redis-servers of the test's own. `restartOldMaster` brings a killed
- * master back empty, and the Sentinel makes it a replica of the one it promoted.
+ * after 1 s of silence), all redis-servers of the test's own. `failover` kills the master and waits
+ * for the promotion; `restartAsReplica` brings the killed one back, empty, as the new one's replica.
  */
 export class OwnSentinelGroup {
   readonly name = 'fusion-test';
@@ -211,11 +211,15 @@ export class OwnSentinelGroup {
     return old;
   }
 
-  /** Start a killed master again (empty) and wait until it is the new master's replica, in sync. */
+  /**
+   * Start a killed master again (empty) as a replica of the promoted one, and wait until it is in
+   * sync. The Sentinel would make it one too, on its own schedule (seconds to tens of seconds).
+   */
   async restartAsReplica(old: OwnRedis): Promise<void> {
     await old.start();
     const onOld = new Redis(old.url);
     try {
+      await onOld.call('REPLICAOF', '127.0.0.1', String((await this.master()).port));
       await untilReached(async () => /^master_link_status:up\r?$/m.test(await onOld.info('replication')), 'the old master is a replica in sync', 30_000);
     } finally {
       onOld.disconnect();
