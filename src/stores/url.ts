@@ -9,9 +9,21 @@ export function isRedisUrl(url: string): boolean {
   return /^(redis|rediss|redis\+cluster|redis\+sentinel):\/\//.test(url);
 }
 
-/** A store URL as logs and messages may show it: the passwords (its own, a sentinel's) replaced by ***. */
+/**
+ * A store URL as logs and messages may show it: the passwords replaced by *** (the URL's own, up to
+ * the last @ before its query, as a raw @ in a password would leave more; and a Sentinel's, a
+ * PostgreSQL one given as a parameter).
+ */
 export function redactStoreUrl(url: string): string {
-  return url.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@').replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
+  const afterScheme = url.indexOf('://');
+  if (afterScheme < 0) return url;
+  const queryAt = url.indexOf('?', afterScheme);
+  let head = queryAt >= 0 ? url.slice(0, queryAt) : url;
+  const query = queryAt >= 0 ? url.slice(queryAt) : '';
+  const at = head.lastIndexOf('@');
+  const colon = head.indexOf(':', afterScheme + 3);
+  if (at > afterScheme && colon >= 0 && colon < at) head = `${head.slice(0, colon + 1)}***${head.slice(at)}`;
+  return head + query.replace(/([?&](?:sentinelPassword|password)=)[^&]*/g, '$1***');
 }
 
 /**

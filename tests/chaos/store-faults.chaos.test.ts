@@ -246,13 +246,14 @@ async function failoverRun(waitReplicas: boolean) {
 describe('chaos: Redis Sentinel failover under load', { skip: skip || (hasRedisServer() ? false : 'redis-server not installed') }, () => {
   it('the master killed, the Sentinel promotes its replica, the old master comes back as replica: nothing acknowledged lost, workers resume', async () => {
     const group = new OwnSentinelGroup();
-    await group.start();
-    // Adds wait for the replica: while the promoted master has none, they fail (never acknowledged).
-    const t = redisTarget(`${group.url}?waitReplicas=1&waitTimeout=500&socketTimeout=2000`);
     const failovers: number[] = [];
     let killed: OwnRedis | null = null;
     let killedAt = 0;
+    let t: Target | null = null;
     try {
+      await group.start();
+      // Adds wait for the replica: while the promoted master has none, they fail (never acknowledged).
+      t = redisTarget(`${group.url}?waitReplicas=1&waitTimeout=500&socketTimeout=2000`);
       await serverRestartRun('redis-sentinel-failover', t, {
         crash: async () => {
           killed = await group.master();
@@ -266,7 +267,7 @@ describe('chaos: Redis Sentinel failover under load', { skip: skip || (hasRedisS
         },
       }, { waitReplicas: 1, failoverMs: failovers });
     } finally {
-      await t.cleanup().catch(() => {});
+      await t?.cleanup().catch(() => {});
       await group.stop();
     }
   });

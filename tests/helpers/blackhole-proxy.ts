@@ -45,6 +45,16 @@ export class BlackholeProxy extends EventEmitter {
     return n;
   }
 
+  /** Close every connection open now, both ways (a server that went away); new ones pass. */
+  dropAll(): number {
+    const n = this.pairs.size;
+    for (const pair of [...this.pairs]) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    return n;
+  }
+
   /** Resolves once `count` connections in all have been accepted. */
   async accepting(count: number): Promise<void> {
     while (this.accepted < count) await once(this, 'accepted');

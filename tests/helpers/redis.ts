@@ -220,7 +220,8 @@ export class OwnSentinelGroup {
     const onOld = new Redis(old.url);
     try {
       await onOld.call('REPLICAOF', '127.0.0.1', String((await this.master()).port));
-      await untilReached(async () => /^master_link_status:up\r?$/m.test(await onOld.info('replication')), 'the old master is a replica in sync', 30_000);
+      await until(async () => /^master_link_status:up\r?$/m.test(await onOld.info('replication').catch(() => '')), 30_000,
+        async () => `the old master is a replica in sync: ${(await onOld.info('replication').catch((err: Error) => err.message)).replace(/\r?\n/g, ' ')}`, 50);
     } finally {
       onOld.disconnect();
     }

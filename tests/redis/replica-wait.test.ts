@@ -19,6 +19,7 @@ import { describePersistence, persistenceWarning, readPersistence } from '../../
 import { OwnCluster, OwnRedis, clusterPorts, hasRedisServer, redisSkip, testPrefix, watchCommands } from '../helpers/redis.js';
 import { freePort } from '../helpers/net.js';
 import { until, within } from '../helpers/await.js';
+import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
 
 const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a replica');
 
@@ -153,7 +154,7 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
     let thaw: (() => void) | null = null;
     try {
       await queue.enqueue({ id: 'once', task: 't', queue: 'q' });
-      const checks = () => seen.filter((args) => args[0]?.toLowerCase() === 'set' && args[1]?.endsWith(':replica-check')).length;
+      const checks = () => seen.filter((args) => args[0]?.toLowerCase() === 'set' && args[1]?.includes(':replica-check:')).length;
       const waits = () => seen.filter((args) => args[0]?.toLowerCase() === 'wait').length;
       const scripts = () => seen.filter((args) => args[0]?.toLowerCase() === 'fcall' || args[0]?.toLowerCase() === 'evalsha').length;
       await until(() => waits() === 1, 5000, 'the first add\'s WAIT seen');
@@ -163,7 +164,7 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
       assert.equal(again!.created, false);
       // Its own WAIT (sent before its answer said it created nothing), then the check write's.
       await until(() => checks() === 1 && waits() === 3, 5000, async () => `a check write and its WAIT: ${checks()} checks, ${waits()} WAITs`);
-      assert.equal(seen.filter((args) => args[0]?.toLowerCase() === 'del' && args[1]?.endsWith(':replica-check')).length, 1, 'the check key is deleted at once');
+      assert.equal(seen.filter((args) => args[0]?.toLowerCase() === 'del' && args[1]?.includes(':replica-check:')).length, 1, 'the check key is deleted at once');
 
       // Eight adds to eight queues (eight scripts) while the replica confirms nothing: the scripts
       // written while a WAIT is out share the next one, rather than each waiting behind the others'.
@@ -204,9 +205,41 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
     }
   });
 
-  it('a follow-up job its replicas did not confirm: the outcome stands, and the outbox keeps the entry until they do', async () => {
+  it('an add whose WAIT is cut off by a reconnect that reaches another server is not confirmed there', async () => {
+    // The add reaches a server with no replica (its WAIT holds), then the address moves to this
+    // master, which has one: the WAIT sent again there, or a check write there, would prove nothing
+    // of the job, which that master never had.
+    const lone = new OwnRedis(await freePort());
+    const proxy = new BlackholeProxy(0);
     const prefix = testPrefix();
-    const store = storeOn('waitReplicas=1&waitTimeout=200', prefix);
+    let store: RedisStore | null = null;
+    try {
+      await lone.start();
+      proxy.retarget(lone.port);
+      await proxy.start();
+      store = new RedisStore(parseRedisUrl(`redis://127.0.0.1:${proxy.port}?prefix=${prefix}&waitReplicas=1&waitTimeout=5000`));
+      const onLoneServer = new Redis(lone.url);
+      const adding = new Queue(store).enqueue({ id: 'moved', task: 't', queue: 'q' });
+      adding.catch(() => {});
+      try {
+        await until(async () => (await onLoneServer.exists(new RedisKeys(prefix, false).job('q', 'moved'))) === 1, 10_000, 'the add stored on the lone server');
+      } finally {
+        onLoneServer.disconnect();
+      }
+      proxy.retarget(master.port);
+      proxy.dropAll();
+      await assert.rejects(adding, { code: 'not_replicated' });
+      assert.equal(await onReplicaHas(prefix, 'q', 'moved'), 0, 'the master and its replica never had it');
+    } finally {
+      await store?.close();
+      await proxy.close();
+      await lone.stop();
+    }
+  });
+
+  it('a follow-up job: the finish does not wait for the replica, and the outbox keeps the entry until it confirms the job', async () => {
+    const prefix = testPrefix();
+    const store = storeOn('waitReplicas=1&waitTimeout=15000&socketTimeout=20000', prefix);
     const onMaster = new Redis(master.url);
     let thaw: (() => void) | null = null;
     try {
@@ -215,16 +248,21 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
       thaw = freeze(replica);
       const now = Date.now();
       const child = resolveSpec({ id: 'child', task: 't', queue: 'callbacks' }, now);
-      const [applied] = await store.finishJobs({ outcomes: [{ kind: 'completed', id: 'parent', token: job!.leaseToken!, at: now, result: null, enqueue: [child] }] });
+      const finishing = store.finishJobs({ outcomes: [{ kind: 'completed', id: 'parent', token: job!.leaseToken!, at: now, result: null, enqueue: [child] }] });
+      // Answered while the replica confirms nothing (its WAIT would hold for 15 s).
+      const [applied] = await within(finishing, 10_000, 'the finish answered');
       assert.equal(applied, true, 'the outcome is applied');
       assert.equal((await store.getJob({ id: 'parent' }))?.state, 'completed');
-      assert.equal((await store.getJob({ id: 'child' }))?.state, 'queued', 'the follow-up is on the master');
+      await until(async () => (await store.getJob({ id: 'child' }))?.state === 'queued', 5000, 'the follow-up on the master');
       const outbox = new RedisKeys(prefix, false).queueOutbox('q');
-      assert.equal(await onMaster.hlen(outbox), 1, 'its entry stays for the sweep');
+      assert.equal(await onMaster.hlen(outbox), 1, 'its entry stays while the replica has not confirmed the job');
       thaw();
       thaw = null;
-      await store.recoverExpiredJobs({ now: Date.now() });
-      assert.equal(await onMaster.hlen(outbox), 0, 'the sweep delivered it again, confirmed this time');
+      // Deleted once confirmed: by the delivery under way, or by a sweep's redelivery.
+      await until(async () => {
+        await store.recoverExpiredJobs({ now: Date.now() });
+        return (await onMaster.hlen(outbox)) === 0;
+      }, 20_000, 'the entry deleted', 100);
       assert.equal(await onReplicaHas(prefix, 'callbacks', 'child'), 1);
     } finally {
       thaw?.();
@@ -337,6 +375,18 @@ describe('waitReplicas on a cluster with a replica per master', { skip }, () => 
       const onTarget = new Redis({ port: target, host: '127.0.0.1' });
       const replicaPort = Number(/^slave0:.*port=(\d+)/m.exec(await onTarget.info('replication'))?.[1]);
       onTarget.disconnect();
+
+      // Once the cluster is known, each add's own WAIT, on its master, proves it: no check writes.
+      const checks: string[] = [];
+      const monitors = await Promise.all([...new Set(masterOf.values())].map((port) =>
+        watchCommands((args) => args[0]?.toLowerCase() === 'set' && args[1]?.includes(':replica-check') && checks.push(args[1]), `redis://127.0.0.1:${port}`)));
+      try {
+        for (const name of queues) await queue.enqueue({ id: `proven-${name}`, task: 't', queue: name });
+      } finally {
+        for (const monitor of monitors) monitor.stop();
+      }
+      assert.deepEqual(checks, [], 'no check write for adds whose WAIT went on their own master');
+
       thaw = freeze(cluster!.nodes.find((node) => node.port === replicaPort)!);
 
       await assert.rejects(queue.enqueue({ id: 'held', task: 't', queue: 'q0' }), { code: 'not_replicated' });

@@ -12,27 +12,56 @@ import { RedisStore } from '../../src/stores/redis/store.js';
 import { parseRedisUrl } from '../../src/stores/redis/connect.js';
 import { isRedisUrl, redactStoreUrl } from '../../src/stores/url.js';
 import { OwnSentinelGroup, hasRedisServer, redisSkip, testPrefix } from '../helpers/redis.js';
-import { until } from '../helpers/await.js';
+import { until, within } from '../helpers/await.js';
+import { freePort } from '../helpers/net.js';
+import { isUnavailable } from '../../src/core/store-errors.js';
 
 const skip = (await redisSkip()) || (hasRedisServer() ? false : 'redis-server is not installed: cannot start a Sentinel');
 
 describe('redis+sentinel:// URLs', () => {
-  it('names the sentinels, the master and the db, and refuses what lacks them', () => {
+  it('names the sentinels, the master and the db, and refuses what lacks them', async () => {
     assert.equal(isRedisUrl('redis+sentinel://10.0.0.1:26379/main'), true);
-    const target = parseRedisUrl('redis+sentinel://u:p@10.0.0.1,10.0.0.2:26380/main/3?prefix=acme&waitReplicas=1&sentinelPassword=s');
+    // Loopback ports nothing listens on: the client made to read its options reaches nothing.
+    const [a, b] = [await freePort(), await freePort()];
+    const target = parseRedisUrl(`redis+sentinel://u:p:q@127.0.0.1:${a},[::1]:${b},localhost/main/3/?prefix=acme&waitReplicas=1&sentinelPassword=s&tls=1`);
     assert.deepEqual([target.cluster, target.prefix, target.replicaWait?.replicas], [false, 'acme', 1]);
     const client = target.create('probe');
     try {
-      const o = client.options as { sentinels: unknown; name: string; db: number; username: string; password: string; sentinelPassword: string; role: string; failoverDetector: boolean };
-      assert.deepEqual(o.sentinels, [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26380 }]);
-      assert.deepEqual([o.name, o.db, o.username, o.password, o.sentinelPassword, o.role, o.failoverDetector], ['main', 3, 'u', 'p', 's', 'master', true]);
+      const o = client.options as { sentinels: unknown; name: string; db: number; username: string; password: string; sentinelPassword: string; role: string; failoverDetector: boolean; tls: unknown; sentinelTLS: unknown };
+      assert.deepEqual(o.sentinels, [{ host: '127.0.0.1', port: a }, { host: '::1', port: b }, { host: 'localhost', port: 26379 }]);
+      assert.deepEqual([o.name, o.db, o.username, o.password, o.sentinelPassword, o.role, o.failoverDetector], ['main', 3, 'u', 'p:q', 's', 'master', true]);
+      assert.deepEqual([o.tls, o.sentinelTLS], [{}, {}], 'TLS to the master and to the Sentinels');
     } finally {
       client.disconnect();
     }
-    for (const url of ['redis+sentinel://10.0.0.1:26379', 'redis+sentinel://10.0.0.1:26379/', 'redis+sentinel://10.0.0.1:26379/main/x', 'redis+sentinel://10.0.0.1:26379/main/1/2', 'redis+sentinel:///main']) {
+    for (const url of ['redis+sentinel://10.0.0.1:26379', 'redis+sentinel://10.0.0.1:26379/', 'redis+sentinel://10.0.0.1:26379/main/x',
+      'redis+sentinel://10.0.0.1:26379/main/1/2', 'redis+sentinel:///main', 'redis+sentinel://10.0.0.1:0/main', 'redis+sentinel://10.0.0.1:99999/main',
+      'redis+sentinel://10.0.0.1:26379/ma%zzin', 'redis+sentinel://u:%zz@10.0.0.1:26379/main']) {
       assert.throws(() => parseRedisUrl(url), { code: 'invalid_store', message: /a sentinel URL needs host:port,host:port\/master-name\[\/db\]/ }, url);
     }
-    assert.equal(redactStoreUrl('redis+sentinel://u:p@h:1/m?prefix=a&sentinelPassword=secret&tls=1'), 'redis+sentinel://u:***@h:1/m?prefix=a&sentinelPassword=***&tls=1');
+  });
+
+  it('shows no password in a logged URL', () => {
+    for (const [url, shown] of [
+      ['redis+sentinel://u:p@h:1/m?prefix=a&sentinelPassword=secret&tls=1', 'redis+sentinel://u:***@h:1/m?prefix=a&sentinelPassword=***&tls=1'],
+      ['redis+sentinel://h:1/m?sentinelPassword=se@cret&sentinelPassword=again', 'redis+sentinel://h:1/m?sentinelPassword=***&sentinelPassword=***'],
+      ['redis://u:p@ss@h:6379/0', 'redis://u:***@h:6379/0'],
+      ['redis://:pw@h:6379', 'redis://:***@h:6379'],
+      ['redis://user@h:6379', 'redis://user@h:6379'],
+      ['postgres://app:pw@db:5432/app?schema=s', 'postgres://app:***@db:5432/app?schema=s'],
+      ['sqlite:./data/fusion.db', 'sqlite:./data/fusion.db'],
+    ]) assert.equal(redactStoreUrl(url!), shown);
+  });
+
+  it('fails calls held while no Sentinel answers, as unavailable, and closes', async () => {
+    const store = new RedisStore(parseRedisUrl(`redis+sentinel://127.0.0.1:${await freePort()}/main?prefix=${testPrefix()}&socketTimeout=200`));
+    try {
+      const err = await within(store.ping().then(() => null, (e: Error) => e), 10_000, 'the ping failed');
+      assert.match(String(err?.message), /no Redis master reached through the Sentinels: the connection timed out after \d+ ms/);
+      assert.equal(isUnavailable(err), true, 'the API answers it with 503');
+    } finally {
+      await within(store.close(), 10_000, 'the store closed');
+    }
   });
 });
 

@@ -52,13 +52,17 @@ export function parseRedisUrl(url: string): RedisTarget {
     const clean = u.toString();
     return { cluster: false, prefix, socketTimeoutMs, replicaWait, create: (role) => new Redis(clean, common(role)) };
   }
-  const { user, pass, nodes, path } = hostListOf(qi >= 0 ? rest.slice(0, qi) : rest, scheme === 'redis+sentinel' ? 26379 : 6379);
+  const sentinel = scheme === 'redis+sentinel';
+  const hostList = hostListOf(qi >= 0 ? rest.slice(0, qi) : rest, sentinel ? 26379 : 6379);
   const tls = params.get('tls') === '1' || params.get('tls') === 'true';
-  if (scheme === 'redis+sentinel') {
-    const [name, db = '0', more] = path.split('/').map(decodeURIComponent);
-    if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n.port)) || !name || !/^\d{1,5}$/.test(db) || more !== undefined) {
+  if (sentinel) {
+    // master-name[/db], a trailing slash allowed.
+    const [nameText, db = '0', ...more] = (hostList?.path ?? '').replace(/\/$/, '').split('/');
+    const name = nameText ? decodeOrNull(nameText) : null;
+    if (!hostList || !name || !/^\d{1,5}$/.test(db) || more.length > 0) {
       throw new FusionError('invalid_store', `a sentinel URL needs host:port,host:port/master-name[/db]: ${redactStoreUrl(url)}`, { url: redactStoreUrl(url) });
     }
+    const { user, pass, nodes } = hostList;
     const sentinelUsername = params.get('sentinelUsername') ?? undefined;
     const sentinelPassword = params.get('sentinelPassword') ?? undefined;
     return {
@@ -70,13 +74,12 @@ export function parseRedisUrl(url: string): RedisTarget {
       // rather than when its connection to the old master breaks (which a silent path may never do).
       create: (role) => new Redis({
         ...common(role), sentinels: nodes, name, role: 'master', db: Number(db), username: user || undefined, password: pass || undefined,
-        sentinelUsername, sentinelPassword, failoverDetector: true, ...(tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+        sentinelUsername, sentinelPassword, failoverDetector: true, ...(tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
       }),
     };
   }
-  if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n.port))) {
-    throw new FusionError('invalid_store', `a cluster URL needs host:port,host:port: ${url}`, { url });
-  }
+  if (!hostList) throw new FusionError('invalid_store', `a cluster URL needs host:port,host:port: ${redactStoreUrl(url)}`, { url: redactStoreUrl(url) });
+  const { user, pass, nodes } = hostList;
   const natMap = natMapOf(params.get('natMap'), url);
   return {
     cluster: true,
@@ -124,18 +127,40 @@ function replicaWaitOf(params: URLSearchParams, url: string): ReplicaWait | null
   return replicas === 0 ? null : { replicas, timeoutMs };
 }
 
-/** `[user:pass@]host:port,host:port[/path]` of a cluster or sentinel URL (its query taken off). */
-function hostListOf(body: string, defaultPort: number): { user?: string; pass?: string; nodes: { host: string; port: number }[]; path: string } {
+/** `[user:pass@]host:port,host:port[/path]` of a cluster or sentinel URL (its query taken off); null where it is not that. */
+function hostListOf(body: string, defaultPort: number): { user?: string; pass?: string; nodes: { host: string; port: number }[]; path: string } | null {
   const at = body.lastIndexOf('@');
   const auth = at >= 0 ? body.slice(0, at) : '';
   const hostsAndPath = at >= 0 ? body.slice(at + 1) : body;
   const slash = hostsAndPath.indexOf('/');
   const hosts = slash >= 0 ? hostsAndPath.slice(0, slash) : hostsAndPath;
-  const [user, pass] = auth ? auth.split(':').map(decodeURIComponent) : [];
-  return { user, pass, nodes: hosts.split(',').filter(Boolean).map((text) => hostPort(text, defaultPort)), path: slash >= 0 ? hostsAndPath.slice(slash + 1) : '' };
+  const colon = auth.indexOf(':');
+  const nodes = hosts.split(',').filter(Boolean).map((text) => hostPort(text, defaultPort));
+  if (nodes.length === 0 || nodes.some((n) => !n.host || !Number.isInteger(n.port) || n.port < 1 || n.port > 65535)) return null;
+  try {
+    return {
+      user: auth ? decodeURIComponent(colon >= 0 ? auth.slice(0, colon) : auth) : undefined,
+      pass: colon >= 0 ? decodeURIComponent(auth.slice(colon + 1)) : undefined,
+      nodes,
+      path: slash >= 0 ? hostsAndPath.slice(slash + 1) : '',
+    };
+  } catch {
+    return null; // a bad %-escape
+  }
+}
+
+/** host[:port]; an IPv6 host in brackets ([::1]:26379), taken off. */
+function decodeOrNull(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
 }
 
 function hostPort(text: string, defaultPort: number): { host: string; port: number } {
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  if (bracketed) return { host: bracketed[1]!, port: bracketed[2] === undefined ? defaultPort : Number(bracketed[2]) };
   const i = text.lastIndexOf(':');
   return { host: i > 0 ? text.slice(0, i) : text, port: i > 0 ? Number(text.slice(i + 1)) : defaultPort };
 }
@@ -209,6 +234,24 @@ interface SilenceWatch {
   head: unknown;
   bytesRead: number;
   since: number;
+  /** When a Sentinel client was first seen without a master (0: it has one). */
+  strandedSince?: number;
+}
+
+/**
+ * A Sentinel client none of whose Sentinels answers keeps asking them within one connection attempt,
+ * so ioredis's count of retries per call never runs out and the calls it holds would wait for good
+ * (a redis:// client's fail after their retries, ~20 s). They fail once it has been without a master
+ * for twice the timeout, as unavailable (the API answers 503); new calls wait for a master again.
+ */
+function failStrandedCalls(connection: Redis, watch: SilenceWatch, socketTimeoutMs: number): void {
+  if (!connection.options.sentinels) return;
+  const now = performance.now();
+  watch.strandedSince ||= now;
+  if (now - watch.strandedSince < 2 * socketTimeoutMs) return;
+  const error = new Error(`no Redis master reached through the Sentinels: the connection timed out after ${Math.round(now - watch.strandedSince)} ms`);
+  (connection as unknown as { flushQueue(err: Error, which: { offlineQueue: boolean; commandQueue: boolean }): void })
+    .flushQueue(error, { offlineQueue: true, commandQueue: false });
 }
 
 /** A client's connections now: a Cluster's are its nodes' and its subscriber's. */
@@ -242,8 +285,10 @@ function checkSilence(connection: Redis, watch: SilenceWatch, socketTimeoutMs: n
   // path that goes silent then holds the connection there for good, with every call queued behind it.
   if (connection.status !== 'ready' && connection.status !== 'connect') {
     watch.head = null;
+    failStrandedCalls(connection, watch, socketTimeoutMs);
     return;
   }
+  watch.strandedSince = 0;
   const silent = () => {
     const first = connection.commandQueue.peekFront() ?? null;
     return first !== null && first === watch.head && connection.stream.bytesRead === watch.bytesRead;

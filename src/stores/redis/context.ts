@@ -53,6 +53,11 @@ export class RedisContext {
     private readonly addScripts: ScriptRunner = scripts,
   ) {}
 
+  /** Whether adds wait for replicas (`?waitReplicas=`). */
+  get addsWait(): boolean {
+    return this.addScripts !== this.scripts;
+  }
+
   run<T>(call: ScriptCall<T>): Promise<T> {
     if (this.subscribing) return this.subscribing.then(() => this.scripts.call(call));
     return this.scripts.call(call);

@@ -3,7 +3,8 @@
 // outcome, delivered right after, then deleted. A sweep redelivers entries a process left when it
 // died in between; delivery is idempotent by job id (an add of an existing id creates nothing).
 // Where adds wait for replicas (`?waitReplicas=`), an entry whose jobs they did not confirm stays
-// for the sweep: a failover then keeps the jobs or the entry that adds them again.
+// for the sweep: a failover then keeps the jobs or the entry that adds them again (on a Cluster the
+// jobs' queue may be on another master than the entry).
 import type { NewJob } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import { addArgs } from './codec.js';
@@ -29,7 +30,10 @@ export class Outbox {
     return JSON.stringify(entry);
   }
 
-  /** Add an entry's jobs, then delete it from its outbox. */
+  /**
+   * Add an entry's jobs, then delete it from its outbox. Where adds wait for replicas and they did
+   * not confirm every job of the entry, it stays for the sweep (each queue's jobs are tried).
+   */
   async deliver(outboxKey: string, field: string, text: string): Promise<void> {
     const entry = JSON.parse(text) as OutboxEntry;
     const byQueue = new Map<string, Raw[]>();
@@ -38,14 +42,27 @@ export class Outbox {
       if (list) list.push(args);
       else byQueue.set(queue, [args]);
     }
-    try {
-      for (const [queue, rows] of byQueue) await this.jobsIn.addRows(queue, rows, entry.now);
-    } catch (err) {
-      // The outcome that wrote the entry stands; the sweep delivers the entry again.
-      if (err instanceof NotReplicatedError) return;
-      throw err;
+    let confirmed = true;
+    for (const [queue, rows] of byQueue) {
+      try {
+        await this.jobsIn.addRows(queue, rows, entry.now);
+      } catch (err) {
+        if (!(err instanceof NotReplicatedError)) throw err;
+        confirmed = false;
+      }
     }
-    await this.ctx.client.hdel(outboxKey, field);
+    if (confirmed) await this.ctx.client.hdel(outboxKey, field);
+  }
+
+  /**
+   * Deliver the entry an outcome just wrote. Where adds wait for replicas, in the background: a
+   * finish (and the claim that may ride with it) must not wait for a replica; the entry stays
+   * until its jobs are confirmed, and a failed delivery leaves it for the sweep.
+   */
+  afterOutcome(outboxKey: string, field: string, text: string): Promise<void> {
+    if (!this.ctx.addsWait) return this.deliver(outboxKey, field, text);
+    this.deliver(outboxKey, field, text).catch((err: unknown) => (this.ctx.lastError = err as Error));
+    return Promise.resolve();
   }
 
   /** Redeliver entries left by a process that died between an outcome and its delivery. */

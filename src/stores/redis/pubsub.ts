@@ -159,15 +159,22 @@ export class PubSub {
   }
 }
 
-/** QUIT, or drop the connection if QUIT cannot be sent. */
+/** How long a close waits for QUIT's answer before it drops the connection. */
+const QUIT_WAIT_MS = 5000;
+
+/** QUIT, or drop the connection if QUIT cannot be sent or gets no answer in time. */
 export async function closeClient(client: RedisClient | null): Promise<void> {
   if (!client) return;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await client.quit();
+    // A client with no server to reach (every Sentinel down) would hold QUIT for good.
+    await Promise.race([client.quit(), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_WAIT_MS)))]);
   } catch {
     // Dropped below.
+  } finally {
+    clearTimeout(timer);
   }
   // After QUIT too: a Sentinel client's failover detector keeps its own connections to the
-  // Sentinels until disconnect (a closed connection alone leaves them reconnecting for good).
-  client.disconnect();
+  // Sentinels until disconnect. Not on a client already ended: a Cluster's would be left disconnecting.
+  if (client.status !== 'end') client.disconnect();
 }

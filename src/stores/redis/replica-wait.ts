@@ -3,9 +3,10 @@
 // only those that reached the replication stream), so the proof is a WAIT written on the socket
 // the script was written on, after it, each written once: a call sent again (after a reconnect, a
 // MOVED or an ASK) or one that wrote nothing (an add whose ids all exist) proves nothing, and a
-// check write is made and waited for instead. WAIT holds up every call behind it on its connection,
+// check write is made and waited for instead, on the socket the script's answer came on. WAIT holds up every call behind it on its connection,
 // so such scripts get a connection of their own, and the scripts written while a WAIT is out share
 // the next one rather than each waiting behind the others'.
+import { randomBytes } from 'node:crypto';
 import { Cluster, Command, type Redis } from 'ioredis';
 import { FusionError } from '../../core/errors.js';
 import type { RedisClient, ReplicaWait } from './connect.js';
@@ -75,26 +76,28 @@ export class ReplicaWaits {
     let proof = waited && wrote(value) && script.onlySocket !== null && script.onlySocket === waited.command.onlySocket ? waited.confirmed : null;
     for (let check = 0; proof === null && check < CHECKS; check++) proof = await this.checkWrite(script, checkKey);
     if (proof !== null && proof >= this.wait.replicas) return value;
-    throw new NotReplicatedError(value, this.wait, proof ?? waited?.confirmed ?? 0);
+    throw new NotReplicatedError(value, this.wait, proof ?? 0);
   }
 
   /**
-   * A write of a fresh key in the script's slot, deleted right after, and a WAIT behind both on the
-   * connection of the node that serves the slot now: the replicas' count for all that node holds,
-   * the script's writes included, or null where it proves nothing (refused, or written twice). A
-   * fresh key, so that during a slot migration the node the slot is leaving refuses it (ASK)
-   * instead of proving its own copy.
+   * A write of a fresh key in the script's slot and a WAIT behind it, on the connection the script's
+   * answer came on (the socket it was last written on): the replicas' count for all that server
+   * holds, the script's writes included; null where it proves nothing (that socket is gone, as after
+   * a reconnect that may have reached another server; the write refused; a call written twice). A
+   * fresh key, so that during a slot migration the node the slot is leaving refuses it (ASK) rather
+   * than proving its own copy; it expires, should its DEL not run.
    */
-  private async checkWrite(script: CountedCommand, key: string): Promise<number | null> {
-    const connection = this.connectionFor(script);
+  private async checkWrite(script: CountedCommand, keyBase: string): Promise<number | null> {
+    const connection = this.connectionOn(script.socket);
     if (!connection) return null;
-    const set = new CountedCommand('set', [key, '1'], { replyEncoding: 'utf8' });
+    const key = `${keyBase}:${randomBytes(6).toString('hex')}`;
+    const set = new CountedCommand('set', [key, '1', 'PX', '60000'], { replyEncoding: 'utf8' });
     const del = new CountedCommand('del', [key], { replyEncoding: 'utf8' });
     const wrote = Promise.all([connection.sendCommand(set), connection.sendCommand(del)]).then(() => true, () => false);
     const waited = await this.waitAfter(connection);
     if (!(await wrote) || !waited) return null;
-    const socket = set.onlySocket;
-    return socket !== null && socket === del.onlySocket && socket === waited.command.onlySocket ? waited.confirmed : null;
+    const socket = script.socket;
+    return set.onlySocket === socket && del.onlySocket === socket && waited.command.onlySocket === socket ? waited.confirmed : null;
   }
 
   /** A WAIT written after what this connection was sent so far: now, or once the one out answers. */
@@ -136,5 +139,12 @@ export class ReplicaWaits {
     // After a MOVED the table holds the address the node announced: where natMap says to reach it.
     const { host, port } = (client as unknown as { natMapper(key: string): { host: string; port: number } }).natMapper(nodeKey);
     return client.nodes('all').find((node) => node.options.host === host && node.options.port === port) ?? null;
+  }
+
+  /** The connection whose socket this is, while it still is (null: gone). */
+  private connectionOn(socket: object | null): Redis | null {
+    if (!socket) return null;
+    const connections = this.client instanceof Cluster ? this.client.nodes('all') : [this.client];
+    return connections.find((connection) => connection.stream === socket) ?? null;
   }
 }

@@ -81,7 +81,7 @@ export class ScriptRunner {
   private send<T>(command: CountedCommand, wrote?: (answer: T) => boolean): Promise<T> {
     const answer = this.client.sendCommand(command) as Promise<T>;
     if (!this.replicaWaits) return answer;
-    // The check write's key: in the script's slot (its first key's hash tag on a Cluster).
+    // Check writes' keys start so: in the script's slot (its first key's hash tag on a Cluster).
     const checkKey = `${(command.args as string[])[2]}:replica-check`;
     return this.replicaWaits.confirmed(command, answer, wrote ?? (() => true), checkKey);
   }
