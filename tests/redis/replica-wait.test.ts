@@ -66,6 +66,8 @@ function freeze(server: OwnRedis): () => void {
   return () => void server.proc?.kill('SIGCONT');
 }
 
+// Timeouts of a second or more where an add must be confirmed: a loaded machine (the full suite)
+// can hold a loopback replica's acknowledgement for a few hundred milliseconds.
 describe('waitReplicas on a master with a replica', { skip }, () => {
   let master: OwnRedis;
   let replica: OwnRedis;
@@ -121,7 +123,7 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
 
   it('fails an add the replica did not confirm in time with not_replicated (503); the job is stored, and a retry finds it', async () => {
     const prefix = testPrefix();
-    const store = storeOn('waitReplicas=1&waitTimeout=200', prefix);
+    const store = storeOn('waitReplicas=1&waitTimeout=1000', prefix);
     const queue = new Queue(store);
     let thaw: (() => void) | null = null;
     try {
@@ -129,8 +131,8 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
       thaw = freeze(replica);
       const err = await queue.enqueue({ id: 'late', task: 't', queue: 'q' }).then(() => null, (e: unknown) => e);
       assert.ok(err instanceof NotReplicatedError, String(err));
-      assert.deepEqual([err.code, err.status, err.details], ['not_replicated', 503, { replicas: 1, confirmed: 0, timeoutMs: 200 }]);
-      assert.match(err.message, /took the job, but 0 of 1 replica\(s\) confirmed it within 200 ms; retry with the same id/);
+      assert.deepEqual([err.code, err.status, err.details], ['not_replicated', 503, { replicas: 1, confirmed: 0, timeoutMs: 1000 }]);
+      assert.match(err.message, /took the job, but 0 of 1 replica\(s\) confirmed it within 1000 ms; retry with the same id/);
       // The enqueue funnel does not split such a failure into retries of its own, and the API answers 503.
       assert.equal(isUnavailable(err), true);
       assert.equal((await store.getJob({ id: 'late' }))?.state, 'queued', 'stored on the master');
@@ -147,7 +149,7 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
 
   it('an add that created nothing (its id exists) is proven by a check write; adds written during a WAIT share the next one', async () => {
     const prefix = testPrefix();
-    const store = storeOn('waitReplicas=1&waitTimeout=300', prefix);
+    const store = storeOn('waitReplicas=1&waitTimeout=1000', prefix);
     const queue = new Queue(store);
     const seen: string[][] = [];
     const monitor = await watchCommands((args) => seen.push(args), master.url);
@@ -271,8 +273,41 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
     }
   });
 
+  it('while the replicas confirm nothing, sweeps do not wait on the outbox entry after entry', async () => {
+    const prefix = testPrefix();
+    const store = storeOn('waitReplicas=1&waitTimeout=1000', prefix);
+    const onMaster = new Redis(master.url);
+    const adds: string[] = [];
+    const monitor = await watchCommands((args) => (args[0]?.toLowerCase() === 'fcall' && /^fusion_[0-9a-f]+_add(_lean)?$/.test(args[1] ?? '') && adds.push(args[1]!)), master.url);
+    let thaw: (() => void) | null = null;
+    try {
+      const queue = new Queue(store);
+      for (let i = 0; i < 3; i++) await queue.enqueue({ id: `parent-${i}`, task: 't', queue: 'q' });
+      const { jobs } = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 3, leaseMs: 30_000, now: Date.now() });
+      assert.equal(jobs.length, 3);
+      thaw = freeze(replica);
+      const now = Date.now();
+      await store.finishJobs({ outcomes: jobs.map((job) => ({ kind: 'completed' as const, id: job.id, token: job.leaseToken!, at: now, result: null,
+        enqueue: [resolveSpec({ id: `child-of-${job.id}`, task: 't', queue: 'callbacks' }, now)] })) });
+      const outbox = new RedisKeys(prefix, false).queueOutbox('q');
+      // The background deliveries were refused: their children are on the master, the entries stay.
+      await until(async () => (await store.countJobs({ queue: 'callbacks' })).callbacks?.queued === 3, 10_000, 'the follow-ups on the master');
+      const addsBefore = adds.length;
+      await until(async () => {
+        await store.recoverExpiredJobs({ now: Date.now() });
+        return adds.length === addsBefore;
+      }, 10_000, 'a sweep that left the outbox alone');
+      assert.equal(await onMaster.hlen(outbox), 3, 'the entries stay for a later sweep');
+    } finally {
+      thaw?.();
+      monitor.stop();
+      onMaster.disconnect();
+      await store.close();
+    }
+  });
+
   it('the API answers 503 not_replicated, and a retry with the same Idempotency-Key is the same job', async () => {
-    const store = storeOn('waitReplicas=1&waitTimeout=200');
+    const store = storeOn('waitReplicas=1&waitTimeout=1000');
     const fusion = await Fusion.open({ store });
     fusion.task('noop', async () => {}, { queue: 'q' });
     const app = await buildServer({ fusion, processMetrics: false });
@@ -284,7 +319,7 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
       assert.equal(refused.statusCode, 503, refused.body);
       const body = refused.json() as { error: { code: string; message: string; details: Record<string, unknown> } };
       assert.equal(body.error.code, 'not_replicated');
-      assert.deepEqual(body.error.details, { replicas: 1, confirmed: 0, timeoutMs: 200 });
+      assert.deepEqual(body.error.details, { replicas: 1, confirmed: 0, timeoutMs: 1000 });
       thaw();
       thaw = null;
       const retried = await post();
@@ -300,7 +335,7 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
   });
 
   it('a job handed to an idle worker here still runs when its add is not confirmed', async () => {
-    const store = storeOn('waitReplicas=1&waitTimeout=200');
+    const store = storeOn('waitReplicas=1&waitTimeout=1000');
     const registry = new TaskRegistry();
     const ran: string[] = [];
     registry.register('t', async (_payload, ctx) => void ran.push(ctx.job.id));
@@ -355,7 +390,7 @@ describe('waitReplicas on a cluster with a replica per master', { skip }, () => 
 
   it('waits on the master that took each add: a frozen replica fails only the adds of its master', async () => {
     const prefix = testPrefix();
-    const store = new RedisStore(parseRedisUrl(`${cluster!.url}?prefix=${prefix}&waitReplicas=1&waitTimeout=300`));
+    const store = new RedisStore(parseRedisUrl(`${cluster!.url}?prefix=${prefix}&waitReplicas=1&waitTimeout=1500`));
     const queue = new Queue(store);
     const admin = new Redis(cluster!.nodes[0]!.url);
     let thaw: (() => void) | null = null;

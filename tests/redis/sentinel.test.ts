@@ -74,7 +74,7 @@ describe('a store on a Sentinel-watched master', { skip }, () => {
   after(() => group?.stop());
 
   it('follows a failover: nothing acknowledged lost, adds refused while no replica confirms them, all work done after', async () => {
-    const store = new RedisStore(parseRedisUrl(`${group.url}?prefix=${testPrefix()}&waitReplicas=1&waitTimeout=300&socketTimeout=2000`));
+    const store = new RedisStore(parseRedisUrl(`${group.url}?prefix=${testPrefix()}&waitReplicas=1&waitTimeout=1500&socketTimeout=3000`));
     const queue = new Queue(store);
     const runs = new Map<string, number>();
     const registry = new TaskRegistry().register('t', async (_payload, ctx) => void runs.set(ctx.job.id, (runs.get(ctx.job.id) ?? 0) + 1));

@@ -222,7 +222,7 @@ export class Claims {
     // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
     for (let x = 0; x < outbox.length; x += 3) {
       if (appliedAt((outbox[x] as number) - 1)) {
-        await this.outbox.afterOutcome(ctx.keys.queueOutbox(queue), outbox[x + 1] as string, outbox[x + 2] as string);
+        await this.outbox.afterWrite(ctx.keys.queueOutbox(queue), outbox[x + 1] as string, outbox[x + 2] as string);
       }
     }
   }

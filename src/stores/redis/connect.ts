@@ -149,7 +149,7 @@ function hostListOf(body: string, defaultPort: number): { user?: string; pass?: 
   }
 }
 
-/** host[:port]; an IPv6 host in brackets ([::1]:26379), taken off. */
+/** A %-decoded URL part, or null for a bad escape. */
 function decodeOrNull(text: string): string | null {
   try {
     return decodeURIComponent(text);
@@ -158,6 +158,7 @@ function decodeOrNull(text: string): string | null {
   }
 }
 
+/** host[:port]; an IPv6 host in brackets ([::1]:26379), taken off. */
 function hostPort(text: string, defaultPort: number): { host: string; port: number } {
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
   if (bracketed) return { host: bracketed[1]!, port: bracketed[2] === undefined ? defaultPort : Number(bracketed[2]) };

@@ -20,8 +20,13 @@ interface OutboxEntry {
 
 /** Entries one sweep redelivers per outbox. */
 const DRAIN_COUNT = 100;
+/** How long sweeps leave the outboxes alone after the replicas last did not confirm a delivery. */
+const UNCONFIRMED_PAUSE_MS = 10_000;
 
 export class Outbox {
+  /** When the replicas last did not confirm a delivery's jobs (`?waitReplicas=`; 0: never). */
+  private unconfirmedAt = 0;
+
   constructor(private readonly ctx: RedisContext, private readonly jobsIn: JobsIn) {}
 
   /** The stored text of an entry holding `jobs`. */
@@ -32,9 +37,10 @@ export class Outbox {
 
   /**
    * Add an entry's jobs, then delete it from its outbox. Where adds wait for replicas and they did
-   * not confirm every job of the entry, it stays for the sweep (each queue's jobs are tried).
+   * not confirm every job of the entry, it stays for the sweep (each queue's jobs are tried) and
+   * this answers false.
    */
-  async deliver(outboxKey: string, field: string, text: string): Promise<void> {
+  async deliver(outboxKey: string, field: string, text: string): Promise<boolean> {
     const entry = JSON.parse(text) as OutboxEntry;
     const byQueue = new Map<string, Raw[]>();
     for (const [queue, ...args] of entry.jobs) {
@@ -49,25 +55,37 @@ export class Outbox {
       } catch (err) {
         if (!(err instanceof NotReplicatedError)) throw err;
         confirmed = false;
+        this.unconfirmedAt = Date.now();
       }
     }
     if (confirmed) await this.ctx.client.hdel(outboxKey, field);
+    return confirmed;
   }
 
   /**
-   * Deliver the entry an outcome just wrote. Where adds wait for replicas, in the background: a
-   * finish (and the claim that may ride with it) must not wait for a replica; the entry stays
-   * until its jobs are confirmed, and a failed delivery leaves it for the sweep.
+   * Deliver the entry an outcome or a schedule's run just wrote. Where adds wait for replicas, in
+   * the background: a finish (and the claim that may ride with it) or the scheduler must not wait
+   * for a replica; the entry stays until its jobs are confirmed, and a failed delivery leaves it for
+   * the sweep.
    */
-  afterOutcome(outboxKey: string, field: string, text: string): Promise<void> {
-    if (!this.ctx.addsWait) return this.deliver(outboxKey, field, text);
+  async afterWrite(outboxKey: string, field: string, text: string): Promise<void> {
+    if (!this.ctx.addsWait) {
+      await this.deliver(outboxKey, field, text);
+      return;
+    }
     this.deliver(outboxKey, field, text).catch((err: unknown) => (this.ctx.lastError = err as Error));
-    return Promise.resolve();
   }
 
-  /** Redeliver entries left by a process that died between an outcome and its delivery. */
+  /**
+   * Redeliver entries left by a process that died between an outcome and its delivery, or whose
+   * jobs the replicas did not confirm. While they are not confirming, the sweep does not wait on
+   * them entry after entry: it leaves the outboxes until UNCONFIRMED_PAUSE_MS after the last refusal.
+   */
   async drain(outboxKey: string): Promise<void> {
+    if (Date.now() - this.unconfirmedAt < UNCONFIRMED_PAUSE_MS) return;
     const [, flat] = await this.ctx.client.hscan(outboxKey, '0', 'COUNT', DRAIN_COUNT);
-    for (let i = 0; i < flat.length; i += 2) await this.deliver(outboxKey, flat[i]!, flat[i + 1]!);
+    for (let i = 0; i < flat.length; i += 2) {
+      if (!(await this.deliver(outboxKey, flat[i]!, flat[i + 1]!))) return;
+    }
   }
 }

@@ -3,7 +3,7 @@
 // process logs it at start, as a warning where a crash or restart of Redis would lose jobs. Read
 // from INFO (allowed where CONFIG is not, as on managed Redis) and, where CONFIG GET answers,
 // appendfsync and save; on a Cluster, from every master. With `?waitReplicas=` an add is answered
-// only once replicas confirm it (runner.ts), which the line says too.
+// only once replicas confirm it (replica-wait.ts), which the line says too.
 import { Cluster } from 'ioredis';
 import type { RedisClient, ReplicaWait } from './connect.js';
 

@@ -1,11 +1,11 @@
 // Adds that wait for replicas (`?waitReplicas=`): a script is answered only once that many replicas
 // hold what it wrote. Redis's WAIT counts the writes of the connection it runs on (since Redis 7.2
-// only those that reached the replication stream), so the proof is a WAIT written on the socket
-// the script was written on, after it, each written once: a call sent again (after a reconnect, a
-// MOVED or an ASK) or one that wrote nothing (an add whose ids all exist) proves nothing, and a
-// check write is made and waited for instead, on the socket the script's answer came on. WAIT holds up every call behind it on its connection,
-// so such scripts get a connection of their own, and the scripts written while a WAIT is out share
-// the next one rather than each waiting behind the others'.
+// only those that reached the replication stream), so the proof is a WAIT written on the socket the
+// script was written on, after it, each written once: a call sent again (after a reconnect, a MOVED
+// or an ASK) or one that wrote nothing (an add whose ids all exist) proves nothing, and a check
+// write is made and waited for instead, on the socket the script's answer came on. WAIT holds up
+// every call behind it on its connection, so such scripts get a connection of their own, and the
+// scripts written while a WAIT is out share the next one rather than each waiting behind the others'.
 import { randomBytes } from 'node:crypto';
 import { Cluster, Command, type Redis } from 'ioredis';
 import { FusionError } from '../../core/errors.js';

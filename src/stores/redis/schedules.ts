@@ -62,7 +62,7 @@ export class Schedules {
       lastRunAt: next.lastRunAt ?? null, now, outboxField: field, outboxEntry: entry,
     }));
     if (advanced !== 1) return false;
-    if (field) await this.outbox.deliver(keys.scheduleOutbox, field, entry);
+    if (field) await this.outbox.afterWrite(keys.scheduleOutbox, field, entry);
     return true;
   }
 }
