@@ -1,6 +1,7 @@
 // PostgreSQL for tests: one gate (is a server reachable?), a database of the tests' own
 // (fusion_test, made if missing), a random schema per store, and cleanup of exactly the schemas
-// the tests made. Never touches other databases or schemas: the server may be shared.
+// the tests made. Never touches other databases or schemas: the server may be shared (the vacuum
+// test makes a database fusion_vacuum_* of its own and drops it).
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
