@@ -38,7 +38,7 @@ const common = (role: string): RedisOptions => ({
 
 export function parseRedisUrl(url: string): RedisTarget {
   const m = /^(redis|rediss|redis\+cluster|redis\+sentinel):\/\/(.*)$/.exec(url);
-  if (!m) throw new FusionError('invalid_store', `not a Redis URL: ${url}`, { url });
+  if (!m) throw new FusionError('invalid_store', `not a Redis URL: ${redactStoreUrl(url)}`, { url: redactStoreUrl(url) });
   const [, scheme, rest] = m as unknown as [string, string, string];
   const qi = rest.indexOf('?');
   const params = new URLSearchParams(qi >= 0 ? rest.slice(qi + 1) : '');
@@ -137,16 +137,10 @@ function hostListOf(body: string, defaultPort: number): { user?: string; pass?: 
   const colon = auth.indexOf(':');
   const nodes = hosts.split(',').filter(Boolean).map((text) => hostPort(text, defaultPort));
   if (nodes.length === 0 || nodes.some((n) => !n.host || !Number.isInteger(n.port) || n.port < 1 || n.port > 65535)) return null;
-  try {
-    return {
-      user: auth ? decodeURIComponent(colon >= 0 ? auth.slice(0, colon) : auth) : undefined,
-      pass: colon >= 0 ? decodeURIComponent(auth.slice(colon + 1)) : undefined,
-      nodes,
-      path: slash >= 0 ? hostsAndPath.slice(slash + 1) : '',
-    };
-  } catch {
-    return null; // a bad %-escape
-  }
+  const user = auth ? decodeOrNull(colon >= 0 ? auth.slice(0, colon) : auth) : undefined;
+  const pass = colon >= 0 ? decodeOrNull(auth.slice(colon + 1)) : undefined;
+  if (user === null || pass === null) return null;
+  return { user, pass, nodes, path: slash >= 0 ? hostsAndPath.slice(slash + 1) : '' };
 }
 
 /** A %-decoded URL part, or null for a bad escape. */

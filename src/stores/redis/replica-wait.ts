@@ -60,7 +60,7 @@ interface Round {
 export class ReplicaWaits {
   private readonly rounds = new WeakMap<Redis, Round>();
 
-  constructor(private readonly client: RedisClient, readonly wait: ReplicaWait) {}
+  constructor(private readonly client: RedisClient, private readonly wait: ReplicaWait) {}
 
   /**
    * `answer` (of `script`, sent through the client in this tick) once the replicas hold what it
