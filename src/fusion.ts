@@ -26,6 +26,10 @@ export interface FusionOptions {
   /** A store URL (sqlite:PATH, redis://...) or a Store. Default sqlite:./data/fusion.db. */
   store?: string | Store;
   storeOptions?: OpenStoreOptions;
+  /**
+   * Default: the store's clock (Redis, PostgreSQL: the server's time, so processes on machines
+   * whose clocks disagree still agree on leases and due times), else this machine's.
+   */
   clock?: Clock;
   logger?: Logger;
   /** Providers, routes and the outgoing-HTTP policy (fusion.config.json, loaded). Default: every channel in dry-run. */
@@ -79,7 +83,8 @@ export class Fusion {
 
   static async open(opts: FusionOptions = {}): Promise<Fusion> {
     const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
-    const f = new Fusion(store, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
+    const clock = opts.clock ?? (store.clock ? await store.clock.start() : systemClock);
+    const f = new Fusion(store, clock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
     f.eventOptions = opts.events ?? {};
     if (opts.otel) f.stopTracing = traceAttempts(f.lifecycle, opts.otel === true ? {} : opts.otel);
     return f;

@@ -130,7 +130,7 @@ export class ApiMetrics {
       (scrape ??= (async () => {
         try {
           const qs = await store.listQueues();
-          const now = Date.now();
+          const now = store.clock?.now() ?? Date.now();
           depth.reset();
           oldest.reset();
           paused.reset();

@@ -16,7 +16,7 @@ export async function storeUpgrade(url: string, force: boolean): Promise<void> {
   const { parseRedisUrl } = await import('../stores/redis/connect.js');
   const store = new RedisStore(parseRedisUrl(url));
   try {
-    const { outcome, olderWorkers } = await store.upgradeJobFormat({ now: Date.now(), force });
+    const { outcome, olderWorkers } = await store.upgradeJobFormat({ now: (await store.clock.start()).now(), force });
     const older = olderWorkers.length ? `live workers of a version before lean hashes: ${olderWorkers.join(', ')}\n` : '';
     const head = `store: ${redactStoreUrl(url)}\nprefix: ${store.prefix}\n`;
     if (outcome === 'refused') {

@@ -1,5 +1,6 @@
 // The Store contract. Every method is one atomic operation in the store: no caller may
 // split one into read-then-write. The same contract suite (tests/contract/) runs on every store.
+import type { SharedClock } from './shared-clock.js';
 import type { Job, JobError, JobState, NewJob, LogLine } from './job.js';
 import { FusionError } from './errors.js';
 
@@ -497,6 +498,12 @@ export interface Store extends JobStore, QueueAdmin, ScheduleStore, WorkerRegist
   readonly capabilities: StoreCapabilities;
   /** Optional role: state shared by every process of this store (see SharedState). */
   readonly shared?: SharedState;
+  /**
+   * Optional: the time every process of this store agrees on, the server's (see shared-clock.ts).
+   * Fusion.open uses it unless given a clock of its own. Absent where every process shares this
+   * machine's clock (SQLite).
+   */
+  readonly clock?: SharedClock;
   /** Cheap reachability check for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -3,10 +3,16 @@
 // run and the store's completion shows as a second execution), optionally the webhook channel, and
 // lease recovery. Prints READY once its worker runs and RUNNING when its first job starts: the
 // parent kills only processes that are running jobs, however slow the machine is to start them.
+// Each execution's line also carries the machine's monotonic time (ms), which every process on the
+// machine shares whatever its wall clock says (the clock skew test runs processes whose wall clocks
+// are set apart). READY says the offset of the clock it goes by. With `delayed`, it adds that many jobs due delayMs later once READY, printing
+// ADDING <monotonic ms> before and ADDED after.
 //   node chaos-worker.js '<ChaosWorkerOptions as JSON>'
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
+import { systemClock } from '../../src/core/clock.js';
+import { SharedClock } from '../../src/core/shared-clock.js';
 import type { ChaosWorkerOptions } from './chaos.js';
 
 const o = JSON.parse(process.argv[2]!) as ChaosWorkerOptions;
@@ -17,12 +23,14 @@ const fusion = await Fusion.open({
   store: o.url,
   channels: o.webhook ?? false,
   config: { outgoing: { allow: ['127.0.0.1/32'] } },
+  ...(o.machineClock ? { clock: systemClock } : {}),
 });
+const monotonicMs = () => Math.round(Number(process.hrtime.bigint() / 1000n) / 1000);
 let running = false;
 fusion.task(
   'chaos',
   async (_p: unknown, ctx) => {
-    if (o.record !== false) appendFileSync(log, `${ctx.job.id}\n`);
+    if (o.record !== false) appendFileSync(log, `${ctx.job.id} ${monotonicMs()}\n`);
     if (!running) {
       running = true;
       process.stdout.write('RUNNING\n');
@@ -48,4 +56,11 @@ process.on('SIGTERM', () => {
     process.exit(0);
   });
 });
-process.stdout.write('READY\n');
+// READY, with the store clock's offset from this machine's (0 on the machine's clock).
+process.stdout.write(`READY offset ${fusion.clock instanceof SharedClock ? fusion.clock.offsetMs : 0}\n`);
+if (o.delayed) {
+  const { count, delayMs, tag } = o.delayed;
+  process.stdout.write(`ADDING ${monotonicMs()}\n`);
+  await fusion.queue.enqueueMany(Array.from({ length: count }, (_, i) => ({ id: `${tag}-${i}`, task: 'chaos', queue, payload: {}, delay: delayMs, maxStalls: 100 })));
+  process.stdout.write(`ADDED ${monotonicMs()}\n`);
+}

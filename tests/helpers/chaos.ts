@@ -282,20 +282,41 @@ export interface ChaosWorkerOptions {
   webhook?: boolean;
   /** Record executions (default true; off for throughput runs). */
   record?: boolean;
+  /** Go by this machine's clock, not the store's (the clock skew test's control). */
+  machineClock?: boolean;
+  /** Jobs this process adds once READY, due delayMs later, with ids <tag>-<n>. */
+  delayed?: { count: number; delayMs: number; tag: string };
 }
 
 /** A worker process: prints READY when its worker has started and RUNNING when its first job runs. */
-export function chaosWorker(o: ChaosWorkerOptions): Proc {
-  return new Proc([WORKER, JSON.stringify(o)]);
+export function chaosWorker(o: ChaosWorkerOptions, env?: Record<string, string>): Proc {
+  return new Proc([WORKER, JSON.stringify(o)], { env });
+}
+
+/** Every execution recorded in a directory's logs: job id, and the machine's monotonic ms at its start. */
+function executionLines(dir: string): { id: string; at: number }[] {
+  const out: { id: string; at: number }[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.startsWith('exec-'))) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      const [id, at] = line.split(' ');
+      if (id) out.push({ id, at: Number(at) });
+    }
+  }
+  return out;
 }
 
 /** Executions per job id, from every process's log in a directory. */
 export function executions(dir: string): Map<string, number> {
   const n = new Map<string, number>();
-  for (const f of readdirSync(dir).filter((x) => x.startsWith('exec-'))) {
-    for (const id of readFileSync(join(dir, f), 'utf8').split('\n')) if (id) n.set(id, (n.get(id) ?? 0) + 1);
-  }
+  for (const { id } of executionLines(dir)) n.set(id, (n.get(id) ?? 0) + 1);
   return n;
+}
+
+/** The machine's monotonic ms at each job's first execution (see chaos-worker.ts). */
+export function firstExecutions(dir: string): Map<string, number> {
+  const first = new Map<string, number>();
+  for (const { id, at } of executionLines(dir)) first.set(id, Math.min(at, first.get(id) ?? Infinity));
+  return first;
 }
 
 /** Every job of a queue, page by page. */

@@ -78,7 +78,7 @@ async function beforeSleep(ctx: PostgresContext, req: ClaimRequest, result: Clai
 /** Tell this process's workers to claim on `queues` again (what a notification would do). */
 function wakeQueues(ctx: PostgresContext, queues: string[]): void {
   if (ctx.closed) return;
-  const at = Date.now();
+  const at = ctx.clock.now();
   ctx.emit(queues.map((queue) => ({ type: 'queued', queue, at })));
 }
 

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { StoreEvent, StoreListener } from '../../core/store.js';
+import { SharedClock } from '../../core/shared-clock.js';
 import { TYPES } from './connect.js';
 import type { Listener } from './listen.js';
 import { quoteIdent } from './sql.js';
@@ -44,6 +45,11 @@ export class PostgresContext {
   closed = false;
   /** The last connection or background error seen, for diagnostics. */
   lastError: Error | null = null;
+  /** The time every process of this store agrees on: the server's (read by Fusion.open's start). */
+  readonly clock = new SharedClock(async () => {
+    const { rows } = await this.pool.query<{ ms: number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms');
+    return Number(rows[0]!.ms);
+  });
   private tokenSeq = 0;
   /**
    * Queues this store has seen have a row (an add to them went through): queue rows are never

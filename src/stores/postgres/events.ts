@@ -18,10 +18,11 @@ export function subscribe(ctx: PostgresContext, listener: StoreListener, workOnl
       // Notifications sent while the connection was down are lost: wake every queue once.
       resync: async (client) => {
         const { rows } = await client.query<{ name: string }>(ctx.statements.queueNames);
-        const at = Date.now();
+        const at = ctx.clock.now();
         ctx.emit(rows.map((r) => ({ type: 'resumed', queue: r.name, at })));
       },
       error: (err) => (ctx.lastError = err),
+      now: () => ctx.clock.now(),
       silence: ctx.silence,
     });
   }

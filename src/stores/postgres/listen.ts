@@ -14,6 +14,8 @@ export interface ListenerHooks {
   /** After a reconnect: on the new connection, known to answer (the pool's may be as silent as the old one was). */
   resync(client: pg.Client): Promise<void>;
   error(err: Error): void;
+  /** The store's clock, for the time of each event. */
+  now(): number;
   /** Watches this connection too: it owes nothing while it listens, so it gets a SELECT 1 now and then. */
   silence: SilenceWatch;
 }
@@ -101,7 +103,7 @@ export class Listener {
       return;
     }
     if (w.o === this.origin) return;
-    const e: StoreEvent = { type: w.t, queue: w.q, at: Date.now() };
+    const e: StoreEvent = { type: w.t, queue: w.q, at: this.hooks.now() };
     if (w.r !== null && w.r !== undefined) e.runAt = w.r;
     if (w.j) e.jobId = w.j;
     this.hooks.event(e);

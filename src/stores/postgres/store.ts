@@ -10,6 +10,7 @@
 //   queues.ts     pause, resume, options                  schedules.ts schedules and their advance
 //   workers.ts    the worker registry                     events.ts    subscriptions and the LISTEN connection
 //   statements.ts every statement's text                  migrate.ts   numbered schema migrations (migrations/*.sql)
+import type { SharedClock } from '../../core/shared-clock.js';
 import type pg from 'pg';
 import type { Job, LogLine } from '../../core/job.js';
 import { FusionError } from '../../core/errors.js';
@@ -106,6 +107,11 @@ export class PostgresStore implements Store {
   /** The last connection or background error seen, for diagnostics. */
   get lastError(): Error | null {
     return this.ctx.lastError;
+  }
+
+  /** The server's time, which every process of this store goes by (shared-clock.ts). */
+  get clock(): SharedClock {
+    return this.ctx.clock;
   }
 
   /** Provider health, send slots and delivery status, agreed on by every process of this schema. */
@@ -275,6 +281,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.ctx.closed) return;
     this.ctx.closed = true;
+    this.ctx.clock.stop();
     await events.stopListening(this.ctx);
     this.ctx.silence.close();
     // Over a silent path a polite end never finishes: past the socket timeout its sockets are destroyed.

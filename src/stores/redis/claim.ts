@@ -317,12 +317,12 @@ export class Claims {
     this.handoffs.drop(registration);
     try {
       const [, , , handed] = await ctx.run(claimScript({
-        queueKeyBase: ctx.keys.queueKeyBase(registration.queue), channel: ctx.keys.scriptChannel, queue: registration.queue, now: Date.now(),
+        queueKeyBase: ctx.keys.queueKeyBase(registration.queue), channel: ctx.keys.scriptChannel, queue: registration.queue, now: ctx.clock.now(),
         limit: 0, leaseMs: registration.leaseMs, workerId: registration.worker, token: registration.token, previous: registration.member,
         idleUntil: '', forget: '',
       }));
       if (handed) this.handoffs.forget(registration);
-      if (handed?.length) await this.giveBack(claimedJobs(handed, registration.queue, registration.token, registration.worker, Date.now(), 0));
+      if (handed?.length) await this.giveBack(claimedJobs(handed, registration.queue, registration.token, registration.worker, ctx.clock.now(), 0));
     } catch (err) {
       // The registration lapses on its own; jobs leased under it come back when their lease does.
       ctx.lastError = err as Error;
@@ -331,7 +331,7 @@ export class Claims {
 
   /** Jobs leased to a worker that no longer takes them: back to queued, their attempt not counted. */
   private async giveBack(jobs: Job[]): Promise<void> {
-    const at = Date.now();
+    const at = this.ctx.clock.now();
     for (const job of jobs) this.ctx.rememberQueue(job.id, job.queue);
     await this.finishJobs({ outcomes: jobs.map((j) => ({ kind: 'released' as const, id: j.id, token: j.leaseToken!, at })) })
       .catch((err) => (this.ctx.lastError = err as Error));

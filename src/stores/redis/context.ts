@@ -2,6 +2,7 @@
 // runner, and what this process knows about queues and jobs (which queues it registered, which
 // queue each job it claimed is in). The parts (jobs-in.ts, claim.ts, operator.ts, ...) each take
 // one of these; the store class wires them together.
+import { SharedClock } from '../../core/shared-clock.js';
 import type { ScriptRunner } from './runner.js';
 import { jobFormatScript, type ScriptCall } from './script-calls.js';
 import type { RedisClient } from './connect.js';
@@ -17,6 +18,8 @@ import type { RedisKeys } from './keys.js';
 const ID_INDEX_ANCHOR = Buffer.concat([Buffer.from([255]), Buffer.from('~'.repeat(80))]);
 /** Most ids the job → queue cache holds; the oldest go first. */
 const QUEUE_CACHE_SIZE = 100_000;
+/** The server's clock. Run with a key, so that on Cluster every process reads the same master's. */
+const SERVER_TIME_SCRIPT = "return redis.call('TIME')";
 
 export class RedisContext {
   /** The last connection or background error seen, for diagnostics. */
@@ -30,6 +33,8 @@ export class RedisContext {
   readonly claimedQueues = new Set<string>();
   /** Counters for diagnostics and tests: lost claims put back (and their jobs), sweep lock renewals. */
   readonly stats = { lostClaims: 0, releasedJobs: 0, sweepRenewals: 0 };
+  /** The time every process of this store agrees on: the server's (read by Fusion.open's start). */
+  readonly clock = new SharedClock(() => this.serverTime());
   /**
    * Whether adds write lean job hashes (only fields not at their default): the prefix's format mark
    * (jobFormat in lua/lib/keys.lua), read before this process first writes (knowFormat) and again
@@ -56,6 +61,12 @@ export class RedisContext {
   /** Whether adds wait for replicas (`?waitReplicas=`). */
   get addsWait(): boolean {
     return this.addScripts !== this.scripts;
+  }
+
+  /** The server's clock, epoch ms: on Cluster the master of the global keys' slot. */
+  private async serverTime(): Promise<number> {
+    const [seconds, micros] = (await this.client.eval(SERVER_TIME_SCRIPT, 1, this.keys.queueNames)) as [string, string];
+    return Number(seconds) * 1000 + Number(micros) / 1000;
   }
 
   run<T>(call: ScriptCall<T>): Promise<T> {

@@ -83,7 +83,7 @@ export class LostClaims {
         while (this.lost.length) {
           const { call, keptIds, keptRegistration } = this.lost[0]!;
           const ids = await ctx.run(releaseClaimScript({
-            queueKeyBase: ctx.keys.queueKeyBase(call.queue), channel: ctx.keys.scriptChannel, queue: call.queue, now: Date.now(),
+            queueKeyBase: ctx.keys.queueKeyBase(call.queue), channel: ctx.keys.scriptChannel, queue: call.queue, now: ctx.clock.now(),
             token: call.token, leaseUntilMin: call.leaseUntil - 0.5, leaseUntilMax: call.leaseUntil + 0.5,
             keepRegistration: keptRegistration, kept: keptIds,
           }));

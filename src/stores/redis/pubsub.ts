@@ -118,7 +118,7 @@ export class PubSub {
   private async resync(): Promise<void> {
     const { ctx } = this;
     const queues = new Set([...ctx.claimedQueues, ...ctx.registeredQueues, ...(await ctx.allQueues().catch(() => []))]);
-    const at = Date.now();
+    const at = ctx.clock.now();
     this.emit([...queues].map((queue) => ({ type: 'resumed' as const, queue, at })));
   }
 

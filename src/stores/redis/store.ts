@@ -16,6 +16,7 @@ import type {
   SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities, StoreListener, SubscribeOptions, WorkerInfo, WorkerRef,
 } from '../../core/store.js';
 import type { Job, LogLine } from '../../core/job.js';
+import type { SharedClock } from '../../core/shared-clock.js';
 import { ScriptRunner } from './runner.js';
 import { watchSilence, type RedisClient, type RedisTarget, type ReplicaWait } from './connect.js';
 import { RedisSharedState } from './shared-state.js';
@@ -133,6 +134,11 @@ export class RedisStore implements Store {
     return this.ctx.stats;
   }
 
+  /** The server's time, which every process of this store goes by (shared-clock.ts). */
+  get clock(): SharedClock {
+    return this.ctx.clock;
+  }
+
   get shared(): SharedState {
     return (this.sharedState ??= new RedisSharedState(this.client, this.prefix));
   }
@@ -196,6 +202,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.ctx.closed) return;
     this.ctx.closed = true;
+    this.ctx.clock.stop();
     this.pubsub.dropListeners();
     // A last try for lost claims' jobs; if it fails they come back when their leases run out.
     await this.claims.lostClaims.close();
