@@ -22,6 +22,9 @@ import { EventHub, type EventFilter, type EventHubOptions, type Subscription } f
 import { Lifecycle } from './core/lifecycle.js';
 import { traceAttempts, type TelemetryOptions } from './core/telemetry.js';
 
+/** A machine whose clock is this far from the store's gets a warning at start (Fusion goes by the store's anyway). */
+const CLOCK_WARN_MS = 1000;
+
 export interface FusionOptions {
   /** A store URL (sqlite:PATH, redis://...) or a Store. Default sqlite:./data/fusion.db. */
   store?: string | Store;
@@ -85,6 +88,10 @@ export class Fusion {
     const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
     const clock = opts.clock ?? (store.clock ? await store.clock.start() : systemClock);
     const f = new Fusion(store, clock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
+    const offsetMs = clock === store.clock ? store.clock.offsetMs : 0;
+    if (Math.abs(offsetMs) >= CLOCK_WARN_MS) {
+      f.logger.warn({ offsetMs }, `this machine's clock is ${Math.round(Math.abs(offsetMs) / 1000)} s ${offsetMs > 0 ? 'behind' : 'ahead of'} the store's: Fusion goes by the store's`);
+    }
     f.eventOptions = opts.events ?? {};
     if (opts.otel) f.stopTracing = traceAttempts(f.lifecycle, opts.otel === true ? {} : opts.otel);
     return f;

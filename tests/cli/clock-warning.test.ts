@@ -1,0 +1,34 @@
+// A process on a machine whose clock is off goes by the store's clock and says so when it starts:
+// `fusion worker` on Redis with its wall clock five minutes ahead (libfaketime) logs a warning
+// naming the difference. On a same-machine store (every other test) the offset is 0 and it is silent.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { Proc } from '../helpers/chaos.js';
+import { faketimeSkip, skewedClock } from '../helpers/faketime.js';
+import { CLI } from '../helpers/net.js';
+import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
+
+const skip = (await redisSkip()) || faketimeSkip();
+
+describe('a machine whose clock is off', { skip }, () => {
+  const prefix = testPrefix();
+  after(async () => {
+    const admin = new Redis(REDIS_URL);
+    await dropPrefix(admin, prefix);
+    admin.disconnect();
+  });
+
+  it("fusion worker warns at start that it goes by the store's clock, by how much", async () => {
+    const url = `${REDIS_URL}?prefix=${prefix}`;
+    const worker = new Proc([CLI, 'worker', '--store', url, '--log-level', 'info'], { env: { ...skewedClock(300), FUSION_CONFIG: '' } });
+    try {
+      const line = JSON.parse(await worker.line('the store')) as { level: number; offsetMs: number; msg: string };
+      assert.equal(line.level, 40, 'a warning');
+      assert.match(line.msg, /this machine's clock is 300 s ahead of the store's: Fusion goes by the store's/);
+      assert.ok(Math.abs(line.offsetMs + 300_000) < 1000, `offset ${line.offsetMs}`);
+    } finally {
+      await worker.term();
+    }
+  });
+});
