@@ -1,13 +1,14 @@
 // Chaos: workers on machines whose clocks disagree. Four worker processes share one store: one on
 // the machine's clock, one five minutes ahead, one five minutes behind, and one whose clock is
 // stepped ten minutes ahead and back while it runs (libfaketime, tests/helpers/faketime.ts). The
-// two skewed ones also add delayed jobs. Leases, due times and lease recovery are compared across
+// two skewed ones also add delayed jobs and fire a schedule of every 500 ms. Leases, due times and lease recovery are compared across
 // processes, so on clocks of their own (the control: `clock: systemClock`) processes take jobs that
-// others still run, and run delayed jobs minutes early or late; on the store's clock (the default
+// others still run, and run delayed jobs and occurrences minutes early or late; on the store's clock (the default
 // on Redis and PostgreSQL, src/core/shared-clock.ts) nothing of the kind may happen. SQLite is not
 // here: its processes share one machine, and so one clock.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Scheduler } from '../../src/core/scheduler.js';
 import { until } from '../helpers/await.js';
 import { LONG, REDIS_CLUSTER, STORES, allJobs, chaosWorker, countsOf, executions, firstExecutions, producer, report, sleep, tally, type StoreFactory } from '../helpers/chaos.js';
 import { faketimeSkip, skewedClock, steppedClock } from '../helpers/faketime.js';
@@ -19,6 +20,7 @@ const SKEW_S = 300;
 const STEP_S = 600;
 const DELAYED = 20;
 const DELAY_MS = 3000;
+const EVERY_MS = 500;
 /** What a delayed job may start before its due time: the store clock's read uncertainty, and the ms rounding. */
 const EARLY_TOLERANCE_MS = 100;
 
@@ -33,8 +35,8 @@ async function skewRun(factory: StoreFactory, machineClock: boolean): Promise<vo
   const delayed = (tag: string) => ({ count: DELAYED, delayMs: DELAY_MS, tag });
   const procs = {
     machine: chaosWorker(common),
-    ahead: chaosWorker({ ...common, delayed: delayed('ahead') }, skewedClock(SKEW_S)),
-    behind: chaosWorker({ ...common, delayed: delayed('behind') }, skewedClock(-SKEW_S)),
+    ahead: chaosWorker({ ...common, delayed: delayed('ahead'), scheduler: true }, skewedClock(SKEW_S)),
+    behind: chaosWorker({ ...common, delayed: delayed('behind'), scheduler: true }, skewedClock(-SKEW_S)),
     stepped: chaosWorker(common, stepped.env),
   };
   const all = Object.values(procs);
@@ -53,13 +55,18 @@ async function skewRun(factory: StoreFactory, machineClock: boolean): Promise<vo
     };
     await Promise.all([procs.ahead.line('ADDED'), procs.behind.line('ADDED')]);
     const prod = producer(store, { batch: 10, everyMs: 200 });
+    // This process and the store share the machine's clock: the schedule's occurrences are due on it.
+    const schedules = new Scheduler(store);
+    await schedules.create({ id: 'tick', trigger: { every: `${EVERY_MS}ms` }, template: { task: 'chaos', queue: 'chaos' }, misfire: 'catch-up' });
     await procs.stepped.line('RUNNING');
     await sleep(1500);
     stepped.step(STEP_S);
     await sleep(3000);
     stepped.step(0);
     await sleep(3000);
+    await schedules.remove('tick');
     await prod.stop();
+    const wallMinusMonotonic = Date.now() - monotonicMs();
 
     // With every process on its own clock, the delayed jobs of the one ahead are due minutes from now
     // (unless the stepped process ran them while it was ten minutes ahead).
@@ -84,24 +91,38 @@ async function skewRun(factory: StoreFactory, machineClock: boolean): Promise<vo
     }
     for (const p of all) assert.equal((await p.term()).code, 0, 'a worker exits 0 on SIGTERM');
     const jobs = await allJobs(store, 'chaos');
+    // The schedule's occurrences: each started at or after its due time, none skipped or fired twice.
+    const ticks = jobs.filter((j) => j.scheduleId === 'tick').sort((a, b) => a.runAt - b.runAt);
+    let ticksEarly = 0;
+    let tickGaps = 0;
+    for (const [k, j] of ticks.entries()) {
+      const ranAt = firstRuns.get(j.id);
+      if (ranAt !== undefined && ranAt + wallMinusMonotonic < j.runAt - EARLY_TOLERANCE_MS) ticksEarly++;
+      if (k > 0 && j.runAt - ticks[k - 1]!.runAt !== EVERY_MS) tickGaps++;
+    }
     const r = tally(jobs, prod.acked, executions(t.dir));
     report({
       test: 'clock-skew', store: t.store, clock: machineClock ? 'machine' : 'store', skewSeconds: SKEW_S, stepSeconds: STEP_S,
       jobs: jobs.length, acknowledged: prod.acked.size + DELAYED * 2, completed: (await countsOf(store)).completed, lost: r.lost,
       duplicateExecutions: r.duplicateExecutions, stalls: r.stalls, delayedEarly: early.length, delayedOfAheadRun: aheadRun,
-      maxDelayedLateMs: maxLateMs, offsets, ms: Date.now() - started,
+      maxDelayedLateMs: maxLateMs, occurrences: ticks.length, occurrencesEarly: ticksEarly, occurrenceGaps: tickGaps, offsets, ms: Date.now() - started,
     });
     assert.equal(r.lost, 0, `no acknowledged job lost: ${r.problems.join('; ')}`);
     if (machineClock) {
       // The control: the test above would see these if the store's clock were not in use.
       assert.ok(r.stalls > 0, 'on clocks of their own, processes take leases of live workers');
       assert.ok(early.length >= DELAYED, 'on clocks of their own, the delayed jobs of the process behind run early');
+      assert.ok(ticksEarly > 0, 'on clocks of their own, the scheduler ahead fires occurrences early');
     } else {
       assert.equal(r.stalls, 0, 'no lease of a live worker taken');
       assert.equal(r.duplicateExecutions, 0, 'no job run twice');
       assert.deepEqual(early, [], 'no delayed job ran before its due time');
       assert.equal(aheadRun, DELAYED, 'every delayed job ran');
       assert.ok(maxLateMs < 10_000, `delayed jobs ran on time, not minutes late (latest ${maxLateMs} ms after due)`);
+      assert.equal(ticksEarly, 0, 'no schedule occurrence ran before its due time');
+      assert.equal(tickGaps, 0, 'every occurrence fired once, none skipped');
+      // ~7.5 s of the schedule at one per 500 ms: not the hundreds a scheduler five minutes ahead fires.
+      assert.ok(ticks.length >= 8 && ticks.length <= 40, `${ticks.length} occurrences fired`);
     }
   } finally {
     await Promise.all(all.map((p) => p.kill9()));
@@ -113,10 +134,10 @@ async function skewRun(factory: StoreFactory, machineClock: boolean): Promise<vo
 describe('chaos: clocks that disagree', () => {
   SHARED.forEach((factory, i) => {
     const skip = faketime || skips[i];
-    it(`${factory.name}: skewed and stepped clocks run no job twice and no delayed job early or late`, { skip }, () => skewRun(factory, false));
+    it(`${factory.name}: skewed and stepped clocks run no job twice, and no delayed job or schedule occurrence early or late`, { skip }, () => skewRun(factory, false));
     // The control (it proves the test above can fail): on Redis in the short form, on every store in the long one.
     if (LONG || factory.name === 'redis') {
-      it(`${factory.name}: the control, each process on its own clock, takes live leases and runs delayed jobs early`, { skip }, () => skewRun(factory, true));
+      it(`${factory.name}: the control, each process on its own clock, takes live leases and runs delayed jobs and occurrences early`, { skip }, () => skewRun(factory, true));
     }
   });
 });

@@ -6,7 +6,7 @@
 // Each execution's line also carries the machine's monotonic time (ms), which every process on the
 // machine shares whatever its wall clock says (the clock skew test runs processes whose wall clocks
 // are set apart). READY says the offset of the clock it goes by. With `delayed`, it adds that many jobs due delayMs later once READY, printing
-// ADDING <monotonic ms> before and ADDED after.
+// ADDING <monotonic ms> before and ADDED after. With `scheduler`, it fires due schedules too.
 //   node chaos-worker.js '<ChaosWorkerOptions as JSON>'
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +48,7 @@ if (o.maintenanceMs !== 0) {
     ...(o.retentionMs !== undefined ? { retention: { completedMs: o.retentionMs, failedMs: o.retentionMs, cancelledMs: o.retentionMs } } : {}),
   });
 }
+if (o.scheduler) fusion.startScheduler();
 const keepAlive = setInterval(() => {}, 60_000);
 process.on('SIGTERM', () => {
   void fusion.close(o.graceMs ?? 5000).then(() => {

@@ -286,6 +286,8 @@ export interface ChaosWorkerOptions {
   machineClock?: boolean;
   /** Jobs this process adds once READY, due delayMs later, with ids <tag>-<n>. */
   delayed?: { count: number; delayMs: number; tag: string };
+  /** Fire due schedules in this process too. */
+  scheduler?: boolean;
 }
 
 /** A worker process: prints READY when its worker has started and RUNNING when its first job runs. */
