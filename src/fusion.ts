@@ -22,8 +22,13 @@ import { EventHub, type EventFilter, type EventHubOptions, type Subscription } f
 import { Lifecycle } from './core/lifecycle.js';
 import { traceAttempts, type TelemetryOptions } from './core/telemetry.js';
 
-/** A machine whose clock is this far from the store's gets a warning at start (Fusion goes by the store's anyway). */
+/** A machine whose clock is this far from the store's gets a warning (Fusion goes by the store's anyway). */
 const CLOCK_WARN_MS = 1000;
+
+function clockReport(offsetMs: number): string {
+  const apart = offsetMs === 0 ? 'agrees with' : `is ${Math.round(Math.abs(offsetMs) / 1000)} s ${offsetMs > 0 ? 'behind' : 'ahead of'}`;
+  return `this machine's clock ${apart} the store's: Fusion goes by the store's`;
+}
 
 export interface FusionOptions {
   /** A store URL (sqlite:PATH, redis://...) or a Store. Default sqlite:./data/fusion.db. */
@@ -62,6 +67,7 @@ export class Fusion {
   private eventOptions: EventHubOptions = {};
   /** The exporter's detach, when `otel` is on. */
   private stopTracing: (() => void) | null = null;
+  private stopClockReport: (() => void) | null = null;
   /**
    * Lifecycle events of this process's workers and scheduler: `fusion.lifecycle.on('job.completed', (e) => ...)`.
    * See src/core/lifecycle.ts for the events and their payloads.
@@ -86,11 +92,20 @@ export class Fusion {
 
   static async open(opts: FusionOptions = {}): Promise<Fusion> {
     const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
-    const clock = opts.clock ?? (store.clock ? await store.clock.start() : systemClock);
+    const clock = opts.clock ?? store.clock ?? systemClock;
     const f = new Fusion(store, clock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
-    const offsetMs = clock === store.clock ? store.clock.offsetMs : 0;
-    if (Math.abs(offsetMs) >= CLOCK_WARN_MS) {
-      f.logger.warn({ offsetMs }, `this machine's clock is ${Math.round(Math.abs(offsetMs) / 1000)} s ${offsetMs > 0 ? 'behind' : 'ahead of'} the store's: Fusion goes by the store's`);
+    if (clock === store.clock) {
+      const shared = store.clock;
+      f.stopClockReport = shared.watch((offsetMs, previousMs) => {
+        if (Math.abs(offsetMs - previousMs) >= CLOCK_WARN_MS) f.logger.warn({ offsetMs, previousMs }, clockReport(offsetMs));
+      });
+      const before = shared.offsetMs;
+      await shared.start();
+      if (!shared.synced) {
+        f.logger.warn({ err: shared.lastError?.message }, "the store's clock could not be read yet: this machine's stands in until it can");
+      } else if (shared.offsetMs === before && Math.abs(before) >= CLOCK_WARN_MS) { // read before (openStore): not reported yet
+        f.logger.warn({ offsetMs: shared.offsetMs }, clockReport(shared.offsetMs));
+      }
     }
     f.eventOptions = opts.events ?? {};
     if (opts.otel) f.stopTracing = traceAttempts(f.lifecycle, opts.otel === true ? {} : opts.otel);
@@ -181,6 +196,7 @@ export class Fusion {
     await this.maintenance?.stop();
     await this._scheduler?.stop();
     this.stopTracing?.();
+    this.stopClockReport?.();
     await this.store.close();
   }
 }

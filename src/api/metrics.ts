@@ -98,6 +98,8 @@ export class ApiMetrics {
     private readonly store: Store,
     opts: {
       defaultMetrics?: boolean; waiting?: () => number; lagMs?: () => number; lifecycle?: Lifecycle;
+      /** The clock queued jobs' ages are measured by (the store's times; default the machine's). */
+      now?: () => number;
       /** Outcomes whose task may wait for a store read; beyond, they count under task 'unknown'. */
       maxTaskLookups?: number;
     } = {},
@@ -130,7 +132,7 @@ export class ApiMetrics {
       (scrape ??= (async () => {
         try {
           const qs = await store.listQueues();
-          const now = store.clock?.now() ?? Date.now();
+          const now = (opts.now ?? Date.now)();
           depth.reset();
           oldest.reset();
           paused.reset();

@@ -257,6 +257,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const loopLag = new LoopLag().start();
   const metrics = new ApiMetrics(fusion.store, {
     defaultMetrics: opts.processMetrics, waiting: () => watcher.waiting, lagMs: () => loopLag.lagMs(), lifecycle: fusion.lifecycle,
+    now: () => fusion.clock.now(),
   }).start();
   const ownConsent = opts.consent === undefined;
   const consent = opts.consent ?? new StoreConsentStore(fusion.store, () => fusion.clock.now());

@@ -74,7 +74,7 @@ export class Enqueuer {
   };
 
   constructor(readonly store: Store, opts: EnqueuerOptions = {}) {
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
     this.registry = opts.registry;
     this.maxInFlight = Math.max(1, opts.inFlight ?? (store.capabilities.pipelined ? 3 : 1));
     this.maxBatchJobs = opts.maxBatchJobs ?? 2000;

@@ -39,7 +39,7 @@ export class Maintenance {
     this.intervalMs = opts.intervalMs ?? 1000;
     this.retention = { ...DEFAULT_RETENTION, ...opts.retention };
     this.batch = opts.batch ?? 1000;
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
     this.log = opts.logger ?? silentLogger;
   }
 

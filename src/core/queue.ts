@@ -23,7 +23,7 @@ export class Queue {
   readonly enqueuer: Enqueuer;
 
   constructor(readonly store: Store, opts: QueueOptionsInit = {}) {
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
     this.registry = opts.registry;
     this.enqueuer = opts.enqueuer ?? new Enqueuer(store, { clock: this.clock, registry: this.registry });
   }

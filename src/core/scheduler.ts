@@ -73,7 +73,7 @@ export class Scheduler {
   readonly stats = { passes: 0, enqueued: 0, lost: 0, dropped: 0, errors: 0 };
 
   constructor(readonly store: Store, opts: SchedulerOptions = {}) {
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
     this.logger = opts.logger ?? silentLogger;
     this.registry = opts.registry;
     this.enqueuer = opts.enqueuer ?? null;

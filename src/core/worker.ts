@@ -86,7 +86,7 @@ export class Worker {
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
     this.leaseMs = opts.leaseMs ?? DEFAULTS.leaseMs;
     this.heartbeatMs = opts.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3));
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
     this.log = opts.logger ?? silentLogger;
     const random = opts.random ?? Math.random;
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;

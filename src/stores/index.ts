@@ -29,13 +29,19 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
     }
     return new SqliteStore(path || './data/fusion.db', { ...opts.sqlite, synchronous: sync, watchMs });
   }
+  // A shared store's clock is read before anything uses it (core/shared-clock.ts).
   if (isRedisUrl(url)) {
     const { openRedisStore } = await import('./redis/index.js');
-    return openRedisStore(url, opts);
+    return startClock(await openRedisStore(url, opts));
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { PostgresStore } = await import('./postgres/store.js');
-    return PostgresStore.open(url);
+    return startClock(await PostgresStore.open(url));
   }
   throw new FusionError('invalid_store', `unknown store URL "${url}" (use sqlite:PATH, redis://HOST:PORT/DB or postgres://USER@HOST/DB)`, { url });
+}
+
+async function startClock<S extends Store>(store: S): Promise<S> {
+  await store.clock?.start();
+  return store;
 }

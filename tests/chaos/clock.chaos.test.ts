@@ -55,10 +55,10 @@ async function skewRun(factory: StoreFactory, machineClock: boolean): Promise<vo
     };
     await Promise.all([procs.ahead.line('ADDED'), procs.behind.line('ADDED')]);
     const prod = producer(store, { batch: 10, everyMs: 200 });
-    // This process and the store share the machine's clock: the schedule's occurrences are due on it.
+    await procs.stepped.line('RUNNING');
+    // The store's server runs on this machine: the schedule's due times (its clock) are this process's too.
     const schedules = new Scheduler(store);
     await schedules.create({ id: 'tick', trigger: { every: `${EVERY_MS}ms` }, template: { task: 'chaos', queue: 'chaos' }, misfire: 'catch-up' });
-    await procs.stepped.line('RUNNING');
     await sleep(1500);
     stepped.step(STEP_S);
     await sleep(3000);

@@ -9,7 +9,7 @@ import { SharedClock } from '../../src/core/shared-clock.js';
 import { Proc } from '../helpers/chaos.js';
 import { faketimeSkip, steppedClock } from '../helpers/faketime.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from '../helpers/await.js';
+import { until, within } from '../helpers/await.js';
 
 const MINUTES_5 = 300_000;
 
@@ -29,11 +29,35 @@ describe('SharedClock', () => {
     }
   });
 
-  it("keeps the machine's time when the difference is within the read's own uncertainty", async () => {
-    const clock = await new SharedClock(async () => Date.now() + 0.4).start();
-    clock.stop();
-    assert.equal(clock.offsetMs, 0);
-    assert.equal(clock.synced, true);
+  it("takes no difference the read cannot tell from its own round trip, and moves for none", async () => {
+    // The server answers 20 ms after the request with its time then: the clocks look ~10 ms apart,
+    // within the read's uncertainty (half the round trip and 1 ms).
+    const slowServer = (offset: number) => async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      return Date.now() + offset;
+    };
+    const same = await new SharedClock(slowServer(0)).start();
+    same.stop();
+    assert.equal(same.synced, true);
+    assert.equal(same.offsetMs, 0, 'a same-machine server: no offset');
+
+    let server = async () => Date.now() + MINUTES_5;
+    const apart = await new SharedClock(() => server(), { syncMs: 10 }).start();
+    try {
+      const first = apart.offsetMs;
+      assert.ok(Math.abs(first - MINUTES_5) <= 2, `offset ${first}`);
+      const changes: number[] = [];
+      apart.watch((offset) => changes.push(offset));
+      server = slowServer(MINUTES_5);
+      let reads = 0;
+      const counting = server;
+      server = async () => (reads++, counting());
+      await until(() => reads >= 9, 5000, 'three more reads');
+      assert.equal(apart.offsetMs, first, 'the offset stays where reads cannot tell it moved');
+      assert.deepEqual(changes, []);
+    } finally {
+      apart.stop();
+    }
   });
 
   it("starts on the machine's clock when the server does not answer, and takes the server's once it does", async () => {
@@ -52,6 +76,31 @@ describe('SharedClock', () => {
       assert.ok(Math.abs(clock.offsetMs + MINUTES_5) <= 5, `offset ${clock.offsetMs}`);
       assert.equal(clock.lastError, null);
     } finally {
+      clock.stop();
+    }
+  });
+
+  it('a read that moves the clock back moves pending timers back too: a heartbeat armed before it is not late', async () => {
+    let up = false;
+    const clock = new SharedClock(async () => {
+      if (!up) throw new Error('connection refused');
+      return Date.now() - MINUTES_5;
+    }, { firstReadMs: 20 });
+    const alive = setTimeout(() => {}, 10_000);
+    try {
+      await clock.start();
+      assert.equal(clock.synced, false);
+      const armedAt = performance.now();
+      const fired = new Promise<number>((resolve) => clock.at(clock.now() + 1000, () => resolve(performance.now())));
+      up = true;
+      void clock.sync();
+      await clock.ready();
+      assert.ok(performance.now() - armedAt < 900, 'the read came before the timer was due');
+      assert.ok(Math.abs(clock.offsetMs + MINUTES_5) <= 5, `offset ${clock.offsetMs}`);
+      const waited = (await within(fired, 5000, 'the timer, 1 s after it was armed')) - armedAt;
+      assert.ok(waited >= 950, `fired after ${waited.toFixed(0)} ms`);
+    } finally {
+      clearTimeout(alive);
       clock.stop();
     }
   });
@@ -81,10 +130,14 @@ describe('SharedClock', () => {
   });
 
   const skip = faketimeSkip();
-  it('keeps the time steady when the wall clock is stepped ten minutes ahead and back, before any new read', { skip }, async () => {
+  const CHILD = fileURLToPath(new URL('../helpers/clock-child.js', import.meta.url));
+
+  /** Runs clock-child.js in `mode`, steps its wall clock ten minutes ahead (and back); its lines: [wall - true, shared - server]. */
+  async function stepChild(mode: 'step' | 'during-read' | 'suspend', back = true): Promise<[number, number][]> {
     const tmp = tempDir('fusion-clock-');
     const stepped = steppedClock(tmp.dir);
-    const child = new Proc([fileURLToPath(new URL('../helpers/clock-child.js', import.meta.url)), String(Date.now() - Number(process.hrtime.bigint() / 1000n) / 1000)], { env: stepped.env });
+    const trueMinusMonotonic = Date.now() - Number(process.hrtime.bigint() / 1000n) / 1000;
+    const child = new Proc([CHILD, String(trueMinusMonotonic), mode], { env: stepped.env });
     const lines: [number, number][] = [];
     child.child.stdout!.on('data', (d: string) => {
       for (const l of d.split('\n')) if (l) lines.push(l.split(' ').map(Number) as [number, number]);
@@ -93,14 +146,33 @@ describe('SharedClock', () => {
       await child.line(' ');
       stepped.step(600);
       await until(() => lines.some(([wall]) => wall > 590_000), 10_000, 'the child sees its wall clock ten minutes ahead');
-      stepped.step(0);
-      await until(() => lines.length > 5 && lines.at(-1)![0] < 10_000 && lines.at(-5)![0] < 10_000, 10_000, 'the child sees its wall clock back');
+      await new Promise((r) => setTimeout(r, 1000));
+      if (back) {
+        stepped.step(0);
+        await until(() => lines.length > 5 && lines.at(-1)![0] < 10_000 && lines.at(-5)![0] < 10_000, 10_000, 'the child sees its wall clock back');
+        await new Promise((r) => setTimeout(r, 500));
+      }
     } finally {
       await child.term();
       tmp.remove();
     }
-    // libfaketime steps the child's wall clock; the shared clock, reading the server once a minute, stays true.
-    const worst = Math.max(...lines.map(([, shared]) => Math.abs(shared)));
-    assert.ok(worst < 100, `the shared clock was at most ${worst} ms off true time across both steps (${lines.length} samples)`);
+    return lines;
+  }
+  const worstError = (lines: [number, number][]) => Math.max(...lines.map(([, shared]) => Math.abs(shared)));
+
+  it('keeps the time steady when the wall clock is stepped ten minutes ahead and back, before any new read', { skip }, async () => {
+    const lines = await stepChild('step');
+    assert.ok(worstError(lines) < 100, `the shared clock was at most ${worstError(lines)} ms off the server across both steps (${lines.length} samples)`);
+  });
+
+  it('keeps the time steady when a step lands in the middle of a read', { skip }, async () => {
+    const lines = await stepChild('during-read');
+    assert.ok(worstError(lines) < 100, `the shared clock was at most ${worstError(lines)} ms off the server across both steps (${lines.length} samples)`);
+  });
+
+  it('after a suspend (the boot clock moved as far as the wall clock) goes on with the wall clock, which was right', { skip }, async () => {
+    // A suspend only ever moves the wall clock ahead of the monotonic one.
+    const lines = await stepChild('suspend', false);
+    assert.ok(worstError(lines) < 100, `the shared clock was at most ${worstError(lines)} ms off the server across the suspend (${lines.length} samples)`);
   });
 });

@@ -57,7 +57,8 @@ process.on('SIGTERM', () => {
     process.exit(0);
   });
 });
-// READY, with the store clock's offset from this machine's (0 on the machine's clock).
+// READY, with the store clock's offset from this machine's (0 on the machine's clock), once it is known.
+if (fusion.clock instanceof SharedClock) await fusion.clock.ready();
 process.stdout.write(`READY offset ${fusion.clock instanceof SharedClock ? fusion.clock.offsetMs : 0}\n`);
 if (o.delayed) {
   const { count, delayMs, tag } = o.delayed;

@@ -1,18 +1,35 @@
-// A process for the shared clock's step test: it runs a SharedClock whose "server" is the machine's
-// true time (the parent's wall clock at a monotonic instant, carried on by the monotonic clock,
-// which libfaketime leaves alone), and prints every 50 ms how far its own wall clock and the shared
-// clock are from that true time: `<wall - true> <shared - true>`.
-//   node clock-child.js <parent's Date.now() minus its monotonic ms>
+// A process for the shared clock's tests under libfaketime (tests/engine/shared-clock.test.ts). It
+// runs a SharedClock whose "server" tells true time, and prints every 50 ms how far its own wall
+// clock is from the machine's true time and how far the shared clock is from the server's:
+// `<wall - true> <shared - server>`. True time is the parent's wall clock at a monotonic instant,
+// carried on by the monotonic clock, which libfaketime leaves alone. Modes:
+//   step         the parent steps this process's wall clock; the server is read once, at start
+//   during-read  the same, with the server read back to back, each read taking ~1 s (a step lands in one)
+//   suspend      a step of the wall clock stands for a suspend: the boot clock moves with it, and
+//                the server's time is the wall clock (time went on for everyone while this slept)
+//   node clock-child.js <parent's Date.now() minus its monotonic ms> <mode>
 import { SharedClock } from '../../src/core/shared-clock.js';
 
 const trueMinusMonotonic = Number(process.argv[2]);
+const mode = process.argv[3] as 'step' | 'during-read' | 'suspend';
 const monotonicMs = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 const trueNow = () => trueMinusMonotonic + monotonicMs();
-// Read often, so the test need not wait for it: the point is what happens between reads.
-const clock = await new SharedClock(async () => trueNow(), { syncMs: 60_000 }).start();
+const wallMinusMonotonic = Date.now() - monotonicMs();
+const server = mode === 'suspend' ? () => Date.now() : trueNow;
+const clock = await new SharedClock(
+  async () => {
+    if (mode === 'during-read') await new Promise((r) => setTimeout(r, 330));
+    return server();
+  },
+  {
+    syncMs: mode === 'during-read' ? 1 : 60_000,
+    readTimeoutMs: 10_000,
+    ...(mode === 'suspend' ? { bootMs: () => Date.now() - wallMinusMonotonic } : {}),
+  },
+).start();
 const timer = setInterval(() => {
-  const now = trueNow();
-  process.stdout.write(`${Math.round(Date.now() - now)} ${Math.round(clock.now() - now)}\n`);
+  const shared = clock.now();
+  process.stdout.write(`${Math.round(Date.now() - trueNow())} ${Math.round(shared - server())}\n`);
 }, 50);
 process.on('SIGTERM', () => {
   clearInterval(timer);

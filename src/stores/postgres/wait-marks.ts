@@ -27,7 +27,7 @@ const EVERY_QUEUE_TTL_MS = 10_000;
 const LAPSE_MARGIN_MS = 100;
 
 export class WaitMarks {
-  /** The marks this store wrote: when (local clock, taken before the write) and for how long. */
+  /** The marks this store wrote: when (monotonic clock, taken before the write) and for how long. */
   private written = new Map<string, { at: number; ttl: number }>();
   private everyQueueTimer: NodeJS.Timeout | null = null;
   private everyQueue: Promise<void> | null = null;
@@ -48,7 +48,7 @@ export class WaitMarks {
   }
 
   private async markNow(queues: string[], ttlMs: number): Promise<boolean> {
-    const now = Date.now();
+    const now = performance.now(); // local ages only: a step of the wall clock must not make a mark look fresh
     let state: 'fresh' | 'renew' | 'new' = 'fresh';
     for (const q of queues) {
       const w = this.written.get(q);

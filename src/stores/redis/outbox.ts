@@ -24,8 +24,8 @@ const DRAIN_COUNT = 100;
 const UNCONFIRMED_PAUSE_MS = 10_000;
 
 export class Outbox {
-  /** When the replicas last did not confirm a delivery's jobs (`?waitReplicas=`; 0: never). */
-  private unconfirmedAt = 0;
+  /** When (performance.now()) the replicas last did not confirm a delivery's jobs (`?waitReplicas=`). */
+  private unconfirmedAt = -Infinity;
 
   constructor(private readonly ctx: RedisContext, private readonly jobsIn: JobsIn) {}
 
@@ -55,7 +55,7 @@ export class Outbox {
       } catch (err) {
         if (!(err instanceof NotReplicatedError)) throw err;
         confirmed = false;
-        this.unconfirmedAt = Date.now();
+        this.unconfirmedAt = performance.now();
       }
     }
     if (confirmed) await this.ctx.client.hdel(outboxKey, field);
@@ -82,7 +82,7 @@ export class Outbox {
    * them entry after entry: it leaves the outboxes until UNCONFIRMED_PAUSE_MS after the last refusal.
    */
   async drain(outboxKey: string): Promise<void> {
-    if (Date.now() - this.unconfirmedAt < UNCONFIRMED_PAUSE_MS) return;
+    if (performance.now() - this.unconfirmedAt < UNCONFIRMED_PAUSE_MS) return;
     const [, flat] = await this.ctx.client.hscan(outboxKey, '0', 'COUNT', DRAIN_COUNT);
     for (let i = 0; i < flat.length; i += 2) {
       if (!(await this.deliver(outboxKey, flat[i]!, flat[i + 1]!))) return;
