@@ -1,12 +1,23 @@
 // `fusion store info [--store URL]`: which store a URL names and, for PostgreSQL and SQLite, its
 // schema's version against the migrations this build carries; for Redis, the prefix's job hash
-// format and what a crash of Redis would cost (its persistence). Read-only: it never creates,
+// format and what a crash of Redis would cost (its persistence); for the shared stores, how far this
+// machine's clock is from the server's (which Fusion goes by). Read-only: it never creates,
 // migrates or marks.
 // `fusion store upgrade` is store-upgrade.ts.
 import { existsSync } from 'node:fs';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import { storeUpgrade } from './store-upgrade.js';
 import { isRedisUrl, redactStoreUrl } from '../stores/url.js';
+import type { SharedClock } from '../core/shared-clock.js';
+
+/** The `clock:` line: this machine's clock against the server's (core/shared-clock.ts). */
+async function clockLine(clock: SharedClock): Promise<string> {
+  await clock.start();
+  if (!clock.synced) return `clock: unknown (${clock.lastError?.message ?? 'no answer'})\n`;
+  const ms = clock.offsetMs;
+  const apart = ms === 0 ? 'agrees with the server\'s (within the read\'s round trip)' : `is ${Math.abs(ms)} ms ${ms > 0 ? 'behind' : 'ahead of'} the server's`;
+  return `clock: this machine's ${apart}; Fusion goes by the server's\n`;
+}
 
 /** How a store's schema version stands against this build's latest. */
 function versionState(version: number, latest: number, none: string): string {
@@ -69,6 +80,7 @@ async function redisInfo(url: string): Promise<void> {
     } catch (err) {
       process.stdout.write(`persistence: unknown (${(err as Error).message})\n`);
     }
+    process.stdout.write(await clockLine(store.clock));
   } catch (err) {
     process.stderr.write(`fusion: could not read the job hash format: ${redactStoreUrl((err as Error).message)}\n`);
     process.exitCode = 1;
@@ -102,6 +114,7 @@ export async function storeCommand(sub: string | undefined, url: string = DEFAUL
     const state = versionState(version, latest, 'not created yet (made at the first open)');
     process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: postgres\nschema: ${store.schema}\n` +
       `schema version: ${version} (this build: ${latest}; ${state})\n`);
+    process.stdout.write(await clockLine(store.clock));
   } finally {
     await store.close();
   }

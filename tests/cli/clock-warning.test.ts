@@ -1,8 +1,11 @@
-// A process on a machine whose clock is off goes by the store's clock and says so when it starts:
-// `fusion worker` on Redis with its wall clock five minutes ahead (libfaketime) logs a warning
-// naming the difference. On a same-machine store (every other test) the offset is 0 and it is silent.
+// A process on a machine whose clock is off goes by the store's clock and says so: `fusion worker`
+// on Redis with its wall clock five minutes ahead (libfaketime) logs a warning naming the difference
+// when it starts, and `fusion store info` prints it. On a same-machine store (every other test) the
+// offset is 0 and the worker is silent.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { Proc } from '../helpers/chaos.js';
 import { faketimeSkip, skewedClock } from '../helpers/faketime.js';
@@ -30,5 +33,11 @@ describe('a machine whose clock is off', { skip }, () => {
     } finally {
       await worker.term();
     }
+  });
+
+  it('fusion store info prints how far the clocks are apart', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'store', 'info', '--store', `${REDIS_URL}?prefix=${prefix}`], { env: { ...process.env, ...skewedClock(-300) } });
+    const ms = Number(/^clock: this machine's is (\d+) ms behind the server's; Fusion goes by the server's$/m.exec(stdout)?.[1]);
+    assert.ok(Math.abs(ms - 300_000) < 1000, stdout);
   });
 });

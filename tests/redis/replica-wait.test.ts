@@ -365,6 +365,7 @@ describe('waitReplicas on a master with a replica', { skip }, () => {
   it('fusion store info says what adds wait for', async () => {
     const { stdout } = await run(process.execPath, [BIN, 'store', 'info', '--store', `${master.url}?prefix=${testPrefix()}&waitReplicas=1`]);
     assert.match(stdout, /^persistence: .*; an add is answered once 1 replica\(s\) confirm it \(waitReplicas, up to 2000 ms\), so a failover to one of them keeps it$/m);
+    assert.match(stdout, /^clock: this machine's agrees with the server's/m);
     const short = await run(process.execPath, [BIN, 'store', 'info', '--store', `${master.url}?prefix=${testPrefix()}&waitReplicas=2`]);
     assert.match(short.stdout, /^persistence: .*; adds wait for 2 replica\(s\) \(waitReplicas\) but it has 1: every add fails with not_replicated$/m);
   });
