@@ -102,7 +102,7 @@ export class Fusion {
       const before = shared.offsetMs;
       await shared.start();
       if (!shared.synced) {
-        f.logger.warn({ err: shared.lastError?.message }, "the store's clock could not be read yet: this machine's stands in until it can");
+        f.logger.warn({ err: shared.lastError?.message }, "the store's clock could not be read yet: workers, lease recovery and the scheduler wait until it can");
       } else if (shared.offsetMs === before && Math.abs(before) >= CLOCK_WARN_MS) { // read before (openStore): not reported yet
         f.logger.warn({ offsetMs: shared.offsetMs }, clockReport(shared.offsetMs));
       }

@@ -4,6 +4,13 @@ export interface Clock {
   now(): number;
   /** Call `fn` once the clock reaches `at` (epoch ms). Returns a cancel function. */
   at(at: number, fn: () => void): () => void;
+  /**
+   * Optional: false while the clock does not know the time it stands for yet (a shared store's,
+   * before its first read of the server: shared-clock.ts). Workers, lease recovery and the
+   * scheduler wait for ready() then, as their times would be compared with other processes'.
+   */
+  readonly synced?: boolean;
+  ready?(): Promise<void>;
 }
 
 export const systemClock: Clock = {

@@ -46,6 +46,11 @@ export class Maintenance {
   start(): this {
     if (this.cancel) return this;
     const tick = () => {
+      // A pass on a clock that does not know the store's time yet could take live leases: skip it.
+      if (this.clock.synced === false) {
+        if (this.cancel) this.cancel = this.clock.at(this.clock.now() + this.intervalMs, tick);
+        return;
+      }
       this.runningPass = this.runOnce()
         .then(() => undefined)
         .catch((err) => this.log.error({ err: (err as Error).message }, 'maintenance pass failed'))

@@ -63,6 +63,8 @@ export class Scheduler {
   private running = false;
   private cancelTimer: (() => void) | null = null;
   private pass: Promise<TickReport> | null = null;
+  /** The wait for the clock to know the store's time (wake() before its first read). */
+  private waitingForClock: Promise<void> | null = null;
   private again = false;
   private arming: Promise<void> | null = null;
   /** A started scheduler keeps its process alive until stopped (as a Worker does); its clock timers are unref'd. */
@@ -244,6 +246,14 @@ export class Scheduler {
   /** Check for due schedules now (the store may have changed under us). No-op when stopped. */
   wake(): void {
     if (!this.running) return;
+    // Occurrences fired on a clock that does not know the store's time yet could be minutes early.
+    if (this.clock.synced === false && this.clock.ready) {
+      this.waitingForClock ??= this.clock.ready().then(() => {
+        this.waitingForClock = null;
+        this.wake();
+      });
+      return;
+    }
     if (this.pass) {
       this.again = true;
       return;

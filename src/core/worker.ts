@@ -130,15 +130,25 @@ export class Worker {
   }
 
   start(): this {
-    if (this.state !== 'idle') return this;
-    this.state = 'running';
+    if (this.state !== 'idle' || this.keepAlive) return this;
     this.keepAlive = setInterval(() => {}, 1 << 30);
+    // A lease written on a clock that does not know the store's time yet could be minutes off.
+    if (this.clock.synced === false && this.clock.ready) {
+      void this.clock.ready().then(() => this.begin());
+      return this;
+    }
+    this.begin();
+    return this;
+  }
+
+  private begin(): void {
+    if (this.state !== 'idle') return; // stopped while it waited for the clock
+    this.state = 'running';
     this.producer.open();
     this.armHeartbeat();
     this.log.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
     this.lifecycle.emit('worker.up', { workerId: this.id, queues: this.queues, concurrency: this.concurrency, at: this.clock.now() });
     this.wake();
-    return this;
   }
 
   /**
@@ -149,6 +159,7 @@ export class Worker {
   async stop(graceMs = 10_000): Promise<void> {
     if (this.state === 'stopped' || this.state === 'idle') {
       this.state = 'stopped';
+      clearInterval(this.keepAlive ?? undefined);
       return;
     }
     clearInterval(this.keepAlive ?? undefined);

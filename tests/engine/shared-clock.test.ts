@@ -5,7 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { SharedClock } from '../../src/core/shared-clock.js';
+import { Fusion } from '../../src/fusion.js';
 import { Proc } from '../helpers/chaos.js';
 import { faketimeSkip, steppedClock } from '../helpers/faketime.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -174,5 +176,49 @@ describe('SharedClock', () => {
     // A suspend only ever moves the wall clock ahead of the monotonic one.
     const lines = await stepChild('suspend', false);
     assert.ok(worstError(lines) < 100, `the shared clock was at most ${worstError(lines)} ms off the server across the suspend (${lines.length} samples)`);
+  });
+});
+
+describe('the engine on a shared clock that has not read the server yet', () => {
+  it('claims nothing, recovers no lease and fires no schedule until the first read, then does all three', async () => {
+    const tmp = tempDir('fusion-clock-gate-');
+    let up = false;
+    // The engine's parts take the clock as given: a SQLite store here, the clock a shared one whose server is down.
+    const clock = new SharedClock(async () => {
+      if (!up) throw new Error('connection refused');
+      return Date.now();
+    }, { firstReadMs: 10 });
+    const fusion = await Fusion.open({ store: `sqlite:${join(tmp.dir, 'fusion.db')}`, clock, channels: false });
+    const ran = new Set<string>();
+    fusion.task('t', async (_p, ctx) => void ran.add(ctx.job.scheduleId ? 'occurrence' : ctx.job.id), { queue: 'q' });
+    try {
+      await clock.start();
+      assert.equal(clock.synced, false);
+      // A job whose lease ran out long ago, as a dead worker leaves it.
+      await fusion.enqueue({ id: 'stalled', task: 't' });
+      const { jobs } = await fusion.store.claimJobs({ queues: ['q'], workerId: 'gone', limit: 1, leaseMs: 1, now: Date.now() - 60_000 });
+      assert.deepEqual(jobs.map((j) => j.id), ['stalled']);
+      await fusion.schedule({ id: 's', trigger: { every: '100ms' }, template: { task: 't' } });
+      fusion.startMaintenance({ intervalMs: 20 });
+      fusion.startScheduler();
+      const worker = fusion.worker({ queues: ['q'], concurrency: 2 });
+      await fusion.enqueue({ id: 'fresh', task: 't' });
+      // Nothing announces that nothing happened: a window several times the parts' intervals.
+      await new Promise((r) => setTimeout(r, 400));
+      assert.deepEqual([...ran], [], 'no job ran');
+      assert.equal((await fusion.store.getJob({ id: 'stalled' }))?.state, 'active', 'the expired lease was left alone');
+      assert.equal((await fusion.store.getJob({ id: 'fresh' }))?.state, 'queued');
+      assert.equal((await fusion.store.countJobs({ queue: 'q' })).q?.queued, 1, 'no occurrence fired');
+
+      up = true;
+      void clock.sync();
+      await clock.ready();
+      await until(() => ran.has('fresh') && ran.has('stalled') && ran.has('occurrence'), 5000, () => `ran: ${[...ran].join(', ')}`);
+      await worker.stop();
+    } finally {
+      await fusion.close();
+      clock.stop();
+      tmp.remove();
+    }
   });
 });
