@@ -45,6 +45,7 @@ export class Maintenance {
 
   start(): this {
     if (this.cancel) return this;
+    if (this.clock.synced === false) void this.clock.ready?.(); // reads the server, if nothing else has
     const tick = () => {
       // A pass on a clock that does not know the store's time yet could take live leases: skip it.
       if (this.clock.synced === false) {

@@ -8,8 +8,8 @@
 //
 // Reads are timed on the monotonic clock, which no one steps. The wall clock's distance from it
 // moves only when the wall clock is stepped: now() checks it on every call and takes a step back at
-// once (the offset absorbs it), before the next read confirms. A suspend also moves it (the
-// monotonic clock stops, the wall clock does not); there the boot clock moved as much, the wall clock
+// once (the offset absorbs it), and reads again at once to confirm. A suspend also moves it (the
+// monotonic clock stops, the wall clock does not); there the boot clock moved as far, the wall clock
 // is right, and nothing is taken back.
 import { readFileSync } from 'node:fs';
 import type { Clock } from './clock.js';
@@ -64,9 +64,9 @@ export class SharedClock implements Clock {
   private readonly readTimeoutMs: number;
   private readonly bootMs: () => number | null;
   /** Date.now() minus performance.now(): it moves only when the wall clock is stepped (or the machine suspended). */
-  private wallMinusMono = Date.now() - performance.now();
+  private wallMinusMono = 0;
   /** The boot clock minus the monotonic one: it grows by the length of each suspend. */
-  private bootMinusMono: number | null;
+  private bootMinusMono: number | null = null;
   private readonly timers = new Set<Timer>();
   private readonly listeners = new Set<OffsetListener>();
   private syncTimer: NodeJS.Timeout | null = null;
@@ -74,6 +74,8 @@ export class SharedClock implements Clock {
   private firstRead: { promise: Promise<void>; resolve(): void } | null = null;
   /** Steps of the wall clock seen so far: a read that spans one is not taken. */
   private steps = 0;
+  /** A step was taken back and no read has confirmed the time since: read again soon, not in syncMs. */
+  private stepUnconfirmed = false;
   private started = false;
   private stopped = false;
 
@@ -83,8 +85,7 @@ export class SharedClock implements Clock {
     this.firstReadMs = opts.firstReadMs ?? 2000;
     this.readTimeoutMs = opts.readTimeoutMs ?? 5000;
     this.bootMs = opts.bootMs ?? procUptimeMs;
-    const boot = this.bootMs();
-    this.bootMinusMono = boot === null ? null : boot - performance.now();
+    this.rebase();
   }
 
   now(): number {
@@ -96,9 +97,10 @@ export class SharedClock implements Clock {
 
   /**
    * Call `fn` once the clock reaches `at`. When a read moves the clock back, pending timers move
-   * back as far: each then fires at the moment it would have before, not late by the move (every
-   * user of a timer checks what is due when it fires, so early is harmless and late is not: a
-   * heartbeat late by a minute loses its leases).
+   * back as far: each then fires at the moment it would have before, not late by the move (a
+   * heartbeat late by a minute loses its leases). A move ahead leaves them where they are: a timer
+   * for a span (an attempt's timeout) must not fire early, and one for a due time fires at most the
+   * move late, after which its user looks again.
    */
   at(at: number, fn: () => void): () => void {
     const timer: Timer = { at, fn };
@@ -121,7 +123,8 @@ export class SharedClock implements Clock {
    * that does not answer in time leaves the machine's clock standing in until it does.
    */
   async start(): Promise<this> {
-    if (this.stopped || this.synced) return this;
+    // Started already (openStore did, then Fusion.open): the first wait is not made twice.
+    if (this.stopped || this.synced || this.started) return this;
     this.started = true;
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([this.sync(), new Promise<void>((resolve) => (timeout = setTimeout(resolve, this.firstReadMs)))]);
@@ -156,7 +159,7 @@ export class SharedClock implements Clock {
       if (this.stopped) return;
       if (this.syncTimer) clearTimeout(this.syncTimer);
       // A step of the wall clock during the read voided it: read again at once.
-      const delay = steps !== this.steps ? 0 : this.synced ? this.syncMs : RETRY_MS;
+      const delay = steps !== this.steps ? 0 : this.synced && !this.stepUnconfirmed ? this.syncMs : RETRY_MS;
       this.syncTimer = setTimeout(() => void this.sync(), delay);
       this.syncTimer.unref();
     });
@@ -164,6 +167,11 @@ export class SharedClock implements Clock {
   }
 
   private async read(steps: number): Promise<void> {
+    this.now(); // takes a step since the last read, if there was one
+    if (steps !== this.steps) return;
+    // A move under STEP_MS (no step to now()) shows in this read instead: the baselines start
+    // from the clocks as they are.
+    this.rebase();
     let best: { offset: number; uncertainty: number } | null = null;
     try {
       for (let i = 0; i < SAMPLES; i++) {
@@ -181,14 +189,13 @@ export class SharedClock implements Clock {
       this.lastError = err as Error;
       if (!best) return;
     }
-    // Follow the wall clock's slow drift from the monotonic one (platforms that slew only the wall clock).
-    this.wallMinusMono = Date.now() - performance.now();
     const { offset, uncertainty } = best!;
     // Differences the read cannot tell from its own round trip are not taken: the clock then does
     // not jitter back and forth by a millisecond or two between reads.
     const next = Math.abs(offset) <= uncertainty ? 0 : Math.round(offset);
     if (Math.abs(next - this.offsetMs) > uncertainty) this.setOffset(next, true);
     this.synced = true;
+    this.stepUnconfirmed = false;
     this.lastError = null;
     this.firstRead?.resolve();
   }
@@ -204,46 +211,61 @@ export class SharedClock implements Clock {
   /** The wall clock moved by `moved` ms against the monotonic one: a step, or a suspend. */
   private wallMoved(moved: number): void {
     this.steps++;
-    this.wallMinusMono += moved;
-    const boot = this.bootMs();
-    const bootMinusMono = boot === null ? null : boot - performance.now();
-    const suspended = moved > 0 && bootMinusMono !== null && this.bootMinusMono !== null && Math.abs(bootMinusMono - this.bootMinusMono - moved) < STEP_MS;
-    this.bootMinusMono = bootMinusMono;
-    if (suspended) {
-      // Time went on for everyone while this machine slept: the wall clock is right, so now()
-      // moved ahead with it, and timers that came due meanwhile fire.
-      for (const timer of this.timers) this.arm(timer);
-    } else {
-      // A step: now() stays where it was (timers keep their moments), until a read confirms.
+    const bootBefore = this.bootMinusMono;
+    this.rebase();
+    const suspended = moved > 0 && bootBefore !== null && this.bootMinusMono !== null && Math.abs(this.bootMinusMono - bootBefore - moved) < STEP_MS;
+    // A suspend: time went on for everyone while this machine slept, and the wall clock is right
+    // (now() moved ahead with it; timers keep their monotonic spans, as on the machine's clock).
+    // A step: now() stays where it was, and timers keep their moments, until a read confirms.
+    if (!suspended) {
+      this.stepUnconfirmed = true;
       this.setOffset(this.offsetMs - Math.round(moved), false);
     }
     if (this.started && !this.stopped) void this.sync();
+  }
+
+  /** Both baselines from the clocks as they are now. */
+  private rebase(): void {
+    const mono = performance.now();
+    this.wallMinusMono = Date.now() - mono;
+    const boot = this.bootMs();
+    this.bootMinusMono = boot === null ? null : boot - mono;
   }
 
   /** `clockMoved`: whether now() moves with the offset (a read) or stays (a step taken back). */
   private setOffset(next: number, clockMoved: boolean): void {
     const previous = this.offsetMs;
     this.offsetMs = next;
-    if (clockMoved) {
-      const moved = next - previous;
+    const moved = next - previous;
+    if (clockMoved && moved < 0) {
       for (const timer of this.timers) {
-        if (moved < 0) timer.at += moved;
+        timer.at += moved;
         this.arm(timer);
       }
     }
-    for (const listener of this.listeners) listener(next, previous);
+    for (const listener of this.listeners) {
+      try {
+        listener(next, previous);
+      } catch {
+        // A listener's failure is its own: the clock's callers (now(), reads) must not see it.
+      }
+    }
   }
 
   private arm(timer: Timer): void {
+    // now() first: it may take a step, which must not find this timer between two handles.
+    const delay = Math.min(Math.max(0, timer.at - this.now()), MAX_TIMEOUT_MS);
     clearTimeout(timer.handle);
-    timer.handle = setTimeout(() => this.fire(timer), Math.min(Math.max(0, timer.at - this.now()), MAX_TIMEOUT_MS));
+    timer.handle = setTimeout(() => this.fire(timer), delay);
     timer.handle.unref();
   }
 
   private fire(timer: Timer): void {
+    if (!this.timers.has(timer)) return; // cancelled
     // setTimeout counts from the event loop's cached time and may fire a moment early: arm again then.
     if (timer.at > this.now()) return this.arm(timer);
     this.timers.delete(timer);
+    clearTimeout(timer.handle);
     timer.fn();
   }
 }

@@ -8,7 +8,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { Proc } from '../helpers/chaos.js';
-import { faketimeSkip, skewedClock } from '../helpers/faketime.js';
+import { faketimeSkip, skewedClock, steppedClock } from '../helpers/faketime.js';
+import { tempDir } from '../helpers/tmp.js';
 import { CLI } from '../helpers/net.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
 
@@ -32,6 +33,22 @@ describe('a machine whose clock is off', { skip }, () => {
       assert.ok(Math.abs(line.offsetMs + 300_000) < 1000, `offset ${line.offsetMs}`);
     } finally {
       await worker.term();
+    }
+  });
+
+  it('a running worker whose clock is stepped ten minutes ahead warns of it, and goes on by the store\'s', async () => {
+    const tmp = tempDir('fusion-clock-warning-');
+    const stepped = steppedClock(tmp.dir);
+    const worker = new Proc([CLI, 'worker', '--store', `${REDIS_URL}?prefix=${prefix}`, '--log-level', 'info'], { env: { ...stepped.env, FUSION_CONFIG: '' } });
+    try {
+      await worker.line('worker started');
+      stepped.step(600);
+      const line = JSON.parse(await worker.line('600 s ahead', 30_000)) as { level: number; offsetMs: number; msg: string };
+      assert.equal(line.level, 40);
+      assert.match(line.msg, /this machine's clock is 600 s ahead of the store's: Fusion goes by the store's/);
+    } finally {
+      await worker.term();
+      tmp.remove();
     }
   });
 

@@ -106,6 +106,16 @@ describe('SharedClock', () => {
     assert.equal(clock.synced, false);
   });
 
+  it('a read the server never answers times out, and the clock says why', async () => {
+    const clock = new SharedClock(() => new Promise<number>(() => {}), { firstReadMs: 10_000, readTimeoutMs: 50 });
+    const t0 = performance.now();
+    await clock.start();
+    clock.stop();
+    assert.ok(performance.now() - t0 < 2000, 'start() ended with the read, not at firstReadMs');
+    assert.equal(clock.synced, false);
+    assert.match(String(clock.lastError), /took over 50 ms/);
+  });
+
   it('fires at() timers by the shared time', async () => {
     const clock = await new SharedClock(async () => Date.now() + MINUTES_5).start();
     try {
@@ -125,14 +135,14 @@ describe('SharedClock', () => {
   const CHILD = fileURLToPath(new URL('../helpers/clock-child.js', import.meta.url));
 
   /** Runs clock-child.js in `mode`, steps its wall clock ten minutes ahead (and back); its lines: [wall - true, shared - server]. */
-  async function stepChild(mode: 'step' | 'during-read' | 'suspend', back = true): Promise<[number, number][]> {
+  async function stepChild(mode: 'step' | 'during-read' | 'suspend', back = true): Promise<[number, number, number][]> {
     const tmp = tempDir('fusion-clock-');
     const stepped = steppedClock(tmp.dir);
     const trueMinusMonotonic = Date.now() - Number(process.hrtime.bigint() / 1000n) / 1000;
     const child = new Proc([CHILD, String(trueMinusMonotonic), mode], { env: stepped.env });
-    const lines: [number, number][] = [];
+    const lines: [number, number, number][] = [];
     child.child.stdout!.on('data', (d: string) => {
-      for (const l of d.split('\n')) if (l) lines.push(l.split(' ').map(Number) as [number, number]);
+      for (const l of d.split('\n')) if (l) lines.push(l.split(' ').map(Number) as [number, number, number]);
     });
     try {
       await child.line(' ');
@@ -150,11 +160,18 @@ describe('SharedClock', () => {
     }
     return lines;
   }
-  const worstError = (lines: [number, number][]) => Math.max(...lines.map(([, shared]) => Math.abs(shared)));
+  const worstError = (lines: [number, number, number][]) => Math.max(...lines.map(([, shared]) => Math.abs(shared)));
+  /** A chain of 100 ms timers fires once per 100 ms, about one per two lines (every 50 ms): never twice as often. */
+  const assertTimersKeptPace = (lines: [number, number, number][]) => {
+    const fires = lines.at(-1)![2] - lines[0]![2];
+    assert.ok(fires <= lines.length / 2 + 5, `${fires} timer fires over ${lines.length} lines of 50 ms`);
+    assert.ok(fires >= lines.length / 4, `${fires} timer fires over ${lines.length} lines of 50 ms: the chain kept firing`);
+  };
 
   it('keeps the time steady when the wall clock is stepped ten minutes ahead and back, before any new read', { skip }, async () => {
     const lines = await stepChild('step');
     assert.ok(worstError(lines) < 100, `the shared clock was at most ${worstError(lines)} ms off the server across both steps (${lines.length} samples)`);
+    assertTimersKeptPace(lines);
   });
 
   it('keeps the time steady when a step lands in the middle of a read', { skip }, async () => {
@@ -166,6 +183,7 @@ describe('SharedClock', () => {
     // A suspend only ever moves the wall clock ahead of the monotonic one.
     const lines = await stepChild('suspend', false);
     assert.ok(worstError(lines) < 100, `the shared clock was at most ${worstError(lines)} ms off the server across the suspend (${lines.length} samples)`);
+    assertTimersKeptPace(lines);
   });
 });
 

@@ -1,7 +1,8 @@
 // A process for the shared clock's tests under libfaketime (tests/engine/shared-clock.test.ts). It
 // runs a SharedClock whose "server" tells true time, and prints every 50 ms how far its own wall
-// clock is from the machine's true time and how far the shared clock is outside the server's time
-// read just before and after it: `<wall - true> <shared - server>`. True time is the parent's wall clock at a monotonic instant,
+// clock is from the machine's true time, how far the shared clock is outside the server's time
+// read just before and after it, and how often a chain of 100 ms clock timers has fired:
+// `<wall - true> <shared - server> <fires>`. True time is the parent's wall clock at a monotonic instant,
 // carried on by the monotonic clock, which libfaketime leaves alone. Modes:
 //   step         the parent steps this process's wall clock; the server is read once, at start
 //   during-read  the same, with the server read back to back, each of a read's three samples taking
@@ -33,6 +34,13 @@ const clock = await new SharedClock(
     ...(mode === 'suspend' ? { bootMs: () => Date.now() - wallMinusMonotonic } : {}),
   },
 ).start();
+// A chain of clock timers, as a worker's heartbeat is: each fire arms the next 100 ms on.
+let fires = 0;
+const chain = () => {
+  fires++;
+  clock.at(clock.now() + 100, chain);
+};
+clock.at(clock.now() + 100, chain);
 const timer = setInterval(() => {
   // The server's time read on both sides of the shared clock's: a pause of this process between
   // the reads (a loaded machine) widens the window instead of showing as an error.
@@ -40,9 +48,10 @@ const timer = setInterval(() => {
   const shared = clock.now();
   const after = server();
   const error = shared < before ? shared - before : shared > after ? shared - after : 0;
-  process.stdout.write(`${Math.round(Date.now() - trueNow())} ${Math.round(error)}\n`);
+  process.stdout.write(`${Math.round(Date.now() - trueNow())} ${Math.round(error)} ${fires}\n`);
 }, 50);
 process.on('SIGTERM', () => {
   clearInterval(timer);
   clock.stop();
+  process.exit(0); // the chain's timers are unref'd, but exit at once all the same
 });
