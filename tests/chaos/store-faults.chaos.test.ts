@@ -56,10 +56,12 @@ async function settled<T>(f: () => Promise<T>): Promise<T> {
 async function finish(t: Target, store: Store, workers: Proc[], prod: ReturnType<typeof producer>) {
   await prod.stop();
   // Every acknowledged job, and any add whose answer was lost but landed, must complete.
+  let seen = {};
   await until(async () => {
     const c = await settled(() => countsOf(store));
+    seen = c;
     return c.queued + c.active + c.scheduled === 0 && c.completed >= prod.acked.size;
-  }, size(120_000, 300_000), 'the backlog drained', 200);
+  }, size(120_000, 300_000), () => `the backlog drained (${prod.acked.size} acknowledged; counts ${JSON.stringify(seen)})`, 200);
   const rss = Math.max(...workers.map((p) => rssMb(p.pid) ?? 0));
   for (const p of workers) assert.equal((await p.term()).code, 0);
   const all = await allJobs(store, 'chaos');
