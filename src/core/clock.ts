@@ -15,27 +15,24 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  at: (at, fn) => timerAt(() => Date.now(), at, fn),
+  at(at, fn) {
+    // setTimeout caps near 24.8 days; re-arm for longer waits. It also counts from the event loop's
+    // cached time, which may lag the wall clock by a millisecond or more, so it can fire before
+    // Date.now() reaches `at`: re-arm then, or a worker woken for a delayed job's due time would
+    // claim a moment early, find the job not yet due and need a second timer and claim.
+    const MAX = 2 ** 31 - 1;
+    let t: NodeJS.Timeout;
+    // `fn` never runs before at() returns (callers keep the cancel function first).
+    const arm = (first: boolean) => {
+      const d = at - Date.now();
+      if (d <= 0 && !first) return fn();
+      t = setTimeout(arm, Math.min(Math.max(0, d), MAX), false);
+      t.unref?.();
+    };
+    arm(true);
+    return () => clearTimeout(t);
+  },
 };
-
-/** Call `fn` once `now()` reaches `at`, on real timers. Returns a cancel function. */
-export function timerAt(now: () => number, at: number, fn: () => void): () => void {
-  // setTimeout caps near 24.8 days; re-arm for longer waits. It also counts from the event loop's
-  // cached time, which may lag the wall clock by a millisecond or more, so it can fire before
-  // now() reaches `at`: re-arm then, or a worker woken for a delayed job's due time would
-  // claim a moment early, find the job not yet due and need a second timer and claim.
-  const MAX = 2 ** 31 - 1;
-  let t: NodeJS.Timeout;
-  // `fn` never runs before timerAt() returns (callers keep the cancel function first).
-  const arm = (first: boolean) => {
-    const d = at - now();
-    if (d <= 0 && !first) return fn();
-    t = setTimeout(arm, Math.min(Math.max(0, d), MAX), false);
-    t.unref?.();
-  };
-  arm(true);
-  return () => clearTimeout(t);
-}
 
 /** A clock that only moves when told to. Timers fire, in order, as it passes them. */
 export class ManualClock implements Clock {

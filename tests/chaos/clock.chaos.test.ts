@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { Scheduler } from '../../src/core/scheduler.js';
 import { until } from '../helpers/await.js';
 import { LONG, REDIS_CLUSTER, STORES, allJobs, chaosWorker, countsOf, executions, firstExecutions, producer, report, sleep, tally, type StoreFactory } from '../helpers/chaos.js';
-import { faketimeSkip, skewedClock, steppedClock } from '../helpers/faketime.js';
+import { faketimeSkip, monotonicMs, skewedClock, steppedClock } from '../helpers/faketime.js';
 
 const SHARED = [...STORES.filter((f) => f.name !== 'sqlite'), REDIS_CLUSTER];
 const skips = await Promise.all(SHARED.map((f) => f.skip()));
@@ -24,7 +24,6 @@ const EVERY_MS = 500;
 /** What a delayed job may start before its due time: the store clock's read uncertainty, and the ms rounding. */
 const EARLY_TOLERANCE_MS = 100;
 
-const monotonicMs = () => Math.round(Number(process.hrtime.bigint() / 1000n) / 1000);
 const lineValue = (line: string) => Number(line.split(' ').at(-1));
 
 async function skewRun(factory: StoreFactory, machineClock: boolean): Promise<void> {
@@ -66,7 +65,7 @@ async function skewRun(factory: StoreFactory, machineClock: boolean): Promise<vo
     await sleep(3000);
     await schedules.remove('tick');
     await prod.stop();
-    const wallMinusMonotonic = Date.now() - monotonicMs();
+    const wallMinusMonotonic = Date.now() - Math.round(monotonicMs());
 
     // With every process on its own clock, the delayed jobs of the one ahead are due minutes from now
     // (unless the stepped process ran them while it was ten minutes ahead).

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { SharedClock } from '../../src/core/shared-clock.js';
 import { Fusion } from '../../src/fusion.js';
 import { Proc } from '../helpers/chaos.js';
-import { faketimeSkip, steppedClock } from '../helpers/faketime.js';
+import { faketimeSkip, monotonicMs, steppedClock } from '../helpers/faketime.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until, within } from '../helpers/await.js';
 
@@ -138,7 +138,7 @@ describe('SharedClock', () => {
   async function stepChild(mode: 'step' | 'during-read' | 'suspend', back = true): Promise<[number, number, number][]> {
     const tmp = tempDir('fusion-clock-');
     const stepped = steppedClock(tmp.dir);
-    const trueMinusMonotonic = Date.now() - Number(process.hrtime.bigint() / 1000n) / 1000;
+    const trueMinusMonotonic = Date.now() - monotonicMs();
     const child = new Proc([CHILD, String(trueMinusMonotonic), mode], { env: stepped.env });
     const lines: [number, number, number][] = [];
     child.child.stdout!.on('data', (d: string) => {

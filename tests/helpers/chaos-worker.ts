@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
 import { systemClock } from '../../src/core/clock.js';
 import { SharedClock } from '../../src/core/shared-clock.js';
+import { monotonicMs } from './faketime.js';
 import type { ChaosWorkerOptions } from './chaos.js';
 
 const o = JSON.parse(process.argv[2]!) as ChaosWorkerOptions;
@@ -25,12 +26,11 @@ const fusion = await Fusion.open({
   config: { outgoing: { allow: ['127.0.0.1/32'] } },
   ...(o.machineClock ? { clock: systemClock } : {}),
 });
-const monotonicMs = () => Math.round(Number(process.hrtime.bigint() / 1000n) / 1000);
 let running = false;
 fusion.task(
   'chaos',
   async (_p: unknown, ctx) => {
-    if (o.record !== false) appendFileSync(log, `${ctx.job.id} ${monotonicMs()}\n`);
+    if (o.record !== false) appendFileSync(log, `${ctx.job.id} ${Math.round(monotonicMs())}\n`);
     if (!running) {
       running = true;
       process.stdout.write('RUNNING\n');
@@ -62,7 +62,7 @@ if (fusion.clock instanceof SharedClock) await fusion.clock.ready();
 process.stdout.write(`READY offset ${fusion.clock instanceof SharedClock ? fusion.clock.offsetMs : 0}\n`);
 if (o.delayed) {
   const { count, delayMs, tag } = o.delayed;
-  process.stdout.write(`ADDING ${monotonicMs()}\n`);
+  process.stdout.write(`ADDING ${Math.round(monotonicMs())}\n`);
   await fusion.queue.enqueueMany(Array.from({ length: count }, (_, i) => ({ id: `${tag}-${i}`, task: 'chaos', queue, payload: {}, delay: delayMs, maxStalls: 100 })));
-  process.stdout.write(`ADDED ${monotonicMs()}\n`);
+  process.stdout.write(`ADDED ${Math.round(monotonicMs())}\n`);
 }

@@ -11,10 +11,10 @@
 //                the server's time is the wall clock (time went on for everyone while this slept)
 //   node clock-child.js <parent's Date.now() minus its monotonic ms> <mode>
 import { SharedClock } from '../../src/core/shared-clock.js';
+import { monotonicMs } from './faketime.js';
 
 const trueMinusMonotonic = Number(process.argv[2]);
 const mode = process.argv[3] as 'step' | 'during-read' | 'suspend';
-const monotonicMs = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 const trueNow = () => trueMinusMonotonic + monotonicMs();
 const wallMinusMonotonic = Date.now() - monotonicMs();
 const server = mode === 'suspend' ? () => Date.now() : trueNow;

@@ -9,7 +9,7 @@ import { SharedClock } from '../../core/shared-clock.js';
 import { TYPES } from './connect.js';
 import type { Listener } from './listen.js';
 import { quoteIdent } from './sql.js';
-import { storeStatements, type Statements } from './statements.js';
+import { SERVER_TIME_MS, storeStatements, type Statements } from './statements.js';
 import { WaitMarks } from './wait-marks.js';
 import { SilenceWatch } from './silence.js';
 
@@ -45,9 +45,9 @@ export class PostgresContext {
   closed = false;
   /** The last connection or background error seen, for diagnostics. */
   lastError: Error | null = null;
-  /** The time every process of this store agrees on: the server's (read by Fusion.open's start). */
+  /** The time every process of this store agrees on: the server's (first read when the store opens: stores/index.ts, Fusion.open). */
   readonly clock = new SharedClock(async () => {
-    const { rows } = await this.pool.query<{ ms: number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms');
+    const { rows } = await this.pool.query<{ ms: number }>(SERVER_TIME_MS);
     return Number(rows[0]!.ms);
   });
   private tokenSeq = 0;

@@ -11,6 +11,9 @@ export interface NamedStatement {
   text: string;
 }
 
+/** The server's clock, epoch ms (core/shared-clock.ts reads it: every process goes by it). */
+export const SERVER_TIME_MS = 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms';
+
 /** `quotedSchema` is the schema as a quoted SQL identifier (quoteIdent), `schema` its plain name. */
 export function storeStatements(quotedSchema: string, schema: string) {
   const S = quotedSchema; // short: it prefixes every table below

@@ -33,7 +33,7 @@ export class RedisContext {
   readonly claimedQueues = new Set<string>();
   /** Counters for diagnostics and tests: lost claims put back (and their jobs), sweep lock renewals. */
   readonly stats = { lostClaims: 0, releasedJobs: 0, sweepRenewals: 0 };
-  /** The time every process of this store agrees on: the server's (read by Fusion.open's start). */
+  /** The time every process of this store agrees on: the server's (first read when the store opens: stores/index.ts, Fusion.open). */
   readonly clock = new SharedClock(() => this.serverTime());
   /**
    * Whether adds write lean job hashes (only fields not at their default): the prefix's format mark
