@@ -265,15 +265,19 @@ main().catch((err) => {
 
 /**
  * An add is answered once Redis holds it in memory, so what a crash of Redis costs is its
- * persistence's: logged at start, as a warning where a crash or restart of Redis would lose jobs.
+ * persistence's: logged at start, as a warning where a crash or restart of Redis would lose jobs;
+ * and what it does at its memory limit, as a warning where it would delete jobs.
  */
 async function logRedisPersistence(store: Store, logger: Logger): Promise<void> {
   const { RedisStore } = await import('../stores/redis/store.js');
   if (!(store instanceof RedisStore)) return;
-  const { describePersistence, persistenceWarning, readPersistence } = await import('../stores/redis/persistence.js');
+  const { describeMemory, describePersistence, memoryWarning, persistenceWarning, readPersistence } = await import('../stores/redis/persistence.js');
   const servers = await readPersistence(store.client).catch(() => null);
   if (!servers?.length) return;
   const warning = persistenceWarning(servers, store.replicaWait);
   if (warning) logger.warn({}, `store persistence: ${warning}`);
   else logger.info({}, `store persistence: ${describePersistence(servers[0]!, store.replicaWait)}`);
+  const evicting = memoryWarning(servers);
+  if (evicting) logger.warn({}, `store memory: ${evicting}`);
+  else logger.info({}, `store memory: ${describeMemory(servers[0]!)}`);
 }

@@ -60,7 +60,7 @@ const REDIS_INFO_WAIT_MS = 3000;
 async function redisInfo(url: string): Promise<void> {
   const { RedisStore } = await import('../stores/redis/store.js');
   const { parseRedisUrl } = await import('../stores/redis/connect.js');
-  const { describePersistence, readPersistence } = await import('../stores/redis/persistence.js');
+  const { describeMemory, describePersistence, readPersistence } = await import('../stores/redis/persistence.js');
   const store = new RedisStore(parseRedisUrl(url));
   process.stdout.write(`store: ${redactStoreUrl(url)}\nkind: redis\nprefix: ${store.prefix}\n` +
     'schema version: none (Redis keys carry no migrations)\n');
@@ -77,6 +77,7 @@ async function redisInfo(url: string): Promise<void> {
     try {
       const servers = await bounded(readPersistence(store.client));
       for (const p of servers) process.stdout.write(`persistence${servers.length > 1 ? ` (${p.node})` : ''}: ${describePersistence(p, store.replicaWait)}\n`);
+      for (const p of servers) process.stdout.write(`memory${servers.length > 1 ? ` (${p.node})` : ''}: ${describeMemory(p)}\n`);
     } catch (err) {
       process.stdout.write(`persistence: unknown (${(err as Error).message})\n`);
     }

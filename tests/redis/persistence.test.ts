@@ -78,8 +78,8 @@ describe('Redis persistence: what a crash costs', { skip }, () => {
   });
 
   it('a CONFIG the server refuses leaves the policy unknown, not the warning', () => {
-    assert.match(describePersistence({ node: 'n', aof: false, appendfsync: null, save: null, replicas: 0 }), /no append-only file, snapshots, if any: a crash/);
-    assert.match(describePersistence({ node: 'n', aof: true, appendfsync: null, save: null, replicas: 0 }), /could not be read/);
+    assert.match(describePersistence({ node: 'n', aof: false, appendfsync: null, save: null, replicas: 0, maxmemory: 0, usedMemory: 0, evictionPolicy: 'noeviction' }), /no append-only file, snapshots, if any: a crash/);
+    assert.match(describePersistence({ node: 'n', aof: true, appendfsync: null, save: null, replicas: 0, maxmemory: 0, usedMemory: 0, evictionPolicy: 'noeviction' }), /could not be read/);
   });
 
   it('a worker started on Redis logs it, as a warning where a restart of Redis would lose jobs', async () => {

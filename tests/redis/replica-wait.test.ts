@@ -54,7 +54,7 @@ describe('waitReplicas in a store URL', () => {
 
   it('says what an add waits for, and warns where a server has fewer replicas than adds wait for', () => {
     const wait = { replicas: 1, timeoutMs: 2000 };
-    const always = { node: 'n1', aof: true, appendfsync: 'always', save: '', replicas: 1 };
+    const always = { node: 'n1', aof: true, appendfsync: 'always', save: '', replicas: 1, maxmemory: 0, usedMemory: 0, evictionPolicy: 'noeviction' };
     assert.match(describePersistence(always, wait), /survives a crash .*; an add is answered once 1 replica\(s\) confirm it \(waitReplicas, up to 2000 ms\), so a failover to one of them keeps it$/);
     assert.match(describePersistence(always), /a failover to one of its 1 replica\(s\) may lose what it had not yet passed on \(waitReplicas makes adds wait for them\)$/);
     assert.equal(persistenceWarning([always], wait), null);

@@ -8,6 +8,7 @@ import type {
   ClaimRequest, ClaimResult, FinishAndClaimJobs, FinishJobs, HandoffJobs, HeartbeatJobs, HeartbeatResult, LogJob, Outcome, ProgressJob,
 } from '../../core/store.js';
 import type { Raw } from './runner.js';
+import { isRedisOutOfMemory } from '../../core/store-errors.js';
 import { claimScript, finishAnswer, finishScript, heartbeatScript, logScript, progressScript, type ClaimAnswer, type FinishAnswer } from './script-calls.js';
 import { claimedJobs, handedRow, outcomeArgs, rowIds } from './codec.js';
 import type { RedisContext } from './context.js';
@@ -162,7 +163,13 @@ export class Claims {
     const { groups } = await this.ctx.groupByQueue(outcomes);
     const queue = request.queues[0]!;
     if (request.queues.length !== 1 || groups.size > 1 || (groups.size === 1 && !groups.has(queue))) {
-      return { applied: await this.finishGroups(outcomes, groups), claim: await this.claimJobs(request) };
+      const applied = await this.finishGroups(outcomes, groups);
+      // Stored: a claim Redis refuses for memory must not make the worker send them again.
+      const claim = await this.claimJobs(request).catch((err: unknown) => {
+        if (isRedisOutOfMemory(err)) return { jobs: [], nextWakeAt: null };
+        throw err;
+      });
+      return { applied, claim };
     }
     const applied = outcomes.map(() => false);
     const result: ClaimResult = { jobs: [], nextWakeAt: null };
@@ -193,22 +200,30 @@ export class Claims {
       if (o.enqueue?.length) outbox.push(x + 1, `${o.token}:${o.id}`, this.outbox.entry(o.enqueue, o.at));
     });
     const call = request ? this.lostClaims.start(queue, token, request.now + request.leaseMs) : null;
+    const base = { queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, forget };
     let answer: FinishAnswer;
+    let claimed = claim;
     try {
       answer = finishAnswer(await ctx.run(finishScript({
-        queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, claimLimit: Math.max(0, ticket?.limit ?? 0),
-        workerId: request?.workerId ?? '', token, leaseMs: request?.leaseMs ?? 0, now: request?.now ?? 0, previous: ticket?.prev ?? '',
-        idleUntil: ticket?.until ?? '', forget,
+        ...base, claimLimit: Math.max(0, ticket?.limit ?? 0), workerId: request?.workerId ?? '', token, leaseMs: request?.leaseMs ?? 0,
+        now: request?.now ?? 0, previous: ticket?.prev ?? '', idleUntil: ticket?.until ?? '',
       }, finished, outbox)));
     } catch (err) {
       if (call) this.claimFailed(call, ticket);
-      throw err;
+      if (!isRedisOutOfMemory(err)) throw err;
+      // Redis is at maxmemory and refused the script before it ran. The outcomes alone go through
+      // (finish-at-maxmemory, scripts.ts): this worker's jobs end once, however long Redis stays
+      // full, and it claims nothing more until Redis takes writes again.
+      claimed = null;
+      answer = finishAnswer(await ctx.run(finishScript({
+        ...base, claimLimit: 0, workerId: '', token: '', leaseMs: 0, now: 0, previous: '', idleUntil: '',
+      }, finished, outbox, true)));
     }
     const [appliedHere, rows, wakeAt, registration, handed] = answer;
-    if (claim) {
+    if (claimed) {
       const early = ticket!.early;
-      this.took(claim.result, queue, rows, wakeAt, token, claim.request);
-      this.settleTicket(ticket!, registration, handed, claim.request, claim.result);
+      this.took(claimed.result, queue, rows, wakeAt, token, claimed.request);
+      this.settleTicket(ticket!, registration, handed, claimed.request, claimed.result);
       await this.lostClaims.answered(call!, rows, early?.rows ?? null, registration);
     }
     // The number of outcomes where every one applied, else 1/0 per outcome.

@@ -3,7 +3,10 @@
 // process logs it at start, as a warning where a crash or restart of Redis would lose jobs. Read
 // from INFO (allowed where CONFIG is not, as on managed Redis) and, where CONFIG GET answers,
 // appendfsync and save; on a Cluster, from every master. With `?waitReplicas=` an add is answered
-// only once replicas confirm it (replica-wait.ts), which the line says too.
+// only once replicas confirm it (replica-wait.ts), which the line says too. Memory is the other way
+// Redis can lose jobs: at maxmemory an eviction policy other than noeviction deletes keys, job
+// keys among them; under noeviction adds are refused (store_full) while workers finish what they
+// hold (scripts.ts, SCRIPT_FLAGS). describeMemory and memoryWarning say which.
 import { Cluster } from 'ioredis';
 import type { RedisClient, ReplicaWait } from './connect.js';
 
@@ -18,6 +21,10 @@ export interface RedisPersistence {
   save: string | null;
   /** Replicas connected to it: copied asynchronously, so a failover may lose what they lacked. */
   replicas: number;
+  /** Its memory limit in bytes (0: none), what it uses, and what it does at the limit (INFO memory). */
+  maxmemory: number;
+  usedMemory: number;
+  evictionPolicy: string;
 }
 
 /** Each server's persistence (every master of a Cluster). */
@@ -26,6 +33,8 @@ export async function readPersistence(client: RedisClient): Promise<RedisPersist
   return Promise.all(servers.map(async (server) => {
     const info = await server.info('persistence');
     const replication = await server.info('replication').catch(() => '');
+    const memory = await server.info('memory').catch(() => '');
+    const field = (text: string, name: string) => new RegExp(`^${name}:(.*?)\r?$`, 'm').exec(text)?.[1];
     const config = async (name: string): Promise<string | null> => {
       try {
         const pair = (await server.config('GET', name)) as string[];
@@ -39,7 +48,10 @@ export async function readPersistence(client: RedisClient): Promise<RedisPersist
       aof: /^aof_enabled:1\r?$/m.test(info),
       appendfsync: await config('appendfsync'),
       save: await config('save'),
-      replicas: Number(/^connected_slaves:(\d+)\r?$/m.exec(replication)?.[1] ?? 0),
+      replicas: Number(field(replication, 'connected_slaves') ?? 0),
+      maxmemory: Number(field(memory, 'maxmemory') ?? 0),
+      usedMemory: Number(field(memory, 'used_memory') ?? 0),
+      evictionPolicy: field(memory, 'maxmemory_policy') ?? 'noeviction',
     };
   }));
 }
@@ -84,4 +96,24 @@ export function persistenceWarning(servers: RedisPersistence[], wait: ReplicaWai
 
 function whereOf(some: RedisPersistence[], servers: RedisPersistence[]): string {
   return some.length === servers.length ? 'Redis' : some.map((p) => p.node).join(', ');
+}
+
+const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
+
+/** What Redis does when it runs out of memory, in a line. */
+export function describeMemory(p: RedisPersistence): string {
+  const limit = p.maxmemory > 0 ? `maxmemory ${mb(p.maxmemory)}, ${mb(p.usedMemory)} used` : `no maxmemory, ${mb(p.usedMemory)} used`;
+  if (p.evictionPolicy.startsWith('allkeys-')) {
+    return `${limit}, maxmemory-policy ${p.evictionPolicy}: at the limit Redis deletes keys, jobs' among them, so acknowledged jobs vanish (set noeviction)`;
+  }
+  if (p.maxmemory === 0) return `${limit}: Redis grows until the machine's memory runs out`;
+  // volatile-* evict only keys with a TTL: no job, queue or schedule key has one.
+  const policy = p.evictionPolicy === 'noeviction' ? 'noeviction' : `maxmemory-policy ${p.evictionPolicy} (no job key has a TTL, so none is evicted)`;
+  return `${limit}, ${policy}: at the limit adds fail with store_full (HTTP 503) while workers finish the jobs they hold`;
+}
+
+/** A warning for a process starting on this Redis where its eviction policy may delete jobs; or null. */
+export function memoryWarning(servers: RedisPersistence[]): string | null {
+  const evicting = servers.filter((p) => p.evictionPolicy.startsWith('allkeys-'));
+  return evicting.length ? `${whereOf(evicting, servers)}: ${describeMemory(evicting[0]!)}` : null;
 }

@@ -167,11 +167,13 @@ export function finishAnswer(answer: FinishAnswer | string): FinishAnswer {
 /**
  * Outcomes, then the worker's next claim (claimLimit 0 and no previous registration: none).
  * `outcomes`: outcomeArgs's entries (codec.ts); `outbox`: (outcome number, field, entry) triples.
+ * `atMaxmemory`: the variant Redis runs at maxmemory (scripts.ts), for outcomes without a claim.
  */
 export function finishScript(
   input: { queueKeyBase: string } & Publishing & Omit<WorkerClaim, 'limit'> & { claimLimit: number; now: number },
   outcomes: { entries: number; args: Raw },
   outbox: Raw,
+  atMaxmemory = false,
 ): ScriptCall<FinishAnswer | string> {
   const args: Raw = [
     input.channel, input.queue, outcomes.entries, outbox.length / 3, input.claimLimit, input.workerId, input.token, input.leaseMs, input.now,
@@ -179,7 +181,7 @@ export function finishScript(
   ];
   for (const value of outcomes.args) args.push(value);
   for (const value of outbox) args.push(value);
-  return scriptCall('finish', [input.queueKeyBase], args);
+  return scriptCall(atMaxmemory ? 'finish-at-maxmemory' : 'finish', [input.queueKeyBase], args);
 }
 
 /** Per lease: 0 lost, 1 held, 2 held and asked to cancel. */

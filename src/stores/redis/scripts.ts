@@ -19,7 +19,7 @@ import { ABSENT_LIMITS, CLAIM_FIELDS, FIELDS, LEAN_READER, RUN_AT_CREATED } from
 import { REGISTRATION_MARK } from './handoff.js';
 
 export const SCRIPT_NAMES = [
-  'add', 'add-lean', 'claim', 'finish', 'heartbeat', 'progress', 'recover', 'promote-due', 'job-op', 'clean', 'queue-set', 'queue-info',
+  'add', 'add-lean', 'claim', 'finish', 'finish-at-maxmemory', 'heartbeat', 'progress', 'recover', 'promote-due', 'job-op', 'clean', 'queue-set', 'queue-info',
   'state-page', 'log', 'schedule-upsert', 'schedule-remove', 'schedule-advance', 'worker-beat', 'workers-live', 'worker-gone',
   'sweep-lock', 'sweep-unlock', 'release-claim', 'job-format', 'format-upgrade',
 ] as const;
@@ -57,8 +57,30 @@ export function readLua(file: string): string {
 /** The shared helpers, in order. */
 const HELPERS = LIBRARY_FILES.map((f) => readLua(`lib/${f}`)).join('');
 
-/** 'add-lean' is lua/add.lua with its lean flag set: the client picks it where the prefix is marked lean. */
+/**
+ * What Redis lets a script do when it is at maxmemory (noeviction), as Redis 7 function flags.
+ * Unflagged, a function that writes is refused whole there (OOM), as adds and claims should be.
+ * 'allow-oom': those that keep held work safe or free memory run on: heartbeats (in-place updates,
+ * so leases do not lapse and no job runs twice), a worker's outcomes without a claim
+ * (finish-at-maxmemory: bounded by the jobs it holds), lease recovery, put-backs, retention and
+ * operators' job and queue actions (removing jobs is how memory is freed), the worker registry and
+ * the sweep lock. 'no-writes': reads, which Redis then runs at maxmemory too. As EVALSHA (Redis 6,
+ * or asked) none applies: Redis refuses a script's first write that may grow memory there.
+ */
+const SCRIPT_FLAGS: Partial<Record<ScriptName, 'allow-oom' | 'no-writes'>> = {
+  'finish-at-maxmemory': 'allow-oom', heartbeat: 'allow-oom', recover: 'allow-oom', 'release-claim': 'allow-oom', clean: 'allow-oom',
+  'job-op': 'allow-oom', 'queue-set': 'allow-oom', 'worker-beat': 'allow-oom', 'worker-gone': 'allow-oom', 'workers-live': 'allow-oom',
+  'sweep-lock': 'allow-oom', 'sweep-unlock': 'allow-oom', 'schedule-remove': 'allow-oom',
+  'queue-info': 'no-writes', 'state-page': 'no-writes',
+};
+
+/**
+ * 'add-lean' is lua/add.lua with its lean flag set: the client picks it where the prefix is marked
+ * lean. 'finish-at-maxmemory' is lua/finish.lua, flagged to run at maxmemory (SCRIPT_FLAGS): the
+ * client sends it, with no claim, where 'finish' was refused for memory.
+ */
 function scriptText(name: ScriptName): string {
+  if (name === 'finish-at-maxmemory') return readLua('finish');
   if (name !== 'add-lean') return readLua(name);
   const text = readLua('add');
   const lean = text.replace(/^local lean = false$/m, 'local lean = true');
@@ -128,11 +150,15 @@ export function scriptSource(name: ScriptName): string {
  * find their own.
  */
 export function functionLibrary(): { source: string; names: Record<ScriptName, string> } {
-  const lib = `fusion_${createHash('sha1').update(HELPERS + JSON.stringify(SCRIPTS)).digest('hex').slice(0, 16)}`;
+  const lib = `fusion_${createHash('sha1').update(HELPERS + JSON.stringify(SCRIPTS) + JSON.stringify(SCRIPT_FLAGS)).digest('hex').slice(0, 16)}`;
   const names = {} as Record<ScriptName, string>;
   const fns = SCRIPT_NAMES.map((name) => {
     names[name] = `${lib}_${name.replace(/-/g, '_')}`;
-    return `redis.register_function('${names[name]}', function(KEYS, ARGV)\n${SCRIPTS[name]}\nend)`;
+    const flag = SCRIPT_FLAGS[name];
+    const callback = `function(KEYS, ARGV)\n${SCRIPTS[name]}\nend`;
+    return flag
+      ? `redis.register_function{function_name='${names[name]}', callback=${callback}, flags={'${flag}'}}`
+      : `redis.register_function('${names[name]}', ${callback})`;
   });
   return { source: `#!lua name=${lib}\n${HELPERS}\n${fns.join('\n')}\n`, names };
 }

@@ -1,0 +1,116 @@
+// Chaos: Redis runs out of memory under load. A redis-server of the test's own (maxmemory-policy
+// noeviction) gets its maxmemory lowered to what it uses while a `fusion server` takes POST /v1/jobs
+// and two worker processes run them, one with jobs that outlast their lease (heartbeats must go on),
+// and stays full three times longer than a lease. While full: adds answer 503 store_full (never a
+// 500), reads answer, and the workers end every job they hold. Then the limit is lifted: adds and
+// work resume by themselves. Every job that got a 2xx completes, once in state and once in effect.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { OwnRedis, hasRedisServer } from '../helpers/redis.js';
+import { freePort } from '../helpers/net.js';
+import { until } from '../helpers/await.js';
+import { allJobs, apiServer, chaosWorker, countsOf, executions, redisTarget, report, size, sleep, tally, type Proc } from '../helpers/chaos.js';
+
+const LEASE_MS = 1000;
+const post = (base: string, body: unknown) =>
+  fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-server is not installed: cannot start one' }, () => {
+  it('full for three leases under load: adds get 503 store_full, held jobs end once, everything resumes when memory is freed', async () => {
+    const own = new OwnRedis(await freePort(), ['--maxmemory-policy', 'noeviction']);
+    await own.start();
+    const admin = new Redis(own.url);
+    const t = redisTarget(own.url);
+    const store = await t.open();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const procs: Proc[] = [];
+    const acked = new Set<string>();
+    const statuses = new Map<string, number>();
+    let phase: 'before' | 'full' | 'freed' = 'before';
+    let firstAckAfterFree = 0;
+    let stop = false;
+    let n = 0;
+    try {
+      procs.push(await apiServer(t, port));
+      procs.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: LEASE_MS, workMs: [1, 10] }));
+      // Jobs of 1.5-2.5 leases: only heartbeats that Redis takes while full keep them from stalling.
+      procs.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: LEASE_MS, workMs: [1500, 2500] }));
+      await Promise.all(procs.slice(1).map((p) => p.line('READY')));
+      const pad = 'x'.repeat(400);
+      const clients = Array.from({ length: 4 }, async () => {
+        while (!stop) {
+          const id = `f-${n++}`;
+          const r = await post(base, { id, task: 'chaos', queue: 'chaos', payload: { pad }, maxAttempts: 1 });
+          const body = (await r.json()) as { error?: { code: string; message: string } };
+          const key = r.status >= 300 ? `${r.status} ${body.error?.code}` : String(r.status);
+          statuses.set(key, (statuses.get(key) ?? 0) + 1);
+          if (r.status === 201 || r.status === 200) {
+            acked.add(id);
+            if (phase === 'freed' && firstAckAfterFree === 0) firstAckAfterFree = Date.now();
+          }
+          if (r.status === 503) await sleep(20);
+        }
+      });
+      await until(() => acked.size >= 300, 30_000, () => `the load got answers (${JSON.stringify(Object.fromEntries(statuses))})`, 10);
+
+      // Full: the limit at what Redis uses now, so the next adds find it spent.
+      const used = Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(used));
+      phase = 'full';
+      await until(() => (statuses.get('503 store_full') ?? 0) > 0, 30_000, 'an add was refused as store_full', 10);
+      const fullSince = Date.now();
+      const ackedWhenFull = acked.size;
+      // Reads answer while full (the dashboard and operators need them most then).
+      const queues = await fetch(`${base}/v1/queues`);
+      assert.equal(queues.status, 200);
+      // The workers end what they hold: nothing stays active, no lease lapses.
+      await until(async () => (await countsOf(store)).active === 0, 20_000, 'every held job ended while Redis was full', 50);
+      await sleep(Math.max(0, 3 * LEASE_MS - (Date.now() - fullSince)));
+      const whileFull = await countsOf(store);
+      const fullMs = Date.now() - fullSince;
+
+      await admin.config('SET', 'maxmemory', '0');
+      const freed = Date.now();
+      phase = 'freed';
+      await until(() => firstAckAfterFree > 0, 30_000, 'adds resumed after memory was freed', 10);
+      const completedAtFree = whileFull.completed;
+      await until(async () => (await countsOf(store)).completed > completedAtFree, 30_000, 'workers resumed', 10);
+      const workResumedMs = Date.now() - freed;
+      await until(() => acked.size >= ackedWhenFull + 300, 30_000, () => `the load got answers again (${JSON.stringify(Object.fromEntries(statuses))})`, 10);
+      stop = true;
+      await Promise.all(clients);
+
+      let seen = {};
+      await until(async () => {
+        const c = await countsOf(store);
+        seen = c;
+        return c.queued + c.active + c.scheduled === 0;
+      }, size(60_000, 180_000), () => `the backlog drained (${acked.size} acknowledged; counts ${JSON.stringify(seen)})`, 100);
+      const all = await allJobs(store, 'chaos');
+      const r = tally(all, acked, executions(t.dir));
+      report({
+        test: 'redis-maxmemory', store: 'redis', jobs: all.length, acknowledged: acked.size, completed: all.filter((j) => j.state === 'completed').length,
+        lost: r.lost, duplicateExecutions: r.duplicateExecutions, stalls: r.stalls, answers: Object.fromEntries(statuses), fullMs,
+        queuedWhileFull: whileFull.queued, addsResumedMs: firstAckAfterFree - freed, workResumedMs,
+      });
+      assert.deepEqual([...statuses.keys()].filter((s) => s !== '201' && s !== '200' && s !== '503 store_full'), [], 'no answer but 2xx and 503 store_full');
+      assert.ok(fullMs >= 3 * LEASE_MS, `full for three leases (${fullMs} ms)`);
+      assert.equal(whileFull.active, 0);
+      assert.equal(r.lost, 0, r.problems.join(', '));
+      assert.equal(r.doubleCompleted, 0);
+      assert.equal(r.notRun, 0);
+      assert.equal(r.duplicateExecutions, 0, 'no job ran twice');
+      assert.equal(r.stalls, 0, 'no lease lapsed');
+      for (const j of all) assert.equal(j.state, 'completed', `${j.id} completed`);
+    } finally {
+      stop = true;
+      await Promise.all(procs.map((p) => p.kill9()));
+      await store.close();
+      admin.disconnect();
+      await t.cleanup().catch(() => {});
+      await own.stop();
+    }
+  });
+});
