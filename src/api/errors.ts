@@ -2,6 +2,7 @@
 // mistakes. Anything unexpected is a 500 without internals, and is logged in full.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
 import { FusionError } from '../core/errors.js';
+import { isStoreFull } from '../core/store-errors.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown> };
@@ -77,7 +78,14 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
   FST_ERR_ASYNC_CONSTRAINT: [400, 'invalid_request'],
 };
 
+/** A store out of space (store-errors.ts), on any route: a 503 the caller can act on, not a 500. */
+export function storeFullError(cause: unknown): FusionError {
+  const message = 'the job store is full (a full disk, or Redis at its maxmemory): it takes no new jobs until space is freed; retry';
+  return Object.assign(apiError(503, 'store_full', message, {}), { cause });
+}
+
 export function toErrorBody(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
+  if (isStoreFull(err)) return toErrorBody(storeFullError(err));
   if (err instanceof FusionError) {
     const status = err.status >= 400 && err.status < 600 ? err.status : 400;
     return { status, body: { error: { code: err.code, message: err.message, details: err.details } }, internal: status >= 500 };

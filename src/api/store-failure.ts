@@ -4,7 +4,7 @@
 // other error is a 500 (logged with its cause). Coalescing adds is the enqueue funnel's (core/enqueue.ts).
 import { FusionError } from '../core/errors.js';
 import { isStoreFull, isUnavailable } from '../core/store-errors.js';
-import { apiError } from './errors.js';
+import { apiError, storeFullError } from './errors.js';
 
 export { isUnavailable };
 
@@ -17,9 +17,7 @@ function isInputFault(err: unknown): boolean {
 
 export function storeFailure(err: unknown): FusionError {
   if (err instanceof FusionError) return err;
-  if (isStoreFull(err)) {
-    return Object.assign(apiError(503, 'store_full', 'the job store is full (a full disk, or Redis at its maxmemory): it takes no new jobs until space is freed; retry', {}), { cause: err });
-  }
+  if (isStoreFull(err)) return storeFullError(err);
   if (isUnavailable(err)) return Object.assign(apiError(503, 'store_unavailable', 'the job store could not take the job; retry', {}), { cause: err });
   if (isInputFault(err)) {
     return Object.assign(apiError(400, 'invalid_job', `the job store refused the job: ${(err as Error).message.split('\n')[0]!.slice(0, 200)}`, { field: 'payload' }), { cause: err });

@@ -4,13 +4,19 @@
 // and stays full three times longer than a lease. While full: adds answer 503 store_full (never a
 // 500), reads answer, and the workers end every job they hold. Then the limit is lifted: adds and
 // work resume by themselves. Every job that got a 2xx completes, once in state and once in effect.
+// And SQLite on a disk that fills (a small tmpfs of the test's own): adds answer 503 store_full, reads
+// answer, and adds resume once space is freed, every acknowledged job kept.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { OwnRedis, hasRedisServer } from '../helpers/redis.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
-import { allJobs, apiServer, chaosWorker, countsOf, executions, redisTarget, report, size, sleep, tally, type Proc } from '../helpers/chaos.js';
+import { allJobs, apiServer, type Target, chaosWorker, countsOf, executions, redisTarget, report, size, sleep, tally, type Proc } from '../helpers/chaos.js';
 
 const LEASE_MS = 1000;
 const post = (base: string, body: unknown) =>
@@ -111,6 +117,92 @@ describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-
       admin.disconnect();
       await t.cleanup().catch(() => {});
       await own.stop();
+    }
+  });
+});
+
+/** A tmpfs of `sizeMb` mounted on a new directory, or why none can be (mounting needs privileges). */
+function smallDisk(sizeMb: number): { dir: string; remove(): void } | string {
+  const dir = mkdtempSync(join(tmpdir(), 'fusion-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    return `cannot mount a tmpfs here (${String((err as Error).message).split('\n')[0]}): the full-disk test needs it`;
+  }
+  return {
+    dir,
+    remove: () => {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const probe = smallDisk(1);
+const diskSkip = typeof probe === 'string' ? probe : false;
+if (typeof probe === 'string') process.stderr.write(`\n*** SKIPPING the SQLite full-disk test: ${probe} ***\n\n`);
+else probe.remove();
+
+describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
+  it('adds get 503 store_full while the disk is full, reads answer, and adds resume once space is freed: nothing acknowledged lost', async () => {
+    const disk = smallDisk(16) as { dir: string; remove(): void };
+    const path = join(disk.dir, 'fusion.db');
+    const t: Target = { store: 'sqlite', url: `sqlite:${path}`, dir: disk.dir, open: async () => { throw new Error('unused'); }, cleanup: async () => {} };
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    let srv: Proc | null = null;
+    const acked: string[] = [];
+    const answers = new Map<string, number>();
+    const add = async (n: number) => {
+      const r = await post(base, { id: `d-${n}`, task: 'chaos', queue: 'chaos', payload: { pad: 'x'.repeat(2000) }, runAt: Date.now() + 3_600_000 });
+      const body = (await r.json()) as { error?: { code: string } };
+      const key = r.status >= 300 ? `${r.status} ${body.error?.code}` : String(r.status);
+      answers.set(key, (answers.get(key) ?? 0) + 1);
+      if (r.status === 201) acked.push(`d-${n}`);
+      return key;
+    };
+    try {
+      srv = await apiServer(t, port);
+      let n = 0;
+      while (n < 100) await add(n++);
+      // Fill the disk: the server's next writes find no room.
+      const fillers: string[] = [];
+      for (let k = 0; ; k++) {
+        const file = join(disk.dir, `filler-${k}`);
+        try {
+          writeFileSync(file, Buffer.alloc(64 * 1024));
+          fillers.push(file);
+        } catch {
+          rmSync(file, { force: true });
+          break;
+        }
+      }
+      let refused = 0;
+      for (let k = 0; k < 200 && refused < 20; k++) if ((await add(n++)) === '503 store_full') refused++;
+      assert.equal(refused, 20, `adds were refused as store_full (${JSON.stringify(Object.fromEntries(answers))})`);
+      const read = await fetch(`${base}/v1/jobs/${acked[0]}`);
+      assert.equal(read.status, 200, 'a read answers on a full disk');
+      for (const file of fillers) rmSync(file);
+      const freed = Date.now();
+      let resumedMs = -1;
+      for (let k = 0; k < 500; k++) {
+        if ((await add(n++)) === '201') {
+          resumedMs = Date.now() - freed;
+          break;
+        }
+        await sleep(20);
+      }
+      assert.ok(resumedMs >= 0, 'adds resumed once space was freed');
+      for (let k = 0; k < 50; k++) assert.equal(await add(n++), '201');
+      let missing = 0;
+      for (const id of acked) if ((await fetch(`${base}/v1/jobs/${id}`)).status !== 200) missing++;
+      report({ test: 'sqlite-disk-full', store: 'sqlite', acknowledged: acked.length, missing, answers: Object.fromEntries(answers), addsResumedMs: resumedMs });
+      assert.equal(missing, 0, 'every acknowledged job is there');
+      assert.deepEqual([...answers.keys()].filter((k) => k !== '201' && k !== '503 store_full'), [], 'no answer but 201 and 503 store_full');
+    } finally {
+      await srv?.kill9();
+      disk.remove();
     }
   });
 });

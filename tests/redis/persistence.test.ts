@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { describePersistence, persistenceWarning, readPersistence, type RedisPersistence } from '../../src/stores/redis/persistence.js';
+import { describeMemory, describePersistence, memoryWarning, persistenceWarning, readPersistence, type RedisPersistence } from '../../src/stores/redis/persistence.js';
 import { OwnRedis, REDIS_URL, hasRedisServer, redisSkip, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/net.js';
 import { Proc } from '../helpers/chaos.js';
@@ -77,6 +77,27 @@ describe('Redis persistence: what a crash costs', { skip }, () => {
     }
   });
 
+  it('says what Redis does at its memory limit, and warns where it deletes keys', async () => {
+    const lru = await persistenceOf(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    assert.deepEqual([lru.maxmemory, lru.evictionPolicy], [64 * 1048576, 'allkeys-lru']);
+    assert.ok(lru.usedMemory > 0);
+    assert.match(memoryWarning([lru])!, /^Redis: maxmemory 64\.0 MB, [\d.]+ MB used, maxmemory-policy allkeys-lru: at the limit Redis deletes keys, jobs' among them, so acknowledged jobs vanish \(set noeviction\)$/);
+
+    const volatile = await persistenceOf(['--maxmemory', '64mb', '--maxmemory-policy', 'volatile-ttl']);
+    assert.match(memoryWarning([volatile])!, /volatile-ttl: at the limit Redis deletes keys that have a TTL; no job's has one, but rate-limit windows/);
+
+    const limited = await persistenceOf(['--maxmemory', '64mb']);
+    assert.equal(limited.evictionPolicy, 'noeviction');
+    assert.equal(memoryWarning([limited]), null);
+    assert.match(describeMemory(limited), /^maxmemory 64\.0 MB, [\d.]+ MB used, noeviction: at the limit adds fail with store_full \(HTTP 503\) while workers finish the jobs they hold$/);
+
+    const unlimited = await persistenceOf([]);
+    assert.equal(unlimited.maxmemory, 0);
+    assert.match(describeMemory(unlimited), /^no maxmemory, [\d.]+ MB used: Redis grows until the machine's memory runs out$/);
+    // On a Cluster whose masters differ, the warning names the evicting ones.
+    assert.match(memoryWarning([limited, { ...lru, node: '10.0.0.9:7000' }])!, /^10\.0\.0\.9:7000: maxmemory/);
+  });
+
   it('a CONFIG the server refuses leaves the policy unknown, not the warning', () => {
     assert.match(describePersistence({ node: 'n', aof: false, appendfsync: null, save: null, replicas: 0, maxmemory: 0, usedMemory: 0, evictionPolicy: 'noeviction' }), /no append-only file, snapshots, if any: a crash/);
     assert.match(describePersistence({ node: 'n', aof: true, appendfsync: null, save: null, replicas: 0, maxmemory: 0, usedMemory: 0, evictionPolicy: 'noeviction' }), /could not be read/);
@@ -102,12 +123,31 @@ describe('Redis persistence: what a crash costs', { skip }, () => {
     }
   });
 
+  it('a worker started on a Redis that evicts jobs warns', async () => {
+    const own = new OwnRedis(await freePort(), ['--appendonly', 'yes', '--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lfu']);
+    let worker: Proc | null = null;
+    try {
+      await own.start();
+      worker = new Proc([BIN, 'worker', '--store', `${own.url}?prefix=${testPrefix()}`, '--queues', 'q']);
+      const line = JSON.parse(await worker.line('store memory')) as { level: number | string; msg: string };
+      assert.ok(line.level === 40 || line.level === 'warn', line.msg);
+      assert.match(line.msg, /^store memory: Redis: maxmemory 64\.0 MB, .*allkeys-lfu: at the limit Redis deletes keys, jobs' among them/);
+      assert.equal((await worker.term()).code, 0);
+    } finally {
+      await worker?.kill9();
+      await own.stop();
+    }
+  });
+
   it('fusion store info prints it for the shared Redis', async () => {
     const client = new Redis(REDIS_URL);
     try {
       const [expected] = await readPersistence(client);
       const { stdout } = await run(process.execPath, [BIN, 'store', 'info', '--store', `${REDIS_URL}?prefix=${testPrefix()}`]);
       assert.ok(stdout.includes(`persistence: ${describePersistence(expected!)}\n`), stdout);
+      // Its memory line, but for the MB used, which moves between the two reads.
+      const memory = describeMemory(expected!).replace(/[\d.]+ MB used/, 'USED');
+      assert.ok(stdout.replace(/[\d.]+ MB used/, 'USED').includes(`\nmemory: ${memory}\n`), stdout);
     } finally {
       client.disconnect();
     }

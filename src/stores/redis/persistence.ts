@@ -5,8 +5,8 @@
 // appendfsync and save; on a Cluster, from every master. With `?waitReplicas=` an add is answered
 // only once replicas confirm it (replica-wait.ts), which the line says too. Memory is the other way
 // Redis can lose jobs: at maxmemory an eviction policy other than noeviction deletes keys, job
-// keys among them; under noeviction adds are refused (store_full) while workers finish what they
-// hold (scripts.ts, SCRIPT_FLAGS). describeMemory and memoryWarning say which.
+// keys among them (or, volatile-*, keys with a TTL); under noeviction adds are refused (store_full)
+// while workers finish what they hold (scripts.ts, SCRIPT_FLAGS). describeMemory and memoryWarning say which.
 import { Cluster } from 'ioredis';
 import type { RedisClient, ReplicaWait } from './connect.js';
 
@@ -106,14 +106,16 @@ export function describeMemory(p: RedisPersistence): string {
   if (p.evictionPolicy.startsWith('allkeys-')) {
     return `${limit}, maxmemory-policy ${p.evictionPolicy}: at the limit Redis deletes keys, jobs' among them, so acknowledged jobs vanish (set noeviction)`;
   }
+  if (p.evictionPolicy.startsWith('volatile-')) {
+    return `${limit}, maxmemory-policy ${p.evictionPolicy}: at the limit Redis deletes keys that have a TTL; no job's has one, but rate-limit ` +
+      'windows, hand-off lists and channel state kept for a time (suppressions, consent) may go early (set noeviction)';
+  }
   if (p.maxmemory === 0) return `${limit}: Redis grows until the machine's memory runs out`;
-  // volatile-* evict only keys with a TTL: no job, queue or schedule key has one.
-  const policy = p.evictionPolicy === 'noeviction' ? 'noeviction' : `maxmemory-policy ${p.evictionPolicy} (no job key has a TTL, so none is evicted)`;
-  return `${limit}, ${policy}: at the limit adds fail with store_full (HTTP 503) while workers finish the jobs they hold`;
+  return `${limit}, ${p.evictionPolicy}: at the limit adds fail with store_full (HTTP 503) while workers finish the jobs they hold`;
 }
 
-/** A warning for a process starting on this Redis where its eviction policy may delete jobs; or null. */
+/** A warning for a process starting on this Redis where its eviction policy deletes keys; or null. */
 export function memoryWarning(servers: RedisPersistence[]): string | null {
-  const evicting = servers.filter((p) => p.evictionPolicy.startsWith('allkeys-'));
+  const evicting = servers.filter((p) => p.evictionPolicy !== 'noeviction');
   return evicting.length ? `${whereOf(evicting, servers)}: ${describeMemory(evicting[0]!)}` : null;
 }
