@@ -4,6 +4,7 @@
 import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Store } from './store.js';
+import { isStoreFull } from './store-errors.js';
 
 export interface RetentionPolicy {
   completedMs: number;
@@ -77,7 +78,13 @@ export class Maintenance {
     if (rec.requeued.length || rec.failed.length || rec.cancelled.length) {
       this.log.warn({ requeued: rec.requeued.length, failed: rec.failed.length, cancelled: rec.cancelled.length }, 'recovered expired leases');
     }
-    const promoted = await this.store.promoteDueJobs({ now, limit: this.batch });
+    // A full store (Redis at maxmemory) refuses promotions, which grow the ready index; the pass goes
+    // on to retention, which is what frees it.
+    const promoted = await this.store.promoteDueJobs({ now, limit: this.batch }).catch((err: unknown) => {
+      if (!isStoreFull(err)) throw err;
+      this.log.warn({ err: (err as Error).message }, 'the store is full: due jobs stay scheduled until it has room');
+      return 0;
+    });
     let removed = 0;
     const r = this.retention;
     for (const [state, keep] of [['completed', r.completedMs], ['failed', r.failedMs], ['cancelled', r.cancelledMs]] as const) {

@@ -14,10 +14,13 @@ export function isStoreFull(err: unknown): boolean {
   return isRedisOutOfMemory(err);
 }
 
-/** Redis refused a command or script for memory: `OOM command not allowed when used memory > 'maxmemory'`. */
+/**
+ * Redis refused a command or script for memory: `OOM command not allowed when used memory >
+ * 'maxmemory'`, at the start of the message, or inside a script's error (EVAL on Redis 6).
+ */
 export function isRedisOutOfMemory(err: unknown): boolean {
   const message = (err as { message?: unknown } | null)?.message;
-  return typeof message === 'string' && message.startsWith('OOM ');
+  return typeof message === 'string' && /(^|[\s:-])OOM command not allowed/.test(message);
 }
 
 /**

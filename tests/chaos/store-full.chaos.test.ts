@@ -2,7 +2,8 @@
 // noeviction) gets its maxmemory lowered to what it uses while a `fusion server` takes POST /v1/jobs
 // and two worker processes run them, one with jobs that outlast their lease (heartbeats must go on),
 // and stays full three times longer than a lease. While full: adds answer 503 store_full (never a
-// 500), reads answer, and the workers end every job they hold. Then the limit is lifted: adds and
+// 500), reads answer, and the workers end every job they hold (their progress and log lines stored
+// or dropped, never failing a job). Then the limit is lifted: adds and
 // work resume by themselves. Every job that got a 2xx completes, once in state and once in effect.
 // And SQLite on a disk that fills (a small tmpfs of the test's own): adds answer 503 store_full, reads
 // answer, and adds resume once space is freed, every acknowledged job kept.
@@ -13,6 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { Fusion } from '../../src/fusion.js';
+import { Maintenance } from '../../src/core/maintenance.js';
 import { OwnRedis, hasRedisServer } from '../helpers/redis.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
@@ -42,7 +45,8 @@ describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-
       procs.push(await apiServer(t, port));
       procs.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: LEASE_MS, workMs: [1, 10] }));
       // Jobs of 1.5-2.5 leases: only heartbeats that Redis takes while full keep them from stalling.
-      procs.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: LEASE_MS, workMs: [1500, 2500] }));
+      // Each stores its progress and a log line at the end, which must not fail it while Redis is full.
+      procs.push(chaosWorker({ url: t.url, logDir: t.dir, concurrency: 8, leaseMs: LEASE_MS, workMs: [1500, 2500], progress: true }));
       await Promise.all(procs.slice(1).map((p) => p.line('READY')));
       const pad = 'x'.repeat(400);
       const clients = Array.from({ length: 4 }, async () => {
@@ -116,6 +120,34 @@ describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-
       await store.close();
       admin.disconnect();
       await t.cleanup().catch(() => {});
+      await own.stop();
+    }
+  });
+});
+
+describe('Redis at maxmemory: retention frees it', { skip: hasRedisServer() ? false : 'redis-server is not installed: cannot start one' }, () => {
+  it('a maintenance pass on a full Redis removes old jobs (promotions refused), and adds are taken again after it', async () => {
+    const own = new OwnRedis(await freePort(), ['--maxmemory-policy', 'noeviction']);
+    await own.start();
+    const admin = new Redis(own.url);
+    const fusion = await Fusion.open({ store: own.url, channels: false });
+    try {
+      fusion.task('t', async () => ({ pad: 'y'.repeat(2000) }), { queue: 'q' });
+      const ids = (await fusion.queue.enqueueMany(Array.from({ length: 200 }, (_, i) => ({ task: 't', queue: 'q', id: `r-${i}`, payload: { i } })))).map((r) => r.job.id);
+      await fusion.enqueue('t', { due: 'later' }, { delay: 3_600_000 });
+      const worker = fusion.worker({ queues: ['q'], concurrency: 20 });
+      await until(async () => (await fusion.store.countJobs({ queue: 'q' })).q?.completed === ids.length, 20_000, 'every job completed');
+      await worker.stop();
+      const used = Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(used));
+      await assert.rejects(fusion.enqueue('t', { refused: true }), /OOM command not allowed/);
+      const pass = await new Maintenance(fusion.store, { retention: { completedMs: 0 } }).runOnce();
+      assert.equal(pass.removed, ids.length, 'retention removed every completed job while Redis was full');
+      // What they held is free again: the next add is taken.
+      assert.equal((await fusion.enqueue('t', { taken: true })).state, 'queued');
+    } finally {
+      await fusion.close();
+      admin.disconnect();
       await own.stop();
     }
   });

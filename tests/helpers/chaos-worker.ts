@@ -36,6 +36,10 @@ fusion.task(
       process.stdout.write('RUNNING\n');
     }
     if (hi > 0) await new Promise((r) => setTimeout(r, lo + Math.floor(Math.random() * (hi - lo + 1))));
+    if (o.progress) {
+      await ctx.progress({ done: true });
+      await ctx.log('done');
+    }
     return null;
   },
   { queue },

@@ -288,6 +288,8 @@ export interface ChaosWorkerOptions {
   delayed?: { count: number; delayMs: number; tag: string };
   /** Fire due schedules in this process too. */
   scheduler?: boolean;
+  /** The handler stores a progress value and a log line before it returns. */
+  progress?: boolean;
 }
 
 /** A worker process: prints READY when its worker has started and RUNNING when its first job runs. */

@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { TaskContext, TaskRegistry } from '../registry.js';
 import type { Outcome, Store } from '../store.js';
 import { callbackJobs } from '../callbacks.js';
+import { isStoreFull } from '../store-errors.js';
 import type { AttemptEndName, Lifecycle } from '../lifecycle.js';
 
 interface Running {
@@ -398,8 +399,14 @@ class JobContext implements TaskContext {
     });
   }
 
+  /**
+   * A line kept with the job. Dropped where the store is full (store_full): a log line is not worth
+   * failing an attempt whose work is done, and running it again.
+   */
   get log(): (message: string) => Promise<void> {
-    return (this.logFn ??= (message) => this.store.logJob({ id: this.job.id, message: String(message), now: this.clock.now() }));
+    return (this.logFn ??= (message) => this.store.logJob({ id: this.job.id, message: String(message), now: this.clock.now() }).catch((err: unknown) => {
+      if (!isStoreFull(err)) throw err;
+    }));
   }
 }
 

@@ -11,6 +11,7 @@ import { addArgs } from './codec.js';
 import type { RedisContext } from './context.js';
 import type { JobsIn } from './jobs-in.js';
 import { NotReplicatedError } from './replica-wait.js';
+import { isRedisOutOfMemory } from '../../core/store-errors.js';
 
 /** Jobs of one outbox entry: [queue, ...addArgs] each, added at `now`. */
 interface OutboxEntry {
@@ -53,7 +54,9 @@ export class Outbox {
       try {
         await this.jobsIn.addRows(queue, rows, entry.now);
       } catch (err) {
-        if (!(err instanceof NotReplicatedError)) throw err;
+        // Refused for memory (Redis at maxmemory), as for unconfirmed jobs: the entry stays for the
+        // sweep, which leaves the outboxes alone a while; the outcome that wrote it stands.
+        if (!(err instanceof NotReplicatedError) && !isRedisOutOfMemory(err)) throw err;
         confirmed = false;
         this.unconfirmedAt = performance.now();
       }

@@ -61,14 +61,15 @@ const HELPERS = LIBRARY_FILES.map((f) => readLua(`lib/${f}`)).join('');
  * What Redis lets a script do when it is at maxmemory (noeviction), as Redis 7 function flags.
  * Unflagged, a function that writes is refused whole there (OOM), as adds and claims should be.
  * 'allow-oom': those that keep held work safe or free memory run on: heartbeats (in-place updates,
- * so leases do not lapse and no job runs twice), a worker's outcomes without a claim
- * (finish-at-maxmemory: bounded by the jobs it holds), lease recovery, put-backs, retention and
+ * so leases do not lapse and no job runs twice), a held job's progress (in place: the push channel
+ * keeps which tokens it reached there), a worker's outcomes without a claim (finish-at-maxmemory:
+ * bounded by the jobs it holds), lease recovery, put-backs, retention and
  * operators' job and queue actions (removing jobs is how memory is freed), the worker registry and
  * the sweep lock. 'no-writes': reads, which Redis then runs at maxmemory too. As EVALSHA (Redis 6,
  * or asked) none applies: Redis refuses a script's first write that may grow memory there.
  */
 const SCRIPT_FLAGS: Partial<Record<ScriptName, 'allow-oom' | 'no-writes'>> = {
-  'finish-at-maxmemory': 'allow-oom', heartbeat: 'allow-oom', recover: 'allow-oom', 'release-claim': 'allow-oom', clean: 'allow-oom',
+  'finish-at-maxmemory': 'allow-oom', heartbeat: 'allow-oom', progress: 'allow-oom', recover: 'allow-oom', 'release-claim': 'allow-oom', clean: 'allow-oom',
   'job-op': 'allow-oom', 'queue-set': 'allow-oom', 'worker-beat': 'allow-oom', 'worker-gone': 'allow-oom', 'workers-live': 'allow-oom',
   'sweep-lock': 'allow-oom', 'sweep-unlock': 'allow-oom', 'schedule-remove': 'allow-oom',
   'queue-info': 'no-writes', 'state-page': 'no-writes',
