@@ -1,7 +1,7 @@
 // The API's answer for a failed add: nothing was written (add is atomic), but for a Redis store's
 // not_replicated (written, not confirmed by its replicas: a 503 of its own). 503 only when the store
-// is unavailable (retry, with the same Idempotency-Key; store_full where it is out of space); a fault of the jobs themselves is a 400; any
-// other error is a 500 (logged with its cause). Coalescing adds is the enqueue funnel's (core/enqueue.ts).
+// is unavailable (retry, with the same Idempotency-Key; store_full where it is out of space); a
+// fault of the jobs themselves is a 400; any other error is a 500 (logged with its cause). Coalescing adds is the enqueue funnel's (core/enqueue.ts).
 import { FusionError } from '../core/errors.js';
 import { isStoreFull, isUnavailable } from '../core/store-errors.js';
 import { apiError, storeFullError } from './errors.js';

@@ -211,7 +211,7 @@ export class Claims {
     } catch (err) {
       if (call) this.claimFailed(call, ticket);
       if (!isRedisOutOfMemory(err)) throw err;
-      // Redis is at maxmemory and refused the script before it ran. The outcomes alone go through
+      // Redis is at maxmemory and refused the script before it wrote anything. The outcomes alone go through
       // (finish-at-maxmemory, scripts.ts): this worker's jobs end once, however long Redis stays
       // full, and it claims nothing more until Redis takes writes again.
       claimed = null;
