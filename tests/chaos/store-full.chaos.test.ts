@@ -5,8 +5,9 @@
 // 500), reads answer, and the workers end every job they hold (their progress and log lines stored
 // or dropped, never failing a job). Then the limit is lifted: adds and
 // work resume by themselves. Every job that got a 2xx completes, once in state and once in effect.
-// And SQLite on a disk that fills (a small tmpfs of the test's own): adds answer 503 store_full, reads
-// answer, and adds resume once space is freed, every acknowledged job kept.
+// And SQLite on a disk that fills (a small tmpfs of the test's own) under a worker process whose
+// jobs outlast their lease: adds answer 503 store_full, the running jobs end once on the room the
+// store kept (its reserve), reads answer, and work resumes once space is freed.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Fusion } from '../../src/fusion.js';
 import { Maintenance } from '../../src/core/maintenance.js';
+import { openStore } from '../../src/stores/index.js';
 import { OwnRedis, hasRedisServer } from '../helpers/redis.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
@@ -177,28 +179,36 @@ if (typeof probe === 'string') process.stderr.write(`\n*** SKIPPING the SQLite f
 else probe.remove();
 
 describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
-  it('adds get 503 store_full while the disk is full, reads answer, and adds resume once space is freed: nothing acknowledged lost', async () => {
-    const disk = smallDisk(16) as { dir: string; remove(): void };
+  it('adds get 503 store_full, running jobs end once on the reserve, reads answer, and work resumes once space is freed', async () => {
+    const disk = smallDisk(32) as { dir: string; remove(): void };
     const path = join(disk.dir, 'fusion.db');
-    const t: Target = { store: 'sqlite', url: `sqlite:${path}`, dir: disk.dir, open: async () => { throw new Error('unused'); }, cleanup: async () => {} };
+    // Execution logs off the full disk.
+    const logDir = mkdtempSync(join(tmpdir(), 'fusion-full-logs-'));
+    const t: Target = { store: 'sqlite', url: `sqlite:${path}`, dir: logDir, open: async () => { throw new Error('unused'); }, cleanup: async () => {} };
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    let srv: Proc | null = null;
-    const acked: string[] = [];
+    const procs: Proc[] = [];
+    const acked = new Set<string>();
     const answers = new Map<string, number>();
     const add = async (n: number) => {
-      const r = await post(base, { id: `d-${n}`, task: 'chaos', queue: 'chaos', payload: { pad: 'x'.repeat(2000) }, runAt: Date.now() + 3_600_000 });
+      const r = await post(base, { id: `d-${n}`, task: 'chaos', queue: 'chaos', payload: { pad: 'x'.repeat(2000) }, maxAttempts: 1 });
       const body = (await r.json()) as { error?: { code: string } };
       const key = r.status >= 300 ? `${r.status} ${body.error?.code}` : String(r.status);
       answers.set(key, (answers.get(key) ?? 0) + 1);
-      if (r.status === 201) acked.push(`d-${n}`);
+      if (r.status === 201) acked.add(`d-${n}`);
       return key;
     };
+    const store = await openStore(t.url);
     try {
-      srv = await apiServer(t, port);
+      procs.push(await apiServer(t, port));
+      // Jobs of 1.5-2.5 leases, each storing progress and a log line as it ends: only heartbeats and
+      // outcomes the full disk still takes keep them from running twice.
+      const worker = chaosWorker({ url: t.url, logDir, concurrency: 8, leaseMs: LEASE_MS, workMs: [1500, 2500], progress: true });
+      procs.push(worker);
       let n = 0;
-      while (n < 100) await add(n++);
-      // Fill the disk: the server's next writes find no room.
+      while (n < 40) await add(n++);
+      await worker.line('RUNNING');
+      // Fill the disk: the next write that needs room frees the reserve, and new work waits.
       const fillers: string[] = [];
       for (let k = 0; ; k++) {
         const file = join(disk.dir, `filler-${k}`);
@@ -210,11 +220,16 @@ describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
           break;
         }
       }
+      const fullSince = Date.now();
       let refused = 0;
-      for (let k = 0; k < 200 && refused < 20; k++) if ((await add(n++)) === '503 store_full') refused++;
+      for (let k = 0; k < 500 && refused < 20; k++) if ((await add(n++)) === '503 store_full') refused++;
       assert.equal(refused, 20, `adds were refused as store_full (${JSON.stringify(Object.fromEntries(answers))})`);
-      const read = await fetch(`${base}/v1/jobs/${acked[0]}`);
+      const read = await fetch(`${base}/v1/jobs/d-0`);
       assert.equal(read.status, 200, 'a read answers on a full disk');
+      await until(async () => (await countsOf(store)).active === 0, 20_000, 'every running job ended while the disk was full', 50);
+      await sleep(Math.max(0, 3 * LEASE_MS - (Date.now() - fullSince)));
+      const whileFull = await countsOf(store);
+      const fullMs = Date.now() - fullSince;
       for (const file of fillers) rmSync(file);
       const freed = Date.now();
       let resumedMs = -1;
@@ -226,15 +241,34 @@ describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
         await sleep(20);
       }
       assert.ok(resumedMs >= 0, 'adds resumed once space was freed');
-      for (let k = 0; k < 50; k++) assert.equal(await add(n++), '201');
-      let missing = 0;
-      for (const id of acked) if ((await fetch(`${base}/v1/jobs/${id}`)).status !== 200) missing++;
-      report({ test: 'sqlite-disk-full', store: 'sqlite', acknowledged: acked.length, missing, answers: Object.fromEntries(answers), addsResumedMs: resumedMs });
-      assert.equal(missing, 0, 'every acknowledged job is there');
+      for (let k = 0; k < 20; k++) assert.equal(await add(n++), '201');
+      let seen = {};
+      await until(async () => {
+        const c = await countsOf(store);
+        seen = c;
+        return c.queued + c.active + c.scheduled === 0;
+      }, 120_000, () => `the backlog drained (${acked.size} acknowledged; counts ${JSON.stringify(seen)})`, 100);
+      const all = await allJobs(store, 'chaos');
+      const r = tally(all, acked, executions(logDir));
+      report({
+        test: 'sqlite-disk-full', store: 'sqlite', acknowledged: acked.size, completed: all.filter((j) => j.state === 'completed').length, lost: r.lost,
+        duplicateExecutions: r.duplicateExecutions, stalls: r.stalls, answers: Object.fromEntries(answers), fullMs, queuedWhileFull: whileFull.queued,
+        addsResumedMs: resumedMs,
+      });
       assert.deepEqual([...answers.keys()].filter((k) => k !== '201' && k !== '503 store_full'), [], 'no answer but 201 and 503 store_full');
+      assert.ok(fullMs >= 3 * LEASE_MS, `full for three leases (${fullMs} ms)`);
+      assert.equal(whileFull.active, 0);
+      assert.equal(r.lost, 0, r.problems.join(', '));
+      assert.equal(r.doubleCompleted, 0);
+      assert.equal(r.notRun, 0);
+      assert.equal(r.duplicateExecutions, 0, 'no job ran twice');
+      assert.equal(r.stalls, 0, 'no lease lapsed');
+      for (const j of all) assert.equal(j.state, 'completed', `${j.id} completed`);
     } finally {
-      await srv?.kill9();
+      await Promise.all(procs.map((p) => p.kill9()));
+      await store.close();
       disk.remove();
+      rmSync(logDir, { recursive: true, force: true });
     }
   });
 });

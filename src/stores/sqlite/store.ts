@@ -27,6 +27,7 @@ import * as schedules from './schedules.js';
 import { SqliteSharedState } from './shared-state.js';
 import { CrossProcessWatcher } from './watch.js';
 import * as workers from './workers.js';
+import { DiskFullError, DiskReserve } from './disk-reserve.js';
 
 export interface SqliteStoreOptions {
   /** NORMAL (default): a commit survives a process crash, the last ones may be lost on power failure.
@@ -50,7 +51,16 @@ export interface SqliteStoreOptions {
    * write less. From 250 to 1000 ms: webhook deliveries 64-68 → 57-61 µs CPU each (4 paired runs).
    */
   checkpointMs?: number;
+  /**
+   * Room kept on the database's disk for the jobs under way when it fills (disk-reserve.ts): a
+   * file of this many MB next to the database, freed at the first write a full disk refuses, so
+   * heartbeats and outcomes go on while adds wait (store_full). Default 8; 0 keeps none.
+   */
+  reserveMb?: number;
 }
+
+const isDiskFull = (err: unknown) => (err as { code?: unknown } | null)?.code === 'SQLITE_FULL';
+const NO_CLAIM: ClaimResult = { jobs: [], nextWakeAt: null };
 
 export class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = { finishAndClaim: (p) => this.finishAndClaimJobs(p) };
@@ -58,9 +68,12 @@ export class SqliteStore implements Store {
   private readonly watcher: CrossProcessWatcher;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private sharedState?: SqliteSharedState;
+  private readonly reserve: DiskReserve | null;
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     this.conn = new SqliteConnection(path, opts);
+    const reserveMb = path === ':memory:' ? 0 : opts.reserveMb ?? 8;
+    this.reserve = reserveMb > 0 ? new DiskReserve(`${path}-reserve`, reserveMb * 1048576) : null;
     this.watcher = new CrossProcessWatcher(this.conn, path === ':memory:' ? 0 : opts.watchMs ?? 4);
     const checkpointMs = path === ':memory:' ? 0 : opts.checkpointMs ?? 1000;
     if (checkpointMs > 0) this.checkpointEvery(checkpointMs);
@@ -94,42 +107,75 @@ export class SqliteStore implements Store {
     this.checkpointTimer.unref();
   }
 
+  /**
+   * New work (adds, claims, a schedule's runs, log lines): refused while the disk's reserve is in
+   * use; a full disk it meets frees the reserve for the work under way (disk-reserve.ts).
+   */
+  private newWork<T>(run: () => T): T {
+    if (this.reserve?.full) throw new DiskFullError();
+    try {
+      return run();
+    } catch (err) {
+      if (isDiskFull(err)) this.reserve?.release();
+      throw err;
+    }
+  }
+
+  /** Work under way (heartbeats, outcomes, recovery, retention): a full disk frees the reserve, and it goes again once. */
+  private workUnderWay<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (err) {
+      if (!isDiskFull(err) || !this.reserve?.release()) throw err;
+      return run();
+    }
+  }
+
   // Not async: an async function's promise and frame for each add (a lone add awaits one), and the
   // answer is ready at once. A throw still comes back as a rejection.
   addJobs({ jobs, now }: AddJobs): Promise<AddedJob[]> {
     try {
-      return Promise.resolve(addJobs(this.conn, jobs, now));
+      return Promise.resolve(this.newWork(() => addJobs(this.conn, jobs, now)));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   async claimJobs(req: ClaimRequest): Promise<ClaimResult> {
-    return claim.claimJobs(this.conn, req);
+    return this.newWork(() => claim.claimJobs(this.conn, req));
   }
 
+  /** While the disk is full, the outcomes alone: the claim would take the room they need. */
   async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
-    return claim.finishAndClaimJobs(this.conn, outcomes, req);
+    if (!this.reserve?.full) {
+      try {
+        return claim.finishAndClaimJobs(this.conn, outcomes, req);
+      } catch (err) {
+        if (!isDiskFull(err)) throw err;
+        this.reserve?.release();
+      }
+    }
+    return { applied: await this.finishJobs({ outcomes }), claim: NO_CLAIM };
   }
 
   async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
-    return claim.finishJobs(this.conn, outcomes);
+    return this.workUnderWay(() => claim.finishJobs(this.conn, outcomes));
   }
 
   async heartbeatJobs({ leases, leaseMs, now }: HeartbeatJobs): Promise<HeartbeatResult[]> {
-    return claim.heartbeatJobs(this.conn, leases, leaseMs, now);
+    return this.workUnderWay(() => claim.heartbeatJobs(this.conn, leases, leaseMs, now));
   }
 
   async progressJob({ lease, progress, now }: ProgressJob): Promise<boolean> {
-    return claim.progressJob(this.conn, lease, progress, now);
+    return this.workUnderWay(() => claim.progressJob(this.conn, lease, progress, now));
   }
 
   async logJob({ id, message, now }: LogJob): Promise<void> {
-    claim.logJob(this.conn, id, message, now);
+    this.newWork(() => claim.logJob(this.conn, id, message, now));
   }
 
   async recoverExpiredJobs({ now, limit = 1000 }: RecoverExpiredJobs): Promise<RecoverResult> {
-    return claim.recoverExpiredJobs(this.conn, now, limit);
+    return this.workUnderWay(() => claim.recoverExpiredJobs(this.conn, now, limit));
   }
 
   async promoteDueJobs({ now, limit = 10_000 }: PromoteDueJobs): Promise<number> {
@@ -153,7 +199,7 @@ export class SqliteStore implements Store {
   }
 
   async cancelJob({ id, now }: JobAction): Promise<Job> {
-    return operator.cancelJob(this.conn, id, now);
+    return this.workUnderWay(() => operator.cancelJob(this.conn, id, now));
   }
 
   async rescheduleJob({ id, runAt, now }: RescheduleJob): Promise<Job> {
@@ -169,11 +215,11 @@ export class SqliteStore implements Store {
   }
 
   async removeJob({ id, now }: JobAction): Promise<void> {
-    operator.removeJob(this.conn, id, now);
+    this.workUnderWay(() => operator.removeJob(this.conn, id, now));
   }
 
   async cleanJobs(q: CleanQuery): Promise<number> {
-    return operator.cleanJobs(this.conn, q);
+    return this.workUnderWay(() => operator.cleanJobs(this.conn, q));
   }
 
   async pauseQueue({ queue, now }: QueueAction): Promise<void> {
@@ -217,11 +263,11 @@ export class SqliteStore implements Store {
   }
 
   async advanceSchedule(p: AdvanceSchedule): Promise<boolean> {
-    return schedules.advanceSchedule(this.conn, p);
+    return this.newWork(() => schedules.advanceSchedule(this.conn, p));
   }
 
   async beatWorker({ worker, ttlMs }: BeatWorker): Promise<void> {
-    workers.beatWorker(this.conn, worker, ttlMs);
+    this.workUnderWay(() => workers.beatWorker(this.conn, worker, ttlMs));
   }
 
   async removeWorker({ id }: WorkerRef): Promise<void> {
