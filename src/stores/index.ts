@@ -1,4 +1,4 @@
-// Choose a store by URL: sqlite:./data/fusion.db (default; ?synchronous=FULL, ?watchMs=N), redis://host:6379/0,
+// Choose a store by URL: sqlite:./data/fusion.db (default; ?synchronous=FULL, ?watchMs=N, ?reserveMb=N), redis://host:6379/0,
 // postgres://user@host:5432/db (?schema=fusion, ?max=10).
 import { FusionError } from '../core/errors.js';
 import type { Store } from '../core/store.js';
@@ -27,7 +27,12 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
     if (watchMs !== undefined && !(Number.isInteger(watchMs) && watchMs >= 0)) {
       throw new FusionError('invalid_store', 'watchMs must be an integer >= 0', { url });
     }
-    return new SqliteStore(path || './data/fusion.db', { ...opts.sqlite, synchronous: sync, watchMs });
+    const reserve = params.get('reserveMb');
+    const reserveMb = reserve === null ? opts.sqlite?.reserveMb : Number(reserve);
+    if (reserveMb !== undefined && !(Number.isInteger(reserveMb) && reserveMb >= 0)) {
+      throw new FusionError('invalid_store', 'reserveMb must be an integer >= 0', { url });
+    }
+    return new SqliteStore(path || './data/fusion.db', { ...opts.sqlite, synchronous: sync, watchMs, reserveMb });
   }
   // A shared store's clock is read before anything uses it (core/shared-clock.ts).
   if (isRedisUrl(url)) {

@@ -18,6 +18,7 @@ import { Redis } from 'ioredis';
 import { Fusion } from '../../src/fusion.js';
 import { Maintenance } from '../../src/core/maintenance.js';
 import { openStore } from '../../src/stores/index.js';
+import { resolveSpec } from '../../src/core/spec.js';
 import { OwnRedis, hasRedisServer } from '../helpers/redis.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
@@ -149,6 +150,46 @@ describe('Redis at maxmemory: retention frees it', { skip: hasRedisServer() ? fa
       assert.equal((await fusion.enqueue('t', { taken: true })).state, 'queued');
     } finally {
       await fusion.close();
+      admin.disconnect();
+      await own.stop();
+    }
+  });
+});
+
+describe('Redis at maxmemory: follow-up jobs', { skip: hasRedisServer() ? false : 'redis-server is not installed: cannot start one' }, () => {
+  it('an outcome with a follow-up job is stored while full, its job waits in the outbox, and sweeps go on', async () => {
+    const own = new OwnRedis(await freePort(), ['--maxmemory-policy', 'noeviction']);
+    await own.start();
+    const admin = new Redis(own.url);
+    const store = await openStore(own.url);
+    try {
+      const now = Date.now();
+      await store.addJobs({ jobs: [resolveSpec({ id: 'with-follow-up', task: 't', queue: 'a', payload: {} }, now)], now });
+      await store.addJobs({ jobs: [resolveSpec({ id: 'lease-lapses', task: 't', queue: 'b', payload: {} }, now)], now });
+      const [held] = (await store.claimJobs({ queues: ['a'], workerId: 'w1', limit: 1, leaseMs: 60_000, now })).jobs;
+      await store.claimJobs({ queues: ['b'], workerId: 'w2', limit: 1, leaseMs: 1, now });
+      const used = Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(used));
+      await assert.rejects(store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'a', payload: {} }, now)], now }), /OOM command not allowed/);
+
+      const followUp = resolveSpec({ id: 'follow-up', task: 't', queue: 'c', payload: {} }, now);
+      const applied = await store.finishJobs({ outcomes: [{ kind: 'completed', id: held!.id, token: held!.leaseToken!, at: now + 5, result: null, enqueue: [followUp] }] });
+      assert.deepEqual(applied, [true], 'the outcome is stored while Redis is full');
+      assert.equal((await store.getJob({ id: 'with-follow-up' }))?.state, 'completed');
+      assert.equal(await store.getJob({ id: 'follow-up' }), null, 'its follow-up waits in the outbox');
+      // A sweep while full: the outbox of queue a cannot be delivered, and b's lapsed lease is recovered all the same.
+      const swept = await store.recoverExpiredJobs({ now: now + 10 });
+      assert.deepEqual(swept.requeued, ['lease-lapses']);
+
+      await admin.config('SET', 'maxmemory', '0');
+      // Sweeps leave the outboxes alone for a while after a refusal (outbox.ts), then deliver it, once.
+      await until(async () => {
+        await store.recoverExpiredJobs({ now: Date.now() });
+        return (await store.getJob({ id: 'follow-up' }))?.state === 'queued';
+      }, 30_000, 'the follow-up job was delivered once Redis had room', 250);
+      assert.equal((await store.countJobs({ queue: 'c' })).c?.queued, 1);
+    } finally {
+      await store.close();
       admin.disconnect();
       await own.stop();
     }
