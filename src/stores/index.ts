@@ -28,7 +28,7 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
       throw new FusionError('invalid_store', 'watchMs must be an integer >= 0', { url });
     }
     const reserve = params.get('reserveMb');
-    const reserveMb = reserve === null ? opts.sqlite?.reserveMb : Number(reserve);
+    const reserveMb = reserve === null ? opts.sqlite?.reserveMb : reserve === '' ? NaN : Number(reserve);
     if (reserveMb !== undefined && !(Number.isInteger(reserveMb) && reserveMb >= 0)) {
       throw new FusionError('invalid_store', 'reserveMb must be an integer >= 0', { url });
     }

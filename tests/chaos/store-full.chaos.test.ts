@@ -10,7 +10,6 @@
 // store kept (its reserve), reads answer, and work resumes once space is freed.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,9 @@ import { Fusion } from '../../src/fusion.js';
 import { Maintenance } from '../../src/core/maintenance.js';
 import { openStore } from '../../src/stores/index.js';
 import { resolveSpec } from '../../src/core/spec.js';
+import type { Store } from '../../src/core/store.js';
 import { OwnRedis, hasRedisServer } from '../helpers/redis.js';
+import { diskSkip, smallDisk } from '../helpers/small-disk.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/await.js';
 import { allJobs, apiServer, type Target, chaosWorker, countsOf, executions, redisTarget, report, size, sleep, tally, type Proc } from '../helpers/chaos.js';
@@ -196,29 +197,6 @@ describe('Redis at maxmemory: follow-up jobs', { skip: hasRedisServer() ? false 
   });
 });
 
-/** A tmpfs of `sizeMb` mounted on a new directory, or why none can be (mounting needs privileges). */
-function smallDisk(sizeMb: number): { dir: string; remove(): void } | string {
-  const dir = mkdtempSync(join(tmpdir(), 'fusion-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    return `cannot mount a tmpfs here (${String((err as Error).message).split('\n')[0]}): the full-disk test needs it`;
-  }
-  return {
-    dir,
-    remove: () => {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const probe = smallDisk(1);
-const diskSkip = typeof probe === 'string' ? probe : false;
-if (typeof probe === 'string') process.stderr.write(`\n*** SKIPPING the SQLite full-disk test: ${probe} ***\n\n`);
-else probe.remove();
-
 describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
   it('adds get 503 store_full, running jobs end once on the reserve, reads answer, and work resumes once space is freed', async () => {
     const disk = smallDisk(32) as { dir: string; remove(): void };
@@ -239,8 +217,9 @@ describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
       if (r.status === 201) acked.add(`d-${n}`);
       return key;
     };
-    const store = await openStore(t.url);
+    let store: Store | null = null;
     try {
+      store = await openStore(t.url);
       procs.push(await apiServer(t, port));
       // Jobs of 1.5-2.5 leases, each storing progress and a log line as it ends: only heartbeats and
       // outcomes the full disk still takes keep them from running twice.
@@ -267,9 +246,9 @@ describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
       assert.equal(refused, 20, `adds were refused as store_full (${JSON.stringify(Object.fromEntries(answers))})`);
       const read = await fetch(`${base}/v1/jobs/d-0`);
       assert.equal(read.status, 200, 'a read answers on a full disk');
-      await until(async () => (await countsOf(store)).active === 0, 20_000, 'every running job ended while the disk was full', 50);
+      await until(async () => (await countsOf(store!)).active === 0, 20_000, 'every running job ended while the disk was full', 50);
       await sleep(Math.max(0, 3 * LEASE_MS - (Date.now() - fullSince)));
-      const whileFull = await countsOf(store);
+      const whileFull = await countsOf(store!);
       const fullMs = Date.now() - fullSince;
       for (const file of fillers) rmSync(file);
       const freed = Date.now();
@@ -285,11 +264,11 @@ describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
       for (let k = 0; k < 20; k++) assert.equal(await add(n++), '201');
       let seen = {};
       await until(async () => {
-        const c = await countsOf(store);
+        const c = await countsOf(store!);
         seen = c;
         return c.queued + c.active + c.scheduled === 0;
       }, 120_000, () => `the backlog drained (${acked.size} acknowledged; counts ${JSON.stringify(seen)})`, 100);
-      const all = await allJobs(store, 'chaos');
+      const all = await allJobs(store!, 'chaos');
       const r = tally(all, acked, executions(logDir));
       report({
         test: 'sqlite-disk-full', store: 'sqlite', acknowledged: acked.size, completed: all.filter((j) => j.state === 'completed').length, lost: r.lost,
@@ -307,7 +286,7 @@ describe('chaos: SQLite on a full disk', { skip: diskSkip }, () => {
       for (const j of all) assert.equal(j.state, 'completed', `${j.id} completed`);
     } finally {
       await Promise.all(procs.map((p) => p.kill9()));
-      await store.close();
+      await store?.close();
       disk.remove();
       rmSync(logDir, { recursive: true, force: true });
     }

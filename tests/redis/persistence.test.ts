@@ -94,6 +94,10 @@ describe('Redis persistence: what a crash costs', { skip }, () => {
     const unlimited = await persistenceOf([]);
     assert.equal(unlimited.maxmemory, 0);
     assert.match(describeMemory(unlimited), /^no maxmemory, [\d.]+ MB used: Redis grows until the machine's memory runs out$/);
+    // Without a limit nothing is evicted yet, which the line says; a policy INFO did not give is no warning.
+    assert.match(memoryWarning([{ ...lru, maxmemory: 0 }])!, /^Redis: no maxmemory, .*allkeys-lru: once a maxmemory is set Redis deletes keys/);
+    assert.equal(memoryWarning([{ ...lru, evictionPolicy: '' }]), null);
+    assert.equal(describeMemory({ ...lru, evictionPolicy: '' }), 'unknown (INFO memory was refused)');
     // On a Cluster whose masters differ, the warning names the evicting ones.
     assert.match(memoryWarning([limited, { ...lru, node: '10.0.0.9:7000' }])!, /^10\.0\.0\.9:7000: maxmemory/);
   });

@@ -21,7 +21,7 @@ export interface RedisPersistence {
   save: string | null;
   /** Replicas connected to it: copied asynchronously, so a failover may lose what they lacked. */
   replicas: number;
-  /** Its memory limit in bytes (0: none), what it uses, and what it does at the limit (INFO memory). */
+  /** Its memory limit in bytes (0: none), what it uses, and what it does at the limit (INFO memory; policy '' where refused). */
   maxmemory: number;
   usedMemory: number;
   evictionPolicy: string;
@@ -51,7 +51,7 @@ export async function readPersistence(client: RedisClient): Promise<RedisPersist
       replicas: Number(field(replication, 'connected_slaves') ?? 0),
       maxmemory: Number(field(memory, 'maxmemory') ?? 0),
       usedMemory: Number(field(memory, 'used_memory') ?? 0),
-      evictionPolicy: field(memory, 'maxmemory_policy') ?? 'noeviction',
+      evictionPolicy: field(memory, 'maxmemory_policy') ?? '',
     };
   }));
 }
@@ -102,12 +102,15 @@ const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
 
 /** What Redis does when it runs out of memory, in a line. */
 export function describeMemory(p: RedisPersistence): string {
+  if (!p.evictionPolicy) return 'unknown (INFO memory was refused)';
   const limit = p.maxmemory > 0 ? `maxmemory ${mb(p.maxmemory)}, ${mb(p.usedMemory)} used` : `no maxmemory, ${mb(p.usedMemory)} used`;
+  // Without a limit nothing is evicted yet, but a limit set later (CONFIG SET) starts it.
+  const at = p.maxmemory > 0 ? 'at the limit' : 'once a maxmemory is set';
   if (p.evictionPolicy.startsWith('allkeys-')) {
-    return `${limit}, maxmemory-policy ${p.evictionPolicy}: at the limit Redis deletes keys, jobs' among them, so acknowledged jobs vanish (set noeviction)`;
+    return `${limit}, maxmemory-policy ${p.evictionPolicy}: ${at} Redis deletes keys, jobs' among them, so acknowledged jobs vanish (set noeviction)`;
   }
   if (p.evictionPolicy.startsWith('volatile-')) {
-    return `${limit}, maxmemory-policy ${p.evictionPolicy}: at the limit Redis deletes keys that have a TTL; no job's has one, but rate-limit ` +
+    return `${limit}, maxmemory-policy ${p.evictionPolicy}: ${at} Redis deletes keys that have a TTL; no job's has one, but rate-limit ` +
       'windows, hand-off lists and channel state kept for a time (suppressions, consent) may go early (set noeviction)';
   }
   if (p.maxmemory === 0) return `${limit}: Redis grows until the machine's memory runs out`;
@@ -116,6 +119,6 @@ export function describeMemory(p: RedisPersistence): string {
 
 /** A warning for a process starting on this Redis where its eviction policy deletes keys; or null. */
 export function memoryWarning(servers: RedisPersistence[]): string | null {
-  const evicting = servers.filter((p) => p.evictionPolicy !== 'noeviction');
+  const evicting = servers.filter((p) => p.evictionPolicy && p.evictionPolicy !== 'noeviction');
   return evicting.length ? `${whereOf(evicting, servers)}: ${describeMemory(evicting[0]!)}` : null;
 }

@@ -1,13 +1,16 @@
 // Room kept on the database's disk for the work already under way. A full disk refuses every
 // SQLite write, a worker's heartbeats and outcomes too: leases lapse and their jobs run again once
 // the disk has room. So the store keeps a file of its own next to the database (`<path>-reserve`,
-// zeros written, so the blocks are taken) and deletes it at the first write that fails for a full
-// disk (SQLITE_FULL). From then on the store refuses adds, claims and schedules' runs itself, so
-// the freed room goes to heartbeats, outcomes, recovery and retention. Once the disk has room for
-// the file twice over again (read at most once a second), the file is written again and adds
-// resume. Processes sharing the database share the reserve: the first to hit a full disk frees it,
-// and the others see its file gone within 100 ms.
-import { closeSync, existsSync, fstatSync, openSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+// written in full: bytes that no file system compresses away) and deletes it at the first write of
+// its own that fails for a full disk (SQLITE_FULL). From then on the store refuses new work itself
+// (adds, claims, promotions, schedules' runs), so the freed room goes to heartbeats, outcomes,
+// recovery and retention. Once the file is back at its size (another process wrote it) or the disk
+// has room for it twice over (looked at once a second), new work resumes. Processes sharing the
+// database share the file: the first to meet a full disk frees it, the others see it gone within
+// 100 ms. A disk without room for the file at open runs without it until it has; a file that cannot
+// be written for another reason (permissions, a read-only disk) turns the reserve off.
+import { randomFillSync } from 'node:crypto';
+import { closeSync, openSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const CHECK_EVERY_MS = 1000;
@@ -23,34 +26,44 @@ export class DiskFullError extends Error {
   }
 }
 
+/**
+ * kept: the file is on disk at its size. freed: it was freed for work under way (here or by another
+ * process): new work waits. missing: no room to write it yet (new work goes on). off: it cannot be
+ * kept here at all.
+ */
+type ReserveState = 'kept' | 'freed' | 'missing' | 'off';
+
 export class DiskReserve {
-  private inUse = false;
-  private checkedAt = 0;
+  private state: ReserveState;
+  private checkedAt = performance.now();
 
   constructor(private readonly file: string, private readonly bytes: number) {
-    // A disk already too full to hold it starts in use.
-    this.inUse = !this.write();
+    this.state = this.keep();
   }
 
-  /**
-   * The reserve is in use (freed here, or its file gone: another process sharing the database
-   * freed it) and the disk has no room for it yet: new work waits. Looks at the disk at most every
-   * GONE_CHECK_MS while not in use, CHECK_EVERY_MS while in use; else a clock read.
-   */
+  /** New work waits: the reserve was freed and is not back. Costs a clock read; looks at the disk at most every 100 ms. */
   get full(): boolean {
+    const state = this.state;
+    if (state === 'off') return false;
     const now = performance.now();
-    if (now - this.checkedAt < (this.inUse ? CHECK_EVERY_MS : GONE_CHECK_MS)) return this.inUse;
+    if (now - this.checkedAt < (state === 'kept' ? GONE_CHECK_MS : CHECK_EVERY_MS)) return state === 'freed';
     this.checkedAt = now;
-    if (!this.inUse) this.inUse = !existsSync(this.file);
-    else if (freeBytes(dirname(this.file)) >= 2 * this.bytes && this.write()) this.inUse = false;
-    return this.inUse;
+    if (state === 'kept') {
+      if (this.size() < this.bytes) this.state = 'freed';
+    } else {
+      const kept = this.keep();
+      if (kept === 'kept' || kept === 'off') this.state = kept;
+    }
+    return this.state === 'freed';
   }
 
-  /** A write failed for a full disk: free the room. True where this freed it now (the write may go again). */
+  /** A write of ours failed for a full disk: free the room. True where this freed it now (the write may go again). */
   release(): boolean {
-    if (this.inUse) return false;
-    this.inUse = true;
+    if (this.state === 'off') return false;
+    const had = this.state === 'kept';
+    this.state = 'freed';
     this.checkedAt = performance.now();
+    if (!had) return false;
     try {
       unlinkSync(this.file);
       return true;
@@ -59,18 +72,45 @@ export class DiskReserve {
     }
   }
 
-  /** Write the file whole where it is missing or short; false where the disk has no room for it. */
-  private write(): boolean {
+  /**
+   * The file at its size: kept already (written by any process), or written now where the disk has
+   * room for it twice over. A write the disk runs out of room for is undone.
+   */
+  private keep(): ReserveState {
+    const size = this.size();
+    if (size >= this.bytes) return 'kept';
+    if (freeBytes(dirname(this.file)) < 2 * (this.bytes - size)) return 'missing';
     let fd: number | null = null;
     try {
-      fd = openSync(this.file, 'a+');
-      const zeros = Buffer.alloc(CHUNK);
-      for (let size = fstatSync(fd).size; size < this.bytes; size += CHUNK) writeSync(fd, zeros, 0, Math.min(CHUNK, this.bytes - size));
-      return true;
-    } catch {
-      return false;
+      fd = openSync(this.file, size === 0 ? 'wx' : 'r+');
+      const chunk = randomFillSync(Buffer.alloc(CHUNK));
+      for (let at = size; at < this.bytes; at += CHUNK) writeSync(fd, chunk, 0, Math.min(CHUNK, this.bytes - at), at);
+      return 'kept';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Another process is writing it now: taken as kept (the 100 ms look sees it if not).
+      if (code === 'EEXIST') return 'kept';
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') return 'off';
+      if (fd !== null) {
+        closeSync(fd);
+        fd = null;
+        try {
+          unlinkSync(this.file);
+        } catch {
+          // gone already
+        }
+      }
+      return 'missing';
     } finally {
       if (fd !== null) closeSync(fd);
+    }
+  }
+
+  private size(): number {
+    try {
+      return statSync(this.file).size;
+    } catch {
+      return 0;
     }
   }
 }

@@ -108,8 +108,8 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * New work (adds, claims, a schedule's runs, log lines): refused while the disk's reserve is in
-   * use; a full disk it meets frees the reserve for the work under way (disk-reserve.ts).
+   * New work (adds, claims, promotions, a schedule's runs, log lines): refused while the disk's
+   * reserve is in use; a full disk it meets frees the reserve for the work under way (disk-reserve.ts).
    */
   private newWork<T>(run: () => T): T {
     if (this.reserve?.full) throw new DiskFullError();
@@ -179,7 +179,7 @@ export class SqliteStore implements Store {
   }
 
   async promoteDueJobs({ now, limit = 10_000 }: PromoteDueJobs): Promise<number> {
-    return claim.promoteDueJobs(this.conn, now, limit);
+    return this.newWork(() => claim.promoteDueJobs(this.conn, now, limit));
   }
 
   async getJob({ id }: JobRef): Promise<Job | null> {
