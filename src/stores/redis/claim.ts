@@ -76,6 +76,8 @@ export class Claims {
         }));
       } catch (err) {
         this.claimFailed(call, ticket);
+        // Refused for memory after earlier queues leased jobs: those run, rather than wait out their leases.
+        if (result.jobs.length > 0 && isRedisOutOfMemory(err)) return result;
         throw err;
       }
       const [rows, wakeAt, registration, handed] = answer;
