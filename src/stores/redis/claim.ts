@@ -202,13 +202,13 @@ export class Claims {
       if (o.enqueue?.length) outbox.push(x + 1, `${o.token}:${o.id}`, this.outbox.entry(o.enqueue, o.at));
     });
     const call = request ? this.lostClaims.start(queue, token, request.now + request.leaseMs) : null;
-    const base = { queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, forget };
+    const queueKeyBase = ctx.keys.queueKeyBase(queue);
     let answer: FinishAnswer;
     let claimed = claim;
     try {
       answer = finishAnswer(await ctx.run(finishScript({
-        ...base, claimLimit: Math.max(0, ticket?.limit ?? 0), workerId: request?.workerId ?? '', token, leaseMs: request?.leaseMs ?? 0,
-        now: request?.now ?? 0, previous: ticket?.prev ?? '', idleUntil: ticket?.until ?? '',
+        queueKeyBase, channel: ctx.keys.scriptChannel, queue, claimLimit: Math.max(0, ticket?.limit ?? 0), workerId: request?.workerId ?? '',
+        token, leaseMs: request?.leaseMs ?? 0, now: request?.now ?? 0, previous: ticket?.prev ?? '', idleUntil: ticket?.until ?? '', forget,
       }, finished, outbox)));
     } catch (err) {
       if (call) this.claimFailed(call, ticket);
@@ -218,7 +218,8 @@ export class Claims {
       // full, and it claims nothing more until Redis takes writes again.
       claimed = null;
       answer = finishAnswer(await ctx.run(finishScript({
-        ...base, claimLimit: 0, workerId: '', token: '', leaseMs: 0, now: 0, previous: '', idleUntil: '',
+        queueKeyBase, channel: ctx.keys.scriptChannel, queue, claimLimit: 0, workerId: '', token: '', leaseMs: 0, now: 0, previous: '',
+        idleUntil: '', forget,
       }, finished, outbox, true)));
     }
     const [appliedHere, rows, wakeAt, registration, handed] = answer;
