@@ -35,6 +35,8 @@ export class Maintenance {
   private readonly batch: number;
   private readonly clock: Clock;
   private readonly log: Logger;
+  /** The last pass found the store full (its promotions refused). */
+  private storeFull = false;
 
   constructor(private store: Store, opts: MaintenanceOptions = {}) {
     this.intervalMs = opts.intervalMs ?? 1000;
@@ -80,9 +82,15 @@ export class Maintenance {
     }
     // A full store (Redis at maxmemory) refuses promotions, which grow the ready index; the pass goes
     // on to retention, which is what frees it.
-    const promoted = await this.store.promoteDueJobs({ now, limit: this.batch }).catch((err: unknown) => {
+    const promoted = await this.store.promoteDueJobs({ now, limit: this.batch }).then((n) => {
+      if (this.storeFull) this.log.info({}, 'the store has room again: due jobs are promoted');
+      this.storeFull = false;
+      return n;
+    }, (err: unknown) => {
       if (!isStoreFull(err)) throw err;
-      this.log.warn({ err: (err as Error).message }, 'the store is full: due jobs stay scheduled until it has room');
+      // Once an episode, not every pass.
+      if (!this.storeFull) this.log.warn({ err: (err as Error).message }, 'the store is full: due jobs stay scheduled until it has room');
+      this.storeFull = true;
       return 0;
     });
     let removed = 0;
