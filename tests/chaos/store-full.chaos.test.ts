@@ -1,13 +1,15 @@
-// Chaos: Redis runs out of memory under load. A redis-server of the test's own (maxmemory-policy
-// noeviction) gets its maxmemory lowered to what it uses while a `fusion server` takes POST /v1/jobs
-// and two worker processes run them, one with jobs that outlast their lease (heartbeats must go on),
-// and stays full three times longer than a lease. While full: adds answer 503 store_full (never a
-// 500), reads answer, and the workers end every job they hold (their progress and log lines stored
-// or dropped, never failing a job). Then the limit is lifted: adds and
-// work resume by themselves. Every job that got a 2xx completes, once in state and once in effect.
-// And SQLite on a disk that fills (a small tmpfs of the test's own) under a worker process whose
-// jobs outlast their lease: adds answer 503 store_full, the running jobs end once on the room the
-// store kept (its reserve), reads answer, and work resumes once space is freed.
+// Chaos: the store runs out of room under load.
+// - Redis at maxmemory: a redis-server of the test's own (noeviction) gets its maxmemory lowered to
+//   what it uses while a `fusion server` takes POST /v1/jobs and two worker processes run them, one
+//   with jobs that outlast their lease (heartbeats must go on), and stays full for three leases.
+//   While full, adds answer 503 store_full (never a 500), reads answer, and the workers end every
+//   job they hold (their progress and log lines stored or dropped, never failing a job). Then the
+//   limit is lifted and adds and work resume by themselves. Every job that got a 2xx completes, once
+//   in state and once in effect. Also on a full Redis: retention frees it, and an outcome with a
+//   follow-up job is stored while the job waits in the outbox.
+// - SQLite on a disk that fills (a small tmpfs of the test's own) under a worker process whose jobs
+//   outlast their lease: adds answer 503 store_full, the running jobs end once on the room the store
+//   kept (its reserve), reads answer, and work resumes once space is freed.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
