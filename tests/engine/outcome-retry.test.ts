@@ -10,10 +10,12 @@ import { waitForState, withFusion, type FusionKit } from '../helpers/engine.js';
 import { deferred, within } from '../helpers/await.js';
 import { interceptStore } from '../helpers/store-proxy.js';
 
-/** The real store, with the calls named in `failing` throwing while `fail(name)` says so. */
-function flaky(store: Store, fail: (method: string) => boolean): Store {
+/** The real store, with the calls named in `failing` throwing while `fail(name)` says so (as a full store: `full`). */
+function flaky(store: Store, fail: (method: string) => boolean, full = false): Store {
   return interceptStore(store, (name, call) => (...args: unknown[]) => {
-    if (fail(name)) return Promise.reject(new Error(`store unavailable (${name})`));
+    if (fail(name)) {
+      return Promise.reject(full ? Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }) : new Error(`store unavailable (${name})`));
+    }
     return call(...args);
   });
 }
@@ -46,9 +48,11 @@ function recordingLogger(): Logger & { lines: Line[]; next(pred: (l: Line) => bo
 }
 
 /** withFusion over a store whose calls named by `fail` throw while it says so, logging to a recorder. */
-async function withFlakyFusion(fail: (method: string) => boolean, clock: Clock | undefined, body: (kit: FusionKit & { logger: ReturnType<typeof recordingLogger> }) => Promise<void>): Promise<void> {
+async function withFlakyFusion(
+  fail: (method: string) => boolean, clock: Clock | undefined, body: (kit: FusionKit & { logger: ReturnType<typeof recordingLogger> }) => Promise<void>, full = false,
+): Promise<void> {
   const logger = recordingLogger();
-  await withFusion({ clock, logger, wrapStore: (s) => flaky(s, fail) }, (kit) => body({ ...kit, logger }));
+  await withFusion({ clock, logger, wrapStore: (s) => flaky(s, fail, full) }, (kit) => body({ ...kit, logger }));
 }
 
 const isOutcomeCall = (k: string) => k === 'finishJobs' || k === 'capabilities.finishAndClaim';
@@ -94,5 +98,41 @@ describe('Worker: storing outcomes', () => {
       // Not stored: the job waits, still active, for stall recovery to take it back.
       assert.equal((await store.getJob({ id: job.id }))!.state, 'active');
     });
+  });
+
+  it('a full store refuses lease recovery too: its outcomes are tried past the leases\' end, land once it has room', async () => {
+    const clock = new ManualClock();
+    let full = true;
+    await withFlakyFusion((k) => full && (isOutcomeCall(k) || k === 'heartbeatJobs'), clock, async ({ fusion, store, logger }) => {
+      fusion.task('t', () => 'ok');
+      const job = await fusion.enqueue('t', null, { id: 'held' });
+      const leaseMs = 30_000;
+      fusion.worker({ queues: ['default'], leaseMs, outcomeRetry: { firstMs: 1, maxMs: 2 } });
+      const refused = (l: Line) => l.level === 'warn' && l.msg?.startsWith('could not store outcomes') === true;
+      await within(logger.next(refused), 10_000, 'a refused outcome batch');
+      clock.advance(leaseMs + 30_000);
+      // Past the lease, still tried: the next tries come and no give-up.
+      const seen = logger.lines.filter(refused).length;
+      await within(logger.next((l) => refused(l) && logger.lines.filter(refused).length > seen), 10_000, 'a try past the lease');
+      assert.equal(logger.lines.filter((l) => l.msg?.startsWith('gave up storing outcomes')).length, 0);
+      full = false;
+      const done = await waitForState(store, job.id, 'completed', 10_000);
+      assert.equal(done.result, 'ok');
+    }, true);
+  });
+
+  it('a full store\'s outcomes are given up a minute past the leases\' end', async () => {
+    const clock = new ManualClock();
+    await withFlakyFusion((k) => isOutcomeCall(k) || k === 'heartbeatJobs', clock, async ({ fusion, store, logger }) => {
+      fusion.task('t', () => 'ok');
+      const job = await fusion.enqueue('t', null, { id: 'held-too-long' });
+      const leaseMs = 30_000;
+      fusion.worker({ queues: ['default'], leaseMs, outcomeRetry: { firstMs: 1, maxMs: 2 } });
+      await within(logger.next((l) => l.msg?.startsWith('could not store outcomes') === true), 10_000, 'a refused outcome batch');
+      clock.advance(leaseMs + 60_001);
+      const gaveUp = await within(logger.next((l) => l.msg?.startsWith('gave up storing outcomes') === true), 10_000, 'the give-up line');
+      assert.deepEqual(gaveUp.obj.jobIds, [job.id]);
+      assert.equal((await store.getJob({ id: job.id }))!.state, 'active');
+    }, true);
   });
 });

@@ -56,10 +56,12 @@ export interface PrivatePg {
 export interface PrivatePgOptions {
   /** fsync on (the default is off, see below): for tests that claim durability across a crash. */
   durable?: boolean;
+  /** An empty directory of the caller's to keep it in (a small disk of its own); default a new temp dir. */
+  dir?: string;
 }
 
 export async function startPrivatePg(o: PrivatePgOptions = {}): Promise<PrivatePg> {
-  const dir = mkdtempSync(join(tmpdir(), 'fusion-pg-'));
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'fusion-pg-'));
   chmodSync(dir, 0o777); // the postgres OS user writes here when we run as root
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
@@ -88,7 +90,7 @@ export async function startPrivatePg(o: PrivatePgOptions = {}): Promise<PrivateP
       if (stopped) return;
       stopped = true;
       await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(o.dir ? data : dir, { recursive: true, force: true });
     },
   };
 }

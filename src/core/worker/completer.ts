@@ -13,7 +13,12 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { ClaimResult, Outcome, Store } from '../store.js';
 import type { Executor } from './executor.js';
+import { isStoreFull } from '../store-errors.js';
 import type { Producer } from './producer.js';
+
+/** Past the leases' end, outcomes a full store refuses are tried this often, for this long. */
+const FULL_STORE_RETRY_MS = 250;
+const FULL_STORE_PATIENCE_MS = 60_000;
 
 export interface Completer {
   /** Take an attempt's outcome; its job keeps its slot until the outcome is stored. */
@@ -158,19 +163,24 @@ abstract class BatchCompleter implements Completer {
         retried = true;
         // The leases still protect these jobs (heartbeats go on extending them): keep trying until the
         // store answers or the last of them ends. After that the store refuses the stale tokens anyway
-        // and stall recovery takes the jobs back.
+        // and stall recovery takes the jobs back. But a full store (store_full) refuses recovery's
+        // writes as it refuses ours, so past the end the jobs are in practice still this worker's:
+        // it keeps trying, often, for a while, so the outcomes land before a sweep runs the jobs
+        // again once the store has room (PostgreSQL on a full disk: measured below, docs/reliability.md).
         const leaseLeft = executor.leaseEnd(batch) - clock.now();
         const message = (err as Error)?.message;
-        if (leaseLeft <= 0) {
+        const full = isStoreFull(err);
+        if (leaseLeft <= (full ? -FULL_STORE_PATIENCE_MS : 0)) {
           log.error(
             { workerId, err: message, outcomes: batch.length, jobIds: batch.map((o) => o.id), tries: tries + 1 },
             'gave up storing outcomes: their leases ended; recovery will take the jobs back',
           );
           break;
         }
-        log.warn({ workerId, err: message, outcomes: batch.length, tries: tries + 1 }, 'could not store outcomes; retrying');
+        // At tries 1, 2, 3, 5, 9, 17, ...: a long refusal is not a line every 250 ms.
+        if ((tries & (tries - 1)) === 0) log.warn({ workerId, err: message, outcomes: batch.length, tries: tries + 1 }, 'could not store outcomes; retrying');
         const { firstMs, maxMs } = this.o.outcomeRetry;
-        const wait = Math.min(maxMs, firstMs * 2 ** Math.min(tries, 30), leaseLeft);
+        const wait = leaseLeft > 0 ? Math.min(maxMs, firstMs * 2 ** Math.min(tries, 30), leaseLeft) : FULL_STORE_RETRY_MS;
         await new Promise((r) => setTimeout(r, wait));
       }
     }

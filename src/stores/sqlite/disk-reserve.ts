@@ -11,6 +11,7 @@
 // be written for another reason (permissions, a read-only disk) turns the reserve off.
 import { randomFillSync } from 'node:crypto';
 import { closeSync, openSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { dirname } from 'node:path';
 
 const CHECK_EVERY_MS = 1000;
