@@ -35,7 +35,7 @@ export class Maintenance {
   private readonly batch: number;
   private readonly clock: Clock;
   private readonly log: Logger;
-  /** The last pass found the store full (its promotions refused). */
+  /** The last pass found the store full (a step refused for room). */
   private storeFull = false;
 
   constructor(private store: Store, opts: MaintenanceOptions = {}) {
@@ -76,23 +76,23 @@ export class Maintenance {
   /** One pass. Returns what it did, for tests and logs. */
   async runOnce(): Promise<{ requeued: number; failed: number; promoted: number; removed: number }> {
     const now = this.clock.now();
-    const rec = await this.store.recoverExpiredJobs({ now, limit: this.batch });
+    // A full store (Redis at maxmemory refuses promotions, which grow the ready index; a full
+    // PostgreSQL disk may refuse recovery too): the pass goes on to retention, which is what frees it.
+    let full = false;
+    const unlessFull = <T>(step: Promise<T>, none: T): Promise<T> => step.catch((err: unknown) => {
+      if (!isStoreFull(err)) throw err;
+      // Once an episode, not every pass.
+      if (!this.storeFull && !full) this.log.warn({ err: (err as Error).message }, 'the store is full: leases and due jobs wait until it has room; retention goes on');
+      full = true;
+      return none;
+    });
+    const rec = await unlessFull(this.store.recoverExpiredJobs({ now, limit: this.batch }), { requeued: [], failed: [], cancelled: [] });
     if (rec.requeued.length || rec.failed.length || rec.cancelled.length) {
       this.log.warn({ requeued: rec.requeued.length, failed: rec.failed.length, cancelled: rec.cancelled.length }, 'recovered expired leases');
     }
-    // A full store (Redis at maxmemory) refuses promotions, which grow the ready index; the pass goes
-    // on to retention, which is what frees it.
-    const promoted = await this.store.promoteDueJobs({ now, limit: this.batch }).then((n) => {
-      if (this.storeFull) this.log.info({}, 'the store has room again: due jobs are promoted');
-      this.storeFull = false;
-      return n;
-    }, (err: unknown) => {
-      if (!isStoreFull(err)) throw err;
-      // Once an episode, not every pass.
-      if (!this.storeFull) this.log.warn({ err: (err as Error).message }, 'the store is full: due jobs stay scheduled until it has room');
-      this.storeFull = true;
-      return 0;
-    });
+    const promoted = await unlessFull(this.store.promoteDueJobs({ now, limit: this.batch }), 0);
+    if (this.storeFull && !full) this.log.info({}, 'the store has room again');
+    this.storeFull = full;
     let removed = 0;
     const r = this.retention;
     for (const [state, keep] of [['completed', r.completedMs], ['failed', r.failedMs], ['cancelled', r.cancelledMs]] as const) {

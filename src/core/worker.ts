@@ -154,7 +154,7 @@ export class Worker {
   /**
    * Stop claiming, wait up to graceMs for running jobs, then give back (re-queue) what still runs.
    * Resolves when every outcome is stored (a batch the store keeps refusing is tried while its
-   * leases last: heartbeats go on until then).
+   * leases last: heartbeats go on until then; a full store's, up to a minute past them: completer.ts).
    */
   async stop(graceMs = 10_000): Promise<void> {
     if (this.state === 'stopped' || this.state === 'idle') {

@@ -18,7 +18,7 @@ export function smallDisk(sizeMb: number): { dir: string; remove(): void } | str
   return {
     dir,
     remove: () => {
-      execFileSync('umount', [dir]);
+      execFileSync('umount', ['-l', dir]); // lazily: a process still holding a file there must not hide the test's own error
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,7 @@
 // store-full test (a tmpfs filled under a worker).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../src/stores/index.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -20,9 +20,18 @@ describe('SQLite: the disk reserve', () => {
       assert.equal(statSync(join(tmp.dir, 'a.db-reserve')).size, 8 * 1048576);
       assert.equal(statSync(join(tmp.dir, 'b.db-reserve')).size, 2 * 1048576);
       assert.equal(existsSync(join(tmp.dir, 'c.db-reserve')), false);
-      // Opened again, the file is kept as it is.
+      // Opened again, the file is kept as it is; one left empty (a crash between its open and its
+      // first write) or cut short is written out to its size.
       stores.push(await openStore(`sqlite:${join(tmp.dir, 'a.db')}`));
       assert.equal(statSync(join(tmp.dir, 'a.db-reserve')).size, 8 * 1048576);
+      for (const size of [0, 1000]) {
+        writeFileSync(join(tmp.dir, 'e.db-reserve'), Buffer.alloc(size));
+        const e = await openStore(`sqlite:${join(tmp.dir, 'e.db')}?reserveMb=1`);
+        assert.equal(statSync(join(tmp.dir, 'e.db-reserve')).size, 1048576, `from ${size} bytes`);
+        const now = Date.now();
+        await e.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'q', payload: {} }, now)], now });
+        stores.push(e);
+      }
       await assert.rejects(openStore(`sqlite:${join(tmp.dir, 'd.db')}?reserveMb=-1`), /reserveMb must be an integer >= 0/);
       await assert.rejects(openStore(`sqlite:${join(tmp.dir, 'd.db')}?reserveMb=`), /reserveMb must be an integer >= 0/);
       await Promise.all(stores.map((s) => s.close()));

@@ -80,18 +80,22 @@ export class DiskReserve {
   private keep(): ReserveState {
     const size = this.size();
     if (size >= this.bytes) return 'kept';
-    if (freeBytes(dirname(this.file)) < 2 * (this.bytes - size)) return 'missing';
+    const have = Math.max(size, 0);
+    if (freeBytes(dirname(this.file)) < 2 * (this.bytes - have)) return 'missing';
     let fd: number | null = null;
     try {
-      fd = openSync(this.file, size === 0 ? 'wx' : 'r+');
+      // A new file exclusively (two processes opening at once write one); one cut short, from where it ends.
+      fd = openSync(this.file, size < 0 ? 'wx' : 'r+');
       const chunk = randomFillSync(Buffer.alloc(CHUNK));
-      for (let at = size; at < this.bytes; at += CHUNK) writeSync(fd, chunk, 0, Math.min(CHUNK, this.bytes - at), at);
+      for (let at = have; at < this.bytes;) at += writeSync(fd, chunk, 0, Math.min(CHUNK, this.bytes - at), at);
       return 'kept';
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // Another process is writing it now: taken as kept (the 100 ms look sees it if not).
       if (code === 'EEXIST') return 'kept';
-      if (code !== 'ENOSPC' && code !== 'EDQUOT') return 'off';
+      // It cannot be kept here at all; anything else (no room, a file another process deleted
+      // meanwhile, no descriptors left) may pass, and it is tried again a second later.
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'EISDIR') return 'off';
       if (fd !== null) {
         closeSync(fd);
         fd = null;
@@ -107,11 +111,12 @@ export class DiskReserve {
     }
   }
 
+  /** The file's size; -1 where there is none. */
   private size(): number {
     try {
       return statSync(this.file).size;
     } catch {
-      return 0;
+      return -1;
     }
   }
 }
