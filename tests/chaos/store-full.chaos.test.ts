@@ -35,12 +35,31 @@ const privatePgSkipped = await privatePgSkip();
 const post = (base: string, body: unknown) =>
   fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
+/** A redis-server of the test's own (noeviction) that `fill` makes full: its maxmemory set to what it uses now. */
+async function redisToFill() {
+  const own = new OwnRedis(await freePort(), ['--maxmemory-policy', 'noeviction']);
+  await own.start();
+  const admin = new Redis(own.url);
+  return {
+    url: own.url,
+    async fill(): Promise<void> {
+      const used = Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(used));
+    },
+    async free(): Promise<void> {
+      await admin.config('SET', 'maxmemory', '0');
+    },
+    async stop(): Promise<void> {
+      admin.disconnect();
+      await own.stop();
+    },
+  };
+}
+
 describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-server is not installed: cannot start one' }, () => {
   it('full for three leases under load: adds get 503 store_full, held jobs end once, everything resumes when memory is freed', async () => {
-    const own = new OwnRedis(await freePort(), ['--maxmemory-policy', 'noeviction']);
-    await own.start();
-    const admin = new Redis(own.url);
-    const t = redisTarget(own.url);
+    const redis = await redisToFill();
+    const t = redisTarget(redis.url);
     const store = await t.open();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
@@ -76,8 +95,7 @@ describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-
       await until(() => acked.size >= 300, 30_000, () => `the load got answers (${JSON.stringify(Object.fromEntries(statuses))})`, 10);
 
       // Full: the limit at what Redis uses now, so the next adds find it spent.
-      const used = Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))![1]);
-      await admin.config('SET', 'maxmemory', String(used));
+      await redis.fill();
       phase = 'full';
       await until(() => (statuses.get('503 store_full') ?? 0) > 0, 30_000, 'an add was refused as store_full', 10);
       const fullSince = Date.now();
@@ -91,7 +109,7 @@ describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-
       const whileFull = await countsOf(store);
       const fullMs = Date.now() - fullSince;
 
-      await admin.config('SET', 'maxmemory', '0');
+      await redis.free();
       const freed = Date.now();
       phase = 'freed';
       await until(() => firstAckAfterFree > 0, 30_000, 'adds resumed after memory was freed', 10);
@@ -128,19 +146,16 @@ describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-
       stop = true;
       await Promise.all(procs.map((p) => p.kill9()));
       await store.close();
-      admin.disconnect();
       await t.cleanup().catch(() => {});
-      await own.stop();
+      await redis.stop();
     }
   });
 });
 
 describe('Redis at maxmemory: retention frees it', { skip: hasRedisServer() ? false : 'redis-server is not installed: cannot start one' }, () => {
   it('a maintenance pass on a full Redis removes old jobs (promotions refused), and adds are taken again after it', async () => {
-    const own = new OwnRedis(await freePort(), ['--maxmemory-policy', 'noeviction']);
-    await own.start();
-    const admin = new Redis(own.url);
-    const fusion = await Fusion.open({ store: own.url, channels: false });
+    const redis = await redisToFill();
+    const fusion = await Fusion.open({ store: redis.url, channels: false });
     try {
       fusion.task('t', async () => ({ pad: 'y'.repeat(2000) }), { queue: 'q' });
       const ids = (await fusion.queue.enqueueMany(Array.from({ length: 200 }, (_, i) => ({ task: 't', queue: 'q', id: `r-${i}`, payload: { i } })))).map((r) => r.job.id);
@@ -148,8 +163,7 @@ describe('Redis at maxmemory: retention frees it', { skip: hasRedisServer() ? fa
       const worker = fusion.worker({ queues: ['q'], concurrency: 20 });
       await until(async () => (await fusion.store.countJobs({ queue: 'q' })).q?.completed === ids.length, 20_000, 'every job completed');
       await worker.stop();
-      const used = Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))![1]);
-      await admin.config('SET', 'maxmemory', String(used));
+      await redis.fill();
       await assert.rejects(fusion.enqueue('t', { refused: true }), /OOM command not allowed/);
       const pass = await new Maintenance(fusion.store, { retention: { completedMs: 0 } }).runOnce();
       assert.equal(pass.removed, ids.length, 'retention removed every completed job while Redis was full');
@@ -157,26 +171,22 @@ describe('Redis at maxmemory: retention frees it', { skip: hasRedisServer() ? fa
       assert.equal((await fusion.enqueue('t', { taken: true })).state, 'queued');
     } finally {
       await fusion.close();
-      admin.disconnect();
-      await own.stop();
+      await redis.stop();
     }
   });
 });
 
 describe('Redis at maxmemory: follow-up jobs', { skip: hasRedisServer() ? false : 'redis-server is not installed: cannot start one' }, () => {
   it('an outcome with a follow-up job is stored while full, its job waits in the outbox, and sweeps go on', async () => {
-    const own = new OwnRedis(await freePort(), ['--maxmemory-policy', 'noeviction']);
-    await own.start();
-    const admin = new Redis(own.url);
-    const store = await openStore(own.url);
+    const redis = await redisToFill();
+    const store = await openStore(redis.url);
     try {
       const now = Date.now();
       await store.addJobs({ jobs: [resolveSpec({ id: 'with-follow-up', task: 't', queue: 'a', payload: {} }, now)], now });
       await store.addJobs({ jobs: [resolveSpec({ id: 'lease-lapses', task: 't', queue: 'b', payload: {} }, now)], now });
       const [held] = (await store.claimJobs({ queues: ['a'], workerId: 'w1', limit: 1, leaseMs: 60_000, now })).jobs;
       await store.claimJobs({ queues: ['b'], workerId: 'w2', limit: 1, leaseMs: 1, now });
-      const used = Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))![1]);
-      await admin.config('SET', 'maxmemory', String(used));
+      await redis.fill();
       await assert.rejects(store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'a', payload: {} }, now)], now }), /OOM command not allowed/);
 
       const followUp = resolveSpec({ id: 'follow-up', task: 't', queue: 'c', payload: {} }, now);
@@ -188,7 +198,7 @@ describe('Redis at maxmemory: follow-up jobs', { skip: hasRedisServer() ? false 
       const swept = await store.recoverExpiredJobs({ now: now + 10 });
       assert.deepEqual(swept.requeued, ['lease-lapses']);
 
-      await admin.config('SET', 'maxmemory', '0');
+      await redis.free();
       // Sweeps leave the outboxes alone for a while after a refusal (outbox.ts), then deliver it, once.
       await until(async () => {
         await store.recoverExpiredJobs({ now: Date.now() });
@@ -197,8 +207,7 @@ describe('Redis at maxmemory: follow-up jobs', { skip: hasRedisServer() ? false 
       assert.equal((await store.countJobs({ queue: 'c' })).c?.queued, 1);
     } finally {
       await store.close();
-      admin.disconnect();
-      await own.stop();
+      await redis.stop();
     }
   });
 });
