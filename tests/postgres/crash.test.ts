@@ -46,7 +46,8 @@ describe('PostgreSQL crash test', { skip }, () => {
       for (let i = 0; i < 4; i++) await spawnWorker();
       await store.resumeQueue({ queue: 'crash', now: Date.now() });
       let kills = 0;
-      const killedPids = new Set<number>();
+      // When each was killed, on the store's clock (which stall recovery's endedAt is written on).
+      const killedAt = new Map<number, number>();
       // The jobs each killed process held (leased: running, claimed ahead, or run with its outcome not
       // yet stored): only these may run again. Read just before the kill and again once it is dead
       // (before its leases can run out), so a claim in between counts too.
@@ -58,8 +59,8 @@ describe('PostgreSQL crash test', { skip }, () => {
         const victims = [...children];
         const victim = victims[Math.floor(Math.random() * victims.length)]!;
         const gone = new Promise((r) => victim.once('exit', r));
-        killedPids.add(victim.pid!);
         const before = await heldBy(victim.pid!);
+        killedAt.set(victim.pid!, store.clock.now());
         victim.kill('SIGKILL');
         await gone;
         for (const key of [...before, ...(await heldBy(victim.pid!))]) held.add(key);
@@ -70,23 +71,29 @@ describe('PostgreSQL crash test', { skip }, () => {
         async () => `every job completed; counts then ${JSON.stringify((await store.countJobs({ queue: 'crash' })).crash)}, ${kills} kills`, 100);
       const c = (await store.countJobs({ queue: 'crash' })).crash!;
       assert.deepEqual(c, { scheduled: 0, queued: 0, active: 0, completed: N, failed: 0, cancelled: 0 });
-      // Per job: its runs, and how many of them were in a process this test killed.
+      // Per job: its runs, and the processes they ran in.
       const execs = new Map((await store.pool.query<{ job_id: string; n: number; pids: number[] }>(
         `SELECT job_id, count(*)::int AS n, array_agg(pid) AS pids FROM "${schema}".executions GROUP BY job_id`)).rows
-        .map((r) => [r.job_id, { n: r.n, inKilled: r.pids.filter((pid) => killedPids.has(pid)).length }]));
+        .map((r) => [r.job_id, { n: r.n, pids: r.pids }]));
       let stalled = 0;
       let duplicates = 0;
-      // A rerun of a job a killed process held. The others are reruns after a live process's lease ran
-      // out (an event loop held past the 800 ms lease on a loaded machine): allowed, each a stall.
+      // A rerun of a job a killed process ran: a stall of that process recovered after its kill. The
+      // others are reruns after a live process's lease ran out (an event loop held past the 800 ms lease
+      // on a loaded machine): allowed, each a stall, even in a process killed later.
       let duplicatesOfKills = 0;
       for (let i = 0; i < N; i++) {
         const j = (await store.getJob({ id: `job-${i}` }))!;
         assert.equal(j.state, 'completed');
-        const { n, inKilled } = execs.get(j.id) ?? { n: 0, inKilled: 0 };
+        const { n, pids } = execs.get(j.id) ?? { n: 0, pids: [] };
         assert.ok(n >= 1, `${j.id} completed but never ran`);
         assert.ok(n <= j.stalls + 1, `${j.id} ran ${n} times with ${j.stalls} stalls`);
         duplicates += n - 1;
-        duplicatesOfKills += Math.min(n - 1, inKilled);
+        for (const h of j.history) {
+          const pid = Number(h.workerId?.split(':')[1]);
+          if (h.outcome !== 'stalled' || !pids.includes(pid) || !(h.endedAt! >= (killedAt.get(pid) ?? Infinity))) continue;
+          duplicatesOfKills++;
+          assert.ok(held.has(`${pid}/${j.id}`), `${j.id} ran in ${pid}, and again after its kill, but ${pid} did not hold it`);
+        }
         if (j.stalls > 0) {
           stalled++;
           assert.ok(j.history.some((h) => h.outcome === 'stalled'));

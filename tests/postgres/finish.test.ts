@@ -1,7 +1,7 @@
 // Outcomes (finish_jobs, migration 009) and heartbeats find their jobs by primary key: one that
 // waits on a concurrent change of its row applies once that commits, and one whose lease was lost
 // meanwhile does not. A lookup by row address (ctid) would skip the row the change moved and lose
-// the outcome or the heartbeat.
+// the outcome or the heartbeat. Both lock their rows in id order, so the two never deadlock.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
@@ -70,5 +70,38 @@ describe('PostgreSQL outcomes and heartbeats by primary key', { skip }, () => {
       assert.equal((await store.getJob({ id: 'a' }))!.leaseUntil, now + 1 + 120_000);
       assert.equal((await store.getJob({ id: 'b' }))!.leaseUntil, null);
     });
+  });
+
+  it('a heartbeat and an outcome batch of the same jobs lock them in one order: both apply once a third holder lets go, no deadlock', async () => {
+    const schema = testSchema();
+    const store = await PostgresStore.open(schemaUrl(schema, '&max=4'));
+    const holder = await pgClient();
+    const watcher = await pgClient();
+    try {
+      const now = Date.now();
+      const [a, b] = await twoClaimedJobs(store, now);
+      // Another transaction holds a (an operator's action, a sweep): the heartbeat waits for it first.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${schema}".jobs WHERE id = 'a' FOR UPDATE`);
+      const beat = store.heartbeatJobs({ leases: [a, b].map((j) => ({ id: j.id, token: j.leaseToken! })), leaseMs: 120_000, now: now + 1 });
+      assert.ok(await waitsOnLock(watcher, schema, 'lease_until = $1'), 'the heartbeat waits on a');
+      // The outcomes in the order their jobs ended, b first. Locked in that order, b was the
+      // outcomes' while they waited for a and the heartbeat's next: a deadlock, found after the
+      // 1 s deadlock_timeout, that failed one of the two.
+      const finish = store.finishJobs({
+        outcomes: [b, a].map((j) => ({ id: j.id, token: j.leaseToken!, kind: 'completed' as const, at: now + 2, result: j.id })),
+      });
+      assert.ok(await waitsOnLock(watcher, schema, 'finish_jobs'), 'the outcomes wait too');
+      await holder.query('COMMIT');
+      const [beats, applied] = await Promise.all([beat, finish]);
+      assert.deepEqual(beats.map((r) => [r.id, r.ok]), [['a', true], ['b', true]]);
+      assert.deepEqual(applied, [true, true]);
+      for (const id of ['a', 'b']) assert.deepEqual([(await store.getJob({ id }))!.state, (await store.getJob({ id }))!.result], ['completed', id]);
+    } finally {
+      await holder.end();
+      await watcher.end();
+      await store.close();
+      await dropSchema(schema);
+    }
   });
 });

@@ -44,9 +44,12 @@ export function storeStatements(quotedSchema: string, schema: string) {
     // as finish_jobs does since migration 009 (a job holds a token only while active). Joined with
     // `state = 'active'`, the planner, told by statistics of a quiet moment that few jobs are
     // active, read every active job through the jobs_active index and hashed them: 1,010 rows for
-    // a heartbeat of 10 leases (docs/performance.md).
+    // a heartbeat of 10 leases (docs/performance.md). Its rows are locked in id order first, as
+    // finish_jobs locks an outcome batch's (migration 011): locked in heap order against a batch's
+    // completion order, the two deadlocked, and the 1 s deadlock_timeout let live leases lapse.
     heartbeat: st('fusion_heartbeat', `UPDATE ${S}.jobs j SET lease_until = $1 FROM unnest($2::text[], $3::text[]) AS l(id, token)
-      WHERE j.id = ANY ($2::text[]) AND j.id = l.id AND j.lease_token = l.token RETURNING j.id, j.cancel_requested`),
+      WHERE j.id = ANY (ARRAY(SELECT k.id FROM ${S}.jobs k WHERE k.id = ANY ($2::text[]) ORDER BY k.id FOR NO KEY UPDATE))
+        AND j.id = l.id AND j.lease_token = l.token RETURNING j.id, j.cancel_requested`),
     progress: st('fusion_progress', `UPDATE ${S}.jobs SET progress = $1 WHERE id = $2 AND lease_token = $3 AND state = 'active' RETURNING queue`),
     log: st('fusion_log', `INSERT INTO ${S}.job_logs (job_id, at, message) VALUES ($1, $2, $3)`),
     logs: st('fusion_logs', `SELECT at, message FROM ${S}.job_logs WHERE job_id = $1 ORDER BY n`),
