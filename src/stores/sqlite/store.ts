@@ -28,6 +28,7 @@ import { SqliteSharedState } from './shared-state.js';
 import { CrossProcessWatcher } from './watch.js';
 import * as workers from './workers.js';
 import { DiskFullError, DiskReserve } from './disk-reserve.js';
+import { isStoreFull } from '../../core/store-errors.js';
 
 export interface SqliteStoreOptions {
   /** NORMAL (default): a commit survives a process crash, the last ones may be lost on power failure.
@@ -59,7 +60,6 @@ export interface SqliteStoreOptions {
   reserveMb?: number;
 }
 
-const isDiskFull = (err: unknown) => (err as { code?: unknown } | null)?.code === 'SQLITE_FULL';
 const NO_CLAIM: ClaimResult = { jobs: [], nextWakeAt: null };
 
 export class SqliteStore implements Store {
@@ -116,7 +116,7 @@ export class SqliteStore implements Store {
     try {
       return run();
     } catch (err) {
-      if (isDiskFull(err)) this.reserve?.release();
+      if (isStoreFull(err)) this.reserve?.release();
       throw err;
     }
   }
@@ -126,7 +126,7 @@ export class SqliteStore implements Store {
     try {
       return run();
     } catch (err) {
-      if (!isDiskFull(err) || !this.reserve?.release()) throw err;
+      if (!isStoreFull(err) || !this.reserve?.release()) throw err;
       return run();
     }
   }
@@ -151,7 +151,7 @@ export class SqliteStore implements Store {
       try {
         return claim.finishAndClaimJobs(this.conn, outcomes, req);
       } catch (err) {
-        if (!isDiskFull(err)) throw err;
+        if (!isStoreFull(err)) throw err;
         this.reserve?.release();
       }
     }
