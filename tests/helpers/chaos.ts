@@ -423,9 +423,12 @@ export async function countsOf(store: Store, queue = 'chaos') {
 
 const TASKS = join(process.cwd(), 'dist/tests/helpers/chaos-tasks.js');
 
-/** A `fusion server` process on a target (the `chaos` task declared), resolved once it listens. */
-export async function apiServer(t: Target, port: number, extra: string[] = []): Promise<Proc> {
-  const p = new Proc([CLI, 'server', '--port', String(port), '--store', t.url, '--tasks', TASKS, '--consent-file', join(t.dir, 'consent.jsonl'), '--log-level', 'info', ...extra], {
+/**
+ * A `fusion server` process on a target (the `chaos` task declared), resolved once it listens.
+ * `cli`: another build's CLI entry (an earlier version's, in the rolling upgrade test).
+ */
+export async function apiServer(t: Target, port: number, extra: string[] = [], cli = CLI): Promise<Proc> {
+  const p = new Proc([cli, 'server', '--port', String(port), '--store', t.url, '--tasks', TASKS, '--consent-file', join(t.dir, 'consent.jsonl'), '--log-level', 'info', ...extra], {
     env: { FUSION_API_KEYS: '', FUSION_API_KEYS_FILE: '', FUSION_CONFIG: '' },
   });
   // Generous: on a loaded 2-core box (load average ~27) a server on PostgreSQL has taken over 30 s to start.
