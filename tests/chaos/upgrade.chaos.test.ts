@@ -3,9 +3,9 @@
 // also fire schedules; clients POST /v1/jobs, some delayed past the upgrade. This version's API and
 // two workers join on the same store, and both versions run each other's jobs. Then the earlier
 // version leaves as a deploy would take it down: one worker crashes (kill -9), the other and the
-// API stop gracefully. On Redis `fusion store upgrade` then marks the prefix lean (refused while
-// the crashed worker still looks live). Every job answered 2xx completes once, and every schedule
-// occurrence fires once.
+// API stop gracefully. On Redis `fusion store upgrade` refuses while the earlier version's workers
+// run, and marks the prefix lean once they are gone. Every job answered 2xx completes once, and
+// every schedule occurrence fires once. A control on Redis shows what the order guards against.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -78,19 +78,27 @@ function httpLoad(bases: string[], clients: number) {
   };
 }
 
-/** `fusion store upgrade` with this version's CLI, until it marks the prefix (refused while older workers look live). */
+const OLDER_WORKERS_LIVE = /live workers of a version before lean hashes/;
+
+/** `fusion store upgrade` with this version's CLI: its exit code and output. */
+async function storeUpgrade(url: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, 'store', 'upgrade', '--store', url]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const { code, stdout, stderr } = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: code ?? -1, stdout: stdout ?? '', stderr: stderr ?? '' };
+  }
+}
+
+/** `fusion store upgrade` until it marks the prefix: refused while workers of the earlier version look live. */
 async function upgradeRedisPrefix(url: string): Promise<{ refusals: number; output: string }> {
-  const run = promisify(execFile);
   let refusals = 0;
   for (const end = Date.now() + 30_000; ; refusals++) {
-    try {
-      const { stdout } = await run(process.execPath, [CLI, 'store', 'upgrade', '--store', url]);
-      return { refusals, output: stdout };
-    } catch (err) {
-      const { code, stderr } = err as { code?: number; stderr?: string };
-      if (code !== 1 || !/live workers of a version before lean hashes/.test(stderr ?? '') || Date.now() > end) throw err;
-      await sleep(200);
-    }
+    const r = await storeUpgrade(url);
+    if (r.code === 0) return { refusals, output: r.stdout };
+    if (r.code !== 1 || !OLDER_WORKERS_LIVE.test(r.stderr) || Date.now() > end) throw new Error(`fusion store upgrade: exit ${r.code}: ${r.stderr}`);
+    await sleep(200);
   }
 }
 
@@ -155,6 +163,11 @@ describe('chaos: a rolling upgrade from an earlier version, under load', { skip:
           return c.oldRanNew > 0 && c.newRanOld > 0;
         }, 60_000, () => `jobs run across versions: ${JSON.stringify(crossings())}`, 50);
         await sleep(size(500, 20_000));
+        if (t.store === 'redis') {
+          const early = await storeUpgrade(t.url);
+          assert.equal(early.code, 1, `refused while the earlier version's workers run: ${early.stdout}`);
+          assert.match(early.stderr, OLDER_WORKERS_LIVE);
+        }
 
         // The earlier version leaves: a worker crashes, the other and the API stop gracefully.
         const oldLeft = Date.now();
@@ -217,5 +230,41 @@ describe('chaos: a rolling upgrade from an earlier version, under load', { skip:
         await t.cleanup();
       }
     });
+  });
+
+  // The control: what the format mark and the refusal above guard against. This version, first on an
+  // empty prefix, marks it lean; a worker of the earlier version then pops those jobs from the ready
+  // set and fails on their hashes, stranding them (docs/stores.md: never start an earlier version on
+  // a lean prefix). The test above would count them lost.
+  it('redis, the control: the earlier version started on a prefix this version made lean strands its jobs', { skip: skips[STORES.findIndex((f) => f.name === 'redis')] }, async () => {
+    const target = await STORES.find((f) => f.name === 'redis')!.create();
+    const procs: Proc[] = [];
+    let store: Store | null = null;
+    try {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      procs.push(await apiServer(target, port));
+      const ids = Array.from({ length: 20 }, (_, k) => `lean-${k}`);
+      for (const id of ids) assert.equal((await post(base, '/v1/jobs', { id, task: 'chaos', queue: 'chaos', payload: {} })).status, 201);
+      store = await target.open();
+      assert.equal(await (store as unknown as { storedJobFormat(): Promise<unknown> }).storedJobFormat(), 'lean');
+      const o: VersionWorkerOptions = { fusionModule: from.fusionModule, url: target.url, logDir: target.dir, queue: 'chaos', concurrency: 4, leaseMs: 1500, workMs: [1, 10], scheduler: false };
+      const old = new Proc([VERSION_WORKER, JSON.stringify(o)], { stderr: 'ignore' });
+      procs.push(old);
+      await old.line('READY');
+      // Its claims empty the ready set without running anything.
+      await until(async () => (await store!.countJobs({ queue: 'chaos' })).chaos?.queued === 0, 30_000, 'the earlier version\'s claims took the jobs', 50);
+      await sleep(1000);
+      const jobs = (await allJobs(store, 'chaos')).filter((j) => ids.includes(j.id));
+      const stranded = jobs.filter((j) => j.state === 'queued').length;
+      report({ test: 'rolling-upgrade-control', store: target.store, from: UPGRADE_FROM.slice(0, 12), jobs: ids.length, stranded, ran: executedBy(target.dir, old.pid).length, counts: (await store.countJobs({ queue: 'chaos' })).chaos });
+      assert.equal(executedBy(target.dir, old.pid).length, 0, 'the earlier version ran none of them');
+      assert.equal(stranded, ids.length, 'every job left queued in its hash, in no ready set');
+      assert.ok(old.alive, 'the earlier version\'s worker is still up, its claims failing');
+    } finally {
+      await Promise.all(procs.map((p) => p.kill9()));
+      await store?.close();
+      await target.cleanup();
+    }
   });
 });

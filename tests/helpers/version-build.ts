@@ -10,11 +10,12 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /**
- * The version a rolling upgrade starts from: the last commit before Redis job hashes went lean
- * (2026-12-03), so the upgrade crosses the format mark and `fusion store upgrade`, PostgreSQL
- * migration 011, the SQLite disk reserve, the shared store clock and idle workers' registrations.
+ * The version a rolling upgrade starts from (2026-12-02, 17:54 UTC): the last landed one whose Redis
+ * readers need every job hash field (a9e1a0b taught them defaults; lean hashes came the day after),
+ * so the upgrade crosses the format mark and `fusion store upgrade`, PostgreSQL migrations 010 and
+ * 011, the SQLite disk reserve, the shared store clock and idle workers' registrations.
  */
-export const UPGRADE_FROM = '4e8c034793ca02639d23c49599bec644768c82af';
+export const UPGRADE_FROM = 'a85650d6299dd008d2315b32b734406e608f0e27';
 
 export interface BuiltVersion {
   commit: string;
