@@ -17,6 +17,7 @@ import type { Store } from '../core/store.js';
 import type { Logger } from '../core/logger.js';
 import { INSPECT_COMMANDS, INSPECT_HELP, runInspect } from './inspect.js';
 import { whenDrained } from './burst.js';
+import { parseLanes, workerLanes } from './lanes.js';
 import { storeCommand } from './store-info.js';
 
 const HELP = `fusion — a task hub: priority queues, workers, retries, schedules, HTTP API
@@ -42,9 +43,11 @@ Options:
                        sqlite:PATH[?synchronous=FULL]   redis://HOST:PORT/DB
   --port N             HTTP port (env FUSION_PORT; default 8002)
   --host ADDR          HTTP bind address (env FUSION_HOST; default 127.0.0.1)
-  --queues a,b,c       queues a worker serves, in order (default: every known queue, the
-                       channels' included)
-  --concurrency N      jobs one worker runs at once (default 10)
+  --queues a,b,c       queues the worker process serves (default: every known queue, the
+                       channels' included), each with its own --concurrency slots, so a queue
+                       that hangs or piles up holds no other back; a+b: one worker's slots
+                       shared by a and b, a drained before b
+  --concurrency N      jobs each of those workers runs at once (default 10)
   --burst              worker: exit once its queues hold nothing queued or running
   --name NAME          worker: its id in /v1/workers, the dashboard and job attempts (default
                        HOST:PID:RANDOM); %h is replaced by the host name. Give each worker its own.
@@ -158,6 +161,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   const workerName = values.name === undefined ? undefined : values.name.replaceAll('%h', hostname()).trim();
   if (workerName !== undefined && !/^[^\s]{1,200}$/.test(workerName)) throw new Error(`--name must be 1 to 200 characters without spaces, got "${values.name}"`);
+  if (values.queues !== undefined) parseLanes(values.queues); // a bad list stops the start before anything opens
   const limits = {
     headersTimeoutMs: positive('headers-timeout', DEFAULT_TIMEOUTS.headersMs),
     requestTimeoutMs: positive('request-timeout', DEFAULT_TIMEOUTS.requestMs),
@@ -206,17 +210,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 
   if (command === 'start' || command === 'worker') {
-    const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? [...new Set([...DEFAULT_QUEUES, ...fusion.taskQueues()])];
-    workers.push(
-      fusion.worker({
-        queues,
-        concurrency,
-        leaseMs,
-        ...(workerName ? { id: workerName } : {}),
-      }),
-    );
+    const lanes = workerLanes(values.queues, [...DEFAULT_QUEUES, ...fusion.taskQueues()]);
+    const queues = lanes.flat();
+    for (const lane of lanes) {
+      const id = workerName && lanes.length > 1 ? `${workerName}/${lane.join('+')}` : workerName;
+      workers.push(fusion.worker({ queues: lane, concurrency, leaseMs, ...(id ? { id } : {}) }));
+    }
     fusion.startMaintenance();
-    logger.info({ queues, concurrency, workerId: workers.at(-1)!.id }, 'worker running');
+    logger.info({ queues, lanes, concurrency, workerIds: workers.map((w) => w.id) }, 'worker running');
     // Said once: a fresh install completes channel jobs without sending anything.
     const dry = fusion.channels.dryRun;
     if (dry.length) logger.info({ channels: dry }, `channels in dry-run (no provider configured): ${dry.join(', ')}`);
