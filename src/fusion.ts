@@ -83,7 +83,7 @@ export class Fusion {
     this.queue = new Queue(store, { clock, registry: this.registry, enqueuer: this.enqueuer });
     this.lifecycle = new Lifecycle(logger);
     this.guard = new OutgoingGuard(config.outgoing);
-    this.registry.register(CALLBACK_TASK, deliverCallback({ guard: this.guard, config, clock }), { queue: CALLBACK_QUEUE });
+    this.registry.register(CALLBACK_TASK, deliverCallback({ guard: this.guard, config, clock, shared: store.shared, logger }), { queue: CALLBACK_QUEUE });
     for (const [task, queue] of Object.entries(CHANNEL_QUEUES)) this.registry.declare(task, { queue });
     this.channels = withChannels
       ? installChannels(this.registry, { config, guard: this.guard, dispatcher: this.guard.dispatcher(), store, enqueuer: this.enqueuer, clock, logger, factories })

@@ -8,7 +8,10 @@ import type { Clock } from '../core/clock.js';
 import type { TaskContext, TaskHandler } from '../core/registry.js';
 import type { FusionConfig } from './config-types.js';
 import { OutgoingRefused, refusedCause, type OutgoingGuard } from './http/guard.js';
-import { isRetryableStatus, retryAfterMs } from './http/answer.js';
+import { isRetryableStatus, networkFailure, retryAfterMs } from './http/answer.js';
+import { HostBreaker, HostOpenError, isHostFailure } from './http/host-breaker.js';
+import type { Logger } from '../core/logger.js';
+import type { SharedState } from '../core/store.js';
 import { signerFrom } from './http/signing.js';
 
 const TIMEOUT_MS = 15_000;
@@ -34,11 +37,15 @@ export interface CallbackDeps {
   clock: Clock;
   /** The guarded dispatcher to send with; made from `guard` when absent. */
   dispatcher?: Dispatcher;
+  /** The store's shared state and a logger: a breaker per destination host (http/host-breaker.ts). */
+  shared?: SharedState;
+  logger: Logger;
 }
 
 /** The `fusion.callback` handler. */
 export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload, { status: number }> {
   const signer = signerFrom(deps.config.channels?.webhook?.signingSecret);
+  const breaker = new HostBreaker(deps.shared, deps.config.channels?.webhook?.breaker, deps.logger);
   let dispatcher = deps.dispatcher;
   return async (p: CallbackPayload, ctx: TaskContext<CallbackPayload>) => {
     try {
@@ -56,13 +63,17 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
     };
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(p.url, {
-        method: 'POST', headers, body, signal: ctx.signal,
-        dispatcher: (dispatcher ??= deps.guard.dispatcher()),
-        headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS,
-      });
-      await res.body.dump();
+      res = await breaker.around(p.url, ctx, deps.clock, TIMEOUT_MS, async () => {
+        const answer = await request(p.url, {
+          method: 'POST', headers, body, signal: ctx.signal,
+          dispatcher: (dispatcher ??= deps.guard.dispatcher()),
+          headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS,
+        });
+        await answer.body.dump();
+        return answer;
+      }, (err) => isHostFailure(networkFailure(err, p.url)));
     } catch (err) {
+      if (err instanceof HostOpenError) throw err;
       const refused = refusedCause(err);
       if (refused) throw new NonRetryableError(`callback ${refused.message}`);
       throw new RetryableError(`callback ${p.url} failed: ${(err as Error)?.message ?? String(err)}`);

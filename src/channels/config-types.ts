@@ -46,6 +46,18 @@ export interface WebhookConfig {
   signingSecret?: string;
   /** Default timeout in seconds (the original: 15). */
   timeoutSeconds?: number;
+  /** The breaker per destination host of webhooks, their callbacks and job callbacks. */
+  breaker?: HostBreakerConfig;
+}
+
+/** A circuit breaker per destination host (src/channels/http/host-breaker.ts, docs/webhooks.md). */
+export interface HostBreakerConfig {
+  /** Timeouts or connection failures to one host within windowMs that open its breaker; 0 turns breakers off (default 5). */
+  threshold?: number;
+  /** Default 60,000. */
+  windowMs?: number;
+  /** How long an open breaker fails requests to its host before one may try it again (default 30,000). */
+  cooldownMs?: number;
 }
 
 export interface ReminderConfig {

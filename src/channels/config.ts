@@ -98,7 +98,19 @@ export const CONFIG_SCHEMA = {
         webhook: {
           type: 'object',
           additionalProperties: false,
-          properties: { signingSecret: { type: 'string', minLength: 1 }, timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 } },
+          properties: {
+            signingSecret: { type: 'string', minLength: 1 },
+            timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 },
+            breaker: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                threshold: { type: 'integer', minimum: 0, maximum: 1000 },
+                windowMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+                cooldownMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+              },
+            },
+          },
         },
         reminder: {
           type: 'object',

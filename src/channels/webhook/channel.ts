@@ -16,6 +16,7 @@ import { CHANNEL_QUEUES } from '../queues.js';
 import { signerFrom, type WebhookSigner } from '../http/signing.js';
 import { OutgoingRefused } from '../http/guard.js';
 import { capText, MAX_ANSWER_BYTES } from '../http/answer.js';
+import { HostBreaker } from '../http/host-breaker.js';
 import { buildRequest, validateWebhookPayload, DEFAULT_TIMEOUT_SECONDS, type WebhookPayload } from './payload.js';
 import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type Answer } from './send.js';
 
@@ -45,6 +46,8 @@ interface Runtime {
   dispatcher: Dispatcher;
   signer: WebhookSigner | null;
   timeoutSeconds: number;
+  /** Requests to a host that keeps timing out or refusing connections fail at once for a while. */
+  breaker: HostBreaker;
   /** checkTarget's verdicts by scheme and host: null when allowed, else the refusal. */
   verdicts: Map<string, string | null>;
 }
@@ -86,7 +89,8 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const req = buildRequest(payload, rt.timeoutSeconds);
   checkTarget(rt, req.url);
   const label = `webhook ${req.method} ${req.url}`;
-  const answer = await exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label });
+  const answer = await rt.breaker.around(req.url, ctx, rt.deps.clock, req.timeoutMs,
+    () => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label }));
   const ok = succeeded(answer);
   const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
   let callback: WebhookResult['callback'];
@@ -108,10 +112,11 @@ async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskCon
   checkTarget(rt, p.url);
   const label = `webhook callback POST ${p.url}`;
   const body = new URLSearchParams({ resp: p.resp, status_code: String(p.status_code) }).toString();
-  const answer = await exchange(
-    { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs: p.timeoutMs ?? rt.timeoutSeconds * 1000 },
+  const timeoutMs = p.timeoutMs ?? rt.timeoutSeconds * 1000;
+  const answer = await rt.breaker.around(p.url, ctx, rt.deps.clock, timeoutMs, () => exchange(
+    { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs },
     { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label },
-  );
+  ));
   if (!succeeded(answer)) throw answerFailure(answer, label, rt.deps.clock.now());
   return { status: answer.status, body: answerSummary(answer).body.slice(0, 2048) };
 }
@@ -133,6 +138,7 @@ export function webhookChannel(deps: ChannelDeps): ChannelSetup {
     dispatcher: deps.dispatcher,
     signer: signerFrom(conf.signingSecret),
     timeoutSeconds: conf.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    breaker: new HostBreaker(deps.store.shared, conf.breaker, deps.logger),
     verdicts: new Map(),
   };
   const queue = CHANNEL_QUEUES.webhook;

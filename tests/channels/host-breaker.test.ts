@@ -1,0 +1,110 @@
+// The breaker per destination host (src/channels/http/host-breaker.ts) on each store's shared state:
+// two breakers on one store stand for two worker processes. Times are passed in, so the cooldown
+// and the probe spacing are crossed without waiting.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Store } from '../../src/core/store.js';
+import { DEFAULTS } from '../../src/core/job.js';
+import { HostBreaker, HostOpenError, isHostFailure } from '../../src/channels/http/host-breaker.js';
+import { STORES } from '../helpers/chaos.js';
+
+const skips = await Promise.all(STORES.map((f) => f.skip()));
+const CONFIG = { threshold: 3, windowMs: 60_000, cooldownMs: 30_000 };
+const A = 'http://partner-a.example:8080/hook';
+const B = 'http://partner-b.example/hook';
+/** A job's first attempt with a fixed 1 s backoff. */
+const JOB = { attempts: 1, backoff: { type: 'fixed' as const, delay: 1000 } };
+const SPACING = 15_000;
+
+async function openError(p: Promise<unknown>): Promise<HostOpenError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof HostOpenError, `a HostOpenError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('admitted where the breaker should be open');
+}
+
+STORES.forEach((factory, i) => {
+  describe(`host breaker on ${factory.name}'s shared state`, { skip: skips[i] }, () => {
+    const withStore = async (body: (store: Store) => Promise<void>) => {
+      const t = await factory.create();
+      const store = await t.open();
+      try {
+        await body(store);
+      } finally {
+        await store.close();
+        await t.cleanup();
+      }
+    };
+
+    it('opens after threshold failures to one host, for every worker; other hosts unaffected; then one probe at a time; an answer closes it', () => withStore(async (store) => {
+      const one = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const two = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const t0 = 1_000_000;
+      assert.equal(await one.admit(A, JOB, t0, SPACING), 'closed');
+      await one.failed(A, 'closed', t0);
+      await two.failed(A, 'closed', t0 + 10);
+      assert.equal(await two.admit(A, JOB, t0 + 20, SPACING), 'closed', 'below the threshold');
+      await one.failed(A, 'closed', t0 + 30);
+
+      // Open for the other worker too (its local look at the closed host is older than 250 ms).
+      const open = await openError(two.admit(A, JOB, t0 + 1000, SPACING));
+      assert.equal(open.code, 'host_unavailable');
+      assert.equal(open.retryable, true);
+      assert.equal(open.retryAfterMs, 30_000 + 30 - 1000, 'until the cooldown ends');
+      assert.match(open.message, /partner-a\.example:8080 is failing/);
+      assert.equal(await one.admit(B, JOB, t0 + 1000, SPACING), 'closed', 'another host');
+      // A job whose backoff is longer than the rest of the cooldown comes back no sooner than it.
+      const late = await openError(one.admit(A, { attempts: 1, backoff: { type: 'fixed', delay: 120_000 } }, t0 + 1000, SPACING));
+      assert.equal(late.retryAfterMs, 120_000);
+
+      // Half open: one probe, the other worker told to wait for the probe spacing.
+      const after = t0 + 30 + 30_000;
+      assert.equal(await one.admit(A, JOB, after, SPACING), 'probe');
+      const waiting = await openError(two.admit(A, JOB, after + 100, SPACING));
+      assert.ok(waiting.retryAfterMs! > 14_000 && waiting.retryAfterMs! <= SPACING, `wait for the probe: ${waiting.retryAfterMs}`);
+
+      await one.answered(A, 'probe', after + 200);
+      assert.equal(await two.admit(A, JOB, after + 300, SPACING), 'closed', 'closed for every worker');
+      assert.equal(await one.admit(A, JOB, after + 300, SPACING), 'closed');
+    }));
+
+    it('a failed probe opens the breaker again for a whole cooldown', () => withStore(async (store) => {
+      const breaker = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const t0 = 5_000_000;
+      for (let k = 0; k < 3; k++) await breaker.failed(A, 'closed', t0);
+      const after = t0 + 30_000;
+      assert.equal(await breaker.admit(A, JOB, after, SPACING), 'probe');
+      await breaker.failed(A, 'probe', after + 15_000);
+      const open = await openError(breaker.admit(A, JOB, after + 16_000, SPACING));
+      assert.equal(open.retryAfterMs, 29_000);
+      // Past that cooldown, and past the probe spacing since the last probe: a probe again.
+      assert.equal(await breaker.admit(A, JOB, after + 45_000, SPACING), 'probe');
+    }));
+
+    it('threshold 0 turns it off', () => withStore(async (store) => {
+      const breaker = new HostBreaker(store.shared, { threshold: 0 }, silentLogger);
+      for (let k = 0; k < 20; k++) await breaker.failed(A, 'closed', 1000 + k);
+      assert.equal(await breaker.admit(A, JOB, 2000, SPACING), 'closed');
+    }));
+  });
+});
+
+describe('host breaker: what counts against a host', () => {
+  it('timeouts and connection failures do; HTTP answers and refusals do not', () => {
+    assert.equal(isHostFailure({ code: 'timeout' }), true);
+    assert.equal(isHostFailure({ code: 'network_error' }), true);
+    assert.equal(isHostFailure({ code: 'http_503' }), false);
+    assert.equal(isHostFailure({ code: 'outgoing_refused' }), false);
+    assert.equal(isHostFailure(new Error('boom')), false);
+  });
+
+  it('without shared state (a store that has none) it never opens', async () => {
+    const breaker = new HostBreaker(undefined, CONFIG, silentLogger);
+    for (let k = 0; k < 10; k++) await breaker.failed(A, 'closed', k);
+    assert.equal(await breaker.admit(A, { attempts: 1, backoff: DEFAULTS.backoff }, 100, SPACING), 'closed');
+  });
+});
