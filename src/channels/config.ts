@@ -9,6 +9,7 @@ import type { ChannelName, ProviderFactory } from './provider.js';
 import type { ChannelConfig, FusionConfig, ProviderEntry } from './config-types.js';
 import { DRY_RUN } from './dry-run.js';
 import { signingKey } from './http/signing.js';
+import { HOST_BREAKER_DEFAULTS } from './http/host-breaker.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
 import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
@@ -436,7 +437,11 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
     );
   }
   const w = red.channels?.webhook;
-  lines.push(`webhook: signing ${w?.signingSecret ? `secret ${REDACTED}` : 'off (no signingSecret)'}, timeout ${w?.timeoutSeconds ?? 15} s`);
+  const breaker = { ...HOST_BREAKER_DEFAULTS, ...w?.breaker };
+  const breakerText = breaker.threshold > 0
+    ? `breaker per host after ${breaker.threshold} timeouts or connection failures within ${breaker.windowMs} ms, open ${breaker.cooldownMs} ms`
+    : 'breaker off';
+  lines.push(`webhook: signing ${w?.signingSecret ? `secret ${REDACTED}` : 'off (no signingSecret)'}, timeout ${w?.timeoutSeconds ?? 15} s, ${breakerText}`);
   const r = red.channels?.reminder;
   lines.push(`reminder: deliver ${r?.deliver === 'webhook' ? `webhook to ${r.url}` : 'dry-run'}`);
   const o = red.outgoing;
