@@ -9,7 +9,7 @@ import type { TaskContext, TaskHandler } from '../core/registry.js';
 import type { FusionConfig } from './config-types.js';
 import { OutgoingRefused, refusedCause, type OutgoingGuard } from './http/guard.js';
 import { isRetryableStatus, networkFailure, retryAfterMs } from './http/answer.js';
-import { HostBreaker, HostOpenError, isHostFailure } from './http/host-breaker.js';
+import { HostBreaker, HostOpenError, isHostFailure, probeSpacing } from './http/host-breaker.js';
 import type { Logger } from '../core/logger.js';
 import type { SharedState } from '../core/store.js';
 import { signerFrom } from './http/signing.js';
@@ -63,7 +63,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
     };
     let res: Dispatcher.ResponseData;
     try {
-      res = await breaker.around(p.url, ctx, deps.clock, TIMEOUT_MS, async () => {
+      res = await breaker.around(p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS), async () => {
         const answer = await request(p.url, {
           method: 'POST', headers, body, signal: ctx.signal,
           dispatcher: (dispatcher ??= deps.guard.dispatcher()),

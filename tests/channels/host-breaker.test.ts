@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Store } from '../../src/core/store.js';
 import { DEFAULTS } from '../../src/core/job.js';
+import type { BackoffPolicy } from '../../src/core/job.js';
+import type { Clock } from '../../src/core/clock.js';
+import { CancelledError, TimeoutError } from '../../src/core/errors.js';
 import { HostBreaker, HostOpenError, isHostFailure } from '../../src/channels/http/host-breaker.js';
 import { STORES } from '../helpers/chaos.js';
 
@@ -13,8 +16,9 @@ const skips = await Promise.all(STORES.map((f) => f.skip()));
 const CONFIG = { threshold: 3, windowMs: 60_000, cooldownMs: 30_000 };
 const A = 'http://partner-a.example:8080/hook';
 const B = 'http://partner-b.example/hook';
+const C = 'http://partner-c.example/hook';
 /** A job's first attempt with a fixed 1 s backoff. */
-const JOB = { attempts: 1, backoff: { type: 'fixed' as const, delay: 1000 } };
+const JOB = { attempts: 1, maxAttempts: 3, backoff: { type: 'fixed' as const, delay: 1000 } as BackoffPolicy };
 const SPACING = 15_000;
 
 async function openError(p: Promise<unknown>): Promise<HostOpenError> {
@@ -44,11 +48,12 @@ STORES.forEach((factory, i) => {
       const one = new HostBreaker(store.shared, CONFIG, silentLogger);
       const two = new HostBreaker(store.shared, CONFIG, silentLogger);
       const t0 = 1_000_000;
-      assert.equal(await one.admit(A, JOB, t0, SPACING), 'closed');
-      await one.failed(A, 'closed', t0);
-      await two.failed(A, 'closed', t0 + 10);
-      assert.equal(await two.admit(A, JOB, t0 + 20, SPACING), 'closed', 'below the threshold');
-      await one.failed(A, 'closed', t0 + 30);
+      const a = await one.admit(A, JOB, t0, SPACING);
+      assert.equal(a.probe, false);
+      await one.failed(A, a, t0);
+      await two.failed(A, a, t0 + 10);
+      assert.equal((await two.admit(A, JOB, t0 + 20, SPACING)).probe, false, 'below the threshold');
+      await one.failed(A, a, t0 + 30);
 
       // Open for the other worker too (its local look at the closed host is older than 250 ms).
       const open = await openError(two.admit(A, JOB, t0 + 1000, SPACING));
@@ -56,39 +61,75 @@ STORES.forEach((factory, i) => {
       assert.equal(open.retryable, true);
       assert.equal(open.retryAfterMs, 30_000 + 30 - 1000, 'until the cooldown ends');
       assert.match(open.message, /partner-a\.example:8080 is failing/);
-      assert.equal(await one.admit(B, JOB, t0 + 1000, SPACING), 'closed', 'another host');
+      assert.equal((await one.admit(B, JOB, t0 + 1000, SPACING)).probe, false, 'another host');
       // A job whose backoff is longer than the rest of the cooldown comes back no sooner than it.
-      const late = await openError(one.admit(A, { attempts: 1, backoff: { type: 'fixed', delay: 120_000 } }, t0 + 1000, SPACING));
+      const late = await openError(one.admit(A, { ...JOB, backoff: { type: 'fixed', delay: 120_000 } }, t0 + 1000, SPACING));
       assert.equal(late.retryAfterMs, 120_000);
+      // A job's last attempt goes out anyway: no job fails for good untried.
+      assert.equal((await one.admit(A, { ...JOB, attempts: 3 }, t0 + 1000, SPACING)).probe, false);
 
       // Half open: one probe, the other worker told to wait for the probe spacing.
       const after = t0 + 30 + 30_000;
-      assert.equal(await one.admit(A, JOB, after, SPACING), 'probe');
+      const probe = await one.admit(A, JOB, after, SPACING);
+      assert.equal(probe.probe, true);
       const waiting = await openError(two.admit(A, JOB, after + 100, SPACING));
-      assert.ok(waiting.retryAfterMs! > 14_000 && waiting.retryAfterMs! <= SPACING, `wait for the probe: ${waiting.retryAfterMs}`);
+      assert.ok(waiting.retryAfterMs! > SPACING - 1000 && waiting.retryAfterMs! <= SPACING, `wait for the probe: ${waiting.retryAfterMs}`);
 
-      await one.answered(A, 'probe', after + 200);
-      assert.equal(await two.admit(A, JOB, after + 300, SPACING), 'closed', 'closed for every worker');
-      assert.equal(await one.admit(A, JOB, after + 300, SPACING), 'closed');
+      await one.answered(A, probe, after + 200);
+      assert.equal((await two.admit(A, JOB, after + 300, SPACING)).probe, false, 'closed for every worker');
+      // The count starts again: one failure (or two) after closing does not open it, a third does.
+      const again = await two.admit(A, JOB, after + 400, SPACING);
+      await two.failed(A, again, after + 400);
+      await one.failed(A, await one.admit(A, JOB, after + 500, SPACING), after + 500);
+      assert.equal((await two.admit(A, JOB, after + 1000, SPACING)).probe, false, 'two failures since it closed');
+      await two.failed(A, again, after + 1100);
+      await openError(one.admit(A, JOB, after + 1500, SPACING));
     }));
 
     it('a failed probe opens the breaker again for a whole cooldown', () => withStore(async (store) => {
       const breaker = new HostBreaker(store.shared, CONFIG, silentLogger);
       const t0 = 5_000_000;
-      for (let k = 0; k < 3; k++) await breaker.failed(A, 'closed', t0);
+      const a = await breaker.admit(A, JOB, t0, SPACING);
+      for (let k = 0; k < 3; k++) await breaker.failed(A, a, t0);
       const after = t0 + 30_000;
-      assert.equal(await breaker.admit(A, JOB, after, SPACING), 'probe');
-      await breaker.failed(A, 'probe', after + 15_000);
+      const probe = await breaker.admit(A, JOB, after, SPACING);
+      assert.equal(probe.probe, true);
+      await breaker.failed(A, probe, after + 15_000);
       const open = await openError(breaker.admit(A, JOB, after + 16_000, SPACING));
       assert.equal(open.retryAfterMs, 29_000);
       // Past that cooldown, and past the probe spacing since the last probe: a probe again.
-      assert.equal(await breaker.admit(A, JOB, after + 45_000, SPACING), 'probe');
+      assert.equal((await breaker.admit(A, JOB, after + 45_000, SPACING)).probe, true);
+    }));
+
+    it('around: our own end of an attempt does not count against the host, its own timeout does; a failing store never decides the job', () => withStore(async (store) => {
+      const breaker = new HostBreaker(store.shared, { threshold: 1, cooldownMs: 60_000 }, silentLogger);
+      const clock = { now: () => 7_000_000 } as unknown as Clock;
+      const timedOut = () => Promise.reject(Object.assign(new Error('timed out'), { code: 'timeout' }));
+      const cancelled = new AbortController();
+      cancelled.abort(new CancelledError('cancelled by an operator'));
+      await assert.rejects(breaker.around(A, { job: JOB, signal: cancelled.signal }, clock, SPACING, timedOut), /timed out/);
+      assert.equal((await breaker.admit(B, JOB, 7_000_000, SPACING)).probe, false);
+      const fresh = new HostBreaker(store.shared, { threshold: 1, cooldownMs: 60_000 }, silentLogger);
+      assert.equal((await fresh.admit(A, JOB, 7_000_000, SPACING)).probe, false, 'a cancel is not the host failing');
+      const jobTimeout = new AbortController();
+      jobTimeout.abort(new TimeoutError('attempt timed out after 100 ms'));
+      await assert.rejects(breaker.around(A, { job: JOB, signal: jobTimeout.signal }, clock, SPACING, timedOut), /timed out/);
+      await openError(fresh.admit(A, JOB, 7_000_500, SPACING));
+
+      // The store gone: the request still goes out and its answer stands.
+      await store.close();
+      let sent = 0;
+      const answer = await breaker.around(C, { job: JOB, signal: new AbortController().signal }, clock, SPACING, async () => ++sent);
+      assert.equal(answer, 1);
+      await assert.rejects(breaker.around(B, { job: JOB, signal: new AbortController().signal }, clock, SPACING, timedOut), (err: { code?: string }) => err.code === 'timeout');
+      assert.equal(sent, 1);
     }));
 
     it('threshold 0 turns it off', () => withStore(async (store) => {
       const breaker = new HostBreaker(store.shared, { threshold: 0 }, silentLogger);
-      for (let k = 0; k < 20; k++) await breaker.failed(A, 'closed', 1000 + k);
-      assert.equal(await breaker.admit(A, JOB, 2000, SPACING), 'closed');
+      const a = await breaker.admit(A, JOB, 1000, SPACING);
+      for (let k = 0; k < 20; k++) await breaker.failed(A, a, 1000 + k);
+      assert.equal((await breaker.admit(A, JOB, 2000, SPACING)).probe, false);
     }));
   });
 });
@@ -104,7 +145,7 @@ describe('host breaker: what counts against a host', () => {
 
   it('without shared state (a store that has none) it never opens', async () => {
     const breaker = new HostBreaker(undefined, CONFIG, silentLogger);
-    for (let k = 0; k < 10; k++) await breaker.failed(A, 'closed', k);
-    assert.equal(await breaker.admit(A, { attempts: 1, backoff: DEFAULTS.backoff }, 100, SPACING), 'closed');
+    for (let k = 0; k < 10; k++) await breaker.failed(A, { probe: false, generation: 0 }, k);
+    assert.equal((await breaker.admit(A, { attempts: 1, maxAttempts: 10, backoff: DEFAULTS.backoff }, 100, SPACING)).probe, false);
   });
 });

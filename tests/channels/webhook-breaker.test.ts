@@ -23,7 +23,8 @@ async function healthyBehindHanging(breaker: HostBreakerConfig) {
   const kit = await sqliteFusion(undefined, { outgoing: { allow: ['127.0.0.1/32'] }, channels: { webhook: { timeoutSeconds: TIMEOUT_S, breaker } } });
   try {
     const slow: Job[] = [];
-    for (let k = 0; k < HANGING; k++) slow.push(await kit.fusion.enqueue('webhook', { url: `${hanging.base}/hook`, method: 'POST', data: { k } }, { maxAttempts: 1 }));
+    // Three attempts: a job's last attempt is always tried, so the breaker passes those over.
+    for (let k = 0; k < HANGING; k++) slow.push(await kit.fusion.enqueue('webhook', { url: `${hanging.base}/hook`, method: 'POST', data: { k } }, { maxAttempts: 3 }));
     kit.fusion.worker({ queues: ['webhook'], concurrency: SLOTS, pollMs: 25 });
     await hanging.hit(SLOTS);
     const added = Date.now();
@@ -35,7 +36,8 @@ async function healthyBehindHanging(breaker: HostBreakerConfig) {
       assert.equal(done.state, 'completed', JSON.stringify(done.error));
       delivered.push(done.endedAt! - added);
     }
-    const ends = await Promise.all(slow.map((j) => waitForState(kit.store, j.id, ['completed', 'failed'], 30_000)));
+    // Each hanging one's first attempt ended: timed out, or not tried (then waiting out the breaker's cooldown).
+    const ends = await Promise.all(slow.map((j) => waitForState(kit.store, j.id, ['scheduled', 'failed'], 30_000)));
     const codes = ends.map((j) => (j.error?.details as { code?: string } | undefined)?.code ?? j.error?.code);
     return { delivered, codes, hangingHits: hanging.hits.length };
   } finally {
@@ -49,15 +51,14 @@ describe('webhooks: a breaker per destination host', () => {
   it('a hanging partner holds the lane for one round of timeouts, not for its whole backlog (control: breaker off)', async () => {
     const withBreaker = await healthyBehindHanging({ threshold: 2, cooldownMs: 60_000 });
     const without = await healthyBehindHanging({ threshold: 0 });
-    const backlogMs = (HANGING / SLOTS) * TIMEOUT_S * 1000;
     // With: one round of SLOTS timeouts opens it; the rest fail at once, untried.
-    assert.ok(Math.max(...withBreaker.delivered) < backlogMs / 2, `healthy webhooks delivered after ${withBreaker.delivered.join(', ')} ms (backlog ${backlogMs} ms)`);
+    assert.ok(Math.max(...withBreaker.delivered) * 2 < Math.min(...without.delivered),
+      `healthy webhooks delivered after ${withBreaker.delivered.join(', ')} ms, against ${without.delivered.join(', ')} ms without the breaker`);
     assert.ok(withBreaker.hangingHits <= SLOTS + 1, `the hanging partner got ${withBreaker.hangingHits} requests`);
     assert.ok(withBreaker.codes.filter((c) => c === 'host_unavailable').length >= HANGING - SLOTS - 1, withBreaker.codes.join(','));
     assert.ok(withBreaker.codes.filter((c) => c === 'timeout').length >= SLOTS - 1, withBreaker.codes.join(','));
     // Without: every hanging webhook was tried and waited out its timeout, the healthy ones behind them.
-    assert.equal(without.hangingHits, HANGING);
-    assert.ok(Math.min(...without.delivered) >= backlogMs / 2, `without the breaker: ${without.delivered.join(', ')} ms`);
+    assert.ok(without.hangingHits >= HANGING, `without the breaker every one went out: ${without.hangingHits} requests`);
   });
 
   it('job callbacks to a host that refuses connections open its breaker: later ones are not tried', async () => {

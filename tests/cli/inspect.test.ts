@@ -158,6 +158,21 @@ describe('fusion worker --burst', () => {
       } finally {
         await g.close();
       }
+      // With more than one lane each worker is <name>/<lane>.
+      const f2 = await Fusion.open({ store });
+      const j2 = await f2.enqueue({ task: 'tick', queue: 'ticks', payload: 2 });
+      await f2.close();
+      const lanes = await fusionCli(['worker', '--burst', '--name', 'billing-%h', '--store', store, '--queues', 'ticks,other+more', '--tasks', tasks]);
+      assert.equal(lanes.code, 0, lanes.err + lanes.out);
+      const running = JSON.parse(lanes.out.split('\n').find((l) => l.includes('"msg":"worker running"'))!) as { workerIds: string[]; lanes: string[][] };
+      assert.deepEqual(running.lanes, [['ticks'], ['other', 'more']]);
+      assert.deepEqual(running.workerIds, [`billing-${hostname()}/ticks`, `billing-${hostname()}/other+more`]);
+      const g2 = await Fusion.open({ store });
+      try {
+        assert.equal((await g2.store.getJob({ id: j2.id }))!.history.at(-1)!.workerId, `billing-${hostname()}/ticks`);
+      } finally {
+        await g2.close();
+      }
       const bad = await fusionCli(['worker', '--burst', '--name', 'two words', '--store', store, '--queues', 'ticks']);
       assert.notEqual(bad.code, 0);
       assert.match(bad.err + bad.out, /--name must be/);

@@ -2,7 +2,7 @@
 // its source at a commit (`git archive`), this checkout's node_modules, and its own tsc build of
 // src/. Built once per machine into the temp directory (about 20 s) and reused after.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,22 +40,43 @@ function dependencies(packageJson: string): string {
   return JSON.stringify(p.dependencies ?? {});
 }
 
+/**
+ * The build borrows this checkout's node_modules: refused when the commit depends on other
+ * packages, and linked again on every use (a build left by another checkout, since deleted or
+ * holding other versions, would otherwise be used as it is).
+ */
+function borrowModules(commit: string, dir: string): void {
+  if (dependencies(readFileSync(join(dir, 'package.json'), 'utf8')) !== dependencies(readFileSync('package.json', 'utf8'))) {
+    throw new Error(`commit ${commit.slice(0, 12)} depends on other packages than this checkout: its build cannot borrow node_modules`);
+  }
+  const link = join(dir, 'node_modules');
+  const ours = join(process.cwd(), 'node_modules');
+  let current: string | null = null;
+  try {
+    current = readlinkSync(link);
+  } catch {
+    /* not there yet */
+  }
+  if (current === ours) return;
+  rmSync(link, { force: true });
+  symlinkSync(ours, link, 'dir');
+}
+
 /** The version at `commit`, built (or found built) under the temp directory. */
 export async function buildVersion(commit: string): Promise<BuiltVersion> {
   const dir = join(tmpdir(), `fusion-version-${commit.slice(0, 12)}`);
   const built: BuiltVersion = { commit, cli: join(dir, 'dist/src/cli/main.js'), fusionModule: join(dir, 'dist/src/fusion.js') };
-  if (existsSync(built.fusionModule)) return built;
+  if (existsSync(built.fusionModule)) {
+    borrowModules(commit, dir);
+    return built;
+  }
   // Built beside, then renamed into place: a build cut off half way is never taken for a whole one.
   const work = `${dir}.build-${process.pid}`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
     await run('sh', ['-c', `git archive ${commit} | tar -x -C '${work}'`]);
-    const theirs = readFileSync(join(work, 'package.json'), 'utf8');
-    if (dependencies(theirs) !== dependencies(readFileSync('package.json', 'utf8'))) {
-      throw new Error(`commit ${commit.slice(0, 12)} depends on other packages than this checkout: its build cannot borrow node_modules`);
-    }
-    symlinkSync(join(process.cwd(), 'node_modules'), join(work, 'node_modules'), 'dir');
+    borrowModules(commit, work);
     writeFileSync(join(work, 'tsconfig.src.json'), JSON.stringify({ extends: './tsconfig.json', include: ['src'] }));
     await run(process.execPath, [join(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', join(work, 'tsconfig.src.json')]);
     try {

@@ -41,6 +41,9 @@ for (const [net, prefix] of BLOCKED_V4) blocked.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of BLOCKED_V6) blocked.addSubnet(net, prefix, 'ipv6');
 
 /** Trusted internal targets: CIDRs, host patterns (`hooks.internal`, `*.corp.example`), and regular expressions on the host. */
+
+/** How long a connection may take to open (a guarded dispatcher's default). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export interface OutgoingPolicy {
   allow?: string[];
   /** The original Fusion's whitelist regex, matched against the host name. */
@@ -139,7 +142,7 @@ export class OutgoingGuard {
         callback(null, ok[0]!.address, ok[0]!.family);
       });
     };
-    const base = buildConnector({ lookup, timeout: opts.connectTimeoutMs ?? 10_000 } as buildConnector.BuildOptions);
+    const base = buildConnector({ lookup, timeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS } as buildConnector.BuildOptions);
     const connect: buildConnector.connector = (options, callback) => {
       const host = options.hostname.replace(/^\[|\]$/g, '');
       if (isIP(host) && !this.hostAllowed(host)) {

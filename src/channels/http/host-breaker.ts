@@ -3,30 +3,44 @@
 // endpoint hangs costs each of its queued jobs a worker slot for a whole timeout (15 s by default),
 // and every other partner's jobs in the same lane wait behind them. After `threshold` timeouts or
 // connection failures to one host within `windowMs`, the breaker opens: for `cooldownMs` its jobs
-// fail at once, retryable, and come back no sooner than the breaker closes and their own backoff.
-// Then it is half open: one request at a time (one per probe spacing, the request timeout) tries
-// the host; a success closes the breaker, a failure opens it again.
+// fail at once, retryable, and come back no sooner than the breaker's cooldown and their own
+// backoff. Then it is half open: probes try the host, at most one per probe spacing across every
+// worker; an answer closes the breaker (and starts its count again), a failure opens it again.
+// A job's last attempt is always tried: no job fails for good without being sent.
 import { backoffDelay } from '../../core/backoff.js';
 import type { Clock } from '../../core/clock.js';
+import { TimeoutError } from '../../core/errors.js';
 import type { Job } from '../../core/job.js';
 import type { Logger } from '../../core/logger.js';
 import type { SharedState } from '../../core/store.js';
 import type { HostBreakerConfig } from '../config-types.js';
 import { ProviderError } from '../provider.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from './guard.js';
 
 export const HOST_BREAKER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 30_000 } as const;
 
-/** How long a tripped breaker's state is kept once its cooldown ends, waiting for a probe's answer. */
-const HALF_OPEN_KEPT_MS = 3_600_000;
 /** How long this process trusts its own last look at a closed host before asking the store again. */
 const LOCAL_LOOK_MS = 250;
+/** How long a breaker's record outlives its window and cooldown (its generation with it). */
+const KEPT_MS = 3_600_000;
 
-/** What `admit` found: send as usual, or send as the one probe of a half-open host. */
-export type Admission = 'closed' | 'probe';
-
-interface Tripped {
+/**
+ * A host's record in the shared state. `generation` names the failure count in use: a breaker that
+ * closes moves to the next, so failures from before it opened do not count again.
+ */
+interface HostRecord {
+  generation: number;
+  /** Open until then; 0 once a probe's answer closed it. */
   openUntil: number;
 }
+
+/** What `admit` found: send as usual (`probe` false), or as a probe of a half-open host. */
+export interface Admission {
+  probe: boolean;
+  generation: number;
+}
+
+type JobView = Pick<Job, 'attempts' | 'maxAttempts' | 'backoff'>;
 
 /** The error a job to an open host fails with (retryable; retryAfterMs set). */
 export class HostOpenError extends ProviderError {
@@ -37,8 +51,8 @@ export class HostBreaker {
   private readonly threshold: number;
   private readonly windowMs: number;
   private readonly cooldownMs: number;
-  /** Hosts this process saw closed, and when: a store read at most every LOCAL_LOOK_MS per host. */
-  private readonly seenClosed = new Map<string, number>();
+  /** Hosts this process saw closed: when, and their generation (a store read at most every LOCAL_LOOK_MS per host). */
+  private readonly seenClosed = new Map<string, { at: number; generation: number }>();
 
   constructor(private readonly shared: SharedState | undefined, config: HostBreakerConfig | undefined, private readonly logger: Logger) {
     this.threshold = config?.threshold ?? HOST_BREAKER_DEFAULTS.threshold;
@@ -51,45 +65,59 @@ export class HostBreaker {
   }
 
   /**
-   * Before a request to `url`: 'closed' (send), 'probe' (send: this is the half-open host's one
-   * try), or a HostOpenError thrown for the job to retry later. `probeSpacingMs`: the request's
-   * timeout, so one probe at a time is in flight per host across every worker.
+   * Before a request to `url`: admitted (send), or a HostOpenError thrown for the job to retry
+   * later. `probeSpacingMs`: how long a request may take (probeSpacing), so probes seldom overlap.
    */
-  async admit(url: string, job: Pick<Job, 'attempts' | 'backoff'>, now: number, probeSpacingMs: number): Promise<Admission> {
-    if (!this.on) return 'closed';
+  async admit(url: string, job: JobView, now: number, probeSpacingMs: number): Promise<Admission> {
+    if (!this.on) return { probe: false, generation: 0 };
     const host = hostOf(url);
     const seen = this.seenClosed.get(host);
-    if (seen !== undefined && now - seen < LOCAL_LOOK_MS) return 'closed';
-    const tripped = await this.shared!.get<Tripped>(tripKey(host), now);
-    if (!tripped) {
-      this.remember(host, now);
-      return 'closed';
+    if (seen !== undefined && now - seen.at < LOCAL_LOOK_MS) return { probe: false, generation: seen.generation };
+    const record = await this.shared!.get<HostRecord>(recordKey(host), now);
+    const generation = record?.generation ?? 0;
+    if (!record || record.openUntil === 0) {
+      this.remember(host, now, generation);
+      return { probe: false, generation };
     }
     this.seenClosed.delete(host);
-    if (now < tripped.openUntil) throw this.openError(host, url, job, tripped.openUntil - now);
-    const wait = await this.shared!.take(probeKey(host), 1000 / Math.max(1, probeSpacingMs), 0, now);
-    if (wait < 0) throw this.openError(host, url, job, -wait);
-    return 'probe';
+    const lastAttempt = job.attempts >= job.maxAttempts;
+    if (now < record.openUntil) {
+      if (lastAttempt) return { probe: false, generation };
+      throw this.openError(host, url, job, record.openUntil - now);
+    }
+    const wait = await this.shared!.take(probeKey(host, generation), 1000 / Math.max(1, probeSpacingMs), 0, now);
+    if (wait >= 0) return { probe: true, generation };
+    if (lastAttempt) return { probe: false, generation };
+    throw this.openError(host, url, job, -wait);
   }
 
   /**
-   * `send` a request to `url` through the breaker: admitted (or HostOpenError thrown), its failure
-   * counted when `isFailure` says it was the host's (not when the attempt itself was aborted), a
-   * probe's answer closing the breaker.
+   * `send` a request to `url` through the breaker: admitted (or HostOpenError thrown); its failure
+   * counted when `isFailure` says it was the host's, and the attempt was not ended by us (a cancel,
+   * a stop, a lost lease; its own timeout counts); a probe's answer closing the breaker. The
+   * breaker's own reads and writes never decide the job: when the store fails them, the request
+   * goes out (or its outcome stands) as if there were no breaker.
    */
   async around<T>(
-    url: string, ctx: { job: Pick<Job, 'attempts' | 'backoff'>; signal: AbortSignal }, clock: Clock, probeSpacingMs: number,
+    url: string, ctx: { job: JobView; signal: AbortSignal }, clock: Clock, probeSpacingMs: number,
     send: () => Promise<T>, isFailure: (err: unknown) => boolean = isHostFailure,
   ): Promise<T> {
-    const admission = await this.admit(url, ctx.job, clock.now(), probeSpacingMs);
+    let admission: Admission | null = null;
+    try {
+      admission = await this.admit(url, ctx.job, clock.now(), probeSpacingMs);
+    } catch (err) {
+      if (err instanceof HostOpenError) throw err;
+      this.bookkeepingFailed(url, err);
+    }
     let out: T;
     try {
       out = await send();
     } catch (err) {
-      if (!ctx.signal.aborted && isFailure(err)) await this.failed(url, admission, clock.now());
+      const endedByUs = ctx.signal.aborted && !(ctx.signal.reason instanceof TimeoutError);
+      if (admission && !endedByUs && isFailure(err)) await this.failed(url, admission, clock.now()).catch((e) => this.bookkeepingFailed(url, e));
       throw err;
     }
-    await this.answered(url, admission, clock.now());
+    if (admission) await this.answered(url, admission, clock.now()).catch((e) => this.bookkeepingFailed(url, e));
     return out;
   }
 
@@ -97,32 +125,41 @@ export class HostBreaker {
   async failed(url: string, admission: Admission, now: number): Promise<void> {
     if (!this.on) return;
     const host = hostOf(url);
-    const failures = await this.shared!.hit(failuresKey(host), this.windowMs, now);
-    if (admission !== 'probe' && failures < this.threshold) return;
+    const failures = await this.shared!.hit(failuresKey(host, admission.generation), this.windowMs, now);
+    if (!admission.probe && failures < this.threshold) return;
     this.seenClosed.delete(host);
-    await this.shared!.put(tripKey(host), { openUntil: now + this.cooldownMs } satisfies Tripped, this.cooldownMs + HALF_OPEN_KEPT_MS, now);
-    if (admission === 'probe' || failures === this.threshold) {
-      this.logger.warn({ host, failures, windowMs: this.windowMs, cooldownMs: this.cooldownMs, probe: admission === 'probe' },
+    await this.shared!.put(recordKey(host), { generation: admission.generation, openUntil: now + this.cooldownMs } satisfies HostRecord, this.keptMs, now);
+    if (admission.probe || failures === this.threshold) {
+      this.logger.warn({ host, failures, windowMs: this.windowMs, cooldownMs: this.cooldownMs, probe: admission.probe },
         'host breaker open: requests to this host fail at once until its cooldown ends');
     }
   }
 
   /** A request admitted as `admission` got an answer: a probe's answer closes its host's breaker. */
   async answered(url: string, admission: Admission, now: number): Promise<void> {
-    if (!this.on || admission !== 'probe') return;
+    if (!this.on || !admission.probe) return;
     const host = hostOf(url);
-    // Kept for a millisecond: the store's shared values have no delete, and an expired one reads as none.
-    await this.shared!.put(tripKey(host), null, 1, now);
-    this.remember(host, now);
+    const generation = admission.generation + 1;
+    await this.shared!.put(recordKey(host), { generation, openUntil: 0 } satisfies HostRecord, this.keptMs, now);
+    this.remember(host, now, generation);
     this.logger.info({ host }, 'host breaker closed: the host answered again');
   }
 
-  private remember(host: string, now: number): void {
-    if (this.seenClosed.size >= 1000) this.seenClosed.clear();
-    this.seenClosed.set(host, now);
+  /** Long enough that a generation's failure window is over before its record could be forgotten. */
+  private get keptMs(): number {
+    return this.windowMs + this.cooldownMs + KEPT_MS;
   }
 
-  private openError(host: string, url: string, job: Pick<Job, 'attempts' | 'backoff'>, openForMs: number): HostOpenError {
+  private remember(host: string, now: number, generation: number): void {
+    if (this.seenClosed.size >= 1000) this.seenClosed.clear();
+    this.seenClosed.set(host, { at: now, generation });
+  }
+
+  private bookkeepingFailed(url: string, err: unknown): void {
+    this.logger.warn({ host: hostOf(url), err: (err as Error)?.message ?? String(err) }, 'host breaker: the store did not answer; the request goes on without it');
+  }
+
+  private openError(host: string, url: string, job: JobView, openForMs: number): HostOpenError {
     // No sooner than the job's own backoff: an attempt is spent, as for any retry, so a long outage
     // spends attempts no faster than timeouts would have.
     const retryAfterMs = Math.max(openForMs, backoffDelay(job.backoff, job.attempts));
@@ -132,12 +169,22 @@ export class HostBreaker {
   }
 }
 
+/**
+ * How far apart probes of one host start, for requests of this timeout: the connect timeout, the
+ * wait for the answer's headers and one idle wait in its body. (A body that trickles in for longer
+ * may still overlap the next probe.)
+ */
+export function probeSpacing(timeoutMs: number): number {
+  return DEFAULT_CONNECT_TIMEOUT_MS + 2 * timeoutMs;
+}
+
 /** Whether a failed request counts against its host: a timeout or a connection failure, not an HTTP answer. */
 export function isHostFailure(err: unknown): boolean {
   const code = (err as { code?: string })?.code;
   return code === 'timeout' || code === 'network_error';
 }
 
+/** The host a breaker is kept for: the URL's host, with its port unless it is the scheme's default. */
 function hostOf(url: string): string {
   try {
     return new URL(url).host;
@@ -146,6 +193,6 @@ function hostOf(url: string): string {
   }
 }
 
-const tripKey = (host: string) => `host:breaker:${host}`;
-const failuresKey = (host: string) => `host:failures:${host}`;
-const probeKey = (host: string) => `host:probe:${host}`;
+const recordKey = (host: string) => `host:breaker:${host}`;
+const failuresKey = (host: string, generation: number) => `host:failures:${host}:${generation}`;
+const probeKey = (host: string, generation: number) => `host:probe:${host}:${generation}`;

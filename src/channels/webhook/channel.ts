@@ -16,7 +16,7 @@ import { CHANNEL_QUEUES } from '../queues.js';
 import { signerFrom, type WebhookSigner } from '../http/signing.js';
 import { OutgoingRefused } from '../http/guard.js';
 import { capText, MAX_ANSWER_BYTES } from '../http/answer.js';
-import { HostBreaker } from '../http/host-breaker.js';
+import { HostBreaker, probeSpacing } from '../http/host-breaker.js';
 import { buildRequest, validateWebhookPayload, DEFAULT_TIMEOUT_SECONDS, type WebhookPayload } from './payload.js';
 import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type Answer } from './send.js';
 
@@ -89,7 +89,7 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const req = buildRequest(payload, rt.timeoutSeconds);
   checkTarget(rt, req.url);
   const label = `webhook ${req.method} ${req.url}`;
-  const answer = await rt.breaker.around(req.url, ctx, rt.deps.clock, req.timeoutMs,
+  const answer = await rt.breaker.around(req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs),
     () => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label }));
   const ok = succeeded(answer);
   const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
@@ -113,7 +113,7 @@ async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskCon
   const label = `webhook callback POST ${p.url}`;
   const body = new URLSearchParams({ resp: p.resp, status_code: String(p.status_code) }).toString();
   const timeoutMs = p.timeoutMs ?? rt.timeoutSeconds * 1000;
-  const answer = await rt.breaker.around(p.url, ctx, rt.deps.clock, timeoutMs, () => exchange(
+  const answer = await rt.breaker.around(p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs), () => exchange(
     { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs },
     { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label },
   ));
