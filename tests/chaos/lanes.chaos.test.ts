@@ -1,6 +1,7 @@
 // Chaos: an OTP behind a partner's webhook endpoint that hangs and a backlog of another queue, in
 // `npm start`'s shape (`fusion start`: API, worker and maintenance in one process). Thirty webhooks
-// go to a loopback endpoint that accepts and never answers (3 s timeout each), 2,000 jobs of 20 ms
+// go to a loopback endpoint that accepts and never answers (3 s timeout each; one attempt each, and a
+// last attempt is always tried, so the breaker per host lets every one hold its slot), 2,000 jobs of 20 ms
 // pile up on `default`, then OTP SMS come. Every queue is a lane of its own (src/cli/lanes.ts), so
 // the OTPs start at once. The control serves every queue in one lane, as `fusion start` did before:
 // the hanging webhooks hold all its slots and `default` is drained before `sms`.
