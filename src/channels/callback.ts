@@ -5,13 +5,13 @@ import { request, type Dispatcher } from 'undici';
 import { NonRetryableError, RetryableError } from '../core/errors.js';
 import type { CallbackPayload } from '../core/callbacks.js';
 import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
 import type { TaskContext, TaskHandler } from '../core/registry.js';
+import type { SharedState } from '../core/store.js';
 import type { FusionConfig } from './config-types.js';
 import { OutgoingRefused, refusedCause, type OutgoingGuard } from './http/guard.js';
 import { isRetryableStatus, networkFailure, retryAfterMs } from './http/answer.js';
 import { HostBreaker, HostOpenError, isHostFailure, probeSpacing } from './http/host-breaker.js';
-import type { Logger } from '../core/logger.js';
-import type { SharedState } from '../core/store.js';
 import { signerFrom } from './http/signing.js';
 
 const TIMEOUT_MS = 15_000;
