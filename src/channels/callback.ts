@@ -63,7 +63,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
     };
     let res: Dispatcher.ResponseData;
     try {
-      res = await breaker.around(p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS), async () => {
+      res = await breaker.around(p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS, deps.guard.connectTimeoutMs), async () => {
         const answer = await request(p.url, {
           method: 'POST', headers, body, signal: ctx.signal,
           dispatcher: (dispatcher ??= deps.guard.dispatcher()),

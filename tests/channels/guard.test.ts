@@ -25,6 +25,11 @@ async function outcome(url: string, dispatcher: Dispatcher): Promise<{ status?: 
 describe('OutgoingGuard: addresses', () => {
   const guard = new OutgoingGuard();
 
+  it('takes its connect timeout from the policy (outgoing.connectTimeoutMs), 10 s by default', () => {
+    assert.equal(guard.connectTimeoutMs, 10_000);
+    assert.equal(new OutgoingGuard({ connectTimeoutMs: 1234 }).connectTimeoutMs, 1234);
+  });
+
   it('refuses loopback, private, link-local, metadata, CGNAT, unique-local and mapped addresses', () => {
     for (const a of [
       '127.0.0.1', '127.255.0.9', '10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.254', '192.168.0.1', '192.168.255.1',

@@ -44,12 +44,13 @@ function executedBy(dir: string, pid: number): string[] {
 
 /**
  * Clients adding jobs through the API servers in `bases` (round robin; the caller changes the list
- * as servers come and go). Every answer must be 2xx: a server leaves only once no client sends to
- * it, after finishing what it was sent.
+ * as servers come and go). Every answer must be 2xx: a server leaves only once it is out of the
+ * list and has answered what it was sent (`drained`).
  */
 function httpLoad(bases: string[], clients: number) {
   const acked = new Map<string, { via: string; delayed: boolean }>();
   const failures: string[] = [];
+  const inFlight = new Map<string, number>();
   let stopped = false;
   let n = 0;
   const loops = Array.from({ length: clients }, async () => {
@@ -58,12 +59,15 @@ function httpLoad(bases: string[], clients: number) {
       const id = `up-${k}`;
       const via = bases[k % bases.length]!;
       const delayed = k % DELAYED_ONE_IN === 0;
+      inFlight.set(via, (inFlight.get(via) ?? 0) + 1);
       try {
         const r = await post(via, '/v1/jobs', { id, task: 'chaos', queue: 'chaos', payload: { k }, ...(delayed ? { delay: DELAY_MS } : {}) });
         if (r.status === 201) acked.set(id, { via, delayed });
         else failures.push(`${id} via ${via}: ${r.status} ${await r.text()}`);
       } catch (err) {
         failures.push(`${id} via ${via}: ${(err as Error).message}`);
+      } finally {
+        inFlight.set(via, inFlight.get(via)! - 1);
       }
       await sleep(5);
     }
@@ -71,6 +75,8 @@ function httpLoad(bases: string[], clients: number) {
   return {
     acked,
     failures,
+    /** Once no request to `base` is waiting for its answer (take it out of the list first). */
+    drained: (base: string) => until(() => !inFlight.get(base), 30_000, `the requests to ${base} answered`, 5),
     stop: async () => {
       stopped = true;
       await Promise.all(loops);
@@ -174,6 +180,7 @@ describe('chaos: a rolling upgrade from an earlier version, under load', { skip:
         await oldWorkers[0]!.kill9();
         assert.equal((await oldWorkers[1]!.term()).code, 0, 'the earlier version\'s worker stopped cleanly');
         bases.splice(bases.indexOf(oldBase), 1);
+        await added.drained(oldBase);
         assert.equal((await oldApi.term()).code, 0, 'the earlier version\'s API stopped cleanly');
         let upgrade: { refusals: number; output: string } | null = null;
         if (t.store === 'redis') {
@@ -189,7 +196,8 @@ describe('chaos: a rolling upgrade from an earlier version, under load', { skip:
         const expected = new Set(added.acked.keys());
         await until(async () => {
           const jobs = await allJobs(store!, 'chaos');
-          return [...expected].every((id) => jobs.find((j) => j.id === id)?.state === 'completed') && jobs.every((j) => j.state === 'completed');
+          const states = new Map(jobs.map((j) => [j.id, j.state]));
+          return [...expected].every((id) => states.get(id) === 'completed') && jobs.every((j) => j.state === 'completed');
         }, 60_000, async () => `every job completed: ${JSON.stringify(await store!.countJobs({ queue: 'chaos' }))}`, 200);
 
         const jobs = await allJobs(store, 'chaos');

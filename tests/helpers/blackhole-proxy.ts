@@ -35,6 +35,13 @@ export class BlackholeProxy extends EventEmitter {
     this.port = (this.server.address() as { port: number }).port;
   }
 
+  /** Connections open through the proxy now that still pass bytes. */
+  get live(): number {
+    let n = 0;
+    for (const pair of this.pairs) if (!pair.silent) n++;
+    return n;
+  }
+
   /** Every connection open now goes silent for good; returns how many did. */
   blackhole(): number {
     let n = 0;

@@ -74,8 +74,11 @@ function mappedV4(address: string): string | null {
 export class OutgoingGuard {
   private readonly allowedNets = new BlockList();
   private readonly hostPatterns: RegExp[] = [];
+  /** How long its dispatchers wait for a connection to open (`outgoing.connectTimeoutMs`). */
+  readonly connectTimeoutMs: number;
 
   constructor(policy: OutgoingPolicy = {}) {
+    this.connectTimeoutMs = policy.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     for (const entry of policy.allow ?? []) {
       const cidr = /^(.+)\/(\d{1,3})$/.exec(entry);
       const family = cidr ? isIP(cidr[1]!) : isIP(entry);
@@ -142,7 +145,7 @@ export class OutgoingGuard {
         callback(null, ok[0]!.address, ok[0]!.family);
       });
     };
-    const base = buildConnector({ lookup, timeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS } as buildConnector.BuildOptions);
+    const base = buildConnector({ lookup, timeout: opts.connectTimeoutMs ?? this.connectTimeoutMs } as buildConnector.BuildOptions);
     const connect: buildConnector.connector = (options, callback) => {
       const host = options.hostname.replace(/^\[|\]$/g, '');
       if (isIP(host) && !this.hostAllowed(host)) {

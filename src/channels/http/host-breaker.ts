@@ -15,7 +15,6 @@ import type { Logger } from '../../core/logger.js';
 import type { SharedState } from '../../core/store.js';
 import type { HostBreakerConfig } from '../config-types.js';
 import { ProviderError } from '../provider.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS } from './guard.js';
 
 export const HOST_BREAKER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 30_000 } as const;
 
@@ -121,15 +120,20 @@ export class HostBreaker {
     return out;
   }
 
-  /** A request admitted as `admission` timed out or could not connect. */
+  /**
+   * A request admitted as `admission` timed out or could not connect. Each failure past the
+   * threshold while the breaker is open pushes its end on to now + cooldown.
+   */
   async failed(url: string, admission: Admission, now: number): Promise<void> {
     if (!this.on) return;
     const host = hostOf(url);
+    const record = await this.current(host, admission, now);
+    if (record === undefined) return;
     const failures = await this.shared!.hit(failuresKey(host, admission.generation), this.windowMs, now);
     if (!admission.probe && failures < this.threshold) return;
     this.seenClosed.delete(host);
     await this.shared!.put(recordKey(host), { generation: admission.generation, openUntil: now + this.cooldownMs } satisfies HostRecord, this.keptMs, now);
-    if (admission.probe || failures === this.threshold) {
+    if (admission.probe || !record || record.openUntil === 0) {
       this.logger.warn({ host, failures, windowMs: this.windowMs, cooldownMs: this.cooldownMs, probe: admission.probe },
         'host breaker open: requests to this host fail at once until its cooldown ends');
     }
@@ -139,10 +143,23 @@ export class HostBreaker {
   async answered(url: string, admission: Admission, now: number): Promise<void> {
     if (!this.on || !admission.probe) return;
     const host = hostOf(url);
+    if ((await this.current(host, admission, now)) === undefined) return;
     const generation = admission.generation + 1;
     await this.shared!.put(recordKey(host), { generation, openUntil: 0 } satisfies HostRecord, this.keptMs, now);
     this.remember(host, now, generation);
     this.logger.info({ host }, 'host breaker closed: the host answered again');
+  }
+
+  /**
+   * The host's record (null: none) when it is still of the admission's generation; undefined when a
+   * probe closed the breaker since (or its record expired): a request that began before says
+   * nothing of the host now, and must neither count nor open or close anything. (Between this read
+   * and the write after it another worker may still close or open the breaker: the store's shared
+   * values have no compare-and-set; the window is one round trip.)
+   */
+  private async current(host: string, admission: Admission, now: number): Promise<HostRecord | null | undefined> {
+    const record = await this.shared!.get<HostRecord>(recordKey(host), now);
+    return (record?.generation ?? 0) === admission.generation ? record : undefined;
   }
 
   /** Long enough that a generation's failure window is over before its record could be forgotten. */
@@ -171,11 +188,11 @@ export class HostBreaker {
 
 /**
  * How far apart probes of one host start, for requests of this timeout: the connect timeout, the
- * wait for the answer's headers and one idle wait in its body. (A body that trickles in for longer
- * may still overlap the next probe.)
+ * wait for the answer's headers and one idle wait in its body. (A body that trickles in for longer,
+ * or redirects, may still overlap the next probe.)
  */
-export function probeSpacing(timeoutMs: number): number {
-  return DEFAULT_CONNECT_TIMEOUT_MS + 2 * timeoutMs;
+export function probeSpacing(timeoutMs: number, connectTimeoutMs: number): number {
+  return connectTimeoutMs + 2 * timeoutMs;
 }
 
 /** Whether a failed request counts against its host: a timeout or a connection failure, not an HTTP answer. */

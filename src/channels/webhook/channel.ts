@@ -89,7 +89,7 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const req = buildRequest(payload, rt.timeoutSeconds);
   checkTarget(rt, req.url);
   const label = `webhook ${req.method} ${req.url}`;
-  const answer = await rt.breaker.around(req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs),
+  const answer = await rt.breaker.around(req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs, rt.deps.guard.connectTimeoutMs),
     () => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label }));
   const ok = succeeded(answer);
   const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
@@ -113,7 +113,7 @@ async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskCon
   const label = `webhook callback POST ${p.url}`;
   const body = new URLSearchParams({ resp: p.resp, status_code: String(p.status_code) }).toString();
   const timeoutMs = p.timeoutMs ?? rt.timeoutSeconds * 1000;
-  const answer = await rt.breaker.around(p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs), () => exchange(
+  const answer = await rt.breaker.around(p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs, rt.deps.guard.connectTimeoutMs), () => exchange(
     { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs },
     { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label },
   ));
