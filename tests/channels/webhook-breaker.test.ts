@@ -23,7 +23,7 @@ async function healthyBehindHanging(breaker: HostBreakerConfig) {
   const kit = await sqliteFusion(undefined, { outgoing: { allow: ['127.0.0.1/32'] }, channels: { webhook: { timeoutSeconds: TIMEOUT_S, breaker } } });
   try {
     const slow: Job[] = [];
-    // Three attempts: a job's last attempt is always tried, so the breaker passes those over.
+    // Three attempts: a job's last attempt is always tried, so one of a single attempt gets no help from the breaker.
     for (let k = 0; k < HANGING; k++) slow.push(await kit.fusion.enqueue('webhook', { url: `${hanging.base}/hook`, method: 'POST', data: { k } }, { maxAttempts: 3 }));
     kit.fusion.worker({ queues: ['webhook'], concurrency: SLOTS, pollMs: 25 });
     await hanging.hit(SLOTS);
