@@ -46,7 +46,7 @@ Options:
   --queues a,b,c       queues the worker process serves (default: every known queue, the
                        channels' included), each with its own --concurrency slots, so a queue
                        that hangs or piles up holds no other back; a+b: one worker's slots
-                       shared by a and b, a drained before b
+                       shared by a and b, a drained before b; a=50: that lane's own slot count
   --concurrency N      jobs each of those workers runs at once (default 10)
   --burst              worker: exit once its queues hold nothing queued or running
   --name NAME          worker: its id in /v1/workers, the dashboard and job attempts (default
@@ -211,13 +211,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
   if (command === 'start' || command === 'worker') {
     const lanes = workerLanes(values.queues, [...DEFAULT_QUEUES, ...fusion.taskQueues()]);
-    const queues = lanes.flat();
+    const queues = lanes.flatMap((l) => l.queues);
     for (const lane of lanes) {
-      const id = workerName && lanes.length > 1 ? `${workerName}/${lane.join('+')}` : workerName;
-      workers.push(fusion.worker({ queues: lane, concurrency, leaseMs, ...(id ? { id } : {}) }));
+      const id = workerName && lanes.length > 1 ? `${workerName}/${lane.queues.join('+')}` : workerName;
+      workers.push(fusion.worker({ queues: lane.queues, concurrency: lane.concurrency ?? concurrency, leaseMs, ...(id ? { id } : {}) }));
     }
     fusion.startMaintenance();
-    logger.info({ queues, lanes, concurrency, workerIds: workers.map((w) => w.id) }, 'worker running');
+    logger.info({
+      queues, lanes: lanes.map((l) => ({ queues: l.queues, concurrency: l.concurrency ?? concurrency })), workerIds: workers.map((w) => w.id),
+    }, 'worker running');
     // Said once: a fresh install completes channel jobs without sending anything.
     const dry = fusion.channels.dryRun;
     if (dry.length) logger.info({ channels: dry }, `channels in dry-run (no provider configured): ${dry.join(', ')}`);

@@ -162,10 +162,10 @@ describe('fusion worker --burst', () => {
       const f2 = await Fusion.open({ store });
       const j2 = await f2.enqueue({ task: 'tick', queue: 'ticks', payload: 2 });
       await f2.close();
-      const lanes = await fusionCli(['worker', '--burst', '--name', 'billing-%h', '--store', store, '--queues', 'ticks,other+more', '--tasks', tasks]);
+      const lanes = await fusionCli(['worker', '--burst', '--name', 'billing-%h', '--store', store, '--queues', 'ticks=3,other+more', '--tasks', tasks]);
       assert.equal(lanes.code, 0, lanes.err + lanes.out);
-      const running = JSON.parse(lanes.out.split('\n').find((l) => l.includes('"msg":"worker running"'))!) as { workerIds: string[]; lanes: string[][] };
-      assert.deepEqual(running.lanes, [['ticks'], ['other', 'more']]);
+      const running = JSON.parse(lanes.out.split('\n').find((l) => l.includes('"msg":"worker running"'))!) as { workerIds: string[]; lanes: unknown[] };
+      assert.deepEqual(running.lanes, [{ queues: ['ticks'], concurrency: 3 }, { queues: ['other', 'more'], concurrency: 10 }]);
       assert.deepEqual(running.workerIds, [`billing-${hostname()}/ticks`, `billing-${hostname()}/other+more`]);
       const g2 = await Fusion.open({ store });
       try {
