@@ -7,6 +7,7 @@
 //   --queues sms,email             two lanes: sms and email, each with --concurrency slots
 //   --queues sms+email,webhook     two lanes: sms and email share one (sms drained first), webhook its own
 //   --queues sms=50,webhook=5      lanes with their own slot counts (`=`: no queue name holds one)
+import { QUEUE_NAME } from '../core/spec.js';
 
 export interface Lane {
   /** Its queues, in the order the worker drains them. */
@@ -21,14 +22,17 @@ export function parseLanes(flag: string): Lane[] {
   for (const item of flag.split(',')) {
     const [names = '', count, ...rest] = item.split('=');
     const queues = names.split('+').map((q) => q.trim()).filter(Boolean);
+    for (const q of queues) {
+      if (!QUEUE_NAME.test(q)) throw new Error(`--queues: "${q}" is no queue name (1-100 characters of letters, digits, _ . : -)`);
+    }
     if (queues.length === 0) {
       if (count !== undefined) throw new Error(`--queues: "${item.trim()}" gives a slot count to no queue`);
       continue;
     }
     const lane: Lane = { queues };
     if (count !== undefined) {
-      const n = Number(count.trim());
-      if (rest.length > 0 || !Number.isInteger(n) || n < 1) throw new Error(`--queues: the slots of "${queues.join('+')}" must be a whole number of at least 1, got "${item.trim()}"`);
+      const n = /^\s*\d+\s*$/.test(count) ? Number(count) : NaN;
+      if (rest.length > 0 || !(n >= 1)) throw new Error(`--queues: the slots of "${queues.join('+')}" must be a whole number of at least 1, got "${item.trim()}"`);
       lane.concurrency = n;
     }
     lanes.push(lane);

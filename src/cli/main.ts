@@ -25,9 +25,10 @@ const HELP = `fusion — a task hub: priority queues, workers, retries, schedule
 Usage: fusion <command> [options]
 
 Commands:
-  start       everything in one process: API server, worker, maintenance, scheduler
+  start       everything in one process: API server, workers (one per lane, see --queues),
+              maintenance, scheduler
   server      the HTTP API only
-  worker      a worker only (plus lease recovery and retention)
+  worker      workers only, one per lane (plus lease recovery and retention)
   scheduler   the scheduler only: fires due schedules (any number may run on one store)
   config check validate the config file and print the routing it implies (exit 2 if invalid)
   store info  the store a URL names and, for PostgreSQL and SQLite, its schema version
@@ -50,7 +51,8 @@ Options:
   --concurrency N      jobs each of those workers runs at once (default 10)
   --burst              worker: exit once its queues hold nothing queued or running
   --name NAME          worker: its id in /v1/workers, the dashboard and job attempts (default
-                       HOST:PID:RANDOM); %h is replaced by the host name. Give each worker its own.
+                       HOST:PID:RANDOM); %h is replaced by the host name; with several lanes
+                       each worker is NAME/<lane>. Give each process its own.
   --lease-ms N         lease length in ms (default 30000)
   --grace-ms N         on SIGTERM/SIGINT, wait this long for running jobs (default 10000)
   --tasks FILE         a module whose default export, (fusion) => void, registers task
@@ -152,13 +154,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const port = int(values.port ?? process.env.FUSION_PORT, 'port', 8002);
   const host = values.host ?? process.env.FUSION_HOST ?? '127.0.0.1';
   const graceMs = int(values['grace-ms'], 'grace-ms', 10_000);
-  const concurrency = int(values.concurrency, 'concurrency', 10);
   const leaseMs = int(values['lease-ms'], 'lease-ms', 30_000);
   const positive = (name: string, dflt: number) => {
     const n = int(values[name as keyof typeof values] as string | undefined, name, dflt);
     if (n < 1) throw new Error(`--${name} must be at least 1`);
     return n;
   };
+  const concurrency = positive('concurrency', 10);
   const workerName = values.name === undefined ? undefined : values.name.replaceAll('%h', hostname()).trim();
   if (workerName !== undefined && !/^[^\s]{1,200}$/.test(workerName)) throw new Error(`--name must be 1 to 200 characters without spaces, got "${values.name}"`);
   if (values.queues !== undefined) parseLanes(values.queues); // a bad list stops the start before anything opens

@@ -20,10 +20,11 @@ describe('worker lanes', () => {
     ]);
   });
 
-  it('refuses a list with no queue, a queue in two lanes, and a slot count that is not a whole number of at least 1', () => {
+  it('refuses a list with no queue, a name no queue may have, a queue in two lanes, and a slot count that is not a whole number of at least 1', () => {
     assert.throws(() => parseLanes(' , +'), /names no queue/);
     assert.throws(() => parseLanes('sms,email+sms'), /names "sms" twice/);
-    for (const bad of ['sms=0', 'sms=2.5', 'sms=', 'sms=x', 'sms=1=2']) assert.throws(() => parseLanes(bad), /whole number of at least 1/, bad);
+    for (const bad of ['sms=0', 'sms=2.5', 'sms=', 'sms=x', 'sms=1=2', 'sms=1e1', 'sms=0x10']) assert.throws(() => parseLanes(bad), /whole number of at least 1/, bad);
+    for (const bad of ['sms email', 'sms;email', 'sms/x']) assert.throws(() => parseLanes(bad), /is no queue name/, bad);
     assert.throws(() => parseLanes('=5'), /slot count to no queue/);
   });
 });
