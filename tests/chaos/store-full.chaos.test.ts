@@ -32,6 +32,14 @@ import { allJobs, apiServer, type Target, chaosWorker, countsOf, executions, red
 
 const LEASE_MS = 1000;
 const privatePgSkipped = await privatePgSkip();
+/**
+ * Until `ms` have passed on the wall clock since `since`: a timer may fire a millisecond before
+ * Date.now() says its delay is over (a full suite run measured 2,999 ms for 3,000).
+ */
+async function fullFor(since: number, ms: number): Promise<void> {
+  while (Date.now() - since < ms) await sleep(ms - (Date.now() - since));
+}
+
 const post = (base: string, body: unknown) =>
   fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -105,7 +113,7 @@ describe('chaos: Redis at maxmemory', { skip: hasRedisServer() ? false : 'redis-
       assert.equal(queues.status, 200);
       // The workers end what they hold: nothing stays active, no lease lapses.
       await until(async () => (await countsOf(store)).active === 0, 20_000, 'every held job ended while Redis was full', 50);
-      await sleep(Math.max(0, 3 * LEASE_MS - (Date.now() - fullSince)));
+      await fullFor(fullSince, 3 * LEASE_MS);
       const whileFull = await countsOf(store);
       const fullMs = Date.now() - fullSince;
 
@@ -268,7 +276,7 @@ async function fullDiskRun(test: string, storeName: string, disk: { dir: string 
     assert.equal(refused, 20, `adds were refused as store_full (${JSON.stringify(Object.fromEntries(answers))})`);
     const read = await fetch(`${base}/v1/jobs/d-0`);
     assert.equal(read.status, 200, 'a read answers on a full disk');
-    await sleep(Math.max(0, 3 * LEASE_MS - (Date.now() - fullSince)));
+    await fullFor(fullSince, 3 * LEASE_MS);
     const whileFull = await countsOf(db);
     const fullMs = Date.now() - fullSince;
     for (const file of fillers) rmSync(file);
