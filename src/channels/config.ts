@@ -9,7 +9,7 @@ import type { ChannelName, ProviderFactory } from './provider.js';
 import type { ChannelConfig, FusionConfig, ProviderEntry } from './config-types.js';
 import { DRY_RUN } from './dry-run.js';
 import { signingKey } from './http/signing.js';
-import { HOST_BREAKER_DEFAULTS } from './http/host-breaker.js';
+import { hostBreakerSettings } from './http/host-breaker.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
 import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
@@ -437,7 +437,7 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
     );
   }
   const w = red.channels?.webhook;
-  const breaker = { ...HOST_BREAKER_DEFAULTS, ...w?.breaker };
+  const breaker = hostBreakerSettings(w?.breaker);
   const breakerText = breaker.threshold > 0
     ? `breaker per host after ${breaker.threshold} timeouts or connection failures within ${breaker.windowMs} ms, open ${breaker.cooldownMs} ms`
     : 'breaker off';

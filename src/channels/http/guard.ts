@@ -41,7 +41,7 @@ for (const [net, prefix] of BLOCKED_V4) blocked.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of BLOCKED_V6) blocked.addSubnet(net, prefix, 'ipv6');
 
 /** How long a connection may take to open (a guarded dispatcher's default). */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Trusted internal targets: CIDRs, host patterns (`hooks.internal`, `*.corp.example`), and regular expressions on the host. */
 export interface OutgoingPolicy {

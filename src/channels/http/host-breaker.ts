@@ -16,7 +16,16 @@ import type { SharedState } from '../../core/store.js';
 import type { HostBreakerConfig } from '../config-types.js';
 import { ProviderError } from '../provider.js';
 
-export const HOST_BREAKER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 30_000 } as const;
+const HOST_BREAKER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 30_000 } as const;
+
+/** A breaker's settings: the config's, each at its default where the config has none. */
+export function hostBreakerSettings(config: HostBreakerConfig | undefined): Required<HostBreakerConfig> {
+  return {
+    threshold: config?.threshold ?? HOST_BREAKER_DEFAULTS.threshold,
+    windowMs: config?.windowMs ?? HOST_BREAKER_DEFAULTS.windowMs,
+    cooldownMs: config?.cooldownMs ?? HOST_BREAKER_DEFAULTS.cooldownMs,
+  };
+}
 
 /** How long this process trusts its own last look at a closed host before asking the store again. */
 const LOCAL_LOOK_MS = 250;
@@ -54,9 +63,10 @@ export class HostBreaker {
   private readonly seenClosed = new Map<string, { at: number; generation: number }>();
 
   constructor(private readonly shared: SharedState | undefined, config: HostBreakerConfig | undefined, private readonly logger: Logger) {
-    this.threshold = config?.threshold ?? HOST_BREAKER_DEFAULTS.threshold;
-    this.windowMs = config?.windowMs ?? HOST_BREAKER_DEFAULTS.windowMs;
-    this.cooldownMs = config?.cooldownMs ?? HOST_BREAKER_DEFAULTS.cooldownMs;
+    const settings = hostBreakerSettings(config);
+    this.threshold = settings.threshold;
+    this.windowMs = settings.windowMs;
+    this.cooldownMs = settings.cooldownMs;
   }
 
   private get on(): boolean {
