@@ -11,6 +11,7 @@ import type { Job, JobSpec } from './core/job.js';
 import type { AddOptions, Store } from './core/store.js';
 import { CALLBACK_QUEUE, CALLBACK_TASK } from './core/callbacks.js';
 import { deliverCallback } from './channels/callback.js';
+import { callbackRetry } from './channels/callback-retry.js';
 import { CHANNEL_QUEUES } from './channels/queues.js';
 import { openStore, type OpenStoreOptions } from './stores/index.js';
 import { installChannels, type InstalledChannels } from './channels/index.js';
@@ -83,7 +84,7 @@ export class Fusion {
     this.queue = new Queue(store, { clock, registry: this.registry, enqueuer: this.enqueuer });
     this.lifecycle = new Lifecycle(logger);
     this.guard = new OutgoingGuard(config.outgoing);
-    this.registry.register(CALLBACK_TASK, deliverCallback({ guard: this.guard, config, clock, shared: store.shared, logger }), { queue: CALLBACK_QUEUE });
+    this.registry.register(CALLBACK_TASK, deliverCallback({ guard: this.guard, config, clock, shared: store.shared, logger }), { queue: CALLBACK_QUEUE, ...callbackRetry(config) });
     for (const [task, queue] of Object.entries(CHANNEL_QUEUES)) this.registry.declare(task, { queue });
     this.channels = withChannels
       ? installChannels(this.registry, { config, guard: this.guard, dispatcher: this.guard.dispatcher(), store, enqueuer: this.enqueuer, clock, logger, factories })
@@ -93,7 +94,14 @@ export class Fusion {
   static async open(opts: FusionOptions = {}): Promise<Fusion> {
     const store = typeof opts.store === 'object' ? opts.store : await openStore(opts.store, opts.storeOptions);
     const clock = opts.clock ?? store.clock ?? systemClock;
-    const f = new Fusion(store, clock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
+    let f: Fusion;
+    try {
+      f = new Fusion(store, clock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
+    } catch (err) {
+      // A config the constructor refuses: a store opened here from a URL is closed, not left open.
+      if (typeof opts.store !== 'object') await store.close();
+      throw err;
+    }
     if (clock === store.clock) {
       const shared = store.clock;
       f.stopClockReport = shared.watch((offsetMs, previousMs) => {

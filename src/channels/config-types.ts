@@ -1,5 +1,6 @@
 // The shape of the channels' part of fusion.config.json (validated by config.ts's schema). Values
 // written `env:NAME` are read from the environment at load; the loaded config holds the values.
+import type { BackoffPolicy } from '../core/job.js';
 import type { OutgoingPolicy } from './http/guard.js';
 import type { EmailChannelConfig } from './email/config.js';
 
@@ -48,6 +49,8 @@ export interface WebhookConfig {
   timeoutSeconds?: number;
   /** The breaker per destination host of webhooks, their callbacks and job callbacks. */
   breaker?: HostBreakerConfig;
+  /** How job callbacks and webhooks' callbacks retry (callback-retry.ts; default 20 attempts, exponential backoff). */
+  callbackRetry?: { maxAttempts?: number; backoff?: BackoffPolicy };
 }
 
 /** A circuit breaker per destination host (src/channels/http/host-breaker.ts, docs/webhooks.md). */

@@ -10,6 +10,9 @@ import type { ChannelConfig, FusionConfig, ProviderEntry } from './config-types.
 import { DRY_RUN } from './dry-run.js';
 import { signingKey } from './http/signing.js';
 import { hostBreakerSettings } from './http/host-breaker.js';
+import { callbackRetry, callbackRetryProblem } from './callback-retry.js';
+import { retrySpanMs } from '../core/backoff.js';
+import type { BackoffPolicy } from '../core/job.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
 import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
@@ -110,6 +113,12 @@ export const CONFIG_SCHEMA = {
                 windowMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
                 cooldownMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
               },
+            },
+            // The backoff's own fields are checked by callbackRetryProblem (the engine's validateBackoff).
+            callbackRetry: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 }, backoff: { type: 'object' } },
             },
           },
         },
@@ -312,6 +321,23 @@ function checkProviders(config: FusionConfig, catalogues: Catalogues, errors: st
       errors.push(`channels.webhook.signingSecret: ${(e as Error).message}`);
     }
   }
+  if (isObject(w) && isObject(w.callbackRetry) && isObject(w.callbackRetry.backoff)) {
+    const problem = callbackRetryProblem({ backoff: w.callbackRetry.backoff });
+    if (problem) errors.push(problem);
+  }
+}
+
+function backoffText(b: BackoffPolicy): string {
+  if (b.type === 'fixed') return `${b.delay} ms apart`;
+  if (b.type === 'list') return `delays ${b.delays.join(', ')} ms`;
+  return `backoff from ${b.base ?? 1000} ms doubling to ${b.cap ?? 3_600_000} ms${b.jitter === false ? '' : ' (full jitter)'}`;
+}
+
+/** A span of time in the largest unit that keeps it readable (1.5 h, 4.3 min, 12 s). */
+function duration(ms: number): string {
+  if (ms >= 3_600_000) return `${Math.round(ms / 360_000) / 10} h`;
+  if (ms >= 60_000) return `${Math.round(ms / 6_000) / 10} min`;
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 /** Check a parsed config and resolve its env refs. Throws ConfigError naming every bad field. */
@@ -442,6 +468,9 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
     ? `breaker per host after ${breaker.threshold} timeouts or connection failures within ${breaker.windowMs} ms, open ${breaker.cooldownMs} ms`
     : 'breaker off';
   lines.push(`webhook: signing ${w?.signingSecret ? `secret ${REDACTED}` : 'off (no signingSecret)'}, timeout ${w?.timeoutSeconds ?? 15} s, ${breakerText}`);
+  const retry = callbackRetry(red);
+  const span = retrySpanMs(retry.backoff, retry.maxAttempts);
+  lines.push(`callbacks: ${retry.maxAttempts} attempts, ${backoffText(retry.backoff)}: retried for ${duration(span.expectedMs)} on average, ${duration(span.maxMs)} at most`);
   const r = red.channels?.reminder;
   lines.push(`reminder: deliver ${r?.deliver === 'webhook' ? `webhook to ${r.url}` : 'dry-run'}`);
   const o = red.outgoing;

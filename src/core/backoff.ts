@@ -4,6 +4,12 @@ import type { BackoffPolicy } from './job.js';
 
 /** Delay in ms before attempt `attempt + 1`, given `attempt` attempts already made (>= 1). */
 export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+  const ceiling = delayCeiling(policy, attempt);
+  return policy.type === 'exponential' && policy.jitter !== false ? Math.floor(random() * ceiling) : ceiling;
+}
+
+/** The delay before attempt `attempt + 1` without jitter: the most it can be. */
+function delayCeiling(policy: BackoffPolicy, attempt: number): number {
   switch (policy.type) {
     case 'fixed':
       return Math.max(0, policy.delay);
@@ -15,10 +21,24 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
     case 'exponential': {
       const base = policy.base ?? 1000;
       const cap = policy.cap ?? 3_600_000;
-      const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
-      return policy.jitter === false ? ceiling : Math.floor(random() * ceiling);
+      return Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
     }
   }
+}
+
+/**
+ * How long a job keeps being retried when every attempt fails at once: the sum of the delays between
+ * its maxAttempts attempts, on average (full jitter halves each exponential delay) and at most.
+ */
+export function retrySpanMs(policy: BackoffPolicy, maxAttempts: number): { expectedMs: number; maxMs: number } {
+  let expectedMs = 0;
+  let maxMs = 0;
+  for (let attempt = 1; attempt < maxAttempts; attempt++) {
+    const ceiling = delayCeiling(policy, attempt);
+    maxMs += ceiling;
+    expectedMs += policy.type === 'exponential' && policy.jitter !== false ? ceiling / 2 : ceiling;
+  }
+  return { expectedMs: Math.round(expectedMs), maxMs: Math.round(maxMs) };
 }
 
 export function validateBackoff(p: unknown): string | null {

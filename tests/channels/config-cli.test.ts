@@ -59,6 +59,7 @@ describe('fusion config check', () => {
       assert.match(r.out, /india {2}type dry-run {2}countries \+91 {2}rate 20\/s/);
       assert.match(r.out, /\+91 {5}-> india \[dry-run; countries \+91; rate 20\/s\]/);
       assert.match(r.out, /webhook: signing secret \*\*\*/);
+      assert.match(r.out, /callbacks: 20 attempts, backoff from 1000 ms doubling to 3600000 ms \(full jitter\): retried for 4\.1 h on average, 8\.1 h at most/);
       assert.match(r.out, /channels in dry-run: .*sms/);
       assert.ok(!r.out.includes(SECRET) && !r.err.includes(SECRET), 'the secret is never printed');
     } finally {
@@ -69,7 +70,12 @@ describe('fusion config check', () => {
   it('a bad file: exit 2, every bad field by its path, no secret', async () => {
     const t = tempDir();
     try {
-      const bad = { channels: { sms: { providers: { foo: { type: 'bar' } }, routes: { '+91': ['nope'] } }, webhook: { signingSecret: 'env:FUSION_TEST_MISSING' } } };
+      const bad = {
+        channels: {
+          sms: { providers: { foo: { type: 'bar' } }, routes: { '+91': ['nope'] } },
+          webhook: { signingSecret: 'env:FUSION_TEST_MISSING', callbackRetry: { maxAttempts: 0, backoff: { type: 'exponential', base: -1 } } },
+        },
+      };
       writeFileSync(join(t.dir, 'bad.json'), JSON.stringify(bad));
       const r = await run(['config', 'check', '--config', join(t.dir, 'bad.json')], { env: { FUSION_TEST_WH_SECRET: SECRET } });
       assert.equal(r.code, 2);
@@ -77,6 +83,8 @@ describe('fusion config check', () => {
       assert.match(r.err, /channels\.sms\.providers\.foo\.type: unknown provider type "bar" \(known: dry-run/);
       assert.match(r.err, /channels\.sms\.routes\["\+91"\]\[0\]: provider "nope" is not configured/);
       assert.match(r.err, /channels\.webhook\.signingSecret: environment variable FUSION_TEST_MISSING is not set/);
+      assert.match(r.err, /channels\.webhook\.callbackRetry\.maxAttempts: must be >= 1/);
+      assert.match(r.err, /channels\.webhook\.callbackRetry\.backoff: backoff\.base must be a non-negative number/);
       assert.ok(!r.err.includes(SECRET));
       const none = await run(['config', 'check'], { env: { FUSION_CONFIG: '' } });
       assert.equal(none.code, 2);

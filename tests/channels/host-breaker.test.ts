@@ -69,12 +69,16 @@ STORES.forEach((factory, i) => {
       const lastTry = await one.admit(A, { ...JOB, attempts: 3 }, t0 + 1000, SPACING);
       assert.equal(lastTry.probe, false);
 
-      // Half open: one probe, the other worker told to wait for the probe spacing.
+      // Half open: one probe. A job that finds it young comes back when it is a second old (a host
+      // that is back has answered by then); one that finds it older waits for the next probe's slot.
       const after = t0 + 30 + 30_000;
       const probe = await one.admit(A, JOB, after, SPACING);
       assert.equal(probe.probe, true);
-      const waiting = await openError(two.admit(A, JOB, after + 100, SPACING));
-      assert.ok(waiting.retryAfterMs! > SPACING - 1000 && waiting.retryAfterMs! <= SPACING, `wait for the probe: ${waiting.retryAfterMs}`);
+      const NO_BACKOFF = { ...JOB, backoff: { type: 'fixed', delay: 0 } as BackoffPolicy };
+      assert.equal((await openError(two.admit(A, NO_BACKOFF, after + 100, SPACING))).retryAfterMs, 900, 'back when the probe is 1 s old');
+      assert.equal((await openError(two.admit(A, JOB, after + 100, SPACING))).retryAfterMs, 1000, 'no sooner than its own backoff');
+      const waiting = await openError(two.admit(A, NO_BACKOFF, after + 1000, SPACING));
+      assert.ok(waiting.retryAfterMs! > SPACING - 1100 && waiting.retryAfterMs! <= SPACING - 1000, `wait for the next probe: ${waiting.retryAfterMs}`);
 
       await one.answered(A, probe, after + 200);
       // That last attempt, sent while the breaker was open, fails after the probe closed it: it
@@ -101,8 +105,29 @@ STORES.forEach((factory, i) => {
       await breaker.failed(A, probe, after + 15_000);
       const open = await openError(breaker.admit(A, JOB, after + 16_000, SPACING));
       assert.equal(open.retryAfterMs, 29_000);
-      // Past that cooldown, and past the probe spacing since the last probe: a probe again.
-      assert.equal((await breaker.admit(A, JOB, after + 45_000, SPACING)).probe, true);
+      // Past that cooldown: a probe again, one at a time.
+      const next = await breaker.admit(A, JOB, after + 45_000, SPACING);
+      assert.equal(next.probe, true);
+      await openError(breaker.admit(A, JOB, after + 45_100, SPACING));
+      // A request admitted before the probe failed says nothing of the host now: it does not count.
+      await breaker.failed(A, a, after + 45_200);
+      await breaker.answered(A, next, after + 45_300);
+      assert.equal((await breaker.admit(A, JOB, after + 45_400, SPACING)).probe, false, 'the probe\'s answer closed it');
+    }));
+
+    it('a probe that fails at once: the next goes when the cooldown ends, not a probe spacing later', () => withStore(async (store) => {
+      const breaker = new HostBreaker(store.shared, { ...CONFIG, cooldownMs: 2_000 }, silentLogger);
+      const t0 = 6_000_000;
+      const a = await breaker.admit(A, JOB, t0, SPACING);
+      for (let k = 0; k < 3; k++) await breaker.failed(A, a, t0);
+      const probe = await breaker.admit(A, JOB, t0 + 2_000, SPACING);
+      assert.equal(probe.probe, true);
+      // Refused in a millisecond: open for another cooldown (2 s), well inside the spacing (15 s).
+      await breaker.failed(A, probe, t0 + 2_001);
+      assert.equal((await openError(breaker.admit(A, JOB, t0 + 3_000, SPACING))).retryAfterMs, 1_001);
+      assert.equal((await breaker.admit(A, JOB, t0 + 4_001, SPACING)).probe, true);
+      const waiting = await openError(breaker.admit(A, JOB, t0 + 5_100, SPACING));
+      assert.ok(waiting.retryAfterMs! > SPACING - 1200, `a probe in flight keeps its spacing: ${waiting.retryAfterMs}`);
     }));
 
     it('around: our own end of an attempt does not count against the host, its own timeout does; a failing store never decides the job', () => withStore(async (store) => {

@@ -1,7 +1,7 @@
 // A worker process for the chaos suite, on any store URL: runs the `chaos` task (records each
 // execution by appending the job id to exec-<pid>.log before it returns, so a kill -9 between the
-// run and the store's completion shows as a second execution), optionally the webhook channel, and
-// lease recovery. Prints READY once its worker runs and RUNNING when its first job starts: the
+// run and the store's completion shows as a second execution; a payload of {fail: true} fails the
+// job for good), optionally the webhook channel and the job callbacks' queue, and lease recovery. Prints READY once its worker runs and RUNNING when its first job starts: the
 // parent kills only processes that are running jobs, however slow the machine is to start them.
 // Each execution's line also carries the machine's monotonic time (ms), which every process on the
 // machine shares whatever its wall clock says (the clock skew test runs processes whose wall clocks
@@ -11,6 +11,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
+import { NonRetryableError } from '../../src/core/errors.js';
 import { systemClock } from '../../src/core/clock.js';
 import { SharedClock } from '../../src/core/shared-clock.js';
 import { monotonicMs } from './faketime.js';
@@ -23,13 +24,13 @@ const [lo, hi] = o.workMs ?? [0, 0];
 const fusion = await Fusion.open({
   store: o.url,
   channels: o.webhook ?? false,
-  config: { outgoing: { allow: ['127.0.0.1/32'] } },
+  config: { outgoing: { allow: ['127.0.0.1/32'] }, ...o.config },
   ...(o.machineClock ? { clock: systemClock } : {}),
 });
 let running = false;
 fusion.task(
   'chaos',
-  async (_p: unknown, ctx) => {
+  async (p: { fail?: boolean } | null, ctx) => {
     if (o.record !== false) appendFileSync(log, `${ctx.job.id} ${Math.round(monotonicMs())}\n`);
     if (!running) {
       running = true;
@@ -40,11 +41,12 @@ fusion.task(
       await ctx.progress({ done: true });
       await ctx.log('done');
     }
+    if (p?.fail) throw new NonRetryableError('told to fail');
     return null;
   },
   { queue },
 );
-const queues = o.webhook ? [queue, 'webhook'] : [queue];
+const queues = [queue, ...(o.webhook ? ['webhook'] : []), ...(o.callbacks ? ['callbacks'] : [])];
 fusion.worker({ queues, concurrency: o.concurrency ?? 8, leaseMs: o.leaseMs ?? 1000, pollMs: 25 });
 if (o.maintenanceMs !== 0) {
   fusion.startMaintenance({

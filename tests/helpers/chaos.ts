@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { Store } from '../../src/core/store.js';
-import type { Job } from '../../src/core/job.js';
+import type { Job, JobSpec } from '../../src/core/job.js';
 import { openStore } from '../../src/stores/index.js';
 import { Queue } from '../../src/core/queue.js';
 import { OwnCluster, REDIS_URL, clusterPorts, dropPrefix, hasRedisServer, redisSkip, testPrefix } from './redis.js';
@@ -280,6 +280,10 @@ export interface ChaosWorkerOptions {
   graceMs?: number;
   /** Serve the webhook channel too, with loopback allowed by the outgoing guard. */
   webhook?: boolean;
+  /** Serve the `callbacks` queue too (job callbacks; loopback allowed as for webhook). */
+  callbacks?: boolean;
+  /** Config merged over the process's own (which allows loopback for outgoing requests). */
+  config?: Record<string, unknown>;
   /** Record executions (default true; off for throughput runs). */
   record?: boolean;
   /** Go by this machine's clock, not the store's (the clock skew test's control). */
@@ -379,11 +383,13 @@ export function tally(jobs: Job[], acked: Set<string>, execs: Map<string, number
 }
 
 /**
- * Adds batches of `chaos` jobs with ids <tag>-<n> until stopped. `acked`: ids whose add returned;
+ * Adds batches of `chaos` jobs with ids <tag>-<n> (`extra(n)` over each job's spec) until stopped. `acked`: ids whose add returned;
  * `tried`: every id sent (an add whose answer a fault cut off may or may not have landed). Errors
  * are counted, not thrown: under store faults some adds fail, and those jobs were never promised.
  */
-export function producer(store: Store, opts: { batch: number; everyMs: number; queue?: string; tag?: string }) {
+export function producer(
+  store: Store, opts: { batch: number; everyMs: number; queue?: string; tag?: string; extra?: (n: number) => Partial<JobSpec> },
+) {
   const acked = new Set<string>();
   const tried = new Set<string>();
   let stopped = false;
@@ -392,7 +398,10 @@ export function producer(store: Store, opts: { batch: number; everyMs: number; q
   const q = new Queue(store);
   const done = (async () => {
     while (!stopped) {
-      const specs = Array.from({ length: opts.batch }, () => ({ id: `${opts.tag ?? 'c'}-${n++}`, task: 'chaos', queue: opts.queue ?? 'chaos', payload: {}, maxAttempts: 1, maxStalls: 100 }));
+      const specs = Array.from({ length: opts.batch }, () => {
+        const k = n++;
+        return { id: `${opts.tag ?? 'c'}-${k}`, task: 'chaos', queue: opts.queue ?? 'chaos', payload: {}, maxAttempts: 1, maxStalls: 100, ...opts.extra?.(k) };
+      });
       for (const s of specs) tried.add(s.id);
       try {
         await q.enqueueMany(specs);

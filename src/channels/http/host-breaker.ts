@@ -5,7 +5,8 @@
 // connection failures to one host within `windowMs`, the breaker opens: for `cooldownMs` its jobs
 // fail at once, retryable, and come back no sooner than the breaker's cooldown and their own
 // backoff. Then it is half open: probes try the host, at most one per probe spacing across every
-// worker; an answer closes the breaker (and starts its count again), a failure opens it again.
+// worker; an answer closes the breaker (and starts its count again), a failure opens it again for
+// a cooldown, after which the next probe may go at once.
 // A job's last attempt is always tried: no job fails for good without being sent.
 import { backoffDelay } from '../../core/backoff.js';
 import type { Clock } from '../../core/clock.js';
@@ -29,12 +30,16 @@ export function hostBreakerSettings(config: HostBreakerConfig | undefined): Requ
 
 /** How long this process trusts its own last look at a closed host before asking the store again. */
 const LOCAL_LOOK_MS = 250;
+/** How long a half-open host's probe is given to answer before the jobs that found it in flight come back. */
+const PROBE_GRACE_MS = 1_000;
 /** How long a breaker's record outlives its window and cooldown (its generation with it). */
 const KEPT_MS = 3_600_000;
 
 /**
- * A host's record in the shared state. `generation` names the failure count in use: a breaker that
- * closes moves to the next, so failures from before it opened do not count again.
+ * A host's record in the shared state. `generation` names the failure count and the probe slot in
+ * use: a breaker that closes moves to the next, so failures from before it opened do not count
+ * again, and so does one whose probe failed, so the next probe need not wait out the last one's
+ * spacing.
  */
 interface HostRecord {
   generation: number;
@@ -97,7 +102,13 @@ export class HostBreaker {
     const wait = await this.shared!.take(probeKey(host, generation), 1000 / Math.max(1, probeSpacingMs), 0, now);
     if (wait >= 0) return { probe: true, generation };
     if (lastAttempt) return { probe: false, generation };
-    throw this.openError(host, url, job, -wait);
+    // A probe is in flight: it began (spacing + wait) ms ago, the next slot is -wait ms away. A host
+    // that is back answers it within moments and closes the breaker, so a job that finds it young
+    // comes back when it is PROBE_GRACE_MS old (the backlog of a recovered host resumes then, not a
+    // whole spacing later); one that finds it older waits for the next slot. So a job spends at most
+    // two attempts on one probe.
+    const probeAgeMs = probeSpacingMs + wait;
+    throw this.openError(host, url, job, probeAgeMs < PROBE_GRACE_MS ? PROBE_GRACE_MS - probeAgeMs : -wait);
   }
 
   /**
@@ -142,7 +153,11 @@ export class HostBreaker {
     const failures = await this.shared!.hit(failuresKey(host, admission.generation), this.windowMs, now);
     if (!admission.probe && failures < this.threshold) return;
     this.seenClosed.delete(host);
-    await this.shared!.put(recordKey(host), { generation: admission.generation, openUntil: now + this.cooldownMs } satisfies HostRecord, this.keptMs, now);
+    // A failed probe is over: it reopens the breaker under the next generation, whose probe slot is
+    // fresh, so the next probe goes when this cooldown ends, not a whole probe spacing after this
+    // one (40 s for a callback's 15 s timeout, where a refused connection fails in a millisecond).
+    const generation = admission.probe ? admission.generation + 1 : admission.generation;
+    await this.shared!.put(recordKey(host), { generation, openUntil: now + this.cooldownMs } satisfies HostRecord, this.keptMs, now);
     if (admission.probe || !record || record.openUntil === 0) {
       this.logger.warn({ host, failures, windowMs: this.windowMs, cooldownMs: this.cooldownMs, probe: admission.probe },
         'host breaker open: requests to this host fail at once until its cooldown ends');

@@ -17,6 +17,7 @@ import { signerFrom, type WebhookSigner } from '../http/signing.js';
 import { OutgoingRefused } from '../http/guard.js';
 import { capText, MAX_ANSWER_BYTES } from '../http/answer.js';
 import { HostBreaker, probeSpacing } from '../http/host-breaker.js';
+import { callbackRetry, type CallbackRetry } from '../callback-retry.js';
 import { buildRequest, validateWebhookPayload, DEFAULT_TIMEOUT_SECONDS, type WebhookPayload } from './payload.js';
 import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type Answer } from './send.js';
 
@@ -48,6 +49,8 @@ interface Runtime {
   timeoutSeconds: number;
   /** Requests to a host that keeps timing out or refusing connections fail at once for a while. */
   breaker: HostBreaker;
+  /** The attempts and backoff of each callback follow-up. */
+  callbackRetry: CallbackRetry;
   /** checkTarget's verdicts by scheme and host: null when allowed, else the refusal. */
   verdicts: Map<string, string | null>;
 }
@@ -75,12 +78,12 @@ function checkTarget(rt: Runtime, url: string): void {
   if (verdict !== null) throw new WebhookError(verdict, { code: 'outgoing_refused', retryable: false });
 }
 
-function callbackJob(job: TaskContext['job'], attempt: number, answer: Answer, url: string, now: number, timeoutMs: number): NewJob {
+function callbackJob(rt: Runtime, job: TaskContext['job'], attempt: number, answer: Answer, url: string, now: number, timeoutMs: number): NewJob {
   const payload: WebhookCallbackPayload = { url, resp: answer.text, status_code: answer.status, of: job.id, timeoutMs };
   return {
     // One callback per attempt that got a final answer: a re-run after a lost lease sent the request again, so it calls back again.
     id: `${job.id}:callback-${attempt}`, queue: job.queue, task: WEBHOOK_CALLBACK_TASK, payload, priority: job.priority,
-    maxAttempts: DEFAULTS.maxAttempts, backoff: DEFAULTS.backoff, timeout: 0, maxStalls: DEFAULTS.maxStalls,
+    maxAttempts: rt.callbackRetry.maxAttempts, backoff: rt.callbackRetry.backoff, timeout: 0, maxStalls: DEFAULTS.maxStalls,
     runAt: now, createdAt: now, description: `callback of webhook ${job.id}`, tags: [], callbacks: null, scheduleId: null,
   };
 }
@@ -96,7 +99,7 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   let callback: WebhookResult['callback'];
   if (req.callbackUrl && !failure?.retryable) {
     const now = rt.deps.clock.now();
-    const [added] = await enqueuerOf(rt.deps).add([callbackJob(ctx.job, ctx.attempt, answer, req.callbackUrl, now, rt.timeoutSeconds * 1000)]);
+    const [added] = await enqueuerOf(rt.deps).add([callbackJob(rt, ctx.job, ctx.attempt, answer, req.callbackUrl, now, rt.timeoutSeconds * 1000)]);
     callback = { jobId: added!.job.id };
   }
   if (failure) {
@@ -139,6 +142,7 @@ export function webhookChannel(deps: ChannelDeps): ChannelSetup {
     signer: signerFrom(conf.signingSecret),
     timeoutSeconds: conf.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     breaker: new HostBreaker(deps.store.shared, conf.breaker, deps.logger),
+    callbackRetry: callbackRetry(deps.config),
     verdicts: new Map(),
   };
   const queue = CHANNEL_QUEUES.webhook;
