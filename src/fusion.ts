@@ -99,7 +99,7 @@ export class Fusion {
       f = new Fusion(store, clock, opts.logger ?? silentLogger, opts.config ?? {}, opts.channels ?? true, opts.providers);
     } catch (err) {
       // A config the constructor refuses: a store opened here from a URL is closed, not left open.
-      if (typeof opts.store !== 'object') await store.close();
+      if (typeof opts.store !== 'object') await store.close().catch(() => {});
       throw err;
     }
     if (clock === store.clock) {

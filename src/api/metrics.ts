@@ -8,6 +8,7 @@ import type { Store, StoreEvent } from '../core/store.js';
 import { CounterTally, LocalHistogram, type CountCell, type HistogramCell } from './tally.js';
 import { JOB_STATES } from '../core/job.js';
 import type { AttemptEnd, Lifecycle } from '../core/lifecycle.js';
+import { hostBreakers } from '../channels/http/host-breaker.js';
 
 /**
  * Bounded map in two generations: when the young one is full it becomes the old one and the previous
@@ -149,6 +150,12 @@ export class ApiMetrics {
     (depth as unknown as { collect: () => Promise<void> }).collect = refresh;
     (oldest as unknown as { collect: () => Promise<void> }).collect = refresh;
     (paused as unknown as { collect: () => Promise<void> }).collect = refresh;
+    // Breakers per destination host (webhooks and callbacks), by state: one shared-state read a scrape.
+    const breakers = new Gauge({ name: 'fusion_host_breakers', help: 'Destination hosts of webhooks and callbacks whose breaker opened lately, by state (open, half-open, closed)', labelNames: ['state'], registers: r });
+    (breakers as unknown as { collect: () => Promise<void> }).collect = async () => {
+      const views = await hostBreakers(store.shared, (opts.now ?? Date.now)());
+      for (const state of ['open', 'half-open', 'closed'] as const) breakers.set({ state }, views.filter((b) => b.state === state).length);
+    };
     if (opts.waiting) {
       const waiting = opts.waiting;
       new Gauge({ name: 'fusion_api_long_polls', help: 'Requests waiting on a job (?wait=)', registers: r, collect() { this.set(waiting()); } });

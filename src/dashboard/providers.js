@@ -1,7 +1,8 @@
 // Providers: every configured delivery provider of every channel with what it sent, how many were
-// delivered and failed (last hour, and 24 h below), its send latency and whether it is demoted.
-// Reloads on provider.demoted/restored and on the channel queues' job events (at most once a
-// second), and every 10 s, since other processes' sends raise no event here.
+// delivered and failed (last hour, and 24 h below), its send latency and whether it is demoted;
+// then the destination hosts of webhooks and callbacks whose breaker opened lately. Reloads on
+// provider.demoted/restored and on job events (at most once a second), and every 10 s, since other
+// processes' sends raise no event here.
 import { useEffect } from 'preact/hooks';
 import { api } from './api.js';
 import { bus } from './state.js';
@@ -27,12 +28,37 @@ function Counts({ w, label }) {
     <td class="num" data-k="latency" title=${`${label}: mean ${ms(w.latency.meanMs)} over ${num(w.latency.samples)} sends`}>${ms(w.latency.p50Ms)} <span class="muted small">/ ${ms(w.latency.p95Ms)}</span></td>`;
 }
 
+/** A host's breaker: open (its jobs fail at once until the cooldown ends), half-open, or closed again. */
+function BreakerState({ b }) {
+  if (b.state === 'open') return html`<span class="badge bad" title=${`Its webhooks and callbacks are not tried until ${when(b.openUntil)}`}>open</span> <span class="muted small">ends ${relative(b.openUntil)}</span>`;
+  if (b.state === 'half-open') return html`<span class="badge warn" title="The next request to it is a probe: an answer closes the breaker">half-open</span>`;
+  return html`<span class="state s-completed">closed</span>`;
+}
+
+function Breakers({ list }) {
+  const items = list.data?.items ?? [];
+  return html`<h2 class="hosts" data-testid="hosts-title">Destination hosts <span class="muted small">webhooks and callbacks${items.some((b) => b.state !== 'closed') ? html` · <span class="bad">${items.filter((b) => b.state !== 'closed').length} failing</span>` : ''}</span></h2>
+    ${list.error && html`<p class="error">${list.error.message}</p>`}
+    ${list.data && items.length === 0 && html`<p class="muted card" data-testid="breakers-none">No destination host has failed lately.</p>`}
+    ${items.length > 0 && html`<div class="card"><div class="scroll"><table class="grid" data-testid="breakers">
+      <thead><tr><th>Host</th><th>Breaker</th><th class="num" title="How often its breaker opened (a failed probe opens it again)">Opened</th></tr></thead>
+      <tbody>${items.map((b) => html`<tr data-host=${b.host} data-state=${b.state}>
+        <td><b>${b.host}</b></td><td><${BreakerState} b=${b} /></td><td class="num">${num(b.opens)}</td>
+      </tr>`)}</tbody>
+    </table></div></div>`}
+    <p class="muted small">A host's breaker opens after repeated timeouts or refused connections: its webhooks and callbacks then fail at once, retried after the cool-down, when one request probes it; an answer closes it.</p>`;
+}
+
 export function Providers() {
   const list = useLoad(() => api('/v1/providers'), [], wants, bus);
+  const breakers = useLoad(() => api('/v1/breakers'), [], wants, bus);
   useEffect(() => {
-    const t = setInterval(() => list.reload(), 10_000);
+    const t = setInterval(() => {
+      list.reload();
+      breakers.reload();
+    }, 10_000);
     return () => clearInterval(t);
-  }, [list.reload]);
+  }, [list.reload, breakers.reload]);
   const items = list.data?.items ?? [];
   const demoted = items.filter((p) => p.demoted).length;
   return html`<section>
@@ -54,5 +80,6 @@ export function Providers() {
       <tr class="sub" data-provider-day=${`${p.channel}/${p.name}`}><td colspan="3" class="muted small num">last 24 h</td><${Counts} w=${p.stats?.last24h} label="last 24 h" /></tr>`)}</tbody>
     </table></div></div>
     <p class="muted small">Counts are shared by every worker of the store: the last hour in 5-minute steps, the last 24 h in hours. Sent: accepted by the provider; delivered: the provider's delivery reports; failed: attempts the provider failed. A provider is demoted after repeated retryable failures and skipped by every worker until its cool-down ends.</p>`}
+    <${Breakers} list=${breakers} />
   </section>`;
 }

@@ -259,6 +259,7 @@ test('email channel on SQLite: screening, suppression from signed notifications,
     assert.ok(h.files.requests.some((x) => x.method === 'DELETE' && x.path.startsWith('/files/report.pdf')));
     const cb = await h.settled(`${job.id}:callback_url`);
     assert.equal(cb.state, 'completed');
+    assert.equal(cb.maxAttempts, 20, 'a callback\'s attempts (callback-retry.ts), not a job\'s');
     assert.ok(h.files.requests.some((x) => x.method === 'POST' && x.path === '/callback'));
   });
 

@@ -115,6 +115,30 @@ STORES.forEach((factory, i) => {
       assert.equal((await breaker.admit(A, JOB, after + 45_400, SPACING)).probe, false, 'the probe\'s answer closed it');
     }));
 
+    it('a probe taken by a job of a longer timeout: a job of a shorter one still comes back when the probe is a second old', () => withStore(async (store) => {
+      const webhooks = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const callbacks = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const t0 = 7_000_000;
+      const a = await webhooks.admit(A, JOB, t0, SPACING);
+      for (let k = 0; k < 3; k++) await webhooks.failed(A, a, t0);
+      // A webhook of a 60 s timeout probes (spacing 130 s); a callback (spacing 40 s) finds it 100 ms old.
+      assert.equal((await webhooks.admit(A, JOB, t0 + 30_000, 130_000)).probe, true);
+      const NO_BACKOFF = { ...JOB, backoff: { type: 'fixed', delay: 0 } as BackoffPolicy };
+      assert.equal((await openError(callbacks.admit(A, NO_BACKOFF, t0 + 30_100, 40_000))).retryAfterMs, 900);
+    }));
+
+    it('half open, a failed request that was no probe leaves the breaker to the probe', () => withStore(async (store) => {
+      const breaker = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const t0 = 8_000_000;
+      const a = await breaker.admit(A, JOB, t0, SPACING);
+      for (let k = 0; k < 3; k++) await breaker.failed(A, a, t0);
+      const lastTry = await breaker.admit(A, { ...JOB, attempts: 3 }, t0 + 1000, SPACING);
+      assert.equal(lastTry.probe, false);
+      // It fails once the cooldown is over: half open, so it neither reopens nor extends the breaker.
+      await breaker.failed(A, lastTry, t0 + 30_500);
+      assert.equal((await breaker.admit(A, JOB, t0 + 30_600, SPACING)).probe, true, 'still half open: a probe goes');
+    }));
+
     it('a probe that fails at once: the next goes when the cooldown ends, not a probe spacing later', () => withStore(async (store) => {
       const breaker = new HostBreaker(store.shared, { ...CONFIG, cooldownMs: 2_000 }, silentLogger);
       const t0 = 6_000_000;

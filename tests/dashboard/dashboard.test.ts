@@ -5,6 +5,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { Fusion } from '../../src/fusion.js';
@@ -300,6 +302,25 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
       await page.waitForFunction(() => document.querySelector('tr[data-provider="sms/loop-in"] td[data-k="failed"]')?.textContent?.startsWith('2'), undefined, { timeout: 9_000 });
       const content = await page.content();
       assert.ok(!content.includes(PROVIDER_TOKEN) && !content.includes(srv.url('/a')), 'no provider config beyond type, countries and rate on the page');
+      // Webhooks to a port where nothing listens: five refused connections open that host's breaker,
+      // and the page lists it under the destination hosts.
+      assert.equal(await page.getByTestId('breakers-none').innerText(), 'No destination host has failed lately.');
+      const nobody = createServer();
+      await new Promise<void>((r) => nobody.listen(0, '127.0.0.1', r));
+      const port = (nobody.address() as AddressInfo).port;
+      await new Promise((r) => nobody.close(r));
+      const hooks = await Promise.all([1, 2, 3, 4, 5].map(() => fusion.enqueue('webhook', { url: `http://127.0.0.1:${port}/hook`, method: 'POST' }, { maxAttempts: 1 })));
+      const hookWorker = fusion.worker({ queues: ['webhook'], concurrency: 2 });
+      try {
+        await settled(hooks.map((j) => j.id));
+      } finally {
+        await hookWorker.stop(1000);
+      }
+      const host = page.locator(`tr[data-host="127.0.0.1:${port}"]`);
+      await host.waitFor({ timeout: 9_000 });
+      assert.equal(await host.getAttribute('data-state'), 'open');
+      assert.equal(await host.locator('.badge.bad').innerText(), 'open');
+      assert.match(await page.getByTestId('hosts-title').innerText(), /1 failing/i);
       await shot('providers');
       assert.deepEqual(pageErrors, [], 'no errors in the page');
     } finally {

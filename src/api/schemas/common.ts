@@ -30,6 +30,11 @@ export const jobState = { type: 'string', enum: [...JOB_STATES] } as const;
 export const httpUrl = { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s]+$', description: 'An http(s) URL' } as const;
 export const nullableString = { type: ['string', 'null'] } as const;
 export const isoTime = { type: ['string', 'null'], description: 'ISO 8601 (UTC)' } as const;
+/** A 200 answer of `{ items: [...] }`, each item an object of these properties (and errors). */
+export const itemsResponse = <P extends Record<string, unknown>>(properties: P) => ({
+  200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties } } } },
+  ...errorResponses,
+}) as const;
 /** ISO 8601 string or epoch milliseconds. */
 export const timeInput = {
   anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'integer' }],

@@ -12,6 +12,7 @@ import { FusionError, NonRetryableError } from '../../core/errors.js';
 import { callbackJobs } from '../../core/callbacks.js';
 import type { TaskContext } from '../../core/registry.js';
 import { enqueuerOf, type ChannelDeps, type ChannelSetup } from '../channel.js';
+import { callbackRetry } from '../callback-retry.js';
 import { DeliveryPipeline } from '../delivery.js';
 import { dryRunProvider } from '../dry-run.js';
 import type { DeliveryReport, InboundRequest, Provider, ProviderFactory } from '../provider.js';
@@ -45,6 +46,7 @@ export function maskAddress(a: string): string {
 
 export function emailChannel(deps: ChannelDeps): ChannelSetup {
   const config = (deps.config.channels?.email ?? {}) as EmailChannelConfig;
+  const retry = callbackRetry(deps.config);
   const factories = [...EMAIL_PROVIDERS, ...((deps.factories ?? []) as ProviderFactory<OutgoingEmail>[]).filter((f) => f.channel === 'email')];
   const pipeline = new DeliveryPipeline<OutgoingEmail>({
     channel: 'email',
@@ -143,7 +145,7 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
   const announce = async (ctx: TaskContext, url: string, original: boolean, result: unknown) => {
     const now = deps.clock.now();
     const job = { ...ctx.job, attempts: ctx.attempt, callbacks: { onSuccess: url, format: original ? 'form' as const : 'json' as const } };
-    const jobs = callbackJobs(job, 'completed', now, result).map((j) => ({ ...j, id: `${ctx.job.id}:callback_url`, description: `callback_url of ${ctx.job.id}` }));
+    const jobs = callbackJobs(job, 'completed', now, result).map((j) => ({ ...j, ...retry, id: `${ctx.job.id}:callback_url`, description: `callback_url of ${ctx.job.id}` }));
     await enqueuerOf(deps).add(jobs);
   };
 

@@ -100,14 +100,19 @@ export class HostBreaker {
       throw this.openError(host, url, job, record.openUntil - now);
     }
     const wait = await this.shared!.take(probeKey(host, generation), 1000 / Math.max(1, probeSpacingMs), 0, now);
-    if (wait >= 0) return { probe: true, generation };
+    if (wait >= 0) {
+      await this.shared!.put(probeStartKey(host, generation), now, this.keptMs, now);
+      return { probe: true, generation };
+    }
     if (lastAttempt) return { probe: false, generation };
-    // A probe is in flight: it began (spacing + wait) ms ago, the next slot is -wait ms away. A host
-    // that is back answers it within moments and closes the breaker, so a job that finds it young
-    // comes back when it is PROBE_GRACE_MS old (the backlog of a recovered host resumes then, not a
-    // whole spacing later); one that finds it older waits for the next slot. So a job spends at most
-    // two attempts on one probe.
-    const probeAgeMs = probeSpacingMs + wait;
+    // A probe is in flight; the next slot is -wait ms away. A host that is back answers the probe
+    // within moments and closes the breaker, so a job that finds it young comes back when it is
+    // PROBE_GRACE_MS old (the backlog of a recovered host resumes then, not a whole spacing later);
+    // one that finds it older waits for the next slot. So a job spends at most two attempts on one
+    // probe. Its start is read, not worked out from -wait: a probe taken by a job of another timeout
+    // (a webhook's own, a callback's 15 s) was spaced by that timeout, not this job's.
+    const probeStart = await this.shared!.get<number>(probeStartKey(host, generation), now);
+    const probeAgeMs = now - (probeStart ?? now - probeSpacingMs - wait);
     throw this.openError(host, url, job, probeAgeMs < PROBE_GRACE_MS ? PROBE_GRACE_MS - probeAgeMs : -wait);
   }
 
@@ -142,14 +147,19 @@ export class HostBreaker {
   }
 
   /**
-   * A request admitted as `admission` timed out or could not connect. Each failure past the
-   * threshold while the breaker is open pushes its end on to now + cooldown.
+   * A request admitted as `admission` timed out or could not connect. Each failure at or past the
+   * threshold of its generation while the breaker is open pushes its end on to now + cooldown (a
+   * failed probe starts a new generation, and a new count). Once half open, only the probe decides.
    */
   async failed(url: string, admission: Admission, now: number): Promise<void> {
     if (!this.on) return;
     const host = hostOf(url);
     const record = await this.current(host, admission, now);
     if (record === undefined) return;
+    // Half open: a request that was no probe (a last attempt, sent while the breaker was open) leaves
+    // it to the probe. Its write, landing after a failed probe's, would put the old generation back,
+    // and with it the old probe's slot: the next probe a whole spacing away.
+    if (!admission.probe && record && record.openUntil !== 0 && record.openUntil <= now) return;
     const failures = await this.shared!.hit(failuresKey(host, admission.generation), this.windowMs, now);
     if (!admission.probe && failures < this.threshold) return;
     this.seenClosed.delete(host);
@@ -161,6 +171,8 @@ export class HostBreaker {
     if (admission.probe || !record || record.openUntil === 0) {
       this.logger.warn({ host, failures, windowMs: this.windowMs, cooldownMs: this.cooldownMs, probe: admission.probe },
         'host breaker open: requests to this host fail at once until its cooldown ends');
+      // Listed for GET /v1/breakers, /metrics and the dashboard (hostBreakers, below).
+      await this.shared!.tally?.(BREAKER_INDEX, { [host]: 1 }, this.keptMs, now);
     }
   }
 
@@ -235,6 +247,48 @@ function hostOf(url: string): string {
   }
 }
 
+/**
+ * The hosts whose breaker opened within KEPT_MS of the last opening (any host): each a field of one
+ * tally, counting its openings. A tally adds atomically, so two workers opening breakers of two hosts
+ * at once both stay listed (a JSON value written back would lose one).
+ */
+const BREAKER_INDEX = 'host:breakers';
+/** At most this many hosts are read for a report, most opened first. */
+const REPORT_HOSTS = 200;
+
+export type HostBreakerState = 'open' | 'half-open' | 'closed';
+
+/** One host's breaker, as GET /v1/breakers, /metrics and the dashboard show it. */
+export interface HostBreakerView {
+  host: string;
+  /** open: its jobs fail at once until openUntil; half-open: the next request probes it; closed: requests go out. */
+  state: HostBreakerState;
+  /** The end of its cooldown (open), or when that ended (half-open); null when closed. */
+  openUntil: number | null;
+  /** How often it opened (a probe that failed opens it again) while it kept opening within the hour. */
+  opens: number;
+}
+
+/**
+ * Every host whose breaker opened lately, open ones first: [] on a store without shared state (or
+ * without tallies). Its state comes from each host's own record, which the breaker keeps exact.
+ */
+export async function hostBreakers(shared: SharedState | undefined, now: number): Promise<HostBreakerView[]> {
+  if (!shared?.tallies) return [];
+  const [index] = await shared.tallies([BREAKER_INDEX], now);
+  const hosts = Object.entries(index ?? {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, REPORT_HOSTS);
+  const records = await Promise.all(hosts.map(([host]) => shared.get<HostRecord>(recordKey(host), now)));
+  const rank: Record<HostBreakerState, number> = { open: 0, 'half-open': 1, closed: 2 };
+  return hosts
+    .map(([host, opens], i): HostBreakerView => {
+      const openUntil = records[i]?.openUntil ?? 0;
+      const state = openUntil === 0 ? 'closed' : openUntil > now ? 'open' : 'half-open';
+      return { host, state, openUntil: openUntil === 0 ? null : openUntil, opens };
+    })
+    .sort((a, b) => rank[a.state] - rank[b.state] || b.opens - a.opens || a.host.localeCompare(b.host));
+}
+
 const recordKey = (host: string) => `host:breaker:${host}`;
 const failuresKey = (host: string, generation: number) => `host:failures:${host}:${generation}`;
 const probeKey = (host: string, generation: number) => `host:probe:${host}:${generation}`;
+const probeStartKey = (host: string, generation: number) => `host:probe-start:${host}:${generation}`;

@@ -1,0 +1,87 @@
+// GET /v1/breakers and the fusion_host_breakers gauge: breakers per destination host opened and
+// closed by HostBreaker on the store's own shared state (as the webhook and callback handlers use
+// it; tests/channels/webhook-breaker.test.ts opens them with real requests), time moved by a manual
+// clock, on SQLite and on Redis.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Fusion } from '../../src/fusion.js';
+import { buildServer } from '../../src/api/server.js';
+import { parseKeys } from '../../src/api/auth.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { RedisStore } from '../../src/stores/redis/store.js';
+import { HostBreaker } from '../../src/channels/http/host-breaker.js';
+import { tempDir } from '../helpers/tmp.js';
+import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
+import { KEYS, KEY_SPEC } from './helpers.js';
+
+const skipRedis = await redisSkip();
+const JOB = { attempts: 1, maxAttempts: 3, backoff: { type: 'fixed' as const, delay: 1000 } };
+const SPACING = 40_000;
+
+async function run(kind: 'sqlite' | 'redis'): Promise<void> {
+  const clock = new ManualClock(Date.now());
+  const tmp = tempDir('fusion-breakers-');
+  const prefix = testPrefix();
+  const fusion = await Fusion.open({
+    store: kind === 'sqlite' ? `sqlite:${join(tmp.dir, 'f.db')}` : REDIS_URL,
+    storeOptions: kind === 'redis' ? { prefix } : {},
+    clock,
+  });
+  const app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
+  await app.ready();
+  const breakers = async (as: keyof typeof KEYS = 'read') => app.inject({ method: 'GET', url: '/v1/breakers', headers: { authorization: `Bearer ${KEYS[as]}` } });
+  const gauge = async () => {
+    const body = (await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${KEYS.read}` } })).body;
+    return Object.fromEntries(['open', 'half-open', 'closed'].map((s) => [s, Number(new RegExp(`^fusion_host_breakers\\{state="${s}"\\} (\\d+)$`, 'm').exec(body)?.[1])]));
+  };
+  try {
+    assert.deepEqual((await breakers()).json(), { items: [] }, 'none before any opened');
+    assert.deepEqual(await gauge(), { open: 0, 'half-open': 0, closed: 0 });
+
+    // Two workers' breakers on the store: a.example opens; b.example opens, is probed and closes.
+    const one = new HostBreaker(fusion.store.shared, { threshold: 2, cooldownMs: 30_000 }, silentLogger);
+    const two = new HostBreaker(fusion.store.shared, { threshold: 2, cooldownMs: 30_000 }, silentLogger);
+    const A = 'https://a.example/hook';
+    const B = 'http://b.example:8080/cb';
+    const t0 = clock.now();
+    const a = await one.admit(A, JOB, t0, SPACING);
+    await one.failed(A, a, t0);
+    await two.failed(A, a, t0);
+    const b = await two.admit(B, JOB, t0, SPACING);
+    for (let k = 0; k < 2; k++) await one.failed(B, b, t0);
+    const probe = await one.admit(B, JOB, t0 + 30_000, SPACING);
+    assert.equal(probe.probe, true);
+    await one.answered(B, probe, t0 + 30_010);
+
+    const r = await breakers();
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json().items, [
+      { host: 'a.example', state: 'open', openUntil: new Date(t0 + 30_000).toISOString(), opens: 1 },
+      { host: 'b.example:8080', state: 'closed', openUntil: null, opens: 1 },
+    ]);
+    assert.deepEqual(await gauge(), { open: 1, 'half-open': 0, closed: 1 });
+
+    // Past a's cooldown: half open. Its probe fails: open again, counted twice.
+    clock.advance(31_000);
+    assert.equal((await breakers()).json().items[0].state, 'half-open');
+    assert.deepEqual(await gauge(), { open: 0, 'half-open': 1, closed: 1 });
+    const aProbe = await two.admit(A, JOB, clock.now(), SPACING);
+    assert.equal(aProbe.probe, true);
+    await two.failed(A, aProbe, clock.now());
+    assert.deepEqual((await breakers()).json().items[0], { host: 'a.example', state: 'open', openUntil: new Date(clock.now() + 30_000).toISOString(), opens: 2 });
+
+    // The send-only key may not read it; no key at all is a 401.
+    assert.equal((await breakers('send')).statusCode, 403);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/breakers' })).statusCode, 401);
+  } finally {
+    await app.close();
+    if (kind === 'redis') await dropPrefix((fusion.store as RedisStore).client, prefix);
+    await fusion.close(200);
+    tmp.remove();
+  }
+}
+
+test('GET /v1/breakers and fusion_host_breakers: open, half-open and closed hosts, open first (SQLite)', () => run('sqlite'));
+test('GET /v1/breakers and fusion_host_breakers on Redis', { skip: skipRedis }, () => run('redis'));
