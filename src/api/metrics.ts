@@ -56,6 +56,9 @@ const TASK_MEMORY = 100_000;
 /** Task reads in flight at once for outcomes of jobs created elsewhere (each a store round trip or two). */
 export const TASK_LOOKUP_BATCH = 64;
 
+/** The fusion_host_breakers gauge reads the store at most this often. */
+const BREAKERS_READ_MS = 5_000;
+
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly enqueued: Counter<'queue' | 'task'>;
@@ -150,10 +153,15 @@ export class ApiMetrics {
     (depth as unknown as { collect: () => Promise<void> }).collect = refresh;
     (oldest as unknown as { collect: () => Promise<void> }).collect = refresh;
     (paused as unknown as { collect: () => Promise<void> }).collect = refresh;
-    // Breakers per destination host (webhooks and callbacks), by state: one shared-state read a scrape.
+    // Breakers per destination host (webhooks and callbacks), by state: read from the shared state at
+    // most every BREAKERS_READ_MS (a report reads each listed host's record), however often scraped.
     const breakers = new Gauge({ name: 'fusion_host_breakers', help: 'Destination hosts of webhooks and callbacks whose breaker opened lately, by state (open, half-open, closed)', labelNames: ['state'], registers: r });
+    let breakersReadAt = -Infinity;
     (breakers as unknown as { collect: () => Promise<void> }).collect = async () => {
-      const views = await hostBreakers(store.shared, (opts.now ?? Date.now)());
+      const now = (opts.now ?? Date.now)();
+      if (now - breakersReadAt < BREAKERS_READ_MS) return;
+      breakersReadAt = now;
+      const views = await hostBreakers(store.shared, now);
       for (const state of ['open', 'half-open', 'closed'] as const) breakers.set({ state }, views.filter((b) => b.state === state).length);
     };
     if (opts.waiting) {

@@ -9,6 +9,8 @@ import { bus } from './state.js';
 import { html, num, when, relative, useLoad } from './util.js';
 
 const wants = (e) => e.type.startsWith('provider.') || e.type === 'job.completed' || e.type === 'job.failed' || e.type === 'job.retrying';
+/** A breaker opens on failed attempts: the hosts' list reloads on those (and every 10 s, when one closes). */
+const failing = (e) => e.type === 'job.failed' || e.type === 'job.retrying';
 
 function ms(v) {
   return v === null || v === undefined ? '–' : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v} ms`;
@@ -51,7 +53,7 @@ function Breakers({ list }) {
 
 export function Providers() {
   const list = useLoad(() => api('/v1/providers'), [], wants, bus);
-  const breakers = useLoad(() => api('/v1/breakers'), [], wants, bus);
+  const breakers = useLoad(() => api('/v1/breakers'), [], failing, bus);
   useEffect(() => {
     const t = setInterval(() => {
       list.reload();

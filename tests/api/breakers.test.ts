@@ -1,7 +1,7 @@
 // GET /v1/breakers and the fusion_host_breakers gauge: breakers per destination host opened and
 // closed by HostBreaker on the store's own shared state (as the webhook and callback handlers use
 // it; tests/channels/webhook-breaker.test.ts opens them with real requests), time moved by a manual
-// clock, on SQLite and on Redis.
+// clock, on SQLite, Redis and PostgreSQL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -14,18 +14,21 @@ import type { RedisStore } from '../../src/stores/redis/store.js';
 import { HostBreaker } from '../../src/channels/http/host-breaker.js';
 import { tempDir } from '../helpers/tmp.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
+import { dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 import { KEYS, KEY_SPEC } from './helpers.js';
 
 const skipRedis = await redisSkip();
+const skipPg = await pgSkip();
 const JOB = { attempts: 1, maxAttempts: 3, backoff: { type: 'fixed' as const, delay: 1000 } };
 const SPACING = 40_000;
 
-async function run(kind: 'sqlite' | 'redis'): Promise<void> {
+async function run(kind: 'sqlite' | 'redis' | 'postgres'): Promise<void> {
   const clock = new ManualClock(Date.now());
   const tmp = tempDir('fusion-breakers-');
   const prefix = testPrefix();
+  const schema = testSchema();
   const fusion = await Fusion.open({
-    store: kind === 'sqlite' ? `sqlite:${join(tmp.dir, 'f.db')}` : REDIS_URL,
+    store: kind === 'sqlite' ? `sqlite:${join(tmp.dir, 'f.db')}` : kind === 'redis' ? REDIS_URL : schemaUrl(schema),
     storeOptions: kind === 'redis' ? { prefix } : {},
     clock,
   });
@@ -33,6 +36,7 @@ async function run(kind: 'sqlite' | 'redis'): Promise<void> {
   await app.ready();
   const breakers = async (as: keyof typeof KEYS = 'read') => app.inject({ method: 'GET', url: '/v1/breakers', headers: { authorization: `Bearer ${KEYS[as]}` } });
   const gauge = async () => {
+    clock.advance(5_000); // the gauge reads the store at most every 5 s
     const body = (await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${KEYS.read}` } })).body;
     return Object.fromEntries(['open', 'half-open', 'closed'].map((s) => [s, Number(new RegExp(`^fusion_host_breakers\\{state="${s}"\\} (\\d+)$`, 'm').exec(body)?.[1])]));
   };
@@ -79,9 +83,11 @@ async function run(kind: 'sqlite' | 'redis'): Promise<void> {
     await app.close();
     if (kind === 'redis') await dropPrefix((fusion.store as RedisStore).client, prefix);
     await fusion.close(200);
+    if (kind === 'postgres') await dropSchema(schema);
     tmp.remove();
   }
 }
 
 test('GET /v1/breakers and fusion_host_breakers: open, half-open and closed hosts, open first (SQLite)', () => run('sqlite'));
 test('GET /v1/breakers and fusion_host_breakers on Redis', { skip: skipRedis }, () => run('redis'));
+test('GET /v1/breakers and fusion_host_breakers on PostgreSQL', { skip: skipPg }, () => run('postgres'));

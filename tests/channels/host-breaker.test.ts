@@ -9,7 +9,7 @@ import { DEFAULTS } from '../../src/core/job.js';
 import type { BackoffPolicy } from '../../src/core/job.js';
 import type { Clock } from '../../src/core/clock.js';
 import { CancelledError, TimeoutError } from '../../src/core/errors.js';
-import { HostBreaker, HostOpenError, isHostFailure } from '../../src/channels/http/host-breaker.js';
+import { HostBreaker, HostOpenError, hostBreakers, isHostFailure } from '../../src/channels/http/host-breaker.js';
 import { STORES } from '../helpers/chaos.js';
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
@@ -137,6 +137,49 @@ STORES.forEach((factory, i) => {
       // It fails once the cooldown is over: half open, so it neither reopens nor extends the breaker.
       await breaker.failed(A, lastTry, t0 + 30_500);
       assert.equal((await breaker.admit(A, JOB, t0 + 30_600, SPACING)).probe, true, 'still half open: a probe goes');
+    }));
+
+    it('a probe whose start could not be stored is still a probe; a job that finds no start comes back in a second', () => withStore(async (store) => {
+      // The store refuses the write of the probe's start (and nothing else).
+      const shared = store.shared!;
+      const refusing = new Proxy(shared, {
+        get(target, prop) {
+          if (prop === 'put') {
+            return (key: string, value: unknown, ttlMs: number, now: number) =>
+              key.startsWith('host:probe-start:') ? Promise.reject(new Error('store unavailable')) : target.put(key, value, ttlMs, now);
+          }
+          const v = Reflect.get(target, prop) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const one = new HostBreaker(refusing, CONFIG, silentLogger);
+      const two = new HostBreaker(shared, CONFIG, silentLogger);
+      const t0 = 9_000_000;
+      const a = await two.admit(A, JOB, t0, SPACING);
+      for (let k = 0; k < 3; k++) await two.failed(A, a, t0);
+      assert.equal((await one.admit(A, JOB, t0 + 30_000, SPACING)).probe, true);
+      const NO_BACKOFF = { ...JOB, backoff: { type: 'fixed', delay: 0 } as BackoffPolicy };
+      assert.equal((await openError(two.admit(A, NO_BACKOFF, t0 + 30_100, SPACING))).retryAfterMs, 1000);
+    }));
+
+    it('failures while open push its end on; two workers crossing the threshold at once report one opening', () => withStore(async (store) => {
+      const one = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const two = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const t0 = 10_000_000;
+      const a = await one.admit(A, JOB, t0, SPACING);
+      for (let k = 0; k < 2; k++) await one.failed(A, a, t0);
+      await Promise.all([one.failed(A, a, t0 + 1), two.failed(A, a, t0 + 1)]);
+      assert.equal((await openError(one.admit(A, JOB, t0 + 10_000, SPACING))).retryAfterMs, 20_001);
+      await two.failed(A, a, t0 + 10_000);
+      assert.equal((await openError(one.admit(A, JOB, t0 + 35_000, SPACING))).retryAfterMs, 5_000, 'pushed on to 30 s after the last failure');
+      const views = await hostBreakers(store.shared, t0 + 35_000);
+      assert.deepEqual(views.filter((v) => v.host === 'partner-a.example:8080'), [{ host: 'partner-a.example:8080', state: 'open', openUntil: t0 + 40_000, opens: 1 }]);
+      // Past that end: half open; its probe fails: open again under a new generation, counted.
+      const probe = await two.admit(A, JOB, t0 + 40_000, SPACING);
+      assert.equal(probe.probe, true);
+      await two.failed(A, probe, t0 + 40_001);
+      const after = (await hostBreakers(store.shared, t0 + 40_002)).find((v) => v.host === 'partner-a.example:8080');
+      assert.deepEqual(after, { host: 'partner-a.example:8080', state: 'open', openUntil: t0 + 70_001, opens: 2 });
     }));
 
     it('a probe that fails at once: the next goes when the cooldown ends, not a probe spacing later', () => withStore(async (store) => {

@@ -302,19 +302,20 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
       await page.waitForFunction(() => document.querySelector('tr[data-provider="sms/loop-in"] td[data-k="failed"]')?.textContent?.startsWith('2'), undefined, { timeout: 9_000 });
       const content = await page.content();
       assert.ok(!content.includes(PROVIDER_TOKEN) && !content.includes(srv.url('/a')), 'no provider config beyond type, countries and rate on the page');
-      // Webhooks to a port where nothing listens: five refused connections open that host's breaker,
-      // and the page lists it under the destination hosts.
+      // Webhooks to an endpoint that cuts every connection before answering: five connection
+      // failures open that host's breaker, and the page lists it under the destination hosts.
       assert.equal(await page.getByTestId('breakers-none').innerText(), 'No destination host has failed lately.');
-      const nobody = createServer();
-      await new Promise<void>((r) => nobody.listen(0, '127.0.0.1', r));
-      const port = (nobody.address() as AddressInfo).port;
-      await new Promise((r) => nobody.close(r));
+      const cutter = createServer((req) => req.socket.destroy());
+      await new Promise<void>((r) => cutter.listen(0, '127.0.0.1', r));
+      const port = (cutter.address() as AddressInfo).port;
       const hooks = await Promise.all([1, 2, 3, 4, 5].map(() => fusion.enqueue('webhook', { url: `http://127.0.0.1:${port}/hook`, method: 'POST' }, { maxAttempts: 1 })));
       const hookWorker = fusion.worker({ queues: ['webhook'], concurrency: 2 });
       try {
         await settled(hooks.map((j) => j.id));
       } finally {
         await hookWorker.stop(1000);
+        cutter.closeAllConnections();
+        await new Promise((r) => cutter.close(r));
       }
       const host = page.locator(`tr[data-host="127.0.0.1:${port}"]`);
       await host.waitFor({ timeout: 9_000 });

@@ -38,8 +38,8 @@ export const listProviders = {
 export const listBreakers = {
   tags: ['providers'],
   summary: 'Destination hosts of webhooks and callbacks whose circuit breaker opened lately',
-  description: 'Open: their jobs fail at once (retryable, `host_unavailable`) until `openUntil`; half-open: the next request probes the host; closed: a probe was answered and requests go out. Listed while any host keeps opening within the hour; open first. `opens`: how often each opened (a failed probe opens it again). Empty on a store without shared state.',
-  response: itemsResponse({ host: { type: 'string' }, state: { enum: ['open', 'half-open', 'closed'] }, openUntil: isoTime, opens: count }),
+  description: 'Open: their jobs fail at once (retryable, `host_unavailable`) until `openUntil`; half-open: the next request probes the host; closed: a probe was answered and requests go out. Listed for one to two hours after its breaker last opened; open first. `opens`: how often it opened this hour and the last (a failed probe opens it again). Empty on a store without shared state.',
+  response: itemsResponse({ host: { type: 'string' }, state: { type: 'string', enum: ['open', 'half-open', 'closed'] }, openUntil: isoTime, opens: count }),
 } as const;
 
 export function providerRoutes(app: FastifyInstance, ctx: ApiContext): void {

@@ -95,13 +95,16 @@ export class HostBreaker {
     }
     this.seenClosed.delete(host);
     const lastAttempt = job.attempts >= job.maxAttempts;
-    if (now < record.openUntil) {
+    const openUntil = await this.openUntil(host, record, now);
+    if (now < openUntil) {
       if (lastAttempt) return { probe: false, generation };
-      throw this.openError(host, url, job, record.openUntil - now);
+      throw this.openError(host, url, job, openUntil - now);
     }
     const wait = await this.shared!.take(probeKey(host, generation), 1000 / Math.max(1, probeSpacingMs), 0, now);
     if (wait >= 0) {
-      await this.shared!.put(probeStartKey(host, generation), now, this.keptMs, now);
+      // The slot is this request's now: a failing write of its start must not cost it the probe (an
+      // admission lost to a store error would leave the breaker half open with its slot spent).
+      await this.shared!.put(probeStartKey(host, generation), now, probeSpacingMs + this.cooldownMs, now).catch((e) => this.bookkeepingFailed(url, e));
       return { probe: true, generation };
     }
     if (lastAttempt) return { probe: false, generation };
@@ -111,8 +114,9 @@ export class HostBreaker {
     // one that finds it older waits for the next slot. So a job spends at most two attempts on one
     // probe. Its start is read, not worked out from -wait: a probe taken by a job of another timeout
     // (a webhook's own, a callback's 15 s) was spaced by that timeout, not this job's.
+    // No start yet: the probe was granted a moment ago, and its start is still being written.
     const probeStart = await this.shared!.get<number>(probeStartKey(host, generation), now);
-    const probeAgeMs = now - (probeStart ?? now - probeSpacingMs - wait);
+    const probeAgeMs = now - (probeStart ?? now);
     throw this.openError(host, url, job, probeAgeMs < PROBE_GRACE_MS ? PROBE_GRACE_MS - probeAgeMs : -wait);
   }
 
@@ -147,33 +151,43 @@ export class HostBreaker {
   }
 
   /**
-   * A request admitted as `admission` timed out or could not connect. Each failure at or past the
-   * threshold of its generation while the breaker is open pushes its end on to now + cooldown (a
-   * failed probe starts a new generation, and a new count). Once half open, only the probe decides.
+   * A request admitted as `admission` timed out or could not connect. At `threshold` failures of
+   * its generation within the window the breaker opens; each one after, while it is open, pushes its
+   * end on to now + cooldown. A failed probe opens it again under a new generation (a new count, a
+   * new probe slot). Once half open, only the probe decides.
    */
   async failed(url: string, admission: Admission, now: number): Promise<void> {
     if (!this.on) return;
     const host = hostOf(url);
     const record = await this.current(host, admission, now);
     if (record === undefined) return;
+    const open = record !== null && record.openUntil !== 0;
     // Half open: a request that was no probe (a last attempt, sent while the breaker was open) leaves
-    // it to the probe. Its write, landing after a failed probe's, would put the old generation back,
-    // and with it the old probe's slot: the next probe a whole spacing away.
-    if (!admission.probe && record && record.openUntil !== 0 && record.openUntil <= now) return;
+    // it to the probe.
+    if (!admission.probe && open && (await this.openUntil(host, record, now)) <= now) return;
     const failures = await this.shared!.hit(failuresKey(host, admission.generation), this.windowMs, now);
     if (!admission.probe && failures < this.threshold) return;
     this.seenClosed.delete(host);
+    if (!admission.probe && open) {
+      // Open already: its end is pushed on under a key of this generation only (a flag: the later end
+      // wins), never by writing the record, so a write landing after a failed probe's (which moved
+      // the record to the next generation) cannot put the old generation, and its spent probe slot,
+      // back.
+      await this.shared!.flag(extendedKey(host, admission.generation), now + this.cooldownMs, now);
+      return;
+    }
     // A failed probe is over: it reopens the breaker under the next generation, whose probe slot is
     // fresh, so the next probe goes when this cooldown ends, not a whole probe spacing after this
     // one (40 s for a callback's 15 s timeout, where a refused connection fails in a millisecond).
     const generation = admission.probe ? admission.generation + 1 : admission.generation;
     await this.shared!.put(recordKey(host), { generation, openUntil: now + this.cooldownMs } satisfies HostRecord, this.keptMs, now);
-    if (admission.probe || !record || record.openUntil === 0) {
-      this.logger.warn({ host, failures, windowMs: this.windowMs, cooldownMs: this.cooldownMs, probe: admission.probe },
-        'host breaker open: requests to this host fail at once until its cooldown ends');
-      // Listed for GET /v1/breakers, /metrics and the dashboard (hostBreakers, below).
-      await this.shared!.tally?.(BREAKER_INDEX, { [host]: 1 }, this.keptMs, now);
-    }
+    // Two workers may both cross the threshold and write; the one whose failure was the threshold's
+    // (hit counts atomically) reports the opening, once.
+    if (!admission.probe && failures !== this.threshold) return;
+    this.logger.warn({ host, failures, windowMs: this.windowMs, cooldownMs: this.cooldownMs, probe: admission.probe },
+      'host breaker open: requests to this host fail at once until its cooldown ends');
+    // Listed for GET /v1/breakers, /metrics and the dashboard (hostBreakers, below).
+    await this.shared!.tally?.(indexKey(now), { [host]: 1 }, 2 * INDEX_BUCKET_MS, now);
   }
 
   /** A request admitted as `admission` got an answer: a probe's answer closes its host's breaker. */
@@ -194,6 +208,11 @@ export class HostBreaker {
    * and the write after it another worker may still close or open the breaker: the store's shared
    * values have no compare-and-set; the window is one round trip.)
    */
+  /** When an open breaker's cooldown ends: its record's end, or later where failures since pushed it on. */
+  private async openUntil(host: string, record: HostRecord, now: number): Promise<number> {
+    return openUntilOf(this.shared!, host, record, now);
+  }
+
   private async current(host: string, admission: Admission, now: number): Promise<HostRecord | null | undefined> {
     const record = await this.shared!.get<HostRecord>(recordKey(host), now);
     return (record?.generation ?? 0) === admission.generation ? record : undefined;
@@ -248,12 +267,14 @@ function hostOf(url: string): string {
 }
 
 /**
- * The hosts whose breaker opened within KEPT_MS of the last opening (any host): each a field of one
- * tally, counting its openings. A tally adds atomically, so two workers opening breakers of two hosts
- * at once both stay listed (a JSON value written back would lose one).
+ * The hosts whose breaker opened, one tally an hour (each host a field counting its openings; a tally
+ * adds atomically, so two workers opening breakers of two hosts at once both stay listed, where a JSON
+ * value written back would lose one). A report reads this hour's and the last: a host is listed for
+ * one to two hours after it last opened, and the index holds no more hosts than opened in two hours.
  */
-const BREAKER_INDEX = 'host:breakers';
-/** At most this many hosts are read for a report, most opened first. */
+const INDEX_BUCKET_MS = 3_600_000;
+const indexKey = (now: number) => `host:breakers:${Math.floor(now / INDEX_BUCKET_MS)}`;
+/** At most this many hosts are read for a report: this hour's first, most opened first. */
 const REPORT_HOSTS = 200;
 
 export type HostBreakerState = 'open' | 'half-open' | 'closed';
@@ -265,30 +286,40 @@ export interface HostBreakerView {
   state: HostBreakerState;
   /** The end of its cooldown (open), or when that ended (half-open); null when closed. */
   openUntil: number | null;
-  /** How often it opened (a probe that failed opens it again) while it kept opening within the hour. */
+  /** How often it opened (a failed probe opens it again) this hour and the last. */
   opens: number;
 }
 
 /**
- * Every host whose breaker opened lately, open ones first: [] on a store without shared state (or
- * without tallies). Its state comes from each host's own record, which the breaker keeps exact.
+ * Every host whose breaker opened in the last one to two hours, open ones first: [] on a store without
+ * shared state (or without tallies). Its state comes from the host's own record (closed once a probe
+ * was answered, or once the record expired, an hour after its cooldown).
  */
 export async function hostBreakers(shared: SharedState | undefined, now: number): Promise<HostBreakerView[]> {
   if (!shared?.tallies) return [];
-  const [index] = await shared.tallies([BREAKER_INDEX], now);
-  const hosts = Object.entries(index ?? {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, REPORT_HOSTS);
-  const records = await Promise.all(hosts.map(([host]) => shared.get<HostRecord>(recordKey(host), now)));
+  const [thisHour, lastHour] = await shared.tallies([indexKey(now), indexKey(now - INDEX_BUCKET_MS)], now);
+  const opens = new Map<string, number>();
+  const byOpens = (t: Record<string, number> | null | undefined) => Object.entries(t ?? {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  for (const [host, n] of [...byOpens(thisHour), ...byOpens(lastHour)]) opens.set(host, (opens.get(host) ?? 0) + n);
+  const hosts = [...opens.keys()].slice(0, REPORT_HOSTS);
+  const views = await Promise.all(hosts.map(async (host): Promise<HostBreakerView> => {
+    const record = await shared.get<HostRecord>(recordKey(host), now);
+    const openUntil = record && record.openUntil !== 0 ? await openUntilOf(shared, host, record, now) : 0;
+    const state = openUntil === 0 ? 'closed' : openUntil > now ? 'open' : 'half-open';
+    return { host, state, openUntil: openUntil === 0 ? null : openUntil, opens: opens.get(host)! };
+  }));
   const rank: Record<HostBreakerState, number> = { open: 0, 'half-open': 1, closed: 2 };
-  return hosts
-    .map(([host, opens], i): HostBreakerView => {
-      const openUntil = records[i]?.openUntil ?? 0;
-      const state = openUntil === 0 ? 'closed' : openUntil > now ? 'open' : 'half-open';
-      return { host, state, openUntil: openUntil === 0 ? null : openUntil, opens };
-    })
-    .sort((a, b) => rank[a.state] - rank[b.state] || b.opens - a.opens || a.host.localeCompare(b.host));
+  return views.sort((a, b) => rank[a.state] - rank[b.state] || b.opens - a.opens || a.host.localeCompare(b.host));
+}
+
+/** When an open breaker's cooldown ends: its record's, or later where failures of its generation pushed it on. */
+async function openUntilOf(shared: SharedState, host: string, record: HostRecord, now: number): Promise<number> {
+  const extended = await shared.flagged(extendedKey(host, record.generation), now);
+  return Math.max(record.openUntil, extended ?? 0);
 }
 
 const recordKey = (host: string) => `host:breaker:${host}`;
 const failuresKey = (host: string, generation: number) => `host:failures:${host}:${generation}`;
 const probeKey = (host: string, generation: number) => `host:probe:${host}:${generation}`;
 const probeStartKey = (host: string, generation: number) => `host:probe-start:${host}:${generation}`;
+const extendedKey = (host: string, generation: number) => `host:open-until:${host}:${generation}`;
