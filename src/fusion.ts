@@ -19,6 +19,7 @@ import { OutgoingGuard } from './channels/http/guard.js';
 import type { FusionConfig } from './channels/config-types.js';
 import type { ProviderFactory } from './channels/provider.js';
 import { providerStates } from './channels/provider-report.js';
+import { hostBreakers } from './channels/http/host-breaker.js';
 import { EventHub, type EventFilter, type EventHubOptions, type Subscription } from './core/events.js';
 import { Lifecycle } from './core/lifecycle.js';
 import { traceAttempts, type TelemetryOptions } from './core/telemetry.js';
@@ -183,6 +184,7 @@ export class Fusion {
     return (this._events ??= new EventHub(this.store, {
       now: () => this.clock.now(),
       providers: pipelines.length ? (now) => providerStates(pipelines, now) : undefined,
+      breakers: this.store.shared?.tallies ? (now) => hostBreakers(this.store.shared, now) : undefined,
       lifecycle: this.lifecycle,
       ...this.eventOptions,
     }));

@@ -15,6 +15,7 @@ export type HubEventType =
   | 'worker.joined' | 'worker.left'
   | 'schedule.created' | 'schedule.updated' | 'schedule.fired' | 'schedule.removed'
   | 'provider.demoted' | 'provider.restored'
+  | 'breaker.opened' | 'breaker.closed'
   /** Not an event: the viewer missed events (buffer gap or its backlog overflowed) and must reload its state. */
   | 'reset';
 
@@ -37,6 +38,8 @@ export interface HubEvent {
   schedule?: { id: string; task: string | null; paused: boolean; runCount: number; lastRunAt: number | null; nextRunAt: number | null };
   /** For provider events: which provider, and until when it is skipped (null once restored). */
   provider?: { channel: string; name: string; type: string; demotedUntil: number | null };
+  /** For breaker events: the destination host of webhooks and callbacks, and its breaker (BreakerState). */
+  breaker?: BreakerState;
   /** For 'reset': why ('gap': the id is older than the buffer or unknown; 'overflow': the viewer fell behind). */
   reason?: 'gap' | 'overflow';
 }
@@ -49,6 +52,18 @@ export interface ProviderState {
   /** The queue of the provider's channel, so queue filters apply. */
   queue: string;
   demotedUntil: number | null;
+}
+
+/** A breaker per destination host, as the channels layer reports it (src/channels/http/host-breaker.ts). */
+export interface BreakerState {
+  /** The URL's host, with its port unless it is the scheme's default. */
+  host: string;
+  /** open: its jobs fail at once until openUntil; half-open: the next request probes it; closed: requests go out. */
+  state: 'open' | 'half-open' | 'closed';
+  /** The end of its cooldown (open), or when that ended (half-open); null when closed. */
+  openUntil: number | null;
+  /** How often it opened (a failed probe opens it again) this hour and the last. */
+  opens: number;
 }
 
 export interface EventFilter {
@@ -70,6 +85,8 @@ export interface EventHubOptions {
   now?: () => number;
   /** Provider demotions to compare at each poll (provider.demoted / provider.restored); Fusion sets it. */
   providers?: (now: number) => Promise<ProviderState[]>;
+  /** Breakers per destination host to compare at each poll (breaker.opened / breaker.closed); Fusion sets it. */
+  breakers?: (now: number) => Promise<BreakerState[]>;
   /** This process's lifecycle events: attempts its workers ran add their attempt number and duration to their job events. Fusion sets it. */
   lifecycle?: Lifecycle;
 }
@@ -197,6 +214,8 @@ export class EventHub {
   private schedules: Map<string, ScheduleRecord> | null = null;
   private providers: Map<string, ProviderState> | null = null;
   private readonly lookProviders: ((now: number) => Promise<ProviderState[]>) | null;
+  private breakers: Map<string, BreakerState> | null = null;
+  private readonly lookBreakers: ((now: number) => Promise<BreakerState[]>) | null;
   private readonly lifecycle: Lifecycle | null;
   private tasks = new Map<string, string>();
   /** Attempts this process ran, by job id, from their lifecycle event until their store event comes (just after). */
@@ -217,6 +236,7 @@ export class EventHub {
     this.lingerMs = opts.lingerMs ?? 300_000;
     this.now = opts.now ?? Date.now;
     this.lookProviders = opts.providers ?? null;
+    this.lookBreakers = opts.breakers ?? null;
     this.lifecycle = opts.lifecycle ?? null;
   }
 
@@ -363,6 +383,7 @@ export class EventHub {
     this.workers = null;
     this.schedules = null;
     this.providers = null;
+    this.breakers = null;
     void this.poll();
     if (this.pollMs > 0) {
       this.pollTimer = setInterval(() => void this.poll(), this.pollMs);
@@ -387,11 +408,13 @@ export class EventHub {
     this.polling = true;
     try {
       const now = this.now();
-      const [workers, schedules, providers] = await Promise.all([
+      const [workers, schedules, providers, breakers] = await Promise.all([
         this.store.listWorkers({ now }), this.store.listSchedules(), this.lookProviders ? this.lookProviders(now) : null,
+        this.lookBreakers ? this.lookBreakers(now) : null,
       ]);
       if (!this.unsubscribe) return;
       if (providers) this.compareProviders(providers, now);
+      if (breakers) this.compareBreakers(breakers, now);
       const wNext = new Map(workers.map((w) => [w.id, w]));
       if (this.workers) {
         for (const [id, w] of wNext) if (!this.workers.has(id)) this.record({ type: 'worker.joined', at: w.startedAt, worker: workerView(w) });
@@ -430,6 +453,23 @@ export class EventHub {
       }
     }
     this.providers = next;
+  }
+
+  /**
+   * A host's breaker opened since the last look (or opened again: it counts one more opening) or
+   * closed (a probe was answered). Half open is no event: it is the cooldown running out.
+   */
+  private compareBreakers(list: BreakerState[], now: number): void {
+    const next = new Map(list.map((b) => [b.host, b]));
+    if (this.breakers) {
+      for (const [host, b] of next) {
+        const was = this.breakers.get(host);
+        const reopened = was === undefined || b.opens > was.opens || was.state === 'closed';
+        if (b.state === 'open' && reopened) this.record({ type: 'breaker.opened', at: now, breaker: { ...b } });
+        else if (b.state === 'closed' && was !== undefined && was.state !== 'closed') this.record({ type: 'breaker.closed', at: now, breaker: { ...b } });
+      }
+    }
+    this.breakers = next;
   }
 
   close(): void {

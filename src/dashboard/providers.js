@@ -9,8 +9,8 @@ import { bus } from './state.js';
 import { html, num, when, relative, useLoad } from './util.js';
 
 const wants = (e) => e.type.startsWith('provider.') || e.type === 'job.completed' || e.type === 'job.failed' || e.type === 'job.retrying';
-/** A breaker opens on failed attempts: the hosts' list reloads on those (and every 10 s, when one closes). */
-const failing = (e) => e.type === 'job.failed' || e.type === 'job.retrying';
+/** The hosts' list reloads when a breaker opens or closes (and every 10 s). */
+const failing = (e) => e.type.startsWith('breaker.');
 
 function ms(v) {
   return v === null || v === undefined ? '–' : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v} ms`;

@@ -1,4 +1,4 @@
-// GET /v1/breakers and the fusion_host_breakers gauge: breakers per destination host opened and
+// GET /v1/breakers, the fusion_host_breakers gauge and the breaker events: breakers per destination host opened and
 // closed by HostBreaker on the store's own shared state (as the webhook and callback handlers use
 // it; tests/channels/webhook-breaker.test.ts opens them with real requests), time moved by a manual
 // clock, on SQLite, Redis and PostgreSQL.
@@ -12,6 +12,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { RedisStore } from '../../src/stores/redis/store.js';
 import { HostBreaker } from '../../src/channels/http/host-breaker.js';
+import type { HubEvent } from '../../src/core/events.js';
+import { until } from '../helpers/await.js';
 import { tempDir } from '../helpers/tmp.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
 import { dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
@@ -30,7 +32,7 @@ async function run(kind: 'sqlite' | 'redis' | 'postgres'): Promise<void> {
   const fusion = await Fusion.open({
     store: kind === 'sqlite' ? `sqlite:${join(tmp.dir, 'f.db')}` : kind === 'redis' ? REDIS_URL : schemaUrl(schema),
     storeOptions: kind === 'redis' ? { prefix } : {},
-    clock,
+    clock, events: { pollMs: 25 },
   });
   const app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
   await app.ready();
@@ -40,7 +42,17 @@ async function run(kind: 'sqlite' | 'redis' | 'postgres'): Promise<void> {
     const body = (await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${KEYS.read}` } })).body;
     return Object.fromEntries(['open', 'half-open', 'closed'].map((s) => [s, Number(new RegExp(`^fusion_host_breakers\\{state="${s}"\\} (\\d+)$`, 'm').exec(body)?.[1])]));
   };
+  const sub = fusion.events({ types: ['breaker', 'worker'] });
+  const seen: HubEvent[] = [];
+  void (async () => {
+    for await (const e of sub) seen.push(e);
+  })();
+  const event = (type: string, host: string) => until(() => seen.some((e) => e.type === type && e.breaker?.host === host), 10_000, `${type} ${host}`);
   try {
+    // The hub compares breakers at each look; a worker's arrival shows its first look is behind it.
+    const worker = fusion.worker({ queues: ['nothing-here'] });
+    await until(() => seen.some((e) => e.type === 'worker.joined'), 10_000, 'worker.joined');
+    await worker.stop(100);
     assert.deepEqual((await breakers()).json(), { items: [] }, 'none before any opened');
     assert.deepEqual(await gauge(), { open: 0, 'half-open': 0, closed: 0 });
 
@@ -53,11 +65,16 @@ async function run(kind: 'sqlite' | 'redis' | 'postgres'): Promise<void> {
     const a = await one.admit(A, JOB, t0, SPACING);
     await one.failed(A, a, t0);
     await two.failed(A, a, t0);
+    await event('breaker.opened', 'a.example');
     const b = await two.admit(B, JOB, t0, SPACING);
     for (let k = 0; k < 2; k++) await one.failed(B, b, t0);
+    await event('breaker.opened', 'b.example:8080');
     const probe = await one.admit(B, JOB, t0 + 30_000, SPACING);
     assert.equal(probe.probe, true);
     await one.answered(B, probe, t0 + 30_010);
+    await event('breaker.closed', 'b.example:8080');
+    const opened = seen.find((e) => e.type === 'breaker.opened' && e.breaker?.host === 'a.example')!;
+    assert.deepEqual(opened.breaker, { host: 'a.example', state: 'open', openUntil: t0 + 30_000, opens: 1 });
 
     const r = await breakers();
     assert.equal(r.statusCode, 200);
@@ -75,11 +92,16 @@ async function run(kind: 'sqlite' | 'redis' | 'postgres'): Promise<void> {
     assert.equal(aProbe.probe, true);
     await two.failed(A, aProbe, clock.now());
     assert.deepEqual((await breakers()).json().items[0], { host: 'a.example', state: 'open', openUntil: new Date(clock.now() + 30_000).toISOString(), opens: 2 });
+    // Opened again: a second event for a.example; one event each way, no more.
+    await until(() => seen.filter((e) => e.type === 'breaker.opened' && e.breaker?.host === 'a.example').length === 2, 10_000, 'a.example opened again');
+    assert.deepEqual(seen.filter((e) => e.type.startsWith('breaker.')).map((e) => `${e.type} ${e.breaker!.host}`),
+      ['breaker.opened a.example', 'breaker.opened b.example:8080', 'breaker.closed b.example:8080', 'breaker.opened a.example']);
 
     // The send-only key may not read it; no key at all is a 401.
     assert.equal((await breakers('send')).statusCode, 403);
     assert.equal((await app.inject({ method: 'GET', url: '/v1/breakers' })).statusCode, 401);
   } finally {
+    sub.close();
     await app.close();
     if (kind === 'redis') await dropPrefix((fusion.store as RedisStore).client, prefix);
     await fusion.close(200);
@@ -88,6 +110,13 @@ async function run(kind: 'sqlite' | 'redis' | 'postgres'): Promise<void> {
   }
 }
 
-test('GET /v1/breakers and fusion_host_breakers: open, half-open and closed hosts, open first (SQLite)', () => run('sqlite'));
+test('GET /v1/breakers, fusion_host_breakers and breaker events: open, half-open and closed hosts, open first (SQLite)', () => run('sqlite'));
 test('GET /v1/breakers and fusion_host_breakers on Redis', { skip: skipRedis }, () => run('redis'));
 test('GET /v1/breakers and fusion_host_breakers on PostgreSQL', { skip: skipPg }, () => run('postgres'));
+
+test('/v1/events announces breaker events over SSE with ISO times', async () => {
+  const { eventView } = await import('../../src/api/routes/events.js');
+  const at = Date.UTC(2026, 0, 2, 3, 4, 5);
+  const v = eventView({ id: 'e-2', seq: 2, type: 'breaker.opened', at, breaker: { host: 'a.example', state: 'open', openUntil: at + 30_000, opens: 1 } });
+  assert.deepEqual(v, { id: 'e-2', type: 'breaker.opened', at: '2026-01-02T03:04:05.000Z', breaker: { host: 'a.example', state: 'open', openUntil: '2026-01-02T03:04:35.000Z', opens: 1 } });
+});

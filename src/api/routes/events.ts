@@ -23,7 +23,7 @@ const schema = {
   summary: 'Live events (Server-Sent Events)',
   description: [
     'A `text/event-stream` of job state changes (`job.queued`, `job.active`, `job.progress`, `job.completed`, `job.retrying`, `job.failed`, `job.cancelled`, ...),',
-    '`queue.paused`/`queue.resumed`, `worker.joined`/`worker.left`, `schedule.created|updated|fired|removed` and `provider.demoted`/`provider.restored`, each with an `id:`.',
+    '`queue.paused`/`queue.resumed`, `worker.joined`/`worker.left`, `schedule.created|updated|fired|removed`, `provider.demoted`/`provider.restored` and `breaker.opened`/`breaker.closed` (a destination host of webhooks and callbacks), each with an `id:`.',
     'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to get the events missed since, from a buffer of recent events;',
     'when they are no longer all there, an `event: reset` comes instead: reload your state. A viewer that reads too slowly',
     'gets a `reset` too, never an unbounded backlog. A fresh connection starts with `event: ready` carrying the current id.',
@@ -35,7 +35,7 @@ const schema = {
     properties: {
       queue: { ...list, description: 'Only these queues (comma-separated)' },
       task: { ...list, description: 'Only jobs of these tasks (comma-separated)' },
-      type: { ...list, description: 'Only these types: exact (`job.failed`), families (`job`, `worker`, `schedule`, `queue`, `provider`) or a job state (`failed`)' },
+      type: { ...list, description: 'Only these types: exact (`job.failed`), families (`job`, `worker`, `schedule`, `queue`, `provider`, `breaker`) or a job state (`failed`)' },
       lastEventId: { type: 'string', maxLength: 100, description: 'As the Last-Event-ID header, for clients that cannot set it' },
     },
   },
@@ -55,6 +55,7 @@ export function eventView(e: HubEvent): Record<string, unknown> {
   if (e.worker) out.worker = { ...e.worker, startedAt: iso(e.worker.startedAt), lastSeenAt: iso(e.worker.lastSeenAt) };
   if (e.schedule) out.schedule = { ...e.schedule, lastRunAt: iso(e.schedule.lastRunAt), nextRunAt: iso(e.schedule.nextRunAt) };
   if (e.provider) out.provider = { ...e.provider, demotedUntil: iso(e.provider.demotedUntil) };
+  if (e.breaker) out.breaker = { ...e.breaker, openUntil: iso(e.breaker.openUntil) };
   if (e.reason !== undefined) out.reason = e.reason;
   return out;
 }

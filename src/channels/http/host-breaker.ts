@@ -14,6 +14,7 @@ import { TimeoutError } from '../../core/errors.js';
 import type { Job } from '../../core/job.js';
 import type { Logger } from '../../core/logger.js';
 import type { SharedState } from '../../core/store.js';
+import type { BreakerState } from '../../core/events.js';
 import type { HostBreakerConfig } from '../config-types.js';
 import { ProviderError } from '../provider.js';
 
@@ -277,18 +278,9 @@ const indexKey = (now: number) => `host:breakers:${Math.floor(now / INDEX_BUCKET
 /** At most this many hosts are read for a report: this hour's first, most opened first. */
 const REPORT_HOSTS = 200;
 
-export type HostBreakerState = 'open' | 'half-open' | 'closed';
-
-/** One host's breaker, as GET /v1/breakers, /metrics and the dashboard show it. */
-export interface HostBreakerView {
-  host: string;
-  /** open: its jobs fail at once until openUntil; half-open: the next request probes it; closed: requests go out. */
-  state: HostBreakerState;
-  /** The end of its cooldown (open), or when that ended (half-open); null when closed. */
-  openUntil: number | null;
-  /** How often it opened (a failed probe opens it again) this hour and the last. */
-  opens: number;
-}
+/** One host's breaker, as GET /v1/breakers, /metrics, the dashboard and the breaker events show it. */
+export type HostBreakerView = BreakerState;
+export type HostBreakerState = BreakerState['state'];
 
 /**
  * Every host whose breaker opened in the last one to two hours, open ones first: [] on a store without
