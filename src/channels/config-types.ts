@@ -49,8 +49,8 @@ export interface WebhookConfig {
   timeoutSeconds?: number;
   /** The breaker per destination host of webhooks, their callbacks and job callbacks. */
   breaker?: HostBreakerConfig;
-  /** How job callbacks and webhooks' callbacks retry (callback-retry.ts; default 20 attempts, exponential backoff). */
-  callbackRetry?: { maxAttempts?: number; backoff?: BackoffPolicy };
+  /** How job callbacks and webhooks' callbacks retry (callback-retry.ts; default 20 attempts, exponential backoff, 10 stalls). */
+  callbackRetry?: { maxAttempts?: number; backoff?: BackoffPolicy; maxStalls?: number };
 }
 
 /** A circuit breaker per destination host (src/channels/http/host-breaker.ts, docs/webhooks.md). */

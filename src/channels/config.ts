@@ -118,7 +118,11 @@ export const CONFIG_SCHEMA = {
             callbackRetry: {
               type: 'object',
               additionalProperties: false,
-              properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 }, backoff: { type: 'object' } },
+              properties: {
+                maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 },
+                backoff: { type: 'object' },
+                maxStalls: { type: 'integer', minimum: 0, maximum: 1000 },
+              },
             },
           },
         },
@@ -470,7 +474,7 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
   lines.push(`webhook: signing ${w?.signingSecret ? `secret ${REDACTED}` : 'off (no signingSecret)'}, timeout ${w?.timeoutSeconds ?? 15} s, ${breakerText}`);
   const retry = callbackRetry(red);
   const span = retrySpanMs(retry.backoff, retry.maxAttempts);
-  lines.push(`callbacks: ${retry.maxAttempts} attempts, ${backoffText(retry.backoff)}: retried for ${duration(span.expectedMs)} on average, ${duration(span.maxMs)} at most`);
+  lines.push(`callbacks: ${retry.maxAttempts} attempts, ${backoffText(retry.backoff)}: retried for ${duration(span.expectedMs)} on average, ${duration(span.maxMs)} at most; ${retry.maxStalls} lost leases`);
   const r = red.channels?.reminder;
   lines.push(`reminder: deliver ${r?.deliver === 'webhook' ? `webhook to ${r.url}` : 'dry-run'}`);
   const o = red.outgoing;

@@ -21,6 +21,8 @@ export interface TaskOptions {
   maxAttempts?: number;
   backoff?: BackoffPolicy;
   timeout?: number;
+  /** Lost leases (a dead or stuck worker) a job may come back from before it fails (default 3). */
+  maxStalls?: number;
   /**
    * Checks a job's payload when it is enqueued, on every path (API, library, schedules, bulk), so a
    * bad payload is refused at the door rather than failing later. Throws a FusionError whose

@@ -1,5 +1,5 @@
 // How callbacks retry (src/channels/callback-retry.ts): job callbacks and webhooks' callbacks carry
-// 20 attempts and the default backoff unless `channels.webhook.callbackRetry` says otherwise, and a
+// 20 attempts, the default backoff and 10 lost leases unless `channels.webhook.callbackRetry` says otherwise, and a
 // configured policy is what a failing callback follows, against a real loopback receiver on SQLite.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { receiver } from './webhook-server.js';
 const LOOPBACK = { outgoing: { allow: ['127.0.0.1/32'] } };
 
 describe('callback retries', () => {
-  it('by default a job callback and a webhook callback each get 20 attempts and the default backoff', async () => {
+  it('by default a job callback and a webhook callback each get 20 attempts, the default backoff and 10 lost leases', async () => {
     const rx = await receiver();
     const { fusion, store, cleanup } = await sqliteFusion(undefined, LOOPBACK);
     try {
@@ -28,6 +28,7 @@ describe('callback retries', () => {
         assert.equal(cb.state, 'completed');
         assert.equal(cb.maxAttempts, 20, cb.id);
         assert.deepEqual(cb.backoff, DEFAULTS.backoff, cb.id);
+        assert.equal(cb.maxStalls, 10, cb.id);
       }
       assert.equal(job.maxAttempts, DEFAULTS.maxAttempts, 'the job itself keeps the job default');
     } finally {
@@ -39,7 +40,7 @@ describe('callback retries', () => {
   it('a configured policy: a callback answered 503 every time is tried maxAttempts times, that far apart, then fails', async () => {
     const rx = await receiver((_h, res) => res.writeHead(503).end());
     const { fusion, store, cleanup } = await sqliteFusion(undefined, {
-      ...LOOPBACK, channels: { webhook: { callbackRetry: { maxAttempts: 3, backoff: { type: 'fixed', delay: 150 } } } },
+      ...LOOPBACK, channels: { webhook: { callbackRetry: { maxAttempts: 3, backoff: { type: 'fixed', delay: 150 }, maxStalls: 1 } } },
     });
     try {
       fusion.task('work', () => 'done');
@@ -50,6 +51,7 @@ describe('callback retries', () => {
       assert.equal(cb.attempts, 3);
       assert.equal(rx.hits.length, 3, 'three requests, no more');
       assert.deepEqual(cb.backoff, { type: 'fixed', delay: 150 });
+      assert.equal(cb.maxStalls, 1);
       const starts = cb.history.map((h) => h.startedAt);
       for (let i = 1; i < starts.length; i++) assert.ok(starts[i]! - cb.history[i - 1]!.endedAt! >= 150, `attempt ${i + 1} came ${starts[i]! - cb.history[i - 1]!.endedAt!} ms after the one before`);
     } finally {
@@ -69,6 +71,10 @@ describe('callback retries', () => {
       await assert.rejects(
         Fusion.open({ store, config: { channels: { webhook: { callbackRetry: { maxAttempts: 1.5 } } } } }),
         /channels\.webhook\.callbackRetry\.maxAttempts: must be an integer from 1 to 1000/,
+      );
+      await assert.rejects(
+        Fusion.open({ store, config: { channels: { webhook: { callbackRetry: { maxStalls: -1 } } } } }),
+        /channels\.webhook\.callbackRetry\.maxStalls: must be an integer from 0 to 1000/,
       );
     } finally {
       await store.close();

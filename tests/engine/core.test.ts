@@ -80,11 +80,11 @@ describe('resolveSpec', () => {
   });
 
   it('takes task defaults from the registry, and the spec wins over them', () => {
-    const reg = new TaskRegistry().register('otp', () => {}, { queue: 'sms', priority: 'high', maxAttempts: 3 });
+    const reg = new TaskRegistry().register('otp', () => {}, { queue: 'sms', priority: 'high', maxAttempts: 3, maxStalls: 7 });
     const a = resolveSpec({ task: 'otp' }, now, reg);
-    assert.deepEqual([a.queue, a.priority, a.maxAttempts], ['sms', 2, 3]);
-    const b = resolveSpec({ task: 'otp', queue: 'other', priority: 'low', maxAttempts: 1 }, now, reg);
-    assert.deepEqual([b.queue, b.priority, b.maxAttempts], ['other', 0, 1]);
+    assert.deepEqual([a.queue, a.priority, a.maxAttempts, a.maxStalls], ['sms', 2, 3, 7]);
+    const b = resolveSpec({ task: 'otp', queue: 'other', priority: 'low', maxAttempts: 1, maxStalls: 0 }, now, reg);
+    assert.deepEqual([b.queue, b.priority, b.maxAttempts, b.maxStalls], ['other', 0, 1, 0]);
   });
 
   it('uses declared defaults of a task with no handler yet, and the handler\'s once registered', () => {

@@ -83,7 +83,7 @@ function callbackJob(rt: Runtime, job: TaskContext['job'], attempt: number, answ
   return {
     // One callback per attempt that got a final answer: a re-run after a lost lease sent the request again, so it calls back again.
     id: `${job.id}:callback-${attempt}`, queue: job.queue, task: WEBHOOK_CALLBACK_TASK, payload, priority: job.priority,
-    maxAttempts: rt.callbackRetry.maxAttempts, backoff: rt.callbackRetry.backoff, timeout: 0, maxStalls: DEFAULTS.maxStalls,
+    maxAttempts: rt.callbackRetry.maxAttempts, backoff: rt.callbackRetry.backoff, timeout: 0, maxStalls: rt.callbackRetry.maxStalls,
     runAt: now, createdAt: now, description: `callback of webhook ${job.id}`, tags: [], callbacks: null, scheduleId: null,
   };
 }
