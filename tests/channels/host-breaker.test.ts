@@ -182,6 +182,49 @@ STORES.forEach((factory, i) => {
       assert.deepEqual(after, { host: 'partner-a.example:8080', state: 'open', openUntil: t0 + 70_001, opens: 2 });
     }));
 
+    it('an opening whose first write failed is reported by the next failure that writes it', () => withStore(async (store) => {
+      // The store refuses one write of the host's record (the threshold-crossing failure's), then takes them.
+      const shared = store.shared!;
+      let refuse = 1;
+      const flaky = new Proxy(shared, {
+        get(target, prop) {
+          if (prop === 'put') {
+            return (key: string, value: unknown, ttlMs: number, now: number) =>
+              key.startsWith('host:breaker:') && refuse-- > 0 ? Promise.reject(new Error('store unavailable')) : target.put(key, value, ttlMs, now);
+          }
+          const v = Reflect.get(target, prop) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const breaker = new HostBreaker(flaky, CONFIG, silentLogger);
+      const t0 = 11_000_000;
+      const a = await breaker.admit(A, JOB, t0, SPACING);
+      for (let k = 0; k < 2; k++) await breaker.failed(A, a, t0);
+      await assert.rejects(breaker.failed(A, a, t0), /store unavailable/);
+      assert.deepEqual(await hostBreakers(shared, t0), [], 'not open yet: its write failed');
+      await breaker.failed(A, a, t0 + 1);
+      assert.deepEqual((await hostBreakers(shared, t0 + 2)).map((v) => [v.host, v.state, v.opens]), [['partner-a.example:8080', 'open', 1]]);
+    }));
+
+    it('failures that keep coming push an open breaker on for at most 30 minutes past its end; then a probe goes', () => withStore(async (store) => {
+      const breaker = new HostBreaker(store.shared, CONFIG, silentLogger);
+      const t0 = 12_000_000;
+      const a = await breaker.admit(A, JOB, t0, SPACING);
+      for (let k = 0; k < 3; k++) await breaker.failed(A, a, t0);
+      // Three last attempts fail every 20 s (past the threshold in every window: each pushes the end on
+      // by the 30 s cooldown).
+      let probedAt = 0;
+      for (let now = t0 + 20_000; now < t0 + 45 * 60_000 && !probedAt; now += 20_000) {
+        const admission = await breaker.admit(A, JOB, now, SPACING).catch((err: unknown) => {
+          assert.ok(err instanceof HostOpenError);
+          return null;
+        });
+        if (admission?.probe) probedAt = now;
+        else for (let k = 0; k < 3; k++) await breaker.failed(A, a, now);
+      }
+      assert.ok(probedAt > t0 + 30 * 60_000 && probedAt <= t0 + 30_000 + 30 * 60_000 + 20_000, `probed ${(probedAt - t0) / 1000} s after the opening`);
+    }));
+
     it('a probe that fails at once: the next goes when the cooldown ends, not a probe spacing later', () => withStore(async (store) => {
       const breaker = new HostBreaker(store.shared, { ...CONFIG, cooldownMs: 2_000 }, silentLogger);
       const t0 = 6_000_000;

@@ -26,7 +26,13 @@ async function smtpStandIn(mode: () => Mode) {
   const reply = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
   const server = new SMTPServer({
     secure: false, disabledCommands: ['STARTTLS', 'AUTH'], authOptional: true, logger: false,
+    // 421 turns away new connections at the greeting, and the pool's open ones at their next mail.
     onConnect(_session, cb) {
+      if (mode() !== 'greet421') return cb();
+      seen.greet421++;
+      cb(reply(421, 'Service not available, closing transmission channel'));
+    },
+    onMailFrom(_address, _session, cb) {
       if (mode() !== 'greet421') return cb();
       seen.greet421++;
       cb(reply(421, 'Service not available, closing transmission channel'));
@@ -53,10 +59,17 @@ async function smtpStandIn(mode: () => Mode) {
   });
   server.on('error', () => {});
   server.server.on('connection', (s: Socket) => {
-    sockets.set(s.remotePort!, s);
-    s.once('close', () => sockets.delete(s.remotePort!));
+    const port = s.remotePort!;
+    sockets.set(port, s);
+    s.once('close', () => sockets.get(port) === s && sockets.delete(port));
   });
-  const listen = (port = 0) => new Promise<void>((r) => server.server.listen(port, '127.0.0.1', r));
+  const listen = (port = 0) => new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.server.listen(port, '127.0.0.1', () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
   await listen();
   const port = (server.server.address() as { port: number }).port;
   let listening = true;
@@ -85,8 +98,8 @@ STORES.forEach((factory, i) => {
   describe(`chaos: email delivery faults on ${factory.name}`, { skip: skips[i] }, () => {
     it('an SMTP server that turns connections away, answers 451, drops and refuses; a second on the route: all delivered, failover, none accepted twice', async () => {
       const t = await factory.create();
-      const N = size(150, 2000);
       const FAULT_MS = size(4000, 60_000);
+      const PER_TICK = size(10, 6);
       let aMode: Mode = 'ok';
       let bTurn = 0;
       let faultUntil = Infinity;
@@ -98,9 +111,10 @@ STORES.forEach((factory, i) => {
         config: { channels: { email: { providers: { a: relay(a.port), b: relay(b.port) }, routes: { default: ['a', 'b'] } } } },
       });
       const started = Date.now();
+      let flapping: Promise<void> = Promise.resolve();
       try {
         faultUntil = started + FAULT_MS;
-        const flapping = (async () => {
+        flapping = (async () => {
           while (Date.now() < faultUntil) {
             for (const [mode, ms] of CYCLE) {
               aMode = mode;
@@ -112,15 +126,20 @@ STORES.forEach((factory, i) => {
           await a.refuse(false);
         })();
         fusion.worker({ queues: ['email'], concurrency: 16, pollMs: 25, leaseMs: 30_000 });
-        // Attempts enough to outlast the faults at 50 ms apart: the promise is delivery once the servers
-        // recover, not within a retry budget.
+        // Mails keep coming for as long as the faults go on, so every turn of the first server meets
+        // some. Attempts enough to outlast the faults at 50 ms apart: the promise is delivery once the
+        // servers recover, not within a retry budget.
         const bySubject = new Map<string, string>();
-        for (let k = 0; k < N; k += 50) {
-          const batch = await Promise.all(Array.from({ length: Math.min(50, N - k) }, (_, j) =>
-            fusion.enqueue('email', { to: `patient${k + j}@clinic.example`, subject: `chaos ${k + j}`, message: '<p>your report is ready</p>' },
+        let n = 0;
+        while (Date.now() < faultUntil) {
+          const batch = await Promise.all(Array.from({ length: PER_TICK }, (_, j) =>
+            fusion.enqueue('email', { to: `patient${n + j}@clinic.example`, subject: `chaos ${n + j}`, message: '<p>your report is ready</p>' },
               { maxAttempts: 1000, backoff: { type: 'fixed', delay: 50 } })));
-          batch.forEach((job, j) => bySubject.set(`chaos ${k + j}`, job.id));
+          batch.forEach((job, j) => bySubject.set(`chaos ${n + j}`, job.id));
+          n += PER_TICK;
+          await sleep(100);
         }
+        const N = n;
         await flapping;
         await until(async () => {
           const c = (await fusion.store.countJobs({ queue: 'email' })).email!;
@@ -132,9 +151,11 @@ STORES.forEach((factory, i) => {
         const viaB = completed.filter((j) => (j.result as { provider: string }).provider === 'b').length;
         const twice = [...a.accepted, ...b.accepted].filter(([s]) => (a.accepted.get(s) ?? 0) + (b.accepted.get(s) ?? 0) > 1).map(([s]) => s);
         const lastDelivered = Math.max(...completed.map((j) => j.endedAt!));
+        // Refused connections as the client saw them (the server cannot count a connection it refused).
+        const refusedAttempts = jobs.reduce((n, j) => n + j.history.filter((h) => /ECONNREFUSED/.test(h.error ?? '')).length, 0);
         report({
           test: 'email-faults', store: t.store, jobs: N, acknowledged: N, completed: completed.length, lost: N - completed.length,
-          viaB, acceptedTwice: new Set(twice).size, duplicateExecutions: new Set(twice).size, served: { a: a.seen, b: b.seen },
+          viaB, acceptedTwice: new Set(twice).size, duplicateExecutions: new Set(twice).size, served: { a: a.seen, b: b.seen }, refusedAttempts,
           faultMs: FAULT_MS, drainedAfterFaultMs: lastDelivered - faultUntil,
         });
         assert.equal(completed.length, N, `every mail delivered (${jobs.filter((j) => j.state !== 'completed').map((j) => j.error?.message).slice(0, 3).join('; ')})`);
@@ -144,9 +165,11 @@ STORES.forEach((factory, i) => {
           assert.equal(provider(id), at, `${subject}: accepted by ${at}, its result names the same provider`);
         }
         assert.ok(viaB > 0, 'failover engaged: mails delivered by the second server');
-        for (const m of ['greet421', 'data451', 'drop', 'refused'] as const) assert.ok(a.seen[m] > 0, `the first server played ${m}: ${JSON.stringify(a.seen)}`);
+        for (const m of ['greet421', 'data451', 'drop'] as const) assert.ok(a.seen[m] > 0, `the first server played ${m}: ${JSON.stringify(a.seen)}`);
+        assert.ok(refusedAttempts > 0, 'attempts met a refused connection');
       } finally {
         faultUntil = 0;
+        await flapping.catch(() => {});
         await fusion.close(500);
         await a.close();
         await b.close();

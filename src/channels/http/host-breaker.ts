@@ -33,6 +33,8 @@ export function hostBreakerSettings(config: HostBreakerConfig | undefined): Requ
 const LOCAL_LOOK_MS = 250;
 /** How long a half-open host's probe is given to answer before the jobs that found it in flight come back. */
 const PROBE_GRACE_MS = 1_000;
+/** How far past its record's end failures may push an open breaker's end (a probe then decides). */
+const MAX_EXTENSION_MS = 30 * 60_000;
 /** How long a breaker's record outlives its window and cooldown (its generation with it). */
 const KEPT_MS = 3_600_000;
 
@@ -115,7 +117,9 @@ export class HostBreaker {
     // one that finds it older waits for the next slot. So a job spends at most two attempts on one
     // probe. Its start is read, not worked out from -wait: a probe taken by a job of another timeout
     // (a webhook's own, a callback's 15 s) was spaced by that timeout, not this job's.
-    // No start yet: the probe was granted a moment ago, and its start is still being written.
+    // No start yet: the probe was granted a moment ago, and its start is still being written (or the
+    // store failed that write: then waiting jobs come back every second, at their backoff's pace,
+    // until the probe's slot frees).
     const probeStart = await this.shared!.get<number>(probeStartKey(host, generation), now);
     const probeAgeMs = now - (probeStart ?? now);
     throw this.openError(host, url, job, probeAgeMs < PROBE_GRACE_MS ? PROBE_GRACE_MS - probeAgeMs : -wait);
@@ -173,8 +177,10 @@ export class HostBreaker {
       // Open already: its end is pushed on under a key of this generation only (a flag: the later end
       // wins), never by writing the record, so a write landing after a failed probe's (which moved
       // the record to the next generation) cannot put the old generation, and its spent probe slot,
-      // back.
-      await this.shared!.flag(extendedKey(host, admission.generation), now + this.cooldownMs, now);
+      // back. Pushed on at most MAX_EXTENSION_MS past the end the record gives: then a probe goes,
+      // whose failure writes the record (and lists the host) anew, before the record could expire.
+      const until = Math.min(now + this.cooldownMs, record.openUntil + MAX_EXTENSION_MS);
+      if (until > now) await this.shared!.flag(extendedKey(host, admission.generation), until, now);
       return;
     }
     // A failed probe is over: it reopens the breaker under the next generation, whose probe slot is
@@ -182,9 +188,9 @@ export class HostBreaker {
     // one (40 s for a callback's 15 s timeout, where a refused connection fails in a millisecond).
     const generation = admission.probe ? admission.generation + 1 : admission.generation;
     await this.shared!.put(recordKey(host), { generation, openUntil: now + this.cooldownMs } satisfies HostRecord, this.keptMs, now);
-    // Two workers may both cross the threshold and write; the one whose failure was the threshold's
-    // (hit counts atomically) reports the opening, once.
-    if (!admission.probe && failures !== this.threshold) return;
+    // Two workers may both cross the threshold and write the opening: the first to count it (hit is
+    // atomic) reports it, once per generation, whichever failure it was.
+    if ((await this.shared!.hit(openedKey(host, generation), this.keptMs, now)) !== 1) return;
     this.logger.warn({ host, failures, windowMs: this.windowMs, cooldownMs: this.cooldownMs, probe: admission.probe },
       'host breaker open: requests to this host fail at once until its cooldown ends');
     // Listed for GET /v1/breakers, /metrics and the dashboard (hostBreakers, below).
@@ -315,3 +321,4 @@ const failuresKey = (host: string, generation: number) => `host:failures:${host}
 const probeKey = (host: string, generation: number) => `host:probe:${host}:${generation}`;
 const probeStartKey = (host: string, generation: number) => `host:probe-start:${host}:${generation}`;
 const extendedKey = (host: string, generation: number) => `host:open-until:${host}:${generation}`;
+const openedKey = (host: string, generation: number) => `host:opened:${host}:${generation}`;
