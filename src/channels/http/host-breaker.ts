@@ -208,6 +208,11 @@ export class HostBreaker {
     this.logger.info({ host }, 'host breaker closed: the host answered again');
   }
 
+  /** When an open breaker's cooldown ends: its record's end, or later where failures since pushed it on. */
+  private async openUntil(host: string, record: HostRecord, now: number): Promise<number> {
+    return openUntilOf(this.shared!, host, record, now);
+  }
+
   /**
    * The host's record (null: none) when it is still of the admission's generation; undefined when a
    * probe closed the breaker since (or its record expired): a request that began before says
@@ -215,11 +220,6 @@ export class HostBreaker {
    * and the write after it another worker may still close or open the breaker: the store's shared
    * values have no compare-and-set; the window is one round trip.)
    */
-  /** When an open breaker's cooldown ends: its record's end, or later where failures since pushed it on. */
-  private async openUntil(host: string, record: HostRecord, now: number): Promise<number> {
-    return openUntilOf(this.shared!, host, record, now);
-  }
-
   private async current(host: string, admission: Admission, now: number): Promise<HostRecord | null | undefined> {
     const record = await this.shared!.get<HostRecord>(recordKey(host), now);
     return (record?.generation ?? 0) === admission.generation ? record : undefined;
