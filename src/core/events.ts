@@ -38,8 +38,8 @@ export interface HubEvent {
   schedule?: { id: string; task: string | null; paused: boolean; runCount: number; lastRunAt: number | null; nextRunAt: number | null };
   /** For provider events: which provider, and until when it is skipped (null once restored). */
   provider?: { channel: string; name: string; type: string; demotedUntil: number | null };
-  /** For breaker events: the destination host of webhooks and callbacks, and its breaker (BreakerState). */
-  breaker?: BreakerState;
+  /** For breaker events: the destination host of webhooks and callbacks, and its breaker as the hub's look found it. */
+  breaker?: Omit<BreakerState, 'generation'>;
   /** For 'reset': why ('gap': the id is older than the buffer or unknown; 'overflow': the viewer fell behind). */
   reason?: 'gap' | 'overflow';
 }
@@ -64,6 +64,8 @@ export interface BreakerState {
   openUntil: number | null;
   /** How often it opened (a failed probe opens it again) this hour and the last. */
   opens: number;
+  /** Names the breaker's current round (a probe's answer or failure starts the next): for the hub's comparisons, not shown. */
+  generation: number;
 }
 
 export interface EventFilter {
@@ -408,9 +410,10 @@ export class EventHub {
     this.polling = true;
     try {
       const now = this.now();
+      // A failed look at providers or breakers skips their comparison only (workers and schedules go on).
       const [workers, schedules, providers, breakers] = await Promise.all([
-        this.store.listWorkers({ now }), this.store.listSchedules(), this.lookProviders ? this.lookProviders(now) : null,
-        this.lookBreakers ? this.lookBreakers(now) : null,
+        this.store.listWorkers({ now }), this.store.listSchedules(), this.lookProviders ? this.lookProviders(now).catch(() => null) : null,
+        this.lookBreakers ? this.lookBreakers(now).catch(() => null) : null,
       ]);
       if (!this.unsubscribe) return;
       if (providers) this.compareProviders(providers, now);
@@ -456,17 +459,25 @@ export class EventHub {
   }
 
   /**
-   * A host's breaker opened since the last look (or opened again: it counts one more opening) or
-   * closed (a probe was answered). Half open is no event: it is the cooldown running out.
+   * A host's breaker opened since the last look, or closed (a probe was answered), told by its state
+   * and its generation (which a probe's answer or failure moves on), not by its count of openings,
+   * which falls when an hour of them is forgotten. Both between two looks: both events, in order.
+   * Half open is no event: it is the cooldown running out. (After the first look only: a host
+   * listed then is the baseline.)
    */
   private compareBreakers(list: BreakerState[], now: number): void {
     const next = new Map(list.map((b) => [b.host, b]));
     if (this.breakers) {
       for (const [host, b] of next) {
         const was = this.breakers.get(host);
-        const reopened = was === undefined || b.opens > was.opens || was.state === 'closed';
-        if (b.state === 'open' && reopened) this.record({ type: 'breaker.opened', at: now, breaker: { ...b } });
-        else if (b.state === 'closed' && was !== undefined && was.state !== 'closed') this.record({ type: 'breaker.closed', at: now, breaker: { ...b } });
+        // Listed since the last look: it opened since (and may have closed again).
+        const isNew = was === undefined;
+        const moved = !isNew && b.generation !== was.generation;
+        const opened = isNew || (was.state === 'closed' ? b.state !== 'closed' || moved : moved && b.state !== 'closed');
+        const closed = b.state === 'closed' && (isNew || was.state !== 'closed' || moved);
+        const breaker = { host: b.host, state: b.state, openUntil: b.openUntil, opens: b.opens };
+        if (opened) this.record({ type: 'breaker.opened', at: now, breaker });
+        if (closed) this.record({ type: 'breaker.closed', at: now, breaker });
       }
     }
     this.breakers = next;

@@ -12,7 +12,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { RedisStore } from '../../src/stores/redis/store.js';
 import { HostBreaker } from '../../src/channels/http/host-breaker.js';
-import type { HubEvent } from '../../src/core/events.js';
+import { EventHub, type BreakerState, type HubEvent } from '../../src/core/events.js';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { until } from '../helpers/await.js';
 import { tempDir } from '../helpers/tmp.js';
 import { REDIS_URL, dropPrefix, redisSkip, testPrefix } from '../helpers/redis.js';
@@ -119,4 +120,47 @@ test('/v1/events announces breaker events over SSE with ISO times', async () => 
   const at = Date.UTC(2026, 0, 2, 3, 4, 5);
   const v = eventView({ id: 'e-2', seq: 2, type: 'breaker.opened', at, breaker: { host: 'a.example', state: 'open', openUntil: at + 30_000, opens: 1 } });
   assert.deepEqual(v, { id: 'e-2', type: 'breaker.opened', at: '2026-01-02T03:04:05.000Z', breaker: { host: 'a.example', state: 'open', openUntil: '2026-01-02T03:04:35.000Z', opens: 1 } });
+});
+
+test('breaker events follow state and generation, not the count of openings; both when a breaker opened and closed between two looks', async () => {
+  const tmp = tempDir('fusion-breaker-events-');
+  const store = new SqliteStore(join(tmp.dir, 'f.db'));
+  let list: BreakerState[] = [];
+  let looks = 0;
+  const hub = new EventHub(store, { pollMs: 0, breakers: async () => (looks++, list) });
+  const sub = hub.subscribe({ types: ['breaker'] });
+  const seen: string[] = [];
+  void (async () => {
+    for await (const e of sub) seen.push(`${e.type.slice(8)} ${e.breaker!.host} ${e.breaker!.state}`);
+  })();
+  // One look of the hub that really ran (the one its start began may still be under way).
+  const look = async (next: BreakerState[]) => {
+    list = next;
+    await until(async () => {
+      const before = looks;
+      await hub.poll();
+      return looks > before;
+    }, 5000, 'a look');
+  };
+  const b = (host: string, state: BreakerState['state'], generation: number, opens = 1): BreakerState => ({ host, state, openUntil: state === 'closed' ? null : 1, opens, generation });
+  try {
+    await look([]);
+    await look([b('a', 'open', 0)]); // opened
+    await look([b('a', 'open', 0)]); // pushed on: nothing
+    await look([b('a', 'half-open', 0)]); // its cooldown ran out: nothing
+    await look([b('a', 'open', 1, 2)]); // its probe failed: opened again
+    await look([b('a', 'closed', 2, 2)]); // a probe was answered: closed
+    await look([b('a', 'closed', 2, 2), b('b', 'closed', 1)]); // b opened and closed between two looks: both
+    await look([b('a', 'closed', 4, 1), b('b', 'closed', 1)]); // a too (and an hour of its openings forgotten): both
+    await look([b('a', 'half-open', 4, 1), b('b', 'closed', 1)]); // a opened, and its cooldown ran out, between looks
+    await look([b('a', 'open', 4, 1), b('b', 'closed', 1)]); // a late push on while half open: nothing
+    const want = ['opened a open', 'opened a open', 'closed a closed', 'opened b closed', 'closed b closed', 'opened a closed', 'closed a closed', 'opened a half-open'];
+    await until(() => seen.length >= want.length, 5000, () => `events: ${seen.join('; ')}`);
+    assert.deepEqual(seen, want);
+  } finally {
+    sub.close();
+    hub.close();
+    await store.close();
+    tmp.remove();
+  }
 });

@@ -88,6 +88,7 @@ STORES.forEach((factory, i) => {
         const jobs = await allJobs(fusion.store, 'pn');
         const completed = jobs.filter((j) => j.state === 'completed');
         const problems: string[] = [];
+        let wrongDevices = 0;
         let liveDevices = 0;
         for (let k = 0; k < N; k++) {
           for (let d = 0; d < DEVICES; d++) {
@@ -97,14 +98,18 @@ STORES.forEach((factory, i) => {
             if (!isUnregistered(tok)) liveDevices++;
             // Exactly one final answer per device (retries only after a fault answer), none after it.
             if (statuses.filter((s) => s === final).length !== 1 || statuses.at(-1) !== final) {
+              wrongDevices++;
               if (problems.length < 5) problems.push(`${tok}: ${statuses.join(',')}`);
             }
           }
         }
         const retried = completed.filter((j) => j.attempts > 1).length;
+        // The case that matters: a job retried for some devices after FCM took others at an earlier attempt.
+        const sentBeforeLastAttempt = completed.filter((j) =>
+          (j.result as { results: { status: string; attempt: number }[] }).results.some((r) => r.status === 'sent' && r.attempt < j.attempts)).length;
         report({
           test: 'push-faults', store: t.store, jobs: N, acknowledged: N, completed: completed.length, lost: N - completed.length,
-          devices: N * DEVICES, liveDevices, devicesNotExactlyOnce: problems.length, duplicateExecutions: problems.length, retriedJobs: retried,
+          devices: N * DEVICES, liveDevices, devicesNotExactlyOnce: wrongDevices, duplicateExecutions: wrongDevices, retriedJobs: retried, sentBeforeLastAttempt,
           served: fcm.seen, faultMs: FAULT_MS, drainedAfterFaultMs: Math.max(...completed.map((j) => j.endedAt!)) - faultUntil,
         });
         assert.equal(completed.length, N, `every job completed (${jobs.filter((j) => j.state !== 'completed').map((j) => j.error?.message).slice(0, 3).join('; ')})`);
@@ -116,6 +121,7 @@ STORES.forEach((factory, i) => {
           assert.ok(isUnregistered(r.invalidTokens[0]!), `${j.id}: the unregistered device is the one listed`);
         }
         assert.ok(retried > 0, 'jobs were retried: the faults bit');
+        assert.ok(sentBeforeLastAttempt > 0, 'some job was retried for devices after others had been sent');
         for (const m of ['503', '429', '500', 'drop'] as const) assert.ok(fcm.seen[m] > 0, `the stand-in played ${m}`);
       } finally {
         faultUntil = 0;

@@ -304,7 +304,7 @@ export async function hostBreakers(shared: SharedState | undefined, now: number)
     const record = await shared.get<HostRecord>(recordKey(host), now);
     const openUntil = record && record.openUntil !== 0 ? await openUntilOf(shared, host, record, now) : 0;
     const state = openUntil === 0 ? 'closed' : openUntil > now ? 'open' : 'half-open';
-    return { host, state, openUntil: openUntil === 0 ? null : openUntil, opens: opens.get(host)! };
+    return { host, state, openUntil: openUntil === 0 ? null : openUntil, opens: opens.get(host)!, generation: record?.generation ?? 0 };
   }));
   const rank: Record<HostBreakerState, number> = { open: 0, 'half-open': 1, closed: 2 };
   return views.sort((a, b) => rank[a.state] - rank[b.state] || b.opens - a.opens || a.host.localeCompare(b.host));

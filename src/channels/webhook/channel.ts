@@ -148,7 +148,7 @@ export function webhookChannel(deps: ChannelDeps): ChannelSetup {
   const queue = CHANNEL_QUEUES.webhook;
   const tasks: ChannelTask[] = [
     { name: WEBHOOK_TASK, handler: (p: WebhookPayload, ctx: TaskContext) => sendWebhook(rt, p, ctx), options: { queue, validate: validateWebhookPayload } },
-    { name: WEBHOOK_CALLBACK_TASK, handler: (p: WebhookCallbackPayload, ctx: TaskContext) => sendCallback(rt, p, ctx), options: { queue, validate: validateCallbackPayload } },
+    { name: WEBHOOK_CALLBACK_TASK, handler: (p: WebhookCallbackPayload, ctx: TaskContext) => sendCallback(rt, p, ctx), options: { queue, validate: validateCallbackPayload, ...rt.callbackRetry } },
   ];
   return { tasks, dryRun: false };
 }
