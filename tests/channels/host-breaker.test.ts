@@ -173,13 +173,13 @@ STORES.forEach((factory, i) => {
       await two.failed(A, a, t0 + 10_000);
       assert.equal((await openError(one.admit(A, JOB, t0 + 35_000, SPACING))).retryAfterMs, 5_000, 'pushed on to 30 s after the last failure');
       const views = await hostBreakers(store.shared, t0 + 35_000);
-      assert.deepEqual(views.filter((v) => v.host === 'partner-a.example:8080'), [{ host: 'partner-a.example:8080', state: 'open', openUntil: t0 + 40_000, opens: 1 }]);
+      assert.deepEqual(views.filter((v) => v.host === 'partner-a.example:8080'), [{ host: 'partner-a.example:8080', state: 'open', openUntil: t0 + 40_000, opens: 1, generation: 0 }]);
       // Past that end: half open; its probe fails: open again under a new generation, counted.
       const probe = await two.admit(A, JOB, t0 + 40_000, SPACING);
       assert.equal(probe.probe, true);
       await two.failed(A, probe, t0 + 40_001);
       const after = (await hostBreakers(store.shared, t0 + 40_002)).find((v) => v.host === 'partner-a.example:8080');
-      assert.deepEqual(after, { host: 'partner-a.example:8080', state: 'open', openUntil: t0 + 70_001, opens: 2 });
+      assert.deepEqual(after, { host: 'partner-a.example:8080', state: 'open', openUntil: t0 + 70_001, opens: 2, generation: 1 });
     }));
 
     it('an opening whose first write failed is reported by the next failure that writes it', () => withStore(async (store) => {
