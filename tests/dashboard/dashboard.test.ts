@@ -329,7 +329,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     }
   });
 
-  test('laptop in dark mode and phone in light mode: the theme follows the system, text keeps its contrast, the page fits', async () => {
+  test('laptop in dark mode and phone in light mode: the theme follows the system, text keeps its contrast, the page fits (overview, a job, providers)', async () => {
     const failed = (await call('GET', '/v1/jobs?queue=payments&state=failed')) as { items: { id: string }[] };
     const jobId = failed.items[0]!.id;
     const looks = [
@@ -344,10 +344,15 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
         await p.getByLabel('API key').fill(KEYS.admin);
         await p.getByRole('button', { name: 'Sign in' }).click();
         await p.locator('[data-testid="queues"]').waitFor();
-        for (const view of ['overview', 'job']) {
+        for (const view of ['overview', 'job', 'providers']) {
           if (view === 'job') {
             await p.goto(`${base}/dashboard#/jobs/${encodeURIComponent(jobId)}`);
             await p.getByText('card declined by the test gateway').first().waitFor();
+          }
+          if (view === 'providers') {
+            // The providers view with its destination hosts (a breaker the providers test opened).
+            await p.goto(`${base}/dashboard#/providers`);
+            await p.locator('[data-testid="breakers"] tr[data-host]').first().waitFor();
           }
           // WCAG relative luminance and contrast of the page's own colours, read from the browser.
           const colours = await p.evaluate(() => {
