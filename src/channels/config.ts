@@ -11,7 +11,7 @@ import { DRY_RUN } from './dry-run.js';
 import { signingKey } from './http/signing.js';
 import { hostBreakerSettings } from './http/host-breaker.js';
 import { callbackRetry, callbackRetryProblem } from './callback-retry.js';
-import { retrySpanMs } from '../core/backoff.js';
+import { EXPONENTIAL_DEFAULTS, retrySpanMs } from '../core/backoff.js';
 import type { BackoffPolicy } from '../core/job.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
 import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
@@ -331,19 +331,6 @@ function checkProviders(config: FusionConfig, catalogues: Catalogues, errors: st
   }
 }
 
-function backoffText(b: BackoffPolicy): string {
-  if (b.type === 'fixed') return `${b.delay} ms apart`;
-  if (b.type === 'list') return `delays ${b.delays.join(', ')} ms`;
-  return `backoff from ${b.base ?? 1000} ms doubling to ${b.cap ?? 3_600_000} ms${b.jitter === false ? '' : ' (full jitter)'}`;
-}
-
-/** A span of time in the largest unit that keeps it readable (1.5 h, 4.3 min, 12 s). */
-function duration(ms: number): string {
-  if (ms >= 3_600_000) return `${Math.round(ms / 360_000) / 10} h`;
-  if (ms >= 60_000) return `${Math.round(ms / 6_000) / 10} min`;
-  return `${Math.round(ms / 100) / 10} s`;
-}
-
 /** Check a parsed config and resolve its env refs. Throws ConfigError naming every bad field. */
 export function validateConfig(raw: unknown, opts: { env?: NodeJS.ProcessEnv; catalogues?: Catalogues; file?: string } = {}): LoadedConfig {
   const env = opts.env ?? process.env;
@@ -415,6 +402,20 @@ export function redactConfig(config: FusionConfig, catalogues: Catalogues = PROV
 }
 
 const list = (xs: string[] | undefined) => (xs && xs.length ? xs.join(' ') : 'any');
+
+/** A retry policy in words, for the routing table's callbacks line. */
+function backoffText(b: BackoffPolicy): string {
+  if (b.type === 'fixed') return `${b.delay} ms apart`;
+  if (b.type === 'list') return `delays ${b.delays.join(', ')} ms`;
+  return `backoff from ${b.base ?? EXPONENTIAL_DEFAULTS.base} ms doubling to ${b.cap ?? EXPONENTIAL_DEFAULTS.cap} ms${b.jitter === false ? '' : ' (full jitter)'}`;
+}
+
+/** A span of time in the largest unit that keeps it readable (1.5 h, 4.3 min, 12 s). */
+function duration(ms: number): string {
+  if (ms >= 3_600_000) return `${Math.round(ms / 360_000) / 10} h`;
+  if (ms >= 60_000) return `${Math.round(ms / 6_000) / 10} min`;
+  return `${Math.round(ms / 100) / 10} s`;
+}
 
 /**
  * The routing a config implies, as text for `fusion config check`: per channel its providers (type,

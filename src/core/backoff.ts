@@ -2,6 +2,9 @@
 // "full jitter": spreads retries of a failed provider so they do not arrive together).
 import type { BackoffPolicy } from './job.js';
 
+/** An exponential policy's base and cap where it gives none. */
+export const EXPONENTIAL_DEFAULTS = { base: 1000, cap: 3_600_000 } as const;
+
 /** Delay in ms before attempt `attempt + 1`, given `attempt` attempts already made (>= 1). */
 export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
   const ceiling = delayCeiling(policy, attempt);
@@ -19,8 +22,8 @@ function delayCeiling(policy: BackoffPolicy, attempt: number): number {
       return Math.max(0, d[Math.min(attempt - 1, d.length - 1)]!);
     }
     case 'exponential': {
-      const base = policy.base ?? 1000;
-      const cap = policy.cap ?? 3_600_000;
+      const base = policy.base ?? EXPONENTIAL_DEFAULTS.base;
+      const cap = policy.cap ?? EXPONENTIAL_DEFAULTS.cap;
       return Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
     }
   }

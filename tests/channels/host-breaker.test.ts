@@ -4,12 +4,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/core/logger.js';
-import type { Store } from '../../src/core/store.js';
+import type { SharedState, Store } from '../../src/core/store.js';
 import { DEFAULTS } from '../../src/core/job.js';
 import type { BackoffPolicy } from '../../src/core/job.js';
 import type { Clock } from '../../src/core/clock.js';
 import { CancelledError, TimeoutError } from '../../src/core/errors.js';
-import { HostBreaker, HostOpenError, hostBreakers, isHostFailure } from '../../src/channels/http/host-breaker.js';
+import { HostBreaker, HostOpenError, hostBreakers, isHostFailure, type Admission } from '../../src/channels/http/host-breaker.js';
 import { STORES } from '../helpers/chaos.js';
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
@@ -20,6 +20,29 @@ const C = 'http://partner-c.example/hook';
 /** A job's first attempt with a fixed 1 s backoff. */
 const JOB = { attempts: 1, maxAttempts: 3, backoff: { type: 'fixed' as const, delay: 1000 } as BackoffPolicy };
 const SPACING = 15_000;
+/** JOB with no backoff of its own, so a wait told to it is the breaker's alone. */
+const NO_BACKOFF = { ...JOB, backoff: { type: 'fixed', delay: 0 } as BackoffPolicy };
+
+/** Opens A's breaker at t0 (CONFIG's threshold of failures); the admission the failures came from. */
+async function openA(breaker: HostBreaker, t0: number): Promise<Admission> {
+  const a = await breaker.admit(A, JOB, t0, SPACING);
+  for (let k = 0; k < CONFIG.threshold; k++) await breaker.failed(A, a, t0);
+  return a;
+}
+
+/** The store's shared state, with every put whose key `refuse` names failing as a store error would. */
+function refusingPuts(shared: SharedState, refuse: (key: string) => boolean): SharedState {
+  return new Proxy(shared, {
+    get(target, prop) {
+      if (prop === 'put') {
+        return (key: string, value: unknown, ttlMs: number, now: number) =>
+          refuse(key) ? Promise.reject(new Error('store unavailable')) : target.put(key, value, ttlMs, now);
+      }
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
 
 async function openError(p: Promise<unknown>): Promise<HostOpenError> {
   try {
@@ -74,7 +97,6 @@ STORES.forEach((factory, i) => {
       const after = t0 + 30 + 30_000;
       const probe = await one.admit(A, JOB, after, SPACING);
       assert.equal(probe.probe, true);
-      const NO_BACKOFF = { ...JOB, backoff: { type: 'fixed', delay: 0 } as BackoffPolicy };
       assert.equal((await openError(two.admit(A, NO_BACKOFF, after + 100, SPACING))).retryAfterMs, 900, 'back when the probe is 1 s old');
       assert.equal((await openError(two.admit(A, JOB, after + 100, SPACING))).retryAfterMs, 1000, 'no sooner than its own backoff');
       const waiting = await openError(two.admit(A, NO_BACKOFF, after + 1000, SPACING));
@@ -97,8 +119,7 @@ STORES.forEach((factory, i) => {
     it('a failed probe opens the breaker again for a whole cooldown', () => withStore(async (store) => {
       const breaker = new HostBreaker(store.shared, CONFIG, silentLogger);
       const t0 = 5_000_000;
-      const a = await breaker.admit(A, JOB, t0, SPACING);
-      for (let k = 0; k < 3; k++) await breaker.failed(A, a, t0);
+      const a = await openA(breaker, t0);
       const after = t0 + 30_000;
       const probe = await breaker.admit(A, JOB, after, SPACING);
       assert.equal(probe.probe, true);
@@ -119,19 +140,16 @@ STORES.forEach((factory, i) => {
       const webhooks = new HostBreaker(store.shared, CONFIG, silentLogger);
       const callbacks = new HostBreaker(store.shared, CONFIG, silentLogger);
       const t0 = 7_000_000;
-      const a = await webhooks.admit(A, JOB, t0, SPACING);
-      for (let k = 0; k < 3; k++) await webhooks.failed(A, a, t0);
+      await openA(webhooks, t0);
       // A webhook of a 60 s timeout probes (spacing 130 s); a callback (spacing 40 s) finds it 100 ms old.
       assert.equal((await webhooks.admit(A, JOB, t0 + 30_000, 130_000)).probe, true);
-      const NO_BACKOFF = { ...JOB, backoff: { type: 'fixed', delay: 0 } as BackoffPolicy };
       assert.equal((await openError(callbacks.admit(A, NO_BACKOFF, t0 + 30_100, 40_000))).retryAfterMs, 900);
     }));
 
     it('half open, a failed request that was no probe leaves the breaker to the probe', () => withStore(async (store) => {
       const breaker = new HostBreaker(store.shared, CONFIG, silentLogger);
       const t0 = 8_000_000;
-      const a = await breaker.admit(A, JOB, t0, SPACING);
-      for (let k = 0; k < 3; k++) await breaker.failed(A, a, t0);
+      await openA(breaker, t0);
       const lastTry = await breaker.admit(A, { ...JOB, attempts: 3 }, t0 + 1000, SPACING);
       assert.equal(lastTry.probe, false);
       // It fails once the cooldown is over: half open, so it neither reopens nor extends the breaker.
@@ -142,23 +160,12 @@ STORES.forEach((factory, i) => {
     it('a probe whose start could not be stored is still a probe; a job that finds no start comes back in a second', () => withStore(async (store) => {
       // The store refuses the write of the probe's start (and nothing else).
       const shared = store.shared!;
-      const refusing = new Proxy(shared, {
-        get(target, prop) {
-          if (prop === 'put') {
-            return (key: string, value: unknown, ttlMs: number, now: number) =>
-              key.startsWith('host:probe-start:') ? Promise.reject(new Error('store unavailable')) : target.put(key, value, ttlMs, now);
-          }
-          const v = Reflect.get(target, prop) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
+      const refusing = refusingPuts(shared, (key) => key.startsWith('host:probe-start:'));
       const one = new HostBreaker(refusing, CONFIG, silentLogger);
       const two = new HostBreaker(shared, CONFIG, silentLogger);
       const t0 = 9_000_000;
-      const a = await two.admit(A, JOB, t0, SPACING);
-      for (let k = 0; k < 3; k++) await two.failed(A, a, t0);
+      await openA(two, t0);
       assert.equal((await one.admit(A, JOB, t0 + 30_000, SPACING)).probe, true);
-      const NO_BACKOFF = { ...JOB, backoff: { type: 'fixed', delay: 0 } as BackoffPolicy };
       assert.equal((await openError(two.admit(A, NO_BACKOFF, t0 + 30_100, SPACING))).retryAfterMs, 1000);
     }));
 
@@ -186,16 +193,7 @@ STORES.forEach((factory, i) => {
       // The store refuses one write of the host's record (the threshold-crossing failure's), then takes them.
       const shared = store.shared!;
       let refuse = 1;
-      const flaky = new Proxy(shared, {
-        get(target, prop) {
-          if (prop === 'put') {
-            return (key: string, value: unknown, ttlMs: number, now: number) =>
-              key.startsWith('host:breaker:') && refuse-- > 0 ? Promise.reject(new Error('store unavailable')) : target.put(key, value, ttlMs, now);
-          }
-          const v = Reflect.get(target, prop) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
+      const flaky = refusingPuts(shared, (key) => key.startsWith('host:breaker:') && refuse-- > 0);
       const breaker = new HostBreaker(flaky, CONFIG, silentLogger);
       const t0 = 11_000_000;
       const a = await breaker.admit(A, JOB, t0, SPACING);
@@ -209,8 +207,7 @@ STORES.forEach((factory, i) => {
     it('failures that keep coming push an open breaker on for at most 30 minutes past its end; then a probe goes', () => withStore(async (store) => {
       const breaker = new HostBreaker(store.shared, CONFIG, silentLogger);
       const t0 = 12_000_000;
-      const a = await breaker.admit(A, JOB, t0, SPACING);
-      for (let k = 0; k < 3; k++) await breaker.failed(A, a, t0);
+      const a = await openA(breaker, t0);
       // Three last attempts fail every 20 s (past the threshold in every window: each pushes the end on
       // by the 30 s cooldown).
       let probedAt = 0;
@@ -228,8 +225,7 @@ STORES.forEach((factory, i) => {
     it('a probe that fails at once: the next goes when the cooldown ends, not a probe spacing later', () => withStore(async (store) => {
       const breaker = new HostBreaker(store.shared, { ...CONFIG, cooldownMs: 2_000 }, silentLogger);
       const t0 = 6_000_000;
-      const a = await breaker.admit(A, JOB, t0, SPACING);
-      for (let k = 0; k < 3; k++) await breaker.failed(A, a, t0);
+      await openA(breaker, t0);
       const probe = await breaker.admit(A, JOB, t0 + 2_000, SPACING);
       assert.equal(probe.probe, true);
       // Refused in a millisecond: open for another cooldown (2 s), well inside the spacing (15 s).
