@@ -14,7 +14,7 @@ export {
 export { traceAttempts, TRACER_NAME, type TelemetryOptions } from './core/telemetry.js';
 export { Maintenance, type MaintenanceOptions, type RetentionPolicy } from './core/maintenance.js';
 export { TaskRegistry, type TaskContext, type TaskHandler, type TaskOptions } from './core/registry.js';
-export { NonRetryableError, RetryableError, TimeoutError, CancelledError, FusionError } from './core/errors.js';
+export { NonRetryableError, RetryableError, SnoozeError, TimeoutError, CancelledError, FusionError } from './core/errors.js';
 export { ManualClock, systemClock, type Clock } from './core/clock.js';
 export * from './core/job.js';
 export type * from './core/store.js';

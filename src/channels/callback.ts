@@ -2,7 +2,7 @@
 // outgoing guard (a callback URL is a URL Fusion did not choose), signed with Standard Webhooks
 // when a secret is configured (`webhook-id` is the callback job's id, the same on every retry).
 import { request, type Dispatcher } from 'undici';
-import { NonRetryableError, RetryableError } from '../core/errors.js';
+import { NonRetryableError, RetryableError, SnoozeError } from '../core/errors.js';
 import type { CallbackPayload } from '../core/callbacks.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -12,6 +12,7 @@ import type { FusionConfig } from './config-types.js';
 import { OutgoingRefused, refusedCause, type OutgoingGuard } from './http/guard.js';
 import { isRetryableStatus, networkFailure, retryAfterMs } from './http/answer.js';
 import { HostBreaker, HostOpenError, isHostFailure, probeSpacing } from './http/host-breaker.js';
+import { SlowHosts } from './http/slow-hosts.js';
 import { signerFrom } from './http/signing.js';
 
 const TIMEOUT_MS = 15_000;
@@ -46,6 +47,7 @@ export interface CallbackDeps {
 export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload, { status: number }> {
   const signer = signerFrom(deps.config.channels?.webhook?.signingSecret);
   const breaker = new HostBreaker(deps.shared, deps.config.channels?.webhook?.breaker, deps.logger);
+  const slowHosts = new SlowHosts(deps.config.channels?.webhook?.slowHost, deps.clock);
   let dispatcher = deps.dispatcher;
   return async (p: CallbackPayload, ctx: TaskContext<CallbackPayload>) => {
     try {
@@ -63,7 +65,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
     };
     let res: Dispatcher.ResponseData;
     try {
-      res = await breaker.around(p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS, deps.guard.connectTimeoutMs), async () => {
+      res = await slowHosts.around(p.url, ctx.job, () => breaker.around(p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS, deps.guard.connectTimeoutMs), async () => {
         const answer = await request(p.url, {
           method: 'POST', headers, body, signal: ctx.signal,
           dispatcher: (dispatcher ??= deps.guard.dispatcher()),
@@ -71,9 +73,9 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
         });
         await answer.body.dump();
         return answer;
-      }, (err) => isHostFailure(networkFailure(err, p.url)));
+      }, (err) => isHostFailure(networkFailure(err, p.url))));
     } catch (err) {
-      if (err instanceof HostOpenError) throw err;
+      if (err instanceof HostOpenError || err instanceof SnoozeError) throw err;
       const refused = refusedCause(err);
       if (refused) throw new NonRetryableError(`callback ${refused.message}`);
       throw new RetryableError(`callback ${p.url} failed: ${(err as Error)?.message ?? String(err)}`);

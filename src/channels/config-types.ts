@@ -49,6 +49,8 @@ export interface WebhookConfig {
   timeoutSeconds?: number;
   /** The breaker per destination host of webhooks, their callbacks and job callbacks. */
   breaker?: HostBreakerConfig;
+  /** How many requests a slow destination host may hold at once in one process (the same requests). */
+  slowHost?: SlowHostConfig;
   /** How job callbacks and webhooks' callbacks retry (callback-retry.ts; default 20 attempts, exponential backoff, 10 stalls). */
   callbackRetry?: { maxAttempts?: number; backoff?: BackoffPolicy; maxStalls?: number };
 }
@@ -61,6 +63,14 @@ export interface HostBreakerConfig {
   windowMs?: number;
   /** How long an open breaker fails requests to its host before one may try it again (default 30,000). */
   cooldownMs?: number;
+}
+
+/** A slow host's share of a process's requests (src/channels/http/slow-hosts.ts, docs/webhooks.md). */
+export interface SlowHostConfig {
+  /** Requests in flight a slow host may hold in one process; 0 turns the limit off (default 5). */
+  limit?: number;
+  /** A request in flight this long, or that took this long, makes its host slow (default 2,000). */
+  afterMs?: number;
 }
 
 export interface ReminderConfig {

@@ -10,6 +10,7 @@ import type { ChannelConfig, FusionConfig, ProviderEntry } from './config-types.
 import { DRY_RUN } from './dry-run.js';
 import { signingKey } from './http/signing.js';
 import { hostBreakerSettings } from './http/host-breaker.js';
+import { slowHostSettings } from './http/slow-hosts.js';
 import { callbackRetry, callbackRetryProblem } from './callback-retry.js';
 import { EXPONENTIAL_DEFAULTS, retrySpanMs } from '../core/backoff.js';
 import type { BackoffPolicy } from '../core/job.js';
@@ -112,6 +113,14 @@ export const CONFIG_SCHEMA = {
                 threshold: { type: 'integer', minimum: 0, maximum: 1000 },
                 windowMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
                 cooldownMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+              },
+            },
+            slowHost: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                limit: { type: 'integer', minimum: 0, maximum: 10_000 },
+                afterMs: { type: 'integer', minimum: 1, maximum: 3_600_000 },
               },
             },
             // The backoff's own fields are checked by callbackRetryProblem (the engine's validateBackoff).
@@ -472,7 +481,9 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
   const breakerText = breaker.threshold > 0
     ? `breaker per host after ${breaker.threshold} timeouts or connection failures within ${breaker.windowMs} ms, open ${breaker.cooldownMs} ms`
     : 'breaker off';
-  lines.push(`webhook: signing ${w?.signingSecret ? `secret ${REDACTED}` : 'off (no signingSecret)'}, timeout ${w?.timeoutSeconds ?? 15} s, ${breakerText}`);
+  const slow = slowHostSettings(w?.slowHost);
+  const slowText = slow.limit > 0 ? `a slow host (an answer after ${slow.afterMs} ms) at most ${slow.limit} requests at once a process` : 'no limit for slow hosts';
+  lines.push(`webhook: signing ${w?.signingSecret ? `secret ${REDACTED}` : 'off (no signingSecret)'}, timeout ${w?.timeoutSeconds ?? 15} s, ${breakerText}, ${slowText}`);
   const retry = callbackRetry(red);
   const span = retrySpanMs(retry.backoff, retry.maxAttempts);
   lines.push(`callbacks: ${retry.maxAttempts} attempts, ${backoffText(retry.backoff)}: retried for ${duration(span.expectedMs)} on average, ${duration(span.maxMs)} at most; ${retry.maxStalls} lost leases`);

@@ -15,6 +15,22 @@ export class RetryableError extends Error {
   }
 }
 
+/**
+ * Thrown by a handler: not now, try again in delayMs. The job is scheduled again and the attempt
+ * does not count against maxAttempts (its history records it as snoozed). For waits that are no
+ * fault of the job: a destination busy with other work, a window not yet open.
+ */
+export class SnoozeError extends Error {
+  override name = 'SnoozeError';
+  constructor(
+    readonly delayMs: number,
+    message = 'snoozed',
+  ) {
+    super(message);
+    if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new TypeError(`SnoozeError: delayMs must be a number >= 0, got ${delayMs}`);
+  }
+}
+
 /** The attempt ran past its timeout. Retryable. */
 export class TimeoutError extends Error {
   override name = 'TimeoutError';

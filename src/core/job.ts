@@ -23,7 +23,7 @@ export interface JobError {
   details?: Record<string, unknown>;
 }
 
-export type AttemptOutcome = 'completed' | 'retrying' | 'failed' | 'cancelled' | 'stalled' | 'released';
+export type AttemptOutcome = 'completed' | 'retrying' | 'failed' | 'cancelled' | 'stalled' | 'released' | 'snoozed';
 
 export interface AttemptRecord {
   attempt: number;

@@ -39,6 +39,8 @@ export interface LifecycleEvents {
   'job.cancelled': AttemptEnd & { error: JobError };
   /** The worker stopped before the attempt ended and gave the job back to its queue. */
   'job.released': AttemptEnd;
+  /** The handler put the job off (SnoozeError): it runs again at `runAt`, the attempt not counted. */
+  'job.snoozed': AttemptEnd & { runAt: number };
   /** The worker lost the job's lease (another worker may run it now): its outcome is dropped. */
   'job.lost': AttemptEnd;
   /** A worker started claiming. */
@@ -53,7 +55,7 @@ export type LifecycleEventName = keyof LifecycleEvents;
 export type LifecycleListener<K extends LifecycleEventName> = (event: LifecycleEvents[K], name: K) => void;
 
 /** Every job event that ends an attempt. */
-export const ATTEMPT_ENDS = ['job.completed', 'job.retrying', 'job.failed', 'job.cancelled', 'job.released', 'job.lost'] as const;
+export const ATTEMPT_ENDS = ['job.completed', 'job.retrying', 'job.failed', 'job.cancelled', 'job.released', 'job.snoozed', 'job.lost'] as const;
 export type AttemptEndName = (typeof ATTEMPT_ENDS)[number];
 
 type Listeners = { [K in LifecycleEventName]?: LifecycleListener<K>[] };

@@ -5,6 +5,7 @@
 // disagrees fails there rather than in production.
 import type { AttemptOutcome, JobError, JobState } from './job.js';
 import { conflict, type FusionError } from './errors.js';
+import type { StoreEventType } from './store.js';
 
 /** What an operator (API, dashboard, terminal) can do to one job. */
 export type OperatorAction = 'cancel' | 'reschedule' | 'promote' | 'retry' | 'remove';
@@ -61,7 +62,7 @@ export function actionResult(action: OperatorAction, state: JobState, runAt: num
 }
 
 /** The end of an attempt, as the worker reports it (Outcome.kind). */
-export type OutcomeKind = 'completed' | 'retry' | 'failed' | 'cancelled' | 'released';
+export type OutcomeKind = 'completed' | 'retry' | 'failed' | 'cancelled' | 'released' | 'snoozed';
 
 interface OutcomeRule {
   /** The attempt's outcome in the job's history. */
@@ -82,6 +83,7 @@ export const OUTCOME_RULES: Readonly<Record<OutcomeKind, OutcomeRule>> = {
   failed: { recorded: 'failed', counts: true, ends: true },
   cancelled: { recorded: 'cancelled', counts: true, ends: true },
   released: { recorded: 'released', counts: false, ends: false },
+  snoozed: { recorded: 'snoozed', counts: false, ends: false },
 };
 
 /**
@@ -91,9 +93,24 @@ export const OUTCOME_RULES: Readonly<Record<OutcomeKind, OutcomeRule>> = {
 export function outcomeState(kind: OutcomeKind): JobState {
   switch (kind) {
     case 'retry':
+    case 'snoozed':
       return 'scheduled';
     case 'released':
       return 'queued';
+    default:
+      return kind;
+  }
+}
+
+/** The store event an applied outcome gives (a job put off or retried later is due again at its retryAt). */
+export function outcomeEvent(kind: OutcomeKind): StoreEventType {
+  switch (kind) {
+    case 'retry':
+      return 'retrying';
+    case 'released':
+      return 'queued';
+    case 'snoozed':
+      return 'scheduled';
     default:
       return kind;
   }

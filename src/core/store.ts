@@ -43,7 +43,9 @@ export type Outcome =
   | (OutcomeBase & { kind: 'failed'; error: JobError })
   | (OutcomeBase & { kind: 'cancelled'; error?: JobError })
   /** Given back unfinished (graceful shutdown): back to queued, the attempt does not count. */
-  | (OutcomeBase & { kind: 'released' });
+  | (OutcomeBase & { kind: 'released' })
+  /** Put off by the handler (SnoozeError): scheduled again at retryAt, the attempt does not count. */
+  | (OutcomeBase & { kind: 'snoozed'; retryAt: number; /** For the log line; not stored. */ reason?: string });
 
 export interface Lease {
   id: string;

@@ -16,7 +16,7 @@ export interface TelemetryOptions {
 /** The outcome attribute of each way an attempt ends. */
 const OUTCOMES: Record<AttemptEndName, string> = {
   'job.completed': 'completed', 'job.retrying': 'retrying', 'job.failed': 'failed',
-  'job.cancelled': 'cancelled', 'job.released': 'released', 'job.lost': 'lost',
+  'job.cancelled': 'cancelled', 'job.released': 'released', 'job.snoozed': 'snoozed', 'job.lost': 'lost',
 };
 
 /**

@@ -58,7 +58,7 @@ describe('fusion config check', () => {
       assert.match(r.out, /fusion\.config\.json: valid/);
       assert.match(r.out, /india {2}type dry-run {2}countries \+91 {2}rate 20\/s/);
       assert.match(r.out, /\+91 {5}-> india \[dry-run; countries \+91; rate 20\/s\]/);
-      assert.match(r.out, /webhook: signing secret \*\*\*/);
+      assert.match(r.out, /webhook: signing secret \*\*\*, .*, a slow host \(an answer after 2000 ms\) at most 5 requests at once a process/);
       assert.match(r.out, /callbacks: 20 attempts, backoff from 1000 ms doubling to 3600000 ms \(full jitter\): retried for 4\.1 h on average, 8\.1 h at most; 10 lost leases/);
       assert.match(r.out, /channels in dry-run: .*sms/);
       assert.ok(!r.out.includes(SECRET) && !r.err.includes(SECRET), 'the secret is never printed');
@@ -73,7 +73,10 @@ describe('fusion config check', () => {
       const bad = {
         channels: {
           sms: { providers: { foo: { type: 'bar' } }, routes: { '+91': ['nope'] } },
-          webhook: { signingSecret: 'env:FUSION_TEST_MISSING', callbackRetry: { maxAttempts: 0, backoff: { type: 'exponential', base: -1 } } },
+          webhook: {
+            signingSecret: 'env:FUSION_TEST_MISSING', callbackRetry: { maxAttempts: 0, backoff: { type: 'exponential', base: -1 } },
+            slowHost: { limit: -1, afterMs: 0 },
+          },
         },
       };
       writeFileSync(join(t.dir, 'bad.json'), JSON.stringify(bad));
@@ -85,6 +88,8 @@ describe('fusion config check', () => {
       assert.match(r.err, /channels\.webhook\.signingSecret: environment variable FUSION_TEST_MISSING is not set/);
       assert.match(r.err, /channels\.webhook\.callbackRetry\.maxAttempts: must be >= 1/);
       assert.match(r.err, /channels\.webhook\.callbackRetry\.backoff: backoff\.base must be a non-negative number/);
+      assert.match(r.err, /channels\.webhook\.slowHost\.limit: must be >= 0/);
+      assert.match(r.err, /channels\.webhook\.slowHost\.afterMs: must be >= 1/);
       assert.ok(!r.err.includes(SECRET));
       const none = await run(['config', 'check'], { env: { FUSION_CONFIG: '' } });
       assert.equal(none.code, 2);

@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
+import { SnoozeError } from '../../src/index.js';
 import { Lifecycle, type LifecycleEventName, type LifecycleEvents } from '../../src/core/lifecycle.js';
 import { occurrenceJobId } from '../../src/core/scheduler.js';
 import type { Logger } from '../../src/core/logger.js';
@@ -10,7 +11,7 @@ import { ApiMetrics } from '../../src/api/metrics.js';
 import { deferred, sqliteFusion, waitForState } from '../helpers/engine.js';
 
 const NAMES: LifecycleEventName[] = [
-  'job.started', 'job.completed', 'job.retrying', 'job.failed', 'job.cancelled', 'job.released', 'job.lost',
+  'job.started', 'job.completed', 'job.retrying', 'job.failed', 'job.cancelled', 'job.released', 'job.snoozed', 'job.lost',
   'worker.up', 'worker.down', 'schedule.fired',
 ];
 
@@ -93,6 +94,39 @@ describe('Lifecycle events', () => {
       assert.equal(f.job.id, 'always-1');
       assert.equal(f.attempt, 2);
       assert.equal(f.error.message, 'down #2');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a snoozed job: started, snoozed (runAt), started again at that time with the same attempt number, never failed for it', async () => {
+    const clock = new ManualClock();
+    const { fusion, store, cleanup } = await sqliteFusion(clock);
+    try {
+      const rec = record(fusion.lifecycle);
+      let runs = 0;
+      // Snoozes more times than it has attempts: none of them counts.
+      fusion.task('later', () => {
+        if (++runs <= 3) throw new SnoozeError(5_000, 'partner busy');
+        return 'done';
+      });
+      fusion.worker({ queues: ['default'] });
+      for (let n = 0; n < 3; n++) {
+        const snoozed = fusion.lifecycle.next('job.snoozed');
+        if (n === 0) await fusion.enqueue('later', null, { id: 'later-1', maxAttempts: 2 });
+        else clock.advance(5_000);
+        const s = await snoozed;
+        assert.equal(s.attempt, 1, 'a snoozed attempt is given back');
+        assert.equal(s.runAt, s.at + 5_000);
+        assert.equal((await store.getJob({ id: 'later-1' }))!.state, 'scheduled');
+      }
+      const completed = fusion.lifecycle.next('job.completed');
+      clock.advance(5_000);
+      assert.equal((await completed).attempt, 1);
+      const job = await waitForState(store, 'later-1', 'completed');
+      assert.deepEqual(job.history.map((h) => h.outcome), ['snoozed', 'snoozed', 'snoozed', 'completed']);
+      assert.deepEqual(rec.names().filter((n) => n !== 'worker.up'), ['job.started', 'job.snoozed', 'job.started', 'job.snoozed', 'job.started', 'job.snoozed', 'job.started', 'job.completed']);
+      assert.throws(() => new SnoozeError(-1), TypeError);
     } finally {
       await cleanup();
     }

@@ -265,7 +265,7 @@ export function isHostFailure(err: unknown): boolean {
 }
 
 /** The host a breaker is kept for: the URL's host, with its port unless it is the scheme's default. */
-function hostOf(url: string): string {
+export function hostOf(url: string): string {
   try {
     return new URL(url).host;
   } catch {

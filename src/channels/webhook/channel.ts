@@ -17,6 +17,7 @@ import { signerFrom, type WebhookSigner } from '../http/signing.js';
 import { OutgoingRefused } from '../http/guard.js';
 import { capText, MAX_ANSWER_BYTES } from '../http/answer.js';
 import { HostBreaker, probeSpacing } from '../http/host-breaker.js';
+import { SlowHosts } from '../http/slow-hosts.js';
 import { callbackRetry, type CallbackRetry } from '../callback-retry.js';
 import { buildRequest, validateWebhookPayload, DEFAULT_TIMEOUT_SECONDS, type WebhookPayload } from './payload.js';
 import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type Answer } from './send.js';
@@ -49,6 +50,8 @@ interface Runtime {
   timeoutSeconds: number;
   /** Requests to a host that keeps timing out or refusing connections fail at once for a while. */
   breaker: HostBreaker;
+  /** A slow host holds at most a few of this process's requests; its other jobs are snoozed. */
+  slowHosts: SlowHosts;
   /** The attempts and backoff of each callback follow-up. */
   callbackRetry: CallbackRetry;
   /** checkTarget's verdicts by scheme and host: null when allowed, else the refusal. */
@@ -92,8 +95,8 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const req = buildRequest(payload, rt.timeoutSeconds);
   checkTarget(rt, req.url);
   const label = `webhook ${req.method} ${req.url}`;
-  const answer = await rt.breaker.around(req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs, rt.deps.guard.connectTimeoutMs),
-    () => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label }));
+  const answer = await rt.slowHosts.around(req.url, ctx.job, () => rt.breaker.around(req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs, rt.deps.guard.connectTimeoutMs),
+    () => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label })));
   const ok = succeeded(answer);
   const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
   let callback: WebhookResult['callback'];
@@ -116,10 +119,10 @@ async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskCon
   const label = `webhook callback POST ${p.url}`;
   const body = new URLSearchParams({ resp: p.resp, status_code: String(p.status_code) }).toString();
   const timeoutMs = p.timeoutMs ?? rt.timeoutSeconds * 1000;
-  const answer = await rt.breaker.around(p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs, rt.deps.guard.connectTimeoutMs), () => exchange(
+  const answer = await rt.slowHosts.around(p.url, ctx.job, () => rt.breaker.around(p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs, rt.deps.guard.connectTimeoutMs), () => exchange(
     { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs },
     { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label },
-  ));
+  )));
   if (!succeeded(answer)) throw answerFailure(answer, label, rt.deps.clock.now());
   return { status: answer.status, body: answerSummary(answer).body.slice(0, 2048) };
 }
@@ -142,6 +145,7 @@ export function webhookChannel(deps: ChannelDeps): ChannelSetup {
     signer: signerFrom(conf.signingSecret),
     timeoutSeconds: conf.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     breaker: new HostBreaker(deps.store.shared, conf.breaker, deps.logger),
+    slowHosts: new SlowHosts(conf.slowHost, deps.clock),
     callbackRetry: callbackRetry(deps.config),
     verdicts: new Map(),
   };

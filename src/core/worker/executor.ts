@@ -8,7 +8,7 @@
 // The global `performance` is a getter run on every read (Node defines it lazily); the module's export is a plain value.
 import { performance } from 'node:perf_hooks';
 import { backoffDelay } from '../backoff.js';
-import { CancelledError, NonRetryableError, TimeoutError, isRetryable, retryAfterOf } from '../errors.js';
+import { CancelledError, NonRetryableError, SnoozeError, TimeoutError, isRetryable, retryAfterOf } from '../errors.js';
 import type { Job, JobError, NewJob } from '../job.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -275,6 +275,7 @@ export class Executor {
     const at = this.clock.now();
     if (err instanceof LeaseLostError) return null;
     if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
+    if (err instanceof SnoozeError) return { kind: 'snoozed', ...lease, at, retryAt: at + err.delayMs, reason: err.message };
     const error = toJobError(err);
     if (err instanceof CancelledError) return { kind: 'cancelled', ...lease, at, error };
     if (error.retryable && job.attempts < job.maxAttempts) {
@@ -329,6 +330,9 @@ export class Executor {
       case 'released':
         log.info(this.logFields(entry), 'job given back to the queue');
         break;
+      case 'snoozed':
+        if (this.logsInfo()) log.info({ ...this.logFields(entry), reason: outcome.reason, runAt: outcome.retryAt }, 'job snoozed');
+        break;
     }
     // The slot frees only once the outcome is stored (the completer calls free), so a claim never
     // races its own finish.
@@ -358,6 +362,8 @@ export class Executor {
         return lifecycle.emit('job.failed', { ...end, error: outcome.error });
       case 'cancelled':
         return lifecycle.emit('job.cancelled', { ...end, error: outcome.error ?? { message: 'job cancelled', retryable: false } });
+      case 'snoozed':
+        return lifecycle.emit('job.snoozed', { ...end, runAt: outcome.retryAt });
       default:
         return lifecycle.emit(name as 'job.released' | 'job.lost', end);
     }
@@ -366,6 +372,7 @@ export class Executor {
 
 const ATTEMPT_END_EVENT: Record<Outcome['kind'], AttemptEndName> = {
   completed: 'job.completed', retry: 'job.retrying', failed: 'job.failed', cancelled: 'job.cancelled', released: 'job.released',
+  snoozed: 'job.snoozed',
 };
 
 /**

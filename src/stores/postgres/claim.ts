@@ -7,7 +7,7 @@ import type { Job } from '../../core/job.js';
 import type {
   ClaimRequest, ClaimResult, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
-import { CANCELLED_WHILE_LOST, stalledTooOften } from '../../core/state-rules.js';
+import { CANCELLED_WHILE_LOST, outcomeEvent, stalledTooOften } from '../../core/state-rules.js';
 import type { PostgresContext } from './context.js';
 import { numOrNull, rowToJob, type JobRow } from './rows.js';
 
@@ -116,8 +116,7 @@ function readApplied(rows: JobRow[], outcomes: Outcome[], applied: boolean[], ev
     const queue = queues[k];
     applied[k] = queue !== undefined;
     if (queue === undefined) return;
-    const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
-    events.push({ type, queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined });
+    events.push({ type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' || o.kind === 'snoozed' ? o.retryAt : undefined });
     if (o.enqueue) {
       for (const j of o.enqueue) {
         const state = j.runAt > o.at ? 'scheduled' : 'queued';

@@ -235,7 +235,7 @@ export class Claims {
       if (!appliedAt(x)) continue;
       const o = outcomes[order[x]!]!;
       applied[order[x]!] = true;
-      if (o.kind !== 'released' && o.kind !== 'retry') ctx.forgetQueue(o.id);
+      if (o.kind !== 'released' && o.kind !== 'retry' && o.kind !== 'snoozed') ctx.forgetQueue(o.id);
     }
     // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
     for (let x = 0; x < outbox.length; x += 3) {

@@ -311,10 +311,9 @@ export function outcomeArgs(
   for (const position of positions) {
     const outcome = outcomes[position]!;
     if (outcome.kind === 'completed') continue;
-    const error = outcome.kind === 'released' ? undefined : outcome.error;
-    args.push(
-      outcome.kind, outcome.id, outcome.token, outcome.at, error ? JSON.stringify(error) : '', historyError(error), outcome.kind === 'retry' ? outcome.retryAt : '',
-    );
+    const error = outcome.kind === 'released' || outcome.kind === 'snoozed' ? undefined : outcome.error;
+    const retryAt = outcome.kind === 'retry' || outcome.kind === 'snoozed' ? outcome.retryAt : '';
+    args.push(outcome.kind, outcome.id, outcome.token, outcome.at, error ? JSON.stringify(error) : '', historyError(error), retryAt);
     order.push(position);
     entries++;
   }

@@ -2,7 +2,7 @@
 // heartbeat, progress and logs; and the sweeps that keep leases and due jobs moving (recover,
 // promote). The hot path is claim + finish: plain statements with literals, rows read as arrays.
 import type { Job, JobError } from '../../core/job.js';
-import { stallDecision } from '../../core/state-rules.js';
+import { outcomeEvent, stallDecision } from '../../core/state-rules.js';
 import type {
   ClaimRequest, ClaimResult, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
@@ -136,10 +136,12 @@ export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: St
       case 'released':
         changes = statements.release.run({ seq, token: o.token, at: o.at }).changes;
         break;
+      case 'snoozed':
+        changes = statements.snooze.run({ seq, token: o.token, at: o.at, retryAt: o.retryAt }).changes;
+        break;
     }
     if (changes === 0) return false;
-    const type = o.kind === 'retry' ? 'retrying' : o.kind === 'released' ? 'queued' : o.kind;
-    const event: StoreEvent = { type, queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' ? o.retryAt : undefined };
+    const event: StoreEvent = { type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' || o.kind === 'snoozed' ? o.retryAt : undefined };
     events.push(event);
     // A job given back at shutdown is for the workers of other processes.
     if (o.kind === 'released') conn.shareWork([event]);

@@ -216,6 +216,9 @@ export function prepareStatements(db: Database.Database) {
     cancel: d.prepare(`UPDATE jobs SET error = @error, ${outcomeSets('cancelled', '@at')},
       history = ${closeAttempt(recorded('cancelled'), '@at', true)}
       WHERE seq = @seq AND ${UNDER_LEASE}`),
+    snooze: d.prepare(`UPDATE jobs SET run_at = @retryAt, ${outcomeSets('snoozed', '@at')},
+      history = ${closeAttempt(recorded('snoozed'))}
+      WHERE seq = @seq AND ${UNDER_LEASE}`),
     release: d.prepare(`UPDATE jobs SET ${outcomeSets('released', '@at')},
       history = ${closeAttempt(recorded('released'))}
       WHERE seq = @seq AND ${UNDER_LEASE}`),

@@ -139,6 +139,26 @@ export function claimFinishArea(make: StoreFactory): void {
       assert.equal((await s.getJob({ id: 'a' }))!.history.length, 2);
     });
 
+    it('snoozed moves the job to scheduled at its time without counting the attempt, and keeps its last error', async () => {
+      await s.addJobs({ jobs: [job({ id: 'a' })], now: T0 });
+      const [first] = (await claim()).jobs;
+      const error = { message: 'provider down', retryable: true };
+      await s.finishJobs({ outcomes: [{ kind: 'retry', id: 'a', token: first!.leaseToken!, at: T0 + 1, error, retryAt: T0 + 2 }] });
+      const [second] = (await claim(1, ['q'], T0 + 2)).jobs;
+      assert.equal(second!.attempts, 2);
+      assert.deepEqual(await s.finishJobs({ outcomes: [{ kind: 'snoozed', id: 'a', token: second!.leaseToken!, at: T0 + 3, retryAt: T0 + 500 }] }), [true]);
+      const j = (await s.getJob({ id: 'a' }))!;
+      assert.deepEqual([j.state, j.runAt, j.attempts, j.leaseToken, j.endedAt], ['scheduled', T0 + 500, 1, null, null]);
+      assert.equal(j.error!.message, 'provider down', 'the last failure stays readable');
+      assert.deepEqual(j.history.map((h) => [h.attempt, h.outcome, h.endedAt]), [[1, 'retrying', T0 + 1], [2, 'snoozed', T0 + 3]]);
+      assert.equal((await s.countJobs({ queue: 'q' })).q!.scheduled, 1);
+      assert.equal((await claim(1, ['q'], T0 + 499)).jobs.length, 0, 'not before its time');
+      const [third] = (await claim(1, ['q'], T0 + 500)).jobs;
+      assert.equal(third!.attempts, 2, 'the snoozed attempt did not count');
+      assert.deepEqual(await s.finishJobs({ outcomes: [{ kind: 'snoozed', id: 'a', token: second!.leaseToken!, at: T0 + 501, retryAt: T0 + 900 }] }), [false], 'a stale token is refused');
+      assert.equal((await s.getJob({ id: 'a' }))!.state, 'active');
+    });
+
     it('fails and cancels through the lease holder; released jobs go back without counting the attempt', async () => {
       await s.addJobs({ jobs: [job({ id: 'f' }), job({ id: 'c' }), job({ id: 'r' })], now: T0 });
       const jobs = (await claim()).jobs;

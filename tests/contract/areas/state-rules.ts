@@ -84,7 +84,7 @@ export function stateRulesArea(make: StoreFactory): void {
     it('outcomes: each applies under a live token as OUTCOME_RULES says, and not at all under a stale one', async () => {
       const kinds = Object.keys(OUTCOME_RULES) as OutcomeKind[];
       for (const kind of kinds) {
-        for (const retryAt of kind === 'retry' ? [T0 + 5_000, T0 + 1] : [0]) {
+        for (const retryAt of kind === 'retry' || kind === 'snoozed' ? [T0 + 5_000, T0 + 1] : [0]) {
           const id = `o-${kind}-${retryAt}`;
           await jobIn(s, id, 'active');
           const token = (await s.getJob({ id }))!.leaseToken!;
@@ -94,7 +94,7 @@ export function stateRulesArea(make: StoreFactory): void {
             kind === 'completed' ? { ...base, kind, token, result: 'r' }
             : kind === 'retry' ? { ...base, kind, token, error: ERR, retryAt }
             : kind === 'failed' ? { ...base, kind, token, error: ERR }
-            : kind === 'cancelled' ? { ...base, kind, token }
+            : kind === 'snoozed' ? { ...base, kind, token, retryAt }
             : { ...base, kind, token };
           assert.deepEqual(await s.finishJobs({ outcomes: [outcome] }), [true], id);
           const j = (await s.getJob({ id }))!;
@@ -104,6 +104,7 @@ export function stateRulesArea(make: StoreFactory): void {
           assert.equal(j.endedAt !== null, rule.ends, `${id} endedAt`);
           assert.equal(j.history.at(-1)?.outcome, rule.recorded, `${id} history`);
           assert.equal(j.leaseToken, null, `${id} lease cleared`);
+          if (kind === 'retry' || kind === 'snoozed') assert.equal(j.runAt, retryAt, `${id} runAt`);
           // The same token again: the job has moved on, so nothing changes.
           assert.deepEqual(await s.finishJobs({ outcomes: [{ ...outcome, at: T0 + 2 }] }), [false], `${id} stale`);
           assert.equal((await s.getJob({ id }))!.state, j.state, `${id} unchanged by a stale outcome`);

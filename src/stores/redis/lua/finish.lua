@@ -8,7 +8,7 @@
 --     put-backs that take the token away (and a manual retry, of a job that holds none), so it stays
 --     as the claim read it while the token holds (~1.8k Redis instructions a job, callgrind);
 --   (kind, id, token, at, error JSON or '', error message as JSON or '', retryAt or '') for the
---     other kinds (retry, released, failed, cancelled). The client sends the message apart: cjson
+--     other kinds (retry, snoozed, released, failed, cancelled). The client sends the message apart: cjson
 --     cannot decode every JSON.stringify output (a message cut through an emoji holds a lone
 --     surrogate), and it is spliced into the history as it comes;
 -- then outboxCount x (outcome number, outbox field, outbox entry): follow-up jobs, written only if
@@ -64,6 +64,12 @@ local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, re
       'h', closeAttempt(history, attempt, worker, startedAt, atText, 'retrying', messageJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
     addToIndex(keyBase .. SCHEDULED, retryAt, id)
     events[#events + 1] = {'retrying', id, tonumber(retryAt)}
+  elseif kind == 'snoozed' then
+    -- Put off by its handler: scheduled again, the attempt given back (its error, if any, kept).
+    callRedis('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'at', math.max(tonumber(attempt) - 1, 0),
+      'h', closeAttempt(history, attempt, worker, startedAt, atText, 'snoozed'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+    addToIndex(keyBase .. SCHEDULED, retryAt, id)
+    events[#events + 1] = {'scheduled', id, tonumber(retryAt)}
   elseif kind == 'released' then
     callRedis('HSET', key, 'st', 'queued', 'at', math.max(tonumber(attempt) - 1, 0),
       'h', closeAttempt(history, attempt, worker, startedAt, atText, 'released'), 'tk', '', 'lu', '', 'w', '', 'cr', '')

@@ -1,0 +1,153 @@
+// A slow destination host's share of a process's webhook requests (src/channels/http/slow-hosts.ts):
+// the rules on a manual clock, then a real Fusion on SQLite with loopback partners, one answering
+// slowly: with the limit, another partner's webhooks queued behind its backlog go out after one slow
+// round; without it (the control, limit 0) they wait for the whole backlog.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/core/clock.js';
+import { SnoozeError } from '../../src/core/errors.js';
+import type { AttemptRecord, Job } from '../../src/core/job.js';
+import { SlowHosts } from '../../src/channels/http/slow-hosts.js';
+import type { SlowHostConfig } from '../../src/channels/config-types.js';
+import { sqliteFusion, waitForState } from '../helpers/engine.js';
+import { receiver } from './webhook-server.js';
+
+const A = 'http://a.example:8080/hook';
+const B = 'http://b.example/hook';
+const noHistory = { history: [] as AttemptRecord[] };
+
+/** A request held open until its release is called. */
+function pending(hosts: SlowHosts, url: string, job = noHistory) {
+  let release!: () => void;
+  const answered = new Promise<void>((r) => (release = r));
+  const sent = hosts.around(url, job, () => answered);
+  return { sent, release };
+}
+
+describe('slow hosts: the rules', () => {
+  it('a host that answers quickly is never limited; one with a request in flight for afterMs is, at its limit', async () => {
+    const clock = new ManualClock();
+    const hosts = new SlowHosts({ limit: 2, afterMs: 1_000 }, clock, () => 0.5);
+    const first = pending(hosts, A);
+    const second = pending(hosts, A);
+    const third = pending(hosts, A);
+    assert.deepEqual(hosts.slowNow(), [], 'three young requests: not slow, none refused');
+    clock.advance(1_000);
+    assert.deepEqual(hosts.slowNow(), ['a.example:8080']);
+    await assert.rejects(hosts.around(A, noHistory, async () => 'sent'), (err: unknown) => {
+      assert.ok(err instanceof SnoozeError);
+      assert.equal(err.delayMs, 1_000, 'the first snooze waits a second (jitter at its middle)');
+      assert.match(err.message, /host a\.example:8080 is slow: 3 requests in flight here, at most 2/);
+      return true;
+    });
+    assert.equal(await hosts.around(B, noHistory, async () => 'sent'), 'sent', 'another host is not limited');
+    first.release();
+    second.release();
+    await Promise.all([first.sent, second.sent]);
+    // One in flight (third), under the limit: sent, though the host is slow.
+    assert.equal(await hosts.around(A, noHistory, async () => 'sent'), 'sent');
+    third.release();
+    await third.sent;
+  });
+
+  it('a host stays slow for a minute after a slow answer; each snooze in a row waits twice as long, at most 30 s', async () => {
+    const clock = new ManualClock();
+    const hosts = new SlowHosts({ limit: 1, afterMs: 500 }, clock, () => 0.5);
+    const slow = pending(hosts, A);
+    clock.advance(600);
+    slow.release();
+    await slow.sent;
+    assert.deepEqual(hosts.slowNow(), ['a.example:8080'], 'remembered after its answer');
+    const held = pending(hosts, A);
+    const snoozes = (n: number) => ({ history: Array.from({ length: n }, (_, k) => ({ attempt: 1, outcome: 'snoozed', endedAt: k }) as AttemptRecord) });
+    const delays: number[] = [];
+    for (const n of [0, 1, 2, 5, 9]) {
+      await hosts.around(A, snoozes(n), async () => 'sent').catch((err: SnoozeError) => delays.push(err.delayMs));
+    }
+    assert.deepEqual(delays, [1_000, 2_000, 4_000, 30_000, 30_000]);
+    // A failure between snoozes starts the doubling again.
+    const broken = { history: [...snoozes(3).history, { attempt: 1, outcome: 'retrying', endedAt: 9 } as AttemptRecord] };
+    await assert.rejects(hosts.around(A, broken, async () => 'sent'), (err: SnoozeError) => err.delayMs === 1_000);
+    held.release();
+    await held.sent;
+    clock.advance(60_000);
+    assert.deepEqual(hosts.slowNow(), [], 'a minute later it is not slow any more');
+    const again = [pending(hosts, A), pending(hosts, A)];
+    for (const r of again) r.release();
+    await Promise.all(again.map((r) => r.sent));
+  });
+
+  it('jitters each wait by ±20%, and limit 0 turns the limit off', async () => {
+    const clock = new ManualClock();
+    const low = new SlowHosts({ limit: 1, afterMs: 1 }, clock, () => 0);
+    const high = new SlowHosts({ limit: 1, afterMs: 1 }, clock, () => 0.999_999);
+    const off = new SlowHosts({ limit: 0, afterMs: 1 }, clock);
+    const held = [pending(low, A), pending(high, A), pending(off, A)];
+    clock.advance(10);
+    await assert.rejects(low.around(A, noHistory, async () => 0), (err: SnoozeError) => err.delayMs === 800);
+    await assert.rejects(high.around(A, noHistory, async () => 0), (err: SnoozeError) => err.delayMs === 1_200);
+    assert.equal(await off.around(A, noHistory, async () => 'sent'), 'sent');
+    for (const r of held) r.release();
+    await Promise.all(held.map((r) => r.sent));
+  });
+});
+
+const SLOW_MS = 800;
+const SLOTS = 4;
+const BACKLOG = 12;
+const OTHERS = 4;
+
+/** BACKLOG webhooks to a partner answering in SLOW_MS, then OTHERS to a quick one: when each quick one was delivered, and the slow partner's load. */
+async function othersBehindSlow(slowHost: SlowHostConfig) {
+  let inFlight = 0;
+  const inFlightAtArrival: number[] = [];
+  const slow = await receiver((_hit, res) => {
+    inFlightAtArrival.push(++inFlight);
+    setTimeout(() => {
+      inFlight--;
+      res.writeHead(200).end('ok');
+    }, SLOW_MS);
+  });
+  const quick = await receiver();
+  const kit = await sqliteFusion(undefined, { outgoing: { allow: ['127.0.0.1/32'] }, channels: { webhook: { slowHost } } });
+  try {
+    const backlog: Job[] = [];
+    for (let k = 0; k < BACKLOG; k++) backlog.push(await kit.fusion.enqueue('webhook', { url: `${slow.base}/hook`, method: 'POST', data: { k } }, { maxAttempts: 1 }));
+    kit.fusion.worker({ queues: ['webhook'], concurrency: SLOTS, pollMs: 25 });
+    await slow.hit(SLOTS);
+    const added = Date.now();
+    const others: Job[] = [];
+    for (let k = 0; k < OTHERS; k++) others.push(await kit.fusion.enqueue('webhook', { url: `${quick.base}/hook`, method: 'POST', data: { k } }, { maxAttempts: 1 }));
+    const delivered: number[] = [];
+    for (const j of others) {
+      const done = await waitForState(kit.store, j.id, ['completed', 'failed'], 30_000);
+      assert.equal(done.state, 'completed', JSON.stringify(done.error));
+      delivered.push(done.endedAt! - added);
+    }
+    // Every job of the backlog is delivered once, with one attempt: a snooze spends none.
+    const ends = await Promise.all(backlog.map((j) => waitForState(kit.store, j.id, ['completed', 'failed'], 60_000)));
+    assert.deepEqual(ends.map((j) => [j.state, j.attempts]), backlog.map(() => ['completed', 1]));
+    assert.equal(slow.hits.length, BACKLOG, 'the slow partner got each webhook once');
+    const snoozed = ends.filter((j) => j.history.some((h) => h.outcome === 'snoozed')).length;
+    return { delivered, inFlightAtArrival, snoozed };
+  } finally {
+    await kit.cleanup();
+    await slow.close();
+    await quick.close();
+  }
+}
+
+describe('webhooks: a slow partner holds a share of the lane, not all of it', () => {
+  it('another partner queued behind a slow backlog goes out after one slow round (control: limit off)', async () => {
+    const limited = await othersBehindSlow({ limit: 2, afterMs: SLOW_MS / 2 });
+    const unlimited = await othersBehindSlow({ limit: 0 });
+    console.log(JSON.stringify({ test: 'slow-host', deliveredMs: limited.delivered, controlDeliveredMs: unlimited.delivered, snoozed: limited.snoozed, inFlightAtArrival: limited.inFlightAtArrival }));
+    assert.ok(Math.max(...limited.delivered) * 2 < Math.min(...unlimited.delivered),
+      `quick webhooks delivered after ${limited.delivered.join(', ')} ms, against ${unlimited.delivered.join(', ')} ms without the limit`);
+    // The first round went out together, before the host was known slow; after it, at most two at once.
+    assert.ok(limited.inFlightAtArrival.slice(SLOTS).every((n) => n <= 2), `in flight at each arrival: ${limited.inFlightAtArrival.join(',')}`);
+    assert.ok(limited.snoozed > 0, 'jobs over the limit were snoozed');
+    assert.ok(unlimited.inFlightAtArrival.some((n) => n > 2), `the control used every slot: ${unlimited.inFlightAtArrival.join(',')}`);
+    assert.equal(unlimited.snoozed, 0);
+  });
+});
