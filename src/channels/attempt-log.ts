@@ -4,7 +4,7 @@
 // alerts built on the original's index keep working. Secrets never reach a line: payload fields
 // named like secrets are masked, and any configured credential value is scrubbed from the text.
 import { hostname } from 'node:os';
-import { CancelledError, isRetryable } from '../core/errors.js';
+import { CancelledError, SnoozeError, isRetryable } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
@@ -22,7 +22,7 @@ export const TASK_LABELS: Record<string, string> = {
 /** job_result and payload are cut to this many characters (an ES document stays small). */
 export const MAX_LOG_RESULT = 2048;
 
-export type AttemptStatus = 'started' | 'completed' | 'retrying' | 'failed';
+export type AttemptStatus = 'started' | 'completed' | 'retrying' | 'failed' | 'snoozed';
 
 /** One line, as the original wrote it (plus the attempt number and the masked payload). */
 export interface AttemptLogLine {
@@ -189,6 +189,11 @@ export function withAttemptLog(task: ChannelTask, label: string, opts: AttemptLo
     } catch (err) {
       // An abort's reason is what the worker records (timeout, cancel, shutdown), whatever the handler threw.
       const cause = ctx.signal.aborted && ctx.signal.reason !== undefined ? ctx.signal.reason : err;
+      if (cause instanceof SnoozeError) {
+        // Not a failure: the job is put off, the attempt not counted (a slow host's share, http/slow-hosts.ts).
+        if (enabled('info')) logger.info(line((f ??= fields(payload, ctx)), 'snoozed', scrub(capText(`Execution Snoozed: ${cause.message}`, MAX_LOG_RESULT))), 'Execution Snoozed');
+        throw err;
+      }
       const job = ctx.job;
       const retrying = !(cause instanceof CancelledError) && isRetryable(cause) && job.attempts < job.maxAttempts;
       if (!enabled(retrying ? 'warn' : 'error')) throw err;

@@ -10,6 +10,7 @@ import { Fusion } from '../../src/fusion.js';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { installChannels, type ChannelMaker } from '../../src/channels/index.js';
 import { ProviderError } from '../../src/channels/provider.js';
+import { SnoozeError } from '../../src/core/errors.js';
 import { MAX_LOG_RESULT, type AttemptLogLine } from '../../src/channels/attempt-log.js';
 import { validateConfig } from '../../src/channels/config.js';
 import { createShippingLogger } from '../../src/logging.js';
@@ -39,7 +40,9 @@ const testChannel: ChannelMaker = () => ({
   tasks: [{
     name: 'test-sms',
     options: { queue: 'test-sms-q', maxAttempts: 2, backoff: { type: 'fixed', delay: 1 } },
-    handler: async (payload: { fail?: 'once' | 'always' }, ctx) => {
+    handler: async (payload: { fail?: 'once' | 'always'; snooze?: boolean }, ctx) => {
+      // A snooze on the job's only attempt (once): it must not be logged as failed.
+      if (payload.snooze && !ctx.job.history.some((h) => h.outcome === 'snoozed')) throw new SnoozeError(1, 'partner busy');
       if (payload.fail === 'always') throw new ProviderError(`refused for key ${PROVIDER_SECRET}`, { code: 'http_400', retryable: false, status: 400, raw: { error: 'bad number' } });
       if (payload.fail === 'once' && ctx.attempt === 1) throw new ProviderError('provider answered 503', { code: 'http_503', retryable: true, status: 503 });
       return { provider: 'stub', messageId: 'm-1', raw: `echo ${PROVIDER_SECRET} ${'x'.repeat(5000)}` };
@@ -102,7 +105,7 @@ describe('attempt log lines', () => {
     }
   });
 
-  it('a retryable failure logs retrying, a final one failed, with the provider answer and no credential', async () => {
+  it('a retryable failure logs retrying, a final one failed, a snooze snoozed, with the provider answer and no credential', async () => {
     const log = collector();
     const h = await harness(log);
     try {
@@ -122,6 +125,14 @@ describe('attempt log lines', () => {
       assert.deepEqual(of(failed.id), [
         ['started', 'Execution Started', 'info', 1],
         ['failed', 'Execution Failed: refused for key ***', 'error', 1],
+      ]);
+      const snoozed = await h.fusion.enqueue('test-sms', { snooze: true }, { maxAttempts: 1 });
+      await waitForState(h.store, snoozed.id, 'completed');
+      assert.deepEqual(of(snoozed.id), [
+        ['started', 'Execution Started', 'info', 1],
+        ['snoozed', 'Execution Snoozed: partner busy', 'info', 1],
+        ['started', 'Execution Started', 'info', 1],
+        ['completed', 'Execution Successful', 'info', 1],
       ]);
       const fail = log.lines.find((l) => l.job_id === failed.id && l.status === 'failed')!;
       assert.equal(fail.job_result, '{"error":"bad number"}');

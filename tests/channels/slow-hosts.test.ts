@@ -59,14 +59,16 @@ describe('slow hosts: the rules', () => {
     await slow.sent;
     assert.deepEqual(hosts.slowNow(), ['a.example:8080'], 'remembered after its answer');
     const held = pending(hosts, A);
-    const snoozes = (n: number) => ({ history: Array.from({ length: n }, (_, k) => ({ attempt: 1, outcome: 'snoozed', endedAt: k }) as AttemptRecord) });
+    // As a claimed job's history reads: the attempt running now last, with no outcome yet.
+    const running = { attempt: 1, workerId: 'w', startedAt: 10 } as AttemptRecord;
+    const snoozes = (n: number) => ({ history: [...Array.from({ length: n }, (_, k) => ({ attempt: 1, outcome: 'snoozed', endedAt: k }) as AttemptRecord), running] });
     const delays: number[] = [];
     for (const n of [0, 1, 2, 5, 9]) {
       await hosts.around(A, snoozes(n), async () => 'sent').catch((err: SnoozeError) => delays.push(err.delayMs));
     }
     assert.deepEqual(delays, [1_000, 2_000, 4_000, 30_000, 30_000]);
     // A failure between snoozes starts the doubling again.
-    const broken = { history: [...snoozes(3).history, { attempt: 1, outcome: 'retrying', endedAt: 9 } as AttemptRecord] };
+    const broken = { history: [...snoozes(3).history.slice(0, -1), { attempt: 1, outcome: 'retrying', endedAt: 9 } as AttemptRecord, running] };
     await assert.rejects(hosts.around(A, broken, async () => 'sent'), (err: SnoozeError) => err.delayMs === 1_000);
     held.release();
     await held.sent;

@@ -81,8 +81,12 @@ export class SlowHosts {
 
   /** SNOOZE_FIRST_MS, doubled for each snooze in a row that ends the job's history, at most SNOOZE_MAX_MS; jittered ±20%. */
   private snoozeMs(job: JobView): number {
+    const { history } = job;
+    // The attempt running now is the history's last entry, with no outcome yet.
+    let i = history.length - 1;
+    if (i >= 0 && !history[i]!.outcome) i--;
     let inARow = 0;
-    for (let i = job.history.length - 1; i >= 0 && job.history[i]!.outcome === 'snoozed'; i--) inARow++;
+    for (; i >= 0 && history[i]!.outcome === 'snoozed'; i--) inARow++;
     const base = Math.min(SNOOZE_MAX_MS, SNOOZE_FIRST_MS * 2 ** Math.min(inARow, 16));
     return Math.round(base * (0.8 + 0.4 * this.random()));
   }
