@@ -34,6 +34,8 @@ export interface AttemptRecord {
   error?: string;
   /** A failed attempt's structured facts, from its error (a delivery's provider, code, retryable, status). */
   details?: Record<string, unknown>;
+  /** A snoozed record's count of snoozes in a row: a run of them is one record, the latest. */
+  snoozes?: number;
 }
 
 export interface JobCallbacks {

@@ -59,9 +59,10 @@ describe('slow hosts: the rules', () => {
     await slow.sent;
     assert.deepEqual(hosts.slowNow(), ['a.example:8080'], 'remembered after its answer');
     const held = pending(hosts, A);
-    // As a claimed job's history reads: the attempt running now last, with no outcome yet.
+    // As a claimed job's history reads: a run of n snoozes as one record counting them, then the
+    // attempt running now, with no outcome yet.
     const running = { attempt: 1, workerId: 'w', startedAt: 10 } as AttemptRecord;
-    const snoozes = (n: number) => ({ history: [...Array.from({ length: n }, (_, k) => ({ attempt: 1, outcome: 'snoozed', endedAt: k }) as AttemptRecord), running] });
+    const snoozes = (n: number) => ({ history: n === 0 ? [running] : [{ attempt: 1, outcome: 'snoozed', endedAt: 5, snoozes: n } as AttemptRecord, running] });
     const delays: number[] = [];
     for (const n of [0, 1, 2, 5, 9]) {
       await hosts.around(A, snoozes(n), async () => 'sent').catch((err: SnoozeError) => delays.push(err.delayMs));

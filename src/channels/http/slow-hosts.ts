@@ -79,14 +79,15 @@ export class SlowHosts {
     return false;
   }
 
-  /** SNOOZE_FIRST_MS, doubled for each snooze in a row that ends the job's history, at most SNOOZE_MAX_MS; jittered ±20%. */
+  /** SNOOZE_FIRST_MS, doubled for each snooze in a row before this one, at most SNOOZE_MAX_MS; jittered ±20%. */
   private snoozeMs(job: JobView): number {
     const { history } = job;
-    // The attempt running now is the history's last entry, with no outcome yet.
+    // The attempt running now is the history's last entry, with no outcome yet; a run of snoozes
+    // before it is one record counting them.
     let i = history.length - 1;
     if (i >= 0 && !history[i]!.outcome) i--;
-    let inARow = 0;
-    for (; i >= 0 && history[i]!.outcome === 'snoozed'; i--) inARow++;
+    const before = history[i];
+    const inARow = before?.outcome === 'snoozed' ? (before.snoozes ?? 1) : 0;
     const base = Math.min(SNOOZE_MAX_MS, SNOOZE_FIRST_MS * 2 ** Math.min(inARow, 16));
     return Math.round(base * (0.8 + 0.4 * this.random()));
   }

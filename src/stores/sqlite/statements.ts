@@ -216,8 +216,12 @@ export function prepareStatements(db: Database.Database) {
     cancel: d.prepare(`UPDATE jobs SET error = @error, ${outcomeSets('cancelled', '@at')},
       history = ${closeAttempt(recorded('cancelled'), '@at', true)}
       WHERE seq = @seq AND ${UNDER_LEASE}`),
+    // A run of snoozes is one record, the latest, counting them: a snooze right after another
+    // replaces its record, so a job put off for hours keeps a short history.
     snooze: d.prepare(`UPDATE jobs SET run_at = @retryAt, ${outcomeSets('snoozed', '@at')},
-      history = ${closeAttempt(recorded('snoozed'))}
+      history = CASE WHEN json_extract(history, '$[#-1].outcome') = 'snoozed'
+        THEN json_insert(json_remove(history, '$[#-1]'), '$[#]', ${attemptRecord(recorded('snoozed'), '@at', `, 'snoozes', json_extract(history, '$[#-1].snoozes') + 1`)})
+        ELSE ${closeAttempt(recorded('snoozed'), '@at', false, `, 'snoozes', 1`)} END
       WHERE seq = @seq AND ${UNDER_LEASE}`),
     release: d.prepare(`UPDATE jobs SET ${outcomeSets('released', '@at')},
       history = ${closeAttempt(recorded('released'))}
@@ -296,14 +300,20 @@ export function prepareStatements(db: Database.Database) {
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
+/** The JSON object of the attempt an UPDATE ends (`extra`: more of its fields, each `, 'key', value`). */
+function attemptRecord(outcome: string, at: string, extra: string): string {
+  return `json_object('attempt', attempts, 'workerId', worker_id, 'startedAt', started_at, 'endedAt', ${at},
+      'outcome', ${outcome}${extra})`;
+}
+
 /**
  * SQL that appends the attempt an UPDATE ends to the history column. The history holds ended
  * attempts only; the open one is read from attempts, worker_id and started_at (see rowToJob), so a
  * claim writes no JSON. SET expressions see the row as it was, before the UPDATE clears the lease.
+ * `always`: fields the record gets in every case.
  */
-function closeAttempt(outcome: string, at = '@at', withError = false): string {
-  const record = (extra: string) => `json_object('attempt', attempts, 'workerId', worker_id, 'startedAt', started_at, 'endedAt', ${at},
-      'outcome', ${outcome}${extra})`;
+function closeAttempt(outcome: string, at = '@at', withError = false, always = ''): string {
+  const record = (extra: string) => attemptRecord(outcome, at, always + extra);
   // A failed attempt keeps its error's message, and its structured details (a delivery's provider,
   // code, retryable) when the error has them: @details is their JSON, or NULL.
   const ended = withError

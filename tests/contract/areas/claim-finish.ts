@@ -150,13 +150,27 @@ export function claimFinishArea(make: StoreFactory): void {
       const j = (await s.getJob({ id: 'a' }))!;
       assert.deepEqual([j.state, j.runAt, j.attempts, j.leaseToken, j.endedAt], ['scheduled', T0 + 500, 1, null, null]);
       assert.equal(j.error!.message, 'provider down', 'the last failure stays readable');
-      assert.deepEqual(j.history.map((h) => [h.attempt, h.outcome, h.endedAt]), [[1, 'retrying', T0 + 1], [2, 'snoozed', T0 + 3]]);
+      assert.deepEqual(j.history.map((h) => [h.attempt, h.outcome, h.endedAt, h.snoozes]), [[1, 'retrying', T0 + 1, undefined], [2, 'snoozed', T0 + 3, 1]]);
       assert.equal((await s.countJobs({ queue: 'q' })).q!.scheduled, 1);
       assert.equal((await claim(1, ['q'], T0 + 499)).jobs.length, 0, 'not before its time');
       const [third] = (await claim(1, ['q'], T0 + 500)).jobs;
       assert.equal(third!.attempts, 2, 'the snoozed attempt did not count');
       assert.deepEqual(await s.finishJobs({ outcomes: [{ kind: 'snoozed', id: 'a', token: second!.leaseToken!, at: T0 + 501, retryAt: T0 + 900 }] }), [false], 'a stale token is refused');
       assert.equal((await s.getJob({ id: 'a' }))!.state, 'active');
+      // Snoozes in a row are one record, the latest, counting them; a failure between starts a new run.
+      const snooze = async (token: string, at: number) => assert.deepEqual(await s.finishJobs({ outcomes: [{ kind: 'snoozed', id: 'a', token, at, retryAt: at }] }), [true]);
+      await snooze(third!.leaseToken!, T0 + 510);
+      const [fourth] = (await claim(1, ['q'], T0 + 510)).jobs;
+      await snooze(fourth!.leaseToken!, T0 + 520);
+      const history = (await s.getJob({ id: 'a' }))!.history;
+      assert.deepEqual(history.map((h) => [h.attempt, h.outcome, h.endedAt, h.snoozes]), [[1, 'retrying', T0 + 1, undefined], [2, 'snoozed', T0 + 520, 3]]);
+      assert.equal(history[1]!.workerId, 'w1', 'the latest snooze\'s worker');
+      const [fifth] = (await claim(1, ['q'], T0 + 520)).jobs;
+      await s.finishJobs({ outcomes: [{ kind: 'retry', id: 'a', token: fifth!.leaseToken!, at: T0 + 530, error, retryAt: T0 + 530 }] });
+      const [sixth] = (await claim(1, ['q'], T0 + 530)).jobs;
+      await snooze(sixth!.leaseToken!, T0 + 540);
+      assert.deepEqual((await s.getJob({ id: 'a' }))!.history.map((h) => [h.attempt, h.outcome, h.snoozes]),
+        [[1, 'retrying', undefined], [2, 'snoozed', 3], [2, 'retrying', undefined], [3, 'snoozed', 1]]);
     });
 
     it('fails and cancels through the lease holder; released jobs go back without counting the attempt', async () => {

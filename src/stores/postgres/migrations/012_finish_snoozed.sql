@@ -1,5 +1,6 @@
 -- Version 12: finish_jobs takes a 'snoozed' outcome (a handler's SnoozeError): the job goes back to
 -- scheduled at its retryAt and the attempt does not count, as a release does not; its error stays.
+-- A run of snoozes is one history record, counting them.
 CREATE OR REPLACE FUNCTION finish_jobs(p_outcomes json, p_follow json, p_origin text) RETURNS SETOF jobs
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
@@ -21,10 +22,15 @@ BEGIN
       run_at = CASE WHEN o.kind IN ('retry', 'snoozed') THEN o.retry_at ELSE j.run_at END,
       attempts = CASE WHEN o.kind IN ('released', 'snoozed') THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,
       lease_token = NULL, lease_until = NULL, worker_id = NULL,
-      history = j.history || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+      -- A run of snoozes is one record, the latest, counting them: a snooze right after another
+      -- replaces its record, so a job put off for hours keeps a short history.
+      history = CASE WHEN o.kind = 'snoozed' AND j.history->-1->>'outcome' = 'snoozed' THEN j.history - -1 ELSE j.history END
+        || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
         'attempt', j.attempts, 'workerId', j.worker_id, 'startedAt', j.started_at, 'endedAt', o.at,
         'outcome', CASE o.kind WHEN 'retry' THEN 'retrying' ELSE o.kind END,
-        'error', CASE WHEN o.kind IN ('retry', 'failed', 'cancelled') THEN o.message END)))
+        'error', CASE WHEN o.kind IN ('retry', 'failed', 'cancelled') THEN o.message END,
+        'snoozes', CASE WHEN o.kind <> 'snoozed' THEN NULL
+          WHEN j.history->-1->>'outcome' = 'snoozed' THEN (j.history->-1->>'snoozes')::integer + 1 ELSE 1 END)))
     FROM o
     WHERE j.id = ANY (ARRAY(SELECT k.id FROM jobs k WHERE k.id = ANY (ARRAY(SELECT p.id FROM o p)) ORDER BY k.id FOR NO KEY UPDATE))
       AND j.id = o.id AND j.lease_token = o.token

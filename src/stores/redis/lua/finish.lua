@@ -67,7 +67,7 @@ local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, re
   elseif kind == 'snoozed' then
     -- Put off by its handler: scheduled again, the attempt given back (its error, if any, kept).
     callRedis('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'at', math.max(tonumber(attempt) - 1, 0),
-      'h', closeAttempt(history, attempt, worker, startedAt, atText, 'snoozed'), 'tk', '', 'lu', '', 'w', '', 'cr', '')
+      'h', closeSnooze(history, attempt, worker, startedAt, atText), 'tk', '', 'lu', '', 'w', '', 'cr', '')
     addToIndex(keyBase .. SCHEDULED, retryAt, id)
     events[#events + 1] = {'scheduled', id, tonumber(retryAt)}
   elseif kind == 'released' then
