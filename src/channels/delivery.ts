@@ -7,7 +7,7 @@
 import type { JobError } from '../core/job.js';
 import type { TaskContext } from '../core/registry.js';
 import type { SharedState } from '../core/store.js';
-import { FusionError, isRetryable, retryAfterOf } from '../core/errors.js';
+import { FusionError, SnoozeError, isRetryable, retryAfterOf } from '../core/errors.js';
 import type { ChannelDeps } from './channel.js';
 import type { ChannelConfig, ProviderEntry } from './config-types.js';
 import { ProviderError, type ChannelName, type DeliveryStatus, type Provider, type ProviderFactory } from './provider.js';
@@ -18,10 +18,12 @@ import { statsRecorder, type StatsRecorder } from './provider-stats.js';
 
 export const FAILOVER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 5 * 60_000 };
 /**
- * Longest an attempt waits for a send slot under a provider's ratePerSecond. Waiting is preferred to
- * giving the job back: a job given back (RetryableError with retryAfterMs) spends one of its attempts.
+ * Longest an attempt waits for a send slot under a provider's ratePerSecond, holding its worker slot.
+ * Past it the job is snoozed (no attempt spent) until its slot would be that near.
  */
 export const DEFAULT_MAX_RATE_WAIT_MS = 10_000;
+/** A job snoozed for a send slot comes back no sooner than this. */
+const RATE_SNOOZE_MIN_MS = 1_000;
 /** Fields of a provider entry that are the pipeline's, not the adapter's. */
 const COMMON_FIELDS = new Set(['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials']);
 
@@ -252,14 +254,19 @@ export class DeliveryPipeline<M> {
     return result;
   }
 
-  /** Wait for a send slot under the provider's ratePerSecond (bounded), or give the job back for a little while. */
+  /**
+   * Wait for a send slot under the provider's ratePerSecond (bounded), or snooze the job: a burst
+   * bigger than the provider's rate over maxRateWaitMs (a campaign on many workers) is put off, not
+   * failed, whatever its attempts. It comes back when its slot would be maxRateWaitMs away, so it can
+   * wait for it then.
+   */
   private async rateSlot(name: string, signal: AbortSignal): Promise<void> {
     const rps = this.entries.get(name)?.ratePerSecond;
     if (!rps || rps <= 0 || !this.shared) return;
     const wait = await this.shared.take(`provider:rate:${this.channel}:${name}`, rps, this.maxRateWaitMs, this.opts.deps.clock.now());
     if (wait < 0) {
-      throw new DeliveryError(`${name}: over its send rate of ${rps}/s; trying again in ${-wait} ms`,
-        { provider: name, code: 'rate_limited', retryable: true, failover: false }, -wait);
+      const delay = Math.max(RATE_SNOOZE_MIN_MS, -wait - this.maxRateWaitMs);
+      throw new SnoozeError(delay, `${name}: over its send rate of ${rps}/s (the next slot is ${-wait} ms away); again in ${delay} ms`);
     }
     if (wait > 0) await sleep(wait, signal);
   }

@@ -15,7 +15,7 @@
 // logged, written to the job's log, and emitted as `push.token-invalid` on `pushEvents`, so an API
 // or app process can subscribe and prune them.
 import { EventEmitter } from 'node:events';
-import { FusionError, NonRetryableError } from '../../core/errors.js';
+import { FusionError, NonRetryableError, SnoozeError } from '../../core/errors.js';
 import type { TaskContext } from '../../core/registry.js';
 import type { ChannelDeps, ChannelSetup } from '../channel.js';
 import type { ChannelConfig, ProviderEntry } from '../config-types.js';
@@ -47,6 +47,8 @@ pushEvents.setMaxListeners(100);
 
 const PLATFORMS: Platform[] = ['android', 'ios'];
 const keyOf = (platform: Platform, device: string) => `${platform}:${device}`;
+/** The code of a device left for a later run because its provider is over its send rate. */
+const RATE_WAIT = 'rate_limited';
 /** Show a device token in logs by its ends only: enough to find it, too little to use it. */
 export const maskDevice = (t: string) => (t.length <= 12 ? '*'.repeat(t.length) : `${t.slice(0, 6)}…${t.slice(-4)}`);
 
@@ -112,6 +114,8 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
     const state: Record<string, TokenResult> = { ...((ctx.job.progress as PushProgress | null)?.push?.tokens ?? {}) };
     const fresh: TokenResult[] = [];
     let whole: DeliveryError | null = null;
+    // A platform whose provider is over its send rate (DeliveryPipeline.rateSlot): its devices wait.
+    let snoozed: SnoozeError | null = null;
 
     for (const platform of PLATFORMS) {
       const part = parsed[platform];
@@ -137,6 +141,11 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
         fresh.push(...results);
       } catch (err) {
         lastRaw.delete(ctx.job.id + platform);
+        if (err instanceof SnoozeError) {
+          snoozed ??= err;
+          for (const device of pending) fresh.push({ platform, device, status: 'failed', code: RATE_WAIT, retryable: true, retryAfterMs: err.delayMs, error: err.message });
+          continue;
+        }
         if (!(err instanceof DeliveryError)) throw err;
         whole ??= err;
         for (const device of pending) fresh.push({ platform, device, status: 'failed', provider: err.details.provider, code: err.code, retryable: err.retryable, error: err.message });
@@ -155,6 +164,9 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
       }
     }
     await ctx.progress({ push: { tokens: state } } satisfies PushProgress);
+    // Only devices waiting for a send slot are left to try: put the job off, no attempt spent (the
+    // devices sent are in its progress). With other failures to retry, the retry takes them along.
+    if (snoozed && !fresh.some((r) => r.status === 'failed' && r.retryable && r.code !== RATE_WAIT)) throw snoozed;
 
     const all = PLATFORMS.flatMap((p) => (parsed[p]?.tokens ?? []).map((t) => state[keyOf(p, t)]!));
     const sent = all.filter((r) => r.status === 'sent');
