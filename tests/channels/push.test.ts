@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { pushEvents, TOKEN_INVALID_EVENT, type TokenInvalidEvent } from '../../src/channels/push/channel.js';
 import type { TokenResult } from '../../src/channels/push/message.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/await.js';
 import { redisSkip } from '../helpers/redis.js';
 import { FCM_TOKEN, FakeApns, IOS_TOKEN, Loop, apnsKey, harness, selfSigned, serviceAccount } from './push-fixtures.js';
 
@@ -127,6 +128,32 @@ for (const target of ['sqlite', 'redis'] as const) {
     }
   });
 }
+
+test('a platform whose provider is over its send rate: the job keeps the devices sent in its progress and is snoozed for the rest, no attempt spent', async () => {
+  // APNs at one send per 20 s: the first job takes the slot; the second's is past the longest wait (10 s).
+  const rated = { channels: { push: { providers: { ...config.channels.push.providers, apns: { ...config.channels.push.providers.apns, ratePerSecond: 0.05 } } } } };
+  const h = await harness('sqlite', rated, ['pn']);
+  loop.answer = (hit) => hit.path === '/token' ? { body: { access_token: 'ya29.rate', expires_in: 3600 } } : { body: { name: 'projects/fusion-test/messages/0:rate' } };
+  apns.answer = () => ({ status: 200, apnsId: 'RATE0000-0000-0000-0000-000000000001' });
+  const fcmBefore = loop.at(SEND).length;
+  const apnsBefore = apns.hits.length;
+  try {
+    const first = await h.fusion.enqueue('push', { tokens: [{ platform: 'ios', token: IOS_TOKEN(1) }], title: 'first' });
+    assert.equal((await h.settled(first.id)).state, 'completed');
+    const second = await h.fusion.enqueue('push', { tokens: [{ platform: 'android', token: FCM_TOKEN(2) }, { platform: 'ios', token: IOS_TOKEN(2) }], title: 'second' }, { maxAttempts: 1 });
+    let job = await h.fusion.store.getJob({ id: second.id });
+    await until(async () => (job = await h.fusion.store.getJob({ id: second.id }))!.history.some((r) => r.outcome === 'snoozed'), 10_000, 'the second job is snoozed', 10);
+    assert.deepEqual([job!.state, job!.attempts], ['scheduled', 0]);
+    assert.ok(job!.runAt - Date.now() > 5_000, `back when its slot is near: in ${job!.runAt - Date.now()} ms`);
+    const tokens = (job!.progress as { push: { tokens: Record<string, TokenResult> } }).push.tokens;
+    assert.equal(tokens[`android:${FCM_TOKEN(2)}`]!.status, 'sent');
+    assert.deepEqual([tokens[`ios:${IOS_TOKEN(2)}`]!.status, tokens[`ios:${IOS_TOKEN(2)}`]!.code], ['failed', 'rate_limited']);
+    assert.deepEqual(loop.at(SEND).slice(fcmBefore).map((x) => x.json.message.token), [FCM_TOKEN(2)]);
+    assert.equal(apns.hits.length - apnsBefore, 1, 'APNs got the first job only');
+  } finally {
+    await h.close();
+  }
+});
 
 test('dry run: with no push provider configured the job completes as dry-run for every token', async () => {
   const h = await harness('sqlite', {}, ['pn']);
