@@ -18,11 +18,15 @@ import { statsRecorder, type StatsRecorder } from './provider-stats.js';
 
 export const FAILOVER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 5 * 60_000 };
 /**
- * Longest an attempt waits for a send slot under a provider's ratePerSecond, holding its worker slot.
- * Past it the job is snoozed (no attempt spent) until its slot would be that near.
+ * Longest an attempt waits for a send slot under a provider's ratePerSecond, holding its worker slot;
+ * past it the job is snoozed (no attempt spent) until its slot would be that near. Slots are taken
+ * in turn, so every message waiting holds one ahead of a message that comes later: bulk messages
+ * (a campaign) may hold them only a short way ahead, and an OTP, which may wait longer, finds the
+ * next free slot near.
  */
-export const DEFAULT_MAX_RATE_WAIT_MS = 10_000;
-/** A job snoozed for a send slot comes back no sooner than this. */
+export const DEFAULT_MAX_RATE_WAIT_MS = 1_000;
+export const OTP_MAX_RATE_WAIT_MS = 10_000;
+/** A job snoozed for a send slot comes back no sooner than this, and up to as long again (spread, so a burst put off together does not come back together). */
 const RATE_SNOOZE_MIN_MS = 1_000;
 /** Fields of a provider entry that are the pipeline's, not the adapter's. */
 const COMMON_FIELDS = new Set(['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials']);
@@ -235,7 +239,7 @@ export class DeliveryPipeline<M> {
     const { clock } = this.opts.deps;
     const name = this.dryRun ? DRY_RUN : await this.choose(target, ctx.job.error, clock.now());
     const provider = this.dryRun ? this.opts.dryRun : this.providers.get(name)!;
-    if (!this.dryRun) await this.rateSlot(name, ctx.signal);
+    if (!this.dryRun) await this.rateSlot(name, target.otp === true, ctx.signal);
     let sent;
     const t0 = performance.now();
     try {
@@ -256,16 +260,17 @@ export class DeliveryPipeline<M> {
 
   /**
    * Wait for a send slot under the provider's ratePerSecond (bounded), or snooze the job: a burst
-   * bigger than the provider's rate over maxRateWaitMs (a campaign on many workers) is put off, not
-   * failed, whatever its attempts. It comes back when its slot would be maxRateWaitMs away, so it can
-   * wait for it then.
+   * bigger than the provider's rate allows within the longest wait (a campaign on many workers) is
+   * put off, not failed, whatever its attempts. It comes back about when its slot would be near
+   * enough to wait for.
    */
-  private async rateSlot(name: string, signal: AbortSignal): Promise<void> {
+  private async rateSlot(name: string, otp: boolean, signal: AbortSignal): Promise<void> {
     const rps = this.entries.get(name)?.ratePerSecond;
     if (!rps || rps <= 0 || !this.shared) return;
-    const wait = await this.shared.take(`provider:rate:${this.channel}:${name}`, rps, this.maxRateWaitMs, this.opts.deps.clock.now());
+    const maxWaitMs = otp ? Math.max(OTP_MAX_RATE_WAIT_MS, this.maxRateWaitMs) : this.maxRateWaitMs;
+    const wait = await this.shared.take(`provider:rate:${this.channel}:${name}`, rps, maxWaitMs, this.opts.deps.clock.now());
     if (wait < 0) {
-      const delay = Math.max(RATE_SNOOZE_MIN_MS, -wait - this.maxRateWaitMs);
+      const delay = Math.round(Math.max(RATE_SNOOZE_MIN_MS, -wait - maxWaitMs) * (1 + Math.random()));
       throw new SnoozeError(delay, `${name}: over its send rate of ${rps}/s (the next slot is ${-wait} ms away); again in ${delay} ms`);
     }
     if (wait > 0) await sleep(wait, signal);
