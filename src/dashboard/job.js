@@ -113,7 +113,7 @@ export function JobView({ id, canAct }) {
         <tbody>${j.history.map((h) => html`<tr>
           <td class="num">${h.attempt}</td><td class="mono small">${h.workerId}</td><td title=${when(h.startedAt)}>${when(h.startedAt)}</td>
           <td>${h.endedAt ? duration(new Date(h.endedAt) - new Date(h.startedAt)) : 'running'}</td>
-          <td>${h.outcome ? html`<span class=${'state s-' + ({ retrying: 'scheduled', snoozed: 'scheduled', stalled: 'failed', released: 'queued' }[h.outcome] ?? h.outcome)}>${h.outcome}</span>` : '–'}</td>
+          <td>${h.outcome ? html`<span class=${'state s-' + ({ retrying: 'scheduled', snoozed: 'scheduled', stalled: 'failed', released: 'queued' }[h.outcome] ?? h.outcome)}>${h.outcome}${h.snoozes > 1 ? ` ×${h.snoozes}` : ''}</span>` : '–'}</td>
           <td class="err">${h.error ?? ''}</td></tr>`)}</tbody></table></div>`}
     </div>
     <div class="card"><h2>Log</h2>
