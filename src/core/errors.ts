@@ -22,13 +22,30 @@ export class RetryableError extends Error {
  */
 export class SnoozeError extends Error {
   override name = 'SnoozeError';
+  /** Read by the engine (snoozeDelayOf), not by class: a second copy of this package snoozes too. */
+  readonly snoozeMs: number;
   constructor(
     readonly delayMs: number,
     message = 'snoozed',
   ) {
     super(message);
     if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new TypeError(`SnoozeError: delayMs must be a number >= 0, got ${delayMs}`);
+    this.snoozeMs = delayMs;
   }
+}
+
+/** A snooze's delay (an error carrying snoozeMs, as SnoozeError does), or undefined for any other error. */
+export function snoozeDelayOf(err: unknown): number | undefined {
+  const v = err && typeof err === 'object' ? (err as { snoozeMs?: unknown }).snoozeMs : undefined;
+  return typeof v === 'number' && v >= 0 ? v : undefined;
+}
+
+/** The longest delay a retry or a snooze may ask for: a year. Stores keep due times as integer ms. */
+export const MAX_DELAY_MS = 365 * 86_400_000;
+
+/** A delay as a store keeps it: whole milliseconds, 0 to MAX_DELAY_MS. */
+export function storedDelay(ms: number): number {
+  return Math.min(MAX_DELAY_MS, Math.max(0, Math.round(ms)));
 }
 
 /** The attempt ran past its timeout. Retryable. */

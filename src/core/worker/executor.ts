@@ -8,7 +8,7 @@
 // The global `performance` is a getter run on every read (Node defines it lazily); the module's export is a plain value.
 import { performance } from 'node:perf_hooks';
 import { backoffDelay } from '../backoff.js';
-import { CancelledError, NonRetryableError, SnoozeError, TimeoutError, isRetryable, retryAfterOf } from '../errors.js';
+import { CancelledError, NonRetryableError, TimeoutError, isRetryable, retryAfterOf, snoozeDelayOf, storedDelay } from '../errors.js';
 import type { Job, JobError, NewJob } from '../job.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -275,12 +275,13 @@ export class Executor {
     const at = this.clock.now();
     if (err instanceof LeaseLostError) return null;
     if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
-    if (err instanceof SnoozeError) return { kind: 'snoozed', ...lease, at, retryAt: at + err.delayMs, reason: err.message };
+    const snoozeMs = snoozeDelayOf(err);
+    if (snoozeMs !== undefined) return { kind: 'snoozed', ...lease, at, retryAt: at + storedDelay(snoozeMs), reason: (err as Error).message };
     const error = toJobError(err);
     if (err instanceof CancelledError) return { kind: 'cancelled', ...lease, at, error };
     if (error.retryable && job.attempts < job.maxAttempts) {
       const delay = retryAfterOf(err) ?? backoffDelay(job.backoff, job.attempts, this.o.random);
-      return { kind: 'retry', ...lease, at, error, retryAt: at + delay };
+      return { kind: 'retry', ...lease, at, error, retryAt: at + storedDelay(delay) };
     }
     return { kind: 'failed', ...lease, at, error, enqueue: this.followUps(job, 'failed', undefined, error) };
   }
