@@ -65,6 +65,7 @@ export class ApiMetrics {
   readonly completed: Counter<'queue' | 'task'>;
   readonly failed: Counter<'queue' | 'task'>;
   readonly retried: Counter<'queue' | 'task'>;
+  readonly snoozed: Counter<'queue' | 'task'>;
   readonly attemptDuration: Histogram<'queue' | 'task' | 'outcome'>;
   /** Observed for every created job (a schedule occurrence's lateness comes with its creation): kept locally. */
   readonly lateness: LocalHistogram;
@@ -118,6 +119,7 @@ export class ApiMetrics {
     this.completed = new Counter({ name: 'fusion_jobs_completed_total', help: 'Jobs completed', labelNames: jobLabels, registers: r });
     this.failed = new Counter({ name: 'fusion_jobs_failed_total', help: 'Jobs failed for good (no attempts left or not retryable)', labelNames: jobLabels, registers: r });
     this.retried = new Counter({ name: 'fusion_jobs_retried_total', help: 'Attempts that failed and were scheduled for retry', labelNames: jobLabels, registers: r });
+    this.snoozed = new Counter({ name: 'fusion_jobs_snoozed_total', help: 'Attempts that put their job off, no attempt spent (a send rate full, a slow host, a SnoozeError)', labelNames: jobLabels, registers: r });
     this.attemptDuration = new Histogram({
       name: 'fusion_job_attempt_duration_seconds', help: 'Duration of one attempt, by outcome',
       labelNames: ['queue', 'task', 'outcome'], buckets: DURATION_BUCKETS, registers: r,
@@ -185,7 +187,7 @@ export class ApiMetrics {
         this.tasks.set(e.job.id, e.job.task);
         this.ranMs.set(e.job.id, e.durationMs);
       };
-      offs.push(this.lifecycle.on('job.completed', ran), this.lifecycle.on('job.retrying', ran), this.lifecycle.on('job.failed', ran));
+      offs.push(this.lifecycle.on('job.completed', ran), this.lifecycle.on('job.retrying', ran), this.lifecycle.on('job.failed', ran), this.lifecycle.on('job.snoozed', ran));
     }
     this.unsubscribe = () => offs.forEach((off) => off());
     return this;
@@ -263,7 +265,9 @@ export class ApiMetrics {
     if (!e.jobId) return;
     switch (e.type) {
       case 'scheduled':
-        if (e.runAt !== undefined) this.dueAt.set(e.jobId, e.runAt);
+        // A job scheduled while it ran was snoozed: an attempt's end, as a retry is.
+        if (this.startedAt.get(e.jobId) !== undefined) void this.outcome(e);
+        else if (e.runAt !== undefined) this.dueAt.set(e.jobId, e.runAt);
         return;
       case 'queued': {
         const due = e.runAt ?? this.dueAt.get(e.jobId);
@@ -294,7 +298,7 @@ export class ApiMetrics {
     this.startedAt.delete(id);
     const ranMs = this.ranMs.get(id);
     if (ranMs !== undefined) this.ranMs.delete(id);
-    if (e.type === 'retrying' && e.runAt !== undefined) this.dueAt.set(id, e.runAt);
+    if ((e.type === 'retrying' || e.type === 'scheduled') && e.runAt !== undefined) this.dueAt.set(id, e.runAt);
     const durationMs = ranMs ?? (started !== undefined ? e.at - started : undefined);
     const task = e.task ?? this.taskOf(id);
     if (task !== undefined) return this.count(e, task, durationMs);
@@ -324,10 +328,11 @@ export class ApiMetrics {
   }
 
   private count(e: StoreEvent, task: string, durationMs: number | undefined): void {
-    if (e.type === 'retrying') this.tasks.set(e.jobId!, task);
+    const snoozed = e.type === 'scheduled';
+    if (e.type === 'retrying' || snoozed) this.tasks.set(e.jobId!, task);
     else this.tasks.delete(e.jobId!);
     const labels = { queue: e.queue, task };
-    (e.type === 'completed' ? this.completed : e.type === 'failed' ? this.failed : this.retried).inc(labels);
-    if (durationMs !== undefined) this.attemptDuration.observe({ ...labels, outcome: e.type }, Math.max(0, durationMs) / 1000);
+    (e.type === 'completed' ? this.completed : e.type === 'failed' ? this.failed : snoozed ? this.snoozed : this.retried).inc(labels);
+    if (durationMs !== undefined) this.attemptDuration.observe({ ...labels, outcome: snoozed ? 'snoozed' : e.type }, Math.max(0, durationMs) / 1000);
   }
 }

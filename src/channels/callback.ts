@@ -65,7 +65,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
     };
     let res: Dispatcher.ResponseData;
     try {
-      res = await slowHosts.around(p.url, ctx.job, () => breaker.around(p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS, deps.guard.connectTimeoutMs), async () => {
+      res = await slowHosts.around(p.url, ctx.job, (timed) => breaker.around(p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS, deps.guard.connectTimeoutMs), () => timed(async () => {
         const answer = await request(p.url, {
           method: 'POST', headers, body, signal: ctx.signal,
           dispatcher: (dispatcher ??= deps.guard.dispatcher()),
@@ -73,7 +73,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
         });
         await answer.body.dump();
         return answer;
-      }, (err) => isHostFailure(networkFailure(err, p.url))));
+      }), (err) => isHostFailure(networkFailure(err, p.url))));
     } catch (err) {
       if (err instanceof HostOpenError || err instanceof SnoozeError) throw err;
       const refused = refusedCause(err);

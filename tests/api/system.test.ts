@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { startApi, json, nextEvent, KEYS, type Api } from './helpers.js';
 import { until } from '../helpers/await.js';
 import { AUTH_ROUTES } from './routes.js';
+import { SnoozeError } from '../../src/core/errors.js';
 
 describe('health, metrics, OpenAPI, docs, logs', () => {
   let api: Api;
@@ -70,6 +71,27 @@ describe('health, metrics, OpenAPI, docs, logs', () => {
     assert.match(m, /# TYPE fusion_jobs_retried_total counter/);
     assert.match(m, /# TYPE fusion_scheduler_lateness_seconds histogram/);
     assert.match(m, /fusion_http_requests_total\{method="POST",route="\/v1\/jobs",status="201"\} \d+/);
+  });
+
+  test('/metrics counts snoozes apart: an attempt that put its job off is neither a retry nor a failure', async () => {
+    api.fusion.task('nap', (_p, ctx) => {
+      if (!ctx.job.history.some((h) => h.outcome === 'snoozed')) throw new SnoozeError(1, 'not yet');
+      return 'rested';
+    }, { queue: 'naps' });
+    const j = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'nap' } }));
+    const done = nextEvent(api.fusion, (e) => e.type === 'completed' && e.jobId === j.id);
+    const w = api.fusion.worker({ queues: ['naps'] });
+    try {
+      await done;
+    } finally {
+      await w.stop(1000);
+    }
+    const metrics = async () => (await api.call({ method: 'GET', url: '/metrics', as: 'read' })).body;
+    await until(async () => /fusion_jobs_completed_total\{queue="naps",task="nap"\} 1/.test(await metrics()), 5000, 'the completion counted', 5);
+    const m = await metrics();
+    assert.match(m, /fusion_jobs_snoozed_total\{queue="naps",task="nap"\} 1/);
+    assert.match(m, /fusion_job_attempt_duration_seconds_count\{queue="naps",task="nap",outcome="snoozed"\} 1/);
+    assert.doesNotMatch(m, /fusion_jobs_retried_total\{queue="naps"/);
   });
 
   test('/openapi.json documents every route with the validating schemas', async () => {

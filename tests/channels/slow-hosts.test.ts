@@ -14,18 +14,27 @@ import { receiver } from './webhook-server.js';
 
 const A = 'http://a.example:8080/hook';
 const B = 'http://b.example/hook';
-const noHistory = { history: [] as AttemptRecord[] };
 
-/** A request held open until its release is called. */
-function pending(hosts: SlowHosts, url: string, job = noHistory) {
+/** A job as claimed: the attempt running now last (no outcome yet), after a run of `snoozes` snoozes. */
+const job = (snoozes = 0) => ({
+  history: [
+    ...(snoozes > 0 ? [{ attempt: 1, workerId: 'w', startedAt: 1, endedAt: 2, outcome: 'snoozed', snoozes } as AttemptRecord] : []),
+    { attempt: 1, workerId: 'w', startedAt: 3 } as AttemptRecord,
+  ],
+});
+
+/** A request whose exchange is held open until its release is called. */
+function pending(hosts: SlowHosts, url: string) {
   let release!: () => void;
   const answered = new Promise<void>((r) => (release = r));
-  const sent = hosts.around(url, job, () => answered);
+  const sent = hosts.around(url, job(), (timed) => timed(() => answered));
   return { sent, release };
 }
+const quick = (hosts: SlowHosts, url: string, snoozes = 0) => hosts.around(url, job(snoozes), (timed) => timed(async () => 'sent'));
+const delayOf = (hosts: SlowHosts, url: string, snoozes = 0) => quick(hosts, url, snoozes).then(() => -1, (err: SnoozeError) => err.delayMs);
 
 describe('slow hosts: the rules', () => {
-  it('a host that answers quickly is never limited; one with a request in flight for afterMs is, at its limit', async () => {
+  it('a host that answers quickly is never limited; one with an answer awaited for afterMs is, at its limit', async () => {
     const clock = new ManualClock();
     const hosts = new SlowHosts({ limit: 2, afterMs: 1_000 }, clock, () => 0.5);
     const first = pending(hosts, A);
@@ -34,43 +43,58 @@ describe('slow hosts: the rules', () => {
     assert.deepEqual(hosts.slowNow(), [], 'three young requests: not slow, none refused');
     clock.advance(1_000);
     assert.deepEqual(hosts.slowNow(), ['a.example:8080']);
-    await assert.rejects(hosts.around(A, noHistory, async () => 'sent'), (err: unknown) => {
+    await assert.rejects(quick(hosts, A), (err: unknown) => {
       assert.ok(err instanceof SnoozeError);
-      assert.equal(err.delayMs, 1_000, 'the first snooze waits a second (jitter at its middle)');
+      assert.equal(err.delayMs, 1_000, 'a second while few wait (jitter at its middle)');
       assert.match(err.message, /host a\.example:8080 is slow: 3 requests in flight here, at most 2/);
       return true;
     });
-    assert.equal(await hosts.around(B, noHistory, async () => 'sent'), 'sent', 'another host is not limited');
+    assert.equal(await quick(hosts, B), 'sent', 'another host is not limited');
     first.release();
     second.release();
     await Promise.all([first.sent, second.sent]);
     // One in flight (third), under the limit: sent, though the host is slow.
-    assert.equal(await hosts.around(A, noHistory, async () => 'sent'), 'sent');
+    assert.equal(await quick(hosts, A), 'sent');
     third.release();
     await third.sent;
   });
 
-  it('a host stays slow for a minute after a slow answer; each snooze in a row waits twice as long, at most 30 s', async () => {
+  it('only the exchange is timed: bookkeeping before it (the breaker\'s store calls) does not make a host slow', async () => {
     const clock = new ManualClock();
     const hosts = new SlowHosts({ limit: 1, afterMs: 500 }, clock, () => 0.5);
-    const slow = pending(hosts, A);
-    clock.advance(600);
-    slow.release();
-    await slow.sent;
+    await hosts.around(A, job(), async (timed) => {
+      clock.advance(10_000); // a slow store before the request
+      return timed(async () => clock.advance(10));
+    });
+    assert.deepEqual(hosts.slowNow(), []);
+    await hosts.around(A, job(), (timed) => timed(async () => clock.advance(600)));
+    assert.deepEqual(hosts.slowNow(), ['a.example:8080'], 'an answer that took afterMs');
+  });
+
+  it('a host stays slow for a minute after a slow answer; the wait grows with the host\'s snoozes and halves with the job\'s own', async () => {
+    const clock = new ManualClock();
+    const hosts = new SlowHosts({ limit: 1, afterMs: 500 }, clock, () => 0.5);
+    await hosts.around(A, job(), (timed) => timed(async () => clock.advance(600)));
     assert.deepEqual(hosts.slowNow(), ['a.example:8080'], 'remembered after its answer');
     const held = pending(hosts, A);
-    // As a claimed job's history reads: a run of n snoozes as one record counting them, then the
-    // attempt running now, with no outcome yet.
-    const running = { attempt: 1, workerId: 'w', startedAt: 10 } as AttemptRecord;
-    const snoozes = (n: number) => ({ history: n === 0 ? [running] : [{ attempt: 1, outcome: 'snoozed', endedAt: 5, snoozes: n } as AttemptRecord, running] });
     const delays: number[] = [];
-    for (const n of [0, 1, 2, 5, 9]) {
-      await hosts.around(A, snoozes(n), async () => 'sent').catch((err: SnoozeError) => delays.push(err.delayMs));
+    for (let n = 1; n <= 2_000; n++) {
+      const d = await delayOf(hosts, A);
+      if ([1, 50, 100, 500, 2_000].includes(n)) delays.push(d);
     }
-    assert.deepEqual(delays, [1_000, 2_000, 4_000, 30_000, 30_000]);
-    // A failure between snoozes starts the doubling again.
-    const broken = { history: [...snoozes(3).history.slice(0, -1), { attempt: 1, outcome: 'retrying', endedAt: 9 } as AttemptRecord, running] };
-    await assert.rejects(hosts.around(A, broken, async () => 'sent'), (err: SnoozeError) => err.delayMs === 1_000);
+    // The host's snoozes in the window over 50 a second: 1 s until 50, then growing.
+    assert.deepEqual(delays, [1_000, 1_000, 2_000, 10_000, 40_000]);
+    // A job that has waited comes back sooner: halved for each snooze in a row, four at most, 0.5 s at least.
+    const waits = [];
+    for (const n of [1, 2, 4, 9]) waits.push(await delayOf(hosts, A, n));
+    assert.deepEqual(waits, [20_010, 10_010, 2_504, 2_505]);
+    clock.advance(10_000);
+    assert.equal(await delayOf(hosts, A), 40_100, 'the window before still counts');
+    assert.equal(await delayOf(hosts, A, 3), 5_015);
+    clock.advance(20_000);
+    assert.equal(await delayOf(hosts, A, 4), 500, 'a job that waited long, when few wait');
+    assert.equal(await delayOf(hosts, A), 1_000, 'two quiet windows later, a second again');
+    assert.equal(await delayOf(hosts, B), -1, 'another host\'s count is its own');
     held.release();
     await held.sent;
     clock.advance(60_000);
@@ -80,18 +104,24 @@ describe('slow hosts: the rules', () => {
     await Promise.all(again.map((r) => r.sent));
   });
 
-  it('jitters each wait by ±20%, and limit 0 turns the limit off', async () => {
+  it('jitters each wait by ±20%, limit 0 turns the limit off, and hosts long quiet are let go', async () => {
     const clock = new ManualClock();
     const low = new SlowHosts({ limit: 1, afterMs: 1 }, clock, () => 0);
     const high = new SlowHosts({ limit: 1, afterMs: 1 }, clock, () => 0.999_999);
     const off = new SlowHosts({ limit: 0, afterMs: 1 }, clock);
     const held = [pending(low, A), pending(high, A), pending(off, A)];
     clock.advance(10);
-    await assert.rejects(low.around(A, noHistory, async () => 0), (err: SnoozeError) => err.delayMs === 800);
-    await assert.rejects(high.around(A, noHistory, async () => 0), (err: SnoozeError) => err.delayMs === 1_200);
-    assert.equal(await off.around(A, noHistory, async () => 'sent'), 'sent');
+    assert.equal(await delayOf(low, A), 800);
+    assert.equal(await delayOf(high, A), 1_200);
+    assert.equal(await quick(off, A), 'sent');
     for (const r of held) r.release();
     await Promise.all(held.map((r) => r.sent));
+    const many = new SlowHosts({ limit: 1, afterMs: 500 }, clock);
+    for (let k = 0; k < 1_000; k++) await many.around(`http://h${k}.example/`, job(), (timed) => timed(async () => clock.advance(600)));
+    assert.equal(many.kept, 1_000, 'each host slow after its answer');
+    clock.advance(60_000 + 20_000);
+    await quick(many, 'http://new.example/');
+    assert.equal(many.kept, 1, 'past 1,000 hosts, those quiet and no longer slow are let go');
   });
 });
 

@@ -1,12 +1,17 @@
-// A slow destination host's share of this process's requests (webhooks, their callbacks, job
-// callbacks). A lane's slots are shared by every host its jobs go to: a partner that answers, but
-// slowly (within its timeout), would otherwise hold every slot while its backlog drains, and every
-// other partner's webhooks would wait a slow answer per round. The breaker (host-breaker.ts) does
-// not help there: it counts timeouts and refused connections, and a slow answer is neither.
-// A host is slow while one of its requests has been in flight for `afterMs`, and for SLOW_MEMORY_MS
-// after a request to it took that long. A slow host gets at most `limit` requests in flight in this
-// process; a job over it is snoozed (SnoozeError: no attempt spent) and comes back later, each
-// further snooze in a row waiting longer. A host that answers quickly is never limited.
+// A slow destination host's share of one lane's requests in this process (webhooks and their
+// callbacks in the webhook lane, job callbacks in the callbacks lane). A lane's slots are shared by
+// every host its jobs go to: a partner that answers, but slowly (within its timeout), would
+// otherwise hold every slot while its backlog drains, and every other partner's webhooks would wait a
+// slow answer per round. The breaker (host-breaker.ts) does not help there: it counts timeouts and
+// refused connections, and a slow answer is neither.
+// A host is slow while one of its requests has been waiting for its answer for `afterMs`, and for
+// SLOW_MEMORY_MS after an answer took that long. A slow host gets at most `limit` requests in flight;
+// a job over it is snoozed (SnoozeError: no attempt spent). The wait is the host's (a second while
+// few jobs wait, longer as its snoozes mount, so a big backlog costs the store a churn of claims and
+// snoozes growing with the square root of the backlog, not one per job a second), halved for each
+// snooze the job already had in a row (up to four), so jobs that have waited come back more often
+// than new ones and take most freed slots: near first come, first served.
+// A host that answers quickly is never limited.
 import type { Clock } from '../../core/clock.js';
 import { SnoozeError } from '../../core/errors.js';
 import type { Job } from '../../core/job.js';
@@ -14,11 +19,22 @@ import type { SlowHostConfig } from '../config-types.js';
 import { hostOf } from './host-breaker.js';
 
 const SLOW_HOST_DEFAULTS = { limit: 5, afterMs: 2_000 } as const;
-/** How long a host stays slow after a request to it took afterMs or more. */
+/** How long a host stays slow after an answer from it took afterMs or more. */
 const SLOW_MEMORY_MS = 60_000;
-/** A snoozed job's first wait; each snooze in a row doubles it, up to SNOOZE_MAX_MS. */
-const SNOOZE_FIRST_MS = 1_000;
-const SNOOZE_MAX_MS = 30_000;
+/**
+ * The host's wait: its snoozes in the last one or two SNOOZE_WINDOW_MS over SNOOZES_PER_SECOND, within
+ * these bounds. With W new jobs waiting each comes back every sqrt(W x window / SNOOZES_PER_SECOND)
+ * seconds: about 1 s for 5, 4.5 s for 100, 14 s for 1,000.
+ */
+const HOST_WAIT_MIN_MS = 1_000;
+const HOST_WAIT_MAX_MS = 600_000;
+const SNOOZE_WINDOW_MS = 10_000;
+const SNOOZES_PER_SECOND = 50;
+/** A job's wait: the host's halved for each snooze it had in a row, up to HALVINGS, no less than JOB_WAIT_MIN_MS; ±20%. */
+const HALVINGS = 4;
+const JOB_WAIT_MIN_MS = 500;
+/** Past this many hosts kept, those with nothing in flight, not slow and not snoozing are let go. */
+const HOSTS_KEPT = 1_000;
 
 /** The limit's settings: the config's, each at its default where the config has none. */
 export function slowHostSettings(config: SlowHostConfig | undefined): Required<SlowHostConfig> {
@@ -26,11 +42,18 @@ export function slowHostSettings(config: SlowHostConfig | undefined): Required<S
 }
 
 interface HostLoad {
-  /** Start times of the requests in flight, oldest first (a Map keeps insertion order). */
+  /** When each request in flight began waiting for its answer, oldest first (a Map keeps insertion order). */
   inFlight: Map<symbol, number>;
-  /** Slow until then, from a request that took afterMs or more. */
+  /** Slow until then, from an answer that took afterMs or more. */
   slowUntil: number;
+  /** Snoozes in the window beginning at windowStart, and in the window before it. */
+  windowStart: number;
+  snoozes: number;
+  snoozesBefore: number;
 }
+
+/** Times a request's exchange with its host (the answer's wait, not the bookkeeping around it). */
+export type Timed = <R>(exchange: () => Promise<R>) => Promise<R>;
 
 type JobView = Pick<Job, 'history'>;
 
@@ -45,25 +68,31 @@ export class SlowHosts {
     this.afterMs = settings.afterMs;
   }
 
-  /** `send` a request to `url`, or throw a SnoozeError when its host is slow and already holds `limit` of this process's requests. */
-  async around<T>(url: string, job: JobView, send: () => Promise<T>): Promise<T> {
-    if (this.limit === 0) return send();
+  /**
+   * `send` a request to `url`, or throw a SnoozeError when its host is slow and already has `limit`
+   * requests in flight here. `send` wraps its exchange in `timed`: only that is measured.
+   */
+  async around<T>(url: string, job: JobView, send: (timed: Timed) => Promise<T>): Promise<T> {
+    if (this.limit === 0) return send((exchange) => exchange());
     const host = hostOf(url);
     const now = this.clock.now();
-    let load = this.hosts.get(host);
-    if (load === undefined) this.hosts.set(host, (load = { inFlight: new Map(), slowUntil: 0 }));
-    if (load.inFlight.size >= this.limit && this.isSlow(load, now)) {
-      throw new SnoozeError(this.snoozeMs(job), `host ${host} is slow: ${load.inFlight.size} requests in flight here, at most ${this.limit} while it is`);
-    }
+    const load = this.loadOf(host, now);
+    if (load.inFlight.size >= this.limit && this.isSlow(load, now)) throw this.snooze(host, load, now, snoozesInARow(job));
     const ticket = Symbol(host);
     load.inFlight.set(ticket, now);
     try {
-      return await send();
+      return await send(async (exchange) => {
+        const start = this.clock.now();
+        load.inFlight.set(ticket, start);
+        try {
+          return await exchange();
+        } finally {
+          const end = this.clock.now();
+          if (end - start >= this.afterMs) load.slowUntil = Math.max(load.slowUntil, end + SLOW_MEMORY_MS);
+        }
+      });
     } finally {
-      const end = this.clock.now();
       load.inFlight.delete(ticket);
-      if (end - now >= this.afterMs) load.slowUntil = end + SLOW_MEMORY_MS;
-      if (load.inFlight.size === 0 && load.slowUntil <= end) this.hosts.delete(host);
     }
   }
 
@@ -73,22 +102,51 @@ export class SlowHosts {
     return [...this.hosts].filter(([, load]) => this.isSlow(load, now)).map(([host]) => host);
   }
 
+  /** How many hosts are kept (for tests). */
+  get kept(): number {
+    return this.hosts.size;
+  }
+
+  private loadOf(host: string, now: number): HostLoad {
+    let load = this.hosts.get(host);
+    if (load === undefined) {
+      if (this.hosts.size >= HOSTS_KEPT) this.letGo(now);
+      this.hosts.set(host, (load = { inFlight: new Map(), slowUntil: 0, windowStart: now, snoozes: 0, snoozesBefore: 0 }));
+    }
+    return load;
+  }
+
+  /** Forget hosts with nothing in flight, not slow and with no snooze in the last two windows. */
+  private letGo(now: number): void {
+    for (const [host, load] of this.hosts) {
+      if (load.inFlight.size === 0 && load.slowUntil <= now && now - load.windowStart >= 2 * SNOOZE_WINDOW_MS) this.hosts.delete(host);
+    }
+  }
+
   private isSlow(load: HostLoad, now: number): boolean {
     if (now < load.slowUntil) return true;
     for (const startedAt of load.inFlight.values()) return now - startedAt >= this.afterMs; // the oldest
     return false;
   }
 
-  /** SNOOZE_FIRST_MS, doubled for each snooze in a row before this one, at most SNOOZE_MAX_MS; jittered ±20%. */
-  private snoozeMs(job: JobView): number {
-    const { history } = job;
-    // The attempt running now is the history's last entry, with no outcome yet; a run of snoozes
-    // before it is one record counting them.
-    let i = history.length - 1;
-    if (i >= 0 && !history[i]!.outcome) i--;
-    const before = history[i];
-    const inARow = before?.outcome === 'snoozed' ? (before.snoozes ?? 1) : 0;
-    const base = Math.min(SNOOZE_MAX_MS, SNOOZE_FIRST_MS * 2 ** Math.min(inARow, 16));
-    return Math.round(base * (0.8 + 0.4 * this.random()));
+  private snooze(host: string, load: HostLoad, now: number, inARow: number): SnoozeError {
+    if (now - load.windowStart >= SNOOZE_WINDOW_MS) {
+      load.snoozesBefore = now - load.windowStart >= 2 * SNOOZE_WINDOW_MS ? 0 : load.snoozes;
+      load.snoozes = 0;
+      load.windowStart = now;
+    }
+    load.snoozes++;
+    const hostWait = Math.min(HOST_WAIT_MAX_MS, Math.max(HOST_WAIT_MIN_MS, ((load.snoozes + load.snoozesBefore) / SNOOZES_PER_SECOND) * 1000));
+    const wait = Math.max(JOB_WAIT_MIN_MS, hostWait / 2 ** Math.min(inARow, HALVINGS));
+    const delay = Math.round(wait * (0.8 + 0.4 * this.random()));
+    return new SnoozeError(delay, `host ${host} is slow: ${load.inFlight.size} requests in flight here, at most ${this.limit} while it is`);
   }
+}
+
+/** The snoozes in a row before the attempt running now (a claimed job's last history entry, with no outcome yet). */
+function snoozesInARow({ history }: JobView): number {
+  let i = history.length - 1;
+  if (i >= 0 && !history[i]!.outcome) i--;
+  const before = history[i];
+  return before?.outcome === 'snoozed' ? (before.snoozes ?? 1) : 0;
 }

@@ -50,7 +50,7 @@ interface Runtime {
   timeoutSeconds: number;
   /** Requests to a host that keeps timing out or refusing connections fail at once for a while. */
   breaker: HostBreaker;
-  /** A slow host holds at most a few of this process's requests; its other jobs are snoozed. */
+  /** A slow host holds at most a few of this lane's requests in this process; its other jobs are snoozed. */
   slowHosts: SlowHosts;
   /** The attempts and backoff of each callback follow-up. */
   callbackRetry: CallbackRetry;
@@ -95,8 +95,8 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const req = buildRequest(payload, rt.timeoutSeconds);
   checkTarget(rt, req.url);
   const label = `webhook ${req.method} ${req.url}`;
-  const answer = await rt.slowHosts.around(req.url, ctx.job, () => rt.breaker.around(req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs, rt.deps.guard.connectTimeoutMs),
-    () => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label })));
+  const answer = await rt.slowHosts.around(req.url, ctx.job, (timed) => rt.breaker.around(req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs, rt.deps.guard.connectTimeoutMs),
+    () => timed(() => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label }))));
   const ok = succeeded(answer);
   const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
   let callback: WebhookResult['callback'];
@@ -119,10 +119,10 @@ async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskCon
   const label = `webhook callback POST ${p.url}`;
   const body = new URLSearchParams({ resp: p.resp, status_code: String(p.status_code) }).toString();
   const timeoutMs = p.timeoutMs ?? rt.timeoutSeconds * 1000;
-  const answer = await rt.slowHosts.around(p.url, ctx.job, () => rt.breaker.around(p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs, rt.deps.guard.connectTimeoutMs), () => exchange(
+  const answer = await rt.slowHosts.around(p.url, ctx.job, (timed) => rt.breaker.around(p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs, rt.deps.guard.connectTimeoutMs), () => timed(() => exchange(
     { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs },
     { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label },
-  )));
+  ))));
   if (!succeeded(answer)) throw answerFailure(answer, label, rt.deps.clock.now());
   return { status: answer.status, body: answerSummary(answer).body.slice(0, 2048) };
 }
