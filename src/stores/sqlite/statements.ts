@@ -220,7 +220,7 @@ export function prepareStatements(db: Database.Database) {
     // replaces its record, so a job put off for hours keeps a short history.
     snooze: d.prepare(`UPDATE jobs SET run_at = @retryAt, ${outcomeSets('snoozed', '@at')},
       history = CASE WHEN json_extract(history, '$[#-1].outcome') = 'snoozed'
-        THEN json_insert(json_remove(history, '$[#-1]'), '$[#]', ${attemptRecord(recorded('snoozed'), '@at', `, 'snoozes', json_extract(history, '$[#-1].snoozes') + 1`)})
+        THEN json_insert(json_remove(history, '$[#-1]'), '$[#]', ${attemptRecord(recorded('snoozed'), '@at', `, 'snoozes', coalesce(json_extract(history, '$[#-1].snoozes'), 1) + 1`)})
         ELSE ${closeAttempt(recorded('snoozed'), '@at', false, `, 'snoozes', 1`)} END
       WHERE seq = @seq AND ${UNDER_LEASE}`),
     release: d.prepare(`UPDATE jobs SET ${outcomeSets('released', '@at')},

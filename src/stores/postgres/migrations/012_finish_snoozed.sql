@@ -30,7 +30,7 @@ BEGIN
         'outcome', CASE o.kind WHEN 'retry' THEN 'retrying' ELSE o.kind END,
         'error', CASE WHEN o.kind IN ('retry', 'failed', 'cancelled') THEN o.message END,
         'snoozes', CASE WHEN o.kind <> 'snoozed' THEN NULL
-          WHEN j.history->-1->>'outcome' = 'snoozed' THEN (j.history->-1->>'snoozes')::integer + 1 ELSE 1 END)))
+          WHEN j.history->-1->>'outcome' = 'snoozed' THEN coalesce((j.history->-1->>'snoozes')::integer, 1) + 1 ELSE 1 END)))
     FROM o
     WHERE j.id = ANY (ARRAY(SELECT k.id FROM jobs k WHERE k.id = ANY (ARRAY(SELECT p.id FROM o p)) ORDER BY k.id FOR NO KEY UPDATE))
       AND j.id = o.id AND j.lease_token = o.token
