@@ -84,6 +84,7 @@ async function withSnoozes(times: number[]) {
   const waits: number[] = [];
   let snoozes = 0;
   let mostSnoozes = 0;
+  const firstWaits: number[] = [];
   const attempt = (job: SimJob) => {
     const history: AttemptRecord[] = [{ attempt: 1, workerId: 'w', startedAt: now } as AttemptRecord];
     if (job.snoozes > 0) history.unshift({ attempt: 1, workerId: 'w', startedAt: now, endedAt: now, outcome: 'snoozed', snoozes: job.snoozes });
@@ -97,6 +98,7 @@ async function withSnoozes(times: number[]) {
         (err: unknown) => {
           if (!(err instanceof SnoozeError)) throw err;
           snoozes++;
+          if (job.snoozes === 0) firstWaits.push(err.delayMs);
           job.snoozes++;
           events.push(now + err.delayMs, () => attempt(job));
         },
@@ -108,7 +110,8 @@ async function withSnoozes(times: number[]) {
     e.run();
     await new Promise((r) => setImmediate(r)); // let the promise callbacks of this event run
   }
-  return { ...percentiles(waits), snoozesPerSecond: Math.round((snoozes / (now / 1000)) * 10) / 10, mostSnoozesOfOneJob: mostSnoozes };
+  const first = percentiles(firstWaits);
+  return { ...percentiles(waits), snoozesPerSecond: Math.round((snoozes / (now / 1000)) * 10) / 10, mostSnoozesOfOneJob: mostSnoozes, firstSnooze: { p50Ms: first.p50Ms, maxMs: first.maxMs } };
 }
 
 /** First come, first served on LIMIT slots: what a line per host would give, holding no lane slot meanwhile. */

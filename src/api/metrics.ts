@@ -274,8 +274,14 @@ export class ApiMetrics {
         // Most jobs were never scheduled: no deletes from an empty map for them.
         if (this.dueAt.size > 0) this.dueAt.delete(e.jobId);
         if (due !== undefined && due < e.at) this.lateness.cell(e.queue, () => ({ queue: e.queue })).observe((e.at - due) / 1000);
+        // Back in line without an outcome (stall recovery, a release at shutdown): no attempt runs now,
+        // so a later 'scheduled' (an operator's reschedule) is no snooze.
+        if (this.startedAt.size > 0) this.startedAt.delete(e.jobId);
         return;
       }
+      case 'stalled':
+        this.startedAt.delete(e.jobId);
+        return;
       case 'active':
         this.startedAt.set(e.jobId, e.at);
         return;

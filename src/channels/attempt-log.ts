@@ -4,7 +4,7 @@
 // alerts built on the original's index keep working. Secrets never reach a line: payload fields
 // named like secrets are masked, and any configured credential value is scrubbed from the text.
 import { hostname } from 'node:os';
-import { CancelledError, SnoozeError, isRetryable } from '../core/errors.js';
+import { CancelledError, isRetryable, snoozeDelayOf } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
@@ -189,9 +189,9 @@ export function withAttemptLog(task: ChannelTask, label: string, opts: AttemptLo
     } catch (err) {
       // An abort's reason is what the worker records (timeout, cancel, shutdown), whatever the handler threw.
       const cause = ctx.signal.aborted && ctx.signal.reason !== undefined ? ctx.signal.reason : err;
-      if (cause instanceof SnoozeError) {
-        // Not a failure: the job is put off, the attempt not counted (a slow host's share, http/slow-hosts.ts).
-        if (enabled('info')) logger.info(line((f ??= fields(payload, ctx)), 'snoozed', scrub(capText(`Execution Snoozed: ${cause.message}`, MAX_LOG_RESULT))), 'Execution Snoozed');
+      if (snoozeDelayOf(cause) !== undefined) {
+        // Not a failure: the job is put off, the attempt not counted (a send rate full, a slow host's share).
+        if (enabled('info')) logger.info(line((f ??= fields(payload, ctx)), 'snoozed', scrub(capText(`Execution Snoozed: ${(cause as Error).message}`, MAX_LOG_RESULT))), 'Execution Snoozed');
         throw err;
       }
       const job = ctx.job;

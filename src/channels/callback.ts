@@ -2,7 +2,7 @@
 // outgoing guard (a callback URL is a URL Fusion did not choose), signed with Standard Webhooks
 // when a secret is configured (`webhook-id` is the callback job's id, the same on every retry).
 import { request, type Dispatcher } from 'undici';
-import { NonRetryableError, RetryableError, SnoozeError } from '../core/errors.js';
+import { NonRetryableError, RetryableError, snoozeDelayOf } from '../core/errors.js';
 import type { CallbackPayload } from '../core/callbacks.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -75,7 +75,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
         return answer;
       }), (err) => isHostFailure(networkFailure(err, p.url))));
     } catch (err) {
-      if (err instanceof HostOpenError || err instanceof SnoozeError) throw err;
+      if (err instanceof HostOpenError || snoozeDelayOf(err) !== undefined) throw err;
       const refused = refusedCause(err);
       if (refused) throw new NonRetryableError(`callback ${refused.message}`);
       throw new RetryableError(`callback ${p.url} failed: ${(err as Error)?.message ?? String(err)}`);

@@ -49,7 +49,7 @@ export interface WebhookConfig {
   timeoutSeconds?: number;
   /** The breaker per destination host of webhooks, their callbacks and job callbacks. */
   breaker?: HostBreakerConfig;
-  /** How many requests a slow destination host may hold at once in one process's lane (the same requests). */
+  /** How many requests a slow destination host may hold at once in one process (webhooks and job callbacks apart). */
   slowHost?: SlowHostConfig;
   /** How job callbacks and webhooks' callbacks retry (callback-retry.ts; default 20 attempts, exponential backoff, 10 stalls). */
   callbackRetry?: { maxAttempts?: number; backoff?: BackoffPolicy; maxStalls?: number };
@@ -67,7 +67,7 @@ export interface HostBreakerConfig {
 
 /** A slow host's share of a process's requests (src/channels/http/slow-hosts.ts, docs/webhooks.md). */
 export interface SlowHostConfig {
-  /** Requests in flight a slow host may hold in one process's lane; 0 turns the limit off (default 5). */
+  /** Requests in flight a slow host may hold in one process (webhooks and job callbacks each); 0 turns the limit off (default 5). */
   limit?: number;
   /** An answer awaited this long, or that took this long, makes its host slow (default 2,000). */
   afterMs?: number;

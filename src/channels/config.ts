@@ -482,7 +482,7 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
     ? `breaker per host after ${breaker.threshold} timeouts or connection failures within ${breaker.windowMs} ms, open ${breaker.cooldownMs} ms`
     : 'breaker off';
   const slow = slowHostSettings(w?.slowHost);
-  const slowText = slow.limit > 0 ? `a slow host (an answer after ${slow.afterMs} ms) at most ${slow.limit} requests at once in a process's lane` : 'no limit for slow hosts';
+  const slowText = slow.limit > 0 ? `a slow host (an answer after ${slow.afterMs} ms) at most ${slow.limit} requests at once a process` : 'no limit for slow hosts';
   lines.push(`webhook: signing ${w?.signingSecret ? `secret ${REDACTED}` : 'off (no signingSecret)'}, timeout ${w?.timeoutSeconds ?? 15} s, ${breakerText}, ${slowText}`);
   const retry = callbackRetry(red);
   const span = retrySpanMs(retry.backoff, retry.maxAttempts);

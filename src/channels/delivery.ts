@@ -7,7 +7,7 @@
 import type { JobError } from '../core/job.js';
 import type { TaskContext } from '../core/registry.js';
 import type { SharedState } from '../core/store.js';
-import { FusionError, SnoozeError, isRetryable, retryAfterOf } from '../core/errors.js';
+import { FusionError, MAX_DELAY_MS, SnoozeError, isRetryable, retryAfterOf } from '../core/errors.js';
 import type { ChannelDeps } from './channel.js';
 import type { ChannelConfig, ProviderEntry } from './config-types.js';
 import { ProviderError, type ChannelName, type DeliveryStatus, type Provider, type ProviderFactory } from './provider.js';
@@ -26,7 +26,7 @@ export const FAILOVER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 5
  */
 export const DEFAULT_MAX_RATE_WAIT_MS = 1_000;
 export const OTP_MAX_RATE_WAIT_MS = 10_000;
-/** A job snoozed for a send slot comes back no sooner than this, and up to as long again (spread, so a burst put off together does not come back together). */
+/** A job snoozed for a send slot comes back no sooner than this. */
 const RATE_SNOOZE_MIN_MS = 1_000;
 /** Fields of a provider entry that are the pipeline's, not the adapter's. */
 const COMMON_FIELDS = new Set(['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials']);
@@ -261,16 +261,21 @@ export class DeliveryPipeline<M> {
   /**
    * Wait for a send slot under the provider's ratePerSecond (bounded), or snooze the job: a burst
    * bigger than the provider's rate allows within the longest wait (a campaign on many workers) is
-   * put off, not failed, whatever its attempts. It comes back about when its slot would be near
-   * enough to wait for.
+   * put off, not failed, whatever its attempts. A snoozed message holds no slot, so it takes a place
+   * in a line of its own, spaced at the same rate: it comes back when its turn there (and the next
+   * free slot) is near enough to wait for. So a campaign costs about one snooze a message, and its
+   * messages go in about the order they came.
    */
   private async rateSlot(name: string, otp: boolean, signal: AbortSignal): Promise<void> {
     const rps = this.entries.get(name)?.ratePerSecond;
     if (!rps || rps <= 0 || !this.shared) return;
+    const key = `provider:rate:${this.channel}:${name}`;
+    const now = this.opts.deps.clock.now();
     const maxWaitMs = otp ? Math.max(OTP_MAX_RATE_WAIT_MS, this.maxRateWaitMs) : this.maxRateWaitMs;
-    const wait = await this.shared.take(`provider:rate:${this.channel}:${name}`, rps, maxWaitMs, this.opts.deps.clock.now());
+    const wait = await this.shared.take(key, rps, maxWaitMs, now);
     if (wait < 0) {
-      const delay = Math.round(Math.max(RATE_SNOOZE_MIN_MS, -wait - maxWaitMs) * (1 + Math.random()));
+      const turn = Math.max(-wait, await this.shared.take(`${key}:line`, rps, MAX_DELAY_MS, now));
+      const delay = Math.round(Math.max(RATE_SNOOZE_MIN_MS, turn - maxWaitMs) * (1 + 0.1 * Math.random()));
       throw new SnoozeError(delay, `${name}: over its send rate of ${rps}/s (the next slot is ${-wait} ms away); again in ${delay} ms`);
     }
     if (wait > 0) await sleep(wait, signal);

@@ -71,3 +71,30 @@ it('forgets the task of a removed job: its id made again elsewhere counts under 
     await store.close();
   }
 });
+
+it('counts a snooze as an attempt that put its job off, and an operator\'s reschedule after a release as none', async () => {
+  const store = new SqliteStore(':memory:');
+  const metrics = new ApiMetrics(store, { defaultMetrics: false }).start();
+  const queue = 'naps';
+  const now = Date.now();
+  const snoozedTotal = async () => (await metrics.snoozed.get()).values.reduce((n, v) => n + v.value, 0);
+  try {
+    const q = new Queue(store);
+    for (const id of ['released', 'snoozed']) {
+      const [added] = await q.enqueueMany([{ task: 'nap', queue, id }]);
+      metrics.created(added!.job.queue, added!.job.task, added!.job.id);
+    }
+    const { jobs } = await store.claimJobs({ queues: [queue], workerId: 'w', limit: 2, leaseMs: 30_000, now });
+    const token = (id: string) => jobs.find((j) => j.id === id)!.leaseToken!;
+    // Given back at shutdown, then rescheduled by an operator: no attempt ended in a snooze.
+    await store.finishJobs({ outcomes: [{ kind: 'released', id: 'released', token: token('released'), at: now }] });
+    await q.reschedule('released', now + 60_000);
+    await store.finishJobs({ outcomes: [{ kind: 'snoozed', id: 'snoozed', token: token('snoozed'), at: now, retryAt: now + 1_000 }] });
+    await until(async () => (await snoozedTotal()) >= 1, 5_000, 'the snooze counted');
+    assert.deepEqual((await metrics.snoozed.get()).values.map((v) => [v.labels.task, v.value]), [['nap', 1]]);
+    assert.equal((await store.getJob({ id: 'released' }))!.state, 'scheduled');
+  } finally {
+    metrics.stop();
+    await store.close();
+  }
+});

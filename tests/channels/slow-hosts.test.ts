@@ -71,6 +71,42 @@ describe('slow hosts: the rules', () => {
     assert.deepEqual(hosts.slowNow(), ['a.example:8080'], 'an answer that took afterMs');
   });
 
+  it('requests held in bookkeeping, before or after their exchange, are counted against the limit but never make a host slow', async () => {
+    const clock = new ManualClock();
+    const hosts = new SlowHosts({ limit: 2, afterMs: 2_000 }, clock, () => 0.5);
+    const gate = (() => {
+      let open!: () => void;
+      const opened = new Promise<void>((r) => (open = r));
+      return { open, opened };
+    })();
+    // A is admitted first but begins its exchange last; B's exchange is the oldest.
+    let answerA!: () => void;
+    let answerB!: () => void;
+    const a = hosts.around(A, job(), async (timed) => {
+      await gate.opened;
+      return timed(() => new Promise<void>((r) => (answerA = r)));
+    });
+    const b = hosts.around(A, job(), (timed) => timed(() => new Promise<void>((r) => (answerB = r))));
+    clock.advance(1_000);
+    gate.open();
+    await new Promise((r) => setImmediate(r));
+    clock.advance(1_500);
+    assert.deepEqual(hosts.slowNow(), ['a.example:8080'], 'B has awaited its answer for 2.5 s, A for 1.5 s');
+    answerB();
+    await b;
+    answerA();
+    await a;
+    assert.deepEqual(hosts.slowNow(), ['a.example:8080'], 'slow for a minute after B\'s answer');
+    clock.advance(60_000);
+    assert.deepEqual(hosts.slowNow(), [], 'a minute after');
+    // A quick exchange, then a slow store write after it: not slow.
+    await hosts.around(A, job(), async (timed) => {
+      await timed(async () => clock.advance(5));
+      clock.advance(5_000);
+    });
+    assert.deepEqual(hosts.slowNow(), []);
+  });
+
   it('a host stays slow for a minute after a slow answer; the wait grows with the host\'s snoozes and halves with the job\'s own', async () => {
     const clock = new ManualClock();
     const hosts = new SlowHosts({ limit: 1, afterMs: 500 }, clock, () => 0.5);

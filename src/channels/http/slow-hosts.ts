@@ -1,5 +1,5 @@
-// A slow destination host's share of one lane's requests in this process (webhooks and their
-// callbacks in the webhook lane, job callbacks in the callbacks lane). A lane's slots are shared by
+// A slow destination host's share of this process's requests: one SlowHosts for webhooks and their
+// callbacks (the webhook lane's), one for job callbacks (the callbacks lane's). A lane's slots are shared by
 // every host its jobs go to: a partner that answers, but slowly (within its timeout), would
 // otherwise hold every slot while its backlog drains, and every other partner's webhooks would wait a
 // slow answer per round. The breaker (host-breaker.ts) does not help there: it counts timeouts and
@@ -23,8 +23,9 @@ const SLOW_HOST_DEFAULTS = { limit: 5, afterMs: 2_000 } as const;
 const SLOW_MEMORY_MS = 60_000;
 /**
  * The host's wait: its snoozes in the last one or two SNOOZE_WINDOW_MS over SNOOZES_PER_SECOND, within
- * these bounds. With W new jobs waiting each comes back every sqrt(W x window / SNOOZES_PER_SECOND)
- * seconds: about 1 s for 5, 4.5 s for 100, 14 s for 1,000.
+ * these bounds. The more jobs wait, the more snoozes, the longer each waits: the churn settles where
+ * it grows with the square root of the jobs waiting (bench/slow-host.ts: 145 snoozes a second, and a
+ * new job's first wait 9.7 s at the median, behind a burst of 1,000).
  */
 const HOST_WAIT_MIN_MS = 1_000;
 const HOST_WAIT_MAX_MS = 600_000;
@@ -42,8 +43,10 @@ export function slowHostSettings(config: SlowHostConfig | undefined): Required<S
 }
 
 interface HostLoad {
-  /** When each request in flight began waiting for its answer, oldest first (a Map keeps insertion order). */
-  inFlight: Map<symbol, number>;
+  /** The requests admitted and not yet over (the limit counts these). */
+  inFlight: Set<symbol>;
+  /** When each exchange under way began, oldest first (a Map keeps insertion order, and each is inserted as it begins). */
+  exchanging: Map<symbol, number>;
   /** Slow until then, from an answer that took afterMs or more. */
   slowUntil: number;
   /** Snoozes in the window beginning at windowStart, and in the window before it. */
@@ -79,20 +82,23 @@ export class SlowHosts {
     const load = this.loadOf(host, now);
     if (load.inFlight.size >= this.limit && this.isSlow(load, now)) throw this.snooze(host, load, now, snoozesInARow(job));
     const ticket = Symbol(host);
-    load.inFlight.set(ticket, now);
+    load.inFlight.add(ticket);
     try {
       return await send(async (exchange) => {
         const start = this.clock.now();
-        load.inFlight.set(ticket, start);
+        load.exchanging.delete(ticket);
+        load.exchanging.set(ticket, start);
         try {
           return await exchange();
         } finally {
+          load.exchanging.delete(ticket);
           const end = this.clock.now();
           if (end - start >= this.afterMs) load.slowUntil = Math.max(load.slowUntil, end + SLOW_MEMORY_MS);
         }
       });
     } finally {
       load.inFlight.delete(ticket);
+      load.exchanging.delete(ticket);
     }
   }
 
@@ -111,7 +117,7 @@ export class SlowHosts {
     let load = this.hosts.get(host);
     if (load === undefined) {
       if (this.hosts.size >= HOSTS_KEPT) this.letGo(now);
-      this.hosts.set(host, (load = { inFlight: new Map(), slowUntil: 0, windowStart: now, snoozes: 0, snoozesBefore: 0 }));
+      this.hosts.set(host, (load = { inFlight: new Set(), exchanging: new Map(), slowUntil: 0, windowStart: now, snoozes: 0, snoozesBefore: 0 }));
     }
     return load;
   }
@@ -125,7 +131,7 @@ export class SlowHosts {
 
   private isSlow(load: HostLoad, now: number): boolean {
     if (now < load.slowUntil) return true;
-    for (const startedAt of load.inFlight.values()) return now - startedAt >= this.afterMs; // the oldest
+    for (const startedAt of load.exchanging.values()) return now - startedAt >= this.afterMs; // the oldest
     return false;
   }
 

@@ -15,7 +15,7 @@
 // logged, written to the job's log, and emitted as `push.token-invalid` on `pushEvents`, so an API
 // or app process can subscribe and prune them.
 import { EventEmitter } from 'node:events';
-import { FusionError, NonRetryableError, SnoozeError } from '../../core/errors.js';
+import { FusionError, NonRetryableError, snoozeDelayOf } from '../../core/errors.js';
 import type { TaskContext } from '../../core/registry.js';
 import type { ChannelDeps, ChannelSetup } from '../channel.js';
 import type { ChannelConfig, ProviderEntry } from '../config-types.js';
@@ -47,8 +47,6 @@ pushEvents.setMaxListeners(100);
 
 const PLATFORMS: Platform[] = ['android', 'ios'];
 const keyOf = (platform: Platform, device: string) => `${platform}:${device}`;
-/** The code of a device left for a later run because its provider is over its send rate. */
-const RATE_WAIT = 'rate_limited';
 /** Show a device token in logs by its ends only: enough to find it, too little to use it. */
 export const maskDevice = (t: string) => (t.length <= 12 ? '*'.repeat(t.length) : `${t.slice(0, 6)}…${t.slice(-4)}`);
 
@@ -114,8 +112,9 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
     const state: Record<string, TokenResult> = { ...((ctx.job.progress as PushProgress | null)?.push?.tokens ?? {}) };
     const fresh: TokenResult[] = [];
     let whole: DeliveryError | null = null;
-    // A platform whose provider is over its send rate (DeliveryPipeline.rateSlot): its devices wait.
-    let snoozed: SnoozeError | null = null;
+    // A platform whose provider is over its send rate (DeliveryPipeline.rateSlot): its devices wait,
+    // untried (no result of this attempt), and the job is snoozed once the others are recorded.
+    let snoozed: unknown = null;
 
     for (const platform of PLATFORMS) {
       const part = parsed[platform];
@@ -141,9 +140,8 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
         fresh.push(...results);
       } catch (err) {
         lastRaw.delete(ctx.job.id + platform);
-        if (err instanceof SnoozeError) {
+        if (snoozeDelayOf(err) !== undefined) {
           snoozed ??= err;
-          for (const device of pending) fresh.push({ platform, device, status: 'failed', code: RATE_WAIT, retryable: true, retryAfterMs: err.delayMs, error: err.message });
           continue;
         }
         if (!(err instanceof DeliveryError)) throw err;
@@ -164,9 +162,9 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
       }
     }
     await ctx.progress({ push: { tokens: state } } satisfies PushProgress);
-    // Only devices waiting for a send slot are left to try: put the job off, no attempt spent (the
-    // devices sent are in its progress). With other failures to retry, the retry takes them along.
-    if (snoozed && !fresh.some((r) => r.status === 'failed' && r.retryable && r.code !== RATE_WAIT)) throw snoozed;
+    // Devices wait for a send slot: put the job off, no attempt spent, whatever else failed (the
+    // devices sent are in its progress; those that failed retryably go again with the waiting ones).
+    if (snoozed) throw snoozed;
 
     const all = PLATFORMS.flatMap((p) => (parsed[p]?.tokens ?? []).map((t) => state[keyOf(p, t)]!));
     const sent = all.filter((r) => r.status === 'sent');

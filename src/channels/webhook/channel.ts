@@ -50,7 +50,7 @@ interface Runtime {
   timeoutSeconds: number;
   /** Requests to a host that keeps timing out or refusing connections fail at once for a while. */
   breaker: HostBreaker;
-  /** A slow host holds at most a few of this lane's requests in this process; its other jobs are snoozed. */
+  /** A slow host holds at most a few of this process's webhook requests; its other jobs are snoozed. */
   slowHosts: SlowHosts;
   /** The attempts and backoff of each callback follow-up. */
   callbackRetry: CallbackRetry;
