@@ -7,7 +7,7 @@
 import type { JobError } from '../core/job.js';
 import type { TaskContext } from '../core/registry.js';
 import type { SharedState } from '../core/store.js';
-import { FusionError, MAX_DELAY_MS, SnoozeError, isRetryable, retryAfterOf } from '../core/errors.js';
+import { FusionError, SnoozeError, isRetryable, retryAfterOf } from '../core/errors.js';
 import type { ChannelDeps } from './channel.js';
 import type { ChannelConfig, ProviderEntry } from './config-types.js';
 import { ProviderError, type ChannelName, type DeliveryStatus, type Provider, type ProviderFactory } from './provider.js';
@@ -28,6 +28,12 @@ export const DEFAULT_MAX_RATE_WAIT_MS = 1_000;
 export const OTP_MAX_RATE_WAIT_MS = 10_000;
 /** A job snoozed for a send slot comes back no sooner than this. */
 const RATE_SNOOZE_MIN_MS = 1_000;
+/**
+ * How far ahead the line of snoozed messages may be booked. A message whose place would be later
+ * comes back when the line is that near and books then, so places left by messages cancelled while
+ * they waited are gone within this long.
+ */
+const LINE_AHEAD_MS = 60_000;
 /** Fields of a provider entry that are the pipeline's, not the adapter's. */
 const COMMON_FIELDS = new Set(['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials']);
 
@@ -80,6 +86,14 @@ export interface PipelineOptions<M> {
 }
 
 const plusCode = (c: string) => (c.startsWith('+') ? c : `+${c}`);
+
+/** Whether the job's last attempt before this one ended in a snooze (a claimed job's history ends with the attempt running now). */
+function snoozedLast(job: TaskContext['job']): boolean {
+  const { history } = job;
+  const last = history[history.length - 1];
+  const before = last && !last.outcome ? history[history.length - 2] : last;
+  return before?.outcome === 'snoozed';
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -239,7 +253,7 @@ export class DeliveryPipeline<M> {
     const { clock } = this.opts.deps;
     const name = this.dryRun ? DRY_RUN : await this.choose(target, ctx.job.error, clock.now());
     const provider = this.dryRun ? this.opts.dryRun : this.providers.get(name)!;
-    if (!this.dryRun) await this.rateSlot(name, target.otp === true, ctx.signal);
+    if (!this.dryRun) await this.rateSlot(name, target.otp === true, ctx);
     let sent;
     const t0 = performance.now();
     try {
@@ -262,23 +276,42 @@ export class DeliveryPipeline<M> {
    * Wait for a send slot under the provider's ratePerSecond (bounded), or snooze the job: a burst
    * bigger than the provider's rate allows within the longest wait (a campaign on many workers) is
    * put off, not failed, whatever its attempts. A snoozed message holds no slot, so it takes a place
-   * in a line of its own, spaced at the same rate: it comes back when its turn there (and the next
-   * free slot) is near enough to wait for. So a campaign costs about one snooze a message, and its
-   * messages go in about the order they came.
+   * in a line, spaced at the same rate (OTPs in a line of their own): it comes back when its turn
+   * there (and the next free slot) is near enough to wait for. So a campaign costs about one snooze
+   * a message, and its messages go in about the order they came: a message new to the provider joins
+   * the line while there is one, rather than take a slot before those waiting in it.
    */
-  private async rateSlot(name: string, otp: boolean, signal: AbortSignal): Promise<void> {
+  private async rateSlot(name: string, otp: boolean, ctx: TaskContext): Promise<void> {
     const rps = this.entries.get(name)?.ratePerSecond;
-    if (!rps || rps <= 0 || !this.shared) return;
+    const shared = this.shared;
+    if (!rps || rps <= 0 || !shared) return;
     const key = `provider:rate:${this.channel}:${name}`;
+    const line = `${key}:line${otp ? ':otp' : ''}`;
     const now = this.opts.deps.clock.now();
     const maxWaitMs = otp ? Math.max(OTP_MAX_RATE_WAIT_MS, this.maxRateWaitMs) : this.maxRateWaitMs;
-    const wait = await this.shared.take(key, rps, maxWaitMs, now);
-    if (wait < 0) {
-      const turn = Math.max(-wait, await this.shared.take(`${key}:line`, rps, MAX_DELAY_MS, now));
-      const delay = Math.round(Math.max(RATE_SNOOZE_MIN_MS, turn - maxWaitMs) * (1 + 0.1 * Math.random()));
-      throw new SnoozeError(delay, `${name}: over its send rate of ${rps}/s (the next slot is ${-wait} ms away); again in ${delay} ms`);
-    }
-    if (wait > 0) await sleep(wait, signal);
+    const snooze = (turn: number, spread: number) => {
+      const delay = Math.round(Math.max(RATE_SNOOZE_MIN_MS, turn - maxWaitMs) + spread * Math.random());
+      return new SnoozeError(delay, `${name}: over its send rate of ${rps}/s (its turn is ${turn} ms away); again in ${delay} ms`);
+    };
+    // A place in the line, no sooner than `from` ms from now: the snooze until it is near. Places are
+    // spaced already, so only a message whose place is now (an empty line) gets a little spread, so
+    // those put off together do not all come back at once. Past LINE_AHEAD_MS nothing is booked:
+    // the message comes back when the line is that near, spread over a tenth of its wait.
+    const bookLine = async (from: number) => {
+      const place = await shared.take(line, rps, LINE_AHEAD_MS, now + from);
+      if (place < 0) {
+        const later = from - place - LINE_AHEAD_MS;
+        return snooze(later + maxWaitMs, 0.1 * later);
+      }
+      return snooze(from + place, place === 0 ? Math.min(500, 0.1 * from) : 0);
+    };
+    // A message back from a snooze has waited its turn. One new to the provider joins the line while
+    // the line is ahead of now (a look, maxWait -1, books nothing), rather than take a free slot
+    // before the messages waiting in it.
+    if (!snoozedLast(ctx.job) && (await shared.take(line, rps, -1, now)) < 0) throw await bookLine(0);
+    const wait = await shared.take(key, rps, maxWaitMs, now);
+    if (wait < 0) throw await bookLine(-wait);
+    if (wait > 0) await sleep(wait, ctx.signal);
   }
 
   /** Classify a failed send, count it against the provider's health, and wrap it with details. */

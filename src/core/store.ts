@@ -217,7 +217,8 @@ export interface SharedState {
   /**
    * A send slot of a rate of perSecond (evenly spaced, no burst): reserves the next free slot if it
    * starts within maxWaitMs and answers how long to wait for it (0: now). Past maxWaitMs nothing is
-   * reserved and the answer is negative: minus the wait there would be.
+   * reserved and the answer is negative: minus the wait there would be. With maxWaitMs -1 it only
+   * looks: minus the wait for the next free slot, 0 when it is free now (never reserved).
    */
   take(key: string, perSecond: number, maxWaitMs: number, now: number): Promise<number>;
   /** A small JSON value kept for ttlMs. */

@@ -155,6 +155,31 @@ test('a platform whose provider is over its send rate: the job keeps the devices
   }
 });
 
+test('a platform over its send rate while the other fails retryably: a retry while attempts are left, then a snooze', async () => {
+  const rated = { channels: { push: { providers: { ...config.channels.push.providers, apns: { ...config.channels.push.providers.apns, ratePerSecond: 0.05 } } } } };
+  const h = await harness('sqlite', rated, ['pn']);
+  loop.answer = (hit) => hit.path === '/token' ? { body: { access_token: 'ya29.mixed', expires_in: 3600 } } : { status: 503, body: { error: { status: 'UNAVAILABLE', message: 'try later' } } };
+  apns.answer = () => ({ status: 200, apnsId: 'MIXED000-0000-0000-0000-000000000001' });
+  try {
+    const first = await h.fusion.enqueue('push', { tokens: [{ platform: 'ios', token: IOS_TOKEN(3) }], title: 'takes the slot' });
+    assert.equal((await h.settled(first.id)).state, 'completed');
+    const tokens = [{ platform: 'android', token: FCM_TOKEN(5) }, { platform: 'ios', token: IOS_TOKEN(5) }];
+    const twoAttempts = await h.fusion.enqueue('push', { tokens, title: 'mixed' }, { maxAttempts: 2, backoff: { type: 'fixed', delay: 60_000 } });
+    const lastAttempt = await h.fusion.enqueue('push', { tokens, title: 'mixed, last' }, { maxAttempts: 1 });
+    const ended = async (id: string) => {
+      let job = await h.fusion.store.getJob({ id });
+      await until(async () => (job = await h.fusion.store.getJob({ id }))!.state === 'scheduled', 10_000, `job ${id} put back`, 10);
+      return job!;
+    };
+    const retried = await ended(twoAttempts.id);
+    assert.deepEqual([retried.attempts, retried.history.at(-1)!.outcome], [1, 'retrying'], 'an attempt is left: retried, the waiting device along');
+    const snoozed = await ended(lastAttempt.id);
+    assert.deepEqual([snoozed.attempts, snoozed.history.at(-1)!.outcome], [0, 'snoozed'], 'no attempt left: snoozed, not failed with a device untried');
+  } finally {
+    await h.close();
+  }
+});
+
 test('dry run: with no push provider configured the job completes as dry-run for every token', async () => {
   const h = await harness('sqlite', {}, ['pn']);
   try {

@@ -9,6 +9,8 @@ export interface Hit {
   url: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** When the whole request had arrived (Date.now()). */
+  at: number;
 }
 
 export type Reply = (hit: Hit, res: ServerResponse, n: number) => void;
@@ -29,7 +31,7 @@ export async function receiver(reply: Reply = (_h, res) => res.writeHead(200).en
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const hit: Hit = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const hit: Hit = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
       hits.push(hit);
       for (const w of waiters.filter((w) => w.n === hits.length)) w.resolve(hit);
       reply(hit, res, hits.length);

@@ -15,7 +15,7 @@
 // logged, written to the job's log, and emitted as `push.token-invalid` on `pushEvents`, so an API
 // or app process can subscribe and prune them.
 import { EventEmitter } from 'node:events';
-import { FusionError, NonRetryableError, snoozeDelayOf } from '../../core/errors.js';
+import { FusionError, NonRetryableError, SnoozeError, snoozeDelayOf } from '../../core/errors.js';
 import type { TaskContext } from '../../core/registry.js';
 import type { ChannelDeps, ChannelSetup } from '../channel.js';
 import type { ChannelConfig, ProviderEntry } from '../config-types.js';
@@ -162,11 +162,20 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
       }
     }
     await ctx.progress({ push: { tokens: state } } satisfies PushProgress);
-    // Devices wait for a send slot: put the job off, no attempt spent, whatever else failed (the
-    // devices sent are in its progress; those that failed retryably go again with the waiting ones).
-    if (snoozed) throw snoozed;
+    // Devices wait for a send slot (untried: no result). Put the job off, no attempt spent (the devices
+    // sent are in its progress), unless others failed retryably and an attempt is left: then the retry,
+    // with its backoff and failover, takes the waiting devices along. A snooze waits at least as long as
+    // those failures asked.
+    if (snoozed) {
+      const failedNow = fresh.filter((r) => r.status === 'failed' && r.retryable);
+      if (failedNow.length === 0 || ctx.job.attempts >= ctx.job.maxAttempts) {
+        const after = Math.max(snoozeDelayOf(snoozed)!, ...failedNow.map((r) => r.retryAfterMs ?? 0));
+        throw new SnoozeError(after, (snoozed as Error).message);
+      }
+    }
 
-    const all = PLATFORMS.flatMap((p) => (parsed[p]?.tokens ?? []).map((t) => state[keyOf(p, t)]!));
+    // Devices waiting for a send slot have no result yet: the retry below sends them.
+    const all = PLATFORMS.flatMap((p) => (parsed[p]?.tokens ?? []).flatMap((t) => state[keyOf(p, t)] ?? []));
     const sent = all.filter((r) => r.status === 'sent');
     const invalid = all.filter((r) => r.status === 'invalid');
     const retrying = all.filter((r) => r.status === 'failed' && r.retryable);

@@ -58,7 +58,7 @@ export class SqliteSharedState implements SharedState {
       const tat = (this.statements.num.get(key, now) as number | undefined) ?? 0;
       const slot = Math.max(tat, now);
       const w = slot - now;
-      if (w > maxWaitMs) return -Math.ceil(w);
+      if (w > maxWaitMs) return -Math.ceil(w) || 0; // a look (maxWaitMs -1) at a free slot: 0, not -0
       this.statements.setNum.run({ key, num: slot + interval, until: Math.ceil(slot + interval) + 1000 });
       return Math.ceil(w);
     }).immediate();
