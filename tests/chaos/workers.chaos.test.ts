@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { until } from '../helpers/await.js';
-import { LONG, REDIS_CLUSTER, STORES, allJobs, chaosWorker, countsOf, executions, producer, report, rssMb, size, sleep, tally, type Proc, type StoreFactory } from '../helpers/chaos.js';
+import { LONG, REDIS_CLUSTER, STORES, allJobs, chaosWorker, countsOf, executions, producer, report, rssMb, size, sleep, snoozesOf, tally, type Proc, type StoreFactory } from '../helpers/chaos.js';
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
 const clusterSkip = await REDIS_CLUSTER.skip();
@@ -28,7 +28,10 @@ async function crashRun(factory: StoreFactory): Promise<void> {
     return p;
   };
   const started = Date.now();
-  const prod = producer(store, { batch: size(30, 30), everyMs: 100 });
+  // One job in three snoozes twice (20-50 ms each) before it runs: a snooze is an outcome like any
+  // other under the kills, and spends no attempt (each job has one).
+  const SNOOZES = 2;
+  const prod = producer(store, { batch: size(30, 30), everyMs: 100, extra: (k) => (k % 3 === 0 ? { payload: { snooze: SNOOZES } } : {}) });
   try {
     const first = await Promise.all(Array.from({ length: PROCS }, spawn));
     await Promise.all(first.map((p) => p.line('RUNNING')));
@@ -73,10 +76,13 @@ async function crashRun(factory: StoreFactory): Promise<void> {
       duplicatesOfKills += Math.min(ofKills, Math.max(0, (execs.get(j.id) ?? 0) - 1));
     }
     const executionsTotal = [...execs.values()].reduce((a, b) => a + b, 0);
+    const snoozing = all.filter((j) => (j.payload as { snooze?: number } | null)?.snooze);
+    const snoozes = snoozing.reduce((n, j) => n + snoozesOf(j.history), 0);
     report({
       test: 'worker-crash', store: t.store, processes: PROCS, concurrency: CONC, kills, jobs, acknowledged: jobs,
       completed: (await countsOf(store)).completed, lost: r.lost, executions: executionsTotal, duplicateExecutions: r.duplicateExecutions,
-      stalls: r.stalls, stallsOfLiveProcesses, duplicatesOfKills, maxRecoveryMs, rssStartMb: rssStart, rssEndMb: rssEnd, ms: Date.now() - started,
+      stalls: r.stalls, stallsOfLiveProcesses, duplicatesOfKills, maxRecoveryMs, snoozingJobs: snoozing.length, snoozes,
+      rssStartMb: rssStart, rssEndMb: rssEnd, ms: Date.now() - started,
     });
     assert.equal(r.lost, 0, `acknowledged jobs not completed: ${r.problems.join(', ')}`);
     assert.equal(all.length, jobs, 'no job beyond the acknowledged ones');
@@ -84,6 +90,12 @@ async function crashRun(factory: StoreFactory): Promise<void> {
     assert.equal(r.notRun, 0, 'a job completed whose handler never ran');
     assert.deepEqual(await countsOf(store), { scheduled: 0, queued: 0, active: 0, completed: jobs, failed: 0, cancelled: 0 });
     assert.ok(r.stalls > 0, 'no kill caught a job in flight: the test proved nothing');
+    // Every snoozing job snoozed its two times (more where a kill lost a snooze's lease) and ran on its one attempt.
+    assert.ok(snoozing.length >= jobs / 3 - 1, `${snoozing.length} snoozing jobs of ${jobs}`);
+    for (const j of snoozing) {
+      assert.ok(snoozesOf(j.history) >= SNOOZES, `${j.id} snoozed ${snoozesOf(j.history)} times`);
+      assert.equal(j.attempts, 1, `${j.id}: a snooze spends no attempt`);
+    }
     // Each kill can repeat at most what the victim held: up to `concurrency` jobs running, plus up to
     // as many already run whose outcomes were in flight to the store (a worker claims their slots
     // again in the same store call, so both are held at once).

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { Store } from '../../src/core/store.js';
-import type { Job, JobSpec } from '../../src/core/job.js';
+import type { AttemptRecord, Job, JobSpec } from '../../src/core/job.js';
 import { openStore } from '../../src/stores/index.js';
 import { Queue } from '../../src/core/queue.js';
 import { OwnCluster, REDIS_URL, clusterPorts, dropPrefix, hasRedisServer, redisSkip, testPrefix } from './redis.js';
@@ -423,6 +423,11 @@ export function producer(
       await done;
     },
   };
+}
+
+/** A job's snoozes: each run of them is one history record counting them. */
+export function snoozesOf(history: AttemptRecord[]): number {
+  return history.reduce((n, h) => n + (h.outcome === 'snoozed' ? (h.snoozes ?? 1) : 0), 0);
 }
 
 /** A queue's counts (all zero when it has none). */
