@@ -4,7 +4,7 @@
 // retryable failure, demotion of a failing provider for all workers, and per-provider send rates
 // shared by all workers. One attempt = one provider: retries and backoff are the engine's, so a
 // failover is simply the next attempt starting at the next provider of the route.
-import type { JobError } from '../core/job.js';
+import { snoozesInARow, type JobError } from '../core/job.js';
 import type { TaskContext } from '../core/registry.js';
 import type { SharedState } from '../core/store.js';
 import { FusionError, SnoozeError, isRetryable, retryAfterOf } from '../core/errors.js';
@@ -86,14 +86,6 @@ export interface PipelineOptions<M> {
 }
 
 const plusCode = (c: string) => (c.startsWith('+') ? c : `+${c}`);
-
-/** Whether the job's last attempt before this one ended in a snooze (a claimed job's history ends with the attempt running now). */
-function snoozedLast(job: TaskContext['job']): boolean {
-  const { history } = job;
-  const last = history[history.length - 1];
-  const before = last && !last.outcome ? history[history.length - 2] : last;
-  return before?.outcome === 'snoozed';
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -308,7 +300,7 @@ export class DeliveryPipeline<M> {
     // A message back from a snooze has waited its turn. One new to the provider joins the line while
     // the line is ahead of now (a look, maxWait -1, books nothing), rather than take a free slot
     // before the messages waiting in it.
-    if (!snoozedLast(ctx.job) && (await shared.take(line, rps, -1, now)) < 0) throw await bookLine(0);
+    if (snoozesInARow(ctx.job) === 0 && (await shared.take(line, rps, -1, now)) < 0) throw await bookLine(0);
     const wait = await shared.take(key, rps, maxWaitMs, now);
     if (wait < 0) throw await bookLine(-wait);
     if (wait > 0) await sleep(wait, ctx.signal);

@@ -174,6 +174,18 @@ export function resolvePriority(p: Priority | undefined): number {
   return n;
 }
 
+/**
+ * The snoozes in a row that ended the job's attempts before the one running now (a claimed job's
+ * history ends with that one, no outcome yet; a run of snoozes is one record counting them).
+ */
+export function snoozesInARow(job: Pick<Job, 'history'>): number {
+  const { history } = job;
+  let i = history.length - 1;
+  if (i >= 0 && !history[i]!.outcome) i--;
+  const before = history[i];
+  return before?.outcome === 'snoozed' ? (before.snoozes ?? 1) : 0;
+}
+
 export function isFinished(state: JobState): boolean {
   return state === 'completed' || state === 'failed' || state === 'cancelled';
 }

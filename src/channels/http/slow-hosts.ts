@@ -14,7 +14,7 @@
 // A host that answers quickly is never limited.
 import type { Clock } from '../../core/clock.js';
 import { SnoozeError } from '../../core/errors.js';
-import type { Job } from '../../core/job.js';
+import { snoozesInARow, type Job } from '../../core/job.js';
 import type { SlowHostConfig } from '../config-types.js';
 import { hostOf } from './host-breaker.js';
 
@@ -147,12 +147,4 @@ export class SlowHosts {
     const delay = Math.round(wait * (0.8 + 0.4 * this.random()));
     return new SnoozeError(delay, `host ${host} is slow: ${load.inFlight.size} requests in flight here, at most ${this.limit} while it is`);
   }
-}
-
-/** The snoozes in a row before the attempt running now (a claimed job's last history entry, with no outcome yet). */
-function snoozesInARow({ history }: JobView): number {
-  let i = history.length - 1;
-  if (i >= 0 && !history[i]!.outcome) i--;
-  const before = history[i];
-  return before?.outcome === 'snoozed' ? (before.snoozes ?? 1) : 0;
 }

@@ -116,7 +116,7 @@ function readApplied(rows: JobRow[], outcomes: Outcome[], applied: boolean[], ev
     const queue = queues[k];
     applied[k] = queue !== undefined;
     if (queue === undefined) return;
-    events.push({ type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' || o.kind === 'snoozed' ? o.retryAt : undefined });
+    events.push({ type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: 'retryAt' in o ? o.retryAt : undefined });
     if (o.enqueue) {
       for (const j of o.enqueue) {
         const state = j.runAt > o.at ? 'scheduled' : 'queued';

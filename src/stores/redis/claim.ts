@@ -9,6 +9,7 @@ import type {
 } from '../../core/store.js';
 import type { Raw } from './runner.js';
 import { isRedisOutOfMemory } from '../../core/store-errors.js';
+import { OUTCOME_RULES } from '../../core/state-rules.js';
 import { claimScript, finishAnswer, finishScript, heartbeatScript, logScript, progressScript, type ClaimAnswer, type FinishAnswer } from './script-calls.js';
 import { claimedJobs, handedRow, outcomeArgs, rowIds } from './codec.js';
 import type { RedisContext } from './context.js';
@@ -235,7 +236,8 @@ export class Claims {
       if (!appliedAt(x)) continue;
       const o = outcomes[order[x]!]!;
       applied[order[x]!] = true;
-      if (o.kind !== 'released' && o.kind !== 'retry' && o.kind !== 'snoozed') ctx.forgetQueue(o.id);
+      // A job that ended leaves this process's memory of its queue; one put back keeps it.
+      if (OUTCOME_RULES[o.kind].ends) ctx.forgetQueue(o.id);
     }
     // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
     for (let x = 0; x < outbox.length; x += 3) {

@@ -312,7 +312,7 @@ export function outcomeArgs(
     const outcome = outcomes[position]!;
     if (outcome.kind === 'completed') continue;
     const error = outcome.kind === 'released' || outcome.kind === 'snoozed' ? undefined : outcome.error;
-    const retryAt = outcome.kind === 'retry' || outcome.kind === 'snoozed' ? outcome.retryAt : '';
+    const retryAt = 'retryAt' in outcome ? outcome.retryAt : '';
     args.push(outcome.kind, outcome.id, outcome.token, outcome.at, error ? JSON.stringify(error) : '', historyError(error), retryAt);
     order.push(position);
     entries++;

@@ -141,7 +141,7 @@ export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: St
         break;
     }
     if (changes === 0) return false;
-    const event: StoreEvent = { type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: o.kind === 'retry' || o.kind === 'snoozed' ? o.retryAt : undefined };
+    const event: StoreEvent = { type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: 'retryAt' in o ? o.retryAt : undefined };
     events.push(event);
     // A job given back at shutdown is for the workers of other processes.
     if (o.kind === 'released') conn.shareWork([event]);
