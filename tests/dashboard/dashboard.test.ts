@@ -12,7 +12,8 @@ import type { Browser, Page } from 'playwright-core';
 import { Fusion } from '../../src/fusion.js';
 import { buildServer } from '../../src/api/server.js';
 import { parseKeys } from '../../src/api/auth.js';
-import { NonRetryableError } from '../../src/core/errors.js';
+import { NonRetryableError, SnoozeError } from '../../src/core/errors.js';
+import { snoozesInARow } from '../../src/core/job.js';
 import type { Worker } from '../../src/core/worker.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/await.js';
@@ -77,6 +78,11 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
       ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
     }), { queue: 'slow' });
     fusion.task('report', async () => 'ok', { queue: 'reports' });
+    // Put off three times (no attempt spent), then done.
+    fusion.task('nap', async (_p: unknown, ctx) => {
+      if (snoozesInARow(ctx.job) < 3) throw new SnoozeError(1, 'not yet');
+      return 'rested';
+    }, { queue: 'slow' });
     app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
     await app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -166,6 +172,15 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     await page.getByRole('button', { name: 'Cancel' }).dispatchEvent('click');
     await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'cancelled', undefined, { timeout: 15_000 });
     assert.equal((await fusion.store.getJob({ id: job.id }))?.state, 'cancelled');
+  });
+
+  test('a snoozed job lists its run of snoozes as one attempt row, counted', async () => {
+    const job = (await call('POST', '/v1/jobs', { task: 'nap', payload: {} })) as { id: string };
+    await until(async () => (await fusion.store.getJob({ id: job.id }))?.state === 'completed', 10_000, 'the nap to end');
+    await page.goto(`${base}/dashboard#/jobs/${encodeURIComponent(job.id)}`);
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'completed', undefined, { timeout: 10_000 });
+    assert.deepEqual(await page.locator('table.grid tbody tr td:nth-child(5)').allInnerTexts(), ['snoozed ×3', 'completed']);
+    await shot('job-snoozed');
   });
 
   test("a job view left while its reload waits on an event does not come back over the next job's", async () => {
