@@ -31,7 +31,11 @@ export interface LifecycleEvents {
   'job.started': JobEvent;
   /** The handler returned; `result` is its value. */
   'job.completed': AttemptEnd & { result: unknown };
-  /** The attempt failed and the job runs again at `retryAt`. */
+  /**
+   * The attempt failed and the job runs again at `retryAt`; unless it was asked to cancel while the
+   * attempt ran: the store then ends it cancelled (its store event says so). So with job.released
+   * and job.snoozed.
+   */
   'job.retrying': AttemptEnd & { error: JobError; retryAt: number };
   /** The attempt failed and the job will not run again (no attempts left, or not retryable). */
   'job.failed': AttemptEnd & { error: JobError };

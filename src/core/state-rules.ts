@@ -71,6 +71,12 @@ interface OutcomeRule {
   counts: boolean;
   /** true: the job ends (endedAt is set). */
   ends: boolean;
+  /**
+   * true: if the job was asked to cancel during the attempt, it ends cancelled instead
+   * (CANCELLED_AT_ATTEMPT_END), as stall recovery does. A handler that fails before its worker hears
+   * of the request would otherwise run the job again; a completion or a failure stands.
+   */
+  yieldsToCancel: boolean;
 }
 
 /**
@@ -78,12 +84,22 @@ interface OutcomeRule {
  * otherwise nothing changes and the outcome is reported as not applied.
  */
 export const OUTCOME_RULES: Readonly<Record<OutcomeKind, OutcomeRule>> = {
-  completed: { recorded: 'completed', counts: true, ends: true },
-  retry: { recorded: 'retrying', counts: true, ends: false },
-  failed: { recorded: 'failed', counts: true, ends: true },
-  cancelled: { recorded: 'cancelled', counts: true, ends: true },
-  released: { recorded: 'released', counts: false, ends: false },
-  snoozed: { recorded: 'snoozed', counts: false, ends: false },
+  completed: { recorded: 'completed', counts: true, ends: true, yieldsToCancel: false },
+  retry: { recorded: 'retrying', counts: true, ends: false, yieldsToCancel: true },
+  failed: { recorded: 'failed', counts: true, ends: true, yieldsToCancel: false },
+  cancelled: { recorded: 'cancelled', counts: true, ends: true, yieldsToCancel: false },
+  released: { recorded: 'released', counts: false, ends: false, yieldsToCancel: true },
+  snoozed: { recorded: 'snoozed', counts: false, ends: false, yieldsToCancel: true },
+};
+
+export const OUTCOME_KINDS = Object.keys(OUTCOME_RULES) as OutcomeKind[];
+
+/**
+ * The error of a job whose attempt ended in a retry, snooze or release after a cancel request
+ * (OutcomeRule.yieldsToCancel): it ends cancelled, the attempt counted and recorded as cancelled.
+ */
+export const CANCELLED_AT_ATTEMPT_END: JobError = {
+  message: 'cancelled: the request came while its attempt ran', retryable: false, name: 'CancelledError',
 };
 
 /**

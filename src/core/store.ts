@@ -265,8 +265,14 @@ export interface FinishAndClaimJobs {
   outcomes: Outcome[];
   claim: ClaimRequest;
 }
+/**
+ * What an outcome did: false, nothing (its lease token no longer holds the job); true, applied as
+ * reported; 'cancelled', applied as a cancellation instead: a retry, snooze or release of a job asked
+ * to cancel during its attempt (OutcomeRule.yieldsToCancel in state-rules.ts).
+ */
+export type FinishAnswer = boolean | 'cancelled';
 export interface FinishAndClaimResult {
-  applied: boolean[];
+  applied: FinishAnswer[];
   claim: ClaimResult;
 }
 export interface HandoffJobs {
@@ -373,8 +379,8 @@ export interface JobStore {
   claimJobs(req: ClaimRequest): Promise<ClaimResult>;
   /** Extend the leases of running jobs; tells which are lost or asked to cancel. */
   heartbeatJobs(p: HeartbeatJobs): Promise<HeartbeatResult[]>;
-  /** Apply attempt outcomes; each only if its token still holds the job. Returns which were applied. */
-  finishJobs(p: FinishJobs): Promise<boolean[]>;
+  /** Apply attempt outcomes; each only if its token still holds the job. Returns what each did (FinishAnswer). */
+  finishJobs(p: FinishJobs): Promise<FinishAnswer[]>;
   progressJob(p: ProgressJob): Promise<boolean>;
   logJob(p: LogJob): Promise<void>;
   /** A job's log lines, oldest first. */

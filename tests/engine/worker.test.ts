@@ -10,6 +10,9 @@ import { seededRandom } from '../helpers/random.js';
 import { until } from '../helpers/await.js';
 import type { Fusion } from '../../src/fusion.js';
 import type { Store } from '../../src/core/store.js';
+import { CANCELLED_AT_ATTEMPT_END } from '../../src/core/state-rules.js';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { join } from 'node:path';
 
 /**
  * Wait until each of two workers (serving queues probe-a and probe-b after their main queue) has made
@@ -190,6 +193,42 @@ describe('Worker', () => {
       const j = await waitForState(store, job.id, 'cancelled');
       assert.equal(signal.aborted, true);
       assert.equal(j.history[0]!.outcome, 'cancelled');
+    });
+  });
+
+  it('a cancel request made while a job runs wins over the retry its attempt then reports', async () => {
+    await withFusion(async ({ fusion, store, dir }) => {
+      // The request comes from another process (an API or dashboard on the same file): the handler
+      // fails before this worker hears of it, and its retry reaches the store after the request.
+      const operator = new SqliteStore(join(dir, 'fusion.db'));
+      try {
+        let runs = 0;
+        const started = deferred();
+        const fail = deferred();
+        fusion.task('flaky', async () => {
+          runs++;
+          started.resolve();
+          await fail.promise;
+          throw new RetryableError('provider answered 503');
+        });
+        fusion.worker({ queues: ['default'] });
+        const job = await fusion.enqueue('flaky', null, { maxAttempts: 3, backoff: { type: 'fixed', delay: 0 } });
+        await started.promise;
+        assert.equal((await operator.cancelJob({ id: job.id, now: Date.now() })).cancelRequested, true);
+        fail.resolve();
+        const j = await waitForState(store, job.id, ['cancelled', 'failed', 'completed']);
+        assert.equal(j.state, 'cancelled');
+        assert.equal(j.error?.message, CANCELLED_AT_ATTEMPT_END.message, 'ended by the store, not by an abort the worker heard of');
+        assert.deepEqual(j.history.map((h) => h.outcome), ['cancelled']);
+        assert.equal(j.attempts, 1);
+        // It is not claimed again: a probe job queued after it runs, and the cancelled job did not.
+        const probe = await fusion.enqueue('probe');
+        fusion.task('probe', () => undefined);
+        await waitForState(store, probe.id, 'completed');
+        assert.equal(runs, 1);
+      } finally {
+        await operator.close();
+      }
     });
   });
 

@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { ClaimResult, Outcome, Store } from '../store.js';
+import type { ClaimResult, FinishAnswer, Outcome, Store } from '../store.js';
 import type { Executor } from './executor.js';
 import { isStoreFull } from '../store-errors.js';
 import type { Producer } from './producer.js';
@@ -148,14 +148,15 @@ abstract class BatchCompleter implements Completer {
     this.reserved += limit;
     if (limit > 0) this.claimsInFlight++;
     let claimed: ClaimResult | null = null;
+    let applied: FinishAnswer[] | null = null;
     const sentAt = performance.now();
     let retried = false;
     for (let tries = 0; ; tries++) {
       try {
         if (limit > 0) {
-          claimed = (await finishAndClaim!({ outcomes: batch, claim: producer.claimRequest(limit, clock.now()) })).claim;
+          ({ applied, claim: claimed } = await finishAndClaim!({ outcomes: batch, claim: producer.claimRequest(limit, clock.now()) }));
         } else {
-          await store.finishJobs({ outcomes: batch });
+          applied = await store.finishJobs({ outcomes: batch });
         }
         producer.storeAnswered();
         break;
@@ -195,6 +196,7 @@ abstract class BatchCompleter implements Completer {
     // Free the whole batch's slots at once, so a claim after this takes one full batch. After a
     // combined claim the store has just said how much work there is: no extra claim unless it
     // filled every slot or a wake came meanwhile.
+    if (applied?.includes('cancelled')) batch.forEach((o, k) => applied![k] === 'cancelled' && executor.cancelledInstead(o));
     for (const o of batch) executor.free(o.id);
     if (claimed) producer.took(claimed, limit);
     else producer.wake();

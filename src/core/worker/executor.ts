@@ -340,6 +340,17 @@ export class Executor {
     this.o.onOutcome(outcome);
   }
 
+  /**
+   * The store ended this job cancelled instead of the retry, snooze or release its attempt reported:
+   * the cancel request came while the attempt ran (OutcomeRule.yieldsToCancel). Said in the log, as
+   * the attempt's own line said otherwise; its store event is 'cancelled', its lifecycle event stays
+   * the attempt's.
+   */
+  cancelledInstead(outcome: Outcome): void {
+    const entry = this.running.get(outcome.id);
+    if (entry && outcome.kind !== 'cancelled') this.log.info({ ...this.logFields(entry), reported: outcome.kind }, 'job cancelled: the request came while its attempt ran');
+  }
+
   /** A job's log line fields at its attempt's end: built only when logged (at info level most jobs log only their completion). */
   private logFields(entry: Running): { jobId: string; queue: string; task: string; attempt: number; durationMs: number } {
     const { job } = entry;

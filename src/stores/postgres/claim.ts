@@ -5,9 +5,9 @@
 // short writes its queues' waiting marks (wait-marks.ts) before its worker sleeps.
 import type { Job } from '../../core/job.js';
 import type {
-  ClaimRequest, ClaimResult, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
+  ClaimRequest, ClaimResult, FinishAnswer, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
-import { CANCELLED_WHILE_LOST, outcomeEvent, stalledTooOften } from '../../core/state-rules.js';
+import { CANCELLED_AT_ATTEMPT_END, CANCELLED_WHILE_LOST, OUTCOME_RULES, outcomeEvent, stalledTooOften } from '../../core/state-rules.js';
 import type { PostgresContext } from './context.js';
 import { numOrNull, rowToJob, type JobRow } from './rows.js';
 
@@ -97,26 +97,39 @@ function readClaim(rows: JobRow[], from: number, now: number, events: StoreEvent
   return { jobs, nextWakeAt };
 }
 
-/** The finish arguments: outcomes as JSON (without their follow-ups), follow-ups apart with their owner. */
+/**
+ * The finish arguments: outcomes as JSON (without their follow-ups), follow-ups apart with their
+ * owner. An outcome that yields to a cancel request carries the error the job then ends with
+ * (cancelError, migration 013).
+ */
 function finishArgs(outcomes: Outcome[]): [string, string | null] {
   let follow: unknown[] | null = null;
+  let yielding = false;
   outcomes.forEach((o, i) => {
     if (o.enqueue?.length) for (const j of o.enqueue) (follow ??= []).push({ ...j, owner: i + 1, now: o.at });
+    if (OUTCOME_RULES[o.kind].yieldsToCancel) yielding = true;
   });
-  const plain = follow === null ? outcomes : outcomes.map(({ enqueue: _e, ...o }) => o);
+  const plain = follow === null && !yielding ? outcomes : outcomes.map(({ enqueue: _e, ...o }) =>
+    OUTCOME_RULES[o.kind].yieldsToCancel ? { ...o, cancelError: CANCELLED_AT_ATTEMPT_END } : o);
   return [JSON.stringify(plain), follow === null ? null : JSON.stringify(follow)];
 }
 
 /** Read '#applied' rows into per-outcome answers and events; returns where the claim's rows begin. */
-function readApplied(rows: JobRow[], outcomes: Outcome[], applied: boolean[], events: StoreEvent[]): number {
+function readApplied(rows: JobRow[], outcomes: Outcome[], applied: FinishAnswer[], events: StoreEvent[]): number {
   const queues: (string | undefined)[] = new Array(outcomes.length);
+  // Applied as a cancellation instead (FinishAnswer).
+  const cancelled: boolean[] = new Array(outcomes.length);
   let i = 0;
-  for (; i < rows.length && rows[i]!.state === '#applied'; i++) queues[rows[i]!.attempts - 1] = rows[i]!.queue;
+  for (; i < rows.length && rows[i]!.state === '#applied'; i++) {
+    queues[rows[i]!.attempts - 1] = rows[i]!.queue;
+    cancelled[rows[i]!.attempts - 1] = rows[i]!.cancel_requested === true;
+  }
   outcomes.forEach((o, k) => {
     const queue = queues[k];
-    applied[k] = queue !== undefined;
+    applied[k] = queue === undefined ? false : cancelled[k] ? 'cancelled' : true;
     if (queue === undefined) return;
-    events.push({ type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: 'retryAt' in o ? o.retryAt : undefined });
+    if (cancelled[k]) events.push({ type: 'cancelled', queue, jobId: o.id, at: o.at });
+    else events.push({ type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: 'retryAt' in o ? o.retryAt : undefined });
     if (o.enqueue) {
       for (const j of o.enqueue) {
         const state = j.runAt > o.at ? 'scheduled' : 'queued';
@@ -127,11 +140,11 @@ function readApplied(rows: JobRow[], outcomes: Outcome[], applied: boolean[], ev
   return i;
 }
 
-export async function finishJobs(ctx: PostgresContext, outcomes: Outcome[]): Promise<boolean[]> {
+export async function finishJobs(ctx: PostgresContext, outcomes: Outcome[]): Promise<FinishAnswer[]> {
   if (outcomes.length === 0) return [];
   const [doc, follow] = finishArgs(outcomes);
   const { rows } = await ctx.pool.query<JobRow>({ ...ctx.statements.finish, values: [doc, follow, ctx.origin] });
-  const applied: boolean[] = new Array(outcomes.length);
+  const applied: FinishAnswer[] = new Array(outcomes.length);
   const events: StoreEvent[] = [];
   readApplied(rows, outcomes, applied, events);
   ctx.emit(events);
@@ -139,13 +152,13 @@ export async function finishJobs(ctx: PostgresContext, outcomes: Outcome[]): Pro
 }
 
 /** Outcomes and the next claim in one call: one round trip and one commit per worker cycle. */
-export async function finishAndClaimJobs(ctx: PostgresContext, outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+export async function finishAndClaimJobs(ctx: PostgresContext, outcomes: Outcome[], req: ClaimRequest): Promise<{ applied: FinishAnswer[]; claim: ClaimResult }> {
   const [doc, follow] = finishArgs(outcomes);
   const { rows } = await ctx.pool.query<JobRow>({
     ...ctx.statements.finishClaim,
     values: [doc, follow, ctx.origin, req.queues, req.workerId, ctx.nextToken(), req.limit, req.leaseMs, req.now],
   });
-  const applied: boolean[] = new Array(outcomes.length);
+  const applied: FinishAnswer[] = new Array(outcomes.length);
   const events: StoreEvent[] = [];
   const from = readApplied(rows, outcomes, applied, events);
   const claim = readClaim(rows, from, req.now, events);

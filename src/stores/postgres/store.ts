@@ -16,7 +16,7 @@ import type { Job, LogLine } from '../../core/job.js';
 import { FusionError } from '../../core/errors.js';
 import type {
   AddJobs, AdvanceSchedule, BeatWorker, ClaimRequest, ClaimResult, CleanQuery, CountJobs, DueSchedules,
-  FinishAndClaimJobs, FinishJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob,
+  FinishAndClaimJobs, FinishAnswer, FinishJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob,
   Page, ProgressJob, PromoteDueJobs, QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob,
   SaveSchedule, ScheduleRecord, ScheduleRef, SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities,
   StoreListener, SubscribeOptions, WorkerInfo, WorkerRef,
@@ -132,11 +132,11 @@ export class PostgresStore implements Store {
     return claim.claimJobs(this.ctx, req);
   }
 
-  async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+  async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: FinishAnswer[]; claim: ClaimResult }> {
     return claim.finishAndClaimJobs(this.ctx, outcomes, req);
   }
 
-  async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
+  async finishJobs({ outcomes }: FinishJobs): Promise<FinishAnswer[]> {
     return claim.finishJobs(this.ctx, outcomes);
   }
 

@@ -5,12 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Job } from '../../core/job.js';
 import type {
-  ClaimRequest, ClaimResult, FinishAndClaimJobs, FinishJobs, HandoffJobs, HeartbeatJobs, HeartbeatResult, LogJob, Outcome, ProgressJob,
+  ClaimRequest, ClaimResult, FinishAndClaimJobs, FinishAnswer, FinishJobs, HandoffJobs, HeartbeatJobs, HeartbeatResult, LogJob, Outcome, ProgressJob,
 } from '../../core/store.js';
 import type { Raw } from './runner.js';
 import { isRedisOutOfMemory } from '../../core/store-errors.js';
 import { OUTCOME_RULES } from '../../core/state-rules.js';
-import { claimScript, finishAnswer, finishScript, heartbeatScript, logScript, progressScript, type ClaimAnswer, type FinishAnswer } from './script-calls.js';
+import { claimScript, finishAnswer, finishScript, heartbeatScript, logScript, progressScript, type ClaimAnswer, type FinishScriptAnswer } from './script-calls.js';
 import { claimedJobs, handedRow, outcomeArgs, rowIds } from './codec.js';
 import type { RedisContext } from './context.js';
 import { Handoffs, type Handed, type Registration, type Ticket } from './handoff.js';
@@ -147,12 +147,12 @@ export class Claims {
     return out;
   }
 
-  async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
+  async finishJobs({ outcomes }: FinishJobs): Promise<FinishAnswer[]> {
     return this.finishGroups(outcomes, (await this.ctx.groupByQueue(outcomes)).groups);
   }
 
-  private async finishGroups(outcomes: Outcome[], groups: Map<string, number[]>): Promise<boolean[]> {
-    const applied = outcomes.map(() => false);
+  private async finishGroups(outcomes: Outcome[], groups: Map<string, number[]>): Promise<FinishAnswer[]> {
+    const applied = outcomes.map((): FinishAnswer => false);
     await Promise.all([...groups].map(([queue, positions]) => this.finishInQueue(queue, outcomes, positions, applied, null)));
     return applied;
   }
@@ -161,7 +161,7 @@ export class Claims {
    * One script when the outcomes and the claim are all in one queue (a single-queue worker, the
    * usual case): the slot holds them all. Otherwise the outcomes first, then the claim.
    */
-  async finishAndClaimJobs({ outcomes, claim: request }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+  async finishAndClaimJobs({ outcomes, claim: request }: FinishAndClaimJobs): Promise<{ applied: FinishAnswer[]; claim: ClaimResult }> {
     if (this.lostClaims.pending) await this.lostClaims.release();
     const { groups } = await this.ctx.groupByQueue(outcomes);
     const queue = request.queues[0]!;
@@ -174,14 +174,14 @@ export class Claims {
       });
       return { applied, claim };
     }
-    const applied = outcomes.map(() => false);
+    const applied = outcomes.map((): FinishAnswer => false);
     const result: ClaimResult = { jobs: [], nextWakeAt: null };
     await this.finishInQueue(queue, outcomes, groups.get(queue) ?? [], applied, { request, result });
     return { applied, claim: result };
   }
 
   private async finishInQueue(
-    queue: string, outcomes: Outcome[], positions: number[], applied: boolean[], claim: ClaimWithFinish | null,
+    queue: string, outcomes: Outcome[], positions: number[], applied: FinishAnswer[], claim: ClaimWithFinish | null,
   ): Promise<void> {
     const { ctx } = this;
     const token = claim ? this.newToken() : '';
@@ -204,7 +204,7 @@ export class Claims {
     });
     const call = request ? this.lostClaims.start(queue, token, request.now + request.leaseMs) : null;
     const queueKeyBase = ctx.keys.queueKeyBase(queue);
-    let answer: FinishAnswer;
+    let answer: FinishScriptAnswer;
     let claimed = claim;
     try {
       answer = finishAnswer(await ctx.run(finishScript({
@@ -230,14 +230,16 @@ export class Claims {
       this.settleTicket(ticket!, registration, handed, claimed.request, claimed.result);
       await this.lostClaims.answered(call!, rows, early?.rows ?? null, registration);
     }
-    // The number of outcomes where every one applied, else 1/0 per outcome.
+    // The number of outcomes where every one applied as sent, else per outcome 1, 0 (not applied) or
+    // 2 (applied as a cancellation).
     const appliedAt = (x: number) => typeof appliedHere === 'number' || appliedHere[x] === 1;
     for (let x = 0; x < order.length; x++) {
-      if (!appliedAt(x)) continue;
+      const cancelled = typeof appliedHere !== 'number' && appliedHere[x] === 2;
+      if (!cancelled && !appliedAt(x)) continue;
       const o = outcomes[order[x]!]!;
-      applied[order[x]!] = true;
+      applied[order[x]!] = cancelled ? 'cancelled' : true;
       // A job that ended leaves this process's memory of its queue; one put back keeps it.
-      if (OUTCOME_RULES[o.kind].ends) ctx.forgetQueue(o.id);
+      if (cancelled || OUTCOME_RULES[o.kind].ends) ctx.forgetQueue(o.id);
     }
     // Follow-up jobs: delivered now; the outbox keeps them if this process dies first.
     for (let x = 0; x < outbox.length; x += 3) {

@@ -152,14 +152,15 @@ export function claimScript(input: { queueKeyBase: string } & Publishing & { now
 }
 
 /**
- * The finish script's answer: first the number of outcomes where every one applied, else 1/0 per
- * outcome, then the claim's. An idle worker's usual finish (every outcome applied, nothing claimed,
- * no wake time, nothing handed, a registration made) answers the registration alone: finishAnswer.
+ * The finish script's answer: first the number of outcomes where every one applied as sent, else
+ * per outcome 1, 0 or 2 (finish.lua), then the claim's. An idle worker's usual finish (every outcome
+ * applied, nothing claimed, no wake time, nothing handed, a registration made) answers the
+ * registration alone: finishAnswer.
  */
-export type FinishAnswer = [number[] | number, ...ClaimAnswer];
+export type FinishScriptAnswer = [number[] | number, ...ClaimAnswer];
 
-/** A finish answer as its full form (a registration alone: see FinishAnswer). */
-export function finishAnswer(answer: FinishAnswer | string): FinishAnswer {
+/** A finish answer as its full form (a registration alone: see FinishScriptAnswer). */
+export function finishAnswer(answer: FinishScriptAnswer | string): FinishScriptAnswer {
   // The count is of outcomes applied: any number reads as "every one".
   return typeof answer === 'string' ? [0, [], null, answer, null] : answer;
 }
@@ -174,7 +175,7 @@ export function finishScript(
   outcomes: { entries: number; args: Raw },
   outbox: Raw,
   atMaxmemory = false,
-): ScriptCall<FinishAnswer | string> {
+): ScriptCall<FinishScriptAnswer | string> {
   const args: Raw = [
     input.channel, input.queue, outcomes.entries, outbox.length / 3, input.claimLimit, input.workerId, input.token, input.leaseMs, input.now,
     input.previous, input.idleUntil, input.forget,

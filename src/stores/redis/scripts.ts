@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WORK_EVENTS } from '../../core/store.js';
 import { DEFAULTS } from '../../core/job.js';
+import { CANCELLED_AT_ATTEMPT_END, OUTCOME_KINDS, OUTCOME_RULES } from '../../core/state-rules.js';
 import { sourceDir } from '../source-dir.js';
 import { ABSENT_LIMITS, CLAIM_FIELDS, FIELDS, LEAN_READER, RUN_AT_CREATED } from './codec.js';
 import { REGISTRATION_MARK } from './handoff.js';
@@ -29,6 +30,8 @@ export type ScriptName = (typeof SCRIPT_NAMES)[number];
 const LIBRARY_FILES = ['call-state', 'keys', 'indexes', 'history', 'events', 'claim-jobs', 'handoff', 'new-jobs'];
 
 const luaList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
+/** A Lua long string: any text without its closing bracket, as it is. */
+const luaLong = (text: string) => `[==[${text}]==]`;
 
 /** What the lua files' `--[[$NAME]]` placeholders stand for: lists whose source of truth is TypeScript. */
 const PLACEHOLDERS: Record<string, string> = {
@@ -40,6 +43,9 @@ const PLACEHOLDERS: Record<string, string> = {
   LEAN_READER: `'${JSON.stringify(LEAN_READER).slice(1, -1)}'`,
   WORK_EVENTS: [...WORK_EVENTS].map((e) => `['${e}'] = true`).join(', '),
   REGISTRATION_MARK: `'${REGISTRATION_MARK}'`,
+  YIELDS_TO_CANCEL: OUTCOME_KINDS.filter((k) => OUTCOME_RULES[k].yieldsToCancel).map((k) => `['${k}'] = true`).join(', '),
+  CANCELLED_AT_ATTEMPT_END: luaLong(JSON.stringify(CANCELLED_AT_ATTEMPT_END)),
+  CANCELLED_AT_ATTEMPT_END_MESSAGE: luaLong(JSON.stringify(CANCELLED_AT_ATTEMPT_END.message)),
 };
 
 const LUA_DIR = sourceDir(import.meta.url, ['./lua/', '../../../../src/stores/redis/lua/'], 'Redis Lua scripts');

@@ -10,7 +10,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { FusionError } from '../../core/errors.js';
 import type {
-  AddJobs, AdvanceSchedule, BeatWorker, ClaimRequest, ClaimResult, CleanQuery, CountJobs, DueSchedules, FinishAndClaimJobs, FinishJobs,
+  AddJobs, AdvanceSchedule, BeatWorker, ClaimRequest, ClaimResult, CleanQuery, CountJobs, DueSchedules, FinishAndClaimJobs, FinishAnswer, FinishJobs,
   HandoffJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob, Page, ProgressJob, PromoteDueJobs,
   QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob, SaveSchedule, ScheduleRecord, ScheduleRef,
   SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities, StoreListener, SubscribeOptions, WorkerInfo, WorkerRef,
@@ -147,8 +147,8 @@ export class RedisStore implements Store {
   addJobs(params: AddJobs): Promise<{ job: Job; created: boolean }[]> { return this.jobsIn.addJobs(params); }
   claimJobs(params: ClaimRequest): Promise<ClaimResult> { return this.claims.claimJobs(params); }
   heartbeatJobs(params: HeartbeatJobs): Promise<HeartbeatResult[]> { return this.claims.heartbeatJobs(params); }
-  finishJobs(params: FinishJobs): Promise<boolean[]> { return this.claims.finishJobs(params); }
-  finishAndClaimJobs(params: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> { return this.claims.finishAndClaimJobs(params); }
+  finishJobs(params: FinishJobs): Promise<FinishAnswer[]> { return this.claims.finishJobs(params); }
+  finishAndClaimJobs(params: FinishAndClaimJobs): Promise<{ applied: FinishAnswer[]; claim: ClaimResult }> { return this.claims.finishAndClaimJobs(params); }
   handoffJobs(params: HandoffJobs): () => Promise<void> { return this.claims.handoffJobs(params); }
   progressJob(params: ProgressJob): Promise<boolean> { return this.claims.progressJob(params); }
   logJob(params: LogJob): Promise<void> { return this.claims.logJob(params); }

@@ -2,9 +2,9 @@
 // heartbeat, progress and logs; and the sweeps that keep leases and due jobs moving (recover,
 // promote). The hot path is claim + finish: plain statements with literals, rows read as arrays.
 import type { Job, JobError } from '../../core/job.js';
-import { outcomeEvent, stallDecision } from '../../core/state-rules.js';
+import { CANCELLED_AT_ATTEMPT_END, OUTCOME_RULES, outcomeEvent, stallDecision } from '../../core/state-rules.js';
 import type {
-  ClaimRequest, ClaimResult, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
+  ClaimRequest, ClaimResult, FinishAnswer, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
 import { insertJobs } from './jobs-in.js';
@@ -109,8 +109,8 @@ export function claimJobs(conn: SqliteConnection, req: ClaimRequest): ClaimResul
 /** The JSON of an error's structured details for the attempt history, or null. */
 const detailsOf = (e: JobError | undefined | null): string | null => (e?.details ? JSON.stringify(e.details) : null);
 
-/** Inside a transaction: apply each outcome under its lease; false where the lease no longer holds. */
-export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: StoreEvent[]): boolean[] {
+/** Inside a transaction: apply each outcome under its lease (FinishAnswer: false where the lease no longer holds). */
+export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: StoreEvent[]): FinishAnswer[] {
   const statements = conn.statements;
   return outcomes.map((o) => {
     // The job's seq and its queue (for the event).
@@ -129,9 +129,7 @@ export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: St
         break;
       case 'failed':
       case 'cancelled':
-        changes = statements[o.kind === 'failed' ? 'fail' : 'cancel'].run({
-          seq, token: o.token, at: o.at, error: o.error ? JSON.stringify(o.error) : null, message: o.error?.message ?? null, details: detailsOf(o.error),
-        }).changes;
+        changes = endJob(conn, o.kind, seq, o.token, o.at, o.error);
         break;
       case 'released':
         changes = statements.release.run({ seq, token: o.token, at: o.at }).changes;
@@ -140,7 +138,12 @@ export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: St
         changes = statements.snooze.run({ seq, token: o.token, at: o.at, retryAt: o.retryAt }).changes;
         break;
     }
-    if (changes === 0) return false;
+    if (changes === 0) {
+      // A retry, snooze or release applies only where no cancel request came during the attempt.
+      if (!OUTCOME_RULES[o.kind].yieldsToCancel || endJob(conn, 'cancelled', seq, o.token, o.at, CANCELLED_AT_ATTEMPT_END) === 0) return false;
+      events.push({ type: 'cancelled', queue, jobId: o.id, at: o.at });
+      return 'cancelled';
+    }
     const event: StoreEvent = { type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: 'retryAt' in o ? o.retryAt : undefined };
     events.push(event);
     // A job given back at shutdown is for the workers of other processes.
@@ -150,7 +153,14 @@ export function finishIn(conn: SqliteConnection, outcomes: Outcome[], events: St
   });
 }
 
-export function finishJobs(conn: SqliteConnection, outcomes: Outcome[]): boolean[] {
+/** End a leased job failed or cancelled with this error; the number of rows changed (0: the lease no longer holds). */
+function endJob(conn: SqliteConnection, kind: 'failed' | 'cancelled', seq: number, token: string, at: number, error: JobError | undefined): number {
+  return conn.statements[kind === 'failed' ? 'fail' : 'cancel'].run({
+    seq, token, at, error: error ? JSON.stringify(error) : null, message: error?.message ?? null, details: detailsOf(error),
+  }).changes;
+}
+
+export function finishJobs(conn: SqliteConnection, outcomes: Outcome[]): FinishAnswer[] {
   const events: StoreEvent[] = [];
   const applied = conn.tx(() => finishIn(conn, outcomes, events));
   conn.emit(events);
@@ -158,7 +168,7 @@ export function finishJobs(conn: SqliteConnection, outcomes: Outcome[]): boolean
 }
 
 /** Outcomes and the next claim in one transaction: one commit per worker cycle instead of two. */
-export function finishAndClaimJobs(conn: SqliteConnection, outcomes: Outcome[], req: ClaimRequest): { applied: boolean[]; claim: ClaimResult } {
+export function finishAndClaimJobs(conn: SqliteConnection, outcomes: Outcome[], req: ClaimRequest): { applied: FinishAnswer[]; claim: ClaimResult } {
   const events: StoreEvent[] = [];
   const result = conn.tx(() => {
     const applied = finishIn(conn, outcomes, events);

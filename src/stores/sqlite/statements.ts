@@ -36,6 +36,9 @@ function outcomeSets(kind: OutcomeKind, at: string): string {
 
 /** An outcome applies only under the reporting worker's lease (OUTCOME_RULES). */
 const UNDER_LEASE = `lease_token = @token AND state = 'active'`;
+// The outcomes that yield to a cancel request (OutcomeRule.yieldsToCancel) apply only without one;
+// where one was made, finishIn (claim.ts) cancels the job instead.
+const NOT_CANCELLING = `cancel_requested = 0`;
 
 const JOB_INSERT_COLUMNS = `seq, id, queue, task, payload, priority, state, max_attempts, backoff, timeout, max_stalls,
   run_at, created_at, description, tags, callbacks, schedule_id, id_given`;
@@ -209,7 +212,7 @@ export function prepareStatements(db: Database.Database) {
       WHERE seq = ? AND lease_token = ? AND state = 'active'`),
     retryLater: d.prepare(`UPDATE jobs SET run_at = @retryAt, error = @error, ${outcomeSets('retry', '@at')},
       history = ${closeAttempt(recorded('retry'), '@at', true)}
-      WHERE seq = @seq AND ${UNDER_LEASE}`),
+      WHERE seq = @seq AND ${UNDER_LEASE} AND ${NOT_CANCELLING}`),
     fail: d.prepare(`UPDATE jobs SET error = @error, ${outcomeSets('failed', '@at')},
       history = ${closeAttempt(recorded('failed'), '@at', true)}
       WHERE seq = @seq AND ${UNDER_LEASE}`),
@@ -222,10 +225,10 @@ export function prepareStatements(db: Database.Database) {
       history = CASE WHEN json_extract(history, '$[#-1].outcome') = 'snoozed'
         THEN json_insert(json_remove(history, '$[#-1]'), '$[#]', ${attemptRecord(recorded('snoozed'), '@at', `, 'snoozes', coalesce(json_extract(history, '$[#-1].snoozes'), 1) + 1`)})
         ELSE ${closeAttempt(recorded('snoozed'), '@at', false, `, 'snoozes', 1`)} END
-      WHERE seq = @seq AND ${UNDER_LEASE}`),
+      WHERE seq = @seq AND ${UNDER_LEASE} AND ${NOT_CANCELLING}`),
     release: d.prepare(`UPDATE jobs SET ${outcomeSets('released', '@at')},
       history = ${closeAttempt(recorded('released'))}
-      WHERE seq = @seq AND ${UNDER_LEASE}`),
+      WHERE seq = @seq AND ${UNDER_LEASE} AND ${NOT_CANCELLING}`),
     setProgress: d.prepare(`UPDATE jobs SET progress = ? WHERE seq = ? AND lease_token = ? AND state = 'active' RETURNING queue`),
     insertLog: d.prepare(`INSERT INTO job_logs (job_id, at, message) VALUES (?, ?, ?)`),
     logsOfJob: d.prepare(`SELECT at, message FROM job_logs WHERE job_id = ? ORDER BY rowid`),

@@ -10,7 +10,7 @@
 import type { Job, LogLine } from '../../core/job.js';
 import type {
   AddJobs, AdvanceSchedule, BeatWorker, ClaimRequest, ClaimResult, CleanQuery, CountJobs, DueSchedules,
-  FinishAndClaimJobs, FinishJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob,
+  FinishAndClaimJobs, FinishAnswer, FinishJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob,
   Page, ProgressJob, PromoteDueJobs, QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob,
   SaveSchedule, ScheduleRecord, ScheduleRef, SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities,
   StoreListener, WorkerInfo, WorkerRef,
@@ -146,7 +146,7 @@ export class SqliteStore implements Store {
   }
 
   /** While the disk is full, the outcomes alone: the claim would take the room they need. */
-  async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: boolean[]; claim: ClaimResult }> {
+  async finishAndClaimJobs({ outcomes, claim: req }: FinishAndClaimJobs): Promise<{ applied: FinishAnswer[]; claim: ClaimResult }> {
     if (!this.reserve?.full) {
       try {
         return claim.finishAndClaimJobs(this.conn, outcomes, req);
@@ -158,7 +158,7 @@ export class SqliteStore implements Store {
     return { applied: await this.finishJobs({ outcomes }), claim: NO_CLAIM };
   }
 
-  async finishJobs({ outcomes }: FinishJobs): Promise<boolean[]> {
+  async finishJobs({ outcomes }: FinishJobs): Promise<FinishAnswer[]> {
     return this.workUnderWay(() => claim.finishJobs(this.conn, outcomes));
   }
 

@@ -14,7 +14,8 @@
 -- then outboxCount x (outcome number, outbox field, outbox entry): follow-up jobs, written only if
 -- their outcome applies.
 -- Returns {applied, claimed job rows, nextWakeAt or false, registration or false, handed rows or false},
--- applied the number of outcomes where every one applied (nearly always), else 1/0 per outcome; or
+-- applied the number of outcomes where every one applied as sent (nearly always), else per outcome 1,
+-- 0 (not applied) or 2 (applied as a cancellation: FinishAnswer in core/store.ts); or
 -- an idle worker's usual answer, every outcome applied and a registration made with nothing claimed,
 -- nothing to wake for and nothing handed, as the registration alone (see the end).
 local queueKeyBase = KEYS[1]
@@ -39,11 +40,14 @@ writeDirectly = outboxCount == 0 and #ARGV <= 19
 -- answer is their count, sparing the table and a reply element per outcome (~5k instructions a call,
 -- ~0.3k an outcome; callgrind).
 local out = nil
--- Outcome number x did not apply (its lease token is stale): from here on the answer is the table.
-local function notApplied(x)
+-- Outcome number x did not apply (0: its lease token is stale) or was applied as a cancellation (2,
+-- below): from here on the answer is the table.
+local function answerAt(x, answer)
   if not out then out = {}; for k = 1, x - 1 do out[k] = 1 end end
-  out[x] = 0
+  out[x] = answer
 end
+-- The kinds that yield to a cancel request made during the attempt (yieldsToCancel, core state rules).
+local YIELDS_TO_CANCEL = {--[[$YIELDS_TO_CANCEL]]}
 -- The latest outcome time, and its text: the claim's now is mostly the same text, read once.
 local lastAt, lastAtText = 0, nil
 local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'
@@ -51,14 +55,18 @@ local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'comple
 local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, retryAt)
   local key = jobKey(id)
   if callRedis('HGET', key, 'tk') ~= leaseToken then
-    notApplied(x)
+    answerAt(x, 0)
     return
   end
   if at > lastAt then lastAt, lastAtText = at, atText end
   removeFromIndex(leaseKey, id)
   -- An absent history is '[]' (closeAttempt).
-  local fields = callRedis('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq')
+  local fields = callRedis('HMGET', key, 'h', 'at', 'w', 'sa', 'p', 'sq', 'cr')
   local history, attempt, worker, startedAt, priority, seq = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
+  local answer = 1
+  if fields[7] == '1' and YIELDS_TO_CANCEL[kind] then
+    kind, value, messageJson, answer = 'cancelled', --[[$CANCELLED_AT_ATTEMPT_END]], --[[$CANCELLED_AT_ATTEMPT_END_MESSAGE]], 2
+  end
   if kind == 'retry' then
     callRedis('HSET', key, 'st', 'scheduled', 'ra', retryAt, 'e', value,
       'h', closeAttempt(history, attempt, worker, startedAt, atText, 'retrying', messageJson), 'tk', '', 'lu', '', 'w', '', 'cr', '')
@@ -81,7 +89,7 @@ local function apply(x, kind, id, leaseToken, at, atText, value, messageJson, re
     addToIndex(keyBase .. FINISHED .. kind, atText, id)
     events[#events + 1] = {kind, id}
   end
-  if out then out[x] = 1 end
+  if answer ~= 1 then answerAt(x, answer) elseif out then out[x] = 1 end
 end
 -- The completions of one entry (ARGV[from..to] their ids), the bulk of a busy worker's outcomes,
 -- run inline rather than through apply: one Lua call and nine arguments fewer per job. Returns the
@@ -118,7 +126,7 @@ local function complete(x, from, to, leaseToken, atText, result, clean)
       if announce then events[#events + 1] = {'completed', id} end
       if out then out[x] = 1 end
     else
-      notApplied(x)
+      answerAt(x, 0)
     end
   end
   if applied then
