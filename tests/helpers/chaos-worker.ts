@@ -2,7 +2,8 @@
 // execution by appending the job id to exec-<pid>.log before it returns, so a kill -9 between the
 // run and the store's completion shows as a second execution; a payload of {fail: true} fails the
 // job for good, one of {snooze: n} snoozes it for 20-50 ms until its history holds n snoozes, and
-// only the run that goes on is recorded), optionally the webhook channel and the job callbacks' queue, and lease recovery. Prints READY once its worker runs and RUNNING when its first job starts: the
+// only the run that goes on is recorded; one of {flaky: n} fails its first n attempts retryably,
+// each after its work time, each recorded), optionally the webhook channel and the job callbacks' queue, and lease recovery. Prints READY once its worker runs and RUNNING when its first job starts: the
 // parent kills only processes that are running jobs, however slow the machine is to start them.
 // Each execution's line also carries the machine's monotonic time (ms), which every process on the
 // machine shares whatever its wall clock says (the clock skew test runs processes whose wall clocks
@@ -12,7 +13,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
-import { NonRetryableError, SnoozeError } from '../../src/core/errors.js';
+import { NonRetryableError, RetryableError, SnoozeError } from '../../src/core/errors.js';
 import { snoozesOf } from './chaos.js';
 import { systemClock } from '../../src/core/clock.js';
 import { SharedClock } from '../../src/core/shared-clock.js';
@@ -32,7 +33,7 @@ const fusion = await Fusion.open({
 let running = false;
 fusion.task(
   'chaos',
-  async (p: { fail?: boolean; snooze?: number } | null, ctx) => {
+  async (p: { fail?: boolean; snooze?: number; flaky?: number } | null, ctx) => {
     if (p?.snooze && snoozesOf(ctx.job.history) < p.snooze) throw new SnoozeError(20 + Math.floor(Math.random() * 31), 'chaos snooze');
     if (o.record !== false) appendFileSync(log, `${ctx.job.id} ${Math.round(monotonicMs())}\n`);
     if (!running) {
@@ -45,6 +46,7 @@ fusion.task(
       await ctx.log('done');
     }
     if (p?.fail) throw new NonRetryableError('told to fail');
+    if (p?.flaky && ctx.job.attempts <= p.flaky) throw new RetryableError(`chaos failure ${ctx.job.attempts} of ${p.flaky}`);
     return null;
   },
   { queue },

@@ -302,7 +302,7 @@ export function chaosWorker(o: ChaosWorkerOptions, env?: Record<string, string>)
 }
 
 /** Every execution recorded in a directory's logs: job id, and the machine's monotonic ms at its start. */
-function executionLines(dir: string): { id: string; at: number }[] {
+export function executionLines(dir: string): { id: string; at: number }[] {
   const out: { id: string; at: number }[] = [];
   for (const f of readdirSync(dir).filter((x) => x.startsWith('exec-'))) {
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
