@@ -96,10 +96,12 @@ export const OUTCOME_KINDS = Object.keys(OUTCOME_RULES) as OutcomeKind[];
 
 /**
  * The error of a job whose attempt ended in a retry, snooze or release after a cancel request
- * (OutcomeRule.yieldsToCancel): it ends cancelled, the attempt counted and recorded as cancelled.
+ * (OutcomeRule.yieldsToCancel): it ends cancelled, the attempt counted and recorded as cancelled, as
+ * stall recovery counts it. A release may come before the attempt began (a job waiting for a slot
+ * when its worker stops): the message says only that a worker held the job.
  */
 export const CANCELLED_AT_ATTEMPT_END: JobError = {
-  message: 'cancelled: the request came while its attempt ran', retryable: false, name: 'CancelledError',
+  message: 'cancelled: the request came while a worker held it', retryable: false, name: 'CancelledError',
 };
 
 /**

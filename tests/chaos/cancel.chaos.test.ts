@@ -12,7 +12,7 @@ import { FusionError } from '../../src/core/errors.js';
 import { CANCELLED_AT_ATTEMPT_END, CANCELLED_WHILE_LOST } from '../../src/core/state-rules.js';
 import type { Job } from '../../src/core/job.js';
 import type { Store } from '../../src/core/store.js';
-import { STORES, allJobs, chaosWorker, countsOf, executionLines, producer, report, size, sleep, type Proc, type StoreFactory } from '../helpers/chaos.js';
+import { LONG, REDIS_CLUSTER, STORES, allJobs, chaosWorker, countsOf, executionLines, producer, report, size, sleep, type Proc, type StoreFactory } from '../helpers/chaos.js';
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
 
@@ -175,8 +175,18 @@ async function cancelRun(factory: StoreFactory): Promise<void> {
   }
 }
 
+const CANCEL_TEST = 'cancels at random under kill -9: a cancelled job never runs after the answer, one asked to stop never starts another attempt';
+
 STORES.forEach((factory, i) => {
   describe(`chaos: cancels on ${factory.name}`, { skip: skips[i] }, () => {
-    it('cancels at random under kill -9: a cancelled job never runs after the answer, one asked to stop never starts another attempt', () => cancelRun(factory));
+    it(CANCEL_TEST, () => cancelRun(factory));
   });
 });
+
+// Long form only, as in workers.chaos.test.ts: a cluster of its own costs the short form too much time.
+if (LONG) {
+  const clusterSkip = await REDIS_CLUSTER.skip();
+  describe(`chaos: cancels on ${REDIS_CLUSTER.name}`, { skip: clusterSkip }, () => {
+    it(CANCEL_TEST, () => cancelRun(REDIS_CLUSTER));
+  });
+}

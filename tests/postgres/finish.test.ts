@@ -104,4 +104,31 @@ describe('PostgreSQL outcomes and heartbeats by primary key', { skip }, () => {
       await dropSchema(schema);
     }
   });
+  it('an outcome of an earlier version (no cancelError) applies as before to a job asked to cancel: given back, its snoozes merged', async () => {
+    // A rolling upgrade: workers of the version before migration 013 send no cancelError, and the
+    // function must apply their outcomes as version 12 did (their jobs yield to no cancel request).
+    const schema = testSchema();
+    const store = await PostgresStore.open(schemaUrl(schema));
+    const c = await pgClient();
+    try {
+      const now = Date.now();
+      const [a, b] = await twoClaimedJobs(store, now);
+      await store.cancelJob({ id: 'a', now });
+      await store.cancelJob({ id: 'b', now });
+      const outcomes = [
+        { id: a.id, token: a.leaseToken, kind: 'released', at: now + 1 },
+        { id: b.id, token: b.leaseToken, kind: 'snoozed', at: now + 1, retryAt: now + 60_000 },
+      ];
+      const { rows } = await c.query(`SELECT state, attempts FROM "${schema}".finish_jobs($1, NULL, 'earlier')`, [JSON.stringify(outcomes)]);
+      assert.deepEqual(rows.map((r) => [r.state, r.attempts]), [['#applied', 1], ['#applied', 2]]);
+      const ja = (await store.getJob({ id: 'a' }))!;
+      const jb = (await store.getJob({ id: 'b' }))!;
+      assert.deepEqual([ja.state, ja.attempts, ja.history.map((h) => h.outcome)], ['queued', 0, ['released']]);
+      assert.deepEqual([jb.state, jb.attempts, jb.runAt, jb.history.map((h) => [h.outcome, h.snoozes])], ['scheduled', 0, now + 60_000, [['snoozed', 1]]]);
+    } finally {
+      await c.end();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
 });

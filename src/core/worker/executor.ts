@@ -348,7 +348,7 @@ export class Executor {
    */
   cancelledInstead(outcome: Outcome): void {
     const entry = this.running.get(outcome.id);
-    if (entry && outcome.kind !== 'cancelled') this.log.info({ ...this.logFields(entry), reported: outcome.kind }, 'job cancelled: the request came while its attempt ran');
+    if (entry && outcome.kind !== 'cancelled') this.log.info({ ...this.logFields(entry), reported: outcome.kind }, 'job cancelled: the request came while this worker held it');
   }
 
   /** A job's log line fields at its attempt's end: built only when logged (at info level most jobs log only their completion). */

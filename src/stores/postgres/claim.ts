@@ -128,8 +128,12 @@ function readApplied(rows: JobRow[], outcomes: Outcome[], applied: FinishAnswer[
     const queue = queues[k];
     applied[k] = queue === undefined ? false : cancelled[k] ? 'cancelled' : true;
     if (queue === undefined) return;
-    if (cancelled[k]) events.push({ type: 'cancelled', queue, jobId: o.id, at: o.at });
-    else events.push({ type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: 'retryAt' in o ? o.retryAt : undefined });
+    if (cancelled[k]) {
+      // Ended cancelled instead: its follow-ups were not added (migration 013).
+      events.push({ type: 'cancelled', queue, jobId: o.id, at: o.at });
+      return;
+    }
+    events.push({ type: outcomeEvent(o.kind), queue, jobId: o.id, at: o.at, runAt: 'retryAt' in o ? o.retryAt : undefined });
     if (o.enqueue) {
       for (const j of o.enqueue) {
         const state = j.runAt > o.at ? 'scheduled' : 'queued';

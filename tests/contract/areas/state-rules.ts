@@ -136,7 +136,8 @@ export function stateRulesArea(make: StoreFactory): void {
           }
           const leased = (await s.getJob({ id }))!;
           assert.equal((await s.cancelJob({ id, now: T0 + 1 })).cancelRequested, true, `${id} asked to cancel`);
-          const outcome = outcomeOf(kind, id, leased.leaseToken!);
+          // Each with a follow-up job, added only with an outcome applied as sent.
+          const outcome = { ...outcomeOf(kind, id, leased.leaseToken!), enqueue: [resolveSpec({ task: 't', queue: 'follow', id: `${id}-f` }, T0)] };
           const answer = path === 'finish'
             ? await s.finishJobs({ outcomes: [outcome] })
             : (await s.capabilities.finishAndClaim!({ outcomes: [outcome], claim: { queues: [`q-${id}`], workerId: 'w', limit: 1, leaseMs: LEASE, now: at } })).applied;
@@ -150,6 +151,7 @@ export function stateRulesArea(make: StoreFactory): void {
             assert.deepEqual(j.history.map((h) => h.outcome), kind === 'snoozed' ? ['snoozed', 'cancelled'] : ['cancelled'], `${id} history`);
             assert.equal(j.history.at(-1)!.error, CANCELLED_AT_ATTEMPT_END.message, `${id} history error`);
             assert.equal(j.leaseToken, null, `${id} lease cleared`);
+            assert.equal(await s.getJob({ id: `${id}-f` }), null, `${id}: no follow-up of an outcome not applied as sent`);
             await waitFor(() => seen.some((e) => e.jobId === id && e.type === 'cancelled'));
             assert.ok(!seen.some((e) => e.jobId === id && ['retrying', 'queued', 'scheduled'].includes(e.type) && e.at === at), `${id}: no event of the outcome reported`);
             // Nothing of it is left to claim.
@@ -158,6 +160,7 @@ export function stateRulesArea(make: StoreFactory): void {
           } else {
             assert.deepEqual(answer, [true], id);
             assert.equal(j.state, outcomeState(kind), `${id}: the outcome stands`);
+            assert.ok(await s.getJob({ id: `${id}-f` }), `${id}: its follow-up added`);
           }
         }
       }

@@ -20,7 +20,9 @@ BEGIN
       WITH ORDINALITY AS x(id, token, kind, at, result, error, retry_at, cancel_error, i)
   ), u AS (
     -- The SET expressions read the locked row, so a cancel request committed before the lock is seen.
-    -- cancels: the outcome yields to one (its cancelError is there) and one was made.
+    -- Each decides by the same test, o.cancel_error IS NOT NULL AND j.cancel_requested: the outcome
+    -- yields to a request and one was made. (An outcome of an earlier version carries no cancelError
+    -- and applies as it did under version 12.)
     UPDATE jobs j SET
       state = CASE WHEN o.cancel_error IS NOT NULL AND j.cancel_requested THEN 'cancelled'
         ELSE CASE o.kind WHEN 'retry' THEN 'scheduled' WHEN 'snoozed' THEN 'scheduled' WHEN 'released' THEN 'queued' ELSE o.kind END END,
@@ -31,18 +33,20 @@ BEGIN
         ELSE j.ended_at END,
       run_at = CASE WHEN o.cancel_error IS NOT NULL AND j.cancel_requested THEN j.run_at
         WHEN o.kind IN ('retry', 'snoozed') THEN o.retry_at ELSE j.run_at END,
-      attempts = CASE WHEN o.kind IN ('released', 'snoozed') AND NOT j.cancel_requested THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,
+      attempts = CASE WHEN o.kind IN ('released', 'snoozed') AND NOT (o.cancel_error IS NOT NULL AND j.cancel_requested)
+        THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,
       lease_token = NULL, lease_until = NULL, worker_id = NULL,
       -- A run of snoozes is one record, the latest, counting them: a snooze right after another
       -- replaces its record, so a job put off for hours keeps a short history.
-      history = CASE WHEN o.kind = 'snoozed' AND NOT j.cancel_requested AND j.history->-1->>'outcome' = 'snoozed' THEN j.history - -1
+      history = CASE WHEN o.kind = 'snoozed' AND NOT (o.cancel_error IS NOT NULL AND j.cancel_requested)
+          AND j.history->-1->>'outcome' = 'snoozed' THEN j.history - -1
         ELSE j.history END
         || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
         'attempt', j.attempts, 'workerId', j.worker_id, 'startedAt', j.started_at, 'endedAt', o.at,
         'outcome', CASE WHEN o.cancel_error IS NOT NULL AND j.cancel_requested THEN 'cancelled' WHEN o.kind = 'retry' THEN 'retrying' ELSE o.kind END,
         'error', CASE WHEN o.cancel_error IS NOT NULL AND j.cancel_requested THEN o.cancel_error->>'message'
           WHEN o.kind IN ('retry', 'failed', 'cancelled') THEN o.message END,
-        'snoozes', CASE WHEN o.kind <> 'snoozed' OR j.cancel_requested THEN NULL
+        'snoozes', CASE WHEN o.kind <> 'snoozed' OR (o.cancel_error IS NOT NULL AND j.cancel_requested) THEN NULL
           WHEN j.history->-1->>'outcome' = 'snoozed' THEN coalesce((j.history->-1->>'snoozes')::integer, 1) + 1 ELSE 1 END)))
     FROM o
     WHERE j.id = ANY (ARRAY(SELECT k.id FROM jobs k WHERE k.id = ANY (ARRAY(SELECT p.id FROM o p)) ORDER BY k.id FOR NO KEY UPDATE))
@@ -66,7 +70,8 @@ BEGIN
         "tags" json, "callbacks" json, "scheduleId" text, "now" bigint, "owner" integer)) WITH ORDINALITY AS x(
         "id", "queue", "task", "payload", "priority", "maxAttempts", "backoff", "timeout", "maxStalls", "runAt",
         "createdAt", "description", "tags", "callbacks", "scheduleId", "now", "owner", n)
-      WHERE "owner" = ANY (v_applied)
+      -- Follow-ups belong to outcomes applied as sent, not to one that ended its job cancelled instead.
+      WHERE "owner" IN (SELECT x.i FROM unnest(v_applied, v_cancelled) AS x(i, cancelled) WHERE NOT x.cancelled)
     ), ins AS (
       INSERT INTO jobs (id, queue, task, payload, priority, state, max_attempts, backoff, timeout, max_stalls,
         run_at, created_at, description, tags, callbacks, schedule_id)

@@ -46,8 +46,6 @@ local function answerAt(x, answer)
   if not out then out = {}; for k = 1, x - 1 do out[k] = 1 end end
   out[x] = answer
 end
--- The kinds that yield to a cancel request made during the attempt (yieldsToCancel, core state rules).
-local YIELDS_TO_CANCEL = {--[[$YIELDS_TO_CANCEL]]}
 -- The latest outcome time, and its text: the claim's now is mostly the same text, read once.
 local lastAt, lastAtText = 0, nil
 local leaseKey, completedKey = keyBase .. LEASED, keyBase .. FINISHED .. 'completed'

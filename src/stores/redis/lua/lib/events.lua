@@ -21,6 +21,9 @@ end
 -- reads only what wakes it (WORK_EVENTS in core/store.ts, written in here). Runs of one kind go out
 -- as one message each, in order.
 local WORK_EVENTS = {--[[$WORK_EVENTS]]}
+-- The outcome kinds that yield to a cancel request made during the attempt (yieldsToCancel in the
+-- core state rules): finish.lua ends such a job cancelled instead.
+local YIELDS_TO_CANCEL = {--[[$YIELDS_TO_CANCEL]]}
 -- A channel given as '?name' (single Redis only, where PUBSUB NUMSUB sees every subscriber) sends
 -- the other events only if someone subscribes to them: a deployment of workers alone, which read
 -- only work events, pays nothing for the rest. Asked once per call.
