@@ -1,5 +1,6 @@
 // Chaos at the HTTP edge, against a real `fusion server` process: killed with kill -9 during a load
-// of POST /v1/jobs and restarted (every job that got a 2xx exists afterwards, on every store); and
+// of POST /v1/jobs and restarted (every job that got a 2xx exists afterwards, on every store, and a
+// request sent again under its Idempotency-Key after no answer made no second job); and
 // bad input at volume (random bodies, oversized bodies, deep nesting, invalid UTF-8, slowloris-style
 // clients): never a 5xx, and /healthz keeps answering other clients meanwhile.
 import { describe, it } from 'node:test';
@@ -17,28 +18,39 @@ const post = (base: string, path: string, body: string | Buffer, type = 'applica
 
 STORES.forEach((factory, i) => {
   describe(`chaos: the API process on ${factory.name}`, { skip: skips[i] }, () => {
-    it('kill -9 of `fusion server` during a load of POST /v1/jobs: every job that got a 2xx exists afterwards', async () => {
+    it('kill -9 of `fusion server` during a load of POST /v1/jobs, clients retrying unanswered requests under their Idempotency-Key: every job that got a 2xx exists, each key made one job', async () => {
       const t = await factory.create();
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
       let srv = await apiServer(t, port);
-      const acked = new Set<string>();
-      let refused = 0;
+      // Each request's key, and the job id its 2xx named.
+      const acked = new Map<string, string>();
+      let unanswered = 0;
+      let replays = 0;
       let fiveXX = 0;
       let sent = 0;
       let stop = false;
+      // As a careful client sends an OTP: a request left unanswered (the process died with it) goes
+      // again with the same key until it is answered, so it may have been taken once already.
       const clients = Array.from({ length: 8 }, async (_, c) => {
         for (let k = 0; !stop; k++) {
-          sent++;
-          try {
-            const r = await post(base, '/v1/jobs', JSON.stringify({ task: 'chaos', queue: 'chaos', payload: { c, k } }));
-            if (r.status >= 500) fiveXX++;
-            const body = (await r.json()) as { id?: string };
-            if (r.status >= 200 && r.status < 300) acked.add(body.id!);
-          } catch {
-            // The process is gone or restarting: the request was never answered, so nothing was promised.
-            refused++;
-            await sleep(20);
+          const key = `c${c}-${k}`;
+          for (;;) {
+            sent++;
+            try {
+              const r = await fetch(`${base}/v1/jobs`, {
+                method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key },
+                body: JSON.stringify({ task: 'chaos', queue: 'chaos', payload: { c, k } }),
+              });
+              if (r.status >= 500) fiveXX++;
+              if (r.headers.get('idempotency-replay') === 'true') replays++;
+              const body = (await r.json()) as { id?: string };
+              if (r.status >= 200 && r.status < 300) acked.set(key, body.id!);
+              break;
+            } catch {
+              unanswered++;
+              await sleep(20);
+            }
           }
         }
       });
@@ -63,17 +75,22 @@ STORES.forEach((factory, i) => {
         await Promise.all(clients);
         const store = await t.open();
         let missing = 0;
+        let stored = 0;
         try {
-          for (const id of acked) if (!(await store.getJob({ id }))) missing++;
+          for (const id of acked.values()) if (!(await store.getJob({ id }))) missing++;
+          stored = Object.values((await store.countJobs({ queue: 'chaos' })).chaos ?? {}).reduce((a, b) => a + b, 0);
         } finally {
           await store.close();
         }
         report({
-          test: 'api-kill', store: t.store, kills, requests: sent, acknowledged: acked.size, lost: missing, unanswered: refused, fiveXX,
-          maxRecoveryMs: Math.max(...restarts), rssStartMb: rssStart, rssEndMb: rssEnd,
+          test: 'api-kill', store: t.store, kills, requests: sent, keys: acked.size, acknowledged: acked.size, stored, lost: missing,
+          unanswered, replays, fiveXX, maxRecoveryMs: Math.max(...restarts), rssStartMb: rssStart, rssEndMb: rssEnd,
         });
         assert.equal(missing, 0, `${missing} jobs answered 2xx are missing`);
         assert.equal(fiveXX, 0, 'no 5xx');
+        assert.equal(new Set(acked.values()).size, acked.size, 'each key named a job of its own');
+        assert.equal(stored, acked.size, 'one job per key: no request sent again made a second one');
+        assert.ok(unanswered > 0, 'the kills left requests unanswered: else the retries proved nothing');
       } finally {
         stop = true;
         await Promise.all(clients);
