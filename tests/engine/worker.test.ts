@@ -222,8 +222,8 @@ describe('Worker', () => {
         assert.deepEqual(j.history.map((h) => h.outcome), ['cancelled']);
         assert.equal(j.attempts, 1);
         // It is not claimed again: a probe job queued after it runs, and the cancelled job did not.
-        const probe = await fusion.enqueue('probe');
         fusion.task('probe', () => undefined);
+        const probe = await fusion.enqueue('probe');
         await waitForState(store, probe.id, 'completed');
         assert.equal(runs, 1);
       } finally {

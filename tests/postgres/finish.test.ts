@@ -112,19 +112,23 @@ describe('PostgreSQL outcomes and heartbeats by primary key', { skip }, () => {
     const c = await pgClient();
     try {
       const now = Date.now();
-      const [a, b] = await twoClaimedJobs(store, now);
+      const [a, first] = await twoClaimedJobs(store, now);
+      // b has snoozed once already: the earlier version's snooze merges into that record.
+      await store.finishJobs({ outcomes: [{ kind: 'snoozed', id: 'b', token: first.leaseToken!, at: now, retryAt: now }] });
+      const { jobs: [b] } = await store.claimJobs({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 60_000, now });
+      assert.equal(b?.id, 'b');
       await store.cancelJob({ id: 'a', now });
       await store.cancelJob({ id: 'b', now });
       const outcomes = [
         { id: a.id, token: a.leaseToken, kind: 'released', at: now + 1 },
-        { id: b.id, token: b.leaseToken, kind: 'snoozed', at: now + 1, retryAt: now + 60_000 },
+        { id: 'b', token: b.leaseToken, kind: 'snoozed', at: now + 1, retryAt: now + 60_000 },
       ];
-      const { rows } = await c.query(`SELECT state, attempts FROM "${schema}".finish_jobs($1, NULL, 'earlier')`, [JSON.stringify(outcomes)]);
-      assert.deepEqual(rows.map((r) => [r.state, r.attempts]), [['#applied', 1], ['#applied', 2]]);
+      const { rows } = await c.query(`SELECT state, attempts, cancel_requested FROM "${schema}".finish_jobs($1, NULL, 'earlier')`, [JSON.stringify(outcomes)]);
+      assert.deepEqual(rows.map((r) => [r.state, r.attempts, r.cancel_requested]), [['#applied', 1, false], ['#applied', 2, false]], 'applied as sent');
       const ja = (await store.getJob({ id: 'a' }))!;
       const jb = (await store.getJob({ id: 'b' }))!;
       assert.deepEqual([ja.state, ja.attempts, ja.history.map((h) => h.outcome)], ['queued', 0, ['released']]);
-      assert.deepEqual([jb.state, jb.attempts, jb.runAt, jb.history.map((h) => [h.outcome, h.snoozes])], ['scheduled', 0, now + 60_000, [['snoozed', 1]]]);
+      assert.deepEqual([jb.state, jb.attempts, jb.runAt, jb.history.map((h) => [h.outcome, h.snoozes])], ['scheduled', 0, now + 60_000, [['snoozed', 2]]]);
     } finally {
       await c.end();
       await store.close();

@@ -114,57 +114,60 @@ export function stateRulesArea(make: StoreFactory): void {
     it('outcomes after a cancel request: a retry, snooze or release ends the job cancelled; a completion or failure stands', async () => {
       const seen: StoreEvent[] = [];
       const off = s.subscribe((e) => seen.push(e));
-      const at = T0 + 2;
-      const outcomeOf = (kind: OutcomeKind, id: string, token: string): Outcome =>
-        kind === 'completed' ? { kind, id, token, at, result: 'r' }
-        : kind === 'retry' ? { kind, id, token, at, error: ERR, retryAt: T0 + 1 }
-        : kind === 'failed' || kind === 'cancelled' ? { kind, id, token, at, error: ERR }
-        : kind === 'snoozed' ? { kind, id, token, at, retryAt: T0 + 1 }
-        : { kind, id, token, at };
-      // Through finishJobs, and through finishAndClaim where the store has it (a worker's usual call).
-      const paths = s.capabilities.finishAndClaim ? ['finish', 'finish-and-claim'] : ['finish'];
-      for (const path of paths) {
-        for (const kind of OUTCOME_KINDS) {
-          const id = `c-${path}-${kind}`;
-          await jobIn(s, id, 'active');
-          const token = (await s.getJob({ id }))!.leaseToken!;
-          // A snooze run before the attempt that meets the request: its record stays as it was.
-          if (kind === 'snoozed') {
-            await s.finishJobs({ outcomes: [{ kind: 'snoozed', id, token, at: T0 + 1, retryAt: T0 + 1 }] });
-            await s.promoteJob({ id, now: T0 + 1 });
-            await s.claimJobs({ queues: [`q-${id}`], workerId: 'w', limit: 1, leaseMs: LEASE, now: T0 + 1 });
-          }
-          const leased = (await s.getJob({ id }))!;
-          assert.equal((await s.cancelJob({ id, now: T0 + 1 })).cancelRequested, true, `${id} asked to cancel`);
-          // Each with a follow-up job, added only with an outcome applied as sent.
-          const outcome = { ...outcomeOf(kind, id, leased.leaseToken!), enqueue: [resolveSpec({ task: 't', queue: 'follow', id: `${id}-f` }, T0)] };
-          const answer = path === 'finish'
-            ? await s.finishJobs({ outcomes: [outcome] })
-            : (await s.capabilities.finishAndClaim!({ outcomes: [outcome], claim: { queues: [`q-${id}`], workerId: 'w', limit: 1, leaseMs: LEASE, now: at } })).applied;
-          const j = (await s.getJob({ id }))!;
-          if (OUTCOME_RULES[kind].yieldsToCancel) {
-            assert.deepEqual(answer, ['cancelled'], id);
-            assert.equal(j.state, 'cancelled', id);
-            assert.equal(j.attempts, 1, `${id}: the attempt counts`);
-            assert.equal(j.endedAt, at, `${id} endedAt`);
-            assert.deepEqual({ message: j.error?.message, name: j.error?.name, retryable: j.error?.retryable }, CANCELLED_AT_ATTEMPT_END, `${id} error`);
-            assert.deepEqual(j.history.map((h) => h.outcome), kind === 'snoozed' ? ['snoozed', 'cancelled'] : ['cancelled'], `${id} history`);
-            assert.equal(j.history.at(-1)!.error, CANCELLED_AT_ATTEMPT_END.message, `${id} history error`);
-            assert.equal(j.leaseToken, null, `${id} lease cleared`);
-            assert.equal(await s.getJob({ id: `${id}-f` }), null, `${id}: no follow-up of an outcome not applied as sent`);
-            await waitFor(() => seen.some((e) => e.jobId === id && e.type === 'cancelled'));
-            assert.ok(!seen.some((e) => e.jobId === id && ['retrying', 'queued', 'scheduled'].includes(e.type) && e.at === at), `${id}: no event of the outcome reported`);
-            // Nothing of it is left to claim.
-            const later = await s.claimJobs({ queues: [`q-${id}`], workerId: 'w2', limit: 1, leaseMs: LEASE, now: T0 + 60_000 });
-            assert.equal(later.jobs.length, 0, `${id} never runs again`);
-          } else {
-            assert.deepEqual(answer, [true], id);
-            assert.equal(j.state, outcomeState(kind), `${id}: the outcome stands`);
-            assert.ok(await s.getJob({ id: `${id}-f` }), `${id}: its follow-up added`);
+      try {
+        const at = T0 + 2;
+        const outcomeOf = (kind: OutcomeKind, id: string, token: string): Outcome =>
+          kind === 'completed' ? { kind, id, token, at, result: 'r' }
+          : kind === 'retry' ? { kind, id, token, at, error: ERR, retryAt: T0 + 1 }
+          : kind === 'failed' || kind === 'cancelled' ? { kind, id, token, at, error: ERR }
+          : kind === 'snoozed' ? { kind, id, token, at, retryAt: T0 + 1 }
+          : { kind, id, token, at };
+        // Through finishJobs, and through finishAndClaim where the store has it (a worker's usual call).
+        const paths = s.capabilities.finishAndClaim ? ['finish', 'finish-and-claim'] : ['finish'];
+        for (const path of paths) {
+          for (const kind of OUTCOME_KINDS) {
+            const id = `c-${path}-${kind}`;
+            await jobIn(s, id, 'active');
+            const token = (await s.getJob({ id }))!.leaseToken!;
+            // A snooze run before the attempt that meets the request: its record stays as it was.
+            if (kind === 'snoozed') {
+              await s.finishJobs({ outcomes: [{ kind: 'snoozed', id, token, at: T0 + 1, retryAt: T0 + 1 }] });
+              await s.promoteJob({ id, now: T0 + 1 });
+              await s.claimJobs({ queues: [`q-${id}`], workerId: 'w', limit: 1, leaseMs: LEASE, now: T0 + 1 });
+            }
+            const leased = (await s.getJob({ id }))!;
+            assert.equal((await s.cancelJob({ id, now: T0 + 1 })).cancelRequested, true, `${id} asked to cancel`);
+            // Each with a follow-up job, added only with an outcome applied as sent.
+            const outcome = { ...outcomeOf(kind, id, leased.leaseToken!), enqueue: [resolveSpec({ task: 't', queue: 'follow', id: `${id}-f` }, T0)] };
+            const answer = path === 'finish'
+              ? await s.finishJobs({ outcomes: [outcome] })
+              : (await s.capabilities.finishAndClaim!({ outcomes: [outcome], claim: { queues: [`q-${id}`], workerId: 'w', limit: 1, leaseMs: LEASE, now: at } })).applied;
+            const j = (await s.getJob({ id }))!;
+            if (OUTCOME_RULES[kind].yieldsToCancel) {
+              assert.deepEqual(answer, ['cancelled'], id);
+              assert.equal(j.state, 'cancelled', id);
+              assert.equal(j.attempts, 1, `${id}: the attempt counts`);
+              assert.equal(j.endedAt, at, `${id} endedAt`);
+              assert.deepEqual({ message: j.error?.message, name: j.error?.name, retryable: j.error?.retryable }, CANCELLED_AT_ATTEMPT_END, `${id} error`);
+              assert.deepEqual(j.history.map((h) => h.outcome), kind === 'snoozed' ? ['snoozed', 'cancelled'] : ['cancelled'], `${id} history`);
+              assert.equal(j.history.at(-1)!.error, CANCELLED_AT_ATTEMPT_END.message, `${id} history error`);
+              assert.equal(j.leaseToken, null, `${id} lease cleared`);
+              assert.equal(await s.getJob({ id: `${id}-f` }), null, `${id}: no follow-up of an outcome not applied as sent`);
+              await waitFor(() => seen.some((e) => e.jobId === id && e.type === 'cancelled'));
+              assert.ok(!seen.some((e) => e.jobId === id && ['retrying', 'queued', 'scheduled'].includes(e.type) && e.at === at), `${id}: no event of the outcome reported`);
+              // Nothing of it is left to claim.
+              const later = await s.claimJobs({ queues: [`q-${id}`], workerId: 'w2', limit: 1, leaseMs: LEASE, now: T0 + 60_000 });
+              assert.equal(later.jobs.length, 0, `${id} never runs again`);
+            } else {
+              assert.deepEqual(answer, [true], id);
+              assert.equal(j.state, outcomeState(kind), `${id}: the outcome stands`);
+              assert.ok(await s.getJob({ id: `${id}-f` }), `${id}: its follow-up added`);
+            }
           }
         }
+      } finally {
+        off();
       }
-      off();
     });
 
     it('stall recovery: cancel-requested ends cancelled, past the stall limit fails, else back to queued', async () => {
