@@ -240,12 +240,17 @@ export class DeliveryPipeline<M> {
     return this.shared ? (await this.shared.flagged(this.demotedKey(name), this.opts.deps.clock.now())) !== null : false;
   }
 
-  /** Send one message: one provider per attempt; throws DeliveryError on failure. */
-  async deliver(message: M, target: DeliveryTarget, ctx: TaskContext): Promise<DeliveryResult> {
+  /**
+   * Send one message: one provider per attempt; throws DeliveryError on failure. `prepare` completes
+   * the message once its send slot is taken (email's attachments): a message the send rate puts off
+   * does not fetch what it would throw away.
+   */
+  async deliver(message: M, target: DeliveryTarget, ctx: TaskContext, prepare?: (message: M) => Promise<void>): Promise<DeliveryResult> {
     const { clock } = this.opts.deps;
     const name = this.dryRun ? DRY_RUN : await this.choose(target, ctx.job.error, clock.now());
     const provider = this.dryRun ? this.opts.dryRun : this.providers.get(name)!;
     if (!this.dryRun) await this.rateSlot(name, target.otp === true, ctx);
+    if (prepare) await prepare(message);
     let sent;
     const t0 = performance.now();
     try {

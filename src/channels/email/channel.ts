@@ -115,24 +115,28 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
     }
     // Some providers (SendGrid) refuse a mail without a To: when only cc/bcc are left, the first moves up.
     if (lists.to.length === 0) lists.to.push((lists.cc.length ? lists.cc : lists.bcc).shift()!);
-    const attachments = await fetchAttachments(m.attachments, { dispatcher: deps.dispatcher, signal: ctx.signal, limits: config.attachments });
     const mail: OutgoingEmail = {
       ...lists,
       replyTo: m.replyTo,
       subject: m.subject,
       text: m.text ?? (m.html ? textFromHtml(m.html) : ''),
-      attachments,
+      attachments: [],
       headers: m.headers,
       jobId: ctx.job.id,
     };
     if (m.from) mail.from = m.from;
     if (m.html) mail.html = m.html;
-    const sent = await pipeline.deliver(mail, { country: domainOf(mail.to[0]!), requested: m.provider }, ctx);
+    // The attachments are downloaded once the send slot is taken: a mail put off by its provider's
+    // send rate (snoozed) fetches them when it comes back, not also before.
+    const attach = async (out: OutgoingEmail) => {
+      out.attachments = await fetchAttachments(m.attachments, { dispatcher: deps.dispatcher, signal: ctx.signal, limits: config.attachments });
+    };
+    const sent = await pipeline.deliver(mail, { country: domainOf(mail.to[0]!), requested: m.provider }, ctx, m.attachments.length > 0 ? attach : undefined);
     const result: Record<string, unknown> = {
       ...sent,
       recipients: { to: mail.to.length, cc: mail.cc.length, bcc: mail.bcc.length },
       dropped,
-      attachments: attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, bytes: a.content.length })),
+      attachments: mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, bytes: a.content.length })),
     };
     if (m.deleteFilesAfterSend && m.attachments.length > 0) {
       result.deletedFiles = await deleteSources(m.attachments.map((a) => a.url), { dispatcher: deps.dispatcher });
