@@ -13,7 +13,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { until } from '../helpers/await.js';
-import { STORES, allJobs, chaosWorker, countsOf, producer, report, size, sleep, type Proc, type StoreFactory } from '../helpers/chaos.js';
+import { STORES, allJobs, countsOf, producer, report, size, sleep, workerFleet, type StoreFactory } from '../helpers/chaos.js';
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
@@ -93,27 +93,21 @@ async function callbacksRun(factory: StoreFactory): Promise<void> {
   await receiver.listen();
   const url = `http://127.0.0.1:${receiver.port}/done`;
   const KILLS = size(4, 30);
-  const live = new Set<Proc>();
-  const spawn = async () => {
-    // Time scaled down to the test's: the breaker on the receiver's host (refused connections open
-    // it) closes after 1.5 s, not 30, and callbacks retry from 100 ms doubling to 1 s, not from 1 s
-    // to an hour (so 50 attempts, where the default's 20 span hours).
-    const p = chaosWorker({
-      url: t.url, logDir: t.dir, concurrency: 8, leaseMs: 1000, workMs: [5, 30], callbacks: true,
-      config: {
-        channels: {
-          webhook: {
-            signingSecret: SECRET, breaker: { cooldownMs: 1500 },
-            callbackRetry: { maxAttempts: 50, backoff: { type: 'exponential', base: 100, cap: 1000 } },
-          },
+  // Time scaled down to the test's: the breaker on the receiver's host (refused connections open
+  // it) closes after 1.5 s, not 30, and callbacks retry from 100 ms doubling to 1 s, not from 1 s
+  // to an hour (so 50 attempts, where the default's 20 span hours).
+  const fleet = workerFleet({
+    url: t.url, logDir: t.dir, concurrency: 8, leaseMs: 1000, workMs: [5, 30], callbacks: true,
+    config: {
+      channels: {
+        webhook: {
+          signingSecret: SECRET, breaker: { cooldownMs: 1500 },
+          callbackRetry: { maxAttempts: 50, backoff: { type: 'exponential', base: 100, cap: 1000 } },
         },
       },
-    });
-    live.add(p);
-    void p.exit.then(() => live.delete(p));
-    await p.line('READY');
-    return p;
-  };
+    },
+  });
+  const { live } = fleet;
   const started = Date.now();
   const fails = (n: number) => n % 5 === 0;
   const prod = producer(store, {
@@ -132,17 +126,8 @@ async function callbacksRun(factory: StoreFactory): Promise<void> {
     await receiver.set('ok');
   })();
   try {
-    const first = await Promise.all(Array.from({ length: 3 }, spawn));
-    await Promise.all(first.map((p) => p.line('RUNNING')));
-    let kills = 0;
-    while (kills < KILLS) {
-      await sleep(300 + Math.random() * 700);
-      const victims = [...live];
-      await victims[Math.floor(Math.random() * victims.length)]!.kill9();
-      kills++;
-      const next = await spawn();
-      await next.line('RUNNING');
-    }
+    await fleet.start(3);
+    await fleet.killAtRandom(KILLS, [300, 1000]);
     await prod.stop();
     faulting = false;
     await flapping;
@@ -189,7 +174,7 @@ async function callbacksRun(factory: StoreFactory): Promise<void> {
     }
     const strays = [...receiver.delivered.keys()].filter((id) => !prod.tried.has(id));
     report({
-      test: 'callbacks', store: t.store, kills, jobs, acknowledged: jobs, failedByDesign: [...prod.acked].filter((id) => fails(Number(id.slice(3)))).length,
+      test: 'callbacks', store: t.store, kills: KILLS, jobs, acknowledged: jobs, failedByDesign: [...prod.acked].filter((id) => fails(Number(id.slice(3)))).length,
       callbacksDelivered: jobs - missing, lost: missing, duplicateExecutions: duplicates, callbackRetries, callbackStalls,
       served503: receiver.served['503'], servedDrop: receiver.served.drop, badSignatures: receiver.served.badSignature, deliveredAfterFaultsMs, ms: Date.now() - started,
     });
@@ -205,7 +190,7 @@ async function callbacksRun(factory: StoreFactory): Promise<void> {
     faulting = false;
     await prod.stop().catch(() => {});
     await flapping.catch(() => {});
-    await Promise.all([...live].map((p) => p.kill9()));
+    await fleet.killAll();
     await receiver.close();
     await store.close();
     await t.cleanup();

@@ -12,7 +12,7 @@ import { FusionError } from '../../src/core/errors.js';
 import { CANCELLED_AT_ATTEMPT_END, CANCELLED_WHILE_LOST } from '../../src/core/state-rules.js';
 import type { Job } from '../../src/core/job.js';
 import type { Store } from '../../src/core/store.js';
-import { LONG, REDIS_CLUSTER, STORES, allJobs, chaosWorker, countsOf, executionLines, producer, report, size, sleep, snoozesOf, type Proc, type StoreFactory } from '../helpers/chaos.js';
+import { LONG, REDIS_CLUSTER, STORES, allJobs, countsOf, executionLines, producer, report, size, sleep, snoozesOf, workerFleet, type StoreFactory } from '../helpers/chaos.js';
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
 
@@ -93,14 +93,7 @@ async function cancelRun(factory: StoreFactory): Promise<void> {
   const PROCS = 3;
   const KILLS = size(3, 20);
   const CONC = 8;
-  const live = new Set<Proc>();
-  const spawn = async () => {
-    const p = chaosWorker({ url: t.url, logDir: t.dir, concurrency: CONC, leaseMs: 1000, workMs: [30, 120] });
-    live.add(p);
-    void p.exit.then(() => live.delete(p));
-    await p.line('READY');
-    return p;
-  };
+  const fleet = workerFleet({ url: t.url, logDir: t.dir, concurrency: CONC, leaseMs: 1000, workMs: [30, 120] });
   const started = Date.now();
   // A job in three fails its first two attempts (retried 20 ms later), a job in three snoozes twice.
   const prod = producer(store, {
@@ -114,17 +107,8 @@ async function cancelRun(factory: StoreFactory): Promise<void> {
     return order;
   });
   try {
-    const first = await Promise.all(Array.from({ length: PROCS }, spawn));
-    await Promise.all(first.map((p) => p.line('RUNNING')));
-    let kills = 0;
-    while (kills < KILLS) {
-      await sleep(300 + Math.random() * 600);
-      const victims = [...live];
-      await victims[Math.floor(Math.random() * victims.length)]!.kill9();
-      kills++;
-      const next = await spawn();
-      await next.line('RUNNING');
-    }
+    await fleet.start(PROCS);
+    await fleet.killAtRandom(KILLS, [300, 900]);
     await cancels.stop();
     await prod.stop();
     const jobs = prod.acked.size;
@@ -132,7 +116,7 @@ async function cancelRun(factory: StoreFactory): Promise<void> {
       const c = await countsOf(store);
       return c.completed + c.failed + c.cancelled >= jobs;
     }, size(120_000, 300_000), `all ${jobs} jobs ended`, 100);
-    for (const p of [...live]) assert.equal((await p.term()).code, 0, 'a surviving worker exits 0 on SIGTERM');
+    for (const p of [...fleet.live]) assert.equal((await p.term()).code, 0, 'a surviving worker exits 0 on SIGTERM');
 
     const all = new Map((await allJobs(store, 'chaos')).map((j) => [j.id, j]));
     // Executions stamped after the answer. A job cancelled while waiting may still show one where
@@ -178,7 +162,7 @@ async function cancelRun(factory: StoreFactory): Promise<void> {
     const counts = await countsOf(store);
     const waiting = [...cancels.acks.values()].filter((a) => !a.running).length;
     report({
-      test: 'cancel-under-fire', store: t.store, processes: PROCS, concurrency: CONC, kills, jobs, acknowledged: jobs,
+      test: 'cancel-under-fire', store: t.store, processes: PROCS, concurrency: CONC, kills: KILLS, jobs, acknowledged: jobs,
       cancels: cancels.acks.size, cancelsWhileWaiting: waiting, cancelsWhileRunning: cancels.acks.size - waiting, refused: cancels.refused,
       cancelledBy: ends, completedAfterRequest, lateRunsOfLapsedLeases, violations: problems.length, ...counts, ms: Date.now() - started,
     });
@@ -190,7 +174,7 @@ async function cancelRun(factory: StoreFactory): Promise<void> {
   } finally {
     await cancels.stop().catch(() => {});
     await prod.stop().catch(() => {});
-    await Promise.all([...live].map((p) => p.kill9()));
+    await fleet.killAll();
     try {
       await store.close();
     } finally {

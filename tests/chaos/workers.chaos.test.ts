@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { until } from '../helpers/await.js';
-import { LONG, REDIS_CLUSTER, STORES, allJobs, chaosWorker, countsOf, executions, producer, report, rssMb, size, sleep, snoozesOf, tally, type Proc, type StoreFactory } from '../helpers/chaos.js';
+import { LONG, REDIS_CLUSTER, STORES, allJobs, chaosWorker, countsOf, executions, producer, report, rssMb, size, sleep, snoozesOf, tally, workerFleet, type Proc, type StoreFactory } from '../helpers/chaos.js';
 
 const skips = await Promise.all(STORES.map((f) => f.skip()));
 const clusterSkip = await REDIS_CLUSTER.skip();
@@ -17,38 +17,19 @@ async function crashRun(factory: StoreFactory): Promise<void> {
   const PROCS = size(3, 4);
   const KILLS = size(3, 30);
   const CONC = 8;
-  const live = new Set<Proc>();
-  const spawn = async () => {
-    // 50-150 ms jobs against ~300 added per second: more than 3 processes of 8 can run, so every
-    // process is full all the time and each kill lands on jobs in flight.
-    const p = chaosWorker({ url: t.url, logDir: t.dir, concurrency: CONC, leaseMs: 1000, workMs: [50, 150] });
-    live.add(p);
-    void p.exit.then(() => live.delete(p));
-    await p.line('READY');
-    return p;
-  };
+  // 50-150 ms jobs against ~300 added per second: more than 3 processes of 8 can run, so every
+  // process is full all the time and each kill lands on jobs in flight.
+  const fleet = workerFleet({ url: t.url, logDir: t.dir, concurrency: CONC, leaseMs: 1000, workMs: [50, 150] });
+  const { live } = fleet;
   const started = Date.now();
   // One job in three snoozes twice (20-50 ms each) before it runs: a snooze is an outcome like any
   // other under the kills, and spends no attempt (each job has one).
   const SNOOZES = 2;
   const prod = producer(store, { batch: size(30, 30), everyMs: 100, extra: (k) => (k % 3 === 0 ? { payload: { snooze: SNOOZES } } : {}) });
   try {
-    const first = await Promise.all(Array.from({ length: PROCS }, spawn));
-    await Promise.all(first.map((p) => p.line('RUNNING')));
+    const first = await fleet.start(PROCS);
     const rssStart = Math.max(...first.map((p) => rssMb(p.pid) ?? 0));
-    let kills = 0;
-    const killed = new Set<number>();
-    while (kills < KILLS) {
-      await sleep(200 + Math.random() * 600);
-      const victims = [...live];
-      const victim = victims[Math.floor(Math.random() * victims.length)]!;
-      killed.add(victim.pid);
-      await victim.kill9();
-      kills++;
-      // The next kill waits until the replacement runs jobs too.
-      const next = await spawn();
-      await next.line('RUNNING');
-    }
+    const killed = await fleet.killAtRandom(KILLS, [200, 800]);
     await prod.stop();
     const rssEnd = Math.max(...[...live].map((p) => rssMb(p.pid) ?? 0));
     const jobs = prod.acked.size;
@@ -79,7 +60,7 @@ async function crashRun(factory: StoreFactory): Promise<void> {
     const snoozing = all.filter((j) => (j.payload as { snooze?: number } | null)?.snooze);
     const snoozes = snoozing.reduce((n, j) => n + snoozesOf(j.history), 0);
     report({
-      test: 'worker-crash', store: t.store, processes: PROCS, concurrency: CONC, kills, jobs, acknowledged: jobs,
+      test: 'worker-crash', store: t.store, processes: PROCS, concurrency: CONC, kills: KILLS, jobs, acknowledged: jobs,
       completed: (await countsOf(store)).completed, lost: r.lost, executions: executionsTotal, duplicateExecutions: r.duplicateExecutions,
       stalls: r.stalls, stallsOfLiveProcesses, duplicatesOfKills, maxRecoveryMs, snoozingJobs: snoozing.length, snoozes,
       rssStartMb: rssStart, rssEndMb: rssEnd, ms: Date.now() - started,
@@ -99,12 +80,12 @@ async function crashRun(factory: StoreFactory): Promise<void> {
     // Each kill can repeat at most what the victim held: up to `concurrency` jobs running, plus up to
     // as many already run whose outcomes were in flight to the store (a worker claims their slots
     // again in the same store call, so both are held at once).
-    assert.ok(duplicatesOfKills <= kills * 2 * CONC, `${duplicatesOfKills} duplicates for ${kills} kills`);
+    assert.ok(duplicatesOfKills <= KILLS * 2 * CONC, `${duplicatesOfKills} duplicates for ${KILLS} kills`);
     // Every re-execution follows a lost lease.
     for (const j of all) assert.ok((execs.get(j.id) ?? 0) <= j.stalls + 1, `${j.id} ran ${execs.get(j.id)} times with ${j.stalls} stalls`);
   } finally {
     await prod.stop().catch(() => {});
-    await Promise.all([...live].map((p) => p.kill9()));
+    await fleet.killAll();
     await store.close();
     await t.cleanup();
   }

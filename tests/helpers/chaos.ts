@@ -301,6 +301,45 @@ export function chaosWorker(o: ChaosWorkerOptions, env?: Record<string, string>)
   return new Proc([WORKER, JSON.stringify(o)], { env });
 }
 
+/**
+ * Worker processes under kill -9, all started with the same options: `live` holds those alive;
+ * `start` starts n and resolves once each runs jobs; `killAtRandom` kills a random live one `kills`
+ * times, each after a pause in [min, max) ms, and starts a replacement before the next, which waits
+ * until the replacement runs jobs too (so each kill lands on a process at work). It answers the pids
+ * killed (a job's worker id is host:pid:random).
+ */
+export function workerFleet(o: ChaosWorkerOptions) {
+  const live = new Set<Proc>();
+  const spawn = async () => {
+    const p = chaosWorker(o);
+    live.add(p);
+    void p.exit.then(() => live.delete(p));
+    await p.line('READY');
+    return p;
+  };
+  return {
+    live,
+    async start(n: number): Promise<Proc[]> {
+      const first = await Promise.all(Array.from({ length: n }, spawn));
+      await Promise.all(first.map((p) => p.line('RUNNING')));
+      return first;
+    },
+    async killAtRandom(kills: number, [min, max]: [number, number]): Promise<Set<number>> {
+      const killed = new Set<number>();
+      for (let k = 0; k < kills; k++) {
+        await sleep(min + Math.random() * (max - min));
+        const victims = [...live];
+        const victim = victims[Math.floor(Math.random() * victims.length)]!;
+        killed.add(victim.pid);
+        await victim.kill9();
+        await (await spawn()).line('RUNNING');
+      }
+      return killed;
+    },
+    killAll: () => Promise.all([...live].map((p) => p.kill9())),
+  };
+}
+
 /** Every execution recorded in a directory's logs: job id, and the machine's monotonic ms at its start. */
 export function executionLines(dir: string): { id: string; at: number }[] {
   const out: { id: string; at: number }[] = [];
