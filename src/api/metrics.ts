@@ -294,6 +294,8 @@ export class ApiMetrics {
       case 'cancelled':
         this.forgetTask(e.jobId);
         this.startedAt.delete(e.jobId);
+        // A retry or snooze the store turned into a cancel left its attempt's duration here.
+        this.ranMs.delete(e.jobId);
         return;
     }
   }
