@@ -34,6 +34,12 @@ const RATE_SNOOZE_MIN_MS = 1_000;
  * they waited are gone within this long.
  */
 const LINE_AHEAD_MS = 60_000;
+/**
+ * How long after its send slot a message may still go out: one whose preparation (email's
+ * attachments) ends later takes a new slot, so sends stay spaced at the rate however long each
+ * preparation takes.
+ */
+const SLOT_GRACE_MS = 20;
 /** Fields of a provider entry that are the pipeline's, not the adapter's. */
 const COMMON_FIELDS = new Set(['type', 'countries', 'ratePerSecond', 'selectable', 'allowPayloadCredentials']);
 
@@ -242,15 +248,21 @@ export class DeliveryPipeline<M> {
 
   /**
    * Send one message: one provider per attempt; throws DeliveryError on failure. `prepare` completes
-   * the message once its send slot is taken (email's attachments): a message the send rate puts off
-   * does not fetch what it would throw away.
+   * the message (email's attachments) once its send slot is booked, while the slot comes: a message
+   * the send rate puts off (snoozed) fetches nothing it would throw away, and one whose preparation
+   * outlasts its slot books another, so the rate spaces the sends themselves.
    */
   async deliver(message: M, target: DeliveryTarget, ctx: TaskContext, prepare?: (message: M) => Promise<void>): Promise<DeliveryResult> {
     const { clock } = this.opts.deps;
     const name = this.dryRun ? DRY_RUN : await this.choose(target, ctx.job.error, clock.now());
     const provider = this.dryRun ? this.opts.dryRun : this.providers.get(name)!;
-    if (!this.dryRun) await this.rateSlot(name, target.otp === true, ctx);
-    if (prepare) await prepare(message);
+    const otp = target.otp === true;
+    let slot = this.dryRun ? null : await this.bookSlot(name, otp, ctx, false);
+    if (prepare) {
+      await prepare(message);
+      if (slot !== null && clock.now() > slot + SLOT_GRACE_MS) slot = await this.bookSlot(name, otp, ctx, true);
+    }
+    if (slot !== null && slot > clock.now()) await sleep(slot - clock.now(), ctx.signal);
     let sent;
     const t0 = performance.now();
     try {
@@ -270,22 +282,20 @@ export class DeliveryPipeline<M> {
   }
 
   /**
-   * Wait for a send slot under the provider's ratePerSecond (bounded), or snooze the job: a burst
-   * bigger than the provider's rate allows within the longest wait (a campaign on many workers) is
-   * put off, not failed, whatever its attempts. A snoozed message holds no slot, so it takes a place
+   * Book a send slot under the provider's ratePerSecond, at most its longest wait away, and answer
+   * its time (null: the provider has no rate); or snooze the job: a burst bigger than the
+   * provider's rate allows within the longest wait (a campaign on many workers) is put off, not
+   * failed, whatever its attempts. A snoozed message holds no slot, so it takes a place
    * in a line, spaced at the same rate (OTPs in a line of their own): it comes back when its turn
    * there (and the next free slot) is near enough to wait for. So a campaign costs about one snooze
    * a message, and its messages go in about the order they came: a message new to the provider joins
    * the line while there is one, rather than take a slot before those waiting in it.
    */
-  private async rateSlot(name: string, otp: boolean, ctx: TaskContext): Promise<void> {
-    const rps = this.entries.get(name)?.ratePerSecond;
-    const shared = this.shared;
-    if (!rps || rps <= 0 || !shared) return;
-    const key = `provider:rate:${this.channel}:${name}`;
-    const line = `${key}:line${otp ? ':otp' : ''}`;
+  private async bookSlot(name: string, otp: boolean, ctx: TaskContext, again: boolean): Promise<number | null> {
+    const rate = this.rateOf(name, otp);
+    if (!rate) return null;
+    const { rps, shared, key, line, maxWaitMs } = rate;
     const now = this.opts.deps.clock.now();
-    const maxWaitMs = otp ? Math.max(OTP_MAX_RATE_WAIT_MS, this.maxRateWaitMs) : this.maxRateWaitMs;
     const snooze = (turn: number, spread: number) => {
       const delay = Math.round(Math.max(RATE_SNOOZE_MIN_MS, turn - maxWaitMs) + spread * Math.random());
       return new SnoozeError(delay, `${name}: over its send rate of ${rps}/s (its turn is ${turn} ms away); again in ${delay} ms`);
@@ -302,13 +312,26 @@ export class DeliveryPipeline<M> {
       }
       return snooze(from + place, place === 0 ? Math.min(500, 0.1 * from) : 0);
     };
-    // A message back from a snooze has waited its turn. One new to the provider joins the line while
-    // the line is ahead of now (a look, maxWait -1, books nothing), rather than take a free slot
-    // before the messages waiting in it.
-    if (snoozesInARow(ctx.job) === 0 && (await shared.take(line, rps, -1, now)) < 0) throw await bookLine(0);
-    const wait = await shared.take(key, rps, maxWaitMs, now);
+    // A message back from a snooze has waited its turn, and so has one booking `again` (its
+    // preparation outlasted the slot it had). One new to the provider joins the line while the line
+    // is ahead of now (a look, maxWait -1, books nothing), rather than take a free slot before the
+    // messages waiting in it. One booking again waits as long as an OTP may rather than be snoozed:
+    // it is ready to go, and a snooze would throw its preparation away.
+    if (!again && snoozesInARow(ctx.job) === 0 && (await shared.take(line, rps, -1, now)) < 0) throw await bookLine(0);
+    const wait = await shared.take(key, rps, again ? Math.max(OTP_MAX_RATE_WAIT_MS, maxWaitMs) : maxWaitMs, now);
     if (wait < 0) throw await bookLine(-wait);
-    if (wait > 0) await sleep(wait, ctx.signal);
+    return now + wait;
+  }
+
+  /** A provider's send rate, its keys in the shared state and the longest wait for a slot; null without one. */
+  private rateOf(name: string, otp: boolean) {
+    const rps = this.entries.get(name)?.ratePerSecond;
+    const shared = this.shared;
+    if (!rps || rps <= 0 || !shared) return null;
+    const key = `provider:rate:${this.channel}:${name}`;
+    const line = `${key}:line${otp ? ':otp' : ''}`;
+    const maxWaitMs = otp ? Math.max(OTP_MAX_RATE_WAIT_MS, this.maxRateWaitMs) : this.maxRateWaitMs;
+    return { rps, shared, key, line, maxWaitMs };
   }
 
   /** Classify a failed send, count it against the provider's health, and wrap it with details. */

@@ -13,6 +13,8 @@ import { canonicalString } from '../../src/channels/email/sns.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export interface Received {
+  /** When the message's data had arrived (performance.now()). */
+  at: number;
   from: string;
   rcpt: string[];
   raw: Buffer;
@@ -58,6 +60,7 @@ export async function smtpSink(opts: { tls?: { key: string; cert: string }; auth
         }
         const raw = Buffer.concat(chunks);
         const r: Received = {
+          at: performance.now(),
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           rcpt: session.envelope.rcptTo.map((a) => a.address),
           raw,

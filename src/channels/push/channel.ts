@@ -112,7 +112,7 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
     const state: Record<string, TokenResult> = { ...((ctx.job.progress as PushProgress | null)?.push?.tokens ?? {}) };
     const fresh: TokenResult[] = [];
     let whole: DeliveryError | null = null;
-    // A platform whose provider is over its send rate (DeliveryPipeline.rateSlot): its devices wait,
+    // A platform whose provider is over its send rate (DeliveryPipeline.bookSlot): its devices wait,
     // untried (no result of this attempt), and the job is snoozed once the others are recorded.
     let snoozed: unknown = null;
 
