@@ -13,6 +13,7 @@ import { OutgoingRefused, refusedCause, type OutgoingGuard } from './http/guard.
 import { isRetryableStatus, networkFailure, retryAfterMs } from './http/answer.js';
 import { HostBreaker, HostOpenError, isHostFailure, probeSpacing } from './http/host-breaker.js';
 import { SlowHosts } from './http/slow-hosts.js';
+import { throughHostGuards } from './http/host-guards.js';
 import { signerFrom } from './http/signing.js';
 
 const TIMEOUT_MS = 15_000;
@@ -46,8 +47,10 @@ export interface CallbackDeps {
 /** The `fusion.callback` handler. */
 export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload, { status: number }> {
   const signer = signerFrom(deps.config.channels?.webhook?.signingSecret);
-  const breaker = new HostBreaker(deps.shared, deps.config.channels?.webhook?.breaker, deps.logger);
-  const slowHosts = new SlowHosts(deps.config.channels?.webhook?.slowHost, deps.clock);
+  const guards = {
+    breaker: new HostBreaker(deps.shared, deps.config.channels?.webhook?.breaker, deps.logger),
+    slowHosts: new SlowHosts(deps.config.channels?.webhook?.slowHost, deps.clock),
+  };
   let dispatcher = deps.dispatcher;
   return async (p: CallbackPayload, ctx: TaskContext<CallbackPayload>) => {
     try {
@@ -65,7 +68,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
     };
     let res: Dispatcher.ResponseData;
     try {
-      res = await slowHosts.around(p.url, ctx.job, (timed) => breaker.around(p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS, deps.guard.connectTimeoutMs), () => timed(async () => {
+      res = await throughHostGuards(guards, p.url, ctx, deps.clock, probeSpacing(TIMEOUT_MS, deps.guard.connectTimeoutMs), async () => {
         const answer = await request(p.url, {
           method: 'POST', headers, body, signal: ctx.signal,
           dispatcher: (dispatcher ??= deps.guard.dispatcher()),
@@ -73,7 +76,7 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
         });
         await answer.body.dump();
         return answer;
-      }), (err) => isHostFailure(networkFailure(err, p.url))));
+      }, (err) => isHostFailure(networkFailure(err, p.url)));
     } catch (err) {
       if (err instanceof HostOpenError || snoozeDelayOf(err) !== undefined) throw err;
       const refused = refusedCause(err);

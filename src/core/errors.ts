@@ -22,21 +22,22 @@ export class RetryableError extends Error {
  */
 export class SnoozeError extends Error {
   override name = 'SnoozeError';
-  /** Read by the engine (snoozeDelayOf), not by class: a second copy of this package snoozes too. */
-  readonly snoozeMs: number;
   constructor(
     readonly delayMs: number,
     message = 'snoozed',
   ) {
     super(message);
     if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new TypeError(`SnoozeError: delayMs must be a number >= 0, got ${delayMs}`);
-    this.snoozeMs = delayMs;
   }
 }
 
-/** A snooze's delay (an error carrying snoozeMs, as SnoozeError does), or undefined for any other error. */
+/**
+ * A snooze's delay, or undefined for any other error. Read by name, not by class: a SnoozeError
+ * from a second copy of this package snoozes too.
+ */
 export function snoozeDelayOf(err: unknown): number | undefined {
-  const v = err && typeof err === 'object' ? (err as { snoozeMs?: unknown }).snoozeMs : undefined;
+  if (!(err instanceof Error) || err.name !== 'SnoozeError') return undefined;
+  const v = (err as { delayMs?: unknown }).delayMs;
   return typeof v === 'number' && v >= 0 ? v : undefined;
 }
 

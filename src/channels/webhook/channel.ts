@@ -18,6 +18,7 @@ import { OutgoingRefused } from '../http/guard.js';
 import { capText, MAX_ANSWER_BYTES } from '../http/answer.js';
 import { HostBreaker, probeSpacing } from '../http/host-breaker.js';
 import { SlowHosts } from '../http/slow-hosts.js';
+import { throughHostGuards } from '../http/host-guards.js';
 import { callbackRetry, type CallbackRetry } from '../callback-retry.js';
 import { buildRequest, validateWebhookPayload, DEFAULT_TIMEOUT_SECONDS, type WebhookPayload } from './payload.js';
 import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type Answer } from './send.js';
@@ -95,8 +96,8 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const req = buildRequest(payload, rt.timeoutSeconds);
   checkTarget(rt, req.url);
   const label = `webhook ${req.method} ${req.url}`;
-  const answer = await rt.slowHosts.around(req.url, ctx.job, (timed) => rt.breaker.around(req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs, rt.deps.guard.connectTimeoutMs),
-    () => timed(() => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label }))));
+  const answer = await throughHostGuards(rt, req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs, rt.deps.guard.connectTimeoutMs),
+    () => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label }));
   const ok = succeeded(answer);
   const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
   let callback: WebhookResult['callback'];
@@ -119,10 +120,10 @@ async function sendCallback(rt: Runtime, p: WebhookCallbackPayload, ctx: TaskCon
   const label = `webhook callback POST ${p.url}`;
   const body = new URLSearchParams({ resp: p.resp, status_code: String(p.status_code) }).toString();
   const timeoutMs = p.timeoutMs ?? rt.timeoutSeconds * 1000;
-  const answer = await rt.slowHosts.around(p.url, ctx.job, (timed) => rt.breaker.around(p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs, rt.deps.guard.connectTimeoutMs), () => timed(() => exchange(
+  const answer = await throughHostGuards(rt, p.url, ctx, rt.deps.clock, probeSpacing(timeoutMs, rt.deps.guard.connectTimeoutMs), () => exchange(
     { url: p.url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, timeoutMs },
     { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label },
-  ))));
+  ));
   if (!succeeded(answer)) throw answerFailure(answer, label, rt.deps.clock.now());
   return { status: answer.status, body: answerSummary(answer).body.slice(0, 2048) };
 }
