@@ -1,8 +1,7 @@
 // Times at the edge: ISO 8601 strings or epoch numbers, checked against a sane window so that
 // a seconds-for-milliseconds mix-up (a job "due" in 1970 or in 57000 AD) is refused, not stored.
+import { parseIso } from '../core/times.js';
 import { badField } from './errors.js';
-
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
 export interface TimeWindow {
   /** How far in the past a due time may be (it then runs at once). */
@@ -13,20 +12,6 @@ export interface TimeWindow {
 
 export const DEFAULT_WINDOW: TimeWindow = { maxPastMs: 24 * 3600_000, maxFutureMs: 366 * 24 * 3600_000 };
 
-/** Parse an ISO 8601 string; a time without an offset is taken as UTC. Returns null when not ISO. */
-export function parseIso(s: string): number | null {
-  const m = ISO.exec(s.trim());
-  if (!m) return null;
-  const [, y, mo, d, h = '00', mi = '00', sec = '00', zone] = m;
-  if (+mo! < 1 || +mo! > 12 || +d! < 1 || +d! > 31 || +h > 23 || +mi > 59 || +sec > 60) return null;
-  const text = s.trim().replace(' ', 'T');
-  const withZone = zone ? text : m[4] === undefined ? `${text}T00:00:00Z` : `${text}Z`;
-  const t = Date.parse(withZone);
-  if (!Number.isFinite(t)) return null;
-  // Some engines roll 2026-02-31 over to March; refuse dates that do not exist.
-  if (new Date(Date.UTC(+y!, +mo! - 1, +d!)).getUTCDate() !== +d!) return null;
-  return t;
-}
 
 /** `unit` says what a bare number means: epoch milliseconds (native API) or seconds (legacy routes). */
 export function parseTime(v: unknown, field: string, unit: 'ms' | 's'): number {

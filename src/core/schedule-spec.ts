@@ -5,7 +5,7 @@ import type { JobSpec, NewJob } from './job.js';
 import { resolveSpec } from './spec.js';
 import type { TaskRegistry } from './registry.js';
 import type { ScheduleRecord } from './store.js';
-import { REQUEST_BUDGET, SearchBudget, metered } from './search-budget.js';
+import { REQUEST_BUDGET, SearchBudget, SearchExhausted, metered } from './search-budget.js';
 import {
   compileTrigger, invalidSchedule, parseDuration, parseTime, triggerKind,
   type CompiledTrigger, type Trigger,
@@ -70,6 +70,8 @@ export interface StoredSpec extends ScheduleSettings {
   v: 1;
   /** Fixes series without an explicit start: first `every` occurrence, DTSTART of an RRULE without one. */
   anchor: number;
+  /** An RRULE trigger's COUNT ends (CompiledTrigger.countEnds), worked out when it was stored; absent in specs stored before. */
+  countEnds?: (number | null)[];
 }
 
 export const SCHEDULE_ID = /^[A-Za-z0-9_.:-]{1,150}$/;
@@ -146,7 +148,9 @@ export function buildSpec(input: ScheduleInput, now: number, registry?: TaskRegi
     v: 1, trigger, anchor, template, startAt, endAt, limit,
     misfire: normalizeMisfire(input.misfire, kind), description: input.description ?? null,
   };
-  return compileSpec(spec); // throws invalid_schedule for a bad cron line, RRULE, zone, interval
+  const compiled = compileSpec(spec); // throws invalid_schedule for a bad cron line, RRULE, zone, interval
+  if (compiled.trigger.countEnds?.some((end) => end !== null)) spec.countEnds = [...compiled.trigger.countEnds];
+  return compiled;
 }
 
 export interface CompiledSpec {
@@ -157,7 +161,7 @@ export interface CompiledSpec {
 }
 
 export function compileSpec(spec: StoredSpec): CompiledSpec {
-  const trigger = compileTrigger(spec.trigger, spec.anchor);
+  const trigger = compileTrigger(spec.trigger, spec.anchor, spec.countEnds);
   const next = (after: number): number | null => {
     const from = spec.startAt !== null ? Math.max(after, spec.startAt - 1) : after;
     const t = trigger.next(from);
@@ -186,6 +190,8 @@ export interface FirePlan {
   nextRunAt: number | null;
   runCount: number;
   lastRunAt: number | null;
+  /** The search for the occurrence after `times` ran past its budget: the schedule ends after them. */
+  searchExhausted: boolean;
 }
 
 /** Decide what firing a due schedule at `now` enqueues and where the schedule goes next. */
@@ -197,7 +203,7 @@ export function planFire(c: CompiledSpec, rec: Pick<ScheduleRecord, 'nextRunAt' 
 function plan(c: CompiledSpec, rec: Pick<ScheduleRecord, 'nextRunAt' | 'runCount' | 'lastRunAt'>, now: number): FirePlan {
   const { spec } = c;
   const T = rec.nextRunAt;
-  if (T === null || T > now) return { times: [], dropped: 0, nextRunAt: T, runCount: rec.runCount, lastRunAt: rec.lastRunAt };
+  if (T === null || T > now) return { times: [], dropped: 0, nextRunAt: T, runCount: rec.runCount, lastRunAt: rec.lastRunAt, searchExhausted: false };
   const remaining = spec.limit === null ? Infinity : spec.limit - rec.runCount;
   const lateBefore = now - spec.misfire.graceMs; // occurrences before this are missed, not late
   let missed: number[] = [];
@@ -211,10 +217,19 @@ function plan(c: CompiledSpec, rec: Pick<ScheduleRecord, 'nextRunAt' | 'runCount
     dropped = last.filter(inBounds).length - missed.length;
   }
   const onTime: number[] = [];
-  let t: number | null = T >= lateBefore ? T : c.next(lateBefore - 1);
-  while (t !== null && t <= now && missed.length + onTime.length < MAX_PER_FIRE) {
-    onTime.push(t);
-    t = c.next(t);
+  let t: number | null = null;
+  let searchExhausted = false;
+  try {
+    t = T >= lateBefore ? T : c.next(lateBefore - 1);
+    while (t !== null && t <= now && missed.length + onTime.length < MAX_PER_FIRE) {
+      onTime.push(t);
+      t = c.next(t);
+    }
+  } catch (err) {
+    // The occurrences found are due all the same: they fire, and the schedule ends after them.
+    if (!(err instanceof SearchExhausted) || missed.length + onTime.length === 0) throw err;
+    t = null;
+    searchExhausted = true;
   }
   let times = [...missed, ...onTime];
   let nextRunAt = t;
@@ -223,7 +238,7 @@ function plan(c: CompiledSpec, rec: Pick<ScheduleRecord, 'nextRunAt' | 'runCount
     nextRunAt = null;
   }
   const runCount = rec.runCount + times.length;
-  return { times, dropped, nextRunAt, runCount, lastRunAt: times.length ? times[times.length - 1]! : rec.lastRunAt };
+  return { times, dropped, nextRunAt, runCount, lastRunAt: times.length ? times[times.length - 1]! : rec.lastRunAt, searchExhausted };
 }
 
 /** The job id of an occurrence: the same for every scheduler instance, so the store keeps one. */

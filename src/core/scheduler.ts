@@ -117,7 +117,9 @@ export class Scheduler {
     const previous = existing ? (existing.spec as StoredSpec) : undefined;
     const c = buildSpec(input, now, this.registry, previous);
     const spec = c.spec;
-    if (!existing && c.trigger.kind === 'at' && c.trigger.next(-Infinity)! < now - spec.misfire.graceMs) {
+    // A one-off set in the past, new or moved there by an update, would never fire: refused alike.
+    const newTrigger = !previous || JSON.stringify(previous.trigger) !== JSON.stringify(spec.trigger);
+    if (newTrigger && c.trigger.kind === 'at' && c.trigger.next(-Infinity)! < now - spec.misfire.graceMs) {
       throw invalidSchedule('trigger.at', 'at is in the past', { value: (spec.trigger as { at: number }).at, now });
     }
     const runCount = existing?.runCount ?? 0;
@@ -374,6 +376,9 @@ export class Scheduler {
     }
     report.enqueued += jobs.length;
     report.dropped += plan.dropped;
+    if (plan.searchExhausted) {
+      this.logger.error({ scheduleId: rec.id, budget: true, lastRunAt: plan.lastRunAt }, 'schedule fired; its next occurrence is past the search budget, so it ends here until it is updated');
+    }
     if (plan.dropped > 0) {
       this.logger.warn({ scheduleId: rec.id, dropped: plan.dropped, policy: spec.misfire.policy, missedFrom: rec.nextRunAt }, 'missed occurrences dropped');
     }

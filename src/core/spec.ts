@@ -4,6 +4,7 @@ import { FusionError } from './errors.js';
 import { DEFAULTS, resolvePriority, type JobSpec, type NewJob } from './job.js';
 import { validateBackoff } from './backoff.js';
 import { newId } from './ids.js';
+import { TIME_MAX, TIME_MIN, WINDOW_TEXT } from './times.js';
 import type { TaskRegistry } from './registry.js';
 
 export const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -13,10 +14,16 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 const invalid = (field: string, message: string, extra: Record<string, unknown> = {}) =>
   new FusionError('invalid_job', message, { field, ...extra }, 400);
 
+/** A job's due time: within the window every stored time lies in, so each reads back as a Date. */
 export function toMs(v: number | Date, field: string): number {
   const t = v instanceof Date ? v.getTime() : v;
   if (typeof t !== 'number' || !Number.isFinite(t)) throw invalid(field, `${field} must be a valid time`);
-  return Math.round(t);
+  return inWindow(Math.round(t), field);
+}
+
+function inWindow(t: number, field: string): number {
+  if (!(t >= TIME_MIN && t < TIME_MAX)) throw invalid(field, `${field} must lie between ${WINDOW_TEXT}`, { value: t, min: TIME_MIN, max: TIME_MAX });
+  return t;
 }
 
 function nonNegInt(v: unknown, field: string, min = 0): number {
@@ -73,7 +80,7 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
   }
   let runAt = now;
   if (spec.runAt !== undefined && spec.runAt !== null) runAt = toMs(spec.runAt, 'runAt');
-  else if (spec.delay !== undefined && spec.delay !== null) runAt = now + nonNegInt(spec.delay, 'delay');
+  else if (spec.delay !== undefined && spec.delay !== null) runAt = inWindow(now + nonNegInt(spec.delay, 'delay'), 'delay');
   const backoff = spec.backoff ?? defaults.backoff ?? DEFAULTS.backoff;
   // The default policy is Fusion's own and valid.
   const backoffError = backoff === DEFAULTS.backoff ? null : validateBackoff(backoff);

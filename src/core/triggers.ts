@@ -5,8 +5,9 @@ import { Cron } from 'croner';
 import rrulePkg from 'rrule';
 import type { Options as RRuleOptions } from 'rrule';
 import { FusionError } from './errors.js';
+import { TIME_MAX, TIME_MIN, WINDOW_TEXT, parseIso } from './times.js';
 import { instantOf, isValidZone, offsetAt, wallOf } from './schedule-zone.js';
-import { charge, metered } from './search-budget.js';
+import { SEARCH_BUDGET, SearchBudget, SearchExhausted, charge, metered } from './search-budget.js';
 
 const { RRule, RRuleSet } = rrulePkg;
 
@@ -33,15 +34,11 @@ export const MIN_EVERY_MS = 10;
 /** Longest `every` interval: a year and a day. Longer periods are calendar periods; use cron or rrule. */
 export const MAX_EVERY_MS = 366 * 86_400_000;
 /**
- * The time window of schedules: every time a caller gives (at, startAt, endAt, from, DTSTART, RDATE)
- * lies in [TIME_MIN, TIME_MAX), years 1970 to 2199; a series ends at TIME_MAX. Outside it a time is
- * almost always a unit mix-up, and searching there costs without bound.
+ * Refuse a time outside the window (times.ts), naming the field. Every time a schedule's caller gives
+ * (at, startAt, endAt, from, DTSTART, RDATE) lies in [TIME_MIN, TIME_MAX), years 1970 to 2199; a
+ * series ends at TIME_MAX. Outside it a time is almost always a unit mix-up, and searching there
+ * costs without bound.
  */
-export const TIME_MIN = Date.UTC(1970, 0, 1);
-export const TIME_MAX = Date.UTC(2200, 0, 1);
-const WINDOW_TEXT = '1970-01-01T00:00:00Z to 2200-01-01T00:00:00Z';
-
-/** Refuse a time outside the window, naming the field. */
 export function checkTimeWindow(t: number, field: string, value: unknown = t): number {
   if (!(t >= TIME_MIN && t < TIME_MAX)) throw invalidSchedule(field, `${field} must lie between ${WINDOW_TEXT}`, { value, min: TIME_MIN, max: TIME_MAX });
   return t;
@@ -56,6 +53,12 @@ export interface CompiledTrigger {
   next(after: number): number | null;
   /** Up to `n` latest occurrences at or before `t`, ascending. */
   lastUpTo(t: number, n: number): number[];
+  /**
+   * RRULE only: per RRULE line, the wall time of its COUNT-th occurrence (null: no COUNT, or too
+   * costly to find: it then iterates from DTSTART as rrule.js does). Costly to work out, so stored
+   * with the schedule and passed back to compileTrigger.
+   */
+  countEnds?: readonly (number | null)[];
 }
 
 export function triggerKind(t: unknown): TriggerKind {
@@ -91,10 +94,8 @@ export function parseTime(v: unknown, field: string): number {
   let t: number;
   if (typeof v === 'number') t = v;
   else if (v instanceof Date) t = v.getTime();
-  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v)) {
-    const s = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v) ? `${v}Z` : v;
-    t = Date.parse(s);
-  } else t = NaN;
+  else if (typeof v === 'string') t = parseIso(v) ?? NaN;
+  else t = NaN;
   if (!Number.isFinite(t)) throw invalidSchedule(field, `${field} must be a time: epoch ms or an ISO 8601 string`, { value: v });
   return checkTimeWindow(Math.round(t), field, v);
 }
@@ -111,9 +112,13 @@ function compileCron(t: CronTrigger): CompiledTrigger {
   if (typeof t.cron !== 'string' || t.cron.trim() === '') throw invalidSchedule('trigger.cron', 'cron must be a 5- or 6-field cron line');
   const timezone = zoneOf(t.tz, 'trigger.tz');
   let cron: Cron;
+  const line = t.cron.trim();
   try {
-    // 5 fields = minute precision, 6 = seconds first. Day-of-month and day-of-week combine with OR, as in Vixie cron.
-    cron = new Cron(t.cron.trim(), { timezone, paused: true, mode: '5-or-6-parts' });
+    // 5 fields = minute precision, 6 = seconds first. Day-of-month and day-of-week combine as in
+    // Vixie cron: with OR, unless either field starts with '*' ('*/10' too), then with AND. A list
+    // or range of hours is as fixed in time as a single hour: across a DST change it runs once,
+    // never skipped nor twice ('no-wildcard'; croner's default treats only single values so).
+    cron = new Cron(line, { timezone, paused: true, mode: '5-or-6-parts', domAndDow: dayFieldStarred(line), fixedTimeRule: 'no-wildcard' });
   } catch (e) {
     throw invalidSchedule('trigger.cron', `invalid cron line: ${(e as Error).message}`, { value: t.cron });
   }
@@ -129,6 +134,14 @@ function compileCron(t: CronTrigger): CompiledTrigger {
     next,
     lastUpTo: (t, n) => (t < TIME_MIN ? [] : cron.previousRuns(n, new Date(Math.min(t, TIME_MAX - 1) + 1)).map((d) => d.getTime()).reverse()),
   };
+}
+
+/** Whether a cron line's day-of-month or day-of-week field starts with '*' (Vixie cron's DOM_STAR, DOW_STAR). */
+function dayFieldStarred(line: string): boolean {
+  const fields = line.split(/\s+/);
+  if (fields.length < 5) return false; // a nickname (@daily): no day fields
+  const [dom, , dow] = fields.slice(-3);
+  return dom!.startsWith('*') || dow!.startsWith('*');
 }
 
 // ---- every / at ----
@@ -224,11 +237,67 @@ function meterRule(rule: InstanceType<typeof RRule>): InstanceType<typeof RRule>
   return rule;
 }
 
+const DAY_MS = 86_400_000;
+/** A series ends at the window's end: in wall time, with a day of margin for any zone's offset. */
+const LAST_WALL = TIME_MAX + DAY_MS;
+const given = (v: unknown) => v !== undefined && v !== null && (!Array.isArray(v) || v.length > 0);
+
+/**
+ * The wall-time length after which a rule's occurrences repeat shifted by it, or null. A rule of
+ * fixed period (SECONDLY..WEEKLY) whose filters name no calendar part (month, day of month or year,
+ * week number, nth weekday, set position) repeats every period; a weekday filter repeats weekly and
+ * an hour, minute or second filter daily, so the whole rule repeats at the longer of the two when
+ * one divides the other.
+ */
+function cycleOf(o: Partial<RRuleOptions>): number | null {
+  const unit = PERIOD_MS[o.freq as number];
+  if (unit === undefined) return null;
+  if ([o.bymonth, o.bymonthday, o.byyearday, o.byweekno, o.bysetpos, o.byeaster].some(given)) return null;
+  const weekdays = o.byweekday === undefined || o.byweekday === null ? [] : [o.byweekday].flat();
+  if (weekdays.some((d) => typeof d === 'object' && d !== null && 'n' in d && d.n)) return null;
+  const period = unit * (o.interval ?? 1);
+  const within = weekdays.length > 0 ? 7 * DAY_MS : [o.byhour, o.byminute, o.bysecond].some(given) ? DAY_MS : period;
+  // Where neither divides the other, rrule.js loses the interval's phase as it skips filtered
+  // times (see tests/scheduler/rrule.test.ts): no cycle to rely on.
+  if (within % period !== 0 && period % within !== 0) return null;
+  const cycle = Math.max(period, within);
+  return cycle < TIME_MAX - TIME_MIN ? cycle : null;
+}
+
+/**
+ * The wall time of a COUNT rule's last occurrence (before the window's end), or null when finding
+ * it costs more than a search may (the rule then keeps its COUNT). A repeating rule (cycleOf) needs
+ * only its first cycle: the COUNT-th occurrence is one of those, moved by whole cycles.
+ */
+function countEndOf(o: Partial<RRuleOptions>, startWall: number): number | null {
+  const count = o.count!;
+  const cycle = cycleOf(o);
+  const cycleEnd = cycle === null ? Infinity : startWall + cycle;
+  const first: number[] = [];
+  try {
+    metered(() => {
+      meterRule(new RRule(o, true)).all((d) => {
+        charge(1);
+        const w = d.getTime();
+        if (w >= cycleEnd || w > LAST_WALL) return false;
+        first.push(w);
+        return true;
+      });
+    }, new SearchBudget(SEARCH_BUDGET, 'trigger.rrule'));
+  } catch (e) {
+    if (e instanceof SearchExhausted) return null;
+    throw e;
+  }
+  if (first.length === 0) return startWall - 1; // no occurrence at all
+  if (first.length >= count || cycle === null) return first[first.length - 1]!;
+  return first[(count - 1) % first.length]! + Math.floor((count - 1) / first.length) * cycle;
+}
+
 /**
  * Compile an RRULE trigger. `defaultStart` (instant) is DTSTART when the text has none; the
  * scheduler passes the schedule's start so the series stays put once stored.
  */
-function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
+function compileRRule(t: RRuleTrigger, defaultStart: number, countEnds?: readonly (number | null)[]): CompiledTrigger {
   if (typeof t.rrule !== 'string' || t.rrule.trim() === '') throw invalidSchedule('trigger.rrule', 'rrule must be RFC 5545 text, e.g. "FREQ=WEEKLY;BYDAY=MO"');
   // Unfold RFC 5545 continuation lines, then read property by property.
   const lines = t.rrule.replace(/\r?\n[ \t]/g, '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
@@ -255,8 +324,11 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
     else if (p.name === 'EXDATE' || p.name === 'RDATE') {
       const target = p.name === 'EXDATE' ? exdates : rdates;
       if (p.params.VALUE && p.params.VALUE.toUpperCase() === 'PERIOD') throw invalidSchedule('trigger.rrule', 'RDATE;VALUE=PERIOD is not supported');
+      // A value with a TZID of its own is that zone's wall time: kept as the instant it names.
+      const ownZone = p.params.TZID ? zoneOf(p.params.TZID, 'trigger.rrule') : null;
       for (const v of p.value.split(',')) {
-        const d = parseDateValue(v, 'trigger.rrule');
+        let d = parseDateValue(v, 'trigger.rrule');
+        if (ownZone && !d.utc) d = { ms: instantOf(d.ms, ownZone), utc: true };
         if (target === rdates) checkTimeWindow(d.ms, 'trigger.rrule', `RDATE ${v}`);
         target.push(d);
       }
@@ -294,6 +366,17 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
   }
   const rdateWalls = rdates.map(toWall);
   const exdateWalls = exdates.map(toWall);
+  // A rule with COUNT is the same rule without it, UNTIL its COUNT-th occurrence. rrule.js finds
+  // that occurrence only by iterating from DTSTART, and did so on every query: past some 6,000
+  // occurrences (an hourly rule's eight months) a query ran out of budget and the schedule ended.
+  // So the last occurrence is found once (countEndOf; stored with the schedule as countEnds), and
+  // the rule then runs as UNTIL, which lets each query start near its window (makeSet).
+  const ends = countEnds ?? rules.map((o) => (o.count === undefined || o.count === null ? null : countEndOf(o, startWall)));
+  ends.forEach((end, i) => {
+    if (end === null || end === undefined) return;
+    const o = rules[i]!;
+    rules[i] = { ...o, count: null, until: new Date(Math.min(o.until?.getTime() ?? Infinity, end)) };
+  });
 
   // rrule.js always iterates from DTSTART, which for a frequent rule running for months costs
   // seconds per query. A rule without COUNT whose period is fixed in wall time (SECONDLY..WEEKLY)
@@ -325,8 +408,6 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
     const o = offsetAt(t, zone);
     return offsetAt(t - 2 * 86_400_000, zone) === o && offsetAt(t + 2 * 86_400_000, zone) === o ? 0 : 3 * 3_600_000;
   };
-  // The series ends at the window's end (in wall time, a day of margin for any zone's offset).
-  const endWall = TIME_MAX + 86_400_000;
   const next = (after: number): number | null => metered(() => {
     if (after >= TIME_MAX) return null;
     after = Math.max(after, TIME_MIN - 1);
@@ -337,7 +418,7 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
     makeSet(fromWall).set.all((d) => {
       charge(2);
       const w = d.getTime();
-      if (w > endWall) return false;
+      if (w > LAST_WALL) return false;
       if (w <= fromWall) return true;
       if (best !== null && w > bestWall + MARGIN) return false;
       const inst = instantOf(w, zone);
@@ -373,20 +454,21 @@ function compileRRule(t: RRuleTrigger, defaultStart: number): CompiledTrigger {
       if (out.length >= n || !shifted) return [...new Set(out)].sort((a, b) => a - b).slice(-n);
     }
   }, undefined, 'trigger.rrule');
-  return { kind: 'rrule', next, lastUpTo };
+  return { kind: 'rrule', next, lastUpTo, countEnds: ends };
 }
 
 /**
  * Compile a trigger. `anchor` is the instant that fixes series without an explicit start:
- * the first `every` occurrence, and DTSTART of an RRULE that has none.
+ * the first `every` occurrence, and DTSTART of an RRULE that has none. `countEnds`: an RRULE
+ * trigger's own from an earlier compile (CompiledTrigger.countEnds), kept with the schedule.
  */
-export function compileTrigger(trigger: Trigger, anchor: number): CompiledTrigger {
+export function compileTrigger(trigger: Trigger, anchor: number, countEnds?: readonly (number | null)[]): CompiledTrigger {
   const kind = triggerKind(trigger);
   switch (kind) {
     case 'cron':
       return compileCron(trigger as CronTrigger);
     case 'rrule':
-      return compileRRule(trigger as RRuleTrigger, anchor);
+      return compileRRule(trigger as RRuleTrigger, anchor, countEnds);
     case 'every':
       if ('tz' in trigger) throw invalidSchedule('trigger.tz', 'tz applies to cron and rrule triggers only');
       return compileEvery(parseDuration((trigger as EveryTrigger).every, 'trigger.every'), anchor);

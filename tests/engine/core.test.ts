@@ -114,4 +114,11 @@ describe('resolveSpec', () => {
     assert.equal(fieldOf(() => resolveSpec({ task: 't', id: '' }, now)), 'id');
     assert.equal(fieldOf(() => resolveSpec({ task: 't', tags: [1] as never }, now)), 'tags');
   });
+
+  it('refuses a due time no Date can hold, or before 1970 (it would fail every answer that lists the job)', () => {
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', delay: Number.MAX_SAFE_INTEGER }, now)), 'delay');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', runAt: 1e20 }, now)), 'runAt');
+    assert.equal(fieldOf(() => resolveSpec({ task: 't', runAt: -5 }, now)), 'runAt');
+    assert.equal(resolveSpec({ task: 't', runAt: 0 }, now).runAt, 0, 'due at once');
+  });
 });

@@ -8,7 +8,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import { FusionError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/logger.js';
-import { compileTrigger, TIME_MAX, TIME_MIN } from '../../src/core/triggers.js';
+import { compileTrigger } from '../../src/core/triggers.js';
+import { TIME_MAX, TIME_MIN } from '../../src/core/times.js';
 import type { StoredSpec } from '../../src/core/schedule-spec.js';
 import { tempStore } from './helpers.js';
 

@@ -329,3 +329,37 @@ describe('RRULE: time zones and input forms', () => {
     }
   });
 });
+
+describe('RRULE with COUNT: the COUNT-th occurrence found once (countEnds), then run as UNTIL', () => {
+  // Each rule through the stored end against the same rule iterated from DTSTART with its COUNT
+  // (countEnds [null]: how every query ran before). A New York DTSTART crosses DST changes.
+  // Counts span several cycles of each rule, yet stay small: the comparison iterates from DTSTART
+  // on every query.
+  const rules = [
+    'FREQ=HOURLY;COUNT=150',
+    'FREQ=MINUTELY;INTERVAL=15;COUNT=150',
+    'FREQ=HOURLY;BYHOUR=9,17;BYDAY=MO,WE;COUNT=30',
+    'FREQ=DAILY;BYHOUR=8,20;BYMINUTE=0,30;COUNT=150',
+    'FREQ=WEEKLY;INTERVAL=3;BYDAY=MO,FR;COUNT=40',
+    'FREQ=MINUTELY;INTERVAL=10;BYHOUR=9;COUNT=40',
+    'FREQ=DAILY;INTERVAL=3;BYDAY=MO;COUNT=20', // no cycle (3 days against a week): iterated once
+    'FREQ=MONTHLY;BYDAY=-1FR;COUNT=30', // a calendar rule: iterated once
+  ];
+  const all = (t: ReturnType<typeof compileTrigger>) => {
+    const out: string[] = [];
+    for (let n = t.next(-1); n !== null; n = t.next(n)) out.push(local(n, NY));
+    return out;
+  };
+  for (const rule of rules) {
+    it(rule, () => {
+      const trigger = { rrule: `DTSTART;TZID=America/New_York:20261030T083000\n${rule}` };
+      const compiled = compileTrigger(trigger, 0);
+      assert.ok(compiled.countEnds?.[0] !== null && compiled.countEnds?.[0] !== undefined, 'an end was found');
+      const expected = all(compileTrigger(trigger, 0, [null]));
+      assert.equal(expected.length, Number(/COUNT=(\d+)/.exec(rule)![1]));
+      assert.deepEqual(all(compiled), expected);
+      // As stored and read back: the same answers without working the end out again.
+      assert.deepEqual(all(compileTrigger(trigger, 0, compiled.countEnds)), expected);
+    });
+  }
+});

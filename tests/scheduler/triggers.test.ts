@@ -152,3 +152,55 @@ describe('DST: a daily 02:30 schedule in Europe/Berlin', () => {
     assert.equal(instantOf(Date.UTC(2026, 0, 1, 9), 'Asia/Kolkata'), Date.UTC(2026, 0, 1, 3, 30));
   });
 });
+
+describe('cron: a list or range of hours is fixed in time across DST (America/New_York)', () => {
+  const NY = 'America/New_York';
+  const take = (trigger: Trigger, n: number, from: number) => {
+    const t = compileTrigger(trigger, from);
+    const out: number[] = [];
+    for (let x = t.next(from - 1); x !== null && out.length < n; x = t.next(x)) out.push(x);
+    return out;
+  };
+  it('30 2,14 * * * on the spring-forward day: the missing 02:30 runs at 03:00, not skipped', () => {
+    const got = take({ cron: '30 2,14 * * *', tz: NY }, 3, Date.UTC(2026, 2, 7, 20)).map((t) => local(t, NY));
+    assert.deepEqual(got, ['2026-03-08 03:00', '2026-03-08 14:30', '2026-03-09 02:30']);
+  });
+  it('30 1,13 * * * on the fall-back day: 01:30 runs once, at its first occurrence', () => {
+    const got = take({ cron: '30 1,13 * * *', tz: NY }, 3, Date.UTC(2026, 9, 31, 20)).map((t) => `${local(t, NY)} ${new Date(t).toISOString().slice(11, 16)}Z`);
+    assert.deepEqual(got, ['2026-11-01 01:30 05:30Z', '2026-11-01 13:30 18:30Z', '2026-11-02 01:30 06:30Z']);
+  });
+  it('a day field starting with * (*/10 too) combines the two with AND, as Vixie cron does', () => {
+    // Mondays that are the 1st, 11th, 21st or 31st; with OR it was every such day and every Monday.
+    const got = take({ cron: '0 0 */10 * 1' }, 2, Date.UTC(2026, 0, 1)).map((t) => local(t, 'UTC'));
+    assert.deepEqual(got, ['2026-05-11 00:00', '2026-06-01 00:00']);
+  });
+});
+
+describe('RRULE EXDATE and RDATE with a TZID of their own', () => {
+  it('EXDATE;TZID=America/New_York:...T030000 removes the 09:00 Berlin occurrence (the same instant)', () => {
+    const t = compileTrigger({ rrule: 'DTSTART;TZID=Europe/Berlin:20260101T090000\nRRULE:FREQ=DAILY\nEXDATE;TZID=America/New_York:20260102T030000' }, 0);
+    const first = t.next(Date.UTC(2026, 0, 1) - 1)!;
+    assert.deepEqual([local(first, 'Europe/Berlin'), local(t.next(first)!, 'Europe/Berlin')], ['2026-01-01 09:00', '2026-01-03 09:00']);
+  });
+  it('RDATE;TZID=Asia/Kolkata adds that instant', () => {
+    const t = compileTrigger({ rrule: 'DTSTART:20260101T090000Z\nRRULE:FREQ=DAILY;COUNT=1\nRDATE;TZID=Asia/Kolkata:20260105T120000' }, 0);
+    assert.deepEqual(iso([t.next(0)!, t.next(t.next(0)!)!]), ['2026-01-01T09:00:00.000Z', '2026-01-05T06:30:00.000Z']);
+  });
+});
+
+describe('schedule times given as text (library)', () => {
+  it('a time without an offset is UTC whatever the process zone, with a T or a space', () => {
+    const before = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      assert.equal(new Date(parseTime('2026-03-01 10:00', 'trigger.at')).toISOString(), '2026-03-01T10:00:00.000Z');
+      assert.equal(new Date(parseTime('2026-03-01T10:00', 'trigger.at')).toISOString(), '2026-03-01T10:00:00.000Z');
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  });
+  it('a day that does not exist is refused, not rolled over', () => {
+    assert.throws(() => parseTime('2026-02-30T10:00:00Z', 'trigger.at'), (e: FusionError) => e.details.field === 'trigger.at');
+  });
+});
