@@ -274,6 +274,7 @@ function countEndOf(o: Partial<RRuleOptions>, startWall: number): number | null 
   const cycle = cycleOf(o);
   const cycleEnd = cycle === null ? Infinity : startWall + cycle;
   const first: number[] = [];
+  const budget = new SearchBudget(SEARCH_BUDGET, 'trigger.rrule');
   try {
     metered(() => {
       meterRule(new RRule(o, true)).all((d) => {
@@ -283,9 +284,10 @@ function countEndOf(o: Partial<RRuleOptions>, startWall: number): number | null 
         first.push(w);
         return true;
       });
-    }, new SearchBudget(SEARCH_BUDGET, 'trigger.rrule'));
+    }, budget);
   } catch (e) {
-    if (e instanceof SearchExhausted) return null;
+    // This search's own budget spent: keep COUNT. An enclosing one spent: its caller's to handle.
+    if (e instanceof SearchExhausted && budget.exhausted) return null;
     throw e;
   }
   if (first.length === 0) return startWall - 1; // no occurrence at all
