@@ -97,8 +97,9 @@ export class Scheduler {
   }
 
   /**
-   * Run a read-then-save again while another write (a fire's advance, another process's save) got
-   * in between: each save carries the version it read, so no write is lost.
+   * Run a read-then-save again while another write (a fire's advance, another process's save, a
+   * remove and create under the same id) got in between: each save carries the version and creation
+   * time it read, so no write is lost or lands on a schedule created since.
    */
   private async rewrite<T>(attempt: () => Promise<T>): Promise<T> {
     for (let tries = 1; ; tries++) {
@@ -127,7 +128,7 @@ export class Scheduler {
     // Re-declaring an unchanged, running schedule keeps a pending occurrence instead of dropping it.
     if (existing && previous && !existing.paused && sameTiming(previous, spec) && existing.nextRunAt !== null) nextRunAt = existing.nextRunAt;
     const schedule = { id, spec, nextRunAt, paused: input.paused ?? existing?.paused ?? false };
-    const rec = await this.store.saveSchedule({ schedule, now, expectedVersion: existing?.version ?? 0 });
+    const rec = await this.store.saveSchedule({ schedule, now, expectedVersion: existing?.version ?? 0, expectedCreatedAt: existing?.createdAt });
     this.wake();
     return toSchedule(rec);
   }
@@ -161,7 +162,7 @@ export class Scheduler {
     return this.rewrite(async () => {
       const r = await this.must(id);
       const schedule = { id, spec: r.spec, nextRunAt: r.nextRunAt, paused: true };
-      return toSchedule(await this.store.saveSchedule({ schedule, now: this.clock.now(), expectedVersion: r.version }));
+      return toSchedule(await this.store.saveSchedule({ schedule, now: this.clock.now(), expectedVersion: r.version, expectedCreatedAt: r.createdAt }));
     });
   }
 
@@ -173,7 +174,9 @@ export class Scheduler {
       const now = this.clock.now();
       const c = compileSpec(r.spec as StoredSpec);
       const nextRunAt = afterLastRun(c, initialNextRun(c, r.runCount, now), r.lastRunAt);
-      const rec = await this.store.saveSchedule({ schedule: { id, spec: r.spec, nextRunAt, paused: false }, now, expectedVersion: r.version });
+      const rec = await this.store.saveSchedule({
+        schedule: { id, spec: r.spec, nextRunAt, paused: false }, now, expectedVersion: r.version, expectedCreatedAt: r.createdAt,
+      });
       this.wake();
       return toSchedule(rec);
     });
@@ -352,7 +355,10 @@ export class Scheduler {
       // loudly (nextRunAt null, shown as finished); an update brings it back.
       this.logger.error({ err, scheduleId: rec.id, budget: err instanceof SearchExhausted }, 'schedule cannot fire; ending it until it is updated');
       try {
-        await this.store.advanceSchedule({ id: rec.id, expectedVersion: rec.version, next: { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, jobs: [], now });
+        await this.store.advanceSchedule({
+          id: rec.id, expectedVersion: rec.version, expectedCreatedAt: rec.createdAt,
+          next: { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, jobs: [], now,
+        });
       } catch (e) {
         report.errors++;
         this.logger.error({ err: e, scheduleId: rec.id }, 'could not end the schedule');
@@ -361,9 +367,10 @@ export class Scheduler {
     }
     let ok: boolean;
     try {
-      ok = await this.store.advanceSchedule(
-        { id: rec.id, expectedVersion: rec.version, next: { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now },
-      );
+      ok = await this.store.advanceSchedule({
+        id: rec.id, expectedVersion: rec.version, expectedCreatedAt: rec.createdAt,
+        next: { nextRunAt: plan.nextRunAt, runCount: plan.runCount, lastRunAt: plan.lastRunAt }, jobs, now,
+      });
     } catch (err) {
       // One schedule the store refuses must not keep the others from firing.
       report.errors++;

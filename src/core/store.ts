@@ -139,7 +139,7 @@ export interface ScheduleRecord {
   lastRunAt: number | null;
   createdAt: number;
   updatedAt: number;
-  /** Bumped by every write; advanceSchedule compares it. */
+  /** Bumped by every write; advanceSchedule compares it (and createdAt, when given: see AdvanceSchedule). */
   version: number;
 }
 
@@ -330,6 +330,13 @@ export interface SaveSchedule {
    * Absent: save whatever is stored (create or overwrite).
    */
   expectedVersion?: number;
+  /**
+   * With expectedVersion > 0: save only if the stored schedule's createdAt is also this one, else
+   * the same ScheduleConflict (its actual version as for a version mismatch). A schedule removed and
+   * created again under the same id starts at version 1 again, so the version alone cannot tell a
+   * write read from the old schedule from one read from the new. Absent: the version alone is compared.
+   */
+  expectedCreatedAt?: number;
 }
 export interface ScheduleRef {
   id: string;
@@ -341,6 +348,13 @@ export interface DueSchedules {
 export interface AdvanceSchedule {
   id: string;
   expectedVersion: number;
+  /**
+   * Advance only if the stored schedule's createdAt is also this one (else false, nothing changed):
+   * a schedule removed and created again under the same id starts at version 1 again, so a fire read
+   * from the old one must not advance the new one or add the old template's jobs. Absent: the
+   * version alone is compared.
+   */
+  expectedCreatedAt?: number;
   next: ScheduleAdvance;
   jobs: NewJob[];
   now: number;
@@ -419,7 +433,7 @@ export interface QueueAdmin {
 
 /** Schedules: records owned by the scheduler, with a version every write bumps. */
 export interface ScheduleStore {
-  /** Create or replace; with expectedVersion, only if the version still matches (else ScheduleConflict). */
+  /** Create or replace; with expectedVersion (and expectedCreatedAt), only if they still match (else ScheduleConflict). */
   saveSchedule(p: SaveSchedule): Promise<ScheduleRecord>;
   getSchedule(p: ScheduleRef): Promise<ScheduleRecord | null>;
   /** Every schedule, by id. */
@@ -430,8 +444,9 @@ export interface ScheduleStore {
   /** Earliest nextRunAt of any unpaused schedule, or null. */
   nextScheduleAt(): Promise<number | null>;
   /**
-   * Compare-and-set: if the schedule's version is still `expectedVersion`, apply `next` and add `jobs`
-   * in one atomic step, and return true. Otherwise change nothing and return false.
+   * Compare-and-set: if the schedule's version is still `expectedVersion` (and its createdAt
+   * `expectedCreatedAt`, when given), apply `next` and add `jobs` in one atomic step, and return true.
+   * Otherwise change nothing and return false.
    */
   advanceSchedule(p: AdvanceSchedule): Promise<boolean>;
 }

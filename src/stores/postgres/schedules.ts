@@ -1,21 +1,23 @@
-// Schedules: saving (with an optional compare-and-set on the version), reading, the due ones, and
-// the advance that fires an occurrence's jobs in the same transaction.
-import { ScheduleConflict, type AdvanceSchedule, type ScheduleRecord, type ScheduleWrite, type StoreEvent } from '../../core/store.js';
+// Schedules: saving (with an optional compare-and-set on the version and creation time), reading,
+// the due ones, and the advance that fires an occurrence's jobs in the same transaction.
+import { ScheduleConflict, type AdvanceSchedule, type SaveSchedule, type ScheduleRecord, type StoreEvent } from '../../core/store.js';
 import type { PostgresContext } from './context.js';
 import { insertJobs } from './jobs-in.js';
 import { numOrNull, rowToSchedule, type ScheduleRow } from './rows.js';
 
-export async function saveSchedule(ctx: PostgresContext, rec: ScheduleWrite, now: number, expectedVersion?: number): Promise<ScheduleRecord> {
+export async function saveSchedule(
+  ctx: PostgresContext, { schedule: rec, now, expectedVersion, expectedCreatedAt }: SaveSchedule,
+): Promise<ScheduleRecord> {
   const values = [rec.id, JSON.stringify(rec.spec), rec.nextRunAt, rec.paused, rec.runCount ?? null, rec.lastRunAt ?? null, now];
   if (expectedVersion === undefined) {
     const { rows } = await ctx.pool.query<ScheduleRow>({ ...ctx.statements.schedUpsert, values });
     return rowToSchedule(rows[0]!);
   }
   // One statement either way, so the check and the write are one atomic step: create only if
-  // absent (version 0), else update only the version that was read.
+  // absent (version 0), else update only the version (and incarnation, if given) that was read.
   const { rows } = expectedVersion === 0
     ? await ctx.pool.query<ScheduleRow>(ctx.statements.schedCreate, values)
-    : await ctx.pool.query<ScheduleRow>(ctx.statements.schedUpdate, [...values, expectedVersion]);
+    : await ctx.pool.query<ScheduleRow>(ctx.statements.schedUpdate, [...values, expectedVersion, expectedCreatedAt ?? null]);
   if (rows[0]) return rowToSchedule(rows[0]);
   const current = await getSchedule(ctx, rec.id);
   throw new ScheduleConflict(rec.id, expectedVersion, current?.version ?? 0);
@@ -43,11 +45,12 @@ export async function nextScheduleAt(ctx: PostgresContext): Promise<number | nul
   return numOrNull(rows[0]?.t ?? null);
 }
 
-/** Compare-and-set on the version, and the jobs, in one transaction: an occurrence fires once. */
-export async function advanceSchedule(ctx: PostgresContext, { id, expectedVersion, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
+/** Compare-and-set on the version (and creation time, if given), and the jobs, in one transaction: an occurrence fires once. */
+export async function advanceSchedule(ctx: PostgresContext, { id, expectedVersion, expectedCreatedAt, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
   const events: StoreEvent[] = [];
   const ok = await ctx.tx(async (c) => {
-    const r = await c.query(ctx.statements.schedAdvance, [id, expectedVersion, next.nextRunAt, next.runCount, next.lastRunAt, now]);
+    const values = [id, expectedVersion, next.nextRunAt, next.runCount, next.lastRunAt, now, expectedCreatedAt ?? null];
+    const r = await c.query(ctx.statements.schedAdvance, values);
     if (r.rowCount !== 1) return false;
     if (jobs.length) await insertJobs(ctx, c, jobs, now, ctx.origin, events);
     return true;

@@ -98,19 +98,20 @@ export function storeStatements(quotedSchema: string, schema: string) {
         updated_at = excluded.updated_at, version = s.version + 1
       RETURNING *`),
     // Compare-and-set saves (saveSchedule with expectedVersion): create only if absent, or update
-    // only the version that was read; one statement each, so check and write are one atomic step.
+    // only the version that was read (and, given $9, the incarnation: a schedule created again starts
+    // at version 1 again); one statement each, so check and write are one atomic step.
     schedCreate: `INSERT INTO ${S}.schedules (id, spec, next_run_at, paused, run_count, last_run_at,
         created_at, updated_at, version) VALUES ($1, $2, $3, $4, coalesce($5::integer, 0), $6, $7, $7, 1)
       ON CONFLICT (id) DO NOTHING RETURNING *`,
     schedUpdate: `UPDATE ${S}.schedules SET spec = $2, next_run_at = $3, paused = $4,
         run_count = coalesce($5::integer, run_count), last_run_at = coalesce($6::bigint, last_run_at), updated_at = $7,
-        version = version + 1 WHERE id = $1 AND version = $8 RETURNING *`,
+        version = version + 1 WHERE id = $1 AND version = $8 AND ($9::bigint IS NULL OR created_at = $9) RETURNING *`,
     schedRemove: `DELETE FROM ${S}.schedules WHERE id = $1`,
     schedDue: st('fusion_sched_due', `SELECT * FROM ${S}.schedules WHERE NOT paused AND next_run_at IS NOT NULL AND next_run_at <= $1
       ORDER BY next_run_at, id COLLATE "C" LIMIT $2`),
     schedNext: st('fusion_sched_next', `SELECT min(next_run_at) AS t FROM ${S}.schedules WHERE NOT paused AND next_run_at IS NOT NULL`),
     schedAdvance: `UPDATE ${S}.schedules SET next_run_at = $3, run_count = $4, last_run_at = $5, updated_at = $6,
-      version = version + 1 WHERE id = $1 AND version = $2`,
+      version = version + 1 WHERE id = $1 AND version = $2 AND ($7::bigint IS NULL OR created_at = $7)`,
     workerBeat: st('fusion_worker_beat', `INSERT INTO ${S}.workers (id, info, expires_at) VALUES ($1, $2, $3)
       ON CONFLICT (id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at`),
     workerGone: `DELETE FROM ${S}.workers WHERE id = $1`,

@@ -219,8 +219,8 @@ export class PostgresStore implements Store {
     return queues.listQueues(this.ctx);
   }
 
-  async saveSchedule({ schedule, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
-    return schedules.saveSchedule(this.ctx, schedule, now, expectedVersion);
+  async saveSchedule(p: SaveSchedule): Promise<ScheduleRecord> {
+    return schedules.saveSchedule(this.ctx, p);
   }
 
   async getSchedule({ id }: ScheduleRef): Promise<ScheduleRecord | null> {

@@ -20,12 +20,13 @@ export class Schedules {
     return out;
   }
 
-  async saveSchedule({ schedule, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
+  async saveSchedule({ schedule, now, expectedVersion, expectedCreatedAt }: SaveSchedule): Promise<ScheduleRecord> {
     // A first schedule on an empty prefix marks it lean before it makes the prefix hold something.
     await this.ctx.knowFormat();
     const flat = await this.ctx.run(scheduleUpsertScript({
       globalKeyBase: this.ctx.keys.globalKeyBase, id: schedule.id, specJson: JSON.stringify(schedule.spec ?? null),
       nextRunAt: schedule.nextRunAt ?? null, paused: schedule.paused, runCount: schedule.runCount, lastRunAt: schedule.lastRunAt, now, expectedVersion,
+      expectedCreatedAt,
     }));
     if (flat[0] === '!conflict') throw new ScheduleConflict(schedule.id, expectedVersion!, Number(flat[1]));
     return hashToSchedule(schedule.id, flat);
@@ -52,16 +53,16 @@ export class Schedules {
     return first.length ? Number(first[1]) : null;
   }
 
-  async advanceSchedule({ id, expectedVersion, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
+  async advanceSchedule({ id, expectedVersion, expectedCreatedAt, next, jobs, now }: AdvanceSchedule): Promise<boolean> {
     const { keys } = this.ctx;
-    // The outbox field names the run, so a redelivery of it adds nothing twice.
-    const field = jobs.length ? `${id}@${expectedVersion}` : '';
-    const entry = field ? this.outbox.entry(jobs, now) : '';
-    const advanced = await this.ctx.run(scheduleAdvanceScript({
-      globalKeyBase: keys.globalKeyBase, id, expectedVersion, nextRunAt: next.nextRunAt ?? null, runCount: next.runCount,
-      lastRunAt: next.lastRunAt ?? null, now, outboxField: field, outboxEntry: entry,
+    const entry = jobs.length ? this.outbox.entry(jobs, now) : '';
+    // The script names the outbox field after the run (the schedule's id, version and creation time),
+    // so a redelivery of it adds nothing twice and another incarnation's run does not overwrite it.
+    const field = await this.ctx.run(scheduleAdvanceScript({
+      globalKeyBase: keys.globalKeyBase, id, expectedVersion, expectedCreatedAt, nextRunAt: next.nextRunAt ?? null, runCount: next.runCount,
+      lastRunAt: next.lastRunAt ?? null, now, outboxEntry: entry,
     }));
-    if (advanced !== 1) return false;
+    if (field === 0) return false;
     if (field) await this.outbox.afterWrite(keys.scheduleOutbox, field, entry);
     return true;
   }

@@ -264,28 +264,37 @@ export function logScript(input: { queueKeyBase: string; id: string; at: number;
   return scriptCall('log', [input.queueKeyBase], [input.id, input.at, input.message]);
 }
 
-/** runCount and lastRunAt undefined: kept as they are. The schedule's hash as flat field/value pairs. */
+/**
+ * runCount and lastRunAt undefined: kept as they are. expectedCreatedAt goes only where given (the
+ * script compares it only then). The schedule's hash as flat field/value pairs.
+ */
 export function scheduleUpsertScript(input: {
   globalKeyBase: string; id: string; specJson: string; nextRunAt: number | null; paused: boolean; runCount: number | undefined;
-  lastRunAt: number | null | undefined; now: number; expectedVersion: number | undefined;
+  lastRunAt: number | null | undefined; now: number; expectedVersion: number | undefined; expectedCreatedAt: number | undefined;
 }): ScriptCall<string[]> {
-  return scriptCall('schedule-upsert', [input.globalKeyBase], [
+  const args: Raw = [
     input.id, input.specJson, input.nextRunAt ?? '', input.paused ? '1' : '0', input.runCount ?? '', input.lastRunAt === undefined ? '' : input.lastRunAt === null ? '-' : input.lastRunAt,
     input.now, input.expectedVersion ?? '',
-  ]);
+  ];
+  if (input.expectedCreatedAt !== undefined) args.push(input.expectedCreatedAt);
+  return scriptCall('schedule-upsert', [input.globalKeyBase], args);
 }
 
 export function scheduleRemoveScript(input: { globalKeyBase: string; id: string }): ScriptCall<number> {
   return scriptCall('schedule-remove', [input.globalKeyBase], [input.id]);
 }
 
-/** `outboxField` '' when the run makes no jobs. 1 advanced, 0 the version moved on. */
+/**
+ * `outboxEntry` '' when the run makes no jobs. Advanced: the outbox field the script wrote the entry
+ * under ('' for none), named by the script from the schedule's id, version and creation time; 0 the
+ * version moved on or the schedule was created again (its createdAt is not `expectedCreatedAt`).
+ */
 export function scheduleAdvanceScript(input: {
-  globalKeyBase: string; id: string; expectedVersion: number; nextRunAt: number | null; runCount: number; lastRunAt: number | null;
-  now: number; outboxField: string; outboxEntry: string;
-}): ScriptCall<number> {
+  globalKeyBase: string; id: string; expectedVersion: number; expectedCreatedAt: number | undefined; nextRunAt: number | null; runCount: number;
+  lastRunAt: number | null; now: number; outboxEntry: string;
+}): ScriptCall<string | 0> {
   return scriptCall('schedule-advance', [input.globalKeyBase], [
-    input.id, input.expectedVersion, input.nextRunAt ?? '', input.runCount, input.lastRunAt ?? '', input.now, input.outboxField, input.outboxEntry,
+    input.id, input.expectedVersion, input.expectedCreatedAt ?? '', input.nextRunAt ?? '', input.runCount, input.lastRunAt ?? '', input.now, input.outboxEntry,
   ]);
 }
 

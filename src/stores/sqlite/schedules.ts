@@ -1,15 +1,18 @@
-// Schedules: save (optionally only at an expected version), read, remove, the due ones, and the
-// advance that adds a schedule's jobs in the same transaction as its version check.
-import { ScheduleConflict, type AdvanceSchedule, type ScheduleRecord, type ScheduleWrite, type StoreEvent } from '../../core/store.js';
+// Schedules: save (optionally only at an expected version and creation time), read, remove, the due
+// ones, and the advance that adds a schedule's jobs in the same transaction as its version check.
+import { ScheduleConflict, type AdvanceSchedule, type SaveSchedule, type ScheduleRecord, type StoreEvent } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
 import { insertJobs } from './jobs-in.js';
 import { rowToSchedule, type ScheduleRow } from './rows.js';
 
-export function saveSchedule(conn: SqliteConnection, rec: ScheduleWrite, now: number, expectedVersion?: number): ScheduleRecord {
+export function saveSchedule(conn: SqliteConnection, { schedule: rec, now, expectedVersion, expectedCreatedAt }: SaveSchedule): ScheduleRecord {
   const row = conn.tx(() => {
     if (expectedVersion !== undefined) {
-      const version = (conn.statements.scheduleById.get(rec.id) as ScheduleRow | undefined)?.version ?? 0;
-      if (version !== expectedVersion) throw new ScheduleConflict(rec.id, expectedVersion, version);
+      const stored = conn.statements.scheduleById.get(rec.id) as ScheduleRow | undefined;
+      const version = stored?.version ?? 0;
+      // The same version of another incarnation (removed and created again) is a conflict too.
+      const otherIncarnation = expectedVersion > 0 && expectedCreatedAt !== undefined && stored?.created_at !== expectedCreatedAt;
+      if (version !== expectedVersion || otherIncarnation) throw new ScheduleConflict(rec.id, expectedVersion, version);
     }
     return conn.statements.upsertSchedule.get({
       id: rec.id, spec: JSON.stringify(rec.spec), nextRunAt: rec.nextRunAt, paused: rec.paused ? 1 : 0,
@@ -41,11 +44,15 @@ export function nextScheduleAt(conn: SqliteConnection): number | null {
   return (conn.statements.nextScheduleAt.get() as { t: number | null }).t;
 }
 
-/** Advance a schedule at `expectedVersion` and add its jobs, all or nothing; false if the version moved. */
-export function advanceSchedule(conn: SqliteConnection, { id, expectedVersion, next, jobs, now }: AdvanceSchedule): boolean {
+/**
+ * Advance a schedule at `expectedVersion` (and `expectedCreatedAt`, when given) and add its jobs, all
+ * or nothing; false if the version moved or the schedule was created again.
+ */
+export function advanceSchedule(conn: SqliteConnection, { id, expectedVersion, expectedCreatedAt, next, jobs, now }: AdvanceSchedule): boolean {
   const events: StoreEvent[] = [];
   const ok = conn.tx(() => {
-    const changed = conn.statements.advanceSchedule.run({ id, version: expectedVersion, now, ...next }).changes === 1;
+    const params = { id, version: expectedVersion, createdAt: expectedCreatedAt ?? null, now, ...next };
+    const changed = conn.statements.advanceSchedule.run(params).changes === 1;
     if (changed && jobs.length) insertJobs(conn, jobs, now, events);
     return changed;
   });

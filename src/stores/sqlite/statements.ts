@@ -284,7 +284,8 @@ export function prepareStatements(db: Database.Database) {
       ORDER BY next_run_at LIMIT (SELECT ?)`),
     nextScheduleAt: d.prepare(`SELECT min(next_run_at) AS t FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL`),
     advanceSchedule: d.prepare(`UPDATE schedules SET next_run_at = @nextRunAt, run_count = @runCount,
-      last_run_at = @lastRunAt, updated_at = @now, version = version + 1 WHERE id = @id AND version = @version`),
+      last_run_at = @lastRunAt, updated_at = @now, version = version + 1
+      WHERE id = @id AND version = @version AND (@createdAt IS NULL OR created_at = @createdAt)`),
     upsertWorker: d.prepare(`INSERT INTO workers (id, info, expires_at) VALUES (?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at`),
     deleteWorker: d.prepare(`DELETE FROM workers WHERE id = ?`),

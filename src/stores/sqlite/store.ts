@@ -238,8 +238,8 @@ export class SqliteStore implements Store {
     return queues.listQueues(this.conn);
   }
 
-  async saveSchedule({ schedule, now, expectedVersion }: SaveSchedule): Promise<ScheduleRecord> {
-    return schedules.saveSchedule(this.conn, schedule, now, expectedVersion);
+  async saveSchedule(p: SaveSchedule): Promise<ScheduleRecord> {
+    return schedules.saveSchedule(this.conn, p);
   }
 
   async getSchedule({ id }: ScheduleRef): Promise<ScheduleRecord | null> {

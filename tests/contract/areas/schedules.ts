@@ -68,5 +68,30 @@ export function schedulesArea(make: StoreFactory): void {
       assert.equal(after.version, a.version + 1);
       assert.equal((await s.getJob({ id: 'a@1' }))!.scheduleId, 'a');
     });
+
+    it('tells a schedule created again under the same id from the removed one, though both are at version 1', async () => {
+      const old = await s.saveSchedule({ schedule: rec('a', T0 + 10), now: T0, expectedVersion: 0 });
+      assert.equal(await s.removeSchedule({ id: 'a' }), true);
+      const again = await s.saveSchedule({ schedule: { ...rec('a', T0 + 5000), spec: { again: true } }, now: T0 + 1, expectedVersion: 0 });
+      assert.deepEqual([old.version, again.version, again.createdAt], [1, 1, T0 + 1]);
+      // A fire and a save read from the removed schedule: refused, nothing changes.
+      const advance = (createdAt: number, jobId: string) => s.advanceSchedule({
+        id: 'a', expectedVersion: 1, expectedCreatedAt: createdAt, next: { nextRunAt: T0 + 6000, runCount: 1, lastRunAt: T0 + 5000 },
+        jobs: [job({ id: jobId, scheduleId: 'a' })], now: T0 + 5000,
+      });
+      assert.equal(await advance(old.createdAt, 'a@old'), false);
+      const pause = { ...rec('a', T0 + 6000), paused: true };
+      await assert.rejects(s.saveSchedule({ schedule: pause, now: T0 + 5001, expectedVersion: 1, expectedCreatedAt: old.createdAt }),
+        (e: FusionError) => e.code === 'conflict' && e.status === 409 && e.details.actual === 1);
+      assert.equal(await s.getJob({ id: 'a@old' }), null);
+      const kept = (await s.getSchedule({ id: 'a' }))!;
+      assert.deepEqual([kept.spec, kept.nextRunAt, kept.paused, kept.runCount, kept.lastRunAt, kept.version, kept.createdAt],
+        [{ again: true }, T0 + 5000, false, 0, null, 1, T0 + 1]);
+      // The same with the new schedule's creation time: applied (the save at the version the advance left).
+      assert.equal(await advance(again.createdAt, 'a@new'), true);
+      assert.equal((await s.getJob({ id: 'a@new' }))!.scheduleId, 'a');
+      const paused = await s.saveSchedule({ schedule: pause, now: T0 + 5001, expectedVersion: 2, expectedCreatedAt: again.createdAt });
+      assert.deepEqual([paused.paused, paused.version, paused.runCount, paused.lastRunAt, paused.createdAt], [true, 3, 1, T0 + 5000, T0 + 1]);
+    });
   });
 }

@@ -9,12 +9,17 @@ local runCount = ARGV[5]      -- '' to keep
 local lastRunAt = ARGV[6]     -- '' to keep, '-' for none
 local nowText = ARGV[7]
 local expectedVersion = ARGV[8] -- '' for no check (SaveSchedule.expectedVersion; 0: create only)
+local expectedCreatedAt = ARGV[9] -- absent: not compared (SaveSchedule.expectedCreatedAt)
 beginCall(globalKeyBase)
 local key = keyBase .. SCHEDULE .. id
 local existing = redis.call('HMGET', key, 'v', 'ca')
 local version = tonumber(existing[1]) or 0
-if expectedVersion ~= nil and expectedVersion ~= '' and version ~= tonumber(expectedVersion) then
-  return {'!conflict', tostring(version)}
+if expectedVersion ~= nil and expectedVersion ~= '' then
+  -- A schedule removed and created again starts at version 1 again: its creation time tells them apart.
+  if version ~= tonumber(expectedVersion)
+    or (version > 0 and expectedCreatedAt ~= nil and tonumber(existing[2]) ~= tonumber(expectedCreatedAt)) then
+    return {'!conflict', tostring(version)}
+  end
 end
 redis.call('HSET', key, 'spec', specJson, 'pa', paused, 'ua', nowText, 'v', version + 1, 'ca', existing[2] or nowText)
 if not existing[1] then redis.call('HSET', key, 'rc', 0) end
