@@ -31,6 +31,7 @@ import { dashboardRoutes } from '../dashboard/serve.js';
 import { whatsappRoutes } from './routes/whatsapp.js';
 import { apiError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, payloadTooDeep, tooDeep } from './body-depth.js';
+import { parsePublicUrl } from '../channels/public-url.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -61,6 +62,12 @@ export interface ServerOptions {
   /** Node process metrics on /metrics (default true). */
   processMetrics?: boolean;
   trustProxy?: boolean;
+  /**
+   * The hub's public base URL behind a TLS-terminating proxy (https://hub.example): providers'
+   * signed callbacks are checked against it plus the request's path. Default: the Fusion's config
+   * `server.publicUrl`; neither: the URL the request arrived at.
+   */
+  publicUrl?: string;
   /**
    * Group commit: job creations arriving in one event-loop turn share one store write, through the
    * Fusion's enqueue funnel (default true). false: a request's add goes at once, and shares a store
@@ -149,6 +156,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const sensitive = [...new Set([...API_SENSITIVE_FIELDS, ...(opts.sensitiveFields ?? [])])];
   const logger = makeLogger(opts.logger, sensitive);
   const maxDepth = opts.maxBodyDepth ?? DEFAULT_MAX_DEPTH;
+  const publicBase = opts.publicUrl ?? fusion.config.server?.publicUrl;
+  let publicUrl: string | undefined;
+  try {
+    publicUrl = publicBase ? parsePublicUrl(publicBase) : undefined;
+  } catch (e) {
+    throw new TypeError(`publicUrl: ${(e as Error).message}`);
+  }
   const headersMs = opts.headersTimeoutMs ?? DEFAULT_TIMEOUTS.headersMs;
   const requestMs = opts.requestTimeoutMs ?? DEFAULT_TIMEOUTS.requestMs;
   const app = Fastify({
@@ -312,7 +326,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   queueRoutes(app, ctx);
   const legacySchedules = scheduleRoutes(app, ctx);
   legacyRoutes(app, ctx, legacySchedules);
-  void app.register(async (child) => deliveryRoutes(child, ctx));
+  void app.register(async (child) => deliveryRoutes(child, ctx, publicUrl));
   eventRoutes(app, ctx, opts.eventsHeartbeatMs);
   inspectRoutes(app, ctx);
   providerRoutes(app, ctx);

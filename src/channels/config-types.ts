@@ -88,8 +88,19 @@ export interface ChannelsConfig {
   reminder?: ReminderConfig;
 }
 
+/** The HTTP server's part: how the world reaches it. */
+export interface ServerConfig {
+  /**
+   * The hub's public base URL (e.g. https://hub.example), where TLS ends at a proxy in front of it:
+   * signed callbacks (Twilio's) are checked against it plus the request's path, not the URL the
+   * request arrived at. Absent: the URL the request arrived at.
+   */
+  publicUrl?: string;
+}
+
 export interface FusionConfig {
   channels?: ChannelsConfig;
+  server?: ServerConfig;
   /** Outgoing-HTTP guard: trusted internal targets. */
   outgoing?: OutgoingPolicy;
   logging?: {

@@ -15,6 +15,7 @@ import { callbackRetry, callbackRetryProblem } from './callback-retry.js';
 import { EXPONENTIAL_DEFAULTS, retrySpanMs } from '../core/backoff.js';
 import type { BackoffPolicy } from '../core/job.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
+import { parsePublicUrl } from './public-url.js';
 import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
 export { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, isSecretName, secretValues, type Catalogues, type ProviderChannel } from './secrets.js';
@@ -141,6 +142,11 @@ export const CONFIG_SCHEMA = {
           properties: { deliver: { enum: ['webhook', 'dry-run'] }, url: { type: 'string', minLength: 1 } },
         },
       },
+    },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { publicUrl: { type: 'string', minLength: 1 } },
     },
     outgoing: {
       type: 'object',
@@ -340,6 +346,16 @@ function checkProviders(config: FusionConfig, catalogues: Catalogues, errors: st
   }
 }
 
+function checkServer(config: FusionConfig, errors: string[]): void {
+  const url = isObject(config.server) ? config.server.publicUrl : undefined;
+  if (typeof url !== 'string' || url === '') return;
+  try {
+    parsePublicUrl(url);
+  } catch (e) {
+    errors.push(`server.publicUrl: ${(e as Error).message}`);
+  }
+}
+
 /** Check a parsed config and resolve its env refs. Throws ConfigError naming every bad field. */
 export function validateConfig(raw: unknown, opts: { env?: NodeJS.ProcessEnv; catalogues?: Catalogues; file?: string } = {}): LoadedConfig {
   const env = opts.env ?? process.env;
@@ -351,6 +367,7 @@ export function validateConfig(raw: unknown, opts: { env?: NodeJS.ProcessEnv; ca
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(errors, opts.file);
   const config = resolveEnvRefs(raw, [], env, errors) as FusionConfig;
   checkProviders(config, catalogues, errors);
+  checkServer(config, errors);
   if (errors.length) throw new ConfigError(errors, opts.file);
   const warnings = plainSecretWarnings(raw as FusionConfig, catalogues);
   return { config, warnings, file: opts.file ?? null };
@@ -493,6 +510,8 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
   lines.push(`outgoing: private addresses refused; allowed: ${o?.allow?.join(', ') || 'none'}${o?.allowPattern ? `; host pattern ${o.allowPattern}` : ''}`);
   const es = red.logging?.elasticsearch;
   lines.push(`logging: level ${red.logging?.level ?? 'info'}; elasticsearch ${es ? `${es.node.replace(/\/\/[^@/]*@/, '//***@')} index ${es.index ?? 'fusion'}${es.auth ? ` auth ${REDACTED}` : ''}` : 'off'}`);
+  const publicUrl = red.server?.publicUrl;
+  lines.push(`server: ${publicUrl ? `public URL ${publicUrl}, signed callbacks checked against it` : 'no public URL, signed callbacks checked against the URL each request arrived at'}`);
   lines.push(`channels in dry-run: ${dryRun.length ? dryRun.join(', ') : 'none'}`);
   return lines.join('\n') + '\n';
 }

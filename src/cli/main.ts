@@ -10,6 +10,7 @@ import { checkBind, keysFromEnv, trustedFromEnv } from '../api/auth.js';
 import { FileConsentStore } from '../api/consent.js';
 import { createShippingLogger } from '../logging.js';
 import { ConfigError, configPath, loadConfig, routingTable } from '../channels/config.js';
+import { parsePublicUrl } from '../channels/public-url.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import { isRedisUrl } from '../stores/url.js';
 import type { Worker } from '../core/worker.js';
@@ -66,6 +67,9 @@ Options:
                        Env FUSION_TRUSTED_NETWORKS="10.0.0.0/8,..." lets keyless requests from those
                        networks reach the compatibility routes with FUSION_TRUSTED_ROLE (default send;
                        e.g. send+read lets old clients read job status too).
+  --public-url URL     the hub's public base URL when TLS ends at a proxy in front of it
+                       (https://hub.example; env FUSION_PUBLIC_URL; or server.publicUrl in the
+                       config): providers' signed callbacks (Twilio's) are checked against it
   --consent-file FILE  where WhatsApp consent (/update_consent/) is kept (env FUSION_CONSENT_FILE;
                        default ./data/consent.jsonl)
   --headers-timeout MS a client must send its request headers within MS (default 10000)
@@ -106,6 +110,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       tasks: { type: 'string', multiple: true },
       'api-keys-file': { type: 'string' },
       'consent-file': { type: 'string' },
+      'public-url': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
       'keep-alive-timeout': { type: 'string' },
@@ -176,6 +181,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const apiKeys = serving ? keysFromEnv(process.env, values['api-keys-file']) : [];
   const trustedNetworks = serving ? trustedFromEnv(process.env) : undefined;
   const bindWarning = serving ? checkBind(host, apiKeys.length, trustedNetworks?.cidrs.length ?? 0).warning : undefined;
+  // The flag and the variable win over the config's server.publicUrl (checked with the file).
+  const publicUrlFlag = values['public-url'] ?? (process.env.FUSION_PUBLIC_URL || undefined);
+  let publicUrl: string | undefined;
+  try {
+    publicUrl = publicUrlFlag === undefined ? undefined : parsePublicUrl(publicUrlFlag);
+  } catch (e) {
+    throw new Error(`--public-url (or FUSION_PUBLIC_URL): ${(e as Error).message}`);
+  }
 
   const otel = values.otel ?? ['1', 'true'].includes(process.env.FUSION_OTEL ?? '');
   const fusion = await Fusion.open({ store: storeUrl, logger, config, otel });
@@ -233,7 +246,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   if (serving) {
     const consent = new FileConsentStore(values['consent-file'] ?? process.env.FUSION_CONSENT_FILE ?? './data/consent.jsonl');
-    const app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks, ...limits });
+    const app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks, publicUrl, ...limits });
     app.addHook('onClose', () => consent.close());
     await app.listen({ port, host });
     if (bindWarning) logger.warn({ host }, bindWarning);

@@ -1,10 +1,13 @@
-// `fusion server` wiring: keys from the environment, refusal of a public bind without keys.
+// `fusion server` wiring: keys from the environment, refusal of a public bind without keys, the
+// public base URL signed callbacks are checked against behind a proxy.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 import { CLI, freePort } from '../helpers/net.js';
+import { twilioLikeSignature } from '../channels/sms-fixtures.js';
 
 
 
@@ -59,6 +62,37 @@ describe('fusion server: API keys and binding', () => {
       assert.equal((await fetch(`http://127.0.0.1:${port}/v1/queues`)).status, 200);
       open.child.kill('SIGTERM');
       assert.equal(await open.exit, 0);
+    } finally {
+      p.child.kill('SIGKILL');
+      t.remove();
+    }
+  });
+
+  it('behind a TLS-terminating proxy: FUSION_PUBLIC_URL (or --public-url) is the base Twilio\'s signature is checked against; a bad one stops the start', async () => {
+    const t = tempDir();
+    const port = await freePort();
+    const store = `sqlite:${join(t.dir, 'f.db')}`;
+    const TOKEN = 'twilio-auth-token-secret';
+    const config = join(t.dir, 'fusion.config.json');
+    writeFileSync(config, JSON.stringify({ channels: { sms: { providers: { 'twilio-us': { type: 'twilio', accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'env:FUSION_TEST_TWILIO_TOKEN', from: '+15005550006' } } } } }));
+    const env = { FUSION_API_KEYS: '', FUSION_API_KEYS_FILE: '', FUSION_TEST_TWILIO_TOKEN: TOKEN };
+    const bad = run(['server', '--port', String(port), '--store', store, '--config', config, '--public-url', 'hub.example'], env);
+    assert.equal(await bad.exit, 1);
+    assert.match(bad.output(), /--public-url \(or FUSION_PUBLIC_URL\): "hub\.example" is not an absolute URL/);
+    const p = run(['server', '--port', String(port), '--store', store, '--config', config, '--consent-file', join(t.dir, 'c.jsonl')], { ...env, FUSION_PUBLIC_URL: 'https://hub.example' });
+    try {
+      await p.listening;
+      const path = '/v1/providers/sms/twilio-us/reports';
+      const form = { MessageSid: 'SM0123', MessageStatus: 'delivered' };
+      const post = (url: string) => fetch(`http://127.0.0.1:${port}${path}`, {
+        method: 'POST', body: new URLSearchParams(form).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioLikeSignature(TOKEN, url, form) },
+      });
+      const genuine = await post(`https://hub.example${path}`);
+      assert.equal(genuine.status, 200, await genuine.text());
+      assert.equal((await post(`http://127.0.0.1:${port}${path}`)).status, 401, 'the URL the request arrived at is not the one Twilio called');
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exit, 0);
     } finally {
       p.child.kill('SIGKILL');
       t.remove();

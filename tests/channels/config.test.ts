@@ -94,6 +94,17 @@ describe('config: validation', () => {
     assert.ok(!errors.join('\n').includes('do-not-print-me'));
   });
 
+  it('server.publicUrl: an http(s) base URL (env: refs allowed); a bad one names the field', () => {
+    const ok = validateConfig({ ...good(), server: { publicUrl: 'env:HUB_URL' } }, { env: { TW_TOKEN: 'x', HUB_URL: 'https://hub.example/fusion/' }, catalogues });
+    assert.equal(ok.config.server!.publicUrl, 'https://hub.example/fusion/');
+    for (const [url, why] of [['hub.example', '"hub.example" is not an absolute URL'], ['ftp://hub.example', 'must be an http or https URL'], ['https://hub.example/?a=1', 'must hold only a scheme']] as const) {
+      const errors = errorsOf(() => validateConfig({ ...good(), server: { publicUrl: url } }, { env: { TW_TOKEN: 'x' }, catalogues }));
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.ok(errors[0]!.startsWith(`server.publicUrl: ${why}`), errors[0]);
+    }
+    assert.deepEqual(errorsOf(() => validateConfig({ ...good(), server: { publicURL: 'https://hub.example' } }, { env: { TW_TOKEN: 'x' }, catalogues })), ['server.publicURL: is not a known field']);
+  });
+
   it('warns about a credential written in the file, without its value', () => {
     const c = good();
     c.channels.sms.providers['twilio-us'].authToken = 'plain-token-in-file';
@@ -159,7 +170,10 @@ describe('config: redaction', () => {
     assert.match(table, /otp routes:\n {4}\+1 -> twilio-us/);
     assert.match(table, /failover: demote a provider after 3 retryable failures within 60000 ms, skip it for 120000 ms/);
     assert.match(table, /email: dry-run \(no provider configured\)/);
+    assert.match(table, /\nserver: no public URL, signed callbacks checked against the URL each request arrived at\n/);
     assert.match(table, /channels in dry-run: webhook, reminder\n$/);
+    const behindProxy = validateConfig({ ...good(), server: { publicUrl: 'https://hub.example' } }, { env: { TW_TOKEN: 'x' }, catalogues }).config;
+    assert.match(routingTable(behindProxy, [], catalogues), /\nserver: public URL https:\/\/hub\.example, signed callbacks checked against it\n/);
   });
 });
 
@@ -181,6 +195,6 @@ describe('config: the examples in docs/configuration.md and docs/channels.md', (
       assert.ok(config && typeof config === 'object');
     }
     const complete = JSON.parse(blocks[0]!);
-    for (const key of ['channels', 'outgoing', 'logging']) assert.ok(key in complete, `the complete example shows ${key}`);
+    for (const key of ['channels', 'server', 'outgoing', 'logging']) assert.ok(key in complete, `the complete example shows ${key}`);
   });
 });

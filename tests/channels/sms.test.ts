@@ -17,13 +17,13 @@ import { NUM, ProviderServer, keepingLogger, loopFactory, twilioLikeSignature } 
 
 const FAST = { type: 'fixed', delay: 5 } as const;
 
-async function harness(sms: (srv: ProviderServer) => FusionConfig['channels'], opts: { logger?: ReturnType<typeof keepingLogger> } = {}) {
+async function harness(sms: (srv: ProviderServer) => FusionConfig['channels'], opts: { logger?: ReturnType<typeof keepingLogger>; server?: FusionConfig['server'] } = {}) {
   const srv = await new ProviderServer().start();
   const tmp = tempDir('fusion-sms-');
   const logger = opts.logger ?? keepingLogger();
   const fusion = await Fusion.open({
     store: `sqlite:${join(tmp.dir, 'f.db')}`,
-    config: { channels: sms(srv), outgoing: { allow: ['127.0.0.1/32'] } },
+    config: { channels: sms(srv), outgoing: { allow: ['127.0.0.1/32'] }, ...(opts.server ? { server: opts.server } : {}) },
     providers: [loopFactory],
     logger,
   });
@@ -253,6 +253,29 @@ test('delivery reports: a good signature moves sent → delivered (job view and 
     const all = JSON.stringify(await view()) + h.logger.lines.join('\n');
     assert.ok(!all.includes(TOKEN));
     assert.ok(!h.srv.received.some((r) => JSON.stringify(r.body).includes(TOKEN)));
+  } finally {
+    await h.close();
+  }
+});
+
+test('delivery reports behind a TLS-terminating proxy: Twilio\'s signature is checked against server.publicUrl and the path, not the URL the request arrived at', async () => {
+  const TOKEN = 'twilio-auth-token-secret';
+  const SID = 'AC0123456789abcdef0123456789abcdef';
+  const h = await harness(() => ({ sms: { providers: { 'twilio-us': { type: 'twilio', accountSid: SID, authToken: TOKEN, from: '+15005550006' } } } }), { server: { publicUrl: 'https://hub.example/' } });
+  try {
+    // Twilio calls https://hub.example/...; the proxy ends TLS and forwards plain HTTP to the hub.
+    const path = '/v1/providers/sms/twilio-us/reports?tag=clinic';
+    const form = { MessageSid: 'SM0123', MessageStatus: 'delivered', AccountSid: SID };
+    const post = (sig: string) => h.app.inject({
+      method: 'POST', url: path, payload: new URLSearchParams(form).toString(),
+      headers: { host: 'hub.example', 'x-forwarded-proto': 'https', 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sig },
+    });
+    const genuine = await post(twilioLikeSignature(TOKEN, `https://hub.example${path}`, form));
+    assert.equal(genuine.statusCode, 200, genuine.body);
+    assert.deepEqual(genuine.json(), { received: 1, matched: 0, updated: 0 });
+    // The URL as it arrived (plain http) is not what Twilio signed.
+    const arrived = await post(twilioLikeSignature(TOKEN, `http://hub.example${path}`, form));
+    assert.equal(arrived.statusCode, 401, arrived.body);
   } finally {
     await h.close();
   }

@@ -4,7 +4,9 @@
 // its adapter's deliveryReports() on the raw body (bad → 401). Each report finds its job through the
 // message-id index the send wrote, and moves the job's delivery status (sent → delivered/undelivered).
 // The store has no channel for custom events, so a change is written to the job's log (GET
-// /v1/jobs/:id/logs) and to the server log instead.
+// /v1/jobs/:id/logs) and to the server log instead. Behind a proxy that ends TLS, the URL a
+// signature covers is rebuilt from the hub's public base URL (server.publicUrl), not from the
+// request as it arrived.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { apiError } from '../errors.js';
@@ -42,8 +44,11 @@ function parseBody(raw: string, contentType: string): unknown {
   return raw;
 }
 
-/** Registered as its own plugin: its body parser keeps the raw text (signatures cover it) and leaves req.body unset. */
-export async function deliveryRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+/**
+ * Registered as its own plugin: its body parser keeps the raw text (signatures cover it) and leaves
+ * req.body unset. `publicUrl`: the hub's public base URL, checked (public-url.ts).
+ */
+export async function deliveryRoutes(app: FastifyInstance, ctx: ApiContext, publicUrl?: string): Promise<void> {
   const raws = new WeakMap<FastifyRequest, string>();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: REPORT_BODY_LIMIT }, (req, body, done) => {
@@ -61,7 +66,7 @@ export async function deliveryRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const inbound: InboundRequest = {
       method: req.method,
-      url: `${req.protocol}://${req.host}${req.url}`,
+      url: publicUrl ? `${publicUrl}${req.url}` : `${req.protocol}://${req.host}${req.url}`,
       headers,
       rawBody,
       body: parseBody(rawBody, headers['content-type'] ?? ''),
