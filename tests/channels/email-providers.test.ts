@@ -147,6 +147,31 @@ test('sendgrid: POST /v3/mail/send with Bearer, one personalization, base64 atta
   assert.ok(!bad.message.includes('SG.key-123'));
 });
 
+test('no To left: SendGrid (which needs a to in every personalization) gets one per Bcc recipient, or the first Cc; SES and Postmark send with no To', async () => {
+  const sg = sendgrid.create('sg', { apiKey: 'SG.key-123', baseUrl: server.base });
+  server.reply({ status: 202, headers: { 'x-message-id': 'sg-bcc' } });
+  await sg.send(mail({ to: [], cc: [], bcc: ['alice@patient.example', 'bob@patient.example'] }), ctx());
+  assert.deepEqual(server.requests.at(-1)!.json.personalizations, [{ to: [{ email: 'alice@patient.example' }] }, { to: [{ email: 'bob@patient.example' }] }]);
+  server.reply({ status: 202, headers: { 'x-message-id': 'sg-cc' } });
+  await sg.send(mail({ to: [], cc: ['doctor@clinic.example', 'nurse@clinic.example'], bcc: ['audit@lab.example'] }), ctx());
+  assert.deepEqual(server.requests.at(-1)!.json.personalizations, [{ to: [{ email: 'doctor@clinic.example' }], cc: [{ email: 'nurse@clinic.example' }], bcc: [{ email: 'audit@lab.example' }] }]);
+
+  const p = ses.create('ses-main', { region: 'us-east-1', accessKeyId: 'AKIDTEST', secretAccessKey: 'ses-secret-xyz', baseUrl: server.base });
+  server.reply({ status: 200, body: { MessageId: 'ses-bcc' } });
+  await p.send(mail({ to: [], cc: [], bcc: ['alice@patient.example', 'bob@patient.example'] }), ctx());
+  const req = server.requests.at(-1)!;
+  assert.deepEqual(req.json.Destination, { BccAddresses: ['alice@patient.example', 'bob@patient.example'] });
+  const head = Buffer.from(req.json.Content.Raw.Data, 'base64').toString().split('\r\n\r\n')[0]!;
+  assert.match(head, /^To: Undisclosed recipients:;$/m);
+  assert.doesNotMatch(head, /alice@|bob@/);
+
+  const pm = postmark.create('pm', { serverToken: 'pm-token-456', baseUrl: server.base });
+  server.reply({ status: 200, body: { MessageID: 'pm-bcc', ErrorCode: 0, Message: 'OK' } });
+  await pm.send(mail({ to: [], cc: [], bcc: ['alice@patient.example', 'bob@patient.example'] }), ctx());
+  const body = server.requests.at(-1)!.json;
+  assert.deepEqual([body.To, body.Cc, body.Bcc], [undefined, undefined, 'alice@patient.example, bob@patient.example']);
+});
+
 test('postmark: POST /email with X-Postmark-Server-Token; MessageID; ErrorCode kept', async () => {
   const p = postmark.create('pm', { serverToken: 'pm-token-456', baseUrl: server.base, messageStream: 'reports' });
   server.reply({ status: 200, body: { To: 'a+b@patient.example', SubmittedAt: '2024-01-01T00:00:00Z', MessageID: 'pm-msg-1', ErrorCode: 0, Message: 'OK' } });

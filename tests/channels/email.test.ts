@@ -183,6 +183,18 @@ test('email channel on SQLite: screening, suppression from signed notifications,
     assert.deepEqual(r.recipients, { to: 1, cc: 0, bcc: 0 });
   });
 
+  await t.test('no To left (blacklisted): the Bcc recipients get the mail, none named in its headers (To: Undisclosed recipients:;)', async () => {
+    const job = await h.fusion.enqueue('email', { to: ['na@na.com'], bcc: ['alice@patient.example', 'bob@patient.example'], subject: 'Clinic closed Friday', text: 'hi' });
+    const done = await h.settled(job.id);
+    assert.equal(done.state, 'completed', JSON.stringify(done.error));
+    const got = h.sink.received.at(-1)!;
+    assert.deepEqual(got.rcpt.sort(), ['alice@patient.example', 'bob@patient.example']);
+    const head = got.raw.toString().split('\r\n\r\n')[0]!;
+    assert.match(head, /^To: Undisclosed recipients:;$/m);
+    assert.doesNotMatch(head, /alice@|bob@/, 'every Bcc recipient reads the same headers: no one of them is named there');
+    assert.deepEqual((done.result as any).recipients, { to: 0, cc: 0, bcc: 2 });
+  });
+
   await t.test('no recipient left: failed at once, not retried', async () => {
     const job = await h.fusion.enqueue({ task: 'email', payload: { to: ['na@na.com', 'lifecare1@gmail.com'], subject: 'x', message: 'y' }, maxAttempts: 3, backoff: FAST });
     const done = await h.settled(job.id);

@@ -113,8 +113,8 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
       const why = dropped.map((d) => `${d.address}: ${d.reason}`).join('; ');
       throw new NonRetryableError(`no recipient left to send to (${why})`);
     }
-    // Some providers (SendGrid) refuse a mail without a To: when only cc/bcc are left, the first moves up.
-    if (lists.to.length === 0) lists.to.push((lists.cc.length ? lists.cc : lists.bcc).shift()!);
+    // No To left is fine: moving a Cc or Bcc recipient up would show a blind one to the others. An
+    // API that needs a To (SendGrid) finds one in its adapter.
     const mail: OutgoingEmail = {
       ...lists,
       replyTo: m.replyTo,
@@ -131,7 +131,8 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
     const attach = async (out: OutgoingEmail) => {
       out.attachments = await fetchAttachments(m.attachments, { dispatcher: deps.dispatcher, signal: ctx.signal, limits: config.attachments });
     };
-    const sent = await pipeline.deliver(mail, { country: domainOf(mail.to[0]!), requested: m.provider }, ctx, m.attachments.length > 0 ? attach : undefined);
+    const first = mail.to[0] ?? mail.cc[0] ?? mail.bcc[0]!;
+    const sent = await pipeline.deliver(mail, { country: domainOf(first), requested: m.provider }, ctx, m.attachments.length > 0 ? attach : undefined);
     const result: Record<string, unknown> = {
       ...sent,
       recipients: { to: mail.to.length, cc: mail.cc.length, bcc: mail.bcc.length },

@@ -15,11 +15,14 @@ export function textFromHtml(html: string): string {
   });
 }
 
+const UNDISCLOSED = 'Undisclosed recipients:;';
+
 /** nodemailer's mail options for a message. Files and URLs inside the message are never read. */
 export function mailOptions(m: OutgoingEmail, from: EmailAddress) {
   return {
     from: formatAddress(from),
-    to: m.to,
+    // A mail to Cc or Bcc recipients only says so (RFC 5322's empty group), naming none of them.
+    to: m.to.length ? m.to : UNDISCLOSED,
     cc: m.cc.length ? m.cc : undefined,
     bcc: m.bcc.length ? m.bcc : undefined,
     replyTo: m.replyTo.length ? m.replyTo : undefined,

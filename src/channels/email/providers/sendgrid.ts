@@ -1,12 +1,21 @@
 // SendGrid: POST /v3/mail/send with a Bearer API key; one personalization carries to/cc/bcc. The
 // answer is 202 with an empty body and the message id in X-Message-Id. Errors come as
 // {errors: [{message, field}]} and are classified by status (5xx, 429 retryable; 400, 401, 403 not).
+// Every personalization needs a `to`: a mail with none left goes To its first Cc (whom every
+// recipient sees anyway), or, Bcc only, as one personalization per Bcc recipient, each To itself.
 import type { ProviderFactory } from '../../provider.js';
 import type { OutgoingEmail } from '../message.js';
 import { answerError, configuredSender, httpEmailProvider, JSON_TYPE, schema, SENDER_PROPERTIES, Settings, text } from './common.js';
 
 const SECRETS = ['apiKey'];
 const list = (xs: string[]) => (xs.length ? xs.map((email) => ({ email })) : undefined);
+
+/** The personalizations of a mail: one, unless only Bcc recipients are left (then one each, none seeing another). */
+function personalizations(m: OutgoingEmail) {
+  if (m.to.length) return [{ to: list(m.to), cc: list(m.cc), bcc: list(m.bcc) }];
+  if (m.cc.length) return [{ to: list(m.cc.slice(0, 1)), cc: list(m.cc.slice(1)), bcc: list(m.bcc) }];
+  return m.bcc.map((email) => ({ to: [{ email }] }));
+}
 
 export const sendgrid: ProviderFactory<OutgoingEmail> = {
   type: 'sendgrid',
@@ -21,7 +30,7 @@ export const sendgrid: ProviderFactory<OutgoingEmail> = {
         const content = [{ type: 'text/plain', value: m.text }];
         if (m.html) content.push({ type: 'text/html', value: m.html });
         const body = {
-          personalizations: [{ to: list(m.to), cc: list(m.cc), bcc: list(m.bcc) }],
+          personalizations: personalizations(m),
           from: from.name ? { email: from.address, name: from.name } : { email: from.address },
           ...(m.replyTo.length === 1 ? { reply_to: { email: m.replyTo[0] } } : m.replyTo.length > 1 ? { reply_to_list: list(m.replyTo) } : {}),
           subject: m.subject,

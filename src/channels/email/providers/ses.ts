@@ -65,7 +65,7 @@ export const ses: ProviderFactory<OutgoingEmail> = {
           const raw = await buildMime(m, sender);
           const out = await clientFor(ctx).send(new SendEmailCommand({
             FromEmailAddress: formatAddress(sender),
-            Destination: { ToAddresses: m.to, CcAddresses: m.cc.length ? m.cc : undefined, BccAddresses: m.bcc.length ? m.bcc : undefined },
+            Destination: { ToAddresses: m.to.length ? m.to : undefined, CcAddresses: m.cc.length ? m.cc : undefined, BccAddresses: m.bcc.length ? m.bcc : undefined },
             ReplyToAddresses: m.replyTo.length ? m.replyTo : undefined,
             Content: { Raw: { Data: raw } },
             ConfigurationSetName: configurationSet,
