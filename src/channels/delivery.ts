@@ -10,7 +10,7 @@ import type { SharedState } from '../core/store.js';
 import { FusionError, SnoozeError, isRetryable, retryAfterOf } from '../core/errors.js';
 import type { ChannelDeps } from './channel.js';
 import type { ChannelConfig, ProviderEntry } from './config-types.js';
-import { ProviderError, type ChannelName, type DeliveryStatus, type Provider, type ProviderFactory } from './provider.js';
+import { ProviderError, type ChannelName, type DeliveryStatus, type Provider, type ProviderFactory, type RefusedRecipient } from './provider.js';
 import { capText } from './http/answer.js';
 import { DRY_RUN } from './dry-run.js';
 import { recordSent } from './delivery-status.js';
@@ -59,6 +59,8 @@ export interface DeliveryResult {
   status: DeliveryStatus;
   /** The provider's answer, size-capped. */
   response?: string;
+  /** Recipients the provider refused while it took the message for the others. */
+  refused?: RefusedRecipient[];
 }
 
 export interface FailureDetails {
@@ -278,6 +280,7 @@ export class DeliveryPipeline<M> {
     }
     const result: DeliveryResult = { channel: this.channel, provider: name, messageId: sent.messageId, status: sent.status };
     if (sent.raw !== undefined) result.response = capText(typeof sent.raw === 'string' ? sent.raw : JSON.stringify(sent.raw) ?? '');
+    if (sent.refused?.length) result.refused = sent.refused;
     return result;
   }
 

@@ -14,6 +14,18 @@ export interface SendResult {
   status: DeliveryStatus;
   /** The provider's answer as received (kept size-capped in the job's result). */
   raw?: unknown;
+  /** Recipients the provider refused while it took the message for the others (SMTP's RCPT TO). */
+  refused?: RefusedRecipient[];
+}
+
+export interface RefusedRecipient {
+  address: string;
+  /** The provider's code, e.g. `smtp_450`. */
+  code: string;
+  /** A temporary refusal (try again later), not a permanent one. */
+  retryable: boolean;
+  /** The provider's words. */
+  message: string;
 }
 
 /** What a provider gets for one send: cancellation, the guarded HTTP client, the time. */

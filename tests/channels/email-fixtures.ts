@@ -1,5 +1,5 @@
 // Email test parts: a real SMTP server in-process (smtp-server) handing each received message to
-// mailparser, a self-signed certificate (openssl) for STARTTLS and for signing SNS messages, SNS
+// mailparser (DATA and RCPT TO replies scriptable), a self-signed certificate (openssl) for STARTTLS and for signing SNS messages, SNS
 // message signing (versions 1 and 2), and a loopback file server for attachments, SNS certificates
 // and subscription confirmations.
 import { createSign } from 'node:crypto';
@@ -30,6 +30,8 @@ export interface SmtpSink {
   nth(n: number): Promise<Received>;
   /** Replies to script for the next messages' DATA: a number is an SMTP error code. */
   failNext(...codes: number[]): void;
+  /** Replies to script for an address's next RCPT TO commands, in turn (a 4xx or 5xx code); then it is accepted. */
+  refuseRcpt(address: string, ...codes: number[]): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ export async function smtpSink(opts: { tls?: { key: string; cert: string }; auth
   const received: Received[] = [];
   const waiters = new Map<number, (r: Received) => void>();
   const failures: number[] = [];
+  const refusals = new Map<string, number[]>();
   const parse = opts.parse !== false;
   const server = new SMTPServer({
     secure: false,
@@ -48,6 +51,11 @@ export async function smtpSink(opts: { tls?: { key: string; cert: string }; auth
     onAuth(auth, _session, cb) {
       if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
       cb(new Error('Invalid username or password'));
+    },
+    onRcptTo(address, _session, cb) {
+      const code = refusals.get(address.address)?.shift();
+      if (code) return cb(Object.assign(new Error(code >= 500 ? 'Mailbox unavailable' : 'Mailbox busy, try again later'), { responseCode: code }));
+      cb();
     },
     onData(stream, session, cb) {
       const chunks: Buffer[] = [];
@@ -82,6 +90,7 @@ export async function smtpSink(opts: { tls?: { key: string; cert: string }; auth
     received,
     nth: (n) => (received[n - 1] ? Promise.resolve(received[n - 1]!) : new Promise((r) => waiters.set(n, r))),
     failNext: (...codes) => failures.push(...codes),
+    refuseRcpt: (address, ...codes) => refusals.set(address, [...(refusals.get(address) ?? []), ...codes]),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

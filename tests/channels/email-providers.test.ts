@@ -172,6 +172,25 @@ test('no To left: SendGrid (which needs a to in every personalization) gets one 
   assert.deepEqual([body.To, body.Cc, body.Bcc], [undefined, undefined, 'alice@patient.example, bob@patient.example']);
 });
 
+test('a retry\'s envelope (the recipients an earlier send left): SES narrows Destination only, SendGrid and Postmark send to those recipients only', async () => {
+  const envelope = ['doctor@clinic.example'];
+  const p = ses.create('ses-main', { region: 'us-east-1', accessKeyId: 'AKIDTEST', secretAccessKey: 'ses-secret-xyz', baseUrl: server.base });
+  server.reply({ status: 200, body: { MessageId: 'ses-retry' } });
+  await p.send(mail({ envelope }), ctx());
+  const req = server.requests.at(-1)!;
+  assert.deepEqual(req.json.Destination, { CcAddresses: ['doctor@clinic.example'] });
+  const parsed = await simpleParser(Buffer.from(req.json.Content.Raw.Data, 'base64'));
+  assert.deepEqual([parsed.to, parsed.cc].map((a) => (a as { text: string }).text), ['a+b@patient.example', 'doctor@clinic.example']);
+
+  server.reply({ status: 202, headers: { 'x-message-id': 'sg-retry' } });
+  await sendgrid.create('sg', { apiKey: 'SG.key-123', baseUrl: server.base }).send(mail({ envelope }), ctx());
+  assert.deepEqual(server.requests.at(-1)!.json.personalizations, [{ to: [{ email: 'doctor@clinic.example' }] }]);
+  server.reply({ status: 200, body: { MessageID: 'pm-retry', ErrorCode: 0, Message: 'OK' } });
+  await postmark.create('pm', { serverToken: 'pm-token-456', baseUrl: server.base }).send(mail({ envelope }), ctx());
+  const body = server.requests.at(-1)!.json;
+  assert.deepEqual([body.To, body.Cc, body.Bcc], [undefined, 'doctor@clinic.example', undefined]);
+});
+
 test('postmark: POST /email with X-Postmark-Server-Token; MessageID; ErrorCode kept', async () => {
   const p = postmark.create('pm', { serverToken: 'pm-token-456', baseUrl: server.base, messageStream: 'reports' });
   server.reply({ status: 200, body: { To: 'a+b@patient.example', SubmittedAt: '2024-01-01T00:00:00Z', MessageID: 'pm-msg-1', ErrorCode: 0, Message: 'OK' } });
@@ -245,6 +264,28 @@ test('smtp: STARTTLS and auth against a real SMTP server; the MIME that arrives,
   wrong.close();
   assert.deepEqual([auth.code, auth.retryable], ['smtp_535', false]);
   assert.ok(!auth.message.includes('nope-nope'));
+});
+
+test('smtp: recipients refused at RCPT TO while the others took the mail are in the result (4xx retryable, 5xx not); an envelope narrows a send, headers unchanged', async () => {
+  const sink = await smtpSink();
+  const p = smtp.create('relay', { host: '127.0.0.1', port: sink.port, requireTLS: false }) as SmtpProvider;
+  after(async () => {
+    p.close();
+    await sink.close();
+  });
+  sink.refuseRcpt('doctor@clinic.example', 450);
+  sink.refuseRcpt('audit@lab.example', 550);
+  const r = await p.send(mail({ attachments: [] }), ctx());
+  assert.deepEqual((await sink.nth(1)).rcpt, ['a+b@patient.example']);
+  assert.equal(r.status, 'sent');
+  assert.deepEqual(r.refused!.map((x) => [x.address, x.code, x.retryable]), [['doctor@clinic.example', 'smtp_450', true], ['audit@lab.example', 'smtp_550', false]]);
+  assert.match(r.refused![0]!.message, /^450 /);
+
+  await p.send(mail({ attachments: [], envelope: ['doctor@clinic.example'] }), ctx());
+  const retry = await sink.nth(2);
+  assert.deepEqual(retry.rcpt, ['doctor@clinic.example']);
+  assert.equal(retry.from, 'reports@lab.example');
+  assert.deepEqual([retry.mail.headers.get('to'), retry.mail.headers.get('cc')].map((v) => (v as { text: string }).text), ['a+b@patient.example', 'doctor@clinic.example']);
 });
 
 test('smtp: STARTTLS required by default, a server without it is refused; a closed port is retryable', async () => {

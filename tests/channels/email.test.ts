@@ -195,6 +195,28 @@ test('email channel on SQLite: screening, suppression from signed notifications,
     assert.deepEqual((done.result as any).recipients, { to: 0, cc: 0, bcc: 2 });
   });
 
+  await t.test('recipients refused at RCPT TO: a 4xx retries the attempt for those only (headers unchanged), a 5xx is dropped', async () => {
+    h.sink.refuseRcpt('later@clinic.example', 450);
+    h.sink.refuseRcpt('gone@clinic.example', 550);
+    const before = h.sink.received.length;
+    const job = await h.fusion.enqueue({ task: 'email', payload: { to: 'patient@patient.example', cc: ['later@clinic.example', 'gone@clinic.example'], subject: 'Report', text: 'hi' }, maxAttempts: 3, backoff: FAST });
+    const done = await h.settled(job.id);
+    assert.equal(done.state, 'completed', JSON.stringify(done.error));
+    assert.equal(done.attempts, 2);
+    assert.deepEqual(done.history[0]!.details, { provider: 'relay', code: 'smtp_450', retryable: true, failover: false, deferred: ['later@clinic.example'] });
+    assert.match(done.history[0]!.error!, /1 recipient\(s\) refused the mail for now \(later@clinic\.example: smtp_450 .*\); 1 took it/);
+    const [first, second] = h.sink.received.slice(before);
+    assert.equal(h.sink.received.length, before + 2, 'one mail per attempt');
+    assert.deepEqual(first!.rcpt, ['patient@patient.example']);
+    assert.deepEqual(second!.rcpt, ['later@clinic.example'], 'the retry goes to the recipient refused for now only: the patient does not get it twice');
+    assert.equal(second!.mail.to && 'text' in second!.mail.to ? second!.mail.to.text : '', 'patient@patient.example', 'the retry\'s headers name the whole mail\'s recipients');
+    const r = done.result as any;
+    assert.deepEqual(r.dropped.map((d: any) => `${d.field}:${d.address}:${d.reason}`), ['cc:gone@clinic.example:refused']);
+    assert.match(r.dropped[0].detail, /^smtp_550: 550 /);
+    assert.deepEqual(r.earlierSends, [{ provider: 'relay', messageId: first!.mail.messageId, recipients: 1 }]);
+    assert.equal(r.messageId, second!.mail.messageId);
+  });
+
   await t.test('no recipient left: failed at once, not retried', async () => {
     const job = await h.fusion.enqueue({ task: 'email', payload: { to: ['na@na.com', 'lifecare1@gmail.com'], subject: 'x', message: 'y' }, maxAttempts: 3, backoff: FAST });
     const done = await h.settled(job.id);

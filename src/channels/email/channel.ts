@@ -5,6 +5,12 @@
 // the mail goes through the shared delivery pipeline (routes by recipient domain or "default",
 // failover, demotion, rate limits). With no provider configured it runs dry.
 //
+// Recipients a provider refuses while it takes the mail for the others (SMTP's RCPT TO): a permanent
+// refusal (5xx) is dropped like a suppressed address; a temporary one (4xx) fails the attempt
+// retryably, and the recipients who took the mail are kept in the job's progress
+// (`progress.email`), so the next attempt sends to the others only (its envelope), on the same
+// provider.
+//
 // Every configured provider also takes SNS notifications (SES bounces, complaints, deliveries) at
 // POST /v1/providers/email/<name>/reports: signature verified, subscriptions confirmed, permanent
 // bounces and complaints added to the suppression list, delivery status updated.
@@ -13,7 +19,7 @@ import { callbackJobs } from '../../core/callbacks.js';
 import type { TaskContext } from '../../core/registry.js';
 import { enqueuerOf, type ChannelDeps, type ChannelSetup } from '../channel.js';
 import { callbackRetry } from '../callback-retry.js';
-import { DeliveryPipeline } from '../delivery.js';
+import { DeliveryError, DeliveryPipeline } from '../delivery.js';
 import { dryRunProvider } from '../dry-run.js';
 import type { DeliveryReport, InboundRequest, Provider, ProviderFactory } from '../provider.js';
 import { CHANNEL_QUEUES } from '../queues.js';
@@ -33,9 +39,22 @@ export const EMAIL_TASK = 'email';
 export interface DroppedRecipient {
   address: string;
   field: 'to' | 'cc' | 'bcc';
-  reason: 'invalid' | 'duplicate' | 'blacklisted' | 'suppressed';
-  /** For suppressed ones: why and since when. */
+  /** `refused`: by the provider for good (a 5xx at RCPT TO) while the others took the mail. */
+  reason: 'invalid' | 'duplicate' | 'blacklisted' | 'suppressed' | 'refused';
+  /** For suppressed ones: why and since when; for refused ones, the provider's answer. */
   detail?: string;
+}
+
+/** What an attempt leaves the next when some recipients refused the mail for now. */
+interface EmailProgress {
+  email?: {
+    /** Recipients who have the mail. */
+    delivered: string[];
+    /** Recipients refused for good. */
+    refused: DroppedRecipient[];
+    /** Each send so far: its provider, message id, and how many recipients took it. */
+    sends: { provider: string; messageId: string; recipients: number }[];
+  };
 }
 
 /** An address for logs: first letter and domain (a***@example.com). */
@@ -108,6 +127,7 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
       throw e;
     }
     const m = parsed.message;
+    const earlier = (ctx.job.progress as EmailProgress | null)?.email;
     const { lists, dropped } = await screen(m, deps.clock.now());
     if (lists.to.length + lists.cc.length + lists.bcc.length === 0) {
       const why = dropped.map((d) => `${d.address}: ${d.reason}`).join('; ');
@@ -126,17 +146,41 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
     };
     if (m.from) mail.from = m.from;
     if (m.html) mail.html = m.html;
+    const all = [...lists.to, ...lists.cc, ...lists.bcc];
+    if (earlier) {
+      const done = new Set([...earlier.delivered, ...earlier.refused.map((d) => d.address)].map(addressKey));
+      mail.envelope = all.filter((a) => !done.has(addressKey(a)));
+    }
     // The attachments are downloaded once the send slot is taken: a mail put off by its provider's
     // send rate (snoozed) fetches them when it comes back, not also before.
     const attach = async (out: OutgoingEmail) => {
       out.attachments = await fetchAttachments(m.attachments, { dispatcher: deps.dispatcher, signal: ctx.signal, limits: config.attachments });
     };
     const first = mail.to[0] ?? mail.cc[0] ?? mail.bcc[0]!;
-    const sent = await pipeline.deliver(mail, { country: domainOf(first), requested: m.provider }, ctx, m.attachments.length > 0 ? attach : undefined);
+    // Those left for this attempt may all have been dropped since (suppressed meanwhile): nothing to send.
+    const { refused = [], ...sent } = mail.envelope?.length === 0
+      ? { channel: 'email' as const, status: 'sent' as const, provider: earlier!.sends.at(-1)!.provider, messageId: earlier!.sends.at(-1)!.messageId }
+      : await pipeline.deliver(mail, { country: domainOf(first), requested: m.provider }, ctx, m.attachments.length > 0 ? attach : undefined);
+    const fieldOf = (a: string) => (['to', 'cc', 'bcc'] as const).find((f) => lists[f].some((x) => addressKey(x) === addressKey(a))) ?? 'bcc';
+    const bounced: DroppedRecipient[] = refused.filter((r) => !r.retryable).map((r) => ({ address: r.address, field: fieldOf(r.address), reason: 'refused', detail: `${r.code}: ${r.message}` }));
+    const later = refused.filter((r) => r.retryable);
+    if (later.length > 0) {
+      const out = new Set(refused.map((r) => addressKey(r.address)));
+      const took = (mail.envelope ?? all).filter((a) => !out.has(addressKey(a)));
+      await ctx.progress({ email: {
+        delivered: [...(earlier?.delivered ?? []), ...took],
+        refused: [...(earlier?.refused ?? []), ...bounced],
+        sends: [...(earlier?.sends ?? []), { provider: sent.provider, messageId: sent.messageId, recipients: took.length }],
+      } } satisfies EmailProgress);
+      const why = later.map((r) => `${r.address}: ${r.code} ${r.message}`).join('; ');
+      throw new DeliveryError(`email: ${later.length} recipient(s) refused the mail for now (${why}); ${took.length} took it, the next attempt sends to the others only`,
+        { provider: sent.provider, code: later[0]!.code, retryable: true, failover: false, deferred: later.map((r) => r.address) });
+    }
     const result: Record<string, unknown> = {
       ...sent,
       recipients: { to: mail.to.length, cc: mail.cc.length, bcc: mail.bcc.length },
-      dropped,
+      dropped: [...dropped, ...(earlier?.refused ?? []), ...bounced],
+      ...(earlier ? { earlierSends: earlier.sends } : {}),
       attachments: mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, bytes: a.content.length })),
     };
     if (m.deleteFilesAfterSend && m.attachments.length > 0) {

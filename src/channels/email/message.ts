@@ -54,6 +54,11 @@ export interface OutgoingEmail {
   headers: Record<string, string>;
   /** Job id, for providers that take a custom id or tag. */
   jobId?: string;
+  /**
+   * The only recipients this send goes to, when an earlier attempt's went to the others (they
+   * refused for now); the headers still name the whole mail's To and Cc where the provider allows.
+   */
+  envelope?: string[];
 }
 
 /** "Name <address>" or the bare address. */

@@ -33,6 +33,14 @@ export function configuredSender(s: Settings): EmailAddress | undefined {
   return a;
 }
 
+/** The lists a send goes to: the mail's, narrowed to its envelope when an earlier send took the rest. */
+export function sendLists(m: OutgoingEmail): { to: string[]; cc: string[]; bcc: string[] } {
+  if (!m.envelope) return m;
+  const left = new Set(m.envelope);
+  const keep = (xs: string[]) => xs.filter((a) => left.has(a));
+  return { to: keep(m.to), cc: keep(m.cc), bcc: keep(m.bcc) };
+}
+
 /** The sender of one message: its own, else the configured one; neither is a mistake no retry fixes. */
 export function senderOf(m: OutgoingEmail, fallback: EmailAddress | undefined, s: Settings): EmailAddress {
   const from = m.from ?? fallback;
@@ -48,14 +56,14 @@ export interface EmailExchange {
   read(answer: HttpAnswer): SendResult;
 }
 
-/** An email provider that sends one HTTP request per mail. */
+/** An email provider that sends one HTTP request per mail (recipients in the body: an envelope narrows them). */
 export function httpEmailProvider(s: Settings, from: EmailAddress | undefined, ex: EmailExchange): Provider<OutgoingEmail> {
   return {
     name: s.name,
     type: s.type,
     async send(m, ctx) {
       try {
-        const req = ex.request(m, senderOf(m, from, s), ctx);
+        const req = ex.request({ ...m, ...sendLists(m) }, senderOf(m, from, s), ctx);
         const answer = await httpSend(req.url, { method: req.method ?? 'POST', headers: req.headers, body: req.body, timeoutMs: s.timeoutMs }, ctx, s.label);
         if (answer.status < 200 || answer.status >= 300) throw httpFailure(answer, s.label, ctx.now(), ex.errorCode?.(answer));
         const result = ex.read(answer);

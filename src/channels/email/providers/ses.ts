@@ -13,7 +13,7 @@ import { awsClientPerDispatcher, awsFailure } from '../../http/aws.js';
 import { scrubError } from '../../sms/providers/common.js';
 import { buildMime } from '../mime.js';
 import type { OutgoingEmail } from '../message.js';
-import { configuredSender, schema, SENDER_PROPERTIES, senderOf, Settings } from './common.js';
+import { configuredSender, schema, SENDER_PROPERTIES, sendLists, senderOf, Settings } from './common.js';
 import { formatAddress } from '../message.js';
 
 const SECRETS = ['secretAccessKey', 'sessionToken'];
@@ -63,9 +63,11 @@ export const ses: ProviderFactory<OutgoingEmail> = {
         try {
           const sender = senderOf(m, from, s);
           const raw = await buildMime(m, sender);
+          // Destination is the envelope: a retry's narrower one leaves the headers naming everyone.
+          const { to, cc, bcc } = sendLists(m);
           const out = await clientFor(ctx).send(new SendEmailCommand({
             FromEmailAddress: formatAddress(sender),
-            Destination: { ToAddresses: m.to.length ? m.to : undefined, CcAddresses: m.cc.length ? m.cc : undefined, BccAddresses: m.bcc.length ? m.bcc : undefined },
+            Destination: { ToAddresses: to.length ? to : undefined, CcAddresses: cc.length ? cc : undefined, BccAddresses: bcc.length ? bcc : undefined },
             ReplyToAddresses: m.replyTo.length ? m.replyTo : undefined,
             Content: { Raw: { Data: raw } },
             ConfigurationSetName: configurationSet,

@@ -6,9 +6,11 @@
 //
 // Errors: a 5xx reply is permanent (not retryable), a 4xx reply temporary (retryable); auth failures
 // and a missing STARTTLS are configuration mistakes (not retryable); connection faults and timeouts
-// are retryable.
+// are retryable. Recipients refused at RCPT TO while the mail went to the others are in the result
+// (`refused`, 4xx ones retryable), for the channel to retry or drop. A mail whose `envelope` is set
+// goes to those recipients only, its headers unchanged.
 import nodemailer from 'nodemailer';
-import type { Provider, ProviderFactory } from '../../provider.js';
+import type { Provider, ProviderFactory, RefusedRecipient } from '../../provider.js';
 import { ProviderError } from '../../provider.js';
 import { scrubError } from '../../sms/providers/common.js';
 import { mailOptions } from '../mime.js';
@@ -34,6 +36,18 @@ function classify(err: unknown, label: string): unknown {
     retryable,
     raw: { code: e.code, responseCode: reply, response: e.response, command: e.command },
   });
+}
+
+type RejectedRcpt = { recipient?: string; responseCode?: number; response?: string };
+
+/** The recipients refused at RCPT TO of a mail the server took for the others. */
+function refusedOf(rejected: RejectedRcpt[] | undefined): RefusedRecipient[] {
+  return (rejected ?? []).map((e) => ({
+    address: String(e.recipient),
+    code: typeof e.responseCode === 'number' ? `smtp_${e.responseCode}` : 'smtp_error',
+    retryable: typeof e.responseCode !== 'number' || e.responseCode < 500,
+    message: e.response ?? 'refused',
+  }));
 }
 
 export const smtp: ProviderFactory<OutgoingEmail> = {
@@ -89,12 +103,16 @@ export const smtp: ProviderFactory<OutgoingEmail> = {
       async send(m) {
         try {
           transport ??= nodemailer.createTransport(options);
-          const info = await transport.sendMail(mailOptions(m, senderOf(m, from, s)));
+          const sender = senderOf(m, from, s);
+          const envelope = m.envelope ? { envelope: { from: sender.address, to: m.envelope } } : {};
+          const info = await transport.sendMail({ ...mailOptions(m, sender), ...envelope });
           const rejected = (info.rejected ?? []).map(String);
+          const refused = refusedOf((info as { rejectedErrors?: RejectedRcpt[] }).rejectedErrors);
           return {
             messageId: String(info.messageId),
             status: 'sent',
             raw: { messageId: info.messageId, response: info.response, accepted: (info.accepted ?? []).map(String), ...(rejected.length ? { rejected } : {}) },
+            ...(refused.length ? { refused } : {}),
           };
         } catch (err) {
           throw scrubError(classify(err, s.label), s.secretValues);
