@@ -93,6 +93,17 @@ test('twilio whatsapp: whatsapp:-prefixed numbers; text, media, and a template b
   await assert.rejects(p.send(msg({ to: '+919876543210', template: { name: 'unmapped' } }), ctx()), (e: ProviderError) => e.code === 'template_not_mapped' && !e.retryable);
 });
 
+test('twilio whatsapp: 21611 and 20429 answered 400 are retryable (failover), 63016 (outside the 24-hour window) is not', async () => {
+  const p = twilioWhatsApp.create('twilio-wa', { accountSid: 'AC1', authToken: 'tw-secret', from: '+14155238886', baseUrl: loop.base });
+  for (const [code, retryable] of [[21611, true], [20429, true], [63016, false]] as const) {
+    loop.answer = () => ({ status: 400, body: { code, message: `error ${code}`, status: 400 } });
+    await assert.rejects(p.send(msg({ to: '+919876543210', text: 'Hi' }), ctx()), (e: ProviderError) => {
+      assert.deepEqual([e.code, e.retryable], [String(code), retryable], e.message);
+      return true;
+    });
+  }
+});
+
 test('payload: original and native forms; bad fields named', () => {
   const field = (p: unknown) => {
     try {

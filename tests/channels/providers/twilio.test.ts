@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { twilio } from '../../../src/channels/sms/providers/twilio.js';
 import { ProviderError } from '../../../src/channels/provider.js';
-import { checkErrorAnswers, context, message, stage } from './stand-in.js';
+import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
 const { server, dispatcher } = await stage();
 
@@ -47,6 +47,14 @@ test('twilio: 429, 5xx, a refusal with its error code, a timeout', async () => {
     secrets: [TOKEN],
     refusal: { status: 400, body: { code: 21211, message: "The 'To' number is not a valid phone number.", more_info: 'https://www.twilio.com/docs/errors/21211', status: 400 }, code: '21211' },
   });
+});
+
+test('twilio: 21611 (the From number\'s queue is full) and 20429 (too many requests) answered 400 are retryable, so the route fails over; 21211 is not', async () => {
+  for (const [code, retryable] of [[21611, true], [20429, true], [21211, false]] as const) {
+    server.reply({ status: 400, body: { code, message: `error ${code}`, more_info: `https://www.twilio.com/docs/errors/${code}`, status: 400 } });
+    const e = await sendError(make(), message(), context(dispatcher));
+    assert.deepEqual([e.code, e.retryable, e.status], [String(code), retryable, 400], e.message);
+  }
 });
 
 function signed(url: string, fields: Record<string, string>, token = TOKEN) {

@@ -1,12 +1,29 @@
 // Twilio Programmable Messaging: POST /2010-04-01/Accounts/{AccountSid}/Messages.json, Basic auth
 // AccountSid:AuthToken, form To, From | MessagingServiceSid, Body, StatusCallback. Answers JSON
-// { sid, status }; errors { code, message, more_info, status }. Status callbacks are form posts signed
-// with X-Twilio-Signature = base64(HMAC-SHA1(authToken, url + sorted param names and values)).
+// { sid, status }; errors { code, message, more_info, status }: classified by status, but for the
+// codes Twilio answers 400 for a passing state (a sender's queue full, rate limits), retryable so
+// the route fails over. Status callbacks are form posts signed with X-Twilio-Signature =
+// base64(HMAC-SHA1(authToken, url + sorted param names and values)).
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { DeliveryReport, DeliveryStatus, InboundRequest } from '../../provider.js';
+import { ProviderError, type DeliveryReport, type DeliveryStatus, type InboundRequest } from '../../provider.js';
+import { httpFailure, retryAfterMs, type HttpAnswer } from '../../http/answer.js';
 import { adapter, basicAuth, FORM, form, refusal, schema, sent, text } from './common.js';
 
 const SECRETS = ['authToken'];
+
+/**
+ * Codes Twilio may answer with a 400 that refuse nothing for good: 21611, the From number's queue of
+ * messages is full (over 10 hours of backlog: another sender may go now); 20429, too many requests.
+ */
+const TRANSIENT_CODES = new Set(['21611', '20429']);
+
+/** A failed Messages request (SMS and WhatsApp alike), Twilio's code kept. */
+export function twilioFailure(answer: HttpAnswer, label: string, now: number): ProviderError {
+  const code = text(answer.json, 'code');
+  const e = httpFailure(answer, label, now, code);
+  if (e.retryable || !code || !TRANSIENT_CODES.has(code)) return e;
+  return new ProviderError(e.message, { code: e.code, retryable: true, status: e.status, raw: e.raw, retryAfterMs: retryAfterMs(answer.headers['retry-after'], now) });
+}
 
 /** Twilio's message statuses in ours. */
 function statusOf(s: string | undefined): DeliveryStatus {
@@ -71,7 +88,7 @@ export const twilio = adapter({
           }),
         };
       },
-      errorCode: (a) => text(a.json, 'code'),
+      failure: (a, ctx) => twilioFailure(a, s.label, ctx.now()),
       read: (a) => sent(s, a, text(a.json, 'sid'), statusOf(text(a.json, 'status'))),
       deliveryReports(req) {
         const params = new URLSearchParams(req.rawBody);

@@ -1,13 +1,13 @@
 // Twilio WhatsApp: the Messages API (POST /2010-04-01/Accounts/{sid}/Messages.json, Basic auth) with
 // `whatsapp:`-prefixed numbers. Text goes as Body; media as MediaUrl (Body its caption); a template as
 // a Content API template: ContentSid (HX...) and ContentVariables {"1": first param, ...}. A template
-// named by its Meta name is looked up in config `templates` (name → ContentSid). Status callbacks are
-// the same signed form posts as for SMS (X-Twilio-Signature).
+// named by its Meta name is looked up in config `templates` (name → ContentSid). Failures are read
+// and status callbacks signed (X-Twilio-Signature) as for SMS.
 import { timingSafeEqual } from 'node:crypto';
 import type { DeliveryReport, DeliveryStatus, InboundRequest, Provider, ProviderFactory, SendResult } from '../../provider.js';
-import { httpFailure, httpSend } from '../../http/answer.js';
+import { httpSend } from '../../http/answer.js';
 import { FORM, Settings, basicAuth, form, refusal, schema, scrub, scrubError, sent, text } from '../../sms/providers/common.js';
-import { twilioSignature } from '../../sms/providers/twilio.js';
+import { twilioFailure, twilioSignature } from '../../sms/providers/twilio.js';
 import type { WhatsAppMessage } from '../message.js';
 
 const CONTENT_SID = /^HX[0-9a-fA-F]{32}$/;
@@ -67,7 +67,7 @@ export const twilioWhatsApp: ProviderFactory<WhatsAppMessage> = {
           }
           fields.StatusCallback = callback;
           const answer = await httpSend(url, { headers: { authorization: basicAuth(sid, token), 'content-type': FORM }, body: form(fields), timeoutMs: s.timeoutMs }, ctx, s.label);
-          if (answer.status < 200 || answer.status >= 300) throw httpFailure(answer, s.label, ctx.now(), text(answer.json, 'code'));
+          if (answer.status < 200 || answer.status >= 300) throw twilioFailure(answer, s.label, ctx.now());
           const r = sent(s, answer, text(answer.json, 'sid'), statusOf(text(answer.json, 'status') ?? 'queued'));
           return { ...r, raw: scrub(r.raw, s.secretValues) };
         } catch (err) {
