@@ -31,6 +31,24 @@ test('vonage: status 1 (throttled) is retryable, other statuses refusals with er
   assert.match(c.message, /Bad Credentials/);
 });
 
+test('vonage: a long text in parts: sent when every part is; a part refused after one sent is a partial send, not retried, each part said; none sent: classified by the first', async () => {
+  const long = message({ text: 'x'.repeat(200) });
+  const ok = { to: '919876543210', 'message-id': '0A00000001', status: '0', 'remaining-balance': '3.10', 'message-price': '0.04', network: '40410' };
+  server.reply({ body: { 'message-count': '2', messages: [ok, { ...ok, 'message-id': '0A00000002' }] } });
+  const r = await make().send(long, context(dispatcher));
+  assert.deepEqual([r.messageId, r.status], ['0A00000001', 'sent']);
+
+  server.reply({ body: { 'message-count': '2', messages: [ok, { status: '1', 'error-text': 'Throughput Rate Exceeded - please wait [ 10 ] and retry' }] } });
+  const partial = await sendError(make(), long, context(dispatcher));
+  assert.deepEqual([partial.code, partial.retryable], ['partial_send', false]);
+  assert.match(partial.message, /1 of 2 parts sent, not retried .*: part 1 sent \(0A00000001\), part 2 refused 1 \(Throughput Rate Exceeded - please wait \[ 10 \] and retry\)/);
+  assert.deepEqual((partial.raw as { messages: unknown[] }).messages.length, 2);
+
+  server.reply({ body: { 'message-count': '2', messages: [{ status: '1', 'error-text': 'Throughput Rate Exceeded' }, { status: '1', 'error-text': 'Throughput Rate Exceeded' }] } });
+  const none = await sendError(make(), long, context(dispatcher));
+  assert.deepEqual([none.code, none.retryable], ['1', true]);
+});
+
 test('vonage: 429, 5xx, a refusal with its code, a timeout', async () => {
   await checkErrorAnswers({ server, dispatcher, make, secrets: [SECRET], refusal: { status: 200, body: { 'message-count': '1', messages: [{ status: '3', 'error-text': 'Invalid to parameter' }] }, code: '3' } });
 });
