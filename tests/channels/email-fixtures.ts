@@ -35,7 +35,7 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-export async function smtpSink(opts: { tls?: { key: string; cert: string }; auth?: { user: string; pass: string }; parse?: boolean } = {}): Promise<SmtpSink> {
+export async function smtpSink(opts: { tls?: { key: string; cert: string }; auth?: { user: string; pass: string }; parse?: boolean; reply?: (n: number) => string } = {}): Promise<SmtpSink> {
   const received: Received[] = [];
   const waiters = new Map<number, (r: Received) => void>();
   const failures: number[] = [];
@@ -78,7 +78,7 @@ export async function smtpSink(opts: { tls?: { key: string; cert: string }; auth
         };
         received.push(r);
         waiters.get(received.length)?.(r);
-        cb(null, 'queued as ' + received.length);
+        cb(null, opts.reply ? opts.reply(received.length) : 'queued as ' + received.length);
       });
     },
   });

@@ -12,6 +12,7 @@ import { ses } from '../../src/channels/email/providers/ses.js';
 import { sendgrid } from '../../src/channels/email/providers/sendgrid.js';
 import { postmark } from '../../src/channels/email/providers/postmark.js';
 import { smtp, type SmtpProvider } from '../../src/channels/email/providers/smtp.js';
+import { readSesEvent } from '../../src/channels/email/ses-events.js';
 import { stage } from './providers/stand-in.js';
 import { selfSigned, smtpSink } from './email-fixtures.js';
 
@@ -286,6 +287,22 @@ test('smtp: recipients refused at RCPT TO while the others took the mail are in 
   assert.deepEqual(retry.rcpt, ['doctor@clinic.example']);
   assert.equal(retry.from, 'reports@lab.example');
   assert.deepEqual([retry.mail.headers.get('to'), retry.mail.headers.get('cc')].map((v) => (v as { text: string }).text), ['a+b@patient.example', 'doctor@clinic.example']);
+});
+
+test('smtp through Amazon SES: the message id is the one SES answers "250 Ok <id>" with (it replaces the Message-ID), the one its reports name', async () => {
+  const SES_ID = '0100018f2b7c5a1e-6a0e2f4c-2d3b-4c5d-9e8f-0a1b2c3d4e5f-000000';
+  const sink = await smtpSink({ reply: () => `Ok ${SES_ID}` });
+  const p = smtp.create('ses-smtp', { host: '127.0.0.1', port: sink.port, requireTLS: false }) as SmtpProvider;
+  after(async () => {
+    p.close();
+    await sink.close();
+  });
+  const r = await p.send(mail({ attachments: [] }), ctx());
+  assert.equal(r.messageId, SES_ID);
+  const got = await sink.nth(1);
+  assert.equal((r.raw as { messageId: string }).messageId, got.mail.messageId, 'the header\'s id stays in the answer');
+  const event = readSesEvent({ eventType: 'Delivery', mail: { messageId: SES_ID }, delivery: { recipients: ['a+b@patient.example'] } });
+  assert.equal(event.reports[0]!.messageId, r.messageId);
 });
 
 test('smtp: STARTTLS required by default, a server without it is refused; a closed port is retryable', async () => {

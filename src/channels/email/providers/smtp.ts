@@ -2,7 +2,9 @@
 // reused, `maxConnections` at once, each retired after `maxMessages`), TLS from the start
 // (`secure`, port 465) or STARTTLS (required by default: a server that does not offer it is refused
 // rather than sent the mail in clear), optional auth. The message id is the Message-ID nodemailer
-// wrote; the server's answer is kept in the result.
+// wrote, or, through Amazon SES's SMTP interface (which replaces that header and answers
+// "250 Ok <its id>"), SES's id, the one its delivery and bounce reports name; the server's answer is
+// kept in the result.
 //
 // Errors: a 5xx reply is permanent (not retryable), a 4xx reply temporary (retryable); auth failures
 // and a missing STARTTLS are configuration mistakes (not retryable); connection faults and timeouts
@@ -37,6 +39,9 @@ function classify(err: unknown, label: string): unknown {
     raw: { code: e.code, responseCode: reply, response: e.response, command: e.command },
   });
 }
+
+/** Amazon SES's answer to a mail's data: its own message id. */
+const SES_REPLY = /^250 Ok ([0-9a-f]+(?:-[0-9a-f]+)+)$/i;
 
 type RejectedRcpt = { recipient?: string; responseCode?: number; response?: string };
 
@@ -108,8 +113,9 @@ export const smtp: ProviderFactory<OutgoingEmail> = {
           const info = await transport.sendMail({ ...mailOptions(m, sender), ...envelope });
           const rejected = (info.rejected ?? []).map(String);
           const refused = refusedOf((info as { rejectedErrors?: RejectedRcpt[] }).rejectedErrors);
+          const ses = SES_REPLY.exec(String(info.response ?? '').trim());
           return {
-            messageId: String(info.messageId),
+            messageId: ses ? ses[1]! : String(info.messageId),
             status: 'sent',
             raw: { messageId: info.messageId, response: info.response, accepted: (info.accepted ?? []).map(String), ...(rejected.length ? { rejected } : {}) },
             ...(refused.length ? { refused } : {}),
