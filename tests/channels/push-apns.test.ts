@@ -63,6 +63,24 @@ test('apns token auth: ES256 JWT (kid, iss) verifies with the public key and is 
   assert.deepEqual([bg.headers['apns-push-type'], bg.headers['apns-priority'], bg.body], ['background', '5', { aps: { 'content-available': 1 } }]);
 });
 
+test('apns token auth: a job\'s concurrent streams share one provider token; one ExpiredProviderToken answer across them mints one new token, not one per stream', async () => {
+  tokenApns.hits.length = 0;
+  tokenApns.answer = () => ({ status: 200 });
+  const p = tokenAuth();
+  // A first send of many streams at once signs one token.
+  await p.send(ios(Array.from({ length: 10 }, (_, i) => IOS_TOKEN(10 + i))), ctx());
+  const used = new Set(tokenApns.hits.map((h) => String(h.headers.authorization)));
+  assert.equal(used.size, 1, `${used.size} provider tokens for one job's first streams`);
+  const [first] = used;
+  // APNs now calls that token expired (clock skew, say): every stream carrying it gets 403.
+  tokenApns.hits.length = 0;
+  tokenApns.answer = (h) => (h.headers.authorization === first ? { status: 403, body: { reason: 'ExpiredProviderToken' } } : { status: 200 });
+  const r = await p.send(ios(Array.from({ length: 20 }, (_, i) => IOS_TOKEN(100 + i))), ctx());
+  assert.deepEqual((r.raw as PushSendRaw).results.map((x) => x.status), Array(20).fill('sent'), 'each refused stream tried once more with the new token');
+  const minted = new Set(tokenApns.hits.map((h) => String(h.headers.authorization)).filter((a) => a !== first));
+  assert.equal(minted.size, 1, `${minted.size} new provider tokens sent on one connection within a second`);
+});
+
 test('apns certificate auth: the client certificate is presented over TLS; no authorization header', async () => {
   certApns.hits.length = 0;
   const p = apnsFactory(loopback).create('apns-cert', { baseUrl: certApns.base, ca: server.cert, topic: 'com.example.app', cert: client.cert, key: client.key });

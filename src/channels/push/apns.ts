@@ -55,18 +55,28 @@ export function apnsHeaders(part: IosPart, topic: string): Record<string, string
   return h;
 }
 
-/** The provider token of token auth, signed once per 50 minutes. */
+/**
+ * The provider token of token auth, signed once per 50 minutes. Apple refuses a token changed too
+ * often on a connection (TooManyProviderTokenUpdates), so the streams of a job share one: one
+ * signing in flight at a time, and a token refused as expired is dropped only while it is still
+ * the one kept (the first of the streams refused together drops it, the others take the new one).
+ */
 class ProviderToken {
   private cached: { jwt: string; at: number } | null = null;
+  private minting: Promise<string> | null = null;
   private key: Promise<KeyObject | CryptoKey> | null = null;
   constructor(private readonly keyId: string, private readonly teamId: string, private readonly pem: string, private readonly label: string) {}
 
-  invalidate(): void {
-    this.cached = null;
+  invalidate(jwt: string): void {
+    if (this.cached?.jwt === jwt) this.cached = null;
   }
 
-  async get(now: number): Promise<string> {
-    if (this.cached && now - this.cached.at < APNS_JWT_LIFE_MS) return this.cached.jwt;
+  get(now: number): Promise<string> {
+    if (this.cached && now - this.cached.at < APNS_JWT_LIFE_MS) return Promise.resolve(this.cached.jwt);
+    return (this.minting ??= this.mint(now).finally(() => (this.minting = null)));
+  }
+
+  private async mint(now: number): Promise<string> {
     this.key ??= jose().then((j) => j.importPKCS8(this.pem, 'ES256')).catch((err) => {
       this.key = null;
       throw new ProviderError(`${this.label}: signingKey is not a PKCS#8 EC (P-256) key, the .p8 file's text (${(err as Error).message})`, { code: 'bad_credentials', retryable: false });
@@ -189,7 +199,8 @@ export function apnsFactory(guard: OutgoingGuard): ApnsFactory {
 
       const one = async (part: IosPart, device: string, body: string, ctx: ProviderContext, retried = false): Promise<TokenResult> => {
         const headers: Record<string, string> = { ':path': `/3/device/${device}`, ...apnsHeaders(part, topic) };
-        if (token) headers.authorization = `bearer ${await token.get(ctx.now())}`;
+        const jwt = token ? await token.get(ctx.now()) : undefined;
+        if (jwt) headers.authorization = `bearer ${jwt}`;
         let a: Answer;
         try {
           a = await conn.request(headers, body, s.timeoutMs, ctx.signal);
@@ -205,8 +216,8 @@ export function apnsFactory(guard: OutgoingGuard): ApnsFactory {
         } catch {
           // not JSON: the status says it
         }
-        if (token && (reason === 'ExpiredProviderToken' || reason === 'InvalidProviderToken')) {
-          token.invalidate();
+        if (token && jwt && (reason === 'ExpiredProviderToken' || reason === 'InvalidProviderToken')) {
+          token.invalidate(jwt);
           if (!retried && reason === 'ExpiredProviderToken') return one(part, device, body, ctx, true);
         }
         if (a.status === 410 || INVALID_REASONS.has(reason)) return { platform: 'ios', device, status: 'invalid', code: reason, retryable: false, error: `${a.status} ${reason}` };
