@@ -98,6 +98,17 @@ test('fcm: per-token answers: UNREGISTERED and INVALID_ARGUMENT on the token are
   assert.ok(results.every((x) => x.provider === 'fcm-mixed'));
 });
 
+test('fcm: SENDER_ID_MISMATCH (a provider configured with another Firebase project) refuses the token, not retryable, and does not call it invalid', async () => {
+  const mismatch = { status: 403, body: { error: { code: 403, message: 'SenderId mismatch', status: 'PERMISSION_DENIED', details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'SENDER_ID_MISMATCH' }] } } };
+  fcmAnswers(Object.fromEntries([1, 2, 3].map((i) => [FCM_TOKEN(i), mismatch])));
+  const p = fcm.create('fcm-wrong-project', { serviceAccount: { ...account, project_id: 'another-project' }, baseUrl: loop.base });
+  const r = await p.send(android([1, 2, 3].map(FCM_TOKEN)), ctx());
+  const results = (r.raw as PushSendRaw).results;
+  assert.deepEqual(results.map((x) => [x.status, x.code, x.retryable]), Array(3).fill(['failed', 'SENDER_ID_MISMATCH', false]));
+  assert.match(results[0]!.error!, /^403 SenderId mismatch: the token is another Firebase project's than this provider's/);
+  assert.equal(r.status, 'failed');
+});
+
 test('fcm: every token failing retryably is the provider failing (thrown, retryable, Retry-After kept); a refused token exchange is not retryable', async () => {
   fcmAnswers({ [FCM_TOKEN(1)]: { status: 429, body: { error: { status: 'QUOTA_EXCEEDED', message: 'slow down' } } } });
   const orig = loop.answer;

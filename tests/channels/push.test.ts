@@ -92,6 +92,26 @@ test('a job whose every token is invalid fails, not retryable, listing them; a l
   }
 });
 
+test('a provider configured with another Firebase project (SENDER_ID_MISMATCH for every token): the job fails, not retried, and no token is called invalid', async () => {
+  const h = await harness('sqlite', config, ['pn']);
+  loop.answer = (hit) => hit.path === '/token'
+    ? { body: { access_token: 'ya29.x', expires_in: 3600 } }
+    : { status: 403, body: { error: { code: 403, message: 'SenderId mismatch', status: 'PERMISSION_DENIED', details: [{ errorCode: 'SENDER_ID_MISMATCH' }] } } };
+  const events: TokenInvalidEvent[] = [];
+  const onInvalid = (e: TokenInvalidEvent) => events.push(e);
+  pushEvents.on(TOKEN_INVALID_EVENT, onInvalid);
+  try {
+    const job = await h.fusion.enqueue('push', { tokens: [FCM_TOKEN(7), FCM_TOKEN(8)], platform: 'android', title: 'x' }, { maxAttempts: 3 });
+    const done = await h.settled(job.id);
+    assert.deepEqual([done.state, done.attempts, done.error?.code, done.error?.retryable], ['failed', 1, 'SENDER_ID_MISMATCH', false]);
+    assert.deepEqual([done.error?.details?.invalid, done.error?.details?.failed, done.error?.details?.invalidTokens], [0, 2, []]);
+    assert.deepEqual(events, [], 'no push.token-invalid: the devices are fine, the provider\'s project is not');
+  } finally {
+    pushEvents.off(TOKEN_INVALID_EVENT, onInvalid);
+    await h.close();
+  }
+});
+
 for (const target of ['sqlite', 'redis'] as const) {
   test(`end to end on ${target}: POST /queue/ task 3 (original android + ios form) → FCM and APNs → /jobInfo/ finished with the provider ids`, { skip: target === 'redis' && skipRedis }, async () => {
     const h = await harness(target, config, ['pn']);

@@ -2,7 +2,9 @@
 // per device token, Bearer access token from the service account's OAuth flow (an RS256 JWT signed
 // with the account's private key, exchanged at its token_uri for an access token, cached until a
 // minute before it expires). Per-token outcomes are results, not errors: an unregistered token is
-// `invalid`, a 503 on one token is a retryable failure of that token only. The provider throws only
+// `invalid`, a 503 on one token is a retryable failure of that token only, SENDER_ID_MISMATCH (the
+// token is another Firebase project's than the provider's) a refusal, not an invalid token: a
+// provider configured with the wrong project would otherwise have every device pruned. The provider throws only
 // when nothing could be tried (no access token) or every token failed retryably (the provider is
 // down), so the pipeline counts it against the provider's health and fails over.
 import type { KeyObject } from 'node:crypto';
@@ -100,14 +102,15 @@ export class ServiceAccountToken {
   }
 }
 
-/** FCM's error status or its FcmError errorCode, and whether it blames the token. */
+/** FCM's error status or its FcmError errorCode, and whether it says the token itself is dead. */
 function fcmError(answer: HttpAnswer): { code: string; invalidToken: boolean; message: string } {
   const e = (answer.json as { error?: { status?: string; message?: string; details?: { '@type'?: string; errorCode?: string; fieldViolations?: { field?: string }[] }[] } } | undefined)?.error;
   const fcmCode = e?.details?.find((d) => d.errorCode)?.errorCode;
   const code = fcmCode ?? e?.status ?? `http_${answer.status}`;
   const onToken = e?.details?.some((d) => d.fieldViolations?.some((f) => f.field === 'message.token')) || /registration token/i.test(e?.message ?? '');
-  const invalidToken = code === 'UNREGISTERED' || code === 'SENDER_ID_MISMATCH' || (code === 'INVALID_ARGUMENT' && onToken);
-  return { code, invalidToken, message: e?.message ?? capText(answer.text, 300) };
+  const invalidToken = code === 'UNREGISTERED' || (code === 'INVALID_ARGUMENT' && onToken);
+  const message = e?.message ?? capText(answer.text, 300);
+  return { code, invalidToken, message: code === 'SENDER_ID_MISMATCH' ? `${message}: the token is another Firebase project's than this provider's (check its serviceAccount and projectId)` : message };
 }
 
 const RETRY_CODES = new Set(['UNAVAILABLE', 'INTERNAL', 'QUOTA_EXCEEDED']);
