@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { twilio } from '../../../src/channels/sms/providers/twilio.js';
 import { ProviderError } from '../../../src/channels/provider.js';
+import { validateConfig } from '../../../src/channels/config.js';
 import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
 
 const { server, dispatcher } = await stage();
@@ -37,6 +38,18 @@ test('twilio: a messaging service instead of a From number; the payload sender w
   server.reply({ status: 201, body: { sid: 'SM3', status: 'queued' } });
   await make().send(message({ senderId: 'FUSION' }), context(dispatcher));
   assert.equal(server.requests.at(-1)!.form.get('From'), 'FUSION');
+});
+
+test('twilio: a configured statusCallback reaches Twilio as StatusCallback when the payload gives none; the payload\'s wins', async () => {
+  const entry = { type: 'twilio', accountSid: SID, authToken: TOKEN, from: '+15005550006', statusCallback: 'https://hub.example/v1/providers/sms/twilio-us/reports' };
+  validateConfig({ channels: { sms: { providers: { 'twilio-us': entry } } } }, { env: {} }); // a known field of the adapter's config
+  const p = make({ statusCallback: entry.statusCallback });
+  server.reply({ status: 201, body: { sid: 'SM4', status: 'queued' } });
+  await p.send(message(), context(dispatcher));
+  assert.equal(server.requests.at(-1)!.form.get('StatusCallback'), 'https://hub.example/v1/providers/sms/twilio-us/reports');
+  server.reply({ status: 201, body: { sid: 'SM5', status: 'queued' } });
+  await p.send(message({ statusCallbackUrl: 'https://other.example/dlr' }), context(dispatcher));
+  assert.equal(server.requests.at(-1)!.form.get('StatusCallback'), 'https://other.example/dlr');
 });
 
 test('twilio: 429, 5xx, a refusal with its error code, a timeout', async () => {

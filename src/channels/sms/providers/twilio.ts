@@ -1,5 +1,6 @@
 // Twilio Programmable Messaging: POST /2010-04-01/Accounts/{AccountSid}/Messages.json, Basic auth
-// AccountSid:AuthToken, form To, From | MessagingServiceSid, Body, StatusCallback. Answers JSON
+// AccountSid:AuthToken, form To, From | MessagingServiceSid, Body, StatusCallback (the payload's, else
+// the configured `statusCallback`: with a From number Twilio calls back only that URL). Answers JSON
 // { sid, status }; errors { code, message, more_info, status }: classified by status, but for the
 // codes Twilio answers 400 for a passing state (a sender's queue full, rate limits), retryable so
 // the route fails over. Status callbacks are form posts signed with X-Twilio-Signature =
@@ -64,6 +65,7 @@ export const twilio = adapter({
       authToken: { type: 'string' },
       from: { type: 'string', description: 'Default sender number or alphanumeric id.' },
       messagingServiceSid: { type: 'string', description: 'Send through a Messaging Service instead of a From number.' },
+      statusCallback: { type: 'string', description: 'URL Twilio posts status callbacks to (this provider\'s /v1/providers/sms/<name>/reports) when the payload gives none.' },
     },
     ['accountSid', 'authToken'],
   ),
@@ -73,6 +75,7 @@ export const twilio = adapter({
     const accountSid = s.str('accountSid');
     const authToken = s.str('authToken');
     const service = s.opt('messagingServiceSid');
+    const callback = s.opt('statusCallback');
     return {
       request(m) {
         const from = s.sender(m, 'from');
@@ -84,7 +87,7 @@ export const twilio = adapter({
             To: m.to,
             ...(from ? { From: from } : { MessagingServiceSid: service }),
             Body: m.text,
-            StatusCallback: m.statusCallbackUrl,
+            StatusCallback: m.statusCallbackUrl ?? callback,
           }),
         };
       },
