@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
 import { sns } from '../../../src/channels/sms/providers/sns.js';
-import { checkErrorAnswers, context, message, sendError, stage } from './stand-in.js';
+import { checkErrorAnswers, context, message, sendError, stage, type Recorded } from './stand-in.js';
 
 const { server, dispatcher } = await stage();
 
@@ -34,6 +35,28 @@ test('sns: an OTP is a signed Query-API Publish, Transactional, with the sender 
   }
   assert.deepEqual(attrs, { 'AWS.SNS.SMS.SMSType': 'Transactional', 'AWS.SNS.SMS.SenderID': 'CRELIO', 'AWS.MM.SMS.TemplateId': '1107160000000012345' });
   assert.ok(!req.body.includes(SECRET), 'the secret key never travels');
+});
+
+/** AWS's own recomputation of a SigV4 signature (as documented) from the request as received. */
+function sigV4(req: Recorded, region: string, service: string): string {
+  const enc = (v: string) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const signed = /SignedHeaders=([^,]+)/.exec(String(req.headers.authorization))![1]!.split(';');
+  const date = String(req.headers['x-amz-date']);
+  const query = [...req.query.entries()].map(([k, v]) => [enc(k), enc(v)] as const)
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join('&');
+  const canonical = [req.method, req.path, query, signed.map((h) => `${h}:${String(req.headers[h]).trim()}\n`).join(''), signed.join(';'), createHash('sha256').update(req.body).digest('hex')].join('\n');
+  const scope = `${date.slice(0, 8)}/${region}/${service}/aws4_request`;
+  let key: Buffer = createHmac('sha256', `AWS4${SECRET}`).update(date.slice(0, 8)).digest();
+  for (const part of [region, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  return createHmac('sha256', key).update(['AWS4-HMAC-SHA256', date, scope, createHash('sha256').update(canonical).digest('hex')].join('\n')).digest('hex');
+}
+
+test('sns: the SigV4 signature verifies against the request as received (+ in PhoneNumber, sender id, DLT ids, reserved characters in the text)', async () => {
+  server.reply({ headers: XML, body: published('m-sig') });
+  await make({ entityId: '1101000000000001' }).send(message({ otp: true, senderId: 'CRELIO', templateId: '1107160000000012345', text: 'Code 1 2*3~(x)!' }), context(dispatcher));
+  const req = server.requests.at(-1)!;
+  assert.equal(req.form.get('PhoneNumber'), '+919876543210');
+  assert.equal(/Signature=([0-9a-f]+)/.exec(String(req.headers.authorization))![1], sigV4(req, 'ap-south-1', 'sns'));
 });
 
 test('sns: a plain SMS without sender carries no attributes unless configured', async () => {
