@@ -32,6 +32,7 @@ import { whatsappRoutes } from './routes/whatsapp.js';
 import { apiError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, payloadTooDeep, tooDeep } from './body-depth.js';
 import { parsePublicUrl } from '../channels/public-url.js';
+import { parseForm } from './form-body.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -115,32 +116,10 @@ function makeLogger(opt: ServerOptions['logger'], sensitive: string[]): PinoLogg
   return pino({ level: o.level ?? 'info', formatters }, o.stream);
 }
 
-/** Form bodies (the original Fusion accepted them): values that hold JSON objects or arrays are parsed. */
-function parseForm(body: string, maxDepth: number): Record<string, unknown> {
-  const out: Record<string, unknown> = Object.create(null);
-  for (const [k, v] of new URLSearchParams(body)) {
-    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
-    let value: unknown = v;
-    const t = v.trim();
-    if ((t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'))) {
-      // The value sits one level inside the body.
-      if (tooDeep(t, maxDepth - 1)) throw payloadTooDeep(maxDepth, k);
-      try {
-        value = JSON.parse(t, (key, val) => (key === '__proto__' ? undefined : val));
-      } catch {
-        value = v;
-      }
-    }
-    const prev = out[k];
-    out[k] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
-  }
-  return { ...out };
-}
-
 /**
  * The native API is JSON only; form and text bodies belong to the compatibility routes. Checked by
- * the parsers other than the JSON one, after parsing (a too-deep body still answers 400 first), so
- * that a JSON request pays no hook for it (a preValidation hook ran on every request).
+ * the parsers other than the JSON one, before parsing (a body /v1 refuses costs no parse), so that
+ * a JSON request pays no hook for it (a preValidation hook ran on every request).
  */
 const notJsonOnV1 = (req: FastifyRequest) => req.url.startsWith('/v1/') && !/^application\/json/i.test(req.headers['content-type'] ?? '');
 const jsonOnly = () => apiError(415, 'unsupported_media_type', 'the /v1 API takes application/json bodies', { field: 'content-type' });
@@ -199,35 +178,37 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   // Empty JSON bodies are common on action routes (POST .../cancel): treat them as no body.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
-  // Every body is checked for depth before it is parsed (see body-depth.ts).
+  // Every body is checked for depth before it is parsed (see body-depth.ts). A request to an
+  // unknown URL gets its 404 without its body parsed: it passed no key check (routes have theirs).
   const json = (req: FastifyRequest, text: string, done: (err: Error | null, body?: unknown) => void) => {
     if (tooDeep(text, maxDepth)) return done(payloadTooDeep(maxDepth));
     return defaultJson(req, text, done);
   };
   const form = (req: FastifyRequest, text: string, done: (err: Error | null, body?: unknown) => void) => {
+    if (notJsonOnV1(req)) return done(jsonOnly());
     let out: Record<string, unknown>;
     try {
       out = parseForm(text, maxDepth);
     } catch (e) {
       return done(e as Error);
     }
-    if (notJsonOnV1(req)) return done(jsonOnly());
     done(null, out);
   };
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     // A body starting with { or [ (neither is white space) is not blank: no trimmed copy to look at.
-    if (body === '' || (typeof body === 'string' && !opensJson(body) && body.trim() === '')) return done(null, undefined);
+    if (req.is404 || body === '' || (typeof body === 'string' && !opensJson(body) && body.trim() === '')) return done(null, undefined);
     return json(req, body as string, done);
   });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => form(req, body as string, done));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => (req.is404 ? done(null, undefined) : form(req, body as string, done)));
   // Old clients post JSON without a content type (Python's requests with data=json.dumps(...)), or
-  // as text/plain; the original server read those too. /v1 refuses them (415) once parsed.
+  // as text/plain; the original server read those too. /v1 refuses them (415) unparsed.
   const lenient = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    if (req.is404) return done(null, undefined);
     const text = (body as string).trim();
     if (text === '') return done(null, undefined);
-    if (text.startsWith('{') || text.startsWith('[')) return json(req, text, (err, parsed) => (err === null && parsed !== undefined && notJsonOnV1(req) ? done(jsonOnly()) : done(err, parsed)));
-    if (/^[^=&\s]+=/.test(text)) return form(req, text, done);
     if (notJsonOnV1(req)) return done(jsonOnly());
+    if (text.startsWith('{') || text.startsWith('[')) return json(req, text, done);
+    if (/^[^=&\s]+=/.test(text)) return form(req, text, done);
     done(null, body);
   };
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, lenient);
