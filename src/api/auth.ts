@@ -5,6 +5,7 @@ import * as crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { apiError } from './errors.js';
+import { BrowserGuard, parseAllowedHosts } from './browser-guard.js';
 import type { Role } from './validation.js';
 
 export type KeyRole = Exclude<Role, 'public'>;
@@ -154,6 +155,11 @@ export function trustedFromEnv(env: NodeJS.ProcessEnv = process.env): TrustedNet
   return { cidrs, role: roles.length === 1 ? roles[0]! : roles };
 }
 
+/** FUSION_ALLOWED_HOSTS (comma-separated host names keyless requests may name besides IP addresses and localhost). */
+export function allowedHostsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return parseAllowedHosts((env.FUSION_ALLOWED_HOSTS ?? '').split(','));
+}
+
 /** Where a request comes from and what it asks for, as the trusted-network rule needs it. */
 export interface RequestSource {
   /**
@@ -183,8 +189,12 @@ export class Authenticator {
    * its digest did (a request's header string was garbage soon after).
    */
   private readonly verified = new Map<string, ApiKey>();
+  /** Requests let in without a key (no keys at all, or a trusted network) must not come from another site's page. */
+  private readonly browsers: BrowserGuard;
 
-  constructor(keys: readonly ApiKey[], readonly trusted?: TrustedNetworks) {
+  /** `allowedHosts`: host names besides IP addresses and localhost that requests let in without a key may name. */
+  constructor(keys: readonly ApiKey[], readonly trusted?: TrustedNetworks, allowedHosts: readonly string[] = []) {
+    this.browsers = new BrowserGuard(allowedHosts);
     this.keys = [...keys];
     this.digests = this.keys.map((k) => k.digest.toString('latin1'));
     this.trustedNets = trusted && trusted.cidrs.length > 0 ? trustedList(trusted.cidrs, 'trustedNetworks') : null;
@@ -214,7 +224,11 @@ export class Authenticator {
 
   /** Check a request's credentials for a route needing `role`. Throws 401/403 as FusionError. */
   check(headers: Record<string, string | string[] | undefined>, role: Role, source: RequestSource = {}): ApiKey | null {
-    if (!this.enabled || role === 'public') return null;
+    if (role === 'public') return null;
+    if (!this.enabled) {
+      this.browsers.check(headers);
+      return null;
+    }
     const auth = headers.authorization;
     const known = typeof auth === 'string' ? this.verified.get(auth) : undefined;
     if (known !== undefined) return this.allowed(known, role);
@@ -225,6 +239,7 @@ export class Authenticator {
         if (!allows(this.trustedKey.roles, role)) {
           throw apiError(403, 'forbidden', `requests from trusted networks have the role ${this.trustedKey.roles.join('+')}; this route needs "${role}" (FUSION_TRUSTED_ROLE)`, { needed: role, roles: this.trustedKey.roles });
         }
+        this.browsers.check(headers);
         return this.trustedKey;
       }
       if (this.keys.length === 0) throw apiError(401, 'unauthorized', 'this address is not in a trusted network (FUSION_TRUSTED_NETWORKS) and no API keys are configured');

@@ -47,6 +47,11 @@ export interface ServerOptions {
   apiKeys?: ApiKey[];
   /** Keyless requests from these networks reach the compatibility routes with `role` (FUSION_TRUSTED_NETWORKS). */
   trustedNetworks?: TrustedNetworks;
+  /**
+   * Host names, besides IP addresses and localhost, that requests let in without a key (no keys, or
+   * a trusted network) may name in Host (FUSION_ALLOWED_HOSTS); other names are refused (DNS rebinding).
+   */
+  allowedHosts?: string[];
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
   /** Accepted window for due times. */
@@ -214,7 +219,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, lenient);
   app.addContentTypeParser('*', { parseAs: 'string' }, lenient);
 
-  const auth = new Authenticator(opts.apiKeys ?? [], opts.trustedNetworks);
+  const auth = new Authenticator(opts.apiKeys ?? [], opts.trustedNetworks, opts.allowedHosts);
   app.decorateRequest('apiKey', null);
   app.decorateRequest('routeUrl', null);
   app.decorateRequest('startedAt', 0);

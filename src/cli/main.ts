@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { Fusion } from '../fusion.js';
 import { DEFAULT_MAX_LAG_MS, DEFAULT_TIMEOUTS, buildServer } from '../api/server.js';
 import { DEFAULT_MAX_DEPTH } from '../api/body-depth.js';
-import { checkBind, keysFromEnv, trustedFromEnv } from '../api/auth.js';
+import { allowedHostsFromEnv, checkBind, keysFromEnv, trustedFromEnv } from '../api/auth.js';
 import { FileConsentStore } from '../api/consent.js';
 import { createShippingLogger } from '../logging.js';
 import { ConfigError, configPath, loadConfig, routingTable } from '../channels/config.js';
@@ -66,7 +66,10 @@ Options:
                        only binds to loopback; a public --host without keys is refused.
                        Env FUSION_TRUSTED_NETWORKS="10.0.0.0/8,..." lets keyless requests from those
                        networks reach the compatibility routes with FUSION_TRUSTED_ROLE (default send;
-                       e.g. send+read lets old clients read job status too).
+                       e.g. send+read lets old clients read job status too). Requests let in
+                       without a key must name the server by an IP address or localhost, or by a
+                       name in env FUSION_ALLOWED_HOSTS="fusion.internal,..."; a browser page of
+                       another site is refused.
   --public-url URL     the hub's public base URL when TLS ends at a proxy in front of it
                        (https://hub.example; env FUSION_PUBLIC_URL; or server.publicUrl in the
                        config): providers' signed callbacks (Twilio's) are checked against it
@@ -180,6 +183,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // Keys and the bind address are checked before anything opens: a public port without keys never starts.
   const apiKeys = serving ? keysFromEnv(process.env, values['api-keys-file']) : [];
   const trustedNetworks = serving ? trustedFromEnv(process.env) : undefined;
+  const allowedHosts = serving ? allowedHostsFromEnv(process.env) : [];
   const bindWarning = serving ? checkBind(host, apiKeys.length, trustedNetworks?.cidrs.length ?? 0).warning : undefined;
   // The flag and the variable win over the config's server.publicUrl (checked with the file).
   const publicUrlFlag = values['public-url'] ?? (process.env.FUSION_PUBLIC_URL || undefined);
@@ -246,7 +250,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   if (serving) {
     const consent = new FileConsentStore(values['consent-file'] ?? process.env.FUSION_CONSENT_FILE ?? './data/consent.jsonl');
-    const app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks, publicUrl, ...limits });
+    const app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks, allowedHosts, publicUrl, ...limits });
     app.addHook('onClose', () => consent.close());
     await app.listen({ port, host });
     if (bindWarning) logger.warn({ host }, bindWarning);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { Authenticator, checkBind, isLoopback, keysFromEnv, loadKeysFile, parseKeys } from '../../src/api/auth.js';
+import { Authenticator, allowedHostsFromEnv, checkBind, isLoopback, keysFromEnv, loadKeysFile, parseKeys } from '../../src/api/auth.js';
 import { tempDir } from '../helpers/tmp.js';
 import { KEYS, startApi, json, type Api } from './helpers.js';
 
@@ -72,6 +72,77 @@ describe('auth', () => {
     } finally {
       await open.close();
     }
+  });
+});
+
+// Keyless access is granted by where a request comes from, so a browser on the machine would carry
+// any site's page there. These are the headers Chromium sends for a form on https://evil.example
+// posting to the hub, and for a page of evil.example whose name was re-pointed at 127.0.0.1.
+const CROSS_SITE_FORM = {
+  origin: 'https://evil.example', referer: 'https://evil.example/', 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate',
+  'content-type': 'application/x-www-form-urlencoded',
+};
+
+describe('without keys: pages of other sites get nothing', () => {
+  let api: Api;
+  before(async () => {
+    api = await startApi({ allowedHosts: ['fusion.internal'], setup: (f) => f.task('report', async () => 'ok') });
+  });
+  after(() => api.close());
+
+  const scheduled = async () => (await api.fusion.enqueue('report', { account: 'acme' }, { delay: 3_600_000 })).id;
+  const stateOf = async (id: string) => (await api.fusion.store.getJob({ id }))!.state;
+
+  test('a form posted from another site cancels nothing: 403 cross_site_request', async () => {
+    const id = await scheduled();
+    const { origin: _o, ...noOrigin } = CROSS_SITE_FORM;
+    const { 'sec-fetch-site': _s, ...noFetchSite } = CROSS_SITE_FORM;
+    // Older browsers send no Sec-Fetch-Site, a page on another port of this machine is same-site.
+    for (const headers of [CROSS_SITE_FORM, noOrigin, noFetchSite, { ...noFetchSite, origin: 'null' }, { ...CROSS_SITE_FORM, origin: 'http://localhost:3000', 'sec-fetch-site': 'same-site' }]) {
+      const r = await api.call({ method: 'POST', url: '/cancelJob/', payload: `job_id=${id}`, headers, as: null });
+      assert.equal(r.statusCode, 403, `${JSON.stringify(headers)}: ${r.body}`);
+      assert.equal(json(r).error.code, 'cross_site_request');
+    }
+    const v1 = await api.call({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { origin: 'https://evil.example', 'content-type': 'text/plain' }, payload: '', as: null });
+    assert.equal(v1.statusCode, 403, v1.body);
+    assert.equal(await stateOf(id), 'scheduled');
+  });
+
+  test('a page whose name was pointed at the hub (Host: evil.example) reads nothing: 403 host_not_allowed', async () => {
+    await scheduled();
+    for (const host of ['evil.example:8002', 'evil.example', 'localhost.evil.example:8002', '127.0.0.1.nip.io:8002']) {
+      const r = await api.call({ method: 'GET', url: '/v1/jobs?limit=5', headers: { host, 'sec-fetch-site': 'same-origin' }, as: null });
+      assert.equal(r.statusCode, 403, `${host}: ${r.body}`);
+      assert.equal(json(r).error.code, 'host_not_allowed');
+      assert.ok(!r.body.includes('acme'));
+    }
+    // Public routes hold no data and stay public.
+    assert.equal((await api.call({ method: 'GET', url: '/healthz', headers: { host: 'evil.example' }, as: null })).statusCode, 200);
+  });
+
+  test('the hub\'s own pages, and clients that are not browsers, still get in', async () => {
+    const id = await scheduled();
+    for (const host of ['127.0.0.1:8002', 'localhost:8002', 'LOCALHOST.', '[::1]:8002', '10.1.2.3:8002', 'fusion.internal:8002']) {
+      const r = await api.call({ method: 'GET', url: '/v1/jobs?limit=1', headers: { host }, as: null });
+      assert.equal(r.statusCode, 200, `${host}: ${r.body}`);
+    }
+    // The dashboard's own requests: same origin, whatever name or port it was opened on.
+    for (const [host, origin] of [['127.0.0.1:8002', 'http://127.0.0.1:8002'], ['localhost', 'http://localhost'], ['localhost:80', 'http://localhost'], ['[::1]:8002', 'http://[::1]:8002'], ['fusion.internal', 'https://fusion.internal']]) {
+      const r = await api.call({ method: 'GET', url: '/v1/me', headers: { host: host!, origin: origin!, 'sec-fetch-site': 'same-origin' }, as: null });
+      assert.equal(r.statusCode, 200, `${host} ${origin}: ${r.body}`);
+    }
+    const c = await api.call({ method: 'POST', url: '/cancelJob/', payload: { job_id: id }, headers: { host: '127.0.0.1:8002', origin: 'http://127.0.0.1:8002', 'sec-fetch-site': 'same-origin' }, as: null });
+    assert.equal(c.statusCode, 200, c.body);
+    assert.equal(await stateOf(id), 'cancelled');
+  });
+
+  test('FUSION_ALLOWED_HOSTS names more hosts; a bad entry stops the start', () => {
+    assert.deepEqual(allowedHostsFromEnv({ FUSION_ALLOWED_HOSTS: 'Fusion.Internal, hub.example.com.' }), ['fusion.internal', 'hub.example.com']);
+    assert.deepEqual(allowedHostsFromEnv({}), []);
+    assert.throws(() => allowedHostsFromEnv({ FUSION_ALLOWED_HOSTS: 'http://hub' }), /not a host name/);
+    const guarded = new Authenticator([], undefined, ['hub.example.com']);
+    assert.equal(guarded.check({ host: 'hub.example.com:8002' }, 'admin'), null);
+    assert.throws(() => guarded.check({ host: 'other.example.com' }, 'admin'), /FUSION_ALLOWED_HOSTS/);
   });
 });
 

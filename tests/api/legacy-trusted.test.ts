@@ -1,5 +1,6 @@
 // FUSION_TRUSTED_NETWORKS: keyless requests from trusted networks reach the compatibility routes
-// (only) with the trusted role, logged as key `trusted-network`. Real servers on 127.0.0.1.
+// (only) with the trusted role, logged as key `trusted-network`, unless a browser sent them for a
+// page of another site. Real servers on 127.0.0.1.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -105,6 +106,41 @@ describe('trusted networks', () => {
       assert.equal((await fetch(`${outside.base}/healthz`)).status, 200, 'public routes stay public');
     } finally {
       await outside.close();
+    }
+  });
+
+  test('a page of another site, in a browser inside the trusted network, gets nothing without a key; with a key it is any client', async () => {
+    const s = await serve({ apiKeys: parseKeys(KEY_SPEC), trustedNetworks: { cidrs: ['127.0.0.0/8'], role: ['send', 'read'] } });
+    try {
+      // What Chromium sends for <form method=post action=http://127.0.0.1:8002/queue/> on https://evil.example.
+      const crossSite = { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'content-type': 'application/x-www-form-urlencoded' };
+      const payload = JSON.stringify({ task: 4, url: 'https://evil.example/collect', method: 'POST' });
+      const form = `payload=${encodeURIComponent(payload)}&priority=2`;
+      const r = await fetch(`${s.base}/queue/`, { method: 'POST', headers: crossSite, body: form });
+      assert.equal(r.status, 403, await r.clone().text());
+      assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'cross_site_request');
+      assert.equal((await s.fusion.store.countJobs()).webhook?.queued ?? 0, 0, 'nothing was enqueued');
+      // A page whose name was pointed at the hub: same origin with itself, so only Host tells.
+      const { request } = await import('node:http');
+      const port = new URL(s.base).port;
+      const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/jobInfo/', method: 'POST', headers: { host: `evil.example:${port}`, 'content-type': 'application/json' } }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ job_id: 'x' }));
+      });
+      assert.equal(rebound.status, 403, rebound.body);
+      assert.equal((JSON.parse(rebound.body) as { error: { code: string } }).error.code, 'host_not_allowed');
+      // A key is never sent by a browser on its own: a request carrying one is served wherever it comes from.
+      const keyed = await fetch(`${s.base}/queue/`, { method: 'POST', headers: { ...crossSite, authorization: `Bearer ${KEYS.send}` }, body: form });
+      assert.equal(keyed.status, 200, await keyed.text());
+      // Old clients (no Origin, no Sec-Fetch-*) are as before.
+      assert.equal((await s.post('/queue/', QUEUE_BODY)).status, 200);
+    } finally {
+      await s.close();
     }
   });
 

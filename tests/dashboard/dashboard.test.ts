@@ -392,7 +392,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
     assert.deepEqual(pageErrors, [], 'no errors in the page');
   });
 
-  test('a server without keys opens straight on the overview, no sign-in', async () => {
+  test('a server without keys opens straight on the overview, no sign-in, and acts', async () => {
     const open = await buildServer({ fusion, processMetrics: false });
     await open.listen({ port: 0, host: '127.0.0.1' });
     const p = await browser.newPage();
@@ -402,6 +402,15 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
       await p.locator('[data-testid="queues"]').waitFor();
       assert.equal(await p.getByLabel('API key').count(), 0);
       assert.equal(await p.getByRole('button', { name: 'Sign out' }).count(), 0);
+      // Its own requests (same origin: keyless access refuses other sites' pages) reach the API:
+      // the live stream, and an action.
+      await p.locator('.live[data-status="live"]').waitFor();
+      await p.goto(`http://127.0.0.1:${(open.server.address() as { port: number }).port}/dashboard#/queues/reports`);
+      await p.getByRole('button', { name: 'Pause queue' }).click();
+      await p.getByRole('button', { name: 'Resume queue' }).waitFor();
+      assert.equal((await fusion.store.listQueues()).find((q) => q.name === 'reports')?.paused, true);
+      await p.getByRole('button', { name: 'Resume queue' }).click();
+      await p.getByRole('button', { name: 'Pause queue' }).waitFor();
       assert.deepEqual(pageErrors, []);
     } finally {
       await p.close();
