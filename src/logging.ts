@@ -2,61 +2,21 @@
 // With Elasticsearch configured, the same lines are also shipped there (as the original worker did)
 // through the maintained pino-elasticsearch stream.
 import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
-
-export const SECRET_KEYS = [
-  'password', 'passwd', 'secret', 'token', 'apiKey', 'api_key', 'authorization', 'auth_token', 'accessToken',
-  'access_token', 'privateKey', 'private_key', 'otp', 'pin',
-];
+import { secretMasker } from './core/secret-fields.js';
 
 /**
- * A secret masker: secret-named keys (built-in names plus `extra`, any case) become '[redacted]'
- * down to `maxDepth` levels, copying only the branches that hold one, so the common case (nothing
- * to mask) allocates nothing. pino's path-based redact with wildcard paths cost more than the rest
- * of a job's cycle (~4x throughput loss at info level); a key walk costs ~nothing. With `plainOnly`,
- * objects other than plain ones and arrays (an Error, Date or Buffer in a log line) are left as they are.
+ * Fusion's own log fields whose names look like secrets but hold none: the API key's name (never the
+ * key) on request lines, and counts (keys configured, push tokens of a dry-run send).
  */
-export function secretMasker(extra: string[], opts: { maxDepth: number; plainOnly?: boolean }): <T>(v: T) => T {
-  const keys = new Set([...SECRET_KEYS, ...extra].map((k) => k.toLowerCase()));
-  // Payloads and log lines reuse a handful of field names; remembering the verdict per name saves
-  // a lowercased copy of every key. Bounded: a flood of distinct names only resets it.
-  const verdicts = new Map<string, boolean>();
-  const secret = (k: string): boolean => {
-    let r = verdicts.get(k);
-    if (r === undefined) {
-      r = keys.has(k.toLowerCase());
-      if (verdicts.size >= 10_000) verdicts.clear();
-      verdicts.set(k, r);
-    }
-    return r;
-  };
-  const walk = (v: unknown, depth: number): unknown => {
-    if (depth > opts.maxDepth || v === null || typeof v !== 'object') return v;
-    if (Array.isArray(v)) {
-      let arr: unknown[] | null = null;
-      v.forEach((x, i) => {
-        const y = walk(x, depth + 1);
-        if (y !== x) (arr ??= v.slice())[i] = y;
-      });
-      return arr ?? v;
-    }
-    if (opts.plainOnly) {
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) return v;
-    }
-    let out: Record<string, unknown> | null = null;
-    for (const k in v) {
-      const x = (v as Record<string, unknown>)[k];
-      const y = secret(k) ? '[redacted]' : walk(x, depth + 1);
-      if (y !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = y;
-    }
-    return out ?? v;
-  };
-  return <T>(v: T) => walk(v, 0) as T;
-}
+const OWN_LOG_FIELDS: ReadonlySet<string> = new Set(['key', 'apiKeys', 'tokens']);
 
-/** pino's log formatter: secrets (and API key headers) masked in every log object. */
+/**
+ * pino's log formatter: secret-named fields masked in every log object, by the rule answers use
+ * (core/secret-fields.ts). pino's path-based redact with wildcard paths cost more than the rest of
+ * a job's cycle (~4x throughput loss at info level); a key walk costs ~nothing.
+ */
 export function logRedactor(extra: string[] = []): (obj: Record<string, unknown>) => Record<string, unknown> {
-  return secretMasker([...extra, 'x-api-key'], { maxDepth: 6, plainOnly: true });
+  return secretMasker({ extra, maxDepth: 6, plainOnly: true, keepTop: OWN_LOG_FIELDS });
 }
 
 export interface LoggerSetup {
@@ -148,14 +108,7 @@ export async function createShippingLogger(opts: LoggerSetup & { elasticsearch?:
   };
 }
 
-/** Mask secret-looking fields of a payload for display (dashboard, listings). Returns a copy. */
-export function maskSecrets(value: unknown, extra: string[] = [], depth = 0): unknown {
-  if (depth > 20 || value === null || typeof value !== 'object') return value;
-  const keys = new Set([...SECRET_KEYS, ...extra].map((k) => k.toLowerCase()));
-  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, extra, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = keys.has(k.toLowerCase()) ? '[redacted]' : maskSecrets(v, extra, depth + 1);
-  }
-  return out;
+/** Mask secret-named fields of a value for display (core/secret-fields.ts): a copy where something is masked, else the value itself. */
+export function maskSecrets(value: unknown, extra: string[] = []): unknown {
+  return secretMasker({ extra, maxDepth: 20 })(value);
 }

@@ -1,17 +1,17 @@
 // How jobs look from outside: ISO times, no lease token, no stack traces, secret-looking payload
 // fields masked (a read-only key must not reveal an OTP or a provider token).
 import type { Job, JobError, JobState } from '../core/job.js';
-import { secretMasker } from '../logging.js';
+import { secretMasker } from '../core/secret-fields.js';
 import { iso } from './times.js';
 
 const maskers = new WeakMap<string[], (v: unknown) => unknown>();
 /**
- * One masker per field list (the server keeps one list), built once. It runs on every answer, so
- * it copies only the objects that hold a secret.
+ * One masker per list of extra names (the server keeps one list), built once; the rule is the one
+ * logs use (core/secret-fields.ts). It runs on every answer, so it copies only the objects that hold a secret.
  */
 export function maskerFor(extra: string[]): (v: unknown) => unknown {
   let m = maskers.get(extra);
-  if (!m) maskers.set(extra, (m = secretMasker(extra, { maxDepth: 20 })));
+  if (!m) maskers.set(extra, (m = secretMasker({ extra, maxDepth: 20 })));
   return m;
 }
 const maskSecrets = (v: unknown, extra: string[]) => maskerFor(extra)(v);

@@ -36,9 +36,6 @@ import { parseForm } from './form-body.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-/** Payload fields masked in answers and logs, beyond the built-in secret names. */
-export const API_SENSITIVE_FIELDS = ['auth_header', 'x-api-key', 'api_key', 'certificate', 'credentials', 'client_secret'];
-
 export interface ServerOptions {
   fusion: Fusion;
   /** false (default): no logs. true: JSON logs to stdout. Or a pino logger, or a stream to write JSON logs to. */
@@ -56,7 +53,7 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Accepted window for due times. */
   window?: Partial<TimeWindow>;
-  /** More payload field names to mask in answers and logs. */
+  /** More payload field names to mask in answers and logs, beyond the secret-looking ones (core/secret-fields.ts). */
   sensitiveFields?: string[];
   /** Where WhatsApp consent is kept (default: in memory). */
   consent?: ConsentStore;
@@ -137,7 +134,7 @@ const opensJson = (text: string) => {
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const { fusion } = opts;
-  const sensitive = [...new Set([...API_SENSITIVE_FIELDS, ...(opts.sensitiveFields ?? [])])];
+  const sensitive = [...new Set(opts.sensitiveFields ?? [])];
   const logger = makeLogger(opts.logger, sensitive);
   const maxDepth = opts.maxBodyDepth ?? DEFAULT_MAX_DEPTH;
   const publicBase = opts.publicUrl ?? fusion.config.server?.publicUrl;

@@ -9,9 +9,8 @@ import type { Clock } from '../core/clock.js';
 import type { Job } from '../core/job.js';
 import type { Logger } from '../core/logger.js';
 import type { TaskContext, TaskHandler } from '../core/registry.js';
-import { SECRET_KEYS } from '../logging.js';
+import { secretMasker } from '../core/secret-fields.js';
 import type { ChannelTask } from './channel.js';
-import { isSecretName } from './secrets.js';
 import { capText } from './http/answer.js';
 
 /** The original worker's task labels, by channel. */
@@ -49,44 +48,11 @@ export interface AttemptLogOptions {
   host?: string;
 }
 
-const SECRET_SET = new Set(SECRET_KEYS.map((k) => k.toLowerCase()));
-/** Verdicts by key name: payloads reuse a handful of names, so each is lowercased and matched once. Bounded. */
-const verdicts = new Map<string, boolean>();
-function secretKey(k: string): boolean {
-  let r = verdicts.get(k);
-  if (r === undefined) {
-    r = SECRET_SET.has(k.toLowerCase()) || isSecretName(k);
-    if (verdicts.size >= 10_000) verdicts.clear();
-    verdicts.set(k, r);
-  }
-  return r;
-}
-
 /**
- * The value with secret-named fields masked, at any depth. Only the branches holding one are copied:
- * a payload with nothing to mask (the common case) comes back as is, with nothing allocated.
+ * The value with secret-named fields masked, by the rule answers use (core/secret-fields.ts), at any
+ * depth. A payload with nothing to mask (the common case) comes back as is, with nothing allocated.
  */
-export function maskPayload(v: unknown, depth = 0): unknown {
-  if (depth > 20 || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) {
-    let arr: unknown[] | null = null;
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i];
-      const y = maskPayload(x, depth + 1);
-      if (y !== x) (arr ??= v.slice())[i] = y;
-    }
-    return arr ?? v;
-  }
-  const proto = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) return v;
-  let out: Record<string, unknown> | null = null;
-  for (const k in v) {
-    const x = (v as Record<string, unknown>)[k];
-    const y = secretKey(k) && x !== null && typeof x !== 'boolean' ? '[redacted]' : maskPayload(x, depth + 1);
-    if (y !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = y;
-  }
-  return out ?? v;
-}
+export const maskPayload: (v: unknown) => unknown = secretMasker({ maxDepth: 20, plainOnly: true });
 
 const TAG = /^task_type:(.+)$/;
 const LOG_TAG = /^log_tag:(.+)$/;

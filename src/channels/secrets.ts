@@ -8,6 +8,7 @@ import { WHATSAPP_PROVIDERS } from './whatsapp/providers/index.js';
 import { fcm } from './push/fcm.js';
 import { apnsFactory } from './push/apns.js';
 import { OutgoingGuard } from './http/guard.js';
+import { isSecretName } from '../core/secret-fields.js';
 
 /** Channels whose config is providers + routes. */
 export const PROVIDER_CHANNELS = ['sms', 'email', 'push', 'whatsapp'] as const;
@@ -17,14 +18,11 @@ export type ProviderChannel = (typeof PROVIDER_CHANNELS)[number];
 export type Catalogues = Partial<Record<ChannelName, ProviderFactory<any>[]>>;
 export const PROVIDER_CATALOGUES: Catalogues = { sms: SMS_PROVIDERS, email: EMAIL_PROVIDERS, push: [fcm, apnsFactory(new OutgoingGuard())], whatsapp: WHATSAPP_PROVIDERS };
 
-/** Secret-looking field names, whatever the adapter declares (token, secret, password, key, auth, ...). */
-const SECRET_NAME = /token|secret|passw|pwd|key|auth|credential|private|signature|cookie/i;
-/** Fields named like secrets that hold none: flags and numbers are left alone anyway; these are strings. */
+/** Fields inside a credential's object that hold no secret: flags and numbers are left alone anyway; these are strings. */
 export const NOT_SECRET = new Set(['type', 'node', 'index', 'username', 'url', 'baseUrl', 'from', 'senderId']);
 
-export function isSecretName(name: string): boolean {
-  return !NOT_SECRET.has(name) && SECRET_NAME.test(name);
-}
+/** Secret-looking field names, whatever the adapter declares: the one rule answers and logs use too. */
+export { isSecretName };
 
 export function factoryFor(catalogues: Catalogues, channel: string, type: string): ProviderFactory<any> | undefined {
   return catalogues[channel as ChannelName]?.find((f) => f.type === type);

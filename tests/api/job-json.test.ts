@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import { freshJobJson, quote } from '../../src/api/job-json.js';
 import { jobView } from '../../src/api/present.js';
-import { API_SENSITIVE_FIELDS } from '../../src/api/server.js';
 import * as S from '../../src/api/schemas/jobs.js';
 import { DEFAULTS, newJobView, type Job, type NewJob } from '../../src/core/job.js';
 import { startApi, json } from './helpers.js';
 
-const sensitive = API_SENSITIVE_FIELDS;
+/** A server's extra names to mask, beside the secret-looking ones. */
+const sensitive = ['aadhaar'];
 
 /** Each job's view as Fastify serializes it under POST /v1/jobs's 201 schema (the route's answer before the template). */
 async function viewJsons(jobs: Job[]): Promise<string[]> {

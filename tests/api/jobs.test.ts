@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { NonRetryableError } from '../../src/core/errors.js';
 import { startApi, json, nextEvent, type Api } from './helpers.js';
 import { until } from '../helpers/await.js';
+import { maskerFor } from '../../src/api/present.js';
+import { maskPayload } from '../../src/channels/attempt-log.js';
+import { logRedactor } from '../../src/logging.js';
 
 describe('/v1/jobs', () => {
   let api: Api;
@@ -336,5 +339,75 @@ describe('/v1/jobs', () => {
     assert.equal(j.payload.auth_header, '[redacted]');
     const stored = await api.fusion.store.getJob({ id: j.id });
     assert.equal((stored!.payload as { password: string }).password, 'p');
+  });
+});
+
+// One rule for what is a secret (core/secret-fields.ts): what the per-attempt log masks, every answer
+// a read-only key (and so the dashboard) gets masks too: a webhook's X-Auth-Token header, a
+// Twilio-style authToken, a refresh_token, a Cookie were shown in clear where the log hid them.
+describe('secret-named fields: answers mask what logs mask', () => {
+  const SECRETS = { 'X-Auth-Token': 'SECRET-x-auth-token-1111', 'Api-Key': 'SECRET-api-key-dash-2222', Cookie: 'session=SECRET-cookie-3333' };
+  const PAYLOAD = {
+    url: 'https://hooks.example.com/in', method: 'POST', headers: SECRETS,
+    authToken: 'SECRET-authToken-4444', refresh_token: 'SECRET-refresh-5555', client_key: 'SECRET-client-key-6666', otp: 4711,
+    useAuth: true, privateNote: null,
+  };
+  const VALUES = [...Object.values(SECRETS), PAYLOAD.authToken, PAYLOAD.refresh_token, PAYLOAD.client_key, '4711'];
+  let api: Api;
+  let jobId: string;
+  let scheduleId: string;
+  before(async () => {
+    api = await startApi({
+      auth: true,
+      setup: (f) => f.task('leaky', async (p: typeof PAYLOAD) => ({ sent: true, echo: p, session: { cookie: p.headers.Cookie } }), { queue: 'leaks' }),
+    });
+    const done = nextEvent(api.fusion, (e) => e.type === 'completed' && e.queue === 'leaks');
+    const r = await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'leaky', parameters: PAYLOAD }, as: 'send' });
+    assert.equal(r.statusCode, 202, r.body);
+    jobId = json(r).task_id;
+    const worker = api.fusion.worker({ queues: ['leaks'], concurrency: 1 });
+    try {
+      await done;
+    } finally {
+      await worker.stop(1000);
+    }
+    const s = await api.call({ method: 'POST', url: '/v1/schedules', payload: { trigger: { every: '1h' }, template: { task: 'leaky', payload: PAYLOAD } }, as: 'send' });
+    assert.equal(s.statusCode, 201, s.body);
+    scheduleId = json(s).id;
+  });
+  after(() => api.close());
+
+  test('no view a read key gets shows them: job, list, /jobInfo/, /api/tasks/:id, schedules', async () => {
+    const views: [string, string, unknown?][] = [
+      ['GET', `/v1/jobs/${jobId}`], ['GET', '/v1/jobs?limit=10'], ['POST', '/jobInfo/', { job_id: jobId }], ['GET', `/api/tasks/${jobId}`],
+      ['GET', '/v1/schedules'], ['GET', `/v1/schedules/${scheduleId}`], ['POST', '/jobInfo/', { job_id: scheduleId }],
+    ];
+    for (const [method, url, payload] of views) {
+      const r = await api.call({ method: method as 'GET', url, ...(payload ? { payload: payload as object } : {}), as: 'read' });
+      assert.equal(r.statusCode, 200, `${url}: ${r.body}`);
+      assert.deepEqual(VALUES.filter((v) => r.body.includes(v)), [], `${method} ${url} shows secrets in clear`);
+    }
+    const job = json(await api.call({ method: 'GET', url: `/v1/jobs/${jobId}`, as: 'read' }));
+    assert.deepEqual(job.payload.headers, { 'X-Auth-Token': '[redacted]', 'Api-Key': '[redacted]', Cookie: '[redacted]' });
+    assert.equal(job.payload.url, PAYLOAD.url);
+    assert.equal(job.payload.useAuth, true, 'a flag hides nothing');
+    assert.equal(job.payload.privateNote, null);
+    assert.deepEqual(job.result.session, { cookie: '[redacted]' });
+    assert.equal(job.result.sent, true);
+    // Stored intact: the handler got them.
+    assert.equal(((await api.fusion.store.getJob({ id: jobId }))!.payload as typeof PAYLOAD).authToken, PAYLOAD.authToken);
+  });
+
+  test('answers, log lines and the per-attempt log mask the same names', () => {
+    const names = ['password', 'passwd', 'secret', 'client_secret', 'token', 'refresh_token', 'apiKey', 'api_key', 'X-Api-Key', 'authorization', 'auth_header',
+      'authToken', 'Cookie', 'set-cookie', 'privateKey', 'credentials', 'signature', 'otp', 'PIN', 'certificate', 'to', 'url', 'message', 'method', 'task_type', 'invalidTokens'];
+    const value = Object.fromEntries(names.map((n) => [n, `v-${n}`]));
+    const masked = (v: unknown) => Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] === '[redacted]').sort();
+    const answer = masked(maskerFor([])(value));
+    const attempt = masked(maskPayload(value));
+    const logged = masked((logRedactor()({ line: value }) as { line: unknown }).line);
+    assert.deepEqual(attempt, answer);
+    assert.deepEqual(logged, answer);
+    assert.deepEqual(answer, names.slice(0, 20).sort());
   });
 });
