@@ -16,6 +16,22 @@ export function isSecretName(name: string): boolean {
   return (SECRET_NAME.test(name) && !SHOWN.has(name)) || SECRET_WORDS.has(name.toLowerCase());
 }
 
+/** The rule plus `extra` names (exact, any case), with the verdict per name remembered. */
+export function secretNames(extra: readonly string[] = []): (name: string) => boolean {
+  const more = new Set(extra.map((k) => k.toLowerCase()));
+  // Payloads and log lines reuse a handful of field names. Bounded: a flood of distinct names only resets it.
+  const verdicts = new Map<string, boolean>();
+  return (k) => {
+    let r = verdicts.get(k);
+    if (r === undefined) {
+      r = isSecretName(k) || more.has(k.toLowerCase());
+      if (verdicts.size >= 10_000) verdicts.clear();
+      verdicts.set(k, r);
+    }
+    return r;
+  };
+}
+
 export interface MaskerOptions {
   /** More names to mask, exactly (any case): a deployment's own (`sensitiveFields`). */
   extra?: readonly string[];
@@ -34,18 +50,7 @@ export interface MaskerOptions {
  * name remembered.
  */
 export function secretMasker(opts: MaskerOptions): <T>(v: T) => T {
-  const extra = new Set((opts.extra ?? []).map((k) => k.toLowerCase()));
-  // Payloads and log lines reuse a handful of field names. Bounded: a flood of distinct names only resets it.
-  const verdicts = new Map<string, boolean>();
-  const secret = (k: string): boolean => {
-    let r = verdicts.get(k);
-    if (r === undefined) {
-      r = isSecretName(k) || extra.has(k.toLowerCase());
-      if (verdicts.size >= 10_000) verdicts.clear();
-      verdicts.set(k, r);
-    }
-    return r;
-  };
+  const secret = secretNames(opts.extra);
   const walk = (v: unknown, depth: number): unknown => {
     if (depth > opts.maxDepth || v === null || typeof v !== 'object') return v;
     if (Array.isArray(v)) {
@@ -71,4 +76,34 @@ export function secretMasker(opts: MaskerOptions): <T>(v: T) => T {
     return out ?? v;
   };
   return <T>(v: T) => walk(v, 0) as T;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * `sent` with each secret-named field whose value is exactly MASK given back the value `stored` has
+ * at the same path (when it has one): a client that saves what an answer showed it (the dashboard's
+ * schedule editor) keeps the secrets it was never shown, instead of storing the mask over them.
+ */
+export function restoreMasked<T>(sent: T, stored: unknown, secret: (name: string) => boolean): T {
+  const walk = (s: unknown, t: unknown): unknown => {
+    if (Array.isArray(s)) {
+      if (!Array.isArray(t)) return s;
+      let arr: unknown[] | null = null;
+      for (let i = 0; i < s.length; i++) {
+        const y = walk(s[i], t[i]);
+        if (y !== s[i]) (arr ??= s.slice())[i] = y;
+      }
+      return arr ?? s;
+    }
+    if (!isRecord(s) || !isRecord(t)) return s;
+    let out: Record<string, unknown> | null = null;
+    for (const k in s) {
+      const x = s[k];
+      const y = x === MASK && secret(k) && Object.hasOwn(t, k) ? t[k] : walk(x, t[k]);
+      if (y !== x) (out ??= { ...s })[k] = y;
+    }
+    return out ?? s;
+  };
+  return walk(sent, stored) as T;
 }

@@ -39,6 +39,30 @@ describe('schedules', () => {
     assert.equal((await api.call({ method: 'POST', url: '/v1/schedules/report/pause' })).statusCode, 404);
   });
 
+  test('a template sent back as shown keeps the stored secrets under the mask (PATCH, and a replace by id)', async () => {
+    const payload = { to: 'ops@example.com', token: 'T-1', auth: { user: 'u', pass: 'p' }, hooks: [{ url: 'https://a.example', apiKey: 'K-A' }, { url: 'https://b.example', apiKey: 'K-B' }], title: 'Daily' };
+    assert.equal((await create({ id: 'masked', trigger: { every: '1h' }, template: { task: 'email', payload } })).statusCode, 201);
+    const shown = json(await api.call({ method: 'GET', url: '/v1/schedules/masked' }));
+    assert.deepEqual(shown.template.payload, { ...payload, token: '[redacted]', auth: '[redacted]', hooks: [{ url: 'https://a.example', apiKey: '[redacted]' }, { url: 'https://b.example', apiKey: '[redacted]' }] });
+    // Changed fields are taken, masked ones kept; a mask under a name that is no secret, or where
+    // nothing is stored, is taken as sent.
+    const edited = { ...shown.template.payload, to: 'leads@example.com', title: '[redacted]', hooks: [shown.template.payload.hooks[0], { url: 'https://c.example', apiKey: 'K-C' }, { apiKey: '[redacted]' }] };
+    const p = await api.call({ method: 'PATCH', url: '/v1/schedules/masked', payload: { trigger: { every: '2h' }, template: { ...shown.template, payload: edited } } });
+    assert.equal(p.statusCode, 200, p.body);
+    assert.equal(json(p).template.payload.token, '[redacted]');
+    const stored = (await api.fusion.scheduler.get('masked'))!;
+    assert.deepEqual(stored.trigger, { every: '2h' });
+    assert.deepEqual(stored.template.payload, {
+      to: 'leads@example.com', token: 'T-1', auth: { user: 'u', pass: 'p' }, title: '[redacted]',
+      hooks: [{ url: 'https://a.example', apiKey: 'K-A' }, { url: 'https://c.example', apiKey: 'K-C' }, { apiKey: '[redacted]' }],
+    });
+    // POST with the same id replaces the schedule: the same rule, and a new secret replaces the old one.
+    const r = await create({ id: 'masked', trigger: { every: '3h' }, template: { task: 'email', payload: { to: 'x@example.com', token: '[redacted]', auth: 'new-secret' } } });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual((await api.fusion.scheduler.get('masked'))!.template.payload, { to: 'x@example.com', token: 'T-1', auth: 'new-secret' });
+    await api.call({ method: 'DELETE', url: '/v1/schedules/masked' });
+  });
+
   test('run fires one job now, outside the series', async () => {
     json(await create({ id: 'manual', trigger: { rrule: 'FREQ=MONTHLY;BYMONTHDAY=1' }, template: { task: 'sms', payload: { contact: '1' }, priority: 'high' } }));
     const r = await api.call({ method: 'POST', url: '/v1/schedules/manual/run' });
@@ -151,6 +175,23 @@ describe('legacy schedules: /schedule/ cron and rrule, /remind_me', () => {
     const c = await api.call({ method: 'POST', url: '/cancelJob/', payload: { job_id: 'legacy-cron-1' } });
     assert.deepEqual(json(c), { job_id: 'legacy-cron-1', status: 'canceled' });
     assert.equal(await api.fusion.scheduler.get('legacy-cron-1'), null);
+  });
+
+  test('editing a /remind_me schedule as the dashboard does keeps its auth_header', async () => {
+    const start = (Math.floor(Date.now() / 86_400_000) + 30) * 86_400 + 9 * 3600;
+    const made = await api.call({ method: 'POST', url: '/remind_me', payload: { rrule: 'FREQ=DAILY;COUNT=5', start_datetime: start, notification_metadata: { auth_header: 'Bearer REAL-SECRET-123', title: 'Class' } } });
+    assert.equal(made.statusCode, 200, made.body);
+    const id = json(made).schedule_id as string;
+    // The editor (src/dashboard/schedules.js) fills its form from the list, where the header is masked,
+    // and saves the new trigger with the template rebuilt from the form.
+    const shown = json(await api.call({ method: 'GET', url: '/v1/schedules' })).items.find((x: { id: string }) => x.id === id);
+    assert.equal(shown.template.payload.auth_header, '[redacted]');
+    const template = { task: shown.template.task, payload: JSON.parse(JSON.stringify(shown.template.payload, null, 2)), priority: 'high', queue: shown.template.queue };
+    const saved = await api.call({ method: 'PATCH', url: `/v1/schedules/${encodeURIComponent(id)}`, payload: { trigger: { rrule: 'FREQ=DAILY;COUNT=3' }, template } });
+    assert.equal(saved.statusCode, 200, saved.body);
+    const stored = (await api.fusion.scheduler.get(id))!;
+    assert.deepEqual(stored.trigger, { rrule: 'FREQ=DAILY;COUNT=3' });
+    assert.deepEqual(stored.template.payload, { auth_header: 'Bearer REAL-SECRET-123', title: 'Class' });
   });
 
   test('/schedule/ with an rrule and a timezone', async () => {

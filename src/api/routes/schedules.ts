@@ -8,6 +8,7 @@ import { type ApiContext, isKnownTask, unknownTask } from '../context.js';
 import { apiError, badField } from '../errors.js';
 import { REPLAY_HEADER, derivedId } from '../idempotency.js';
 import { jobView, maskerFor } from '../present.js';
+import { restoreMasked, secretNames } from '../../core/secret-fields.js';
 import { checkWindow, iso, parseTime } from '../times.js';
 import type { SchedulerLike } from '../scheduler-port.js';
 import * as S from '../schemas/schedules.js';
@@ -47,6 +48,9 @@ async function renamed<T>(names: Record<string, string>, run: () => Promise<T>):
 
 export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySchedules {
   const mask = maskerFor(ctx.sensitive);
+  // Templates are shown masked; one sent back with the mask keeps the stored secrets under it.
+  const secret = secretNames(ctx.sensitive);
+  const keepSecrets = (template: ScheduleTemplate, stored: Schedule | null) => (stored ? restoreMasked(template, stored.template, secret) : template);
   const view = (s: Schedule) => ({
     id: s.id, trigger: s.trigger, template: { ...s.template, payload: mask(s.template.payload) },
     startAt: iso(s.startAt), endAt: iso(s.endAt), limit: s.limit, misfire: s.misfire, description: s.description,
@@ -90,7 +94,7 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
     }
     const existing = input.id !== undefined ? await s.get(input.id) : null;
     if (idem && existing) return { schedule: existing, created: false, replay: true };
-    return { schedule: await s.create(input), created: existing === null, replay: false };
+    return { schedule: await s.create({ ...input, template: keepSecrets(input.template, existing) }), created: existing === null, replay: false };
   };
 
   app.post('/v1/schedules', { schema: S.createSchedule, config: { role: 'send' } }, async (req, reply) => {
@@ -112,9 +116,10 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
     const { id } = req.params as { id: string };
     const b = req.body as Body;
     if (b.template) checkTemplate(b.template as { task: string }, 'template.task');
-    await mustGet(id);
+    const stored = await mustGet(id);
     const patch: Partial<ScheduleInput> = { ...(b as Partial<ScheduleInput>), ...timesOf(b) };
     if (b.trigger) patch.trigger = triggerOf(b.trigger as Body);
+    if (patch.template) patch.template = keepSecrets(patch.template, stored);
     return view(await need().update(id, patch));
   });
 
