@@ -5,15 +5,26 @@
 /** What a secret's value is replaced with. */
 export const MASK = '[redacted]';
 
-/** Names that look like credentials, in any case and anywhere in the name (X-Auth-Token, refresh_token, Cookie, client_key). */
-const SECRET_NAME = /token|secret|passw|pwd|key|auth|credential|private|signature|cookie/i;
-/** Secrets the pattern does not catch. */
-const SECRET_WORDS = new Set(['otp', 'pin', 'certificate']);
-/** Names the pattern catches that are shown on purpose: a push job's device tokens the platform refused for good, for apps to prune. */
+/**
+ * Words that make a name a credential's, in any case, as a word of the name: X-Auth-Token,
+ * refresh_token, Cookie, client_key, apiKey, APIKEY, webhookSecret. A word, not a substring, so an
+ * `author` or a `keyword` in a payload is shown as it is.
+ */
+const SECRET_WORDS = new Set([
+  'token', 'tokens', 'secret', 'secrets', 'password', 'passwd', 'passphrase', 'pwd', 'key', 'keys', 'apikey',
+  'auth', 'authorization', 'credential', 'credentials', 'private', 'signature', 'cookie', 'cookies',
+]);
+/** Secret as whole names only: as a word, `otp` and `pin` name settings too (otpRoutes, pinned). */
+const SECRET_NAMES = new Set(['otp', 'pin', 'certificate']);
+/** Names the rule catches that are shown on purpose: a push job's device tokens the platform refused for good, for apps to prune. */
 const SHOWN = new Set(['invalidTokens']);
 
+/** The words of a name: camelCase humps, and runs of letters and digits between other characters. */
+const wordsOf = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+/);
+
 export function isSecretName(name: string): boolean {
-  return (SECRET_NAME.test(name) && !SHOWN.has(name)) || SECRET_WORDS.has(name.toLowerCase());
+  if (SHOWN.has(name)) return false;
+  return SECRET_NAMES.has(name.toLowerCase()) || wordsOf(name).some((w) => SECRET_WORDS.has(w));
 }
 
 /** The rule plus `extra` names (exact, any case), with the verdict per name remembered. */
