@@ -37,6 +37,8 @@ describe('OutgoingGuard: addresses', () => {
       '::1', '::', 'fd00::1', 'fd00:ec2::254', 'fc00::1', 'fe80::1', 'ff02::1',
       '::ffff:127.0.0.1', '::ffff:7f00:1', '0:0:0:0:0:ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:a9fe:a9fe', '64:ff9b::7f00:1',
       '::7f00:1', // IPv4-compatible (deprecated) form of 127.0.0.1
+      // IPv6 forms that carry an IPv4 address: 6to4, local-use NAT64, Teredo, and reserved spellings.
+      '2002:7f00:1::1', '64:ff9b:1::7f00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '::ffff:0:0:7f00:1', '::1:0:0:1', '::ffff:ffff:7f00:1',
     ]) {
       assert.ok(guard.refusal(a), `${a} should be refused`);
     }

@@ -25,9 +25,14 @@ const BLOCKED_V4: [string, number][] = [
   ['240.0.0.0', 4], // reserved, broadcast
 ];
 const BLOCKED_V6: [string, number][] = [
-  ['::', 96], // unspecified, and the deprecated IPv4-compatible form (::7f00:1 is 127.0.0.1)
-  ['::1', 128], // loopback
+  // Reserved by the IETF: unspecified, loopback, the deprecated IPv4-compatible form (::7f00:1 is
+  // 127.0.0.1), IPv4-translated and other forms no public host has (::ffff:0:7f00:1). IPv4-mapped
+  // addresses are judged by the IPv4 address they carry, before this list.
+  ['::', 8],
   ['64:ff9b::', 96], // NAT64 (embeds IPv4)
+  ['64:ff9b:1::', 48], // NAT64 for local use (RFC 8215)
+  ['2001::', 32], // Teredo (embeds an IPv4 address, obfuscated)
+  ['2002::', 16], // 6to4 (deprecated; embeds IPv4: 2002:7f00:1:: is 127.0.0.1's)
   ['100::', 64], // discard
   ['2001:db8::', 32], // documentation
   ['fc00::', 7], // unique-local (includes fd00:ec2::254, a metadata address)
@@ -36,9 +41,11 @@ const BLOCKED_V6: [string, number][] = [
   ['ff00::', 8], // multicast
 ];
 
-const blocked = new BlockList();
-for (const [net, prefix] of BLOCKED_V4) blocked.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of BLOCKED_V6) blocked.addSubnet(net, prefix, 'ipv6');
+// One list per family: node's BlockList also matches an IPv4 address against IPv6 subnets as its
+// mapped form (::ffff:a.b.c.d), which lies inside ::/8.
+const blocked = { ipv4: new BlockList(), ipv6: new BlockList() };
+for (const [net, prefix] of BLOCKED_V4) blocked.ipv4.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of BLOCKED_V6) blocked.ipv6.addSubnet(net, prefix, 'ipv6');
 
 /** How long a connection may take to open (a guarded dispatcher's default). */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -109,7 +116,7 @@ export class OutgoingGuard {
     const [addr, type] = v4 ? [v4, 'ipv4' as const] : [address, 'ipv6' as const];
     if (this.allowedNets.check(addr, type)) return null;
     // IPv4-mapped IPv6 addresses are judged by the IPv4 address they carry, so ::ffff:127.0.0.1 is loopback.
-    if (blocked.check(addr, type)) return `${address} is a private, loopback, link-local or reserved address`;
+    if (blocked[type].check(addr, type)) return `${address} is a private, loopback, link-local or reserved address`;
     return null;
   }
 
