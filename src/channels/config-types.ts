@@ -36,7 +36,7 @@ export interface ChannelConfig {
 }
 
 export interface WhatsAppConfig extends ChannelConfig {
-  /** true (default): no recorded consent, no message. false: only a recorded opt-out stops a message. */
+  /** false (default): only a recorded opt-out stops a message. true: no recorded opt-in, no message. */
   requireConsent?: boolean;
   /** Template language when a payload gives none (default "en"). */
   templateLanguage?: string;

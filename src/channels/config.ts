@@ -16,6 +16,7 @@ import { EXPONENTIAL_DEFAULTS, retrySpanMs } from '../core/backoff.js';
 import type { BackoffPolicy } from '../core/job.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
 import { parsePublicUrl } from './public-url.js';
+import { consentRule } from './whatsapp/consent.js';
 import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
 export { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, isSecretName, secretValues, type Catalogues, type ProviderChannel } from './secrets.js';
@@ -504,6 +505,7 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
   const retry = callbackRetry(red);
   const span = retrySpanMs(retry.backoff, retry.maxAttempts);
   lines.push(`callbacks: ${retry.maxAttempts} attempts, ${backoffText(retry.backoff)}: retried for ${duration(span.expectedMs)} on average, ${duration(span.maxMs)} at most; ${retry.maxStalls} lost leases`);
+  lines.push(consentRule(red.channels?.whatsapp).text);
   const r = red.channels?.reminder;
   lines.push(`reminder: deliver ${r?.deliver === 'webhook' ? `webhook to ${r.url}` : 'dry-run'}`);
   const o = red.outgoing;

@@ -11,6 +11,7 @@ import { FileConsentStore } from '../api/consent.js';
 import { createShippingLogger } from '../logging.js';
 import { ConfigError, configPath, loadConfig, routingTable } from '../channels/config.js';
 import { parsePublicUrl } from '../channels/public-url.js';
+import { consentRule } from '../channels/whatsapp/consent.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
 import { isRedisUrl } from '../stores/url.js';
 import type { Worker } from '../core/worker.js';
@@ -242,6 +243,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     // Said once: a fresh install completes channel jobs without sending anything.
     const dry = fusion.channels.dryRun;
     if (dry.length) logger.info({ channels: dry }, `channels in dry-run (no provider configured): ${dry.join(', ')}`);
+    // Said once too: whether a WhatsApp number needs a recorded opt-in, or only a recorded opt-out stops it.
+    if (fusion.channels.tasks.includes('whatsapp')) {
+      const rule = consentRule(fusion.config.channels?.whatsapp);
+      logger.info({ channel: 'whatsapp', requireConsent: rule.requireConsent }, rule.text);
+    }
     if (values.burst) void whenDrained(fusion.store, queues).then(() => onSignal('burst: queues empty'));
   }
   if (command === 'start' || command === 'scheduler') {

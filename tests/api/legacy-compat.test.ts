@@ -1,8 +1,10 @@
 // The compatibility routes hand handlers the payload as sent, and take what the original clients
 // and worker post: the worker's /retryTask/ list, repeated cancels, schedule ids on
-// /rescheduleJob/, form consent=1, email_sending on /api/tasks.
+// /rescheduleJob/, form consent=1, email_sending on /api/tasks. With the channels installed, the
+// reference payloads are delivered as the original delivered them.
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitForState } from '../helpers/engine.js';
 import { startApi, json, KEYS, type Api } from './helpers.js';
 
 const formBody = (o: Record<string, unknown>) =>
@@ -181,5 +183,28 @@ describe('compat routes: roles', () => {
     assert.equal(json(byId).error.details.needed, 'admin');
     assert.equal((await api.call({ method: 'POST', url: '/retryTask/', payload: { job_id: 'nope' }, as: 'admin' })).statusCode, 404);
     assert.ok(KEYS.send);
+  });
+});
+
+describe('compat routes: reference payloads through the channels', () => {
+  // The channels installed, no provider configured: they run dry, so what is checked is what Fusion
+  // decides before and after a provider would be called.
+  let api: Api;
+  beforeEach(async () => {
+    api = await startApi({ channels: true });
+  });
+  afterEach(() => api.close());
+
+  test('/queue/ task 6 to a number with no consent record is sent, as the original sent it; a recorded opt-out stops the next', async () => {
+    api.fusion.worker({ queues: ['whatsapp'] });
+    // fusion-worker-tasks.txt, sendWhatsapp's payload (provider and template aside).
+    const body = { payload: { task: 6, contact: 9876543210, countryCode: 91, message: 'Hello!' } };
+    const first = json(await api.call({ method: 'POST', url: '/queue/', payload: body }));
+    const sent = await waitForState(api.fusion.store, first.job_id, ['completed', 'failed']);
+    assert.equal(sent.state, 'completed', JSON.stringify(sent.error));
+    assert.equal((await api.call({ method: 'POST', url: '/update_consent/', payload: { contact: 9876543210, countryCode: 91, consent: 0 } })).statusCode, 200);
+    const second = json(await api.call({ method: 'POST', url: '/queue/', payload: body }));
+    const refused = await waitForState(api.fusion.store, second.job_id, ['completed', 'failed']);
+    assert.deepEqual([refused.state, refused.error?.code], ['failed', 'no_consent']);
   });
 });

@@ -1,5 +1,6 @@
 // The CLI with a config file, as users run it: `fusion config check`, a bad file failing the start
-// with exit 2, the boot message naming dry-run channels, a worker serving the channels' queues.
+// with exit 2, the boot messages naming dry-run channels and the WhatsApp consent rule, a worker
+// serving the channels' queues.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -60,6 +61,7 @@ describe('fusion config check', () => {
       assert.match(r.out, /\+91 {5}-> india \[dry-run; countries \+91; rate 20\/s\]/);
       assert.match(r.out, /webhook: signing secret \*\*\*, .*, a slow host \(an answer after 2000 ms\) at most 5 requests at once a process/);
       assert.match(r.out, /callbacks: 20 attempts, backoff from 1000 ms doubling to 3600000 ms \(full jitter\): retried for 4\.1 h on average, 8\.1 h at most; 10 lost leases/);
+      assert.match(r.out, /^whatsapp consent: numbers with a recorded opt-out are refused, others are messaged/m);
       assert.match(r.out, /channels in dry-run: .*sms/);
       assert.ok(!r.out.includes(SECRET) && !r.err.includes(SECRET), 'the secret is never printed');
     } finally {
@@ -122,9 +124,14 @@ describe('fusion start / worker with a config', () => {
     const p = startUntil(['start', '--store', `sqlite:${db}`], /fusion listening/, { cwd: t.dir, env });
     try {
       const out = await p.up;
-      const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; queues?: string[]; channels?: string[] });
+      const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; queues?: string[]; channels?: string[]; requireConsent?: boolean });
       const dry = lines.filter((l) => l.msg.startsWith('channels in dry-run'));
       assert.equal(dry.length, 1, 'said once');
+      // And which WhatsApp consent rule holds: by default only a recorded opt-out stops a message.
+      const consent = lines.filter((l) => l.msg.startsWith('whatsapp consent:'));
+      assert.equal(consent.length, 1, `the consent rule said once: ${out}`);
+      assert.equal(consent[0]!.requireConsent, false);
+      assert.match(consent[0]!.msg, /recorded opt-out are refused, others are messaged/);
       // The channels say themselves which run dry; the same config opened here gives the same list.
       const probe = await Fusion.open({ store: 'sqlite::memory:', config: { channels: { sms: goodConfig.channels.sms, webhook: { signingSecret: SECRET } } } });
       const expectDry = probe.channels.dryRun;

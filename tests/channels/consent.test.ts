@@ -1,7 +1,7 @@
 // WhatsApp consent: recorded by /update_consent/ into the store (another Fusion on the same store
-// sees it), read at GET /v1/consents/:contact, enforced at send time: no consent → no message, a
-// non-retryable `no_consent` failure; an opt-out recorded while a job waits in the queue stops it;
-// with requireConsent false only a recorded opt-out stops a message.
+// sees it), read at GET /v1/consents/:contact, enforced at send time: a recorded opt-out → no
+// message, a non-retryable `no_consent` failure, also for a job already waiting in the queue; a
+// number with no record is messaged (the original sent to any number) unless requireConsent is on.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fusion } from '../../src/fusion.js';
@@ -59,8 +59,8 @@ for (const target of ['sqlite', 'redis'] as const) {
   });
 }
 
-test('no consent recorded → the job fails at once with no_consent and nothing is sent', async () => {
-  const h = await harness('sqlite', config(), ['whatsapp']);
+test('requireConsent true: no consent recorded → the job fails at once with no_consent and nothing is sent', async () => {
+  const h = await harness('sqlite', config({ requireConsent: true }), ['whatsapp']);
   const before = loop.hits.length;
   try {
     const job = await h.fusion.enqueue('whatsapp', { to: '+447911123456', text: 'hi' }, { maxAttempts: 5 });
@@ -101,16 +101,21 @@ test('opt-out is honoured for a job already queued: consent given, job queued, o
   }
 });
 
-test('requireConsent false: a number never asked is messaged; a recorded opt-out still stops it', async () => {
-  const h = await harness('sqlite', config({ requireConsent: false }), ['whatsapp']);
-  try {
-    const a = await h.fusion.enqueue('whatsapp', { to: '+12015550123', text: 'transactional' });
-    assert.equal((await h.settled(a.id)).state, 'completed');
-    await h.app.inject(consent(2015550123, 1, false));
-    const b = await h.fusion.enqueue('whatsapp', { to: '+12015550123', text: 'again' });
-    const done = await h.settled(b.id);
-    assert.deepEqual([done.state, done.error?.code], ['failed', 'no_consent']);
-  } finally {
-    await h.close();
-  }
-});
+for (const setting of [{}, { requireConsent: false }]) {
+  test(`${JSON.stringify(setting)}: a number never asked is messaged; a recorded opt-out still stops it`, async () => {
+    const h = await harness('sqlite', config(setting), ['whatsapp']);
+    const before = loop.hits.length;
+    try {
+      const a = await h.fusion.enqueue('whatsapp', { to: '+12015550123', text: 'transactional' });
+      assert.equal((await h.settled(a.id)).state, 'completed');
+      assert.equal(loop.hits.length, before + 1, 'sent to the provider');
+      await h.app.inject(consent(2015550123, 1, false));
+      const b = await h.fusion.enqueue('whatsapp', { to: '+12015550123', text: 'again' });
+      const done = await h.settled(b.id);
+      assert.deepEqual([done.state, done.error?.code], ['failed', 'no_consent']);
+      assert.equal(loop.hits.length, before + 1);
+    } finally {
+      await h.close();
+    }
+  });
+}

@@ -3,9 +3,9 @@
 // Cloud API or Twilio WhatsApp.
 //
 // Consent is checked at send time, on every attempt, in the store (consent.ts): an opt-out recorded
-// after a job was queued stops it. With `channels.whatsapp.requireConsent` true (the default: a
-// business may message only users who opted in) a number with no recorded consent is not messaged
-// either; with false, only a recorded opt-out stops a message. Either way the job fails at once,
+// after a job was queued stops it. With `channels.whatsapp.requireConsent` true a number with no
+// recorded consent is not messaged either; by default only a recorded opt-out stops a message, as
+// the original sent to numbers it had no record of (consentRule). Either way the job fails at once,
 // not retryable, with code `no_consent`.
 import { FusionError, NonRetryableError } from '../../core/errors.js';
 import type { TaskContext } from '../../core/registry.js';
@@ -15,7 +15,7 @@ import { dryRunProvider } from '../dry-run.js';
 import type { Provider, ProviderFactory } from '../provider.js';
 import { CHANNEL_QUEUES } from '../queues.js';
 import { maskNumber, maskText } from '../sms/payload.js';
-import { consentBook } from './consent.js';
+import { consentBook, consentRule } from './consent.js';
 import type { WhatsAppMessage } from './message.js';
 import { parseWhatsAppPayload, type ParsedWhatsApp } from './payload.js';
 import { WHATSAPP_PROVIDERS } from './providers/index.js';
@@ -35,7 +35,7 @@ export class ConsentError extends NonRetryableError {
 
 export function whatsappChannel(deps: ChannelDeps): ChannelSetup {
   const config = deps.config.channels?.whatsapp ?? {};
-  const requireConsent = config.requireConsent !== false;
+  const { requireConsent } = consentRule(config);
   const language = config.templateLanguage ?? 'en';
   const factories = [...WHATSAPP_PROVIDERS, ...((deps.factories ?? []) as ProviderFactory<WhatsAppMessage>[]).filter((f) => f.channel === 'whatsapp')];
   const pipeline = new DeliveryPipeline<WhatsAppMessage>({

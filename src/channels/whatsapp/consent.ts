@@ -8,6 +8,7 @@
 // memory (one process only): both built-in stores have it.
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { SharedState, Store } from '../../core/store.js';
+import type { WhatsAppConfig } from '../config-types.js';
 
 /** Consent does not expire by itself: SharedState wants a life, so a century. */
 export const CONSENT_TTL_MS = 100 * 365 * 24 * 3600_000;
@@ -21,6 +22,21 @@ export interface ConsentEntry {
   updatedAt: number;
   /** Where it was recorded (e.g. `update_consent`, `api`). */
   source?: string;
+}
+
+/**
+ * Which numbers may be messaged. By default only a recorded opt-out stops a message: the original
+ * worker sent to any number, so a client that never called /update_consent/ must not see every
+ * message fail. `requireConsent: true` messages only numbers with a recorded opt-in.
+ */
+export function consentRule(config: WhatsAppConfig | undefined): { requireConsent: boolean; text: string } {
+  const requireConsent = config?.requireConsent === true;
+  return {
+    requireConsent,
+    text: requireConsent
+      ? 'whatsapp consent: only numbers with a recorded opt-in are messaged (channels.whatsapp.requireConsent is on)'
+      : 'whatsapp consent: numbers with a recorded opt-out are refused, others are messaged (channels.whatsapp.requireConsent: true requires an opt-in)',
+  };
 }
 
 const digits = (v: string | number) => String(v).replace(/[\s().-]/g, '');
