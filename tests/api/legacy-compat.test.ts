@@ -207,4 +207,19 @@ describe('compat routes: reference payloads through the channels', () => {
     const refused = await waitForState(api.fusion.store, second.job_id, ['completed', 'failed']);
     assert.deepEqual([refused.state, refused.error?.code], ['failed', 'no_consent']);
   });
+
+  test('/queue/ task 3 takes the reference push payload, android.api_key and ios.certificate included, and sends it', async () => {
+    api.fusion.worker({ queues: ['pn'] });
+    // fusion-worker-tasks.txt, sendNotification's payload (with tokens of each platform's form).
+    const payload = {
+      task: 3,
+      android: { collapse_key: 'notification_type', api_key: 'FCM_SERVER_KEY', registration_ids: ['device_token_1', 'device_token_2'], data: { message: 'Notification message', category: 'Category', custom_data: {} } },
+      ios: { category: 'notification_type', certificate: 'certificate.pem', tokens: ['ab'.repeat(32)], aps: { alert: 'Notification message', badge: 1, sound: 'default' } },
+    };
+    const r = await api.call({ method: 'POST', url: '/queue/', payload: { payload } });
+    assert.equal(r.statusCode, 200, r.body);
+    const done = await waitForState(api.fusion.store, json(r).job_id, ['completed', 'failed']);
+    assert.equal(done.state, 'completed', JSON.stringify(done.error));
+    assert.equal((done.result as { sent: number }).sent, 3);
+  });
 });

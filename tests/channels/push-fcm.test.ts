@@ -121,7 +121,7 @@ test('fcm: every token failing retryably is the provider failing (thrown, retrya
   await assert.rejects(q.send(android([FCM_TOKEN(1)]), ctx()), (e: ProviderError) => !e.retryable && e.code === 'oauth_invalid_grant' && !e.message.includes('PRIVATE KEY'));
 });
 
-test('payload: the original android/ios form and the native form; a legacy api_key is refused pointing at the config', () => {
+test('payload: the original android/ios form and the native form; a legacy api_key is ignored and flagged', () => {
   const orig = parsePushPayload({
     task: 3,
     android: { collapse_key: 'news', registration_ids: [FCM_TOKEN(1), FCM_TOKEN(2)], data: { message: 'Hello', category: 'c', custom_data: { a: 1 } } },
@@ -142,9 +142,11 @@ test('payload: the original android/ios form and the native form; a legacy api_k
       return [e.details.field, e.message];
     }
   };
-  const [f, msg] = field({ android: { api_key: 'AAAA', registration_ids: [FCM_TOKEN(1)], data: { m: 'x' } } }) as [string, string];
-  assert.equal(f, 'android.api_key');
-  assert.match(msg, /legacy.*channels\.push\.providers/s);
+  const keyed = parsePushPayload({ android: { api_key: 'AAAA', registration_ids: [FCM_TOKEN(1)], data: { m: 'x' } } });
+  assert.deepEqual(keyed.android, { tokens: [FCM_TOKEN(1)], data: { m: 'x' } }, 'the key is not part of the message');
+  assert.equal(keyed.legacyKey, true, 'the channel says it ignored the key');
+  assert.equal(orig.legacyKey, undefined);
+  assert.equal(field({ android: { server_key: 'AAAA', registration_ids: [FCM_TOKEN(1)], data: { m: 'x' } } })[0], 'android.server_key', 'other credential fields are still refused');
   assert.deepEqual(field({ tokens: [FCM_TOKEN(1)], title: 'x' })[0], 'platform');
   assert.deepEqual(field({ ios: { tokens: ['../../etc'], aps: {} } })[0], 'ios.tokens.0');
   assert.deepEqual(field({ title: 'x' })[0], 'tokens');

@@ -13,6 +13,7 @@ import { buildServer } from '../../src/api/server.js';
 import type { FusionConfig } from '../../src/channels/config-types.js';
 import type { RedisStore } from '../../src/stores/redis/store.js';
 import type { Job } from '../../src/core/job.js';
+import type { Logger } from '../../src/core/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/await.js';
 import { REDIS_URL, dropPrefix, testPrefix } from '../helpers/redis.js';
@@ -157,13 +158,14 @@ export interface Harness {
 }
 
 /** Fusion with channels, its API, and a worker on `queues`, on a SQLite file or a Redis prefix. */
-export async function harness(target: 'sqlite' | 'redis', config: FusionConfig, queues: string[]): Promise<Harness> {
+/** `logger`: the Fusion's (a collecting one lets a test read what the channels log). */
+export async function harness(target: 'sqlite' | 'redis', config: FusionConfig, queues: string[], logger?: Logger): Promise<Harness> {
   const tmp = tempDir('fusion-push-');
   const prefix = testPrefix();
   const open = target === 'sqlite'
     ? { store: `sqlite:${join(tmp.dir, 'f.db')}`, config: { outgoing: { allow: ['127.0.0.1/32'] }, ...config } }
     : { store: REDIS_URL, storeOptions: { prefix }, config: { outgoing: { allow: ['127.0.0.1/32'] }, ...config } };
-  const fusion = await Fusion.open(open);
+  const fusion = await Fusion.open({ ...open, logger });
   const app = await buildServer({ fusion, processMetrics: false });
   await app.ready();
   // No queues: the test starts its worker itself, when it wants jobs to run.

@@ -1,11 +1,12 @@
 // The push channel end to end: a job with many tokens where some fail retryably and some are
 // invalid (only the failed ones are sent again, invalid ones listed and emitted), and the original
-// /queue/ task 3 (Android and iOS tokens) → FCM and APNs stand-ins → /jobInfo/ finished with the
-// provider ids, on a SQLite file and on a Redis prefix.
+// /queue/ task 3 (Android and iOS tokens, the legacy api_key and certificate ignored) → FCM and APNs
+// stand-ins → /jobInfo/ finished with the provider ids, on a SQLite file and on a Redis prefix.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pushEvents, TOKEN_INVALID_EVENT, type TokenInvalidEvent } from '../../src/channels/push/channel.js';
 import type { TokenResult } from '../../src/channels/push/message.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/await.js';
 import { redisSkip } from '../helpers/redis.js';
@@ -74,7 +75,7 @@ for (const target of ['sqlite', 'redis'] as const) test(`partial failure on ${ta
   }
 });
 
-test('a job whose every token is invalid fails, not retryable, listing them; a legacy api_key is a 400 at /queue/', async () => {
+test('a job whose every token is invalid fails, not retryable, listing them', async () => {
   const h = await harness('sqlite', config, ['pn']);
   loop.answer = (hit) => hit.path === '/token' ? { body: { access_token: 'ya29.x', expires_in: 3600 } } : { status: 404, body: { error: { status: 'NOT_FOUND', details: [{ errorCode: 'UNREGISTERED' }] } } };
   try {
@@ -84,9 +85,37 @@ test('a job whose every token is invalid fails, not retryable, listing them; a l
     assert.equal(done.attempts, 1);
     assert.equal(done.error?.code, 'invalid_tokens');
     assert.deepEqual(done.error?.details?.invalidTokens, [FCM_TOKEN(7)]);
-    const r = await h.app.inject({ method: 'POST', url: '/queue/', payload: { payload: { task: 3, android: { api_key: 'AAAA', registration_ids: [FCM_TOKEN(1)], data: { message: 'x' } } } } });
-    assert.equal(r.statusCode, 400, r.body);
-    assert.equal(r.json().error.details.field, 'payload.android.api_key');
+  } finally {
+    await h.close();
+  }
+});
+
+test('the original android.api_key (an FCM legacy server key) is ignored: /queue/ takes it, the devices go through the FCM v1 provider, and the hub warns once a process, not once a job or a device', async () => {
+  const warnings: { obj: Record<string, unknown>; msg?: string }[] = [];
+  const logger = { ...silentLogger, warn: (obj: object, msg?: string) => void warnings.push({ obj: obj as Record<string, unknown>, msg }) };
+  const h = await harness('sqlite', config, ['pn'], logger);
+  loop.answer = (hit) => hit.path === '/token' ? { body: { access_token: 'ya29.key', expires_in: 3600 } } : { body: { name: 'projects/fusion-test/messages/0:key' } };
+  const fcmBefore = loop.at(SEND).length;
+  try {
+    const ids: string[] = [];
+    for (const n of [1, 2]) {
+      // fusion-worker-tasks.txt, sendNotification's android part.
+      const android = { collapse_key: 'notification_type', api_key: 'FCM_SERVER_KEY', registration_ids: [FCM_TOKEN(n), FCM_TOKEN(n + 10)], data: { message: 'Notification message', category: 'Category', custom_data: {} } };
+      const r = await h.app.inject({ method: 'POST', url: '/queue/', payload: { payload: { task: 3, android } } });
+      assert.equal(r.statusCode, 200, r.body);
+      ids.push(r.json().job_id);
+    }
+    for (const id of ids) {
+      const done = await h.settled(id);
+      assert.equal(done.state, 'completed', JSON.stringify(done.error));
+      assert.equal((done.result as { sent: number; provider: string }).sent, 2);
+    }
+    const sent = loop.at(SEND).slice(fcmBefore);
+    assert.equal(sent.length, 4, 'each device once');
+    assert.ok(sent.every((x) => !JSON.stringify(x.json).includes('FCM_SERVER_KEY') && !JSON.stringify(x.headers).includes('FCM_SERVER_KEY')), 'the legacy key goes nowhere');
+    const told = warnings.filter((w) => w.obj.field === 'android.api_key');
+    assert.equal(told.length, 1, `said once: ${JSON.stringify(warnings)}`);
+    assert.match(told[0]!.msg!, /android\.api_key .* is ignored: .*FCM v1 provider/);
   } finally {
     await h.close();
   }
@@ -122,7 +151,7 @@ for (const target of ['sqlite', 'redis'] as const) {
     try {
       const q = await h.app.inject({ method: 'POST', url: '/queue/', payload: { payload: {
         task: 3,
-        android: { collapse_key: 'orders', registration_ids: [FCM_TOKEN(1)], data: { message: 'Order shipped', category: 'orders', custom_data: { id: 7 } } },
+        android: { collapse_key: 'orders', api_key: 'FCM_SERVER_KEY', registration_ids: [FCM_TOKEN(1)], data: { message: 'Order shipped', category: 'orders', custom_data: { id: 7 } } },
         ios: { category: 'orders', certificate: 'certificate.pem', tokens: [IOS_TOKEN(9)], aps: { alert: 'Order shipped', badge: 1, sound: 'default' } },
       } } });
       assert.equal(q.statusCode, 200, q.body);

@@ -100,6 +100,14 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
   const configured = PLATFORMS.some((p) => !pipelines[p].dryRun);
 
   const validate = (payload: unknown) => void parsePushPayload(payload);
+  // Original clients send android.api_key with every push: said once a process, not once a job.
+  let legacyKeyTold = false;
+  const tellLegacyKey = (jobId: string) => {
+    if (legacyKeyTold) return;
+    legacyKeyTold = true;
+    deps.logger.warn({ channel: 'push', jobId, field: 'android.api_key' },
+      'push: android.api_key (an FCM legacy server key) is ignored: Android devices go through the configured FCM v1 provider (channels.push.providers); said once per process');
+  };
 
   const handler = async (payload: unknown, ctx: TaskContext) => {
     let parsed: ParsedPush;
@@ -109,6 +117,7 @@ export function pushChannel(deps: ChannelDeps): ChannelSetup & { events: EventEm
       if (e instanceof FusionError) throw new NonRetryableError(`invalid push payload: ${e.message}${e.details.field ? ` (field ${String(e.details.field)})` : ''}`);
       throw e;
     }
+    if (parsed.legacyKey) tellLegacyKey(ctx.job.id);
     const state: Record<string, TokenResult> = { ...((ctx.job.progress as PushProgress | null)?.push?.tokens ?? {}) };
     const fresh: TokenResult[] = [];
     let whole: DeliveryError | null = null;

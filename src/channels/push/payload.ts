@@ -1,5 +1,6 @@
 // The push task's payload, in either form, checked at enqueue and normalised into one part per platform:
 //   original worker: { android: { registration_ids, collapse_key, data, api_key? }, ios: { tokens, category, aps, certificate? } }
+//                    (api_key and certificate are ignored: credentials come from the configured providers)
 //   native:          { tokens: [...] + platform | [{ platform, token }], title, body, data,
 //                      android: { tokens, title, body, data, collapseKey, priority, ttlSeconds, fcm },
 //                      ios: { tokens, title, body, data, category, badge, sound, aps, topic, pushType, priority, collapseId, expiration },
@@ -20,6 +21,8 @@ export interface ParsedPush {
   ios?: IosPart;
   /** A provider the payload asks for (name or adapter type). */
   provider?: string;
+  /** The original's `android.api_key` was given: an FCM legacy server key, useless to FCM v1, so ignored. */
+  legacyKey?: boolean;
 }
 
 const bad = (field: string, message: string) => new FusionError('invalid_payload', message, { field });
@@ -71,9 +74,6 @@ export function parsePushPayload(payload: unknown): ParsedPush {
   const p = payload;
   const a = obj(p, 'android', 'android');
   const i = obj(p, 'ios', 'ios');
-  if (a && given(a.api_key)) {
-    throw bad('android.api_key', 'android.api_key is an FCM legacy server key: that API no longer exists. Configure an FCM HTTP v1 provider with a service account in channels.push.providers (type "fcm") instead, and drop api_key from payloads');
-  }
   for (const [o, prefix] of [[p, ''], [a, 'android.'], [i, 'ios.']] as const) {
     if (!o) continue;
     for (const k of ['server_key', 'serverKey', 'private_key', 'privateKey', 'access_token', 'accessToken']) {
@@ -116,6 +116,7 @@ export function parsePushPayload(payload: unknown): ParsedPush {
 
   const out: ParsedPush = {};
   if (provider) out.provider = provider;
+  if (a && given(a.api_key)) out.legacyKey = true;
   if (android.length) {
     const o = a ?? {};
     const part: AndroidPart = { tokens: [...new Set(android)] };
