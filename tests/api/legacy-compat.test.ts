@@ -4,6 +4,8 @@
 // reference payloads are delivered as the original delivered them.
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/core/clock.js';
+import { occurrenceJobId } from '../../src/core/schedule-spec.js';
 import { waitForState } from '../helpers/engine.js';
 import { startApi, json, KEYS, type Api } from './helpers.js';
 
@@ -165,6 +167,38 @@ describe('compat routes: payloads as sent', () => {
     const list = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', parameters: { to: ['a@x.io', 'b@x.io'], message: 'm', body: 'kept' } } }));
     assert.deepEqual((await api.fusion.store.getJob({ id: list.task_id }))!.payload, { to: ['a@x.io', 'b@x.io'], message: 'm', body: 'kept' });
     assert.equal(json(await api.call({ method: 'GET', url: `/api/tasks/${list.task_id}` })).task_type, 'email_sending');
+  });
+});
+
+describe('compat routes: series as the original schedulers ran them', () => {
+  // 2026-12-07 09:00 UTC, the server's time, moved by the test (a clock per test: it only moves on).
+  let clock: ManualClock;
+  let api: Api;
+  beforeEach(async () => {
+    clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 0, 0));
+    api = await startApi({ clock, setup: (f) => f.task('reminder', async () => null, { queue: 'reminders', priority: 'high' }) });
+  });
+  afterEach(() => api.close());
+
+  test('/schedule/ cron and rrule, /remind_me: occurrences missed while the hub was down run once, late (rq-scheduler, Celery eta), not dropped', async () => {
+    const webhook = { task: 4, url: 'https://hooks.example.com/tick' };
+    const ids = [
+      json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: webhook, cron: '0 10 * * *', job_id: 'daily-cron' } })).job_id,
+      json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: webhook, rrule: 'FREQ=DAILY;BYHOUR=10;BYMINUTE=0;BYSECOND=0', job_id: 'daily-rrule' } })).job_id,
+      json(await api.call({ method: 'POST', url: '/remind_me', payload: { rrule: 'FREQ=DAILY;COUNT=5', start_datetime: Date.UTC(2026, 11, 7, 10) / 1000, notification_metadata: { title: 'Class' } } })).schedule_id,
+    ];
+    for (const id of ids) assert.deepEqual((await api.fusion.scheduler.get(id))!.misfire, { policy: 'catch-up', maxCatchUp: 1, graceMs: 5000 });
+    // The hub is back the next day at 10:00:30: the 10:00 runs of both days were missed; the latest runs, once.
+    clock.set(Date.UTC(2026, 11, 8, 10, 0, 30));
+    await api.fusion.scheduler.tick();
+    const late = Date.UTC(2026, 11, 8, 10);
+    for (const id of ids) {
+      const job = await api.fusion.store.getJob({ id: occurrenceJobId(id, late) });
+      assert.ok(job, `${id}: the missed 10:00 run is enqueued`);
+      assert.equal(job.runAt, late);
+      assert.equal(await api.fusion.store.getJob({ id: occurrenceJobId(id, Date.UTC(2026, 11, 7, 10)) }), null, `${id}: the older missed run is not`);
+      assert.equal((await api.fusion.scheduler.get(id))!.nextRunAt, Date.UTC(2026, 11, 9, 10), `${id}: the series goes on`);
+    }
   });
 });
 

@@ -28,6 +28,12 @@ export interface LegacySchedules {
   removeLegacy(id: string): Promise<boolean>;
 }
 
+/**
+ * Series made through the compatibility routes run a missed occurrence once, late, as rq-scheduler
+ * and Celery's eta tasks did (a deploy must not drop a reminder); older missed ones are dropped.
+ */
+const COMPAT_MISFIRE = { policy: 'catch-up', maxCatchUp: 1 } as const;
+
 export const schedulerUnavailable = () =>
   apiError(503, 'scheduler_unavailable', 'this server runs without a scheduler; schedules are not available', {});
 
@@ -170,7 +176,7 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
     if (!/(^|[\r\n;:])\s*DTSTART/i.test(b.rrule) && !/BYSECOND=/i.test(b.rrule)) startAt = Math.floor(startAt / 60_000) * 60_000;
     const r = await renamed({ 'trigger.rrule': 'rrule', 'trigger.tz': 'timezone', startAt: 'start_datetime', trigger: 'rrule' }, () =>
       create(req, {
-        trigger: b.timezone ? { rrule: b.rrule, tz: b.timezone } : { rrule: b.rrule }, startAt,
+        trigger: b.timezone ? { rrule: b.rrule, tz: b.timezone } : { rrule: b.rrule }, startAt, misfire: COMPAT_MISFIRE,
         template: { task: REMINDER_TASK, queue: REMINDER_QUEUE, priority: 'high', payload: b.notification_metadata, description: 'remind_me' },
       }, 'id'));
     const { schedule } = r;
@@ -189,7 +195,7 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
       const { runAt: _r, delay: _d, id, scheduleId: _s, ...template } = job;
       const trigger: Trigger = t.cron !== undefined ? { cron: t.cron, ...(t.timezone ? { tz: t.timezone } : {}) } : { rrule: t.rrule!, ...(t.timezone ? { tz: t.timezone } : {}) };
       const { schedule } = await renamed({ 'trigger.cron': 'cron', 'trigger.rrule': 'rrule', 'trigger.tz': 'timezone', limit: 'repeat', id: 'job_id', trigger: t.cron !== undefined ? 'cron' : 'rrule' }, () =>
-        create(req, { id, trigger, template, limit: t.repeat ?? null }, 'job_id'));
+        create(req, { id, trigger, template, limit: t.repeat ?? null, misfire: COMPAT_MISFIRE }, 'job_id'));
       return { id: schedule.id, nextRunAt: schedule.nextRunAt };
     },
     async legacyInfo(id) {
