@@ -242,6 +242,20 @@ describe('compat routes: reference payloads through the channels', () => {
     assert.deepEqual([refused.state, refused.error?.code], ['failed', 'no_consent']);
   });
 
+  test('/api/tasks: the reference email_sending example ({to} alone) is accepted and sent, its task type as the subject', async () => {
+    api.fusion.worker({ queues: ['email'] });
+    // flask-celery-priority-queue.txt, "Task Types": 2. Email Sending.
+    const r = await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', parameters: { to: 'recipient@example.com' } } });
+    assert.equal(r.statusCode, 202, r.body);
+    const id = json(r).task_id;
+    assert.deepEqual((await api.fusion.store.getJob({ id }))!.payload, { to: ['recipient@example.com'], subject: 'email_sending' });
+    assert.equal((await waitForState(api.fusion.store, id, ['completed', 'failed'])).state, 'completed');
+    assert.equal(json(await api.call({ method: 'GET', url: `/api/tasks/${id}` })).status, 'SUCCESS');
+    // A subject or a body of the caller's own is kept as given.
+    const own = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', parameters: { to: 'recipient@example.com', body: 'Hello' } } }));
+    assert.deepEqual((await api.fusion.store.getJob({ id: own.task_id }))!.payload, { to: ['recipient@example.com'], message: 'Hello' });
+  });
+
   test('/queue/ task 3 takes the reference push payload, android.api_key and ios.certificate included, and sends it', async () => {
     api.fusion.worker({ queues: ['pn'] });
     // fusion-worker-tasks.txt, sendNotification's payload (with tokens of each platform's form).

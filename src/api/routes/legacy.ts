@@ -82,15 +82,19 @@ function retrySpec(first: unknown): JobSpec {
 
 /**
  * Celery's email_sending parameters as the original email payload: `to` a list, `body` the
- * `message` when none is given; the rest as sent. The email channel reads that payload.
+ * `message` when none is given; the rest as sent. The email channel reads that payload. That
+ * system's own example gives `to` alone, and its task sent it: with neither subject nor body the
+ * subject is the task type, so the mail is not refused for being empty.
  */
-export function celeryEmail(p: Record<string, unknown>): Record<string, unknown> {
+export function celeryEmail(p: Record<string, unknown>, taskType: string): Record<string, unknown> {
   const out: Record<string, unknown> = { ...p };
   if (typeof p.to === 'string') out.to = [p.to];
   if (out.message === undefined && p.body !== undefined) {
     out.message = p.body;
     delete out.body;
   }
+  const given = (k: string) => out[k] !== undefined && out[k] !== null && out[k] !== '';
+  if (!['subject', 'message', 'html', 'text', 'template'].some(given)) out.subject = taskType;
   return out;
 }
 
@@ -234,7 +238,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
     const runAt = b.delay > 0 ? checkWindow(now + Math.round(b.delay * 1000), now, 'delay', ctx.window) : undefined;
     const email = task === 'email' && b.task_type === 'email_sending';
     const job = await enqueue(req, {
-      task, payload: email ? celeryEmail(b.parameters) : b.parameters, priority: CELERY_PRIORITY[b.priority] ?? 1, runAt, tags: [`task_type:${b.task_type}`],
+      task, payload: email ? celeryEmail(b.parameters, b.task_type) : b.parameters, priority: CELERY_PRIORITY[b.priority] ?? 1, runAt, tags: [`task_type:${b.task_type}`],
       ...(email ? { queue: CHANNEL_QUEUES.email } : {}),
     }, now);
     return reply.code(202).send({ task_id: job.id, status: 'PENDING' });

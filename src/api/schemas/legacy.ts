@@ -141,7 +141,8 @@ export const legacyConsent = {
 export const celeryCreate = {
   tags: ['legacy'], summary: 'Celery-style: submit a task',
   description: '`task_type` names a registered task; `email_sending` is the email channel (task `email`, queue `email`; parameters '
-    + 'become the original email payload: `to` as a list, `body` as `message` when no `message` is given, other fields as sent). '
+    + 'become the original email payload: `to` as a list, `body` as `message` when no `message` is given, other fields as sent; '
+    + 'with neither a subject nor a body the subject is the task type). '
     + 'An unregistered type answers 422. examples/celery-tasks.ts registers that system\'s `data_processing` and `file_processing`.',
   body: {
     type: 'object', required: ['task_type'], additionalProperties: true,
