@@ -202,6 +202,36 @@ describe('compat routes: series as the original schedulers ran them', () => {
   });
 });
 
+describe('compat routes: /remind_me starts where dateutil starts', () => {
+  const clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 0, 0));
+  let api: Api;
+  beforeEach(async () => {
+    api = await startApi({ clock, setup: (f) => f.task('reminder', async () => null, { queue: 'reminders', priority: 'high' }) });
+  });
+  afterEach(() => api.close());
+  const remind = (start_datetime: unknown, rrule = 'FREQ=DAILY;COUNT=3') =>
+    api.call({ method: 'POST', url: '/remind_me', payload: { rrule, start_datetime, notification_metadata: { title: 'Class' } } });
+
+  test('the start\'s seconds are kept (DTSTART), so no reminder fires before start_datetime; a fraction of a second rounds up', async () => {
+    const at = (h: number, m: number, sec: number, ms = 0) => Date.UTC(2026, 11, 7, h, m, sec, ms);
+    for (const [start, first] of [
+      [at(10, 0, 37) / 1000, '2026-12-07T10:00:37.000Z'], // epoch seconds: today's occurrence at :37, not :00 (37 s early)
+      [at(10, 0, 37, 400), '2026-12-07T10:00:38.000Z'], // epoch ms with a fraction of a second: the next whole second
+      ['2026-12-07T10:00:37.400Z', '2026-12-07T10:00:38.000Z'], // ISO, the same
+      [at(10, 0, 0) / 1000, '2026-12-07T10:00:00.000Z'], // a start on the minute is unchanged
+    ] as const) {
+      const r = await remind(start);
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(json(r).next_run_at, first, `start_datetime ${start}`);
+      const s = (await api.fusion.scheduler.get(json(r).schedule_id))!;
+      for (const t of await api.fusion.scheduler.previewSchedule(s.id, 3)) assert.ok(t >= Date.parse(first), 'every occurrence at or after the start');
+    }
+    // Created after today's second has passed: today's occurrence is gone, not moved before the start.
+    clock.set(at(10, 0, 37, 500));
+    assert.equal(json(await remind(at(10, 0, 37) / 1000)).next_run_at, '2026-12-08T10:00:37.000Z');
+  });
+});
+
 describe('compat routes: roles', () => {
   let api: Api;
   beforeEach(async () => {

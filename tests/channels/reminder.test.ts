@@ -133,7 +133,7 @@ describe('reminder channel', () => {
 });
 
 describe('/remind_me', () => {
-  // Created at 10:41:37: without DTSTART or BYSECOND the occurrences fall on second 0.
+  // Created at 10:41:37.250, with start_datetime that second: the occurrences keep its :37, as dateutil keeps DTSTART's seconds.
   const CREATED = Date.UTC(2026, 2, 2, 10, 41, 37, 250);
   let svc: Awaited<ReturnType<typeof notificationService>>;
   let f: Awaited<ReturnType<typeof openFusion>>;
@@ -152,26 +152,27 @@ describe('/remind_me', () => {
   });
   const remind = (body: object) => app.inject({ method: 'POST', url: '/remind_me', payload: body });
 
-  test('targets the reminder task, fires at second 0, and each occurrence reaches the notification service', async () => {
+  test('targets the reminder task, keeps the start\'s seconds, and each occurrence reaches the notification service', async () => {
     const r = await remind({ rrule: 'FREQ=MINUTELY;INTERVAL=5;COUNT=3', start_datetime: Math.floor(CREATED / 1000), notification_metadata: METADATA });
     assert.equal(r.statusCode, 200, r.body);
     const a = JSON.parse(r.body);
     assert.equal(a.status, 'scheduled');
-    assert.equal(a.next_run_at, '2026-03-02T10:46:00.000Z', 'second 0, not the creation second :37');
+    // The 10:41:37 occurrence is 250 ms past at creation: the next is 10:46:37, never :00 (before its start's second).
+    assert.equal(a.next_run_at, '2026-03-02T10:46:37.000Z', 'the start\'s second :37');
     const s = (await f.fusion.scheduler.get(a.schedule_id))!;
     assert.equal(s.template.task, 'reminder');
     assert.equal(s.template.queue, 'reminders');
     assert.deepEqual(s.template.payload, METADATA, 'notification_metadata as sent (created_at and kind stay numbers)');
-    assert.deepEqual(await f.fusion.scheduler.previewSchedule(a.schedule_id, 5), [Date.UTC(2026, 2, 2, 10, 46), Date.UTC(2026, 2, 2, 10, 51)]);
+    assert.deepEqual(await f.fusion.scheduler.previewSchedule(a.schedule_id, 5), [Date.UTC(2026, 2, 2, 10, 46, 37), Date.UTC(2026, 2, 2, 10, 51, 37)]);
 
     f.fusion.startScheduler();
     f.fusion.worker({ queues: ['reminders'] });
     const hit = svc.next();
-    clock.set(Date.UTC(2026, 2, 2, 10, 46));
+    clock.set(Date.UTC(2026, 2, 2, 10, 46, 37));
     const h = await within(hit, 10_000, 'the first occurrence is delivered');
     assert.equal(h.headers.authorization, 'Bearer tok-123');
     assert.deepEqual(h.body, SENT);
-    const job = await waitForState(f.fusion.store, occurrenceJobId(a.schedule_id, Date.UTC(2026, 2, 2, 10, 46)), 'completed');
+    const job = await waitForState(f.fusion.store, occurrenceJobId(a.schedule_id, Date.UTC(2026, 2, 2, 10, 46, 37)), 'completed');
     assert.equal(job.task, 'reminder');
     assert.equal(job.scheduleId, a.schedule_id);
   });

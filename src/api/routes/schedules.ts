@@ -169,11 +169,10 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
     // Epoch seconds as the original sent them; a number past 1e12 can only be milliseconds.
     const raw = b.start_datetime;
     const n = typeof raw === 'number' ? raw : /^\d+$/.test(String(raw)) ? Number(raw) : null;
-    let startAt = n !== null && n > 1e12 ? parseTime(n, 'start_datetime', 'ms') : parseTime(raw, 'start_datetime', 's');
-    // start_datetime is the series' DTSTART when the rule has none, and a DTSTART's seconds become every
-    // occurrence's seconds: a reminder created at 09:41:37 would fire at :37. Reminders are set to the
-    // minute, so without DTSTART or BYSECOND the start is taken at second 0 of its minute.
-    if (!/(^|[\r\n;:])\s*DTSTART/i.test(b.rrule) && !/BYSECOND=/i.test(b.rrule)) startAt = Math.floor(startAt / 60_000) * 60_000;
+    // start_datetime is the series' DTSTART when the rule has none, its seconds kept as dateutil keeps
+    // them. Occurrences fall on whole seconds, so a start within a second is taken at the next one:
+    // rounding down would fire before the start, or drop the first occurrence (the start bounds it).
+    const startAt = Math.ceil((n !== null && n > 1e12 ? parseTime(n, 'start_datetime', 'ms') : parseTime(raw, 'start_datetime', 's')) / 1000) * 1000;
     const r = await renamed({ 'trigger.rrule': 'rrule', 'trigger.tz': 'timezone', startAt: 'start_datetime', trigger: 'rrule' }, () =>
       create(req, {
         trigger: b.timezone ? { rrule: b.rrule, tz: b.timezone } : { rrule: b.rrule }, startAt, misfire: COMPAT_MISFIRE,

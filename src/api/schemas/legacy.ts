@@ -176,8 +176,8 @@ export const remindMe = {
   tags: ['legacy'], summary: 'RRULE reminder: schedule the `reminder` task on an RRULE',
   description: 'Creates a schedule firing the built-in task `reminder` (queue `reminders`, high priority) with `notification_metadata`, as sent, as '
     + 'its payload; each occurrence delivers it through config `channels.reminder` (POST to the notification service with `auth_header` as '
-    + 'the Authorization header, or dry-run). start_datetime is the DTSTART of a rule without one, taken at second 0 of its minute unless '
-    + 'the rule says BYSECOND. A rule whose every occurrence is in the past is a 400.',
+    + 'the Authorization header, or dry-run). start_datetime is the DTSTART of a rule without one, its seconds kept (a fraction of a '
+    + 'second rounds up): no reminder fires before it. A rule whose every occurrence is in the past is a 400.',
   body: {
     type: 'object', required: ['rrule', 'start_datetime', 'notification_metadata'], additionalProperties: true,
     properties: {
