@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
 import { occurrenceJobId } from '../../src/core/schedule-spec.js';
 import { waitForState } from '../helpers/engine.js';
+import { receiver } from '../channels/webhook-server.js';
 import { startApi, json, KEYS, type Api } from './helpers.js';
 
 const formBody = (o: Record<string, unknown>) =>
@@ -284,6 +285,33 @@ describe('compat routes: reference payloads through the channels', () => {
     // A subject or a body of the caller's own is kept as given.
     const own = json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', parameters: { to: 'recipient@example.com', body: 'Hello' } } }));
     assert.deepEqual((await api.fusion.store.getJob({ id: own.task_id }))!.payload, { to: ['recipient@example.com'], message: 'Hello' });
+  });
+
+  test('/queue/ task 4 answered 404: the job finishes with the status and body and the success handler is called (the original raised only for 499-599); /v1/jobs still fails it', async () => {
+    const hook = await receiver((h, res) => (h.url.startsWith('/gone') ? res.writeHead(404).end('no such lab') : res.writeHead(200).end('ok')));
+    try {
+      api.fusion.worker({ queues: ['webhook', 'callbacks'] });
+      const r = await api.call({
+        method: 'POST', url: '/queue/',
+        payload: { payload: { task: 4, url: `${hook.base}/gone`, args: { id: 7 }, isBody: 1 }, success_task_handler: `${hook.base}/ok`, failed_task_handler: `${hook.base}/ko` },
+      });
+      const done = await waitForState(api.fusion.store, json(r).job_id, ['completed', 'failed']);
+      assert.equal(done.state, 'completed', JSON.stringify(done.error));
+      assert.equal(done.attempts, 1, 'not retried');
+      assert.deepEqual([(done.result as { status: number }).status, (done.result as { body: string }).body], [404, 'no such lab']);
+      await waitForState(api.fusion.store, `${done.id}:completed-callback`, 'completed');
+      const handler = hook.hits.find((h) => h.url === '/ok')!;
+      assert.deepEqual(Object.fromEntries(new URLSearchParams(handler.body)), { description: 'WEBHOOK', job_id: done.id, status: 'finished', retry_attempts: '0' });
+      assert.equal(hook.hits.some((h) => h.url === '/ko'), false, 'no failure handler');
+      const info = json(await api.call({ method: 'POST', url: '/jobInfo/', payload: { job_id: done.id } }));
+      assert.deepEqual([info.status, info.result.status, info.result.body], ['finished', 404, 'no such lab']);
+      // The native route keeps its own rule: a refusal fails the job.
+      const native = json(await api.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'webhook', payload: { url: `${hook.base}/gone` } } }));
+      const failed = await waitForState(api.fusion.store, native.id, ['completed', 'failed']);
+      assert.deepEqual([failed.state, failed.error?.code], ['failed', 'http_404']);
+    } finally {
+      await hook.close();
+    }
   });
 
   test('/queue/ task 3 takes the reference push payload, android.api_key and ios.certificate included, and sends it', async () => {

@@ -12,6 +12,7 @@ import { checkWindow, iso, parseTime } from '../times.js';
 import type { LegacySchedules } from './schedules.js';
 import * as S from '../schemas/legacy.js';
 import { CHANNEL_QUEUES } from '../../channels/queues.js';
+import { ORIGINAL_ANSWERS_TAG } from '../../channels/webhook/channel.js';
 import { deliveryFor } from './deliveries.js';
 import { recordConsent } from '../consent.js';
 
@@ -43,11 +44,18 @@ function legacyCallbacks(success: unknown, failed: unknown): JobCallbacks | unde
   };
 }
 
-/** A /queue/ body as a job spec: channel task on its queue, the payload as given (webhook method made explicit). */
+/**
+ * A /queue/ body as a job spec: channel task on its queue, the payload as given (webhook method made
+ * explicit; a webhook takes a 4xx answer as the original did, by its tag).
+ */
 export function legacySpec(b: LegacyEnvelope): JobSpec {
   const ch = LEGACY_CHANNELS[b.payload.task]!;
   const payload = { ...b.payload };
-  if (ch.task === 'webhook') payload.method = String(payload.method ?? 'POST').toUpperCase();
+  const tags = b.task_type ? [`task_type:${b.task_type}`] : [];
+  if (ch.task === 'webhook') {
+    payload.method = String(payload.method ?? 'POST').toUpperCase();
+    tags.push(ORIGINAL_ANSWERS_TAG);
+  }
   const callbacks = legacyCallbacks(b.success_task_handler, b.failed_task_handler);
   return {
     task: ch.task,
@@ -57,7 +65,7 @@ export function legacySpec(b: LegacyEnvelope): JobSpec {
     priority: /^otp$/i.test(b.task_type ?? '') ? Math.max(b.priority ?? 1, 2) : b.priority ?? 1,
     id: b.job_id,
     description: b.task_type ? `${ch.label} ${b.task_type}` : ch.label,
-    tags: b.task_type ? [`task_type:${b.task_type}`] : [],
+    tags,
     callbacks,
   };
 }

@@ -7,6 +7,10 @@
 // outcome is final (a success, or a 4xx that is not retried; the original called back on every
 // answer that was not a 5xx). So a callback that fails retries on its own and never resends the main
 // request; the main job's result names the callback job, whose result holds the callback's status.
+//
+// A job made by the compatibility routes (tagged ORIGINAL_ANSWERS_TAG) takes a 4xx that is not
+// retried as an answer, as the original did (it raised only for 499-599): the job completes with
+// the status and body in its result. Elsewhere such an answer fails the job.
 import type { Dispatcher } from 'undici';
 import { DEFAULTS, type NewJob } from '../../core/job.js';
 import { FusionError } from '../../core/errors.js';
@@ -25,6 +29,8 @@ import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type A
 
 export const WEBHOOK_TASK = 'webhook';
 export const WEBHOOK_CALLBACK_TASK = 'webhook.callback';
+/** The tag of webhook jobs made by the compatibility routes: a 4xx that is not retried completes them. */
+export const ORIGINAL_ANSWERS_TAG = 'compat:4xx-completes';
 
 export interface WebhookCallbackPayload {
   url: string;
@@ -98,10 +104,10 @@ async function sendWebhook(rt: Runtime, payload: WebhookPayload, ctx: TaskContex
   const label = `webhook ${req.method} ${req.url}`;
   const answer = await throughHostGuards(rt, req.url, ctx, rt.deps.clock, probeSpacing(req.timeoutMs, rt.deps.guard.connectTimeoutMs),
     () => exchange(req, { dispatcher: rt.dispatcher, signer: rt.signer, messageId: ctx.job.id, attempt: ctx, now: rt.deps.clock.now(), label }));
-  const ok = succeeded(answer);
-  const failure = ok ? null : answerFailure(answer, label, rt.deps.clock.now());
+  const refusal = succeeded(answer) ? null : answerFailure(answer, label, rt.deps.clock.now());
+  const failure = refusal && !refusal.retryable && answer.status < 500 && ctx.job.tags.includes(ORIGINAL_ANSWERS_TAG) ? null : refusal;
   let callback: WebhookResult['callback'];
-  if (req.callbackUrl && !failure?.retryable) {
+  if (req.callbackUrl && !refusal?.retryable) {
     const now = rt.deps.clock.now();
     const [added] = await enqueuerOf(rt.deps).add([callbackJob(rt, ctx.job, ctx.attempt, answer, req.callbackUrl, now, rt.timeoutSeconds * 1000)]);
     callback = { jobId: added!.job.id };
