@@ -314,6 +314,25 @@ describe('compat routes: reference payloads through the channels', () => {
     }
   });
 
+  test('/queue/ task 1: the reference SMS payload\'s callback_url is called back once the send is accepted, with the original worker\'s form fields', async () => {
+    const hook = await receiver();
+    try {
+      api.fusion.worker({ queues: ['sms', 'callbacks'] });
+      // fusion-worker-tasks.txt, sendSMS's payload.
+      const payload = { task: 1, contact: 9876543210, message: 'Your message here', countryCode: 91, senderId: 'CRELIO', config: { provider: 'msg91' }, provider_id: 'provider-uuid', credit_deducted: 1, callback_url: `${hook.base}/sms-sent` };
+      const r = await api.call({ method: 'POST', url: '/queue/', payload: { payload, task_type: 'REPORT' } });
+      assert.equal(r.statusCode, 200, r.body);
+      const id = json(r).job_id;
+      assert.equal((await waitForState(api.fusion.store, id, ['completed', 'failed'])).state, 'completed');
+      await waitForState(api.fusion.store, `${id}:callback_url`, 'completed');
+      const got = await hook.hit(1);
+      assert.deepEqual([got.method, got.url, got.headers['content-type']], ['POST', '/sms-sent', 'application/x-www-form-urlencoded']);
+      assert.deepEqual(Object.fromEntries(new URLSearchParams(got.body)), { description: 'SMS REPORT', job_id: id, status: 'finished', retry_attempts: '0' });
+    } finally {
+      await hook.close();
+    }
+  });
+
   test('/queue/ task 3 takes the reference push payload, android.api_key and ios.certificate included, and sends it', async () => {
     api.fusion.worker({ queues: ['pn'] });
     // fusion-worker-tasks.txt, sendNotification's payload (with tokens of each platform's form).

@@ -1,7 +1,7 @@
 // The sms channel in one process on a real SQLite file: payloads checked at enqueue (library and
 // HTTP), routing by calling code, whitelists, the payload's provider choice, failover after a
-// retryable failure, OTP priority and routes, delivery reports with signatures, and no credential
-// in job views or logs. Providers are loopback HTTP servers reached through the outgoing guard.
+// retryable failure, OTP priority and routes, delivery reports with signatures, callback_url, and no
+// credential in job views or logs. Providers are loopback HTTP servers reached through the outgoing guard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { parseSmsPayload } from '../../src/channels/sms/payload.js';
 import { tempDir } from '../helpers/tmp.js';
 import { within } from '../helpers/await.js';
 import { NUM, ProviderServer, keepingLogger, loopFactory, twilioLikeSignature } from './sms-fixtures.js';
+import { receiver } from './webhook-server.js';
 
 const FAST = { type: 'fixed', delay: 5 } as const;
 
@@ -278,6 +279,38 @@ test('delivery reports behind a TLS-terminating proxy: Twilio\'s signature is ch
     assert.equal(arrived.statusCode, 401, arrived.body);
   } finally {
     await h.close();
+  }
+});
+
+test('callback_url is told of the accepted send by a callback job of its own: form fields for the original form, JSON with the result for the native; a refused send tells nothing', async () => {
+  const cb = await receiver();
+  const h = await harness((s) => ({ sms: { providers: { in: { type: 'loop', url: s.url('/in') }, no: { type: 'loop', url: s.url('/no') } }, routes: { default: ['in'] } } }));
+  h.srv.answer('/no', 400, { error: 'refused' });
+  try {
+    h.fusion.worker({ queues: ['callbacks'], pollMs: 20 });
+    const orig = await h.fusion.enqueue('sms', { contact: NUM.inContact, countryCode: 91, message: 'Report ready', callback_url: `${cb.base}/orig` }, { description: 'SMS REPORT' });
+    const native = await h.fusion.enqueue('sms', { to: NUM.us, text: 'hi', callbackUrl: `${cb.base}/native` });
+    const refused = await h.fusion.enqueue('sms', { to: NUM.us, text: 'no', provider: 'no', callbackUrl: `${cb.base}/refused` });
+    assert.equal((await h.settled(refused.id)).state, 'failed');
+    for (const j of [orig, native]) {
+      assert.equal((await h.settled(j.id)).state, 'completed');
+      const call = await h.settled(`${j.id}:callback_url`);
+      assert.equal(call.state, 'completed', JSON.stringify(call.error));
+      assert.equal(call.maxAttempts, 20, 'a callback\'s attempts (callback-retry.ts)');
+    }
+    const at = (path: string) => cb.hits.filter((x) => x.url === path);
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(at('/orig')[0]!.body)), { description: 'SMS REPORT', job_id: orig.id, status: 'finished', retry_attempts: '0' });
+    const body = JSON.parse(at('/native')[0]!.body);
+    assert.equal(body.event, 'job.completed');
+    assert.equal(body.job.id, native.id);
+    assert.equal(body.job.result.provider, 'in');
+    assert.match(body.job.result.messageId, /^msg-/);
+    assert.deepEqual([at('/orig').length, at('/native').length, at('/refused').length], [1, 1, 0]);
+    assert.equal(await h.fusion.store.getJob({ id: `${refused.id}:callback_url` }), null);
+    await assert.rejects(h.fusion.enqueue('sms', { to: NUM.us, text: 'x', callback_url: 'ftp://cb.example/x' }), (e: FusionError) => e.details.field === 'payload.callback_url');
+  } finally {
+    await h.close();
+    await cb.close();
   }
 });
 

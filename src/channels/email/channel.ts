@@ -15,11 +15,10 @@
 // POST /v1/providers/email/<name>/reports: signature verified, subscriptions confirmed, permanent
 // bounces and complaints added to the suppression list, delivery status updated.
 import { FusionError, NonRetryableError } from '../../core/errors.js';
-import { callbackJobs } from '../../core/callbacks.js';
 import type { TaskContext } from '../../core/registry.js';
-import { enqueuerOf, type ChannelDeps, type ChannelSetup } from '../channel.js';
-import { callbackRetry } from '../callback-retry.js';
+import type { ChannelDeps, ChannelSetup } from '../channel.js';
 import { DeliveryError, DeliveryPipeline } from '../delivery.js';
+import { announce } from '../payload-callback.js';
 import { dryRunProvider } from '../dry-run.js';
 import type { DeliveryReport, InboundRequest, Provider, ProviderFactory } from '../provider.js';
 import { CHANNEL_QUEUES } from '../queues.js';
@@ -65,7 +64,6 @@ export function maskAddress(a: string): string {
 
 export function emailChannel(deps: ChannelDeps): ChannelSetup {
   const config = (deps.config.channels?.email ?? {}) as EmailChannelConfig;
-  const retry = callbackRetry(deps.config);
   const factories = [...EMAIL_PROVIDERS, ...((deps.factories ?? []) as ProviderFactory<OutgoingEmail>[]).filter((f) => f.channel === 'email')];
   const pipeline = new DeliveryPipeline<OutgoingEmail>({
     channel: 'email',
@@ -186,16 +184,8 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
     if (m.deleteFilesAfterSend && m.attachments.length > 0) {
       result.deletedFiles = await deleteSources(m.attachments.map((a) => a.url), { dispatcher: deps.dispatcher });
     }
-    if (m.callbackUrl) await announce(ctx, m.callbackUrl, parsed.original, result);
+    if (m.callbackUrl) await announce(deps, ctx, { url: m.callbackUrl, format: parsed.original ? 'form' : 'json', name: 'callback_url' }, { completed: result });
     return result;
-  };
-
-  /** The payload's callback_url is told of the send by a callback job of its own (retried, never lost). */
-  const announce = async (ctx: TaskContext, url: string, original: boolean, result: unknown) => {
-    const now = deps.clock.now();
-    const job = { ...ctx.job, attempts: ctx.attempt, callbacks: { onSuccess: url, format: original ? 'form' as const : 'json' as const } };
-    const jobs = callbackJobs(job, 'completed', now, result).map((j) => ({ ...j, ...retry, id: `${ctx.job.id}:callback_url`, description: `callback_url of ${ctx.job.id}` }));
-    await enqueuerOf(deps).add(jobs);
   };
 
   /** SNS notifications for one provider: verified, subscriptions confirmed, bounces and complaints suppressed. */

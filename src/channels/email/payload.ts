@@ -10,6 +10,7 @@
 import { FusionError } from '../../core/errors.js';
 import { canonical, isValidAddress } from './address.js';
 import type { AttachmentRef, EmailAddress, EmailMessage } from './message.js';
+import { payloadUrl } from '../http/payload-url.js';
 
 export const LIMITS = {
   /** Recipients over to, cc and bcc together (SES's own limit per message). */
@@ -94,18 +95,7 @@ function sender(v: unknown, field: string): EmailAddress {
   return name ? { name, address: canonical(address) } : { address: canonical(address) };
 }
 
-function urlOf(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !v) throw bad(field, `${field} must be a URL`);
-  if (v.length > LIMITS.url) throw bad(field, `${field} must be at most ${LIMITS.url} characters`);
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw bad(field, `${field} is not a valid URL`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad(field, `${field} must be an http or https URL`);
-  return v;
-}
+const urlOf = (v: unknown, field: string) => payloadUrl(v, field, LIMITS.url);
 
 function attachmentList(p: Record<string, unknown>, field: string): AttachmentRef[] {
   const v = p[field];

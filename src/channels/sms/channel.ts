@@ -1,12 +1,14 @@
 // The sms channel: tasks `sms` and `sms.otp` (same queue, OTPs at high priority and on the OTP
 // route), payloads checked at enqueue, delivered through the shared pipeline (routes, failover,
 // demotion, rate limits). With no provider configured it runs dry: one log line per message, with
-// the number's middle digits and any code-like digits masked.
+// the number's middle digits and any code-like digits masked. A payload's callback_url is told of
+// the accepted send as email's is (payload-callback.ts).
 import { FusionError, NonRetryableError } from '../../core/errors.js';
 import type { TaskContext } from '../../core/registry.js';
 import type { ChannelDeps, ChannelSetup } from '../channel.js';
 import { DeliveryPipeline } from '../delivery.js';
 import { dryRunProvider } from '../dry-run.js';
+import { announce } from '../payload-callback.js';
 import type { Provider, ProviderFactory } from '../provider.js';
 import { CHANNEL_QUEUES } from '../queues.js';
 import type { SmsMessage } from './message.js';
@@ -54,7 +56,9 @@ export function smsChannel(deps: ChannelDeps): ChannelSetup {
     }
     const otp = otpTask || parsed.message.otp || otpTag(ctx.job.tags);
     const message: SmsMessage = { ...parsed.message, otp };
-    return pipeline.deliver(message, { country: `+${message.callingCode}`, otp, requested: parsed.provider }, ctx);
+    const sent = await pipeline.deliver(message, { country: `+${message.callingCode}`, otp, requested: parsed.provider }, ctx);
+    if (parsed.callbackUrl) await announce(deps, ctx, { url: parsed.callbackUrl, format: parsed.original ? 'form' : 'json', name: 'callback_url' }, { completed: sent });
+    return sent;
   };
 
   return {

@@ -1,11 +1,13 @@
 // The sms task's payload: the original Fusion worker's form (`contact`, `countryCode`, `message`,
-// `senderId`, `config.provider`, `isOTP`, `context`, `flowAuth`, ...) or the native form (`to` in
-// E.164, `text`, `from`, `otp`, `provider`), checked at enqueue and normalised once into SmsMessage.
+// `senderId`, `config.provider`, `isOTP`, `context`, `flowAuth`, `callback_url`, ...) or the native
+// form (`to` in E.164, `text`, `from`, `otp`, `provider`, `callbackUrl`), checked at enqueue and
+// normalised once into SmsMessage.
 // Numbers are parsed and validated with libphonenumber-js's full metadata: a number that cannot
 // exist is refused at the door, not by a provider three retries later.
 import { Metadata, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { isValidNumber } from './phone-valid.js';
 import { FusionError } from '../../core/errors.js';
+import { payloadUrl } from '../http/payload-url.js';
 import type { SmsMessage } from './message.js';
 
 const MAX_TEXT = 10_000;
@@ -20,6 +22,8 @@ export interface ParsedSms {
   provider?: string;
   /** The payload came in the original worker's form. */
   original: boolean;
+  /** Told of the accepted send (`callback_url`, or the native `callbackUrl`). */
+  callbackUrl?: string;
 }
 
 const bad = (field: string, message: string) => new FusionError('invalid_payload', message, { field });
@@ -237,7 +241,10 @@ export function parseSmsPayload(payload: unknown): ParsedSms {
   if (flowAuth !== undefined) message.flowAuth = flowAuth;
   if (templateId) message.templateId = templateId;
   if (statusCallbackUrl) message.statusCallbackUrl = statusCallbackUrl;
-  return { message, provider, original };
+  const parsed: ParsedSms = { message, provider, original };
+  const cb = p.callback_url ?? p.callbackUrl;
+  if (cb !== undefined && cb !== null && cb !== '') parsed.callbackUrl = payloadUrl(cb, p.callback_url !== undefined ? 'callback_url' : 'callbackUrl');
+  return parsed;
 }
 
 // Payloads reuse a handful of field names: the verdict per name is remembered (a regex test per

@@ -1,0 +1,30 @@
+// A payload's own callback URL (email's and SMS's `callback_url`): told how the send went by a
+// callback job of its own (task `fusion.callback`, id `<job id>:<name>`, retried as every callback:
+// callback-retry.ts), so a receiver that is down delays the news, never the send, and never makes
+// it go twice.
+import { callbackJobs } from '../core/callbacks.js';
+import type { JobError } from '../core/job.js';
+import type { TaskContext } from '../core/registry.js';
+import { enqueuerOf, type ChannelDeps } from './channel.js';
+import { callbackRetry } from './callback-retry.js';
+
+export interface PayloadCallback {
+  url: string;
+  /** `form`: the original worker's fields (for payloads in its form); `json`: `{ event, job }`. */
+  format: 'form' | 'json';
+  /** Names the callback job (`<job id>:<name>`): one per job and name, whatever the attempt. */
+  name: string;
+}
+
+export type Outcome = { completed: unknown } | { failed: JobError };
+
+/** Add the callback job of `cb` for this attempt's outcome; answers its id. */
+export async function announce(deps: ChannelDeps, ctx: TaskContext, cb: PayloadCallback, outcome: Outcome): Promise<string> {
+  const now = deps.clock.now();
+  const job = { ...ctx.job, attempts: ctx.attempt, callbacks: { onSuccess: cb.url, onFailure: cb.url, format: cb.format } };
+  const made = 'completed' in outcome ? callbackJobs(job, 'completed', now, outcome.completed) : callbackJobs(job, 'failed', now, undefined, outcome.failed);
+  const id = `${ctx.job.id}:${cb.name}`;
+  const jobs = made.map((j) => ({ ...j, ...callbackRetry(deps.config), id, description: `${cb.name} of ${ctx.job.id}` }));
+  await enqueuerOf(deps).add(jobs);
+  return id;
+}
