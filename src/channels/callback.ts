@@ -20,7 +20,7 @@ const TIMEOUT_MS = 15_000;
 
 export { retryAfterMs };
 
-/** The original Fusion worker's callback: form fields, RQ's status words, retries made so far. */
+/** The original Fusion worker's callback: form fields, RQ's status words, retries made so far (and any metadata, as JSON). */
 export function legacyForm(p: CallbackPayload): URLSearchParams {
   const f = new URLSearchParams({ description: p.job.description ?? '', job_id: p.job.id });
   if (p.job.state === 'completed') {
@@ -30,6 +30,7 @@ export function legacyForm(p: CallbackPayload): URLSearchParams {
     f.set('status', 'failed');
     f.set('failure_trace', p.job.error?.message ?? '');
   }
+  if (p.metadata !== undefined) f.set('metadata', JSON.stringify(p.metadata));
   return f;
 }
 
@@ -60,7 +61,8 @@ export function deliverCallback(deps: CallbackDeps): TaskHandler<CallbackPayload
       throw err;
     }
     const form = p.format === 'form';
-    const body = form ? legacyForm(p).toString() : JSON.stringify({ event: p.event, job: p.job });
+    // JSON leaves metadata out when there is none.
+    const body = form ? legacyForm(p).toString() : JSON.stringify({ event: p.event, job: p.job, metadata: p.metadata });
     const headers: Record<string, string> = {
       'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json',
       'user-agent': 'fusion-callback/1',

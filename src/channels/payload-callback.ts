@@ -1,7 +1,7 @@
-// A payload's own callback URL (email's and SMS's `callback_url`): told how the send went by a
-// callback job of its own (task `fusion.callback`, id `<job id>:<name>`, retried as every callback:
-// callback-retry.ts), so a receiver that is down delays the news, never the send, and never makes
-// it go twice.
+// A payload's own callback URL (email's and SMS's `callback_url`, a webhook's
+// `integration_callback_url`): told how the send went by a callback job of its own (task
+// `fusion.callback`, id `<job id>:<name>`, retried as every callback: callback-retry.ts), so a
+// receiver that is down delays the news, never the send, and never makes it go twice.
 import { callbackJobs } from '../core/callbacks.js';
 import type { JobError } from '../core/job.js';
 import type { TaskContext } from '../core/registry.js';
@@ -14,6 +14,8 @@ export interface PayloadCallback {
   format: 'form' | 'json';
   /** Names the callback job (`<job id>:<name>`): one per job and name, whatever the attempt. */
   name: string;
+  /** Sent along as given (JSON: a `metadata` member; form: a `metadata` field holding its JSON). */
+  metadata?: unknown;
 }
 
 export type Outcome = { completed: unknown } | { failed: JobError };
@@ -24,7 +26,10 @@ export async function announce(deps: ChannelDeps, ctx: TaskContext, cb: PayloadC
   const job = { ...ctx.job, attempts: ctx.attempt, callbacks: { onSuccess: cb.url, onFailure: cb.url, format: cb.format } };
   const made = 'completed' in outcome ? callbackJobs(job, 'completed', now, outcome.completed) : callbackJobs(job, 'failed', now, undefined, outcome.failed);
   const id = `${ctx.job.id}:${cb.name}`;
-  const jobs = made.map((j) => ({ ...j, ...callbackRetry(deps.config), id, description: `${cb.name} of ${ctx.job.id}` }));
+  const jobs = made.map((j) => ({
+    ...j, ...callbackRetry(deps.config), id, description: `${cb.name} of ${ctx.job.id}`,
+    ...(cb.metadata !== undefined ? { payload: { ...(j.payload as object), metadata: cb.metadata } } : {}),
+  }));
   await enqueuerOf(deps).add(jobs);
   return id;
 }

@@ -15,6 +15,8 @@ export interface CallbackPayload {
     id: string; queue: string; task: string; state: 'completed' | 'failed'; attempts: number; description: string | null;
     result?: unknown; error?: JobError;
   };
+  /** A payload's own callback may carry data of the sender's, sent back as given (channels/payload-callback.ts). */
+  metadata?: unknown;
 }
 
 export function callbackJobs(

@@ -314,6 +314,26 @@ describe('compat routes: reference payloads through the channels', () => {
     }
   });
 
+  test('/queue/ task 4 with args.integration_payload: the outcome and metadata are POSTed to integration_callback_url, the args sent as given', async () => {
+    const hook = await receiver();
+    try {
+      api.fusion.worker({ queues: ['webhook', 'callbacks'] });
+      // fusion-worker-tasks.txt, "Integration Payload".
+      const integration = (path: string) => ({ integration_callback_url: `${hook.base}${path}`, metadata: { report_id: 9, lab: 'L1' } });
+      const ok = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 4, url: `${hook.base}/lab`, args: { id: 7, integration_payload: integration('/tracked') }, isBody: 1 } } })).job_id;
+      // A refused address fails the webhook at once: its integration callback hears of the failure.
+      const refused = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 4, url: 'http://192.168.1.10/lab', args: { integration_payload: integration('/tracked-ko') } } } })).job_id;
+      for (const id of [ok, refused]) await waitForState(api.fusion.store, `${id}:integration_callback`, 'completed');
+      assert.deepEqual(JSON.parse(hook.hits.find((h) => h.url === '/lab')!.body), { id: 7, integration_payload: integration('/tracked') });
+      const told = JSON.parse(hook.hits.find((h) => h.url === '/tracked')!.body);
+      assert.deepEqual([told.event, told.job.id, told.job.result.status, told.job.result.body, told.metadata], ['job.completed', ok, 200, 'ok', { report_id: 9, lab: 'L1' }]);
+      const ko = JSON.parse(hook.hits.find((h) => h.url === '/tracked-ko')!.body);
+      assert.deepEqual([ko.event, ko.job.id, ko.job.error.code, ko.metadata], ['job.failed', refused, 'outgoing_refused', { report_id: 9, lab: 'L1' }]);
+    } finally {
+      await hook.close();
+    }
+  });
+
   test('/queue/ task 1: the reference SMS payload\'s callback_url is called back once the send is accepted, with the original worker\'s form fields', async () => {
     const hook = await receiver();
     try {

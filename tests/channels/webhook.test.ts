@@ -1,6 +1,6 @@
 // The webhook channel against real loopback receivers (allowlisted), through a real Fusion on SQLite:
 // the exact request the original sent, Standard Webhooks signatures (checked with the independent
-// `standardwebhooks` package), retry classification, and `callback: 1`.
+// `standardwebhooks` package), retry classification, `callback: 1` and the integration callback.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -322,6 +322,31 @@ describe('webhook channel', () => {
     assert.deepEqual(Object.fromEntries(new URLSearchParams(hit!.body)), { resp: 'gone', status_code: '410' });
   });
 
+  it('args.integration_payload: the outcome and metadata go to integration_callback_url as JSON, once the job\'s outcome is known (not on a retried attempt)', async () => {
+    let calls = 0;
+    answers.set('/flaky-integration', (_h, res) => res.writeHead(++calls === 1 ? 503 : 201).end('stored'));
+    answers.set('/down-integration', (_h, res) => res.writeHead(503).end('down'));
+    const args = (path: string) => ({ id: 7, integration_payload: { integration_callback_url: `${cb.base}${path}`, metadata: { order: 42, tags: ['a'] } } });
+    const ok = await fusion.enqueue('webhook', { url: `${main.base}/flaky-integration`, args: args('/integration-ok'), isBody: 1 }, { ...FAST_RETRY, maxAttempts: 3 });
+    const bad = await fusion.enqueue('webhook', { url: `${main.base}/down-integration`, args: args('/integration-ko'), isBody: 1 }, { ...FAST_RETRY, maxAttempts: 2 });
+    assert.equal((await done(ok)).state, 'completed');
+    assert.equal((await done(bad)).state, 'failed');
+    for (const j of [ok, bad]) assert.equal((await waitForState(store, `${j.id}:integration_callback`, ['completed', 'failed'])).state, 'completed');
+    // The args went to the webhook's URL as given, integration payload included.
+    assert.deepEqual(JSON.parse(hitsOn(main, '/flaky-integration')[0]!.body), args('/integration-ok'));
+    const [told] = hitsOn(cb, '/integration-ok');
+    assert.equal(told!.headers['content-type'], 'application/json');
+    verified(told!);
+    const body = JSON.parse(told!.body);
+    assert.deepEqual([body.event, body.job.id, body.job.state, body.job.attempts, body.job.result.status, body.job.result.body], ['job.completed', ok.id, 'completed', 2, 201, 'stored']);
+    assert.deepEqual(body.metadata, { order: 42, tags: ['a'] });
+    const failed = JSON.parse(hitsOn(cb, '/integration-ko')[0]!.body);
+    assert.deepEqual([failed.event, failed.job.state, failed.job.attempts, failed.job.error.code, failed.job.error.details.status], ['job.failed', 'failed', 2, 'http_503', 503]);
+    assert.equal(failed.job.error.stack, undefined);
+    assert.deepEqual(failed.metadata, { order: 42, tags: ['a'] });
+    assert.deepEqual([hitsOn(cb, '/integration-ok').length, hitsOn(cb, '/integration-ko').length], [1, 1], 'told once each, not on the retried attempt');
+  });
+
   it('job callbacks (fusion.callback) are signed too, webhook-id being the callback job\'s id', async () => {
     fusion.task('work', () => ({ done: true }));
     const job = await fusion.enqueue('work', null, { callbacks: { onSuccess: `${cb.base}/job-done` } });
@@ -352,6 +377,7 @@ describe('webhook channel', () => {
       [{ url: 'https://example.com', isBody: 'yes' }, 'payload.isBody'],
       [{ url: 'https://example.com', callback: 1 }, 'payload.callback_url'],
       [{ url: 'https://example.com', callback: 1, callback_url: 'file:///x' }, 'payload.callback_url'],
+      [{ url: 'https://example.com', args: { integration_payload: { integration_callback_url: 'file:///x' } } }, 'payload.args.integration_payload.integration_callback_url'],
       [{ url: 'https://example.com', data: 5 }, 'payload.data'],
       [{ url: 'https://example.com', method: 'GET', body: { a: 1 } }, 'payload.body'],
       [null, 'payload'],

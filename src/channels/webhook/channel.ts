@@ -11,6 +11,8 @@
 // A job made by the compatibility routes (tagged ORIGINAL_ANSWERS_TAG) takes a 4xx that is not
 // retried as an answer, as the original did (it raised only for 499-599): the job completes with
 // the status and body in its result. Elsewhere such an answer fails the job.
+//
+// `args.integration_payload.integration_callback_url` is told the job's outcome (integration.ts).
 import type { Dispatcher } from 'undici';
 import { DEFAULTS, type NewJob } from '../../core/job.js';
 import { FusionError } from '../../core/errors.js';
@@ -25,6 +27,7 @@ import { SlowHosts } from '../http/slow-hosts.js';
 import { throughHostGuards } from '../http/host-guards.js';
 import { callbackRetry, type CallbackRetry } from '../callback-retry.js';
 import { buildRequest, validateWebhookPayload, DEFAULT_TIMEOUT_SECONDS, type WebhookPayload } from './payload.js';
+import { withIntegration } from './integration.js';
 import { answerFailure, answerSummary, exchange, succeeded, WebhookError, type Answer } from './send.js';
 
 export const WEBHOOK_TASK = 'webhook';
@@ -158,7 +161,7 @@ export function webhookChannel(deps: ChannelDeps): ChannelSetup {
   };
   const queue = CHANNEL_QUEUES.webhook;
   const tasks: ChannelTask[] = [
-    { name: WEBHOOK_TASK, handler: (p: WebhookPayload, ctx: TaskContext) => sendWebhook(rt, p, ctx), options: { queue, validate: validateWebhookPayload } },
+    { name: WEBHOOK_TASK, handler: (p: WebhookPayload, ctx: TaskContext) => withIntegration(deps, p, ctx, () => sendWebhook(rt, p, ctx)), options: { queue, validate: validateWebhookPayload } },
     { name: WEBHOOK_CALLBACK_TASK, handler: (p: WebhookCallbackPayload, ctx: TaskContext) => sendCallback(rt, p, ctx), options: { queue, validate: validateCallbackPayload, ...rt.callbackRetry } },
   ];
   return { tasks, dryRun: false };

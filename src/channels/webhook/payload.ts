@@ -1,7 +1,8 @@
 // The webhook task's payload: the original Fusion's fields (url, method, data, args, isBody, headers,
-// timeout, callback, callback_url) with its semantics, plus a native form (query, body). Checked at
-// enqueue; turned into one HTTP request when the job runs.
+// timeout, callback, callback_url, args.integration_payload) with its semantics, plus a native form
+// (query, body). Checked at enqueue; turned into one HTTP request when the job runs.
 import { FusionError } from '../../core/errors.js';
+import { integrationOf } from './integration.js';
 
 export const WEBHOOK_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type WebhookMethod = (typeof WEBHOOK_METHODS)[number];
@@ -131,6 +132,7 @@ export function validateWebhookPayload(payload: unknown): void {
   }
   if (flagOn(p.callback)) checkHttpUrl(p.callback_url, 'callback_url');
   else if (p.callback_url !== undefined && p.callback_url !== null && p.callback_url !== '') checkHttpUrl(p.callback_url, 'callback_url');
+  integrationOf(p);
 }
 
 /** A value as Python's `str()` writes it into a query or form (the original used requests). */
