@@ -3,7 +3,9 @@
 // /api/tasks, /remind_me) are validated without coercion too, so the handler gets the payload
 // exactly as sent (`contact: 9876543210` stays a number, `to: ["a@x.io"]` stays a list); only
 // their top-level envelope fields (priority, delay, repeat, consent, ...) are read from strings,
-// because form posts carry nothing else. Nothing inside `payload` is ever rewritten.
+// because form posts carry nothing else. Nothing inside `payload` is ever rewritten; an object the
+// schema marks `x-read-scalars` (/remind_me's notification_metadata, a pydantic model that coerced
+// "1" to 1) has its declared scalar fields read from strings too.
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
@@ -67,14 +69,33 @@ export function readScalar(v: unknown, t: Scalar): unknown {
   return t === 'integer' && !Number.isInteger(n) ? v : n;
 }
 
+/**
+ * Object fields (of the body's top level) marked `x-read-scalars`: a pydantic model's, whose own
+ * integer, number and boolean fields its system read from strings ("1" for 1), so they are here too.
+ */
+function nestedScalars(schema: Schema): Map<string, Map<string, Scalar>> {
+  const out = new Map<string, Map<string, Scalar>>();
+  for (const [k, p] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) {
+    if (p?.['x-read-scalars'] === true) out.set(k, envelopeScalars(p));
+  }
+  return out;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function readScalars(o: Record<string, unknown>, scalars: Map<string, Scalar>): void {
+  for (const [k, t] of scalars) if (o[k] !== undefined) o[k] = readScalar(o[k], t);
+}
+
 /** A body validator for the compatibility routes: envelope scalars read from strings, the rest checked as sent. */
 export function compatValidator(ajv: Ajv, schema: Schema): ValidateFunction {
   const inner = ajv.compile(schema);
   const scalars = envelopeScalars(schema);
+  const nested = nestedScalars(schema);
   const fn = ((data: unknown) => {
-    if (scalars.size > 0 && data !== null && typeof data === 'object' && !Array.isArray(data)) {
-      const body = data as Record<string, unknown>;
-      for (const [k, t] of scalars) if (body[k] !== undefined) body[k] = readScalar(body[k], t);
+    if ((scalars.size > 0 || nested.size > 0) && isPlainObject(data)) {
+      readScalars(data, scalars);
+      for (const [k, inner] of nested) if (isPlainObject(data[k])) readScalars(data[k], inner);
     }
     const ok = inner(data);
     fn.errors = inner.errors;

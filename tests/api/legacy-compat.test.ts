@@ -231,6 +231,26 @@ describe('compat routes: /remind_me starts where dateutil starts', () => {
     clock.set(at(10, 0, 37, 500));
     assert.equal(json(await remind(at(10, 0, 37) / 1000)).next_run_at, '2026-12-08T10:00:37.000Z');
   });
+
+  test('what pydantic took: a float start_datetime (seconds, never fired before), integer fields of notification_metadata as numeric strings', async () => {
+    clock.set(Date.UTC(2026, 11, 7, 9, 0, 0));
+    const start = Date.UTC(2026, 11, 7, 10, 0, 37, 250) / 1000;
+    for (const given of [start, String(start)]) {
+      const r = await remind(given);
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(json(r).next_run_at, '2026-12-07T10:00:38.000Z', `${typeof given} ${given}: not before the start`);
+    }
+    const metadata = { title: 'T', body: 'B', item_id: 'i1', created_at: '1796630400', created_by: 'u', classroom_id: 'c', kind: '1' };
+    const r = await api.call({ method: 'POST', url: '/remind_me', payload: { rrule: 'FREQ=DAILY;COUNT=2', start_datetime: Math.floor(start), notification_metadata: metadata } });
+    assert.equal(r.statusCode, 200, r.body);
+    // Stored as the original's model held them: integers; the string fields as sent.
+    assert.deepEqual((await api.fusion.scheduler.get(json(r).schedule_id))!.template.payload, { ...metadata, created_at: 1796630400, kind: 1 });
+    for (const [field, value] of [['kind', 'one'], ['kind', '1.5'], ['created_at', '']] as const) {
+      const bad = await api.call({ method: 'POST', url: '/remind_me', payload: { rrule: 'FREQ=DAILY;COUNT=2', start_datetime: Math.floor(start), notification_metadata: { ...metadata, [field]: value } } });
+      assert.equal(bad.statusCode, 400, `${field} ${value}: ${bad.body}`);
+      assert.equal(json(bad).error.details.field, `notification_metadata.${field}`);
+    }
+  });
 });
 
 describe('compat routes: roles', () => {

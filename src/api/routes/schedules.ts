@@ -158,7 +158,8 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
   });
 
   // /remind_me (the FastAPI + Celery reminder service): an RRULE firing the built-in `reminder` task
-  // (src/channels/reminder) with notification_metadata, as sent, as its payload.
+  // (src/channels/reminder) with notification_metadata as its payload (as sent, but for the integer
+  // fields its schema reads from numeric strings).
   app.post('/remind_me', { schema: remindMe, config: { role: 'send', legacy: true } }, async (req) => {
     const b = req.body as { rrule: string; start_datetime: number | string; notification_metadata: Record<string, unknown>; timezone?: string };
     if (!ctx.fusion.registry.has(REMINDER_TASK)) {

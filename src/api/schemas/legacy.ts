@@ -174,17 +174,18 @@ export const celeryGet = {
 
 export const remindMe = {
   tags: ['legacy'], summary: 'RRULE reminder: schedule the `reminder` task on an RRULE',
-  description: 'Creates a schedule firing the built-in task `reminder` (queue `reminders`, high priority) with `notification_metadata`, as sent, as '
-    + 'its payload; each occurrence delivers it through config `channels.reminder` (POST to the notification service with `auth_header` as '
+  description: 'Creates a schedule firing the built-in task `reminder` (queue `reminders`, high priority) with `notification_metadata` (as sent, '
+    + 'its integer fields read from numeric strings) as its payload; each occurrence delivers it through config `channels.reminder` (POST to the notification service with `auth_header` as '
     + 'the Authorization header, or dry-run). start_datetime is the DTSTART of a rule without one, its seconds kept (a fraction of a '
     + 'second rounds up): no reminder fires before it. A rule whose every occurrence is in the past is a 400.',
   body: {
     type: 'object', required: ['rrule', 'start_datetime', 'notification_metadata'], additionalProperties: true,
     properties: {
       rrule: { type: 'string', minLength: 1, maxLength: 2000 },
-      start_datetime: { anyOf: [{ type: 'integer' }, { type: 'string', minLength: 1, maxLength: 64 }], description: 'epoch seconds (or ms, or ISO 8601)', 'x-expect': 'epoch seconds or an ISO 8601 time' },
+      start_datetime: { anyOf: [{ type: 'number' }, { type: 'string', minLength: 1, maxLength: 64 }], description: 'epoch seconds, a fraction rounding up to the next second (or ms, or ISO 8601)', 'x-expect': 'epoch seconds or an ISO 8601 time' },
       notification_metadata: {
-        type: 'object', additionalProperties: true,
+        // A pydantic model in the original: "1700000000" for created_at, "1" for kind were read as integers.
+        type: 'object', additionalProperties: true, 'x-read-scalars': true,
         properties: {
           auth_header: { type: 'string' }, title: { type: 'string' }, body: { type: 'string' }, item_id: { type: 'string' },
           created_at: { type: 'integer' }, created_by: { type: 'string' }, classroom_id: { type: 'string' }, kind: { type: 'integer' },
