@@ -203,6 +203,31 @@ describe('compat routes: series as the original schedulers ran them', () => {
   });
 });
 
+describe('compat routes: /schedule/ reads a six-field cron line as croniter does', () => {
+  const clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 30, 0)); // a Monday
+  let api: Api;
+  beforeEach(async () => {
+    api = await startApi({ clock });
+  });
+  afterEach(() => api.close());
+
+  test('the sixth field is the second, at the end (rq-scheduler\'s croniter); /jobInfo/ shows the line as sent; the native API keeps seconds first', async () => {
+    const webhook = { task: 4, url: 'https://hooks.example.com/tick' };
+    for (const [cron, first] of [
+      ['0 9 * * * 0', '2026-12-08T09:00:00.000Z'], // daily 09:00:00
+      ['*/5 * * * * 30', '2026-12-07T09:30:30.000Z'], // every 5 minutes, at second 30
+      ['0 10 * * *', '2026-12-07T10:00:00.000Z'], // five fields: as before
+    ] as const) {
+      const r = await api.call({ method: 'POST', url: '/schedule/', payload: { payload: webhook, cron } });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(json(r).scheduled_at, first, cron);
+      assert.equal(json(await api.call({ method: 'POST', url: '/jobInfo/', payload: { job_id: json(r).job_id } })).cron, cron);
+    }
+    const native = await api.call({ method: 'POST', url: '/v1/schedules/preview', payload: { trigger: { cron: '0 9 * * * 0' }, count: 1 } });
+    assert.deepEqual(json(native).times, ['2026-12-13T00:09:00.000Z'], 'native: second 0, minute 9, on Sundays');
+  });
+});
+
 describe('compat routes: /remind_me starts where dateutil starts', () => {
   const clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 0, 0));
   let api: Api;

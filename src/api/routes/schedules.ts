@@ -10,6 +10,7 @@ import { REPLAY_HEADER, derivedId } from '../idempotency.js';
 import { jobView, maskerFor } from '../present.js';
 import { restoreMasked, secretNames } from '../../core/secret-fields.js';
 import { checkWindow, iso, parseTime } from '../times.js';
+import { fromCroniter, toCroniter } from '../croniter.js';
 import type { SchedulerLike } from '../scheduler-port.js';
 import * as S from '../schemas/schedules.js';
 import { remindMe } from '../schemas/legacy.js';
@@ -193,7 +194,7 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
   return {
     async fromLegacy(req, job, t) {
       const { runAt: _r, delay: _d, id, scheduleId: _s, ...template } = job;
-      const trigger: Trigger = t.cron !== undefined ? { cron: t.cron, ...(t.timezone ? { tz: t.timezone } : {}) } : { rrule: t.rrule!, ...(t.timezone ? { tz: t.timezone } : {}) };
+      const trigger: Trigger = t.cron !== undefined ? { cron: fromCroniter(t.cron), ...(t.timezone ? { tz: t.timezone } : {}) } : { rrule: t.rrule!, ...(t.timezone ? { tz: t.timezone } : {}) };
       const { schedule } = await renamed({ 'trigger.cron': 'cron', 'trigger.rrule': 'rrule', 'trigger.tz': 'timezone', limit: 'repeat', id: 'job_id', trigger: t.cron !== undefined ? 'cron' : 'rrule' }, () =>
         create(req, { id, trigger, template, limit: t.repeat ?? null, misfire: COMPAT_MISFIRE }, 'job_id'));
       return { id: schedule.id, nextRunAt: schedule.nextRunAt };
@@ -205,7 +206,7 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
       const trig = s.trigger as Record<string, unknown>;
       return {
         job_id: s.id, schedule_id: s.id, status: s.paused ? 'paused' : s.nextRunAt === null ? 'finished' : 'scheduled',
-        cron: trig.cron ?? null, rrule: trig.rrule ?? null, timezone: trig.tz ?? null, repeat: s.limit, run_count: s.runCount,
+        cron: typeof trig.cron === 'string' ? toCroniter(trig.cron) : null, rrule: trig.rrule ?? null, timezone: trig.tz ?? null, repeat: s.limit, run_count: s.runCount,
         next_run_at: iso(s.nextRunAt), last_run_at: iso(s.lastRunAt), created_at: iso(s.createdAt),
         payload: mask(s.template.payload), task: s.template.task, queue: s.template.queue ?? null,
       };
