@@ -229,9 +229,10 @@ describe('compat routes: /schedule/ reads a six-field cron line as croniter does
 });
 
 describe('compat routes: /remind_me starts where dateutil starts', () => {
-  const clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 0, 0));
+  let clock: ManualClock;
   let api: Api;
   beforeEach(async () => {
+    clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 0, 0));
     api = await startApi({ clock, setup: (f) => f.task('reminder', async () => null, { queue: 'reminders', priority: 'high' }) });
   });
   afterEach(() => api.close());
@@ -257,8 +258,17 @@ describe('compat routes: /remind_me starts where dateutil starts', () => {
     assert.equal(json(await remind(at(10, 0, 37) / 1000)).next_run_at, '2026-12-08T10:00:37.000Z');
   });
 
+  test('POST /remind_me/ (a trailing slash, which FastAPI redirected to the route) is /remind_me', async () => {
+    const body = { rrule: 'FREQ=DAILY;COUNT=2', start_datetime: Date.UTC(2026, 11, 7, 10) / 1000, notification_metadata: { title: 'Class' } };
+    const r = await api.call({ method: 'POST', url: '/remind_me/', payload: body });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual({ ...json(r), schedule_id: null }, { schedule_id: null, status: 'scheduled', next_run_at: '2026-12-07T10:00:00.000Z' });
+    assert.equal((await api.fusion.scheduler.get(json(r).schedule_id))!.template.task, 'reminder');
+    const bad = await api.call({ method: 'POST', url: '/remind_me/', payload: { ...body, rrule: 'FREQ=NEVER' } });
+    assert.deepEqual([bad.statusCode, json(bad).error.details.field], [400, 'rrule'], 'checked as /remind_me is');
+  });
+
   test('what pydantic took: a float start_datetime (seconds, never fired before), integer fields of notification_metadata as numeric strings', async () => {
-    clock.set(Date.UTC(2026, 11, 7, 9, 0, 0));
     const start = Date.UTC(2026, 11, 7, 10, 0, 37, 250) / 1000;
     for (const given of [start, String(start)]) {
       const r = await remind(given);
@@ -284,6 +294,12 @@ describe('compat routes: roles', () => {
     api = await startApi({ auth: true });
   });
   afterEach(() => api.close());
+
+  test('/remind_me/ with a trailing slash needs send, as /remind_me does', async () => {
+    const body = { rrule: 'FREQ=DAILY;COUNT=2', start_datetime: Math.floor(Date.now() / 1000) + 3600, notification_metadata: {} };
+    assert.equal((await api.call({ method: 'POST', url: '/remind_me/', payload: body, as: 'read' })).statusCode, 403);
+    assert.equal((await api.call({ method: 'POST', url: '/remind_me/', payload: body, as: null })).statusCode, 401);
+  });
 
   test('/retryTask/ with the worker\'s list needs send; by job_id it needs admin', async () => {
     const list = await api.call({ method: 'POST', url: '/retryTask/', payload: [{ payload: { task: 1, contact: 1 } }], as: 'send' });

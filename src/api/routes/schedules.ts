@@ -161,7 +161,7 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
   // /remind_me (the FastAPI + Celery reminder service): an RRULE firing the built-in `reminder` task
   // (src/channels/reminder) with notification_metadata as its payload (as sent, but for the integer
   // fields its schema reads from numeric strings).
-  app.post('/remind_me', { schema: remindMe, config: { role: 'send', legacy: true } }, async (req) => {
+  const remind = async (req: FastifyRequest) => {
     const b = req.body as { rrule: string; start_datetime: number | string; notification_metadata: Record<string, unknown>; timezone?: string };
     if (!ctx.fusion.registry.has(REMINDER_TASK)) {
       throw apiError(422, 'unknown_task', 'no handler is registered for task "reminder": the reminder channel is off (Fusion.open({ channels: false })); register one (fusion.task(\'reminder\', handler, { queue: \'reminders\' }))', {
@@ -189,7 +189,10 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): LegacySch
       });
     }
     return { schedule_id: schedule.id, status: 'scheduled', next_run_at: iso(schedule.nextRunAt) };
-  });
+  };
+  app.post('/remind_me', { schema: remindMe, config: { role: 'send', legacy: true } }, remind);
+  // FastAPI redirects a trailing slash to the route (307): clients written against it may send one.
+  app.post('/remind_me/', { schema: remindMe, config: { role: 'send', legacy: true, hidden: true } }, remind);
 
   return {
     async fromLegacy(req, job, t) {
