@@ -157,6 +157,14 @@ describe('compat routes: payloads as sent', () => {
     assert.equal(json(bad).error.details.field, 'consent');
   });
 
+  test('GET /api/tasks/<an id with no task> answers as Celery\'s AsyncResult does: PENDING, in the shape of the route\'s other answers', async () => {
+    const known = json(await api.call({ method: 'GET', url: `/api/tasks/${json(await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'mapping' } })).task_id}` }));
+    const r = await api.call({ method: 'GET', url: '/api/tasks/0193c6e4-0000-7000-8000-000000000000' });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual(json(r), { task_id: '0193c6e4-0000-7000-8000-000000000000', task_type: null, status: 'PENDING', result: null, error: null, retries: 0, date_done: null });
+    assert.deepEqual(Object.keys(json(r)), Object.keys(known), 'the fields of a known task\'s answer, in its order');
+  });
+
   test('/api/tasks email_sending lands on the email queue with the original email payload', async () => {
     const r = await api.call({ method: 'POST', url: '/api/tasks', payload: { task_type: 'email_sending', priority: 'high', parameters: { to: 'recipient@example.com', subject: 'Hi', body: 'Hello' } } });
     assert.equal(r.statusCode, 202, r.body);

@@ -255,7 +255,8 @@ export function legacyRoutes(app: FastifyInstance, ctx: ApiContext, schedules: L
   app.get('/api/tasks/:id', { schema: S.celeryGet, config: legacy('read') }, async (req) => {
     const { id } = req.params as { id: string };
     const job = await ctx.store.getJob({ id });
-    if (!job) throw notFound('task', id);
+    // Celery's AsyncResult knows no "unknown": an id it has no record of is PENDING, and its clients poll on that.
+    if (!job) return { task_id: id, task_type: null, status: 'PENDING', result: null, error: null, retries: 0, date_done: null };
     return {
       task_id: job.id,
       task_type: tagValue(job.tags, 'task_type:') ?? job.task,

@@ -159,12 +159,13 @@ export const celeryCreate = {
 
 export const celeryGet = {
   tags: ['legacy'], summary: 'Celery-style: a task\'s status (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED)',
+  description: 'An id with no task is PENDING (task_type null), as Celery\'s AsyncResult answers for an id it has no record of.',
   params: idParams,
   response: {
     200: {
       type: 'object',
       properties: {
-        task_id: { type: 'string' }, task_type: { type: 'string' }, status: { type: 'string' }, result: {},
+        task_id: { type: 'string' }, task_type: { type: ['string', 'null'] }, status: { type: 'string' }, result: {},
         error: { type: ['string', 'null'] }, retries: { type: 'integer' }, date_done: isoTime,
       },
     },
