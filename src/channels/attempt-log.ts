@@ -2,7 +2,8 @@
 // Elasticsearch): job_id, task (SMS, EMAIL, PN, WEBHOOK, WHATSAPP, REMINDER), task_type, status,
 // host, log_time, message, job_result, tags. Wrapped around every channel task, so dashboards and
 // alerts built on the original's index keep working. Secrets never reach a line: payload fields
-// named like secrets are masked, and any configured credential value is scrubbed from the text.
+// named like secrets are masked, any configured credential value is scrubbed from the text, and an
+// OTP's code is masked in its text (otpMasked).
 import { hostname } from 'node:os';
 import { CancelledError, isRetryable, snoozeDelayOf } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
@@ -12,6 +13,7 @@ import type { TaskContext, TaskHandler } from '../core/registry.js';
 import { secretMasker } from '../core/secret-fields.js';
 import type { ChannelTask } from './channel.js';
 import { capText } from './http/answer.js';
+import { SMS_OTP_TASK } from './sms/channel.js';
 
 /** The original worker's task labels, by channel. */
 export const TASK_LABELS: Record<string, string> = {
@@ -53,6 +55,32 @@ export interface AttemptLogOptions {
  * depth. A payload with nothing to mask (the common case) comes back as is, with nothing allocated.
  */
 export const maskPayload: (v: unknown) => unknown = secretMasker({ maxDepth: 20, plainOnly: true });
+
+/** A word holding a digit: where an OTP's code is ("Your OTP is 4711", "code: AB12CD."). */
+const CODE_WORD = /\S*\d\S*/g;
+const maskCodes = (t: string) => t.replace(CODE_WORD, (w) => '*'.repeat(w.length));
+const isPlain = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * An OTP payload for a log line: its text (`message`, `text`) and its flow variables (`context`)
+ * with every word holding a digit masked, length kept, so a line still shows what was sent, not
+ * the code. Copied only where it masks something.
+ */
+function otpMasked(v: unknown): unknown {
+  if (!isPlain(v)) return v;
+  let out: Record<string, unknown> | null = null;
+  for (const k of ['message', 'text']) {
+    const t = v[k];
+    if (typeof t === 'string' && /\d/.test(t)) (out ??= { ...v })[k] = maskCodes(t);
+  }
+  const c = v.context;
+  if (isPlain(c) && Object.values(c).some((x) => typeof x === 'string' || typeof x === 'number')) {
+    (out ??= { ...v }).context = Object.fromEntries(Object.entries(c).map(([k, x]) => [k, typeof x === 'string' || typeof x === 'number' ? maskCodes(String(x)) : x]));
+  }
+  return out ?? v;
+}
+
+const isOtp = (job: Job, taskType: string | null) => job.task === SMS_OTP_TASK || (taskType !== null && /^otp$/i.test(taskType));
 
 const TAG = /^task_type:(.+)$/;
 const LOG_TAG = /^log_tag:(.+)$/;
@@ -131,7 +159,7 @@ export function withAttemptLog(task: ChannelTask, label: string, opts: AttemptLo
       job_tags: secrets.length ? job.tags.map(scrub) : job.tags,
       attempt: ctx.attempt,
       queue: job.queue,
-      payload: scrub(capText(text(payload), MAX_LOG_RESULT)),
+      payload: scrub(capText(text(isOtp(job, taskType) ? otpMasked(payload) : payload), MAX_LOG_RESULT)),
     };
   };
   // One literal per line (no spread of the shared fields): pino serializes it once, as is.

@@ -1,5 +1,5 @@
 // Per-attempt log lines in the original worker's fields around every channel task, and their
-// shipping to Elasticsearch (a loopback stand-in of its bulk API) with no secret in them.
+// shipping to Elasticsearch (a loopback stand-in of its bulk API) with no secret in them, nor an OTP's code.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -140,6 +140,37 @@ describe('attempt log lines', () => {
       assert.ok(!JSON.stringify(log.lines).includes(PROVIDER_SECRET));
     } finally {
       await h.close();
+    }
+  });
+
+  it('an OTP\'s code is masked in its lines (words holding a digit, length kept); another send\'s text is not', async () => {
+    const log = collector();
+    const t = tempDir();
+    // The real channels, in dry-run: sms and sms.otp as the API and /queue/ enqueue them.
+    const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'fusion.db')}`, logger: log });
+    try {
+      fusion.worker({ queues: ['sms'], concurrency: 2 });
+      const jobs = {
+        tagged: await fusion.enqueue('sms', { contact: 9876543210, countryCode: 91, message: 'Your OTP is 4711' }, { tags: ['task_type:OTP'] }),
+        task: await fusion.enqueue('sms.otp', { to: '+919876543210', text: 'Code: AB12CD. Valid 10 min' }),
+        flagged: await fusion.enqueue('sms', { contact: 9876543210, countryCode: 91, message: 'Login code 918273', isOTP: 1, context: { var1: 918273, name: 'Asha' } }),
+        plain: await fusion.enqueue('sms', { contact: 9876543210, countryCode: 91, message: 'Order 4711 shipped' }),
+      };
+      for (const j of Object.values(jobs)) await waitForState(fusion.store, j.id, 'completed');
+      const payloads = (id: string) => {
+        const lines = log.lines.filter((l) => l.job_id === id);
+        assert.deepEqual(lines.map((l) => l.status), ['started', 'completed']);
+        return lines.map((l) => JSON.parse(l.payload) as Record<string, unknown>);
+      };
+      for (const p of payloads(jobs.tagged.id)) assert.equal(p.message, 'Your OTP is ****');
+      for (const p of payloads(jobs.task.id)) assert.equal(p.text, 'Code: ******* Valid ** min');
+      for (const p of payloads(jobs.flagged.id)) assert.deepEqual([p.message, p.context], ['Login code ******', { var1: '******', name: 'Asha' }]);
+      for (const p of payloads(jobs.plain.id)) assert.equal(p.message, 'Order 4711 shipped', 'not an OTP: the text as sent');
+      const otpLines = JSON.stringify(log.lines.filter((l) => l.job_id !== jobs.plain.id));
+      for (const code of ['4711', 'AB12CD', '918273']) assert.ok(!otpLines.includes(code), `${code} never in an OTP's line`);
+    } finally {
+      await fusion.close(1000);
+      t.remove();
     }
   });
 
