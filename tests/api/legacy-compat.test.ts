@@ -179,8 +179,8 @@ describe('compat routes: payloads as sent', () => {
   });
 });
 
-describe('compat routes: series as the original schedulers ran them', () => {
-  // 2026-12-07 09:00 UTC, the server's time, moved by the test (a clock per test: it only moves on).
+describe('compat routes: series and reminders as the original schedulers ran them', () => {
+  // Monday 2026-12-07 09:00 UTC, the server's time, moved by the test (a clock per test: it only moves on).
   let clock: ManualClock;
   let api: Api;
   beforeEach(async () => {
@@ -188,13 +188,15 @@ describe('compat routes: series as the original schedulers ran them', () => {
     api = await startApi({ clock, setup: (f) => f.task('reminder', async () => null, { queue: 'reminders', priority: 'high' }) });
   });
   afterEach(() => api.close());
+  const remind = (start_datetime: unknown, rrule = 'FREQ=DAILY;COUNT=3') =>
+    api.call({ method: 'POST', url: '/remind_me', payload: { rrule, start_datetime, notification_metadata: { title: 'Class' } } });
 
   test('/schedule/ cron and rrule, /remind_me: occurrences missed while the hub was down run once, late (rq-scheduler, Celery eta), not dropped', async () => {
     const webhook = { task: 4, url: 'https://hooks.example.com/tick' };
     const ids = [
       json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: webhook, cron: '0 10 * * *', job_id: 'daily-cron' } })).job_id,
       json(await api.call({ method: 'POST', url: '/schedule/', payload: { payload: webhook, rrule: 'FREQ=DAILY;BYHOUR=10;BYMINUTE=0;BYSECOND=0', job_id: 'daily-rrule' } })).job_id,
-      json(await api.call({ method: 'POST', url: '/remind_me', payload: { rrule: 'FREQ=DAILY;COUNT=5', start_datetime: Date.UTC(2026, 11, 7, 10) / 1000, notification_metadata: { title: 'Class' } } })).schedule_id,
+      json(await remind(Date.UTC(2026, 11, 7, 10) / 1000, 'FREQ=DAILY;COUNT=5')).schedule_id,
     ];
     for (const id of ids) assert.deepEqual((await api.fusion.scheduler.get(id))!.misfire, { policy: 'catch-up', maxCatchUp: 1, graceMs: 5000 });
     // The hub is back the next day at 10:00:30: the 10:00 runs of both days were missed; the latest runs, once.
@@ -209,17 +211,9 @@ describe('compat routes: series as the original schedulers ran them', () => {
       assert.equal((await api.fusion.scheduler.get(id))!.nextRunAt, Date.UTC(2026, 11, 9, 10), `${id}: the series goes on`);
     }
   });
-});
 
-describe('compat routes: /schedule/ reads a six-field cron line as croniter does', () => {
-  const clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 30, 0)); // a Monday
-  let api: Api;
-  beforeEach(async () => {
-    api = await startApi({ clock });
-  });
-  afterEach(() => api.close());
-
-  test('the sixth field is the second, at the end (rq-scheduler\'s croniter); /jobInfo/ shows the line as sent; the native API keeps seconds first', async () => {
+  test('/schedule/ cron: the sixth field is the second, at the end (rq-scheduler\'s croniter); /jobInfo/ shows the line as sent; the native API keeps seconds first', async () => {
+    clock.set(Date.UTC(2026, 11, 7, 9, 30, 0));
     const webhook = { task: 4, url: 'https://hooks.example.com/tick' };
     for (const [cron, first] of [
       ['0 9 * * * 0', '2026-12-08T09:00:00.000Z'], // daily 09:00:00
@@ -234,20 +228,8 @@ describe('compat routes: /schedule/ reads a six-field cron line as croniter does
     const native = await api.call({ method: 'POST', url: '/v1/schedules/preview', payload: { trigger: { cron: '0 9 * * * 0' }, count: 1 } });
     assert.deepEqual(json(native).times, ['2026-12-13T00:09:00.000Z'], 'native: second 0, minute 9, on Sundays');
   });
-});
 
-describe('compat routes: /remind_me starts where dateutil starts', () => {
-  let clock: ManualClock;
-  let api: Api;
-  beforeEach(async () => {
-    clock = new ManualClock(Date.UTC(2026, 11, 7, 9, 0, 0));
-    api = await startApi({ clock, setup: (f) => f.task('reminder', async () => null, { queue: 'reminders', priority: 'high' }) });
-  });
-  afterEach(() => api.close());
-  const remind = (start_datetime: unknown, rrule = 'FREQ=DAILY;COUNT=3') =>
-    api.call({ method: 'POST', url: '/remind_me', payload: { rrule, start_datetime, notification_metadata: { title: 'Class' } } });
-
-  test('the start\'s seconds are kept (DTSTART), so no reminder fires before start_datetime; a fraction of a second rounds up', async () => {
+  test('/remind_me: the start\'s seconds are kept (DTSTART), so no reminder fires before start_datetime; a fraction of a second rounds up', async () => {
     const at = (h: number, m: number, sec: number, ms = 0) => Date.UTC(2026, 11, 7, h, m, sec, ms);
     for (const [start, first] of [
       [at(10, 0, 37) / 1000, '2026-12-07T10:00:37.000Z'], // epoch seconds: today's occurrence at :37, not :00 (37 s early)
@@ -276,7 +258,7 @@ describe('compat routes: /remind_me starts where dateutil starts', () => {
     assert.deepEqual([bad.statusCode, json(bad).error.details.field], [400, 'rrule'], 'checked as /remind_me is');
   });
 
-  test('what pydantic took: a float start_datetime (seconds, never fired before), integer fields of notification_metadata as numeric strings', async () => {
+  test('/remind_me takes what pydantic took: a float start_datetime (seconds, never fired before), integer fields of notification_metadata as numeric strings', async () => {
     const start = Date.UTC(2026, 11, 7, 10, 0, 37, 250) / 1000;
     for (const given of [start, String(start)]) {
       const r = await remind(given);
