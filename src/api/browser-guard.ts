@@ -44,11 +44,18 @@ export class BrowserGuard {
     this.hosts = new Set(['localhost', ...parseAllowedHosts(allowedHosts, 'allowedHosts')]);
   }
 
-  /** Throws 403 for a request let in without a key that a page of another site sent, or that names another host. */
+  /**
+   * Throws 403 for a request let in without a key that a page of another site sent, or that a
+   * browser sent naming another host. Only a browser's request is held to the host names: a
+   * rebinding page runs in one, and every current browser marks its requests (Sec-Fetch-*, Origin),
+   * while the original clients (curl, Python) on a trusted network call the hub by whatever name
+   * their network gives it (a compose or Kubernetes service name).
+   */
   check(headers: Headers): void {
     const host = typeof headers.host === 'string' ? headers.host : undefined;
     const at = host === undefined ? undefined : splitHost(host);
-    if (at !== undefined && isIP(at.name) === 0 && !this.hosts.has(at.name)) {
+    const browser = headers.origin !== undefined || headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined;
+    if (browser && at !== undefined && isIP(at.name) === 0 && !this.hosts.has(at.name)) {
       throw apiError(403, 'host_not_allowed', `requests without an API key must name this server by an IP address, localhost or a name in FUSION_ALLOWED_HOSTS, not "${at.name}" (a page whose name was pointed here could read the answers): send an API key, or add the name`, {
         field: 'host', host: at.name,
       });

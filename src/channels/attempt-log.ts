@@ -14,6 +14,7 @@ import { secretMasker } from '../core/secret-fields.js';
 import type { ChannelTask } from './channel.js';
 import { capText } from './http/answer.js';
 import { SMS_OTP_TASK } from './sms/channel.js';
+import { maskCodeWords } from './sms/payload.js';
 
 /** The original worker's task labels, by channel. */
 export const TASK_LABELS: Record<string, string> = {
@@ -56,9 +57,6 @@ export interface AttemptLogOptions {
  */
 export const maskPayload: (v: unknown) => unknown = secretMasker({ maxDepth: 20, plainOnly: true });
 
-/** A word holding a digit: where an OTP's code is ("Your OTP is 4711", "code: AB12CD."). */
-const CODE_WORD = /\S*\d\S*/g;
-const maskCodes = (t: string) => t.replace(CODE_WORD, (w) => '*'.repeat(w.length));
 const isPlain = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
@@ -71,11 +69,11 @@ function otpMasked(v: unknown): unknown {
   let out: Record<string, unknown> | null = null;
   for (const k of ['message', 'text']) {
     const t = v[k];
-    if (typeof t === 'string' && /\d/.test(t)) (out ??= { ...v })[k] = maskCodes(t);
+    if (typeof t === 'string' && /\d/.test(t)) (out ??= { ...v })[k] = maskCodeWords(t);
   }
   const c = v.context;
   if (isPlain(c) && Object.values(c).some((x) => typeof x === 'string' || typeof x === 'number')) {
-    (out ??= { ...v }).context = Object.fromEntries(Object.entries(c).map(([k, x]) => [k, typeof x === 'string' || typeof x === 'number' ? maskCodes(String(x)) : x]));
+    (out ??= { ...v }).context = Object.fromEntries(Object.entries(c).map(([k, x]) => [k, typeof x === 'string' || typeof x === 'number' ? maskCodeWords(String(x)) : x]));
   }
   return out ?? v;
 }

@@ -123,22 +123,28 @@ describe('trusted networks', () => {
       // A page whose name was pointed at the hub: same origin with itself, so only Host tells.
       const { request } = await import('node:http');
       const port = new URL(s.base).port;
-      const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: '/jobInfo/', method: 'POST', headers: { host: `evil.example:${port}`, 'content-type': 'application/json' } }, (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode!, body }));
+      // A Host of our choosing (fetch sets its own): what a client sends, as it sends it.
+      const post = (path: string, headers: Record<string, string>, body: unknown) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
         });
         req.on('error', reject);
-        req.end(JSON.stringify({ job_id: 'x' }));
+        req.end(JSON.stringify(body));
       });
+      // What a browser sends for the page's fetch('/jobInfo/') once its name points at the hub.
+      const browser = { origin: `http://evil.example:${port}`, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' };
+      const rebound = await post('/jobInfo/', { host: `evil.example:${port}`, ...browser }, { job_id: 'x' });
       assert.equal(rebound.status, 403, rebound.body);
       assert.equal((JSON.parse(rebound.body) as { error: { code: string } }).error.code, 'host_not_allowed');
       // A key is never sent by a browser on its own: a request carrying one is served wherever it comes from.
       const keyed = await fetch(`${s.base}/queue/`, { method: 'POST', headers: { ...crossSite, authorization: `Bearer ${KEYS.send}` }, body: form });
       assert.equal(keyed.status, 200, await keyed.text());
-      // Old clients (no Origin, no Sec-Fetch-*) are as before.
+      // Old clients (no Origin, no Sec-Fetch-*) are as before, whatever name they call the hub by.
       assert.equal((await s.post('/queue/', QUEUE_BODY)).status, 200);
+      const byName = await post('/queue/', { host: `fusion:${port}` }, QUEUE_BODY);
+      assert.equal(byName.status, 200, byName.body);
     } finally {
       await s.close();
     }

@@ -330,3 +330,20 @@ test('dry run: no provider configured → completes as dry-run with one masked l
     await h.close();
   }
 });
+
+test('an OTP\'s code is not kept in the result when the provider echoes the text (as Twilio\'s body does); other sends keep their answer whole', async () => {
+  const h = await harness((s) => ({ sms: { providers: { a: { type: 'loop', url: s.url('/echo') } } } }));
+  try {
+    h.srv.answer('/echo', 201, { id: 'msg-echo', body: 'Your OTP is 482913. Valid for 10 min', price: '0.0075' });
+    const otp = await h.fusion.enqueue('sms.otp', { to: NUM.in, text: 'Your OTP is 482913. Valid for 10 min' });
+    const plain = await h.fusion.enqueue('sms', { to: NUM.in, text: 'Your OTP is 482913. Valid for 10 min' });
+    const o = (await h.settled(otp.id)).result as { messageId: string; response: string };
+    assert.equal(o.messageId, 'msg-echo');
+    assert.doesNotMatch(o.response, /482913/);
+    assert.match(o.response, /"body":"Your OTP is \*{7} Valid for \*\* min"/);
+    assert.match(o.response, /"price":"0\.0075"/, 'the rest of the answer is kept');
+    assert.match(((await h.settled(plain.id)).result as { response: string }).response, /482913/);
+  } finally {
+    await h.close();
+  }
+});

@@ -331,7 +331,7 @@ describe('webhook channel', () => {
     const bad = await fusion.enqueue('webhook', { url: `${main.base}/down-integration`, args: args('/integration-ko'), isBody: 1 }, { ...FAST_RETRY, maxAttempts: 2 });
     assert.equal((await done(ok)).state, 'completed');
     assert.equal((await done(bad)).state, 'failed');
-    for (const j of [ok, bad]) assert.equal((await waitForState(store, `${j.id}:integration_callback`, ['completed', 'failed'])).state, 'completed');
+    for (const id of [`${ok.id}:integration_callback`, `${bad.id}:integration_callback:failed`]) assert.equal((await waitForState(store, id, ['completed', 'failed'])).state, 'completed');
     // The args went to the webhook's URL as given, integration payload included.
     assert.deepEqual(JSON.parse(hitsOn(main, '/flaky-integration')[0]!.body), args('/integration-ok'));
     const [told] = hitsOn(cb, '/integration-ok');
@@ -345,6 +345,12 @@ describe('webhook channel', () => {
     assert.equal(failed.job.error.stack, undefined);
     assert.deepEqual(failed.metadata, { order: 42, tags: ['a'] });
     assert.deepEqual([hitsOn(cb, '/integration-ok').length, hitsOn(cb, '/integration-ko').length], [1, 1], 'told once each, not on the retried attempt');
+    // Retried by hand once its endpoint is back, the failed job completes, and says so too.
+    answers.set('/down-integration', (_h, res) => res.writeHead(200).end('back'));
+    await fusion.queue.retry(bad.id);
+    assert.equal((await done(bad)).state, 'completed');
+    assert.equal((await waitForState(store, `${bad.id}:integration_callback`, ['completed', 'failed'])).state, 'completed');
+    assert.deepEqual(hitsOn(cb, '/integration-ko').map((h) => JSON.parse(h.body).event), ['job.failed', 'job.completed']);
   });
 
   it('job callbacks (fusion.callback) are signed too, webhook-id being the callback job\'s id', async () => {

@@ -12,7 +12,7 @@ import { announce } from '../payload-callback.js';
 import type { Provider, ProviderFactory } from '../provider.js';
 import { CHANNEL_QUEUES } from '../queues.js';
 import type { SmsMessage } from './message.js';
-import { maskNumber, maskText, parseSmsPayload, payloadCredentials, type ParsedSms } from './payload.js';
+import { maskNumber, maskText, parseSmsPayload, payloadCredentials, withoutOtpText, type ParsedSms } from './payload.js';
 import { SMS_PROVIDERS } from './providers/index.js';
 
 export const SMS_TASK = 'sms';
@@ -57,6 +57,8 @@ export function smsChannel(deps: ChannelDeps): ChannelSetup {
     const otp = otpTask || parsed.message.otp || otpTag(ctx.job.tags);
     const message: SmsMessage = { ...parsed.message, otp };
     const sent = await pipeline.deliver(message, { country: `+${message.callingCode}`, otp, requested: parsed.provider }, ctx);
+    // The result is kept with the job and shown to read keys: an answer that echoes the code does not.
+    if (otp && sent.response !== undefined) sent.response = withoutOtpText(sent.response, message.text);
     if (parsed.callbackUrl) await announce(deps, ctx, { url: parsed.callbackUrl, format: parsed.original ? 'form' : 'json', name: 'callback_url' }, { completed: sent });
     return sent;
   };

@@ -282,6 +282,20 @@ export function maskNumber(e164: string): string {
   return `+${digits.slice(0, 4)}${'*'.repeat(digits.length - 6)}${digits.slice(-2)}`;
 }
 
+/** Every word holding a digit masked, its length kept: where an OTP's code is ("Your OTP is 4711", "code: AB12CD."). */
+export const maskCodeWords = (text: string) => text.replace(/\S*\d\S*/g, (w) => '*'.repeat(w.length));
+
+/**
+ * A provider's raw answer to an OTP send with the text it echoes (Twilio's `body`) masked as the
+ * logs mask it, as written and as a JSON string holds it; the rest of the answer is kept.
+ */
+export function withoutOtpText(answer: string, text: string): string {
+  if (!/\d/.test(text)) return answer;
+  let out = answer;
+  for (const form of new Set([text, JSON.stringify(text).slice(1, -1)])) out = out.split(form).join(maskCodeWords(form));
+  return out;
+}
+
 /** Text for logs: runs of 4+ digits (codes, OTPs) masked. */
 export function maskText(text: string, max = 200): string {
   const t = text.replace(/\d{4,}/g, (m) => '*'.repeat(m.length));
