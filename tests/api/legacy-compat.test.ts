@@ -374,7 +374,7 @@ describe('compat routes: reference payloads through the channels', () => {
       const ok = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 4, url: `${hook.base}/lab`, args: { id: 7, integration_payload: integration('/tracked') }, isBody: 1 } } })).job_id;
       // A refused address fails the webhook at once: its integration callback hears of the failure.
       const refused = json(await api.call({ method: 'POST', url: '/queue/', payload: { payload: { task: 4, url: 'http://192.168.1.10/lab', args: { integration_payload: integration('/tracked-ko') } } } })).job_id;
-      for (const id of [ok, refused]) await waitForState(api.fusion.store, `${id}:integration_callback`, 'completed');
+      for (const id of [`${ok}:integration_callback`, `${refused}:integration_callback:failed`]) await waitForState(api.fusion.store, id, 'completed');
       assert.deepEqual(JSON.parse(hook.hits.find((h) => h.url === '/lab')!.body), { id: 7, integration_payload: integration('/tracked') });
       const told = JSON.parse(hook.hits.find((h) => h.url === '/tracked')!.body);
       assert.deepEqual([told.event, told.job.id, told.job.result.status, told.job.result.body, told.metadata], ['job.completed', ok, 200, 'ok', { report_id: 9, lab: 'L1' }]);
