@@ -184,7 +184,9 @@ export function installIdempotency(
       if (entry.fingerprint !== fingerprint) throw keyReused(key);
       const first = await entry.answer;
       if (first) {
-        reply.code(first.status).header(REPLAY_HEADER, 'true').type(first.contentType).send(first.body);
+        reply.code(first.status).header(REPLAY_HEADER, 'true');
+        if (first.body !== '') reply.type(first.contentType);
+        reply.send(first.body);
         return true;
       }
       // The first attempt failed; this one runs as a new attempt and owns a new entry.
@@ -216,7 +218,9 @@ export function installIdempotency(
     if (!idem?.entry) return;
     const entry = idem.entry;
     idem.entry = undefined;
-    const ok = reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string';
-    cache.settle(idem.scope, entry, ok ? { status: reply.statusCode, body: payload as string, contentType: String(reply.getHeader('content-type') ?? 'application/json') } : null);
+    // An answer without a body (a DELETE's 204) is an answer too: replayed as it was sent.
+    const body = typeof payload === 'string' ? payload : payload === undefined || payload === null ? '' : null;
+    const ok = reply.statusCode >= 200 && reply.statusCode < 300 && body !== null;
+    cache.settle(idem.scope, entry, ok ? { status: reply.statusCode, body: body!, contentType: String(reply.getHeader('content-type') ?? 'application/json') } : null);
   };
 }

@@ -123,6 +123,31 @@ describe('Idempotency-Key', () => {
     }
   });
 
+  test('a DELETE (204, no body) replays as it was answered, not 404', async () => {
+    const j = json(await post('del-job', { task: 'sms', delay: 100_000 }));
+    const del = () => api.call({ method: 'DELETE', url: `/v1/jobs/${j.id}`, headers: { 'idempotency-key': 'del-1' }, as: 'admin' });
+    const first = await del();
+    const again = await del();
+    assert.deepEqual([first.statusCode, again.statusCode, again.headers['idempotency-replay'], again.body], [204, 204, 'true', '']);
+  });
+
+  test('bulk, once the answer is forgotten: the same key with more or fewer jobs answers 422 and creates nothing', async () => {
+    // An answer cache of one entry stands in for a restart or another process.
+    const forgetful = await startApi({ auth: true, idempotency: { maxEntries: 1 } });
+    try {
+      const bulk = (key: string, jobs: unknown[]) => forgetful.call({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs } as never, headers: { 'idempotency-key': key }, as: 'send' });
+      assert.equal((await bulk('BK', [{ task: 'sms', payload: 'x' }, { task: 'sms', payload: 'y' }])).statusCode, 201);
+      await bulk('other', [{ task: 'sms' }]); // pushes BK out of the answer cache
+      const more = await bulk('BK', [{ task: 'sms', payload: 'x' }, { task: 'sms', payload: 'y' }, { task: 'sms', payload: 'EXTRA' }]);
+      const fewer = await bulk('BK', [{ task: 'sms', payload: 'x' }]);
+      const same = await bulk('BK', [{ task: 'sms', payload: 'x' }, { task: 'sms', payload: 'y' }]);
+      assert.deepEqual([more.statusCode, json(more).error?.code, fewer.statusCode, same.statusCode, same.headers['idempotency-replay']], [422, 'idempotency_key_reused', 422, 201, 'true']);
+      assert.equal(await forgetful.totalJobs(), 3, 'the first two and the other key\'s one');
+    } finally {
+      await forgetful.close();
+    }
+  });
+
   test('canonicalJson ignores key order; the LRU stays bounded', () => {
     assert.equal(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] }), canonicalJson({ a: [{ c: 2, d: 1 }], b: 1 }));
     assert.notEqual(canonicalJson({ a: 1 }), canonicalJson({ a: '1' }));

@@ -297,7 +297,13 @@ describe('/v1/jobs', () => {
     const badMove = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/reschedule`, payload: { runAt: 'soon' } });
     assert.equal(badMove.statusCode, 400);
     assert.equal(json(badMove).error.details.field, 'runAt');
-    const promoted = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/promote` });
+    // A field an action does not take is refused, as everywhere on /v1, and the job is left as it was.
+    for (const action of ['promote', 'cancel']) {
+      const odd = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/${action}`, payload: { reason: 'typo', force: true } });
+      assert.deepEqual([odd.statusCode, json(odd).error.code], [400, 'invalid_request'], `${action}: ${odd.body}`);
+    }
+    assert.equal((await api.fusion.store.getJob({ id: j.id }))!.state, 'scheduled');
+    const promoted = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/promote`, payload: {} });
     assert.equal(json(promoted).state, 'queued');
     const again = await api.call({ method: 'POST', url: `/v1/jobs/${j.id}/promote`, headers: { 'content-type': 'application/json' }, payload: '' });
     assert.equal(again.statusCode, 409);

@@ -102,6 +102,13 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
       if (seen.has(j.id)) throw badField(`jobs[${i}].id`, `id ${j.id} appears twice in this request`);
       seen.add(j.id);
     });
+    // Once the answer is no longer remembered (a restart, another process, an old key), the store's
+    // jobs are the record: a replay names exactly the first request's jobs, no fewer and no more,
+    // or it would add the extra ones under the key.
+    if (idem && (await ctx.store.getJob({ id: `${idBase}-0` }))) {
+      const [last, beyond] = await Promise.all([ctx.store.getJob({ id: `${idBase}-${jobs.length - 1}` }), ctx.store.getJob({ id: `${idBase}-${jobs.length}` })]);
+      if (!last || beyond) throw keyReused(idem.key);
+    }
     const out = await createJobs(ctx, resolved);
     let createdCount = 0;
     out.forEach((r, i) => {

@@ -122,8 +122,10 @@ const jobAction = (summary: string, description: string) => ({
   tags: ['jobs'], summary, description, params: idParams, response: { 200: jobView, ...errorResponses },
 });
 
-export const cancelJob = jobAction('Cancel a job', 'scheduled|queued → cancelled at once; an active job is asked to stop (cancelRequested) and its worker aborts it. 409 for finished jobs.');
-export const promoteJob = jobAction('Run a scheduled job now', 'scheduled → queued. 409 otherwise.');
+/** An action that takes no fields: an empty object or no body; an unknown field is a 400, as everywhere on /v1. */
+const noFields = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
+export const cancelJob = { ...jobAction('Cancel a job', 'scheduled|queued → cancelled at once; an active job is asked to stop (cancelRequested) and its worker aborts it. 409 for finished jobs.'), body: noFields };
+export const promoteJob = { ...jobAction('Run a scheduled job now', 'scheduled → queued. 409 otherwise.'), body: noFields };
 export const retryJob = {
   ...jobAction('Retry a failed or cancelled job', 'failed|cancelled → queued. 409 otherwise.'),
   body: {
