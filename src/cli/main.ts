@@ -282,7 +282,10 @@ async function configCommand(sub: string | undefined, flag: string | undefined):
   const dryRun = fusion.channels.dryRun;
   await fusion.close();
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-  process.stdout.write(`${file}: valid\n\n${routingTable(config, dryRun)}`);
+  // The variable wins over the file at start (--public-url too): the table shows what would apply.
+  const envUrl = process.env.FUSION_PUBLIC_URL || undefined;
+  const shown = envUrl === undefined ? config : { ...config, server: { ...config.server, publicUrl: parsePublicUrl(envUrl) } };
+  process.stdout.write(`${file}: valid\n\n${routingTable(shown, dryRun)}`);
 }
 
 main().catch((err) => {

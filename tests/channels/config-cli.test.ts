@@ -54,7 +54,7 @@ describe('fusion config check', () => {
     try {
       writeFileSync(join(t.dir, 'fusion.config.json'), JSON.stringify(goodConfig));
       // FUSION_CONFIG relative: resolved from the working directory.
-      const r = await run(['config', 'check'], { cwd: t.dir, env: { FUSION_CONFIG: 'fusion.config.json', FUSION_TEST_WH_SECRET: SECRET } });
+      const r = await run(['config', 'check'], { cwd: t.dir, env: { FUSION_CONFIG: 'fusion.config.json', FUSION_TEST_WH_SECRET: SECRET, FUSION_PUBLIC_URL: 'https://hub.example/' } });
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, /fusion\.config\.json: valid/);
       assert.match(r.out, /india {2}type dry-run {2}countries \+91 {2}rate 20\/s/);
@@ -62,6 +62,7 @@ describe('fusion config check', () => {
       assert.match(r.out, /webhook: signing secret \*\*\*, .*, a slow host \(an answer after 2000 ms\) at most 5 requests at once a process/);
       assert.match(r.out, /callbacks: 20 attempts, backoff from 1000 ms doubling to 3600000 ms \(full jitter\): retried for 4\.1 h on average, 8\.1 h at most; 10 lost leases/);
       assert.match(r.out, /^whatsapp consent: numbers with a recorded opt-out are refused, others are messaged/m);
+      assert.match(r.out, /^server: public URL https:\/\/hub\.example, signed callbacks checked against it$/m, 'FUSION_PUBLIC_URL, as the start would take it');
       assert.match(r.out, /channels in dry-run: .*sms/);
       assert.ok(!r.out.includes(SECRET) && !r.err.includes(SECRET), 'the secret is never printed');
     } finally {
