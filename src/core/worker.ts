@@ -65,6 +65,8 @@ export class Worker {
   readonly id: string;
   readonly queues: string[];
   readonly concurrency: number;
+  /** The stop under way or done: every later stop() waits for it. */
+  private stopping: Promise<void> | null = null;
   private readonly leaseMs: number;
   private readonly heartbeatMs: number;
   private readonly clock: Clock;
@@ -83,7 +85,10 @@ export class Worker {
   constructor(private store: Store, registry: TaskRegistry, opts: WorkerOptions) {
     if (!opts.queues?.length) throw new TypeError('a worker needs at least one queue');
     this.queues = [...opts.queues];
-    this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    const concurrency = opts.concurrency ?? 1;
+    // NaN (a Number() of an unset variable) made a worker that ran nothing, silently.
+    if (!Number.isInteger(concurrency)) throw new TypeError(`concurrency must be a whole number, got ${concurrency}`);
+    this.concurrency = Math.max(1, concurrency);
     this.leaseMs = opts.leaseMs ?? DEFAULTS.leaseMs;
     this.heartbeatMs = opts.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3));
     this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
@@ -157,6 +162,21 @@ export class Worker {
    * leases last: heartbeats go on until then; a full store's, up to a minute past them: completer.ts).
    */
   async stop(graceMs = 10_000): Promise<void> {
+    // A second stop (fusion.close() after the application's own) waits for the first, once: it
+    // only cuts the grace short when it gives a shorter one (a second Ctrl-C).
+    if (this.stopping) {
+      const cut = setTimeout(() => this.executor.abortAll(new ReleasedError('worker shutting down')), graceMs);
+      try {
+        return await this.stopping;
+      } finally {
+        clearTimeout(cut);
+      }
+    }
+    this.stopping = this.stopOnce(graceMs);
+    return this.stopping;
+  }
+
+  private async stopOnce(graceMs: number): Promise<void> {
     if (this.state === 'stopped' || this.state === 'idle') {
       this.state = 'stopped';
       clearInterval(this.keepAlive ?? undefined);

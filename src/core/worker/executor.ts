@@ -73,6 +73,8 @@ export class Executor {
   private readonly waiting: Running[] = [];
   /** Handlers running now. */
   private handlers = 0;
+  /** Handlers still running after their attempt ended (aborted, deaf to the signal): counted in `handlers`. */
+  private lingering = 0;
   /** Moving mean of a handler's run time (real ms); -1 before the first ends. */
   private handlerMs = -1;
   /** Set once the worker stops: a job that arrives goes back to its queue at once, unrun. */
@@ -114,7 +116,8 @@ export class Executor {
     if (prefetch > 0 && this.handlerMs >= 0) {
       ahead = this.handlerMs * prefetch <= concurrency * rttMs ? prefetch : Math.floor((concurrency * rttMs) / this.handlerMs);
     }
-    return concurrency + ahead - this.running.size;
+    // A handler lingering past its attempt holds a slot no claim may count on.
+    return concurrency + ahead - this.running.size - this.lingering;
   }
 
   has(id: string): boolean {
@@ -265,7 +268,11 @@ export class Executor {
     attempt.watch(value, (ok, v) => this.settle(entry, ok ? this.completed(job, v) : this.failure(job, v)));
   }
 
-  private completed(job: Job, result: unknown): Outcome {
+  private completed(job: Job, result: unknown): Outcome | null {
+    // The store keeps a result as JSON, and one it cannot write (a BigInt, a cycle) failed the whole
+    // outcome batch again and again while heartbeats kept its leases: the worker stalled for good.
+    const unwritable = notJson(result);
+    if (unwritable !== null) return this.failure(job, new NonRetryableError(`the handler's result cannot be stored: ${unwritable}`));
     return { kind: 'completed', id: job.id, token: job.leaseToken!, at: this.clock.now(), result, enqueue: this.followUps(job, 'completed', result) };
   }
 
@@ -294,14 +301,29 @@ export class Executor {
     entry.cancelTimeout?.();
     entry.ended = true;
     if (entry.begun) {
-      this.handlers--;
       const ms = performance.now() - entry.t0;
       this.handlerMs = this.handlerMs < 0 ? ms : this.handlerMs * 0.9 + ms * 0.1;
+      if (entry.attempt.handlerRunning) {
+        // Aborted (a timeout, a cancel, the stop) while its handler runs on, deaf to its signal: the
+        // attempt ends now, but the handler keeps its slot until it returns, so no more than
+        // `concurrency` handlers ever run (before: each timed-out try of a job ran on beside the next).
+        this.lingering++;
+        entry.attempt.whenHandlerEnds(() => {
+          this.lingering--;
+          this.handlers--;
+          this.startWaiting();
+          this.o.onFreed();
+        });
+      } else this.handlers--;
     }
     // The handler slot is free: the next waiting job starts now, not a round trip later (and
     // before this outcome goes to the completer, which then waits a turn for it to end too).
-    while (this.handlers < this.o.concurrency && this.waiting.length > 0) this.begin(this.waiting.shift()!);
+    this.startWaiting();
     this.report(entry, outcome);
+  }
+
+  private startWaiting(): void {
+    while (this.handlers < this.o.concurrency && this.waiting.length > 0) this.begin(this.waiting.shift()!);
   }
 
   private report(entry: Running, outcome: Outcome | null): void {
@@ -438,6 +460,8 @@ class Attempt {
   reason: unknown;
   private ac: AbortController | null = null;
   private done: ((ok: boolean, value: unknown) => void) | null = null;
+  private handlerDone = false;
+  private afterHandler: (() => void) | null = null;
 
   get signal(): AbortSignal {
     if (!this.ac) {
@@ -461,7 +485,31 @@ class Attempt {
    */
   watch(value: unknown, done: (ok: boolean, value: unknown) => void): void {
     this.done = done;
-    Promise.resolve(value).then((v) => this.end(true, v), (e) => this.end(false, e));
+    Promise.resolve(value).then((v) => {
+      this.handlerEnded();
+      this.end(true, v);
+    }, (e) => {
+      this.handlerEnded();
+      this.end(false, e);
+    });
+  }
+
+  /** Whether the handler has not returned yet (an aborted attempt's handler may run on, ignoring its signal). */
+  get handlerRunning(): boolean {
+    return !this.handlerDone;
+  }
+
+  /** Call `then` once the handler returns (at once if it has). */
+  whenHandlerEnds(then: () => void): void {
+    if (this.handlerDone) then();
+    else this.afterHandler = then;
+  }
+
+  private handlerEnded(): void {
+    this.handlerDone = true;
+    const then = this.afterHandler;
+    this.afterHandler = null;
+    then?.();
   }
 
   private end(ok: boolean, value: unknown): void {
@@ -473,19 +521,43 @@ class Attempt {
   }
 }
 
-/** A thrown value as stored in a job's history: message, name, stack, code, details, whether to retry. */
+/** Why `v` has no JSON form (a BigInt, a cycle, a throwing toJSON), or null when it has one (or is a primitive). */
+function notJson(v: unknown): string | null {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'bigint')) return null;
+  try {
+    JSON.stringify(v);
+    return null;
+  } catch (e) {
+    return (e as Error)?.message ?? String(e);
+  }
+}
+
+/**
+ * A thrown value as stored in a job's history: message, name, stack, code, details, whether to
+ * retry. Whatever was thrown, the record has a JSON form: details without one are left out (said in
+ * the message), and a thrown value without one is described by String().
+ */
 export function toJobError(err: unknown): JobError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     const details = (err as { details?: unknown }).details;
+    const plainDetails = details && typeof details === 'object' && !Array.isArray(details);
+    const unwritable = plainDetails ? notJson(details) : null;
     return {
-      message: err.message || err.name,
+      message: (err.message || err.name) + (unwritable === null ? '' : ` (its details were left out: ${unwritable})`),
       name: err.name,
       stack: err.stack,
       retryable: isRetryable(err),
       ...(typeof code === 'string' ? { code } : {}),
-      ...(details && typeof details === 'object' && !Array.isArray(details) ? { details: details as Record<string, unknown> } : {}),
+      ...(plainDetails && unwritable === null ? { details: details as Record<string, unknown> } : {}),
     };
   }
-  return { message: typeof err === 'string' ? err : JSON.stringify(err) ?? String(err), retryable: isRetryable(err) };
+  if (typeof err === 'string') return { message: err, retryable: isRetryable(err) };
+  let message: string;
+  try {
+    message = JSON.stringify(err) ?? String(err);
+  } catch {
+    message = typeof err === 'bigint' ? `${err}n` : Object.prototype.toString.call(err);
+  }
+  return { message, retryable: isRetryable(err) };
 }

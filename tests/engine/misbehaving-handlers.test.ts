@@ -1,0 +1,85 @@
+// Handlers that misbehave: a value with no JSON form (a BigInt, a cycle), returned or thrown, ends
+// its job with a clear error and the worker goes on; a handler deaf to its signal past its timeout
+// keeps its slot until it returns. Before, a result the store could not write failed
+// the outcome batch again and again while heartbeats kept the leases (the worker stalled, stop()
+// hung), and a thrown one made toJobError throw (an unhandled rejection: the process exited).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { withFusion, waitForState } from '../helpers/engine.js';
+
+const cycle = () => {
+  const o: Record<string, unknown> = { a: 1 };
+  o.self = o;
+  return o;
+};
+
+describe('values a handler gives that have no JSON form', () => {
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ['returns a BigInt inside its result', async () => ({ n: 10n }), /result cannot be stored: .*BigInt/],
+    ['returns a cycle', async () => cycle(), /result cannot be stored: .*circular/i],
+    ['throws a BigInt', async () => { throw 10n; }, /^10n$/],
+    ['throws a cycle', async () => { throw cycle(); }, /^\[object Object\]$/],
+    ['throws an Error whose details hold a BigInt', async () => { throw Object.assign(new Error('upstream said no'), { details: { n: 1n } }); }, /^upstream said no \(its details were left out: .*BigInt/],
+  ];
+  for (const [name, handler, message] of cases) {
+    it(`${name}: the job fails with a clear error, the next job runs, the worker stops`, async () => {
+      await withFusion(async ({ fusion, store }) => {
+        fusion.task('odd', handler, { maxAttempts: 1 });
+        fusion.task('ok', async () => 'fine');
+        const worker = fusion.worker({ queues: ['default'], concurrency: 1 });
+        const odd = await fusion.enqueue('odd', {});
+        const next = await fusion.enqueue('ok', {}, { priority: 'low' });
+        const failed = await waitForState(store, odd.id, ['failed', 'completed']);
+        assert.equal(failed.state, 'failed');
+        assert.match(failed.error!.message, message);
+        assert.equal((await waitForState(store, next.id, 'completed')).result, 'fine');
+        await worker.stop(1000);
+      });
+    });
+  }
+});
+
+describe('a handler deaf to its signal after its timeout', () => {
+  it('keeps its slot until it returns: at concurrency 1 one handler runs at a time, the retries after it', async () => {
+    await withFusion(async ({ fusion, store }) => {
+      let running = 0;
+      let most = 0;
+      let starts = 0;
+      fusion.task('deaf', async () => {
+        starts++;
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 400)); // ignores ctx.signal
+        running--;
+      }, { timeout: 50, maxAttempts: 3, backoff: { type: 'fixed', delay: 0 } });
+      const worker = fusion.worker({ queues: ['default'], concurrency: 1 });
+      const j = await fusion.enqueue('deaf', {});
+      const failed = await waitForState(store, j.id, 'failed');
+      assert.equal(failed.attempts, 3);
+      assert.match(failed.error!.message, /timed out/);
+      await worker.stop(2000);
+      // Before: the three tries ran at once (each timed out in 50 ms, its handler on for 400).
+      assert.deepEqual([starts, most], [3, 1]);
+    });
+  });
+});
+
+describe('worker options and stop', () => {
+  it('concurrency must be a whole number (NaN made a worker that ran nothing)', async () => {
+    await withFusion(async ({ fusion }) => {
+      for (const concurrency of [Number.NaN, 1.5, Infinity]) assert.throws(() => fusion.worker({ queues: ['default'], concurrency }), /concurrency must be a whole number/);
+    });
+  });
+
+  it('a second stop while the first runs waits for it: the worker goes down once', async () => {
+    await withFusion(async ({ fusion }) => {
+      let downs = 0;
+      fusion.lifecycle.on('worker.down', () => void downs++);
+      fusion.task('slow', async (_p, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve('stopped'))));
+      const worker = fusion.worker({ queues: ['default'] });
+      const j = await fusion.enqueue('slow', {});
+      await waitForState(fusion.store, j.id, 'active');
+      await Promise.all([worker.stop(200), worker.stop(5000)]);
+      assert.equal(downs, 1);
+    });
+  });
+});
