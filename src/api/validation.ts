@@ -9,6 +9,7 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
+import { isPlainObject } from '../core/plain-object.js';
 
 // ajv-formats is CommonJS; its default export lands on .default under NodeNext.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
@@ -80,8 +81,6 @@ function nestedScalars(schema: Schema): Map<string, Map<string, Scalar>> {
   }
   return out;
 }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function readScalars(o: Record<string, unknown>, scalars: Map<string, Scalar>): void {
   for (const [k, t] of scalars) if (o[k] !== undefined) o[k] = readScalar(o[k], t);

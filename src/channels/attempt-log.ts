@@ -15,6 +15,7 @@ import type { ChannelTask } from './channel.js';
 import { capText } from './http/answer.js';
 import { SMS_OTP_TASK } from './sms/channel.js';
 import { maskCodeWords } from './sms/payload.js';
+import { isPlainObject } from '../core/plain-object.js';
 
 /** The original worker's task labels, by channel. */
 export const TASK_LABELS: Record<string, string> = {
@@ -57,22 +58,20 @@ export interface AttemptLogOptions {
  */
 export const maskPayload: (v: unknown) => unknown = secretMasker({ maxDepth: 20, plainOnly: true });
 
-const isPlain = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
 /**
  * An OTP payload for a log line: its text (`message`, `text`) and its flow variables (`context`)
  * with every word holding a digit masked, length kept, so a line still shows what was sent, not
  * the code. Copied only where it masks something.
  */
 function otpMasked(v: unknown): unknown {
-  if (!isPlain(v)) return v;
+  if (!isPlainObject(v)) return v;
   let out: Record<string, unknown> | null = null;
   for (const k of ['message', 'text']) {
     const t = v[k];
     if (typeof t === 'string' && /\d/.test(t)) (out ??= { ...v })[k] = maskCodeWords(t);
   }
   const c = v.context;
-  if (isPlain(c) && Object.values(c).some((x) => typeof x === 'string' || typeof x === 'number')) {
+  if (isPlainObject(c) && Object.values(c).some((x) => typeof x === 'string' || typeof x === 'number')) {
     (out ??= { ...v }).context = Object.fromEntries(Object.entries(c).map(([k, x]) => [k, typeof x === 'string' || typeof x === 'number' ? maskCodeWords(String(x)) : x]));
   }
   return out ?? v;

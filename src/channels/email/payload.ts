@@ -11,6 +11,7 @@ import { FusionError } from '../../core/errors.js';
 import { canonical, isValidAddress } from './address.js';
 import type { AttachmentRef, EmailAddress, EmailMessage } from './message.js';
 import { payloadUrl } from '../http/payload-url.js';
+import { isPlainObject } from '../../core/plain-object.js';
 
 export const LIMITS = {
   /** Recipients over to, cc and bcc together (SES's own limit per message). */
@@ -30,10 +31,6 @@ export interface ParsedEmail {
 }
 
 const bad = (field: string, message: string) => new FusionError('invalid_payload', message, { field });
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 const given = (v: unknown) => v !== undefined && v !== null;
 
@@ -78,7 +75,7 @@ function addressList(p: Record<string, unknown>, field: string): string[] {
 function sender(v: unknown, field: string): EmailAddress {
   let name: string | undefined;
   let address: string;
-  if (isObject(v)) {
+  if (isPlainObject(v)) {
     if (typeof v.address !== 'string') throw bad(`${field}.address`, `${field}.address must be an email address`);
     if (given(v.name) && typeof v.name !== 'string') throw bad(`${field}.name`, `${field}.name must be a string`);
     address = v.address.trim();
@@ -106,7 +103,7 @@ function attachmentList(p: Record<string, unknown>, field: string): AttachmentRe
   return items.map((item, i) => {
     const f = `${field}.${i}`;
     if (typeof item === 'string') return { url: urlOf(item, f) };
-    if (!isObject(item)) throw bad(f, `${f} must be a URL or {url, filename}`);
+    if (!isPlainObject(item)) throw bad(f, `${f} must be a URL or {url, filename}`);
     const ref: AttachmentRef = { url: urlOf(item.url, `${f}.url`) };
     const name = str(item, 'filename', 255, `${f}.filename`);
     if (name) ref.filename = noBreaks(name, `${f}.filename`);
@@ -117,7 +114,7 @@ function attachmentList(p: Record<string, unknown>, field: string): AttachmentRe
 function headerMap(p: Record<string, unknown>): Record<string, string> {
   const v = p.headers;
   if (!given(v)) return {};
-  if (!isObject(v)) throw bad('headers', 'headers must be an object of header name → value');
+  if (!isPlainObject(v)) throw bad('headers', 'headers must be an object of header name → value');
   const entries = Object.entries(v);
   if (entries.length > LIMITS.headers) throw bad('headers', `headers may hold at most ${LIMITS.headers} entries`);
   const out: Record<string, string> = {};
@@ -135,13 +132,13 @@ function headerMap(p: Record<string, unknown>): Record<string, string> {
 /** `config.config_fields` of the original form: [{name, value}] → map. */
 function configFields(p: Record<string, unknown>): Record<string, string> {
   if (!given(p.config)) return {};
-  if (!isObject(p.config)) throw bad('config', 'config must be an object');
+  if (!isPlainObject(p.config)) throw bad('config', 'config must be an object');
   const list = p.config.config_fields;
   if (!given(list)) return {};
   if (!Array.isArray(list)) throw bad('config.config_fields', 'config.config_fields must be a list of {name, value}');
   const out: Record<string, string> = {};
   list.forEach((f, i) => {
-    if (!isObject(f) || typeof f.name !== 'string') throw bad(`config.config_fields.${i}`, `config.config_fields.${i} must be {name, value}`);
+    if (!isPlainObject(f) || typeof f.name !== 'string') throw bad(`config.config_fields.${i}`, `config.config_fields.${i} must be {name, value}`);
     if (given(f.value) && typeof f.value !== 'string') throw bad(`config.config_fields.${i}.value`, `config.config_fields.${i}.value must be a string`);
     if (typeof f.value === 'string' && f.value.trim()) out[f.name] = f.value.trim();
   });
@@ -150,7 +147,7 @@ function configFields(p: Record<string, unknown>): Record<string, string> {
 
 /** Parse and check a payload. Throws FusionError (code invalid_payload, details.field relative to the payload). */
 export function parseEmailPayload(payload: unknown): ParsedEmail {
-  if (!isObject(payload)) throw bad('', 'an email payload must be an object');
+  if (!isPlainObject(payload)) throw bad('', 'an email payload must be an object');
   const p = payload;
   const original = !given(p.html) && !given(p.text) && !given(p.attachments) &&
     (given(p.message) || given(p.files) || given(p.template) || given(p.sender_name) || given(p.config) || given(p.callback_url));
@@ -200,7 +197,7 @@ export function parseEmailPayload(payload: unknown): ParsedEmail {
   if (text) message.text = text;
   const cb = p.callback_url ?? p.callbackUrl;
   if (given(cb) && cb !== '') message.callbackUrl = urlOf(cb, p.callback_url !== undefined ? 'callback_url' : 'callbackUrl');
-  const provider = isObject(p.config) && given(p.config.provider) ? p.config.provider : p.provider;
+  const provider = isPlainObject(p.config) && given(p.config.provider) ? p.config.provider : p.provider;
   if (given(provider)) {
     if (typeof provider !== 'string' || !provider) throw bad('provider', 'provider must be a provider name');
     message.provider = provider;

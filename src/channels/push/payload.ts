@@ -8,6 +8,7 @@
 // Both forms go through the same reader: the original's fields are the native ones under their old names.
 import { FusionError } from '../../core/errors.js';
 import type { AndroidPart, IosPart, Platform } from './message.js';
+import { isPlainObject } from '../../core/plain-object.js';
 
 export const MAX_TOKENS = 1000;
 const MAX_TEXT = 4000;
@@ -26,7 +27,6 @@ export interface ParsedPush {
 }
 
 const bad = (field: string, message: string) => new FusionError('invalid_payload', message, { field });
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const given = (v: unknown) => v !== undefined && v !== null;
 
 function str(o: Record<string, unknown>, key: string, field: string, max = MAX_TEXT): string | undefined {
@@ -47,7 +47,7 @@ function int(o: Record<string, unknown>, key: string, field: string, min: number
 function obj(o: Record<string, unknown>, key: string, field: string): Record<string, unknown> | undefined {
   const v = o[key];
   if (!given(v)) return undefined;
-  if (!isObject(v)) throw bad(field, `${field} must be an object`);
+  if (!isPlainObject(v)) throw bad(field, `${field} must be an object`);
   return v;
 }
 
@@ -70,7 +70,7 @@ function stringMap(v: Record<string, unknown>): Record<string, string> {
 
 /** Parse and check a payload. Throws FusionError (code invalid_payload, details.field relative to the payload). */
 export function parsePushPayload(payload: unknown): ParsedPush {
-  if (!isObject(payload)) throw bad('', 'a push payload must be an object');
+  if (!isPlainObject(payload)) throw bad('', 'a push payload must be an object');
   const p = payload;
   const a = obj(p, 'android', 'android');
   const i = obj(p, 'ios', 'ios');
@@ -96,7 +96,7 @@ export function parsePushPayload(payload: unknown): ParsedPush {
     const platform = given(p.platform) ? p.platform : undefined;
     if (platform !== undefined && platform !== 'android' && platform !== 'ios') throw bad('platform', 'platform must be "android" or "ios"');
     p.tokens.forEach((t, n) => {
-      if (isObject(t)) {
+      if (isPlainObject(t)) {
         if (t.platform !== 'android' && t.platform !== 'ios') throw bad(`tokens.${n}.platform`, `tokens.${n}.platform must be "android" or "ios"`);
         (t.platform === 'ios' ? ios : android).push(checkToken(t.token, `tokens.${n}.token`, t.platform));
       } else {

@@ -9,6 +9,7 @@ import { isValidNumber } from './phone-valid.js';
 import { FusionError } from '../../core/errors.js';
 import { payloadUrl } from '../http/payload-url.js';
 import type { SmsMessage } from './message.js';
+import { isPlainObject } from '../../core/plain-object.js';
 
 const MAX_TEXT = 10_000;
 const MAX_SENDER = 32;
@@ -44,10 +45,6 @@ function flag(v: unknown, field: string): boolean | undefined {
   if (v === 1 || v === 0) return v === 1;
   if (typeof v === 'string' && /^(true|false|1|0)$/i.test(v)) return /^(true|1)$/i.test(v);
   throw bad(field, `${field} must be a boolean`);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** What the digits path needs of a calling code: its one country and its national-prefix test. */
@@ -199,7 +196,7 @@ export function parseRecipient(p: Record<string, unknown>, original: boolean): R
 
 /** Parse and check a payload. Throws FusionError (code invalid_payload, details.field relative to the payload). */
 export function parseSmsPayload(payload: unknown): ParsedSms {
-  if (!isObject(payload)) throw bad('', 'an sms payload must be an object');
+  if (!isPlainObject(payload)) throw bad('', 'an sms payload must be an object');
   const p = payload;
   const original = p.to === undefined && (p.contact !== undefined || p.message !== undefined);
   const number = parseRecipient(p, original);
@@ -214,8 +211,8 @@ export function parseSmsPayload(payload: unknown): ParsedSms {
   }
   const inFrom = p.from !== undefined;
   const senderId = optString(inFrom ? p.from : p.senderId, inFrom ? 'from' : 'senderId', MAX_SENDER);
-  if (p.context !== undefined && p.context !== null && !isObject(p.context)) throw bad('context', 'context must be an object');
-  if (p.config !== undefined && p.config !== null && !isObject(p.config)) throw bad('config', 'config must be an object');
+  if (p.context !== undefined && p.context !== null && !isPlainObject(p.context)) throw bad('context', 'context must be an object');
+  if (p.config !== undefined && p.config !== null && !isPlainObject(p.config)) throw bad('config', 'config must be an object');
   const config = (p.config ?? {}) as Record<string, unknown>;
   let provider: string | undefined;
   if (config.provider !== undefined && config.provider !== null) {
@@ -237,7 +234,7 @@ export function parseSmsPayload(payload: unknown): ParsedSms {
     otp,
   };
   if (senderId) message.senderId = senderId;
-  if (isObject(p.context)) message.context = p.context;
+  if (isPlainObject(p.context)) message.context = p.context;
   if (flowAuth !== undefined) message.flowAuth = flowAuth;
   if (templateId) message.templateId = templateId;
   if (statusCallbackUrl) message.statusCallbackUrl = statusCallbackUrl;
@@ -268,10 +265,10 @@ const NONE: readonly string[] = Object.freeze([]);
 
 /** Paths of credential-named fields in a payload or its `config` (e.g. `config.authkey`), in key order. */
 export function payloadCredentials(payload: unknown): readonly string[] {
-  if (!isObject(payload)) return NONE;
+  if (!isPlainObject(payload)) return NONE;
   let found: string[] | null = null;
   for (const k of Object.keys(payload)) if (isCredentialName(k)) (found ??= []).push(k);
-  if (isObject(payload.config)) for (const k of Object.keys(payload.config)) if (isCredentialName(k)) (found ??= []).push(`config.${k}`);
+  if (isPlainObject(payload.config)) for (const k of Object.keys(payload.config)) if (isCredentialName(k)) (found ??= []).push(`config.${k}`);
   return found ?? NONE;
 }
 

@@ -3,20 +3,18 @@
 // as JSON, by a callback job of its own (payload-callback.ts, id `<job>:integration_callback`): on
 // completion with the webhook's result, on the failure that ends the job with its error. The args
 // still go to the webhook's URL as given.
-import { snoozeDelayOf } from '../../core/errors.js';
 import type { JobError } from '../../core/job.js';
 import type { TaskContext } from '../../core/registry.js';
-import { toJobError } from '../../core/worker/executor.js';
+import { attemptEndOf, toJobError } from '../../core/worker/executor.js';
 import type { ChannelDeps } from '../channel.js';
 import { payloadUrl } from '../http/payload-url.js';
 import { announce, type PayloadCallback } from '../payload-callback.js';
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isPlainObject } from '../../core/plain-object.js';
 
 /** The integration callback a payload asks for, or null; a URL that is not http(s) throws naming its field. */
 export function integrationOf(payload: { args?: unknown }): PayloadCallback | null {
-  const ip = isObject(payload.args) ? payload.args.integration_payload : undefined;
-  if (!isObject(ip)) return null;
+  const ip = isPlainObject(payload.args) ? payload.args.integration_payload : undefined;
+  if (!isPlainObject(ip)) return null;
   const url = ip.integration_callback_url;
   if (url === undefined || url === null || url === '') return null;
   return {
@@ -26,16 +24,11 @@ export function integrationOf(payload: { args?: unknown }): PayloadCallback | nu
   };
 }
 
-// What the worker makes of an attempt that threw (core/worker/executor.ts): these end it otherwise than failed.
-const NOT_FAILED = new Set(['CancelledError', 'ReleasedError', 'LeaseLostError']);
-
 /** The error the job fails with for good when its attempt ends with `err`; null when it is retried, snoozed, cancelled, given back or lost. */
 function finalError(err: unknown, ctx: TaskContext): JobError | null {
   // An aborted attempt ends with the abort's reason (a timeout, a cancel, a stop), whatever the handler threw.
   const cause = ctx.signal.aborted && ctx.signal.reason !== undefined ? ctx.signal.reason : err;
-  if (snoozeDelayOf(cause) !== undefined || (cause instanceof Error && NOT_FAILED.has(cause.name))) return null;
-  const error = toJobError(cause);
-  return error.retryable && ctx.job.attempts < ctx.job.maxAttempts ? null : { ...error, stack: undefined };
+  return attemptEndOf(ctx.job, cause) === 'failed' ? { ...toJobError(cause), stack: undefined } : null;
 }
 
 /** Run a webhook's send, then tell its integration callback (if it has one) how the job ends. */

@@ -3,6 +3,7 @@
 // (query, body). Checked at enqueue; turned into one HTTP request when the job runs.
 import { FusionError } from '../../core/errors.js';
 import { integrationOf } from './integration.js';
+import { isPlainObject } from '../../core/plain-object.js';
 
 export const WEBHOOK_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type WebhookMethod = (typeof WEBHOOK_METHODS)[number];
@@ -53,7 +54,6 @@ const CLIENT_HEADERS = new Set(['content-length', 'connection', 'transfer-encodi
 const LEGACY_EXTRAS = new Set(['callback_headers', 'callback_payload']);
 
 const invalid = (field: string, message: string) => new FusionError('invalid_payload', message, { field });
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The original's `int(flag)` truthiness: 1/"1"/true are on; 0/"0"/false/absent are off. */
 export function flagOn(v: unknown): boolean {
@@ -85,7 +85,7 @@ function checkHttpUrl(v: unknown, field: string): void {
 
 /** A legacy `body` holding only the original's callback extras, which are not part of the request. */
 function legacyExtras(body: unknown): boolean {
-  return isObject(body) && Object.keys(body).every((k) => LEGACY_EXTRAS.has(k));
+  return isPlainObject(body) && Object.keys(body).every((k) => LEGACY_EXTRAS.has(k));
 }
 
 /** Legacy payloads carry the body in `args` (and the mode in `isBody`). */
@@ -93,7 +93,7 @@ const isLegacyBody = (p: Record<string, unknown>) => p.args !== undefined || p.i
 
 /** The payload check run at enqueue: throws FusionError naming the field. */
 export function validateWebhookPayload(payload: unknown): void {
-  if (!isObject(payload)) throw invalid('', 'a webhook payload must be an object with at least url');
+  if (!isPlainObject(payload)) throw invalid('', 'a webhook payload must be an object with at least url');
   const p = payload;
   checkHttpUrl(p.url, 'url');
   if (p.method !== undefined && p.method !== null) {
@@ -102,7 +102,7 @@ export function validateWebhookPayload(payload: unknown): void {
     }
   }
   if (p.headers !== undefined && p.headers !== null) {
-    if (!isObject(p.headers)) throw invalid('headers', 'headers must be an object of strings');
+    if (!isPlainObject(p.headers)) throw invalid('headers', 'headers must be an object of strings');
     for (const [k, v] of Object.entries(p.headers)) {
       if (!TOKEN.test(k)) throw invalid(`headers.${k}`, `header name "${k}" is not a valid HTTP header name`);
       if (typeof v !== 'string') throw invalid(`headers.${k}`, `header ${k} must be a string`);
@@ -119,11 +119,11 @@ export function validateWebhookPayload(payload: unknown): void {
   checkFlag(p, 'callback');
   for (const field of ['data', 'query'] as const) {
     const v = p[field];
-    if (v !== undefined && v !== null && !isObject(v) && !(field === 'data' && typeof v === 'string')) {
+    if (v !== undefined && v !== null && !isPlainObject(v) && !(field === 'data' && typeof v === 'string')) {
       throw invalid(field, `${field} must be an object of query parameters`);
     }
   }
-  if (p.args !== undefined && p.args !== null && !flagOn(p.isBody) && !isObject(p.args) && typeof p.args !== 'string') {
+  if (p.args !== undefined && p.args !== null && !flagOn(p.isBody) && !isPlainObject(p.args) && typeof p.args !== 'string') {
     throw invalid('args', 'args must be an object (form fields) or a string when isBody is 0');
   }
   if (!isLegacyBody(p) && p.body !== undefined && p.body !== null && !legacyExtras(p.body)) {
@@ -166,7 +166,7 @@ export function buildRequest(p: WebhookPayload, defaultTimeoutSeconds = DEFAULT_
     for (const q of [p.data, p.query]) {
       if (typeof q === 'string') {
         if (q) url.search = url.search ? `${url.search}&${q.replace(/^[?&]/, '')}` : q;
-      } else if (isObject(q)) {
+      } else if (isPlainObject(q)) {
         appendFields(url.searchParams, q);
       }
     }
@@ -185,7 +185,7 @@ export function buildRequest(p: WebhookPayload, defaultTimeoutSeconds = DEFAULT_
           type = 'application/json';
         } else if (typeof p.args === 'string') {
           body = p.args;
-        } else if (isObject(p.args)) {
+        } else if (isPlainObject(p.args)) {
           const form = new URLSearchParams();
           appendFields(form, p.args);
           body = form.toString();

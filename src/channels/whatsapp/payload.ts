@@ -6,6 +6,7 @@
 import { FusionError } from '../../core/errors.js';
 import { parseRecipient } from '../sms/payload.js';
 import type { MediaType, WhatsAppMessage } from './message.js';
+import { isPlainObject } from '../../core/plain-object.js';
 
 const MAX_TEXT = 4096;
 const MAX_PARAMS = 50;
@@ -20,7 +21,6 @@ export interface ParsedWhatsApp {
 }
 
 const bad = (field: string, message: string) => new FusionError('invalid_payload', message, { field });
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const given = (v: unknown) => v !== undefined && v !== null && v !== '';
 
 function str(o: Record<string, unknown>, key: string, field: string, max: number): string | undefined {
@@ -65,15 +65,15 @@ function params(v: unknown, field: string): string[] {
 
 /** Parse and check a payload. Throws FusionError (code invalid_payload, details.field relative to the payload). */
 export function parseWhatsAppPayload(payload: unknown): ParsedWhatsApp {
-  if (!isObject(payload)) throw bad('', 'a whatsapp payload must be an object');
+  if (!isPlainObject(payload)) throw bad('', 'a whatsapp payload must be an object');
   const p = payload;
   const original = p.to === undefined && (p.contact !== undefined || p.message !== undefined || p.template_name !== undefined);
   const number = parseRecipient(p, original);
   const base = { to: number.number, callingCode: number.countryCallingCode };
 
-  if (p.config !== undefined && p.config !== null && !isObject(p.config)) throw bad('config', 'config must be an object');
+  if (p.config !== undefined && p.config !== null && !isPlainObject(p.config)) throw bad('config', 'config must be an object');
   let provider: string | undefined;
-  if (isObject(p.config) && given(p.config.provider)) provider = str(p.config, 'provider', 'config.provider', 100);
+  if (isPlainObject(p.config) && given(p.config.provider)) provider = str(p.config, 'provider', 'config.provider', 100);
   if (given(p.provider)) provider = str(p, 'provider', 'provider', 100);
 
   const textField = original || (p.text === undefined && p.message !== undefined) ? 'message' : 'text';
@@ -87,7 +87,7 @@ export function parseWhatsAppPayload(payload: unknown): ParsedWhatsApp {
     defaultLanguage = !language;
     message = { ...base, kind: 'template', template: { name, language: language ?? '', params: params(p.template_params, 'template_params') } };
   } else if (!original && given(p.template)) {
-    if (!isObject(p.template)) throw bad('template', 'template must be an object: { name, language, params }');
+    if (!isPlainObject(p.template)) throw bad('template', 'template must be an object: { name, language, params }');
     const name = str(p.template, 'name', 'template.name', 512);
     if (!name) throw bad('template.name', 'template.name is required');
     const language = str(p.template, 'language', 'template.language', 20);
@@ -97,7 +97,7 @@ export function parseWhatsAppPayload(payload: unknown): ParsedWhatsApp {
     const url = mediaUrl(str(p, 'media_url', 'media_url', 2000)!, 'media_url');
     message = { ...base, kind: 'media', media: { url, type: mediaTypeOf(url) }, ...(text ? { text } : {}) };
   } else if (!original && given(p.media)) {
-    if (!isObject(p.media)) throw bad('media', 'media must be an object: { url, type }');
+    if (!isPlainObject(p.media)) throw bad('media', 'media must be an object: { url, type }');
     const raw = str(p.media, 'url', 'media.url', 2000);
     if (!raw) throw bad('media.url', 'media.url is required');
     const url = mediaUrl(raw, 'media.url');

@@ -280,17 +280,24 @@ export class Executor {
   private failure(job: Job, err: unknown): Outcome | null {
     const lease = { id: job.id, token: job.leaseToken! };
     const at = this.clock.now();
-    if (err instanceof LeaseLostError) return null;
-    if (err instanceof ReleasedError) return { kind: 'released', ...lease, at };
-    const snoozeMs = snoozeDelayOf(err);
-    if (snoozeMs !== undefined) return { kind: 'snoozed', ...lease, at, retryAt: at + storedDelay(snoozeMs), reason: (err as Error).message };
-    const error = toJobError(err);
-    if (err instanceof CancelledError) return { kind: 'cancelled', ...lease, at, error };
-    if (error.retryable && job.attempts < job.maxAttempts) {
-      const delay = retryAfterOf(err) ?? backoffDelay(job.backoff, job.attempts, this.o.random);
-      return { kind: 'retry', ...lease, at, error, retryAt: at + storedDelay(delay) };
+    switch (attemptEndOf(job, err)) {
+      case 'lost':
+        return null;
+      case 'released':
+        return { kind: 'released', ...lease, at };
+      case 'snoozed':
+        return { kind: 'snoozed', ...lease, at, retryAt: at + storedDelay(snoozeDelayOf(err)!), reason: (err as Error).message };
+      case 'cancelled':
+        return { kind: 'cancelled', ...lease, at, error: toJobError(err) };
+      case 'retry': {
+        const delay = retryAfterOf(err) ?? backoffDelay(job.backoff, job.attempts, this.o.random);
+        return { kind: 'retry', ...lease, at, error: toJobError(err), retryAt: at + storedDelay(delay) };
+      }
+      case 'failed': {
+        const error = toJobError(err);
+        return { kind: 'failed', ...lease, at, error, enqueue: this.followUps(job, 'failed', undefined, error) };
+      }
     }
-    return { kind: 'failed', ...lease, at, error, enqueue: this.followUps(job, 'failed', undefined, error) };
   }
 
   private followUps(job: Job, outcome: 'completed' | 'failed', result?: unknown, error?: JobError): NewJob[] | undefined {
@@ -519,6 +526,19 @@ class Attempt {
     if (this.aborted) done(false, this.reason);
     else done(ok, value);
   }
+}
+
+/**
+ * How an attempt that threw `err` ends its job: lost (another worker holds it), given back, put off,
+ * cancelled, retried, or failed for good. The worker's outcome follows it, and so does a handler
+ * that must know whether this attempt is the job's last (the webhook's integration callback).
+ */
+export function attemptEndOf(job: Pick<Job, 'attempts' | 'maxAttempts'>, err: unknown): 'lost' | 'released' | 'snoozed' | 'cancelled' | 'retry' | 'failed' {
+  if (err instanceof LeaseLostError) return 'lost';
+  if (err instanceof ReleasedError) return 'released';
+  if (snoozeDelayOf(err) !== undefined) return 'snoozed';
+  if (err instanceof CancelledError) return 'cancelled';
+  return isRetryable(err) && job.attempts < job.maxAttempts ? 'retry' : 'failed';
 }
 
 /** Why `v` has no JSON form (a BigInt, a cycle, a throwing toJSON), or null when it has one (or is a primitive). */
