@@ -118,7 +118,8 @@ describe('Lifecycle events', () => {
         const s = await snoozed;
         assert.equal(s.attempt, 1, 'a snoozed attempt is given back');
         assert.equal(s.runAt, s.at + 5_000);
-        assert.equal((await store.getJob({ id: 'later-1' }))!.state, 'scheduled');
+        // The lifecycle speaks at the attempt's end, before its outcome is stored: wait for the store.
+        assert.equal((await waitForState(store, 'later-1', 'scheduled')).state, 'scheduled');
       }
       const completed = fusion.lifecycle.next('job.completed');
       clock.advance(5_000);
