@@ -154,7 +154,7 @@ export class Fusion {
 
   /** Start the maintenance loop (lease recovery, promotion, retention). Workers need one running somewhere. */
   startMaintenance(opts: MaintenanceOptions = {}): Maintenance {
-    this.maintenance ??= new Maintenance(this.store, { clock: this.clock, logger: this.logger, ...opts }).start();
+    this.maintenance ??= new Maintenance(this.store, { clock: this.clock, logger: this.logger, registry: this.registry, ...opts }).start();
     return this.maintenance;
   }
 

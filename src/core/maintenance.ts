@@ -5,6 +5,8 @@ import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Store } from './store.js';
 import { isStoreFull } from './store-errors.js';
+import { callbackJobs } from './callbacks.js';
+import type { TaskRegistry } from './registry.js';
 
 export interface RetentionPolicy {
   completedMs: number;
@@ -25,6 +27,8 @@ export interface MaintenanceOptions {
   batch?: number;
   clock?: Clock;
   logger?: Logger;
+  /** Task defaults for the failure callbacks of jobs that stalled too often (the callback task's retries). */
+  registry?: TaskRegistry;
 }
 
 export class Maintenance {
@@ -35,6 +39,7 @@ export class Maintenance {
   private readonly batch: number;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly registry?: TaskRegistry;
   /** The last pass found the store full (a step refused for room). */
   private storeFull = false;
 
@@ -44,6 +49,7 @@ export class Maintenance {
     this.batch = opts.batch ?? 1000;
     this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
     this.log = opts.logger ?? silentLogger;
+    this.registry = opts.registry;
   }
 
   start(): this {
@@ -90,6 +96,7 @@ export class Maintenance {
     if (rec.requeued.length || rec.failed.length || rec.cancelled.length) {
       this.log.warn({ requeued: rec.requeued.length, failed: rec.failed.length, cancelled: rec.cancelled.length }, 'recovered expired leases');
     }
+    if (rec.failed.length) await unlessFull(this.callBackFailed(rec.failed, now), undefined);
     const promoted = await unlessFull(this.store.promoteDueJobs({ now, limit: this.batch }), 0);
     if (this.storeFull && !full) this.log.info({}, 'the store has room again');
     this.storeFull = full;
@@ -105,5 +112,18 @@ export class Maintenance {
       }
     }
     return { requeued: rec.requeued.length, failed: rec.failed.length, promoted, removed };
+  }
+
+  /**
+   * A job recovery failed (it stalled too often: its worker died on it each time) has ended as surely
+   * as one whose handler threw, and its enqueuer waits for its failure callback all the same (before,
+   * none was ever sent). Recovery runs inside each store (SQL, Lua) without the callback task's
+   * defaults, so the callbacks are added here, right after it, under the ids callbacks.ts gives: a
+   * pass that adds one again adds nothing. A process that dies between the two steps loses them.
+   */
+  private async callBackFailed(ids: string[], now: number): Promise<void> {
+    const jobs = await Promise.all(ids.map((id) => this.store.getJob({ id })));
+    const follow = jobs.flatMap((j) => (j?.state === 'failed' && j.callbacks ? callbackJobs(j, 'failed', now, undefined, j.error ?? undefined, this.registry) : []));
+    if (follow.length) await this.store.addJobs({ jobs: follow, now });
   }
 }

@@ -1,0 +1,84 @@
+// A job's failure callback when the job fails by stall recovery (its worker died holding it more
+// often than maxStalls allows): the job has ended failed as surely as one whose handler threw, so
+// its onFailure URL is POSTed all the same, on every store, against a real loopback receiver.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Fusion } from '../../src/fusion.js';
+import type { Store } from '../../src/core/store.js';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { LOOPBACK_ALLOWED, waitForState } from '../helpers/engine.js';
+import { Redis } from 'ioredis';
+import { REDIS_URL, dropPrefix, redisHarness, redisSkip } from '../helpers/redis.js';
+import { dropSchema, pgHarness, pgSkip } from '../helpers/postgres.js';
+import { tempDir } from '../helpers/tmp.js';
+import { receiver } from '../channels/webhook-server.js';
+
+const redisSkipped = await redisSkip();
+const pgSkipped = await pgSkip();
+
+const stores: [string, () => Promise<{ store: Store; cleanup(): Promise<void> }>, string | false][] = [
+  ['sqlite', async () => {
+    const t = tempDir();
+    const store = new SqliteStore(join(t.dir, 'fusion.db'));
+    return { store, cleanup: async () => t.remove() };
+  }, false],
+  // The Fusion closes its store: the cleanups only remove what the store left.
+  ['redis', async () => {
+    const { store, opening } = await redisHarness();
+    return {
+      store,
+      async cleanup() {
+        const admin = new Redis(REDIS_URL);
+        try {
+          await dropPrefix(admin, opening.prefix);
+        } finally {
+          admin.disconnect();
+        }
+      },
+    };
+  }, redisSkipped],
+  ['postgres', async () => {
+    const { store, schema } = await pgHarness();
+    return { store, cleanup: () => dropSchema(schema) };
+  }, pgSkipped],
+];
+
+for (const [name, make, skip] of stores) {
+  describe(`a job failed by stall recovery (${name})`, { skip }, () => {
+    it('gets its failure callback, with the stall error, as a job whose handler failed would', async () => {
+      const rx = await receiver();
+      const { store, cleanup } = await make();
+      const fusion = await Fusion.open({ store, config: LOOPBACK_ALLOWED });
+      try {
+        fusion.task('t', () => 'never run here');
+        const job = await fusion.enqueue('t', {}, { maxStalls: 0, callbacks: { onFailure: `${rx.base}/failed` } });
+        // A worker that claimed it and died: its lease ran out a minute ago.
+        const now = fusion.clock.now();
+        const claimed = await store.claimJobs({ queues: ['default'], workerId: 'dead-worker', limit: 1, leaseMs: 1000, now: now - 60_000 });
+        assert.deepEqual(claimed.jobs.map((j) => j.id), [job.id]);
+        fusion.startMaintenance({ intervalMs: 60_000 });
+        const failed = await waitForState(store, job.id, ['failed', 'queued']);
+        assert.equal(failed.state, 'failed', 'maxStalls 0: the first lost lease fails it');
+        assert.equal(failed.error?.code, 'stalled');
+        fusion.worker({ queues: ['callbacks'], concurrency: 1 });
+        const cb = await waitForState(store, `${job.id}:failed-callback`, ['completed', 'failed']);
+        assert.equal(cb.state, 'completed');
+        assert.equal(cb.maxAttempts, 20, 'the callback task\'s own retries');
+        const hit = await rx.hit(1);
+        assert.equal(hit.url, '/failed');
+        const body = JSON.parse(hit.body) as { event: string; job: { id: string; state: string; error: { code: string; stack?: string } } };
+        assert.equal(body.event, 'job.failed');
+        assert.equal(body.job.id, job.id);
+        assert.equal(body.job.state, 'failed');
+        assert.equal(body.job.error.code, 'stalled');
+        assert.equal(body.job.error.stack, undefined);
+        assert.equal(rx.hits.length, 1);
+      } finally {
+        await fusion.close(100);
+        await cleanup();
+        await rx.close();
+      }
+    });
+  });
+}
