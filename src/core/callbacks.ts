@@ -19,6 +19,19 @@ export interface CallbackPayload {
   metadata?: unknown;
 }
 
+/**
+ * '' for the job's first end of this kind, then '-2', '-3', ... for the next ones, counted from its
+ * history: a job retried by hand (failed|cancelled → queued) that fails again has ended again, and
+ * is told under an id of its own (before, the first failure's callback id made the store add
+ * nothing). Fixed per end (the same history on every worker), so an outcome stored twice still adds
+ * one callback.
+ */
+export function endSuffix(job: Pick<Job, 'history'>, outcome: 'completed' | 'failed'): string {
+  let before = 0;
+  for (const h of job.history) if (h.outcome === outcome) before++;
+  return before > 0 ? `-${before + 1}` : '';
+}
+
 export function callbackJobs(
   job: Job, outcome: 'completed' | 'failed', now: number, result?: unknown, error?: JobError, registry?: TaskRegistry,
 ): NewJob[] {
@@ -36,7 +49,7 @@ export function callbackJobs(
   // Prepared as every other job is (the enqueue funnel's resolveSpec: the callback task's defaults
   // and payload check), though it is stored with the outcome, in the same atomic step.
   return [resolveSpec({
-    id: `${job.id}:${outcome}-callback`, queue: CALLBACK_QUEUE, task: CALLBACK_TASK, payload, priority: job.priority,
+    id: `${job.id}:${outcome}-callback${endSuffix(job, outcome)}`, queue: CALLBACK_QUEUE, task: CALLBACK_TASK, payload, priority: job.priority,
     timeout: 30_000, description: `${outcome} callback of ${job.id}`,
   }, now, registry)];
 }

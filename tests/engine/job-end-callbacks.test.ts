@@ -1,6 +1,7 @@
-// A job's failure callback when the job fails by stall recovery (its worker died holding it more
-// often than maxStalls allows): the job has ended failed as surely as one whose handler threw, so
-// its onFailure URL is POSTed all the same, on every store, against a real loopback receiver.
+// A job's callbacks, one per end of the job, on every store against a real loopback receiver: when
+// the job fails by stall recovery (its worker died holding it more often than maxStalls allows) it
+// has ended failed as surely as one whose handler threw; a job retried by hand that ends again
+// tells that end too.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -12,8 +13,10 @@ import { Redis } from 'ioredis';
 import { REDIS_URL, dropPrefix, redisHarness, redisSkip } from '../helpers/redis.js';
 import { dropSchema, pgHarness, pgSkip } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
+import { within } from '../helpers/await.js';
 import { receiver } from '../channels/webhook-server.js';
 
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const redisSkipped = await redisSkip();
 const pgSkipped = await pgSkip();
 
@@ -45,8 +48,8 @@ const stores: [string, () => Promise<{ store: Store; cleanup(): Promise<void> }>
 ];
 
 for (const [name, make, skip] of stores) {
-  describe(`a job failed by stall recovery (${name})`, { skip }, () => {
-    it('gets its failure callback, with the stall error, as a job whose handler failed would', async () => {
+  describe(`job-end callbacks (${name})`, { skip }, () => {
+    it('a job failed by stall recovery gets its failure callback, with the stall error, as a job whose handler failed would', async () => {
       const rx = await receiver();
       const { store, cleanup } = await make();
       const fusion = await Fusion.open({ store, config: LOOPBACK_ALLOWED });
@@ -74,6 +77,40 @@ for (const [name, make, skip] of stores) {
         assert.equal(body.job.error.code, 'stalled');
         assert.equal(body.job.error.stack, undefined);
         assert.equal(rx.hits.length, 1);
+      } finally {
+        await fusion.close(100);
+        await cleanup();
+        await rx.close();
+      }
+    });
+
+    it('a failed job retried by hand that fails again and then completes: each end is called back', async () => {
+      const rx = await receiver();
+      const { store, cleanup } = await make();
+      const fusion = await Fusion.open({ store, config: { ...LOOPBACK_ALLOWED, channels: { webhook: { signingSecret: SECRET } } } });
+      try {
+        let runs = 0;
+        fusion.task('t', () => {
+          runs++;
+          if (runs < 3) throw new Error(`down #${runs}`);
+          return { run: runs };
+        }, { maxAttempts: 1 });
+        fusion.worker({ queues: ['default', 'callbacks'], concurrency: 2 });
+        const job = await fusion.enqueue('t', {}, { callbacks: { onFailure: `${rx.base}/failed`, onSuccess: `${rx.base}/done` } });
+        const bodies: { event: string; job: { id: string; error?: { message: string }; result?: unknown } }[] = [];
+        for (const [n, retry] of [[1, null], [2, { resetAttempts: true }], [3, { resetAttempts: false }]] as const) {
+          if (retry) await fusion.queue.retry(job.id, retry);
+          const hit = await within(rx.hit(n), 10_000, `callback #${n} (of the job's end #${n})`);
+          bodies.push(JSON.parse(hit.body));
+        }
+        assert.deepEqual(bodies.map((b) => [b.event, b.job.id, b.job.error?.message ?? b.job.result]), [
+          ['job.failed', job.id, 'down #1'],
+          ['job.failed', job.id, 'down #2'],
+          ['job.completed', job.id, { run: 3 }],
+        ]);
+        assert.deepEqual(rx.hits.map((h) => h.url), ['/failed', '/failed', '/done']);
+        // One callback job per end, each with an id (its webhook-id, receivers de-duplicate on it) of its own.
+        assert.deepEqual(rx.hits.map((h) => h.headers['webhook-id']), [`${job.id}:failed-callback`, `${job.id}:failed-callback-2`, `${job.id}:completed-callback`]);
       } finally {
         await fusion.close(100);
         await cleanup();
