@@ -1,8 +1,9 @@
 // Handlers that misbehave: a value with no JSON form (a BigInt, a cycle), returned or thrown, ends
 // its job with a clear error and the worker goes on; a handler deaf to its signal past its timeout
-// keeps its slot until it returns. Before, a result the store could not write failed
-// the outcome batch again and again while heartbeats kept the leases (the worker stalled, stop()
-// hung), and a thrown one made toJobError throw (an unhandled rejection: the process exited).
+// keeps its slot until it returns; an error of megabytes is kept bounded in each attempt's record.
+// Before, a result the store could not write failed the outcome batch again and again while
+// heartbeats kept the leases (the worker stalled, stop() hung), and a thrown one made toJobError
+// throw (an unhandled rejection: the process exited).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { withFusion, waitForState } from '../helpers/engine.js';
@@ -82,4 +83,33 @@ describe('worker options and stop', () => {
       assert.equal(downs, 1);
     });
   });
+});
+
+describe('a handler whose error is huge (a provider\'s whole HTML page in its message)', () => {
+  for (const [name, thrown] of [
+    ['an Error', () => new Error(`<html>${'x'.repeat(2_000_000)}</html>`)],
+    ['a string', () => `<html>${'x'.repeat(2_000_000)}</html>`],
+  ] as const) {
+    it(`${name}: each attempt keeps a bounded part of it, so the job does not grow by megabytes per attempt`, async () => {
+      await withFusion(async ({ fusion, store }) => {
+        fusion.task('loud', async () => {
+          throw thrown();
+        }, { maxAttempts: 4, backoff: { type: 'fixed', delay: 0 } });
+        const worker = fusion.worker({ queues: ['default'], concurrency: 1 });
+        const j = await fusion.enqueue('loud', {});
+        const failed = await waitForState(store, j.id, 'failed');
+        await worker.stop(1000);
+        assert.equal(failed.history.length, 4);
+        // Before: 8 MB of history and 2 MB more in error (and its stack), 10 MB for one job.
+        const size = JSON.stringify(failed).length;
+        assert.ok(size < 100_000, `the stored job is ${size} characters`);
+        // (Tested without assert.match: a failure would print megabytes.)
+        const { message, stack } = failed.error!;
+        assert.ok(/^<html>x{100}/.test(message), `the message begins as thrown: ${message.slice(0, 40)}`);
+        assert.ok(/… \(\d+ more characters\)$/.test(message), `the message says what was left out: ...${message.slice(-40)}`);
+        for (const h of failed.history) assert.ok(h.error!.length < 10_000, `an attempt's record keeps ${h.error!.length} characters`);
+        if (stack !== undefined) assert.ok(/more characters\)\n\s+at /.test(stack), `the stack keeps its frames: ...${stack.slice(8150, 8300)}`);
+      });
+    });
+  }
 });

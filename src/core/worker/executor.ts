@@ -553,9 +553,33 @@ function notJson(v: unknown): string | null {
 }
 
 /**
+ * The most of an error's message, and of its stack, that a job keeps. Every attempt's record keeps
+ * its message, so a handler whose error carried a provider's whole answer (an HTML page of
+ * megabytes) grew its job by that much per attempt: six attempts of a 2 MB page made a 16 MB job,
+ * read whole by every view and, on Redis, by every claim.
+ */
+export const MAX_ERROR_TEXT = 8192;
+
+/** `text` cut to MAX_ERROR_TEXT characters (never inside a surrogate pair), saying how much was left out. */
+function bounded(text: string): string {
+  if (text.length <= MAX_ERROR_TEXT) return text;
+  const last = text.charCodeAt(MAX_ERROR_TEXT - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? MAX_ERROR_TEXT - 1 : MAX_ERROR_TEXT;
+  return `${text.slice(0, end)}… (${text.length - end} more characters)`;
+}
+
+/** A stack over MAX_ERROR_TEXT as `header` (the error's bounded first line) and its frames, bounded. */
+function boundedStack(stack: string, header: string): string {
+  if (stack.length <= MAX_ERROR_TEXT) return stack;
+  const frames = stack.indexOf('\n    at ');
+  return frames < 0 ? bounded(stack) : header + bounded(stack.slice(frames));
+}
+
+/**
  * A thrown value as stored in a job's history: message, name, stack, code, details, whether to
  * retry. Whatever was thrown, the record has a JSON form: details without one are left out (said in
- * the message), and a thrown value without one is described by String().
+ * the message), and a thrown value without one is described by String(). Message and stack are
+ * bounded (MAX_ERROR_TEXT); a stack keeps its frames after a long message.
  */
 export function toJobError(err: unknown): JobError {
   if (err instanceof Error) {
@@ -563,21 +587,23 @@ export function toJobError(err: unknown): JobError {
     const details = (err as { details?: unknown }).details;
     const plainDetails = details && typeof details === 'object' && !Array.isArray(details);
     const unwritable = plainDetails ? notJson(details) : null;
+    const message = bounded(err.message || err.name);
+    const stack = typeof err.stack === 'string' ? boundedStack(err.stack, `${err.name}: ${message}`) : err.stack;
     return {
-      message: (err.message || err.name) + (unwritable === null ? '' : ` (its details were left out: ${unwritable})`),
+      message: message + (unwritable === null ? '' : ` (its details were left out: ${unwritable})`),
       name: err.name,
-      stack: err.stack,
+      stack,
       retryable: isRetryable(err),
       ...(typeof code === 'string' ? { code } : {}),
       ...(plainDetails && unwritable === null ? { details: details as Record<string, unknown> } : {}),
     };
   }
-  if (typeof err === 'string') return { message: err, retryable: isRetryable(err) };
+  if (typeof err === 'string') return { message: bounded(err), retryable: isRetryable(err) };
   let message: string;
   try {
     message = JSON.stringify(err) ?? String(err);
   } catch {
     message = typeof err === 'bigint' ? `${err}n` : Object.prototype.toString.call(err);
   }
-  return { message, retryable: isRetryable(err) };
+  return { message: bounded(message), retryable: isRetryable(err) };
 }
