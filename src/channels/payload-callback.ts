@@ -3,7 +3,7 @@
 // `fusion.callback`, id `<job id>:<name>`, `:failed` added for a failure; retried as every
 // callback: callback-retry.ts), so a receiver that is down delays the news, never the send, and
 // never makes it go twice.
-import { callbackJobs } from '../core/callbacks.js';
+import { callbackJobs, endSuffix } from '../core/callbacks.js';
 import type { JobError } from '../core/job.js';
 import type { TaskContext } from '../core/registry.js';
 import { enqueuerOf, type ChannelDeps } from './channel.js';
@@ -13,7 +13,7 @@ export interface PayloadCallback {
   url: string;
   /** `form`: the original worker's fields (for payloads in its form); `json`: `{ event, job }`. */
   format: 'form' | 'json';
-  /** Names the callback job (`<job id>:<name>`, `:failed` after it for a failure): one per job, name and outcome, whatever the attempt. */
+  /** Names the callback job (`<job id>:<name>`, `:failed` after it for a failure, `-2`, ... for a later failure after a retry by hand): one per end of the job, whatever the attempt. */
   name: string;
   /** Sent along as given (JSON: a `metadata` member; form: a `metadata` field holding its JSON). */
   metadata?: unknown;
@@ -26,8 +26,9 @@ export async function announce(deps: ChannelDeps, ctx: TaskContext, cb: PayloadC
   const now = deps.clock.now();
   const job = { ...ctx.job, attempts: ctx.attempt, callbacks: { onSuccess: cb.url, onFailure: cb.url, format: cb.format } };
   const made = 'completed' in outcome ? callbackJobs(job, 'completed', now, outcome.completed) : callbackJobs(job, 'failed', now, undefined, outcome.failed);
-  // A failure is told under an id of its own: the job retried by hand and completed tells that too.
-  const id = 'completed' in outcome ? `${ctx.job.id}:${cb.name}` : `${ctx.job.id}:${cb.name}:failed`;
+  // A failure is told under an id of its own: the job retried by hand and completed tells that too;
+  // and a second failure after such a retry under one of its own again (endSuffix).
+  const id = 'completed' in outcome ? `${ctx.job.id}:${cb.name}` : `${ctx.job.id}:${cb.name}:failed${endSuffix(ctx.job, 'failed')}`;
   const jobs = made.map((j) => ({
     ...j, ...callbackRetry(deps.config), id, description: `${cb.name} of ${ctx.job.id}`,
     ...(cb.metadata !== undefined ? { payload: { ...(j.payload as object), metadata: cb.metadata } } : {}),

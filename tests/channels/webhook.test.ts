@@ -353,6 +353,21 @@ describe('webhook channel', () => {
     assert.deepEqual(hitsOn(cb, '/integration-ko').map((h) => JSON.parse(h.body).event), ['job.failed', 'job.completed']);
   });
 
+  it('args.integration_payload: a failed job retried by hand that fails again tells that failure too, under an id of its own', async () => {
+    answers.set('/down-twice', (_h, res) => res.writeHead(503).end('down'));
+    const args = { integration_payload: { integration_callback_url: `${cb.base}/integration-twice`, metadata: { order: 7 } } };
+    const job = await fusion.enqueue('webhook', { url: `${main.base}/down-twice`, args, isBody: 1 }, { maxAttempts: 1 });
+    assert.equal((await done(job)).state, 'failed');
+    assert.equal((await waitForState(store, `${job.id}:integration_callback:failed`, ['completed', 'failed'])).state, 'completed');
+    const next = cb.hit(cb.hits.length + 1);
+    await fusion.queue.retry(job.id);
+    assert.equal((await done(job)).state, 'failed');
+    await within(next, 10_000, 'the second failure told');
+    const told = hitsOn(cb, '/integration-twice');
+    assert.deepEqual(told.map((h) => JSON.parse(h.body).event), ['job.failed', 'job.failed']);
+    assert.deepEqual(told.map(verified), [`${job.id}:integration_callback:failed`, `${job.id}:integration_callback:failed-2`]);
+  });
+
   it('job callbacks (fusion.callback) are signed too, webhook-id being the callback job\'s id', async () => {
     fusion.task('work', () => ({ done: true }));
     const job = await fusion.enqueue('work', null, { callbacks: { onSuccess: `${cb.base}/job-done` } });
