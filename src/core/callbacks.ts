@@ -32,6 +32,17 @@ export function endSuffix(job: Pick<Job, 'history'>, outcome: 'completed' | 'fai
   return before > 0 ? `-${before + 1}` : '';
 }
 
+/**
+ * '' for the job's first run, then '-2', '-3', ... for its runs after each retry by hand (which
+ * follows an end in failure or cancel its history records): for ids per attempt, whose numbers start
+ * again at 1 after such a retry (resetAttempts).
+ */
+export function runSuffix(job: Pick<Job, 'history'>): string {
+  let retried = 0;
+  for (const h of job.history) if (h.outcome === 'failed' || h.outcome === 'cancelled') retried++;
+  return retried > 0 ? `-${retried + 1}` : '';
+}
+
 export function callbackJobs(
   job: Job, outcome: 'completed' | 'failed', now: number, result?: unknown, error?: JobError, registry?: TaskRegistry,
 ): NewJob[] {

@@ -322,6 +322,28 @@ describe('webhook channel', () => {
     assert.deepEqual(Object.fromEntries(new URLSearchParams(hit!.body)), { resp: 'gone', status_code: '410' });
   });
 
+  it('callback: 1, a job failed on a final 4xx and retried by hand: its new answer is called back too', async () => {
+    let first = true;
+    answers.set('/gone-then-back', (_h, res) => {
+      res.writeHead(first ? 410 : 200).end(first ? 'gone' : 'back');
+      first = false;
+    });
+    const job = await fusion.enqueue('webhook', { url: `${main.base}/gone-then-back`, method: 'GET', callback: 1, callback_url: `${cb.base}/cb-back` }, FAST_RETRY);
+    const failed = await done(job);
+    assert.equal(failed.state, 'failed');
+    const firstCb = failed.error!.details!.callback as { jobId: string };
+    assert.equal((await waitForState(store, firstCb.jobId, ['completed', 'failed'])).state, 'completed');
+    await fusion.queue.retry(job.id);
+    const back = await waitForState(store, job.id, ['completed', 'failed']);
+    assert.equal(back.state, 'completed');
+    const secondCb = (back.result as { callback: { jobId: string } }).callback;
+    assert.notEqual(secondCb.jobId, firstCb.jobId, 'a callback job of its own');
+    assert.equal((await waitForState(store, secondCb.jobId, ['completed', 'failed'])).state, 'completed');
+    assert.deepEqual(hitsOn(cb, '/cb-back').map((h) => Object.fromEntries(new URLSearchParams(h.body))), [
+      { resp: 'gone', status_code: '410' }, { resp: 'back', status_code: '200' },
+    ]);
+  });
+
   it('args.integration_payload: the outcome and metadata go to integration_callback_url as JSON, once the job\'s outcome is known (not on a retried attempt)', async () => {
     let calls = 0;
     answers.set('/flaky-integration', (_h, res) => res.writeHead(++calls === 1 ? 503 : 201).end('stored'));
