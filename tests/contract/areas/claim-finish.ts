@@ -269,6 +269,8 @@ export function claimFinishArea(make: StoreFactory): void {
       assert.match(f.error!.message, /stalled 2 times \(limit 1\)/);
       // The core's error, whichever store wrote it (PostgreSQL's recovery function gets it passed).
       assert.deepEqual(f.error, stalledTooOften(2, 1));
+      // The attempt that ended it says why in the job's history, as every ended attempt does.
+      assert.deepEqual(f.history.map((h) => [h.outcome, h.error]), [['stalled', undefined], ['stalled', stalledTooOften(2, 1).message]]);
     });
 
     it('cancels rather than requeues an expired job that was asked to cancel', async () => {
@@ -283,6 +285,7 @@ export function claimFinishArea(make: StoreFactory): void {
       const ended = (await s.getJob({ id: 'a' }))!;
       assert.equal(ended.state, 'cancelled');
       assert.deepEqual(ended.error, CANCELLED_WHILE_LOST);
+      assert.deepEqual(ended.history.map((h) => [h.outcome, h.error]), [['stalled', CANCELLED_WHILE_LOST.message]]);
     });
 
     it('promoteDue moves every due scheduled job to queued', async () => {
