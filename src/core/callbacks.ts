@@ -1,6 +1,6 @@
 // Success and failure callbacks are jobs of their own (task `fusion.callback`), added in the
 // same atomic step as the outcome, so a callback is never lost and retries like any job.
-import type { Job, JobError, NewJob } from './job.js';
+import type { AttemptRecord, Job, JobError, NewJob } from './job.js';
 import type { TaskRegistry } from './registry.js';
 import { resolveSpec } from './spec.js';
 
@@ -24,11 +24,11 @@ export interface CallbackPayload {
  * history: a job retried by hand (failed|cancelled → queued) that fails again has ended again, and
  * is told under an id of its own (before, the first failure's callback id made the store add
  * nothing). Fixed per end (the same history on every worker), so an outcome stored twice still adds
- * one callback.
+ * one callback. `job.history` is what came before the attempt that ends now.
  */
 export function endSuffix(job: Pick<Job, 'history'>, outcome: 'completed' | 'failed'): string {
   let before = 0;
-  for (const h of job.history) if (h.outcome === outcome) before++;
+  for (const h of job.history) if (h.outcome === outcome || (outcome === 'failed' && endedByRecovery(h))) before++;
   return before > 0 ? `-${before + 1}` : '';
 }
 
@@ -39,8 +39,13 @@ export function endSuffix(job: Pick<Job, 'history'>, outcome: 'completed' | 'fai
  */
 export function runSuffix(job: Pick<Job, 'history'>): string {
   let retried = 0;
-  for (const h of job.history) if (h.outcome === 'failed' || h.outcome === 'cancelled') retried++;
+  for (const h of job.history) if (h.outcome === 'failed' || h.outcome === 'cancelled' || endedByRecovery(h)) retried++;
   return retried > 0 ? `-${retried + 1}` : '';
+}
+
+/** A stall that ended its job (stall recovery failed or cancelled it): its record carries the error, a requeued one none. */
+function endedByRecovery(h: AttemptRecord): boolean {
+  return h.outcome === 'stalled' && h.error !== undefined;
 }
 
 export function callbackJobs(

@@ -123,7 +123,10 @@ export class Maintenance {
    */
   private async callBackFailed(ids: string[], now: number): Promise<void> {
     const jobs = await Promise.all(ids.map((id) => this.store.getJob({ id })));
-    const follow = jobs.flatMap((j) => (j?.state === 'failed' && j.callbacks ? callbackJobs(j, 'failed', now, undefined, j.error ?? undefined, this.registry) : []));
+    // The history before the attempt that ended it, as a worker's outcome sees it (callbacks.ts counts earlier ends).
+    const follow = jobs.flatMap((j) => (j?.state === 'failed' && j.callbacks
+      ? callbackJobs({ ...j, history: j.history.slice(0, -1) }, 'failed', now, undefined, j.error ?? undefined, this.registry)
+      : []));
     if (follow.length) await this.store.addJobs({ jobs: follow, now });
   }
 }

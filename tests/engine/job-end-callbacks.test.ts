@@ -117,5 +117,32 @@ for (const [name, make, skip] of stores) {
         await rx.close();
       }
     });
+
+    it('a job failed by stall recovery, retried by hand, that fails again: the second failure is called back too', async () => {
+      const rx = await receiver();
+      const { store, cleanup } = await make();
+      const fusion = await Fusion.open({ store, config: { ...LOOPBACK_ALLOWED, channels: { webhook: { signingSecret: SECRET } } } });
+      try {
+        fusion.task('t', () => {
+          throw new Error('down');
+        }, { maxAttempts: 1 });
+        const job = await fusion.enqueue('t', {}, { maxStalls: 0, callbacks: { onFailure: `${rx.base}/failed` } });
+        const now = fusion.clock.now();
+        await store.claimJobs({ queues: ['default'], workerId: 'dead-worker', limit: 1, leaseMs: 1000, now: now - 60_000 });
+        fusion.startMaintenance({ intervalMs: 60_000 });
+        fusion.worker({ queues: ['callbacks'], concurrency: 1 });
+        const first = await within(rx.hit(1), 10_000, 'the stall failure told');
+        assert.equal(JSON.parse(first.body).job.error.code, 'stalled');
+        fusion.worker({ queues: ['default'], concurrency: 1 });
+        await fusion.queue.retry(job.id);
+        const second = await within(rx.hit(2), 10_000, 'the failure after the retry by hand told');
+        assert.equal(JSON.parse(second.body).job.error.message, 'down');
+        assert.deepEqual(rx.hits.map((h) => h.headers['webhook-id']), [`${job.id}:failed-callback`, `${job.id}:failed-callback-2`]);
+      } finally {
+        await fusion.close(100);
+        await cleanup();
+        await rx.close();
+      }
+    });
   });
 }
