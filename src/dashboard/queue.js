@@ -40,10 +40,14 @@ async function retryAllFailed(queue, report) {
   let cursor = null;
   let done = 0;
   const refused = new Set();
-  // Retried jobs leave the failed list, so read its first page again until only refused ones remain.
+  // Each job once: a retried job that fails again at once is back on the first page, and retrying
+  // it again would run it (send its message) over and over until a read found the list empty.
+  const tried = new Set();
+  // Retried jobs leave the failed list, so read its first page again until only tried ones remain.
   for (let round = 0; round < 10_000; round++) {
     const page = await api(`/v1/jobs?queue=${encodeURIComponent(queue)}&state=failed&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    const todo = page.items.filter((j) => !refused.has(j.id));
+    const todo = page.items.filter((j) => !tried.has(j.id));
+    for (const j of todo) tried.add(j.id);
     if (todo.length === 0) {
       if (!page.nextCursor) break;
       cursor = page.nextCursor;
