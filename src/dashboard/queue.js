@@ -65,7 +65,12 @@ export function QueueView({ name, query, canAct }) {
   const s = useLive();
   const state = query.get('state') || 'queued';
   const task = query.get('task') || '';
-  const [cursors, setCursors] = useState([null]);
+  // The pages seen of this list (queue, state, task): another list, reached by a link or the back
+  // button without setQuery, starts on its own first page, not with this list's cursor.
+  const listKey = JSON.stringify([name, state, task]);
+  const [paging, setPaging] = useState({ list: listKey, cursors: [null] });
+  const cursors = paging.list === listKey ? paging.cursors : [null];
+  const setCursors = (c) => setPaging({ list: listKey, cursors: c });
   const cursor = cursors[cursors.length - 1];
   const [note, setNote] = useState(null);
   const [cleanAge, setCleanAge] = useState('86400000');

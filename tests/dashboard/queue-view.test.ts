@@ -1,4 +1,4 @@
-// The queue view's bulk retry, in a real headless Chromium against a running hub
+// The queue view's bulk retry and its paging, in a real headless Chromium against a running hub
 // (a Fusion on a temp SQLite file, the API on 127.0.0.1:0, a worker whose jobs fail at once).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +45,9 @@ describe('dashboard queue view in headless Chromium', { skip: missing ? `${CHROM
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     worker = fusion.worker({ queues: ['payments'], concurrency: 20 });
     for (let i = 0; i < FAILED; i++) await fusion.enqueue('charge', { amount: i });
+    // Three cancelled ones too, ended after every failure.
     await until(async () => (await failedCount()) === FAILED, 30_000, 'the seeds to fail');
+    for (let i = 0; i < 3; i++) await fusion.queue.cancel((await fusion.enqueue('charge', { amount: -i }, { delay: 3_600_000 })).id);
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -62,6 +64,22 @@ describe('dashboard queue view in headless Chromium', { skip: missing ? `${CHROM
     await worker?.stop(1000);
     await fusion?.close(500);
     t?.remove();
+  });
+
+  test('a page of one list left by the back button does not carry its cursor to another state', async () => {
+    await page.goto(`${base}/dashboard#/queues/payments?state=cancelled`);
+    await page.locator('[data-testid="jobs"] tbody tr').first().waitFor();
+    await page.locator('[data-tab="failed"]').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="jobs"] td.err').length === 25, undefined, { timeout: 10_000 });
+    await page.getByRole('button', { name: 'Next ›' }).click();
+    await page.getByText('page 2').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="jobs"] td.err').length === 25, undefined, { timeout: 10_000 });
+    // Back to the cancelled tab: its own first page, not the failed list's second.
+    await page.goBack();
+    await page.locator('[data-tab="cancelled"][aria-selected="true"]').waitFor();
+    await page.waitForFunction(() => document.querySelector('.pager .small')?.textContent === 'page 1'
+      && document.querySelectorAll('[data-testid="jobs"] tbody tr').length === 3, undefined, { timeout: 10_000 })
+      .catch(async () => assert.fail(`the cancelled tab shows "${await page.locator('.pager .small').innerText()}" and ${await page.locator('[data-testid="jobs"] tbody tr').count()} rows, not page 1 with its 3 jobs: ${await page.locator('.card').last().innerText()}`));
   });
 
   test('retry all failed retries each failed job once, even when the retries fail again at once', async () => {
