@@ -53,10 +53,18 @@ function Shell({ me, onSignOut }) {
   const [status, setStatus] = useState('connecting');
   useEffect(() => {
     startLive();
+    let was = null;
     return eventStream({
       onEvent: (e) => bus.emit(e),
       onReset: () => bus.emit('reset'),
-      onStatus: (s) => (s === 'unauthorized' ? onSignOut('Your key no longer works here. Sign in again.') : setStatus(s)),
+      onStatus: (s) => {
+        if (s === 'unauthorized') return onSignOut('Your key no longer works here. Sign in again.');
+        // Back after an outage: the stream replays the events missed, but the loads views made
+        // meanwhile failed, and one whose data did not change would get no event to retry it.
+        if (s === 'live' && was === 'reconnecting') bus.emit('reset');
+        was = s;
+        setStatus(s);
+      },
     });
   }, []);
   const canAct = me.roles.includes('admin');

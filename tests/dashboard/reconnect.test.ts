@@ -1,0 +1,73 @@
+// The dashboard when the API goes away and comes back, in a real headless Chromium: the API on
+// 127.0.0.1 is closed and served again on the same port by the same Fusion (a proxy or network
+// blip: the hub, its event ids and its jobs live on).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { Fusion } from '../../src/fusion.js';
+import { buildServer } from '../../src/api/server.js';
+import { parseKeys } from '../../src/api/auth.js';
+import { tempDir } from '../helpers/tmp.js';
+import { KEYS, KEY_SPEC } from '../api/helpers.js';
+
+const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
+if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
+
+describe('dashboard across an API outage in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+  let t: ReturnType<typeof tempDir>;
+  let fusion: Fusion;
+  let app: FastifyInstance;
+  let port = 0;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+
+  const serve = async () => {
+    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
+    await app.listen({ port, host: '127.0.0.1' });
+    port = (app.server.address() as { port: number }).port;
+    base = `http://127.0.0.1:${port}`;
+  };
+
+  before(async () => {
+    t = tempDir('fusion-dash-reconnect-');
+    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
+    fusion.task('report', async () => 'ok', { queue: 'reports' });
+    await serve();
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    await page.goto(`${base}/dashboard`);
+    await page.getByLabel('API key').fill(KEYS.admin);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.live[data-status="live"]').waitFor();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await fusion?.close(500);
+    t?.remove();
+  });
+
+  test('a view opened while the API was down loads once the API is back', async () => {
+    const job = await fusion.enqueue('report', { n: 1 }, { delay: 3_600_000 });
+    // Its event has reached the page (the overview counts it), so none is left to replay.
+    await page.waitForFunction(() => document.querySelector('tr[data-queue="reports"] td[data-state="scheduled"]')?.textContent === '1', undefined, { timeout: 10_000 });
+    await app.close();
+    await page.locator('.live[data-status="reconnecting"]').waitFor({ timeout: 10_000 });
+    await page.evaluate((id) => { location.hash = `#/jobs/${encodeURIComponent(id)}`; }, job.id);
+    // The job's load fails: nothing answers.
+    await page.locator('section p.error').waitFor({ timeout: 10_000 });
+    await serve();
+    await page.locator('.live[data-status="live"]').waitFor({ timeout: 30_000 });
+    // The job has not changed (no event about it will come): the view must load it by itself.
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'scheduled', undefined, { timeout: 10_000 })
+      .catch(async () => assert.fail(`the stream is live again, but the job view still shows: ${await page.locator('main.content').innerText()}`));
+  });
+});
