@@ -43,6 +43,14 @@ export async function api(path, { method = 'GET', body } = {}) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * A stream can die with no close reaching the page (a NAT or firewall forgets the connection):
+ * it just goes quiet. The server writes a keepalive every Fusion-Heartbeat-Ms, so a stream quiet
+ * for three of them (never less than 5 s, for a busy tab) is given up and opened again.
+ */
+const quietLimit = (heartbeatMs) => Math.max(3 * heartbeatMs, heartbeatMs + 5000);
+const HEARTBEAT_MS = 15000;
+
+/**
  * The live stream. onEvent(e) per event, onReset() when events were missed (reload everything),
  * onStatus('live' | 'reconnecting' | 'unauthorized'). Returns a stop function.
  */
@@ -70,11 +78,17 @@ export function eventStream({ onEvent, onReset, onStatus }) {
   (async () => {
     let delay = 1000;
     while (!stopped) {
-      ctrl = new AbortController();
+      const c = (ctrl = new AbortController());
+      let watchdog = null;
+      const arm = (ms) => { clearTimeout(watchdog); watchdog = setTimeout(() => c.abort(), ms); };
+      // From the request on: one sent on a dead connection never gets its answer either.
+      arm(quietLimit(HEARTBEAT_MS));
       try {
-        const r = await fetch('/v1/events', { headers: headers(lastId ? { accept: 'text/event-stream', 'last-event-id': lastId } : { accept: 'text/event-stream' }), signal: ctrl.signal, cache: 'no-store' });
+        const r = await fetch('/v1/events', { headers: headers(lastId ? { accept: 'text/event-stream', 'last-event-id': lastId } : { accept: 'text/event-stream' }), signal: c.signal, cache: 'no-store' });
         if (r.status === 401 || r.status === 403) { onStatus('unauthorized'); return; }
         if (!r.ok || !r.body) throw new Error(`events: ${r.status}`);
+        const quiet = quietLimit(Number(r.headers.get('fusion-heartbeat-ms')) || HEARTBEAT_MS);
+        arm(quiet);
         onStatus('live');
         delay = 1000;
         const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -82,6 +96,7 @@ export function eventStream({ onEvent, onReset, onStatus }) {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
+          arm(quiet);
           buf += value.replace(/\r\n?/g, '\n');
           let i;
           while ((i = buf.indexOf('\n\n')) >= 0) {
@@ -91,6 +106,8 @@ export function eventStream({ onEvent, onReset, onStatus }) {
         }
       } catch {
         if (stopped) return;
+      } finally {
+        clearTimeout(watchdog);
       }
       if (stopped) return;
       onStatus('reconnecting');

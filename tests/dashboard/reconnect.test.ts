@@ -12,6 +12,7 @@ import { buildServer } from '../../src/api/server.js';
 import { parseKeys } from '../../src/api/auth.js';
 import { tempDir } from '../helpers/tmp.js';
 import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
 
 const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
 const missing = !existsSync(CHROMIUM);
@@ -69,5 +70,32 @@ describe('dashboard across an API outage in headless Chromium', { skip: missing 
     // The job has not changed (no event about it will come): the view must load it by itself.
     await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'scheduled', undefined, { timeout: 10_000 })
       .catch(async () => assert.fail(`the stream is live again, but the job view still shows: ${await page.locator('main.content').innerText()}`));
+  });
+
+  test('a live stream gone silent (a NAT or firewall forgot it, no close seen) is noticed and opened again', async () => {
+    // Keepalives every 300 ms: a stream quiet for several of them is dead.
+    const quiet = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC), eventsHeartbeatMs: 300 });
+    await quiet.listen({ port: 0, host: '127.0.0.1' });
+    const proxy = new BlackholeProxy((quiet.server.address() as { port: number }).port);
+    await proxy.start();
+    const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    try {
+      await p.goto(`http://127.0.0.1:${proxy.port}/dashboard`);
+      await p.getByLabel('API key').fill(KEYS.admin);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.locator('.live[data-status="live"]').waitFor();
+      const job = await fusion.enqueue('report', { n: 2 }, { delay: 3_600_000 });
+      await p.evaluate((id) => { location.hash = `#/jobs/${encodeURIComponent(id)}`; }, job.id);
+      await p.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'scheduled', undefined, { timeout: 10_000 });
+      // Only the event stream's connection goes silent; new connections pass, as after a NAT's reset.
+      assert.equal(proxy.blackhole((line) => line.startsWith('GET /v1/events')), 1);
+      await fusion.queue.promote(job.id);
+      await p.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'queued', undefined, { timeout: 20_000 })
+        .catch(async () => assert.fail(`the job is queued, but 20 s on the page still shows "${await p.locator('[data-testid="job-state"]').innerText()}" and the header "${await p.locator('.live').innerText()}"`));
+    } finally {
+      await p.close();
+      await proxy.close();
+      await quiet.close();
+    }
   });
 });

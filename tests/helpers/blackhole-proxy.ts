@@ -9,6 +9,8 @@ interface Pair {
   client: Socket;
   upstream: Socket;
   silent: boolean;
+  /** The first line of the last chunk the client sent (an HTTP connection's latest request line, say). */
+  lastLine: string;
 }
 
 export class BlackholeProxy extends EventEmitter {
@@ -42,10 +44,11 @@ export class BlackholeProxy extends EventEmitter {
     return n;
   }
 
-  /** Every connection open now goes silent for good; returns how many did. */
-  blackhole(): number {
+  /** Every connection open now (or those whose client's last line `which` picks) goes silent for good; returns how many did. */
+  blackhole(which?: (lastLine: string) => boolean): number {
     let n = 0;
     for (const pair of this.pairs) {
+      if (which && !which(pair.lastLine)) continue;
       if (!pair.silent) n++;
       pair.silent = true;
     }
@@ -79,10 +82,13 @@ export class BlackholeProxy extends EventEmitter {
     this.accepted++;
     this.emit('accepted');
     const upstream = connectTcp(this.targetPort, this.targetHost);
-    const pair: Pair = { client, upstream, silent: this.silenceNew };
+    const pair: Pair = { client, upstream, silent: this.silenceNew, lastLine: '' };
     this.pairs.add(pair);
     // A silent pair drops what it reads, so neither kernel buffer fills and no side is told anything.
-    client.on('data', (chunk) => pair.silent || upstream.write(chunk));
+    client.on('data', (chunk: Buffer) => {
+      pair.lastLine = chunk.toString('latin1', 0, Math.min(chunk.length, 200)).split('\r\n', 1)[0]!;
+      return pair.silent || upstream.write(chunk);
+    });
     upstream.on('data', (chunk) => pair.silent || client.write(chunk));
     const end = () => {
       this.pairs.delete(pair);

@@ -94,6 +94,8 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs =
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
       connection: 'keep-alive',
+      // How often a keepalive comes: a client may take a stream quiet for several of them as dead.
+      'fusion-heartbeat-ms': String(heartbeatMs),
     });
     res.flushHeaders();
     res.write(after ? 'retry: 2000\n\n' : `retry: 2000\nevent: ready\nid: ${startId}\ndata: ${JSON.stringify({ id: startId })}\n\n`);
