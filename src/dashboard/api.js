@@ -25,12 +25,26 @@ function headers(extra = {}) {
   return h;
 }
 
+/**
+ * A read with no answer by then fails, to be tried again on the next event or refresh: one sent on
+ * a connection that died without a close (the browser reuses idle ones) would otherwise never end
+ * and hold its view, or the shared snapshot, for good. Actions may take long (a clean) and keep none.
+ */
+const READ_TIMEOUT_MS = 15000;
+
 export async function api(path, { method = 'GET', body } = {}) {
   const init = { method, headers: headers(body === undefined ? {} : { 'content-type': 'application/json' }), cache: 'no-store' };
   if (body !== undefined) init.body = JSON.stringify(body);
-  const r = await fetch(path, init);
-  if (r.status === 204) return null;
-  const text = await r.text();
+  if (method === 'GET') init.signal = AbortSignal.timeout(READ_TIMEOUT_MS);
+  let r, text;
+  try {
+    r = await fetch(path, init);
+    if (r.status === 204) return null;
+    text = await r.text();
+  } catch (e) {
+    if (e?.name === 'TimeoutError') throw new ApiError(0, 'timeout', `The API did not answer within ${READ_TIMEOUT_MS / 1000} s.`);
+    throw e;
+  }
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!r.ok) {
@@ -56,6 +70,9 @@ const HEARTBEAT_MS = 15000;
  */
 export function eventStream({ onEvent, onReset, onStatus }) {
   let lastId = null;
+  // The server's last word on it, for the wait on the next request's answer: a reconnect sent on a
+  // dead connection holds one of the browser's few connections to this server while it waits.
+  let heartbeat = HEARTBEAT_MS;
   let stopped = false;
   let ctrl = null;
   const dispatch = (block) => {
@@ -82,12 +99,13 @@ export function eventStream({ onEvent, onReset, onStatus }) {
       let watchdog = null;
       const arm = (ms) => { clearTimeout(watchdog); watchdog = setTimeout(() => c.abort(), ms); };
       // From the request on: one sent on a dead connection never gets its answer either.
-      arm(quietLimit(HEARTBEAT_MS));
+      arm(quietLimit(heartbeat));
       try {
         const r = await fetch('/v1/events', { headers: headers(lastId ? { accept: 'text/event-stream', 'last-event-id': lastId } : { accept: 'text/event-stream' }), signal: c.signal, cache: 'no-store' });
         if (r.status === 401 || r.status === 403) { onStatus('unauthorized'); return; }
         if (!r.ok || !r.body) throw new Error(`events: ${r.status}`);
-        const quiet = quietLimit(Number(r.headers.get('fusion-heartbeat-ms')) || HEARTBEAT_MS);
+        heartbeat = Number(r.headers.get('fusion-heartbeat-ms')) || HEARTBEAT_MS;
+        const quiet = quietLimit(heartbeat);
         arm(quiet);
         onStatus('live');
         delay = 1000;

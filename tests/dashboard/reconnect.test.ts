@@ -98,4 +98,31 @@ describe('dashboard across an API outage in headless Chromium', { skip: missing 
       await quiet.close();
     }
   });
+
+  test("the overview's counts come back after every connection to the API went quiet at once", async () => {
+    const quiet = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC), eventsHeartbeatMs: 300 });
+    await quiet.listen({ port: 0, host: '127.0.0.1' });
+    const proxy = new BlackholeProxy((quiet.server.address() as { port: number }).port);
+    await proxy.start();
+    const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const scheduled = () => p.locator('tr[data-queue="reports"] td[data-state="scheduled"]').innerText();
+    try {
+      await p.goto(`http://127.0.0.1:${proxy.port}/dashboard`);
+      await p.getByLabel('API key').fill(KEYS.admin);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.locator('.live[data-status="live"]').waitFor();
+      await fusion.enqueue('report', { n: 3 }, { delay: 3_600_000 });
+      const n = (await fusion.store.countJobs()).reports!.scheduled;
+      await p.waitForFunction((want) => document.querySelector('tr[data-queue="reports"] td[data-state="scheduled"]')?.textContent === want, String(n), { timeout: 10_000 });
+      // The stream and the browser's idle keep-alive connections all go quiet (a NAT's reset); new ones pass.
+      assert.ok(proxy.blackhole() >= 2, 'the stream and at least one idle connection the next request may use');
+      await fusion.enqueue('report', { n: 4 }, { delay: 3_600_000 });
+      await p.waitForFunction((want) => document.querySelector('tr[data-queue="reports"] td[data-state="scheduled"]')?.textContent === want, String(n + 1), { timeout: 60_000 })
+        .catch(async () => assert.fail(`60 s on, the overview still counts ${await scheduled()} scheduled reports, not ${n + 1}; the header says "${await p.locator('.live').innerText()}"`));
+    } finally {
+      await p.close();
+      await proxy.close();
+      await quiet.close();
+    }
+  });
 });
