@@ -28,7 +28,9 @@ function fieldsOf(s) {
   const kind = Object.keys(KINDS).find((k) => t[k] !== undefined) ?? 'cron';
   // datetime-local wants local time without a zone: shift the instant by the zone offset.
   const local = (iso) => { const d = new Date(iso); return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16); };
-  const priority = { 2: 'high', 1: 'moderate', 0: 'low' }[s.template.priority] ?? (typeof s.template.priority === 'string' ? s.template.priority : 'moderate');
+  // Any integer is a priority: one without a name stays that number (an option of its own).
+  const p = s.template.priority;
+  const priority = { 2: 'high', 1: 'moderate', 0: 'low' }[p] ?? (typeof p === 'string' ? p : typeof p === 'number' ? String(p) : 'moderate');
   return {
     id: s.id, kind, value: kind === 'at' ? local(t.at) : String(t[kind]), tz: t.tz ?? tzHere,
     task: s.template.task ?? '', queue: s.template.queue ?? '', payload: json(s.template.payload ?? {}), priority,
@@ -56,8 +58,11 @@ function ScheduleForm({ schedule, onSaved, onCancel }) {
     setErr(null);
     let payload;
     try { payload = JSON.parse(f.payload || 'null'); } catch { setErr('The payload is not valid JSON.'); return; }
-    const template = { task: f.task.trim(), payload, priority: f.priority };
+    // An edit starts from the stored template: a PATCH replaces it whole, and what the form does not
+    // show (attempts, backoff, timeout, tags, callbacks, description) must not be dropped by saving.
+    const template = { ...(editing ? schedule.template : {}), task: f.task.trim(), payload, priority: /^-?\d+$/.test(f.priority) ? Number(f.priority) : f.priority };
     if (f.queue.trim()) template.queue = f.queue.trim();
+    else delete template.queue;
     try {
       const s = editing
         ? await api(`/v1/schedules/${encodeURIComponent(schedule.id)}`, { method: 'PATCH', body: { trigger: trigger(), template } })
@@ -74,7 +79,7 @@ function ScheduleForm({ schedule, onSaved, onCancel }) {
       ${!editing && html`<label>Id <input value=${f.id} onInput=${set('id')} placeholder="optional" name="id" /></label>`}
       <label>Task <input value=${f.task} onInput=${set('task')} required name="task" placeholder="sms" /></label>
       <label>Queue <input value=${f.queue} onInput=${set('queue')} placeholder="the task's" name="queue" /></label>
-      <label>Priority <select value=${f.priority} onChange=${set('priority')} name="priority"><option>high</option><option>moderate</option><option>low</option></select></label>
+      <label>Priority <select value=${f.priority} onChange=${set('priority')} name="priority"><option>high</option><option>moderate</option><option>low</option>${!['high', 'moderate', 'low'].includes(f.priority) && html`<option>${f.priority}</option>`}</select></label>
       <label>Trigger <select value=${f.kind} onChange=${set('kind')} name="kind">${Object.entries(KINDS).map(([v, x]) => html`<option value=${v}>${x.label}</option>`)}</select></label>
       <label class="wide">${k.label} ${f.kind === 'at'
         ? html`<input type="datetime-local" value=${f.value} onInput=${set('value')} required name="value" />`

@@ -1,0 +1,78 @@
+// Editing a schedule in the dashboard, in a real headless Chromium against a running hub (a Fusion
+// on a temp SQLite file, the API on 127.0.0.1:0): what the form does not show stays as stored.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { Fusion } from '../../src/fusion.js';
+import { buildServer } from '../../src/api/server.js';
+import { parseKeys } from '../../src/api/auth.js';
+import { tempDir } from '../helpers/tmp.js';
+import { KEYS, KEY_SPEC } from '../api/helpers.js';
+
+const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
+if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
+
+describe('dashboard schedule editing in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+  let t: ReturnType<typeof tempDir>;
+  let fusion: Fusion;
+  let app: FastifyInstance;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(base + path, {
+      method, headers: { authorization: `Bearer ${KEYS.admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.ok(r.ok, `${method} ${path}: ${r.status} ${await r.clone().text()}`);
+    return r.json();
+  };
+
+  before(async () => {
+    t = tempDir('fusion-dash-sched-');
+    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
+    fusion.task('lab-result', async () => 'sent', { queue: 'labs' });
+    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    await page.goto(`${base}/dashboard`);
+    await page.getByLabel('API key').fill(KEYS.admin);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.live[data-status="live"]').waitFor();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await fusion?.close(500);
+    t?.remove();
+  });
+
+  test("a new trigger saved from the form keeps the template's other fields (attempts, timeout, tags, priority)", async () => {
+    const template = {
+      task: 'lab-result', queue: 'labs', payload: { patient: 'p-17' }, priority: 5,
+      maxAttempts: 7, timeout: 30_000, tags: ['lab', 'nightly'], description: 'nightly lab results',
+    };
+    await call('POST', '/v1/schedules', { id: 'nightly-labs', trigger: { cron: '0 2 * * *', tz: 'UTC' }, template });
+    const before = ((await call('GET', '/v1/schedules/nightly-labs')) as { template: Record<string, unknown> }).template;
+    await page.getByRole('link', { name: 'Schedules' }).click();
+    const card = page.locator('[data-schedule="nightly-labs"]');
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const form = card.locator('[data-testid="edit-schedule"]');
+    await form.locator('input[name="value"]').fill('30 2 * * *');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await form.waitFor({ state: 'detached' });
+    const s = (await call('GET', '/v1/schedules/nightly-labs')) as { trigger: unknown; template: Record<string, unknown> };
+    assert.deepEqual(s.trigger, { cron: '30 2 * * *', tz: 'UTC' });
+    assert.deepEqual(s.template, before, 'only the trigger was changed');
+  });
+});
