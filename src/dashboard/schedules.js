@@ -32,7 +32,8 @@ function fieldsOf(s) {
   const p = s.template.priority;
   const priority = { 2: 'high', 1: 'moderate', 0: 'low' }[p] ?? (typeof p === 'string' ? p : typeof p === 'number' ? String(p) : 'moderate');
   return {
-    id: s.id, kind, value: kind === 'at' ? local(t.at) : String(t[kind]), tz: t.tz ?? tzHere,
+    // A stored trigger without a zone runs in UTC: the browser's zone here would move it on save.
+    id: s.id, kind, value: kind === 'at' ? local(t.at) : String(t[kind]), tz: t.tz ?? '',
     task: s.template.task ?? '', queue: s.template.queue ?? '', payload: json(s.template.payload ?? {}), priority,
   };
 }
@@ -84,7 +85,7 @@ function ScheduleForm({ schedule, onSaved, onCancel }) {
       <label class="wide">${k.label} ${f.kind === 'at'
         ? html`<input type="datetime-local" value=${f.value} onInput=${set('value')} required name="value" />`
         : html`<input value=${f.value} onInput=${set('value')} placeholder=${k.placeholder} required name="value" />`}</label>
-      ${k.tz && html`<label>Time zone <input value=${f.tz} onInput=${set('tz')} name="tz" /></label>`}
+      ${k.tz && html`<label>Time zone <input value=${f.tz} onInput=${set('tz')} name="tz" placeholder="UTC" /></label>`}
       <label class="full">Payload (JSON) <textarea rows="3" value=${f.payload} onInput=${set('payload')} name="payload"></textarea></label>
     </div>
     ${f.value && html`<p class="muted">${triggerWords(trigger())}</p>`}

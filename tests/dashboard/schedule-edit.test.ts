@@ -75,4 +75,29 @@ describe('dashboard schedule editing in headless Chromium', { skip: missing ? `$
     assert.deepEqual(s.trigger, { cron: '30 2 * * *', tz: 'UTC' });
     assert.deepEqual(s.template, before, 'only the trigger was changed');
   });
+
+  test("saving an edit from a browser in another time zone keeps a schedule's time zone (none: UTC)", async () => {
+    await call('POST', '/v1/schedules', { id: 'morning-otp-report', trigger: { cron: '0 9 * * *' }, template: { task: 'lab-result', payload: { to: 'ops' } } });
+    const before = (await call('GET', '/v1/schedules/morning-otp-report')) as { trigger: unknown; nextRunAt: string };
+    const p = await browser.newPage({ viewport: { width: 1280, height: 860 }, timezoneId: 'Asia/Kolkata' });
+    try {
+      await p.goto(`${base}/dashboard#/schedules`);
+      await p.getByLabel('API key').fill(KEYS.admin);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      const card = p.locator('[data-schedule="morning-otp-report"]');
+      assert.match(await card.locator('.words').innerText(), /every day at 09:00 UTC/);
+      await card.getByRole('button', { name: 'Edit' }).click();
+      const form = card.locator('[data-testid="edit-schedule"]');
+      // Only the payload changes.
+      await form.locator('textarea[name="payload"]').fill('{"to": "ops-oncall"}');
+      await form.getByRole('button', { name: 'Save changes' }).click();
+      await form.waitFor({ state: 'detached' });
+      const s = (await call('GET', '/v1/schedules/morning-otp-report')) as { trigger: unknown; nextRunAt: string; template: { payload: unknown } };
+      assert.deepEqual(s.template.payload, { to: 'ops-oncall' });
+      assert.deepEqual(s.trigger, before.trigger, 'the trigger was not touched');
+      assert.equal(s.nextRunAt, before.nextRunAt, 'it still fires at 09:00 UTC');
+    } finally {
+      await p.close();
+    }
+  });
 });
