@@ -31,7 +31,8 @@ function chartData() {
 
 /** Queues with waiting jobs that no live worker lists. */
 export function unserved(queues, workers) {
-  const served = new Set((workers ?? []).flatMap((w) => w.queues));
+  if (!workers) return new Set(); // not known yet: flag nothing
+  const served = new Set(workers.flatMap((w) => w.queues));
   return new Set(queues.filter((q) => q.counts.queued > 0 && !q.paused && !served.has(q.name)).map((q) => q.name));
 }
 

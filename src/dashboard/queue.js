@@ -98,7 +98,7 @@ export function QueueView({ name, query, canAct }) {
     list.reload();
   };
   const qpath = `/v1/queues/${encodeURIComponent(name)}`;
-  const served = (s.workers ?? []).some((w) => w.queues.includes(name));
+  const served = !s.workers || s.workers.some((w) => w.queues.includes(name));
   return html`<section>
     <p class="crumbs"><a href="#/">Overview</a> › queue</p>
     <h1 class="page">${name} ${q.paused && html`<span class="badge warn">paused</span>`} ${!served && (q.counts.queued ?? 0) > 0 && html`<span class="badge bad">no worker</span>`}</h1>

@@ -34,9 +34,10 @@ let inflight = null;
 export function refresh() {
   inflight ??= (async () => {
     try {
-      const [q, w] = await Promise.all([api('/v1/queues'), api('/v1/workers').catch(() => ({ items: [] }))]);
+      const [q, w] = await Promise.all([api('/v1/queues'), api('/v1/workers').catch(() => null)]);
       live.queues = q.items;
-      live.workers = w.items;
+      // A failed read keeps what was known: no workers would flag every busy queue "no worker".
+      if (w) live.workers = w.items;
       live.error = null;
       const t = Date.now();
       const totals = {};
