@@ -41,7 +41,8 @@ function fieldsOf(s) {
 /** Create a schedule, or edit one (`schedule` given: PATCH of its trigger and template), with a preview of the next runs. */
 function ScheduleForm({ schedule, onSaved, onCancel }) {
   const editing = !!schedule;
-  const [f, setF] = useState(() => fieldsOf(schedule));
+  const [start] = useState(() => fieldsOf(schedule));
+  const [f, setF] = useState(start);
   const [preview, setPreview] = useState(null);
   const [err, setErr] = useState(null);
   const set = (k) => (e) => { setF({ ...f, [k]: e.target.value }); setPreview(null); };
@@ -66,7 +67,9 @@ function ScheduleForm({ schedule, onSaved, onCancel }) {
     else delete template.queue;
     try {
       const s = editing
-        ? await api(`/v1/schedules/${encodeURIComponent(schedule.id)}`, { method: 'PATCH', body: { trigger: trigger(), template } })
+        // An untouched trigger goes back as stored: the form shows an instant to the minute only.
+        ? await api(`/v1/schedules/${encodeURIComponent(schedule.id)}`, { method: 'PATCH', body: {
+          trigger: f.kind === start.kind && f.value === start.value && f.tz === start.tz ? schedule.trigger : trigger(), template } })
         : await api('/v1/schedules', { method: 'POST', body: { ...(f.id.trim() ? { id: f.id.trim() } : {}), trigger: trigger(), template } });
       onSaved(s);
     } catch (e) {

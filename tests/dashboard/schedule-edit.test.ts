@@ -100,4 +100,22 @@ describe('dashboard schedule editing in headless Chromium', { skip: missing ? `$
       await p.close();
     }
   });
+
+  test('saving an edit of a one-off schedule keeps its instant to the millisecond', async () => {
+    // A lab result due tomorrow at an instant with seconds (the form's datetime field shows minutes).
+    const at = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 86_400_000 + 42_500).toISOString();
+    await call('POST', '/v1/schedules', { id: 'result-p17', trigger: { at }, template: { task: 'lab-result', payload: { patient: 'p-17' } } });
+    const before = (await call('GET', '/v1/schedules/result-p17')) as { trigger: unknown; nextRunAt: string };
+    await page.goto(`${base}/dashboard#/schedules`);
+    const card = page.locator('[data-schedule="result-p17"]');
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const form = card.locator('[data-testid="edit-schedule"]');
+    await form.locator('textarea[name="payload"]').fill('{"patient": "p-17", "copy": "gp"}');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await form.waitFor({ state: 'detached' });
+    const s = (await call('GET', '/v1/schedules/result-p17')) as { trigger: unknown; nextRunAt: string; template: { payload: unknown } };
+    assert.deepEqual(s.template.payload, { patient: 'p-17', copy: 'gp' });
+    assert.deepEqual(s.trigger, before.trigger, 'the trigger was not touched');
+    assert.equal(s.nextRunAt, before.nextRunAt);
+  });
 });
