@@ -7,6 +7,21 @@ import { html, num, relative, when, go, href, useLoad, STATES, duration } from '
 import { useLive } from './overview.js';
 
 const PAGE = 25;
+/** Empty pages a filtered list follows before it shows one (each is a few thousand jobs looked at). */
+const EMPTY_STEPS = 20;
+
+/**
+ * A page of a list. A store may answer a filtered list with an empty page and a cursor to go on
+ * (Redis looks at a bounded number of jobs per call), which would read as "no such jobs": go on
+ * until a page holds some, the list ends, or EMPTY_STEPS pages were empty.
+ */
+async function pageOf(path, cursor) {
+  for (let step = 0; ; step++) {
+    const page = await api(`${path}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    if (page.items.length > 0 || !page.nextCursor || step >= EMPTY_STEPS) return page;
+    cursor = page.nextCursor;
+  }
+}
 
 function Limits({ q, onSaved }) {
   const [max, setMax] = useState(q.rateLimit?.max ?? '');
@@ -77,7 +92,7 @@ export function QueueView({ name, query, canAct }) {
   const [search, setSearch] = useState('');
   const q = s.queues?.find((x) => x.name === name) ?? { name, paused: false, counts: {}, rateLimit: null, concurrency: null };
   const list = useLoad(
-    () => api(`/v1/jobs?queue=${encodeURIComponent(name)}&state=${state}&limit=${PAGE}${task ? `&task=${encodeURIComponent(task)}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+    () => pageOf(`/v1/jobs?queue=${encodeURIComponent(name)}&state=${state}&limit=${PAGE}${task ? `&task=${encodeURIComponent(task)}` : ''}`, cursor),
     [name, state, task, cursor],
     (e) => e.queue === name && e.type !== 'job.progress',
     bus,
@@ -140,7 +155,7 @@ export function QueueView({ name, query, canAct }) {
       </div>
       ${list.error && html`<p class="error">${list.error.message}</p>`}
       ${list.data && (list.data.items.length === 0
-        ? html`<p class="muted empty">No ${state} jobs${task ? ` of task ${task}` : ''}.</p>`
+        ? html`<p class="muted empty">${list.data.nextCursor ? `No ${state} jobs${task ? ` of task ${task}` : ''} so far: Next looks further.` : `No ${state} jobs${task ? ` of task ${task}` : ''}.`}</p>`
         : html`<div class="scroll"><table class="grid jobs" data-testid="jobs">
           <thead><tr><th>Job</th><th>Task</th><th class="num">Prio</th><th class="num">Attempts</th><th>${state === 'scheduled' ? 'Due' : ['completed', 'failed', 'cancelled'].includes(state) ? 'Ended' : 'Created'}</th>${state === 'failed' && html`<th>Error</th>`}</tr></thead>
           <tbody>${list.data.items.map((j) => html`<tr data-job=${j.id}>
