@@ -41,7 +41,8 @@ export function JobView({ id, canAct }) {
   const job = useLoad(() => api(`/v1/jobs/${encodeURIComponent(id)}`), [id], (e) => e.jobId === id, bus);
   const logs = useLoad(() => api(`/v1/jobs/${encodeURIComponent(id)}/logs`).catch(() => ({ items: [] })), [id], (e) => e.jobId === id, bus);
   const [note, setNote] = useState(null);
-  if (job.error && !job.data) return html`<section><p class="crumbs"><a href="#/">Overview</a> › job</p><h1 class="page mono">${id}</h1><p class="error">${job.error.status === 404 ? 'No such job (it may have been deleted or cleaned).' : job.error.message}</p></section>`;
+  // A 404 wins over the data loaded before: the job was deleted (or cleaned) while this page showed it.
+  if (job.error && (!job.data || job.error.status === 404)) return html`<section><p class="crumbs"><a href="#/">Overview</a> › job</p><h1 class="page mono">${id}</h1><p class="error">${job.error.status === 404 ? 'No such job (it may have been deleted or cleaned).' : job.error.message}</p></section>`;
   const j = job.data;
   if (!j) return html`<p class="muted">Loading…</p>`;
   const path = `/v1/jobs/${encodeURIComponent(id)}`;
