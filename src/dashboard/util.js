@@ -122,12 +122,21 @@ export function triggerWords(t) {
   return JSON.stringify(t);
 }
 
+/** A path segment as written when it is not valid percent-encoding (a link cut short): throwing would blank the page. */
+function decodeSegment(seg) {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return seg;
+  }
+}
+
 /** The current hash route: { path: ['queues', 'sms'], query: URLSearchParams }. */
 export function useRoute() {
   const read = () => {
     const raw = location.hash.replace(/^#\/?/, '');
     const [p, q = ''] = raw.split('?');
-    return { path: p.split('/').filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(q) };
+    return { path: p.split('/').filter(Boolean).map(decodeSegment), query: new URLSearchParams(q) };
   };
   const [route, setRoute] = useState(read);
   useEffect(() => {

@@ -57,4 +57,23 @@ describe('dashboard job view in headless Chromium', { skip: missing ? `${CHROMIU
       assert.fail(`the job is deleted, but its page still shows it: state "${await page.locator('[data-testid="job-state"]').innerText()}", buttons ${JSON.stringify(await page.locator('.actions button').allInnerTexts())}`));
     assert.equal(await page.locator('[data-testid="job-state"]').count(), 0);
   });
+
+  test('a link cut short in the middle of an escape (%E0%A4%A) opens a page that still works', async () => {
+    const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await p.goto(`${base}/dashboard#/jobs/otp-%E0%A4%A`);
+      await p.getByLabel('API key').fill(KEYS.admin);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByText('No such job').waitFor({ timeout: 10_000 }).catch(async () =>
+        assert.fail(`after sign-in the page shows "${await p.locator('#app').innerText()}", errors ${JSON.stringify(errors)}`));
+      assert.equal(await p.locator('h1.page').innerText(), 'otp-%E0%A4%A');
+      await p.getByRole('link', { name: 'Schedules' }).click();
+      await p.locator('h1.page', { hasText: 'Schedules' }).waitFor({ timeout: 10_000 });
+      assert.deepEqual(errors, []);
+    } finally {
+      await p.close();
+    }
+  });
 });
