@@ -10,6 +10,7 @@ import type {
 import { CANCELLED_AT_ATTEMPT_END, CANCELLED_WHILE_LOST, OUTCOME_RULES, outcomeEvent, stalledTooOften } from '../../core/state-rules.js';
 import type { PostgresContext } from './context.js';
 import { numOrNull, rowToJob, type JobRow } from './rows.js';
+import { pgJsonText } from './text.js';
 
 /**
  * Stall recovery's errors, from the core state rules: recover_expired (migration 007) writes them,
@@ -111,7 +112,9 @@ function finishArgs(outcomes: Outcome[]): [string, string | null] {
   });
   const plain = follow === null && !yielding ? outcomes : outcomes.map(({ enqueue: _e, ...o }) =>
     OUTCOME_RULES[o.kind].yieldsToCancel ? { ...o, cancelError: CANCELLED_AT_ATTEMPT_END } : o);
-  return [JSON.stringify(plain), follow === null ? null : JSON.stringify(follow)];
+  // finish_jobs takes both documents apart: a NUL or a lone surrogate anywhere in them (a result,
+  // an error's message or details) failed the whole batch, on every try until the leases ran out.
+  return [pgJsonText(JSON.stringify(plain)), follow === null ? null : pgJsonText(JSON.stringify(follow))];
 }
 
 /** Read '#applied' rows into per-outcome answers and events; returns where the claim's rows begin. */

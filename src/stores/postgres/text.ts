@@ -1,0 +1,19 @@
+// What PostgreSQL's text can hold. Its text type has no NUL character, and JSON taken apart into
+// text (json_to_recordset, ->>) refuses "\u0000" and lone UTF-16 surrogates anywhere in the
+// document (22P05 and "invalid input syntax"), where SQLite and Redis keep any JavaScript string.
+// A json column given the JSON as a parameter keeps them (adds store payloads exactly).
+
+/**
+ * A NUL or a lone surrogate as JSON.stringify writes it: an escape (it writes a surrogate pair
+ * as the two characters), not itself escaped by a backslash before it (an even run of them).
+ */
+const NOT_TEXT_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
+
+/**
+ * JSON text (from JSON.stringify) that the server can take apart: each NUL and lone surrogate,
+ * in values and keys, becomes U+FFFD, as a UTF-8 decoder writes a character it cannot read.
+ */
+export function pgJsonText(json: string): string {
+  // Most documents hold no escape of a code point at all.
+  return json.includes('\\u') ? json.replace(NOT_TEXT_ESCAPE, '$1\\ufffd') : json;
+}

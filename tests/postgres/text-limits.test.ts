@@ -1,0 +1,51 @@
+// What PostgreSQL's text cannot hold and SQLite and Redis can: a NUL character ("\u0000") and lone
+// UTF-16 surrogates. A json column keeps them (escaped), but text columns, and json taken apart
+// into text (->>, json_to_recordset), refuse them. Work carrying them must still land: outcomes
+// (one document taken apart by finish_jobs) are stored with U+FFFD for each.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveSpec } from '../../src/core/queue.js';
+import { pgHarness, pgSkip } from '../helpers/postgres.js';
+
+const skip = await pgSkip();
+
+describe('PostgreSQL and text its columns cannot hold', { skip }, () => {
+  let h: Awaited<ReturnType<typeof pgHarness>>;
+  before(async () => {
+    h = await pgHarness();
+  });
+  after(async () => {
+    await h?.cleanup();
+  });
+
+  it('outcomes whose result or error holds a NUL or a lone surrogate apply, each as U+FFFD, and so does the rest of the batch', async () => {
+    const now = Date.now();
+    const ids = ['nul', 'lone', 'ok'];
+    await h.store.addJobs({ jobs: ids.map((id) => resolveSpec({ id, task: 't', queue: 'text', payload: null, maxAttempts: 1 }, now)), now });
+    const { jobs } = await h.store.claimJobs({ queues: ['text'], workerId: 'w', limit: 3, leaseMs: 60_000, now });
+    const leased = new Map(jobs.map((j) => [j.id, j.leaseToken!]));
+    assert.equal(leased.size, 3);
+    // A provider's answer quoted in the error, as a channel does: bytes it chose.
+    const nulError = { message: 'provider said: a\u0000b', name: 'Error', retryable: false, details: { body: 'x\u0000y' } };
+    const loneError = { message: 'half a pair: \ud800.', name: 'Error', retryable: true };
+    const applied = await h.store.finishJobs({
+      outcomes: [
+        { id: 'nul', token: leased.get('nul')!, kind: 'failed', at: now + 1, error: nulError },
+        { id: 'lone', token: leased.get('lone')!, kind: 'retry', at: now + 1, error: loneError, retryAt: now + 60_000 },
+        { id: 'ok', token: leased.get('ok')!, kind: 'completed', at: now + 1, result: { code: '1234', ['k\u0000']: 'v\u0000', text: 'a \\u0000 written out' } },
+      ],
+    });
+    assert.deepEqual(applied, [true, true, true]);
+    const nul = (await h.store.getJob({ id: 'nul' }))!;
+    assert.equal(nul.state, 'failed');
+    assert.deepEqual(nul.error, { ...nulError, message: 'provider said: a\ufffdb', details: { body: 'x\ufffdy' } });
+    assert.deepEqual(nul.history.map((a) => [a.outcome, a.error]), [['failed', 'provider said: a\ufffdb']]);
+    const lone = (await h.store.getJob({ id: 'lone' }))!;
+    assert.equal(lone.state, 'scheduled');
+    assert.deepEqual(lone.error, { ...loneError, message: 'half a pair: \ufffd.' });
+    assert.deepEqual(lone.history.map((a) => [a.outcome, a.error]), [['retrying', 'half a pair: \ufffd.']]);
+    const ok = (await h.store.getJob({ id: 'ok' }))!;
+    // Written out (a backslash, then u0000) is plain text, kept as it is.
+    assert.deepEqual([ok.state, ok.result], ['completed', { code: '1234', ['k\ufffd']: 'v\ufffd', text: 'a \\u0000 written out' }]);
+  });
+});
