@@ -5,7 +5,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
-import { pgHarness, pgSkip } from '../helpers/postgres.js';
+import { Fusion } from '../../src/fusion.js';
+import { buildServer } from '../../src/api/server.js';
+import { dropSchema, pgHarness, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 
 const skip = await pgSkip();
 
@@ -47,5 +49,42 @@ describe('PostgreSQL and text its columns cannot hold', { skip }, () => {
     const ok = (await h.store.getJob({ id: 'ok' }))!;
     // Written out (a backslash, then u0000) is plain text, kept as it is.
     assert.deepEqual([ok.state, ok.result], ['completed', { code: '1234', ['k\ufffd']: 'v\ufffd', text: 'a \\u0000 written out' }]);
+  });
+
+  it('a job whose id, task or description holds a NUL is refused with a 400 naming the field; the rest of a shared add goes in', async () => {
+    const schema = testSchema();
+    const fusion = await Fusion.open({ store: schemaUrl(schema), channels: false });
+    fusion.task('t', async () => null).task('t\u0000', async () => null);
+    const app = await buildServer({ fusion, processMetrics: false });
+    await app.ready();
+    try {
+      const cases: [string, Record<string, unknown>][] = [
+        ['description', { task: 't', description: 'about \u0000' }],
+        ['task', { task: 't\u0000' }],
+        ['id', { id: 'x\u0000', task: 't' }],
+      ];
+      for (const [field, body] of cases) {
+        // With a plain job beside it: the enqueue funnel may add both in one store call.
+        const [bad, good] = await Promise.all([
+          app.inject({ method: 'POST', url: '/v1/jobs', payload: body }),
+          app.inject({ method: 'POST', url: '/v1/jobs', payload: { task: 't', payload: { field } } }),
+        ]);
+        assert.equal(bad.statusCode, 400, `${field}: ${bad.body}`);
+        const { error } = bad.json() as { error: { code: string; message: string; details: { field: string } } };
+        assert.equal(error.code, 'invalid_job');
+        assert.equal(error.details.field, field);
+        assert.match(error.message, /NUL/);
+        assert.equal(good.statusCode, 201, good.body);
+      }
+      const bulk = await app.inject({ method: 'POST', url: '/v1/jobs/bulk', payload: { jobs: [{ task: 't' }, { task: 't', description: '\u0000' }] } });
+      assert.equal(bulk.statusCode, 400, bulk.body);
+      // The three plain jobs, nothing of the refused ones (a bulk add is all or nothing).
+      const counts = await fusion.store.countJobs();
+      assert.equal(Object.values(counts).reduce((n, c) => n + c.queued, 0), 3);
+    } finally {
+      await app.close();
+      await fusion.close(100);
+      await dropSchema(schema);
+    }
   });
 });

@@ -17,3 +17,16 @@ export function pgJsonText(json: string): string {
   // Most documents hold no escape of a code point at all.
   return json.includes('\\u') ? json.replace(NOT_TEXT_ESCAPE, '$1\\ufffd') : json;
 }
+
+/** A job's fields that go into text columns. */
+const TEXT_FIELDS = ['id', 'queue', 'task', 'description', 'scheduleId'] as const;
+
+/**
+ * The first of a job's text fields holding a NUL, which a text column cannot take (the server
+ * answers 22021): null when none does. (A lone surrogate the driver sends as U+FFFD; SQLite's and
+ * Redis's clients replace one too.)
+ */
+export function untextableField(j: { [K in (typeof TEXT_FIELDS)[number]]?: string | null }): string | null {
+  for (const f of TEXT_FIELDS) if (j[f]?.includes('\u0000')) return f;
+  return null;
+}
