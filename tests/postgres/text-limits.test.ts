@@ -87,4 +87,25 @@ describe('PostgreSQL and text its columns cannot hold', { skip }, () => {
       await dropSchema(schema);
     }
   });
+
+  it('a schedule whose job template has a NUL in its description or task is refused when saved (400), not left to fail at every pass', async () => {
+    const schema = testSchema();
+    const fusion = await Fusion.open({ store: schemaUrl(schema), channels: false });
+    fusion.task('t', async () => null).task('t\u0000', async () => null);
+    const app = await buildServer({ fusion, processMetrics: false });
+    await app.ready();
+    try {
+      for (const [field, template] of [['template.description', { task: 't', description: 'daily \u0000' }], ['template.task', { task: 't\u0000' }]] as const) {
+        const r = await app.inject({ method: 'POST', url: '/v1/schedules', payload: { trigger: { every: '1s' }, template } });
+        assert.equal(r.statusCode, 400, `${field}: ${r.body}`);
+        const { error } = r.json() as { error: { code: string; details: { field: string } } };
+        assert.deepEqual([error.code, error.details.field], ['invalid_schedule', field]);
+      }
+      assert.deepEqual(await fusion.store.listSchedules(), []);
+    } finally {
+      await app.close();
+      await fusion.close(100);
+      await dropSchema(schema);
+    }
+  });
 });

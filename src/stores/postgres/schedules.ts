@@ -1,13 +1,21 @@
 // Schedules: saving (with an optional compare-and-set on the version and creation time), reading,
 // the due ones, and the advance that fires an occurrence's jobs in the same transaction.
 import { ScheduleConflict, type AdvanceSchedule, type SaveSchedule, type ScheduleRecord, type StoreEvent } from '../../core/store.js';
+import { FusionError } from '../../core/errors.js';
+import type { StoredSpec } from '../../core/schedule-spec.js';
 import type { PostgresContext } from './context.js';
 import { insertJobs } from './jobs-in.js';
 import { numOrNull, rowToSchedule, type ScheduleRow } from './rows.js';
+import { untextableField } from './text.js';
 
 export async function saveSchedule(
   ctx: PostgresContext, { schedule: rec, now, expectedVersion, expectedCreatedAt }: SaveSchedule,
 ): Promise<ScheduleRecord> {
+  // Its occurrences could never be added (insertJobs refuses a NUL in a job's text): refused now,
+  // rather than stored and then failing at every pass of every scheduler.
+  const template = (rec.spec as Partial<StoredSpec> | null)?.template;
+  const field = template ? untextableField(template) : null;
+  if (field) throw new FusionError('invalid_schedule', `template.${field} must not contain a NUL character (\\u0000): PostgreSQL text cannot hold one`, { field: `template.${field}` });
   const values = [rec.id, JSON.stringify(rec.spec), rec.nextRunAt, rec.paused, rec.runCount ?? null, rec.lastRunAt ?? null, now];
   if (expectedVersion === undefined) {
     const { rows } = await ctx.pool.query<ScheduleRow>({ ...ctx.statements.schedUpsert, values });
