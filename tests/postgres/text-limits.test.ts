@@ -51,6 +51,14 @@ describe('PostgreSQL and text its columns cannot hold', { skip }, () => {
     assert.deepEqual([ok.state, ok.result], ['completed', { code: '1234', ['k\ufffd']: 'v\ufffd', text: 'a \\u0000 written out' }]);
   });
 
+  it("a handler's log line holding a NUL is kept (U+FFFD in its place), not thrown back at the handler", async () => {
+    const now = Date.now();
+    await h.store.addJobs({ jobs: [resolveSpec({ id: 'logged', task: 't', queue: 'logs', payload: null }, now)], now });
+    await h.store.logJob({ id: 'logged', message: 'raw reply: a\u0000b', now });
+    await h.store.logJob({ id: 'logged', message: 'next', now: now + 1 });
+    assert.deepEqual((await h.store.jobLogs({ id: 'logged' })).map((l) => l.message), ['raw reply: a\ufffdb', 'next']);
+  });
+
   it('a job whose id, task or description holds a NUL is refused with a 400 naming the field; the rest of a shared add goes in', async () => {
     const schema = testSchema();
     const fusion = await Fusion.open({ store: schemaUrl(schema), channels: false });

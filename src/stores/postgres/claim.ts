@@ -10,7 +10,7 @@ import type {
 import { CANCELLED_AT_ATTEMPT_END, CANCELLED_WHILE_LOST, OUTCOME_RULES, outcomeEvent, stalledTooOften } from '../../core/state-rules.js';
 import type { PostgresContext } from './context.js';
 import { numOrNull, rowToJob, type JobRow } from './rows.js';
-import { pgJsonText } from './text.js';
+import { pgJsonText, withoutNul } from './text.js';
 
 /**
  * Stall recovery's errors, from the core state rules: recover_expired (migration 007) writes them,
@@ -193,7 +193,8 @@ export async function progressJob(ctx: PostgresContext, lease: Lease, progress: 
 }
 
 export async function logJob(ctx: PostgresContext, id: string, message: string, now: number): Promise<void> {
-  await ctx.pool.query({ ...ctx.statements.log, values: [id, now, message] });
+  // A NUL made the server refuse the line and ctx.log throw: the attempt failed over a log line.
+  await ctx.pool.query({ ...ctx.statements.log, values: [id, now, withoutNul(message)] });
 }
 
 /** Jobs whose lease ran out: requeued, failed (stalled too often) or cancelled (asked while lost). */

@@ -30,3 +30,8 @@ export function untextableField(j: { [K in (typeof TEXT_FIELDS)[number]]?: strin
   for (const f of TEXT_FIELDS) if (j[f]?.includes('\u0000')) return f;
   return null;
 }
+
+/** `s` with each NUL as U+FFFD: for text kept for people to read (log lines), not refused. */
+export function withoutNul(s: string): string {
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s;
+}
