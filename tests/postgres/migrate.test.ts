@@ -211,6 +211,45 @@ describe('PostgreSQL migrations', { skip }, () => {
     }
   });
 
+  it('opens a schema made for it by an administrator, as a role that may not create schemas; an up-to-date one as a role that may not change tables', async () => {
+    const schema = testSchema();
+    const owner = `${schema}_owner`;
+    const runtime = `${schema}_runtime`;
+    const admin = await pgClient();
+    const as = (role: string) => {
+      const u = new URL(schemaUrl(schema));
+      u.username = role;
+      return u.toString();
+    };
+    try {
+      // A DBA's setup: the schema given to the application's role, which has no CREATE on the
+      // database (the default for a new role), and a runtime role with rights on rows only.
+      await admin.query(`CREATE ROLE "${owner}" LOGIN`);
+      await admin.query(`CREATE ROLE "${runtime}" LOGIN`);
+      await admin.query(`CREATE SCHEMA "${schema}" AUTHORIZATION "${owner}"`);
+      const store = await PostgresStore.open(as(owner));
+      assert.equal(await store.schemaVersion(), LATEST_VERSION());
+      await store.close();
+      await admin.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${runtime}"`);
+      await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO "${runtime}"`);
+      await admin.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA "${schema}" TO "${runtime}"`);
+      const worker = await PostgresStore.open(as(runtime));
+      try {
+        const now = Date.now();
+        await worker.addJobs({ jobs: [resolveSpec({ id: 'a', task: 't', queue: 'q', payload: null }, now)], now });
+        const { jobs } = await worker.claimJobs({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 60_000, now });
+        assert.deepEqual(jobs.map((j) => j.id), ['a']);
+        assert.deepEqual(await worker.finishJobs({ outcomes: [{ id: 'a', token: jobs[0]!.leaseToken!, kind: 'completed', at: now + 1, result: 1 }] }), [true]);
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await dropSchema(schema);
+      for (const role of [runtime, owner]) await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+      await admin.end();
+    }
+  });
+
   it('refuses a schema name it would have to quote, and hides the password in errors', async () => {
     await assert.rejects(PostgresStore.open(schemaUrl('Bad-Name')), /schema must be a lower-case identifier/);
     await assert.rejects(

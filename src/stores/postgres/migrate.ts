@@ -36,10 +36,17 @@ export async function migrate(client: pg.ClientBase, schema: string, upTo = Infi
   await client.query('BEGIN');
   try {
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('fusion:migrate'), hashtext($1))`, [schema]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    // Only what is missing: the server checks the right to create before IF NOT EXISTS, so a role
+    // given its schema by an administrator (no CREATE on the database), or one that may only read
+    // and write rows of an up-to-date schema, could not open the store at all.
+    const { rows: [has] } = await client.query<{ schema: boolean; versions: boolean }>(
+      `SELECT to_regnamespace($1) IS NOT NULL AS schema, to_regclass($2) IS NOT NULL AS versions`, [s, `${s}.schema_version`]);
+    if (!has!.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(`SET LOCAL search_path TO ${s}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_version (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    if (!has!.versions) {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_version (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    }
     const { rows } = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM schema_version`);
     const current = rows[0]?.v ?? 0;
     for (const m of loadMigrations()) {
