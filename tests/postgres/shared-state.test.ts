@@ -82,6 +82,12 @@ describe('PostgreSQL SharedState', { skip }, () => {
     assert.equal(await s.get('v', 2500), 'job-7');
   });
 
+  it("put keeps a value holding a NUL or a lone surrogate (a provider's status text), each as U+FFFD", async () => {
+    const s = h.store.shared;
+    await s.put('report', { status: 'failed', providerStatus: 'err\u0000 \udc00', errorCode: '30008' }, 1000, 1000);
+    assert.deepEqual(await other.shared.get('report', 1500), { status: 'failed', providerStatus: 'err\ufffd \ufffd', errorCode: '30008' });
+  });
+
   it('expired rows are swept as writes go on', async () => {
     const s = h.store.shared;
     for (let i = 0; i < 100; i++) await s.put(`old:${i}`, i, 10, 0);

@@ -4,6 +4,7 @@
 // every so many writes.
 import type pg from 'pg';
 import type { SharedState } from '../../core/store.js';
+import { pgJsonText } from './text.js';
 
 const SWEEP_EVERY = 500;
 const SWEEP_LIMIT = 500;
@@ -77,7 +78,9 @@ export class PostgresSharedState implements SharedState {
   }
 
   async put(key: string, value: unknown, ttlMs: number, now: number): Promise<void> {
-    const json = value === undefined ? null : JSON.stringify(value);
+    // jsonb refuses a NUL or a lone surrogate (a provider's status text in a delivery record).
+    const text = value === undefined ? undefined : (JSON.stringify(value) as string | undefined);
+    const json = text === undefined ? null : pgJsonText(text);
     await this.pool.query({ ...this.sql.put, values: [key, json, now + Math.max(1, Math.ceil(ttlMs))] });
     this.wrote(now);
   }
