@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { resolveSpec } from '../../src/core/queue.js';
 import type { JobSpec } from '../../src/core/job.js';
 import { FIELDS, jobColumns } from '../../src/stores/postgres/encode.js';
-import { pgHarness, pgSkip } from '../helpers/postgres.js';
+import { PostgresStore } from '../../src/stores/postgres/store.js';
+import { pgClient, pgHarness, pgSkip, schemaUrl } from '../helpers/postgres.js';
 
 const skip = await pgSkip();
 
@@ -71,5 +72,35 @@ describe('PostgreSQL bulk enqueue', { skip }, () => {
     assert.equal((await h.store.countJobs({ queue: 'bulk' })).bulk!.queued, 998);
     const page = await h.store.listJobs({ queue: 'bulk', limit: 3 });
     assert.deepEqual(page.items.map((j) => j.id), ['b998', 'b997', 'b996'], 'enqueue order kept');
+  });
+
+  it('bulk adds of the same ids in opposite orders, at once from two processes, all answer: no deadlock error reaches a caller', async () => {
+    // Each insert waits on the other's uncommitted keys: taken in opposite orders, two of them can
+    // deadlock, and the server ends one. Which rounds meet so is up to timing: many rounds.
+    const other = await PostgresStore.open(schemaUrl(h.schema));
+    try {
+      const failures: string[] = [];
+      const rounds = 24;
+      for (let round = 0; round < rounds; round++) {
+        const now = Date.now();
+        const ids = Array.from({ length: 300 }, (_, i) => `dl${round}-${i}`);
+        const jobs = (list: string[]) => list.map((id) => resolveSpec({ id, task: 't', queue: 'dl', payload: { id } }, now));
+        const answers = await Promise.allSettled([h.store.addJobs({ jobs: jobs(ids), now }), other.addJobs({ jobs: jobs([...ids].reverse()), now })]);
+        const made = new Map<string, number>();
+        for (const a of answers) {
+          if (a.status === 'rejected') {
+            failures.push(`round ${round}: ${(a.reason as { code?: string }).code} ${(a.reason as Error).message}`);
+            continue;
+          }
+          assert.equal(a.value.length, ids.length);
+          for (const x of a.value) if (x.created) made.set(x.job.id, (made.get(x.job.id) ?? 0) + 1);
+        }
+        assert.ok(ids.every((id) => made.get(id) === 1) || failures.length > 0, `round ${round}: each job made once`);
+      }
+      assert.deepEqual(failures, []);
+      assert.equal((await h.store.countJobs({ queue: 'dl' })).dl!.queued, rounds * 300);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -15,6 +15,10 @@ export type Added = { job: Job; created: boolean };
 
 /** SQLSTATE of a duplicate key: an id that exists, or one given twice. */
 const UNIQUE_VIOLATION = '23505';
+/** SQLSTATE of a deadlock the server broke by ending this statement. */
+const DEADLOCK = '40P01';
+/** Tries of a many-job add that the server ends for a deadlock. */
+const DEADLOCK_TRIES = 3;
 
 /** The store's addJobs: through the pool, or through `tx`, a caller's pg client in its transaction. */
 export async function addJobs(ctx: PostgresContext, jobs: NewJob[], now: number, tx: unknown): Promise<Added[]> {
@@ -90,14 +94,24 @@ async function insertMany(ctx: PostgresContext, db: Queryable, jobs: NewJob[], n
       for (const q of newQueues) ctx.knowQueue(q);
       return { existing: null };
     } catch (err) {
-      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      const code = (err as { code?: string }).code;
+      if (code !== UNIQUE_VIOLATION && code !== DEADLOCK) throw err;
     }
   }
   const statement = origin === '' ? sql.addManyCarefulTx : sql.addManyCareful;
-  const { rows: [answer] } = await db.query<{ existing: string[] | null }>({
-    ...statement, values: addManyCarefulValues(jobs, now, ctx.workChannel, origin),
-  });
-  return { existing: answer?.existing ?? null };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { rows: [answer] } = await db.query<{ existing: string[] | null }>({
+        ...statement, values: addManyCarefulValues(jobs, now, ctx.workChannel, origin),
+      });
+      return { existing: answer?.existing ?? null };
+    } catch (err) {
+      // Adds of the same ids in other orders wait on each other's uncommitted keys, and the server
+      // ends one of two that wait in a circle: nothing of it was written, and once the other has
+      // committed its ids answer as existing. Only on the pool (a caller's transaction is aborted).
+      if (db !== ctx.pool || (err as { code?: string }).code !== DEADLOCK || attempt >= DEADLOCK_TRIES) throw err;
+    }
+  }
 }
 
 /** One job through its own statement (add-one.ts); an id that exists answers with its row. */
