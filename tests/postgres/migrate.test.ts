@@ -252,6 +252,21 @@ describe('PostgreSQL migrations', { skip }, () => {
 
   it('refuses a schema name it would have to quote, and hides the password in errors', async () => {
     await assert.rejects(PostgresStore.open(schemaUrl('Bad-Name')), /schema must be a lower-case identifier/);
+    // Given as an option the same: a name past 58 characters makes a NOTIFY channel (<schema>:work)
+    // longer than PostgreSQL takes, and adds failed ("channel name too long") once a worker waited.
+    const long = `${testSchema()}_${'x'.repeat(50)}`;
+    let opened: PostgresStore | undefined;
+    try {
+      await assert.rejects(
+        PostgresStore.open(schemaUrl(testSchema()), { schema: long }).then((s) => (opened = s)),
+        (e: Error & { code?: string }) => e.code === 'invalid_store' && /schema must be a lower-case identifier/.test(e.message),
+      );
+    } finally {
+      await opened?.close();
+      const c = await pgClient();
+      await c.query(`DROP SCHEMA IF EXISTS "${long}" CASCADE`);
+      await c.end();
+    }
     await assert.rejects(
       PostgresStore.open('postgres://u:secret@127.0.0.1:1/none?schema=t_x'),
       (e: Error) => /could not open the PostgreSQL store/.test(e.message) && !e.message.includes('secret'),

@@ -24,10 +24,7 @@ export function parsePostgresUrl(url: string): PostgresUrl {
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
     throw new FusionError('invalid_store', 'a PostgreSQL store URL starts with postgres://', { url: redactStoreUrl(url) });
   }
-  const schema = u.searchParams.get('schema') ?? 'fusion';
-  if (!SCHEMA_NAME.test(schema)) {
-    throw new FusionError('invalid_store', 'schema must be a lower-case identifier of at most 48 characters ([a-z_][a-z0-9_]*)', { schema });
-  }
+  const schema = checkSchemaName(u.searchParams.get('schema') ?? 'fusion');
   const max = Number(u.searchParams.get('max') ?? 10);
   if (!Number.isInteger(max) || max < 2 || max > 1000) throw new FusionError('invalid_store', 'max (pool size) must be an integer from 2 to 1000', { max });
   const socketTimeoutMs = socketTimeoutOf(u.searchParams.get('socketTimeout'), url);
@@ -37,6 +34,13 @@ export function parsePostgresUrl(url: string): PostgresUrl {
   return { connectionString: u.toString(), schema, max, socketTimeoutMs };
 }
 
+/** A schema name the store takes (SCHEMA_NAME), from the URL or an option; else invalid_store. */
+export function checkSchemaName(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new FusionError('invalid_store', 'schema must be a lower-case identifier of at most 48 characters ([a-z_][a-z0-9_]*)', { schema });
+  }
+  return schema;
+}
 
 /** Type parsers of the store's own connections: bigint (epoch ms, counts) as a JS number. */
 export const TYPES = {

@@ -23,7 +23,7 @@ import type {
 } from '../../core/store.js';
 import { WORK_EVENTS } from '../../core/store.js';
 import * as claim from './claim.js';
-import { parsePostgresUrl } from './connect.js';
+import { checkSchemaName, parsePostgresUrl } from './connect.js';
 import { redactStoreUrl } from '../url.js';
 import { PostgresContext } from './context.js';
 import * as events from './events.js';
@@ -38,7 +38,7 @@ import { SchemaVacuum } from './vacuum.js';
 import * as workers from './workers.js';
 
 export interface PostgresStoreOptions {
-  /** Schema (namespace) of the store's tables; default "fusion", or ?schema= in the URL. */
+  /** Schema (namespace) of the store's tables; default "fusion", or ?schema= in the URL (either a lower-case identifier, SCHEMA_NAME). */
   schema?: string;
   /** Pool size; default 10, or ?max= in the URL. */
   max?: number;
@@ -68,6 +68,8 @@ export class PostgresStore implements Store {
   /** Open a store from a postgres:// URL and bring its schema up to date. */
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const p = parsePostgresUrl(url);
+    // An option is held to the URL's rule: a longer name made a NOTIFY channel PostgreSQL refuses.
+    if (opts.schema !== undefined) checkSchemaName(opts.schema);
     const store = new PostgresStore(p.connectionString, opts.schema ?? p.schema, opts.max ?? p.max, p.socketTimeoutMs);
     if (opts.migrate !== false) {
       try {
