@@ -159,6 +159,29 @@ describe('PostgreSQL connections that go silent', { skip }, () => {
     }
   });
 
+  it("keeps its guards when the URL carries ?options= of its own: both apply, on the pool's sessions and the LISTEN one", async () => {
+    // A URL with libpq's options (a search_path, a statement_timeout, a cloud endpoint id) replaced
+    // the store's own -c settings: sessions lost the keepalive probes, the idle-in-transaction limit
+    // and jit=off, silently.
+    const schema = testSchema();
+    const store = await PostgresStore.open(schemaUrl(schema, `&socketTimeout=3000&options=${encodeURIComponent('-c statement_timeout=123456')}`));
+    const off = store.subscribe(() => {});
+    const show = `SELECT current_setting('statement_timeout') AS statement, current_setting('tcp_keepalives_idle') AS idle,
+      current_setting('idle_in_transaction_session_timeout') AS "inTransaction", current_setting('jit') AS jit`;
+    const want = { statement: '123456ms', idle: '3', inTransaction: '18s', jit: 'off' };
+    try {
+      assert.deepEqual((await store.pool.query(show)).rows[0], want);
+      const listener = (store as unknown as { ctx: { listener: { ready: Promise<void>; client: pg.Client | null } } }).ctx.listener!;
+      await listener.ready;
+      const { statement, idle } = (await listener.client!.query(show)).rows[0];
+      assert.deepEqual({ statement, idle }, { statement: want.statement, idle: want.idle });
+    } finally {
+      off();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('reads socketTimeout from the URL: 10 s by default, 0 for never, anything else refused', () => {
     assert.equal(parsePostgresUrl('postgres://u@127.0.0.1/db').socketTimeoutMs, DEFAULT_SOCKET_TIMEOUT_MS);
     const parsed = parsePostgresUrl('postgres://u@127.0.0.1/db?schema=s&socketTimeout=2500');

@@ -34,6 +34,10 @@ export class PostgresContext {
   readonly marks: WaitMarks;
   /** The application_name of the store's connections: the URL's, or 'fusion'. */
   readonly applicationName: string;
+  /** The URL without its ?options=, for the sessions given them after the store's own (sessionOptions). */
+  readonly sessionUrl: string;
+  /** The URL's ?options= (libpq's: -c settings, a cloud endpoint id), or ''. */
+  private readonly urlOptions: string;
   /** Finds connections whose path went silent (silence.ts): the pool's, and the LISTEN connection. */
   readonly silence: SilenceWatch;
   /** The pool's connections now (what a late close destroys: silence.ts endPool). */
@@ -62,12 +66,18 @@ export class PostgresContext {
     this.quotedSchema = quoteIdent(schema);
     this.workChannel = `${schema}:work`;
     // Operators see the store's sessions by name, and the silence watch ends only backends with it.
-    this.applicationName = new URL(connectionString).searchParams.get('application_name') ?? DEFAULT_APPLICATION_NAME;
+    const url = new URL(connectionString);
+    this.applicationName = url.searchParams.get('application_name') ?? DEFAULT_APPLICATION_NAME;
+    // pg lets the URL's options replace a config's: the sessions would lose the store's own
+    // settings below (the silence guards among them). Both go, the URL's last so it may override.
+    this.urlOptions = url.searchParams.get('options') ?? '';
+    url.searchParams.delete('options');
+    this.sessionUrl = url.toString();
     this.silence = new SilenceWatch(connectionString, this.applicationName, socketTimeoutMs, (err) => (this.lastError = err));
     // Short statements only: JIT compiling a plan (when a big table's estimate crosses jit_above_cost)
     // costs far more than it saves, e.g. a second for a 50 ms count over 100k jobs. A session idle in
     // a transaction past the silence watch's limit lost its client, and the server's keepalive ends
-    // one whose client went silent while idle (silence.ts). An ?options= in the URL replaces all three.
+    // one whose client went silent while idle (silence.ts). An ?options= in the URL comes after them.
     const idleInTransaction = this.silence.idleInTransactionMs;
     const keepalive = this.silence.serverKeepaliveOptions;
     const options = `-c jit=off${idleInTransaction > 0 ? ` -c idle_in_transaction_session_timeout=${idleInTransaction}` : ''}${keepalive ? ` ${keepalive}` : ''}`;
@@ -79,7 +89,10 @@ export class PostgresContext {
         super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
       }
     }
-    this.pool = new pg.Pool({ connectionString, max, types: TYPES, keepAlive: true, options, application_name: this.applicationName, Client: TimedClient });
+    this.pool = new pg.Pool({
+      connectionString: this.sessionUrl, max, types: TYPES, keepAlive: true, options: this.sessionOptions(options),
+      application_name: this.applicationName, Client: TimedClient,
+    });
     // An idle connection that dies (server restart, pg_terminate_backend) must not crash the
     // process: the pool drops it and the next call opens another.
     this.pool.on('error', (err) => (this.lastError = err));
@@ -93,6 +106,11 @@ export class PostgresContext {
     });
     this.statements = storeStatements(this.quotedSchema, schema);
     this.marks = new WaitMarks(this.pool, this.quotedSchema, this.origin);
+  }
+
+  /** A session's startup options: the store's own, then the URL's; undefined when neither has any. */
+  sessionOptions(own: string): string | undefined {
+    return [own, this.urlOptions].filter((o) => o !== '').join(' ') || undefined;
   }
 
   emit(events: StoreEvent[]): void {

@@ -13,7 +13,7 @@ export function subscribe(ctx: PostgresContext, listener: StoreListener, workOnl
     void ctx.marks.holdEveryQueue((err) => (ctx.lastError = err));
   }
   if (!ctx.listener && !ctx.closed) {
-    ctx.listener = new Listener(ctx.connectionString, ctx.applicationName, ctx.workChannel, ctx.origin, {
+    ctx.listener = new Listener(ctx.sessionUrl, ctx.applicationName, ctx.workChannel, ctx.origin, {
       event: (e) => ctx.emit([e]),
       // Notifications sent while the connection was down are lost: wake every queue once.
       resync: async (client) => {
@@ -24,6 +24,7 @@ export function subscribe(ctx: PostgresContext, listener: StoreListener, workOnl
       error: (err) => (ctx.lastError = err),
       now: () => ctx.clock.now(),
       silence: ctx.silence,
+      options: ctx.sessionOptions(ctx.silence.serverKeepaliveOptions),
     });
   }
   let subscribed = true;

@@ -18,6 +18,8 @@ export interface ListenerHooks {
   now(): number;
   /** Watches this connection too: it owes nothing while it listens, so it gets a SELECT 1 now and then. */
   silence: SilenceWatch;
+  /** The session's startup options: the keepalive probes, then the URL's own (context.ts sessionOptions). */
+  options: string | undefined;
 }
 
 interface Wake {
@@ -50,7 +52,7 @@ export class Listener {
   private async connect(reconnect: boolean): Promise<void> {
     const c = new pg.Client({
       connectionString: this.connectionString, application_name: this.applicationName, types: TYPES, keepAlive: true,
-      connectionTimeoutMillis: this.hooks.silence.connectTimeoutMs, options: this.hooks.silence.serverKeepaliveOptions || undefined,
+      connectionTimeoutMillis: this.hooks.silence.connectTimeoutMs, options: this.hooks.options,
     });
     c.on('error', (err) => this.hooks.error(err));
     c.on('notification', (m) => this.onNotification(m.payload));
