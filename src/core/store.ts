@@ -396,6 +396,7 @@ export interface JobStore {
   /** Apply attempt outcomes; each only if its token still holds the job. Returns what each did (FinishAnswer). */
   finishJobs(p: FinishJobs): Promise<FinishAnswer[]>;
   progressJob(p: ProgressJob): Promise<boolean>;
+  /** Append a log line; dropped when the store no longer holds the job (retention took its lines with it). */
   logJob(p: LogJob): Promise<void>;
   /** A job's log lines, oldest first. */
   jobLogs(p: JobRef): Promise<LogLine[]>;

@@ -51,7 +51,9 @@ export function storeStatements(quotedSchema: string, schema: string) {
       WHERE j.id = ANY (ARRAY(SELECT k.id FROM ${S}.jobs k WHERE k.id = ANY ($2::text[]) ORDER BY k.id FOR NO KEY UPDATE))
         AND j.id = l.id AND j.lease_token = l.token RETURNING j.id, j.cancel_requested`),
     progress: st('fusion_progress', `UPDATE ${S}.jobs SET progress = $1 WHERE id = $2 AND lease_token = $3 AND state = 'active' RETURNING queue`),
-    log: st('fusion_log', `INSERT INTO ${S}.job_logs (job_id, at, message) VALUES ($1, $2, $3)`),
+    // Only for a job still held (a late delivery report's line would outlive its job: nothing removes it);
+    // the key-share lock waits out a remove of the job under way, and then finds it gone.
+    log: st('fusion_log', `INSERT INTO ${S}.job_logs (job_id, at, message) SELECT id, $2, $3 FROM ${S}.jobs WHERE id = $1 FOR KEY SHARE`),
     logs: st('fusion_logs', `SELECT at, message FROM ${S}.job_logs WHERE job_id = $1 ORDER BY n`),
     recover: st('fusion_recover', `SELECT * FROM ${S}.recover_expired($1, $2, $3, $4, $5)`),
     promoteDue: st('fusion_promote_due', `WITH p AS (

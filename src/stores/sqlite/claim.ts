@@ -246,6 +246,13 @@ export function promoteDueJobs(conn: SqliteConnection, now: number, limit: numbe
   return events.length;
 }
 
+/**
+ * A line for a job the file no longer holds is dropped: retention removes a job's lines with it, so
+ * one written after (a delivery report comes up to 7 days after the send, the job goes after 24 h)
+ * would stay for good, and show under a job added again with its id.
+ */
 export function logJob(conn: SqliteConnection, id: string, message: string, now: number): void {
-  conn.statements.insertLog.run(id, now, message);
+  conn.tx(() => {
+    if (conn.locate(id) !== undefined) conn.statements.insertLog.run(id, now, message);
+  });
 }

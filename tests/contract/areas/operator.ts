@@ -67,5 +67,21 @@ export function operatorArea(make: StoreFactory): void {
       assert.equal(await s.cleanJobs({ endedBefore: T0 + 1000, states: ['failed'] }), 0);
       assert.equal(await s.cleanJobs({ endedBefore: T0 + 1000, queue: 'q' }), 2);
     });
+
+    it('keeps no log line for a job it no longer holds (a delivery report after retention), nor gives it to a job added again under its id', async () => {
+      const N = 2000;
+      await s.addJobs({ jobs: Array.from({ length: N }, (_, i) => job({ id: `gone${i}` })), now: T0 });
+      const jobs = (await claim(N)).jobs;
+      assert.equal(jobs.length, N);
+      await s.finishJobs({ outcomes: jobs.map((j) => ({ kind: 'completed' as const, id: j.id, token: j.leaseToken!, at: T0, result: null })) });
+      assert.equal(await s.cleanJobs({ endedBefore: T0 + 1, limit: N }), N);
+      // A provider's delivery report (kept 7 days) comes for each after the job's 24 h of retention.
+      for (const j of jobs) await s.logJob({ id: j.id, message: 'delivery: delivered reported by p', now: T0 + 1 });
+      let kept = 0;
+      for (const j of jobs) kept += (await s.jobLogs({ id: j.id })).length;
+      assert.equal(kept, 0, 'no line of a job that is gone is stored (nothing would ever remove it)');
+      await s.addJobs({ jobs: [job({ id: 'gone0' })], now: T0 + 2 });
+      assert.deepEqual(await s.jobLogs({ id: 'gone0' }), [], 'a new job under the id starts with no lines');
+    });
   });
 }
