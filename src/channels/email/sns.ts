@@ -57,6 +57,13 @@ export function canonicalString(m: Record<string, unknown>): string {
   return out;
 }
 
+/**
+ * Certificates kept, by URL. SNS signs with one per region at a time, but the URL is the sender's to
+ * choose within the pattern (any path or query on any region's host) and the reports route takes no
+ * key: each new one would stay for good. The least recently used goes first.
+ */
+const CERTS_KEPT = 100;
+
 export class SnsVerifier {
   private readonly pattern: RegExp;
   private readonly certs = new Map<string, Promise<string>>();
@@ -96,14 +103,18 @@ export class SnsVerifier {
   }
 
   private certificate(url: string): Promise<string> {
-    let p = this.certs.get(url);
-    if (!p) {
-      p = this.fetchCertificate(url);
-      this.certs.set(url, p);
-      // A failed fetch is not remembered: the next message tries again.
-      p.catch(() => this.certs.delete(url));
+    const kept = this.certs.get(url);
+    if (kept) {
+      this.certs.delete(url);
+      this.certs.set(url, kept);
+      return kept;
     }
-    return p;
+    const fetched = this.fetchCertificate(url);
+    if (this.certs.size >= CERTS_KEPT) this.certs.delete(this.certs.keys().next().value!);
+    this.certs.set(url, fetched);
+    // A failed fetch is not remembered: the next message tries again.
+    fetched.catch(() => this.certs.get(url) === fetched && this.certs.delete(url));
+    return fetched;
   }
 
   private async fetchCertificate(url: string): Promise<string> {
