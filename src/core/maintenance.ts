@@ -1,6 +1,6 @@
 // Maintenance: returns expired leases to the queue, promotes due jobs (so counts tell the truth
 // even with no worker on a queue), and applies retention in bounded batches so it never holds
-// the store for long.
+// the store for long: to finished jobs, and (hourly) to schedules that ended.
 import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Store } from './store.js';
@@ -12,13 +12,22 @@ export interface RetentionPolicy {
   completedMs: number;
   failedMs: number;
   cancelledMs: number;
+  /** Schedules that ended (no next run, not paused: a limit or COUNT reached, an `at` fired), from their last change. */
+  endedSchedulesMs: number;
 }
 
 export const DEFAULT_RETENTION: RetentionPolicy = {
   completedMs: 24 * 3600_000,
   failedMs: 7 * 24 * 3600_000,
   cancelledMs: 7 * 24 * 3600_000,
+  endedSchedulesMs: 7 * 24 * 3600_000,
 };
+
+/**
+ * How often ended schedules are looked for. The look reads every schedule (the contract has no
+ * index of ended ones), so it runs hourly, not every pass; an hour late in a week's retention.
+ */
+const SCHEDULE_SWEEP_MS = 3600_000;
 
 export interface MaintenanceOptions {
   intervalMs?: number;
@@ -42,6 +51,7 @@ export class Maintenance {
   private readonly registry?: TaskRegistry;
   /** The last pass found the store full (a step refused for room). */
   private storeFull = false;
+  private schedulesSweptAt = -Infinity;
 
   constructor(private store: Store, opts: MaintenanceOptions = {}) {
     this.intervalMs = opts.intervalMs ?? 1000;
@@ -111,6 +121,10 @@ export class Maintenance {
         await new Promise((res) => setImmediate(res));
       }
     }
+    if (now - this.schedulesSweptAt >= SCHEDULE_SWEEP_MS) {
+      this.schedulesSweptAt = now;
+      await this.removeEndedSchedules(now);
+    }
     return { requeued: rec.requeued.length, failed: rec.failed.length, promoted, removed };
   }
 
@@ -128,5 +142,21 @@ export class Maintenance {
       ? callbackJobs({ ...j, history: j.history.slice(0, -1) }, 'failed', now, undefined, j.error ?? undefined, this.registry)
       : []));
     if (follow.length) await this.store.addJobs({ jobs: follow, now });
+  }
+
+  /**
+   * Every /remind_me, every /schedule/ with a repeat, every `at` leaves a schedule that ends: kept
+   * for good, they made GET /v1/schedules and the event hub's look at schedules (every 2 s while a
+   * dashboard is open) grow with every reminder ever made. Each is removed only while it is still
+   * the record read here (version and createdAt), so one updated or made again meanwhile stays.
+   */
+  private async removeEndedSchedules(now: number): Promise<void> {
+    const before = now - this.retention.endedSchedulesMs;
+    let n = 0;
+    for (const r of await this.store.listSchedules()) {
+      if (r.nextRunAt !== null || r.paused || Math.max(r.updatedAt, r.lastRunAt ?? 0) >= before) continue;
+      if (await this.store.removeSchedule({ id: r.id, expected: { version: r.version, createdAt: r.createdAt } })) n++;
+    }
+    if (n > 0) this.log.info({ removed: n }, 'removed schedules that ended');
   }
 }

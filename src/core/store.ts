@@ -341,6 +341,10 @@ export interface SaveSchedule {
 export interface ScheduleRef {
   id: string;
 }
+export interface RemoveSchedule extends ScheduleRef {
+  /** Remove only while the stored schedule is at this version and has this createdAt (retention: an update since keeps it). */
+  expected?: { version: number; createdAt: number };
+}
 export interface DueSchedules {
   now: number;
   limit: number;
@@ -439,7 +443,7 @@ export interface ScheduleStore {
   getSchedule(p: ScheduleRef): Promise<ScheduleRecord | null>;
   /** Every schedule, by id. */
   listSchedules(): Promise<ScheduleRecord[]>;
-  removeSchedule(p: ScheduleRef): Promise<boolean>;
+  removeSchedule(p: RemoveSchedule): Promise<boolean>;
   /** Unpaused schedules with nextRunAt <= now, oldest first. */
   dueSchedules(p: DueSchedules): Promise<ScheduleRecord[]>;
   /** Earliest nextRunAt of any unpaused schedule, or null. */

@@ -5,6 +5,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { Maintenance } from '../../src/core/maintenance.js';
 import { resolveSpec } from '../../src/core/queue.js';
 import { withFusion } from '../helpers/engine.js';
+import { Scheduler } from '../../src/core/scheduler.js';
 
 describe('Maintenance', () => {
   it('requeues expired leases, promotes due jobs, and removes finished jobs past retention', async () => {
@@ -39,6 +40,31 @@ describe('Maintenance', () => {
       const e = (await store.getJob({ id: 'e' }))!;
       assert.equal(e.state, 'queued');
       assert.equal(e.stalls, 1);
+    });
+  });
+
+  it('removes schedules that ended a week ago (thousands of one-shot reminders), keeping live, paused and recently ended ones', async () => {
+    const clock = new ManualClock();
+    await withFusion({ clock }, async ({ fusion, store }) => {
+      fusion.task('remind', async () => undefined);
+      const scheduler = new Scheduler(store, { clock, registry: fusion.registry });
+      const t0 = clock.now();
+      const N = 2000;
+      for (let i = 0; i < N; i++) await scheduler.create({ id: `once${i}`, trigger: { at: t0 + 60_000 }, template: { task: 'remind', payload: { i } } });
+      await scheduler.create({ id: 'daily', trigger: { every: '1d' }, template: { task: 'remind' } });
+      await scheduler.create({ id: 'held', trigger: { every: '1d' }, template: { task: 'remind' }, paused: true });
+      clock.advance(60_000);
+      assert.equal((await scheduler.tick()).enqueued, N, 'every one-shot fired once');
+      assert.equal((await store.listSchedules()).filter((r) => r.nextRunAt === null).length, N, 'and ended');
+
+      clock.advance(6 * 24 * 3600_000);
+      await scheduler.create({ id: 'late', trigger: { at: clock.now() + 1000 }, template: { task: 'remind' } });
+      clock.advance(1000);
+      await scheduler.tick();
+      clock.advance(24 * 3600_000);
+      await new Maintenance(store, { clock }).runOnce();
+      assert.deepEqual((await store.listSchedules()).map((r) => r.id).sort(), ['daily', 'held', 'late']);
+      assert.ok((await store.countJobs({})).default!.queued >= N + 1, 'the jobs they made stay');
     });
   });
 });

@@ -40,8 +40,11 @@ export async function listSchedules(ctx: PostgresContext): Promise<ScheduleRecor
   return (await ctx.pool.query<ScheduleRow>(ctx.statements.schedAll)).rows.map(rowToSchedule);
 }
 
-export async function removeSchedule(ctx: PostgresContext, id: string): Promise<boolean> {
-  return ((await ctx.pool.query(ctx.statements.schedRemove, [id])).rowCount ?? 0) === 1;
+export async function removeSchedule(ctx: PostgresContext, id: string, expected?: { version: number; createdAt: number }): Promise<boolean> {
+  const r = expected
+    ? await ctx.pool.query(ctx.statements.schedRemoveAt, [id, expected.version, expected.createdAt])
+    : await ctx.pool.query(ctx.statements.schedRemove, [id]);
+  return (r.rowCount ?? 0) === 1;
 }
 
 export async function dueSchedules(ctx: PostgresContext, now: number, limit: number): Promise<ScheduleRecord[]> {

@@ -109,6 +109,7 @@ export function storeStatements(quotedSchema: string, schema: string) {
         run_count = coalesce($5::integer, run_count), last_run_at = coalesce($6::bigint, last_run_at), updated_at = $7,
         version = version + 1 WHERE id = $1 AND version = $8 AND ($9::bigint IS NULL OR created_at = $9) RETURNING *`,
     schedRemove: `DELETE FROM ${S}.schedules WHERE id = $1`,
+    schedRemoveAt: `DELETE FROM ${S}.schedules WHERE id = $1 AND version = $2 AND created_at = $3`,
     schedDue: st('fusion_sched_due', `SELECT * FROM ${S}.schedules WHERE NOT paused AND next_run_at IS NOT NULL AND next_run_at <= $1
       ORDER BY next_run_at, id COLLATE "C" LIMIT $2`),
     schedNext: st('fusion_sched_next', `SELECT min(next_run_at) AS t FROM ${S}.schedules WHERE NOT paused AND next_run_at IS NOT NULL`),

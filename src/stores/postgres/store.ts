@@ -18,7 +18,7 @@ import type {
   AddJobs, AdvanceSchedule, BeatWorker, ClaimRequest, ClaimResult, CleanQuery, CountJobs, DueSchedules,
   FinishAndClaimJobs, FinishAnswer, FinishJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob,
   Page, ProgressJob, PromoteDueJobs, QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob,
-  SaveSchedule, ScheduleRecord, ScheduleRef, SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities,
+  RemoveSchedule, SaveSchedule, ScheduleRecord, ScheduleRef, SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities,
   StoreListener, SubscribeOptions, WorkerInfo, WorkerRef,
 } from '../../core/store.js';
 import { WORK_EVENTS } from '../../core/store.js';
@@ -233,8 +233,8 @@ export class PostgresStore implements Store {
     return schedules.listSchedules(this.ctx);
   }
 
-  async removeSchedule({ id }: ScheduleRef): Promise<boolean> {
-    return schedules.removeSchedule(this.ctx, id);
+  async removeSchedule({ id, expected }: RemoveSchedule): Promise<boolean> {
+    return schedules.removeSchedule(this.ctx, id, expected);
   }
 
   async dueSchedules({ now, limit }: DueSchedules): Promise<ScheduleRecord[]> {

@@ -1,6 +1,6 @@
 // Schedules, in the global slot. A run's jobs go through the global outbox: written by the advance
 // script with the schedule's new version, delivered right after (outbox.ts).
-import type { AdvanceSchedule, DueSchedules, SaveSchedule, ScheduleRecord, ScheduleRef } from '../../core/store.js';
+import type { AdvanceSchedule, DueSchedules, RemoveSchedule, SaveSchedule, ScheduleRecord, ScheduleRef } from '../../core/store.js';
 import { ScheduleConflict } from '../../core/store.js';
 import { scheduleAdvanceScript, scheduleRemoveScript, scheduleUpsertScript } from './script-calls.js';
 import { hashToSchedule } from './codec.js';
@@ -40,8 +40,8 @@ export class Schedules {
     return this.read(await this.ctx.client.zrange(this.ctx.keys.allSchedules, '0', '-1'));
   }
 
-  async removeSchedule({ id }: ScheduleRef): Promise<boolean> {
-    return (await this.ctx.run(scheduleRemoveScript({ globalKeyBase: this.ctx.keys.globalKeyBase, id }))) === 1;
+  async removeSchedule({ id, expected }: RemoveSchedule): Promise<boolean> {
+    return (await this.ctx.run(scheduleRemoveScript({ globalKeyBase: this.ctx.keys.globalKeyBase, id, expected }))) === 1;
   }
 
   async dueSchedules({ now, limit }: DueSchedules): Promise<ScheduleRecord[]> {

@@ -280,8 +280,9 @@ export function scheduleUpsertScript(input: {
   return scriptCall('schedule-upsert', [input.globalKeyBase], args);
 }
 
-export function scheduleRemoveScript(input: { globalKeyBase: string; id: string }): ScriptCall<number> {
-  return scriptCall('schedule-remove', [input.globalKeyBase], [input.id]);
+export function scheduleRemoveScript(input: { globalKeyBase: string; id: string; expected?: { version: number; createdAt: number } }): ScriptCall<number> {
+  const e = input.expected;
+  return scriptCall('schedule-remove', [input.globalKeyBase], e ? [input.id, e.version, e.createdAt] : [input.id]);
 }
 
 /**

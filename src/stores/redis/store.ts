@@ -12,7 +12,7 @@ import { FusionError } from '../../core/errors.js';
 import type {
   AddJobs, AdvanceSchedule, BeatWorker, ClaimRequest, ClaimResult, CleanQuery, CountJobs, DueSchedules, FinishAndClaimJobs, FinishAnswer, FinishJobs,
   HandoffJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob, Page, ProgressJob, PromoteDueJobs,
-  QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob, SaveSchedule, ScheduleRecord, ScheduleRef,
+  QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob, RemoveSchedule, SaveSchedule, ScheduleRecord, ScheduleRef,
   SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities, StoreListener, SubscribeOptions, WorkerInfo, WorkerRef,
 } from '../../core/store.js';
 import type { Job, LogLine } from '../../core/job.js';
@@ -175,7 +175,7 @@ export class RedisStore implements Store {
   saveSchedule(params: SaveSchedule): Promise<ScheduleRecord> { return this.schedules.saveSchedule(params); }
   getSchedule(params: ScheduleRef): Promise<ScheduleRecord | null> { return this.schedules.getSchedule(params); }
   listSchedules(): Promise<ScheduleRecord[]> { return this.schedules.listSchedules(); }
-  removeSchedule(params: ScheduleRef): Promise<boolean> { return this.schedules.removeSchedule(params); }
+  removeSchedule(params: RemoveSchedule): Promise<boolean> { return this.schedules.removeSchedule(params); }
   dueSchedules(params: DueSchedules): Promise<ScheduleRecord[]> { return this.schedules.dueSchedules(params); }
   nextScheduleAt(): Promise<number | null> { return this.schedules.nextScheduleAt(); }
   advanceSchedule(params: AdvanceSchedule): Promise<boolean> { return this.schedules.advanceSchedule(params); }

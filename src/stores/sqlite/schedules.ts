@@ -32,8 +32,9 @@ export function listSchedules(conn: SqliteConnection): ScheduleRecord[] {
   return (conn.statements.allSchedules.all() as ScheduleRow[]).map(rowToSchedule);
 }
 
-export function removeSchedule(conn: SqliteConnection, id: string): boolean {
-  return conn.statements.deleteSchedule.run(id).changes === 1;
+export function removeSchedule(conn: SqliteConnection, id: string, expected?: { version: number; createdAt: number }): boolean {
+  const s = conn.statements;
+  return (expected ? s.deleteScheduleAt.run(id, expected.version, expected.createdAt) : s.deleteSchedule.run(id)).changes === 1;
 }
 
 export function dueSchedules(conn: SqliteConnection, now: number, limit: number): ScheduleRecord[] {

@@ -280,6 +280,7 @@ export function prepareStatements(db: Database.Database) {
       run_count = coalesce(@runCountSet, run_count), last_run_at = coalesce(@lastRunAtSet, last_run_at),
       updated_at = excluded.updated_at, version = version + 1 RETURNING *`),
     deleteSchedule: d.prepare(`DELETE FROM schedules WHERE id = ?`),
+    deleteScheduleAt: d.prepare(`DELETE FROM schedules WHERE id = ? AND version = ? AND created_at = ?`),
     dueSchedules: d.prepare(`SELECT * FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= ?
       ORDER BY next_run_at LIMIT (SELECT ?)`),
     nextScheduleAt: d.prepare(`SELECT min(next_run_at) AS t FROM schedules WHERE paused = 0 AND next_run_at IS NOT NULL`),

@@ -12,7 +12,7 @@ import type {
   AddJobs, AdvanceSchedule, BeatWorker, ClaimRequest, ClaimResult, CleanQuery, CountJobs, DueSchedules,
   FinishAndClaimJobs, FinishAnswer, FinishJobs, HeartbeatJobs, HeartbeatResult, JobAction, JobRef, ListQuery, ListWorkers, LogJob,
   Page, ProgressJob, PromoteDueJobs, QueueAction, QueueInfo, RecoverExpiredJobs, RecoverResult, RescheduleJob, RetryJob,
-  SaveSchedule, ScheduleRecord, ScheduleRef, SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities,
+  RemoveSchedule, SaveSchedule, ScheduleRecord, ScheduleRef, SetQueueOptions, SharedState, StateCounts, Store, StoreCapabilities,
   StoreListener, WorkerInfo, WorkerRef,
 } from '../../core/store.js';
 import type Database from 'better-sqlite3';
@@ -250,8 +250,8 @@ export class SqliteStore implements Store {
     return schedules.listSchedules(this.conn);
   }
 
-  async removeSchedule({ id }: ScheduleRef): Promise<boolean> {
-    return schedules.removeSchedule(this.conn, id);
+  async removeSchedule({ id, expected }: RemoveSchedule): Promise<boolean> {
+    return schedules.removeSchedule(this.conn, id, expected);
   }
 
   async dueSchedules({ now, limit }: DueSchedules): Promise<ScheduleRecord[]> {

@@ -28,6 +28,24 @@ export function schedulesArea(make: StoreFactory): void {
       assert.equal(await s.getSchedule({ id: 'a' }), null);
     });
 
+    it('removes with expected version and createdAt only while the schedule is still that record (retention of ended ones)', async () => {
+      const ended = await s.saveSchedule({ schedule: rec('a', null), now: T0 });
+      const at = (v: { version: number; createdAt: number }) => ({ version: v.version, createdAt: v.createdAt });
+      // Updated since it was read: kept.
+      const revived = await s.saveSchedule({ schedule: rec('a', T0 + 10), now: T0 + 1 });
+      assert.equal(await s.removeSchedule({ id: 'a', expected: at(ended) }), false);
+      assert.equal((await s.getSchedule({ id: 'a' }))!.nextRunAt, T0 + 10);
+      // Removed and made again: the same version, another createdAt, kept.
+      await s.removeSchedule({ id: 'a' });
+      const again = await s.saveSchedule({ schedule: rec('a', null), now: T0 + 2 });
+      assert.equal(again.version, 1);
+      assert.equal(await s.removeSchedule({ id: 'a', expected: { version: 1, createdAt: ended.createdAt } }), false);
+      assert.equal(await s.removeSchedule({ id: 'a', expected: at(revived) }), false);
+      assert.equal(await s.removeSchedule({ id: 'a', expected: at(again) }), true);
+      assert.equal(await s.getSchedule({ id: 'a' }), null);
+      assert.deepEqual(await s.listSchedules(), []);
+    });
+
     it('saves with a version check: a stale version changes nothing and says conflict', async () => {
       const a = await s.saveSchedule({ schedule: rec('a', T0 + 10), now: T0, expectedVersion: 0 });
       assert.equal(a.version, 1);
