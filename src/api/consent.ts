@@ -1,9 +1,10 @@
 // WhatsApp consent per contact, behind a small interface. The authority is the store
 // (StoreConsentStore, over SharedState: every worker checks it at send time); an append-only
 // JSON-lines file or memory can be kept beside it as a journal (the CLI's --consent-file).
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Store } from '../core/store.js';
 import { consentBook } from '../channels/whatsapp/consent.js';
 
@@ -37,26 +38,20 @@ export class MemoryConsentStore implements ConsentStore {
   async close(): Promise<void> {}
 }
 
-export class FileConsentStore extends MemoryConsentStore {
+/**
+ * An append-only JSON-lines journal of consent changes (the CLI's --consent-file, `fusion server`'s
+ * default) kept beside the store, which is the authority every route and worker reads. It holds
+ * nothing in memory: read whole at start and mirrored in a map, it grew the API process with every
+ * contact ever recorded (nothing read the map), and past V8's longest string (~512 MB of journal)
+ * kept the server from starting. get() reads the file (for tools and tests).
+ */
+export class FileConsentStore implements ConsentStore {
   private file: Promise<FileHandle> | null = null;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly path: string) {
-    super();
-    if (existsSync(path)) {
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          const r = JSON.parse(line) as ConsentRecord;
-          this.records.set(keyOf(r.contact, r.countryCode), r);
-        } catch {
-          // A torn last line from a crash mid-write: the record before it still stands.
-        }
-      }
-    }
-  }
+  constructor(private readonly path: string) {}
 
-  override async set(rec: ConsentRecord): Promise<ConsentRecord> {
+  async set(rec: ConsentRecord): Promise<ConsentRecord> {
     const r = { ...rec, contact: normalizeContact(rec.contact), countryCode: normalizeContact(rec.countryCode) };
     const line = `${JSON.stringify(r)}\n`;
     // Writes are serialised and synced before the caller hears "ok", so an answered update survives a crash.
@@ -71,10 +66,28 @@ export class FileConsentStore extends MemoryConsentStore {
     });
     this.chain = write.catch(() => undefined);
     await write;
-    return super.set(r);
+    return r;
   }
 
-  override async close(): Promise<void> {
+  /** The last record of the contact in the journal, read line by line. */
+  async get(contact: string, countryCode: string): Promise<ConsentRecord | null> {
+    await this.chain;
+    if (!existsSync(this.path)) return null;
+    const want = keyOf(contact, countryCode);
+    let found: ConsentRecord | null = null;
+    for await (const line of createInterface({ input: createReadStream(this.path), crlfDelay: Infinity })) {
+      if (!line.trim()) continue;
+      try {
+        const r = JSON.parse(line) as ConsentRecord;
+        if (keyOf(r.contact, r.countryCode) === want) found = r;
+      } catch {
+        // A torn last line from a crash mid-write: the record before it still stands.
+      }
+    }
+    return found;
+  }
+
+  async close(): Promise<void> {
     await this.chain;
     const f = this.file;
     this.file = null;
