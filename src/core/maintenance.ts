@@ -29,6 +29,13 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
  */
 const SCHEDULE_SWEEP_MS = 3600_000;
 
+/**
+ * How often the worker registry is read: a read drops the entries of workers whose beats stopped
+ * (the store's listWorkers), and nothing else did but a dashboard or GET /v1/workers, so every
+ * worker process killed without its clean stop (kill -9, OOM, an evicted pod) stayed for good.
+ */
+const WORKERS_SWEEP_MS = 60_000;
+
 export interface MaintenanceOptions {
   intervalMs?: number;
   retention?: Partial<RetentionPolicy>;
@@ -52,6 +59,7 @@ export class Maintenance {
   /** The last pass found the store full (a step refused for room). */
   private storeFull = false;
   private schedulesSweptAt = -Infinity;
+  private workersSweptAt = -Infinity;
 
   constructor(private store: Store, opts: MaintenanceOptions = {}) {
     this.intervalMs = opts.intervalMs ?? 1000;
@@ -120,6 +128,10 @@ export class Maintenance {
         if (n < this.batch) break;
         await new Promise((res) => setImmediate(res));
       }
+    }
+    if (now - this.workersSweptAt >= WORKERS_SWEEP_MS) {
+      this.workersSweptAt = now;
+      await unlessFull(this.store.listWorkers({ now }), []);
     }
     if (now - this.schedulesSweptAt >= SCHEDULE_SWEEP_MS) {
       this.schedulesSweptAt = now;

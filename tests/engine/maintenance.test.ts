@@ -6,6 +6,8 @@ import { Maintenance } from '../../src/core/maintenance.js';
 import { resolveSpec } from '../../src/core/queue.js';
 import { withFusion } from '../helpers/engine.js';
 import { Scheduler } from '../../src/core/scheduler.js';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 
 describe('Maintenance', () => {
   it('requeues expired leases, promotes due jobs, and removes finished jobs past retention', async () => {
@@ -65,6 +67,26 @@ describe('Maintenance', () => {
       await new Maintenance(store, { clock }).runOnce();
       assert.deepEqual((await store.listSchedules()).map((r) => r.id).sort(), ['daily', 'held', 'late']);
       assert.ok((await store.countJobs({})).default!.queued >= N + 1, 'the jobs they made stay');
+    });
+  });
+
+  it('drops the registry entries of thousands of workers killed without a clean stop, though nobody lists workers', async () => {
+    const clock = new ManualClock();
+    await withFusion({ clock }, async ({ store, dir }) => {
+      const t0 = clock.now();
+      const N = 2000;
+      const info = (id: string, at: number) => ({ id, host: 'h', pid: 1, queues: ['default'], concurrency: 1, running: [], startedAt: t0, lastSeenAt: at });
+      // Each a process killed (kill -9, OOM, an evicted pod): its last beat, and no removeWorker.
+      for (let i = 0; i < N; i++) await store.beatWorker({ worker: info(`dead${i}`, t0), ttlMs: 15_000 });
+      clock.advance(60_000);
+      await store.beatWorker({ worker: info('alive', clock.now()), ttlMs: 15_000 });
+      await new Maintenance(store, { clock }).runOnce();
+      const db = new Database(join(dir, 'fusion.db'), { readonly: true });
+      try {
+        assert.deepEqual(db.prepare('SELECT id FROM workers').pluck().all(), ['alive'], 'registry rows left');
+      } finally {
+        db.close();
+      }
     });
   });
 });
