@@ -49,6 +49,13 @@ export interface ElasticsearchTarget {
   flushIntervalMs?: number;
 }
 
+/**
+ * Bytes of log lines waiting for Elasticsearch past which new lines are not shipped (stdout still
+ * has every one). The bulk helper stops reading while its requests wait: a cluster that is down or
+ * does not answer otherwise made the process keep every line logged meanwhile, for as long as it lasted.
+ */
+export const MAX_SHIPPING_BACKLOG_BYTES = 16 * 1024 * 1024;
+
 export interface ShippingLogger {
   logger: PinoLogger;
   /** Ship what is still buffered and stop (at shutdown); resolves within `timeoutMs` whatever ES does. */
@@ -77,16 +84,35 @@ export async function createShippingLogger(opts: LoggerSetup & { elasticsearch?:
     flushBytes: 64 * 1024,
     flushInterval: es.flushIntervalMs ?? 1000,
   });
-  const logger = pino(loggerOptions(opts), pino.multistream([
-    { level: 'trace', stream: stdout },
-    { level: 'trace', stream: shipper as unknown as DestinationStream },
-  ]));
   // The shipper's own faults go to stdout only (never back into the shipper), without credentials.
   const node = es.node.replace(/\/\/[^@/]*@/, '//***@');
   let reported = 0;
   const fault = (what: string, err: unknown) => {
     if (reported++ < 5) stdout.write(`${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, node, err: (err as Error)?.message ?? String(err), msg: `elasticsearch shipping: ${what}` })}\n`);
   };
+  let shedding = false;
+  const bounded = {
+    write(line: string): void {
+      if (shipper.writableLength < MAX_SHIPPING_BACKLOG_BYTES) {
+        shedding = false;
+        shipper.write(line);
+      } else if (!shedding) {
+        shedding = true;
+        fault('log lines are not shipped while Elasticsearch is behind', `${shipper.writableLength} bytes wait`);
+      }
+    },
+    end(): void {
+      shipper.end();
+    },
+    /** What waits for Elasticsearch (as a stream tells it), for diagnostics. */
+    get writableLength(): number {
+      return shipper.writableLength;
+    },
+  };
+  const logger = pino(loggerOptions(opts), pino.multistream([
+    { level: 'trace', stream: stdout },
+    { level: 'trace', stream: bounded as DestinationStream },
+  ]));
   let finished = false;
   const done = new Promise<void>((resolve) => {
     shipper.on('insert', () => ((finished = true), resolve()));

@@ -14,6 +14,7 @@ import { SnoozeError } from '../../src/core/errors.js';
 import { MAX_LOG_RESULT, type AttemptLogLine } from '../../src/channels/attempt-log.js';
 import { validateConfig } from '../../src/channels/config.js';
 import { createShippingLogger } from '../../src/logging.js';
+import { pino } from 'pino';
 import type { Logger } from '../../src/core/logger.js';
 import type { FusionConfig } from '../../src/channels/config-types.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -280,6 +281,52 @@ describe('Elasticsearch shipping', () => {
       await h.close().catch(() => undefined);
       closeSync(fd);
       es.server.close();
+      t.remove();
+    }
+  });
+
+  it('keeps a bounded backlog for an Elasticsearch that takes bulk requests and answers none; stdout has every line', async () => {
+    // Holds every request until the test is over, then answers them (and later ones) as the bulk API does.
+    let answering = false;
+    const held: (() => void)[] = [];
+    const silent = createServer((req, res) => {
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (d) => (text += d));
+      req.on('end', () => {
+        const answer = () => {
+          const actions = text.split('\n').filter(Boolean).filter((_, i) => i % 2 === 0);
+          res.writeHead(200, { 'x-elastic-product': 'Elasticsearch', 'content-type': 'application/json' });
+          res.end(JSON.stringify({ took: 1, errors: false, items: actions.map(() => ({ index: { status: 201, result: 'created' } })) }));
+        };
+        if (answering) answer();
+        else held.push(answer);
+      });
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const t = tempDir();
+    const outFile = join(t.dir, 'stdout.log');
+    const fd = openSync(outFile, 'w');
+    const shipping = await createShippingLogger({
+      level: 'info', destination: fd, sync: true,
+      elasticsearch: { node: `http://127.0.0.1:${(silent.address() as { port: number }).port}`, flushIntervalMs: 50 },
+    });
+    try {
+      const N = 100_000;
+      for (let i = 0; i < N; i++) shipping.logger.info({ job_id: `j${i}`, status: 'completed', job_result: 'y'.repeat(100) }, 'Execution Successful');
+      // What the logger's destinations hold: stdout writes at once, the shipping side keeps what waits.
+      const destinations = (shipping.logger as unknown as Record<symbol, { streams: { stream: { writableLength?: number } }[] }>)[pino.symbols.streamSym]!.streams;
+      const waiting = destinations.reduce((n, d) => n + (d.stream.writableLength ?? 0), 0);
+      assert.ok(waiting <= 16 * 1024 * 1024 + 1024, `bytes of log lines kept for shipping: ${waiting}`); // MAX_SHIPPING_BACKLOG_BYTES, and a line
+      const stdout = readFileSync(outFile, 'utf8');
+      assert.equal(stdout.split('\n').filter((l) => l.includes('"job_id"')).length, N, 'stdout has every line');
+      assert.match(stdout, /elasticsearch shipping: log lines are not shipped while Elasticsearch is behind/);
+    } finally {
+      answering = true;
+      for (const answer of held.splice(0)) answer();
+      await within(shipping.close(10_000), 20_000, 'shipping closed');
+      closeSync(fd);
+      silent.close();
       t.remove();
     }
   });
