@@ -149,6 +149,13 @@ export class Fusion {
       clock: this.clock, logger: this.logger, lifecycle: this.lifecycle, ...opts, queues: opts.queues ?? this.taskQueues(),
     });
     this.workers.add(w);
+    // Forgotten once stopped (its last act is worker.down): an application that starts and stops
+    // workers, one per tenant say, kept every one it ever made, with its state, until close().
+    const off = w.lifecycle.on('worker.down', (e) => {
+      if (e.workerId !== w.id) return;
+      off();
+      this.workers.delete(w);
+    });
     return w.start();
   }
 

@@ -441,4 +441,21 @@ describe('Worker', () => {
       assert.ok(ran === total && ranWhenTimerFired < total / 2, `a 1 ms timer fired after ${ranWhenTimerFired} of ${total} jobs`);
     });
   });
+
+  it('forgets a worker once it stopped: thousands started and stopped leave only the live one held, and close() stops that one', async () => {
+    await withFusion(async ({ fusion }) => {
+      fusion.task('t', async () => 'done');
+      const held = () => (fusion as unknown as { workers: Set<unknown> }).workers.size;
+      const N = 2000;
+      // An application that starts a worker per tenant and stops it when the tenant goes.
+      for (let i = 0; i < N; i++) await fusion.worker({ queues: [`tenant-${i}`], concurrency: 1 }).stop(0);
+      const live = fusion.worker({ queues: ['default'], concurrency: 1 });
+      assert.equal(held(), 1, 'workers held by the Fusion');
+      const job = await fusion.enqueue('t');
+      assert.equal((await waitForState(fusion.store, job.id, 'completed')).result, 'done');
+      const down = fusion.lifecycle.next('worker.down');
+      await fusion.close(100);
+      assert.equal((await down).workerId, live.id, 'close() stops the live worker');
+    });
+  });
 });
