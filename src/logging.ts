@@ -34,9 +34,20 @@ function loggerOptions(opts: LoggerSetup): LoggerOptions {
   };
 }
 
+/**
+ * Bytes of lines waiting for stdout past which new lines are dropped. An async destination keeps
+ * what the descriptor does not take yet: stdout piped to a reader that stalls (a log collector
+ * down, a paused `| tee`) otherwise made the process keep every line logged for as long as it lasted.
+ */
+export const MAX_STDOUT_BACKLOG_BYTES = 16 * 1024 * 1024;
+
+function stdoutDestination(opts: LoggerSetup) {
+  return pino.destination({ dest: opts.destination ?? 1, sync: opts.sync ?? false, maxLength: MAX_STDOUT_BACKLOG_BYTES });
+}
+
 /** `sync: true` writes each line before returning (tests, short-lived tools); the default is async, off the hot path. */
 export function createLogger(opts: LoggerSetup = {}): PinoLogger {
-  return pino(loggerOptions(opts), pino.destination({ dest: opts.destination ?? 1, sync: opts.sync ?? false }));
+  return pino(loggerOptions(opts), stdoutDestination(opts));
 }
 
 /** Where logs are shipped besides stdout (fusion.config.json `logging.elasticsearch`). */
@@ -68,7 +79,7 @@ export interface ShippingLogger {
  * stdout and never stop the process.
  */
 export async function createShippingLogger(opts: LoggerSetup & { elasticsearch?: ElasticsearchTarget }): Promise<ShippingLogger> {
-  const stdout = pino.destination({ dest: opts.destination ?? 1, sync: opts.sync ?? false });
+  const stdout = stdoutDestination(opts);
   const es = opts.elasticsearch;
   if (!es) return { logger: pino(loggerOptions(opts), stdout), close: async () => {} };
   // Loaded only when shipping: the Elasticsearch client is a sizeable module.
