@@ -161,6 +161,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   for (const w of warnings) logger.warn({}, `config: ${w}`);
   const storeUrl = values.store ?? process.env.FUSION_STORE ?? DEFAULT_STORE_URL;
   const port = int(values.port ?? process.env.FUSION_PORT, 'port', 8002);
+  if (port > 65535) throw new Error(`--port must be at most 65535, got "${port}"`);
   const host = values.host ?? process.env.FUSION_HOST ?? '127.0.0.1';
   const graceMs = int(values['grace-ms'], 'grace-ms', 10_000);
   const leaseMs = int(values['lease-ms'], 'lease-ms', 30_000);
@@ -229,6 +230,17 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 
+  // The port is bound before any worker starts: a port in use (another hub, a restart loop) stops
+  // the start before a job is claimed, not after jobs were claimed and sent, then left to their leases.
+  let app: Awaited<ReturnType<typeof buildServer>> | undefined;
+  if (serving) {
+    const consent = new FileConsentStore(values['consent-file'] ?? process.env.FUSION_CONSENT_FILE ?? './data/consent.jsonl');
+    app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks, allowedHosts, publicUrl, ...limits });
+    app.addHook('onClose', () => consent.close());
+    await app.listen({ port, host });
+    const server = app;
+    stoppers.push(() => server.close());
+  }
   if (command === 'start' || command === 'worker') {
     const lanes = workerLanes(values.queues, [...DEFAULT_QUEUES, ...fusion.taskQueues()]);
     const queues = lanes.flatMap((l) => l.queues);
@@ -254,16 +266,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     fusion.startScheduler();
     logger.info({ schedules: (await fusion.scheduler.list()).length }, 'scheduler running');
   }
-  if (serving) {
-    const consent = new FileConsentStore(values['consent-file'] ?? process.env.FUSION_CONSENT_FILE ?? './data/consent.jsonl');
-    const app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks, allowedHosts, publicUrl, ...limits });
-    app.addHook('onClose', () => consent.close());
-    await app.listen({ port, host });
+  if (app) {
     if (bindWarning) logger.warn({ host }, bindWarning);
     // The bound port, not the asked one: `--port 0` takes a free port and callers read it here.
     const bound = (app.server.address() as { port: number } | null)?.port ?? port;
     logger.info({ url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, store: storeUrl.replace(/\/\/[^@/]*@/, '//***@'), apiKeys: apiKeys.length }, 'fusion listening');
-    stoppers.push(() => app.close());
   }
 }
 

@@ -3,7 +3,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { resolveSpec } from '../../src/core/queue.js';
 import { tempDir } from '../helpers/tmp.js';
 import { CLI, freePort } from '../helpers/net.js';
 
@@ -49,5 +52,55 @@ describe('fusion CLI', () => {
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     assert.equal(code, 1);
     assert.match(err, /--concurrency must be a non-negative integer, got "many"/);
+  });
+
+  it('start on a port in use: exits 1 naming the address, before any waiting job is claimed', async () => {
+    const t = tempDir();
+    const db = join(t.dir, 'fusion.db');
+    const store = new SqliteStore(db);
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const now = Date.now();
+      await store.addJobs({ jobs: Array.from({ length: 5 }, (_, i) => resolveSpec({ id: `sms-${i}`, task: 'sms', payload: { to: '+919876543210', text: 'Your OTP is 4711' } }, now)), now });
+      const child = spawn(process.execPath, [CLI, 'start', '--store', `sqlite:${db}`, '--port', String(port)], {
+        env: { ...process.env, FUSION_API_KEYS: '', FUSION_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (err += d));
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      assert.equal(code, 1);
+      assert.match(err, new RegExp(`address already in use 127\\.0\\.0\\.1:${port}`));
+      // A start that fails must not have sent messages it then leaves to their leases (sent again later, or failed as stalls).
+      assert.ok(!out.includes('Execution Started'), `no job ran:\n${out}`);
+      for (let i = 0; i < 5; i++) {
+        const job = (await store.getJob({ id: `sms-${i}` }))!;
+        assert.equal(job.state, 'queued', `sms-${i} is still waiting, not left active`);
+        assert.equal(job.attempts, 0);
+      }
+    } finally {
+      taken.close();
+      await store.close();
+      t.remove();
+    }
+  });
+
+  it('start with a port out of range: a message naming --port, nothing opened', async () => {
+    const t = tempDir();
+    const db = join(t.dir, 'fusion.db');
+    try {
+      const child = spawn(process.execPath, [CLI, 'start', '--store', `sqlite:${db}`, '--port', '99999'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      assert.equal(code, 1);
+      assert.match(err, /--port must be at most 65535, got "99999"/);
+      assert.ok(!existsSync(db), 'the store was not opened');
+    } finally {
+      t.remove();
+    }
   });
 });
