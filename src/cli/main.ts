@@ -13,7 +13,7 @@ import { ConfigError, configPath, loadConfig, routingTable } from '../channels/c
 import { parsePublicUrl } from '../channels/public-url.js';
 import { consentRule } from '../channels/whatsapp/consent.js';
 import { DEFAULT_STORE_URL } from '../stores/index.js';
-import { isRedisUrl } from '../stores/url.js';
+import { isRedisUrl, redactStoreUrl } from '../stores/url.js';
 import type { Worker } from '../core/worker.js';
 import type { Store } from '../core/store.js';
 import type { Logger } from '../core/logger.js';
@@ -270,7 +270,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (bindWarning) logger.warn({ host }, bindWarning);
     // The bound port, not the asked one: `--port 0` takes a free port and callers read it here.
     const bound = (app.server.address() as { port: number } | null)?.port ?? port;
-    logger.info({ url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, store: storeUrl.replace(/\/\/[^@/]*@/, '//***@'), apiKeys: apiKeys.length }, 'fusion listening');
+    logger.info({ url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, store: redactStoreUrl(storeUrl), apiKeys: apiKeys.length }, 'fusion listening');
   }
 }
 

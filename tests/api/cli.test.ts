@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 import { CLI, freePort } from '../helpers/net.js';
 import { twilioLikeSignature } from '../channels/sms-fixtures.js';
+import { dropSchema, pgSkip, schemaUrl, testSchema } from '../helpers/postgres.js';
 
 
 
@@ -96,6 +97,25 @@ describe('fusion server: API keys and binding', () => {
     } finally {
       p.child.kill('SIGKILL');
       t.remove();
+    }
+  });
+
+  it('the "fusion listening" line shows no store password, also one given as a URL parameter', async (t) => {
+    const skip = await pgSkip();
+    if (skip) return t.skip(skip);
+    const schema = testSchema();
+    // The test server trusts loopback: the password is never asked for, only printed (or not).
+    const secret = 'hunter2-in-the-store-url';
+    const p = run(['server', '--port', '0', '--store', schemaUrl(schema, `&password=${secret}`)], { FUSION_API_KEYS: '', FUSION_API_KEYS_FILE: '', FUSION_CONFIG: '' });
+    try {
+      await p.listening;
+      const line = p.output().split('\n').find((l) => l.includes('"msg":"fusion listening"'))!;
+      assert.match(JSON.parse(line).store, /[?&]password=\*\*\*/, line);
+      assert.ok(!p.output().includes(secret), `the password appears in the output:\n${p.output()}`);
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exit;
+      await dropSchema(schema);
     }
   });
 });
