@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { validateConfig } from '../../src/channels/config.js';
@@ -144,5 +144,67 @@ describe('docs: docs/webhooks.md', () => {
       .replace(/([{,]\s*)([A-Za-z]+):/g, '$1"$2":');
     const { config } = validateConfig(JSON.parse(json), { env: {} });
     assert.deepEqual(config.outgoing?.allow, ['10.1.0.0/16', 'hooks.internal', '*.corp.example']);
+  });
+});
+
+describe('docs: docs/api.md curl examples against a `fusion start` with a key', () => {
+  let store: TestStore;
+  let hub: HubProcess;
+  const md = doc('docs/api.md');
+  // "Examples below assume:" the doc's own exports.
+  const key = md.match(/^export KEY=(\S+)/m)![1]!;
+  before(async () => {
+    store = await testStore('sqlite');
+    // `/mapping/` needs a `mapping` handler and `/api/tasks` the Celery example's tasks, as the doc says.
+    const mapping = join(store.dir, 'mapping-task.mjs');
+    writeFileSync(mapping, "export default (fusion) => fusion.task('mapping', async (p) => p, { queue: 'dictionary' });\n");
+    hub = await spawnHub('start', ['--store', store.url, '--port', '0', '--tasks', mapping, '--tasks', join(process.cwd(), 'dist/examples/celery-tasks.js')],
+      { cwd: store.dir, env: { FUSION_API_KEYS: `${key}:admin` } });
+  });
+  after(() => teardown([hub], store));
+
+  /** Every curl command of the page's sh blocks, continuation lines joined, in the page's order. */
+  function commands(): string[] {
+    return blocks(md, 'sh').flatMap((b) => b.replace(/\\\n/g, ' ').split('\n')).filter((l) => l.startsWith('curl '));
+  }
+
+  it('every example that names no placeholder id answers without an error, as written', async () => {
+    const env = { ...process.env, FUSION: hub.base, KEY: key };
+    const failures: string[] = [];
+    const run = async (command: string, extra: Record<string, string> = {}) => {
+      const { stdout } = await sh('sh', ['-c', command], { timeout: 30_000, env: { ...env, ...extra } });
+      let answer: unknown;
+      try {
+        answer = JSON.parse(stdout);
+      } catch {
+        return; // Prometheus text, an empty 204
+      }
+      if ((answer as { error?: { code?: string } } | null)?.error?.code) failures.push(`${command}\n  answered ${stdout}`);
+    };
+    const newJob = async () => {
+      const res = await fetch(`${hub.base}/v1/jobs`, {
+        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ task: 'sms', payload: { to: '+919876543210', text: 'later' }, delay: 3_600_000 }),
+      });
+      return ((await res.json()) as { id: string }).id;
+    };
+    let ran = 0;
+    for (const command of commands()) {
+      // Placeholders (a job id the reader has), the streaming one, and "At a glance"'s long poll (its own $ID) are not run.
+      if (command.includes('0193c6e4-...') || command.startsWith('curl -N') || (command.includes('localhost:8002') && command.includes('$ID'))) continue;
+      if (command.includes('localhost:8002')) {
+        await run(command.replaceAll('localhost:8002', hub.base.replace(/^http:\/\//, '')));
+      } else if (command.includes('$ID')) {
+        // Each job action on a job in the state it needs: a delayed job, cancelled first for a retry.
+        const id = await newJob();
+        if (command.includes('/retry')) await run(`curl -sS -X POST $FUSION/v1/jobs/${id}/cancel -H "Authorization: Bearer $KEY"`);
+        await run(command, { ID: id });
+      } else {
+        await run(command);
+      }
+      ran++;
+    }
+    assert.deepEqual(failures, [], `examples that answer an error:\n${failures.join('\n')}`);
+    assert.ok(ran >= 30, `ran ${ran} examples`);
   });
 });
