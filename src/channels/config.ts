@@ -16,6 +16,7 @@ import { EXPONENTIAL_DEFAULTS, retrySpanMs } from '../core/backoff.js';
 import type { BackoffPolicy } from '../core/job.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
 import { parsePublicUrl } from './public-url.js';
+import { OutgoingGuard } from './http/guard.js';
 import { consentRule } from './whatsapp/consent.js';
 import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
@@ -357,6 +358,40 @@ function checkServer(config: FusionConfig, errors: string[]): void {
   }
 }
 
+/**
+ * What the outgoing guard and the log shipper would refuse only once the process opens them (an
+ * allow entry that is no CIDR, an unparsable pattern, a node that is no URL), named by field here,
+ * with the other mistakes: exit 2 and the path, not a bare "Invalid URL" from deep inside the start.
+ */
+function checkOutgoingAndLogging(config: FusionConfig, errors: string[]): void {
+  const o = isObject(config.outgoing) ? config.outgoing : {};
+  (Array.isArray(o.allow) ? o.allow : []).forEach((entry: unknown, i: number) => {
+    if (typeof entry !== 'string' || entry === '') return; // the shape's error already
+    try {
+      new OutgoingGuard({ allow: [entry] });
+    } catch (e) {
+      errors.push(`outgoing.allow[${i}]: ${(e as Error).message}`);
+    }
+  });
+  if (typeof o.allowPattern === 'string') {
+    try {
+      new RegExp(o.allowPattern, 'i');
+    } catch (e) {
+      errors.push(`outgoing.allowPattern: ${(e as Error).message}`);
+    }
+  }
+  const es = isObject(config.logging) && isObject(config.logging.elasticsearch) ? config.logging.elasticsearch : undefined;
+  if (typeof es?.node === 'string' && es.node !== '') {
+    let protocol = '';
+    try {
+      protocol = new URL(es.node).protocol;
+    } catch {
+      // reported below
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') errors.push('logging.elasticsearch.node: must be an http or https URL (https://es.internal:9200)');
+  }
+}
+
 /** Check a parsed config and resolve its env refs. Throws ConfigError naming every bad field. */
 export function validateConfig(raw: unknown, opts: { env?: NodeJS.ProcessEnv; catalogues?: Catalogues; file?: string } = {}): LoadedConfig {
   const env = opts.env ?? process.env;
@@ -369,6 +404,7 @@ export function validateConfig(raw: unknown, opts: { env?: NodeJS.ProcessEnv; ca
   const config = resolveEnvRefs(raw, [], env, errors) as FusionConfig;
   checkProviders(config, catalogues, errors);
   checkServer(config, errors);
+  checkOutgoingAndLogging(config, errors);
   if (errors.length) throw new ConfigError(errors, opts.file);
   const warnings = plainSecretWarnings(raw as FusionConfig, catalogues);
   return { config, warnings, file: opts.file ?? null };

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -111,6 +111,30 @@ describe('fusion start / worker with a config', () => {
       const r = await run(['worker', '--config', 'bad.json', '--store', `sqlite:${join(t.dir, 'f.db')}`], { cwd: t.dir });
       assert.equal(r.code, 2);
       assert.match(r.err, /channels\.sms\.providers\.x\.ratePerSecond: must be number/);
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('an outgoing allow entry, pattern or Elasticsearch node the start could not use: exit 2 naming each field, before anything opens', async () => {
+    const t = tempDir();
+    try {
+      writeFileSync(join(t.dir, 'bad.json'), JSON.stringify({
+        outgoing: { allow: ['hooks.internal', '10.20.0.0/99', '::1/200'], allowPattern: '(' },
+        logging: { elasticsearch: { node: 'es.internal:9200' } },
+      }));
+      const db = join(t.dir, 'f.db');
+      for (const args of [['config', 'check', '--config', 'bad.json'], ['start', '--config', 'bad.json', '--port', '0', '--store', `sqlite:${db}`]]) {
+        const r = await run(args, { cwd: t.dir });
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+        assert.match(r.err, /invalid configuration:/);
+        assert.match(r.err, /outgoing\.allow\[1\]: outgoing allow entry "10\.20\.0\.0\/99": an IPv4 prefix is at most \/32/);
+        assert.match(r.err, /outgoing\.allow\[2\]: .*an IPv6 prefix is at most \/128/);
+        assert.match(r.err, /outgoing\.allowPattern: Invalid regular expression/);
+        assert.match(r.err, /logging\.elasticsearch\.node: must be an http or https URL/);
+        assert.ok(!r.err.includes('outgoing.allow[0]'), 'a host name is a good entry');
+      }
+      assert.ok(!existsSync(db), 'the start stopped before it opened the store');
     } finally {
       t.remove();
     }

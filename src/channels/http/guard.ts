@@ -91,6 +91,7 @@ export class OutgoingGuard {
       const family = cidr ? isIP(cidr[1]!) : isIP(entry);
       if (family) {
         const type = family === 4 ? 'ipv4' : 'ipv6';
+        if (cidr && Number(cidr[2]) > (family === 4 ? 32 : 128)) throw new TypeError(`outgoing allow entry "${entry}": an IPv${family} prefix is at most /${family === 4 ? 32 : 128}`);
         if (cidr) this.allowedNets.addSubnet(cidr[1]!, Number(cidr[2]), type);
         else this.allowedNets.addAddress(entry, type);
         continue;
