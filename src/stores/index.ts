@@ -32,7 +32,14 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
     if (reserveMb !== undefined && !(Number.isInteger(reserveMb) && reserveMb >= 0)) {
       throw new FusionError('invalid_store', 'reserveMb must be an integer >= 0', { url });
     }
-    return new SqliteStore(path || './data/fusion.db', { ...opts.sqlite, synchronous: sync, watchMs, reserveMb });
+    const file = path || './data/fusion.db';
+    try {
+      return new SqliteStore(file, { ...opts.sqlite, synchronous: sync, watchMs, reserveMb });
+    } catch (err) {
+      // SQLite's own "unable to open database file" names no file: the operator is told which, and what it needs.
+      const e = err as { code?: string; message?: string };
+      throw new FusionError('store_unavailable', `could not open the SQLite store at ${file} (it needs a directory it can create or write, and a file it can write): ${e.message ?? String(err)}${e.code && !String(e.message).includes(e.code) ? ` (${e.code})` : ''}`, { path: file });
+    }
   }
   // A shared store's clock is read before anything uses it (core/shared-clock.ts).
   if (isRedisUrl(url)) {

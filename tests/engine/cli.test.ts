@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
@@ -99,6 +99,24 @@ describe('fusion CLI', () => {
       assert.equal(code, 1);
       assert.match(err, /--port must be at most 65535, got "99999"/);
       assert.ok(!existsSync(db), 'the store was not opened');
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('start on an SQLite path it cannot open: exit 1 naming the file, for a parent that is a file and for a path that is a directory', async () => {
+    const t = tempDir();
+    try {
+      writeFileSync(join(t.dir, 'not-a-dir'), '');
+      mkdirSync(join(t.dir, 'a-dir'));
+      for (const file of [join(t.dir, 'not-a-dir', 'fusion.db'), join(t.dir, 'a-dir')]) {
+        const child = spawn(process.execPath, [CLI, 'start', '--store', `sqlite:${file}`, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        child.stderr!.on('data', (d) => (err += d));
+        const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        assert.equal(code, 1, err);
+        assert.ok(err.startsWith(`fusion: could not open the SQLite store at ${file} `), err);
+      }
     } finally {
       t.remove();
     }
