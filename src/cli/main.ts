@@ -55,7 +55,7 @@ Options:
   --name NAME          worker: its id in /v1/workers, the dashboard and job attempts (default
                        HOST:PID:RANDOM); %h is replaced by the host name; with several lanes
                        each worker is NAME/<lane>. Give each process its own.
-  --lease-ms N         lease length in ms (default 30000)
+  --lease-ms N         lease length in ms (default 30000, at least 1000)
   --grace-ms N         on SIGTERM/SIGINT, wait this long for running jobs (default 10000)
   --tasks FILE         a module whose default export, (fusion) => void, registers task
                        handlers (repeatable; env FUSION_TASKS, comma-separated)
@@ -89,6 +89,7 @@ gives back what still runs, and exits 0. A second one exits at once (leases prot
 `;
 
 const DEFAULT_QUEUES = ['default', 'callbacks'];
+const MIN_LEASE_MS = 1000;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   // The terminal view (status, jobs, job, retry, ...) has options of its own: dispatched before parsing.
@@ -165,6 +166,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const host = values.host ?? process.env.FUSION_HOST ?? '127.0.0.1';
   const graceMs = int(values['grace-ms'], 'grace-ms', 10_000);
   const leaseMs = int(values['lease-ms'], 'lease-ms', 30_000);
+  // A lease shorter than this lapses between heartbeats (a third of it) on a busy process: its jobs are
+  // recovered and run again while they still run here (a second SMS for one OTP).
+  if (leaseMs < MIN_LEASE_MS) throw new Error(`--lease-ms must be at least ${MIN_LEASE_MS}: a shorter lease lapses while its job runs and the job runs twice; got "${values['lease-ms']}"`);
   const positive = (name: string, dflt: number) => {
     const n = int(values[name as keyof typeof values] as string | undefined, name, dflt);
     if (n < 1) throw new Error(`--${name} must be at least 1`);

@@ -121,4 +121,30 @@ describe('fusion CLI', () => {
       t.remove();
     }
   });
+
+  it('refuses a lease too short to outlive its heartbeats, before any job is claimed', async () => {
+    const t = tempDir();
+    const db = join(t.dir, 'fusion.db');
+    const store = new SqliteStore(db);
+    try {
+      const now = Date.now();
+      await store.addJobs({ jobs: Array.from({ length: 10 }, (_, i) => resolveSpec({ id: `sms-${i}`, task: 'sms', payload: { to: '+919876543210', text: 'Your OTP is 4711' } }, now)), now });
+      for (const lease of ['0', '5']) {
+        const child = spawn(process.execPath, [CLI, 'worker', '--store', `sqlite:${db}`, '--lease-ms', lease, '--burst'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        child.stderr!.on('data', (d) => (err += d));
+        const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        assert.equal(code, 1, `--lease-ms ${lease} was accepted`);
+        assert.match(err, new RegExp(`--lease-ms must be at least 1000: .*got "${lease}"`));
+      }
+      for (let i = 0; i < 10; i++) {
+        const job = (await store.getJob({ id: `sms-${i}` }))!;
+        assert.equal(job.state, 'queued');
+        assert.equal(job.stalls, 0, 'no job ran twice through a lapsed lease');
+      }
+    } finally {
+      await store.close();
+      t.remove();
+    }
+  });
 });
