@@ -90,6 +90,7 @@ gives back what still runs, and exits 0. A second one exits at once (leases prot
 
 const DEFAULT_QUEUES = ['default', 'callbacks'];
 const MIN_LEASE_MS = 1000;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   // The terminal view (status, jobs, job, retry, ...) has options of its own: dispatched before parsing.
@@ -154,8 +155,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   // The config is read first: a bad file stops the start (exit 2) before anything opens.
   const { config, warnings } = loadConfig(configPath(values.config));
+  const level = values['log-level'] ?? (process.env.FUSION_LOG_LEVEL || undefined);
+  // Checked here: pino's own refusal ("default level:x must be included in custom levels") names neither.
+  if (level !== undefined && !LOG_LEVELS.includes(level)) throw new Error(`--log-level (or FUSION_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
   const shipping = await createShippingLogger({
-    level: values['log-level'] ?? process.env.FUSION_LOG_LEVEL ?? config.logging?.level,
+    level: level ?? config.logging?.level ?? 'info', // an empty FUSION_LOG_LEVEL= is unset, as FUSION_PUBLIC_URL=
     elasticsearch: config.logging?.elasticsearch,
   });
   const logger = shipping.logger;

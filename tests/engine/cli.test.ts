@@ -147,4 +147,27 @@ describe('fusion CLI', () => {
       t.remove();
     }
   });
+
+  it('a log level pino does not know: a message naming the flag or the variable', async () => {
+    for (const [args, env] of [[['--log-level', 'LOUD'], {}], [[], { FUSION_LOG_LEVEL: 'verbose' }]] as const) {
+      const child = spawn(process.execPath, [CLI, 'worker', '--store', 'sqlite::memory:', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      assert.equal(code, 1);
+      assert.match(err, /^fusion: --log-level \(or FUSION_LOG_LEVEL\) must be one of trace, debug, info, warn, error, fatal, silent, got "(LOUD|verbose)"\n$/);
+    }
+    // An empty variable (a compose file's `FUSION_LOG_LEVEL=`) is no level: the default applies.
+    const child = spawn(process.execPath, [CLI, 'worker', '--store', 'sqlite::memory:'], { env: { ...process.env, FUSION_LOG_LEVEL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const running = new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d) => ((out += d), out.includes('"msg":"worker running"') && resolve()));
+      child.stderr!.on('data', (d) => (out += d));
+      child.on('exit', () => reject(new Error(`exited: ${out}`)));
+    });
+    await running;
+    const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0);
+  });
 });
