@@ -92,6 +92,12 @@ const DEFAULT_QUEUES = ['default', 'callbacks'];
 const MIN_LEASE_MS = 1000;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
+/**
+ * A FUSION_* variable, an empty one being unset: `FUSION_PORT=${PORT}` with PORT unset in a compose or
+ * unit file means the default, not port 0 (a random port) nor host "" (every interface).
+ */
+const envVar = (name: string): string | undefined => process.env[name] || undefined;
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   // The terminal view (status, jobs, job, retry, ...) has options of its own: dispatched before parsing.
   const flags = new Set(['--json', '--watch', '--help', '-h', '--otel']);
@@ -139,7 +145,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     return;
   }
   if (command === 'store') {
-    await storeCommand(positionals[1], values.store ?? process.env.FUSION_STORE, { force: values.force ?? false });
+    await storeCommand(positionals[1], values.store ?? envVar('FUSION_STORE'), { force: values.force ?? false });
     return;
   }
   if (!['start', 'server', 'worker', 'scheduler'].includes(command)) {
@@ -155,19 +161,19 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   // The config is read first: a bad file stops the start (exit 2) before anything opens.
   const { config, warnings } = loadConfig(configPath(values.config));
-  const level = values['log-level'] ?? (process.env.FUSION_LOG_LEVEL || undefined);
+  const level = values['log-level'] ?? envVar('FUSION_LOG_LEVEL');
   // Checked here: pino's own refusal ("default level:x must be included in custom levels") names neither.
   if (level !== undefined && !LOG_LEVELS.includes(level)) throw new Error(`--log-level (or FUSION_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
   const shipping = await createShippingLogger({
-    level: level ?? config.logging?.level ?? 'info', // an empty FUSION_LOG_LEVEL= is unset, as FUSION_PUBLIC_URL=
+    level: level ?? config.logging?.level ?? 'info',
     elasticsearch: config.logging?.elasticsearch,
   });
   const logger = shipping.logger;
   for (const w of warnings) logger.warn({}, `config: ${w}`);
-  const storeUrl = values.store ?? process.env.FUSION_STORE ?? DEFAULT_STORE_URL;
-  const port = int(values.port ?? process.env.FUSION_PORT, 'port', 8002);
+  const storeUrl = values.store ?? envVar('FUSION_STORE') ?? DEFAULT_STORE_URL;
+  const port = int(values.port ?? envVar('FUSION_PORT'), 'port', 8002);
   if (port > 65535) throw new Error(`--port must be at most 65535, got "${port}"`);
-  const host = values.host ?? process.env.FUSION_HOST ?? '127.0.0.1';
+  const host = values.host ?? envVar('FUSION_HOST') ?? '127.0.0.1';
   const graceMs = int(values['grace-ms'], 'grace-ms', 10_000);
   const leaseMs = int(values['lease-ms'], 'lease-ms', 30_000);
   // A lease shorter than this lapses between heartbeats (a third of it) on a busy process: its jobs are
@@ -196,7 +202,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const allowedHosts = serving ? allowedHostsFromEnv(process.env) : [];
   const bindWarning = serving ? checkBind(host, apiKeys.length, trustedNetworks?.cidrs.length ?? 0).warning : undefined;
   // The flag and the variable win over the config's server.publicUrl (checked with the file).
-  const publicUrlFlag = values['public-url'] ?? (process.env.FUSION_PUBLIC_URL || undefined);
+  const publicUrlFlag = values['public-url'] ?? envVar('FUSION_PUBLIC_URL');
   let publicUrl: string | undefined;
   try {
     publicUrl = publicUrlFlag === undefined ? undefined : parsePublicUrl(publicUrlFlag);
@@ -242,7 +248,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   // the start before a job is claimed, not after jobs were claimed and sent, then left to their leases.
   let app: Awaited<ReturnType<typeof buildServer>> | undefined;
   if (serving) {
-    const consent = new FileConsentStore(values['consent-file'] ?? process.env.FUSION_CONSENT_FILE ?? './data/consent.jsonl');
+    const consent = new FileConsentStore(values['consent-file'] ?? envVar('FUSION_CONSENT_FILE') ?? './data/consent.jsonl');
     app = await buildServer({ fusion, apiKeys, logger, consent, trustedNetworks, allowedHosts, publicUrl, ...limits });
     app.addHook('onClose', () => consent.close());
     await app.listen({ port, host });
@@ -298,7 +304,7 @@ async function configCommand(sub: string | undefined, flag: string | undefined):
   await fusion.close();
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   // The variable wins over the file at start (--public-url too): the table shows what would apply.
-  const envUrl = process.env.FUSION_PUBLIC_URL || undefined;
+  const envUrl = envVar('FUSION_PUBLIC_URL');
   const shown = envUrl === undefined ? config : { ...config, server: { ...config.server, publicUrl: parsePublicUrl(envUrl) } };
   process.stdout.write(`${file}: valid\n\n${routingTable(shown, dryRun)}`);
 }

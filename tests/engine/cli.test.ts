@@ -170,4 +170,34 @@ describe('fusion CLI', () => {
     child.kill('SIGTERM');
     assert.equal(await exit, 0);
   });
+
+  it('empty FUSION_PORT, FUSION_HOST and FUSION_STORE (NAME= in a compose file) are unset: 127.0.0.1:8002 and ./data/fusion.db, not a random port', async () => {
+    const t = tempDir();
+    const child = spawn(process.execPath, [CLI, 'server'], {
+      cwd: t.dir, env: { ...process.env, FUSION_PORT: '', FUSION_HOST: '', FUSION_STORE: '', FUSION_API_KEYS: '', FUSION_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      // The default port may be taken by another hub on this machine: then the start fails on it, which proves the same.
+      const outcome = await new Promise<string>((resolve) => {
+        child.stdout!.on('data', (d) => ((out += d), out.includes('fusion listening') && resolve('listening')));
+        child.stderr!.on('data', (d) => (out += d));
+        child.on('exit', () => resolve('exited'));
+      });
+      if (outcome === 'listening') {
+        const line = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"fusion listening"'))!) as { url: string; store: string };
+        assert.equal(line.url, 'http://127.0.0.1:8002');
+        assert.equal(line.store, 'sqlite:./data/fusion.db');
+        assert.ok(existsSync(join(t.dir, 'data', 'fusion.db')));
+        child.kill('SIGTERM');
+        assert.equal(await exit, 0);
+      } else {
+        assert.match(out, /address already in use 127\.0\.0\.1:8002/);
+      }
+    } finally {
+      child.kill('SIGKILL');
+      t.remove();
+    }
+  });
 });
