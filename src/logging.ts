@@ -3,6 +3,7 @@
 // through the maintained pino-elasticsearch stream.
 import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 import { secretMasker } from './core/secret-fields.js';
+import { redactUrl } from './channels/redact-url.js';
 
 /**
  * Fusion's own log fields whose names look like secrets but hold none: the API key's name (never the
@@ -96,7 +97,7 @@ export async function createShippingLogger(opts: LoggerSetup & { elasticsearch?:
     flushInterval: es.flushIntervalMs ?? 1000,
   });
   // The shipper's own faults go to stdout only (never back into the shipper), without credentials.
-  const node = es.node.replace(/\/\/[^@/]*@/, '//***@');
+  const node = redactUrl(es.node);
   let reported = 0;
   const fault = (what: string, err: unknown) => {
     if (reported++ < 5) stdout.write(`${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, node, err: (err as Error)?.message ?? String(err), msg: `elasticsearch shipping: ${what}` })}\n`);

@@ -17,6 +17,7 @@ import type { BackoffPolicy } from '../core/job.js';
 import { EMAIL_CHANNEL_SCHEMA } from './email/config.js';
 import { parsePublicUrl } from './public-url.js';
 import { OutgoingGuard } from './http/guard.js';
+import { redactUrl } from './redact-url.js';
 import { consentRule } from './whatsapp/consent.js';
 import { PROVIDER_CATALOGUES, PROVIDER_CHANNELS, factoryFor, secretField, type Catalogues } from './secrets.js';
 
@@ -502,7 +503,7 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
     for (const [name, p] of Object.entries(providers)) {
       const settings = Object.entries(p)
         .filter(([k]) => !COMMON_PROVIDER_FIELDS.includes(k))
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? redactUrl(v) : JSON.stringify(v)}`);
       const flags = [p.selectable === false ? 'not selectable' : '', p.allowPayloadCredentials ? 'payload credentials allowed' : ''].filter(Boolean);
       lines.push(
         `    ${name.padEnd(width)}  type ${p.type}  countries ${list(p.countries)}  rate ${p.ratePerSecond ? `${p.ratePerSecond}/s` : 'unlimited'}` +
@@ -543,11 +544,11 @@ export function routingTable(config: FusionConfig, dryRun: string[], catalogues:
   lines.push(`callbacks: ${retry.maxAttempts} attempts, ${backoffText(retry.backoff)}: retried for ${duration(span.expectedMs)} on average, ${duration(span.maxMs)} at most; ${retry.maxStalls} lost leases`);
   lines.push(consentRule(red.channels?.whatsapp).text);
   const r = red.channels?.reminder;
-  lines.push(`reminder: deliver ${r?.deliver === 'webhook' ? `webhook to ${r.url}` : 'dry-run'}`);
+  lines.push(`reminder: deliver ${r?.deliver === 'webhook' ? `webhook to ${redactUrl(r.url ?? '')}` : 'dry-run'}`);
   const o = red.outgoing;
   lines.push(`outgoing: private addresses refused; allowed: ${o?.allow?.join(', ') || 'none'}${o?.allowPattern ? `; host pattern ${o.allowPattern}` : ''}`);
   const es = red.logging?.elasticsearch;
-  lines.push(`logging: level ${red.logging?.level ?? 'info'}; elasticsearch ${es ? `${es.node.replace(/\/\/[^@/]*@/, '//***@')} index ${es.index ?? 'fusion'}${es.auth ? ` auth ${REDACTED}` : ''}` : 'off'}`);
+  lines.push(`logging: level ${red.logging?.level ?? 'info'}; elasticsearch ${es ? `${redactUrl(es.node)} index ${es.index ?? 'fusion'}${es.auth ? ` auth ${REDACTED}` : ''}` : 'off'}`);
   const publicUrl = red.server?.publicUrl;
   lines.push(`server: ${publicUrl ? `public URL ${publicUrl}, signed callbacks checked against it` : 'no public URL, signed callbacks checked against the URL each request arrived at'}`);
   lines.push(`channels in dry-run: ${dryRun.length ? dryRun.join(', ') : 'none'}`);

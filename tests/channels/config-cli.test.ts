@@ -70,6 +70,28 @@ describe('fusion config check', () => {
     }
   });
 
+  it('prints no credential that rides inside a URL: user info passwords and secret-named query parameters', async () => {
+    const t = tempDir();
+    try {
+      writeFileSync(join(t.dir, 'urls.json'), JSON.stringify({
+        channels: {
+          // A URL from the environment, as one that carries a token is kept.
+          reminder: { deliver: 'webhook', url: 'env:FUSION_TEST_REMINDER_URL' },
+          sms: { providers: { gw: { type: 'http', url: 'https://gw.example/send?user=u&password=GwPassw0rd', baseUrl: 'https://api:BaseK3y99@gw.example' } } },
+        },
+        logging: { elasticsearch: { node: 'https://fusion:p@ssw0rd-es@es.internal:9200' } },
+      }));
+      const r = await run(['config', 'check', '--config', 'urls.json'], { cwd: t.dir, env: { FUSION_TEST_REMINDER_URL: 'https://notify:N0tifyPass@notify.internal/hook?token=tok-123456&x=1' } });
+      assert.equal(r.code, 0, r.err);
+      for (const secret of ['N0tifyPass', 'tok-123456', 'GwPassw0rd', 'BaseK3y99', 'ssw0rd-es']) assert.ok(!(r.out + r.err).includes(secret), `"${secret}" printed:\n${r.out}`);
+      assert.match(r.out, /^reminder: deliver webhook to https:\/\/notify:\*\*\*@notify\.internal\/hook\?token=\*\*\*&x=1$/m);
+      assert.match(r.out, /url=https:\/\/gw\.example\/send\?user=u&password=\*\*\* baseUrl=https:\/\/api:\*\*\*@gw\.example/);
+      assert.match(r.out, /elasticsearch https:\/\/fusion:\*\*\*@es\.internal:9200 index fusion/);
+    } finally {
+      t.remove();
+    }
+  });
+
   it('a bad file: exit 2, every bad field by its path, no secret', async () => {
     const t = tempDir();
     try {
