@@ -9,6 +9,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { validateConfig } from '../../src/channels/config.js';
 import { CLI } from '../helpers/net.js';
 import { settled, spawnHub, teardown, testStore, writeConfig, type HubProcess, type TestStore } from '../e2e/hub.js';
@@ -206,5 +207,27 @@ describe('docs: docs/api.md curl examples against a `fusion start` with a key', 
     }
     assert.deepEqual(failures, [], `examples that answer an error:\n${failures.join('\n')}`);
     assert.ok(ran >= 30, `ran ${ran} examples`);
+  });
+});
+
+describe('docs: docs/schedules.md', () => {
+  it('the library example runs as written, and every schedule it makes has a next run', async () => {
+    const [block] = blocks(section(doc('docs/schedules.md'), '# Schedules'), 'ts');
+    assert.ok(block, 'the page opens with a ts example');
+    const store = await testStore('sqlite');
+    try {
+      // The snippet as a module of its own (Fusion.open() with its default store, in the test's dir),
+      // then what it made, and a close (the snippet leaves its scheduler and worker running).
+      const js = ts.transpileModule(block, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+      const file = join(store.dir, 'schedules-example.mjs');
+      writeFileSync(file, `import { Fusion } from ${JSON.stringify(join(process.cwd(), 'dist/src/index.js'))};\n${js}\n` +
+        'console.log(JSON.stringify((await fusion.scheduler.list()).map((s) => ({ id: s.id, nextRunAt: s.nextRunAt }))));\nawait fusion.close();\n');
+      const { stdout } = await sh(process.execPath, [file], { cwd: store.dir, timeout: 30_000 });
+      const made = JSON.parse(stdout.trim().split('\n').pop()!) as { id: string; nextRunAt: unknown }[];
+      assert.equal(made.length, 4, stdout);
+      for (const s of made) assert.ok(s.nextRunAt !== null, `schedule ${s.id} will never run: ${stdout}`);
+    } finally {
+      await store.cleanup();
+    }
   });
 });
