@@ -253,7 +253,17 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     app.addHook('onClose', () => consent.close());
     await app.listen({ port, host });
     const server = app;
-    stoppers.push(() => server.close());
+    stoppers.push(async () => {
+      // Node stops enforcing --request-timeout once its server is closing: a client that never ends
+      // its request (a stalled upload, a slowloris) would hold the close, and the workers' stop after
+      // it, for ever. Past the grace its connection is cut.
+      const cut = setTimeout(() => server.server.closeAllConnections(), graceMs);
+      try {
+        await server.close();
+      } finally {
+        clearTimeout(cut);
+      }
+    });
   }
   if (command === 'start' || command === 'worker') {
     const lanes = workerLanes(values.queues, [...DEFAULT_QUEUES, ...fusion.taskQueues()]);

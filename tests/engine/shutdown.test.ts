@@ -2,10 +2,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { resolveSpec } from '../../src/core/queue.js';
 import { tempDir } from '../helpers/tmp.js';
+import { within } from '../helpers/await.js';
 
 import { CLI } from '../helpers/net.js';
 const TASKS = join(process.cwd(), 'dist/tests/helpers/shutdown-tasks.js');
@@ -70,6 +72,44 @@ describe('graceful shutdown', () => {
       assert.deepEqual(rec.requeued, ['s2']);
     } finally {
       await store.close();
+      t.remove();
+    }
+  });
+
+  it('fusion start: a client that never finishes its request does not hold the shutdown past the grace', async () => {
+    const t = tempDir();
+    const db = join(t.dir, 'f.db');
+    const child = spawn(process.execPath, [CLI, 'start', '--store', `sqlite:${db}`, '--port', '0', '--grace-ms', '1000', '--log-level', 'info'],
+      { env: { ...process.env, FUSION_API_KEYS: '', FUSION_CONFIG: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let client: Socket | undefined;
+    try {
+      let out = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout!.on('data', (d) => {
+          out += d;
+          const line = out.split('\n').find((l) => l.includes('"msg":"fusion listening"'));
+          if (line) resolve(Number(new URL((JSON.parse(line) as { url: string }).url).port));
+        });
+        child.on('exit', () => reject(new Error(`exited early: ${out}`)));
+      });
+      // Headers and part of the body, then nothing more: the request is in flight when the signal comes.
+      const socket = connect(port, '127.0.0.1');
+      client = socket;
+      await new Promise<void>((r) => socket.once('connect', r));
+      const closed = new Promise<void>((r) => socket.once('close', () => r()));
+      socket.on('error', () => {});
+      // `Expect: 100-continue`: the server's "100 Continue" says it has taken the request, so it is in flight.
+      const taken = new Promise<void>((r) => socket.once('data', (d) => (assert.match(String(d), /^HTTP\/1\.1 100 Continue/), r())));
+      socket.write('POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n');
+      await within(taken, 10_000, 'the server takes the request');
+      socket.write('{"task":');
+      child.kill('SIGTERM');
+      assert.equal(await within(exit, 20_000, 'fusion start exits after SIGTERM with a request still in flight'), 0);
+      await within(closed, 5_000, 'the stalled connection was closed');
+    } finally {
+      client?.destroy();
+      child.kill('SIGKILL');
       t.remove();
     }
   });
