@@ -36,6 +36,7 @@ describe('health, metrics, OpenAPI, docs, logs', () => {
       const r = await other.call({ method: 'GET', url: '/readyz' });
       assert.equal(r.statusCode, 503);
       assert.equal(json(r).error.code, 'store_unreachable');
+      assert.equal(r.headers['retry-after'], '1', 'a 503 says when to try again, as every other 503 does');
       const post = await other.call({ method: 'POST', url: '/v1/jobs', payload: { task: 'sms' } });
       assert.ok(post.statusCode === 503, `a dead store is a 503 to retry, not a crash: ${post.statusCode} ${post.body}`);
     } finally {

@@ -33,6 +33,9 @@ const DOCS_ASSETS: Record<string, string> = {
   'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
 };
 
+/** How long /readyz waits for the store's answer before it says the store is unreachable. */
+export const READY_PING_MS = 2000;
+
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext, openapi: OpenApiCollector): void {
   const pub = { role: 'public' as const };
 
@@ -52,11 +55,19 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext, openapi: Ope
         error: { code: 'event_loop_lagging', message: `event loop lags ${Math.round(lag)} ms (limit ${ctx.maxLagMs} ms)`, details: { lagMs: Math.round(lag), limitMs: ctx.maxLagMs } },
       });
     }
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await ctx.store.ping();
+      // Bounded: a store that does not answer held the probe for its client's whole retry budget
+      // (~10 s on a Redis that went away), past any orchestrator's probe timeout.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${READY_PING_MS} ms`)), READY_PING_MS);
+      });
+      await Promise.race([ctx.store.ping(), late]);
       return { status: 'ready' };
     } catch (err) {
-      return reply.code(503).send({ error: { code: 'store_unreachable', message: `store unreachable: ${(err as Error).message}`, details: {} } });
+      return reply.code(503).header('retry-after', '1').send({ error: { code: 'store_unreachable', message: `store unreachable: ${(err as Error).message}`, details: {} } });
+    } finally {
+      clearTimeout(timer);
     }
   });
 
