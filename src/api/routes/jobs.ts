@@ -125,7 +125,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, bodyLimit: numb
       const page = await ctx.store.listJobs(q);
       return { items: page.items.map(view), nextCursor: page.nextCursor };
     } catch (e) {
-      if ((e as { code?: string }).code === 'invalid_cursor') throw badField('cursor', 'cursor is not one this server gave');
+      if ((e as { code?: string }).code === 'invalid_cursor') throw badField('cursor', (e as Error).message);
       throw e;
     }
   });

@@ -18,18 +18,24 @@ interface SeqCursor {
   seq: number;
   queue: string;
 }
-/** Where a list of one state goes on: this many jobs in. */
-interface OffsetCursor {
-  offset: number;
+/**
+ * Where a list of one state goes on: after this row of the state's index (its score as Redis wrote
+ * it, its member, its queue). A position, not an offset, so jobs that come or go between pages
+ * neither repeat nor skip the jobs there all along.
+ */
+interface KeyCursor {
+  score: string;
+  member: string;
+  queue: string;
 }
-type Cursor = SeqCursor | OffsetCursor | null;
+type Cursor = SeqCursor | KeyCursor | null;
 
-/** A job a page may hold: its seq (newest-first lists) or its index score as [band, seq] (state lists). */
+/** A job a page may hold: its seq (newest-first lists) or its index row (state lists). */
 interface Candidate {
   id: string;
   queue: string;
   seq?: number;
-  sortKey?: [number, number];
+  key?: KeyCursor;
 }
 
 export class JobLists {
@@ -56,7 +62,7 @@ export class JobLists {
   /**
    * Without a state: newest first (by enqueue seq) across queues, with a seq cursor. With a state:
    * that state's own index order (queued in run order, scheduled by due time, active by lease,
-   * finished newest end first) with an offset cursor, like BullMQ's getJobs.
+   * finished newest end first) with a cursor at the last row's place in it.
    */
   async listJobs(query: ListQuery): Promise<Page<Job>> {
     const { ctx } = this;
@@ -64,17 +70,17 @@ export class JobLists {
     const limit = Math.min(Math.max(query.limit ?? 50, 1), 1000);
     const batch = query.task !== undefined ? FILTERED_BATCH : limit + 1;
     const byState = query.state !== undefined;
-    let cursor: Cursor = query.cursor !== undefined ? parseCursor(query.cursor, byState) : byState ? { offset: 0 } : null;
+    let cursor: Cursor = query.cursor !== undefined ? parseCursor(query.cursor, byState) : null;
     const items: { job: Job; after: Cursor }[] = [];
     let scanned = 0;
     for (;;) {
       const candidates = byState
-        ? await this.statePage(queues, query.state!, (cursor as OffsetCursor).offset, batch)
+        ? await this.statePage(queues, query.state!, cursor as KeyCursor | null, batch)
         : await this.seqPage(queues, cursor as SeqCursor | null, batch);
       const rows = await Promise.all(candidates.map((c) => ctx.client.hmget(ctx.keys.job(c.queue, c.id), ...FIELDS)));
       for (let i = 0; i < candidates.length && items.length <= limit; i++) {
         const candidate = candidates[i]!;
-        cursor = byState ? { offset: (cursor as OffsetCursor).offset + 1 } : { seq: candidate.seq!, queue: candidate.queue };
+        cursor = byState ? candidate.key! : { seq: candidate.seq!, queue: candidate.queue };
         scanned++;
         const job = rowToJob(candidate.id, candidate.queue, rows[i]!);
         if (!job || (query.task !== undefined && job.task !== query.task)) continue;
@@ -102,39 +108,59 @@ export class JobLists {
     return lists.flat().sort((a, b) => b.seq! - a.seq! || (a.queue < b.queue ? 1 : a.queue > b.queue ? -1 : 0)).slice(0, count);
   }
 
-  /** Jobs [offset, offset+count) of one state, merged across queues in the state's index order. */
-  private async statePage(queues: string[], state: JobState, offset: number, count: number): Promise<Candidate[]> {
+  /**
+   * Up to `count` jobs of one state after the cursor, merged across queues in the order (score,
+   * member, queue), each way round for newest-first states: within a queue that is its index's
+   * order (Redis orders equal scores by member bytes), and ties across queues go by queue name.
+   */
+  private async statePage(queues: string[], state: JobState, cursor: KeyCursor | null, count: number): Promise<Candidate[]> {
     const { ctx } = this;
-    const newestFirst = isFinished(state);
+    const reverse = isFinished(state);
+    const direction = reverse ? -1 : 1;
     const lists = await Promise.all(queues.map(async (queue) => {
-      const flat = await ctx.run(statePageScript({ queueKeyBase: ctx.keys.queueKeyBase(queue), state, offset: 0, count: offset + count, reverse: newestFirst }));
+      // A queue after the cursor's in the merge order still owes the rows equal to the cursor's.
+      const after = cursor && { score: cursor.score, member: cursor.member, inclusive: direction * byteOrder(queue, cursor.queue) > 0 };
+      const flat = await ctx.run(statePageScript({ queueKeyBase: ctx.keys.queueKeyBase(queue), state, count, reverse, after }));
       const out: Candidate[] = [];
       for (let i = 0; i < flat.length; i += 2) {
-        const score = flat[i + 1]!;
-        // queued: "-priority:seq" → compare priority band, then seq (fixed width, so numeric order).
-        const [band, seq] = score.includes(':') ? score.split(':') : [score, '0'];
-        out.push({ id: flat[i]!, queue, sortKey: [Number(band), Number(seq)] });
+        const member = flat[i]!;
+        // A ready member is the 17-digit seq, then the id.
+        out.push({ id: state === 'queued' ? member.slice(17) : member, queue, key: { score: flat[i + 1]!, member, queue } });
       }
       return out;
     }));
-    const direction = newestFirst ? -1 : 1;
     return lists.flat()
-      .sort((x, y) => direction * (x.sortKey![0] - y.sortKey![0] || x.sortKey![1] - y.sortKey![1]) || (x.queue < y.queue ? -1 : x.queue > y.queue ? 1 : 0))
-      .slice(offset, offset + count);
+      .sort((x, y) => direction * (Number(x.key!.score) - Number(y.key!.score) || byteOrder(x.key!.member, y.key!.member) || byteOrder(x.queue, y.queue)))
+      .slice(0, count);
   }
+}
+
+/** Byte order of the UTF-8 text, as Redis orders members (JS's < compares UTF-16 units). */
+function byteOrder(a: string, b: string): number {
+  return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function cursorText(cursor: Cursor): string | null {
   if (cursor === null) return null;
-  return 'offset' in cursor ? `o${cursor.offset.toString(36)}` : `${cursor.seq.toString(36)}~${cursor.queue}`;
+  return 'member' in cursor
+    ? `k${Buffer.from(JSON.stringify([cursor.score, cursor.member, cursor.queue])).toString('base64url')}`
+    : `${cursor.seq.toString(36)}~${cursor.queue}`;
 }
 
 function parseCursor(text: string, byState: boolean): Cursor {
-  const bad = () => new FusionError('invalid_cursor', 'cursor is not one this store gave', { cursor: text });
+  const bad = (message = 'cursor is not one this store gave') => new FusionError('invalid_cursor', message, { cursor: text });
   if (byState) {
-    const offset = text.startsWith('o') ? Number.parseInt(text.slice(1), 36) : NaN;
-    if (!Number.isInteger(offset) || offset < 0) throw bad();
-    return { offset };
+    // Versions before 2026-12-07 gave offsets ("o" + base 36): where they pointed has moved since.
+    if (/^o[0-9a-z]+$/.test(text)) throw bad('cursor is an offset from an earlier version of Fusion: list again from the first page');
+    let parts: unknown;
+    try {
+      parts = text.startsWith('k') ? JSON.parse(Buffer.from(text.slice(1), 'base64url').toString()) : null;
+    } catch {
+      throw bad();
+    }
+    if (!Array.isArray(parts) || parts.length !== 3 || !parts.every((p) => typeof p === 'string') || !/^-?\d+(\.\d+)?(e[+-]?\d+)?$/.test(parts[0] as string)) throw bad();
+    const [score, member, queue] = parts as string[];
+    return { score: score!, member: member!, queue: queue! };
   }
   const tilde = text.indexOf('~');
   const seq = tilde > 0 ? Number.parseInt(text.slice(0, tilde), 36) : NaN;

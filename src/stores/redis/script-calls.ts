@@ -256,8 +256,12 @@ export function queueInfoScript(input: { queueKeyBase: string }): ScriptCall<[st
 }
 
 /** Flat id, score pairs. */
-export function statePageScript(input: { queueKeyBase: string; state: JobState; offset: number; count: number; reverse: boolean }): ScriptCall<string[]> {
-  return scriptCall('state-page', [input.queueKeyBase], [input.state, input.offset, input.count, input.reverse ? '1' : '0']);
+/** `after`: the (score, member) a page starts after (at, when inclusive); none for the first page. */
+export function statePageScript(input: {
+  queueKeyBase: string; state: JobState; count: number; reverse: boolean; after: { score: string; member: string; inclusive: boolean } | null;
+}): ScriptCall<string[]> {
+  const a = input.after;
+  return scriptCall('state-page', [input.queueKeyBase], [input.state, input.count, input.reverse ? '1' : '0', a ? a.score : '', a ? a.member : '', a?.inclusive ? '1' : '0']);
 }
 
 export function logScript(input: { queueKeyBase: string; id: string; at: number; message: string }): ScriptCall<number> {

@@ -72,6 +72,49 @@ export function listsArea(make: StoreFactory): void {
       assert.deepEqual(await ids('cancelled', 'q'), ['d-1', 'd-2', 'd-3']);
     });
 
+    it('pages one state with a stable cursor while jobs come and go between pages', async () => {
+      // An operator pages through failed jobs to retry them while others fail and are removed: every
+      // job there from the first page to the last must come exactly once (an offset cursor repeats
+      // jobs when newer ones arrive ahead and skips jobs when seen ones leave).
+      const pageAll = async (state: 'cancelled' | 'scheduled', queue: string | undefined, between: (round: number, seen: string[]) => Promise<void>) => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let round = 0; ; round++) {
+          const p = await s.listJobs({ ...(queue ? { queue } : {}), state, limit: 2, ...(cursor ? { cursor } : {}) });
+          seen.push(...p.items.map((j) => j.id));
+          if (!p.nextCursor) return seen;
+          cursor = p.nextCursor;
+          await between(round, seen);
+        }
+      };
+      const once = (seen: string[], kept: string[]) => {
+        for (const id of kept) assert.equal(seen.filter((x) => x === id).length, 1, `${id} listed once in ${seen.join(',')}`);
+      };
+      // Finished (newest end first), across two queues, with ends tied in threes.
+      const kept = Array.from({ length: 12 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+      await s.addJobs({ jobs: kept.map((id, i) => job({ id, queue: i % 2 ? 'z' : 'q', runAt: T0 + 60_000 })), now: T0 });
+      for (const [i, id] of kept.entries()) await s.cancelJob({ id, now: T0 + 100 + Math.floor(i / 3) });
+      const seen = await pageAll('cancelled', undefined, async (round, sofar) => {
+        // By turns: one ends after all the others (ahead of the cursor), or one already listed is removed.
+        if (round % 2 === 0) {
+          await s.addJobs({ jobs: [job({ id: `new${round}`, queue: round % 4 ? 'q' : 'z', runAt: T0 + 60_000 })], now: T0 });
+          await s.cancelJob({ id: `new${round}`, now: T0 + 1000 + round });
+        } else await s.removeJob({ id: sofar[sofar.length - 1]!, now: T0 + 2000 });
+      });
+      // Each removed job was the last one listed, so it too came once.
+      once(seen, kept);
+      // Scheduled (soonest first) in one queue, due times tied in pairs.
+      const due = Array.from({ length: 10 }, (_, i) => `d${i}`);
+      await s.addJobs({ jobs: due.map((id, i) => job({ id, queue: 'p', runAt: T0 + 10_000 + Math.floor(i / 2) })), now: T0 });
+      const seenDue = await pageAll('scheduled', 'p', async (round, sofar) => {
+        if (round % 2 === 0) await s.addJobs({ jobs: [job({ id: `early${round}`, queue: 'p', runAt: T0 + 5000 - round })], now: T0 });
+        else await s.removeJob({ id: sofar[sofar.length - 1]!, now: T0 });
+      });
+      once(seenDue, due);
+      // A cursor of an earlier version's offset form is refused as such, never read as a place.
+      await assert.rejects(s.listJobs({ state: 'scheduled', cursor: 'o4' }), { code: 'invalid_cursor' });
+    });
+
     it('counts jobs per state per queue', async () => {
       await s.addJobs({ jobs: [job({ id: 'a' }), job({ id: 'b' }), job({ id: 'c', runAt: T0 + 10 }), job({ id: 'd', queue: 'z' })], now: T0 });
       await claim(1);
