@@ -74,7 +74,8 @@ export interface StoredSpec extends ScheduleSettings {
   countEnds?: (number | null)[];
 }
 
-export const SCHEDULE_ID = /^[A-Za-z0-9_.:-]{1,150}$/;
+/** Not "." or "..": /v1/schedules/.. is /v1/ to browsers, proxies and fetch. */
+export const SCHEDULE_ID = /^(?!\.\.?$)[A-Za-z0-9_.:-]{1,150}$/;
 export const DEFAULT_GRACE_MS = 5000;
 export const DEFAULT_MAX_CATCH_UP = 10;
 /** Bound on occurrences one firing enqueues; the rest follow on the next pass. */

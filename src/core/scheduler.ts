@@ -91,7 +91,7 @@ export class Scheduler {
     if (!input || typeof input !== 'object') throw invalidSchedule('schedule', 'a schedule must be an object');
     const id = input.id ?? newId();
     if (typeof id !== 'string' || !SCHEDULE_ID.test(id)) {
-      throw invalidSchedule('id', 'id must be 1-150 characters of letters, digits, _ . : -', { value: id });
+      throw invalidSchedule('id', 'id must be 1-150 characters of letters, digits, _ . : -, and not . or ..', { value: id });
     }
     return this.rewrite(async () => this.save(id, input, await this.store.getSchedule({ id })));
   }

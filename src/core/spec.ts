@@ -7,8 +7,11 @@ import { newId } from './ids.js';
 import { TIME_MAX, TIME_MIN, WINDOW_TEXT } from './times.js';
 import type { TaskRegistry } from './registry.js';
 
-export const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+// "." and "..": URLs (/v1/queues/NAME, /v1/jobs/ID) cannot carry them, as browsers, proxies and
+// fetch resolve such path segments away, so a job or queue named so could never be opened or acted on.
+export const QUEUE_NAME = /^(?!\.\.?$)[A-Za-z0-9_.:-]{1,100}$/;
 const MAX_ID = 200;
+const DOT_SEGMENT = /^\.\.?$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 const invalid = (field: string, message: string, extra: Record<string, unknown> = {}) =>
@@ -60,7 +63,7 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
   const queue = spec.queue ?? defaults.queue ?? DEFAULTS.queue;
   if (queue !== lastGoodQueue) {
     if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
-      throw invalid('queue', 'queue must be 1-100 characters of letters, digits, _ . : -', { value: queue });
+      throw invalid('queue', 'queue must be 1-100 characters of letters, digits, _ . : -, and not . or ..', { value: queue });
     }
     lastGoodQueue = queue;
   }
@@ -71,6 +74,9 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
   // back (events, lists) would not be the id the caller holds.
   if (spec.id !== undefined && LONE_SURROGATE.test(spec.id)) {
     throw invalid('id', 'id must be well-formed text (a lone UTF-16 surrogate has no UTF-8 form)');
+  }
+  if (spec.id !== undefined && DOT_SEGMENT.test(spec.id)) {
+    throw invalid('id', 'id must not be . or .. (a URL cannot carry them: /v1/jobs/.. is /v1/)');
   }
   let priority: number;
   try {

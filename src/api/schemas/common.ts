@@ -24,7 +24,7 @@ export const errorResponses = {
   '5xx': { ...errorSchema, description: 'The server or its store failed; retry with the same Idempotency-Key' },
 };
 
-export const queueName = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$', description: 'Letters, digits, _ . : - (1-100)' } as const;
+export const queueName = { type: 'string', pattern: '^(?!\\.\\.?$)[A-Za-z0-9_.:-]{1,100}$', description: 'Letters, digits, _ . : - (1-100), not . or .. (a URL cannot carry them)' } as const;
 export const jobId = { type: 'string', minLength: 1, maxLength: 200 } as const;
 export const jobState = { type: 'string', enum: [...JOB_STATES] } as const;
 export const httpUrl = { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s]+$', description: 'An http(s) URL' } as const;

@@ -75,7 +75,7 @@ export const createSchedule = {
   description: 'Answers 201 when created, 200 when a schedule with this id was replaced (its run count stays). With `Idempotency-Key`, the key decides the id and a repeat answers the existing schedule.',
   body: {
     type: 'object', additionalProperties: false, required: ['trigger', 'template'],
-    properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,150}$' }, ...fields },
+    properties: { id: { type: 'string', pattern: '^(?!\\.\\.?$)[A-Za-z0-9_.:-]{1,150}$', description: 'Letters, digits, _ . : - (1-150), not . or ..' }, ...fields },
     examples: [{ id: 'daily-report', trigger: { cron: '0 7 * * *', tz: 'Asia/Kolkata' }, template: { task: 'email', payload: { to: 'ops@example.com' } } }],
   },
   response: { 201: scheduleView, 200: scheduleView, ...errorResponses },
