@@ -333,6 +333,14 @@ export class EventHub {
   }
 
   private onStore = (e: StoreEvent): void => {
+    if (e.missed) {
+      // The store's event connection was down: what it published meanwhile is gone, so every viewer
+      // (and one resuming from before) reloads. In the ring, so a resume across it meets it too;
+      // once for the burst the store sends (one per queue, all at one time).
+      const last = this.count > 0 ? this.ring[(this.head - 1 + this.size) % this.size] : undefined;
+      if (last?.type !== 'reset' || last.at !== e.at) this.record({ type: 'reset', at: e.at, reason: 'gap' });
+      return;
+    }
     const type = (e.type === 'paused' || e.type === 'resumed' ? `queue.${e.type}` : `job.${e.type}`) as HubEventType;
     const ev: Omit<HubEvent, 'id' | 'seq'> = { type, at: e.at, queue: e.queue };
     if (e.jobId !== undefined) {

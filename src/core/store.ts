@@ -196,6 +196,13 @@ export interface StoreEvent {
   /** For 'scheduled' and 'retrying': when the job is due. */
   runAt?: number;
   progress?: unknown;
+  /**
+   * Set on the 'resumed' a store sends every queue once its event connection is back (Redis
+   * pub/sub, PostgreSQL LISTEN): events of the time it was down are lost. It wakes workers as any
+   * 'resumed' does; no queue was resumed, and listeners that keep a record (the event hub) learn
+   * of the gap.
+   */
+  missed?: true;
 }
 
 export type StoreListener = (e: StoreEvent) => void;

@@ -19,7 +19,7 @@ export function subscribe(ctx: PostgresContext, listener: StoreListener, workOnl
       resync: async (client) => {
         const { rows } = await client.query<{ name: string }>(ctx.statements.queueNames);
         const at = ctx.clock.now();
-        ctx.emit(rows.map((r) => ({ type: 'resumed', queue: r.name, at })));
+        ctx.emit(rows.map((r) => ({ type: 'resumed', queue: r.name, at, missed: true })));
       },
       error: (err) => (ctx.lastError = err),
       now: () => ctx.clock.now(),

@@ -119,7 +119,7 @@ export class PubSub {
     const { ctx } = this;
     const queues = new Set([...ctx.claimedQueues, ...ctx.registeredQueues, ...(await ctx.allQueues().catch(() => []))]);
     const at = ctx.clock.now();
-    this.emit([...queues].map((queue) => ({ type: 'resumed' as const, queue, at })));
+    this.emit([...queues].map((queue) => ({ type: 'resumed' as const, queue, at, missed: true as const })));
   }
 
   private onMessage(channel: string, text: string): void {
