@@ -49,6 +49,21 @@ export function storedDelay(ms: number): number {
   return Math.min(MAX_DELAY_MS, Math.max(0, Math.round(ms)));
 }
 
+/**
+ * The worker that claimed a job has no handler for its task. Retryable, with the job's backoff: in a
+ * rolling deploy an old worker beside new ones may claim a task only the new code knows, and a later
+ * try may reach a worker that has it (as Sidekiq retries a job whose class a process cannot load).
+ * Attempts count, so a task no worker knows still ends failed.
+ */
+export class UnknownTaskError extends Error {
+  override name = 'UnknownTaskError';
+  readonly retryable = true;
+  readonly code = 'unknown_task';
+  constructor(readonly task: string, workerId: string) {
+    super(`no handler is registered for task "${task}" on worker ${workerId}; retried with backoff, as another worker may have one`);
+  }
+}
+
 /** The attempt ran past its timeout. Retryable. */
 export class TimeoutError extends Error {
   override name = 'TimeoutError';

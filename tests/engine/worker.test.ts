@@ -147,12 +147,13 @@ describe('Worker', () => {
     });
   });
 
-  it('fails a job whose task has no handler, without retrying', async () => {
+  it('fails a job whose task has no handler once its attempts are spent (tests/engine/deploys.test.ts: it retries first)', async () => {
     await withFusion(async ({ fusion, store }) => {
       fusion.worker({ queues: ['default'] });
-      const job = await fusion.enqueue('nobody-handles-this');
+      const job = await fusion.enqueue('nobody-handles-this', null, { maxAttempts: 1 });
       const f = await waitForState(store, job.id, 'failed');
       assert.match(f.error!.message, /no handler is registered for task "nobody-handles-this"/);
+      assert.equal(f.error!.code, 'unknown_task');
     });
   });
 

@@ -8,7 +8,7 @@
 // The global `performance` is a getter run on every read (Node defines it lazily); the module's export is a plain value.
 import { performance } from 'node:perf_hooks';
 import { backoffDelay } from '../backoff.js';
-import { CancelledError, NonRetryableError, TimeoutError, isRetryable, retryAfterOf, snoozeDelayOf, storedDelay } from '../errors.js';
+import { CancelledError, NonRetryableError, TimeoutError, UnknownTaskError, isRetryable, retryAfterOf, snoozeDelayOf, storedDelay } from '../errors.js';
 import type { Job, JobError, NewJob } from '../job.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -260,7 +260,7 @@ export class Executor {
     const def = this.o.registry.get(job.task);
     let value: unknown;
     try {
-      if (!def) throw new NonRetryableError(`no handler is registered for task "${job.task}"`);
+      if (!def) throw new UnknownTaskError(job.task, this.workerId);
       value = def.handler(job.payload, new JobContext(job, attempt, this.workerId, this.store, this.clock));
     } catch (thrown) {
       value = Promise.reject(thrown);
