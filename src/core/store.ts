@@ -207,8 +207,11 @@ export interface StoreEvent {
 
 export type StoreListener = (e: StoreEvent) => void;
 
-/** The events a worker acts on: new work, work coming due, and cancel requests. */
-export const WORK_EVENTS: ReadonlySet<StoreEventType> = new Set<StoreEventType>(['queued', 'scheduled', 'retrying', 'resumed', 'cancel-requested']);
+/**
+ * The events a worker acts on: new work, work coming due, cancel requests, and pauses (jobs it
+ * claimed ahead that wait for a slot go back to a paused queue instead of starting).
+ */
+export const WORK_EVENTS: ReadonlySet<StoreEventType> = new Set<StoreEventType>(['queued', 'scheduled', 'retrying', 'resumed', 'paused', 'cancel-requested']);
 
 /**
  * Optional: small state every process of a store agrees on, with expiry (provider health, send

@@ -7,7 +7,8 @@ import { resolveSpec } from '../../src/core/queue.js';
 import { Worker } from '../../src/core/worker.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import type { Store } from '../../src/core/store.js';
-import { redisHarness, redisSkip } from '../helpers/redis.js';
+import { redisHarness, redisSkip, openTestStore } from '../helpers/redis.js';
+import { PostgresStore } from '../../src/stores/postgres/store.js';
 import { pgHarness, pgSkip } from '../helpers/postgres.js';
 import { deferred, until, within } from '../helpers/await.js';
 import { interceptStore } from '../helpers/store-proxy.js';
@@ -17,6 +18,8 @@ const pgSkipped = await pgSkip();
 
 interface Made {
   store: Store;
+  /** A second connection to the same data, as another process (the API server, the dashboard) opens it. */
+  other(): Promise<Store>;
   cleanup(): Promise<void>;
 }
 /**
@@ -35,13 +38,32 @@ function slowOutcomes(m: Made): Made {
     return call(...args);
   };
   const store = interceptStore(m.store, (name, call) => (name === 'finishJobs' || name === 'capabilities.finishAndClaim' ? late(call) : undefined));
-  return { store, cleanup: () => m.cleanup() };
+  return { ...m, store };
+}
+
+/** A harness's store, with second connections to its data that its cleanup closes. */
+function withOthers(h: { store: Store; cleanup(): Promise<void> }, open: () => Store | Promise<Store>): Made {
+  const others: Store[] = [];
+  return {
+    store: h.store,
+    other: async () => (others[others.length] = await open()),
+    async cleanup() {
+      for (const o of others) await o.close();
+      await h.cleanup();
+    },
+  };
 }
 // Redis and PostgreSQL, where workers claim ahead by default. (SQLite answers in a fraction of a
 // handler's time, so the worker there may scale its claim-ahead to nothing, as it should.)
 const stores: [string, () => Made | Promise<Made>, string | false][] = [
-  ['redis', async () => slowOutcomes(await redisHarness()), redisSkipped],
-  ['postgres', async () => slowOutcomes(await pgHarness()), pgSkipped],
+  ['redis', async () => {
+    const h = await redisHarness();
+    return slowOutcomes(withOthers(h, () => openTestStore(undefined, h.store.prefix)));
+  }, redisSkipped],
+  ['postgres', async () => {
+    const h = await pgHarness();
+    return slowOutcomes(withOthers(h, () => PostgresStore.open(h.url)));
+  }, pgSkipped],
 ];
 
 /**
@@ -112,6 +134,36 @@ for (const [storeName, make, skip] of stores) {
           }
           const c = (await m.store.countJobs({ queue: 'pq' })).pq!;
           assert.deepEqual([c.completed, c.cancelled, c.active, c.queued], [6, 1, 0, 0]);
+        } finally {
+          await m.cleanup();
+        }
+      });
+
+      it('a paused queue starts none of its waiting jobs: they go back first in line, their attempt not counted', async () => {
+        const m = await make();
+        try {
+          const { worker, ready, started, release, state } = await oneRunningTwoWaiting(m.store, pipeline);
+          try {
+            await ready();
+            // Paused from another process (the API server, the dashboard), as an operator does.
+            const admin = await m.other();
+            await admin.pauseQueue({ queue: 'pq', now: Date.now() });
+            await until(async () => (await state('w1')).state === 'queued' && (await state('w2')).state === 'queued', 5000,
+              async () => `waiting jobs given back (w1 ${(await state('w1')).state}, w2 ${(await state('w2')).state})`);
+            assert.equal((await state('b')).state, 'active', 'a running job runs on');
+            for (const id of ['w1', 'w2']) assert.equal((await state(id)).attempts, 0, `${id}'s attempt does not count`);
+            // Added while paused, at the same priority: it queues behind the jobs given back.
+            await m.store.addJobs({ jobs: [resolveSpec({ task: 't', queue: 'pq', id: 'late', priority: 0 }, Date.now())], now: Date.now() });
+            release();
+            await until(async () => (await state('b')).state === 'completed' && worker.active === 0, 5000, 'b completed, nothing held');
+            assert.deepEqual(started, ['f1', 'f2', 'f3', 'b'], 'nothing starts while paused');
+            await admin.resumeQueue({ queue: 'pq', now: Date.now() });
+            await until(async () => (await m.store.countJobs({ queue: 'pq' })).pq!.completed === 7, 10_000, 'all completed after the resume');
+            assert.deepEqual(started, ['f1', 'f2', 'f3', 'b', 'w1', 'w2', 'late']);
+          } finally {
+            release();
+            await worker.stop(1000);
+          }
         } finally {
           await m.cleanup();
         }

@@ -188,7 +188,7 @@ describe('sqlite store: cross-connection events', () => {
     }
   });
 
-  it('reports the work another connection\'s updates make: retry, promote, cancel request, resume, new queue options', async () => {
+  it('reports the work another connection\'s updates make: retry, promote, cancel request, pause, resume, new queue options', async () => {
     const p = await pair();
     try {
       const { seen, until } = watchEvents(p.here);
@@ -211,9 +211,9 @@ describe('sqlite store: cross-connection events', () => {
       await p.there.pauseQueue({ queue: 'q', now: now + 4 });
       await p.there.resumeQueue({ queue: 'q', now: now + 5 });
       await p.there.setQueueOptions({ queue: 'q', options: { concurrency: 10 }, now: now + 6 });
-      await until('the updates', () => seen.length >= 5);
+      await until('the updates', () => seen.length >= 6);
       assert.deepEqual(seen.map((e) => [e.type, e.jobId]), [
-        ['queued', 'failing'], ['queued', 'later'], ['cancel-requested', 'running'], ['resumed', undefined], ['resumed', undefined],
+        ['queued', 'failing'], ['queued', 'later'], ['cancel-requested', 'running'], ['paused', undefined], ['resumed', undefined], ['resumed', undefined],
       ]);
       // Its own updates it reports once, at commit, and not again from the log.
       await p.here.pauseQueue({ queue: 'q', now: now + 8 });

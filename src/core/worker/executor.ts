@@ -177,11 +177,17 @@ export class Executor {
     this.settle(entry, this.failure(entry.job, reason));
   }
 
-  /** The worker stops: jobs waiting for a slot go back to their queue now, and so does any that arrives later. */
-  releaseWaiting(): void {
-    this.closing = true;
-    const reason = new ReleasedError('worker shutting down');
-    for (const entry of [...this.waiting]) this.abortEntry(entry, reason);
+  /**
+   * The worker stops: jobs waiting for a slot go back to their queue now, and so does any that
+   * arrives later. With a queue: that queue was paused, and its waiting jobs go back now, first in
+   * line (their place and priority kept, the attempt not counted) rather than start on a paused
+   * queue once a slot frees; held on until the resume, they would keep their leases from every
+   * other worker and be lost to them if this one died.
+   */
+  releaseWaiting(queue?: string): void {
+    if (queue === undefined) this.closing = true;
+    const reason = new ReleasedError(queue === undefined ? 'worker shutting down' : `queue ${queue} paused`);
+    for (const entry of [...this.waiting]) if (queue === undefined || entry.job.queue === queue) this.abortEntry(entry, reason);
   }
 
   /** A cancel request (store event or heartbeat answer): the handler's signal aborts. */

@@ -33,6 +33,8 @@ export interface ProducerOptions {
   run(job: Job): void;
   /** A cancel request for a job (it may run here). */
   cancel(id: string): void;
+  /** One of its queues was paused: what waits here for a slot must not start. */
+  paused(queue: string): void;
 }
 
 export class Producer {
@@ -153,6 +155,10 @@ export class Producer {
       return;
     }
     if (!this.queueSet.has(e.queue) || !this.o.accepting()) return;
+    if (e.type === 'paused') {
+      this.o.paused(e.queue);
+      return;
+    }
     if (e.type === 'queued' && e.jobId !== undefined) {
       // A job handed to this worker at its add (capabilities.handoff) is already running here: no
       // claim for it. Nor for a delayed job our own claim promoted and took: the store tells of the

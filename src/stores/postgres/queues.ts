@@ -7,8 +7,13 @@ import { num } from './rows.js';
 type QueueRow = { name: string; paused: boolean; rate_max: number | null; rate_window_ms: number | null; concurrency: number | null };
 
 export async function pauseQueue(ctx: PostgresContext, queue: string, now: number): Promise<void> {
-  await ctx.pool.query(ctx.statements.setPaused, [queue, true]);
-  ctx.emit([{ type: 'paused', queue, at: now }]);
+  // Shared too: workers in other processes give back the jobs of this queue they claimed ahead.
+  const e: StoreEvent = { type: 'paused', queue, at: now };
+  await ctx.tx(async (c) => {
+    await c.query(ctx.statements.setPaused, [queue, true]);
+    await ctx.share(c, e);
+  });
+  ctx.emit([e]);
 }
 
 export async function resumeQueue(ctx: PostgresContext, queue: string, now: number): Promise<void> {

@@ -5,11 +5,14 @@ import { countJobs } from './lists.js';
 import type { QueueRow } from './rows.js';
 
 export function pauseQueue(conn: SqliteConnection, queue: string, now: number): void {
+  // Shared too: workers in other processes give back the jobs of this queue they claimed ahead.
+  const events: StoreEvent[] = [{ type: 'paused', queue, at: now }];
   conn.tx(() => {
     conn.statements.ensureQueue.run(queue);
     conn.statements.setPaused.run(1, queue);
+    conn.shareWork(events);
   });
-  conn.emit([{ type: 'paused', queue, at: now }]);
+  conn.emit(events);
 }
 
 export function resumeQueue(conn: SqliteConnection, queue: string, now: number): void {

@@ -64,7 +64,7 @@ export function capabilitiesArea(make: StoreFactory): void {
       const key = (e: StoreEvent) => `${e.type}:${e.jobId ?? ''}`;
       // Every work event the full listener saw, the work-only listener saw, in the same order.
       assert.deepEqual(work.filter((e) => WORK_EVENTS.has(e.type)).map(key), all.filter((e) => WORK_EVENTS.has(e.type)).map(key));
-      assert.deepEqual(all.filter((e) => WORK_EVENTS.has(e.type)).map(key), ['queued:a', 'scheduled:b', 'retrying:a', 'resumed:']);
+      assert.deepEqual(all.filter((e) => WORK_EVENTS.has(e.type)).map(key), ['queued:a', 'scheduled:b', 'retrying:a', 'paused:', 'resumed:']);
       assert.equal(work.find((e) => e.type === 'retrying')!.runAt, T0 + 9);
       assert.ok(all.some((e) => e.type === 'active') && all.some((e) => e.type === 'paused'));
       offAll();
