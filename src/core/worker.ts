@@ -116,7 +116,7 @@ export class Worker {
       holds: (id) => this.executor.has(id),
       run: (job) => this.executor.start(job),
       cancel: (id) => this.executor.cancel(id),
-      paused: (queue) => this.executor.releaseWaiting(queue),
+      queueChanged: (queue) => this.executor.releaseWaiting(queue),
     });
     // A store where each call is a round trip keeps two outcome batches in the air; a local one, one.
     const batchesInFlight = Math.max(1, opts.pipeline ?? (store.capabilities.pipelined ? 2 : 1));

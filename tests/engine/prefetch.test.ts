@@ -201,6 +201,82 @@ for (const [storeName, make, skip] of stores) {
   }
 }
 
+/**
+ * A worker at concurrency 2 that may claim 2 ahead, brought to: blockers b1 and b2 running, w1 and w2
+ * (lower priority) leased and waiting for a slot. Fast jobs go first, as in oneRunningTwoWaiting.
+ */
+async function twoRunningTwoWaiting(store: Store) {
+  const now = Date.now();
+  const spec = (id: string, priority: number) => resolveSpec({ task: 't', queue: 'cq', id, priority }, now);
+  await store.addJobs({ jobs: [...['f1', 'f2', 'f3'].map((id) => spec(id, 100)), spec('b1', 50), spec('b2', 50), spec('w1', 0), spec('w2', 0)], now });
+  const started: string[] = [];
+  const gates = new Map(['b1', 'b2'].map((id) => [id, deferred()]));
+  const bothStarted = deferred();
+  let running = 0;
+  /** The most handlers running at once since the last reset. */
+  let peak = 0;
+  const reg = new TaskRegistry().register('t', async (_p: unknown, ctx) => {
+    started.push(ctx.job.id);
+    peak = Math.max(peak, ++running);
+    try {
+      const gate = gates.get(ctx.job.id);
+      if (gate) {
+        if (started.includes('b1') && started.includes('b2')) bothStarted.resolve();
+        await Promise.race([gate.promise, new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason)))]);
+      }
+    } finally {
+      running--;
+    }
+  });
+  const worker = new Worker(store, reg, { queues: ['cq'], concurrency: 2, prefetch: 2 }).start();
+  const state = async (id: string) => (await store.getJob({ id }))!;
+  const ready = async () => {
+    await within(bothStarted.promise, 10_000, 'b1 and b2 started');
+    await until(
+      async () => (await state('w1')).state === 'active' && (await state('w2')).state === 'active' && worker.active === 4,
+      10_000,
+      'w1 and w2 leased and held by the worker',
+    );
+    assert.deepEqual([...started].sort(), ['b1', 'b2', 'f1', 'f2', 'f3']);
+  };
+  const releaseAll = () => gates.forEach((g) => g.resolve());
+  return { worker, ready, started, gates, releaseAll, state, running: () => running, peak: () => peak, resetPeak: () => (peak = running) };
+}
+
+for (const [storeName, make, skip] of stores) {
+  describe(`claiming ahead on ${storeName}, a queue's concurrency lowered`, { skip }, () => {
+    it('jobs waiting in a worker do not start beyond the new limit: they go back and are claimed again under it', async () => {
+      const m = await make();
+      try {
+        const w = await twoRunningTwoWaiting(m.store);
+        try {
+          await w.ready();
+          // From another process (the dashboard), as an operator does when a provider struggles.
+          const admin = await m.other();
+          await admin.setQueueOptions({ queue: 'cq', options: { concurrency: 1 }, now: Date.now() });
+          await until(async () => (await w.state('w1')).state === 'queued' && (await w.state('w2')).state === 'queued', 5000,
+            async () => `waiting jobs given back (w1 ${(await w.state('w1')).state}, w2 ${(await w.state('w2')).state})`);
+          for (const id of ['w1', 'w2']) assert.equal((await w.state(id)).attempts, 0, `${id}'s attempt does not count`);
+          // b1 ends: b2 still runs, so the queue is at its new limit and nothing starts.
+          w.gates.get('b1')!.resolve();
+          await until(async () => (await w.state('b1')).state === 'completed' && w.worker.active === 1, 5000, 'b1 completed, b2 alone held');
+          w.resetPeak(); // b2 alone runs from here
+          assert.ok(!w.started.includes('w1') && !w.started.includes('w2'), w.started.join());
+          w.gates.get('b2')!.resolve();
+          await until(async () => (await m.store.countJobs({ queue: 'cq' })).cq!.completed === 7, 10_000, 'all completed');
+          assert.equal(w.peak(), 1, 'never more than the new limit at once');
+          assert.deepEqual(w.started.slice(-2), ['w1', 'w2']);
+        } finally {
+          w.releaseAll();
+          await w.worker.stop(1000);
+        }
+      } finally {
+        await m.cleanup();
+      }
+    });
+  });
+}
+
 // PostgreSQL serves a worker's calls on a pool: two calls in flight may apply in one order and answer
 // in the other. Were two of them to carry claims, the job of the first applied (higher priority)
 // could reach the worker after the second's, and start after it. So the worker keeps one claim in

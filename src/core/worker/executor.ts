@@ -179,14 +179,14 @@ export class Executor {
 
   /**
    * The worker stops: jobs waiting for a slot go back to their queue now, and so does any that
-   * arrives later. With a queue: that queue was paused, and its waiting jobs go back now, first in
-   * line (their place and priority kept, the attempt not counted) rather than start on a paused
-   * queue once a slot frees; held on until the resume, they would keep their leases from every
-   * other worker and be lost to them if this one died.
+   * arrives later. With a queue: that queue was paused or its limits changed, and its waiting jobs
+   * go back now, first in line (their place and priority kept, the attempt not counted) rather than
+   * start on a paused queue, or beyond a lowered limit, once a slot frees; held on until the
+   * resume, they would keep their leases from every other worker.
    */
   releaseWaiting(queue?: string): void {
     if (queue === undefined) this.closing = true;
-    const reason = new ReleasedError(queue === undefined ? 'worker shutting down' : `queue ${queue} paused`);
+    const reason = new ReleasedError(queue === undefined ? 'worker shutting down' : `queue ${queue} paused or its limits changed`);
     for (const entry of [...this.waiting]) if (queue === undefined || entry.job.queue === queue) this.abortEntry(entry, reason);
   }
 

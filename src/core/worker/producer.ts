@@ -33,8 +33,11 @@ export interface ProducerOptions {
   run(job: Job): void;
   /** A cancel request for a job (it may run here). */
   cancel(id: string): void;
-  /** One of its queues was paused: what waits here for a slot must not start. */
-  paused(queue: string): void;
+  /**
+   * One of its queues was paused, or its limits changed: what waits here for a slot must not start
+   * against the queue's rules of when it was claimed.
+   */
+  queueChanged(queue: string): void;
 }
 
 export class Producer {
@@ -155,10 +158,12 @@ export class Producer {
       return;
     }
     if (!this.queueSet.has(e.queue) || !this.o.accepting()) return;
-    if (e.type === 'paused') {
-      this.o.paused(e.queue);
-      return;
-    }
+    // A pause, or new limits (setQueueOptions says 'resumed', as does a resync after a lost
+    // connection): jobs of the queue claimed ahead go back and are claimed again under its rules now,
+    // so a lowered concurrency or rate limit holds for them too. A resync gives back needlessly, but
+    // harmlessly: they keep their place and are claimed again at once.
+    if (e.type === 'paused' || e.type === 'resumed') this.o.queueChanged(e.queue);
+    if (e.type === 'paused') return;
     if (e.type === 'queued' && e.jobId !== undefined) {
       // A job handed to this worker at its add (capabilities.handoff) is already running here: no
       // claim for it. Nor for a delayed job our own claim promoted and took: the store tells of the
