@@ -3,30 +3,26 @@
 // jobs. Screenshots of the main views go to test-artifacts/dashboard/.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
-import { Fusion } from '../../src/fusion.js';
+import type { Fusion } from '../../src/fusion.js';
 import { buildServer } from '../../src/api/server.js';
-import { parseKeys } from '../../src/api/auth.js';
 import { NonRetryableError, SnoozeError } from '../../src/core/errors.js';
 import { snoozesInARow } from '../../src/core/job.js';
 import type { Worker } from '../../src/core/worker.js';
-import { tempDir } from '../helpers/tmp.js';
+import type { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/await.js';
-import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import { KEYS } from '../api/helpers.js';
 import { NUM, ProviderServer, loopFactory } from '../channels/sms-fixtures.js';
+import { LAPTOP, launchBrowser, openSqliteHub, serve, signIn, skipWithoutChromium } from './browser.js';
 
-const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'dashboard');
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
-if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
 
-describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+describe('dashboard in headless Chromium', skipWithoutChromium, () => {
   let t: ReturnType<typeof tempDir>;
   let fusion: Fusion;
   let app: FastifyInstance;
@@ -51,11 +47,10 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    t = tempDir('fusion-dash-');
     // Two SMS providers played by a loopback server, for the providers view.
     srv = await new ProviderServer().start();
-    fusion = await Fusion.open({
-      store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 }, providers: [loopFactory],
+    ({ t, fusion } = await openSqliteHub('fusion-dash-', {
+      providers: [loopFactory],
       config: {
         outgoing: { allow: ['127.0.0.1/32'] },
         channels: { sms: {
@@ -64,7 +59,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
           failover: { threshold: 2, windowMs: 60_000, cooldownMs: 600_000 },
         } },
       },
-    });
+    }));
     fusion.task('send-email', async (p: { to: string }, ctx) => {
       await ctx.log(`sending to ${p.to}`);
       await ctx.progress(100);
@@ -83,9 +78,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
       if (snoozesInARow(ctx.job) < 3) throw new SnoozeError(1, 'not yet');
       return 'rested';
     }, { queue: 'slow' });
-    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    ({ app, base } = await serve(fusion));
 
     // Seeds: completed emails, failed payments, scheduled emails, and reports nobody serves.
     worker = fusion.worker({ queues: ['emails', 'payments', 'slow'], concurrency: 5, leaseMs: 5000 });
@@ -98,9 +91,8 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
       return c.emails?.completed === 6 && c.payments?.failed === 3;
     }, 15_000, 'the seeds to settle');
 
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: LAPTOP, colorScheme: 'light' });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     // The first look at /v1/me without a key answers 401 (that is how the page learns to ask for one).
     page.on('console', (m) => m.type() === 'error' && !/status of 401/.test(m.text()) && pageErrors.push(m.text()));
@@ -116,9 +108,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
   });
 
   test('sign in with an admin key; the overview counts match the API', async () => {
-    await page.goto(`${base}/dashboard`);
-    await page.getByLabel('API key').fill(KEYS.admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, `${base}/dashboard`);
     await page.locator('[data-testid="queues"]').waitFor();
     await page.locator('.live[data-status="live"]').waitFor();
     const api = (await call('GET', '/v1/queues')) as { items: { name: string; counts: Record<string, number> }[] };
@@ -279,9 +269,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
 
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', deviceScaleFactor: 2 });
     phone.on('pageerror', (e) => pageErrors.push(e.message));
-    await phone.goto(`${base}/dashboard`);
-    await phone.getByLabel('API key').fill(KEYS.read);
-    await phone.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(phone, `${base}/dashboard`, KEYS.read);
     await phone.locator('[data-testid="queues"]').waitFor();
     await phone.locator('.badge', { hasText: 'read-only' }).waitFor();
     await phone.screenshot({ path: join(ARTIFACTS, 'phone-dark-overview.png'), fullPage: true });
@@ -355,9 +343,7 @@ describe('dashboard in headless Chromium', { skip: missing ? `${CHROMIUM} not in
       const p = await browser.newPage({ viewport: look.viewport, colorScheme: look.colorScheme, deviceScaleFactor: 2 });
       try {
         p.on('pageerror', (e) => pageErrors.push(e.message));
-        await p.goto(`${base}/dashboard`);
-        await p.getByLabel('API key').fill(KEYS.admin);
-        await p.getByRole('button', { name: 'Sign in' }).click();
+        await signIn(p, `${base}/dashboard`);
         await p.locator('[data-testid="queues"]').waitFor();
         for (const view of ['overview', 'job', 'providers']) {
           if (view === 'job') {

@@ -2,22 +2,13 @@
 // running hub (a Fusion on a temp SQLite file, the API on 127.0.0.1:0).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
-import { Fusion } from '../../src/fusion.js';
-import { buildServer } from '../../src/api/server.js';
-import { parseKeys } from '../../src/api/auth.js';
-import { tempDir } from '../helpers/tmp.js';
-import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import type { Fusion } from '../../src/fusion.js';
+import type { tempDir } from '../helpers/tmp.js';
+import { closeAll, LAPTOP, openSignedInHub, signIn, skipWithoutChromium } from './browser.js';
 
-const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
-if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
-
-describe('dashboard job view in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+describe('dashboard job view in headless Chromium', skipWithoutChromium, () => {
   let t: ReturnType<typeof tempDir>;
   let fusion: Fusion;
   let app: FastifyInstance;
@@ -26,27 +17,10 @@ describe('dashboard job view in headless Chromium', { skip: missing ? `${CHROMIU
   let page: Page;
 
   before(async () => {
-    t = tempDir('fusion-dash-job-');
-    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
-    fusion.task('report', async () => 'ok', { queue: 'reports' });
-    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    await page.goto(`${base}/dashboard`);
-    await page.getByLabel('API key').fill(KEYS.admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('.live[data-status="live"]').waitFor();
+    ({ t, fusion, app, base, browser, page } = await openSignedInHub('fusion-dash-job-', (hub) => { hub.task('report', async () => 'ok', { queue: 'reports' }); }));
   });
 
-  after(async () => {
-    await browser?.close();
-    await app?.close();
-    await fusion?.close(500);
-    t?.remove();
-  });
+  after(() => closeAll(browser, app, fusion, t));
 
   test('a job deleted elsewhere while its page is open is shown as gone, not as still scheduled', async () => {
     const job = await fusion.enqueue('report', { n: 1 }, { delay: 3_600_000 });
@@ -59,13 +33,11 @@ describe('dashboard job view in headless Chromium', { skip: missing ? `${CHROMIU
   });
 
   test('a link cut short in the middle of an escape (%E0%A4%A) opens a page that still works', async () => {
-    const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const p = await browser.newPage({ viewport: LAPTOP });
     const errors: string[] = [];
     p.on('pageerror', (e) => errors.push(e.message));
     try {
-      await p.goto(`${base}/dashboard#/jobs/otp-%E0%A4%A`);
-      await p.getByLabel('API key').fill(KEYS.admin);
-      await p.getByRole('button', { name: 'Sign in' }).click();
+      await signIn(p, `${base}/dashboard#/jobs/otp-%E0%A4%A`);
       await p.getByText('No such job').waitFor({ timeout: 10_000 }).catch(async () =>
         assert.fail(`after sign-in the page shows "${await p.locator('#app').innerText()}", errors ${JSON.stringify(errors)}`));
       assert.equal(await p.locator('h1.page').innerText(), 'otp-%E0%A4%A');

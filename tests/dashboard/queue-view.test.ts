@@ -2,25 +2,16 @@
 // (a Fusion on a temp SQLite file, the API on 127.0.0.1:0, a worker whose jobs fail at once).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
-import { Fusion } from '../../src/fusion.js';
-import { buildServer } from '../../src/api/server.js';
-import { parseKeys } from '../../src/api/auth.js';
+import type { Fusion } from '../../src/fusion.js';
 import { NonRetryableError } from '../../src/core/errors.js';
 import type { Worker } from '../../src/core/worker.js';
-import { tempDir } from '../helpers/tmp.js';
+import type { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/await.js';
-import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import { LAPTOP, launchBrowser, openSqliteHub, serve, signIn, skipWithoutChromium } from './browser.js';
 
-const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
-if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
-
-describe('dashboard queue view in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+describe('dashboard queue view in headless Chromium', skipWithoutChromium, () => {
   let t: ReturnType<typeof tempDir>;
   let fusion: Fusion;
   let app: FastifyInstance;
@@ -33,28 +24,22 @@ describe('dashboard queue view in headless Chromium', { skip: missing ? `${CHROM
   const failedCount = async () => (await fusion.store.countJobs()).payments?.failed ?? 0;
 
   before(async () => {
-    t = tempDir('fusion-dash-queue-');
-    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
+    ({ t, fusion } = await openSqliteHub('fusion-dash-queue-'));
     // Every attempt fails at once and for good: a retried job is back in the failed list within milliseconds.
     fusion.task('charge', async () => {
       charges++;
       throw new NonRetryableError('card declined by the test gateway');
     }, { queue: 'payments' });
-    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    ({ app, base } = await serve(fusion));
     worker = fusion.worker({ queues: ['payments'], concurrency: 20 });
     for (let i = 0; i < FAILED; i++) await fusion.enqueue('charge', { amount: i });
     // Three cancelled ones too, ended after every failure.
     await until(async () => (await failedCount()) === FAILED, 30_000, 'the seeds to fail');
     for (let i = 0; i < 3; i++) await fusion.queue.cancel((await fusion.enqueue('charge', { amount: -i }, { delay: 3_600_000 })).id);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: LAPTOP });
     page.on('dialog', (d) => void d.accept());
-    await page.goto(`${base}/dashboard`);
-    await page.getByLabel('API key').fill(KEYS.admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, `${base}/dashboard`);
     await page.locator('[data-testid="queues"]').waitFor();
   });
 

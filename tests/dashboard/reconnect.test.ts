@@ -3,23 +3,14 @@
 // blip: the hub, its event ids and its jobs live on).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
-import { Fusion } from '../../src/fusion.js';
-import { buildServer } from '../../src/api/server.js';
-import { parseKeys } from '../../src/api/auth.js';
-import { tempDir } from '../helpers/tmp.js';
-import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import type { Fusion } from '../../src/fusion.js';
+import type { tempDir } from '../helpers/tmp.js';
 import { BlackholeProxy } from '../helpers/blackhole-proxy.js';
+import { closeAll, LAPTOP, launchBrowser, openSqliteHub, serve, signIn, signedInPage, skipWithoutChromium } from './browser.js';
 
-const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
-if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
-
-describe('dashboard across an API outage in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+describe('dashboard across an API outage in headless Chromium', skipWithoutChromium, () => {
   let t: ReturnType<typeof tempDir>;
   let fusion: Fusion;
   let app: FastifyInstance;
@@ -28,33 +19,19 @@ describe('dashboard across an API outage in headless Chromium', { skip: missing 
   let browser: Browser;
   let page: Page;
 
-  const serve = async () => {
-    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
-    await app.listen({ port, host: '127.0.0.1' });
-    port = (app.server.address() as { port: number }).port;
-    base = `http://127.0.0.1:${port}`;
+  const serveOnPort = async () => {
+    ({ app, base, port } = await serve(fusion, {}, port));
   };
 
   before(async () => {
-    t = tempDir('fusion-dash-reconnect-');
-    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
+    ({ t, fusion } = await openSqliteHub('fusion-dash-reconnect-'));
     fusion.task('report', async () => 'ok', { queue: 'reports' });
-    await serve();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    await page.goto(`${base}/dashboard`);
-    await page.getByLabel('API key').fill(KEYS.admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('.live[data-status="live"]').waitFor();
+    await serveOnPort();
+    browser = await launchBrowser();
+    page = await signedInPage(browser, `${base}/dashboard`, '.live[data-status="live"]');
   });
 
-  after(async () => {
-    await browser?.close();
-    await app?.close();
-    await fusion?.close(500);
-    t?.remove();
-  });
+  after(() => closeAll(browser, app, fusion, t));
 
   test('a view opened while the API was down loads once the API is back', async () => {
     const job = await fusion.enqueue('report', { n: 1 }, { delay: 3_600_000 });
@@ -65,7 +42,7 @@ describe('dashboard across an API outage in headless Chromium', { skip: missing 
     await page.evaluate((id) => { location.hash = `#/jobs/${encodeURIComponent(id)}`; }, job.id);
     // The job's load fails: nothing answers.
     await page.locator('section p.error').waitFor({ timeout: 10_000 });
-    await serve();
+    await serveOnPort();
     await page.locator('.live[data-status="live"]').waitFor({ timeout: 30_000 });
     // The job has not changed (no event about it will come): the view must load it by itself.
     await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'scheduled', undefined, { timeout: 10_000 })
@@ -74,15 +51,12 @@ describe('dashboard across an API outage in headless Chromium', { skip: missing 
 
   test('a live stream gone silent (a NAT or firewall forgot it, no close seen) is noticed and opened again', async () => {
     // Keepalives every 300 ms: a stream quiet for several of them is dead.
-    const quiet = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC), eventsHeartbeatMs: 300 });
-    await quiet.listen({ port: 0, host: '127.0.0.1' });
-    const proxy = new BlackholeProxy((quiet.server.address() as { port: number }).port);
+    const { app: quiet, port: quietPort } = await serve(fusion, { eventsHeartbeatMs: 300 });
+    const proxy = new BlackholeProxy(quietPort);
     await proxy.start();
-    const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const p = await browser.newPage({ viewport: LAPTOP });
     try {
-      await p.goto(`http://127.0.0.1:${proxy.port}/dashboard`);
-      await p.getByLabel('API key').fill(KEYS.admin);
-      await p.getByRole('button', { name: 'Sign in' }).click();
+      await signIn(p, `http://127.0.0.1:${proxy.port}/dashboard`);
       await p.locator('.live[data-status="live"]').waitFor();
       const job = await fusion.enqueue('report', { n: 2 }, { delay: 3_600_000 });
       await p.evaluate((id) => { location.hash = `#/jobs/${encodeURIComponent(id)}`; }, job.id);
@@ -100,16 +74,13 @@ describe('dashboard across an API outage in headless Chromium', { skip: missing 
   });
 
   test("the overview's counts come back after every connection to the API went quiet at once", async () => {
-    const quiet = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC), eventsHeartbeatMs: 300 });
-    await quiet.listen({ port: 0, host: '127.0.0.1' });
-    const proxy = new BlackholeProxy((quiet.server.address() as { port: number }).port);
+    const { app: quiet, port: quietPort } = await serve(fusion, { eventsHeartbeatMs: 300 });
+    const proxy = new BlackholeProxy(quietPort);
     await proxy.start();
-    const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const p = await browser.newPage({ viewport: LAPTOP });
     const scheduled = () => p.locator('tr[data-queue="reports"] td[data-state="scheduled"]').innerText();
     try {
-      await p.goto(`http://127.0.0.1:${proxy.port}/dashboard`);
-      await p.getByLabel('API key').fill(KEYS.admin);
-      await p.getByRole('button', { name: 'Sign in' }).click();
+      await signIn(p, `http://127.0.0.1:${proxy.port}/dashboard`);
       await p.locator('.live[data-status="live"]').waitFor();
       await fusion.enqueue('report', { n: 3 }, { delay: 3_600_000 });
       const n = (await fusion.store.countJobs()).reports!.scheduled;

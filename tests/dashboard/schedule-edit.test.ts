@@ -2,22 +2,14 @@
 // on a temp SQLite file, the API on 127.0.0.1:0): what the form does not show stays as stored.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
-import { Fusion } from '../../src/fusion.js';
-import { buildServer } from '../../src/api/server.js';
-import { parseKeys } from '../../src/api/auth.js';
-import { tempDir } from '../helpers/tmp.js';
-import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import type { Fusion } from '../../src/fusion.js';
+import type { tempDir } from '../helpers/tmp.js';
+import { KEYS } from '../api/helpers.js';
+import { closeAll, openSignedInHub, skipWithoutChromium } from './browser.js';
 
-const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
-if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
-
-describe('dashboard schedule editing in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+describe('dashboard schedule editing in headless Chromium', skipWithoutChromium, () => {
   let t: ReturnType<typeof tempDir>;
   let fusion: Fusion;
   let app: FastifyInstance;
@@ -35,27 +27,10 @@ describe('dashboard schedule editing in headless Chromium', { skip: missing ? `$
   };
 
   before(async () => {
-    t = tempDir('fusion-dash-sched-');
-    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
-    fusion.task('lab-result', async () => 'sent', { queue: 'labs' });
-    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    await page.goto(`${base}/dashboard`);
-    await page.getByLabel('API key').fill(KEYS.admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('.live[data-status="live"]').waitFor();
+    ({ t, fusion, app, base, browser, page } = await openSignedInHub('fusion-dash-sched-', (hub) => { hub.task('lab-result', async () => 'sent', { queue: 'labs' }); }));
   });
 
-  after(async () => {
-    await browser?.close();
-    await app?.close();
-    await fusion?.close(500);
-    t?.remove();
-  });
+  after(() => closeAll(browser, app, fusion, t));
 
   test("a new trigger saved from the form keeps the template's other fields (attempts, timeout, tags, priority)", async () => {
     const template = {

@@ -3,26 +3,17 @@
 // that can answer GET /v1/workers with a 503 while everything else passes.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
-import { Fusion } from '../../src/fusion.js';
-import { buildServer } from '../../src/api/server.js';
-import { parseKeys } from '../../src/api/auth.js';
+import type { Fusion } from '../../src/fusion.js';
 import type { Worker } from '../../src/core/worker.js';
-import { tempDir } from '../helpers/tmp.js';
+import type { tempDir } from '../helpers/tmp.js';
 import { deferred, until } from '../helpers/await.js';
-import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import { launchBrowser, openSqliteHub, serve, signedInPage, skipWithoutChromium } from './browser.js';
 
-const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
-if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
-
-describe('dashboard snapshot with a failing read in headless Chromium', { skip: missing ? `${CHROMIUM} not installed` : false }, () => {
+describe('dashboard snapshot with a failing read in headless Chromium', skipWithoutChromium, () => {
   let t: ReturnType<typeof tempDir>;
   let fusion: Fusion;
   let app: FastifyInstance;
@@ -36,13 +27,12 @@ describe('dashboard snapshot with a failing read in headless Chromium', { skip: 
   const release = deferred();
 
   before(async () => {
-    t = tempDir('fusion-dash-snapshot-');
-    fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'hub.db')}`, events: { pollMs: 200 } });
+    ({ t, fusion } = await openSqliteHub('fusion-dash-snapshot-'));
     // One running at a time, held until the end: the rest of the queue waits, served.
     fusion.task('report', () => release.promise.then(() => 'ok'), { queue: 'reports' });
-    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const target = (app.server.address() as AddressInfo).port;
+    const served = await serve(fusion);
+    app = served.app;
+    const target = served.port;
     proxy = createServer((req, res) => {
       if (failWorkers && req.url === '/v1/workers') {
         refused++;
@@ -62,13 +52,8 @@ describe('dashboard snapshot with a failing read in headless Chromium', { skip: 
     worker = fusion.worker({ queues: ['reports'], concurrency: 1 });
     for (let i = 0; i < 3; i++) await fusion.enqueue('report', { n: i });
     await until(async () => (await fusion.store.countJobs()).reports?.active === 1, 10_000, 'one report running');
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    await page.goto(`${base}/dashboard`);
-    await page.getByLabel('API key').fill(KEYS.admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('[data-testid="queues"]').waitFor();
+    browser = await launchBrowser();
+    page = await signedInPage(browser, `${base}/dashboard`, '[data-testid="queues"]');
   });
 
   after(async () => {

@@ -3,21 +3,14 @@
 // Chromium against a running hub on the shared Redis (a key prefix of its own, removed after).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { Fusion } from '../../src/fusion.js';
-import { buildServer } from '../../src/api/server.js';
-import { parseKeys } from '../../src/api/auth.js';
 import type { JobSpec } from '../../src/core/job.js';
 import { dropPrefix, redisHarness, redisSkip } from '../helpers/redis.js';
-import { KEYS, KEY_SPEC } from '../api/helpers.js';
+import { chromiumSkip, LAPTOP, launchBrowser, serve, signIn } from './browser.js';
 
-const CHROMIUM = process.env.FUSION_CHROMIUM ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI needs it for the dashboard tests (apt-get install chromium)`);
-if (missing) process.stderr.write(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`);
-const skip = missing ? `${CHROMIUM} not installed` : await redisSkip();
+const skip = chromiumSkip || await redisSkip();
 
 describe('dashboard task filter on Redis in headless Chromium', { skip }, () => {
   let h: Awaited<ReturnType<typeof redisHarness>>;
@@ -36,11 +29,8 @@ describe('dashboard task filter on Redis in headless Chromium', { skip }, () => 
     const campaign: JobSpec[] = Array.from({ length: 5100 }, (_, i) => ({ task: 'campaign', payload: { n: i } }));
     for (let i = 0; i < campaign.length; i += 1000) await fusion.queue.enqueueMany(campaign.slice(i, i + 1000));
     otp = (await fusion.enqueue('otp', { to: '+15550100' })).id;
-    app = await buildServer({ fusion, processMetrics: false, apiKeys: parseKeys(KEY_SPEC) });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    ({ app, base } = await serve(fusion));
+    browser = await launchBrowser();
   });
 
   after(async () => {
@@ -52,11 +42,9 @@ describe('dashboard task filter on Redis in headless Chromium', { skip }, () => 
   });
 
   test('filtering a long queue by task finds the job past the first jobs the store looks at', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const page = await browser.newPage({ viewport: LAPTOP });
     try {
-      await page.goto(`${base}/dashboard#/queues/notify?state=queued&task=otp`);
-      await page.getByLabel('API key').fill(KEYS.admin);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await signIn(page, `${base}/dashboard#/queues/notify?state=queued&task=otp`);
       await page.locator('[data-testid="jobs"], .empty').first().waitFor({ timeout: 20_000 });
       const rows = page.locator('[data-testid="jobs"] tbody tr');
       assert.equal(await rows.count(), 1, `the page says: ${await page.locator('.card').last().innerText()}`);
