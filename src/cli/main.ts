@@ -233,7 +233,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     stopping = true;
     logger.info({ signal: sig, graceMs }, 'shutting down');
     void (async () => {
-      for (const s of stoppers) await s();
+      // The workers stop claiming now, beside the server's close, not after it: a client that holds
+      // the close (up to the grace) would have them claim and start jobs the whole while, and then
+      // give their running jobs a second grace.
+      await Promise.all([...stoppers.map((s) => s()), ...workers.map((w) => w.stop(graceMs))]);
       await fusion.close(graceMs);
       logger.info({}, 'bye');
       await shipping.close();

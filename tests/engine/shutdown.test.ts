@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { resolveSpec } from '../../src/core/queue.js';
 import { tempDir } from '../helpers/tmp.js';
-import { within } from '../helpers/await.js';
+import { until, within } from '../helpers/await.js';
 
 import { CLI } from '../helpers/net.js';
 const TASKS = join(process.cwd(), 'dist/tests/helpers/shutdown-tasks.js');
@@ -110,6 +110,47 @@ describe('graceful shutdown', () => {
     } finally {
       client?.destroy();
       child.kill('SIGKILL');
+      t.remove();
+    }
+  });
+  it('fusion start: while a stalled client holds the server close, workers stop claiming at SIGTERM', async () => {
+    const t = tempDir();
+    const db = join(t.dir, 'f.db');
+    const store = new SqliteStore(db);
+    const child = spawn(process.execPath, [CLI, 'start', '--store', `sqlite:${db}`, '--port', '0', '--grace-ms', '3000', '--log-level', 'info',
+      '--tasks', TASKS, '--queues', 'default'], { env: { ...process.env, FUSION_API_KEYS: '', FUSION_CONFIG: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let client: Socket | undefined;
+    let out = '';
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout!.on('data', (d) => {
+          out += d;
+          const line = out.split('\n').find((l) => l.includes('"msg":"fusion listening"'));
+          if (line) resolve(Number(new URL((JSON.parse(line) as { url: string }).url).port));
+        });
+        child.on('exit', () => reject(new Error(`exited early: ${out}`)));
+      });
+      const socket = connect(port, '127.0.0.1');
+      client = socket;
+      await new Promise<void>((r) => socket.once('connect', r));
+      socket.on('error', () => {});
+      const taken = new Promise<void>((r) => socket.once('data', () => r()));
+      socket.write('POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n');
+      await within(taken, 10_000, 'the server takes the request');
+      socket.write('{"task":');
+      child.kill('SIGTERM');
+      await until(() => out.includes('"msg":"shutting down"'), 10_000, 'the shutdown began');
+      // Added after the signal: a process that is shutting down must not start it.
+      const now = Date.now();
+      await store.addJobs({ jobs: [resolveSpec({ id: 'late', task: 'quick' }, now)], now });
+      assert.equal(await within(exit, 20_000, 'fusion start exits after SIGTERM'), 0);
+      assert.ok(!out.includes('STARTED late'), 'a job added after SIGTERM was started by the stopping process');
+      assert.equal((await store.getJob({ id: 'late' }))!.state, 'queued');
+    } finally {
+      client?.destroy();
+      child.kill('SIGKILL');
+      await store.close();
       t.remove();
     }
   });
