@@ -3,7 +3,7 @@
 // `fusion.callback`, id `<job id>:<name>`, `:failed` added for a failure; retried as every
 // callback: callback-retry.ts), so a receiver that is down delays the news, never the send, and
 // never makes it go twice.
-import { callbackJobs, endSuffix } from '../core/callbacks.js';
+import { callbackJobs, endSuffix, followUpId } from '../core/callbacks.js';
 import type { JobError } from '../core/job.js';
 import type { TaskContext } from '../core/registry.js';
 import { enqueuerOf, type ChannelDeps } from './channel.js';
@@ -28,7 +28,7 @@ export async function announce(deps: ChannelDeps, ctx: TaskContext, cb: PayloadC
   const made = 'completed' in outcome ? callbackJobs(job, 'completed', now, outcome.completed) : callbackJobs(job, 'failed', now, undefined, outcome.failed);
   // A failure is told under an id of its own: the job retried by hand and completed tells that too;
   // and a second failure after such a retry under one of its own again (endSuffix).
-  const id = 'completed' in outcome ? `${ctx.job.id}:${cb.name}` : `${ctx.job.id}:${cb.name}:failed${endSuffix(ctx.job, 'failed')}`;
+  const id = followUpId('completed' in outcome ? `${ctx.job.id}:${cb.name}` : `${ctx.job.id}:${cb.name}:failed${endSuffix(ctx.job, 'failed')}`);
   const jobs = made.map((j) => ({
     ...j, ...callbackRetry(deps.config), id, description: `${cb.name} of ${ctx.job.id}`,
     ...(cb.metadata !== undefined ? { payload: { ...(j.payload as object), metadata: cb.metadata } } : {}),

@@ -2,7 +2,8 @@
 // same atomic step as the outcome, so a callback is never lost and retries like any job.
 import type { AttemptRecord, Job, JobError, NewJob } from './job.js';
 import type { TaskRegistry } from './registry.js';
-import { resolveSpec } from './spec.js';
+import { createHash } from 'node:crypto';
+import { MAX_ID, resolveSpec } from './spec.js';
 
 export const CALLBACK_TASK = 'fusion.callback';
 export const CALLBACK_QUEUE = 'callbacks';
@@ -48,6 +49,20 @@ function endedByRecovery(h: AttemptRecord): boolean {
   return h.outcome === 'stalled' && h.error !== undefined;
 }
 
+/**
+ * A follow-up job's id: `base` (the job's id and what names the follow-up) while it fits MAX_ID, else
+ * its head and a digest of the whole, the same for the same base on every worker, so an end still
+ * adds one job. Before, a job id within 200 characters whose callback id went past them made the
+ * enqueue funnel throw out of the worker's outcome (the process died; the job came back to the next
+ * worker to kill it too) or out of a maintenance pass.
+ */
+export function followUpId(base: string): string {
+  if (base.length <= MAX_ID) return base;
+  // Not cut inside a surrogate pair: a lone half is not well-formed text, which ids must be.
+  const cut = 150 - (/[\ud800-\udbff]/.test(base[149]!) ? 1 : 0);
+  return `${base.slice(0, cut)}~${createHash('sha256').update(base).digest('base64url')}`;
+}
+
 export function callbackJobs(
   job: Job, outcome: 'completed' | 'failed', now: number, result?: unknown, error?: JobError, registry?: TaskRegistry,
 ): NewJob[] {
@@ -65,7 +80,7 @@ export function callbackJobs(
   // Prepared as every other job is (the enqueue funnel's resolveSpec: the callback task's defaults
   // and payload check), though it is stored with the outcome, in the same atomic step.
   return [resolveSpec({
-    id: `${job.id}:${outcome}-callback${endSuffix(job, outcome)}`, queue: CALLBACK_QUEUE, task: CALLBACK_TASK, payload, priority: job.priority,
+    id: followUpId(`${job.id}:${outcome}-callback${endSuffix(job, outcome)}`), queue: CALLBACK_QUEUE, task: CALLBACK_TASK, payload, priority: job.priority,
     timeout: 30_000, description: `${outcome} callback of ${job.id}`,
   }, now, registry)];
 }

@@ -10,7 +10,8 @@ import type { TaskRegistry } from './registry.js';
 // "." and "..": URLs (/v1/queues/NAME, /v1/jobs/ID) cannot carry them, as browsers, proxies and
 // fetch resolve such path segments away, so a job or queue named so could never be opened or acted on.
 export const QUEUE_NAME = /^(?!\.\.?$)[A-Za-z0-9_.:-]{1,100}$/;
-const MAX_ID = 200;
+/** The longest job id; follow-up jobs named after their job keep to it too (callbacks.ts followUpId). */
+export const MAX_ID = 200;
 const DOT_SEGMENT = /^\.\.?$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 

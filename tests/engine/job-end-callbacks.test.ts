@@ -118,6 +118,36 @@ for (const [name, make, skip] of stores) {
       }
     });
 
+    it('a job whose id is 200 characters long calls back each end, under ids of its own that fit the id limit', async () => {
+      const rx = await receiver();
+      const { store, cleanup } = await make();
+      const fusion = await Fusion.open({ store, config: { ...LOOPBACK_ALLOWED, channels: { webhook: { signingSecret: SECRET } } } });
+      try {
+        let runs = 0;
+        fusion.task('t', () => {
+          runs++;
+          if (runs < 3) throw new Error(`down #${runs}`);
+          return { run: runs };
+        }, { maxAttempts: 1 });
+        fusion.worker({ queues: ['default', 'callbacks'], concurrency: 2 });
+        const job = await fusion.enqueue('t', {}, { id: `long-${'x'.repeat(195)}`, callbacks: { onFailure: `${rx.base}/failed`, onSuccess: `${rx.base}/done` } });
+        assert.equal(job.id.length, 200);
+        await within(rx.hit(1), 10_000, 'the first failure told');
+        await fusion.queue.retry(job.id);
+        await within(rx.hit(2), 10_000, 'the failure after a retry by hand told');
+        await fusion.queue.retry(job.id);
+        await within(rx.hit(3), 10_000, 'the completion told');
+        assert.equal((await store.getJob({ id: job.id }))!.state, 'completed');
+        const ids = rx.hits.map((h) => String(h.headers['webhook-id']));
+        assert.equal(new Set(ids).size, 3, `one callback job per end: ${ids.join(', ')}`);
+        for (const id of ids) assert.ok(id.length <= 200, `a callback id within the limit: ${id.length}`);
+      } finally {
+        await fusion.close(100);
+        await cleanup();
+        await rx.close();
+      }
+    });
+
     it('a job failed by stall recovery, retried by hand, that fails again: the second failure is called back too', async () => {
       const rx = await receiver();
       const { store, cleanup } = await make();

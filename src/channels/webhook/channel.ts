@@ -16,7 +16,7 @@
 import type { Dispatcher } from 'undici';
 import { DEFAULTS, type NewJob } from '../../core/job.js';
 import { FusionError } from '../../core/errors.js';
-import { runSuffix } from '../../core/callbacks.js';
+import { followUpId, runSuffix } from '../../core/callbacks.js';
 import type { TaskContext } from '../../core/registry.js';
 import { enqueuerOf, type ChannelDeps, type ChannelSetup, type ChannelTask } from '../channel.js';
 import { CHANNEL_QUEUES } from '../queues.js';
@@ -97,7 +97,7 @@ function callbackJob(rt: Runtime, job: TaskContext['job'], attempt: number, answ
   return {
     // One callback per attempt that got a final answer: a re-run after a lost lease sent the request again, so it calls back again.
     // Attempts count from 1 again after a retry by hand: the run's suffix keeps that run's callbacks apart from the first's.
-    id: `${job.id}:callback-${attempt}${runSuffix(job)}`, queue: job.queue, task: WEBHOOK_CALLBACK_TASK, payload, priority: job.priority,
+    id: followUpId(`${job.id}:callback-${attempt}${runSuffix(job)}`), queue: job.queue, task: WEBHOOK_CALLBACK_TASK, payload, priority: job.priority,
     maxAttempts: rt.callbackRetry.maxAttempts, backoff: rt.callbackRetry.backoff, timeout: 0, maxStalls: rt.callbackRetry.maxStalls,
     runAt: now, createdAt: now, description: `callback of webhook ${job.id}`, tags: [], callbacks: null, scheduleId: null,
   };
