@@ -7,7 +7,8 @@ import { resolveSpec } from '../../src/core/queue.js';
 import { Worker } from '../../src/core/worker.js';
 import { TaskRegistry } from '../../src/core/registry.js';
 import type { Store } from '../../src/core/store.js';
-import { redisHarness, redisSkip, openTestStore } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
+import { REDIS_URL, redisHarness, redisSkip, openTestStore } from '../helpers/redis.js';
 import { PostgresStore } from '../../src/stores/postgres/store.js';
 import { pgHarness, pgSkip } from '../helpers/postgres.js';
 import { deferred, until, within } from '../helpers/await.js';
@@ -325,5 +326,40 @@ describe('claiming ahead on postgres, answers landing out of order', { skip: pgS
     assert.equal(mostClaimsInAir, 1, 'one claim in the air at a time');
     // The worker did claim ahead (by default on PostgreSQL): outcomes went while a claim was in the air.
     assert.ok(outcomeOnlyOverlaps > 0, 'outcome-only batches overlapped a call in the air');
+  });
+});
+
+describe('claiming ahead on redis: a lost event connection', { skip: redisSkipped }, () => {
+  it('its resync gives back no waiting job, so a rate limit spent on them is not spent twice', async () => {
+    const h = await redisHarness();
+    const m = slowOutcomes(withOthers(h, () => openTestStore(undefined, h.store.prefix)));
+    const admin = new Redis(REDIS_URL);
+    const eventConnections = async () => ((await admin.client('LIST')) as string).split('\n')
+      .filter((l) => l.includes(`name=fusion:${h.store.prefix}:events`)).map((l) => /id=(\d+)/.exec(l)![1]!);
+    try {
+      // Exactly the six claims of the setup fit the window: none left for claiming a job twice.
+      await m.store.setQueueOptions({ queue: 'pq', options: { rateLimit: { max: 6, windowMs: 60_000 } }, now: Date.now() });
+      const { worker, ready, started, release, state } = await oneRunningTwoWaiting(m.store, 1);
+      try {
+        await ready();
+        const [before] = await eventConnections();
+        assert.ok(before, 'an event connection');
+        await admin.client('KILL', 'ID', before);
+        // Subscribed again (the store then resyncs: a 'resumed' of every queue, marked missed).
+        await until(async () => (await eventConnections()).some((id) => id !== before), 10_000, 'the event connection made again');
+        await new Promise((r) => setTimeout(r, 1000));
+        release();
+        // The waiting jobs were claimed within the window's budget: they run now, not a minute later.
+        await until(async () => (await state('w2')).state === 'completed', 5000,
+          async () => `w1 ${(await state('w1')).state}, w2 ${(await state('w2')).state}; history of w1: ${(await state('w1')).history.map((x) => x.outcome).join(',')}`);
+        assert.deepEqual(started, ['f1', 'f2', 'f3', 'b', 'w1', 'w2']);
+      } finally {
+        release();
+        await worker.stop(1000);
+      }
+    } finally {
+      admin.disconnect();
+      await m.cleanup();
+    }
   });
 });
