@@ -100,13 +100,16 @@ export async function twoClaimedJobs(store: PostgresStore, now: number) {
 
 /**
  * Whether a statement of `schema` whose text contains `fragment` comes to wait on a lock within 10 s
- * (looked at through `c` every few ms): the other side of a test holding rows it needs. By
- * time, not by count: 500 looks took ~350 ms once under the full suite's load, before the statement
- * (on a store's first connection) had reached the lock.
+ * (looked at through `c` every few ms): the other side of a test holding rows it needs. Under the
+ * full suite's load the statement (on a store's first connection) may reach the lock only after
+ * many looks.
  */
 export async function waitsOnLock(c: pg.Client, schema: string, fragment: string): Promise<boolean> {
   const end = Date.now() + 10_000;
   while (Date.now() < end) {
+    // `c` may be inside a transaction (the one holding the rows), where pg_stat_activity is read once
+    // and kept until it ends: a statement that started after the first poll would never be seen.
+    await c.query('SELECT pg_stat_clear_snapshot()');
     const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE NOT l.granted AND strpos(a.query, $1) > 0 AND strpos(a.query, $2) > 0`, [schema, fragment]);
     if (rows[0].n > 0) return true;
