@@ -241,6 +241,16 @@ export interface SharedState {
   tally?(key: string, add: Record<string, number>, ttlMs: number, now: number): Promise<void>;
   /** Optional, with tally: the counters of each key, null for an absent or expired one. */
   tallies?(keys: string[], now: number): Promise<(Record<string, number> | null)[]>;
+  /**
+   * Optional: add members to a named set kept without expiry (a row, hash field or sorted-set member
+   * each: atomic per member, O(1) in the set's size, adding one twice is one member).
+   */
+  addMembers?(set: string, members: string[]): Promise<void>;
+  /**
+   * Optional, with addMembers: up to limit members of the set after `after` (exclusive), in binary
+   * (code unit) order, read a page at a time without reading the rest of the set.
+   */
+  members?(set: string, limit: number, after?: string): Promise<string[]>;
 }
 
 // ---- One params object per operation (named entity + verb, like the method) ----

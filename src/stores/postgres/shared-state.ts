@@ -43,6 +43,10 @@ export class PostgresSharedState implements SharedState {
             FROM (SELECT jsonb_object_keys(s.value) AS k UNION SELECT jsonb_object_keys(excluded.value)) fields) END,
           expires_at = excluded.expires_at`),
       tallies: st('tallies', `SELECT key, value FROM ${S}.shared_state WHERE key = ANY($1::text[]) AND expires_at > $2`),
+      // A row per member (shared_members, migration 015): O(1) in the set's size, nothing rewritten.
+      addMembers: st('add_members', `INSERT INTO ${S}.shared_members (set_key, member) SELECT $1, m FROM unnest($2::text[]) m ON CONFLICT DO NOTHING`),
+      members: st('members', `SELECT member FROM ${S}.shared_members WHERE set_key = $1 ORDER BY member LIMIT $2`),
+      membersAfter: st('members_after', `SELECT member FROM ${S}.shared_members WHERE set_key = $1 AND member > $2 ORDER BY member LIMIT $3`),
       sweep: st('sweep', `DELETE FROM ${S}.shared_state WHERE key IN (
         SELECT key FROM ${S}.shared_state WHERE expires_at <= $1 LIMIT ${SWEEP_LIMIT} FOR UPDATE SKIP LOCKED)`),
     };
@@ -91,6 +95,19 @@ export class PostgresSharedState implements SharedState {
     if (Object.keys(fields).length === 0) return;
     await this.pool.query({ ...this.sql.tally, values: [key, JSON.stringify(fields), now + Math.max(1, Math.ceil(ttlMs)), now] });
     this.wrote(now);
+  }
+
+  async addMembers(set: string, members: string[]): Promise<void> {
+    if (members.length === 0) return;
+    await this.pool.query({ ...this.sql.addMembers, values: [set, members] });
+  }
+
+  async members(set: string, limit: number, after?: string): Promise<string[]> {
+    // COLLATE "C" columns: binary order, the order of the other stores.
+    const n = Math.max(0, Math.floor(limit));
+    const q = after === undefined ? { ...this.sql.members, values: [set, n] } : { ...this.sql.membersAfter, values: [set, after, n] };
+    const { rows } = await this.pool.query<{ member: string }>(q);
+    return rows.map((r) => r.member);
   }
 
   async tallies(keys: string[], now: number): Promise<(Record<string, number> | null)[]> {

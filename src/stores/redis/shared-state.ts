@@ -58,6 +58,19 @@ export class RedisSharedState implements SharedState {
     if (args.length > 1) await this.client.eval(TALLY, 1, this.k(key), ...args);
   }
 
+  async addMembers(set: string, members: string[]): Promise<void> {
+    // A sorted set, every member at score 0, so it is ordered by its bytes (ZADD: O(log N)). One
+    // key: one slot on a Cluster. No expiry, like the rows of the SQL stores.
+    if (members.length === 0) return;
+    await this.client.zadd(this.k(set), ...members.flatMap((m) => [0, m]));
+  }
+
+  async members(set: string, limit: number, after?: string): Promise<string[]> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    return this.client.zrangebylex(this.k(set), after === undefined ? '-' : `(${after}`, '+', 'LIMIT', 0, n);
+  }
+
   async tallies(keys: string[], _now: number): Promise<(Record<string, number> | null)[]> {
     // One command per key (each its own slot on a Cluster), sent together.
     return Promise.all(keys.map(async (key) => {

@@ -28,6 +28,9 @@ export class SqliteSharedState implements SharedState {
       put: db.prepare(`INSERT INTO shared_state (key, value, expires_at) VALUES (@key, @value, @until)
         ON CONFLICT(key) DO UPDATE SET value = @value, num = 0, expires_at = @until`),
       get: db.prepare(`SELECT value FROM shared_state WHERE key = ? AND expires_at > ?`).pluck(),
+      addMember: db.prepare(`INSERT INTO shared_members (set_key, member) VALUES (?, ?) ON CONFLICT DO NOTHING`),
+      members: db.prepare(`SELECT member FROM shared_members WHERE set_key = ? ORDER BY member LIMIT ?`).pluck(),
+      membersAfter: db.prepare(`SELECT member FROM shared_members WHERE set_key = ? AND member > ? ORDER BY member LIMIT ?`).pluck(),
       sweep: db.prepare(`DELETE FROM shared_state WHERE key IN (SELECT key FROM shared_state WHERE expires_at <= ? LIMIT ${SWEEP_LIMIT})`),
     };
   }
@@ -85,6 +88,18 @@ export class SqliteSharedState implements SharedState {
       this.statements.put.run({ key, value: JSON.stringify(cur), until: now + ttlMs });
     }).immediate();
     this.wrote(now);
+  }
+
+  async addMembers(set: string, members: string[]): Promise<void> {
+    // A row per member (shared_members, migration 004): O(1) in the set's size, nothing rewritten.
+    if (members.length === 1) this.statements.addMember.run(set, members[0]);
+    else if (members.length > 1) this.db.transaction(() => { for (const m of members) this.statements.addMember.run(set, m); }).immediate();
+  }
+
+  async members(set: string, limit: number, after?: string): Promise<string[]> {
+    // BINARY collation: byte order (the code unit order of JS's sort for these strings).
+    const n = Math.max(0, Math.floor(limit));
+    return (after === undefined ? this.statements.members.all(set, n) : this.statements.membersAfter.all(set, after, n)) as string[];
   }
 
   async tallies(keys: string[], now: number): Promise<(Record<string, number> | null)[]> {
