@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
-import { migrate } from '../../src/stores/sqlite/migrate.js';
+import { LATEST_SQLITE_VERSION, migrate } from '../../src/stores/sqlite/migrate.js';
 import { seqOfId } from '../../src/stores/sqlite/ids.js';
 import { Queue, resolveSpec } from '../../src/core/queue.js';
 import type { NewJob } from '../../src/core/job.js';
@@ -453,7 +453,7 @@ describe('sqlite store: job ids', () => {
 
       const store = new SqliteStore(file);
       try {
-        assert.equal(store.schemaVersion(), 3);
+        assert.equal(store.schemaVersion(), LATEST_SQLITE_VERSION());
         assert.deepEqual(store.db.prepare(`SELECT id, id_given FROM jobs ORDER BY seq`).all(), [{ id: uuid, id_given: 1 }, { id: 'done', id_given: 1 }]);
         const u = (await store.getJob({ id: uuid }))!;
         assert.deepEqual([u.payload, u.backoff, u.history], ['u', { type: 'fixed', delay: 5 }, []]);
