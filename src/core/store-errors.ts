@@ -28,7 +28,9 @@ export function isRedisOutOfMemory(err: unknown): boolean {
  * Redis store's not_replicated (stored, but its replicas did not confirm it in time).
  */
 const UNAVAILABLE_CODE = /^(not_replicated|SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY|PROTOCOL|NOMEM|CORRUPT|NOTADB|INTERRUPT)|E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|AI_AGAIN|NOTFOUND)|NR_CLOSED|CLUSTERDOWN)/;
-const UNAVAILABLE_TEXT = /connection|not open|closed|timed? ?out|writeable|offline queue|MaxRetriesPerRequest|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|disk|I\/O/i;
+// ioredis's "Too many Cluster redirections": a Cluster moving a slot (its TRYAGAIN goes on to a random
+// node, whose MOVED may be the last error it names), not a fault of the call.
+const UNAVAILABLE_TEXT = /connection|not open|closed|timed? ?out|writeable|offline queue|MaxRetriesPerRequest|LOADING|CLUSTERDOWN|TRYAGAIN|Cluster redirections|MASTERDOWN|READONLY|disk|I\/O/i;
 
 export function isUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;

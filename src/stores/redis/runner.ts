@@ -4,7 +4,7 @@
 // arguments four times through rest and spread parameters (measured: ~15% of a busy worker's CPU).
 import { createHash } from 'node:crypto';
 import { Cluster } from 'ioredis';
-import { SCRIPT_NAMES, functionLibrary, scriptSource, type ScriptName } from './scripts.js';
+import { SCRIPT_NAMES, SLOT_CHECK, functionLibrary, scriptSource, type ScriptName } from './scripts.js';
 import type { ScriptCall } from './script-calls.js';
 import type { RedisClient, ReplicaWait } from './connect.js';
 import { CountedCommand, ReplicaWaits } from './replica-wait.js';
@@ -23,6 +23,8 @@ export class ScriptRunner {
 
   private readonly replicaWaits: ReplicaWaits | null;
 
+  private readonly cluster: boolean;
+
   /**
    * functions: start with FCALL, until a Redis says it has no functions. replicaWait: every call is
    * answered only once that many replicas hold what it wrote (replica-wait.ts; WAIT holds up its
@@ -30,10 +32,13 @@ export class ScriptRunner {
    */
   constructor(private client: RedisClient, private functions: boolean, replicaWait: ReplicaWait | null = null) {
     this.replicaWaits = replicaWait ? new ReplicaWaits(client, replicaWait) : null;
+    this.cluster = client instanceof Cluster;
   }
 
   /** `wrote`: whether an answer says the script wrote something (where calls wait for replicas; default yes). */
   call<T>({ script: name, keys, args }: ScriptCall<T>, wrote?: (answer: T) => boolean): Promise<T> {
+    // A slot on the move refuses the call rather than run it on part of its keys (SLOT_CHECK).
+    if (this.cluster) keys = [...keys, keys[0] + SLOT_CHECK];
     if (!this.functions) return this.evalsha<T>(name, keys, args, wrote);
     const argv = buildArgv(LIBRARY.names[name], keys, args);
     const send = () => this.send<T>(scriptCommand('fcall', argv), wrote);

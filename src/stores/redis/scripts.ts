@@ -95,8 +95,21 @@ function scriptText(name: ScriptName): string {
   return lean;
 }
 
+/**
+ * On Cluster each call declares, after its own KEYS, a second key of its slot that no one writes: its
+ * KEYS[1] (a hash-tag base, which no key is either) and SLOT_CHECK (runner.ts), which the body drops
+ * first. A node whose slot is migrating or importing refuses a call of several keys unless it holds
+ * them all, so every call of a slot on the move is refused (TRYAGAIN) before it runs, and ioredis
+ * tries it again. With the base alone, which exists nowhere, the migrating node sent each call on
+ * (ASK) from the first SETSLOT, and the importing one ran it on the part of the slot it held, or none:
+ * an add there made a second meta, seq and indexes beside the source's (the MIGRATE of the slot then
+ * failed on BUSYKEY, or with REPLACE dropped those jobs), and a heartbeat found its jobs gone.
+ */
+export const SLOT_CHECK = ':~';
+const DROP_SLOT_CHECK = `if string.byte(KEYS[#KEYS], -1) == ${SLOT_CHECK.charCodeAt(SLOT_CHECK.length - 1)} then KEYS[#KEYS] = nil end\n`;
+
 /** Each script's body. */
-export const SCRIPTS = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, scriptText(name)])) as Record<ScriptName, string>;
+export const SCRIPTS = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, DROP_SLOT_CHECK + scriptText(name)])) as Record<ScriptName, string>;
 
 /** A top-level definition of the helpers: its text (with the comment above it) and the names it defines. */
 interface Unit {
