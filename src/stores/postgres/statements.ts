@@ -87,7 +87,8 @@ export function storeStatements(quotedSchema: string, schema: string) {
       CROSS JOIN LATERAL (SELECT min(created_at) AS t FROM ${S}.jobs WHERE state = 'queued' AND queue = q.name) o WHERE o.t IS NOT NULL`,
     ensureQueue: `INSERT INTO ${S}.queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`,
     setPaused: `INSERT INTO ${S}.queues (name, paused) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`,
-    setRateLimit: `UPDATE ${S}.queues SET rate_max = $2, rate_window_ms = $3, rate_window_start = 0, rate_count = 0 WHERE name = $1`,
+    // The window's start and count stay: resetting them let a limit saved again start as many jobs again at once.
+    setRateLimit: `UPDATE ${S}.queues SET rate_max = $2, rate_window_ms = $3 WHERE name = $1`,
     setConcurrency: `UPDATE ${S}.queues SET concurrency = $2 WHERE name = $1`,
     allQueues: `SELECT * FROM ${S}.queues ORDER BY name COLLATE "C"`,
     queueNames: `SELECT name FROM ${S}.queues`,

@@ -31,10 +31,9 @@ export class Queues {
 
   async setQueueOptions({ queue, options, now }: SetQueueOptions): Promise<void> {
     const fields: Raw = [];
-    if (options.rateLimit !== undefined) {
-      fields.push(META.rateMax, options.rateLimit?.max ?? '', META.rateWindowMs, options.rateLimit?.windowMs ?? '',
-        META.rateWindowStart, '', META.rateWindowUsed, '');
-    }
+    // The window's start and count stay (as on every store): a limit saved again, or saved with the
+    // concurrency as the dashboard does, opened a fresh window, and as many starts again at once.
+    if (options.rateLimit !== undefined) fields.push(META.rateMax, options.rateLimit?.max ?? '', META.rateWindowMs, options.rateLimit?.windowMs ?? '');
     if (options.concurrency !== undefined) fields.push(META.concurrency, options.concurrency ?? '');
     // Options can open room (higher limits): let idle workers look again.
     await this.setMeta(queue, now, 'resumed', fields);

@@ -25,6 +25,11 @@ export function resumeQueue(conn: SqliteConnection, queue: string, now: number):
   conn.emit(events);
 }
 
+/**
+ * A new rate limit keeps the current window and the starts counted in it: resetting them (as
+ * before) let a limit saved again, or saved beside a new concurrency as the dashboard does, start
+ * as many jobs again at once. A longer window or a lower max holds back what already started in it.
+ */
 export function setQueueOptions(conn: SqliteConnection, queue: string, opts: QueueOptions, now: number): void {
   // Options can open room (higher limits): let idle workers, here and in other processes, look again.
   const events: StoreEvent[] = [{ type: 'resumed', queue, at: now }];

@@ -270,7 +270,8 @@ export function prepareStatements(db: Database.Database) {
     oldestQueuedByQueue: d.prepare(`SELECT queue, min(created_at) AS t FROM jobs WHERE state = 'queued' GROUP BY queue`),
     allQueues: d.prepare(`SELECT * FROM queues ORDER BY name`),
     setPaused: d.prepare(`UPDATE queues SET paused = ? WHERE name = ?`),
-    setRateLimit: d.prepare(`UPDATE queues SET rate_max = ?, rate_window_ms = ?, rate_window_start = 0, rate_count = 0 WHERE name = ?`),
+    // The window's start and count stay: the starts made in it still count under the new limit (see setQueueOptions).
+    setRateLimit: d.prepare(`UPDATE queues SET rate_max = ?, rate_window_ms = ? WHERE name = ?`),
     setConcurrency: d.prepare(`UPDATE queues SET concurrency = ? WHERE name = ?`),
     scheduleById: d.prepare(`SELECT * FROM schedules WHERE id = ?`),
     allSchedules: d.prepare(`SELECT * FROM schedules ORDER BY id`),

@@ -99,6 +99,22 @@ export function claimFinishArea(make: StoreFactory): void {
       assert.deepEqual((await s.listQueues()).find((q) => q.name === 'q')!.rateLimit, { max: 4, windowMs: 1000 });
     });
 
+    it('keeps the rate window open when the limits are saved again', async () => {
+      // The dashboard saves both limits at once: changing the concurrency sends the rate limit too.
+      await s.addJobs({ jobs: Array.from({ length: 10 }, (_, i) => job({ id: `r${i}` })), now: T0 });
+      await s.setQueueOptions({ queue: 'q', options: { rateLimit: { max: 2, windowMs: 60_000 } }, now: T0 });
+      assert.equal((await claim(10, ['q'], T0)).jobs.length, 2);
+      await s.setQueueOptions({ queue: 'q', options: { rateLimit: { max: 2, windowMs: 60_000 }, concurrency: 5 }, now: T0 + 10 });
+      const again = await claim(10, ['q'], T0 + 20, 30_000, 'w2');
+      assert.equal(again.jobs.length, 0, 'two starts in the window already');
+      assert.equal(again.nextWakeAt, T0 + 60_000);
+      // A higher max lets more start in the same window, counting the starts made.
+      await s.setQueueOptions({ queue: 'q', options: { rateLimit: { max: 3, windowMs: 60_000 } }, now: T0 + 30 });
+      assert.equal((await claim(10, ['q'], T0 + 40)).jobs.length, 1);
+      // The next window: 3 more by the rate, 2 by the concurrency of 5 (3 still active).
+      assert.equal((await claim(10, ['q'], T0 + 60_000)).jobs.length, 2);
+    });
+
     it('heartbeat extends a lease and refuses a stale token', async () => {
       await s.addJobs({ jobs: [job({ id: 'a' })], now: T0 });
       const [j] = (await claim(1, ['q'], T0, 1000)).jobs;
