@@ -4,6 +4,7 @@ import type { Job, JobSpec } from './job.js';
 import { systemClock, type Clock } from './clock.js';
 import { Enqueuer } from './enqueue.js';
 import { toMs } from './spec.js';
+import { FusionError } from './errors.js';
 import type { TaskRegistry } from './registry.js';
 import type { AddOptions, CleanQuery, ListQuery, QueueOptions, RetryOptions, Store } from './store.js';
 
@@ -88,10 +89,34 @@ export class Queue {
   resume(queue: string) {
     return this.store.resumeQueue({ queue, now: this.clock.now() });
   }
+  /** A limit is a whole number from 1 (concurrency at most 100,000, as the HTTP API takes it); null clears it. */
   setQueueOptions(queue: string, opts: QueueOptions) {
+    try {
+      checkQueueOptions(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.store.setQueueOptions({ queue, options: opts, now: this.clock.now() });
   }
   queues() {
     return this.store.listQueues();
+  }
+}
+
+/**
+ * The stores keep what they are given: a NaN concurrency (a Number() of an unset variable) lifted
+ * the limit silently, a fraction failed every claim of the queue on SQLite, a rate limit without
+ * its windowMs failed every claim on Redis, a windowMs of 0 limited nothing.
+ */
+function checkQueueOptions(opts: QueueOptions): void {
+  const whole = (v: unknown, field: string, max = Number.MAX_SAFE_INTEGER) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+      throw new FusionError('invalid_request', `${field} must be a whole number from 1 to ${max}, or null to clear it`, { field, value: String(v) });
+    }
+  };
+  if (opts.concurrency != null) whole(opts.concurrency, 'concurrency', 100_000);
+  if (opts.rateLimit != null) {
+    whole(opts.rateLimit.max, 'rateLimit.max');
+    whole(opts.rateLimit.windowMs, 'rateLimit.windowMs');
   }
 }
