@@ -13,7 +13,7 @@ import type { ChannelConfig, ProviderEntry } from './config-types.js';
 import { ProviderError, type ChannelName, type DeliveryStatus, type Provider, type ProviderFactory, type RefusedRecipient } from './provider.js';
 import { capText } from './http/answer.js';
 import { DRY_RUN } from './dry-run.js';
-import { recordSent } from './delivery-status.js';
+import { deliveryOf, recordSent } from './delivery-status.js';
 import { statsRecorder, type StatsRecorder } from './provider-stats.js';
 
 export const FAILOVER_DEFAULTS = { threshold: 5, windowMs: 60_000, cooldownMs: 5 * 60_000 };
@@ -246,6 +246,21 @@ export class DeliveryPipeline<M> {
   /** Whether a provider is demoted now (for tests and status pages). */
   async demoted(name: string): Promise<boolean> {
     return this.shared ? (await this.shared.flagged(this.demotedKey(name), this.opts.deps.clock.now())) !== null : false;
+  }
+
+  /**
+   * The message an earlier run of this job had a provider take, or null. A run can end after the
+   * provider's 2xx without its outcome landing (its worker killed, its lease run out) or fail after
+   * it (the callback job not added): a channel whose job is one message answers this send rather
+   * than make another. It is recorded right after the answer, so only a death between the two
+   * sends again. Stores without shared state keep no record.
+   */
+  async earlierSend(ctx: TaskContext): Promise<DeliveryResult | null> {
+    if (this.dryRun) return null;
+    const rec = await deliveryOf(this.opts.deps.store, ctx.job.id, this.opts.deps.clock.now());
+    // A job removed and added again under the same id is a new message.
+    if (!rec || rec.channel !== this.channel || rec.sentAt < ctx.job.createdAt) return null;
+    return { channel: this.channel, provider: rec.provider, messageId: rec.messageId, status: rec.status };
   }
 
   /**

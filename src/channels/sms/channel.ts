@@ -56,7 +56,7 @@ export function smsChannel(deps: ChannelDeps): ChannelSetup {
     }
     const otp = otpTask || parsed.message.otp || otpTag(ctx.job.tags);
     const message: SmsMessage = { ...parsed.message, otp };
-    const sent = await pipeline.deliver(message, { country: `+${message.callingCode}`, otp, requested: parsed.provider }, ctx);
+    const sent = (await pipeline.earlierSend(ctx)) ?? await pipeline.deliver(message, { country: `+${message.callingCode}`, otp, requested: parsed.provider }, ctx);
     // The result is kept with the job and shown to read keys: an answer that echoes the code does not.
     if (otp && sent.response !== undefined) sent.response = withoutOtpText(sent.response, message.text);
     if (parsed.callbackUrl) await announce(deps, ctx, { url: parsed.callbackUrl, format: parsed.original ? 'form' : 'json', name: 'callback_url' }, { completed: sent });

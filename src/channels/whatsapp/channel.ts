@@ -69,7 +69,7 @@ export function whatsappChannel(deps: ChannelDeps): ChannelSetup {
     if (!consent && requireConsent) {
       throw new ConsentError(`no WhatsApp consent is recorded for ${maskNumber(message.to)} (record it with /update_consent/; channels.whatsapp.requireConsent is on)`, { contact: maskNumber(message.to), consent: null });
     }
-    return pipeline.deliver(message, { country: `+${message.callingCode}`, requested: parsed.provider }, ctx);
+    return (await pipeline.earlierSend(ctx)) ?? pipeline.deliver(message, { country: `+${message.callingCode}`, requested: parsed.provider }, ctx);
   };
 
   return {
