@@ -77,6 +77,13 @@ describe('OutgoingGuard: addresses', () => {
     assert.ok(!g.hostAllowed('evilhooks.internal'));
     assert.ok(g.hostAllowed('svc-12.lan'));
     assert.ok(!g.hostAllowed('svc-12.lan.evil.com'));
+    // The regex must match the whole host: unanchored, `hooks\.internal` also trusted hooks.internal.evil.example.
+    const loose = new OutgoingGuard({ allowPattern: 'hooks\\.internal|svc-[0-9]+' });
+    assert.ok(loose.hostAllowed('hooks.internal'));
+    assert.ok(loose.hostAllowed('svc-7'));
+    assert.ok(!loose.hostAllowed('hooks.internal.evil.example'));
+    assert.ok(!loose.hostAllowed('evil-hooks.internal'));
+    assert.ok(!loose.hostAllowed('svc-7.evil.example'));
     assert.doesNotThrow(() => g.checkUrl('http://10.1.9.9/'));
     assert.throws(() => new OutgoingGuard({ allow: ['not a host!'] }), TypeError);
   });
@@ -116,7 +123,7 @@ describe('OutgoingGuard: connections', () => {
     assert.deepEqual(await outcome(`${v4.base}/cidr`, new OutgoingGuard({ allow: ['127.0.0.1/32'] }).dispatcher()), { status: 200 });
     assert.deepEqual(await outcome(`${v6.base}/cidr6`, new OutgoingGuard({ allow: ['::1/128'] }).dispatcher()), { status: 200 });
     assert.deepEqual(await outcome(`http://localhost:${v4.port}/name`, new OutgoingGuard({ allow: ['localhost'] }).dispatcher()), { status: 200 });
-    assert.deepEqual(await outcome(`http://localhost:${v4.port}/re`, new OutgoingGuard({ allowPattern: '^local' }).dispatcher()), { status: 200 });
+    assert.deepEqual(await outcome(`http://localhost:${v4.port}/re`, new OutgoingGuard({ allowPattern: 'local.*' }).dispatcher()), { status: 200 });
     // Allowing ::1 says nothing of 127.0.0.1.
     assert.ok((await outcome(`${v4.base}/other`, new OutgoingGuard({ allow: ['::1/128'] }).dispatcher())).refused);
     assert.deepEqual(v4.hits.map((h) => h.url).sort(), ['/cidr', '/name', '/re']);

@@ -53,7 +53,7 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Trusted internal targets: CIDRs, host patterns (`hooks.internal`, `*.corp.example`), and regular expressions on the host. */
 export interface OutgoingPolicy {
   allow?: string[];
-  /** The original Fusion's whitelist regex, matched against the host name. */
+  /** The original Fusion's whitelist regex, matched against the whole host name. */
   allowPattern?: string;
   /** Connect timeout in ms (default 10 s). */
   connectTimeoutMs?: number;
@@ -100,7 +100,9 @@ export class OutgoingGuard {
       const re = entry.toLowerCase().replace(/[.]/g, '\\.').replace(/\*/g, '[a-z0-9-]+(?:\\.[a-z0-9-]+)*');
       this.hostPatterns.push(new RegExp(`^${re}$`));
     }
-    if (policy.allowPattern) this.hostPatterns.push(new RegExp(policy.allowPattern, 'i'));
+    // Matched against the whole host name (as Python's re.fullmatch): unanchored, a pattern written
+    // for `hooks.internal` also trusted `hooks.internal.evil.example`, and any address it resolves to.
+    if (policy.allowPattern) this.hostPatterns.push(new RegExp(`^(?:${policy.allowPattern})$`, 'i'));
   }
 
   /** Hosts the operator trusts by name: any address they resolve to is allowed. */
