@@ -4,7 +4,7 @@
 //   delivery:msg:<channel>:<provider>:<messageId> → jobId
 // Stores without SharedState keep no delivery status (the job's result still says `sent`).
 import type { Store } from '../core/store.js';
-import type { DeliveryReport, DeliveryStatus } from './provider.js';
+import type { DeliveryReport, DeliveryStatus, RefusedRecipient } from './provider.js';
 import { statsRecorder } from './provider-stats.js';
 
 /** How long a sent message's status and its message-id index are kept: reports come within days. */
@@ -21,6 +21,8 @@ export interface DeliveryRecord {
   /** When the status last changed (epoch ms). */
   at: number;
   sentAt: number;
+  /** Recipients the provider refused while it took the message for the others (email's RCPT TO). */
+  refused?: RefusedRecipient[];
 }
 
 const jobKey = (jobId: string) => `delivery:job:${jobId}`;
@@ -29,10 +31,10 @@ const msgKey = (channel: string, provider: string, messageId: string) => `delive
 /** Final statuses: a late or repeated `sent`/`queued` report does not undo them. */
 const FINAL: ReadonlySet<DeliveryStatus> = new Set(['delivered', 'undelivered', 'failed']);
 
-export async function recordSent(store: Store, r: { jobId: string; channel: string; provider: string; messageId: string; status: DeliveryStatus }, now: number): Promise<void> {
+export async function recordSent(store: Store, r: { jobId: string; channel: string; provider: string; messageId: string; status: DeliveryStatus; refused?: RefusedRecipient[] }, now: number): Promise<void> {
   const shared = store.shared;
   if (!shared) return;
-  const rec: DeliveryRecord = { channel: r.channel, provider: r.provider, messageId: r.messageId, status: r.status, at: now, sentAt: now };
+  const rec: DeliveryRecord = { channel: r.channel, provider: r.provider, messageId: r.messageId, status: r.status, at: now, sentAt: now, ...(r.refused?.length ? { refused: r.refused } : {}) };
   // A report may have beaten the worker here (it is written before the job completes, but after the send).
   const prev = await shared.get<DeliveryRecord>(jobKey(r.jobId), now);
   if (prev && prev.messageId === r.messageId && FINAL.has(prev.status)) return;

@@ -252,15 +252,17 @@ export class DeliveryPipeline<M> {
    * The message an earlier run of this job had a provider take, or null. A run can end after the
    * provider's 2xx without its outcome landing (its worker killed, its lease run out) or fail after
    * it (the callback job not added): a channel whose job is one message answers this send rather
-   * than make another. It is recorded right after the answer, so only a death between the two
-   * sends again. Stores without shared state keep no record.
+   * than make another (email, whose job may take several sends, one per deferral, answers it when
+   * its progress does not hold it yet; the recipients refused come with it). It is recorded right
+   * after the answer, so only a death between the two sends again. Stores without shared state keep
+   * no record.
    */
   async earlierSend(ctx: TaskContext): Promise<DeliveryResult | null> {
     if (this.dryRun) return null;
     const rec = await deliveryOf(this.opts.deps.store, ctx.job.id, this.opts.deps.clock.now());
     // A job removed and added again under the same id is a new message.
     if (!rec || rec.channel !== this.channel || rec.sentAt < ctx.job.createdAt) return null;
-    return { channel: this.channel, provider: rec.provider, messageId: rec.messageId, status: rec.status };
+    return { channel: this.channel, provider: rec.provider, messageId: rec.messageId, status: rec.status, ...(rec.refused ? { refused: rec.refused } : {}) };
   }
 
   /**
@@ -291,7 +293,7 @@ export class DeliveryPipeline<M> {
     }
     this.stats.record(this.channel, name, 'sent', clock.now(), performance.now() - t0);
     if (!this.dryRun) {
-      await recordSent(this.opts.deps.store, { jobId: ctx.job.id, channel: this.channel, provider: name, messageId: sent.messageId, status: sent.status }, clock.now());
+      await recordSent(this.opts.deps.store, { jobId: ctx.job.id, channel: this.channel, provider: name, messageId: sent.messageId, status: sent.status, refused: sent.refused }, clock.now());
     }
     const result: DeliveryResult = { channel: this.channel, provider: name, messageId: sent.messageId, status: sent.status };
     if (sent.raw !== undefined) result.response = capText(typeof sent.raw === 'string' ? sent.raw : JSON.stringify(sent.raw) ?? '');

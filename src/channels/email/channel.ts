@@ -155,10 +155,15 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
       out.attachments = await fetchAttachments(m.attachments, { dispatcher: deps.dispatcher, signal: ctx.signal, limits: config.attachments });
     };
     const first = mail.to[0] ?? mail.cc[0] ?? mail.bcc[0]!;
+    // A send an earlier run made that the progress does not hold: that run ended after the provider's
+    // answer (its worker gone, its outcome or progress lost). It is this attempt's send, the
+    // recipients it refused with it, rather than a mail sent again to those who took it.
+    const recorded = await pipeline.earlierSend(ctx);
+    const unkept = recorded && !earlier?.sends.some((s) => s.messageId === recorded.messageId) ? recorded : null;
     // Those left for this attempt may all have been dropped since (suppressed meanwhile): nothing to send.
-    const { refused = [], ...sent } = mail.envelope?.length === 0
+    const { refused = [], ...sent } = unkept ?? (mail.envelope?.length === 0
       ? { channel: 'email' as const, status: 'sent' as const, provider: earlier!.sends.at(-1)!.provider, messageId: earlier!.sends.at(-1)!.messageId }
-      : await pipeline.deliver(mail, { country: domainOf(first), requested: m.provider }, ctx, m.attachments.length > 0 ? attach : undefined);
+      : await pipeline.deliver(mail, { country: domainOf(first), requested: m.provider }, ctx, m.attachments.length > 0 ? attach : undefined));
     const fieldOf = (a: string) => (['to', 'cc', 'bcc'] as const).find((f) => lists[f].some((x) => addressKey(x) === addressKey(a))) ?? 'bcc';
     const bounced: DroppedRecipient[] = refused.filter((r) => !r.retryable).map((r) => ({ address: r.address, field: fieldOf(r.address), reason: 'refused', detail: `${r.code}: ${r.message}` }));
     const later = refused.filter((r) => r.retryable);
@@ -179,7 +184,8 @@ export function emailChannel(deps: ChannelDeps): ChannelSetup {
       recipients: { to: mail.to.length, cc: mail.cc.length, bcc: mail.bcc.length },
       dropped: [...dropped, ...(earlier?.refused ?? []), ...bounced],
       ...(earlier ? { earlierSends: earlier.sends } : {}),
-      attachments: mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, bytes: a.content.length })),
+      // An earlier run's send: its attachments were not fetched by this run, so none are listed.
+      ...(unkept ? {} : { attachments: mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, bytes: a.content.length })) }),
     };
     if (m.deleteFilesAfterSend && m.attachments.length > 0) {
       result.deletedFiles = await deleteSources(m.attachments.map((a) => a.url), { dispatcher: deps.dispatcher });
