@@ -9,42 +9,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
 import { SqliteStore } from '../../src/stores/sqlite/store.js';
-import type { Lease, Outcome, ProgressJob } from '../../src/core/store.js';
 import type { SmtpProvider } from '../../src/channels/email/providers/smtp.js';
-import { interceptStore } from '../helpers/store-proxy.js';
+import { losingStore } from '../helpers/store-proxy.js';
 import { waitForState } from '../helpers/engine.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Loop } from './push-fixtures.js';
 import { smtpSink } from './email-fixtures.js';
 
 const FAST = { type: 'fixed', delay: 5 } as const;
-
-/**
- * A SQLite store that loses one run: the first run `lose` picks (by its progress call or its
- * outcome) has that call and every later one carrying its lease token refused, so its lease runs out.
- */
-function losingStore(sqlite: SqliteStore, lose: { progress?: boolean; outcome?: Outcome['kind'] }) {
-  const state = { token: null as string | null };
-  const gone = () => Promise.reject(new Error('store unreachable: the worker is gone'));
-  const isOutcomeCall = (k: string) => k === 'finishJobs' || k === 'capabilities.finishAndClaim';
-  const store = interceptStore(sqlite, (name, call) => {
-    if (name === 'heartbeatJobs') return (...args: unknown[]) => ((args[0] as { leases: Lease[] }).leases.some((l) => l.token === state.token) ? gone() : call(...args));
-    if (name === 'progressJob') {
-      return (...args: unknown[]) => {
-        const token = (args[0] as ProgressJob).lease.token;
-        if (lose.progress) state.token ??= token;
-        return token === state.token ? gone() : call(...args);
-      };
-    }
-    if (!isOutcomeCall(name)) return undefined;
-    return (...args: unknown[]) => {
-      const outcomes = (args[0] as { outcomes: Outcome[] }).outcomes;
-      if (lose.outcome) state.token ??= outcomes.find((o) => o.kind === lose.outcome)?.token ?? null;
-      return outcomes.some((o) => o.token === state.token) ? gone() : call(...args);
-    };
-  });
-  return { store, lost: () => state.token };
-}
 
 async function open(store: ReturnType<typeof losingStore>['store'], email: Record<string, unknown>): Promise<Fusion> {
   const fusion = await Fusion.open({ store, config: { outgoing: { allow: ['127.0.0.1/32'] }, channels: { email: email as never } } });

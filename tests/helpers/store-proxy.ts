@@ -1,5 +1,5 @@
 // A real store seen through a wrapper: tests count, delay, fail or hide calls by name without a mock.
-import type { Store, StoreCapabilities } from '../../src/core/store.js';
+import type { Lease, Outcome, ProgressJob, Store, StoreCapabilities } from '../../src/core/store.js';
 
 type Call = (...args: unknown[]) => unknown;
 
@@ -28,4 +28,33 @@ export function interceptStore(store: Store, wrap: (name: string, call: Call) =>
       return typeof k === 'string' ? (wrap(k, bound) ?? bound) : bound;
     },
   });
+}
+
+/**
+ * A store that loses one run, as a store never hears again from a worker gone mid-run: the first run
+ * `lose` picks (its first progress call, or its outcome of that kind) has that call and every later
+ * one carrying its lease token (heartbeats included) refused, so its lease runs out. `lost()` answers
+ * that token once picked.
+ */
+export function losingStore(inner: Store, lose: { progress?: boolean; outcome?: Outcome['kind'] }) {
+  const state = { token: null as string | null };
+  const gone = () => Promise.reject(new Error('store unreachable: the worker is gone'));
+  const isOutcomeCall = (k: string) => k === 'finishJobs' || k === 'capabilities.finishAndClaim';
+  const store = interceptStore(inner, (name, call) => {
+    if (name === 'heartbeatJobs') return (...args: unknown[]) => ((args[0] as { leases: Lease[] }).leases.some((l) => l.token === state.token) ? gone() : call(...args));
+    if (name === 'progressJob') {
+      return (...args: unknown[]) => {
+        const token = (args[0] as ProgressJob).lease.token;
+        if (lose.progress) state.token ??= token;
+        return token === state.token ? gone() : call(...args);
+      };
+    }
+    if (!isOutcomeCall(name)) return undefined;
+    return (...args: unknown[]) => {
+      const outcomes = (args[0] as { outcomes: Outcome[] }).outcomes;
+      if (lose.outcome) state.token ??= outcomes.find((o) => o.kind === lose.outcome)?.token ?? null;
+      return outcomes.some((o) => o.token === state.token) ? gone() : call(...args);
+    };
+  });
+  return { store, lost: () => state.token };
 }

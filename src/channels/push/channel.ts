@@ -6,7 +6,8 @@
 // Per-token state across attempts lives in the job's progress (`progress.push.tokens`, keyed
 // `<platform>:<token>`): it is written after every attempt, kept by both stores across retries and
 // shown by the API, so no second record has to be cleaned up. An attempt sends only to tokens
-// that have no outcome yet or failed retryably; tokens sent or refused for good are never sent twice.
+// that have no outcome yet or failed retryably; tokens sent or refused for good are not sent again
+// once the progress holding them is stored (a run that ends before that sends them again).
 // The job completes when no token is left to retry (its result lists every token's outcome and the
 // invalid ones); it retries (RetryableError semantics, the engine's backoff) while some failed
 // retryably; it fails when no token was sent and none can be.
