@@ -10,14 +10,18 @@ import type { ScheduleRecord, Store, StoreEvent, WorkerInfo } from './store.js';
 import type { AttemptEnd, Lifecycle } from './lifecycle.js';
 
 export type HubEventType =
-  | `job.${Exclude<StoreEvent['type'], 'paused' | 'resumed'>}`
-  | 'queue.paused' | 'queue.resumed'
+  | `job.${Exclude<StoreEvent['type'], QueueEventType>}`
+  | `queue.${QueueEventType}`
   | 'worker.joined' | 'worker.left'
   | 'schedule.created' | 'schedule.updated' | 'schedule.fired' | 'schedule.removed'
   | 'provider.demoted' | 'provider.restored'
   | 'breaker.opened' | 'breaker.closed'
   /** Not an event: the viewer missed events (buffer gap or its backlog overflowed) and must reload its state. */
   | 'reset';
+
+/** Store events about a queue, not a job: each shows as `queue.<type>`. */
+type QueueEventType = 'paused' | 'resumed' | 'limits-changed';
+const QUEUE_EVENTS: ReadonlySet<StoreEvent['type']> = new Set<QueueEventType>(['paused', 'resumed', 'limits-changed']);
 
 export interface HubEvent {
   /** `<epoch>-<seq>`: epoch names this hub's life, so an id from another server or run is recognised as foreign. */
@@ -341,7 +345,7 @@ export class EventHub {
       if (last?.type !== 'reset' || last.at !== e.at) this.record({ type: 'reset', at: e.at, reason: 'gap' });
       return;
     }
-    const type = (e.type === 'paused' || e.type === 'resumed' ? `queue.${e.type}` : `job.${e.type}`) as HubEventType;
+    const type = (QUEUE_EVENTS.has(e.type) ? `queue.${e.type}` : `job.${e.type}`) as HubEventType;
     const ev: Omit<HubEvent, 'id' | 'seq'> = { type, at: e.at, queue: e.queue };
     if (e.jobId !== undefined) {
       ev.jobId = e.jobId;

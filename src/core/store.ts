@@ -183,12 +183,18 @@ export type StoreEventType =
   | 'stalled'
   | 'removed'
   | 'paused'
-  | 'resumed';
+  | 'resumed'
+  /**
+   * A queue's rate limit or concurrency was set (setQueueOptions). Not a 'resumed': a paused queue
+   * stays paused. Workers look again (higher limits may open room) and give back what they claimed
+   * ahead under the old limits.
+   */
+  | 'limits-changed';
 
 export interface StoreEvent {
   type: StoreEventType;
   queue: string;
-  /** Absent for queue-level events (paused, resumed). */
+  /** Absent for queue-level events (paused, resumed, limits-changed). */
   jobId?: string;
   /** The job's task, for stores that have it at hand (optional: /v1/events looks it up otherwise). */
   task?: string;
@@ -208,10 +214,11 @@ export interface StoreEvent {
 export type StoreListener = (e: StoreEvent) => void;
 
 /**
- * The events a worker acts on: new work, work coming due, cancel requests, and pauses (jobs it
- * claimed ahead that wait for a slot go back to a paused queue instead of starting).
+ * The events a worker acts on: new work, work coming due, cancel requests, pauses and new limits
+ * (jobs it claimed ahead that wait for a slot go back to a paused queue instead of starting, and
+ * to a queue whose limits changed, to be claimed again under them).
  */
-export const WORK_EVENTS: ReadonlySet<StoreEventType> = new Set<StoreEventType>(['queued', 'scheduled', 'retrying', 'resumed', 'paused', 'cancel-requested']);
+export const WORK_EVENTS: ReadonlySet<StoreEventType> = new Set<StoreEventType>(['queued', 'scheduled', 'retrying', 'resumed', 'paused', 'limits-changed', 'cancel-requested']);
 
 /**
  * Optional: small state every process of a store agrees on, with expiry (provider health, send

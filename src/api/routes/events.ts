@@ -23,7 +23,7 @@ const schema = {
   summary: 'Live events (Server-Sent Events)',
   description: [
     'A `text/event-stream` of job state changes (`job.queued`, `job.active`, `job.progress`, `job.completed`, `job.retrying`, `job.failed`, `job.cancelled`, ...),',
-    '`queue.paused`/`queue.resumed`, `worker.joined`/`worker.left`, `schedule.created|updated|fired|removed`, `provider.demoted`/`provider.restored` and `breaker.opened`/`breaker.closed` (a destination host of webhooks and callbacks), each with an `id:`.',
+    '`queue.paused`/`queue.resumed`/`queue.limits-changed`, `worker.joined`/`worker.left`, `schedule.created|updated|fired|removed`, `provider.demoted`/`provider.restored` and `breaker.opened`/`breaker.closed` (a destination host of webhooks and callbacks), each with an `id:`.',
     'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to get the events missed since, from a buffer of recent events;',
     'when they are no longer all there, an `event: reset` comes instead: reload your state. A viewer that reads too slowly',
     'gets a `reset` too, never an unbounded backlog. A fresh connection starts with `event: ready` carrying the current id.',

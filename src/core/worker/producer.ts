@@ -158,12 +158,13 @@ export class Producer {
       return;
     }
     if (!this.queueSet.has(e.queue) || !this.o.accepting()) return;
-    // A pause, or new limits (setQueueOptions says 'resumed'): jobs of the queue claimed ahead go
-    // back and are claimed again under its rules now, so a lowered concurrency or rate limit holds
-    // for them too. Not on a resync after a lost connection (missed: every queue at once, no change
-    // known): a claim counts against a rate limit and a give-back does not undo it, so each job given
-    // back spent the window's budget twice and waited out the window, on every worker at once.
-    if (e.type === 'paused' || (e.type === 'resumed' && !e.missed)) this.o.queueChanged(e.queue);
+    // A pause, or new limits: jobs of the queue claimed ahead go back and are claimed again under
+    // its rules now, so a lowered concurrency or rate limit holds for them too. A resume as well:
+    // a process of an earlier version still tells of new limits as 'resumed'. Not on a resync after
+    // a lost connection (missed: every queue at once, no change known): a claim counts against a
+    // rate limit and a give-back does not undo it, so each job given back spent the window's budget
+    // twice and waited out the window, on every worker at once.
+    if (e.type === 'paused' || e.type === 'limits-changed' || (e.type === 'resumed' && !e.missed)) this.o.queueChanged(e.queue);
     if (e.type === 'paused') return;
     if (e.type === 'queued' && e.jobId !== undefined) {
       // A job handed to this worker at its add (capabilities.handoff) is already running here: no
@@ -175,7 +176,7 @@ export class Producer {
       if (this.heard.length === 1) setImmediate(() => this.wakeForHeard());
       return;
     }
-    if (e.type === 'queued' || e.type === 'resumed') this.wake();
+    if (e.type === 'queued' || e.type === 'resumed' || e.type === 'limits-changed') this.wake();
     else if ((e.type === 'scheduled' || e.type === 'retrying') && e.runAt !== undefined) this.wakeAt(e.runAt);
   }
 

@@ -27,7 +27,7 @@ export async function resumeQueue(ctx: PostgresContext, queue: string, now: numb
 
 export async function setQueueOptions(ctx: PostgresContext, queue: string, opts: QueueOptions, now: number): Promise<void> {
   // Options can open room (higher limits): let idle workers, here and in other processes, look again.
-  const e: StoreEvent = { type: 'resumed', queue, at: now };
+  const e: StoreEvent = { type: 'limits-changed', queue, at: now };
   await ctx.tx(async (c) => {
     await c.query(ctx.statements.ensureQueue, [queue]);
     if (opts.rateLimit !== undefined) {

@@ -36,7 +36,7 @@ export class Queues {
     if (options.rateLimit !== undefined) fields.push(META.rateMax, options.rateLimit?.max ?? '', META.rateWindowMs, options.rateLimit?.windowMs ?? '');
     if (options.concurrency !== undefined) fields.push(META.concurrency, options.concurrency ?? '');
     // Options can open room (higher limits): let idle workers look again.
-    await this.setMeta(queue, now, 'resumed', fields);
+    await this.setMeta(queue, now, 'limits-changed', fields);
   }
 
   /** Set meta fields ('' deletes one) and publish `event` ('' for none). */

@@ -32,7 +32,7 @@ export function resumeQueue(conn: SqliteConnection, queue: string, now: number):
  */
 export function setQueueOptions(conn: SqliteConnection, queue: string, opts: QueueOptions, now: number): void {
   // Options can open room (higher limits): let idle workers, here and in other processes, look again.
-  const events: StoreEvent[] = [{ type: 'resumed', queue, at: now }];
+  const events: StoreEvent[] = [{ type: 'limits-changed', queue, at: now }];
   conn.tx(() => {
     conn.statements.ensureQueue.run(queue);
     if (opts.rateLimit !== undefined) conn.statements.setRateLimit.run(opts.rateLimit?.max ?? null, opts.rateLimit?.windowMs ?? null, queue);

@@ -4,7 +4,8 @@
 // the -wal file, so a watch on the directory (inotify) runs the check at once; the timer stays as
 // the fallback where the file system has no such events, and for a check that ran before the
 // writer published its commit. Work an UPDATE made (retry, promote, reschedule, release, lease
-// recovery, a cancel request, a resumed queue) comes from the work_log table the same way.
+// recovery, a cancel request, a paused or resumed queue, new queue limits) comes from the work_log
+// table the same way.
 //
 // The watch sees this connection's own commits too: each WAL frame is two writes, and the kernel
 // makes an inotify event of each (about 14 per job a worker at concurrency 1 finishes and claims:

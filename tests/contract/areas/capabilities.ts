@@ -59,12 +59,13 @@ export function capabilitiesArea(make: StoreFactory): void {
       await s.finishJobs({ outcomes: [{ kind: 'retry', id: j!.id, token: j!.leaseToken!, at: T0, retryAt: T0 + 9, error: { message: 'x', retryable: true } }] });
       await s.pauseQueue({ queue: 'q', now: T0 });
       await s.resumeQueue({ queue: 'q', now: T0 });
-      await waitFor(() => all.some((e) => e.type === 'resumed'));
-      await waitFor(() => work.some((e) => e.type === 'resumed'));
+      await s.setQueueOptions({ queue: 'q', options: { concurrency: 3 }, now: T0 });
+      await waitFor(() => all.some((e) => e.type === 'limits-changed'));
+      await waitFor(() => work.some((e) => e.type === 'limits-changed'));
       const key = (e: StoreEvent) => `${e.type}:${e.jobId ?? ''}`;
       // Every work event the full listener saw, the work-only listener saw, in the same order.
       assert.deepEqual(work.filter((e) => WORK_EVENTS.has(e.type)).map(key), all.filter((e) => WORK_EVENTS.has(e.type)).map(key));
-      assert.deepEqual(all.filter((e) => WORK_EVENTS.has(e.type)).map(key), ['queued:a', 'scheduled:b', 'retrying:a', 'paused:', 'resumed:']);
+      assert.deepEqual(all.filter((e) => WORK_EVENTS.has(e.type)).map(key), ['queued:a', 'scheduled:b', 'retrying:a', 'paused:', 'resumed:', 'limits-changed:']);
       assert.equal(work.find((e) => e.type === 'retrying')!.runAt, T0 + 9);
       assert.ok(all.some((e) => e.type === 'active') && all.some((e) => e.type === 'paused'));
       offAll();

@@ -1,13 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store, StoreEvent } from '../../../src/core/store.js';
-import { T0, job, useStore, claimer, waitFor, type StoreFactory } from '../harness.js';
+import { openStore } from '../../../src/stores/index.js';
+import { T0, job, useStore, claimer, waitFor, type StoreFactory, type StoreHarness } from '../harness.js';
 
 
 export function eventsArea(make: StoreFactory): void {
   describe('events', () => {
     let s!: Store;
-    useStore(make, (store) => (s = store));
+    let h!: StoreHarness;
+    useStore(make, (store, harness) => ((s = store), (h = harness)));
     const claim = claimer(() => s);
 
     it('emits an event for each state change', async () => {
@@ -37,10 +39,39 @@ export function eventsArea(make: StoreFactory): void {
       await s.addJobs({ jobs: [job({ id: 'a' })], now: T0 });
       await s.removeJob({ id: 'a', now: T0 + 11 });
       await s.setQueueOptions({ queue: 'q', options: { concurrency: 2 }, now: T0 + 22 });
-      await waitFor(() => seen.some((e) => e.type === 'removed') && seen.some((e) => e.type === 'resumed'));
+      await waitFor(() => seen.some((e) => e.type === 'removed') && seen.some((e) => e.type === 'limits-changed'));
       assert.equal(seen.find((e) => e.type === 'removed' && e.jobId === 'a')!.at, T0 + 11);
-      assert.equal(seen.find((e) => e.type === 'resumed' && e.queue === 'q')!.at, T0 + 22);
+      assert.equal(seen.find((e) => e.type === 'limits-changed' && e.queue === 'q')!.at, T0 + 22);
       off();
+    });
+
+    // New limits used to go out as 'resumed' (to wake workers), which the event hub showed as
+    // queue.resumed: after a pause, viewers saw a resume the queue never had.
+    it('tells of new limits as limits-changed, here and on another connection, and of no resume', async () => {
+      const other = await openStore(h.url, h.opening);
+      const here: StoreEvent[] = [];
+      const there: StoreEvent[] = [];
+      const offs = [s.subscribe((e) => here.push(e)), other.subscribe((e) => there.push(e))];
+      try {
+        // The other connection listens before anything is sent (PostgreSQL's LISTEN; Redis's calls wait for their subscription).
+        await (other as { listening?(): Promise<void> }).listening?.();
+        await other.countJobs({ queue: 'q' });
+        await s.pauseQueue({ queue: 'q', now: T0 });
+        await s.setQueueOptions({ queue: 'q', options: { concurrency: 2 }, now: T0 + 1 });
+        await s.setQueueOptions({ queue: 'open', options: { rateLimit: { max: 5, windowMs: 1000 } }, now: T0 + 2 });
+        // A job added last: once each listener has its event (PostgreSQL tells other connections of
+        // adds per queue, with no id), it has every queue event before it.
+        await s.addJobs({ jobs: [job({ id: 'last', queue: 'open' })], now: T0 + 3 });
+        const queueEvents = (seen: StoreEvent[]) => seen.filter((e) => e.type !== 'queued').map((e) => [e.type, e.queue]);
+        for (const [name, seen] of [['this connection', here], ['the other connection', there]] as const) {
+          await waitFor(() => seen.some((e) => e.type === 'queued' && e.queue === 'open'), 5000);
+          assert.deepEqual(queueEvents(seen), [['paused', 'q'], ['limits-changed', 'q'], ['limits-changed', 'open']], name);
+        }
+        assert.equal((await s.listQueues()).find((q) => q.name === 'q')!.paused, true);
+      } finally {
+        offs.forEach((off) => off());
+        await other.close();
+      }
     });
 
     it('answers ping', async () => {
