@@ -95,14 +95,17 @@ async function callbacksRun(factory: StoreFactory): Promise<void> {
   const KILLS = size(4, 30);
   // Time scaled down to the test's: the breaker on the receiver's host (refused connections open
   // it) closes after 1.5 s, not 30, and callbacks retry from 100 ms doubling to 1 s, not from 1 s
-  // to an hour (so 50 attempts, where the default's 20 span hours).
+  // to an hour. The default's 20 attempts span hours, far longer than an outage; here attempts come
+  // every second or so, so they must outlast the fault phase, which a loaded box stretches: with 50
+  // (~1 min), a run whose kills took 160 s ended 17 of its 16,180 callback jobs failed (an attempt
+  // is spent on a fault and on the open breaker alike). 1,000 outlast the wait below.
   const fleet = workerFleet({
     url: t.url, logDir: t.dir, concurrency: 8, leaseMs: 1000, workMs: [5, 30], callbacks: true,
     config: {
       channels: {
         webhook: {
           signingSecret: SECRET, breaker: { cooldownMs: 1500 },
-          callbackRetry: { maxAttempts: 50, backoff: { type: 'exponential', base: 100, cap: 1000 } },
+          callbackRetry: { maxAttempts: 1000, backoff: { type: 'exponential', base: 100, cap: 1000 } },
         },
       },
     },
@@ -138,7 +141,8 @@ async function callbacksRun(factory: StoreFactory): Promise<void> {
       const c = await countsOf(store);
       const cb = await countsOf(store, 'callbacks');
       return c.completed + c.failed >= jobs && cb.completed >= jobs;
-    }, size(120_000, 600_000), async () => `every job ended and its callback delivered: ${JSON.stringify(await countsOf(store))} ${JSON.stringify(await countsOf(store, 'callbacks'))}`, 200);
+    }, size(120_000, 600_000), async () => `every job ended and its callback delivered: ${JSON.stringify(await countsOf(store))} ${JSON.stringify(await countsOf(store, 'callbacks'))}; `
+      + `failed callbacks: ${JSON.stringify((await store.listJobs({ queue: 'callbacks', state: 'failed', limit: 5 })).items.map((j) => ({ id: j.id, attempts: j.attempts, stalls: j.stalls, error: j.error, history: j.history.slice(-4) })))}`, 200);
     const deliveredAfterFaultsMs = Date.now() - faultsEnded;
     for (const p of [...live]) assert.equal((await p.term()).code, 0, 'a surviving worker exits 0 on SIGTERM');
 
