@@ -89,6 +89,8 @@ export interface ServerOptions {
   maxEventLoopLagMs?: number;
   /** Keep-alive comments on /v1/events this often (default 15 s). */
   eventsHeartbeatMs?: number;
+  /** A /v1/events viewer whose socket stays full this long is disconnected (default 60 s). */
+  eventsStallMs?: number;
 }
 
 export const DEFAULT_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 };
@@ -310,7 +312,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const legacySchedules = scheduleRoutes(app, ctx);
   legacyRoutes(app, ctx, legacySchedules);
   void app.register(async (child) => deliveryRoutes(child, ctx, publicUrl));
-  eventRoutes(app, ctx, opts.eventsHeartbeatMs);
+  eventRoutes(app, ctx, opts.eventsHeartbeatMs, opts.eventsStallMs);
   inspectRoutes(app, ctx);
   providerRoutes(app, ctx);
   dashboardRoutes(app);

@@ -21,7 +21,7 @@ interface Hub {
   close(): Promise<void>;
 }
 
-async function hub(events: EventHubOptions = {}, extra: { heartbeatMs?: number; auth?: boolean } = {}): Promise<Hub> {
+async function hub(events: EventHubOptions = {}, extra: { heartbeatMs?: number; stallMs?: number; auth?: boolean } = {}): Promise<Hub> {
   const t = tempDir('fusion-events-');
   const fusion = await Fusion.open({ store: `sqlite:${join(t.dir, 'f.db')}`, events: { pollMs: 50, ...events } });
   fusion.task('echo', async (p: unknown) => p, { queue: 'q1' });
@@ -31,7 +31,7 @@ async function hub(events: EventHubOptions = {}, extra: { heartbeatMs?: number; 
     return n;
   }, { queue: 'q2' });
   const app = await buildServer({
-    fusion, processMetrics: false, eventsHeartbeatMs: extra.heartbeatMs, ...(extra.auth ? { apiKeys: parseKeys(KEY_SPEC) } : {}),
+    fusion, processMetrics: false, eventsHeartbeatMs: extra.heartbeatMs, eventsStallMs: extra.stallMs, ...(extra.auth ? { apiKeys: parseKeys(KEY_SPEC) } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address() as { port: number };
@@ -248,6 +248,40 @@ describe('/v1/events: gaps, slow viewers, heartbeats, workers and schedules', ()
         clearInterval(sample);
         await w.stop(1000);
       }
+    } finally {
+      await h.close();
+    }
+  });
+
+  /** A viewer that stopped reading, its socket filled by big progress events (a fast viewer sees the job end). */
+  async function stalledViewer(h: Hub): Promise<void> {
+    const slow = await h.open();
+    await slow.until((x) => x.frames.length >= 1, 5000, 'ready');
+    slow.pause();
+    const fast = await h.open('?type=job.completed');
+    const big = 'x'.repeat(64 * 1024);
+    h.fusion.task('chatty', async (n: number, ctx) => {
+      for (let i = 0; i < n; i++) await ctx.progress({ i, big });
+      return n;
+    }, { queue: 'chatty' });
+    const w = h.fusion.worker({ queues: ['chatty'] });
+    try {
+      const job = await h.fusion.enqueue('chatty', 200);
+      await fast.until((x) => x.events.some((e) => e.jobId === job.id), 30_000, 'the completion');
+    } finally {
+      await w.stop(1000);
+    }
+    fast.close();
+  }
+
+  test('a viewer whose socket stays full past the stall limit loses its connection (not kept open with its frames buffered)', async () => {
+    const h = await hub({}, { stallMs: 300 });
+    try {
+      await stalledViewer(h);
+      const connections = () => new Promise<number>((r, j) => h.app.server.getConnections((err, n) => (err ? j(err) : r(n))));
+      await until(async () => (await connections()) === 0, 5000, async () => `the stalled viewer's connection to close (${await connections()} open)`);
+      assert.equal(h.fusion.eventHub.viewers, 0);
+      await within(h.app.close(), 5000, 'server close after a stalled viewer');
     } finally {
       await h.close();
     }

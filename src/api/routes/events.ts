@@ -70,7 +70,7 @@ function frame(e: HubEvent): string {
   return text;
 }
 
-export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs = DEFAULT_HEARTBEAT_MS): void {
+export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs = DEFAULT_HEARTBEAT_MS, stallMs = STALL_MS): void {
   const open = new Set<() => void>();
   // Streams never end by themselves: end them before close waits for in-flight requests.
   app.addHook('preClose', (done) => {
@@ -109,7 +109,10 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs =
       clearInterval(beat);
       sub.close();
       drained?.();
-      res.end();
+      // A full socket is destroyed, not ended: an end queues behind the unread bytes, and a client
+      // that never reads would keep the connection and its buffered frames, and hold the server's close.
+      if (res.writableNeedDrain) res.destroy();
+      else res.end();
       // A hijacked answer skips the server's onSend hook, where the others are counted.
       ctx.metrics.request('GET', '/v1/events', 200, (performance.now() - req.startedAt) / 1000);
     };
@@ -130,7 +133,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs =
         for (const e of batch) text += frame(e);
         if (!res.write(text)) {
           // Full socket: wait for it (the hub keeps this viewer's backlog bounded meanwhile), but not forever.
-          const stall = setTimeout(end, STALL_MS);
+          const stall = setTimeout(end, stallMs);
           await new Promise<void>((r) => (drained = r));
           drained = null;
           clearTimeout(stall);
