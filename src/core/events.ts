@@ -110,6 +110,21 @@ function compile(f: EventFilter): Compiled {
   return { queues: q && new Set(q), tasks: t && new Set(t), types: nonEmpty(f.types) };
 }
 
+// Every type, checked complete by the compiler: a filter is checked against them.
+const TYPE_SET: Record<Exclude<HubEventType, 'reset'>, true> = {
+  'job.queued': true, 'job.scheduled': true, 'job.active': true, 'job.progress': true, 'job.completed': true,
+  'job.retrying': true, 'job.failed': true, 'job.cancelled': true, 'job.cancel-requested': true, 'job.stalled': true,
+  'job.removed': true, 'queue.paused': true, 'queue.resumed': true, 'worker.joined': true, 'worker.left': true,
+  'schedule.created': true, 'schedule.updated': true, 'schedule.fired': true, 'schedule.removed': true,
+  'provider.demoted': true, 'provider.restored': true, 'breaker.opened': true, 'breaker.closed': true,
+};
+export const HUB_EVENT_TYPES = Object.keys(TYPE_SET) as Exclude<HubEventType, 'reset'>[];
+
+/** The entries of a type filter that match no event (a typo would otherwise give a stream that stays silent). */
+export function unknownTypes(types: string[]): string[] {
+  return types.filter((t) => !HUB_EVENT_TYPES.some((type) => typeMatches([t], type)));
+}
+
 function typeMatches(types: string[], type: string): boolean {
   for (const t of types) if (type === t || type.startsWith(t + '.') || type === 'job.' + t) return true;
   return false;

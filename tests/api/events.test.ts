@@ -114,6 +114,22 @@ describe('/v1/events', () => {
     assert.ok(all.events.some((e) => e.jobId === a.id));
   });
 
+  test('a type filter naming no event type is refused with 400, not a stream that stays silent', async () => {
+    for (const type of ['complete', 'job.complete', 'jobs', 'failed,job.bogus']) {
+      const r = await fetch(`${h.url}/v1/events?type=${type}`);
+      if (r.status === 200) {
+        await r.body!.cancel();
+        assert.fail(`type=${type}: a stream was opened`);
+      }
+      const body = await r.json() as { error: { code: string; details: { field: string } } };
+      assert.deepEqual([r.status, body.error.code, body.error.details.field], [400, 'invalid_request', 'type'], type);
+    }
+    // Every documented form is taken: exact types, families, job states, the other job event names.
+    const ok = await fetch(`${h.url}/v1/events?type=job.completed,job,worker,schedule,queue,provider,breaker,failed,retrying,progress,cancel-requested,schedule.fired,breaker.opened`);
+    assert.equal(ok.status, 200);
+    await ok.body!.cancel();
+  });
+
   test('resume after a dropped connection: exactly the missed events, then live ones', async () => {
     const c1 = await h.open('?queue=r1');
     const first = await h.fusion.enqueue({ task: 'echo', queue: 'r1', delay: 60_000 });

@@ -2,10 +2,11 @@
 // the Fusion's event hub; this file only frames events as SSE, keeps the connection alive and
 // waits on the socket when it is full (the hub then drops that viewer's backlog for a `reset`).
 import type { FastifyInstance } from 'fastify';
-import type { HubEvent } from '../../core/events.js';
+import { type HubEvent, unknownTypes } from '../../core/events.js';
 import type { ApiContext } from '../context.js';
 import { iso } from '../times.js';
 import { errorResponses } from '../schemas/common.js';
+import { badField } from '../errors.js';
 
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 /** A viewer whose socket stays full this long is disconnected (it reconnects and resumes or resets). */
@@ -82,8 +83,11 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, heartbeatMs =
     const q = req.query as { queue?: string; task?: string; type?: string; lastEventId?: string };
     const header = req.headers['last-event-id'];
     const after = (typeof header === 'string' && header.trim()) || q.lastEventId || null;
+    const types = split(q.type);
+    const unknown = types ? unknownTypes(types) : [];
+    if (unknown.length) throw badField('type', `no event type is ${unknown.map((t) => JSON.stringify(t)).join(', ')}: give exact types (job.failed), families (job, worker, schedule, queue, provider, breaker) or job states (failed)`, { unknown });
     const hub = ctx.fusion.eventHub;
-    const sub = hub.subscribe({ queues: split(q.queue), tasks: split(q.task), types: split(q.type) }, after);
+    const sub = hub.subscribe({ queues: split(q.queue), tasks: split(q.task), types }, after);
     // Read after subscribing: the first viewer starts a recording, which moves the id on.
     const startId = hub.lastId;
 
