@@ -53,6 +53,29 @@ const LATENESS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
 /** Jobs whose task the metrics remember (for outcomes reported without one): this many indexed, as many more waiting to be. */
 const TASK_MEMORY = 100_000;
 
+/**
+ * Label sets the job metrics keep apart: (queue, task) pairs for the job counters and attempt
+ * durations, queues for the lateness histogram. Clients name queues freely, and a series once shown
+ * must stay (a counter only goes up): past the cap, new ones count under OTHER.
+ */
+export const MAX_JOB_SERIES = 1000;
+/** The label value of what is past the cap; no queue or task name can be it (queueName's pattern). */
+export const OTHER = '(other)';
+
+/** The label sets admitted so far, at most `max`: one admitted stays admitted. */
+class SeriesCap {
+  private seen = new Set<string>();
+
+  constructor(private readonly max: number) {}
+
+  admit(key: string): boolean {
+    if (this.seen.has(key)) return true;
+    if (this.seen.size >= this.max) return false;
+    this.seen.add(key);
+    return true;
+  }
+}
+
 /** Task reads in flight at once for outcomes of jobs created elsewhere (each a store round trip or two). */
 export const TASK_LOOKUP_BATCH = 64;
 
@@ -98,6 +121,8 @@ export class ApiMetrics {
   private queueCellsGen = 0;
   private queueCells = new Map<string, Map<string, CountCell>>();
   private routeCells = new Map<string, Map<string, { duration: HistogramCell; statuses: Map<number, CountCell> }>>();
+  private jobSeries = new SeriesCap(MAX_JOB_SERIES);
+  private latenessSeries = new SeriesCap(MAX_JOB_SERIES);
 
   constructor(
     private readonly store: Store,
@@ -200,19 +225,24 @@ export class ApiMetrics {
 
   /** The API knows the task of what it creates; remembering it saves a store read per outcome. */
   created(queue: string, task: string, jobId: string): void {
+    const u = this.unindexed;
+    if (u.length >= 2 * TASK_MEMORY) u.splice(0, TASK_MEMORY);
+    u.push(jobId, task);
     // Cells by queue then task through nested maps, as in request(): no key string per job.
     if (this.enqueuedTally.generation !== this.queueCellsGen) {
       this.queueCells.clear();
       this.queueCellsGen = this.enqueuedTally.generation;
     }
-    let byTask = this.queueCells.get(queue);
-    if (byTask === undefined) this.queueCells.set(queue, (byTask = new Map()));
-    let cell = byTask.get(task);
-    if (cell === undefined) byTask.set(task, (cell = this.enqueuedTally.cell(`${queue}\u0000${task}`, () => ({ queue, task }))));
+    let cell = this.queueCells.get(queue)?.get(task);
+    if (cell === undefined) {
+      // A pair past the cap is not kept here either: these maps would grow with the names.
+      if (!this.jobSeries.admit(`${queue}\u0000${task}`)) [queue, task] = [OTHER, OTHER];
+      let byTask = this.queueCells.get(queue);
+      if (byTask === undefined) this.queueCells.set(queue, (byTask = new Map()));
+      cell = byTask.get(task);
+      if (cell === undefined) byTask.set(task, (cell = this.enqueuedTally.cell(`${queue}\u0000${task}`, () => ({ queue, task }))));
+    }
     cell.n++;
-    const u = this.unindexed;
-    if (u.length >= 2 * TASK_MEMORY) u.splice(0, TASK_MEMORY);
-    u.push(jobId, task);
   }
 
   /** The task of a job this process created or ran, if still remembered. */
@@ -273,7 +303,10 @@ export class ApiMetrics {
         const due = e.runAt ?? this.dueAt.get(e.jobId);
         // Most jobs were never scheduled: no deletes from an empty map for them.
         if (this.dueAt.size > 0) this.dueAt.delete(e.jobId);
-        if (due !== undefined && due < e.at) this.lateness.cell(e.queue, () => ({ queue: e.queue })).observe((e.at - due) / 1000);
+        if (due !== undefined && due < e.at) {
+          const queue = this.latenessSeries.admit(e.queue) ? e.queue : OTHER;
+          this.lateness.cell(queue, () => ({ queue })).observe((e.at - due) / 1000);
+        }
         // Back in line without an outcome (stall recovery, a release at shutdown): no attempt runs now,
         // so a later 'scheduled' (an operator's reschedule) is no snooze.
         if (this.startedAt.size > 0) this.startedAt.delete(e.jobId);
@@ -339,7 +372,7 @@ export class ApiMetrics {
     const snoozed = e.type === 'scheduled';
     if (e.type === 'retrying' || snoozed) this.tasks.set(e.jobId!, task);
     else this.tasks.delete(e.jobId!);
-    const labels = { queue: e.queue, task };
+    const labels = this.jobSeries.admit(`${e.queue}\u0000${task}`) ? { queue: e.queue, task } : { queue: OTHER, task: OTHER };
     (e.type === 'completed' ? this.completed : e.type === 'failed' ? this.failed : snoozed ? this.snoozed : this.retried).inc(labels);
     if (durationMs !== undefined) this.attemptDuration.observe({ ...labels, outcome: snoozed ? 'snoozed' : e.type }, Math.max(0, durationMs) / 1000);
   }
