@@ -411,6 +411,9 @@ export class ScheduleConflict extends FusionError {
 
 // ---- The roles ----
 
+/** Log lines a job keeps, its latest: a handler that logs in a loop must not grow the store without bound. */
+export const MAX_JOB_LOG_LINES = 1000;
+
 /**
  * Jobs: insert, the worker's claim/heartbeat/finish cycle, operator actions and reads.
  * - addJobs is all or nothing, across queues: if one job is refused (invalid, or the store fails),
@@ -427,7 +430,7 @@ export interface JobStore {
   /** Apply attempt outcomes; each only if its token still holds the job. Returns what each did (FinishAnswer). */
   finishJobs(p: FinishJobs): Promise<FinishAnswer[]>;
   progressJob(p: ProgressJob): Promise<boolean>;
-  /** Append a log line; dropped when the store no longer holds the job (retention took its lines with it). */
+  /** Append a log line (a job keeps its last MAX_JOB_LOG_LINES); dropped when the store no longer holds the job (retention took its lines with it). */
   logJob(p: LogJob): Promise<void>;
   /** A job's log lines, oldest first. */
   jobLogs(p: JobRef): Promise<LogLine[]>;

@@ -53,7 +53,10 @@ export function storeStatements(quotedSchema: string, schema: string) {
     progress: st('fusion_progress', `UPDATE ${S}.jobs SET progress = $1 WHERE id = $2 AND lease_token = $3 AND state = 'active' RETURNING queue`),
     // Only for a job still held (a late delivery report's line would outlive its job: nothing removes it);
     // the key-share lock waits out a remove of the job under way, and then finds it gone.
-    log: st('fusion_log', `INSERT INTO ${S}.job_logs (job_id, at, message) SELECT id, $2, $3 FROM ${S}.jobs WHERE id = $1 FOR KEY SHARE`),
+    // A job keeps its newest $4 lines: the DELETE sees the lines before this one, so it keeps $4 - 1 of them.
+    log: st('fusion_log', `WITH ins AS (INSERT INTO ${S}.job_logs (job_id, at, message) SELECT id, $2, $3 FROM ${S}.jobs WHERE id = $1 FOR KEY SHARE RETURNING n)
+      DELETE FROM ${S}.job_logs WHERE job_id = $1 AND EXISTS (SELECT 1 FROM ins)
+        AND n <= (SELECT n FROM ${S}.job_logs WHERE job_id = $1 ORDER BY n DESC OFFSET $4::int - 1 LIMIT 1)`),
     logs: st('fusion_logs', `SELECT at, message FROM ${S}.job_logs WHERE job_id = $1 ORDER BY n`),
     recover: st('fusion_recover', `SELECT * FROM ${S}.recover_expired($1, $2, $3, $4, $5)`),
     promoteDue: st('fusion_promote_due', `WITH p AS (

@@ -6,6 +6,7 @@ import type { JobState } from '../../core/job.js';
 import type { Raw } from './runner.js';
 import type { ScriptName } from './scripts.js';
 import { DEFAULTS } from '../../core/job.js';
+import { MAX_JOB_LOG_LINES } from '../../core/store.js';
 import { ABSENT_LIMITS, addMessage, plainId, RUN_AT_CREATED } from './codec.js';
 
 /** A script to run with its KEYS and ARGV; R is what it answers. */
@@ -265,7 +266,7 @@ export function statePageScript(input: {
 }
 
 export function logScript(input: { queueKeyBase: string; id: string; at: number; message: string }): ScriptCall<number> {
-  return scriptCall('log', [input.queueKeyBase], [input.id, input.at, input.message]);
+  return scriptCall('log', [input.queueKeyBase], [input.id, input.at, input.message, MAX_JOB_LOG_LINES]);
 }
 
 /**

@@ -6,6 +6,7 @@ import { CANCELLED_AT_ATTEMPT_END, OUTCOME_RULES, outcomeEvent, stallDecision } 
 import type {
   ClaimRequest, ClaimResult, FinishAnswer, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
+import { MAX_JOB_LOG_LINES } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
 import { insertJobs } from './jobs-in.js';
 import { fromPicked, rowToJob, type JobRow, type QueueRow } from './rows.js';
@@ -253,6 +254,8 @@ export function promoteDueJobs(conn: SqliteConnection, now: number, limit: numbe
  */
 export function logJob(conn: SqliteConnection, id: string, message: string, now: number): void {
   conn.tx(() => {
-    if (conn.locate(id) !== undefined) conn.statements.insertLog.run(id, now, message);
+    if (conn.locate(id) === undefined) return;
+    conn.statements.insertLog.run(id, now, message);
+    conn.statements.trimLogs.run({ id, keep: MAX_JOB_LOG_LINES });
   });
 }

@@ -231,6 +231,8 @@ export function prepareStatements(db: Database.Database) {
       WHERE seq = @seq AND ${UNDER_LEASE} AND ${NOT_CANCELLING}`),
     setProgress: d.prepare(`UPDATE jobs SET progress = ? WHERE seq = ? AND lease_token = ? AND state = 'active' RETURNING queue`),
     insertLog: d.prepare(`INSERT INTO job_logs (job_id, at, message) VALUES (?, ?, ?)`),
+    // The lines before a job's newest `keep` (the index on job_id holds rowid: no sort).
+    trimLogs: d.prepare(`DELETE FROM job_logs WHERE job_id = @id AND rowid <= (SELECT rowid FROM job_logs WHERE job_id = @id ORDER BY rowid DESC LIMIT 1 OFFSET @keep)`),
     logsOfJob: d.prepare(`SELECT at, message FROM job_logs WHERE job_id = ? ORDER BY rowid`),
     // LIMIT through a subquery: a bound LIMIT re-prepares the statement at each run (see pickSql).
     expiredLeases: d.prepare(`SELECT * FROM jobs WHERE state = 'active' AND lease_until < ? ORDER BY lease_until LIMIT (SELECT ?)`),

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Store } from '../../../src/core/store.js';
+import { MAX_JOB_LOG_LINES, type Store } from '../../../src/core/store.js';
 import { CANCELLED_WHILE_LOST, stalledTooOften } from '../../../src/core/state-rules.js';
 import { T0, job, useStore, claimer, type StoreFactory } from '../harness.js';
 
@@ -253,6 +253,16 @@ export function claimFinishArea(make: StoreFactory): void {
       await s.logJob({ id: 'a', message: 'first', now: T0 });
       await s.logJob({ id: 'a', message: 'second', now: T0 + 1 });
       assert.deepEqual((await s.jobLogs({ id: 'a' })).map((l) => l.message), ['first', 'second']);
+    });
+
+    it(`keeps a job's last ${MAX_JOB_LOG_LINES} log lines, in order`, async () => {
+      await s.addJobs({ jobs: [job({ id: 'a' })], now: T0 });
+      const extra = 5;
+      for (let i = 0; i < MAX_JOB_LOG_LINES + extra; i++) await s.logJob({ id: 'a', message: `line ${i}`, now: T0 + i });
+      const lines = await s.jobLogs({ id: 'a' });
+      assert.equal(lines.length, MAX_JOB_LOG_LINES);
+      assert.deepEqual([lines[0]!.message, lines.at(-1)!.message], [`line ${extra}`, `line ${MAX_JOB_LOG_LINES + extra - 1}`]);
+      assert.ok(lines.every((l, k) => l.message === `line ${k + extra}` && l.at === T0 + k + extra));
     });
 
     it('requeues a job whose lease ran out, counting a stall; the old holder can no longer finish it', async () => {
