@@ -114,7 +114,7 @@ function compile(f: EventFilter): Compiled {
 const TYPE_SET: Record<Exclude<HubEventType, 'reset'>, true> = {
   'job.queued': true, 'job.scheduled': true, 'job.active': true, 'job.progress': true, 'job.completed': true,
   'job.retrying': true, 'job.failed': true, 'job.cancelled': true, 'job.cancel-requested': true, 'job.stalled': true,
-  'job.removed': true, 'queue.paused': true, 'queue.resumed': true, 'worker.joined': true, 'worker.left': true,
+  'job.removed': true, 'queue.paused': true, 'queue.resumed': true, 'queue.limits-changed': true, 'worker.joined': true, 'worker.left': true,
   'schedule.created': true, 'schedule.updated': true, 'schedule.fired': true, 'schedule.removed': true,
   'provider.demoted': true, 'provider.restored': true, 'breaker.opened': true, 'breaker.closed': true,
 };
