@@ -12,6 +12,12 @@ import type { TaskRegistry } from './registry.js';
 export const QUEUE_NAME = /^(?!\.\.?$)[A-Za-z0-9_.:-]{1,100}$/;
 /** The longest job id; follow-up jobs named after their job keep to it too (callbacks.ts followUpId). */
 export const MAX_ID = 200;
+/**
+ * The widest integer every store keeps for priority, maxAttempts and maxStalls: PostgreSQL's
+ * integer columns. SQLite and Redis took more, where PostgreSQL refused the add with its own error.
+ */
+export const INT_MIN = -(2 ** 31);
+export const INT_MAX = 2 ** 31 - 1;
 const DOT_SEGMENT = /^\.\.?$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -30,8 +36,8 @@ function inWindow(t: number, field: string): number {
   return t;
 }
 
-function nonNegInt(v: unknown, field: string, min = 0): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw invalid(field, `${field} must be an integer >= ${min}`);
+function nonNegInt(v: unknown, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(field, `${field} must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -85,6 +91,7 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
   } catch (e) {
     throw invalid('priority', (e as Error).message);
   }
+  if (priority < INT_MIN || priority > INT_MAX) throw invalid('priority', `priority must be an integer from ${INT_MIN} to ${INT_MAX}`);
   let runAt = now;
   if (spec.runAt !== undefined && spec.runAt !== null) runAt = toMs(spec.runAt, 'runAt');
   else if (spec.delay !== undefined && spec.delay !== null) runAt = inWindow(now + nonNegInt(spec.delay, 'delay'), 'delay');
@@ -105,10 +112,10 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
     task: spec.task,
     payload,
     priority,
-    maxAttempts: nonNegInt(spec.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts, 'maxAttempts', 1),
+    maxAttempts: nonNegInt(spec.maxAttempts ?? defaults.maxAttempts ?? DEFAULTS.maxAttempts, 'maxAttempts', 1, INT_MAX),
     backoff,
     timeout: nonNegInt(spec.timeout ?? defaults.timeout ?? DEFAULTS.timeout, 'timeout'),
-    maxStalls: nonNegInt(spec.maxStalls ?? defaults.maxStalls ?? DEFAULTS.maxStalls, 'maxStalls'),
+    maxStalls: nonNegInt(spec.maxStalls ?? defaults.maxStalls ?? DEFAULTS.maxStalls, 'maxStalls', 0, INT_MAX),
     runAt,
     createdAt: now,
     description: spec.description ?? null,

@@ -1,0 +1,99 @@
+// What a library caller may pass to fusion.enqueue, on every store. The HTTP API's schema checks a
+// job's fields before they reach the enqueue funnel; the library's callers reach it directly, and a
+// value the stores treat differently (one keeps it, another refuses it with its own error, another
+// turns it into something else) is refused there, as invalid_job naming the field.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Fusion } from '../../src/fusion.js';
+import { FusionError } from '../../src/core/errors.js';
+import type { JobSpec } from '../../src/core/job.js';
+import type { Store } from '../../src/core/store.js';
+import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { LOOPBACK_ALLOWED, waitForState } from '../helpers/engine.js';
+import { Redis } from 'ioredis';
+import { REDIS_URL, dropPrefix, redisHarness, redisSkip } from '../helpers/redis.js';
+import { dropSchema, pgHarness, pgSkip } from '../helpers/postgres.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const redisSkipped = await redisSkip();
+const pgSkipped = await pgSkip();
+
+const stores: [string, () => Promise<{ store: Store; cleanup(): Promise<void> }>, string | false][] = [
+  ['sqlite', async () => {
+    const t = tempDir();
+    return { store: new SqliteStore(join(t.dir, 'fusion.db')), cleanup: async () => t.remove() };
+  }, false],
+  // The store is closed by its Fusion; cleanup removes what it left.
+  ['redis', async () => {
+    const { store, opening } = await redisHarness();
+    return {
+      store,
+      async cleanup() {
+        const admin = new Redis(REDIS_URL);
+        try {
+          await dropPrefix(admin, opening.prefix);
+        } finally {
+          admin.disconnect();
+        }
+      },
+    };
+  }, redisSkipped],
+  ['postgres', async () => {
+    const { store, schema } = await pgHarness();
+    return { store, cleanup: () => dropSchema(schema) };
+  }, pgSkipped],
+];
+
+/** A Fusion on a fresh store of the kind, with task `t` on queue `q`; closed and removed after. */
+async function withStore(make: () => Promise<{ store: Store; cleanup(): Promise<void> }>, body: (fusion: Fusion) => Promise<void>): Promise<void> {
+  const m = await make();
+  const fusion = await Fusion.open({ store: m.store, config: LOOPBACK_ALLOWED, channels: false });
+  fusion.task('t', (p: unknown) => p, { queue: 'q' });
+  try {
+    await body(fusion);
+  } finally {
+    await fusion.close(100).catch(() => {});
+    await m.cleanup();
+  }
+}
+
+/** Each spec is refused as invalid_job naming `field`, and the store holds no job afterwards. */
+async function refuses(fusion: Fusion, cases: [Partial<JobSpec>, string][]): Promise<void> {
+  for (const [spec, field] of cases) {
+    const what = `${field}: ${String(Object.values(spec)[0])}`;
+    await assert.rejects(fusion.enqueue({ task: 't', ...spec }), (err: unknown) => {
+      assert.ok(err instanceof FusionError, `${what}: ${String(err)}`);
+      assert.equal(err.code, 'invalid_job', what);
+      assert.equal(err.details.field, field, what);
+      return true;
+    }, what);
+  }
+  assert.equal((await fusion.queue.list({ queue: 'q' })).items.length, 0);
+}
+
+for (const [name, make, skip] of stores) {
+  describe(`enqueue's fields from the library (${name})`, { skip }, () => {
+    it('refuses numbers past what every store keeps (PostgreSQL refused them with its own error, the others kept them)', async () => {
+      await withStore(make, async (fusion) => {
+        await refuses(fusion, [
+          [{ priority: 2 ** 31 }, 'priority'],
+          [{ priority: -(2 ** 31) - 1 }, 'priority'],
+          [{ priority: 1e20 }, 'priority'],
+          [{ maxAttempts: 2 ** 31 }, 'maxAttempts'],
+          [{ maxStalls: 2 ** 31 }, 'maxStalls'],
+          [{ timeout: 2 ** 53 }, 'timeout'],
+        ]);
+        // The widest values every store keeps still go in, and run.
+        const job = await fusion.enqueue({ task: 't', payload: 1, priority: 2 ** 31 - 1, maxAttempts: 2 ** 31 - 1, maxStalls: 2 ** 31 - 1, timeout: 2 ** 40 });
+        const low = await fusion.enqueue({ task: 't', payload: 2, priority: -(2 ** 31) });
+        fusion.worker({ queues: ['q'] });
+        const done = await waitForState(fusion.store, job.id, 'completed');
+        assert.equal(done.priority, 2 ** 31 - 1);
+        assert.equal(done.maxAttempts, 2 ** 31 - 1);
+        assert.equal(done.timeout, 2 ** 40);
+        assert.equal((await waitForState(fusion.store, low.id, 'completed')).priority, -(2 ** 31));
+      });
+    });
+  });
+}
