@@ -136,8 +136,8 @@ export interface NewJob {
   /**
    * The payload as JSON text once something has made it (payloadJsonOf): a store that writes the
    * payload as text and the HTTP answer that echoes it then share one JSON.stringify (~4,000
-   * instructions for a small payload, callgrind). undefined until then; never stored as a column.
-   * The payload must not change once it is set.
+   * instructions for a small payload, callgrind). resolveSpec makes it (a payload without a JSON
+   * form is refused there); never stored as a column. The payload must not change once it is set.
    */
   payloadJson?: string;
 }

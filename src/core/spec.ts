@@ -54,6 +54,22 @@ function checkPayload(validate: (p: unknown) => void, payload: unknown): void {
   }
 }
 
+/**
+ * A payload is stored as JSON text. One without a JSON form was refused by the store with an error
+ * of its own (a BigInt's or a cycle's TypeError), or, a function or a symbol, was refused by
+ * SQLite (NOT NULL) while PostgreSQL kept null and Redis no payload at all.
+ */
+function jsonOfPayload(payload: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(payload);
+  } catch (e) {
+    throw invalid('payload', `payload must be JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (text === undefined) throw invalid('payload', `payload must be JSON (a ${typeof payload} has no JSON form)`);
+  return text;
+}
+
 /** The last queue name QUEUE_NAME accepted: the jobs of a batch mostly share one, tested once. */
 let lastGoodQueue: string | undefined;
 
@@ -104,6 +120,7 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
   }
   const payload = spec.payload === undefined ? null : spec.payload;
   if (defaults.validate) checkPayload(defaults.validate, payload);
+  const payloadJson = jsonOfPayload(payload);
   const madeId = spec.id === undefined ? newId(idTime) : undefined;
   return {
     id: madeId ?? spec.id!,
@@ -122,7 +139,7 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
     tags: spec.tags ?? [],
     callbacks: spec.callbacks ?? null,
     scheduleId: spec.scheduleId ?? null,
-    // Present from the start, so that filling it in (payloadJsonOf) keeps the job's shape.
-    payloadJson: undefined,
+    // Made here, once: every store writes this text (payloadJsonOf).
+    payloadJson,
   };
 }

@@ -257,8 +257,10 @@ describe('group commit (the enqueue funnel): a job the store refuses fails alone
     const funnel = new Enqueuer(store);
     const now = Date.now();
     const jobs = Array.from({ length: 20 }, (_, i) => resolveSpec({ task: 'sms', payload: { i } }, now));
-    jobs[7]!.payload = { n: 10n } as never; // BigInt: no JSON for it
+    // No JSON for a BigInt or a cycle. Set after resolveSpec (which refuses them), their text unmade, so the store refuses them.
+    jobs[7]!.payload = { n: 10n } as never;
     jobs[13]!.payload = circular();
+    jobs[7]!.payloadJson = jobs[13]!.payloadJson = undefined;
     // The API's createJobs: the funnel's add, its failure mapped to an answer.
     const settled = await Promise.allSettled(jobs.map((j) => funnel.add([j]).catch((e: unknown) => { throw storeFailure(e); })));
     assert.ok(funnel.splits >= 1, 'the shared add failed and was split');

@@ -74,6 +74,26 @@ async function refuses(fusion: Fusion, cases: [Partial<JobSpec>, string][]): Pro
 
 for (const [name, make, skip] of stores) {
   describe(`enqueue's fields from the library (${name})`, { skip }, () => {
+    it('refuses a payload without a JSON form, in one add and in a batch (each store refused or kept it its own way)', async () => {
+      await withStore(make, async (fusion) => {
+        const cycle: Record<string, unknown> = {};
+        cycle.self = cycle;
+        await refuses(fusion, [
+          [{ payload: { amount: 10n } }, 'payload'],
+          [{ payload: cycle }, 'payload'],
+          [{ payload: () => 1 }, 'payload'],
+          [{ payload: Symbol('s') }, 'payload'],
+          [{ payload: { toJSON() { throw new Error('no form'); } } }, 'payload'],
+        ]);
+        await assert.rejects(fusion.queue.enqueueMany([{ task: 't', payload: 1 }, { task: 't', payload: 2n }]), (err: unknown) =>
+          err instanceof FusionError && err.code === 'invalid_job' && err.details.field === 'payload');
+        assert.equal((await fusion.queue.list({ queue: 'q' })).items.length, 0);
+        // What JSON leaves out or writes as null inside a payload goes in as JSON has it, as before.
+        const job = await fusion.enqueue({ task: 't', payload: { a: undefined, f() {}, n: Number.NaN, d: new Date(0) } });
+        assert.deepEqual((await fusion.queue.get(job.id))!.payload, { n: null, d: '1970-01-01T00:00:00.000Z' });
+      });
+    });
+
     it('refuses numbers past what every store keeps (PostgreSQL refused them with its own error, the others kept them)', async () => {
       await withStore(make, async (fusion) => {
         await refuses(fusion, [

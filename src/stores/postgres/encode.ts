@@ -2,7 +2,7 @@
 // add-many.ts). A bulk call's jobs mostly differ only in id and payload: add-many sends each field
 // as one array (a column of its own, unnested by the server), with a single element when every job
 // has it alike, so the shared fields go once and nothing per job is JSON the server takes apart.
-import type { NewJob } from '../../core/job.js';
+import { payloadJsonOf, type NewJob } from '../../core/job.js';
 
 /** A job field other than id and payload: its name in NewJob, its column, its SQL type. */
 interface Field {
@@ -39,9 +39,12 @@ export const FIELDS: readonly Field[] = [
 /** The insert's column list: id, payload, state, then FIELDS. */
 export const JOB_COLUMNS = ['id', 'payload', 'state', ...FIELDS.map((f) => f.column)].join(', ');
 
+/** A job's payload column: its JSON text, made once (payloadJsonOf); SQL NULL for none. */
+const payloadColumn = (j: NewJob): string | null => (j.payload === null || j.payload === undefined ? null : payloadJsonOf(j));
+
 /** One job's values in JOB_COLUMNS order. */
 export function jobValues(j: NewJob, state: 'queued' | 'scheduled'): unknown[] {
-  return [j.id, json(j.payload), state, ...FIELDS.map((f) => f.encode(j))];
+  return [j.id, payloadColumn(j), state, ...FIELDS.map((f) => f.encode(j))];
 }
 
 function alike(a: unknown, b: unknown, aJson: string | undefined): boolean {
@@ -57,7 +60,7 @@ function alike(a: unknown, b: unknown, aJson: string | undefined): boolean {
  * a single element when every job has it alike (add-many.ts picks that element for every row).
  */
 export function jobColumns(jobs: NewJob[]): unknown[][] {
-  const out: unknown[][] = [jobs.map((j) => j.id), jobs.map((j) => json(j.payload))];
+  const out: unknown[][] = [jobs.map((j) => j.id), jobs.map(payloadColumn)];
   const first = jobs[0]!;
   for (const f of FIELDS) {
     const v = first[f.key];

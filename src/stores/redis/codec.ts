@@ -1,7 +1,7 @@
 // Mapping between the Redis job hash (see lua/lib/keys.lua for its fields) and the core Job.
 // Fields that never change after add travel as one JSON blob (`d`), so adding or reading a job
 // costs one JSON.stringify / JSON.parse instead of one per field.
-import { DEFAULT_BACKOFF_JSON, DEFAULTS, type Job, type JobError, type JobState, type NewJob } from '../../core/job.js';
+import { DEFAULT_BACKOFF_JSON, DEFAULTS, payloadJsonOf, type Job, type JobError, type JobState, type NewJob } from '../../core/job.js';
 import type { Outcome, ScheduleRecord } from '../../core/store.js';
 
 /** Fields left at their default (no timeout, description, tags, callbacks or schedule) are absent. */
@@ -203,7 +203,7 @@ export class StaticJsonWriter {
     const payload = job.payload ?? null;
     if (job.timeout || job.description !== null || job.tags.length || job.callbacks || job.scheduleId !== null
       || !Number.isFinite(job.createdAt) || hasToJson(payload)) return staticJson(job);
-    const payloadJson = JSON.stringify(payload) as string | undefined;
+    const payloadJson = payloadJsonOf(job) as string | undefined;
     if (job.backoff !== this.backoff) {
       this.backoff = job.backoff;
       this.backoffJson = job.backoff === DEFAULTS.backoff ? DEFAULT_BACKOFF_JSON
