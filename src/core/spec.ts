@@ -18,6 +18,10 @@ export const MAX_ID = 200;
  */
 export const INT_MIN = -(2 ** 31);
 export const INT_MAX = 2 ** 31 - 1;
+/** A callback's URL, as the HTTP API's schema takes it (api/schemas/common.ts httpUrl uses these). */
+export const HTTP_URL_PATTERN = '^https?://[^\\s]+$';
+export const MAX_URL = 2048;
+const HTTP_URL = new RegExp(HTTP_URL_PATTERN);
 const DOT_SEGMENT = /^\.\.?$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -70,6 +74,22 @@ function jsonOfPayload(payload: unknown): string {
   return text;
 }
 
+/**
+ * Callbacks are read when the job ends: a URL that is no http(s) URL failed its callback job then,
+ * one given as a bare string was no callback at all, and an unknown format was posted as JSON.
+ */
+function checkCallbacks(c: unknown): void {
+  if (typeof c !== 'object' || Array.isArray(c)) throw invalid('callbacks', 'callbacks must be an object { onSuccess?, onFailure?, format? }');
+  const cb = c as Record<string, unknown>;
+  for (const field of ['onSuccess', 'onFailure'] as const) {
+    const url = cb[field];
+    if (url != null && (typeof url !== 'string' || url.length > MAX_URL || !HTTP_URL.test(url))) {
+      throw invalid(`callbacks.${field}`, `callbacks.${field} must be an http(s) URL of at most ${MAX_URL} characters`);
+    }
+  }
+  if (cb.format != null && cb.format !== 'json' && cb.format !== 'form') throw invalid('callbacks.format', 'callbacks.format must be json or form');
+}
+
 /** The last queue name QUEUE_NAME accepted: the jobs of a batch mostly share one, tested once. */
 let lastGoodQueue: string | undefined;
 
@@ -82,6 +102,8 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
   if (typeof spec.task !== 'string' || spec.task.length === 0 || spec.task.length > 200) {
     throw invalid('task', 'task must be a non-empty string of at most 200 characters');
   }
+  // As an id's: the store keeps U+FFFD in its place, and the job then names a task no worker has.
+  if (LONE_SURROGATE.test(spec.task)) throw invalid('task', 'task must be well-formed text (a lone UTF-16 surrogate has no UTF-8 form)');
   const defaults = registry?.defaultsOf(spec.task) ?? {};
   const queue = spec.queue ?? defaults.queue ?? DEFAULTS.queue;
   if (queue !== lastGoodQueue) {
@@ -118,6 +140,12 @@ export function resolveSpec(spec: JobSpec, now: number, registry?: TaskRegistry,
   if (spec.tags !== undefined && (!Array.isArray(spec.tags) || !spec.tags.every((t) => typeof t === 'string'))) {
     throw invalid('tags', 'tags must be a list of strings');
   }
+  // A number here was kept by SQLite as text ("42.0"), an object refused by it with a bare
+  // RangeError, and both made PostgreSQL's add throw a TypeError; Redis kept them as given.
+  for (const field of ['description', 'scheduleId'] as const) {
+    if (spec[field] != null && typeof spec[field] !== 'string') throw invalid(field, `${field} must be a string`);
+  }
+  if (spec.callbacks != null) checkCallbacks(spec.callbacks);
   const payload = spec.payload === undefined ? null : spec.payload;
   if (defaults.validate) checkPayload(defaults.validate, payload);
   const payloadJson = jsonOfPayload(payload);

@@ -94,6 +94,28 @@ for (const [name, make, skip] of stores) {
       });
     });
 
+    it('refuses text fields that are not text, a lone surrogate in a task name, and callbacks the API would refuse', async () => {
+      await withStore(make, async (fusion) => {
+        await refuses(fusion, [
+          [{ description: 42 as never }, 'description'],
+          [{ description: { a: 1 } as never }, 'description'],
+          [{ scheduleId: 5 as never }, 'scheduleId'],
+          [{ task: 't\ud800' }, 'task'],
+          [{ callbacks: 'https://example.com/done' as never }, 'callbacks'],
+          [{ callbacks: { onSuccess: 'not a url' } }, 'callbacks.onSuccess'],
+          [{ callbacks: { onFailure: 5 as never } }, 'callbacks.onFailure'],
+          [{ callbacks: { onSuccess: `https://example.com/${'x'.repeat(2048)}` } }, 'callbacks.onSuccess'],
+          [{ callbacks: { onSuccess: 'https://example.com/done', format: 'xml' as never } }, 'callbacks.format'],
+        ]);
+        // What the API takes still goes in as given.
+        const callbacks = { onSuccess: 'https://example.com/done', onFailure: 'http://127.0.0.1:9/failed', format: 'form' } as const;
+        const job = await fusion.enqueue({ task: 't', description: 'd', callbacks, scheduleId: undefined });
+        const stored = (await fusion.queue.get(job.id))!;
+        assert.equal(stored.description, 'd');
+        assert.deepEqual(stored.callbacks, callbacks);
+      });
+    });
+
     it('refuses numbers past what every store keeps (PostgreSQL refused them with its own error, the others kept them)', async () => {
       await withStore(make, async (fusion) => {
         await refuses(fusion, [

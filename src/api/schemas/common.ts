@@ -1,5 +1,6 @@
 // JSON Schemas shared by validation, serialization and the OpenAPI document.
 import { JOB_STATES } from '../../core/job.js';
+import { HTTP_URL_PATTERN, MAX_URL } from '../../core/spec.js';
 
 export const errorSchema = {
   type: 'object',
@@ -27,7 +28,7 @@ export const errorResponses = {
 export const queueName = { type: 'string', pattern: '^(?!\\.\\.?$)[A-Za-z0-9_.:-]{1,100}$', description: 'Letters, digits, _ . : - (1-100), not . or .. (a URL cannot carry them)' } as const;
 export const jobId = { type: 'string', minLength: 1, maxLength: 200 } as const;
 export const jobState = { type: 'string', enum: [...JOB_STATES] } as const;
-export const httpUrl = { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s]+$', description: 'An http(s) URL' } as const;
+export const httpUrl = { type: 'string', maxLength: MAX_URL, pattern: HTTP_URL_PATTERN, description: 'An http(s) URL' } as const;
 export const nullableString = { type: ['string', 'null'] } as const;
 export const isoTime = { type: ['string', 'null'], description: 'ISO 8601 (UTC)' } as const;
 /** A 200 answer of `{ items: [...] }`, each item an object of these properties (and errors). */

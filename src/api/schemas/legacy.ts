@@ -3,10 +3,11 @@
 // top-level integer/number/boolean fields are read from form strings (see validation.ts), so a
 // field that must keep its JSON type (contact, to, payload) is never declared as such a scalar.
 import { errorResponses, idParams, isoTime, jobId } from './common.js';
+import { HTTP_URL_PATTERN, MAX_URL } from '../../core/spec.js';
 
 const contact = { anyOf: [{ type: 'string', minLength: 1, maxLength: 50 }, { type: 'number' }], 'x-expect': 'a phone number (string or number)' } as const;
 const time = { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'number' }], 'x-expect': 'an ISO 8601 time or epoch seconds' } as const;
-const url = { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s]+$' } as const;
+const url = { type: 'string', maxLength: MAX_URL, pattern: HTTP_URL_PATTERN } as const;
 
 /** Per-channel essentials: what a handler cannot do without. */
 const channelRules = [
