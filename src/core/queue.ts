@@ -53,7 +53,11 @@ export class Queue {
   get(id: string) {
     return this.store.getJob({ id });
   }
+  /** `limit`: a whole number (1-1000 as the stores clamp it). */
   list(q: ListQuery = {}) {
+    // A NaN went into the stores' SQL as a column name (SQLite, PostgreSQL: 'no such column'), 2.5
+    // failed SQLite's LIMIT and Redis's LRANGE, and PostgreSQL took it.
+    if (q.limit !== undefined && !Number.isInteger(q.limit)) return Promise.reject(invalidRequest('limit', 'limit must be a whole number', q.limit));
     return this.store.listJobs(q);
   }
   counts(queue?: string) {
@@ -81,6 +85,10 @@ export class Queue {
   /** Remove finished jobs that ended more than `olderThanMs` ago. */
   clean(q: Omit<CleanQuery, 'endedBefore'> & { olderThanMs: number }) {
     const { olderThanMs, ...rest } = q;
+    // Without it (or NaN), SQLite removed nothing and said so, Redis and PostgreSQL failed with their own errors.
+    if (typeof olderThanMs !== 'number' || !Number.isFinite(olderThanMs)) {
+      return Promise.reject(invalidRequest('olderThanMs', 'olderThanMs must be a finite number of milliseconds', olderThanMs));
+    }
     return this.store.cleanJobs({ ...rest, endedBefore: this.clock.now() - olderThanMs });
   }
   pause(queue: string) {
@@ -108,10 +116,12 @@ export class Queue {
  * the limit silently, a fraction failed every claim of the queue on SQLite, a rate limit without
  * its windowMs failed every claim on Redis, a windowMs of 0 limited nothing.
  */
+const invalidRequest = (field: string, message: string, value: unknown) => new FusionError('invalid_request', message, { field, value: String(value) });
+
 function checkQueueOptions(opts: QueueOptions): void {
   const whole = (v: unknown, field: string, max = Number.MAX_SAFE_INTEGER) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-      throw new FusionError('invalid_request', `${field} must be a whole number from 1 to ${max}, or null to clear it`, { field, value: String(v) });
+      throw invalidRequest(field, `${field} must be a whole number from 1 to ${max}, or null to clear it`, v);
     }
   };
   if (opts.concurrency != null) whole(opts.concurrency, 'concurrency', 100_000);
