@@ -31,7 +31,8 @@ export async function announce(deps: ChannelDeps, ctx: TaskContext, cb: PayloadC
   const id = followUpId('completed' in outcome ? `${ctx.job.id}:${cb.name}` : `${ctx.job.id}:${cb.name}:failed${endSuffix(ctx.job, 'failed')}`);
   const jobs = made.map((j) => ({
     ...j, ...callbackRetry(deps.config), id, description: `${cb.name} of ${ctx.job.id}`,
-    ...(cb.metadata !== undefined ? { payload: { ...(j.payload as object), metadata: cb.metadata } } : {}),
+    // A new payload drops the JSON text resolveSpec made of the old one (stores write that text).
+    ...(cb.metadata !== undefined ? { payload: { ...(j.payload as object), metadata: cb.metadata }, payloadJson: undefined } : {}),
   }));
   await enqueuerOf(deps).add(jobs);
   return id;
