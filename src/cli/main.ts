@@ -17,6 +17,7 @@ import { isRedisUrl, redactStoreUrl } from '../stores/url.js';
 import type { Worker } from '../core/worker.js';
 import type { Store } from '../core/store.js';
 import type { Logger } from '../core/logger.js';
+import { MAX_WORKER_SLOTS, MIN_LEASE_MS, workerNumberProblem, type WorkerNumbers } from '../core/worker-options.js';
 import { INSPECT_COMMANDS, INSPECT_HELP, runInspect } from './inspect.js';
 import { whenDrained } from './burst.js';
 import { parseLanes, workerLanes } from './lanes.js';
@@ -50,12 +51,12 @@ Options:
                        channels' included), each with its own --concurrency slots, so a queue
                        that hangs or piles up holds no other back; a+b: one worker's slots
                        shared by a and b, a drained before b; a=50: that lane's own slot count
-  --concurrency N      jobs each of those workers runs at once (default 10)
+  --concurrency N      jobs each of those workers runs at once (default 10, at most ${MAX_WORKER_SLOTS})
   --burst              worker: exit once its queues hold nothing queued or running
   --name NAME          worker: its id in /v1/workers, the dashboard and job attempts (default
                        HOST:PID:RANDOM); %h is replaced by the host name; with several lanes
                        each worker is NAME/<lane>. Give each process its own.
-  --lease-ms N         lease length in ms (default 30000, at least 1000)
+  --lease-ms N         lease length in ms (default 30000, at least ${MIN_LEASE_MS})
   --grace-ms N         on SIGTERM/SIGINT, wait this long for running jobs (default 10000)
   --tasks FILE         a module whose default export, (fusion) => void, registers task
                        handlers (repeatable; env FUSION_TASKS, comma-separated)
@@ -89,7 +90,6 @@ gives back what still runs, and exits 0. A second one exits at once (leases prot
 `;
 
 const DEFAULT_QUEUES = ['default', 'callbacks'];
-const MIN_LEASE_MS = 1000;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /**
@@ -175,19 +175,27 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   if (port > 65535) throw new Error(`--port must be at most 65535, got "${port}"`);
   const host = values.host ?? envVar('FUSION_HOST') ?? '127.0.0.1';
   const graceMs = int(values['grace-ms'], 'grace-ms', 10_000);
-  const leaseMs = int(values['lease-ms'], 'lease-ms', 30_000);
-  // A lease shorter than this lapses between heartbeats (a third of it) on a busy process: its jobs are
-  // recovered and run again while they still run here (a second SMS for one OTP).
-  if (leaseMs < MIN_LEASE_MS) throw new Error(`--lease-ms must be at least ${MIN_LEASE_MS}: a shorter lease lapses while its job runs and the job runs twice; got "${values['lease-ms']}"`);
+  // The worker's own rules (core), checked before anything opens: the flags and the library refuse alike.
+  const workerNumber = (name: string, field: keyof WorkerNumbers, dflt: number) => {
+    const n = int(values[name as keyof typeof values] as string | undefined, name, dflt);
+    const problem = workerNumberProblem(field, n);
+    if (problem) throw new Error(`--${name} ${problem}; got "${values[name as keyof typeof values]}"`);
+    return n;
+  };
+  const leaseMs = workerNumber('lease-ms', 'leaseMs', 30_000);
   const positive = (name: string, dflt: number) => {
     const n = int(values[name as keyof typeof values] as string | undefined, name, dflt);
     if (n < 1) throw new Error(`--${name} must be at least 1`);
     return n;
   };
-  const concurrency = positive('concurrency', 10);
+  const concurrency = workerNumber('concurrency', 'concurrency', 10);
   const workerName = values.name === undefined ? undefined : values.name.replaceAll('%h', hostname()).trim();
   if (workerName !== undefined && !/^[^\s]{1,200}$/.test(workerName)) throw new Error(`--name must be 1 to 200 characters without spaces, got "${values.name}"`);
-  if (values.queues !== undefined) parseLanes(values.queues); // a bad list stops the start before anything opens
+  // A bad list stops the start before anything opens.
+  for (const lane of values.queues === undefined ? [] : parseLanes(values.queues)) {
+    const problem = lane.concurrency === undefined ? undefined : workerNumberProblem('concurrency', lane.concurrency);
+    if (problem) throw new Error(`--queues: the slots of "${lane.queues.join('+')}" ${problem}; got ${lane.concurrency}`);
+  }
   const limits = {
     headersTimeoutMs: positive('headers-timeout', DEFAULT_TIMEOUTS.headersMs),
     requestTimeoutMs: positive('request-timeout', DEFAULT_TIMEOUTS.requestMs),

@@ -11,22 +11,26 @@ import { silentLogger, type Logger } from './logger.js';
 import type { TaskRegistry } from './registry.js';
 import type { Store } from './store.js';
 import { Lifecycle } from './lifecycle.js';
+import { MAX_WORKER_SLOTS, checkWorkerOptions } from './worker-options.js';
 import { Producer } from './worker/producer.js';
 import { Executor, ReleasedError } from './worker/executor.js';
 import { makeCompleter, type Completer } from './worker/completer.js';
 
 export { toJobError } from './worker/executor.js';
 
+/** Every number a whole one, checked at construction (worker-options.ts): a value out of range is refused, invalid_request. */
 export interface WorkerOptions {
+  /** Queue names, each once. */
   queues: string[];
+  /** 1 to 100,000; default 1. */
   concurrency?: number;
-  /** Lease length; a worker that stops heartbeating loses its jobs after this long. */
+  /** Lease length, at least 1000 ms; a worker that stops heartbeating loses its jobs after this long. */
   leaseMs?: number;
-  /** Heartbeat period; default a third of the lease. */
+  /** Heartbeat period, 10 ms to half the lease; default a third of the lease. */
   heartbeatMs?: number;
-  /** Longest idle wait without an event, for changes made by other processes. */
+  /** Longest idle wait without an event, for changes made by other processes; at least 10 ms. */
   pollMs?: number;
-  /** Claim at most this many jobs in one store call. */
+  /** Claim at most this many jobs in one store call (1 to 100,000). */
   batchSize?: number;
   /**
    * Outcome batches in flight at once. Default 2 on a remote store (see capabilities.pipelined): while the
@@ -83,14 +87,12 @@ export class Worker {
   readonly lifecycle: Lifecycle;
 
   constructor(private store: Store, registry: TaskRegistry, opts: WorkerOptions) {
-    if (!opts.queues?.length) throw new TypeError('a worker needs at least one queue');
+    // Before any timer or claim: a NaN (a Number() of an unset variable), 0 or a fraction went into them as given.
+    checkWorkerOptions(opts);
     this.queues = [...opts.queues];
-    const concurrency = opts.concurrency ?? 1;
-    // NaN (a Number() of an unset variable) made a worker that ran nothing, silently.
-    if (!Number.isInteger(concurrency)) throw new TypeError(`concurrency must be a whole number, got ${concurrency}`);
-    this.concurrency = Math.max(1, concurrency);
+    this.concurrency = opts.concurrency ?? 1;
     this.leaseMs = opts.leaseMs ?? DEFAULTS.leaseMs;
-    this.heartbeatMs = opts.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3));
+    this.heartbeatMs = opts.heartbeatMs ?? Math.floor(this.leaseMs / 3);
     this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
     this.log = opts.logger ?? silentLogger;
     const random = opts.random ?? Math.random;
@@ -98,7 +100,7 @@ export class Worker {
     this.startedAt = this.clock.now();
     this.lifecycle = opts.lifecycle ?? new Lifecycle(this.log);
     const common = { store, workerId: this.id, clock: this.clock, log: this.log };
-    const prefetch = Math.max(0, Math.floor(opts.prefetch ?? (store.capabilities.pipelined ? 2 * this.concurrency : 0)));
+    const prefetch = opts.prefetch ?? Math.min(MAX_WORKER_SLOTS, store.capabilities.pipelined ? 2 * this.concurrency : 0);
     this.executor = new Executor({
       ...common, registry, leaseMs: this.leaseMs, random, lifecycle: this.lifecycle, concurrency: this.concurrency, prefetch,
       onOutcome: (outcome) => this.completer.add(outcome),
@@ -106,7 +108,7 @@ export class Worker {
     });
     this.producer = new Producer({
       ...common, queues: this.queues, weights: opts.weights, random, leaseMs: this.leaseMs,
-      batchSize: Math.max(1, opts.batchSize ?? 100),
+      batchSize: opts.batchSize ?? 100,
       pollMs: opts.pollMs ?? 1000,
       // A claim of its own (a wake, a timer, the poll) asks for free slots only; claims riding on
       // outcome batches reach ahead (executor.room), as those batches keep coming while jobs run.
@@ -119,7 +121,7 @@ export class Worker {
       queueChanged: (queue) => this.executor.releaseWaiting(queue),
     });
     // A store where each call is a round trip keeps two outcome batches in the air; a local one, one.
-    const batchesInFlight = Math.max(1, opts.pipeline ?? (store.capabilities.pipelined ? 2 : 1));
+    const batchesInFlight = opts.pipeline ?? (store.capabilities.pipelined ? 2 : 1);
     this.completer = makeCompleter({
       ...common, executor: this.executor, producer: this.producer,
       outcomeRetry: opts.outcomeRetry ?? { firstMs: 50, maxMs: 5000 },

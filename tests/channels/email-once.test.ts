@@ -21,7 +21,7 @@ const FAST = { type: 'fixed', delay: 5 } as const;
 async function open(store: ReturnType<typeof losingStore>['store'], email: Record<string, unknown>): Promise<Fusion> {
   const fusion = await Fusion.open({ store, config: { outgoing: { allow: ['127.0.0.1/32'] }, channels: { email: email as never } } });
   fusion.startMaintenance({ intervalMs: 50 });
-  fusion.worker({ queues: ['email'], concurrency: 2, pollMs: 20, leaseMs: 400, outcomeRetry: { firstMs: 10, maxMs: 50 } });
+  fusion.worker({ queues: ['email'], concurrency: 2, pollMs: 20, leaseMs: 1000, outcomeRetry: { firstMs: 10, maxMs: 50 } });
   return fusion;
 }
 

@@ -33,7 +33,7 @@ async function pushCase(lose: Parameters<typeof losingStore>[1]) {
   const { store, lost } = losingStore(sqlite, lose);
   const fusion = await Fusion.open({ store, config: { outgoing: { allow: ['127.0.0.1/32'] }, channels: { push: { providers: { fcm: { type: 'fcm', serviceAccount: account, baseUrl: fcm.base } } } } } });
   fusion.startMaintenance({ intervalMs: 50 });
-  fusion.worker({ queues: ['pn'], concurrency: 2, pollMs: 20, leaseMs: 400, outcomeRetry: { firstMs: 10, maxMs: 50 } });
+  fusion.worker({ queues: ['pn'], concurrency: 2, pollMs: 20, leaseMs: 1000, outcomeRetry: { firstMs: 10, maxMs: 50 } });
   const job = await fusion.enqueue({ task: 'push', payload: { tokens, platform: 'android', title: 'Results', body: 'ready' }, maxAttempts: 5, backoff: { type: 'fixed', delay: 5 } });
   return {
     lost,

@@ -39,7 +39,7 @@ test('sms: a send answered 2xx is not sent again when its attempt\'s outcome is 
   });
   try {
     fusion.startMaintenance({ intervalMs: 50 });
-    fusion.worker({ queues: ['sms'], concurrency: 2, pollMs: 20, leaseMs: 400, outcomeRetry: { firstMs: 10, maxMs: 50 } });
+    fusion.worker({ queues: ['sms'], concurrency: 2, pollMs: 20, leaseMs: 1000, outcomeRetry: { firstMs: 10, maxMs: 50 } });
     const job = await fusion.enqueue({ task: 'sms', payload: { to: NUM.uk, text: 'your parcel is on its way' } });
     const done = await waitForState(sqlite, job.id, 'completed', 15_000);
     assert.ok(lostToken, 'the first run\'s outcome was refused');

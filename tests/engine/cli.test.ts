@@ -122,20 +122,26 @@ describe('fusion CLI', () => {
     }
   });
 
-  it('refuses a lease too short to outlive its heartbeats, before any job is claimed', async () => {
+  it('refuses a lease too short to outlive its heartbeats, or past what a store keeps, and a slot count past the library\'s, before any job is claimed', async () => {
     const t = tempDir();
     const db = join(t.dir, 'fusion.db');
     const store = new SqliteStore(db);
     try {
       const now = Date.now();
       await store.addJobs({ jobs: Array.from({ length: 10 }, (_, i) => resolveSpec({ id: `sms-${i}`, task: 'sms', payload: { to: '+919876543210', text: 'Your OTP is 4711' } }, now)), now });
-      for (const lease of ['0', '5']) {
-        const child = spawn(process.execPath, [CLI, 'worker', '--store', `sqlite:${db}`, '--lease-ms', lease, '--burst'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // The library's own rules (core/worker-options.ts): 1e300 ms was taken as a lease no dead worker's job outlived.
+      const cases: [string[], RegExp][] = [
+        ...['0', '5', '1e300'].map((lease): [string[], RegExp] => [['--lease-ms', lease], new RegExp(`--lease-ms must be a whole number from 1000 to \\d+: .*got "${lease}"`)]),
+        [['--concurrency', '1e9'], /--concurrency must be a whole number from 1 to 100000; got "1e9"/],
+        [['--queues', 'sms=1000000'], /--queues: the slots of "sms" must be a whole number from 1 to 100000; got 1000000/],
+      ];
+      for (const [args, message] of cases) {
+        const child = spawn(process.execPath, [CLI, 'worker', '--store', `sqlite:${db}`, ...args, '--burst'], { stdio: ['ignore', 'ignore', 'pipe'] });
         let err = '';
         child.stderr!.on('data', (d) => (err += d));
         const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-        assert.equal(code, 1, `--lease-ms ${lease} was accepted`);
-        assert.match(err, new RegExp(`--lease-ms must be at least 1000: .*got "${lease}"`));
+        assert.equal(code, 1, `${args.join(' ')} was accepted`);
+        assert.match(err, message);
       }
       for (let i = 0; i < 10; i++) {
         const job = (await store.getJob({ id: `sms-${i}` }))!;

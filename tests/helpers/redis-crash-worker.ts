@@ -12,6 +12,6 @@ const reg = new TaskRegistry().register('work', async (p: { ms: number }) => {
   await new Promise((r) => setTimeout(r, p.ms));
   return { pid: process.pid };
 });
-new Worker(store, reg, { queues: ['crash'], concurrency: 10, leaseMs: 800, heartbeatMs: 200 }).start();
+new Worker(store, reg, { queues: ['crash'], concurrency: 10, leaseMs: 1000, heartbeatMs: 250 }).start();
 new Maintenance(store, { intervalMs: 100 }).start();
 process.send?.('ready');

@@ -78,7 +78,7 @@ describe('PostgreSQL crash test', { skip }, () => {
       let stalled = 0;
       let duplicates = 0;
       // A rerun of a job a killed process ran: a stall of that process recovered after its kill. The
-      // others are reruns after a live process's lease ran out (an event loop held past the 800 ms lease
+      // others are reruns after a live process's lease ran out (an event loop held past the 1000 ms lease
       // on a loaded machine): allowed, each a stall, even in a process killed later.
       let duplicatesOfKills = 0;
       for (let i = 0; i < N; i++) {
