@@ -3,6 +3,7 @@
 import type { SharedClock } from './shared-clock.js';
 import type { Job, JobError, JobState, NewJob, LogLine } from './job.js';
 import { FusionError } from './errors.js';
+import { boundedText } from './bounded-text.js';
 
 export interface ClaimRequest {
   /** Queues to take from, in the order given: the first is drained before the next is tried. */
@@ -413,6 +414,30 @@ export class ScheduleConflict extends FusionError {
 
 /** Log lines a job keeps, its latest: a handler that logs in a loop must not grow the store without bound. */
 export const MAX_JOB_LOG_LINES = 1000;
+/** The most characters of one log line a job keeps (as of an error's message): the rest is counted, not kept. */
+export const MAX_LOG_LINE = 8192;
+/**
+ * The longest progress value, in characters of its JSON (16 MiB): it is stored on the job on every
+ * update and sent to every event viewer. Above what the channels record there (a push job's state per
+ * device: up to 1,000 tokens of up to 4,096 characters, each twice, about 8.5 MB), which a refusal
+ * would make send again.
+ */
+export const MAX_PROGRESS_JSON = 16 * 1024 * 1024;
+
+/** A log line as a store keeps it: at most MAX_LOG_LINE characters, the rest counted. A line is not worth failing a job over. */
+export const storedLogLine = (message: string): string => boundedText(message, MAX_LOG_LINE);
+
+/**
+ * A progress value's JSON as a store keeps it; one longer than MAX_PROGRESS_JSON is refused
+ * (invalid_request): a handler that reports megabytes hears of it, rather than every viewer.
+ */
+export function storedProgress(progress: unknown): string {
+  const json = JSON.stringify(progress ?? null) ?? 'null';
+  if (json.length > MAX_PROGRESS_JSON) {
+    throw new FusionError('invalid_request', `progress must have a JSON form of at most ${MAX_PROGRESS_JSON} characters, got ${json.length}`, { field: 'progress', length: json.length });
+  }
+  return json;
+}
 
 /**
  * Jobs: insert, the worker's claim/heartbeat/finish cycle, operator actions and reads.

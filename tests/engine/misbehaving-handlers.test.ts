@@ -113,3 +113,27 @@ describe('a handler whose error is huge (a provider\'s whole HTML page in its me
     });
   }
 });
+
+describe('a handler that logs or reports progress of megabytes', () => {
+  it('its log line is kept cut and the job goes on; its progress is refused to the handler, the last good one kept', async () => {
+    await withFusion(async ({ fusion, store }) => {
+      let refused: unknown;
+      fusion.task('chatty', async (_p, ctx) => {
+        await ctx.log(`answer: ${'x'.repeat(3_000_000)}`);
+        await ctx.progress({ pct: 50 });
+        await ctx.progress({ pct: 60, dump: 'y'.repeat(17 * 1024 * 1024) }).catch((e: unknown) => (refused = e));
+        return 'done';
+      });
+      const worker = fusion.worker({ queues: ['default'] });
+      const j = await fusion.enqueue('chatty', {});
+      const done = await waitForState(store, j.id, 'completed');
+      await worker.stop(1000);
+      assert.deepEqual(done.progress, { pct: 50 });
+      assert.equal((refused as { code?: string })?.code, 'invalid_request');
+      assert.equal((refused as { details?: { field?: string } })?.details?.field, 'progress');
+      const [line] = await fusion.queue.logs(j.id);
+      assert.ok(line!.message.length < 8300, `the line kept ${line!.message.length} characters`);
+      assert.ok(/^answer: x{100}.*… \(\d+ more characters\)$/s.test(line!.message), `...${line!.message.slice(-40)}`);
+    });
+  });
+});

@@ -8,6 +8,7 @@
 // The global `performance` is a getter run on every read (Node defines it lazily); the module's export is a plain value.
 import { performance } from 'node:perf_hooks';
 import { backoffDelay } from '../backoff.js';
+import { boundedText } from '../bounded-text.js';
 import { CancelledError, NonRetryableError, TimeoutError, UnknownTaskError, isRetryable, retryAfterOf, snoozeDelayOf, storedDelay } from '../errors.js';
 import type { Job, JobError, NewJob } from '../job.js';
 import type { Clock } from '../clock.js';
@@ -567,12 +568,7 @@ function notJson(v: unknown): string | null {
 export const MAX_ERROR_TEXT = 8192;
 
 /** `text` cut to MAX_ERROR_TEXT characters (never inside a surrogate pair), saying how much was left out. */
-function bounded(text: string): string {
-  if (text.length <= MAX_ERROR_TEXT) return text;
-  const last = text.charCodeAt(MAX_ERROR_TEXT - 1);
-  const end = last >= 0xd800 && last <= 0xdbff ? MAX_ERROR_TEXT - 1 : MAX_ERROR_TEXT;
-  return `${text.slice(0, end)}… (${text.length - end} more characters)`;
-}
+const bounded = (text: string): string => boundedText(text, MAX_ERROR_TEXT);
 
 /** A stack over MAX_ERROR_TEXT as `header` (the error's bounded first line) and its frames, bounded. */
 function boundedStack(stack: string, header: string): string {

@@ -7,7 +7,7 @@ import type { Job } from '../../core/job.js';
 import type {
   ClaimRequest, ClaimResult, FinishAnswer, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
-import { MAX_JOB_LOG_LINES } from '../../core/store.js';
+import { MAX_JOB_LOG_LINES, storedLogLine, storedProgress } from '../../core/store.js';
 import { CANCELLED_AT_ATTEMPT_END, CANCELLED_WHILE_LOST, OUTCOME_RULES, outcomeEvent, stalledTooOften } from '../../core/state-rules.js';
 import type { PostgresContext } from './context.js';
 import { numOrNull, rowToJob, type JobRow } from './rows.js';
@@ -187,7 +187,7 @@ export async function heartbeatJobs(ctx: PostgresContext, leases: Lease[], lease
 export async function progressJob(ctx: PostgresContext, lease: Lease, progress: unknown, now: number): Promise<boolean> {
   const { rows } = await ctx.pool.query<{ queue: string }>({
     ...ctx.statements.progress,
-    values: [JSON.stringify(progress ?? null), lease.id, lease.token],
+    values: [storedProgress(progress), lease.id, lease.token],
   });
   if (rows[0]) ctx.emit([{ type: 'progress', queue: rows[0].queue, jobId: lease.id, at: now, progress }]);
   return rows.length > 0;
@@ -195,7 +195,7 @@ export async function progressJob(ctx: PostgresContext, lease: Lease, progress: 
 
 export async function logJob(ctx: PostgresContext, id: string, message: string, now: number): Promise<void> {
   // A NUL made the server refuse the line and ctx.log throw: the attempt failed over a log line.
-  await ctx.pool.query({ ...ctx.statements.log, values: [id, now, withoutNul(message), MAX_JOB_LOG_LINES] });
+  await ctx.pool.query({ ...ctx.statements.log, values: [id, now, withoutNul(storedLogLine(message)), MAX_JOB_LOG_LINES] });
 }
 
 /** Jobs whose lease ran out: requeued, failed (stalled too often) or cancelled (asked while lost). */

@@ -7,6 +7,7 @@ import type { Job } from '../../core/job.js';
 import type {
   ClaimRequest, ClaimResult, FinishAndClaimJobs, FinishAnswer, FinishJobs, HandoffJobs, HeartbeatJobs, HeartbeatResult, LogJob, Outcome, ProgressJob,
 } from '../../core/store.js';
+import { storedLogLine, storedProgress } from '../../core/store.js';
 import type { Raw } from './runner.js';
 import { isRedisOutOfMemory } from '../../core/store-errors.js';
 import { OUTCOME_RULES } from '../../core/state-rules.js';
@@ -251,18 +252,19 @@ export class Claims {
 
   async progressJob({ lease, progress, now }: ProgressJob): Promise<boolean> {
     const { ctx } = this;
+    const progressJson = storedProgress(progress);
     const [queue] = await ctx.queuesOf([lease.id]);
     if (!queue) return false;
     const updated = await ctx.run(progressScript({
       queueKeyBase: ctx.keys.queueKeyBase(queue), channel: ctx.keys.scriptChannel, queue, now, id: lease.id, token: lease.token,
-      progressJson: JSON.stringify(progress ?? null) ?? 'null',
+      progressJson,
     }));
     return updated === 1;
   }
 
   async logJob({ id, message, now }: LogJob): Promise<void> {
     const queue = await this.ctx.locate(id);
-    if (queue) await this.ctx.run(logScript({ queueKeyBase: this.ctx.keys.queueKeyBase(queue), id, at: now, message }));
+    if (queue) await this.ctx.run(logScript({ queueKeyBase: this.ctx.keys.queueKeyBase(queue), id, at: now, message: storedLogLine(message) }));
   }
 
   // ---- idle hand-off ----

@@ -6,7 +6,7 @@ import { CANCELLED_AT_ATTEMPT_END, OUTCOME_RULES, outcomeEvent, stallDecision } 
 import type {
   ClaimRequest, ClaimResult, FinishAnswer, HeartbeatResult, Lease, Outcome, RecoverResult, StoreEvent,
 } from '../../core/store.js';
-import { MAX_JOB_LOG_LINES } from '../../core/store.js';
+import { MAX_JOB_LOG_LINES, storedLogLine, storedProgress } from '../../core/store.js';
 import type { SqliteConnection } from './connection.js';
 import { insertJobs } from './jobs-in.js';
 import { fromPicked, rowToJob, type JobRow, type QueueRow } from './rows.js';
@@ -191,7 +191,7 @@ export function heartbeatJobs(conn: SqliteConnection, leases: Lease[], leaseMs: 
 
 export function progressJob(conn: SqliteConnection, lease: Lease, progress: unknown, now: number): boolean {
   const seq = conn.locate(lease.id)?.[0];
-  const r = seq === undefined ? undefined : (conn.statements.setProgress.get(JSON.stringify(progress ?? null), seq, lease.token) as { queue: string } | undefined);
+  const r = seq === undefined ? undefined : (conn.statements.setProgress.get(storedProgress(progress), seq, lease.token) as { queue: string } | undefined);
   if (r) conn.emit([{ type: 'progress', queue: r.queue, jobId: lease.id, at: now, progress }]);
   return r !== undefined;
 }
@@ -255,7 +255,7 @@ export function promoteDueJobs(conn: SqliteConnection, now: number, limit: numbe
 export function logJob(conn: SqliteConnection, id: string, message: string, now: number): void {
   conn.tx(() => {
     if (conn.locate(id) === undefined) return;
-    conn.statements.insertLog.run(id, now, message);
+    conn.statements.insertLog.run(id, now, storedLogLine(message));
     conn.statements.trimLogs.run({ id, keep: MAX_JOB_LOG_LINES });
   });
 }

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_JOB_LOG_LINES, type Store } from '../../../src/core/store.js';
+import { MAX_JOB_LOG_LINES, MAX_LOG_LINE, MAX_PROGRESS_JSON, type Store } from '../../../src/core/store.js';
+import { FusionError } from '../../../src/core/errors.js';
 import { CANCELLED_WHILE_LOST, stalledTooOften } from '../../../src/core/state-rules.js';
 import { T0, job, useStore, claimer, type StoreFactory } from '../harness.js';
 
@@ -253,6 +254,37 @@ export function claimFinishArea(make: StoreFactory): void {
       await s.logJob({ id: 'a', message: 'first', now: T0 });
       await s.logJob({ id: 'a', message: 'second', now: T0 + 1 });
       assert.deepEqual((await s.jobLogs({ id: 'a' })).map((l) => l.message), ['first', 'second']);
+    });
+
+    it(`keeps at most ${MAX_LOG_LINE} characters of one log line, saying how many it left out`, async () => {
+      // A handler that logged a provider's whole answer stored megabytes per line, read whole by every view of the job's logs.
+      await s.addJobs({ jobs: [job({ id: 'a' })], now: T0 });
+      const long = 'x'.repeat(MAX_LOG_LINE - 1) + '\u{1F600}' + 'y'.repeat(3_000_000);
+      const exact = 'z'.repeat(MAX_LOG_LINE);
+      await s.logJob({ id: 'a', message: long, now: T0 });
+      await s.logJob({ id: 'a', message: exact, now: T0 + 1 });
+      const [cut, whole] = (await s.jobLogs({ id: 'a' })).map((l) => l.message);
+      assert.ok(cut!.length <= MAX_LOG_LINE + 40, `a line of ${long.length} characters was kept as ${cut!.length}`);
+      // Never inside a surrogate pair: the emoji that straddles the bound goes whole.
+      assert.equal(cut, `${'x'.repeat(MAX_LOG_LINE - 1)}… (${long.length - (MAX_LOG_LINE - 1)} more characters)`);
+      assert.equal(whole, exact);
+    });
+
+    it(`refuses a progress value whose JSON is longer than ${MAX_PROGRESS_JSON} characters; the last one stays`, async () => {
+      // (A value of 100,000 characters is kept.)
+      // Progress is stored on the job and sent to every event viewer, on every update.
+      await s.addJobs({ jobs: [job({ id: 'a' })], now: T0 });
+      const [j] = (await claim()).jobs;
+      const lease = { id: 'a', token: j!.leaseToken! };
+      const kept = { note: 'n'.repeat(100_000) };
+      assert.equal(await s.progressJob({ lease, progress: kept, now: T0 }), true);
+      await assert.rejects(s.progressJob({ lease, progress: { note: 'n'.repeat(MAX_PROGRESS_JSON) }, now: T0 + 1 }), (e: unknown) => {
+        assert.ok(e instanceof FusionError, String(e));
+        assert.equal(e.code, 'invalid_request');
+        assert.equal(e.details.field, 'progress');
+        return true;
+      });
+      assert.deepEqual((await s.getJob({ id: 'a' }))!.progress, kept);
     });
 
     it(`keeps a job's last ${MAX_JOB_LOG_LINES} log lines, in order`, async () => {
