@@ -82,13 +82,15 @@ export class Queue {
   remove(id: string) {
     return this.store.removeJob({ id, now: this.clock.now() });
   }
-  /** Remove finished jobs that ended more than `olderThanMs` ago. */
+  /** Remove finished jobs that ended more than `olderThanMs` ago; `limit`: a whole number (1-100,000 as the stores clamp it). */
   clean(q: Omit<CleanQuery, 'endedBefore'> & { olderThanMs: number }) {
     const { olderThanMs, ...rest } = q;
     // Without it (or NaN), SQLite removed nothing and said so, Redis and PostgreSQL failed with their own errors.
     if (typeof olderThanMs !== 'number' || !Number.isFinite(olderThanMs)) {
       return Promise.reject(invalidRequest('olderThanMs', 'olderThanMs must be a finite number of milliseconds', olderThanMs));
     }
+    // As list's: a NaN or a fraction failed SQLite ('datatype mismatch') and PostgreSQL, and Redis took it.
+    if (rest.limit !== undefined && !Number.isInteger(rest.limit)) return Promise.reject(invalidRequest('limit', 'limit must be a whole number', rest.limit));
     return this.store.cleanJobs({ ...rest, endedBefore: this.clock.now() - olderThanMs });
   }
   pause(queue: string) {

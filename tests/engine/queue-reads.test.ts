@@ -61,6 +61,8 @@ for (const [name, make, skip] of stores) {
         for (const olderThanMs of [Number.NaN, undefined, Number.POSITIVE_INFINITY]) {
           await assert.rejects(fusion.queue.clean({ olderThanMs: olderThanMs as number }), refusedFor('olderThanMs'), String(olderThanMs));
         }
+        // clean's own limit too (docs/library.md): SQLite failed with 'datatype mismatch'.
+        for (const limit of [Number.NaN, 2.5]) await assert.rejects(fusion.queue.clean({ olderThanMs: 0, limit }), refusedFor('limit'), `clean ${limit}`);
         // Limits out of range are still clamped, as before.
         for (const limit of [0, -1, 1e9]) assert.equal((await fusion.queue.list({ limit })).items.length, 1, String(limit));
         assert.equal(await fusion.queue.clean({ olderThanMs: -1 }), 1);
