@@ -3,7 +3,7 @@
 import type { AttemptRecord, Job, JobError, NewJob } from './job.js';
 import type { TaskRegistry } from './registry.js';
 import { createHash } from 'node:crypto';
-import { MAX_ID, resolveSpec } from './spec.js';
+import { INT_MAX, INT_MIN, MAX_ID, resolveSpec } from './spec.js';
 
 export const CALLBACK_TASK = 'fusion.callback';
 export const CALLBACK_QUEUE = 'callbacks';
@@ -80,7 +80,10 @@ export function callbackJobs(
   // Prepared as every other job is (the enqueue funnel's resolveSpec: the callback task's defaults
   // and payload check), though it is stored with the outcome, in the same atomic step.
   return [resolveSpec({
-    id: followUpId(`${job.id}:${outcome}-callback${endSuffix(job, outcome)}`), queue: CALLBACK_QUEUE, task: CALLBACK_TASK, payload, priority: job.priority,
+    id: followUpId(`${job.id}:${outcome}-callback${endSuffix(job, outcome)}`), queue: CALLBACK_QUEUE, task: CALLBACK_TASK, payload,
+    // Within what enqueue takes: SQLite and Redis kept wider priorities before it checked them, and
+    // a callback job refused here fails the outcome's store call on every attempt.
+    priority: Math.min(INT_MAX, Math.max(INT_MIN, job.priority)),
     timeout: 30_000, description: `${outcome} callback of ${job.id}`,
   }, now, registry)];
 }

@@ -28,4 +28,11 @@ describe('follow-up jobs of an outcome', () => {
     assert.equal(cb!.timeout, 30_000);
     assert.deepEqual(callbackJobs(done, 'failed', NOW), [], 'no onFailure URL: no job');
   });
+
+  it('are made for a job stored with a priority past what enqueue now takes (SQLite and Redis kept one before)', () => {
+    // Refused by resolveSpec, the callback job failed the outcome's store call, on every attempt.
+    const [cb] = callbackJobs({ ...done, priority: 2 ** 40 }, 'completed', NOW, null);
+    assert.equal(cb!.priority, 2 ** 31 - 1);
+    assert.equal(callbackJobs({ ...done, priority: -(2 ** 40) }, 'completed', NOW, null)[0]!.priority, -(2 ** 31));
+  });
 });
