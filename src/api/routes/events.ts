@@ -36,7 +36,7 @@ const schema = {
     properties: {
       queue: { ...list, description: 'Only these queues (comma-separated)' },
       task: { ...list, description: 'Only jobs of these tasks (comma-separated)' },
-      type: { ...list, description: 'Only these types: exact (`job.failed`), families (`job`, `worker`, `schedule`, `queue`, `provider`, `breaker`) or a job state (`failed`)' },
+      type: { ...list, description: 'Only these types: exact (`job.failed`), families (`job`, `worker`, `schedule`, `queue`, `provider`, `breaker`) or a job event named without its `job.` prefix (`failed`)' },
       lastEventId: { type: 'string', maxLength: 100, description: 'As the Last-Event-ID header, for clients that cannot set it' },
     },
   },
