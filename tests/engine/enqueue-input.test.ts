@@ -4,46 +4,14 @@
 // turns it into something else) is refused there, as invalid_job naming the field.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
 import { FusionError } from '../../src/core/errors.js';
 import type { JobSpec } from '../../src/core/job.js';
 import type { Store } from '../../src/core/store.js';
-import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { LOOPBACK_ALLOWED, waitForState } from '../helpers/engine.js';
-import { Redis } from 'ioredis';
-import { REDIS_URL, dropPrefix, redisHarness, redisSkip } from '../helpers/redis.js';
-import { dropSchema, pgHarness, pgSkip } from '../helpers/postgres.js';
-import { tempDir } from '../helpers/tmp.js';
+import { storeKinds } from '../helpers/each-store.js';
 
-const redisSkipped = await redisSkip();
-const pgSkipped = await pgSkip();
-
-const stores: [string, () => Promise<{ store: Store; cleanup(): Promise<void> }>, string | false][] = [
-  ['sqlite', async () => {
-    const t = tempDir();
-    return { store: new SqliteStore(join(t.dir, 'fusion.db')), cleanup: async () => t.remove() };
-  }, false],
-  // The store is closed by its Fusion; cleanup removes what it left.
-  ['redis', async () => {
-    const { store, opening } = await redisHarness();
-    return {
-      store,
-      async cleanup() {
-        const admin = new Redis(REDIS_URL);
-        try {
-          await dropPrefix(admin, opening.prefix);
-        } finally {
-          admin.disconnect();
-        }
-      },
-    };
-  }, redisSkipped],
-  ['postgres', async () => {
-    const { store, schema } = await pgHarness();
-    return { store, cleanup: () => dropSchema(schema) };
-  }, pgSkipped],
-];
+const stores = await storeKinds();
 
 /** A Fusion on a fresh store of the kind, with task `t` on queue `q`; closed and removed after. */
 async function withStore(make: () => Promise<{ store: Store; cleanup(): Promise<void> }>, body: (fusion: Fusion) => Promise<void>): Promise<void> {

@@ -6,46 +6,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
-import type { Store } from '../../src/core/store.js';
-import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { LOOPBACK_ALLOWED, waitForState } from '../helpers/engine.js';
-import { Redis } from 'ioredis';
-import { REDIS_URL, dropPrefix, redisHarness, redisSkip } from '../helpers/redis.js';
-import { dropSchema, pgHarness, pgSkip } from '../helpers/postgres.js';
-import { tempDir } from '../helpers/tmp.js';
 import { within } from '../helpers/await.js';
 import { receiver } from '../channels/webhook-server.js';
+import { storeKinds } from '../helpers/each-store.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-const redisSkipped = await redisSkip();
-const pgSkipped = await pgSkip();
-
-const stores: [string, () => Promise<{ store: Store; cleanup(): Promise<void> }>, string | false][] = [
-  ['sqlite', async () => {
-    const t = tempDir();
-    const store = new SqliteStore(join(t.dir, 'fusion.db'));
-    return { store, cleanup: async () => t.remove() };
-  }, false],
-  // The Fusion closes its store: the cleanups only remove what the store left.
-  ['redis', async () => {
-    const { store, opening } = await redisHarness();
-    return {
-      store,
-      async cleanup() {
-        const admin = new Redis(REDIS_URL);
-        try {
-          await dropPrefix(admin, opening.prefix);
-        } finally {
-          admin.disconnect();
-        }
-      },
-    };
-  }, redisSkipped],
-  ['postgres', async () => {
-    const { store, schema } = await pgHarness();
-    return { store, cleanup: () => dropSchema(schema) };
-  }, pgSkipped],
-];
+const stores = await storeKinds();
 
 for (const [name, make, skip] of stores) {
   describe(`job-end callbacks (${name})`, { skip }, () => {

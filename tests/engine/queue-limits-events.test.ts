@@ -3,59 +3,17 @@
 // paused queue that stayed paused), and a worker on another connection still wakes for it at once.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { Fusion } from '../../src/fusion.js';
 import type { HubEvent } from '../../src/core/events.js';
-import type { Store } from '../../src/core/store.js';
 import { Worker } from '../../src/core/worker.js';
 import { resolveSpec } from '../../src/core/queue.js';
 import { TaskRegistry } from '../../src/core/registry.js';
-import { openStore, type OpenStoreOptions } from '../../src/stores/index.js';
-import { SqliteStore } from '../../src/stores/sqlite/store.js';
+import { openStore } from '../../src/stores/index.js';
 import { LOOPBACK_ALLOWED } from '../helpers/engine.js';
-import { Redis } from 'ioredis';
-import { REDIS_URL, dropPrefix, redisHarness, redisSkip } from '../helpers/redis.js';
-import { dropSchema, pgHarness, pgSkip } from '../helpers/postgres.js';
-import { tempDir } from '../helpers/tmp.js';
 import { deferred, within } from '../helpers/await.js';
+import { storeKinds } from '../helpers/each-store.js';
 
-const redisSkipped = await redisSkip();
-const pgSkipped = await pgSkip();
-
-interface Made {
-  store: Store;
-  /** Where the data is, for a second connection (openStore), as another process opens it. */
-  url: string;
-  opening?: OpenStoreOptions;
-  /** Removes what the store left; the store itself is closed by its Fusion or the test. */
-  cleanup(): Promise<void>;
-}
-
-const stores: [string, () => Promise<Made>, string | false][] = [
-  ['sqlite', async () => {
-    const t = tempDir();
-    const path = join(t.dir, 'fusion.db');
-    return { store: new SqliteStore(path), url: `sqlite:${path}`, cleanup: async () => t.remove() };
-  }, false],
-  ['redis', async () => {
-    const { store, url, opening } = await redisHarness();
-    return {
-      store, url, opening,
-      async cleanup() {
-        const admin = new Redis(REDIS_URL);
-        try {
-          await dropPrefix(admin, opening.prefix);
-        } finally {
-          admin.disconnect();
-        }
-      },
-    };
-  }, redisSkipped],
-  ['postgres', async () => {
-    const { store, url, schema } = await pgHarness();
-    return { store, url, cleanup: () => dropSchema(schema) };
-  }, pgSkipped],
-];
+const stores = await storeKinds();
 
 /** The hub's events up to and including the first that `last` picks. */
 async function eventsUntil(sub: { take(): Promise<HubEvent[] | null> }, last: (e: HubEvent) => boolean): Promise<HubEvent[]> {

@@ -3,44 +3,13 @@
 // with a NaN or a fraction: an SQL error naming a column "NaN", a Redis error, nothing removed.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Fusion } from '../../src/fusion.js';
 import { FusionError } from '../../src/core/errors.js';
-import type { Store } from '../../src/core/store.js';
-import { SqliteStore } from '../../src/stores/sqlite/store.js';
 import { LOOPBACK_ALLOWED } from '../helpers/engine.js';
-import { REDIS_URL, dropPrefix, redisHarness, redisSkip } from '../helpers/redis.js';
-import { dropSchema, pgHarness, pgSkip } from '../helpers/postgres.js';
-import { tempDir } from '../helpers/tmp.js';
+import { storeKinds } from '../helpers/each-store.js';
 
-const redisSkipped = await redisSkip();
-const pgSkipped = await pgSkip();
-
-const stores: [string, () => Promise<{ store: Store; cleanup(): Promise<void> }>, string | false][] = [
-  ['sqlite', async () => {
-    const t = tempDir();
-    return { store: new SqliteStore(join(t.dir, 'fusion.db')), cleanup: async () => t.remove() };
-  }, false],
-  ['redis', async () => {
-    const { store, opening } = await redisHarness();
-    return {
-      store,
-      async cleanup() {
-        const admin = new Redis(REDIS_URL);
-        try {
-          await dropPrefix(admin, opening.prefix);
-        } finally {
-          admin.disconnect();
-        }
-      },
-    };
-  }, redisSkipped],
-  ['postgres', async () => {
-    const { store, schema } = await pgHarness();
-    return { store, cleanup: () => dropSchema(schema) };
-  }, pgSkipped],
-];
+const stores = await storeKinds();
 
 const refusedFor = (field: string) => (err: unknown) => {
   assert.ok(err instanceof FusionError, String(err));
