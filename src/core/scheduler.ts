@@ -134,7 +134,7 @@ export class Scheduler {
   }
 
   async get(id: string): Promise<Schedule | null> {
-    const r = await this.store.getSchedule({ id });
+    const r = await this.store.getSchedule({ id: idOf(id) });
     return r ? toSchedule(r) : null;
   }
 
@@ -184,7 +184,7 @@ export class Scheduler {
 
   /** Delete a schedule. Jobs it already enqueued stay. */
   async remove(id: string): Promise<boolean> {
-    return this.store.removeSchedule({ id });
+    return this.store.removeSchedule({ id: idOf(id) });
   }
 
   /** Enqueue the schedule's job now, outside the series: the next occurrence, run count and limit stay as they are. */
@@ -215,7 +215,7 @@ export class Scheduler {
   }
 
   private async must(id: string): Promise<ScheduleRecord> {
-    const r = await this.store.getSchedule({ id });
+    const r = await this.store.getSchedule({ id: idOf(id) });
     if (!r) throw notFound('schedule', id);
     return r;
   }
@@ -425,6 +425,16 @@ function collect(count: number, after: number, next: (after: number) => number |
     if (!(e instanceof SearchExhausted && out.length > 0)) throw e;
   }
   return out;
+}
+
+/**
+ * The id an operation is given, as text. Each store read anything else its own way: Redis took
+ * undefined for the schedule named "undefined" (and paused, fired or removed it), SQLite threw a
+ * bare RangeError for an object, PostgreSQL and Redis found "5" for the number 5 and SQLite did not.
+ */
+function idOf(id: unknown): string {
+  if (typeof id !== 'string') throw invalidSchedule('id', 'id must be a string', { value: String(id) });
+  return id;
 }
 
 function checkCount(count: number): void {

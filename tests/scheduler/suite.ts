@@ -108,6 +108,27 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
         await assert.rejects(s.update('nope', { limit: 3 }), (e: FusionError) => e.code === 'not_found' && e.status === 404);
       });
 
+      it('refuses an id that is not text in every operation, and leaves the schedules named "undefined", "null" and "5" alone', async () => {
+        // Each store did its own thing: Redis paused, resumed, fired, updated and removed the schedule
+        // named "undefined" (or "null"), SQLite threw a bare RangeError for an object, PostgreSQL and
+        // Redis found "5" for the number 5 and SQLite did not.
+        for (const id of ['undefined', 'null', '5']) await s.create({ id, trigger: { every: '1h' }, template: tpl, description: id });
+        for (const bad of [undefined, null, 5, {}] as never[]) {
+          const what = String(bad);
+          await assert.rejects(s.get(bad), isInvalid('id'), `get ${what}`);
+          await assert.rejects(s.update(bad, { description: 'changed' }), isInvalid('id'), `update ${what}`);
+          await assert.rejects(s.pause(bad), isInvalid('id'), `pause ${what}`);
+          await assert.rejects(s.resume(bad), isInvalid('id'), `resume ${what}`);
+          await assert.rejects(s.runNow(bad), isInvalid('id'), `runNow ${what}`);
+          await assert.rejects(s.previewSchedule(bad, 1), isInvalid('id'), `previewSchedule ${what}`);
+          await assert.rejects(s.remove(bad), isInvalid('id'), `remove ${what}`);
+        }
+        const left = (await s.list()).map((x) => [x.id, x.description, x.paused]).sort();
+        assert.deepEqual(left, [['5', '5', false], ['null', 'null', false], ['undefined', 'undefined', false]]);
+        assert.deepEqual((await env.store.listJobs({ limit: 10 })).items, [], 'no job was run now');
+        assert.equal((await s.get('5'))!.id, '5', 'a text id works as before');
+      });
+
       it('re-declaring an unchanged every schedule keeps its phase', async () => {
         const a = await s.create({ id: 'p', trigger: { every: '10m' }, template: tpl });
         clock.advance(3 * MIN);
