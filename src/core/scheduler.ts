@@ -146,12 +146,15 @@ export class Scheduler {
   async update(id: string, patch: Partial<ScheduleInput>): Promise<Schedule> {
     if (!patch || typeof patch !== 'object') throw invalidSchedule('schedule', 'a patch must be an object');
     if (patch.id !== undefined && patch.id !== id) throw invalidSchedule('id', 'id cannot be changed');
+    // A field given as undefined is not given, as create reads it: spread over the stored ones, it
+    // dropped a limit, bounds or the misfire policy, and a trigger or template was refused.
+    const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<ScheduleInput>;
     return this.rewrite(async () => {
       const existing = await this.must(id);
       const s = toSchedule(existing);
       const input: ScheduleInput = {
         id, trigger: s.trigger, template: s.template, startAt: s.startAt, endAt: s.endAt, limit: s.limit,
-        misfire: s.misfire, description: s.description, paused: s.paused, ...patch,
+        misfire: s.misfire, description: s.description, paused: s.paused, ...given,
       };
       return this.save(id, input, existing);
     });

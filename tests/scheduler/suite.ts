@@ -129,6 +129,18 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
         assert.equal((await s.get('5'))!.id, '5', 'a text id works as before');
       });
 
+      it('update leaves a field given as undefined as it was (a limit or a start was dropped, a trigger refused)', async () => {
+        const spec: ScheduleInput = {
+          id: 'k', trigger: { every: '1m' }, template: tpl, limit: 3, misfire: 'catch-up', description: 'kept', startAt: T0 + 2 * MIN, endAt: T0 + 60 * MIN,
+        };
+        const { updatedAt: _u, version: _v, ...before } = await s.create(spec);
+        const { updatedAt: _u2, version: _v2, ...after } = await s.update('k', {
+          trigger: undefined, template: undefined, limit: undefined, misfire: undefined, description: undefined, startAt: undefined, endAt: undefined, paused: undefined,
+        });
+        assert.deepEqual(after, before);
+        assert.equal((await s.update('k', { limit: null })).limit, null, 'null still clears');
+      });
+
       it('re-declaring an unchanged every schedule keeps its phase', async () => {
         const a = await s.create({ id: 'p', trigger: { every: '10m' }, template: tpl });
         clock.advance(3 * MIN);
