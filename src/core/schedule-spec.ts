@@ -113,13 +113,26 @@ export function checkTemplate(template: unknown, now: number, registry?: TaskReg
   for (const k of ['id', 'runAt', 'delay', 'scheduleId']) {
     if ((template as Record<string, unknown>)[k] !== undefined) throw invalidSchedule(`template.${k}`, `template.${k} is set by the scheduler`);
   }
+  const check = (t: object) => {
+    try {
+      resolveSpec({ ...(t as JobSpec), id: 'template-check' }, now, registry);
+    } catch (e) {
+      if (e instanceof FusionError) throw invalidSchedule(`template.${String(e.details.field ?? '')}`, e.message, { ...e.details, field: `template.${String(e.details.field ?? '')}` });
+      throw e;
+    }
+  };
+  check(template);
+  // The store keeps the template as JSON and every fire resolves that form: checked in it too, so a
+  // value the task's check takes only before JSON (a Date, NaN) is refused here; it ended the
+  // schedule at its first fire.
+  let stored: ScheduleTemplate;
   try {
-    resolveSpec({ ...(template as JobSpec), id: 'template-check' }, now, registry);
+    stored = JSON.parse(JSON.stringify(template)) as ScheduleTemplate;
   } catch (e) {
-    if (e instanceof FusionError) throw invalidSchedule(`template.${String(e.details.field ?? '')}`, e.message, { ...e.details, field: `template.${String(e.details.field ?? '')}` });
-    throw e;
+    throw invalidSchedule('template', `template must be JSON: ${(e as Error).message.split('\n')[0]}`);
   }
-  return template as ScheduleTemplate;
+  check(stored);
+  return stored;
 }
 
 /**

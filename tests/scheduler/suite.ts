@@ -7,6 +7,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { FusionError } from '../../src/core/errors.js';
 import { Scheduler, occurrenceJobId, type ScheduleInput } from '../../src/core/scheduler.js';
 import type { Job } from '../../src/core/job.js';
+import { TaskRegistry } from '../../src/core/registry.js';
 import type { Store } from '../../src/core/store.js';
 import { iso, local } from './helpers.js';
 
@@ -139,6 +140,20 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
         });
         assert.deepEqual(after, before);
         assert.equal((await s.update('k', { limit: null })).limit, null, 'null still clears');
+      });
+
+      it('checks a template in its stored (JSON) form: a payload its task takes only before JSON is refused at create, not at every fire', async () => {
+        const registry = new TaskRegistry().register('dated', () => undefined, {
+          validate(p) {
+            if (!((p as { when?: unknown }).when instanceof Date)) throw new FusionError('invalid_job', 'when must be a Date', { field: 'when' }, 400);
+          },
+        });
+        const r = new Scheduler(env.store, { clock, registry });
+        await assert.rejects(r.create({ id: 'd', trigger: { every: '1m' }, template: { task: 'dated', payload: { when: new Date(T0) } } }), isInvalid('template.payload.when'));
+        assert.equal(await r.get('d'), null);
+        // What JSON keeps as it is goes in as before, in its JSON form.
+        const ok = await r.create({ id: 'n', trigger: { every: '1m' }, template: { task: 'other', payload: { at: new Date(T0), n: Number.NaN } } });
+        assert.deepEqual(ok.template.payload, { at: new Date(T0).toISOString(), n: null });
       });
 
       it('re-declaring an unchanged every schedule keeps its phase', async () => {
