@@ -142,6 +142,17 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
         assert.equal((await s.update('k', { limit: null })).limit, null, 'null still clears');
       });
 
+      it('pauses and resumes a schedule whose stored template holds a number as its description (taken before the enqueue checks)', async () => {
+        // PostgreSQL's save looked for a NUL in the template's text fields with a string's includes: a TypeError.
+        const made = await s.create({ id: 'num', trigger: { every: '1m' }, template: tpl });
+        const spec = { ...((await env.store.getSchedule({ id: 'num' }))!.spec as object), template: { ...tpl, description: 42 } };
+        await env.store.saveSchedule({ schedule: { id: 'num', spec, nextRunAt: made.nextRunAt, paused: false }, now: T0 });
+        assert.equal((await s.pause('num')).paused, true);
+        const back = await s.resume('num');
+        assert.equal(back.paused, false);
+        assert.equal(back.template.description, 42);
+      });
+
       it('checks a template in its stored (JSON) form: a payload its task takes only before JSON is refused at create, not at every fire', async () => {
         const registry = new TaskRegistry().register('dated', () => undefined, {
           validate(p) {

@@ -27,7 +27,11 @@ const TEXT_FIELDS = ['id', 'queue', 'task', 'description', 'scheduleId'] as cons
  * Redis's clients replace one too.)
  */
 export function untextableField(j: { [K in (typeof TEXT_FIELDS)[number]]?: string | null }): string | null {
-  for (const f of TEXT_FIELDS) if (j[f]?.includes('\u0000')) return f;
+  // Not only strings: a schedule's template stored before the enqueue checks may hold a number here.
+  for (const f of TEXT_FIELDS) {
+    const v: unknown = j[f];
+    if (typeof v === 'string' && v.includes('\u0000')) return f;
+  }
   return null;
 }
 
