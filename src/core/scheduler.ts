@@ -44,8 +44,14 @@ export interface TickReport {
   lost: number;
   /** Missed occurrences dropped by the misfire policy. */
   dropped: number;
-  /** Schedules whose firing failed in the store (retried on a later pass). */
+  /** Schedules whose firing failed in the store (retried on a later pass), and those `ended` counts. */
   errors: number;
+  /**
+   * Schedules ended until they are updated, each logged as an error: one whose stored spec no
+   * longer resolves (a template stored before a check that now refuses it, a task default changed),
+   * or whose next occurrence is past the search budget. Not retried: it is no longer due.
+   */
+  ended: number;
 }
 
 export const MAX_PREVIEW = 1000;
@@ -72,7 +78,7 @@ export class Scheduler {
   /** Compiled triggers by schedule id, reused while the stored spec is unchanged (cron/RRULE parsing is the costly part of a fire). */
   private compiled = new Map<string, { key: string; c: CompiledSpec }>();
   /** Totals since construction, for logs, metrics and tests. */
-  readonly stats = { passes: 0, enqueued: 0, lost: 0, dropped: 0, errors: 0 };
+  readonly stats = { passes: 0, enqueued: 0, lost: 0, dropped: 0, errors: 0, ended: 0 };
 
   constructor(readonly store: Store, opts: SchedulerOptions = {}) {
     this.clock = opts.clock ?? store.clock ?? systemClock; // a shared store's: its server's time
@@ -271,14 +277,15 @@ export class Scheduler {
     let failed = false;
     this.pass = this.tick()
       .then((r) => {
-        failed = r.errors > 0;
+        // An ended schedule is not due again: only a store's refusal is worth waiting for.
+        failed = r.errors > r.ended;
         return r;
       })
       .catch((err: unknown) => {
         failed = true;
         this.stats.errors++;
         this.logger.error({ err }, 'scheduler pass failed');
-        return { enqueued: 0, lost: 0, dropped: 0, errors: 1 };
+        return { enqueued: 0, lost: 0, dropped: 0, errors: 1, ended: 0 };
       })
       .finally(() => {
         this.pass = null;
@@ -317,19 +324,20 @@ export class Scheduler {
 
   /** One pass: fire every due schedule. Public so tests and tools can drive it without timers. */
   async tick(): Promise<TickReport> {
-    const report: TickReport = { enqueued: 0, lost: 0, dropped: 0, errors: 0 };
+    const report: TickReport = { enqueued: 0, lost: 0, dropped: 0, errors: 0, ended: 0 };
     for (;;) {
       const due = await this.store.dueSchedules({ now: this.clock.now(), limit: this.batch });
-      const errorsBefore = report.errors;
+      const refusedBefore = report.errors - report.ended;
       for (const rec of due) await this.fire(rec, report);
       // A full batch means more may be due; unless the store refused some, which would come back first again.
-      if (due.length < this.batch || report.errors > errorsBefore) break;
+      if (due.length < this.batch || report.errors - report.ended > refusedBefore) break;
     }
     this.stats.passes++;
     this.stats.enqueued += report.enqueued;
     this.stats.lost += report.lost;
     this.stats.dropped += report.dropped;
     this.stats.errors += report.errors;
+    this.stats.ended += report.ended;
     return report;
   }
 
@@ -358,10 +366,15 @@ export class Scheduler {
       // loudly (nextRunAt null, shown as finished); an update brings it back.
       this.logger.error({ err, scheduleId: rec.id, budget: err instanceof SearchExhausted }, 'schedule cannot fire; ending it until it is updated');
       try {
-        await this.store.advanceSchedule({
+        const ended = await this.store.advanceSchedule({
           id: rec.id, expectedVersion: rec.version, expectedCreatedAt: rec.createdAt,
           next: { nextRunAt: null, runCount: rec.runCount, lastRunAt: rec.lastRunAt }, jobs: [], now,
         });
+        // Counted as an error of the pass, not only logged: a caller reading the report saw errors: 0.
+        if (ended) {
+          report.errors++;
+          report.ended++;
+        } else report.lost++;
       } catch (e) {
         report.errors++;
         this.logger.error({ err: e, scheduleId: rec.id }, 'could not end the schedule');
@@ -387,6 +400,8 @@ export class Scheduler {
     report.enqueued += jobs.length;
     report.dropped += plan.dropped;
     if (plan.searchExhausted) {
+      report.errors++;
+      report.ended++;
       this.logger.error({ scheduleId: rec.id, budget: true, lastRunAt: plan.lastRunAt }, 'schedule fired; its next occurrence is past the search budget, so it ends here until it is updated');
     }
     if (plan.dropped > 0) {

@@ -391,9 +391,37 @@ export function schedulerSuite(name: string, make: () => Promise<SchedulerHarnes
         await s.create({ id: 'good', trigger: { every: '1m' }, template: tpl });
         await env.store.saveSchedule({ schedule: { id: 'broken', spec: { v: 1, trigger: { cron: 'garbage' } }, nextRunAt: T0 + MIN, paused: false }, now: T0 });
         clock.set(T0 + MIN);
-        await s.tick();
+        assert.deepEqual(await s.tick(), { enqueued: 1, lost: 0, dropped: 0, errors: 1, ended: 1 }, 'the end counts as an error of the pass');
         assert.equal((await jobsOf('good')).length, 1);
         assert.equal((await env.store.getSchedule({ id: 'broken' }))!.nextRunAt, null);
+      });
+
+      it('a stored template the enqueue checks refuse ends its schedule as an error of the pass, the rest fire, and an update with a good template brings it back', async () => {
+        // As a version before those checks stored it: callbacks.format "xml", a number as description, a priority past 2^31-1.
+        const stale = [
+          { ...tpl, callbacks: { onSuccess: 'https://example.com/done', format: 'xml' } },
+          { ...tpl, description: 42 },
+          { ...tpl, priority: 2 ** 31 },
+        ];
+        for (const [i, template] of stale.entries()) {
+          const id = `old${i}`;
+          const rec = await env.store.getSchedule({ id: (await s.create({ id, trigger: { every: '1m' }, template: tpl })).id });
+          await env.store.saveSchedule({ schedule: { id, spec: { ...(rec!.spec as object), template }, nextRunAt: T0 + 30_000 + i, paused: false }, now: T0 });
+        }
+        await s.create({ id: 'good', trigger: { every: '1m' }, template: tpl });
+        clock.set(T0 + MIN);
+        // One schedule per store read: the ended ones, due first, do not keep the good one from firing in this pass.
+        const one = new Scheduler(env.store, { clock, batch: 1 });
+        assert.deepEqual(await one.tick(), { enqueued: 1, lost: 0, dropped: 0, errors: 3, ended: 3 });
+        assert.equal(one.stats.errors, 3);
+        assert.equal((await jobsOf('good')).length, 1);
+        for (const id of ['old0', 'old1', 'old2']) assert.equal((await s.get(id))!.nextRunAt, null, id);
+        await assert.rejects(s.update('old0', { description: 'x' }), isInvalid('template.callbacks.format'), 'an update names the stale field');
+        const back = await s.update('old0', { template: tpl });
+        assert.equal(back.nextRunAt, T0 + 2 * MIN);
+        clock.set(T0 + 2 * MIN);
+        assert.deepEqual(await one.tick(), { enqueued: 2, lost: 0, dropped: 0, errors: 0, ended: 0 });
+        assert.equal((await jobsOf('old0')).length, 1);
       });
 
       it('a store that fails does not make the scheduler spin: it retries after maxSleepMs', async () => {
