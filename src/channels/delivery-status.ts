@@ -55,7 +55,12 @@ export async function applyReport(store: Store, channel: string, provider: strin
   const jobId = await shared.get<string>(msgKey(channel, provider, report.messageId), now);
   if (!jobId) return null;
   const prev = await shared.get<DeliveryRecord>(jobKey(jobId), now);
-  const base: DeliveryRecord = prev && prev.messageId === report.messageId
+  // The job's record names its latest send (recordSent writes it before a report can find the job):
+  // another message's report is about an earlier send (an email sent again to the recipients a first
+  // send deferred). It is told, but does not take the record's place, which the job's run reads to
+  // know what it has sent (earlierSend) and the API shows.
+  const earlier = prev != null && prev.messageId !== report.messageId;
+  const base: DeliveryRecord = prev && !earlier
     ? prev
     : { channel, provider, messageId: report.messageId, status: 'sent', at: now, sentAt: now };
   if (FINAL.has(base.status) && !FINAL.has(report.status)) return { jobId, record: base, changed: false };
@@ -67,6 +72,9 @@ export async function applyReport(store: Store, channel: string, provider: strin
     ...(report.errorCode !== undefined ? { errorCode: report.errorCode } : {}),
   };
   const changed = record.status !== base.status || record.providerStatus !== base.providerStatus;
+  // An earlier send keeps no record of its own, so its reports are not counted in the provider
+  // statistics either: a repeated one could not be told from the first.
+  if (earlier) return { jobId, record, changed };
   await shared.put(jobKey(jobId), record, DELIVERY_TTL_MS, now);
   // The provider statistics count a message's first final status once.
   if (!FINAL.has(base.status) && FINAL.has(record.status)) {
