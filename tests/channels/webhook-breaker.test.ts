@@ -38,7 +38,15 @@ async function healthyBehindHanging(breaker: HostBreakerConfig) {
     }
     // Each hanging one's first attempt ended: timed out, or not tried (then waiting out the breaker's cooldown).
     const ends = await Promise.all(slow.map((j) => waitForState(kit.store, j.id, ['scheduled', 'failed'], 30_000)));
-    const codes = ends.map((j) => (j.error?.details as { code?: string } | undefined)?.code ?? j.error?.code);
+    // The first attempt's, from its record: a job whose first attempt timed out may have been tried
+    // again by now (its backoff's jitter can be a few ms) and found the breaker open, and its error
+    // is that second attempt's (one run of a fresh clone's suite saw 2 timeouts of 4 so).
+    const codes = ends.map((j) => {
+      const first = j.history[0];
+      const code = (first?.details as { code?: string } | undefined)?.code;
+      if (code !== undefined) return code;
+      return /timed out/.test(first?.error ?? '') ? 'timeout' : /not tried/.test(first?.error ?? '') ? 'host_unavailable' : first?.error;
+    });
     return { delivered, codes, hangingHits: hanging.hits.length };
   } finally {
     await kit.cleanup();
