@@ -95,6 +95,10 @@ export const notFound = (what: string, id: string) =>
 export const conflict = (message: string, details: Record<string, unknown> = {}) =>
   new FusionError('conflict', message, details, 409);
 
+/** A library caller's argument refused, naming it (as the HTTP API's 400 does). */
+export const invalidRequest = (field: string, message: string, value: unknown) =>
+  new FusionError('invalid_request', message, { field, value: String(value) });
+
 /** Decide whether an error thrown by a handler should be retried. */
 export function isRetryable(err: unknown): boolean {
   if (err && typeof err === 'object') {

@@ -4,7 +4,7 @@ import type { Job, JobSpec } from './job.js';
 import { systemClock, type Clock } from './clock.js';
 import { Enqueuer } from './enqueue.js';
 import { toMs } from './spec.js';
-import { FusionError } from './errors.js';
+import { invalidRequest } from './errors.js';
 import type { TaskRegistry } from './registry.js';
 import type { AddOptions, CleanQuery, ListQuery, QueueOptions, RetryOptions, Store } from './store.js';
 
@@ -118,8 +118,6 @@ export class Queue {
  * the limit silently, a fraction failed every claim of the queue on SQLite, a rate limit without
  * its windowMs failed every claim on Redis, a windowMs of 0 limited nothing.
  */
-const invalidRequest = (field: string, message: string, value: unknown) => new FusionError('invalid_request', message, { field, value: String(value) });
-
 function checkQueueOptions(opts: QueueOptions): void {
   const whole = (v: unknown, field: string, max = Number.MAX_SAFE_INTEGER) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {

@@ -2,7 +2,7 @@
 // the CLI for its flags, so both refuse the same values. Each option goes straight into claims and
 // timers: unchecked, a NaN lease was stored as no lease at all, a 0 poll or heartbeat spun a core
 // against the store, a NaN one never fired, and a NaN batch size never claimed a job.
-import { FusionError, MAX_DELAY_MS } from './errors.js';
+import { MAX_DELAY_MS, invalidRequest } from './errors.js';
 import { QUEUE_NAME } from './spec.js';
 import { DEFAULTS } from './job.js';
 
@@ -45,7 +45,7 @@ export function workerNumberProblem(field: keyof WorkerNumbers, value: unknown):
 }
 
 const invalid = (field: string, message: string, value: unknown) =>
-  new FusionError('invalid_request', `${field} ${message}, got ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`, { field, value: String(value) });
+  invalidRequest(field, `${field} ${message}, got ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`, value);
 
 /** Throws an invalid_request FusionError naming the first option that breaks its rule. */
 export function checkWorkerOptions(opts: WorkerNumbers & { queues?: unknown; weights?: unknown }): void {
